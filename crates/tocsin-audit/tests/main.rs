@@ -1,0 +1,7 @@
+//! Integration tests of the audit log through its public surface: the tamper suite on
+//! in-memory logs and on JSONL exports, and property tests of the chain.
+
+mod chain_properties;
+mod exports;
+mod support;
+mod tampering;

@@ -1,0 +1,578 @@
+//! Filling in a playbook step: validate values, render every variant, count, check PHI.
+//!
+//! [`Composer::compose`] is what the control panel's preview, `tocsin playbooks render`
+//! and approval all call. It answers, per platform, exactly what will be sent, how long
+//! it is the way that platform counts, which hashtags fit, and which PHI it may carry.
+//! Distinct templates are rendered and PHI-checked once, however many platforms share them.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use crate::counting::{append_hashtags, measure, Measurement, PlatformLimits};
+use crate::phi::{PhiGuard, PhiHit, ValueSpan};
+use crate::playbook::{Playbook, Step, VariantTarget};
+use crate::render::{context, Escaping, TemplateProblem, TemplateSet, DATETIME_KEY, ZONE_KEY};
+use crate::variables::{ValueError, VariableRule, VariableValue};
+use crate::Platform;
+
+/// Why a step could not be composed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ComposeError {
+    /// The playbook has no step of that id.
+    #[error("playbook `{playbook}` has no step `{step}` (steps: {known})")]
+    UnknownStep {
+        /// The playbook.
+        playbook: String,
+        /// The step asked for.
+        step: String,
+        /// The steps it has.
+        known: String,
+    },
+    /// A value given for a name the playbook does not declare.
+    #[error("`{0}` is not a variable of this playbook")]
+    UnknownVariable(String),
+    /// One or more values were refused; all are listed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidValues(Vec<ValueError>),
+    /// A template failed to render.
+    #[error("{0}")]
+    Template(#[from] TemplateProblem),
+}
+
+/// One platform's (or the HTML email's) rendered text, measured and checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposedVariant {
+    /// What the text is for.
+    pub target: VariantTarget,
+    /// The template file it came from.
+    pub template: String,
+    /// Exactly what will be sent (hashtags included).
+    pub text: String,
+    /// Its length as the platform counts it (not for the HTML email part).
+    pub measurement: Option<Measurement>,
+    /// Hashtags appended because they fit.
+    pub hashtags_appended: Vec<String>,
+    /// Hashtags left out because they did not fit.
+    pub hashtags_dropped: Vec<String>,
+    /// Possible PHI in the text.
+    pub phi: Vec<PhiHit>,
+}
+
+impl ComposedVariant {
+    /// Plain-language reasons this variant cannot be approved without an override.
+    pub fn blocking_problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .measurement
+            .as_ref()
+            .map(Measurement::problems)
+            .unwrap_or_default();
+        problems.extend(self.phi.iter().map(|hit| {
+            let from = hit
+                .variable
+                .as_deref()
+                .map_or_else(|| "the template text".to_string(), |v| format!("`{v}`"));
+            format!("possible PHI ({}) in {from}", hit.family.as_str())
+        }));
+        problems
+    }
+
+    /// Warnings that do not block approval.
+    pub fn warnings(&self) -> Vec<String> {
+        self.hashtags_dropped
+            .iter()
+            .map(|t| format!("#{t} left out: it does not fit"))
+            .collect()
+    }
+}
+
+/// A step filled in for a set of platforms.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposedStep {
+    /// The playbook.
+    pub playbook_id: String,
+    /// The step.
+    pub step_id: String,
+    /// The rendered headline (email subject, CAP headline).
+    pub headline: String,
+    /// PHI hits in the headline.
+    pub headline_phi: Vec<PhiHit>,
+    /// The CAP `areaDesc`, when the playbook has CAP fields.
+    pub cap_area: Option<String>,
+    /// Each variable's value as rendered.
+    pub values: BTreeMap<String, String>,
+    /// One entry per platform asked for, plus the HTML email part when email was asked for.
+    pub variants: Vec<ComposedVariant>,
+}
+
+impl ComposedStep {
+    /// Whether anything blocks approval without an override.
+    pub fn is_blocked(&self) -> bool {
+        !self.headline_phi.is_empty() || self.variants.iter().any(|v| !v.blocking_problems().is_empty())
+    }
+
+    /// The variant for a target.
+    pub fn variant(&self, target: VariantTarget) -> Option<&ComposedVariant> {
+        self.variants.iter().find(|v| v.target == target)
+    }
+}
+
+/// Extra inputs for live sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ComposeOptions {
+    /// The post's number in a live session ("3/"), when numbering is on.
+    pub post_number: Option<u32>,
+}
+
+/// Renders, measures and checks steps. Cheap to share: build once per library.
+#[derive(Debug, Clone)]
+pub struct Composer {
+    templates: TemplateSet,
+    guard: PhiGuard,
+    limits: PlatformLimits,
+}
+
+/// Validated values of a playbook's variables, ready to render.
+#[derive(Debug, Clone)]
+pub struct FilledValues {
+    values: Vec<(String, Option<VariableValue>)>,
+}
+
+/// Checks raw values (what a person typed) against the playbook's variables: every
+/// problem is reported at once. Missing optional variables are empty.
+pub fn fill_values(playbook: &Playbook, raw: &BTreeMap<String, String>) -> Result<FilledValues, ComposeError> {
+    if let Some(unknown) = raw.keys().find(|k| playbook.variable(k).is_none()) {
+        return Err(ComposeError::UnknownVariable(unknown.clone()));
+    }
+    let mut errors = Vec::new();
+    let mut values = Vec::with_capacity(playbook.variables.len());
+    for spec in &playbook.variables {
+        let given = raw
+            .get(&spec.name)
+            .filter(|v| !v.trim().is_empty())
+            .or(spec.default.as_ref());
+        match given {
+            Some(text) => match spec.parse(text) {
+                Ok(v) => values.push((spec.name.clone(), Some(v))),
+                Err(e) => errors.push(e),
+            },
+            None if spec.required => errors.push(ValueError {
+                variable: spec.name.clone(),
+                problem: "is required".into(),
+            }),
+            None => values.push((spec.name.clone(), None)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(FilledValues { values })
+    } else {
+        Err(ComposeError::InvalidValues(errors))
+    }
+}
+
+struct Rendered {
+    text: String,
+    phi: Vec<PhiHit>,
+}
+
+impl Composer {
+    /// A composer over compiled templates, a PHI guard and platform limits.
+    pub fn new(templates: TemplateSet, guard: PhiGuard, limits: PlatformLimits) -> Self {
+        Composer {
+            templates,
+            guard,
+            limits,
+        }
+    }
+
+    /// The platform limits in force.
+    pub fn limits(&self) -> &PlatformLimits {
+        &self.limits
+    }
+
+    /// The PHI guard in force.
+    pub fn guard(&self) -> &PhiGuard {
+        &self.guard
+    }
+
+    /// Validates `raw` and composes `step_id` for `platforms`.
+    pub fn compose(
+        &self,
+        playbook: &Playbook,
+        step_id: &str,
+        raw: &BTreeMap<String, String>,
+        platforms: &[Platform],
+        options: ComposeOptions,
+    ) -> Result<ComposedStep, ComposeError> {
+        let step = playbook.step(step_id).ok_or_else(|| ComposeError::UnknownStep {
+            playbook: playbook.id.clone(),
+            step: step_id.to_string(),
+            known: playbook
+                .steps
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        let filled = fill_values(playbook, raw)?;
+        self.compose_filled(playbook, step, &filled, platforms, options)
+    }
+
+    /// Composes a step from values already checked by [`fill_values`].
+    pub fn compose_filled(
+        &self,
+        playbook: &Playbook,
+        step: &Step,
+        filled: &FilledValues,
+        platforms: &[Platform],
+        options: ComposeOptions,
+    ) -> Result<ComposedStep, ComposeError> {
+        let (data, displays, spans_source) = render_data(playbook, step, filled, options);
+        let ctx = context(data)?;
+
+        let mut cache: BTreeMap<&str, Rendered> = BTreeMap::new();
+        let mut variants = Vec::with_capacity(platforms.len() + 1);
+        let tags = self.hashtags_for(playbook, step, filled);
+        for &platform in platforms {
+            let template = step.template_for(platform);
+            if !cache.contains_key(template) {
+                let body = self.templates.render(template, Escaping::Plain, &ctx)?;
+                let body = tidy(&body);
+                let body = match (options.post_number, &playbook.session) {
+                    (Some(n), Some(s)) if s.numbering => format!("{n}/ {body}"),
+                    _ => body,
+                };
+                let phi = self.guard.check(&body, &value_spans(&body, &spans_source));
+                cache.insert(template, Rendered { text: body, phi });
+            }
+            let Some(rendered) = cache.get(template) else {
+                continue;
+            };
+            let no_tags: &[String] = &[];
+            let platform_tags = if platform.uses_hashtags() { tags.as_slice() } else { no_tags };
+            let appended = append_hashtags(platform, &rendered.text, platform_tags, &self.limits);
+            let measurement = measure(platform, &appended.text, &self.limits);
+            variants.push(ComposedVariant {
+                target: VariantTarget::Platform(platform),
+                template: template.to_string(),
+                text: appended.text,
+                measurement: Some(measurement),
+                hashtags_appended: appended.appended,
+                hashtags_dropped: appended.dropped,
+                phi: rendered.phi.clone(),
+            });
+        }
+        if platforms.contains(&Platform::Email) {
+            if let Some(template) = step.email_html_template() {
+                let html = self.templates.render(template, Escaping::Html, &ctx)?;
+                let phi = self.guard.check(&html, &value_spans(&html, &spans_source));
+                variants.push(ComposedVariant {
+                    target: VariantTarget::EmailHtml,
+                    template: template.to_string(),
+                    text: html,
+                    measurement: None,
+                    hashtags_appended: Vec::new(),
+                    hashtags_dropped: Vec::new(),
+                    phi,
+                });
+            }
+        }
+
+        let headline = tidy(&self.templates.render(&headline_name(&playbook.id, &step.id), Escaping::Plain, &ctx)?);
+        let headline_phi = self.guard.check(&headline, &value_spans(&headline, &spans_source));
+        let cap_area = match &playbook.cap {
+            Some(_) => Some(tidy(&self.templates.render(&cap_area_name(&playbook.id), Escaping::Plain, &ctx)?)),
+            None => None,
+        };
+        Ok(ComposedStep {
+            playbook_id: playbook.id.clone(),
+            step_id: step.id.clone(),
+            headline,
+            headline_phi,
+            cap_area,
+            values: displays,
+            variants,
+        })
+    }
+
+    /// Hashtags appended to a step's posts: the step's or the playbook's, then a live
+    /// session's shared hashtag.
+    fn hashtags_for(&self, playbook: &Playbook, step: &Step, filled: &FilledValues) -> Vec<String> {
+        let mut tags = step.hashtags.clone().unwrap_or_else(|| playbook.hashtags.clone());
+        if let Some(session) = &playbook.session {
+            let session_tag = filled.values.iter().find_map(|(name, v)| match v {
+                Some(VariableValue::Hashtag(tag)) if *name == session.hashtag_variable => Some(tag.clone()),
+                _ => None,
+            });
+            if let Some(tag) = session_tag {
+                // The session hashtag is what holds a live thread together: it goes first.
+                tags.retain(|t| !t.eq_ignore_ascii_case(&tag));
+                tags.insert(0, tag);
+            }
+        }
+        tags
+    }
+}
+
+/// Name under which a step's headline is compiled.
+pub fn headline_name(playbook: &str, step: &str) -> String {
+    format!("{playbook}#{step}#headline")
+}
+
+/// Name under which a playbook's CAP area is compiled.
+pub fn cap_area_name(playbook: &str) -> String {
+    format!("{playbook}#cap-area")
+}
+
+/// Trailing newlines from template files are not part of the message.
+fn tidy(text: &str) -> String {
+    text.trim_end().to_string()
+}
+
+/// Where each value shows up, for PHI attribution: (display text, variable, allowed families).
+type SpanSource = Vec<(String, String, Vec<crate::phi::PhiFamily>)>;
+
+fn render_data(
+    playbook: &Playbook,
+    step: &Step,
+    filled: &FilledValues,
+    options: ComposeOptions,
+) -> (Value, BTreeMap<String, String>, SpanSource) {
+    let mut data = Map::new();
+    let mut datetimes = Map::new();
+    let mut displays = BTreeMap::new();
+    let mut spans = Vec::new();
+    for (name, value) in &filled.values {
+        let Some(spec) = playbook.variable(name) else {
+            continue;
+        };
+        let Some(value) = value else {
+            data.insert(name.clone(), Value::String(String::new()));
+            displays.insert(name.clone(), String::new());
+            continue;
+        };
+        let display = spec.display(value);
+        let json = match value {
+            VariableValue::Integer(n) => Value::from(*n),
+            _ => Value::String(display.clone()),
+        };
+        if let (VariableValue::Datetime(at), VariableRule::Datetime { .. }) = (value, &spec.rule) {
+            datetimes.insert(name.clone(), Value::String(at.to_rfc3339()));
+        }
+        data.insert(name.clone(), json);
+        if !display.is_empty() {
+            let mut allowed = spec.phi_allow.clone();
+            if matches!(spec.rule, VariableRule::Url { .. }) {
+                // The value already passed the variable's allowed-domains rule.
+                allowed.push(crate::phi::PhiFamily::Url);
+            }
+            spans.push((display.clone(), name.clone(), allowed));
+        }
+        displays.insert(name.clone(), display);
+    }
+    let tags = step.hashtags.as_ref().unwrap_or(&playbook.hashtags);
+    data.insert(
+        "hashtags".into(),
+        Value::Array(tags.iter().map(|t| Value::String(t.clone())).collect()),
+    );
+    let mut meta = Map::new();
+    meta.insert("id".into(), Value::String(playbook.id.clone()));
+    meta.insert("title".into(), Value::String(playbook.title.clone()));
+    data.insert("playbook".into(), Value::Object(meta));
+    let mut step_meta = Map::new();
+    step_meta.insert("id".into(), Value::String(step.id.clone()));
+    step_meta.insert("title".into(), Value::String(step.title.clone()));
+    data.insert("step".into(), Value::Object(step_meta));
+    data.insert(
+        "post_number".into(),
+        options.post_number.map_or(Value::String(String::new()), Value::from),
+    );
+    data.insert(DATETIME_KEY.into(), Value::Object(datetimes));
+    data.insert(ZONE_KEY.into(), Value::String(playbook.timezone.name().to_string()));
+    (Value::Object(data), displays, spans)
+}
+
+fn value_spans(text: &str, source: &SpanSource) -> Vec<ValueSpan> {
+    let mut spans = Vec::new();
+    for (display, variable, allowed) in source {
+        for (start, _) in text.match_indices(display.as_str()) {
+            spans.push(ValueSpan {
+                variable: variable.clone(),
+                start,
+                end: start + display.len(),
+                allowed_families: allowed.clone(),
+            });
+        }
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::Library;
+    use crate::phi::PhiConfig;
+    use proptest::prelude::*;
+
+    const PLAYBOOK: &str = r#"
+id = "heat"
+title = "Heat"
+description = "Heat warning."
+timezone = "America/Chicago"
+hashtags = ["HeatWarning", "StaySafe"]
+
+[[variables]]
+name = "area"
+type = "text"
+label = "Area"
+max_length = 200
+example = "North Side"
+
+[[variables]]
+name = "center"
+type = "text"
+label = "Cooling center address"
+phi_allow = ["street_address"]
+example = "1200 W Harrison St"
+
+[[variables]]
+name = "until"
+type = "datetime"
+label = "Until"
+example = "2026-07-14T21:00"
+
+[[variables]]
+name = "note"
+type = "text"
+label = "Note"
+required = false
+
+[[variables]]
+name = "tag"
+type = "hashtag"
+label = "Session tag"
+example = "HeatLive"
+
+[session]
+hashtag_variable = "tag"
+
+[[steps]]
+id = "warning"
+title = "Warning"
+headline = "Heat warning for {{area}}"
+template = "heat/warning.hbs"
+variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" }
+"#;
+
+    fn setup() -> (tempfile::TempDir, Library, Composer) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("playbooks")).unwrap();
+        std::fs::create_dir_all(p.join("templates/heat")).unwrap();
+        std::fs::write(p.join("playbooks/heat.toml"), PLAYBOOK).unwrap();
+        std::fs::write(
+            p.join("templates/heat/warning.hbs"),
+            "Heat warning for {{area}} until {{until}}. Cooling center: {{center}}.{{#if note}} {{note}}{{/if}}\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("templates/heat/warning.sms.hbs"), "HEAT: {{area}} until {{datetime until \"%-I %p\"}}\n").unwrap();
+        std::fs::write(p.join("templates/heat/warning.html.hbs"), "<p>Heat warning for {{area}}</p>").unwrap();
+        let library = Library::load(&p.join("playbooks"), &p.join("templates")).unwrap();
+        assert!(library.diagnostics().is_empty(), "{:?}", library.diagnostics());
+        let composer = Composer::new(
+            library.templates().clone(),
+            PhiGuard::new(&PhiConfig::default()).unwrap(),
+            PlatformLimits::default(),
+        );
+        (dir, library, composer)
+    }
+
+    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut v = BTreeMap::new();
+        for (k, val) in pairs {
+            v.insert(k.to_string(), val.to_string());
+        }
+        v
+    }
+
+    fn examples() -> BTreeMap<String, String> {
+        values(&[("area", "North Side"), ("center", "1200 W Harrison St"), ("until", "2026-07-14T21:00"), ("tag", "HeatLive")])
+    }
+
+    #[test]
+    fn each_platform_gets_its_variant_with_the_session_tag_first_then_the_playbook_tags() {
+        let (_d, lib, composer) = setup();
+        let pb = lib.get("heat").unwrap();
+        let c = composer
+            .compose(pb, "warning", &examples(), &[Platform::Mastodon, Platform::Sms, Platform::Email], ComposeOptions::default())
+            .unwrap();
+        let masto = c.variant(VariantTarget::Platform(Platform::Mastodon)).unwrap();
+        assert_eq!(
+            masto.text,
+            "Heat warning for North Side until Tuesday, July 14 at 9:00 PM CDT. Cooling center: 1200 W Harrison St. #HeatLive #HeatWarning #StaySafe"
+        );
+        let sms = c.variant(VariantTarget::Platform(Platform::Sms)).unwrap();
+        assert!(sms.text.starts_with("HEAT: North Side until 9 PM"), "{}", sms.text);
+        assert!(c.variant(VariantTarget::EmailHtml).is_some());
+        assert_eq!(c.headline, "Heat warning for North Side");
+        assert!(!c.is_blocked(), "{:?}", c.variants.iter().map(|v| v.blocking_problems()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_phi_family_allowed_in_one_variable_is_still_caught_in_another() {
+        let (_d, lib, composer) = setup();
+        let pb = lib.get("heat").unwrap();
+        let mut v = examples();
+        v.insert("note".into(), "Patient lives at 42 Oak Street.".into());
+        let c = composer.compose(pb, "warning", &v, &[Platform::Mastodon], ComposeOptions::default()).unwrap();
+        let hits = &c.variants[0].phi;
+        assert!(hits.iter().any(|h| h.variable.as_deref() == Some("note")), "{hits:?}");
+        assert!(!hits.iter().any(|h| h.variable.as_deref() == Some("center")), "{hits:?}");
+        assert!(c.is_blocked());
+    }
+
+    #[test]
+    fn every_invalid_value_is_reported_together() {
+        let (_d, lib, composer) = setup();
+        let pb = lib.get("heat").unwrap();
+        let mut v = examples();
+        v.insert("until".into(), "soon".into());
+        v.insert("tag".into(), "#1".into());
+        v.remove("area");
+        let err = composer.compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default()).unwrap_err();
+        let ComposeError::InvalidValues(errors) = err else { panic!("{err}") };
+        let names: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
+        assert_eq!(names, ["area", "until", "tag"]);
+    }
+
+    #[test]
+    fn a_value_for_an_undeclared_variable_is_refused() {
+        let (_d, lib, composer) = setup();
+        let mut v = examples();
+        v.insert("aera".into(), "x".into());
+        let err = composer.compose(lib.get("heat").unwrap(), "warning", &v, &[Platform::X], ComposeOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("`aera`"), "{err}");
+    }
+
+    #[test]
+    fn live_posts_are_numbered_when_the_session_asks() {
+        let (_d, lib, composer) = setup();
+        let c = composer
+            .compose(lib.get("heat").unwrap(), "warning", &examples(), &[Platform::Bluesky], ComposeOptions { post_number: Some(3) })
+            .unwrap();
+        assert!(c.variants[0].text.starts_with("3/ Heat warning"), "{}", c.variants[0].text);
+    }
+
+    proptest! {
+        #[test]
+        fn any_accepted_text_reaches_plain_platforms_verbatim(area in "[^\\p{C}]{1,80}") {
+            let (_d, lib, composer) = setup();
+            let mut v = examples();
+            v.insert("area".into(), area.clone());
+            let Ok(c) = composer.compose(lib.get("heat").unwrap(), "warning", &v, &[Platform::Mastodon], ComposeOptions::default()) else {
+                return Ok(());
+            };
+            prop_assert!(c.variants[0].text.contains(area.trim()));
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Appending a session's hashtags to a post, within each platform's limits.
+//!
+//! Tags go on in the order given; a tag that would break the length or hashtag limit is
+//! dropped and the next one is still tried, so a short tag may follow a long one that did
+//! not fit. Tags already in the text (any case) are not repeated.
+
+use super::hashtags;
+use super::limits::PlatformLimits;
+use super::measure::measure;
+use crate::Platform;
+
+/// The result of [`append_hashtags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashtagAppend {
+    /// The text with the appended hashtags.
+    pub text: String,
+    /// Tags appended, without `#`, in order.
+    pub appended: Vec<String>,
+    /// Tags left out, without `#`: they did not fit, or are not a valid hashtag (`2024`,
+    /// `two words`). Tags already present in the text are in neither list.
+    pub dropped: Vec<String>,
+}
+
+/// Appends `#tag`s (given without '#') to `text`, separated by a space (a blank line? no: a single space, or a newline if the text ends with a newline), only while the result still fits the platform's length limit and hashtag limit; tags already present in the text (case-insensitive) are not repeated.
+///
+/// Precisely: a tag is preceded by one space, or by nothing when the text so far is empty
+/// or ends in whitespace, so a text ending in a newline gets its tags on a line of their
+/// own (`"…\n#a #b"`). Tags are tried in order; one that does not fit is dropped and the
+/// next is still tried. A leading `#` on a given tag is tolerated. "Fits" means the length
+/// limit (and Bluesky's byte cap) and the hashtag limit; links are left to the caller,
+/// since tags never add any. A text that does not fit to begin with gets no tags.
+pub fn append_hashtags(
+    platform: Platform,
+    text: &str,
+    hashtags: &[String],
+    limits: &PlatformLimits,
+) -> HashtagAppend {
+    let mut out = text.to_owned();
+    let mut appended = Vec::new();
+    let mut dropped = Vec::new();
+    let mut present: Vec<String> = hashtags::find_hashtags(text)
+        .into_iter()
+        .filter_map(|r| text.get(r))
+        .map(|tag| tag.trim_start_matches(['#', '＃']).to_lowercase())
+        .collect();
+
+    for given in hashtags {
+        let tag = given.trim().trim_start_matches(['#', '＃']);
+        let key = tag.to_lowercase();
+        if present.contains(&key) {
+            continue;
+        }
+        if !hashtags::is_valid_tag(tag) {
+            dropped.push(tag.to_owned());
+            continue;
+        }
+        let separator = if out.is_empty() || out.ends_with(char::is_whitespace) {
+            ""
+        } else {
+            " "
+        };
+        let candidate = format!("{out}{separator}#{tag}");
+        if measure(platform, &candidate, limits).fits_length_and_hashtags() {
+            out = candidate;
+            appended.push(tag.to_owned());
+            present.push(key);
+        } else {
+            dropped.push(tag.to_owned());
+        }
+    }
+    HashtagAppend {
+        text: out,
+        appended,
+        dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn append(platform: Platform, text: &str, list: &[&str]) -> HashtagAppend {
+        append_hashtags(platform, text, &tags(list), &PlatformLimits::default())
+    }
+
+    #[test]
+    fn tags_are_appended_after_a_single_space() {
+        let r = append(
+            Platform::Mastodon,
+            "Knee replacement under way.",
+            &["stvknee", "OR"],
+        );
+        assert_eq!(r.text, "Knee replacement under way. #stvknee #OR");
+        assert_eq!(r.appended, ["stvknee", "OR"]);
+        assert!(r.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_text_ending_in_a_newline_gets_its_tags_on_the_new_line() {
+        let r = append(Platform::Mastodon, "Update 3\n", &["stvknee", "ortho"]);
+        assert_eq!(r.text, "Update 3\n#stvknee #ortho");
+    }
+
+    #[test]
+    fn tags_already_in_the_text_are_not_repeated_whatever_their_case() {
+        let r = append(
+            Platform::X,
+            "Live from the OR #StVKnee",
+            &["stvknee", "ortho", "ORTHO"],
+        );
+        assert_eq!(r.text, "Live from the OR #StVKnee #ortho");
+        assert_eq!(r.appended, ["ortho"]);
+        assert!(r.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_tag_that_does_not_fit_is_dropped_and_a_shorter_later_one_still_goes_on() {
+        let text = "a".repeat(270);
+        let r = append(Platform::X, &text, &["waytoolongforit", "knee", "ok"]);
+        assert_eq!(r.text, format!("{text} #knee #ok"));
+        assert_eq!(r.appended, ["knee", "ok"]);
+        assert_eq!(r.dropped, ["waytoolongforit"]);
+        assert_eq!(
+            measure(Platform::X, &r.text, &PlatformLimits::default()).used,
+            280
+        );
+    }
+
+    #[test]
+    fn threads_gets_only_one_hashtag() {
+        let r = append(
+            Platform::Threads,
+            "Heat advisory today.",
+            &["HeatWave", "StayCool"],
+        );
+        assert_eq!(r.text, "Heat advisory today. #HeatWave");
+        assert_eq!(r.dropped, ["StayCool"]);
+        let r = append(Platform::Threads, "Already tagged #Heat", &["StayCool"]);
+        assert_eq!(r.text, "Already tagged #Heat");
+        assert_eq!(r.dropped, ["StayCool"]);
+    }
+
+    #[test]
+    fn sms_tags_stop_at_the_segment_limit() {
+        let limits = PlatformLimits {
+            sms_max_segments: 1,
+            ..PlatformLimits::default()
+        };
+        let text = "a".repeat(150);
+        let r = append_hashtags(Platform::Sms, &text, &tags(&["flu", "measles"]), &limits);
+        assert_eq!(r.appended, ["flu"]);
+        assert_eq!(r.dropped, ["measles"]);
+    }
+
+    #[test]
+    fn invalid_tags_are_dropped_and_a_leading_hash_is_tolerated() {
+        let r = append(
+            Platform::Mastodon,
+            "Alert",
+            &["2024", "two words", "#heat", ""],
+        );
+        assert_eq!(r.text, "Alert #heat");
+        assert_eq!(r.appended, ["heat"]);
+        assert_eq!(r.dropped, ["2024", "two words", ""]);
+    }
+
+    #[test]
+    fn a_text_that_does_not_fit_gets_no_tags() {
+        let text = "a".repeat(281);
+        let r = append(Platform::X, &text, &["a"]);
+        assert_eq!(r.text, text);
+        assert_eq!(r.dropped, ["a"]);
+    }
+
+    #[test]
+    fn an_empty_text_becomes_just_the_tags() {
+        let r = append(Platform::Bluesky, "", &["flu", "shots"]);
+        assert_eq!(r.text, "#flu #shots");
+    }
+
+    #[test]
+    fn unlimited_platforms_take_every_valid_tag() {
+        let r = append(Platform::Email, "Hi", &["a", "b", "c"]);
+        assert_eq!(r.text, "Hi #a #b #c");
+    }
+}

@@ -1,0 +1,28 @@
+//! Per-platform length counting: each rendered variant measured the way its platform counts.
+//!
+//! [`measure`] returns a [`Measurement`] (used, limit, unit, hashtags, links, problems);
+//! the submodules each hold one rule: X's weighted length, SMS segments, Threads' and
+//! Mastodon's counting, URL and hashtag detection, and [`append_hashtags`].
+
+mod append;
+mod emoji;
+mod hashtags;
+mod limits;
+mod links;
+mod mastodon;
+mod measure;
+mod sms;
+mod threads;
+mod tlds;
+mod twitter;
+
+#[cfg(test)]
+mod proptests;
+
+pub use append::{append_hashtags, HashtagAppend};
+pub use hashtags::find_hashtags;
+pub use limits::PlatformLimits;
+pub use links::find_urls;
+pub use measure::{measure, CountUnit, Measurement};
+pub use sms::{sms_info, SmsEncoding, SmsInfo};
+pub use twitter::twitter_weighted_length;

@@ -1,0 +1,24 @@
+//! Tocsin's pure core: everything about a message that can be decided without I/O.
+//!
+//! Playbooks ([`playbook`]) declare typed variables ([`variables`]) and steps whose
+//! Handlebars templates are rendered per platform ([`render`]); each rendered variant is
+//! measured the way its platform counts ([`counting`]) and checked for protected health
+//! information ([`phi`]) before anyone may approve it. [`content_hash`] and
+//! [`preapproval`] make "pre-approved" a checked fact rather than a label.
+//! Nothing here touches the network, the disk (except [`library`], which reads the
+//! playbook directory) or the clock.
+
+pub mod counting;
+pub mod phi;
+pub mod platform;
+
+pub use platform::{Platform, TextFormat, UnknownPlatform};
+pub mod diagnostics;
+pub mod playbook;
+pub mod render;
+pub mod variables;
+pub mod compose;
+pub mod content_hash;
+pub mod library;
+pub mod lint;
+pub mod preapproval;

@@ -1,0 +1,142 @@
+//! The playbook file as written: serde structs mirroring the TOML, unknown fields refused.
+//!
+//! Values that need checking beyond their type keep their source span (`Spanned`) so
+//! [`super::validate`] can point at the exact line and column of a problem.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+use super::{ApprovalPolicy, CapCategory, CapCertainty, CapSeverity, CapUrgency};
+use crate::variables::VariableKind;
+
+/// A whole playbook file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookFile {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub timezone: Spanned<String>,
+    #[serde(default)]
+    pub datetime_format: Option<Spanned<String>>,
+    #[serde(default)]
+    pub hashtags: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub audience: Vec<String>,
+    #[serde(default)]
+    pub approval: ApprovalPolicy,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub cap: Option<CapFile>,
+    #[serde(default)]
+    pub session: Option<SessionFile>,
+    #[serde(default)]
+    pub variables: Vec<VariableFile>,
+    pub steps: Spanned<Vec<StepFile>>,
+}
+
+/// `[cap]`: Common Alerting Protocol fields for public alerts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapFile {
+    pub event: String,
+    pub category: CapCategory,
+    pub urgency: CapUrgency,
+    pub severity: CapSeverity,
+    pub certainty: CapCertainty,
+    pub area: Spanned<String>,
+    #[serde(default)]
+    pub geocodes: BTreeMap<String, String>,
+}
+
+/// `[session]`: a live session (live-tweeting a procedure).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    pub hashtag_variable: Spanned<String>,
+    #[serde(default = "yes")]
+    pub numbering: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One `[[variables]]` entry. Kind-specific fields are optional here and checked
+/// against `type` by the validator, so a misplaced one is named, not ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariableFile {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: VariableKind,
+    pub label: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub example: Option<Spanned<String>>,
+    #[serde(default)]
+    pub phi_allow: Vec<Spanned<String>>,
+    // text
+    #[serde(default)]
+    pub max_length: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    pub multiline: Option<Spanned<bool>>,
+    // enum
+    #[serde(default)]
+    pub choices: Option<Spanned<Vec<String>>>,
+    // integer
+    #[serde(default)]
+    pub min: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub max: Option<Spanned<i64>>,
+    // datetime
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    // zip
+    #[serde(default)]
+    pub prefixes: Option<Spanned<Vec<String>>>,
+    // url
+    #[serde(default)]
+    pub allowed_domains: Option<Spanned<Vec<String>>>,
+}
+
+/// One `[[steps]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub headline: Spanned<String>,
+    pub template: Spanned<String>,
+    #[serde(default)]
+    pub variants: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub hashtags: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub cap: Option<StepCapFile>,
+}
+
+/// `[steps.cap]`: per-step CAP overrides (an all-clear is `urgency = "Past"`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepCapFile {
+    #[serde(default)]
+    pub msg_type: Option<super::CapMsgType>,
+    #[serde(default)]
+    pub urgency: Option<CapUrgency>,
+    #[serde(default)]
+    pub severity: Option<CapSeverity>,
+    #[serde(default)]
+    pub certainty: Option<CapCertainty>,
+}

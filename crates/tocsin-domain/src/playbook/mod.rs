@@ -1,0 +1,282 @@
+//! Playbooks: one pre-approved scenario each (a boil-water advisory, a live procedure).
+//!
+//! [`parse_playbook`] reads a playbook's TOML into a validated [`Playbook`] or a list of
+//! [`Diagnostic`]s pinned to lines and columns. The file format is [`file`]; the rules
+//! that go beyond types (known variables, valid zones, template paths) are [`validate`].
+
+mod file;
+mod validate;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostics::Diagnostic;
+use crate::variables::VariableSpec;
+use crate::Platform;
+
+pub use validate::parse_playbook;
+
+/// Who must approve a message from this playbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalPolicy {
+    /// A second person, not the drafter, must approve (the default).
+    #[default]
+    TwoPerson,
+    /// One approver may approve their own draft.
+    Single,
+}
+
+/// CAP 1.2 `category`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CapCategory {
+    Geo,
+    Met,
+    Safety,
+    Security,
+    Rescue,
+    Fire,
+    Health,
+    Env,
+    Transport,
+    Infra,
+    #[serde(rename = "CBRNE")]
+    Cbrne,
+    Other,
+}
+
+/// CAP 1.2 `urgency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CapUrgency {
+    Immediate,
+    Expected,
+    Future,
+    Past,
+    Unknown,
+}
+
+/// CAP 1.2 `severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CapSeverity {
+    Extreme,
+    Severe,
+    Moderate,
+    Minor,
+    Unknown,
+}
+
+/// CAP 1.2 `certainty`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CapCertainty {
+    Observed,
+    Likely,
+    Possible,
+    Unlikely,
+    Unknown,
+}
+
+/// CAP 1.2 `msgType` a step is published as (a retraction is always `Cancel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CapMsgType {
+    #[default]
+    Alert,
+    Update,
+}
+
+/// The CAP fields of a public alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapInfo {
+    /// CAP `event` (e.g. "Boil Water Advisory").
+    pub event: String,
+    /// CAP `category`.
+    pub category: CapCategory,
+    /// CAP `urgency`.
+    pub urgency: CapUrgency,
+    /// CAP `severity`.
+    pub severity: CapSeverity,
+    /// CAP `certainty`.
+    pub certainty: CapCertainty,
+    /// `areaDesc`, as a Handlebars template over the playbook's variables.
+    pub area: String,
+    /// CAP `geocode` pairs (e.g. `SAME` → `017031`).
+    pub geocodes: BTreeMap<String, String>,
+}
+
+/// Per-step CAP overrides.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepCap {
+    /// `msgType` for this step.
+    pub msg_type: CapMsgType,
+    /// Overrides the playbook's urgency.
+    pub urgency: Option<CapUrgency>,
+    /// Overrides the playbook's severity.
+    pub severity: Option<CapSeverity>,
+    /// Overrides the playbook's certainty.
+    pub certainty: Option<CapCertainty>,
+}
+
+/// A live session: many short posts, each a reply in a per-account thread.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSpec {
+    /// The variable holding the session's shared hashtag.
+    pub hashtag_variable: String,
+    /// Whether posts are numbered ("3/").
+    pub numbering: bool,
+}
+
+/// What a step variant is for: a platform, or the HTML part of email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum VariantTarget {
+    /// The plain-text variant for one platform.
+    Platform(Platform),
+    /// The HTML part of an email (escaped as HTML).
+    EmailHtml,
+}
+
+impl fmt::Display for VariantTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VariantTarget::Platform(p) => write!(f, "{p}"),
+            VariantTarget::EmailHtml => f.write_str("email_html"),
+        }
+    }
+}
+
+/// One message of a playbook (initial alert, update, all-clear).
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Identifier within the playbook (`alert`, `update`, `all-clear`).
+    pub id: String,
+    /// Human title.
+    pub title: String,
+    /// Inline Handlebars template: email subject, CAP headline, panel title.
+    pub headline: String,
+    /// The default variant's template, relative to the templates directory.
+    pub template: String,
+    /// Per-platform (and HTML email) templates, relative to the templates directory.
+    pub variants: BTreeMap<VariantTarget, String>,
+    /// Hashtags for this step, overriding the playbook's.
+    pub hashtags: Option<Vec<String>>,
+    /// CAP overrides.
+    pub cap: StepCap,
+}
+
+impl Step {
+    /// The template file used for `platform`: its own variant, or the default.
+    pub fn template_for(&self, platform: Platform) -> &str {
+        self.variants
+            .get(&VariantTarget::Platform(platform))
+            .map_or(self.template.as_str(), String::as_str)
+    }
+
+    /// The HTML email template, if the step has one.
+    pub fn email_html_template(&self) -> Option<&str> {
+        self.variants
+            .get(&VariantTarget::EmailHtml)
+            .map(String::as_str)
+    }
+
+    /// Every template file this step uses, default first.
+    pub fn template_files(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.template.as_str()).chain(self.variants.values().map(String::as_str))
+    }
+}
+
+/// A validated playbook.
+#[derive(Debug, Clone, Serialize)]
+pub struct Playbook {
+    /// Stable identifier (`boil-water`), used by the CLI and the API.
+    pub id: String,
+    /// Title shown in the picker.
+    pub title: String,
+    /// When to use it.
+    pub description: String,
+    /// Search tags.
+    pub tags: Vec<String>,
+    /// The zone date-times are shown in.
+    #[serde(serialize_with = "serialize_tz")]
+    pub timezone: Tz,
+    /// Default strftime format for date-time variables.
+    pub datetime_format: String,
+    /// Hashtags appended to each post while they fit (without `#`).
+    pub hashtags: Vec<String>,
+    /// Account groups the message goes to by default.
+    pub audience: Vec<String>,
+    /// One or two people.
+    pub approval: ApprovalPolicy,
+    /// Where the advice comes from (cited for reviewers).
+    pub sources: Vec<String>,
+    /// CAP fields, for public alerts.
+    pub cap: Option<CapInfo>,
+    /// Live-session settings, for live procedures.
+    pub session: Option<SessionSpec>,
+    /// The blanks, in form order.
+    #[serde(skip)]
+    pub variables: Vec<VariableSpec>,
+    /// The messages.
+    pub steps: Vec<Step>,
+    /// The playbook file.
+    pub path: PathBuf,
+}
+
+fn serialize_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+impl Playbook {
+    /// The step with this id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The variable with this name.
+    pub fn variable(&self, name: &str) -> Option<&VariableSpec> {
+        self.variables.iter().find(|v| v.name == name)
+    }
+
+    /// Every template file the playbook uses, sorted and without repeats.
+    pub fn template_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.template_files().map(str::to_string))
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
+    /// The example values declared in the playbook, as text.
+    pub fn example_values(&self) -> BTreeMap<String, String> {
+        self.variables
+            .iter()
+            .filter_map(|v| {
+                v.example
+                    .clone()
+                    .or_else(|| v.default.clone())
+                    .map(|e| (v.name.clone(), e))
+            })
+            .collect()
+    }
+}
+
+/// Reads and validates the playbook at `path`.
+pub fn read_playbook(path: &Path) -> Result<Playbook, Vec<Diagnostic>> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::error_line(
+            path,
+            None,
+            None,
+            format!("cannot read the playbook: {e}"),
+        )]
+    })?;
+    parse_playbook(path, &source)
+}

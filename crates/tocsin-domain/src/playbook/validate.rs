@@ -1,0 +1,546 @@
+//! From a parsed playbook file to a [`Playbook`], checking every rule a type can't express.
+//!
+//! Every problem found is collected (not just the first), each pinned to the span of the
+//! value at fault, so `tocsin playbooks lint` can list them all with line and column.
+
+use chrono_tz::Tz;
+use regex::Regex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+use super::file::{PlaybookFile, StepFile, VariableFile};
+use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget};
+use crate::diagnostics::Diagnostic;
+use crate::phi::PhiFamily;
+use crate::variables::{datetime_format_is_valid, VariableKind, VariableRule, VariableSpec};
+use crate::Platform;
+
+/// The strftime format used for date-times when a playbook names none.
+pub const DEFAULT_DATETIME_FORMAT: &str = "%A, %B %-d at %-I:%M %p %Z";
+
+/// Names templates can use that are not playbook variables.
+pub const RESERVED_NAMES: [&str; 4] = ["hashtags", "playbook", "step", "post_number"];
+
+/// Longest text value accepted when a text variable names no `max_length`.
+const DEFAULT_TEXT_MAX_LENGTH: usize = 500;
+
+struct Collector<'a> {
+    path: &'a Path,
+    source: &'a str,
+    problems: Vec<Diagnostic>,
+}
+
+impl Collector<'_> {
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::error_at(self.path, self.source, Some(span.start), message));
+    }
+}
+
+/// Parses and validates one playbook's TOML source. `path` is used in diagnostics and
+/// kept in the result.
+pub fn parse_playbook(path: &Path, source: &str) -> Result<Playbook, Vec<Diagnostic>> {
+    let raw: PlaybookFile = toml::from_str(source).map_err(|e| {
+        vec![Diagnostic::error_at(
+            path,
+            source,
+            e.span().map(|s| s.start),
+            e.message().trim().to_string(),
+        )]
+    })?;
+    let mut c = Collector {
+        path,
+        source,
+        problems: Vec::new(),
+    };
+    let playbook = build(&mut c, raw, path);
+    if c.problems.is_empty() {
+        Ok(playbook)
+    } else {
+        Err(c.problems)
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_slug(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+}
+
+fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
+    if !is_slug(raw.id.get_ref()) {
+        c.at(
+            raw.id.span(),
+            format!(
+                "playbook id `{}` must be lowercase letters, digits and dashes",
+                raw.id.get_ref()
+            ),
+        );
+    }
+    let timezone: Tz = match raw.timezone.get_ref().parse() {
+        Ok(tz) => tz,
+        Err(_) => {
+            c.at(
+                raw.timezone.span(),
+                format!(
+                    "`{}` is not an IANA time zone (e.g. America/Chicago)",
+                    raw.timezone.get_ref()
+                ),
+            );
+            chrono_tz::UTC
+        }
+    };
+    let datetime_format = match &raw.datetime_format {
+        Some(f) => {
+            if !datetime_format_is_valid(f.get_ref()) {
+                c.at(f.span(), format!("`{}` is not a valid strftime format", f.get_ref()));
+            }
+            f.get_ref().clone()
+        }
+        None => DEFAULT_DATETIME_FORMAT.to_string(),
+    };
+    let hashtags = check_hashtags(c, &raw.hashtags);
+
+    let mut variables = Vec::new();
+    let mut seen = BTreeSet::new();
+    for var in raw.variables {
+        let name = var.name.get_ref().clone();
+        if !seen.insert(name.clone()) {
+            c.at(var.name.span(), format!("variable `{name}` is declared twice"));
+        }
+        if let Some(spec) = build_variable(c, var, timezone, &datetime_format) {
+            variables.push(spec);
+        }
+    }
+
+    let session = raw.session.map(|s| {
+        let name = s.hashtag_variable.get_ref();
+        match variables.iter().find(|v| &v.name == name) {
+            Some(v) if v.kind() == VariableKind::Hashtag => {}
+            Some(v) => c.at(
+                s.hashtag_variable.span(),
+                format!(
+                    "session hashtag variable `{name}` is of type {}, not hashtag",
+                    v.kind()
+                ),
+            ),
+            None => c.at(
+                s.hashtag_variable.span(),
+                format!("session hashtag variable `{name}` is not declared in [[variables]]"),
+            ),
+        }
+        SessionSpec {
+            hashtag_variable: name.clone(),
+            numbering: s.numbering,
+        }
+    });
+
+    let cap = raw.cap.map(|cap| CapInfo {
+        event: cap.event,
+        category: cap.category,
+        urgency: cap.urgency,
+        severity: cap.severity,
+        certainty: cap.certainty,
+        area: cap.area.into_inner(),
+        geocodes: cap.geocodes,
+    });
+
+    let steps_span = raw.steps.span();
+    let raw_steps = raw.steps.into_inner();
+    if raw_steps.is_empty() {
+        c.at(steps_span, "a playbook needs at least one [[steps]] entry");
+    }
+    let mut step_ids = BTreeSet::new();
+    let mut steps = Vec::new();
+    for step in raw_steps {
+        if !step_ids.insert(step.id.get_ref().clone()) {
+            c.at(
+                step.id.span(),
+                format!("step `{}` is declared twice", step.id.get_ref()),
+            );
+        }
+        steps.push(build_step(c, step));
+    }
+
+    Playbook {
+        id: raw.id.into_inner(),
+        title: raw.title,
+        description: raw.description,
+        tags: raw.tags,
+        timezone,
+        datetime_format,
+        hashtags,
+        audience: raw.audience,
+        approval: raw.approval,
+        sources: raw.sources,
+        cap,
+        session,
+        variables,
+        steps,
+        path: path.to_path_buf(),
+    }
+}
+
+fn check_hashtags(c: &mut Collector<'_>, tags: &[Spanned<String>]) -> Vec<String> {
+    tags.iter()
+        .filter_map(|t| {
+            let tag = t.get_ref().trim_start_matches('#');
+            let valid = !tag.is_empty()
+                && tag.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
+                && !tag.chars().all(|ch| ch.is_ascii_digit());
+            if valid {
+                Some(tag.to_string())
+            } else {
+                c.at(
+                    t.span(),
+                    format!(
+                        "`{}` is not a hashtag: letters, digits and underscores only",
+                        t.get_ref()
+                    ),
+                );
+                None
+            }
+        })
+        .collect()
+}
+
+/// Reports a kind-specific field set on a variable of another kind.
+fn misplaced<T>(c: &mut Collector<'_>, field: &Option<Spanned<T>>, name: &str, field_name: &str, kind: VariableKind, belongs_to: &str) {
+    if let Some(f) = field {
+        c.at(
+            f.span(),
+            format!("variable `{name}`: `{field_name}` applies only to type {belongs_to}, not {kind}"),
+        );
+    }
+}
+
+fn build_variable(
+    c: &mut Collector<'_>,
+    var: VariableFile,
+    zone: Tz,
+    playbook_format: &str,
+) -> Option<VariableSpec> {
+    let name = var.name.get_ref().clone();
+    let kind = var.kind;
+    if !is_identifier(&name) {
+        c.at(
+            var.name.span(),
+            format!("variable name `{name}` must be lowercase letters, digits and underscores, starting with a letter"),
+        );
+    }
+    if RESERVED_NAMES.contains(&name.as_str()) {
+        c.at(
+            var.name.span(),
+            format!("variable name `{name}` is reserved for Tocsin's own template values"),
+        );
+    }
+    use VariableKind as K;
+    if kind != K::Text {
+        misplaced(c, &var.max_length, &name, "max_length", kind, "text");
+        misplaced(c, &var.pattern, &name, "pattern", kind, "text");
+        misplaced(c, &var.multiline, &name, "multiline", kind, "text");
+    }
+    if kind != K::Enum {
+        misplaced(c, &var.choices, &name, "choices", kind, "enum");
+    }
+    if kind != K::Integer {
+        misplaced(c, &var.min, &name, "min", kind, "integer");
+        misplaced(c, &var.max, &name, "max", kind, "integer");
+    }
+    if kind != K::Datetime {
+        misplaced(c, &var.format, &name, "format", kind, "datetime");
+    }
+    if kind != K::Zip {
+        misplaced(c, &var.prefixes, &name, "prefixes", kind, "zip");
+    }
+    if kind != K::Url {
+        misplaced(c, &var.allowed_domains, &name, "allowed_domains", kind, "url");
+    }
+
+    let rule = match kind {
+        K::Text => {
+            let pattern = var.pattern.as_ref().and_then(|p| {
+                match Regex::new(&format!("^(?:{})$", p.get_ref())) {
+                    Ok(r) => Some((r, p.get_ref().clone())),
+                    Err(e) => {
+                        c.at(p.span(), format!("variable `{name}`: pattern is not a valid regular expression: {e}"));
+                        None
+                    }
+                }
+            });
+            let max_length = var
+                .max_length
+                .as_ref()
+                .map_or(DEFAULT_TEXT_MAX_LENGTH, |m| *m.get_ref());
+            if max_length == 0 {
+                if let Some(m) = &var.max_length {
+                    c.at(m.span(), format!("variable `{name}`: max_length must be at least 1"));
+                }
+            }
+            VariableRule::Text {
+                max_length,
+                pattern,
+                multiline: var.multiline.as_ref().is_some_and(|m| *m.get_ref()),
+            }
+        }
+        K::Enum => {
+            let choices = var.choices.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default();
+            if choices.is_empty() {
+                c.at(var.name.span(), format!("variable `{name}` is an enum but lists no `choices`"));
+            }
+            VariableRule::Enum { choices }
+        }
+        K::Integer => {
+            let min = var.min.as_ref().map_or(i64::MIN, |m| *m.get_ref());
+            let max = var.max.as_ref().map_or(i64::MAX, |m| *m.get_ref());
+            if min > max {
+                c.at(var.name.span(), format!("variable `{name}`: min {min} is greater than max {max}"));
+            }
+            VariableRule::Integer { min, max }
+        }
+        K::Datetime => {
+            let format = match &var.format {
+                Some(f) if !datetime_format_is_valid(f.get_ref()) => {
+                    c.at(f.span(), format!("variable `{name}`: `{}` is not a valid strftime format", f.get_ref()));
+                    playbook_format.to_string()
+                }
+                Some(f) => f.get_ref().clone(),
+                None => playbook_format.to_string(),
+            };
+            VariableRule::Datetime { zone, format }
+        }
+        K::Zip => {
+            let prefixes = var.prefixes.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default();
+            if let Some(p) = &var.prefixes {
+                if prefixes.iter().any(|x| x.is_empty() || x.len() > 5 || !x.bytes().all(|b| b.is_ascii_digit())) {
+                    c.at(p.span(), format!("variable `{name}`: ZIP prefixes must be 1 to 5 digits"));
+                }
+            }
+            VariableRule::Zip { prefixes }
+        }
+        K::Phone => VariableRule::Phone,
+        K::Url => {
+            let allowed_domains = var
+                .allowed_domains
+                .as_ref()
+                .map(|d| d.get_ref().clone())
+                .unwrap_or_default();
+            if allowed_domains.is_empty() {
+                c.at(var.name.span(), format!("variable `{name}` is a url but lists no `allowed_domains`"));
+            }
+            VariableRule::Url { allowed_domains }
+        }
+        K::Hashtag => VariableRule::Hashtag,
+    };
+
+    let mut phi_allow = Vec::new();
+    for family in &var.phi_allow {
+        match family.get_ref().parse::<PhiFamily>() {
+            Ok(f) => phi_allow.push(f),
+            Err(_) => c.at(
+                family.span(),
+                format!(
+                    "variable `{name}`: `{}` is not a PHI family (one of: {})",
+                    family.get_ref(),
+                    PhiFamily::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+        }
+    }
+
+    let spec = VariableSpec {
+        name: name.clone(),
+        label: var.label,
+        help: var.help,
+        required: var.required,
+        default: var.default.clone(),
+        example: var.example.as_ref().map(|e| e.get_ref().clone()),
+        phi_allow,
+        rule,
+    };
+    if let Some(example) = &var.example {
+        if let Err(e) = spec.parse(example.get_ref()) {
+            c.at(example.span(), format!("example value refused: {e}"));
+        }
+    }
+    if let Some(default) = &var.default {
+        if let Err(e) = spec.parse(default) {
+            c.at(var.name.span(), format!("default value refused: {e}"));
+        }
+    }
+    Some(spec)
+}
+
+fn check_template_path(c: &mut Collector<'_>, path: &Spanned<String>) {
+    let p = path.get_ref();
+    let bad = p.is_empty()
+        || p.starts_with('/')
+        || p.contains('\\')
+        || p.split('/').any(|part| part == ".." || part == "." || part.is_empty())
+        || !p.ends_with(".hbs");
+    if bad {
+        c.at(
+            path.span(),
+            format!("template path `{p}` must be a relative path inside the templates directory ending in .hbs"),
+        );
+    }
+}
+
+fn build_step(c: &mut Collector<'_>, step: StepFile) -> Step {
+    if !is_slug(step.id.get_ref()) {
+        c.at(step.id.span(), format!("step id `{}` must be lowercase letters, digits and dashes", step.id.get_ref()));
+    }
+    check_template_path(c, &step.template);
+    let mut variants = BTreeMap::new();
+    for (key, template) in &step.variants {
+        check_template_path(c, template);
+        let target = if key.get_ref() == "email_html" {
+            Some(VariantTarget::EmailHtml)
+        } else {
+            match key.get_ref().parse::<Platform>() {
+                Ok(p) if p.as_str() == key.get_ref() => Some(VariantTarget::Platform(p)),
+                Ok(p) => {
+                    c.at(key.span(), format!("write the platform as `{}`, not `{}`", p.as_str(), key.get_ref()));
+                    None
+                }
+                Err(e) => {
+                    c.at(key.span(), format!("{e}, or email_html"));
+                    None
+                }
+            }
+        };
+        if let Some(t) = target {
+            variants.insert(t, template.get_ref().clone());
+        }
+    }
+    let hashtags = step.hashtags.as_ref().map(|h| check_hashtags(c, h));
+    let cap = step.cap.map_or_else(StepCap::default, |s| StepCap {
+        msg_type: s.msg_type.unwrap_or_default(),
+        urgency: s.urgency,
+        severity: s.severity,
+        certainty: s.certainty,
+    });
+    Step {
+        id: step.id.into_inner(),
+        title: step.title,
+        headline: step.headline.into_inner(),
+        template: step.template.into_inner(),
+        variants,
+        hashtags,
+        cap,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "boil-water"
+title = "Boil-water advisory"
+description = "Tell residents to boil tap water."
+timezone = "America/Chicago"
+hashtags = ["BoilWater"]
+
+[[variables]]
+name = "area"
+type = "text"
+label = "Area"
+max_length = 80
+example = "North Side"
+
+[[variables]]
+name = "issued_at"
+type = "datetime"
+label = "Issued"
+example = "2026-07-14T09:30"
+
+[[steps]]
+id = "alert"
+title = "Alert"
+headline = "Boil water: {{area}}"
+template = "boil-water/alert.hbs"
+variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.html.hbs" }
+"#;
+
+    fn parse(src: &str) -> Result<Playbook, Vec<Diagnostic>> {
+        parse_playbook(Path::new("p.toml"), src)
+    }
+
+    #[test]
+    fn a_well_formed_playbook_parses_with_its_variants() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(p.id, "boil-water");
+        assert_eq!(p.variables.len(), 2);
+        let step = p.step("alert").unwrap();
+        assert_eq!(step.template_for(Platform::X), "boil-water/alert.x.hbs");
+        assert_eq!(step.template_for(Platform::Mastodon), "boil-water/alert.hbs");
+        assert_eq!(step.email_html_template(), Some("boil-water/alert.email.html.hbs"));
+        assert_eq!(p.approval, super::super::ApprovalPolicy::TwoPerson);
+    }
+
+    #[test]
+    fn an_unknown_field_is_an_error_at_its_line() {
+        let src = GOOD.replace("title = \"Alert\"", "title = \"Alert\"\ntitel = \"x\"");
+        let errs = parse(&src).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].message.contains("unknown field `titel`"), "{}", errs[0]);
+        assert!(errs[0].line.is_some());
+    }
+
+    #[test]
+    fn malformed_toml_is_an_error_with_a_position() {
+        let errs = parse("id = \"x\"\ntitle = ").unwrap_err();
+        assert_eq!(errs[0].line, Some(2), "{}", errs[0]);
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_at_once() {
+        let src = GOOD
+            .replace("America/Chicago", "Mars/Olympus")
+            .replace("max_length = 80", "max_length = 80\nchoices = [\"a\"]")
+            .replace("x = \"boil", "myspace = \"boil")
+            .replace("example = \"2026-07-14T09:30\"", "example = \"yesterday\"");
+        let errs = parse(&src).unwrap_err();
+        let all = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        assert!(all.contains("Mars/Olympus"), "{all}");
+        assert!(all.contains("`choices` applies only to type enum"), "{all}");
+        assert!(all.contains("unknown platform `myspace`"), "{all}");
+        assert!(all.contains("example value refused"), "{all}");
+        assert_eq!(errs.len(), 4, "{all}");
+        assert!(errs.iter().all(|e| e.line.is_some()));
+    }
+
+    #[test]
+    fn template_paths_cannot_escape_the_templates_directory() {
+        let src = GOOD.replace("template = \"boil-water/alert.hbs\"", "template = \"../secrets.hbs\"");
+        let errs = parse(&src).unwrap_err();
+        assert!(errs[0].message.contains("relative path"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn a_session_must_name_a_hashtag_variable() {
+        let src = format!("{GOOD}\n[session]\nhashtag_variable = \"area\"\n");
+        let errs = parse(&src).unwrap_err();
+        assert!(errs[0].message.contains("not hashtag"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn reserved_and_malformed_variable_names_are_refused() {
+        let src = GOOD.replace("name = \"area\"", "name = \"Area-1\"");
+        let errs = parse(&src).unwrap_err();
+        assert!(errs[0].message.contains("lowercase"), "{}", errs[0]);
+        let src = GOOD.replace("name = \"area\"", "name = \"hashtags\"");
+        assert!(parse(&src).unwrap_err()[0].message.contains("reserved"));
+    }
+}

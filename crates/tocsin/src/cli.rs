@@ -1,0 +1,98 @@
+//! The command line, as clap structs: every command, flag and its help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Tocsin: pre-approved crisis and live-event messages, to every account at once.
+#[derive(Debug, Parser)]
+#[command(name = "tocsin", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (default: $TOCSIN_CONFIG, else ./tocsin.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with playbooks: list, lint, render, hash, approve.
+    #[command(subcommand)]
+    Playbooks(PlaybooksCommand),
+    /// Print the effective configuration (file plus TOCSIN_* environment) as TOML.
+    Config,
+}
+
+/// `tocsin playbooks ...`
+#[derive(Debug, Subcommand)]
+pub enum PlaybooksCommand {
+    /// List playbooks with their steps and pre-approval state.
+    List {
+        /// Playbooks directory (default: from config).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Check every playbook and template; render each step with its example values for
+    /// every platform. Exits non-zero if anything is wrong.
+    Lint {
+        /// Playbooks directory (default: from config).
+        dir: Option<PathBuf>,
+        /// Templates directory (default: from config).
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Show exactly what each platform would get, with its count, limit and warnings.
+    Render(RenderArgs),
+    /// Print a playbook's content hash and the files it covers.
+    Hash {
+        /// Playbook id.
+        id: String,
+    },
+    /// Record that a reviewer approved the current content of a playbook.
+    Approve {
+        /// Playbook id.
+        id: String,
+        /// Who approved it (name or role of the clinical or legal reviewer).
+        #[arg(long)]
+        by: String,
+        /// A note or a reference to the review record.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+/// `tocsin playbooks render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Playbook id.
+    pub id: String,
+    /// Step id (default: the first step).
+    #[arg(long)]
+    pub step: Option<String>,
+    /// A TOML or JSON file of variable values (`area = "North Side"`).
+    #[arg(long, value_name = "FILE")]
+    pub vars: Option<PathBuf>,
+    /// A variable value, `name=value` (repeatable; wins over --vars).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub var: Vec<String>,
+    /// Platforms to render (repeatable; default: all).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
+    /// Post number in a live session ("3/").
+    #[arg(long)]
+    pub post_number: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// How to print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}

@@ -1,0 +1,21 @@
+//! One module per command group; [`run`] routes a parsed command line to it.
+
+mod playbooks;
+
+use anyhow::Result;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+/// Runs a parsed command line; the exit code says whether all was well.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Playbooks(cmd) => playbooks::run(&config, cmd),
+        Command::Config => {
+            print!("{}", toml::to_string_pretty(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! `tocsin playbooks list | lint | render | hash | approve`.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use tocsin_domain::compose::{ComposeOptions, ComposedStep, ComposedVariant, Composer};
+use tocsin_domain::counting::CountUnit;
+use tocsin_domain::library::Library;
+use tocsin_domain::lint::lint;
+use tocsin_domain::phi::PhiGuard;
+use tocsin_domain::playbook::VariantTarget;
+use tocsin_domain::preapproval::{preapproval_status, PlaybookApproval, PreapprovalStatus};
+use tocsin_domain::Platform;
+
+use crate::cli::{OutputFormat, PlaybooksCommand, RenderArgs};
+use crate::config::Config;
+use crate::playbook_approvals;
+
+pub fn run(config: &Config, cmd: PlaybooksCommand) -> Result<ExitCode> {
+    match cmd {
+        PlaybooksCommand::List { dir } => {
+            let dir = dir.unwrap_or_else(|| config.playbooks_dir.clone());
+            list(config, &load(&dir, &config.templates_dir)?)
+        }
+        PlaybooksCommand::Lint { dir, templates } => {
+            let dir = dir.unwrap_or_else(|| config.playbooks_dir.clone());
+            let templates = templates.unwrap_or_else(|| config.templates_dir.clone());
+            lint_command(config, &load(&dir, &templates)?)
+        }
+        PlaybooksCommand::Render(args) => render(config, &args),
+        PlaybooksCommand::Hash { id } => hash(config, &id),
+        PlaybooksCommand::Approve { id, by, note } => approve(config, &id, &by, note),
+    }
+}
+
+fn load(dir: &Path, templates: &Path) -> Result<Library> {
+    Ok(Library::load(dir, templates)?)
+}
+
+fn composer(config: &Config, library: &Library) -> Result<Composer> {
+    let guard = PhiGuard::new(&config.phi).context("the [phi] section of the configuration")?;
+    Ok(Composer::new(library.templates().clone(), guard, config.limits.clone()))
+}
+
+fn library(config: &Config) -> Result<Library> {
+    load(&config.playbooks_dir, &config.templates_dir)
+}
+
+fn loaded<'a>(library: &'a Library, id: &str) -> Result<&'a tocsin_domain::playbook::Playbook> {
+    library.get(id).ok_or_else(|| {
+        let broken = library
+            .diagnostics()
+            .iter()
+            .any(|d| d.file.file_stem().is_some_and(|s| s == id));
+        if broken {
+            anyhow!("playbook `{id}` has errors; run `tocsin playbooks lint` to see them")
+        } else {
+            let known: Vec<&str> = library.playbooks().iter().map(|p| p.id.as_str()).collect();
+            anyhow!("no playbook `{id}` (known: {})", known.join(", "))
+        }
+    })
+}
+
+fn status_of(library: &Library, approvals: &[PlaybookApproval], id: &str) -> Result<PreapprovalStatus> {
+    let hash = library
+        .content_hash(id)
+        .ok_or_else(|| anyhow!("no playbook `{id}`"))?;
+    Ok(preapproval_status(id, &hash, approvals))
+}
+
+fn list(config: &Config, library: &Library) -> Result<ExitCode> {
+    let approvals = playbook_approvals::read_all(&config.data_dir)?;
+    println!("{:<20} {:<11} {:<34} STEPS", "ID", "STATE", "TITLE");
+    for p in library.playbooks() {
+        let status = status_of(library, &approvals, &p.id)?;
+        let steps: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        println!("{:<20} {:<11} {:<34} {}", p.id, status.label(), p.title, steps.join(", "));
+    }
+    let broken = library.diagnostics().len();
+    if broken > 0 {
+        eprintln!("{broken} problem(s) kept some playbooks out of this list: run `tocsin playbooks lint`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
+    let composer = composer(config, library)?;
+    let problems = lint(library, &composer);
+    for p in &problems {
+        println!("{p}");
+    }
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let warnings = problems.len() - errors;
+    println!(
+        "{} playbook(s) checked: {errors} error(s), {warnings} warning(s)",
+        library.playbooks().len() + library.diagnostics().iter().map(|d| &d.file).collect::<std::collections::BTreeSet<_>>().len()
+    );
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn read_vars(args: &RenderArgs) -> Result<BTreeMap<String, String>> {
+    let mut values = BTreeMap::new();
+    if let Some(path) = &args.vars {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let table: BTreeMap<String, serde_json::Value> = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).with_context(|| format!("{}: not a JSON object of values", path.display()))?
+        } else {
+            toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), e.message()))?
+        };
+        for (k, v) in table {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => bail!("{}: value of `{k}` must be text or a number, not {other}", path.display()),
+            };
+            values.insert(k, text);
+        }
+    }
+    for pair in &args.var {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--var `{pair}`: write it as name=value"))?;
+        values.insert(k.trim().to_string(), v.to_string());
+    }
+    Ok(values)
+}
+
+fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
+    let library = library(config)?;
+    let playbook = loaded(&library, &args.id)?;
+    let step = match &args.step {
+        Some(s) => s.clone(),
+        None => playbook
+            .steps
+            .first()
+            .map(|s| s.id.clone())
+            .ok_or_else(|| anyhow!("playbook has no steps"))?,
+    };
+    let given = read_vars(args)?;
+    let mut values = playbook.example_values();
+    let from_examples: Vec<String> = values.keys().filter(|k| !given.contains_key(*k)).cloned().collect();
+    values.extend(given);
+    let platforms: Vec<Platform> = if args.platforms.is_empty() {
+        Platform::ALL.to_vec()
+    } else {
+        args.platforms
+            .iter()
+            .map(|p| p.parse::<Platform>().map_err(|e| anyhow!("--platform: {e}")))
+            .collect::<Result<_>>()?
+    };
+    let composer = composer(config, &library)?;
+    let composed = composer
+        .compose(playbook, &step, &values, &platforms, ComposeOptions { post_number: args.post_number })
+        .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&composed)?),
+        OutputFormat::Text => print_composed(&composed, &from_examples),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_composed(c: &ComposedStep, from_examples: &[String]) {
+    println!("{} / {}: {}", c.playbook_id, c.step_id, c.headline);
+    for (name, value) in &c.values {
+        let note = if from_examples.contains(name) { "  (example)" } else { "" };
+        println!("  {name} = {value}{note}");
+    }
+    if let Some(area) = &c.cap_area {
+        println!("  CAP area: {area}");
+    }
+    for hit in &c.headline_phi {
+        println!("  headline: possible PHI ({})", hit.family.as_str());
+    }
+    for v in &c.variants {
+        print_variant(v);
+    }
+    if c.is_blocked() {
+        println!("\nBLOCKED: approval needs an override for the problems above.");
+    } else {
+        println!("\nOK: every variant fits and no PHI was found.");
+    }
+}
+
+fn print_variant(v: &ComposedVariant) {
+    let name = match v.target {
+        VariantTarget::Platform(p) => p.display_name().to_string(),
+        VariantTarget::EmailHtml => "Email (HTML part)".to_string(),
+    };
+    let count = v.measurement.as_ref().map_or_else(String::new, |m| {
+        let limit = m.limit.map_or_else(|| "no limit".to_string(), |l| format!("of {l}"));
+        match (&m.sms, m.unit) {
+            (Some(sms), _) => format!(
+                "{} segment(s) {limit} ({:?}, {} units, {} per segment)",
+                m.used, sms.encoding, sms.units, sms.per_segment
+            ),
+            (None, CountUnit::Unlimited) => format!("{} characters, no limit", v.text.chars().count()),
+            (None, unit) => format!("{} {limit} {}", m.used, unit.label()),
+        }
+    });
+    println!("\n── {name} ── {count}   [{}]", v.template);
+    println!("{}", v.text);
+    if !v.hashtags_appended.is_empty() {
+        let tags: Vec<String> = v.hashtags_appended.iter().map(|t| format!("#{t}")).collect();
+        println!("   hashtags appended: {}", tags.join(" "));
+    }
+    for w in v.warnings() {
+        println!("   warning: {w}");
+    }
+    for p in v.blocking_problems() {
+        println!("   BLOCKS APPROVAL: {p}");
+    }
+}
+
+fn hash(config: &Config, id: &str) -> Result<ExitCode> {
+    let library = library(config)?;
+    let playbook = loaded(&library, id)?;
+    let hash = library.content_hash(id).ok_or_else(|| anyhow!("no playbook `{id}`"))?;
+    println!("{hash}");
+    println!("  {}", playbook.path.display());
+    for (name, _) in library.template_bytes(id).unwrap_or_default() {
+        println!("  {}", library.templates_dir().join(name).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn approve(config: &Config, id: &str, by: &str, note: Option<String>) -> Result<ExitCode> {
+    let library = library(config)?;
+    loaded(&library, id)?;
+    let composer = composer(config, &library)?;
+    let problems: Vec<_> = lint(&library, &composer)
+        .into_iter()
+        .filter(|d| d.is_error())
+        .filter(|d| {
+            library
+                .get(id)
+                .is_some_and(|p| d.file == p.path || library.template_bytes(id).unwrap_or_default().iter().any(|(n, _)| d.file == library.templates_dir().join(n)))
+        })
+        .collect();
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        bail!("playbook `{id}` does not lint clean; fix it before approving");
+    }
+    if by.trim().is_empty() {
+        bail!("--by must name the approver");
+    }
+    let hash = library.content_hash(id).ok_or_else(|| anyhow!("no playbook `{id}`"))?;
+    let approval = PlaybookApproval {
+        playbook_id: id.to_string(),
+        content_hash: hash.clone(),
+        approved_by: by.trim().to_string(),
+        approved_at: chrono::Utc::now(),
+        note,
+    };
+    playbook_approvals::append(&config.data_dir, &approval)?;
+    println!("approved {id} at {hash} by {}", approval.approved_by);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,290 @@
+//! `tocsin.toml`: one file, every field documented, unknown fields refused, and every
+//! setting overridable from the environment as `TOCSIN_<SECTION>__<FIELD>`.
+//!
+//! No file is needed at all: the defaults run the demo from the repository root.
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tocsin_domain::counting::PlatformLimits;
+use tocsin_domain::phi::PhiConfig;
+
+/// The environment variable naming the config file.
+pub const CONFIG_ENV: &str = "TOCSIN_CONFIG";
+/// Prefix of environment overrides.
+const ENV_PREFIX: &str = "TOCSIN_";
+
+/// Everything configurable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where Tocsin keeps its database, signing key and records. Created if missing.
+    pub data_dir: PathBuf,
+    /// Directory of playbook files (`*.toml`).
+    pub playbooks_dir: PathBuf,
+    /// Directory of the templates playbooks name.
+    pub templates_dir: PathBuf,
+    /// Protected-health-information guard: the organisation's own domains and numbers,
+    /// and its own patterns.
+    pub phi: PhiConfig,
+    /// Platform limits that differ per deployment.
+    pub limits: PlatformLimits,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// The audit log's checkpoints and retention.
+    pub audit: AuditConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (the embedded default; a relative path is inside `data_dir`) or
+    /// `postgres://user@host/db` for several nodes. The backend follows the scheme.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://tocsin.db".into(),
+        }
+    }
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Sign a checkpoint after this many new entries.
+    pub checkpoint_every_entries: u64,
+    /// Sign a checkpoint at least this often (seconds) while entries keep coming.
+    pub checkpoint_every_seconds: u64,
+    /// The name in signed checkpoints (the C2SP signed-note key name and origin line).
+    pub origin: String,
+    /// How long rendered message bodies are kept, in days (default six years, as HIPAA
+    /// 164.316(b)(2) asks of documentation). Only bodies are purged: audit entries, and
+    /// the hashes of the bodies they commit to, are never deleted.
+    pub body_retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_every_entries: 1000,
+            checkpoint_every_seconds: 300,
+            origin: "tocsin.local/audit".into(),
+            body_retention_days: 6 * 366,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `tocsin=debug,info`.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            playbooks_dir: PathBuf::from("playbooks"),
+            templates_dir: PathBuf::from("templates"),
+            phi: PhiConfig::default(),
+            limits: PlatformLimits::default(),
+            database: DatabaseConfig::default(),
+            audit: AuditConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the config: `path` (or `$TOCSIN_CONFIG`, or `./tocsin.toml` if present, or
+    /// nothing), then `TOCSIN_*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(path, &env)
+    }
+
+    /// As [`Config::load`], with the environment given (for tests).
+    pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Config> {
+        let env_path = env
+            .iter()
+            .find(|(k, _)| k == CONFIG_ENV)
+            .map(|(_, v)| PathBuf::from(v));
+        let explicit = path.map(Path::to_path_buf).or(env_path);
+        let (mut table, origin) = match &explicit {
+            Some(p) => (read_table(p)?, p.display().to_string()),
+            None if Path::new("tocsin.toml").is_file() => {
+                (read_table(Path::new("tocsin.toml"))?, "tocsin.toml".to_string())
+            }
+            None => (toml::Table::new(), "defaults".to_string()),
+        };
+        let known = toml::Table::try_from(Config::default()).context("serialising the default config")?;
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if key == CONFIG_ENV {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if !is_known(&known, &path) {
+                bail!(
+                    "environment variable {key}: there is no setting `{}` (see the README's configuration section)",
+                    path.join(".")
+                );
+            }
+            set_path(&mut table, &path, parse_env_value(value))
+                .with_context(|| format!("environment variable {key}"))?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("configuration ({origin} and TOCSIN_* environment): {}", e.message()))?;
+        Ok(config)
+    }
+}
+
+fn read_table(path: &Path) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let place = e.span().map_or_else(String::new, |s| {
+            let (l, c) = tocsin_domain::diagnostics::line_column(&text, s.start);
+            format!(":{l}:{c}")
+        });
+        anyhow::anyhow!("{}{place}: {}", path.display(), e.message())
+    })
+}
+
+fn is_known(known: &toml::Table, path: &[String]) -> bool {
+    let mut table = known;
+    for (i, part) in path.iter().enumerate() {
+        match table.get(part) {
+            Some(toml::Value::Table(t)) if i + 1 < path.len() => table = t,
+            Some(_) => return i + 1 == path.len(),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// An environment value is read as a TOML value when it is one (`3`, `true`,
+/// `["a.gov"]`), otherwise as a string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<()> {
+    match path {
+        [] => bail!("empty setting name"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => bail!("`{first}` is not a section"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn no_file_and_no_environment_gives_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.toml");
+        assert!(Config::load_from(Some(&missing), &[]).is_err());
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.playbooks_dir, PathBuf::from("playbooks"));
+        assert_eq!(c.limits.mastodon_max_characters, 500);
+    }
+
+    #[test]
+    fn environment_overrides_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tocsin.toml");
+        std::fs::write(&file, "data_dir = \"/var/lib/tocsin\"\n[limits]\nsms_max_segments = 2\n").unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            &env(&[
+                ("TOCSIN_LIMITS__SMS_MAX_SEGMENTS", "3"),
+                ("TOCSIN_PHI__ALLOWED_DOMAINS", "[\"health.example.gov\"]"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/tocsin"));
+        assert_eq!(c.limits.sms_max_segments, 3);
+        assert_eq!(c.phi.allowed_domains, vec!["health.example.gov".to_string()]);
+    }
+
+    #[test]
+    fn an_unknown_field_in_the_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tocsin.toml");
+        std::fs::write(&file, "[limits]\nsms_max_segmnts = 2\n").unwrap();
+        let err = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
+        assert!(err.contains("sms_max_segmnts"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_environment_setting_is_an_error_naming_the_variable() {
+        let err = Config::load_from(None, &env(&[("TOCSIN_LIMITS__SMS", "2")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TOCSIN_LIMITS__SMS"), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_names_the_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tocsin.toml");
+        std::fs::write(&file, "data_dir = \"x\"\nlimits = [\n").unwrap();
+        let err = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
+        assert!(err.contains("tocsin.toml:"), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of Tocsin through its public surface: the `tocsin` binary.
+//!
+//! One test binary (as ripgrep does) so the suite links once. Each module is a story;
+//! every test works in its own temporary directory with a copy of the shipped library.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+mod config_cli;
+mod playbooks_cli;
