@@ -243,7 +243,7 @@ impl Detectors {
             age_words: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?[- ]years?[- ]old|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s))",
+                r"(?:(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?[- ]years?[- ]old|(?:aged?|is|was|turned|turns|turning)\s+(?:ninety|one\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s))",
                 b!()
             ))?,
             age_after_name: re(concat!(
@@ -507,7 +507,16 @@ impl Detectors {
                                     .iter()
                                     .any(|w| starts_with_ci(after.get(p.len()..).unwrap_or("").trim_start(), w))
                         }));
-                if cohort {
+                // "The hospital admitted 37 patients on July 4", "admitted its first patient on
+                // March 1, 1925": an institution's event, not one person's admission.
+                let object = next_word(text, m.start() + m.as_str().find(' ').unwrap_or(0));
+                let institutional = std::ptr::eq(regex, &self.date_event)
+                    && (counted_object(window_after(text, m.start(), 40)) || object.is_some_and(|w| {
+                            ["its", "their", "our", "more", "no", "several", "many", "dozens", "hundreds"]
+                                .iter()
+                                .any(|d| d.eq_ignore_ascii_case(w))
+                        }));
+                if cohort || institutional {
                     continue;
                 }
                 out.push(RawHit::new(PhiFamily::Date, start, m.end()));
@@ -546,12 +555,26 @@ impl Detectors {
     fn scan_word_ages(&self, text: &str, out: &mut Vec<RawHit>) {
         for m in self.age_words.find_iter(text) {
             let noun = next_word(text, m.end()).unwrap_or("");
-            if INANIMATE.iter().any(|w| w.eq_ignore_ascii_case(noun)) {
+            // "is ninety percent effective", "turned one hundred degrees".
+            let not_age = ["percent", "per", "degrees", "days", "minutes", "people", "cases"];
+            if INANIMATE.iter().chain(&not_age).any(|w| w.eq_ignore_ascii_case(noun))
+                || window_after(text, m.end(), 2).trim_start().starts_with('%')
+            {
                 continue;
             }
             out.push(RawHit::new(PhiFamily::Age, m.start(), m.end()));
         }
     }
+}
+
+/// Whether a verb is followed by a count of people ("admitted 37 patients").
+fn counted_object(after_verb_start: &str) -> bool {
+    let mut words = after_verb_start.split_whitespace().skip(1);
+    let count = words.next().unwrap_or("");
+    let noun = words.next().unwrap_or("");
+    !count.is_empty()
+        && count.bytes().all(|b| b.is_ascii_digit() || b == b',')
+        && noun.starts_with(|c: char| c.is_lowercase())
 }
 
 /// Ages Safe Harbor requires hiding: over 89, up to a plausible human age.

@@ -355,8 +355,11 @@ impl NameDetector {
             if matches!(char_after(text, m.end()), Some('\'' | '\u{2019}' | 's')) && trigger.ends_with(char::is_alphabetic) {
                 continue;
             }
-            // A capitalised trigger mid-sentence is headline case ("Meet Our Patient Advocates").
-            if trigger.starts_with(char::is_uppercase) && !at_sentence_start(text, m.start()) {
+            // A capitalised trigger mid-sentence, or a whole sentence in title case, is a
+            // headline ("Meet Our Patient Advocates", "Resident Physicians Rally For Staffing").
+            if trigger.starts_with(char::is_uppercase)
+                && (!at_sentence_start(text, m.start()) || in_title_case_sentence(text, m.start()))
+            {
                 continue;
             }
             let Some(run) = name_after(text, m.end(), 3) else { continue };
@@ -379,6 +382,27 @@ impl NameDetector {
             out.push(RawHit::new(PhiFamily::Name, run.start, run.end));
         }
     }
+}
+
+/// Whether the sentence around byte `i` is written in title case: at least four words, and
+/// every word longer than three letters capitalised (a headline, not prose about a patient).
+fn in_title_case_sentence(text: &str, i: usize) -> bool {
+    let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n');
+    let start = text.get(..i).and_then(|h| h.rfind(is_end)).map_or(0, |j| j + 1);
+    let end = text.get(i..).and_then(|t| t.find(is_end)).map_or(text.len(), |j| i + j);
+    let sentence = text.get(start..end).unwrap_or("");
+    let mut words = 0;
+    for word in sentence.split_whitespace() {
+        let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+        if letters == 0 {
+            continue;
+        }
+        words += 1;
+        if letters > 3 && !word.starts_with(|c: char| c.is_uppercase() || !c.is_alphabetic()) {
+            return false;
+        }
+    }
+    words >= 4
 }
 
 /// Whether byte `i` begins a sentence: text start, or after `.`, `!`, `?`, `:`, a quote or a newline.
