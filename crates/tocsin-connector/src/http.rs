@@ -1,0 +1,297 @@
+//! Bounded HTTP for connectors: every call ends in bounded time and memory.
+//!
+//! Timeouts on connect and on the whole request, a cap on how much of a response body is
+//! read (a 5 MB error page is cut, not buffered), a small redirect limit, and a mapping
+//! of transport failures to [`ConnectorError`]: a failure before the request left is
+//! `Transient`; a timeout or reset after it may have arrived is `Unknown`.
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use std::time::Duration;
+
+use crate::rate_limit::retry_after;
+use crate::ConnectorError;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for the whole request, body included.
+    pub request_timeout: Duration,
+    /// Largest response body read; the rest is discarded.
+    pub max_body_bytes: usize,
+    /// Redirects followed before giving up.
+    pub max_redirects: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(20),
+            max_body_bytes: 1024 * 1024,
+            max_redirects: 3,
+        }
+    }
+}
+
+/// A response, with at most `max_body_bytes` of its body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body, possibly cut.
+    pub body: Bytes,
+    /// Whether the body was longer than the cap.
+    pub truncated: bool,
+}
+
+impl Reply {
+    /// The body parsed as JSON, or `Unknown` if a successful answer is unreadable (the
+    /// platform may have acted on the request, so this is not a plain failure).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConnectorError> {
+        if self.truncated {
+            return Err(ConnectorError::Unknown(format!(
+                "HTTP {} answer larger than {} bytes",
+                self.status.as_u16(),
+                self.body.len()
+            )));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ConnectorError::Unknown(format!(
+                "HTTP {} answer is not the expected JSON: {e}",
+                self.status.as_u16()
+            ))
+        })
+    }
+
+    /// A short, printable excerpt of the body for error messages (never a token: bodies
+    /// are platform answers, and we cut them to 200 characters).
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let cleaned: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect();
+        cleaned.trim().to_string()
+    }
+
+    /// The common meaning of a non-success status: 401/403 auth, 429 rate limited (with
+    /// `Retry-After`), 408 and 5xx transient, other 4xx permanent.
+    pub fn status_error(&self) -> ConnectorError {
+        let code = self.status.as_u16();
+        let what = format!("HTTP {code}: {}", self.excerpt());
+        match code {
+            401 | 403 => ConnectorError::Auth(what),
+            429 => ConnectorError::RateLimited {
+                retry_after: retry_after(&self.headers),
+                reason: what,
+            },
+            408 | 500..=599 => ConnectorError::Transient(what),
+            _ => ConnectorError::Permanent(what),
+        }
+    }
+}
+
+/// An HTTP client with Tocsin's limits. Cheap to clone (shares its connection pool).
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    limits: HttpLimits,
+}
+
+impl HttpClient {
+    /// A client with these limits.
+    pub fn new(limits: HttpLimits) -> Result<Self, ConnectorError> {
+        let inner = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.request_timeout)
+            .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
+            .user_agent(concat!("Tocsin/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("cannot build an HTTP client: {e}")))?;
+        Ok(HttpClient { inner, limits })
+    }
+
+    /// The underlying client, for building requests.
+    pub fn request(&self, method: reqwest::Method, url: &str) -> RequestBuilder {
+        self.inner.request(method, url)
+    }
+
+    /// Sends a request. `writes` says whether the request changes state on the platform:
+    /// a timeout after sending is then `Unknown` rather than `Transient`.
+    pub async fn send(&self, request: RequestBuilder, writes: bool) -> Result<Reply, ConnectorError> {
+        let mut response = request.send().await.map_err(|e| transport_error(&e, writes))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = BytesMut::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = self.limits.max_body_bytes.saturating_sub(body.len());
+                    if chunk.len() > room {
+                        body.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Headers arrived, the body did not: for a write the platform has
+                    // acted but we don't know the result.
+                    if status.is_success() && writes {
+                        return Err(ConnectorError::Unknown(format!(
+                            "HTTP {} answer cut off: {}",
+                            status.as_u16(),
+                            describe(&e)
+                        )));
+                    }
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body: body.freeze(),
+            truncated,
+        })
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    // reqwest's text can include the URL, and some platforms put tokens in URLs
+    // (Telegram, Discord webhooks): callers pass this through `redact_urls`.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    redact_urls(&text)
+}
+
+fn transport_error(e: &reqwest::Error, writes: bool) -> ConnectorError {
+    let what = describe(e);
+    if e.is_redirect() {
+        ConnectorError::Permanent(format!("too many redirects: {what}"))
+    } else if e.is_builder() {
+        ConnectorError::Config(what)
+    } else if e.is_connect() {
+        ConnectorError::Transient(format!("cannot connect: {what}"))
+    } else if writes {
+        ConnectorError::Unknown(what)
+    } else {
+        ConnectorError::Transient(what)
+    }
+}
+
+/// Removes anything that looks like a URL from an error text (URLs may carry tokens).
+pub fn redact_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let w = word.trim_start_matches(['(', '"', '\'']);
+            if w.starts_with("http://") || w.starts_with("https://") {
+                "<url>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use axum::Router;
+
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_huge_error_page_is_cut_at_the_cap() {
+        let base = serve(Router::new().route(
+            "/",
+            get(|| async { (axum::http::StatusCode::BAD_GATEWAY, "x".repeat(5 * 1024 * 1024)) }),
+        ))
+        .await;
+        let client = HttpClient::new(HttpLimits { max_body_bytes: 1000, ..HttpLimits::default() }).unwrap();
+        let reply = client.send(client.request(reqwest::Method::GET, &base), false).await.unwrap();
+        assert_eq!(reply.body.len(), 1000);
+        assert!(reply.truncated);
+        assert!(matches!(reply.status_error(), ConnectorError::Transient(_)));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_loop_is_a_permanent_error() {
+        let base = serve(Router::new().route("/loop", get(|| async { axum::response::Redirect::temporary("/loop") }))).await;
+        let client = HttpClient::new(HttpLimits::default()).unwrap();
+        let err = client
+            .send(client.request(reqwest::Method::GET, &format!("{base}/loop")), true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectorError::Permanent(ref m) if m.contains("redirect")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_endless_response_times_out_as_unknown_for_a_write() {
+        let base = serve(Router::new().route(
+            "/slow",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        ))
+        .await;
+        let client = HttpClient::new(HttpLimits { request_timeout: Duration::from_millis(200), ..HttpLimits::default() }).unwrap();
+        let err = client
+            .send(client.request(reqwest::Method::POST, &format!("{base}/slow")), true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+        assert!(!err.to_string().contains("127.0.0.1"), "no URL in errors: {err}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_transient() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = HttpClient::new(HttpLimits::default()).unwrap();
+        let err = client
+            .send(client.request(reqwest::Method::POST, &format!("http://{addr}/")), true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    }
+
+    #[test]
+    fn statuses_map_to_the_shared_error_kinds() {
+        let reply = |code: u16| Reply {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"{}"),
+            truncated: false,
+        };
+        assert_eq!(reply(401).status_error().kind(), "auth");
+        assert_eq!(reply(429).status_error().kind(), "rate_limited");
+        assert_eq!(reply(503).status_error().kind(), "transient");
+        assert_eq!(reply(422).status_error().kind(), "permanent");
+    }
+}

@@ -1,0 +1,20 @@
+//! What every platform connector is, and the one layer that retries for all of them.
+//!
+//! A [`Connector`] speaks one platform's wire format for one account: post, reply in a
+//! thread, delete, look a post up for reconciliation, health-check. It never retries:
+//! it answers with a [`ConnectorError`] that says what kind of failure happened, and the
+//! shared layer decides ([`retry::RetryPolicy`], [`breaker::CircuitBreaker`],
+//! [`rate_limit`]). [`http::HttpClient`] gives connectors bounded HTTP: timeouts on
+//! connect, request and body, a cap on response size, no redirect loops.
+
+pub mod breaker;
+mod connector;
+mod error;
+pub mod http;
+mod model;
+pub mod rate_limit;
+pub mod retry;
+
+pub use connector::Connector;
+pub use error::ConnectorError;
+pub use model::{OutgoingPost, PostOutcome, RateLimitStatus, RemotePost};

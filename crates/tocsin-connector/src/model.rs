@@ -1,0 +1,90 @@
+//! What goes to a platform and what comes back: the post, the remote post's identity,
+//! and the rate-limit state a platform reported with its answer.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One post to send to one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingPost {
+    /// Stable for a (message, account) pair: sent as the platform's idempotency key
+    /// where it takes one, and used to find the post again when an outcome is unknown.
+    pub idempotency_key: String,
+    /// The text exactly as approved for this platform.
+    pub text: String,
+    /// The HTML part (email).
+    pub html: Option<String>,
+    /// A subject or title (email subject, CAP headline, Teams card title).
+    pub title: Option<String>,
+    /// The post this one replies to in the account's thread (live sessions, corrections).
+    pub reply_to: Option<RemotePost>,
+    /// The first post of the thread (Bluesky's reply root, email References).
+    pub thread_root: Option<RemotePost>,
+    /// An exercise (drill): connectors mark it where the platform can carry a marker.
+    pub exercise: bool,
+}
+
+impl OutgoingPost {
+    /// A plain post with no thread.
+    pub fn new(idempotency_key: impl Into<String>, text: impl Into<String>) -> Self {
+        OutgoingPost {
+            idempotency_key: idempotency_key.into(),
+            text: text.into(),
+            html: None,
+            title: None,
+            reply_to: None,
+            thread_root: None,
+            exercise: false,
+        }
+    }
+}
+
+/// A post as it exists on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemotePost {
+    /// The platform's id (Mastodon status id, AT URI, Matrix event id, Message-ID, ...).
+    pub id: String,
+    /// A link people can open, where the platform has one.
+    pub url: Option<String>,
+    /// Anything else needed to reply to or delete it (Bluesky CID, Slack channel, ...).
+    pub extra: Option<String>,
+}
+
+/// What a platform said about its rate limit alongside a successful answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitStatus {
+    /// Requests left in the current window.
+    pub remaining: Option<u64>,
+    /// Time until the window resets.
+    pub reset_after: Option<Duration>,
+}
+
+impl RateLimitStatus {
+    /// How long to hold further requests to this account: until the reset when nothing
+    /// is left, otherwise not at all.
+    pub fn pause(&self) -> Option<Duration> {
+        match (self.remaining, self.reset_after) {
+            (Some(0), Some(reset)) => Some(reset),
+            _ => None,
+        }
+    }
+}
+
+/// A successful send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostOutcome {
+    /// The post as created.
+    pub remote: RemotePost,
+    /// Rate-limit state reported with the answer.
+    pub rate_limit: Option<RateLimitStatus>,
+}
+
+impl PostOutcome {
+    /// An outcome with no rate-limit information.
+    pub fn new(remote: RemotePost) -> Self {
+        PostOutcome {
+            remote,
+            rate_limit: None,
+        }
+    }
+}
