@@ -77,7 +77,7 @@ fn one_broken_playbook_does_not_hide_the_problems_of_the_others() {
     let run = ws.tocsin(&["playbooks", "lint"]);
     let out = run.fails();
     assert_eq!(run.code(), 1);
-    assert!(out.contains("malformed.toml:3:1: error"), "{out}");
+    assert!(out.contains("malformed.toml:2:9: error"), "{out}");
     assert!(out.contains("unknown-field.toml:") && out.contains("unknown field `titel`"), "{out}");
     assert!(out.contains("no-template.toml:") && out.contains("template `no-template/alert.hbs` cannot be read"), "{out}");
     assert!(out.contains("syntax/alert.hbs:") && out.contains("template syntax error"), "{out}");

@@ -115,7 +115,10 @@ pub fn parse_unverified(note: &str) -> Result<Checkpoint, CheckpointError> {
 fn parse_body(body: &str) -> Result<Checkpoint, CheckpointError> {
     let malformed = |m: &str| CheckpointError::Malformed(m.to_string());
     let mut lines = body.lines();
-    let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| malformed("no origin line"))?;
+    let origin = lines
+        .next()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| malformed("no origin line"))?;
     let size = lines
         .next()
         .and_then(|l| l.parse::<u64>().ok())
@@ -144,8 +147,9 @@ pub fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
     h.update(name.as_bytes());
     h.update([b'\n', ED25519_TYPE]);
     h.update(public.as_bytes());
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    let d: [u8; 32] = h.finalize().into();
+    let [a, b, c, e, ..] = d;
+    [a, b, c, e]
 }
 
 /// A key that signs notes under a name.
@@ -214,7 +218,9 @@ impl NoteVerifier {
         };
         let mut id = [0u8; 4];
         hex::decode_to_slice(id_hex, &mut id).map_err(|_| bad("the key ID is not 8 hex digits"))?;
-        let raw = B64.decode(key_b64).map_err(|_| bad("the key is not base64"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| bad("the key is not base64"))?;
         let (Some(&ED25519_TYPE), Some(bytes)) = (raw.first(), raw.get(1..)) else {
             return Err(bad("not an ed25519 key"));
         };
@@ -235,7 +241,13 @@ impl std::fmt::Display for NoteVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut raw = vec![ED25519_TYPE];
         raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex::encode(self.key_id), B64.encode(raw))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.key_id),
+            B64.encode(raw)
+        )
     }
 }
 
@@ -283,7 +295,10 @@ mod tests {
         let s = signer(1, "example.gov/audit");
         let note = checkpoint().sign(&s).replacen("\n42\n", "\n43\n", 1);
         let err = open_checkpoint(&note, &s.verifier()).unwrap_err();
-        assert_eq!(err, CheckpointError::BadSignature("example.gov/audit".into()));
+        assert_eq!(
+            err,
+            CheckpointError::BadSignature("example.gov/audit".into())
+        );
     }
 
     #[test]

@@ -99,7 +99,8 @@ impl ExportEntry {
     /// The entry and hashes back, or what is malformed.
     pub fn to_entry(&self) -> Result<(AuditEntry, ChainHash, ChainHash), String> {
         let time = parse_time(&self.time).ok_or("`time` is not an RFC 3339 time")?;
-        let prev = ChainHash::from_hex(&self.prev_hash).ok_or("`prev_hash` is not 64 hex digits")?;
+        let prev =
+            ChainHash::from_hex(&self.prev_hash).ok_or("`prev_hash` is not 64 hex digits")?;
         let hash = ChainHash::from_hex(&self.hash).ok_or("`hash` is not 64 hex digits")?;
         let entry = AuditEntry {
             seq: self.seq,
@@ -130,13 +131,26 @@ impl<W: Write> JsonlWriter<W> {
     }
 
     /// Writes an entry with its previous and own hash.
-    pub fn entry(&mut self, entry: &AuditEntry, prev: &ChainHash, hash: &ChainHash) -> std::io::Result<()> {
-        write_line(&mut self.out, &ExportLine::Entry(ExportEntry::new(entry, prev, hash)))
+    pub fn entry(
+        &mut self,
+        entry: &AuditEntry,
+        prev: &ChainHash,
+        hash: &ChainHash,
+    ) -> std::io::Result<()> {
+        write_line(
+            &mut self.out,
+            &ExportLine::Entry(ExportEntry::new(entry, prev, hash)),
+        )
     }
 
     /// Writes a signed checkpoint.
     pub fn checkpoint(&mut self, note: &str) -> std::io::Result<()> {
-        write_line(&mut self.out, &ExportLine::Checkpoint { note: note.to_string() })
+        write_line(
+            &mut self.out,
+            &ExportLine::Checkpoint {
+                note: note.to_string(),
+            },
+        )
     }
 
     /// Flushes and returns the writer.
@@ -152,19 +166,39 @@ fn write_line<W: Write>(out: &mut W, line: &ExportLine) -> std::io::Result<()> {
 }
 
 /// Writes entries as CSV with a header row (subjects as `kind=id` joined by `;`).
-pub fn write_csv<W: Write>(
-    out: W,
-    rows: impl IntoIterator<Item = (AuditEntry, ChainHash, ChainHash)>,
-) -> Result<W, csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "seq", "time", "actor", "action", "subjects", "outcome", "exercise", "payload_sha256", "prev_hash",
-        "hash",
-    ])?;
-    for (entry, prev, hash) in rows {
+pub struct CsvWriter<W: Write> {
+    out: csv::Writer<W>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// Starts a CSV export with its header row.
+    pub fn start(out: W) -> Result<CsvWriter<W>, csv::Error> {
+        let mut out = csv::Writer::from_writer(out);
+        out.write_record([
+            "seq",
+            "time",
+            "actor",
+            "action",
+            "subjects",
+            "outcome",
+            "exercise",
+            "payload_sha256",
+            "prev_hash",
+            "hash",
+        ])?;
+        Ok(CsvWriter { out })
+    }
+
+    /// Writes one entry with its previous and own hash.
+    pub fn entry(
+        &mut self,
+        entry: &AuditEntry,
+        prev: &ChainHash,
+        hash: &ChainHash,
+    ) -> Result<(), csv::Error> {
         let e = &entry.event;
         let subjects: Vec<String> = e.subjects.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        w.write_record([
+        self.out.write_record([
             entry.seq.to_string(),
             format_time(&entry.time),
             e.actor.clone(),
@@ -175,9 +209,15 @@ pub fn write_csv<W: Write>(
             e.payload_sha256.clone().unwrap_or_default(),
             prev.to_hex(),
             hash.to_hex(),
-        ])?;
+        ])
     }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+
+    /// Flushes and returns the writer.
+    pub fn finish(self) -> Result<W, csv::Error> {
+        self.out
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))
+    }
 }
 
 /// Why an export did not verify.
@@ -212,8 +252,19 @@ pub struct ExportReport {
     pub full: Option<VerifiedLog>,
 }
 
+/// A JSONL export read back, not yet verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedExport {
+    /// The header line.
+    pub header: ExportHeader,
+    /// Entry lines with their line numbers.
+    pub entries: Vec<(usize, ExportEntry)>,
+    /// Checkpoint notes in file order.
+    pub checkpoints: Vec<String>,
+}
+
 /// Reads a JSONL export: header, entries (with line numbers) and checkpoint notes.
-pub fn read_jsonl<R: BufRead>(input: R) -> Result<(ExportHeader, Vec<(usize, ExportEntry)>, Vec<String>), ExportError> {
+pub fn read_jsonl<R: BufRead>(input: R) -> Result<ParsedExport, ExportError> {
     let mut header = None;
     let mut entries = Vec::new();
     let mut checkpoints = Vec::new();
@@ -223,16 +274,23 @@ pub fn read_jsonl<R: BufRead>(input: R) -> Result<(ExportHeader, Vec<(usize, Exp
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: ExportLine = serde_json::from_str(&line).map_err(|e| ExportError::Line {
+        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| ExportError::Line {
             line: number,
-            message: format!("not a valid export line: {e}"),
+            message: format!("not valid JSON ({e})"),
+        })?;
+        let parsed: ExportLine = serde_json::from_value(value).map_err(|e| ExportError::Line {
+            line: number,
+            message: format!("valid JSON, but not an export line ({e})"),
         })?;
         match parsed {
             ExportLine::Header(h) if header.is_none() && number == 1 => {
                 if h.format != EXPORT_FORMAT {
                     return Err(ExportError::Line {
                         line: number,
-                        message: format!("unknown export format `{}` (expected {EXPORT_FORMAT})", h.format),
+                        message: format!(
+                            "unknown export format `{}` (expected {EXPORT_FORMAT})",
+                            h.format
+                        ),
                     });
                 }
                 header = Some(h);
@@ -257,16 +315,31 @@ pub fn read_jsonl<R: BufRead>(input: R) -> Result<(ExportHeader, Vec<(usize, Exp
         line: 1,
         message: "the export is empty (no header line)".into(),
     })?;
-    Ok((header, entries, checkpoints))
+    Ok(ParsedExport {
+        header,
+        entries,
+        checkpoints,
+    })
 }
 
 /// Verifies a JSONL export with a public key obtained separately (not the header's),
 /// and optionally the latest checkpoint kept elsewhere.
-pub fn verify_jsonl<R: BufRead>(input: R, key: &NoteVerifier, trusted: Option<&str>) -> Result<ExportReport, ExportError> {
-    let (header, entries, checkpoints) = read_jsonl(input)?;
+pub fn verify_jsonl<R: BufRead>(
+    input: R,
+    key: &NoteVerifier,
+    trusted: Option<&str>,
+) -> Result<ExportReport, ExportError> {
+    let ParsedExport {
+        header,
+        entries,
+        checkpoints,
+    } = read_jsonl(input)?;
     let mut parsed = Vec::with_capacity(entries.len());
     for (line, e) in &entries {
-        let (entry, prev, hash) = e.to_entry().map_err(|message| ExportError::Line { line: *line, message })?;
+        let (entry, prev, hash) = e.to_entry().map_err(|message| ExportError::Line {
+            line: *line,
+            message,
+        })?;
         parsed.push((entry, prev, hash));
     }
     if header.partial {

@@ -82,7 +82,8 @@ pub fn load_or_create(path: &Path, origin: &str) -> Result<NoteSigner, KeyFileEr
             // create_new: if another process created it meanwhile, we fail rather than
             // overwrite, and the next start loads theirs.
             let mut file = options.open(path).map_err(io)?;
-            file.write_all(signer_line(&signer).as_bytes()).map_err(io)?;
+            file.write_all(signer_line(&signer).as_bytes())
+                .map_err(io)?;
             file.sync_all().map_err(io)?;
             Ok(signer)
         }
@@ -123,7 +124,9 @@ pub fn load(path: &Path, origin: &str) -> Result<NoteSigner, KeyFileError> {
     let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(malformed("expected PRIVATE+KEY+name+keyid+base64"));
     };
-    let raw = B64.decode(b64).map_err(|_| malformed("the key is not base64"))?;
+    let raw = B64
+        .decode(b64)
+        .map_err(|_| malformed("the key is not base64"))?;
     let (Some(&1), Some(seed)) = (raw.first(), raw.get(1..)) else {
         return Err(malformed("not an ed25519 key"));
     };
@@ -188,7 +191,10 @@ mod tests {
         let before = std::fs::read(&path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = load_or_create(&path, "o").unwrap_err();
-        assert!(matches!(err, KeyFileError::Permissions { mode: 0o644, .. }), "{err}");
+        assert!(
+            matches!(err, KeyFileError::Permissions { mode: 0o644, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("chmod 600"));
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }

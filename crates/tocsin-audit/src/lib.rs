@@ -15,7 +15,7 @@ pub mod verify;
 
 pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, NoteSigner, NoteVerifier};
 pub use entry::{chain_hash, payload_commitment, AuditEntry, AuditEvent, ChainHash};
-pub use export::{verify_jsonl, ExportError, ExportHeader, ExportReport, JsonlWriter};
+pub use export::{verify_jsonl, CsvWriter, ExportError, ExportHeader, ExportReport, JsonlWriter};
 pub use keyfile::{load_or_create, KeyFileError, KEY_FILE_NAME};
 pub use memory::MemoryLog;
 pub use verify::{verify_log, ChainBreak, ChainVerifier, Problem, VerifiedLog};

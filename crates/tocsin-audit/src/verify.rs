@@ -41,6 +41,13 @@ pub enum Problem {
          or an entry before it was altered"
     )]
     HashMismatch,
+    /// A stored row cannot be read back as an entry, or its filter columns disagree
+    /// with the entry.
+    #[error("the stored row is unreadable or inconsistent: {reason}")]
+    Unreadable {
+        /// What is wrong with the row.
+        reason: String,
+    },
     /// An export line's `prev_hash` is not the hash of the entry before it.
     #[error("its recorded previous hash is not the hash of the entry before it")]
     PrevMismatch,
@@ -257,6 +264,16 @@ impl ChainVerifier {
     /// The hash of the last entry pushed.
     pub fn head(&self) -> ChainHash {
         self.prev
+    }
+
+    /// Reports an unreadable row at the next position (the earliest break still wins).
+    pub fn unreadable(&self, reason: impl Into<String>) -> ChainBreak {
+        self.earliest(ChainBreak {
+            seq: self.next_seq,
+            problem: Problem::Unreadable {
+                reason: reason.into(),
+            },
+        })
     }
 
     /// Checks the next entry in storage order against its recorded hash.

@@ -38,6 +38,9 @@ fn build(events: &[AuditEvent], every: usize) -> MemoryLog {
 }
 
 proptest! {
+    // Signing is slow in unoptimised test builds; 64 cases still cover every edit kind.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
     #[test]
     fn every_appended_log_verifies(events in proptest::collection::vec(arb_event(), 0..40), every in 1usize..10) {
         let log = build(&events, every);

@@ -3,7 +3,9 @@
 
 use crate::support::*;
 use std::collections::BTreeMap;
-use tocsin_audit::export::{verify_jsonl, write_csv, ExportError, ExportHeader, JsonlWriter, EXPORT_FORMAT};
+use tocsin_audit::export::{
+    verify_jsonl, CsvWriter, ExportError, ExportHeader, JsonlWriter, EXPORT_FORMAT,
+};
 use tocsin_audit::{ChainHash, MemoryLog, Problem};
 
 fn header(partial: bool) -> ExportHeader {
@@ -62,7 +64,10 @@ fn a_full_export_verifies_offline_with_the_public_key() {
 fn an_export_checked_with_another_key_fails_on_its_first_checkpoint() {
     let text = export(&log_with_checkpoints());
     let err = verify_jsonl(text.as_bytes(), &other_signer().verifier(), None).unwrap_err();
-    assert!(matches!(err, ExportError::Broken(ref b) if b.seq == 0), "{err}");
+    assert!(
+        matches!(err, ExportError::Broken(ref b) if b.seq == 0),
+        "{err}"
+    );
 }
 
 #[test]
@@ -70,7 +75,23 @@ fn an_invalid_json_line_is_reported_with_its_line_number() {
     let mut l = lines(&export(&log_with_checkpoints()));
     l[5] = l[5].replacen('{', "", 1);
     match verify(&join(&l)) {
-        Err(ExportError::Line { line, .. }) => assert_eq!(line, 6),
+        Err(ExportError::Line { line, message }) => {
+            assert_eq!(line, 6);
+            assert!(message.contains("not valid JSON"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_json_line_of_the_wrong_shape_is_reported_with_its_line_number() {
+    let mut l = lines(&export(&log_with_checkpoints()));
+    l[3] = r#"{"type":"entry","seq":"two"}"#.into();
+    match verify(&join(&l)) {
+        Err(ExportError::Line { line, message }) => {
+            assert_eq!(line, 4);
+            assert!(message.contains("not an export line"), "{message}");
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -118,7 +139,11 @@ fn an_inserted_export_line_is_detected() {
 fn a_truncated_export_names_the_first_removed_entry() {
     let mut l = lines(&export(&log_with_checkpoints()));
     // Keep the header and entries 0..12, then the checkpoints.
-    let checkpoints: Vec<String> = l.iter().filter(|x| x.contains("\"checkpoint\"")).cloned().collect();
+    let checkpoints: Vec<String> = l
+        .iter()
+        .filter(|x| x.contains("\"checkpoint\""))
+        .cloned()
+        .collect();
     l.truncate(13);
     l.extend(checkpoints);
     assert_eq!(broken_at(&join(&l)), 12);
@@ -141,7 +166,10 @@ fn an_export_rolled_back_to_an_older_checkpoint_fails_against_the_trusted_one() 
     log.checkpoints.truncate(2);
     let text = export(&log);
     let err = verify_jsonl(text.as_bytes(), &signer().verifier(), Some(&trusted)).unwrap_err();
-    assert!(matches!(err, ExportError::Broken(ref b) if b.seq == 10), "{err}");
+    assert!(
+        matches!(err, ExportError::Broken(ref b) if b.seq == 10),
+        "{err}"
+    );
 }
 
 #[test]
@@ -150,8 +178,13 @@ fn a_partial_export_proves_the_entries_it_holds() {
     let mut w = JsonlWriter::start(Vec::new(), &header(true)).unwrap();
     let picked = [3usize, 4, 9, 14, 17];
     for &i in &picked {
-        let prev = if i == 0 { ChainHash::GENESIS } else { log.entries[i - 1].1 };
-        w.entry(&log.entries[i].0, &prev, &log.entries[i].1).unwrap();
+        let prev = if i == 0 {
+            ChainHash::GENESIS
+        } else {
+            log.entries[i - 1].1
+        };
+        w.entry(&log.entries[i].0, &prev, &log.entries[i].1)
+            .unwrap();
     }
     for note in &log.checkpoints {
         w.checkpoint(note).unwrap();
@@ -165,7 +198,8 @@ fn a_partial_export_proves_the_entries_it_holds() {
     let tampered = text.replacen("\"bob\"", "\"eve\"", 1);
     match verify(&tampered) {
         Err(ExportError::Broken(b)) => {
-            assert_eq!(b.seq, 9);
+            // The first `bob` in the export is entry 3's actor.
+            assert_eq!(b.seq, 3);
             assert_eq!(b.problem, Problem::HashMismatch);
         }
         other => panic!("{other:?}"),
@@ -175,20 +209,24 @@ fn a_partial_export_proves_the_entries_it_holds() {
 #[test]
 fn csv_export_has_a_header_row_and_one_row_per_entry() {
     let log = log_with_checkpoints();
+    let mut w = CsvWriter::start(Vec::new()).unwrap();
     let mut prev = ChainHash::GENESIS;
-    let rows: Vec<_> = log
-        .entries
-        .iter()
-        .map(|(e, h)| {
-            let row = (e.clone(), prev, *h);
-            prev = *h;
-            row
-        })
-        .collect();
-    let out = String::from_utf8(write_csv(Vec::new(), rows).unwrap()).unwrap();
+    for (e, h) in &log.entries {
+        w.entry(e, &prev, h).unwrap();
+        prev = *h;
+    }
+    let out = String::from_utf8(w.finish().unwrap()).unwrap();
     let mut l = out.lines();
-    assert!(l.next().unwrap().starts_with("seq,time,actor,action,subjects"));
+    assert!(l
+        .next()
+        .unwrap()
+        .starts_with("seq,time,actor,action,subjects"));
     let first = l.next().unwrap();
-    assert!(first.starts_with("0,2026-05-01T08:00:00.001000Z,alice,delivery.attempt,account=acct0;message=m0,failed"), "{first}");
+    assert!(
+        first.starts_with(
+            "0,2026-05-01T08:00:00.001000Z,alice,delivery.attempt,account=acct0;message=m0,failed"
+        ),
+        "{first}"
+    );
     assert_eq!(out.lines().count(), 21);
 }

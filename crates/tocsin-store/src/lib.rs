@@ -1,1 +1,208 @@
-//! x
+//! Tocsin's durable store: SQLite as the embedded default, PostgreSQL for several nodes,
+//! one API over both (the backend follows the URL scheme, as in atuin).
+//!
+//! Every change goes through a [`Tx`]; each domain operation on it writes its audit
+//! entry in the same transaction, so no state change commits without its line in the
+//! chain. Appenders serialise on a one-row head table (`UPDATE ... RETURNING` takes the
+//! row lock on PostgreSQL and the write lock on SQLite), so several nodes still build one
+//! unbroken chain; checkpoints are signed in that transaction every N entries or T
+//! seconds, and the newest is also kept in a file beside the database, so a database
+//! rolled back to an old state is caught by the verifier.
+//!
+//! Layout: [`backend`] opens and migrates, [`tx`] holds transactions and the audit
+//! append, [`records`] the row types and domain operations, [`audit_log`] reads,
+//! verifies and exports the log.
+
+pub mod audit_log;
+pub mod backend;
+pub mod outbox;
+mod error;
+pub mod records;
+pub mod tx;
+
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tocsin_audit::{NoteSigner, NoteVerifier};
+
+pub use audit_log::{AuditFilter, StoredCheckpoint, StoredEntry};
+pub use backend::{Backend, SCHEMA_VERSION};
+pub use error::StoreError;
+pub use records::*;
+pub use tx::{AuditAppend, Tx};
+
+/// The file beside the database that keeps the newest checkpoint this node signed.
+pub const KEPT_CHECKPOINT_FILE: &str = "audit-checkpoint.txt";
+
+/// Where time comes from (tests pass a clock they can move).
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// How often the audit log is checkpointed, and under which name (from `[audit]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// The log's origin: the signed-note key name and checkpoint origin line.
+    pub origin: String,
+    /// Sign a checkpoint after this many new entries.
+    pub checkpoint_every_entries: u64,
+    /// Sign a checkpoint when this many seconds passed since the last, at the next entry.
+    pub checkpoint_every_seconds: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            origin: "tocsin.local/audit".into(),
+            checkpoint_every_entries: 1000,
+            checkpoint_every_seconds: 300,
+        }
+    }
+}
+
+/// Everything needed to open a store.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// `sqlite://PATH` (relative to `data_dir`) or `postgres://...` (from `[database] url`).
+    pub database_url: String,
+    /// The data directory: SQLite file, signing key, kept checkpoint.
+    pub data_dir: PathBuf,
+    /// Checkpoint settings.
+    pub audit: AuditSettings,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl StoreOptions {
+    /// Options with the default audit settings and the system clock.
+    pub fn new(database_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> StoreOptions {
+        StoreOptions {
+            database_url: database_url.into(),
+            data_dir: data_dir.into(),
+            audit: AuditSettings::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("database_url", &error::redact(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("audit", &self.audit)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    pool: backend::Pool,
+    signer: NoteSigner,
+    settings: AuditSettings,
+    clock: Arc<dyn Clock>,
+    data_dir: PathBuf,
+}
+
+/// The durable store. Cheap to clone; clones share one pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("data_dir", &self.inner.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and the signing key, and migrates.
+    pub async fn open(options: StoreOptions) -> Result<Store, StoreError> {
+        let key_path = options.data_dir.join(tocsin_audit::KEY_FILE_NAME);
+        let signer = tocsin_audit::load_or_create(&key_path, &options.audit.origin)?;
+        let pool = backend::open(&options.database_url, &options.data_dir).await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                signer,
+                settings: options.audit,
+                clock: options.clock,
+                data_dir: options.data_dir,
+            }),
+        })
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.inner.pool {
+            backend::Pool::Sqlite(_) => Backend::Sqlite,
+            backend::Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The public key that verifies this log's checkpoints.
+    pub fn public_key(&self) -> NoteVerifier {
+        self.inner.signer.verifier()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// The newest checkpoint this node kept outside the database, if any.
+    pub fn kept_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        let path = self.inner.data_dir.join(KEPT_CHECKPOINT_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        match &self.inner.pool {
+            backend::Pool::Sqlite(p) => p.close().await,
+            backend::Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Writes `note` to the kept-checkpoint file if it covers more than the one there.
+    fn keep_checkpoint(&self, note: &str, size: u64) -> Result<(), StoreError> {
+        let path = self.inner.data_dir.join(KEPT_CHECKPOINT_FILE);
+        if let Ok(Some(old)) = self.kept_checkpoint() {
+            if tocsin_audit::checkpoint::parse_unverified(&old).is_ok_and(|c| c.size >= size) {
+                return Ok(());
+            }
+        }
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        // Write-then-rename, so a crash leaves the old checkpoint or the new, never half.
+        let tmp = path.with_extension("txt.tmp");
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(note.as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(())
+    }
+}

@@ -6,7 +6,7 @@
 
 use super::hashtags;
 use super::limits::PlatformLimits;
-use super::measure::measure;
+use super::measure::{measure_with, TextFacts};
 use crate::Platform;
 
 /// The result of [`append_hashtags`].
@@ -38,11 +38,24 @@ pub fn append_hashtags(
     let mut out = text.to_owned();
     let mut appended = Vec::new();
     let mut dropped = Vec::new();
-    let mut present: Vec<String> = hashtags::find_hashtags(text)
-        .into_iter()
-        .filter_map(|r| text.get(r))
-        .map(|tag| tag.trim_start_matches(['#', '＃']).to_lowercase())
-        .collect();
+    if hashtags.is_empty() {
+        return HashtagAppend {
+            text: out,
+            appended,
+            dropped,
+        };
+    }
+
+    // Scan the text once. Appending " #tag" (after whitespace, with a valid tag) leaves
+    // every URL as it was and adds exactly one hashtag, so each candidate is only counted,
+    // not rescanned (the property tests check this against a full `measure`).
+    let mut facts = TextFacts::of(text);
+    let mut present: Vec<String> = Vec::new();
+    hashtags::for_each_hashtag(text, &facts.urls, |r| {
+        if let Some(tag) = text.get(r) {
+            present.push(tag.trim_start_matches(['#', '＃']).to_lowercase());
+        }
+    });
 
     for given in hashtags {
         let tag = given.trim().trim_start_matches(['#', '＃']);
@@ -54,17 +67,19 @@ pub fn append_hashtags(
             dropped.push(tag.to_owned());
             continue;
         }
-        let separator = if out.is_empty() || out.ends_with(char::is_whitespace) {
-            ""
-        } else {
-            " "
-        };
-        let candidate = format!("{out}{separator}#{tag}");
-        if measure(platform, &candidate, limits).fits_length_and_hashtags() {
-            out = candidate;
+        let before = out.len();
+        if !(out.is_empty() || out.ends_with(char::is_whitespace)) {
+            out.push(' ');
+        }
+        out.push('#');
+        out.push_str(tag);
+        facts.hashtags += 1;
+        if measure_with(platform, &out, limits, &facts).fits_length_and_hashtags() {
             appended.push(tag.to_owned());
             present.push(key);
         } else {
+            out.truncate(before);
+            facts.hashtags -= 1;
             dropped.push(tag.to_owned());
         }
     }
@@ -78,6 +93,7 @@ pub fn append_hashtags(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counting::measure;
 
     fn tags(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

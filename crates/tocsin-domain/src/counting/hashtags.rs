@@ -23,9 +23,7 @@ pub fn find_hashtags(text: &str) -> Vec<Range<usize>> {
 /// How many hashtags `text` holds outside the given URL ranges.
 pub(crate) fn count_outside(text: &str, urls: &[Range<usize>]) -> usize {
     let mut n = 0;
-    if has_hash(text) {
-        for_each_hashtag(text, urls, |_| n += 1);
-    }
+    for_each_hashtag(text, urls, |_| n += 1);
     n
 }
 
@@ -38,36 +36,48 @@ pub(crate) fn is_valid_tag(tag: &str) -> bool {
     whole
 }
 
-/// Calls `f` with every hashtag of `text` lying outside the (sorted) `urls` ranges.
+/// Calls `f` with every hashtag of `text` lying outside the `urls` ranges, jumping from
+/// one `#` (or `＃`) to the next.
 pub(crate) fn for_each_hashtag(text: &str, urls: &[Range<usize>], mut f: impl FnMut(Range<usize>)) {
-    let mut prev: Option<char> = None;
-    let mut pos = 0;
-    while let Some(rest) = text.get(pos..) {
-        let Some(c) = rest.chars().next() else {
-            break;
+    let wide = text.as_bytes().contains(&0xEF) && text.contains('＃');
+    let mut from = 0;
+    while let Some(hash) = next_hash(text, from, wide) {
+        let body_start = hash
+            + text
+                .get(hash..)
+                .and_then(|s| s.chars().next())
+                .map_or(1, char::len_utf8);
+        let prev = text.get(..hash).and_then(|s| s.chars().next_back());
+        let end = if preceding_allows_hashtag(prev) {
+            hashtag_end(text, body_start)
+        } else {
+            None
         };
-        if is_hash(c) && preceding_allows_hashtag(prev) {
-            if let Some(end) = hashtag_end(text, pos + c.len_utf8()) {
-                let inside_url = urls.iter().any(|u| u.start < end && pos < u.end);
-                if !inside_url {
-                    f(pos..end);
+        match end {
+            Some(end) => {
+                if !urls.iter().any(|u| u.start < end && hash < u.end) {
+                    f(hash..end);
                 }
-                prev = text.get(..end).and_then(|s| s.chars().next_back());
-                pos = end;
-                continue;
+                from = end;
             }
+            None => from = body_start,
         }
-        prev = Some(c);
-        pos += c.len_utf8();
     }
+}
+
+/// The byte offset of the next `#` (or, if the text has any, `＃`) at or after `from`.
+fn next_hash(text: &str, from: usize, wide: bool) -> Option<usize> {
+    let rest = text.get(from..)?;
+    let found = if wide {
+        rest.find(['#', '＃'])
+    } else {
+        rest.find('#')
+    };
+    found.map(|i| from + i)
 }
 
 fn has_hash(text: &str) -> bool {
     text.contains('#') || text.contains('＃')
-}
-
-fn is_hash(c: char) -> bool {
-    c == '#' || c == '＃'
 }
 
 fn preceding_allows_hashtag(prev: Option<char>) -> bool {

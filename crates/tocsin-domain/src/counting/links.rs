@@ -26,12 +26,187 @@ pub fn find_urls(text: &str) -> Vec<Range<usize>> {
     out
 }
 
-/// Calls `f` with the byte range of every URL in `text`, in order.
-pub(crate) fn for_each_url(text: &str, mut f: impl FnMut(Range<usize>)) {
-    // Every host we recognise (a domain with a TLD, or an IPv4 address) has a dot.
-    if !text.contains('.') {
-        return;
+/// The URLs of a text, held inline when there are few (no allocation per measurement).
+pub(crate) struct UrlList {
+    inline: [Range<usize>; INLINE_URLS],
+    len: usize,
+    spill: Vec<Range<usize>>,
+}
+
+/// URLs kept without allocating.
+const INLINE_URLS: usize = 8;
+
+impl UrlList {
+    /// The URLs of `text`, as [`find_urls`] finds them.
+    pub(crate) fn of(text: &str) -> UrlList {
+        let mut list = UrlList {
+            inline: std::array::from_fn(|_| 0..0),
+            len: 0,
+            spill: Vec::new(),
+        };
+        for_each_url(text, |r| {
+            if !list.spill.is_empty() {
+                list.spill.push(r);
+            } else if let Some(slot) = list.inline.get_mut(list.len) {
+                *slot = r;
+                list.len += 1;
+            } else {
+                list.spill.extend(list.inline.iter().cloned());
+                list.spill.push(r);
+            }
+        });
+        list
     }
+}
+
+impl std::ops::Deref for UrlList {
+    type Target = [Range<usize>];
+
+    fn deref(&self) -> &[Range<usize>] {
+        if self.spill.is_empty() {
+            self.inline.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.spill
+        }
+    }
+}
+
+/// Calls `f` with the byte range of every URL in `text`, in order.
+///
+/// Every host we recognise (a domain with a TLD, or an IPv4 address) has a dot, so the
+/// scan jumps from dot to dot and only parses around them: the host holding a dot starts
+/// where the run of host characters before it starts (after `http(s)://` if present).
+pub(crate) fn for_each_url(text: &str, mut f: impl FnMut(Range<usize>)) {
+    let mut consumed = 0; // no URL may start before the end of the previous one
+    let mut from = 0;
+    let bytes = text.as_bytes();
+    while let Some(dot) = text.get(from..).and_then(|s| s.find('.')).map(|i| from + i) {
+        // A dot inside a host has a host character on both sides ("EDT. Boil" has not).
+        let host_byte = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80);
+        let inside_host = host_byte(bytes.get(dot + 1))
+            && dot.checked_sub(1).is_some_and(|i| {
+                host_byte(bytes.get(i)) || bytes.get(i).is_some_and(|&b| b == b'-' || b == b'_')
+            });
+        if !inside_host {
+            from = dot + 1;
+            continue;
+        }
+        if let Some(url) = url_around_dot(text, dot, consumed) {
+            consumed = url.end;
+            from = url.end.max(dot + 1);
+            f(url);
+        } else {
+            // No URL can start inside this run of host characters: each position in it
+            // follows a host character or a dot.
+            from = skip_host_run(text, dot + 1);
+        }
+    }
+}
+
+/// Furthest a host may reach back from one of its dots (16 labels of 63 characters).
+const MAX_HOST_BYTES: usize = 4096;
+
+/// The URL whose host holds the dot at `dot`, if any, starting at or after `floor`.
+fn url_around_dot(text: &str, dot: usize, floor: usize) -> Option<Range<usize>> {
+    let scheme_run = walk_back(text, dot, floor, |c| c == '.' || is_label_char(c, true));
+    if let Some(start) = scheme_start_before(text, scheme_run, floor) {
+        if let Some(end) = url_starting_at(text, start) {
+            return Some(start..end);
+        }
+    }
+    let bare_run = walk_back(text, dot, floor, |c| c == '.' || is_label_char(c, false));
+    if bare_run < dot {
+        if let Some(end) = url_starting_at(text, bare_run) {
+            return Some(bare_run..end);
+        }
+    }
+    None
+}
+
+/// The start of the run of characters matching `pred` that ends at `end`, not before
+/// `floor` and at most [`MAX_HOST_BYTES`] back.
+fn walk_back(text: &str, end: usize, floor: usize, pred: impl Fn(char) -> bool) -> usize {
+    let lowest = floor.max(end.saturating_sub(MAX_HOST_BYTES));
+    let mut start = end;
+    for (i, c) in text.get(..end).unwrap_or("").char_indices().rev() {
+        if i < lowest || !pred(c) {
+            break;
+        }
+        start = i;
+    }
+    start
+}
+
+/// Where `http://` or `https://` (and any `userinfo@`) before the host at `host_start`
+/// begins, if it does at or after `floor`.
+fn scheme_start_before(text: &str, host_start: usize, floor: usize) -> Option<usize> {
+    let mut head = text.get(..host_start)?;
+    if let Some(before_at) = head.strip_suffix('@') {
+        head = before_at.trim_end_matches(is_userinfo_char);
+    }
+    let slashes = head.strip_suffix("://")?;
+    let scheme = if slashes.len() >= 5
+        && slashes
+            .get(slashes.len() - 5..)?
+            .eq_ignore_ascii_case("https")
+    {
+        5
+    } else if slashes.len() >= 4
+        && slashes
+            .get(slashes.len() - 4..)?
+            .eq_ignore_ascii_case("http")
+    {
+        4
+    } else {
+        return None;
+    };
+    let start = slashes.len() - scheme;
+    (start >= floor).then_some(start)
+}
+
+/// The end of the URL that starts at byte `start`, if one does.
+fn url_starting_at(text: &str, start: usize) -> Option<usize> {
+    let c = text.get(start..)?.chars().next()?;
+    let prev = text.get(..start)?.chars().next_back();
+    url_at(text, start, c, prev).filter(|&end| end > start)
+}
+
+/// The end of the run of bare-host characters and dots starting at `pos`.
+fn skip_host_run(text: &str, pos: usize) -> usize {
+    let rest = text.get(pos..).unwrap_or("");
+    pos + rest
+        .char_indices()
+        .find(|&(_, c)| c != '.' && !is_label_char(c, false))
+        .map_or(rest.len(), |(i, _)| i)
+}
+
+fn is_userinfo_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '-' | '.'
+                | '_'
+                | '~'
+                | '!'
+                | '$'
+                | '&'
+                | '\''
+                | '('
+                | ')'
+                | '*'
+                | '+'
+                | ','
+                | ';'
+                | '='
+                | ':'
+                | '%'
+        )
+}
+
+/// The straightforward scan, trying every position: the reference the dot-anchored scan is
+/// checked against.
+#[cfg(test)]
+pub(crate) fn for_each_url_reference(text: &str, mut f: impl FnMut(Range<usize>)) {
     let mut prev: Option<char> = None;
     let mut pos = 0;
     while let Some(rest) = text.get(pos..) {
@@ -122,32 +297,14 @@ fn skip_userinfo(text: &str, start: usize) -> usize {
     let Some(rest) = text.get(start..) else {
         return start;
     };
-    for (i, c) in rest.char_indices() {
-        match c {
-            '@' => return if i > 0 { start + i + 1 } else { start },
-            c if c.is_ascii_alphanumeric() => {}
-            '-' | '.' | '_' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';'
-            | '=' | ':' | '%' => {}
-            _ => return start,
-        }
-    }
-    start
-}
-
-/// One dot-separated label of a host.
-#[derive(Debug, Clone, Copy, Default)]
-struct Label {
-    start: usize,
-    end: usize,
-    chars: usize,
-    underscore: bool,
-    digits_only: bool,
-}
-
-impl Label {
-    fn is_valid_name(&self, text: &str) -> bool {
-        let s = text.get(self.start..self.end).unwrap_or("");
-        self.chars <= MAX_LABEL_CHARS && !s.starts_with('-') && !s.ends_with('-')
+    let userinfo = rest
+        .bytes()
+        .position(|b| !is_userinfo_char(char::from(b)))
+        .unwrap_or(rest.len());
+    if userinfo > 0 && rest.get(userinfo..).is_some_and(|r| r.starts_with('@')) {
+        start + userinfo + 1
+    } else {
+        start
     }
 }
 
@@ -167,79 +324,85 @@ fn is_label_char(c: char, scheme: bool) -> bool {
     }
 }
 
-fn scan_label(text: &str, start: usize, scheme: bool) -> Label {
-    let mut label = Label {
-        start,
-        end: start,
-        chars: 0,
-        underscore: false,
-        digits_only: true,
-    };
-    for c in text.get(start..).unwrap_or("").chars() {
-        if !is_label_char(c, scheme) {
-            break;
+/// The end of the run of label characters starting at `pos` (ASCII bytes checked
+/// directly, other characters decoded).
+fn label_end(text: &str, pos: usize, scheme: bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = pos;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x80 {
+            if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                break;
+            }
+            i += 1;
+        } else {
+            match text.get(i..).and_then(|s| s.chars().next()) {
+                Some(c) if is_label_char(c, scheme) => i += c.len_utf8(),
+                _ => break,
+            }
         }
-        label.end += c.len_utf8();
-        label.chars += 1;
-        label.underscore |= c == '_';
-        label.digits_only &= c.is_ascii_digit();
     }
-    label
+    i
 }
 
 /// Parses the host starting at `start`: a domain ending in a known TLD, or (after a
 /// scheme) an IPv4 address.
 fn parse_host(text: &str, start: usize, scheme: bool) -> Option<Host> {
-    let mut labels = [Label::default(); MAX_LABELS];
+    let bytes = text.as_bytes();
+    let mut bounds = [(0usize, 0usize); MAX_LABELS];
     let mut n = 0;
     let mut pos = start;
     loop {
-        let label = scan_label(text, pos, scheme);
-        if label.end == label.start {
+        let end = label_end(text, pos, scheme);
+        if end == pos {
             break;
         }
-        *labels.get_mut(n)? = label;
+        *bounds.get_mut(n)? = (pos, end);
         n += 1;
-        let mut after = text.get(label.end..).unwrap_or("").chars();
-        if after.next() == Some('.') && after.next().is_some_and(|c| is_label_char(c, scheme)) {
-            pos = label.end + 1;
-        } else {
+        // A dot continues the host only if a label follows (checked by the next round).
+        if bytes.get(end) != Some(&b'.') {
             break;
         }
+        pos = end + 1;
     }
-    let labels = labels.get(..n)?;
+    let labels = bounds.get(..n)?;
     if labels.len() < 2 {
         return None;
     }
-    if scheme && labels.len() == 4 && labels.iter().all(|l| is_octet(text, l)) {
+    let label = |&(s, e): &(usize, usize)| text.get(s..e).unwrap_or("");
+    if scheme && labels.len() == 4 && labels.iter().all(|l| is_octet(label(l))) {
         return Some(Host {
-            end: labels.last()?.end,
+            end: labels.last()?.1,
             short_cctld: false,
         });
     }
 
     for k in (2..=labels.len()).rev() {
         let tld_label = labels.get(k - 1)?;
-        let domain_label = labels.get(k - 2)?;
-        let tld_text = text.get(tld_label.start..tld_label.end)?;
+        let tld_text = label(tld_label);
         let tld_len = tld_text
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-')
             .count();
         let tld = tld_text.get(..tld_len)?;
         let next = tld_text.get(tld_len..)?.chars().next();
-        if next.is_some_and(|c| c.is_ascii() || c == '＠')
-            || tld_label.digits_only
+        if next.is_some_and(|c| c.is_ascii())
+            || tld.bytes().all(|b| b.is_ascii_digit())
             || !tlds::is_tld(tld)
         {
             continue;
         }
-        let names_valid = labels.get(..k - 1)?.iter().all(|l| l.is_valid_name(text));
-        if !names_valid || domain_label.underscore {
+        let names_valid = labels.get(..k - 1)?.iter().all(|l| {
+            let name = label(l);
+            name.chars().count() <= MAX_LABEL_CHARS
+                && !name.starts_with('-')
+                && !name.ends_with('-')
+        });
+        if !names_valid || label(labels.get(k - 2)?).contains('_') {
             return None;
         }
-        let end = tld_label.start + tld_len;
-        if text.get(end..).is_some_and(|r| r.starts_with('@')) {
+        let end = tld_label.0 + tld_len;
+        if bytes.get(end) == Some(&b'@') {
             return None;
         }
         return Some(Host {
@@ -250,13 +413,11 @@ fn parse_host(text: &str, start: usize, scheme: bool) -> Option<Host> {
     None
 }
 
-fn is_octet(text: &str, label: &Label) -> bool {
-    label.digits_only
-        && label.chars <= 3
-        && text
-            .get(label.start..label.end)
-            .and_then(|s| s.parse::<u16>().ok())
-            .is_some_and(|v| v <= 255)
+fn is_octet(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 3
+        && label.bytes().all(|b| b.is_ascii_digit())
+        && label.parse::<u16>().is_ok_and(|v| v <= 255)
 }
 
 /// Extends a URL past its host over a port and a path or query, leaving out trailing
@@ -274,52 +435,61 @@ fn extend_past_host(text: &str, host_end: usize) -> usize {
     if !(rest.starts_with('/') || rest.starts_with('?')) {
         return end;
     }
+    let bytes = text.as_bytes();
     let mut last_good = end;
     let mut depth = 0u8;
     let mut pos = end;
-    for c in rest.chars() {
-        match c {
-            '(' if depth < MAX_PAREN_DEPTH => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            c if is_url_end_char(c) || is_url_punctuation(c) => {}
-            _ => break,
+    while let Some(&b) = bytes.get(pos) {
+        let (len, class) = if b < 0x80 {
+            (1, ascii_url_class(b))
+        } else {
+            match text.get(pos..).and_then(|s| s.chars().next()) {
+                Some(c) if is_latin_accent(c) || is_cyrillic(c) => (c.len_utf8(), UrlClass::End),
+                Some(c @ '\u{2013}') => (c.len_utf8(), UrlClass::Inner),
+                _ => (1, UrlClass::Stop),
+            }
+        };
+        match class {
+            UrlClass::Stop => break,
+            UrlClass::Open if depth >= MAX_PAREN_DEPTH => break,
+            UrlClass::Open => depth += 1,
+            UrlClass::Close if depth == 0 => break,
+            UrlClass::Close => depth -= 1,
+            UrlClass::End | UrlClass::Inner => {}
         }
-        pos += c.len_utf8();
-        if depth == 0 && (c == ')' || is_url_end_char(c)) {
+        pos += len;
+        if depth == 0 && matches!(class, UrlClass::End | UrlClass::Close) {
             last_good = pos;
         }
     }
     last_good
 }
 
-/// Characters a URL path or query may end with.
-fn is_url_end_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(c, '=' | '_' | '#' | '/' | '+' | '-' | '&')
-        || is_latin_accent(c)
-        || is_cyrillic(c)
+/// What a character does inside a URL path or query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UrlClass {
+    /// May end the URL: letters, digits, `= _ # / + - &`, Latin accents, Cyrillic.
+    End,
+    /// May appear inside but not at the end: `! * ' ; : , . $ % [ ] ~ | @ ?` and `–`.
+    Inner,
+    /// `(`, kept only when balanced.
+    Open,
+    /// `)`.
+    Close,
+    /// Ends the URL before it.
+    Stop,
 }
 
-/// Characters a URL path or query may contain but not end with.
-fn is_url_punctuation(c: char) -> bool {
-    matches!(
-        c,
-        '!' | '*'
-            | '\''
-            | ';'
-            | ':'
-            | ','
-            | '.'
-            | '$'
-            | '%'
-            | '['
-            | ']'
-            | '~'
-            | '|'
-            | '@'
-            | '?'
-            | '\u{2013}'
-    )
+fn ascii_url_class(b: u8) -> UrlClass {
+    match b {
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => UrlClass::End,
+        b'=' | b'_' | b'#' | b'/' | b'+' | b'-' | b'&' => UrlClass::End,
+        b'!' | b'*' | b'\'' | b';' | b':' | b',' | b'.' | b'$' | b'%' | b'[' | b']' | b'~'
+        | b'|' | b'@' | b'?' => UrlClass::Inner,
+        b'(' => UrlClass::Open,
+        b')' => UrlClass::Close,
+        _ => UrlClass::Stop,
+    }
 }
 
 fn is_latin_accent(c: char) -> bool {
@@ -505,7 +675,8 @@ mod tests {
     fn ranges_are_byte_offsets_into_the_original_text() {
         let text = "Café ☕ info: cdc.gov/x";
         let found = find_urls(text);
-        assert_eq!(found, [text.find("cdc").unwrap()..text.len()]);
+        let start = text.find("cdc").unwrap();
+        assert_eq!(found, vec![start..text.len()]);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! [`measure`] picks the platform's rule (the table in [`measure`]'s docs), counts once,
 //! and returns a [`Measurement`] whose [`Measurement::problems`] are plain sentences.
 
+use super::graphemes::grapheme_count;
 use super::limits::PlatformLimits;
-use super::mastodon::{grapheme_count, mastodon_length};
+use super::mastodon::mastodon_length;
 use super::sms::{sms_info, SmsEncoding, SmsInfo};
 use super::{hashtags, links, threads, twitter};
 use crate::Platform;
@@ -177,16 +178,48 @@ fn count_of(n: usize, one: &str, many: &str) -> String {
 /// | SMS | segments ([`sms_info`]) | `sms_max_segments` | |
 /// | Email, Webhook, Cap, Sandbox | characters | none | |
 pub fn measure(platform: Platform, text: &str, limits: &PlatformLimits) -> Measurement {
-    let urls = links::find_urls(text);
+    measure_with(platform, text, limits, &TextFacts::of(text))
+}
+
+/// What [`measure`] finds in a text before counting: its URLs, hashtags and links.
+pub(crate) struct TextFacts {
+    /// The URLs, as [`links::find_urls`] finds them.
+    pub(crate) urls: links::UrlList,
+    /// Hashtags outside the URLs.
+    pub(crate) hashtags: usize,
+    /// Distinct URLs.
+    pub(crate) links: usize,
+}
+
+impl TextFacts {
+    /// Scans `text` once.
+    pub(crate) fn of(text: &str) -> TextFacts {
+        let urls = links::UrlList::of(text);
+        TextFacts {
+            hashtags: hashtags::count_outside(text, &urls),
+            links: links::distinct_count(text, &urls),
+            urls,
+        }
+    }
+}
+
+/// [`measure`] with `text`'s facts already known (see [`TextFacts`]).
+pub(crate) fn measure_with(
+    platform: Platform,
+    text: &str,
+    limits: &PlatformLimits,
+    facts: &TextFacts,
+) -> Measurement {
+    let urls: &[std::ops::Range<usize>] = &facts.urls;
     let mut m = Measurement {
         platform,
         used: 0,
         limit: None,
         unit: CountUnit::Unlimited,
         sms: None,
-        hashtags: hashtags::count_outside(text, &urls),
+        hashtags: facts.hashtags,
         max_hashtags: None,
-        links: links::distinct_count(text, &urls),
+        links: facts.links,
         max_links: None,
         bytes: text.len(),
         max_bytes: None,
@@ -195,12 +228,12 @@ pub fn measure(platform: Platform, text: &str, limits: &PlatformLimits) -> Measu
     let (unit, used, limit) = match platform {
         Platform::X => (
             CountUnit::WeightedCharacters,
-            twitter::weighted_length_with_urls(text, &urls),
+            twitter::weighted_length_with_urls(text, urls),
             Some(twitter::MAX_WEIGHTED_LENGTH),
         ),
         Platform::Mastodon => (
             CountUnit::Graphemes,
-            mastodon_length(text, &urls),
+            mastodon_length(text, urls),
             Some(limits.mastodon_max_characters),
         ),
         Platform::Bluesky => {

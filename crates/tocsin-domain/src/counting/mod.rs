@@ -6,6 +6,7 @@
 
 mod append;
 mod emoji;
+mod graphemes;
 mod hashtags;
 mod limits;
 mod links;

@@ -3,6 +3,7 @@
 //! They pin the invariants the rest of Tocsin relies on: measuring never panics, ranges
 //! are sound, counts move the right way, and appending hashtags never breaks a fit.
 
+use super::links;
 use super::*;
 use crate::Platform;
 use proptest::prelude::*;
@@ -96,6 +97,13 @@ proptest! {
     }
 
     #[test]
+    fn the_dot_anchored_url_scan_finds_what_trying_every_position_finds(text in messy_text()) {
+        let mut reference = Vec::new();
+        links::for_each_url_reference(&text, |r| reference.push(r));
+        prop_assert_eq!(find_urls(&text), reference);
+    }
+
+    #[test]
     fn weighted_length_is_at_least_the_code_point_count_for_text_without_urls_or_emoji(
         text in plain_text()
     ) {
@@ -129,9 +137,34 @@ proptest! {
     }
 
     #[test]
+    fn the_grapheme_fast_path_agrees_with_unicode_segmentation(text in messy_text()) {
+        prop_assert_eq!(
+            super::graphemes::grapheme_count(&text),
+            text.graphemes(true).count()
+        );
+    }
+
+    #[test]
     fn grapheme_count_is_at_most_the_char_count(text in any::<String>()) {
         let m = measure(Platform::Bluesky, &text, &PlatformLimits::default());
         prop_assert!(m.used <= text.chars().count());
+    }
+
+    #[test]
+    fn counting_an_appended_tag_with_the_base_texts_facts_equals_measuring_it_afresh(
+        text in messy_text(),
+        tag in tag(),
+        platform in prop::sample::select(Platform::ALL.to_vec()),
+    ) {
+        let limits = PlatformLimits::default();
+        let mut facts = super::measure::TextFacts::of(&text);
+        let separator = if text.is_empty() || text.ends_with(char::is_whitespace) { "" } else { " " };
+        let candidate = format!("{text}{separator}#{tag}");
+        facts.hashtags += 1;
+        prop_assert_eq!(
+            super::measure::measure_with(platform, &candidate, &limits, &facts),
+            measure(platform, &candidate, &limits)
+        );
     }
 
     #[test]

@@ -60,10 +60,13 @@ pub struct SmsInfo {
 /// segments are filled greedily without splitting a GSM-7 escape pair or a UTF-16
 /// surrogate pair across two segments.
 pub fn sms_info(text: &str) -> SmsInfo {
+    if text.is_ascii() {
+        return sms_info_ascii(text.as_bytes());
+    }
     let mut septets = 0usize;
     let mut gsm = true;
     for c in text.chars() {
-        match gsm7_septets(c) {
+        match gsm7_cost(c) {
             Some(n) => septets += n,
             None => {
                 gsm = false;
@@ -72,7 +75,7 @@ pub fn sms_info(text: &str) -> SmsInfo {
         }
     }
     if gsm {
-        let costs = text.chars().map(|c| gsm7_septets(c).unwrap_or(1));
+        let costs = text.chars().map(|c| gsm7_cost(c).unwrap_or(1));
         let (segments, per_segment) = segment_count(costs, septets, GSM7_SINGLE, GSM7_MULTI);
         SmsInfo {
             encoding: SmsEncoding::Gsm7,
@@ -90,6 +93,34 @@ pub fn sms_info(text: &str) -> SmsInfo {
             segments,
             per_segment,
         }
+    }
+}
+
+/// [`sms_info`] for ASCII text, byte by byte through the table.
+fn sms_info_ascii(bytes: &[u8]) -> SmsInfo {
+    let cost = |b: &u8| usize::from(ASCII_SEPTETS.get(usize::from(*b)).copied().unwrap_or(0));
+    if bytes.iter().any(|b| cost(b) == 0) {
+        let (segments, per_segment) = segment_count(
+            bytes.iter().map(|_| 1),
+            bytes.len(),
+            UCS2_SINGLE,
+            UCS2_MULTI,
+        );
+        return SmsInfo {
+            encoding: SmsEncoding::Ucs2,
+            units: bytes.len(),
+            segments,
+            per_segment,
+        };
+    }
+    let septets = bytes.iter().map(cost).sum();
+    let (segments, per_segment) =
+        segment_count(bytes.iter().map(cost), septets, GSM7_SINGLE, GSM7_MULTI);
+    SmsInfo {
+        encoding: SmsEncoding::Gsm7,
+        units: septets,
+        segments,
+        per_segment,
     }
 }
 
@@ -118,9 +149,39 @@ fn segment_count(
     (segments, multi)
 }
 
+/// [`gsm7_septets`] for every ASCII character (0 = not in GSM-7), for the common case.
+const ASCII_SEPTETS: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut i = 0u8;
+    while i < 128 {
+        if let Some(n) = gsm7_septets(i as char) {
+            // `i` < 128 = the table's length; `n` is 1 or 2.
+            #[allow(clippy::indexing_slicing)]
+            {
+                table[i as usize] = n as u8;
+            }
+        }
+        i += 1;
+    }
+    table
+};
+
+/// [`gsm7_septets`], through the ASCII table when it can.
+fn gsm7_cost(c: char) -> Option<usize> {
+    if c.is_ascii() {
+        ASCII_SEPTETS
+            .get(c as usize)
+            .copied()
+            .filter(|&n| n > 0)
+            .map(usize::from)
+    } else {
+        gsm7_septets(c)
+    }
+}
+
 /// Septets `c` costs in GSM-7: 1 in the default alphabet, 2 in the extension table
 /// (escape + character), `None` if it cannot be sent in GSM-7.
-pub(crate) fn gsm7_septets(c: char) -> Option<usize> {
+pub(crate) const fn gsm7_septets(c: char) -> Option<usize> {
     match c {
         '@'
         | '£'
@@ -293,6 +354,13 @@ mod tests {
             "ú is not GSM-7"
         );
         assert_eq!(sms_info("Ñ Δ € ß @ £").encoding, SmsEncoding::Gsm7);
+    }
+
+    #[test]
+    fn the_ascii_table_agrees_with_the_full_alphabet() {
+        for b in 0u8..128 {
+            assert_eq!(gsm7_cost(b as char), gsm7_septets(b as char), "{b}");
+        }
     }
 
     #[test]

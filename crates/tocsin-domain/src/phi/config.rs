@@ -43,13 +43,17 @@ pub enum PhiConfigError {
         name: String,
     },
     /// A custom pattern has an empty name, so its hits could not be told apart.
-    #[error("a custom PHI pattern has an empty name (regex `{regex}`); every pattern needs a name")]
+    #[error(
+        "a custom PHI pattern has an empty name (regex `{regex}`); every pattern needs a name"
+    )]
     UnnamedPattern {
         /// The unnamed pattern's regex.
         regex: String,
     },
     /// An allowed domain is not a domain name.
-    #[error("allowed domain `{domain}` is not a domain name (expected e.g. \"health.example.gov\")")]
+    #[error(
+        "allowed domain `{domain}` is not a domain name (expected e.g. \"health.example.gov\")"
+    )]
     InvalidAllowedDomain {
         /// The configured value.
         domain: String,

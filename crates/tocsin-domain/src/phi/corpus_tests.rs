@@ -44,17 +44,30 @@ fn describe(text: &str, hits: &[super::PhiHit]) -> String {
 #[test]
 fn corpus_lines_are_well_formed_and_cover_every_family() {
     let positives = lines(POSITIVE);
-    assert!(positives.len() >= 120, "only {} positive lines", positives.len());
+    assert!(
+        positives.len() >= 120,
+        "only {} positive lines",
+        positives.len()
+    );
     assert!(lines(NEGATIVE).len() >= 120);
     for (label, sentence) in &positives {
-        assert!(label.parse::<PhiFamily>().is_ok(), "bad label {label:?} on {sentence:?}");
+        assert!(
+            label.parse::<PhiFamily>().is_ok(),
+            "bad label {label:?} on {sentence:?}"
+        );
     }
     for (label, _) in lines(NEGATIVE) {
         assert_eq!(label, "-");
     }
     for family in PhiFamily::ALL {
-        let count = positives.iter().filter(|(l, _)| *l == family.as_str()).count();
-        assert!(count >= 5, "family {family} has only {count} positive lines");
+        let count = positives
+            .iter()
+            .filter(|(l, _)| *l == family.as_str())
+            .count();
+        assert!(
+            count >= 5,
+            "family {family} has only {count} positive lines"
+        );
     }
 }
 
@@ -68,7 +81,10 @@ fn corpus_recall_is_at_least_95_percent_and_false_positive_rate_at_most_5_percen
         let family: PhiFamily = label.parse().expect("labels checked above");
         let hits = guard.check(sentence, &[]);
         if !hits.iter().any(|h| h.family == family) {
-            misses.push(format!("  MISS [{label}] {sentence}\n       got: {}", describe(sentence, &hits)));
+            misses.push(format!(
+                "  MISS [{label}] {sentence}\n       got: {}",
+                describe(sentence, &hits)
+            ));
         }
     }
 
@@ -77,7 +93,10 @@ fn corpus_recall_is_at_least_95_percent_and_false_positive_rate_at_most_5_percen
     for (_, sentence) in &negatives {
         let hits = guard.check(sentence, &[]);
         if !hits.is_empty() {
-            false_positives.push(format!("  FALSE POSITIVE {sentence}\n       got: {}", describe(sentence, &hits)));
+            false_positives.push(format!(
+                "  FALSE POSITIVE {sentence}\n       got: {}",
+                describe(sentence, &hits)
+            ));
         }
     }
 
@@ -93,13 +112,27 @@ fn corpus_recall_is_at_least_95_percent_and_false_positive_rate_at_most_5_percen
         negatives.len()
     );
     for family in PhiFamily::ALL {
-        let total = positives.iter().filter(|(l, _)| *l == family.as_str()).count();
-        let missed = misses.iter().filter(|m| m.contains(&format!("[{}]", family.as_str()))).count();
-        println!("  {:<22} {:>2}/{:<2} found", family.as_str(), total - missed, total);
+        let total = positives
+            .iter()
+            .filter(|(l, _)| *l == family.as_str())
+            .count();
+        let missed = misses
+            .iter()
+            .filter(|m| m.contains(&format!("[{}]", family.as_str())))
+            .count();
+        println!(
+            "  {:<22} {:>2}/{:<2} found",
+            family.as_str(),
+            total - missed,
+            total
+        );
     }
     for line in misses.iter().chain(&false_positives) {
         println!("{line}");
     }
     assert!(recall >= 0.95, "recall {recall:.3} is below 0.95");
-    assert!(fp_rate <= 0.05, "false-positive rate {fp_rate:.3} is above 0.05");
+    assert!(
+        fp_rate <= 0.05,
+        "false-positive rate {fp_rate:.3} is above 0.05"
+    );
 }

@@ -1,17 +1,18 @@
 //! The pattern detectors: identifiers with a recognisable shape (SSNs, phone and fax
 //! numbers, emails, URLs, IPs, ZIP+4, street addresses) and identifiers anchored on a
 //! keyword (MRN, plan, account and SSN numbers, dates tied to a person, ages over 89).
-//! Each regex is compiled once; shape checks a regex cannot express run only on matches.
+//! The `on_*` entry points are called by the trigger scan; each runs its compiled regex on
+//! a small window only, then applies the shape checks a regex cannot express.
 
 use std::net::Ipv6Addr;
 
 use regex::Regex;
 
-use super::config::phone_digits;
 use super::family::PhiFamily;
 use super::text::{
-    char_after, char_before, contains_ci, digit_count, first_number, last_number, next_word,
-    previous_word, starts_with_ci, window_after, window_before, TextProfile,
+    char_after, char_before, contains_ci, digit_count, find_in, first_number, in_sorted,
+    last_number, next_word, previous_word, starts_with_ci, widen, window_after, window_before,
+    Window,
 };
 
 /// A hit before filtering and attribution; `pattern` indexes the custom patterns.
@@ -34,6 +35,34 @@ impl RawHit {
     }
 }
 
+/// Which keyword-anchored identifier a trigger word may introduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdKeyword {
+    Ssn,
+    Mrn,
+    Plan,
+    Account,
+}
+
+/// Which kind of person-date keyword a trigger word is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateKeyword {
+    /// "DOB", "date of birth", "date of service": any date or year after it.
+    Label,
+    /// "born": any date or year, unless it names a cohort.
+    Born,
+    /// "admitted", "discharged", "died": a full date, not a bare year.
+    Event,
+}
+
+/// Top-level domains a bare domain must end in to count as a URL ("cdc.gov", "bit.ly");
+/// the list keeps "a.m.", "e.g." and "St.Louis" out.
+const TLDS: &[&str] = &[
+    "com", "org", "net", "gov", "edu", "mil", "int", "us", "io", "co", "info", "biz", "health",
+    "care", "app", "ly", "tv", "uk", "ca", "au", "nz", "ie", "de", "fr", "es", "mx", "site",
+    "online", "news", "link", "page", "clinic", "hospital", "md", "ai",
+];
+
 /// An ASCII word boundary: unlike Unicode `\b` it keeps the lazy DFA usable on text
 /// with emoji and accented letters, which alerts and posts routinely contain.
 macro_rules! b {
@@ -44,8 +73,49 @@ macro_rules! b {
 
 const MONTH: &str = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
-/// Street-type words that end the street part of an address.
-const STREET_SUFFIX: &str = r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Court|Ct|Way|Place|Pl|Parkway|Pkwy|Highway|Hwy|Terrace|Ter|Circle|Cir|Trail|Trl|Square|Alley|Plaza|Plz|Expressway|Expy|Freeway|Fwy|Crescent|Cres|Turnpike|Tpke)";
+/// Street-type words that end the street part of an address (case-sensitive: "Dr", not "DR").
+const STREET_SUFFIXES: &[&str] = &[
+    "Street",
+    "St",
+    "Avenue",
+    "Ave",
+    "Av",
+    "Road",
+    "Rd",
+    "Boulevard",
+    "Blvd",
+    "Drive",
+    "Dr",
+    "Lane",
+    "Ln",
+    "Court",
+    "Ct",
+    "Way",
+    "Place",
+    "Pl",
+    "Parkway",
+    "Pkwy",
+    "Highway",
+    "Hwy",
+    "Terrace",
+    "Ter",
+    "Circle",
+    "Cir",
+    "Trail",
+    "Trl",
+    "Square",
+    "Alley",
+    "Plaza",
+    "Plz",
+    "Expressway",
+    "Expy",
+    "Freeway",
+    "Fwy",
+    "Crescent",
+    "Cres",
+    "Turnpike",
+    "Tpke",
+];
 
 /// Toll-free area codes: never a patient's own number, and the hotlines public-health
 /// posts cite all the time (CDC-INFO, Poison Control).
@@ -54,37 +124,158 @@ const TOLL_FREE: [&str; 7] = ["800", "833", "844", "855", "866", "877", "888"];
 /// Words that, right before a number, make it a route, a bus line, a ward or a date
 /// rather than a house number ("Highway 41 Lake Shore Drive", "July 4 Lake Shore Drive").
 const NOT_HOUSE_NUMBER_BEFORE: &[&str] = &[
-    "route", "rte", "highway", "hwy", "interstate", "i", "us", "exit", "bus", "ward", "zone",
-    "phase", "step", "level", "gate", "lot", "line", "tier", "area", "region", "district",
-    "section", "day", "week", "chapter", "page", "number", "no", "ages", "age", "aged", "jan",
-    "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul",
-    "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november",
-    "dec", "december",
+    "age",
+    "aged",
+    "ages",
+    "apr",
+    "april",
+    "area",
+    "aug",
+    "august",
+    "bus",
+    "chapter",
+    "day",
+    "dec",
+    "december",
+    "district",
+    "exit",
+    "feb",
+    "february",
+    "gate",
+    "highway",
+    "hwy",
+    "i",
+    "interstate",
+    "jan",
+    "january",
+    "jul",
+    "july",
+    "jun",
+    "june",
+    "level",
+    "line",
+    "lot",
+    "mar",
+    "march",
+    "may",
+    "no",
+    "nov",
+    "november",
+    "number",
+    "oct",
+    "october",
+    "page",
+    "phase",
+    "region",
+    "route",
+    "rte",
+    "section",
+    "sep",
+    "sept",
+    "september",
+    "step",
+    "tier",
+    "us",
+    "ward",
+    "week",
+    "zone",
 ];
 
 /// Capitalised words before "Drive", "Way" or "Court" that make an event or an
 /// institution rather than a street ("Blood Drive", "United Way", "Circuit Court").
 const NOT_STREET_NAME: &[&str] = &[
-    "blood", "food", "vaccine", "vaccination", "donation", "toy", "book", "coat", "clothing",
-    "fund", "test", "testing", "immunization", "registration", "diaper", "supply", "canned",
-    "united", "supreme", "circuit", "district", "county", "federal", "appellate", "drug",
-    "juvenile", "traffic", "housing", "family", "am", "pm",
+    "am",
+    "appellate",
+    "blood",
+    "book",
+    "canned",
+    "circuit",
+    "clothing",
+    "coat",
+    "county",
+    "diaper",
+    "district",
+    "donation",
+    "drug",
+    "family",
+    "federal",
+    "food",
+    "fund",
+    "housing",
+    "immunization",
+    "juvenile",
+    "pm",
+    "registration",
+    "supply",
+    "supreme",
+    "test",
+    "testing",
+    "toy",
+    "traffic",
+    "united",
+    "vaccination",
+    "vaccine",
 ];
 
 /// Nouns after "100-year-old" that make it a thing's age, not a person's.
 const INANIMATE: &[&str] = &[
-    "building", "buildings", "hospital", "home", "house", "tree", "trees", "church", "bridge",
-    "tradition", "company", "institution", "law", "facility", "organization", "organisation",
-    "anniversary", "pipe", "pipes", "water", "main", "mains", "infrastructure", "record",
-    "event", "structure", "school", "clinic", "system", "dam", "sewer", "sewers", "theater",
-    "library", "park", "program", "programme", "landmark", "plant", "pump", "station", "tower",
-    "hall", "bank", "business", "newspaper", "site", "well", "wells", "pool", "reservoir",
+    "anniversary",
+    "bank",
+    "bridge",
+    "building",
+    "buildings",
+    "business",
+    "church",
+    "clinic",
+    "company",
+    "dam",
+    "event",
+    "facility",
+    "hall",
+    "home",
+    "hospital",
+    "house",
+    "infrastructure",
+    "institution",
+    "landmark",
+    "law",
+    "library",
+    "main",
+    "mains",
+    "newspaper",
+    "organisation",
+    "organization",
+    "park",
+    "pipe",
+    "pipes",
+    "plant",
+    "pool",
+    "program",
+    "programme",
+    "pump",
+    "record",
+    "reservoir",
+    "school",
+    "sewer",
+    "sewers",
+    "site",
+    "station",
+    "structure",
+    "system",
+    "theater",
+    "tower",
+    "tradition",
+    "tree",
+    "trees",
+    "water",
+    "well",
+    "wells",
 ];
 
 /// Units after "aged 90" that make it an infant's age in days, weeks or months.
 const AGE_UNITS: &[&str] = &[
-    "day", "days", "week", "weeks", "month", "months", "hour", "hours", "minute", "minutes",
-    "mo", "mos", "wk", "wks",
+    "day", "days", "hour", "hours", "minute", "minutes", "mo", "month", "months", "mos", "week",
+    "weeks", "wk", "wks",
 ];
 
 /// The compiled built-in detectors plus the organisation's allow lists.
@@ -99,11 +290,8 @@ pub(crate) struct Detectors {
     phone_keyword: Regex,
     phone_e164: Regex,
     email: Regex,
-    url_scheme: Regex,
-    url_bare: Regex,
     ipv4: Regex,
     ipv6: Regex,
-    zip4: Regex,
     street: Regex,
     po_box: Regex,
     date_label: Regex,
@@ -145,17 +333,17 @@ impl Detectors {
             mrn_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:mrn|m\.r\.n\.?|mr\s?\#|med(?:ical)?\.?\s+rec(?:ord)?s?\.?(?:\s*(?:number|num|no\.?|\#|id))?|chart\s*(?:number|num|no\.?|\#|id)|patient\s*(?:id|identifier|number|no\.?|\#)|hospital\s*(?:id|number|no\.?|\#)|record\s*(?:number|no\.?|\#))"
+                r"(?:mrn|mr\s?\#|med(?:ical)?\.?\s+rec(?:ord)?s?\.?(?:\s*(?:number|num|no\.?|\#|id))?|chart\s*(?:number|num|no\.?|\#|id)|patient\s*(?:id|identifier|number|no\.?|\#)|hospital\s*(?:id|number|no\.?|\#)|record\s*(?:number|no\.?|\#))"
             ))?,
             plan_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:member|subscriber|beneficiary|enrollee|policy|group|plan|insurance|health\s+plan|medicare|medicaid|bcbs)\s*(?:id|i\.d\.|identifier|\#|number|num|no\.?|card)|policy\s+holder\s+(?:id|number)|mbi|hicn|medicare|medicaid)"
+                r"(?:(?:member|subscriber|beneficiary|enrollee|policy|group|plan|insurance|medicare|medicaid|bcbs)\s*(?:id|i\.d\.|identifier|\#|number|num|no\.?|card)|policy\s+holder\s+(?:id|number)|mbi|hicn|medicare|medicaid)"
             ))?,
             account_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:billing\s+)?account\s*(?:\#|number|num|no\.?|id)|acct\.?\s*(?:\#|number|num|no\.?)?|a/c\s*(?:\#|no\.?)?)"
+                r"(?:account\s*(?:\#|number|num|no\.?|id)|acct\.?\s*(?:\#|number|num|no\.?)?)"
             ))?,
             phone_nanp: re(
                 r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}",
@@ -173,25 +361,10 @@ impl Detectors {
                 r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}",
                 b!()
             ))?,
-            url_scheme: re(concat!(
-                r"(?i)",
-                b!(),
-                r#"(?:https?://|ftp://|www\.)[^\s<>"'`]+"#
-            ))?,
-            url_bare: re(concat!(
-                r"(?i)",
-                b!(),
-                r"(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|org|net|gov|edu|mil|int|us|io|co|info|biz|health|care|app|ly|tv|uk|ca|au|nz|ie|de|fr|es|mx|site|online|news|link|page|clinic|hospital|md|ai)",
-                b!(),
-                r#"(?:/[^\s<>"'`]*)?"#
-            ))?,
-            ipv4: re(concat!(
-                b!(),
-                r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}",
-                b!()
-            ))?,
-            ipv6: re(r"(?i)(?:[0-9a-f]{0,4}:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{0,4})")?,
-            zip4: re(concat!(b!(), r"[0-9]{5}-[0-9]{4}", b!()))?,
+            ipv4: re(concat!(b!(), r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}", b!()))?,
+            ipv6: re(
+                r"(?i)(?:[0-9a-f]{0,4}:){2,7}(?:(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9a-f]{0,4})",
+            )?,
             street: re(&format!(
                 concat!(
                     b!(),
@@ -208,7 +381,7 @@ impl Detectors {
                     b!(),
                     r")?"
                 ),
-                s = STREET_SUFFIX
+                s = format!("(?:{})", STREET_SUFFIXES.join("|"))
             ))?,
             po_box: re(concat!(
                 r"(?i)",
@@ -217,7 +390,7 @@ impl Detectors {
                 b!()
             ))?,
             date_label: re(&format!(
-                r"(?i){b}(?:d\.?o\.?b|date\s+of\s+(?:birth|death|service|admission|discharge|visit|injury)|birth\s*date|birthday|admission\s+date|admit\s+date|discharge\s+date|death\s+date|service\s+date|(?-i:DOS)){b}\.?[^0-9.;!?\n]{{0,30}}?{date_or_year}",
+                r"(?i){b}(?:dob|date\s+of\s+(?:birth|death|service|admission|discharge|visit|injury)|birth\s*date|birthday|admission\s+date|admit\s+date|discharge\s+date|death\s+date|service\s+date|(?-i:DOS)){b}\.?[^0-9.;!?\n]{{0,30}}?{date_or_year}",
                 b = b!()
             ))?,
             date_born: re(&format!(
@@ -243,7 +416,7 @@ impl Detectors {
             age_words: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?[- ]years?[- ]old|(?:aged?|is|was|turned|turns|turning)\s+(?:ninety|one\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s))",
+                r"(?:(?:(?:aged?|is|was|turned|turns|turning)\s+)?(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?(?:[- ]years?[- ]old)?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s))",
                 b!()
             ))?,
             age_after_name: re(concat!(
@@ -255,212 +428,278 @@ impl Detectors {
         })
     }
 
-    /// Appends every built-in hit in `text` to `out`, skipping detectors whose trigger
-    /// characters `profile` says are absent.
-    pub(crate) fn scan(&self, text: &str, profile: &TextProfile, out: &mut Vec<RawHit>) {
-        if profile.digit {
-            self.scan_ssn(text, out);
-            self.scan_keyword_ids(text, out);
-            self.scan_phones(text, profile, out);
-            self.scan_addresses(text, out);
-            self.scan_dates(text, out);
-            self.scan_numeric_ages(text, out);
-            self.scan_ipv4(text, out);
-        }
-        self.scan_word_ages(text, out);
-        if profile.at {
-            self.scan_emails(text, out);
-        }
-        if profile.dot_letter || profile.colons > 0 {
-            self.scan_urls(text, profile, out);
-        }
-        if profile.double_colon || profile.colons >= 7 {
-            self.scan_ipv6(text, out);
-        }
-    }
-
-    fn scan_ssn(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.ssn_shape.find_iter(text) {
-            if joined_to_number(text, m.start(), m.end()) {
+    /// Keyword-anchored identifiers: the keyword regex is run on a window starting at the
+    /// trigger word, the identifier is read from the full text after it.
+    pub(crate) fn on_keyword(
+        &self,
+        text: &str,
+        kind: IdKeyword,
+        win: Window,
+        out: &mut Vec<RawHit>,
+    ) {
+        let (regex, family) = match kind {
+            IdKeyword::Ssn => (&self.ssn_keyword, PhiFamily::Ssn),
+            IdKeyword::Mrn => (&self.mrn_keyword, PhiFamily::MedicalRecordNumber),
+            IdKeyword::Plan => (&self.plan_keyword, PhiFamily::HealthPlanNumber),
+            IdKeyword::Account => (&self.account_keyword, PhiFamily::AccountNumber),
+        };
+        for m in find_in(regex, text, win) {
+            let Some((s, e)) = identifier_after(text, m.end, 36) else {
                 continue;
-            }
-            let s = m.as_str();
-            let area = s.get(..3).unwrap_or("");
-            let group = s.get(4..6).unwrap_or("");
-            let serial = s.get(7..).unwrap_or("");
-            if area == "000" || area == "666" || group == "00" || serial == "0000" {
-                continue;
-            }
-            out.push(RawHit::new(PhiFamily::Ssn, m.start(), m.end()));
-        }
-        for m in self.ssn_keyword.find_iter(text) {
-            if let Some((s, e)) = identifier_after(text, m.end(), 32) {
-                let token = text.get(s..e).unwrap_or("");
-                let digits = digit_count(token);
-                let only_digits_and_seps = token.bytes().all(|b| b.is_ascii_digit() || b == b'-');
-                if digits == 9 && only_digits_and_seps {
-                    out.push(RawHit::new(PhiFamily::Ssn, s, e));
-                }
-            }
-        }
-    }
-
-    fn scan_keyword_ids(&self, text: &str, out: &mut Vec<RawHit>) {
-        let groups = [
-            (&self.mrn_keyword, PhiFamily::MedicalRecordNumber),
-            (&self.plan_keyword, PhiFamily::HealthPlanNumber),
-            (&self.account_keyword, PhiFamily::AccountNumber),
-        ];
-        for (regex, family) in groups {
-            for m in regex.find_iter(text) {
+            };
+            let token = text.get(s..e).unwrap_or("");
+            let valid = if family == PhiFamily::Ssn {
+                digit_count(token) == 9
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ')
+            } else {
                 // A bare "Medicare" is a weak anchor ("Medicare ... 1-800-633-4227"); a label
                 // such as "policy number" is not, even for a phone-shaped value.
-                let keyword = m.as_str().to_ascii_lowercase();
-                let bare = keyword == "medicare" || keyword == "medicaid";
-                if let Some((s, e)) = identifier_after(text, m.end(), 36) {
-                    let token = text.get(s..e).unwrap_or("");
-                    if is_identifier(token, bare) {
-                        out.push(RawHit::new(family, s, e));
-                    }
-                }
+                let bare = m.text.eq_ignore_ascii_case("medicare")
+                    || m.text.eq_ignore_ascii_case("medicaid");
+                is_identifier(token, bare)
+            };
+            if valid {
+                out.push(RawHit::new(family, s, e));
             }
         }
     }
 
-    fn scan_phones(&self, text: &str, profile: &TextProfile, out: &mut Vec<RawHit>) {
-        for m in self.phone_nanp.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
-            if char_before(text, s).is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '.')
-                || char_after(text, e).is_some_and(|c| c.is_alphanumeric())
-                || (char_after(text, e) == Some('-')
-                    && text.get(e + 1..).is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit())))
+    /// Shape detectors anchored on a run of ASCII digits at `start..end`: each runs only if
+    /// the characters around the run could begin its shape.
+    pub(crate) fn on_digits(&self, text: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
+        let bytes = text.as_bytes();
+        let len = end - start;
+        let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+        let digits_at = |i: usize, n: usize| {
+            (i..i + n).all(|j| at(j).is_ascii_digit()) && !at(i + n).is_ascii_digit()
+        };
+        let prev = if start == 0 { 0 } else { at(start - 1) };
+        let next = at(end);
+        let glued_before = prev.is_ascii_alphanumeric();
+
+        if len == 3 && matches!(next, b'-' | b' ') && digits_at(end + 1, 2) {
+            self.scan_ssn_shape(text, widen(text, start, start + 11), out);
+        }
+        // "312-555-0143", "(312) 555-0143", "1 312 555 0143": checked by hand before the regex
+        // runs, since 3-digit numbers ("311.", "105 degrees") are everywhere in alerts.
+        let is_sep = |b: u8| matches!(b, b'-' | b'.' | b' ');
+        let rest_of_number = |i: usize| digits_at(i, 3) && is_sep(at(i + 3)) && digits_at(i + 4, 4);
+        let area_code = len == 3
+            && ((prev == b'('
+                && next == b')'
+                && rest_of_number(end + 1 + usize::from(at(end + 1) == b' ')))
+                || (is_sep(next) && rest_of_number(end + 1)));
+        let country_code = len == 1 && at(start) == b'1' && is_sep(next);
+        if area_code || country_code {
+            self.scan_phone_nanp(text, widen(text, start.saturating_sub(2), start + 18), out);
+        }
+        let local = len == 3 && next == b'-' && digits_at(end + 1, 4);
+        if (10..=11).contains(&len) || local {
+            self.scan_phone_keyword(text, widen(text, start.saturating_sub(40), end), out);
+        }
+        if len == 5
+            && next == b'-'
+            && digits_at(end + 1, 4)
+            && !joined_to_number(text, start, end + 5)
+        {
+            out.push(RawHit::new(PhiFamily::ZipCode, start, end + 5));
+        }
+        if len <= 3 && next == b'.' && at(end + 1).is_ascii_digit() && !glued_before {
+            self.scan_ipv4(text, widen(text, start, start + 15), out);
+        }
+        if len <= 6 && !glued_before {
+            let after_unit = if next.is_ascii_alphabetic() {
+                end + 1
+            } else {
+                end
+            };
+            if at(after_unit) == b' '
+                && (at(after_unit + 1).is_ascii_uppercase() || at(after_unit + 1).is_ascii_digit())
             {
-                continue;
+                self.scan_street(text, widen(text, start, start + 110), out);
             }
-            self.push_phone(text, s, e, out);
         }
-        for m in self.phone_keyword.find_iter(text) {
-            let number_start = m
-                .as_str()
-                .rfind(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
-                .map_or(m.start(), |i| m.start() + i + 1);
-            if char_after(text, m.end()) == Some('-') {
-                continue;
-            }
-            self.push_phone(text, number_start, m.end(), out);
-        }
-        if profile.plus {
-            for m in self.phone_e164.find_iter(text) {
-                let (s, e) = (m.start(), m.end());
-                if char_before(text, s).is_some_and(char::is_alphanumeric)
-                    || char_after(text, e).is_some_and(|c| c.is_ascii_digit())
-                {
-                    continue;
-                }
-                self.push_phone(text, s, e, out);
+        if (2..=3).contains(&len) && !glued_before {
+            let value = text
+                .get(start..end)
+                .and_then(|s| s.parse::<u32>().ok())
+                .unwrap_or(0);
+            if is_identifiable_age(value) {
+                let win = widen(text, start.saturating_sub(32), end + 40);
+                self.scan_numeric_ages(text, win, out);
+                self.scan_word_ages(text, win, out);
             }
         }
     }
 
-    fn push_phone(&self, text: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
-        let digits = phone_digits(text.get(start..end).unwrap_or(""));
-        if digits.len() == 10 && TOLL_FREE.iter().any(|code| digits.starts_with(code)) {
-            return;
-        }
-        if self.allowed_phones.iter().any(|allowed| *allowed == digits) {
-            return;
-        }
-        // Only the words since the previous number or sentence belong to this number:
-        // "Call 312-555-0100 or fax 312-555-0199" makes the second one a fax, not the first.
-        let before = window_before(text, start, 48);
-        let cut = before
-            .rfind(|c: char| c.is_ascii_digit() || matches!(c, '.' | '!' | '?' | ';' | '\n'))
-            .map_or(0, |i| i + 1);
-        let before = before.get(cut..).unwrap_or("");
-        let fax = contains_ci(before, "fax")
-            || contains_ci(before, "facsimile")
-            || contains_ci(window_after(text, end, 10), "fax");
-        let family = if fax { PhiFamily::Fax } else { PhiFamily::Phone };
-        out.push(RawHit::new(family, start, end));
-    }
-
-    fn scan_emails(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.email.find_iter(text) {
+    /// An `@`: an email address unless the domain is allowed or it is a fediverse handle.
+    pub(crate) fn on_at(&self, text: &str, at: usize, out: &mut Vec<RawHit>) {
+        let win = widen(text, at, at + 1);
+        for m in find_in(&self.email, text, win) {
             // "@health@mastodon.social" is a fediverse handle: a public account, not a mailbox.
-            if char_before(text, m.start()) == Some('@') {
+            if char_before(text, m.start) == Some('@') {
                 continue;
             }
-            let domain = m.as_str().rsplit('@').next().unwrap_or("");
+            let domain = m.text.rsplit('@').next().unwrap_or("");
             if self.domain_allowed(domain) {
                 continue;
             }
-            out.push(RawHit::new(PhiFamily::Email, m.start(), m.end()));
+            out.push(RawHit::new(PhiFamily::Email, m.start, m.end));
         }
     }
 
-    fn scan_urls(&self, text: &str, profile: &TextProfile, out: &mut Vec<RawHit>) {
-        let push = |start: usize, raw_end: usize, out: &mut Vec<RawHit>| {
-            let raw = text.get(start..raw_end).unwrap_or("");
-            let trimmed = raw.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"']);
-            if trimmed.is_empty() {
-                return;
-            }
-            if self.domain_allowed(url_host(trimmed)) {
-                return;
-            }
-            out.push(RawHit::new(PhiFamily::Url, start, start + trimmed.len()));
+    /// A `.` followed by a label: a bare domain ("cdc.gov", "bit.ly/3xYz") if the label is
+    /// a known top-level domain and the domain is not part of an email or a scheme URL.
+    pub(crate) fn on_dot(&self, text: &str, dot: usize, out: &mut Vec<RawHit>) {
+        let bytes = text.as_bytes();
+        let is_label = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+        let label_end = dot
+            + 1
+            + bytes
+                .get(dot + 1..)
+                .map_or(0, |r| r.iter().take_while(|b| is_label(**b)).count());
+        let label = text.get(dot + 1..label_end).unwrap_or("");
+        if !TLDS.iter().any(|t| t.eq_ignore_ascii_case(label)) {
+            return;
+        }
+        // "cdc.gov.uk": only the last dot of a host decides; "x.com@": part of an email.
+        let after = bytes.get(label_end).copied().unwrap_or(b' ');
+        if after == b'@'
+            || after == b'-'
+            || (after == b'.' && bytes.get(label_end + 1).is_some_and(|b| is_label(*b)))
+        {
+            return;
+        }
+        let host_start = dot
+            - bytes.get(..dot).map_or(0, |h| {
+                h.iter()
+                    .rev()
+                    .take_while(|b| is_label(**b) || **b == b'.')
+                    .count()
+            });
+        let host_start = host_start
+            + text
+                .get(host_start..dot)
+                .map_or(0, |h| h.len() - h.trim_start_matches(['.', '-']).len());
+        if host_start >= dot {
+            return;
+        }
+        // The host of a URL the scheme detector reports, or the domain of an email address.
+        if matches!(
+            char_before(text, host_start),
+            Some('@' | '/' | ':' | '.' | '_' | '%' | '+')
+        ) {
+            return;
+        }
+        let end = if after == b'/' {
+            url_end(text, label_end)
+        } else {
+            label_end
         };
-        for m in self.url_scheme.find_iter(text) {
-            push(m.start(), m.end(), out);
-        }
-        if profile.dot_letter {
-            for m in self.url_bare.find_iter(text) {
-                let before = char_before(text, m.start());
-                // Part of an email address, or the host of a URL already reported above.
-                if matches!(before, Some('@') | Some('/') | Some('.'))
-                    || char_after(text, m.end()) == Some('@')
-                {
-                    continue;
-                }
-                push(m.start(), m.end(), out);
-            }
+        self.push_url(text, host_start, end, out);
+    }
+
+    /// A URL with a scheme or `www.`, found from its first word.
+    pub(crate) fn on_url_start(&self, text: &str, word_start: usize, out: &mut Vec<RawHit>) {
+        let rest = text.get(word_start..).unwrap_or("");
+        let is_url = ["http://", "https://", "ftp://", "www."]
+            .iter()
+            .any(|p| starts_with_ci(rest, p) && rest.len() > p.len());
+        if is_url && !char_before(text, word_start).is_some_and(|c| c.is_alphanumeric()) {
+            self.push_url(text, word_start, url_end(text, word_start), out);
         }
     }
 
-    fn domain_allowed(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.');
-        self.allowed_domains.iter().any(|d| {
-            if host.len() == d.len() {
-                return host.eq_ignore_ascii_case(d);
-            }
-            let Some(cut) = host.len().checked_sub(d.len() + 1) else {
-                return false;
-            };
-            host.get(cut + 1..).is_some_and(|tail| tail.eq_ignore_ascii_case(d))
-                && host.as_bytes().get(cut) == Some(&b'.')
-        })
-    }
-
-    fn scan_ipv4(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.ipv4.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
-            // "1.2.3.4.5" is a version or a section number, not an address.
-            if char_before(text, s) == Some('.')
-                || (char_after(text, e) == Some('.')
-                    && text.get(e + 1..).is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit())))
+    /// A `+` before a digit: an international (E.164) number.
+    pub(crate) fn on_plus(&self, text: &str, plus: usize, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.phone_e164, text, widen(text, plus, plus + 24)) {
+            if m.start != plus
+                || char_before(text, m.start).is_some_and(char::is_alphanumeric)
+                || char_after(text, m.end).is_some_and(|c| c.is_ascii_digit())
             {
                 continue;
             }
-            let valid = m.as_str().split('.').all(|octet| {
-                octet.parse::<u16>().is_ok_and(|v| v <= 255) && !(octet.len() > 1 && octet.starts_with('0'))
-            });
-            if valid {
-                out.push(RawHit::new(PhiFamily::IpAddress, s, e));
+            self.push_phone(text, m.start, m.end, out);
+        }
+    }
+
+    /// "PO Box 123", found from the word "box".
+    pub(crate) fn on_box(&self, text: &str, word_start: usize, out: &mut Vec<RawHit>) {
+        let win = widen(text, word_start.saturating_sub(16), word_start + 16);
+        for m in find_in(&self.po_box, text, win) {
+            out.push(RawHit::new(PhiFamily::StreetAddress, m.start, m.end));
+        }
+    }
+
+    /// Dates tied to a person, found from their label or verb.
+    pub(crate) fn on_date_keyword(
+        &self,
+        text: &str,
+        kind: DateKeyword,
+        word_start: usize,
+        out: &mut Vec<RawHit>,
+    ) {
+        let regex = match kind {
+            DateKeyword::Label => &self.date_label,
+            DateKeyword::Born => &self.date_born,
+            DateKeyword::Event => &self.date_event,
+        };
+        for m in find_in(regex, text, widen(text, word_start, word_start + 96)) {
+            let start = date_start(m.text).map_or(m.start, |i| m.start + i);
+            let after = window_after(text, m.end, 32).trim_start();
+            // "born in 2019 or later", "born 1945 through 1965": a cohort, not a person.
+            let cohort = kind == DateKeyword::Born
+                && (["through", "to ", "- ", "-2", "-1", "\u{2013}"]
+                    .iter()
+                    .any(|p| starts_with_ci(after, p))
+                    || ["or ", "and "].iter().any(|p| {
+                        starts_with_ci(after, p)
+                            && [
+                                "later", "after", "earlier", "before", "older", "younger", "since",
+                            ]
+                            .iter()
+                            .any(|w| {
+                                starts_with_ci(after.get(p.len()..).unwrap_or("").trim_start(), w)
+                            })
+                    }));
+            // "The hospital admitted 37 patients on July 4", "admitted its first patient on
+            // March 1, 1925": an institution's event, not one person's admission.
+            let institutional = kind == DateKeyword::Event
+                && (counted_object(window_after(text, m.start, 40))
+                    || next_word(text, m.start + m.text.find(' ').unwrap_or(0)).is_some_and(|w| {
+                        [
+                            "its", "their", "our", "more", "no", "several", "many", "dozens",
+                            "hundreds",
+                        ]
+                        .iter()
+                        .any(|d| d.eq_ignore_ascii_case(w))
+                    }));
+            if !cohort && !institutional {
+                out.push(RawHit::new(PhiFamily::Date, start, m.end));
             }
         }
     }
 
-    fn scan_ipv6(&self, text: &str, out: &mut Vec<RawHit>) {
+    /// Ages spelled out or as a decade ("ninety-three years old", "in her late 90s").
+    pub(crate) fn on_age_word(
+        &self,
+        text: &str,
+        word_start: usize,
+        word_end: usize,
+        out: &mut Vec<RawHit>,
+    ) {
+        self.scan_word_ages(
+            text,
+            widen(text, word_start.saturating_sub(24), word_end + 40),
+            out,
+        );
+    }
+
+    /// IPv6 addresses have no cheap anchor; the caller runs this only when the text has
+    /// a `::` or at least seven colons.
+    pub(crate) fn scan_ipv6(&self, text: &str, out: &mut Vec<RawHit>) {
         for m in self.ipv6.find_iter(text) {
             let (s, e) = (m.start(), m.end());
             if char_before(text, s).is_some_and(|c| c.is_alphanumeric() || c == ':') {
@@ -474,95 +713,234 @@ impl Detectors {
         }
     }
 
-    fn scan_addresses(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.zip4.find_iter(text) {
-            if joined_to_number(text, m.start(), m.end()) {
+    fn scan_ssn_shape(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.ssn_shape, text, win) {
+            if joined_to_number(text, m.start, m.end) {
                 continue;
             }
-            out.push(RawHit::new(PhiFamily::ZipCode, m.start(), m.end()));
-        }
-        for m in self.street.find_iter(text) {
-            if plausible_street_address(text, m.start(), m.end()) {
-                out.push(RawHit::new(PhiFamily::StreetAddress, m.start(), m.end()));
+            let s = m.text;
+            let area = s.get(..3).unwrap_or("");
+            let group = s.get(4..6).unwrap_or("");
+            let serial = s.get(7..).unwrap_or("");
+            if area == "000" || area == "666" || group == "00" || serial == "0000" {
+                continue;
             }
-        }
-        for m in self.po_box.find_iter(text) {
-            out.push(RawHit::new(PhiFamily::StreetAddress, m.start(), m.end()));
+            out.push(RawHit::new(PhiFamily::Ssn, m.start, m.end));
         }
     }
 
-    fn scan_dates(&self, text: &str, out: &mut Vec<RawHit>) {
-        for regex in [&self.date_label, &self.date_born, &self.date_event] {
-            for m in regex.find_iter(text) {
-                let start = date_start(m.as_str()).map_or(m.start(), |i| m.start() + i);
-                // "born in 2019 or later", "born on or after": a cohort, not a person.
-                let after = window_after(text, m.end(), 32).trim_start();
-                let cohort = std::ptr::eq(regex, &self.date_born)
-                    && (["through", "to ", "- ", "-2", "-1", "\u{2013}"]
-                        .iter()
-                        .any(|p| starts_with_ci(after, p))
-                        || ["or ", "and "].iter().any(|p| {
-                            starts_with_ci(after, p)
-                                && ["later", "after", "earlier", "before", "older", "younger", "since"]
-                                    .iter()
-                                    .any(|w| starts_with_ci(after.get(p.len()..).unwrap_or("").trim_start(), w))
-                        }));
-                // "The hospital admitted 37 patients on July 4", "admitted its first patient on
-                // March 1, 1925": an institution's event, not one person's admission.
-                let object = next_word(text, m.start() + m.as_str().find(' ').unwrap_or(0));
-                let institutional = std::ptr::eq(regex, &self.date_event)
-                    && (counted_object(window_after(text, m.start(), 40)) || object.is_some_and(|w| {
-                            ["its", "their", "our", "more", "no", "several", "many", "dozens", "hundreds"]
-                                .iter()
-                                .any(|d| d.eq_ignore_ascii_case(w))
-                        }));
-                if cohort || institutional {
-                    continue;
-                }
-                out.push(RawHit::new(PhiFamily::Date, start, m.end()));
-            }
-        }
-    }
-
-    fn scan_numeric_ages(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.age_year_old.find_iter(text) {
-            let Some(age) = first_number(m.as_str()) else { continue };
-            let noun = next_word(text, m.end()).unwrap_or("");
-            let thing = INANIMATE.iter().any(|w| w.eq_ignore_ascii_case(noun));
-            if is_identifiable_age(age) && !thing {
-                out.push(RawHit::new(PhiFamily::Age, m.start(), m.end()));
-            }
-        }
-        for m in self.age_label.find_iter(text) {
-            let Some(age) = last_number(m.as_str()) else { continue };
-            if !is_identifiable_age(age) || is_age_group(text, m.end()) {
-                continue;
-            }
-            out.push(RawHit::new(PhiFamily::Age, m.start(), m.end()));
-        }
-        for m in self.age_after_name.find_iter(text) {
-            let Some(age) = last_number(m.as_str()) else { continue };
-            if !is_identifiable_age(age) {
-                continue;
-            }
-            let s = m.as_str();
-            let num_start = s.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
-            let num_end = s.rfind(|c: char| c.is_ascii_digit()).map_or(s.len(), |i| i + 1);
-            out.push(RawHit::new(PhiFamily::Age, m.start() + num_start, m.start() + num_end));
-        }
-    }
-
-    fn scan_word_ages(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.age_words.find_iter(text) {
-            let noun = next_word(text, m.end()).unwrap_or("");
-            // "is ninety percent effective", "turned one hundred degrees".
-            let not_age = ["percent", "per", "degrees", "days", "minutes", "people", "cases"];
-            if INANIMATE.iter().chain(&not_age).any(|w| w.eq_ignore_ascii_case(noun))
-                || window_after(text, m.end(), 2).trim_start().starts_with('%')
+    fn scan_phone_nanp(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.phone_nanp, text, win) {
+            let (s, e) = (m.start, m.end);
+            if char_before(text, s).is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '.')
+                || char_after(text, e).is_some_and(char::is_alphanumeric)
+                || (char_after(text, e) == Some('-')
+                    && text
+                        .get(e + 1..)
+                        .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit())))
             {
                 continue;
             }
-            out.push(RawHit::new(PhiFamily::Age, m.start(), m.end()));
+            self.push_phone(text, s, e, out);
+        }
+    }
+
+    fn scan_phone_keyword(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.phone_keyword, text, win) {
+            let number_start = m
+                .text
+                .rfind(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
+                .map_or(m.start, |i| m.start + i + 1);
+            if char_after(text, m.end) == Some('-') {
+                continue;
+            }
+            self.push_phone(text, number_start, m.end, out);
+        }
+    }
+
+    fn push_phone(&self, text: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
+        // The digits without a leading North American "1", as `phone_digits` stores the allow list.
+        let mut buf = [0u8; 24];
+        let mut n = 0;
+        for b in text
+            .get(start..end)
+            .unwrap_or("")
+            .bytes()
+            .filter(u8::is_ascii_digit)
+        {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = b;
+                n += 1;
+            }
+        }
+        let digits = match buf.get(..n) {
+            Some([b'1', rest @ ..]) if n == 11 => rest,
+            Some(all) => all,
+            None => &[],
+        };
+        if digits.len() == 10
+            && TOLL_FREE
+                .iter()
+                .any(|code| digits.starts_with(code.as_bytes()))
+        {
+            return;
+        }
+        if self
+            .allowed_phones
+            .iter()
+            .any(|allowed| allowed.as_bytes() == digits)
+        {
+            return;
+        }
+        // Only the words since the previous number or sentence belong to this number:
+        // "Call 312-555-0100 or fax 312-555-0199" makes the second one a fax, not the first.
+        let before = window_before(text, start, 48);
+        let cut = before
+            .rfind(|c: char| c.is_ascii_digit() || matches!(c, '.' | '!' | '?' | ';' | '\n'))
+            .map_or(0, |i| i + 1);
+        let before = before.get(cut..).unwrap_or("");
+        // After the number, only a label right behind it counts: "312-555-0177 (fax)", not
+        // "312-555-0187 or fax 312-555-0199".
+        let label_after =
+            window_after(text, end, 12).trim_start_matches([' ', '(', ',', '-', '\u{2013}']);
+        let fax = contains_ci(before, "fax")
+            || contains_ci(before, "facsimile")
+            || starts_with_ci(label_after, "fax");
+        let family = if fax {
+            PhiFamily::Fax
+        } else {
+            PhiFamily::Phone
+        };
+        out.push(RawHit::new(family, start, end));
+    }
+
+    fn push_url(&self, text: &str, start: usize, raw_end: usize, out: &mut Vec<RawHit>) {
+        let raw = text.get(start..raw_end).unwrap_or("");
+        let trimmed =
+            raw.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '\'', '"']);
+        if trimmed.is_empty() || self.domain_allowed(url_host(trimmed)) {
+            return;
+        }
+        out.push(RawHit::new(PhiFamily::Url, start, start + trimmed.len()));
+    }
+
+    fn domain_allowed(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.allowed_domains.iter().any(|d| {
+            if host.len() == d.len() {
+                return host.eq_ignore_ascii_case(d);
+            }
+            let Some(cut) = host.len().checked_sub(d.len() + 1) else {
+                return false;
+            };
+            host.get(cut + 1..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(d))
+                && host.as_bytes().get(cut) == Some(&b'.')
+        })
+    }
+
+    fn scan_ipv4(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.ipv4, text, win) {
+            let (s, e) = (m.start, m.end);
+            // "1.2.3.4.5" is a version or a section number, not an address.
+            if char_before(text, s) == Some('.')
+                || (char_after(text, e) == Some('.')
+                    && text
+                        .get(e + 1..)
+                        .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit())))
+            {
+                continue;
+            }
+            let valid = m.text.split('.').all(|octet| {
+                octet.parse::<u16>().is_ok_and(|v| v <= 255)
+                    && !(octet.len() > 1 && octet.starts_with('0'))
+            });
+            if valid {
+                out.push(RawHit::new(PhiFamily::IpAddress, s, e));
+            }
+        }
+    }
+
+    fn scan_street(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.street, text, win) {
+            if plausible_street_address(text, m.start, m.end) {
+                // "42 Oak Street." ends a sentence; the full stop is not part of the address.
+                let end = m.start + m.text.trim_end_matches(['.', ',']).len();
+                out.push(RawHit::new(PhiFamily::StreetAddress, m.start, end));
+            }
+        }
+    }
+
+    fn scan_numeric_ages(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.age_year_old, text, win) {
+            let Some(age) = first_number(m.text) else {
+                continue;
+            };
+            let noun = next_word(text, m.end).unwrap_or("");
+            let thing = in_sorted(INANIMATE, noun);
+            if is_identifiable_age(age) && !thing {
+                out.push(RawHit::new(PhiFamily::Age, m.start, m.end));
+            }
+        }
+        for m in find_in(&self.age_label, text, win) {
+            let Some(age) = last_number(m.text) else {
+                continue;
+            };
+            if !is_identifiable_age(age) || is_age_group(text, m.end) {
+                continue;
+            }
+            out.push(RawHit::new(PhiFamily::Age, m.start, m.end));
+        }
+        for m in find_in(&self.age_after_name, text, win) {
+            let Some(age) = last_number(m.text) else {
+                continue;
+            };
+            if !is_identifiable_age(age) {
+                continue;
+            }
+            let s = m.text;
+            let num_start = s.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+            let num_end = s
+                .rfind(|c: char| c.is_ascii_digit())
+                .map_or(s.len(), |i| i + 1);
+            out.push(RawHit::new(
+                PhiFamily::Age,
+                m.start + num_start,
+                m.start + num_end,
+            ));
+        }
+    }
+
+    fn scan_word_ages(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.age_words, text, win) {
+            let noun = next_word(text, m.end).unwrap_or("");
+            // "is ninety percent effective", "turned one hundred degrees".
+            let not_age = [
+                "percent", "per", "degrees", "days", "minutes", "people", "cases",
+            ];
+            if in_sorted(INANIMATE, noun)
+                || not_age.iter().any(|w| w.eq_ignore_ascii_case(noun))
+                || window_after(text, m.end, 2).trim_start().starts_with('%')
+            {
+                continue;
+            }
+            // A spoken number is an age only as "... years old" or after "aged", "is", "turned";
+            // the hit starts at the number itself.
+            let lower = m.text.to_ascii_lowercase();
+            let spoken = lower.contains("ninety") || lower.contains("hundred");
+            if spoken && !lower.starts_with("in ") {
+                let number_at = ["ninety", "one", "a "]
+                    .iter()
+                    .filter_map(|w| lower.find(w))
+                    .min()
+                    .unwrap_or(0);
+                if number_at == 0 && !lower.ends_with("old") {
+                    continue;
+                }
+                out.push(RawHit::new(PhiFamily::Age, m.start + number_at, m.end));
+                continue;
+            }
+            out.push(RawHit::new(PhiFamily::Age, m.start, m.end));
         }
     }
 }
@@ -590,21 +968,31 @@ fn is_age_group(text: &str, end: usize) -> bool {
         return true;
     }
     let group = [
-        "and older", "and over", "and up", "and above", "or older", "or over", "or above",
-        "plus", "to ", "through",
+        "and older",
+        "and over",
+        "and up",
+        "and above",
+        "or older",
+        "or over",
+        "or above",
+        "plus",
+        "to ",
+        "through",
     ];
     if group.iter().any(|p| starts_with_ci(trimmed, p)) {
         return true;
     }
     let unit = next_word(text, end).unwrap_or("");
-    AGE_UNITS.iter().any(|u| u.eq_ignore_ascii_case(unit))
+    in_sorted(AGE_UNITS, unit)
 }
 
 /// Whether the match at `start..end` is glued to more digits ("1-123-45-6789-0").
 fn joined_to_number(text: &str, start: usize, end: usize) -> bool {
     let digit_after_dash = |i: usize| {
         char_after(text, i) == Some('-')
-            && text.get(i + 1..).is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+            && text
+                .get(i + 1..)
+                .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()))
     };
     let digit_before_dash = char_before(text, start) == Some('-')
         && text
@@ -628,9 +1016,30 @@ fn date_start(matched: &str) -> Option<usize> {
     let word = trimmed.get(word_start..)?;
     let is_month = matches!(
         word.to_ascii_lowercase().as_str(),
-        "jan" | "january" | "feb" | "february" | "mar" | "march" | "apr" | "april" | "may"
-            | "jun" | "june" | "jul" | "july" | "aug" | "august" | "sep" | "sept" | "september"
-            | "oct" | "october" | "nov" | "november" | "dec" | "december"
+        "jan"
+            | "january"
+            | "feb"
+            | "february"
+            | "mar"
+            | "march"
+            | "apr"
+            | "april"
+            | "may"
+            | "jun"
+            | "june"
+            | "jul"
+            | "july"
+            | "aug"
+            | "august"
+            | "sep"
+            | "sept"
+            | "september"
+            | "oct"
+            | "october"
+            | "nov"
+            | "november"
+            | "dec"
+            | "december"
     );
     if !is_month {
         return Some(first_digit);
@@ -667,9 +1076,11 @@ fn identifier_after(text: &str, from: usize, max_gap: usize) -> Option<(usize, u
         }
         if c == ' ' && prev == '.' {
             let word = previous_word(text, from + i - 1).unwrap_or("");
-            let abbreviation = ["mr", "mrs", "ms", "dr", "no", "st", "jr", "sr", "id", "acct", "rec", "med"]
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(word));
+            let abbreviation = [
+                "mr", "mrs", "ms", "dr", "no", "st", "jr", "sr", "id", "acct", "rec", "med",
+            ]
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(word));
             if !abbreviation {
                 return None;
             }
@@ -705,12 +1116,11 @@ fn is_identifier(token: &str, reject_phone_shaped: bool) -> bool {
     if digits < 4 {
         return false;
     }
-    let bare_year = token.len() == 4
-        && letters == 0
-        && (token.starts_with("19") || token.starts_with("20"));
-    let dashes: Vec<usize> = token.split('-').map(str::len).collect();
-    let phone_shaped = letters == 0 && (dashes == [3, 3, 4] || dashes == [1, 3, 3, 4]);
-    !bare_year && !(phone_shaped && reject_phone_shaped)
+    let bare_year =
+        token.len() == 4 && letters == 0 && (token.starts_with("19") || token.starts_with("20"));
+    let parts = || token.split('-').map(str::len);
+    let phone_shaped = letters == 0 && (parts().eq([3, 3, 4]) || parts().eq([1, 3, 3, 4]));
+    !(bare_year || (phone_shaped && reject_phone_shaped))
 }
 
 /// Shape checks on a street-address match that the regex cannot express.
@@ -721,12 +1131,16 @@ fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
         if matches!(c, '-' | '#' | '/' | '.' | '$') {
             return false;
         }
-        if c == ',' && text.get(..start.saturating_sub(1)).is_some_and(|t| t.ends_with(|c: char| c.is_ascii_digit())) {
+        if c == ','
+            && text
+                .get(..start.saturating_sub(1))
+                .is_some_and(|t| t.ends_with(|c: char| c.is_ascii_digit()))
+        {
             return false;
         }
     }
     if let Some(word) = previous_word(text, start) {
-        if NOT_HOUSE_NUMBER_BEFORE.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+        if in_sorted(NOT_HOUSE_NUMBER_BEFORE, word) {
             return false;
         }
     }
@@ -734,21 +1148,27 @@ fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
     if char_after(text, end) == Some('-') {
         return false;
     }
-    let mut words = matched.split(' ').filter(|w| !w.is_empty()).skip(1);
     let mut previous = "";
-    for word in words.by_ref() {
+    for word in matched.split(' ').filter(|w| !w.is_empty()).skip(1) {
         let bare = word.trim_end_matches([',', '.']);
-        if bare.eq_ignore_ascii_case("am") || bare.eq_ignore_ascii_case("pm") || bare == "A.M" || bare == "P.M" {
+        if bare.eq_ignore_ascii_case("am")
+            || bare.eq_ignore_ascii_case("pm")
+            || bare == "A.M"
+            || bare == "P.M"
+        {
             return false;
         }
         let is_suffix = is_street_suffix(bare);
-        if is_suffix && NOT_STREET_NAME.iter().any(|w| w.eq_ignore_ascii_case(previous)) {
+        if is_suffix && in_sorted(NOT_STREET_NAME, previous) {
             return false;
         }
         if is_suffix {
             // "4 Main Dr. Reyes ...": "Dr."/"St." followed by a capitalised word with nothing
             // address-like after it is a title or a saint.
-            if (bare == "Dr" || bare == "St") && word.ends_with('.') && matched.trim_end().ends_with(word) {
+            if (bare == "Dr" || bare == "St")
+                && word.ends_with('.')
+                && matched.trim_end().ends_with(word)
+            {
                 let after = text.get(end..).unwrap_or("");
                 if after.starts_with(' ') && after.trim_start().starts_with(char::is_uppercase) {
                     return false;
@@ -762,23 +1182,60 @@ fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
 }
 
 fn is_street_suffix(word: &str) -> bool {
-    matches!(
-        word,
-        "Street" | "St" | "Avenue" | "Ave" | "Av" | "Road" | "Rd" | "Boulevard" | "Blvd" | "Drive"
-            | "Dr" | "Lane" | "Ln" | "Court" | "Ct" | "Way" | "Place" | "Pl" | "Parkway" | "Pkwy"
-            | "Highway" | "Hwy" | "Terrace" | "Ter" | "Circle" | "Cir" | "Trail" | "Trl" | "Square"
-            | "Alley" | "Plaza" | "Plz" | "Expressway" | "Expy" | "Freeway" | "Fwy" | "Crescent"
-            | "Cres" | "Turnpike" | "Tpke"
-    )
+    STREET_SUFFIXES.contains(&word)
+}
+
+/// Where a URL starting at or containing `from` ends: the next whitespace, quote or angle bracket.
+fn url_end(text: &str, from: usize) -> usize {
+    let stop = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`');
+    let end = text
+        .as_bytes()
+        .get(from..)
+        .and_then(|rest| rest.iter().position(stop))
+        .map_or(text.len(), |i| from + i);
+    // Non-ASCII text glued to a URL ends it too ("health.example.gov。"), at a char boundary.
+    let url = text.get(from..end).unwrap_or("");
+    url.find(|c: char| !c.is_ascii() && (c.is_whitespace() || !c.is_alphanumeric()))
+        .map_or(end, |i| from + i)
 }
 
 /// The host of a URL or bare domain: no scheme, user info, port or path.
 fn url_host(url: &str) -> &str {
-    let no_scheme = url.find("://").map_or(url, |i| url.get(i + 3..).unwrap_or(""));
-    let authority = no_scheme
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or(no_scheme);
+    let no_scheme = url
+        .find("://")
+        .map_or(url, |i| url.get(i + 3..).unwrap_or(""));
+    let authority = no_scheme.split(['/', '?', '#']).next().unwrap_or(no_scheme);
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
     host_port.split(':').next().unwrap_or(host_port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_lists_are_sorted_lower_case_and_unique_for_binary_search() {
+        for list in [
+            NOT_HOUSE_NUMBER_BEFORE,
+            NOT_STREET_NAME,
+            INANIMATE,
+            AGE_UNITS,
+        ] {
+            assert!(
+                list.windows(2).all(|w| w[0] < w[1]),
+                "unsorted or duplicate: {list:?}"
+            );
+            assert!(list.iter().all(|w| *w == w.to_lowercase()), "{list:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_need_four_digits_and_are_not_years() {
+        assert!(is_identifier("00123456", false));
+        assert!(is_identifier("1EG4-TE5-MK73", true));
+        assert!(!is_identifier("2024", false));
+        assert!(!is_identifier("123", false));
+        assert!(is_identifier("884-221-9937", false));
+        assert!(!is_identifier("800-633-4227", true));
+    }
 }

@@ -8,16 +8,7 @@ use std::str::FromStr;
 
 /// One family of identifiers the guard looks for.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PhiFamily {
@@ -98,7 +89,9 @@ impl PhiFamily {
     pub fn description(self) -> &'static str {
         match self {
             PhiFamily::Name => "a person's name in patient context",
-            PhiFamily::Date => "a date tied to a person (birth, admission, discharge, death, service)",
+            PhiFamily::Date => {
+                "a date tied to a person (birth, admission, discharge, death, service)"
+            }
             PhiFamily::Phone => "a telephone number",
             PhiFamily::Fax => "a fax number",
             PhiFamily::Email => "an email address",

@@ -1,21 +1,23 @@
 //! The PHI guard: before a message may be approved, its rendered text is checked for the
 //! HIPAA Safe Harbor identifier families that text can carry ([`PhiFamily`]).
 //!
-//! [`PhiGuard::new`] compiles every detector once from the organisation's [`PhiConfig`];
-//! [`PhiGuard::check`] profiles the text in one pass, runs only the detectors whose trigger
-//! characters occur, drops what the organisation or the playbook allows, and attributes each
-//! remaining hit to the variable whose value it overlaps. Detection is heuristic and leans
-//! towards flagging: a hit blocks approval until an approver overrides it with a reason.
+//! [`PhiGuard::new`] compiles every detector once from the organisation's [`PhiConfig`].
+//! [`PhiGuard::check`] walks the text once to find trigger points (digit runs, keywords,
+//! `@`, a `.` before a top-level domain), runs only the detectors those can start, on small
+//! windows around them, drops what the organisation or the playbook allows, and attributes
+//! each remaining hit to the variable whose value it overlaps. Detection is heuristic and
+//! leans towards flagging: a hit blocks approval until an approver overrides it.
 //!
-//! Layout: [`family`](PhiFamily) names what is found, `config` what the organisation
-//! allows, `detectors` the shaped and keyword-anchored identifiers, `names` the person-name
-//! heuristics, `text` the look-around helpers. `corpus/` holds the labelled sentences the
-//! recall and false-positive tests measure against.
+//! Layout: `family` names what is found, `config` what the organisation allows, `scan` is
+//! the trigger pass, `detectors` the shaped and keyword-anchored identifiers, `names` the
+//! person-name heuristics, `text` the look-around helpers; `corpus/` holds the labelled
+//! sentences that `corpus_tests` measures recall and false positives against.
 
 mod config;
 mod detectors;
 mod family;
 mod names;
+mod scan;
 mod text;
 
 #[cfg(test)]
@@ -34,7 +36,6 @@ pub use family::{PhiFamily, UnknownPhiFamily};
 use config::{normalise_domain, phone_digits};
 use detectors::{Detectors, RawHit};
 use names::NameDetector;
-use text::TextProfile;
 
 /// Where a variable's value landed in the rendered text (computed by the renderer).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +83,12 @@ impl fmt::Debug for PhiGuard {
         f.debug_struct("PhiGuard")
             .field(
                 "custom_patterns",
-                &self.inner.custom.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+                &self
+                    .inner
+                    .custom
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -106,7 +112,9 @@ impl PhiGuard {
             .map(|raw| {
                 let digits = phone_digits(raw);
                 if digits.is_empty() {
-                    Err(PhiConfigError::InvalidAllowedPhoneNumber { number: raw.clone() })
+                    Err(PhiConfigError::InvalidAllowedPhoneNumber {
+                        number: raw.clone(),
+                    })
                 } else {
                     Ok(digits)
                 }
@@ -150,12 +158,8 @@ impl PhiGuard {
     /// `variable` is the variable of the first span in `values` that overlaps the hit.
     pub fn check(&self, text: &str, values: &[ValueSpan]) -> Vec<PhiHit> {
         let inner = &*self.inner;
-        let profile = TextProfile::of(text);
         let mut raw: Vec<RawHit> = Vec::new();
-        inner.detectors.scan(text, &profile, &mut raw);
-        if profile.upper_or_non_ascii {
-            inner.names.scan(text, &mut raw);
-        }
+        scan::scan(&inner.detectors, &inner.names, text, &mut raw);
         for (index, (_, regex)) in inner.custom.iter().enumerate() {
             for m in regex.find_iter(text) {
                 if !m.is_empty() {

@@ -7,16 +7,16 @@ use regex::Regex;
 
 use super::detectors::RawHit;
 use super::family::PhiFamily;
-use super::text::{char_after, char_before, contains_ci, previous_word, window_after};
+use super::text::{
+    char_after, char_before, contains_ci, find_in, in_sorted, next_word, previous_word,
+    starts_with_ci, window_after, Window,
+};
 
-/// Triggers after which a name follows. `strong` triggers name a patient outright, so a
-/// single surname is enough; the others need First Last.
+/// The name-context regex. Triggers before a name need none: the scanner hands over the
+/// word ("patient", "son" + "of", "named"), and titles ("Mr", "Mrs", "Ms", "Mx", "Miss")
+/// are matched case-sensitively, so "MS" (the disease) is not a title.
 #[derive(Debug)]
 pub(crate) struct NameDetector {
-    /// Mr / Mrs / Ms / Mx / Miss: case-sensitive, so "MS" (the disease) is not a title.
-    title: Regex,
-    /// "patient", "decedent", "son of", "identified as", ...
-    before_name: Regex,
     /// "was admitted", "tested positive", ", a 45-year-old", "'s surgery", ...
     after_name: Regex,
 }
@@ -24,89 +24,532 @@ pub(crate) struct NameDetector {
 /// Words that are never the first word of a name: function words, calendar words and
 /// the capitalised common nouns of headlines ("Patient Safety Week", "Patient Portal").
 const STOP: &[&str] = &[
-    "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
-    "before", "but", "by", "can", "care", "do", "each", "every", "for", "from", "has", "have",
-    "he", "her", "here", "his", "how", "i", "if", "in", "into", "is", "it", "its", "may",
-    "more", "most", "must", "my", "new", "no", "not", "now", "of", "on", "one", "only", "or",
-    "our", "out", "she", "should", "so", "some", "such", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "those", "to", "today", "tomorrow",
-    "tonight", "two", "three", "four", "five", "under", "up", "us", "was", "we", "were",
-    "what", "when", "where", "which", "while", "who", "why", "will", "with", "would", "yes",
-    "yesterday", "you", "your", "please", "note", "update", "updates", "alert", "alerts",
-    "advisory", "notice", "warning", "watch", "safety", "portal", "services", "service",
-    "experience", "access", "advocate", "advocates", "advocacy", "education", "information",
-    "info", "visitor", "visitors", "visiting", "rights", "privacy", "records", "record",
-    "transport", "transportation", "parking", "entrance", "line", "hotline", "resources",
-    "resource", "survey", "satisfaction", "story", "stories", "volume", "volumes", "count",
-    "counts", "numbers", "number", "data", "flow", "beds", "bed", "room", "rooms", "family",
-    "families", "support", "guide", "guidance", "guidelines", "form", "forms", "registration",
-    "checklist", "zero", "first", "second", "third", "last", "next", "old", "local", "public",
-    "community", "national", "emergency", "urgent", "immediate", "officials", "staff",
-    "doctors", "nurses", "everyone", "nobody", "none", "someone", "anyone", "many", "several",
-    "week", "month", "year", "day", "morning", "afternoon", "evening", "night", "monday",
-    "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
-    "march", "april", "june", "july", "august", "september", "october", "november",
-    "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
-    "dec", "spring", "summer", "fall", "autumn", "winter", "covid", "flu", "measles",
-    "hurricane", "storm", "tropical", "heat", "cold", "water", "supply", "air", "quality",
-    "sample", "samples", "system", "plant", "main", "testing", "test", "tests", "vaccine",
-    "vaccines", "vaccination", "clinic", "clinics", "unit", "units", "intake", "id", "name",
-    "names", "status", "summary", "outcomes", "outcome", "wellness", "week's", "day's",
-    "appointment", "appointments", "confidentiality", "feedback", "voices", "spotlight",
-    "rooms", "zone", "area", "areas", "group", "groups", "list", "lists", "chart", "charts",
-    "census", "load", "surge", "capacity", "wait", "times", "dies", "died", "said", "says",
-    "thanks", "thank", "meet", "welcome", "congratulations", "happy", "join", "learn",
-    "read", "see", "visit", "call", "get", "find", "stay", "keep", "boil", "shelter",
+    "a",
+    "about",
+    "access",
+    "advisory",
+    "advocacy",
+    "advocate",
+    "advocates",
+    "after",
+    "afternoon",
+    "air",
+    "alert",
+    "alerts",
+    "all",
+    "also",
+    "an",
+    "and",
+    "any",
+    "anyone",
+    "appointment",
+    "appointments",
+    "apr",
+    "april",
+    "are",
+    "area",
+    "areas",
+    "as",
+    "at",
+    "aug",
+    "august",
+    "autumn",
+    "be",
+    "bed",
+    "beds",
+    "been",
+    "before",
+    "boil",
+    "but",
+    "by",
+    "call",
+    "can",
+    "capacity",
+    "care",
+    "census",
+    "chart",
+    "charts",
+    "checklist",
+    "clinic",
+    "clinics",
+    "cold",
+    "community",
+    "confidentiality",
+    "congratulations",
+    "count",
+    "counts",
+    "covid",
+    "data",
+    "day",
+    "day's",
+    "dec",
+    "december",
+    "died",
+    "dies",
+    "do",
+    "doctors",
+    "each",
+    "education",
+    "emergency",
+    "entrance",
+    "evening",
+    "every",
+    "everyone",
+    "experience",
+    "fall",
+    "families",
+    "family",
+    "feb",
+    "february",
+    "feedback",
+    "find",
+    "first",
+    "five",
+    "flow",
+    "flu",
+    "for",
+    "form",
+    "forms",
+    "four",
+    "friday",
+    "from",
+    "get",
+    "group",
+    "groups",
+    "guidance",
+    "guide",
+    "guidelines",
+    "happy",
+    "has",
+    "have",
+    "he",
+    "heat",
+    "her",
+    "here",
+    "his",
+    "hotline",
+    "how",
+    "hurricane",
+    "i",
+    "id",
+    "if",
+    "immediate",
+    "in",
+    "info",
+    "information",
+    "intake",
+    "into",
+    "is",
+    "it",
+    "its",
+    "jan",
+    "january",
+    "join",
+    "jul",
+    "july",
+    "jun",
+    "june",
+    "keep",
+    "last",
+    "learn",
+    "line",
+    "list",
+    "lists",
+    "load",
+    "local",
+    "main",
+    "many",
+    "mar",
+    "march",
+    "may",
+    "measles",
+    "meet",
+    "monday",
+    "month",
+    "more",
+    "morning",
+    "most",
+    "must",
+    "my",
+    "name",
+    "names",
+    "national",
+    "new",
+    "next",
+    "night",
+    "no",
+    "nobody",
+    "none",
+    "not",
+    "note",
+    "notice",
+    "nov",
+    "november",
+    "now",
+    "number",
+    "numbers",
+    "nurses",
+    "oct",
+    "october",
+    "of",
+    "officials",
+    "old",
+    "on",
+    "one",
+    "only",
+    "or",
+    "our",
+    "out",
+    "outcome",
+    "outcomes",
+    "parking",
+    "plant",
+    "please",
+    "portal",
+    "privacy",
+    "public",
+    "quality",
+    "read",
+    "record",
+    "records",
+    "registration",
+    "resource",
+    "resources",
+    "rights",
+    "room",
+    "rooms",
+    "safety",
+    "said",
+    "sample",
+    "samples",
+    "satisfaction",
+    "saturday",
+    "says",
+    "second",
+    "see",
+    "sep",
+    "sept",
+    "september",
+    "service",
+    "services",
+    "several",
+    "she",
+    "shelter",
+    "should",
+    "so",
+    "some",
+    "someone",
+    "spotlight",
+    "spring",
+    "staff",
+    "status",
+    "stay",
+    "stories",
+    "storm",
+    "story",
+    "such",
+    "summary",
+    "summer",
+    "sunday",
+    "supply",
+    "support",
+    "surge",
+    "survey",
+    "system",
+    "test",
+    "testing",
+    "tests",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "third",
+    "this",
+    "those",
+    "three",
+    "thursday",
+    "times",
+    "to",
+    "today",
+    "tomorrow",
+    "tonight",
+    "transport",
+    "transportation",
+    "tropical",
+    "tuesday",
+    "two",
+    "under",
+    "unit",
+    "units",
+    "up",
+    "update",
+    "updates",
+    "urgent",
+    "us",
+    "vaccination",
+    "vaccine",
+    "vaccines",
+    "visit",
+    "visiting",
+    "visitor",
+    "visitors",
+    "voices",
+    "volume",
+    "volumes",
+    "wait",
+    "warning",
+    "was",
+    "watch",
+    "water",
+    "we",
+    "wednesday",
+    "week",
+    "week's",
+    "welcome",
+    "wellness",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "winter",
+    "with",
+    "would",
+    "year",
+    "yes",
+    "yesterday",
+    "you",
+    "your",
+    "zero",
+    "zone",
 ];
 
 /// Words that make a capitalised run an organisation or a place, never a patient.
 const INSTITUTION: &[&str] = &[
-    "hospital", "hospitals", "clinic", "center", "centre", "department", "dept", "county",
-    "health", "healthcare", "university", "college", "school", "schools", "church",
-    "library", "institute", "foundation", "association", "society", "agency", "office",
-    "services", "pharmacy", "laboratory", "lab", "labs", "medical", "memorial", "regional",
-    "general", "inc", "llc", "corp", "company", "group", "network", "system", "systems",
-    "board", "council", "committee", "district", "authority", "commission", "coalition",
-    "alliance", "partners", "unit", "ward", "station", "shelter", "program", "team", "city",
-    "state", "village", "township", "lake", "river", "beach", "pool", "harbor", "creek",
-    "bay", "island", "heights", "avenue", "street", "road", "boulevard", "drive", "plaza",
-    "square", "building", "tower", "hall", "airport", "terminal", "mall", "market", "zoo",
-    "stadium", "field", "arena", "campus", "saint", "st", "children's", "childrens", "public",
-    "department's", "hospital's", "county's", "city's", "water", "supply", "plant", "main",
-    "system's", "reservoir", "authority's",
+    "agency",
+    "airport",
+    "alliance",
+    "arena",
+    "association",
+    "authority",
+    "authority's",
+    "avenue",
+    "bay",
+    "beach",
+    "board",
+    "boulevard",
+    "building",
+    "campus",
+    "center",
+    "centre",
+    "children's",
+    "childrens",
+    "church",
+    "city",
+    "city's",
+    "clinic",
+    "coalition",
+    "college",
+    "commission",
+    "committee",
+    "company",
+    "corp",
+    "council",
+    "county",
+    "county's",
+    "creek",
+    "department",
+    "department's",
+    "dept",
+    "district",
+    "drive",
+    "field",
+    "foundation",
+    "general",
+    "group",
+    "hall",
+    "harbor",
+    "health",
+    "healthcare",
+    "heights",
+    "hospital",
+    "hospital's",
+    "hospitals",
+    "inc",
+    "institute",
+    "island",
+    "lab",
+    "laboratory",
+    "labs",
+    "lake",
+    "library",
+    "llc",
+    "main",
+    "mall",
+    "market",
+    "medical",
+    "memorial",
+    "network",
+    "office",
+    "partners",
+    "pharmacy",
+    "plant",
+    "plaza",
+    "pool",
+    "program",
+    "public",
+    "regional",
+    "reservoir",
+    "river",
+    "road",
+    "saint",
+    "school",
+    "schools",
+    "services",
+    "shelter",
+    "society",
+    "square",
+    "st",
+    "stadium",
+    "state",
+    "station",
+    "street",
+    "supply",
+    "system",
+    "system's",
+    "systems",
+    "team",
+    "terminal",
+    "tower",
+    "township",
+    "unit",
+    "university",
+    "village",
+    "ward",
+    "water",
+    "zoo",
 ];
 
 /// Titles of clinicians, staff and officials: a name after one of these is not a patient.
 const STAFF_TITLE: &[&str] = &[
-    "dr", "doctor", "nurse", "prof", "professor", "surgeon", "chaplain", "therapist",
-    "commissioner", "director", "mayor", "governor", "senator", "officer", "chief",
-    "superintendent", "alderman", "alderwoman", "rep", "representative", "secretary",
-    "president", "chair", "captain", "sgt", "lt", "paramedic", "pharmacist", "coach", "judge",
-    "rev", "reverend", "pastor", "father", "sister", "brother", "anesthesiologist",
-    "cardiologist", "epidemiologist", "np", "rn", "pa", "md",
+    "alderman",
+    "alderwoman",
+    "anesthesiologist",
+    "brother",
+    "captain",
+    "cardiologist",
+    "chair",
+    "chaplain",
+    "chief",
+    "coach",
+    "commissioner",
+    "director",
+    "doctor",
+    "dr",
+    "epidemiologist",
+    "father",
+    "governor",
+    "judge",
+    "lt",
+    "mayor",
+    "md",
+    "np",
+    "nurse",
+    "officer",
+    "pa",
+    "paramedic",
+    "pastor",
+    "pharmacist",
+    "president",
+    "prof",
+    "professor",
+    "rep",
+    "representative",
+    "rev",
+    "reverend",
+    "rn",
+    "secretary",
+    "senator",
+    "sgt",
+    "sister",
+    "superintendent",
+    "surgeon",
+    "therapist",
 ];
 
 /// Roles in an appositive after a title ("Ms. Alvarez, our communications director") that
 /// make the named person staff, not a patient.
 const STAFF_ROLE: &[&str] = &[
-    "director", "commissioner", "spokesperson", "spokeswoman", "spokesman", "manager",
-    "coordinator", "officer", "president", "chair", "chief", "secretary", "nurse",
-    "physician", "doctor", "surgeon", "epidemiologist", "volunteer", "administrator",
-    "supervisor", "ceo", "cfo", "coo", "head of", "lead", "leader", "mayor", "alderman",
-    "governor", "senator", "representative", "superintendent", "principal", "teacher",
-    "pharmacist", "specialist", "educator", "liaison", "counsel", "attorney", "staff",
-    "team", "organizer", "organiser", "founder", "chaplain", "therapist",
+    "administrator",
+    "alderman",
+    "attorney",
+    "ceo",
+    "cfo",
+    "chair",
+    "chaplain",
+    "chief",
+    "commissioner",
+    "coo",
+    "coordinator",
+    "counsel",
+    "director",
+    "doctor",
+    "educator",
+    "epidemiologist",
+    "founder",
+    "governor",
+    "head",
+    "lead",
+    "leader",
+    "liaison",
+    "manager",
+    "mayor",
+    "nurse",
+    "officer",
+    "organiser",
+    "organizer",
+    "pharmacist",
+    "physician",
+    "president",
+    "principal",
+    "representative",
+    "secretary",
+    "senator",
+    "specialist",
+    "spokesman",
+    "spokesperson",
+    "spokeswoman",
+    "staff",
+    "superintendent",
+    "supervisor",
+    "surgeon",
+    "teacher",
+    "team",
+    "therapist",
+    "volunteer",
 ];
 
 /// Credentials after a name that make it a clinician ("Anna Reyes, MD").
 const CREDENTIALS: &[&str] = &[
-    "md", "m.d.", "do", "rn", "np", "pa", "pa-c", "phd", "mph", "dnp", "bsn", "msn", "crna",
-    "lpn", "facs", "dds", "pharmd",
+    "bsn", "crna", "dds", "dnp", "do", "facs", "lpn", "m.d.", "md", "mph", "msn", "np", "pa",
+    "pa-c", "pharmd", "phd", "rn",
 ];
 
+/// Whether `word` (ignoring ASCII case and a possessive "'s") is in `list`, which must be
+/// sorted and lower-case (a test checks every list).
 fn in_list(list: &[&str], word: &str) -> bool {
-    let word = strip_possessive(word);
-    list.iter().any(|w| w.eq_ignore_ascii_case(word))
+    in_sorted(list, strip_possessive(word))
 }
 
 fn strip_possessive(word: &str) -> &str {
@@ -119,7 +562,9 @@ fn strip_possessive(word: &str) -> &str {
 /// "McDonald", "Núñez"), not an acronym ("ICU", "COVID").
 fn is_name_word(word: &str) -> bool {
     let mut chars = word.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     first.is_uppercase()
         && word.chars().count() >= 2
         && word.chars().any(char::is_lowercase)
@@ -170,8 +615,7 @@ fn name_after(text: &str, i: usize, max: usize) -> Option<NameRun> {
     let skipped = rest.len() - rest.trim_start_matches([' ', ',', ':']).len();
     let mut cursor = i + skipped;
     let mut run: Option<NameRun> = None;
-    loop {
-        let Some((s, e)) = word_at(text, cursor) else { break };
+    while let Some((s, e)) = word_at(text, cursor) {
         let word = text.get(s..e).unwrap_or("");
         let is_initial = run.is_some()
             && word.chars().count() == 1
@@ -230,8 +674,7 @@ fn name_before(text: &str, i: usize) -> Option<NameRun> {
     let mut starts: [usize; 6] = [0; 6];
     let mut count = 0usize;
     let mut end = None;
-    loop {
-        let Some((s, e)) = word_ending_at(text, cursor) else { break };
+    while let Some((s, e)) = word_ending_at(text, cursor) {
         let word = text.get(s..e).unwrap_or("");
         let is_initial = end.is_some()
             && word.chars().count() == 1
@@ -261,7 +704,9 @@ fn name_before(text: &str, i: usize) -> Option<NameRun> {
         if before.ends_with('.') {
             // "Q." is a middle initial, "Dr." a clinician, "Mrs." a patient title the title
             // detector reports; anything else is the end of the previous sentence.
-            let Some((ts, te)) = word_ending_at(text, cursor - 1) else { break };
+            let Some((ts, te)) = word_ending_at(text, cursor - 1) else {
+                break;
+            };
             let abbrev = text.get(ts..te).unwrap_or("");
             if abbrev.chars().count() == 1 && abbrev.chars().all(char::is_uppercase) {
                 cursor -= 1;
@@ -299,13 +744,6 @@ fn name_before(text: &str, i: usize) -> Option<NameRun> {
 impl NameDetector {
     pub(crate) fn new() -> Result<NameDetector, regex::Error> {
         Ok(NameDetector {
-            title: Regex::new(r"(?-u:\b)(?:Mr|Mrs|Ms|Mx|Miss|Mister)(?:\.|(?-u:\b))")?,
-            before_name: Regex::new(concat!(
-                r"(?i)(?-u:\b)(?:",
-                r"(?P<strong>patient|pt\.|decedent|(?:son|daughter|wife|husband|mother|father|child|grandson|granddaughter|grandmother|grandfather|brother|sister|parent|widow|widower|family)\s+of|name\s+is|name:)",
-                r"|(?P<weak>resident|client|victim|infant|newborn|toddler|identified\s+as|known\s+as|named)",
-                r")(?-u:\b)?",
-            ))?,
             after_name: Regex::new(concat!(
                 r"(?:,\s+who\s+)?(?-u:\b)(?:was|is|has\s+been|had\s+been|is\s+being|was\s+being)\s+(?:admitted|readmitted|diagnosed|discharged|treated|hospitali[sz]ed|born|transported|airlifted|rushed|intubated|pronounced|seen\s+(?:by|in|at)|tested|transferred|stabili[sz]ed|resuscitated|a\s+patient)(?-u:\b)",
                 r"|(?-u:\b)(?:has\s+)?tested\s+(?:positive|negative)(?-u:\b)",
@@ -322,60 +760,95 @@ impl NameDetector {
         })
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Vec<RawHit>) {
-        self.scan_titles(text, out);
-        self.scan_before_name(text, out);
-        self.scan_after_name(text, out);
-    }
-
-    fn scan_titles(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.title.find_iter(text) {
-            let title = m.as_str().trim_end_matches('.');
-            if title == "Miss" {
-                // "Don't Miss Out", "Not to Miss".
-                let before = previous_word(text, m.start()).unwrap_or("");
-                if matches!(before.to_ascii_lowercase().as_str(), "t" | "not" | "never" | "to" | "dont" | "won") {
-                    continue;
-                }
+    /// A case-sensitive title word ("Mr", "Mrs", "Ms", "Mx", "Miss", "Mister") at
+    /// `start..end`: the name after it is a hit unless the person is staff.
+    pub(crate) fn on_title(&self, text: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
+        let title = text.get(start..end).unwrap_or("");
+        if title == "Miss" {
+            // "Don't Miss Out", "Not to Miss".
+            let before = previous_word(text, start).unwrap_or("");
+            if matches!(
+                before.to_ascii_lowercase().as_str(),
+                "t" | "not" | "never" | "to" | "dont" | "won"
+            ) {
+                return;
             }
-            let Some(run) = name_after(text, m.end(), 3) else { continue };
-            if run.start > m.end() + 2 || is_staff_context(text, m.start(), run.end) {
-                continue;
-            }
-            out.push(RawHit::new(PhiFamily::Name, m.start(), run.end));
         }
+        let title_end = if char_after(text, end) == Some('.') {
+            end + 1
+        } else {
+            end
+        };
+        let Some(run) = name_after(text, title_end, 3) else {
+            return;
+        };
+        if run.start > title_end + 2 || is_staff_context(text, start, run.end) {
+            return;
+        }
+        out.push(RawHit::new(PhiFamily::Name, start, run.end));
     }
 
-    fn scan_before_name(&self, text: &str, out: &mut Vec<RawHit>) {
-        for caps in self.before_name.captures_iter(text) {
-            let Some(m) = caps.get(0) else { continue };
-            let strong = caps.name("strong").is_some();
-            let trigger = m.as_str();
-            // "patient's", "patients": possessive or plural, not a name introduction.
-            if matches!(char_after(text, m.end()), Some('\'' | '\u{2019}' | 's')) && trigger.ends_with(char::is_alphabetic) {
-                continue;
-            }
-            // A capitalised trigger mid-sentence, or a whole sentence in title case, is a
-            // headline ("Meet Our Patient Advocates", "Resident Physicians Rally For Staffing").
-            if trigger.starts_with(char::is_uppercase)
-                && (!at_sentence_start(text, m.start()) || in_title_case_sentence(text, m.start()))
+    /// A word at `start..end` that may introduce a patient's name ("patient", "daughter
+    /// of", "named"). `word` is the trigger in lower case.
+    pub(crate) fn on_before_trigger(
+        &self,
+        text: &str,
+        word: &[u8],
+        start: usize,
+        end: usize,
+        out: &mut Vec<RawHit>,
+    ) {
+        let next = next_word(text, end).unwrap_or("");
+        let (strong, phrase_end) = match word {
+            b"patient" | b"decedent" => (true, end),
+            b"pt" if char_after(text, end) == Some('.') => (true, end + 1),
+            b"son" | b"daughter" | b"wife" | b"husband" | b"mother" | b"father" | b"child"
+            | b"grandson" | b"granddaughter" | b"grandmother" | b"grandfather" | b"brother"
+            | b"sister" | b"parent" | b"widow" | b"widower" | b"family"
+                if next.eq_ignore_ascii_case("of") =>
             {
-                continue;
+                (true, word_end_after(text, end))
             }
-            let Some(run) = name_after(text, m.end(), 3) else { continue };
-            if run.continues || (!strong && run.words < 2) {
-                continue;
+            b"name" if next.eq_ignore_ascii_case("is") => (true, word_end_after(text, end)),
+            b"name" if char_after(text, end) == Some(':') => (true, end + 1),
+            b"resident" | b"client" | b"victim" | b"infant" | b"newborn" | b"toddler"
+            | b"named" => (false, end),
+            b"identified" | b"known" if next.eq_ignore_ascii_case("as") => {
+                (false, word_end_after(text, end))
             }
-            if run.start > m.end() + 3 || is_staff_context(text, run.start, run.end) {
-                continue;
-            }
-            out.push(RawHit::new(PhiFamily::Name, run.start, run.end));
+            _ => return,
+        };
+        // "patient's", "patients": possessive or plural, not a name introduction.
+        if phrase_end == end && matches!(char_after(text, end), Some('\'' | '\u{2019}')) {
+            return;
         }
+        // A capitalised trigger mid-sentence, or a whole sentence in title case, is a
+        // headline ("Meet Our Patient Advocates", "Resident Physicians Rally For Staffing").
+        let capitalised = text
+            .get(start..)
+            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_uppercase()));
+        if capitalised && (!at_sentence_start(text, start) || in_title_case_sentence(text, start)) {
+            return;
+        }
+        let Some(run) = name_after(text, phrase_end, 3) else {
+            return;
+        };
+        if run.continues || (!strong && run.words < 2) {
+            return;
+        }
+        if run.start > phrase_end + 3 || is_staff_context(text, run.start, run.end) {
+            return;
+        }
+        out.push(RawHit::new(PhiFamily::Name, run.start, run.end));
     }
 
-    fn scan_after_name(&self, text: &str, out: &mut Vec<RawHit>) {
-        for m in self.after_name.find_iter(text) {
-            let Some(run) = name_before(text, m.start()) else { continue };
+    /// Context that may follow a patient's name ("was admitted", ", a 45-year-old",
+    /// "'s surgery"): the capitalised words before it are read as the name.
+    pub(crate) fn on_after_trigger(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        for m in find_in(&self.after_name, text, win) {
+            let Some(run) = name_before(text, m.start) else {
+                continue;
+            };
             if run.words < 2 {
                 continue;
             }
@@ -384,12 +857,29 @@ impl NameDetector {
     }
 }
 
+/// The end of the word that follows `i` (after spaces).
+fn word_end_after(text: &str, i: usize) -> usize {
+    let rest = text.get(i..).unwrap_or("");
+    let skipped = rest.len() - rest.trim_start_matches(' ').len();
+    let word = rest.get(skipped..).unwrap_or("");
+    let len = word
+        .find(|c: char| !c.is_alphabetic())
+        .unwrap_or(word.len());
+    i + skipped + len
+}
+
 /// Whether the sentence around byte `i` is written in title case: at least four words, and
 /// every word longer than three letters capitalised (a headline, not prose about a patient).
 fn in_title_case_sentence(text: &str, i: usize) -> bool {
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n');
-    let start = text.get(..i).and_then(|h| h.rfind(is_end)).map_or(0, |j| j + 1);
-    let end = text.get(i..).and_then(|t| t.find(is_end)).map_or(text.len(), |j| i + j);
+    let start = text
+        .get(..i)
+        .and_then(|h| h.rfind(is_end))
+        .map_or(0, |j| j + 1);
+    let end = text
+        .get(i..)
+        .and_then(|t| t.find(is_end))
+        .map_or(text.len(), |j| i + j);
     let sentence = text.get(start..end).unwrap_or("");
     let mut words = 0;
     for word in sentence.split_whitespace() {
@@ -407,7 +897,10 @@ fn in_title_case_sentence(text: &str, i: usize) -> bool {
 
 /// Whether byte `i` begins a sentence: text start, or after `.`, `!`, `?`, `:`, a quote or a newline.
 fn at_sentence_start(text: &str, i: usize) -> bool {
-    let head = text.get(..i).unwrap_or("").trim_end_matches([' ', '\t', '"', '\u{201c}', '(']);
+    let head = text
+        .get(..i)
+        .unwrap_or("")
+        .trim_end_matches([' ', '\t', '"', '\u{201c}', '(']);
     head.is_empty() || head.ends_with(['.', '!', '?', ':', '\n', '\u{2014}', '-', '#'])
 }
 
@@ -416,31 +909,49 @@ fn at_sentence_start(text: &str, i: usize) -> bool {
 /// attribution before ("said Ms. Alvarez").
 fn is_staff_context(text: &str, start: usize, end: usize) -> bool {
     let after = window_after(text, end, 64);
-    if let Some(rest) = after.strip_prefix(", ").or_else(|| after.strip_prefix(" (")) {
-        let credential = rest
-            .split(|c: char| c == ',' || c == ' ' || c == ')')
-            .next()
-            .unwrap_or("");
-        if CREDENTIALS.iter().any(|c| c.eq_ignore_ascii_case(credential)) {
+    if let Some(rest) = after
+        .strip_prefix(", ")
+        .or_else(|| after.strip_prefix(" ("))
+    {
+        let credential = rest.split([',', ' ', ')']).next().unwrap_or("");
+        if in_list(CREDENTIALS, credential) {
             return true;
         }
         // Only an appositive describes the person ("Ms. Alvarez, our communications
         // director"); a clause that goes on with a verb ("..., asked the nurses") does not.
         let clause = rest.split([',', '.', ';', ')']).next().unwrap_or("");
         let first = clause.split(' ').next().unwrap_or("");
-        let appositive = matches!(
-            first.to_ascii_lowercase().as_str(),
-            "our" | "the" | "a" | "an" | "his" | "her" | "their" | "its" | "who"
-        ) || first.starts_with(char::is_uppercase);
-        let described: String = clause.split(' ').take(6).collect::<Vec<_>>().join(" ");
+        let appositive = ["our", "the", "a", "an", "his", "her", "their", "its", "who"]
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(first))
+            || first.starts_with(char::is_uppercase);
+        let mut described = clause.split(' ').take(6);
         if appositive
-            && !contains_ci(&described, "patient")
-            && STAFF_ROLE.iter().any(|role| contains_ci(&described, role))
+            && !described.clone().any(|w| starts_with_ci(w, "patient"))
+            && described.any(|w| in_list(STAFF_ROLE, w))
         {
             return true;
         }
     }
     let before = previous_word(text, start).unwrap_or("");
-    matches!(before.to_ascii_lowercase().as_str(), "said" | "says" | "to" | "thanks" | "by")
-        && !contains_ci(window_after(text, end, 40), "patient")
+    matches!(
+        before.to_ascii_lowercase().as_str(),
+        "said" | "says" | "to" | "thanks" | "by"
+    ) && !contains_ci(window_after(text, end, 40), "patient")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_lists_are_sorted_lower_case_and_unique_for_binary_search() {
+        for list in [STOP, INSTITUTION, STAFF_TITLE, STAFF_ROLE, CREDENTIALS] {
+            assert!(
+                list.windows(2).all(|w| w[0] < w[1]),
+                "unsorted or duplicate: {list:?}"
+            );
+            assert!(list.iter().all(|w| *w == w.to_lowercase()), "{list:?}");
+        }
+    }
 }

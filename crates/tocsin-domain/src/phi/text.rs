@@ -1,59 +1,67 @@
 //! Allocation-free helpers for looking around a match in UTF-8 text: the character
-//! before or after an offset, bounded windows that never split a character, and a
-//! one-pass profile of which trigger characters a text contains at all.
+//! before or after an offset, bounded windows that never split a character, and the
+//! whitespace-aligned [`Window`]s that detectors run their regexes on.
 
-/// Which cheap triggers occur in a text, so detectors that cannot match are skipped.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TextProfile {
-    /// An ASCII digit occurs.
-    pub digit: bool,
-    /// An `@` occurs.
-    pub at: bool,
-    /// A `.` directly followed by an ASCII letter occurs (a domain shape).
-    pub dot_letter: bool,
-    /// A `+` occurs.
-    pub plus: bool,
-    /// Number of `:` characters.
-    pub colons: usize,
-    /// `::` occurs.
-    pub double_colon: bool,
-    /// An ASCII upper-case letter or any non-ASCII character occurs.
-    pub upper_or_non_ascii: bool,
+/// A byte range of the checked text that a detector's regex runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub start: usize,
+    pub end: usize,
 }
 
-impl TextProfile {
-    pub(crate) fn of(text: &str) -> TextProfile {
-        let mut p = TextProfile::default();
-        let mut prev = 0u8;
-        for &b in text.as_bytes() {
-            match b {
-                b'0'..=b'9' => p.digit = true,
-                b'@' => p.at = true,
-                b'+' => p.plus = true,
-                b':' => {
-                    p.colons += 1;
-                    if prev == b':' {
-                        p.double_colon = true;
-                    }
-                }
-                b'A'..=b'Z' => {
-                    p.upper_or_non_ascii = true;
-                    if prev == b'.' {
-                        p.dot_letter = true;
-                    }
-                }
-                b'a'..=b'z' => {
-                    if prev == b'.' {
-                        p.dot_letter = true;
-                    }
-                }
-                0x80..=0xFF => p.upper_or_non_ascii = true,
-                _ => {}
-            }
-            prev = b;
-        }
-        p
+/// How far [`widen`] walks to find whitespace before giving up.
+const WIDEN_LIMIT: usize = 256;
+
+/// The range `from..to` clamped to the text and widened outward to whitespace (or the
+/// text's ends), so a regex run on the window sees the same word boundaries as on the
+/// whole text. Runs on windows around trigger points are what keep `check` cheap.
+pub(crate) fn widen(text: &str, from: usize, to: usize) -> Window {
+    let bytes = text.as_bytes();
+    let mut start = from.min(text.len());
+    let floor = start.saturating_sub(WIDEN_LIMIT);
+    while start > floor && !bytes.get(start - 1).is_some_and(u8::is_ascii_whitespace) {
+        start -= 1;
     }
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let mut end = to.clamp(start, text.len());
+    let ceiling = end.saturating_add(WIDEN_LIMIT).min(text.len());
+    while end < ceiling && !bytes.get(end).is_some_and(u8::is_ascii_whitespace) {
+        end += 1;
+    }
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Window {
+        start,
+        end: end.max(start),
+    }
+}
+
+/// A regex match with offsets into the whole text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found<'t> {
+    pub start: usize,
+    pub end: usize,
+    pub text: &'t str,
+}
+
+/// The regex's matches inside `win`, with offsets into the whole `text`.
+pub(crate) fn find_in<'r, 't>(
+    regex: &'r regex::Regex,
+    text: &'t str,
+    win: Window,
+) -> impl Iterator<Item = Found<'t>> + 'r
+where
+    't: 'r,
+{
+    let slice = text.get(win.start..win.end).unwrap_or("");
+    regex.find_iter(slice).map(move |m| Found {
+        start: win.start + m.start(),
+        end: win.start + m.end(),
+        text: m.as_str(),
+    })
 }
 
 /// The character ending just before byte offset `i`.
@@ -131,7 +139,7 @@ pub(crate) fn last_number(s: &str) -> Option<u32> {
 /// punctuation other than sentence ends; `None` past a sentence end or the text start.
 pub(crate) fn previous_word(text: &str, i: usize) -> Option<&str> {
     let head = text.get(..i)?;
-    let trimmed = head.trim_end_matches(|c: char| c == ' ' || c == ',' || c == '(' || c == '#');
+    let trimmed = head.trim_end_matches([' ', ',', '(', '#']);
     let end = trimmed.len();
     let start = trimmed
         .char_indices()
@@ -151,4 +159,19 @@ pub(crate) fn next_word(text: &str, i: usize) -> Option<&str> {
         .find(|(_, c)| !c.is_alphabetic())
         .map_or(tail.len(), |(i, _)| i);
     (end > 0).then(|| tail.get(..end)).flatten()
+}
+
+/// Whether `word`, lower-cased (ASCII), is in `sorted`, a sorted list of lower-case words.
+/// Words longer than 24 bytes are in no list.
+pub(crate) fn in_sorted(sorted: &[&str], word: &str) -> bool {
+    let mut buf = [0u8; 24];
+    let Some(lower) = buf.get_mut(..word.len()) else {
+        return false;
+    };
+    for (dst, src) in lower.iter_mut().zip(word.bytes()) {
+        *dst = src.to_ascii_lowercase();
+    }
+    sorted
+        .binary_search_by(|probe| probe.as_bytes().cmp(lower))
+        .is_ok()
 }

@@ -1,0 +1,547 @@
+//! The Bluesky connector against the fake PDS: records and facets on the wire, session
+//! refresh, threads, every failure class, reconciliation and the health check.
+
+use super::*;
+use crate::sandbox::SandboxLog;
+use crate::{build_connector, AccountSpec};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::bluesky::{self, FakeBluesky, DID, HANDLE};
+use tocsin_test_support::Fault;
+
+fn http() -> HttpClient {
+    HttpClient::new(HttpLimits {
+        request_timeout: Duration::from_secs(5),
+        ..HttpLimits::default()
+    })
+    .unwrap()
+}
+
+fn spec(fake: &FakeBluesky) -> AccountSpec {
+    AccountSpec {
+        id: "acct-bluesky".into(),
+        platform: Platform::Bluesky,
+        name: format!("@{HANDLE}"),
+        settings: json!({"service": fake.base_url, "handle": HANDLE, "language": "en"}),
+        secret: Some(SecretString::from(bluesky::APP_PASSWORD)),
+    }
+}
+
+async fn setup() -> (FakeBluesky, BlueskyConnector) {
+    let fake = bluesky::start().await.unwrap();
+    let connector = BlueskyConnector::from_spec(&spec(&fake), &http()).unwrap();
+    (fake, connector)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost::new(key, text)
+}
+
+fn create_record_calls(fake: &FakeBluesky) -> usize {
+    fake.state
+        .requests_to(
+            &reqwest::Method::POST,
+            "/xrpc/com.atproto.repo.createRecord",
+        )
+        .len()
+}
+
+#[tokio::test]
+async fn a_post_is_a_feed_post_record_and_comes_back_as_its_at_uri_link_and_cid() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Boil water notice for Ward 3."))
+        .await
+        .unwrap();
+
+    let records = fake.records();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record.value["$type"], "app.bsky.feed.post");
+    assert_eq!(record.text, "Boil water notice for Ward 3.");
+    assert_eq!(record.value["langs"], json!(["en"]));
+    let created_at = record.value["createdAt"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created_at).is_ok(),
+        "{created_at}"
+    );
+    assert!(record.value.get("facets").is_none(), "no links, no facets");
+    assert!(record.value.get("reply").is_none());
+
+    assert_eq!(
+        outcome.remote.id,
+        format!("at://{DID}/app.bsky.feed.post/{}", record.rkey)
+    );
+    assert_eq!(
+        outcome.remote.url.as_deref(),
+        Some(format!("https://bsky.app/profile/{HANDLE}/post/{}", record.rkey).as_str())
+    );
+    assert_eq!(outcome.remote.extra.as_deref(), Some(record.cid.as_str()));
+    let rate = outcome.rate_limit.expect("RateLimit-* headers are read");
+    assert_eq!(rate.remaining, Some(bluesky::RATE_LIMIT - 1));
+
+    let session = &fake.state.requests_to(
+        &reqwest::Method::POST,
+        "/xrpc/com.atproto.server.createSession",
+    )[0];
+    assert_eq!(
+        session.json(),
+        json!({"identifier": HANDLE, "password": bluesky::APP_PASSWORD})
+    );
+    let create = &fake.state.requests_to(
+        &reqwest::Method::POST,
+        "/xrpc/com.atproto.repo.createRecord",
+    )[0];
+    assert_eq!(create.json()["repo"], DID);
+    assert_eq!(create.json()["collection"], "app.bsky.feed.post");
+    assert!(create
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("Bearer eyJ")));
+}
+
+#[tokio::test]
+async fn the_session_is_reused_across_calls() {
+    let (fake, connector) = setup().await;
+    connector.post(&post("k1", "one")).await.unwrap();
+    connector.post(&post("k2", "two")).await.unwrap();
+    connector.healthcheck().await.unwrap();
+    assert_eq!(fake.sessions_created(), 1);
+}
+
+#[tokio::test]
+async fn facets_use_utf8_byte_offsets_after_emoji_and_cjk() {
+    let (fake, connector) = setup().await;
+    let text =
+        "🚰💧 断水のお知らせ: health.example.gov/boil #BoilWater 🙏 https://example.org/a?b=1";
+    connector.post(&post("k1", text)).await.unwrap();
+
+    let facets = fake.records()[0].facets();
+    assert_eq!(facets.len(), 3, "{facets:#?}");
+    let span = |needle: &str| {
+        let start = text.find(needle).unwrap();
+        json!({"byteStart": start, "byteEnd": start + needle.len()})
+    };
+    assert_eq!(facets[0]["index"], span("health.example.gov/boil"));
+    assert_eq!(
+        facets[0]["features"],
+        json!([{"$type": "app.bsky.richtext.facet#link", "uri": "https://health.example.gov/boil"}])
+    );
+    assert_eq!(facets[1]["index"], span("#BoilWater"));
+    assert_eq!(
+        facets[1]["features"],
+        json!([{"$type": "app.bsky.richtext.facet#tag", "tag": "BoilWater"}])
+    );
+    assert_eq!(facets[2]["index"], span("https://example.org/a?b=1"));
+    assert_eq!(facets[2]["features"][0]["uri"], "https://example.org/a?b=1");
+    // Byte offsets, not characters: the emoji and kanji before the link are 4 and 3 bytes.
+    let link_start = facets[0]["index"]["byteStart"].as_u64().unwrap() as usize;
+    let chars_before = text[..link_start].chars().count();
+    assert_eq!(
+        (link_start, chars_before),
+        (32, 12),
+        "a byte offset, not a character index"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refreshed_once_transparently() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.expire_access_tokens();
+
+    let outcome = connector.post(&post("k1", "After expiry.")).await.unwrap();
+    assert_eq!(fake.live_records().len(), 1);
+    assert_eq!(outcome.remote.id, fake.records()[0].uri);
+    assert_eq!(fake.sessions_created(), 1);
+    assert_eq!(fake.refreshes(), 1);
+    assert_eq!(
+        create_record_calls(&fake),
+        2,
+        "the refused call and its one repeat"
+    );
+    let refresh = &fake.state.requests_to(
+        &reqwest::Method::POST,
+        "/xrpc/com.atproto.server.refreshSession",
+    )[0];
+    assert!(
+        refresh
+            .header("authorization")
+            .is_some_and(|a| a.contains(".refresh-")),
+        "refreshSession is authorised by the refresh JWT"
+    );
+
+    // The renewed session serves the next call without another refresh.
+    connector.post(&post("k2", "Next.")).await.unwrap();
+    assert_eq!(fake.refreshes(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_falls_back_to_one_new_session() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.expire_access_tokens();
+    fake.refuse_refresh(true);
+
+    connector.post(&post("k1", "After expiry.")).await.unwrap();
+    assert_eq!(fake.refreshes(), 0);
+    assert_eq!(fake.sessions_created(), 2);
+    assert_eq!(fake.live_records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_renewed_is_an_auth_error_after_one_attempt() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.expire_access_tokens();
+    fake.refuse_refresh(true);
+    fake.set_password("revoked");
+
+    let err = connector.post(&post("k1", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
+    assert_eq!(create_record_calls(&fake), 1, "no retry loop");
+    assert!(fake.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_three_post_thread_has_the_right_root_and_parent() {
+    let (fake, connector) = setup().await;
+    let first = connector
+        .post(&post("k1", "Live: boil water 1/3"))
+        .await
+        .unwrap();
+    let mut second = post("k2", "Live: boil water 2/3");
+    second.reply_to = Some(first.remote.clone());
+    let second = connector.post(&second).await.unwrap();
+    let mut third = post("k3", "Live: boil water 3/3");
+    third.reply_to = Some(second.remote.clone());
+    third.thread_root = Some(first.remote.clone());
+    let third = connector.post(&third).await.unwrap();
+
+    let records = fake.records();
+    let strong = |p: &PostOutcome| json!({"uri": p.remote.id, "cid": p.remote.extra});
+    assert_eq!(
+        records[1].value["reply"],
+        json!({"root": strong(&first), "parent": strong(&first)})
+    );
+    assert_eq!(
+        records[2].value["reply"],
+        json!({"root": strong(&first), "parent": strong(&second)})
+    );
+    assert_eq!(records[2].uri, third.remote.id);
+    assert_eq!(
+        records[2].reply_root.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(
+        records[2].reply_parent.as_deref(),
+        Some(second.remote.id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_reply_target_without_its_cid_is_refused_before_sending() {
+    let (fake, connector) = setup().await;
+    let first = connector.post(&post("k1", "root")).await.unwrap();
+    let mut reply = post("k2", "reply");
+    reply.reply_to = Some(RemotePost {
+        extra: None,
+        ..first.remote
+    });
+    let err = connector.post(&reply).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert_eq!(create_record_calls(&fake), 1);
+}
+
+#[tokio::test]
+async fn delete_removes_the_record_by_its_rkey() {
+    let (fake, connector) = setup().await;
+    let outcome = connector.post(&post("k1", "Retract me.")).await.unwrap();
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.records()[0].deleted);
+    let delete = &fake.state.requests_to(
+        &reqwest::Method::POST,
+        "/xrpc/com.atproto.repo.deleteRecord",
+    )[0];
+    assert_eq!(
+        delete.json(),
+        json!({"repo": DID, "collection": "app.bsky.feed.post", "rkey": fake.records()[0].rkey})
+    );
+
+    let foreign = RemotePost {
+        id: "at://did:plc:someoneelse/app.bsky.feed.post/3abc".into(),
+        url: None,
+        extra: None,
+    };
+    let err = connector.delete(&foreign).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.state.push_fault(Fault::rate_limited(9));
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    match err {
+        ConnectorError::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(9)))
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn an_exhausted_budget_waits_until_ratelimit_reset() {
+    let (fake, connector) = setup().await;
+    fake.set_rate_limit_remaining(0);
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    match err {
+        ConnectorError::RateLimited {
+            retry_after: Some(wait),
+            ref reason,
+        } => {
+            assert!(
+                wait > Duration::from_secs(3500) && wait <= Duration::from_secs(3600),
+                "{wait:?}"
+            );
+            assert!(reason.contains("RateLimitExceeded"), "{reason}");
+        }
+        other => panic!("expected RateLimited with a wait, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_503_is_transient() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_503_while_signing_in_is_transient() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    assert!(fake.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_revoked_app_password_or_token_is_an_auth_error_that_never_shows_secrets() {
+    let (fake, connector) = setup().await;
+    fake.set_password("revoked");
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("AuthenticationRequired")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(bluesky::APP_PASSWORD));
+    assert!(!format!("{connector:?}").contains(bluesky::APP_PASSWORD));
+
+    fake.set_password(bluesky::APP_PASSWORD);
+    fake.state.plan(|p| p.reject_token = true);
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
+    assert!(!err.to_string().contains("eyJ"), "no token in {err}");
+    assert!(fake.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_an_unknown_outcome() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.state.push_fault(Fault::Malformed);
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    assert_eq!(fake.records().len(), 1, "the PDS acted on it");
+}
+
+#[tokio::test]
+async fn a_dropped_answer_is_unknown_and_lookup_then_finds_the_post() {
+    let (fake, connector) = setup().await;
+    assert!(!connector.idempotent());
+    connector.healthcheck().await.unwrap();
+    let sent = post(
+        "k-drop",
+        "Measles exposure at Central Library, 2–4 pm. #measles",
+    );
+    fake.state.push_fault(Fault::DropAfterAccept);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+
+    let created = fake.records();
+    assert_eq!(created.len(), 1);
+    let found = connector
+        .lookup(&sent)
+        .await
+        .unwrap()
+        .expect("the post exists");
+    assert_eq!(found.id, created[0].uri);
+    assert_eq!(found.extra.as_deref(), Some(created[0].cid.as_str()));
+    let list = &fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/xrpc/com.atproto.repo.listRecords")[0];
+    assert!(
+        list.path.contains("collection=app.bsky.feed.post") && list.path.contains("limit=50"),
+        "{}",
+        list.path
+    );
+}
+
+#[tokio::test]
+async fn text_over_300_graphemes_is_refused_as_permanent() {
+    let (fake, connector) = setup().await;
+    // "é" written as e + combining acute: two characters, one grapheme.
+    let at_limit = "e\u{301}".repeat(300);
+    connector.post(&post("k1", &at_limit)).await.unwrap();
+    let over = "e\u{301}".repeat(301);
+    let err = connector.post(&post("k2", &over)).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("300 graphemes")),
+        "{err}"
+    );
+    assert_eq!(fake.records().len(), 1);
+}
+
+#[tokio::test]
+async fn lookup_finds_by_exact_text_and_returns_none_when_absent() {
+    let (_fake, connector) = setup().await;
+    let sent = connector
+        .post(&post("k1", "Clinic open 9–5 today."))
+        .await
+        .unwrap();
+    connector
+        .post(&post("k2", "Clinic open 9–5 today. Bring ID."))
+        .await
+        .unwrap();
+    let found = connector
+        .lookup(&post("k1", "Clinic open 9–5 today."))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(sent.remote.clone()));
+    assert_eq!(
+        connector
+            .lookup(&post("k3", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    connector.delete(&sent.remote).await.unwrap();
+    assert_eq!(
+        connector
+            .lookup(&post("k1", "Clinic open 9–5 today."))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_passes_and_fails_with_auth_when_the_token_is_rejected() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    assert_eq!(
+        fake.state
+            .requests_to(&reqwest::Method::GET, "/xrpc/com.atproto.server.getSession")
+            .len(),
+        1
+    );
+    fake.state.plan(|p| p.reject_token = true);
+    let err = connector.healthcheck().await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
+}
+
+#[tokio::test]
+async fn build_connector_makes_a_bluesky_connector_and_requires_an_app_password() {
+    let fake = bluesky::start().await.unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::Bluesky);
+    assert!(!connector.idempotent());
+    connector.healthcheck().await.unwrap();
+
+    let mut no_password = spec(&fake);
+    no_password.secret = None;
+    let err = build_connector(&no_password, &http(), &sandbox)
+        .err()
+        .unwrap();
+    assert!(matches!(err, ConnectorError::Config(_)), "{err}");
+}
+
+#[test]
+fn bare_domains_get_https_and_tags_lose_their_hash() {
+    let text = "See cdc.gov/flu or http://example.com now ＃Gripe #flu";
+    let found = facets::facets(text);
+    let uris: Vec<&str> = found
+        .iter()
+        .filter_map(|f| f["features"][0]["uri"].as_str())
+        .collect();
+    assert_eq!(uris, ["https://cdc.gov/flu", "http://example.com"]);
+    let tags: Vec<&str> = found
+        .iter()
+        .filter_map(|f| f["features"][0]["tag"].as_str())
+        .collect();
+    assert_eq!(tags, ["Gripe", "flu"]);
+    for f in &found {
+        let start = f["index"]["byteStart"].as_u64().unwrap() as usize;
+        let end = f["index"]["byteEnd"].as_u64().unwrap() as usize;
+        assert!(
+            text.get(start..end).is_some(),
+            "{start}..{end} on char boundaries"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lookup_pages_back_with_the_cursor_and_is_unknown_past_its_reach() {
+    let (fake, connector) = setup().await;
+    let oldest = connector
+        .post(&post("k-old", "The oldest alert."))
+        .await
+        .unwrap();
+    for i in 0..55 {
+        connector
+            .post(&post(&format!("k{i}"), &format!("Routine notice {i}.")))
+            .await
+            .unwrap();
+    }
+    let found = connector
+        .lookup(&post("k-old", "The oldest alert."))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(oldest.remote));
+    let pages = fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/xrpc/com.atproto.repo.listRecords");
+    assert!(
+        pages.iter().any(|r| r.path.contains("cursor=")),
+        "the second page is asked for"
+    );
+    assert_eq!(
+        connector
+            .lookup(&post("k-none", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    for i in 55..150 {
+        connector
+            .post(&post(&format!("k{i}"), &format!("Routine notice {i}.")))
+            .await
+            .unwrap();
+    }
+    let err = connector
+        .lookup(&post("k-none", "Never posted."))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Unknown(ref m) if m.contains("150 most recent")),
+        "{err}"
+    );
+}

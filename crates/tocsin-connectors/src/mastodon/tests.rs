@@ -1,0 +1,454 @@
+//! The Mastodon connector against the fake Mastodon server: wire fields, idempotency,
+//! every failure class, reconciliation and the health check.
+
+use super::*;
+use crate::sandbox::SandboxLog;
+use crate::{build_connector, AccountSpec};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::mastodon::{self, FakeMastodon};
+use tocsin_test_support::Fault;
+
+fn http() -> HttpClient {
+    HttpClient::new(HttpLimits {
+        request_timeout: Duration::from_secs(5),
+        ..HttpLimits::default()
+    })
+    .unwrap()
+}
+
+fn spec(fake: &FakeMastodon) -> AccountSpec {
+    AccountSpec {
+        id: "acct-mastodon".into(),
+        platform: Platform::Mastodon,
+        name: "@publichealth@mastodon.fake".into(),
+        settings: json!({"base_url": fake.base_url, "language": "en"}),
+        secret: Some(SecretString::from(mastodon::TOKEN)),
+    }
+}
+
+async fn setup() -> (FakeMastodon, MastodonConnector) {
+    let fake = mastodon::start().await.unwrap();
+    let connector = MastodonConnector::from_spec(&spec(&fake), &http()).unwrap();
+    (fake, connector)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost::new(key, text)
+}
+
+#[tokio::test]
+async fn a_post_lands_with_its_text_visibility_language_token_and_idempotency_key() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post(
+            "msg-1:acct-mastodon",
+            "Boil water notice for Ward 3.",
+        ))
+        .await
+        .unwrap();
+
+    let statuses = fake.statuses();
+    assert_eq!(statuses.len(), 1);
+    let status = &statuses[0];
+    assert_eq!(status.text, "Boil water notice for Ward 3.");
+    assert_eq!(status.visibility, "public");
+    assert_eq!(status.language.as_deref(), Some("en"));
+    assert_eq!(status.in_reply_to_id, None);
+    assert_eq!(
+        status.idempotency_key.as_deref(),
+        Some("msg-1:acct-mastodon")
+    );
+
+    assert_eq!(outcome.remote.id, status.id);
+    assert_eq!(
+        outcome.remote.url.as_deref(),
+        Some(format!("{}/@{}/{}", fake.base_url, mastodon::USERNAME, status.id).as_str())
+    );
+    let request = &fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/api/v1/statuses")[0];
+    assert_eq!(
+        request.header("authorization").as_deref(),
+        Some(format!("Bearer {}", mastodon::TOKEN).as_str())
+    );
+    assert_eq!(
+        request.header("idempotency-key").as_deref(),
+        Some("msg-1:acct-mastodon")
+    );
+    assert_eq!(request.json()["status"], "Boil water notice for Ward 3.");
+
+    let rate = outcome.rate_limit.expect("X-RateLimit-* headers are read");
+    assert_eq!(rate.remaining, Some(mastodon::RATE_LIMIT - 1));
+    assert!(rate
+        .reset_after
+        .is_some_and(|d| d <= Duration::from_secs(300)));
+}
+
+#[tokio::test]
+async fn a_reply_carries_in_reply_to_id_and_unlisted_visibility_when_configured() {
+    let fake = mastodon::start().await.unwrap();
+    let mut account = spec(&fake);
+    account.settings = json!({"base_url": fake.base_url, "visibility": "unlisted"});
+    let connector = MastodonConnector::from_spec(&account, &http()).unwrap();
+
+    let first = connector.post(&post("k1", "Update 1")).await.unwrap();
+    let mut reply = post("k2", "Update 2");
+    reply.reply_to = Some(first.remote.clone());
+    let second = connector.post(&reply).await.unwrap();
+
+    let statuses = fake.statuses();
+    assert_eq!(statuses.len(), 2);
+    assert_eq!(statuses[1].id, second.remote.id);
+    assert_eq!(
+        statuses[1].in_reply_to_id.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(statuses[1].visibility, "unlisted");
+    assert_eq!(statuses[1].language, None);
+}
+
+#[tokio::test]
+async fn delete_removes_the_status_and_deleting_it_again_is_not_an_error() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Shelter in place lifted."))
+        .await
+        .unwrap();
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.statuses()[0].deleted);
+    let deletes = fake.state.requests_to(
+        &reqwest::Method::DELETE,
+        &format!("/api/v1/statuses/{}", outcome.remote.id),
+    );
+    assert_eq!(deletes.len(), 1);
+    connector.delete(&outcome.remote).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_id_that_is_not_a_mastodon_id_is_refused_before_any_request() {
+    let (fake, connector) = setup().await;
+    let hostile = RemotePost {
+        id: "../../accounts/1".into(),
+        url: None,
+        extra: None,
+    };
+    let err = connector.delete(&hostile).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(fake.state.requests().is_empty());
+}
+
+#[tokio::test]
+async fn two_posts_with_the_same_idempotency_key_make_one_status() {
+    let (fake, connector) = setup().await;
+    assert!(connector.idempotent());
+    let first = connector
+        .post(&post("same-key", "Clinic open at 9."))
+        .await
+        .unwrap();
+    let again = connector
+        .post(&post("same-key", "Clinic open at 9."))
+        .await
+        .unwrap();
+    assert_eq!(first.remote, again.remote);
+    assert_eq!(fake.statuses().len(), 1);
+    assert_eq!(
+        fake.state
+            .requests_to(&reqwest::Method::POST, "/api/v1/statuses")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::rate_limited(7));
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    match err {
+        ConnectorError::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+    assert!(fake.statuses().is_empty());
+}
+
+#[tokio::test]
+async fn an_exhausted_window_waits_until_x_ratelimit_reset() {
+    let (fake, connector) = setup().await;
+    fake.set_rate_limit_remaining(0);
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    match err {
+        ConnectorError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } => {
+            assert!(
+                wait > Duration::from_secs(240) && wait <= Duration::from_secs(300),
+                "{wait:?}"
+            )
+        }
+        other => panic!("expected RateLimited with a wait, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_503_is_transient() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_an_auth_error_that_never_shows_the_token() {
+    let (fake, connector) = setup().await;
+    fake.set_token("rotated-token");
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("access token is invalid")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(mastodon::TOKEN));
+    assert!(!format!("{connector:?}").contains(mastodon::TOKEN));
+
+    fake.set_token(mastodon::TOKEN);
+    fake.state.plan(|p| p.reject_token = true);
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
+    assert!(fake.statuses().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_an_unknown_outcome() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::Malformed);
+    let err = connector
+        .post(&post("k", "Water safe to drink again."))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    assert_eq!(fake.statuses().len(), 1, "the server acted on it");
+}
+
+#[tokio::test]
+async fn a_dropped_answer_is_unknown_and_lookup_then_finds_the_post() {
+    let (fake, connector) = setup().await;
+    let sent = post("k-drop", "Measles exposure at Central Library, 2-4 pm.");
+    fake.state.push_fault(Fault::DropAfterAccept);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+
+    let created = fake.statuses();
+    assert_eq!(created.len(), 1);
+    let found = connector
+        .lookup(&sent)
+        .await
+        .unwrap()
+        .expect("the post exists");
+    assert_eq!(found.id, created[0].id);
+    assert!(found.url.is_some());
+}
+
+#[tokio::test]
+async fn a_status_over_the_instance_limit_is_refused_as_permanent_with_mastodons_reason() {
+    let (fake, connector) = setup().await;
+    fake.set_max_characters(40);
+    let err = connector
+        .post(&post(
+            "k",
+            "This alert is far too long for a forty character server.",
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("422") && m.contains("character limit of 40")),
+        "{err}"
+    );
+    assert!(fake.statuses().is_empty());
+}
+
+#[tokio::test]
+async fn lookup_matches_the_text_through_mastodons_html() {
+    let (fake, connector) = setup().await;
+    let text = "Boil water & use bottled <only>.\nDetails: https://health.example.gov/boil?ward=3\n\nIt's precautionary.";
+    let decoy = connector
+        .post(&post("k0", "Boil water & use bottled."))
+        .await
+        .unwrap();
+    let sent = connector.post(&post("k1", text)).await.unwrap();
+    connector
+        .post(&post("k2", "Unrelated later post."))
+        .await
+        .unwrap();
+
+    let found = connector.lookup(&post("other-key", text)).await.unwrap();
+    assert_eq!(found, Some(sent.remote.clone()));
+    assert_ne!(found.map(|f| f.id), Some(decoy.remote.id.clone()));
+    assert_eq!(
+        connector
+            .lookup(&post("k9", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A reply is only matched under the same parent.
+    let mut reply = post("k3", "Same words");
+    reply.reply_to = Some(sent.remote.clone());
+    connector.post(&reply).await.unwrap();
+    assert!(connector
+        .lookup(&post("k4", "Same words"))
+        .await
+        .unwrap()
+        .is_some());
+    let mut elsewhere = post("k5", "Same words");
+    elsewhere.reply_to = Some(decoy.remote);
+    assert_eq!(connector.lookup(&elsewhere).await.unwrap(), None);
+
+    let listed = fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/api/v1/accounts/");
+    assert!(listed.iter().any(|r| r.path
+        == format!(
+            "/api/v1/accounts/{}/statuses?limit=40",
+            mastodon::ACCOUNT_ID
+        )));
+}
+
+#[tokio::test]
+async fn lookup_does_not_report_a_deleted_post() {
+    let (_fake, connector) = setup().await;
+    let sent = connector
+        .post(&post("k1", "Retracted alert."))
+        .await
+        .unwrap();
+    connector.delete(&sent.remote).await.unwrap();
+    assert_eq!(
+        connector
+            .lookup(&post("k1", "Retracted alert."))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_passes_and_fails_with_auth_when_the_token_is_rejected() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    assert_eq!(
+        fake.state
+            .requests_to(&reqwest::Method::GET, "/api/v1/accounts/verify_credentials")
+            .len(),
+        1
+    );
+    fake.state.plan(|p| p.reject_token = true);
+    let err = connector.healthcheck().await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_healthcheck_of_a_server_that_is_down_is_transient() {
+    let (fake, connector) = setup().await;
+    let base = fake.base_url.clone();
+    drop(fake);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = connector.healthcheck().await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    assert!(!err.to_string().contains(&base), "no URL in errors: {err}");
+}
+
+#[tokio::test]
+async fn the_character_limit_is_read_from_api_v2_instance() {
+    let (fake, connector) = setup().await;
+    assert_eq!(connector.max_characters().await.unwrap(), 500);
+    fake.set_max_characters(1000);
+    assert_eq!(
+        instance_max_characters(&http(), &fake.base_url)
+            .await
+            .unwrap(),
+        1000
+    );
+    let instance = &fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/api/v2/instance")[0];
+    assert_eq!(
+        instance.header("authorization"),
+        None,
+        "the instance endpoint is public"
+    );
+}
+
+#[tokio::test]
+async fn build_connector_makes_a_mastodon_connector_and_requires_a_token() {
+    let fake = mastodon::start().await.unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::Mastodon);
+    assert!(connector.idempotent());
+    connector.healthcheck().await.unwrap();
+
+    let mut no_token = spec(&fake);
+    no_token.secret = None;
+    let err = build_connector(&no_token, &http(), &sandbox).err().unwrap();
+    assert!(matches!(err, ConnectorError::Config(_)), "{err}");
+    let mut typo = spec(&fake);
+    typo.settings = json!({"base_url": fake.base_url, "visibilty": "public"});
+    assert!(matches!(
+        build_connector(&typo, &http(), &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn lookup_pages_back_with_max_id_and_is_unknown_past_its_reach() {
+    let (fake, connector) = setup().await;
+    let oldest = connector
+        .post(&post("k-old", "The oldest alert."))
+        .await
+        .unwrap();
+    for i in 0..45 {
+        connector
+            .post(&post(&format!("k{i}"), &format!("Routine notice {i}.")))
+            .await
+            .unwrap();
+    }
+    let found = connector
+        .lookup(&post("k-old", "The oldest alert."))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(oldest.remote));
+    let pages = fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/api/v1/accounts/1");
+    assert!(
+        pages.iter().any(|r| r.path.contains("&max_id=")),
+        "the second page is asked for"
+    );
+    assert_eq!(
+        connector
+            .lookup(&post("k-none", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    for i in 45..125 {
+        connector
+            .post(&post(&format!("k{i}"), &format!("Routine notice {i}.")))
+            .await
+            .unwrap();
+    }
+    let err = connector
+        .lookup(&post("k-none", "Never posted."))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Unknown(ref m) if m.contains("120 most recent")),
+        "{err}"
+    );
+}

@@ -1,0 +1,445 @@
+//! Matrix rooms through the client-server API (v3): one account, one room, `m.room.message`.
+//!
+//! A send is `PUT /rooms/{roomId}/send/m.room.message/{txnId}` with the transaction id
+//! derived from the idempotency key, so a send whose outcome is unknown is simply sent
+//! again and the homeserver answers with the same event. Thread updates carry an
+//! `m.thread` relation; deletion is a redaction; reconciliation reads the latest events.
+
+pub mod config;
+
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+use base64::Engine;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tocsin_connector::http::{HttpClient, Reply};
+use tocsin_connector::rate_limit::{rate_limit_status, retry_after};
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_domain::Platform;
+use url::Url;
+
+use crate::account::AccountSpec;
+pub use config::MatrixConfig;
+
+/// Events per page when reconciling (`limit` of `/messages`).
+const LOOKUP_PAGE: usize = 50;
+/// Pages read before giving up on certainty (the post, if it exists, is recent).
+const LOOKUP_PAGES: usize = 4;
+/// Matrix refuses events over 65,536 bytes, envelope included; the content must leave
+/// room for the envelope (ids, signatures, hashes).
+const MAX_CONTENT_BYTES: usize = 60_000;
+/// The longest `retry_after_ms` believed; anything larger is treated as absent.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The Matrix transaction id for an idempotency key: `tocsin.` and the URL-safe base64
+/// of the key's SHA-256, so any key becomes a short, path-safe, stable id.
+pub fn transaction_id(idempotency_key: &str) -> String {
+    let digest = Sha256::digest(idempotency_key.as_bytes());
+    format!(
+        "tocsin.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+/// The `m.room.message` content for a post: `m.text` with the plain body, the HTML as
+/// `formatted_body` when there is one, and an `m.thread` relation for thread updates
+/// (`m.in_reply_to` points at the previous post, marked as a fallback for clients
+/// without threads).
+pub fn message_content(post: &OutgoingPost) -> Value {
+    let mut content = json!({ "msgtype": "m.text", "body": post.text });
+    if let Some(html) = &post.html {
+        content["format"] = json!("org.matrix.custom.html");
+        content["formatted_body"] = json!(html);
+    }
+    let parent = post.reply_to.as_ref().or(post.thread_root.as_ref());
+    let root = post.thread_root.as_ref().or(post.reply_to.as_ref());
+    if let (Some(parent), Some(root)) = (parent, root) {
+        content["m.relates_to"] = json!({
+            "rel_type": "m.thread",
+            "event_id": root.id,
+            "is_falling_back": true,
+            "m.in_reply_to": { "event_id": parent.id },
+        });
+    }
+    if post.exercise {
+        // A namespaced key: clients ignore it, bridges and bots can read it.
+        content["org.tocsin.exercise"] = json!(true);
+    }
+    content
+}
+
+/// One Matrix account posting into one room.
+pub struct MatrixConnector {
+    http: HttpClient,
+    config: MatrixConfig,
+    homeserver: Url,
+    token: SecretString,
+    user_id: tokio::sync::OnceCell<String>,
+}
+
+impl std::fmt::Debug for MatrixConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatrixConnector")
+            .field("homeserver", &self.config.homeserver)
+            .field("room_id", &self.config.room_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventIdAnswer {
+    event_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct WhoAmI {
+    user_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct JoinedRooms {
+    joined_rooms: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesPage {
+    #[serde(default)]
+    chunk: Vec<RoomEvent>,
+    #[serde(default)]
+    end: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RoomEvent {
+    event_id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    sender: String,
+    #[serde(default)]
+    content: Value,
+    #[serde(default)]
+    unsigned: Value,
+}
+
+impl RoomEvent {
+    /// Whether this event is `post` as sent by `user_id`: the same transaction id (the
+    /// homeserver shows it to the device that sent it), or the same text in the same
+    /// thread.
+    fn is(&self, post: &OutgoingPost, txn_id: &str, user_id: &str) -> bool {
+        if self.event_type != "m.room.message" || self.sender != user_id {
+            return false;
+        }
+        if self.unsigned.get("transaction_id").and_then(Value::as_str) == Some(txn_id) {
+            return true;
+        }
+        let same_text =
+            self.content.get("body").and_then(Value::as_str) == Some(post.text.as_str());
+        let root = post
+            .thread_root
+            .as_ref()
+            .or(post.reply_to.as_ref())
+            .map(|r| r.id.as_str());
+        let event_root = self
+            .content
+            .get("m.relates_to")
+            .and_then(|r| r.get("event_id"))
+            .and_then(Value::as_str);
+        same_text && root == event_root
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MatrixErrorBody {
+    #[serde(default)]
+    errcode: String,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
+}
+
+/// Text from a platform answer made safe for an error message: no control characters,
+/// at most 200 characters.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// What a non-success answer from a homeserver means. Matrix puts its reason in the
+/// body (`errcode`), so that is read first; the status is the fallback.
+pub(crate) fn matrix_error(reply: &Reply) -> ConnectorError {
+    let code = reply.status.as_u16();
+    let body: MatrixErrorBody = serde_json::from_slice(&reply.body).unwrap_or_default();
+    let what = if body.errcode.is_empty() {
+        format!("HTTP {code}: {}", reply.excerpt())
+    } else {
+        format!(
+            "HTTP {code} {}: {}",
+            clean(&body.errcode),
+            clean(&body.error)
+        )
+    };
+    let rate_limited = |what: String| ConnectorError::RateLimited {
+        retry_after: body
+            .retry_after_ms
+            .map(Duration::from_millis)
+            .filter(|d| *d <= MAX_RETRY_AFTER)
+            .or_else(|| retry_after(&reply.headers)),
+        reason: what,
+    };
+    let token_refused = |what: String| {
+        ConnectorError::Auth(format!("the homeserver refused the access token ({what})"))
+    };
+    let forbidden = |what: String| {
+        ConnectorError::Auth(format!(
+            "the account may not post in this room: not joined, banned, or below the needed power level ({what})"
+        ))
+    };
+    match (body.errcode.as_str(), code) {
+        ("M_LIMIT_EXCEEDED", _) | (_, 429) => rate_limited(what),
+        ("M_UNKNOWN_TOKEN" | "M_MISSING_TOKEN", _) | (_, 401) => token_refused(what),
+        ("M_FORBIDDEN", _) | (_, 403) => forbidden(what),
+        ("M_TOO_LARGE", _) | (_, 413) => {
+            ConnectorError::Permanent(format!("the event is too large ({what})"))
+        }
+        (_, 408 | 500..=599) => ConnectorError::Transient(what),
+        _ => ConnectorError::Permanent(what),
+    }
+}
+
+impl MatrixConnector {
+    /// A connector for `config`'s room, authenticating with `token`.
+    pub fn new(
+        http: HttpClient,
+        config: MatrixConfig,
+        token: SecretString,
+    ) -> Result<Self, ConnectorError> {
+        let homeserver = config.homeserver_url()?;
+        if homeserver.cannot_be_a_base() {
+            return Err(ConnectorError::Config("homeserver: not a base URL".into()));
+        }
+        Ok(MatrixConnector {
+            http,
+            config,
+            homeserver,
+            token,
+            user_id: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Builds the connector from an account: settings checked by [`MatrixConfig`], the
+    /// secret is the access token.
+    pub fn from_spec(spec: &AccountSpec, http: &HttpClient) -> Result<Self, ConnectorError> {
+        let config = MatrixConfig::from_settings(&spec.settings)?;
+        let token = spec.secret.clone().ok_or_else(|| {
+            ConnectorError::Config(format!("Matrix account {} has no access token", spec.id))
+        })?;
+        MatrixConnector::new(http.clone(), config, token)
+    }
+
+    /// The account's settings.
+    pub fn config(&self) -> &MatrixConfig {
+        &self.config
+    }
+
+    /// `{homeserver}/_matrix/client/v3/{segments}`, each segment percent-encoded.
+    fn endpoint(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
+        let mut url = self.homeserver.clone();
+        url.set_query(None);
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| ConnectorError::Config("homeserver: not a base URL".into()))?;
+            path.pop_if_empty()
+                .extend(["_matrix", "client", "v3"])
+                .extend(segments);
+        }
+        Ok(url)
+    }
+
+    fn authorized(&self, method: Method, url: &Url) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url.as_str())
+            .bearer_auth(self.token.expose_secret())
+    }
+
+    fn remote(&self, event_id: &str) -> RemotePost {
+        RemotePost {
+            id: event_id.to_string(),
+            url: Some(format!(
+                "https://matrix.to/#/{}/{event_id}",
+                self.config.room_id
+            )),
+            extra: None,
+        }
+    }
+
+    /// `GET /account/whoami`: whose token this is.
+    async fn whoami(&self) -> Result<String, ConnectorError> {
+        let url = self.endpoint(&["account", "whoami"])?;
+        let reply = self
+            .http
+            .send(self.authorized(Method::GET, &url), false)
+            .await?;
+        if !reply.status.is_success() {
+            return Err(matrix_error(&reply));
+        }
+        let me: WhoAmI = reply.json()?;
+        Ok(me.user_id)
+    }
+
+    async fn user_id(&self) -> Result<&str, ConnectorError> {
+        self.user_id
+            .get_or_try_init(|| self.whoami())
+            .await
+            .map(String::as_str)
+    }
+
+    /// A PUT of a JSON body to `url`; the answer's `event_id`.
+    async fn put_event(&self, url: &Url, body: Vec<u8>) -> Result<(String, Reply), ConnectorError> {
+        let request = self
+            .authorized(Method::PUT, url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let reply = self.http.send(request, true).await?;
+        if !reply.status.is_success() {
+            return Err(matrix_error(&reply));
+        }
+        let answer: EventIdAnswer = reply.json()?;
+        if answer.event_id.is_empty() {
+            return Err(ConnectorError::Unknown(format!(
+                "HTTP {} answer has an empty event_id",
+                reply.status.as_u16()
+            )));
+        }
+        Ok((answer.event_id, reply))
+    }
+}
+
+#[async_trait]
+impl Connector for MatrixConnector {
+    fn platform(&self) -> Platform {
+        Platform::Matrix
+    }
+
+    /// Transaction ids make a repeated send return the same event.
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        let body = serde_json::to_vec(&message_content(post))
+            .map_err(|e| ConnectorError::Permanent(format!("cannot encode the event: {e}")))?;
+        if body.len() > MAX_CONTENT_BYTES {
+            return Err(ConnectorError::Permanent(format!(
+                "the event content is {} bytes; Matrix refuses events over 65,536 bytes",
+                body.len()
+            )));
+        }
+        let txn_id = transaction_id(&post.idempotency_key);
+        let url = self.endpoint(&[
+            "rooms",
+            &self.config.room_id,
+            "send",
+            "m.room.message",
+            &txn_id,
+        ])?;
+        let (event_id, reply) = self.put_event(&url, body).await?;
+        Ok(PostOutcome {
+            remote: self.remote(&event_id),
+            rate_limit: rate_limit_status(&reply.headers),
+        })
+    }
+
+    /// Redacts the event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`), with a
+    /// transaction id derived from the event id so a repeated redaction is one redaction.
+    async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
+        let txn_id = transaction_id(&format!("redact:{}", remote.id));
+        let url = self.endpoint(&["rooms", &self.config.room_id, "redact", &remote.id, &txn_id])?;
+        let body = serde_json::to_vec(&json!({ "reason": "Retracted" }))
+            .map_err(|e| ConnectorError::Permanent(format!("cannot encode the redaction: {e}")))?;
+        self.put_event(&url, body).await.map(|_| ())
+    }
+
+    /// Reads the room backwards (`GET /rooms/{roomId}/messages?dir=b&limit=50`) for an
+    /// event this account sent with the post's transaction id or its exact text in the
+    /// same thread. `Ok(None)` only when the start of the room was reached; if the post
+    /// is not among the latest events but history goes on, the answer is `Unknown`.
+    async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
+        let user_id = self.user_id().await?;
+        let txn_id = transaction_id(&post.idempotency_key);
+        let mut from: Option<String> = None;
+        for _ in 0..LOOKUP_PAGES {
+            let mut url = self.endpoint(&["rooms", &self.config.room_id, "messages"])?;
+            {
+                let mut query = url.query_pairs_mut();
+                query
+                    .append_pair("dir", "b")
+                    .append_pair("limit", &LOOKUP_PAGE.to_string());
+                if let Some(from) = &from {
+                    query.append_pair("from", from);
+                }
+            }
+            let reply = self
+                .http
+                .send(self.authorized(Method::GET, &url), false)
+                .await?;
+            if !reply.status.is_success() {
+                return Err(matrix_error(&reply));
+            }
+            let page: MessagesPage = reply.json()?;
+            if let Some(event) = page.chunk.iter().find(|e| e.is(post, &txn_id, user_id)) {
+                return Ok(Some(self.remote(&event.event_id)));
+            }
+            match page.end {
+                Some(end) if !page.chunk.is_empty() => from = Some(end),
+                _ => return Ok(None),
+            }
+        }
+        Err(ConnectorError::Unknown(format!(
+            "the post is not among the room's latest {} events, and older history was not searched",
+            LOOKUP_PAGE * LOOKUP_PAGES
+        )))
+    }
+
+    /// `GET /account/whoami` (the token works), then `GET /joined_rooms` (the account
+    /// is in the room).
+    async fn healthcheck(&self) -> Result<(), ConnectorError> {
+        let user_id = self.whoami().await?;
+        let _ = self.user_id.set(user_id.clone());
+        let url = self.endpoint(&["joined_rooms"])?;
+        let reply = self
+            .http
+            .send(self.authorized(Method::GET, &url), false)
+            .await?;
+        if !reply.status.is_success() {
+            return Err(matrix_error(&reply));
+        }
+        let joined: JoinedRooms = reply.json()?;
+        if joined
+            .joined_rooms
+            .iter()
+            .any(|r| r == &self.config.room_id)
+        {
+            Ok(())
+        } else {
+            Err(ConnectorError::Auth(format!(
+                "{} is not joined to room {}: invite the account and accept the invitation",
+                clean(&user_id),
+                self.config.room_id
+            )))
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! The Matrix connector against the fake homeserver: wire fields, idempotent sends,
+//! threads, redaction, reconciliation, and every kind of failure.
+
+use super::*;
+use reqwest::Method;
+use serde_json::json;
+use std::sync::Arc;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::matrix::{limit_exceeded, FakeMatrix};
+use tocsin_test_support::Fault;
+
+const TOKEN: &str = "syt_dG9jc2lu_canary-matrix-token";
+const ROOM: &str = "!alerts:example.org";
+const USER: &str = "@tocsin:example.org";
+
+fn connector_for(fake: &FakeMatrix, token: &str) -> MatrixConnector {
+    let config = MatrixConfig::from_settings(&json!({
+        "homeserver": fake.server.base_url,
+        "room_id": ROOM,
+    }))
+    .unwrap();
+    let http = HttpClient::new(HttpLimits::default()).unwrap();
+    MatrixConnector::new(http, config, SecretString::from(token.to_string())).unwrap()
+}
+
+async fn setup() -> (FakeMatrix, MatrixConnector) {
+    let fake = FakeMatrix::start(USER, TOKEN, &[ROOM]).await.unwrap();
+    let connector = connector_for(&fake, TOKEN);
+    (fake, connector)
+}
+
+fn sends(fake: &FakeMatrix) -> Vec<tocsin_test_support::RecordedRequest> {
+    fake.server.state.requests_to(
+        &Method::PUT,
+        &format!("/_matrix/client/v3/rooms/{ROOM}/send/"),
+    )
+}
+
+#[test]
+fn the_transaction_id_is_stable_url_safe_and_distinct_per_key() {
+    let a = transaction_id("msg-1:acct-7");
+    assert_eq!(a, transaction_id("msg-1:acct-7"));
+    assert_ne!(a, transaction_id("msg-2:acct-7"));
+    assert!(a.starts_with("tocsin."));
+    assert!(a
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
+    assert!(transaction_id("a/b?c#d %")
+        .chars()
+        .all(|c| c != '/' && c != '?' && c != '#'));
+}
+
+#[tokio::test]
+async fn a_post_is_a_put_to_the_transaction_path_with_the_text_and_html() {
+    let (fake, matrix) = setup().await;
+    let mut post = OutgoingPost::new("msg-1:acct-1", "Boil water before drinking.");
+    post.html = Some("<p><strong>Boil</strong> water before drinking.</p>".into());
+    let outcome = matrix.post(&post).await.unwrap();
+
+    let sent = sends(&fake);
+    assert_eq!(sent.len(), 1);
+    let request = sent.first().unwrap();
+    assert_eq!(
+        request.path,
+        format!(
+            "/_matrix/client/v3/rooms/{ROOM}/send/m.room.message/{}",
+            transaction_id("msg-1:acct-1")
+        )
+    );
+    assert_eq!(
+        request.header("authorization").as_deref(),
+        Some(&*format!("Bearer {TOKEN}"))
+    );
+    assert_eq!(
+        request.json(),
+        json!({
+            "msgtype": "m.text",
+            "body": "Boil water before drinking.",
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<p><strong>Boil</strong> water before drinking.</p>",
+        })
+    );
+    let stored = fake.homeserver.messages(ROOM);
+    assert_eq!(stored.len(), 1);
+    let event_id = stored.first().unwrap().event_id.clone();
+    assert_eq!(outcome.remote.id, event_id);
+    assert_eq!(
+        outcome.remote.url,
+        Some(format!("https://matrix.to/#/{ROOM}/{event_id}"))
+    );
+}
+
+#[tokio::test]
+async fn a_plain_post_has_no_format_and_no_relation() {
+    let (fake, matrix) = setup().await;
+    matrix
+        .post(&OutgoingPost::new("k", "Plain text only"))
+        .await
+        .unwrap();
+    let body = sends(&fake).first().unwrap().json();
+    assert_eq!(
+        body,
+        json!({ "msgtype": "m.text", "body": "Plain text only" })
+    );
+}
+
+#[tokio::test]
+async fn an_exercise_carries_a_namespaced_marker() {
+    let (fake, matrix) = setup().await;
+    let mut post = OutgoingPost::new("drill", "EXERCISE: shelter in place");
+    post.exercise = true;
+    matrix.post(&post).await.unwrap();
+    assert_eq!(
+        sends(&fake).first().unwrap().json()["org.tocsin.exercise"],
+        json!(true)
+    );
+}
+
+#[tokio::test]
+async fn the_same_key_sent_twice_makes_one_event() {
+    let (fake, matrix) = setup().await;
+    let post = OutgoingPost::new("msg-1:acct-1", "Shelter in place.");
+    let first = matrix.post(&post).await.unwrap();
+    let second = matrix.post(&post).await.unwrap();
+    assert_eq!(first.remote, second.remote);
+    assert_eq!(
+        sends(&fake).len(),
+        2,
+        "both attempts reached the homeserver"
+    );
+    assert_eq!(
+        fake.homeserver.messages(ROOM).len(),
+        1,
+        "but only one event exists"
+    );
+}
+
+#[tokio::test]
+async fn thread_updates_carry_an_m_thread_relation_with_a_fallback_reply_to_the_previous_post() {
+    let (fake, matrix) = setup().await;
+    let root = matrix
+        .post(&OutgoingPost::new("k1", "Water main break."))
+        .await
+        .unwrap()
+        .remote;
+    let mut second = OutgoingPost::new("k2", "Update 1: crews on site.");
+    second.reply_to = Some(root.clone());
+    second.thread_root = Some(root.clone());
+    let second = matrix.post(&second).await.unwrap().remote;
+    let mut third = OutgoingPost::new("k3", "Update 2: repaired.");
+    third.reply_to = Some(second.clone());
+    third.thread_root = Some(root.clone());
+    matrix.post(&third).await.unwrap();
+
+    let bodies: Vec<Value> = sends(&fake).iter().map(|r| r.json()).collect();
+    assert_eq!(bodies.first().unwrap().get("m.relates_to"), None);
+    assert_eq!(
+        bodies.get(1).unwrap()["m.relates_to"],
+        json!({
+            "rel_type": "m.thread",
+            "event_id": root.id,
+            "is_falling_back": true,
+            "m.in_reply_to": { "event_id": root.id },
+        })
+    );
+    assert_eq!(
+        bodies.get(2).unwrap()["m.relates_to"],
+        json!({
+            "rel_type": "m.thread",
+            "event_id": root.id,
+            "is_falling_back": true,
+            "m.in_reply_to": { "event_id": second.id },
+        })
+    );
+    let stored = fake.homeserver.messages(ROOM);
+    assert_eq!(
+        stored.get(2).unwrap().content["m.relates_to"]["event_id"],
+        json!(root.id)
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_waits_as_long_as_retry_after_ms_says() {
+    let (fake, matrix) = setup().await;
+    fake.server.state.push_fault(limit_exceeded(1500));
+    let err = matrix
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    match err {
+        ConnectorError::RateLimited {
+            retry_after,
+            reason,
+        } => {
+            // The body's 1500 ms, not the header's rounded-up 2 s.
+            assert_eq!(retry_after, Some(Duration::from_millis(1500)));
+            assert!(reason.contains("M_LIMIT_EXCEEDED"), "{reason}");
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert!(fake.homeserver.messages(ROOM).is_empty());
+}
+
+#[tokio::test]
+async fn a_429_without_a_matrix_body_falls_back_to_the_retry_after_header() {
+    let (fake, matrix) = setup().await;
+    fake.server.state.push_fault(Fault::rate_limited(7));
+    let err = matrix
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_error_is_transient() {
+    let (fake, matrix) = setup().await;
+    fake.server.state.push_fault(Fault::unavailable());
+    let err = matrix
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_an_auth_failure_that_never_shows_the_token() {
+    let fake = FakeMatrix::start(USER, TOKEN, &[ROOM]).await.unwrap();
+    let wrong = connector_for(&fake, "syt_wrong_canary_token");
+    let err = wrong
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("M_UNKNOWN_TOKEN")),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("canary"), "{err}");
+    assert!(!format!("{wrong:?}").contains("canary"));
+}
+
+#[tokio::test]
+async fn a_room_the_account_is_not_in_is_an_auth_failure_that_says_so() {
+    let (fake, matrix) = setup().await;
+    fake.homeserver.leave(ROOM);
+    let err = matrix
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    match err {
+        ConnectorError::Auth(m) => {
+            assert!(m.contains("M_FORBIDDEN") && m.contains("not joined"), "{m}")
+        }
+        other => panic!("expected Auth, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_success_answer_is_unknown() {
+    let (fake, matrix) = setup().await;
+    fake.server.state.push_fault(Fault::Malformed);
+    let err = matrix
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_dropped_answer_is_unknown_and_sending_again_makes_no_second_event() {
+    let (fake, matrix) = setup().await;
+    fake.server.state.push_fault(Fault::DropAfterAccept);
+    let post = OutgoingPost::new("msg-9:acct-1", "Evacuate zone B.");
+    let err = matrix.post(&post).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err:?}");
+    assert_eq!(
+        fake.homeserver.messages(ROOM).len(),
+        1,
+        "the homeserver acted"
+    );
+    assert!(matrix.idempotent());
+    let again = matrix.post(&post).await.unwrap();
+    assert_eq!(fake.homeserver.messages(ROOM).len(), 1);
+    assert_eq!(
+        again.remote.id,
+        fake.homeserver.messages(ROOM).first().unwrap().event_id
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_event_is_refused_before_sending() {
+    let (fake, matrix) = setup().await;
+    let err = matrix
+        .post(&OutgoingPost::new("k", "x".repeat(70_000)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+    assert!(sends(&fake).is_empty());
+}
+
+#[tokio::test]
+async fn deleting_redacts_the_event_once_even_when_repeated() {
+    let (fake, matrix) = setup().await;
+    let remote = matrix
+        .post(&OutgoingPost::new("k", "Wrong area named."))
+        .await
+        .unwrap()
+        .remote;
+    matrix.delete(&remote).await.unwrap();
+    matrix.delete(&remote).await.unwrap();
+
+    let redacts = fake.server.state.requests_to(
+        &Method::PUT,
+        &format!("/_matrix/client/v3/rooms/{ROOM}/redact/"),
+    );
+    assert_eq!(redacts.len(), 2);
+    assert_eq!(
+        redacts.first().unwrap().path,
+        format!(
+            "/_matrix/client/v3/rooms/{ROOM}/redact/{}/{}",
+            remote.id,
+            transaction_id(&format!("redact:{}", remote.id))
+        )
+    );
+    let events = fake.homeserver.events();
+    let target = events.iter().find(|e| e.event_id == remote.id).unwrap();
+    assert!(target.redacted);
+    assert_eq!(target.content, json!({}));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "m.room.redaction")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_unknown_event_is_permanent() {
+    let (_fake, matrix) = setup().await;
+    let missing = RemotePost {
+        id: "$nope".into(),
+        url: None,
+        extra: None,
+    };
+    let err = matrix.delete(&missing).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("M_NOT_FOUND")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn lookup_finds_the_post_by_transaction_id_and_is_sure_when_it_is_absent() {
+    let (fake, matrix) = setup().await;
+    let post = OutgoingPost::new("msg-1:acct-1", "Boil water notice lifted.");
+    let sent = matrix.post(&post).await.unwrap().remote;
+    fake.homeserver.inject_message(
+        ROOM,
+        "@someone:example.org",
+        json!({"msgtype": "m.text", "body": "thanks!"}),
+    );
+    assert_eq!(matrix.lookup(&post).await.unwrap(), Some(sent));
+    let never = OutgoingPost::new("msg-2:acct-1", "Never sent.");
+    assert_eq!(matrix.lookup(&never).await.unwrap(), None);
+    let request = fake
+        .server
+        .state
+        .requests_to(
+            &Method::GET,
+            &format!("/_matrix/client/v3/rooms/{ROOM}/messages"),
+        )
+        .into_iter()
+        .next()
+        .unwrap();
+    assert!(
+        request.path.contains("dir=b") && request.path.contains("limit=50"),
+        "{}",
+        request.path
+    );
+}
+
+#[tokio::test]
+async fn lookup_matches_the_exact_text_from_this_account_only() {
+    let (fake, matrix) = setup().await;
+    let post = OutgoingPost::new("other-device", "Cooling centres open until 9 pm.");
+    // Someone else quoting the alert is not our post.
+    fake.homeserver.inject_message(
+        ROOM,
+        "@someone:example.org",
+        json!({"msgtype": "m.text", "body": post.text}),
+    );
+    assert_eq!(matrix.lookup(&post).await.unwrap(), None);
+    // The same text from this account (sent from another device: no transaction id) is.
+    let ours =
+        fake.homeserver
+            .inject_message(ROOM, USER, json!({"msgtype": "m.text", "body": post.text}));
+    assert_eq!(
+        matrix.lookup(&post).await.unwrap().map(|r| r.id),
+        Some(ours)
+    );
+    // A slightly different text is not.
+    let near = OutgoingPost::new("other-device-2", "Cooling centres open until 9 pm!");
+    assert_eq!(matrix.lookup(&near).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn lookup_in_a_busy_room_without_reaching_its_start_is_unknown() {
+    let (fake, matrix) = setup().await;
+    for i in 0..(LOOKUP_PAGE * LOOKUP_PAGES + 5) {
+        fake.homeserver.inject_message(
+            ROOM,
+            "@chatty:example.org",
+            json!({"msgtype": "m.text", "body": format!("msg {i}")}),
+        );
+    }
+    let err = matrix
+        .lookup(&OutgoingPost::new("k", "not here"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_healthcheck_checks_the_token_and_the_room_membership() {
+    let (fake, matrix) = setup().await;
+    matrix.healthcheck().await.unwrap();
+    assert_eq!(
+        fake.server
+            .state
+            .requests_to(&Method::GET, "/_matrix/client/v3/account/whoami")
+            .len(),
+        1
+    );
+    assert_eq!(
+        fake.server
+            .state
+            .requests_to(&Method::GET, "/_matrix/client/v3/joined_rooms")
+            .len(),
+        1
+    );
+
+    fake.homeserver.leave(ROOM);
+    let err = matrix.healthcheck().await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("not joined")),
+        "{err:?}"
+    );
+
+    let wrong = connector_for(&fake, "syt_wrong");
+    assert!(matches!(
+        wrong.healthcheck().await,
+        Err(ConnectorError::Auth(_))
+    ));
+}
+
+#[test]
+fn build_connector_makes_a_matrix_connector_and_wants_a_token() {
+    let http = HttpClient::new(HttpLimits::default()).unwrap();
+    let sandbox = Arc::new(crate::sandbox::SandboxLog::default());
+    let mut spec = AccountSpec {
+        id: "acct-matrix".into(),
+        platform: Platform::Matrix,
+        name: "#alerts".into(),
+        settings: json!({"homeserver": "https://matrix.example.org", "room_id": ROOM}),
+        secret: Some(SecretString::from(TOKEN.to_string())),
+    };
+    let connector = crate::build_connector(&spec, &http, &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::Matrix);
+    assert!(connector.idempotent() && connector.can_delete());
+    spec.secret = None;
+    assert!(matches!(
+        crate::build_connector(&spec, &http, &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
+}

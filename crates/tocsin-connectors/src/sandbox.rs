@@ -1,0 +1,152 @@
+//! The sandbox destination: records what it would have sent, for demos and exercises.
+//!
+//! It behaves like a well-mannered platform (ids, URLs, replies, deletes, lookups by
+//! idempotency key) so a drill exercises the whole pipeline without reaching anyone.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_domain::Platform;
+
+/// One post the sandbox received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxPost {
+    /// The account it was sent to.
+    pub account: String,
+    /// Its id.
+    pub id: String,
+    /// The post.
+    pub post: OutgoingPost,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+/// Everything every sandbox account received, shared by all sandbox connectors.
+#[derive(Debug, Default)]
+pub struct SandboxLog {
+    posts: Mutex<Vec<SandboxPost>>,
+}
+
+impl SandboxLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SandboxPost>> {
+        self.posts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// All posts, in arrival order.
+    pub fn posts(&self) -> Vec<SandboxPost> {
+        self.lock().clone()
+    }
+
+    /// Posts received by one account.
+    pub fn posts_for(&self, account: &str) -> Vec<SandboxPost> {
+        self.lock().iter().filter(|p| p.account == account).cloned().collect()
+    }
+
+    /// How many posts each account received (deleted ones included).
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for p in self.lock().iter() {
+            *counts.entry(p.account.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// A sandbox account.
+#[derive(Debug)]
+pub struct SandboxConnector {
+    account: String,
+    log: std::sync::Arc<SandboxLog>,
+}
+
+impl SandboxConnector {
+    /// A sandbox account recording into `log`.
+    pub fn new(account: &str, log: std::sync::Arc<SandboxLog>) -> Self {
+        SandboxConnector {
+            account: account.to_string(),
+            log,
+        }
+    }
+
+    fn remote(&self, id: &str) -> RemotePost {
+        RemotePost {
+            id: id.to_string(),
+            url: Some(format!("/sandbox/{}/{id}", self.account)),
+            extra: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for SandboxConnector {
+    fn platform(&self) -> Platform {
+        Platform::Sandbox
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        let mut posts = self.log.lock();
+        // Same key, same post: the sandbox honours idempotency keys as Mastodon does.
+        if let Some(existing) = posts
+            .iter()
+            .find(|p| p.account == self.account && p.post.idempotency_key == post.idempotency_key)
+        {
+            return Ok(PostOutcome::new(self.remote(&existing.id)));
+        }
+        let id = format!("{}", posts.len() + 1);
+        posts.push(SandboxPost {
+            account: self.account.clone(),
+            id: id.clone(),
+            post: post.clone(),
+            deleted: false,
+        });
+        Ok(PostOutcome::new(self.remote(&id)))
+    }
+
+    async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
+        let mut posts = self.log.lock();
+        match posts.iter_mut().find(|p| p.account == self.account && p.id == remote.id) {
+            Some(p) => {
+                p.deleted = true;
+                Ok(())
+            }
+            None => Err(ConnectorError::Permanent(format!("no sandbox post {}", remote.id))),
+        }
+    }
+
+    async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
+        Ok(self
+            .log
+            .lock()
+            .iter()
+            .find(|p| p.account == self.account && p.post.idempotency_key == post.idempotency_key)
+            .map(|p| self.remote(&p.id)))
+    }
+
+    async fn healthcheck(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_sandbox_records_posts_and_honours_idempotency_keys() {
+        let log = Arc::new(SandboxLog::default());
+        let a = SandboxConnector::new("acct-1", log.clone());
+        let first = a.post(&OutgoingPost::new("m1:acct-1", "hello")).await.unwrap();
+        let again = a.post(&OutgoingPost::new("m1:acct-1", "hello")).await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(log.posts_for("acct-1").len(), 1);
+        a.delete(&first.remote).await.unwrap();
+        assert!(log.posts_for("acct-1")[0].deleted);
+        assert!(a.lookup(&OutgoingPost::new("m2:acct-1", "x")).await.unwrap().is_none());
+    }
+}

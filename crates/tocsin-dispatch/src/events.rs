@@ -1,0 +1,57 @@
+//! Delivery events: what the control panel's live grid shows, published in-process.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What happened to one (message, account) delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeliveryEventKind {
+    /// Waiting in the outbox.
+    Queued,
+    /// A worker is sending it.
+    Sending {
+        /// Attempt number.
+        attempt: i64,
+    },
+    /// On the platform.
+    Delivered {
+        /// The platform's id.
+        remote_id: String,
+        /// Link to the live post.
+        url: Option<String>,
+    },
+    /// Failed; will be tried again.
+    Retrying {
+        /// When.
+        next_attempt_at: DateTime<Utc>,
+        /// Why.
+        error: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// Sent, but the platform's answer was lost: being reconciled.
+    Unknown {
+        /// Why.
+        error: String,
+    },
+    /// Removed from the platform by a retraction.
+    Retracted,
+    /// Not sent: the message was retracted first.
+    Cancelled,
+}
+
+/// One delivery's change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryEvent {
+    /// The message.
+    pub message_id: i64,
+    /// The account.
+    pub account_id: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: DeliveryEventKind,
+}

@@ -1,0 +1,153 @@
+//! A small deployment for fan-out tests: a store, accounts with routes, a dispatcher,
+//! and helpers to approve a message and wait for it to settle.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::Connector;
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_dispatch::{AccountRoute, DispatchConfig, Dispatcher, Routes};
+use tocsin_store::outbox::Placement;
+use tocsin_store::{DeliveryState, NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
+pub use tocsin_test_support::db::{Backend, TestDb};
+
+/// Runs each listed `async fn name(backend: Backend)` once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::support::Backend::Sqlite).await; }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::support::Backend::Postgres).await; }
+            )*
+        }
+    };
+}
+
+pub struct Deployment {
+    pub db: TestDb,
+    pub routes: Arc<Routes>,
+    pub sandbox: Arc<SandboxLog>,
+    pub accounts: Vec<i64>,
+}
+
+pub fn fast_config(node: &str) -> DispatchConfig {
+    DispatchConfig {
+        node_id: node.into(),
+        poll_interval: Duration::from_millis(20),
+        retry: tocsin_connector::retry::RetryPolicy {
+            initial: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            max_attempts: 6,
+            max_retry_after: Duration::from_secs(10),
+        },
+        ..DispatchConfig::default()
+    }
+}
+
+impl Deployment {
+    /// A store with `sandbox_accounts` sandbox accounts.
+    pub async fn new(backend: Backend, sandbox_accounts: usize) -> Deployment {
+        let db = TestDb::new(backend).await.unwrap();
+        let mut d = Deployment { db, routes: Arc::new(Routes::new()), sandbox: Arc::new(SandboxLog::default()), accounts: Vec::new() };
+        for i in 0..sandbox_accounts {
+            let id = d.add_account("sandbox", &format!("sandbox-{i}"), true).await;
+            let connector = Arc::new(SandboxConnector::new(&id.to_string(), d.sandbox.clone()));
+            d.route(id, connector, "sandbox");
+        }
+        d
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.db.store
+    }
+
+    pub async fn add_account(&mut self, platform: &str, handle: &str, sandbox: bool) -> i64 {
+        let id = self
+            .store()
+            .add_account(
+                "admin",
+                &NewAccount { platform: platform.into(), handle: handle.into(), display_name: handle.into(), sandbox },
+            )
+            .await
+            .unwrap();
+        self.accounts.push(id);
+        id
+    }
+
+    pub fn route(&self, account: i64, connector: Arc<dyn Connector>, host: &str) {
+        self.routes.insert(account, AccountRoute { connector, host: host.into() });
+    }
+
+    pub fn dispatcher(&self, node: &str) -> Dispatcher {
+        Dispatcher::new(self.store().clone(), self.routes.clone(), fast_config(node))
+    }
+
+    /// Approves a message with `text` for every platform to `accounts`.
+    pub async fn approve(&self, text: &str, accounts: &[i64], placement: Placement) -> i64 {
+        let variants: Vec<RenderedVariant> = ["sandbox", "mastodon", "bluesky", "matrix", "webhook", "email"]
+            .iter()
+            .map(|p| RenderedVariant { platform: p.to_string(), body: text.to_string() })
+            .collect();
+        let draft = self
+            .store()
+            .create_draft(&NewDraft {
+                playbook_id: "boil-water".into(),
+                step_id: "alert".into(),
+                content_hash: "sha256:test".into(),
+                variables_json: "{}".into(),
+                created_by: "drafter".into(),
+                exercise: false,
+                variants: variants.clone(),
+            })
+            .await
+            .unwrap();
+        let mut tx = self.store().begin().await.unwrap();
+        let id = tx
+            .create_placed_message(
+                &NewMessage {
+                    draft_id: draft,
+                    approved_by: "approver".into(),
+                    exercise: false,
+                    break_glass: false,
+                    variants,
+                    account_ids: accounts.to_vec(),
+                },
+                &placement,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    /// Runs `dispatcher` until every delivery of `message` is settled (or panics after `limit`).
+    pub async fn settle(&self, dispatcher: &Dispatcher, message: i64, limit: Duration) {
+        let start = tokio::time::Instant::now();
+        loop {
+            dispatcher.dispatch_batch().await.unwrap();
+            dispatcher.drain().await;
+            let rows = self.store().deliveries(message).await.unwrap();
+            if rows.iter().all(|d| matches!(d.state, DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Retracted | DeliveryState::Cancelled)) {
+                return;
+            }
+            assert!(start.elapsed() < limit, "not settled after {limit:?}: {rows:#?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn states(&self, message: i64) -> Vec<DeliveryState> {
+        self.store().deliveries(message).await.unwrap().into_iter().map(|d| d.state).collect()
+    }
+
+    pub async fn assert_chain_verifies(&self) {
+        let kept = self.store().kept_checkpoint().unwrap();
+        let result = self.store().verify_live(kept.as_deref()).await.unwrap();
+        assert!(result.is_ok(), "audit chain broken: {result:?}");
+    }
+}

@@ -1,0 +1,389 @@
+//! Reading the audit log back: filtered pages, checkpoints, live verification, exports.
+//!
+//! Reads page by sequence number, so verifying or exporting a log of millions of entries
+//! holds one page in memory. Exports pin the log's size first and include only the
+//! checkpoints within it, so an export taken while nodes keep appending still verifies.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+use std::collections::BTreeMap;
+use std::io::Write;
+use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::export::{CsvWriter, ExportHeader, JsonlWriter, EXPORT_FORMAT};
+use tocsin_audit::{AuditEntry, AuditEvent, ChainBreak, ChainHash, ChainVerifier, VerifiedLog};
+
+use crate::tx::on_pool;
+use crate::{Store, StoreError};
+
+/// Which entries to read; every field left `None` matches all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// At or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// By this actor.
+    pub actor: Option<String>,
+    /// Concerning this playbook.
+    pub playbook: Option<String>,
+    /// Concerning this account.
+    pub account: Option<String>,
+    /// This action.
+    pub action: Option<String>,
+    /// With this outcome.
+    pub outcome: Option<String>,
+    /// With a sequence number above this (for paging and tailing).
+    pub after_seq: Option<u64>,
+    /// At most this many.
+    pub limit: Option<u64>,
+}
+
+impl AuditFilter {
+    /// Whether any content filter is set (paging fields do not count).
+    pub fn is_partial(&self) -> bool {
+        !self.describe().is_empty()
+    }
+
+    /// The content filters by name, for an export header.
+    pub fn describe(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("since", self.since.as_ref().map(format_time));
+        put("until", self.until.as_ref().map(format_time));
+        put("actor", self.actor.clone());
+        put("playbook", self.playbook.clone());
+        put("account", self.account.clone());
+        put("action", self.action.clone());
+        put("outcome", self.outcome.clone());
+        m
+    }
+}
+
+/// An entry as stored, with its hash and the hash before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The entry.
+    pub entry: AuditEntry,
+    /// The previous entry's hash (zeros for the first; as stored, for exports).
+    pub prev_hash: ChainHash,
+    /// Its recorded hash.
+    pub hash: ChainHash,
+}
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Entries covered.
+    pub size: u64,
+    /// When signed.
+    pub time: String,
+    /// The signed note.
+    pub note: String,
+}
+
+struct RawRow {
+    seq: i64,
+    time: String,
+    actor: String,
+    action: String,
+    subjects: String,
+    outcome: Option<String>,
+    exercise: bool,
+    payload_sha256: Option<String>,
+    playbook: Option<String>,
+    account: Option<String>,
+    hash: String,
+    prev_hash: Option<String>,
+}
+
+/// What a stored row means, or why it cannot mean anything.
+fn decode(row: RawRow) -> Result<(AuditEntry, ChainHash, Option<ChainHash>), String> {
+    let time =
+        parse_time(&row.time).ok_or_else(|| format!("time `{}` is not RFC 3339", row.time))?;
+    let subjects: BTreeMap<String, String> = serde_json::from_str(&row.subjects)
+        .map_err(|_| "`subjects` is not a JSON object of strings".to_string())?;
+    if subjects.get("playbook") != row.playbook.as_ref()
+        || subjects.get("account") != row.account.as_ref()
+    {
+        return Err(
+            "the playbook/account filter columns disagree with the entry's subjects".into(),
+        );
+    }
+    let hash = ChainHash::from_hex(&row.hash).ok_or("`hash` is not 64 hex digits")?;
+    let prev = match &row.prev_hash {
+        Some(p) => Some(ChainHash::from_hex(p).ok_or("the previous `hash` is not 64 hex digits")?),
+        None => None,
+    };
+    let seq = u64::try_from(row.seq).map_err(|_| "negative sequence number".to_string())?;
+    let entry = AuditEntry {
+        seq,
+        time,
+        event: AuditEvent {
+            actor: row.actor,
+            action: row.action,
+            subjects,
+            outcome: row.outcome,
+            exercise: row.exercise,
+            payload_sha256: row.payload_sha256,
+        },
+    };
+    Ok((entry, hash, prev))
+}
+
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+const PAGE: u64 = 5000;
+
+impl Store {
+    /// The number of entries in the log (the next sequence number).
+    pub async fn audit_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT next_seq FROM audit_head WHERE id = 1").fetch_one(p).await?
+        });
+        Ok(n.max(0) as u64)
+    }
+
+    /// Entries matching `filter`, by sequence number, with their hashes. Unreadable rows
+    /// are an error here; [`Store::verify_live`] names them.
+    pub async fn read_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
+        let rows = self.raw_page(filter, true).await?;
+        rows.into_iter()
+            .map(|r| {
+                let seq = r.seq;
+                let (entry, hash, prev) = decode(r)
+                    .map_err(|e| StoreError::AuditHead(format!("audit entry {seq}: {e}")))?;
+                Ok(StoredEntry {
+                    prev_hash: prev.unwrap_or(ChainHash::GENESIS),
+                    entry,
+                    hash,
+                })
+            })
+            .collect()
+    }
+
+    async fn raw_page(
+        &self,
+        filter: &AuditFilter,
+        with_prev: bool,
+    ) -> Result<Vec<RawRow>, StoreError> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut params: Vec<Param> = Vec::new();
+        let mut add = |cond: &str, p: Param| {
+            params.push(p);
+            conds.push(cond.replace('?', &format!("${}", params.len())));
+        };
+        if let Some(t) = &filter.since {
+            add("e.time >= ?", Param::Text(format_time(t)));
+        }
+        if let Some(t) = &filter.until {
+            add("e.time < ?", Param::Text(format_time(t)));
+        }
+        for (col, v) in [
+            ("actor", &filter.actor),
+            ("playbook", &filter.playbook),
+            ("account", &filter.account),
+            ("action", &filter.action),
+            ("outcome", &filter.outcome),
+        ] {
+            if let Some(v) = v {
+                add(&format!("e.{col} = ?"), Param::Text(v.clone()));
+            }
+        }
+        if let Some(s) = filter.after_seq {
+            add("e.seq > ?", Param::Int(s as i64));
+        }
+        let mut sql = String::from(
+            "SELECT e.seq, e.time, e.actor, e.action, e.subjects, e.outcome, e.exercise, e.payload_sha256, \
+             e.playbook, e.account, e.hash, ",
+        );
+        sql.push_str(if with_prev {
+            "p.hash FROM audit_entries e LEFT JOIN audit_entries p ON p.seq = e.seq - 1"
+        } else {
+            "NULL FROM audit_entries e"
+        });
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql.push_str(" ORDER BY e.seq");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let rows = on_pool!(self, p => {
+            let mut q = sqlx::query(&sql);
+            for param in &params {
+                q = match param {
+                    Param::Text(s) => q.bind(s.as_str()),
+                    Param::Int(i) => q.bind(*i),
+                };
+            }
+            let rows = q.fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(RawRow {
+                    seq: r.try_get(0)?,
+                    time: r.try_get(1)?,
+                    actor: r.try_get(2)?,
+                    action: r.try_get(3)?,
+                    subjects: r.try_get(4)?,
+                    outcome: r.try_get(5)?,
+                    exercise: r.try_get(6)?,
+                    payload_sha256: r.try_get(7)?,
+                    playbook: r.try_get(8)?,
+                    account: r.try_get(9)?,
+                    hash: r.try_get(10)?,
+                    prev_hash: if with_prev { r.try_get(11)? } else { None },
+                });
+            }
+            out
+        });
+        Ok(rows)
+    }
+
+    /// Every stored checkpoint, in the order written.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows: Vec<(i64, String, String)> = on_pool!(self, p => {
+            sqlx::query_as("SELECT size, time, note FROM audit_checkpoints ORDER BY id").fetch_all(p).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(size, time, note)| StoredCheckpoint {
+                size: size.max(0) as u64,
+                time,
+                note,
+            })
+            .collect())
+    }
+
+    /// Verifies the whole live log: every link, every checkpoint, and `trusted` (the
+    /// checkpoint kept outside the database, see [`Store::kept_checkpoint`]).
+    pub async fn verify_live(
+        &self,
+        trusted: Option<&str>,
+    ) -> Result<Result<VerifiedLog, ChainBreak>, StoreError> {
+        let notes: Vec<String> = self
+            .checkpoints()
+            .await?
+            .into_iter()
+            .map(|c| c.note)
+            .collect();
+        let mut v = ChainVerifier::new(&self.public_key(), &notes, trusted);
+        let mut filter = AuditFilter {
+            limit: Some(PAGE),
+            ..AuditFilter::default()
+        };
+        loop {
+            let rows = self.raw_page(&filter, false).await?;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                break;
+            };
+            for row in rows {
+                let (entry, hash) = match decode(row) {
+                    Ok((entry, hash, _)) => (entry, hash),
+                    Err(reason) => return Ok(Err(v.unreadable(reason))),
+                };
+                if let Err(b) = v.push(&entry, &hash) {
+                    return Ok(Err(b));
+                }
+            }
+            filter.after_seq = Some(last.max(0) as u64);
+        }
+        Ok(v.finish())
+    }
+
+    fn export_header(&self, filter: &AuditFilter) -> ExportHeader {
+        let key = self.public_key();
+        ExportHeader {
+            format: EXPORT_FORMAT.into(),
+            origin: key.name().to_string(),
+            public_key: key.to_string(),
+            partial: filter.is_partial(),
+            filters: filter.describe(),
+            exported_at: format_time(&self.now()),
+        }
+    }
+
+    /// Calls `each` for every entry matching `filter` that existed when the export
+    /// started, page by page; returns the log size pinned.
+    async fn each_entry(
+        &self,
+        filter: &AuditFilter,
+        mut each: impl FnMut(&StoredEntry) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let size = self.audit_len().await?;
+        let mut page = AuditFilter {
+            limit: Some(PAGE),
+            ..filter.clone()
+        };
+        'pages: loop {
+            let rows = self.read_audit(&page).await?;
+            let Some(last) = rows.last().map(|r| r.entry.seq) else {
+                break;
+            };
+            for row in &rows {
+                if row.entry.seq >= size {
+                    break 'pages;
+                }
+                each(row)?;
+            }
+            page.after_seq = Some(last);
+        }
+        Ok(size)
+    }
+
+    /// Writes a JSONL export (header, entries with hashes, checkpoints within the
+    /// exported size). Returns the number of entries written.
+    pub async fn export_jsonl<W: Write>(
+        &self,
+        filter: &AuditFilter,
+        out: W,
+    ) -> Result<u64, StoreError> {
+        let io = |source| StoreError::Io {
+            path: "export".into(),
+            source,
+        };
+        let mut w = JsonlWriter::start(out, &self.export_header(filter)).map_err(io)?;
+        let mut count = 0;
+        let size = self
+            .each_entry(filter, |e| {
+                count += 1;
+                w.entry(&e.entry, &e.prev_hash, &e.hash).map_err(io)
+            })
+            .await?;
+        for c in self.checkpoints().await? {
+            if c.size <= size {
+                w.checkpoint(&c.note).map_err(io)?;
+            }
+        }
+        w.finish().map_err(io)?;
+        Ok(count)
+    }
+
+    /// Writes a CSV export of the matching entries. Returns the number written.
+    pub async fn export_csv<W: Write>(
+        &self,
+        filter: &AuditFilter,
+        out: W,
+    ) -> Result<u64, StoreError> {
+        let csv_err = |e: csv::Error| StoreError::Io {
+            path: "export".into(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let mut w = CsvWriter::start(out).map_err(csv_err)?;
+        let mut count = 0;
+        self.each_entry(filter, |e| {
+            count += 1;
+            w.entry(&e.entry, &e.prev_hash, &e.hash).map_err(csv_err)
+        })
+        .await?;
+        w.finish().map_err(csv_err)?;
+        Ok(count)
+    }
+}

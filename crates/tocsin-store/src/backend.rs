@@ -1,0 +1,314 @@
+//! Choosing and opening a backend from the URL, and bringing its schema up to date.
+//!
+//! `sqlite://PATH` (relative paths live in the data directory) opens the embedded
+//! database in WAL mode with `synchronous = FULL`, checks it is a sound SQLite file, and
+//! never recreates a damaged one; `postgres://` connects to a shared server. Migrations
+//! are embedded per backend; a database already past this binary's newest migration is
+//! refused before anything is written.
+
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::borrow::Cow;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use crate::error::{redact, StoreError};
+
+/// The two connection pools, one of which is in use.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    /// The embedded database.
+    Sqlite(SqlitePool),
+    /// A shared PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, one file in the data directory.
+    Sqlite,
+    /// PostgreSQL, shared by several nodes.
+    Postgres,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "dispatch",
+        include_str!("../migrations/sqlite/0002_dispatch.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "dispatch",
+        include_str!("../migrations/postgres/0002_dispatch.sql"),
+    ),
+];
+
+/// The newest schema version this binary knows.
+pub const SCHEMA_VERSION: i64 = 2;
+
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+type Resolved = Result<Vec<Migration>, sqlx::error::BoxDynError>;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Resolved> + Send + 'static>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Where an SQLite URL points: relative paths are inside the data directory.
+pub(crate) fn sqlite_path(url: &str, data_dir: &Path) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let path = PathBuf::from(rest);
+    Some(if path.is_absolute() {
+        path
+    } else {
+        data_dir.join(path)
+    })
+}
+
+/// Opens the database the URL names and applies migrations.
+pub(crate) async fn open(url: &str, data_dir: &Path) -> Result<Pool, StoreError> {
+    if let Some(path) = sqlite_path(url, data_dir) {
+        let pool = open_sqlite(&path).await?;
+        let pool = Pool::Sqlite(pool);
+        migrate(&pool, Some(&path)).await?;
+        Ok(pool)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: redact(url),
+            reason: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Unreachable {
+                url: redact(url),
+                source,
+            })?;
+        let pool = Pool::Postgres(pool);
+        migrate(&pool, None).await?;
+        Ok(pool)
+    } else {
+        Err(StoreError::BadUrl {
+            url: redact(url),
+            reason: "the scheme must be sqlite:// (embedded) or postgres:// (several nodes)".into(),
+        })
+    }
+}
+
+async fn open_sqlite(path: &Path) -> Result<SqlitePool, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let existed = match std::fs::metadata(path) {
+        Ok(m) => m.len() > 0,
+        Err(_) => false,
+    };
+    if existed {
+        check_sqlite_header(path).map_err(corrupt)?;
+    } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a commit is on disk (WAL fsynced) before it returns; the audit log's
+        // promise "no state change without its entry" rests on this.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| sqlite_open_error(path, e))?;
+    if existed {
+        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA quick_check")
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| sqlite_open_error(path, e))?;
+        let problems: Vec<String> = rows
+            .into_iter()
+            .map(|(r,)| r)
+            .filter(|r| r != "ok")
+            .collect();
+        if !problems.is_empty() {
+            pool.close().await;
+            return Err(corrupt(problems.join("; ")));
+        }
+    }
+    Ok(pool)
+}
+
+/// A damaged file: a non-empty file that does not start with SQLite's magic string, or
+/// whose length is not a whole number of pages.
+fn check_sqlite_header(path: &Path) -> Result<(), String> {
+    use std::io::Read as _;
+    let mut header = [0u8; 100];
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    file.read_exact(&mut header)
+        .map_err(|_| "the file is shorter than an SQLite header".to_string())?;
+    if &header[..16] != b"SQLite format 3\0" {
+        return Err("the file does not start with the SQLite header".into());
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    if page_size < 512 || len % page_size != 0 {
+        return Err(format!(
+            "the file is {len} bytes, not a whole number of {page_size}-byte pages"
+        ));
+    }
+    let pages = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
+    if pages > 0 && len < pages * page_size {
+        return Err(format!(
+            "the header says {pages} pages but the file holds {}",
+            len / page_size
+        ));
+    }
+    Ok(())
+}
+
+fn sqlite_open_error(path: &Path, e: sqlx::Error) -> StoreError {
+    let code = match &e {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i64>().ok()),
+        _ => None,
+    };
+    // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with any extended code.
+    match code.map(|c| c & 0xff) {
+        Some(11) | Some(26) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
+        _ => StoreError::Database(e),
+    }
+}
+
+async fn migrate(pool: &Pool, path: Option<&Path>) -> Result<(), StoreError> {
+    let (found, migrations) = match pool {
+        Pool::Sqlite(p) => {
+            let exists: Option<(String,)> = sqlx::query_as(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_optional(p)
+            .await
+            .map_err(|e| match path {
+                Some(path) => sqlite_open_error(path, e),
+                None => StoreError::Database(e),
+            })?;
+            let found: Option<i64> = match exists {
+                Some(_) => {
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(p)
+                        .await?
+                }
+                None => None,
+            };
+            (found, SQLITE_MIGRATIONS)
+        }
+        Pool::Postgres(p) => {
+            let exists: bool =
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(p)
+                    .await?;
+            let found: Option<i64> = if exists {
+                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(p)
+                    .await?
+            } else {
+                None
+            };
+            (found, POSTGRES_MIGRATIONS)
+        }
+    };
+    if let Some(found) = found.filter(|v| *v > SCHEMA_VERSION) {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    let migrator = Migrator::new(Embedded(migrations)).await?;
+    match pool {
+        Pool::Sqlite(p) => migrator.run(p).await?,
+        Pool::Postgres(p) => migrator.run(p).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_sqlite_path_is_inside_the_data_directory_and_an_absolute_one_is_kept() {
+        let data = Path::new("/var/lib/tocsin");
+        assert_eq!(
+            sqlite_path("sqlite://tocsin.db", data),
+            Some(data.join("tocsin.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///srv/t.db", data),
+            Some(PathBuf::from("/srv/t.db"))
+        );
+        assert_eq!(sqlite_path("postgres://x/y", data), None);
+    }
+
+    #[test]
+    fn the_embedded_migrations_end_at_the_schema_version() {
+        assert_eq!(SQLITE_MIGRATIONS.last().map(|m| m.0), Some(SCHEMA_VERSION));
+        assert_eq!(
+            POSTGRES_MIGRATIONS.last().map(|m| m.0),
+            Some(SCHEMA_VERSION)
+        );
+    }
+}

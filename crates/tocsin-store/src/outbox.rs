@@ -1,0 +1,871 @@
+//! The dispatch side of the outbox: claiming due deliveries in batches with leases and
+//! fencing tokens, recording results in group commits, retracting, live-session threads
+//! and recurring schedules.
+//!
+//! Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL (several nodes never claim the same
+//! row) and the single write lock on SQLite. A result is recorded only if it presents the
+//! delivery's current fencing token, so a worker whose lease expired cannot overwrite the
+//! new owner's result. Every state change writes its audit entry in the same transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row as _;
+use std::collections::BTreeMap;
+use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::AuditEvent;
+
+use crate::records::{NewMessage, RenderedVariant};
+use crate::tx::{on_pool, on_tx};
+use crate::{Backend, Store, StoreError, Tx};
+
+/// Delivery states after which nothing more happens to a row.
+pub const TERMINAL_STATES: [&str; 4] = ["sent", "failed", "cancelled", "retracted"];
+
+/// What a message does on each account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// A new post (or a reply in a live session's thread).
+    Post,
+    /// Delete an earlier message's post (a correction is posted where the platform
+    /// cannot delete).
+    Delete,
+    /// Post a correction as a reply to an earlier message's post.
+    Correction,
+}
+
+impl MessageKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Post => "post",
+            MessageKind::Delete => "delete",
+            MessageKind::Correction => "correction",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(text: &str) -> Option<MessageKind> {
+        match text {
+            "post" => Some(MessageKind::Post),
+            "delete" => Some(MessageKind::Delete),
+            "correction" => Some(MessageKind::Correction),
+            _ => None,
+        }
+    }
+}
+
+/// Where a new message goes beyond [`NewMessage`]: what it is, its thread, its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Post, delete or correction.
+    pub kind: MessageKind,
+    /// For deletes and corrections: the message they act on.
+    pub target_message_id: Option<i64>,
+    /// For live sessions: the session; its posts thread per account in order.
+    pub session_id: Option<i64>,
+    /// The headline (email subject, CAP headline).
+    pub title: Option<String>,
+    /// Not to be sent before this time (scheduled sends).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            kind: MessageKind::Post,
+            target_message_id: None,
+            session_id: None,
+            title: None,
+            not_before: None,
+        }
+    }
+}
+
+/// A delivery a worker now holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// The message.
+    pub message_id: i64,
+    /// The account.
+    pub account_id: i64,
+    /// Present this when recording the result.
+    pub fencing_token: i64,
+    /// This attempt's number (1 for the first).
+    pub attempt: i64,
+    /// Stable for (message, account).
+    pub idempotency_key: String,
+    /// The state before this claim: `unknown` means reconcile before sending.
+    pub previous_state: String,
+    /// A remote post recorded by an earlier attempt, if any.
+    pub remote_id: Option<String>,
+}
+
+/// What a message needs for sending, read once per batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageForSending {
+    /// The message.
+    pub id: i64,
+    /// Post, delete or correction.
+    pub kind: MessageKind,
+    /// The message acted on, for deletes and corrections.
+    pub target_message_id: Option<i64>,
+    /// Live session, if any.
+    pub session_id: Option<i64>,
+    /// Headline.
+    pub title: Option<String>,
+    /// Exercise flag.
+    pub exercise: bool,
+    /// Whether it was retracted.
+    pub retracted: bool,
+    /// Text per platform name (`email_html` for the HTML email part); purged bodies are absent.
+    pub texts: BTreeMap<String, String>,
+}
+
+/// A post already on a platform, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedPost {
+    /// Remote id.
+    pub remote_id: String,
+    /// URL.
+    pub remote_url: Option<String>,
+    /// Extra handle (Bluesky CID, ...).
+    pub remote_extra: Option<String>,
+}
+
+/// A worker's result for one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryResult {
+    /// The message.
+    pub message_id: i64,
+    /// The account.
+    pub account_id: i64,
+    /// The token from the claim.
+    pub fencing_token: i64,
+    /// What happened.
+    pub outcome: ResultOutcome,
+}
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultOutcome {
+    /// Posted (or deleted, for a delete): the remote post.
+    Sent(RecordedPost),
+    /// Failed; try again at this time.
+    Retry {
+        /// Next attempt time.
+        at: DateTime<Utc>,
+        /// Why, in words.
+        error: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why, in words.
+        error: String,
+    },
+    /// Sent but the outcome is unknown: reconcile at this time.
+    Unknown {
+        /// When to reconcile.
+        at: DateTime<Utc>,
+        /// Why, in words.
+        error: String,
+    },
+    /// Not sent: the message was retracted first.
+    Cancelled,
+}
+
+impl ResultOutcome {
+    fn state(&self) -> &'static str {
+        match self {
+            ResultOutcome::Sent(_) => "sent",
+            ResultOutcome::Retry { .. } => "retry_wait",
+            ResultOutcome::Failed { .. } => "failed",
+            ResultOutcome::Unknown { .. } => "unknown",
+            ResultOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Whether a result was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Written, with its audit entry.
+    Yes,
+    /// Refused: the lease moved on to another worker.
+    Stale,
+}
+
+/// How to retract a message everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetractMode {
+    /// Delete where the platform can; post the correction where it cannot.
+    Delete,
+    /// Post the correction as a reply everywhere.
+    Correct,
+}
+
+/// What a retraction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetractSummary {
+    /// The message carrying the deletions or corrections.
+    pub retraction_message_id: i64,
+    /// Deliveries not yet sent, now cancelled.
+    pub cancelled: u64,
+    /// Accounts whose post will be deleted or corrected.
+    pub targeted: u64,
+}
+
+fn time(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.as_deref().and_then(parse_time)
+}
+
+impl Tx<'_> {
+    /// Creates an approved message with its outbox rows (see [`Tx::create_message`]) and
+    /// places it: kind, target, live-session thread position, headline, earliest send
+    /// time. One transaction, one audit trail.
+    pub async fn create_placed_message(
+        &mut self,
+        message: &NewMessage,
+        placement: &Placement,
+    ) -> Result<i64, StoreError> {
+        let id = self.create_message(message).await?;
+        let not_before = placement.not_before.as_ref().map(format_time);
+        let session = placement.session_id;
+        on_tx!(self, c => {
+            if let Some(s) = session {
+                // Take the session's row lock so concurrent posts get distinct numbers.
+                sqlx::query("UPDATE live_sessions SET state = state WHERE id = $1")
+                    .bind(s)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            let seq: Option<i64> = match session {
+                Some(s) => Some(
+                    sqlx::query_scalar::<_, Option<i64>>(
+                        "SELECT MAX(session_seq) FROM messages WHERE session_id = $1",
+                    )
+                    .bind(s)
+                    .fetch_one(&mut *c)
+                    .await?
+                    .unwrap_or(0)
+                        + 1,
+                ),
+                None => None,
+            };
+            sqlx::query(
+                "UPDATE messages SET kind = $1, target_message_id = $2, session_id = $3, \
+                 session_seq = $4, title = $5, not_before = $6 WHERE id = $7",
+            )
+            .bind(placement.kind.as_str())
+            .bind(placement.target_message_id)
+            .bind(session)
+            .bind(seq)
+            .bind(&placement.title)
+            .bind(&not_before)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+            if not_before.is_some() {
+                sqlx::query("UPDATE deliveries SET next_attempt_at = $1 WHERE message_id = $2")
+                    .bind(&not_before)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        });
+        Ok(id)
+    }
+
+    /// Claims up to `limit` due deliveries for `owner` until the lease runs out: pending
+    /// or waiting ones whose time has come, unknown ones to reconcile, and ones whose
+    /// previous owner's lease expired. A live-session post waits until the account's
+    /// previous post in the session is settled; a deletion or correction waits until the
+    /// account's delivery of its target is. Each claim is audited.
+    pub async fn claim_due(
+        &mut self,
+        owner: &str,
+        lease_for: Duration,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let now = self.now();
+        let (now_text, until) = (format_time(&now), format_time(&(now + lease_for)));
+        let lock = match self.store.backend() {
+            Backend::Postgres => "FOR UPDATE OF d SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET claimed_from = state, state = 'sending', lease_owner = $1, \
+             lease_until = $2, fencing_token = fencing_token + 1, attempts = attempts + 1, \
+             updated_at = $3 \
+             WHERE (message_id, account_id) IN ( \
+               SELECT d.message_id, d.account_id FROM deliveries d JOIN messages m ON m.id = d.message_id \
+               WHERE ((d.state IN ('pending', 'retry_wait', 'unknown') \
+                       AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= $3)) \
+                      OR (d.state = 'sending' AND d.lease_until < $3)) \
+               AND NOT EXISTS (SELECT 1 FROM messages pm JOIN deliveries pd ON pd.message_id = pm.id \
+                   WHERE m.session_id IS NOT NULL AND pm.session_id = m.session_id \
+                   AND pm.session_seq < m.session_seq AND pd.account_id = d.account_id \
+                   AND pd.state NOT IN ('sent', 'failed', 'cancelled', 'retracted')) \
+               AND NOT EXISTS (SELECT 1 FROM deliveries td \
+                   WHERE m.target_message_id IS NOT NULL AND td.message_id = m.target_message_id \
+                   AND td.account_id = d.account_id \
+                   AND td.state NOT IN ('sent', 'failed', 'cancelled', 'retracted')) \
+               ORDER BY d.message_id, d.account_id LIMIT $4 {lock}) \
+             RETURNING message_id, account_id, fencing_token, attempts, idempotency_key, \
+             claimed_from, remote_id"
+        );
+        let claimed: Vec<ClaimedDelivery> = on_tx!(self, c => {
+            let rows = sqlx::query(&sql)
+                .bind(owner)
+                .bind(&until)
+                .bind(&now_text)
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(ClaimedDelivery {
+                    message_id: r.try_get(0)?,
+                    account_id: r.try_get(1)?,
+                    fencing_token: r.try_get(2)?,
+                    attempt: r.try_get(3)?,
+                    idempotency_key: r.try_get(4)?,
+                    previous_state: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                    remote_id: r.try_get(6)?,
+                });
+            }
+            out
+        });
+        let events = claimed
+            .iter()
+            .map(|d| {
+                AuditEvent::new(owner, "delivery.attempt")
+                    .subject("message", d.message_id.to_string())
+                    .subject("account", d.account_id.to_string())
+                    .outcome(format!("attempt {} from {}", d.attempt, d.previous_state))
+            })
+            .collect();
+        self.append_audit_batch(events).await?;
+        Ok(claimed)
+    }
+
+    /// Records a batch of results in this transaction (a group commit), each only if its
+    /// fencing token is still current. A post that lands after its message was retracted
+    /// is queued for deletion at once.
+    pub async fn record_results(
+        &mut self,
+        actor: &str,
+        results: &[DeliveryResult],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let now = format_time(&self.now());
+        let mut recorded = Vec::with_capacity(results.len());
+        let mut events = Vec::new();
+        let mut late: Vec<(i64, i64)> = Vec::new();
+        for r in results {
+            let state = r.outcome.state();
+            let (remote_id, remote_url, remote_extra, error, next) = match &r.outcome {
+                ResultOutcome::Sent(p) => (Some(p.remote_id.clone()), p.remote_url.clone(), p.remote_extra.clone(), None, None),
+                ResultOutcome::Retry { at, error } | ResultOutcome::Unknown { at, error } => {
+                    (None, None, None, Some(error.clone()), Some(format_time(at)))
+                }
+                ResultOutcome::Failed { error } => (None, None, None, Some(error.clone()), None),
+                ResultOutcome::Cancelled => (None, None, None, None, None),
+            };
+            let (changed, retracted) = on_tx!(self, c => {
+                let changed = sqlx::query(
+                    "UPDATE deliveries SET state = $1, remote_id = COALESCE($2, remote_id), \
+                     remote_url = COALESCE($3, remote_url), remote_extra = COALESCE($4, remote_extra), \
+                     last_error = $5, next_attempt_at = $6, lease_owner = NULL, lease_until = NULL, \
+                     updated_at = $7 WHERE message_id = $8 AND account_id = $9 AND fencing_token = $10",
+                )
+                .bind(state)
+                .bind(&remote_id)
+                .bind(&remote_url)
+                .bind(&remote_extra)
+                .bind(&error)
+                .bind(&next)
+                .bind(&now)
+                .bind(r.message_id)
+                .bind(r.account_id)
+                .bind(r.fencing_token)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+                let retracted = if changed > 0 && state == "sent" {
+                    sqlx::query_scalar::<_, Option<String>>(
+                        "SELECT retracted_at FROM messages WHERE id = $1 AND kind = 'post'",
+                    )
+                    .bind(r.message_id)
+                    .fetch_optional(&mut *c)
+                    .await?
+                    .flatten()
+                    .is_some()
+                } else {
+                    false
+                };
+                (changed, retracted)
+            });
+            if changed == 0 {
+                recorded.push(Recorded::Stale);
+                continue;
+            }
+            recorded.push(Recorded::Yes);
+            if retracted {
+                late.push((r.message_id, r.account_id));
+            }
+            if let (ResultOutcome::Sent(post), true) = (&r.outcome, state == "sent") {
+                // A deletion that removed the target's post marks that delivery retracted.
+                on_tx!(self, c => {
+                    sqlx::query(
+                        "UPDATE deliveries SET state = 'retracted', updated_at = $1 \
+                         WHERE account_id = $2 AND remote_id = $3 AND state = 'sent' AND message_id = \
+                         (SELECT target_message_id FROM messages WHERE id = $4 AND kind = 'delete')",
+                    )
+                    .bind(&now)
+                    .bind(r.account_id)
+                    .bind(&post.remote_id)
+                    .bind(r.message_id)
+                    .execute(&mut *c)
+                    .await?;
+                });
+            }
+            let mut event = AuditEvent::new(actor, "delivery.result")
+                .subject("message", r.message_id.to_string())
+                .subject("account", r.account_id.to_string())
+                .outcome(state);
+            if let Some(id) = &remote_id {
+                event = event.subject("remote", id.as_str());
+            }
+            if let Some(url) = &remote_url {
+                event = event.subject("remote_url", url.as_str());
+            }
+            if let Some(err) = &error {
+                event = event.payload(err.as_bytes());
+            }
+            events.push(event);
+        }
+        self.append_audit_batch(events).await?;
+        for (message_id, account_id) in late {
+            self.queue_late_retraction(actor, message_id, account_id, &now).await?;
+        }
+        Ok(recorded)
+    }
+
+    async fn queue_late_retraction(
+        &mut self,
+        actor: &str,
+        message_id: i64,
+        account_id: i64,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let retraction: Option<i64> = on_tx!(self, c => {
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM messages WHERE target_message_id = $1 AND kind IN ('delete', 'correction') \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(message_id)
+            .fetch_optional(&mut *c)
+            .await?;
+            if let Some(r) = id {
+                sqlx::query(
+                    "INSERT INTO deliveries (message_id, account_id, state, attempts, idempotency_key, \
+                     fencing_token, updated_at) VALUES ($1, $2, 'pending', 0, $3, 0, $4) \
+                     ON CONFLICT (message_id, account_id) DO NOTHING",
+                )
+                .bind(r)
+                .bind(account_id)
+                .bind(format!("tocsin-{r}-{account_id}"))
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            }
+            id
+        });
+        if let Some(r) = retraction {
+            self.append_audit(
+                AuditEvent::new(actor, "delivery.queue_retraction")
+                    .subject("message", r.to_string())
+                    .subject("account", account_id.to_string())
+                    .subject("target", message_id.to_string()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Retracts a message everywhere: deliveries not yet sent are cancelled; every
+    /// account that has the post gets a deletion (or, with [`RetractMode::Correct`] or
+    /// where the platform cannot delete, the correction as a reply) through a new
+    /// message with its own outbox rows. Posts still in flight are handled when they land.
+    pub async fn retract_message(
+        &mut self,
+        actor: &str,
+        message_id: i64,
+        mode: RetractMode,
+        correction: &[RenderedVariant],
+        reason: &str,
+    ) -> Result<RetractSummary, StoreError> {
+        let now = format_time(&self.now());
+        let row: Option<(i64, bool, Option<String>, String)> = on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT draft_id, exercise, retracted_at, kind FROM messages WHERE id = $1",
+            )
+            .bind(message_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some((draft_id, exercise, retracted_at, kind)) = row else {
+            return Err(StoreError::NotFound(format!("message {message_id}")));
+        };
+        if kind != "post" {
+            return Err(StoreError::Conflict(format!("message {message_id} is itself a {kind}; retract the original")));
+        }
+        if retracted_at.is_some() {
+            return Err(StoreError::Conflict(format!("message {message_id} is already retracted")));
+        }
+        let (cancelled, targets): (u64, Vec<i64>) = on_tx!(self, c => {
+            sqlx::query("UPDATE messages SET retracted_at = $1 WHERE id = $2")
+                .bind(&now)
+                .bind(message_id)
+                .execute(&mut *c)
+                .await?;
+            let cancelled = sqlx::query(
+                "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, updated_at = $1 \
+                 WHERE message_id = $2 AND state IN ('pending', 'retry_wait')",
+            )
+            .bind(&now)
+            .bind(message_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+            let targets: Vec<i64> = sqlx::query_scalar(
+                "SELECT account_id FROM deliveries WHERE message_id = $1 AND state = 'sent' ORDER BY account_id",
+            )
+            .bind(message_id)
+            .fetch_all(&mut *c)
+            .await?;
+            (cancelled, targets)
+        });
+        let kind = match mode {
+            RetractMode::Delete => MessageKind::Delete,
+            RetractMode::Correct => MessageKind::Correction,
+        };
+        let retraction = NewMessage {
+            draft_id,
+            approved_by: actor.to_string(),
+            exercise,
+            break_glass: false,
+            variants: correction.to_vec(),
+            account_ids: targets.clone(),
+        };
+        let placement = Placement {
+            kind,
+            target_message_id: Some(message_id),
+            ..Placement::default()
+        };
+        let retraction_message_id = self.create_placed_message(&retraction, &placement).await?;
+        self.append_audit(
+            AuditEvent::new(actor, "message.retract")
+                .subject("message", message_id.to_string())
+                .subject("retraction", retraction_message_id.to_string())
+                .outcome(format!("{} {} accounts, {cancelled} unsent cancelled", kind.as_str(), targets.len()))
+                .exercise(exercise)
+                .payload(reason.as_bytes()),
+        )
+        .await?;
+        Ok(RetractSummary {
+            retraction_message_id,
+            cancelled,
+            targeted: targets.len() as u64,
+        })
+    }
+
+    /// Starts a live session (live-tweeting a procedure), audited as `session.start`.
+    pub async fn create_session(
+        &mut self,
+        actor: &str,
+        playbook_id: &str,
+        title: &str,
+        hashtag: &str,
+        exercise: bool,
+    ) -> Result<i64, StoreError> {
+        let now = format_time(&self.now());
+        let id: i64 = on_tx!(self, c => {
+            sqlx::query_scalar(
+                "INSERT INTO live_sessions (playbook_id, title, hashtag, created_by, created_at, exercise, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING id",
+            )
+            .bind(playbook_id)
+            .bind(title)
+            .bind(hashtag)
+            .bind(actor)
+            .bind(&now)
+            .bind(exercise)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        self.append_audit(
+            AuditEvent::new(actor, "session.start")
+                .subject("session", id.to_string())
+                .subject("playbook", playbook_id)
+                .exercise(exercise),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Adds a recurring repeat of an approved message: every `every` from `first_at`
+    /// until `until` (or until cancelled), audited as `schedule.add`.
+    pub async fn add_recurring(
+        &mut self,
+        actor: &str,
+        message_id: i64,
+        first_at: DateTime<Utc>,
+        every: Duration,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        let seconds = every.num_seconds();
+        if seconds < 60 {
+            return Err(StoreError::Conflict("a recurring update repeats at most every minute".into()));
+        }
+        let id: i64 = on_tx!(self, c => {
+            let draft: i64 = sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
+                .bind(message_id)
+                .fetch_optional(&mut *c)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
+            sqlx::query_scalar(
+                "INSERT INTO schedules (draft_id, run_at, recurrence, created_by, state, message_id, every_seconds, until_at) \
+                 VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7) RETURNING id",
+            )
+            .bind(draft)
+            .bind(format_time(&first_at))
+            .bind(format!("every {seconds}s"))
+            .bind(actor)
+            .bind(message_id)
+            .bind(seconds)
+            .bind(until.as_ref().map(format_time))
+            .fetch_one(&mut *c)
+            .await?
+        });
+        self.append_audit(
+            AuditEvent::new(actor, "schedule.add")
+                .subject("schedule", id.to_string())
+                .subject("message", message_id.to_string())
+                .outcome(format!("every {seconds}s")),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Cancels a schedule, audited as `schedule.cancel`.
+    pub async fn cancel_schedule(&mut self, actor: &str, schedule_id: i64) -> Result<(), StoreError> {
+        let changed = on_tx!(self, c => {
+            sqlx::query("UPDATE schedules SET state = 'cancelled' WHERE id = $1 AND state = 'scheduled'")
+                .bind(schedule_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("active schedule {schedule_id}")));
+        }
+        self.append_audit(AuditEvent::new(actor, "schedule.cancel").subject("schedule", schedule_id.to_string()))
+            .await?;
+        Ok(())
+    }
+
+    /// Fires every recurring schedule that is due: each firing repeats its message (same
+    /// approved texts, same accounts) as a new message, and moves the schedule on. The
+    /// move is a compare-and-set on `run_at`, so two nodes never fire the same run.
+    /// Returns the new messages' ids.
+    pub async fn fire_due_schedules(&mut self, actor: &str) -> Result<Vec<i64>, StoreError> {
+        let now = self.now();
+        let now_text = format_time(&now);
+        let due: Vec<(i64, i64, String, i64, Option<String>)> = on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
+                 WHERE state = 'scheduled' AND message_id IS NOT NULL AND every_seconds IS NOT NULL \
+                 AND run_at <= $1 ORDER BY run_at, id",
+            )
+            .bind(&now_text)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let mut created = Vec::new();
+        for (id, message_id, run_at, every, until) in due {
+            let next = time(Some(run_at.clone())).map(|t| {
+                let mut n = t + Duration::seconds(every);
+                // After downtime, skip missed runs rather than firing them in a burst.
+                while n <= now {
+                    n += Duration::seconds(every);
+                }
+                n
+            });
+            let Some(next) = next else { continue };
+            let finished = time(until).is_some_and(|u| next > u);
+            let moved = on_tx!(self, c => {
+                sqlx::query(
+                    "UPDATE schedules SET run_at = $1, state = $2, fired = fired + 1 \
+                     WHERE id = $3 AND run_at = $4 AND state = 'scheduled'",
+                )
+                .bind(format_time(&next))
+                .bind(if finished { "done" } else { "scheduled" })
+                .bind(id)
+                .bind(&run_at)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+            if moved == 0 {
+                continue;
+            }
+            let original = self.store.message_for_sending(message_id).await?;
+            let accounts: Vec<i64> = on_tx!(self, c => {
+                sqlx::query_scalar("SELECT account_id FROM deliveries WHERE message_id = $1 ORDER BY account_id")
+                    .bind(message_id)
+                    .fetch_all(&mut *c)
+                    .await?
+            });
+            let draft_id: i64 = on_tx!(self, c => {
+                sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
+                    .bind(message_id)
+                    .fetch_one(&mut *c)
+                    .await?
+            });
+            let Some(original) = original else { continue };
+            if original.retracted {
+                continue;
+            }
+            let repeat = NewMessage {
+                draft_id,
+                approved_by: actor.to_string(),
+                exercise: original.exercise,
+                break_glass: false,
+                variants: original
+                    .texts
+                    .iter()
+                    .map(|(platform, body)| RenderedVariant { platform: platform.clone(), body: body.clone() })
+                    .collect(),
+                account_ids: accounts,
+            };
+            let placement = Placement { title: original.title.clone(), ..Placement::default() };
+            let new_id = self.create_placed_message(&repeat, &placement).await?;
+            self.append_audit(
+                AuditEvent::new(actor, "schedule.fire")
+                    .subject("schedule", id.to_string())
+                    .subject("message", new_id.to_string())
+                    .subject("repeats", message_id.to_string()),
+            )
+            .await?;
+            created.push(new_id);
+        }
+        Ok(created)
+    }
+}
+
+impl Store {
+    /// Claims due deliveries in a transaction of its own.
+    pub async fn claim_due(&self, owner: &str, lease_for: Duration, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.claim_due(owner, lease_for, limit).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records results in a transaction of its own (one fsync for the batch).
+    pub async fn record_results(&self, actor: &str, results: &[DeliveryResult]) -> Result<Vec<Recorded>, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.record_results(actor, results).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// What a message needs for sending.
+    pub async fn message_for_sending(&self, message_id: i64) -> Result<Option<MessageForSending>, StoreError> {
+        let row: Option<(String, Option<i64>, Option<i64>, Option<String>, bool, Option<String>)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT kind, target_message_id, session_id, title, exercise, retracted_at FROM messages WHERE id = $1",
+            )
+            .bind(message_id)
+            .fetch_optional(p)
+            .await?
+        });
+        let Some((kind, target, session, title, exercise, retracted)) = row else {
+            return Ok(None);
+        };
+        let texts = self
+            .message_variants(message_id)
+            .await?
+            .into_iter()
+            .filter_map(|v| v.body.map(|b| (v.platform, b)))
+            .collect();
+        Ok(Some(MessageForSending {
+            id: message_id,
+            kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Post),
+            target_message_id: target,
+            session_id: session,
+            title,
+            exercise,
+            retracted: retracted.is_some(),
+            texts,
+        }))
+    }
+
+    /// The post an account has for a message, if recorded as sent.
+    pub async fn recorded_post(&self, message_id: i64, account_id: i64) -> Result<Option<RecordedPost>, StoreError> {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT remote_id, remote_url, remote_extra FROM deliveries \
+                 WHERE message_id = $1 AND account_id = $2 AND state IN ('sent', 'retracted')",
+            )
+            .bind(message_id)
+            .bind(account_id)
+            .fetch_optional(p)
+            .await?
+        });
+        Ok(row.and_then(|(id, url, extra)| {
+            id.map(|remote_id| RecordedPost { remote_id, remote_url: url, remote_extra: extra })
+        }))
+    }
+
+    /// The thread an account has in a live session before `message_id`: its first post
+    /// (the root) and its latest (the parent of the next reply).
+    pub async fn session_thread(
+        &self,
+        session_id: i64,
+        message_id: i64,
+        account_id: i64,
+    ) -> Result<(Option<RecordedPost>, Option<RecordedPost>), StoreError> {
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT d.remote_id, d.remote_url, d.remote_extra FROM deliveries d \
+                 JOIN messages m ON m.id = d.message_id \
+                 WHERE m.session_id = $1 AND d.account_id = $2 AND d.state = 'sent' AND m.kind = 'post' \
+                 AND m.session_seq < (SELECT session_seq FROM messages WHERE id = $3) \
+                 ORDER BY m.session_seq",
+            )
+            .bind(session_id)
+            .bind(account_id)
+            .bind(message_id)
+            .fetch_all(p)
+            .await?
+        });
+        let posts: Vec<RecordedPost> = rows
+            .into_iter()
+            .filter_map(|(id, url, extra)| id.map(|remote_id| RecordedPost { remote_id, remote_url: url, remote_extra: extra }))
+            .collect();
+        Ok((posts.first().cloned(), posts.last().cloned()))
+    }
+
+    /// How many deliveries are waiting or in flight (the queue depth).
+    pub async fn queue_depth(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'retry_wait', 'unknown', 'sending')",
+            )
+            .fetch_one(p)
+            .await?
+        }))
+    }
+}

@@ -1,0 +1,363 @@
+//! Transactions, and the audit append that every change makes inside one.
+//!
+//! The append reserves sequence numbers by updating the one-row `audit_head` table first:
+//! on PostgreSQL the row lock makes concurrent appenders (on any node) wait their turn,
+//! on SQLite the transaction starts `IMMEDIATE`, holding the single write lock. The hash
+//! is computed from the head read under that lock, so the chain has exactly one order.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Row as _, Sqlite, Transaction};
+use tocsin_audit::{chain_hash, AuditEntry, AuditEvent, ChainHash, Checkpoint};
+
+use crate::{Store, StoreError};
+
+/// Runs `$body` with `$c` bound to the transaction's connection, for either backend.
+/// The body is written once and compiled per backend, so the same SQL (with `$n`
+/// placeholders, which both accept) serves both.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::tx::TxInner::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::tx::TxInner::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+/// As [`on_tx`], on the store's pool (reads outside a transaction).
+macro_rules! on_pool {
+    ($store:expr, $c:ident => $body:expr) => {
+        match &$store.inner.pool {
+            $crate::backend::Pool::Sqlite(p) => {
+                let $c = p;
+                $body
+            }
+            $crate::backend::Pool::Postgres(p) => {
+                let $c = p;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Rows per multi-row insert: 11 parameters each stays far below SQLite's 32766 and
+/// PostgreSQL's 65535 parameter limits.
+const ROWS_PER_INSERT: usize = 200;
+
+pub(crate) enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// One database transaction. Dropping it without [`Tx::commit`] rolls everything back,
+/// audit entries included.
+pub struct Tx<'s> {
+    pub(crate) store: &'s Store,
+    pub(crate) inner: TxInner,
+    /// The newest checkpoint signed in this transaction, kept on disk after commit.
+    signed: Option<(String, u64)>,
+}
+
+/// Where an appended entry landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditAppend {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its chain hash.
+    pub hash: ChainHash,
+}
+
+struct Head {
+    next_seq: u64,
+    head: ChainHash,
+    checkpoint_size: u64,
+    checkpoint_time: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx<'_>, StoreError> {
+        let inner = match &self.inner.pool {
+            // IMMEDIATE: take the write lock now, so a read-then-write transaction can
+            // never fail half-way with SQLITE_BUSY when another writer got there first.
+            crate::backend::Pool::Sqlite(p) => {
+                TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            crate::backend::Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            store: self,
+            inner,
+            signed: None,
+        })
+    }
+
+    /// Appends one event in a transaction of its own.
+    pub async fn append_audit(&self, event: AuditEvent) -> Result<AuditAppend, StoreError> {
+        let mut tx = self.begin().await?;
+        let at = tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(at)
+    }
+
+    /// Signs a checkpoint of the log as it is now (if it grew since the last one).
+    pub async fn checkpoint_now(&self) -> Result<Option<String>, StoreError> {
+        let mut tx = self.begin().await?;
+        let note = tx.checkpoint_now().await?;
+        tx.commit().await?;
+        Ok(note)
+    }
+
+    /// The store's clock (tests move it).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+}
+
+impl<'s> Tx<'s> {
+    /// Commits; then keeps any checkpoint signed here in the file beside the database.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        if let Some((note, size)) = &self.signed {
+            if let Err(e) = self.store.keep_checkpoint(note, *size) {
+                // The change is committed and the checkpoint is in the database; only the
+                // outside copy is missing, and the next checkpoint will write it again.
+                tracing::warn!(error = %e, "could not keep the audit checkpoint outside the database");
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls back everything done in this transaction.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// The store's clock, read once per operation.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.store.now()
+    }
+
+    /// Appends an audit entry in this transaction.
+    pub async fn append_audit(&mut self, event: AuditEvent) -> Result<AuditAppend, StoreError> {
+        let mut at = self.append_audit_batch(vec![event]).await?;
+        at.pop()
+            .ok_or_else(|| StoreError::AuditHead("an append of one entry returned none".into()))
+    }
+
+    /// Appends several audit entries in this transaction, taking the head lock once and
+    /// writing the rows in multi-row inserts.
+    pub async fn append_audit_batch(
+        &mut self,
+        events: Vec<AuditEvent>,
+    ) -> Result<Vec<AuditAppend>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = events.len() as u64;
+        let mut head = self.reserve(count).await?;
+        let now = self.now();
+        let settings = self.store.inner.settings.clone();
+        let mut checkpoint_time = head.checkpoint_time.unwrap_or(now);
+        let mut checkpoint_size = head.checkpoint_size;
+        let mut rows = Vec::with_capacity(events.len());
+        let mut due = Vec::new();
+        for event in events {
+            let entry = AuditEntry::new(head.next_seq, now, event);
+            let hash = chain_hash(&head.head, &entry.canonical_bytes());
+            head.next_seq += 1;
+            head.head = hash;
+            let size = head.next_seq;
+            let by_count = size - checkpoint_size >= settings.checkpoint_every_entries.max(1);
+            let by_time =
+                (now - checkpoint_time).num_seconds() >= settings.checkpoint_every_seconds as i64;
+            if by_count || by_time {
+                let time = now.max(checkpoint_time);
+                due.push((size, hash, time));
+                checkpoint_size = size;
+                checkpoint_time = time;
+            }
+            rows.push((entry, hash));
+        }
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            self.insert_entries(chunk).await?;
+        }
+        for (size, hash, time) in due {
+            self.sign_checkpoint(size, hash, time).await?;
+        }
+        let out = rows
+            .iter()
+            .map(|(entry, hash)| AuditAppend {
+                seq: entry.seq,
+                hash: *hash,
+            })
+            .collect();
+        let (next, head_hex, cp_time) = (
+            head.next_seq as i64,
+            head.head.to_hex(),
+            tocsin_audit::entry::format_time(&checkpoint_time),
+        );
+        let updated = on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE audit_head SET head = $1, checkpoint_size = $2, checkpoint_time = $3 \
+                 WHERE id = 1 AND next_seq = $4",
+            )
+            .bind(&head_hex)
+            .bind(checkpoint_size as i64)
+            .bind(&cp_time)
+            .bind(next)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if updated != 1 {
+            // Cannot happen while the row lock is held; refuse rather than fork the chain.
+            return Err(StoreError::AuditHead(
+                "the head moved during an append; nothing was written".into(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Signs a checkpoint of the chain as it stands in this transaction, unless the last
+    /// checkpoint already covers it.
+    pub async fn checkpoint_now(&mut self) -> Result<Option<String>, StoreError> {
+        let head = self.reserve(0).await?;
+        if head.next_seq == 0 || head.next_seq == head.checkpoint_size {
+            return Ok(None);
+        }
+        let now = self.now();
+        let time = head.checkpoint_time.map_or(now, |t| now.max(t));
+        let note = self.sign_checkpoint(head.next_seq, head.head, time).await?;
+        let time = tocsin_audit::entry::format_time(&time);
+        on_tx!(self, c => {
+            sqlx::query("UPDATE audit_head SET checkpoint_size = $1, checkpoint_time = $2 WHERE id = 1")
+                .bind(head.next_seq as i64)
+                .bind(&time)
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(Some(note))
+    }
+
+    /// Takes the head row's lock and moves `next_seq` on by `count`; returns the head as
+    /// it was before.
+    async fn reserve(&mut self, count: u64) -> Result<Head, StoreError> {
+        let row = on_tx!(self, c => {
+            let row = sqlx::query(
+                "UPDATE audit_head SET next_seq = next_seq + $1 WHERE id = 1 \
+                 RETURNING next_seq, head, checkpoint_size, checkpoint_time",
+            )
+            .bind(count as i64)
+            .fetch_one(&mut *c)
+            .await?;
+            (
+                row.try_get::<i64, _>(0)?,
+                row.try_get::<String, _>(1)?,
+                row.try_get::<i64, _>(2)?,
+                row.try_get::<Option<String>, _>(3)?,
+            )
+        });
+        let (next, head, checkpoint_size, checkpoint_time) = row;
+        let head = ChainHash::from_hex(&head)
+            .ok_or_else(|| StoreError::AuditHead(format!("head `{head}`")))?;
+        let checkpoint_time = match checkpoint_time {
+            Some(t) => Some(
+                tocsin_audit::entry::parse_time(&t)
+                    .ok_or_else(|| StoreError::AuditHead(format!("checkpoint time `{t}`")))?,
+            ),
+            None => None,
+        };
+        Ok(Head {
+            next_seq: (next as u64).saturating_sub(count),
+            head,
+            checkpoint_size: checkpoint_size as u64,
+            checkpoint_time,
+        })
+    }
+
+    async fn insert_entries(&mut self, rows: &[(AuditEntry, ChainHash)]) -> Result<(), StoreError> {
+        let mut prepared = Vec::with_capacity(rows.len());
+        for (entry, hash) in rows {
+            let subjects = serde_json::to_string(&entry.event.subjects)
+                .map_err(|err| StoreError::AuditHead(err.to_string()))?;
+            prepared.push((entry, entry.time_text(), subjects, hash.to_hex()));
+        }
+        let mut sql = String::from(
+            "INSERT INTO audit_entries (seq, time, actor, action, subjects, outcome, exercise, \
+             payload_sha256, playbook, account, hash) VALUES ",
+        );
+        for i in 0..prepared.len() {
+            let b = i * 11;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let params: Vec<String> = (1..=11).map(|k| format!("${}", b + k)).collect();
+            sql.push('(');
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        on_tx!(self, c => {
+            let mut q = sqlx::query(&sql);
+            for (entry, time, subjects, hash) in &prepared {
+                let e = &entry.event;
+                q = q
+                    .bind(entry.seq as i64)
+                    .bind(time.as_str())
+                    .bind(e.actor.as_str())
+                    .bind(e.action.as_str())
+                    .bind(subjects.as_str())
+                    .bind(e.outcome.as_deref())
+                    .bind(e.exercise)
+                    .bind(e.payload_sha256.as_deref())
+                    .bind(e.subjects.get("playbook").map(String::as_str))
+                    .bind(e.subjects.get("account").map(String::as_str))
+                    .bind(hash.as_str());
+            }
+            q.execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    async fn sign_checkpoint(
+        &mut self,
+        size: u64,
+        head: ChainHash,
+        time: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let signer = &self.store.inner.signer;
+        let note = Checkpoint {
+            origin: signer.name().to_string(),
+            size,
+            head,
+            time,
+        }
+        .sign(signer);
+        let (head_hex, time_text) = (head.to_hex(), tocsin_audit::entry::format_time(&time));
+        on_tx!(self, c => {
+            sqlx::query("INSERT INTO audit_checkpoints (size, head, time, note) VALUES ($1, $2, $3, $4)")
+                .bind(size as i64)
+                .bind(&head_hex)
+                .bind(&time_text)
+                .bind(&note)
+                .execute(&mut *c)
+                .await?;
+        });
+        self.signed = Some((note.clone(), size));
+        Ok(note)
+    }
+}

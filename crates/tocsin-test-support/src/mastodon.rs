@@ -1,0 +1,569 @@
+//! A fake Mastodon server: the client API routes Tocsin uses, with Mastodon's JSON and
+//! headers (`X-RateLimit-*` on every answer, `{"error": "..."}` bodies).
+//!
+//! It honours `Idempotency-Key` (same key, same status), checks the bearer token,
+//! enforces a character limit with 422 (URLs count 23, as Mastodon counts them), and
+//! renders `content` as HTML the way Mastodon does, so reconciliation is tested against
+//! markup rather than the submitted text.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::{FakeServer, FakeState};
+
+/// The access token the fake accepts unless told otherwise.
+pub const TOKEN: &str = "fake-mastodon-access-token";
+/// The id of the fake's one account.
+pub const ACCOUNT_ID: &str = "109876543210000001";
+/// The account's user name.
+pub const USERNAME: &str = "publichealth";
+/// Requests per window reported in `X-RateLimit-Limit`.
+pub const RATE_LIMIT: u64 = 300;
+
+/// One status as the fake stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeStatus {
+    /// Its id (digits, increasing).
+    pub id: String,
+    /// The submitted `status` text.
+    pub text: String,
+    /// The `visibility` it was posted with.
+    pub visibility: String,
+    /// The `language` it was posted with.
+    pub language: Option<String>,
+    /// The status it replies to.
+    pub in_reply_to_id: Option<String>,
+    /// The `Idempotency-Key` header it came with.
+    pub idempotency_key: Option<String>,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    base_url: String,
+    token: String,
+    max_characters: usize,
+    statuses: Vec<FakeStatus>,
+    next_id: u64,
+    remaining: u64,
+}
+
+/// The fake's platform state, shared by its handlers and the test.
+#[derive(Debug)]
+pub struct MastodonState {
+    inner: Mutex<Inner>,
+}
+
+impl MastodonState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake Mastodon server. Derefs to its [`FakeServer`] (base URL, faults,
+/// recorded requests).
+pub struct FakeMastodon {
+    server: FakeServer,
+    state: Arc<MastodonState>,
+}
+
+impl Deref for FakeMastodon {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl FakeMastodon {
+    /// Every status received, deleted ones included, oldest first.
+    pub fn statuses(&self) -> Vec<FakeStatus> {
+        self.state.lock().statuses.clone()
+    }
+
+    /// Statuses not deleted, oldest first.
+    pub fn live_statuses(&self) -> Vec<FakeStatus> {
+        self.statuses().into_iter().filter(|s| !s.deleted).collect()
+    }
+
+    /// Accepts only this bearer token from now on (as after a token rotation).
+    pub fn set_token(&self, token: &str) {
+        self.state.lock().token = token.to_string();
+    }
+
+    /// The server's `max_characters` (500 by default).
+    pub fn set_max_characters(&self, max: usize) {
+        self.state.lock().max_characters = max;
+    }
+
+    /// Requests left in the rate-limit window; at 0 every API call answers 429.
+    pub fn set_rate_limit_remaining(&self, remaining: u64) {
+        self.state.lock().remaining = remaining;
+    }
+
+    /// The fake's behaviour and recordings (same as `self.state` through `Deref`).
+    pub fn faults(&self) -> &Arc<FakeState> {
+        &self.server.state
+    }
+}
+
+/// Starts a fake Mastodon on a loopback port, accepting [`TOKEN`].
+pub async fn start() -> std::io::Result<FakeMastodon> {
+    let state = Arc::new(MastodonState {
+        inner: Mutex::new(Inner {
+            base_url: String::new(),
+            token: TOKEN.to_string(),
+            max_characters: 500,
+            statuses: Vec::new(),
+            next_id: 110_000_000_000_000_001,
+            remaining: RATE_LIMIT,
+        }),
+    });
+    let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
+    state.lock().base_url = server.base_url.clone();
+    Ok(FakeMastodon { server, state })
+}
+
+/// The fake's routes over `state`.
+pub fn router(state: Arc<MastodonState>) -> Router {
+    Router::new()
+        .route("/api/v1/statuses", post(create_status))
+        .route(
+            "/api/v1/statuses/{id}",
+            delete(delete_status).get(get_status),
+        )
+        .route(
+            "/api/v1/accounts/verify_credentials",
+            get(verify_credentials),
+        )
+        .route("/api/v1/accounts/{id}/statuses", get(account_statuses))
+        .route("/api/v2/instance", get(instance))
+        .with_state(state)
+}
+
+/// An answer that ends a request early (boxed: responses are large).
+type Refusal = Box<Response>;
+
+/// Sets `key` on a JSON object (a no-op on anything else).
+fn set(value: &mut Value, key: &str, field: Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(key.to_string(), field);
+    }
+}
+
+fn error(code: StatusCode, message: &str) -> Response {
+    (code, Json(json!({ "error": message }))).into_response()
+}
+
+/// Adds Mastodon's rate-limit headers (reset at the end of the 5-minute window).
+fn with_rate_headers(mut response: Response, remaining: u64) -> Response {
+    let reset = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let reset = reset.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", RATE_LIMIT.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", reset),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    response
+}
+
+/// Checks the bearer token and takes one request from the rate-limit budget.
+fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<u64, Refusal> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(inner.token.as_str()) {
+        let refused = error(StatusCode::UNAUTHORIZED, "The access token is invalid");
+        return Err(Box::new(refused));
+    }
+    if inner.remaining == 0 {
+        let refused = error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+        return Err(Box::new(with_rate_headers(refused, 0)));
+    }
+    inner.remaining -= 1;
+    Ok(inner.remaining)
+}
+
+/// How Mastodon counts a status: characters, with every URL counting 23.
+pub fn mastodon_length(text: &str) -> usize {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end_matches(char::is_whitespace);
+            let spaces = piece.chars().count() - word.chars().count();
+            let counted = if word.starts_with("https://") || word.starts_with("http://") {
+                23
+            } else {
+                word.chars().count()
+            };
+            counted + spaces
+        })
+        .sum()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Mastodon's rendering of plain text: paragraphs, `<br />`, links split into spans.
+fn render_content(text: &str) -> String {
+    text.trim()
+        .split("\n\n")
+        .map(|paragraph| {
+            let lines: Vec<String> = paragraph
+                .lines()
+                .map(|line| {
+                    line.split(' ')
+                        .map(render_word)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            format!("<p>{}</p>", lines.join("<br />"))
+        })
+        .collect()
+}
+
+fn render_word(word: &str) -> String {
+    let scheme = ["https://", "http://"]
+        .into_iter()
+        .find(|s| word.starts_with(s));
+    match scheme {
+        Some(scheme) => format!(
+            "<a href=\"{}\" rel=\"nofollow noopener\" target=\"_blank\"><span class=\"invisible\">{scheme}</span><span class=\"\">{}</span><span class=\"invisible\"></span></a>",
+            escape(word),
+            escape(word.get(scheme.len()..).unwrap_or_default())
+        ),
+        None => escape(word),
+    }
+}
+
+fn account_json(base: &str) -> Value {
+    json!({
+        "id": ACCOUNT_ID,
+        "username": USERNAME,
+        "acct": USERNAME,
+        "display_name": "Public Health (fake)",
+        "locked": false,
+        "bot": false,
+        "discoverable": true,
+        "group": false,
+        "created_at": "2024-01-01T00:00:00.000Z",
+        "note": "",
+        "url": format!("{base}/@{USERNAME}"),
+        "uri": format!("{base}/users/{USERNAME}"),
+        "avatar": format!("{base}/avatars/original/missing.png"),
+        "header": format!("{base}/headers/original/missing.png"),
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 0,
+        "last_status_at": null,
+        "emojis": [],
+        "fields": [],
+    })
+}
+
+fn status_json(status: &FakeStatus, base: &str) -> Value {
+    json!({
+        "id": status.id,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "in_reply_to_id": status.in_reply_to_id,
+        "in_reply_to_account_id": status.in_reply_to_id.as_ref().map(|_| ACCOUNT_ID),
+        "sensitive": false,
+        "spoiler_text": "",
+        "visibility": status.visibility,
+        "language": status.language,
+        "uri": format!("{base}/users/{USERNAME}/statuses/{}", status.id),
+        "url": format!("{base}/@{USERNAME}/{}", status.id),
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "edited_at": null,
+        "content": render_content(&status.text),
+        "reblog": null,
+        "application": {"name": "Tocsin", "website": null},
+        "account": account_json(base),
+        "media_attachments": [],
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "card": null,
+        "poll": null,
+    })
+}
+
+/// The parameters of `POST /api/v1/statuses`, from a JSON or a form body.
+async fn status_params(headers: &HeaderMap, body: &Bytes) -> Option<HashMap<String, String>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        let object = value.as_object()?;
+        Some(
+            object
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k.clone(), s.clone())),
+                    Value::Null => None,
+                    other => Some((k.clone(), other.to_string())),
+                })
+                .collect(),
+        )
+    } else {
+        use axum::extract::{Form, FromRequest};
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body.clone()))
+            .ok()?;
+        let Form(map) = Form::<HashMap<String, String>>::from_request(request, &())
+            .await
+            .ok()?;
+        Some(map)
+    }
+}
+
+async fn create_status(
+    State(state): State<Arc<MastodonState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = status_params(&headers, &body).await;
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let base = inner.base_url.clone();
+    let answer = |response: Response| with_rate_headers(response, remaining);
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(key) = &key {
+        if let Some(existing) = inner
+            .statuses
+            .iter()
+            .find(|s| s.idempotency_key.as_ref() == Some(key))
+        {
+            return answer(Json(status_json(existing, &base)).into_response());
+        }
+    }
+    let Some(params) = params else {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Text can't be blank",
+        ));
+    };
+    let text = params.get("status").cloned().unwrap_or_default();
+    if text.trim().is_empty() {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Text can't be blank",
+        ));
+    }
+    if mastodon_length(&text) > inner.max_characters {
+        let message = format!(
+            "Validation failed: Text character limit of {} exceeded",
+            inner.max_characters
+        );
+        return answer(error(StatusCode::UNPROCESSABLE_ENTITY, &message));
+    }
+    let visibility = params
+        .get("visibility")
+        .cloned()
+        .unwrap_or_else(|| "public".into());
+    if !["public", "unlisted", "private", "direct"].contains(&visibility.as_str()) {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Visibility is not included in the list",
+        ));
+    }
+    let in_reply_to_id = params
+        .get("in_reply_to_id")
+        .cloned()
+        .filter(|s| !s.is_empty());
+    if let Some(parent) = &in_reply_to_id {
+        if !inner.statuses.iter().any(|s| &s.id == parent && !s.deleted) {
+            return answer(error(StatusCode::NOT_FOUND, "Record not found"));
+        }
+    }
+    let status = FakeStatus {
+        id: inner.next_id.to_string(),
+        text,
+        visibility,
+        language: params.get("language").cloned().filter(|s| !s.is_empty()),
+        in_reply_to_id,
+        idempotency_key: key,
+        deleted: false,
+    };
+    inner.next_id += 1;
+    let json = status_json(&status, &base);
+    inner.statuses.push(status);
+    answer(Json(json).into_response())
+}
+
+async fn get_status(
+    State(state): State<Arc<MastodonState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let response = match inner.statuses.iter().find(|s| s.id == id && !s.deleted) {
+        Some(s) => Json(status_json(s, &inner.base_url)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Record not found"),
+    };
+    with_rate_headers(response, remaining)
+}
+
+async fn delete_status(
+    State(state): State<Arc<MastodonState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let base = inner.base_url.clone();
+    let response = match inner.statuses.iter_mut().find(|s| s.id == id && !s.deleted) {
+        Some(s) => {
+            s.deleted = true;
+            // Mastodon answers a delete with the status and its source `text`, for
+            // "delete and redraft".
+            let mut json = status_json(s, &base);
+            set(&mut json, "text", json!(s.text));
+            Json(json).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "Record not found"),
+    };
+    with_rate_headers(response, remaining)
+}
+
+async fn verify_credentials(
+    State(state): State<Arc<MastodonState>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let mut account = account_json(&inner.base_url);
+    set(
+        &mut account,
+        "statuses_count",
+        json!(inner.statuses.iter().filter(|s| !s.deleted).count()),
+    );
+    let source = json!({
+        "privacy": "public",
+        "sensitive": false,
+        "language": "en",
+        "note": "",
+        "fields": [],
+    });
+    set(&mut account, "source", source);
+    with_rate_headers(Json(account).into_response(), remaining)
+}
+
+async fn account_statuses(
+    State(state): State<Arc<MastodonState>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    if id != ACCOUNT_ID {
+        return with_rate_headers(error(StatusCode::NOT_FOUND, "Record not found"), remaining);
+    }
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 40);
+    // `max_id`: only statuses older than that id (ids are increasing numbers).
+    let older_than = query.get("max_id").and_then(|m| m.parse::<u64>().ok());
+    let page: Vec<Value> = inner
+        .statuses
+        .iter()
+        .rev()
+        .filter(|s| !s.deleted)
+        .filter(|s| older_than.is_none_or(|max| s.id.parse::<u64>().is_ok_and(|id| id < max)))
+        .take(limit)
+        .map(|s| status_json(s, &inner.base_url))
+        .collect();
+    with_rate_headers(Json(Value::Array(page)).into_response(), remaining)
+}
+
+async fn instance(State(state): State<Arc<MastodonState>>) -> Response {
+    let inner = state.lock();
+    let domain = inner
+        .base_url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .to_string();
+    Json(json!({
+        "domain": domain,
+        "title": "Fake Mastodon",
+        "version": "4.3.0",
+        "source_url": "https://github.com/mastodon/mastodon",
+        "description": "A fake Mastodon server for Tocsin's tests.",
+        "usage": {"users": {"active_month": 1}},
+        "thumbnail": {"url": format!("{}/packs/media/images/preview.png", inner.base_url)},
+        "languages": ["en"],
+        "configuration": {
+            "urls": {"streaming": format!("ws://{domain}")},
+            "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+            "statuses": {
+                "max_characters": inner.max_characters,
+                "max_media_attachments": 4,
+                "characters_reserved_per_url": 23,
+            },
+            "media_attachments": {"image_size_limit": 16_777_216, "video_size_limit": 103_809_024},
+            "polls": {"max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2_629_746},
+            "translation": {"enabled": false},
+        },
+        "registrations": {"enabled": false, "approval_required": false, "message": null},
+        "contact": {"email": "admin@example.invalid", "account": null},
+        "rules": [],
+    }))
+    .into_response()
+}

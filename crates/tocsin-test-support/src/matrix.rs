@@ -1,0 +1,388 @@
+//! A fake Matrix homeserver: the client-server API v3 routes Tocsin uses, over loopback.
+//!
+//! It honours transaction ids (the same `txnId` from the same token answers with the
+//! same event), stores events with their relations, redacts, and answers `whoami`,
+//! `joined_rooms` and `/messages` as Synapse does. Errors have Matrix's shape
+//! (`errcode`, `error`); [`limit_exceeded`] queues an `M_LIMIT_EXCEEDED` answer.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::fault::Fault;
+use crate::server::{FakeServer, FakeState};
+
+/// A 429 `M_LIMIT_EXCEEDED` answer with `retry_after_ms` in the body and a
+/// `Retry-After` header (whole seconds, rounded up), for [`FakeState::push_fault`].
+pub fn limit_exceeded(retry_after_ms: u64) -> Fault {
+    Fault::Status {
+        code: 429,
+        retry_after: Some(retry_after_ms.div_ceil(1000)),
+        body: json!({
+            "errcode": "M_LIMIT_EXCEEDED",
+            "error": "Too Many Requests",
+            "retry_after_ms": retry_after_ms,
+        })
+        .to_string(),
+    }
+}
+
+/// An event the fake homeserver stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The room.
+    pub room_id: String,
+    /// `$...` id.
+    pub event_id: String,
+    /// Who sent it.
+    pub sender: String,
+    /// `m.room.message`, `m.room.redaction`, ...
+    pub event_type: String,
+    /// The content as sent (emptied by a redaction).
+    pub content: Value,
+    /// The transaction id it was sent with.
+    pub txn_id: String,
+    /// For a redaction: the event it redacts.
+    pub redacts: Option<String>,
+    /// Whether a later redaction removed its content.
+    pub redacted: bool,
+}
+
+#[derive(Debug, Default)]
+struct Rooms {
+    events: Vec<StoredEvent>,
+    /// (access token, txnId) → event id: transaction ids are scoped to the device.
+    transactions: HashMap<(String, String), String>,
+}
+
+/// The homeserver's state: one user with one access token, the rooms it has joined,
+/// and every event.
+#[derive(Debug)]
+pub struct Homeserver {
+    /// The user the token belongs to (`@tocsin:example.org`).
+    pub user_id: String,
+    token: String,
+    joined: Mutex<BTreeSet<String>>,
+    rooms: Mutex<Rooms>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Homeserver {
+    /// Every event in every room, in order.
+    pub fn events(&self) -> Vec<StoredEvent> {
+        lock(&self.rooms).events.clone()
+    }
+
+    /// The `m.room.message` events of one room, in order.
+    pub fn messages(&self, room_id: &str) -> Vec<StoredEvent> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.room_id == room_id && e.event_type == "m.room.message")
+            .collect()
+    }
+
+    /// Makes the user leave a room (sends are then refused with `M_FORBIDDEN`).
+    pub fn leave(&self, room_id: &str) {
+        lock(&self.joined).remove(room_id);
+    }
+
+    /// Makes the user join a room.
+    pub fn join(&self, room_id: &str) {
+        lock(&self.joined).insert(room_id.to_string());
+    }
+
+    /// Adds a message by someone else (or by this user, sent from another device).
+    pub fn inject_message(&self, room_id: &str, sender: &str, content: Value) -> String {
+        let mut rooms = lock(&self.rooms);
+        let event_id = format!("$fake{}", rooms.events.len() + 1);
+        rooms.events.push(StoredEvent {
+            room_id: room_id.to_string(),
+            event_id: event_id.clone(),
+            sender: sender.to_string(),
+            event_type: "m.room.message".into(),
+            content,
+            txn_id: String::new(),
+            redacts: None,
+            redacted: false,
+        });
+        event_id
+    }
+}
+
+/// A running fake homeserver.
+pub struct FakeMatrix {
+    /// The HTTP server (base URL, recordings, faults).
+    pub server: FakeServer,
+    /// The homeserver's state.
+    pub homeserver: Arc<Homeserver>,
+}
+
+impl FakeMatrix {
+    /// Starts a homeserver where `user_id` holds `token` and has joined `rooms`.
+    pub async fn start(user_id: &str, token: &str, rooms: &[&str]) -> std::io::Result<FakeMatrix> {
+        let homeserver = Arc::new(Homeserver {
+            user_id: user_id.to_string(),
+            token: token.to_string(),
+            joined: Mutex::new(rooms.iter().map(|r| r.to_string()).collect()),
+            rooms: Mutex::new(Rooms::default()),
+        });
+        let router = Router::new()
+            .route("/_matrix/client/v3/account/whoami", get(whoami))
+            .route("/_matrix/client/v3/joined_rooms", get(joined_rooms))
+            .route(
+                "/_matrix/client/v3/rooms/{room_id}/send/{event_type}/{txn_id}",
+                put(send),
+            )
+            .route(
+                "/_matrix/client/v3/rooms/{room_id}/redact/{event_id}/{txn_id}",
+                put(redact),
+            )
+            .route("/_matrix/client/v3/rooms/{room_id}/messages", get(messages))
+            .fallback(unrecognized)
+            .with_state(homeserver.clone());
+        let server = FakeServer::start(router, Arc::new(FakeState::default())).await?;
+        Ok(FakeMatrix { server, homeserver })
+    }
+}
+
+fn error(status: StatusCode, errcode: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "errcode": errcode, "error": message })),
+    )
+        .into_response()
+}
+
+/// Checks `Authorization: Bearer <token>` (or `?access_token=`, which Tocsin never uses).
+fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "M_MISSING_TOKEN",
+            "Missing access token",
+        )),
+        Some(t) if t == hs.token => Ok(()),
+        Some(_) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "M_UNKNOWN_TOKEN",
+            "Unrecognised access token",
+        )),
+    }
+}
+
+fn joined_or_forbidden(hs: &Homeserver, room_id: &str) -> Result<(), Response> {
+    if lock(&hs.joined).contains(room_id) {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::FORBIDDEN,
+            "M_FORBIDDEN",
+            &format!("User {} not in room {room_id}", hs.user_id),
+        ))
+    }
+}
+
+async fn whoami(State(hs): State<Arc<Homeserver>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authenticate(&hs, &headers) {
+        return r;
+    }
+    Json(json!({ "user_id": hs.user_id, "device_id": "TOCSINFAKE", "is_guest": false }))
+        .into_response()
+}
+
+async fn joined_rooms(State(hs): State<Arc<Homeserver>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authenticate(&hs, &headers) {
+        return r;
+    }
+    let rooms: Vec<String> = lock(&hs.joined).iter().cloned().collect();
+    Json(json!({ "joined_rooms": rooms })).into_response()
+}
+
+async fn send(
+    State(hs): State<Arc<Homeserver>>,
+    Path((room_id, event_type, txn_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authenticate(&hs, &headers).and_then(|()| joined_or_forbidden(&hs, &room_id)) {
+        return r;
+    }
+    let Ok(content) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Content not JSON.");
+    };
+    if !content.is_object() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "M_BAD_JSON",
+            "Content must be a JSON object.",
+        );
+    }
+    if body.len() > 65_536 {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "M_TOO_LARGE",
+            "event too large",
+        );
+    }
+    let mut rooms = lock(&hs.rooms);
+    let key = (hs.token.clone(), txn_id.clone());
+    if let Some(existing) = rooms.transactions.get(&key) {
+        return Json(json!({ "event_id": existing })).into_response();
+    }
+    let event_id = format!("$fake{}", rooms.events.len() + 1);
+    rooms.events.push(StoredEvent {
+        room_id,
+        event_id: event_id.clone(),
+        sender: hs.user_id.clone(),
+        event_type,
+        content,
+        txn_id,
+        redacts: None,
+        redacted: false,
+    });
+    rooms.transactions.insert(key, event_id.clone());
+    Json(json!({ "event_id": event_id })).into_response()
+}
+
+async fn redact(
+    State(hs): State<Arc<Homeserver>>,
+    Path((room_id, target, txn_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = authenticate(&hs, &headers).and_then(|()| joined_or_forbidden(&hs, &room_id)) {
+        return r;
+    }
+    let reason = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("reason").cloned());
+    let mut rooms = lock(&hs.rooms);
+    let key = (hs.token.clone(), txn_id.clone());
+    if let Some(existing) = rooms.transactions.get(&key) {
+        return Json(json!({ "event_id": existing })).into_response();
+    }
+    let Some(victim) = rooms
+        .events
+        .iter_mut()
+        .find(|e| e.room_id == room_id && e.event_id == target)
+    else {
+        return error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "Event not found");
+    };
+    victim.redacted = true;
+    victim.content = json!({});
+    let event_id = format!("$fake{}", rooms.events.len() + 1);
+    let mut content = json!({ "redacts": target });
+    if let Some(reason) = reason {
+        content["reason"] = reason;
+    }
+    rooms.events.push(StoredEvent {
+        room_id,
+        event_id: event_id.clone(),
+        sender: hs.user_id.clone(),
+        event_type: "m.room.redaction".into(),
+        content,
+        txn_id,
+        redacts: Some(target),
+        redacted: false,
+    });
+    rooms.transactions.insert(key, event_id.clone());
+    Json(json!({ "event_id": event_id })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    #[serde(default)]
+    dir: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    from: Option<String>,
+}
+
+/// `/messages`: `from` tokens are `t<index>`; `dir=b` walks back from the newest event.
+/// `end` is left out once the start of the room is reached.
+async fn messages(
+    State(hs): State<Arc<Homeserver>>,
+    Path(room_id): Path<String>,
+    Query(query): Query<MessagesQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authenticate(&hs, &headers).and_then(|()| joined_or_forbidden(&hs, &room_id)) {
+        return r;
+    }
+    if query.dir.as_deref() != Some("b") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_PARAM",
+            "the fake only walks backwards",
+        );
+    }
+    let rooms = lock(&hs.rooms);
+    let in_room: Vec<&StoredEvent> = rooms
+        .events
+        .iter()
+        .filter(|e| e.room_id == room_id)
+        .collect();
+    let start = match query
+        .from
+        .as_deref()
+        .map(|f| f.trim_start_matches('t').parse::<usize>())
+    {
+        Some(Ok(n)) => n.min(in_room.len()),
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", "bad from token"),
+        None => in_room.len(),
+    };
+    let limit = query.limit.unwrap_or(10).clamp(1, 1000);
+    let first = start.saturating_sub(limit);
+    let chunk: Vec<Value> = in_room
+        .get(first..start)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .map(|e| {
+            let mut unsigned = json!({});
+            if !e.txn_id.is_empty() {
+                unsigned["transaction_id"] = json!(e.txn_id);
+            }
+            let mut event = json!({
+                "event_id": e.event_id,
+                "room_id": e.room_id,
+                "sender": e.sender,
+                "type": e.event_type,
+                "content": e.content,
+                "origin_server_ts": 1_700_000_000_000u64,
+                "unsigned": unsigned,
+            });
+            if let Some(r) = &e.redacts {
+                event["redacts"] = json!(r);
+            }
+            event
+        })
+        .collect();
+    let mut answer = json!({ "chunk": chunk, "start": format!("t{start}") });
+    if first > 0 {
+        answer["end"] = json!(format!("t{first}"));
+    }
+    Json(answer).into_response()
+}
+
+async fn unrecognized() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "M_UNRECOGNIZED",
+        "Unrecognized request",
+    )
+}
