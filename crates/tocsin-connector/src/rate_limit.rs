@@ -14,7 +14,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Seconds as an integer or a decimal (`"2"`, `"0.35"`), never negative or absurd.
 pub fn parse_seconds(text: &str) -> Option<Duration> {
     let secs: f64 = text.trim().parse().ok()?;
-    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 * 7.0 {
+    if !secs.is_finite() || !(0.0..=86_400.0 * 7.0).contains(&secs) {
         return None;
     }
     Some(Duration::from_secs_f64(secs))

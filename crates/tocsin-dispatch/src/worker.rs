@@ -221,9 +221,8 @@ impl Dispatcher {
         let claimed_at = tokio::time::Instant::now();
         let mut messages: BTreeMap<i64, Option<Arc<MessageForSending>>> = BTreeMap::new();
         for d in &claimed {
-            if !messages.contains_key(&d.message_id) {
-                let m = s.store.message_for_sending(d.message_id).await?.map(Arc::new);
-                messages.insert(d.message_id, m);
+            if let std::collections::btree_map::Entry::Vacant(slot) = messages.entry(d.message_id) {
+                slot.insert(s.store.message_for_sending(d.message_id).await?.map(Arc::new));
             }
         }
         let count = claimed.len();

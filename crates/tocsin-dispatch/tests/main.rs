@@ -6,3 +6,4 @@
 mod support;
 
 mod fan_out;
+mod faults;

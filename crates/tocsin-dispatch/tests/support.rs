@@ -1,6 +1,7 @@
 //! A small deployment for fan-out tests: a store, accounts with routes, a dispatcher,
 //! and helpers to approve a message and wait for it to settle.
 
+use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 use tocsin_connector::Connector;
@@ -77,6 +78,27 @@ impl Deployment {
             .await
             .unwrap();
         self.accounts.push(id);
+        id
+    }
+
+    /// Adds a real connector account (settings + secret) routed through `build_connector`.
+    pub async fn add_connected(&mut self, platform: tocsin_domain::Platform, handle: &str, settings: serde_json::Value, secret: &str) -> i64 {
+        let id = self.add_account(platform.as_str(), handle, false).await;
+        let spec = tocsin_connectors::AccountSpec {
+            id: id.to_string(),
+            platform,
+            name: handle.into(),
+            settings,
+            secret: Some(SecretString::from(secret.to_string())),
+        };
+        let http = tocsin_connector::http::HttpClient::new(tocsin_connector::http::HttpLimits {
+            request_timeout: Duration::from_secs(2),
+            ..Default::default()
+        })
+        .unwrap();
+        let connector = tocsin_connectors::build_connector(&spec, &http, &self.sandbox).unwrap();
+        let host = spec.settings.to_string();
+        self.route(id, connector, &host);
         id
     }
 

@@ -1,6 +1,9 @@
 //! Render throughput: one playbook step for every platform, with value checking,
-#![allow(clippy::expect_used)] // a benchmark with a broken fixture should stop loudly
 //! hashtag fitting, per-platform counting and the PHI check, as a preview does.
+
+// A benchmark with a broken fixture should stop loudly; criterion's macros make
+// undocumented items.
+#![allow(clippy::expect_used, missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::Path;

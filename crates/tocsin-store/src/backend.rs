@@ -225,7 +225,8 @@ fn sqlite_open_error(path: &Path, e: sqlx::Error) -> StoreError {
         _ => None,
     };
     // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with any extended code.
-    match code.map(|c| c & 0xff) {
+    // SQLITE_IOERR_SHORT_READ (522): the file ends before a page it should hold.
+    match code.map(|c| if c == 522 { 11 } else { c & 0xff }) {
         Some(11) | Some(26) => StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: e.to_string(),

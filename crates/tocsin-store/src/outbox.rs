@@ -215,6 +215,12 @@ pub struct RetractSummary {
     pub targeted: u64,
 }
 
+/// `kind, target_message_id, session_id, title, exercise, retracted_at` of a message.
+type MessageRow = (String, Option<i64>, Option<i64>, Option<String>, bool, Option<String>);
+
+/// `id, message_id, run_at, every_seconds, until_at` of a schedule.
+type ScheduleRow = (i64, i64, String, i64, Option<String>);
+
 fn time(text: Option<String>) -> Option<DateTime<Utc>> {
     text.as_deref().and_then(parse_time)
 }
@@ -682,7 +688,7 @@ impl Tx<'_> {
     pub async fn fire_due_schedules(&mut self, actor: &str) -> Result<Vec<i64>, StoreError> {
         let now = self.now();
         let now_text = format_time(&now);
-        let due: Vec<(i64, i64, String, i64, Option<String>)> = on_tx!(self, c => {
+        let due: Vec<ScheduleRow> = on_tx!(self, c => {
             sqlx::query_as(
                 "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
                  WHERE state = 'scheduled' AND message_id IS NOT NULL AND every_seconds IS NOT NULL \
@@ -783,7 +789,7 @@ impl Store {
 
     /// What a message needs for sending.
     pub async fn message_for_sending(&self, message_id: i64) -> Result<Option<MessageForSending>, StoreError> {
-        let row: Option<(String, Option<i64>, Option<i64>, Option<String>, bool, Option<String>)> = on_pool!(self, p => {
+        let row: Option<MessageRow> = on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT kind, target_message_id, session_id, title, exercise, retracted_at FROM messages WHERE id = $1",
             )

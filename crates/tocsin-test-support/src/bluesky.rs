@@ -159,6 +159,14 @@ impl FakeBluesky {
         }
     }
 
+    /// Forgets every session (as when the account signs out everywhere): old access
+    /// and refresh tokens get 401 `InvalidToken`.
+    pub fn revoke_sessions(&self) {
+        let mut inner = self.state.lock();
+        inner.access.clear();
+        inner.refresh.clear();
+    }
+
     /// Makes `refreshSession` answer 400 `ExpiredToken` (the refresh token expired too).
     pub fn refuse_refresh(&self, refuse: bool) {
         self.state.lock().refuse_refresh = refuse;
@@ -677,10 +685,9 @@ async fn list_records(
             .map(|r| json!({"uri": r.uri, "cid": r.cid, "value": r.value}))
             .collect::<Vec<_>>(),
     });
-    if page.len() == limit {
-        if let Some(last) = page.last() {
-            set(&mut out, "cursor", json!(last.rkey));
-        }
+    // As the PDS does: the cursor is the last rkey of any non-empty page.
+    if let Some(last) = page.last() {
+        set(&mut out, "cursor", json!(last.rkey));
     }
     Json(out).into_response()
 }

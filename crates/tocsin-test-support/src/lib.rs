@@ -16,5 +16,6 @@ pub mod matrix;
 pub mod smtp;
 pub mod webhook;
 
+pub use axum::http::Method;
 pub use fault::{Fault, FaultPlan};
 pub use server::{FakeServer, FakeState, RecordedRequest};

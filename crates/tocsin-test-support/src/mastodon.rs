@@ -41,6 +41,8 @@ pub struct FakeStatus {
     pub language: Option<String>,
     /// The status it replies to.
     pub in_reply_to_id: Option<String>,
+    /// Its content warning (`spoiler_text`), empty when none.
+    pub spoiler_text: String,
     /// The `Idempotency-Key` header it came with.
     pub idempotency_key: Option<String>,
     /// Whether it was deleted since.
@@ -297,7 +299,7 @@ fn status_json(status: &FakeStatus, base: &str) -> Value {
         "in_reply_to_id": status.in_reply_to_id,
         "in_reply_to_account_id": status.in_reply_to_id.as_ref().map(|_| ACCOUNT_ID),
         "sensitive": false,
-        "spoiler_text": "",
+        "spoiler_text": status.spoiler_text,
         "visibility": status.visibility,
         "language": status.language,
         "uri": format!("{base}/users/{USERNAME}/statuses/{}", status.id),
@@ -423,6 +425,7 @@ async fn create_status(
         visibility,
         language: params.get("language").cloned().filter(|s| !s.is_empty()),
         in_reply_to_id,
+        spoiler_text: params.get("spoiler_text").cloned().unwrap_or_default(),
         idempotency_key: key,
         deleted: false,
     };

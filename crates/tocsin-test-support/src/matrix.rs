@@ -162,20 +162,20 @@ fn error(status: StatusCode, errcode: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Checks `Authorization: Bearer <token>` (or `?access_token=`, which Tocsin never uses).
-fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks `Authorization: Bearer <token>`: `Some(refusal)` when it is missing or wrong.
+fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        None => Err(error(
+        None => Some(error(
             StatusCode::UNAUTHORIZED,
             "M_MISSING_TOKEN",
             "Missing access token",
         )),
-        Some(t) if t == hs.token => Ok(()),
-        Some(_) => Err(error(
+        Some(t) if t == hs.token => None,
+        Some(_) => Some(error(
             StatusCode::UNAUTHORIZED,
             "M_UNKNOWN_TOKEN",
             "Unrecognised access token",
@@ -183,11 +183,12 @@ fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn joined_or_forbidden(hs: &Homeserver, room_id: &str) -> Result<(), Response> {
+/// `Some(refusal)` when the user is not in the room.
+fn not_joined(hs: &Homeserver, room_id: &str) -> Option<Response> {
     if lock(&hs.joined).contains(room_id) {
-        Ok(())
+        None
     } else {
-        Err(error(
+        Some(error(
             StatusCode::FORBIDDEN,
             "M_FORBIDDEN",
             &format!("User {} not in room {room_id}", hs.user_id),
@@ -196,7 +197,7 @@ fn joined_or_forbidden(hs: &Homeserver, room_id: &str) -> Result<(), Response> {
 }
 
 async fn whoami(State(hs): State<Arc<Homeserver>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authenticate(&hs, &headers) {
+    if let Some(r) = authenticate(&hs, &headers) {
         return r;
     }
     Json(json!({ "user_id": hs.user_id, "device_id": "TOCSINFAKE", "is_guest": false }))
@@ -204,7 +205,7 @@ async fn whoami(State(hs): State<Arc<Homeserver>>, headers: HeaderMap) -> Respon
 }
 
 async fn joined_rooms(State(hs): State<Arc<Homeserver>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authenticate(&hs, &headers) {
+    if let Some(r) = authenticate(&hs, &headers) {
         return r;
     }
     let rooms: Vec<String> = lock(&hs.joined).iter().cloned().collect();
@@ -217,7 +218,7 @@ async fn send(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&hs, &headers).and_then(|()| joined_or_forbidden(&hs, &room_id)) {
+    if let Some(r) = authenticate(&hs, &headers).or_else(|| not_joined(&hs, &room_id)) {
         return r;
     }
     let Ok(content) = serde_json::from_slice::<Value>(&body) else {
@@ -263,7 +264,7 @@ async fn redact(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&hs, &headers).and_then(|()| joined_or_forbidden(&hs, &room_id)) {
+    if let Some(r) = authenticate(&hs, &headers).or_else(|| not_joined(&hs, &room_id)) {
         return r;
     }
     let reason = serde_json::from_slice::<Value>(&body)
@@ -284,10 +285,12 @@ async fn redact(
     victim.redacted = true;
     victim.content = json!({});
     let event_id = format!("$fake{}", rooms.events.len() + 1);
-    let mut content = json!({ "redacts": target });
+    let mut content = serde_json::Map::new();
+    content.insert("redacts".into(), json!(target));
     if let Some(reason) = reason {
-        content["reason"] = reason;
+        content.insert("reason".into(), reason);
     }
+    let content = Value::Object(content);
     rooms.events.push(StoredEvent {
         room_id,
         event_id: event_id.clone(),
@@ -320,7 +323,7 @@ async fn messages(
     Query(query): Query<MessagesQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authenticate(&hs, &headers).and_then(|()| joined_or_forbidden(&hs, &room_id)) {
+    if let Some(r) = authenticate(&hs, &headers).or_else(|| not_joined(&hs, &room_id)) {
         return r;
     }
     if query.dir.as_deref() != Some("b") {
@@ -353,11 +356,12 @@ async fn messages(
         .iter()
         .rev()
         .map(|e| {
-            let mut unsigned = json!({});
+            let mut unsigned = serde_json::Map::new();
             if !e.txn_id.is_empty() {
-                unsigned["transaction_id"] = json!(e.txn_id);
+                unsigned.insert("transaction_id".into(), json!(e.txn_id));
             }
-            let mut event = json!({
+            let mut event = serde_json::Map::new();
+            let fields = json!({
                 "event_id": e.event_id,
                 "room_id": e.room_id,
                 "sender": e.sender,
@@ -366,17 +370,22 @@ async fn messages(
                 "origin_server_ts": 1_700_000_000_000u64,
                 "unsigned": unsigned,
             });
-            if let Some(r) = &e.redacts {
-                event["redacts"] = json!(r);
+            if let Value::Object(fields) = fields {
+                event.extend(fields);
             }
-            event
+            if let Some(r) = &e.redacts {
+                event.insert("redacts".into(), json!(r));
+            }
+            Value::Object(event)
         })
         .collect();
-    let mut answer = json!({ "chunk": chunk, "start": format!("t{start}") });
+    let mut answer = serde_json::Map::new();
+    answer.insert("chunk".into(), Value::Array(chunk));
+    answer.insert("start".into(), json!(format!("t{start}")));
     if first > 0 {
-        answer["end"] = json!(format!("t{first}"));
+        answer.insert("end".into(), json!(format!("t{first}")));
     }
-    Json(answer).into_response()
+    Json(Value::Object(answer)).into_response()
 }
 
 async fn unrecognized() -> Response {

@@ -69,7 +69,7 @@ impl FakeState {
     pub fn requests_to(&self, method: &Method, prefix: &str) -> Vec<RecordedRequest> {
         self.requests()
             .into_iter()
-            .filter(|r| &r.method == method && r.path.starts_with(prefix))
+            .filter(|r| r.method == *method && r.path.starts_with(prefix))
             .collect()
     }
 }

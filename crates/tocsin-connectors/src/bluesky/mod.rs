@@ -485,10 +485,12 @@ fn xrpc_error(reply: &Reply) -> Option<XrpcError> {
 }
 
 /// Whether the access token was refused as expired: HTTP 400 (some servers say 401)
-/// with `"error": "ExpiredToken"`.
+/// with `"error": "ExpiredToken"` (or `InvalidToken`).
 fn is_expired_token(reply: &Reply) -> bool {
+    // `InvalidToken` too: a cached session the PDS no longer knows (sessions revoked,
+    // keys rotated) is renewed the same way, once, as the official agent does.
     matches!(reply.status.as_u16(), 400 | 401)
-        && xrpc_error(reply).is_some_and(|e| e.error == "ExpiredToken")
+        && xrpc_error(reply).is_some_and(|e| e.error == "ExpiredToken" || e.error == "InvalidToken")
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {

@@ -545,3 +545,19 @@ async fn lookup_pages_back_with_the_cursor_and_is_unknown_past_its_reach() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_session_the_pds_forgot_is_replaced_once_by_signing_in_again() {
+    let (fake, connector) = setup().await;
+    connector.healthcheck().await.unwrap();
+    fake.revoke_sessions();
+
+    connector
+        .post(&post("k1", "After sign-out everywhere."))
+        .await
+        .unwrap();
+    assert_eq!(fake.sessions_created(), 2);
+    assert_eq!(fake.refreshes(), 0);
+    assert_eq!(create_record_calls(&fake), 2);
+    assert_eq!(fake.live_records().len(), 1);
+}

@@ -437,3 +437,18 @@ fn build_connector_makes_an_email_connector_and_checks_the_password_pairing() {
         .unwrap();
     assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn implicit_tls_against_a_plain_server_fails_before_anything_is_sent() {
+    let smtp = FakeSmtp::start().await.unwrap();
+    let mut s = settings(smtp.port());
+    s["tls"] = json!("implicit");
+    let email = connector_with(s, None);
+    let err = email
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err:?}");
+    assert!(smtp.state.messages().is_empty());
+    assert!(!smtp.state.commands().iter().any(|c| c.starts_with("MAIL")));
+}

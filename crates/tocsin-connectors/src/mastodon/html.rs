@@ -95,6 +95,56 @@ pub(crate) fn same_text(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
+/// Whether a status's displayed text is the posted text: the same words, or the same
+/// once mentions are cut to `@user` (Mastodon shows `@user@domain` as `@user` when it
+/// resolves the account).
+pub(crate) fn displays_as(shown: &str, posted: &str) -> bool {
+    same_text(shown, posted)
+        || same_text(
+            &without_mention_domains(shown),
+            &without_mention_domains(posted),
+        )
+}
+
+/// `@user@domain.example` becomes `@user`; a sentence's final dot stays.
+fn without_mention_domains(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut previous: Option<char> = None;
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        let starts_mention = c == '@' && !previous.is_some_and(|p| p.is_alphanumeric() || p == '_');
+        previous = Some(c);
+        if !starts_mention {
+            continue;
+        }
+        while let Some(&(_, u)) = chars.peek() {
+            if !(u.is_ascii_alphanumeric() || u == '_') {
+                break;
+            }
+            out.push(u);
+            previous = Some(u);
+            chars.next();
+        }
+        if chars.peek().is_some_and(|&(_, d)| d == '@') {
+            chars.next();
+            let mut domain = String::new();
+            while let Some(&(_, d)) = chars.peek() {
+                if !(d.is_ascii_alphanumeric() || d == '.' || d == '-') {
+                    break;
+                }
+                domain.push(d);
+                chars.next();
+            }
+            if domain.ends_with('.') {
+                out.push('.');
+            }
+            previous = domain.chars().last();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod html_tests {
     use super::*;
@@ -116,5 +166,14 @@ mod html_tests {
         );
         assert_eq!(html_to_text("<p>caf&#233; &#x1F6B0;</p>"), "café 🚰");
         assert!(same_text(" one\r\n two ", "one two"));
+    }
+
+    #[test]
+    fn a_mention_shown_without_its_domain_still_matches() {
+        let shown = html_to_text("<p>Ask <span class=\"h-card\"><a href=\"https://other.example/@nurse\" class=\"u-url mention\">@<span>nurse</span></a></span>.</p>");
+        assert_eq!(shown, "Ask @nurse.");
+        assert!(displays_as(&shown, "Ask @nurse@other.example."));
+        assert!(displays_as("Mail a@b.org", "Mail a@b.org"));
+        assert!(!displays_as(&shown, "Ask @doctor@other.example."));
     }
 }

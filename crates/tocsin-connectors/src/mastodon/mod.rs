@@ -28,6 +28,9 @@ pub use config::{MastodonConfig, Visibility};
 const LOOKUP_PAGE: u32 = 40;
 /// Pages reconciliation reads before it stops and says it cannot tell.
 const LOOKUP_PAGES: u32 = 3;
+/// The content warning an exercise (drill) is posted behind, so nobody mistakes it for
+/// a real alert at a glance: Mastodon shows the warning and folds the text under it.
+pub const EXERCISE_WARNING: &str = "EXERCISE";
 
 /// One Mastodon account.
 pub struct MastodonConnector {
@@ -73,7 +76,7 @@ impl Status {
     fn has_text(&self, text: &str) -> bool {
         match &self.text {
             Some(source) => html::same_text(source, text),
-            None => html::same_text(&html::html_to_text(&self.content), text),
+            None => html::displays_as(&html::html_to_text(&self.content), text),
         }
     }
 }
@@ -153,6 +156,9 @@ impl Connector for MastodonConnector {
         if let Some(parent) = &post.reply_to {
             check_id(&parent.id)?;
             body.insert("in_reply_to_id".into(), json!(parent.id));
+        }
+        if post.exercise {
+            body.insert("spoiler_text".into(), json!(EXERCISE_WARNING));
         }
         let request = self
             .authorized(Method::POST, "/api/v1/statuses")

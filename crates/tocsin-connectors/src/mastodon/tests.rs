@@ -452,3 +452,19 @@ async fn lookup_pages_back_with_max_id_and_is_unknown_past_its_reach() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_exercise_is_posted_behind_an_exercise_content_warning() {
+    let (fake, connector) = setup().await;
+    let mut drill = post("k1", "Shelter in place: chemical release drill.");
+    drill.exercise = true;
+    connector.post(&drill).await.unwrap();
+    connector.post(&post("k2", "A real notice.")).await.unwrap();
+    let statuses = fake.statuses();
+    assert_eq!(statuses[0].spoiler_text, EXERCISE_WARNING);
+    assert_eq!(
+        statuses[0].text,
+        "Shelter in place: chemical release drill."
+    );
+    assert_eq!(statuses[1].spoiler_text, "");
+}

@@ -53,26 +53,29 @@ pub fn transaction_id(idempotency_key: &str) -> String {
 /// (`m.in_reply_to` points at the previous post, marked as a fallback for clients
 /// without threads).
 pub fn message_content(post: &OutgoingPost) -> Value {
-    let mut content = json!({ "msgtype": "m.text", "body": post.text });
+    let mut content = serde_json::Map::new();
+    content.insert("msgtype".into(), json!("m.text"));
+    content.insert("body".into(), json!(post.text));
     if let Some(html) = &post.html {
-        content["format"] = json!("org.matrix.custom.html");
-        content["formatted_body"] = json!(html);
+        content.insert("format".into(), json!("org.matrix.custom.html"));
+        content.insert("formatted_body".into(), json!(html));
     }
     let parent = post.reply_to.as_ref().or(post.thread_root.as_ref());
     let root = post.thread_root.as_ref().or(post.reply_to.as_ref());
     if let (Some(parent), Some(root)) = (parent, root) {
-        content["m.relates_to"] = json!({
+        let relation = json!({
             "rel_type": "m.thread",
             "event_id": root.id,
             "is_falling_back": true,
             "m.in_reply_to": { "event_id": parent.id },
         });
+        content.insert("m.relates_to".into(), relation);
     }
     if post.exercise {
         // A namespaced key: clients ignore it, bridges and bots can read it.
-        content["org.tocsin.exercise"] = json!(true);
+        content.insert("org.tocsin.exercise".into(), json!(true));
     }
-    content
+    Value::Object(content)
 }
 
 /// One Matrix account posting into one room.

@@ -291,8 +291,9 @@ impl Connector for WebhookConnector {
         ))
     }
 
-    /// A `HEAD` request: the subscriber answers at all (any status below 500 but 410).
-    /// Nothing is delivered, so subscribers see no test events.
+    /// A `HEAD` request: the subscriber answers (any status below 500 except 404 and 410;
+    /// a POST-only endpoint answering 405 is healthy). Nothing is delivered, so
+    /// subscribers see no test events.
     async fn healthcheck(&self) -> Result<(), ConnectorError> {
         let reply = self
             .http
@@ -303,6 +304,9 @@ impl Connector for WebhookConnector {
             .await?;
         match reply.status.as_u16() {
             410 => Err(webhook_error(&reply)),
+            404 => Err(ConnectorError::Permanent(
+                "the subscriber's endpoint answers 404 Not Found: check the URL".into(),
+            )),
             code if code >= 500 => Err(reply.status_error()),
             _ => Ok(()),
         }

@@ -97,6 +97,39 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Sig
 /// `secret` (`whsec_<base64>`), compared in constant time. `body` must be the raw bytes
 /// as received, before any JSON parsing. Subscribers should also drop a `webhook-id`
 /// they have already processed: Tocsin repeats the same id when it retries.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use reqwest::header::{HeaderMap, HeaderValue};
+/// use tocsin_connectors::webhook::signature::{sign, decode_secret};
+/// use tocsin_connectors::webhook::{verify_signature, SignatureError, SIGNATURE_TOLERANCE};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+/// let body = br#"{"type":"message.published","data":{"id":"m1:a","text":"Boil water"}}"#;
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let mut headers = HeaderMap::new();
+/// headers.insert("webhook-id", HeaderValue::from_static("m1:a"));
+/// headers.insert("webhook-timestamp", HeaderValue::from_static("1700000000"));
+/// let signature = sign(&decode_secret(secret)?, "m1:a", 1_700_000_000, body)?;
+/// headers.insert("webhook-signature", HeaderValue::from_str(&signature)?);
+///
+/// // A subscriber checks the raw body before parsing it...
+/// verify_signature(secret, &headers, body, now, SIGNATURE_TOLERANCE)?;
+/// // ...and a changed body, or the same delivery replayed an hour later, is refused.
+/// let changed = br#"{"type":"message.published","data":{"id":"m1:a","text":"All clear"}}"#;
+/// assert_eq!(
+///     verify_signature(secret, &headers, changed, now, SIGNATURE_TOLERANCE),
+///     Err(SignatureError::NoMatch)
+/// );
+/// let later = now + Duration::from_secs(3600);
+/// assert_eq!(
+///     verify_signature(secret, &headers, body, later, SIGNATURE_TOLERANCE),
+///     Err(SignatureError::StaleTimestamp)
+/// );
+/// # Ok(())
+/// # }
+/// ```
 pub fn verify_signature(
     secret: &str,
     headers: &HeaderMap,

@@ -384,3 +384,20 @@ fn build_connector_makes_a_webhook_connector_and_wants_a_secret() {
         Err(ConnectorError::Config(_))
     ));
 }
+
+#[tokio::test]
+async fn the_healthcheck_notices_a_wrong_path() {
+    let sub = FakeSubscriber::start(verifier(SECRET)).await.unwrap();
+    let config = WebhookConfig::from_settings(
+        &json!({ "url": format!("{}/hooks/typo", sub.server.base_url) }),
+    )
+    .unwrap();
+    let http = HttpClient::new(HttpLimits::default()).unwrap();
+    let webhook =
+        WebhookConnector::new(http, &config, &SecretString::from(SECRET.to_string())).unwrap();
+    let err = webhook.healthcheck().await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("404")),
+        "{err:?}"
+    );
+}

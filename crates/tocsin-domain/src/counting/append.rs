@@ -4,9 +4,10 @@
 //! dropped and the next one is still tried, so a short tag may follow a long one that did
 //! not fit. Tags already in the text (any case) are not repeated.
 
+use super::facts::TextFacts;
 use super::hashtags;
 use super::limits::PlatformLimits;
-use super::measure::{measure_with, TextFacts};
+use super::measure::measure_with;
 use crate::Platform;
 
 /// The result of [`append_hashtags`].
@@ -35,32 +36,34 @@ pub fn append_hashtags(
     hashtags: &[String],
     limits: &PlatformLimits,
 ) -> HashtagAppend {
-    let mut out = text.to_owned();
-    let mut appended = Vec::new();
-    let mut dropped = Vec::new();
     if hashtags.is_empty() {
         return HashtagAppend {
-            text: out,
-            appended,
-            dropped,
+            text: text.to_owned(),
+            appended: Vec::new(),
+            dropped: Vec::new(),
         };
     }
+    let room: usize = hashtags.iter().map(|t| t.len() + 2).sum();
+    let mut out = String::with_capacity(text.len() + room);
+    out.push_str(text);
+    let mut appended: Vec<String> = Vec::new();
+    let mut dropped = Vec::new();
 
     // Scan the text once. Appending " #tag" (after whitespace, with a valid tag) leaves
     // every URL as it was and adds exactly one hashtag, so each candidate is only counted,
     // not rescanned (the property tests check this against a full `measure`).
     let mut facts = TextFacts::of(text);
-    let mut present: Vec<String> = Vec::new();
-    hashtags::for_each_hashtag(text, &facts.urls, |r| {
-        if let Some(tag) = text.get(r) {
-            present.push(tag.trim_start_matches(['#', '＃']).to_lowercase());
-        }
-    });
+    let present = facts.tags.clone();
+    let is_present = |tag: &str, appended: &[String]| {
+        present.iter().any(|r| {
+            let existing = text.get(r.clone()).unwrap_or("");
+            same_tag(existing.trim_start_matches(['#', '＃']), tag)
+        }) || appended.iter().any(|a| same_tag(a, tag))
+    };
 
     for given in hashtags {
         let tag = given.trim().trim_start_matches(['#', '＃']);
-        let key = tag.to_lowercase();
-        if present.contains(&key) {
+        if is_present(tag, &appended) {
             continue;
         }
         if !hashtags::is_valid_tag(tag) {
@@ -71,23 +74,37 @@ pub fn append_hashtags(
         if !(out.is_empty() || out.ends_with(char::is_whitespace)) {
             out.push(' ');
         }
+        let hash = out.len();
         out.push('#');
         out.push_str(tag);
-        facts.hashtags += 1;
+        facts.tags.push(hash..out.len());
         if measure_with(platform, &out, limits, &facts).fits_length_and_hashtags() {
             appended.push(tag.to_owned());
-            present.push(key);
         } else {
             out.truncate(before);
-            facts.hashtags -= 1;
+            facts.tags.pop();
             dropped.push(tag.to_owned());
         }
+    }
+    if !appended.is_empty() {
+        // The caller usually measures the result next: spare it the rescan.
+        facts.remember(&out);
     }
     HashtagAppend {
         text: out,
         appended,
         dropped,
     }
+}
+
+/// Whether two tags (without `#`) are the same, ignoring case.
+fn same_tag(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]
@@ -182,6 +199,17 @@ mod tests {
         assert_eq!(r.text, "Alert #heat");
         assert_eq!(r.appended, ["heat"]);
         assert_eq!(r.dropped, ["2024", "two words", ""]);
+    }
+
+    #[test]
+    fn non_ascii_tags_compare_without_case() {
+        let r = append(
+            Platform::Mastodon,
+            "Hitze #HITZEWELLE",
+            &["hitzewelle", "Ärzte", "ärzte"],
+        );
+        assert_eq!(r.text, "Hitze #HITZEWELLE #Ärzte");
+        assert!(same_tag("ΣΊΣΥΦΟΣ", "σίσυφοσ"));
     }
 
     #[test]

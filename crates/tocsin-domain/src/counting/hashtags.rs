@@ -20,20 +20,21 @@ pub fn find_hashtags(text: &str) -> Vec<Range<usize>> {
     out
 }
 
-/// How many hashtags `text` holds outside the given URL ranges.
-pub(crate) fn count_outside(text: &str, urls: &[Range<usize>]) -> usize {
-    let mut n = 0;
-    for_each_hashtag(text, urls, |_| n += 1);
-    n
-}
-
-/// Whether `tag` (without its `#`) would be one whole hashtag when written `#tag`.
+/// Whether `tag` (without its `#`) would be one whole hashtag when written `#tag` after
+/// whitespace: body characters only, at least one of them a letter or mark.
 pub(crate) fn is_valid_tag(tag: &str) -> bool {
-    let formatted_len = '#'.len_utf8() + tag.len();
-    let text = format!("#{tag}");
-    let mut whole = false;
-    for_each_hashtag(&text, &[], |r| whole = r == (0..formatted_len));
-    whole
+    if tag.is_ascii() {
+        let bytes = tag.as_bytes();
+        return bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            && bytes.iter().any(u8::is_ascii_alphabetic);
+    }
+    !tag.is_empty()
+        && tag.chars().all(is_body_char)
+        && tag
+            .chars()
+            .any(|c| c.is_alphabetic() || is_combining_mark(c))
 }
 
 /// Calls `f` with every hashtag of `text` lying outside the `urls` ranges, jumping from
@@ -210,6 +211,17 @@ mod tests {
     #[test]
     fn a_keycap_emoji_is_not_a_hashtag() {
         assert_eq!(tags("#\u{FE0F}\u{20E3} one"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_valid_tag_is_exactly_one_whole_hashtag_once_written() {
+        for tag in [
+            "flu", "2024", "a b", "é", "x\u{301}", "_", "a#b", "a.b", "\u{FE0F}", "中文", "a-b",
+        ] {
+            let text = format!(" #{tag}");
+            let whole = find_hashtags(&text) == vec![1..text.len()];
+            assert_eq!(is_valid_tag(tag), whole, "{tag:?}");
+        }
     }
 
     #[test]

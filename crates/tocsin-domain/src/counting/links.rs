@@ -26,51 +26,6 @@ pub fn find_urls(text: &str) -> Vec<Range<usize>> {
     out
 }
 
-/// The URLs of a text, held inline when there are few (no allocation per measurement).
-pub(crate) struct UrlList {
-    inline: [Range<usize>; INLINE_URLS],
-    len: usize,
-    spill: Vec<Range<usize>>,
-}
-
-/// URLs kept without allocating.
-const INLINE_URLS: usize = 8;
-
-impl UrlList {
-    /// The URLs of `text`, as [`find_urls`] finds them.
-    pub(crate) fn of(text: &str) -> UrlList {
-        let mut list = UrlList {
-            inline: std::array::from_fn(|_| 0..0),
-            len: 0,
-            spill: Vec::new(),
-        };
-        for_each_url(text, |r| {
-            if !list.spill.is_empty() {
-                list.spill.push(r);
-            } else if let Some(slot) = list.inline.get_mut(list.len) {
-                *slot = r;
-                list.len += 1;
-            } else {
-                list.spill.extend(list.inline.iter().cloned());
-                list.spill.push(r);
-            }
-        });
-        list
-    }
-}
-
-impl std::ops::Deref for UrlList {
-    type Target = [Range<usize>];
-
-    fn deref(&self) -> &[Range<usize>] {
-        if self.spill.is_empty() {
-            self.inline.get(..self.len).unwrap_or(&[])
-        } else {
-            &self.spill
-        }
-    }
-}
-
 /// Calls `f` with the byte range of every URL in `text`, in order.
 ///
 /// Every host we recognise (a domain with a TLD, or an IPv4 address) has a dot, so the

@@ -3,11 +3,12 @@
 //! [`measure`] picks the platform's rule (the table in [`measure`]'s docs), counts once,
 //! and returns a [`Measurement`] whose [`Measurement::problems`] are plain sentences.
 
+use super::facts::TextFacts;
 use super::graphemes::grapheme_count;
 use super::limits::PlatformLimits;
 use super::mastodon::mastodon_length;
 use super::sms::{sms_info, SmsEncoding, SmsInfo};
-use super::{hashtags, links, threads, twitter};
+use super::{threads, twitter};
 use crate::Platform;
 use serde::Serialize;
 
@@ -181,28 +182,6 @@ pub fn measure(platform: Platform, text: &str, limits: &PlatformLimits) -> Measu
     measure_with(platform, text, limits, &TextFacts::of(text))
 }
 
-/// What [`measure`] finds in a text before counting: its URLs, hashtags and links.
-pub(crate) struct TextFacts {
-    /// The URLs, as [`links::find_urls`] finds them.
-    pub(crate) urls: links::UrlList,
-    /// Hashtags outside the URLs.
-    pub(crate) hashtags: usize,
-    /// Distinct URLs.
-    pub(crate) links: usize,
-}
-
-impl TextFacts {
-    /// Scans `text` once.
-    pub(crate) fn of(text: &str) -> TextFacts {
-        let urls = links::UrlList::of(text);
-        TextFacts {
-            hashtags: hashtags::count_outside(text, &urls),
-            links: links::distinct_count(text, &urls),
-            urls,
-        }
-    }
-}
-
 /// [`measure`] with `text`'s facts already known (see [`TextFacts`]).
 pub(crate) fn measure_with(
     platform: Platform,
@@ -217,7 +196,7 @@ pub(crate) fn measure_with(
         limit: None,
         unit: CountUnit::Unlimited,
         sms: None,
-        hashtags: facts.hashtags,
+        hashtags: facts.tags.len(),
         max_hashtags: None,
         links: facts.links,
         max_links: None,

@@ -6,6 +6,7 @@
 
 mod append;
 mod emoji;
+mod facts;
 mod graphemes;
 mod hashtags;
 mod limits;

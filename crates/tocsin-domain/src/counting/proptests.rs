@@ -46,7 +46,7 @@ fn plain_text() -> impl Strategy<Value = String> {
 }
 
 fn tag() -> impl Strategy<Value = String> {
-    "[a-zA-Z][a-zA-Z0-9_]{0,15}"
+    "[a-zA-Zéж中][a-zA-Z0-9_éж中]{0,15}"
 }
 
 fn assert_sound_ranges(text: &str, ranges: &[std::ops::Range<usize>]) {
@@ -157,14 +157,33 @@ proptest! {
         platform in prop::sample::select(Platform::ALL.to_vec()),
     ) {
         let limits = PlatformLimits::default();
-        let mut facts = super::measure::TextFacts::of(&text);
+        let mut facts = super::facts::TextFacts::scan(&text);
         let separator = if text.is_empty() || text.ends_with(char::is_whitespace) { "" } else { " " };
         let candidate = format!("{text}{separator}#{tag}");
-        facts.hashtags += 1;
+        facts.tags.push(candidate.len() - tag.len() - 1..candidate.len());
+        prop_assert_eq!(&facts, &super::facts::TextFacts::scan(&candidate));
         prop_assert_eq!(
             super::measure::measure_with(platform, &candidate, &limits, &facts),
-            measure(platform, &candidate, &limits)
+            super::measure::measure_with(
+                platform, &candidate, &limits, &super::facts::TextFacts::scan(&candidate)
+            )
         );
+    }
+
+    #[test]
+    fn a_tag_is_valid_exactly_when_it_is_one_whole_hashtag_after_a_space(
+        tag in "[a-z0-9_#. \u{301}\u{200D}é中-]{0,6}"
+    ) {
+        let text = format!(" #{tag}");
+        let whole = find_hashtags(&text) == vec![1..text.len()];
+        prop_assert_eq!(super::hashtags::is_valid_tag(&tag), whole);
+    }
+
+    #[test]
+    fn memoised_facts_equal_freshly_scanned_facts(texts in prop::collection::vec(messy_text(), 1..8)) {
+        for text in texts.iter().chain(texts.iter()) {
+            prop_assert_eq!(super::facts::TextFacts::of(text), super::facts::TextFacts::scan(text));
+        }
     }
 
     #[test]

@@ -64,8 +64,10 @@ pub fn sms_info(text: &str) -> SmsInfo {
         return sms_info_ascii(text.as_bytes());
     }
     let mut septets = 0usize;
+    let mut chars = 0usize;
     let mut gsm = true;
     for c in text.chars() {
+        chars += 1;
         match gsm7_cost(c) {
             Some(n) => septets += n,
             None => {
@@ -76,7 +78,7 @@ pub fn sms_info(text: &str) -> SmsInfo {
     }
     if gsm {
         let costs = text.chars().map(|c| gsm7_cost(c).unwrap_or(1));
-        let (segments, per_segment) = segment_count(costs, septets, GSM7_SINGLE, GSM7_MULTI);
+        let (segments, per_segment) = segment_count(costs, septets, chars, GSM7_SINGLE, GSM7_MULTI);
         SmsInfo {
             encoding: SmsEncoding::Gsm7,
             units: septets,
@@ -84,9 +86,11 @@ pub fn sms_info(text: &str) -> SmsInfo {
             per_segment,
         }
     } else {
-        let units = text.chars().map(char::len_utf16).sum();
+        let (units, chars) = text
+            .chars()
+            .fold((0, 0), |(u, n), c| (u + c.len_utf16(), n + 1));
         let costs = text.chars().map(char::len_utf16);
-        let (segments, per_segment) = segment_count(costs, units, UCS2_SINGLE, UCS2_MULTI);
+        let (segments, per_segment) = segment_count(costs, units, chars, UCS2_SINGLE, UCS2_MULTI);
         SmsInfo {
             encoding: SmsEncoding::Ucs2,
             units,
@@ -98,24 +102,32 @@ pub fn sms_info(text: &str) -> SmsInfo {
 
 /// [`sms_info`] for ASCII text, byte by byte through the table.
 fn sms_info_ascii(bytes: &[u8]) -> SmsInfo {
-    let cost = |b: &u8| usize::from(ASCII_SEPTETS.get(usize::from(*b)).copied().unwrap_or(0));
-    if bytes.iter().any(|b| cost(b) == 0) {
-        let (segments, per_segment) = segment_count(
-            bytes.iter().map(|_| 1),
-            bytes.len(),
-            UCS2_SINGLE,
-            UCS2_MULTI,
-        );
-        return SmsInfo {
-            encoding: SmsEncoding::Ucs2,
-            units: bytes.len(),
-            segments,
-            per_segment,
-        };
+    let cost = |b: u8| usize::from(BYTE_SEPTETS.get(usize::from(b)).copied().unwrap_or(0));
+    let mut septets = 0usize;
+    for &b in bytes {
+        match cost(b) {
+            0 => {
+                // A tab or a backtick: the whole message is UCS-2, one unit per byte.
+                let n = bytes.len();
+                let (segments, per_segment) =
+                    segment_count(bytes.iter().map(|_| 1), n, n, UCS2_SINGLE, UCS2_MULTI);
+                return SmsInfo {
+                    encoding: SmsEncoding::Ucs2,
+                    units: bytes.len(),
+                    segments,
+                    per_segment,
+                };
+            }
+            n => septets += n,
+        }
     }
-    let septets = bytes.iter().map(cost).sum();
-    let (segments, per_segment) =
-        segment_count(bytes.iter().map(cost), septets, GSM7_SINGLE, GSM7_MULTI);
+    let (segments, per_segment) = segment_count(
+        bytes.iter().map(|&b| cost(b)),
+        septets,
+        bytes.len(),
+        GSM7_SINGLE,
+        GSM7_MULTI,
+    );
     SmsInfo {
         encoding: SmsEncoding::Gsm7,
         units: septets,
@@ -125,9 +137,13 @@ fn sms_info_ascii(bytes: &[u8]) -> SmsInfo {
 }
 
 /// Segments for characters costing `costs` (total `total`), and the units per segment.
+///
+/// When every character costs one unit (`chars == total`), no pair can straddle a segment
+/// boundary and the count is plain division.
 fn segment_count(
     costs: impl Iterator<Item = usize>,
     total: usize,
+    chars: usize,
     single: usize,
     multi: usize,
 ) -> (u32, usize) {
@@ -136,6 +152,12 @@ fn segment_count(
     }
     if total <= single {
         return (1, single);
+    }
+    if chars == total {
+        return (
+            u32::try_from(total.div_ceil(multi)).unwrap_or(u32::MAX),
+            multi,
+        );
     }
     let mut segments = 1u32;
     let mut used = 0usize;
@@ -149,16 +171,17 @@ fn segment_count(
     (segments, multi)
 }
 
-/// [`gsm7_septets`] for every ASCII character (0 = not in GSM-7), for the common case.
-const ASCII_SEPTETS: [u8; 128] = {
-    let mut table = [0u8; 128];
-    let mut i = 0u8;
+/// [`gsm7_septets`] of every ASCII byte (0 = not in GSM-7; bytes above 127 are 0), so a
+/// lookup by any `u8` is in bounds.
+const BYTE_SEPTETS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0usize;
     while i < 128 {
-        if let Some(n) = gsm7_septets(i as char) {
-            // `i` < 128 = the table's length; `n` is 1 or 2.
+        if let Some(n) = gsm7_septets(i as u8 as char) {
+            // `i` < 128 < the table's length; `n` is 1 or 2.
             #[allow(clippy::indexing_slicing)]
             {
-                table[i as usize] = n as u8;
+                table[i] = n as u8;
             }
         }
         i += 1;
@@ -169,7 +192,7 @@ const ASCII_SEPTETS: [u8; 128] = {
 /// [`gsm7_septets`], through the ASCII table when it can.
 fn gsm7_cost(c: char) -> Option<usize> {
     if c.is_ascii() {
-        ASCII_SEPTETS
+        BYTE_SEPTETS
             .get(c as usize)
             .copied()
             .filter(|&n| n > 0)
@@ -259,6 +282,52 @@ pub(crate) const fn gsm7_septets(c: char) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Greedy segmentation with no shortcuts, straight from the rules.
+    fn reference(text: &str) -> (SmsEncoding, usize, u32) {
+        let gsm = text.chars().all(|c| gsm7_septets(c).is_some());
+        let costs: Vec<usize> = if gsm {
+            text.chars().filter_map(gsm7_septets).collect()
+        } else {
+            text.chars().map(char::len_utf16).collect()
+        };
+        let (single, multi) = if gsm { (160, 153) } else { (70, 67) };
+        let total: usize = costs.iter().sum();
+        let segments = match total {
+            0 => 0,
+            t if t <= single => 1,
+            _ => {
+                let (mut segments, mut used) = (1, 0);
+                for cost in costs {
+                    if used + cost > multi {
+                        segments += 1;
+                        used = 0;
+                    }
+                    used += cost;
+                }
+                segments
+            }
+        };
+        let encoding = if gsm {
+            SmsEncoding::Gsm7
+        } else {
+            SmsEncoding::Ucs2
+        };
+        (encoding, total, segments)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn sms_info_matches_greedy_segmentation_from_the_rules(
+            text in "[a-z €{}\\[\\]ж\t`\u{1F6B0}]{0,400}"
+        ) {
+            let info = sms_info(&text);
+            prop_assert_eq!((info.encoding, info.units, info.segments), reference(&text));
+        }
+    }
 
     #[test]
     fn gsm7_text_of_160_characters_is_one_segment_and_161_is_two() {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md. Needs PostgreSQL at 127.0.0.1:5432 for the
+# PostgreSQL rows (see the README). Takes a few minutes on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== machine"
+nproc; grep -m1 'model name' /proc/cpuinfo || true; free -h | head -2
+
+echo "== render: one playbook step for every platform (criterion)"
+cargo bench -p tocsin-domain --bench render -- --warm-up-time 2 --measurement-time 5
+
+echo "== audit: durable appends and verification"
+cargo bench -p tocsin-store --bench append
+
+echo "== fan-out: approval to every delivery recorded, fake Mastodon servers at 100 ms"
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --rate-limited-percent 5
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 10000 --runs 3
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --backend postgres
