@@ -274,10 +274,11 @@ pub fn read_jsonl<R: BufRead>(input: R) -> Result<ParsedExport, ExportError> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| ExportError::Line {
-            line: number,
-            message: format!("not valid JSON ({e})"),
-        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| ExportError::Line {
+                line: number,
+                message: format!("not valid JSON ({e})"),
+            })?;
         let parsed: ExportLine = serde_json::from_value(value).map_err(|e| ExportError::Line {
             line: number,
             message: format!("valid JSON, but not an export line ({e})"),

@@ -78,7 +78,7 @@ struct Shared {
     in_flight: Arc<Semaphore>,
     paused_until: DashMap<i64, tokio::time::Instant>,
     events: broadcast::Sender<DeliveryEvent>,
-    wake: Notify,
+    wake: Arc<Notify>,
     results: mpsc::Sender<Record>,
 }
 
@@ -122,7 +122,7 @@ impl Dispatcher {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             paused_until: DashMap::new(),
             events,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             results: results_tx,
             config,
         });
@@ -246,6 +246,7 @@ impl Dispatcher {
                     message_id: delivery.message_id,
                     account_id: delivery.account_id,
                     fencing_token: delivery.fencing_token,
+                    attempt: delivery.attempt,
                     outcome,
                 };
                 let _ = shared.results.send(Record::Result(result, event)).await;
@@ -301,6 +302,23 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
         }
     };
     if let Some(recorded) = recorded {
+        // Come back exactly when the earliest retry is due, not at the next poll.
+        let now = shared.store.now();
+        let earliest = batch
+            .iter()
+            .filter_map(|(r, _)| match &r.outcome {
+                ResultOutcome::Retry { at, .. } | ResultOutcome::Unknown { at, .. } => Some(*at),
+                _ => None,
+            })
+            .min();
+        if let Some(at) = earliest {
+            let wait = (at - now).to_std().unwrap_or_default();
+            let wake = shared.wake.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                wake.notify_one();
+            });
+        }
         for ((result, event), status) in batch.drain(..).zip(recorded) {
             match status {
                 Recorded::Yes => {

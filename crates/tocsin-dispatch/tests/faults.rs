@@ -68,7 +68,9 @@ async fn an_accepted_post_whose_answer_was_lost_is_reconciled_not_posted_twice(b
             bluesky::APP_PASSWORD,
         )
         .await;
-    pds.faults().push_fault(Fault::DropAfterAccept);
+    // Sign in first, so the fault hits the post itself rather than createSession.
+    d.routes.get(acct).unwrap().connector.healthcheck().await.unwrap();
+    pds.state.push_fault(Fault::DropAfterAccept);
     let dispatcher = d.dispatcher("node-a");
     let mut events = dispatcher.subscribe();
     let m = d.approve("Measles exposure: check your MMR status.", &[acct], Placement::default()).await;

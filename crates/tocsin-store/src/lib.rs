@@ -15,8 +15,8 @@
 
 pub mod audit_log;
 pub mod backend;
-pub mod outbox;
 mod error;
+pub mod outbox;
 pub mod records;
 pub mod tx;
 

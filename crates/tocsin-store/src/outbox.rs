@@ -141,6 +141,8 @@ pub struct DeliveryResult {
     pub account_id: i64,
     /// The token from the claim.
     pub fencing_token: i64,
+    /// The attempt's number (from the claim).
+    pub attempt: i64,
     /// What happened.
     pub outcome: ResultOutcome,
 }
@@ -216,7 +218,14 @@ pub struct RetractSummary {
 }
 
 /// `kind, target_message_id, session_id, title, exercise, retracted_at` of a message.
-type MessageRow = (String, Option<i64>, Option<i64>, Option<String>, bool, Option<String>);
+type MessageRow = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    bool,
+    Option<String>,
+);
 
 /// `id, message_id, run_at, every_seconds, until_at` of a schedule.
 type ScheduleRow = (i64, i64, String, i64, Option<String>);
@@ -342,13 +351,22 @@ impl Tx<'_> {
             }
             out
         });
-        let events = claimed
-            .iter()
-            .map(|d| {
-                AuditEvent::new(owner, "delivery.attempt")
-                    .subject("message", d.message_id.to_string())
-                    .subject("account", d.account_id.to_string())
-                    .outcome(format!("attempt {} from {}", d.attempt, d.previous_state))
+        // One entry per message per claim: which accounts, at which attempt (the result
+        // of each attempt gets its own entry per account when it is recorded).
+        let mut by_message: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for d in &claimed {
+            by_message
+                .entry(d.message_id)
+                .or_default()
+                .push(format!("{}:{}:{}", d.account_id, d.attempt, d.previous_state));
+        }
+        let events = by_message
+            .into_iter()
+            .map(|(message, accounts)| {
+                AuditEvent::new(owner, "delivery.claim")
+                    .subject("message", message.to_string())
+                    .outcome(format!("{} deliveries claimed", accounts.len()))
+                    .payload(accounts.join(",").as_bytes())
             })
             .collect();
         self.append_audit_batch(events).await?;
@@ -367,10 +385,40 @@ impl Tx<'_> {
         let mut recorded = Vec::with_capacity(results.len());
         let mut events = Vec::new();
         let mut late: Vec<(i64, i64)> = Vec::new();
+        let mut kinds: BTreeMap<i64, (String, bool)> = BTreeMap::new();
         for r in results {
+            if kinds.contains_key(&r.message_id) {
+                continue;
+            }
+            // FOR SHARE on PostgreSQL: a retraction committing at the same time (it
+            // updates this row) waits, or we wait for it, so no late post is missed.
+            let sql = match self.store.backend() {
+                Backend::Postgres => "SELECT kind, retracted_at FROM messages WHERE id = $1 FOR SHARE",
+                Backend::Sqlite => "SELECT kind, retracted_at FROM messages WHERE id = $1",
+            };
+            let row: Option<(String, Option<String>)> = on_tx!(self, c => {
+                sqlx::query_as(sql)
+                    .bind(r.message_id)
+                    .fetch_optional(&mut *c)
+                    .await?
+            });
+            if let Some((kind, retracted)) = row {
+                kinds.insert(r.message_id, (kind, retracted.is_some()));
+            }
+        }
+        for r in results {
+            let (kind, message_retracted) = kinds
+                .get(&r.message_id)
+                .map_or(("post", false), |(k, ret)| (k.as_str(), *ret));
             let state = r.outcome.state();
             let (remote_id, remote_url, remote_extra, error, next) = match &r.outcome {
-                ResultOutcome::Sent(p) => (Some(p.remote_id.clone()), p.remote_url.clone(), p.remote_extra.clone(), None, None),
+                ResultOutcome::Sent(p) => (
+                    Some(p.remote_id.clone()),
+                    p.remote_url.clone(),
+                    p.remote_extra.clone(),
+                    None,
+                    None,
+                ),
                 ResultOutcome::Retry { at, error } | ResultOutcome::Unknown { at, error } => {
                     (None, None, None, Some(error.clone()), Some(format_time(at)))
                 }
@@ -397,18 +445,7 @@ impl Tx<'_> {
                 .execute(&mut *c)
                 .await?
                 .rows_affected();
-                let retracted = if changed > 0 && state == "sent" {
-                    sqlx::query_scalar::<_, Option<String>>(
-                        "SELECT retracted_at FROM messages WHERE id = $1 AND kind = 'post'",
-                    )
-                    .bind(r.message_id)
-                    .fetch_optional(&mut *c)
-                    .await?
-                    .flatten()
-                    .is_some()
-                } else {
-                    false
-                };
+                let retracted = changed > 0 && state == "sent" && kind == "post" && message_retracted;
                 (changed, retracted)
             });
             if changed == 0 {
@@ -419,13 +456,13 @@ impl Tx<'_> {
             if retracted {
                 late.push((r.message_id, r.account_id));
             }
-            if let (ResultOutcome::Sent(post), true) = (&r.outcome, state == "sent") {
+            if let (ResultOutcome::Sent(post), "delete") = (&r.outcome, kind) {
                 // A deletion that removed the target's post marks that delivery retracted.
                 on_tx!(self, c => {
                     sqlx::query(
                         "UPDATE deliveries SET state = 'retracted', updated_at = $1 \
                          WHERE account_id = $2 AND remote_id = $3 AND state = 'sent' AND message_id = \
-                         (SELECT target_message_id FROM messages WHERE id = $4 AND kind = 'delete')",
+                         (SELECT target_message_id FROM messages WHERE id = $4)",
                     )
                     .bind(&now)
                     .bind(r.account_id)
@@ -438,6 +475,7 @@ impl Tx<'_> {
             let mut event = AuditEvent::new(actor, "delivery.result")
                 .subject("message", r.message_id.to_string())
                 .subject("account", r.account_id.to_string())
+                .subject("attempt", r.attempt.to_string())
                 .outcome(state);
             if let Some(id) = &remote_id {
                 event = event.subject("remote", id.as_str());
@@ -452,7 +490,8 @@ impl Tx<'_> {
         }
         self.append_audit_batch(events).await?;
         for (message_id, account_id) in late {
-            self.queue_late_retraction(actor, message_id, account_id, &now).await?;
+            self.queue_late_retraction(actor, message_id, account_id, &now)
+                .await?;
         }
         Ok(recorded)
     }
@@ -524,10 +563,14 @@ impl Tx<'_> {
             return Err(StoreError::NotFound(format!("message {message_id}")));
         };
         if kind != "post" {
-            return Err(StoreError::Conflict(format!("message {message_id} is itself a {kind}; retract the original")));
+            return Err(StoreError::Conflict(format!(
+                "message {message_id} is itself a {kind}; retract the original"
+            )));
         }
         if retracted_at.is_some() {
-            return Err(StoreError::Conflict(format!("message {message_id} is already retracted")));
+            return Err(StoreError::Conflict(format!(
+                "message {message_id} is already retracted"
+            )));
         }
         let (cancelled, targets): (u64, Vec<i64>) = on_tx!(self, c => {
             sqlx::query("UPDATE messages SET retracted_at = $1 WHERE id = $2")
@@ -574,7 +617,11 @@ impl Tx<'_> {
             AuditEvent::new(actor, "message.retract")
                 .subject("message", message_id.to_string())
                 .subject("retraction", retraction_message_id.to_string())
-                .outcome(format!("{} {} accounts, {cancelled} unsent cancelled", kind.as_str(), targets.len()))
+                .outcome(format!(
+                    "{} {} accounts, {cancelled} unsent cancelled",
+                    kind.as_str(),
+                    targets.len()
+                ))
                 .exercise(exercise)
                 .payload(reason.as_bytes()),
         )
@@ -632,7 +679,9 @@ impl Tx<'_> {
     ) -> Result<i64, StoreError> {
         let seconds = every.num_seconds();
         if seconds < 60 {
-            return Err(StoreError::Conflict("a recurring update repeats at most every minute".into()));
+            return Err(StoreError::Conflict(
+                "a recurring update repeats at most every minute".into(),
+            ));
         }
         let id: i64 = on_tx!(self, c => {
             let draft: i64 = sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
@@ -665,7 +714,11 @@ impl Tx<'_> {
     }
 
     /// Cancels a schedule, audited as `schedule.cancel`.
-    pub async fn cancel_schedule(&mut self, actor: &str, schedule_id: i64) -> Result<(), StoreError> {
+    pub async fn cancel_schedule(
+        &mut self,
+        actor: &str,
+        schedule_id: i64,
+    ) -> Result<(), StoreError> {
         let changed = on_tx!(self, c => {
             sqlx::query("UPDATE schedules SET state = 'cancelled' WHERE id = $1 AND state = 'scheduled'")
                 .bind(schedule_id)
@@ -674,10 +727,14 @@ impl Tx<'_> {
                 .rows_affected()
         });
         if changed == 0 {
-            return Err(StoreError::NotFound(format!("active schedule {schedule_id}")));
+            return Err(StoreError::NotFound(format!(
+                "active schedule {schedule_id}"
+            )));
         }
-        self.append_audit(AuditEvent::new(actor, "schedule.cancel").subject("schedule", schedule_id.to_string()))
-            .await?;
+        self.append_audit(
+            AuditEvent::new(actor, "schedule.cancel").subject("schedule", schedule_id.to_string()),
+        )
+        .await?;
         Ok(())
     }
 
@@ -751,11 +808,17 @@ impl Tx<'_> {
                 variants: original
                     .texts
                     .iter()
-                    .map(|(platform, body)| RenderedVariant { platform: platform.clone(), body: body.clone() })
+                    .map(|(platform, body)| RenderedVariant {
+                        platform: platform.clone(),
+                        body: body.clone(),
+                    })
                     .collect(),
                 account_ids: accounts,
             };
-            let placement = Placement { title: original.title.clone(), ..Placement::default() };
+            let placement = Placement {
+                title: original.title.clone(),
+                ..Placement::default()
+            };
             let new_id = self.create_placed_message(&repeat, &placement).await?;
             self.append_audit(
                 AuditEvent::new(actor, "schedule.fire")
@@ -772,7 +835,12 @@ impl Tx<'_> {
 
 impl Store {
     /// Claims due deliveries in a transaction of its own.
-    pub async fn claim_due(&self, owner: &str, lease_for: Duration, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        lease_for: Duration,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let mut tx = self.begin().await?;
         let out = tx.claim_due(owner, lease_for, limit).await?;
         tx.commit().await?;
@@ -780,7 +848,11 @@ impl Store {
     }
 
     /// Records results in a transaction of its own (one fsync for the batch).
-    pub async fn record_results(&self, actor: &str, results: &[DeliveryResult]) -> Result<Vec<Recorded>, StoreError> {
+    pub async fn record_results(
+        &self,
+        actor: &str,
+        results: &[DeliveryResult],
+    ) -> Result<Vec<Recorded>, StoreError> {
         let mut tx = self.begin().await?;
         let out = tx.record_results(actor, results).await?;
         tx.commit().await?;
@@ -788,7 +860,10 @@ impl Store {
     }
 
     /// What a message needs for sending.
-    pub async fn message_for_sending(&self, message_id: i64) -> Result<Option<MessageForSending>, StoreError> {
+    pub async fn message_for_sending(
+        &self,
+        message_id: i64,
+    ) -> Result<Option<MessageForSending>, StoreError> {
         let row: Option<MessageRow> = on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT kind, target_message_id, session_id, title, exercise, retracted_at FROM messages WHERE id = $1",
@@ -819,7 +894,11 @@ impl Store {
     }
 
     /// The post an account has for a message, if recorded as sent.
-    pub async fn recorded_post(&self, message_id: i64, account_id: i64) -> Result<Option<RecordedPost>, StoreError> {
+    pub async fn recorded_post(
+        &self,
+        message_id: i64,
+        account_id: i64,
+    ) -> Result<Option<RecordedPost>, StoreError> {
         let row: Option<(Option<String>, Option<String>, Option<String>)> = on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT remote_id, remote_url, remote_extra FROM deliveries \
@@ -831,7 +910,11 @@ impl Store {
             .await?
         });
         Ok(row.and_then(|(id, url, extra)| {
-            id.map(|remote_id| RecordedPost { remote_id, remote_url: url, remote_extra: extra })
+            id.map(|remote_id| RecordedPost {
+                remote_id,
+                remote_url: url,
+                remote_extra: extra,
+            })
         }))
     }
 
@@ -859,7 +942,13 @@ impl Store {
         });
         let posts: Vec<RecordedPost> = rows
             .into_iter()
-            .filter_map(|(id, url, extra)| id.map(|remote_id| RecordedPost { remote_id, remote_url: url, remote_extra: extra }))
+            .filter_map(|(id, url, extra)| {
+                id.map(|remote_id| RecordedPost {
+                    remote_id,
+                    remote_url: url,
+                    remote_extra: extra,
+                })
+            })
             .collect();
         Ok((posts.first().cloned(), posts.last().cloned()))
     }

@@ -19,6 +19,7 @@ crate::on_both_backends!(
     a_checkpoint_re_signed_with_another_key_is_refused,
     a_rollback_to_an_older_checkpoint_is_caught_by_the_kept_checkpoint,
     an_edited_filter_column_is_named,
+    a_value_of_the_wrong_type_is_named,
 );
 
 /// 20 entries; checkpoints at 5, 10, 15 and 20 (the fixture signs every 5).
@@ -202,4 +203,17 @@ async fn an_edited_filter_column_is_named(db: &TestDb) {
     let b = broken(db).await;
     assert_eq!(b.seq, 4);
     assert!(matches!(b.problem, Problem::Unreadable { .. }), "{b}");
+}
+
+async fn a_value_of_the_wrong_type_is_named(db: &TestDb) {
+    fill(db).await;
+    // SQLite keeps the text as it is (unreadable); PostgreSQL reads 'yes' as true (edited).
+    db.sql("UPDATE audit_entries SET exercise = 'yes' WHERE seq = 6")
+        .await;
+    let b = broken(db).await;
+    assert_eq!(b.seq, 6, "{b}");
+    match db.kind {
+        Kind::Sqlite => assert!(matches!(b.problem, Problem::Unreadable { .. }), "{b}"),
+        Kind::Postgres => assert_eq!(b.problem, Problem::HashMismatch),
+    }
 }

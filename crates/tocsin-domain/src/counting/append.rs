@@ -22,7 +22,10 @@ pub struct HashtagAppend {
     pub dropped: Vec<String>,
 }
 
-/// Appends `#tag`s (given without '#') to `text`, separated by a space (a blank line? no: a single space, or a newline if the text ends with a newline), only while the result still fits the platform's length limit and hashtag limit; tags already present in the text (case-insensitive) are not repeated.
+/// Appends `#tag`s (given without '#') to `text`, each after a single space (or directly
+/// after the newline a text ends with), only while the result still fits the platform's
+/// length limit and hashtag limit; tags already present in the text (case-insensitive)
+/// are not repeated.
 ///
 /// Precisely: a tag is preceded by one space, or by nothing when the text so far is empty
 /// or ends in whitespace, so a text ending in a newline gets its tags on a line of their

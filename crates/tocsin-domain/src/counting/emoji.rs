@@ -116,6 +116,57 @@ pub(crate) fn sequence_len(s: &str) -> Option<usize> {
     (code_points >= 2).then_some(len)
 }
 
+/// A piece of text as emoji-aware counting sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// This many bytes of ASCII holding no emoji sequence.
+    Ascii(usize),
+    /// An emoji sequence of this many bytes (see [`sequence_len`]).
+    Sequence(usize),
+    /// A single non-ASCII code point that is not part of a sequence (or an ASCII keycap
+    /// base that turned out not to start one).
+    Char(char),
+}
+
+/// Calls `f` with the pieces of `s` in order: runs of ASCII are passed whole, so text that
+/// is mostly ASCII costs little more than finding its non-ASCII bytes.
+pub(crate) fn for_each_piece(s: &str, mut f: impl FnMut(Piece)) {
+    let bytes = s.as_bytes();
+    let mut pos = 0;
+    while let Some(rest_bytes) = bytes.get(pos..).filter(|r| !r.is_empty()) {
+        let run = rest_bytes
+            .iter()
+            .position(|&b| b >= 0x80)
+            .unwrap_or(rest_bytes.len());
+        // Hold back a keycap base (`#`, `*`, digit) right before non-ASCII: it may start
+        // a keycap sequence.
+        let held = run < rest_bytes.len()
+            && run > 0
+            && rest_bytes
+                .get(run - 1)
+                .is_some_and(|b| matches!(b, b'#' | b'*' | b'0'..=b'9'));
+        let plain = run - usize::from(held);
+        if plain > 0 {
+            f(Piece::Ascii(plain));
+            pos += plain;
+            continue;
+        }
+        let Some(rest) = s.get(pos..) else {
+            break;
+        };
+        if let Some(len) = sequence_len(rest) {
+            f(Piece::Sequence(len));
+            pos += len;
+            continue;
+        }
+        let Some(c) = rest.chars().next() else {
+            break;
+        };
+        f(Piece::Char(c));
+        pos += c.len_utf8();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +208,26 @@ mod tests {
         assert_eq!(sequence_len("\u{2764}\u{FE0E}"), None);
         assert_eq!(sequence_len("a\u{0301}"), None);
         assert_eq!(sequence_len(""), None);
+    }
+
+    #[test]
+    fn text_splits_into_ascii_runs_sequences_and_single_characters() {
+        let mut pieces = Vec::new();
+        for_each_piece("ab 1\u{FE0F}\u{20E3} é\u{1F1FA}\u{1F1F8}7é", |p| {
+            pieces.push(p)
+        });
+        assert_eq!(
+            pieces,
+            [
+                Piece::Ascii(3),
+                Piece::Sequence(7),
+                Piece::Ascii(1),
+                Piece::Char('é'),
+                Piece::Sequence(8),
+                Piece::Char('7'),
+                Piece::Char('é'),
+            ]
+        );
     }
 
     #[test]

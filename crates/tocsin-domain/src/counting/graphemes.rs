@@ -1,9 +1,8 @@
 //! Counting extended grapheme clusters (what a reader sees as one character), fast.
 //!
-//! Most alert text is made of characters that never join a neighbour into one cluster;
-//! those are counted one each, and only text from the first character that can join
-//! (a combining mark, a joiner, a variation selector, a flag half, Hangul jamo, ...)
-//! onwards is handed to `unicode-segmentation`.
+//! Characters that never join a neighbour (most alert text) count one each; only the text
+//! from the first one that can join (a combining mark, a joiner, a variation selector, a
+//! flag half, Hangul jamo, ...) is handed to `unicode-segmentation`.
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -13,21 +12,38 @@ pub(crate) fn grapheme_count(s: &str) -> usize {
     if s.is_ascii() {
         return s.len() - crlf_pairs(s);
     }
-    let mut prev_start = 0; // byte offset of the character before the current one
-    for (i, c) in s.char_indices() {
+    let bytes = s.as_bytes();
+    let mut chars = 0usize; // characters before byte `i`
+    let mut prev: Option<usize> = None; // where the character before byte `i` starts
+    let mut i = 0usize;
+    while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+        let run = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
+        if run > 0 {
+            chars += run;
+            i += run;
+            prev = Some(i - 1);
+            continue;
+        }
+        let Some(c) = s.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
         if !is_standalone(c) {
-            // Segment from the character before this one, which this one may join.
-            let mut split = prev_start.min(i);
-            let head = s.get(..split).unwrap_or("");
-            if head.ends_with('\r') && s.get(split..).is_some_and(|r| r.starts_with('\n')) {
+            // Segment from the character before this one, which this one may join; keep a
+            // CR LF pair on one side.
+            let (mut split, mut head_chars) = prev.map_or((0, 0), |p| (p, chars - 1));
+            if split > 0 && bytes.get(split) == Some(&b'\n') && bytes.get(split - 1) == Some(&b'\r')
+            {
                 split -= 1;
+                head_chars -= 1;
             }
             let (head, tail) = (s.get(..split).unwrap_or(""), s.get(split..).unwrap_or(""));
-            return head.chars().count() - crlf_pairs(head) + tail.graphemes(true).count();
+            return head_chars - crlf_pairs(head) + tail.graphemes(true).count();
         }
-        prev_start = i;
+        chars += 1;
+        prev = Some(i);
+        i += c.len_utf8();
     }
-    s.chars().count() - crlf_pairs(s)
+    chars - crlf_pairs(s)
 }
 
 fn crlf_pairs(s: &str) -> usize {
@@ -43,8 +59,12 @@ fn crlf_pairs(s: &str) -> usize {
 /// jamo, and no Indic conjunct can form around it. Conservative: blocks holding any such
 /// character count as joining, which only costs speed.
 fn is_standalone(c: char) -> bool {
+    let u = u32::from(c);
+    if u < 0x0300 {
+        return true;
+    }
     matches!(
-        u32::from(c),
+        u,
         0x0000..=0x02FF
             | 0x0370..=0x0482
             | 0x048A..=0x052F

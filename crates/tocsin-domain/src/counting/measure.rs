@@ -67,7 +67,7 @@ pub struct Measurement {
     pub platform: Platform,
     /// How much of the limit the text uses, in `unit`.
     pub used: usize,
-    /// None when the platform has no limit
+    /// The platform's limit in `unit`; None when the platform has no limit.
     pub limit: Option<usize>,
     /// What `used` and `limit` count.
     pub unit: CountUnit,
@@ -101,7 +101,8 @@ impl Measurement {
             && self.max_hashtags.is_none_or(|m| self.hashtags <= m)
     }
 
-    /// plain-language problems, e.g. "312 of 280 weighted characters: 32 over", "2 hashtags; Threads allows 1" — empty when it fits
+    /// Plain-language problems, e.g. "312 of 280 weighted characters: 32 over",
+    /// "2 hashtags; Threads allows 1"; empty when it fits.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(limit) = self.limit.filter(|&l| self.used > l) {
@@ -159,6 +160,14 @@ impl Measurement {
         self.limit
             .map(|l| i64::try_from(l).unwrap_or(i64::MAX).saturating_sub(used))
     }
+}
+
+/// UTF-16 code units: one per character, two for those beyond the BMP (4 UTF-8 bytes).
+fn utf16_units(text: &str) -> usize {
+    if text.is_ascii() {
+        return text.len();
+    }
+    text.chars().count() + text.bytes().filter(|&b| b >= 0xF0).count()
 }
 
 fn count_of(n: usize, one: &str, many: &str) -> String {
@@ -244,7 +253,7 @@ pub(crate) fn measure_with(
         ),
         Platform::Telegram => (
             CountUnit::Utf16Units,
-            text.encode_utf16().count(),
+            utf16_units(text),
             Some(TELEGRAM_MAX_UTF16_UNITS),
         ),
         Platform::Discord => (CountUnit::Characters, chars(), Some(DISCORD_MAX_CHARACTERS)),
@@ -399,6 +408,13 @@ mod tests {
             &format!("{}a", "\u{1F6B0}".repeat(2048))
         )
         .fits());
+    }
+
+    #[test]
+    fn utf16_units_count_astral_characters_twice() {
+        for text in ["", "abc", "é中", "\u{1F6B0}x\u{10348}", "\u{FFFF}\u{10000}"] {
+            assert_eq!(utf16_units(text), text.encode_utf16().count(), "{text:?}");
+        }
     }
 
     #[test]

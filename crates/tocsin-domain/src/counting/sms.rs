@@ -48,11 +48,11 @@ impl SmsEncoding {
 pub struct SmsInfo {
     /// The encoding the whole message is sent in.
     pub encoding: SmsEncoding,
-    /// septets (GSM-7, escape chars count 2) or UTF-16 units
+    /// Septets (GSM-7, escape characters count 2) or UTF-16 units (UCS-2).
     pub units: usize,
     /// Segments (billed messages) the text is split into; 0 for empty text.
     pub segments: u32,
-    /// units per segment for this message (160/153 or 70/67)
+    /// Units per segment for this message (160/153 or 70/67).
     pub per_segment: usize,
 }
 

@@ -4,7 +4,7 @@
 //! counted as the number of UTF-8 bytes." An emoji sequence counts all its bytes; any
 //! other code point counts 1.
 
-use super::emoji;
+use super::emoji::{self, Piece};
 
 /// Threads' limit for a text post.
 pub(crate) const MAX_CHARACTERS: usize = 500;
@@ -19,25 +19,13 @@ pub(crate) fn threads_length(text: &str) -> usize {
         return text.len();
     }
     let mut total = 0;
-    let mut pos = 0;
-    while let Some(rest) = text.get(pos..) {
-        let Some(c) = rest.chars().next() else {
-            break;
-        };
-        if !c.is_ascii() || matches!(c, '#' | '*' | '0'..='9') {
-            if let Some(len) = emoji::sequence_len(rest) {
-                total += len;
-                pos += len;
-                continue;
-            }
+    emoji::for_each_piece(text, |piece| {
+        total += match piece {
+            Piece::Ascii(n) | Piece::Sequence(n) => n,
+            Piece::Char(c) if emoji::is_pictographic(c) => c.len_utf8(),
+            Piece::Char(_) => 1,
         }
-        total += if emoji::is_pictographic(c) {
-            c.len_utf8()
-        } else {
-            1
-        };
-        pos += c.len_utf8();
-    }
+    });
     total
 }
 

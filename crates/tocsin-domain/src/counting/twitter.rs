@@ -4,7 +4,8 @@
 //! 8242–8247 weigh 100; `emojiParsingEnabled` makes an emoji sequence weigh 200 as a
 //! whole; every URL (`transformedURLLength`) counts 23. Limit 280.
 
-use super::{emoji, links};
+use super::emoji::{self, Piece};
+use super::links;
 use std::ops::Range;
 
 /// X's limit, in weighted characters (`maxWeightedTweetLength`).
@@ -44,21 +45,13 @@ fn weigh_plain(s: &str) -> usize {
         return s.len();
     }
     let mut total = 0;
-    let mut pos = 0;
-    while let Some(rest) = s.get(pos..) {
-        let Some(c) = rest.chars().next() else {
-            break;
-        };
-        if !c.is_ascii() || matches!(c, '#' | '*' | '0'..='9') {
-            if let Some(len) = emoji::sequence_len(rest) {
-                total += EMOJI_WEIGHT;
-                pos += len;
-                continue;
-            }
+    emoji::for_each_piece(s, |piece| {
+        total += match piece {
+            Piece::Ascii(n) => n,
+            Piece::Sequence(_) => EMOJI_WEIGHT,
+            Piece::Char(c) => code_point_weight(c),
         }
-        total += code_point_weight(c);
-        pos += c.len_utf8();
-    }
+    });
     total
 }
 

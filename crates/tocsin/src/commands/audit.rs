@@ -129,7 +129,11 @@ fn parse_when(text: &str) -> Result<DateTime<Utc>, String> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .ok_or_else(|| format!("`{text}` is not an RFC 3339 time (2026-05-01T08:00:00Z) or a date (2026-05-01)"))
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not an RFC 3339 time (2026-05-01T08:00:00Z) or a date (2026-05-01)"
+            )
+        })
 }
 
 /// Runs an audit command.
@@ -175,7 +179,17 @@ pub fn run(config: &Config, cmd: AuditCommand) -> Result<ExitCode> {
                 no_follow,
                 interval_ms,
                 json,
-            } => tail(&store, filter.to_filter(), lines, !no_follow, interval_ms, json).await,
+            } => {
+                tail(
+                    &store,
+                    filter.to_filter(),
+                    lines,
+                    !no_follow,
+                    interval_ms,
+                    json,
+                )
+                .await
+            }
             AuditCommand::Key => Ok(ExitCode::SUCCESS),
         };
         store.close().await;
@@ -196,7 +210,8 @@ async fn open_store(config: &Config) -> Result<Store> {
 /// A key given inline, or the name of a file holding it.
 fn read_key(arg: &str) -> Result<NoteVerifier> {
     let text = if Path::new(arg).is_file() {
-        std::fs::read_to_string(arg).with_context(|| format!("reading the public key file {arg}"))?
+        std::fs::read_to_string(arg)
+            .with_context(|| format!("reading the public key file {arg}"))?
     } else {
         arg.to_string()
     };
@@ -204,7 +219,8 @@ fn read_key(arg: &str) -> Result<NoteVerifier> {
 }
 
 fn read_checkpoint(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading the checkpoint {}", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading the checkpoint {}", path.display()))
 }
 
 fn print_failure(source: &str, b: &ChainBreak) -> ExitCode {
@@ -231,11 +247,18 @@ fn print_success(source: &str, v: &VerifiedLog, trusted: bool) {
     }
 }
 
-async fn verify_live(store: &Store, key: Option<&str>, checkpoint: Option<&Path>) -> Result<ExitCode> {
+async fn verify_live(
+    store: &Store,
+    key: Option<&str>,
+    checkpoint: Option<&Path>,
+) -> Result<ExitCode> {
     if let Some(key) = key {
         let key = read_key(key)?;
         if key != store.public_key() {
-            println!("FAILED: the given public key is not this log's key ({})", store.public_key());
+            println!(
+                "FAILED: the given public key is not this log's key ({})",
+                store.public_key()
+            );
             return Ok(ExitCode::from(1));
         }
     }
@@ -284,10 +307,19 @@ fn verify_file(path: &Path, key: &NoteVerifier, checkpoint: Option<&Path>) -> Re
 }
 
 fn describe(filters: &std::collections::BTreeMap<String, String>) -> String {
-    filters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    filters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-async fn export(store: &Store, format: ExportFormat, filter: &AuditFilter, output: Option<&Path>) -> Result<ExitCode> {
+async fn export(
+    store: &Store,
+    format: ExportFormat,
+    filter: &AuditFilter,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
     let out: Box<dyn Write> = match output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -304,7 +336,14 @@ async fn export(store: &Store, format: ExportFormat, filter: &AuditFilter, outpu
     Ok(ExitCode::SUCCESS)
 }
 
-async fn tail(store: &Store, mut filter: AuditFilter, lines: u64, follow: bool, interval_ms: u64, json: bool) -> Result<ExitCode> {
+async fn tail(
+    store: &Store,
+    mut filter: AuditFilter,
+    lines: u64,
+    follow: bool,
+    interval_ms: u64,
+    json: bool,
+) -> Result<ExitCode> {
     // Start `lines` entries back from the end (counting all entries, so with filters
     // the first screen may be shorter; following then shows every matching entry).
     let len = store.audit_len().await?;
@@ -315,11 +354,16 @@ async fn tail(store: &Store, mut filter: AuditFilter, lines: u64, follow: bool, 
         let page = store.read_audit(&filter).await?;
         for e in &page {
             if json {
-                let line = serde_json::to_string(&ExportEntry::new(&e.entry, &e.prev_hash, &e.hash))?;
+                let line =
+                    serde_json::to_string(&ExportEntry::new(&e.entry, &e.prev_hash, &e.hash))?;
                 writeln!(stdout, "{line}")?;
             } else {
                 let ev = &e.entry.event;
-                let subjects: Vec<String> = ev.subjects.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let subjects: Vec<String> = ev
+                    .subjects
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 writeln!(
                     stdout,
                     "{:>8}  {}  {:<16} {:<20} {}{}{}",
@@ -328,7 +372,10 @@ async fn tail(store: &Store, mut filter: AuditFilter, lines: u64, follow: bool, 
                     ev.actor,
                     ev.action,
                     subjects.join(" "),
-                    ev.outcome.as_deref().map(|o| format!("  -> {o}")).unwrap_or_default(),
+                    ev.outcome
+                        .as_deref()
+                        .map(|o| format!("  -> {o}"))
+                        .unwrap_or_default(),
                     if ev.exercise { "  [exercise]" } else { "" }
                 )?;
             }
