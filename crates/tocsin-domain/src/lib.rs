@@ -22,3 +22,4 @@ pub mod content_hash;
 pub mod library;
 pub mod lint;
 pub mod preapproval;
+pub mod approval;
