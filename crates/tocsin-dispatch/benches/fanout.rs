@@ -60,6 +60,9 @@ fn args() -> Args {
 }
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    }
     let args = args();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(run(args));
@@ -73,7 +76,7 @@ async fn run(args: Args) {
         s.faults().plan(|p| p.latency = Duration::from_millis(args.latency_ms));
         servers.push(s);
     }
-    let db = TestDb::new(args.backend).await.unwrap();
+    let db = TestDb::with_settings(args.backend, tocsin_store::AuditSettings::default()).await.unwrap();
     let store = db.store.clone();
     let http = HttpClient::new(HttpLimits::default()).unwrap();
     let sandbox = Arc::new(SandboxLog::default());

@@ -214,10 +214,12 @@ impl Dispatcher {
             return Ok(0);
         }
         let lease = chrono::Duration::from_std(s.config.lease).unwrap_or(chrono::Duration::seconds(60));
+        let claim_started = std::time::Instant::now();
         let claimed = s.store.claim_due(&s.config.node_id, lease, room as i64).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
+        tracing::debug!(claimed = claimed.len(), ms = claim_started.elapsed().as_secs_f64() * 1e3, "claimed deliveries");
         let claimed_at = tokio::time::Instant::now();
         let mut messages: BTreeMap<i64, Option<Arc<MessageForSending>>> = BTreeMap::new();
         for d in &claimed {
@@ -285,6 +287,7 @@ async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<Record>) {
 
 async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventKind)>) {
     let results: Vec<DeliveryResult> = batch.iter().map(|(r, _)| r.clone()).collect();
+    let started = std::time::Instant::now();
     let mut attempt = 0u32;
     let recorded = loop {
         match shared.store.record_results(&shared.config.node_id, &results).await {
@@ -301,6 +304,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
             }
         }
     };
+    tracing::debug!(results = results.len(), ms = started.elapsed().as_secs_f64() * 1e3, "recorded results");
     if let Some(recorded) = recorded {
         // Come back exactly when the earliest retry is due, not at the next poll.
         let now = shared.store.now();

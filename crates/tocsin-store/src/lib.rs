@@ -17,6 +17,7 @@ pub mod audit_log;
 pub mod backend;
 mod error;
 pub mod outbox;
+pub mod people;
 pub mod records;
 pub mod tx;
 

@@ -217,6 +217,52 @@ pub struct RetractSummary {
     pub targeted: u64,
 }
 
+/// Rows per multi-row result UPDATE (9 parameters each, well under both databases' limits).
+const RESULT_ROWS_PER_UPDATE: usize = 400;
+
+/// One result as the columns it writes.
+struct ResultRow {
+    message_id: i64,
+    account_id: i64,
+    fencing_token: i64,
+    state: &'static str,
+    remote_id: Option<String>,
+    remote_url: Option<String>,
+    remote_extra: Option<String>,
+    error: Option<String>,
+    next: Option<String>,
+}
+
+impl From<&DeliveryResult> for ResultRow {
+    fn from(r: &DeliveryResult) -> Self {
+        let (remote_id, remote_url, remote_extra, error, next) = match &r.outcome {
+            ResultOutcome::Sent(p) => (
+                Some(p.remote_id.clone()),
+                p.remote_url.clone(),
+                p.remote_extra.clone(),
+                None,
+                None,
+            ),
+            ResultOutcome::Retry { at, error } | ResultOutcome::Unknown { at, error } => {
+                (None, None, None, Some(error.clone()), Some(format_time(at)))
+            }
+            ResultOutcome::Failed { error } => (None, None, None, Some(error.clone()), None),
+            ResultOutcome::Cancelled => (None, None, None, None, None),
+        };
+        ResultRow {
+            message_id: r.message_id,
+            account_id: r.account_id,
+            fencing_token: r.fencing_token,
+            state: r.outcome.state(),
+            remote_id,
+            remote_url,
+            remote_extra,
+            error,
+            next,
+        }
+    }
+}
+
 /// `kind, target_message_id, session_id, title, exercise, retracted_at` of a message.
 type MessageRow = (
     String,
@@ -406,54 +452,71 @@ impl Tx<'_> {
                 kinds.insert(r.message_id, (kind, retracted.is_some()));
             }
         }
-        for r in results {
-            let (kind, message_retracted) = kinds
-                .get(&r.message_id)
-                .map_or(("post", false), |(k, ret)| (k.as_str(), *ret));
-            let state = r.outcome.state();
-            let (remote_id, remote_url, remote_extra, error, next) = match &r.outcome {
-                ResultOutcome::Sent(p) => (
-                    Some(p.remote_id.clone()),
-                    p.remote_url.clone(),
-                    p.remote_extra.clone(),
-                    None,
-                    None,
-                ),
-                ResultOutcome::Retry { at, error } | ResultOutcome::Unknown { at, error } => {
-                    (None, None, None, Some(error.clone()), Some(format_time(at)))
-                }
-                ResultOutcome::Failed { error } => (None, None, None, Some(error.clone()), None),
-                ResultOutcome::Cancelled => (None, None, None, None, None),
+        // Every row in a few multi-row UPDATEs (each statement costs a round trip to the
+        // database thread): only rows whose fencing token still matches come back.
+        let rows: Vec<ResultRow> = results.iter().map(ResultRow::from).collect();
+        let mut updated: std::collections::BTreeSet<(i64, i64)> = std::collections::BTreeSet::new();
+        let backend = self.store.backend();
+        for chunk in rows.chunks(RESULT_ROWS_PER_UPDATE) {
+            // Positional `?` on SQLite: sqlx looks `$n` names up one by one, which is
+            // quadratic in the number of parameters.
+            let p = |n: usize| match backend {
+                Backend::Sqlite => "?".to_string(),
+                Backend::Postgres => format!("${n}"),
             };
-            let (changed, retracted) = on_tx!(self, c => {
-                let changed = sqlx::query(
-                    "UPDATE deliveries SET state = $1, remote_id = COALESCE($2, remote_id), \
-                     remote_url = COALESCE($3, remote_url), remote_extra = COALESCE($4, remote_extra), \
-                     last_error = $5, next_attempt_at = $6, lease_owner = NULL, lease_until = NULL, \
-                     updated_at = $7 WHERE message_id = $8 AND account_id = $9 AND fencing_token = $10",
-                )
-                .bind(state)
-                .bind(&remote_id)
-                .bind(&remote_url)
-                .bind(&remote_extra)
-                .bind(&error)
-                .bind(&next)
-                .bind(&now)
-                .bind(r.message_id)
-                .bind(r.account_id)
-                .bind(r.fencing_token)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-                let retracted = changed > 0 && state == "sent" && kind == "post" && message_retracted;
-                (changed, retracted)
+            let values = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 9;
+                    format!(
+                        "(CAST({} AS BIGINT), CAST({} AS BIGINT), CAST({} AS BIGINT), CAST({} AS TEXT), \
+                         CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT))",
+                        p(b + 1), p(b + 2), p(b + 3), p(b + 4), p(b + 5), p(b + 6), p(b + 7), p(b + 8), p(b + 9)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let now_param = p(chunk.len() * 9 + 1);
+            let sql = format!(
+                "WITH v (message_id, account_id, token, state, remote_id, remote_url, remote_extra, last_error, next_at) \
+                 AS (VALUES {values}) \
+                 UPDATE deliveries SET state = v.state, \
+                 remote_id = COALESCE(v.remote_id, deliveries.remote_id), \
+                 remote_url = COALESCE(v.remote_url, deliveries.remote_url), \
+                 remote_extra = COALESCE(v.remote_extra, deliveries.remote_extra), \
+                 last_error = v.last_error, next_attempt_at = v.next_at, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = {now_param} \
+                 FROM v WHERE deliveries.message_id = v.message_id AND deliveries.account_id = v.account_id \
+                 AND deliveries.fencing_token = v.token \
+                 RETURNING deliveries.message_id, deliveries.account_id"
+            );
+            let done: Vec<(i64, i64)> = on_tx!(self, c => {
+                let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+                for row in chunk {
+                    q = q
+                        .bind(row.message_id)
+                        .bind(row.account_id)
+                        .bind(row.fencing_token)
+                        .bind(row.state)
+                        .bind(row.remote_id.clone())
+                        .bind(row.remote_url.clone())
+                        .bind(row.remote_extra.clone())
+                        .bind(row.error.clone())
+                        .bind(row.next.clone());
+                }
+                q.bind(&now).fetch_all(&mut *c).await?
             });
-            if changed == 0 {
+            updated.extend(done);
+        }
+        for (r, row) in results.iter().zip(&rows) {
+            if !updated.contains(&(r.message_id, r.account_id)) {
                 recorded.push(Recorded::Stale);
                 continue;
             }
             recorded.push(Recorded::Yes);
-            if retracted {
+            let (kind, message_retracted) = kinds
+                .get(&r.message_id)
+                .map_or(("post", false), |(k, ret)| (k.as_str(), *ret));
+            if row.state == "sent" && kind == "post" && message_retracted {
                 late.push((r.message_id, r.account_id));
             }
             if let (ResultOutcome::Sent(post), "delete") = (&r.outcome, kind) {
@@ -476,14 +539,14 @@ impl Tx<'_> {
                 .subject("message", r.message_id.to_string())
                 .subject("account", r.account_id.to_string())
                 .subject("attempt", r.attempt.to_string())
-                .outcome(state);
-            if let Some(id) = &remote_id {
+                .outcome(row.state);
+            if let Some(id) = &row.remote_id {
                 event = event.subject("remote", id.as_str());
             }
-            if let Some(url) = &remote_url {
+            if let Some(url) = &row.remote_url {
                 event = event.subject("remote_url", url.as_str());
             }
-            if let Some(err) = &error {
+            if let Some(err) = &row.error {
                 event = event.payload(err.as_bytes());
             }
             events.push(event);

@@ -306,7 +306,12 @@ impl<'s> Tx<'s> {
             if i > 0 {
                 sql.push_str(", ");
             }
-            let params: Vec<String> = (1..=11).map(|k| format!("${}", b + k)).collect();
+            // Positional `?` on SQLite: sqlx resolves `$n` names one by one, which is
+            // quadratic in the number of parameters of a multi-row insert.
+            let params: Vec<String> = match self.store.backend() {
+                crate::Backend::Sqlite => vec!["?".to_string(); 11],
+                crate::Backend::Postgres => (1..=11).map(|k| format!("${}", b + k)).collect(),
+            };
             sql.push('(');
             sql.push_str(&params.join(", "));
             sql.push(')');

@@ -77,15 +77,24 @@ pub fn test_settings() -> AuditSettings {
 impl TestDb {
     /// A fresh database on `backend` with the system clock.
     pub async fn new(backend: Backend) -> Result<TestDb, StoreError> {
-        Self::open_with(backend, None).await
+        Self::open_with(backend, None, test_settings()).await
     }
 
     /// A fresh database whose store reads time from a movable clock.
     pub async fn with_clock(backend: Backend, start: DateTime<Utc>) -> Result<TestDb, StoreError> {
-        Self::open_with(backend, Some(TestClock::at(start))).await
+        Self::open_with(backend, Some(TestClock::at(start)), test_settings()).await
     }
 
-    async fn open_with(backend: Backend, clock: Option<Arc<TestClock>>) -> Result<TestDb, StoreError> {
+    /// A fresh database with these audit settings (benchmarks use the production defaults).
+    pub async fn with_settings(backend: Backend, settings: AuditSettings) -> Result<TestDb, StoreError> {
+        Self::open_with(backend, None, settings).await
+    }
+
+    async fn open_with(
+        backend: Backend,
+        clock: Option<Arc<TestClock>>,
+        settings: AuditSettings,
+    ) -> Result<TestDb, StoreError> {
         let dir = tempfile::tempdir().map_err(|source| StoreError::Io { path: "tempdir".into(), source })?;
         let (url, schema) = match backend {
             Backend::Sqlite => ("sqlite://tocsin.db".to_string(), None),
@@ -105,7 +114,6 @@ impl TestDb {
                 (format!("{base}?options[search_path]={schema}"), Some(schema))
             }
         };
-        let settings = test_settings();
         let store = open(&url, dir.path(), &settings, clock.clone()).await?;
         Ok(TestDb { backend, store, dir, url, clock, settings, schema })
     }

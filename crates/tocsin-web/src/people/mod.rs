@@ -1,0 +1,816 @@
+//! People: users, roles, passwords, the TOTP second factor, sessions and sign-in
+//! throttling, tied together over the store by [`People`].
+//!
+//! Layout: [`roles`] (who may do what), [`password`] (policy and argon2id), [`totp`]
+//! (RFC 6238 codes, each usable once), [`sealed`] (secrets at rest under a key from the
+//! configuration), [`session`] (ids, timeouts, cookies), [`throttle`] (guessing limits).
+//! Every sign-in, failure, enrolment, role change and disable is an audit entry; no
+//! password, code or secret ever reaches one, nor a log line.
+
+pub mod password;
+pub mod roles;
+pub mod sealed;
+pub mod session;
+pub mod throttle;
+pub mod totp;
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret as _, SecretString};
+use std::net::IpAddr;
+use std::sync::Arc;
+use tocsin_audit::AuditEvent;
+use tocsin_store::people::{NewSession, UserRecord};
+use tocsin_store::{NewUser, Store, StoreError};
+
+pub use password::{PasswordCost, PasswordPolicyError, Passwords};
+pub use roles::{Permission, Role};
+pub use sealed::{SealError, SealingKey};
+pub use session::{AccessError, Session, SessionId, SessionPolicy};
+pub use throttle::{SignInThrottle, ThrottlePolicy};
+pub use totp::TotpEnrolment;
+
+/// What [`People`] needs besides the store and the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeopleConfig {
+    /// Session timeouts and the re-authentication window.
+    pub sessions: SessionPolicy,
+    /// Sign-in throttling.
+    pub throttle: ThrottlePolicy,
+    /// Argon2id costs (keep the default outside tests).
+    pub password_cost: PasswordCost,
+    /// The issuer authenticator apps show next to the code.
+    pub totp_issuer: String,
+}
+
+impl Default for PeopleConfig {
+    fn default() -> Self {
+        PeopleConfig {
+            sessions: SessionPolicy::default(),
+            throttle: ThrottlePolicy::default(),
+            password_cost: PasswordCost::default(),
+            totp_issuer: "Tocsin".into(),
+        }
+    }
+}
+
+/// Who asks for a change to people: an operator on the host (the CLI, which already holds
+/// the database and the key) or a signed-in session, checked for role and a recent
+/// re-authentication.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// An operator on the host, named for the audit log (e.g. `cli:root`).
+    Operator(&'a str),
+    /// A signed-in session.
+    Session(&'a Session),
+}
+
+impl Caller<'_> {
+    fn actor(&self) -> String {
+        match self {
+            Caller::Operator(name) => (*name).to_string(),
+            Caller::Session(s) => s.user.clone(),
+        }
+    }
+}
+
+/// A sign-in or re-authentication that did not succeed. The message never says which of
+/// name, password or code was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong name, password or code; an unknown or disabled user; a replayed code.
+    #[error("wrong name, password or code")]
+    WrongCredentials,
+    /// Too many recent failures for this name or address.
+    #[error("too many attempts, try again in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until the next attempt is considered.
+        retry_after_secs: i64,
+    },
+    /// The session is gone (re-authentication only).
+    #[error("your session has ended: sign in again")]
+    SessionEnded,
+    /// The server could not answer; details are in the log, not here.
+    #[error("sign-in is unavailable right now; try again")]
+    Unavailable(#[source] PeopleError),
+}
+
+/// A successful sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The new session's id, for the cookie; shown once, stored only as its hash.
+    pub session_id: SessionId,
+    /// The session.
+    pub session: Session,
+}
+
+/// Why a session was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No such session (never issued, signed out, or its user was disabled).
+    #[error("not signed in")]
+    Unknown,
+    /// It timed out.
+    #[error("your session has ended after {0}: sign in again")]
+    Expired(&'static str),
+    /// The store failed.
+    #[error("session lookup failed")]
+    Store(#[from] StoreError),
+}
+
+/// Why a people operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PeopleError {
+    /// The caller may not do this.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The new password was refused.
+    #[error(transparent)]
+    Password(#[from] PasswordPolicyError),
+    /// A user name that cannot be used.
+    #[error("a user name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`")]
+    BadName,
+    /// No such user.
+    #[error("no user `{0}`")]
+    NoUser(String),
+    /// The name is taken.
+    #[error("a user `{0}` already exists")]
+    NameTaken(String),
+    /// No second factor to confirm.
+    #[error("`{0}` has no second factor enrolled")]
+    NotEnrolled(String),
+    /// The confirmation code did not match.
+    #[error("that code does not match: check the authenticator's clock and try the next code")]
+    WrongCode,
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+    /// Sealing or opening a secret failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// A TOTP setup could not be built.
+    #[error(transparent)]
+    Totp(#[from] totp::TotpError),
+    /// A stored role is not one of the five.
+    #[error("stored role: {0}")]
+    StoredRole(#[from] roles::UnknownRole),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking task did not finish.
+    #[error("a background task failed")]
+    Task,
+}
+
+/// A user as the admin page and `tocsin users list` show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// Sign-in name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// `none`, `pending` (enrolled, not yet used) or `active`.
+    pub second_factor: &'static str,
+    /// When disabled, if disabled.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// When added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether a user name is usable: 1 to 64 of `A-Z a-z 0-9 . _ - @` (no `:` for the
+/// otpauth label, nothing that needs escaping in a log line).
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+fn totp_aad(user_id: i64) -> Vec<u8> {
+    format!("tocsin/totp/user/{user_id}").into_bytes()
+}
+
+/// The people service: one per server, shared behind an `Arc`.
+#[derive(Debug)]
+pub struct People {
+    store: Store,
+    key: Arc<SealingKey>,
+    passwords: Passwords,
+    throttle: SignInThrottle,
+    config: PeopleConfig,
+}
+
+/// What a password and code check found, before anything is written.
+enum Checked {
+    Ok { user: UserRecord, step: i64 },
+    Refused { reason: &'static str, known: bool },
+}
+
+impl People {
+    /// The service over `store`, sealing second factors with `key`.
+    pub fn new(store: Store, key: Arc<SealingKey>, config: PeopleConfig) -> Result<People, PeopleError> {
+        Ok(People {
+            passwords: Passwords::new(config.password_cost)?,
+            throttle: SignInThrottle::new(config.throttle),
+            store,
+            key,
+            config,
+        })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &PeopleConfig {
+        &self.config
+    }
+
+    fn authorize(&self, caller: Caller<'_>, permission: Permission) -> Result<(), AccessError> {
+        match caller {
+            Caller::Operator(_) => Ok(()),
+            Caller::Session(s) => s.authorize(permission, self.store.now(), &self.config.sessions),
+        }
+    }
+
+    /// Audits a refused people change, then returns the refusal.
+    async fn refuse<T>(
+        &self,
+        caller: Caller<'_>,
+        action: &str,
+        name: &str,
+        error: AccessError,
+    ) -> Result<T, PeopleError> {
+        let reason = match error {
+            AccessError::Forbidden { .. } => "refused: role",
+            AccessError::ReauthenticationNeeded => "refused: re-authentication needed",
+        };
+        self.store
+            .append_audit(
+                AuditEvent::new(caller.actor(), action)
+                    .subject("user", name)
+                    .outcome(reason),
+            )
+            .await?;
+        Err(error.into())
+    }
+
+    async fn hash_new(&self, password: SecretString, name: &str) -> Result<String, PeopleError> {
+        password::check_policy(password.expose_secret(), name)?;
+        let passwords = self.passwords.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || passwords.hash_new(&password, &name))
+            .await
+            .map_err(|_| PeopleError::Task)?
+            .map_err(|e| match e {
+                password::NewPasswordError::Policy(p) => PeopleError::Password(p),
+                password::NewPasswordError::Hash(h) => PeopleError::Hash(h),
+            })
+    }
+
+    async fn verify_password(&self, password: &SecretString, stored: Option<String>) -> Result<bool, PeopleError> {
+        let passwords = self.passwords.clone();
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || passwords.verify(password.expose_secret(), stored.as_deref()))
+            .await
+            .map_err(|_| PeopleError::Task)
+    }
+
+    /// Adds a user with a password (checked against the policy). They cannot sign in
+    /// until a second factor is enrolled ([`People::enrol_totp`]).
+    pub async fn add_user(
+        &self,
+        caller: Caller<'_>,
+        name: &str,
+        role: Role,
+        password: SecretString,
+    ) -> Result<i64, PeopleError> {
+        if !valid_user_name(name) {
+            return Err(PeopleError::BadName);
+        }
+        if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
+            return self.refuse(caller, "user.add", name, e).await;
+        }
+        if self.store.user_record(name).await?.is_some() {
+            return Err(PeopleError::NameTaken(name.to_string()));
+        }
+        let password_hash = self.hash_new(password, name).await?;
+        let user = NewUser {
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            password_hash,
+        };
+        match self.store.add_user(&caller.actor(), &user).await {
+            Ok(id) => Ok(id),
+            // Two adds of one name at once: the second hits the unique index.
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                Err(PeopleError::NameTaken(name.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Enrols (or replaces) a user's TOTP secret and returns what to show them once. The
+    /// secret is stored sealed; it becomes active at its first use.
+    pub async fn enrol_totp(&self, caller: Caller<'_>, name: &str) -> Result<TotpEnrolment, PeopleError> {
+        if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
+            return self.refuse(caller, "user.totp_enrol", name, e).await;
+        }
+        let user = self
+            .store
+            .user_record(name)
+            .await?
+            .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
+        let secret = totp::new_secret();
+        let enrolment = totp::enrolment(secret.expose_secret(), &self.config.totp_issuer, &user.name)?;
+        let sealed = self.key.seal(secret.expose_secret(), &totp_aad(user.id))?;
+        let mut tx = self.store.begin().await?;
+        tx.set_totp_secret(&caller.actor(), &user.name, &sealed).await?;
+        tx.commit().await?;
+        Ok(enrolment)
+    }
+
+    /// Confirms an enrolment with a code from the authenticator (the code is then used).
+    pub async fn confirm_totp(&self, name: &str, code: &str) -> Result<(), PeopleError> {
+        let user = self
+            .store
+            .user_record(name)
+            .await?
+            .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
+        let Some(sealed) = &user.totp_secret_sealed else {
+            return Err(PeopleError::NotEnrolled(name.to_string()));
+        };
+        let secret = self.key.open(sealed, &totp_aad(user.id))?;
+        let now = self.store.now();
+        let Ok(step) = totp::accept(&secret, code, now, user.totp_last_step) else {
+            self.store
+                .append_audit(
+                    AuditEvent::new(user.name.as_str(), "user.totp_confirm")
+                        .subject("user", user.name.as_str())
+                        .outcome("refused: wrong code"),
+                )
+                .await?;
+            return Err(PeopleError::WrongCode);
+        };
+        let mut tx = self.store.begin().await?;
+        if !tx.advance_totp_step(user.id, step).await? {
+            return Err(PeopleError::WrongCode);
+        }
+        tx.confirm_totp(&user.name, user.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks password and code for `name` at `now`, doing the same work whether or not
+    /// the user exists; nothing is written.
+    async fn check_credentials(
+        &self,
+        name: &str,
+        password: &SecretString,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Checked, PeopleError> {
+        let user = if valid_user_name(name) {
+            self.store.user_record(name).await?
+        } else {
+            None
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let password_ok = self.verify_password(password, stored).await?;
+        let Some(user) = user else {
+            return Ok(Checked::Refused {
+                reason: "refused: unknown user",
+                known: false,
+            });
+        };
+        if !password_ok {
+            return Ok(Checked::Refused {
+                reason: "refused: wrong password",
+                known: true,
+            });
+        }
+        if user.disabled_at.is_some() {
+            return Ok(Checked::Refused {
+                reason: "refused: user disabled",
+                known: true,
+            });
+        }
+        let Some(sealed) = &user.totp_secret_sealed else {
+            return Ok(Checked::Refused {
+                reason: "refused: no second factor enrolled",
+                known: true,
+            });
+        };
+        let secret = match self.key.open(sealed, &totp_aad(user.id)) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(user = %user.name, "the stored TOTP secret does not open with the configured key");
+                return Err(e.into());
+            }
+        };
+        Ok(match totp::accept(&secret, code, now, user.totp_last_step) {
+            Ok(step) => Checked::Ok { user, step },
+            Err(totp::CodeRefusal::Replayed) => Checked::Refused {
+                reason: "refused: code already used",
+                known: true,
+            },
+            Err(_) => Checked::Refused {
+                reason: "refused: wrong code",
+                known: true,
+            },
+        })
+    }
+
+    /// The audit actor for an attempt: the name when it is a known user, else `unknown`
+    /// (a mistyped name is often a password typed into the wrong box).
+    fn attempt_actor(name: &str, known: bool) -> &str {
+        if known {
+            name
+        } else {
+            "unknown"
+        }
+    }
+
+    /// Signs in with name, password and a TOTP code from `ip`: a new session with a new
+    /// id. Every outcome is audited as `session.sign_in`.
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        password: &SecretString,
+        code: &str,
+        ip: IpAddr,
+    ) -> Result<SignedIn, SignInError> {
+        self.sign_in_inner(name, password, code, ip)
+            .await
+            .map_err(|e| match e {
+                Attempt::Refused(e) => e,
+                Attempt::Failed(e) => {
+                    tracing::error!(error = %e, "sign-in failed");
+                    SignInError::Unavailable(e)
+                }
+            })
+    }
+
+    async fn throttled(&self, action: &str, name: &str, ip: IpAddr, now: DateTime<Utc>) -> Result<(), Attempt> {
+        if let Err(wait) = self.throttle.check(name, ip, now) {
+            let known = valid_user_name(name) && self.store.user_record(name).await?.is_some();
+            self.store
+                .append_audit(
+                    AuditEvent::new(Self::attempt_actor(name, known), action)
+                        .subject("ip", ip.to_string())
+                        .outcome("refused: throttled"),
+                )
+                .await?;
+            let secs = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
+            return Err(Attempt::Refused(SignInError::Throttled {
+                retry_after_secs: secs.max(1),
+            }));
+        }
+        Ok(())
+    }
+
+    async fn refused_attempt(
+        &self,
+        action: &str,
+        name: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+        reason: &str,
+        known: bool,
+    ) -> Result<(), Attempt> {
+        self.throttle.record_failure(name, ip, now);
+        self.store
+            .append_audit(
+                AuditEvent::new(Self::attempt_actor(name, known), action)
+                    .subject("ip", ip.to_string())
+                    .outcome(reason),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn sign_in_inner(
+        &self,
+        name: &str,
+        password: &SecretString,
+        code: &str,
+        ip: IpAddr,
+    ) -> Result<SignedIn, Attempt> {
+        let now = self.store.now();
+        self.throttled("session.sign_in", name, ip, now).await?;
+        let (user, step) = match self.check_credentials(name, password, code, now).await? {
+            Checked::Ok { user, step } => (user, step),
+            Checked::Refused { reason, known } => {
+                self.refused_attempt("session.sign_in", name, ip, now, reason, known)
+                    .await?;
+                return Err(Attempt::Refused(SignInError::WrongCredentials));
+            }
+        };
+        let role: Role = user.role.parse().map_err(PeopleError::from)?;
+        let session_id = SessionId::generate();
+        let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
+        if !tx.advance_totp_step(user.id, step).await.map_err(PeopleError::from)? {
+            // Another sign-in used this code between the check and now.
+            tx.rollback().await.map_err(PeopleError::from)?;
+            self.refused_attempt("session.sign_in", name, ip, now, "refused: code already used", true)
+                .await?;
+            return Err(Attempt::Refused(SignInError::WrongCredentials));
+        }
+        tx.insert_session(&NewSession {
+            id_sha256: session_id.digest(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + self.config.sessions.absolute_timeout,
+            client_ip: Some(ip.to_string()),
+        })
+        .await
+        .map_err(PeopleError::from)?;
+        if user.totp_confirmed_at.is_none() {
+            tx.confirm_totp(&user.name, user.id).await.map_err(PeopleError::from)?;
+        }
+        tx.append_audit(
+            AuditEvent::new(user.name.as_str(), "session.sign_in")
+                .subject("ip", ip.to_string())
+                .subject("session", short_id(&session_id))
+                .outcome("ok"),
+        )
+        .await
+        .map_err(PeopleError::from)?;
+        tx.commit().await.map_err(PeopleError::from)?;
+        self.throttle.record_success(name);
+        Ok(SignedIn {
+            session_id,
+            session: Session {
+                user: user.name,
+                role,
+                created_at: now,
+                last_seen_at: now,
+                reauthenticated_at: now,
+            },
+        })
+    }
+
+    /// The session behind `id`, if it is current; its last use moves to now. An expired
+    /// session is deleted and its expiry audited.
+    pub async fn session(&self, id: &SessionId) -> Result<Session, SessionError> {
+        let digest = id.digest();
+        let Some(record) = self.store.session_record(&digest).await? else {
+            return Err(SessionError::Unknown);
+        };
+        let now = self.store.now();
+        if record.user_disabled_at.is_some() {
+            let mut tx = self.store.begin().await?;
+            tx.delete_session(&digest).await?;
+            tx.commit().await?;
+            return Err(SessionError::Unknown);
+        }
+        if let Some(why) = session::expiry(record.expires_at, record.last_seen_at, now, &self.config.sessions) {
+            let why = match why {
+                session::Expiry::Inactivity => "inactivity",
+                session::Expiry::Absolute => "the absolute timeout",
+            };
+            let mut tx = self.store.begin().await?;
+            if tx.delete_session(&digest).await? {
+                tx.append_audit(
+                    AuditEvent::new(record.user.as_str(), "session.expire")
+                        .subject("session", short_digest(&digest))
+                        .outcome(why),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            return Err(SessionError::Expired(why));
+        }
+        let role: Role = match record.role.parse() {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!(user = %record.user, "a stored role is not one of the five");
+                return Err(SessionError::Unknown);
+            }
+        };
+        self.store.touch_session(&digest, now).await?;
+        Ok(Session {
+            user: record.user,
+            role,
+            created_at: record.created_at,
+            last_seen_at: now,
+            reauthenticated_at: record.reauthenticated_at,
+        })
+    }
+
+    /// Ends the session behind `id` (audited as `session.sign_out`); an unknown id is
+    /// already signed out.
+    pub async fn sign_out(&self, id: &SessionId) -> Result<(), PeopleError> {
+        let digest = id.digest();
+        let Some(record) = self.store.session_record(&digest).await? else {
+            return Ok(());
+        };
+        let mut tx = self.store.begin().await?;
+        if tx.delete_session(&digest).await? {
+            tx.append_audit(
+                AuditEvent::new(record.user.as_str(), "session.sign_out")
+                    .subject("session", short_digest(&digest))
+                    .outcome("ok"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Password and code again, on a current session, opening the re-authentication
+    /// window (audited as `session.reauthenticate`; throttled like sign-in).
+    pub async fn reauthenticate(
+        &self,
+        id: &SessionId,
+        password: &SecretString,
+        code: &str,
+        ip: IpAddr,
+    ) -> Result<Session, SignInError> {
+        let session = match self.session(id).await {
+            Ok(s) => s,
+            Err(SessionError::Store(e)) => return Err(SignInError::Unavailable(e.into())),
+            Err(_) => return Err(SignInError::SessionEnded),
+        };
+        let result: Result<Session, Attempt> = async {
+            let now = self.store.now();
+            let action = "session.reauthenticate";
+            self.throttled(action, &session.user, ip, now).await?;
+            let (user, step) = match self.check_credentials(&session.user, password, code, now).await? {
+                Checked::Ok { user, step } => (user, step),
+                Checked::Refused { reason, known } => {
+                    self.refused_attempt(action, &session.user, ip, now, reason, known).await?;
+                    return Err(Attempt::Refused(SignInError::WrongCredentials));
+                }
+            };
+            let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
+            let fresh = tx.advance_totp_step(user.id, step).await.map_err(PeopleError::from)?;
+            let current = fresh
+                && tx
+                    .set_session_reauthenticated(&id.digest(), now)
+                    .await
+                    .map_err(PeopleError::from)?;
+            if !current {
+                tx.rollback().await.map_err(PeopleError::from)?;
+                self.refused_attempt(action, &session.user, ip, now, "refused: code already used", true)
+                    .await?;
+                return Err(Attempt::Refused(SignInError::WrongCredentials));
+            }
+            tx.append_audit(
+                AuditEvent::new(user.name.as_str(), action)
+                    .subject("ip", ip.to_string())
+                    .subject("session", short_digest(&id.digest()))
+                    .outcome("ok"),
+            )
+            .await
+            .map_err(PeopleError::from)?;
+            tx.commit().await.map_err(PeopleError::from)?;
+            self.throttle.record_success(&session.user);
+            Ok(Session {
+                reauthenticated_at: now,
+                last_seen_at: now,
+                ..session.clone()
+            })
+        }
+        .await;
+        result.map_err(|e| match e {
+            Attempt::Refused(e) => e,
+            Attempt::Failed(e) => {
+                tracing::error!(error = %e, "re-authentication failed");
+                SignInError::Unavailable(e)
+            }
+        })
+    }
+
+    /// Changes a user's role (needs `ManageUsers` and a recent re-authentication).
+    pub async fn set_role(&self, caller: Caller<'_>, name: &str, role: Role) -> Result<(), PeopleError> {
+        if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
+            return self.refuse(caller, "user.role", name, e).await;
+        }
+        let mut tx = self.store.begin().await?;
+        tx.set_user_role(&caller.actor(), name, role.as_str())
+            .await
+            .map_err(|e| not_found_as_no_user(e, name))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables a user and ends their sessions (needs `ManageUsers` and a recent
+    /// re-authentication).
+    pub async fn disable_user(&self, caller: Caller<'_>, name: &str) -> Result<(), PeopleError> {
+        if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
+            return self.refuse(caller, "user.disable", name, e).await;
+        }
+        let mut tx = self.store.begin().await?;
+        tx.disable_user(&caller.actor(), name)
+            .await
+            .map_err(|e| not_found_as_no_user(e, name))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a user's second factor and ends their sessions, then enrols a new one and
+    /// returns it (for a lost phone).
+    pub async fn reset_totp(&self, caller: Caller<'_>, name: &str) -> Result<TotpEnrolment, PeopleError> {
+        if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
+            return self.refuse(caller, "user.totp_reset", name, e).await;
+        }
+        let mut tx = self.store.begin().await?;
+        tx.reset_totp(&caller.actor(), name)
+            .await
+            .map_err(|e| not_found_as_no_user(e, name))?;
+        tx.commit().await?;
+        self.enrol_totp(caller, name).await
+    }
+
+    /// Every user (needs `ManageUsers`; no re-authentication for reading).
+    pub async fn list_users(&self, caller: Caller<'_>) -> Result<Vec<UserSummary>, PeopleError> {
+        if let Caller::Session(s) = caller {
+            if !s.role.can(Permission::ManageUsers) {
+                return Err(AccessError::Forbidden { role: s.role }.into());
+            }
+        }
+        self.store
+            .user_records()
+            .await?
+            .into_iter()
+            .map(|u| {
+                Ok(UserSummary {
+                    role: u.role.parse()?,
+                    second_factor: match (&u.totp_secret_sealed, u.totp_confirmed_at) {
+                        (None, _) => "none",
+                        (Some(_), None) => "pending",
+                        (Some(_), Some(_)) => "active",
+                    },
+                    disabled_at: u.disabled_at,
+                    created_at: u.created_at,
+                    name: u.name,
+                })
+            })
+            .collect()
+    }
+
+    /// The re-authentication window, for callers that show how long it lasts.
+    pub fn reauthentication_window(&self) -> Duration {
+        self.config.sessions.reauthentication_window
+    }
+}
+
+/// A sign-in attempt's internal outcome: refused (a user-facing answer) or failed.
+enum Attempt {
+    Refused(SignInError),
+    Failed(PeopleError),
+}
+
+impl From<PeopleError> for Attempt {
+    fn from(e: PeopleError) -> Attempt {
+        Attempt::Failed(e)
+    }
+}
+
+impl From<StoreError> for Attempt {
+    fn from(e: StoreError) -> Attempt {
+        Attempt::Failed(e.into())
+    }
+}
+
+/// A session's audit name: the first 12 hex digits of its id's SHA-256 (enough to follow
+/// one session through the log; useless for taking it over).
+fn short_digest(digest: &str) -> String {
+    digest.chars().take(12).collect()
+}
+
+fn short_id(id: &SessionId) -> String {
+    short_digest(&id.digest())
+}
+
+fn not_found_as_no_user(e: StoreError, name: &str) -> PeopleError {
+    match e {
+        StoreError::NotFound(_) => PeopleError::NoUser(name.to_string()),
+        e => e.into(),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_are_short_plain_and_without_colons() {
+        for ok in ["ana", "ana.lopez@health.example", "a-b_c.1"] {
+            assert!(valid_user_name(ok), "{ok}");
+        }
+        for bad in ["", "ana lopez", "ana:x", "ana\nadmin", &"a".repeat(65), "ánä"] {
+            assert!(!valid_user_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_sign_in_error_never_says_which_part_was_wrong() {
+        assert_eq!(SignInError::WrongCredentials.to_string(), "wrong name, password or code");
+        assert_eq!(
+            SignInError::Throttled { retry_after_secs: 30 }.to_string(),
+            "too many attempts, try again in 30 s"
+        );
+    }
+}
