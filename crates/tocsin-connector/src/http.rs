@@ -72,30 +72,42 @@ impl Reply {
     /// A short, printable excerpt of the body for error messages (never a token: bodies
     /// are platform answers, and we cut them to 200 characters).
     pub fn excerpt(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let cleaned: String = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(200)
-            .collect();
-        cleaned.trim().to_string()
+        printable(&String::from_utf8_lossy(&self.body))
     }
 
     /// The common meaning of a non-success status: 401/403 auth, 429 rate limited (with
     /// `Retry-After`), 408 and 5xx transient, other 4xx permanent.
     pub fn status_error(&self) -> ConnectorError {
-        let code = self.status.as_u16();
-        let what = format!("HTTP {code}: {}", self.excerpt());
-        match code {
+        let what = format!("HTTP {}: {}", self.status.as_u16(), self.excerpt());
+        self.status_error_saying(what)
+    }
+
+    /// As [`Reply::status_error`], with the platform's own words in `what`; a 429 waits
+    /// for `Retry-After`, or else the rate-limit window's reset.
+    pub fn status_error_saying(&self, what: String) -> ConnectorError {
+        match self.status.as_u16() {
             401 | 403 => ConnectorError::Auth(what),
             429 => ConnectorError::RateLimited {
-                retry_after: retry_after(&self.headers),
+                retry_after: retry_after(&self.headers).or_else(|| {
+                    crate::rate_limit::rate_limit_status(&self.headers).and_then(|s| s.reset_after)
+                }),
                 reason: what,
             },
             408 | 500..=599 => ConnectorError::Transient(what),
             _ => ConnectorError::Permanent(what),
         }
     }
+}
+
+/// A platform's words, cut to 200 characters with control characters replaced (so an
+/// answer can never inject lines into a log).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// An HTTP client with Tocsin's limits. Cheap to clone (shares its connection pool).
@@ -126,8 +138,15 @@ impl HttpClient {
 
     /// Sends a request. `writes` says whether the request changes state on the platform:
     /// a timeout after sending is then `Unknown` rather than `Transient`.
-    pub async fn send(&self, request: RequestBuilder, writes: bool) -> Result<Reply, ConnectorError> {
-        let mut response = request.send().await.map_err(|e| transport_error(&e, writes))?;
+    pub async fn send(
+        &self,
+        request: RequestBuilder,
+        writes: bool,
+    ) -> Result<Reply, ConnectorError> {
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, writes))?;
         let status = response.status();
         let headers = response.headers().clone();
         let mut body = BytesMut::new();
@@ -228,11 +247,23 @@ mod tests {
     async fn a_huge_error_page_is_cut_at_the_cap() {
         let base = serve(Router::new().route(
             "/",
-            get(|| async { (axum::http::StatusCode::BAD_GATEWAY, "x".repeat(5 * 1024 * 1024)) }),
+            get(|| async {
+                (
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    "x".repeat(5 * 1024 * 1024),
+                )
+            }),
         ))
         .await;
-        let client = HttpClient::new(HttpLimits { max_body_bytes: 1000, ..HttpLimits::default() }).unwrap();
-        let reply = client.send(client.request(reqwest::Method::GET, &base), false).await.unwrap();
+        let client = HttpClient::new(HttpLimits {
+            max_body_bytes: 1000,
+            ..HttpLimits::default()
+        })
+        .unwrap();
+        let reply = client
+            .send(client.request(reqwest::Method::GET, &base), false)
+            .await
+            .unwrap();
         assert_eq!(reply.body.len(), 1000);
         assert!(reply.truncated);
         assert!(matches!(reply.status_error(), ConnectorError::Transient(_)));
@@ -240,13 +271,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_redirect_loop_is_a_permanent_error() {
-        let base = serve(Router::new().route("/loop", get(|| async { axum::response::Redirect::temporary("/loop") }))).await;
+        let base = serve(Router::new().route(
+            "/loop",
+            get(|| async { axum::response::Redirect::temporary("/loop") }),
+        ))
+        .await;
         let client = HttpClient::new(HttpLimits::default()).unwrap();
         let err = client
-            .send(client.request(reqwest::Method::GET, &format!("{base}/loop")), true)
+            .send(
+                client.request(reqwest::Method::GET, &format!("{base}/loop")),
+                true,
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, ConnectorError::Permanent(ref m) if m.contains("redirect")), "{err}");
+        assert!(
+            matches!(err, ConnectorError::Permanent(ref m) if m.contains("redirect")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -259,13 +300,23 @@ mod tests {
             }),
         ))
         .await;
-        let client = HttpClient::new(HttpLimits { request_timeout: Duration::from_millis(200), ..HttpLimits::default() }).unwrap();
+        let client = HttpClient::new(HttpLimits {
+            request_timeout: Duration::from_millis(200),
+            ..HttpLimits::default()
+        })
+        .unwrap();
         let err = client
-            .send(client.request(reqwest::Method::POST, &format!("{base}/slow")), true)
+            .send(
+                client.request(reqwest::Method::POST, &format!("{base}/slow")),
+                true,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
-        assert!(!err.to_string().contains("127.0.0.1"), "no URL in errors: {err}");
+        assert!(
+            !err.to_string().contains("127.0.0.1"),
+            "no URL in errors: {err}"
+        );
     }
 
     #[tokio::test]
@@ -275,7 +326,10 @@ mod tests {
         drop(listener);
         let client = HttpClient::new(HttpLimits::default()).unwrap();
         let err = client
-            .send(client.request(reqwest::Method::POST, &format!("http://{addr}/")), true)
+            .send(
+                client.request(reqwest::Method::POST, &format!("http://{addr}/")),
+                true,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, ConnectorError::Transient(_)), "{err}");

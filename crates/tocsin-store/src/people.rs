@@ -368,7 +368,10 @@ impl Store {
     }
 
     /// A session with its user's current name, role and state.
-    pub async fn session_record(&self, id_sha256: &str) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn session_record(
+        &self,
+        id_sha256: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let sql = "SELECT s.id_sha256, s.user_id, u.name, u.role, u.disabled_at, s.created_at, \
                    s.last_seen_at, s.expires_at, s.reauthenticated_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_sha256 = $1";
@@ -406,7 +409,11 @@ impl Store {
     }
 
     /// Moves a session's last use to `at`; returns whether it existed.
-    pub async fn touch_session(&self, id_sha256: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn touch_session(
+        &self,
+        id_sha256: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let at = format_time(&at);
         let rows = on_pool!(self, p => {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_sha256 = $2")

@@ -17,8 +17,8 @@ use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tocsin_connector::http::{HttpClient, Reply};
-use tocsin_connector::rate_limit::{rate_limit_status, retry_after};
+use tocsin_connector::http::{printable, HttpClient, Reply};
+use tocsin_connector::rate_limit::rate_limit_status;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_domain::Platform;
 use tokio::sync::Mutex;
@@ -530,23 +530,5 @@ fn error_for(reply: &Reply) -> ConnectorError {
     if AUTH_ERRORS.contains(&name) {
         return ConnectorError::Auth(what);
     }
-    match code {
-        401 | 403 => ConnectorError::Auth(what),
-        429 => ConnectorError::RateLimited {
-            retry_after: retry_after(&reply.headers)
-                .or_else(|| rate_limit_status(&reply.headers).and_then(|s| s.reset_after)),
-            reason: what,
-        },
-        408 | 500..=599 => ConnectorError::Transient(what),
-        _ => ConnectorError::Permanent(what),
-    }
-}
-
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect::<String>()
-        .trim()
-        .to_string()
+    reply.status_error_saying(what)
 }

@@ -16,8 +16,8 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
-use tocsin_connector::http::{HttpClient, Reply};
-use tocsin_connector::rate_limit::{rate_limit_status, retry_after};
+use tocsin_connector::http::{printable, HttpClient, Reply};
+use tocsin_connector::rate_limit::rate_limit_status;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_domain::Platform;
 
@@ -288,26 +288,7 @@ fn error_for(reply: &Reply) -> ConnectorError {
         })
         .map_or_else(|| reply.excerpt(), |text| printable(&text));
     let what = format!("Mastodon HTTP {code}: {said}");
-    match code {
-        401 | 403 => ConnectorError::Auth(what),
-        429 => ConnectorError::RateLimited {
-            retry_after: retry_after(&reply.headers)
-                .or_else(|| rate_limit_status(&reply.headers).and_then(|s| s.reset_after)),
-            reason: what,
-        },
-        408 | 500..=599 => ConnectorError::Transient(what),
-        _ => ConnectorError::Permanent(what),
-    }
-}
-
-/// A platform's words, cut to 200 characters with control characters replaced.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect::<String>()
-        .trim()
-        .to_string()
+    reply.status_error_saying(what)
 }
 
 /// Status and account ids go into URL paths: Mastodon's are digits (other servers use

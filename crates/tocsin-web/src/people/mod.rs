@@ -185,7 +185,8 @@ pub fn valid_user_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-fn totp_aad(user_id: i64) -> Vec<u8> {
+/// The associated data a user's sealed TOTP secret is bound to.
+pub fn totp_aad(user_id: i64) -> Vec<u8> {
     format!("tocsin/totp/user/{user_id}").into_bytes()
 }
 
@@ -207,7 +208,11 @@ enum Checked {
 
 impl People {
     /// The service over `store`, sealing second factors with `key`.
-    pub fn new(store: Store, key: Arc<SealingKey>, config: PeopleConfig) -> Result<People, PeopleError> {
+    pub fn new(
+        store: Store,
+        key: Arc<SealingKey>,
+        config: PeopleConfig,
+    ) -> Result<People, PeopleError> {
         Ok(People {
             passwords: Passwords::new(config.password_cost)?,
             throttle: SignInThrottle::new(config.throttle),
@@ -264,12 +269,18 @@ impl People {
             })
     }
 
-    async fn verify_password(&self, password: &SecretString, stored: Option<String>) -> Result<bool, PeopleError> {
+    async fn verify_password(
+        &self,
+        password: &SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, PeopleError> {
         let passwords = self.passwords.clone();
         let password = password.clone();
-        tokio::task::spawn_blocking(move || passwords.verify(password.expose_secret(), stored.as_deref()))
-            .await
-            .map_err(|_| PeopleError::Task)
+        tokio::task::spawn_blocking(move || {
+            passwords.verify(password.expose_secret(), stored.as_deref())
+        })
+        .await
+        .map_err(|_| PeopleError::Task)
     }
 
     /// Adds a user with a password (checked against the policy). They cannot sign in
@@ -308,7 +319,11 @@ impl People {
 
     /// Enrols (or replaces) a user's TOTP secret and returns what to show them once. The
     /// secret is stored sealed; it becomes active at its first use.
-    pub async fn enrol_totp(&self, caller: Caller<'_>, name: &str) -> Result<TotpEnrolment, PeopleError> {
+    pub async fn enrol_totp(
+        &self,
+        caller: Caller<'_>,
+        name: &str,
+    ) -> Result<TotpEnrolment, PeopleError> {
         if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
             return self.refuse(caller, "user.totp_enrol", name, e).await;
         }
@@ -318,10 +333,12 @@ impl People {
             .await?
             .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
         let secret = totp::new_secret();
-        let enrolment = totp::enrolment(secret.expose_secret(), &self.config.totp_issuer, &user.name)?;
+        let enrolment =
+            totp::enrolment(secret.expose_secret(), &self.config.totp_issuer, &user.name)?;
         let sealed = self.key.seal(secret.expose_secret(), &totp_aad(user.id))?;
         let mut tx = self.store.begin().await?;
-        tx.set_totp_secret(&caller.actor(), &user.name, &sealed).await?;
+        tx.set_totp_secret(&caller.actor(), &user.name, &sealed)
+            .await?;
         tx.commit().await?;
         Ok(enrolment)
     }
@@ -404,17 +421,19 @@ impl People {
                 return Err(e.into());
             }
         };
-        Ok(match totp::accept(&secret, code, now, user.totp_last_step) {
-            Ok(step) => Checked::Ok { user, step },
-            Err(totp::CodeRefusal::Replayed) => Checked::Refused {
-                reason: "refused: code already used",
-                known: true,
+        Ok(
+            match totp::accept(&secret, code, now, user.totp_last_step) {
+                Ok(step) => Checked::Ok { user, step },
+                Err(totp::CodeRefusal::Replayed) => Checked::Refused {
+                    reason: "refused: code already used",
+                    known: true,
+                },
+                Err(_) => Checked::Refused {
+                    reason: "refused: wrong code",
+                    known: true,
+                },
             },
-            Err(_) => Checked::Refused {
-                reason: "refused: wrong code",
-                known: true,
-            },
-        })
+        )
     }
 
     /// The audit actor for an attempt: the name when it is a known user, else `unknown`
@@ -447,7 +466,13 @@ impl People {
             })
     }
 
-    async fn throttled(&self, action: &str, name: &str, ip: IpAddr, now: DateTime<Utc>) -> Result<(), Attempt> {
+    async fn throttled(
+        &self,
+        action: &str,
+        name: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<(), Attempt> {
         if let Err(wait) = self.throttle.check(name, ip, now) {
             let known = valid_user_name(name) && self.store.user_record(name).await?.is_some();
             self.store
@@ -505,11 +530,22 @@ impl People {
         let role: Role = user.role.parse().map_err(PeopleError::from)?;
         let session_id = SessionId::generate();
         let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
-        if !tx.advance_totp_step(user.id, step).await.map_err(PeopleError::from)? {
+        if !tx
+            .advance_totp_step(user.id, step)
+            .await
+            .map_err(PeopleError::from)?
+        {
             // Another sign-in used this code between the check and now.
             tx.rollback().await.map_err(PeopleError::from)?;
-            self.refused_attempt("session.sign_in", name, ip, now, "refused: code already used", true)
-                .await?;
+            self.refused_attempt(
+                "session.sign_in",
+                name,
+                ip,
+                now,
+                "refused: code already used",
+                true,
+            )
+            .await?;
             return Err(Attempt::Refused(SignInError::WrongCredentials));
         }
         tx.insert_session(&NewSession {
@@ -522,7 +558,9 @@ impl People {
         .await
         .map_err(PeopleError::from)?;
         if user.totp_confirmed_at.is_none() {
-            tx.confirm_totp(&user.name, user.id).await.map_err(PeopleError::from)?;
+            tx.confirm_totp(&user.name, user.id)
+                .await
+                .map_err(PeopleError::from)?;
         }
         tx.append_audit(
             AuditEvent::new(user.name.as_str(), "session.sign_in")
@@ -560,7 +598,12 @@ impl People {
             tx.commit().await?;
             return Err(SessionError::Unknown);
         }
-        if let Some(why) = session::expiry(record.expires_at, record.last_seen_at, now, &self.config.sessions) {
+        if let Some(why) = session::expiry(
+            record.expires_at,
+            record.last_seen_at,
+            now,
+            &self.config.sessions,
+        ) {
             let why = match why {
                 session::Expiry::Inactivity => "inactivity",
                 session::Expiry::Absolute => "the absolute timeout",
@@ -632,15 +675,22 @@ impl People {
             let now = self.store.now();
             let action = "session.reauthenticate";
             self.throttled(action, &session.user, ip, now).await?;
-            let (user, step) = match self.check_credentials(&session.user, password, code, now).await? {
+            let (user, step) = match self
+                .check_credentials(&session.user, password, code, now)
+                .await?
+            {
                 Checked::Ok { user, step } => (user, step),
                 Checked::Refused { reason, known } => {
-                    self.refused_attempt(action, &session.user, ip, now, reason, known).await?;
+                    self.refused_attempt(action, &session.user, ip, now, reason, known)
+                        .await?;
                     return Err(Attempt::Refused(SignInError::WrongCredentials));
                 }
             };
             let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
-            let fresh = tx.advance_totp_step(user.id, step).await.map_err(PeopleError::from)?;
+            let fresh = tx
+                .advance_totp_step(user.id, step)
+                .await
+                .map_err(PeopleError::from)?;
             let current = fresh
                 && tx
                     .set_session_reauthenticated(&id.digest(), now)
@@ -648,8 +698,15 @@ impl People {
                     .map_err(PeopleError::from)?;
             if !current {
                 tx.rollback().await.map_err(PeopleError::from)?;
-                self.refused_attempt(action, &session.user, ip, now, "refused: code already used", true)
-                    .await?;
+                self.refused_attempt(
+                    action,
+                    &session.user,
+                    ip,
+                    now,
+                    "refused: code already used",
+                    true,
+                )
+                .await?;
                 return Err(Attempt::Refused(SignInError::WrongCredentials));
             }
             tx.append_audit(
@@ -679,7 +736,12 @@ impl People {
     }
 
     /// Changes a user's role (needs `ManageUsers` and a recent re-authentication).
-    pub async fn set_role(&self, caller: Caller<'_>, name: &str, role: Role) -> Result<(), PeopleError> {
+    pub async fn set_role(
+        &self,
+        caller: Caller<'_>,
+        name: &str,
+        role: Role,
+    ) -> Result<(), PeopleError> {
         if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
             return self.refuse(caller, "user.role", name, e).await;
         }
@@ -707,7 +769,11 @@ impl People {
 
     /// Removes a user's second factor and ends their sessions, then enrols a new one and
     /// returns it (for a lost phone).
-    pub async fn reset_totp(&self, caller: Caller<'_>, name: &str) -> Result<TotpEnrolment, PeopleError> {
+    pub async fn reset_totp(
+        &self,
+        caller: Caller<'_>,
+        name: &str,
+    ) -> Result<TotpEnrolment, PeopleError> {
         if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
             return self.refuse(caller, "user.totp_reset", name, e).await;
         }
@@ -800,16 +866,29 @@ mod tests {
         for ok in ["ana", "ana.lopez@health.example", "a-b_c.1"] {
             assert!(valid_user_name(ok), "{ok}");
         }
-        for bad in ["", "ana lopez", "ana:x", "ana\nadmin", &"a".repeat(65), "ánä"] {
+        for bad in [
+            "",
+            "ana lopez",
+            "ana:x",
+            "ana\nadmin",
+            &"a".repeat(65),
+            "ánä",
+        ] {
             assert!(!valid_user_name(bad), "{bad}");
         }
     }
 
     #[test]
     fn the_sign_in_error_never_says_which_part_was_wrong() {
-        assert_eq!(SignInError::WrongCredentials.to_string(), "wrong name, password or code");
         assert_eq!(
-            SignInError::Throttled { retry_after_secs: 30 }.to_string(),
+            SignInError::WrongCredentials.to_string(),
+            "wrong name, password or code"
+        );
+        assert_eq!(
+            SignInError::Throttled {
+                retry_after_secs: 30
+            }
+            .to_string(),
             "too many attempts, try again in 30 s"
         );
     }

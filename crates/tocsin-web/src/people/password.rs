@@ -25,7 +25,9 @@ pub enum PasswordPolicyError {
     #[error("the password is too long: use at most {MAX_LENGTH} characters")]
     TooLong,
     /// On the embedded list of most common passwords.
-    #[error("the password is one of the most common passwords and is guessed first: choose another")]
+    #[error(
+        "the password is one of the most common passwords and is guessed first: choose another"
+    )]
     Common,
     /// The same as the user name.
     #[error("the password must not be the user name")]
@@ -133,7 +135,11 @@ impl Passwords {
     }
 
     /// Hashes a new password after checking it against the policy.
-    pub fn hash_new(&self, password: &SecretString, user_name: &str) -> Result<String, NewPasswordError> {
+    pub fn hash_new(
+        &self,
+        password: &SecretString,
+        user_name: &str,
+    ) -> Result<String, NewPasswordError> {
         check_policy(password.expose_secret(), user_name)?;
         Ok(self.hash_unchecked(password.expose_secret())?)
     }
@@ -194,14 +200,26 @@ mod tests {
 
     #[test]
     fn the_default_cost_is_argon2id_with_19_mib_two_passes_and_one_lane() {
-        assert_eq!(PasswordCost::default(), PasswordCost { memory_kib: 19456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            PasswordCost::default(),
+            PasswordCost {
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
     }
 
     #[test]
     fn a_hash_with_the_default_cost_says_argon2id_m19456_t2_p1_and_verifies() {
         let p = Passwords::new(PasswordCost::ASVS).unwrap();
-        let hash = p.hash_new(&SecretString::from("correct horse battery"), "ana").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        let hash = p
+            .hash_new(&SecretString::from("correct horse battery"), "ana")
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(p.verify("correct horse battery", Some(&hash)));
         assert!(!p.verify("correct horse batterz", Some(&hash)));
     }
@@ -215,13 +233,32 @@ mod tests {
 
     #[test]
     fn short_long_common_and_name_equal_passwords_are_refused_with_a_clear_message() {
-        assert_eq!(check_policy("short", "ana"), Err(PasswordPolicyError::TooShort));
-        assert_eq!(check_policy(&"x".repeat(129), "ana"), Err(PasswordPolicyError::TooLong));
-        assert_eq!(check_policy("PASSWORD1234", "ana"), Err(PasswordPolicyError::Common));
-        assert_eq!(check_policy("password", "ana"), Err(PasswordPolicyError::Common));
-        assert_eq!(check_policy("ana.lopez.health", "Ana.Lopez.Health"), Err(PasswordPolicyError::SameAsName));
-        assert!(PasswordPolicyError::TooShort.to_string().contains("at least 12"));
-        assert!(PasswordPolicyError::Common.to_string().contains("most common"));
+        assert_eq!(
+            check_policy("short", "ana"),
+            Err(PasswordPolicyError::TooShort)
+        );
+        assert_eq!(
+            check_policy(&"x".repeat(129), "ana"),
+            Err(PasswordPolicyError::TooLong)
+        );
+        assert_eq!(
+            check_policy("PASSWORD1234", "ana"),
+            Err(PasswordPolicyError::Common)
+        );
+        assert_eq!(
+            check_policy("password", "ana"),
+            Err(PasswordPolicyError::Common)
+        );
+        assert_eq!(
+            check_policy("ana.lopez.health", "Ana.Lopez.Health"),
+            Err(PasswordPolicyError::SameAsName)
+        );
+        assert!(PasswordPolicyError::TooShort
+            .to_string()
+            .contains("at least 12"));
+        assert!(PasswordPolicyError::Common
+            .to_string()
+            .contains("most common"));
         assert_eq!(check_policy("boil water notice 2026", "ana"), Ok(()));
         assert_eq!(check_policy(&"é".repeat(128), "ana"), Ok(()));
     }
@@ -233,7 +270,9 @@ mod tests {
 
     #[test]
     fn a_new_password_is_checked_before_it_is_hashed() {
-        let err = cheap().hash_new(&SecretString::from("letmein"), "ana").unwrap_err();
+        let err = cheap()
+            .hash_new(&SecretString::from("letmein"), "ana")
+            .unwrap_err();
         assert_eq!(err, NewPasswordError::Policy(PasswordPolicyError::Common));
     }
 

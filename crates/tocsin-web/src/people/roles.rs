@@ -171,7 +171,11 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
         assert!("Admin".parse::<Role>().is_err());
-        assert!("root".parse::<Role>().unwrap_err().to_string().contains("viewer, drafter"));
+        assert!("root"
+            .parse::<Role>()
+            .unwrap_err()
+            .to_string()
+            .contains("viewer, drafter"));
     }
 
     #[test]
@@ -181,15 +185,35 @@ mod tests {
             (Role::Drafter, &[ViewDrafts, ViewDeliveries, EditDrafts]),
             (
                 Role::Approver,
-                &[ViewDrafts, ViewDeliveries, EditDrafts, Approve, OverrideWarnings, BreakGlass, Retract],
+                &[
+                    ViewDrafts,
+                    ViewDeliveries,
+                    EditDrafts,
+                    Approve,
+                    OverrideWarnings,
+                    BreakGlass,
+                    Retract,
+                ],
             ),
             (
                 Role::Compliance,
-                &[ViewDrafts, ViewDeliveries, ReadAudit, ExportAudit, ManageConsent],
+                &[
+                    ViewDrafts,
+                    ViewDeliveries,
+                    ReadAudit,
+                    ExportAudit,
+                    ManageConsent,
+                ],
             ),
             (
                 Role::Admin,
-                &[ViewDrafts, ViewDeliveries, ReadAudit, ManageUsers, ManageAccounts],
+                &[
+                    ViewDrafts,
+                    ViewDeliveries,
+                    ReadAudit,
+                    ManageUsers,
+                    ManageAccounts,
+                ],
             ),
         ];
         for (role, allowed) in expected {
@@ -208,7 +232,12 @@ mod tests {
 
     #[test]
     fn only_approvers_publish_and_only_compliance_exports_the_audit_log() {
-        let who = |p| Role::ALL.into_iter().filter(|r| r.can(p)).collect::<Vec<_>>();
+        let who = |p| {
+            Role::ALL
+                .into_iter()
+                .filter(|r| r.can(p))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(who(Approve), vec![Role::Approver]);
         assert_eq!(who(BreakGlass), vec![Role::Approver]);
         assert_eq!(who(ExportAudit), vec![Role::Compliance]);

@@ -162,7 +162,10 @@ mod tests {
     fn a_sealed_value_opens_with_the_same_key_and_associated_data() {
         let key = SealingKey::generate();
         let sealed = key.seal(b"JBSWY3DPEHPK3PXP", b"user/7").unwrap();
-        assert_eq!(key.open(&sealed, b"user/7").unwrap().expose_secret(), b"JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            key.open(&sealed, b"user/7").unwrap().expose_secret(),
+            b"JBSWY3DPEHPK3PXP"
+        );
         assert!(!sealed.windows(8).any(|w| w == b"JBSWY3DP"));
     }
 
@@ -170,12 +173,18 @@ mod tests {
     fn a_sealed_value_refuses_to_open_under_another_key_another_owner_or_a_flipped_bit() {
         let key = SealingKey::generate();
         let sealed = key.seal(b"secret", b"user/7").unwrap();
-        assert_eq!(SealingKey::generate().open(&sealed, b"user/7").unwrap_err(), SealError::Open);
+        assert_eq!(
+            SealingKey::generate().open(&sealed, b"user/7").unwrap_err(),
+            SealError::Open
+        );
         assert_eq!(key.open(&sealed, b"user/8").unwrap_err(), SealError::Open);
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(key.open(&flipped, b"user/7").unwrap_err(), SealError::Open);
-        assert_eq!(key.open(&sealed[..10], b"user/7").unwrap_err(), SealError::Open);
+        assert_eq!(
+            key.open(&sealed[..10], b"user/7").unwrap_err(),
+            SealError::Open
+        );
         assert_eq!(key.open(&[], b"user/7").unwrap_err(), SealError::Open);
     }
 
@@ -192,8 +201,14 @@ mod tests {
         let again = SealingKey::from_base64(&format!(" {}\n", text.expose_secret())).unwrap();
         let sealed = key.seal(b"x", b"a").unwrap();
         assert!(again.open(&sealed, b"a").is_ok());
-        assert_eq!(SealingKey::from_base64("AAAA").unwrap_err(), SealError::BadKey);
-        assert_eq!(SealingKey::from_base64("not base64!").unwrap_err(), SealError::BadKey);
+        assert_eq!(
+            SealingKey::from_base64("AAAA").unwrap_err(),
+            SealError::BadKey
+        );
+        assert_eq!(
+            SealingKey::from_base64("not base64!").unwrap_err(),
+            SealError::BadKey
+        );
         assert_eq!(format!("{again:?}"), "SealingKey([redacted])");
     }
 
@@ -201,9 +216,14 @@ mod tests {
     fn the_environment_wins_over_the_key_file_and_no_key_at_all_is_an_error() {
         let key = SealingKey::generate();
         let b64 = key.to_base64();
-        assert!(SealingKey::load(Some(b64.expose_secret()), Some(Path::new("/nonexistent"))).is_ok());
+        assert!(
+            SealingKey::load(Some(b64.expose_secret()), Some(Path::new("/nonexistent"))).is_ok()
+        );
         assert_eq!(SealingKey::load(None, None).unwrap_err(), SealError::NoKey);
-        assert_eq!(SealingKey::load(Some("  "), None).unwrap_err(), SealError::NoKey);
+        assert_eq!(
+            SealingKey::load(Some("  "), None).unwrap_err(),
+            SealError::NoKey
+        );
     }
 
     #[cfg(unix)]
@@ -214,7 +234,10 @@ mod tests {
         let path = dir.join("key");
         std::fs::write(&path, SealingKey::generate().to_base64().expose_secret()).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(SealingKey::load(None, Some(&path)), Err(SealError::KeyFile { .. })));
+        assert!(matches!(
+            SealingKey::load(None, Some(&path)),
+            Err(SealError::KeyFile { .. })
+        ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(SealingKey::load(None, Some(&path)).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
@@ -222,7 +245,11 @@ mod tests {
 
     #[cfg(unix)]
     fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("tocsin-sealed-{}-{}", std::process::id(), rand::random::<u64>()));
+        let dir = std::env::temp_dir().join(format!(
+            "tocsin-sealed-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -214,12 +214,22 @@ mod tests {
         let id = SessionId::from_cookie_value(&"a".repeat(43)).unwrap();
         assert_eq!(id.digest().len(), 64);
         assert!(!id.digest().contains(id.expose()));
-        assert_eq!(id.digest(), SessionId::from_cookie_value(&"a".repeat(43)).unwrap().digest());
+        assert_eq!(
+            id.digest(),
+            SessionId::from_cookie_value(&"a".repeat(43))
+                .unwrap()
+                .digest()
+        );
     }
 
     #[test]
     fn a_cookie_value_of_the_wrong_shape_is_not_a_session_id() {
-        for bad in ["", "short", &"a".repeat(44), &format!("{};x", "a".repeat(41))] {
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{};x", "a".repeat(41)),
+        ] {
             assert!(SessionId::from_cookie_value(bad).is_none(), "{bad}");
         }
     }
@@ -235,11 +245,17 @@ mod tests {
         assert!(!secure_cookies_for(v6_local));
         assert_eq!(
             set_cookie(&id, true),
-            format!("__Host-tocsin_session={}; HttpOnly; SameSite=Strict; Path=/; Secure", id.expose())
+            format!(
+                "__Host-tocsin_session={}; HttpOnly; SameSite=Strict; Path=/; Secure",
+                id.expose()
+            )
         );
         assert_eq!(
             set_cookie(&id, false),
-            format!("tocsin_session={}; HttpOnly; SameSite=Strict; Path=/", id.expose())
+            format!(
+                "tocsin_session={}; HttpOnly; SameSite=Strict; Path=/",
+                id.expose()
+            )
         );
         assert!(clear_cookie(true).contains("Max-Age=0"));
     }
@@ -248,8 +264,14 @@ mod tests {
     fn a_session_expires_after_thirty_idle_minutes_or_twelve_hours_in_all() {
         let p = SessionPolicy::default();
         let expires = t0() + Duration::hours(12);
-        assert_eq!(expiry(expires, t0(), t0() + Duration::minutes(29), &p), None);
-        assert_eq!(expiry(expires, t0(), t0() + Duration::minutes(30), &p), Some(Expiry::Inactivity));
+        assert_eq!(
+            expiry(expires, t0(), t0() + Duration::minutes(29), &p),
+            None
+        );
+        assert_eq!(
+            expiry(expires, t0(), t0() + Duration::minutes(30), &p),
+            Some(Expiry::Inactivity)
+        );
         let busy = t0() + Duration::hours(12) - Duration::seconds(1);
         assert_eq!(expiry(expires, busy, busy, &p), None);
         assert_eq!(expiry(expires, busy, expires, &p), Some(Expiry::Absolute));
@@ -265,12 +287,18 @@ mod tests {
             last_seen_at: t0(),
             reauthenticated_at: t0(),
         };
-        assert_eq!(admin.authorize(Permission::ManageUsers, t0() + Duration::minutes(5), &p), Ok(()));
+        assert_eq!(
+            admin.authorize(Permission::ManageUsers, t0() + Duration::minutes(5), &p),
+            Ok(())
+        );
         assert_eq!(
             admin.authorize(Permission::ManageUsers, t0() + Duration::minutes(6), &p),
             Err(AccessError::ReauthenticationNeeded)
         );
-        assert_eq!(admin.authorize(Permission::ReadAudit, t0() + Duration::hours(2), &p), Ok(()));
+        assert_eq!(
+            admin.authorize(Permission::ReadAudit, t0() + Duration::hours(2), &p),
+            Ok(())
+        );
         assert_eq!(
             admin.authorize(Permission::Approve, t0(), &p),
             Err(AccessError::Forbidden { role: Role::Admin })

@@ -207,7 +207,10 @@ mod tests {
         t.record_failure("ana", ip(1), t0());
         t.record_success("ana");
         assert!(t.check("ana", ip(2), t0()).is_ok());
-        assert!(t.check("ana", ip(1), t0()).is_err(), "the address stays blocked");
+        assert!(
+            t.check("ana", ip(1), t0()).is_err(),
+            "the address stays blocked"
+        );
     }
 
     #[test]

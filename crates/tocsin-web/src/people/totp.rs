@@ -112,7 +112,8 @@ pub fn accept(
     let current = step_at(now);
     let mut matched: Option<i64> = None;
     for step in [current - 1, current, current + 1] {
-        let expected = code_at_step(secret.expose_secret(), step).map_err(|_| CodeRefusal::Wrong)?;
+        let expected =
+            code_at_step(secret.expose_secret(), step).map_err(|_| CodeRefusal::Wrong)?;
         if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
             // The newest matching step wins; with 6 digits two steps rarely share a code.
             matched = Some(step);
@@ -154,7 +155,10 @@ mod tests {
         assert!(uri.contains("issuer=Tocsin"));
         assert_eq!(format!("{e:?}"), "TotpEnrolment([redacted])");
         let code = code_from_base32(e.secret_base32.expose_secret(), at(1_800_000_000)).unwrap();
-        assert_eq!(code, code_at_step(secret.expose_secret(), 1_800_000_000 / 30).unwrap());
+        assert_eq!(
+            code,
+            code_at_step(secret.expose_secret(), 1_800_000_000 / 30).unwrap()
+        );
     }
 
     #[test]
@@ -178,8 +182,14 @@ mod tests {
         let now = at(1_800_000_015);
         let step = step_at(now);
         let code = code_at_step(secret.expose_secret(), step).unwrap();
-        assert_eq!(accept(&secret, &code, now, Some(step)), Err(CodeRefusal::Replayed));
-        assert_eq!(accept(&secret, &code, now, Some(step + 1)), Err(CodeRefusal::Replayed));
+        assert_eq!(
+            accept(&secret, &code, now, Some(step)),
+            Err(CodeRefusal::Replayed)
+        );
+        assert_eq!(
+            accept(&secret, &code, now, Some(step + 1)),
+            Err(CodeRefusal::Replayed)
+        );
         assert_eq!(accept(&secret, &code, now, Some(step - 1)), Ok(step));
     }
 
@@ -187,7 +197,11 @@ mod tests {
     fn anything_but_six_digits_is_malformed() {
         let secret: SecretSlice<u8> = b"12345678901234567890".to_vec().into();
         for bad in ["", "12345", "1234567", "12a456", "１２３４５６", "123 456"] {
-            assert_eq!(accept(&secret, bad, at(0), None), Err(CodeRefusal::Malformed), "{bad}");
+            assert_eq!(
+                accept(&secret, bad, at(0), None),
+                Err(CodeRefusal::Malformed),
+                "{bad}"
+            );
         }
     }
 }
