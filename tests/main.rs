@@ -7,5 +7,6 @@
 
 mod support;
 
+mod audit_cli;
 mod config_cli;
 mod playbooks_cli;

@@ -69,20 +69,8 @@ pub struct Account {
     pub sandbox: bool,
 }
 
-/// A playbook pre-approval: who approved which content, when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlaybookApproval {
-    /// The playbook.
-    pub playbook_id: String,
-    /// Its content hash at approval.
-    pub content_hash: String,
-    /// The approver.
-    pub approved_by: String,
-    /// When.
-    pub approved_at: DateTime<Utc>,
-    /// A note or review reference.
-    pub note: Option<String>,
-}
+/// A playbook pre-approval: who approved which content, when (the domain's type).
+pub use tocsin_domain::preapproval::PlaybookApproval;
 
 /// One platform's rendered text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,10 @@ impl World {
 
     /// Adds a user with a second factor; returns its base32 secret.
     pub async fn add(&self, name: &str, role: Role) -> String {
-        self.people.add_user(OPERATOR, name, role, password(name)).await.unwrap();
+        self.people
+            .add_user(OPERATOR, name, role, password(name))
+            .await
+            .unwrap();
         let enrolment = self.people.enrol_totp(OPERATOR, name).await.unwrap();
         enrolment.secret_base32.expose_secret().to_string()
     }
@@ -91,7 +94,13 @@ impl World {
             .await
             .unwrap()
             .into_iter()
-            .map(|e| (e.entry.event.actor, e.entry.event.action, e.entry.event.outcome))
+            .map(|e| {
+                (
+                    e.entry.event.actor,
+                    e.entry.event.action,
+                    e.entry.event.outcome,
+                )
+            })
             .collect()
     }
 
@@ -104,7 +113,11 @@ impl World {
 
     pub async fn export(&self) -> String {
         let mut out = Vec::new();
-        self.db.store.export_jsonl(&AuditFilter::default(), &mut out).await.unwrap();
+        self.db
+            .store
+            .export_jsonl(&AuditFilter::default(), &mut out)
+            .await
+            .unwrap();
         String::from_utf8(out).unwrap()
     }
 }

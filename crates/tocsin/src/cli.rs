@@ -21,8 +21,22 @@ pub enum Command {
     /// Work with playbooks: list, lint, render, hash, approve.
     #[command(subcommand)]
     Playbooks(PlaybooksCommand),
+    /// Compliance: verify, export and follow the tamper-evident audit log; print its public key.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
+    /// Retention of rendered message bodies (audit entries are never deleted).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print the effective configuration (file plus TOCSIN_* environment) as TOML.
     Config,
+}
+
+/// `tocsin retention ...`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Delete rendered message bodies older than `audit.body_retention_days`; their
+    /// hashes and every audit entry stay.
+    Purge,
 }
 
 /// `tocsin playbooks ...`

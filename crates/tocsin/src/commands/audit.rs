@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tocsin_audit::export::ExportEntry;
 use tocsin_audit::{ChainBreak, NoteVerifier, VerifiedLog};
-use tocsin_store::{AuditFilter, AuditSettings, Store, StoreOptions};
+use tocsin_store::{AuditFilter, Store};
 
 use crate::config::Config;
+use crate::store::open_store;
 
 /// `tocsin audit ...`
 #[derive(Debug, clap::Subcommand)]
@@ -197,15 +198,6 @@ pub fn run(config: &Config, cmd: AuditCommand) -> Result<ExitCode> {
     })
 }
 
-async fn open_store(config: &Config) -> Result<Store> {
-    let mut options = StoreOptions::new(config.database.url.clone(), config.data_dir.clone());
-    options.audit = AuditSettings {
-        origin: config.audit.origin.clone(),
-        checkpoint_every_entries: config.audit.checkpoint_every_entries,
-        checkpoint_every_seconds: config.audit.checkpoint_every_seconds,
-    };
-    Ok(Store::open(options).await?)
-}
 
 /// A key given inline, or the name of a file holding it.
 fn read_key(arg: &str) -> Result<NoteVerifier> {

@@ -15,7 +15,7 @@ use tocsin_domain::Platform;
 
 use crate::cli::{OutputFormat, PlaybooksCommand, RenderArgs};
 use crate::config::Config;
-use crate::playbook_approvals;
+use crate::store::{block_on, open_store};
 
 pub fn run(config: &Config, cmd: PlaybooksCommand) -> Result<ExitCode> {
     match cmd {
@@ -69,8 +69,21 @@ fn status_of(library: &Library, approvals: &[PlaybookApproval], id: &str) -> Res
     Ok(preapproval_status(id, &hash, approvals))
 }
 
+/// Every recorded approval of the loaded playbooks, from the store.
+fn recorded_approvals(config: &Config, library: &Library) -> Result<Vec<PlaybookApproval>> {
+    block_on(async {
+        let store = open_store(config).await?;
+        let mut all = Vec::new();
+        for p in library.playbooks() {
+            all.extend(store.playbook_approvals(&p.id).await?);
+        }
+        store.close().await;
+        Ok::<_, anyhow::Error>(all)
+    })?
+}
+
 fn list(config: &Config, library: &Library) -> Result<ExitCode> {
-    let approvals = playbook_approvals::read_all(&config.data_dir)?;
+    let approvals = recorded_approvals(config, library)?;
     println!("{:<20} {:<11} {:<34} STEPS", "ID", "STATE", "TITLE");
     for p in library.playbooks() {
         let status = status_of(library, &approvals, &p.id)?;
@@ -255,7 +268,12 @@ fn approve(config: &Config, id: &str, by: &str, note: Option<String>) -> Result<
         approved_at: chrono::Utc::now(),
         note,
     };
-    playbook_approvals::append(&config.data_dir, &approval)?;
+    block_on(async {
+        let store = open_store(config).await?;
+        store.record_playbook_approval(&approval).await?;
+        store.close().await;
+        Ok::<_, anyhow::Error>(())
+    })??;
     println!("approved {id} at {hash} by {}", approval.approved_by);
     Ok(ExitCode::SUCCESS)
 }
