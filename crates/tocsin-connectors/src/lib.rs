@@ -14,5 +14,10 @@ pub mod email;
 mod endpoint;
 pub mod matrix;
 pub mod webhook;
+pub mod telegram;
+//TMP pub mod discord;
+//TMP pub mod slack;
+//TMP pub mod teams;
+//TMP pub mod sms;
 
 pub use account::{build_connector, AccountSpec};

@@ -1,54 +1,13 @@
-//! Test databases for both backends, a movable clock, and the macro that instantiates
-//! each story once per backend.
+//! The store's view of the shared test databases (`tocsin-test-support::db`): every story
+//! gets a fresh SQLite file or PostgreSQL schema, a clock it moves by hand, and checkpoints
+//! every 5 entries so the checkpoint paths are exercised.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use sqlx::Connection as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tocsin_store::{AuditSettings, Clock, Store, StoreOptions};
+use std::ops::Deref;
+use std::sync::Arc;
+use tocsin_store::{AuditSettings, Store, StoreOptions};
+pub use tocsin_test_support::db::{Backend as Kind, TestClock};
 
-/// The PostgreSQL the tests use (override with TOCSIN_TEST_POSTGRES_URL).
-pub fn postgres_base_url() -> String {
-    std::env::var("TOCSIN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A clock the test moves by hand.
-#[derive(Debug)]
-pub struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap();
-        *t += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-/// One test's database: a fresh SQLite file or a fresh PostgreSQL schema.
-pub struct TestDb {
-    pub kind: Kind,
-    pub store: Store,
-    pub dir: tempfile::TempDir,
-    pub url: String,
-    pub clock: Arc<TestClock>,
-    pub settings: AuditSettings,
-    schema: Option<String>,
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
+/// Audit settings for the store's stories: a checkpoint every 5 entries.
 pub fn settings() -> AuditSettings {
     AuditSettings {
         origin: "test.example.gov/audit".into(),
@@ -57,147 +16,65 @@ pub fn settings() -> AuditSettings {
     }
 }
 
+/// A test database with its clock always at hand.
+pub struct TestDb {
+    db: tocsin_test_support::db::TestDb,
+    pub clock: Arc<TestClock>,
+    pub kind: Kind,
+}
+
+impl Deref for TestDb {
+    type Target = tocsin_test_support::db::TestDb;
+
+    fn deref(&self) -> &Self::Target {
+        &self.db
+    }
+}
+
 impl TestDb {
     pub async fn new(kind: Kind) -> TestDb {
-        Self::with_settings(kind, settings()).await
-    }
-
-    pub async fn with_settings(kind: Kind, settings: AuditSettings) -> TestDb {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, schema) = match kind {
-            Kind::Sqlite => ("sqlite://tocsin.db".to_string(), None),
-            Kind::Postgres => {
-                let base = postgres_base_url();
-                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL at {base} is unreachable ({e}). These tests need it: start it with \
-                         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-                         (or set TOCSIN_TEST_POSTGRES_URL)"
-                    )
-                });
-                let schema = format!(
-                    "tocsin_test_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst),
-                    Utc::now().timestamp_micros()
-                );
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                conn.close().await.unwrap();
-                (
-                    format!("{base}?options[search_path]={schema}"),
-                    Some(schema),
-                )
-            }
-        };
         let clock = Self::test_clock();
-        let store = open(&url, dir.path(), &settings, clock.clone())
+        let db = tocsin_test_support::db::TestDb::open_with(kind, Some(clock.clone()), settings())
             .await
             .unwrap();
-        TestDb {
-            kind,
-            store,
-            dir,
-            url,
-            clock,
-            settings,
-            schema,
-        }
+        TestDb { db, clock, kind }
     }
 
     /// A clock at 2026-06-01 09:00 UTC.
     pub fn test_clock() -> Arc<TestClock> {
-        Arc::new(TestClock(Mutex::new(
-            Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap(),
-        )))
+        TestClock::at(tocsin_test_support::db::TestDb::epoch())
     }
 
     /// Opens the same database again, returning the error if it fails.
     pub async fn reopen_result(&self) -> Result<Store, tocsin_store::StoreError> {
-        open(
-            &self.url,
-            self.dir.path(),
-            &self.settings,
-            self.clock.clone(),
-        )
-        .await
+        self.db.reopen().await
     }
 
     /// Another store on the same database and data directory: a restart, or a second node.
     pub async fn reopen(&self) -> Store {
-        open(
-            &self.url,
-            self.dir.path(),
-            &self.settings,
-            self.clock.clone(),
-        )
-        .await
-        .unwrap()
+        self.db.reopen().await.unwrap()
     }
 
-    /// Runs raw SQL on the database behind the store's back (the tamperer's view).
+    /// Runs raw SQL behind the store's back.
     pub async fn sql(&self, statement: &str) {
-        match self.kind {
-            Kind::Sqlite => {
-                let path = self.dir.path().join("tocsin.db");
-                let mut c =
-                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                        .await
-                        .unwrap();
-                sqlx::query(statement).execute(&mut c).await.unwrap();
-                c.close().await.unwrap();
-            }
-            Kind::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query(statement).execute(&mut c).await.unwrap();
-                c.close().await.unwrap();
-            }
-        }
+        self.db.sql(statement).await.unwrap();
     }
 }
 
+/// Opens a store directly (start-up tests use odd URLs and directories).
 pub async fn open(
     url: &str,
     dir: &std::path::Path,
     settings: &AuditSettings,
     clock: Arc<TestClock>,
 ) -> Result<Store, tocsin_store::StoreError> {
-    Store::open(StoreOptions {
-        database_url: url.to_string(),
-        data_dir: dir.to_path_buf(),
-        audit: settings.clone(),
-        clock,
-    })
-    .await
+    let mut options = StoreOptions::new(url, dir);
+    options.audit = settings.clone();
+    options.clock = clock;
+    Store::open(options).await
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Runs even when the test panicked, so no schema is left behind.
-        if let Some(schema) = self.schema.take() {
-            let base = postgres_base_url();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    if let Ok(mut c) = sqlx::PgConnection::connect(&base).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                            .execute(&mut c)
-                            .await;
-                        let _ = c.close().await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
-
-/// Instantiates each listed `async fn name(db: TestDb)` once per backend, as
+/// Instantiates each listed `async fn name(db: &TestDb)` once per backend, as
 /// `on_sqlite::name` and `on_postgres::name`.
 #[macro_export]
 macro_rules! on_both_backends {

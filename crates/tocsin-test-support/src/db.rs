@@ -90,7 +90,8 @@ impl TestDb {
         Self::open_with(backend, None, settings).await
     }
 
-    async fn open_with(
+    /// A fresh database with these audit settings and, if given, a movable clock.
+    pub async fn open_with(
         backend: Backend,
         clock: Option<Arc<TestClock>>,
         settings: AuditSettings,
@@ -121,6 +122,23 @@ impl TestDb {
     /// Another store on the same database: a restart, or a second node.
     pub async fn reopen(&self) -> Result<Store, StoreError> {
         open(&self.url, self.dir.path(), &self.settings, self.clock.clone()).await
+    }
+
+    /// Runs raw SQL on the database behind the store's back (the tamperer's view).
+    pub async fn sql(&self, statement: &str) -> Result<(), sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.dir.path().join("tocsin.db");
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+                sqlx::query(statement).execute(&mut c).await?;
+                c.close().await
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await?;
+                sqlx::query(statement).execute(&mut c).await?;
+                c.close().await
+            }
+        }
     }
 
     /// A start time that tests share: 2026-06-01 09:00 UTC.

@@ -14,6 +14,11 @@ pub mod db;
 pub mod mastodon;
 pub mod matrix;
 pub mod smtp;
+pub mod telegram;
+//TMP pub mod discord;
+//TMP pub mod slack;
+//TMP pub mod teams;
+//TMP pub mod twilio;
 pub mod webhook;
 
 pub use axum::http::Method;
