@@ -6,7 +6,10 @@ use crate::support::Workspace;
 fn the_effective_config_shows_environment_overrides() {
     let ws = Workspace::with_library();
     let out = ws
-        .tocsin_env(&["config"], &[("TOCSIN_LIMITS__MASTODON_MAX_CHARACTERS", "1000")])
+        .tocsin_env(
+            &["config"],
+            &[("TOCSIN_LIMITS__MASTODON_MAX_CHARACTERS", "1000")],
+        )
         .ok();
     assert!(out.contains("mastodon_max_characters = 1000"), "{out}");
     assert!(out.contains("health.example.gov"), "{out}");

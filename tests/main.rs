@@ -3,7 +3,12 @@
 //! One test binary (as ripgrep does) so the suite links once. Each module is a story;
 //! every test works in its own temporary directory with a copy of the shipped library.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod support;
 

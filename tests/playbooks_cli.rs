@@ -25,7 +25,10 @@ template = "mini/alert.hbs"
 "#;
 
 fn minimal(ws: &Workspace, id: &str, template_body: &str) {
-    ws.write(&format!("playbooks/{id}.toml"), &MINIMAL.replace("mini", id));
+    ws.write(
+        &format!("playbooks/{id}.toml"),
+        &MINIMAL.replace("mini", id),
+    );
     ws.write(&format!("templates/{id}/alert.hbs"), template_body);
 }
 
@@ -63,14 +66,22 @@ fn one_broken_playbook_does_not_hide_the_problems_of_the_others() {
     ws.write("playbooks/malformed.toml", "id = \"malformed\"\ntitle = \n");
     ws.write(
         "playbooks/unknown-field.toml",
-        &MINIMAL.replace("mini", "unknown-field").replace("title = \"Alert\"", "title = \"Alert\"\ntitel = \"x\""),
+        &MINIMAL
+            .replace("mini", "unknown-field")
+            .replace("title = \"Alert\"", "title = \"Alert\"\ntitel = \"x\""),
     );
-    ws.write("playbooks/no-template.toml", &MINIMAL.replace("mini", "no-template"));
+    ws.write(
+        "playbooks/no-template.toml",
+        &MINIMAL.replace("mini", "no-template"),
+    );
     minimal(&ws, "syntax", "Boil water in {{#if area}}{{area}}.");
     minimal(&ws, "misspelled", "Line one.\nBoil water in {{aera}}.");
     ws.write(
         "playbooks/bad-example.toml",
-        &MINIMAL.replace("mini", "bad-example").replace("example = \"North Side\"", "example = \"North Side\"\nchoices = [\"a\"]"),
+        &MINIMAL.replace("mini", "bad-example").replace(
+            "example = \"North Side\"",
+            "example = \"North Side\"\nchoices = [\"a\"]",
+        ),
     );
     ws.write("templates/bad-example/alert.hbs", "{{area}}");
 
@@ -78,12 +89,28 @@ fn one_broken_playbook_does_not_hide_the_problems_of_the_others() {
     let out = run.fails();
     assert_eq!(run.code(), 1);
     assert!(out.contains("malformed.toml:2:9: error"), "{out}");
-    assert!(out.contains("unknown-field.toml:") && out.contains("unknown field `titel`"), "{out}");
-    assert!(out.contains("no-template.toml:") && out.contains("template `no-template/alert.hbs` cannot be read"), "{out}");
-    assert!(out.contains("syntax/alert.hbs:") && out.contains("template syntax error"), "{out}");
-    assert!(out.contains("misspelled/alert.hbs:2:") && out.contains("`aera` is not a variable"), "{out}");
+    assert!(
+        out.contains("unknown-field.toml:") && out.contains("unknown field `titel`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no-template.toml:")
+            && out.contains("template `no-template/alert.hbs` cannot be read"),
+        "{out}"
+    );
+    assert!(
+        out.contains("syntax/alert.hbs:") && out.contains("template syntax error"),
+        "{out}"
+    );
+    assert!(
+        out.contains("misspelled/alert.hbs:2:") && out.contains("`aera` is not a variable"),
+        "{out}"
+    );
     assert!(out.contains("`choices` applies only to type enum"), "{out}");
-    assert!(!out.contains("good.toml"), "the good playbook has no problems:\n{out}");
+    assert!(
+        !out.contains("good.toml"),
+        "the good playbook has no problems:\n{out}"
+    );
     assert!(out.contains("7 playbook(s) checked: 6 error(s)"), "{out}");
 }
 
@@ -100,13 +127,29 @@ fn an_over_long_variant_fails_lint_naming_the_platform_and_the_count() {
 fn render_prints_each_platform_with_its_count_and_limit() {
     let ws = Workspace::with_library();
     let out = ws
-        .tocsin(&["playbooks", "render", "boil-water", "--step", "alert", "--platform", "x", "--platform", "sms"])
+        .tocsin(&[
+            "playbooks",
+            "render",
+            "boil-water",
+            "--step",
+            "alert",
+            "--platform",
+            "x",
+            "--platform",
+            "sms",
+        ])
         .ok();
     assert!(out.contains("── X ──"), "{out}");
     assert!(out.contains("of 280 weighted characters"), "{out}");
-    assert!(out.contains("── SMS ──") && out.contains("segment(s) of 4"), "{out}");
+    assert!(
+        out.contains("── SMS ──") && out.contains("segment(s) of 4"),
+        "{out}"
+    );
     assert!(out.contains("#BoilWaterAdvisory"), "{out}");
-    assert!(!out.contains("── Mastodon ──"), "only the platforms asked for:\n{out}");
+    assert!(
+        !out.contains("── Mastodon ──"),
+        "only the platforms asked for:\n{out}"
+    );
 }
 
 #[test]
@@ -114,11 +157,21 @@ fn plain_text_platforms_get_values_unescaped_and_html_email_escaped() {
     let ws = Workspace::with_library();
     let out = ws
         .tocsin(&[
-            "playbooks", "render", "boil-water", "--var", "area=Smith & Sons <Lane>",
-            "--platform", "mastodon", "--platform", "email",
+            "playbooks",
+            "render",
+            "boil-water",
+            "--var",
+            "area=Smith & Sons <Lane>",
+            "--platform",
+            "mastodon",
+            "--platform",
+            "email",
         ])
         .ok();
-    assert!(out.contains("BOIL-WATER ADVISORY for Smith & Sons <Lane>"), "{out}");
+    assert!(
+        out.contains("BOIL-WATER ADVISORY for Smith & Sons <Lane>"),
+        "{out}"
+    );
     assert!(out.contains("Smith &amp; Sons &lt;Lane&gt;"), "{out}");
 }
 
@@ -126,10 +179,24 @@ fn plain_text_platforms_get_values_unescaped_and_html_email_escaped() {
 fn a_value_of_the_wrong_type_names_the_variable_and_the_rule() {
     let ws = Workspace::with_library();
     let out = ws
-        .tocsin(&["playbooks", "render", "boil-water", "--var", "boil_minutes=ten", "--var", "cause=a meteor"])
+        .tocsin(&[
+            "playbooks",
+            "render",
+            "boil-water",
+            "--var",
+            "boil_minutes=ten",
+            "--var",
+            "cause=a meteor",
+        ])
         .fails();
-    assert!(out.contains("variable `boil_minutes`: `ten` is not a whole number"), "{out}");
-    assert!(out.contains("variable `cause`: `a meteor` is not one of the choices"), "{out}");
+    assert!(
+        out.contains("variable `boil_minutes`: `ten` is not a whole number"),
+        "{out}"
+    );
+    assert!(
+        out.contains("variable `cause`: `a meteor` is not one of the choices"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -137,11 +204,19 @@ fn phi_typed_into_a_variable_blocks_approval_and_names_the_variable() {
     let ws = Workspace::with_library();
     let out = ws
         .tocsin(&[
-            "playbooks", "render", "boil-water", "--platform", "mastodon",
-            "--var", "area=the home of patient John Smith, SSN 123-45-6789",
+            "playbooks",
+            "render",
+            "boil-water",
+            "--platform",
+            "mastodon",
+            "--var",
+            "area=the home of patient John Smith, SSN 123-45-6789",
         ])
         .ok();
-    assert!(out.contains("BLOCKS APPROVAL: possible PHI (ssn) in `area`"), "{out}");
+    assert!(
+        out.contains("BLOCKS APPROVAL: possible PHI (ssn) in `area`"),
+        "{out}"
+    );
     assert!(out.contains("BLOCKED"), "{out}");
 }
 
@@ -150,17 +225,36 @@ fn values_can_come_from_a_file() {
     let ws = Workspace::with_library();
     ws.write("vars.toml", "area = \"West Loop\"\nboil_minutes = 3\n");
     let out = ws
-        .tocsin(&["playbooks", "render", "boil-water", "--vars", "vars.toml", "--platform", "mastodon"])
+        .tocsin(&[
+            "playbooks",
+            "render",
+            "boil-water",
+            "--vars",
+            "vars.toml",
+            "--platform",
+            "mastodon",
+        ])
         .ok();
-    assert!(out.contains("West Loop") && out.contains("3 minutes"), "{out}");
+    assert!(
+        out.contains("West Loop") && out.contains("3 minutes"),
+        "{out}"
+    );
 }
 
 #[test]
 fn an_unknown_playbook_or_step_is_a_clear_error() {
     let ws = Workspace::with_library();
-    assert!(ws.tocsin(&["playbooks", "render", "nope"]).fails().contains("no playbook `nope`"));
-    let out = ws.tocsin(&["playbooks", "render", "boil-water", "--step", "nope"]).fails();
-    assert!(out.contains("no step `nope`") && out.contains("alert"), "{out}");
+    assert!(ws
+        .tocsin(&["playbooks", "render", "nope"])
+        .fails()
+        .contains("no playbook `nope`"));
+    let out = ws
+        .tocsin(&["playbooks", "render", "boil-water", "--step", "nope"])
+        .fails();
+    assert!(
+        out.contains("no step `nope`") && out.contains("alert"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -172,9 +266,13 @@ fn a_playbook_is_approved_until_a_template_changes() {
 
     let hash1 = ws.tocsin(&["playbooks", "hash", "mini"]).ok();
     assert!(hash1.starts_with("sha256:"), "{hash1}");
-    ws.tocsin(&["playbooks", "approve", "mini", "--by", "Dr. Legal Reviewer"]).ok();
+    ws.tocsin(&["playbooks", "approve", "mini", "--by", "Dr. Legal Reviewer"])
+        .ok();
     let list = ws.tocsin(&["playbooks", "list"]).ok();
-    assert!(list.contains("mini") && list.contains(" approved "), "{list}");
+    assert!(
+        list.contains("mini") && list.contains(" approved "),
+        "{list}"
+    );
 
     ws.write("templates/mini/alert.hbs", "Boil ALL water in {{area}}.");
     let hash2 = ws.tocsin(&["playbooks", "hash", "mini"]).ok();
@@ -182,15 +280,24 @@ fn a_playbook_is_approved_until_a_template_changes() {
     let list = ws.tocsin(&["playbooks", "list"]).ok();
     assert!(list.contains("changed"), "{list}");
 
-    ws.tocsin(&["playbooks", "approve", "mini", "--by", "Dr. Legal Reviewer"]).ok();
-    assert!(ws.tocsin(&["playbooks", "list"]).ok().contains(" approved "));
+    ws.tocsin(&["playbooks", "approve", "mini", "--by", "Dr. Legal Reviewer"])
+        .ok();
+    assert!(ws
+        .tocsin(&["playbooks", "list"])
+        .ok()
+        .contains(" approved "));
 }
 
 #[test]
 fn a_playbook_that_does_not_lint_clean_cannot_be_approved() {
     let ws = Workspace::empty();
     minimal(&ws, "mini", &format!("{{{{area}}}} {}", "word ".repeat(70)));
-    let out = ws.tocsin(&["playbooks", "approve", "mini", "--by", "legal"]).fails();
+    let out = ws
+        .tocsin(&["playbooks", "approve", "mini", "--by", "legal"])
+        .fails();
     assert!(out.contains("does not lint clean"), "{out}");
-    assert!(ws.tocsin(&["playbooks", "list"]).ok().contains("unapproved"));
+    assert!(ws
+        .tocsin(&["playbooks", "list"])
+        .ok()
+        .contains("unapproved"));
 }

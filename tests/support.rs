@@ -31,7 +31,11 @@ impl Workspace {
     /// A workspace with the shipped playbooks and templates.
     pub fn with_library() -> Self {
         let ws = Self::empty();
-        std::fs::copy(repo_root().join("tocsin.toml"), ws.path().join("tocsin.toml")).unwrap();
+        std::fs::copy(
+            repo_root().join("tocsin.toml"),
+            ws.path().join("tocsin.toml"),
+        )
+        .unwrap();
         copy_dir(&repo_root().join("playbooks"), &ws.path().join("playbooks"));
         copy_dir(&repo_root().join("templates"), &ws.path().join("templates"));
         ws
@@ -76,7 +80,9 @@ impl Workspace {
     /// As [`Workspace::tocsin`], with extra environment variables.
     pub fn tocsin_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tocsin"));
-        cmd.current_dir(self.path()).args(args).envs(env.iter().copied());
+        cmd.current_dir(self.path())
+            .args(args)
+            .envs(env.iter().copied());
         Run(cmd.output().unwrap())
     }
 }
@@ -97,13 +103,24 @@ impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(&self) -> String {
-        assert_eq!(self.code(), 0, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self.stdout()
     }
     /// Asserts failure and returns stdout + stderr.
     #[track_caller]
     pub fn fails(&self) -> String {
-        assert_ne!(self.code(), 0, "expected failure; stdout:\n{}", self.stdout());
+        assert_ne!(
+            self.code(),
+            0,
+            "expected failure; stdout:\n{}",
+            self.stdout()
+        );
         format!("{}{}", self.stdout(), self.stderr())
     }
 }

@@ -73,7 +73,10 @@ impl CircuitBreaker {
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         // A poisoned lock only means another task panicked mid-update; the state is
         // still a valid enum value, so carry on with it.
-        let mut guard = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
     }
 
@@ -82,7 +85,9 @@ impl CircuitBreaker {
         let now = Instant::now();
         self.with_state(|s| match *s {
             State::Closed { .. } => Admission::Allowed,
-            State::Open { until } if now < until => Admission::Rejected { retry_in: until - now },
+            State::Open { until } if now < until => Admission::Rejected {
+                retry_in: until - now,
+            },
             State::Open { .. } | State::HalfOpen { probing: false } => {
                 *s = State::HalfOpen { probing: true };
                 Admission::Probe
@@ -105,8 +110,12 @@ impl CircuitBreaker {
         let open_for = self.config.open_for;
         self.with_state(|s| {
             *s = match *s {
-                State::Closed { failures } if failures + 1 < threshold => State::Closed { failures: failures + 1 },
-                _ => State::Open { until: now + open_for },
+                State::Closed { failures } if failures + 1 < threshold => State::Closed {
+                    failures: failures + 1,
+                },
+                _ => State::Open {
+                    until: now + open_for,
+                },
             }
         });
     }
@@ -147,7 +156,10 @@ impl Breakers {
 
     /// How many breakers are open or half-open now.
     pub fn open_count(&self) -> usize {
-        self.by_account.iter().filter(|b| b.state_name() != "closed").count()
+        self.by_account
+            .iter()
+            .filter(|b| b.state_name() != "closed")
+            .count()
     }
 }
 
@@ -157,7 +169,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn repeated_outages_open_the_breaker_then_one_probe_is_let_through() {
-        let b = CircuitBreaker::new(BreakerConfig { failure_threshold: 3, open_for: Duration::from_secs(10) });
+        let b = CircuitBreaker::new(BreakerConfig {
+            failure_threshold: 3,
+            open_for: Duration::from_secs(10),
+        });
         for _ in 0..2 {
             assert_eq!(b.admit(), Admission::Allowed);
             b.record_outage();
@@ -169,7 +184,10 @@ mod tests {
 
         tokio::time::advance(Duration::from_secs(11)).await;
         assert_eq!(b.admit(), Admission::Probe);
-        assert!(matches!(b.admit(), Admission::Rejected { .. }), "only one probe at a time");
+        assert!(
+            matches!(b.admit(), Admission::Rejected { .. }),
+            "only one probe at a time"
+        );
         b.record_outage();
         assert_eq!(b.state_name(), "open", "a failed probe reopens");
 
@@ -182,7 +200,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_success_resets_the_failure_count() {
-        let b = CircuitBreaker::new(BreakerConfig { failure_threshold: 2, open_for: Duration::from_secs(10) });
+        let b = CircuitBreaker::new(BreakerConfig {
+            failure_threshold: 2,
+            open_for: Duration::from_secs(10),
+        });
         b.record_outage();
         b.record_success();
         b.record_outage();
@@ -191,8 +212,14 @@ mod tests {
 
     #[test]
     fn each_account_has_its_own_breaker() {
-        let all = Breakers::new(BreakerConfig { failure_threshold: 1, open_for: Duration::from_secs(60) });
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let all = Breakers::new(BreakerConfig {
+            failure_threshold: 1,
+            open_for: Duration::from_secs(60),
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
         rt.block_on(async {
             all.for_account("a").record_outage();
             assert_eq!(all.for_account("a").state_name(), "open");

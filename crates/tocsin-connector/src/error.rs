@@ -41,7 +41,9 @@ impl ConnectorError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ConnectorError::Transient(_) | ConnectorError::RateLimited { .. } | ConnectorError::Unknown(_)
+            ConnectorError::Transient(_)
+                | ConnectorError::RateLimited { .. }
+                | ConnectorError::Unknown(_)
         )
     }
 
@@ -53,7 +55,10 @@ impl ConnectorError {
     /// Whether this failure counts against the account's circuit breaker: the platform
     /// looks down. Refusals of one post and rate limits do not.
     pub fn counts_as_outage(&self) -> bool {
-        matches!(self, ConnectorError::Transient(_) | ConnectorError::Unknown(_))
+        matches!(
+            self,
+            ConnectorError::Transient(_) | ConnectorError::Unknown(_)
+        )
     }
 
     /// A short machine-readable kind, for records and metrics.

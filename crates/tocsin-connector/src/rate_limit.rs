@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime};
 use crate::RateLimitStatus;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// Seconds as an integer or a decimal (`"2"`, `"0.35"`), never negative or absurd.
@@ -62,7 +65,11 @@ pub fn rate_limit_status(headers: &HeaderMap) -> Option<RateLimitStatus> {
 /// As [`rate_limit_status`], with "now" given (for tests).
 pub fn rate_limit_status_at(headers: &HeaderMap, now: SystemTime) -> Option<RateLimitStatus> {
     const REMAINING: [&str; 2] = ["x-ratelimit-remaining", "ratelimit-remaining"];
-    const RESET: [&str; 3] = ["x-ratelimit-reset-after", "x-ratelimit-reset", "ratelimit-reset"];
+    const RESET: [&str; 3] = [
+        "x-ratelimit-reset-after",
+        "x-ratelimit-reset",
+        "ratelimit-reset",
+    ];
     // Header names are case-insensitive; X's x-rate-limit-* differ by a dash.
     let remaining = REMAINING
         .iter()
@@ -91,7 +98,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -99,26 +109,56 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after_at(&headers(&[("Retry-After", "7")]), now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after_at(&headers(&[("Retry-After", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(retry_after_at(&headers(&[("Retry-After", &later)]), now), Some(Duration::from_secs(30)));
-        assert_eq!(retry_after_at(&headers(&[("Retry-After", "soon")]), now), None);
-        assert_eq!(retry_after_at(&headers(&[("Retry-After", "-3")]), now), None);
+        assert_eq!(
+            retry_after_at(&headers(&[("Retry-After", &later)]), now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after_at(&headers(&[("Retry-After", "soon")]), now),
+            None
+        );
+        assert_eq!(
+            retry_after_at(&headers(&[("Retry-After", "-3")]), now),
+            None
+        );
     }
 
     #[test]
     fn mastodon_x_and_bluesky_rate_limit_headers_are_understood() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let masto = headers(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "2023-11-14T22:14:00Z")]);
+        let masto = headers(&[
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "2023-11-14T22:14:00Z"),
+        ]);
         let s = rate_limit_status_at(&masto, now).unwrap();
         assert_eq!(s.remaining, Some(0));
-        assert_eq!(s.pause(), Some(Duration::from_secs(1_700_000_040 - 1_700_000_000)));
-        let x = headers(&[("x-rate-limit-remaining", "12"), ("x-rate-limit-reset", "1700000100")]);
+        assert_eq!(
+            s.pause(),
+            Some(Duration::from_secs(1_700_000_040 - 1_700_000_000))
+        );
+        let x = headers(&[
+            ("x-rate-limit-remaining", "12"),
+            ("x-rate-limit-reset", "1700000100"),
+        ]);
         let s = rate_limit_status_at(&x, now).unwrap();
-        assert_eq!((s.remaining, s.reset_after), (Some(12), Some(Duration::from_secs(100))));
+        assert_eq!(
+            (s.remaining, s.reset_after),
+            (Some(12), Some(Duration::from_secs(100)))
+        );
         assert_eq!(s.pause(), None);
-        let discord = headers(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset-After", "1.5")]);
-        assert_eq!(rate_limit_status_at(&discord, now).unwrap().pause(), Some(Duration::from_millis(1500)));
+        let discord = headers(&[
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset-After", "1.5"),
+        ]);
+        assert_eq!(
+            rate_limit_status_at(&discord, now).unwrap().pause(),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(rate_limit_status_at(&HeaderMap::new(), now), None);
     }
 }

@@ -59,12 +59,21 @@ impl RetryPolicy {
     }
 
     /// What to do after `attempt` attempts (1-based) ended in `error`.
-    pub fn decide(&self, attempt: u32, error: &ConnectorError, idempotent: bool, rng: &mut impl Rng) -> RetryDecision {
+    pub fn decide(
+        &self,
+        attempt: u32,
+        error: &ConnectorError,
+        idempotent: bool,
+        rng: &mut impl Rng,
+    ) -> RetryDecision {
         match error {
             ConnectorError::Unknown(_) if !idempotent => RetryDecision::Reconcile,
             _ if error.is_permanent() => RetryDecision::GiveUp,
             _ if attempt >= self.max_attempts => RetryDecision::GiveUp,
-            ConnectorError::RateLimited { retry_after: Some(wait), .. } => {
+            ConnectorError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            } => {
                 if *wait > self.max_retry_after {
                     RetryDecision::GiveUp
                 } else {
@@ -104,28 +113,45 @@ mod tests {
         let mut rng = StepRng::new(0, 1);
         let e = ConnectorError::Unknown("timeout".into());
         assert_eq!(p.decide(1, &e, false, &mut rng), RetryDecision::Reconcile);
-        assert!(matches!(p.decide(1, &e, true, &mut rng), RetryDecision::RetryAfter(_)));
+        assert!(matches!(
+            p.decide(1, &e, true, &mut rng),
+            RetryDecision::RetryAfter(_)
+        ));
     }
 
     #[test]
     fn retry_after_is_obeyed_and_an_absurd_one_gives_up() {
         let p = RetryPolicy::default();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let e = ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(5)), reason: String::new() };
+        let e = ConnectorError::RateLimited {
+            retry_after: Some(Duration::from_secs(5)),
+            reason: String::new(),
+        };
         match p.decide(1, &e, false, &mut rng) {
-            RetryDecision::RetryAfter(d) => assert!(d >= Duration::from_secs(5) && d <= Duration::from_millis(5250)),
+            RetryDecision::RetryAfter(d) => {
+                assert!(d >= Duration::from_secs(5) && d <= Duration::from_millis(5250))
+            }
             other => panic!("{other:?}"),
         }
-        let e = ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(3600)), reason: String::new() };
+        let e = ConnectorError::RateLimited {
+            retry_after: Some(Duration::from_secs(3600)),
+            reason: String::new(),
+        };
         assert_eq!(p.decide(1, &e, false, &mut rng), RetryDecision::GiveUp);
     }
 
     #[test]
     fn attempts_run_out() {
-        let p = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
         let mut rng = StepRng::new(0, 1);
         let e = ConnectorError::Transient("503".into());
-        assert!(matches!(p.decide(2, &e, false, &mut rng), RetryDecision::RetryAfter(_)));
+        assert!(matches!(
+            p.decide(2, &e, false, &mut rng),
+            RetryDecision::RetryAfter(_)
+        ));
         assert_eq!(p.decide(3, &e, false, &mut rng), RetryDecision::GiveUp);
     }
 

@@ -39,7 +39,7 @@ pub fn build_connector(
         Platform::Webhook => Ok(Arc::new(crate::webhook::WebhookConnector::from_spec(spec, http)?)),
         Platform::Email => Ok(Arc::new(crate::email::EmailConnector::from_spec(spec)?)),
         Platform::Telegram => Ok(Arc::new(crate::telegram::TelegramConnector::from_spec(spec, http)?)),
-//TMP        Platform::Discord => Ok(Arc::new(crate::discord::DiscordConnector::from_spec(spec, http)?)),
+        Platform::Discord => Ok(Arc::new(crate::discord::DiscordConnector::from_spec(spec, http)?)),
 //TMP        Platform::Slack => Ok(Arc::new(crate::slack::SlackConnector::from_spec(spec, http)?)),
 //TMP        Platform::Teams => Ok(Arc::new(crate::teams::TeamsConnector::from_spec(spec, http)?)),
 //TMP        Platform::Sms => Ok(Arc::new(crate::sms::SmsConnector::from_spec(spec, http)?)),

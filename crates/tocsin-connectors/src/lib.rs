@@ -15,7 +15,7 @@ mod endpoint;
 pub mod matrix;
 pub mod webhook;
 pub mod telegram;
-//TMP pub mod discord;
+pub mod discord;
 //TMP pub mod slack;
 //TMP pub mod teams;
 //TMP pub mod sms;

@@ -30,7 +30,9 @@ pub struct SandboxLog {
 
 impl SandboxLog {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SandboxPost>> {
-        self.posts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.posts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// All posts, in arrival order.
@@ -40,7 +42,11 @@ impl SandboxLog {
 
     /// Posts received by one account.
     pub fn posts_for(&self, account: &str) -> Vec<SandboxPost> {
-        self.lock().iter().filter(|p| p.account == account).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|p| p.account == account)
+            .cloned()
+            .collect()
     }
 
     /// How many posts each account received (deleted ones included).
@@ -109,12 +115,18 @@ impl Connector for SandboxConnector {
 
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
         let mut posts = self.log.lock();
-        match posts.iter_mut().find(|p| p.account == self.account && p.id == remote.id) {
+        match posts
+            .iter_mut()
+            .find(|p| p.account == self.account && p.id == remote.id)
+        {
             Some(p) => {
                 p.deleted = true;
                 Ok(())
             }
-            None => Err(ConnectorError::Permanent(format!("no sandbox post {}", remote.id))),
+            None => Err(ConnectorError::Permanent(format!(
+                "no sandbox post {}",
+                remote.id
+            ))),
         }
     }
 
@@ -141,12 +153,22 @@ mod tests {
     async fn the_sandbox_records_posts_and_honours_idempotency_keys() {
         let log = Arc::new(SandboxLog::default());
         let a = SandboxConnector::new("acct-1", log.clone());
-        let first = a.post(&OutgoingPost::new("m1:acct-1", "hello")).await.unwrap();
-        let again = a.post(&OutgoingPost::new("m1:acct-1", "hello")).await.unwrap();
+        let first = a
+            .post(&OutgoingPost::new("m1:acct-1", "hello"))
+            .await
+            .unwrap();
+        let again = a
+            .post(&OutgoingPost::new("m1:acct-1", "hello"))
+            .await
+            .unwrap();
         assert_eq!(first, again);
         assert_eq!(log.posts_for("acct-1").len(), 1);
         a.delete(&first.remote).await.unwrap();
         assert!(log.posts_for("acct-1")[0].deleted);
-        assert!(a.lookup(&OutgoingPost::new("m2:acct-1", "x")).await.unwrap().is_none());
+        assert!(a
+            .lookup(&OutgoingPost::new("m2:acct-1", "x"))
+            .await
+            .unwrap()
+            .is_none());
     }
 }

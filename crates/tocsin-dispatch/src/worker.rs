@@ -15,14 +15,15 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, Notify, Semaphore};
 use tocsin_connector::breaker::{Admission, BreakerConfig, Breakers};
 use tocsin_connector::retry::{RetryDecision, RetryPolicy};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
 use tocsin_store::outbox::{
-    ClaimedDelivery, DeliveryResult, MessageForSending, MessageKind, RecordedPost, Recorded, ResultOutcome,
+    ClaimedDelivery, DeliveryResult, MessageForSending, MessageKind, Recorded, RecordedPost,
+    ResultOutcome,
 };
 use tocsin_store::Store;
+use tokio::sync::{broadcast, mpsc, Notify, Semaphore};
 
 use crate::events::{DeliveryEvent, DeliveryEventKind};
 use crate::routes::Routes;
@@ -98,14 +99,21 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("node", &self.shared.config.node_id).finish_non_exhaustive()
+        f.debug_struct("Dispatcher")
+            .field("node", &self.shared.config.node_id)
+            .finish_non_exhaustive()
     }
 }
 
 /// Why a delivery could not even be attempted.
 fn failed(error: impl Into<String>) -> (ResultOutcome, DeliveryEventKind) {
     let error = error.into();
-    (ResultOutcome::Failed { error: error.clone() }, DeliveryEventKind::Failed { error })
+    (
+        ResultOutcome::Failed {
+            error: error.clone(),
+        },
+        DeliveryEventKind::Failed { error },
+    )
 }
 
 impl Dispatcher {
@@ -152,7 +160,10 @@ impl Dispatcher {
 
     /// The account's breaker state (`closed`, `open`, `half_open`).
     pub fn breaker_state(&self, account_id: i64) -> &'static str {
-        self.shared.breakers.for_account(&account_id.to_string()).state_name()
+        self.shared
+            .breakers
+            .for_account(&account_id.to_string())
+            .state_name()
     }
 
     /// Runs the claim loop until `shutdown` completes. Deliveries in flight finish and
@@ -209,22 +220,38 @@ impl Dispatcher {
     /// were claimed (0 when nothing is due or the node is at its in-flight limit).
     pub async fn dispatch_batch(&self) -> Result<usize, tocsin_store::StoreError> {
         let s = &self.shared;
-        let room = s.in_flight.available_permits().min(usize::try_from(s.config.claim_batch).unwrap_or(1000));
+        let room = s
+            .in_flight
+            .available_permits()
+            .min(usize::try_from(s.config.claim_batch).unwrap_or(1000));
         if room == 0 {
             return Ok(0);
         }
-        let lease = chrono::Duration::from_std(s.config.lease).unwrap_or(chrono::Duration::seconds(60));
+        let lease =
+            chrono::Duration::from_std(s.config.lease).unwrap_or(chrono::Duration::seconds(60));
         let claim_started = std::time::Instant::now();
-        let claimed = s.store.claim_due(&s.config.node_id, lease, room as i64).await?;
+        let claimed = s
+            .store
+            .claim_due(&s.config.node_id, lease, room as i64)
+            .await?;
         if claimed.is_empty() {
             return Ok(0);
         }
-        tracing::debug!(claimed = claimed.len(), ms = claim_started.elapsed().as_secs_f64() * 1e3, "claimed deliveries");
+        tracing::debug!(
+            claimed = claimed.len(),
+            ms = claim_started.elapsed().as_secs_f64() * 1e3,
+            "claimed deliveries"
+        );
         let claimed_at = tokio::time::Instant::now();
         let mut messages: BTreeMap<i64, Option<Arc<MessageForSending>>> = BTreeMap::new();
         for d in &claimed {
             if let std::collections::btree_map::Entry::Vacant(slot) = messages.entry(d.message_id) {
-                slot.insert(s.store.message_for_sending(d.message_id).await?.map(Arc::new));
+                slot.insert(
+                    s.store
+                        .message_for_sending(d.message_id)
+                        .await?
+                        .map(Arc::new),
+                );
             }
         }
         let count = claimed.len();
@@ -232,7 +259,9 @@ impl Dispatcher {
             let _ = s.events.send(DeliveryEvent {
                 message_id: delivery.message_id,
                 account_id: delivery.account_id,
-                kind: DeliveryEventKind::Sending { attempt: delivery.attempt },
+                kind: DeliveryEventKind::Sending {
+                    attempt: delivery.attempt,
+                },
             });
             let message = messages.get(&delivery.message_id).cloned().flatten();
             let Ok(permit) = s.in_flight.clone().acquire_owned().await else {
@@ -290,7 +319,11 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
     let started = std::time::Instant::now();
     let mut attempt = 0u32;
     let recorded = loop {
-        match shared.store.record_results(&shared.config.node_id, &results).await {
+        match shared
+            .store
+            .record_results(&shared.config.node_id, &results)
+            .await
+        {
             Ok(r) => break Some(r),
             Err(e) => {
                 attempt += 1;
@@ -304,7 +337,11 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
             }
         }
     };
-    tracing::debug!(results = results.len(), ms = started.elapsed().as_secs_f64() * 1e3, "recorded results");
+    tracing::debug!(
+        results = results.len(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "recorded results"
+    );
     if let Some(recorded) = recorded {
         // Come back exactly when the earliest retry is due, not at the next poll.
         let now = shared.store.now();
@@ -344,17 +381,28 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
 }
 
 fn remote(p: &RecordedPost) -> RemotePost {
-    RemotePost { id: p.remote_id.clone(), url: p.remote_url.clone(), extra: p.remote_extra.clone() }
+    RemotePost {
+        id: p.remote_id.clone(),
+        url: p.remote_url.clone(),
+        extra: p.remote_extra.clone(),
+    }
 }
 
 fn recorded(p: &RemotePost) -> RecordedPost {
-    RecordedPost { remote_id: p.id.clone(), remote_url: p.url.clone(), remote_extra: p.extra.clone() }
+    RecordedPost {
+        remote_id: p.id.clone(),
+        remote_url: p.url.clone(),
+        remote_extra: p.extra.clone(),
+    }
 }
 
 fn delivered(p: &RemotePost) -> (ResultOutcome, DeliveryEventKind) {
     (
         ResultOutcome::Sent(recorded(p)),
-        DeliveryEventKind::Delivered { remote_id: p.id.clone(), url: p.url.clone() },
+        DeliveryEventKind::Delivered {
+            remote_id: p.id.clone(),
+            url: p.url.clone(),
+        },
     )
 }
 
@@ -402,14 +450,20 @@ async fn build_action(
         }
         MessageKind::Delete if connector.can_delete() => match target {
             Some(t) => Ok(Action::Delete(remote(&t))),
-            None => Err(failed("the post to delete was never recorded on this account")),
+            None => Err(failed(
+                "the post to delete was never recorded on this account",
+            )),
         },
         MessageKind::Delete | MessageKind::Correction => {
             let Some(target) = target else {
-                return Err(failed("the post to correct was never recorded on this account"));
+                return Err(failed(
+                    "the post to correct was never recorded on this account",
+                ));
             };
             post.text = text.ok_or_else(|| {
-                failed(format!("{platform} cannot delete posts and no correction text was approved for it"))
+                failed(format!(
+                    "{platform} cannot delete posts and no correction text was approved for it"
+                ))
             })?;
             post.reply_to = Some(remote(&target));
             post.thread_root = Some(remote(&target));
@@ -425,7 +479,10 @@ async fn deliver(
     claimed_at: tokio::time::Instant,
 ) -> (ResultOutcome, DeliveryEventKind) {
     let Some(route) = shared.routes.get(d.account_id) else {
-        return failed(format!("account {} has no configured connector", d.account_id));
+        return failed(format!(
+            "account {} has no configured connector",
+            d.account_id
+        ));
     };
     let connector = route.connector.as_ref();
     if m.retracted && m.kind == MessageKind::Post {
@@ -443,14 +500,22 @@ async fn deliver(
         if until > now {
             let wait = until - now;
             if wait > shared.config.max_inline_pause {
-                return retry_at(shared, wait, "waiting for the platform's rate limit to reset".into());
+                return retry_at(
+                    shared,
+                    wait,
+                    "waiting for the platform's rate limit to reset".into(),
+                );
             }
             tokio::time::sleep(wait).await;
         }
     }
     let breaker = shared.breakers.for_account(&account_key);
     if let Admission::Rejected { retry_in } = breaker.admit() {
-        return retry_at(shared, retry_in, "circuit open: the platform failed repeatedly".into());
+        return retry_at(
+            shared,
+            retry_in,
+            "circuit open: the platform failed repeatedly".into(),
+        );
     }
     let host = shared
         .hosts
@@ -462,11 +527,18 @@ async fn deliver(
     };
     // A lease about to run out means another node may claim this row: don't send.
     if claimed_at.elapsed() > shared.config.lease / 2 {
-        return retry_at(shared, Duration::ZERO, "lease nearly expired before sending".into());
+        return retry_at(
+            shared,
+            Duration::ZERO,
+            "lease nearly expired before sending".into(),
+        );
     }
 
     let result: Result<Option<RemotePost>, ConnectorError> = match &action {
-        Action::Delete(target) => connector.delete(target).await.map(|()| Some(target.clone())),
+        Action::Delete(target) => connector
+            .delete(target)
+            .await
+            .map(|()| Some(target.clone())),
         Action::Post(post) => {
             if d.previous_state == "unknown" && !connector.idempotent() {
                 match connector.lookup(post).await {
@@ -502,18 +574,28 @@ async fn deliver(
             let attempt = u32::try_from(d.attempt).unwrap_or(u32::MAX);
             let mut rng = rand::rngs::StdRng::from_entropy();
             let text = error.to_string();
-            match shared.config.retry.decide(attempt, &error, connector.idempotent(), &mut rng) {
+            match shared
+                .config
+                .retry
+                .decide(attempt, &error, connector.idempotent(), &mut rng)
+            {
                 RetryDecision::RetryAfter(wait) => {
                     if let ConnectorError::RateLimited { .. } = error {
-                        shared.paused_until.insert(d.account_id, tokio::time::Instant::now() + wait);
+                        shared
+                            .paused_until
+                            .insert(d.account_id, tokio::time::Instant::now() + wait);
                     }
                     retry_at(shared, wait, text)
                 }
                 RetryDecision::Reconcile => {
                     let wait = shared.config.retry.backoff(1, &mut rng);
-                    let at = shared.store.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    let at =
+                        shared.store.now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     (
-                        ResultOutcome::Unknown { at, error: text.clone() },
+                        ResultOutcome::Unknown {
+                            at,
+                            error: text.clone(),
+                        },
                         DeliveryEventKind::Unknown { error: text },
                     )
                 }
@@ -531,15 +613,24 @@ async fn send(
 ) -> Result<Option<RemotePost>, ConnectorError> {
     let outcome = connector.post(post).await?;
     if let Some(pause) = outcome.rate_limit.and_then(|r| r.pause()) {
-        shared.paused_until.insert(account_id, tokio::time::Instant::now() + pause);
+        shared
+            .paused_until
+            .insert(account_id, tokio::time::Instant::now() + pause);
     }
     Ok(Some(outcome.remote))
 }
 
 fn retry_at(shared: &Shared, wait: Duration, error: String) -> (ResultOutcome, DeliveryEventKind) {
-    let at: DateTime<Utc> = shared.store.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+    let at: DateTime<Utc> =
+        shared.store.now() + chrono::Duration::from_std(wait).unwrap_or_default();
     (
-        ResultOutcome::Retry { at, error: error.clone() },
-        DeliveryEventKind::Retrying { next_attempt_at: at, error },
+        ResultOutcome::Retry {
+            at,
+            error: error.clone(),
+        },
+        DeliveryEventKind::Retrying {
+            next_attempt_at: at,
+            error,
+        },
     )
 }

@@ -2,7 +2,9 @@
 //! off; retraction deletes or corrects everywhere; live sessions thread per account.
 
 use std::time::Duration;
-use tocsin_store::outbox::{DeliveryResult, Placement, RecordedPost, Recorded, ResultOutcome, RetractMode};
+use tocsin_store::outbox::{
+    DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, RetractMode,
+};
 use tocsin_store::{DeliveryState, RenderedVariant};
 
 use crate::on_both_backends;
@@ -22,7 +24,13 @@ async fn every_account_gets_exactly_one_post(backend: Backend) {
     let d = Deployment::new(backend, 40).await;
     let dispatcher = d.dispatcher("node-a");
     let mut events = dispatcher.subscribe();
-    let m = d.approve("Boil water advisory for North Side.", &d.accounts, Placement::default()).await;
+    let m = d
+        .approve(
+            "Boil water advisory for North Side.",
+            &d.accounts,
+            Placement::default(),
+        )
+        .await;
     d.settle(&dispatcher, m, Duration::from_secs(20)).await;
 
     assert!(d.states(m).await.iter().all(|s| *s == DeliveryState::Sent));
@@ -30,7 +38,10 @@ async fn every_account_gets_exactly_one_post(backend: Backend) {
     assert_eq!(counts.len(), 40);
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
     let rows = d.store().deliveries(m).await.unwrap();
-    assert!(rows.iter().all(|r| r.remote_url.as_deref().is_some_and(|u| u.starts_with("/sandbox/"))));
+    assert!(rows.iter().all(|r| r
+        .remote_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("/sandbox/"))));
     let mut delivered = 0;
     while let Ok(e) = events.try_recv() {
         if matches!(e.kind, tocsin_dispatch::DeliveryEventKind::Delivered { .. }) {
@@ -40,14 +51,26 @@ async fn every_account_gets_exactly_one_post(backend: Backend) {
     assert_eq!(delivered, 40, "one delivered event per account");
 }
 
-async fn a_crashed_worker_s_claims_are_resumed_after_the_lease_without_double_posting(backend: Backend) {
+async fn a_crashed_worker_s_claims_are_resumed_after_the_lease_without_double_posting(
+    backend: Backend,
+) {
     let d = Deployment::new(backend, 10).await;
-    let m = d.approve("Shelter in place.", &d.accounts, Placement::default()).await;
+    let m = d
+        .approve("Shelter in place.", &d.accounts, Placement::default())
+        .await;
     // A worker claims everything with a short lease, then dies without recording.
-    let claimed = d.store().claim_due("dead-node", chrono::Duration::milliseconds(200), 100).await.unwrap();
+    let claimed = d
+        .store()
+        .claim_due("dead-node", chrono::Duration::milliseconds(200), 100)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 10);
     let survivor = d.dispatcher("node-b");
-    assert_eq!(survivor.dispatch_batch().await.unwrap(), 0, "leased rows are not claimable");
+    assert_eq!(
+        survivor.dispatch_batch().await.unwrap(),
+        0,
+        "leased rows are not claimable"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     d.settle(&survivor, m, Duration::from_secs(20)).await;
     assert!(d.states(m).await.iter().all(|s| *s == DeliveryState::Sent));
@@ -56,10 +79,20 @@ async fn a_crashed_worker_s_claims_are_resumed_after_the_lease_without_double_po
 
 async fn a_stale_worker_cannot_record_over_the_new_owner(backend: Backend) {
     let d = Deployment::new(backend, 1).await;
-    let m = d.approve("Heat warning.", &d.accounts, Placement::default()).await;
-    let old = d.store().claim_due("old", chrono::Duration::milliseconds(100), 1).await.unwrap();
+    let m = d
+        .approve("Heat warning.", &d.accounts, Placement::default())
+        .await;
+    let old = d
+        .store()
+        .claim_due("old", chrono::Duration::milliseconds(100), 1)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let new = d.store().claim_due("new", chrono::Duration::seconds(60), 1).await.unwrap();
+    let new = d
+        .store()
+        .claim_due("new", chrono::Duration::seconds(60), 1)
+        .await
+        .unwrap();
     assert_eq!(new.len(), 1);
     assert!(new[0].fencing_token > old[0].fencing_token);
     let sent = |token| DeliveryResult {
@@ -67,41 +100,91 @@ async fn a_stale_worker_cannot_record_over_the_new_owner(backend: Backend) {
         account_id: d.accounts[0],
         fencing_token: token,
         attempt: 1,
-        outcome: ResultOutcome::Sent(RecordedPost { remote_id: format!("r{token}"), remote_url: None, remote_extra: None }),
+        outcome: ResultOutcome::Sent(RecordedPost {
+            remote_id: format!("r{token}"),
+            remote_url: None,
+            remote_extra: None,
+        }),
     };
-    let r = d.store().record_results("new", &[sent(new[0].fencing_token)]).await.unwrap();
+    let r = d
+        .store()
+        .record_results("new", &[sent(new[0].fencing_token)])
+        .await
+        .unwrap();
     assert_eq!(r, vec![Recorded::Yes]);
-    let r = d.store().record_results("old", &[sent(old[0].fencing_token)]).await.unwrap();
+    let r = d
+        .store()
+        .record_results("old", &[sent(old[0].fencing_token)])
+        .await
+        .unwrap();
     assert_eq!(r, vec![Recorded::Stale]);
     let row = &d.store().deliveries(m).await.unwrap()[0];
-    assert_eq!(row.remote_id.as_deref(), Some(format!("r{}", new[0].fencing_token).as_str()));
+    assert_eq!(
+        row.remote_id.as_deref(),
+        Some(format!("r{}", new[0].fencing_token).as_str())
+    );
 }
 
 async fn retracting_deletes_everywhere_and_cancels_what_was_not_sent(backend: Backend) {
     let d = Deployment::new(backend, 6).await;
     let dispatcher = d.dispatcher("node-a");
     let (sent_to, later) = d.accounts.split_at(3);
-    let m = d.approve("Wrong clinic address.", sent_to, Placement::default()).await;
+    let m = d
+        .approve("Wrong clinic address.", sent_to, Placement::default())
+        .await;
     d.settle(&dispatcher, m, Duration::from_secs(20)).await;
-    let scheduled = Placement { not_before: Some(d.store().now() + chrono::Duration::hours(1)), ..Placement::default() };
+    let scheduled = Placement {
+        not_before: Some(d.store().now() + chrono::Duration::hours(1)),
+        ..Placement::default()
+    };
     let m2 = d.approve("Wrong clinic address.", later, scheduled).await;
 
     let mut tx = d.store().begin().await.unwrap();
-    let summary = tx.retract_message("approver", m, RetractMode::Delete, &[], "address was wrong").await.unwrap();
-    let summary2 = tx.retract_message("approver", m2, RetractMode::Delete, &[], "address was wrong").await.unwrap();
+    let summary = tx
+        .retract_message("approver", m, RetractMode::Delete, &[], "address was wrong")
+        .await
+        .unwrap();
+    let summary2 = tx
+        .retract_message(
+            "approver",
+            m2,
+            RetractMode::Delete,
+            &[],
+            "address was wrong",
+        )
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!((summary.targeted, summary.cancelled), (3, 0));
     assert_eq!((summary2.targeted, summary2.cancelled), (0, 3));
 
-    d.settle(&dispatcher, summary.retraction_message_id, Duration::from_secs(20)).await;
-    assert!(d.states(m).await.iter().all(|s| *s == DeliveryState::Retracted), "{:?}", d.states(m).await);
-    assert!(d.states(m2).await.iter().all(|s| *s == DeliveryState::Cancelled));
+    d.settle(
+        &dispatcher,
+        summary.retraction_message_id,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(
+        d.states(m)
+            .await
+            .iter()
+            .all(|s| *s == DeliveryState::Retracted),
+        "{:?}",
+        d.states(m).await
+    );
+    assert!(d
+        .states(m2)
+        .await
+        .iter()
+        .all(|s| *s == DeliveryState::Cancelled));
     let posts = d.sandbox.posts();
     assert_eq!(posts.len(), 3, "nothing was sent for the cancelled message");
     assert!(posts.iter().all(|p| p.deleted));
 
     let mut tx = d.store().begin().await.unwrap();
-    let again = tx.retract_message("approver", m, RetractMode::Delete, &[], "twice").await;
+    let again = tx
+        .retract_message("approver", m, RetractMode::Delete, &[], "twice")
+        .await;
     assert!(again.is_err(), "a message is retracted once");
 }
 
@@ -109,13 +192,32 @@ async fn live_session_posts_reply_to_each_account_s_previous_post_in_order(backe
     let d = Deployment::new(backend, 3).await;
     let dispatcher = d.dispatcher("node-a");
     let mut tx = d.store().begin().await.unwrap();
-    let session = tx.create_session("drafter", "live-procedure", "Knee replacement", "MercyKneeLive", false).await.unwrap();
+    let session = tx
+        .create_session(
+            "drafter",
+            "live-procedure",
+            "Knee replacement",
+            "MercyKneeLive",
+            false,
+        )
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     // Approved faster than anything is sent: the thread order must still hold.
     let mut ids = Vec::new();
     for n in 1..=4 {
-        let placement = Placement { session_id: Some(session), ..Placement::default() };
-        ids.push(d.approve(&format!("{n}/ update {n} #MercyKneeLive"), &d.accounts, placement).await);
+        let placement = Placement {
+            session_id: Some(session),
+            ..Placement::default()
+        };
+        ids.push(
+            d.approve(
+                &format!("{n}/ update {n} #MercyKneeLive"),
+                &d.accounts,
+                placement,
+            )
+            .await,
+        );
     }
     for id in &ids {
         d.settle(&dispatcher, *id, Duration::from_secs(20)).await;
@@ -125,11 +227,25 @@ async fn live_session_posts_reply_to_each_account_s_previous_post_in_order(backe
         assert_eq!(posts.len(), 4);
         assert!(posts[0].post.reply_to.is_none());
         for pair in posts.windows(2) {
-            assert_eq!(pair[1].post.reply_to.as_ref().map(|r| r.id.clone()), Some(pair[0].id.clone()));
-            assert_eq!(pair[1].post.thread_root.as_ref().map(|r| r.id.clone()), Some(posts[0].id.clone()));
+            assert_eq!(
+                pair[1].post.reply_to.as_ref().map(|r| r.id.clone()),
+                Some(pair[0].id.clone())
+            );
+            assert_eq!(
+                pair[1].post.thread_root.as_ref().map(|r| r.id.clone()),
+                Some(posts[0].id.clone())
+            );
         }
         let texts: Vec<&str> = posts.iter().map(|p| p.post.text.as_str()).collect();
-        assert_eq!(texts, ["1/ update 1 #MercyKneeLive", "2/ update 2 #MercyKneeLive", "3/ update 3 #MercyKneeLive", "4/ update 4 #MercyKneeLive"]);
+        assert_eq!(
+            texts,
+            [
+                "1/ update 1 #MercyKneeLive",
+                "2/ update 2 #MercyKneeLive",
+                "3/ update 3 #MercyKneeLive",
+                "4/ update 4 #MercyKneeLive"
+            ]
+        );
     }
 }
 
@@ -137,8 +253,21 @@ async fn a_scheduled_message_waits_for_its_time(backend: Backend) {
     let d = Deployment::new(backend, 2).await;
     let dispatcher = d.dispatcher("node-a");
     let soon = d.store().now() + chrono::Duration::milliseconds(700);
-    let m = d.approve("Clinic opens at noon.", &d.accounts, Placement { not_before: Some(soon), ..Placement::default() }).await;
-    assert_eq!(dispatcher.dispatch_batch().await.unwrap(), 0, "not before its time");
+    let m = d
+        .approve(
+            "Clinic opens at noon.",
+            &d.accounts,
+            Placement {
+                not_before: Some(soon),
+                ..Placement::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        dispatcher.dispatch_batch().await.unwrap(),
+        0,
+        "not before its time"
+    );
     assert!(d.sandbox.posts().is_empty());
     tokio::time::sleep(Duration::from_millis(800)).await;
     d.settle(&dispatcher, m, Duration::from_secs(20)).await;
@@ -148,13 +277,27 @@ async fn a_scheduled_message_waits_for_its_time(backend: Backend) {
 async fn every_attempt_and_result_is_in_the_audit_chain(backend: Backend) {
     let d = Deployment::new(backend, 5).await;
     let dispatcher = d.dispatcher("node-a");
-    let m = d.approve("Air quality alert.", &d.accounts, Placement::default()).await;
+    let m = d
+        .approve("Air quality alert.", &d.accounts, Placement::default())
+        .await;
     d.settle(&dispatcher, m, Duration::from_secs(20)).await;
-    let entries = d.store().read_audit(&tocsin_store::AuditFilter::default()).await.unwrap();
-    let count = |action: &str| entries.iter().filter(|e| e.entry.event.action == action).count();
+    let entries = d
+        .store()
+        .read_audit(&tocsin_store::AuditFilter::default())
+        .await
+        .unwrap();
+    let count = |action: &str| {
+        entries
+            .iter()
+            .filter(|e| e.entry.event.action == action)
+            .count()
+    };
     assert_eq!(count("message.approve"), 1);
     assert_eq!(count("delivery.claim"), 1, "one claim entry for the batch");
     assert_eq!(count("delivery.result"), 5);
     d.assert_chain_verifies().await;
-    let _ = RenderedVariant { platform: String::new(), body: String::new() };
+    let _ = RenderedVariant {
+        platform: String::new(),
+        body: String::new(),
+    };
 }

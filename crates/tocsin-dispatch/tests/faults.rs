@@ -21,30 +21,56 @@ on_both_backends!(
     repeated_outages_open_the_breaker_and_it_recovers,
 );
 
-async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_not_delayed(backend: Backend) {
+async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_not_delayed(
+    backend: Backend,
+) {
     let masto = mastodon::start().await.unwrap();
     let mut d = Deployment::new(backend, 3).await;
     let m_acct = d
-        .add_connected(Platform::Mastodon, "@health@fake", serde_json::json!({"base_url": masto.base_url}), mastodon::TOKEN)
+        .add_connected(
+            Platform::Mastodon,
+            "@health@fake",
+            serde_json::json!({"base_url": masto.base_url}),
+            mastodon::TOKEN,
+        )
         .await;
     masto.faults().push_fault(Fault::unavailable());
     masto.faults().push_fault(Fault::rate_limited(1));
     let dispatcher = d.dispatcher("node-a");
     let mut events = dispatcher.subscribe();
     let started = Instant::now();
-    let m = d.approve("Heat warning: cooling centers open.", &d.accounts, Placement::default()).await;
+    let m = d
+        .approve(
+            "Heat warning: cooling centers open.",
+            &d.accounts,
+            Placement::default(),
+        )
+        .await;
     d.settle(&dispatcher, m, Duration::from_secs(30)).await;
 
-    assert!(d.states(m).await.iter().all(|s| *s == DeliveryState::Sent), "{:?}", d.states(m).await);
-    assert_eq!(masto.live_statuses().len(), 1, "one post after a 503 and a 429");
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was obeyed");
+    assert!(
+        d.states(m).await.iter().all(|s| *s == DeliveryState::Sent),
+        "{:?}",
+        d.states(m).await
+    );
+    assert_eq!(
+        masto.live_statuses().len(),
+        1,
+        "one post after a 503 and a 429"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was obeyed"
+    );
     let mut sandbox_done = None;
     let mut masto_done = None;
     let mut retries = 0;
     while let Ok(e) = events.try_recv() {
         match (&e.kind, e.account_id == m_acct) {
             (DeliveryEventKind::Delivered { .. }, true) => masto_done = Some(Instant::now()),
-            (DeliveryEventKind::Delivered { .. }, false) => sandbox_done = sandbox_done.or(Some(Instant::now())),
+            (DeliveryEventKind::Delivered { .. }, false) => {
+                sandbox_done = sandbox_done.or(Some(Instant::now()))
+            }
             (DeliveryEventKind::Retrying { .. }, true) => retries += 1,
             _ => {}
         }
@@ -54,7 +80,10 @@ async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_n
     let rows = d.store().deliveries(m).await.unwrap();
     let masto_row = rows.iter().find(|r| r.account_id == m_acct).unwrap();
     assert_eq!(masto_row.attempts, 3);
-    assert!(rows.iter().filter(|r| r.account_id != m_acct).all(|r| r.attempts == 1));
+    assert!(rows
+        .iter()
+        .filter(|r| r.account_id != m_acct)
+        .all(|r| r.attempts == 1));
 }
 
 async fn an_accepted_post_whose_answer_was_lost_is_reconciled_not_posted_twice(backend: Backend) {
@@ -69,15 +98,31 @@ async fn an_accepted_post_whose_answer_was_lost_is_reconciled_not_posted_twice(b
         )
         .await;
     // Sign in first, so the fault hits the post itself rather than createSession.
-    d.routes.get(acct).unwrap().connector.healthcheck().await.unwrap();
+    d.routes
+        .get(acct)
+        .unwrap()
+        .connector
+        .healthcheck()
+        .await
+        .unwrap();
     pds.state.push_fault(Fault::DropAfterAccept);
     let dispatcher = d.dispatcher("node-a");
     let mut events = dispatcher.subscribe();
-    let m = d.approve("Measles exposure: check your MMR status.", &[acct], Placement::default()).await;
+    let m = d
+        .approve(
+            "Measles exposure: check your MMR status.",
+            &[acct],
+            Placement::default(),
+        )
+        .await;
     d.settle(&dispatcher, m, Duration::from_secs(30)).await;
 
     assert_eq!(d.states(m).await, vec![DeliveryState::Sent]);
-    assert_eq!(pds.records().len(), 1, "reconciled by looking the post up, not re-posted");
+    assert_eq!(
+        pds.records().len(),
+        1,
+        "reconciled by looking the post up, not re-posted"
+    );
     let mut saw_unknown = false;
     while let Ok(e) = events.try_recv() {
         saw_unknown |= matches!(e.kind, DeliveryEventKind::Unknown { .. });
@@ -89,46 +134,78 @@ async fn a_revoked_token_fails_at_once_without_retries(backend: Backend) {
     let masto = mastodon::start().await.unwrap();
     let mut d = Deployment::new(backend, 0).await;
     let acct = d
-        .add_connected(Platform::Mastodon, "@health@fake", serde_json::json!({"base_url": masto.base_url}), "a-revoked-token")
+        .add_connected(
+            Platform::Mastodon,
+            "@health@fake",
+            serde_json::json!({"base_url": masto.base_url}),
+            "a-revoked-token",
+        )
         .await;
     let dispatcher = d.dispatcher("node-a");
-    let m = d.approve("Air quality alert.", &[acct], Placement::default()).await;
+    let m = d
+        .approve("Air quality alert.", &[acct], Placement::default())
+        .await;
     d.settle(&dispatcher, m, Duration::from_secs(10)).await;
     let row = &d.store().deliveries(m).await.unwrap()[0];
     assert_eq!(row.state, DeliveryState::Failed);
     assert_eq!(row.attempts, 1);
     let error = row.last_error.clone().unwrap_or_default();
     assert!(error.contains("authentication"), "{error}");
-    assert!(!error.contains("a-revoked-token"), "the token never reaches an error: {error}");
+    assert!(
+        !error.contains("a-revoked-token"),
+        "the token never reaches an error: {error}"
+    );
 }
 
 async fn a_slow_platform_never_delays_the_others(backend: Backend) {
     let slow = mastodon::start().await.unwrap();
-    slow.faults().plan(|p| p.latency = Duration::from_millis(1500));
+    slow.faults()
+        .plan(|p| p.latency = Duration::from_millis(1500));
     let fast = mastodon::start().await.unwrap();
     let mut d = Deployment::new(backend, 0).await;
-    let slow_acct = d.add_connected(Platform::Mastodon, "@slow@fake", serde_json::json!({"base_url": slow.base_url}), mastodon::TOKEN).await;
+    let slow_acct = d
+        .add_connected(
+            Platform::Mastodon,
+            "@slow@fake",
+            serde_json::json!({"base_url": slow.base_url}),
+            mastodon::TOKEN,
+        )
+        .await;
     let mut fast_accts = Vec::new();
     for i in 0..5 {
         fast_accts.push(
-            d.add_connected(Platform::Mastodon, &format!("@fast{i}@fake"), serde_json::json!({"base_url": fast.base_url}), mastodon::TOKEN)
-                .await,
+            d.add_connected(
+                Platform::Mastodon,
+                &format!("@fast{i}@fake"),
+                serde_json::json!({"base_url": fast.base_url}),
+                mastodon::TOKEN,
+            )
+            .await,
         );
     }
     let dispatcher = d.dispatcher("node-a");
     let mut events = dispatcher.subscribe();
     let started = Instant::now();
-    let m = d.approve("Shelter in place now.", &d.accounts, Placement::default()).await;
+    let m = d
+        .approve("Shelter in place now.", &d.accounts, Placement::default())
+        .await;
     dispatcher.dispatch_batch().await.unwrap();
     let mut fast_delivered = 0;
     while fast_delivered < fast_accts.len() {
-        let e = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if matches!(e.kind, DeliveryEventKind::Delivered { .. }) {
             assert_ne!(e.account_id, slow_acct, "the slow account finished first?");
             fast_delivered += 1;
         }
     }
-    assert!(started.elapsed() < Duration::from_millis(1200), "fast accounts waited for the slow one: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "fast accounts waited for the slow one: {:?}",
+        started.elapsed()
+    );
     d.settle(&dispatcher, m, Duration::from_secs(10)).await;
     assert_eq!(slow.live_statuses().len(), 1);
 }
@@ -136,15 +213,31 @@ async fn a_slow_platform_never_delays_the_others(backend: Backend) {
 async fn repeated_outages_open_the_breaker_and_it_recovers(backend: Backend) {
     let masto = mastodon::start().await.unwrap();
     let mut d = Deployment::new(backend, 0).await;
-    let acct = d.add_connected(Platform::Mastodon, "@health@fake", serde_json::json!({"base_url": masto.base_url}), mastodon::TOKEN).await;
+    let acct = d
+        .add_connected(
+            Platform::Mastodon,
+            "@health@fake",
+            serde_json::json!({"base_url": masto.base_url}),
+            mastodon::TOKEN,
+        )
+        .await;
     for _ in 0..5 {
         masto.faults().push_fault(Fault::unavailable());
     }
     let mut config = crate::support::fast_config("node-a");
-    config.breaker = tocsin_connector::breaker::BreakerConfig { failure_threshold: 3, open_for: Duration::from_millis(500) };
+    config.breaker = tocsin_connector::breaker::BreakerConfig {
+        failure_threshold: 3,
+        open_for: Duration::from_millis(500),
+    };
     config.retry.max_attempts = 10;
     let dispatcher = tocsin_dispatch::Dispatcher::new(d.store().clone(), d.routes.clone(), config);
-    let m = d.approve("Service disruption: phone line down.", &[acct], Placement::default()).await;
+    let m = d
+        .approve(
+            "Service disruption: phone line down.",
+            &[acct],
+            Placement::default(),
+        )
+        .await;
     let mut saw_open = false;
     let start = Instant::now();
     loop {
@@ -154,13 +247,27 @@ async fn repeated_outages_open_the_breaker_and_it_recovers(backend: Backend) {
         if d.states(m).await == vec![DeliveryState::Sent] {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "{:?}", d.store().deliveries(m).await.unwrap());
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            d.store().deliveries(m).await.unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(saw_open, "three outages in a row open the breaker");
-    assert_eq!(dispatcher.breaker_state(acct), "closed", "a successful probe closes it");
+    assert_eq!(
+        dispatcher.breaker_state(acct),
+        "closed",
+        "a successful probe closes it"
+    );
     let posts = masto.statuses().len();
     assert_eq!(posts, 1);
-    let writes = masto.faults().requests_to(&tocsin_test_support::Method::POST, "/api/v1/statuses").len();
-    assert!(writes < 10, "the open breaker stopped the hammering: {writes} writes");
+    let writes = masto
+        .faults()
+        .requests_to(&tocsin_test_support::Method::POST, "/api/v1/statuses")
+        .len();
+    assert!(
+        writes < 10,
+        "the open breaker stopped the hammering: {writes} writes"
+    );
 }

@@ -55,9 +55,16 @@ impl Deployment {
     /// A store with `sandbox_accounts` sandbox accounts.
     pub async fn new(backend: Backend, sandbox_accounts: usize) -> Deployment {
         let db = TestDb::new(backend).await.unwrap();
-        let mut d = Deployment { db, routes: Arc::new(Routes::new()), sandbox: Arc::new(SandboxLog::default()), accounts: Vec::new() };
+        let mut d = Deployment {
+            db,
+            routes: Arc::new(Routes::new()),
+            sandbox: Arc::new(SandboxLog::default()),
+            accounts: Vec::new(),
+        };
         for i in 0..sandbox_accounts {
-            let id = d.add_account("sandbox", &format!("sandbox-{i}"), true).await;
+            let id = d
+                .add_account("sandbox", &format!("sandbox-{i}"), true)
+                .await;
             let connector = Arc::new(SandboxConnector::new(&id.to_string(), d.sandbox.clone()));
             d.route(id, connector, "sandbox");
         }
@@ -73,7 +80,12 @@ impl Deployment {
             .store()
             .add_account(
                 "admin",
-                &NewAccount { platform: platform.into(), handle: handle.into(), display_name: handle.into(), sandbox },
+                &NewAccount {
+                    platform: platform.into(),
+                    handle: handle.into(),
+                    display_name: handle.into(),
+                    sandbox,
+                },
             )
             .await
             .unwrap();
@@ -82,7 +94,13 @@ impl Deployment {
     }
 
     /// Adds a real connector account (settings + secret) routed through `build_connector`.
-    pub async fn add_connected(&mut self, platform: tocsin_domain::Platform, handle: &str, settings: serde_json::Value, secret: &str) -> i64 {
+    pub async fn add_connected(
+        &mut self,
+        platform: tocsin_domain::Platform,
+        handle: &str,
+        settings: serde_json::Value,
+        secret: &str,
+    ) -> i64 {
         let id = self.add_account(platform.as_str(), handle, false).await;
         let spec = tocsin_connectors::AccountSpec {
             id: id.to_string(),
@@ -103,7 +121,13 @@ impl Deployment {
     }
 
     pub fn route(&self, account: i64, connector: Arc<dyn Connector>, host: &str) {
-        self.routes.insert(account, AccountRoute { connector, host: host.into() });
+        self.routes.insert(
+            account,
+            AccountRoute {
+                connector,
+                host: host.into(),
+            },
+        );
     }
 
     pub fn dispatcher(&self, node: &str) -> Dispatcher {
@@ -112,10 +136,15 @@ impl Deployment {
 
     /// Approves a message with `text` for every platform to `accounts`.
     pub async fn approve(&self, text: &str, accounts: &[i64], placement: Placement) -> i64 {
-        let variants: Vec<RenderedVariant> = ["sandbox", "mastodon", "bluesky", "matrix", "webhook", "email"]
-            .iter()
-            .map(|p| RenderedVariant { platform: p.to_string(), body: text.to_string() })
-            .collect();
+        let variants: Vec<RenderedVariant> = [
+            "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email",
+        ]
+        .iter()
+        .map(|p| RenderedVariant {
+            platform: p.to_string(),
+            body: text.to_string(),
+        })
+        .collect();
         let draft = self
             .store()
             .create_draft(&NewDraft {
@@ -155,16 +184,33 @@ impl Deployment {
             dispatcher.dispatch_batch().await.unwrap();
             dispatcher.drain().await;
             let rows = self.store().deliveries(message).await.unwrap();
-            if rows.iter().all(|d| matches!(d.state, DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Retracted | DeliveryState::Cancelled)) {
+            if rows.iter().all(|d| {
+                matches!(
+                    d.state,
+                    DeliveryState::Sent
+                        | DeliveryState::Failed
+                        | DeliveryState::Retracted
+                        | DeliveryState::Cancelled
+                )
+            }) {
                 return;
             }
-            assert!(start.elapsed() < limit, "not settled after {limit:?}: {rows:#?}");
+            assert!(
+                start.elapsed() < limit,
+                "not settled after {limit:?}: {rows:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
     pub async fn states(&self, message: i64) -> Vec<DeliveryState> {
-        self.store().deliveries(message).await.unwrap().into_iter().map(|d| d.state).collect()
+        self.store()
+            .deliveries(message)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.state)
+            .collect()
     }
 
     pub async fn assert_chain_verifies(&self) {

@@ -15,7 +15,8 @@ use tocsin_domain::Platform;
 
 fn bench_render(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let library = Library::load(&root.join("playbooks"), &root.join("templates")).expect("library loads");
+    let library =
+        Library::load(&root.join("playbooks"), &root.join("templates")).expect("library loads");
     let phi = PhiConfig {
         allowed_domains: vec!["health.example.gov".into(), "cdc.gov".into()],
         ..PhiConfig::default()
@@ -28,12 +29,22 @@ fn bench_render(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Elements(1));
     for (id, step) in [("boil-water", "alert"), ("live-procedure", "update")] {
-        let Some(playbook) = library.get(id) else { continue };
+        let Some(playbook) = library.get(id) else {
+            continue;
+        };
         let values = playbook.example_values();
         group.bench_function(format!("{id}/{step}/all-platforms"), |b| {
             b.iter(|| {
                 composer
-                    .compose(playbook, step, &values, &Platform::ALL, ComposeOptions { post_number: Some(3) })
+                    .compose(
+                        playbook,
+                        step,
+                        &values,
+                        &Platform::ALL,
+                        ComposeOptions {
+                            post_number: Some(3),
+                        },
+                    )
                     .expect("renders")
             })
         });

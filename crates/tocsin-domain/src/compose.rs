@@ -108,7 +108,11 @@ pub struct ComposedStep {
 impl ComposedStep {
     /// Whether anything blocks approval without an override.
     pub fn is_blocked(&self) -> bool {
-        !self.headline_phi.is_empty() || self.variants.iter().any(|v| !v.blocking_problems().is_empty())
+        !self.headline_phi.is_empty()
+            || self
+                .variants
+                .iter()
+                .any(|v| !v.blocking_problems().is_empty())
     }
 
     /// The variant for a target.
@@ -140,7 +144,10 @@ pub struct FilledValues {
 
 /// Checks raw values (what a person typed) against the playbook's variables: every
 /// problem is reported at once. Missing optional variables are empty.
-pub fn fill_values(playbook: &Playbook, raw: &BTreeMap<String, String>) -> Result<FilledValues, ComposeError> {
+pub fn fill_values(
+    playbook: &Playbook,
+    raw: &BTreeMap<String, String>,
+) -> Result<FilledValues, ComposeError> {
     if let Some(unknown) = raw.keys().find(|k| playbook.variable(k).is_none()) {
         return Err(ComposeError::UnknownVariable(unknown.clone()));
     }
@@ -204,16 +211,18 @@ impl Composer {
         platforms: &[Platform],
         options: ComposeOptions,
     ) -> Result<ComposedStep, ComposeError> {
-        let step = playbook.step(step_id).ok_or_else(|| ComposeError::UnknownStep {
-            playbook: playbook.id.clone(),
-            step: step_id.to_string(),
-            known: playbook
-                .steps
-                .iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let step = playbook
+            .step(step_id)
+            .ok_or_else(|| ComposeError::UnknownStep {
+                playbook: playbook.id.clone(),
+                step: step_id.to_string(),
+                known: playbook
+                    .steps
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
         let filled = fill_values(playbook, raw)?;
         self.compose_filled(playbook, step, &filled, platforms, options)
     }
@@ -249,7 +258,11 @@ impl Composer {
                 continue;
             };
             let no_tags: &[String] = &[];
-            let platform_tags = if platform.uses_hashtags() { tags.as_slice() } else { no_tags };
+            let platform_tags = if platform.uses_hashtags() {
+                tags.as_slice()
+            } else {
+                no_tags
+            };
             let appended = append_hashtags(platform, &rendered.text, platform_tags, &self.limits);
             let measurement = measure(platform, &appended.text, &self.limits);
             variants.push(ComposedVariant {
@@ -278,10 +291,20 @@ impl Composer {
             }
         }
 
-        let headline = tidy(&self.templates.render(&headline_name(&playbook.id, &step.id), Escaping::Plain, &ctx)?);
-        let headline_phi = self.guard.check(&headline, &value_spans(&headline, &spans_source));
+        let headline = tidy(&self.templates.render(
+            &headline_name(&playbook.id, &step.id),
+            Escaping::Plain,
+            &ctx,
+        )?);
+        let headline_phi = self
+            .guard
+            .check(&headline, &value_spans(&headline, &spans_source));
         let cap_area = match &playbook.cap {
-            Some(_) => Some(tidy(&self.templates.render(&cap_area_name(&playbook.id), Escaping::Plain, &ctx)?)),
+            Some(_) => Some(tidy(&self.templates.render(
+                &cap_area_name(&playbook.id),
+                Escaping::Plain,
+                &ctx,
+            )?)),
             None => None,
         };
         Ok(ComposedStep {
@@ -298,10 +321,15 @@ impl Composer {
     /// Hashtags appended to a step's posts: the step's or the playbook's, then a live
     /// session's shared hashtag.
     fn hashtags_for(&self, playbook: &Playbook, step: &Step, filled: &FilledValues) -> Vec<String> {
-        let mut tags = step.hashtags.clone().unwrap_or_else(|| playbook.hashtags.clone());
+        let mut tags = step
+            .hashtags
+            .clone()
+            .unwrap_or_else(|| playbook.hashtags.clone());
         if let Some(session) = &playbook.session {
             let session_tag = filled.values.iter().find_map(|(name, v)| match v {
-                Some(VariableValue::Hashtag(tag)) if *name == session.hashtag_variable => Some(tag.clone()),
+                Some(VariableValue::Hashtag(tag)) if *name == session.hashtag_variable => {
+                    Some(tag.clone())
+                }
                 _ => None,
             });
             if let Some(tag) = session_tag {
@@ -385,10 +413,15 @@ fn render_data(
     data.insert("step".into(), Value::Object(step_meta));
     data.insert(
         "post_number".into(),
-        options.post_number.map_or(Value::String(String::new()), Value::from),
+        options
+            .post_number
+            .map_or(Value::String(String::new()), Value::from),
     );
     data.insert(DATETIME_KEY.into(), Value::Object(datetimes));
-    data.insert(ZONE_KEY.into(), Value::String(playbook.timezone.name().to_string()));
+    data.insert(
+        ZONE_KEY.into(),
+        Value::String(playbook.timezone.name().to_string()),
+    );
     (Value::Object(data), displays, spans)
 }
 
@@ -475,10 +508,22 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
             "Heat warning for {{area}} until {{until}}. Cooling center: {{center}}.{{#if note}} {{note}}{{/if}}\n",
         )
         .unwrap();
-        std::fs::write(p.join("templates/heat/warning.sms.hbs"), "HEAT: {{area}} until {{datetime until \"%-I %p\"}}\n").unwrap();
-        std::fs::write(p.join("templates/heat/warning.html.hbs"), "<p>Heat warning for {{area}}</p>").unwrap();
+        std::fs::write(
+            p.join("templates/heat/warning.sms.hbs"),
+            "HEAT: {{area}} until {{datetime until \"%-I %p\"}}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("templates/heat/warning.html.hbs"),
+            "<p>Heat warning for {{area}}</p>",
+        )
+        .unwrap();
         let library = Library::load(&p.join("playbooks"), &p.join("templates")).unwrap();
-        assert!(library.diagnostics().is_empty(), "{:?}", library.diagnostics());
+        assert!(
+            library.diagnostics().is_empty(),
+            "{:?}",
+            library.diagnostics()
+        );
         let composer = Composer::new(
             library.templates().clone(),
             PhiGuard::new(&PhiConfig::default()).unwrap(),
@@ -496,7 +541,12 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
     }
 
     fn examples() -> BTreeMap<String, String> {
-        values(&[("area", "North Side"), ("center", "1200 W Harrison St"), ("until", "2026-07-14T21:00"), ("tag", "HeatLive")])
+        values(&[
+            ("area", "North Side"),
+            ("center", "1200 W Harrison St"),
+            ("until", "2026-07-14T21:00"),
+            ("tag", "HeatLive"),
+        ])
     }
 
     #[test]
@@ -504,18 +554,37 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
         let (_d, lib, composer) = setup();
         let pb = lib.get("heat").unwrap();
         let c = composer
-            .compose(pb, "warning", &examples(), &[Platform::Mastodon, Platform::Sms, Platform::Email], ComposeOptions::default())
+            .compose(
+                pb,
+                "warning",
+                &examples(),
+                &[Platform::Mastodon, Platform::Sms, Platform::Email],
+                ComposeOptions::default(),
+            )
             .unwrap();
-        let masto = c.variant(VariantTarget::Platform(Platform::Mastodon)).unwrap();
+        let masto = c
+            .variant(VariantTarget::Platform(Platform::Mastodon))
+            .unwrap();
         assert_eq!(
             masto.text,
             "Heat warning for North Side until Tuesday, July 14 at 9:00 PM CDT. Cooling center: 1200 W Harrison St. #HeatLive #HeatWarning #StaySafe"
         );
         let sms = c.variant(VariantTarget::Platform(Platform::Sms)).unwrap();
-        assert!(sms.text.starts_with("HEAT: North Side until 9 PM"), "{}", sms.text);
+        assert!(
+            sms.text.starts_with("HEAT: North Side until 9 PM"),
+            "{}",
+            sms.text
+        );
         assert!(c.variant(VariantTarget::EmailHtml).is_some());
         assert_eq!(c.headline, "Heat warning for North Side");
-        assert!(!c.is_blocked(), "{:?}", c.variants.iter().map(|v| v.blocking_problems()).collect::<Vec<_>>());
+        assert!(
+            !c.is_blocked(),
+            "{:?}",
+            c.variants
+                .iter()
+                .map(|v| v.blocking_problems())
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -524,10 +593,24 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
         let pb = lib.get("heat").unwrap();
         let mut v = examples();
         v.insert("note".into(), "Patient lives at 42 Oak Street.".into());
-        let c = composer.compose(pb, "warning", &v, &[Platform::Mastodon], ComposeOptions::default()).unwrap();
+        let c = composer
+            .compose(
+                pb,
+                "warning",
+                &v,
+                &[Platform::Mastodon],
+                ComposeOptions::default(),
+            )
+            .unwrap();
         let hits = &c.variants[0].phi;
-        assert!(hits.iter().any(|h| h.variable.as_deref() == Some("note")), "{hits:?}");
-        assert!(!hits.iter().any(|h| h.variable.as_deref() == Some("center")), "{hits:?}");
+        assert!(
+            hits.iter().any(|h| h.variable.as_deref() == Some("note")),
+            "{hits:?}"
+        );
+        assert!(
+            !hits.iter().any(|h| h.variable.as_deref() == Some("center")),
+            "{hits:?}"
+        );
         assert!(c.is_blocked());
     }
 
@@ -539,8 +622,12 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
         v.insert("until".into(), "soon".into());
         v.insert("tag".into(), "#1".into());
         v.remove("area");
-        let err = composer.compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default()).unwrap_err();
-        let ComposeError::InvalidValues(errors) = err else { panic!("{err}") };
+        let err = composer
+            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
+            .unwrap_err();
+        let ComposeError::InvalidValues(errors) = err else {
+            panic!("{err}")
+        };
         let names: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
         assert_eq!(names, ["area", "until", "tag"]);
     }
@@ -550,7 +637,15 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
         let (_d, lib, composer) = setup();
         let mut v = examples();
         v.insert("aera".into(), "x".into());
-        let err = composer.compose(lib.get("heat").unwrap(), "warning", &v, &[Platform::X], ComposeOptions::default()).unwrap_err();
+        let err = composer
+            .compose(
+                lib.get("heat").unwrap(),
+                "warning",
+                &v,
+                &[Platform::X],
+                ComposeOptions::default(),
+            )
+            .unwrap_err();
         assert!(err.to_string().contains("`aera`"), "{err}");
     }
 
@@ -558,9 +653,21 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
     fn live_posts_are_numbered_when_the_session_asks() {
         let (_d, lib, composer) = setup();
         let c = composer
-            .compose(lib.get("heat").unwrap(), "warning", &examples(), &[Platform::Bluesky], ComposeOptions { post_number: Some(3) })
+            .compose(
+                lib.get("heat").unwrap(),
+                "warning",
+                &examples(),
+                &[Platform::Bluesky],
+                ComposeOptions {
+                    post_number: Some(3),
+                },
+            )
             .unwrap();
-        assert!(c.variants[0].text.starts_with("3/ Heat warning"), "{}", c.variants[0].text);
+        assert!(
+            c.variants[0].text.starts_with("3/ Heat warning"),
+            "{}",
+            c.variants[0].text
+        );
     }
 
     proptest! {

@@ -45,8 +45,14 @@ mod tests {
         let b = content_hash(b"id='x'", &[t("b.hbs", "B"), t("a.hbs", "A")]);
         assert_eq!(a, b);
         assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
-        assert_ne!(a, content_hash(b"id='x'", &[t("a.hbs", "A "), t("b.hbs", "B")]));
-        assert_ne!(a, content_hash(b"id='y'", &[t("a.hbs", "A"), t("b.hbs", "B")]));
+        assert_ne!(
+            a,
+            content_hash(b"id='x'", &[t("a.hbs", "A "), t("b.hbs", "B")])
+        );
+        assert_ne!(
+            a,
+            content_hash(b"id='y'", &[t("a.hbs", "A"), t("b.hbs", "B")])
+        );
     }
 
     #[test]

@@ -34,7 +34,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error at a byte offset of `source` (converted to line and column).
-    pub fn error_at(file: &Path, source: &str, offset: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn error_at(
+        file: &Path,
+        source: &str,
+        offset: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = match offset {
             Some(o) => {
                 let (l, c) = line_column(source, o);
@@ -52,7 +57,12 @@ impl Diagnostic {
     }
 
     /// An error with a known line and column (1-based).
-    pub fn error_line(file: &Path, line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn error_line(
+        file: &Path,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Error,
             file: file.to_path_buf(),

@@ -13,13 +13,13 @@ pub mod phi;
 pub mod platform;
 
 pub use platform::{Platform, TextFormat, UnknownPlatform};
-pub mod diagnostics;
-pub mod playbook;
-pub mod render;
-pub mod variables;
+pub mod approval;
 pub mod compose;
 pub mod content_hash;
+pub mod diagnostics;
 pub mod library;
 pub mod lint;
+pub mod playbook;
 pub mod preapproval;
-pub mod approval;
+pub mod render;
+pub mod variables;

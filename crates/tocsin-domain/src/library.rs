@@ -79,7 +79,12 @@ impl Library {
         let source = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                self.diagnostics.push(Diagnostic::error_line(path, None, None, format!("cannot read: {e}")));
+                self.diagnostics.push(Diagnostic::error_line(
+                    path,
+                    None,
+                    None,
+                    format!("cannot read: {e}"),
+                ));
                 return;
             }
         };
@@ -90,7 +95,10 @@ impl Library {
                     path,
                     "",
                     None,
-                    format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
+                    format!(
+                        "not UTF-8 text (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ),
                 ));
                 return;
             }
@@ -107,7 +115,11 @@ impl Library {
                 path,
                 text,
                 text.find(&format!("\"{}\"", playbook.id)),
-                format!("playbook id `{}` is already used by {}", playbook.id, first.display()),
+                format!(
+                    "playbook id `{}` is already used by {}",
+                    playbook.id,
+                    first.display()
+                ),
             ));
             return;
         }
@@ -145,13 +157,21 @@ impl Library {
                         path,
                         text,
                         offset,
-                        format!("template `{name}` cannot be read from {}: {e}", self.templates_dir.display()),
+                        format!(
+                            "template `{name}` cannot be read from {}: {e}",
+                            self.templates_dir.display()
+                        ),
                     ));
                     continue;
                 }
             };
             let Ok(body) = std::str::from_utf8(&bytes) else {
-                problems.push(Diagnostic::error_line(&file, None, None, "template is not UTF-8 text"));
+                problems.push(Diagnostic::error_line(
+                    &file,
+                    None,
+                    None,
+                    "template is not UTF-8 text",
+                ));
                 continue;
             };
             for (set, escaping) in [(&plain, Escaping::Plain), (&html, Escaping::Html)] {
@@ -175,8 +195,16 @@ impl Library {
             }
         }
         if let Some(cap) = &playbook.cap {
-            if let Err(p) = self.templates.add(&cap_area_name(&playbook.id), &cap.area, Escaping::Plain) {
-                problems.push(Diagnostic::error_at(path, text, text.find("area"), format!("CAP area: {}", p.message)));
+            if let Err(p) =
+                self.templates
+                    .add(&cap_area_name(&playbook.id), &cap.area, Escaping::Plain)
+            {
+                problems.push(Diagnostic::error_at(
+                    path,
+                    text,
+                    text.find("area"),
+                    format!("CAP area: {}", p.message),
+                ));
             }
         }
         if !problems.is_empty() {
@@ -231,7 +259,9 @@ impl Library {
 
     /// The content hash of a loaded playbook (its file and every template it uses).
     pub fn content_hash(&self, id: &str) -> Option<String> {
-        self.bytes.get(id).map(|b| content_hash(&b.file, &b.templates))
+        self.bytes
+            .get(id)
+            .map(|b| content_hash(&b.file, &b.templates))
     }
 
     /// The template files a loaded playbook uses, with their bytes.

@@ -21,7 +21,11 @@ pub fn lint(library: &Library, composer: &Composer) -> Vec<Diagnostic> {
 }
 
 /// Problems of one loaded playbook.
-pub fn lint_playbook(library: &Library, composer: &Composer, playbook: &Playbook) -> Vec<Diagnostic> {
+pub fn lint_playbook(
+    library: &Library,
+    composer: &Composer,
+    playbook: &Playbook,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let file = playbook.path.as_path();
     for var in &playbook.variables {
@@ -30,7 +34,10 @@ pub fn lint_playbook(library: &Library, composer: &Composer, playbook: &Playbook
                 file,
                 None,
                 None,
-                format!("variable `{}` has no example value, so it cannot be previewed", var.name),
+                format!(
+                    "variable `{}` has no example value, so it cannot be previewed",
+                    var.name
+                ),
             ));
         }
     }
@@ -41,14 +48,23 @@ pub fn lint_playbook(library: &Library, composer: &Composer, playbook: &Playbook
     let filled = match fill_values(playbook, &values) {
         Ok(f) => f,
         Err(e) => {
-            out.push(Diagnostic::error_line(file, None, None, format!("example values: {e}")));
+            out.push(Diagnostic::error_line(
+                file,
+                None,
+                None,
+                format!("example values: {e}"),
+            ));
             return out;
         }
     };
     let platforms: Vec<Platform> = Platform::ALL.to_vec();
     for step in &playbook.steps {
         let options = ComposeOptions {
-            post_number: playbook.session.as_ref().filter(|s| s.numbering).map(|_| 12),
+            post_number: playbook
+                .session
+                .as_ref()
+                .filter(|s| s.numbering)
+                .map(|_| 12),
         };
         let composed = match composer.compose_filled(playbook, step, &filled, &platforms, options) {
             Ok(c) => c,
@@ -57,7 +73,12 @@ pub fn lint_playbook(library: &Library, composer: &Composer, playbook: &Playbook
                 continue;
             }
             Err(e) => {
-                out.push(Diagnostic::error_line(file, None, None, format!("step `{}`: {e}", step.id)));
+                out.push(Diagnostic::error_line(
+                    file,
+                    None,
+                    None,
+                    format!("step `{}`: {e}", step.id),
+                ));
                 continue;
             }
         };
@@ -91,7 +112,10 @@ pub fn lint_playbook(library: &Library, composer: &Composer, playbook: &Playbook
                 }
             }
             for hit in &variant.phi {
-                let from = hit.variable.as_deref().map_or("template text".to_string(), |v| format!("variable `{v}`"));
+                let from = hit
+                    .variable
+                    .as_deref()
+                    .map_or("template text".to_string(), |v| format!("variable `{v}`"));
                 out.push(Diagnostic::error_line(
                     &template_file,
                     None,
@@ -106,8 +130,13 @@ pub fn lint_playbook(library: &Library, composer: &Composer, playbook: &Playbook
             }
             for warning in variant.warnings() {
                 out.push(
-                    Diagnostic::error_line(&template_file, None, None, format!("step `{}` on {target}: {warning}", step.id))
-                        .as_warning(),
+                    Diagnostic::error_line(
+                        &template_file,
+                        None,
+                        None,
+                        format!("step `{}` on {target}: {warning}", step.id),
+                    )
+                    .as_warning(),
                 );
             }
         }

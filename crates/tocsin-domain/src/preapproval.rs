@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn a_playbook_is_approved_only_while_its_hash_matches_the_latest_approval() {
-        assert_eq!(preapproval_status("boil-water", "h1", &[]), PreapprovalStatus::NeverApproved);
+        assert_eq!(
+            preapproval_status("boil-water", "h1", &[]),
+            PreapprovalStatus::NeverApproved
+        );
         let approvals = [approval("h1", 1), approval("h2", 2)];
         assert!(preapproval_status("boil-water", "h2", &approvals).is_usable());
         let old = preapproval_status("boil-water", "h1", &approvals);
@@ -112,6 +115,9 @@ mod tests {
     fn approvals_of_other_playbooks_do_not_count() {
         let mut a = approval("h1", 1);
         a.playbook_id = "other".into();
-        assert_eq!(preapproval_status("boil-water", "h1", &[a]), PreapprovalStatus::NeverApproved);
+        assert_eq!(
+            preapproval_status("boil-water", "h1", &[a]),
+            PreapprovalStatus::NeverApproved
+        );
     }
 }

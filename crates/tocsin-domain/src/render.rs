@@ -135,7 +135,12 @@ impl TemplateSet {
     }
 
     /// Compiles `source` under `name`.
-    pub fn add(&mut self, name: &str, source: &str, escaping: Escaping) -> Result<(), TemplateProblem> {
+    pub fn add(
+        &mut self,
+        name: &str,
+        source: &str,
+        escaping: Escaping,
+    ) -> Result<(), TemplateProblem> {
         let hb = match escaping {
             Escaping::Plain => &mut self.plain,
             Escaping::Html => &mut self.html,
@@ -153,7 +158,12 @@ impl TemplateSet {
     }
 
     /// Renders `name` against a prepared context.
-    pub fn render(&self, name: &str, escaping: Escaping, context: &Context) -> Result<String, TemplateProblem> {
+    pub fn render(
+        &self,
+        name: &str,
+        escaping: Escaping,
+        context: &Context,
+    ) -> Result<String, TemplateProblem> {
         let hb = match escaping {
             Escaping::Plain => &self.plain,
             Escaping::Html => &self.html,
@@ -163,7 +173,12 @@ impl TemplateSet {
     }
 
     /// Renders a one-off template string (e.g. a playbook's headline) against a context.
-    pub fn render_inline(&self, name: &str, source: &str, context: &Context) -> Result<String, TemplateProblem> {
+    pub fn render_inline(
+        &self,
+        name: &str,
+        source: &str,
+        context: &Context,
+    ) -> Result<String, TemplateProblem> {
         let mut hb = self.plain.clone();
         hb.register_template_string(name, source)
             .map_err(|e| TemplateProblem::from_template_error(name, &e))?;
@@ -195,9 +210,9 @@ fn datetime_helper(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let param = h
-        .param(0)
-        .ok_or_else(|| helper_error("datetime needs a date-time variable: {{datetime starts_at \"%H:%M\"}}".into()))?;
+    let param = h.param(0).ok_or_else(|| {
+        helper_error("datetime needs a date-time variable: {{datetime starts_at \"%H:%M\"}}".into())
+    })?;
     let name = param
         .relative_path()
         .cloned()
@@ -234,11 +249,16 @@ fn datetime_helper(
                 .as_str()
                 .ok_or_else(|| helper_error("datetime's format must be a string".into()))?;
             if !crate::variables::datetime_format_is_valid(format) {
-                return Err(helper_error(format!("`{format}` is not a valid strftime format")));
+                return Err(helper_error(format!(
+                    "`{format}` is not a valid strftime format"
+                )));
             }
             format_datetime(&at, format)
         }
-        None => param.value().as_str().map_or_else(|| at.to_rfc3339(), str::to_string),
+        None => param
+            .value()
+            .as_str()
+            .map_or_else(|| at.to_rfc3339(), str::to_string),
     };
     out.write(&text)?;
     Ok(())
@@ -255,10 +275,16 @@ fn join_hashtags_helper(
     let mut tags: Vec<String> = Vec::new();
     for p in h.params() {
         match p.value() {
-            Value::Array(items) => tags.extend(items.iter().filter_map(Value::as_str).map(str::to_string)),
+            Value::Array(items) => {
+                tags.extend(items.iter().filter_map(Value::as_str).map(str::to_string))
+            }
             Value::String(s) if !s.is_empty() => tags.push(s.clone()),
             Value::String(_) => {}
-            other => return Err(helper_error(format!("join_hashtags takes hashtags, not {other}"))),
+            other => {
+                return Err(helper_error(format!(
+                    "join_hashtags takes hashtags, not {other}"
+                )))
+            }
         }
     }
     let joined = tags
@@ -290,8 +316,12 @@ mod tests {
     fn plain_text_is_never_html_escaped_but_html_email_is() {
         let mut set = TemplateSet::new();
         set.add("t", "Area: {{area}}", Escaping::Plain).unwrap();
-        set.add("t", "<p>Area: {{area}}</p>", Escaping::Html).unwrap();
-        assert_eq!(set.render("t", Escaping::Plain, &ctx()).unwrap(), "Area: Smith & Sons <Lane>");
+        set.add("t", "<p>Area: {{area}}</p>", Escaping::Html)
+            .unwrap();
+        assert_eq!(
+            set.render("t", Escaping::Plain, &ctx()).unwrap(),
+            "Area: Smith & Sons <Lane>"
+        );
         assert_eq!(
             set.render("t", Escaping::Html, &ctx()).unwrap(),
             "<p>Area: Smith &amp; Sons &lt;Lane&gt;</p>"
@@ -301,8 +331,15 @@ mod tests {
     #[test]
     fn a_misspelled_variable_names_the_file_line_and_variable() {
         let mut set = TemplateSet::new();
-        set.add("boil/alert.hbs", "Line one\nBoil water in {{aera}}.", Escaping::Plain).unwrap();
-        let err = set.render("boil/alert.hbs", Escaping::Plain, &ctx()).unwrap_err();
+        set.add(
+            "boil/alert.hbs",
+            "Line one\nBoil water in {{aera}}.",
+            Escaping::Plain,
+        )
+        .unwrap();
+        let err = set
+            .render("boil/alert.hbs", Escaping::Plain, &ctx())
+            .unwrap_err();
         assert_eq!(err.template, "boil/alert.hbs");
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("`aera`"), "{err}");
@@ -311,7 +348,9 @@ mod tests {
     #[test]
     fn a_syntax_error_names_its_position() {
         let mut set = TemplateSet::new();
-        let err = set.add("x.hbs", "ok\n{{#if area}}unclosed", Escaping::Plain).unwrap_err();
+        let err = set
+            .add("x.hbs", "ok\n{{#if area}}unclosed", Escaping::Plain)
+            .unwrap_err();
         assert_eq!(err.template, "x.hbs");
         assert!(err.line.is_some(), "{err}");
         assert!(err.message.contains("syntax"), "{err}");
@@ -335,7 +374,8 @@ mod tests {
     #[test]
     fn datetime_refuses_a_variable_that_is_not_a_datetime() {
         let mut set = TemplateSet::new();
-        set.add("t", "{{datetime area \"%H\"}}", Escaping::Plain).unwrap();
+        set.add("t", "{{datetime area \"%H\"}}", Escaping::Plain)
+            .unwrap();
         let err = set.render("t", Escaping::Plain, &ctx()).unwrap_err();
         assert!(err.message.contains("not a date-time"), "{err}");
     }
@@ -343,7 +383,15 @@ mod tests {
     #[test]
     fn join_hashtags_prefixes_each_tag_once() {
         let mut set = TemplateSet::new();
-        set.add("t", "{{join_hashtags hashtags}} {{join_hashtags \"#Heat\"}}", Escaping::Plain).unwrap();
-        assert_eq!(set.render("t", Escaping::Plain, &ctx()).unwrap(), "#BoilWater #Chicago #Heat");
+        set.add(
+            "t",
+            "{{join_hashtags hashtags}} {{join_hashtags \"#Heat\"}}",
+            Escaping::Plain,
+        )
+        .unwrap();
+        assert_eq!(
+            set.render("t", Escaping::Plain, &ctx()).unwrap(),
+            "#BoilWater #Chicago #Heat"
+        );
     }
 }

@@ -188,14 +188,15 @@ impl VariableSpec {
                 if !multiline && value.contains(['\n', '\r']) {
                     return Err(self.refuse("must be a single line"));
                 }
-                if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+                if value
+                    .chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\r')
+                {
                     return Err(self.refuse("contains control characters"));
                 }
                 if let Some((regex, source)) = pattern {
                     if !regex.is_match(value) {
-                        return Err(
-                            self.refuse(format!("does not match the pattern `{source}`"))
-                        );
+                        return Err(self.refuse(format!("does not match the pattern `{source}`")));
                     }
                 }
                 Ok(VariableValue::Text(value.to_string()))
@@ -318,9 +319,9 @@ pub fn parse_datetime(value: &str, zone: Tz) -> Result<DateTime<Tz>, String> {
     }
     let (local_part, input_zone) = match value.rsplit_once(' ') {
         Some((left, right)) if right.contains('/') || right == "UTC" => {
-            let tz: Tz = right
-                .parse()
-                .map_err(|_| format!("`{right}` is not an IANA time zone (e.g. America/Chicago)"))?;
+            let tz: Tz = right.parse().map_err(|_| {
+                format!("`{right}` is not an IANA time zone (e.g. America/Chicago)")
+            })?;
             (left.trim(), tz)
         }
         _ => (value, zone),
@@ -406,8 +407,9 @@ pub fn host_is_within(host: &str, domain: &str) -> bool {
 }
 
 fn check_url(value: &str, allowed_domains: &[String]) -> Result<String, String> {
-    let parsed = url::Url::parse(value)
-        .map_err(|e| format!("`{value}` is not a URL ({e}); write it in full, starting https://"))?;
+    let parsed = url::Url::parse(value).map_err(|e| {
+        format!("`{value}` is not a URL ({e}); write it in full, starting https://")
+    })?;
     if parsed.scheme() != "https" {
         return Err(format!("`{value}` must use https"));
     }
@@ -461,7 +463,10 @@ mod tests {
     fn text_must_match_its_pattern() {
         let s = spec(VariableRule::Text {
             max_length: 50,
-            pattern: Some((Regex::new("^[A-Z]{2}-[0-9]+$").unwrap(), "^[A-Z]{2}-[0-9]+$".into())),
+            pattern: Some((
+                Regex::new("^[A-Z]{2}-[0-9]+$").unwrap(),
+                "^[A-Z]{2}-[0-9]+$".into(),
+            )),
             multiline: false,
         });
         assert!(s.parse("WA-12").is_ok());
@@ -484,7 +489,11 @@ mod tests {
         let s = spec(VariableRule::Integer { min: 1, max: 10 });
         assert_eq!(s.parse("7").unwrap(), VariableValue::Integer(7));
         assert!(s.parse("11").unwrap_err().problem.contains("1 to 10"));
-        assert!(s.parse("seven").unwrap_err().problem.contains("whole number"));
+        assert!(s
+            .parse("seven")
+            .unwrap_err()
+            .problem
+            .contains("whole number"));
     }
 
     #[test]
@@ -517,7 +526,11 @@ mod tests {
         });
         let err = s.parse("2026-03-08T02:30").unwrap_err();
         assert!(err.problem.contains("does not exist"), "{err}");
-        assert!(s.parse("tomorrow").unwrap_err().problem.contains("not a date-time"));
+        assert!(s
+            .parse("tomorrow")
+            .unwrap_err()
+            .problem
+            .contains("not a date-time"));
     }
 
     #[test]
@@ -526,7 +539,11 @@ mod tests {
             prefixes: vec!["606".into()],
         });
         assert!(s.parse("60612").is_ok());
-        assert!(s.parse("60612-1234").unwrap_err().problem.contains("five-digit"));
+        assert!(s
+            .parse("60612-1234")
+            .unwrap_err()
+            .problem
+            .contains("five-digit"));
         assert!(s.parse("10001").unwrap_err().problem.contains("outside"));
     }
 
@@ -536,7 +553,11 @@ mod tests {
         let v = s.parse("+1 312 555 0143").unwrap();
         assert_eq!(v, VariableValue::Phone("+13125550143".into()));
         assert_eq!(s.display(&v), "(312) 555-0143");
-        assert!(s.parse("312-555-0143").unwrap_err().problem.contains("E.164"));
+        assert!(s
+            .parse("312-555-0143")
+            .unwrap_err()
+            .problem
+            .contains("E.164"));
         assert_eq!(
             s.display(&s.parse("+442071234567").unwrap()),
             "+442071234567"
@@ -550,10 +571,20 @@ mod tests {
         });
         assert!(s.parse("https://health.example.gov/water").is_ok());
         assert!(s.parse("https://www.health.example.gov/water").is_ok());
-        assert!(s.parse("http://health.example.gov").unwrap_err().problem.contains("https"));
-        let err = s.parse("https://health.example.gov.evil.test/").unwrap_err();
+        assert!(s
+            .parse("http://health.example.gov")
+            .unwrap_err()
+            .problem
+            .contains("https"));
+        let err = s
+            .parse("https://health.example.gov.evil.test/")
+            .unwrap_err();
         assert!(err.problem.contains("not an allowed domain"), "{err}");
-        assert!(s.parse("not a url").unwrap_err().problem.contains("not a URL"));
+        assert!(s
+            .parse("not a url")
+            .unwrap_err()
+            .problem
+            .contains("not a URL"));
     }
 
     #[test]
@@ -568,6 +599,10 @@ mod tests {
 
     #[test]
     fn empty_values_are_refused() {
-        assert!(spec(VariableRule::Phone).parse("   ").unwrap_err().problem.contains("empty"));
+        assert!(spec(VariableRule::Phone)
+            .parse("   ")
+            .unwrap_err()
+            .problem
+            .contains("empty"));
     }
 }

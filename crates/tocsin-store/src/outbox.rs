@@ -401,10 +401,10 @@ impl Tx<'_> {
         // of each attempt gets its own entry per account when it is recorded).
         let mut by_message: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         for d in &claimed {
-            by_message
-                .entry(d.message_id)
-                .or_default()
-                .push(format!("{}:{}:{}", d.account_id, d.attempt, d.previous_state));
+            by_message.entry(d.message_id).or_default().push(format!(
+                "{}:{}:{}",
+                d.account_id, d.attempt, d.previous_state
+            ));
         }
         let events = by_message
             .into_iter()
@@ -439,7 +439,9 @@ impl Tx<'_> {
             // FOR SHARE on PostgreSQL: a retraction committing at the same time (it
             // updates this row) waits, or we wait for it, so no late post is missed.
             let sql = match self.store.backend() {
-                Backend::Postgres => "SELECT kind, retracted_at FROM messages WHERE id = $1 FOR SHARE",
+                Backend::Postgres => {
+                    "SELECT kind, retracted_at FROM messages WHERE id = $1 FOR SHARE"
+                }
                 Backend::Sqlite => "SELECT kind, retracted_at FROM messages WHERE id = $1",
             };
             let row: Option<(String, Option<String>)> = on_tx!(self, c => {

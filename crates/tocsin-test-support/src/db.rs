@@ -12,7 +12,8 @@ use tocsin_store::{AuditSettings, Clock, Store, StoreError, StoreOptions};
 
 /// The PostgreSQL the tests use (override with `TOCSIN_TEST_POSTGRES_URL`).
 pub fn postgres_base_url() -> String {
-    std::env::var("TOCSIN_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TOCSIN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A clock the test moves by hand, or that follows real time from a start.
@@ -27,14 +28,20 @@ impl TestClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *t += by;
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -86,7 +93,10 @@ impl TestDb {
     }
 
     /// A fresh database with these audit settings (benchmarks use the production defaults).
-    pub async fn with_settings(backend: Backend, settings: AuditSettings) -> Result<TestDb, StoreError> {
+    pub async fn with_settings(
+        backend: Backend,
+        settings: AuditSettings,
+    ) -> Result<TestDb, StoreError> {
         Self::open_with(backend, None, settings).await
     }
 
@@ -96,7 +106,10 @@ impl TestDb {
         clock: Option<Arc<TestClock>>,
         settings: AuditSettings,
     ) -> Result<TestDb, StoreError> {
-        let dir = tempfile::tempdir().map_err(|source| StoreError::Io { path: "tempdir".into(), source })?;
+        let dir = tempfile::tempdir().map_err(|source| StoreError::Io {
+            path: "tempdir".into(),
+            source,
+        })?;
         let (url, schema) = match backend {
             Backend::Sqlite => ("sqlite://tocsin.db".to_string(), None),
             Backend::Postgres => {
@@ -107,21 +120,43 @@ impl TestDb {
                     COUNTER.fetch_add(1, Ordering::SeqCst),
                     Utc::now().timestamp_micros()
                 );
-                let mut conn = sqlx::PgConnection::connect(&base)
-                    .await
-                    .map_err(|source| StoreError::Unreachable { url: base.clone(), source })?;
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await?;
+                let mut conn = sqlx::PgConnection::connect(&base).await.map_err(|source| {
+                    StoreError::Unreachable {
+                        url: base.clone(),
+                        source,
+                    }
+                })?;
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await?;
                 conn.close().await?;
-                (format!("{base}?options[search_path]={schema}"), Some(schema))
+                (
+                    format!("{base}?options[search_path]={schema}"),
+                    Some(schema),
+                )
             }
         };
         let store = open(&url, dir.path(), &settings, clock.clone()).await?;
-        Ok(TestDb { backend, store, dir, url, clock, settings, schema })
+        Ok(TestDb {
+            backend,
+            store,
+            dir,
+            url,
+            clock,
+            settings,
+            schema,
+        })
     }
 
     /// Another store on the same database: a restart, or a second node.
     pub async fn reopen(&self) -> Result<Store, StoreError> {
-        open(&self.url, self.dir.path(), &self.settings, self.clock.clone()).await
+        open(
+            &self.url,
+            self.dir.path(),
+            &self.settings,
+            self.clock.clone(),
+        )
+        .await
     }
 
     /// Runs raw SQL on the database behind the store's back (the tamperer's view).
@@ -129,7 +164,9 @@ impl TestDb {
         match self.backend {
             Backend::Sqlite => {
                 let path = self.dir.path().join("tocsin.db");
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await?;
                 sqlx::query(statement).execute(&mut c).await?;
                 c.close().await
             }
@@ -143,7 +180,9 @@ impl TestDb {
 
     /// A start time that tests share: 2026-06-01 09:00 UTC.
     pub fn epoch() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).single().unwrap_or_else(Utc::now)
+        Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0)
+            .single()
+            .unwrap_or_else(Utc::now)
     }
 }
 
@@ -167,12 +206,17 @@ impl Drop for TestDb {
         if let Some(schema) = self.schema.take() {
             let base = postgres_base_url();
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
                     if let Ok(mut c) = sqlx::PgConnection::connect(&base).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut c).await;
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&mut c)
+                            .await;
                         let _ = c.close().await;
                     }
                 });

@@ -15,7 +15,7 @@ pub mod mastodon;
 pub mod matrix;
 pub mod smtp;
 pub mod telegram;
-//TMP pub mod discord;
+pub mod discord;
 //TMP pub mod slack;
 //TMP pub mod teams;
 //TMP pub mod twilio;

@@ -34,7 +34,10 @@ impl RecordedRequest {
 
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -119,25 +122,41 @@ impl FakeServer {
 
 async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
-    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
     lock(&state.requests).push(RecordedRequest {
         method: parts.method.clone(),
         path,
         headers: parts.headers.clone(),
         body: bytes.clone(),
     });
-    let writes = matches!(parts.method, Method::POST | Method::PUT | Method::DELETE | Method::PATCH);
+    let writes = matches!(
+        parts.method,
+        Method::POST | Method::PUT | Method::DELETE | Method::PATCH
+    );
     let (latency, reject, fault) = {
         let mut plan = lock(&state.plan);
-        let fault = if writes { plan.next_writes.pop_front() } else { None };
+        let fault = if writes {
+            plan.next_writes.pop_front()
+        } else {
+            None
+        };
         (plan.latency, plan.reject_token, fault)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     if reject {
-        return (StatusCode::UNAUTHORIZED, "{\"error\":\"The access token is invalid\"}").into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            "{\"error\":\"The access token is invalid\"}",
+        )
+            .into_response();
     }
     let request = Request::from_parts(parts, Body::from(bytes));
     match fault {
@@ -146,8 +165,16 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
             tokio::time::sleep(extra).await;
             next.run(request).await
         }
-        Some(Fault::Status { code, retry_after, body }) => {
-            let mut response = (StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body).into_response();
+        Some(Fault::Status {
+            code,
+            retry_after,
+            body,
+        }) => {
+            let mut response = (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body,
+            )
+                .into_response();
             if let Some(secs) = retry_after {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     response.headers_mut().insert("retry-after", v);
@@ -157,18 +184,27 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
         }
         Some(Fault::Malformed) => {
             let _ = next.run(request).await;
-            (StatusCode::OK, "<html>Service temporarily unavailable</html>").into_response()
+            (
+                StatusCode::OK,
+                "<html>Service temporarily unavailable</html>",
+            )
+                .into_response()
         }
         Some(Fault::DropAfterAccept) => {
             let real = next.run(request).await;
             let status = real.status();
             // The handler acted; now send the headers and break the body off.
             let broken = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "dropped"))
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "dropped",
+                ))
             });
             let mut response = Response::new(Body::from_stream(broken));
             *response.status_mut() = status;
-            response.headers_mut().insert("content-length", HeaderValue::from_static("512"));
+            response
+                .headers_mut()
+                .insert("content-length", HeaderValue::from_static("512"));
             response
         }
     }

@@ -142,12 +142,14 @@ impl Config {
         let explicit = path.map(Path::to_path_buf).or(env_path);
         let (mut table, origin) = match &explicit {
             Some(p) => (read_table(p)?, p.display().to_string()),
-            None if Path::new("tocsin.toml").is_file() => {
-                (read_table(Path::new("tocsin.toml"))?, "tocsin.toml".to_string())
-            }
+            None if Path::new("tocsin.toml").is_file() => (
+                read_table(Path::new("tocsin.toml"))?,
+                "tocsin.toml".to_string(),
+            ),
             None => (toml::Table::new(), "defaults".to_string()),
         };
-        let known = toml::Table::try_from(Config::default()).context("serialising the default config")?;
+        let known =
+            toml::Table::try_from(Config::default()).context("serialising the default config")?;
         for (key, value) in env {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -165,9 +167,15 @@ impl Config {
             set_path(&mut table, &path, parse_env_value(value))
                 .with_context(|| format!("environment variable {key}"))?;
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("configuration ({origin} and TOCSIN_* environment): {}", e.message()))?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    anyhow::anyhow!(
+                        "configuration ({origin} and TOCSIN_* environment): {}",
+                        e.message()
+                    )
+                })?;
         Ok(config)
     }
 }
@@ -230,7 +238,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -247,7 +258,11 @@ mod tests {
     fn environment_overrides_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tocsin.toml");
-        std::fs::write(&file, "data_dir = \"/var/lib/tocsin\"\n[limits]\nsms_max_segments = 2\n").unwrap();
+        std::fs::write(
+            &file,
+            "data_dir = \"/var/lib/tocsin\"\n[limits]\nsms_max_segments = 2\n",
+        )
+        .unwrap();
         let c = Config::load_from(
             Some(&file),
             &env(&[
@@ -259,7 +274,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/tocsin"));
         assert_eq!(c.limits.sms_max_segments, 3);
-        assert_eq!(c.phi.allowed_domains, vec!["health.example.gov".to_string()]);
+        assert_eq!(
+            c.phi.allowed_domains,
+            vec!["health.example.gov".to_string()]
+        );
     }
 
     #[test]

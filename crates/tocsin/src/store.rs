@@ -19,6 +19,8 @@ pub async fn open_store(config: &Config) -> Result<Store> {
 
 /// Runs `f` on a fresh single-threaded runtime (commands are synchronous at the top).
 pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     Ok(runtime.block_on(f))
 }

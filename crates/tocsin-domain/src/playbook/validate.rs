@@ -34,8 +34,12 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.problems
-            .push(Diagnostic::error_at(self.path, self.source, Some(span.start), message));
+        self.problems.push(Diagnostic::error_at(
+            self.path,
+            self.source,
+            Some(span.start),
+            message,
+        ));
     }
 }
 
@@ -103,7 +107,10 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     let datetime_format = match &raw.datetime_format {
         Some(f) => {
             if !datetime_format_is_valid(f.get_ref()) {
-                c.at(f.span(), format!("`{}` is not a valid strftime format", f.get_ref()));
+                c.at(
+                    f.span(),
+                    format!("`{}` is not a valid strftime format", f.get_ref()),
+                );
             }
             f.get_ref().clone()
         }
@@ -116,7 +123,10 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     for var in raw.variables {
         let name = var.name.get_ref().clone();
         if !seen.insert(name.clone()) {
-            c.at(var.name.span(), format!("variable `{name}` is declared twice"));
+            c.at(
+                var.name.span(),
+                format!("variable `{name}` is declared twice"),
+            );
         }
         if let Some(spec) = build_variable(c, var, timezone, &datetime_format) {
             variables.push(spec);
@@ -215,11 +225,20 @@ fn check_hashtags(c: &mut Collector<'_>, tags: &[Spanned<String>]) -> Vec<String
 }
 
 /// Reports a kind-specific field set on a variable of another kind.
-fn misplaced<T>(c: &mut Collector<'_>, field: &Option<Spanned<T>>, name: &str, field_name: &str, kind: VariableKind, belongs_to: &str) {
+fn misplaced<T>(
+    c: &mut Collector<'_>,
+    field: &Option<Spanned<T>>,
+    name: &str,
+    field_name: &str,
+    kind: VariableKind,
+    belongs_to: &str,
+) {
     if let Some(f) = field {
         c.at(
             f.span(),
-            format!("variable `{name}`: `{field_name}` applies only to type {belongs_to}, not {kind}"),
+            format!(
+                "variable `{name}`: `{field_name}` applies only to type {belongs_to}, not {kind}"
+            ),
         );
     }
 }
@@ -264,7 +283,14 @@ fn build_variable(
         misplaced(c, &var.prefixes, &name, "prefixes", kind, "zip");
     }
     if kind != K::Url {
-        misplaced(c, &var.allowed_domains, &name, "allowed_domains", kind, "url");
+        misplaced(
+            c,
+            &var.allowed_domains,
+            &name,
+            "allowed_domains",
+            kind,
+            "url",
+        );
     }
 
     let rule = match kind {
@@ -273,7 +299,12 @@ fn build_variable(
                 match Regex::new(&format!("^(?:{})$", p.get_ref())) {
                     Ok(r) => Some((r, p.get_ref().clone())),
                     Err(e) => {
-                        c.at(p.span(), format!("variable `{name}`: pattern is not a valid regular expression: {e}"));
+                        c.at(
+                            p.span(),
+                            format!(
+                                "variable `{name}`: pattern is not a valid regular expression: {e}"
+                            ),
+                        );
                         None
                     }
                 }
@@ -284,7 +315,10 @@ fn build_variable(
                 .map_or(DEFAULT_TEXT_MAX_LENGTH, |m| *m.get_ref());
             if max_length == 0 {
                 if let Some(m) = &var.max_length {
-                    c.at(m.span(), format!("variable `{name}`: max_length must be at least 1"));
+                    c.at(
+                        m.span(),
+                        format!("variable `{name}`: max_length must be at least 1"),
+                    );
                 }
             }
             VariableRule::Text {
@@ -294,9 +328,16 @@ fn build_variable(
             }
         }
         K::Enum => {
-            let choices = var.choices.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default();
+            let choices = var
+                .choices
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default();
             if choices.is_empty() {
-                c.at(var.name.span(), format!("variable `{name}` is an enum but lists no `choices`"));
+                c.at(
+                    var.name.span(),
+                    format!("variable `{name}` is an enum but lists no `choices`"),
+                );
             }
             VariableRule::Enum { choices }
         }
@@ -304,14 +345,23 @@ fn build_variable(
             let min = var.min.as_ref().map_or(i64::MIN, |m| *m.get_ref());
             let max = var.max.as_ref().map_or(i64::MAX, |m| *m.get_ref());
             if min > max {
-                c.at(var.name.span(), format!("variable `{name}`: min {min} is greater than max {max}"));
+                c.at(
+                    var.name.span(),
+                    format!("variable `{name}`: min {min} is greater than max {max}"),
+                );
             }
             VariableRule::Integer { min, max }
         }
         K::Datetime => {
             let format = match &var.format {
                 Some(f) if !datetime_format_is_valid(f.get_ref()) => {
-                    c.at(f.span(), format!("variable `{name}`: `{}` is not a valid strftime format", f.get_ref()));
+                    c.at(
+                        f.span(),
+                        format!(
+                            "variable `{name}`: `{}` is not a valid strftime format",
+                            f.get_ref()
+                        ),
+                    );
                     playbook_format.to_string()
                 }
                 Some(f) => f.get_ref().clone(),
@@ -320,10 +370,20 @@ fn build_variable(
             VariableRule::Datetime { zone, format }
         }
         K::Zip => {
-            let prefixes = var.prefixes.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default();
+            let prefixes = var
+                .prefixes
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_default();
             if let Some(p) = &var.prefixes {
-                if prefixes.iter().any(|x| x.is_empty() || x.len() > 5 || !x.bytes().all(|b| b.is_ascii_digit())) {
-                    c.at(p.span(), format!("variable `{name}`: ZIP prefixes must be 1 to 5 digits"));
+                if prefixes
+                    .iter()
+                    .any(|x| x.is_empty() || x.len() > 5 || !x.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    c.at(
+                        p.span(),
+                        format!("variable `{name}`: ZIP prefixes must be 1 to 5 digits"),
+                    );
                 }
             }
             VariableRule::Zip { prefixes }
@@ -336,7 +396,10 @@ fn build_variable(
                 .map(|d| d.get_ref().clone())
                 .unwrap_or_default();
             if allowed_domains.is_empty() {
-                c.at(var.name.span(), format!("variable `{name}` is a url but lists no `allowed_domains`"));
+                c.at(
+                    var.name.span(),
+                    format!("variable `{name}` is a url but lists no `allowed_domains`"),
+                );
             }
             VariableRule::Url { allowed_domains }
         }
@@ -352,7 +415,11 @@ fn build_variable(
                 format!(
                     "variable `{name}`: `{}` is not a PHI family (one of: {})",
                     family.get_ref(),
-                    PhiFamily::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                    PhiFamily::ALL
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ),
         }
@@ -386,7 +453,8 @@ fn check_template_path(c: &mut Collector<'_>, path: &Spanned<String>) {
     let bad = p.is_empty()
         || p.starts_with('/')
         || p.contains('\\')
-        || p.split('/').any(|part| part == ".." || part == "." || part.is_empty())
+        || p.split('/')
+            .any(|part| part == ".." || part == "." || part.is_empty())
         || !p.ends_with(".hbs");
     if bad {
         c.at(
@@ -398,7 +466,13 @@ fn check_template_path(c: &mut Collector<'_>, path: &Spanned<String>) {
 
 fn build_step(c: &mut Collector<'_>, step: StepFile) -> Step {
     if !is_slug(step.id.get_ref()) {
-        c.at(step.id.span(), format!("step id `{}` must be lowercase letters, digits and dashes", step.id.get_ref()));
+        c.at(
+            step.id.span(),
+            format!(
+                "step id `{}` must be lowercase letters, digits and dashes",
+                step.id.get_ref()
+            ),
+        );
     }
     check_template_path(c, &step.template);
     let mut variants = BTreeMap::new();
@@ -410,7 +484,14 @@ fn build_step(c: &mut Collector<'_>, step: StepFile) -> Step {
             match key.get_ref().parse::<Platform>() {
                 Ok(p) if p.as_str() == key.get_ref() => Some(VariantTarget::Platform(p)),
                 Ok(p) => {
-                    c.at(key.span(), format!("write the platform as `{}`, not `{}`", p.as_str(), key.get_ref()));
+                    c.at(
+                        key.span(),
+                        format!(
+                            "write the platform as `{}`, not `{}`",
+                            p.as_str(),
+                            key.get_ref()
+                        ),
+                    );
                     None
                 }
                 Err(e) => {
@@ -484,8 +565,14 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
         assert_eq!(p.variables.len(), 2);
         let step = p.step("alert").unwrap();
         assert_eq!(step.template_for(Platform::X), "boil-water/alert.x.hbs");
-        assert_eq!(step.template_for(Platform::Mastodon), "boil-water/alert.hbs");
-        assert_eq!(step.email_html_template(), Some("boil-water/alert.email.html.hbs"));
+        assert_eq!(
+            step.template_for(Platform::Mastodon),
+            "boil-water/alert.hbs"
+        );
+        assert_eq!(
+            step.email_html_template(),
+            Some("boil-water/alert.email.html.hbs")
+        );
         assert_eq!(p.approval, super::super::ApprovalPolicy::TwoPerson);
     }
 
@@ -494,7 +581,11 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
         let src = GOOD.replace("title = \"Alert\"", "title = \"Alert\"\ntitel = \"x\"");
         let errs = parse(&src).unwrap_err();
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].message.contains("unknown field `titel`"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("unknown field `titel`"),
+            "{}",
+            errs[0]
+        );
         assert!(errs[0].line.is_some());
     }
 
@@ -512,7 +603,11 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
             .replace("x = \"boil", "myspace = \"boil")
             .replace("example = \"2026-07-14T09:30\"", "example = \"yesterday\"");
         let errs = parse(&src).unwrap_err();
-        let all = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        let all = errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(all.contains("Mars/Olympus"), "{all}");
         assert!(all.contains("`choices` applies only to type enum"), "{all}");
         assert!(all.contains("unknown platform `myspace`"), "{all}");
@@ -523,7 +618,10 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
 
     #[test]
     fn template_paths_cannot_escape_the_templates_directory() {
-        let src = GOOD.replace("template = \"boil-water/alert.hbs\"", "template = \"../secrets.hbs\"");
+        let src = GOOD.replace(
+            "template = \"boil-water/alert.hbs\"",
+            "template = \"../secrets.hbs\"",
+        );
         let errs = parse(&src).unwrap_err();
         assert!(errs[0].message.contains("relative path"), "{}", errs[0]);
     }

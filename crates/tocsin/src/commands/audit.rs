@@ -198,7 +198,6 @@ pub fn run(config: &Config, cmd: AuditCommand) -> Result<ExitCode> {
     })
 }
 
-
 /// A key given inline, or the name of a file holding it.
 fn read_key(arg: &str) -> Result<NoteVerifier> {
     let text = if Path::new(arg).is_file() {

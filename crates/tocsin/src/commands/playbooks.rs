@@ -40,7 +40,11 @@ fn load(dir: &Path, templates: &Path) -> Result<Library> {
 
 fn composer(config: &Config, library: &Library) -> Result<Composer> {
     let guard = PhiGuard::new(&config.phi).context("the [phi] section of the configuration")?;
-    Ok(Composer::new(library.templates().clone(), guard, config.limits.clone()))
+    Ok(Composer::new(
+        library.templates().clone(),
+        guard,
+        config.limits.clone(),
+    ))
 }
 
 fn library(config: &Config) -> Result<Library> {
@@ -62,7 +66,11 @@ fn loaded<'a>(library: &'a Library, id: &str) -> Result<&'a tocsin_domain::playb
     })
 }
 
-fn status_of(library: &Library, approvals: &[PlaybookApproval], id: &str) -> Result<PreapprovalStatus> {
+fn status_of(
+    library: &Library,
+    approvals: &[PlaybookApproval],
+    id: &str,
+) -> Result<PreapprovalStatus> {
     let hash = library
         .content_hash(id)
         .ok_or_else(|| anyhow!("no playbook `{id}`"))?;
@@ -88,11 +96,19 @@ fn list(config: &Config, library: &Library) -> Result<ExitCode> {
     for p in library.playbooks() {
         let status = status_of(library, &approvals, &p.id)?;
         let steps: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
-        println!("{:<20} {:<11} {:<34} {}", p.id, status.label(), p.title, steps.join(", "));
+        println!(
+            "{:<20} {:<11} {:<34} {}",
+            p.id,
+            status.label(),
+            p.title,
+            steps.join(", ")
+        );
     }
     let broken = library.diagnostics().len();
     if broken > 0 {
-        eprintln!("{broken} problem(s) kept some playbooks out of this list: run `tocsin playbooks lint`");
+        eprintln!(
+            "{broken} problem(s) kept some playbooks out of this list: run `tocsin playbooks lint`"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -107,26 +123,42 @@ fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     let warnings = problems.len() - errors;
     println!(
         "{} playbook(s) checked: {errors} error(s), {warnings} warning(s)",
-        library.playbooks().len() + library.diagnostics().iter().map(|d| &d.file).collect::<std::collections::BTreeSet<_>>().len()
+        library.playbooks().len()
+            + library
+                .diagnostics()
+                .iter()
+                .map(|d| &d.file)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
     );
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn read_vars(args: &RenderArgs) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     if let Some(path) = &args.vars {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let table: BTreeMap<String, serde_json::Value> = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).with_context(|| format!("{}: not a JSON object of values", path.display()))?
-        } else {
-            toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), e.message()))?
-        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let table: BTreeMap<String, serde_json::Value> =
+            if path.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a JSON object of values", path.display()))?
+            } else {
+                toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), e.message()))?
+            };
         for (k, v) in table {
             let text = match v {
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
-                other => bail!("{}: value of `{k}` must be text or a number, not {other}", path.display()),
+                other => bail!(
+                    "{}: value of `{k}` must be text or a number, not {other}",
+                    path.display()
+                ),
             };
             values.insert(k, text);
         }
@@ -153,19 +185,34 @@ fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
     };
     let given = read_vars(args)?;
     let mut values = playbook.example_values();
-    let from_examples: Vec<String> = values.keys().filter(|k| !given.contains_key(*k)).cloned().collect();
+    let from_examples: Vec<String> = values
+        .keys()
+        .filter(|k| !given.contains_key(*k))
+        .cloned()
+        .collect();
     values.extend(given);
     let platforms: Vec<Platform> = if args.platforms.is_empty() {
         Platform::ALL.to_vec()
     } else {
         args.platforms
             .iter()
-            .map(|p| p.parse::<Platform>().map_err(|e| anyhow!("--platform: {e}")))
+            .map(|p| {
+                p.parse::<Platform>()
+                    .map_err(|e| anyhow!("--platform: {e}"))
+            })
             .collect::<Result<_>>()?
     };
     let composer = composer(config, &library)?;
     let composed = composer
-        .compose(playbook, &step, &values, &platforms, ComposeOptions { post_number: args.post_number })
+        .compose(
+            playbook,
+            &step,
+            &values,
+            &platforms,
+            ComposeOptions {
+                post_number: args.post_number,
+            },
+        )
         .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&composed)?),
@@ -177,7 +224,11 @@ fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
 fn print_composed(c: &ComposedStep, from_examples: &[String]) {
     println!("{} / {}: {}", c.playbook_id, c.step_id, c.headline);
     for (name, value) in &c.values {
-        let note = if from_examples.contains(name) { "  (example)" } else { "" };
+        let note = if from_examples.contains(name) {
+            "  (example)"
+        } else {
+            ""
+        };
         println!("  {name} = {value}{note}");
     }
     if let Some(area) = &c.cap_area {
@@ -202,20 +253,28 @@ fn print_variant(v: &ComposedVariant) {
         VariantTarget::EmailHtml => "Email (HTML part)".to_string(),
     };
     let count = v.measurement.as_ref().map_or_else(String::new, |m| {
-        let limit = m.limit.map_or_else(|| "no limit".to_string(), |l| format!("of {l}"));
+        let limit = m
+            .limit
+            .map_or_else(|| "no limit".to_string(), |l| format!("of {l}"));
         match (&m.sms, m.unit) {
             (Some(sms), _) => format!(
                 "{} segment(s) {limit} ({:?}, {} units, {} per segment)",
                 m.used, sms.encoding, sms.units, sms.per_segment
             ),
-            (None, CountUnit::Unlimited) => format!("{} characters, no limit", v.text.chars().count()),
+            (None, CountUnit::Unlimited) => {
+                format!("{} characters, no limit", v.text.chars().count())
+            }
             (None, unit) => format!("{} {limit} {}", m.used, unit.label()),
         }
     });
     println!("\n── {name} ── {count}   [{}]", v.template);
     println!("{}", v.text);
     if !v.hashtags_appended.is_empty() {
-        let tags: Vec<String> = v.hashtags_appended.iter().map(|t| format!("#{t}")).collect();
+        let tags: Vec<String> = v
+            .hashtags_appended
+            .iter()
+            .map(|t| format!("#{t}"))
+            .collect();
         println!("   hashtags appended: {}", tags.join(" "));
     }
     for w in v.warnings() {
@@ -229,7 +288,9 @@ fn print_variant(v: &ComposedVariant) {
 fn hash(config: &Config, id: &str) -> Result<ExitCode> {
     let library = library(config)?;
     let playbook = loaded(&library, id)?;
-    let hash = library.content_hash(id).ok_or_else(|| anyhow!("no playbook `{id}`"))?;
+    let hash = library
+        .content_hash(id)
+        .ok_or_else(|| anyhow!("no playbook `{id}`"))?;
     println!("{hash}");
     println!("  {}", playbook.path.display());
     for (name, _) in library.template_bytes(id).unwrap_or_default() {
@@ -246,9 +307,14 @@ fn approve(config: &Config, id: &str, by: &str, note: Option<String>) -> Result<
         .into_iter()
         .filter(|d| d.is_error())
         .filter(|d| {
-            library
-                .get(id)
-                .is_some_and(|p| d.file == p.path || library.template_bytes(id).unwrap_or_default().iter().any(|(n, _)| d.file == library.templates_dir().join(n)))
+            library.get(id).is_some_and(|p| {
+                d.file == p.path
+                    || library
+                        .template_bytes(id)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|(n, _)| d.file == library.templates_dir().join(n))
+            })
         })
         .collect();
     if !problems.is_empty() {
@@ -260,7 +326,9 @@ fn approve(config: &Config, id: &str, by: &str, note: Option<String>) -> Result<
     if by.trim().is_empty() {
         bail!("--by must name the approver");
     }
-    let hash = library.content_hash(id).ok_or_else(|| anyhow!("no playbook `{id}`"))?;
+    let hash = library
+        .content_hash(id)
+        .ok_or_else(|| anyhow!("no playbook `{id}`"))?;
     let approval = PlaybookApproval {
         playbook_id: id.to_string(),
         content_hash: hash.clone(),
