@@ -264,6 +264,11 @@ impl Library {
             .map(|b| content_hash(&b.file, &b.templates))
     }
 
+    /// A loaded playbook's TOML source.
+    pub fn source(&self, id: &str) -> Option<&str> {
+        self.bytes.get(id).and_then(|b| std::str::from_utf8(&b.file).ok())
+    }
+
     /// The template files a loaded playbook uses, with their bytes.
     pub fn template_bytes(&self, id: &str) -> Option<&[(String, Vec<u8>)]> {
         self.bytes.get(id).map(|b| b.templates.as_slice())

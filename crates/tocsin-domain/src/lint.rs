@@ -28,12 +28,32 @@ pub fn lint_playbook(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let file = playbook.path.as_path();
+    let source = library.source(&playbook.id).unwrap_or("");
+    // Points a problem at the playbook line that causes it: each anchor is searched
+    // after the previous one (e.g. the step's id, then its template path).
+    let at = |anchors: &[String], message: String| {
+        let mut from = 0;
+        let mut found = None;
+        for anchor in anchors {
+            match source
+                .get(from..)
+                .and_then(|rest| rest.find(anchor.as_str()))
+            {
+                Some(i) => {
+                    found = Some(from + i);
+                    from += i + anchor.len();
+                }
+                None => break,
+            }
+        }
+        Diagnostic::error_at(file, source, found, message)
+    };
+    let step_anchor = |id: &str| format!("id = \"{id}\"");
+    let var_anchor = |name: &str| format!("name = \"{name}\"");
     for var in &playbook.variables {
         if var.example.is_none() && var.default.is_none() && var.required {
-            out.push(Diagnostic::error_line(
-                file,
-                None,
-                None,
+            out.push(at(
+                &[var_anchor(&var.name)],
                 format!(
                     "variable `{}` has no example value, so it cannot be previewed",
                     var.name
@@ -48,10 +68,8 @@ pub fn lint_playbook(
     let filled = match fill_values(playbook, &values) {
         Ok(f) => f,
         Err(e) => {
-            out.push(Diagnostic::error_line(
-                file,
-                None,
-                None,
+            out.push(at(
+                &["[[variables]]".to_string()],
                 format!("example values: {e}"),
             ));
             return out;
@@ -73,20 +91,16 @@ pub fn lint_playbook(
                 continue;
             }
             Err(e) => {
-                out.push(Diagnostic::error_line(
-                    file,
-                    None,
-                    None,
+                out.push(at(
+                    &[step_anchor(&step.id)],
                     format!("step `{}`: {e}", step.id),
                 ));
                 continue;
             }
         };
         for hit in &composed.headline_phi {
-            out.push(Diagnostic::error_line(
-                file,
-                None,
-                None,
+            out.push(at(
+                &[step_anchor(&step.id), "headline".to_string()],
                 format!(
                     "step `{}` headline: possible PHI ({}) `{}` with the example values",
                     step.id,
@@ -96,18 +110,19 @@ pub fn lint_playbook(
             ));
         }
         for variant in &composed.variants {
-            let template_file = library.templates_dir().join(&variant.template);
+            let variant_at = [step_anchor(&step.id), format!("\"{}\"", variant.template)];
             let target = match variant.target {
                 VariantTarget::Platform(p) => p.display_name().to_string(),
                 VariantTarget::EmailHtml => "HTML email".to_string(),
             };
             if let Some(m) = &variant.measurement {
                 for problem in m.problems() {
-                    out.push(Diagnostic::error_line(
-                        &template_file,
-                        None,
-                        None,
-                        format!("step `{}` on {target}: {problem} (with the example values and hashtags)", step.id),
+                    out.push(at(
+                        &variant_at,
+                        format!(
+                            "step `{}` on {target}: {problem} (template {}, with the example values and hashtags)",
+                            step.id, variant.template
+                        ),
                     ));
                 }
             }
@@ -116,25 +131,29 @@ pub fn lint_playbook(
                     .variable
                     .as_deref()
                     .map_or("template text".to_string(), |v| format!("variable `{v}`"));
-                out.push(Diagnostic::error_line(
-                    &template_file,
-                    None,
-                    None,
+                let anchors = match &hit.variable {
+                    Some(v) => vec![var_anchor(v), "example".to_string()],
+                    None => variant_at.to_vec(),
+                };
+                out.push(at(
+                    &anchors,
                     format!(
-                        "step `{}` on {target}: possible PHI ({}) `{}` from {from}",
+                        "step `{}` on {target}: possible PHI ({}) `{}` from {from} (template {})",
                         step.id,
                         hit.family.as_str(),
-                        variant.text.get(hit.start..hit.end).unwrap_or("")
+                        variant.text.get(hit.start..hit.end).unwrap_or(""),
+                        variant.template
                     ),
                 ));
             }
             for warning in variant.warnings() {
                 out.push(
-                    Diagnostic::error_line(
-                        &template_file,
-                        None,
-                        None,
-                        format!("step `{}` on {target}: {warning}", step.id),
+                    at(
+                        &variant_at,
+                        format!(
+                            "step `{}` on {target}: {warning} (template {})",
+                            step.id, variant.template
+                        ),
                     )
                     .as_warning(),
                 );
