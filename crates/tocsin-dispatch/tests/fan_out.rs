@@ -18,6 +18,7 @@ on_both_backends!(
     live_session_posts_reply_to_each_account_s_previous_post_in_order,
     a_scheduled_message_waits_for_its_time,
     every_attempt_and_result_is_in_the_audit_chain,
+    a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved_text,
 );
 
 async fn every_account_gets_exactly_one_post(backend: Backend) {
@@ -300,4 +301,58 @@ async fn every_attempt_and_result_is_in_the_audit_chain(backend: Backend) {
         platform: String::new(),
         body: String::new(),
     };
+}
+
+async fn a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved_text(
+    backend: Backend,
+) {
+    let d = Deployment::new(backend, 3).await;
+    let node_a = d.dispatcher("node-a");
+    let node_b = d.dispatcher("node-b");
+    let m = d
+        .approve(
+            "Boil-water advisory still in effect.",
+            &d.accounts,
+            Placement::default(),
+        )
+        .await;
+    d.settle(&node_a, m, Duration::from_secs(20)).await;
+
+    let mut tx = d.store().begin().await.unwrap();
+    let first = d.store().now() - chrono::Duration::seconds(1);
+    tx.add_recurring("approver", m, first, chrono::Duration::hours(2), None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (a, b) = tokio::join!(node_a.fire_schedules(), node_b.fire_schedules());
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "two nodes, one firing");
+    assert_eq!(
+        node_a.fire_schedules().await.unwrap(),
+        0,
+        "the next run is two hours away"
+    );
+
+    for _ in 0..50 {
+        node_a.dispatch_batch().await.unwrap();
+        node_a.drain().await;
+        if d.sandbox.posts().len() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let posts = d.sandbox.posts();
+    assert_eq!(
+        posts.len(),
+        6,
+        "the original and one repeat on each account"
+    );
+    assert!(posts
+        .iter()
+        .all(|p| p.post.text == "Boil-water advisory still in effect."));
+    let keys: std::collections::BTreeSet<_> = posts
+        .iter()
+        .map(|p| p.post.idempotency_key.clone())
+        .collect();
+    assert_eq!(keys.len(), 6, "a repeat is a new message, not a re-send");
 }
