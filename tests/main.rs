@@ -14,4 +14,5 @@ mod support;
 
 mod audit_cli;
 mod config_cli;
+mod drill_cli;
 mod playbooks_cli;

@@ -13,6 +13,12 @@ pub trait Connector: Send + Sync {
     /// The platform this connector speaks.
     fn platform(&self) -> Platform;
 
+    /// Whose approved text this account receives: its own platform's, except for a
+    /// sandbox account standing in for another platform in a drill or demo.
+    fn variant_platform(&self) -> Platform {
+        self.platform()
+    }
+
     /// Whether the platform honours [`OutgoingPost::idempotency_key`], so that a send
     /// whose outcome is unknown can simply be repeated.
     fn idempotent(&self) -> bool {

@@ -59,19 +59,31 @@ impl SandboxLog {
     }
 }
 
-/// A sandbox account.
+/// A sandbox account, optionally standing in for a real platform (it then receives that
+/// platform's approved text, so a drill shows exactly what each platform would get).
 #[derive(Debug)]
 pub struct SandboxConnector {
     account: String,
     log: std::sync::Arc<SandboxLog>,
+    stands_for: Platform,
 }
 
 impl SandboxConnector {
     /// A sandbox account recording into `log`.
     pub fn new(account: &str, log: std::sync::Arc<SandboxLog>) -> Self {
+        Self::standing_for(account, log, Platform::Sandbox)
+    }
+
+    /// A sandbox account that receives `platform`'s text.
+    pub fn standing_for(
+        account: &str,
+        log: std::sync::Arc<SandboxLog>,
+        platform: Platform,
+    ) -> Self {
         SandboxConnector {
             account: account.to_string(),
             log,
+            stands_for: platform,
         }
     }
 
@@ -88,6 +100,10 @@ impl SandboxConnector {
 impl Connector for SandboxConnector {
     fn platform(&self) -> Platform {
         Platform::Sandbox
+    }
+
+    fn variant_platform(&self) -> Platform {
+        self.stands_for
     }
 
     fn idempotent(&self) -> bool {

@@ -418,7 +418,7 @@ async fn build_action(
     m: &MessageForSending,
     connector: &dyn Connector,
 ) -> Result<Action, (ResultOutcome, DeliveryEventKind)> {
-    let platform = connector.platform().as_str();
+    let platform = connector.variant_platform().as_str();
     let mut post = OutgoingPost::new(d.idempotency_key.clone(), String::new());
     post.exercise = m.exercise;
     post.title = m.title.clone();

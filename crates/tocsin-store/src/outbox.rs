@@ -406,15 +406,23 @@ impl Tx<'_> {
                 d.account_id, d.attempt, d.previous_state
             ));
         }
-        let events = by_message
-            .into_iter()
-            .map(|(message, accounts)| {
+        let mut events = Vec::with_capacity(by_message.len());
+        for (message, accounts) in by_message {
+            let exercise: bool = on_tx!(self, c => {
+                sqlx::query_scalar::<_, bool>("SELECT exercise FROM messages WHERE id = $1")
+                    .bind(message)
+                    .fetch_optional(&mut *c)
+                    .await?
+                    .unwrap_or(false)
+            });
+            events.push(
                 AuditEvent::new(owner, "delivery.claim")
                     .subject("message", message.to_string())
                     .outcome(format!("{} deliveries claimed", accounts.len()))
-                    .payload(accounts.join(",").as_bytes())
-            })
-            .collect();
+                    .exercise(exercise)
+                    .payload(accounts.join(",").as_bytes()),
+            );
+        }
         self.append_audit_batch(events).await?;
         Ok(claimed)
     }
@@ -431,7 +439,7 @@ impl Tx<'_> {
         let mut recorded = Vec::with_capacity(results.len());
         let mut events = Vec::new();
         let mut late: Vec<(i64, i64)> = Vec::new();
-        let mut kinds: BTreeMap<i64, (String, bool)> = BTreeMap::new();
+        let mut kinds: BTreeMap<i64, (String, bool, bool)> = BTreeMap::new();
         for r in results {
             if kinds.contains_key(&r.message_id) {
                 continue;
@@ -440,18 +448,18 @@ impl Tx<'_> {
             // updates this row) waits, or we wait for it, so no late post is missed.
             let sql = match self.store.backend() {
                 Backend::Postgres => {
-                    "SELECT kind, retracted_at FROM messages WHERE id = $1 FOR SHARE"
+                    "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1 FOR SHARE"
                 }
-                Backend::Sqlite => "SELECT kind, retracted_at FROM messages WHERE id = $1",
+                Backend::Sqlite => "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1",
             };
-            let row: Option<(String, Option<String>)> = on_tx!(self, c => {
+            let row: Option<(String, Option<String>, bool)> = on_tx!(self, c => {
                 sqlx::query_as(sql)
                     .bind(r.message_id)
                     .fetch_optional(&mut *c)
                     .await?
             });
-            if let Some((kind, retracted)) = row {
-                kinds.insert(r.message_id, (kind, retracted.is_some()));
+            if let Some((kind, retracted, exercise)) = row {
+                kinds.insert(r.message_id, (kind, retracted.is_some(), exercise));
             }
         }
         // Every row in a few multi-row UPDATEs (each statement costs a round trip to the
@@ -515,9 +523,11 @@ impl Tx<'_> {
                 continue;
             }
             recorded.push(Recorded::Yes);
-            let (kind, message_retracted) = kinds
+            let (kind, message_retracted, exercise) = kinds
                 .get(&r.message_id)
-                .map_or(("post", false), |(k, ret)| (k.as_str(), *ret));
+                .map_or(("post", false, false), |(k, ret, ex)| {
+                    (k.as_str(), *ret, *ex)
+                });
             if row.state == "sent" && kind == "post" && message_retracted {
                 late.push((r.message_id, r.account_id));
             }
@@ -541,7 +551,8 @@ impl Tx<'_> {
                 .subject("message", r.message_id.to_string())
                 .subject("account", r.account_id.to_string())
                 .subject("attempt", r.attempt.to_string())
-                .outcome(row.state);
+                .outcome(row.state)
+                .exercise(exercise);
             if let Some(id) = &row.remote_id {
                 event = event.subject("remote", id.as_str());
             }

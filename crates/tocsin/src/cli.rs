@@ -21,6 +21,9 @@ pub enum Command {
     /// Work with playbooks: list, lint, render, hash, approve.
     #[command(subcommand)]
     Playbooks(PlaybooksCommand),
+    /// Rehearse a playbook end to end: render it, send it as an exercise to sandbox
+    /// accounts standing in for every platform, watch each delivery, optionally retract.
+    Drill(DrillArgs),
     /// Compliance: verify, export and follow the tamper-evident audit log; print its public key.
     #[command(subcommand)]
     Audit(crate::commands::audit::AuditCommand),
@@ -77,6 +80,36 @@ pub enum PlaybooksCommand {
     },
 }
 
+/// Variable values given on the command line.
+#[derive(Debug, Args)]
+pub struct ValueArgs {
+    /// A TOML or JSON file of variable values (`area = "North Side"`).
+    #[arg(long, value_name = "FILE")]
+    pub vars: Option<PathBuf>,
+    /// A variable value, `name=value` (repeatable; wins over --vars).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub var: Vec<String>,
+}
+
+/// `tocsin drill`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Playbook id.
+    pub id: String,
+    /// Step id (default: the first step).
+    #[arg(long)]
+    pub step: Option<String>,
+    /// Values; those not given are the playbook's examples.
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// Retract the message everywhere once it is out, as after a mistake.
+    #[arg(long)]
+    pub retract: bool,
+    /// Who runs the drill (recorded in the audit log; default: $USER).
+    #[arg(long = "as", value_name = "NAME")]
+    pub actor: Option<String>,
+}
+
 /// `tocsin playbooks render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -85,12 +118,9 @@ pub struct RenderArgs {
     /// Step id (default: the first step).
     #[arg(long)]
     pub step: Option<String>,
-    /// A TOML or JSON file of variable values (`area = "North Side"`).
-    #[arg(long, value_name = "FILE")]
-    pub vars: Option<PathBuf>,
-    /// A variable value, `name=value` (repeatable; wins over --vars).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub var: Vec<String>,
+    /// Values; those not given are the playbook's examples.
+    #[command(flatten)]
+    pub values: ValueArgs,
     /// Platforms to render (repeatable; default: all).
     #[arg(long = "platform", value_name = "PLATFORM")]
     pub platforms: Vec<String>,

@@ -1,7 +1,8 @@
 //! One module per command group; [`run`] routes a parsed command line to it.
 
 pub mod audit;
-mod playbooks;
+mod drill;
+pub(crate) mod playbooks;
 mod retention;
 
 use anyhow::Result;
@@ -13,13 +14,28 @@ use crate::config::Config;
 /// Runs a parsed command line; the exit code says whether all was well.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
+    init_logging(&config);
     match cli.command {
         Command::Playbooks(cmd) => playbooks::run(&config, cmd),
         Command::Audit(cmd) => audit::run(&config, cmd),
+        Command::Drill(args) => drill::run(&config, &args),
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Structured logs on stderr, as `[log]` says (`TOCSIN_LOG__LEVEL=debug` for more).
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Text => builder.try_init(),
+    };
 }

@@ -13,7 +13,7 @@ use tocsin_domain::playbook::VariantTarget;
 use tocsin_domain::preapproval::{preapproval_status, PlaybookApproval, PreapprovalStatus};
 use tocsin_domain::Platform;
 
-use crate::cli::{OutputFormat, PlaybooksCommand, RenderArgs};
+use crate::cli::{OutputFormat, PlaybooksCommand, RenderArgs, ValueArgs};
 use crate::config::Config;
 use crate::store::{block_on, open_store};
 
@@ -34,11 +34,11 @@ pub fn run(config: &Config, cmd: PlaybooksCommand) -> Result<ExitCode> {
     }
 }
 
-fn load(dir: &Path, templates: &Path) -> Result<Library> {
+pub(crate) fn load(dir: &Path, templates: &Path) -> Result<Library> {
     Ok(Library::load(dir, templates)?)
 }
 
-fn composer(config: &Config, library: &Library) -> Result<Composer> {
+pub(crate) fn composer(config: &Config, library: &Library) -> Result<Composer> {
     let guard = PhiGuard::new(&config.phi).context("the [phi] section of the configuration")?;
     Ok(Composer::new(
         library.templates().clone(),
@@ -51,7 +51,10 @@ fn library(config: &Config) -> Result<Library> {
     load(&config.playbooks_dir, &config.templates_dir)
 }
 
-fn loaded<'a>(library: &'a Library, id: &str) -> Result<&'a tocsin_domain::playbook::Playbook> {
+pub(crate) fn loaded<'a>(
+    library: &'a Library,
+    id: &str,
+) -> Result<&'a tocsin_domain::playbook::Playbook> {
     library.get(id).ok_or_else(|| {
         let broken = library
             .diagnostics()
@@ -138,7 +141,8 @@ fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     })
 }
 
-fn read_vars(args: &RenderArgs) -> Result<BTreeMap<String, String>> {
+/// Values from `--vars FILE` and `--var name=value`.
+pub(crate) fn read_vars(args: &ValueArgs) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     if let Some(path) = &args.vars {
         let text = std::fs::read_to_string(path)
@@ -183,7 +187,7 @@ fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
             .map(|s| s.id.clone())
             .ok_or_else(|| anyhow!("playbook has no steps"))?,
     };
-    let given = read_vars(args)?;
+    let given = read_vars(&args.values)?;
     let mut values = playbook.example_values();
     let from_examples: Vec<String> = values
         .keys()

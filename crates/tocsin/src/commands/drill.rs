@@ -1,0 +1,344 @@
+//! `tocsin drill`: rehearse a playbook end to end with nobody reached. The message is
+//! rendered, checked, recorded as an exercise, fanned out by the real dispatcher to
+//! sandbox accounts that stand in for every platform (each gets its platform's text),
+//! watched delivery by delivery, and optionally retracted everywhere. Every step lands
+//! in the audit log marked as an exercise.
+
+use anyhow::{anyhow, bail, Result};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::printable;
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_dispatch::{AccountRoute, DeliveryEventKind, DispatchConfig, Dispatcher, Routes};
+use tocsin_domain::compose::ComposeOptions;
+use tocsin_domain::playbook::VariantTarget;
+use tocsin_domain::Platform;
+use tocsin_store::outbox::{Placement, RetractMode};
+use tocsin_store::{DeliveryState, NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
+
+use crate::cli::DrillArgs;
+use crate::commands::playbooks::{composer, load, loaded, read_vars};
+use crate::config::Config;
+use crate::store::{block_on, open_store};
+
+/// The platforms a drill's sandbox accounts stand in for.
+const STAND_INS: [Platform; 14] = [
+    Platform::Mastodon,
+    Platform::Bluesky,
+    Platform::X,
+    Platform::Facebook,
+    Platform::Threads,
+    Platform::Linkedin,
+    Platform::Telegram,
+    Platform::Discord,
+    Platform::Slack,
+    Platform::Teams,
+    Platform::Matrix,
+    Platform::Email,
+    Platform::Sms,
+    Platform::Webhook,
+];
+
+/// A drill account's handle: `sandbox:<platform>`.
+fn handle(platform: Platform) -> String {
+    format!("sandbox:{}", platform.as_str())
+}
+
+/// Runs a drill.
+pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
+    let library = load(&config.playbooks_dir, &config.templates_dir)?;
+    let playbook = loaded(&library, &args.id)?;
+    let step = match &args.step {
+        Some(s) => s.clone(),
+        None => playbook
+            .steps
+            .first()
+            .map(|s| s.id.clone())
+            .ok_or_else(|| anyhow!("playbook has no steps"))?,
+    };
+    let mut values = playbook.example_values();
+    values.extend(read_vars(&args.values)?);
+    let composed = composer(config, &library)?
+        .compose(
+            playbook,
+            &step,
+            &values,
+            &STAND_INS,
+            ComposeOptions::default(),
+        )
+        .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
+    if composed.is_blocked() {
+        for v in &composed.variants {
+            for p in v.blocking_problems() {
+                eprintln!("{}: {p}", v.target);
+            }
+        }
+        bail!("the message is blocked (see above): in a real alert an approver would have to override it");
+    }
+    let actor = args
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "drill".into());
+    let variants: Vec<RenderedVariant> = composed
+        .variants
+        .iter()
+        .map(|v| RenderedVariant {
+            platform: match v.target {
+                VariantTarget::Platform(p) => p.as_str().to_string(),
+                VariantTarget::EmailHtml => "email_html".to_string(),
+            },
+            body: v.text.clone(),
+        })
+        .collect();
+    println!(
+        "EXERCISE drill of {} / {}: {}",
+        playbook.id, step, composed.headline
+    );
+    let code = block_on(async {
+        let store = open_store(config).await?;
+        let result = drive(
+            &store,
+            &library,
+            playbook,
+            &step,
+            &values,
+            variants,
+            &composed.headline,
+            &actor,
+            args.retract,
+        )
+        .await;
+        store.close().await;
+        result
+    })??;
+    Ok(code)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    store: &Store,
+    library: &tocsin_domain::library::Library,
+    playbook: &tocsin_domain::playbook::Playbook,
+    step: &str,
+    values: &BTreeMap<String, String>,
+    variants: Vec<RenderedVariant>,
+    headline: &str,
+    actor: &str,
+    retract: bool,
+) -> Result<ExitCode> {
+    let log = Arc::new(SandboxLog::default());
+    let routes = Arc::new(Routes::new());
+    let existing = store.accounts().await?;
+    let mut accounts: Vec<(i64, Platform)> = Vec::new();
+    for platform in STAND_INS {
+        let id = match existing
+            .iter()
+            .find(|a| a.sandbox && a.handle == handle(platform))
+        {
+            Some(a) => a.id,
+            None => {
+                store
+                    .add_account(
+                        actor,
+                        &NewAccount {
+                            platform: "sandbox".into(),
+                            handle: handle(platform),
+                            display_name: format!("Drill · {}", platform.display_name()),
+                            sandbox: true,
+                        },
+                    )
+                    .await?
+            }
+        };
+        let connector = Arc::new(SandboxConnector::standing_for(
+            &id.to_string(),
+            log.clone(),
+            platform,
+        ));
+        routes.insert(
+            id,
+            AccountRoute {
+                connector,
+                host: "sandbox".into(),
+            },
+        );
+        accounts.push((id, platform));
+    }
+    let draft = store
+        .create_draft(&NewDraft {
+            playbook_id: playbook.id.clone(),
+            step_id: step.to_string(),
+            content_hash: library.content_hash(&playbook.id).unwrap_or_default(),
+            variables_json: serde_json::to_string(values)?,
+            created_by: actor.to_string(),
+            exercise: true,
+            variants: variants.clone(),
+        })
+        .await?;
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        routes,
+        DispatchConfig {
+            node_id: "drill".into(),
+            ..DispatchConfig::default()
+        },
+    );
+    let mut events = dispatcher.subscribe();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let d = dispatcher.clone();
+        tokio::spawn(async move {
+            d.run(async {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    };
+    let names: BTreeMap<i64, Platform> = accounts.iter().copied().collect();
+    let mut tx = store.begin().await?;
+    let message = tx
+        .create_placed_message(
+            &NewMessage {
+                draft_id: draft,
+                approved_by: actor.to_string(),
+                exercise: true,
+                break_glass: false,
+                variants,
+                account_ids: accounts.iter().map(|(id, _)| *id).collect(),
+            },
+            &Placement {
+                title: Some(headline.to_string()),
+                ..Placement::default()
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    dispatcher.wake();
+    println!(
+        "message {message} approved as an exercise by {actor}; sending to {} sandbox accounts",
+        accounts.len()
+    );
+    watch(store, &mut events, message, &names, "delivered").await?;
+    print_grid(store, message, &names, &log).await?;
+
+    if retract {
+        let mut tx = store.begin().await?;
+        let summary = tx
+            .retract_message(
+                actor,
+                message,
+                RetractMode::Delete,
+                &[],
+                "drill: retract everywhere",
+            )
+            .await?;
+        tx.commit().await?;
+        dispatcher.wake();
+        println!(
+            "\nretracting message {message} everywhere ({} accounts)",
+            summary.targeted
+        );
+        watch(
+            store,
+            &mut events,
+            summary.retraction_message_id,
+            &names,
+            "deleted",
+        )
+        .await?;
+        print_grid(store, message, &names, &log).await?;
+    }
+    let _ = stop.send(());
+    let _ = running.await;
+    println!("\nEvery step above is in the audit log, marked as an exercise: `tocsin audit tail --no-follow`.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints delivery events for `message` until all its deliveries are settled;
+/// `done` names what a delivery means here ("delivered", "deleted").
+async fn watch(
+    store: &Store,
+    events: &mut tokio::sync::broadcast::Receiver<tocsin_dispatch::DeliveryEvent>,
+    message: i64,
+    names: &BTreeMap<i64, Platform>,
+    done: &str,
+) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let show = |e: &tocsin_dispatch::DeliveryEvent| {
+        if e.message_id != message {
+            return;
+        }
+        let who = names.get(&e.account_id).map_or("?", |p| p.display_name());
+        let what = match &e.kind {
+            DeliveryEventKind::Delivered { url, .. } => {
+                format!("{done} {}", url.as_deref().unwrap_or(""))
+            }
+            DeliveryEventKind::Sending { attempt } => format!("sending (attempt {attempt})"),
+            DeliveryEventKind::Retrying { error, .. } => format!("retrying: {error}"),
+            DeliveryEventKind::Failed { error } => format!("FAILED: {error}"),
+            other => format!("{other:?}").to_lowercase(),
+        };
+        println!("  {who:<16} {what}");
+    };
+    loop {
+        while let Ok(e) = events.try_recv() {
+            show(&e);
+        }
+        let settled = store.deliveries(message).await?.iter().all(|d| {
+            matches!(
+                d.state,
+                DeliveryState::Sent
+                    | DeliveryState::Failed
+                    | DeliveryState::Retracted
+                    | DeliveryState::Cancelled
+            )
+        });
+        if settled {
+            // Results are published just after their commit: show the last ones too.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            while let Ok(e) = events.try_recv() {
+                show(&e);
+            }
+            return Ok(());
+        }
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => bail!("deliveries of message {message} did not settle within 60 s"),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => bail!("event stream ended: {e}"),
+            Ok(Ok(e)) => show(&e),
+        }
+    }
+}
+
+async fn print_grid(
+    store: &Store,
+    message: i64,
+    names: &BTreeMap<i64, Platform>,
+    log: &SandboxLog,
+) -> Result<()> {
+    println!(
+        "\n{:<16} {:<10} {:>8}  {:<28} TEXT",
+        "ACCOUNT", "STATE", "ATTEMPTS", "LINK"
+    );
+    for d in store.deliveries(message).await? {
+        let platform = names.get(&d.account_id).copied();
+        let text = log
+            .posts_for(&d.account_id.to_string())
+            .first()
+            .map(|p| printable(&p.post.text))
+            .unwrap_or_default();
+        let short: String = text.chars().take(60).collect();
+        println!(
+            "{:<16} {:<10} {:>8}  {:<28} {}",
+            platform.map_or("?", |p| p.display_name()),
+            d.state.as_str(),
+            d.attempts,
+            d.remote_url.unwrap_or_default(),
+            short
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `tocsin drill`: a playbook rehearsed end to end through the real store, dispatcher and
+//! audit log, reaching only sandbox accounts, each getting its own platform's text.
+
+use crate::support::Workspace;
+
+#[test]
+fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
+    let ws = Workspace::with_library();
+    let out = ws.tocsin(&["drill", "boil-water", "--retract", "--as", "lead"]).ok();
+    assert!(out.contains("EXERCISE drill of boil-water / alert"), "{out}");
+    assert_eq!(out.matches(" delivered /sandbox/").count(), 14, "{out}");
+    assert_eq!(out.matches(" deleted /sandbox/").count(), 14, "{out}");
+    let sms_row = out.lines().find(|l| l.starts_with("SMS ") && l.contains("sent")).unwrap_or_default();
+    assert!(sms_row.contains("HEALTH DEPT: Boil water advisory"), "the SMS stand-in got the SMS variant: {out}");
+    assert_eq!(out.lines().filter(|l| l.contains(" retracted ")).count(), 14, "{out}");
+
+    let tail = ws.tocsin(&["audit", "tail", "--no-follow", "-n", "500"]).ok();
+    let approve = tail.lines().find(|l| l.contains("message.approve")).unwrap_or_default();
+    assert!(approve.contains("lead") && approve.contains("[exercise]"), "{tail}");
+    assert!(tail.lines().filter(|l| l.contains("delivery.result")).all(|l| l.contains("[exercise]")), "{tail}");
+    assert!(tail.contains("message.retract"), "{tail}");
+    assert!(ws.tocsin(&["audit", "verify"]).ok().contains("OK"));
+}
+
+#[test]
+fn a_drill_of_a_message_carrying_phi_is_refused_like_an_alert_would_be() {
+    let ws = Workspace::with_library();
+    let out = ws
+        .tocsin(&["drill", "boil-water", "--var", "area=the home of patient John Smith, SSN 123-45-6789"])
+        .fails();
+    assert!(out.contains("possible PHI (ssn)"), "{out}");
+    assert!(out.contains("blocked"), "{out}");
+}
