@@ -6,18 +6,46 @@ use crate::support::Workspace;
 #[test]
 fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
     let ws = Workspace::with_library();
-    let out = ws.tocsin(&["drill", "boil-water", "--retract", "--as", "lead"]).ok();
-    assert!(out.contains("EXERCISE drill of boil-water / alert"), "{out}");
+    let out = ws
+        .tocsin(&["drill", "boil-water", "--retract", "--as", "lead"])
+        .ok();
+    assert!(
+        out.contains("EXERCISE drill of boil-water / alert"),
+        "{out}"
+    );
     assert_eq!(out.matches(" delivered /sandbox/").count(), 14, "{out}");
     assert_eq!(out.matches(" deleted /sandbox/").count(), 14, "{out}");
-    let sms_row = out.lines().find(|l| l.starts_with("SMS ") && l.contains("sent")).unwrap_or_default();
-    assert!(sms_row.contains("HEALTH DEPT: Boil water advisory"), "the SMS stand-in got the SMS variant: {out}");
-    assert_eq!(out.lines().filter(|l| l.contains(" retracted ")).count(), 14, "{out}");
+    let sms_row = out
+        .lines()
+        .find(|l| l.starts_with("SMS ") && l.contains("sent"))
+        .unwrap_or_default();
+    assert!(
+        sms_row.contains("HEALTH DEPT: Boil water advisory"),
+        "the SMS stand-in got the SMS variant: {out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" retracted ")).count(),
+        14,
+        "{out}"
+    );
 
-    let tail = ws.tocsin(&["audit", "tail", "--no-follow", "-n", "500"]).ok();
-    let approve = tail.lines().find(|l| l.contains("message.approve")).unwrap_or_default();
-    assert!(approve.contains("lead") && approve.contains("[exercise]"), "{tail}");
-    assert!(tail.lines().filter(|l| l.contains("delivery.result")).all(|l| l.contains("[exercise]")), "{tail}");
+    let tail = ws
+        .tocsin(&["audit", "tail", "--no-follow", "-n", "500"])
+        .ok();
+    let approve = tail
+        .lines()
+        .find(|l| l.contains("message.approve"))
+        .unwrap_or_default();
+    assert!(
+        approve.contains("lead") && approve.contains("[exercise]"),
+        "{tail}"
+    );
+    assert!(
+        tail.lines()
+            .filter(|l| l.contains("delivery.result"))
+            .all(|l| l.contains("[exercise]")),
+        "{tail}"
+    );
     assert!(tail.contains("message.retract"), "{tail}");
     assert!(ws.tocsin(&["audit", "verify"]).ok().contains("OK"));
 }
@@ -26,8 +54,48 @@ fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
 fn a_drill_of_a_message_carrying_phi_is_refused_like_an_alert_would_be() {
     let ws = Workspace::with_library();
     let out = ws
-        .tocsin(&["drill", "boil-water", "--var", "area=the home of patient John Smith, SSN 123-45-6789"])
+        .tocsin(&[
+            "drill",
+            "boil-water",
+            "--var",
+            "area=the home of patient John Smith, SSN 123-45-6789",
+        ])
         .fails();
     assert!(out.contains("possible PHI (ssn)"), "{out}");
     assert!(out.contains("blocked"), "{out}");
+}
+
+#[test]
+fn a_live_session_drill_threads_numbered_posts_per_account() {
+    let ws = Workspace::with_library();
+    let out = ws
+        .tocsin(&[
+            "drill",
+            "live-procedure",
+            "--step",
+            "intro",
+            "--step",
+            "update",
+            "--step",
+            "update",
+        ])
+        .ok();
+    assert!(out.contains("live session 1 under #MercyKneeLive"), "{out}");
+    let mastodon: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("Mastodon ") && l.contains(" sent "))
+        .collect();
+    assert_eq!(mastodon.len(), 3, "{out}");
+    assert!(
+        mastodon[0].contains(" 1/ ") && !mastodon[0].contains("reply to"),
+        "{out}"
+    );
+    assert!(
+        mastodon[1].contains(" 2/ ") && mastodon[1].contains("reply to"),
+        "{out}"
+    );
+    assert!(
+        mastodon[2].contains(" 3/ ") && mastodon[2].contains("reply to"),
+        "{out}"
+    );
 }

@@ -96,9 +96,10 @@ pub struct ValueArgs {
 pub struct DrillArgs {
     /// Playbook id.
     pub id: String,
-    /// Step id (default: the first step).
+    /// Step ids, in order (repeatable; default: the first step). For a live-session
+    /// playbook each is a post in the session's thread, numbered.
     #[arg(long)]
-    pub step: Option<String>,
+    pub step: Vec<String>,
     /// Values; those not given are the playbook's examples.
     #[command(flatten)]
     pub values: ValueArgs,

@@ -46,67 +46,84 @@ fn handle(platform: Platform) -> String {
     format!("sandbox:{}", platform.as_str())
 }
 
+/// One post of a drill: a step and its approved texts.
+struct DrillPost {
+    step: String,
+    headline: String,
+    variants: Vec<RenderedVariant>,
+}
+
 /// Runs a drill.
 pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
     let library = load(&config.playbooks_dir, &config.templates_dir)?;
     let playbook = loaded(&library, &args.id)?;
-    let step = match &args.step {
-        Some(s) => s.clone(),
-        None => playbook
+    let steps: Vec<String> = if args.step.is_empty() {
+        playbook
             .steps
             .first()
-            .map(|s| s.id.clone())
-            .ok_or_else(|| anyhow!("playbook has no steps"))?,
+            .map(|s| vec![s.id.clone()])
+            .ok_or_else(|| anyhow!("playbook has no steps"))?
+    } else {
+        args.step.clone()
     };
     let mut values = playbook.example_values();
     values.extend(read_vars(&args.values)?);
-    let composed = composer(config, &library)?
-        .compose(
-            playbook,
-            &step,
-            &values,
-            &STAND_INS,
-            ComposeOptions::default(),
-        )
-        .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
-    if composed.is_blocked() {
-        for v in &composed.variants {
-            for p in v.blocking_problems() {
-                eprintln!("{}: {p}", v.target);
+    let composer = composer(config, &library)?;
+    let mut posts = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        let number = playbook
+            .session
+            .as_ref()
+            .map(|_| u32::try_from(n + 1).unwrap_or(u32::MAX));
+        let composed = composer
+            .compose(
+                playbook,
+                step,
+                &values,
+                &STAND_INS,
+                ComposeOptions {
+                    post_number: number,
+                },
+            )
+            .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
+        if composed.is_blocked() {
+            for v in &composed.variants {
+                for p in v.blocking_problems() {
+                    eprintln!("{} / {}: {p}", step, v.target);
+                }
             }
+            bail!("the message is blocked (see above): in a real alert an approver would have to override it");
         }
-        bail!("the message is blocked (see above): in a real alert an approver would have to override it");
+        posts.push(DrillPost {
+            step: step.clone(),
+            headline: composed.headline.clone(),
+            variants: composed
+                .variants
+                .iter()
+                .map(|v| RenderedVariant {
+                    platform: match v.target {
+                        VariantTarget::Platform(p) => p.as_str().to_string(),
+                        VariantTarget::EmailHtml => "email_html".to_string(),
+                    },
+                    body: v.text.clone(),
+                })
+                .collect(),
+        });
     }
     let actor = args
         .actor
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "drill".into());
-    let variants: Vec<RenderedVariant> = composed
-        .variants
-        .iter()
-        .map(|v| RenderedVariant {
-            platform: match v.target {
-                VariantTarget::Platform(p) => p.as_str().to_string(),
-                VariantTarget::EmailHtml => "email_html".to_string(),
-            },
-            body: v.text.clone(),
-        })
-        .collect();
-    println!(
-        "EXERCISE drill of {} / {}: {}",
-        playbook.id, step, composed.headline
-    );
+    println!("EXERCISE drill of {}: {} post(s)", playbook.id, posts.len());
     let code = block_on(async {
         let store = open_store(config).await?;
         let result = drive(
             &store,
             &library,
             playbook,
-            &step,
             &values,
-            variants,
-            &composed.headline,
+            &posts,
             &actor,
             args.retract,
         )
@@ -117,15 +134,12 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn drive(
     store: &Store,
     library: &tocsin_domain::library::Library,
     playbook: &tocsin_domain::playbook::Playbook,
-    step: &str,
     values: &BTreeMap<String, String>,
-    variants: Vec<RenderedVariant>,
-    headline: &str,
+    posts: &[DrillPost],
     actor: &str,
     retract: bool,
 ) -> Result<ExitCode> {
@@ -167,17 +181,6 @@ async fn drive(
         );
         accounts.push((id, platform));
     }
-    let draft = store
-        .create_draft(&NewDraft {
-            playbook_id: playbook.id.clone(),
-            step_id: step.to_string(),
-            content_hash: library.content_hash(&playbook.id).unwrap_or_default(),
-            variables_json: serde_json::to_string(values)?,
-            created_by: actor.to_string(),
-            exercise: true,
-            variants: variants.clone(),
-        })
-        .await?;
     let dispatcher = Dispatcher::new(
         store.clone(),
         routes,
@@ -198,58 +201,94 @@ async fn drive(
         })
     };
     let names: BTreeMap<i64, Platform> = accounts.iter().copied().collect();
-    let mut tx = store.begin().await?;
-    let message = tx
-        .create_placed_message(
-            &NewMessage {
-                draft_id: draft,
-                approved_by: actor.to_string(),
+    let session = match &playbook.session {
+        Some(s) => {
+            let tag = values.get(&s.hashtag_variable).cloned().unwrap_or_default();
+            let mut tx = store.begin().await?;
+            let id = tx
+                .create_session(
+                    actor,
+                    &playbook.id,
+                    &playbook.title,
+                    tag.trim_start_matches('#'),
+                    true,
+                )
+                .await?;
+            tx.commit().await?;
+            println!(
+                "live session {id} under #{}: each post replies to the account's previous one",
+                tag.trim_start_matches('#')
+            );
+            Some(id)
+        }
+        None => None,
+    };
+    let mut messages = Vec::new();
+    for post in posts {
+        let draft = store
+            .create_draft(&NewDraft {
+                playbook_id: playbook.id.clone(),
+                step_id: post.step.clone(),
+                content_hash: library.content_hash(&playbook.id).unwrap_or_default(),
+                variables_json: serde_json::to_string(values)?,
+                created_by: actor.to_string(),
                 exercise: true,
-                break_glass: false,
-                variants,
-                account_ids: accounts.iter().map(|(id, _)| *id).collect(),
-            },
-            &Placement {
-                title: Some(headline.to_string()),
-                ..Placement::default()
-            },
-        )
-        .await?;
-    tx.commit().await?;
-    dispatcher.wake();
-    println!(
-        "message {message} approved as an exercise by {actor}; sending to {} sandbox accounts",
-        accounts.len()
-    );
-    watch(store, &mut events, message, &names, "delivered").await?;
-    print_grid(store, message, &names, &log).await?;
-
-    if retract {
+                variants: post.variants.clone(),
+            })
+            .await?;
         let mut tx = store.begin().await?;
-        let summary = tx
-            .retract_message(
-                actor,
-                message,
-                RetractMode::Delete,
-                &[],
-                "drill: retract everywhere",
+        let message = tx
+            .create_placed_message(
+                &NewMessage {
+                    draft_id: draft,
+                    approved_by: actor.to_string(),
+                    exercise: true,
+                    break_glass: false,
+                    variants: post.variants.clone(),
+                    account_ids: accounts.iter().map(|(id, _)| *id).collect(),
+                },
+                &Placement {
+                    title: Some(post.headline.clone()),
+                    session_id: session,
+                    ..Placement::default()
+                },
             )
             .await?;
         tx.commit().await?;
         dispatcher.wake();
-        println!(
-            "\nretracting message {message} everywhere ({} accounts)",
-            summary.targeted
-        );
-        watch(
-            store,
-            &mut events,
-            summary.retraction_message_id,
-            &names,
-            "deleted",
-        )
-        .await?;
+        println!("\n{} / {}: message {message} approved as an exercise by {actor}; sending to {} sandbox accounts", playbook.id, post.step, accounts.len());
+        watch(store, &mut events, message, &names, "delivered").await?;
         print_grid(store, message, &names, &log).await?;
+        messages.push(message);
+    }
+    if retract {
+        for message in &messages {
+            let mut tx = store.begin().await?;
+            let summary = tx
+                .retract_message(
+                    actor,
+                    *message,
+                    RetractMode::Delete,
+                    &[],
+                    "drill: retract everywhere",
+                )
+                .await?;
+            tx.commit().await?;
+            dispatcher.wake();
+            println!(
+                "\nretracting message {message} everywhere ({} accounts)",
+                summary.targeted
+            );
+            watch(
+                store,
+                &mut events,
+                summary.retraction_message_id,
+                &names,
+                "deleted",
+            )
+            .await?;
+            print_grid(store, *message, &names, &log).await?;
+        }
     }
     let _ = stop.send(());
     let _ = running.await;
@@ -325,12 +364,20 @@ async fn print_grid(
     );
     for d in store.deliveries(message).await? {
         let platform = names.get(&d.account_id).copied();
-        let text = log
+        let post = log
             .posts_for(&d.account_id.to_string())
-            .first()
+            .into_iter()
+            .find(|p| Some(&p.id) == d.remote_id.as_ref());
+        let text = post
+            .as_ref()
             .map(|p| printable(&p.post.text))
             .unwrap_or_default();
-        let short: String = text.chars().take(60).collect();
+        let thread = post
+            .as_ref()
+            .and_then(|p| p.post.reply_to.as_ref())
+            .map(|r| format!(" (reply to {})", r.id))
+            .unwrap_or_default();
+        let short: String = text.chars().take(60).collect::<String>() + &thread;
         println!(
             "{:<16} {:<10} {:>8}  {:<28} {}",
             platform.map_or("?", |p| p.display_name()),

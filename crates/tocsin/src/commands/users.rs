@@ -141,7 +141,9 @@ fn print_enrolment(enrolment: &TotpEnrolment) {
 async fn list(people: &People, caller: Caller<'_>) -> Result<()> {
     let users = people.list_users(caller).await?;
     if users.is_empty() {
-        println!("no users yet: add one with `tocsin users add NAME --role admin --password-stdin`");
+        println!(
+            "no users yet: add one with `tocsin users add NAME --role admin --password-stdin`"
+        );
         return Ok(());
     }
     println!(
