@@ -9,7 +9,10 @@ fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
     let out = ws
         .tocsin(&["drill", "boil-water", "--retract", "--as", "lead"])
         .ok();
-    assert!(out.contains("EXERCISE drill of boil-water: 1 post(s)"), "{out}");
+    assert!(
+        out.contains("EXERCISE drill of boil-water: 1 post(s)"),
+        "{out}"
+    );
     assert!(
         out.contains("boil-water / alert: message 1 approved as an exercise by lead"),
         "{out}"

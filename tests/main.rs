@@ -16,3 +16,4 @@ mod audit_cli;
 mod config_cli;
 mod drill_cli;
 mod playbooks_cli;
+mod users_cli;

@@ -121,7 +121,10 @@ fn an_over_long_variant_fails_lint_naming_the_platform_and_the_count() {
     let out = ws.tocsin(&["playbooks", "lint"]).fails();
     assert!(out.contains("step `alert` on X:"), "{out}");
     // Pointed at the step's template line in the playbook, with line and column.
-    assert!(out.contains("playbooks/long.toml:18:12: error: step `alert` on X"), "{out}");
+    assert!(
+        out.contains("playbooks/long.toml:18:12: error: step `alert` on X"),
+        "{out}"
+    );
     assert!(out.contains("of 280"), "{out}");
 }
 

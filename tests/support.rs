@@ -87,6 +87,29 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// Runs `tocsin ARGS` with extra environment and `input` on standard input.
+    pub fn tocsin_input(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .current_dir(self.path())
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run(child.wait_with_output().unwrap())
+    }
+}
+
 /// The result of running the binary.
 pub struct Run(pub Output);
 

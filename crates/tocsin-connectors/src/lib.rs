@@ -7,17 +7,21 @@
 //! [`AccountSpec`] into a ready connector. No connector retries: the shared layer does.
 
 mod account;
-pub mod sandbox;
-pub mod mastodon;
 pub mod bluesky;
+pub mod discord;
 pub mod email;
 mod endpoint;
+pub mod facebook;
+pub mod linkedin;
+pub mod mastodon;
 pub mod matrix;
-pub mod webhook;
+pub mod sandbox;
+pub mod slack;
+pub mod sms;
+pub mod teams;
 pub mod telegram;
-pub mod discord;
-//TMP pub mod slack;
-//TMP pub mod teams;
-//TMP pub mod sms;
+pub mod threads;
+pub mod webhook;
+pub mod x;
 
 pub use account::{build_connector, AccountSpec};

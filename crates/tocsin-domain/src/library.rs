@@ -266,7 +266,9 @@ impl Library {
 
     /// A loaded playbook's TOML source.
     pub fn source(&self, id: &str) -> Option<&str> {
-        self.bytes.get(id).and_then(|b| std::str::from_utf8(&b.file).ok())
+        self.bytes
+            .get(id)
+            .and_then(|b| std::str::from_utf8(&b.file).ok())
     }
 
     /// The template files a loaded playbook uses, with their bytes.

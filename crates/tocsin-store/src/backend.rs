@@ -49,7 +49,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "dispatch",
         include_str!("../migrations/sqlite/0002_dispatch.sql"),
     ),
-    (3, "people", include_str!("../migrations/sqlite/0003_people.sql")),
+    (
+        3,
+        "people",
+        include_str!("../migrations/sqlite/0003_people.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -62,7 +66,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "dispatch",
         include_str!("../migrations/postgres/0002_dispatch.sql"),
     ),
-    (3, "people", include_str!("../migrations/postgres/0003_people.sql")),
+    (
+        3,
+        "people",
+        include_str!("../migrations/postgres/0003_people.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -178,7 +178,15 @@ impl Store {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         match &self.inner.pool {
-            backend::Pool::Sqlite(p) => p.close().await,
+            backend::Pool::Sqlite(p) => {
+                // Fold the WAL into the database file now: the checkpoint SQLite makes
+                // when its last connection closes runs on sqlx's worker thread after
+                // `close` returns, so the file alone could lag behind a clean shutdown.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(p)
+                    .await;
+                p.close().await
+            }
             backend::Pool::Postgres(p) => p.close().await,
         }
     }

@@ -450,7 +450,9 @@ impl Tx<'_> {
                 Backend::Postgres => {
                     "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1 FOR SHARE"
                 }
-                Backend::Sqlite => "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1",
+                Backend::Sqlite => {
+                    "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1"
+                }
             };
             let row: Option<(String, Option<String>, bool)> = on_tx!(self, c => {
                 sqlx::query_as(sql)

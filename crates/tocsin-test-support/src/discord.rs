@@ -79,7 +79,10 @@ impl Deref for FakeDiscord {
 impl FakeDiscord {
     /// The webhook URL (the account's secret).
     pub fn webhook_url(&self) -> String {
-        format!("{}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}", self.server.base_url)
+        format!(
+            "{}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}",
+            self.server.base_url
+        )
     }
 
     /// Every message, deleted ones included, oldest first.
@@ -141,10 +144,18 @@ fn with_rate_headers(mut response: Response, remaining: u64) -> Response {
 /// Checks the webhook id and token, and any scripted rate limit.
 fn admit(inner: &mut Inner, id: &str, token: &str) -> Result<(), Box<Response>> {
     if id != WEBHOOK_ID {
-        return Err(Box::new(error(StatusCode::NOT_FOUND, 10015, "Unknown Webhook")));
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            10015,
+            "Unknown Webhook",
+        )));
     }
     if token != inner.token {
-        return Err(Box::new(error(StatusCode::UNAUTHORIZED, 50027, "Invalid Webhook Token")));
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            50027,
+            "Invalid Webhook Token",
+        )));
     }
     if let Some((secs, global)) = inner.limited.take() {
         let mut response = (
@@ -204,11 +215,22 @@ async fn execute(
         return *r;
     }
     let Ok(params) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, 50109, "The request body contains invalid JSON.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            50109,
+            "The request body contains invalid JSON.",
+        );
     };
-    let content = params.get("content").and_then(Value::as_str).unwrap_or_default();
+    let content = params
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if content.is_empty() {
-        return error(StatusCode::BAD_REQUEST, 50006, "Cannot send an empty message");
+        return error(
+            StatusCode::BAD_REQUEST,
+            50006,
+            "Cannot send an empty message",
+        );
     }
     if content.chars().count() > 2000 {
         return error(StatusCode::BAD_REQUEST, 50035, "Invalid Form Body");
@@ -222,7 +244,10 @@ async fn execute(
         id: inner.next_id.to_string(),
         channel_id,
         content: content.to_string(),
-        allowed_mentions: params.get("allowed_mentions").cloned().unwrap_or(Value::Null),
+        allowed_mentions: params
+            .get("allowed_mentions")
+            .cloned()
+            .unwrap_or(Value::Null),
         deleted: false,
     };
     inner.next_id += 1;

@@ -11,15 +11,19 @@ mod server;
 
 pub mod bluesky;
 pub mod db;
+pub mod discord;
+pub mod facebook;
+pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
+pub mod slack;
 pub mod smtp;
+pub mod teams;
 pub mod telegram;
-pub mod discord;
-//TMP pub mod slack;
-//TMP pub mod teams;
-//TMP pub mod twilio;
+pub mod threads;
+pub mod twilio;
 pub mod webhook;
+pub mod x;
 
 pub use axum::http::Method;
 pub use fault::{Fault, FaultPlan};

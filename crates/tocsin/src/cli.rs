@@ -27,6 +27,9 @@ pub enum Command {
     /// Compliance: verify, export and follow the tamper-evident audit log; print its public key.
     #[command(subcommand)]
     Audit(crate::commands::audit::AuditCommand),
+    /// Users, roles and second factors.
+    #[command(subcommand)]
+    Users(crate::commands::users::UsersCommand),
     /// Retention of rendered message bodies (audit entries are never deleted).
     #[command(subcommand)]
     Retention(RetentionCommand),

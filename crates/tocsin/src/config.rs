@@ -11,6 +11,8 @@ use tocsin_domain::phi::PhiConfig;
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "TOCSIN_CONFIG";
+/// The environment variable holding the sealing key itself (not a config override).
+pub const SECRET_KEY_ENV: &str = "TOCSIN_SECRET_KEY";
 /// Prefix of environment overrides.
 const ENV_PREFIX: &str = "TOCSIN_";
 
@@ -33,8 +35,21 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// The audit log's checkpoints and retention.
     pub audit: AuditConfig,
+    /// Where the sealing key for second-factor secrets and platform tokens comes from.
+    pub secrets: SecretsConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[secrets]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// File holding the sealing key for TOTP secrets and platform tokens: base64 of 32
+    /// bytes, mode 600 (a file others can read is refused). Relative paths are inside
+    /// `data_dir`. The `TOCSIN_SECRET_KEY` environment variable wins when set. The key
+    /// is never stored in the database.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[database]`.
@@ -120,6 +135,7 @@ impl Default for Config {
             limits: PlatformLimits::default(),
             database: DatabaseConfig::default(),
             audit: AuditConfig::default(),
+            secrets: SecretsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -154,7 +170,7 @@ impl Config {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if key == CONFIG_ENV {
+            if key == CONFIG_ENV || key == SECRET_KEY_ENV {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();

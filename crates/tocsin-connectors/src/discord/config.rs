@@ -32,7 +32,10 @@ impl DiscordConfig {
     pub fn from_settings(settings: &Value) -> Result<Self, ConnectorError> {
         let config: DiscordConfig = serde_json::from_value(settings.clone())
             .map_err(|e| ConnectorError::Config(format!("Discord settings: {e}")))?;
-        for (field, value) in [("guild_id", &config.guild_id), ("thread_id", &config.thread_id)] {
+        for (field, value) in [
+            ("guild_id", &config.guild_id),
+            ("thread_id", &config.thread_id),
+        ] {
             if let Some(id) = value {
                 check_snowflake(id).map_err(|_| {
                     ConnectorError::Config(format!("{field} is not a Discord id (digits only)"))
@@ -61,7 +64,10 @@ pub(crate) fn check_snowflake(id: &str) -> Result<(), ConnectorError> {
 /// error never echoes the URL.
 pub fn webhook_url(text: &str) -> Result<Url, ConnectorError> {
     let url = https_or_loopback("webhook URL", text, false)?;
-    let segments: Vec<&str> = url.path_segments().map(Iterator::collect).unwrap_or_default();
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(Iterator::collect)
+        .unwrap_or_default();
     let shape_ok = match segments.as_slice() {
         [.., webhooks, id, token] => {
             *webhooks == "webhooks" && check_snowflake(id).is_ok() && !token.is_empty()
@@ -84,7 +90,9 @@ mod config_tests {
 
     #[test]
     fn ids_must_be_snowflakes_and_webhook_urls_are_checked_without_echoing_them() {
-        assert!(DiscordConfig::from_settings(&json!({"guild_id": "123", "thread_id": "456"})).is_ok());
+        assert!(
+            DiscordConfig::from_settings(&json!({"guild_id": "123", "thread_id": "456"})).is_ok()
+        );
         assert!(DiscordConfig::from_settings(&json!({"guild_id": "../1"})).is_err());
         assert!(DiscordConfig::from_settings(&json!({"guild": "1"})).is_err());
         assert!(webhook_url("https://discord.com/api/webhooks/123/s3cret-token").is_ok());

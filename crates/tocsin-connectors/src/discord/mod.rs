@@ -1,5 +1,4 @@
 //! Discord through a channel webhook: no bot, no OAuth, the webhook URL is the secret.
-//!
 //! `POST {webhook}?wait=true` with `content` and `allowed_mentions: {parse: []}` (an
 //! alert never pings @everyone), into a thread with `thread_id` when configured;
 //! `DELETE {webhook}/messages/{id}`; `GET {webhook}` as the health check. A 429 carries
@@ -16,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
-use tocsin_connector::http::{printable, HttpClient, Reply};
+use tocsin_connector::http::{printable, redact_urls, HttpClient, Reply};
 use tocsin_connector::rate_limit::{rate_limit_status, retry_after};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_domain::Platform;
@@ -187,7 +186,10 @@ impl Connector for DiscordConnector {
 
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
         check_snowflake(&remote.id)?;
-        let thread = remote.extra.as_deref().filter(|t| check_snowflake(t).is_ok());
+        let thread = remote
+            .extra
+            .as_deref()
+            .filter(|t| check_snowflake(t).is_ok());
         let query: Vec<(&str, &str)> = thread.map(|t| ("thread_id", t)).into_iter().collect();
         let url = self.url(&format!("/messages/{}", remote.id), &query)?;
         let reply = self
@@ -210,8 +212,7 @@ impl Connector for DiscordConnector {
     /// A webhook can fetch a message by id but cannot list or search what it sent.
     async fn lookup(&self, _post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
         Err(ConnectorError::Unsupported(
-            "a Discord webhook cannot list the messages it sent; check the channel by hand"
-                .into(),
+            "a Discord webhook cannot list the messages it sent; check the channel by hand".into(),
         ))
     }
 
@@ -237,7 +238,10 @@ fn error_for(reply: &Reply) -> ConnectorError {
     let said = parsed
         .as_ref()
         .and_then(|e| e.message.as_deref())
-        .map_or_else(|| reply.excerpt(), printable);
+        .map_or_else(
+            || redact_urls(&reply.excerpt()),
+            |t| printable(&redact_urls(t)),
+        );
     let what = match parsed.as_ref().and_then(|e| e.code) {
         Some(c) => format!("Discord HTTP {code} (code {c}): {said}"),
         None => format!("Discord HTTP {code}: {said}"),

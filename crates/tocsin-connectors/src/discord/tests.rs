@@ -52,9 +52,19 @@ async fn a_message_is_executed_with_wait_and_no_mentions_and_gets_a_link() {
     assert_eq!(outcome.remote.id, messages[0].id);
     assert_eq!(
         outcome.remote.url.as_deref(),
-        Some(format!("https://discord.com/channels/{}/{}/{}", discord::GUILD_ID, discord::CHANNEL_ID, messages[0].id).as_str())
+        Some(
+            format!(
+                "https://discord.com/channels/{}/{}/{}",
+                discord::GUILD_ID,
+                discord::CHANNEL_ID,
+                messages[0].id
+            )
+            .as_str()
+        )
     );
-    let request = &fake.state.requests_to(&reqwest::Method::POST, "/api/webhooks/")[0];
+    let request = &fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/api/webhooks/")[0];
     assert!(request.path.ends_with("?wait=true"), "{}", request.path);
     let rate = outcome.rate_limit.expect("X-RateLimit-* read");
     assert_eq!(rate.remaining, Some(4));
@@ -64,14 +74,23 @@ async fn a_message_is_executed_with_wait_and_no_mentions_and_gets_a_link() {
 #[tokio::test]
 async fn without_a_thread_a_reply_quotes_the_earlier_link_and_with_one_it_goes_there() {
     let (fake, connector) = setup().await;
-    let first = connector.post(&OutgoingPost::new("k1", "Update 1")).await.unwrap();
+    let first = connector
+        .post(&OutgoingPost::new("k1", "Update 1"))
+        .await
+        .unwrap();
     let mut reply = OutgoingPost::new("k2", "Update 2");
     reply.reply_to = Some(first.remote.clone());
     connector.post(&reply).await.unwrap();
     let link = first.remote.url.clone().unwrap();
-    assert_eq!(fake.messages()[1].content, format!("Update 2\n\n(Follows up on <{link}>)"));
+    assert_eq!(
+        fake.messages()[1].content,
+        format!("Update 2\n\n(Follows up on <{link}>)")
+    );
 
-    let account = spec(&fake, json!({"guild_id": discord::GUILD_ID, "thread_id": discord::THREAD_ID}));
+    let account = spec(
+        &fake,
+        json!({"guild_id": discord::GUILD_ID, "thread_id": discord::THREAD_ID}),
+    );
     let threaded = DiscordConnector::from_spec(&account, &http()).unwrap();
     let mut reply = OutgoingPost::new("k3", "Update 3");
     reply.reply_to = Some(first.remote.clone());
@@ -80,9 +99,18 @@ async fn without_a_thread_a_reply_quotes_the_earlier_link_and_with_one_it_goes_t
     assert_eq!(messages[2].channel_id, discord::THREAD_ID);
     assert_eq!(messages[2].content, "Update 3");
     assert_eq!(third.remote.extra.as_deref(), Some(discord::THREAD_ID));
-    assert!(third.remote.url.unwrap().contains(discord::THREAD_ID));
-    let posts = fake.state.requests_to(&reqwest::Method::POST, "/api/webhooks/");
-    assert!(posts[2].path.contains(&format!("thread_id={}", discord::THREAD_ID)));
+    assert!(third
+        .remote
+        .url
+        .clone()
+        .unwrap()
+        .contains(discord::THREAD_ID));
+    let posts = fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/api/webhooks/");
+    assert!(posts[2]
+        .path
+        .contains(&format!("thread_id={}", discord::THREAD_ID)));
     // A message in the thread is deleted with its thread_id.
     threaded.delete(&third.remote).await.unwrap();
     assert!(fake.messages()[2].deleted);
@@ -91,31 +119,57 @@ async fn without_a_thread_a_reply_quotes_the_earlier_link_and_with_one_it_goes_t
 #[tokio::test]
 async fn delete_removes_the_message_and_a_second_delete_is_not_an_error() {
     let (fake, connector) = setup().await;
-    let sent = connector.post(&OutgoingPost::new("k1", "Retract me")).await.unwrap();
+    let sent = connector
+        .post(&OutgoingPost::new("k1", "Retract me"))
+        .await
+        .unwrap();
     connector.delete(&sent.remote).await.unwrap();
     assert!(fake.messages()[0].deleted);
-    let deletes = fake.state.requests_to(&reqwest::Method::DELETE, "/api/webhooks/");
-    assert!(deletes[0].path.ends_with(&format!("/messages/{}", sent.remote.id)));
+    let deletes = fake
+        .state
+        .requests_to(&reqwest::Method::DELETE, "/api/webhooks/");
+    assert!(deletes[0]
+        .path
+        .ends_with(&format!("/messages/{}", sent.remote.id)));
     connector.delete(&sent.remote).await.unwrap();
-    let hostile = RemotePost { id: "../../x".into(), url: None, extra: None };
-    assert!(matches!(connector.delete(&hostile).await, Err(ConnectorError::Permanent(_))));
+    let hostile = RemotePost {
+        id: "../../x".into(),
+        url: None,
+        extra: None,
+    };
+    assert!(matches!(
+        connector.delete(&hostile).await,
+        Err(ConnectorError::Permanent(_))
+    ));
 }
 
 #[tokio::test]
 async fn a_429_waits_for_the_float_retry_after_in_the_body_and_says_when_global() {
     let (fake, connector) = setup().await;
     fake.rate_limit(1.337, true);
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     match err {
-        ConnectorError::RateLimited { retry_after, ref reason } => {
+        ConnectorError::RateLimited {
+            retry_after,
+            ref reason,
+        } => {
             assert_eq!(retry_after, Some(Duration::from_secs_f64(1.337)));
             assert!(reason.contains("global"), "{reason}");
         }
         ref other => panic!("expected RateLimited, got {other}"),
     }
     fake.rate_limit(0.5, false);
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::RateLimited { retry_after: Some(d), ref reason } if d == Duration::from_millis(500) && !reason.contains("global")), "{err}");
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), ref reason } if d == Duration::from_millis(500) && !reason.contains("global")),
+        "{err}"
+    );
     assert!(fake.messages().is_empty());
 }
 
@@ -123,10 +177,16 @@ async fn a_429_waits_for_the_float_retry_after_in_the_body_and_says_when_global(
 async fn a_503_is_transient_a_malformed_200_and_a_dropped_answer_are_unknown() {
     let (fake, connector) = setup().await;
     fake.state.push_fault(Fault::unavailable());
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
     fake.state.push_fault(Fault::Malformed);
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
     fake.state.push_fault(Fault::DropAfterAccept);
     let post = OutgoingPost::new("k", "text");
@@ -134,7 +194,10 @@ async fn a_503_is_transient_a_malformed_200_and_a_dropped_answer_are_unknown() {
     assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
     no_secret(&err);
     assert_eq!(fake.messages().len(), 2, "the server acted on both");
-    assert!(matches!(connector.lookup(&post).await, Err(ConnectorError::Unsupported(_))));
+    assert!(matches!(
+        connector.lookup(&post).await,
+        Err(ConnectorError::Unsupported(_))
+    ));
 }
 
 #[tokio::test]
@@ -142,28 +205,53 @@ async fn a_reset_or_deleted_webhook_is_an_auth_error_that_never_shows_the_url() 
     let (fake, connector) = setup().await;
     connector.healthcheck().await.unwrap();
     fake.set_token("another-token");
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Auth(ref m) if m.contains("Invalid Webhook Token")), "{err}");
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("Invalid Webhook Token")),
+        "{err}"
+    );
     no_secret(&err);
     let err = connector.healthcheck().await.unwrap_err();
     assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
     assert!(!format!("{connector:?}").contains(discord::WEBHOOK_TOKEN));
 
     let mut gone = spec(&fake, json!({}));
-    gone.secret = Some(SecretString::from(format!("{}/api/webhooks/999/{}", fake.base_url, discord::WEBHOOK_TOKEN)));
+    gone.secret = Some(SecretString::from(format!(
+        "{}/api/webhooks/999/{}",
+        fake.base_url,
+        discord::WEBHOOK_TOKEN
+    )));
     let connector = DiscordConnector::from_spec(&gone, &http()).unwrap();
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Auth(ref m) if m.contains("deleted")), "{err}");
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("deleted")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn too_long_content_is_refused_before_sending_and_links_need_a_guild() {
     let fake = discord::start().await.unwrap();
     let connector = DiscordConnector::from_spec(&spec(&fake, json!({})), &http()).unwrap();
-    let err = connector.post(&OutgoingPost::new("k", "x".repeat(2001))).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(ref m) if m.contains("2000")), "{err}");
+    let err = connector
+        .post(&OutgoingPost::new("k", "x".repeat(2001)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("2000")),
+        "{err}"
+    );
     assert!(fake.state.requests().is_empty());
-    let sent = connector.post(&OutgoingPost::new("k", "no link")).await.unwrap();
+    let sent = connector
+        .post(&OutgoingPost::new("k", "no link"))
+        .await
+        .unwrap();
     assert_eq!(sent.remote.url, None);
 }
 
@@ -175,7 +263,12 @@ async fn build_connector_makes_a_discord_connector_and_refuses_a_bad_webhook_url
     assert_eq!(connector.platform(), Platform::Discord);
     connector.healthcheck().await.unwrap();
     let mut bad = spec(&fake, json!({}));
-    bad.secret = Some(SecretString::from("http://discord.example/api/webhooks/1/s3cret"));
+    bad.secret = Some(SecretString::from(
+        "http://discord.example/api/webhooks/1/s3cret",
+    ));
     let err = build_connector(&bad, &http(), &sandbox).err().unwrap();
-    assert!(matches!(err, ConnectorError::Config(_)) && !err.to_string().contains("s3cret"), "{err}");
+    assert!(
+        matches!(err, ConnectorError::Config(_)) && !err.to_string().contains("s3cret"),
+        "{err}"
+    );
 }

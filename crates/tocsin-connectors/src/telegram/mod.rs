@@ -1,5 +1,4 @@
 //! Telegram through the Bot API: one bot posting into one chat (channel or group).
-//!
 //! `POST {api}/bot{token}/sendMessage` with `chat_id`, `text`, `link_preview_options` and,
 //! for a reply, `reply_parameters`; `deleteMessage` (Telegram refuses after 48 hours);
 //! `getMe` as the health check. The token sits in the URL path, so no error here ever
@@ -16,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tocsin_connector::http::{printable, HttpClient, Reply};
+use tocsin_connector::http::{printable, redact_urls, HttpClient, Reply};
 use tocsin_connector::rate_limit::retry_after;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_domain::Platform;
@@ -313,10 +312,7 @@ fn too_old(age_secs: i64) -> ConnectorError {
 /// Telegram message ids are integers.
 fn message_id(id: &str) -> Result<i64, ConnectorError> {
     id.parse::<i64>().map_err(|_| {
-        ConnectorError::Permanent(format!(
-            "{:?} is not a Telegram message id",
-            printable(id)
-        ))
+        ConnectorError::Permanent(format!("{:?} is not a Telegram message id", printable(id)))
     })
 }
 
@@ -335,7 +331,10 @@ fn error_for(reply: &Reply) -> ConnectorError {
     let description = parsed
         .as_ref()
         .and_then(|e| e.description.as_deref())
-        .map_or_else(|| reply.excerpt(), printable);
+        .map_or_else(
+            || redact_urls(&reply.excerpt()),
+            |t| printable(&redact_urls(t)),
+        );
     let what = format!("Telegram HTTP {code}: {description}");
     let parameters = parsed.as_ref().and_then(|e| e.parameters.as_ref());
     if let Some(new_chat) = parameters.and_then(|p| p.migrate_to_chat_id) {

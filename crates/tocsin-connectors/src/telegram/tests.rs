@@ -53,11 +53,19 @@ async fn a_message_goes_to_send_message_with_the_chat_text_and_no_link_preview()
     assert_eq!(outcome.remote.id, messages[0].message_id.to_string());
     assert_eq!(
         outcome.remote.url.as_deref(),
-        Some(format!("https://t.me/{}/{}", telegram::CHAT_USERNAME, messages[0].message_id).as_str())
+        Some(
+            format!(
+                "https://t.me/{}/{}",
+                telegram::CHAT_USERNAME,
+                messages[0].message_id
+            )
+            .as_str()
+        )
     );
-    let request = &fake
-        .state
-        .requests_to(&reqwest::Method::POST, &format!("/bot{}/sendMessage", telegram::TOKEN))[0];
+    let request = &fake.state.requests_to(
+        &reqwest::Method::POST,
+        &format!("/bot{}/sendMessage", telegram::TOKEN),
+    )[0];
     let body = request.json();
     assert_eq!(body["chat_id"], "@county_health_alerts");
     assert_eq!(body["link_preview_options"], json!({"is_disabled": true}));
@@ -68,7 +76,10 @@ async fn a_message_goes_to_send_message_with_the_chat_text_and_no_link_preview()
 #[tokio::test]
 async fn a_reply_carries_reply_parameters_and_an_exercise_is_marked() {
     let (fake, connector) = setup().await;
-    let first = connector.post(&OutgoingPost::new("k1", "Update 1")).await.unwrap();
+    let first = connector
+        .post(&OutgoingPost::new("k1", "Update 1"))
+        .await
+        .unwrap();
     let mut reply = OutgoingPost::new("k2", "Update 2");
     reply.reply_to = Some(first.remote.clone());
     reply.exercise = true;
@@ -86,7 +97,10 @@ async fn a_reply_carries_reply_parameters_and_an_exercise_is_marked() {
 #[tokio::test]
 async fn delete_removes_the_message_and_a_second_delete_is_not_an_error() {
     let (fake, connector) = setup().await;
-    let sent = connector.post(&OutgoingPost::new("k1", "Retract me")).await.unwrap();
+    let sent = connector
+        .post(&OutgoingPost::new("k1", "Retract me"))
+        .await
+        .unwrap();
     connector.delete(&sent.remote).await.unwrap();
     assert!(fake.messages()[0].deleted);
     connector.delete(&sent.remote).await.unwrap();
@@ -95,7 +109,10 @@ async fn delete_removes_the_message_and_a_second_delete_is_not_an_error() {
 #[tokio::test]
 async fn a_message_older_than_48_hours_cannot_be_deleted_and_the_error_says_why() {
     let (fake, connector) = setup().await;
-    let sent = connector.post(&OutgoingPost::new("k1", "Old news")).await.unwrap();
+    let sent = connector
+        .post(&OutgoingPost::new("k1", "Old news"))
+        .await
+        .unwrap();
     // Telegram's own refusal (the send time is not known to the connector).
     fake.age_message(fake.messages()[0].message_id, 49 * 3600);
     let mut unknown_age = sent.remote.clone();
@@ -107,10 +124,14 @@ async fn a_message_older_than_48_hours_cannot_be_deleted_and_the_error_says_why(
     );
     // Known from the send time: refused before any request.
     let mut old = sent.remote.clone();
-    old.extra = Some(json!({"chat_id": telegram::CHAT_ID, "date": unix_now() - 50 * 3600}).to_string());
+    old.extra =
+        Some(json!({"chat_id": telegram::CHAT_ID, "date": unix_now() - 50 * 3600}).to_string());
     let before = fake.state.requests().len();
     let err = connector.delete(&old).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(ref m) if m.contains("48 hours")), "{err}");
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("48 hours")),
+        "{err}"
+    );
     assert_eq!(fake.state.requests().len(), before);
     assert!(!fake.messages()[0].deleted);
 }
@@ -119,9 +140,15 @@ async fn a_message_older_than_48_hours_cannot_be_deleted_and_the_error_says_why(
 async fn flood_control_is_rate_limited_for_parameters_retry_after() {
     let (fake, connector) = setup().await;
     fake.flood(35);
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     match err {
-        ConnectorError::RateLimited { retry_after, ref reason } => {
+        ConnectorError::RateLimited {
+            retry_after,
+            ref reason,
+        } => {
             assert_eq!(retry_after, Some(Duration::from_secs(35)));
             assert!(reason.contains("Too Many Requests"), "{reason}");
         }
@@ -130,7 +157,10 @@ async fn flood_control_is_rate_limited_for_parameters_retry_after() {
     no_token(&err);
     // A plain 429 with Retry-After (a proxy in front of a self-hosted server).
     fake.state.push_fault(Fault::rate_limited(4));
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(4)),
         "{err}"
@@ -142,10 +172,16 @@ async fn flood_control_is_rate_limited_for_parameters_retry_after() {
 async fn a_503_is_transient_and_a_malformed_200_is_unknown() {
     let (fake, connector) = setup().await;
     fake.state.push_fault(Fault::unavailable());
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
     fake.state.push_fault(Fault::Malformed);
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
     assert_eq!(fake.messages().len(), 1, "the server acted on it");
 }
@@ -160,14 +196,20 @@ async fn a_dropped_answer_is_unknown_and_lookup_is_honestly_unsupported() {
     no_token(&err);
     assert_eq!(fake.messages().len(), 1);
     let err = connector.lookup(&post).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unsupported(ref m) if m.contains("cannot list")), "{err}");
+    assert!(
+        matches!(err, ConnectorError::Unsupported(ref m) if m.contains("cannot list")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_revoked_token_is_an_auth_error_that_never_shows_the_token() {
     let (fake, connector) = setup().await;
     fake.set_token("987:other");
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
     no_token(&err);
     let err = connector.healthcheck().await.unwrap_err();
@@ -192,10 +234,22 @@ async fn an_unknown_chat_and_a_too_long_text_are_permanent() {
     let mut account = spec(&fake);
     account.settings = json!({"chat_id": "-42", "api_url": fake.base_url});
     let connector = TelegramConnector::from_spec(&account, &http()).unwrap();
-    let err = connector.post(&OutgoingPost::new("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(ref m) if m.contains("chat not found")), "{err}");
-    let err = connector.post(&OutgoingPost::new("k", "x".repeat(4097))).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(ref m) if m.contains("4096")), "{err}");
+    let err = connector
+        .post(&OutgoingPost::new("k", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("chat not found")),
+        "{err}"
+    );
+    let err = connector
+        .post(&OutgoingPost::new("k", "x".repeat(4097)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("4096")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -211,5 +265,8 @@ async fn build_connector_makes_a_telegram_connector_and_checks_the_token_shape()
     assert!(matches!(err, ConnectorError::Config(_)), "{err}");
     assert!(!err.to_string().contains("not a token"));
     bad.secret = None;
-    assert!(matches!(build_connector(&bad, &http(), &sandbox), Err(ConnectorError::Config(_))));
+    assert!(matches!(
+        build_connector(&bad, &http(), &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
 }

@@ -4,6 +4,7 @@ pub mod audit;
 mod drill;
 pub(crate) mod playbooks;
 mod retention;
+pub mod users;
 
 use anyhow::Result;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Playbooks(cmd) => playbooks::run(&config, cmd),
         Command::Audit(cmd) => audit::run(&config, cmd),
         Command::Drill(args) => drill::run(&config, &args),
+        Command::Users(cmd) => users::run(&config, cmd),
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);

@@ -1,0 +1,101 @@
+//! Meta's Graph API error answers, shared by Facebook Pages and Threads:
+//! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`, mapped to
+//! [`ConnectorError`] by code (throttling 4/17/32/613 and the 80000s, token 190/102,
+//! permission 10/200-299, temporary 1/2) with the wait read from the usage headers.
+
+use serde::Deserialize;
+use std::time::Duration;
+use tocsin_connector::http::{printable, Reply};
+use tocsin_connector::rate_limit::retry_after;
+use tocsin_connector::ConnectorError;
+
+/// The parts of a Graph error the connectors read.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GraphError {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub code: Option<i64>,
+    #[serde(default)]
+    pub error_subcode: Option<i64>,
+    #[serde(default)]
+    pub is_transient: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    error: GraphError,
+}
+
+/// The Graph error in a reply's body, if it is one.
+pub(crate) fn parse(reply: &Reply) -> Option<GraphError> {
+    serde_json::from_slice::<Envelope>(&reply.body)
+        .ok()
+        .map(|e| e.error)
+}
+
+/// Whether the error says the object does not exist (code 100, subcode 33), which a
+/// delete takes as done.
+pub(crate) fn is_missing_object(error: &GraphError) -> bool {
+    error.code == Some(100) && error.error_subcode == Some(33)
+}
+
+/// The longest `estimated_time_to_regain_access` (minutes) in
+/// `X-Business-Use-Case-Usage` (`{"<id>": [{"type", "call_count", ...,
+/// "estimated_time_to_regain_access"}]}`). `X-App-Usage` gives only percentages, no
+/// time, so it is not read here.
+pub(crate) fn usage_wait(reply: &Reply) -> Option<Duration> {
+    let value: serde_json::Value = reply
+        .headers
+        .get("x-business-use-case-usage")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| serde_json::from_str(v).ok())?;
+    let minutes = value
+        .as_object()?
+        .values()
+        .filter_map(|v| v.as_array())
+        .flatten()
+        .filter_map(|entry| entry.get("estimated_time_to_regain_access")?.as_u64())
+        .max()?;
+    (minutes > 0).then(|| Duration::from_secs(minutes.saturating_mul(60)))
+}
+
+/// Classifies a non-success Graph answer; `platform` names it in the message.
+pub(crate) fn error_for(platform: &str, reply: &Reply) -> ConnectorError {
+    let status = reply.status.as_u16();
+    let Some(error) = parse(reply) else {
+        let what = format!("{platform} HTTP {status}: {}", reply.excerpt());
+        return reply.status_error_saying(what);
+    };
+    let code = error.code.unwrap_or_default();
+    let what = format!(
+        "{platform} HTTP {status}: {} (code {code}{})",
+        printable(&error.message),
+        error
+            .error_subcode
+            .map(|s| format!(", subcode {s}"))
+            .unwrap_or_default()
+    );
+    match code {
+        4 | 17 | 32 | 613 | 80_000..=80_014 => ConnectorError::RateLimited {
+            retry_after: retry_after(&reply.headers).or_else(|| usage_wait(reply)),
+            reason: what,
+        },
+        190 | 102 => {
+            ConnectorError::Auth(format!("{what}: the access token is expired or revoked"))
+        }
+        10 | 200..=299 => {
+            ConnectorError::Auth(format!("{what}: the token lacks a permission this needs"))
+        }
+        1 | 2 => ConnectorError::Transient(what),
+        _ if error.is_transient == Some(true) => ConnectorError::Transient(what),
+        _ if error.kind.as_deref() == Some("OAuthException") && status == 401 => {
+            ConnectorError::Auth(what)
+        }
+        _ if status == 429 => reply.status_error_saying(what),
+        _ if status >= 500 => ConnectorError::Transient(what),
+        _ => ConnectorError::Permanent(what),
+    }
+}

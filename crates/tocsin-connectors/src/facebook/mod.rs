@@ -1,0 +1,301 @@
+//! Facebook Pages through the Graph API: posts on one Page with its Page access token.
+//!
+//! `POST /{version}/{page-id}/feed` (`message`, optional `link`); replies (live
+//! sessions, corrections) are comments, `POST /{version}/{post-id}/comments`;
+//! `DELETE /{version}/{id}`. Facebook has no idempotency key: reconciliation reads the
+//! Page's recent posts (or the parent's comments). Errors are Graph errors ([`graph`]).
+
+pub mod config;
+pub(crate) mod graph;
+
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tocsin_connector::http::{printable, HttpClient, Reply};
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_domain::Platform;
+
+use crate::account::AccountSpec;
+pub use config::FacebookConfig;
+
+/// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
+pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
+/// Posts (or comments) read when reconciling.
+const LOOKUP_PAGE: u32 = 100;
+/// What `RemotePost::extra` says for a comment (a reply), as opposed to a Page post.
+const COMMENT: &str = "comment";
+
+/// One Facebook Page.
+pub struct FacebookConnector {
+    http: HttpClient,
+    config: FacebookConfig,
+    token: SecretString,
+}
+
+impl std::fmt::Debug for FacebookConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FacebookConnector")
+            .field("page_id", &self.config.page_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Listing {
+    #[serde(default)]
+    data: Vec<Item>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Paging {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Item {
+    id: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    from: Option<From>,
+}
+
+#[derive(Debug, Deserialize)]
+struct From {
+    id: String,
+}
+
+/// The text as sent: an exercise carries [`EXERCISE_PREFIX`].
+pub fn sent_text(post: &OutgoingPost) -> String {
+    if post.exercise {
+        format!("{EXERCISE_PREFIX}{}", post.text)
+    } else {
+        post.text.clone()
+    }
+}
+
+/// The first `http(s)://` link in a text, trailing punctuation removed.
+pub fn first_link(text: &str) -> Option<&str> {
+    text.split_whitespace()
+        .find(|w| w.starts_with("https://") || w.starts_with("http://"))
+        .map(|w| w.trim_end_matches(['.', ',', ';', ':', '!', '?', ')']))
+}
+
+impl FacebookConnector {
+    /// A connector for the Page in `config` using its Page access `token`.
+    pub fn new(http: HttpClient, config: FacebookConfig, token: SecretString) -> Self {
+        FacebookConnector {
+            http,
+            config,
+            token,
+        }
+    }
+
+    /// Builds the connector from an account: settings checked by [`FacebookConfig`],
+    /// the secret is the Page access token.
+    pub fn from_spec(spec: &AccountSpec, http: &HttpClient) -> Result<Self, ConnectorError> {
+        let config = FacebookConfig::from_settings(&spec.settings)?;
+        let token = spec.secret.clone().ok_or_else(|| {
+            ConnectorError::Config(format!(
+                "Facebook account {} has no Page access token",
+                spec.id
+            ))
+        })?;
+        Ok(FacebookConnector::new(http.clone(), config, token))
+    }
+
+    /// The account's settings.
+    pub fn config(&self) -> &FacebookConfig {
+        &self.config
+    }
+
+    /// A Graph request with the token in the `Authorization` header (never in the URL).
+    fn authorized(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!(
+            "{}/{}/{path}",
+            self.config.base_url, self.config.graph_version
+        );
+        self.http
+            .request(method, &url)
+            .bearer_auth(self.token.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    fn post_remote(&self, id: &str) -> RemotePost {
+        let url = match id.split_once('_') {
+            Some((page, post)) => format!("https://www.facebook.com/{page}/posts/{post}"),
+            None => format!("https://www.facebook.com/{id}"),
+        };
+        RemotePost {
+            id: id.to_string(),
+            url: Some(url),
+            extra: None,
+        }
+    }
+
+    fn comment_remote(id: &str) -> RemotePost {
+        RemotePost {
+            id: id.to_string(),
+            url: None,
+            extra: Some(COMMENT.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for FacebookConnector {
+    fn platform(&self) -> Platform {
+        Platform::Facebook
+    }
+
+    async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        let text = sent_text(post);
+        let mut form: Vec<(&str, String)> = vec![("message", text.clone())];
+        let (path, comment) = match &post.reply_to {
+            Some(parent) => {
+                check_id(&parent.id)?;
+                (format!("{}/comments", parent.id), true)
+            }
+            None => {
+                if self.config.link_preview {
+                    if let Some(link) = first_link(&text) {
+                        form.push(("link", link.to_string()));
+                    }
+                }
+                (format!("{}/feed", self.config.page_id), false)
+            }
+        };
+        let request = self.authorized(Method::POST, &path).form(&form);
+        let reply = self.http.send(request, true).await?;
+        let created: Created = success(&reply)?.json()?;
+        check_id(&created.id).map_err(|_| {
+            ConnectorError::Unknown("Facebook answered with an id that is not a Graph id".into())
+        })?;
+        Ok(PostOutcome::new(if comment {
+            Self::comment_remote(&created.id)
+        } else {
+            self.post_remote(&created.id)
+        }))
+    }
+
+    async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
+        check_id(&remote.id)?;
+        let reply = self
+            .http
+            .send(self.authorized(Method::DELETE, &remote.id), true)
+            .await?;
+        if !reply.status.is_success() {
+            // Already gone is what a retraction wants.
+            if graph::parse(&reply).is_some_and(|e| graph::is_missing_object(&e)) {
+                return Ok(());
+            }
+            return Err(graph::error_for("Facebook", &reply));
+        }
+        Ok(())
+    }
+
+    /// Reads the Page's 100 most recent posts (`/{page-id}/posts`) or, for a reply, the
+    /// parent's comments made by the Page, for one with this exact text.
+    async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
+        let text = sent_text(post);
+        let path = match &post.reply_to {
+            Some(parent) => {
+                check_id(&parent.id)?;
+                format!(
+                    "{}/comments?fields=id,message,from&limit={LOOKUP_PAGE}",
+                    parent.id
+                )
+            }
+            None => format!(
+                "{}/posts?fields=id,message&limit={LOOKUP_PAGE}",
+                self.config.page_id
+            ),
+        };
+        let reply = self
+            .http
+            .send(self.authorized(Method::GET, &path), false)
+            .await?;
+        let listing: Listing = success(&reply)?.json().map_err(unreadable)?;
+        let found = listing.data.iter().find(|item| {
+            item.message.as_deref() == Some(text.as_str())
+                && (post.reply_to.is_none()
+                    || item.from.as_ref().map(|f| f.id.as_str())
+                        == Some(self.config.page_id.as_str()))
+        });
+        if let Some(item) = found {
+            check_id(&item.id)?;
+            return Ok(Some(if post.reply_to.is_some() {
+                Self::comment_remote(&item.id)
+            } else {
+                self.post_remote(&item.id)
+            }));
+        }
+        if listing.paging.and_then(|p| p.next).is_some()
+            && listing.data.len() >= LOOKUP_PAGE as usize
+        {
+            return Err(ConnectorError::Unknown(format!(
+                "not among the {LOOKUP_PAGE} most recent, and older ones were not searched"
+            )));
+        }
+        Ok(None)
+    }
+
+    /// `GET /{page-id}?fields=id,name`: the token works for this Page.
+    async fn healthcheck(&self) -> Result<(), ConnectorError> {
+        let path = format!("{}?fields=id,name", self.config.page_id);
+        let reply = self
+            .http
+            .send(self.authorized(Method::GET, &path), false)
+            .await?;
+        let page: Created = success(&reply)?.json().map_err(unreadable)?;
+        if page.id == self.config.page_id {
+            Ok(())
+        } else {
+            Err(ConnectorError::Config(
+                "the Graph API answered for a different Page than page_id".into(),
+            ))
+        }
+    }
+}
+
+/// A read that answered with an unreadable body failed; nothing was changed.
+fn unreadable(e: ConnectorError) -> ConnectorError {
+    match e {
+        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
+        other => other,
+    }
+}
+
+fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
+    if reply.status.is_success() {
+        Ok(reply)
+    } else {
+        Err(graph::error_for("Facebook", reply))
+    }
+}
+
+/// Graph object ids are digits, a Page post's `{page}_{post}`; anything else is refused
+/// before it reaches a URL path.
+fn check_id(id: &str) -> Result<(), ConnectorError> {
+    let ok = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConnectorError::Permanent(format!(
+            "{:?} is not a Facebook Graph id",
+            printable(id)
+        )))
+    }
+}

@@ -1,0 +1,280 @@
+//! The Facebook Pages connector against the fake Graph API: feed posts, comments as
+//! replies, deletion, Graph error codes (throttling, token, duplicate), every failure
+//! class and reconciliation.
+
+use super::*;
+use crate::sandbox::SandboxLog;
+use crate::{build_connector, AccountSpec};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::facebook::{self, FakeFacebook};
+use tocsin_test_support::Fault;
+
+fn http() -> HttpClient {
+    HttpClient::new(HttpLimits {
+        request_timeout: Duration::from_secs(5),
+        ..HttpLimits::default()
+    })
+    .unwrap()
+}
+
+fn spec(fake: &FakeFacebook) -> AccountSpec {
+    AccountSpec {
+        id: "acct-facebook".into(),
+        platform: Platform::Facebook,
+        name: "County Health".into(),
+        settings: json!({"base_url": fake.base_url, "page_id": facebook::PAGE_ID}),
+        secret: Some(SecretString::from(facebook::TOKEN)),
+    }
+}
+
+async fn setup() -> (FakeFacebook, FacebookConnector) {
+    let fake = facebook::start().await.unwrap();
+    let connector = FacebookConnector::from_spec(&spec(&fake), &http()).unwrap();
+    (fake, connector)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost::new(key, text)
+}
+
+#[tokio::test]
+async fn a_post_goes_to_the_page_feed_as_a_form_with_message_and_link() {
+    let (fake, connector) = setup().await;
+    let text = "Boil water notice for Ward 3. Details: https://health.example.gov/boil.";
+    let outcome = connector.post(&post("k1", text)).await.unwrap();
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].message, text);
+    assert_eq!(
+        posts[0].link.as_deref(),
+        Some("https://health.example.gov/boil")
+    );
+    assert_eq!(outcome.remote.id, posts[0].id);
+    let (page, n) = posts[0].id.split_once('_').unwrap();
+    assert_eq!(
+        outcome.remote.url.as_deref(),
+        Some(format!("https://www.facebook.com/{page}/posts/{n}").as_str())
+    );
+    let path = format!(
+        "/{}/{}/feed",
+        config::DEFAULT_GRAPH_VERSION,
+        facebook::PAGE_ID
+    );
+    let request = &fake.state.requests_to(&reqwest::Method::POST, &path)[0];
+    assert_eq!(
+        request.header("authorization").as_deref(),
+        Some(format!("Bearer {}", facebook::TOKEN).as_str())
+    );
+    assert!(
+        !request.path.contains(facebook::TOKEN),
+        "no token in the URL"
+    );
+    assert!(request
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")));
+    assert!(!connector.idempotent());
+}
+
+#[tokio::test]
+async fn a_reply_is_a_comment_on_the_post_and_can_be_deleted() {
+    let (fake, connector) = setup().await;
+    let first = connector.post(&post("k1", "Update 1")).await.unwrap();
+    let mut reply = post("k2", "Update 2");
+    reply.reply_to = Some(first.remote.clone());
+    reply.exercise = true;
+    let second = connector.post(&reply).await.unwrap();
+    let posts = fake.posts();
+    assert_eq!(posts[1].parent.as_deref(), Some(first.remote.id.as_str()));
+    assert_eq!(posts[1].message, "[EXERCISE] Update 2");
+    assert_eq!(posts[1].link, None);
+    assert_eq!(
+        fake.state
+            .requests_to(
+                &reqwest::Method::POST,
+                &format!(
+                    "/{}/{}/comments",
+                    config::DEFAULT_GRAPH_VERSION,
+                    first.remote.id
+                )
+            )
+            .len(),
+        1
+    );
+    connector.delete(&second.remote).await.unwrap();
+    assert!(fake.posts()[1].deleted);
+}
+
+#[tokio::test]
+async fn delete_removes_the_post_and_a_missing_object_counts_as_deleted() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Shelter lifted."))
+        .await
+        .unwrap();
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.posts()[0].deleted);
+    connector.delete(&outcome.remote).await.unwrap();
+    let hostile = RemotePost {
+        id: "../me/accounts".into(),
+        url: None,
+        extra: None,
+    };
+    assert!(matches!(
+        connector.delete(&hostile).await,
+        Err(ConnectorError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
+async fn graph_throttling_code_32_is_rate_limited_until_the_usage_header_says() {
+    let (fake, connector) = setup().await;
+    fake.set_throttled(Some(12));
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited {
+            retry_after,
+            reason,
+        } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(12 * 60)));
+            assert!(reason.contains("code 32"), "{reason}");
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+    fake.set_throttled(None);
+    connector.post(&post("k", "text")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::rate_limited(7));
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_503_is_transient_and_a_duplicate_is_permanent() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    connector.post(&post("k", "text")).await.unwrap();
+    let err = connector.post(&post("k2", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("code 506")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_page_token_is_graph_code_190_an_auth_error_without_the_token() {
+    let (fake, connector) = setup().await;
+    fake.set_token("another");
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("code 190")),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?} {connector:?}").contains(facebook::TOKEN));
+    assert!(matches!(
+        connector.healthcheck().await,
+        Err(ConnectorError::Auth(_))
+    ));
+    fake.set_token(facebook::TOKEN);
+    connector.healthcheck().await.unwrap();
+    fake.state.plan(|p| p.reject_token = true);
+    assert!(matches!(
+        connector.post(&post("k", "text")).await,
+        Err(ConnectorError::Auth(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_an_unknown_outcome() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::Malformed);
+    let err = connector.post(&post("k", "Water safe.")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    assert_eq!(fake.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_answer_is_unknown_and_lookup_finds_the_post_or_comment() {
+    let (fake, connector) = setup().await;
+    let sent = post("k-drop", "Measles exposure at Central Library, 2-4 pm.");
+    fake.state.push_fault(Fault::DropAfterAccept);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    let found = connector.lookup(&sent).await.unwrap().expect("it exists");
+    assert_eq!(found.id, fake.posts()[0].id);
+    assert_eq!(
+        connector
+            .lookup(&post("k9", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut reply = post("k-r", "Update: exposure window extended to 5 pm.");
+    reply.reply_to = Some(found.clone());
+    fake.state.push_fault(Fault::DropAfterAccept);
+    assert!(matches!(
+        connector.post(&reply).await,
+        Err(ConnectorError::Unknown(_))
+    ));
+    let comment = connector.lookup(&reply).await.unwrap().expect("it exists");
+    assert_eq!(comment.id, fake.posts()[1].id);
+    assert_eq!(comment.extra.as_deref(), Some("comment"));
+}
+
+#[tokio::test]
+async fn build_connector_makes_a_facebook_connector_and_requires_a_token() {
+    let fake = facebook::start().await.unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::Facebook);
+    connector.healthcheck().await.unwrap();
+    let mut no_token = spec(&fake);
+    no_token.secret = None;
+    assert!(matches!(
+        build_connector(&no_token, &http(), &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
+}
+
+#[test]
+fn graph_codes_map_to_the_shared_error_kinds() {
+    use reqwest::header::HeaderMap;
+    let reply = |status: u16, code: i64| tocsin_connector::http::Reply {
+        status: reqwest::StatusCode::from_u16(status).unwrap(),
+        headers: HeaderMap::new(),
+        body: json!({"error": {"message": "m", "type": "OAuthException", "code": code}})
+            .to_string()
+            .into(),
+        truncated: false,
+    };
+    for (status, code, kind) in [
+        (400, 4, "rate_limited"),
+        (400, 17, "rate_limited"),
+        (400, 613, "rate_limited"),
+        (400, 190, "auth"),
+        (403, 200, "auth"),
+        (400, 10, "auth"),
+        (500, 1, "transient"),
+        (500, 2, "transient"),
+        (400, 100, "permanent"),
+        (400, 368, "permanent"),
+    ] {
+        assert_eq!(
+            graph::error_for("Facebook", &reply(status, code)).kind(),
+            kind,
+            "code {code}"
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The LinkedIn connector against the fake versioned API: version headers, the post body,
+//! `x-restli-id`, little text surviving LinkedIn's rendering, comments as replies,
+//! deletion, LinkedIn's errors and reconciliation.
+
+use super::*;
+use crate::sandbox::SandboxLog;
+use crate::{build_connector, AccountSpec};
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::linkedin::{self, FakeLinkedin};
+use tocsin_test_support::Fault;
+
+fn http() -> HttpClient {
+    HttpClient::new(HttpLimits {
+        request_timeout: Duration::from_secs(5),
+        ..HttpLimits::default()
+    })
+    .unwrap()
+}
+
+fn spec(fake: &FakeLinkedin) -> AccountSpec {
+    AccountSpec {
+        id: "acct-linkedin".into(),
+        platform: Platform::Linkedin,
+        name: "County Health".into(),
+        settings: json!({"base_url": fake.base_url, "organization_id": linkedin::ORGANIZATION_ID}),
+        secret: Some(SecretString::from(linkedin::TOKEN)),
+    }
+}
+
+async fn setup() -> (FakeLinkedin, LinkedinConnector) {
+    let fake = linkedin::start().await.unwrap();
+    let connector = LinkedinConnector::from_spec(&spec(&fake), &http()).unwrap();
+    (fake, connector)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost::new(key, text)
+}
+
+#[tokio::test]
+async fn a_post_sends_the_version_headers_and_body_and_reads_x_restli_id() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Boil water notice for Ward 3."))
+        .await
+        .unwrap();
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(outcome.remote.id, posts[0].id);
+    assert!(outcome.remote.id.starts_with("urn:li:share:"));
+    assert_eq!(
+        outcome.remote.url,
+        Some(format!(
+            "https://www.linkedin.com/feed/update/{}/",
+            posts[0].id
+        ))
+    );
+    let request = &fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/rest/posts")[0];
+    assert_eq!(
+        request.header("linkedin-version").as_deref(),
+        Some(config::DEFAULT_VERSION)
+    );
+    assert_eq!(
+        request.header("x-restli-protocol-version").as_deref(),
+        Some("2.0.0")
+    );
+    assert_eq!(
+        request.header("authorization").as_deref(),
+        Some(format!("Bearer {}", linkedin::TOKEN).as_str())
+    );
+    assert_eq!(
+        request.json(),
+        json!({
+            "author": linkedin::author(),
+            "commentary": "Boil water notice for Ward 3.",
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false,
+        })
+    );
+    assert!(!connector.idempotent());
+}
+
+#[tokio::test]
+async fn reserved_characters_survive_linkedins_rendering_and_hashtags_stay_tags() {
+    let (fake, connector) = setup().await;
+    let text = "Measles (confirmed) at Central Library <2-4 pm>. Ask @ the desk: [info] #MeaslesAlert ~ a_b *now* | done \\ end";
+    connector.post(&post("k1", text)).await.unwrap();
+    let stored = &fake.posts()[0];
+    assert_eq!(stored.shown, text, "nothing cut off");
+    assert!(stored.commentary.contains("{hashtag|#|MeaslesAlert}"));
+    // Unescaped, LinkedIn would have cut the post at the first parenthesis.
+    assert_eq!(linkedin::render_little(text), "Measles ");
+}
+
+#[tokio::test]
+async fn a_reply_is_a_comment_by_the_organisation_and_can_be_deleted() {
+    let (fake, connector) = setup().await;
+    let first = connector.post(&post("k1", "Update 1")).await.unwrap();
+    let mut reply = post("k2", "Update 2 (corrected)");
+    reply.reply_to = Some(first.remote.clone());
+    reply.exercise = true;
+    let second = connector.post(&reply).await.unwrap();
+    let posts = fake.posts();
+    assert_eq!(posts[1].object.as_deref(), Some(first.remote.id.as_str()));
+    assert_eq!(posts[1].commentary, "[EXERCISE] Update 2 (corrected)");
+    assert!(second.remote.id.starts_with("urn:li:comment:("));
+    let created = fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/rest/socialActions/");
+    assert_eq!(
+        created[0].path,
+        format!(
+            "/rest/socialActions/{}/comments",
+            first.remote.id.replace(':', "%3A")
+        )
+    );
+    connector.delete(&second.remote).await.unwrap();
+    assert!(fake.posts()[1].deleted);
+    assert!(!fake.posts()[0].deleted);
+}
+
+#[tokio::test]
+async fn delete_removes_the_post_by_its_encoded_urn_and_again_is_not_an_error() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Shelter lifted."))
+        .await
+        .unwrap();
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.posts()[0].deleted);
+    let deletes = fake
+        .state
+        .requests_to(&reqwest::Method::DELETE, "/rest/posts/");
+    assert_eq!(
+        deletes[0].path,
+        format!("/rest/posts/{}", outcome.remote.id.replace(':', "%3A"))
+    );
+    connector.delete(&outcome.remote).await.unwrap();
+    let hostile = RemotePost {
+        id: "urn:li:share:1/../../me".into(),
+        url: None,
+        extra: None,
+    };
+    assert!(matches!(
+        connector.delete(&hostile).await,
+        Err(ConnectorError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_429_is_rate_limited_with_retry_after_when_given_and_without_when_not() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::rate_limited(7));
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+    fake.set_throttled(true);
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited {
+            retry_after,
+            reason,
+        } => {
+            assert_eq!(retry_after, None);
+            assert!(reason.contains("throttle"), "{reason}");
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_503_is_transient_and_a_duplicate_is_permanent() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    connector.post(&post("k", "text")).await.unwrap();
+    let err = connector.post(&post("k2", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("duplicate")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_an_auth_error_and_a_retired_version_a_config_error() {
+    let (fake, connector) = setup().await;
+    fake.set_token("other");
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("REVOKED_ACCESS_TOKEN")),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?} {connector:?}").contains(linkedin::TOKEN));
+    assert!(matches!(
+        connector.healthcheck().await,
+        Err(ConnectorError::Auth(_))
+    ));
+    fake.set_token(linkedin::TOKEN);
+    connector.healthcheck().await.unwrap();
+
+    let mut old = spec(&fake);
+    old.settings["linkedin_version"] = json!("202401");
+    let old = LinkedinConnector::from_spec(&old, &http()).unwrap();
+    let err = old.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Config(ref m) if m.contains("426")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_success_without_x_restli_id_is_an_unknown_outcome() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::Malformed);
+    let err = connector.post(&post("k", "Water safe.")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    assert_eq!(fake.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_answer_is_unknown_and_lookup_finds_the_post_or_comment() {
+    let (fake, connector) = setup().await;
+    let sent = post("k-drop", "Measles exposure (Central Library) #Measles");
+    fake.state.push_fault(Fault::DropAfterAccept);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    let found = connector.lookup(&sent).await.unwrap().expect("it exists");
+    assert_eq!(found.id, fake.posts()[0].id);
+    assert_eq!(
+        connector
+            .lookup(&post("k9", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut reply = post("k-r", "Update: window extended.");
+    reply.reply_to = Some(found.clone());
+    fake.state.push_fault(Fault::DropAfterAccept);
+    assert!(matches!(
+        connector.post(&reply).await,
+        Err(ConnectorError::Unknown(_))
+    ));
+    let comment = connector.lookup(&reply).await.unwrap().expect("it exists");
+    connector.delete(&comment).await.unwrap();
+    assert!(fake.posts()[1].deleted);
+}
+
+#[tokio::test]
+async fn build_connector_makes_a_linkedin_connector_and_requires_a_token() {
+    let fake = linkedin::start().await.unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::Linkedin);
+    connector.healthcheck().await.unwrap();
+    let mut no_token = spec(&fake);
+    no_token.secret = None;
+    assert!(matches!(
+        build_connector(&no_token, &http(), &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
+}

@@ -1,0 +1,274 @@
+//! The Threads connector against the fake Threads API: the two-step publish, replies,
+//! deletion, failures on either side of the publish, Graph errors and reconciliation.
+
+use super::*;
+use crate::sandbox::SandboxLog;
+use crate::{build_connector, AccountSpec};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::threads::{self, FakeThreads};
+use tocsin_test_support::Fault;
+
+fn http() -> HttpClient {
+    HttpClient::new(HttpLimits {
+        request_timeout: Duration::from_secs(5),
+        ..HttpLimits::default()
+    })
+    .unwrap()
+}
+
+fn spec(fake: &FakeThreads) -> AccountSpec {
+    AccountSpec {
+        id: "acct-threads".into(),
+        platform: Platform::Threads,
+        name: "@countyhealth".into(),
+        settings: json!({"base_url": fake.api_url(), "user_id": threads::USER_ID}),
+        secret: Some(SecretString::from(threads::TOKEN)),
+    }
+}
+
+async fn setup() -> (FakeThreads, ThreadsConnector) {
+    let fake = threads::start().await.unwrap();
+    let connector = ThreadsConnector::from_spec(&spec(&fake), &http()).unwrap();
+    (fake, connector)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost::new(key, text)
+}
+
+/// Lets the next write (the container) through, so a fault hits the publish.
+fn at_publish(fake: &FakeThreads, fault: Fault) {
+    fake.state.push_fault(Fault::Slow(Duration::ZERO));
+    fake.state.push_fault(fault);
+}
+
+#[tokio::test]
+async fn a_post_makes_a_text_container_then_publishes_it_and_reads_the_permalink() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Boil water notice for Ward 3."))
+        .await
+        .unwrap();
+    let made = fake.threads();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].media_type, "TEXT");
+    assert_eq!(made[0].text, "Boil water notice for Ward 3.");
+    assert_eq!(
+        made[0].media_id.as_deref(),
+        Some(outcome.remote.id.as_str())
+    );
+    assert_eq!(
+        outcome.remote.url,
+        Some(format!(
+            "https://www.threads.net/@{}/post/{}",
+            threads::USERNAME,
+            outcome.remote.id
+        ))
+    );
+    let writes = fake.state.requests_to(&reqwest::Method::POST, "/v1.0/");
+    assert_eq!(
+        writes[0].path,
+        format!("/v1.0/{}/threads", threads::USER_ID)
+    );
+    assert_eq!(
+        writes[1].path,
+        format!("/v1.0/{}/threads_publish", threads::USER_ID)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&writes[1].body),
+        format!("creation_id={}", made[0].container_id)
+    );
+    assert_eq!(
+        writes[0].header("authorization").as_deref(),
+        Some(format!("Bearer {}", threads::TOKEN).as_str())
+    );
+    assert!(!connector.idempotent());
+    assert!(connector.can_delete());
+}
+
+#[tokio::test]
+async fn a_reply_sets_reply_to_id_on_the_container_and_an_exercise_is_marked() {
+    let (fake, connector) = setup().await;
+    let first = connector.post(&post("k1", "Update 1")).await.unwrap();
+    let mut reply = post("k2", "Update 2");
+    reply.reply_to = Some(first.remote.clone());
+    reply.exercise = true;
+    connector.post(&reply).await.unwrap();
+    let made = fake.threads();
+    assert_eq!(
+        made[1].reply_to_id.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(made[1].text, "[EXERCISE] Update 2");
+}
+
+#[tokio::test]
+async fn delete_removes_the_post_and_a_missing_one_counts_as_deleted() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Shelter lifted."))
+        .await
+        .unwrap();
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.published().is_empty());
+    assert_eq!(
+        fake.state
+            .requests_to(
+                &reqwest::Method::DELETE,
+                &format!("/v1.0/{}", outcome.remote.id)
+            )
+            .len(),
+        1
+    );
+    connector.delete(&outcome.remote).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_container_answer_is_transient_and_publishes_nothing() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::DropAfterAccept);
+    let err = connector
+        .post(&post("k", "Clinic open at 9."))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    assert_eq!(fake.threads().len(), 1, "a container was made");
+    assert!(fake.published().is_empty(), "but nothing was published");
+    connector
+        .post(&post("k", "Clinic open at 9."))
+        .await
+        .unwrap();
+    assert_eq!(fake.published().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_publish_answer_is_unknown_and_lookup_finds_the_post() {
+    let (fake, connector) = setup().await;
+    let sent = post("k-drop", "Measles exposure at Central Library, 2-4 pm.");
+    at_publish(&fake, Fault::DropAfterAccept);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    let published = fake.published();
+    assert_eq!(published.len(), 1);
+    let found = connector.lookup(&sent).await.unwrap().expect("it exists");
+    assert_eq!(Some(found.id.clone()), published[0].media_id);
+    assert!(found.url.is_some());
+    assert_eq!(
+        connector
+            .lookup(&post("k9", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut reply = post("k-r", "Update: window extended.");
+    reply.reply_to = Some(found.clone());
+    at_publish(&fake, Fault::DropAfterAccept);
+    assert!(matches!(
+        connector.post(&reply).await,
+        Err(ConnectorError::Unknown(_))
+    ));
+    let found_reply = connector.lookup(&reply).await.unwrap().expect("it exists");
+    assert_eq!(Some(found_reply.id), fake.published()[1].media_id);
+    let mut elsewhere = reply.clone();
+    elsewhere.reply_to = Some(RemotePost {
+        id: "1".into(),
+        url: None,
+        extra: None,
+    });
+    assert_eq!(connector.lookup(&elsewhere).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_malformed_publish_answer_is_unknown_but_a_malformed_container_answer_is_not() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::Malformed);
+    let err = connector.post(&post("k", "One.")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    at_publish(&fake, Fault::Malformed);
+    let err = connector.post(&post("k", "Two.")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    assert_eq!(fake.published().len(), 1);
+}
+
+#[tokio::test]
+async fn a_429_at_either_step_is_rate_limited_and_a_503_transient() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::rate_limited(7));
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+    at_publish(&fake, Fault::rate_limited(9));
+    assert!(matches!(
+        connector.post(&post("k", "text")).await,
+        Err(ConnectorError::RateLimited { .. })
+    ));
+    at_publish(&fake, Fault::unavailable());
+    assert!(matches!(
+        connector.post(&post("k", "text")).await,
+        Err(ConnectorError::Transient(_))
+    ));
+    assert!(fake.published().is_empty());
+}
+
+#[tokio::test]
+async fn the_posting_quota_is_graph_code_4_rate_limited() {
+    let (fake, connector) = setup().await;
+    fake.set_quota_left(0);
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { ref reason, .. } if reason.contains("code 4")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_an_auth_error_without_the_token() {
+    let (fake, connector) = setup().await;
+    fake.set_token("other");
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("code 190")),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?} {connector:?}").contains(threads::TOKEN));
+    assert!(matches!(
+        connector.healthcheck().await,
+        Err(ConnectorError::Auth(_))
+    ));
+    fake.set_token(threads::TOKEN);
+    connector.healthcheck().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_post_over_500_is_refused_before_sending_counting_emojis_as_bytes() {
+    let (fake, connector) = setup().await;
+    assert_eq!(threads_length("ab\u{1F6A8}"), 6);
+    let err = connector
+        .post(&post("k", &"\u{1F6A8}".repeat(126)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(fake.state.requests().is_empty());
+}
+
+#[tokio::test]
+async fn build_connector_makes_a_threads_connector_and_requires_a_token() {
+    let fake = threads::start().await.unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::Threads);
+    connector.healthcheck().await.unwrap();
+    let mut no_token = spec(&fake);
+    no_token.secret = None;
+    assert!(matches!(
+        build_connector(&no_token, &http(), &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
+}

@@ -1,0 +1,273 @@
+//! The X connector against the fake X API v2: wire fields, replies, deletion, the
+//! duplicate refusal, rate limits, every failure class and reconciliation.
+
+use super::*;
+use crate::sandbox::SandboxLog;
+use crate::{build_connector, AccountSpec};
+use std::sync::Arc;
+use std::time::Duration;
+use tocsin_connector::http::HttpLimits;
+use tocsin_test_support::x::{self, FakeX};
+use tocsin_test_support::Fault;
+
+fn http() -> HttpClient {
+    HttpClient::new(HttpLimits {
+        request_timeout: Duration::from_secs(5),
+        ..HttpLimits::default()
+    })
+    .unwrap()
+}
+
+fn spec(fake: &FakeX) -> AccountSpec {
+    AccountSpec {
+        id: "acct-x".into(),
+        platform: Platform::X,
+        name: "@CountyHealth".into(),
+        settings: json!({"base_url": fake.base_url, "username": x::USERNAME}),
+        secret: Some(SecretString::from(x::TOKEN)),
+    }
+}
+
+async fn setup() -> (FakeX, XConnector) {
+    let fake = x::start().await.unwrap();
+    let connector = XConnector::from_spec(&spec(&fake), &http()).unwrap();
+    (fake, connector)
+}
+
+fn post(key: &str, text: &str) -> OutgoingPost {
+    OutgoingPost::new(key, text)
+}
+
+#[tokio::test]
+async fn a_post_goes_to_2_tweets_with_the_bearer_token_and_reads_the_rate_limit() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Boil water notice for Ward 3."))
+        .await
+        .unwrap();
+    let tweets = fake.tweets();
+    assert_eq!(tweets.len(), 1);
+    assert_eq!(tweets[0].text, "Boil water notice for Ward 3.");
+    assert_eq!(outcome.remote.id, tweets[0].id);
+    assert_eq!(
+        outcome.remote.url.as_deref(),
+        Some(format!("https://x.com/{}/status/{}", x::USERNAME, tweets[0].id).as_str())
+    );
+    let request = &fake.state.requests_to(&reqwest::Method::POST, "/2/tweets")[0];
+    assert_eq!(
+        request.header("authorization").as_deref(),
+        Some(format!("Bearer {}", x::TOKEN).as_str())
+    );
+    assert_eq!(
+        request.json(),
+        json!({"text": "Boil water notice for Ward 3."})
+    );
+    let rate = outcome.rate_limit.expect("x-rate-limit-* headers are read");
+    assert_eq!(rate.remaining, Some(x::RATE_LIMIT - 1));
+    assert!(rate
+        .reset_after
+        .is_some_and(|d| d <= Duration::from_secs(900)));
+    assert!(!connector.idempotent());
+    assert!(connector.can_delete());
+}
+
+#[tokio::test]
+async fn a_reply_carries_in_reply_to_tweet_id_and_an_exercise_is_marked() {
+    let (fake, connector) = setup().await;
+    let first = connector.post(&post("k1", "Update 1")).await.unwrap();
+    let mut reply = post("k2", "Update 2");
+    reply.reply_to = Some(first.remote.clone());
+    reply.exercise = true;
+    connector.post(&reply).await.unwrap();
+    let tweets = fake.tweets();
+    assert_eq!(
+        tweets[1].in_reply_to.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(tweets[1].text, "[EXERCISE] Update 2");
+    let sent = fake.state.requests_to(&reqwest::Method::POST, "/2/tweets");
+    assert_eq!(
+        sent[1].json()["reply"],
+        json!({"in_reply_to_tweet_id": first.remote.id})
+    );
+}
+
+#[tokio::test]
+async fn delete_removes_the_post_and_deleting_it_again_is_not_an_error() {
+    let (fake, connector) = setup().await;
+    let outcome = connector
+        .post(&post("k1", "Shelter lifted."))
+        .await
+        .unwrap();
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.tweets()[0].deleted);
+    assert_eq!(
+        fake.state
+            .requests_to(
+                &reqwest::Method::DELETE,
+                &format!("/2/tweets/{}", outcome.remote.id)
+            )
+            .len(),
+        1
+    );
+    connector.delete(&outcome.remote).await.unwrap();
+    let hostile = RemotePost {
+        id: "../users/me".into(),
+        url: None,
+        extra: None,
+    };
+    assert!(matches!(
+        connector.delete(&hostile).await,
+        Err(ConnectorError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_duplicate_text_is_a_permanent_refusal_saying_so_not_an_auth_failure() {
+    let (_fake, connector) = setup().await;
+    connector
+        .post(&post("k1", "Clinic open at 9."))
+        .await
+        .unwrap();
+    let err = connector
+        .post(&post("k2", "Clinic open at 9."))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("403") && m.contains("duplicate")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::rate_limited(7));
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("expected RateLimited, got {other}"),
+    }
+    assert!(fake.tweets().is_empty());
+}
+
+#[tokio::test]
+async fn an_exhausted_window_waits_until_the_epoch_in_x_rate_limit_reset() {
+    let (fake, connector) = setup().await;
+    fake.set_rate_limit_remaining(0);
+    match connector.post(&post("k", "text")).await.unwrap_err() {
+        ConnectorError::RateLimited {
+            retry_after: Some(wait),
+            reason,
+        } => {
+            assert!(
+                wait > Duration::from_secs(800) && wait <= Duration::from_secs(900),
+                "{wait:?}"
+            );
+            assert!(reason.contains("Too Many Requests"), "{reason}");
+        }
+        other => panic!("expected RateLimited with a wait, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_503_is_transient() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_an_auth_error_that_never_shows_the_token() {
+    let (fake, connector) = setup().await;
+    fake.set_token("rotated");
+    let err = connector.post(&post("k", "text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Auth(ref m) if m.contains("401")),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?} {connector:?}").contains(x::TOKEN));
+    assert!(matches!(
+        connector.healthcheck().await,
+        Err(ConnectorError::Auth(_))
+    ));
+    fake.set_token(x::TOKEN);
+    connector.healthcheck().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_an_unknown_outcome() {
+    let (fake, connector) = setup().await;
+    fake.state.push_fault(Fault::Malformed);
+    let err = connector.post(&post("k", "Water safe.")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    assert_eq!(fake.tweets().len(), 1, "the server acted on it");
+}
+
+#[tokio::test]
+async fn a_dropped_answer_is_unknown_and_lookup_finds_the_post_through_t_co_links() {
+    let (fake, connector) = setup().await;
+    let text =
+        "Measles exposure at Central Library & annex. Details: https://health.example.gov/measles";
+    let sent = post("k-drop", text);
+    fake.state.push_fault(Fault::DropAfterAccept);
+    let err = connector.post(&sent).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
+    let created = fake.tweets();
+    assert_eq!(created.len(), 1);
+    let found = connector
+        .lookup(&sent)
+        .await
+        .unwrap()
+        .expect("the post exists");
+    assert_eq!(found.id, created[0].id);
+    assert_eq!(
+        connector
+            .lookup(&post("k9", "Never posted."))
+            .await
+            .unwrap(),
+        None
+    );
+    let mut elsewhere = post("k5", text);
+    elsewhere.reply_to = Some(found.clone());
+    assert_eq!(connector.lookup(&elsewhere).await.unwrap(), None);
+    assert!(!fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/2/users/me")
+        .is_empty());
+    assert!(!fake
+        .state
+        .requests_to(
+            &reqwest::Method::GET,
+            &format!("/2/users/{}/tweets?max_results=100", x::USER_ID)
+        )
+        .is_empty());
+}
+
+#[tokio::test]
+async fn build_connector_makes_an_x_connector_and_requires_a_token() {
+    let fake = x::start().await.unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
+    assert_eq!(connector.platform(), Platform::X);
+    connector.healthcheck().await.unwrap();
+    let mut no_token = spec(&fake);
+    no_token.secret = None;
+    assert!(matches!(
+        build_connector(&no_token, &http(), &sandbox),
+        Err(ConnectorError::Config(_))
+    ));
+}
+
+#[test]
+fn same_text_reads_entities_and_t_co_links() {
+    assert!(same_text("a & b <c>", "a &amp; b &lt;c&gt;"));
+    assert!(same_text(
+        "See https://health.example.gov/x now",
+        "See https://t.co/abc now"
+    ));
+    assert!(!same_text("See https://a.example now", "See other now"));
+    assert!(!same_text("a b", "a b c"));
+}

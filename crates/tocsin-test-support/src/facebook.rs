@@ -1,0 +1,324 @@
+//! A fake Facebook Graph API for one Page: `POST /{v}/{page}/feed`, `POST /{v}/{id}/comments`,
+//! `DELETE /{v}/{id}`, `GET /{v}/{page}/posts`, `GET /{v}/{id}/comments`, `GET /{v}/{page}`.
+//!
+//! It takes form bodies, checks the Page token (Authorization header or `access_token`),
+//! and answers failures as Graph errors (`{"error": {"message", "type", "code", ...}}`):
+//! 190 for a bad token, 506 for a duplicate post, 32 with `X-Business-Use-Case-Usage`
+//! when throttled, 100/33 for a missing object.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::{FakeServer, FakeState};
+
+/// The Page access token the fake accepts unless told otherwise.
+pub const TOKEN: &str = "fake-facebook-page-access-token";
+/// The Page's id.
+pub const PAGE_ID: &str = "104000000000001";
+
+/// A post or comment as the fake stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeFacebookPost {
+    /// Its id (`{page}_{n}` for a post, digits for a comment).
+    pub id: String,
+    /// `message`.
+    pub message: String,
+    /// `link`, if sent.
+    pub link: Option<String>,
+    /// The post a comment is on (`None` for a Page post).
+    pub parent: Option<String>,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    token: String,
+    posts: Vec<FakeFacebookPost>,
+    next_id: u64,
+    throttled_minutes: Option<u64>,
+}
+
+/// The fake's platform state.
+#[derive(Debug)]
+pub struct FacebookState {
+    inner: Mutex<Inner>,
+}
+
+impl FacebookState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake Graph API. Derefs to its [`FakeServer`].
+pub struct FakeFacebook {
+    server: FakeServer,
+    state: Arc<FacebookState>,
+}
+
+impl Deref for FakeFacebook {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl FakeFacebook {
+    /// Every post and comment, deleted ones included, oldest first.
+    pub fn posts(&self) -> Vec<FakeFacebookPost> {
+        self.state.lock().posts.clone()
+    }
+
+    /// Accepts only this token from now on (as after a revocation).
+    pub fn set_token(&self, token: &str) {
+        self.state.lock().token = token.to_string();
+    }
+
+    /// Answers every call with error 32 and this many minutes to regain access
+    /// (`None` lifts it).
+    pub fn set_throttled(&self, minutes: Option<u64>) {
+        self.state.lock().throttled_minutes = minutes;
+    }
+}
+
+/// Starts a fake Graph API on a loopback port, accepting [`TOKEN`] for [`PAGE_ID`].
+pub async fn start() -> std::io::Result<FakeFacebook> {
+    let state = Arc::new(FacebookState {
+        inner: Mutex::new(Inner {
+            token: TOKEN.to_string(),
+            posts: Vec::new(),
+            next_id: 900_000_000_001,
+            throttled_minutes: None,
+        }),
+    });
+    let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
+    Ok(FakeFacebook { server, state })
+}
+
+/// The fake's routes over `state`.
+pub fn router(state: Arc<FacebookState>) -> Router {
+    Router::new()
+        .route("/{version}/{id}", get(node).delete(remove))
+        .route("/{version}/{id}/{edge}", get(list).post(create))
+        .with_state(state)
+}
+
+/// Sets `key` on a JSON object (a no-op on anything else).
+pub(crate) fn set(value: &mut Value, key: &str, field: Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(key.to_string(), field);
+    }
+}
+
+/// Sets `paging.next` on a listing, so the client knows more pages exist.
+pub(crate) fn set_next_page(body: &mut Value, next: &str) {
+    if let Some(paging) = body.get_mut("paging") {
+        set(paging, "next", json!(next));
+    }
+}
+
+/// A Graph error answer.
+pub fn graph_error(status: StatusCode, code: u32, subcode: Option<u32>, message: &str) -> Response {
+    let mut error = json!({"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEfGhIjK"});
+    if let Some(sub) = subcode {
+        set(&mut error, "error_subcode", json!(sub));
+    }
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+fn admit(
+    inner: &Inner,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(), Box<Response>> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("OAuth "))
+        })
+        .or(query.get("access_token").map(String::as_str));
+    if presented != Some(inner.token.as_str()) {
+        return Err(Box::new(graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            Some(460),
+            "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.",
+        )));
+    }
+    if let Some(minutes) = inner.throttled_minutes {
+        let mut refused = graph_error(
+            StatusCode::BAD_REQUEST,
+            32,
+            None,
+            "(#32) Page request limit reached",
+        );
+        let usage = json!({ PAGE_ID: [{"type": "pages", "call_count": 100, "total_cputime": 12, "total_time": 14, "estimated_time_to_regain_access": minutes}] });
+        if let Ok(v) = HeaderValue::from_str(&usage.to_string()) {
+            refused.headers_mut().insert("x-business-use-case-usage", v);
+        }
+        return Err(Box::new(refused));
+    }
+    Ok(())
+}
+
+fn missing() -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        100,
+        Some(33),
+        "Unsupported request - Object does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
+    )
+}
+
+async fn node(
+    State(state): State<Arc<FacebookState>>,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if id == PAGE_ID {
+        return Json(json!({"id": PAGE_ID, "name": "County Health (fake)"})).into_response();
+    }
+    match inner.posts.iter().find(|p| p.id == id && !p.deleted) {
+        Some(p) => Json(json!({"id": p.id, "message": p.message})).into_response(),
+        None => missing(),
+    }
+}
+
+async fn remove(
+    State(state): State<Arc<FacebookState>>,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    match inner.posts.iter_mut().find(|p| p.id == id && !p.deleted) {
+        Some(p) => {
+            p.deleted = true;
+            Json(json!({"success": true})).into_response()
+        }
+        None => missing(),
+    }
+}
+
+async fn create(
+    State(state): State<Arc<FacebookState>>,
+    Path((_version, id, edge)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    let message = form.get("message").cloned().unwrap_or_default();
+    if message.is_empty() {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            None,
+            "(#100) Missing message or attachment",
+        );
+    }
+    let parent = match (edge.as_str(), id == PAGE_ID) {
+        ("feed", true) => None,
+        ("comments", false) => {
+            if !inner.posts.iter().any(|p| p.id == id && !p.deleted) {
+                return missing();
+            }
+            Some(id)
+        }
+        _ => return missing(),
+    };
+    if parent.is_none()
+        && inner
+            .posts
+            .iter()
+            .any(|p| p.parent.is_none() && !p.deleted && p.message == message)
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            506,
+            None,
+            "Duplicate status message",
+        );
+    }
+    let n = inner.next_id;
+    inner.next_id += 1;
+    let new_id = if parent.is_none() {
+        format!("{PAGE_ID}_{n}")
+    } else {
+        n.to_string()
+    };
+    inner.posts.push(FakeFacebookPost {
+        id: new_id.clone(),
+        message,
+        link: form.get("link").cloned(),
+        parent,
+        deleted: false,
+    });
+    Json(json!({ "id": new_id })).into_response()
+}
+
+async fn list(
+    State(state): State<Arc<FacebookState>>,
+    Path((_version, id, edge)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(25)
+        .min(100);
+    let wanted: Vec<&FakeFacebookPost> = match (edge.as_str(), id == PAGE_ID) {
+        ("posts" | "feed", true) => inner
+            .posts
+            .iter()
+            .rev()
+            .filter(|p| p.parent.is_none() && !p.deleted)
+            .collect(),
+        ("comments", false) => inner
+            .posts
+            .iter()
+            .filter(|p| p.parent.as_deref() == Some(id.as_str()) && !p.deleted)
+            .collect(),
+        _ => return missing(),
+    };
+    let data: Vec<Value> = wanted
+        .iter()
+        .take(limit)
+        .map(|p| json!({"id": p.id, "message": p.message, "from": {"id": PAGE_ID, "name": "County Health (fake)"}, "created_time": "2026-01-01T00:00:00+0000"}))
+        .collect();
+    let mut body =
+        json!({"data": data, "paging": {"cursors": {"before": "QVFIU", "after": "QVFIU"}}});
+    if wanted.len() > limit {
+        set_next_page(&mut body, "https://graph.facebook.com/next-page");
+    }
+    Json(body).into_response()
+}

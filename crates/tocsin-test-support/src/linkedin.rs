@@ -1,0 +1,464 @@
+//! A fake LinkedIn versioned API: `POST/GET /rest/posts`, `DELETE /rest/posts/{urn}`,
+//! `POST/GET /rest/socialActions/{urn}/comments` and
+//! `DELETE /rest/socialActions/{urn}/comments/{id}`.
+//!
+//! It insists on `LinkedIn-Version` (400 if missing, 426 if retired) and
+//! `X-Restli-Protocol-Version: 2.0.0`, answers a new post with 201 and its URN in
+//! `x-restli-id`, and renders `commentary` as LinkedIn does with "little" text: an
+//! unescaped reserved character silently cuts the post there.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::facebook::set;
+use crate::{FakeServer, FakeState};
+
+/// The token the fake accepts unless told otherwise.
+pub const TOKEN: &str = "fake-linkedin-member-access-token";
+/// The organisation's id.
+pub const ORGANIZATION_ID: &str = "2414183";
+/// The oldest `LinkedIn-Version` the fake still serves.
+pub const OLDEST_VERSION: &str = "202511";
+
+/// The organisation URN posts are authored by.
+pub fn author() -> String {
+    format!("urn:li:organization:{ORGANIZATION_ID}")
+}
+
+/// A post or comment as the fake stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeLinkedinPost {
+    /// Its URN (`urn:li:share:N`), or a comment's id.
+    pub id: String,
+    /// `commentary` as received (little text), or a comment's `message.text`.
+    pub commentary: String,
+    /// What LinkedIn shows: little text rendered, cut at an unescaped reserved character.
+    pub shown: String,
+    /// The post a comment is on (`None` for a post).
+    pub object: Option<String>,
+    /// The whole request body.
+    pub body: Value,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    token: String,
+    posts: Vec<FakeLinkedinPost>,
+    next_id: u64,
+    throttled: bool,
+}
+
+/// The fake's platform state.
+#[derive(Debug)]
+pub struct LinkedinState {
+    inner: Mutex<Inner>,
+}
+
+impl LinkedinState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake LinkedIn API. Derefs to its [`FakeServer`].
+pub struct FakeLinkedin {
+    server: FakeServer,
+    state: Arc<LinkedinState>,
+}
+
+impl Deref for FakeLinkedin {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl FakeLinkedin {
+    /// Every post and comment, deleted ones included, oldest first.
+    pub fn posts(&self) -> Vec<FakeLinkedinPost> {
+        self.state.lock().posts.clone()
+    }
+
+    /// Accepts only this token from now on (as after a revocation).
+    pub fn set_token(&self, token: &str) {
+        self.state.lock().token = token.to_string();
+    }
+
+    /// Answers every call with LinkedIn's 429 (no `Retry-After`, as LinkedIn sends none).
+    pub fn set_throttled(&self, throttled: bool) {
+        self.state.lock().throttled = throttled;
+    }
+}
+
+/// Starts a fake LinkedIn API on a loopback port, accepting [`TOKEN`].
+pub async fn start() -> std::io::Result<FakeLinkedin> {
+    let state = Arc::new(LinkedinState {
+        inner: Mutex::new(Inner {
+            token: TOKEN.to_string(),
+            posts: Vec::new(),
+            next_id: 7_100_000_000_000_000_001,
+            throttled: false,
+        }),
+    });
+    let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
+    Ok(FakeLinkedin { server, state })
+}
+
+/// The fake's routes over `state`.
+pub fn router(state: Arc<LinkedinState>) -> Router {
+    Router::new()
+        .route("/rest/posts", get(list_posts).post(create_post))
+        .route("/rest/posts/{urn}", delete(delete_post))
+        .route(
+            "/rest/socialActions/{urn}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route(
+            "/rest/socialActions/{urn}/comments/{id}",
+            delete(delete_comment),
+        )
+        .with_state(state)
+}
+
+fn error(status: StatusCode, code: Option<&str>, service: Option<u32>, message: &str) -> Response {
+    let mut body = json!({"status": status.as_u16(), "message": message});
+    if let Some(code) = code {
+        set(&mut body, "code", json!(code));
+    }
+    if let Some(service) = service {
+        set(&mut body, "serviceErrorCode", json!(service));
+    }
+    (status, Json(body)).into_response()
+}
+
+fn admit(inner: &Inner, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let presented = get(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(inner.token.as_str()) {
+        return Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            Some("REVOKED_ACCESS_TOKEN"),
+            Some(65601),
+            "The token used in the request has been revoked by the user",
+        )));
+    }
+    let Some(version) = get("linkedin-version") else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            Some("VERSION_MISSING"),
+            None,
+            "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+        )));
+    };
+    if version.len() != 6
+        || !version.chars().all(|c| c.is_ascii_digit())
+        || version < OLDEST_VERSION
+    {
+        return Err(Box::new(error(
+            StatusCode::UPGRADE_REQUIRED,
+            Some("NONEXISTENT_VERSION"),
+            None,
+            &format!("Requested version {version} is not active"),
+        )));
+    }
+    if get("x-restli-protocol-version") != Some("2.0.0") {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "Restli protocol 2.0.0 is required",
+        )));
+    }
+    if inner.throttled {
+        return Err(Box::new(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            None,
+            "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.",
+        )));
+    }
+    Ok(())
+}
+
+/// A field of a JSON body by pointer (`Null` when absent).
+fn field<'a>(value: &'a Value, pointer: &str) -> &'a Value {
+    value.pointer(pointer).unwrap_or(&Value::Null)
+}
+
+const RESERVED: &str = "\\|{}@[]()<>#*_~";
+
+/// How LinkedIn shows little text: escapes resolved, `{hashtag|#|tag}` as `#tag`, and
+/// the text cut at the first unescaped reserved character.
+pub fn render_little(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let after = rest.get(c.len_utf8()..).unwrap_or_default();
+        if c == '\\' {
+            match after.chars().next() {
+                Some(next) => {
+                    out.push(next);
+                    rest = after.get(next.len_utf8()..).unwrap_or_default();
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if let Some(template) = rest.strip_prefix("{hashtag|#|") {
+            if let Some((tag, tail)) = template.split_once('}') {
+                if !tag.is_empty() && tag.chars().all(char::is_alphanumeric) {
+                    out.push('#');
+                    out.push_str(tag);
+                    rest = tail;
+                    continue;
+                }
+            }
+        }
+        if RESERVED.contains(c) {
+            break;
+        }
+        out.push(c);
+        rest = after;
+    }
+    out
+}
+
+async fn create_post(
+    State(state): State<Arc<LinkedinState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    let Ok(post) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, None, None, "Malformed JSON");
+    };
+    let valid = field(&post, "/author") == &json!(author())
+        && field(&post, "/visibility") == "PUBLIC"
+        && field(&post, "/lifecycleState") == "PUBLISHED"
+        && field(&post, "/distribution/feedDistribution") == "MAIN_FEED"
+        && field(&post, "/commentary").is_string();
+    if !valid {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(100),
+            "ERROR :: /author :: the post is not a valid organisation post",
+        );
+    }
+    let commentary = field(&post, "/commentary")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if let Some(dup) = inner
+        .posts
+        .iter()
+        .find(|p| p.object.is_none() && !p.deleted && p.commentary == commentary)
+    {
+        let message = format!(
+            "ERROR :: /commentary :: Content is a duplicate of {}",
+            dup.id
+        );
+        return error(StatusCode::UNPROCESSABLE_ENTITY, None, None, &message);
+    }
+    let urn = format!("urn:li:share:{}", inner.next_id);
+    inner.next_id += 1;
+    inner.posts.push(FakeLinkedinPost {
+        id: urn.clone(),
+        shown: render_little(&commentary),
+        commentary,
+        object: None,
+        body: post,
+        deleted: false,
+    });
+    let mut response = StatusCode::CREATED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&urn) {
+        response.headers_mut().insert("x-restli-id", v);
+    }
+    response
+}
+
+async fn list_posts(
+    State(state): State<Arc<LinkedinState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    if query.get("q").map(String::as_str) != Some("author")
+        || query.get("author") != Some(&author())
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            "q=author and author are required",
+        );
+    }
+    let count = query
+        .get("count")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(10)
+        .min(100);
+    let elements: Vec<Value> = inner
+        .posts
+        .iter()
+        .rev()
+        .filter(|p| p.object.is_none() && !p.deleted)
+        .take(count)
+        .map(|p| {
+            let mut v = p.body.clone();
+            set(&mut v, "id", json!(p.id));
+            v
+        })
+        .collect();
+    Json(json!({"elements": elements, "paging": {"start": 0, "count": count, "links": []}}))
+        .into_response()
+}
+
+async fn delete_post(
+    State(state): State<Arc<LinkedinState>>,
+    Path(urn): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    match inner
+        .posts
+        .iter_mut()
+        .find(|p| p.id == urn && p.object.is_none() && !p.deleted)
+    {
+        Some(p) => {
+            p.deleted = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, None, None, "Not Found"),
+    }
+}
+
+fn comment_json(p: &FakeLinkedinPost) -> Value {
+    let object = p.object.clone().unwrap_or_default();
+    let activity = object.rsplit(':').next().unwrap_or_default().to_string();
+    json!({
+        "id": p.id,
+        "$URN": format!("urn:li:comment:(urn:li:activity:{activity},{})", p.id),
+        "actor": author(),
+        "object": object,
+        "message": {"text": p.commentary},
+        "created": {"actor": author(), "time": 1_767_225_600_000_u64},
+    })
+}
+
+async fn create_comment(
+    State(state): State<Arc<LinkedinState>>,
+    Path(urn): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    let Ok(comment) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, None, None, "Malformed JSON");
+    };
+    if !inner.posts.iter().any(|p| p.id == urn && !p.deleted) {
+        return error(StatusCode::NOT_FOUND, None, None, "Not Found");
+    }
+    let text = field(&comment, "/message/text")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if field(&comment, "/actor") != &json!(author())
+        || field(&comment, "/object") != &json!(urn)
+        || text.is_empty()
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            None,
+            "ERROR :: /actor :: actor, object and message are required",
+        );
+    }
+    let id = inner.next_id.to_string();
+    inner.next_id += 1;
+    let stored = FakeLinkedinPost {
+        id,
+        shown: text.clone(),
+        commentary: text,
+        object: Some(urn),
+        body: comment,
+        deleted: false,
+    };
+    let answer = comment_json(&stored);
+    inner.posts.push(stored);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+async fn list_comments(
+    State(state): State<Arc<LinkedinState>>,
+    Path(urn): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    let elements: Vec<Value> = inner
+        .posts
+        .iter()
+        .filter(|p| p.object.as_deref() == Some(urn.as_str()) && !p.deleted)
+        .map(comment_json)
+        .collect();
+    Json(json!({"elements": elements, "paging": {"start": 0, "count": 100}})).into_response()
+}
+
+async fn delete_comment(
+    State(state): State<Arc<LinkedinState>>,
+    Path((urn, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    if query.get("actor") != Some(&author()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            Some("ACCESS_DENIED"),
+            Some(100),
+            "Not enough permissions: actor",
+        );
+    }
+    match inner
+        .posts
+        .iter_mut()
+        .find(|p| p.id == id && p.object.as_deref() == Some(urn.as_str()) && !p.deleted)
+    {
+        Some(p) => {
+            p.deleted = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, None, None, "Not Found"),
+    }
+}

@@ -1,0 +1,348 @@
+//! A fake Threads API (under `/v1.0`): containers (`POST /{user}/threads`), publishing
+//! (`POST /{user}/threads_publish`), `GET /{media}?fields=permalink`, `DELETE /{media}`,
+//! and the profile's `threads` and `replies` listings.
+//!
+//! Form bodies, the user token in the Authorization header (or `access_token`), Graph
+//! errors (`{"error": {...}}`): 190 for a bad token, 4 past the posting quota, 100/33 for
+//! a missing object. A container is published at most once.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::facebook::{graph_error, set, set_next_page};
+use crate::{FakeServer, FakeState};
+
+/// The user token the fake accepts unless told otherwise.
+pub const TOKEN: &str = "fake-threads-user-access-token";
+/// The profile's user id.
+pub const USER_ID: &str = "27000000000000001";
+/// The profile's user name.
+pub const USERNAME: &str = "countyhealth";
+
+/// A container as the fake stored it, and the post it became once published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeThread {
+    /// The container id.
+    pub container_id: String,
+    /// The media id once published.
+    pub media_id: Option<String>,
+    /// `media_type`.
+    pub media_type: String,
+    /// `text`.
+    pub text: String,
+    /// `reply_to_id`.
+    pub reply_to_id: Option<String>,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    token: String,
+    threads: Vec<FakeThread>,
+    next_id: u64,
+    quota_left: u64,
+}
+
+/// The fake's platform state.
+#[derive(Debug)]
+pub struct ThreadsState {
+    inner: Mutex<Inner>,
+}
+
+impl ThreadsState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake Threads API. Derefs to its [`FakeServer`].
+pub struct FakeThreads {
+    server: FakeServer,
+    state: Arc<ThreadsState>,
+}
+
+impl Deref for FakeThreads {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl FakeThreads {
+    /// The API base URL, version included (`http://127.0.0.1:PORT/v1.0`).
+    pub fn api_url(&self) -> String {
+        format!("{}/v1.0", self.server.base_url)
+    }
+
+    /// Every container, published or not, oldest first.
+    pub fn threads(&self) -> Vec<FakeThread> {
+        self.state.lock().threads.clone()
+    }
+
+    /// Published, not deleted posts, oldest first.
+    pub fn published(&self) -> Vec<FakeThread> {
+        self.threads()
+            .into_iter()
+            .filter(|t| t.media_id.is_some() && !t.deleted)
+            .collect()
+    }
+
+    /// Accepts only this token from now on (as after a revocation).
+    pub fn set_token(&self, token: &str) {
+        self.state.lock().token = token.to_string();
+    }
+
+    /// Publishes left before the quota (250 a day on Threads) refuses with code 4.
+    pub fn set_quota_left(&self, left: u64) {
+        self.state.lock().quota_left = left;
+    }
+}
+
+/// Starts a fake Threads API on a loopback port, accepting [`TOKEN`] for [`USER_ID`].
+pub async fn start() -> std::io::Result<FakeThreads> {
+    let state = Arc::new(ThreadsState {
+        inner: Mutex::new(Inner {
+            token: TOKEN.to_string(),
+            threads: Vec::new(),
+            next_id: 18_000_000_000_000_001,
+            quota_left: 250,
+        }),
+    });
+    let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
+    Ok(FakeThreads { server, state })
+}
+
+/// The fake's routes over `state`.
+pub fn router(state: Arc<ThreadsState>) -> Router {
+    Router::new()
+        .route("/v1.0/{id}", get(node).delete(remove))
+        .route("/v1.0/{id}/{edge}", get(list).post(create))
+        .with_state(state)
+}
+
+fn admit(
+    inner: &Inner,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(), Box<Response>> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(query.get("access_token").map(String::as_str));
+    if presented == Some(inner.token.as_str()) {
+        Ok(())
+    } else {
+        Err(Box::new(graph_error(
+            StatusCode::UNAUTHORIZED,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        )))
+    }
+}
+
+fn missing() -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        100,
+        Some(33),
+        "Unsupported request - Object does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
+    )
+}
+
+fn permalink(media_id: &str) -> String {
+    format!("https://www.threads.net/@{USERNAME}/post/{media_id}")
+}
+
+async fn node(
+    State(state): State<Arc<ThreadsState>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if id == USER_ID {
+        return Json(json!({"id": USER_ID, "username": USERNAME})).into_response();
+    }
+    let found = inner
+        .threads
+        .iter()
+        .find(|t| t.media_id.as_deref() == Some(id.as_str()) && !t.deleted);
+    match found {
+        Some(t) => {
+            Json(json!({"id": id, "text": t.text, "permalink": permalink(&id)})).into_response()
+        }
+        None => missing(),
+    }
+}
+
+async fn remove(
+    State(state): State<Arc<ThreadsState>>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    let found = inner
+        .threads
+        .iter_mut()
+        .find(|t| t.media_id.as_deref() == Some(id.as_str()) && !t.deleted);
+    match found {
+        Some(t) => {
+            t.deleted = true;
+            Json(json!({"success": true, "deleted_id": id})).into_response()
+        }
+        None => missing(),
+    }
+}
+
+async fn create(
+    State(state): State<Arc<ThreadsState>>,
+    Path((id, edge)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if id != USER_ID {
+        return missing();
+    }
+    match edge.as_str() {
+        "threads" => {
+            let media_type = form.get("media_type").cloned().unwrap_or_default();
+            let text = form.get("text").cloned().unwrap_or_default();
+            if media_type != "TEXT" || text.is_empty() {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    None,
+                    "(#100) The parameter media_type is required and text is required for TEXT posts",
+                );
+            }
+            let reply_to_id = form.get("reply_to_id").cloned();
+            if let Some(parent) = &reply_to_id {
+                let exists = inner
+                    .threads
+                    .iter()
+                    .any(|t| t.media_id.as_ref() == Some(parent) && !t.deleted);
+                if !exists {
+                    return missing();
+                }
+            }
+            let container_id = inner.next_id.to_string();
+            inner.next_id += 1;
+            inner.threads.push(FakeThread {
+                container_id: container_id.clone(),
+                media_id: None,
+                media_type,
+                text,
+                reply_to_id,
+                deleted: false,
+            });
+            Json(json!({ "id": container_id })).into_response()
+        }
+        "threads_publish" => {
+            let creation_id = form.get("creation_id").cloned().unwrap_or_default();
+            if inner.quota_left == 0 {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    4,
+                    Some(2_207_051),
+                    "Application request limit reached",
+                );
+            }
+            let next = inner.next_id;
+            let Some(container) = inner
+                .threads
+                .iter_mut()
+                .find(|t| t.container_id == creation_id)
+            else {
+                return missing();
+            };
+            if container.media_id.is_some() {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    24,
+                    Some(4_279_009),
+                    "The media has already been published",
+                );
+            }
+            let media_id = next.to_string();
+            container.media_id = Some(media_id.clone());
+            inner.next_id += 1;
+            inner.quota_left -= 1;
+            Json(json!({ "id": media_id })).into_response()
+        }
+        _ => missing(),
+    }
+}
+
+async fn list(
+    State(state): State<Arc<ThreadsState>>,
+    Path((id, edge)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if id != USER_ID {
+        return missing();
+    }
+    let replies = match edge.as_str() {
+        "threads" => false,
+        "replies" => true,
+        _ => return missing(),
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(25)
+        .min(100);
+    let wanted: Vec<&FakeThread> = inner
+        .threads
+        .iter()
+        .rev()
+        .filter(|t| t.media_id.is_some() && !t.deleted && t.reply_to_id.is_some() == replies)
+        .collect();
+    let data: Vec<Value> = wanted
+        .iter()
+        .take(limit)
+        .map(|t| {
+            let media_id = t.media_id.clone().unwrap_or_default();
+            let mut v = json!({"id": media_id, "text": t.text, "permalink": permalink(&media_id), "media_type": "TEXT_POST"});
+            if let Some(parent) = &t.reply_to_id {
+                set(&mut v, "replied_to", json!({ "id": parent }));
+            }
+            v
+        })
+        .collect();
+    let mut body =
+        json!({"data": data, "paging": {"cursors": {"before": "QVFI", "after": "QVFI"}}});
+    if wanted.len() > limit {
+        set_next_page(&mut body, "https://graph.threads.net/v1.0/next-page");
+    }
+    Json(body).into_response()
+}

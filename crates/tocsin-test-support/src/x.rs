@@ -1,0 +1,333 @@
+//! A fake X API v2: `POST /2/tweets`, `DELETE /2/tweets/:id`, `GET /2/users/me` and
+//! `GET /2/users/:id/tweets`, with X's problem-details errors and `x-rate-limit-*`
+//! headers (reset as epoch seconds). It refuses a duplicate text with 403, checks the
+//! bearer token, and shows texts the way X does (`&amp;`, links as `t.co` links).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::facebook::set;
+use crate::{FakeServer, FakeState};
+
+/// The OAuth 2 user token the fake accepts unless told otherwise.
+pub const TOKEN: &str = "fake-x-oauth2-user-token";
+/// The account's user id.
+pub const USER_ID: &str = "1500000000000000001";
+/// The account's user name.
+pub const USERNAME: &str = "CountyHealth";
+/// Requests per window reported in `x-rate-limit-limit`.
+pub const RATE_LIMIT: u64 = 100;
+
+/// One post as the fake stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeTweet {
+    /// Its id.
+    pub id: String,
+    /// The submitted text.
+    pub text: String,
+    /// `reply.in_reply_to_tweet_id`.
+    pub in_reply_to: Option<String>,
+    /// Whether it was deleted since.
+    pub deleted: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    token: String,
+    tweets: Vec<FakeTweet>,
+    next_id: u64,
+    remaining: u64,
+}
+
+/// The fake's platform state.
+#[derive(Debug)]
+pub struct XState {
+    inner: Mutex<Inner>,
+}
+
+impl XState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running fake X API. Derefs to its [`FakeServer`].
+pub struct FakeX {
+    server: FakeServer,
+    state: Arc<XState>,
+}
+
+impl Deref for FakeX {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
+}
+
+impl FakeX {
+    /// Every post received, deleted ones included, oldest first.
+    pub fn tweets(&self) -> Vec<FakeTweet> {
+        self.state.lock().tweets.clone()
+    }
+
+    /// Accepts only this token from now on (as after a revocation).
+    pub fn set_token(&self, token: &str) {
+        self.state.lock().token = token.to_string();
+    }
+
+    /// Requests left in the window; at 0 every call answers 429.
+    pub fn set_rate_limit_remaining(&self, remaining: u64) {
+        self.state.lock().remaining = remaining;
+    }
+}
+
+/// Starts a fake X API on a loopback port, accepting [`TOKEN`].
+pub async fn start() -> std::io::Result<FakeX> {
+    let state = Arc::new(XState {
+        inner: Mutex::new(Inner {
+            token: TOKEN.to_string(),
+            tweets: Vec::new(),
+            next_id: 1_800_000_000_000_000_001,
+            remaining: RATE_LIMIT,
+        }),
+    });
+    let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
+    Ok(FakeX { server, state })
+}
+
+/// The fake's routes over `state`.
+pub fn router(state: Arc<XState>) -> Router {
+    Router::new()
+        .route("/2/tweets", post(create))
+        .route("/2/tweets/{id}", delete(remove))
+        .route("/2/users/me", get(me))
+        .route("/2/users/{id}/tweets", get(timeline))
+        .with_state(state)
+}
+
+/// The reset time of the fake's 15-minute window, as epoch seconds.
+pub fn window_reset() -> i64 {
+    chrono::Utc::now().timestamp() + 15 * 60
+}
+
+fn problem(code: StatusCode, title: &str, detail: &str) -> Response {
+    let body =
+        json!({"title": title, "detail": detail, "type": "about:blank", "status": code.as_u16()});
+    (code, Json(body)).into_response()
+}
+
+fn with_rate_headers(mut response: Response, remaining: u64) -> Response {
+    for (name, value) in [
+        ("x-rate-limit-limit", RATE_LIMIT.to_string()),
+        ("x-rate-limit-remaining", remaining.to_string()),
+        ("x-rate-limit-reset", window_reset().to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<u64, Box<Response>> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(inner.token.as_str()) {
+        return Err(Box::new(problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized",
+        )));
+    }
+    if inner.remaining == 0 {
+        let refused = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            "Too Many Requests",
+        );
+        return Err(Box::new(with_rate_headers(refused, 0)));
+    }
+    inner.remaining -= 1;
+    Ok(inner.remaining)
+}
+
+/// The text as X's API shows it: `&`, `<`, `>` as entities, links as `t.co` links.
+pub fn shown_text(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.starts_with("https://") || word.starts_with("http://") {
+                format!("https://t.co/{:010x}", word.len())
+            } else {
+                word.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn create(
+    State(state): State<Arc<XState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let answer = |r: Response| with_rate_headers(r, remaining);
+    let Ok(params) = serde_json::from_slice::<Value>(&body) else {
+        return answer(problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid Request",
+            "One or more parameters to your request was invalid.",
+        ));
+    };
+    let text = params
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if text.is_empty() || text.chars().count() > 280 {
+        return answer(problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid Request",
+            "One or more parameters to your request was invalid.",
+        ));
+    }
+    if inner.tweets.iter().any(|t| !t.deleted && t.text == text) {
+        return answer(problem(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You are not allowed to create a Tweet with duplicate content.",
+        ));
+    }
+    let in_reply_to = params
+        .pointer("/reply/in_reply_to_tweet_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(parent) = &in_reply_to {
+        if !inner.tweets.iter().any(|t| &t.id == parent && !t.deleted) {
+            return answer(problem(
+                StatusCode::BAD_REQUEST,
+                "Invalid Request",
+                "The Tweet you are replying to has been deleted or is not visible to you.",
+            ));
+        }
+    }
+    let id = inner.next_id.to_string();
+    inner.next_id += 1;
+    let shown = shown_text(&text);
+    inner.tweets.push(FakeTweet {
+        id: id.clone(),
+        text,
+        in_reply_to,
+        deleted: false,
+    });
+    answer(
+        (
+            StatusCode::CREATED,
+            Json(json!({"data": {"id": id, "text": shown, "edit_history_tweet_ids": [id]}})),
+        )
+            .into_response(),
+    )
+}
+
+async fn remove(
+    State(state): State<Arc<XState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let response = match inner.tweets.iter_mut().find(|t| t.id == id && !t.deleted) {
+        Some(t) => {
+            t.deleted = true;
+            Json(json!({"data": {"deleted": true}})).into_response()
+        }
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "Not Found Error",
+            "Could not find tweet.",
+        ),
+    };
+    with_rate_headers(response, remaining)
+}
+
+async fn me(State(state): State<Arc<XState>>, headers: HeaderMap) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let body =
+        json!({"data": {"id": USER_ID, "name": "County Health (fake)", "username": USERNAME}});
+    with_rate_headers(Json(body).into_response(), remaining)
+}
+
+async fn timeline(
+    State(state): State<Arc<XState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    if id != USER_ID {
+        let refused = problem(
+            StatusCode::NOT_FOUND,
+            "Not Found Error",
+            "Could not find user.",
+        );
+        return with_rate_headers(refused, remaining);
+    }
+    let live: Vec<&FakeTweet> = inner.tweets.iter().rev().filter(|t| !t.deleted).collect();
+    let page: Vec<Value> = live
+        .iter()
+        .take(100)
+        .map(|t| {
+            let mut v =
+                json!({"id": t.id, "text": shown_text(&t.text), "edit_history_tweet_ids": [t.id]});
+            if let Some(parent) = &t.in_reply_to {
+                set(
+                    &mut v,
+                    "referenced_tweets",
+                    json!([{"type": "replied_to", "id": parent}]),
+                );
+            }
+            v
+        })
+        .collect();
+    let mut meta = json!({"result_count": page.len()});
+    if live.len() > 100 {
+        set(
+            &mut meta,
+            "next_token",
+            json!("7140dibdnow9c7btw3w29grvxfcgvpb9n9coehpk7xz5i"),
+        );
+    }
+    let body = if page.is_empty() {
+        json!({"meta": meta})
+    } else {
+        json!({"data": page, "meta": meta})
+    };
+    with_rate_headers(Json(body).into_response(), remaining)
+}
