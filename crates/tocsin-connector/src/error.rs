@@ -61,6 +61,15 @@ impl ConnectorError {
         )
     }
 
+    /// The same failure seen from a read (a lookup, a permalink, a health check): an
+    /// unreadable answer to a read changed nothing, so `Unknown` becomes `Transient`.
+    pub fn for_read(self) -> ConnectorError {
+        match self {
+            ConnectorError::Unknown(why) => ConnectorError::Transient(why),
+            other => other,
+        }
+    }
+
     /// A short machine-readable kind, for records and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

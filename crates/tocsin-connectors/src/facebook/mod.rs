@@ -227,7 +227,7 @@ impl Connector for FacebookConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let listing: Listing = success(&reply)?.json().map_err(unreadable)?;
+        let listing: Listing = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         let found = listing.data.iter().find(|item| {
             item.message.as_deref() == Some(text.as_str())
                 && (post.reply_to.is_none()
@@ -259,7 +259,7 @@ impl Connector for FacebookConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let page: Created = success(&reply)?.json().map_err(unreadable)?;
+        let page: Created = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         if page.id == self.config.page_id {
             Ok(())
         } else {
@@ -267,14 +267,6 @@ impl Connector for FacebookConnector {
                 "the Graph API answered for a different Page than page_id".into(),
             ))
         }
-    }
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
     }
 }
 

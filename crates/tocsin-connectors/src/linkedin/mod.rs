@@ -182,7 +182,7 @@ impl LinkedinConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let page: Elements<Post> = success(&reply)?.json().map_err(unreadable)?;
+        let page: Elements<Post> = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         Ok(page.elements)
     }
 }
@@ -282,7 +282,8 @@ impl Connector for LinkedinConnector {
                 .http
                 .send(self.authorized(Method::GET, &path), false)
                 .await?;
-            let page: Elements<Comment> = success(&reply)?.json().map_err(unreadable)?;
+            let page: Elements<Comment> =
+                success(&reply)?.json().map_err(ConnectorError::for_read)?;
             let author = self.config.author();
             return Ok(page
                 .elements
@@ -314,14 +315,6 @@ impl Connector for LinkedinConnector {
     /// organisation role all work.
     async fn healthcheck(&self) -> Result<(), ConnectorError> {
         self.author_posts(1).await.map(|_| ())
-    }
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
     }
 }
 

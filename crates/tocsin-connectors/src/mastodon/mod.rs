@@ -130,7 +130,7 @@ impl MastodonConnector {
     async fn own_account_id(&self) -> Result<String, ConnectorError> {
         let request = self.authorized(Method::GET, "/api/v1/accounts/verify_credentials");
         let reply = self.http.send(request, false).await?;
-        let account: Account = success(&reply)?.json().map_err(unreadable)?;
+        let account: Account = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         check_id(&account.id)?;
         Ok(account.id)
     }
@@ -200,7 +200,8 @@ impl Connector for MastodonConnector {
                 .http
                 .send(self.authorized(Method::GET, &path), false)
                 .await?;
-            let statuses: Vec<Status> = success(&reply)?.json().map_err(unreadable)?;
+            let statuses: Vec<Status> =
+                success(&reply)?.json().map_err(ConnectorError::for_read)?;
             let found = statuses
                 .iter()
                 .filter(|s| s.reblog.is_none())
@@ -250,16 +251,8 @@ pub async fn instance_max_characters(
         .request(Method::GET, &format!("{base}/api/v2/instance"))
         .header(reqwest::header::ACCEPT, "application/json");
     let reply = http.send(request, false).await?;
-    let instance: Instance = success(&reply)?.json().map_err(unreadable)?;
+    let instance: Instance = success(&reply)?.json().map_err(ConnectorError::for_read)?;
     Ok(instance.configuration.statuses.max_characters)
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
-    }
 }
 
 /// The reply if it is a success, else its classified error.

@@ -188,7 +188,7 @@ impl SlackConnector {
         let answer: Value = match reply.json() {
             Ok(v) => v,
             Err(e) if writes => return Err(e),
-            Err(e) => return Err(unreadable(e)),
+            Err(e) => return Err(ConnectorError::for_read(e)),
         };
         match answer.get("ok").and_then(Value::as_bool) {
             Some(true) => Ok(answer),
@@ -376,14 +376,6 @@ fn check_ts(ts: &str) -> Result<(), ConnectorError> {
             "{:?} is not a Slack message ts",
             printable(ts)
         )))
-    }
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
     }
 }
 

@@ -175,7 +175,7 @@ impl TelegramConnector {
         let envelope: Envelope<T> = match reply.json() {
             Ok(e) => e,
             Err(e) if writes => return Err(e),
-            Err(e) => return Err(unreadable(e)),
+            Err(e) => return Err(ConnectorError::for_read(e)),
         };
         match (envelope.ok, envelope.result) {
             (true, Some(result)) => Ok(result),
@@ -314,14 +314,6 @@ fn message_id(id: &str) -> Result<i64, ConnectorError> {
     id.parse::<i64>().map_err(|_| {
         ConnectorError::Permanent(format!("{:?} is not a Telegram message id", printable(id)))
     })
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
-    }
 }
 
 /// The Bot API's error answers: `{ok: false, error_code, description, parameters}`.

@@ -232,7 +232,7 @@ impl Connector for ThreadsConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let listing: Listing = success(&reply)?.json().map_err(unreadable)?;
+        let listing: Listing = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         let found = listing.data.into_iter().find(|m| {
             m.text.as_deref() == Some(text.as_str())
                 && (parent.is_none() || m.replied_to.as_ref().map(|r| r.id.as_str()) == parent)
@@ -260,7 +260,7 @@ impl Connector for ThreadsConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let me: Created = success(&reply)?.json().map_err(unreadable)?;
+        let me: Created = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         if me.id == self.config.user_id {
             Ok(())
         } else {
@@ -268,14 +268,6 @@ impl Connector for ThreadsConnector {
                 "the Threads API answered for a different profile than user_id".into(),
             ))
         }
-    }
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
     }
 }
 

@@ -164,7 +164,7 @@ impl XConnector {
             .http
             .send(self.authorized(Method::GET, "/2/users/me"), false)
             .await?;
-        let me: Data<User> = success(&reply)?.json().map_err(unreadable)?;
+        let me: Data<User> = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         check_id(&me.data.id)?;
         Ok(me.data.id)
     }
@@ -218,7 +218,7 @@ impl Connector for XConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let timeline: Timeline = success(&reply)?.json().map_err(unreadable)?;
+        let timeline: Timeline = success(&reply)?.json().map_err(ConnectorError::for_read)?;
         let text = sent_text(post);
         let parent = post.reply_to.as_ref().map(|p| p.id.as_str());
         let found = timeline
@@ -247,14 +247,6 @@ impl Connector for XConnector {
 
     async fn healthcheck(&self) -> Result<(), ConnectorError> {
         self.own_user_id().await.map(|_| ())
-    }
-}
-
-/// A read that answered with an unreadable body failed; nothing was changed.
-fn unreadable(e: ConnectorError) -> ConnectorError {
-    match e {
-        ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-        other => other,
     }
 }
 
