@@ -306,3 +306,25 @@ fn a_playbook_that_does_not_lint_clean_cannot_be_approved() {
         .ok()
         .contains("unapproved"));
 }
+
+#[test]
+fn a_misspelled_variable_on_a_branch_the_examples_never_take_is_still_caught() {
+    let ws = Workspace::empty();
+    ws.write(
+        "playbooks/branch.toml",
+        &MINIMAL.replace("mini", "branch").replace(
+            "example = \"North Side\"",
+            "example = \"North Side\"\n\n[[variables]]\nname = \"note\"\ntype = \"text\"\nlabel = \"Note\"\nrequired = false",
+        ),
+    );
+    ws.write(
+        "templates/branch/alert.hbs",
+        "Boil water in {{area}}.\n{{#if note}}Note: {{nte}}{{/if}}",
+    );
+    let out = ws.tocsin(&["playbooks", "lint"]).fails();
+    assert!(out.contains("templates/branch/alert.hbs:2:"), "{out}");
+    assert!(
+        out.contains("`nte` is not a variable of playbook `branch`"),
+        "{out}"
+    );
+}

@@ -22,4 +22,5 @@ pub mod lint;
 pub mod playbook;
 pub mod preapproval;
 pub mod render;
+pub mod template_names;
 pub mod variables;

@@ -9,6 +9,7 @@ use crate::compose::{fill_values, ComposeError, ComposeOptions, Composer};
 use crate::diagnostics::Diagnostic;
 use crate::library::Library;
 use crate::playbook::{Playbook, VariantTarget};
+use crate::template_names::names_read;
 use crate::Platform;
 
 /// Every problem in the library, loading problems first.
@@ -61,8 +62,42 @@ pub fn lint_playbook(
             ));
         }
     }
+    // Names every template reads, on every branch, checked against the playbook.
+    let known = |name: &str| {
+        playbook.variable(name).is_some() || crate::playbook::RESERVED_NAMES.contains(&name)
+    };
+    for (template, bytes) in library.template_bytes(&playbook.id).unwrap_or_default() {
+        let Ok(body) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        for used in names_read(body).into_iter().filter(|u| !known(&u.name)) {
+            out.push(Diagnostic::error_line(
+                &library.templates_dir().join(template),
+                Some(used.line),
+                Some(used.column),
+                format!(
+                    "`{}` is not a variable of playbook `{}` (misspelled, or missing from [[variables]])",
+                    used.name, playbook.id
+                ),
+            ));
+        }
+    }
+    for step in &playbook.steps {
+        for used in names_read(&step.headline)
+            .into_iter()
+            .filter(|u| !known(&u.name))
+        {
+            out.push(at(
+                &[step_anchor(&step.id), "headline".to_string()],
+                format!(
+                    "step `{}` headline: `{}` is not a variable of this playbook",
+                    step.id, used.name
+                ),
+            ));
+        }
+    }
     if !out.is_empty() {
-        return out;
+        return dedup(out);
     }
     let values = playbook.example_values();
     let filled = match fill_values(playbook, &values) {

@@ -17,7 +17,7 @@ use crate::diagnostics::Diagnostic;
 use crate::variables::VariableSpec;
 use crate::Platform;
 
-pub use validate::parse_playbook;
+pub use validate::{parse_playbook, RESERVED_NAMES};
 
 /// Who must approve a message from this playbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
