@@ -184,15 +184,7 @@ impl Deployment {
             dispatcher.dispatch_batch().await.unwrap();
             dispatcher.drain().await;
             let rows = self.store().deliveries(message).await.unwrap();
-            if rows.iter().all(|d| {
-                matches!(
-                    d.state,
-                    DeliveryState::Sent
-                        | DeliveryState::Failed
-                        | DeliveryState::Retracted
-                        | DeliveryState::Cancelled
-                )
-            }) {
+            if rows.iter().all(|d| d.state.is_settled()) {
                 return;
             }
             assert!(

@@ -17,8 +17,9 @@ use crate::records::{NewMessage, RenderedVariant};
 use crate::tx::{on_pool, on_tx};
 use crate::{Backend, Store, StoreError, Tx};
 
-/// Delivery states after which nothing more happens to a row.
-pub const TERMINAL_STATES: [&str; 4] = ["sent", "failed", "cancelled", "retracted"];
+/// The settled delivery states as an SQL list (see [`crate::DeliveryState::is_settled`]): a
+/// live-session post or a retraction waits until the row it follows is one of these.
+const SETTLED_SQL: &str = "('sent', 'failed', 'cancelled', 'retracted')";
 
 /// What a message does on each account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -366,11 +367,11 @@ impl Tx<'_> {
                AND NOT EXISTS (SELECT 1 FROM messages pm JOIN deliveries pd ON pd.message_id = pm.id \
                    WHERE m.session_id IS NOT NULL AND pm.session_id = m.session_id \
                    AND pm.session_seq < m.session_seq AND pd.account_id = d.account_id \
-                   AND pd.state NOT IN ('sent', 'failed', 'cancelled', 'retracted')) \
+                   AND pd.state NOT IN {SETTLED_SQL}) \
                AND NOT EXISTS (SELECT 1 FROM deliveries td \
                    WHERE m.target_message_id IS NOT NULL AND td.message_id = m.target_message_id \
                    AND td.account_id = d.account_id \
-                   AND td.state NOT IN ('sent', 'failed', 'cancelled', 'retracted')) \
+                   AND td.state NOT IN {SETTLED_SQL}) \
                ORDER BY d.message_id, d.account_id LIMIT $4 {lock}) \
              RETURNING message_id, account_id, fencing_token, attempts, idempotency_key, \
              claimed_from, remote_id"
@@ -1040,5 +1041,29 @@ impl Store {
             .fetch_one(p)
             .await?
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::DeliveryState;
+
+    #[test]
+    fn the_sql_list_of_settled_states_matches_the_enum() {
+        let all = [
+            DeliveryState::Pending,
+            DeliveryState::Sending,
+            DeliveryState::Sent,
+            DeliveryState::RetryWait,
+            DeliveryState::Failed,
+            DeliveryState::Unknown,
+            DeliveryState::Retracted,
+            DeliveryState::Cancelled,
+        ];
+        for state in all {
+            let listed = SETTLED_SQL.contains(&format!("'{}'", state.as_str()));
+            assert_eq!(listed, state.is_settled(), "{state:?}");
+        }
     }
 }

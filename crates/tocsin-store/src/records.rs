@@ -186,6 +186,18 @@ impl DeliveryState {
         }
     }
 
+    /// Whether nothing more will happen to the delivery (sent, failed, retracted or
+    /// cancelled). [`crate::outbox`] waits on the same set in SQL.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Sent
+                | DeliveryState::Failed
+                | DeliveryState::Retracted
+                | DeliveryState::Cancelled
+        )
+    }
+
     /// From the stored name.
     pub fn parse(text: &str) -> Option<DeliveryState> {
         Some(match text {

@@ -99,3 +99,12 @@ pub(crate) fn error_for(platform: &str, reply: &Reply) -> ConnectorError {
         _ => ConnectorError::Permanent(what),
     }
 }
+
+/// `reply` when it is a success, else the Graph error it carries, as `platform` said it.
+pub(crate) fn success<'r>(platform: &str, reply: &'r Reply) -> Result<&'r Reply, ConnectorError> {
+    if reply.status.is_success() {
+        Ok(reply)
+    } else {
+        Err(error_for(platform, reply))
+    }
+}

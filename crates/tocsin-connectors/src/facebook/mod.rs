@@ -271,11 +271,7 @@ impl Connector for FacebookConnector {
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
-    if reply.status.is_success() {
-        Ok(reply)
-    } else {
-        Err(graph::error_for("Facebook", reply))
-    }
+    graph::success("Facebook", reply)
 }
 
 /// Graph object ids are digits, a Page post's `{page}_{post}`; anything else is refused

@@ -272,11 +272,7 @@ impl Connector for ThreadsConnector {
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
-    if reply.status.is_success() {
-        Ok(reply)
-    } else {
-        Err(graph::error_for("Threads", reply))
-    }
+    graph::success("Threads", reply)
 }
 
 /// Threads media, container and user ids are digits; anything else is refused before it

@@ -16,7 +16,7 @@ use tocsin_domain::compose::ComposeOptions;
 use tocsin_domain::playbook::VariantTarget;
 use tocsin_domain::Platform;
 use tocsin_store::outbox::{Placement, RetractMode};
-use tocsin_store::{DeliveryState, NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
+use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
 
 use crate::cli::DrillArgs;
 use crate::commands::playbooks::{composer, load, loaded, read_vars};
@@ -326,15 +326,11 @@ async fn watch(
         while let Ok(e) = events.try_recv() {
             show(&e);
         }
-        let settled = store.deliveries(message).await?.iter().all(|d| {
-            matches!(
-                d.state,
-                DeliveryState::Sent
-                    | DeliveryState::Failed
-                    | DeliveryState::Retracted
-                    | DeliveryState::Cancelled
-            )
-        });
+        let settled = store
+            .deliveries(message)
+            .await?
+            .iter()
+            .all(|d| d.state.is_settled());
         if settled {
             // Results are published just after their commit: show the last ones too.
             tokio::time::sleep(Duration::from_millis(20)).await;
