@@ -54,6 +54,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "people",
         include_str!("../migrations/sqlite/0003_people.sql"),
     ),
+    (
+        4,
+        "workflow",
+        include_str!("../migrations/sqlite/0004_workflow.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -71,10 +76,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "people",
         include_str!("../migrations/postgres/0003_people.sql"),
     ),
+    (
+        4,
+        "workflow",
+        include_str!("../migrations/postgres/0004_workflow.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -10,8 +10,9 @@
 //! rolled back to an old state is caught by the verifier.
 //!
 //! Layout: [`backend`] opens and migrates, [`tx`] holds transactions and the audit
-//! append, [`records`] the row types and domain operations, [`audit_log`] reads,
-//! verifies and exports the log.
+//! append, [`records`] the row types and domain operations, [`outbox`] dispatch,
+//! [`people`] sign-in, [`workflow`] the approval workflow, consent register and the
+//! control panel's views, [`audit_log`] reads, verifies and exports the log.
 
 pub mod audit_log;
 pub mod backend;
@@ -20,6 +21,7 @@ pub mod outbox;
 pub mod people;
 pub mod records;
 pub mod tx;
+pub mod workflow;
 
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,10 @@ pub use backend::{Backend, SCHEMA_VERSION};
 pub use error::StoreError;
 pub use records::*;
 pub use tx::{AuditAppend, Tx};
+pub use workflow::{
+    ConsentRecord, DeliveryRow, DraftListItem, LiveSessionRow, MessageSummary, NewConsent,
+    WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED, DRAFT_STATE_DRAFT,
+};
 
 /// The file beside the database that keeps the newest checkpoint this node signed.
 pub const KEPT_CHECKPOINT_FILE: &str = "audit-checkpoint.txt";

@@ -290,7 +290,7 @@ fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
     })
 }
 
-fn variants_commitment(variants: &[RenderedVariant]) -> Vec<u8> {
+pub(crate) fn variants_commitment(variants: &[RenderedVariant]) -> Vec<u8> {
     let map: BTreeMap<&str, String> = variants
         .iter()
         .map(|v| (v.platform.as_str(), payload_commitment(v.body.as_bytes())))
@@ -498,7 +498,7 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    async fn insert_variants(
+    pub(crate) async fn insert_variants(
         &mut self,
         draft: Option<i64>,
         message: Option<i64>,
@@ -858,7 +858,7 @@ impl Store {
         self.variants("message_id", message_id).await
     }
 
-    async fn variants(
+    pub(crate) async fn variants(
         &self,
         column: &'static str,
         id: i64,

@@ -11,3 +11,4 @@ mod support;
 mod startup;
 mod stories;
 mod tampering;
+mod workflow;
