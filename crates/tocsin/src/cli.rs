@@ -35,6 +35,31 @@ pub enum Command {
     Retention(RetentionCommand),
     /// Print the effective configuration (file plus TOCSIN_* environment) as TOML.
     Config,
+    /// Run the server: the control panel, its JSON API and websocket, and fan-out.
+    Serve(ServeArgs),
+    /// Run a demo server: SQLite in a fresh data directory, sandbox accounts standing in
+    /// for every platform, approved playbooks, and demo users whose credentials (and
+    /// current codes) are printed and shown on the sign-in page.
+    Demo(DemoArgs),
+}
+
+/// `tocsin serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `[server] listen`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+}
+
+/// `tocsin demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Keep the demo's data here (default: a temporary directory removed at exit).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `tocsin retention ...`

@@ -39,6 +39,32 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The HTTP server (`tocsin serve`).
+    pub server: ServerSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address and port to listen on. Cookies drop `Secure` only on a loopback address;
+    /// anywhere else put Tocsin behind a TLS-terminating proxy.
+    pub listen: String,
+    /// Browser origins (`https://alerts.health.example.gov`) allowed to open the
+    /// websocket and send changes, besides the server's own origin.
+    pub allowed_origins: Vec<String>,
+    /// This node's name in delivery leases and audit entries (unique per node).
+    pub node_id: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: "127.0.0.1:8080".into(),
+            allowed_origins: Vec::new(),
+            node_id: "node-1".into(),
+        }
+    }
 }
 
 /// `[secrets]`.
@@ -137,6 +163,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
+            server: ServerSection::default(),
         }
     }
 }

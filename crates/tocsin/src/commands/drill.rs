@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::store::{block_on, open_store};
 
 /// The platforms a drill's sandbox accounts stand in for.
-const STAND_INS: [Platform; 14] = [
+pub(crate) const STAND_INS: [Platform; 14] = [
     Platform::Mastodon,
     Platform::Bluesky,
     Platform::X,

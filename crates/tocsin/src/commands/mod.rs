@@ -4,6 +4,7 @@ pub mod audit;
 mod drill;
 pub(crate) mod playbooks;
 mod retention;
+mod serve;
 pub mod users;
 
 use anyhow::Result;
@@ -22,6 +23,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drill(args) => drill::run(&config, &args),
         Command::Users(cmd) => users::run(&config, cmd),
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
+        Command::Serve(args) => serve::serve(&config, &args),
+        Command::Demo(args) => serve::demo(config, &args),
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);
             Ok(ExitCode::SUCCESS)

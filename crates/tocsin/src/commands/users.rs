@@ -188,7 +188,7 @@ fn read_password() -> Result<SecretString> {
 
 /// The sealing key: `TOCSIN_SECRET_KEY`, else `[secrets] key_file` (relative to the data
 /// directory).
-fn load_key(config: &Config) -> Result<SealingKey> {
+pub(crate) fn load_key(config: &Config) -> Result<SealingKey> {
     let env = std::env::var(KEY_ENV).ok();
     let file = config
         .secrets

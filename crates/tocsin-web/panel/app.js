@@ -1,0 +1,197 @@
+// app.js: entry point of the Tocsin control panel. Finds out who is signed in, routes
+// on the location hash, draws the header (user, role, nav, live-connection indicator,
+// sign out, EXERCISE banner), ends the session on a 401 or a `session_ended` frame, and
+// owns the re-authenticate dialog that break-glass and admin changes need.
+import { h, add, put, dialog, field } from '/panel/dom.js';
+import * as api from '/panel/api.js';
+import * as ws from '/panel/ws.js';
+import signin from '/panel/view-signin.js';
+import home from '/panel/view-home.js';
+import { newDraft, draftView } from '/panel/view-draft.js';
+import messageView from '/panel/view-message.js';
+import { sessionsList, sessionView } from '/panel/view-sessions.js';
+import audit from '/panel/view-audit.js';
+import consent from '/panel/view-consent.js';
+import admin from '/panel/view-admin.js';
+
+const ROUTES = [
+  [/^\/signin$/, signin, true],
+  [/^\/$/, home],
+  [/^\/new\/([^/]+)$/, newDraft],
+  [/^\/drafts\/([^/]+)$/, draftView],
+  [/^\/messages\/([^/]+)$/, messageView],
+  [/^\/sessions$/, sessionsList],
+  [/^\/sessions\/([^/]+)$/, sessionView],
+  [/^\/audit$/, audit],
+  [/^\/consent$/, consent],
+  [/^\/admin$/, admin],
+];
+
+// What each role may do, for a `Me` that carries no permission list.
+const ROLE_PERMISSIONS = {
+  viewer: ['view_drafts', 'view_deliveries'],
+  drafter: ['view_drafts', 'view_deliveries', 'edit_drafts'],
+  approver: ['view_drafts', 'view_deliveries', 'edit_drafts', 'approve', 'override_warnings', 'break_glass', 'retract'],
+  compliance: ['view_drafts', 'view_deliveries', 'read_audit', 'export_audit', 'manage_consent'],
+  admin: ['view_drafts', 'view_deliveries', 'read_audit', 'manage_users', 'manage_accounts'],
+};
+
+const state = { me: null, flash: '', after: '/', leave: [], conn: 'off' };
+
+const main = document.getElementById('main');
+const top = document.getElementById('top');
+const banner = document.getElementById('exercise-banner');
+
+function can(permission) {
+  const me = state.me;
+  if (!me) return false;
+  const perms = Array.isArray(me.permissions) && me.permissions.length ? me.permissions : ROLE_PERMISSIONS[me.role] || [];
+  return perms.includes(permission);
+}
+
+function signedIn(me) {
+  state.me = me;
+  state.flash = '';
+  ws.connect();
+  const to = state.after && state.after !== '/signin' ? state.after : '/';
+  state.after = '/';
+  if (location.hash === `#${to}`) route();
+  else location.hash = `#${to}`;
+}
+
+function sessionEnded(message) {
+  if (!state.me) return;
+  state.me = null;
+  state.flash = message;
+  ws.disconnect();
+  if (location.hash === '#/signin') route();
+  else location.hash = '#/signin';
+}
+
+async function signOut() {
+  try {
+    await api.del('/api/session', { quiet401: true });
+  } catch {
+    // Signed out either way: the cookie is gone or the session had already ended.
+  }
+  sessionEnded('You signed out.');
+}
+
+function reauthenticate() {
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', testid: 'reauth-password' });
+  const code = h('input', { type: 'text', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6, testid: 'reauth-code' });
+  return dialog({
+    title: 'Confirm it is you',
+    testid: 'reauth-dialog',
+    body: [
+      h('p', {}, 'This action needs a recent sign-in. Enter your password and a new 6-digit code from your authenticator. It stays confirmed for 5 minutes.'),
+      field('Password', password, { name: 'password', required: true }),
+      field('6-digit code', code, { name: 'code', required: true }),
+    ],
+    submitLabel: 'Confirm',
+    submitTestid: 'reauth-submit',
+    onSubmit: async () => {
+      state.me = { ...state.me, ...(await api.post('/api/session/reauthenticate', { password: password.value, code: code.value.trim() }, { noReauth: true })) };
+      return true;
+    },
+  });
+}
+
+function setExercise(on) {
+  banner.hidden = !on;
+  document.body.classList.toggle('exercise', !!on);
+}
+
+const CONN_TEXT = { open: 'Live', connecting: 'Connecting…', down: 'Reconnecting…', off: 'Offline' };
+function connIndicator() {
+  return h('span', { class: `conn conn-${state.conn}`, testid: 'connection-indicator', 'data-state': state.conn, role: 'status', title: 'Live updates connection' },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }), CONN_TEXT[state.conn] || state.conn);
+}
+
+function drawHeader(path) {
+  if (!state.me) {
+    top.hidden = true;
+    put(top);
+    return;
+  }
+  const me = state.me;
+  const items = [['/', 'Alerts', 'nav-alerts'], ['/sessions', 'Live sessions', 'nav-sessions'], ['/audit', 'Audit', 'nav-audit']];
+  if (me.role === 'compliance' || me.role === 'admin' || can('manage_consent')) items.push(['/consent', 'Consent', 'nav-consent']);
+  if (me.role === 'admin' || can('manage_users')) items.push(['/admin', 'Admin', 'nav-admin']);
+  const section = (p) => (p === '/' ? '/' : `/${p.split('/')[1]}`);
+  const current = { '/new': '/', '/drafts': '/', '/messages': '/' }[section(path)] || section(path);
+  top.hidden = false;
+  put(top, 
+    h('a', { class: 'brand', href: '#/' }, 'Tocsin', me.demo ? h('span', { class: 'tag demo' }, 'DEMO') : null),
+    h('nav', { 'aria-label': 'Main' }, items.map(([p, label, tid]) =>
+      h('a', { href: `#${p}`, testid: tid, 'aria-current': current === p ? 'page' : null }, label))),
+    h('div', { class: 'who' },
+      connIndicator(),
+      h('span', { class: 'user', testid: 'current-user' }, me.user),
+      h('span', { class: 'role', testid: 'current-role' }, me.role),
+      h('button', { type: 'button', class: 'quiet', testid: 'sign-out', onclick: signOut }, 'Sign out')));
+}
+
+async function route() {
+  for (const f of state.leave.splice(0)) {
+    try { f(); } catch (e) { console.error(e); }
+  }
+  const path = (location.hash.replace(/^#/, '') || '/').split('?')[0] || '/';
+  let match = null;
+  let entry = null;
+  for (const r of ROUTES) {
+    match = r[0].exec(path);
+    if (match) { entry = r; break; }
+  }
+  if (!entry) { location.hash = '#/'; return; }
+  const [, view, isPublic] = entry;
+  if (!isPublic && !state.me) { state.after = path; location.hash = '#/signin'; return; }
+  if (path === '/signin' && state.me) { location.hash = '#/'; return; }
+  drawHeader(path);
+  setExercise(false);
+  const root = h('div', { class: 'view' });
+  put(main, root);
+  const ctx = {
+    me: state.me,
+    can,
+    root,
+    params: match.slice(1).map(decodeURIComponent),
+    flash: state.flash,
+    signedIn,
+    setExercise,
+    go: (hash) => { location.hash = hash; },
+    // Subscribe to a websocket event for as long as this screen is shown.
+    on: (type, fn) => state.leave.push(ws.on(type, fn)),
+    onLeave: (fn) => state.leave.push(fn),
+  };
+  try {
+    await view(ctx);
+  } catch (e) {
+    add(root, h('div', { class: 'form-error big', role: 'alert', testid: 'view-error' },
+      e.status === 403 ? `You do not have access to this: ${e.message}` : e.message || String(e)));
+  }
+  if (!isPublic && root.isConnected) {
+    const h1 = root.querySelector('h1');
+    if (h1 && !root.contains(document.activeElement)) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
+  }
+}
+
+api.configure({ sessionEnded, reauthenticate });
+ws.on('session_ended', (f) => sessionEnded(`Your session ended${f.reason ? `: ${f.reason}` : ''}. Please sign in again.`));
+ws.on('status', (s) => {
+  state.conn = s.state;
+  const old = top.querySelector('[data-testid="connection-indicator"]');
+  if (old) old.replaceWith(connIndicator());
+});
+window.addEventListener('hashchange', route);
+
+(async function boot() {
+  try {
+    state.me = await api.get('/api/me', { quiet401: true });
+    ws.connect();
+  } catch (e) {
+    state.me = null;
+    if (e.status !== 401) state.flash = e.message;
+  }
+  route();
+}());

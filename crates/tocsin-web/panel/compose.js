@@ -1,0 +1,233 @@
+// compose.js: the typed variable form, live previews and the per-platform preview cards,
+// shared by a new draft, a draft's edit form and the live-session composer. As the user
+// types, a `preview` frame goes over the websocket (POST .../preview when it is down)
+// and the answer fills the cards, the PHI warning and the inline field errors.
+import { h, put, field, clearErrors, errorText, asText, nextId } from '/panel/dom.js';
+import * as api from '/panel/api.js';
+import * as ws from '/panel/ws.js';
+
+function inputFor(v, value) {
+  const placeholder = v.default ?? v.example ?? '';
+  const has = value !== undefined && value !== null;
+  switch (v.type) {
+    case 'choice':
+    case 'enum': {
+      const sel = h('select', {},
+        h('option', { value: '' }, v.required === false ? '(none)' : 'Choose…'),
+        (v.choices || []).map((c) => h('option', { value: c }, c)));
+      sel.value = has ? value : v.default ?? '';
+      return sel;
+    }
+    case 'datetime': {
+      const i = h('input', { type: 'datetime-local', step: 60 });
+      if (has) {
+        i.value = value;
+        // A stored value the picker cannot show stays visible as text rather than lost.
+        if (!i.value && value) return h('input', { type: 'text', value, placeholder: 'YYYY-MM-DDTHH:MM' });
+      }
+      return i;
+    }
+    case 'integer':
+      return h('input', { type: 'number', inputmode: 'numeric', step: 1, min: v.min, max: v.max, placeholder, value: has ? value : null });
+    case 'url':
+      return h('input', { type: 'url', inputmode: 'url', placeholder, value: has ? value : null });
+    case 'phone':
+      return h('input', { type: 'tel', placeholder, value: has ? value : null });
+    case 'zip':
+      return h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'postal-code', placeholder, value: has ? value : null });
+    default: {
+      const long = v.multiline || (v.max_length || 0) > 100;
+      return long
+        ? h('textarea', { rows: 3, placeholder, value: has ? value : null })
+        : h('input', { type: 'text', placeholder, value: has ? value : null });
+    }
+  }
+}
+
+// The form for a playbook's variables. onChange() runs on every edit.
+export function variableForm(detail, initial, onChange) {
+  const inputs = new Map();
+  const touched = new Set();
+  const rows = (detail.variables || []).map((v) => {
+    const input = inputFor(v, initial[v.name]);
+    input.name = v.name;
+    input.dataset.testid = `var-${v.name}`;
+    let control = input;
+    const extra = [];
+    if (v.type === 'datetime') {
+      control = h('div', { class: 'with-suffix' }, input,
+        h('span', { class: 'suffix', testid: `var-tz-${v.name}` }, detail.timezone || ''));
+    } else if (v.type === 'hashtag') {
+      control = h('div', { class: 'with-prefix' }, h('span', { class: 'prefix', 'aria-hidden': 'true' }, '#'), input);
+    }
+    if (v.max_length && (input.tagName === 'TEXTAREA' || input.type === 'text')) {
+      const counter = h('div', { class: 'char-count', testid: `var-count-${v.name}`, 'aria-live': 'polite' });
+      const count = () => {
+        const n = [...input.value].length;
+        counter.textContent = `${n} / ${v.max_length} characters`;
+        counter.classList.toggle('over', n > v.max_length);
+      };
+      input.addEventListener('input', count);
+      count();
+      extra.push(counter);
+    }
+    const helpBits = [v.help, v.type === 'datetime' ? `Local time in ${detail.timezone || 'the playbook’s zone'}.` : null,
+      v.example && v.type !== 'text' ? `Example: ${v.example}` : null].filter(Boolean);
+    const edited = () => {
+      touched.add(v.name);
+      onChange();
+    };
+    input.addEventListener('input', edited);
+    input.addEventListener('change', edited);
+    inputs.set(v.name, input);
+    return field(v.label || v.name, control, {
+      help: helpBits.join(' '), required: v.required !== false, name: v.name, errorTestid: `var-error-${v.name}`, extra,
+    });
+  });
+  const el = h('div', { class: 'var-form' }, rows);
+  let dirty = false;
+  el.addEventListener('input', () => { dirty = true; });
+  return {
+    el,
+    isDirty: () => dirty,
+    markClean: () => { dirty = false; },
+    // Values as typed; empty fields are left out so the playbook's default applies.
+    values() {
+      const out = {};
+      for (const [n, i] of inputs) if (i.value !== '') out[n] = i.value;
+      return out;
+    },
+    touchAll() { for (const n of inputs.keys()) touched.add(n); },
+    // field_errors from a preview, shown only under fields the user has touched.
+    showFieldErrors(list) {
+      clearErrors(el);
+      for (const fe of list || []) {
+        const n = String(fe.field || '').replace(/^values\./, '');
+        if (!touched.has(n)) continue;
+        const slot = el.querySelector(`[data-error-for="${CSS.escape(n)}"]`);
+        if (slot) {
+          slot.textContent = fe.message;
+          slot.closest('.field').classList.add('invalid');
+        }
+      }
+    },
+    set(name, value) {
+      const i = inputs.get(name);
+      if (i) i.value = value;
+    },
+    clearLong() {
+      for (const i of inputs.values()) if (i.tagName === 'TEXTAREA') i.value = '';
+    },
+  };
+}
+
+const platformTitle = (v) => v.platform || v.target;
+
+// Preview (or a Draft's variants and blockers) as a list of nodes.
+export function previewNodes(p) {
+  const blockers = p.blockers || [];
+  const phi = blockers.filter((b) => b.kind === 'phi');
+  const over = blockers.filter((b) => b.kind !== 'phi');
+  const phiTargets = new Set(phi.map((b) => b.target));
+  const nodes = [];
+  if (p.headline) nodes.push(h('p', { class: 'headline', testid: 'preview-headline' }, h('strong', {}, 'Headline: '), p.headline));
+  if (phi.length) {
+    nodes.push(h('div', { class: 'phi-warning', role: 'alert', testid: 'phi-warning' },
+      h('strong', {}, 'Possible protected health information: approval is blocked'),
+      h('ul', {}, phi.map((b) => h('li', {}, `${b.target}: ${String(b.family).replace(/_/g, ' ')}`))),
+      h('p', {}, 'Remove it from the text. Only an approver can override, with a reason and a consent record that covers this message.')));
+  }
+  if (over.length) {
+    nodes.push(h('div', { class: 'blocker', role: 'alert', testid: 'limit-blockers' },
+      h('strong', {}, 'Over a platform limit: approval is blocked'),
+      h('ul', {}, over.map((b) => h('li', {}, `${b.target}: ${asText(b.problem || b.kind)}`)))));
+  }
+  nodes.push(h('div', { class: 'cards' }, (p.variants || []).map((v) => {
+    const bad = v.over || phiTargets.has(v.target);
+    return h('article', { class: `card preview-card${bad ? ' bad' : ''}`, testid: `preview-${v.target}`, 'data-target': v.target },
+      h('header', {},
+        h('h3', {}, platformTitle(v), v.target !== v.platform ? h('span', { class: 'muted' }, ` (${v.target})`) : null),
+        h('span', { class: `counter${v.over ? ' over' : ''}`, testid: `preview-count-${v.target}` },
+          v.limit != null ? `${v.count} / ${v.limit} ${v.unit || ''}` : `${v.count} ${v.unit || ''}`,
+          v.over ? ' (over)' : '')),
+      phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
+      h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, v.text),
+      (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
+        v.problems.map((x) => h('li', {}, asText(x)))) : null,
+      (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },
+        v.warnings.map((x) => h('li', {}, asText(x)))) : null);
+  })));
+  return nodes;
+}
+
+// Debounced previews: over the websocket when it is open, else over HTTP. Only the
+// newest answer is drawn.
+export function livePreview(getRequest, onResult, onError) {
+  let timer = null;
+  let seq = 0;
+  const http = (r) => api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`,
+    { step: r.step, values: r.values, exercise: r.exercise });
+  const run = () => {
+    clearTimeout(timer);
+    const r = getRequest();
+    seq += 1;
+    const mine = seq;
+    const viaSocket = ws.isOpen()
+      ? ws.request('preview', r).catch((e) => (e.code === 'socket_closed' || e.code === 'timeout' ? http(r) : Promise.reject(e)))
+      : http(r);
+    viaSocket.then((p) => { if (mine === seq) onResult(p); }, (e) => { if (mine === seq) onError(e); });
+  };
+  return {
+    schedule() { clearTimeout(timer); timer = setTimeout(run, 250); },
+    now: run,
+    stop() { clearTimeout(timer); seq += 1; },
+  };
+}
+
+// The whole editor: step select, exercise checkbox, variable form, live preview.
+// opts: {values, step, exercise, lockStep, lockExercise, initialPreview, actions, onExercise}
+export function editor(c, detail, opts = {}) {
+  const stepSel = h('select', { testid: 'step-select', disabled: !!opts.lockStep },
+    (detail.steps || []).map((s) => h('option', { value: s.id }, s.title || s.id)));
+  if (opts.step) stepSel.value = opts.step;
+  const exercise = h('input', { type: 'checkbox', testid: 'exercise-checkbox', checked: !!opts.exercise, disabled: !!opts.lockExercise, id: nextId() });
+  const status = h('p', { class: 'preview-status', testid: 'preview-status', role: 'status' });
+  const cards = h('div', { testid: 'preview-area', 'aria-live': 'polite' });
+  let last = null;
+  const form = variableForm(detail, opts.values || {}, () => pv.schedule());
+  const request = () => ({ playbook: detail.id, step: stepSel.value, values: form.values(), exercise: exercise.checked });
+  const draw = (p) => {
+    last = p;
+    put(cards, ...previewNodes(p));
+    form.showFieldErrors(p.field_errors);
+    const n = (p.field_errors || []).length;
+    status.textContent = n ? `${n} field${n > 1 ? 's' : ''} still to fix. Preview updated.` : 'Preview up to date.';
+    status.classList.toggle('warn', n > 0 || !!p.blocked);
+  };
+  const pv = livePreview(request, draw, (e) => {
+    status.textContent = `Preview failed: ${errorText(e)}`;
+    status.classList.add('warn');
+  });
+  const exerciseChanged = () => {
+    c.setExercise(exercise.checked);
+    if (opts.onExercise) opts.onExercise(exercise.checked);
+    pv.now();
+  };
+  stepSel.addEventListener('change', () => pv.now());
+  exercise.addEventListener('change', exerciseChanged);
+  c.onLeave(() => pv.stop());
+  c.setExercise(exercise.checked);
+  const el = h('div', { class: 'compose' },
+    h('div', { class: 'compose-form' },
+      field('Step', stepSel, { name: 'step' }),
+      h('div', { class: 'field checkbox' }, exercise,
+        h('label', { for: exercise.id }, 'Exercise (drill): sandbox accounts only, marked EXERCISE'),
+        h('div', { class: 'field-error', 'data-error-for': 'exercise' })),
+      h('p', { class: 'help' }, h('span', { class: 'req' }, '*'), ' required'),
+      form.el,
+      opts.actions || null),
+    h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
+  if (opts.initialPreview) draw(opts.initialPreview);
+  else pv.now();
+  return { el, form, request, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now };
+}

@@ -1,0 +1,95 @@
+// view-audit.js: #/audit. Filters (actor, action, playbook, account, outcome, since,
+// until), the entries table paged forward by after_seq, JSONL / CSV export links that
+// carry the same filters, and Verify, which checks the hash chain on the server.
+import { h, add, put, field, formError, busy, fmtTime, localToUtc, showError } from '/panel/dom.js';
+import * as api from '/panel/api.js';
+
+const LIMIT = 50;
+
+export default async function audit(c) {
+  const inputs = {
+    actor: h('input', { type: 'text', testid: 'audit-filter-actor' }),
+    action: h('input', { type: 'text', testid: 'audit-filter-action', placeholder: 'e.g. draft.approve' }),
+    playbook: h('input', { type: 'text', testid: 'audit-filter-playbook' }),
+    account: h('input', { type: 'text', testid: 'audit-filter-account' }),
+    outcome: h('input', { type: 'text', testid: 'audit-filter-outcome' }),
+    since: h('input', { type: 'datetime-local', testid: 'audit-filter-since' }),
+    until: h('input', { type: 'datetime-local', testid: 'audit-filter-until' }),
+  };
+  for (const [k, i] of Object.entries(inputs)) i.name = k;
+  const filters = () => {
+    const f = {};
+    for (const [k, i] of Object.entries(inputs)) f[k] = i.type === 'datetime-local' ? localToUtc(i.value) : i.value.trim();
+    return f;
+  };
+  const err = formError('audit-error');
+  const apply = h('button', { type: 'submit', class: 'primary', testid: 'audit-apply' }, 'Apply filters');
+  const jsonl = h('a', { class: 'button', testid: 'audit-export-jsonl', download: 'tocsin-audit.jsonl' }, 'Export JSON Lines');
+  const csv = h('a', { class: 'button', testid: 'audit-export-csv', download: 'tocsin-audit.csv' }, 'Export CSV');
+  const verify = h('button', { type: 'button', testid: 'audit-verify-button' }, 'Verify the chain');
+  const verifyOut = h('div', { testid: 'audit-verify-result', role: 'status' });
+  const tbody = h('tbody');
+  const pageInfo = h('span', { testid: 'audit-page-info', class: 'muted' });
+  const prev = h('button', { type: 'button', testid: 'audit-prev' }, '← Previous');
+  const next = h('button', { type: 'button', testid: 'audit-next' }, 'Next →');
+  const latest = h('button', { type: 'button', testid: 'audit-latest' }, 'Latest entries');
+  const form = h('form', { class: 'panel filters', novalidate: true },
+    h('h2', {}, 'Filters'),
+    h('div', { class: 'filter-grid' },
+      field('Actor', inputs.actor, { name: 'actor' }), field('Action', inputs.action, { name: 'action' }),
+      field('Playbook', inputs.playbook, { name: 'playbook' }), field('Account', inputs.account, { name: 'account' }),
+      field('Outcome', inputs.outcome, { name: 'outcome' }),
+      field('Since (your local time)', inputs.since, { name: 'since' }), field('Until (your local time)', inputs.until, { name: 'until' })),
+    err, h('div', { class: 'actions' }, apply, jsonl, csv, verify), verifyOut);
+
+  // Cursors of the pages before this one: after_seq of each (undefined for the first).
+  let trail = [];
+  let cursor;
+  let headSeq = 0;
+  const load = async () => {
+    const f = filters();
+    jsonl.href = `/api/audit/export${api.query({ format: 'jsonl', ...f })}`;
+    csv.href = `/api/audit/export${api.query({ format: 'csv', ...f })}`;
+    const r = await api.get(`/api/audit${api.query({ ...f, after_seq: cursor, limit: LIMIT })}`);
+    const entries = r.entries || [];
+    headSeq = r.head_seq;
+    put(tbody, ...(entries.length ? entries.map((e) => h('tr', { testid: 'audit-row', 'data-seq': e.seq },
+      h('td', { class: 'num' }, String(e.seq)), h('td', {}, fmtTime(e.at)), h('td', {}, e.actor), h('td', {}, e.action),
+      h('td', { class: 'subjects' }, Object.entries(e.subjects || {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')),
+      h('td', {}, e.outcome), h('td', {}, e.exercise ? 'exercise' : ''),
+      h('td', {}, h('code', { title: e.hash }, String(e.hash || '').slice(0, 12)))))
+      : [h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No entries match.'))]));
+    const seqs = entries.map((e) => e.seq);
+    pageInfo.textContent = entries.length ? `Entries ${Math.min(...seqs)}–${Math.max(...seqs)}; the log is at ${headSeq}.` : `The log is at ${headSeq}.`;
+    prev.disabled = trail.length === 0;
+    next.disabled = entries.length < LIMIT;
+    next.dataset.after = entries.length ? Math.max(...seqs) : '';
+  };
+  const go = (fn) => async () => {
+    err.textContent = '';
+    try {
+      fn();
+      await load();
+    } catch (e) {
+      showError(form, e, err);
+    }
+  };
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); go(() => { trail = []; cursor = undefined; })(); });
+  next.addEventListener('click', go(() => { trail.push(cursor); cursor = Number(next.dataset.after); }));
+  prev.addEventListener('click', go(() => { cursor = trail.pop(); }));
+  latest.addEventListener('click', go(() => { trail.push(cursor); cursor = Math.max(0, headSeq - LIMIT); }));
+  verify.addEventListener('click', () => busy(verify, null, verifyOut, async () => {
+    put(verifyOut, 'Verifying…');
+    const r = await api.get('/api/audit/verify');
+    verifyOut.className = r.ok ? 'notice ok' : 'form-error big';
+    put(verifyOut, r.ok ? `Intact: ${r.entries} entries verified, none edited or deleted.` : `BROKEN: ${r.entries} entries checked.`,
+      (r.problems || []).length ? h('ul', {}, r.problems.map((p) => h('li', {}, typeof p === 'string' ? p : JSON.stringify(p)))) : null);
+  }));
+
+  add(c.root, h('h1', {}, 'Audit log'), form,
+    h('section', { class: 'panel' }, h('div', { class: 'actions' }, prev, next, latest, pageInfo),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'grid', testid: 'audit-table' },
+        h('thead', {}, h('tr', {}, ['#', 'Time', 'Actor', 'Action', 'Subjects', 'Outcome', 'Exercise', 'Hash'].map((t) => h('th', { scope: 'col' }, t)))),
+        tbody))));
+  await go(() => {})();
+}

@@ -1,0 +1,215 @@
+// view-draft.js: #/new/<playbook> (fill in a playbook, preview it live, save a draft) and
+// #/drafts/<id> (the draft's state and previews; edit / submit / withdraw for its
+// drafter; approve, request changes, override blockers and break glass for approvers,
+// with the two-person rule stated on screen). Redraws when a `draft` frame names it.
+import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, confirmDialog, section, showError, clearErrors } from '/panel/dom.js';
+import * as api from '/panel/api.js';
+import { editor, previewNodes } from '/panel/compose.js';
+
+const EDITABLE = ['draft', 'submitted', 'changes_requested'];
+
+function statusWarning(status) {
+  if (!status || status === 'approved') return null;
+  return h('div', { class: 'blocker', role: 'alert', testid: 'playbook-status-warning' },
+    status === 'changed'
+      ? 'This playbook’s templates changed since they were approved: it cannot be submitted or approved until it is approved again (tocsin playbooks approve).'
+      : 'This playbook is not approved for use: it cannot be submitted or approved.');
+}
+
+export async function newDraft(c) {
+  const id = c.params[0];
+  const detail = await api.get(`/api/playbooks/${enc(id)}`);
+  const err = formError('save-error');
+  const save = h('button', { type: 'button', class: 'primary big', testid: 'save-draft-button', disabled: detail.status !== 'approved' }, 'Save draft');
+  const ed = editor(c, detail, { actions: h('div', { class: 'actions' }, save, err) });
+  add(c.root, 
+    h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › New draft'),
+    h('h1', {}, detail.title),
+    h('p', { class: 'muted' }, detail.description, ` · Approval: ${String(detail.policy || '').replace(/_/g, ' ')}`),
+    statusWarning(detail.status),
+    ed.el);
+  save.addEventListener('click', () => busy(save, ed.el, err, async () => {
+    ed.form.touchAll();
+    const body = { playbook: id, step: ed.step(), values: ed.form.values(), exercise: ed.exercise() };
+    const d = await api.post('/api/drafts', body);
+    c.go(`#/drafts/${enc(d.id)}`);
+  }));
+}
+
+export async function draftView(c) {
+  const id = c.params[0];
+  let ed = null;
+  let detail = null;
+  const stale = h('div', { class: 'notice', role: 'status', testid: 'draft-changed-elsewhere', hidden: true },
+    'Someone changed this draft. ', h('button', { type: 'button', onclick: () => load() }, 'Load the new version'));
+
+  async function load(note) {
+    const d = await api.get(`/api/drafts/${enc(id)}`);
+    const mine = d.created_by === c.me.user;
+    const editable = mine && c.can('edit_drafts') && EDITABLE.includes(d.state);
+    if (editable && !detail) detail = await api.get(`/api/playbooks/${enc(d.playbook)}`);
+    c.setExercise(d.exercise);
+    stale.hidden = true;
+    const top = h('div', { class: 'draft-head' },
+      h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Draft'),
+      h('h1', {}, d.headline || `${d.playbook} · ${d.step}`),
+      h('p', { class: 'meta' }, badge(d.state, 'draft-state'), d.exercise ? tag('EXERCISE', 'exercise') : null,
+        ` ${d.playbook} · step ${d.step} · drafted by `, h('strong', { testid: 'draft-created-by' }, d.created_by),
+        ` · updated ${fmtTime(d.updated_at)}`,
+        d.session_id ? [' · ', h('a', { href: `#/sessions/${enc(d.session_id)}` }, 'live session')] : null),
+      note ? h('p', { class: 'form-error big', role: 'alert', testid: 'draft-action-error' }, note) : null,
+      d.message_id ? h('p', { class: 'notice ok' }, 'Published. ',
+        h('a', { class: 'button primary', href: `#/messages/${enc(d.message_id)}`, testid: 'message-link' }, 'Open the live delivery grid')) : null,
+      d.note ? h('p', { class: 'notice', testid: 'draft-note' }, h('strong', {}, 'Note: '), d.note) : null,
+      statusWarning(d.playbook_status),
+      stale);
+    let body;
+    if (editable) {
+      const panel = drafterPanel(c, d, detail, load);
+      ed = panel.ed;
+      body = h('div', {}, panel.el, reviewPanel(c, d, load));
+    } else {
+      ed = null;
+      body = h('div', { class: 'compose' },
+        h('div', { class: 'compose-form' }, valuesTable(d), reviewPanel(c, d, load)),
+        h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'),
+          h('div', { testid: 'preview-area' }, previewNodes(d))));
+    }
+    put(c.root, top, body);
+  }
+
+  await load();
+  c.on('draft', (f) => {
+    if (!f.draft || f.draft.id !== id) return;
+    if (ed && ed.form.isDirty()) stale.hidden = false;
+    else load().catch(() => {});
+  });
+  c.on('resync', () => { if (!(ed && ed.form.isDirty())) load().catch(() => {}); });
+}
+
+function valuesTable(d) {
+  return section('Values', 'draft-values',
+    h('dl', { class: 'values' }, Object.entries(d.values || {}).map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])));
+}
+
+// The drafter's side: the same form (PUT on save), submit, withdraw.
+function drafterPanel(c, d, detail, reload) {
+  const err = formError('draft-error');
+  const save = h('button', { type: 'button', testid: 'save-draft-button' }, 'Save changes');
+  const submit = h('button', { type: 'button', class: 'primary big', testid: 'submit-button', disabled: d.state === 'submitted' },
+    d.state === 'submitted' ? 'Submitted for approval' : 'Submit for approval');
+  const withdraw = h('button', { type: 'button', class: 'danger quiet', testid: 'withdraw-button' }, 'Withdraw');
+  const ed = editor(c, detail, {
+    values: d.values, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
+    actions: h('div', {},
+      h('p', { class: 'help' }, 'Once submitted, a second person approves it.'),
+      h('div', { class: 'actions' }, save, submit, withdraw), err),
+  });
+  const saveValues = async () => {
+    ed.form.touchAll();
+    await api.put(`/api/drafts/${enc(d.id)}`, { values: ed.form.values() });
+    ed.form.markClean();
+  };
+  save.addEventListener('click', () => busy(save, ed.el, err, async () => { await saveValues(); await reload(); }));
+  submit.addEventListener('click', () => busy(submit, ed.el, err, async () => {
+    if (ed.form.isDirty()) await saveValues();
+    await api.post(`/api/drafts/${enc(d.id)}/submit`);
+    await reload();
+  }));
+  withdraw.addEventListener('click', async () => {
+    if (!(await confirmDialog('Withdraw this draft?', 'It will not be sent. This cannot be undone.', 'Withdraw', true))) return;
+    await busy(withdraw, ed.el, err, async () => { await api.post(`/api/drafts/${enc(d.id)}/withdraw`); await reload(); });
+  });
+  if (d.state === 'submitted') {
+    // Editing a submitted draft voids any approval in flight; say so rather than surprise.
+    submit.after(h('span', { class: 'help' }, ' Saving changes now voids the review in progress.'));
+  }
+  return { el: ed.el, ed };
+}
+
+// Approver's side: approve, request changes, override, break glass.
+function reviewPanel(c, d, reload) {
+  if (!c.can('approve') || !EDITABLE.includes(d.state)) return null;
+  const mine = d.created_by === c.me.user;
+  const blockers = d.blockers || [];
+  const phi = blockers.some((b) => b.kind === 'phi');
+  const parts = [];
+  // Approve or break glass; on success, straight to the delivery grid.
+  const publish = async (action, body, btn, scope, errBox) => {
+    clearErrors(scope);
+    btn.disabled = true;
+    try {
+      const r = await api.post(`/api/drafts/${enc(d.id)}/${action}`, body);
+      c.go(`#/messages/${enc(r.message_id)}`);
+    } catch (e) {
+      if (e.code === 'stale_review') await reload('The text changed since you opened it. Review the new version below, then approve again.');
+      else showError(scope, e, errBox);
+    } finally {
+      btn.disabled = false;
+    }
+  };
+
+  if (mine) {
+    parts.push(h('p', { class: 'two-person', testid: 'self-approval-note' },
+      `Drafted by ${d.created_by}. You cannot approve your own draft: another approver must.`));
+  } else if (d.state === 'submitted') {
+    const err = formError('approve-error');
+    const approve = h('button', { type: 'button', class: 'primary big', testid: 'approve-button', disabled: blockers.length > 0 },
+      'Approve and publish now');
+    const box = h('div', {}, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
+    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash }, approve, box, err));
+    parts.push(h('p', { class: 'two-person' }, `Drafted by ${d.created_by}. You are the second person: read every platform’s text before approving.`), box);
+
+    if (blockers.length) {
+      const reason = h('textarea', { rows: 2, testid: 'override-reason', name: 'override.reason' });
+      const consent = h('input', { type: 'text', testid: 'override-consent-ref', name: 'override.consent_ref' });
+      const oErr = formError('override-error');
+      const oBtn = h('button', { type: 'button', class: 'danger', testid: 'override-button' }, 'Override and approve');
+      const oBox = h('fieldset', { class: 'override', testid: 'override-form' }, h('legend', {}, 'Override the blockers'),
+        field('Reason (at least 10 characters)', reason, { name: 'override.reason', required: true }),
+        phi ? field('Consent record reference', consent, { name: 'override.consent_ref', required: true, help: 'A consent record in force that covers this playbook and every channel.' }) : null,
+        oErr, oBtn);
+      oBtn.addEventListener('click', () => {
+        if (reason.value.trim().length < 10) { oErr.textContent = 'Give a reason of at least 10 characters.'; return; }
+        const override = { reason: reason.value.trim() };
+        if (phi) override.consent_ref = consent.value.trim();
+        publish('approve', { reviewed_hash: d.hash, override }, oBtn, oBox, oErr);
+      });
+      parts.push(oBox);
+    }
+
+    const why = h('textarea', { rows: 2, testid: 'request-changes-reason', name: 'reason' });
+    const rErr = formError('request-changes-error');
+    const rBtn = h('button', { type: 'button', testid: 'request-changes-button' }, 'Request changes');
+    const rBox = h('fieldset', {}, h('legend', {}, 'Send back to the drafter'), field('What needs changing', why, { name: 'reason', required: true }), rErr, rBtn);
+    rBtn.addEventListener('click', () => busy(rBtn, rBox, rErr, async () => {
+      await api.post(`/api/drafts/${enc(d.id)}/request-changes`, { reason: why.value });
+      await reload();
+    }));
+    parts.push(rBox);
+  }
+
+  if (c.can('break_glass')) {
+    const reason = h('textarea', { rows: 2, testid: 'break-glass-reason', name: 'reason' });
+    const consent = h('input', { type: 'text', testid: 'break-glass-consent-ref', name: 'override.consent_ref' });
+    const bErr = formError('break-glass-error');
+    const bBtn = h('button', { type: 'button', class: 'danger', testid: 'break-glass-button' }, 'Break glass: publish alone now');
+    const bBox = h('details', { class: 'break-glass', testid: 'break-glass-section' },
+      h('summary', {}, 'Emergency: publish without a second approver'),
+      h('p', { class: 'blocker' }, 'Break-glass publishes with your approval alone. It is marked BREAK-GLASS, recorded in the audit log and queued for compliance review. You will be asked for your password and code.'),
+      field('Why this cannot wait for a second approver', reason, { name: 'reason', required: true }),
+      blockers.length ? h('p', { class: 'help' }, 'The reason also overrides the blockers shown (at least 10 characters).') : null,
+      phi ? field('Consent record reference', consent, { name: 'override.consent_ref', required: true }) : null,
+      bErr, bBtn);
+    bBtn.addEventListener('click', async () => {
+      bErr.textContent = '';
+      if (!reason.value.trim()) { bErr.textContent = 'Give the reason.'; return; }
+      if (!(await confirmDialog('Publish alone?', 'This sends the message to every account now, with your approval only, and queues it for compliance review.', 'Break glass and publish', true))) return;
+      const body = { reviewed_hash: d.hash, reason: reason.value.trim() };
+      if (blockers.length) body.override = phi ? { reason: body.reason, consent_ref: consent.value.trim() } : { reason: body.reason };
+      await publish('break-glass', body, bBtn, bBox, bErr);
+    });
+    parts.push(bBox);
+  }
+  return section('Review', 'review-panel', parts);
+}

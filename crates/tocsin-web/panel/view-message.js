@@ -1,0 +1,142 @@
+// view-message.js: #/messages/<id>, the live delivery grid. One row per account with
+// its state (colour and words), attempts, link to the live post, error and next attempt;
+// totals per state; Retry for failed rows; Retract everywhere (delete, or post a
+// correction) behind a confirm dialog. `delivery` frames update rows in place; `resync`
+// and unknown accounts refetch.
+import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, dialog, stateLabel } from '/panel/dom.js';
+import * as api from '/panel/api.js';
+
+export default async function messageView(c) {
+  const id = c.params[0];
+  let m = null;
+  const rows = new Map();
+  const totals = h('div', { class: 'totals', testid: 'delivery-totals', 'aria-live': 'polite' });
+  const tbody = h('tbody');
+  const head = h('div');
+  const gridErr = formError('delivery-error');
+
+  const drawTotals = () => {
+    const counts = {};
+    for (const d of m.deliveries || []) counts[d.state] = (counts[d.state] || 0) + 1;
+    put(totals, h('span', { class: 'total all' }, `${(m.deliveries || []).length} accounts`),
+      ...Object.entries(counts).map(([s, n]) => h('span', { class: `total st-${s}`, testid: `total-${s}` }, h('strong', {}, String(n)), ` ${stateLabel(s)}`)));
+  };
+
+  const row = (d) => {
+    const retry = d.state === 'failed' && c.can('approve')
+      ? h('button', { type: 'button', testid: `retry-${d.account_id}` }, 'Retry') : null;
+    if (retry) {
+      retry.addEventListener('click', () => busy(retry, null, gridErr, async () => {
+        m = await api.post(`/api/messages/${enc(id)}/deliveries/${enc(d.account_id)}/retry`);
+        draw();
+      }));
+    }
+    return h('tr', { testid: `delivery-${d.account_id}`, 'data-state': d.state, class: `st-row-${d.state}` },
+      h('th', { scope: 'row' }, d.account || d.account_id, d.sandbox ? h('span', { class: 'tag sandbox', testid: 'delivery-sandbox' }, 'sandbox') : null),
+      h('td', {}, d.platform),
+      h('td', {}, badge(d.state, 'delivery-state')),
+      h('td', { testid: 'delivery-attempts', class: 'num' }, String(d.attempts ?? 0)),
+      h('td', {}, d.url ? h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer', testid: 'delivery-link' }, 'View post') : null),
+      h('td', { class: 'error-text', testid: 'delivery-error' }, d.error || ''),
+      h('td', { testid: 'delivery-next' }, d.next_attempt_at ? fmtTime(d.next_attempt_at) : ''),
+      h('td', {}, retry));
+  };
+
+  const drawRows = () => {
+    rows.clear();
+    put(tbody, ...(m.deliveries || []).map((d) => {
+      const tr = row(d);
+      rows.set(String(d.account_id), tr);
+      return tr;
+    }));
+    drawTotals();
+  };
+
+  const drawHead = () => {
+    c.setExercise(m.exercise);
+    const canRetract = c.can('retract') && m.kind === 'post' && !m.retracted_at;
+    put(head, 
+      h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Message'),
+      h('h1', {}, m.title || `${m.playbook} · ${m.step}`),
+      h('p', { class: 'meta' },
+        m.kind !== 'post' ? tag(m.kind === 'delete' ? 'RETRACTION' : 'CORRECTION', 'kind') : null,
+        m.exercise ? tag('EXERCISE', 'exercise') : null,
+        m.break_glass ? tag('BREAK-GLASS', 'breakglass') : null,
+        ` ${m.playbook} · step ${m.step} · approved by ${m.approved_by} at ${fmtTime(m.approved_at)} · `,
+        h('a', { href: `#/drafts/${enc(m.draft_id)}`, testid: 'draft-link' }, 'draft'),
+        m.session_id ? [' · ', h('a', { href: `#/sessions/${enc(m.session_id)}` }, 'live session')] : null),
+      m.target_message_id ? h('p', { class: 'notice' }, 'This retracts or corrects ',
+        h('a', { href: `#/messages/${enc(m.target_message_id)}`, testid: 'target-message-link' }, 'the original message'), '.') : null,
+      m.retracted_at ? h('p', { class: 'notice', testid: 'retracted-note' }, `Retracted at ${fmtTime(m.retracted_at)}.`) : null,
+      m.review ? h('p', { class: 'notice ok' }, `Reviewed by ${m.review.by} at ${fmtTime(m.review.at)}: ${m.review.finding}`)
+        : m.break_glass ? h('p', { class: 'notice' }, 'Break-glass: awaiting compliance review.') : null,
+      canRetract ? h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'danger big', testid: 'retract-button', onclick: () => retract(c, m) }, 'Retract or correct everywhere')) : null);
+  };
+
+  const draw = () => { drawHead(); drawRows(); };
+  const load = async () => {
+    m = await api.get(`/api/messages/${enc(id)}`);
+    draw();
+  };
+
+  await load();
+  add(c.root, head, h('section', { class: 'panel' }, h('h2', {}, 'Delivery, account by account'), totals, gridErr,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'grid deliveries', testid: 'delivery-grid' },
+      h('thead', {}, h('tr', {}, ['Account', 'Platform', 'State', 'Attempts', 'Live post', 'Error', 'Next attempt', ''].map((t) => h('th', { scope: 'col' }, t)))),
+      tbody))));
+
+  c.on('delivery', (f) => {
+    if (String(f.message_id) !== String(id)) return;
+    const d = (m.deliveries || []).find((x) => String(x.account_id) === String(f.account_id));
+    if (!d) { load().catch(() => {}); return; }
+    d.state = f.state;
+    if (f.attempt != null) d.attempts = f.attempt;
+    // Each frame carries the fields of its state: a newer state clears the older ones.
+    if ('url' in f) d.url = f.url;
+    d.next_attempt_at = f.next_attempt_at ?? null;
+    if ('error' in f) d.error = f.error;
+    else if (['sending', 'sent', 'delivered', 'pending'].includes(f.state)) d.error = null;
+    const tr = row(d);
+    tr.classList.add('flash');
+    rows.get(String(d.account_id)).replaceWith(tr);
+    rows.set(String(d.account_id), tr);
+    drawTotals();
+  });
+  c.on('message', (f) => { if (f.message && String(f.message.id) === String(id)) load().catch(() => {}); });
+  c.on('resync', () => load().catch(() => {}));
+}
+
+function retract(c, m) {
+  const del = h('input', { type: 'radio', name: 'mode', value: 'delete', checked: true, id: 'retract-delete', testid: 'retract-mode-delete' });
+  const cor = h('input', { type: 'radio', name: 'mode', value: 'correct', id: 'retract-correct', testid: 'retract-mode-correct' });
+  const correction = h('textarea', { rows: 3, name: 'correction', testid: 'retract-correction' });
+  const reason = h('textarea', { rows: 2, name: 'reason', testid: 'retract-reason' });
+  const corField = field('Correction text (posted as a reply on every account)', correction, { name: 'correction', required: true });
+  const sync = () => { corField.hidden = !cor.checked; };
+  del.addEventListener('change', sync);
+  cor.addEventListener('change', sync);
+  sync();
+  const n = (m.deliveries || []).filter((d) => ['sent', 'delivered'].includes(d.state)).length;
+  return dialog({
+    title: 'Retract or correct everywhere',
+    testid: 'retract-dialog',
+    danger: true,
+    submitLabel: 'Confirm: act on every account',
+    submitTestid: 'retract-confirm',
+    body: [
+      h('p', {}, `This acts on every account that received the message (${n} posted so far); posts still queued are cancelled.`),
+      h('fieldset', {}, h('legend', {}, 'What to do'),
+        h('div', { class: 'field checkbox' }, del, h('label', { for: 'retract-delete' }, 'Delete the posts')),
+        h('div', { class: 'field checkbox' }, cor, h('label', { for: 'retract-correct' }, 'Keep them and post a correction as a reply'))),
+      corField,
+      field('Reason (recorded in the audit log)', reason, { name: 'reason', required: true }),
+    ],
+    onSubmit: async () => {
+      const body = { mode: cor.checked ? 'correct' : 'delete', reason: reason.value.trim() };
+      if (cor.checked) body.correction = correction.value;
+      const r = await api.post(`/api/messages/${enc(m.id)}/retract`, body);
+      c.go(`#/messages/${enc(r.id)}`);
+    },
+  });
+}

@@ -1,0 +1,285 @@
+//! Who is asking: the session cookie read into an [`Authed`] caller, sign-in and
+//! sign-out, re-authentication, the demo credentials, and the `Origin` guard on every
+//! request that changes something.
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+use super::error::{ApiError, ApiResult, Json};
+use super::App;
+use crate::people::session::{clear_cookie, cookie_name, set_cookie};
+use crate::people::{Permission, Session, SessionId};
+
+/// A signed-in caller.
+#[derive(Debug)]
+pub struct Authed {
+    /// The session.
+    pub session: Session,
+    /// Its id (for sign-out and re-authentication).
+    pub id: SessionId,
+}
+
+impl Authed {
+    /// Refuses unless the role allows `permission` (and, for sensitive ones, the last
+    /// re-authentication is recent).
+    pub fn require(&self, app: &App, permission: Permission) -> ApiResult<()> {
+        self.session
+            .authorize(
+                permission,
+                app.0.store.now(),
+                &app.0.people.config().sessions,
+            )
+            .map_err(ApiError::from)
+    }
+
+    /// The user's name.
+    pub fn user(&self) -> &str {
+        &self.session.user
+    }
+}
+
+/// The session id in the request's cookie, if any.
+pub fn session_id_from(headers: &HeaderMap, secure: bool) -> Option<SessionId> {
+    let name = cookie_name(secure);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| SessionId::from_cookie_value(v.trim()))
+}
+
+/// Looks the caller's session up.
+pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Authed> {
+    let id = session_id_from(headers, app.0.config.secure_cookies)
+        .ok_or_else(ApiError::not_signed_in)?;
+    let session = app.0.people.session(&id).await?;
+    Ok(Authed { session, id })
+}
+
+impl FromRequestParts<App> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        authenticate(app, &parts.headers).await
+    }
+}
+
+/// Who the caller is, as the panel shows it.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    /// Sign-in name.
+    pub user: String,
+    /// Role.
+    pub role: &'static str,
+    /// What the role allows (snake_case names).
+    pub permissions: Vec<&'static str>,
+    /// Last time password and code were given.
+    pub reauthenticated_at: DateTime<Utc>,
+    /// Whether this server is a demo.
+    pub demo: bool,
+}
+
+/// The snake_case name of a permission.
+pub fn permission_name(p: Permission) -> &'static str {
+    match p {
+        Permission::ViewDrafts => "view_drafts",
+        Permission::ViewDeliveries => "view_deliveries",
+        Permission::EditDrafts => "edit_drafts",
+        Permission::Approve => "approve",
+        Permission::OverrideWarnings => "override_warnings",
+        Permission::BreakGlass => "break_glass",
+        Permission::Retract => "retract",
+        Permission::ReadAudit => "read_audit",
+        Permission::ExportAudit => "export_audit",
+        Permission::ManageConsent => "manage_consent",
+        Permission::ManageUsers => "manage_users",
+        Permission::ManageAccounts => "manage_accounts",
+    }
+}
+
+/// [`Me`] for a session.
+pub fn me_of(app: &App, session: &Session) -> Me {
+    Me {
+        user: session.user.clone(),
+        role: session.role.as_str(),
+        permissions: session
+            .role
+            .permissions()
+            .iter()
+            .map(|p| permission_name(*p))
+            .collect(),
+        reauthenticated_at: session.reauthenticated_at,
+        demo: !app.0.config.demo_users.is_empty(),
+    }
+}
+
+/// Sign-in form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    name: String,
+    password: String,
+    code: String,
+}
+
+/// `POST /api/session`.
+pub async fn sign_in(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(form): Json<SignIn>,
+) -> ApiResult<Response> {
+    let password = SecretString::from(form.password);
+    let signed = app
+        .0
+        .people
+        .sign_in(form.name.trim(), &password, form.code.trim(), peer.ip())
+        .await?;
+    let cookie = set_cookie(&signed.session_id, app.0.config.secure_cookies);
+    let mut response = Json(me_of(&app, &signed.session)).into_response();
+    put_cookie(&mut response, &cookie)?;
+    Ok(response)
+}
+
+fn put_cookie(response: &mut Response, cookie: &str) -> ApiResult<()> {
+    let value = HeaderValue::from_str(cookie).map_err(|e| ApiError::internal(&e))?;
+    response.headers_mut().append(header::SET_COOKIE, value);
+    Ok(())
+}
+
+/// `DELETE /api/session`.
+pub async fn sign_out(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(id) = session_id_from(&headers, app.0.config.secure_cookies) {
+        app.0.people.sign_out(&id).await?;
+        app.0.hub.end_session(&id.digest());
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    put_cookie(&mut response, &clear_cookie(app.0.config.secure_cookies))?;
+    Ok(response)
+}
+
+/// `GET /api/me`.
+pub async fn me(State(app): State<App>, who: Authed) -> Json<Me> {
+    Json(me_of(&app, &who.session))
+}
+
+/// Re-authentication form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reauthenticate {
+    password: String,
+    code: String,
+}
+
+/// `POST /api/session/reauthenticate`.
+pub async fn reauthenticate(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(form): Json<Reauthenticate>,
+) -> ApiResult<Json<Me>> {
+    let id = session_id_from(&headers, app.0.config.secure_cookies)
+        .ok_or_else(ApiError::not_signed_in)?;
+    let password = SecretString::from(form.password);
+    let session = app
+        .0
+        .people
+        .reauthenticate(&id, &password, form.code.trim(), peer.ip())
+        .await?;
+    Ok(Json(me_of(&app, &session)))
+}
+
+/// One demo user with the code that works now.
+#[derive(Debug, Serialize)]
+pub struct DemoCredentials {
+    name: String,
+    password: String,
+    role: String,
+    code: String,
+}
+
+/// The demo users.
+#[derive(Debug, Serialize)]
+pub struct DemoAnswer {
+    users: Vec<DemoCredentials>,
+}
+
+/// `GET /api/demo`: only under `tocsin demo`.
+pub async fn demo(State(app): State<App>) -> ApiResult<Json<DemoAnswer>> {
+    if app.0.config.demo_users.is_empty() {
+        return Err(ApiError::not_found("this server is not a demo"));
+    }
+    let now = app.0.store.now();
+    let users = app
+        .0
+        .config
+        .demo_users
+        .iter()
+        .map(|u| {
+            Ok(DemoCredentials {
+                name: u.name.clone(),
+                password: u.password.clone(),
+                role: u.role.clone(),
+                code: crate::people::totp::code_from_base32(&u.totp_secret, now)
+                    .map_err(|e| ApiError::internal(&e))?,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(DemoAnswer { users }))
+}
+
+/// Whether a browser `Origin` may act on this server: its own origin (same host and
+/// port as `Host`) or one in the allowlist.
+pub fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        // Not a browser's cross-origin request (scripts, curl): cookies are SameSite=Strict.
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if app
+        .0
+        .config
+        .allowed_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+}
+
+/// Middleware: a request that changes something (or opens the websocket) from a
+/// browser origin that is not allowed is refused before any handler runs.
+pub async fn guard_origin(State(app): State<App>, request: Request, next: Next) -> Response {
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let websocket = request.uri().path() == "/ws";
+    if (changes || websocket) && !origin_allowed(&app, request.headers()) {
+        tracing::warn!(path = %request.uri().path(), "refused a request from a foreign origin");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bad_origin",
+            "requests from this site's origin are not allowed (server.allowed_origins)",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

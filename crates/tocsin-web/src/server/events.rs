@@ -1,0 +1,130 @@
+//! The event hub: what every open panel hears. Delivery events from the dispatcher and
+//! workflow events from the API are serialised once and fanned out to every socket over
+//! one bounded broadcast ring, so a slow socket costs nothing but its own lag: when it
+//! falls more than the ring's size behind it is told to resync instead of queueing
+//! without bound.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tocsin_dispatch::DeliveryEvent;
+use tokio::sync::broadcast;
+
+use super::views::{DraftSummary, MessageView};
+
+/// An event for panels.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// A delivery changed.
+    Delivery(DeliveryEvent),
+    /// A draft was created or moved.
+    Draft {
+        /// Its summary now.
+        draft: DraftSummary,
+    },
+    /// A message was approved, retracted or reviewed.
+    Message {
+        /// Its summary now.
+        message: MessageView,
+    },
+    /// Events were lost (the hub fell behind the dispatcher): refetch.
+    Resync {
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// What travels on the hub's ring.
+#[derive(Debug, Clone)]
+pub enum HubSignal {
+    /// A JSON frame for every panel.
+    Frame(Arc<str>),
+    /// The session with this id digest ended: its sockets close with 1008.
+    SessionEnded(Arc<str>),
+    /// The server is stopping: every socket closes with 1001.
+    Shutdown,
+}
+
+/// The hub. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<HubSignal>,
+    sockets: Arc<AtomicUsize>,
+}
+
+impl Hub {
+    /// A hub whose ring holds `capacity` signals.
+    pub fn new(capacity: usize) -> Hub {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        Hub {
+            tx,
+            sockets: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Sends an event to every panel.
+    pub fn publish(&self, event: &ServerEvent) {
+        match serde_json::to_string(event) {
+            Ok(json) => {
+                let _ = self.tx.send(HubSignal::Frame(json.into()));
+            }
+            Err(e) => tracing::error!(error = %e, "an event could not be serialised"),
+        }
+    }
+
+    /// Ends the sockets of a session (sign-out).
+    pub fn end_session(&self, digest: &str) {
+        let _ = self.tx.send(HubSignal::SessionEnded(digest.into()));
+    }
+
+    /// Closes every socket (server shutdown).
+    pub fn shut_down(&self) {
+        let _ = self.tx.send(HubSignal::Shutdown);
+    }
+
+    /// A receiver for one socket.
+    pub fn subscribe(&self) -> broadcast::Receiver<HubSignal> {
+        self.tx.subscribe()
+    }
+
+    /// Open sockets now.
+    pub fn sockets(&self) -> usize {
+        self.sockets.load(Ordering::Relaxed)
+    }
+
+    /// Counts a socket while the guard lives.
+    pub fn socket_guard(&self) -> SocketGuard {
+        self.sockets.fetch_add(1, Ordering::Relaxed);
+        SocketGuard(self.sockets.clone())
+    }
+
+    /// Relays the dispatcher's delivery events to panels until the dispatcher is gone.
+    pub fn relay(&self, mut events: broadcast::Receiver<DeliveryEvent>) {
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => hub.publish(&ServerEvent::Delivery(event)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "panel relay fell behind the dispatcher");
+                        hub.publish(&ServerEvent::Resync {
+                            reason: "events were missed",
+                        });
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+}
+
+/// Keeps a socket counted.
+#[derive(Debug)]
+pub struct SocketGuard(Arc<AtomicUsize>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,264 @@
+//! The HTTP server: the JSON API the control panel and scripts use, the websocket the
+//! panel listens on, the panel's static files, health and readiness probes.
+//!
+//! [`serve`] runs it on a listener until a shutdown signal, then lets the dispatcher
+//! finish what it has in flight (what it never claimed stays in the outbox for the next
+//! start). Every handler takes its facts from the store and its time from the store's
+//! clock; authorisation is by role ([`crate::people::Permission`]) on every route and
+//! every websocket frame alike, through the same functions.
+
+mod admin;
+mod audit;
+mod auth;
+pub mod catalog;
+mod consent;
+mod drafts;
+pub mod error;
+pub mod events;
+mod health;
+mod messages;
+mod openapi;
+mod panel;
+mod sessions;
+mod views;
+pub mod ws;
+
+use axum::routing::{get, post};
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tocsin_connectors::sandbox::SandboxLog;
+use tocsin_dispatch::{Dispatcher, Routes};
+use tocsin_domain::compose::Composer;
+use tocsin_domain::library::Library;
+use tocsin_store::Store;
+
+use crate::people::People;
+pub use catalog::stand_in;
+pub use events::{Hub, ServerEvent};
+pub use ws::WsLimits;
+
+/// A demo user, shown with a current code on the sign-in page under `tocsin demo`.
+#[derive(Clone)]
+pub struct DemoUser {
+    /// Sign-in name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// Role name.
+    pub role: String,
+    /// The TOTP secret (base32), to show the current code.
+    pub totp_secret: String,
+}
+
+impl std::fmt::Debug for DemoUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoUser")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the server behaves beyond its parts.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// Origins (`https://panel.example.org`) allowed to open the websocket and to send
+    /// requests that change things. The server's own origin (from `Host`) always is.
+    pub allowed_origins: Vec<String>,
+    /// Whether cookies carry `Secure` (everything but loopback).
+    pub secure_cookies: bool,
+    /// Websocket limits.
+    pub ws: WsLimits,
+    /// Demo users, under `tocsin demo` only.
+    pub demo_users: Vec<DemoUser>,
+}
+
+/// Everything the server needs, built by the binary.
+pub struct AppParts {
+    /// The database.
+    pub store: Store,
+    /// Users and sessions.
+    pub people: Arc<People>,
+    /// The playbooks.
+    pub library: Arc<Library>,
+    /// Renders playbook steps.
+    pub composer: Arc<Composer>,
+    /// The fan-out engine of this node.
+    pub dispatcher: Dispatcher,
+    /// Which connector sends to which account.
+    pub routes: Arc<Routes>,
+    /// Where sandbox accounts record what they were sent.
+    pub sandbox: Arc<SandboxLog>,
+    /// Behaviour.
+    pub config: ServerConfig,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) people: Arc<People>,
+    pub(crate) library: Arc<Library>,
+    pub(crate) composer: Arc<Composer>,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) routes: Arc<Routes>,
+    pub(crate) sandbox: Arc<SandboxLog>,
+    pub(crate) config: ServerConfig,
+    pub(crate) hub: Hub,
+    dispatching: AtomicBool,
+}
+
+/// The server's shared state. Cheap to clone.
+#[derive(Clone)]
+pub struct App(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the state and starts relaying the dispatcher's delivery events to panels.
+    /// Must be called inside a tokio runtime.
+    pub fn new(parts: AppParts) -> App {
+        let hub = Hub::new(parts.config.ws.queue);
+        hub.relay(parts.dispatcher.subscribe());
+        App(Arc::new(Inner {
+            store: parts.store,
+            people: parts.people,
+            library: parts.library,
+            composer: parts.composer,
+            dispatcher: parts.dispatcher,
+            routes: parts.routes,
+            sandbox: parts.sandbox,
+            config: parts.config,
+            hub,
+            dispatching: AtomicBool::new(false),
+        }))
+    }
+
+    /// The event hub (panels' events).
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The routing table (to add accounts' connectors).
+    pub fn routes(&self) -> &Arc<Routes> {
+        &self.0.routes
+    }
+
+    pub(crate) fn dispatching(&self) -> bool {
+        self.0.dispatching.load(Ordering::Relaxed)
+    }
+}
+
+/// Every route of the server.
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route(
+            "/session",
+            post(auth::sign_in)
+                .delete(auth::sign_out)
+                .fallback(error::method_not_allowed),
+        )
+        .route("/session/reauthenticate", post(auth::reauthenticate))
+        .route("/me", get(auth::me))
+        .route("/demo", get(auth::demo))
+        .route("/openapi.json", get(openapi::document))
+        .route("/playbooks", get(catalog::list))
+        .route("/playbooks/{id}", get(catalog::detail))
+        .route("/playbooks/{id}/preview", post(catalog::preview))
+        .route("/drafts", get(drafts::list).post(drafts::create))
+        .route("/drafts/{id}", get(drafts::get_one).put(drafts::edit))
+        .route("/drafts/{id}/submit", post(drafts::submit))
+        .route(
+            "/drafts/{id}/request-changes",
+            post(drafts::request_changes),
+        )
+        .route("/drafts/{id}/approve", post(drafts::approve))
+        .route("/drafts/{id}/break-glass", post(drafts::break_glass))
+        .route("/drafts/{id}/withdraw", post(drafts::withdraw))
+        .route("/messages", get(messages::list))
+        .route("/messages/{id}", get(messages::get_one))
+        .route("/messages/{id}/retract", post(messages::retract))
+        .route(
+            "/messages/{id}/deliveries/{account_id}/retry",
+            post(messages::retry),
+        )
+        .route("/messages/{id}/review", post(messages::review))
+        .route("/reviews", get(messages::reviews))
+        .route("/sessions", get(sessions::list).post(sessions::create))
+        .route("/sessions/{id}", get(sessions::get_one))
+        .route("/consents", get(consent::list).post(consent::add))
+        .route("/consents/{reference}/revoke", post(consent::revoke))
+        .route("/audit", get(audit::entries))
+        .route("/audit/export", get(audit::export))
+        .route("/audit/verify", get(audit::verify))
+        .route("/users", get(admin::users).post(admin::add_user))
+        .route("/users/{name}/role", post(admin::set_role))
+        .route("/users/{name}/disable", post(admin::disable_user))
+        .route("/users/{name}/reset-totp", post(admin::reset_totp))
+        .route("/accounts", get(admin::accounts).post(admin::add_account))
+        .fallback(error::not_found);
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/ws", get(ws::upgrade))
+        .route("/", get(panel::index))
+        .route("/panel/{*path}", get(panel::asset))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::guard_origin,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .layer(axum::middleware::from_fn(health::security_headers))
+        .with_state(app)
+}
+
+/// Serves on `listener` until `shutdown` completes, running this node's dispatcher
+/// alongside. On shutdown the listener stops accepting, open requests finish, and the
+/// dispatcher records every delivery it had in flight before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dispatcher = app.0.dispatcher.clone();
+    let mut dispatcher_stop = stop_rx.clone();
+    app.0.dispatching.store(true, Ordering::Relaxed);
+    let dispatching = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            dispatcher
+                .run(async move {
+                    let _ = dispatcher_stop.wait_for(|stopped| *stopped).await;
+                })
+                .await;
+            app.0.dispatching.store(false, Ordering::Relaxed);
+        })
+    };
+    let hub = app.0.hub.clone();
+    let router = router(app);
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Open websockets would hold the server open: tell them we are going.
+        hub.shut_down();
+        let _ = stop_tx.send(true);
+    })
+    .await;
+    let _ = dispatching.await;
+    result
+}

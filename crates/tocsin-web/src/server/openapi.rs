@@ -1,0 +1,428 @@
+//! The OpenAPI 3.1 description of the JSON API, served at `/api/openapi.json`. It is
+//! built from [`OPERATIONS`], the same table the tests walk to check that every listed
+//! operation is routed (and that every route is listed).
+
+use axum::extract::State;
+use serde_json::{json, Map, Value};
+
+use super::error::Json;
+use super::App;
+
+/// One operation: method, path (OpenAPI style), summary, tag, who may call it, and the
+/// name of its request body schema (if it takes one).
+pub type Operation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// Every operation of the API.
+pub const OPERATIONS: &[Operation] = &[
+    (
+        "post",
+        "/api/session",
+        "Sign in (name, password, TOTP code); sets the session cookie",
+        "session",
+        "anyone",
+        Some("SignIn"),
+    ),
+    (
+        "delete",
+        "/api/session",
+        "Sign out",
+        "session",
+        "signed in",
+        None,
+    ),
+    (
+        "get",
+        "/api/me",
+        "The signed-in user, role and permissions",
+        "session",
+        "signed in",
+        None,
+    ),
+    (
+        "post",
+        "/api/session/reauthenticate",
+        "Password and code again (opens the re-authentication window)",
+        "session",
+        "signed in",
+        Some("Reauthenticate"),
+    ),
+    (
+        "get",
+        "/api/demo",
+        "Demo users and their current codes (demo servers only)",
+        "session",
+        "anyone",
+        None,
+    ),
+    (
+        "get",
+        "/api/playbooks",
+        "Playbooks with their pre-approval state",
+        "playbooks",
+        "viewer",
+        None,
+    ),
+    (
+        "get",
+        "/api/playbooks/{id}",
+        "A playbook with its typed form",
+        "playbooks",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/playbooks/{id}/preview",
+        "Every target platform's exact text, counted and checked",
+        "playbooks",
+        "viewer",
+        Some("PreviewRequest"),
+    ),
+    (
+        "get",
+        "/api/drafts",
+        "Drafts, newest first (filter by state)",
+        "drafts",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/drafts",
+        "Create a draft from a playbook step",
+        "drafts",
+        "drafter",
+        Some("CreateDraft"),
+    ),
+    (
+        "get",
+        "/api/drafts/{id}",
+        "A draft with its text, hash and blockers",
+        "drafts",
+        "viewer",
+        None,
+    ),
+    (
+        "put",
+        "/api/drafts/{id}",
+        "Change a draft's values",
+        "drafts",
+        "its drafter",
+        Some("EditDraft"),
+    ),
+    (
+        "post",
+        "/api/drafts/{id}/submit",
+        "Ask for approval",
+        "drafts",
+        "its drafter",
+        None,
+    ),
+    (
+        "post",
+        "/api/drafts/{id}/request-changes",
+        "Send a draft back with a reason",
+        "drafts",
+        "approver",
+        Some("Reason"),
+    ),
+    (
+        "post",
+        "/api/drafts/{id}/approve",
+        "Approve the reviewed text (two-person rule) and publish",
+        "drafts",
+        "approver, not the drafter",
+        Some("Approve"),
+    ),
+    (
+        "post",
+        "/api/drafts/{id}/break-glass",
+        "Publish alone in an emergency (queued for compliance review)",
+        "drafts",
+        "approver, re-authenticated",
+        Some("BreakGlass"),
+    ),
+    (
+        "post",
+        "/api/drafts/{id}/withdraw",
+        "Abandon a draft",
+        "drafts",
+        "its drafter",
+        None,
+    ),
+    (
+        "get",
+        "/api/messages",
+        "Published messages with delivery counts",
+        "messages",
+        "viewer",
+        None,
+    ),
+    (
+        "get",
+        "/api/messages/{id}",
+        "A message with one row per account",
+        "messages",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/messages/{id}/retract",
+        "Delete everywhere, or post a correction",
+        "messages",
+        "approver",
+        Some("Retract"),
+    ),
+    (
+        "post",
+        "/api/messages/{id}/deliveries/{account_id}/retry",
+        "Queue a failed delivery again",
+        "messages",
+        "approver",
+        None,
+    ),
+    (
+        "post",
+        "/api/messages/{id}/review",
+        "Record the compliance review of a break-glass publish",
+        "messages",
+        "compliance",
+        Some("Review"),
+    ),
+    (
+        "get",
+        "/api/reviews",
+        "Break-glass messages awaiting review",
+        "messages",
+        "compliance",
+        None,
+    ),
+    (
+        "get",
+        "/api/sessions",
+        "Live sessions",
+        "sessions",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/sessions",
+        "Start a live session under a hashtag",
+        "sessions",
+        "drafter",
+        Some("CreateSession"),
+    ),
+    (
+        "get",
+        "/api/sessions/{id}",
+        "A live session with its posts and each account's thread",
+        "sessions",
+        "viewer",
+        None,
+    ),
+    (
+        "get",
+        "/api/consents",
+        "The consent register",
+        "consent",
+        "compliance",
+        None,
+    ),
+    (
+        "post",
+        "/api/consents",
+        "Record a signed consent",
+        "consent",
+        "compliance",
+        Some("AddConsent"),
+    ),
+    (
+        "post",
+        "/api/consents/{reference}/revoke",
+        "Record that consent was withdrawn",
+        "consent",
+        "compliance",
+        Some("Reason"),
+    ),
+    (
+        "get",
+        "/api/audit",
+        "Audit entries, filtered and paged",
+        "audit",
+        "compliance, approver",
+        None,
+    ),
+    (
+        "get",
+        "/api/audit/export",
+        "Export (JSONL with signed checkpoints, or CSV)",
+        "audit",
+        "compliance",
+        None,
+    ),
+    (
+        "get",
+        "/api/audit/verify",
+        "Verify the live hash chain",
+        "audit",
+        "compliance, approver",
+        None,
+    ),
+    ("get", "/api/users", "Users", "admin", "admin", None),
+    (
+        "post",
+        "/api/users",
+        "Add a user (answers their second factor, once)",
+        "admin",
+        "admin, re-authenticated",
+        Some("AddUser"),
+    ),
+    (
+        "post",
+        "/api/users/{name}/role",
+        "Change a role",
+        "admin",
+        "admin, re-authenticated",
+        Some("SetRole"),
+    ),
+    (
+        "post",
+        "/api/users/{name}/disable",
+        "Disable a user (ends their sessions)",
+        "admin",
+        "admin, re-authenticated",
+        None,
+    ),
+    (
+        "post",
+        "/api/users/{name}/reset-totp",
+        "Replace a user's second factor",
+        "admin",
+        "admin, re-authenticated",
+        None,
+    ),
+    (
+        "get",
+        "/api/accounts",
+        "Platform accounts with their circuit breakers",
+        "admin",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/accounts",
+        "Add a sandbox account",
+        "admin",
+        "admin, re-authenticated",
+        Some("AddAccount"),
+    ),
+    (
+        "get",
+        "/api/openapi.json",
+        "This document",
+        "meta",
+        "anyone",
+        None,
+    ),
+];
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn object(required: &[&str], props: &[(&str, Value)]) -> Value {
+    let mut p = Map::new();
+    for (k, v) in props {
+        p.insert((*k).to_string(), v.clone());
+    }
+    json!({"type": "object", "required": required, "properties": p, "additionalProperties": false})
+}
+
+fn schemas() -> Value {
+    let values = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    let override_ = object(
+        &["reason"],
+        &[("reason", string()), ("consent_ref", string())],
+    );
+    json!({
+        "SignIn": object(&["name", "password", "code"], &[("name", string()), ("password", string()), ("code", string())]),
+        "Reauthenticate": object(&["password", "code"], &[("password", string()), ("code", string())]),
+        "PreviewRequest": object(&["step"], &[("step", string()), ("values", values.clone()), ("exercise", json!({"type": "boolean"}))]),
+        "CreateDraft": object(&["playbook", "step"], &[("playbook", string()), ("step", string()), ("values", values.clone()), ("exercise", json!({"type": "boolean"})), ("session_id", json!({"type": "integer"}))]),
+        "EditDraft": object(&["values"], &[("values", values)]),
+        "Reason": object(&["reason"], &[("reason", string())]),
+        "Approve": object(&["reviewed_hash"], &[("reviewed_hash", string()), ("override", override_.clone())]),
+        "BreakGlass": object(&["reviewed_hash", "reason"], &[("reviewed_hash", string()), ("reason", string()), ("override", override_)]),
+        "Retract": object(&["mode", "reason"], &[("mode", json!({"enum": ["delete", "correct"]})), ("reason", string()), ("correction", string())]),
+        "Review": object(&["finding"], &[("finding", string())]),
+        "CreateSession": object(&["playbook", "hashtag"], &[("playbook", string()), ("hashtag", string()), ("exercise", json!({"type": "boolean"}))]),
+        "AddConsent": object(&["reference", "subject", "form_location"], &[("reference", string()), ("subject", string()), ("scope_playbooks", json!({"type": "array", "items": {"type": "string"}})), ("scope_channels", json!({"type": "array", "items": {"type": "string"}})), ("expires_at", string()), ("form_location", string())]),
+        "AddUser": object(&["name", "role", "password"], &[("name", string()), ("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]})), ("password", string())]),
+        "SetRole": object(&["role"], &[("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]}))]),
+        "AddAccount": object(&["platform", "stands_for", "display_name"], &[("platform", json!({"enum": ["sandbox"]})), ("stands_for", string()), ("display_name", string()), ("handle", string())]),
+        "Error": object(&["error"], &[("error", object(&["code", "message"], &[("code", string()), ("message", string()), ("field", string())]))]),
+    })
+}
+
+/// The document.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for (method, path, summary, tag, who, body) in OPERATIONS {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": summary,
+            "tags": [tag],
+            "description": format!("Who: {who}."),
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK"},
+                "default": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if let (Some(name), Some(obj)) = (body, op.as_object_mut()) {
+            obj.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}}),
+            );
+        }
+        let entry = paths
+            .entry((*path).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(obj) = entry.as_object_mut() {
+            obj.insert((*method).to_string(), op);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tocsin",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Crisis and live-event broadcast coordinator. Sign in with POST /api/session; the session cookie authenticates every other call. The websocket protocol at /ws is described in the README."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "tocsin_session"}}
+        },
+        "security": [{"session": []}]
+    })
+}
+
+/// `GET /api/openapi.json`.
+pub async fn document(State(_app): State<App>) -> Json<Value> {
+    Json(openapi())
+}

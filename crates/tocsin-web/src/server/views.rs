@@ -1,0 +1,300 @@
+//! The JSON shapes the API answers with (see docs/api.md), built from domain and store
+//! values. Nothing here decides anything.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use tocsin_domain::approval::Blocker;
+use tocsin_domain::compose::{ComposedStep, ComposedVariant};
+use tocsin_domain::counting::CountUnit;
+use tocsin_store::workflow::{DeliveryRow, DraftListItem, MessageSummary};
+use tocsin_store::RenderedVariant;
+
+/// A delivery state as the API and the panel name it: the store's `sent` is
+/// `delivered`, `retry_wait` is `retrying` (the names delivery events use).
+pub fn public_state(stored: &str) -> &str {
+    match stored {
+        "sent" => "delivered",
+        "retry_wait" => "retrying",
+        other => other,
+    }
+}
+
+/// One rendered variant as the panel shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VariantView {
+    /// `x`, `mastodon`, `email_html`, ...
+    pub target: String,
+    /// The text exactly as it goes out.
+    pub text: String,
+    /// Its length as the platform counts it.
+    pub count: Option<usize>,
+    /// The platform's limit.
+    pub limit: Option<usize>,
+    /// What `count` counts.
+    pub unit: Option<CountUnit>,
+    /// Over a limit.
+    pub over: bool,
+    /// Non-blocking notes (hashtags left out).
+    pub warnings: Vec<String>,
+    /// What blocks approval.
+    pub problems: Vec<String>,
+}
+
+impl VariantView {
+    /// From a composed variant.
+    pub fn of(v: &ComposedVariant) -> VariantView {
+        let problems = v.blocking_problems();
+        let over = v
+            .measurement
+            .as_ref()
+            .is_some_and(|m| !m.problems().is_empty());
+        VariantView {
+            target: v.target.to_string(),
+            text: v.text.clone(),
+            count: v.measurement.as_ref().map(|m| m.used),
+            limit: v.measurement.as_ref().and_then(|m| m.limit),
+            unit: v.measurement.as_ref().map(|m| m.unit),
+            over,
+            warnings: v.warnings(),
+            problems,
+        }
+    }
+}
+
+/// The problems that block approval of a composed step.
+pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
+    let mut out = Vec::new();
+    for hit in &step.headline_phi {
+        out.push(Blocker::Phi {
+            target: "headline".into(),
+            family: hit.family.as_str().to_string(),
+        });
+    }
+    for v in &step.variants {
+        for hit in &v.phi {
+            out.push(Blocker::Phi {
+                target: v.target.to_string(),
+                family: hit.family.as_str().to_string(),
+            });
+        }
+        if let Some(m) = &v.measurement {
+            for problem in m.problems() {
+                out.push(Blocker::OverLimit {
+                    target: v.target.to_string(),
+                    problem,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The variants to store for a composed step, with its headline under the target
+/// `headline`.
+pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
+    let mut out: Vec<RenderedVariant> = step
+        .variants
+        .iter()
+        .map(|v| RenderedVariant {
+            platform: v.target.to_string(),
+            body: v.text.clone(),
+        })
+        .collect();
+    out.push(RenderedVariant {
+        platform: super::drafts::HEADLINE_TARGET.to_string(),
+        body: step.headline.clone(),
+    });
+    out
+}
+
+/// `sha256:<hex>` over the rendered variants (target and text, length-prefixed, in
+/// target order; the headline is one of them): what an approval names as reviewed.
+pub fn rendered_hash(variants: &[RenderedVariant]) -> String {
+    let mut sorted: Vec<&RenderedVariant> = variants.iter().collect();
+    sorted.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let mut h = Sha256::new();
+    h.update(b"tocsin-rendered-v1\n");
+    let mut feed = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    for v in sorted {
+        feed(v.platform.as_bytes());
+        feed(v.body.as_bytes());
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// A draft in lists and events.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DraftSummary {
+    /// Id.
+    pub id: i64,
+    /// Playbook.
+    pub playbook: String,
+    /// Step.
+    pub step: String,
+    /// `draft`, `submitted`, `changes_requested`, `published`, `withdrawn`.
+    pub state: String,
+    /// Exercise.
+    pub exercise: bool,
+    /// Drafter.
+    pub created_by: String,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// The message once published.
+    pub message_id: Option<i64>,
+    /// The live session.
+    pub session_id: Option<i64>,
+}
+
+impl From<&DraftListItem> for DraftSummary {
+    fn from(d: &DraftListItem) -> DraftSummary {
+        DraftSummary {
+            id: d.id,
+            playbook: d.playbook_id.clone(),
+            step: d.step_id.clone(),
+            state: d.state.clone(),
+            exercise: d.exercise,
+            created_by: d.created_by.clone(),
+            updated_at: d.updated_at,
+            message_id: d.message_id,
+            session_id: d.session_id,
+        }
+    }
+}
+
+/// A break-glass message's compliance review.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReviewView {
+    /// Reviewer.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What they found.
+    pub finding: String,
+}
+
+/// A message in lists and events.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MessageView {
+    /// Id.
+    pub id: i64,
+    /// The draft it came from.
+    pub draft_id: i64,
+    /// Playbook.
+    pub playbook: Option<String>,
+    /// Step.
+    pub step: Option<String>,
+    /// `post`, `delete`, `correction`.
+    pub kind: String,
+    /// Headline.
+    pub title: Option<String>,
+    /// Approver.
+    pub approved_by: String,
+    /// When.
+    pub approved_at: DateTime<Utc>,
+    /// Exercise.
+    pub exercise: bool,
+    /// Published by one approver in an emergency.
+    pub break_glass: bool,
+    /// When retracted.
+    pub retracted_at: Option<DateTime<Utc>>,
+    /// What a delete or correction acts on.
+    pub target_message_id: Option<i64>,
+    /// Live session.
+    pub session_id: Option<i64>,
+    /// Deliveries by state.
+    pub counts: BTreeMap<String, i64>,
+    /// Compliance review of a break-glass publish.
+    pub review: Option<ReviewView>,
+}
+
+impl From<&MessageSummary> for MessageView {
+    fn from(m: &MessageSummary) -> MessageView {
+        let review = match (&m.review_by, m.review_at, &m.review_finding) {
+            (Some(by), Some(at), finding) => Some(ReviewView {
+                by: by.clone(),
+                at,
+                finding: finding.clone().unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        MessageView {
+            id: m.id,
+            draft_id: m.draft_id,
+            playbook: m.playbook_id.clone(),
+            step: m.step_id.clone(),
+            kind: m.kind.clone(),
+            title: m.title.clone(),
+            approved_by: m.approved_by.clone(),
+            approved_at: m.approved_at,
+            exercise: m.exercise,
+            break_glass: m.break_glass,
+            retracted_at: m.retracted_at,
+            target_message_id: m.target_message_id,
+            session_id: m.session_id,
+            counts: m
+                .counts
+                .iter()
+                .map(|(k, v)| (public_state(k).to_string(), *v))
+                .collect(),
+            review,
+        }
+    }
+}
+
+/// One delivery row of the grid.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeliveryView {
+    /// Account id.
+    pub account_id: i64,
+    /// Account name.
+    pub account: String,
+    /// Platform.
+    pub platform: String,
+    /// A sandbox account.
+    pub sandbox: bool,
+    /// State.
+    pub state: String,
+    /// Attempts.
+    pub attempts: i64,
+    /// Link to the post.
+    pub url: Option<String>,
+    /// Last error.
+    pub error: Option<String>,
+    /// Next attempt.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl From<&DeliveryRow> for DeliveryView {
+    fn from(d: &DeliveryRow) -> DeliveryView {
+        DeliveryView {
+            account_id: d.account_id,
+            account: if d.display_name.is_empty() {
+                d.handle.clone()
+            } else {
+                d.display_name.clone()
+            },
+            platform: d.platform.clone(),
+            sandbox: d.sandbox,
+            state: public_state(&d.state).to_string(),
+            attempts: d.attempts,
+            url: d.remote_url.clone(),
+            error: d.last_error.clone(),
+            next_attempt_at: d.next_attempt_at,
+        }
+    }
+}
+
+/// A message with its deliveries.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MessageDetail {
+    /// The message.
+    #[serde(flatten)]
+    pub message: MessageView,
+    /// One row per account.
+    pub deliveries: Vec<DeliveryView>,
+}

@@ -1,0 +1,505 @@
+//! The panel's websocket: authenticated from the session cookie before the upgrade,
+//! `Origin` checked (by the router's guard), typed JSON frames both ways, every request
+//! frame authorised by role through the same functions as the HTTP API.
+//!
+//! Limits: a frame over [`WsLimits::max_frame`] closes the socket with 1009; a
+//! token bucket per connection answers `rate_limited` and closes with 1008 when the
+//! client keeps on; a session that ends closes its sockets with 1008; a socket that falls
+//! behind the hub's ring gets `resync` instead of unbounded memory.
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::{authenticate, me_of, Authed};
+use super::catalog::{preview_for, PreviewRequest};
+use super::drafts::{approve_draft, request_changes_to, submit_draft, ApproveInput, OverrideInput};
+use super::error::ApiError;
+use super::events::HubSignal;
+use super::messages::{retract_message, RetractInput, RetractMode};
+use super::App;
+
+/// Close code: policy violation (session ended, flooding).
+pub const CLOSE_POLICY: u16 = 1008;
+/// Close code: message too big.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code: going away (server stopping).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Websocket limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsLimits {
+    /// Largest frame accepted; larger closes with 1009.
+    pub max_frame: usize,
+    /// Frames per second allowed on average.
+    pub frames_per_second: u32,
+    /// Burst allowance.
+    pub burst: u32,
+    /// Rate-limited frames tolerated before closing with 1008.
+    pub strikes: u32,
+    /// Signals the hub's ring holds before a slow socket must resync.
+    pub queue: usize,
+    /// How often an idle socket re-checks its session.
+    pub session_check: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            max_frame: 64 * 1024,
+            frames_per_second: 20,
+            burst: 40,
+            strikes: 20,
+            queue: 4096,
+            session_check: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A frame from the panel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Keep-alive.
+    Ping,
+    /// Preview a playbook step.
+    Preview {
+        /// Echoed back.
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+        /// The playbook.
+        playbook: String,
+        /// The step.
+        step: String,
+        /// Raw values.
+        #[serde(default)]
+        values: BTreeMap<String, String>,
+        /// Exercise.
+        #[serde(default)]
+        exercise: bool,
+    },
+    /// Submit a draft.
+    Submit {
+        /// Echoed back.
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+        /// The draft.
+        draft_id: i64,
+    },
+    /// Approve a draft.
+    Approve {
+        /// Echoed back.
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+        /// The draft.
+        draft_id: i64,
+        /// The hash of the text reviewed.
+        reviewed_hash: String,
+        /// Override of blocking problems.
+        #[serde(default, rename = "override")]
+        override_: Option<OverrideInput>,
+    },
+    /// Send a draft back.
+    RequestChanges {
+        /// Echoed back.
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+        /// The draft.
+        draft_id: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Retract a message everywhere.
+    Retract {
+        /// Echoed back.
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+        /// The message.
+        message_id: i64,
+        /// `delete` or `correct`.
+        mode: RetractMode,
+        /// Why.
+        reason: String,
+        /// The correction's text.
+        #[serde(default)]
+        correction: Option<String>,
+    },
+}
+
+impl ClientFrame {
+    fn reference(&self) -> Option<&str> {
+        match self {
+            ClientFrame::Ping => None,
+            ClientFrame::Preview { reference, .. }
+            | ClientFrame::Submit { reference, .. }
+            | ClientFrame::Approve { reference, .. }
+            | ClientFrame::RequestChanges { reference, .. }
+            | ClientFrame::Retract { reference, .. } => reference.as_deref(),
+        }
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Larger than the limit.
+    #[error("frame of {0} bytes is over the limit")]
+    TooBig(usize),
+    /// Not a frame we know.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// Decodes a panel's text frame. Never panics, whatever the input.
+pub fn decode(text: &str, max_frame: usize) -> Result<ClientFrame, FrameError> {
+    if text.len() > max_frame {
+        return Err(FrameError::TooBig(text.len()));
+    }
+    serde_json::from_str::<ClientFrame>(text).map_err(|e| {
+        let mut message = e.to_string();
+        message.truncate(200);
+        FrameError::Malformed(format!(
+            "not a frame this server understands ({message}); see the README's websocket protocol"
+        ))
+    })
+}
+
+/// A frame to the panel (besides hub events, which arrive serialised).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Reply<'a> {
+    Hello {
+        user: &'a str,
+        role: &'a str,
+        permissions: Vec<&'static str>,
+        server_time: chrono::DateTime<chrono::Utc>,
+    },
+    Result {
+        #[serde(rename = "ref")]
+        reference: Option<&'a str>,
+        body: serde_json::Value,
+    },
+    Error {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<&'a str>,
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<&'a str>,
+    },
+    Resync {
+        reason: &'a str,
+    },
+    SessionEnded {
+        reason: &'a str,
+    },
+    Pong,
+}
+
+fn text(reply: &Reply<'_>) -> Message {
+    match serde_json::to_string(reply) {
+        Ok(s) => Message::Text(s.into()),
+        Err(_) => Message::Text(Utf8Bytes::from_static(
+            r#"{"type":"error","code":"internal","message":"reply could not be encoded"}"#,
+        )),
+    }
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// `GET /ws`: upgrades a signed-in browser.
+pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    let who = match authenticate(&app, &headers).await {
+        Ok(who) => who,
+        Err(e) => return e.into_response(),
+    };
+    let limits = app.0.config.ws;
+    // Frames a little over the limit are read so they can be refused with 1009;
+    // anything far larger is cut off by the protocol layer.
+    ws.max_message_size(limits.max_frame.saturating_mul(4))
+        .max_frame_size(limits.max_frame.saturating_mul(4))
+        .on_upgrade(move |socket| run(app, who, socket))
+}
+
+/// A token bucket.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(limits: &WsLimits) -> Bucket {
+        Bucket {
+            tokens: f64::from(limits.burst),
+            rate: f64::from(limits.frames_per_second),
+            burst: f64::from(limits.burst),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+enum Step {
+    Continue,
+    Close(u16, &'static str),
+}
+
+async fn run(app: App, who: Authed, mut socket: WebSocket) {
+    let _guard = app.0.hub.socket_guard();
+    let mut hub = app.0.hub.subscribe();
+    let digest = who.id.digest();
+    let limits = app.0.config.ws;
+    let mut bucket = Bucket::new(&limits);
+    let mut strikes = 0u32;
+    let me = me_of(&app, &who.session);
+    let hello = Reply::Hello {
+        user: &me.user,
+        role: me.role,
+        permissions: me.permissions.clone(),
+        server_time: app.0.store.now(),
+    };
+    if socket.send(text(&hello)).await.is_err() {
+        return;
+    }
+    let mut check = tokio::time::interval(limits.session_check);
+    check.tick().await;
+    loop {
+        let step = tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(t))) => {
+                    if bucket.take() {
+                        strikes = 0;
+                        handle_text(&app, &who, &mut socket, t.as_str(), &limits).await
+                    } else {
+                        strikes += 1;
+                        if strikes > limits.strikes {
+                            Step::Close(CLOSE_POLICY, "too many messages")
+                        } else {
+                            let reply = Reply::Error {
+                                reference: None,
+                                code: "rate_limited",
+                                message: "too many messages: slow down",
+                                field: None,
+                            };
+                            send_or_stop(&mut socket, text(&reply)).await
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    if b.len() > limits.max_frame {
+                        Step::Close(CLOSE_TOO_BIG, "message too big")
+                    } else {
+                        let reply = Reply::Error {
+                            reference: None,
+                            code: "bad_frame",
+                            message: "frames are JSON text",
+                            field: None,
+                        };
+                        send_or_stop(&mut socket, text(&reply)).await
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => Step::Continue,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "websocket read failed");
+                    // An oversize frame beyond the read limit ends here too.
+                    Step::Close(CLOSE_TOO_BIG, "message too big")
+                }
+            },
+            signal = hub.recv() => match signal {
+                Ok(HubSignal::Frame(json)) => {
+                    send_or_stop(&mut socket, Message::Text(Utf8Bytes::from(json.as_ref()))).await
+                }
+                Ok(HubSignal::SessionEnded(d)) if *d == *digest => {
+                    let _ = socket.send(text(&Reply::SessionEnded { reason: "signed out" })).await;
+                    Step::Close(CLOSE_POLICY, "session ended")
+                }
+                Ok(HubSignal::SessionEnded(_)) => Step::Continue,
+                Ok(HubSignal::Shutdown) | Err(RecvError::Closed) => {
+                    Step::Close(CLOSE_GOING_AWAY, "server stopping")
+                }
+                Err(RecvError::Lagged(_)) => {
+                    send_or_stop(&mut socket, text(&Reply::Resync { reason: "you fell behind" })).await
+                }
+            },
+            _ = check.tick() => session_still_valid(&app, &who, &mut socket).await,
+        };
+        if let Step::Close(code, reason) = step {
+            let _ = socket.send(close(code, reason)).await;
+            break;
+        }
+    }
+}
+
+async fn send_or_stop(socket: &mut WebSocket, message: Message) -> Step {
+    match socket.send(message).await {
+        Ok(()) => Step::Continue,
+        Err(_) => Step::Close(CLOSE_GOING_AWAY, "write failed"),
+    }
+}
+
+async fn session_still_valid(app: &App, who: &Authed, socket: &mut WebSocket) -> Step {
+    match app.0.people.session(&who.id).await {
+        Ok(_) => Step::Continue,
+        Err(crate::people::SessionError::Store(e)) => {
+            tracing::warn!(error = %e, "session check failed; keeping the socket");
+            Step::Continue
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            let _ = socket
+                .send(text(&Reply::SessionEnded { reason: &reason }))
+                .await;
+            Step::Close(CLOSE_POLICY, "session ended")
+        }
+    }
+}
+
+async fn handle_text(
+    app: &App,
+    who: &Authed,
+    socket: &mut WebSocket,
+    raw: &str,
+    limits: &WsLimits,
+) -> Step {
+    let frame = match decode(raw, limits.max_frame) {
+        Ok(f) => f,
+        Err(FrameError::TooBig(_)) => return Step::Close(CLOSE_TOO_BIG, "message too big"),
+        Err(FrameError::Malformed(message)) => {
+            let reply = Reply::Error {
+                reference: None,
+                code: "bad_frame",
+                message: &message,
+                field: None,
+            };
+            return send_or_stop(socket, text(&reply)).await;
+        }
+    };
+    if matches!(frame, ClientFrame::Ping) {
+        return send_or_stop(socket, text(&Reply::Pong)).await;
+    }
+    // Every request is authorised against the session as it is now: a role changed or a
+    // session ended since the socket opened counts.
+    let current = match app.0.people.session(&who.id).await {
+        Ok(session) => Authed {
+            session,
+            id: crate::people::SessionId::from_cookie_value(who.id.expose())
+                .unwrap_or_else(crate::people::SessionId::generate),
+        },
+        Err(crate::people::SessionError::Store(e)) => {
+            let e = ApiError::internal(&e);
+            return send_error(socket, frame.reference(), &e).await;
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            let _ = socket
+                .send(text(&Reply::SessionEnded { reason: &reason }))
+                .await;
+            return Step::Close(CLOSE_POLICY, "session ended");
+        }
+    };
+    let reference = frame.reference().map(str::to_string);
+    let answer = answer(app, &current, frame).await;
+    match answer {
+        Ok(body) => {
+            let reply = Reply::Result {
+                reference: reference.as_deref(),
+                body,
+            };
+            send_or_stop(socket, text(&reply)).await
+        }
+        Err(e) => send_error(socket, reference.as_deref(), &e).await,
+    }
+}
+
+async fn send_error(socket: &mut WebSocket, reference: Option<&str>, e: &ApiError) -> Step {
+    let reply = Reply::Error {
+        reference,
+        code: e.code,
+        message: &e.message,
+        field: e.field.as_deref(),
+    };
+    send_or_stop(socket, text(&reply)).await
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::internal(&e))
+}
+
+async fn answer(
+    app: &App,
+    who: &Authed,
+    frame: ClientFrame,
+) -> Result<serde_json::Value, ApiError> {
+    match frame {
+        ClientFrame::Ping => Ok(serde_json::Value::Object(serde_json::Map::default())),
+        ClientFrame::Preview {
+            playbook,
+            step,
+            values,
+            exercise,
+            ..
+        } => {
+            let request = PreviewRequest {
+                step,
+                values,
+                exercise,
+            };
+            to_value(&preview_for(app, who, &playbook, &request).await?)
+        }
+        ClientFrame::Submit { draft_id, .. } => to_value(&submit_draft(app, who, draft_id).await?),
+        ClientFrame::Approve {
+            draft_id,
+            reviewed_hash,
+            override_,
+            ..
+        } => {
+            let input = ApproveInput {
+                reviewed_hash,
+                override_,
+            };
+            to_value(&approve_draft(app, who, draft_id, input).await?)
+        }
+        ClientFrame::RequestChanges {
+            draft_id, reason, ..
+        } => to_value(&request_changes_to(app, who, draft_id, &reason).await?),
+        ClientFrame::Retract {
+            message_id,
+            mode,
+            reason,
+            correction,
+            ..
+        } => {
+            let input = RetractInput {
+                mode,
+                reason,
+                correction,
+            };
+            to_value(&retract_message(app, who, message_id, input).await?)
+        }
+    }
+}

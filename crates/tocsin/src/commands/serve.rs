@@ -1,0 +1,321 @@
+//! `tocsin serve` and `tocsin demo`: build the server's parts from the configuration
+//! (store, people, playbooks, accounts and their connectors, the dispatcher), listen,
+//! and stop cleanly on Ctrl-C or SIGTERM, letting in-flight deliveries finish.
+//!
+//! The demo prepares a fresh data directory first: a sealing key, sandbox accounts that
+//! stand in for every platform, every playbook approved as it is, and demo users whose
+//! names, passwords and current codes are printed and shown on the sign-in page.
+
+use anyhow::{anyhow, Context as _, Result};
+use secrecy::{ExposeSecret as _, SecretString};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_dispatch::{AccountRoute, DispatchConfig, Dispatcher, Routes};
+use tocsin_domain::preapproval::PlaybookApproval;
+use tocsin_store::{NewAccount, Store};
+use tocsin_web::people::session::secure_cookies_for;
+use tocsin_web::people::{Caller, People, PeopleConfig, Role, SealingKey};
+use tocsin_web::server::{self, App, AppParts, DemoUser, ServerConfig};
+
+use crate::cli::{DemoArgs, ServeArgs};
+use crate::commands::drill::STAND_INS;
+use crate::commands::playbooks::{composer, load};
+use crate::commands::users::load_key;
+use crate::config::Config;
+use crate::store::open_store;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Runs `tocsin serve`.
+pub fn serve(config: &Config, args: &ServeArgs) -> Result<ExitCode> {
+    let listen = args.listen.clone().unwrap_or(config.server.listen.clone());
+    let key = Arc::new(load_key(config)?);
+    runtime()?.block_on(async {
+        let store = open_store(config).await?;
+        let result = run_server(config, store.clone(), key, &listen, Vec::new(), None).await;
+        store.close().await;
+        result
+    })
+}
+
+/// Runs `tocsin demo`.
+pub fn demo(mut config: Config, args: &DemoArgs) -> Result<ExitCode> {
+    let temp;
+    let data_dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("tocsin-demo-")
+                .tempdir()
+                .context("creating a temporary data directory")?;
+            temp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    config.data_dir = data_dir.clone();
+    config.database.url = "sqlite://tocsin.db".into();
+    let key = Arc::new(demo_key(&data_dir)?);
+    let library = load(&config.playbooks_dir, &config.templates_dir)?;
+    runtime()?.block_on(async {
+        let store = open_store(&config).await?;
+        let people = People::new(store.clone(), key.clone(), PeopleConfig::default())?;
+        let users = prepare_demo(&store, &people, &library, &data_dir).await?;
+        println!("Tocsin demo: data in {}", data_dir.display());
+        println!("Demo users (the sign-in page shows their current codes):");
+        for u in &users {
+            println!("  {:<11} {:<10} password {}", u.name, u.role, u.password);
+        }
+        let result = run_server(
+            &config,
+            store.clone(),
+            key,
+            &args.listen,
+            users,
+            Some(people),
+        )
+        .await;
+        store.close().await;
+        result
+    })
+}
+
+/// The demo's sealing key, made once and kept (mode 600) in the data directory.
+fn demo_key(data_dir: &std::path::Path) -> Result<SealingKey> {
+    let path = data_dir.join("secret.key");
+    if !path.exists() {
+        let key = SealingKey::generate();
+        write_private(&path, key.to_base64().expose_secret())?;
+    }
+    Ok(SealingKey::load(None, Some(&path))?)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A demo user as kept in `demo-users.json` (mode 600) in a kept demo directory.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedUser {
+    name: String,
+    password: String,
+    role: String,
+    totp_secret: String,
+}
+
+impl From<SavedUser> for DemoUser {
+    fn from(u: SavedUser) -> DemoUser {
+        DemoUser {
+            name: u.name,
+            password: u.password,
+            role: u.role,
+            totp_secret: u.totp_secret,
+        }
+    }
+}
+
+fn random_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString as _};
+    let raw = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 16);
+    format!("demo-{raw}")
+}
+
+/// Accounts, approvals and users for the demo (only what is missing).
+async fn prepare_demo(
+    store: &Store,
+    people: &People,
+    library: &tocsin_domain::library::Library,
+    data_dir: &std::path::Path,
+) -> Result<Vec<DemoUser>> {
+    let actor = "demo";
+    let existing = store.accounts().await?;
+    for platform in STAND_INS {
+        let handle = format!("sandbox:{}:demo", platform.as_str());
+        if existing.iter().any(|a| a.handle == handle) {
+            continue;
+        }
+        store
+            .add_account(
+                actor,
+                &NewAccount {
+                    platform: "sandbox".into(),
+                    handle,
+                    display_name: format!("Demo {}", platform.display_name()),
+                    sandbox: true,
+                },
+            )
+            .await?;
+    }
+    for p in library.playbooks() {
+        let Some(hash) = library.content_hash(&p.id) else {
+            continue;
+        };
+        let approvals = store.playbook_approvals(&p.id).await?;
+        if approvals.iter().any(|a| a.content_hash == hash) {
+            continue;
+        }
+        store
+            .record_playbook_approval(&PlaybookApproval {
+                playbook_id: p.id.clone(),
+                content_hash: hash,
+                approved_by: "demo clinical reviewer".into(),
+                approved_at: store.now(),
+                note: Some("approved for the demo".into()),
+            })
+            .await?;
+    }
+    let saved = data_dir.join("demo-users.json");
+    if saved.exists() {
+        // A kept demo directory: the users made last time, with their secrets.
+        let text = std::fs::read_to_string(&saved)
+            .with_context(|| format!("reading {}", saved.display()))?;
+        let users: Vec<SavedUser> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a demo user list", saved.display()))?;
+        return Ok(users.into_iter().map(DemoUser::from).collect());
+    }
+    let mut users = Vec::new();
+    for (name, role) in [
+        ("drafter", Role::Drafter),
+        ("approver", Role::Approver),
+        ("compliance", Role::Compliance),
+        ("admin", Role::Admin),
+    ] {
+        let password = random_password();
+        let caller = Caller::Operator("demo");
+        people
+            .add_user(caller, name, role, SecretString::from(password.clone()))
+            .await?;
+        let enrolment = people.enrol_totp(caller, name).await?;
+        users.push(SavedUser {
+            name: name.into(),
+            password,
+            role: role.as_str().into(),
+            totp_secret: enrolment.secret_base32.expose_secret().to_string(),
+        });
+    }
+    write_private(&saved, &serde_json::to_string_pretty(&users)?)?;
+    let users = users.into_iter().map(DemoUser::from).collect();
+    Ok(users)
+}
+
+/// Connectors for the accounts in the store. Sandbox accounts record locally; real
+/// accounts need their credentials connected (issue: platform setup), and are listed as
+/// not connected until then.
+async fn connect_accounts(store: &Store, routes: &Routes, sandbox: &Arc<SandboxLog>) -> Result<()> {
+    for account in store.accounts().await? {
+        if account.sandbox {
+            let platform = tocsin_web::server::stand_in(&account.handle);
+            routes.insert(
+                account.id,
+                AccountRoute {
+                    connector: Arc::new(SandboxConnector::standing_for(
+                        &account.id.to_string(),
+                        sandbox.clone(),
+                        platform,
+                    )),
+                    host: "sandbox".into(),
+                },
+            );
+        } else {
+            tracing::warn!(
+                account = account.id,
+                platform = %account.platform,
+                "account has no stored credentials yet: not connected"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn run_server(
+    config: &Config,
+    store: Store,
+    key: Arc<SealingKey>,
+    listen: &str,
+    demo_users: Vec<DemoUser>,
+    people: Option<People>,
+) -> Result<ExitCode> {
+    let address: SocketAddr = listen
+        .parse()
+        .map_err(|_| anyhow!("`{listen}` is not an address and port (e.g. 127.0.0.1:8080)"))?;
+    let library = load(&config.playbooks_dir, &config.templates_dir)?;
+    let composer = composer(config, &library)?;
+    let people = match people {
+        Some(p) => p,
+        None => People::new(store.clone(), key, PeopleConfig::default())?,
+    };
+    let routes = Arc::new(Routes::new());
+    let sandbox = Arc::new(SandboxLog::default());
+    connect_accounts(&store, &routes, &sandbox).await?;
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        routes.clone(),
+        DispatchConfig {
+            node_id: config.server.node_id.clone(),
+            ..DispatchConfig::default()
+        },
+    );
+    let app = App::new(AppParts {
+        store,
+        people: Arc::new(people),
+        library: Arc::new(library),
+        composer: Arc::new(composer),
+        dispatcher,
+        routes,
+        sandbox,
+        config: ServerConfig {
+            allowed_origins: config.server.allowed_origins.clone(),
+            secure_cookies: secure_cookies_for(address.ip()),
+            demo_users,
+            ..ServerConfig::default()
+        },
+    });
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    let bound = listener.local_addr()?;
+    println!("Tocsin is listening: open http://{bound}/");
+    server::serve(listener, app, shutdown_signal()).await?;
+    println!("Tocsin stopped; deliveries in flight were recorded.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
