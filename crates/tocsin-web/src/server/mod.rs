@@ -15,6 +15,7 @@ mod consent;
 mod drafts;
 pub mod error;
 pub mod events;
+pub mod harness;
 mod health;
 mod messages;
 mod openapi;

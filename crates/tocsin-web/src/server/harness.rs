@@ -1,0 +1,227 @@
+//! A whole server on a loopback port over a store you give it, with sandbox accounts
+//! standing in for platforms and every playbook pre-approved: what the integration
+//! tests, the browser tests and the websocket load tool start. Nothing in it is a stand-in
+//! for the server itself: it is the same router, dispatcher and hub `tocsin serve` runs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_dispatch::{AccountRoute, DispatchConfig, Dispatcher, Routes};
+use tocsin_domain::compose::Composer;
+use tocsin_domain::counting::PlatformLimits;
+use tocsin_domain::library::Library;
+use tocsin_domain::phi::{PhiConfig, PhiGuard};
+use tocsin_domain::preapproval::PlaybookApproval;
+use tocsin_domain::Platform;
+use tocsin_store::{NewAccount, Store};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::{serve, App, AppParts, ServerConfig};
+use crate::people::{People, PeopleConfig, SealingKey};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct HarnessOptions {
+    /// Playbooks directory.
+    pub playbooks_dir: PathBuf,
+    /// Templates directory.
+    pub templates_dir: PathBuf,
+    /// One sandbox account per entry, standing in for that platform.
+    pub sandbox_accounts: Vec<Platform>,
+    /// Record a pre-approval of every playbook's current content.
+    pub approve_playbooks: bool,
+    /// Server behaviour.
+    pub server: ServerConfig,
+    /// Sessions, throttling, password cost.
+    pub people: PeopleConfig,
+    /// Fan-out settings.
+    pub dispatch: DispatchConfig,
+}
+
+impl HarnessOptions {
+    /// Defaults over the repository's playbooks (`<repo>/playbooks`, `<repo>/templates`),
+    /// a dozen sandbox accounts, every playbook approved.
+    pub fn for_repository(repo: &Path) -> HarnessOptions {
+        HarnessOptions {
+            playbooks_dir: repo.join("playbooks"),
+            templates_dir: repo.join("templates"),
+            sandbox_accounts: vec![
+                Platform::Mastodon,
+                Platform::Bluesky,
+                Platform::X,
+                Platform::Facebook,
+                Platform::Threads,
+                Platform::Linkedin,
+                Platform::Telegram,
+                Platform::Discord,
+                Platform::Slack,
+                Platform::Teams,
+                Platform::Matrix,
+                Platform::Email,
+                Platform::Sms,
+                Platform::Webhook,
+            ],
+            approve_playbooks: true,
+            server: ServerConfig::default(),
+            people: PeopleConfig::default(),
+            dispatch: DispatchConfig::default(),
+        }
+    }
+}
+
+/// Why the harness could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HarnessError(String);
+
+fn fail(e: impl std::fmt::Display) -> HarnessError {
+    HarnessError(e.to_string())
+}
+
+/// A running server.
+pub struct Harness {
+    /// Its state (hub, store, routes).
+    pub app: App,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The people service it signs users in with (to add users in tests).
+    pub people: Arc<People>,
+    /// The sandbox accounts' ids, in the order asked for.
+    pub accounts: Vec<i64>,
+    /// What sandbox accounts were sent.
+    pub sandbox: Arc<SandboxLog>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// Starts a server on `127.0.0.1:0` over `store`.
+    pub async fn start(
+        store: Store,
+        key: Arc<SealingKey>,
+        options: HarnessOptions,
+    ) -> Result<Harness, HarnessError> {
+        let library =
+            Library::load(&options.playbooks_dir, &options.templates_dir).map_err(fail)?;
+        let guard = PhiGuard::new(&PhiConfig::default()).map_err(fail)?;
+        let composer = Composer::new(
+            library.templates().clone(),
+            guard,
+            PlatformLimits::default(),
+        );
+        if options.approve_playbooks {
+            for p in library.playbooks() {
+                let Some(hash) = library.content_hash(&p.id) else {
+                    continue;
+                };
+                store
+                    .record_playbook_approval(&PlaybookApproval {
+                        playbook_id: p.id.clone(),
+                        content_hash: hash,
+                        approved_by: "harness reviewer".into(),
+                        approved_at: store.now(),
+                        note: None,
+                    })
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+        let routes = Arc::new(Routes::new());
+        let sandbox = Arc::new(SandboxLog::default());
+        let mut accounts = Vec::new();
+        for (n, platform) in options.sandbox_accounts.iter().enumerate() {
+            let id = store
+                .add_account(
+                    "harness",
+                    &NewAccount {
+                        platform: "sandbox".into(),
+                        handle: format!("sandbox:{}:{n}", platform.as_str()),
+                        display_name: format!("Sandbox {}", platform.display_name()),
+                        sandbox: true,
+                    },
+                )
+                .await
+                .map_err(fail)?;
+            routes.insert(
+                id,
+                AccountRoute {
+                    connector: Arc::new(SandboxConnector::standing_for(
+                        &id.to_string(),
+                        sandbox.clone(),
+                        *platform,
+                    )),
+                    host: "sandbox".into(),
+                },
+            );
+            accounts.push(id);
+        }
+        let people = Arc::new(People::new(store.clone(), key, options.people).map_err(fail)?);
+        let dispatcher = Dispatcher::new(store.clone(), routes.clone(), options.dispatch);
+        let app = App::new(AppParts {
+            store,
+            people: people.clone(),
+            library: Arc::new(library),
+            composer: Arc::new(composer),
+            dispatcher,
+            routes,
+            sandbox: sandbox.clone(),
+            config: options.server,
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(fail)?;
+        let addr = listener.local_addr().map_err(fail)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, app.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Harness {
+            app,
+            addr,
+            people,
+            accounts,
+            sandbox,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://127.0.0.1:<port>/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Stops the server gracefully and waits for it (deliveries in flight recorded).
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
