@@ -121,7 +121,7 @@ function drawHeader(path) {
   const section = (p) => (p === '/' ? '/' : `/${p.split('/')[1]}`);
   const current = { '/new': '/', '/drafts': '/', '/messages': '/' }[section(path)] || section(path);
   top.hidden = false;
-  put(top, 
+  put(top,
     h('a', { class: 'brand', href: '#/' }, 'Tocsin', me.demo ? h('span', { class: 'tag demo' }, 'DEMO') : null),
     h('nav', { 'aria-label': 'Main' }, items.map(([p, label, tid]) =>
       h('a', { href: `#${p}`, testid: tid, 'aria-current': current === p ? 'page' : null }, label))),

@@ -173,7 +173,7 @@ export function livePreview(getRequest, onResult, onError) {
     seq += 1;
     const mine = seq;
     const viaSocket = ws.isOpen()
-      ? ws.request('preview', r).catch((e) => (e.code === 'socket_closed' || e.code === 'timeout' ? http(r) : Promise.reject(e)))
+      ? ws.request('preview', r).catch((e) => (['socket_closed', 'timeout', 'rate_limited'].includes(e.code) ? http(r) : Promise.reject(e)))
       : http(r);
     viaSocket.then((p) => { if (mine === seq) onResult(p); }, (e) => { if (mine === seq) onError(e); });
   };
@@ -201,7 +201,7 @@ export function editor(c, detail, opts = {}) {
     put(cards, ...previewNodes(p));
     form.showFieldErrors(p.field_errors);
     const n = (p.field_errors || []).length;
-    status.textContent = n ? `${n} field${n > 1 ? 's' : ''} still to fix. Preview updated.` : 'Preview up to date.';
+    status.textContent = n ? `Preview updated; ${n} field${n > 1 ? 's are' : ' is'} still empty or not valid.` : 'Preview up to date.';
     status.classList.toggle('warn', n > 0 || !!p.blocked);
   };
   const pv = livePreview(request, draw, (e) => {

@@ -71,13 +71,13 @@ export default async function admin(c) {
   const role = roleSelect('drafter', 'new-user-role');
   const password = h('input', { type: 'password', testid: 'new-user-password', autocomplete: 'new-password' });
   const addErr = formError('new-user-error');
-  const add = h('button', { type: 'submit', class: 'primary', testid: 'new-user-add' }, 'Add user');
+  const addBtn = h('button', { type: 'submit', class: 'primary', testid: 'new-user-add' }, 'Add user');
   const userForm = h('form', { class: 'inline-form', novalidate: true }, h('h3', {}, 'Add a user'),
     field('Name', name, { name: 'name', required: true }), field('Role', role, { name: 'role', required: true }),
-    field('Initial password', password, { name: 'password', required: true }), addErr, add);
+    field('Initial password', password, { name: 'password', required: true }), addErr, addBtn);
   userForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    busy(add, userForm, addErr, async () => {
+    busy(addBtn, userForm, addErr, async () => {
       const r = await api.post('/api/users', { name: name.value.trim(), role: role.value, password: password.value });
       put(secrets, secretBox(r.name, r));
       userForm.reset();

@@ -79,6 +79,7 @@ export default async function audit(c) {
   prev.addEventListener('click', go(() => { cursor = trail.pop(); }));
   latest.addEventListener('click', go(() => { trail.push(cursor); cursor = Math.max(0, headSeq - LIMIT); }));
   verify.addEventListener('click', () => busy(verify, null, verifyOut, async () => {
+    verifyOut.className = '';
     put(verifyOut, 'Verifying…');
     const r = await api.get('/api/audit/verify');
     verifyOut.className = r.ok ? 'notice ok' : 'form-error big';

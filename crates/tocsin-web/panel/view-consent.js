@@ -49,17 +49,17 @@ export default async function consent(c) {
   const pbs = checkboxes('Playbooks it covers', playbooks.map((p) => [p.id, p.title]), 'consent-playbook');
   const chans = checkboxes('Channels it covers', CHANNELS.map((x) => [x, x]), 'consent-channel');
   const err = formError('consent-error');
-  const add = h('button', { type: 'submit', class: 'primary', testid: 'consent-add-button' }, 'Add consent record');
+  const addBtn = h('button', { type: 'submit', class: 'primary', testid: 'consent-add-button' }, 'Add consent record');
   const form = h('form', { class: 'panel', novalidate: true }, h('h2', {}, 'Record a consent'),
     field('Reference', reference, { name: 'reference', required: true }),
     field('Subject', subject, { name: 'subject', required: true, help: 'What the consent is for. Do not write the patient’s name.' }),
     pbs.el, chans.el,
     field('Expires (your local time, optional)', expires, { name: 'expires_at' }),
     field('Where the signed form is kept', location, { name: 'form_location', required: true }),
-    err, add);
+    err, addBtn);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    busy(add, form, err, async () => {
+    busy(addBtn, form, err, async () => {
       const body = { reference: reference.value.trim(), subject: subject.value.trim(), scope_playbooks: pbs.values(), scope_channels: chans.values(), form_location: location.value.trim() };
       if (expires.value) body.expires_at = localToUtc(expires.value);
       await api.post('/api/consents', body);

@@ -22,7 +22,7 @@ export async function newDraft(c) {
   const err = formError('save-error');
   const save = h('button', { type: 'button', class: 'primary big', testid: 'save-draft-button', disabled: detail.status !== 'approved' }, 'Save draft');
   const ed = editor(c, detail, { actions: h('div', { class: 'actions' }, save, err) });
-  add(c.root, 
+  add(c.root,
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › New draft'),
     h('h1', {}, detail.title),
     h('p', { class: 'muted' }, detail.description, ` · Approval: ${String(detail.policy || '').replace(/_/g, ' ')}`),
@@ -47,7 +47,7 @@ export async function draftView(c) {
     const d = await api.get(`/api/drafts/${enc(id)}`);
     const mine = d.created_by === c.me.user;
     const editable = mine && c.can('edit_drafts') && EDITABLE.includes(d.state);
-    if (editable && !detail) detail = await api.get(`/api/playbooks/${enc(d.playbook)}`);
+    if (!detail) detail = await api.get(`/api/playbooks/${enc(d.playbook)}`);
     c.setExercise(d.exercise);
     stale.hidden = true;
     const top = h('div', { class: 'draft-head' },
@@ -71,7 +71,7 @@ export async function draftView(c) {
     } else {
       ed = null;
       body = h('div', { class: 'compose' },
-        h('div', { class: 'compose-form' }, valuesTable(d), reviewPanel(c, d, load)),
+        h('div', { class: 'compose-form' }, valuesTable(d, detail), reviewPanel(c, d, load)),
         h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'),
           h('div', { testid: 'preview-area' }, previewNodes(d))));
     }
@@ -87,9 +87,10 @@ export async function draftView(c) {
   c.on('resync', () => { if (!(ed && ed.form.isDirty())) load().catch(() => {}); });
 }
 
-function valuesTable(d) {
+function valuesTable(d, detail) {
+  const label = (k) => ((detail.variables || []).find((v) => v.name === k) || {}).label || k;
   return section('Values', 'draft-values',
-    h('dl', { class: 'values' }, Object.entries(d.values || {}).map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])));
+    h('dl', { class: 'values' }, Object.entries(d.values || {}).map(([k, v]) => [h('dt', {}, label(k)), h('dd', { testid: `draft-value-${k}` }, String(v))])));
 }
 
 // The drafter's side: the same form (PUT on save), submit, withdraw.
@@ -195,7 +196,7 @@ function reviewPanel(c, d, reload) {
     const bErr = formError('break-glass-error');
     const bBtn = h('button', { type: 'button', class: 'danger', testid: 'break-glass-button' }, 'Break glass: publish alone now');
     const bBox = h('details', { class: 'break-glass', testid: 'break-glass-section' },
-      h('summary', {}, 'Emergency: publish without a second approver'),
+      h('summary', { testid: 'break-glass-toggle' }, 'Emergency: publish without a second approver'),
       h('p', { class: 'blocker' }, 'Break-glass publishes with your approval alone. It is marked BREAK-GLASS, recorded in the audit log and queued for compliance review. You will be asked for your password and code.'),
       field('Why this cannot wait for a second approver', reason, { name: 'reason', required: true }),
       blockers.length ? h('p', { class: 'help' }, 'The reason also overrides the blockers shown (at least 10 characters).') : null,

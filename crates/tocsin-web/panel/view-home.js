@@ -54,10 +54,10 @@ export default async function home(c) {
   const search = h('input', { type: 'search', testid: 'playbook-search', placeholder: 'Boil water, heat, measles…', autocomplete: 'off' });
   const pbList = h('ul', { class: 'playbooks', testid: 'playbook-list' });
   const waiting = section('Awaiting approval', 'drafts-submitted');
-  const mine = section('My drafts', 'drafts-mine');
+  const mine = c.can('edit_drafts') ? section('My drafts', 'drafts-mine') : null;
   const messages = section('Recent messages', 'messages-recent');
   const reviews = c.me.role === 'compliance' ? section('Break-glass messages to review', 'review-queue') : null;
-  add(c.root, 
+  add(c.root,
     h('h1', {}, 'Alerts'),
     h('div', { class: 'home' },
       h('section', { class: 'panel picker' }, h('h2', {}, 'Start from a playbook'),
@@ -80,6 +80,7 @@ export default async function home(c) {
   const loadDrafts = async () => {
     const [submitted, all] = await Promise.all([api.get('/api/drafts?state=submitted'), api.get('/api/drafts')]);
     fill(waiting, list(submitted, draftItem, 'Nothing is waiting for approval.', 'drafts-submitted-list'));
+    if (!mine) return;
     const open = all.filter((d) => d.created_by === c.me.user && ['draft', 'changes_requested', 'submitted'].includes(d.state));
     fill(mine, list(open, draftItem, 'You have no open drafts.', 'drafts-mine-list'));
   };
@@ -92,12 +93,12 @@ export default async function home(c) {
     const queue = await api.get('/api/reviews');
     fill(reviews, list(queue, (m) => reviewItem(m, loadReviews), 'No break-glass message awaits review.', 'review-list'));
   };
-  const safe = (fn, box) => () => fn().catch((e) => fill(box, h('p', { class: 'form-error' }, e.message)));
-  const drafts = debounce(safe(loadDrafts, mine), 200);
+  const safe = (fn, box) => () => fn().catch((e) => fill(box || waiting, h('p', { class: 'form-error' }, e.message)));
+  const drafts = debounce(safe(loadDrafts, waiting), 200);
   const loadRecent = safe(loadMessages, messages);
   const loadQueue = safe(loadReviews, reviews);
   const msgs = debounce(() => { loadRecent(); loadQueue(); }, 200);
-  await Promise.all([safe(loadDrafts, mine)(), loadRecent(), loadQueue()]);
+  await Promise.all([safe(loadDrafts, waiting)(), loadRecent(), loadQueue()]);
   c.on('draft', drafts);
   c.on('message', msgs);
   c.on('resync', async () => {

@@ -13,7 +13,7 @@ export default async function messageView(c) {
   const totals = h('div', { class: 'totals', testid: 'delivery-totals', 'aria-live': 'polite' });
   const tbody = h('tbody');
   const head = h('div');
-  const gridErr = formError('delivery-error');
+  const gridErr = formError('delivery-action-error');
 
   const drawTotals = () => {
     const counts = {};
@@ -55,7 +55,7 @@ export default async function messageView(c) {
   const drawHead = () => {
     c.setExercise(m.exercise);
     const canRetract = c.can('retract') && m.kind === 'post' && !m.retracted_at;
-    put(head, 
+    put(head,
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Message'),
       h('h1', {}, m.title || `${m.playbook} · ${m.step}`),
       h('p', { class: 'meta' },

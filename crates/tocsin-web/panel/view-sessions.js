@@ -90,13 +90,13 @@ export async function sessionView(c) {
   const waiting = section('Awaiting approval', 'session-waiting');
   const messages = section('Posts in this session', 'session-messages');
   const threads = section('Threads, account by account', 'session-threads');
-  add(c.root, 
+  add(c.root,
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Live sessions'), ` › ${tagText}`),
     h('h1', {}, `Live session ${tagText}`),
     h('p', { class: 'meta' }, s.exercise ? tag('EXERCISE', 'exercise') : null, ` ${detail.title}`),
+    waiting,
     ed ? section('Quick post', 'session-composer', ed.el) : null,
-    h('div', { class: 'two-col' }, waiting, messages),
-    threads);
+    h('div', { class: 'two-col' }, messages, threads));
 
   const draw = async () => {
     const submitted = (await api.get('/api/drafts?state=submitted')).filter((d) => String(d.session_id) === String(id));

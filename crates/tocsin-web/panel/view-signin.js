@@ -78,6 +78,7 @@ export default async function signin(c) {
     code.value = u.code;
     submit.focus();
   };
+  const demoUsers = new Map();
   const loadDemo = async () => {
     let demo;
     try {
@@ -87,15 +88,23 @@ export default async function signin(c) {
       return false;
     }
     demoBox.hidden = false;
-    put(demoBox, 
+    const users = demo.users || [];
+    for (const u of users) demoUsers.set(u.name, u);
+    // Same users as shown: update the codes in place, so focus and reading position stay.
+    const shown = users.map((u) => demoBox.querySelector(`[data-testid="demo-code-${CSS.escape(u.name)}"]`));
+    if (users.length && shown.every(Boolean) && demoBox.querySelectorAll('tbody tr').length === users.length) {
+      users.forEach((u, i) => { shown[i].textContent = u.code; });
+      return true;
+    }
+    put(demoBox,
       h('h2', {}, h('span', { class: 'tag demo' }, 'DEMO'), ' Demo users'),
       h('p', { class: 'help' }, 'This server runs `tocsin demo`: sandbox destinations only. Codes refresh every 10 seconds.'),
       h('table', { class: 'grid' },
         h('thead', {}, h('tr', {}, h('th', {}, 'User'), h('th', {}, 'Role'), h('th', {}, 'Password'), h('th', {}, 'Code'), h('th', {}, h('span', { class: 'sr-only' }, 'Fill')))),
-        h('tbody', {}, (demo.users || []).map((u) => h('tr', { testid: `demo-user-${u.name}` },
+        h('tbody', {}, users.map((u) => h('tr', { testid: `demo-user-${u.name}` },
           h('td', {}, u.name), h('td', {}, u.role), h('td', {}, h('code', {}, u.password)),
           h('td', {}, h('code', { testid: `demo-code-${u.name}` }, u.code)),
-          h('td', {}, h('button', { type: 'button', testid: `demo-fill-${u.name}`, onclick: () => fill(u) }, `Use ${u.name}`)))))));
+          h('td', {}, h('button', { type: 'button', testid: `demo-fill-${u.name}`, onclick: () => fill(demoUsers.get(u.name)) }, `Use ${u.name}`)))))));
     return true;
   };
   if (await loadDemo()) {
