@@ -207,6 +207,27 @@ pub enum RetractMode {
     Correct,
 }
 
+/// A recurring repeat of a message, as the panel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurringSchedule {
+    /// Id.
+    pub id: i64,
+    /// The message repeated.
+    pub message_id: i64,
+    /// The next run.
+    pub run_at: DateTime<Utc>,
+    /// Seconds between runs.
+    pub every_seconds: i64,
+    /// No runs after this.
+    pub until_at: Option<DateTime<Utc>>,
+    /// Runs so far.
+    pub fired: i64,
+    /// `scheduled`, `done` or `cancelled`.
+    pub state: String,
+    /// Who set it up.
+    pub created_by: String,
+}
+
 /// What a retraction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetractSummary {
@@ -913,6 +934,42 @@ impl Tx<'_> {
 }
 
 impl Store {
+    /// Recurring schedules, newest first (`message_id` narrows to one message's).
+    pub async fn recurring_schedules(
+        &self,
+        message_id: Option<i64>,
+    ) -> Result<Vec<RecurringSchedule>, StoreError> {
+        type Row = (i64, i64, String, i64, Option<String>, i64, String, String);
+        let rows: Vec<Row> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by \
+                 FROM schedules WHERE message_id IS NOT NULL AND every_seconds IS NOT NULL \
+                 AND ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
+            )
+            .bind(message_id)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(
+                |(id, message_id, run_at, every_seconds, until_at, fired, state, created_by)| {
+                    Ok(RecurringSchedule {
+                        id,
+                        message_id,
+                        run_at: parse_time(&run_at).ok_or_else(|| {
+                            StoreError::Conflict(format!("schedule {id} has an unreadable time"))
+                        })?,
+                        every_seconds,
+                        until_at: until_at.as_deref().and_then(parse_time),
+                        fired,
+                        state,
+                        created_by,
+                    })
+                },
+            )
+            .collect()
+    }
+
     /// Claims due deliveries in a transaction of its own.
     pub async fn claim_due(
         &self,

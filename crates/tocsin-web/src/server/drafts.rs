@@ -539,6 +539,9 @@ pub struct ApproveInput {
     /// Override of blocking problems.
     #[serde(default, rename = "override")]
     pub override_: Option<OverrideInput>,
+    /// Publish at this time (RFC 3339) instead of now.
+    #[serde(default)]
+    pub send_at: Option<String>,
 }
 
 /// A break-glass publish.
@@ -615,6 +618,7 @@ async fn publish(
     reviewed_hash: String,
     break_glass_reason: Option<String>,
     override_input: Option<OverrideInput>,
+    send_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> ApiResult<DraftView> {
     let audit_action = if break_glass_reason.is_some() {
         "draft.break_glass"
@@ -715,6 +719,7 @@ async fn publish(
             &Placement {
                 session_id: d.session_id,
                 title: headline,
+                not_before: send_at,
                 ..Placement::default()
             },
         )
@@ -741,7 +746,26 @@ pub async fn approve_draft(
         }
         return Err(e);
     }
-    publish(app, who, id, input.reviewed_hash, None, input.override_).await
+    let send_at = match input.send_at.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(text) => {
+            let at = super::schedules::parse_instant("send_at", text)?;
+            if at < app.0.store.now() - chrono::Duration::minutes(1) {
+                return Err(ApiError::invalid("send_at", "that time has passed"));
+            }
+            Some(at)
+        }
+        None => None,
+    };
+    publish(
+        app,
+        who,
+        id,
+        input.reviewed_hash,
+        None,
+        input.override_,
+        send_at,
+    )
+    .await
 }
 
 /// Publishes alone in an emergency (approver, re-authenticated).
@@ -759,6 +783,7 @@ pub async fn break_glass_draft(
         input.reviewed_hash,
         Some(input.reason),
         input.override_,
+        None,
     )
     .await
 }

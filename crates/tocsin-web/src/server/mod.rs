@@ -20,6 +20,7 @@ mod health;
 mod messages;
 mod openapi;
 mod panel;
+mod schedules;
 mod sessions;
 mod views;
 pub mod ws;
@@ -194,6 +195,9 @@ pub fn router(app: App) -> Router {
         )
         .route("/messages/{id}/review", post(messages::review))
         .route("/reviews", get(messages::reviews))
+        .route("/messages/{id}/schedules", post(schedules::add))
+        .route("/schedules", get(schedules::list))
+        .route("/schedules/{id}/cancel", post(schedules::cancel))
         .route("/sessions", get(sessions::list).post(sessions::create))
         .route("/sessions/{id}", get(sessions::get_one))
         .route("/consents", get(consent::list).post(consent::add))
@@ -206,7 +210,10 @@ pub fn router(app: App) -> Router {
         .route("/users/{name}/disable", post(admin::disable_user))
         .route("/users/{name}/reset-totp", post(admin::reset_totp))
         .route("/accounts", get(admin::accounts).post(admin::add_account))
-        .fallback(error::not_found);
+        .fallback(error::not_found)
+        // After every route: a known path with a method it does not take answers the
+        // JSON error too, not axum's empty 405.
+        .method_not_allowed_fallback(error::method_not_allowed);
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(health::healthz))
@@ -215,6 +222,7 @@ pub fn router(app: App) -> Router {
         .route("/", get(panel::index))
         .route("/panel/{*path}", get(panel::asset))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::guard_origin,

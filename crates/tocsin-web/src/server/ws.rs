@@ -31,6 +31,9 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: going away (server stopping).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
+/// How long a client must keep within the rate before its strikes are forgiven.
+const STRIKES_FORGIVEN_AFTER: Duration = Duration::from_secs(1);
+
 /// Websocket limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsLimits {
@@ -40,7 +43,8 @@ pub struct WsLimits {
     pub frames_per_second: u32,
     /// Burst allowance.
     pub burst: u32,
-    /// Rate-limited frames tolerated before closing with 1008.
+    /// Rate-limited frames tolerated before closing with 1008 (forgiven after a second
+    /// without one).
     pub strikes: u32,
     /// Signals the hub's ring holds before a slow socket must resync.
     pub queue: usize,
@@ -275,6 +279,7 @@ async fn run(app: App, who: Authed, mut socket: WebSocket) {
     let limits = app.0.config.ws;
     let mut bucket = Bucket::new(&limits);
     let mut strikes = 0u32;
+    let mut last_strike: Option<Instant> = None;
     let me = me_of(&app, &who.session);
     let hello = Reply::Hello {
         user: &me.user,
@@ -292,10 +297,17 @@ async fn run(app: App, who: Authed, mut socket: WebSocket) {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(t))) => {
                     if bucket.take() {
-                        strikes = 0;
+                        // Strikes are forgiven only after a whole quiet period: a client
+                        // that keeps over the rate gets a frame through now and then as
+                        // the bucket refills, and must not be forgiven for that.
+                        if last_strike.is_some_and(|at| at.elapsed() >= STRIKES_FORGIVEN_AFTER) {
+                            strikes = 0;
+                            last_strike = None;
+                        }
                         handle_text(&app, &who, &mut socket, t.as_str(), &limits).await
                     } else {
                         strikes += 1;
+                        last_strike = Some(Instant::now());
                         if strikes > limits.strikes {
                             Step::Close(CLOSE_POLICY, "too many messages")
                         } else {
@@ -481,6 +493,7 @@ async fn answer(
             let input = ApproveInput {
                 reviewed_hash,
                 override_,
+                send_at: None,
             };
             to_value(&approve_draft(app, who, draft_id, input).await?)
         }
