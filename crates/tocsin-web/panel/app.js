@@ -115,7 +115,8 @@ function drawHeader(path) {
     return;
   }
   const me = state.me;
-  const items = [['/', 'Alerts', 'nav-alerts'], ['/sessions', 'Live sessions', 'nav-sessions'], ['/audit', 'Audit', 'nav-audit']];
+  const items = [['/', 'Alerts', 'nav-alerts'], ['/sessions', 'Live sessions', 'nav-sessions']];
+  if (can('read_audit')) items.push(['/audit', 'Audit', 'nav-audit']);
   if (me.role === 'compliance' || me.role === 'admin' || can('manage_consent')) items.push(['/consent', 'Consent', 'nav-consent']);
   if (me.role === 'admin' || can('manage_users')) items.push(['/admin', 'Admin', 'nav-admin']);
   const section = (p) => (p === '/' ? '/' : `/${p.split('/')[1]}`);

@@ -123,6 +123,23 @@ export function variableForm(detail, initial, onChange) {
 
 const platformTitle = (v) => v.platform || v.target;
 
+// One line per PHI family ("medical record number: every platform and the headline"),
+// rather than one per family and target: the same hit usually shows in every variant.
+function phiByFamily(phi, variants) {
+  const families = new Map();
+  for (const b of phi) {
+    const f = String(b.family).replace(/_/g, ' ');
+    if (!families.has(f)) families.set(f, new Set());
+    families.get(f).add(b.target);
+  }
+  return [...families].map(([f, targets]) => {
+    const everywhere = variants.length > 0 && variants.every((v) => targets.has(v.target));
+    const others = [...targets].filter((t) => !everywhere || !variants.some((v) => v.target === t));
+    const where = everywhere ? ['every platform', ...others].join(' and the ') : others.join(', ');
+    return `${f}: ${where}`;
+  });
+}
+
 // Preview (or a Draft's variants and blockers) as a list of nodes.
 export function previewNodes(p) {
   const blockers = p.blockers || [];
@@ -134,7 +151,7 @@ export function previewNodes(p) {
   if (phi.length) {
     nodes.push(h('div', { class: 'phi-warning', role: 'alert', testid: 'phi-warning' },
       h('strong', {}, 'Possible protected health information: approval is blocked'),
-      h('ul', {}, phi.map((b) => h('li', {}, `${b.target}: ${String(b.family).replace(/_/g, ' ')}`))),
+      h('ul', {}, phiByFamily(phi, p.variants || []).map((line) => h('li', {}, line))),
       h('p', {}, 'Remove it from the text. Only an approver can override, with a reason and a consent record that covers this message.')));
   }
   if (over.length) {
@@ -142,13 +159,17 @@ export function previewNodes(p) {
       h('strong', {}, 'Over a platform limit: approval is blocked'),
       h('ul', {}, over.map((b) => h('li', {}, `${b.target}: ${asText(b.problem || b.kind)}`)))));
   }
+  if (!(p.variants || []).length) {
+    nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
+  }
   nodes.push(h('div', { class: 'cards' }, (p.variants || []).map((v) => {
+    const unit = String(v.unit || '').replace(/_/g, ' ');
     const bad = v.over || phiTargets.has(v.target);
     return h('article', { class: `card preview-card${bad ? ' bad' : ''}`, testid: `preview-${v.target}`, 'data-target': v.target },
       h('header', {},
-        h('h3', {}, platformTitle(v), v.target !== v.platform ? h('span', { class: 'muted' }, ` (${v.target})`) : null),
+        h('h3', {}, platformTitle(v), v.platform && v.target !== v.platform ? h('span', { class: 'muted' }, ` (${v.target})`) : null),
         h('span', { class: `counter${v.over ? ' over' : ''}`, testid: `preview-count-${v.target}` },
-          v.limit != null ? `${v.count} / ${v.limit} ${v.unit || ''}` : `${v.count} ${v.unit || ''}`,
+          v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
       h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, v.text),
@@ -229,5 +250,6 @@ export function editor(c, detail, opts = {}) {
     h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
   if (opts.initialPreview) draw(opts.initialPreview);
   else pv.now();
-  return { el, form, request, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now };
+  const setStep = (s) => { stepSel.value = s; pv.now(); };
+  return { el, form, request, setStep, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now };
 }

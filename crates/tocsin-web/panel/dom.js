@@ -162,7 +162,7 @@ export function fmtTime(iso) {
 export const asText = (x) => (typeof x === 'string' ? x : (x && (x.message || x.problem)) || JSON.stringify(x));
 
 const STATE_LABELS = {
-  sent: 'Sent', delivered: 'Delivered', pending: 'Pending', sending: 'Sending', retry_wait: 'Retrying',
+  sent: 'Sent', delivered: 'Delivered', pending: 'Pending', queued: 'Queued', sending: 'Sending', retrying: 'Retrying', retry_wait: 'Retrying',
   failed: 'Failed', unknown: 'Unknown outcome', retracted: 'Retracted', cancelled: 'Cancelled',
   draft: 'Draft', submitted: 'Awaiting approval', changes_requested: 'Changes requested',
   published: 'Published', withdrawn: 'Withdrawn', approved: 'Approved',

@@ -9,7 +9,7 @@ const LIMIT = 50;
 export default async function audit(c) {
   const inputs = {
     actor: h('input', { type: 'text', testid: 'audit-filter-actor' }),
-    action: h('input', { type: 'text', testid: 'audit-filter-action', placeholder: 'e.g. draft.approve' }),
+    action: h('input', { type: 'text', testid: 'audit-filter-action', placeholder: 'e.g. session.sign_in' }),
     playbook: h('input', { type: 'text', testid: 'audit-filter-playbook' }),
     account: h('input', { type: 'text', testid: 'audit-filter-account' }),
     outcome: h('input', { type: 'text', testid: 'audit-filter-outcome' }),

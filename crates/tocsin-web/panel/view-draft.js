@@ -80,7 +80,7 @@ export async function draftView(c) {
 
   await load();
   c.on('draft', (f) => {
-    if (!f.draft || f.draft.id !== id) return;
+    if (!f.draft || String(f.draft.id) !== String(id)) return;
     if (ed && ed.form.isDirty()) stale.hidden = false;
     else load().catch(() => {});
   });

@@ -96,7 +96,7 @@ export default async function messageView(c) {
     if ('url' in f) d.url = f.url;
     d.next_attempt_at = f.next_attempt_at ?? null;
     if ('error' in f) d.error = f.error;
-    else if (['sending', 'sent', 'delivered', 'pending'].includes(f.state)) d.error = null;
+    else if (['queued', 'pending', 'sending', 'sent', 'delivered'].includes(f.state)) d.error = null;
     const tr = row(d);
     tr.classList.add('flash');
     rows.get(String(d.account_id)).replaceWith(tr);

@@ -69,8 +69,7 @@ export async function sessionView(c) {
     post.addEventListener('click', () => busy(post, ed.el, err, async () => {
       put(posted);
       ed.form.touchAll();
-      const values = ed.form.values();
-      const d = await api.post('/api/drafts', { playbook: s.playbook, step: ed.step(), values, exercise: s.exercise, session_id: s.id });
+      const d = await api.post('/api/drafts', { playbook: s.playbook, step: ed.step(), values: ed.form.values(), exercise: s.exercise, session_id: s.id });
       const link = h('a', { href: `#/drafts/${enc(d.id)}`, testid: 'quick-post-draft-link' }, 'open the draft');
       try {
         await api.post(`/api/drafts/${enc(d.id)}/submit`);
@@ -83,7 +82,9 @@ export async function sessionView(c) {
       sessionStorage.setItem(memoKey, JSON.stringify(ed.form.values()));
       ed.form.markClean();
       put(posted, 'Submitted for approval: ', link);
-      ed.refresh();
+      // After the introduction, the next post is most likely a live update.
+      if (ed.step() === steps[0] && steps.includes('update')) ed.setStep('update');
+      else ed.refresh();
     }));
   }
 

@@ -50,7 +50,7 @@ export default async function signin(c) {
         c.signedIn(me);
       } catch (e) {
         if (e.code === 'throttled') {
-          err.textContent = `Too many sign-in attempts. ${e.message} Wait ${e.retryAfter || 'a few'} seconds, then try again.`;
+          err.textContent = `${e.message} Wait ${e.retryAfter || 'a few'} seconds, then try again.`;
           throttle(e.retryAfter);
           return;
         }
