@@ -1,5 +1,6 @@
 //! Integration tests for tocsin-web, in one binary (see ripgrep): the people stories run
-//! against the public API on both SQLite and PostgreSQL, with a clock moved by hand.
+//! against the public API on both SQLite and PostgreSQL, with a clock moved by hand; the
+//! server stories start the real server and drive it over HTTP and websockets.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,3 +12,7 @@
 mod support;
 
 mod people;
+mod server_api;
+mod server_http;
+mod server_support;
+mod server_ws;

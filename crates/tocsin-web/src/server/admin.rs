@@ -3,7 +3,7 @@
 //! the recent re-authentication these changes need; and platform accounts (list with
 //! their circuit breaker, add sandbox stand-ins).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -16,7 +16,7 @@ use tocsin_store::NewAccount;
 
 use super::auth::Authed;
 use super::catalog::stand_in;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path};
 use super::App;
 use crate::people::{Caller, Permission, Role, TotpEnrolment};
 

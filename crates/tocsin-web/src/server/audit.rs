@@ -1,7 +1,7 @@
 //! The audit viewer's API: filtered entries with paging, exports (JSONL with its signed
 //! checkpoints, or CSV) and verification of the live chain.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use tocsin_store::audit_log::AuditFilter;
 
 use super::auth::Authed;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Query};
 use super::App;
 use crate::people::Permission;
 

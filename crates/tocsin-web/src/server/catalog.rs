@@ -2,7 +2,7 @@
 //! forms, and previews: every target platform's exact text, counted and checked, as
 //! the drafter types. Also where a message goes: the accounts it targets.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr as _;
@@ -14,7 +14,7 @@ use tocsin_domain::variables::VariableRule;
 use tocsin_domain::Platform;
 
 use super::auth::Authed;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path};
 use super::views::{blockers_of, rendered_hash, rendered_variants, VariantView};
 use super::App;
 use crate::people::Permission;

@@ -2,14 +2,14 @@
 //! patient information in which playbooks and channels, until when, and where the signed
 //! form is filed. Approvers cite a record when they override a PHI warning.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tocsin_store::workflow::{ConsentRecord, NewConsent};
 
 use super::auth::Authed;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path};
 use super::App;
 use crate::people::Permission;
 

@@ -7,7 +7,7 @@
 //! refusal is audited. Approval writes the message and its outbox rows in the same
 //! transaction as the draft's new state, then wakes the dispatcher.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use tocsin_store::{NewDraft, NewMessage, RenderedVariant};
 
 use super::auth::Authed;
 use super::catalog::{compose, playbook, status_of, targets, Preview};
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path, Query};
 use super::events::ServerEvent;
 use super::views::{rendered_hash, DraftSummary, VariantView};
 use super::App;

@@ -255,8 +255,9 @@ where
 fn json_rejection(rejection: &axum::extract::rejection::JsonRejection) -> ApiError {
     use axum::extract::rejection::JsonRejection as R;
     match rejection {
-        R::JsonDataError(e) => ApiError::bad_request(format!("the request body {}", e.body_text()))
-            .with_status(StatusCode::UNPROCESSABLE_ENTITY),
+        // A wrong type or a missing field: 400 `bad_request`, as the API reference says
+        // (422 `invalid` is for a value that fails its variable's rule, with a field).
+        R::JsonDataError(e) => ApiError::bad_request(format!("the request body {}", e.body_text())),
         R::JsonSyntaxError(e) => {
             ApiError::bad_request(format!("the request body is not JSON: {}", e.body_text()))
         }
@@ -272,10 +273,49 @@ fn json_rejection(rejection: &axum::extract::rejection::JsonRejection) -> ApiErr
     }
 }
 
-impl ApiError {
-    fn with_status(mut self, status: StatusCode) -> ApiError {
-        self.status = status;
-        self
+/// A path extractor whose refusals are [`ApiError`]s: `/api/drafts/seven` is a 400
+/// `bad_request` in the JSON error shape, not axum's plain-text answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
+/// A query-string extractor whose refusals are [`ApiError`]s (`?limit=many` is a 400
+/// `bad_request` naming the parameter).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
     }
 }
 

@@ -2,14 +2,15 @@
 //! correct), retrying a failed delivery, and the compliance review of break-glass
 //! publishes.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use tocsin_store::outbox::RetractMode as StoreRetractMode;
 use tocsin_store::RenderedVariant;
 
 use super::auth::Authed;
 use super::drafts::HEADLINE_TARGET;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path, Query};
 use super::events::ServerEvent;
 use super::views::{DeliveryView, MessageDetail, MessageView};
 use super::App;
@@ -35,8 +36,18 @@ pub async fn detail_of(app: &App, id: i64) -> ApiResult<MessageDetail> {
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
     let rows = app.0.store.delivery_rows(id).await?;
+    let mut message = MessageView::from(&m);
+    // The rows were read after the summary: count them, so the answer agrees with itself
+    // while deliveries are moving.
+    message.counts = BTreeMap::new();
+    for d in &rows {
+        *message
+            .counts
+            .entry(super::views::public_state(&d.state).to_string())
+            .or_insert(0) += 1;
+    }
     Ok(MessageDetail {
-        message: MessageView::from(&m),
+        message,
         deliveries: rows.iter().map(DeliveryView::from).collect(),
     })
 }

@@ -2,14 +2,14 @@
 //! until the all-clear"), list the repeats, cancel one. The dispatcher fires them; a
 //! run is a compare-and-set on its time, so two nodes never fire the same run.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tocsin_store::outbox::RecurringSchedule;
 
 use super::auth::Authed;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path, Query};
 use super::App;
 use crate::people::Permission;
 

@@ -1,7 +1,7 @@
 //! Live sessions (live-tweeting a procedure under a shared hashtag): start one, list
 //! them, and see one with its posts and each account's reply chain.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use tocsin_store::workflow::LiveSessionRow;
 
 use super::auth::Authed;
 use super::catalog::playbook;
-use super::error::{ApiError, ApiResult, Json};
+use super::error::{ApiError, ApiResult, Json, Path};
 use super::views::MessageView;
 use super::App;
 use crate::people::Permission;

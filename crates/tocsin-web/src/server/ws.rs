@@ -374,8 +374,31 @@ async fn send_or_stop(socket: &mut WebSocket, message: Message) -> Step {
     }
 }
 
+/// The periodic check: looks at the session without counting as its use (an idle panel
+/// must not keep a session alive past the idle timeout); when it has ended, the people
+/// service ends it (deleted, audited) and says why.
 async fn session_still_valid(app: &App, who: &Authed, socket: &mut WebSocket) -> Step {
+    match app.0.store.session_record(&who.id.digest()).await {
+        Ok(Some(record))
+            if record.user_disabled_at.is_none()
+                && crate::people::session::expiry(
+                    record.expires_at,
+                    record.last_seen_at,
+                    app.0.store.now(),
+                    &app.0.people.config().sessions,
+                )
+                .is_none() =>
+        {
+            return Step::Continue;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "session check failed; keeping the socket");
+            return Step::Continue;
+        }
+    }
     match app.0.people.session(&who.id).await {
+        // Used over HTTP since the look: still current.
         Ok(_) => Step::Continue,
         Err(crate::people::SessionError::Store(e)) => {
             tracing::warn!(error = %e, "session check failed; keeping the socket");

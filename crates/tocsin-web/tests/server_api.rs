@@ -1,0 +1,841 @@
+//! The approval workflow over real HTTP against a running server: a two-person alert from
+//! preview to delivery, the two-person rule, PHI and the consent register, break-glass and
+//! its review, exercises, retraction, and a graceful stop with deliveries in flight.
+
+use chrono::Duration;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_dispatch::AccountRoute;
+use tocsin_domain::Platform;
+use tocsin_store::NewAccount;
+use tocsin_web::people::Role;
+
+use crate::on_both_backends;
+use crate::server_support::{Api, Srv};
+use crate::support::Backend;
+
+on_both_backends!(
+    a_two_person_alert_goes_from_preview_to_every_sandbox_account,
+    the_drafter_cannot_approve_their_own_draft_and_an_approval_names_the_text_reviewed,
+    phi_blocks_approval_until_a_valid_consent_record_is_cited,
+    break_glass_needs_a_fresh_reauthentication_and_waits_for_compliance_review,
+    an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one,
+    a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text,
+    a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
+);
+
+fn id_of(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap()
+}
+
+async fn approve(api: &Api, draft: &Value) -> Value {
+    let id = id_of(draft);
+    api.post(
+        &format!("/api/drafts/{id}/approve"),
+        json!({"reviewed_hash": draft["hash"]}),
+    )
+    .await
+    .ok()
+}
+
+async fn a_two_person_alert_goes_from_preview_to_every_sandbox_account(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+
+    let playbooks = dana.get("/api/playbooks").await.ok();
+    let playbooks = playbooks.as_array().unwrap();
+    assert!(playbooks.len() >= 10, "{playbooks:?}");
+    for p in playbooks {
+        assert_eq!(p["status"], "approved", "{p}");
+        assert!(!p["steps"].as_array().unwrap().is_empty());
+    }
+    let boil = playbooks.iter().find(|p| p["id"] == "boil-water").unwrap();
+    assert!(boil["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|step| step["id"] == "alert"));
+
+    let values = s.examples(&dana, "boil-water").await;
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values}),
+        )
+        .await
+        .ok();
+    assert_eq!(preview["blocked"], false, "{preview}");
+    assert_eq!(preview["exercise"], false);
+    assert!(preview["blockers"].as_array().unwrap().is_empty());
+    assert!(preview["field_errors"].as_array().unwrap().is_empty());
+    let hash = preview["hash"].as_str().unwrap();
+    assert!(
+        hash.starts_with("sha256:") && hash.len() == 7 + 64,
+        "{hash}"
+    );
+    assert!(preview["headline"]
+        .as_str()
+        .unwrap()
+        .contains("Boil-water advisory"));
+    let variants = preview["variants"].as_array().unwrap();
+    let targets: BTreeSet<&str> = variants
+        .iter()
+        .map(|v| v["target"].as_str().unwrap())
+        .collect();
+    for platform in HARNESS_PLATFORMS {
+        assert!(
+            targets.contains(platform.as_str()),
+            "no {platform:?} variant in {targets:?}"
+        );
+        let v = variants
+            .iter()
+            .find(|v| v["target"] == platform.as_str())
+            .unwrap();
+        let count = v["count"].as_u64().unwrap();
+        assert!(count > 0, "{v}");
+        if let Some(limit) = v["limit"].as_u64() {
+            assert!(count <= limit, "{v}");
+        }
+        assert_eq!(v["over"], false, "{v}");
+        assert!(v["unit"].is_string(), "{v}");
+        assert!(!v["text"].as_str().unwrap().is_empty());
+    }
+
+    let draft = s.draft(&dana, json!({}), false).await;
+    assert_eq!(draft["state"], "draft");
+    assert_eq!(draft["created_by"], "dana");
+    assert_eq!(
+        draft["hash"], preview["hash"],
+        "the draft stores what was previewed"
+    );
+    assert_eq!(draft["playbook_status"], "approved");
+    let id = id_of(&draft);
+    let submitted = dana
+        .post(&format!("/api/drafts/{id}/submit"), json!({}))
+        .await
+        .ok();
+    assert_eq!(submitted["state"], "submitted");
+    let queue = dana.get("/api/drafts?state=submitted").await.ok();
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    assert_eq!(queue[0]["id"], id);
+
+    let alex = s.sign_in("alex").await;
+    let published = approve(&alex, &submitted).await;
+    assert_eq!(published["state"], "published", "{published}");
+    let message_id = published["message_id"].as_i64().unwrap();
+
+    let message = s.delivered(&alex, message_id).await;
+    let deliveries = message["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), s.harness.accounts.len());
+    let accounts: BTreeSet<i64> = deliveries
+        .iter()
+        .map(|d| d["account_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        accounts,
+        s.harness.accounts.iter().copied().collect::<BTreeSet<_>>()
+    );
+    for d in deliveries {
+        assert_eq!(d["sandbox"], true);
+        assert!(d["url"].as_str().unwrap().starts_with("/sandbox/"), "{d}");
+    }
+    assert_eq!(message["approved_by"], "alex");
+    assert_eq!(message["kind"], "post");
+    assert_eq!(
+        message["counts"],
+        json!({"delivered": s.harness.accounts.len()})
+    );
+
+    // One post per account, each with its platform's approved text.
+    let counts = s.harness.sandbox.counts();
+    assert_eq!(counts.len(), s.harness.accounts.len(), "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    for (account, platform) in s.harness.accounts.iter().zip(HARNESS_PLATFORMS) {
+        let posts = s.harness.sandbox.posts_for(&account.to_string());
+        let variant = variants
+            .iter()
+            .find(|v| v["target"] == platform.as_str())
+            .unwrap();
+        assert_eq!(posts[0].post.text, variant["text"].as_str().unwrap());
+        assert!(!posts[0].post.exercise);
+    }
+
+    let audit = s.audit().await;
+    let find = |actor: &str, action: &str| {
+        audit
+            .iter()
+            .find(|e| e.actor == actor && e.action == action)
+            .unwrap_or_else(|| panic!("no {action} by {actor} in {audit:#?}"))
+    };
+    find("dana", "draft.create");
+    assert_eq!(find("dana", "draft.submit").outcome.as_deref(), Some("ok"));
+    let approval = find("alex", "draft.approve");
+    assert_eq!(approval.outcome.as_deref(), Some("ok"));
+    assert_eq!(approval.subjects["draft"], id.to_string());
+    assert_eq!(approval.subjects["hash"], hash);
+    assert!(!approval.exercise);
+}
+
+/// The platforms the harness's sandbox accounts stand for, in its order.
+const HARNESS_PLATFORMS: [Platform; 14] = [
+    Platform::Mastodon,
+    Platform::Bluesky,
+    Platform::X,
+    Platform::Facebook,
+    Platform::Threads,
+    Platform::Linkedin,
+    Platform::Telegram,
+    Platform::Discord,
+    Platform::Slack,
+    Platform::Teams,
+    Platform::Matrix,
+    Platform::Email,
+    Platform::Sms,
+    Platform::Webhook,
+];
+
+async fn the_drafter_cannot_approve_their_own_draft_and_an_approval_names_the_text_reviewed(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    // An approver drafting: only the two-person rule stands in the way.
+    s.add_user("dana", Role::Approver).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let submitted = s.submitted(&dana, json!({}), false).await;
+    let id = id_of(&submitted);
+
+    let own = dana
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": submitted["hash"]}),
+        )
+        .await;
+    own.refused(409, "self_approval");
+    assert!(s.audit().await.iter().any(|e| e.actor == "dana"
+        && e.action == "draft.approve"
+        && e.outcome.as_deref() == Some("refused: self_approval")
+        && e.subjects.get("draft") == Some(&id.to_string())));
+    let still = dana.get(&format!("/api/drafts/{id}")).await.ok();
+    assert_eq!(still["state"], "submitted");
+    assert!(still["message_id"].is_null());
+
+    let stale = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": format!("sha256:{}", "0".repeat(64))}),
+        )
+        .await;
+    stale.refused(409, "stale_review");
+
+    // Only the drafter edits; an edit after submission sends it back to draft.
+    let foreign_edit = alex
+        .put(
+            &format!("/api/drafts/{id}"),
+            json!({"values": submitted["values"]}),
+        )
+        .await;
+    assert_eq!(foreign_edit.status, 403, "{}", foreign_edit.text);
+    let mut values = submitted["values"].clone();
+    values["area"] = json!("South Side, ZIP codes 60617 and 60619");
+    let edited = dana
+        .put(&format!("/api/drafts/{id}"), json!({"values": values}))
+        .await
+        .ok();
+    assert_eq!(edited["state"], "draft");
+    assert_ne!(edited["hash"], submitted["hash"]);
+    assert!(edited["headline"].as_str().unwrap().contains("South Side"));
+    assert!(s
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.actor == "dana" && e.action == "draft.unsubmit"));
+
+    // The approval of the old text is void: the draft is no longer submitted.
+    let old = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": submitted["hash"]}),
+        )
+        .await;
+    assert_eq!(old.status, 409, "{}", old.text);
+    let resubmitted = dana
+        .post(&format!("/api/drafts/{id}/submit"), json!({}))
+        .await
+        .ok();
+    let stale_again = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": submitted["hash"]}),
+        )
+        .await;
+    stale_again.refused(409, "stale_review");
+    let published = approve(&alex, &resubmitted).await;
+    assert_eq!(published["state"], "published");
+    assert!(published["message_id"].is_i64());
+}
+
+/// An SSN-shaped number in the free-text area.
+const PHI_AREA: &str = "North Side, call about 219-09-9999";
+const SUBJECT: &str = "Jordan Quillfeather";
+
+async fn phi_blocks_approval_until_a_valid_consent_record_is_cited(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("carol", Role::Compliance).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let carol = s.sign_in("carol").await;
+
+    let mut values = s.examples(&dana, "boil-water").await;
+    values.insert("area".into(), json!(PHI_AREA));
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values}),
+        )
+        .await
+        .ok();
+    assert_eq!(preview["blocked"], true, "{preview}");
+    let blockers = preview["blockers"].as_array().unwrap();
+    assert!(
+        blockers
+            .iter()
+            .any(|b| b["kind"] == "phi" && b["family"] == "ssn"),
+        "{blockers:?}"
+    );
+
+    let submitted = s.submitted(&dana, json!({"area": PHI_AREA}), false).await;
+    let id = id_of(&submitted);
+    let hash = submitted["hash"].clone();
+    let path = format!("/api/drafts/{id}/approve");
+    let attempt = |o: Value| {
+        let body = if o.is_null() {
+            json!({"reviewed_hash": hash})
+        } else {
+            json!({"reviewed_hash": hash, "override": o})
+        };
+        alex.post(&path, body)
+    };
+
+    attempt(Value::Null).await.refused(409, "blocked");
+    attempt(json!({"reason": "the public must know"}))
+        .await
+        .refused(409, "consent_required");
+    attempt(json!({"reason": "the public must know", "consent_ref": "CR-404"}))
+        .await
+        .refused(409, "consent_unknown");
+
+    // Only compliance keeps the register.
+    let by_approver = alex
+        .post(
+            "/api/consents",
+            json!({"reference": "CR-X", "subject": SUBJECT, "form_location": "binder 1"}),
+        )
+        .await;
+    by_approver.refused(403, "forbidden");
+
+    let add = |reference: &str, extra: Value| {
+        let mut body = json!({
+            "reference": reference,
+            "subject": SUBJECT,
+            "form_location": "Records office, binder 7",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        carol.post("/api/consents", body)
+    };
+    let expired = add("CR-EXPIRED", json!({"expires_at": "2026-05-01"}))
+        .await
+        .ok();
+    assert_eq!(expired["state"], "expired");
+    attempt(json!({"reason": "the public must know", "consent_ref": "CR-EXPIRED"}))
+        .await
+        .refused(409, "consent_expired");
+
+    add(
+        "CR-MEASLES",
+        json!({"scope_playbooks": ["measles-exposure"]}),
+    )
+    .await
+    .ok();
+    attempt(json!({"reason": "the public must know", "consent_ref": "CR-MEASLES"}))
+        .await
+        .refused(409, "consent_out_of_scope");
+
+    add("CR-SMS", json!({"scope_channels": ["sms"]})).await.ok();
+    attempt(json!({"reason": "the public must know", "consent_ref": "CR-SMS"}))
+        .await
+        .refused(409, "consent_out_of_scope");
+
+    add("CR-REVOKED", json!({})).await.ok();
+    let revoked = carol
+        .post(
+            "/api/consents/CR-REVOKED/revoke",
+            json!({"reason": "withdrawn by phone"}),
+        )
+        .await
+        .ok();
+    assert_eq!(revoked["state"], "revoked");
+    attempt(json!({"reason": "the public must know", "consent_ref": "CR-REVOKED"}))
+        .await
+        .refused(409, "consent_revoked");
+
+    let valid = add(
+        "CR-2026-017",
+        json!({"scope_playbooks": ["boil-water"], "expires_at": "2027-01-31"}),
+    )
+    .await
+    .ok();
+    assert_eq!(valid["state"], "valid");
+    assert_eq!(valid["recorded_by"], "carol");
+    let still = dana.get(&format!("/api/drafts/{id}")).await.ok();
+    assert_eq!(still["state"], "submitted", "refusals change nothing");
+
+    let published =
+        attempt(json!({"reason": "the public must know", "consent_ref": "CR-2026-017"}))
+            .await
+            .ok();
+    assert_eq!(published["state"], "published");
+    s.delivered(&alex, published["message_id"].as_i64().unwrap())
+        .await;
+
+    let audit = s.audit().await;
+    for code in [
+        "blocked",
+        "consent_required",
+        "consent_unknown",
+        "consent_expired",
+        "consent_out_of_scope",
+        "consent_revoked",
+    ] {
+        let outcome = format!("refused: {code}");
+        assert!(
+            audit.iter().any(|e| e.actor == "alex"
+                && e.action == "draft.approve"
+                && e.outcome.as_deref() == Some(outcome.as_str())),
+            "no audited refusal {code}"
+        );
+    }
+    let approval = audit
+        .iter()
+        .find(|e| e.action == "draft.approve" && e.outcome.as_deref() == Some("ok"))
+        .unwrap();
+    assert_eq!(approval.subjects["consent"], "CR-2026-017");
+    assert_eq!(approval.subjects["override"], "yes");
+
+    // The consenting person is named in the register, never in the audit log.
+    let rows = s
+        .text_rows(
+            "SELECT actor, action, subjects, COALESCE(outcome, ''), COALESCE(playbook, ''), \
+             COALESCE(account, ''), COALESCE(payload_sha256, '') FROM audit_entries",
+        )
+        .await;
+    assert!(rows.len() > 10);
+    for row in &rows {
+        for col in row {
+            assert!(
+                !col.contains("Quillfeather"),
+                "subject in the audit: {row:?}"
+            );
+        }
+    }
+    let mut export = Vec::new();
+    s.store()
+        .export_jsonl(&tocsin_store::AuditFilter::default(), &mut export)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8(export).unwrap().contains("Quillfeather"));
+    let register = carol.get("/api/consents").await.ok();
+    assert!(register
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["subject"] == SUBJECT));
+}
+
+async fn break_glass_needs_a_fresh_reauthentication_and_waits_for_compliance_review(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("carol", Role::Compliance).await;
+    let alex = s.sign_in("alex").await;
+    s.advance(Duration::minutes(4));
+    let draft = s.draft(&alex, json!({}), false).await;
+    let id = id_of(&draft);
+    // Six minutes after sign-in, two since the last request: signed in, not fresh.
+    s.advance(Duration::minutes(2));
+    let reason = "main burst at 3 am; the second approver cannot be reached";
+    let path = format!("/api/drafts/{id}/break-glass");
+    let body = json!({"reviewed_hash": draft["hash"], "reason": reason});
+    alex.post(&path, body.clone())
+        .await
+        .refused(403, "reauthentication_needed");
+    assert_eq!(
+        alex.get(&format!("/api/drafts/{id}")).await.ok()["state"],
+        "draft"
+    );
+
+    let wrong = alex
+        .post(
+            "/api/session/reauthenticate",
+            json!({"password": "not the password at all", "code": s.code_at("alex", 0)}),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    let me = s.reauthenticate(&alex, "alex").await.ok();
+    assert_eq!(me["user"], "alex");
+    let published = alex.post(&path, body).await.ok();
+    assert_eq!(published["state"], "published", "{published}");
+    let message_id = published["message_id"].as_i64().unwrap();
+    let message = s.delivered(&alex, message_id).await;
+    assert_eq!(message["break_glass"], true);
+    assert!(message["review"].is_null());
+
+    let audit = s.audit().await;
+    let entry = audit
+        .iter()
+        .find(|e| e.action == "draft.break_glass" && e.outcome.as_deref() == Some("ok"))
+        .unwrap();
+    assert_eq!(entry.actor, "alex");
+    assert!(entry.payload_sha256.is_some(), "the reason is committed");
+    assert!(audit.iter().any(|e| e.action == "draft.break_glass"
+        && e.outcome.as_deref() == Some("refused: reauthentication_needed")));
+    let rows = s
+        .text_rows("SELECT subjects, COALESCE(outcome, '') FROM audit_entries")
+        .await;
+    assert!(rows
+        .iter()
+        .flatten()
+        .all(|c| !c.contains("second approver")));
+
+    // Approvers do not see the review queue; compliance does, and clears it.
+    alex.get("/api/reviews").await.refused(403, "forbidden");
+    let carol = s.sign_in("carol").await;
+    let queue = carol.get("/api/reviews").await.ok();
+    let queue = queue.as_array().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0]["id"], message_id);
+    assert_eq!(queue[0]["break_glass"], true);
+    let reviewed = carol
+        .post(
+            &format!("/api/messages/{message_id}/review"),
+            json!({"finding": "justified: outage confirmed by the utility"}),
+        )
+        .await
+        .ok();
+    assert_eq!(reviewed["review"]["by"], "carol");
+    assert!(carol
+        .get("/api/reviews")
+        .await
+        .ok()
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.actor == "carol" && e.action == "message.review"));
+}
+
+async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend: Backend) {
+    let s = Srv::start(backend).await;
+    // A real (not sandbox) account next to the harness's sandboxes, recording elsewhere.
+    let real_log = Arc::new(SandboxLog::default());
+    let real = s
+        .store()
+        .add_account(
+            "test",
+            &NewAccount {
+                platform: "mastodon".into(),
+                handle: "@health@social.example.gov".into(),
+                display_name: "County Health".into(),
+                sandbox: false,
+            },
+        )
+        .await
+        .unwrap();
+    s.harness.app.routes().insert(
+        real,
+        AccountRoute {
+            connector: Arc::new(SandboxConnector::standing_for(
+                &real.to_string(),
+                real_log.clone(),
+                Platform::Mastodon,
+            )),
+            host: "real".into(),
+        },
+    );
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+
+    let values = s.examples(&dana, "boil-water").await;
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values, "exercise": true}),
+        )
+        .await
+        .ok();
+    assert_eq!(preview["exercise"], true);
+
+    let submitted = s.submitted(&dana, json!({}), true).await;
+    assert_eq!(submitted["exercise"], true);
+    let published = approve(&alex, &submitted).await;
+    let message_id = published["message_id"].as_i64().unwrap();
+    let message = s.delivered(&alex, message_id).await;
+    assert_eq!(message["exercise"], true);
+    let deliveries = message["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), s.harness.accounts.len());
+    assert!(deliveries.iter().all(|d| d["sandbox"] == true));
+    assert!(deliveries.iter().all(|d| d["account_id"] != real));
+    assert!(real_log.posts().is_empty());
+    let posts = s.harness.sandbox.posts();
+    assert_eq!(posts.len(), s.harness.accounts.len());
+    assert!(posts.iter().all(|p| p.post.exercise));
+
+    let draft_id = id_of(&submitted).to_string();
+    let audit = s.audit().await;
+    for action in ["draft.create", "draft.submit", "draft.approve"] {
+        let entry = audit
+            .iter()
+            .find(|e| e.action == action && e.subjects.get("draft") == Some(&draft_id))
+            .unwrap_or_else(|| panic!("no {action}"));
+        assert!(entry.exercise, "{action} not marked exercise");
+    }
+    let message_entry = audit
+        .iter()
+        .find(|e| e.action == "message.approve")
+        .unwrap();
+    assert!(message_entry.exercise);
+
+    // The same alert for real goes to the real account too.
+    let real_draft = s.submitted(&dana, json!({}), false).await;
+    let published = approve(&alex, &real_draft).await;
+    let message = s
+        .delivered(&alex, published["message_id"].as_i64().unwrap())
+        .await;
+    assert_eq!(message["exercise"], false);
+    assert_eq!(
+        message["deliveries"].as_array().unwrap().len(),
+        s.harness.accounts.len() + 1
+    );
+    assert_eq!(real_log.posts().len(), 1);
+    assert!(!real_log.posts()[0].post.exercise);
+}
+
+async fn a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let submitted = s.submitted(&dana, json!({}), false).await;
+    let published = approve(&alex, &submitted).await;
+    let id = published["message_id"].as_i64().unwrap();
+    s.delivered(&alex, id).await;
+    let path = format!("/api/messages/{id}/retract");
+
+    let no_text = alex
+        .post(
+            &path,
+            json!({"mode": "correct", "reason": "wrong area named"}),
+        )
+        .await;
+    no_text.refused(422, "invalid");
+    assert_eq!(no_text.body["error"]["field"], "correction");
+    let blank = alex
+        .post(
+            &path,
+            json!({"mode": "correct", "reason": "wrong area named", "correction": "  "}),
+        )
+        .await;
+    blank.refused(422, "invalid");
+    dana.post(
+        &path,
+        json!({"mode": "delete", "reason": "wrong area named"}),
+    )
+    .await
+    .refused(403, "forbidden");
+    let untouched = alex.get(&format!("/api/messages/{id}")).await.ok();
+    assert!(untouched["retracted_at"].is_null());
+
+    let retraction = alex
+        .post(
+            &path,
+            json!({"mode": "delete", "reason": "wrong area named"}),
+        )
+        .await
+        .ok();
+    assert_eq!(retraction["kind"], "delete");
+    assert_eq!(retraction["target_message_id"], id);
+    let n = s.harness.accounts.len();
+    let original = s
+        .poll(&alex, &format!("/api/messages/{id}"), |m| {
+            m["counts"] == json!({"retracted": n})
+        })
+        .await;
+    assert!(original["retracted_at"].is_string());
+    assert!(original["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["state"] == "retracted"));
+    let posts = s.harness.sandbox.posts();
+    assert_eq!(posts.len(), n);
+    assert!(posts.iter().all(|p| p.deleted));
+    alex.post(
+        &path,
+        json!({"mode": "delete", "reason": "wrong area named"}),
+    )
+    .await
+    .refused(409, "conflict");
+    assert!(s
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.actor == "alex" && e.action == "message.retract"));
+}
+
+/// A sandbox account that takes its time over each post (deliveries stay in flight).
+struct Slow(SandboxConnector);
+
+type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, ConnectorError>> + Send + 'a>>;
+
+impl Connector for Slow {
+    fn platform(&self) -> Platform {
+        self.0.platform()
+    }
+
+    fn variant_platform(&self) -> Platform {
+        self.0.variant_platform()
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn post<'a, 'b, 'c>(&'a self, post: &'b OutgoingPost) -> Answer<'c, PostOutcome>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            self.0.post(post).await
+        })
+    }
+
+    fn delete<'a, 'b, 'c>(&'a self, remote: &'b RemotePost) -> Answer<'c, ()>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        self.0.delete(remote)
+    }
+
+    fn lookup<'a, 'b, 'c>(&'a self, post: &'b OutgoingPost) -> Answer<'c, Option<RemotePost>>
+    where
+        'a: 'c,
+        'b: 'c,
+        Self: 'c,
+    {
+        self.0.lookup(post)
+    }
+
+    fn healthcheck<'a, 'c>(&'a self) -> Answer<'c, ()>
+    where
+        'a: 'c,
+        Self: 'c,
+    {
+        self.0.healthcheck()
+    }
+}
+
+async fn a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded(backend: Backend) {
+    // Four deliveries in flight at most, each taking 300 ms: at the stop, some are being
+    // sent and most were never claimed.
+    let s = Srv::start_with(backend, |o| o.dispatch.max_in_flight = 4).await;
+    for (account, platform) in s.harness.accounts.iter().zip(HARNESS_PLATFORMS) {
+        s.harness.app.routes().insert(
+            *account,
+            AccountRoute {
+                connector: Arc::new(Slow(SandboxConnector::standing_for(
+                    &account.to_string(),
+                    s.harness.sandbox.clone(),
+                    platform,
+                ))),
+                host: "sandbox".into(),
+            },
+        );
+    }
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let mut drafts = Vec::new();
+    for _ in 0..3 {
+        drafts.push(s.submitted(&dana, json!({}), false).await);
+    }
+    let mut panel = s.ws(&alex).await;
+    assert_eq!(panel.frame().await["type"], "hello");
+    for d in &drafts {
+        approve(&alex, d).await;
+    }
+    let sandbox = s.harness.sandbox.clone();
+    let Srv { harness, db, .. } = s;
+    tokio::time::timeout(std::time::Duration::from_secs(30), harness.stop())
+        .await
+        .expect("the server did not stop")
+        .unwrap();
+    // The open panel did not hold the server up: it was told the server is going.
+    let (_, ended) = panel.until_end().await;
+    assert_eq!(ended, crate::server_support::Ended::Closed(1001));
+
+    let rows = crate::server_support::text_rows(
+        &db,
+        "SELECT state, COALESCE(lease_owner, ''), COALESCE(lease_until, '') FROM deliveries",
+    )
+    .await;
+    assert_eq!(rows.len(), 3 * HARNESS_PLATFORMS.len());
+    let mut states = BTreeMap::new();
+    for row in &rows {
+        let state = row[0].as_str();
+        *states.entry(state.to_string()).or_insert(0usize) += 1;
+        assert!(
+            matches!(state, "sent" | "pending" | "retry_wait"),
+            "a delivery left {state} after the stop: {row:?}"
+        );
+        if state != "sent" {
+            assert!(row[1].is_empty(), "handed back but still leased: {row:?}");
+        }
+    }
+    // What was in flight finished and was recorded; whatever reached the platform is
+    // recorded as sent, and nothing else is.
+    assert!(states.get("sent").copied().unwrap_or(0) >= 1, "{states:?}");
+    assert_eq!(
+        states.get("sent").copied().unwrap_or(0),
+        sandbox.posts().len(),
+        "{states:?}"
+    );
+    assert!(
+        states.get("pending").copied().unwrap_or(0) > 0,
+        "the stop came after everything was sent: {states:?}"
+    );
+}
