@@ -59,6 +59,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflow",
         include_str!("../migrations/sqlite/0004_workflow.sql"),
     ),
+    (
+        5,
+        "account_secrets",
+        include_str!("../migrations/sqlite/0005_account_secrets.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -81,10 +86,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflow",
         include_str!("../migrations/postgres/0004_workflow.sql"),
     ),
+    (
+        5,
+        "account_secrets",
+        include_str!("../migrations/postgres/0005_account_secrets.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -74,6 +74,10 @@ pub enum StoreError {
     /// The operation contradicts the current state (e.g. retracting twice).
     #[error("{0}")]
     Conflict(String),
+    /// Sealing or re-sealing a secret failed; the transaction wrote nothing. The text
+    /// names the row, never the secret.
+    #[error("{0}")]
+    Sealing(String),
     /// The audit chain's head row is not in the form this binary writes.
     #[error("the audit head is unreadable: {0}")]
     AuditHead(String),

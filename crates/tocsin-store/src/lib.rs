@@ -12,8 +12,10 @@
 //! Layout: [`backend`] opens and migrates, [`tx`] holds transactions and the audit
 //! append, [`records`] the row types and domain operations, [`outbox`] dispatch,
 //! [`people`] sign-in, [`workflow`] the approval workflow, consent register and the
-//! control panel's views, [`audit_log`] reads, verifies and exports the log.
+//! control panel's views, [`audit_log`] reads, verifies and exports the log,
+//! [`accounts`] platform accounts with their sealed secrets, status and key rotation.
 
+pub mod accounts;
 pub mod audit_log;
 pub mod backend;
 mod error;
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tocsin_audit::{NoteSigner, NoteVerifier};
 
+pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValue};
 pub use audit_log::{AuditFilter, StoredCheckpoint, StoredEntry};
 pub use backend::{Backend, SCHEMA_VERSION};
 pub use error::StoreError;

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod accounts;
 mod startup;
 mod stories;
 mod tampering;

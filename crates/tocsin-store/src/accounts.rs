@@ -1,0 +1,569 @@
+//! Platform accounts with their credentials: settings, a sealed secret, and a status.
+//!
+//! The store never sees a secret in clear: callers seal it (XChaCha20-Poly1305, bound to
+//! the account's id) and hand over the sealed bytes, or a closure that seals once the new
+//! account's id is known, so insert, seal and store happen in one transaction. Every
+//! change is audited in its transaction (`account.add`, `account.secret_replace`,
+//! `account.status`, `account.disable`, `secrets.rotate_key`); no audit entry holds a
+//! secret, sealed or not.
+//!
+//! [`Tx::rotate_sealed`] re-seals every sealed value in the database (account secrets and
+//! users' TOTP secrets) in one transaction, for `tocsin accounts rotate-key`.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::AuditEvent;
+
+use crate::records::NewAccount;
+use crate::tx::{on_pool, on_tx, Tx};
+use crate::{Store, StoreError};
+
+/// Where an account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountStatus {
+    /// In fan-out; its credentials were last known to work (or were never refused).
+    Connected,
+    /// Its secret was refused by the platform or could not be opened: an admin must
+    /// replace it.
+    AuthFailed,
+    /// Taken out of fan-out by an admin; the row and its history stay.
+    Disabled,
+}
+
+impl AccountStatus {
+    /// The stored and shown name: `connected`, `auth_failed`, `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Connected => "connected",
+            AccountStatus::AuthFailed => "auth_failed",
+            AccountStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AccountStatus {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "connected" => Ok(AccountStatus::Connected),
+            "auth_failed" => Ok(AccountStatus::AuthFailed),
+            "disabled" => Ok(AccountStatus::Disabled),
+            other => Err(StoreError::Database(sqlx::Error::Decode(
+                format!("unknown account status `{other}`").into(),
+            ))),
+        }
+    }
+}
+
+/// A stored account with its settings, sealed secret and status.
+#[derive(Clone, PartialEq)]
+pub struct AccountRecord {
+    /// Row id.
+    pub id: i64,
+    /// Platform name (`telegram`, `sandbox`, ...).
+    pub platform: String,
+    /// The account on its platform.
+    pub handle: String,
+    /// How people call it.
+    pub display_name: String,
+    /// A sandbox destination.
+    pub sandbox: bool,
+    /// The platform's settings (non-secret), as given when the account was added.
+    pub settings: Value,
+    /// The sealed secret, if one is stored.
+    pub secret_sealed: Option<Vec<u8>>,
+    /// Where it stands.
+    pub status: AccountStatus,
+    /// Why, in words (never a secret).
+    pub status_detail: Option<String>,
+    /// When the status last changed.
+    pub status_updated_at: Option<DateTime<Utc>>,
+    /// When the sealed secret was last stored.
+    pub secret_updated_at: Option<DateTime<Utc>>,
+    /// When added.
+    pub created_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for AccountRecord {
+    // The sealed secret stays out of debug output; only whether there is one shows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("id", &self.id)
+            .field("platform", &self.platform)
+            .field("handle", &self.handle)
+            .field("display_name", &self.display_name)
+            .field("sandbox", &self.sandbox)
+            .field("secret_stored", &self.secret_sealed.is_some())
+            .field("status", &self.status)
+            .field("status_detail", &self.status_detail)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which kind of sealed value a re-seal is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedKind {
+    /// A platform account's secret; the owner is the account id.
+    AccountSecret,
+    /// A user's TOTP secret; the owner is the user id.
+    TotpSecret,
+}
+
+/// One sealed value to re-seal during a key rotation.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedValue<'a> {
+    /// What it is.
+    pub kind: SealedKind,
+    /// The row it belongs to (account or user id), as bound into its associated data.
+    pub owner: i64,
+    /// The value sealed under the old key.
+    pub sealed: &'a [u8],
+}
+
+/// What a key rotation re-sealed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotated {
+    /// Account secrets re-sealed.
+    pub account_secrets: u64,
+    /// Users' TOTP secrets re-sealed.
+    pub totp_secrets: u64,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, platform, handle, display_name, sandbox, settings_json, \
+     token_encrypted, status, status_detail, status_updated_at, secret_updated_at, created_at";
+
+type AccountRow = (
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    Option<Vec<u8>>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    parse_time(text).ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
+    })
+}
+
+fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.as_deref().map(time_col).transpose()
+}
+
+fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
+    let (
+        id,
+        platform,
+        handle,
+        display_name,
+        sandbox,
+        settings,
+        sealed,
+        status,
+        detail,
+        status_at,
+        secret_at,
+        created,
+    ) = row;
+    let settings = serde_json::from_str(&settings).map_err(|e| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("account {id}: settings are not JSON: {e}").into(),
+        ))
+    })?;
+    Ok(AccountRecord {
+        id,
+        platform,
+        handle,
+        display_name,
+        sandbox,
+        settings,
+        secret_sealed: sealed,
+        status: status.parse()?,
+        status_detail: detail,
+        status_updated_at: opt_time(status_at)?,
+        secret_updated_at: opt_time(secret_at)?,
+        created_at: time_col(&created)?,
+    })
+}
+
+impl Tx<'_> {
+    /// Adds an account with its settings and, if `seal` gives one, its sealed secret, in
+    /// this transaction: the row is inserted, `seal` is called with the new id (to bind
+    /// the secret to it), and the sealed bytes are stored. Audited as `account.add`.
+    /// A failing `seal` fails the call; drop the transaction and nothing was written.
+    pub async fn add_account_sealed(
+        &mut self,
+        actor: &str,
+        account: &NewAccount,
+        settings: &Value,
+        seal: impl FnOnce(i64) -> Result<Option<Vec<u8>>, String>,
+    ) -> Result<i64, StoreError> {
+        let now = format_time(&self.now());
+        let settings_json = serde_json::to_string(settings)
+            .map_err(|e| StoreError::Conflict(format!("account settings: {e}")))?;
+        let id: i64 = on_tx!(self, c => {
+            sqlx::query_scalar(
+                "INSERT INTO accounts (platform, handle, display_name, sandbox, settings_json, \
+                 status, created_at) VALUES ($1, $2, $3, $4, $5, 'connected', $6) RETURNING id",
+            )
+            .bind(&account.platform)
+            .bind(&account.handle)
+            .bind(&account.display_name)
+            .bind(account.sandbox)
+            .bind(&settings_json)
+            .bind(&now)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        let sealed = seal(id).map_err(StoreError::Sealing)?;
+        if let Some(sealed) = &sealed {
+            on_tx!(self, c => {
+                sqlx::query(
+                    "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2 WHERE id = $3",
+                )
+                .bind(sealed.as_slice())
+                .bind(&now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            });
+        }
+        self.append_audit(
+            AuditEvent::new(actor, "account.add")
+                .subject("account", id.to_string())
+                .subject("platform", account.platform.as_str())
+                .outcome(if sealed.is_some() {
+                    "secret sealed"
+                } else {
+                    "no secret"
+                }),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Replaces an account's sealed secret (sealed by the caller, bound to `id`) and
+    /// marks it connected again. Refused for a disabled or sandbox account. Audited as
+    /// `account.secret_replace`.
+    pub async fn replace_account_secret(
+        &mut self,
+        actor: &str,
+        id: i64,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        let now = format_time(&self.now());
+        let platform: Option<String> = on_tx!(self, c => {
+            sqlx::query_scalar(
+                "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2, \
+                 status = 'connected', status_detail = NULL, status_updated_at = $2 \
+                 WHERE id = $3 AND status <> 'disabled' AND NOT sandbox RETURNING platform",
+            )
+            .bind(sealed)
+            .bind(&now)
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some(platform) = platform else {
+            return Err(self.why_unchanged(id).await);
+        };
+        self.append_audit(
+            AuditEvent::new(actor, "account.secret_replace")
+                .subject("account", id.to_string())
+                .subject("platform", platform),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a status other than disabled (use [`Tx::disable_account`]) with its detail.
+    /// A disabled account is left as it is. Returns whether the status changed; only a
+    /// change is audited (as `account.status`, the new status as outcome).
+    pub async fn set_account_status(
+        &mut self,
+        actor: &str,
+        id: i64,
+        status: AccountStatus,
+        detail: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if status == AccountStatus::Disabled {
+            return Err(StoreError::Conflict(
+                "an account is disabled with disable_account, not set_account_status".into(),
+            ));
+        }
+        let now = format_time(&self.now());
+        let before: Option<String> = on_tx!(self, c => {
+            sqlx::query_scalar("SELECT status FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        let Some(before) = before else {
+            return Err(StoreError::NotFound(format!("account {id}")));
+        };
+        let before: AccountStatus = before.parse()?;
+        if before == AccountStatus::Disabled {
+            return Ok(false);
+        }
+        let changed = before != status;
+        on_tx!(self, c => {
+            sqlx::query(
+                "UPDATE accounts SET status = $1, status_detail = $2, \
+                 status_updated_at = CASE WHEN status = $1 THEN status_updated_at ELSE $3 END \
+                 WHERE id = $4",
+            )
+            .bind(status.as_str())
+            .bind(detail)
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+        });
+        if changed {
+            self.append_audit(
+                AuditEvent::new(actor, "account.status")
+                    .subject("account", id.to_string())
+                    .outcome(status.as_str()),
+            )
+            .await?;
+        }
+        Ok(changed)
+    }
+
+    /// Takes an account out of fan-out for good: its status becomes `disabled`; its row,
+    /// deliveries and audit entries stay (and its sealed secret, which key rotations keep
+    /// re-sealing). Audited as `account.disable`.
+    pub async fn disable_account(&mut self, actor: &str, id: i64) -> Result<(), StoreError> {
+        let now = format_time(&self.now());
+        let detail = format!("disabled by {actor}");
+        let platform: Option<String> = on_tx!(self, c => {
+            sqlx::query_scalar(
+                "UPDATE accounts SET status = 'disabled', status_detail = $1, status_updated_at = $2 \
+                 WHERE id = $3 AND status <> 'disabled' RETURNING platform",
+            )
+            .bind(&detail)
+            .bind(&now)
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some(platform) = platform else {
+            return Err(self.why_unchanged(id).await);
+        };
+        self.append_audit(
+            AuditEvent::new(actor, "account.disable")
+                .subject("account", id.to_string())
+                .subject("platform", platform),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Why an update of account `id` touched no row: it does not exist, is disabled, or
+    /// is a sandbox account.
+    async fn why_unchanged(&mut self, id: i64) -> StoreError {
+        let row: Result<Option<(String, bool)>, sqlx::Error> = on_tx!(self, c => {
+            sqlx::query_as("SELECT status, sandbox FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await
+        });
+        match row {
+            Ok(None) => StoreError::NotFound(format!("account {id}")),
+            Ok(Some((status, _))) if status == "disabled" => {
+                StoreError::Conflict(format!("account {id} is disabled"))
+            }
+            Ok(Some((_, true))) => StoreError::Conflict(format!(
+                "account {id} is a sandbox account: it has no secret"
+            )),
+            Ok(Some(_)) => StoreError::Conflict(format!("account {id} changed meanwhile")),
+            Err(e) => StoreError::Database(e),
+        }
+    }
+
+    /// Re-seals every sealed value in the database: each account secret and each user's
+    /// TOTP secret is handed to `reseal` (which opens it under the old key and seals it
+    /// under the new one, with the same associated data) and written back, all in this
+    /// transaction. A value `reseal` refuses, or one that changed meanwhile, fails the
+    /// call and nothing is written. Audited as `secrets.rotate_key` with the counts.
+    pub async fn rotate_sealed(
+        &mut self,
+        actor: &str,
+        mut reseal: impl FnMut(SealedValue<'_>) -> Result<Vec<u8>, String>,
+    ) -> Result<Rotated, StoreError> {
+        let accounts: Vec<(i64, Vec<u8>)> = on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT id, token_encrypted FROM accounts WHERE token_encrypted IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let users: Vec<(i64, Vec<u8>)> = on_tx!(self, c => {
+            sqlx::query_as(
+                "SELECT id, totp_secret_encrypted FROM users \
+                 WHERE totp_secret_encrypted IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let mut rotated = Rotated::default();
+        for (id, old) in &accounts {
+            let new = reseal(SealedValue {
+                kind: SealedKind::AccountSecret,
+                owner: *id,
+                sealed: old,
+            })
+            .map_err(StoreError::Sealing)?;
+            let rows = on_tx!(self, c => {
+                sqlx::query(
+                    "UPDATE accounts SET token_encrypted = $1 WHERE id = $2 AND token_encrypted = $3",
+                )
+                .bind(new.as_slice())
+                .bind(*id)
+                .bind(old.as_slice())
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+            if rows != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "account {id}'s secret changed during the rotation; nothing was changed, run it again"
+                )));
+            }
+            rotated.account_secrets += 1;
+        }
+        for (id, old) in &users {
+            let new = reseal(SealedValue {
+                kind: SealedKind::TotpSecret,
+                owner: *id,
+                sealed: old,
+            })
+            .map_err(StoreError::Sealing)?;
+            let rows = on_tx!(self, c => {
+                sqlx::query(
+                    "UPDATE users SET totp_secret_encrypted = $1 \
+                     WHERE id = $2 AND totp_secret_encrypted = $3",
+                )
+                .bind(new.as_slice())
+                .bind(*id)
+                .bind(old.as_slice())
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+            if rows != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "user {id}'s second factor changed during the rotation; nothing was changed, run it again"
+                )));
+            }
+            rotated.totp_secrets += 1;
+        }
+        self.append_audit(
+            AuditEvent::new(actor, "secrets.rotate_key").outcome(format!(
+                "{} account secrets and {} second-factor secrets re-sealed",
+                rotated.account_secrets, rotated.totp_secrets
+            )),
+        )
+        .await?;
+        Ok(rotated)
+    }
+}
+
+impl Store {
+    /// Adds an account with its settings and sealed secret in its own transaction (see
+    /// [`Tx::add_account_sealed`]).
+    pub async fn add_account_sealed(
+        &self,
+        actor: &str,
+        account: &NewAccount,
+        settings: &Value,
+        seal: impl FnOnce(i64) -> Result<Option<Vec<u8>>, String>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = tx
+            .add_account_sealed(actor, account, settings, seal)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Replaces an account's sealed secret in its own transaction.
+    pub async fn replace_account_secret(
+        &self,
+        actor: &str,
+        id: i64,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.replace_account_secret(actor, id, sealed).await?;
+        tx.commit().await
+    }
+
+    /// Sets an account's status in its own transaction; returns whether it changed.
+    pub async fn set_account_status(
+        &self,
+        actor: &str,
+        id: i64,
+        status: AccountStatus,
+        detail: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let changed = tx.set_account_status(actor, id, status, detail).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Disables an account in its own transaction.
+    pub async fn disable_account(&self, actor: &str, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.disable_account(actor, id).await?;
+        tx.commit().await
+    }
+
+    /// Re-seals every sealed value in one transaction (see [`Tx::rotate_sealed`]).
+    pub async fn rotate_sealed(
+        &self,
+        actor: &str,
+        reseal: impl FnMut(SealedValue<'_>) -> Result<Vec<u8>, String>,
+    ) -> Result<Rotated, StoreError> {
+        let mut tx = self.begin().await?;
+        let rotated = tx.rotate_sealed(actor, reseal).await?;
+        tx.commit().await?;
+        Ok(rotated)
+    }
+
+    /// One account with its settings, sealed secret and status.
+    pub async fn account_record(&self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+        let row: Option<AccountRow> = on_pool!(self, p => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(p).await?
+        });
+        row.map(record_from_row).transpose()
+    }
+
+    /// Every account with its settings, sealed secret and status, by id.
+    pub async fn account_records(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id");
+        let rows: Vec<AccountRow> = on_pool!(self, p => {
+            sqlx::query_as(&sql).fetch_all(p).await?
+        });
+        rows.into_iter().map(record_from_row).collect()
+    }
+}
