@@ -12,6 +12,7 @@
 mod support;
 
 mod people;
+mod server_accounts;
 mod server_api;
 mod server_http;
 mod server_support;

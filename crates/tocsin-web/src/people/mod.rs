@@ -227,6 +227,11 @@ impl People {
         &self.config
     }
 
+    /// The sealing key, shared with the platform accounts' vault.
+    pub(crate) fn sealing_key(&self) -> Arc<SealingKey> {
+        self.key.clone()
+    }
+
     fn authorize(&self, caller: Caller<'_>, permission: Permission) -> Result<(), AccessError> {
         match caller {
             Caller::Operator(_) => Ok(()),

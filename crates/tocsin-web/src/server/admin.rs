@@ -1,7 +1,8 @@
 //! Administration: users (add with a second factor to enrol, change role, disable,
 //! reset the second factor) through [`crate::people::People`], which checks the role and
 //! the recent re-authentication these changes need; and platform accounts (list with
-//! their circuit breaker, add sandbox stand-ins).
+//! their status, circuit breaker and whether a secret is stored; add sandbox stand-ins
+//! or real accounts with their settings and sealed secret; disable).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,12 +13,13 @@ use std::sync::Arc;
 use tocsin_connectors::sandbox::SandboxConnector;
 use tocsin_dispatch::AccountRoute;
 use tocsin_domain::Platform;
-use tocsin_store::NewAccount;
+use tocsin_store::{AccountRecord, NewAccount};
 
 use super::auth::Authed;
 use super::catalog::stand_in;
 use super::error::{ApiError, ApiResult, Json, Path};
 use super::App;
+use crate::accounts::{AccountError, NewPlatformAccount, PlatformSetup, SETUPS};
 use crate::people::{Caller, Permission, Role, TotpEnrolment};
 
 /// A user on the admin page.
@@ -164,7 +166,7 @@ pub async fn reset_totp(
     Ok(Json(enrolment(&name, summary.role, &e)))
 }
 
-/// An account on the admin page.
+/// An account on the admin page. Never its secret: only whether one is stored.
 #[derive(Debug, Serialize)]
 pub struct AccountView {
     id: i64,
@@ -175,41 +177,115 @@ pub struct AccountView {
     sandbox: bool,
     connected: bool,
     breaker: &'static str,
+    status: &'static str,
+    status_detail: Option<String>,
+    not_connected: Option<String>,
+    secret_stored: bool,
+    secret_updated_at: Option<DateTime<Utc>>,
+}
+
+fn account_view(app: &App, a: AccountRecord) -> AccountView {
+    AccountView {
+        id: a.id,
+        stands_for: a.sandbox.then(|| stand_in(&a.handle).as_str().to_string()),
+        connected: app.0.routes.get(a.id).is_some(),
+        breaker: app.0.dispatcher.breaker_state(a.id),
+        status: a.status.as_str(),
+        status_detail: a.status_detail,
+        not_connected: app.0.vault.not_connected(a.id).map(|why| why.to_string()),
+        secret_stored: a.secret_sealed.is_some(),
+        secret_updated_at: a.secret_updated_at,
+        platform: a.platform,
+        handle: a.handle,
+        display_name: a.display_name,
+        sandbox: a.sandbox,
+    }
 }
 
 /// `GET /api/accounts`.
 pub async fn accounts(State(app): State<App>, who: Authed) -> ApiResult<Json<Vec<AccountView>>> {
     who.require(&app, Permission::ViewDeliveries)?;
-    let rows = app.0.store.accounts().await?;
+    let rows = app.0.store.account_records().await?;
     Ok(Json(
-        rows.into_iter()
-            .map(|a| AccountView {
-                id: a.id,
-                stands_for: a.sandbox.then(|| stand_in(&a.handle).as_str().to_string()),
-                connected: app.0.routes.get(a.id).is_some(),
-                breaker: app.0.dispatcher.breaker_state(a.id),
-                platform: a.platform,
-                handle: a.handle,
-                display_name: a.display_name,
-                sandbox: a.sandbox,
+        rows.into_iter().map(|a| account_view(&app, a)).collect(),
+    ))
+}
+
+/// A platform's setup on the admin page's form.
+#[derive(Debug, Serialize)]
+pub struct PlatformSetupView {
+    platform: &'static str,
+    display_name: &'static str,
+    #[serde(flatten)]
+    setup: &'static PlatformSetup,
+}
+
+/// `GET /api/accounts/platforms`: what connecting each platform's account takes (its
+/// settings with examples, and what its secret is).
+pub async fn platforms(
+    State(app): State<App>,
+    who: Authed,
+) -> ApiResult<Json<Vec<PlatformSetupView>>> {
+    who.require(&app, Permission::ViewDeliveries)?;
+    Ok(Json(
+        SETUPS
+            .iter()
+            .map(|s| PlatformSetupView {
+                platform: s.platform.as_str(),
+                display_name: s.platform.display_name(),
+                setup: s,
             })
             .collect(),
     ))
 }
 
-/// A new account. Only sandbox stand-ins are added here; real platform accounts are
-/// connected with their credentials (see the README's platform setup).
+/// A secret in a request: held as a [`SecretString`] from the moment it is read, so it is
+/// never printed.
+pub struct SecretInput(SecretString);
+
+impl<'de> Deserialize<'de> for SecretInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| SecretInput(SecretString::from(s)))
+    }
+}
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A new account: a sandbox stand-in (`platform: "sandbox"`, `stands_for`), or a real
+/// platform account with its settings and secret (see the README's platform setup).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddAccount {
     platform: String,
-    stands_for: String,
     display_name: String,
     #[serde(default)]
+    stands_for: Option<String>,
+    #[serde(default)]
     handle: Option<String>,
+    #[serde(default)]
+    settings: Option<serde_json::Value>,
+    #[serde(default)]
+    secret: Option<SecretInput>,
 }
 
-/// `POST /api/accounts`.
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> ApiError {
+        match e {
+            AccountError::Invalid { field, message } => ApiError::invalid(field, message),
+            AccountError::Taken { .. } => ApiError::conflict(e.to_string()),
+            AccountError::Store(s) => s.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+/// `POST /api/accounts`. A real account is checked by building its connector before
+/// anything is stored, stored with its secret sealed to its id, and connected from what
+/// was stored, so fan-out reaches it at once. The answer never holds the secret.
 pub async fn add_account(
     State(app): State<App>,
     who: Authed,
@@ -217,15 +293,19 @@ pub async fn add_account(
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
     who.require(&app, Permission::ManageAccounts)?;
     if form.platform != "sandbox" {
+        return add_platform_account(&app, &who, form).await;
+    }
+    if form.secret.is_some() || form.settings.is_some() {
         return Err(ApiError::invalid(
-            "platform",
-            "only sandbox accounts are added from the panel; connect real accounts as the README's platform setup says",
+            "secret",
+            "a sandbox account takes neither settings nor a secret",
         ));
     }
-    let stands_for: Platform = form.stands_for.parse().map_err(|_| {
+    let stands_for_text = form.stands_for.as_deref().unwrap_or_default();
+    let stands_for: Platform = stands_for_text.parse().map_err(|_| {
         ApiError::invalid(
             "stands_for",
-            format!("`{}` is not a platform", form.stands_for),
+            format!("`{stands_for_text}` is not a platform"),
         )
     })?;
     let display_name = form.display_name.trim();
@@ -271,17 +351,78 @@ pub async fn add_account(
             host: "sandbox".into(),
         },
     );
-    Ok((
-        StatusCode::CREATED,
-        Json(AccountView {
-            id,
-            platform: "sandbox".into(),
-            stands_for: Some(stands_for.as_str().to_string()),
-            handle,
-            display_name: display_name.to_string(),
-            sandbox: true,
-            connected: true,
-            breaker: app.0.dispatcher.breaker_state(id),
-        }),
-    ))
+    let record = app
+        .0
+        .store
+        .account_record(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+    Ok((StatusCode::CREATED, Json(account_view(&app, record))))
+}
+
+async fn add_platform_account(
+    app: &App,
+    who: &Authed,
+    form: AddAccount,
+) -> ApiResult<(StatusCode, Json<AccountView>)> {
+    let platform: Platform = form
+        .platform
+        .parse()
+        .ok()
+        .filter(|p| crate::accounts::setup(*p).is_some())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "platform",
+                format!(
+                    "`{}` is not a platform accounts are connected on (sandbox, {})",
+                    form.platform.chars().take(40).collect::<String>(),
+                    SETUPS
+                        .iter()
+                        .map(|s| s.platform.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    if form.stands_for.is_some() {
+        return Err(ApiError::invalid(
+            "stands_for",
+            "only a sandbox account stands for another platform",
+        ));
+    }
+    let account = NewPlatformAccount {
+        platform,
+        handle: form.handle.unwrap_or_default(),
+        display_name: form.display_name,
+        settings: form.settings.unwrap_or(serde_json::Value::Null),
+        secret: form
+            .secret
+            .map(|s| s.0)
+            .filter(|s| !s.expose_secret().trim().is_empty())
+            .map(|s| SecretString::from(s.expose_secret().trim().to_string())),
+    };
+    let record = app.0.vault.add(&app.0.store, who.user(), &account).await?;
+    if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
+        tracing::warn!(account = record.id, reason = %why, "a new account did not connect");
+    }
+    Ok((StatusCode::CREATED, Json(account_view(app, record))))
+}
+
+/// `POST /api/accounts/{id}/disable`: out of fan-out at once; the account's row, its
+/// deliveries and the audit log keep its history.
+pub async fn disable_account(
+    State(app): State<App>,
+    who: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AccountView>> {
+    who.require(&app, Permission::ManageAccounts)?;
+    app.0.store.disable_account(who.user(), id).await?;
+    app.0.vault.disconnect(&app.0.routes, id);
+    let record = app
+        .0
+        .store
+        .account_record(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+    Ok(Json(account_view(&app, record)))
 }

@@ -177,6 +177,8 @@ impl Harness {
             sandbox: sandbox.clone(),
             config: options.server,
         });
+        // Accounts already in the store (a restart over the same database) connect too.
+        app.connect_stored_accounts().await.map_err(fail)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(fail)?;

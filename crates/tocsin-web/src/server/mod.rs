@@ -37,6 +37,7 @@ use tocsin_domain::compose::Composer;
 use tocsin_domain::library::Library;
 use tocsin_store::Store;
 
+use crate::accounts::AccountVault;
 use crate::people::People;
 pub use catalog::stand_in;
 pub use events::{Hub, ServerEvent};
@@ -107,6 +108,7 @@ pub(crate) struct Inner {
     pub(crate) sandbox: Arc<SandboxLog>,
     pub(crate) config: ServerConfig,
     pub(crate) hub: Hub,
+    pub(crate) vault: Arc<AccountVault>,
     dispatching: AtomicBool,
 }
 
@@ -126,6 +128,11 @@ impl App {
     pub fn new(parts: AppParts) -> App {
         let hub = Hub::new(parts.config.ws.queue);
         hub.relay(parts.dispatcher.subscribe());
+        let vault = Arc::new(AccountVault::new(
+            parts.people.sealing_key(),
+            parts.sandbox.clone(),
+        ));
+        vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
         App(Arc::new(Inner {
             store: parts.store,
             people: parts.people,
@@ -136,6 +143,7 @@ impl App {
             sandbox: parts.sandbox,
             config: parts.config,
             hub,
+            vault,
             dispatching: AtomicBool::new(false),
         }))
     }
@@ -153,6 +161,22 @@ impl App {
     /// The routing table (to add accounts' connectors).
     pub fn routes(&self) -> &Arc<Routes> {
         &self.0.routes
+    }
+
+    /// The platform accounts' vault (seals their secrets, builds their routes).
+    pub fn vault(&self) -> &Arc<AccountVault> {
+        &self.0.vault
+    }
+
+    /// Connects every stored account (see [`AccountVault::connect_stored`]); call once at
+    /// start, before serving.
+    pub async fn connect_stored_accounts(
+        &self,
+    ) -> Result<Vec<crate::accounts::Connection>, tocsin_store::StoreError> {
+        self.0
+            .vault
+            .connect_stored(&self.0.store, &self.0.routes)
+            .await
     }
 
     pub(crate) fn dispatching(&self) -> bool {
@@ -210,6 +234,8 @@ pub fn router(app: App) -> Router {
         .route("/users/{name}/disable", post(admin::disable_user))
         .route("/users/{name}/reset-totp", post(admin::reset_totp))
         .route("/accounts", get(admin::accounts).post(admin::add_account))
+        .route("/accounts/platforms", get(admin::platforms))
+        .route("/accounts/{id}/disable", post(admin::disable_account))
         .fallback(error::not_found)
         // After every route: a known path with a method it does not take answers the
         // JSON error too, not axum's empty 405.

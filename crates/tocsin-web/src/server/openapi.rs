@@ -337,7 +337,7 @@ pub const OPERATIONS: &[Operation] = &[
     (
         "get",
         "/api/accounts",
-        "Platform accounts with their circuit breakers",
+        "Platform accounts with their status, circuit breaker and whether a secret is stored (never the secret)",
         "admin",
         "viewer",
         None,
@@ -345,10 +345,26 @@ pub const OPERATIONS: &[Operation] = &[
     (
         "post",
         "/api/accounts",
-        "Add a sandbox account",
+        "Add a sandbox account, or a platform account with its settings and secret (checked by its connector, stored sealed, connected at once)",
         "admin",
         "admin, re-authenticated",
         Some("AddAccount"),
+    ),
+    (
+        "get",
+        "/api/accounts/platforms",
+        "What connecting each platform's account takes: its settings with examples, and its secret",
+        "admin",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/accounts/{id}/disable",
+        "Disable an account (out of fan-out at once; its history stays)",
+        "admin",
+        "admin, re-authenticated",
+        None,
     ),
     (
         "get",
@@ -394,7 +410,7 @@ fn schemas() -> Value {
         "AddConsent": object(&["reference", "subject", "form_location"], &[("reference", string()), ("subject", string()), ("scope_playbooks", json!({"type": "array", "items": {"type": "string"}})), ("scope_channels", json!({"type": "array", "items": {"type": "string"}})), ("expires_at", string()), ("form_location", string())]),
         "AddUser": object(&["name", "role", "password"], &[("name", string()), ("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]})), ("password", string())]),
         "SetRole": object(&["role"], &[("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]}))]),
-        "AddAccount": object(&["platform", "stands_for", "display_name"], &[("platform", json!({"enum": ["sandbox"]})), ("stands_for", string()), ("display_name", string()), ("handle", string())]),
+        "AddAccount": object(&["platform", "display_name"], &[("platform", json!({"enum": ["sandbox", "mastodon", "bluesky", "x", "facebook", "threads", "linkedin", "telegram", "discord", "slack", "teams", "matrix", "email", "sms", "webhook"]})), ("stands_for", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("secret", json!({"type": "string", "writeOnly": true}))]),
         "Error": object(&["error"], &[("error", object(&["code", "message"], &[("code", string()), ("message", string()), ("field", string())]))]),
     })
 }

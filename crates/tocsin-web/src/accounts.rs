@@ -1,0 +1,1228 @@
+//! Platform accounts with their credentials: the vault that seals each account's secret
+//! (bot token, access token, app password, webhook URL) at rest, checks a new account by
+//! building its connector before anything is stored, and turns a stored account back into
+//! the route fan-out sends through.
+//!
+//! Secrets are sealed with XChaCha20-Poly1305 ([`SealingKey`]) under the key from the
+//! configuration or the environment, bound to the account's id as associated data
+//! ([`account_aad`]: `tocsin-account:<id>`), so a sealed value copied to another row
+//! does not open. A secret is held as a [`SecretString`] from the moment it is read, so it
+//! never reaches a log line, an error, an audit entry or an API answer; only whether one
+//! is stored is shown.
+//!
+//! [`SETUPS`] says, per platform, which settings its connector reads (names, kinds, an
+//! example) and what its secret is: the admin page and the CLI show it, and
+//! [`coerce_settings`] uses it to read `key = value` text into the types the connector
+//! expects. A test checks it against each connector's own settings type.
+
+use dashmap::{DashMap, DashSet};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::str::FromStr as _;
+use std::sync::{Arc, OnceLock};
+use tocsin_connector::http::{HttpClient, HttpLimits};
+use tocsin_connector::ConnectorError;
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_connectors::{build_connector, AccountSpec};
+use tocsin_dispatch::{AccountRoute, DeliveryEvent, DeliveryEventKind, Routes};
+use tocsin_domain::Platform;
+use tocsin_store::{
+    AccountRecord, AccountStatus, NewAccount, Rotated, SealedKind, Store, StoreError,
+};
+use tokio::sync::broadcast;
+
+use crate::people::{totp_aad, SealError, SealingKey};
+
+/// The associated data an account's sealed secret is bound to: `tocsin-account:<id>`.
+pub fn account_aad(id: i64) -> Vec<u8> {
+    format!("tocsin-account:{id}").into_bytes()
+}
+
+/// The kind of value a setting takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingKind {
+    /// Text.
+    Text,
+    /// A whole number.
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// A list of texts (`a, b` or a JSON array).
+    List,
+}
+
+/// One setting a platform's connector reads.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SettingKey {
+    /// Its name in the settings.
+    pub name: &'static str,
+    /// What it takes.
+    pub kind: SettingKind,
+    /// Whether the connector needs it.
+    pub required: bool,
+    /// An example value (a working one, or the default).
+    pub example: &'static str,
+    /// What it is.
+    pub help: &'static str,
+}
+
+/// What connecting one platform's account takes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PlatformSetup {
+    /// The platform.
+    pub platform: Platform,
+    /// What its secret is, in words (`bot token`, `webhook URL`, ...).
+    pub secret: &'static str,
+    /// Whether the connector needs the secret (SMTP without authentication does not).
+    pub secret_required: bool,
+    /// The host used when no URL setting names one (accounts on one host share its
+    /// concurrency limit).
+    #[serde(skip)]
+    pub default_host: &'static str,
+    /// Its settings.
+    pub settings: &'static [SettingKey],
+}
+
+const fn key(
+    name: &'static str,
+    kind: SettingKind,
+    required: bool,
+    example: &'static str,
+    help: &'static str,
+) -> SettingKey {
+    SettingKey {
+        name,
+        kind,
+        required,
+        example,
+        help,
+    }
+}
+
+use SettingKind::{Bool, List, Number, Text};
+
+/// Every platform an account can be connected on, with its settings and secret (from each
+/// connector's `config.rs`).
+pub const SETUPS: &[PlatformSetup] = &[
+    PlatformSetup {
+        platform: Platform::Mastodon,
+        secret: "access token (scope write:statuses)",
+        secret_required: true,
+        default_host: "",
+        settings: &[
+            key(
+                "base_url",
+                Text,
+                true,
+                "https://mastodon.example",
+                "the server",
+            ),
+            key(
+                "visibility",
+                Text,
+                false,
+                "public",
+                "public, unlisted, private or direct",
+            ),
+            key("language", Text, false, "en", "ISO 639 code of the posts"),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Bluesky,
+        secret: "app password",
+        secret_required: true,
+        default_host: "bsky.social",
+        settings: &[
+            key(
+                "handle",
+                Text,
+                true,
+                "health.example.gov",
+                "handle or DID that signs in",
+            ),
+            key("service", Text, false, "https://bsky.social", "the PDS"),
+            key("language", Text, false, "en", "BCP 47 code of the posts"),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::X,
+        secret: "OAuth 2 user access token (tweet.read tweet.write users.read offline.access)",
+        secret_required: true,
+        default_host: "api.x.com",
+        settings: &[
+            key(
+                "username",
+                Text,
+                true,
+                "CountyHealth",
+                "user name, for post links",
+            ),
+            key("base_url", Text, false, "https://api.x.com", "the API"),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Facebook,
+        secret: "Page access token",
+        secret_required: true,
+        default_host: "graph.facebook.com",
+        settings: &[
+            key(
+                "page_id",
+                Text,
+                true,
+                "104560000000001",
+                "the Page's numeric id",
+            ),
+            key("graph_version", Text, false, "v26.0", "Graph API version"),
+            key(
+                "base_url",
+                Text,
+                false,
+                "https://graph.facebook.com",
+                "the API",
+            ),
+            key(
+                "link_preview",
+                Bool,
+                false,
+                "true",
+                "send the first link as the post's link",
+            ),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Threads,
+        secret: "Threads user access token",
+        secret_required: true,
+        default_host: "graph.threads.net",
+        settings: &[
+            key(
+                "user_id",
+                Text,
+                true,
+                "17841400000000001",
+                "the Threads user's numeric id",
+            ),
+            key(
+                "base_url",
+                Text,
+                false,
+                "https://graph.threads.net/v1.0",
+                "the API with its version",
+            ),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Linkedin,
+        secret: "OAuth token (scope w_organization_social)",
+        secret_required: true,
+        default_host: "api.linkedin.com",
+        settings: &[
+            key(
+                "organization_id",
+                Text,
+                true,
+                "2414183",
+                "the organisation's numeric id",
+            ),
+            key(
+                "linkedin_version",
+                Text,
+                false,
+                "202605",
+                "LinkedIn-Version, YYYYMM",
+            ),
+            key(
+                "base_url",
+                Text,
+                false,
+                "https://api.linkedin.com",
+                "the API",
+            ),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Telegram,
+        secret: "bot token",
+        secret_required: true,
+        default_host: "api.telegram.org",
+        settings: &[
+            key(
+                "chat_id",
+                Text,
+                true,
+                "-1001234567890",
+                "numeric chat id or @channelusername",
+            ),
+            key(
+                "api_url",
+                Text,
+                false,
+                "https://api.telegram.org",
+                "the Bot API server",
+            ),
+            key(
+                "link_preview",
+                Bool,
+                false,
+                "false",
+                "let Telegram show link previews",
+            ),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Discord,
+        secret: "webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
+        secret_required: true,
+        default_host: "discord.com",
+        settings: &[
+            key(
+                "guild_id",
+                Text,
+                false,
+                "1100000000000000001",
+                "the server id, for message links",
+            ),
+            key(
+                "thread_id",
+                Text,
+                false,
+                "1100000000000000002",
+                "thread that replies go into",
+            ),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Slack,
+        secret: "bot token (xoxb-..., scope chat:write)",
+        secret_required: true,
+        default_host: "slack.com",
+        settings: &[
+            key(
+                "channel",
+                Text,
+                true,
+                "C0123ABCD",
+                "the channel's id (the bot must be in it)",
+            ),
+            key("api_url", Text, false, "https://slack.com", "the Web API"),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Teams,
+        secret: "Workflows webhook URL",
+        secret_required: true,
+        default_host: "teams",
+        settings: &[key(
+            "default_title",
+            Text,
+            false,
+            "County Health",
+            "card heading when a message has no title",
+        )],
+    },
+    PlatformSetup {
+        platform: Platform::Matrix,
+        secret: "access token",
+        secret_required: true,
+        default_host: "",
+        settings: &[
+            key(
+                "homeserver",
+                Text,
+                true,
+                "https://matrix.example.org",
+                "the homeserver",
+            ),
+            key(
+                "room_id",
+                Text,
+                true,
+                "!alerts:example.org",
+                "room id (not an alias)",
+            ),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Email,
+        secret: "SMTP password (none if the server takes no authentication)",
+        secret_required: false,
+        default_host: "",
+        settings: &[
+            key(
+                "smtp_host",
+                Text,
+                true,
+                "smtp.example.org",
+                "submission server",
+            ),
+            key(
+                "smtp_port",
+                Number,
+                true,
+                "587",
+                "587 with starttls, 465 with implicit",
+            ),
+            key(
+                "tls",
+                Text,
+                true,
+                "starttls",
+                "starttls, implicit, or none (loopback only)",
+            ),
+            key(
+                "from",
+                Text,
+                true,
+                "County Health <alerts@example.org>",
+                "the sender",
+            ),
+            key(
+                "to",
+                List,
+                true,
+                "alerts@example.org, partners@example.org",
+                "recipients",
+            ),
+            key(
+                "username",
+                Text,
+                false,
+                "alerts@example.org",
+                "SMTP user name",
+            ),
+            key("timeout_secs", Number, false, "30", "seconds per SMTP step"),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Sms,
+        secret: "Twilio auth token (or the API key's secret)",
+        secret_required: true,
+        default_host: "api.twilio.com",
+        settings: &[
+            key(
+                "account_sid",
+                Text,
+                true,
+                "AC0123456789abcdef0123456789abcdef",
+                "Account SID",
+            ),
+            key("to", List, true, "+15557654321", "recipients in E.164"),
+            key(
+                "from",
+                Text,
+                false,
+                "+15551234567",
+                "sender (or messaging_service_sid)",
+            ),
+            key(
+                "messaging_service_sid",
+                Text,
+                false,
+                "MG0123456789abcdef0123456789abcdef",
+                "a Messaging Service instead of from",
+            ),
+            key(
+                "api_key_sid",
+                Text,
+                false,
+                "SK0123456789abcdef0123456789abcdef",
+                "API key to sign in with",
+            ),
+            key("api_url", Text, false, "https://api.twilio.com", "the API"),
+        ],
+    },
+    PlatformSetup {
+        platform: Platform::Webhook,
+        secret: "signing secret (whsec_ and base64)",
+        secret_required: true,
+        default_host: "",
+        settings: &[key(
+            "url",
+            Text,
+            true,
+            "https://hooks.example.org/tocsin",
+            "the subscriber's endpoint",
+        )],
+    },
+];
+
+/// What connecting `platform`'s account takes; `None` for platforms without accounts
+/// (the CAP feed, the sandbox).
+pub fn setup(platform: Platform) -> Option<&'static PlatformSetup> {
+    SETUPS.iter().find(|s| s.platform == platform)
+}
+
+/// Why an account could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Something in the request is wrong; `field` names it (`settings`, `secret`, ...).
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong (never the secret).
+        message: String,
+    },
+    /// An account with this platform and handle exists already.
+    #[error("a {platform} account `{handle}` exists already")]
+    Taken {
+        /// The platform.
+        platform: String,
+        /// The handle.
+        handle: String,
+    },
+    /// Sealing failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No HTTP client could be built for connectors.
+    #[error("{0}")]
+    Http(String),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
+    AccountError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A real platform account to add.
+pub struct NewPlatformAccount {
+    /// The platform.
+    pub platform: Platform,
+    /// The account on the platform (`@county_health`, a channel, a page name).
+    pub handle: String,
+    /// How people call it in the panel.
+    pub display_name: String,
+    /// The platform's settings, as a JSON object (texts are read into their kinds).
+    pub settings: Value,
+    /// The secret, if the platform takes one.
+    pub secret: Option<SecretString>,
+}
+
+impl std::fmt::Debug for NewPlatformAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPlatformAccount")
+            .field("platform", &self.platform)
+            .field("handle", &self.handle)
+            .field("display_name", &self.display_name)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads `text` as the kind `kind`, for a setting given as text.
+fn coerce(name: &str, kind: SettingKind, value: Value) -> Result<Value, AccountError> {
+    let field = "settings";
+    match (kind, value) {
+        (Text, Value::Number(n)) => Ok(Value::String(n.to_string())),
+        (Text, Value::Bool(b)) => Ok(Value::String(b.to_string())),
+        (Number, Value::String(s)) => s
+            .trim()
+            .parse::<u64>()
+            .map(Value::from)
+            .map_err(|_| invalid(field, format!("{name} must be a whole number"))),
+        (Bool, Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" => Ok(Value::Bool(true)),
+            "false" | "no" | "off" => Ok(Value::Bool(false)),
+            _ => Err(invalid(field, format!("{name} must be true or false"))),
+        },
+        (List, Value::String(s)) => {
+            let s = s.trim();
+            if s.starts_with('[') {
+                serde_json::from_str::<Vec<String>>(s)
+                    .map(Value::from)
+                    .map_err(|_| invalid(field, format!("{name} must be a list of texts")))
+            } else {
+                Ok(Value::from(
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                ))
+            }
+        }
+        (_, v) => Ok(v),
+    }
+}
+
+/// The settings with each known setting given as text read into the kind its connector
+/// expects (`smtp_port = "587"` becomes a number, `to = "a, b"` a list); values already
+/// of the right kind and unknown names pass as they are (the connector refuses the
+/// latter, naming the ones it knows). Refuses anything but a JSON object.
+pub fn coerce_settings(platform: Platform, settings: Value) -> Result<Value, AccountError> {
+    let object = match settings {
+        Value::Object(o) => o,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(invalid(
+                "settings",
+                "settings are an object of name = value",
+            ))
+        }
+    };
+    let keys = setup(platform).map_or(&[][..], |s| s.settings);
+    let mut out = Map::new();
+    for (name, value) in object {
+        let value = match keys.iter().find(|k| k.name == name) {
+            Some(k) => coerce(&name, k.kind, value)?,
+            None => value,
+        };
+        out.insert(name, value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Reads `key = value` lines (or `key=value` arguments) into a settings object of texts:
+/// blank lines and `#` comments are skipped, one pair of surrounding quotes is removed.
+pub fn settings_from_lines<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+) -> Result<Map<String, Value>, AccountError> {
+    let mut out = Map::new();
+    for line in lines {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(invalid(
+                "settings",
+                format!(
+                    "`{}` is not name = value",
+                    line.chars().take(40).collect::<String>()
+                ),
+            ));
+        };
+        let name = name.trim();
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(invalid(
+                "settings",
+                format!(
+                    "`{}` is not a setting name",
+                    name.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+        out.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    Ok(out)
+}
+
+/// Checks a handle or display name: trimmed, 1 to `max` characters, no control ones.
+fn text_field(field: &'static str, text: &str, max: usize) -> Result<String, AccountError> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            format!("{} is 1 to {max} characters", field.replace('_', " ")),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// The host part of a URL (with its port), lower-cased.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The host an account's requests go to, for the shared per-host concurrency limit.
+fn route_host(platform: Platform, settings: &Value, secret: Option<&SecretString>) -> String {
+    let from_settings = ["base_url", "api_url", "service", "homeserver", "url"]
+        .iter()
+        .find_map(|k| settings.get(*k).and_then(Value::as_str).and_then(host_of))
+        .or_else(|| {
+            settings
+                .get("smtp_host")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+        });
+    let from_secret = || match platform {
+        // The webhook URL is the secret; its host is not.
+        Platform::Discord | Platform::Teams => secret.and_then(|s| host_of(s.expose_secret())),
+        _ => None,
+    };
+    from_settings
+        .or_else(from_secret)
+        .or_else(|| {
+            setup(platform)
+                .map(|s| s.default_host.to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| platform.as_str().to_string())
+}
+
+/// Why a stored account is not connected (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotConnected {
+    /// Disabled by an admin.
+    Disabled,
+    /// No secret is stored and the platform needs one.
+    NoSecret,
+    /// The stored secret does not open with this server's key.
+    SecretDoesNotOpen,
+    /// The platform's connector refused the stored settings or secret.
+    Refused(String),
+    /// The stored platform name is not one Tocsin connects.
+    UnknownPlatform(String),
+}
+
+impl std::fmt::Display for NotConnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotConnected::Disabled => f.write_str("disabled"),
+            NotConnected::NoSecret => f.write_str("no secret is stored"),
+            NotConnected::SecretDoesNotOpen => f.write_str(
+                "the stored secret does not open with this server's key \
+                 (TOCSIN_SECRET_KEY or [secrets] key_file): was the key rotated?",
+            ),
+            NotConnected::Refused(why) => write!(f, "the connector refused the account: {why}"),
+            NotConnected::UnknownPlatform(p) => write!(f, "no connector for platform `{p}`"),
+        }
+    }
+}
+
+/// What happened to one stored account at start.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The account.
+    pub id: i64,
+    /// Its platform.
+    pub platform: String,
+    /// Its handle.
+    pub handle: String,
+    /// `Ok` when its route is in place.
+    pub outcome: Result<(), NotConnected>,
+}
+
+/// Seals, opens and connects platform accounts. One per server; the CLI makes its own.
+pub struct AccountVault {
+    key: Arc<SealingKey>,
+    sandbox: Arc<SandboxLog>,
+    http: OnceLock<HttpClient>,
+    /// Why accounts this node could not connect are not connected.
+    not_connected: DashMap<i64, NotConnected>,
+    /// Accounts whose status is `auth_failed`, so a delivery that gets through clears it.
+    auth_failed: DashSet<i64>,
+}
+
+impl std::fmt::Debug for AccountVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountVault").finish_non_exhaustive()
+    }
+}
+
+impl AccountVault {
+    /// A vault sealing with `key`; sandbox accounts record into `sandbox`.
+    pub fn new(key: Arc<SealingKey>, sandbox: Arc<SandboxLog>) -> AccountVault {
+        AccountVault {
+            key,
+            sandbox,
+            http: OnceLock::new(),
+            not_connected: DashMap::new(),
+            auth_failed: DashSet::new(),
+        }
+    }
+
+    /// The HTTP client connectors share (built at first use, with Tocsin's limits).
+    fn http(&self) -> Result<&HttpClient, AccountError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let http = HttpClient::new(HttpLimits::default())
+            .map_err(|e| AccountError::Http(e.to_string()))?;
+        Ok(self.http.get_or_init(|| http))
+    }
+
+    /// Seals an account's secret, bound to its id.
+    pub fn seal_secret(&self, id: i64, secret: &SecretString) -> Result<Vec<u8>, SealError> {
+        self.key
+            .seal(secret.expose_secret().as_bytes(), &account_aad(id))
+    }
+
+    /// Opens an account's sealed secret.
+    pub fn open_secret(&self, id: i64, sealed: &[u8]) -> Result<SecretString, SealError> {
+        let plain = self.key.open(sealed, &account_aad(id))?;
+        let text = std::str::from_utf8(plain.expose_secret()).map_err(|_| SealError::Open)?;
+        Ok(SecretString::from(text.to_string()))
+    }
+
+    /// Checks a new account without storing anything: handle, display name, the secret
+    /// the platform needs, and the platform's own check of settings and secret (its
+    /// connector is built). Returns the settings as they will be stored.
+    pub fn check(&self, account: &NewPlatformAccount) -> Result<Value, AccountError> {
+        let Some(setup) = setup(account.platform) else {
+            return Err(invalid(
+                "platform",
+                format!(
+                    "{} accounts are not connected with credentials",
+                    account.platform.display_name()
+                ),
+            ));
+        };
+        text_field("handle", &account.handle, 200)?;
+        text_field("display_name", &account.display_name, 100)?;
+        if setup.secret_required && account.secret.is_none() {
+            return Err(invalid(
+                "secret",
+                format!(
+                    "a {} account needs its {}",
+                    account.platform.display_name(),
+                    setup.secret
+                ),
+            ));
+        }
+        let settings = coerce_settings(account.platform, account.settings.clone())?;
+        let spec = AccountSpec {
+            id: "new".into(),
+            platform: account.platform,
+            name: account.handle.trim().to_string(),
+            settings: settings.clone(),
+            secret: account.secret.clone(),
+        };
+        build_connector(&spec, self.http()?, &self.sandbox)
+            .map_err(|e| invalid("settings", refusal(&e)))?;
+        Ok(settings)
+    }
+
+    /// Checks the account ([`AccountVault::check`]), then stores it with its secret sealed
+    /// to the new id, in one transaction audited as `account.add`. Returns the stored
+    /// account; connect it with [`AccountVault::connect`].
+    pub async fn add(
+        &self,
+        store: &Store,
+        actor: &str,
+        account: &NewPlatformAccount,
+    ) -> Result<AccountRecord, AccountError> {
+        let settings = self.check(account)?;
+        let row = NewAccount {
+            platform: account.platform.as_str().to_string(),
+            handle: account.handle.trim().to_string(),
+            display_name: account.display_name.trim().to_string(),
+            sandbox: false,
+        };
+        let added = store
+            .add_account_sealed(actor, &row, &settings, |id| {
+                account
+                    .secret
+                    .as_ref()
+                    .map(|s| self.seal_secret(id, s))
+                    .transpose()
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        let id = match added {
+            Ok(id) => id,
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                return Err(AccountError::Taken {
+                    platform: row.platform,
+                    handle: row.handle,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        store
+            .account_record(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("account {id}")).into())
+    }
+
+    /// The route for a stored account: its secret opened with this vault's key, its
+    /// connector built from the stored settings. Sandbox accounts record locally.
+    pub fn route(&self, record: &AccountRecord) -> Result<AccountRoute, NotConnected> {
+        if record.status == AccountStatus::Disabled {
+            return Err(NotConnected::Disabled);
+        }
+        if record.sandbox {
+            return Ok(AccountRoute {
+                connector: Arc::new(SandboxConnector::standing_for(
+                    &record.id.to_string(),
+                    self.sandbox.clone(),
+                    crate::server::stand_in(&record.handle),
+                )),
+                host: "sandbox".into(),
+            });
+        }
+        let platform = Platform::from_str(&record.platform)
+            .ok()
+            .filter(|p| setup(*p).is_some())
+            .ok_or_else(|| NotConnected::UnknownPlatform(record.platform.clone()))?;
+        let secret = match &record.secret_sealed {
+            Some(sealed) => Some(
+                self.open_secret(record.id, sealed)
+                    .map_err(|_| NotConnected::SecretDoesNotOpen)?,
+            ),
+            None if setup(platform).is_some_and(|s| s.secret_required) => {
+                return Err(NotConnected::NoSecret)
+            }
+            None => None,
+        };
+        let spec = AccountSpec {
+            id: record.id.to_string(),
+            platform,
+            name: record.handle.clone(),
+            settings: record.settings.clone(),
+            secret,
+        };
+        let http = self
+            .http()
+            .map_err(|e| NotConnected::Refused(e.to_string()))?;
+        let connector = build_connector(&spec, http, &self.sandbox)
+            .map_err(|e| NotConnected::Refused(refusal(&e)))?;
+        Ok(AccountRoute {
+            connector,
+            host: route_host(platform, &spec.settings, spec.secret.as_ref()),
+        })
+    }
+
+    /// Connects one stored account: its route goes into `routes` (fan-out reaches it at
+    /// once), or it is remembered as not connected, with why.
+    pub fn connect(&self, routes: &Routes, record: &AccountRecord) -> Result<(), NotConnected> {
+        if record.status == AccountStatus::AuthFailed {
+            self.auth_failed.insert(record.id);
+        }
+        match self.route(record) {
+            Ok(route) => {
+                routes.insert(record.id, route);
+                self.not_connected.remove(&record.id);
+                Ok(())
+            }
+            Err(why) => {
+                routes.remove(record.id);
+                self.not_connected.insert(record.id, why.clone());
+                Err(why)
+            }
+        }
+    }
+
+    /// Takes an account out of this node's fan-out.
+    pub fn disconnect(&self, routes: &Routes, id: i64) {
+        routes.remove(id);
+        self.not_connected.insert(id, NotConnected::Disabled);
+    }
+
+    /// Connects every stored account (disabled ones are skipped). An account that cannot
+    /// be connected is logged, without its secret, and listed as not connected.
+    pub async fn connect_stored(
+        &self,
+        store: &Store,
+        routes: &Routes,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let mut out = Vec::new();
+        for record in store.account_records().await? {
+            let outcome = self.connect(routes, &record);
+            if let Err(why) = &outcome {
+                if *why != NotConnected::Disabled {
+                    tracing::warn!(
+                        account = record.id,
+                        platform = %record.platform,
+                        reason = %why,
+                        "account not connected"
+                    );
+                }
+            }
+            out.push(Connection {
+                id: record.id,
+                platform: record.platform,
+                handle: record.handle,
+                outcome,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Why this node has not connected an account, if it tried and could not.
+    pub fn not_connected(&self, id: i64) -> Option<NotConnected> {
+        self.not_connected.get(&id).map(|r| r.value().clone())
+    }
+
+    /// Follows the dispatcher's delivery events: an account whose credentials the
+    /// platform refused becomes `auth_failed` (with the platform's words), and one that
+    /// delivers again becomes `connected`. Must be called inside a tokio runtime.
+    pub fn watch_deliveries(
+        self: &Arc<Self>,
+        store: Store,
+        mut events: broadcast::Receiver<DeliveryEvent>,
+    ) {
+        let vault = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let Some(vault) = vault.upgrade() else { break };
+                vault.note_delivery(&store, &event).await;
+            }
+        });
+    }
+
+    async fn note_delivery(&self, store: &Store, event: &DeliveryEvent) {
+        let id = event.account_id;
+        let change = match &event.kind {
+            DeliveryEventKind::Failed { error } if error.starts_with("authentication failed") => {
+                self.auth_failed.insert(id);
+                Some((AccountStatus::AuthFailed, Some(error.as_str())))
+            }
+            DeliveryEventKind::Delivered { .. } if self.auth_failed.remove(&id).is_some() => {
+                Some((AccountStatus::Connected, None))
+            }
+            _ => None,
+        };
+        if let Some((status, detail)) = change {
+            let detail: Option<String> = detail.map(|d| d.chars().take(300).collect());
+            if let Err(e) = store
+                .set_account_status("system", id, status, detail.as_deref())
+                .await
+            {
+                tracing::warn!(account = id, error = %e, "could not record the account's status");
+            }
+        }
+    }
+}
+
+/// A connector's refusal in words for an admin. Connectors never echo secrets (tokens
+/// travel in headers or are redacted from URLs), so their text can be shown.
+fn refusal(e: &ConnectorError) -> String {
+    match e {
+        ConnectorError::Config(why) => why.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Re-seals every sealed value in the database (account secrets and users' TOTP secrets)
+/// from `old` to `new` in one transaction, audited as `secrets.rotate_key`. A value that
+/// does not open with `old` stops the rotation and nothing changes.
+pub async fn rotate_key(
+    store: &Store,
+    actor: &str,
+    old: &SealingKey,
+    new: &SealingKey,
+) -> Result<Rotated, StoreError> {
+    store
+        .rotate_sealed(actor, |v| {
+            let (aad, what) = match v.kind {
+                SealedKind::AccountSecret => (account_aad(v.owner), "account"),
+                SealedKind::TotpSecret => (totp_aad(v.owner), "user"),
+            };
+            let plain = old.open(v.sealed, &aad).map_err(|_| {
+                format!(
+                    "the secret of {what} {} does not open with the current key; nothing was changed",
+                    v.owner
+                )
+            })?;
+            new.seal(plain.expose_secret(), &aad)
+                .map_err(|e| format!("{what} {}: {e}", v.owner))
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vault() -> AccountVault {
+        AccountVault::new(
+            Arc::new(SealingKey::generate()),
+            Arc::new(SandboxLog::default()),
+        )
+    }
+
+    fn dummy_secret(platform: Platform) -> SecretString {
+        SecretString::from(match platform {
+            Platform::Webhook => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string(),
+            Platform::Discord => {
+                "https://discord.com/api/webhooks/1100000000000000003/tok".to_string()
+            }
+            Platform::Teams => "https://prod.example.logic.azure.com/workflows/1?sig=s".into(),
+            Platform::Telegram => "123456:canary-secret-0001".to_string(),
+            Platform::Slack => "xoxb-canary-secret-0001".to_string(),
+            _ => "canary-secret-0001".to_string(),
+        })
+    }
+
+    /// The names the connector's settings type knows, from serde's refusal of an unknown
+    /// field ("expected one of `a`, `b`").
+    fn known_fields(platform: Platform) -> Vec<String> {
+        let v = vault();
+        let spec = AccountSpec {
+            id: "probe".into(),
+            platform,
+            name: "probe".into(),
+            settings: json!({"zz_probe": "x"}),
+            secret: Some(dummy_secret(platform)),
+        };
+        let err = build_connector(&spec, v.http().unwrap(), &v.sandbox)
+            .err()
+            .unwrap()
+            .to_string();
+        let expected = err.split("expected").nth(1).unwrap_or("");
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_setup_table_names_exactly_the_settings_each_connector_reads() {
+        for s in SETUPS {
+            let mut ours: Vec<String> = s.settings.iter().map(|k| k.name.to_string()).collect();
+            let mut theirs = known_fields(s.platform);
+            ours.sort();
+            theirs.sort();
+            assert_eq!(ours, theirs, "{:?}", s.platform);
+        }
+    }
+
+    #[test]
+    fn the_examples_of_required_settings_make_a_working_account() {
+        let v = vault();
+        for s in SETUPS {
+            let pairs: Vec<String> = s
+                .settings
+                .iter()
+                .filter(|k| k.required || (s.platform == Platform::Sms && k.name == "from"))
+                .map(|k| format!("{} = {}", k.name, k.example))
+                .collect();
+            let settings = settings_from_lines(pairs.iter().map(String::as_str)).unwrap();
+            let mut with = settings.clone();
+            if s.platform == Platform::Email {
+                // A password goes with a user name.
+                with.insert("username".into(), json!("alerts@example.org"));
+            }
+            let account = NewPlatformAccount {
+                platform: s.platform,
+                handle: "h".into(),
+                display_name: "H".into(),
+                settings: Value::Object(with),
+                secret: Some(dummy_secret(s.platform)),
+            };
+            v.check(&account)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", s.platform));
+            let without = NewPlatformAccount {
+                secret: None,
+                settings: Value::Object(settings),
+                ..account
+            };
+            assert_eq!(
+                v.check(&without).is_ok(),
+                !s.secret_required,
+                "{:?}",
+                s.platform
+            );
+        }
+    }
+
+    #[test]
+    fn texts_are_read_into_the_kinds_connectors_expect() {
+        let got = coerce_settings(
+            Platform::Email,
+            json!({"smtp_port": "587", "to": "a@x.org, b@x.org", "from": "a@x.org", "tls": "starttls"}),
+        )
+        .unwrap();
+        assert_eq!(got["smtp_port"], json!(587));
+        assert_eq!(got["to"], json!(["a@x.org", "b@x.org"]));
+        let got = coerce_settings(
+            Platform::Telegram,
+            json!({"chat_id": -100, "link_preview": "yes"}),
+        )
+        .unwrap();
+        assert_eq!(got, json!({"chat_id": "-100", "link_preview": true}));
+        assert!(coerce_settings(Platform::Email, json!({"smtp_port": "x"})).is_err());
+        assert!(coerce_settings(Platform::Email, json!("x")).is_err());
+        let lines = settings_from_lines(["# c", "", " chat_id = \"@a_b_c_d\" ", "x=1=2"]).unwrap();
+        assert_eq!(lines["chat_id"], "@a_b_c_d");
+        assert_eq!(lines["x"], "1=2");
+        assert!(settings_from_lines(["no equals"]).is_err());
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_own_account() {
+        let v = vault();
+        let sealed = v
+            .seal_secret(7, &SecretString::from("canary-token".to_string()))
+            .unwrap();
+        assert_eq!(
+            v.open_secret(7, &sealed).unwrap().expose_secret(),
+            "canary-token"
+        );
+        assert!(v.open_secret(8, &sealed).is_err());
+        assert!(vault().open_secret(7, &sealed).is_err());
+        assert!(!sealed.windows(6).any(|w| w == b"canary"));
+    }
+
+    #[test]
+    fn missing_secrets_and_refused_settings_are_named_without_echoing_the_secret() {
+        let v = vault();
+        let account = NewPlatformAccount {
+            platform: Platform::Telegram,
+            handle: "@a".into(),
+            display_name: "A".into(),
+            settings: json!({"chat_id": "not a chat"}),
+            secret: Some(SecretString::from("canary-token".to_string())),
+        };
+        let err = v.check(&account).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AccountError::Invalid {
+                    field: "settings",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!format!("{err} {err:?} {account:?}").contains("canary"));
+        let err = v
+            .check(&NewPlatformAccount {
+                secret: None,
+                settings: json!({"chat_id": "-1001"}),
+                ..account
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("bot token"), "{err}");
+    }
+
+    #[test]
+    fn routes_share_limits_by_host() {
+        assert_eq!(
+            route_host(
+                Platform::Telegram,
+                &json!({"api_url": "http://127.0.0.1:9/"}),
+                None
+            ),
+            "127.0.0.1:9"
+        );
+        assert_eq!(
+            route_host(Platform::Telegram, &json!({}), None),
+            "api.telegram.org"
+        );
+        let hook = SecretString::from("https://discord.com/api/webhooks/1/t".to_string());
+        assert_eq!(
+            route_host(Platform::Discord, &json!({}), Some(&hook)),
+            "discord.com"
+        );
+        assert_eq!(
+            route_host(Platform::Email, &json!({"smtp_host": "SMTP.x.org"}), None),
+            "smtp.x.org"
+        );
+    }
+}
