@@ -69,6 +69,9 @@ function sessionEnded(message) {
 }
 
 async function signOut() {
+  // Signing out also ends the session over the websocket: close it first, or its
+  // `session_ended` frame may win the race and say "Your session ended" instead.
+  ws.disconnect();
   try {
     await api.del('/api/session', { quiet401: true });
   } catch {

@@ -169,7 +169,8 @@ export function previewNodes(p) {
       h('header', {},
         h('h3', {}, platformTitle(v), v.platform && v.target !== v.platform ? h('span', { class: 'muted' }, ` (${v.target})`) : null),
         h('span', { class: `counter${v.over ? ' over' : ''}`, testid: `preview-count-${v.target}` },
-          v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
+          // A variant the platform does not measure (e.g. email_html) has no count.
+          v.count == null ? 'no length limit' : v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
       h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, v.text),

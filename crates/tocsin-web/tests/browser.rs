@@ -1,0 +1,1146 @@
+//! End-to-end browser tests of the control panel: the real server (`Harness`, sandbox
+//! accounts, every playbook approved) on a loopback port, driven through chromedriver in
+//! headless Chromium, two independent browsers at once (drafter and approver), asserting
+//! on what a user sees (badge texts and states, warnings, the delivery grid).
+//!
+//! The story: a drafter signs in, finds the boil-water playbook, fills it in, sees the
+//! per-platform previews, trips and clears the PHI guard, saves and submits; an approver
+//! (second browser) sees it waiting, approves it and watches the delivery grid reach
+//! delivered on every sandbox account, while the drafter's page turns to published live
+//! (websocket, no reload); the approver retracts everywhere; a compliance user finds
+//! submit, approve and retract in the audit viewer. Each step leaves a screenshot under
+//! `<target>/browser-artifacts/<test>/`.
+//!
+//! Needs `chromium` and `chromedriver` on PATH (Debian: `apt-get install chromium
+//! chromium-driver`); without them the tests fail, saying so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tocsin_test_support::db::{Backend, TestDb};
+use tocsin_web::people::{totp, Caller, PasswordCost, Role, SealingKey};
+use tocsin_web::server::harness::{Harness, HarnessOptions};
+
+/// How long a screen may take to show something.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// How long the delivery grid may take to settle.
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(20);
+
+const OPERATOR: Caller<'static> = Caller::Operator("cli:browser-test");
+
+// ---------------------------------------------------------------------------------------
+// chromedriver and the browsers
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+fn require(program: &str) -> PathBuf {
+    on_path(program).unwrap_or_else(|| {
+        panic!(
+            "`{program}` is not on PATH: the browser tests drive headless Chromium through \
+             chromedriver. Install them (Debian/Ubuntu: `apt-get install chromium chromium-driver`)."
+        )
+    })
+}
+
+/// A chromedriver child process on a free loopback port, killed (with the browsers it
+/// started, its process group) when dropped.
+struct Chromedriver {
+    child: Child,
+    url: String,
+    chromium: PathBuf,
+}
+
+impl Chromedriver {
+    async fn start() -> Chromedriver {
+        let chromium = require("chromium");
+        let driver = require("chromedriver");
+        let port = {
+            let l = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut command = Command::new(&driver);
+        command
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, so the browsers it starts go with it even on a panic.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
+        let mut cd = Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = cd.child.try_wait().unwrap() {
+                panic!("chromedriver exited at start-up ({status})");
+            }
+            let ready = http
+                .get(format!("{}/status", cd.url))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success());
+            if let Some(r) = ready {
+                let body: Value = r.json().await.unwrap_or_default();
+                if body["value"]["ready"] == json!(true) {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {} within {PATIENCE:?}",
+                cd.url
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        cd
+    }
+
+    /// A new headless Chromium session.
+    async fn session(&self, width: u32, height: u32) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": self.chromium.to_string_lossy(),
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    format!("--window-size={width},{height}"),
+                    "--lang=en-US",
+                ],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open a Chromium session through chromedriver: {e}"))
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The child's pid is its process group id (process_group(0) above).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// screenshots
+
+/// `<target>/browser-artifacts/<test>/`, emptied at the start of the test.
+struct Shots {
+    dir: PathBuf,
+    n: AtomicUsize,
+}
+
+impl Shots {
+    fn new(test: &str) -> Arc<Shots> {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+        let target = if target.is_relative() {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(target)
+        } else {
+            target
+        };
+        let dir = target.join("browser-artifacts").join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = dir.canonicalize().unwrap_or(dir);
+        Arc::new(Shots {
+            dir,
+            n: AtomicUsize::new(0),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// one browser
+
+fn tid(id: &str) -> String {
+    format!(r#"[data-testid="{id}"]"#)
+}
+
+/// What a user sees of one element.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// The rendered text (CSS text-transform applied), as WebDriver reads it.
+    text: String,
+    /// Its `data-state`, when it has one.
+    state: Option<String>,
+    displayed: bool,
+}
+
+/// Polls `probe` until it gives `Ok`, or panics after `within` with the last `Err`.
+async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let last = match probe().await {
+            Ok(v) => return v,
+            Err(e) => e,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not seen within {within:?}; last seen: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct Browser {
+    who: &'static str,
+    client: Client,
+    base: String,
+    shots: Arc<Shots>,
+}
+
+impl Browser {
+    fn open(who: &'static str, client: Client, base: &str, shots: &Arc<Shots>) -> Browser {
+        Browser {
+            who,
+            client,
+            base: base.to_string(),
+            shots: shots.clone(),
+        }
+    }
+
+    /// Saves a screenshot `<nn>-<step>.png`.
+    async fn shot(&self, step: &str) {
+        let n = self.shots.n.fetch_add(1, Ordering::SeqCst) + 1;
+        let png = self.client.screenshot().await.unwrap();
+        let path = self.shots.dir.join(format!("{n:02}-{step}.png"));
+        std::fs::write(&path, png).unwrap();
+    }
+
+    /// Scrolls the element to the top of the window, then saves a screenshot.
+    async fn shot_at(&self, id: &str, step: &str) {
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); \
+                 if (e) e.scrollIntoView({block: 'start'}); return !!e;",
+                vec![json!(tid(id))],
+            )
+            .await
+            .unwrap();
+        self.shot(step).await;
+    }
+
+    async fn goto(&self, hash: &str) {
+        self.client
+            .goto(&format!("{}/{hash}", self.base))
+            .await
+            .unwrap();
+    }
+
+    /// The location's hash route, without `#`.
+    async fn route(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        url.fragment().unwrap_or("").to_string()
+    }
+
+    async fn wait_route(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        eventually(&format!("{}: {what}", self.who), PATIENCE, || async {
+            let r = self.route().await;
+            if pred(&r) {
+                Ok(r)
+            } else {
+                Err(format!("route {r:?}"))
+            }
+        })
+        .await
+    }
+
+    /// The element now, if it is on the page.
+    async fn get(&self, id: &str) -> Option<Element> {
+        self.client.find(Locator::Css(&tid(id))).await.ok()
+    }
+
+    /// Waits for the element.
+    async fn find(&self, id: &str) -> Element {
+        eventually(&format!("{}: element {id}", self.who), PATIENCE, || async {
+            self.get(id).await.ok_or_else(|| "absent".to_string())
+        })
+        .await
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0)
+    }
+
+    async fn seen(&self, id: &str) -> Option<Seen> {
+        let e = self.get(id).await?;
+        let displayed = e.is_displayed().await.ok()?;
+        Some(Seen {
+            text: e.text().await.ok()?,
+            state: e.attr("data-state").await.ok()?,
+            displayed,
+        })
+    }
+
+    /// Waits until the element is shown and `pred` holds of what is seen.
+    async fn wait_seen(&self, id: &str, what: &str, pred: impl Fn(&Seen) -> bool) -> Seen {
+        eventually(&format!("{}: {id} {what}", self.who), PATIENCE, || async {
+            match self.seen(id).await {
+                Some(s) if s.displayed && pred(&s) => Ok(s),
+                Some(s) => Err(format!("{s:?}")),
+                None => Err("absent".into()),
+            }
+        })
+        .await
+    }
+
+    /// Waits until the element is gone (or hidden).
+    async fn wait_gone(&self, id: &str) {
+        eventually(&format!("{}: {id} gone", self.who), PATIENCE, || async {
+            match self.seen(id).await {
+                Some(s) if s.displayed => Err(format!("{s:?}")),
+                _ => Ok(()),
+            }
+        })
+        .await;
+    }
+
+    async fn click(&self, id: &str) {
+        let e = self.find(id).await;
+        eventually(&format!("{}: {id} enabled", self.who), PATIENCE, || async {
+            match e.is_enabled().await {
+                Ok(true) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        e.click().await.unwrap();
+    }
+
+    /// Replaces a field's text by typing, as a user would.
+    async fn type_into(&self, id: &str, text: &str) {
+        let e = self.find(id).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn value(&self, id: &str) -> String {
+        self.find(id)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    async fn sign_in(&self, name: &str, secret: &str) {
+        self.goto("#/signin").await;
+        self.trap_page_errors().await;
+        self.type_into("signin-name", name).await;
+        self.type_into("signin-password", password(name).expose_secret())
+            .await;
+        let code = totp::code_from_base32(secret, chrono::Utc::now()).unwrap();
+        self.type_into("signin-code", &code).await;
+        self.click("signin-submit").await;
+        let user = self.wait_seen("current-user", "", |_| true).await;
+        assert_eq!(user.text, name, "{}: signed in as someone else", self.who);
+    }
+
+    /// Collects the page's uncaught errors, rejected promises and `console.error` calls
+    /// from now on (the panel is one page: it holds until a reload).
+    async fn trap_page_errors(&self) {
+        self.client
+            .execute(
+                "if (!window.__tocsinErrors) { \
+                   const errors = window.__tocsinErrors = []; \
+                   addEventListener('error', (e) => errors.push(`error: ${e.message}`)); \
+                   addEventListener('unhandledrejection', (e) => errors.push(`rejection: ${e.reason}`)); \
+                   const orig = console.error; \
+                   console.error = (...a) => { errors.push(`console.error: ${a.join(' ')}`); orig(...a); }; \
+                 } return true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn assert_no_page_errors(&self) {
+        let errors = self
+            .client
+            .execute("return window.__tocsinErrors || [];", vec![])
+            .await
+            .unwrap();
+        assert_eq!(errors, json!([]), "{}: errors in the page", self.who);
+    }
+
+    async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// the server
+
+fn password(name: &str) -> SecretString {
+    format!("browser-pass-{name}-4e8d21").into()
+}
+
+/// The server, its database (dropped after it) and the users' TOTP secrets.
+struct World {
+    harness: Harness,
+    _db: TestDb,
+}
+
+impl World {
+    async fn start() -> World {
+        // The real clock: the browser signs in with codes of the current time.
+        let db = TestDb::new(Backend::Sqlite).await.unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut options = HarnessOptions::for_repository(&repo);
+        options.people.password_cost = PasswordCost::TESTS_ONLY;
+        let key = Arc::new(SealingKey::generate());
+        let harness = Harness::start(db.store.clone(), key, options)
+            .await
+            .unwrap();
+        World { harness, _db: db }
+    }
+
+    /// Adds a user with a second factor; returns the base32 secret.
+    async fn add(&self, name: &str, role: Role) -> String {
+        let people = &self.harness.people;
+        people
+            .add_user(OPERATOR, name, role, password(name))
+            .await
+            .unwrap();
+        let e = people.enrol_totp(OPERATOR, name).await.unwrap();
+        e.secret_base32.expose_secret().to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// the story
+
+const PHI_AREA: &str = "Riverside, patient SSN 123-45-6789";
+const CLEAN_AREA: &str = "Riverside and Oak Park neighbourhoods";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boil_water_from_draft_to_retraction_and_audit() {
+    let started = Instant::now();
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let shots = Shots::new("boil_water_story");
+    let base = world.harness.url();
+    let dana = world.add("dana", Role::Drafter).await;
+    let alex = world.add("alex", Role::Approver).await;
+    let casey = world.add("casey", Role::Compliance).await;
+    let accounts = world.harness.accounts.clone();
+    assert_eq!(accounts.len(), 14, "the harness's default sandbox accounts");
+
+    let (a, b) = tokio::join!(driver.session(1280, 800), driver.session(1280, 800));
+    let drafter = Browser::open("drafter", a, &base, &shots);
+    let approver = Browser::open("approver", b, &base, &shots);
+    let t_browsers = started.elapsed();
+
+    // 1. The drafter signs in, finds boil-water in the picker and starts it.
+    drafter.sign_in("dana", &dana).await;
+    let role = drafter.wait_seen("current-role", "", |_| true).await;
+    assert_eq!(role.text.to_lowercase(), "drafter");
+    drafter.find("playbook-list").await;
+    drafter.find("playbook-boil-water").await;
+    assert!(
+        drafter.count(r#"[data-testid="playbook-list"] > li"#).await > 1,
+        "the picker lists every playbook before a search"
+    );
+    drafter.type_into("playbook-search", "boil").await;
+    eventually(
+        "drafter: search narrows to boil-water",
+        PATIENCE,
+        || async {
+            let n = drafter
+                .count(r#"[data-testid="playbook-list"] > li.playbook"#)
+                .await;
+            let boil = drafter.get("playbook-boil-water").await.is_some();
+            if n == 1 && boil {
+                Ok(())
+            } else {
+                Err(format!("{n} entries, boil-water shown: {boil}"))
+            }
+        },
+    )
+    .await;
+    let status = drafter
+        .wait_seen("playbook-status-boil-water", "approved", |s| {
+            s.state.as_deref() == Some("approved")
+        })
+        .await;
+    assert_eq!(status.text, "Approved");
+    drafter.shot("drafter-search-boil").await;
+    drafter.click("playbook-start-boil-water").await;
+    drafter
+        .wait_route("new boil-water draft", |r| r == "/new/boil-water")
+        .await;
+    drafter.find("var-area").await;
+    drafter.shot("drafter-new-draft").await;
+
+    // 2. The form starts empty, the examples shown as placeholders; fill it in.
+    assert_eq!(drafter.value("var-area").await, "");
+    let placeholder = drafter.find("var-area").await.attr("placeholder").await;
+    assert_eq!(
+        placeholder.unwrap().as_deref(),
+        Some("North Side, ZIP codes 60640, 60660 and 60626")
+    );
+    drafter
+        .wait_seen("preview-empty", "until required fields are filled", |_| {
+            true
+        })
+        .await;
+    drafter.type_into("var-area", CLEAN_AREA).await;
+    let count = drafter.wait_seen("var-count-area", "", |_| true).await;
+    assert_eq!(count.text, format!("{} / 120 characters", CLEAN_AREA.len()));
+    drafter
+        .find("var-cause")
+        .await
+        .select_by_value("a water main break")
+        .await
+        .unwrap();
+    set_datetime(&drafter, "var-issued_at", "2026-07-14T09:30").await;
+    assert_eq!(drafter.value("var-issued_at").await, "2026-07-14T09:30");
+    drafter
+        .type_into("var-info_url", "https://health.example.gov/water")
+        .await;
+    drafter.type_into("var-hotline", "+13125550143").await;
+    drafter
+        .wait_seen("preview-status", "up to date", |s| {
+            s.text == "Preview up to date."
+        })
+        .await;
+    let headline = drafter.wait_seen("preview-headline", "", |_| true).await;
+    assert_eq!(
+        headline.text,
+        format!("Headline: Boil-water advisory for {CLEAN_AREA}")
+    );
+    let cards = preview_cards(&drafter).await;
+    for t in ["mastodon", "x", "bluesky", "sms"] {
+        assert!(
+            cards.iter().any(|(target, _, _)| target == t),
+            "a preview card for {t}: {cards:?}"
+        );
+    }
+    for (target, counter, text) in &cards {
+        assert!(!counter.contains("(over)"), "{target}: {counter}");
+        assert!(
+            text.contains("Riverside"),
+            "{target}'s text names the area: {text}"
+        );
+        if counter == "no length limit" {
+            // A variant no platform limit applies to (the HTML e-mail).
+            continue;
+        }
+        let (used, limit) = counter_numbers(counter)
+            .unwrap_or_else(|| panic!("{target}: counter {counter:?} is not \"n / limit unit\""));
+        assert!(used > 0, "{target}: {counter}");
+        if let Some(limit) = limit {
+            assert!(used <= limit, "{target} over its limit: {counter}");
+        }
+    }
+    assert!(
+        cards.iter().filter(|(_, c, _)| c.contains(" / ")).count() >= 4,
+        "most cards count against a limit: {cards:?}"
+    );
+    let x = drafter.wait_seen("preview-count-x", "", |_| true).await;
+    assert!(x.text.contains("/ 280"), "x counts against 280: {}", x.text);
+    assert!(drafter.get("phi-warning").await.is_none());
+    drafter.shot_at("preview-area", "drafter-previews").await;
+
+    // 3. A Social Security number in the free-text area trips the PHI guard; taking it
+    //    out clears the warning.
+    drafter.type_into("var-area", PHI_AREA).await;
+    let phi = drafter
+        .wait_seen("phi-warning", "appears", |s| s.text.contains("ssn"))
+        .await;
+    assert!(
+        phi.text
+            .contains("Possible protected health information: approval is blocked"),
+        "{}",
+        phi.text
+    );
+    let bad = drafter
+        .count(r#"[data-testid="preview-area"] article.preview-card.bad"#)
+        .await;
+    assert!(bad > 0, "cards carrying the SSN are marked");
+    drafter.shot_at("preview-area", "drafter-phi-warning").await;
+    drafter.type_into("var-area", CLEAN_AREA).await;
+    drafter.wait_gone("phi-warning").await;
+    drafter
+        .wait_seen("preview-status", "up to date", |s| {
+            s.text == "Preview up to date."
+        })
+        .await;
+    assert_eq!(
+        drafter
+            .count(r#"[data-testid="preview-area"] article.preview-card.bad"#)
+            .await,
+        0
+    );
+    drafter.shot_at("preview-area", "drafter-phi-cleared").await;
+
+    // The approver signs in meanwhile (second browser) and waits on the Alerts home.
+    approver.sign_in("alex", &alex).await;
+    let nothing = approver
+        .wait_seen("drafts-submitted-list", "empty", |_| true)
+        .await;
+    assert_eq!(nothing.text, "Nothing is waiting for approval.");
+    mark_page(&approver).await;
+    approver.shot("approver-home-empty").await;
+
+    // 4. Save, then submit: the badge says it awaits approval; no approve button for the
+    //    drafter (two-person rule).
+    drafter.click("save-draft-button").await;
+    let route = drafter
+        .wait_route("saved draft", |r| r.starts_with("/drafts/"))
+        .await;
+    let draft_id = route.trim_start_matches("/drafts/").to_string();
+    let state = drafter
+        .wait_seen("draft-state", "draft", |s| {
+            s.state.as_deref() == Some("draft")
+        })
+        .await;
+    assert_eq!(state.text, "Draft");
+    assert_eq!(drafter.value("var-area").await, CLEAN_AREA);
+    drafter.click("submit-button").await;
+    let state = drafter
+        .wait_seen("draft-state", "submitted", |s| {
+            s.state.as_deref() == Some("submitted")
+        })
+        .await;
+    assert_eq!(state.text, "Awaiting approval");
+    let submit = drafter
+        .wait_seen("submit-button", "reads submitted", |s| {
+            s.text == "Submitted for approval"
+        })
+        .await;
+    assert!(submit.displayed);
+    assert!(!drafter
+        .find("submit-button")
+        .await
+        .is_enabled()
+        .await
+        .unwrap());
+    assert_eq!(drafter.count(&tid("approve-button")).await, 0);
+    assert_eq!(drafter.count(&tid("review-panel")).await, 0);
+    assert_eq!(
+        drafter
+            .wait_seen("draft-created-by", "", |_| true)
+            .await
+            .text,
+        "dana"
+    );
+    drafter.shot("drafter-submitted").await;
+    mark_page(&drafter).await;
+
+    // 5. The submitted draft shows up on the approver's home by itself (websocket), who
+    //    opens it and approves.
+    let item = format!("draft-item-{draft_id}");
+    let waiting = approver
+        .wait_seen(&item, "awaiting approval", |_| true)
+        .await;
+    assert_not_reloaded(&approver).await;
+    assert!(
+        waiting.text.contains("boil-water · alert") && waiting.text.contains("by dana"),
+        "{}",
+        waiting.text
+    );
+    assert!(
+        waiting.text.contains("Awaiting approval"),
+        "{}",
+        waiting.text
+    );
+    assert_eq!(
+        approver
+            .count(&format!(
+                r#"[data-testid="drafts-submitted-list"] [data-testid="{item}"]"#
+            ))
+            .await,
+        1,
+        "listed under Awaiting approval"
+    );
+    approver.shot("approver-home-waiting").await;
+    approver
+        .client
+        .find(Locator::Css(&format!("{} a", tid(&item))))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    approver
+        .wait_route("the draft", |r| r == format!("/drafts/{draft_id}"))
+        .await;
+    let state = approver
+        .wait_seen("draft-state", "submitted", |s| {
+            s.state.as_deref() == Some("submitted")
+        })
+        .await;
+    assert_eq!(state.text, "Awaiting approval");
+    let area = approver.wait_seen("draft-value-area", "", |_| true).await;
+    assert_eq!(area.text, CLEAN_AREA);
+    assert_eq!(approver.count(&tid("self-approval-note")).await, 0);
+    approver.find("approve-button").await;
+    approver.shot("approver-review").await;
+    approver.click("approve-button").await;
+
+    // 6. The delivery grid reaches delivered on every account.
+    let route = approver
+        .wait_route("the delivery grid", |r| r.starts_with("/messages/"))
+        .await;
+    let message_id = route.trim_start_matches("/messages/").to_string();
+    let t_approved = Instant::now();
+    wait_grid(&approver, &accounts, "delivered", |s| s == "delivered").await;
+    let t_delivery = t_approved.elapsed();
+    for id in &accounts {
+        let badge = approver
+            .client
+            .find(Locator::Css(&format!(
+                r#"{} [data-testid="delivery-state"]"#,
+                tid(&format!("delivery-{id}"))
+            )))
+            .await
+            .unwrap();
+        assert_eq!(badge.text().await.unwrap(), "Delivered");
+    }
+    let total = approver.wait_seen("total-delivered", "", |_| true).await;
+    assert_eq!(total.text, "14 Delivered");
+    approver.shot("approver-delivered").await;
+
+    // 7. Meanwhile the drafter's page turned to published by itself.
+    let state = drafter
+        .wait_seen("draft-state", "published (live)", |s| {
+            s.state.as_deref() == Some("published")
+        })
+        .await;
+    assert_eq!(state.text, "Published");
+    let link = drafter.find("message-link").await;
+    assert_eq!(
+        link.attr("href").await.unwrap().as_deref(),
+        Some(format!("#/messages/{message_id}").as_str())
+    );
+    assert_not_reloaded(&drafter).await;
+    assert_eq!(drafter.count(&tid("submit-button")).await, 0);
+    let live = drafter
+        .wait_seen("connection-indicator", "", |_| true)
+        .await;
+    assert_eq!(live.state.as_deref(), Some("open"));
+    drafter.shot("drafter-published-live").await;
+
+    // 8. The approver retracts everywhere (delete); the retraction's grid settles.
+    approver.click("retract-button").await;
+    approver
+        .wait_seen("retract-dialog", "open", |s| s.text.contains("Retract"))
+        .await;
+    approver.click("retract-mode-delete").await;
+    assert!(approver
+        .find("retract-mode-delete")
+        .await
+        .is_selected()
+        .await
+        .unwrap());
+    approver
+        .type_into(
+            "retract-reason",
+            "Sent to the wrong area in an exercise mix-up",
+        )
+        .await;
+    approver.shot("approver-retract-dialog").await;
+    approver.click("retract-confirm").await;
+    approver
+        .wait_route("the retraction's grid", |r| {
+            r.starts_with("/messages/") && r != format!("/messages/{message_id}")
+        })
+        .await;
+    approver.wait_gone("retract-dialog").await;
+    let t_retract = Instant::now();
+    let settled = wait_grid(&approver, &accounts, "settled", |s| {
+        !["pending", "queued", "sending", "retrying", "retry_wait"].contains(&s)
+    })
+    .await;
+    let t_retraction = t_retract.elapsed();
+    assert!(
+        settled.iter().all(|(_, s)| s == "delivered"),
+        "every post deleted: {settled:?}"
+    );
+    let head = approver
+        .find("target-message-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(
+        head.as_deref(),
+        Some(format!("#/messages/{message_id}").as_str())
+    );
+    assert!(
+        approver
+            .client
+            .find(Locator::Css(".meta"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("RETRACTION"),
+        "the retraction is labelled"
+    );
+    assert_eq!(approver.count(&tid("retract-button")).await, 0);
+    approver.shot("approver-retraction-settled").await;
+    // The original now says it was retracted.
+    approver.click("target-message-link").await;
+    approver
+        .wait_route("the original", |r| r == format!("/messages/{message_id}"))
+        .await;
+    let note = approver.wait_seen("retracted-note", "", |_| true).await;
+    assert!(note.text.starts_with("Retracted at "), "{}", note.text);
+    wait_grid(&approver, &accounts, "retracted", |s| s == "retracted").await;
+    let total = approver.wait_seen("total-retracted", "", |_| true).await;
+    assert_eq!(total.text, "14 Retracted");
+    assert_eq!(approver.count(&tid("retract-button")).await, 0);
+    approver.shot("approver-original-retracted").await;
+
+    // 9. Compliance (same browser, after signing out) reads the audit log.
+    approver.click("sign-out").await;
+    let msg = approver.wait_seen("signin-message", "", |_| true).await;
+    assert_eq!(msg.text, "You signed out.");
+    approver.sign_in("casey", &casey).await;
+    approver.click("nav-audit").await;
+    approver.wait_route("audit", |r| r == "/audit").await;
+    approver.find("audit-table").await;
+    for (action, actor) in [
+        ("draft.submit", "dana"),
+        ("draft.approve", "alex"),
+        ("message.retract", "alex"),
+    ] {
+        approver.type_into("audit-filter-action", action).await;
+        approver.click("audit-apply").await;
+        let rows = eventually(&format!("audit rows for {action}"), PATIENCE, || async {
+            let rows = audit_rows(&approver).await;
+            if !rows.is_empty() && rows.iter().all(|r| r.action == action) {
+                Ok(rows)
+            } else {
+                Err(format!("{rows:?}"))
+            }
+        })
+        .await;
+        assert!(
+            rows.iter().any(|r| r.actor == actor
+                && r.subjects.split_whitespace().any(|t| {
+                    t == format!("draft={draft_id}") || t == format!("message={message_id}")
+                })),
+            "{action} by {actor} naming the draft or message: {rows:?}"
+        );
+        approver
+            .shot(&format!("compliance-audit-{}", action.replace('.', "-")))
+            .await;
+    }
+
+    drafter.assert_no_page_errors().await;
+    approver.assert_no_page_errors().await;
+    let total = started.elapsed();
+    drafter.close().await;
+    approver.close().await;
+    drop(driver);
+    world.harness.stop().await.unwrap();
+    println!(
+        "browsers ready in {t_browsers:.1?}; delivered to 14 accounts in {t_delivery:.1?}; \
+         retraction settled in {t_retraction:.1?}; story in {total:.1?}"
+    );
+    println!("screenshots: {}", shots.dir.display());
+}
+
+/// A tablet-sized window: sign-in, the picker and the composer's previews fit without
+/// sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tablet_composer_fits_the_screen() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let shots = Shots::new("tablet_composer");
+    let base = world.harness.url();
+    let dana = world.add("dana", Role::Drafter).await;
+    let tablet = Browser::open("tablet", driver.session(768, 1024).await, &base, &shots);
+
+    tablet.goto("#/signin").await;
+    tablet.find("signin-name").await;
+    assert_no_sideways_scroll(&tablet, "sign-in").await;
+    tablet.shot("tablet-signin").await;
+    tablet.sign_in("dana", &dana).await;
+    tablet.find("playbook-boil-water").await;
+    assert_no_sideways_scroll(&tablet, "alerts home").await;
+    tablet.shot("tablet-home").await;
+    tablet.click("playbook-start-boil-water").await;
+    tablet.find("var-area").await;
+    tablet.type_into("var-area", CLEAN_AREA).await;
+    tablet
+        .find("var-cause")
+        .await
+        .select_by_value("a loss of water pressure")
+        .await
+        .unwrap();
+    set_datetime(&tablet, "var-issued_at", "2026-07-14T09:30").await;
+    tablet
+        .type_into("var-info_url", "https://health.example.gov/water")
+        .await;
+    tablet.type_into("var-hotline", "+13125550143").await;
+    tablet
+        .wait_seen("preview-status", "up to date", |s| {
+            s.text == "Preview up to date."
+        })
+        .await;
+    let cards = preview_cards(&tablet).await;
+    assert!(cards.len() >= 4, "{cards:?}");
+    assert_no_sideways_scroll(&tablet, "composer").await;
+    // Every card is within the window's width.
+    let widest = tablet
+        .client
+        .execute(
+            "return Math.max(...[...document.querySelectorAll('article.preview-card')]\
+             .map((e) => e.getBoundingClientRect().right)) <= document.documentElement.clientWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        widest,
+        json!(true),
+        "a preview card sticks out of the window"
+    );
+    tablet.shot_at("preview-area", "tablet-composer").await;
+    tablet.assert_no_page_errors().await;
+    tablet.close().await;
+    drop(driver);
+    world.harness.stop().await.unwrap();
+    println!("screenshots: {}", shots.dir.display());
+}
+
+// ---------------------------------------------------------------------------------------
+// helpers over the panel
+
+/// Marks the page: finding the mark later shows the page was never reloaded.
+async fn mark_page(b: &Browser) {
+    b.client
+        .execute("window.__tocsinNoReload = true; return true;", vec![])
+        .await
+        .unwrap();
+}
+
+async fn assert_not_reloaded(b: &Browser) {
+    let marked = b
+        .client
+        .execute("return window.__tocsinNoReload === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marked, json!(true), "{}: the page was reloaded", b.who);
+}
+
+/// A `datetime-local` input takes keystrokes per locale-dependent segment, not the
+/// `YYYY-MM-DDTHH:MM` its value is: set the value the way the picker does and fire the
+/// events the panel listens to.
+async fn set_datetime(b: &Browser, id: &str, value: &str) {
+    let e = b.find(id).await;
+    b.client
+        .execute(
+            "const [e, v] = arguments; e.focus(); e.value = v; \
+             e.dispatchEvent(new Event('input', {bubbles: true})); \
+             e.dispatchEvent(new Event('change', {bubbles: true})); return e.value;",
+            vec![serde_json::to_value(&e).unwrap(), json!(value)],
+        )
+        .await
+        .unwrap();
+}
+
+/// (target, counter text, post text) of every preview card, as seen.
+async fn preview_cards(b: &Browser) -> Vec<(String, String, String)> {
+    let cards = eventually("preview cards", PATIENCE, || async {
+        let cards = b
+            .client
+            .find_all(Locator::Css(
+                r#"[data-testid="preview-area"] article.preview-card"#,
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        if cards.is_empty() {
+            return Err("no card".into());
+        }
+        let mut out = Vec::new();
+        for c in cards {
+            let target = c
+                .attr("data-target")
+                .await
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            let counter = c
+                .find(Locator::Css(&tid(&format!("preview-count-{target}"))))
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            let text = c
+                .find(Locator::Css(&tid(&format!("preview-text-{target}"))))
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            out.push((target, counter, text));
+        }
+        Ok(out)
+    })
+    .await;
+    assert!(cards.len() >= 4, "a card per platform: {cards:?}");
+    cards
+}
+
+/// "123 / 280 characters" → (123, Some(280)); "123 characters" → (123, None).
+fn counter_numbers(counter: &str) -> Option<(usize, Option<usize>)> {
+    let mut words = counter.split_whitespace();
+    let used = words.next()?.parse().ok()?;
+    let limit = match words.next() {
+        Some("/") => Some(words.next()?.parse().ok()?),
+        Some(_) => None,
+        None => return None,
+    };
+    Some((used, limit))
+}
+
+/// Waits until every account's row is in a state `done` accepts; returns (account, state).
+async fn wait_grid(
+    b: &Browser,
+    accounts: &[i64],
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> Vec<(i64, String)> {
+    b.find("delivery-grid").await;
+    eventually(
+        &format!("{}: delivery grid {what}", b.who),
+        DELIVERY_DEADLINE,
+        || async {
+            let rows = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('[data-testid=\"delivery-grid\"] tbody tr')]\
+                     .map((tr) => [tr.dataset.testid, tr.dataset.state, \
+                     (tr.querySelector('[data-testid=\"delivery-state\"]') || {}).dataset?.state]);",
+                    vec![],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows: Vec<(String, String, Option<String>)> =
+                serde_json::from_value(rows).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            for id in accounts {
+                let row = rows
+                    .iter()
+                    .find(|(t, _, _)| *t == format!("delivery-{id}"))
+                    .ok_or_else(|| format!("no row for account {id}: {rows:?}"))?;
+                if row.2.as_deref() != Some(row.1.as_str()) || !done(&row.1) {
+                    return Err(format!("{rows:?}"));
+                }
+                out.push((*id, row.1.clone()));
+            }
+            if rows.len() != accounts.len() {
+                return Err(format!("{} rows for {} accounts", rows.len(), accounts.len()));
+            }
+            Ok(out)
+        },
+    )
+    .await
+}
+
+#[derive(Debug)]
+struct AuditRow {
+    actor: String,
+    action: String,
+    subjects: String,
+}
+
+async fn audit_rows(b: &Browser) -> Vec<AuditRow> {
+    let Ok(rows) = b
+        .client
+        .find_all(Locator::Css(r#"[data-testid="audit-row"]"#))
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        let Ok(cells) = r.find_all(Locator::Css("td")).await else {
+            return Vec::new();
+        };
+        let mut texts = Vec::new();
+        for c in cells {
+            match c.text().await {
+                Ok(t) => texts.push(t),
+                Err(_) => return Vec::new(),
+            }
+        }
+        if texts.len() < 6 {
+            return Vec::new();
+        }
+        out.push(AuditRow {
+            actor: texts[2].clone(),
+            action: texts[3].clone(),
+            subjects: texts[4].clone(),
+        });
+    }
+    out
+}
+
+async fn assert_no_sideways_scroll(b: &Browser, screen: &str) {
+    let fits = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth <= document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fits,
+        json!(true),
+        "{screen}: the page scrolls sideways at tablet width"
+    );
+}
