@@ -12,6 +12,7 @@
 
 mod support;
 
+mod accounts_cli;
 mod audit_cli;
 mod config_cli;
 mod drill_cli;

@@ -30,6 +30,10 @@ pub enum Command {
     /// Users, roles and second factors.
     #[command(subcommand)]
     Users(crate::commands::users::UsersCommand),
+    /// Platform accounts: connect with settings and a secret read from standard input,
+    /// list with status, disable, show what each platform takes, rotate the sealing key.
+    #[command(subcommand)]
+    Accounts(crate::commands::accounts::AccountsCommand),
     /// Retention of rendered message bodies (audit entries are never deleted).
     #[command(subcommand)]
     Retention(RetentionCommand),

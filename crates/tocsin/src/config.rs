@@ -13,6 +13,9 @@ use tocsin_domain::phi::PhiConfig;
 pub const CONFIG_ENV: &str = "TOCSIN_CONFIG";
 /// The environment variable holding the sealing key itself (not a config override).
 pub const SECRET_KEY_ENV: &str = "TOCSIN_SECRET_KEY";
+/// The environment variable holding the new sealing key for `tocsin accounts rotate-key`
+/// (not a config override either).
+pub const NEW_SECRET_KEY_ENV: &str = "TOCSIN_NEW_SECRET_KEY";
 /// Prefix of environment overrides.
 const ENV_PREFIX: &str = "TOCSIN_";
 
@@ -197,7 +200,7 @@ impl Config {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if key == CONFIG_ENV || key == SECRET_KEY_ENV {
+            if key == CONFIG_ENV || key == SECRET_KEY_ENV || key == NEW_SECRET_KEY_ENV {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();

@@ -1,5 +1,6 @@
 //! One module per command group; [`run`] routes a parsed command line to it.
 
+pub mod accounts;
 pub mod audit;
 mod drill;
 pub(crate) mod playbooks;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(cmd) => audit::run(&config, cmd),
         Command::Drill(args) => drill::run(&config, &args),
         Command::Users(cmd) => users::run(&config, cmd),
+        Command::Accounts(cmd) => accounts::run(&config, cmd),
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),

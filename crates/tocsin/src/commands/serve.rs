@@ -11,10 +11,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
-use tocsin_dispatch::{AccountRoute, DispatchConfig, Dispatcher, Routes};
+use tocsin_connectors::sandbox::SandboxLog;
+use tocsin_dispatch::{DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::preapproval::PlaybookApproval;
 use tocsin_store::{NewAccount, Store};
+use tocsin_web::accounts::NotConnected;
 use tocsin_web::people::session::secure_cookies_for;
 use tocsin_web::people::{Caller, People, PeopleConfig, Role, SealingKey};
 use tocsin_web::server::{self, App, AppParts, DemoUser, ServerConfig};
@@ -217,32 +218,27 @@ async fn prepare_demo(
     Ok(users)
 }
 
-/// Connectors for the accounts in the store. Sandbox accounts record locally; real
-/// accounts need their credentials connected (issue: platform setup), and are listed as
-/// not connected until then.
-async fn connect_accounts(store: &Store, routes: &Routes, sandbox: &Arc<SandboxLog>) -> Result<()> {
-    for account in store.accounts().await? {
-        if account.sandbox {
-            let platform = tocsin_web::server::stand_in(&account.handle);
-            routes.insert(
-                account.id,
-                AccountRoute {
-                    connector: Arc::new(SandboxConnector::standing_for(
-                        &account.id.to_string(),
-                        sandbox.clone(),
-                        platform,
-                    )),
-                    host: "sandbox".into(),
-                },
-            );
-        } else {
-            tracing::warn!(
-                account = account.id,
-                platform = %account.platform,
-                "account has no stored credentials yet: not connected"
-            );
+/// Connects every stored account (sandbox ones record locally; real ones open their
+/// sealed secret with the configured key and build their connector) and says how many
+/// connected. An account that cannot be connected is logged and printed without its
+/// secret, and listed as not connected on the admin page.
+async fn connect_accounts(app: &App) -> Result<()> {
+    let connections = app.connect_stored_accounts().await?;
+    let (mut connected, mut disabled, mut failed) = (0, 0, 0);
+    for c in &connections {
+        match &c.outcome {
+            Ok(()) => connected += 1,
+            Err(NotConnected::Disabled) => disabled += 1,
+            Err(why) => {
+                failed += 1;
+                println!(
+                    "account {} ({} {}) is not connected: {why}",
+                    c.id, c.platform, c.handle
+                );
+            }
         }
     }
+    println!("Accounts: {connected} connected, {failed} not connected, {disabled} disabled");
     Ok(())
 }
 
@@ -265,7 +261,6 @@ async fn run_server(
     };
     let routes = Arc::new(Routes::new());
     let sandbox = Arc::new(SandboxLog::default());
-    connect_accounts(&store, &routes, &sandbox).await?;
     let dispatcher = Dispatcher::new(
         store.clone(),
         routes.clone(),
@@ -289,6 +284,7 @@ async fn run_server(
             ..ServerConfig::default()
         },
     });
+    connect_accounts(&app).await?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;

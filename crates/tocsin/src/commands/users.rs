@@ -199,7 +199,7 @@ pub(crate) fn load_key(config: &Config) -> Result<SealingKey> {
 }
 
 /// `cli:<login>` for the audit log, reduced to characters safe in a log line.
-fn operator_name() -> String {
+pub(crate) fn operator_name() -> String {
     let login = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "operator".into());

@@ -1,0 +1,372 @@
+//! `tocsin accounts`: connect platform accounts from the host, list them with their
+//! status, disable them, show what each platform takes, and rotate the sealing key.
+//!
+//! A secret (bot token, access token, app password, webhook URL) is read from standard
+//! input only, never the command line (`ps` and shell history show that), checked by the
+//! platform's own connector together with the settings before anything is stored, and
+//! stored sealed to the account's id under the key from `TOCSIN_SECRET_KEY` or
+//! `[secrets] key_file`. Nothing here prints a secret. Each change is audited as
+//! `cli:<login>`.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Map, Value};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tocsin_connectors::sandbox::SandboxLog;
+use tocsin_domain::Platform;
+use tocsin_store::{AccountRecord, Store};
+use tocsin_web::accounts::{
+    coerce_settings, rotate_key, settings_from_lines, setup, AccountVault, NewPlatformAccount,
+    SETUPS,
+};
+use tocsin_web::people::sealed::KEY_ENV;
+use tocsin_web::people::SealingKey;
+
+use crate::commands::users::{load_key, operator_name};
+use crate::config::{Config, NEW_SECRET_KEY_ENV as NEW_KEY_ENV};
+use crate::store::open_store;
+
+/// `tocsin accounts ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum AccountsCommand {
+    /// Connect a platform account. Its settings come from --setting and --settings-file,
+    /// its secret from standard input (--secret-stdin); both are checked by the
+    /// platform's connector before anything is stored, and the secret is stored sealed.
+    /// A running server connects it when it next starts (the admin page connects at once).
+    Add(AddArgs),
+    /// List accounts with their status and whether a secret is stored (and, when a key is
+    /// configured, whether it opens with it). Never shows a secret.
+    List,
+    /// Disable an account: it leaves fan-out (running servers at their next start; the
+    /// admin page's Disable acts at once); its history stays.
+    Disable {
+        /// The account's id (see `tocsin accounts list`).
+        id: i64,
+    },
+    /// Show the settings and the secret each platform's account takes.
+    Platforms,
+    /// Re-seal every stored secret (account secrets and users' second factors) under a new
+    /// key, in one transaction, then say what to change in the configuration. The new key
+    /// comes from TOCSIN_NEW_SECRET_KEY or --new-key-file; stop the servers first.
+    RotateKey {
+        /// A file holding the new key (base64 of 32 bytes, mode 600), instead of
+        /// TOCSIN_NEW_SECRET_KEY.
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+    },
+}
+
+/// `tocsin accounts add`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The platform (see `tocsin accounts platforms`).
+    #[arg(long)]
+    pub platform: String,
+    /// The account on the platform (`@county_health`, a channel, a page name).
+    #[arg(long)]
+    pub handle: String,
+    /// The name people see in the control panel.
+    #[arg(long)]
+    pub name: String,
+    /// A setting, `key=value` (repeatable; wins over --settings-file).
+    #[arg(long = "setting", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+    /// A TOML or JSON file of settings (`chat_id = "-1001234567890"`).
+    #[arg(long, value_name = "FILE")]
+    pub settings_file: Option<PathBuf>,
+    /// Read the secret from standard input (secrets are never taken from the command
+    /// line).
+    #[arg(long)]
+    pub secret_stdin: bool,
+}
+
+/// Runs a `tocsin accounts` command.
+pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
+    if let AccountsCommand::Platforms = cmd {
+        print_platforms();
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Read everything from the operator before touching the database, so a mistake
+    // fails fast.
+    let add = match &cmd {
+        AccountsCommand::Add(args) => Some(new_account(args)?),
+        _ => None,
+    };
+    let new_key = match &cmd {
+        AccountsCommand::RotateKey { new_key_file } => Some(load_new_key(new_key_file)?),
+        _ => None,
+    };
+    let key = match &cmd {
+        // Listing works without a key; it then cannot say whether secrets open.
+        AccountsCommand::List => load_key(config).ok(),
+        AccountsCommand::Disable { .. } => None,
+        _ => Some(load_key(config)?),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let store = open_store(config).await?;
+        let actor = operator_name();
+        let result = match (cmd, add, key, new_key) {
+            (AccountsCommand::Add(_), Some(account), Some(key), _) => {
+                add_account(&store, &actor, key, &account).await
+            }
+            (AccountsCommand::List, _, key, _) => list(&store, key).await,
+            (AccountsCommand::Disable { id }, ..) => {
+                store.disable_account(&actor, id).await?;
+                println!(
+                    "account {id} is disabled: no new message goes to it once each running \
+                     server restarts (the admin page's Disable stops it at once); its history stays"
+                );
+                Ok(())
+            }
+            (AccountsCommand::RotateKey { new_key_file }, _, Some(old), Some(new)) => {
+                rotate(config, &store, &actor, &old, &new, new_key_file.as_deref()).await
+            }
+            _ => Err(anyhow!("nothing to do")),
+        };
+        store.close().await;
+        result.map(|()| ExitCode::SUCCESS)
+    })
+}
+
+/// The account as given on the command line and standard input, not yet checked.
+fn new_account(args: &AddArgs) -> Result<NewPlatformAccount> {
+    let platform: Platform = args
+        .platform
+        .parse()
+        .ok()
+        .filter(|p| setup(*p).is_some())
+        .ok_or_else(|| {
+            anyhow!(
+                "`{}` is not a platform accounts are connected on; one of: {}",
+                args.platform,
+                SETUPS
+                    .iter()
+                    .map(|s| s.platform.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let mut settings = match &args.settings_file {
+        Some(path) => settings_file(path)?,
+        None => Map::new(),
+    };
+    let given = settings_from_lines(args.settings.iter().map(String::as_str))?;
+    settings.extend(given);
+    let settings = coerce_settings(platform, Value::Object(settings))?;
+    let needs_secret = setup(platform).is_some_and(|s| s.secret_required);
+    let secret = if args.secret_stdin {
+        Some(read_secret()?)
+    } else if needs_secret {
+        bail!(
+            "pass --secret-stdin and pipe the {} in (secrets are never taken from the command line)",
+            setup(platform).map_or("secret", |s| s.secret)
+        );
+    } else {
+        None
+    };
+    Ok(NewPlatformAccount {
+        platform,
+        handle: args.handle.clone(),
+        display_name: args.name.clone(),
+        settings,
+        secret,
+    })
+}
+
+/// Settings from a TOML file, or a JSON one (by its `.json` extension).
+fn settings_file(path: &Path) -> Result<Map<String, Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: Value = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?
+    } else {
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", path.display()))?
+    };
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => bail!("{} must hold a table of settings", path.display()),
+    }
+}
+
+/// The secret from standard input, without its final line break and surrounding blanks.
+fn read_secret() -> Result<SecretString> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(16 * 1024)
+        .read_to_string(&mut text)
+        .context("reading the secret from standard input")?;
+    let text = SecretString::from(text);
+    let trimmed = text.expose_secret().trim();
+    if trimmed.is_empty() {
+        bail!("no secret on standard input");
+    }
+    Ok(SecretString::from(trimmed.to_string()))
+}
+
+async fn add_account(
+    store: &Store,
+    actor: &str,
+    key: SealingKey,
+    account: &NewPlatformAccount,
+) -> Result<()> {
+    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default()));
+    let record = vault.add(store, actor, account).await?;
+    println!(
+        "added account {}: {} {} ({}), {}",
+        record.id,
+        record.platform,
+        record.handle,
+        record.display_name,
+        if record.secret_sealed.is_some() {
+            "secret sealed"
+        } else {
+            "no secret"
+        }
+    );
+    println!(
+        "Running servers connect it when they next start (the admin page connects an account at once)."
+    );
+    Ok(())
+}
+
+fn secret_state(record: &AccountRecord, vault: Option<&AccountVault>) -> &'static str {
+    match (&record.secret_sealed, vault) {
+        (None, _) => "none",
+        (Some(_), None) => "stored",
+        (Some(sealed), Some(v)) => match v.open_secret(record.id, sealed) {
+            Ok(_) => "stored, opens",
+            Err(_) => "stored, DOES NOT OPEN with this key",
+        },
+    }
+}
+
+async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
+    let records = store.account_records().await?;
+    if records.is_empty() {
+        println!(
+            "no accounts yet: add one with `tocsin accounts add --platform P --handle H --name N --secret-stdin`"
+        );
+        return Ok(());
+    }
+    let vault = key.map(|k| AccountVault::new(Arc::new(k), Arc::new(SandboxLog::default())));
+    println!(
+        "{:<5} {:<10} {:<32} {:<28} {:<12} {:<36} detail",
+        "id", "platform", "handle", "name", "status", "secret"
+    );
+    for r in &records {
+        let secret = if r.sandbox {
+            "none (sandbox)"
+        } else {
+            secret_state(r, vault.as_ref())
+        };
+        println!(
+            "{:<5} {:<10} {:<32} {:<28} {:<12} {:<36} {}",
+            r.id,
+            r.platform,
+            r.handle,
+            r.display_name,
+            r.status.as_str(),
+            secret,
+            r.status_detail.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+fn print_platforms() {
+    for s in SETUPS {
+        println!(
+            "{} ({}): secret: {}{}",
+            s.platform.as_str(),
+            s.platform.display_name(),
+            s.secret,
+            if s.secret_required { "" } else { " (optional)" }
+        );
+        for k in s.settings {
+            println!(
+                "    {:<22} {:<9} {:<50} {}",
+                k.name,
+                if k.required { "required" } else { "optional" },
+                format!("e.g. {}", k.example),
+                k.help
+            );
+        }
+    }
+}
+
+/// The new key: `--new-key-file` (mode 600), else `TOCSIN_NEW_SECRET_KEY`.
+fn load_new_key(file: &Option<PathBuf>) -> Result<SealingKey> {
+    if let Some(path) = file {
+        return Ok(SealingKey::load(None, Some(path))?);
+    }
+    let env = std::env::var(NEW_KEY_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    match env {
+        Some(text) => Ok(SealingKey::from_base64(&text)?),
+        None => bail!(
+            "give the new key in {NEW_KEY_ENV} or --new-key-file (make one with `tocsin users generate-key`)"
+        ),
+    }
+}
+
+async fn rotate(
+    config: &Config,
+    store: &Store,
+    actor: &str,
+    old: &SealingKey,
+    new: &SealingKey,
+    new_key_file: Option<&Path>,
+) -> Result<()> {
+    if old.to_base64().expose_secret() == new.to_base64().expose_secret() {
+        bail!("the new key is the key in use: nothing to rotate");
+    }
+    let rotated = rotate_key(store, actor, old, new).await?;
+    println!(
+        "Re-sealed {} account secrets and {} second-factor secrets under the new key, in one \
+         transaction (audited as secrets.rotate_key). The old key no longer opens them.",
+        rotated.account_secrets, rotated.totp_secrets
+    );
+    println!("Now, before starting any server again:");
+    let from_env = std::env::var(KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
+    let new_text = match new_key_file {
+        Some(path) => format!("the content of {}", path.display()),
+        None => format!("the value of {NEW_KEY_ENV}"),
+    };
+    if from_env {
+        println!(
+            "  - set {KEY_ENV} to {new_text} wherever it is set (every node, every service file);"
+        );
+    }
+    match &config.secrets.key_file {
+        Some(file) => {
+            let path = config.data_dir.join(file);
+            if from_env {
+                println!(
+                    "  - and replace the key in [secrets] key_file ({}) too, or remove that setting;",
+                    path.display()
+                );
+            } else {
+                println!(
+                    "  - replace the key in [secrets] key_file ({}) with {new_text} (keep it mode 600);",
+                    path.display()
+                );
+            }
+        }
+        None if !from_env => println!("  - set {KEY_ENV} to {new_text};"),
+        None => {}
+    }
+    if new_key_file.is_none() {
+        println!("  - then unset {NEW_KEY_ENV}.");
+    }
+    println!("Every node needs the new key: one still holding the old one opens no secret.");
+    Ok(())
+}

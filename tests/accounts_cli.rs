@@ -1,0 +1,301 @@
+//! `tocsin accounts ...`: a platform account is connected with settings from the command
+//! line or a file and a secret from standard input only; the platform's connector checks
+//! both before anything is stored; the secret is stored sealed and never printed, logged
+//! or audited. `tocsin serve` connects stored accounts at start and names one whose
+//! secret does not open with its key; `rotate-key` re-seals every secret in one go.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::Workspace;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+const TOKEN: &str = "123456789:canary-cli-bot-token";
+
+fn add_telegram(ws: &Workspace, env: &[(&str, &str)], handle: &str) -> String {
+    ws.write(
+        "tg.toml",
+        "chat_id = \"-1001234567890\"\nlink_preview = false\n",
+    );
+    ws.tocsin_input(
+        &[
+            "accounts",
+            "add",
+            "--platform",
+            "telegram",
+            "--handle",
+            handle,
+            "--name",
+            "County Health on Telegram",
+            "--settings-file",
+            "tg.toml",
+            "--setting",
+            "api_url=http://127.0.0.1:9",
+            "--secret-stdin",
+        ],
+        env,
+        &format!("{TOKEN}\n"),
+    )
+    .ok()
+}
+
+/// Every byte the data directory holds, as text (lossy): database, WAL, key files.
+fn data_dir_bytes(ws: &Workspace) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(ws.path().join("data")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        out.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    out
+}
+
+#[test]
+fn an_account_is_added_with_its_secret_from_stdin_and_the_secret_never_shows() {
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    let out = add_telegram(&ws, &env, "@county_health");
+    assert!(
+        out.contains("added account 1: telegram @county_health"),
+        "{out}"
+    );
+    assert!(out.contains("secret sealed"), "{out}");
+
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(list.contains("@county_health"), "{list}");
+    assert!(list.contains("connected"), "{list}");
+    assert!(list.contains("stored, opens"), "{list}");
+    // Without the key the list still works; it cannot say whether the secret opens.
+    let list = ws.tocsin(&["accounts", "list"]).ok();
+    assert!(list.contains("stored") && !list.contains("opens"), "{list}");
+
+    let export = ws.tocsin(&["audit", "export"]).ok();
+    assert!(export.contains("\"action\":\"account.add\""), "{export}");
+    for text in [&out, &list, &export, &data_dir_bytes(&ws)] {
+        assert!(!text.contains("canary-cli-bot-token"), "{text}");
+    }
+    let platforms = ws.tocsin(&["accounts", "platforms"]).ok();
+    assert!(
+        platforms.contains("telegram (Telegram): secret: bot token"),
+        "{platforms}"
+    );
+    assert!(platforms.contains("chat_id"), "{platforms}");
+}
+
+#[test]
+fn secrets_come_only_from_stdin_and_a_refused_account_stores_nothing() {
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    let base = [
+        "accounts",
+        "add",
+        "--platform",
+        "telegram",
+        "--handle",
+        "@h",
+        "--name",
+        "H",
+        "--setting",
+        "chat_id=-100123",
+    ];
+    let out = ws.tocsin_env(&base, &env).fails();
+    assert!(out.contains("--secret-stdin"), "{out}");
+    let mut with_flag = base.to_vec();
+    with_flag.extend(["--secret", TOKEN]);
+    let out = ws.tocsin_env(&with_flag, &env).fails();
+    assert!(out.contains("--secret"), "there is no such flag: {out}");
+
+    let mut bad = base.to_vec();
+    bad.extend(["--setting", "chat_id=not a chat", "--secret-stdin"]);
+    let out = ws.tocsin_input(&bad, &env, TOKEN).fails();
+    assert!(out.contains("chat_id"), "{out}");
+    let mut typo = base.to_vec();
+    typo.extend(["--setting", "chatid=1", "--secret-stdin"]);
+    let out = ws.tocsin_input(&typo, &env, TOKEN).fails();
+    assert!(out.contains("chatid"), "{out}");
+    let mut cap = base.to_vec();
+    cap[3] = "cap";
+    cap.push("--secret-stdin");
+    let out = ws.tocsin_input(&cap, &env, TOKEN).fails();
+    assert!(out.contains("telegram"), "lists the platforms: {out}");
+    let mut empty = base.to_vec();
+    empty.push("--secret-stdin");
+    let out = ws.tocsin_input(&empty, &env, "\n").fails();
+    assert!(out.contains("no secret"), "{out}");
+
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(list.contains("no accounts yet"), "{list}");
+    let export = ws.tocsin(&["audit", "export"]).ok();
+    assert!(!export.contains("account.add"), "{export}");
+    assert!(!export.contains("canary"), "{export}");
+}
+
+#[test]
+fn rotate_key_reseals_account_and_second_factor_secrets_and_says_what_to_change() {
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    add_telegram(&ws, &env, "@a");
+    ws.tocsin_input(
+        &[
+            "users",
+            "add",
+            "dana",
+            "--role",
+            "drafter",
+            "--password-stdin",
+        ],
+        &env,
+        "correct horse battery 42\n",
+    )
+    .ok();
+
+    let out = ws.tocsin_env(&["accounts", "rotate-key"], &env).fails();
+    assert!(out.contains("TOCSIN_NEW_SECRET_KEY"), "{out}");
+    let out = ws
+        .tocsin_env(
+            &["accounts", "rotate-key"],
+            &[("TOCSIN_SECRET_KEY", KEY), ("TOCSIN_NEW_SECRET_KEY", KEY)],
+        )
+        .fails();
+    assert!(out.contains("key in use"), "{out}");
+
+    let out = ws
+        .tocsin_env(
+            &["accounts", "rotate-key"],
+            &[
+                ("TOCSIN_SECRET_KEY", KEY),
+                ("TOCSIN_NEW_SECRET_KEY", NEW_KEY),
+            ],
+        )
+        .ok();
+    assert!(
+        out.contains("Re-sealed 1 account secrets and 1 second-factor secrets"),
+        "{out}"
+    );
+    assert!(out.contains("set TOCSIN_SECRET_KEY to"), "{out}");
+    assert!(
+        !out.contains(NEW_KEY) && !out.contains(KEY),
+        "no key printed: {out}"
+    );
+
+    let old = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(old.contains("DOES NOT OPEN"), "{old}");
+    let new = ws
+        .tocsin_env(&["accounts", "list"], &[("TOCSIN_SECRET_KEY", NEW_KEY)])
+        .ok();
+    assert!(new.contains("stored, opens"), "{new}");
+    // The old key can no longer rotate anything: nothing opens under it.
+    let out = ws
+        .tocsin_env(
+            &["accounts", "rotate-key"],
+            &[
+                ("TOCSIN_SECRET_KEY", KEY),
+                ("TOCSIN_NEW_SECRET_KEY", NEW_KEY),
+            ],
+        )
+        .fails();
+    assert!(out.contains("does not open"), "{out}");
+
+    // And from a key file, mode 600.
+    ws.write("next.key", KEY);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            ws.path().join("next.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let out = ws
+        .tocsin_env(
+            &["accounts", "rotate-key", "--new-key-file", "next.key"],
+            &[("TOCSIN_SECRET_KEY", NEW_KEY)],
+        )
+        .ok();
+    assert!(out.contains("the content of next.key"), "{out}");
+    let back = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(back.contains("stored, opens"), "{back}");
+
+    let out = ws.tocsin(&["accounts", "disable", "1"]).ok();
+    assert!(out.contains("account 1 is disabled"), "{out}");
+    assert!(ws
+        .tocsin(&["accounts", "disable", "1"])
+        .fails()
+        .contains("disabled"));
+    let list = ws.tocsin(&["accounts", "list"]).ok();
+    assert!(list.contains("disabled"), "{list}");
+    let export = ws.tocsin(&["audit", "export"]).ok();
+    assert_eq!(export.matches("secrets.rotate_key").count(), 2, "{export}");
+    assert!(export.contains("account.disable"), "{export}");
+}
+
+/// Starts `tocsin serve` on a free port, reads its output until it listens, stops it.
+fn serve_output(ws: &Workspace, key: &str) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    cmd.current_dir(ws.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TOCSIN_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("TOCSIN_SECRET_KEY", key);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut out = String::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                out.push_str(&line);
+                out.push('\n');
+                if line.contains("is listening") {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.kill();
+    let finished = child.wait_with_output().unwrap();
+    out.push_str(&String::from_utf8_lossy(&finished.stderr));
+    out
+}
+
+#[test]
+fn serve_connects_stored_accounts_and_names_one_whose_secret_does_not_open() {
+    let ws = Workspace::with_library();
+    add_telegram(&ws, &[("TOCSIN_SECRET_KEY", KEY)], "@a");
+
+    let out = serve_output(&ws, KEY);
+    assert!(
+        out.contains("Accounts: 1 connected, 0 not connected"),
+        "{out}"
+    );
+    assert!(out.contains("is listening"), "{out}");
+
+    let out = serve_output(&ws, NEW_KEY);
+    assert!(
+        out.contains("account 1 (telegram @a) is not connected: the stored secret does not open"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Accounts: 0 connected, 1 not connected"),
+        "{out}"
+    );
+    assert!(!out.contains("canary"), "{out}");
+}
