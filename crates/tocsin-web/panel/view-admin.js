@@ -1,7 +1,9 @@
 // view-admin.js: #/admin. Users (add with role and password, then show the TOTP
 // enrolment once; change role; disable; reset the second factor) and platform accounts
-// (list with circuit-breaker state; add a sandbox account). Changes need a recent
-// re-authentication, which api.js asks for when the server says so.
+// (list with status, whether a secret is stored and circuit-breaker state; add a sandbox
+// stand-in or a real account with its settings and secret; disable). Changes need a
+// recent re-authentication, which api.js asks for when the server says so. A secret is
+// sent once and never shown again: the server keeps it sealed.
 import { h, add, put, enc, badge, field, formError, busy, confirmDialog, fmtTime, section } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 
@@ -58,12 +60,34 @@ export default async function admin(c) {
     }));
   };
 
+  // An account's status: disabled and auth_failed as stored; a connected one this server
+  // could not connect (e.g. its secret does not open with the key) shows as not connected.
+  const accountStatus = (a) => {
+    const state = a.status === 'connected' && !a.connected ? 'not_connected' : a.status;
+    const why = a.status === 'connected' ? a.not_connected : a.status_detail;
+    return [badge(state, 'account-status'), why ? h('div', { class: 'help', testid: 'account-status-detail' }, why) : null];
+  };
+
   const loadAccounts = async () => {
     const accounts = await api.get('/api/accounts');
-    put(accountsBody, ...accounts.map((a) => h('tr', { testid: `account-${a.id}` },
-      h('th', { scope: 'row' }, a.display_name), h('td', {}, a.platform), h('td', {}, a.handle),
-      h('td', {}, a.sandbox ? 'sandbox' : 'live'),
-      h('td', {}, badge(typeof a.breaker === 'string' ? a.breaker : (a.breaker && a.breaker.state) || 'closed', 'account-breaker')))));
+    put(accountsBody, ...accounts.map((a) => {
+      const disable = a.status === 'disabled' ? null
+        : h('button', { type: 'button', class: 'danger quiet', testid: `account-disable-${a.id}` }, 'Disable');
+      if (disable) {
+        disable.addEventListener('click', async () => {
+          if (!(await confirmDialog(`Disable ${a.display_name}?`, 'No new message goes to it. Its deliveries and audit history stay.', 'Disable', true))) return;
+          busy(disable, null, accountsErr, async () => { await api.post(`/api/accounts/${a.id}/disable`); await loadAccounts(); });
+        });
+      }
+      return h('tr', { testid: `account-${a.id}`, 'data-status': a.status },
+        h('th', { scope: 'row' }, a.display_name),
+        h('td', {}, a.sandbox && a.stands_for ? `sandbox (${a.stands_for})` : a.platform), h('td', {}, a.handle),
+        h('td', {}, a.sandbox ? 'sandbox' : 'live'),
+        h('td', {}, accountStatus(a)),
+        h('td', { testid: 'account-secret-state' }, a.sandbox ? 'none needed' : (a.secret_stored ? 'secret stored' : 'no secret')),
+        h('td', {}, badge(typeof a.breaker === 'string' ? a.breaker : (a.breaker && a.breaker.state) || 'closed', 'account-breaker')),
+        h('td', { class: 'actions' }, disable));
+    }));
   };
 
   // Add a user.
@@ -85,32 +109,94 @@ export default async function admin(c) {
     });
   });
 
-  // Add a sandbox account.
-  const handle = h('input', { type: 'text', testid: 'account-handle' });
-  const display = h('input', { type: 'text', testid: 'account-display-name' });
+  // Add an account: a sandbox stand-in, or a real one with its settings and secret.
+  let setups = [];
+  const platform = h('select', { testid: 'account-platform', name: 'platform' },
+    h('option', { value: 'sandbox' }, 'Sandbox (records locally, stands in for a platform)'));
+  const handle = h('input', { type: 'text', testid: 'account-handle', autocomplete: 'off' });
+  const display = h('input', { type: 'text', testid: 'account-display-name', autocomplete: 'off' });
   const standsFor = h('select', { testid: 'account-stands-for' }, PLATFORMS.map((p) => h('option', { value: p }, p)));
+  const settings = h('textarea', { testid: 'account-settings', rows: 5, spellcheck: 'false', autocomplete: 'off', placeholder: 'chat_id = -1001234567890' });
+  const settingsHint = h('div', { class: 'help', testid: 'account-settings-hint' });
+  const secret = h('input', { type: 'password', testid: 'account-secret', autocomplete: 'off', spellcheck: 'false' });
+  const secretHint = h('div', { class: 'help', testid: 'account-secret-hint' });
+  const standsField = field('Stands in for', standsFor, { name: 'stands_for', required: true });
+  const settingsField = field('Settings, one "key = value" a line', settings, { name: 'settings', extra: settingsHint });
+  const secretField = field('Secret', secret, { name: 'secret', extra: secretHint,
+    help: 'Sent once over this connection and stored sealed; it is never shown again.' });
   const accErr = formError('account-add-error');
-  const addAcc = h('button', { type: 'submit', class: 'primary', testid: 'account-add' }, 'Add sandbox account');
-  const accForm = h('form', { class: 'inline-form', novalidate: true }, h('h3', {}, 'Add a sandbox account'),
-    field('Handle', handle, { name: 'handle', required: true }), field('Display name', display, { name: 'display_name', required: true }),
-    field('Stands in for', standsFor, { name: 'stands_for', required: true }), accErr, addAcc);
+  const addAcc = h('button', { type: 'submit', class: 'primary', testid: 'account-add' }, 'Add account');
+  const accForm = h('form', { class: 'inline-form', novalidate: true }, h('h3', {}, 'Add an account'),
+    field('Platform', platform, { name: 'platform', required: true }),
+    field('Handle', handle, { name: 'handle', required: true, help: 'The account on its platform: @name, a channel, a page.' }),
+    field('Display name', display, { name: 'display_name', required: true }),
+    standsField, settingsField, secretField, accErr, addAcc);
+
+  const setupOf = (p) => setups.find((s) => s.platform === p);
+  const showPlatform = () => {
+    const s = setupOf(platform.value);
+    standsField.hidden = !!s;
+    settingsField.hidden = !s;
+    secretField.hidden = !s;
+    if (!s) return;
+    put(settingsHint, 'Keys: ', s.settings.map((k, i) => [i ? ', ' : '',
+      h('code', {}, k.name), k.required ? ' (required)' : '', ` e.g. ${k.example}`]));
+    put(secretHint, `${s.display_name}: ${s.secret}${s.secret_required ? '' : ' (leave empty if none)'}.`);
+    settings.placeholder = s.settings.filter((k) => k.required).map((k) => `${k.name} = ${k.example}`).join('\n');
+  };
+  platform.addEventListener('change', showPlatform);
+
+  // `key = value` lines into an object of texts (the server reads each into its kind).
+  const parseSettings = (text) => {
+    const out = {};
+    for (const raw of text.split('\n')) {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) continue;
+      const at = line.indexOf('=');
+      if (at < 1) {
+        const e = new Error(`"${line.slice(0, 40)}" is not key = value`);
+        e.field = 'settings';
+        throw e;
+      }
+      let value = line.slice(at + 1).trim();
+      if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      out[line.slice(0, at).trim()] = value;
+    }
+    return out;
+  };
+
   accForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy(addAcc, accForm, accErr, async () => {
-      await api.post('/api/accounts', { platform: 'sandbox', handle: handle.value.trim(), display_name: display.value.trim(), stands_for: standsFor.value });
+      const body = { platform: platform.value, handle: handle.value.trim(), display_name: display.value.trim() };
+      if (setupOf(platform.value)) {
+        body.settings = parseSettings(settings.value);
+        if (secret.value.trim()) body.secret = secret.value;
+      } else {
+        body.stands_for = standsFor.value;
+      }
+      await api.post('/api/accounts', body);
       accForm.reset();
+      showPlatform();
       await loadAccounts();
     });
   });
+  const loadSetups = async () => {
+    setups = await api.get('/api/accounts/platforms');
+    add(platform, setups.map((s) => h('option', { value: s.platform }, s.display_name)));
+    showPlatform();
+  };
 
   const table = (heads, body, testid) => h('div', { class: 'table-wrap' }, h('table', { class: 'grid', testid },
     h('thead', {}, h('tr', {}, heads.map((t) => h('th', { scope: 'col' }, t)))), body));
   add(c.root, h('h1', {}, 'Administration'),
     h('p', { class: 'help' }, 'Changes here ask you to confirm your password and code if you have not in the last 5 minutes.'),
     section('Users', 'users', secrets, usersErr, table(['Name', 'Role', 'Second factor', 'Status', 'Created', ''], usersBody, 'users-table'), userForm),
-    section('Platform accounts', 'accounts', accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Circuit breaker'], accountsBody, 'accounts-table'), accForm));
+    section('Platform accounts', 'accounts', accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Status', 'Secret', 'Circuit breaker', ''], accountsBody, 'accounts-table'), accForm));
+  showPlatform();
   await Promise.all([
     loadUsers().catch((e) => { usersErr.textContent = e.message; }),
     loadAccounts().catch((e) => { accountsErr.textContent = e.message; }),
+    loadSetups().catch((e) => { accErr.textContent = e.message; }),
   ]);
 }
