@@ -841,6 +841,59 @@ impl AccountVault {
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")).into())
     }
 
+    /// Replaces a stored account's secret: the platform's connector checks the new one
+    /// with the stored settings first; then it is sealed to the account's id and stored,
+    /// and the account is `connected` again (audited as `account.secret_replace`).
+    /// Refused for a sandbox or disabled account. Connect the returned account with
+    /// [`AccountVault::connect`].
+    pub async fn replace_secret(
+        &self,
+        store: &Store,
+        actor: &str,
+        id: i64,
+        secret: SecretString,
+    ) -> Result<AccountRecord, AccountError> {
+        let record = store
+            .account_record(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+        if record.sandbox {
+            return Err(invalid("secret", "a sandbox account takes no secret"));
+        }
+        if record.status == AccountStatus::Disabled {
+            return Err(StoreError::Conflict(format!("account {id} is disabled")).into());
+        }
+        let platform = Platform::from_str(&record.platform)
+            .ok()
+            .filter(|p| setup(*p).is_some())
+            .ok_or_else(|| {
+                invalid(
+                    "platform",
+                    format!("no connector for platform `{}`", record.platform),
+                )
+            })?;
+        let secret = SecretString::from(secret.expose_secret().trim().to_string());
+        if secret.expose_secret().is_empty() {
+            return Err(invalid("secret", "the secret is empty"));
+        }
+        let spec = AccountSpec {
+            id: id.to_string(),
+            platform,
+            name: record.handle.clone(),
+            settings: record.settings.clone(),
+            secret: Some(secret.clone()),
+        };
+        build_connector(&spec, self.http()?, &self.sandbox)
+            .map_err(|e| invalid("secret", refusal(&e)))?;
+        let sealed = self.seal_secret(id, &secret)?;
+        store.replace_account_secret(actor, id, &sealed).await?;
+        self.auth_failed.remove(&id);
+        store
+            .account_record(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("account {id}")).into())
+    }
+
     /// The route for a stored account: its secret opened with this vault's key, its
     /// connector built from the stored settings. Sandbox accounts record locally.
     pub fn route(&self, record: &AccountRecord) -> Result<AccountRoute, NotConnected> {

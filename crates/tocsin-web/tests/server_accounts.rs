@@ -329,6 +329,38 @@ async fn a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_ou
     let detail = t.alex.get(&format!("/api/messages/{message}")).await.ok();
     assert!(!detail.to_string().contains("canary-revoked"));
 
+    // A new token: checked by the connector, stored sealed, connected again at once.
+    let secret_path = format!("/api/accounts/{id}/secret");
+    let r = t
+        .admin
+        .post(&secret_path, json!({"secret": "no-colon-canary"}))
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "secret");
+    assert!(!r.text.contains("no-colon-canary"), "{}", r.text);
+    t.alex
+        .post(&secret_path, json!({"secret": telegram::TOKEN}))
+        .await
+        .refused(403, "forbidden");
+    let r = t
+        .admin
+        .post(&secret_path, json!({"secret": telegram::TOKEN}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains(telegram::TOKEN), "{}", r.text);
+    assert_eq!(r.body["status"], "connected");
+    assert_eq!(r.body["connected"], true);
+    let again = publish(&t).await;
+    t.s.delivered(&t.alex, again).await;
+    assert_eq!(fake.messages().len(), 1);
+    t.admin
+        .post(
+            &format!("/api/accounts/{sandbox}/secret"),
+            json!({"secret": "x"}),
+        )
+        .await
+        .refused(422, "invalid");
+
     let r = t
         .admin
         .post(&format!("/api/accounts/{id}/disable"), json!({}))
@@ -357,7 +389,12 @@ async fn a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_ou
         .collect();
     assert_eq!(to, [sandbox]);
     let actions: Vec<String> = t.s.audit().await.into_iter().map(|e| e.action).collect();
-    for a in ["account.add", "account.status", "account.disable"] {
+    for a in [
+        "account.add",
+        "account.status",
+        "account.secret_replace",
+        "account.disable",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
     }
     let status =

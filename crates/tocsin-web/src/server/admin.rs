@@ -2,7 +2,7 @@
 //! reset the second factor) through [`crate::people::People`], which checks the role and
 //! the recent re-authentication these changes need; and platform accounts (list with
 //! their status, circuit breaker and whether a secret is stored; add sandbox stand-ins
-//! or real accounts with their settings and sealed secret; disable).
+//! or real accounts with their settings and sealed secret; replace a secret; disable).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -424,5 +424,33 @@ pub async fn disable_account(
         .account_record(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+    Ok(Json(account_view(&app, record)))
+}
+
+/// A replacement secret.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceSecret {
+    secret: SecretInput,
+}
+
+/// `POST /api/accounts/{id}/secret`: a new secret (a rotated token, a new webhook URL),
+/// checked by the platform's connector, stored sealed; the account is connected again
+/// at once. The answer never holds the secret.
+pub async fn replace_secret(
+    State(app): State<App>,
+    who: Authed,
+    Path(id): Path<i64>,
+    Json(form): Json<ReplaceSecret>,
+) -> ApiResult<Json<AccountView>> {
+    who.require(&app, Permission::ManageAccounts)?;
+    let record = app
+        .0
+        .vault
+        .replace_secret(&app.0.store, who.user(), id, form.secret.0)
+        .await?;
+    if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
+        tracing::warn!(account = id, reason = %why, "an account did not connect after its secret was replaced");
+    }
     Ok(Json(account_view(&app, record)))
 }

@@ -236,6 +236,7 @@ pub fn router(app: App) -> Router {
         .route("/accounts", get(admin::accounts).post(admin::add_account))
         .route("/accounts/platforms", get(admin::platforms))
         .route("/accounts/{id}/disable", post(admin::disable_account))
+        .route("/accounts/{id}/secret", post(admin::replace_secret))
         .fallback(error::not_found)
         // After every route: a known path with a method it does not take answers the
         // JSON error too, not axum's empty 405.

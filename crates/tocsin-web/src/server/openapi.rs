@@ -360,6 +360,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/accounts/{id}/secret",
+        "Replace an account's secret (checked by its connector, stored sealed, connected again at once)",
+        "admin",
+        "admin, re-authenticated",
+        Some("ReplaceSecret"),
+    ),
+    (
+        "post",
         "/api/accounts/{id}/disable",
         "Disable an account (out of fan-out at once; its history stays)",
         "admin",
@@ -411,6 +419,7 @@ fn schemas() -> Value {
         "AddUser": object(&["name", "role", "password"], &[("name", string()), ("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]})), ("password", string())]),
         "SetRole": object(&["role"], &[("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]}))]),
         "AddAccount": object(&["platform", "display_name"], &[("platform", json!({"enum": ["sandbox", "mastodon", "bluesky", "x", "facebook", "threads", "linkedin", "telegram", "discord", "slack", "teams", "matrix", "email", "sms", "webhook"]})), ("stands_for", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("secret", json!({"type": "string", "writeOnly": true}))]),
+        "ReplaceSecret": object(&["secret"], &[("secret", json!({"type": "string", "writeOnly": true}))]),
         "Error": object(&["error"], &[("error", object(&["code", "message"], &[("code", string()), ("message", string()), ("field", string())]))]),
     })
 }
