@@ -75,6 +75,38 @@ fn an_account_is_added_with_its_secret_from_stdin_and_the_secret_never_shows() {
     for text in [&out, &list, &export, &data_dir_bytes(&ws)] {
         assert!(!text.contains("canary-cli-bot-token"), "{text}");
     }
+    // A new token replaces the old one, from standard input only.
+    let out = ws
+        .tocsin_env(&["accounts", "replace-secret", "1"], &env)
+        .fails();
+    assert!(out.contains("--secret-stdin"), "{out}");
+    let out = ws
+        .tocsin_input(
+            &["accounts", "replace-secret", "1", "--secret-stdin"],
+            &env,
+            "not-a-bot-token\n",
+        )
+        .fails();
+    assert!(
+        out.contains("bot token") && !out.contains("not-a-bot-token"),
+        "{out}"
+    );
+    let out = ws
+        .tocsin_input(
+            &["accounts", "replace-secret", "1", "--secret-stdin"],
+            &env,
+            "123456789:canary-cli-new-token\n",
+        )
+        .ok();
+    assert!(out.contains("secret replaced and sealed"), "{out}");
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(list.contains("stored, opens"), "{list}");
+    let export = ws.tocsin(&["audit", "export"]).ok();
+    assert!(export.contains("account.secret_replace"), "{export}");
+    for text in [&out, &list, &export, &data_dir_bytes(&ws)] {
+        assert!(!text.contains("canary-cli-new-token"), "{text}");
+    }
+
     let platforms = ws.tocsin(&["accounts", "platforms"]).ok();
     assert!(
         platforms.contains("telegram (Telegram): secret: bot token"),

@@ -40,6 +40,18 @@ pub enum AccountsCommand {
     /// List accounts with their status and whether a secret is stored (and, when a key is
     /// configured, whether it opens with it). Never shows a secret.
     List,
+    /// Replace an account's secret (a rotated token, a new webhook URL), read from
+    /// standard input and checked by the platform's connector first. The account is
+    /// `connected` again; running servers use the new secret at their next start (the
+    /// admin page's Replace secret acts at once).
+    ReplaceSecret {
+        /// The account's id (see `tocsin accounts list`).
+        id: i64,
+        /// Read the secret from standard input (required: secrets are never taken from the
+        /// command line).
+        #[arg(long)]
+        secret_stdin: bool,
+    },
     /// Disable an account: it leaves fan-out (running servers at their next start; the
     /// admin page's Disable acts at once); its history stays.
     Disable {
@@ -95,6 +107,15 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
         AccountsCommand::Add(args) => Some(new_account(args)?),
         _ => None,
     };
+    let replacement = match &cmd {
+        AccountsCommand::ReplaceSecret {
+            secret_stdin: true, ..
+        } => Some(read_secret()?),
+        AccountsCommand::ReplaceSecret { .. } => bail!(
+            "pass --secret-stdin and pipe the secret in (secrets are never taken from the command line)"
+        ),
+        _ => None,
+    };
     let new_key = match &cmd {
         AccountsCommand::RotateKey { new_key_file } => Some(load_new_key(new_key_file)?),
         _ => None,
@@ -114,6 +135,9 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
         let store = open_store(config).await?;
         let actor = operator_name();
         let result = match (cmd, add, key, new_key) {
+            (AccountsCommand::ReplaceSecret { id, .. }, _, Some(key), _) => {
+                replace_secret(&store, &actor, key, id, replacement).await
+            }
             (AccountsCommand::Add(_), Some(account), Some(key), _) => {
                 add_account(&store, &actor, key, &account).await
             }
@@ -233,6 +257,24 @@ async fn add_account(
     );
     println!(
         "Running servers connect it when they next start (the admin page connects an account at once)."
+    );
+    Ok(())
+}
+
+async fn replace_secret(
+    store: &Store,
+    actor: &str,
+    key: SealingKey,
+    id: i64,
+    secret: Option<SecretString>,
+) -> Result<()> {
+    let secret = secret.ok_or_else(|| anyhow!("no secret on standard input"))?;
+    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default()));
+    let r = vault.replace_secret(store, actor, id, secret).await?;
+    println!(
+        "account {id} ({} {}): secret replaced and sealed; status connected. Running servers \
+         use it at their next start (the admin page's Replace secret acts at once).",
+        r.platform, r.handle
     );
     Ok(())
 }
