@@ -1,10 +1,10 @@
 // view-admin.js: #/admin. Users (add with role and password, then show the TOTP
 // enrolment once; change role; disable; reset the second factor) and platform accounts
 // (list with status, whether a secret is stored and circuit-breaker state; add a sandbox
-// stand-in or a real account with its settings and secret; disable). Changes need a
-// recent re-authentication, which api.js asks for when the server says so. A secret is
-// sent once and never shown again: the server keeps it sealed.
-import { h, add, put, enc, badge, field, formError, busy, confirmDialog, fmtTime, section } from '/panel/dom.js';
+// stand-in or a real account with its settings and secret; replace a secret; disable).
+// Changes need a recent re-authentication, which api.js asks for when the server says
+// so. A secret is sent once and never shown again: the server keeps it sealed.
+import { h, add, put, enc, badge, field, formError, busy, confirmDialog, dialog, fmtTime, section } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 
 const ROLES = ['viewer', 'drafter', 'approver', 'compliance', 'admin'];
@@ -79,6 +79,20 @@ export default async function admin(c) {
           busy(disable, null, accountsErr, async () => { await api.post(`/api/accounts/${a.id}/disable`); await loadAccounts(); });
         });
       }
+      const replace = a.sandbox || a.status === 'disabled' ? null
+        : h('button', { type: 'button', testid: `account-replace-secret-${a.id}` }, 'Replace secret');
+      if (replace) {
+        replace.addEventListener('click', async () => {
+          const input = h('input', { type: 'password', testid: 'secret-dialog-input', autocomplete: 'off', spellcheck: 'false' });
+          const done = await dialog({
+            title: `New secret for ${a.display_name}`, testid: 'secret-dialog', submitLabel: 'Replace', submitTestid: 'secret-dialog-replace',
+            body: [h('p', {}, 'Checked by the platform\'s connector, then stored sealed; it is never shown again.'),
+              field('Secret', input, { name: 'secret', required: true })],
+            onSubmit: async () => { await api.post(`/api/accounts/${a.id}/secret`, { secret: input.value }); return true; },
+          });
+          if (done) await loadAccounts().catch((e) => { accountsErr.textContent = e.message; });
+        });
+      }
       return h('tr', { testid: `account-${a.id}`, 'data-status': a.status },
         h('th', { scope: 'row' }, a.display_name),
         h('td', {}, a.sandbox && a.stands_for ? `sandbox (${a.stands_for})` : a.platform), h('td', {}, a.handle),
@@ -86,7 +100,7 @@ export default async function admin(c) {
         h('td', {}, accountStatus(a)),
         h('td', { testid: 'account-secret-state' }, a.sandbox ? 'none needed' : (a.secret_stored ? 'secret stored' : 'no secret')),
         h('td', {}, badge(typeof a.breaker === 'string' ? a.breaker : (a.breaker && a.breaker.state) || 'closed', 'account-breaker')),
-        h('td', { class: 'actions' }, disable));
+        h('td', { class: 'actions' }, replace, disable));
     }));
   };
 
