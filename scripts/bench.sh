@@ -18,3 +18,8 @@ cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --rate-limited-percent 5
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 10000 --runs 3
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --backend postgres
+
+echo "== websocket panels: publish to receipt at every panel, server memory per socket"
+cargo bench -p tocsin-web --bench ws_panels -- --panels 1000
+cargo bench -p tocsin-web --bench ws_panels -- --panels 10000
+cargo bench -p tocsin-web --bench ws_panels -- --panels 1000 --events 3000 --rate 3000
