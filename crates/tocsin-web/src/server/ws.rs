@@ -229,8 +229,11 @@ pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUp
     };
     let limits = app.0.config.ws;
     // Frames a little over the limit are read so they can be refused with 1009;
-    // anything far larger is cut off by the protocol layer.
-    ws.max_message_size(limits.max_frame.saturating_mul(4))
+    // anything far larger is cut off by the protocol layer. A small read buffer: the
+    // default (128 KiB, zero-filled before each read) would make every open panel cost
+    // about 137 KiB and a third of the server's CPU per event (BENCHMARKS.md).
+    ws.read_buffer_size(4 * 1024)
+        .max_message_size(limits.max_frame.saturating_mul(4))
         .max_frame_size(limits.max_frame.saturating_mul(4))
         .on_upgrade(move |socket| run(app, who, socket))
 }
