@@ -4,7 +4,8 @@
 //! Handlebars templates are rendered per platform ([`render`]); each rendered variant is
 //! measured the way its platform counts ([`counting`]) and checked for protected health
 //! information ([`phi`]) before anyone may approve it. [`content_hash`] and
-//! [`preapproval`] make "pre-approved" a checked fact rather than a label.
+//! [`preapproval`] make "pre-approved" a checked fact rather than a label. [`cap`],
+//! [`atom`] and [`alert_feed`] turn approved messages into the public alert feed.
 //! Nothing here touches the network, the disk (except [`library`], which reads the
 //! playbook directory) or the clock.
 
@@ -13,7 +14,10 @@ pub mod phi;
 pub mod platform;
 
 pub use platform::{Platform, TextFormat, UnknownPlatform};
+pub mod alert_feed;
 pub mod approval;
+pub mod atom;
+pub mod cap;
 pub mod compose;
 pub mod content_hash;
 pub mod diagnostics;
@@ -24,3 +28,4 @@ pub mod preapproval;
 pub mod render;
 pub mod template_names;
 pub mod variables;
+mod xml;
