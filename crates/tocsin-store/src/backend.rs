@@ -64,6 +64,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "account_secrets",
         include_str!("../migrations/sqlite/0005_account_secrets.sql"),
     ),
+    (
+        6,
+        "oauth",
+        include_str!("../migrations/sqlite/0006_oauth.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -91,10 +96,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "account_secrets",
         include_str!("../migrations/postgres/0005_account_secrets.sql"),
     ),
+    (
+        6,
+        "oauth",
+        include_str!("../migrations/postgres/0006_oauth.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

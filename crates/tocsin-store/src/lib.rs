@@ -13,12 +13,15 @@
 //! append, [`records`] the row types and domain operations, [`outbox`] dispatch,
 //! [`people`] sign-in, [`workflow`] the approval workflow, consent register and the
 //! control panel's views, [`audit_log`] reads, verifies and exports the log,
-//! [`accounts`] platform accounts with their sealed secrets, status and key rotation.
+//! [`accounts`] platform accounts with their sealed secrets, status and key rotation,
+//! [`oauth`] accounts connected through OAuth 2 (authorisations under way, clients per
+//! instance, token facts).
 
 pub mod accounts;
 pub mod audit_log;
 pub mod backend;
 mod error;
+pub mod oauth;
 pub mod outbox;
 pub mod people;
 pub mod records;

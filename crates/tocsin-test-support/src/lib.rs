@@ -16,6 +16,7 @@ pub mod facebook;
 pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
+pub mod oauth;
 pub mod slack;
 pub mod smtp;
 pub mod teams;

@@ -5,6 +5,11 @@
 //! enforces a character limit with 422 (URLs count 23, as Mastodon counts them), and
 //! renders `content` as HTML the way Mastodon does, so reconciliation is tested against
 //! markup rather than the submitted text.
+//!
+//! It registers OAuth clients (`POST /api/v1/apps`) and serves the token endpoint
+//! (`POST /oauth/token`, authorization code with optional PKCE, as Mastodon 4.3 does)
+//! through [`crate::oauth::OAuthProvider`]; a token it issues becomes the one the API
+//! accepts, and `verify_credentials` answers for whoever the token was issued to.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -17,6 +22,7 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::oauth::{Flavor, OAuthProvider};
 use crate::{FakeServer, FakeState};
 
 /// The access token the fake accepts unless told otherwise.
@@ -63,6 +69,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct MastodonState {
     inner: Mutex<Inner>,
+    oauth: OAuthProvider,
 }
 
 impl MastodonState {
@@ -114,6 +121,16 @@ impl FakeMastodon {
         self.state.lock().remaining = remaining;
     }
 
+    /// The fake's OAuth 2 authorisation server (clients registered with `/api/v1/apps`).
+    pub fn oauth(&self) -> &OAuthProvider {
+        &self.state.oauth
+    }
+
+    /// The token the API accepts now.
+    pub fn accepted_token(&self) -> String {
+        self.state.lock().token.clone()
+    }
+
     /// The fake's behaviour and recordings (same as `self.state` through `Deref`).
     pub fn faults(&self) -> &Arc<FakeState> {
         &self.server.state
@@ -131,6 +148,7 @@ pub async fn start() -> std::io::Result<FakeMastodon> {
             next_id: 110_000_000_000_000_001,
             remaining: RATE_LIMIT,
         }),
+        oauth: OAuthProvider::new(Flavor::Mastodon),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
     state.lock().base_url = server.base_url.clone();
@@ -151,6 +169,8 @@ pub fn router(state: Arc<MastodonState>) -> Router {
         )
         .route("/api/v1/accounts/{id}/statuses", get(account_statuses))
         .route("/api/v2/instance", get(instance))
+        .route("/api/v1/apps", post(register_app))
+        .route("/oauth/token", post(token))
         .with_state(state)
 }
 
@@ -477,10 +497,100 @@ async fn delete_status(
     with_rate_headers(response, remaining)
 }
 
+/// A request's parameters from a JSON or a form body (arrays kept as JSON arrays).
+fn body_params(headers: &HeaderMap, body: &Bytes) -> HashMap<String, Value> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return serde_json::from_slice::<HashMap<String, Value>>(body).unwrap_or_default();
+    }
+    let mut out: HashMap<String, Value> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        out.insert(k.trim_end_matches("[]").to_string(), json!(v));
+    }
+    out
+}
+
+async fn register_app(
+    State(state): State<Arc<MastodonState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = body_params(&headers, &body);
+    let name = params
+        .get("client_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let redirect_uris: Vec<String> = match params.get("redirect_uris") {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if name.is_empty() || redirect_uris.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "Validation failed: Name can't be blank, Redirect URI can't be blank"})),
+        )
+            .into_response();
+    }
+    let scopes = params
+        .get("scopes")
+        .and_then(Value::as_str)
+        .unwrap_or("read")
+        .to_string();
+    let client = state.oauth.register(name, redirect_uris.clone(), &scopes);
+    let website = params.get("website").cloned().unwrap_or(Value::Null);
+    Json(json!({
+        "id": client.id.trim_start_matches("fake-client-id-"),
+        "name": name,
+        "website": website,
+        "scopes": scopes.split_whitespace().collect::<Vec<_>>(),
+        "redirect_uri": redirect_uris.join("\n"),
+        "redirect_uris": redirect_uris,
+        "client_id": client.id,
+        "client_secret": client.secret,
+        "client_secret_expires_at": 0,
+    }))
+    .into_response()
+}
+
+async fn token(
+    State(state): State<Arc<MastodonState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let response = state.oauth.token(&headers, &form);
+    if response.status().is_success() {
+        if let Some(token) = state.oauth.current_access_token() {
+            state.lock().token = token;
+        }
+    }
+    response
+}
+
 async fn verify_credentials(
     State(state): State<Arc<MastodonState>>,
     headers: HeaderMap,
 ) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(other) = presented.and_then(|t| state.oauth.identity_of(t)) {
+        let base = state.lock().base_url.clone();
+        let mut account = account_json(&base);
+        set(&mut account, "id", json!(other.id));
+        set(&mut account, "username", json!(other.username));
+        set(&mut account, "acct", json!(other.username));
+        return Json(account).into_response();
+    }
     let mut inner = state.lock();
     let remaining = match admit(&mut inner, &headers) {
         Ok(r) => r,

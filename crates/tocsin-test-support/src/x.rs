@@ -2,17 +2,24 @@
 //! `GET /2/users/:id/tweets`, with X's problem-details errors and `x-rate-limit-*`
 //! headers (reset as epoch seconds). It refuses a duplicate text with 403, checks the
 //! bearer token, and shows texts the way X does (`&amp;`, links as `t.co` links).
+//!
+//! It also serves X's OAuth 2 token endpoint (`POST /2/oauth2/token`: authorization code
+//! with PKCE, rotating refresh tokens, confidential clients with HTTP Basic) through
+//! [`crate::oauth::OAuthProvider`]; a token it issues becomes the one the API accepts, and
+//! `GET /2/users/me` answers for whoever the token was issued to.
 
-use axum::extract::{Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::facebook::set;
+use crate::oauth::{FakeClient, Flavor, OAuthProvider};
 use crate::{FakeServer, FakeState};
 
 /// The OAuth 2 user token the fake accepts unless told otherwise.
@@ -21,6 +28,10 @@ pub const TOKEN: &str = "fake-x-oauth2-user-token";
 pub const USER_ID: &str = "1500000000000000001";
 /// The account's user name.
 pub const USERNAME: &str = "CountyHealth";
+/// The OAuth 2 client id registered with the fake (see [`FakeX::register_client`]).
+pub const CLIENT_ID: &str = "fake-x-client-id";
+/// That client's secret.
+pub const CLIENT_SECRET: &str = "fake-x-client-secret-canary";
 /// Requests per window reported in `x-rate-limit-limit`.
 pub const RATE_LIMIT: u64 = 100;
 
@@ -49,6 +60,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct XState {
     inner: Mutex<Inner>,
+    oauth: OAuthProvider,
 }
 
 impl XState {
@@ -88,6 +100,28 @@ impl FakeX {
     pub fn set_rate_limit_remaining(&self, remaining: u64) {
         self.state.lock().remaining = remaining;
     }
+
+    /// The fake's OAuth 2 authorisation server.
+    pub fn oauth(&self) -> &OAuthProvider {
+        &self.state.oauth
+    }
+
+    /// Registers the confidential client [`CLIENT_ID`] / [`CLIENT_SECRET`] with this
+    /// callback URL (as an X developer would in the developer portal).
+    pub fn register_client(&self, redirect_uri: &str) {
+        self.state.oauth.add_client(FakeClient {
+            id: CLIENT_ID.into(),
+            secret: CLIENT_SECRET.into(),
+            redirect_uris: vec![redirect_uri.to_string()],
+            scopes: "tweet.read tweet.write users.read offline.access".into(),
+            name: "Tocsin".into(),
+        });
+    }
+
+    /// The token the API accepts now.
+    pub fn accepted_token(&self) -> String {
+        self.state.lock().token.clone()
+    }
 }
 
 /// Starts a fake X API on a loopback port, accepting [`TOKEN`].
@@ -99,6 +133,7 @@ pub async fn start() -> std::io::Result<FakeX> {
             next_id: 1_800_000_000_000_000_001,
             remaining: RATE_LIMIT,
         }),
+        oauth: OAuthProvider::new(Flavor::X),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
     Ok(FakeX { server, state })
@@ -111,6 +146,7 @@ pub fn router(state: Arc<XState>) -> Router {
         .route("/2/tweets/{id}", delete(remove))
         .route("/2/users/me", get(me))
         .route("/2/users/{id}/tweets", get(timeline))
+        .route("/2/oauth2/token", post(token))
         .with_state(state)
 }
 
@@ -270,7 +306,29 @@ async fn remove(
     with_rate_headers(response, remaining)
 }
 
+async fn token(
+    State(state): State<Arc<XState>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let response = state.oauth.token(&headers, &form);
+    if response.status().is_success() {
+        if let Some(token) = state.oauth.current_access_token() {
+            state.lock().token = token;
+        }
+    }
+    response
+}
+
 async fn me(State(state): State<Arc<XState>>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(other) = presented.and_then(|t| state.oauth.identity_of(t)) {
+        let body = json!({"data": {"id": other.id, "name": "Someone else (fake)", "username": other.username}});
+        return Json(body).into_response();
+    }
     let mut inner = state.lock();
     let remaining = match admit(&mut inner, &headers) {
         Ok(r) => r,

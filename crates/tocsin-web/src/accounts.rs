@@ -32,6 +32,7 @@ use tocsin_store::{
 };
 use tokio::sync::broadcast;
 
+use crate::oauth::{TokenBundle, TokenManager};
 use crate::people::{totp_aad, SealError, SealingKey};
 
 /// The associated data an account's sealed secret is bound to: `tocsin-account:<id>`.
@@ -718,6 +719,8 @@ pub struct AccountVault {
     not_connected: DashMap<i64, NotConnected>,
     /// Accounts whose status is `auth_failed`, so a delivery that gets through clears it.
     auth_failed: DashSet<i64>,
+    /// Wraps OAuth accounts' connectors so their tokens stay fresh (set by the server).
+    oauth: OnceLock<Arc<TokenManager>>,
 }
 
 impl std::fmt::Debug for AccountVault {
@@ -735,7 +738,20 @@ impl AccountVault {
             http: OnceLock::new(),
             not_connected: DashMap::new(),
             auth_failed: DashSet::new(),
+            oauth: OnceLock::new(),
         }
+    }
+
+    /// Lets OAuth accounts refresh their tokens through `manager` (their connectors are
+    /// wrapped by it from now on). Without it, an OAuth account sends with its access
+    /// token until that expires.
+    pub fn enable_oauth(&self, manager: Arc<TokenManager>) {
+        let _ = self.oauth.set(manager);
+    }
+
+    /// The OAuth token manager, if the server set one.
+    pub fn oauth(&self) -> Option<&Arc<TokenManager>> {
+        self.oauth.get()
     }
 
     /// The HTTP client connectors share (built at first use, with Tocsin's limits).
@@ -886,7 +902,11 @@ impl AccountVault {
         build_connector(&spec, self.http()?, &self.sandbox)
             .map_err(|e| invalid("secret", refusal(&e)))?;
         let sealed = self.seal_secret(id, &secret)?;
-        store.replace_account_secret(actor, id, &sealed).await?;
+        let mut tx = store.begin().await?;
+        tx.replace_account_secret(actor, id, &sealed).await?;
+        // A pasted token replaces an OAuth bundle: its token facts no longer hold.
+        tx.forget_account_oauth(id).await?;
+        tx.commit().await?;
         self.auth_failed.remove(&id);
         store
             .account_record(id)
@@ -924,18 +944,27 @@ impl AccountVault {
             }
             None => None,
         };
+        let bundle = secret.as_ref().and_then(TokenBundle::from_secret);
         let spec = AccountSpec {
             id: record.id.to_string(),
             platform,
             name: record.handle.clone(),
             settings: record.settings.clone(),
-            secret,
+            secret: match &bundle {
+                Some(b) => Some(b.access_secret()),
+                None => secret,
+            },
         };
         let http = self
             .http()
             .map_err(|e| NotConnected::Refused(e.to_string()))?;
-        let connector = build_connector(&spec, http, &self.sandbox)
-            .map_err(|e| NotConnected::Refused(refusal(&e)))?;
+        let connector = match (bundle, self.oauth.get(), &record.secret_sealed) {
+            (Some(bundle), Some(manager), Some(sealed)) => {
+                manager.wrap(spec.clone(), bundle, sealed.clone())
+            }
+            _ => build_connector(&spec, http, &self.sandbox),
+        }
+        .map_err(|e| NotConnected::Refused(refusal(&e)))?;
         Ok(AccountRoute {
             connector,
             host: route_host(platform, &spec.settings, spec.secret.as_ref()),
@@ -1058,16 +1087,18 @@ fn refusal(e: &ConnectorError) -> String {
     }
 }
 
-/// Re-seals every sealed value in the database (account secrets and users' TOTP secrets)
-/// from `old` to `new` in one transaction, audited as `secrets.rotate_key`. A value that
-/// does not open with `old` stops the rotation and nothing changes.
+/// Re-seals every sealed value in the database (account secrets, users' TOTP secrets,
+/// OAuth authorisations under way and clients registered with Mastodon instances) from
+/// `old` to `new` in one transaction, audited as `secrets.rotate_key`. A value that does
+/// not open with `old` stops the rotation and nothing changes.
 pub async fn rotate_key(
     store: &Store,
     actor: &str,
     old: &SealingKey,
     new: &SealingKey,
 ) -> Result<Rotated, StoreError> {
-    store
+    let mut tx = store.begin().await?;
+    let rotated = tx
         .rotate_sealed(actor, |v| {
             let (aad, what) = match v.kind {
                 SealedKind::AccountSecret => (account_aad(v.owner), "account"),
@@ -1082,7 +1113,25 @@ pub async fn rotate_key(
             new.seal(plain.expose_secret(), &aad)
                 .map_err(|e| format!("{what} {}: {e}", v.owner))
         })
-        .await
+        .await?;
+    tx.rotate_oauth_sealed(|kind, owner, sealed| {
+        let aad = match kind {
+            tocsin_store::oauth::OAuthSealedKind::PendingVerifier => {
+                format!("tocsin-oauth-pending:{owner}").into_bytes()
+            }
+            tocsin_store::oauth::OAuthSealedKind::Client => crate::oauth::client_aad(owner),
+        };
+        let plain = old.open(sealed, &aad).map_err(|_| {
+            format!(
+                "an OAuth value ({owner}) does not open with the current key; nothing was changed"
+            )
+        })?;
+        new.seal(plain.expose_secret(), &aad)
+            .map_err(|e| format!("OAuth value {owner}: {e}"))
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(rotated)
 }
 
 #[cfg(test)]

@@ -15,5 +15,6 @@ mod people;
 mod server_accounts;
 mod server_api;
 mod server_http;
+mod server_oauth;
 mod server_support;
 mod server_ws;

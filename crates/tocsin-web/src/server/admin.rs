@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tocsin_connectors::sandbox::SandboxConnector;
 use tocsin_dispatch::AccountRoute;
 use tocsin_domain::Platform;
+use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
 
 use super::auth::Authed;
@@ -182,10 +183,46 @@ pub struct AccountView {
     not_connected: Option<String>,
     secret_stored: bool,
     secret_updated_at: Option<DateTime<Utc>>,
+    oauth: Option<OAuthView>,
+}
+
+/// What the admin page shows of an OAuth account's token (never the token).
+#[derive(Debug, Serialize)]
+pub struct OAuthView {
+    remote_name: String,
+    scopes: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    refreshable: bool,
+    connected_by: String,
+    connected_at: DateTime<Utc>,
+    refreshed_at: Option<DateTime<Utc>>,
+    refresh_error: Option<String>,
+}
+
+fn oauth_view(o: AccountOAuth) -> OAuthView {
+    OAuthView {
+        remote_name: o.meta.remote_name,
+        scopes: o.meta.scopes,
+        expires_at: o.meta.expires_at,
+        refreshable: o.meta.refreshable,
+        connected_by: o.connected_by,
+        connected_at: o.connected_at,
+        refreshed_at: o.refreshed_at,
+        refresh_error: o.refresh_error,
+    }
+}
+
+/// An account's view with its OAuth token facts read from the store.
+async fn account_view_with_oauth(app: &App, a: AccountRecord) -> ApiResult<AccountView> {
+    let oauth = app.0.store.account_oauth(a.id).await?;
+    let mut view = account_view(app, a);
+    view.oauth = oauth.map(oauth_view);
+    Ok(view)
 }
 
 fn account_view(app: &App, a: AccountRecord) -> AccountView {
     AccountView {
+        oauth: None,
         id: a.id,
         stands_for: a.sandbox.then(|| stand_in(&a.handle).as_str().to_string()),
         connected: app.0.routes.get(a.id).is_some(),
@@ -206,8 +243,23 @@ fn account_view(app: &App, a: AccountRecord) -> AccountView {
 pub async fn accounts(State(app): State<App>, who: Authed) -> ApiResult<Json<Vec<AccountView>>> {
     who.require(&app, Permission::ViewDeliveries)?;
     let rows = app.0.store.account_records().await?;
+    let mut oauth: std::collections::HashMap<i64, AccountOAuth> = app
+        .0
+        .store
+        .account_oauths()
+        .await?
+        .into_iter()
+        .map(|o| (o.account_id, o))
+        .collect();
     Ok(Json(
-        rows.into_iter().map(|a| account_view(&app, a)).collect(),
+        rows.into_iter()
+            .map(|a| {
+                let facts = oauth.remove(&a.id).map(oauth_view);
+                let mut view = account_view(&app, a);
+                view.oauth = facts;
+                view
+            })
+            .collect(),
     ))
 }
 
@@ -424,7 +476,7 @@ pub async fn disable_account(
         .account_record(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-    Ok(Json(account_view(&app, record)))
+    Ok(Json(account_view_with_oauth(&app, record).await?))
 }
 
 /// A replacement secret.

@@ -18,6 +18,7 @@ pub mod events;
 pub mod harness;
 mod health;
 mod messages;
+mod oauth;
 mod openapi;
 mod panel;
 mod schedules;
@@ -76,6 +77,8 @@ pub struct ServerConfig {
     pub ws: WsLimits,
     /// Demo users, under `tocsin demo` only.
     pub demo_users: Vec<DemoUser>,
+    /// Connecting accounts through OAuth 2 (clients, public URL, token refresh).
+    pub oauth: crate::oauth::OAuthConfig,
 }
 
 /// Everything the server needs, built by the binary.
@@ -133,6 +136,7 @@ impl App {
             parts.sandbox.clone(),
         ));
         vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
+        oauth::install(&vault, &parts);
         App(Arc::new(Inner {
             store: parts.store,
             people: parts.people,
@@ -237,6 +241,7 @@ pub fn router(app: App) -> Router {
         .route("/accounts/platforms", get(admin::platforms))
         .route("/accounts/{id}/disable", post(admin::disable_account))
         .route("/accounts/{id}/secret", post(admin::replace_secret))
+        .route("/accounts/oauth/start", post(oauth::start))
         .fallback(error::not_found)
         // After every route: a known path with a method it does not take answers the
         // JSON error too, not axum's empty 405.
@@ -246,6 +251,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/ws", get(ws::upgrade))
+        .route("/oauth/callback", get(oauth::callback))
         .route("/", get(panel::index))
         .route("/panel/{*path}", get(panel::asset))
         .fallback(error::not_found)

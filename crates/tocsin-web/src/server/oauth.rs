@@ -1,0 +1,439 @@
+//! Connecting platform accounts through OAuth 2 over HTTP: `POST /api/accounts/oauth/start`
+//! (an admin, re-authenticated, asks to connect an account and gets the platform's
+//! authorize URL) and `GET /oauth/callback` (where the platform sends the browser back).
+//!
+//! The callback is public (the platform's redirect carries no API credentials) but acts
+//! only for the user who started the authorisation: the session cookie the browser
+//! carries must be that user's. The session cookie is `SameSite=Strict`, so a browser
+//! coming straight from the platform's site does not send it; the callback then answers a
+//! page that reloads itself from Tocsin's own origin (a same-site navigation, which does
+//! carry the cookie). Every outcome ends on the panel's admin page:
+//! `/#/admin?connected=<id>` or `/#/admin?oauth_error=<code>`, and is audited
+//! (`account.oauth_connect` or `account.oauth_refused` with the code and why).
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tocsin_audit::AuditEvent;
+use tocsin_connector::http::printable;
+use tocsin_domain::Platform;
+
+use super::auth::{authenticate, Authed};
+use super::error::{ApiError, ApiResult, Json};
+use super::{App, AppParts};
+use crate::accounts::AccountVault;
+use crate::oauth::{
+    redirect_uri, state_hash, Refusal, StartRequest, TokenManager, OAUTH_PLATFORMS,
+};
+use crate::people::Permission;
+
+/// Gives the vault a token manager and starts the background refresh sweep; called once
+/// when the server's state is built.
+pub(crate) fn install(vault: &Arc<AccountVault>, parts: &AppParts) {
+    let manager = TokenManager::new(
+        parts.store.clone(),
+        parts.people.sealing_key(),
+        parts.config.oauth.clone(),
+        parts.sandbox.clone(),
+    );
+    vault.enable_oauth(manager.clone());
+    let every = parts
+        .config
+        .oauth
+        .refresh_every
+        .max(std::time::Duration::from_secs(1));
+    let weak = Arc::downgrade(&manager);
+    drop(manager);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(manager) = weak.upgrade() else { break };
+            let refreshed = manager.refresh_due().await;
+            if refreshed > 0 {
+                tracing::debug!(refreshed, "oauth sweep refreshed tokens");
+            }
+        }
+    });
+}
+
+impl App {
+    /// Refreshes now every OAuth account whose token is due (what the background sweep
+    /// does every `refresh_every`); returns how many were refreshed.
+    pub async fn refresh_due_tokens(&self) -> usize {
+        match self.0.vault.oauth() {
+            Some(m) => m.refresh_due().await,
+            None => 0,
+        }
+    }
+}
+
+fn api_error(r: Refusal) -> ApiError {
+    let status = match r.code {
+        "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found" => StatusCode::NOT_FOUND,
+        "not_configured" | "conflict" | "taken" => StatusCode::CONFLICT,
+        "platform_unreachable" | "registration_refused" | "platform_unreadable" => {
+            StatusCode::BAD_GATEWAY
+        }
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let error = ApiError::new(status, r.code, r.message);
+    if r.code == "invalid" {
+        error.field("settings")
+    } else {
+        error
+    }
+}
+
+/// An admin's request to connect an account through OAuth.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartForm {
+    platform: String,
+    #[serde(default)]
+    instance_url: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    handle: Option<String>,
+    #[serde(default)]
+    settings: Option<Value>,
+    #[serde(default)]
+    account_id: Option<i64>,
+}
+
+/// Where to send the browser.
+#[derive(Debug, Serialize)]
+pub struct StartAnswer {
+    authorize_url: String,
+    redirect_uri: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// Tocsin's public URL: `[oauth] public_url`, or, on a loopback address only, the
+/// request's own `Host`.
+fn public_url(app: &App, headers: &HeaderMap) -> ApiResult<String> {
+    if let Some(url) = &app.0.config.oauth.public_url {
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| h.trim_start_matches('['))
+    } else {
+        host.split(':').next()
+    }
+    .unwrap_or_default();
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return Ok(format!("http://{host}"));
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "not_configured",
+        "set [oauth] public_url to Tocsin's public address: platforms send the browser back to <public_url>/oauth/callback",
+    ))
+}
+
+async fn audit_refusal(app: &App, actor: &str, platform: Option<&str>, refusal: &Refusal) {
+    let mut event = AuditEvent::new(actor, "account.oauth_refused");
+    if let Some(p) = platform {
+        event = event.subject("platform", p);
+    }
+    let event = event.outcome(format!("{}: {}", refusal.code, refusal.message));
+    if let Err(e) = app.0.store.append_audit(event).await {
+        tracing::error!(error = %e, "could not audit an OAuth refusal");
+    }
+}
+
+/// `POST /api/accounts/oauth/start`: stores the authorisation and answers the URL of the
+/// platform's consent page. Needs `ManageAccounts` and a recent re-authentication.
+pub async fn start(
+    State(app): State<App>,
+    who: Authed,
+    headers: HeaderMap,
+    Json(form): Json<StartForm>,
+) -> ApiResult<Json<StartAnswer>> {
+    who.require(&app, Permission::ManageAccounts)?;
+    let platform: Platform = form
+        .platform
+        .parse()
+        .ok()
+        .filter(|p| OAUTH_PLATFORMS.contains(p))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "platform",
+                format!(
+                    "`{}` is not connected through OAuth (x, linkedin, facebook, threads, mastodon)",
+                    printable(&form.platform)
+                ),
+            )
+        })?;
+    let public = public_url(&app, &headers)?;
+    let Some(manager) = app.0.vault.oauth() else {
+        return Err(ApiError::internal(&"no OAuth token manager"));
+    };
+    let request = StartRequest {
+        platform,
+        instance_url: form.instance_url,
+        display_name: form.display_name.unwrap_or_default(),
+        handle: form.handle,
+        settings: form.settings.unwrap_or(Value::Null),
+        account_id: form.account_id,
+    };
+    match manager.start(who.user(), request, &public).await {
+        Ok(started) => Ok(Json(StartAnswer {
+            authorize_url: started.authorize_url,
+            redirect_uri: redirect_uri(&public),
+            expires_at: started.expires_at,
+        })),
+        Err(refusal) => {
+            audit_refusal(&app, who.user(), Some(platform.as_str()), &refusal).await;
+            Err(api_error(refusal))
+        }
+    }
+}
+
+/// Ends on the admin page with `?key=value`.
+fn to_admin(key: &str, value: &str) -> Response {
+    let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/#/admin?{key}={value}")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A page that reloads the callback from Tocsin's own origin, so the browser sends the
+/// `SameSite=Strict` session cookie it withheld on the platform's cross-site redirect.
+fn bounce(query: &HashMap<String, String>) -> Response {
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    for key in ["code", "state", "error", "error_description"] {
+        if let Some(v) = query.get(key) {
+            pairs.append_pair(key, v);
+        }
+    }
+    pairs.append_pair("tocsin_bounce", "1");
+    let target = html_escape(&format!("/oauth/callback?{}", pairs.finish()));
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={target}\"><title>Tocsin</title></head>\
+         <body><p>Finishing the connection&hellip; <a href=\"{target}\">Continue</a></p></body></html>"
+    );
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /oauth/callback?code&state` (or `?error&state`): see the module documentation.
+pub async fn callback(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let session = authenticate(&app, &headers).await.ok();
+    let actor = session
+        .as_ref()
+        .map_or_else(|| "anonymous".to_string(), |s| s.user().to_string());
+    let refuse = |code: &'static str, message: String, platform: Option<String>| {
+        let app = app.clone();
+        let actor = actor.clone();
+        async move {
+            let refusal = Refusal::new(code, message);
+            tracing::warn!(code, "oauth callback refused");
+            audit_refusal(&app, &actor, platform.as_deref(), &refusal).await;
+            to_admin("oauth_error", code)
+        }
+    };
+    let Some(state) = query.get("state").filter(|s| !s.is_empty()) else {
+        return refuse(
+            "missing_state",
+            "the platform's answer carried no state: start the connection from the admin page"
+                .into(),
+            None,
+        )
+        .await;
+    };
+    let Some(session) = session else {
+        if !query.contains_key("tocsin_bounce") {
+            return bounce(&query);
+        }
+        return refuse(
+            "not_signed_in",
+            "the browser that came back from the platform is not signed in to Tocsin: sign in and connect again".into(),
+            None,
+        )
+        .await;
+    };
+    let hash = state_hash(state);
+    let pending = match app.0.store.oauth_pending(&hash).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return refuse(
+                "unknown_state",
+                "the state is not one Tocsin issued (or it is over a day old): start the connection again".into(),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "oauth callback: reading the authorisation failed");
+            return to_admin("oauth_error", "internal");
+        }
+    };
+    let platform = Some(pending.platform.clone());
+    if pending.started_by != session.user() {
+        return refuse(
+            "wrong_user",
+            format!(
+                "this authorisation was started by another user than {}: nothing was done",
+                session.user()
+            ),
+            platform,
+        )
+        .await;
+    }
+    if !session.session.role.can(Permission::ManageAccounts) {
+        return refuse(
+            "not_allowed",
+            "your role no longer allows connecting accounts".into(),
+            platform,
+        )
+        .await;
+    }
+    if pending.used_at.is_some() {
+        return refuse(
+            "state_replayed",
+            "this authorisation was already used: a state is good for one answer; start again"
+                .into(),
+            platform,
+        )
+        .await;
+    }
+    let now = app.0.store.now();
+    let expired = pending.expires_at <= now;
+    let claimed = async {
+        let mut tx = app.0.store.begin().await?;
+        let claimed = tx
+            .finish_oauth_pending(
+                &hash,
+                if expired {
+                    "state_expired"
+                } else {
+                    "exchanging"
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok::<bool, tocsin_store::StoreError>(claimed)
+    }
+    .await;
+    match claimed {
+        Ok(true) => {}
+        Ok(false) => {
+            return refuse(
+                "state_replayed",
+                "this authorisation was already used: a state is good for one answer; start again"
+                    .into(),
+                platform,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "oauth callback: claiming the authorisation failed");
+            return to_admin("oauth_error", "internal");
+        }
+    }
+    if expired {
+        return refuse(
+            "state_expired",
+            "the authorisation took longer than allowed (10 minutes): start again".into(),
+            platform,
+        )
+        .await;
+    }
+    let outcome = |code: &'static str| {
+        let app = app.clone();
+        let hash = hash.clone();
+        async move {
+            let mut tx = app.0.store.begin().await.ok()?;
+            tx.set_oauth_pending_outcome(&hash, code).await.ok()?;
+            tx.commit().await.ok()
+        }
+    };
+    if let Some(error) = query.get("error") {
+        let said = query
+            .get("error_description")
+            .map(|d| format!(" ({})", printable(d)))
+            .unwrap_or_default();
+        let (code, message) = if error == "access_denied" {
+            (
+                "denied",
+                format!("consent was denied at the platform{said}: nothing was connected"),
+            )
+        } else {
+            (
+                "platform_error",
+                format!(
+                    "the platform answered `{}`{said}: nothing was connected",
+                    printable(error)
+                ),
+            )
+        };
+        outcome(code).await;
+        return refuse(code, message, platform).await;
+    }
+    let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
+        outcome("missing_code").await;
+        return refuse(
+            "missing_code",
+            "the platform's answer carried no authorization code".into(),
+            platform,
+        )
+        .await;
+    };
+    let Some(manager) = app.0.vault.oauth() else {
+        return to_admin("oauth_error", "internal");
+    };
+    match manager.finish(&pending, code).await {
+        Ok(finished) => {
+            let id = finished.record.id;
+            if let Err(why) = app.0.vault.connect(&app.0.routes, &finished.record) {
+                tracing::warn!(account = id, reason = %why, "an account connected through OAuth did not connect");
+            }
+            to_admin("connected", &id.to_string())
+        }
+        Err(refusal) => {
+            outcome(refusal.code).await;
+            refuse(refusal.code, refusal.message, platform).await
+        }
+    }
+}
