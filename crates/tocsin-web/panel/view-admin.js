@@ -1,7 +1,11 @@
 // view-admin.js: #/admin. Users (add with role and password, then show the TOTP
 // enrolment once; change role; disable; reset the second factor) and platform accounts
 // (list with status, whether a secret is stored and circuit-breaker state; add a sandbox
-// stand-in or a real account with its settings and secret; replace a secret; disable).
+// stand-in or a real account with its settings and secret; replace a secret; disable;
+// connect with OAuth: X, LinkedIn, Facebook, Threads, Mastodon by instance URL, and
+// reconnect; OAuth accounts show their scopes and token expiry).
+// The OAuth callback comes back to #/admin?connected=ID or #/admin?oauth_error=CODE,
+// which is shown once as a notice.
 // Changes need a recent re-authentication, which api.js asks for when the server says
 // so. A secret is sent once and never shown again: the server keeps it sealed.
 import { h, add, put, enc, badge, field, formError, busy, confirmDialog, dialog, fmtTime, section } from '/panel/dom.js';
@@ -9,6 +13,55 @@ import * as api from '/panel/api.js';
 
 const ROLES = ['viewer', 'drafter', 'approver', 'compliance', 'admin'];
 const PLATFORMS = ['mastodon', 'bluesky', 'x', 'facebook', 'threads', 'linkedin', 'telegram', 'discord', 'slack', 'teams', 'matrix', 'email', 'sms', 'webhook'];
+
+// OAuth: platforms and what each needs besides the consent.
+const OAUTH = [
+  { platform: 'x', label: 'X', needs: 'Optional: username = CountyHealth (refused if another account consents).' },
+  { platform: 'linkedin', label: 'LinkedIn', needs: 'Required: organization_id = 2414183.' },
+  { platform: 'facebook', label: 'Facebook Page', needs: 'Required: page_id = 104560000000001 (the consenting user must manage it).' },
+  { platform: 'threads', label: 'Threads', needs: 'Optional: user_id = 17841400000000001.' },
+  { platform: 'mastodon', label: 'Mastodon', needs: 'The instance URL below; optional: visibility = unlisted, language = en.' },
+];
+
+// What each refusal of the OAuth callback means, for the notice.
+const OAUTH_ERRORS = {
+  missing_state: 'The platform\'s answer carried no state. Start the connection again from this page.',
+  unknown_state: 'That answer does not belong to a connection started here (or it is over a day old). Start again.',
+  state_replayed: 'That connection was already used once: each is good for one answer. Start again.',
+  state_expired: 'The connection took longer than 10 minutes. Start again.',
+  not_signed_in: 'The browser that came back from the platform was not signed in. Sign in and start again.',
+  wrong_user: 'That connection was started by another user. Start your own.',
+  not_allowed: 'Your role no longer allows connecting accounts.',
+  denied: 'Consent was denied at the platform. Nothing was connected.',
+  platform_error: 'The platform reported an error. Nothing was connected.',
+  missing_code: 'The platform sent no authorization code. Start again.',
+  code_rejected: 'The platform refused the authorization code: it expired or was already used. Start again.',
+  token_refused: 'The platform refused to give a token. Nothing was stored.',
+  platform_unreadable: 'The platform answered in a form Tocsin does not understand. Nothing was stored.',
+  platform_unreachable: 'The platform could not be reached. Nothing was stored; try again later.',
+  wrong_account: 'The platform account that consented is not the one named. Nothing was stored: sign in to the platform as that account and start again.',
+  taken: 'That account is connected already: use its Reconnect button.',
+  connector_refused: 'The account\'s settings were refused. Nothing was stored.',
+  not_configured: 'Tocsin has no OAuth client for this platform: see Platform setup in the README.',
+  internal: 'Tocsin failed. Nothing was stored; try again.',
+};
+
+// The notice for #/admin?connected=ID or ?oauth_error=CODE, once (the query is dropped
+// from the address without redrawing the page).
+function oauthNotice() {
+  const query = new URLSearchParams(location.hash.split('?')[1] || '');
+  const connected = query.get('connected');
+  const error = query.get('oauth_error');
+  if (!connected && !error) return null;
+  history.replaceState(null, '', '#/admin');
+  if (connected) {
+    return h('div', { class: 'notice', role: 'status', testid: 'oauth-connected' },
+      `Account ${connected} is connected: the next approved message reaches it.`);
+  }
+  return h('div', { class: 'form-error big', role: 'alert', testid: 'oauth-error', 'data-code': error },
+    OAUTH_ERRORS[error] || `The connection was refused (${error}).`, ' ',
+    h('a', { href: '#/audit' }, 'The audit log says why.'));
+}
 
 const roleSelect = (value, testid) => h('select', { testid, name: 'role' }, ROLES.map((r) => h('option', { value: r, selected: r === value }, r)));
 
@@ -93,14 +146,31 @@ export default async function admin(c) {
           if (done) await loadAccounts().catch((e) => { accountsErr.textContent = e.message; });
         });
       }
+      const reconnect = a.sandbox || a.status === 'disabled' || !OAUTH.some((o) => o.platform === a.platform) ? null
+        : h('button', { type: 'button', testid: `account-reconnect-${a.id}` }, 'Reconnect');
+      if (reconnect) {
+        reconnect.addEventListener('click', () => busy(reconnect, null, accountsErr, async () => {
+          const r = await api.post('/api/accounts/oauth/start', { platform: a.platform, account_id: a.id });
+          location.assign(r.authorize_url);
+        }));
+      }
+      const o = a.oauth;
+      const secretState = a.sandbox ? 'none needed'
+        : o ? [h('span', {}, `OAuth token of ${o.remote_name}`),
+          h('div', { class: 'help', testid: 'account-oauth-scopes' }, `Scopes: ${o.scopes.join(' ') || 'none said'}`),
+          h('div', { class: 'help', testid: 'account-oauth-expiry' },
+            o.expires_at ? `Expires ${fmtTime(o.expires_at)}${o.refreshable ? ', refreshed automatically' : ', connect again before then'}` : 'Does not expire'),
+          o.refreshed_at ? h('div', { class: 'help' }, `Last refreshed ${fmtTime(o.refreshed_at)}`) : null,
+          o.refresh_error ? h('div', { class: 'form-error', testid: 'account-oauth-refresh-error' }, `Refresh failed: ${o.refresh_error}. Reconnect it.`) : null]
+          : (a.secret_stored ? 'secret stored' : 'no secret');
       return h('tr', { testid: `account-${a.id}`, 'data-status': a.status },
         h('th', { scope: 'row' }, a.display_name),
         h('td', {}, a.sandbox && a.stands_for ? `sandbox (${a.stands_for})` : a.platform), h('td', {}, a.handle),
         h('td', {}, a.sandbox ? 'sandbox' : 'live'),
         h('td', {}, accountStatus(a)),
-        h('td', { testid: 'account-secret-state' }, a.sandbox ? 'none needed' : (a.secret_stored ? 'secret stored' : 'no secret')),
+        h('td', { testid: 'account-secret-state' }, secretState),
         h('td', {}, badge(typeof a.breaker === 'string' ? a.breaker : (a.breaker && a.breaker.state) || 'closed', 'account-breaker')),
-        h('td', { class: 'actions' }, replace, disable));
+        h('td', { class: 'actions' }, reconnect, replace, disable));
     }));
   };
 
@@ -195,6 +265,42 @@ export default async function admin(c) {
       await loadAccounts();
     });
   });
+  // Connect with OAuth: the platform's consent page, then back to this page.
+  const oauthPlatform = h('select', { testid: 'oauth-platform', name: 'platform' }, OAUTH.map((o) => h('option', { value: o.platform }, o.label)));
+  const oauthDisplay = h('input', { type: 'text', testid: 'oauth-display-name', autocomplete: 'off' });
+  const oauthHandle = h('input', { type: 'text', testid: 'oauth-handle', autocomplete: 'off' });
+  const oauthInstance = h('input', { type: 'url', testid: 'oauth-instance-url', autocomplete: 'off', placeholder: 'https://mastodon.example' });
+  const oauthSettings = h('textarea', { testid: 'oauth-settings', rows: 3, spellcheck: 'false', autocomplete: 'off' });
+  const oauthHint = h('div', { class: 'help', testid: 'oauth-settings-hint' });
+  const instanceField = field('Instance URL', oauthInstance, { name: 'instance_url', required: true });
+  const oauthErr = formError('oauth-start-error');
+  const oauthGo = h('button', { type: 'submit', class: 'primary', testid: 'oauth-start' }, 'Connect with X');
+  const oauthForm = h('form', { class: 'inline-form', novalidate: true, testid: 'oauth-form' }, h('h3', {}, 'Connect an account with OAuth'),
+    h('p', { class: 'help' }, 'You are sent to the platform to sign in as the account and consent; the platform sends you back here. Tokens are stored sealed, shown never, and refreshed before they expire.'),
+    field('Platform', oauthPlatform, { name: 'platform', required: true }),
+    instanceField,
+    field('Display name', oauthDisplay, { name: 'display_name', required: true }),
+    field('Account (optional)', oauthHandle, { name: 'handle', help: 'The account you mean (@name): a token for another account is refused.' }),
+    field('Settings, one "key = value" a line', oauthSettings, { name: 'settings', extra: oauthHint }),
+    oauthErr, oauthGo);
+  const showOauth = () => {
+    const o = OAUTH.find((p) => p.platform === oauthPlatform.value) || OAUTH[0];
+    instanceField.hidden = o.platform !== 'mastodon';
+    put(oauthHint, o.needs);
+    oauthGo.textContent = `Connect with ${o.label}`;
+  };
+  oauthPlatform.addEventListener('change', showOauth);
+  oauthForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(oauthGo, oauthForm, oauthErr, async () => {
+      const body = { platform: oauthPlatform.value, display_name: oauthDisplay.value.trim(), settings: parseSettings(oauthSettings.value) };
+      if (oauthHandle.value.trim()) body.handle = oauthHandle.value.trim();
+      if (oauthPlatform.value === 'mastodon') body.instance_url = oauthInstance.value.trim();
+      const r = await api.post('/api/accounts/oauth/start', body);
+      location.assign(r.authorize_url);
+    });
+  });
+
   const loadSetups = async () => {
     setups = await api.get('/api/accounts/platforms');
     add(platform, setups.map((s) => h('option', { value: s.platform }, s.display_name)));
@@ -206,8 +312,9 @@ export default async function admin(c) {
   add(c.root, h('h1', {}, 'Administration'),
     h('p', { class: 'help' }, 'Changes here ask you to confirm your password and code if you have not in the last 5 minutes.'),
     section('Users', 'users', secrets, usersErr, table(['Name', 'Role', 'Second factor', 'Status', 'Created', ''], usersBody, 'users-table'), userForm),
-    section('Platform accounts', 'accounts', accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Status', 'Secret', 'Circuit breaker', ''], accountsBody, 'accounts-table'), accForm));
+    section('Platform accounts', 'accounts', oauthNotice(), accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Status', 'Secret or token', 'Circuit breaker', ''], accountsBody, 'accounts-table'), oauthForm, accForm));
   showPlatform();
+  showOauth();
   await Promise.all([
     loadUsers().catch((e) => { usersErr.textContent = e.message; }),
     loadAccounts().catch((e) => { accountsErr.textContent = e.message; }),
