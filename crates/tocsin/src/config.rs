@@ -44,6 +44,77 @@ pub struct Config {
     pub log: LogConfig,
     /// The HTTP server (`tocsin serve`).
     pub server: ServerSection,
+    /// Connecting platform accounts through OAuth 2: the clients Tocsin is registered as.
+    pub oauth: OAuthSection,
+}
+
+/// `[oauth]`: the OAuth 2 clients Tocsin is registered as with each platform (the
+/// redirect URI to register is `<public_url>/oauth/callback`). Secrets are best
+/// given in the environment (`TOCSIN_OAUTH__X_CLIENT_SECRET`, ...). A platform whose
+/// client id is empty cannot be connected through OAuth (a pasted token still works);
+/// Mastodon needs nothing here: Tocsin registers itself with each instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthSection {
+    /// Tocsin's public address as browsers reach it (`https://alerts.health.example.gov`):
+    /// platforms send the browser back to `<public_url>/oauth/callback`. Empty: only a
+    /// request to a loopback address can start a connection (local use).
+    pub public_url: String,
+    /// X: the OAuth 2.0 Client ID (developer portal, Keys and tokens).
+    pub x_client_id: String,
+    /// X: the Client Secret (a confidential client); empty for a public client.
+    pub x_client_secret: String,
+    /// LinkedIn: the app's Client ID.
+    pub linkedin_client_id: String,
+    /// LinkedIn: the app's Client Secret.
+    pub linkedin_client_secret: String,
+    /// Facebook: the Meta app's App ID (Facebook Login).
+    pub facebook_app_id: String,
+    /// Facebook: the App Secret.
+    pub facebook_app_secret: String,
+    /// Threads: the Threads App ID (not the Meta app's).
+    pub threads_app_id: String,
+    /// Threads: the Threads App Secret.
+    pub threads_app_secret: String,
+    /// The name Tocsin registers itself under with Mastodon instances.
+    pub mastodon_client_name: String,
+}
+
+impl OAuthSection {
+    /// The section with every secret that is set replaced by `[set, not shown]`.
+    pub fn redacted(&self) -> OAuthSection {
+        let hide = |s: &String| {
+            if s.is_empty() {
+                String::new()
+            } else {
+                "[set, not shown]".to_string()
+            }
+        };
+        OAuthSection {
+            x_client_secret: hide(&self.x_client_secret),
+            linkedin_client_secret: hide(&self.linkedin_client_secret),
+            facebook_app_secret: hide(&self.facebook_app_secret),
+            threads_app_secret: hide(&self.threads_app_secret),
+            ..self.clone()
+        }
+    }
+}
+
+impl Default for OAuthSection {
+    fn default() -> Self {
+        OAuthSection {
+            public_url: String::new(),
+            x_client_id: String::new(),
+            x_client_secret: String::new(),
+            linkedin_client_id: String::new(),
+            linkedin_client_secret: String::new(),
+            facebook_app_id: String::new(),
+            facebook_app_secret: String::new(),
+            threads_app_id: String::new(),
+            threads_app_secret: String::new(),
+            mastodon_client_name: "Tocsin".into(),
+        }
+    }
 }
 
 /// `[server]`.
@@ -167,6 +238,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
             server: ServerSection::default(),
+            oauth: OAuthSection::default(),
         }
     }
 }

@@ -368,6 +368,22 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/accounts/oauth/start",
+        "Start connecting an account through OAuth 2 (X, LinkedIn, Facebook, Threads, Mastodon by instance URL): stores the authorisation for 10 minutes and answers the platform's authorize URL",
+        "admin",
+        "admin, re-authenticated",
+        Some("OAuthStart"),
+    ),
+    (
+        "get",
+        "/oauth/callback",
+        "Where the platform sends the browser back (code and state, or error): checked, exchanged, stored; redirects to /#/admin?connected=ID or ?oauth_error=CODE",
+        "admin",
+        "public",
+        None,
+    ),
+    (
+        "post",
         "/api/accounts/{id}/disable",
         "Disable an account (out of fan-out at once; its history stays)",
         "admin",
@@ -419,6 +435,7 @@ fn schemas() -> Value {
         "AddUser": object(&["name", "role", "password"], &[("name", string()), ("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]})), ("password", string())]),
         "SetRole": object(&["role"], &[("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]}))]),
         "AddAccount": object(&["platform", "display_name"], &[("platform", json!({"enum": ["sandbox", "mastodon", "bluesky", "x", "facebook", "threads", "linkedin", "telegram", "discord", "slack", "teams", "matrix", "email", "sms", "webhook"]})), ("stands_for", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("secret", json!({"type": "string", "writeOnly": true}))]),
+        "OAuthStart": object(&["platform"], &[("platform", json!({"enum": ["x", "linkedin", "facebook", "threads", "mastodon"]})), ("instance_url", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("account_id", json!({"type": "integer"}))]),
         "ReplaceSecret": object(&["secret"], &[("secret", json!({"type": "string", "writeOnly": true}))]),
         "Error": object(&["error"], &[("error", object(&["code", "message"], &[("code", string()), ("message", string()), ("field", string())]))]),
     })

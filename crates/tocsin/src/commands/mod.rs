@@ -28,7 +28,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
         Command::Config => {
-            print!("{}", toml::to_string_pretty(&config)?);
+            // Client secrets given in the environment are not printed back.
+            let shown = crate::config::Config {
+                oauth: config.oauth.redacted(),
+                ..config.clone()
+            };
+            print!("{}", toml::to_string_pretty(&shown)?);
             Ok(ExitCode::SUCCESS)
         }
     }

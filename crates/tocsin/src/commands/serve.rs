@@ -242,6 +242,39 @@ async fn connect_accounts(app: &App) -> Result<()> {
     Ok(())
 }
 
+/// `[oauth]` as the server takes it: one client per platform whose id is set; the
+/// redirect URI is `<public_url>/oauth/callback`.
+fn oauth_config(config: &Config) -> tocsin_web::oauth::OAuthConfig {
+    use tocsin_domain::Platform;
+    let o = &config.oauth;
+    let public_url = Some(o.public_url.trim().trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty());
+    let clients = [
+        (Platform::X, &o.x_client_id, &o.x_client_secret),
+        (Platform::Linkedin, &o.linkedin_client_id, &o.linkedin_client_secret),
+        (Platform::Facebook, &o.facebook_app_id, &o.facebook_app_secret),
+        (Platform::Threads, &o.threads_app_id, &o.threads_app_secret),
+    ]
+    .into_iter()
+    .filter(|(_, id, _)| !id.trim().is_empty())
+    .map(|(platform, id, secret)| tocsin_web::oauth::OAuthClientConfig {
+        platform,
+        client_id: id.trim().to_string(),
+        client_secret: Some(secret.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from),
+        authorize_url: None,
+        token_url: None,
+    })
+    .collect();
+    tocsin_web::oauth::OAuthConfig {
+        public_url,
+        clients,
+        client_name: o.mastodon_client_name.clone(),
+        ..tocsin_web::oauth::OAuthConfig::default()
+    }
+}
+
 async fn run_server(
     config: &Config,
     store: Store,
@@ -281,6 +314,7 @@ async fn run_server(
             allowed_origins: config.server.allowed_origins.clone(),
             secure_cookies: secure_cookies_for(address.ip()),
             demo_users,
+            oauth: oauth_config(config),
             ..ServerConfig::default()
         },
     });
