@@ -247,25 +247,35 @@ async fn connect_accounts(app: &App) -> Result<()> {
 fn oauth_config(config: &Config) -> tocsin_web::oauth::OAuthConfig {
     use tocsin_domain::Platform;
     let o = &config.oauth;
-    let public_url = Some(o.public_url.trim().trim_end_matches('/').to_string())
-        .filter(|u| !u.is_empty());
+    let public_url =
+        Some(o.public_url.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
     let clients = [
         (Platform::X, &o.x_client_id, &o.x_client_secret),
-        (Platform::Linkedin, &o.linkedin_client_id, &o.linkedin_client_secret),
-        (Platform::Facebook, &o.facebook_app_id, &o.facebook_app_secret),
+        (
+            Platform::Linkedin,
+            &o.linkedin_client_id,
+            &o.linkedin_client_secret,
+        ),
+        (
+            Platform::Facebook,
+            &o.facebook_app_id,
+            &o.facebook_app_secret,
+        ),
         (Platform::Threads, &o.threads_app_id, &o.threads_app_secret),
     ]
     .into_iter()
     .filter(|(_, id, _)| !id.trim().is_empty())
-    .map(|(platform, id, secret)| tocsin_web::oauth::OAuthClientConfig {
-        platform,
-        client_id: id.trim().to_string(),
-        client_secret: Some(secret.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(SecretString::from),
-        authorize_url: None,
-        token_url: None,
-    })
+    .map(
+        |(platform, id, secret)| tocsin_web::oauth::OAuthClientConfig {
+            platform,
+            client_id: id.trim().to_string(),
+            client_secret: Some(secret.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .map(SecretString::from),
+            authorize_url: None,
+            token_url: None,
+        },
+    )
     .collect();
     tocsin_web::oauth::OAuthConfig {
         public_url,
