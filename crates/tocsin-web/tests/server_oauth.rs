@@ -85,6 +85,8 @@ async fn world(backend: Backend) -> World {
     let base = x.base_url.clone();
     let s = Srv::start_with(backend, move |o| {
         o.sandbox_accounts = vec![];
+        // The tests call the sweep themselves (the clock is moved by hand).
+        o.server.oauth.refresh_every = std::time::Duration::from_secs(3600);
         o.server.oauth.clients.push(OAuthClientConfig {
             platform: Platform::X,
             client_id: x::CLIENT_ID.into(),
