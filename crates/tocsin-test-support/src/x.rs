@@ -147,6 +147,7 @@ pub fn router(state: Arc<XState>) -> Router {
         .route("/2/users/me", get(me))
         .route("/2/users/{id}/tweets", get(timeline))
         .route("/2/oauth2/token", post(token))
+        .route("/i/oauth2/authorize", get(consent))
         .with_state(state)
 }
 
@@ -304,6 +305,26 @@ async fn remove(
         ),
     };
     with_rate_headers(response, remaining)
+}
+
+/// The consent page, for browser tests: the user consents at once and is sent back to
+/// the client's redirect URI with a code and the state (or gets a 400 saying why not).
+async fn consent(State(state): State<Arc<XState>>, uri: axum::http::Uri) -> Response {
+    let url = format!("http://x.invalid{uri}");
+    match state.oauth.authorize(&url) {
+        Ok(auth) => {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("state", &auth.state)
+                .append_pair("code", &auth.code)
+                .finish();
+            let target = format!("{}?{query}", auth.redirect_uri);
+            match HeaderValue::from_str(&target) {
+                Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+                Err(_) => (StatusCode::BAD_REQUEST, "bad redirect").into_response(),
+            }
+        }
+        Err(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+    }
 }
 
 async fn token(

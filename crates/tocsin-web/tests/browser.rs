@@ -1144,3 +1144,75 @@ async fn assert_no_sideways_scroll(b: &Browser, screen: &str) {
         "{screen}: the page scrolls sideways at tablet width"
     );
 }
+
+/// An admin connects an X account with OAuth from the panel: the consent page is on
+/// another site (`localhost` against the panel's `127.0.0.1`), so the browser comes back
+/// to the callback without the `SameSite=Strict` session cookie; the callback's page
+/// reloads itself from Tocsin's own origin, the account is connected, and the admin page
+/// says so and lists it with its scopes and token expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_connects_x_through_the_consent_page_and_back() {
+    let driver = Chromedriver::start().await;
+    let x = tocsin_test_support::x::start().await.unwrap();
+    let consent_site = x.base_url.replace("127.0.0.1", "localhost");
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut options = HarnessOptions::for_repository(&repo);
+    options.people.password_cost = PasswordCost::TESTS_ONLY;
+    options.sandbox_accounts = vec![];
+    options
+        .server
+        .oauth
+        .clients
+        .push(tocsin_web::oauth::OAuthClientConfig {
+            platform: tocsin_domain::Platform::X,
+            client_id: tocsin_test_support::x::CLIENT_ID.into(),
+            client_secret: Some(tocsin_test_support::x::CLIENT_SECRET.to_string().into()),
+            authorize_url: Some(format!("{consent_site}/i/oauth2/authorize")),
+            token_url: Some(format!("{}/2/oauth2/token", x.base_url)),
+        });
+    let harness = Harness::start(db.store.clone(), Arc::new(SealingKey::generate()), options)
+        .await
+        .unwrap();
+    let world = World { harness, _db: db };
+    let base = world.harness.url();
+    x.register_client(&format!("{base}/oauth/callback"));
+    let root = world.add("root", Role::Admin).await;
+    let shots = Shots::new("oauth_connect_x");
+    let admin = Browser::open("admin", driver.session(1280, 900).await, &base, &shots);
+
+    admin.sign_in("root", &root).await;
+    admin.goto("#/admin").await;
+    admin.find("oauth-form").await;
+    admin
+        .type_into("oauth-display-name", "County Health on X")
+        .await;
+    admin
+        .type_into("oauth-settings", &format!("base_url = {}", x.base_url))
+        .await;
+    admin.shot_at("oauth-form", "oauth-form").await;
+    admin.click("oauth-start").await;
+    let notice = admin
+        .wait_seen("oauth-connected", "connected notice", |s| s.displayed)
+        .await;
+    assert!(notice.text.contains("is connected"), "{notice:?}");
+    admin
+        .wait_seen("account-oauth-scopes", "the token's scopes", |s| {
+            s.text.contains("tweet.write")
+        })
+        .await;
+    let expiry = admin
+        .wait_seen("account-oauth-expiry", "the token's expiry", |_| true)
+        .await;
+    assert!(expiry.text.starts_with("Expires"), "{expiry:?}");
+    admin.shot_at("accounts", "oauth-connected").await;
+    let accounts = world.harness.app.store().account_records().await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].handle, "@CountyHealth");
+    assert_eq!(
+        x.accepted_token(),
+        x.oauth().current_access_token().unwrap()
+    );
+    admin.assert_no_page_errors().await;
+    admin.close().await;
+}
