@@ -29,6 +29,9 @@ pub enum Flavor {
     /// Mastodon: clients registered per instance, secret in the body or Basic; tokens that
     /// do not expire and no refresh token.
     Mastodon,
+    /// Threads: client in the body, a one-hour token and the numeric `user_id`, no
+    /// `token_type` or refresh token (long-lived tokens are the platform fake's own).
+    Threads,
 }
 
 /// Who a code or token belongs to on the platform.
@@ -143,6 +146,7 @@ impl OAuthProvider {
                 current_access: None,
                 lifetime_secs: match flavor {
                     Flavor::X => Some(7200),
+                    Flavor::Threads => Some(3600),
                     Flavor::Mastodon => None,
                 },
                 expired_codes: std::collections::HashSet::new(),
@@ -257,7 +261,7 @@ impl OAuthProvider {
         match (inner.flavor, &challenge, q.get("code_challenge_method")) {
             (_, Some(_), Some(m)) if m == "S256" => {}
             (Flavor::X, _, _) => return Err("X requires a S256 code_challenge".into()),
-            (Flavor::Mastodon, None, None) => {}
+            (Flavor::Mastodon | Flavor::Threads, None, None) => {}
             _ => return Err("code_challenge_method must be S256".into()),
         }
         let scope = get("scope");
@@ -341,6 +345,7 @@ impl OAuthProvider {
         let prefix = match inner.flavor {
             Flavor::X => "fake-x",
             Flavor::Mastodon => "fake-mastodon",
+            Flavor::Threads => "fake-threads-short",
         };
         let access = format!("{prefix}-access-{n}-canary");
         if let Some(identity) = &grant.identity {
@@ -367,7 +372,16 @@ impl OAuthProvider {
             if let Some(o) = body.as_object_mut() {
                 o.insert("refresh_token".into(), json!(refresh));
             }
-            inner.refresh_tokens.insert(refresh, grant);
+            inner.refresh_tokens.insert(refresh, grant.clone());
+        }
+        if inner.flavor == Flavor::Threads {
+            let user: u64 = grant
+                .identity
+                .as_ref()
+                .map_or(crate::threads::USER_ID, |i| i.id.as_str())
+                .parse()
+                .unwrap_or_default();
+            body = json!({"access_token": access.clone(), "user_id": user});
         }
         if inner.flavor == Flavor::Mastodon {
             if let Some(o) = body.as_object_mut() {

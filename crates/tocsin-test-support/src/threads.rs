@@ -17,6 +17,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::facebook::{graph_error, set, set_next_page};
+use crate::oauth::{FakeClient, Flavor, OAuthProvider};
 use crate::{FakeServer, FakeState};
 
 /// The user token the fake accepts unless told otherwise.
@@ -25,6 +26,10 @@ pub const TOKEN: &str = "fake-threads-user-access-token";
 pub const USER_ID: &str = "27000000000000001";
 /// The profile's user name.
 pub const USERNAME: &str = "countyhealth";
+/// The Threads app id registered with the fake (see [`FakeThreads::register_client`]).
+pub const APP_ID: &str = "990602627938098";
+/// That app's secret.
+pub const APP_SECRET: &str = "fake-threads-app-secret-canary";
 
 /// A container as the fake stored it, and the post it became once published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +60,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct ThreadsState {
     inner: Mutex<Inner>,
+    oauth: OAuthProvider,
+    long_lived: Mutex<u64>,
 }
 
 impl ThreadsState {
@@ -103,6 +110,27 @@ impl FakeThreads {
         self.state.lock().token = token.to_string();
     }
 
+    /// The fake's OAuth authorisation server (the code exchange).
+    pub fn oauth(&self) -> &OAuthProvider {
+        &self.state.oauth
+    }
+
+    /// Registers the app [`APP_ID`] / [`APP_SECRET`] with this redirect URI.
+    pub fn register_client(&self, redirect_uri: &str) {
+        self.state.oauth.add_client(FakeClient {
+            id: APP_ID.into(),
+            secret: APP_SECRET.into(),
+            redirect_uris: vec![redirect_uri.to_string()],
+            scopes: "threads_basic threads_content_publish".into(),
+            name: "Tocsin".into(),
+        });
+    }
+
+    /// The token the API accepts now.
+    pub fn accepted_token(&self) -> String {
+        self.state.lock().token.clone()
+    }
+
     /// Publishes left before the quota (250 a day on Threads) refuses with code 4.
     pub fn set_quota_left(&self, left: u64) {
         self.state.lock().quota_left = left;
@@ -118,6 +146,8 @@ pub async fn start() -> std::io::Result<FakeThreads> {
             next_id: 18_000_000_000_000_001,
             quota_left: 250,
         }),
+        oauth: OAuthProvider::new(Flavor::Threads),
+        long_lived: Mutex::new(0),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
     Ok(FakeThreads { server, state })
@@ -128,6 +158,9 @@ pub fn router(state: Arc<ThreadsState>) -> Router {
     Router::new()
         .route("/v1.0/{id}", get(node).delete(remove))
         .route("/v1.0/{id}/{edge}", get(list).post(create))
+        .route("/oauth/access_token", axum::routing::post(code_exchange))
+        .route("/access_token", get(long_lived))
+        .route("/refresh_access_token", get(refresh))
         .with_state(state)
 }
 
@@ -176,7 +209,7 @@ async fn node(
     if let Err(r) = admit(&inner, &headers, &query) {
         return *r;
     }
-    if id == USER_ID {
+    if id == USER_ID || id == "me" {
         return Json(json!({"id": USER_ID, "username": USERNAME})).into_response();
     }
     let found = inner
@@ -345,4 +378,71 @@ async fn list(
         set_next_page(&mut body, "https://graph.threads.net/v1.0/next-page");
     }
     Json(body).into_response()
+}
+
+/// `POST /oauth/access_token`: the code for a one-hour token and the user id.
+async fn code_exchange(
+    State(state): State<Arc<ThreadsState>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    state.oauth.token(&headers, &form)
+}
+
+/// A new 60-day token, accepted by the API from now on.
+fn long_token(state: &ThreadsState) -> Response {
+    let n = {
+        let mut n = state
+            .long_lived
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *n += 1;
+        *n
+    };
+    let token = format!("fake-threads-long-{n}-canary");
+    state.lock().token = token.clone();
+    Json(json!({"access_token": token, "token_type": "bearer", "expires_in": 5_183_944}))
+        .into_response()
+}
+
+/// `GET /access_token?grant_type=th_exchange_token&client_secret&access_token`: a short-lived
+/// token the fake issued for a long-lived one.
+async fn long_lived(
+    State(state): State<Arc<ThreadsState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let short_ok = query.contains_key("access_token")
+        && query.get("access_token") == state.oauth.current_access_token().as_ref();
+    if query.get("grant_type").map(String::as_str) != Some("th_exchange_token")
+        || query.get("client_secret").map(String::as_str) != Some(APP_SECRET)
+        || !short_ok
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    long_token(&state)
+}
+
+/// `GET /refresh_access_token?grant_type=th_refresh_token&access_token`: the current
+/// long-lived token for a new one.
+async fn refresh(
+    State(state): State<Arc<ThreadsState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let current = state.lock().token.clone();
+    if query.get("grant_type").map(String::as_str) != Some("th_refresh_token")
+        || query.get("access_token") != Some(&current)
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    long_token(&state)
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::sync::{Mutex, OnceLock};
 use tocsin_domain::Platform;
 use tocsin_test_support::oauth::Identity;
-use tocsin_test_support::{mastodon, x, Method};
+use tocsin_test_support::{mastodon, threads, x, Method};
 use tocsin_web::oauth::OAuthClientConfig;
 use tocsin_web::people::Role;
 
@@ -29,6 +29,7 @@ on_both_backends!(
     tokens_are_refreshed_before_they_expire,
     a_401_refreshes_once_and_the_retry_succeeds,
     a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm,
+    threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires,
 );
 
 /// Everything logged by this test process (nextest runs each test in its own).
@@ -65,6 +66,7 @@ struct World {
     alex: Api,
     x: x::FakeX,
     masto: mastodon::FakeMastodon,
+    threads: threads::FakeThreads,
 }
 
 impl World {
@@ -82,7 +84,9 @@ async fn world(backend: Backend) -> World {
     captured_logs();
     let x = x::start().await.unwrap();
     let masto = mastodon::start().await.unwrap();
+    let threads = threads::start().await.unwrap();
     let base = x.base_url.clone();
+    let threads_base = threads.base_url.clone();
     let s = Srv::start_with(backend, move |o| {
         o.sandbox_accounts = vec![];
         // The tests call the sweep themselves (the clock is moved by hand).
@@ -94,9 +98,17 @@ async fn world(backend: Backend) -> World {
             authorize_url: Some(format!("{base}/i/oauth2/authorize")),
             token_url: Some(format!("{base}/2/oauth2/token")),
         });
+        o.server.oauth.clients.push(OAuthClientConfig {
+            platform: Platform::Threads,
+            client_id: threads::APP_ID.into(),
+            client_secret: Some(threads::APP_SECRET.to_string().into()),
+            authorize_url: Some(format!("{threads_base}/oauth/authorize")),
+            token_url: Some(format!("{threads_base}/oauth/access_token")),
+        });
     })
     .await;
     x.register_client(&s.url("/oauth/callback"));
+    threads.register_client(&s.url("/oauth/callback"));
     s.add_user("root", Role::Admin).await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
@@ -110,6 +122,7 @@ async fn world(backend: Backend) -> World {
         alex,
         x,
         masto,
+        threads,
     }
 }
 
@@ -210,9 +223,12 @@ fn secrets(w: &World) -> Vec<String> {
         x::CLIENT_SECRET.to_string(),
         w.x.accepted_token(),
         w.masto.accepted_token(),
+        threads::APP_SECRET.to_string(),
+        w.threads.accepted_token(),
     ];
+    out.extend(w.threads.oauth().current_access_token());
     out.extend(w.masto.oauth().clients().into_iter().map(|c| c.secret));
-    out.retain(|s| !s.is_empty() && s != x::TOKEN && s != mastodon::TOKEN);
+    out.retain(|s| !s.is_empty() && s != x::TOKEN && s != mastodon::TOKEN && s != threads::TOKEN);
     out
 }
 
@@ -730,4 +746,61 @@ async fn a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm(b
         &[detail.to_string(), detail2.to_string(), row.to_string()],
     )
     .await;
+}
+
+async fn threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires(backend: Backend) {
+    let mut w = world(backend).await;
+    let r = w
+        .admin
+        .post(
+            "/api/accounts/oauth/start",
+            json!({"platform": "threads", "display_name": "County Health on Threads",
+                   "settings": {"base_url": w.threads.api_url()}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.body["authorize_url"].as_str().unwrap().to_string();
+    let auth = w.threads.oauth().authorize(&url).unwrap();
+    assert_eq!(auth.scope, "threads_basic,threads_content_publish");
+    let (status, location) = callback(&w.admin, &code_and_state(&auth.code, &auth.state)).await;
+    assert_eq!(status, 303, "{location}");
+    let id: i64 = location
+        .strip_prefix("/#/admin?connected=")
+        .unwrap_or_else(|| panic!("{location}"))
+        .parse()
+        .unwrap();
+    let row = account(&w, id).await;
+    assert_eq!(row["handle"], format!("@{}", threads::USERNAME));
+    assert_eq!(row["oauth"]["refreshable"], true);
+    let expires: chrono::DateTime<chrono::Utc> = row["oauth"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        expires - w.s.store().now(),
+        chrono::Duration::seconds(5_183_944),
+        "the long-lived token's expiry"
+    );
+    let record = w.s.store().account_record(id).await.unwrap().unwrap();
+    assert_eq!(record.settings["user_id"], threads::USER_ID);
+    let long = w.threads.accepted_token();
+    assert!(long.starts_with("fake-threads-long-"), "{long}");
+
+    let first = publish(&w, "Ward 8").await;
+    w.s.delivered(&w.alex, first).await;
+    assert_eq!(w.threads.published().len(), 1);
+
+    // Not due after a month; due (and refreshed with th_refresh_token) after 46 days.
+    w.advance(chrono::Duration::days(30)).await;
+    assert_eq!(w.s.harness.app.refresh_due_tokens().await, 0);
+    w.advance(chrono::Duration::days(16)).await;
+    assert_eq!(w.s.harness.app.refresh_due_tokens().await, 1);
+    let renewed = w.threads.accepted_token();
+    assert_ne!(renewed, long);
+    let second = publish(&w, "Ward 9").await;
+    w.s.delivered(&w.alex, second).await;
+    assert_eq!(w.threads.published().len(), 2);
+    let row = account(&w, id).await;
+    nowhere(&w, &[row.to_string()]).await;
 }
