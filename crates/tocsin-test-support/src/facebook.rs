@@ -5,6 +5,11 @@
 //! and answers failures as Graph errors (`{"error": {"message", "type", "code", ...}}`):
 //! 190 for a bad token, 506 for a duplicate post, 32 with `X-Business-Use-Case-Usage`
 //! when throttled, 100/33 for a missing object.
+//!
+//! For Facebook Login it also answers `GET /{v}/oauth/access_token` (the code for a
+//! short-lived user token, then `grant_type=fb_exchange_token` for a long-lived one) and
+//! `GET /{v}/me/accounts` (the Pages the user manages, each with its own Page token, which
+//! becomes the token the API accepts); [`FakeFacebook::authorize`] is the consent page.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,6 +27,10 @@ use crate::{FakeServer, FakeState};
 pub const TOKEN: &str = "fake-facebook-page-access-token";
 /// The Page's id.
 pub const PAGE_ID: &str = "104000000000001";
+/// The Meta app id registered with the fake (see [`FakeFacebook::register_client`]).
+pub const APP_ID: &str = "1234567890123456";
+/// That app's secret.
+pub const APP_SECRET: &str = "fake-facebook-app-secret-canary";
 
 /// A post or comment as the fake stored it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +53,18 @@ struct Inner {
     posts: Vec<FakeFacebookPost>,
     next_id: u64,
     throttled_minutes: Option<u64>,
+    login: Login,
+}
+
+/// Facebook Login's state: the app's redirect URI, codes and user tokens issued.
+#[derive(Debug, Default)]
+struct Login {
+    redirect_uri: Option<String>,
+    codes: HashMap<String, String>,
+    short: Option<String>,
+    long: Option<String>,
+    manages_page: bool,
+    issued: u64,
 }
 
 /// The fake's platform state.
@@ -85,6 +106,52 @@ impl FakeFacebook {
         self.state.lock().token = token.to_string();
     }
 
+    /// Registers the app [`APP_ID`] / [`APP_SECRET`] with this redirect URI.
+    pub fn register_client(&self, redirect_uri: &str) {
+        let mut inner = self.state.lock();
+        inner.login.redirect_uri = Some(redirect_uri.to_string());
+        inner.login.manages_page = true;
+    }
+
+    /// Whether the user who consents manages [`PAGE_ID`] (else `/me/accounts` lists
+    /// another Page only).
+    pub fn set_manages_page(&self, manages: bool) {
+        self.state.lock().login.manages_page = manages;
+    }
+
+    /// The consent page: checks the authorize URL (app, redirect URI, state, scopes) and
+    /// answers `(code, state)`.
+    pub fn authorize(&self, authorize_url: &str) -> Result<(String, String), String> {
+        let query = authorize_url
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or_default();
+        let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+        let mut inner = self.state.lock();
+        if get("client_id") != APP_ID || get("response_type") != "code" {
+            return Err("unknown app or response_type".into());
+        }
+        if inner.login.redirect_uri.as_deref() != Some(get("redirect_uri").as_str()) {
+            return Err("redirect_uri is not a valid OAuth redirect URI of the app".into());
+        }
+        if get("state").len() < 16 || !get("scope").split(',').any(|s| s == "pages_manage_posts") {
+            return Err("state or scope missing".into());
+        }
+        inner.login.issued += 1;
+        let code = format!("fake-facebook-code-{}", inner.login.issued);
+        let redirect = get("redirect_uri");
+        inner.login.codes.insert(code.clone(), redirect);
+        Ok((code, get("state")))
+    }
+
+    /// The Page token the API accepts now.
+    pub fn accepted_token(&self) -> String {
+        self.state.lock().token.clone()
+    }
+
     /// Answers every call with error 32 and this many minutes to regain access
     /// (`None` lifts it).
     pub fn set_throttled(&self, minutes: Option<u64>) {
@@ -100,6 +167,7 @@ pub async fn start() -> std::io::Result<FakeFacebook> {
             posts: Vec::new(),
             next_id: 900_000_000_001,
             throttled_minutes: None,
+            login: Login::default(),
         }),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
@@ -287,7 +355,13 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let inner = state.lock();
+    let mut inner = state.lock();
+    if id == "oauth" && edge == "access_token" {
+        return login_token(&mut inner, &query);
+    }
+    if id == "me" && edge == "accounts" {
+        return pages(&mut inner, &headers);
+    }
     if let Err(r) = admit(&inner, &headers, &query) {
         return *r;
     }
@@ -321,4 +395,76 @@ async fn list(
         set_next_page(&mut body, "https://graph.facebook.com/next-page");
     }
     Json(body).into_response()
+}
+
+fn bad_token() -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        190,
+        None,
+        "Invalid OAuth access token - Cannot parse access token",
+    )
+}
+
+/// `GET /{v}/oauth/access_token`: a code for a short-lived user token, or
+/// (`grant_type=fb_exchange_token`) a short-lived one for a long-lived one.
+fn login_token(inner: &mut Inner, query: &HashMap<String, String>) -> Response {
+    let get = |k: &str| query.get(k).cloned().unwrap_or_default();
+    if get("client_id") != APP_ID || get("client_secret") != APP_SECRET {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            1,
+            None,
+            "Error validating client secret.",
+        );
+    }
+    inner.login.issued += 1;
+    let n = inner.login.issued;
+    if get("grant_type") == "fb_exchange_token" {
+        if inner.login.short.as_deref() != Some(get("fb_exchange_token").as_str()) {
+            return bad_token();
+        }
+        let long = format!("fake-facebook-user-long-{n}-canary");
+        inner.login.long = Some(long.clone());
+        return Json(
+            json!({"access_token": long, "token_type": "bearer", "expires_in": 5_183_944}),
+        )
+        .into_response();
+    }
+    match inner.login.codes.remove(&get("code")) {
+        Some(redirect) if redirect == get("redirect_uri") => {
+            let short = format!("fake-facebook-user-short-{n}-canary");
+            inner.login.short = Some(short.clone());
+            Json(json!({"access_token": short, "token_type": "bearer", "expires_in": 5183}))
+                .into_response()
+        }
+        _ => graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            Some(36009),
+            "This authorization code has been used.",
+        ),
+    }
+}
+
+/// `GET /{v}/me/accounts` with the long-lived user token: the Pages the user manages,
+/// each with a Page token (which the API accepts from now on).
+fn pages(inner: &mut Inner, headers: &HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented.is_none() || presented != inner.login.long.as_deref() {
+        return bad_token();
+    }
+    inner.login.issued += 1;
+    let page_token = format!("fake-facebook-page-{}-canary", inner.login.issued);
+    let page = if inner.login.manages_page {
+        inner.token = page_token.clone();
+        json!({"id": PAGE_ID, "name": "County Health (fake)", "access_token": page_token})
+    } else {
+        json!({"id": "104999999999999", "name": "Someone else's Page", "access_token": page_token})
+    };
+    Json(json!({"data": [page], "paging": {"cursors": {"before": "b", "after": "a"}}}))
+        .into_response()
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::sync::{Mutex, OnceLock};
 use tocsin_domain::Platform;
 use tocsin_test_support::oauth::Identity;
-use tocsin_test_support::{mastodon, threads, x, Method};
+use tocsin_test_support::{facebook, mastodon, threads, x, Method};
 use tocsin_web::oauth::OAuthClientConfig;
 use tocsin_web::people::Role;
 
@@ -30,6 +30,7 @@ on_both_backends!(
     a_401_refreshes_once_and_the_retry_succeeds,
     a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm,
     threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires,
+    facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not_manage,
 );
 
 /// Everything logged by this test process (nextest runs each test in its own).
@@ -67,6 +68,7 @@ struct World {
     x: x::FakeX,
     masto: mastodon::FakeMastodon,
     threads: threads::FakeThreads,
+    fb: facebook::FakeFacebook,
 }
 
 impl World {
@@ -87,6 +89,8 @@ async fn world(backend: Backend) -> World {
     let threads = threads::start().await.unwrap();
     let base = x.base_url.clone();
     let threads_base = threads.base_url.clone();
+    let fb = facebook::start().await.unwrap();
+    let fb_base = fb.base_url.clone();
     let s = Srv::start_with(backend, move |o| {
         o.sandbox_accounts = vec![];
         // The tests call the sweep themselves (the clock is moved by hand).
@@ -105,10 +109,18 @@ async fn world(backend: Backend) -> World {
             authorize_url: Some(format!("{threads_base}/oauth/authorize")),
             token_url: Some(format!("{threads_base}/oauth/access_token")),
         });
+        o.server.oauth.clients.push(OAuthClientConfig {
+            platform: Platform::Facebook,
+            client_id: facebook::APP_ID.into(),
+            client_secret: Some(facebook::APP_SECRET.to_string().into()),
+            authorize_url: Some(format!("{fb_base}/v26.0/dialog/oauth")),
+            token_url: Some(format!("{fb_base}/v26.0/oauth/access_token")),
+        });
     })
     .await;
     x.register_client(&s.url("/oauth/callback"));
     threads.register_client(&s.url("/oauth/callback"));
+    fb.register_client(&s.url("/oauth/callback"));
     s.add_user("root", Role::Admin).await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
@@ -123,6 +135,7 @@ async fn world(backend: Backend) -> World {
         x,
         masto,
         threads,
+        fb,
     }
 }
 
@@ -225,10 +238,18 @@ fn secrets(w: &World) -> Vec<String> {
         w.masto.accepted_token(),
         threads::APP_SECRET.to_string(),
         w.threads.accepted_token(),
+        facebook::APP_SECRET.to_string(),
+        w.fb.accepted_token(),
     ];
     out.extend(w.threads.oauth().current_access_token());
     out.extend(w.masto.oauth().clients().into_iter().map(|c| c.secret));
-    out.retain(|s| !s.is_empty() && s != x::TOKEN && s != mastodon::TOKEN && s != threads::TOKEN);
+    out.retain(|s| {
+        !s.is_empty()
+            && s != x::TOKEN
+            && s != mastodon::TOKEN
+            && s != threads::TOKEN
+            && s != facebook::TOKEN
+    });
     out
 }
 
@@ -802,5 +823,67 @@ async fn threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires(ba
     w.s.delivered(&w.alex, second).await;
     assert_eq!(w.threads.published().len(), 2);
     let row = account(&w, id).await;
+    nowhere(&w, &[row.to_string()]).await;
+}
+
+async fn facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not_manage(
+    backend: Backend,
+) {
+    let w = world(backend).await;
+    let start = || async {
+        let r = w
+            .admin
+            .post(
+                "/api/accounts/oauth/start",
+                json!({"platform": "facebook", "display_name": "County Health on Facebook",
+                       "settings": {"page_id": facebook::PAGE_ID, "base_url": w.fb.base_url}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let url = r.body["authorize_url"].as_str().unwrap().to_string();
+        assert!(
+            url.contains("scope=pages_show_list%2Cpages_manage_posts%2Cpages_read_engagement"),
+            "{url}"
+        );
+        w.fb.authorize(&url).unwrap()
+    };
+
+    // The user who consents does not manage the Page named.
+    w.fb.set_manages_page(false);
+    let (code, state) = start().await;
+    refused(
+        &w,
+        callback(&w.admin, &code_and_state(&code, &state)).await,
+        "wrong_account",
+    )
+    .await;
+    assert!(w.s.store().account_records().await.unwrap().is_empty());
+
+    w.fb.set_manages_page(true);
+    let (code, state) = start().await;
+    let (status, location) = callback(&w.admin, &code_and_state(&code, &state)).await;
+    assert_eq!(status, 303, "{location}");
+    let id: i64 = location
+        .strip_prefix("/#/admin?connected=")
+        .unwrap_or_else(|| panic!("{location}"))
+        .parse()
+        .unwrap();
+    let row = account(&w, id).await;
+    assert_eq!(
+        row["oauth"]["expires_at"],
+        Value::Null,
+        "a Page token does not expire"
+    );
+    assert_eq!(row["oauth"]["refreshable"], false);
+    assert_eq!(row["oauth"]["remote_name"], row["handle"]);
+    let page_token = w.fb.accepted_token();
+    assert!(
+        page_token.starts_with("fake-facebook-page-"),
+        "{page_token}"
+    );
+
+    let message = publish(&w, "Ward 10").await;
+    w.s.delivered(&w.alex, message).await;
+    assert_eq!(w.fb.posts().len(), 1);
     nowhere(&w, &[row.to_string()]).await;
 }
