@@ -20,6 +20,9 @@ pub struct SandboxPost {
     pub post: OutgoingPost,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// How many more times it was sent with the same idempotency key (each answered
+    /// with this post rather than a second one).
+    pub repeats: usize,
 }
 
 /// Everything every sandbox account received, shared by all sandbox connectors.
@@ -66,6 +69,7 @@ pub struct SandboxConnector {
     account: String,
     log: std::sync::Arc<SandboxLog>,
     stands_for: Platform,
+    latency: std::time::Duration,
 }
 
 impl SandboxConnector {
@@ -84,6 +88,20 @@ impl SandboxConnector {
             account: account.to_string(),
             log,
             stands_for: platform,
+            latency: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Takes `latency` to answer each post and delete, as a real platform would (load
+    /// and failover tests keep a fan-out in flight this way).
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    async fn wait(&self, parts: u32) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency / parts).await;
         }
     }
 
@@ -111,25 +129,38 @@ impl Connector for SandboxConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
-        let mut posts = self.log.lock();
-        // Same key, same post: the sandbox honours idempotency keys as Mastodon does.
-        if let Some(existing) = posts
-            .iter()
-            .find(|p| p.account == self.account && p.post.idempotency_key == post.idempotency_key)
-        {
-            return Ok(PostOutcome::new(self.remote(&existing.id)));
-        }
-        let id = format!("{}", posts.len() + 1);
-        posts.push(SandboxPost {
-            account: self.account.clone(),
-            id: id.clone(),
-            post: post.clone(),
-            deleted: false,
-        });
+        // Half the latency on the way in, half on the way back: a post can be made and
+        // its answer still be lost when the sender dies in between.
+        self.wait(2).await;
+        let id = {
+            let mut posts = self.log.lock();
+            // Same key, same post: the sandbox honours idempotency keys as Mastodon does.
+            match posts.iter_mut().find(|p| {
+                p.account == self.account && p.post.idempotency_key == post.idempotency_key
+            }) {
+                Some(existing) => {
+                    existing.repeats += 1;
+                    existing.id.clone()
+                }
+                None => {
+                    let id = format!("{}", posts.len() + 1);
+                    posts.push(SandboxPost {
+                        account: self.account.clone(),
+                        id: id.clone(),
+                        post: post.clone(),
+                        deleted: false,
+                        repeats: 0,
+                    });
+                    id
+                }
+            }
+        };
+        self.wait(2).await;
         Ok(PostOutcome::new(self.remote(&id)))
     }
 
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
+        self.wait(1).await;
         let mut posts = self.log.lock();
         match posts
             .iter_mut()

@@ -44,6 +44,22 @@ pub enum DeliveryEventKind {
     Cancelled,
 }
 
+impl DeliveryEventKind {
+    /// The state's name, as panels and metrics see it (`delivered`, `retrying`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeliveryEventKind::Queued => "queued",
+            DeliveryEventKind::Sending { .. } => "sending",
+            DeliveryEventKind::Delivered { .. } => "delivered",
+            DeliveryEventKind::Retrying { .. } => "retrying",
+            DeliveryEventKind::Failed { .. } => "failed",
+            DeliveryEventKind::Unknown { .. } => "unknown",
+            DeliveryEventKind::Retracted => "retracted",
+            DeliveryEventKind::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One delivery's change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryEvent {

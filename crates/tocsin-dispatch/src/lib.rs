@@ -8,12 +8,15 @@
 //! (one fsync for many results) with their audit entries. Unknown outcomes are reconciled
 //! before any retry; live-session posts reply to each account's previous post; a retracted
 //! message is deleted or corrected everywhere; recurring schedules fire once across nodes.
-//! Every change is published as a [`DeliveryEvent`] for the control panel.
+//! Every change is published as a [`DeliveryEvent`] for the control panel, and counted in
+//! [`DispatchStats`] for operators.
 
 mod events;
 mod routes;
+pub mod stats;
 mod worker;
 
 pub use events::{DeliveryEvent, DeliveryEventKind};
-pub use routes::{AccountRoute, Routes};
+pub use routes::{AccountRoute, RouteResolver, Routes};
+pub use stats::DispatchStats;
 pub use worker::{DispatchConfig, Dispatcher};

@@ -1,8 +1,19 @@
 //! Which connector serves which account, and which host it shares limits with.
+//!
+//! With several nodes, an account added on one node is unknown to the others until they
+//! look it up: a [`RouteResolver`] does that when a delivery reaches an account this node
+//! has no route for, so the delivery is sent rather than failed.
 
 use dashmap::DashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use tocsin_connector::Connector;
+
+/// Finds the route of an account this node does not know yet (one added on another node),
+/// adding it to the table; `None` when there is none (unknown, disabled, not connectable).
+pub type RouteResolver =
+    Arc<dyn Fn(i64) -> Pin<Box<dyn Future<Output = Option<AccountRoute>> + Send>> + Send + Sync>;
 
 /// An account's way out.
 #[derive(Clone)]
@@ -24,9 +35,18 @@ impl std::fmt::Debug for AccountRoute {
 }
 
 /// Every account's route, by account id. Shared and updated as accounts change.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Routes {
     by_account: DashMap<i64, AccountRoute>,
+    resolver: OnceLock<RouteResolver>,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("accounts", &self.by_account.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Routes {
@@ -48,6 +68,20 @@ impl Routes {
     /// An account's route.
     pub fn get(&self, account_id: i64) -> Option<AccountRoute> {
         self.by_account.get(&account_id).map(|r| r.value().clone())
+    }
+
+    /// Sets how to find the routes of accounts this node does not know yet (once).
+    pub fn set_resolver(&self, resolver: RouteResolver) {
+        let _ = self.resolver.set(resolver);
+    }
+
+    /// An account's route, asking the resolver when this node has none.
+    pub async fn get_or_resolve(&self, account_id: i64) -> Option<AccountRoute> {
+        if let Some(route) = self.get(account_id) {
+            return Some(route);
+        }
+        let resolver = self.resolver.get()?.clone();
+        resolver(account_id).await
     }
 
     /// How many accounts have routes.

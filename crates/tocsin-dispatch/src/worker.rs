@@ -27,6 +27,11 @@ use tokio::sync::{broadcast, mpsc, Notify, Semaphore};
 
 use crate::events::{DeliveryEvent, DeliveryEventKind};
 use crate::routes::Routes;
+use crate::stats::DispatchStats;
+use tracing::Instrument as _;
+
+/// The longest pause between claim rounds while the database does not answer.
+const MAX_OUTAGE_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Fan-out settings.
 #[derive(Debug, Clone)]
@@ -81,6 +86,7 @@ struct Shared {
     events: broadcast::Sender<DeliveryEvent>,
     wake: Arc<Notify>,
     results: mpsc::Sender<Record>,
+    stats: DispatchStats,
 }
 
 /// What the recorder task receives.
@@ -132,6 +138,7 @@ impl Dispatcher {
             events,
             wake: Arc::new(Notify::new()),
             results: results_tx,
+            stats: DispatchStats::default(),
             config,
         });
         tokio::spawn(record_loop(shared.clone(), results_rx));
@@ -153,6 +160,16 @@ impl Dispatcher {
         self.shared.wake.notify_one();
     }
 
+    /// This node's name (from [`DispatchConfig::node_id`]).
+    pub fn node_id(&self) -> &str {
+        &self.shared.config.node_id
+    }
+
+    /// What this dispatcher counted (results, latencies, database outages).
+    pub fn stats(&self) -> &DispatchStats {
+        &self.shared.stats
+    }
+
     /// How many breakers are open.
     pub fn open_breakers(&self) -> usize {
         self.shared.breakers.open_count()
@@ -168,26 +185,66 @@ impl Dispatcher {
 
     /// Runs the claim loop until `shutdown` completes. Deliveries in flight finish and
     /// are recorded before this returns; what was not claimed stays in the outbox.
+    ///
+    /// While the database does not answer, the node claims nothing: it tries again
+    /// after a pause that doubles up to [`MAX_OUTAGE_BACKOFF`], reports the outage in
+    /// [`DispatchStats::database_ok`] (readiness), and resumes at the first claim that
+    /// succeeds. What it had claimed stays leased to it, so no other node sends it twice.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut failures: u32 = 0;
         loop {
-            loop {
+            let claimed = loop {
                 match self.dispatch_batch().await {
-                    Ok(0) => break,
+                    Ok(0) => break Ok(()),
                     Ok(_) => continue,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming deliveries failed; will try again");
-                        break;
-                    }
+                    Err(e) => break Err(e),
                 }
-            }
-            if let Err(e) = self.fire_schedules().await {
-                tracing::warn!(error = %e, "firing schedules failed; will try again");
-            }
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = self.shared.wake.notified() => {}
-                () = tokio::time::sleep(self.shared.config.poll_interval) => {}
+            };
+            let claimed = match claimed {
+                Ok(()) => self.fire_schedules().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            let pause = match claimed {
+                Ok(()) => {
+                    if self.shared.stats.set_database_ok(true) {
+                        tracing::info!(
+                            failed_rounds = failures,
+                            "the database answers again; claiming resumed"
+                        );
+                    }
+                    failures = 0;
+                    None
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    if self.shared.stats.set_database_ok(false) {
+                        tracing::warn!(error = %e, "claiming deliveries failed; claiming paused until the database answers");
+                    } else {
+                        tracing::debug!(error = %e, failures, "claiming deliveries failed again");
+                    }
+                    let base = self
+                        .shared
+                        .config
+                        .poll_interval
+                        .max(Duration::from_millis(50));
+                    Some(
+                        base.saturating_mul(2u32.saturating_pow(failures.min(16)))
+                            .min(MAX_OUTAGE_BACKOFF),
+                    )
+                }
+            };
+            match pause {
+                // Backing off: new work cannot be committed either, so wakes can wait.
+                Some(pause) => tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(pause) => {}
+                },
+                None => tokio::select! {
+                    () = &mut shutdown => break,
+                    () = self.shared.wake.notified() => {}
+                    () = tokio::time::sleep(self.shared.config.poll_interval) => {}
+                },
             }
         }
         self.drain().await;
@@ -268,21 +325,32 @@ impl Dispatcher {
                 break;
             };
             let shared = s.clone();
-            tokio::spawn(async move {
-                let (outcome, event) = match message {
-                    Some(m) => deliver(&shared, &delivery, &m, claimed_at).await,
-                    None => failed(format!("message {} no longer exists", delivery.message_id)),
-                };
-                let result = DeliveryResult {
-                    message_id: delivery.message_id,
-                    account_id: delivery.account_id,
-                    fencing_token: delivery.fencing_token,
-                    attempt: delivery.attempt,
-                    outcome,
-                };
-                let _ = shared.results.send(Record::Result(result, event)).await;
-                drop(permit);
-            });
+            // Every line logged while sending (here and in connectors) names the delivery.
+            let span = tracing::info_span!(
+                "delivery",
+                message = delivery.message_id,
+                account = delivery.account_id,
+                attempt = delivery.attempt,
+            );
+            tokio::spawn(
+                async move {
+                    let (outcome, event) = match message {
+                        Some(m) => deliver(&shared, &delivery, &m, claimed_at).await,
+                        None => failed(format!("message {} no longer exists", delivery.message_id)),
+                    };
+                    tracing::debug!(outcome = event.name(), "delivery attempt finished");
+                    let result = DeliveryResult {
+                        message_id: delivery.message_id,
+                        account_id: delivery.account_id,
+                        fencing_token: delivery.fencing_token,
+                        attempt: delivery.attempt,
+                        outcome,
+                    };
+                    let _ = shared.results.send(Record::Result(result, event)).await;
+                    drop(permit);
+                }
+                .instrument(span),
+            );
         }
         Ok(count)
     }
@@ -327,16 +395,37 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
             Ok(r) => break Some(r),
             Err(e) => {
                 attempt += 1;
-                tracing::error!(error = %e, attempt, "recording delivery results failed");
-                if attempt >= 20 {
-                    // The leases will expire and the rows be claimed again; unknown
-                    // outcomes are reconciled then, so nothing is lost or doubled.
+                if attempt == 1 {
+                    tracing::error!(error = %e, results = results.len(), "recording delivery results failed; holding them until the database answers");
+                } else {
+                    tracing::debug!(error = %e, attempt, "recording delivery results failed again");
+                }
+                // Held while the database is away (the node claims nothing meanwhile),
+                // for as long as the leases run: recorded late, a result still counts as
+                // long as no other node took the row over (fencing). Past that, the rows
+                // are claimed again, and a post that may have gone out is looked up
+                // before it is sent again where the platform has no idempotency.
+                if started.elapsed() >= shared.config.lease {
+                    tracing::error!(
+                        results = results.len(),
+                        "gave up recording delivery results; their rows will be claimed again"
+                    );
                     break None;
                 }
-                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                let pause = Duration::from_millis(50)
+                    .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+                    .min(Duration::from_secs(2));
+                tokio::time::sleep(pause).await;
             }
         }
     };
+    if attempt > 0 && recorded.is_some() {
+        tracing::info!(
+            results = results.len(),
+            attempts = attempt + 1,
+            "recorded delivery results held during a database outage"
+        );
+    }
     tracing::debug!(
         results = results.len(),
         ms = started.elapsed().as_secs_f64() * 1e3,
@@ -363,6 +452,11 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
         for ((result, event), status) in batch.drain(..).zip(recorded) {
             match status {
                 Recorded::Yes => {
+                    let platform = shared
+                        .routes
+                        .get(result.account_id)
+                        .map_or("unknown", |r| r.connector.platform().as_str());
+                    shared.stats.count_result(platform, event.name());
                     let _ = shared.events.send(DeliveryEvent {
                         message_id: result.message_id,
                         account_id: result.account_id,
@@ -478,7 +572,7 @@ async fn deliver(
     m: &MessageForSending,
     claimed_at: tokio::time::Instant,
 ) -> (ResultOutcome, DeliveryEventKind) {
-    let Some(route) = shared.routes.get(d.account_id) else {
+    let Some(route) = shared.routes.get_or_resolve(d.account_id).await else {
         return failed(format!(
             "account {} has no configured connector",
             d.account_id
@@ -534,6 +628,8 @@ async fn deliver(
         );
     }
 
+    let platform = connector.platform().as_str();
+    let call_started = std::time::Instant::now();
     let result: Result<Option<RemotePost>, ConnectorError> = match &action {
         Action::Delete(target) => connector
             .delete(target)
@@ -554,11 +650,28 @@ async fn deliver(
                     }
                     Err(e) => Err(ConnectorError::Unknown(format!("reconciling: {e}"))),
                 }
+            } else if d.previous_state == "sending" && !connector.idempotent() {
+                // The previous owner's lease ran out (it crashed, or lost the database
+                // before recording): it may have sent. Look first where the platform
+                // can be asked; where it cannot, most such claims never reached it.
+                match connector.lookup(post).await {
+                    Ok(Some(found)) => {
+                        breaker.record_success();
+                        return delivered(&found);
+                    }
+                    Ok(None) | Err(ConnectorError::Unsupported(_)) => {
+                        send(shared, d.account_id, connector, post).await
+                    }
+                    Err(e) => Err(ConnectorError::Unknown(format!("reconciling: {e}"))),
+                }
             } else {
                 send(shared, d.account_id, connector, post).await
             }
         }
     };
+    shared
+        .stats
+        .observe_latency(platform, call_started.elapsed());
     match result {
         Ok(Some(post)) => {
             breaker.record_success();

@@ -19,7 +19,45 @@ on_both_backends!(
     a_scheduled_message_waits_for_its_time,
     every_attempt_and_result_is_in_the_audit_chain,
     a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved_text,
+    an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed,
 );
+
+async fn an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed(backend: Backend) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tocsin_connectors::sandbox::SandboxConnector;
+    use tocsin_dispatch::AccountRoute;
+
+    let d = Deployment::new(backend, 3).await;
+    // Another node added the third account after this one started: no route here.
+    let newcomer = d.accounts[2];
+    d.routes.remove(newcomer);
+    let asked = Arc::new(AtomicUsize::new(0));
+    {
+        let (asked, sandbox, routes) =
+            (asked.clone(), d.sandbox.clone(), Arc::downgrade(&d.routes));
+        d.routes.set_resolver(Arc::new(move |id| {
+            let (asked, sandbox, routes) = (asked.clone(), sandbox.clone(), routes.clone());
+            Box::pin(async move {
+                asked.fetch_add(1, Ordering::SeqCst);
+                let route = AccountRoute {
+                    connector: Arc::new(SandboxConnector::new(&id.to_string(), sandbox)),
+                    host: "sandbox".into(),
+                };
+                routes.upgrade()?.insert(id, route.clone());
+                Some(route)
+            })
+        }));
+    }
+    let dispatcher = d.dispatcher("node-b");
+    let m = d
+        .approve("Cooling centers open.", &d.accounts, Placement::default())
+        .await;
+    d.settle(&dispatcher, m, Duration::from_secs(20)).await;
+    assert!(d.states(m).await.iter().all(|s| *s == DeliveryState::Sent));
+    assert_eq!(d.sandbox.posts_for(&newcomer.to_string()).len(), 1);
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "asked once, then known");
+}
 
 async fn every_account_gets_exactly_one_post(backend: Backend) {
     let d = Deployment::new(backend, 40).await;
