@@ -15,12 +15,14 @@
 //! control panel's views, [`audit_log`] reads, verifies and exports the log,
 //! [`accounts`] platform accounts with their sealed secrets, status and key rotation,
 //! [`oauth`] accounts connected through OAuth 2 (authorisations under way, clients per
-//! instance, token facts).
+//! instance, token facts), [`notify`] messages between nodes (PostgreSQL `LISTEN` /
+//! `NOTIFY`).
 
 pub mod accounts;
 pub mod audit_log;
 pub mod backend;
 mod error;
+pub mod notify;
 pub mod oauth;
 pub mod outbox;
 pub mod people;
@@ -125,6 +127,8 @@ struct Inner {
     settings: AuditSettings,
     clock: Arc<dyn Clock>,
     data_dir: PathBuf,
+    /// Audit entries committed through this handle (and its clones) since it opened.
+    audit_appends: std::sync::atomic::AtomicU64,
 }
 
 /// The durable store. Cheap to clone; clones share one pool.
@@ -155,6 +159,7 @@ impl Store {
                 settings: options.audit,
                 clock: options.clock,
                 data_dir: options.data_dir,
+                audit_appends: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -170,6 +175,14 @@ impl Store {
     /// The public key that verifies this log's checkpoints.
     pub fn public_key(&self) -> NoteVerifier {
         self.inner.signer.verifier()
+    }
+
+    /// Audit entries this process committed through this store since it was opened
+    /// (the metrics' `tocsin_audit_appends_total`; other nodes count their own).
+    pub fn audit_appends(&self) -> u64 {
+        self.inner
+            .audit_appends
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The data directory.

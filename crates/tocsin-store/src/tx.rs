@@ -63,6 +63,8 @@ pub struct Tx<'s> {
     pub(crate) inner: TxInner,
     /// The newest checkpoint signed in this transaction, kept on disk after commit.
     signed: Option<(String, u64)>,
+    /// Audit entries appended in this transaction (counted once it commits).
+    appended: u64,
 }
 
 /// Where an appended entry landed.
@@ -96,6 +98,7 @@ impl Store {
             store: self,
             inner,
             signed: None,
+            appended: 0,
         })
     }
 
@@ -128,6 +131,10 @@ impl<'s> Tx<'s> {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        self.store
+            .inner
+            .audit_appends
+            .fetch_add(self.appended, std::sync::atomic::Ordering::Relaxed);
         if let Some((note, size)) = &self.signed {
             if let Err(e) = self.store.keep_checkpoint(note, *size) {
                 // The change is committed and the checkpoint is in the database; only the
@@ -230,6 +237,7 @@ impl<'s> Tx<'s> {
                 "the head moved during an append; nothing was written".into(),
             ));
         }
+        self.appended += count;
         Ok(out)
     }
 
