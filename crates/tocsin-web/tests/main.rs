@@ -15,6 +15,7 @@ mod people;
 mod server_accounts;
 mod server_api;
 mod server_http;
+mod server_nodes;
 mod server_oauth;
 mod server_support;
 mod server_ws;

@@ -2,14 +2,16 @@
 //! workflow events from the API are serialised once and fanned out to every socket over
 //! one bounded broadcast ring, so a slow socket costs nothing but its own lag: when it
 //! falls more than the ring's size behind it is told to resync instead of queueing
-//! without bound.
+//! without bound. With several nodes on one PostgreSQL, what this node publishes also goes
+//! to the others and theirs comes in here ([`super::relay`]).
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tocsin_dispatch::DeliveryEvent;
 use tokio::sync::broadcast;
 
+use super::relay::Outbox;
 use super::views::{DraftSummary, MessageView};
 
 /// An event for panels.
@@ -51,6 +53,8 @@ pub enum HubSignal {
 pub struct Hub {
     tx: broadcast::Sender<HubSignal>,
     sockets: Arc<AtomicUsize>,
+    /// Where what is published here also goes to other nodes (PostgreSQL only).
+    outbox: Arc<OnceLock<Outbox>>,
 }
 
 impl Hub {
@@ -60,6 +64,7 @@ impl Hub {
         Hub {
             tx,
             sockets: Arc::new(AtomicUsize::new(0)),
+            outbox: Arc::new(OnceLock::new()),
         }
     }
 
@@ -67,7 +72,11 @@ impl Hub {
     pub fn publish(&self, event: &ServerEvent) {
         match serde_json::to_string(event) {
             Ok(json) => {
-                let _ = self.tx.send(HubSignal::Frame(json.into()));
+                let frame: Arc<str> = json.into();
+                if let Some(outbox) = self.outbox.get() {
+                    outbox.frame(frame.clone());
+                }
+                let _ = self.tx.send(HubSignal::Frame(frame));
             }
             Err(e) => tracing::error!(error = %e, "an event could not be serialised"),
         }
@@ -75,7 +84,21 @@ impl Hub {
 
     /// Ends the sockets of a session (sign-out).
     pub fn end_session(&self, digest: &str) {
-        let _ = self.tx.send(HubSignal::SessionEnded(digest.into()));
+        let digest: Arc<str> = digest.into();
+        if let Some(outbox) = self.outbox.get() {
+            outbox.session_ended(digest.clone());
+        }
+        let _ = self.tx.send(HubSignal::SessionEnded(digest));
+    }
+
+    /// Sends what other nodes published to this node's panels only.
+    pub(crate) fn deliver_local(&self, signal: HubSignal) {
+        let _ = self.tx.send(signal);
+    }
+
+    /// Sends what is published here to other nodes too, from now on.
+    pub(crate) fn attach_outbox(&self, outbox: Outbox) {
+        let _ = self.outbox.set(outbox);
     }
 
     /// Closes every socket (server shutdown).

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_dispatch::{AccountRoute, DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::compose::Composer;
@@ -14,7 +15,7 @@ use tocsin_domain::library::Library;
 use tocsin_domain::phi::{PhiConfig, PhiGuard};
 use tocsin_domain::preapproval::PlaybookApproval;
 use tocsin_domain::Platform;
-use tocsin_store::{NewAccount, Store};
+use tocsin_store::{AccountStatus, NewAccount, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -38,6 +39,14 @@ pub struct HarnessOptions {
     pub people: PeopleConfig,
     /// Fan-out settings.
     pub dispatch: DispatchConfig,
+    /// Record sandbox posts here (several nodes in one process share one log, as they
+    /// would share a platform); a new log when `None`.
+    pub sandbox_log: Option<Arc<SandboxLog>>,
+    /// Add no sandbox accounts: use the ones already in the store (another node of the
+    /// same database made them). `sandbox_accounts` is then ignored.
+    pub reuse_accounts: bool,
+    /// How long each sandbox account takes to answer (keeps a fan-out in flight).
+    pub sandbox_latency: Duration,
 }
 
 impl HarnessOptions {
@@ -67,6 +76,9 @@ impl HarnessOptions {
             server: ServerConfig::default(),
             people: PeopleConfig::default(),
             dispatch: DispatchConfig::default(),
+            sandbox_log: None,
+            reuse_accounts: false,
+            sandbox_latency: Duration::ZERO,
         }
     }
 }
@@ -137,9 +149,15 @@ impl Harness {
             }
         }
         let routes = Arc::new(Routes::new());
-        let sandbox = Arc::new(SandboxLog::default());
+        let sandbox = options.sandbox_log.clone().unwrap_or_default();
         let mut accounts = Vec::new();
-        for (n, platform) in options.sandbox_accounts.iter().enumerate() {
+        let mut stand_ins = Vec::new();
+        let to_add = if options.reuse_accounts {
+            &[][..]
+        } else {
+            &options.sandbox_accounts[..]
+        };
+        for (n, platform) in to_add.iter().enumerate() {
             let id = store
                 .add_account(
                     "harness",
@@ -164,6 +182,7 @@ impl Harness {
                 },
             );
             accounts.push(id);
+            stand_ins.push((id, *platform));
         }
         let people = Arc::new(People::new(store.clone(), key, options.people).map_err(fail)?);
         let dispatcher = Dispatcher::new(store.clone(), routes.clone(), options.dispatch);
@@ -179,6 +198,32 @@ impl Harness {
         });
         // Accounts already in the store (a restart over the same database) connect too.
         app.connect_stored_accounts().await.map_err(fail)?;
+        if options.reuse_accounts {
+            for record in app.store().account_records().await.map_err(fail)? {
+                if record.sandbox && record.status != AccountStatus::Disabled {
+                    accounts.push(record.id);
+                    stand_ins.push((record.id, super::stand_in(&record.handle)));
+                }
+            }
+        }
+        if !options.sandbox_latency.is_zero() {
+            for (id, platform) in stand_ins {
+                app.routes().insert(
+                    id,
+                    AccountRoute {
+                        connector: Arc::new(
+                            SandboxConnector::standing_for(
+                                &id.to_string(),
+                                sandbox.clone(),
+                                platform,
+                            )
+                            .with_latency(options.sandbox_latency),
+                        ),
+                        host: "sandbox".into(),
+                    },
+                );
+            }
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(fail)?;

@@ -19,13 +19,22 @@ pub struct Ready {
     ready: bool,
     database: bool,
     dispatcher: bool,
+    claiming: bool,
 }
 
-/// `GET /readyz`: the database answers and this node's dispatcher runs.
+/// How long readiness waits for the database before calling it away.
+const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: the database answers (within two seconds), this node's dispatcher runs,
+/// and its last claim round reached the database (it claims nothing while it cannot).
 pub async fn readyz(State(app): State<App>) -> Response {
-    let database = app.0.store.queue_depth().await.is_ok();
+    let database = matches!(
+        tokio::time::timeout(DATABASE_PATIENCE, app.0.store.queue_depth()).await,
+        Ok(Ok(_))
+    );
     let dispatcher = app.dispatching();
-    let ready = database && dispatcher;
+    let claiming = app.0.dispatcher.stats().database_ok();
+    let ready = database && dispatcher && claiming;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -37,6 +46,7 @@ pub async fn readyz(State(app): State<App>) -> Response {
             ready,
             database,
             dispatcher,
+            claiming,
         }),
     )
         .into_response()

@@ -18,9 +18,12 @@ pub mod events;
 pub mod harness;
 mod health;
 mod messages;
+mod metrics;
 mod oauth;
 mod openapi;
 mod panel;
+mod relay;
+mod request_log;
 mod schedules;
 mod sessions;
 mod views;
@@ -79,6 +82,8 @@ pub struct ServerConfig {
     pub demo_users: Vec<DemoUser>,
     /// Connecting accounts through OAuth 2 (clients, public URL, token refresh).
     pub oauth: crate::oauth::OAuthConfig,
+    /// Answer `GET /metrics` with 404 (`[server] metrics = false`); served by default.
+    pub hide_metrics: bool,
 }
 
 /// Everything the server needs, built by the binary.
@@ -112,6 +117,8 @@ pub(crate) struct Inner {
     pub(crate) config: ServerConfig,
     pub(crate) hub: Hub,
     pub(crate) vault: Arc<AccountVault>,
+    /// Panel events to and from other nodes (PostgreSQL only).
+    pub(crate) relay: Option<relay::Relay>,
     dispatching: AtomicBool,
 }
 
@@ -131,12 +138,14 @@ impl App {
     pub fn new(parts: AppParts) -> App {
         let hub = Hub::new(parts.config.ws.queue);
         hub.relay(parts.dispatcher.subscribe());
+        let relay = relay::start(&hub, parts.store.clone(), parts.dispatcher.node_id());
         let vault = Arc::new(AccountVault::new(
             parts.people.sealing_key(),
             parts.sandbox.clone(),
         ));
         vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
         oauth::install(&vault, &parts);
+        relay::connect_accounts_on_demand(&parts.routes, &vault, parts.store.clone());
         App(Arc::new(Inner {
             store: parts.store,
             people: parts.people,
@@ -148,6 +157,7 @@ impl App {
             config: parts.config,
             hub,
             vault,
+            relay,
             dispatching: AtomicBool::new(false),
         }))
     }
@@ -250,6 +260,7 @@ pub fn router(app: App) -> Router {
         .nest("/api", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/ws", get(ws::upgrade))
         .route("/oauth/callback", get(oauth::callback))
         .route("/", get(panel::index))
@@ -262,6 +273,7 @@ pub fn router(app: App) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::from_fn(health::security_headers))
+        .layer(axum::middleware::from_fn(request_log::trace_requests))
         .with_state(app)
 }
 
