@@ -129,6 +129,10 @@ pub struct ServerSection {
     pub allowed_origins: Vec<String>,
     /// This node's name in delivery leases and audit entries (unique per node).
     pub node_id: String,
+    /// Serve Prometheus metrics at `GET /metrics`, without authentication. They carry no
+    /// message text, names or tokens, but keep the path off the public internet (the
+    /// proxy in front should not pass it on).
+    pub metrics: bool,
 }
 
 impl Default for ServerSection {
@@ -137,6 +141,7 @@ impl Default for ServerSection {
             listen: "127.0.0.1:8080".into(),
             allowed_origins: Vec::new(),
             node_id: "node-1".into(),
+            metrics: true,
         }
     }
 }

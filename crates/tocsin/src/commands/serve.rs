@@ -325,6 +325,7 @@ async fn run_server(
             secure_cookies: secure_cookies_for(address.ip()),
             demo_users,
             oauth: oauth_config(config),
+            hide_metrics: !config.server.metrics,
             ..ServerConfig::default()
         },
     });
