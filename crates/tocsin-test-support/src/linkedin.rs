@@ -19,12 +19,17 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::facebook::set;
+use crate::oauth::{FakeClient, Flavor, OAuthProvider};
 use crate::{FakeServer, FakeState};
 
 /// The token the fake accepts unless told otherwise.
 pub const TOKEN: &str = "fake-linkedin-member-access-token";
 /// The organisation's id.
 pub const ORGANIZATION_ID: &str = "2414183";
+/// The OAuth client id registered with the fake (see [`FakeLinkedin::register_client`]).
+pub const CLIENT_ID: &str = "77fakelinkedinid";
+/// That client's secret.
+pub const CLIENT_SECRET: &str = "fake-linkedin-client-secret-canary";
 /// The oldest `LinkedIn-Version` the fake still serves.
 pub const OLDEST_VERSION: &str = "202511";
 
@@ -62,6 +67,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct LinkedinState {
     inner: Mutex<Inner>,
+    oauth: OAuthProvider,
 }
 
 impl LinkedinState {
@@ -97,6 +103,27 @@ impl FakeLinkedin {
         self.state.lock().token = token.to_string();
     }
 
+    /// The fake's OAuth authorisation server (`POST /oauth/v2/accessToken`).
+    pub fn oauth(&self) -> &OAuthProvider {
+        &self.state.oauth
+    }
+
+    /// Registers the app [`CLIENT_ID`] / [`CLIENT_SECRET`] with this redirect URL.
+    pub fn register_client(&self, redirect_uri: &str) {
+        self.state.oauth.add_client(FakeClient {
+            id: CLIENT_ID.into(),
+            secret: CLIENT_SECRET.into(),
+            redirect_uris: vec![redirect_uri.to_string()],
+            scopes: "w_organization_social".into(),
+            name: "Tocsin".into(),
+        });
+    }
+
+    /// The token the API accepts now.
+    pub fn accepted_token(&self) -> String {
+        self.state.lock().token.clone()
+    }
+
     /// Answers every call with LinkedIn's 429 (no `Retry-After`, as LinkedIn sends none).
     pub fn set_throttled(&self, throttled: bool) {
         self.state.lock().throttled = throttled;
@@ -112,6 +139,7 @@ pub async fn start() -> std::io::Result<FakeLinkedin> {
             next_id: 7_100_000_000_000_000_001,
             throttled: false,
         }),
+        oauth: OAuthProvider::new(Flavor::Linkedin),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
     Ok(FakeLinkedin { server, state })
@@ -122,6 +150,7 @@ pub fn router(state: Arc<LinkedinState>) -> Router {
     Router::new()
         .route("/rest/posts", get(list_posts).post(create_post))
         .route("/rest/posts/{urn}", delete(delete_post))
+        .route("/oauth/v2/accessToken", axum::routing::post(token))
         .route(
             "/rest/socialActions/{urn}/comments",
             get(list_comments).post(create_comment),
@@ -461,4 +490,21 @@ async fn delete_comment(
         }
         None => error(StatusCode::NOT_FOUND, None, None, "Not Found"),
     }
+}
+
+/// `POST /oauth/v2/accessToken`: the code for a 60-day member token, which the API
+/// accepts from then on.
+async fn token(
+    State(state): State<Arc<LinkedinState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let response = state.oauth.token(&headers, &form);
+    if response.status().is_success() {
+        if let Some(token) = state.oauth.current_access_token() {
+            state.lock().token = token;
+        }
+    }
+    response
 }

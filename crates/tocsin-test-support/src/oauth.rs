@@ -32,6 +32,9 @@ pub enum Flavor {
     /// Threads: client in the body, a one-hour token and the numeric `user_id`, no
     /// `token_type` or refresh token (long-lived tokens are the platform fake's own).
     Threads,
+    /// LinkedIn: client in the body, no PKCE, 60-day tokens without `token_type` and
+    /// without a refresh token (those go to some partners only).
+    Linkedin,
 }
 
 /// Who a code or token belongs to on the platform.
@@ -147,6 +150,7 @@ impl OAuthProvider {
                 lifetime_secs: match flavor {
                     Flavor::X => Some(7200),
                     Flavor::Threads => Some(3600),
+                    Flavor::Linkedin => Some(5_184_000),
                     Flavor::Mastodon => None,
                 },
                 expired_codes: std::collections::HashSet::new(),
@@ -261,7 +265,7 @@ impl OAuthProvider {
         match (inner.flavor, &challenge, q.get("code_challenge_method")) {
             (_, Some(_), Some(m)) if m == "S256" => {}
             (Flavor::X, _, _) => return Err("X requires a S256 code_challenge".into()),
-            (Flavor::Mastodon | Flavor::Threads, None, None) => {}
+            (Flavor::Mastodon | Flavor::Threads | Flavor::Linkedin, None, None) => {}
             _ => return Err("code_challenge_method must be S256".into()),
         }
         let scope = get("scope");
@@ -346,6 +350,7 @@ impl OAuthProvider {
             Flavor::X => "fake-x",
             Flavor::Mastodon => "fake-mastodon",
             Flavor::Threads => "fake-threads-short",
+            Flavor::Linkedin => "fake-linkedin",
         };
         let access = format!("{prefix}-access-{n}-canary");
         if let Some(identity) = &grant.identity {
@@ -382,6 +387,11 @@ impl OAuthProvider {
                 .parse()
                 .unwrap_or_default();
             body = json!({"access_token": access.clone(), "user_id": user});
+        }
+        if inner.flavor == Flavor::Linkedin {
+            if let Some(o) = body.as_object_mut() {
+                o.remove("token_type");
+            }
         }
         if inner.flavor == Flavor::Mastodon {
             if let Some(o) = body.as_object_mut() {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::sync::{Mutex, OnceLock};
 use tocsin_domain::Platform;
 use tocsin_test_support::oauth::Identity;
-use tocsin_test_support::{facebook, mastodon, threads, x, Method};
+use tocsin_test_support::{facebook, linkedin, mastodon, threads, x, Method};
 use tocsin_web::oauth::OAuthClientConfig;
 use tocsin_web::people::Role;
 
@@ -31,6 +31,7 @@ on_both_backends!(
     a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm,
     threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires,
     facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not_manage,
+    linkedin_connects_an_organisation_with_a_sixty_day_token,
 );
 
 /// Everything logged by this test process (nextest runs each test in its own).
@@ -69,6 +70,7 @@ struct World {
     masto: mastodon::FakeMastodon,
     threads: threads::FakeThreads,
     fb: facebook::FakeFacebook,
+    li: linkedin::FakeLinkedin,
 }
 
 impl World {
@@ -91,6 +93,8 @@ async fn world(backend: Backend) -> World {
     let threads_base = threads.base_url.clone();
     let fb = facebook::start().await.unwrap();
     let fb_base = fb.base_url.clone();
+    let li = linkedin::start().await.unwrap();
+    let li_base = li.base_url.clone();
     let s = Srv::start_with(backend, move |o| {
         o.sandbox_accounts = vec![];
         // The tests call the sweep themselves (the clock is moved by hand).
@@ -116,11 +120,19 @@ async fn world(backend: Backend) -> World {
             authorize_url: Some(format!("{fb_base}/v26.0/dialog/oauth")),
             token_url: Some(format!("{fb_base}/v26.0/oauth/access_token")),
         });
+        o.server.oauth.clients.push(OAuthClientConfig {
+            platform: Platform::Linkedin,
+            client_id: linkedin::CLIENT_ID.into(),
+            client_secret: Some(linkedin::CLIENT_SECRET.to_string().into()),
+            authorize_url: Some(format!("{li_base}/oauth/v2/authorization")),
+            token_url: Some(format!("{li_base}/oauth/v2/accessToken")),
+        });
     })
     .await;
     x.register_client(&s.url("/oauth/callback"));
     threads.register_client(&s.url("/oauth/callback"));
     fb.register_client(&s.url("/oauth/callback"));
+    li.register_client(&s.url("/oauth/callback"));
     s.add_user("root", Role::Admin).await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
@@ -136,6 +148,7 @@ async fn world(backend: Backend) -> World {
         masto,
         threads,
         fb,
+        li,
     }
 }
 
@@ -240,6 +253,8 @@ fn secrets(w: &World) -> Vec<String> {
         w.threads.accepted_token(),
         facebook::APP_SECRET.to_string(),
         w.fb.accepted_token(),
+        linkedin::CLIENT_SECRET.to_string(),
+        w.li.accepted_token(),
     ];
     out.extend(w.threads.oauth().current_access_token());
     out.extend(w.masto.oauth().clients().into_iter().map(|c| c.secret));
@@ -249,6 +264,7 @@ fn secrets(w: &World) -> Vec<String> {
             && s != mastodon::TOKEN
             && s != threads::TOKEN
             && s != facebook::TOKEN
+            && s != linkedin::TOKEN
     });
     out
 }
@@ -885,5 +901,62 @@ async fn facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not
     let message = publish(&w, "Ward 10").await;
     w.s.delivered(&w.alex, message).await;
     assert_eq!(w.fb.posts().len(), 1);
+    nowhere(&w, &[row.to_string()]).await;
+}
+
+async fn linkedin_connects_an_organisation_with_a_sixty_day_token(backend: Backend) {
+    let w = world(backend).await;
+    let form = |settings: Value| {
+        json!({"platform": "linkedin", "display_name": "County Health on LinkedIn",
+               "handle": "County Health", "settings": settings})
+    };
+    let r = w
+        .admin
+        .post(
+            "/api/accounts/oauth/start",
+            form(json!({"base_url": w.li.base_url})),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert!(r.text.contains("organization_id"), "{}", r.text);
+
+    let r = w
+        .admin
+        .post(
+            "/api/accounts/oauth/start",
+            form(json!({"organization_id": linkedin::ORGANIZATION_ID, "base_url": w.li.base_url})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.body["authorize_url"].as_str().unwrap();
+    assert!(!url.contains("code_challenge"), "{url}");
+    let auth = w.li.oauth().authorize(url).unwrap();
+    assert_eq!(auth.scope, "w_organization_social");
+    let (status, location) = callback(&w.admin, &code_and_state(&auth.code, &auth.state)).await;
+    assert_eq!(status, 303, "{location}");
+    let id: i64 = location
+        .strip_prefix("/#/admin?connected=")
+        .unwrap_or_else(|| panic!("{location}"))
+        .parse()
+        .unwrap();
+    let row = account(&w, id).await;
+    assert_eq!(row["handle"], "County Health");
+    assert_eq!(row["oauth"]["scopes"], json!(["w_organization_social"]));
+    assert_eq!(row["oauth"]["refreshable"], false, "no refresh token given");
+    let expires: chrono::DateTime<chrono::Utc> = row["oauth"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(expires - w.s.store().now(), chrono::Duration::days(60));
+    let calls = w.li.oauth().token_calls();
+    assert!(
+        !calls[0].basic_auth,
+        "the client is sent in the body: {calls:?}"
+    );
+
+    let message = publish(&w, "Ward 11").await;
+    w.s.delivered(&w.alex, message).await;
+    assert_eq!(w.li.posts().len(), 1);
     nowhere(&w, &[row.to_string()]).await;
 }
