@@ -22,6 +22,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod backend;
 mod error;
+pub mod feed;
 pub mod notify;
 pub mod oauth;
 pub mod outbox;
@@ -39,6 +40,7 @@ pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValu
 pub use audit_log::{AuditFilter, StoredCheckpoint, StoredEntry};
 pub use backend::{Backend, SCHEMA_VERSION};
 pub use error::StoreError;
+pub use feed::FeedMessage;
 pub use records::*;
 pub use tx::{AuditAppend, Tx};
 pub use workflow::{
