@@ -129,6 +129,14 @@ pub struct ServerSection {
     pub allowed_origins: Vec<String>,
     /// This node's name in delivery leases and audit entries (unique per node).
     pub node_id: String,
+    /// Tocsin's public address (`https://alerts.health.example.gov`, behind the proxy):
+    /// the links of the public alert feed (`/feed/alerts.atom`) and its CAP documents.
+    /// Empty: `[oauth] public_url`; both empty, only requests to a loopback host are
+    /// answered the feed (local use).
+    pub public_url: String,
+    /// The CAP `sender` of the feed's alerts, globally unique (a domain name or email
+    /// address; no spaces, commas, `<` or `&`). Empty: the public URL's host.
+    pub cap_sender: String,
     /// Serve Prometheus metrics at `GET /metrics`, without authentication. They carry no
     /// message text, names or tokens, but keep the path off the public internet (the
     /// proxy in front should not pass it on).
@@ -141,6 +149,8 @@ impl Default for ServerSection {
             listen: "127.0.0.1:8080".into(),
             allowed_origins: Vec::new(),
             node_id: "node-1".into(),
+            public_url: String::new(),
+            cap_sender: String::new(),
             metrics: true,
         }
     }

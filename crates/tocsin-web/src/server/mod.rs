@@ -15,6 +15,7 @@ mod consent;
 mod drafts;
 pub mod error;
 pub mod events;
+mod feed;
 pub mod harness;
 mod health;
 mod messages;
@@ -80,6 +81,13 @@ pub struct ServerConfig {
     pub ws: WsLimits,
     /// Demo users, under `tocsin demo` only.
     pub demo_users: Vec<DemoUser>,
+    /// Tocsin's public base URL (`[server] public_url`): the links of the public alert
+    /// feed and its CAP documents. Unset, only a request to a loopback `Host` gets the
+    /// feed (local use and tests).
+    pub public_url: Option<String>,
+    /// The CAP `sender` of the feed's alerts (`[server] cap_sender`); unset, the public
+    /// URL's host.
+    pub cap_sender: Option<String>,
     /// Connecting accounts through OAuth 2 (clients, public URL, token refresh).
     pub oauth: crate::oauth::OAuthConfig,
     /// Answer `GET /metrics` with 404 (`[server] metrics = false`); served by default.
@@ -260,6 +268,9 @@ pub fn router(app: App) -> Router {
         .nest("/api", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/feed/alerts.atom", get(feed::alerts))
+        .route("/feed/exercise.atom", get(feed::exercise))
+        .route("/feed/cap/{file}", get(feed::cap_document))
         .route("/metrics", get(metrics::metrics))
         .route("/ws", get(ws::upgrade))
         .route("/oauth/callback", get(oauth::callback))

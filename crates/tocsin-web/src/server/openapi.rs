@@ -398,6 +398,30 @@ pub const OPERATIONS: &[Operation] = &[
         "anyone",
         None,
     ),
+    (
+        "get",
+        "/feed/alerts.atom",
+        "The public alert feed: Atom 1.0, the newest real alerts, each linking to its CAP 1.2 document (application/atom+xml)",
+        "feed",
+        "public",
+        None,
+    ),
+    (
+        "get",
+        "/feed/exercise.atom",
+        "The exercise feed: Atom 1.0, the newest exercise alerts (CAP status Exercise)",
+        "feed",
+        "public",
+        None,
+    ),
+    (
+        "get",
+        "/feed/cap/{id}.xml",
+        "One message's CAP 1.2 alert (application/cap+xml): Alert, Update, or Cancel for a retraction",
+        "feed",
+        "public",
+        None,
+    ),
 ];
 
 fn string() -> Value {
@@ -447,7 +471,8 @@ pub fn openapi() -> Value {
     for (method, path, summary, tag, who, body) in OPERATIONS {
         let params: Vec<Value> = path
             .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.split_once('}')))
+            .map(|(name, _)| name)
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         let mut op = json!({
@@ -460,6 +485,10 @@ pub fn openapi() -> Value {
                 "default": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
+        if let (true, Some(obj)) = (*who == "public", op.as_object_mut()) {
+            // No session cookie needed.
+            obj.insert("security".into(), json!([]));
+        }
         if let (Some(name), Some(obj)) = (body, op.as_object_mut()) {
             obj.insert(
                 "requestBody".into(),

@@ -285,6 +285,25 @@ fn oauth_config(config: &Config) -> tocsin_web::oauth::OAuthConfig {
     }
 }
 
+/// `[server] public_url` (or, when empty, `[oauth] public_url`: one address serves both)
+/// and `cap_sender` as the server takes them (empty is unset), refused at start when the
+/// feed could not use them.
+fn feed_settings(config: &Config) -> Result<(Option<String>, Option<String>)> {
+    let set = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let public_url = set(&config.server.public_url).or_else(|| set(&config.oauth.public_url));
+    let cap_sender = set(&config.server.cap_sender);
+    match (&public_url, &cap_sender) {
+        (Some(url), sender) => {
+            tocsin_domain::alert_feed::FeedSite::new(url, sender.as_deref())
+                .map_err(|e| anyhow!("[server] public_url / cap_sender: {e}"))?;
+        }
+        (None, Some(sender)) => tocsin_domain::cap::check_token("[server] cap_sender", sender)
+            .map_err(|e| anyhow!("{e}"))?,
+        (None, None) => {}
+    }
+    Ok((public_url, cap_sender))
+}
+
 async fn run_server(
     config: &Config,
     store: Store,
@@ -296,6 +315,7 @@ async fn run_server(
     let address: SocketAddr = listen
         .parse()
         .map_err(|_| anyhow!("`{listen}` is not an address and port (e.g. 127.0.0.1:8080)"))?;
+    let feed = feed_settings(config)?;
     let library = load(&config.playbooks_dir, &config.templates_dir)?;
     let composer = composer(config, &library)?;
     let people = match people {
@@ -324,6 +344,8 @@ async fn run_server(
             allowed_origins: config.server.allowed_origins.clone(),
             secure_cookies: secure_cookies_for(address.ip()),
             demo_users,
+            public_url: feed.0,
+            cap_sender: feed.1,
             oauth: oauth_config(config),
             hide_metrics: !config.server.metrics,
             ..ServerConfig::default()

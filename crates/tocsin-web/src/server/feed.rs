@@ -1,0 +1,247 @@
+//! The public alert feed, for aggregators and the public, no sign-in:
+//! `GET /feed/alerts.atom` (real alerts), `GET /feed/exercise.atom` (exercise ones) and
+//! `GET /feed/cap/{id}.xml` (one message's CAP 1.2 document).
+//!
+//! Only messages from playbooks with a `[cap]` block appear: the playbook's author
+//! declared them public alerts (live sessions and service notices have none). What each
+//! becomes (`Alert`, `Update`, `Cancel`) is [`tocsin_domain::alert_feed`]'s rule; this
+//! reads the store and the playbook library, and fills each alert's `info` with approved
+//! text only: the approved headline, the approved text of one channel as `description`
+//! ([`description_from`]), and the area, web page and contact taken from the draft's
+//! values, each only when it appears word for word in what was approved. An exercise
+//! message is never in the real feed; its document says `<status>Exercise</status>`.
+//!
+//! Links are absolute, under `[server] public_url`; without it, only a request to a
+//! loopback `Host` is answered (local use and tests), others get 404 `not_configured`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tocsin_domain::alert_feed::{self, FeedAlert, FeedSite, Published, PublishedMessage};
+use tocsin_domain::atom::ATOM_MEDIA_TYPE;
+use tocsin_domain::cap::{description_from, CapAlertInfo, CapArea, CapStatus, CAP_MEDIA_TYPE};
+use tocsin_domain::compose::ComposeOptions;
+use tocsin_domain::playbook::StepCap;
+use tocsin_domain::variables::VariableKind;
+use tocsin_store::FeedMessage;
+
+use super::drafts::DraftInputs;
+use super::error::{ApiError, ApiResult, Path};
+use super::App;
+
+/// Messages read per answer: the feed's entries and the earlier alerts they reference.
+const WINDOW: i64 = 200;
+
+/// How long a cache may keep an answer, in seconds.
+const MAX_AGE: &str = "public, max-age=60";
+
+/// `GET /feed/alerts.atom`: the newest real alerts.
+pub async fn alerts(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+    feed(&app, &headers, false).await
+}
+
+/// `GET /feed/exercise.atom`: the newest exercise alerts.
+pub async fn exercise(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+    feed(&app, &headers, true).await
+}
+
+/// `GET /feed/cap/{id}.xml`: one message's CAP document.
+pub async fn cap_document(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::not_found(format!("no alert `{file}` in the feed"));
+    let id: i64 = file
+        .strip_suffix(".xml")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(not_found)?;
+    let site = site_of(&app, &headers)?;
+    let summary = app
+        .0
+        .store
+        .message_summary(id)
+        .await?
+        .ok_or_else(not_found)?;
+    let alerts = alerts_of(&app, &site, summary.exercise, Some(id)).await?;
+    let alert = alerts
+        .into_iter()
+        .find(|a| a.message_id == id)
+        .ok_or_else(not_found)?;
+    Ok(xml(CAP_MEDIA_TYPE, alert.alert.to_xml()))
+}
+
+async fn feed(app: &App, headers: &HeaderMap, exercise: bool) -> ApiResult<Response> {
+    let site = site_of(app, headers)?;
+    let alerts = alerts_of(app, &site, exercise, None).await?;
+    let feed = alert_feed::atom_feed(&site, exercise, &alerts, app.0.store.now());
+    Ok(xml(ATOM_MEDIA_TYPE, feed.to_xml()))
+}
+
+fn xml(media_type: &str, body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("{media_type}; charset=utf-8")) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(MAX_AGE));
+    // Public data, no credentials: any site may read it.
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// Where the feed lives and who sends it: the configured public URL and sender, or on
+/// a loopback `Host` only, that host over plain HTTP.
+fn site_of(app: &App, headers: &HeaderMap) -> ApiResult<FeedSite> {
+    let config = &app.0.config;
+    let sender = config.cap_sender.as_deref();
+    if let Some(url) = &config.public_url {
+        return FeedSite::new(url, sender).map_err(|e| ApiError::internal(&e));
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| h.trim_start_matches('['))
+    } else {
+        host.split(':').next()
+    }
+    .unwrap_or_default();
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        if let Ok(site) = FeedSite::new(&format!("http://{host}"), sender) {
+            return Ok(site);
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_configured",
+        "the public alert feed needs [server] public_url, the address its links point to",
+    ))
+}
+
+/// The CAP alerts of the newest messages (up to `up_to`), real or exercise.
+async fn alerts_of(
+    app: &App,
+    site: &FeedSite,
+    exercise: bool,
+    up_to: Option<i64>,
+) -> ApiResult<Vec<FeedAlert>> {
+    let playbooks: Vec<String> = app
+        .0
+        .library
+        .playbooks()
+        .iter()
+        .filter(|p| p.cap.is_some())
+        .map(|p| p.id.clone())
+        .collect();
+    let rows = app
+        .0
+        .store
+        .feed_messages(exercise, &playbooks, up_to, WINDOW)
+        .await?;
+    let published: Vec<PublishedMessage> = rows.iter().filter_map(|m| published(app, m)).collect();
+    Ok(alert_feed::alerts(
+        &published,
+        &site.sender,
+        CapStatus::for_exercise(exercise),
+        app.0.store.now(),
+    ))
+}
+
+/// What a stored message is for the feed (`None`: nothing the feed shows).
+fn published(app: &App, m: &FeedMessage) -> Option<PublishedMessage> {
+    let texts: Vec<(&str, &str)> = m
+        .variants
+        .iter()
+        .filter_map(|v| v.body.as_deref().map(|b| (v.platform.as_str(), b)))
+        .collect();
+    // A retraction or correction carries one text, the same on every channel.
+    let own_text = || {
+        texts
+            .iter()
+            .map(|(_, t)| t.trim())
+            .find(|t| !t.is_empty())
+            .map(str::to_string)
+    };
+    let what = match (m.kind.as_str(), m.target_message_id) {
+        ("post", _) => post(app, m, &texts)?,
+        ("delete", Some(target)) => Published::Retraction {
+            target,
+            text: own_text(),
+        },
+        ("correction", Some(target)) => Published::Correction {
+            target,
+            text: own_text(),
+        },
+        _ => return None,
+    };
+    Some(PublishedMessage {
+        id: m.id,
+        sent: m
+            .not_before
+            .map_or(m.approved_at, |at| at.max(m.approved_at)),
+        retracted_at: m.retracted_at,
+        playbook_id: m.playbook_id.clone(),
+        what,
+    })
+}
+
+/// A post's `msgType` and `info`: the playbook's CAP fields with the step's overrides,
+/// the approved headline and text, and the area, web page and contact when the approved
+/// texts carry them word for word.
+fn post(app: &App, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Published> {
+    let playbook = app.0.library.get(&m.playbook_id)?;
+    let cap = playbook.cap.as_ref()?;
+    let step_cap = playbook
+        .step(&m.step_id)
+        .map_or_else(StepCap::default, |s| s.cap.clone());
+    let headline = m.title.as_deref().unwrap_or(&cap.event);
+    let mut info = CapAlertInfo::from_playbook(cap, &step_cap, headline);
+    info.description = description_from(texts).map(str::to_string);
+    let approved = |value: &str| {
+        !value.trim().is_empty()
+            && (headline.contains(value) || texts.iter().any(|(_, t)| t.contains(value)))
+    };
+    let inputs = DraftInputs::parse(&m.variables_json);
+    let composed = app.0.composer.compose(
+        playbook,
+        &m.step_id,
+        &inputs.values,
+        &[],
+        ComposeOptions {
+            post_number: inputs.post_number,
+        },
+    );
+    if let Ok(c) = composed {
+        info.area = c
+            .cap_area
+            .filter(|a| approved(a))
+            .map(|description| CapArea {
+                description,
+                geocodes: cap.geocodes.clone(),
+            });
+        let value_of = |kind: VariableKind| {
+            playbook
+                .variables
+                .iter()
+                .filter(|v| v.kind() == kind)
+                .filter_map(|v| c.values.get(&v.name))
+                .find(|value| approved(value))
+                .cloned()
+        };
+        info.web = value_of(VariableKind::Url);
+        info.contact = value_of(VariableKind::Phone);
+    }
+    Some(Published::Post {
+        msg_type: step_cap.msg_type,
+        info,
+    })
+}
