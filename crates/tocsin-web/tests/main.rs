@@ -14,6 +14,7 @@ mod support;
 mod people;
 mod server_accounts;
 mod server_api;
+mod server_feed;
 mod server_http;
 mod server_nodes;
 mod server_oauth;
