@@ -1080,6 +1080,11 @@ impl OAuthConnector {
                 return Refreshed::Later(format!("token refresh: {e}"));
             }
             Err(e) => {
+                // Another node may have refreshed with the same (rotating) refresh token
+                // a moment before: its tokens are then in the store, and they are ours.
+                if let Ok(true) = self.adopt_stored(&manager, state).await {
+                    return Refreshed::Yes;
+                }
                 let text = e.to_string();
                 tracing::warn!(account = self.id, reason = why, error = %text, "token refresh refused; the account needs connecting again");
                 state.failed = Some(text.clone());
