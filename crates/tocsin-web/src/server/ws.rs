@@ -166,7 +166,13 @@ pub fn decode(text: &str, max_frame: usize) -> Result<ClientFrame, FrameError> {
     }
     serde_json::from_str::<ClientFrame>(text).map_err(|e| {
         let mut message = e.to_string();
-        message.truncate(200);
+        // serde's message quotes the input (an unknown variant or field), so byte 200 may
+        // fall inside a character: cut at the character boundary before it.
+        let mut end = message.len().min(200);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
         FrameError::Malformed(format!(
             "not a frame this server understands ({message}); see the README's websocket protocol"
         ))
@@ -540,5 +546,47 @@ async fn answer(
             };
             to_value(&retract_message(app, who, message_id, input).await?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `ws_decode` fuzz target's harness: an unknown `type` of two-byte
+    /// characters made the error message's byte 200 fall inside a character, and
+    /// `String::truncate` panicked on the socket's task.
+    #[test]
+    fn an_error_quoting_multibyte_input_is_cut_at_a_character_boundary() {
+        for pad in 0..4 {
+            let frame = format!(
+                r#"{{"type":"{}{}"}}"#,
+                "x".repeat(pad),
+                "\u{e9}".repeat(150)
+            );
+            let Err(FrameError::Malformed(message)) = decode(&frame, 64 * 1024) else {
+                panic!("an unknown type must be refused");
+            };
+            assert!(
+                message.contains("not a frame this server understands"),
+                "{message}"
+            );
+            assert!(message.len() < 400, "{message}");
+        }
+    }
+
+    #[test]
+    fn the_documented_frames_decode() {
+        for frame in [
+            r#"{"type":"ping"}"#,
+            r#"{"type":"submit","ref":"s1","draft_id":42}"#,
+            r#"{"type":"retract","ref":"x1","message_id":7,"mode":"delete","reason":"wrong area"}"#,
+        ] {
+            assert!(decode(frame, 64 * 1024).is_ok(), "{frame}");
+        }
+        assert_eq!(
+            decode(&" ".repeat(65 * 1024), 64 * 1024).err(),
+            Some(FrameError::TooBig(65 * 1024))
+        );
     }
 }
