@@ -4,6 +4,8 @@
 //! all: an ampersand in a shelter's name must reach X as `&`) and one for HTML email
 //! (HTML-escaped). Both are strict: a misspelled variable is an error naming the template
 //! file, line and variable, never an empty string. Helpers: `datetime` and `join_hashtags`.
+//! Templates nested deeper than [`MAX_NESTING`], and partials and decorators, are refused
+//! before Handlebars sees them (see [`check_shape`]).
 
 use chrono::DateTime;
 use chrono_tz::Tz;
@@ -141,6 +143,7 @@ impl TemplateSet {
         source: &str,
         escaping: Escaping,
     ) -> Result<(), TemplateProblem> {
+        check_shape(name, source)?;
         let hb = match escaping {
             Escaping::Plain => &mut self.plain,
             Escaping::Html => &mut self.html,
@@ -179,12 +182,178 @@ impl TemplateSet {
         source: &str,
         context: &Context,
     ) -> Result<String, TemplateProblem> {
+        check_shape(name, source)?;
         let mut hb = self.plain.clone();
         hb.register_template_string(name, source)
             .map_err(|e| TemplateProblem::from_template_error(name, &e))?;
         hb.render_with_context(name, context)
             .map_err(|e| TemplateProblem::from_render_error(name, &e))
     }
+}
+
+/// Deepest nesting a template may have: blocks (each `else` counts as a level, as
+/// Handlebars nests `else if` chains), subexpressions and array or object literals.
+/// Tocsin's templates use a few levels at most.
+pub const MAX_NESTING: usize = 32;
+
+/// Refuses, before Handlebars parses the source, what it would parse or render by
+/// unbounded recursion: nesting deeper than [`MAX_NESTING`] (a few thousand levels
+/// overflow the stack and abort the whole process, found by the `render` fuzz target),
+/// and partials and decorators (two templates that include each other recurse without
+/// end; every Tocsin template is one file and uses neither). The scan follows
+/// Handlebars' lexical rules for comments, raw blocks, `\{{` escapes and string literals.
+pub fn check_shape(name: &str, source: &str) -> Result<(), TemplateProblem> {
+    let b = source.as_bytes();
+    let at = |i: usize, pat: &[u8]| b.get(i..).is_some_and(|rest| rest.starts_with(pat));
+    let find = |from: usize, pat: &[u8]| {
+        b.get(from..)
+            .and_then(|rest| rest.windows(pat.len()).position(|w| w == pat))
+            .map_or(b.len(), |p| from + p + pat.len())
+    };
+    let skip_space = |mut i: usize| {
+        while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            i += 1;
+        }
+        i
+    };
+    // After a run of backslashes ending at `i`: one backslash escapes the `{{` (or
+    // `{{{{`) that follows; two or more are text and the braces open a mustache.
+    let escaped_end = |start: usize, i: usize| {
+        (i - start == 1 && at(i, b"{{")).then(|| i + if at(i, b"{{{{") { 4 } else { 2 })
+    };
+    let problem = |offset: usize, message: String| {
+        let (line, column) = crate::diagnostics::line_column(source, offset);
+        Err(TemplateProblem {
+            template: name.to_string(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        })
+    };
+    let too_deep = |offset: usize| {
+        problem(
+            offset,
+            format!("nested more than {MAX_NESTING} levels deep (blocks, `else` chains, subexpressions and literals)"),
+        )
+    };
+    let no_partials = |offset: usize| {
+        problem(
+            offset,
+            "partials and decorators (`{{> …}}`, `{{#> …}}`, `{{* …}}`, `{{#* …}}`) are not supported: each template is one file".into(),
+        )
+    };
+
+    // The `else` levels of each open block, innermost last.
+    let mut blocks: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b.get(i) == Some(&b'\\') {
+            let start = i;
+            while b.get(i) == Some(&b'\\') {
+                i += 1;
+            }
+            if let Some(end) = escaped_end(start, i) {
+                i = end;
+            }
+            continue;
+        }
+        if !at(i, b"{{") {
+            i += 1;
+            continue;
+        }
+        if at(i, b"{{!--") {
+            i = find(i + 5, b"--}}");
+            continue;
+        }
+        if at(i, b"{{!") {
+            i = find(i + 3, b"}}");
+            continue;
+        }
+        let raw_block = at(i, b"{{{{");
+        let mut kind = skip_space(i + 2);
+        if b.get(kind) == Some(&b'~') {
+            kind = skip_space(kind + 1);
+        }
+        match b.get(kind) {
+            Some(b'>' | b'*') => return no_partials(i),
+            Some(b'#') => {
+                if matches!(b.get(skip_space(kind + 1)), Some(b'>' | b'*')) {
+                    return no_partials(i);
+                }
+                blocks.push(1);
+            }
+            Some(b'/') => {
+                blocks.pop();
+            }
+            Some(b'^') => {
+                if let Some(levels) = blocks.last_mut() {
+                    *levels += 1;
+                }
+            }
+            _ if at(kind, b"else") => {
+                if let Some(levels) = blocks.last_mut() {
+                    *levels += 1;
+                }
+            }
+            _ => {}
+        }
+        let open: usize = blocks.iter().sum();
+        if open > MAX_NESTING {
+            return too_deep(i);
+        }
+        // The expression, up to the `}}` that ends it outside brackets and strings. The
+        // braces of `{{{` and `{{{{` are left to close as text.
+        let mut p = i + 2;
+        while b.get(p) == Some(&b'{') && p < i + 4 {
+            p += 1;
+        }
+        let mut depth = 0usize;
+        while let Some(&c) = b.get(p) {
+            p += 1;
+            match c {
+                b'"' | b'\'' => {
+                    while let Some(&d) = b.get(p) {
+                        p += if d == b'\\' { 2 } else { 1 };
+                        if d == c {
+                            break;
+                        }
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if open + depth > MAX_NESTING {
+                        return too_deep(p - 1);
+                    }
+                }
+                b')' | b']' | b'}' => {
+                    if depth == 0 && c == b'}' && b.get(p) == Some(&b'}') {
+                        p += 1;
+                        break;
+                    }
+                    depth = depth.saturating_sub(1);
+                }
+                _ => {}
+            }
+        }
+        if raw_block {
+            // Raw content is text up to the next `{{{{` that is not escaped.
+            while p < b.len() && !at(p, b"{{{{") {
+                if b.get(p) == Some(&b'\\') {
+                    let start = p;
+                    while b.get(p) == Some(&b'\\') {
+                        p += 1;
+                    }
+                    if let Some(end) = escaped_end(start, p) {
+                        p = end;
+                    }
+                } else {
+                    p += 1;
+                }
+            }
+        }
+        i = p;
+    }
+    Ok(())
 }
 
 /// Wraps a JSON object as a render context.
@@ -393,5 +562,75 @@ mod tests {
             set.render("t", Escaping::Plain, &ctx()).unwrap(),
             "#BoilWater #Chicago #Heat"
         );
+    }
+
+    /// Regression inputs of the `render` fuzz target: each used to overflow the stack
+    /// (aborting the process) or take tens of seconds, in Handlebars' parser or renderer.
+    #[test]
+    fn pathologically_deep_templates_are_refused_before_handlebars_sees_them() {
+        let deep = [
+            "{{#if area}}".repeat(5000) + &"{{/if}}".repeat(5000),
+            "{{area ".to_string() + &"(eq ".repeat(5000) + "1 1" + &")".repeat(5000) + "}}",
+            "{{#if area}}a".to_string() + &"{{else if area}}b".repeat(3000) + "{{/if}}",
+            "{{#if area}}".repeat(5000),
+            "{{lookup ".to_string() + &"[".repeat(5000) + &"]".repeat(5000) + " 0}}",
+        ];
+        for source in deep {
+            let mut set = TemplateSet::new();
+            let err = set.add("deep.hbs", &source, Escaping::Plain).unwrap_err();
+            assert!(err.message.contains("nested more than"), "{err}");
+            assert_eq!(err.template, "deep.hbs");
+            assert!(err.line.is_some(), "{err}");
+            let err = set.render_inline("deep", &source, &ctx()).unwrap_err();
+            assert!(err.message.contains("nested more than"), "{err}");
+        }
+    }
+
+    #[test]
+    fn partials_and_decorators_are_refused() {
+        for source in [
+            "{{> other.hbs}}",
+            "{{~ > other.hbs}}",
+            "{{#> layout}}x{{/layout}}",
+            "{{#*inline \"p\"}}x{{/inline}}",
+            "{{*decorator}}",
+        ] {
+            let mut set = TemplateSet::new();
+            let err = set.add("t.hbs", source, Escaping::Plain).unwrap_err();
+            assert!(err.message.contains("partials"), "{source}: {err}");
+        }
+        // Two templates including each other used to recurse until the stack overflowed.
+        let mut set = TemplateSet::new();
+        assert!(set.add("a", "{{> b}}", Escaping::Plain).is_err());
+        assert!(set.add("b", "{{> a}}", Escaping::Plain).is_err());
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_and_text_that_only_looks_nested_are_fine() {
+        let mut set = TemplateSet::new();
+        let nested = "{{#if area}}".repeat(MAX_NESTING - 1)
+            + "{{area}}"
+            + &"{{/if}}".repeat(MAX_NESTING - 1);
+        set.add("nested", &nested, Escaping::Plain).unwrap();
+        assert_eq!(
+            set.render("nested", Escaping::Plain, &ctx()).unwrap(),
+            "Smith & Sons <Lane>"
+        );
+        let looks_nested = [
+            format!("{{{{!-- {} --}}}}ok", "{{#if area}}".repeat(100)),
+            format!("{{{{! {} }}}}ok", "(((".repeat(100)),
+            format!("\\{{{{#if area}}}}{}ok", "\\{{#if area}}".repeat(100)),
+            format!(
+                "{{{{{{{{raw}}}}}}}}{}{{{{{{{{/raw}}}}}}}}ok",
+                "{{#if area}}".repeat(100)
+            ),
+            format!("{{{{join_hashtags \"{}\"}}}} ok", "(".repeat(100)),
+            format!("{} ok (((", ")(".repeat(100)),
+        ];
+        for source in looks_nested {
+            if let Err(e) = set.add("flat", &source, Escaping::Plain) {
+                panic!("{source}: {e}");
+            }
+        }
     }
 }
