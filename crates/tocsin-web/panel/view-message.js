@@ -105,7 +105,14 @@ export default async function messageView(c) {
   });
   c.on('message', (f) => { if (f.message && String(f.message.id) === String(id)) load().catch(() => {}); });
   c.on('resync', () => load().catch(() => {}));
+  // Frames that arrived while the first answer was on its way are not replayed: while any
+  // row is still moving, fetch the grid again every 2 s, so it always ends true.
+  const moving = () => (m.deliveries || []).some((d) => !SETTLED.includes(d.state));
+  const timer = setInterval(() => { if (moving()) load().catch(() => {}); }, 2000);
+  c.onLeave(() => clearInterval(timer));
 }
+
+const SETTLED = ['delivered', 'sent', 'failed', 'cancelled', 'retracted'];
 
 function retract(c, m) {
   const del = h('input', { type: 'radio', name: 'mode', value: 'delete', checked: true, id: 'retract-delete', testid: 'retract-mode-delete' });
