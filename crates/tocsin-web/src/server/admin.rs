@@ -9,9 +9,6 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use tocsin_connectors::sandbox::SandboxConnector;
-use tocsin_dispatch::AccountRoute;
 use tocsin_domain::Platform;
 use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
@@ -392,23 +389,16 @@ pub async fn add_account(
             },
         )
         .await?;
-    app.0.routes.insert(
-        id,
-        AccountRoute {
-            connector: Arc::new(SandboxConnector::standing_for(
-                &id.to_string(),
-                app.0.sandbox.clone(),
-                stands_for,
-            )),
-            host: "sandbox".into(),
-        },
-    );
     let record = app
         .0
         .store
         .account_record(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
+    // The vault builds the sandbox route from the stored handle, as at start-up.
+    if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
+        return Err(ApiError::internal(&why));
+    }
     Ok((StatusCode::CREATED, Json(account_view(&app, record))))
 }
 

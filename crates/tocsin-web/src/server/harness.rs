@@ -170,17 +170,6 @@ impl Harness {
                 )
                 .await
                 .map_err(fail)?;
-            routes.insert(
-                id,
-                AccountRoute {
-                    connector: Arc::new(SandboxConnector::standing_for(
-                        &id.to_string(),
-                        sandbox.clone(),
-                        *platform,
-                    )),
-                    host: "sandbox".into(),
-                },
-            );
             accounts.push(id);
             stand_ins.push((id, *platform));
         }
@@ -196,7 +185,8 @@ impl Harness {
             sandbox: sandbox.clone(),
             config: options.server,
         });
-        // Accounts already in the store (a restart over the same database) connect too.
+        // Every stored account connects from the store: the sandbox accounts made above,
+        // and those already there (a restart over the same database).
         app.connect_stored_accounts().await.map_err(fail)?;
         if options.reuse_accounts {
             for record in app.store().account_records().await.map_err(fail)? {
