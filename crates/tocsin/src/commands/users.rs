@@ -8,11 +8,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::io::Read as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tocsin_store::{AuditSettings, Store, StoreOptions};
 use tocsin_web::people::sealed::KEY_ENV;
 use tocsin_web::people::{Caller, People, PeopleConfig, Role, SealingKey, TotpEnrolment};
 
 use crate::config::Config;
+use crate::store::open_store;
 
 /// `tocsin users ...`
 #[derive(Debug, clap::Subcommand)]
@@ -209,14 +209,4 @@ pub(crate) fn operator_name() -> String {
         .take(32)
         .collect();
     format!("cli:{}", if login.is_empty() { "operator" } else { &login })
-}
-
-async fn open_store(config: &Config) -> Result<Store> {
-    let mut options = StoreOptions::new(config.database.url.clone(), config.data_dir.clone());
-    options.audit = AuditSettings {
-        origin: config.audit.origin.clone(),
-        checkpoint_every_entries: config.audit.checkpoint_every_entries,
-        checkpoint_every_seconds: config.audit.checkpoint_every_seconds,
-    };
-    Ok(Store::open(options).await?)
 }
