@@ -69,6 +69,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "oauth",
         include_str!("../migrations/sqlite/0006_oauth.sql"),
     ),
+    (
+        7,
+        "conversation",
+        include_str!("../migrations/sqlite/0007_conversation.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -101,10 +106,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "oauth",
         include_str!("../migrations/postgres/0006_oauth.sql"),
     ),
+    (
+        7,
+        "conversation",
+        include_str!("../migrations/postgres/0007_conversation.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

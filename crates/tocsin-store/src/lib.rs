@@ -16,11 +16,12 @@
 //! [`accounts`] platform accounts with their sealed secrets, status and key rotation,
 //! [`oauth`] accounts connected through OAuth 2 (authorisations under way, clients per
 //! instance, token facts), [`notify`] messages between nodes (PostgreSQL `LISTEN` /
-//! `NOTIFY`).
+//! `NOTIFY`), [`conversation`] the public posts heard under a live session's hashtag.
 
 pub mod accounts;
 pub mod audit_log;
 pub mod backend;
+pub mod conversation;
 mod error;
 pub mod feed;
 pub mod notify;
@@ -39,6 +40,7 @@ use tocsin_audit::{NoteSigner, NoteVerifier};
 pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValue};
 pub use audit_log::{AuditFilter, StoredCheckpoint, StoredEntry};
 pub use backend::{Backend, SCHEMA_VERSION};
+pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
 pub use error::StoreError;
 pub use feed::FeedMessage;
 pub use records::*;

@@ -260,7 +260,7 @@ pub struct LiveSessionRow {
     pub created_by: String,
     /// When.
     pub created_at: DateTime<Utc>,
-    /// `open` (the only state the store writes so far).
+    /// `open`, or `ended` once someone ended it ([`Tx::end_session`]).
     pub state: String,
 }
 

@@ -9,6 +9,7 @@
 mod support;
 
 mod accounts;
+mod conversation;
 mod startup;
 mod stories;
 mod tampering;
