@@ -59,8 +59,12 @@ pub struct NewConversationPost {
     pub platform: String,
     /// The Mastodon instance it was heard on; `None` for Bluesky.
     pub source_instance: Option<String>,
-    /// Its id on its network (the same whichever instance or node heard it).
+    /// Its id on its network, the same whichever instance or node heard it (the key that
+    /// stores it once): a Mastodon status's canonical URL, a Bluesky `at://` URI.
     pub remote_id: String,
+    /// Its id on the stream that heard it (what that stream's deletions name): a Mastodon
+    /// status id on `source_instance`, a Bluesky `at://` URI.
+    pub source_post_id: String,
     /// The author's handle.
     pub author_handle: String,
     /// The author's display name.
@@ -84,8 +88,10 @@ pub struct ConversationPost {
     pub platform: String,
     /// The Mastodon instance it was first heard on; `None` for Bluesky.
     pub source_instance: Option<String>,
-    /// Its id on its network.
+    /// Its id on its network (see [`NewConversationPost::remote_id`]).
     pub remote_id: String,
+    /// Its id on the stream that heard it first.
+    pub source_post_id: String,
     /// The author's handle.
     pub author_handle: String,
     /// The author's display name.
@@ -117,9 +123,9 @@ pub struct DeletedPost {
     pub post_id: i64,
 }
 
-const POST_COLUMNS: &str = "id, session_id, platform, source_instance, remote_id, author_handle, \
-                            author_name, text, url, posted_at, heard_at, deleted_at, question, \
-                            question_by, question_at";
+const POST_COLUMNS: &str = "id, session_id, platform, source_instance, remote_id, \
+                            source_post_id, author_handle, author_name, text, url, posted_at, \
+                            heard_at, deleted_at, question, question_by, question_at";
 
 /// The columns of [`POST_COLUMNS`], in order.
 type PostRow = (
@@ -127,6 +133,7 @@ type PostRow = (
     i64,
     String,
     Option<String>,
+    String,
     String,
     String,
     String,
@@ -151,9 +158,9 @@ fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
 }
 
 fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
-    let (id, session_id, platform, source_instance, remote_id, author_handle, author_name) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
-    let question = match row.12.as_deref() {
+    let (id, session_id, platform, source_instance, remote_id, source_post_id) =
+        (row.0, row.1, row.2, row.3, row.4, row.5);
+    let question = match row.13.as_deref() {
         None => None,
         Some(q) => Some(QuestionState::parse(q).ok_or_else(|| {
             StoreError::Database(sqlx::Error::Decode(
@@ -167,16 +174,17 @@ fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
         platform,
         source_instance,
         remote_id,
-        author_handle,
-        author_name,
-        text: row.7,
-        url: row.8,
-        posted_at: time_col(&row.9)?,
-        heard_at: time_col(&row.10)?,
-        deleted_at: opt_time(row.11)?,
+        source_post_id,
+        author_handle: row.6,
+        author_name: row.7,
+        text: row.8,
+        url: row.9,
+        posted_at: time_col(&row.10)?,
+        heard_at: time_col(&row.11)?,
+        deleted_at: opt_time(row.12)?,
         question,
-        question_by: row.13,
-        question_at: opt_time(row.14)?,
+        question_by: row.14,
+        question_at: opt_time(row.15)?,
     })
 }
 
@@ -294,8 +302,8 @@ impl Store {
         Ok(on_pool!(self, p => {
             sqlx::query_scalar(
                 "INSERT INTO conversation_posts (session_id, platform, source_instance, remote_id, \
-                 author_handle, author_name, text, url, posted_at, heard_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+                 source_post_id, author_handle, author_name, text, url, posted_at, heard_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
                  WHERE EXISTS (SELECT 1 FROM live_sessions WHERE id = $1 AND state = 'open') \
                  ON CONFLICT (session_id, platform, remote_id) DO NOTHING RETURNING id",
             )
@@ -303,6 +311,7 @@ impl Store {
             .bind(&post.platform)
             .bind(&post.source_instance)
             .bind(&post.remote_id)
+            .bind(&post.source_post_id)
             .bind(&post.author_handle)
             .bind(&post.author_name)
             .bind(&post.text)
@@ -314,23 +323,27 @@ impl Store {
         }))
     }
 
-    /// Marks every stored copy of a post deleted (its author deleted it); returns the
-    /// copies this call marked (none when it was marked before or never stored).
+    /// Marks every stored copy of a post deleted (its author deleted it), named as the
+    /// stream that heard it names it: `source_instance` (`None` for Bluesky) and
+    /// `source_post_id`. Returns the copies this call marked (none when they were marked
+    /// before or never stored).
     pub async fn mark_conversation_deleted(
         &self,
         platform: &str,
-        remote_id: &str,
+        source_instance: Option<&str>,
+        source_post_id: &str,
     ) -> Result<Vec<DeletedPost>, StoreError> {
         let now = format_time(&self.now());
         let rows: Vec<(i64, i64)> = on_pool!(self, p => {
             sqlx::query_as(
                 "UPDATE conversation_posts SET deleted_at = $1 \
-                 WHERE platform = $2 AND remote_id = $3 AND deleted_at IS NULL \
-                 RETURNING session_id, id",
+                 WHERE platform = $2 AND COALESCE(source_instance, '') = $3 \
+                 AND source_post_id = $4 AND deleted_at IS NULL RETURNING session_id, id",
             )
             .bind(&now)
             .bind(platform)
-            .bind(remote_id)
+            .bind(source_instance.unwrap_or(""))
+            .bind(source_post_id)
             .fetch_all(p)
             .await?
         });

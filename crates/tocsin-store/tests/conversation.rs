@@ -28,7 +28,8 @@ fn post(remote: &str, minute: u32) -> NewConversationPost {
     NewConversationPost {
         platform: "mastodon".into(),
         source_instance: Some("https://a.example".into()),
-        remote_id: format!("https://a.example/users/ann/statuses/{remote}"),
+        remote_id: format!("https://a.example/@ann/{remote}"),
+        source_post_id: format!("10{remote}"),
         author_handle: "ann@a.example".into(),
         author_name: "Ann".into(),
         text: format!("Is the water safe? <b>{remote}</b>"),
@@ -173,10 +174,11 @@ async fn a_deleted_post_is_marked_in_every_session_once(db: &TestDb) {
     let p1 = db.store.insert_conversation_post(s1, &post("9", 1)).await;
     let p2 = db.store.insert_conversation_post(s2, &post("9", 1)).await;
     let (p1, p2) = (p1.unwrap().unwrap(), p2.unwrap().unwrap());
-    let remote = post("9", 1).remote_id;
+    let local = post("9", 1).source_post_id;
+    let a = Some("https://a.example");
     let mut marked = db
         .store
-        .mark_conversation_deleted("mastodon", &remote)
+        .mark_conversation_deleted("mastodon", a, &local)
         .await
         .unwrap();
     marked.sort_by_key(|d| d.post_id);
@@ -195,13 +197,20 @@ async fn a_deleted_post_is_marked_in_every_session_once(db: &TestDb) {
     );
     assert!(db
         .store
-        .mark_conversation_deleted("mastodon", &remote)
+        .mark_conversation_deleted("mastodon", a, &local)
+        .await
+        .unwrap()
+        .is_empty());
+    // The same status id on another instance is another post.
+    assert!(db
+        .store
+        .mark_conversation_deleted("mastodon", Some("https://b.example"), &local)
         .await
         .unwrap()
         .is_empty());
     assert!(db
         .store
-        .mark_conversation_deleted("bluesky", &remote)
+        .mark_conversation_deleted("bluesky", None, &local)
         .await
         .unwrap()
         .is_empty());

@@ -16,8 +16,13 @@ CREATE TABLE conversation_posts (
     platform TEXT NOT NULL,
     -- The Mastodon instance it was heard on (base URL); NULL for Bluesky.
     source_instance TEXT,
-    -- The post's id on its network (a Mastodon status URI, a Bluesky at:// URI).
+    -- The post's id on its network, the same whichever instance or node heard it: a
+    -- Mastodon status's canonical URL (a status id is only good on one instance), a
+    -- Bluesky at:// URI.
     remote_id TEXT NOT NULL,
+    -- Its id on the stream that heard it first (a Mastodon status id on
+    -- `source_instance`, which is what that instance's deletions name; the at:// URI).
+    source_post_id TEXT NOT NULL,
     author_handle TEXT NOT NULL,
     author_name TEXT NOT NULL,
     -- The post's text as the network gave it (untrusted: the panel shows it as text).
@@ -34,4 +39,4 @@ CREATE TABLE conversation_posts (
     UNIQUE (session_id, platform, remote_id)
 );
 CREATE INDEX conversation_posts_by_session ON conversation_posts (session_id, posted_at);
-CREATE INDEX conversation_posts_by_remote ON conversation_posts (platform, remote_id);
+CREATE INDEX conversation_posts_by_source ON conversation_posts (platform, source_post_id);
