@@ -72,7 +72,11 @@ mod tests {
         for attempt in 1..40 {
             for _ in 0..50 {
                 let d = b.delay(attempt);
-                assert!(d <= b.ceiling(attempt), "{d:?} over {:?}", b.ceiling(attempt));
+                assert!(
+                    d <= b.ceiling(attempt),
+                    "{d:?} over {:?}",
+                    b.ceiling(attempt)
+                );
                 assert!(d <= b.max);
             }
         }

@@ -244,7 +244,10 @@ impl<F: Feed> Runner<F> {
     }
 
     /// Runs `fut` unless stop is asked for or the receiver goes away first.
-    async fn wait_value<T>(&mut self, fut: impl std::future::Future<Output = T>) -> Result<T, Flow> {
+    async fn wait_value<T>(
+        &mut self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, Flow> {
         let stop = &mut self.stop;
         tokio::select! {
             biased;
@@ -299,7 +302,8 @@ fn tls_connector(stream: &str) -> Connector {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
+    match rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
     {
         Ok(builder) => Connector::Rustls(Arc::new(
             builder.with_root_certificates(roots).with_no_client_auth(),

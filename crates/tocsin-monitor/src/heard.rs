@@ -124,8 +124,10 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&state).ok(),
-            Some(json!({"state": "reconnecting", "attempt": 2, "retry_in": 1500,
-                        "last_error": "instance refused the token (401)"}))
+            Some(
+                json!({"state": "reconnecting", "attempt": 2, "retry_in": 1500,
+                        "last_error": "instance refused the token (401)"})
+            )
         );
         assert_eq!(
             serde_json::to_value(StreamState::Connected).ok(),

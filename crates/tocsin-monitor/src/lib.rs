@@ -66,7 +66,12 @@ pub fn spawn_mastodon_with(
     read_timeout: Duration,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
-    connection::spawn(mastodon::MastodonFeed::new(stream), backoff, read_timeout, tx)
+    connection::spawn(
+        mastodon::MastodonFeed::new(stream),
+        backoff,
+        read_timeout,
+        tx,
+    )
 }
 
 /// Starts reading Jetstream for the watched tags (read timeout [`DEFAULT_READ_TIMEOUT`]).
@@ -85,5 +90,10 @@ pub fn spawn_jetstream_with(
     read_timeout: Duration,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
-    connection::spawn(jetstream::JetstreamFeed::new(stream), backoff, read_timeout, tx)
+    connection::spawn(
+        jetstream::JetstreamFeed::new(stream),
+        backoff,
+        read_timeout,
+        tx,
+    )
 }

@@ -19,6 +19,7 @@ pub mod matrix;
 pub mod oauth;
 pub mod slack;
 pub mod smtp;
+pub mod streaming;
 pub mod teams;
 pub mod telegram;
 pub mod threads;
