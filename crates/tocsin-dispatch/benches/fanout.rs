@@ -1,10 +1,24 @@
-//! Fan-out benchmark: one approved message to N accounts on fake Mastodon servers that
+//! Fan-out benchmark: one approved message to N accounts on fake platform servers that
 //! answer every request after a fixed latency, timed from approval to every delivery
 //! durably recorded as delivered (the `Delivered` event is published after the commit).
 //!
-//! `cargo bench -p tocsin-dispatch --bench fanout -- [--accounts N] [--latency-ms L]
-//! [--runs R] [--rate-limited-percent P] [--backend sqlite|postgres]`; with `--test`
-//! (what `cargo bench -- --test` passes) it runs one tiny round as a smoke test.
+//! ```sh
+//! cargo bench -p tocsin-dispatch --bench fanout -- [--accounts N] [--latency-ms L]
+//!     [--runs R] [--rate-limited-percent P] [--backend sqlite|postgres] [--nodes K]
+//!     [--platforms mastodon|all|LIST] [--servers S] [--fakes-in-process]
+//! ```
+//!
+//! `--platforms all` deals the accounts round-robin over one fake server of every
+//! platform Tocsin speaks (Mastodon, Bluesky, X, Facebook, Threads, LinkedIn, Telegram,
+//! Discord, Slack, Teams, SMS, Matrix, webhook, email over SMTP); the default is 20 fake
+//! Mastodon servers (`--servers` is servers per platform). `--nodes K` runs K dispatchers,
+//! each with its own store connection pool, HTTP client and node id, on one database
+//! sharing the queue (all woken at approval, as the nodes' NOTIFY relay would).
+//!
+//! The fake servers run in a child process (this binary again, with `--fakes-child`)
+//! unless `--fakes-in-process` is given: on the same machine and cores either way, but
+//! then their CPU is not counted inside Tocsin's process. With `--test` (what
+//! `cargo bench -- --test` passes) it runs one tiny round as a smoke test.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,6 +26,9 @@
     clippy::indexing_slicing,
     missing_docs
 )]
+
+#[path = "fanout/fleet.rs"]
+mod fleet;
 
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -22,9 +39,28 @@ use tocsin_connectors::{build_connector, AccountSpec};
 use tocsin_dispatch::{AccountRoute, DeliveryEventKind, DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::Platform;
 use tocsin_store::outbox::Placement;
-use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant};
+use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
 use tocsin_test_support::db::{Backend, TestDb};
-use tocsin_test_support::{mastodon, Fault};
+
+use fleet::{Fleet, FleetHandle};
+
+/// User plus system CPU time of a process so far, in seconds (`/proc/<pid>/stat`).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+const TEXT: &str = "Boil-water advisory for North Side: boil tap water 1 minute before drinking. https://health.example.gov/water";
 
 struct Args {
     accounts: usize,
@@ -32,7 +68,11 @@ struct Args {
     runs: usize,
     rate_limited_percent: usize,
     backend: Backend,
-    servers: usize,
+    servers: Option<usize>,
+    platforms: String,
+    nodes: usize,
+    fakes_in_process: bool,
+    fakes_child: bool,
 }
 
 fn args() -> Args {
@@ -42,50 +82,56 @@ fn args() -> Args {
         runs: 5,
         rate_limited_percent: 0,
         backend: Backend::Sqlite,
-        servers: 20,
+        servers: None,
+        platforms: "mastodon".into(),
+        nodes: 1,
+        fakes_in_process: false,
+        fakes_child: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut test = false;
     let mut i = 0;
     while i < argv.len() {
         let value = argv.get(i + 1).cloned().unwrap_or_default();
+        let mut takes_value = true;
         match argv[i].as_str() {
             "--test" => {
-                a.accounts = 20;
-                a.runs = 1;
-                a.latency_ms = 10;
-                a.servers = 2;
+                test = true;
+                takes_value = false;
             }
-            "--accounts" => {
-                a.accounts = value.parse().expect("--accounts N");
-                i += 1;
-            }
-            "--latency-ms" => {
-                a.latency_ms = value.parse().expect("--latency-ms L");
-                i += 1;
-            }
-            "--runs" => {
-                a.runs = value.parse().expect("--runs R");
-                i += 1;
-            }
-            "--servers" => {
-                a.servers = value.parse().expect("--servers S");
-                i += 1;
-            }
+            "--accounts" => a.accounts = value.parse().expect("--accounts N"),
+            "--latency-ms" => a.latency_ms = value.parse().expect("--latency-ms L"),
+            "--runs" => a.runs = value.parse().expect("--runs R"),
+            "--servers" => a.servers = Some(value.parse().expect("--servers S")),
             "--rate-limited-percent" => {
                 a.rate_limited_percent = value.parse().expect("--rate-limited-percent P");
-                i += 1;
             }
             "--backend" => {
-                a.backend = if value == "postgres" {
-                    Backend::Postgres
-                } else {
-                    Backend::Sqlite
+                a.backend = match value.as_str() {
+                    "postgres" => Backend::Postgres,
+                    "sqlite" => Backend::Sqlite,
+                    other => panic!("--backend sqlite|postgres, not {other}"),
                 };
-                i += 1;
             }
-            _ => {}
+            "--platforms" => a.platforms = value,
+            "--nodes" => a.nodes = value.parse::<usize>().expect("--nodes K").max(1),
+            "--fakes-in-process" => {
+                a.fakes_in_process = true;
+                takes_value = false;
+            }
+            "--fakes-child" => {
+                a.fakes_child = true;
+                takes_value = false;
+            }
+            _ => takes_value = false,
         }
-        i += 1;
+        i += if takes_value { 2 } else { 1 };
+    }
+    if test {
+        a.accounts = 30;
+        a.runs = 1;
+        a.latency_ms = 10;
+        a.servers = Some(a.servers.unwrap_or(2).min(2));
     }
     a
 }
@@ -102,34 +148,102 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(args));
+    let platforms = fleet::platforms(&args.platforms).unwrap_or_else(|e| panic!("{e}"));
+    // Servers per platform: 20 fake servers in all by default (20 Mastodon servers, or
+    // one server of each platform for `--platforms all`).
+    let servers = args.servers.unwrap_or((20 / platforms.len()).max(1));
+    if args.fakes_child {
+        rt.block_on(fleet::serve_child(
+            &platforms,
+            servers,
+            Duration::from_millis(args.latency_ms),
+        ));
+        return;
+    }
+    rt.block_on(run(args, platforms, servers));
 }
 
-async fn run(args: Args) {
-    let mut servers = Vec::new();
-    for _ in 0..args.servers.max(1) {
-        let s = mastodon::start().await.unwrap();
-        s.set_rate_limit_remaining(u64::MAX / 2);
-        s.faults()
-            .plan(|p| p.latency = Duration::from_millis(args.latency_ms));
-        servers.push(s);
+/// One node: its dispatcher, with its own store pool and connectors.
+struct Node {
+    dispatcher: Dispatcher,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start_node(
+    index: usize,
+    store: Store,
+    specs: &[(i64, AccountSpec, String)],
+    config: DispatchConfig,
+) -> Node {
+    let http = HttpClient::new(HttpLimits::default()).unwrap();
+    let sandbox = Arc::new(SandboxLog::default());
+    let routes = Arc::new(Routes::new());
+    for (id, spec, host) in specs {
+        let connector = build_connector(spec, &http, &sandbox).unwrap();
+        routes.insert(
+            *id,
+            AccountRoute {
+                connector,
+                host: host.clone(),
+            },
+        );
     }
+    let dispatcher = Dispatcher::new(
+        store,
+        routes,
+        DispatchConfig {
+            node_id: format!("node-{}", index + 1),
+            ..config
+        },
+    );
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let d = dispatcher.clone();
+    let task = tokio::spawn(async move {
+        d.run(async {
+            let _ = stop_rx.await;
+        })
+        .await;
+    });
+    Node {
+        dispatcher,
+        stop,
+        task,
+    }
+}
+
+async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
+    let mut fakes = if args.fakes_in_process {
+        FleetHandle::Here(
+            Fleet::start(&platforms, servers, Duration::from_millis(args.latency_ms))
+                .await
+                .unwrap(),
+        )
+    } else {
+        FleetHandle::spawn(&args.platforms, servers, args.latency_ms)
+            .await
+            .unwrap()
+    };
+    let endpoints = fakes.endpoints().to_vec();
     let db = TestDb::with_settings(args.backend, tocsin_store::AuditSettings::default())
         .await
         .unwrap();
     let store = db.store.clone();
-    let http = HttpClient::new(HttpLimits::default()).unwrap();
-    let sandbox = Arc::new(SandboxLog::default());
-    let routes = Arc::new(Routes::new());
+    let mut specs = Vec::with_capacity(args.accounts);
     let mut accounts = Vec::with_capacity(args.accounts);
     for i in 0..args.accounts {
-        let server = &servers[i % servers.len()];
+        let endpoint = &endpoints[i % endpoints.len()];
+        let platform = platforms
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == endpoint.platform)
+            .unwrap();
         let id = store
             .add_account(
                 "bench",
                 &NewAccount {
-                    platform: "mastodon".into(),
-                    handle: format!("@acct{i}@fake"),
+                    platform: endpoint.platform.clone(),
+                    handle: format!("acct{i}@{}", endpoint.platform),
                     display_name: format!("acct {i}"),
                     sandbox: false,
                 },
@@ -138,47 +252,55 @@ async fn run(args: Args) {
             .unwrap();
         let spec = AccountSpec {
             id: id.to_string(),
-            platform: Platform::Mastodon,
+            platform,
             name: format!("acct{i}"),
-            settings: serde_json::json!({ "base_url": server.base_url }),
-            secret: Some(SecretString::from(mastodon::TOKEN.to_string())),
+            settings: endpoint.settings.clone(),
+            // No secret at all where the platform needs none (the fake SMTP server).
+            secret: (!endpoint.secret.is_empty())
+                .then(|| SecretString::from(endpoint.secret.clone())),
         };
-        let connector = build_connector(&spec, &http, &sandbox).unwrap();
-        routes.insert(
-            id,
-            AccountRoute {
-                connector,
-                host: server.base_url.clone(),
-            },
-        );
+        specs.push((id, spec, endpoint.host.clone()));
         accounts.push(id);
     }
+    let share = args.accounts.div_ceil(args.nodes).max(1);
     let config = DispatchConfig {
-        claim_batch: i64::try_from(args.accounts).unwrap().max(1),
+        claim_batch: i64::try_from(share).unwrap(),
         max_in_flight: args.accounts.max(1) * 2,
         per_host_concurrency: args.accounts.max(1),
         ..DispatchConfig::default()
     };
-    let dispatcher = Dispatcher::new(store.clone(), routes.clone(), config);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let loop_handle = {
-        let d = dispatcher.clone();
-        tokio::spawn(async move {
-            d.run(async {
-                let _ = stop_rx.await;
-            })
-            .await
+    let mut nodes = Vec::with_capacity(args.nodes);
+    for k in 0..args.nodes {
+        let node_store = if k == 0 {
+            store.clone()
+        } else {
+            db.reopen().await.unwrap()
+        };
+        nodes.push(start_node(k, node_store, &specs, config.clone()).await);
+    }
+    let mut variants: Vec<RenderedVariant> = platforms
+        .iter()
+        .map(|p| RenderedVariant {
+            platform: p.as_str().into(),
+            body: TEXT.into(),
         })
-    };
-    let variants = vec![RenderedVariant { platform: "mastodon".into(), body: "Boil-water advisory for North Side: boil tap water 1 minute before drinking. https://health.example.gov/water".into() }];
+        .collect();
+    if platforms.contains(&Platform::Email) {
+        variants.push(RenderedVariant {
+            platform: "email_html".into(),
+            body: format!("<p>{TEXT}</p>"),
+        });
+    }
     let mut times = Vec::new();
+    let mut splits = Vec::new();
+    let fakes_pid = fakes.child_pid().map(|p| p.to_string());
+    let cpu_before = (
+        cpu_seconds("self"),
+        fakes_pid.as_deref().map_or(0.0, cpu_seconds),
+    );
     for run in 0..args.runs {
         let limited = args.accounts * args.rate_limited_percent / 100;
-        for k in 0..limited {
-            servers[k % servers.len()]
-                .faults()
-                .push_fault(Fault::rate_limited(1));
-        }
+        fakes.rate_limit(limited).await.unwrap();
         let draft = store
             .create_draft(&NewDraft {
                 playbook_id: "boil-water".into(),
@@ -191,7 +313,31 @@ async fn run(args: Args) {
             })
             .await
             .unwrap();
-        let mut events = dispatcher.subscribe();
+        // Every node's delivered events, tagged with the node, in one channel.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, i64)>();
+        let mut forwarders = Vec::new();
+        for (k, node) in nodes.iter().enumerate() {
+            let mut events = node.dispatcher.subscribe();
+            let tx = tx.clone();
+            forwarders.push(tokio::spawn(async move {
+                loop {
+                    match events.recv().await {
+                        Ok(e) => {
+                            if matches!(e.kind, DeliveryEventKind::Delivered { .. })
+                                && tx.send((k, e.message_id)).is_err()
+                            {
+                                break;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            panic!("node {k}: event receiver lagged by {n}")
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }));
+        }
+        drop(tx);
         let started = Instant::now();
         let mut tx = store.begin().await.unwrap();
         let message = tx
@@ -209,20 +355,19 @@ async fn run(args: Args) {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        dispatcher.wake();
+        for node in &nodes {
+            node.dispatcher.wake();
+        }
         let mut delivered = 0;
+        let mut by_node = vec![0usize; nodes.len()];
         while delivered < args.accounts {
-            match tokio::time::timeout(Duration::from_secs(120), events.recv()).await {
-                Ok(Ok(e)) if e.message_id == message => {
-                    if matches!(e.kind, DeliveryEventKind::Delivered { .. }) {
-                        delivered += 1;
-                    }
+            match tokio::time::timeout(Duration::from_secs(120), rx.recv()).await {
+                Ok(Some((k, m))) if m == message => {
+                    delivered += 1;
+                    by_node[k] += 1;
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-                    panic!("event receiver lagged by {n}")
-                }
-                Ok(Err(e)) => panic!("{e}"),
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("every node's event stream ended"),
                 Err(_) => panic!(
                     "run {run}: only {delivered} of {} delivered after 120 s",
                     args.accounts
@@ -230,32 +375,72 @@ async fn run(args: Args) {
             }
         }
         let elapsed = started.elapsed();
+        for f in forwarders {
+            f.abort();
+        }
         times.push(elapsed);
+        let split = by_node
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/");
         eprintln!(
-            "run {run}: {} accounts delivered in {:.3} s",
+            "run {run}: {} accounts delivered in {:.3} s{}",
             args.accounts,
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            if nodes.len() > 1 {
+                format!(" (by node: {split})")
+            } else {
+                String::new()
+            }
         );
+        splits.push(split);
     }
-    let total_posts: usize = servers.iter().map(|s| s.statuses().len()).sum();
+    let cpu = (
+        cpu_seconds("self") - cpu_before.0,
+        fakes_pid.as_deref().map_or(0.0, cpu_seconds) - cpu_before.1,
+    );
+    let total_posts = fakes.posts().await.unwrap();
     assert_eq!(
         total_posts,
         args.accounts * args.runs,
         "exactly one post per account per run"
     );
-    times.sort();
-    let median = times[times.len() / 2];
+    let mut sorted = times.clone();
+    sorted.sort();
+    let median = sorted[sorted.len() / 2];
     println!(
-        "fanout backend={:?} accounts={} latency={}ms rate_limited={}% runs={}: median {:.3} s, min {:.3} s, max {:.3} s",
+        "fanout backend={:?} nodes={} platforms={} servers={} fakes={} accounts={} latency={}ms rate_limited={}% runs={}: median {:.3} s, min {:.3} s, max {:.3} s",
         args.backend,
+        args.nodes,
+        args.platforms,
+        fakes.endpoints().len(),
+        if args.fakes_in_process { "in-process" } else { "child-process" },
         args.accounts,
         args.latency_ms,
         args.rate_limited_percent,
         args.runs,
         median.as_secs_f64(),
-        times[0].as_secs_f64(),
-        times[times.len() - 1].as_secs_f64()
+        sorted[0].as_secs_f64(),
+        sorted[sorted.len() - 1].as_secs_f64()
     );
-    let _ = stop_tx.send(());
-    let _ = loop_handle.await;
+    if fakes_pid.is_some() {
+        println!(
+            "CPU per run: {:.3} s in Tocsin's process (dispatcher, store, bench loop), {:.3} s in the fakes' process",
+            cpu.0 / args.runs.max(1) as f64,
+            cpu.1 / args.runs.max(1) as f64
+        );
+    } else {
+        println!(
+            "CPU per run: {:.3} s in this process (Tocsin and the fakes together)",
+            cpu.0 / args.runs.max(1) as f64
+        );
+    }
+    if args.nodes > 1 {
+        println!("deliveries by node, per run: {}", splits.join(", "));
+    }
+    for node in nodes {
+        let _ = node.stop.send(());
+        let _ = node.task.await;
+    }
 }

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -134,6 +135,7 @@ pub struct SmtpState {
     commands: Mutex<Vec<String>>,
     credentials: Option<(String, String)>,
     sessions: AtomicUsize,
+    latency: Mutex<Duration>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,6 +161,12 @@ impl SmtpState {
     /// Every command line received (AUTH arguments masked), in order.
     pub fn commands(&self) -> Vec<String> {
         lock(&self.commands).clone()
+    }
+
+    /// Waits this long before accepting each message (after its data arrived), as a
+    /// distant or busy server would; benchmarks use it.
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.latency) = latency;
     }
 
     /// How many connections were opened.
@@ -576,6 +584,10 @@ impl Session {
                 Ok(Next::Close)
             }
             None => {
+                let latency = *lock(&self.state.latency);
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
                 let n = {
                     let mut all = lock(&self.state.mail);
                     all.push(mail);
