@@ -15,6 +15,7 @@ mod support;
 mod accounts_cli;
 mod audit_cli;
 mod config_cli;
+mod crash_cli;
 mod drill_cli;
 mod playbooks_cli;
 mod users_cli;

@@ -16,6 +16,7 @@ mod server_accounts;
 mod server_api;
 mod server_feed;
 mod server_http;
+mod server_monitor;
 mod server_nodes;
 mod server_oauth;
 mod server_support;

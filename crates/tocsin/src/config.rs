@@ -42,10 +42,36 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The hashtag monitor: the public conversation under open live sessions' hashtags.
+    pub monitor: MonitorSection,
     /// The HTTP server (`tocsin serve`).
     pub server: ServerSection,
     /// Connecting platform accounts through OAuth 2: the clients Tocsin is registered as.
     pub oauth: OAuthSection,
+    /// The fan-out: how long a claim holds a delivery, how many sends at once.
+    pub dispatch: DispatchSection,
+}
+
+/// `[dispatch]`: the fan-out of each node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchSection {
+    /// How long a node's claim holds a delivery, in seconds. A node that dies leaves its
+    /// claims leased for this long before another node takes them over; a node that
+    /// loses the database holds the results of its sends in flight for this long. At
+    /// least 2; a send is not started in the second half of its lease.
+    pub lease_seconds: u64,
+    /// Deliveries in flight on this node at most (sends waiting on a platform's answer).
+    pub max_in_flight: usize,
+}
+
+impl Default for DispatchSection {
+    fn default() -> Self {
+        DispatchSection {
+            lease_seconds: 60,
+            max_in_flight: 4096,
+        }
+    }
 }
 
 /// `[oauth]`: the OAuth 2 clients Tocsin is registered as with each platform (the
@@ -156,6 +182,35 @@ impl Default for ServerSection {
     }
 }
 
+/// `[monitor]`: the hashtag monitor (`tocsin serve`). For each open live session it
+/// reads the public posts under the session's hashtag from every Mastodon instance of an
+/// enabled Mastodon account (with its token), from `mastodon_instances` (without one),
+/// and from Bluesky through Jetstream when `jetstream_url` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorSection {
+    /// Read the streams at all (nothing is read while no session is open).
+    pub enabled: bool,
+    /// Jetstream's address for Bluesky, e.g. `wss://jetstream2.us-east.bsky.network`.
+    /// Empty: Bluesky is not read.
+    pub jetstream_url: String,
+    /// Public Mastodon instances (`https://mastodon.social`) to listen on without a
+    /// token, besides the instances of connected Mastodon accounts. Instances running
+    /// Mastodon 4.2 or later refuse streaming without a user token: connect an account
+    /// there instead.
+    pub mastodon_instances: Vec<String>,
+}
+
+impl Default for MonitorSection {
+    fn default() -> Self {
+        MonitorSection {
+            enabled: true,
+            jetstream_url: String::new(),
+            mastodon_instances: Vec::new(),
+        }
+    }
+}
+
 /// `[secrets]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -252,8 +307,10 @@ impl Default for Config {
             audit: AuditConfig::default(),
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
+            monitor: MonitorSection::default(),
             server: ServerSection::default(),
             oauth: OAuthSection::default(),
+            dispatch: DispatchSection::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! stand in for every platform, every playbook approved as it is, and demo users whose
 //! names, passwords and current codes are printed and shown on the sign-in page.
 
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -304,6 +304,27 @@ fn feed_settings(config: &Config) -> Result<(Option<String>, Option<String>)> {
     Ok((public_url, cap_sender))
 }
 
+/// `[dispatch]` and `[server] node_id` as the dispatcher takes them, refused at start
+/// when a lease could not hold a send.
+fn dispatch_config(config: &Config) -> Result<DispatchConfig> {
+    let d = &config.dispatch;
+    if d.lease_seconds < 2 {
+        bail!(
+            "[dispatch] lease_seconds = {}: at least 2 (a send is not started in the second half of its lease)",
+            d.lease_seconds
+        );
+    }
+    if d.max_in_flight == 0 {
+        bail!("[dispatch] max_in_flight = 0: at least 1");
+    }
+    Ok(DispatchConfig {
+        node_id: config.server.node_id.clone(),
+        lease: std::time::Duration::from_secs(d.lease_seconds),
+        max_in_flight: d.max_in_flight,
+        ..DispatchConfig::default()
+    })
+}
+
 async fn run_server(
     config: &Config,
     store: Store,
@@ -324,14 +345,7 @@ async fn run_server(
     };
     let routes = Arc::new(Routes::new());
     let sandbox = Arc::new(SandboxLog::default());
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        routes.clone(),
-        DispatchConfig {
-            node_id: config.server.node_id.clone(),
-            ..DispatchConfig::default()
-        },
-    );
+    let dispatcher = Dispatcher::new(store.clone(), routes.clone(), dispatch_config(config)?);
     let app = App::new(AppParts {
         store,
         people: Arc::new(people),
@@ -348,6 +362,7 @@ async fn run_server(
             cap_sender: feed.1,
             oauth: oauth_config(config),
             hide_metrics: !config.server.metrics,
+            monitor: monitor_config(config)?,
             ..ServerConfig::default()
         },
     });
@@ -360,6 +375,17 @@ async fn run_server(
     server::serve(listener, app, shutdown_signal()).await?;
     println!("Tocsin stopped; deliveries in flight were recorded.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `[monitor]` as the server takes it (its addresses checked).
+fn monitor_config(config: &Config) -> Result<server::monitor::MonitorConfig> {
+    let m = &config.monitor;
+    server::monitor::MonitorConfig::from_settings(
+        m.enabled,
+        &m.jetstream_url,
+        &m.mastodon_instances,
+    )
+    .map_err(|e| anyhow!(e))
 }
 
 async fn shutdown_signal() {
