@@ -11,7 +11,10 @@ use std::sync::{Arc, OnceLock};
 use tocsin_dispatch::DeliveryEvent;
 use tokio::sync::broadcast;
 
+use super::conversation::ConversationPostView;
+use super::monitor::StreamStatusView;
 use super::relay::Outbox;
+use super::sessions::LiveSession;
 use super::views::{DraftSummary, MessageView};
 
 /// An event for panels.
@@ -29,6 +32,22 @@ pub enum ServerEvent {
     Message {
         /// Its summary now.
         message: MessageView,
+    },
+    /// A post of a live session's public conversation was heard, marked, answered or
+    /// deleted: the panel shows it as it is now.
+    ConversationPost {
+        /// The post now.
+        post: ConversationPostView,
+    },
+    /// A hashtag monitor stream of some node changed state.
+    MonitorStatus {
+        /// Its state now.
+        status: StreamStatusView,
+    },
+    /// A live session changed (ended).
+    LiveSession {
+        /// The session now.
+        session: LiveSession,
     },
     /// Events were lost (the hub fell behind the dispatcher): refetch.
     Resync {

@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 pub mod catalog;
 mod consent;
+mod conversation;
 mod drafts;
 pub mod error;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod harness;
 mod health;
 mod messages;
 mod metrics;
+pub mod monitor;
 mod oauth;
 mod openapi;
 mod panel;
@@ -92,6 +94,8 @@ pub struct ServerConfig {
     pub oauth: crate::oauth::OAuthConfig,
     /// Answer `GET /metrics` with 404 (`[server] metrics = false`); served by default.
     pub hide_metrics: bool,
+    /// The hashtag monitor (`[monitor]`); off unless turned on.
+    pub monitor: monitor::MonitorConfig,
 }
 
 /// Everything the server needs, built by the binary.
@@ -126,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) vault: Arc<AccountVault>,
     /// Panel events to and from other nodes (PostgreSQL only).
     pub(crate) relay: Option<relay::Relay>,
+    /// The hashtag monitor's state (its supervisor runs in [`serve`]).
+    pub(crate) monitor: monitor::Monitor,
     dispatching: AtomicBool,
 }
 
@@ -153,6 +159,8 @@ impl App {
         vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
         oauth::install(&vault, &parts);
         relay::connect_accounts_on_demand(&parts.routes, &vault, parts.store.clone());
+        let monitor =
+            monitor::Monitor::new(parts.config.monitor.clone(), parts.dispatcher.node_id());
         App(Arc::new(Inner {
             store: parts.store,
             people: parts.people,
@@ -164,6 +172,7 @@ impl App {
             hub,
             vault,
             relay,
+            monitor,
             dispatching: AtomicBool::new(false),
         }))
     }
@@ -244,6 +253,13 @@ pub fn router(app: App) -> Router {
         .route("/schedules/{id}/cancel", post(schedules::cancel))
         .route("/sessions", get(sessions::list).post(sessions::create))
         .route("/sessions/{id}", get(sessions::get_one))
+        .route("/sessions/{id}/end", post(conversation::end))
+        .route("/sessions/{id}/conversation", get(conversation::list))
+        .route(
+            "/sessions/{id}/conversation/{post_id}/question",
+            post(conversation::set_question),
+        )
+        .route("/monitor", get(conversation::monitor))
         .route("/consents", get(consent::list).post(consent::add))
         .route("/consents/{reference}/revoke", post(consent::revoke))
         .route("/audit", get(audit::entries))
@@ -309,6 +325,7 @@ pub async fn serve(
             app.0.dispatching.store(false, Ordering::Relaxed);
         })
     };
+    let monitoring = monitor::start(&app, stop_rx.clone());
     let hub = app.0.hub.clone();
     let router = router(app);
     let result = axum::serve(
@@ -323,5 +340,9 @@ pub async fn serve(
     })
     .await;
     let _ = dispatching.await;
+    if let Some(monitoring) = monitoring {
+        // Its streams close cleanly (bounded by the monitor's close grace).
+        let _ = monitoring.await;
+    }
     result
 }

@@ -16,7 +16,7 @@ use super::App;
 use crate::people::Permission;
 
 /// A live session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LiveSession {
     id: i64,
     playbook: String,
@@ -25,6 +25,8 @@ pub struct LiveSession {
     exercise: bool,
     created_by: String,
     created_at: DateTime<Utc>,
+    /// `open`, or `ended` once ended (`POST /api/sessions/{id}/end`).
+    state: String,
 }
 
 impl From<&LiveSessionRow> for LiveSession {
@@ -37,6 +39,7 @@ impl From<&LiveSessionRow> for LiveSession {
             exercise: s.exercise,
             created_by: s.created_by.clone(),
             created_at: s.created_at,
+            state: s.state.clone(),
         }
     }
 }
@@ -119,6 +122,8 @@ pub async fn create(
         .create_session(who.user(), &p.id, &p.title, tag, form.exercise)
         .await?;
     tx.commit().await?;
+    // Its hashtag is heard from now on.
+    app.0.monitor.wake();
     let row = app
         .0
         .store
