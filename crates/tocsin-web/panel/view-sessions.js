@@ -1,8 +1,10 @@
 // view-sessions.js: #/sessions (live sessions, and starting one) and #/sessions/<id>
 // (the session composer: a quick-post form that creates a draft with session_id and
 // submits it at once; posts awaiting approval with an inline Approve for the standing-by
-// approver; the session's messages; each account's reply thread in order).
-import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, section, debounce, nextId } from '/panel/dom.js';
+// approver; the session's messages; each account's reply thread in order; the public
+// conversation under its hashtag (view-conversation.js); End session).
+import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, section, debounce, nextId, confirmDialog } from '/panel/dom.js';
+import { conversationPane } from '/panel/view-conversation.js';
 import * as api from '/panel/api.js';
 import { editor } from '/panel/compose.js';
 import { messageItem } from '/panel/view-home.js';
@@ -14,6 +16,7 @@ export async function sessionsList(c) {
     h('li', { class: 'row-item', testid: `session-${s.id}` },
       h('a', { href: `#/sessions/${enc(s.id)}` }, s.hashtag ? `#${String(s.hashtag).replace(/^#/, '')}` : s.id),
       s.exercise ? tag('EXERCISE', 'exercise') : null,
+      s.state === 'ended' ? tag('Ended', 'ended') : null,
       h('span', { class: 'muted' }, [s.playbook, s.created_by && `by ${s.created_by}`, fmtTime(s.created_at)].filter(Boolean).join(' · ')))))
     : h('p', { class: 'muted', testid: 'session-list' }, 'No live sessions yet.');
   add(c.root, h('h1', {}, 'Live sessions'), h('div', { class: 'two-col' }, section('Sessions', 'sessions', items),
@@ -91,13 +94,36 @@ export async function sessionView(c) {
   const waiting = section('Awaiting approval', 'session-waiting');
   const messages = section('Posts in this session', 'session-messages');
   const threads = section('Threads, account by account', 'session-threads');
+  const conversation = conversationPane(c, s);
+  const stateTag = h('span', { testid: 'session-state' }, s.state === 'ended' ? tag('Ended', 'ended') : null);
+  const endErr = formError('session-end-error');
+  const endBtn = c.can('edit_drafts') && s.state !== 'ended'
+    ? h('button', { type: 'button', class: 'danger quiet', testid: 'session-end' }, 'End session') : null;
+  const markEnded = () => {
+    put(stateTag, tag('Ended', 'ended'));
+    if (endBtn) endBtn.remove();
+    conversation.ended();
+  };
+  if (endBtn) {
+    endBtn.addEventListener('click', () => busy(endBtn, null, endErr, async () => {
+      const ok = await confirmDialog(`End ${tagText}?`,
+        'Its hashtag is no longer read and no new post can be made in it. This cannot be undone.', 'End session', true);
+      if (!ok) return;
+      s = { ...s, ...(await api.post(`/api/sessions/${enc(id)}/end`)) };
+      markEnded();
+    }));
+  }
   add(c.root,
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Live sessions'), ` › ${tagText}`),
     h('h1', {}, `Live session ${tagText}`),
-    h('p', { class: 'meta' }, s.exercise ? tag('EXERCISE', 'exercise') : null, ` ${detail.title}`),
+    h('p', { class: 'meta' }, s.exercise ? tag('EXERCISE', 'exercise') : null, ` ${detail.title} `, stateTag, endBtn),
+    endErr,
     waiting,
-    ed ? section('Quick post', 'session-composer', ed.el) : null,
+    h('div', { class: 'session-live' }, ed ? section('Quick post', 'session-composer', ed.el) : null, conversation.el),
     h('div', { class: 'two-col' }, messages, threads));
+  c.on('live_session', (f) => {
+    if (f.session && String(f.session.id) === String(id) && f.session.state === 'ended') markEnded();
+  });
 
   const draw = async () => {
     const submitted = (await api.get('/api/drafts?state=submitted')).filter((d) => String(d.session_id) === String(id));

@@ -27,6 +27,10 @@ pub const FILES: &[(&str, &str)] = &[
         "view-sessions.js",
         include_str!("../../panel/view-sessions.js"),
     ),
+    (
+        "view-conversation.js",
+        include_str!("../../panel/view-conversation.js"),
+    ),
     ("view-audit.js", include_str!("../../panel/view-audit.js")),
     (
         "view-consent.js",
