@@ -32,6 +32,9 @@ pub enum DeliveryEventKind {
     Failed {
         /// Why.
         error: String,
+        /// Whether the platform refused the account's credentials (the account needs
+        /// a new token or a reconnect, not a retry).
+        auth: bool,
     },
     /// Sent, but the platform's answer was lost: being reconciled.
     Unknown {

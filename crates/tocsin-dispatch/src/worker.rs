@@ -118,7 +118,7 @@ fn failed(error: impl Into<String>) -> (ResultOutcome, DeliveryEventKind) {
         ResultOutcome::Failed {
             error: error.clone(),
         },
-        DeliveryEventKind::Failed { error },
+        DeliveryEventKind::Failed { error, auth: false },
     )
 }
 
@@ -712,7 +712,15 @@ async fn deliver(
                         DeliveryEventKind::Unknown { error: text },
                     )
                 }
-                RetryDecision::GiveUp => failed(text),
+                RetryDecision::GiveUp => {
+                    let auth = matches!(error, ConnectorError::Auth(_));
+                    (
+                        ResultOutcome::Failed {
+                            error: text.clone(),
+                        },
+                        DeliveryEventKind::Failed { error: text, auth },
+                    )
+                }
             }
         }
     }

@@ -142,10 +142,22 @@ async fn a_revoked_token_fails_at_once_without_retries(backend: Backend) {
         )
         .await;
     let dispatcher = d.dispatcher("node-a");
+    let mut events = dispatcher.subscribe();
     let m = d
         .approve("Air quality alert.", &[acct], Placement::default())
         .await;
     d.settle(&dispatcher, m, Duration::from_secs(10)).await;
+    let mut failures = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let DeliveryEventKind::Failed { auth, .. } = e.kind {
+            failures.push(auth);
+        }
+    }
+    assert_eq!(
+        failures,
+        vec![true],
+        "one failure, flagged as the platform refusing the credentials"
+    );
     let row = &d.store().deliveries(m).await.unwrap()[0];
     assert_eq!(row.state, DeliveryState::Failed);
     assert_eq!(row.attempts, 1);

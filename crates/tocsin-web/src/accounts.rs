@@ -1057,7 +1057,7 @@ impl AccountVault {
     async fn note_delivery(&self, store: &Store, event: &DeliveryEvent) {
         let id = event.account_id;
         let change = match &event.kind {
-            DeliveryEventKind::Failed { error } if error.starts_with("authentication failed") => {
+            DeliveryEventKind::Failed { error, auth: true } => {
                 self.auth_failed.insert(id);
                 Some((AccountStatus::AuthFailed, Some(error.as_str())))
             }

@@ -317,7 +317,7 @@ async fn watch(
             }
             DeliveryEventKind::Sending { attempt } => format!("sending (attempt {attempt})"),
             DeliveryEventKind::Retrying { error, .. } => format!("retrying: {error}"),
-            DeliveryEventKind::Failed { error } => format!("FAILED: {error}"),
+            DeliveryEventKind::Failed { error, .. } => format!("FAILED: {error}"),
             other => format!("{other:?}").to_lowercase(),
         };
         println!("  {who:<16} {what}");
