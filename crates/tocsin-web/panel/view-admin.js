@@ -133,13 +133,16 @@ export default async function admin(c) {
         });
       }
       const replace = a.sandbox || a.status === 'disabled' ? null
-        : h('button', { type: 'button', testid: `account-replace-secret-${a.id}` }, 'Replace secret');
+        : h('button', { type: 'button', class: a.oauth ? 'quiet' : null, testid: `account-replace-secret-${a.id}` },
+          a.oauth ? 'Use a pasted token' : 'Replace secret');
       if (replace) {
         replace.addEventListener('click', async () => {
           const input = h('input', { type: 'password', testid: 'secret-dialog-input', autocomplete: 'off', spellcheck: 'false' });
           const done = await dialog({
             title: `New secret for ${a.display_name}`, testid: 'secret-dialog', submitLabel: 'Replace', submitTestid: 'secret-dialog-replace',
-            body: [h('p', {}, 'Checked by the platform\'s connector, then stored sealed; it is never shown again.'),
+            body: [a.oauth ? h('p', { class: 'form-error', testid: 'secret-dialog-oauth-warning' },
+              'This account is connected with OAuth. A pasted token replaces that connection: Tocsin will no longer refresh the token, and the scopes and expiry shown here are dropped. To renew the OAuth connection, use Reconnect instead.') : null,
+            h('p', {}, 'Checked by the platform\'s connector, then stored sealed; it is never shown again.'),
               field('Secret', input, { name: 'secret', required: true })],
             onSubmit: async () => { await api.post(`/api/accounts/${a.id}/secret`, { secret: input.value }); return true; },
           });

@@ -1213,6 +1213,19 @@ async fn an_admin_connects_x_through_the_consent_page_and_back() {
         x.accepted_token(),
         x.oauth().current_access_token().unwrap()
     );
+    // Pasting a token over an OAuth connection is offered as what it is, with a warning.
+    let replace = format!("account-replace-secret-{}", accounts[0].id);
+    let button = admin
+        .wait_seen(&replace, "the pasted-token button", |s| s.displayed)
+        .await;
+    assert_eq!(button.text, "Use a pasted token", "{button:?}");
+    admin.click(&replace).await;
+    admin
+        .wait_seen("secret-dialog-oauth-warning", "the OAuth warning", |s| {
+            s.text.contains("no longer refresh")
+        })
+        .await;
+    admin.click("secret-dialog-cancel").await;
     admin.assert_no_page_errors().await;
     admin.close().await;
 }
