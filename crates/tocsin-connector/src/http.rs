@@ -143,8 +143,11 @@ impl HttpClient {
         request: RequestBuilder,
         writes: bool,
     ) -> Result<Reply, ConnectorError> {
-        let mut response = request
-            .send()
+        let (client, built) = request.build_split();
+        let request = built.map_err(|e| transport_error(&e, writes))?;
+        let credentials = credentials_of(&request);
+        let mut response = client
+            .execute(request)
             .await
             .map_err(|e| transport_error(&e, writes))?;
         let status = response.status();
@@ -178,13 +181,77 @@ impl HttpClient {
                 }
             }
         }
+        // An error answer only ever feeds error messages (stored, shown, logged): a
+        // platform that quotes the token it refused must not put it there.
+        let body = if status.is_success() {
+            body.freeze()
+        } else {
+            redact_credentials(body.freeze(), &credentials)
+        };
         Ok(Reply {
             status,
             headers,
-            body: body.freeze(),
+            body,
             truncated,
         })
     }
+}
+
+/// Shortest value treated as a credential when redacting (shorter ones are ids, verbs).
+const MIN_CREDENTIAL: usize = 12;
+
+/// What a request carries that a platform could quote back in an error answer: the
+/// values of its credential headers (`Authorization` without its scheme, both halves of
+/// Basic credentials, API keys and tokens), and the long segments of its URL's path and
+/// query values (Telegram and webhook URLs carry their tokens there).
+fn credentials_of(request: &reqwest::Request) -> Vec<String> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for (name, value) in request.headers() {
+        let name = name.as_str();
+        let sensitive = ["auth", "token", "key", "secret", "cookie", "signature"]
+            .iter()
+            .any(|word| name.contains(word));
+        let Some(value) = value.to_str().ok().filter(|_| sensitive) else {
+            continue;
+        };
+        out.push(value.to_string());
+        if let Some((scheme, credential)) = value.split_once(' ') {
+            out.push(credential.trim().to_string());
+            if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(credential.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                if let Some(decoded) = decoded {
+                    out.extend(decoded.split(':').map(str::to_string));
+                    out.push(decoded);
+                }
+            }
+        }
+    }
+    let url = request.url();
+    out.extend(url.path().split('/').map(str::to_string));
+    out.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
+    out.retain(|c| c.chars().count() >= MIN_CREDENTIAL);
+    // Longest first, so a credential is replaced whole before any part of it.
+    out.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    out.dedup();
+    out
+}
+
+/// `body` with every credential replaced by `[redacted]` (read as text: an error body
+/// is only ever shown as text).
+fn redact_credentials(body: Bytes, credentials: &[String]) -> Bytes {
+    let text = String::from_utf8_lossy(&body);
+    if !credentials.iter().any(|c| text.contains(c.as_str())) {
+        return body;
+    }
+    let mut text = text.into_owned();
+    for c in credentials {
+        text = text.replace(c.as_str(), "[redacted]");
+    }
+    Bytes::from(text)
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -233,6 +300,49 @@ pub fn redact_urls(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_error_answer_quoting_the_request_s_credentials_has_them_redacted() {
+        let app = Router::new().route(
+            "/{bot}/send",
+            axum::routing::post(
+                |headers: axum::http::HeaderMap, uri: axum::http::Uri| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        format!("refused {auth} at {uri}"),
+                    )
+                },
+            ),
+        );
+        let base = serve(app).await;
+        let http = HttpClient::new(HttpLimits::default()).unwrap();
+        let url = format!("{base}/bot123456789:canary-in-the-path/send?key=canary-in-the-query");
+        let reply = http
+            .send(
+                http.request(reqwest::Method::POST, &url)
+                    .bearer_auth("canary-bearer-token"),
+                true,
+            )
+            .await
+            .unwrap();
+        let text = reply.excerpt();
+        assert!(!text.contains("canary"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+        let basic = http
+            .send(
+                http.request(reqwest::Method::POST, &format!("{base}/x/send"))
+                    .basic_auth("AC0123456789abcdef", Some("canary-basic-secret")),
+                true,
+            )
+            .await
+            .unwrap();
+        assert!(!basic.excerpt().contains("canary"), "{}", basic.excerpt());
+    }
     use axum::routing::get;
     use axum::Router;
 

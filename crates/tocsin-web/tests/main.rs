@@ -19,5 +19,7 @@ mod server_http;
 mod server_monitor;
 mod server_nodes;
 mod server_oauth;
+mod server_pg_restart;
+mod server_secrets_never_leak;
 mod server_support;
 mod server_ws;

@@ -47,20 +47,20 @@ mod on_postgres_only {
 on_both_backends!(metrics_count_deliveries_latencies_sockets_and_audit_appends,);
 
 /// How long the multi-node stories wait for a fan-out to settle.
-const SETTLE: Duration = Duration::from_secs(90);
+pub(crate) const SETTLE: Duration = Duration::from_secs(90);
 
-fn repo() -> std::path::PathBuf {
+pub(crate) fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Every platform's stand-in, `n` accounts in all.
-fn stand_ins(n: usize) -> Vec<Platform> {
+pub(crate) fn stand_ins(n: usize) -> Vec<Platform> {
     let all = HarnessOptions::for_repository(&repo()).sandbox_accounts;
     (0..n).map(|i| all[i % all.len()]).collect()
 }
 
 /// Harness options for one node of a test deployment.
-fn node_options(node: &str, log: &Arc<SandboxLog>, lease: Duration) -> HarnessOptions {
+pub(crate) fn node_options(node: &str, log: &Arc<SandboxLog>, lease: Duration) -> HarnessOptions {
     let mut o = HarnessOptions::for_repository(&repo());
     o.people.password_cost = PasswordCost::TESTS_ONLY;
     o.sandbox_log = Some(log.clone());
@@ -77,14 +77,14 @@ fn node_options(node: &str, log: &Arc<SandboxLog>, lease: Duration) -> HarnessOp
     o
 }
 
-async fn open_store(db: &TestDb, url: &str) -> Store {
+pub(crate) async fn open_store(db: &TestDb, url: &str) -> Store {
     let mut options = StoreOptions::new(url, db.dir.path());
     options.audit = test_settings();
     Store::open(options).await.unwrap()
 }
 
 /// A user with a password and a second factor; returns the TOTP secret.
-async fn enrol(people: &People, name: &str, role: Role) -> String {
+pub(crate) async fn enrol(people: &People, name: &str, role: Role) -> String {
     people
         .add_user(OPERATOR, name, role, password_of(name).into())
         .await
@@ -94,7 +94,7 @@ async fn enrol(people: &People, name: &str, role: Role) -> String {
 }
 
 /// A client of the node at `base`, signed in as `name`.
-async fn sign_in(base: &str, name: &str, secret: &str) -> Api {
+pub(crate) async fn sign_in(base: &str, name: &str, secret: &str) -> Api {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let http = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -118,7 +118,7 @@ async fn sign_in(base: &str, name: &str, secret: &str) -> Api {
 
 /// A boil-water alert drafted by `drafter`, submitted and approved by `approver`;
 /// returns the message id.
-async fn publish(drafter: &Api, approver: &Api) -> i64 {
+pub(crate) async fn publish(drafter: &Api, approver: &Api) -> i64 {
     let detail = drafter.get("/api/playbooks/boil-water").await.ok();
     let values: serde_json::Map<String, Value> = detail["variables"]
         .as_array()
@@ -153,7 +153,7 @@ async fn publish(drafter: &Api, approver: &Api) -> i64 {
 
 /// A panel's websocket on the node at `addr`, with `api`'s session; every frame it hears
 /// is collected in the background.
-async fn panel(addr: SocketAddr, api: &Api) -> (Arc<Mutex<Vec<Value>>>, JoinHandle<()>) {
+pub(crate) async fn panel(addr: SocketAddr, api: &Api) -> (Arc<Mutex<Vec<Value>>>, JoinHandle<()>) {
     let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
     request.headers_mut().insert(
         "cookie",
@@ -179,20 +179,20 @@ async fn panel(addr: SocketAddr, api: &Api) -> (Arc<Mutex<Vec<Value>>>, JoinHand
 }
 
 /// Polls every 20 ms until the deadline: `Waiting::new(what).tick().await` in a loop.
-struct Waiting {
+pub(crate) struct Waiting {
     what: &'static str,
     deadline: tokio::time::Instant,
 }
 
 impl Waiting {
-    fn new(what: &'static str) -> Waiting {
+    pub(crate) fn new(what: &'static str) -> Waiting {
         Waiting {
             what,
             deadline: tokio::time::Instant::now() + SETTLE,
         }
     }
 
-    async fn tick(&self) {
+    pub(crate) async fn tick(&self) {
         assert!(
             tokio::time::Instant::now() < self.deadline,
             "timed out waiting for {}",
@@ -202,14 +202,14 @@ impl Waiting {
     }
 }
 
-async fn all_sent(store: &Store, message: i64) -> bool {
+pub(crate) async fn all_sent(store: &Store, message: i64) -> bool {
     states(store, message)
         .await
         .values()
         .all(|s| *s == DeliveryState::Sent)
 }
 
-async fn states(store: &Store, message: i64) -> BTreeMap<i64, DeliveryState> {
+pub(crate) async fn states(store: &Store, message: i64) -> BTreeMap<i64, DeliveryState> {
     store
         .deliveries(message)
         .await
@@ -220,7 +220,7 @@ async fn states(store: &Store, message: i64) -> BTreeMap<i64, DeliveryState> {
 }
 
 /// Which node recorded each account's `sent` result for `message`.
-async fn senders(store: &Store, message: i64) -> BTreeMap<i64, String> {
+pub(crate) async fn senders(store: &Store, message: i64) -> BTreeMap<i64, String> {
     let mut out = BTreeMap::new();
     for e in store.read_audit(&AuditFilter::default()).await.unwrap() {
         let e = e.entry.event;
@@ -240,7 +240,7 @@ async fn senders(store: &Store, message: i64) -> BTreeMap<i64, String> {
 
 /// Every account got exactly one post; returns how many repeated sends the platform's
 /// idempotency absorbed.
-fn one_post_each(log: &SandboxLog, accounts: &[i64]) -> usize {
+pub(crate) fn one_post_each(log: &SandboxLog, accounts: &[i64]) -> usize {
     let counts = log.counts();
     for a in accounts {
         assert_eq!(
@@ -461,7 +461,7 @@ impl Drop for Proxy {
     }
 }
 
-async fn ready(http: &reqwest::Client, base: &str) -> (u16, Value) {
+pub(crate) async fn ready(http: &reqwest::Client, base: &str) -> (u16, Value) {
     let r = http.get(format!("{base}/readyz")).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))

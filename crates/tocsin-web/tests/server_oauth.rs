@@ -35,7 +35,7 @@ on_both_backends!(
 );
 
 /// Everything logged by this test process (nextest runs each test in its own).
-fn captured_logs() -> &'static Mutex<Vec<u8>> {
+pub(crate) fn captured_logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         struct Capture;
@@ -57,7 +57,7 @@ fn captured_logs() -> &'static Mutex<Vec<u8>> {
     })
 }
 
-fn logs() -> String {
+pub(crate) fn logs() -> String {
     String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned()
 }
 
