@@ -1229,3 +1229,104 @@ async fn an_admin_connects_x_through_the_consent_page_and_back() {
     admin.assert_no_page_errors().await;
     admin.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answer() {
+    let driver = Chromedriver::start().await;
+    let jet = tocsin_test_support::streaming::start_jetstream()
+        .await
+        .unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut options = HarnessOptions::for_repository(&repo);
+    options.people.password_cost = PasswordCost::TESTS_ONLY;
+    options.sandbox_accounts = vec![tocsin_domain::Platform::Mastodon];
+    options.server.monitor = tocsin_web::server::monitor::MonitorConfig {
+        enabled: true,
+        jetstream_url: Some(jet.ws_url().parse().unwrap()),
+        reevaluate_every: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let harness = Harness::start(db.store.clone(), Arc::new(SealingKey::generate()), options)
+        .await
+        .unwrap();
+    let world = World { harness, _db: db };
+    let store = world.harness.app.store().clone();
+    let mut tx = store.begin().await.unwrap();
+    let session = tx
+        .create_session(
+            "dana",
+            "live-procedure",
+            "Knee replacement",
+            "StvKnee",
+            false,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let dana = world.add("dana", Role::Drafter).await;
+    let shots = Shots::new("conversation_pane");
+    let b = Browser::open(
+        "dana",
+        driver.session(1024, 1366).await,
+        &world.harness.url(),
+        &shots,
+    );
+
+    b.sign_in("dana", &dana).await;
+    b.goto(&format!("#/sessions/{session}")).await;
+    b.find("conversation-pane").await;
+    b.wait_seen("conversation-stream", "connected", |s| {
+        s.text.contains("connected")
+    })
+    .await;
+    jet.push_post(
+        "did:plc:ann",
+        "3kann",
+        "Will she walk today? <b>bold</b> <img src=x onerror=alert(1)> #StvKnee",
+        &["StvKnee"],
+        1_000,
+    );
+    let post_id = eventually("the post stored", PATIENCE, || async {
+        let posts = store.conversation(session, 10, false).await.unwrap();
+        posts
+            .first()
+            .map(|p| p.id)
+            .ok_or_else(|| "none yet".to_string())
+    })
+    .await;
+    let item = format!("conversation-post-{post_id}");
+    let seen = b
+        .wait_seen(&item, "the heard post", |s| {
+            s.text.contains("Will she walk")
+        })
+        .await;
+    assert!(seen.text.contains("<b>bold</b>"), "{seen:?}");
+    assert!(seen.text.contains("Bluesky"), "{seen:?}");
+    assert_eq!(
+        b.count(&format!("{} b, {} img", tid(&item), tid(&item)))
+            .await,
+        0
+    );
+    b.shot_at("conversation-pane", "post-heard").await;
+    b.click(&format!("conversation-mark-{post_id}")).await;
+    b.wait_seen(
+        &format!("conversation-answered-{post_id}"),
+        "Answered offered",
+        |_| true,
+    )
+    .await;
+    b.click("conversation-questions-only").await;
+    b.wait_seen(&item, "still shown among questions", |_| true)
+        .await;
+    b.shot_at("conversation-pane", "marked").await;
+    let audit = store
+        .read_audit(&tocsin_store::AuditFilter::default())
+        .await
+        .unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.entry.event.action == "conversation.question_marked"));
+    b.assert_no_page_errors().await;
+    b.close().await;
+}
