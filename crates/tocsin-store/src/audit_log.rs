@@ -180,6 +180,65 @@ enum Param {
 
 const PAGE: u64 = 5000;
 
+/// The file formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// JSON lines with hashes and checkpoints: verifiable offline.
+    Jsonl,
+    /// A spreadsheet of the entries.
+    Csv,
+}
+
+/// A `Write` into a buffer that the streaming export drains after each page.
+#[derive(Debug, Clone, Default)]
+struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        match self.0.lock() {
+            Ok(mut b) => std::mem::take(&mut *b),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut b) => b.extend_from_slice(bytes),
+            Err(poisoned) => poisoned.into_inner().extend_from_slice(bytes),
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where a streaming export's pages go.
+struct PageSink {
+    buffer: SharedBuffer,
+    chunks: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+}
+
+impl PageSink {
+    /// Sends what was written since the last call (nothing when nothing was).
+    async fn send_written(&self) -> Result<(), StoreError> {
+        let bytes = self.buffer.take();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.chunks.send(Ok(bytes)).await.map_err(|_| StoreError::Io {
+            path: "export".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the export's reader went away",
+            ),
+        })
+    }
+}
+
 impl Store {
     /// The number of entries in the log (the next sequence number).
     pub async fn audit_len(&self) -> Result<u64, StoreError> {
@@ -414,10 +473,12 @@ impl Store {
     }
 
     /// Calls `each` for every entry matching `filter` that existed when the export
-    /// started, page by page; returns the log size pinned.
+    /// started, page by page (after each page, `pages` gets what was written);
+    /// returns the log size pinned.
     async fn each_entry(
         &self,
         filter: &AuditFilter,
+        pages: Option<&PageSink>,
         mut each: impl FnMut(&StoredEntry) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let size = self.audit_len().await?;
@@ -436,6 +497,9 @@ impl Store {
                 }
                 each(row)?;
             }
+            if let Some(sink) = pages {
+                sink.send_written().await?;
+            }
             page.after_seq = Some(last);
         }
         Ok(size)
@@ -448,6 +512,64 @@ impl Store {
         filter: &AuditFilter,
         out: W,
     ) -> Result<u64, StoreError> {
+        self.write_jsonl(filter, out, None).await
+    }
+
+    /// Writes a CSV export of the matching entries. Returns the number written.
+    pub async fn export_csv<W: Write>(
+        &self,
+        filter: &AuditFilter,
+        out: W,
+    ) -> Result<u64, StoreError> {
+        self.write_csv(filter, out, None).await
+    }
+
+    /// Streams an export to `chunks` as it is written, a page of entries at a time, so
+    /// a large log is never held in memory whole. Stops with an error when the
+    /// receiver is gone; a failure part-way is sent as the last chunk, so whoever
+    /// serves the stream can cut the transfer off instead of ending it as if complete.
+    pub async fn stream_export(
+        &self,
+        filter: &AuditFilter,
+        format: ExportFormat,
+        chunks: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+    ) -> Result<u64, StoreError> {
+        let sink = PageSink {
+            buffer: SharedBuffer::default(),
+            chunks: chunks.clone(),
+        };
+        let written = match format {
+            ExportFormat::Jsonl => {
+                self.write_jsonl(filter, sink.buffer.clone(), Some(&sink))
+                    .await
+            }
+            ExportFormat::Csv => {
+                self.write_csv(filter, sink.buffer.clone(), Some(&sink))
+                    .await
+            }
+        };
+        match written {
+            Ok(count) => {
+                sink.send_written().await?;
+                Ok(count)
+            }
+            Err(e) => {
+                let _ = chunks
+                    .send(Err(std::io::Error::other(format!(
+                        "the export failed part-way: {e}"
+                    ))))
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_jsonl<W: Write>(
+        &self,
+        filter: &AuditFilter,
+        out: W,
+        pages: Option<&PageSink>,
+    ) -> Result<u64, StoreError> {
         let io = |source| StoreError::Io {
             path: "export".into(),
             source,
@@ -455,7 +577,7 @@ impl Store {
         let mut w = JsonlWriter::start(out, &self.export_header(filter)).map_err(io)?;
         let mut count = 0;
         let size = self
-            .each_entry(filter, |e| {
+            .each_entry(filter, pages, |e| {
                 count += 1;
                 w.entry(&e.entry, &e.prev_hash, &e.hash).map_err(io)
             })
@@ -469,11 +591,11 @@ impl Store {
         Ok(count)
     }
 
-    /// Writes a CSV export of the matching entries. Returns the number written.
-    pub async fn export_csv<W: Write>(
+    async fn write_csv<W: Write>(
         &self,
         filter: &AuditFilter,
         out: W,
+        pages: Option<&PageSink>,
     ) -> Result<u64, StoreError> {
         let csv_err = |e: csv::Error| StoreError::Io {
             path: "export".into(),
@@ -481,7 +603,7 @@ impl Store {
         };
         let mut w = CsvWriter::start(out).map_err(csv_err)?;
         let mut count = 0;
-        self.each_entry(filter, |e| {
+        self.each_entry(filter, pages, |e| {
             count += 1;
             w.entry(&e.entry, &e.prev_hash, &e.hash).map_err(csv_err)
         })

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use tocsin_audit::{NoteSigner, NoteVerifier};
 
 pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValue};
-pub use audit_log::{AuditFilter, StoredCheckpoint, StoredEntry};
+pub use audit_log::{AuditFilter, ExportFormat, StoredCheckpoint, StoredEntry};
 pub use backend::{Backend, SCHEMA_VERSION};
 pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
 pub use error::StoreError;

@@ -21,6 +21,7 @@ crate::on_both_backends!(
     concurrent_writers_on_two_nodes_build_one_unbroken_chain,
     due_schedules_are_listed_in_time_order,
     a_csv_export_has_one_row_per_matching_entry,
+    a_streamed_export_is_the_same_file_sent_a_page_at_a_time,
 );
 
 fn approval(db: &TestDb, playbook: &str, by: &str) -> PlaybookApproval {
@@ -750,5 +751,48 @@ async fn a_csv_export_has_one_row_per_matching_entry(db: &TestDb) {
         lines[1].starts_with("2,2026-06-01T09:00:00.000000Z,alex,x,account=2,ok,false,,"),
         "{}",
         lines[1]
+    );
+}
+
+async fn a_streamed_export_is_the_same_file_sent_a_page_at_a_time(db: &TestDb) {
+    // 5,001 entries: two pages of up to 5,000 on the way out.
+    for batch in 0..6 {
+        let n = if batch == 5 { 1 } else { 1000 };
+        let mut tx = db.store.begin().await.unwrap();
+        tx.append_audit_batch(
+            (0..n)
+                .map(|i| AuditEvent::new("alex", "x").subject("n", format!("{batch}-{i}")))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let filter = AuditFilter::default();
+    for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
+        let mut whole = Vec::new();
+        match format {
+            ExportFormat::Jsonl => db.store.export_jsonl(&filter, &mut whole).await,
+            ExportFormat::Csv => db.store.export_csv(&filter, &mut whole).await,
+        }
+        .unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let count = db.store.stream_export(&filter, format, tx).await.unwrap();
+        assert_eq!(count, 5_001);
+        let mut chunks = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            chunks.push(chunk.unwrap());
+        }
+        assert!(chunks.len() >= 2, "{format:?}: {} chunks", chunks.len());
+        // Byte for byte the file `export_jsonl` writes (which the tests above verify).
+        assert_eq!(chunks.concat(), whole, "{format:?}");
+    }
+    // A reader that goes away stops the export.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    drop(rx);
+    let stopped = db.store.stream_export(&filter, ExportFormat::Jsonl, tx).await;
+    assert!(
+        matches!(stopped, Err(StoreError::Io { .. })),
+        "{stopped:?}"
     );
 }

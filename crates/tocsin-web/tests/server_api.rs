@@ -27,6 +27,7 @@ on_both_backends!(
     an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one,
     a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text,
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
+    the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
 );
 
 fn id_of(v: &Value) -> i64 {
@@ -838,4 +839,68 @@ async fn a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded(backend: Back
         states.get("pending").copied().unwrap_or(0) > 0,
         "the stop came after everything was sent: {states:?}"
     );
+}
+
+async fn the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("casey", Role::Compliance).await;
+    s.add_user("dana", Role::Drafter).await;
+    // More entries than one page of the export (5,000).
+    for batch in 0..6 {
+        let mut tx = s.store().begin().await.unwrap();
+        tx.append_audit_batch(
+            (0..1000)
+                .map(|i| {
+                    tocsin_audit::AuditEvent::new("system", "test.filler")
+                        .subject("n", format!("{batch}-{i}"))
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let dana = s.sign_in("dana").await;
+    dana.get("/api/audit/export").await.refused(403, "forbidden");
+    let casey = s.sign_in("casey").await;
+    casey
+        .get("/api/audit/export?format=xml")
+        .await
+        .refused(422, "invalid");
+
+    for (format, content_type) in [("jsonl", "application/x-ndjson"), ("csv", "text/csv")] {
+        let r = casey.get(&format!("/api/audit/export?format={format}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let header = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(header("content-type").starts_with(content_type), "{format}");
+        assert!(
+            header("content-disposition").contains(&format!("tocsin-audit.{format}")),
+            "{format}"
+        );
+        assert!(header("content-length").is_empty(), "{format}: streamed, not sized");
+        // The same bytes `tocsin audit export` writes for the log as it stands now.
+        let mut file = Vec::new();
+        let filter = tocsin_store::AuditFilter::default();
+        let export = match format {
+            "jsonl" => s.store().export_jsonl(&filter, &mut file).await,
+            _ => s.store().export_csv(&filter, &mut file).await,
+        };
+        let entries = export.unwrap();
+        assert!(entries > 6000, "{entries}");
+        assert_eq!(r.text.len(), file.len(), "{format}");
+        assert!(r.text.as_bytes() == file.as_slice(), "{format}");
+        // The export was itself audited, before its own entries were read.
+        assert!(
+            r.text.contains("audit.export"),
+            "{format}: the export names itself"
+        );
+    }
 }

@@ -1,13 +1,14 @@
 //! The audit viewer's API: filtered entries with paging, exports (JSONL with its signed
 //! checkpoints, or CSV) and verification of the live chain.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tocsin_store::audit_log::AuditFilter;
+use tocsin_store::audit_log::{AuditFilter, ExportFormat};
 
 use super::auth::Authed;
 use super::error::{ApiError, ApiResult, Json, Query};
@@ -121,7 +122,9 @@ pub async fn entries(
     }))
 }
 
-/// `GET /api/audit/export`: the file `tocsin audit export` writes.
+/// `GET /api/audit/export`: the file `tocsin audit export` writes, streamed a page of
+/// entries at a time (a large log is never held in memory whole). A failure part-way
+/// cuts the transfer off, so a partial download never looks complete.
 pub async fn export(
     State(app): State<App>,
     who: Authed,
@@ -130,16 +133,17 @@ pub async fn export(
     who.require(&app, Permission::ExportAudit)?;
     let filter = q.filter()?;
     let format = q.format.as_deref().unwrap_or("jsonl");
-    let mut out = Vec::new();
-    let (content_type, name) = match format {
-        "jsonl" => {
-            app.0.store.export_jsonl(&filter, &mut out).await?;
-            ("application/x-ndjson", "tocsin-audit.jsonl")
-        }
-        "csv" => {
-            app.0.store.export_csv(&filter, &mut out).await?;
-            ("text/csv; charset=utf-8", "tocsin-audit.csv")
-        }
+    let (kind, content_type, name) = match format {
+        "jsonl" => (
+            ExportFormat::Jsonl,
+            "application/x-ndjson",
+            "tocsin-audit.jsonl",
+        ),
+        "csv" => (
+            ExportFormat::Csv,
+            "text/csv; charset=utf-8",
+            "tocsin-audit.csv",
+        ),
         other => {
             return Err(ApiError::invalid(
                 "format",
@@ -147,7 +151,7 @@ pub async fn export(
             ))
         }
     };
-    // The export itself is an audited act.
+    // The export itself is an audited act, recorded before any of it is sent.
     app.0
         .store
         .append_audit(
@@ -156,6 +160,16 @@ pub async fn export(
                 .outcome("ok"),
         )
         .await?;
+    let (chunks, rx) = tokio::sync::mpsc::channel(4);
+    let store = app.0.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.stream_export(&filter, kind, chunks).await {
+            tracing::warn!(error = %e, "an audit export stopped part-way");
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_string()),
@@ -164,7 +178,7 @@ pub async fn export(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        out,
+        body,
     )
         .into_response())
 }
