@@ -82,9 +82,9 @@ impl Default for DispatchSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OAuthSection {
-    /// Tocsin's public address as browsers reach it (`https://alerts.health.example.gov`):
-    /// platforms send the browser back to `<public_url>/oauth/callback`. Empty: only a
-    /// request to a loopback address can start a connection (local use).
+    /// The older spelling of `[server] public_url`, still read when that is empty (both
+    /// set to different addresses is refused). Platforms send the browser back to
+    /// `<public_url>/oauth/callback`.
     pub public_url: String,
     /// X: the OAuth 2.0 Client ID (developer portal, Keys and tokens).
     pub x_client_id: String,
@@ -155,10 +155,11 @@ pub struct ServerSection {
     pub allowed_origins: Vec<String>,
     /// This node's name in delivery leases and audit entries (unique per node).
     pub node_id: String,
-    /// Tocsin's public address (`https://alerts.health.example.gov`, behind the proxy):
-    /// the links of the public alert feed (`/feed/alerts.atom`) and its CAP documents.
-    /// Empty: `[oauth] public_url`; both empty, only requests to a loopback host are
-    /// answered the feed (local use).
+    /// Tocsin's public address (`https://alerts.health.example.gov`, behind the proxy),
+    /// the one address for everything outside reaches: the links of the public alert
+    /// feed (`/feed/alerts.atom`) and its CAP documents, and the OAuth redirect URI
+    /// `<public_url>/oauth/callback`. Empty (and no `[oauth] public_url`): the feed
+    /// answers and OAuth connections start only on a loopback host (local use).
     pub public_url: String,
     /// The CAP `sender` of the feed's alerts, globally unique (a domain name or email
     /// address; no spaces, commas, `<` or `&`). Empty: the public URL's host.

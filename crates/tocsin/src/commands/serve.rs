@@ -244,11 +244,10 @@ async fn connect_accounts(app: &App) -> Result<()> {
 
 /// `[oauth]` as the server takes it: one client per platform whose id is set; the
 /// redirect URI is `<public_url>/oauth/callback`.
-fn oauth_config(config: &Config) -> tocsin_web::oauth::OAuthConfig {
+fn oauth_config(config: &Config) -> Result<tocsin_web::oauth::OAuthConfig> {
     use tocsin_domain::Platform;
     let o = &config.oauth;
-    let public_url =
-        Some(o.public_url.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+    let public_url = public_url(config)?;
     let clients = [
         (Platform::X, &o.x_client_id, &o.x_client_secret),
         (
@@ -277,20 +276,37 @@ fn oauth_config(config: &Config) -> tocsin_web::oauth::OAuthConfig {
         },
     )
     .collect();
-    tocsin_web::oauth::OAuthConfig {
+    Ok(tocsin_web::oauth::OAuthConfig {
         public_url,
         clients,
         client_name: o.mastodon_client_name.clone(),
         ..tocsin_web::oauth::OAuthConfig::default()
+    })
+}
+
+/// Tocsin's one public address, without a trailing `/`: `[server] public_url`, or the
+/// older `[oauth] public_url` when only that is set; both set to different addresses is
+/// refused (the OAuth redirect URI and the feed's links must agree).
+fn public_url(config: &Config) -> Result<Option<String>> {
+    let set = |v: &str| Some(v.trim().trim_end_matches('/').to_string()).filter(|v| !v.is_empty());
+    match (
+        set(&config.server.public_url),
+        set(&config.oauth.public_url),
+    ) {
+        (Some(server), Some(oauth)) if server != oauth => Err(anyhow!(
+            "[server] public_url is `{server}` but [oauth] public_url is `{oauth}`: \
+             set only [server] public_url (it serves both the feed and OAuth)"
+        )),
+        (Some(url), _) | (None, Some(url)) => Ok(Some(url)),
+        (None, None) => Ok(None),
     }
 }
 
-/// `[server] public_url` (or, when empty, `[oauth] public_url`: one address serves both)
-/// and `cap_sender` as the server takes them (empty is unset), refused at start when the
-/// feed could not use them.
+/// The public URL (see [`public_url`]) and `[server] cap_sender` as the feed takes them
+/// (empty is unset), refused at start when the feed could not use them.
 fn feed_settings(config: &Config) -> Result<(Option<String>, Option<String>)> {
     let set = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
-    let public_url = set(&config.server.public_url).or_else(|| set(&config.oauth.public_url));
+    let public_url = public_url(config)?;
     let cap_sender = set(&config.server.cap_sender);
     match (&public_url, &cap_sender) {
         (Some(url), sender) => {
@@ -360,7 +376,7 @@ async fn run_server(
             demo_users,
             public_url: feed.0,
             cap_sender: feed.1,
-            oauth: oauth_config(config),
+            oauth: oauth_config(config)?,
             hide_metrics: !config.server.metrics,
             monitor: monitor_config(config)?,
             ..ServerConfig::default()
@@ -406,5 +422,36 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_urls(server: &str, oauth: &str) -> Config {
+        let mut config = Config::default();
+        config.server.public_url = server.into();
+        config.oauth.public_url = oauth.into();
+        config
+    }
+
+    #[test]
+    fn one_public_url_serves_the_feed_and_oauth_and_two_different_ones_are_refused() {
+        let url = |s: &str, o: &str| public_url(&with_urls(s, o)).map_err(|e| e.to_string());
+        let https = "https://alerts.health.example.gov";
+        assert_eq!(url("", ""), Ok(None));
+        assert_eq!(url(&format!("{https}/"), ""), Ok(Some(https.into())));
+        assert_eq!(url("", https), Ok(Some(https.into())), "the older spelling");
+        assert_eq!(url(https, &format!("{https}/")), Ok(Some(https.into())));
+        let err = url(https, "https://other.example.org").unwrap_err();
+        assert!(
+            err.contains("[server] public_url") && err.contains("[oauth] public_url"),
+            "{err}"
+        );
+        let config = with_urls("", https);
+        let oauth = oauth_config(&config).unwrap();
+        assert_eq!(oauth.public_url.as_deref(), Some(https));
+        assert_eq!(feed_settings(&config).unwrap().0.as_deref(), Some(https));
     }
 }
