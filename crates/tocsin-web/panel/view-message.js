@@ -31,12 +31,19 @@ export default async function messageView(c) {
         draw();
       }));
     }
+    // A retraction's delivered row is a deletion done, and a retracted original's post
+    // is gone: neither has a live post to link to.
+    const deletion = m.kind === 'delete' && ['delivered', 'sent'].includes(d.state);
+    const gone = deletion || d.state === 'retracted';
+    const state = badge(d.state, 'delivery-state');
+    if (deletion) state.textContent = 'Deleted';
     return h('tr', { testid: `delivery-${d.account_id}`, 'data-state': d.state, class: `st-row-${d.state}` },
       h('th', { scope: 'row' }, d.account || d.account_id, d.sandbox ? h('span', { class: 'tag sandbox', testid: 'delivery-sandbox' }, 'sandbox') : null),
       h('td', {}, d.platform),
-      h('td', {}, badge(d.state, 'delivery-state')),
+      h('td', {}, state),
       h('td', { testid: 'delivery-attempts', class: 'num' }, String(d.attempts ?? 0)),
-      h('td', {}, d.url ? h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer', testid: 'delivery-link' }, 'View post') : null),
+      h('td', {}, gone ? h('span', { class: 'help', testid: 'delivery-post-deleted' }, 'post deleted')
+        : d.url ? h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer', testid: 'delivery-link' }, 'View post') : null),
       h('td', { class: 'error-text', testid: 'delivery-error' }, d.error || ''),
       h('td', { testid: 'delivery-next' }, d.next_attempt_at ? fmtTime(d.next_attempt_at) : ''),
       h('td', {}, retry));
@@ -57,7 +64,9 @@ export default async function messageView(c) {
     const canRetract = c.can('retract') && m.kind === 'post' && !m.retracted_at;
     put(head,
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Message'),
-      h('h1', {}, m.title || `${m.playbook} · ${m.step}`),
+      h('h1', { testid: 'message-title' }, m.kind === 'delete' ? `Retraction: deleting the posts of message ${m.target_message_id}`
+        : m.kind === 'correction' ? `Correction of message ${m.target_message_id}`
+          : m.title || `${m.playbook} · ${m.step}`),
       h('p', { class: 'meta' },
         m.kind !== 'post' ? tag(m.kind === 'delete' ? 'RETRACTION' : 'CORRECTION', 'kind') : null,
         m.exercise ? tag('EXERCISE', 'exercise') : null,

@@ -827,6 +827,17 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         "the retraction is labelled"
     );
     assert_eq!(approver.count(&tid("retract-button")).await, 0);
+    let title = approver.wait_seen("message-title", "", |_| true).await;
+    assert_eq!(
+        title.text,
+        format!("Retraction: deleting the posts of message {message_id}")
+    );
+    // Done deletions are labelled so and link to no (deleted) post.
+    assert_eq!(approver.count(&tid("delivery-link")).await, 0);
+    assert_eq!(
+        approver.count(&tid("delivery-post-deleted")).await,
+        accounts.len()
+    );
     approver.shot("approver-retraction-settled").await;
     // The original now says it was retracted.
     approver.click("target-message-link").await;
@@ -839,6 +850,7 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let total = approver.wait_seen("total-retracted", "", |_| true).await;
     assert_eq!(total.text, "14 Retracted");
     assert_eq!(approver.count(&tid("retract-button")).await, 0);
+    assert_eq!(approver.count(&tid("delivery-link")).await, 0, "the posts are gone");
     approver.shot("approver-original-retracted").await;
 
     // 9. Compliance (same browser, after signing out) reads the audit log.
