@@ -9,10 +9,11 @@
 //! the post and its public URL, never its text.
 
 use chrono::{DateTime, Utc};
-use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 use crate::tx::{on_pool, on_tx, Tx};
+use crate::workflow::{opt_time, time_col};
 use crate::{Store, StoreError};
 
 /// Where a post stands as a question to answer.
@@ -146,16 +147,6 @@ type PostRow = (
     Option<String>,
     Option<String>,
 );
-
-fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(text).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
-    })
-}
-
-fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    text.as_deref().map(time_col).transpose()
-}
 
 fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
     let (id, session_id, platform, source_instance, remote_id, source_post_id) =

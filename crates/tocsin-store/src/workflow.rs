@@ -291,13 +291,15 @@ pub struct DeliveryRow {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
+/// A stored RFC 3339 time (a bad one is a decode error naming it).
+pub(crate) fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
     parse_time(text).ok_or_else(|| {
         StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
     })
 }
 
-fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+/// A stored optional time.
+pub(crate) fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
     text.as_deref().map(time_col).transpose()
 }
 
