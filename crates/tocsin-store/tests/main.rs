@@ -10,6 +10,7 @@ mod support;
 
 mod accounts;
 mod conversation;
+mod crash;
 mod startup;
 mod stories;
 mod tampering;
