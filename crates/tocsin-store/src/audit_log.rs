@@ -403,6 +403,35 @@ impl Store {
             .collect())
     }
 
+    /// Checks that this store's signing key signed the log's newest checkpoint, so a
+    /// server never starts signing checkpoints that the log's own key cannot verify (a
+    /// second node started without the shared `audit-signing.key`, or a lost key
+    /// silently replaced by a new one). A log without checkpoints passes.
+    pub async fn check_signing_key(&self) -> Result<(), StoreError> {
+        let newest: Option<(String,)> = on_pool!(self, p => {
+            sqlx::query_as("SELECT note FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
+                .fetch_optional(p)
+                .await?
+        });
+        let Some((note,)) = newest else {
+            return Ok(());
+        };
+        let key = self.public_key();
+        match tocsin_audit::checkpoint::open_checkpoint(&note, &key) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let path = self.data_dir().join(tocsin_audit::KEY_FILE_NAME);
+                Err(StoreError::Conflict(format!(
+                    "{}: this key ({key}) did not sign the audit log's newest checkpoint ({e}). \
+                     Every node must sign with the same key: copy audit-signing.key from a node \
+                     that writes this log into {} (mode 600); see \"Running several nodes\"",
+                    path.display(),
+                    self.data_dir().display()
+                )))
+            }
+        }
+    }
+
     /// Verifies the whole live log: every link, every checkpoint, and `trusted` (the
     /// checkpoint kept outside the database, see [`Store::kept_checkpoint`]).
     pub async fn verify_live(

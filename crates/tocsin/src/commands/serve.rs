@@ -40,6 +40,10 @@ pub fn serve(config: &Config, args: &ServeArgs) -> Result<ExitCode> {
     let key = Arc::new(load_key(config)?);
     runtime()?.block_on(async {
         let store = open_store(config).await?;
+        if let Err(e) = store.check_signing_key().await {
+            store.close().await;
+            return Err(e.into());
+        }
         let result = run_server(config, store.clone(), key, &listen, Vec::new(), None).await;
         store.close().await;
         result
