@@ -148,6 +148,10 @@ impl Breakers {
 
     /// The breaker of an account.
     pub fn for_account(&self, account: &str) -> Arc<CircuitBreaker> {
+        // Looked up first: the entry API would copy the key on every call.
+        if let Some(breaker) = self.by_account.get(account) {
+            return breaker.clone();
+        }
         self.by_account
             .entry(account.to_string())
             .or_insert_with(|| Arc::new(CircuitBreaker::new(self.config)))

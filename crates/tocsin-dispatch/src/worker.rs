@@ -26,7 +26,7 @@ use tocsin_store::Store;
 use tokio::sync::{broadcast, mpsc, Notify, Semaphore};
 
 use crate::events::{DeliveryEvent, DeliveryEventKind};
-use crate::routes::Routes;
+use crate::routes::{AccountRoute, Routes};
 use crate::stats::DispatchStats;
 use tracing::Instrument as _;
 
@@ -91,8 +91,8 @@ struct Shared {
 
 /// What the recorder task receives.
 enum Record {
-    /// A result to commit and then publish.
-    Result(DeliveryResult, DeliveryEventKind),
+    /// A result to commit and then publish, with the account's platform (for the counters).
+    Result(DeliveryResult, DeliveryEventKind, &'static str),
     /// Commit everything before this, then answer.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -334,9 +334,21 @@ impl Dispatcher {
             );
             tokio::spawn(
                 async move {
-                    let (outcome, event) = match message {
-                        Some(m) => deliver(&shared, &delivery, &m, claimed_at).await,
-                        None => failed(format!("message {} no longer exists", delivery.message_id)),
+                    let route = shared.routes.get_or_resolve(delivery.account_id).await;
+                    let platform = route
+                        .as_ref()
+                        .map_or("unknown", |r| r.connector.platform().as_str());
+                    let (outcome, event) = match (message, route) {
+                        (Some(m), Some(route)) => {
+                            deliver(&shared, &delivery, &m, &route, claimed_at).await
+                        }
+                        (None, _) => {
+                            failed(format!("message {} no longer exists", delivery.message_id))
+                        }
+                        (_, None) => failed(format!(
+                            "account {} has no configured connector",
+                            delivery.account_id
+                        )),
                     };
                     tracing::debug!(outcome = event.name(), "delivery attempt finished");
                     let result = DeliveryResult {
@@ -346,7 +358,10 @@ impl Dispatcher {
                         attempt: delivery.attempt,
                         outcome,
                     };
-                    let _ = shared.results.send(Record::Result(result, event)).await;
+                    let _ = shared
+                        .results
+                        .send(Record::Result(result, event, platform))
+                        .await;
                     drop(permit);
                 }
                 .instrument(span),
@@ -360,13 +375,13 @@ impl Dispatcher {
 /// transaction, so a thousand deliveries finishing together cost a handful of fsyncs.
 async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<Record>) {
     let max = shared.config.record_batch.max(1);
-    let mut batch: Vec<(DeliveryResult, DeliveryEventKind)> = Vec::with_capacity(max);
+    let mut batch: Vec<(DeliveryResult, DeliveryEventKind, &'static str)> = Vec::with_capacity(max);
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(item) = next.take() {
             match item {
-                Record::Result(r, e) => batch.push((r, e)),
+                Record::Result(r, e, p) => batch.push((r, e, p)),
                 Record::Flush(done) => flushes.push(done),
             }
             if batch.len() < max {
@@ -382,8 +397,16 @@ async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<Record>) {
     }
 }
 
-async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventKind)>) {
-    let results: Vec<DeliveryResult> = batch.iter().map(|(r, _)| r.clone()).collect();
+async fn commit(
+    shared: &Shared,
+    batch: &mut Vec<(DeliveryResult, DeliveryEventKind, &'static str)>,
+) {
+    let mut results = Vec::with_capacity(batch.len());
+    let mut published = Vec::with_capacity(batch.len());
+    for (result, event, platform) in batch.drain(..) {
+        results.push(result);
+        published.push((event, platform));
+    }
     let started = std::time::Instant::now();
     let mut attempt = 0u32;
     let recorded = loop {
@@ -434,9 +457,9 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
     if let Some(recorded) = recorded {
         // Come back exactly when the earliest retry is due, not at the next poll.
         let now = shared.store.now();
-        let earliest = batch
+        let earliest = results
             .iter()
-            .filter_map(|(r, _)| match &r.outcome {
+            .filter_map(|r| match &r.outcome {
                 ResultOutcome::Retry { at, .. } | ResultOutcome::Unknown { at, .. } => Some(*at),
                 _ => None,
             })
@@ -449,13 +472,9 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
                 wake.notify_one();
             });
         }
-        for ((result, event), status) in batch.drain(..).zip(recorded) {
+        for ((result, (event, platform)), status) in results.iter().zip(published).zip(recorded) {
             match status {
                 Recorded::Yes => {
-                    let platform = shared
-                        .routes
-                        .get(result.account_id)
-                        .map_or("unknown", |r| r.connector.platform().as_str());
                     shared.stats.count_result(platform, event.name());
                     let _ = shared.events.send(DeliveryEvent {
                         message_id: result.message_id,
@@ -471,7 +490,6 @@ async fn commit(shared: &Shared, batch: &mut Vec<(DeliveryResult, DeliveryEventK
             }
         }
     }
-    batch.clear();
 }
 
 fn remote(p: &RecordedPost) -> RemotePost {
@@ -570,14 +588,9 @@ async fn deliver(
     shared: &Shared,
     d: &ClaimedDelivery,
     m: &MessageForSending,
+    route: &AccountRoute,
     claimed_at: tokio::time::Instant,
 ) -> (ResultOutcome, DeliveryEventKind) {
-    let Some(route) = shared.routes.get_or_resolve(d.account_id).await else {
-        return failed(format!(
-            "account {} has no configured connector",
-            d.account_id
-        ));
-    };
     let connector = route.connector.as_ref();
     if m.retracted && m.kind == MessageKind::Post {
         return (ResultOutcome::Cancelled, DeliveryEventKind::Cancelled);
@@ -611,11 +624,15 @@ async fn deliver(
             "circuit open: the platform failed repeatedly".into(),
         );
     }
-    let host = shared
-        .hosts
-        .entry(route.host.clone())
-        .or_insert_with(|| Arc::new(Semaphore::new(shared.config.per_host_concurrency.max(1))))
-        .clone();
+    // Looked up before inserting: the entry API would copy the host name every time.
+    let host = match shared.hosts.get(route.host.as_str()) {
+        Some(semaphore) => semaphore.clone(),
+        None => shared
+            .hosts
+            .entry(route.host.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(shared.config.per_host_concurrency.max(1))))
+            .clone(),
+    };
     let Ok(_host_permit) = host.acquire_owned().await else {
         return retry_at(shared, Duration::from_secs(1), "shutting down".into());
     };

@@ -239,8 +239,9 @@ pub struct RetractSummary {
     pub targeted: u64,
 }
 
-/// Rows per multi-row result UPDATE (9 parameters each, well under both databases' limits).
-const RESULT_ROWS_PER_UPDATE: usize = 400;
+/// Rows per multi-row result UPDATE at most (9 parameters each, well under both databases'
+/// limits); a power of two, see [`crate::tx::cacheable_chunks`].
+const RESULT_ROWS_PER_UPDATE: usize = 256;
 
 /// One result as the columns it writes.
 struct ResultRow {
@@ -491,7 +492,7 @@ impl Tx<'_> {
         let rows: Vec<ResultRow> = results.iter().map(ResultRow::from).collect();
         let mut updated: std::collections::BTreeSet<(i64, i64)> = std::collections::BTreeSet::new();
         let backend = self.store.backend();
-        for chunk in rows.chunks(RESULT_ROWS_PER_UPDATE) {
+        for chunk in crate::tx::cacheable_chunks(&rows, RESULT_ROWS_PER_UPDATE) {
             // Positional `?` on SQLite: sqlx looks `$n` names up one by one, which is
             // quadratic in the number of parameters.
             let p = |n: usize| match backend {

@@ -47,9 +47,32 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// Rows per multi-row insert: 11 parameters each stays far below SQLite's 32766 and
-/// PostgreSQL's 65535 parameter limits.
-const ROWS_PER_INSERT: usize = 200;
+/// Rows per multi-row insert at most: 11 parameters each stays far below SQLite's 32766
+/// and PostgreSQL's 65535 parameter limits. A power of two (see [`cacheable_chunks`]).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Splits `rows` into chunks of `max` rows, then the rest into descending powers of two
+/// (`max` is one too), so a multi-row statement comes in a handful of sizes: each size's
+/// text is prepared once per connection and then found in the statement cache. Chunks of
+/// whatever size arrived made every batch a new statement, and parsing thousands of
+/// parameters cost more than running it.
+pub(crate) fn cacheable_chunks<T>(rows: &[T], max: usize) -> Vec<&[T]> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let n = if rest.len() >= max {
+            max
+        } else {
+            // The largest power of two not above what is left.
+            1usize << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(n);
+        out.push(chunk);
+        rest = tail;
+    }
+    out
+}
 
 pub(crate) enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
@@ -200,7 +223,7 @@ impl<'s> Tx<'s> {
             }
             rows.push((entry, hash));
         }
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
+        for chunk in cacheable_chunks(&rows, ROWS_PER_INSERT) {
             self.insert_entries(chunk).await?;
         }
         for (size, hash, time) in due {
@@ -372,5 +395,24 @@ impl<'s> Tx<'s> {
         });
         self.signed = Some((note.clone(), size));
         Ok(note)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cacheable_chunks;
+
+    #[test]
+    fn rows_are_split_into_the_maximum_then_descending_powers_of_two() {
+        let rows: Vec<u32> = (0..700).collect();
+        let sizes: Vec<usize> = cacheable_chunks(&rows, 256)
+            .iter()
+            .map(|c| c.len())
+            .collect();
+        assert_eq!(sizes, vec![256, 256, 128, 32, 16, 8, 4]);
+        let flat: Vec<u32> = cacheable_chunks(&rows, 256).concat();
+        assert_eq!(flat, rows, "every row once, in order");
+        assert!(cacheable_chunks::<u32>(&[], 256).is_empty());
+        assert_eq!(cacheable_chunks(&[1, 2, 3], 256).len(), 2);
     }
 }
