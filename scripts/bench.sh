@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== machine"
-nproc; grep -m1 'model name' /proc/cpuinfo || true; free -h | head -2
+uptime; nproc; grep -m1 'model name' /proc/cpuinfo || true; free -h | head -2
 
 echo "== render: one playbook step for every platform (criterion)"
 cargo bench -p tocsin-domain --bench render -- --warm-up-time 2 --measurement-time 5
@@ -13,11 +13,18 @@ cargo bench -p tocsin-domain --bench render -- --warm-up-time 2 --measurement-ti
 echo "== audit: durable appends and verification"
 cargo bench -p tocsin-store --bench append
 
-echo "== fan-out: approval to every delivery recorded, fake Mastodon servers at 100 ms"
+echo "== fan-out: approval to every delivery recorded, fake servers (own process) at 100 ms"
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --fakes-in-process
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --platforms all
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --rate-limited-percent 5
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 10000 --runs 3
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --backend postgres
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --backend postgres --nodes 3
+cargo bench -p tocsin-dispatch --bench fanout -- --accounts 10000 --runs 2 --backend postgres --nodes 3
+
+echo "== idle server memory: tocsin serve on SQLite, then 100 idle panels"
+cargo bench -p tocsin --bench idle_memory
 
 echo "== websocket panels: publish to receipt at every panel, server memory per socket"
 cargo bench -p tocsin-web --bench ws_panels -- --panels 1000

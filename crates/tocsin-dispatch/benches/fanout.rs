@@ -314,7 +314,7 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
             .await
             .unwrap();
         // Every node's delivered events, tagged with the node, in one channel.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, i64)>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, i64, Option<String>)>();
         let mut forwarders = Vec::new();
         for (k, node) in nodes.iter().enumerate() {
             let mut events = node.dispatcher.subscribe();
@@ -323,9 +323,12 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
                 loop {
                     match events.recv().await {
                         Ok(e) => {
-                            if matches!(e.kind, DeliveryEventKind::Delivered { .. })
-                                && tx.send((k, e.message_id)).is_err()
-                            {
+                            let failure = match &e.kind {
+                                DeliveryEventKind::Delivered { .. } => None,
+                                DeliveryEventKind::Failed { error, .. } => Some(error.clone()),
+                                _ => continue,
+                            };
+                            if tx.send((k, e.message_id, failure)).is_err() {
                                 break;
                             }
                         }
@@ -362,7 +365,10 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
         let mut by_node = vec![0usize; nodes.len()];
         while delivered < args.accounts {
             match tokio::time::timeout(Duration::from_secs(120), rx.recv()).await {
-                Ok(Some((k, m))) if m == message => {
+                Ok(Some((_, m, Some(error)))) if m == message => {
+                    panic!("run {run}: a delivery failed: {error}")
+                }
+                Ok(Some((k, m, None))) if m == message => {
                     delivered += 1;
                     by_node[k] += 1;
                 }

@@ -51,6 +51,7 @@ pub struct FakeFacebookPost {
 struct Inner {
     token: String,
     posts: Vec<FakeFacebookPost>,
+    duplicates_allowed: bool,
     next_id: u64,
     throttled_minutes: Option<u64>,
     login: Login,
@@ -99,6 +100,12 @@ impl FakeFacebook {
     /// Every post and comment, deleted ones included, oldest first.
     pub fn posts(&self) -> Vec<FakeFacebookPost> {
         self.state.lock().posts.clone()
+    }
+
+    /// Accepts a text this account already posted (the real platform refuses it): for
+    /// benchmarks where one fake server stands for many accounts sending the same message.
+    pub fn allow_duplicates(&self) {
+        self.state.lock().duplicates_allowed = true;
     }
 
     /// Accepts only this token from now on (as after a revocation).
@@ -166,6 +173,7 @@ pub async fn start() -> std::io::Result<FakeFacebook> {
             token: TOKEN.to_string(),
             posts: Vec::new(),
             next_id: 900_000_000_001,
+            duplicates_allowed: false,
             throttled_minutes: None,
             login: Login::default(),
         }),
@@ -320,6 +328,7 @@ async fn create(
         _ => return missing(),
     };
     if parent.is_none()
+        && !inner.duplicates_allowed
         && inner
             .posts
             .iter()

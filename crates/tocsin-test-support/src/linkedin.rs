@@ -59,6 +59,7 @@ pub struct FakeLinkedinPost {
 struct Inner {
     token: String,
     posts: Vec<FakeLinkedinPost>,
+    duplicates_allowed: bool,
     next_id: u64,
     throttled: bool,
 }
@@ -96,6 +97,12 @@ impl FakeLinkedin {
     /// Every post and comment, deleted ones included, oldest first.
     pub fn posts(&self) -> Vec<FakeLinkedinPost> {
         self.state.lock().posts.clone()
+    }
+
+    /// Accepts a text this account already posted (the real platform refuses it): for
+    /// benchmarks where one fake server stands for many accounts sending the same message.
+    pub fn allow_duplicates(&self) {
+        self.state.lock().duplicates_allowed = true;
     }
 
     /// Accepts only this token from now on (as after a revocation).
@@ -137,6 +144,7 @@ pub async fn start() -> std::io::Result<FakeLinkedin> {
             token: TOKEN.to_string(),
             posts: Vec::new(),
             next_id: 7_100_000_000_000_000_001,
+            duplicates_allowed: false,
             throttled: false,
         }),
         oauth: OAuthProvider::new(Flavor::Linkedin),
@@ -297,6 +305,7 @@ async fn create_post(
     if let Some(dup) = inner
         .posts
         .iter()
+        .filter(|_| !inner.duplicates_allowed)
         .find(|p| p.object.is_none() && !p.deleted && p.commentary == commentary)
     {
         let message = format!(

@@ -52,6 +52,7 @@ pub struct FakeTweet {
 struct Inner {
     token: String,
     tweets: Vec<FakeTweet>,
+    duplicates_allowed: bool,
     next_id: u64,
     remaining: u64,
 }
@@ -89,6 +90,12 @@ impl FakeX {
     /// Every post received, deleted ones included, oldest first.
     pub fn tweets(&self) -> Vec<FakeTweet> {
         self.state.lock().tweets.clone()
+    }
+
+    /// Accepts a text this account already posted (the real platform refuses it): for
+    /// benchmarks where one fake server stands for many accounts sending the same message.
+    pub fn allow_duplicates(&self) {
+        self.state.lock().duplicates_allowed = true;
     }
 
     /// Accepts only this token from now on (as after a revocation).
@@ -131,6 +138,7 @@ pub async fn start() -> std::io::Result<FakeX> {
             token: TOKEN.to_string(),
             tweets: Vec::new(),
             next_id: 1_800_000_000_000_000_001,
+            duplicates_allowed: false,
             remaining: RATE_LIMIT,
         }),
         oauth: OAuthProvider::new(Flavor::X),
@@ -245,7 +253,7 @@ async fn create(
             "One or more parameters to your request was invalid.",
         ));
     }
-    if inner.tweets.iter().any(|t| !t.deleted && t.text == text) {
+    if !inner.duplicates_allowed && inner.tweets.iter().any(|t| !t.deleted && t.text == text) {
         return answer(problem(
             StatusCode::FORBIDDEN,
             "Forbidden",

@@ -142,6 +142,8 @@ impl Fake {
             }
             Platform::X => {
                 let f = x::start().await?;
+                // One fake server stands for many accounts posting the same text.
+                f.allow_duplicates();
                 f.set_rate_limit_remaining(u64::MAX / 2);
                 let e = endpoint(
                     json!({ "base_url": f.base_url, "username": x::USERNAME }),
@@ -152,6 +154,8 @@ impl Fake {
             }
             Platform::Facebook => {
                 let f = facebook::start().await?;
+                // One fake server stands for many accounts posting the same text.
+                f.allow_duplicates();
                 let e = endpoint(
                     json!({ "base_url": f.base_url, "page_id": facebook::PAGE_ID }),
                     facebook::TOKEN,
@@ -171,6 +175,8 @@ impl Fake {
             }
             Platform::Linkedin => {
                 let f = linkedin::start().await?;
+                // One fake server stands for many accounts posting the same text.
+                f.allow_duplicates();
                 let e = endpoint(
                     json!({ "base_url": f.base_url, "organization_id": linkedin::ORGANIZATION_ID }),
                     linkedin::TOKEN,
