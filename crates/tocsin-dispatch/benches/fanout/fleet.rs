@@ -327,8 +327,8 @@ pub enum FleetHandle {
     Here(Fleet),
     /// In a child process (same machine, same cores, but not Tocsin's process).
     Child {
-        /// The child.
-        child: Child,
+        /// The child (boxed: it is much larger than the other variant).
+        child: Box<Child>,
         /// Commands to it.
         stdin: ChildStdin,
         /// Its answers.
@@ -380,7 +380,7 @@ impl FleetHandle {
             endpoints.push(serde_json::from_str(&line).map_err(std::io::Error::other)?);
         }
         Ok(FleetHandle::Child {
-            child,
+            child: Box::new(child),
             stdin,
             lines,
             endpoints,
