@@ -44,6 +44,14 @@ pub struct StreamHandle {
 }
 
 impl StreamHandle {
+    /// A handle on `task`, which ends once `stop` turns true.
+    pub(crate) fn new(task: JoinHandle<()>, stop: watch::Sender<bool>) -> StreamHandle {
+        StreamHandle {
+            task: Some(task),
+            stop,
+        }
+    }
+
     /// Closes the connection cleanly, reports `Stopped`, and ends the task (in the
     /// background; use [`StreamHandle::stop_and_wait`] to wait for it).
     pub fn stop(mut self) {

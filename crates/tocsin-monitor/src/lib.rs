@@ -1,7 +1,9 @@
 //! The hashtag monitor's listeners: the public conversation under a live session's
-//! hashtag, read live from Mastodon's streaming websocket and Bluesky's Jetstream.
+//! hashtag, read live from Mastodon's streaming websocket (with a user token), Mastodon's
+//! public hashtag timeline polled (without one), and Bluesky's Jetstream.
 //!
-//! Each stream runs on its own task ([`spawn_mastodon`], [`spawn_jetstream`]) and sends
+//! Each stream runs on its own task ([`spawn_mastodon`], [`spawn_mastodon_timeline`],
+//! [`spawn_jetstream`]) and sends
 //! what it hears ([`Heard`]: posts as plain text, deletions, and its own connection state
 //! for the panel) down an `mpsc` channel. A dropped or refused connection is retried with
 //! capped, jittered [`Backoff`]; a connection that sends nothing for the read timeout is
@@ -9,7 +11,8 @@
 //! across restarts and showing are the consumer's job.
 //!
 //! Layout: `heard` (the types), `backoff`, `connection` (the reconnecting reader shared by
-//! both), `mastodon` and `jetstream` (each platform's URL and frames), `html_text`.
+//! both), `mastodon` and `jetstream` (each platform's URL and frames), `timeline` (the
+//! polled Mastodon timeline), `html_text`.
 
 mod backoff;
 mod connection;
@@ -17,6 +20,7 @@ mod heard;
 mod html_text;
 pub mod jetstream;
 pub mod mastodon;
+pub mod timeline;
 
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -27,6 +31,7 @@ pub use heard::{Heard, HeardPost, Source, StreamState, StreamStatus};
 pub use html_text::html_to_text;
 pub use jetstream::JetstreamStream;
 pub use mastodon::MastodonHashtagStream;
+pub use timeline::{spawn_mastodon_timeline, TimelinePolling};
 
 /// A stream's configuration cannot work; retrying will not help until it is changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

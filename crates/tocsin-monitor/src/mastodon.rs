@@ -183,8 +183,8 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
-struct Status {
-    id: String,
+pub(crate) struct Status {
+    pub(crate) id: String,
     uri: Option<String>,
     url: Option<String>,
     created_at: DateTime<Utc>,
@@ -254,7 +254,7 @@ pub fn parse_frame(text: &str, tag: &str, source: &Source) -> Result<Option<Hear
     }
 }
 
-fn status_to_post(status: Status, tag: &str, source: &Source) -> Option<HeardPost> {
+pub(crate) fn status_to_post(status: Status, tag: &str, source: &Source) -> Option<HeardPost> {
     if status.reblog.is_some() {
         return None;
     }

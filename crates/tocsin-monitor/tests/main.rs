@@ -5,6 +5,7 @@
 
 mod jetstream;
 mod mastodon;
+mod timeline;
 mod urls;
 
 use std::time::Duration;

@@ -6,15 +6,20 @@
 //! buffered events from `cursor` on, as Jetstream does). It records each connection
 //! attempt's query and headers, counts open connections, and can refuse the next
 //! upgrades with a status, drop every open connection, or go silent.
+//!
+//! The Mastodon fake also serves the public hashtag timeline
+//! (`GET /api/v1/timelines/tag/{tag}?since_id=&limit=`): every status pushed for a tag is
+//! on it (newest first) until deleted; polls are recorded and take the same refusals.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -70,6 +75,12 @@ struct Inner {
     /// Jetstream's buffer: `(time_us, frame)`, replayed from `cursor` on.
     buffer: Vec<(u64, String)>,
     required_token: Option<String>,
+    /// Mastodon's hashtag timelines: tag (lowercase) → statuses, oldest first.
+    timelines: BTreeMap<String, Vec<Value>>,
+    /// Timeline requests so far (`query` holds the tag as `tag=…` first).
+    polls: Vec<StreamConnection>,
+    /// Sent as `Retry-After` with every refusal.
+    retry_after: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -78,6 +89,8 @@ struct Shared {
     inner: Mutex<Inner>,
     pushes: broadcast::Sender<Push>,
     open: watch::Sender<usize>,
+    /// Timeline requests answered so far (refused ones included).
+    polled: watch::Sender<usize>,
     heartbeat: Mutex<Option<Duration>>,
 }
 
@@ -121,11 +134,13 @@ impl FakeStream {
     async fn start(flavor: Flavor) -> std::io::Result<FakeStream> {
         let (pushes, _) = broadcast::channel(1024);
         let (open, _) = watch::channel(0);
+        let (polled, _) = watch::channel(0);
         let shared = Arc::new(Shared {
             flavor,
             inner: Mutex::new(Inner::default()),
             pushes,
             open,
+            polled,
             heartbeat: Mutex::new(None),
         });
         let path = match flavor {
@@ -134,6 +149,7 @@ impl FakeStream {
         };
         let app = Router::new()
             .route(path, get(upgrade))
+            .route("/api/v1/timelines/tag/{tag}", get(timeline))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -199,6 +215,36 @@ impl FakeStream {
         self.shared.lock().refusals.clear();
     }
 
+    /// Every timeline request so far, refused ones included, in order. `param("tag")`
+    /// gives the tag from the path.
+    pub fn polls(&self) -> Vec<StreamConnection> {
+        self.shared.lock().polls.clone()
+    }
+
+    /// Waits until at least `n` timeline requests were answered (false if `within` passes
+    /// first).
+    pub async fn wait_polls(&self, n: usize, within: Duration) -> bool {
+        let mut rx = self.shared.polled.subscribe();
+        tokio::time::timeout(within, rx.wait_for(|polled| *polled >= n))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Sends `Retry-After: {seconds}` with every refusal (none by default).
+    pub fn set_retry_after(&self, seconds: Option<u64>) {
+        self.shared.lock().retry_after = seconds;
+    }
+
+    /// Mastodon: puts `status` on the hashtag timeline of `tag` only, without streaming it.
+    pub fn add_to_timeline(&self, tag: &str, status: &Value) {
+        self.shared
+            .lock()
+            .timelines
+            .entry(tag.to_lowercase())
+            .or_default()
+            .push(status.clone());
+    }
+
     /// Refuses upgrades (401) without `Authorization: Bearer {token}`, as Mastodon 4.2+.
     pub fn require_token(&self, token: &str) {
         self.shared.lock().required_token = Some(token.to_string());
@@ -230,6 +276,7 @@ impl FakeStream {
 
     /// Mastodon: an `update` event carrying `status` to the connections for `tag`.
     pub fn push_status(&self, tag: &str, status: &Value) {
+        self.add_to_timeline(tag, status);
         let frame = json!({
             "stream": ["hashtag", tag],
             "event": "update",
@@ -240,6 +287,9 @@ impl FakeStream {
 
     /// Mastodon: a `delete` event for status `id` to the connections for `tag`.
     pub fn push_delete(&self, tag: &str, id: &str) {
+        if let Some(timeline) = self.shared.lock().timelines.get_mut(&tag.to_lowercase()) {
+            timeline.retain(|s| s.get("id").and_then(Value::as_str) != Some(id));
+        }
         let frame = json!({"stream": ["hashtag", tag], "event": "delete", "payload": id});
         self.send(Some(tag.to_lowercase()), None, frame.to_string());
     }
@@ -349,6 +399,76 @@ pub fn mastodon_status(id: &str, acct: &str, content_html: &str, tags: &[&str]) 
         "tags": tags,
         "emojis": [],
     })
+}
+
+/// Mastodon ids: a longer one is newer, and of equal length the greater.
+fn newer(a: &str, b: &str) -> bool {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b)).is_gt()
+}
+
+async fn timeline(
+    State(shared): State<Arc<Shared>>,
+    Path(tag): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let mut poll = StreamConnection {
+        query: format!(
+            "tag={}&{query}",
+            url::form_urlencoded::byte_serialize(tag.as_bytes()).collect::<String>()
+        ),
+        headers,
+        refused: None,
+    };
+    let since_id = poll.param("since_id");
+    let limit: usize = poll
+        .param("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .min(40);
+    let response = {
+        let mut inner = shared.lock();
+        let refusal = (!inner.refusals.is_empty()).then(|| inner.refusals.remove(0));
+        let response = match refusal {
+            Some(code) => {
+                poll.refused = Some(code);
+                let status =
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = (status, "{\"error\":\"refused by the fake\"}").into_response();
+                if let Some(seconds) = inner.retry_after {
+                    if let Ok(value) = seconds.to_string().parse() {
+                        response
+                            .headers_mut()
+                            .insert(axum::http::header::RETRY_AFTER, value);
+                    }
+                }
+                response
+            }
+            None => {
+                let statuses: Vec<Value> = inner
+                    .timelines
+                    .get(&tag.to_lowercase())
+                    .map(|all| {
+                        all.iter()
+                            .rev()
+                            .filter(|s| {
+                                let id = s.get("id").and_then(Value::as_str).unwrap_or_default();
+                                since_id.as_deref().is_none_or(|since| newer(id, since))
+                            })
+                            .take(limit)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                axum::Json(Value::Array(statuses)).into_response()
+            }
+        };
+        inner.polls.push(poll);
+        response
+    };
+    shared.polled.send_modify(|n| *n += 1);
+    response
 }
 
 async fn upgrade(

@@ -14,6 +14,10 @@
 //! example) and what its secret is: the admin page and the CLI show it, and
 //! [`coerce_settings`] uses it to read `key = value` text into the types the connector
 //! expects. A test checks it against each connector's own settings type.
+//!
+//! With several nodes, a change made here (secret replaced, account disabled, OAuth tokens
+//! stored) is announced by id only ([`AccountVault::announce`]); the other nodes re-read
+//! the account and follow it ([`AccountVault::follow`]).
 
 use dashmap::{DashMap, DashSet};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -710,6 +714,34 @@ pub struct Connection {
     pub outcome: Result<(), NotConnected>,
 }
 
+/// Tells other nodes that an account's stored state changed (its id only, never a secret).
+pub(crate) type AccountChanged = Arc<dyn Fn(i64) + Send + Sync>;
+
+/// What a route was built from: when another node announces a change, the route is
+/// rebuilt only if this differs (an unchanged OAuth connector keeps its token state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BuiltFrom {
+    disabled: bool,
+    sandbox: bool,
+    platform: String,
+    handle: String,
+    settings: String,
+    sealed: Option<Vec<u8>>,
+}
+
+impl BuiltFrom {
+    fn of(record: &AccountRecord) -> BuiltFrom {
+        BuiltFrom {
+            disabled: record.status == AccountStatus::Disabled,
+            sandbox: record.sandbox,
+            platform: record.platform.clone(),
+            handle: record.handle.clone(),
+            settings: record.settings.to_string(),
+            sealed: record.secret_sealed.clone(),
+        }
+    }
+}
+
 /// Seals, opens and connects platform accounts. One per server; the CLI makes its own.
 pub struct AccountVault {
     key: Arc<SealingKey>,
@@ -721,6 +753,10 @@ pub struct AccountVault {
     auth_failed: DashSet<i64>,
     /// Wraps OAuth accounts' connectors so their tokens stay fresh (set by the server).
     oauth: OnceLock<Arc<TokenManager>>,
+    /// What each account's route (or refusal) on this node was built from.
+    built: DashMap<i64, BuiltFrom>,
+    /// Tells other nodes about changes made here (set by the relay; PostgreSQL only).
+    changed: OnceLock<AccountChanged>,
 }
 
 impl std::fmt::Debug for AccountVault {
@@ -739,6 +775,24 @@ impl AccountVault {
             not_connected: DashMap::new(),
             auth_failed: DashSet::new(),
             oauth: OnceLock::new(),
+            built: DashMap::new(),
+            changed: OnceLock::new(),
+        }
+    }
+
+    /// Announces changes made on this node through `changed` from now on (the token
+    /// manager's stored tokens too, if OAuth is enabled).
+    pub(crate) fn on_change(&self, changed: AccountChanged) {
+        if let Some(manager) = self.oauth.get() {
+            manager.on_change(changed.clone());
+        }
+        let _ = self.changed.set(changed);
+    }
+
+    /// Tells other nodes that account `id`'s stored state changed, so they re-read it.
+    pub(crate) fn announce(&self, id: i64) {
+        if let Some(changed) = self.changed.get() {
+            changed(id);
         }
     }
 
@@ -851,6 +905,7 @@ impl AccountVault {
             }
             Err(e) => return Err(e.into()),
         };
+        self.announce(id);
         store
             .account_record(id)
             .await?
@@ -861,7 +916,7 @@ impl AccountVault {
     /// with the stored settings first; then it is sealed to the account's id and stored,
     /// and the account is `connected` again (audited as `account.secret_replace`).
     /// Refused for a sandbox or disabled account. Connect the returned account with
-    /// [`AccountVault::connect`].
+    /// [`AccountVault::connect`]; other nodes are told to reconnect it.
     pub async fn replace_secret(
         &self,
         store: &Store,
@@ -908,6 +963,7 @@ impl AccountVault {
         tx.forget_account_oauth(id).await?;
         tx.commit().await?;
         self.auth_failed.remove(&id);
+        self.announce(id);
         store
             .account_record(id)
             .await?
@@ -977,7 +1033,19 @@ impl AccountVault {
         if record.status == AccountStatus::AuthFailed {
             self.auth_failed.insert(record.id);
         }
-        match self.route(record) {
+        let built = self.route(record);
+        self.install(routes, record, built)
+    }
+
+    /// Puts a built route (or the reason there is none) in place for `record`.
+    fn install(
+        &self,
+        routes: &Routes,
+        record: &AccountRecord,
+        built: Result<AccountRoute, NotConnected>,
+    ) -> Result<(), NotConnected> {
+        self.built.insert(record.id, BuiltFrom::of(record));
+        match built {
             Ok(route) => {
                 routes.insert(record.id, route);
                 self.not_connected.remove(&record.id);
@@ -994,7 +1062,66 @@ impl AccountVault {
     /// Takes an account out of this node's fan-out.
     pub fn disconnect(&self, routes: &Routes, id: i64) {
         routes.remove(id);
+        self.built.remove(&id);
         self.not_connected.insert(id, NotConnected::Disabled);
+    }
+
+    /// Disables a stored account (audited as `account.disable`), takes it out of this
+    /// node's fan-out and tells the other nodes to do the same.
+    pub async fn disable(
+        &self,
+        store: &Store,
+        routes: &Routes,
+        actor: &str,
+        id: i64,
+    ) -> Result<(), StoreError> {
+        store.disable_account(actor, id).await?;
+        self.disconnect(routes, id);
+        self.announce(id);
+        Ok(())
+    }
+
+    /// Follows an account as another node left it in the store: disabled, it loses its
+    /// route; with another secret, settings or OAuth tokens, its route is built again;
+    /// unchanged, its route (and its connector's state) stays. A secret that does not
+    /// open with this node's key leaves a route in place (a key rotated on another node
+    /// needs this node restarted with the new key), with a warning.
+    pub(crate) fn follow(&self, routes: &Routes, record: &AccountRecord) {
+        let id = record.id;
+        if record.status == AccountStatus::AuthFailed {
+            self.auth_failed.insert(id);
+        } else {
+            self.auth_failed.remove(&id);
+        }
+        let now = BuiltFrom::of(record);
+        if self.built.get(&id).is_some_and(|b| *b.value() == now) {
+            return;
+        }
+        match self.route(record) {
+            Err(NotConnected::SecretDoesNotOpen) if routes.get(id).is_some() => {
+                tracing::warn!(
+                    account = id,
+                    "another node changed this account, but its secret does not open with \
+                     this node's key; the route this node had stays until it is restarted \
+                     with the key the others use"
+                );
+            }
+            built => match self.install(routes, record, built) {
+                Ok(()) => tracing::info!(
+                    account = id,
+                    "connected again after a change on another node"
+                ),
+                Err(NotConnected::Disabled) => {
+                    tracing::info!(
+                        account = id,
+                        "disabled on another node; out of this node's fan-out"
+                    )
+                }
+                Err(why) => {
+                    tracing::warn!(account = id, reason = %why, "changed on another node and not connected")
+                }
+            },
+        }
     }
 
     /// Connects every stored account (disabled ones are skipped). An account that cannot

@@ -1,20 +1,33 @@
-//! The hashtag monitor through the real server: fake Mastodon streaming endpoints and a
-//! fake Jetstream (`tocsin-test-support::streaming`) on loopback, a live session started
-//! over HTTP, and what was heard read back over HTTP and the panel's websocket.
+//! The hashtag monitor through the real server: fake Mastodon instances (streaming
+//! websocket for accounts with a token, the public hashtag timeline polled for the others)
+//! and a fake Jetstream (`tocsin-test-support::streaming`) on loopback, a live session
+//! started over HTTP, and what was heard read back over HTTP and the panel's websocket.
+//! Also two nodes on PostgreSQL: a session started on one starts the other's streams.
 
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tocsin_domain::Platform;
 use tocsin_monitor::Backoff;
 use tocsin_test_support::streaming::{self, mastodon_status, FakeStream};
 use tocsin_web::accounts::NewPlatformAccount;
-use tocsin_web::people::Role;
+use tocsin_web::people::{Role, SealingKey};
+use tocsin_web::server::harness::Harness;
 use tocsin_web::server::monitor::MonitorConfig;
 
 use crate::on_both_backends;
+use crate::server_nodes::{enrol, node_options, sign_in};
 use crate::server_support::{Api, Srv, PATIENCE};
-use crate::support::Backend;
+use crate::support::{Backend, TestDb};
+
+mod on_postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_started_on_one_node_starts_the_other_nodes_streams_at_once() {
+        super::a_session_started_on_one_node_starts_the_other_nodes_streams_at_once().await;
+    }
+}
 
 on_both_backends!(
     a_post_on_a_mastodon_stream_reaches_the_api_and_the_panel_asked_with_the_accounts_token,
@@ -54,6 +67,7 @@ async fn server(
             backoff: quick(),
             read_timeout: Duration::from_secs(30),
             reevaluate_every: Duration::from_secs(60),
+            poll_every: Duration::from_millis(100),
         };
     })
     .await;
@@ -89,6 +103,25 @@ async fn wait_open(fake: &FakeStream, n: usize) {
         "the fake never had {n} open connections (it has {})",
         fake.open_connections()
     );
+}
+
+/// Waits until the fake's hashtag timeline was asked `n` more times than `after`.
+async fn wait_polls(fake: &FakeStream, after: usize, n: usize) {
+    assert!(
+        fake.wait_polls(after + n, PATIENCE).await,
+        "the fake's timeline was polled {} times, not {}",
+        fake.polls().len(),
+        after + n
+    );
+}
+
+/// The tags the fake's timeline was asked for from poll `from` on.
+fn polled_tags(fake: &FakeStream, from: usize) -> BTreeSet<String> {
+    fake.polls()
+        .iter()
+        .skip(from)
+        .filter_map(|p| p.param("tag"))
+        .collect()
 }
 
 async fn a_post_on_a_mastodon_stream_reaches_the_api_and_the_panel_asked_with_the_accounts_token(
@@ -149,6 +182,19 @@ async fn a_post_on_a_mastodon_stream_reaches_the_api_and_the_panel_asked_with_th
     let streams = monitor["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1, "{monitor}");
     assert!(streams[0]["stream"].as_str().unwrap().ends_with("#stvknee"));
+    assert!(
+        fake.polls().is_empty(),
+        "an instance with a token is not polled"
+    );
+    // Deleted by its author: the stream says so, and the post shows as deleted.
+    fake.push_delete("stvknee", "1001");
+    s.poll(&dana, &format!("/api/sessions/{id}/conversation"), |body| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| !p["deleted_at"].is_null())
+    })
+    .await;
 }
 
 async fn a_bluesky_post_for_the_hashtag_is_stored_and_one_for_another_tag_is_not(backend: Backend) {
@@ -191,25 +237,22 @@ async fn the_same_post_heard_on_two_instances_and_after_a_reconnect_is_stored_on
     let a = streaming::start_mastodon().await.unwrap();
     let b = streaming::start_mastodon().await.unwrap();
     let jet = streaming::start_jetstream().await.unwrap();
+    // Public instances: their hashtag timelines are polled, no websocket is opened.
     let s = server(backend, &[&a, &b], Some(&jet)).await;
     let dana = s.sign_in("dana").await;
     let id = session(&dana, "StvKnee").await;
-    wait_open(&a, 1).await;
-    wait_open(&b, 1).await;
+    wait_polls(&a, 0, 1).await;
+    wait_polls(&b, 0, 1).await;
     wait_open(&jet, 1).await;
     let status = mastodon_status("77", "ann", "<p>Question?</p>", &["stvknee"]);
     a.push_status("stvknee", &status);
     b.push_status("stvknee", &status);
     jet.push_post("did:plc:bob", "3kbob", "Hi #stvknee", &["stvknee"], 5_000);
     conversation(&s, &dana, id, 2).await;
-    // The streams drop; on reconnect Jetstream replays from its cursor, and the instance
-    // sends the same status again.
-    a.drop_connections();
+    // Jetstream drops; on reconnect it replays from its cursor.
     jet.drop_connections();
-    wait_open(&a, 1).await;
     wait_open(&jet, 1).await;
-    a.push_status("stvknee", &status);
-    // A later post: once it is stored, everything before it was taken in.
+    // A later post on each: once stored, everything before it was taken in.
     jet.push_post(
         "did:plc:bob",
         "3kbob2",
@@ -217,28 +260,25 @@ async fn the_same_post_heard_on_two_instances_and_after_a_reconnect_is_stored_on
         &["stvknee"],
         9_000,
     );
-    let posts = conversation(&s, &dana, id, 3).await;
-    assert_eq!(posts.len(), 3, "{posts:?}");
+    a.push_status(
+        "stvknee",
+        &mastodon_status("78", "cy", "<p>Later</p>", &["stvknee"]),
+    );
+    let posts = conversation(&s, &dana, id, 4).await;
+    assert_eq!(posts.len(), 4, "{posts:?}");
     assert!(jet.accepted() >= 2);
-    // Deleted on the instance that heard it first: shown as deleted.
-    let mastodon = posts
+    assert_eq!(
+        a.accepted() + b.accepted(),
+        0,
+        "no websocket without a token"
+    );
+    let asked = a.polls();
+    assert!(asked
         .iter()
-        .find(|p| p["source"]["platform"] == "mastodon")
-        .unwrap();
-    let heard_on = mastodon["source"]["instance"].as_str().unwrap().to_string();
-    let first = if a.base_url.ends_with(&heard_on) {
-        &a
-    } else {
-        &b
-    };
-    first.push_delete("stvknee", "77");
-    s.poll(&dana, &format!("/api/sessions/{id}/conversation"), |body| {
-        body.as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["source"]["platform"] == "mastodon" && !p["deleted_at"].is_null())
-    })
-    .await;
+        .all(|p| p.param("tag").as_deref() == Some("stvknee")));
+    assert!(asked
+        .iter()
+        .any(|p| p.param("since_id").as_deref() == Some("77")));
 }
 
 async fn marking_a_question_is_audited_shown_and_refused_to_a_viewer(backend: Backend) {
@@ -331,7 +371,11 @@ async fn ending_a_session_closes_its_streams_and_ending_it_again_is_a_conflict(b
     let vic = s.sign_in("vic").await;
     let keep = session(&dana, "BoilWater").await;
     let id = session(&dana, "StvKnee").await;
-    wait_open(&fake, 2).await;
+    let mut polled = 0;
+    while polled_tags(&fake, 0).len() < 2 {
+        wait_polls(&fake, polled, 1).await;
+        polled = fake.polls().len();
+    }
     wait_open(&jet, 1).await;
     vic.post(&format!("/api/sessions/{id}/end"), json!({}))
         .await
@@ -344,8 +388,7 @@ async fn ending_a_session_closes_its_streams_and_ending_it_again_is_a_conflict(b
     assert_eq!(ended["state"], "ended");
     ws.until(|f| f["type"] == "live_session" && f["session"]["state"] == "ended")
         .await;
-    // Its stream on the instance closes; the other session's stays, and so does Jetstream.
-    wait_open(&fake, 1).await;
+    // Its stream on the instance stops; the other session's stays, and so does Jetstream.
     let monitor = s
         .poll(&dana, "/api/monitor", |m| {
             m["streams"].as_array().unwrap().len() == 2
@@ -359,6 +402,12 @@ async fn ending_a_session_closes_its_streams_and_ending_it_again_is_a_conflict(b
         .collect();
     assert!(names.iter().any(|n| n.ends_with("#boilwater")), "{names:?}");
     assert!(!names.iter().any(|n| n.ends_with("#stvknee")), "{names:?}");
+    let after = fake.polls().len();
+    wait_polls(&fake, after, 3).await;
+    assert_eq!(
+        polled_tags(&fake, after + 1),
+        BTreeSet::from(["boilwater".to_string()])
+    );
     let again = dana
         .post(&format!("/api/sessions/{id}/end"), json!({}))
         .await;
@@ -379,8 +428,14 @@ async fn ending_a_session_closes_its_streams_and_ending_it_again_is_a_conflict(b
     dana.post(&format!("/api/sessions/{keep}/end"), json!({}))
         .await
         .ok();
-    wait_open(&fake, 0).await;
     wait_open(&jet, 0).await;
+    s.poll(&dana, "/api/monitor", |m| {
+        m["streams"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let after = fake.polls().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(fake.polls().len() <= after + 1, "polled after the end");
 }
 
 async fn a_refused_stream_shows_reconnecting_with_the_platforms_answer(backend: Backend) {
@@ -408,4 +463,53 @@ async fn a_refused_stream_shows_reconnecting_with_the_platforms_answer(backend: 
         m["streams"][0]["state"] == "connected"
     })
     .await;
+}
+
+/// Two nodes on one PostgreSQL, each reading the same fake Jetstream, with the minute's
+/// check far away: a session started on node A opens node B's stream at once (the relay's
+/// `live_session` frame wakes B's monitor), and ending it on A closes B's.
+async fn a_session_started_on_one_node_starts_the_other_nodes_streams_at_once() {
+    let jet = streaming::start_jetstream().await.unwrap();
+    let db = TestDb::new(Backend::Postgres).await.unwrap();
+    let key = Arc::new(SealingKey::generate());
+    let log = Arc::new(tocsin_connectors::sandbox::SandboxLog::default());
+    let jet_url = url::Url::parse(&jet.ws_url()).unwrap();
+    let options = |node: &str| {
+        let mut o = node_options(node, &log, Duration::from_secs(60));
+        o.sandbox_accounts = vec![];
+        o.server.monitor = MonitorConfig {
+            enabled: true,
+            jetstream_url: Some(jet_url.clone()),
+            backoff: quick(),
+            reevaluate_every: Duration::from_secs(3600),
+            ..MonitorConfig::default()
+        };
+        o
+    };
+    let a = Harness::start(db.reopen().await.unwrap(), key.clone(), options("node-a"))
+        .await
+        .unwrap();
+    let b = Harness::start(db.reopen().await.unwrap(), key, options("node-b"))
+        .await
+        .unwrap();
+    let secret = enrol(&a.people, "dana", Role::Drafter).await;
+    let dana = sign_in(&a.url(), "dana", &secret).await;
+    // Both nodes' supervisors have made their first evaluation: nothing open, nothing read.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(jet.open_connections(), 0);
+    let id = session(&dana, "StvKnee").await;
+    wait_open(&jet, 2).await;
+    // B reads it itself, as its own monitor says.
+    let on_b = Api {
+        http: dana.http.clone(),
+        jar: dana.jar.clone(),
+        base: b.url(),
+    };
+    let monitor = on_b.get("/api/monitor").await.ok();
+    assert_eq!(monitor["streams"].as_array().unwrap().len(), 1, "{monitor}");
+    assert_eq!(monitor["streams"][0]["node"], "node-b");
+    dana.post(&format!("/api/sessions/{id}/end"), json!({}))
+        .await
+        .ok();
+    wait_open(&jet, 0).await;
 }

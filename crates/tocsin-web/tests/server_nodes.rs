@@ -3,8 +3,9 @@
 //! them is killed mid-way (its own runtime shut down, as `kill -9` would leave it), and
 //! a panel on the third hears deliveries the others made; a node whose database
 //! connection is cut (a TCP proxy the test controls) reports not-ready, claims nothing,
-//! and finishes the fan-out exactly once when the database comes back. Also `/metrics`
-//! and request ids, on both backends.
+//! and finishes the fan-out exactly once when the database comes back; an account's secret
+//! replaced, or the account disabled, on one node is followed by the others at once. Also
+//! `/metrics` and request ids, on both backends.
 
 use futures::StreamExt as _;
 use secrecy::ExposeSecret as _;
@@ -20,6 +21,7 @@ use tocsin_dispatch::DispatchConfig;
 use tocsin_domain::Platform;
 use tocsin_store::{AuditFilter, DeliveryState, Store, StoreOptions};
 use tocsin_test_support::db::test_settings;
+use tocsin_test_support::telegram;
 use tocsin_web::people::{totp, PasswordCost, People, Role, SealingKey};
 use tocsin_web::server::harness::{Harness, HarnessOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,6 +43,16 @@ mod on_postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_node_that_loses_its_database_is_not_ready_then_finishes_the_fan_out_once() {
         super::a_node_that_loses_its_database_is_not_ready_then_finishes_the_fan_out_once().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_secret_replaced_on_one_node_is_used_by_the_others_at_once() {
+        super::a_secret_replaced_on_one_node_is_used_by_the_others_at_once().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_disabled_on_one_node_gets_nothing_from_the_others() {
+        super::an_account_disabled_on_one_node_gets_nothing_from_the_others().await;
     }
 }
 
@@ -662,4 +674,189 @@ async fn metrics_count_deliveries_latencies_sockets_and_audit_appends(backend: B
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Two nodes on one PostgreSQL sharing a Telegram channel on a fake Bot API, connected on
+/// node A (before B started, so B connected it from the store), and the people to use it.
+struct TwoNodes {
+    _db: TestDb,
+    a: Harness,
+    b: Harness,
+    fake: telegram::FakeTelegram,
+    account: i64,
+    /// An admin, a drafter and an approver, signed in on node A.
+    admin: Api,
+    dana: Api,
+    alex: Api,
+}
+
+async fn two_nodes_with_a_telegram_channel() -> TwoNodes {
+    let db = TestDb::new(Backend::Postgres).await.unwrap();
+    let key = Arc::new(SealingKey::generate());
+    let log = Arc::new(SandboxLog::default());
+    let options = |node: &str| {
+        let mut o = node_options(node, &log, Duration::from_secs(60));
+        o.sandbox_accounts = vec![];
+        o.reuse_accounts = true;
+        o
+    };
+    let a = Harness::start(db.reopen().await.unwrap(), key.clone(), options("node-a"))
+        .await
+        .unwrap();
+    let root = enrol(&a.people, "root", Role::Admin).await;
+    let dana = enrol(&a.people, "dana", Role::Drafter).await;
+    let alex = enrol(&a.people, "alex", Role::Approver).await;
+    let admin = sign_in(&a.url(), "root", &root).await;
+    let dana = sign_in(&a.url(), "dana", &dana).await;
+    let alex = sign_in(&a.url(), "alex", &alex).await;
+    let fake = telegram::start().await.unwrap();
+    let added = admin
+        .post(
+            "/api/accounts",
+            json!({
+                "platform": "telegram",
+                "handle": "@countyhealth",
+                "display_name": "County Health on Telegram",
+                "settings": {"chat_id": telegram::CHAT_ID.to_string(), "api_url": fake.base_url},
+                "secret": telegram::TOKEN,
+            }),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let account = added.body["id"].as_i64().unwrap();
+    let b = Harness::start(db.reopen().await.unwrap(), key, options("node-b"))
+        .await
+        .unwrap();
+    assert!(
+        b.app.routes().get(account).is_some(),
+        "B connected it at start"
+    );
+    TwoNodes {
+        _db: db,
+        a,
+        b,
+        fake,
+        account,
+        admin,
+        dana,
+        alex,
+    }
+}
+
+/// `api`'s session (sessions are shared by the nodes) on the node at `base`.
+fn on(api: &Api, base: &str) -> Api {
+    Api {
+        http: api.http.clone(),
+        jar: api.jar.clone(),
+        base: base.to_string(),
+    }
+}
+
+/// The node that recorded each `delivery.result` of `message` for `account`, with the
+/// state it recorded.
+async fn results_for(store: &Store, message: i64, account: i64) -> Vec<(String, String)> {
+    store
+        .read_audit(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.event)
+        .filter(|e| {
+            e.action == "delivery.result"
+                && e.subjects.get("message") == Some(&message.to_string())
+                && e.subjects.get("account") == Some(&account.to_string())
+        })
+        .map(|e| (e.actor, e.outcome.unwrap_or_default()))
+        .collect()
+}
+
+async fn a_secret_replaced_on_one_node_is_used_by_the_others_at_once() {
+    let t = two_nodes_with_a_telegram_channel().await;
+    let store = t.a.app.store().clone();
+    let before = t.b.app.routes().get(t.account).unwrap().connector;
+
+    // The bot token is rotated at Telegram: only the new one works from now on.
+    let rotated = "987654321:AARotatedTelegramBotTokenForTocsinTests";
+    t.fake.set_token(rotated);
+    let r = t
+        .admin
+        .post(
+            &format!("/api/accounts/{}/secret", t.account),
+            json!({"secret": rotated}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Node B builds the account's route again from the store, without a restart.
+    let waiting = Waiting::new("node B to connect the account with its new secret");
+    loop {
+        let now = t.b.app.routes().get(t.account).map(|r| r.connector);
+        if now.is_some_and(|c| !Arc::ptr_eq(&c, &before)) {
+            break;
+        }
+        waiting.tick().await;
+    }
+    // Only node B is left to send.
+    t.a.stop().await.unwrap();
+    let (dana, alex) = (on(&t.dana, &t.b.url()), on(&t.alex, &t.b.url()));
+    let message = publish(&dana, &alex).await;
+    let waiting = Waiting::new("the alert to reach the channel");
+    while !all_sent(&store, message).await {
+        assert!(
+            !states(&store, message)
+                .await
+                .values()
+                .any(|s| *s == DeliveryState::Failed),
+            "{:?}",
+            results_for(&store, message, t.account).await
+        );
+        waiting.tick().await;
+    }
+    assert_eq!(t.fake.messages().len(), 1);
+    assert_eq!(
+        results_for(&store, message, t.account).await,
+        [("node-b".to_string(), "sent".to_string())],
+        "sent by node B, at the first attempt, with the new token"
+    );
+    t.b.stop().await.unwrap();
+}
+
+async fn an_account_disabled_on_one_node_gets_nothing_from_the_others() {
+    let t = two_nodes_with_a_telegram_channel().await;
+    let store = t.a.app.store().clone();
+
+    // An alert the channel cannot take yet: Telegram's flood control puts it off for a
+    // few seconds, so its delivery is pending when the account is disabled.
+    t.fake.flood(5);
+    let message = publish(&t.dana, &t.alex).await;
+    let waiting = Waiting::new("the delivery to wait for the flood control");
+    while states(&store, message).await.get(&t.account) != Some(&DeliveryState::RetryWait) {
+        waiting.tick().await;
+    }
+    let r = t
+        .admin
+        .post(&format!("/api/accounts/{}/disable", t.account), json!({}))
+        .await
+        .ok();
+    assert_eq!(r["status"], "disabled");
+
+    // Node B drops the account's route without a restart.
+    let waiting = Waiting::new("node B to drop the disabled account's route");
+    while t.b.app.routes().get(t.account).is_some() {
+        waiting.tick().await;
+    }
+    // Only node B is left: it claims the delivery when it is due and does not send it.
+    t.a.stop().await.unwrap();
+    let waiting = Waiting::new("node B to settle the pending delivery");
+    while states(&store, message).await.get(&t.account) != Some(&DeliveryState::Failed) {
+        waiting.tick().await;
+    }
+    assert!(t.fake.messages().is_empty(), "{:?}", t.fake.messages());
+    let results = results_for(&store, message, t.account).await;
+    assert_eq!(
+        results.last(),
+        Some(&("node-b".to_string(), "failed".to_string())),
+        "{results:?}"
+    );
+    t.b.stop().await.unwrap();
 }

@@ -1,5 +1,7 @@
 //! The token manager: starts and finishes authorisations, and wraps every OAuth account's
-//! connector so its token is refreshed before it expires and once after a 401.
+//! connector so its token is refreshed before it expires and once after a 401. Tokens it
+//! stores (an account connected, a refresh) are announced to the other nodes by account id
+//! only, so they take them at once.
 //!
 //! Why a wrapper: connectors take their token once, at build time, and report a refused
 //! token as [`ConnectorError::Auth`]; the dispatcher gives such a delivery up at once and
@@ -31,7 +33,7 @@ use tokio::sync::Mutex;
 use super::bundle::TokenBundle;
 use super::platform::{self, Identity, ResolvedClient, TokenError, Tokens};
 use super::{checked_url, redirect_uri, OAuthConfig, Refusal, OAUTH_PLATFORMS};
-use crate::accounts::{account_aad, coerce_settings};
+use crate::accounts::{account_aad, coerce_settings, AccountChanged};
 use crate::people::SealingKey;
 
 /// The associated data a pending authorisation's verifier is sealed to.
@@ -93,6 +95,8 @@ pub struct TokenManager {
     http: OnceLock<HttpClient>,
     sandbox: Arc<SandboxLog>,
     live: DashMap<i64, Weak<OAuthConnector>>,
+    /// Tells other nodes an account's tokens were stored (set by the relay).
+    changed: OnceLock<AccountChanged>,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -159,7 +163,20 @@ impl TokenManager {
             http: OnceLock::new(),
             sandbox,
             live: DashMap::new(),
+            changed: OnceLock::new(),
         })
+    }
+
+    /// Announces the accounts whose tokens this manager stores through `changed`.
+    pub(crate) fn on_change(&self, changed: AccountChanged) {
+        let _ = self.changed.set(changed);
+    }
+
+    /// Tells other nodes that account `id`'s tokens changed, so they re-read them.
+    fn announce(&self, id: i64) {
+        if let Some(changed) = self.changed.get() {
+            changed(id);
+        }
     }
 
     /// The configuration.
@@ -635,6 +652,7 @@ impl TokenManager {
             .await
             .map_err(store_refusal)?;
         tx.commit().await.map_err(store_refusal)?;
+        self.announce(id);
         let record = self
             .store
             .account_record(id)
@@ -1117,13 +1135,17 @@ impl OAuthConnector {
             )
             .await;
         match stored {
-            Ok(true) => match self.adopt(&manager, state, bundle, sealed) {
-                Ok(()) => {
-                    tracing::info!(account = self.id, reason = why, "token refreshed");
-                    Refreshed::Yes
+            Ok(true) => {
+                // Stored: the other nodes take the new tokens now, not at their next 401.
+                manager.announce(self.id);
+                match self.adopt(&manager, state, bundle, sealed) {
+                    Ok(()) => {
+                        tracing::info!(account = self.id, reason = why, "token refreshed");
+                        Refreshed::Yes
+                    }
+                    Err(e) => Refreshed::Later(e),
                 }
-                Err(e) => Refreshed::Later(e),
-            },
+            }
             // Someone stored another bundle meanwhile: take theirs.
             Ok(false) => match self.adopt_stored(&manager, state).await {
                 Ok(true) => Refreshed::Yes,

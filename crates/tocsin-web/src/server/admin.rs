@@ -399,6 +399,7 @@ pub async fn add_account(
     if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
         return Err(ApiError::internal(&why));
     }
+    app.0.vault.announce(id);
     Ok((StatusCode::CREATED, Json(account_view(&app, record))))
 }
 
@@ -450,16 +451,18 @@ async fn add_platform_account(
     Ok((StatusCode::CREATED, Json(account_view(app, record))))
 }
 
-/// `POST /api/accounts/{id}/disable`: out of fan-out at once; the account's row, its
-/// deliveries and the audit log keep its history.
+/// `POST /api/accounts/{id}/disable`: out of fan-out at once, on every node; the
+/// account's row, its deliveries and the audit log keep its history.
 pub async fn disable_account(
     State(app): State<App>,
     who: Authed,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AccountView>> {
     who.require(&app, Permission::ManageAccounts)?;
-    app.0.store.disable_account(who.user(), id).await?;
-    app.0.vault.disconnect(&app.0.routes, id);
+    app.0
+        .vault
+        .disable(&app.0.store, &app.0.routes, who.user(), id)
+        .await?;
     let record = app
         .0
         .store
@@ -478,7 +481,7 @@ pub struct ReplaceSecret {
 
 /// `POST /api/accounts/{id}/secret`: a new secret (a rotated token, a new webhook URL),
 /// checked by the platform's connector, stored sealed; the account is connected again
-/// at once. The answer never holds the secret.
+/// at once, on every node. The answer never holds the secret.
 pub async fn replace_secret(
     State(app): State<App>,
     who: Authed,

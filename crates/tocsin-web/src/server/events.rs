@@ -44,7 +44,7 @@ pub enum ServerEvent {
         /// Its state now.
         status: StreamStatusView,
     },
-    /// A live session changed (ended).
+    /// A live session started or ended.
     LiveSession {
         /// The session now.
         session: LiveSession,

@@ -151,13 +151,20 @@ impl App {
     pub fn new(parts: AppParts) -> App {
         let hub = Hub::new(parts.config.ws.queue);
         hub.relay(parts.dispatcher.subscribe());
-        let relay = relay::start(&hub, parts.store.clone(), parts.dispatcher.node_id());
         let vault = Arc::new(AccountVault::new(
             parts.people.sealing_key(),
             parts.sandbox.clone(),
         ));
         vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
         oauth::install(&vault, &parts);
+        // After the token manager is in place, so that its stored tokens are announced too.
+        let relay = relay::start(
+            &hub,
+            parts.store.clone(),
+            parts.dispatcher.node_id(),
+            &vault,
+            &parts.routes,
+        );
         relay::connect_accounts_on_demand(&parts.routes, &vault, parts.store.clone());
         let monitor =
             monitor::Monitor::new(parts.config.monitor.clone(), parts.dispatcher.node_id());

@@ -1,6 +1,8 @@
-//! Panel events between nodes: with several nodes on one PostgreSQL, what one node's hub
-//! publishes (delivery, draft and message events, sessions ending) reaches the panels of
-//! every other node at once, over `LISTEN` / `NOTIFY`.
+//! Panel events and account changes between nodes: with several nodes on one PostgreSQL,
+//! what one node's hub publishes (delivery, draft and message events, sessions ending)
+//! reaches the panels of every other node at once, over `LISTEN` / `NOTIFY`; so does
+//! "account N changed" (secret replaced, disabled, OAuth tokens stored), on which every
+//! other node re-reads account N and builds its route again or drops it.
 //!
 //! Each node sends what its hub publishes as notifications on the database's channel
 //! (see [`tocsin_store::notify`]), many frames packed into one payload
@@ -10,14 +12,17 @@
 //! tagged with this node's origin (node id and a random instance number) so a node skips
 //! its own. Losing the listening connection means events were missed: the listener
 //! reconnects with backoff and then tells this node's panels to `resync`; a failed send
-//! likewise sends a `resync` to the other nodes once sending works again. On SQLite (one
-//! node) none of this runs.
+//! likewise sends a `resync` to the other nodes once sending works again. Account changes
+//! travel as `@<id>` lines (the id only: secrets stay in the database); whenever a
+//! `resync` is owed, every account is re-read instead (`@*`, one query), so a missed
+//! change is still applied. On SQLite (one node) none of this runs.
 //!
 //! Also here: [`connect_accounts_on_demand`], so that a delivery to an account another
 //! node added (after this one started) is sent rather than failed for want of a route.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tocsin_dispatch::Routes;
 use tocsin_store::notify::MAX_PAYLOAD;
@@ -44,6 +49,8 @@ enum Outgoing {
     Frame(Arc<str>),
     /// A session ended (its id's digest): its sockets close everywhere.
     SessionEnded(Arc<str>),
+    /// An account's stored state changed (its id): other nodes re-read it.
+    AccountChanged(i64),
 }
 
 /// The hub's way out to other nodes. Cheap to clone; never blocks the publisher.
@@ -62,6 +69,11 @@ impl Outbox {
     /// Queues a session's end for other nodes.
     pub(crate) fn session_ended(&self, digest: Arc<str>) {
         self.push(Outgoing::SessionEnded(digest));
+    }
+
+    /// Queues an account's change for other nodes (an overflow makes them re-read all).
+    pub(crate) fn account_changed(&self, id: i64) {
+        self.push(Outgoing::AccountChanged(id));
     }
 
     fn push(&self, item: Outgoing) {
@@ -109,9 +121,17 @@ impl Relay {
     }
 }
 
-/// Starts relaying `hub`'s events to and from the other nodes on `store`'s database
-/// (PostgreSQL only; `None` on SQLite). Must be called inside a tokio runtime.
-pub(crate) fn start(hub: &Hub, store: Store, node_id: &str) -> Option<Relay> {
+/// Starts relaying `hub`'s events to and from the other nodes on `store`'s database, and
+/// the changes `vault` makes to accounts, which the other nodes apply to their routes as
+/// this node applies theirs to `routes` (PostgreSQL only; `None` on SQLite). Must be
+/// called inside a tokio runtime.
+pub(crate) fn start(
+    hub: &Hub,
+    store: Store,
+    node_id: &str,
+    vault: &Arc<AccountVault>,
+    routes: &Arc<Routes>,
+) -> Option<Relay> {
     if store.backend() != Backend::Postgres {
         return None;
     }
@@ -123,11 +143,14 @@ pub(crate) fn start(hub: &Hub, store: Store, node_id: &str) -> Option<Relay> {
     );
     let (tx, rx) = mpsc::channel(QUEUE);
     let overflowed = Arc::new(AtomicBool::new(false));
-    hub.attach_outbox(Outbox {
+    let outbox = Outbox {
         tx,
         overflowed: overflowed.clone(),
-    });
+    };
+    hub.attach_outbox(outbox.clone());
+    vault.on_change(Arc::new(move |id| outbox.account_changed(id)));
     let (stop, stopped) = watch::channel(());
+    let follower = Follower::start(store.clone(), vault, routes, stopped.clone());
     let state = Arc::new(RelayState::default());
     let channel = Arc::new(OnceCell::new());
     let sender = Sender {
@@ -143,6 +166,7 @@ pub(crate) fn start(hub: &Hub, store: Store, node_id: &str) -> Option<Relay> {
         channel,
         origin,
         hub: hub.clone(),
+        follower,
         state: state.clone(),
     };
     tokio::spawn(receiver.run(stopped));
@@ -183,6 +207,160 @@ pub(crate) fn connect_accounts_on_demand(
             }
         })
     }));
+}
+
+/// Account changes waiting to be applied at most; past that every account is re-read.
+const FOLLOW_QUEUE: usize = 4096;
+
+/// What the follower is asked to re-read.
+#[derive(Debug)]
+enum Follow {
+    /// One account.
+    One(i64),
+    /// Every account.
+    All,
+}
+
+/// Applies the other nodes' account changes to this node's routes: re-reads the changed
+/// accounts from the store and has the vault follow them ([`AccountVault::follow`]). It
+/// runs on a task of its own, so a database read never holds up panel events, and one
+/// batch at a time, so an older read never overwrites a newer one. A failed read is
+/// retried, with backoff, as a re-read of every account. Cheap to clone.
+#[derive(Debug, Clone)]
+struct Follower {
+    tx: mpsc::Sender<Follow>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl Follower {
+    fn start(
+        store: Store,
+        vault: &Arc<AccountVault>,
+        routes: &Arc<Routes>,
+        stopped: watch::Receiver<()>,
+    ) -> Follower {
+        let (tx, rx) = mpsc::channel(FOLLOW_QUEUE);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let task = FollowTask {
+            store,
+            vault: Arc::downgrade(vault),
+            routes: Arc::downgrade(routes),
+            overflowed: overflowed.clone(),
+        };
+        tokio::spawn(task.run(rx, stopped));
+        Follower { tx, overflowed }
+    }
+
+    /// Re-reads account `id`.
+    fn one(&self, id: i64) {
+        self.push(Follow::One(id));
+    }
+
+    /// Re-reads every account.
+    fn all(&self) {
+        self.push(Follow::All);
+    }
+
+    fn push(&self, follow: Follow) {
+        if self.tx.try_send(follow).is_err() {
+            self.overflowed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+struct FollowTask {
+    store: Store,
+    vault: Weak<AccountVault>,
+    routes: Weak<Routes>,
+    overflowed: Arc<AtomicBool>,
+}
+
+impl FollowTask {
+    async fn run(self, mut rx: mpsc::Receiver<Follow>, mut stopped: watch::Receiver<()>) {
+        let mut backoff = Duration::from_millis(100);
+        // Set after a failed read: every account is re-read, without waiting for news.
+        let mut owed_all = false;
+        loop {
+            let mut ids = BTreeSet::new();
+            let mut all = owed_all;
+            if !owed_all {
+                let first = tokio::select! {
+                    _ = stopped.changed() => return,
+                    first = rx.recv() => match first {
+                        Some(first) => first,
+                        None => return,
+                    },
+                };
+                all |= take(&mut ids, first);
+            }
+            while let Ok(next) = rx.try_recv() {
+                all |= take(&mut ids, next);
+            }
+            all |= self.overflowed.swap(false, Ordering::Relaxed);
+            let (Some(vault), Some(routes)) = (self.vault.upgrade(), self.routes.upgrade()) else {
+                return;
+            };
+            let done = if all {
+                self.reread_all(&vault, &routes).await
+            } else {
+                self.reread(&vault, &routes, &ids).await
+            };
+            drop((vault, routes));
+            match done {
+                Ok(()) => {
+                    if owed_all {
+                        tracing::info!("accounts changed on other nodes were read again");
+                    }
+                    owed_all = false;
+                    backoff = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    if !owed_all {
+                        tracing::warn!(error = %e, "could not read accounts changed on other nodes; trying again");
+                    }
+                    owed_all = true;
+                    tokio::select! {
+                        _ = stopped.changed() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn reread(
+        &self,
+        vault: &AccountVault,
+        routes: &Routes,
+        ids: &BTreeSet<i64>,
+    ) -> Result<(), StoreError> {
+        for &id in ids {
+            match self.store.account_record(id).await? {
+                Some(record) => vault.follow(routes, &record),
+                None => routes.remove(id),
+            }
+        }
+        Ok(())
+    }
+
+    async fn reread_all(&self, vault: &AccountVault, routes: &Routes) -> Result<(), StoreError> {
+        for record in self.store.account_records().await? {
+            vault.follow(routes, &record);
+        }
+        Ok(())
+    }
+}
+
+/// Adds what `follow` asks for to `ids`; whether it asks for every account.
+fn take(ids: &mut BTreeSet<i64>, follow: Follow) -> bool {
+    match follow {
+        Follow::One(id) => {
+            ids.insert(id);
+            false
+        }
+        Follow::All => true,
+    }
 }
 
 /// The database's channel, asked once.
@@ -232,8 +410,27 @@ fn pack(origin: &str, lines: Vec<String>) -> Vec<String> {
     out
 }
 
+/// One line of another node's payload.
+#[derive(Debug)]
+enum Incoming {
+    /// For this node's panels.
+    Panel(HubSignal),
+    /// Re-read this account (`@<id>`).
+    Account(i64),
+    /// Re-read every account (`@*`): changes may have been missed.
+    AllAccounts,
+}
+
+/// The line announcing account `id`'s change.
+fn account_line(id: i64) -> String {
+    format!("@{id}")
+}
+
+/// The line telling other nodes to re-read every account.
+const ALL_ACCOUNTS_LINE: &str = "@*";
+
 /// What a payload from another node carries, or nothing when it is this node's own.
-fn unpack(origin: &str, payload: &str) -> Vec<HubSignal> {
+fn unpack(origin: &str, payload: &str) -> Vec<Incoming> {
     let mut lines = payload.split('\n');
     match lines.next() {
         Some(from) if from != origin => {}
@@ -242,9 +439,13 @@ fn unpack(origin: &str, payload: &str) -> Vec<HubSignal> {
     lines
         .filter_map(|line| {
             if let Some(digest) = line.strip_prefix('!') {
-                Some(HubSignal::SessionEnded(digest.into()))
+                Some(Incoming::Panel(HubSignal::SessionEnded(digest.into())))
             } else if line.starts_with('{') {
-                Some(HubSignal::Frame(line.into()))
+                Some(Incoming::Panel(HubSignal::Frame(line.into())))
+            } else if line == ALL_ACCOUNTS_LINE {
+                Some(Incoming::AllAccounts)
+            } else if let Some(id) = line.strip_prefix('@') {
+                id.parse().ok().map(Incoming::Account)
             } else {
                 None
             }
@@ -280,14 +481,17 @@ impl Sender {
                     Err(_) => break,
                 }
             }
-            let mut lines = Vec::with_capacity(items.len() + 1);
+            let mut lines = Vec::with_capacity(items.len() + 2);
             if self.overflowed.swap(false, Ordering::Relaxed) || owed_resync {
                 lines.push(resync_line("events were missed between nodes"));
+                // An account change may have been among what was missed.
+                lines.push(ALL_ACCOUNTS_LINE.to_string());
             }
             let count = items.len() as u64;
             lines.extend(items.into_iter().map(|item| match item {
                 Outgoing::Frame(frame) => frame.to_string(),
                 Outgoing::SessionEnded(digest) => format!("!{digest}"),
+                Outgoing::AccountChanged(id) => account_line(id),
             }));
             let payloads = pack(&self.origin, lines);
             let sent = match channel_of(&self.store, &self.channel).await {
@@ -317,12 +521,14 @@ impl Sender {
     }
 }
 
-/// Hands the other nodes' events to this node's panels.
+/// Hands the other nodes' events to this node's panels, and their account changes to
+/// the [`Follower`].
 struct Receiver {
     store: Store,
     channel: Arc<OnceCell<String>>,
     origin: String,
     hub: Hub,
+    follower: Follower,
     state: Arc<RelayState>,
 }
 
@@ -343,10 +549,11 @@ impl Receiver {
                     if tried {
                         // Whatever the others sent while we were not listening is gone.
                         self.state.reconnects.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!("listening to other nodes again; panels told to resync");
+                        tracing::info!("listening to other nodes again; panels told to resync, accounts re-read");
                         self.hub.deliver_local(HubSignal::Frame(
                             resync_line("the connection between nodes was lost").into(),
                         ));
+                        self.follower.all();
                     }
                     tried = true;
                     failing = false;
@@ -357,9 +564,15 @@ impl Receiver {
                         };
                         match next {
                             Ok(Some(payload)) => {
-                                for signal in unpack(&self.origin, &payload) {
-                                    self.state.received.fetch_add(1, Ordering::Relaxed);
-                                    self.hub.deliver_local(signal);
+                                for incoming in unpack(&self.origin, &payload) {
+                                    match incoming {
+                                        Incoming::Panel(signal) => {
+                                            self.state.received.fetch_add(1, Ordering::Relaxed);
+                                            self.hub.deliver_local(signal);
+                                        }
+                                        Incoming::Account(id) => self.follower.one(id),
+                                        Incoming::AllAccounts => self.follower.all(),
+                                    }
                                 }
                             }
                             Ok(None) => {
@@ -405,22 +618,29 @@ impl Receiver {
 mod tests {
     use super::*;
 
-    fn frames(signals: &[HubSignal]) -> Vec<String> {
-        signals
+    fn frames(incoming: &[Incoming]) -> Vec<String> {
+        incoming
             .iter()
             .map(|s| match s {
-                HubSignal::Frame(f) => f.to_string(),
-                HubSignal::SessionEnded(d) => format!("!{d}"),
-                HubSignal::Shutdown => "shutdown".into(),
+                Incoming::Panel(HubSignal::Frame(f)) => f.to_string(),
+                Incoming::Panel(HubSignal::SessionEnded(d)) => format!("!{d}"),
+                Incoming::Panel(HubSignal::Shutdown) => "shutdown".into(),
+                Incoming::Account(id) => account_line(*id),
+                Incoming::AllAccounts => ALL_ACCOUNTS_LINE.into(),
             })
             .collect()
     }
 
     #[test]
-    fn frames_are_packed_under_the_payload_limit_and_unpacked_in_order_by_other_nodes() {
+    fn frames_and_account_changes_are_packed_under_the_payload_limit_and_unpacked_in_order_by_other_nodes(
+    ) {
         let lines: Vec<String> = (0..500)
             .map(|n| format!("{{\"type\":\"delivery\",\"message_id\":1,\"account_id\":{n}}}"))
-            .chain(std::iter::once("!digest-1".to_string()))
+            .chain([
+                "!digest-1".to_string(),
+                account_line(42),
+                ALL_ACCOUNTS_LINE.into(),
+            ])
             .collect();
         let payloads = pack("node-a/1", lines.clone());
         assert!(payloads.len() > 1, "{}", payloads.len());

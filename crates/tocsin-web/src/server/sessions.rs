@@ -11,6 +11,7 @@ use tocsin_store::workflow::LiveSessionRow;
 use super::auth::Authed;
 use super::catalog::playbook;
 use super::error::{ApiError, ApiResult, Json, Path};
+use super::events::ServerEvent;
 use super::views::MessageView;
 use super::App;
 use crate::people::Permission;
@@ -130,7 +131,12 @@ pub async fn create(
         .live_session(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no live session {id}")))?;
-    Ok((StatusCode::CREATED, Json(LiveSession::from(&row))))
+    let session = LiveSession::from(&row);
+    // Other nodes' monitors start its streams when the relay brings them this frame.
+    app.0.hub.publish(&ServerEvent::LiveSession {
+        session: session.clone(),
+    });
+    Ok((StatusCode::CREATED, Json(session)))
 }
 
 /// `GET /api/sessions/{id}`.

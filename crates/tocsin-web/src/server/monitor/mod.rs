@@ -1,10 +1,12 @@
 //! The hashtag monitor's supervisor: a background task of the server (started with it,
 //! like the dispatcher) that keeps the streams it reads equal to what the open live
 //! sessions want: each session's hashtag on each Mastodon instance of an enabled
-//! Mastodon account (with that account's token) and of `[monitor] mastodon_instances`
-//! (public, no token), and one Jetstream connection for all hashtags when
-//! `[monitor] jetstream_url` is set. It re-evaluates when a session starts or ends on
-//! this node ([`Monitor::wake`]) and every minute (sessions started on other nodes).
+//! Mastodon account (the streaming websocket, with that account's token) and of
+//! `[monitor] mastodon_instances` (the public hashtag timeline, polled: Mastodon 4.2+
+//! refuses streaming without a user token), and one Jetstream connection for all hashtags
+//! when `[monitor] jetstream_url` is set. It re-evaluates when a session starts or ends on
+//! this node ([`Monitor::wake`]), when a `live_session` frame comes through the hub (a
+//! session started or ended on another node, debounced), and every minute.
 //!
 //! Every node of a cluster runs its own streams; what they hear is stored once
 //! ([`intake`]). Stream states are per node, kept in memory ([`Monitor::statuses`]).
@@ -18,21 +20,26 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
+use tocsin_monitor::timeline::{DEFAULT_POLL_EVERY, DEFAULT_POLL_TIMEOUT};
 use tocsin_monitor::{
-    Backoff, Heard, JetstreamStream, StreamHandle, StreamState, StreamStatus, DEFAULT_READ_TIMEOUT,
+    Backoff, Heard, JetstreamStream, StreamHandle, StreamState, StreamStatus, TimelinePolling,
+    DEFAULT_READ_TIMEOUT,
 };
 use tocsin_store::{AccountStatus, StoreError};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use super::events::ServerEvent;
+use super::events::{HubSignal, ServerEvent};
 use super::App;
 use wanted::{instance_base, normalize_tag, Instance, StreamKey, Wanted};
 
 /// What streams send before the intake catches up; beyond it a stream waits (its socket
 /// buffers, then the platform drops it and it reconnects).
 const HEARD_QUEUE: usize = 1024;
+/// After a `live_session` frame, how long to wait for more before re-evaluating (a burst
+/// of sessions, or the same one heard twice, costs one evaluation).
+const HUB_DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// How the monitor runs (`[monitor]`).
 #[derive(Debug, Clone)]
@@ -49,6 +56,8 @@ pub struct MonitorConfig {
     pub read_timeout: Duration,
     /// How often the wanted streams are worked out again without a signal.
     pub reevaluate_every: Duration,
+    /// How often a public instance's hashtag timeline is polled (give or take a fifth).
+    pub poll_every: Duration,
 }
 
 impl Default for MonitorConfig {
@@ -61,6 +70,7 @@ impl Default for MonitorConfig {
             backoff: Backoff::default(),
             read_timeout: DEFAULT_READ_TIMEOUT,
             reevaluate_every: Duration::from_secs(60),
+            poll_every: DEFAULT_POLL_EVERY,
         }
     }
 }
@@ -253,6 +263,7 @@ struct Running {
 async fn supervise(app: App, mut stop: watch::Receiver<bool>) {
     let (tx, rx) = mpsc::channel::<Heard>(HEARD_QUEUE);
     let intake = tokio::spawn(intake::run(app.clone(), rx));
+    let follower = tokio::spawn(follow_hub(app.clone()));
     let mut running = Running::default();
     let every = app
         .0
@@ -285,9 +296,45 @@ async fn supervise(app: App, mut stop: watch::Receiver<bool>) {
             .set_status(tocsin_monitor::jetstream::STREAM_NAME, None);
         closing.push(handle.stop_and_wait());
     }
+    follower.abort();
     futures::future::join_all(closing).await;
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(5), intake).await;
+}
+
+/// Wakes the supervisor when a live session starts or ends anywhere: the relay brings other
+/// nodes' `live_session` frames into this node's hub. A `resync` (the relay was away, or
+/// the hub fell behind) may hide one, so it wakes it too. Ends with the supervisor.
+async fn follow_hub(app: App) {
+    let mut hub = app.0.hub.subscribe();
+    loop {
+        let wanted = match hub.recv().await {
+            Ok(HubSignal::Frame(frame)) => sessions_changed(&frame),
+            Ok(HubSignal::SessionEnded(_)) => false,
+            Ok(HubSignal::Shutdown) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                return
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+        };
+        if !wanted {
+            continue;
+        }
+        tokio::time::sleep(HUB_DEBOUNCE).await;
+        // What came meanwhile is covered by the evaluation this wake asks for.
+        hub = hub.resubscribe();
+        app.0.monitor.wake();
+    }
+}
+
+/// Whether a hub frame may change the open sessions: `live_session`, or `resync`.
+fn sessions_changed(frame: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Kind<'_>>(frame)
+        .is_ok_and(|k| k.kind == "live_session" || k.kind == "resync")
 }
 
 /// Reads the open sessions and the Mastodon accounts, and works out the wanted streams.
@@ -395,12 +442,21 @@ fn apply(app: &App, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<Hea
         }
         let name = stream.stream_name();
         started(app, &name);
-        let handle = tocsin_monitor::spawn_mastodon_with(
-            stream,
-            config.backoff,
-            config.read_timeout,
-            tx.clone(),
-        );
+        // Without a token the websocket is refused (Mastodon 4.2+); the timeline is public.
+        let handle = if stream.token.is_some() {
+            tocsin_monitor::spawn_mastodon_with(
+                stream,
+                config.backoff,
+                config.read_timeout,
+                tx.clone(),
+            )
+        } else {
+            let polling = TimelinePolling {
+                every: config.poll_every,
+                timeout: DEFAULT_POLL_TIMEOUT.min(config.read_timeout),
+            };
+            tocsin_monitor::spawn_mastodon_timeline(stream, polling, config.backoff, tx.clone())
+        };
         running.mastodon.insert(key, (name, handle));
     }
     match (wanted.jetstream_tags, &config.jetstream_url) {
