@@ -6,6 +6,13 @@
 //! Needs `python3` with `aiosmtpd` (`python3 -m pip install aiosmtpd`; `.ci/run` installs
 //! it). `TOCSIN_PYTHON` names another interpreter.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use secrecy::SecretString;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -30,7 +37,8 @@ impl RealSmtp {
     fn start() -> RealSmtp {
         let dir = tempfile::tempdir().expect("temp dir");
         let maildir = dir.path().join("mail");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real_servers/smtp_server.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real_servers/smtp_server.py");
         let python = std::env::var("TOCSIN_PYTHON").unwrap_or_else(|_| "python3".into());
         let mut child = Command::new(&python)
             .arg(&script)
@@ -161,7 +169,10 @@ async fn a_real_smtp_server_accepts_and_stores_posts_and_thread_updates_after_au
     let stored = smtp.stored();
     assert_eq!(stored.len(), 2, "both messages stored");
     let (a, b) = (&stored[0], &stored[1]);
-    assert_eq!(a.header("X-MailFrom").as_deref(), Some("alerts@health.example"));
+    assert_eq!(
+        a.header("X-MailFrom").as_deref(),
+        Some("alerts@health.example")
+    );
     assert_eq!(
         a.header("X-RcptTo").as_deref(),
         Some("residents@lists.example, press@health.example")
@@ -202,6 +213,9 @@ async fn a_real_smtp_server_refusing_the_password_is_an_auth_failure_that_hides_
         matches!(err, ConnectorError::Auth(ref m) if m.contains("535")),
         "{err:?}"
     );
-    assert!(!format!("{err} {err:?} {wrong:?}").contains("canary"), "{err}");
+    assert!(
+        !format!("{err} {err:?} {wrong:?}").contains("canary"),
+        "{err}"
+    );
     assert!(smtp.stored().is_empty(), "nothing was stored");
 }
