@@ -229,13 +229,16 @@ impl PageSink {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.chunks.send(Ok(bytes)).await.map_err(|_| StoreError::Io {
-            path: "export".into(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the export's reader went away",
-            ),
-        })
+        self.chunks
+            .send(Ok(bytes))
+            .await
+            .map_err(|_| StoreError::Io {
+                path: "export".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the export's reader went away",
+                ),
+            })
     }
 }
 

@@ -40,7 +40,9 @@ async fn appender_killed_by_its_parent() {
             let mut tx = store.begin().await.expect("begin");
             tx.append_audit_batch(
                 (0..20)
-                    .map(|i| AuditEvent::new("appender", "batch").subject("n", format!("{round}-{i}")))
+                    .map(|i| {
+                        AuditEvent::new("appender", "batch").subject("n", format!("{round}-{i}"))
+                    })
                     .collect(),
             )
             .await
@@ -65,7 +67,10 @@ async fn a_kill_9_during_audit_appends_leaves_a_chain_that_verifies_and_continue
     let exe = std::env::current_exe().expect("this test binary");
     let mut child = Command::new(exe)
         .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
-        .env(CHILD_ENV, format!("{}\n{}", db.url, db.dir.path().display()))
+        .env(
+            CHILD_ENV,
+            format!("{}\n{}", db.url, db.dir.path().display()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -84,7 +89,10 @@ async fn a_kill_9_during_audit_appends_leaves_a_chain_that_verifies_and_continue
             }
             panic!("the appender stopped by itself ({status}) at {len} entries: {err}");
         }
-        assert!(Instant::now() < deadline, "the appender wrote only {len} entries");
+        assert!(
+            Instant::now() < deadline,
+            "the appender wrote only {len} entries"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().expect("SIGKILL");

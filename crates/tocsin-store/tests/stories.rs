@@ -790,9 +790,9 @@ async fn a_streamed_export_is_the_same_file_sent_a_page_at_a_time(db: &TestDb) {
     // A reader that goes away stops the export.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     drop(rx);
-    let stopped = db.store.stream_export(&filter, ExportFormat::Jsonl, tx).await;
-    assert!(
-        matches!(stopped, Err(StoreError::Io { .. })),
-        "{stopped:?}"
-    );
+    let stopped = db
+        .store
+        .stream_export(&filter, ExportFormat::Jsonl, tx)
+        .await;
+    assert!(matches!(stopped, Err(StoreError::Io { .. })), "{stopped:?}");
 }

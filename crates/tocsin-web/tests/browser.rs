@@ -850,7 +850,11 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let total = approver.wait_seen("total-retracted", "", |_| true).await;
     assert_eq!(total.text, "14 Retracted");
     assert_eq!(approver.count(&tid("retract-button")).await, 0);
-    assert_eq!(approver.count(&tid("delivery-link")).await, 0, "the posts are gone");
+    assert_eq!(
+        approver.count(&tid("delivery-link")).await,
+        0,
+        "the posts are gone"
+    );
     approver.shot("approver-original-retracted").await;
 
     // 9. Compliance (same browser, after signing out) reads the audit log.

@@ -863,7 +863,9 @@ async fn the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiab
         tx.commit().await.unwrap();
     }
     let dana = s.sign_in("dana").await;
-    dana.get("/api/audit/export").await.refused(403, "forbidden");
+    dana.get("/api/audit/export")
+        .await
+        .refused(403, "forbidden");
     let casey = s.sign_in("casey").await;
     casey
         .get("/api/audit/export?format=xml")
@@ -871,7 +873,9 @@ async fn the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiab
         .refused(422, "invalid");
 
     for (format, content_type) in [("jsonl", "application/x-ndjson"), ("csv", "text/csv")] {
-        let r = casey.get(&format!("/api/audit/export?format={format}")).await;
+        let r = casey
+            .get(&format!("/api/audit/export?format={format}"))
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let header = |name: &str| {
             r.headers
@@ -885,7 +889,10 @@ async fn the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiab
             header("content-disposition").contains(&format!("tocsin-audit.{format}")),
             "{format}"
         );
-        assert!(header("content-length").is_empty(), "{format}: streamed, not sized");
+        assert!(
+            header("content-length").is_empty(),
+            "{format}: streamed, not sized"
+        );
         // The same bytes `tocsin audit export` writes for the log as it stands now.
         let mut file = Vec::new();
         let filter = tocsin_store::AuditFilter::default();
