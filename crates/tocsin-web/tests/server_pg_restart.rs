@@ -89,11 +89,7 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            cluster.port,
-            cluster.dir.path().display()
-        );
+        let options = cluster.options();
         let log = cluster.dir.path().join("postgres.log");
         cluster.run(
             "pg_ctl",
@@ -109,6 +105,14 @@ impl PgCluster {
             ],
         );
         Some(cluster)
+    }
+
+    fn options(&self) -> String {
+        format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        )
     }
 
     fn data(&self) -> String {
@@ -143,22 +147,26 @@ impl PgCluster {
         );
     }
 
-    /// `pg_ctl restart -m fast`: every session ended, the server down, then up again
-    /// (with the options it was started with; the log named again, or the new server
-    /// would keep this call's output pipe open).
-    fn restart(&self) {
+    /// `pg_ctl stop -m fast`: every session ended, the server down.
+    fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// `pg_ctl start` with the options it was first started with (the log named again, or
+    /// the new server would keep this call's output pipe open).
+    fn start_again(&self) {
         let log = self.dir.path().join("postgres.log").display().to_string();
         self.run(
             "pg_ctl",
             &[
                 "-D",
                 &self.data(),
+                "-o",
+                &self.options(),
                 "-l",
                 &log,
-                "-m",
-                "fast",
                 "-w",
-                "restart",
+                "start",
             ],
         );
     }
@@ -234,9 +242,19 @@ async fn postgres_restart_during_fan_out_is_survived_without_loss_or_duplicates(
         .values()
         .filter(|s| **s == DeliveryState::Sent)
         .count();
+    // The restart: stopped (fast: every session cut), the node seen not ready while the
+    // database is down, then started again.
     let restart = std::time::Instant::now();
-    let restarting = cluster.clone();
-    tokio::task::spawn_blocking(move || restarting.restart())
+    let stopping = cluster.clone();
+    tokio::task::spawn_blocking(move || stopping.stop())
+        .await
+        .unwrap();
+    let waiting = Waiting::new("/readyz to say 503 while the database is down");
+    while !saw_not_ready.load(Ordering::SeqCst) {
+        waiting.tick().await;
+    }
+    let starting = cluster.clone();
+    tokio::task::spawn_blocking(move || starting.start_again())
         .await
         .unwrap();
     let restarted_in = restart.elapsed();
