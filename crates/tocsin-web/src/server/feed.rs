@@ -27,6 +27,7 @@ use tocsin_store::FeedMessage;
 
 use super::drafts::DraftInputs;
 use super::error::{ApiError, ApiResult, Path};
+use super::host::loopback_base;
 use super::App;
 
 /// Messages read per answer: the feed's entries and the earlier alerts they reference.
@@ -101,22 +102,8 @@ fn site_of(app: &App, headers: &HeaderMap) -> ApiResult<FeedSite> {
     if let Some(url) = &config.public_url {
         return FeedSite::new(url, sender).map_err(|e| ApiError::internal(&e));
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let name = if host.starts_with('[') {
-        host.split(']').next().map(|h| h.trim_start_matches('['))
-    } else {
-        host.split(':').next()
-    }
-    .unwrap_or_default();
-    let loopback = name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        if let Ok(site) = FeedSite::new(&format!("http://{host}"), sender) {
+    if let Some(base) = loopback_base(headers) {
+        if let Ok(site) = FeedSite::new(&base, sender) {
             return Ok(site);
         }
     }

@@ -19,6 +19,7 @@ pub mod events;
 mod feed;
 pub mod harness;
 mod health;
+mod host;
 mod messages;
 mod metrics;
 pub mod monitor;

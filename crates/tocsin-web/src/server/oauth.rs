@@ -25,6 +25,7 @@ use tocsin_domain::Platform;
 
 use super::auth::{authenticate, Authed};
 use super::error::{ApiError, ApiResult, Json};
+use super::host::loopback_base;
 use super::{App, AppParts};
 use crate::accounts::AccountVault;
 use crate::oauth::{
@@ -118,33 +119,19 @@ pub struct StartAnswer {
     expires_at: DateTime<Utc>,
 }
 
-/// Tocsin's public URL: `[oauth] public_url`, or, on a loopback address only, the
+/// Tocsin's public URL (`[server] public_url`), or, on a loopback address only, the
 /// request's own `Host`.
 fn public_url(app: &App, headers: &HeaderMap) -> ApiResult<String> {
     if let Some(url) = &app.0.config.oauth.public_url {
         return Ok(url.trim_end_matches('/').to_string());
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let name = if host.starts_with('[') {
-        host.split(']').next().map(|h| h.trim_start_matches('['))
-    } else {
-        host.split(':').next()
-    }
-    .unwrap_or_default();
-    let loopback = name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        return Ok(format!("http://{host}"));
+    if let Some(base) = loopback_base(headers) {
+        return Ok(base);
     }
     Err(ApiError::new(
         StatusCode::CONFLICT,
         "not_configured",
-        "set [oauth] public_url to Tocsin's public address: platforms send the browser back to <public_url>/oauth/callback",
+        "set [server] public_url to Tocsin's public address: platforms send the browser back to <public_url>/oauth/callback",
     ))
 }
 
