@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost};
 use tocsin_connectors::email::{message_id, EmailConfig, EmailConnector};
+use tocsin_test_support::smtp::ReceivedMail;
 
 const USER: &str = "alerts";
 const PASSWORD: &str = "canary-real-smtp-password-4711";
@@ -86,8 +87,10 @@ impl RealSmtp {
             .expect("connector")
     }
 
-    /// Every stored message, oldest first (Maildir file names start with the time).
-    fn stored(&self) -> Vec<Stored> {
+    /// Every stored message, oldest first (Maildir file names start with the time), read
+    /// into the fake server's message type for its header and body helpers (the Maildir
+    /// holds `\n` line ends; SMTP had `\r\n`).
+    fn stored(&self) -> Vec<ReceivedMail> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
             return Vec::new();
         };
@@ -99,7 +102,19 @@ impl RealSmtp {
         });
         files
             .iter()
-            .map(|p| Stored::parse(&std::fs::read_to_string(p).expect("read stored mail")))
+            .map(|p| {
+                let text = std::fs::read_to_string(p).expect("read stored mail");
+                ReceivedMail {
+                    mail_from: String::new(),
+                    rcpt_to: Vec::new(),
+                    raw: text
+                        .replace("\r\n", "\n")
+                        .replace('\n', "\r\n")
+                        .into_bytes(),
+                    accepted: true,
+                    auth_user: None,
+                }
+            })
             .collect()
     }
 }
@@ -109,41 +124,6 @@ impl Drop for RealSmtp {
         self.stdin.take();
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A stored message: its headers (unfolded) and body.
-struct Stored {
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Stored {
-    fn parse(text: &str) -> Stored {
-        let text = text.replace("\r\n", "\n");
-        let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for line in head.lines() {
-            if line.starts_with([' ', '\t']) {
-                if let Some((_, value)) = headers.last_mut() {
-                    value.push(' ');
-                    value.push_str(line.trim());
-                }
-            } else if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_string(), value.trim().to_string()));
-            }
-        }
-        Stored {
-            headers,
-            body: body.to_string(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
     }
 }
 
@@ -187,11 +167,12 @@ async fn a_real_smtp_server_accepts_and_stores_posts_and_thread_updates_after_au
         content_type.starts_with("multipart/alternative"),
         "{content_type}"
     );
-    assert!(a.body.contains("Until further notice."), "{}", a.body);
+    assert!(a.body().contains("Until further notice."), "{}", a.body());
     assert!(
-        a.body.contains("<p><b>Boil water</b> before drinking.</p>"),
+        a.body()
+            .contains("<p><b>Boil water</b> before drinking.</p>"),
         "{}",
-        a.body
+        a.body()
     );
     assert_eq!(
         b.header("Subject").as_deref(),
