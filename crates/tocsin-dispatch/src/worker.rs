@@ -113,12 +113,16 @@ impl std::fmt::Debug for Dispatcher {
 
 /// Why a delivery could not even be attempted.
 fn failed(error: impl Into<String>) -> (ResultOutcome, DeliveryEventKind) {
-    let error = error.into();
+    failed_for_good(error.into(), false)
+}
+
+/// A delivery given up on; `auth` when the platform refused the account's credentials.
+fn failed_for_good(error: String, auth: bool) -> (ResultOutcome, DeliveryEventKind) {
     (
         ResultOutcome::Failed {
             error: error.clone(),
         },
-        DeliveryEventKind::Failed { error, auth: false },
+        DeliveryEventKind::Failed { error, auth },
     )
 }
 
@@ -730,13 +734,7 @@ async fn deliver(
                     )
                 }
                 RetryDecision::GiveUp => {
-                    let auth = matches!(error, ConnectorError::Auth(_));
-                    (
-                        ResultOutcome::Failed {
-                            error: text.clone(),
-                        },
-                        DeliveryEventKind::Failed { error: text, auth },
-                    )
+                    failed_for_good(text, matches!(error, ConnectorError::Auth(_)))
                 }
             }
         }
