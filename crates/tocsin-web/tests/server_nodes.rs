@@ -288,6 +288,9 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
         let (url, dir) = (db.url.clone(), db.dir.path().to_path_buf());
         let mut options = node_options("node-b", &log, lease);
         options.reuse_accounts = true;
+        // B's platform answers slowly, so that what it holds when it is killed is still
+        // in flight then, however long the test takes to notice.
+        options.sandbox_latency = Duration::from_millis(400);
         let key = key.clone();
         b_runtime
             .spawn(async move {
@@ -320,7 +323,7 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
     let store = a.app.store().clone();
     // Kill B while it holds claims, once the fan-out is well under way.
     let waiting = Waiting::new("node B to hold claims");
-    let b_claims: Vec<i64> = loop {
+    loop {
         let rows = store.deliveries(message).await.unwrap();
         let sent = rows
             .iter()
@@ -333,14 +336,32 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
             })
             .map(|d| d.account_id)
             .collect();
-        if sent >= 60 && !held.is_empty() {
-            break held;
+        if sent >= 60
+            && !held.is_empty()
+            && senders(&store, message)
+                .await
+                .values()
+                .any(|n| n == "node-b")
+        {
+            break;
         }
         waiting.tick().await;
-    };
+    }
     b_runtime.shutdown_background();
     let killed_at = started.elapsed();
     drop(b);
+    // What B held when it died: read after its death (a result B committed between the
+    // look above and the kill is B's, rightly), and well before its lease runs out.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let b_claims: Vec<i64> = store
+        .deliveries(message)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|d| d.state == DeliveryState::Sending && d.lease_owner.as_deref() == Some("node-b"))
+        .map(|d| d.account_id)
+        .collect();
+    assert!(!b_claims.is_empty(), "node B held nothing when it died");
 
     let waiting = Waiting::new("every delivery to settle");
     while !all_sent(&store, message).await {
