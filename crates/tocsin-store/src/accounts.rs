@@ -566,4 +566,17 @@ impl Store {
         });
         rows.into_iter().map(record_from_row).collect()
     }
+
+    /// How many times any account was added or changed, by any process on this database
+    /// (counted by triggers in the changing transaction). A running server reads it now
+    /// and then and re-reads its accounts when it moved: that is how a change made with
+    /// `tocsin accounts ...` reaches it.
+    pub async fn account_change_count(&self) -> Result<i64, StoreError> {
+        let n: i64 = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT n FROM account_changes WHERE id = 1")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n)
+    }
 }

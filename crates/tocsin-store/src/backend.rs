@@ -74,6 +74,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversation",
         include_str!("../migrations/sqlite/0007_conversation.sql"),
     ),
+    (
+        8,
+        "account_changes",
+        include_str!("../migrations/sqlite/0008_account_changes.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -111,10 +116,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversation",
         include_str!("../migrations/postgres/0007_conversation.sql"),
     ),
+    (
+        8,
+        "account_changes",
+        include_str!("../migrations/postgres/0008_account_changes.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -4,8 +4,9 @@
 //! a panel on the third hears deliveries the others made; a node whose database
 //! connection is cut (a TCP proxy the test controls) reports not-ready, claims nothing,
 //! and finishes the fan-out exactly once when the database comes back; an account's secret
-//! replaced, or the account disabled, on one node is followed by the others at once. Also
-//! `/metrics` and request ids, on both backends.
+//! replaced, or the account disabled, on one node is followed by the others at once, and
+//! from the command line (another process on the database) by a running server within
+//! seconds. Also `/metrics` and request ids, on both backends.
 
 use futures::StreamExt as _;
 use secrecy::ExposeSecret as _;
@@ -22,6 +23,7 @@ use tocsin_domain::Platform;
 use tocsin_store::{AuditFilter, DeliveryState, Store, StoreOptions};
 use tocsin_test_support::db::test_settings;
 use tocsin_test_support::telegram;
+use tocsin_web::accounts::AccountVault;
 use tocsin_web::people::{totp, PasswordCost, People, Role, SealingKey};
 use tocsin_web::server::harness::{Harness, HarnessOptions};
 use tokio::net::{TcpListener, TcpStream};
@@ -56,7 +58,10 @@ mod on_postgres_only {
     }
 }
 
-on_both_backends!(metrics_count_deliveries_latencies_sockets_and_audit_appends,);
+on_both_backends!(
+    metrics_count_deliveries_latencies_sockets_and_audit_appends,
+    an_account_changed_from_the_command_line_is_followed_by_a_running_server,
+);
 
 /// How long the multi-node stories wait for a fan-out to settle.
 pub(crate) const SETTLE: Duration = Duration::from_secs(90);
@@ -880,4 +885,99 @@ async fn an_account_disabled_on_one_node_gets_nothing_from_the_others() {
         "{results:?}"
     );
     t.b.stop().await.unwrap();
+}
+
+/// What `tocsin accounts replace-secret` and `tocsin accounts disable` do while a server
+/// runs: another process on the same database (its own store and vault, as the command
+/// opens them) changes the account; the server follows within seconds, without a restart
+/// and without any message between the two but the database.
+async fn an_account_changed_from_the_command_line_is_followed_by_a_running_server(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await.unwrap();
+    let key = Arc::new(SealingKey::generate());
+    let log = Arc::new(SandboxLog::default());
+    let mut options = node_options("node-a", &log, Duration::from_secs(60));
+    options.sandbox_accounts = vec![];
+    let a = Harness::start(db.reopen().await.unwrap(), key.clone(), options)
+        .await
+        .unwrap();
+    let root = enrol(&a.people, "root", Role::Admin).await;
+    let dana = enrol(&a.people, "dana", Role::Drafter).await;
+    let alex = enrol(&a.people, "alex", Role::Approver).await;
+    let admin = sign_in(&a.url(), "root", &root).await;
+    let dana = sign_in(&a.url(), "dana", &dana).await;
+    let alex = sign_in(&a.url(), "alex", &alex).await;
+    let fake = telegram::start().await.unwrap();
+    let added = admin
+        .post(
+            "/api/accounts",
+            json!({
+                "platform": "telegram",
+                "handle": "@countyhealth",
+                "display_name": "County Health on Telegram",
+                "settings": {"chat_id": telegram::CHAT_ID.to_string(), "api_url": fake.base_url},
+                "secret": telegram::TOKEN,
+            }),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let account = added.body["id"].as_i64().unwrap();
+    let before = a.app.routes().get(account).unwrap().connector;
+
+    // The command line, in a process of its own.
+    let cli_store = db.reopen().await.unwrap();
+    let cli_vault = AccountVault::new(key.clone(), Arc::new(SandboxLog::default()));
+
+    // The bot token is rotated at Telegram and replaced from the command line.
+    let rotated = "987654321:AARotatedTelegramBotTokenForTocsinTests";
+    fake.set_token(rotated);
+    cli_vault
+        .replace_secret(&cli_store, "cli:root", account, rotated.to_string().into())
+        .await
+        .unwrap();
+    let waiting = Waiting::new("the server to connect the account with its new secret");
+    loop {
+        let now = a.app.routes().get(account).map(|r| r.connector);
+        if now.is_some_and(|c| !Arc::ptr_eq(&c, &before)) {
+            break;
+        }
+        waiting.tick().await;
+    }
+    let store = a.app.store().clone();
+    let message = publish(&dana, &alex).await;
+    let waiting = Waiting::new("the alert to reach the channel with the new token");
+    while !all_sent(&store, message).await {
+        assert!(
+            !states(&store, message)
+                .await
+                .values()
+                .any(|s| *s == DeliveryState::Failed),
+            "{:?}",
+            results_for(&store, message, account).await
+        );
+        waiting.tick().await;
+    }
+    assert_eq!(fake.messages().len(), 1);
+    assert_eq!(
+        results_for(&store, message, account).await,
+        [("node-a".to_string(), "sent".to_string())],
+        "sent at the first attempt, with the new token"
+    );
+
+    // Disabled from the command line: the server drops its route.
+    cli_store
+        .disable_account("cli:root", account)
+        .await
+        .unwrap();
+    let waiting = Waiting::new("the server to drop the disabled account's route");
+    while a.app.routes().get(account).is_some() {
+        waiting.tick().await;
+    }
+    cli_store.close().await;
+    match store.verify_live(None).await.unwrap() {
+        Ok(_) => {}
+        Err(b) => panic!("the audit chain does not verify: {b:?}"),
+    }
+    a.stop().await.unwrap();
 }

@@ -7,6 +7,7 @@
 //! clock; authorisation is by role ([`crate::people::Permission`]) on every route and
 //! every websocket frame alike, through the same functions.
 
+mod account_follow;
 mod admin;
 mod audit;
 mod auth;
@@ -131,6 +132,8 @@ pub(crate) struct Inner {
     pub(crate) vault: Arc<AccountVault>,
     /// Panel events to and from other nodes (PostgreSQL only).
     pub(crate) relay: Option<relay::Relay>,
+    /// Account changes made by other nodes and processes, applied to the routes.
+    _account_follow: account_follow::AccountFollow,
     /// The hashtag monitor's state (its supervisor runs in [`serve`]).
     pub(crate) monitor: monitor::Monitor,
     dispatching: AtomicBool,
@@ -159,12 +162,14 @@ impl App {
         vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
         oauth::install(&vault, &parts);
         // After the token manager is in place, so that its stored tokens are announced too.
+        let account_follow =
+            account_follow::AccountFollow::start(parts.store.clone(), &vault, &parts.routes);
         let relay = relay::start(
             &hub,
             parts.store.clone(),
             parts.dispatcher.node_id(),
             &vault,
-            &parts.routes,
+            account_follow.follower(),
         );
         relay::connect_accounts_on_demand(&parts.routes, &vault, parts.store.clone());
         let monitor =
@@ -180,6 +185,7 @@ impl App {
             hub,
             vault,
             relay,
+            _account_follow: account_follow,
             monitor,
             dispatching: AtomicBool::new(false),
         }))

@@ -20,15 +20,15 @@
 //! Also here: [`connect_accounts_on_demand`], so that a delivery to an account another
 //! node added (after this one started) is sent rather than failed for want of a route.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 use tocsin_dispatch::Routes;
 use tocsin_store::notify::MAX_PAYLOAD;
 use tocsin_store::{Backend, Store, StoreError};
 use tokio::sync::{mpsc, watch, OnceCell};
 
+use super::account_follow::Follower;
 use super::events::{Hub, HubSignal, ServerEvent};
 use crate::accounts::AccountVault;
 
@@ -123,14 +123,14 @@ impl Relay {
 
 /// Starts relaying `hub`'s events to and from the other nodes on `store`'s database, and
 /// the changes `vault` makes to accounts, which the other nodes apply to their routes as
-/// this node applies theirs to `routes` (PostgreSQL only; `None` on SQLite). Must be
+/// this node hands theirs to `follower` (PostgreSQL only; `None` on SQLite). Must be
 /// called inside a tokio runtime.
 pub(crate) fn start(
     hub: &Hub,
     store: Store,
     node_id: &str,
     vault: &Arc<AccountVault>,
-    routes: &Arc<Routes>,
+    follower: &Follower,
 ) -> Option<Relay> {
     if store.backend() != Backend::Postgres {
         return None;
@@ -150,7 +150,7 @@ pub(crate) fn start(
     hub.attach_outbox(outbox.clone());
     vault.on_change(Arc::new(move |id| outbox.account_changed(id)));
     let (stop, stopped) = watch::channel(());
-    let follower = Follower::start(store.clone(), vault, routes, stopped.clone());
+    let follower = follower.clone();
     let state = Arc::new(RelayState::default());
     let channel = Arc::new(OnceCell::new());
     let sender = Sender {
@@ -207,160 +207,6 @@ pub(crate) fn connect_accounts_on_demand(
             }
         })
     }));
-}
-
-/// Account changes waiting to be applied at most; past that every account is re-read.
-const FOLLOW_QUEUE: usize = 4096;
-
-/// What the follower is asked to re-read.
-#[derive(Debug)]
-enum Follow {
-    /// One account.
-    One(i64),
-    /// Every account.
-    All,
-}
-
-/// Applies the other nodes' account changes to this node's routes: re-reads the changed
-/// accounts from the store and has the vault follow them ([`AccountVault::follow`]). It
-/// runs on a task of its own, so a database read never holds up panel events, and one
-/// batch at a time, so an older read never overwrites a newer one. A failed read is
-/// retried, with backoff, as a re-read of every account. Cheap to clone.
-#[derive(Debug, Clone)]
-struct Follower {
-    tx: mpsc::Sender<Follow>,
-    overflowed: Arc<AtomicBool>,
-}
-
-impl Follower {
-    fn start(
-        store: Store,
-        vault: &Arc<AccountVault>,
-        routes: &Arc<Routes>,
-        stopped: watch::Receiver<()>,
-    ) -> Follower {
-        let (tx, rx) = mpsc::channel(FOLLOW_QUEUE);
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let task = FollowTask {
-            store,
-            vault: Arc::downgrade(vault),
-            routes: Arc::downgrade(routes),
-            overflowed: overflowed.clone(),
-        };
-        tokio::spawn(task.run(rx, stopped));
-        Follower { tx, overflowed }
-    }
-
-    /// Re-reads account `id`.
-    fn one(&self, id: i64) {
-        self.push(Follow::One(id));
-    }
-
-    /// Re-reads every account.
-    fn all(&self) {
-        self.push(Follow::All);
-    }
-
-    fn push(&self, follow: Follow) {
-        if self.tx.try_send(follow).is_err() {
-            self.overflowed.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-struct FollowTask {
-    store: Store,
-    vault: Weak<AccountVault>,
-    routes: Weak<Routes>,
-    overflowed: Arc<AtomicBool>,
-}
-
-impl FollowTask {
-    async fn run(self, mut rx: mpsc::Receiver<Follow>, mut stopped: watch::Receiver<()>) {
-        let mut backoff = Duration::from_millis(100);
-        // Set after a failed read: every account is re-read, without waiting for news.
-        let mut owed_all = false;
-        loop {
-            let mut ids = BTreeSet::new();
-            let mut all = owed_all;
-            if !owed_all {
-                let first = tokio::select! {
-                    _ = stopped.changed() => return,
-                    first = rx.recv() => match first {
-                        Some(first) => first,
-                        None => return,
-                    },
-                };
-                all |= take(&mut ids, first);
-            }
-            while let Ok(next) = rx.try_recv() {
-                all |= take(&mut ids, next);
-            }
-            all |= self.overflowed.swap(false, Ordering::Relaxed);
-            let (Some(vault), Some(routes)) = (self.vault.upgrade(), self.routes.upgrade()) else {
-                return;
-            };
-            let done = if all {
-                self.reread_all(&vault, &routes).await
-            } else {
-                self.reread(&vault, &routes, &ids).await
-            };
-            drop((vault, routes));
-            match done {
-                Ok(()) => {
-                    if owed_all {
-                        tracing::info!("accounts changed on other nodes were read again");
-                    }
-                    owed_all = false;
-                    backoff = Duration::from_millis(100);
-                }
-                Err(e) => {
-                    if !owed_all {
-                        tracing::warn!(error = %e, "could not read accounts changed on other nodes; trying again");
-                    }
-                    owed_all = true;
-                    tokio::select! {
-                        _ = stopped.changed() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    async fn reread(
-        &self,
-        vault: &AccountVault,
-        routes: &Routes,
-        ids: &BTreeSet<i64>,
-    ) -> Result<(), StoreError> {
-        for &id in ids {
-            match self.store.account_record(id).await? {
-                Some(record) => vault.follow(routes, &record),
-                None => routes.remove(id),
-            }
-        }
-        Ok(())
-    }
-
-    async fn reread_all(&self, vault: &AccountVault, routes: &Routes) -> Result<(), StoreError> {
-        for record in self.store.account_records().await? {
-            vault.follow(routes, &record);
-        }
-        Ok(())
-    }
-}
-
-/// Adds what `follow` asks for to `ids`; whether it asks for every account.
-fn take(ids: &mut BTreeSet<i64>, follow: Follow) -> bool {
-    match follow {
-        Follow::One(id) => {
-            ids.insert(id);
-            false
-        }
-        Follow::All => true,
-    }
 }
 
 /// The database's channel, asked once.

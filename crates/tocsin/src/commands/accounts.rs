@@ -35,15 +35,14 @@ pub enum AccountsCommand {
     /// Connect a platform account. Its settings come from --setting and --settings-file,
     /// its secret from standard input (--secret-stdin); both are checked by the
     /// platform's connector before anything is stored, and the secret is stored sealed.
-    /// A running server connects it when it next starts (the admin page connects at once).
+    /// Running servers connect it within a few seconds, on first use at the latest.
     Add(AddArgs),
     /// List accounts with their status and whether a secret is stored (and, when a key is
     /// configured, whether it opens with it). Never shows a secret.
     List,
     /// Replace an account's secret (a rotated token, a new webhook URL), read from
     /// standard input and checked by the platform's connector first. The account is
-    /// `connected` again; running servers use the new secret at their next start (the
-    /// admin page's Replace secret acts at once).
+    /// `connected` again; running servers use the new secret within a few seconds.
     ReplaceSecret {
         /// The account's id (see `tocsin accounts list`).
         id: i64,
@@ -52,8 +51,8 @@ pub enum AccountsCommand {
         #[arg(long)]
         secret_stdin: bool,
     },
-    /// Disable an account: it leaves fan-out (running servers at their next start; the
-    /// admin page's Disable acts at once); its history stays.
+    /// Disable an account: it leaves fan-out (running servers follow within a few
+    /// seconds); its history stays.
     Disable {
         /// The account's id (see `tocsin accounts list`).
         id: i64,
@@ -145,8 +144,8 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
             (AccountsCommand::Disable { id }, ..) => {
                 store.disable_account(&actor, id).await?;
                 println!(
-                    "account {id} is disabled: no new message goes to it once each running \
-                     server restarts (the admin page's Disable stops it at once); its history stays"
+                    "account {id} is disabled: running servers send it nothing more within a \
+                     few seconds; its history stays"
                 );
                 Ok(())
             }
@@ -255,9 +254,7 @@ async fn add_account(
             "no secret"
         }
     );
-    println!(
-        "Running servers connect it when they next start (the admin page connects an account at once)."
-    );
+    println!("Running servers connect it within a few seconds.");
     Ok(())
 }
 
@@ -273,7 +270,7 @@ async fn replace_secret(
     let r = vault.replace_secret(store, actor, id, secret).await?;
     println!(
         "account {id} ({} {}): secret replaced and sealed; status connected. Running servers \
-         use it at their next start (the admin page's Replace secret acts at once).",
+         use it within a few seconds.",
         r.platform, r.handle
     );
     Ok(())
