@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 
 use dashmap::DashMap;
 use rand::SeedableRng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tocsin_connector::breaker::{Admission, BreakerConfig, Breakers};
 use tocsin_connector::retry::{RetryDecision, RetryPolicy};
@@ -32,6 +32,9 @@ use tracing::Instrument as _;
 
 /// The longest pause between claim rounds while the database does not answer.
 const MAX_OUTAGE_BACKOFF: Duration = Duration::from_secs(5);
+/// How long after a retry falls due the claim loop looks for it (so the database's clock
+/// has passed it too), and how close two retries are to be claimed by one look.
+const RETRY_WAKE_MARGIN: Duration = Duration::from_millis(5);
 
 /// Fan-out settings.
 #[derive(Debug, Clone)]
@@ -85,6 +88,9 @@ struct Shared {
     paused_until: DashMap<i64, tokio::time::Instant>,
     events: broadcast::Sender<DeliveryEvent>,
     wake: Arc<Notify>,
+    /// When retries this node scheduled fall due: the claim loop looks again at each,
+    /// rather than at the next poll.
+    retry_wakes: Mutex<BTreeSet<tokio::time::Instant>>,
     results: mpsc::Sender<Record>,
     stats: DispatchStats,
 }
@@ -141,6 +147,7 @@ impl Dispatcher {
             paused_until: DashMap::new(),
             events,
             wake: Arc::new(Notify::new()),
+            retry_wakes: Mutex::new(BTreeSet::new()),
             results: results_tx,
             stats: DispatchStats::default(),
             config,
@@ -198,6 +205,7 @@ impl Dispatcher {
         tokio::pin!(shutdown);
         let mut failures: u32 = 0;
         loop {
+            let looked_at = tokio::time::Instant::now();
             let claimed = loop {
                 match self.dispatch_batch().await {
                     Ok(0) => break Ok(()),
@@ -247,11 +255,26 @@ impl Dispatcher {
                 None => tokio::select! {
                     () = &mut shutdown => break,
                     () = self.shared.wake.notified() => {}
-                    () = tokio::time::sleep(self.shared.config.poll_interval) => {}
+                    () = tokio::time::sleep_until(self.next_look(looked_at)) => {}
                 },
             }
         }
         self.drain().await;
+    }
+
+    /// When the claim loop, idle since a round that began at `looked_at`, looks for due
+    /// work again: after the poll interval, or as soon as a retry this node scheduled
+    /// falls due, if sooner. Retries that were due when that round began were taken by it.
+    fn next_look(&self, looked_at: tokio::time::Instant) -> tokio::time::Instant {
+        let poll = tokio::time::Instant::now() + self.shared.config.poll_interval;
+        let mut wakes = self
+            .shared
+            .retry_wakes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let later = wakes.split_off(&looked_at);
+        *wakes = later;
+        wakes.first().map_or(poll, |&first| first.min(poll))
     }
 
     /// Waits until every delivery this node started has been recorded.
@@ -459,22 +482,28 @@ async fn commit(
         "recorded results"
     );
     if let Some(recorded) = recorded {
-        // Come back exactly when the earliest retry is due, not at the next poll.
-        let now = shared.store.now();
-        let earliest = results
+        // Come back when each retry is due, not at the next poll.
+        let (now, instant) = (shared.store.now(), tokio::time::Instant::now());
+        let mut due: Vec<tokio::time::Instant> = results
             .iter()
             .filter_map(|r| match &r.outcome {
-                ResultOutcome::Retry { at, .. } | ResultOutcome::Unknown { at, .. } => Some(*at),
+                ResultOutcome::Retry { at, .. } | ResultOutcome::Unknown { at, .. } => {
+                    // A little after, so the database's clock has passed it too.
+                    Some(instant + (*at - now).to_std().unwrap_or_default() + RETRY_WAKE_MARGIN)
+                }
                 _ => None,
             })
-            .min();
-        if let Some(at) = earliest {
-            let wait = (at - now).to_std().unwrap_or_default();
-            let wake = shared.wake.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(wait).await;
-                wake.notify_one();
-            });
+            .collect();
+        if !due.is_empty() {
+            due.sort_unstable();
+            // Retries a few milliseconds apart are claimed by one look.
+            due.dedup_by(|later, earlier| *later - *earlier < RETRY_WAKE_MARGIN);
+            shared
+                .retry_wakes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(due);
+            shared.wake.notify_one();
         }
         for ((result, (event, platform)), status) in results.iter().zip(published).zip(recorded) {
             match status {

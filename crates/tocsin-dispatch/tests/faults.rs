@@ -4,14 +4,14 @@
 //! fails at once without a retry storm.
 
 use std::time::{Duration, Instant};
-use tocsin_dispatch::DeliveryEventKind;
+use tocsin_dispatch::{DeliveryEventKind, Dispatcher};
 use tocsin_domain::Platform;
 use tocsin_store::outbox::Placement;
 use tocsin_store::DeliveryState;
 use tocsin_test_support::{bluesky, mastodon, Fault};
 
 use crate::on_both_backends;
-use crate::support::{Backend, Deployment};
+use crate::support::{fast_config, Backend, Deployment};
 
 on_both_backends!(
     a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_not_delayed,
@@ -19,6 +19,7 @@ on_both_backends!(
     a_revoked_token_fails_at_once_without_retries,
     a_slow_platform_never_delays_the_others,
     repeated_outages_open_the_breaker_and_it_recovers,
+    rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll,
 );
 
 async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_not_delayed(
@@ -281,5 +282,80 @@ async fn repeated_outages_open_the_breaker_and_it_recovers(backend: Backend) {
     assert!(
         writes < 10,
         "the open breaker stopped the hammering: {writes} writes"
+    );
+}
+
+/// Eight accounts answered 429 with `Retry-After: 1` at once, each retry due at its own
+/// moment (the jitter spreads them): the running claim loop, whose poll interval is far
+/// longer, comes back when each one falls due, so every post is out a little over a
+/// second after the first answer, not at the next poll.
+async fn rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll(backend: Backend) {
+    let masto = mastodon::start().await.unwrap();
+    let mut d = Deployment::new(backend, 0).await;
+    for i in 0..8 {
+        d.add_connected(
+            Platform::Mastodon,
+            &format!("@health{i}@fake"),
+            serde_json::json!({"base_url": masto.base_url}),
+            mastodon::TOKEN,
+        )
+        .await;
+        masto.faults().push_fault(Fault::rate_limited(1));
+    }
+    let poll = Duration::from_secs(20);
+    let dispatcher = Dispatcher::new(
+        d.store().clone(),
+        d.routes.clone(),
+        tocsin_dispatch::DispatchConfig {
+            poll_interval: poll,
+            // The jitter added to Retry-After is up to 250 ms: the retries spread out.
+            retry: tocsin_connector::retry::RetryPolicy {
+                initial: Duration::from_millis(250),
+                ..fast_config("node-a").retry
+            },
+            ..fast_config("node-a")
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let dispatcher = dispatcher.clone();
+        tokio::spawn(async move {
+            dispatcher
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        })
+    };
+    let started = Instant::now();
+    let m = d
+        .approve(
+            "Heat warning: cooling centers open.",
+            &d.accounts,
+            Placement::default(),
+        )
+        .await;
+    dispatcher.wake();
+    while !d.states(m).await.iter().all(|s| s.is_settled()) {
+        assert!(
+            started.elapsed() < poll,
+            "still waiting at the poll interval: {:?}",
+            d.states(m).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    let _ = stop.send(());
+    running.await.unwrap();
+    assert!(
+        d.states(m).await.iter().all(|s| *s == DeliveryState::Sent),
+        "{:?}",
+        d.states(m).await
+    );
+    assert_eq!(masto.live_statuses().len(), 8);
+    assert!(took >= Duration::from_secs(1), "Retry-After: 1 was obeyed");
+    assert!(
+        took < Duration::from_secs(5),
+        "retried when due, not at the next poll: {took:?}"
     );
 }
