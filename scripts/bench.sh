@@ -23,6 +23,13 @@ cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --back
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --backend postgres --nodes 3
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 10000 --runs 2 --backend postgres --nodes 3
 
+echo "== side by side: Apprise (python3 -m pip install apprise) on the same fakes"
+if python3 -c "import apprise" 2>/dev/null; then
+  python3 scripts/compare_apprise.py --accounts 1000 --runs 3
+else
+  echo "skipped: Apprise is not installed (python3 -m pip install apprise)"
+fi
+
 echo "== idle server memory: tocsin serve on SQLite, then 100 idle panels"
 cargo bench -p tocsin --bench idle_memory
 
