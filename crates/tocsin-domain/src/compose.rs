@@ -251,7 +251,7 @@ impl Composer {
                     (Some(n), Some(s)) if s.numbering => format!("{n}/ {body}"),
                     _ => body,
                 };
-                let phi = self.guard.check(&body, &value_spans(&body, &spans_source));
+                let phi = self.guard.check_with_spans(&body, || value_spans(&body, &spans_source));
                 cache.insert(template, Rendered { text: body, phi });
             }
             let Some(rendered) = cache.get(template) else {
@@ -278,7 +278,7 @@ impl Composer {
         if platforms.contains(&Platform::Email) {
             if let Some(template) = step.email_html_template() {
                 let html = self.templates.render(template, Escaping::Html, &ctx)?;
-                let phi = self.guard.check(&html, &value_spans(&html, &spans_source));
+                let phi = self.guard.check_with_spans(&html, || value_spans(&html, &spans_source));
                 variants.push(ComposedVariant {
                     target: VariantTarget::EmailHtml,
                     template: template.to_string(),
@@ -298,7 +298,7 @@ impl Composer {
         )?);
         let headline_phi = self
             .guard
-            .check(&headline, &value_spans(&headline, &spans_source));
+            .check_with_spans(&headline, || value_spans(&headline, &spans_source));
         let cap_area = match &playbook.cap {
             Some(_) => Some(tidy(&self.templates.render(
                 &cap_area_name(&playbook.id),

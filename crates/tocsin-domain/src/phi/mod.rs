@@ -157,6 +157,16 @@ impl PhiGuard {
     ///
     /// `variable` is the variable of the first span in `values` that overlaps the hit.
     pub fn check(&self, text: &str, values: &[ValueSpan]) -> Vec<PhiHit> {
+        self.check_with_spans(text, || values.to_vec())
+    }
+
+    /// [`PhiGuard::check`], with the value spans asked for only when the text has a hit
+    /// (finding where each value lies in a text costs more than most scans).
+    pub fn check_with_spans(
+        &self,
+        text: &str,
+        values: impl FnOnce() -> Vec<ValueSpan>,
+    ) -> Vec<PhiHit> {
         let inner = &*self.inner;
         let mut raw: Vec<RawHit> = Vec::new();
         scan::scan(&inner.detectors, &inner.names, text, &mut raw);
@@ -175,6 +185,7 @@ impl PhiGuard {
         if raw.is_empty() {
             return Vec::new();
         }
+        let values = values();
 
         // Union overlapping hits of one family so each identifier is reported once.
         raw.sort_unstable_by_key(|h| (h.family, h.start, h.end));
