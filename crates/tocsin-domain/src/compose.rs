@@ -237,7 +237,7 @@ impl Composer {
         options: ComposeOptions,
     ) -> Result<ComposedStep, ComposeError> {
         let (data, displays, spans_source) = render_data(playbook, step, filled, options);
-        let ctx = context(data)?;
+        let ctx = context(data);
 
         let mut cache: BTreeMap<&str, Rendered> = BTreeMap::new();
         let mut variants = Vec::with_capacity(platforms.len() + 1);
