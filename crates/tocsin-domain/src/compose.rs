@@ -251,7 +251,9 @@ impl Composer {
                     (Some(n), Some(s)) if s.numbering => format!("{n}/ {body}"),
                     _ => body,
                 };
-                let phi = self.guard.check_with_spans(&body, || value_spans(&body, &spans_source));
+                let phi = self
+                    .guard
+                    .check_with_spans(&body, || value_spans(&body, &spans_source));
                 cache.insert(template, Rendered { text: body, phi });
             }
             let Some(rendered) = cache.get(template) else {
@@ -278,7 +280,9 @@ impl Composer {
         if platforms.contains(&Platform::Email) {
             if let Some(template) = step.email_html_template() {
                 let html = self.templates.render(template, Escaping::Html, &ctx)?;
-                let phi = self.guard.check_with_spans(&html, || value_spans(&html, &spans_source));
+                let phi = self
+                    .guard
+                    .check_with_spans(&html, || value_spans(&html, &spans_source));
                 variants.push(ComposedVariant {
                     target: VariantTarget::EmailHtml,
                     template: template.to_string(),
