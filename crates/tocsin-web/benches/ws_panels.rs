@@ -70,6 +70,8 @@ struct Args {
     sessions: usize,
     connect_concurrency: usize,
     serve: bool,
+    /// `--test`: a smoke run, whose figures say nothing about the aims.
+    smoke: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -80,6 +82,7 @@ fn parse_args() -> Result<Args> {
         sessions: 0,
         connect_concurrency: 200,
         serve: false,
+        smoke: false,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
@@ -101,6 +104,7 @@ fn parse_args() -> Result<Args> {
                 a.panels = 50;
                 a.events = 10;
                 a.rate = 100.0;
+                a.smoke = true;
             }
             "--serve" => a.serve = true,
             // `cargo bench` passes `--bench` to every bench binary.
@@ -749,11 +753,15 @@ async fn drive(args: &Args) -> Result<bool> {
     );
     println!("| machine load (1-minute average) before / after publishing | {load_before} / {load_after} |");
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
-    println!(
-        "| aims | p99 under 100 ms: {}; under 40 KiB per socket: {} |",
-        met(p99.is_some_and(|p| p < 100_000)),
-        met(per_socket < 40.0 * 1024.0)
-    );
+    if args.smoke {
+        println!("| aims | not judged: a smoke run (--test), a few panels, maybe a debug build |");
+    } else {
+        println!(
+            "| aims | p99 under 100 ms: {}; under 40 KiB per socket: {} |",
+            met(p99.is_some_and(|p| p < 100_000)),
+            met(per_socket < 40.0 * 1024.0)
+        );
+    }
     if duplicates + unexpected > 0 {
         println!("| other frames | {duplicates} duplicates, {unexpected} unexpected |");
     }
