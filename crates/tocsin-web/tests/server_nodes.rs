@@ -702,12 +702,13 @@ async fn metrics_count_deliveries_latencies_sockets_and_audit_appends(backend: B
     assert_eq!(r.status(), 404);
 }
 
-/// Two nodes on one PostgreSQL sharing a Telegram channel on a fake Bot API, connected on
-/// node A (before B started, so B connected it from the store), and the people to use it.
-struct TwoNodes {
-    _db: TestDb,
+/// Node A with a Telegram channel on a fake Bot API, added through the API, and the people
+/// to use it; what another node or process needs to join it (database, key, sandbox log).
+struct TelegramNode {
+    db: TestDb,
+    key: Arc<SealingKey>,
+    log: Arc<SandboxLog>,
     a: Harness,
-    b: Harness,
     fake: telegram::FakeTelegram,
     account: i64,
     /// An admin, a drafter and an approver, signed in on node A.
@@ -716,19 +717,26 @@ struct TwoNodes {
     alex: Api,
 }
 
-async fn two_nodes_with_a_telegram_channel() -> TwoNodes {
-    let db = TestDb::new(Backend::Postgres).await.unwrap();
+/// A node of a deployment with no sandbox accounts of its own: it takes the accounts
+/// already in the database.
+fn telegram_node_options(node: &str, log: &Arc<SandboxLog>) -> HarnessOptions {
+    let mut o = node_options(node, log, Duration::from_secs(60));
+    o.sandbox_accounts = vec![];
+    o.reuse_accounts = true;
+    o
+}
+
+async fn node_with_a_telegram_channel(backend: Backend) -> TelegramNode {
+    let db = TestDb::new(backend).await.unwrap();
     let key = Arc::new(SealingKey::generate());
     let log = Arc::new(SandboxLog::default());
-    let options = |node: &str| {
-        let mut o = node_options(node, &log, Duration::from_secs(60));
-        o.sandbox_accounts = vec![];
-        o.reuse_accounts = true;
-        o
-    };
-    let a = Harness::start(db.reopen().await.unwrap(), key.clone(), options("node-a"))
-        .await
-        .unwrap();
+    let a = Harness::start(
+        db.reopen().await.unwrap(),
+        key.clone(),
+        telegram_node_options("node-a", &log),
+    )
+    .await
+    .unwrap();
     let root = enrol(&a.people, "root", Role::Admin).await;
     let dana = enrol(&a.people, "dana", Role::Drafter).await;
     let alex = enrol(&a.people, "alex", Role::Approver).await;
@@ -750,22 +758,55 @@ async fn two_nodes_with_a_telegram_channel() -> TwoNodes {
         .await;
     assert_eq!(added.status, 201, "{}", added.text);
     let account = added.body["id"].as_i64().unwrap();
-    let b = Harness::start(db.reopen().await.unwrap(), key, options("node-b"))
-        .await
-        .unwrap();
-    assert!(
-        b.app.routes().get(account).is_some(),
-        "B connected it at start"
-    );
-    TwoNodes {
-        _db: db,
+    TelegramNode {
+        db,
+        key,
+        log,
         a,
-        b,
         fake,
         account,
         admin,
         dana,
         alex,
+    }
+}
+
+/// Two nodes on one PostgreSQL sharing a Telegram channel on a fake Bot API, connected on
+/// node A (before B started, so B connected it from the store), and the people to use it.
+struct TwoNodes {
+    _db: TestDb,
+    a: Harness,
+    b: Harness,
+    fake: telegram::FakeTelegram,
+    account: i64,
+    /// An admin, a drafter and an approver, signed in on node A.
+    admin: Api,
+    dana: Api,
+    alex: Api,
+}
+
+async fn two_nodes_with_a_telegram_channel() -> TwoNodes {
+    let t = node_with_a_telegram_channel(Backend::Postgres).await;
+    let b = Harness::start(
+        t.db.reopen().await.unwrap(),
+        t.key,
+        telegram_node_options("node-b", &t.log),
+    )
+    .await
+    .unwrap();
+    assert!(
+        b.app.routes().get(t.account).is_some(),
+        "B connected it at start"
+    );
+    TwoNodes {
+        _db: t.db,
+        a: t.a,
+        b,
+        fake: t.fake,
+        account: t.account,
+        admin: t.admin,
+        dana: t.dana,
+        alex: t.alex,
     }
 }
 
@@ -894,35 +935,16 @@ async fn an_account_disabled_on_one_node_gets_nothing_from_the_others() {
 async fn an_account_changed_from_the_command_line_is_followed_by_a_running_server(
     backend: Backend,
 ) {
-    let db = TestDb::new(backend).await.unwrap();
-    let key = Arc::new(SealingKey::generate());
-    let log = Arc::new(SandboxLog::default());
-    let mut options = node_options("node-a", &log, Duration::from_secs(60));
-    options.sandbox_accounts = vec![];
-    let a = Harness::start(db.reopen().await.unwrap(), key.clone(), options)
-        .await
-        .unwrap();
-    let root = enrol(&a.people, "root", Role::Admin).await;
-    let dana = enrol(&a.people, "dana", Role::Drafter).await;
-    let alex = enrol(&a.people, "alex", Role::Approver).await;
-    let admin = sign_in(&a.url(), "root", &root).await;
-    let dana = sign_in(&a.url(), "dana", &dana).await;
-    let alex = sign_in(&a.url(), "alex", &alex).await;
-    let fake = telegram::start().await.unwrap();
-    let added = admin
-        .post(
-            "/api/accounts",
-            json!({
-                "platform": "telegram",
-                "handle": "@countyhealth",
-                "display_name": "County Health on Telegram",
-                "settings": {"chat_id": telegram::CHAT_ID.to_string(), "api_url": fake.base_url},
-                "secret": telegram::TOKEN,
-            }),
-        )
-        .await;
-    assert_eq!(added.status, 201, "{}", added.text);
-    let account = added.body["id"].as_i64().unwrap();
+    let TelegramNode {
+        db,
+        key,
+        a,
+        fake,
+        account,
+        dana,
+        alex,
+        ..
+    } = node_with_a_telegram_channel(backend).await;
     let before = a.app.routes().get(account).unwrap().connector;
 
     // The command line, in a process of its own.
