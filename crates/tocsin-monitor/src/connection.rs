@@ -91,11 +91,10 @@ pub(crate) fn spawn<F: Feed>(
 ) -> StreamHandle {
     let (stop, stop_rx) = watch::channel(false);
     let runner = Runner {
+        out: Outlet::new(feed.name().to_string(), tx, stop_rx),
         feed,
         backoff,
         read_timeout,
-        tx,
-        stop: stop_rx,
     };
     StreamHandle {
         task: Some(tokio::spawn(runner.run())),
@@ -104,19 +103,78 @@ pub(crate) fn spawn<F: Feed>(
 }
 
 /// How a wait or a connection ended.
-enum Flow {
+pub(crate) enum Flow {
     /// Stop was asked for.
     Stop,
     /// Nobody is listening any more.
     ReceiverGone,
 }
 
+/// Where one stream task's news goes (its name on every status), and how it hears that
+/// it should stop: shared by the websocket streams here and the timeline poller.
+pub(crate) struct Outlet {
+    name: String,
+    tx: mpsc::Sender<Heard>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Outlet {
+    pub(crate) fn new(
+        name: String,
+        tx: mpsc::Sender<Heard>,
+        stop: watch::Receiver<bool>,
+    ) -> Outlet {
+        Outlet { name, tx, stop }
+    }
+
+    /// The stream's state, as a status under its name.
+    pub(crate) async fn status(&self, state: StreamState) -> Result<(), Flow> {
+        let status = StreamStatus {
+            stream: self.name.clone(),
+            state,
+        };
+        self.send(Heard::Status(status)).await
+    }
+
+    pub(crate) async fn send(&self, heard: Heard) -> Result<(), Flow> {
+        match self.wait_value(self.tx.send(heard)).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Flow::ReceiverGone),
+        }
+    }
+
+    /// Runs `fut` unless stop is asked for or the receiver goes away first.
+    pub(crate) async fn wait_value<T>(
+        &self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, Flow> {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => Err(Flow::Stop),
+            () = self.tx.closed() => Err(Flow::ReceiverGone),
+            value = fut => Ok(value),
+        }
+    }
+
+    /// Ends the task's news: a stop asked for is reported as `Stopped` (within
+    /// [`CLOSE_GRACE`]); a receiver gone hears nothing.
+    pub(crate) async fn finish(self, flow: Flow) {
+        if let Flow::Stop = flow {
+            let stopped = Heard::Status(StreamStatus {
+                stream: self.name,
+                state: StreamState::Stopped,
+            });
+            let _ = tokio::time::timeout(CLOSE_GRACE, self.tx.send(stopped)).await;
+        }
+    }
+}
+
 struct Runner<F> {
     feed: F,
     backoff: Backoff,
     read_timeout: Duration,
-    tx: mpsc::Sender<Heard>,
-    stop: watch::Receiver<bool>,
+    out: Outlet,
 }
 
 impl<F: Feed> Runner<F> {
@@ -236,33 +294,18 @@ impl<F: Feed> Runner<F> {
     }
 
     async fn status(&mut self, state: StreamState) -> Result<(), Flow> {
-        let status = StreamStatus {
-            stream: self.feed.name().to_string(),
-            state,
-        };
-        self.send(Heard::Status(status)).await
+        self.out.status(state).await
     }
 
     async fn send(&mut self, heard: Heard) -> Result<(), Flow> {
-        let tx = self.tx.clone();
-        match self.wait_value(tx.send(heard)).await? {
-            Ok(()) => Ok(()),
-            Err(_) => Err(Flow::ReceiverGone),
-        }
+        self.out.send(heard).await
     }
 
-    /// Runs `fut` unless stop is asked for or the receiver goes away first.
     async fn wait_value<T>(
         &mut self,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, Flow> {
-        let stop = &mut self.stop;
-        tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => Err(Flow::Stop),
-            () = self.tx.closed() => Err(Flow::ReceiverGone),
-            value = fut => Ok(value),
-        }
+        self.out.wait_value(fut).await
     }
 
     /// Like [`Runner::wait_value`] for a future whose output is not needed.
@@ -271,13 +314,7 @@ impl<F: Feed> Runner<F> {
     }
 
     async fn finish(self, flow: Flow) {
-        if let Flow::Stop = flow {
-            let stopped = Heard::Status(StreamStatus {
-                stream: self.feed.name().to_string(),
-                state: StreamState::Stopped,
-            });
-            let _ = tokio::time::timeout(CLOSE_GRACE, self.tx.send(stopped)).await;
-        }
+        self.out.finish(flow).await;
         tracing::debug!(stream = %self.feed.name(), "stream task ended");
     }
 }

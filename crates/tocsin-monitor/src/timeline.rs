@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use url::Url;
 
-use crate::connection::StreamHandle;
+use crate::connection::{Flow, Outlet, StreamHandle};
 use crate::mastodon::{status_to_post, Status};
+use crate::StreamState;
 use crate::{Backoff, ConfigError, Heard, HeardPost, MastodonHashtagStream, Source};
-use crate::{StreamState, StreamStatus};
 
 /// How often a timeline is polled unless told otherwise.
 pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(15);
@@ -130,23 +130,17 @@ pub fn spawn_mastodon_timeline(
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
     let (stop, stop_rx) = watch::channel(false);
+    let name = stream.stream_name();
     let poller = Poller {
-        name: stream.stream_name(),
+        out: Outlet::new(name.clone(), tx, stop_rx),
+        name,
         tag: stream.normalized_tag(),
         source: stream.source(),
         stream,
         polling,
         backoff,
-        tx,
-        stop: stop_rx,
     };
     StreamHandle::new(tokio::spawn(poller.run()), stop)
-}
-
-/// Why the task should end.
-enum Flow {
-    Stop,
-    ReceiverGone,
 }
 
 /// Why a poll failed: the words for the panel, and a wait the instance asked for.
@@ -171,20 +165,13 @@ struct Poller {
     stream: MastodonHashtagStream,
     polling: TimelinePolling,
     backoff: Backoff,
-    tx: mpsc::Sender<Heard>,
-    stop: watch::Receiver<bool>,
+    out: Outlet,
 }
 
 impl Poller {
     async fn run(mut self) {
         let flow = self.poll_until_stopped().await;
-        if let Flow::Stop = flow {
-            let stopped = Heard::Status(StreamStatus {
-                stream: self.name.clone(),
-                state: StreamState::Stopped,
-            });
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.tx.send(stopped)).await;
-        }
+        self.out.finish(flow).await;
         tracing::debug!(stream = %self.name, "timeline polling ended");
     }
 
@@ -202,7 +189,7 @@ impl Poller {
                 None
             }
         };
-        if let Err(flow) = self.status(StreamState::Connecting).await {
+        if let Err(flow) = self.out.status(StreamState::Connecting).await {
             return flow;
         }
         let mut since_id: Option<String> = None;
@@ -211,6 +198,7 @@ impl Poller {
         loop {
             let result = match &client {
                 Some(client) => match self
+                    .out
                     .wait_value(self.poll(client, since_id.as_deref()))
                     .await
                 {
@@ -236,7 +224,7 @@ impl Poller {
                     }
                     if !connected {
                         connected = true;
-                        if let Err(flow) = self.status(StreamState::Connected).await {
+                        if let Err(flow) = self.out.status(StreamState::Connected).await {
                             return flow;
                         }
                     }
@@ -246,7 +234,7 @@ impl Poller {
                             tracing::warn!(stream = %self.name, "a full page of {PAGE} new statuses: older ones in between may be missed");
                         }
                         for post in posts {
-                            if let Err(flow) = self.send(Heard::Post(post)).await {
+                            if let Err(flow) = self.out.send(Heard::Post(post)).await {
                                 return flow;
                             }
                         }
@@ -266,13 +254,13 @@ impl Poller {
                         retry_in,
                         last_error: failure.error,
                     };
-                    if let Err(flow) = self.status(reconnecting).await {
+                    if let Err(flow) = self.out.status(reconnecting).await {
                         return flow;
                     }
                     retry_in
                 }
             };
-            if let Err(flow) = self.wait_value(tokio::time::sleep(pause)).await {
+            if let Err(flow) = self.out.wait_value(tokio::time::sleep(pause)).await {
                 return flow;
             }
         }
@@ -331,33 +319,6 @@ impl Poller {
             404 => "instance has no hashtag timeline at /api/v1/timelines/tag (404)".into(),
             429 => "instance is rate limiting requests (429)".into(),
             code => format!("instance answered the timeline request with {code}"),
-        }
-    }
-
-    async fn status(&mut self, state: StreamState) -> Result<(), Flow> {
-        let status = StreamStatus {
-            stream: self.name.clone(),
-            state,
-        };
-        self.send(Heard::Status(status)).await
-    }
-
-    async fn send(&mut self, heard: Heard) -> Result<(), Flow> {
-        let tx = self.tx.clone();
-        match self.wait_value(tx.send(heard)).await? {
-            Ok(()) => Ok(()),
-            Err(_) => Err(Flow::ReceiverGone),
-        }
-    }
-
-    /// Runs `fut` unless stop is asked for or the receiver goes away first.
-    async fn wait_value<T>(&self, fut: impl std::future::Future<Output = T>) -> Result<T, Flow> {
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => Err(Flow::Stop),
-            () = self.tx.closed() => Err(Flow::ReceiverGone),
-            value = fut => Ok(value),
         }
     }
 }
