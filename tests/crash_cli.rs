@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tocsin_app::accounts::{AccountVault, NewPlatformAccount};
+use tocsin_app::people::{totp, Caller, PasswordCost, People, PeopleConfig, Role, SealingKey};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_domain::library::Library;
 use tocsin_domain::preapproval::PlaybookApproval;
@@ -21,8 +23,6 @@ use tocsin_domain::Platform;
 use tocsin_store::{AuditFilter, DeliveryState, Store};
 use tocsin_test_support::db::{test_settings, Backend, TestDb};
 use tocsin_test_support::{mastodon, Method};
-use tocsin_web::accounts::{AccountVault, NewPlatformAccount};
-use tocsin_web::people::{totp, Caller, PasswordCost, People, PeopleConfig, Role, SealingKey};
 
 use crate::support::repo_root;
 

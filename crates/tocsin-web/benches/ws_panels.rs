@@ -36,14 +36,14 @@ use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tocsin_app::people::session::cookie_name;
+use tocsin_app::people::{Caller, PasswordCost, Role, SealingKey, SessionId};
+use tocsin_app::PanelEvent;
 use tocsin_dispatch::{DeliveryEvent, DeliveryEventKind};
 use tocsin_store::people::NewSession;
 use tocsin_store::AuditSettings;
 use tocsin_test_support::db::{Backend, TestDb};
-use tocsin_web::people::session::cookie_name;
-use tocsin_web::people::{Caller, PasswordCost, Role, SealingKey, SessionId};
 use tocsin_web::server::harness::{Harness, HarnessOptions};
-use tocsin_web::server::ServerEvent;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{watch, Semaphore};
@@ -258,7 +258,7 @@ async fn serve(sessions: usize) -> Result<()> {
             (Some("publish"), Some(n)) => {
                 let message_id: i64 = n.parse().context("publish <n>")?;
                 let sent = now_nanos();
-                hub.publish(&ServerEvent::Delivery(DeliveryEvent {
+                hub.publish(&PanelEvent::Delivery(DeliveryEvent {
                     message_id,
                     account_id: 1,
                     kind: DeliveryEventKind::Delivered {

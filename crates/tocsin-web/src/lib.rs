@@ -1,13 +1,6 @@
-//! Tocsin's web layer: [`server`], the axum server (JSON API, websocket, control panel),
-//! [`people`]: users, roles,
-//! passwords, the TOTP second factor, sessions and sign-in throttling, over the store,
-//! [`accounts`]: platform accounts' secrets sealed at rest and their connectors, and
-//! [`oauth`]: accounts connected through OAuth 2 and their tokens kept fresh.
-//!
-//! Everything here takes its time from the store's clock and its state from values passed
-//! in, so tests move time by hand and run the same stories on SQLite and PostgreSQL.
+//! Tocsin's web front door: [`server`], the axum server with the JSON API, the websocket
+//! the control panel listens on, the panel's static files, the public alert feed, health
+//! and metrics. What each request asks for is decided in [`tocsin_app`]; this crate reads
+//! requests, answers them, and carries events to the panels.
 
-pub mod accounts;
-pub mod oauth;
-pub mod people;
 pub mod server;

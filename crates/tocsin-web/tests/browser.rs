@@ -27,8 +27,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tocsin_app::people::{totp, Caller, PasswordCost, Role, SealingKey};
 use tocsin_test_support::db::{Backend, TestDb};
-use tocsin_web::people::{totp, Caller, PasswordCost, Role, SealingKey};
 use tocsin_web::server::harness::{Harness, HarnessOptions};
 
 /// How long a screen may take to show something.
@@ -1177,10 +1177,10 @@ async fn an_admin_connects_x_through_the_consent_page_and_back() {
     options.people.password_cost = PasswordCost::TESTS_ONLY;
     options.sandbox_accounts = vec![];
     options
-        .server
+        .app
         .oauth
         .clients
-        .push(tocsin_web::oauth::OAuthClientConfig {
+        .push(tocsin_app::oauth::OAuthClientConfig {
             platform: tocsin_domain::Platform::X,
             client_id: tocsin_test_support::x::CLIENT_ID.into(),
             client_secret: Some(tocsin_test_support::x::CLIENT_SECRET.to_string().into()),
@@ -1257,7 +1257,7 @@ async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answ
     let mut options = HarnessOptions::for_repository(&repo);
     options.people.password_cost = PasswordCost::TESTS_ONLY;
     options.sandbox_accounts = vec![tocsin_domain::Platform::Mastodon];
-    options.server.monitor = tocsin_web::server::monitor::MonitorConfig {
+    options.app.monitor = tocsin_app::monitor::MonitorConfig {
         enabled: true,
         jetstream_url: Some(jet.ws_url().parse().unwrap()),
         reevaluate_every: Duration::from_millis(200),

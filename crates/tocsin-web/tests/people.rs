@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use secrecy::{ExposeSecret as _, SecretString};
-use tocsin_web::people::{
+use tocsin_app::people::{
     totp_aad, AccessError, Caller, PeopleError, Role, SealingKey, SessionError, SessionId,
     SignInError,
 };
@@ -95,7 +95,7 @@ async fn a_replayed_code_is_refused_even_after_sign_out(backend: Backend) {
     // The same code is still refused after a restart: the last step is in the database.
     let store = w.db.reopen().await.unwrap();
     let restarted =
-        tocsin_web::people::People::new(store, w.key.clone(), w.people.config().clone()).unwrap();
+        tocsin_app::people::People::new(store, w.key.clone(), w.people.config().clone()).unwrap();
     let after_restart = restarted
         .sign_in("ana", &password("ana"), &code, ip(1))
         .await;
@@ -468,7 +468,7 @@ async fn an_enrolment_is_pending_until_confirmed_with_a_code(backend: Backend) {
         .add_user(OPERATOR, "bob", Role::Viewer, password("bob"))
         .await
         .unwrap();
-    let state = |users: &[tocsin_web::people::UserSummary], name: &str| {
+    let state = |users: &[tocsin_app::people::UserSummary], name: &str| {
         users
             .iter()
             .find(|u| u.name == name)

@@ -10,11 +10,11 @@
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
+use tocsin_app::accounts::{rotate_key, AccountVault, NewPlatformAccount, NotConnected};
+use tocsin_app::people::{totp, PasswordCost, People, PeopleConfig, Role, SealingKey};
 use tocsin_domain::Platform;
 use tocsin_store::{AccountStatus, Store};
 use tocsin_test_support::telegram;
-use tocsin_web::accounts::{rotate_key, AccountVault, NewPlatformAccount, NotConnected};
-use tocsin_web::people::{totp, PasswordCost, People, PeopleConfig, Role, SealingKey};
 use tocsin_web::server::harness::{Harness, HarnessOptions};
 
 use crate::on_both_backends;

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use tocsin_app::people::Role;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_dispatch::AccountRoute;
 use tocsin_domain::Platform;
 use tocsin_store::NewAccount;
-use tocsin_web::people::Role;
 
 use crate::on_both_backends;
 use crate::server_support::{Api, Srv};

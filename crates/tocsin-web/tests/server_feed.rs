@@ -12,7 +12,7 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use tocsin_web::people::Role;
+use tocsin_app::people::Role;
 
 use crate::on_both_backends;
 use crate::server_support::{Api, Resp, Srv};

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use serde_json::{json, Value};
-use tocsin_web::people::Role;
+use tocsin_app::people::Role;
 
 use crate::on_both_backends;
 use crate::server_support::{password_of, Srv};

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tocsin_app::accounts::NewPlatformAccount;
+use tocsin_app::monitor::MonitorConfig;
+use tocsin_app::people::{Role, SealingKey};
 use tocsin_domain::Platform;
 use tocsin_monitor::Backoff;
 use tocsin_test_support::streaming::{self, mastodon_status, FakeStream};
-use tocsin_web::accounts::NewPlatformAccount;
-use tocsin_web::people::{Role, SealingKey};
 use tocsin_web::server::harness::Harness;
-use tocsin_web::server::monitor::MonitorConfig;
 
 use crate::on_both_backends;
 use crate::server_nodes::{enrol, node_options, sign_in};
@@ -60,7 +60,7 @@ async fn server(
         .collect();
     let jetstream = jetstream.map(|j| url::Url::parse(&j.ws_url()).unwrap());
     let s = Srv::start_with(backend, move |o| {
-        o.server.monitor = MonitorConfig {
+        o.app.monitor = MonitorConfig {
             enabled: true,
             jetstream_url: jetstream,
             mastodon_instances: instances,
@@ -487,7 +487,7 @@ async fn a_session_started_on_one_node_starts_the_other_nodes_streams_at_once() 
     let options = |node: &str| {
         let mut o = node_options(node, &log, Duration::from_secs(60));
         o.sandbox_accounts = vec![];
-        o.server.monitor = MonitorConfig {
+        o.app.monitor = MonitorConfig {
             enabled: true,
             jetstream_url: Some(jet_url.clone()),
             backoff: quick(),

@@ -12,11 +12,11 @@
 
 use serde_json::{json, Value};
 use std::sync::{Mutex, OnceLock};
+use tocsin_app::oauth::OAuthClientConfig;
+use tocsin_app::people::Role;
 use tocsin_domain::Platform;
 use tocsin_test_support::oauth::Identity;
 use tocsin_test_support::{facebook, linkedin, mastodon, threads, x, Method};
-use tocsin_web::oauth::OAuthClientConfig;
-use tocsin_web::people::Role;
 
 use crate::on_both_backends;
 use crate::server_support::{text_rows, Api, Srv};
@@ -98,29 +98,29 @@ async fn world(backend: Backend) -> World {
     let s = Srv::start_with(backend, move |o| {
         o.sandbox_accounts = vec![];
         // The tests call the sweep themselves (the clock is moved by hand).
-        o.server.oauth.refresh_every = std::time::Duration::from_secs(3600);
-        o.server.oauth.clients.push(OAuthClientConfig {
+        o.app.oauth.refresh_every = std::time::Duration::from_secs(3600);
+        o.app.oauth.clients.push(OAuthClientConfig {
             platform: Platform::X,
             client_id: x::CLIENT_ID.into(),
             client_secret: Some(x::CLIENT_SECRET.to_string().into()),
             authorize_url: Some(format!("{base}/i/oauth2/authorize")),
             token_url: Some(format!("{base}/2/oauth2/token")),
         });
-        o.server.oauth.clients.push(OAuthClientConfig {
+        o.app.oauth.clients.push(OAuthClientConfig {
             platform: Platform::Threads,
             client_id: threads::APP_ID.into(),
             client_secret: Some(threads::APP_SECRET.to_string().into()),
             authorize_url: Some(format!("{threads_base}/oauth/authorize")),
             token_url: Some(format!("{threads_base}/oauth/access_token")),
         });
-        o.server.oauth.clients.push(OAuthClientConfig {
+        o.app.oauth.clients.push(OAuthClientConfig {
             platform: Platform::Facebook,
             client_id: facebook::APP_ID.into(),
             client_secret: Some(facebook::APP_SECRET.to_string().into()),
             authorize_url: Some(format!("{fb_base}/v26.0/dialog/oauth")),
             token_url: Some(format!("{fb_base}/v26.0/oauth/access_token")),
         });
-        o.server.oauth.clients.push(OAuthClientConfig {
+        o.app.oauth.clients.push(OAuthClientConfig {
             platform: Platform::Linkedin,
             client_id: linkedin::CLIENT_ID.into(),
             client_secret: Some(linkedin::CLIENT_SECRET.to_string().into()),

@@ -11,10 +11,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tocsin_app::people::{Role, SealingKey};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_store::{DeliveryState, Store, StoreOptions};
 use tocsin_test_support::db::test_settings;
-use tocsin_web::people::{Role, SealingKey};
 use tocsin_web::server::harness::Harness;
 
 use crate::server_nodes::{

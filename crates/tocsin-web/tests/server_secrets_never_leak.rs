@@ -11,8 +11,8 @@
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use std::sync::Mutex;
+use tocsin_app::people::Role;
 use tocsin_test_support::{mastodon, telegram, Fault};
-use tocsin_web::people::Role;
 
 use crate::support::Backend;
 

@@ -4,9 +4,9 @@
 
 use serde_json::json;
 use std::collections::BTreeSet;
+use tocsin_app::people::Role;
+use tocsin_app::PanelEvent;
 use tocsin_dispatch::{DeliveryEvent, DeliveryEventKind};
-use tocsin_web::people::Role;
-use tocsin_web::server::ServerEvent;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::on_both_backends;
@@ -427,7 +427,7 @@ async fn both_panels_hear_the_submission_and_the_deliveries_of_its_approval(back
 }
 
 async fn a_panel_that_falls_behind_gets_resync_and_the_others_stay_served(backend: Backend) {
-    let s = Srv::start_with(backend, |o| o.server.ws.queue = 16).await;
+    let s = Srv::start_with(backend, |o| o.app.event_ring = 16).await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
     let dana = s.sign_in("dana").await;
@@ -439,7 +439,7 @@ async fn a_panel_that_falls_behind_gets_resync_and_the_others_stay_served(backen
 
     let hub = s.harness.app.hub().clone();
     for n in 0..20_000 {
-        hub.publish(&ServerEvent::Delivery(DeliveryEvent {
+        hub.publish(&PanelEvent::Delivery(DeliveryEvent {
             message_id: 1,
             account_id: n,
             kind: DeliveryEventKind::Queued,
@@ -460,7 +460,7 @@ async fn a_panel_that_falls_behind_gets_resync_and_the_others_stay_served(backen
     assert!(events < 20_000, "{events}");
 
     // After the storm: the slow panel and the other one both hear new events and answer.
-    hub.publish(&ServerEvent::Delivery(DeliveryEvent {
+    hub.publish(&PanelEvent::Delivery(DeliveryEvent {
         message_id: 2,
         account_id: 7,
         kind: DeliveryEventKind::Queued,

@@ -5,9 +5,9 @@ use chrono::Duration;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::net::IpAddr;
 use std::sync::Arc;
+use tocsin_app::people::{totp, Caller, PasswordCost, People, PeopleConfig, Role, SealingKey};
 use tocsin_store::AuditFilter;
 pub use tocsin_test_support::db::{Backend, TestDb};
-use tocsin_web::people::{totp, Caller, PasswordCost, People, PeopleConfig, Role, SealingKey};
 
 /// Runs each listed `async fn name(backend: Backend)` once per backend.
 #[macro_export]

@@ -24,10 +24,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tocsin_app::people::session::cookie_name;
+use tocsin_app::people::{Caller, PasswordCost, People, PeopleConfig, Role, SealingKey, SessionId};
 use tocsin_store::people::NewSession;
 use tocsin_store::{Store, StoreOptions};
-use tocsin_web::people::session::cookie_name;
-use tocsin_web::people::{Caller, PasswordCost, People, PeopleConfig, Role, SealingKey, SessionId};
 
 struct Args {
     idle_secs: u64,

@@ -1,501 +1,103 @@
-//! Administration: users (add with a second factor to enrol, change role, disable,
-//! reset the second factor) through [`crate::people::People`], which checks the role and
-//! the recent re-authentication these changes need; and platform accounts (list with
-//! their status, circuit breaker and whether a secret is stored; add sandbox stand-ins
-//! or real accounts with their settings and sealed secret; replace a secret; disable).
+//! `/api/users` and `/api/accounts`: administration of people and platform accounts,
+//! from [`tocsin_app::admin`] (which checks the role and recent re-authentication).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
-use tocsin_domain::Platform;
-use tocsin_store::oauth::AccountOAuth;
-use tocsin_store::{AccountRecord, NewAccount};
+use tocsin_app::admin::{
+    self, AccountView, AddAccount, AddUser, Enrolment, PlatformSetupView, ReplaceSecret, SetRole,
+    UserView,
+};
+use tocsin_app::Authed;
 
-use super::auth::Authed;
-use super::catalog::stand_in;
-use super::error::{ApiError, ApiResult, Json, Path};
-use super::App;
-use crate::accounts::{AccountError, NewPlatformAccount, PlatformSetup, SETUPS};
-use crate::people::{Caller, Permission, Role, TotpEnrolment};
-
-/// A user on the admin page.
-#[derive(Debug, Serialize)]
-pub struct UserView {
-    name: String,
-    role: &'static str,
-    second_factor: &'static str,
-    disabled_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-}
+use super::error::{ApiResult, Json, Path};
+use super::WebState;
 
 /// `GET /api/users`.
-pub async fn users(State(app): State<App>, who: Authed) -> ApiResult<Json<Vec<UserView>>> {
-    let rows = app
-        .0
-        .people
-        .list_users(Caller::Session(&who.session))
-        .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|u| UserView {
-                name: u.name,
-                role: u.role.as_str(),
-                second_factor: u.second_factor,
-                disabled_at: u.disabled_at,
-                created_at: u.created_at,
-            })
-            .collect(),
-    ))
-}
-
-fn role(text: &str) -> ApiResult<Role> {
-    text.parse::<Role>().map_err(|_| {
-        ApiError::invalid(
-            "role",
-            format!("`{text}` is not a role (viewer, drafter, approver, compliance, admin)"),
-        )
-    })
-}
-
-/// A new user.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddUser {
-    name: String,
-    role: String,
-    password: String,
-}
-
-/// What to give the new user once: their second factor.
-#[derive(Debug, Serialize)]
-pub struct Enrolment {
-    name: String,
-    role: &'static str,
-    otpauth_uri: String,
-    secret: String,
-}
-
-fn enrolment(name: &str, role: Role, e: &TotpEnrolment) -> Enrolment {
-    Enrolment {
-        name: name.to_string(),
-        role: role.as_str(),
-        otpauth_uri: e.otpauth_uri.expose_secret().to_string(),
-        secret: e.secret_base32.expose_secret().to_string(),
-    }
+pub async fn users(State(web): State<WebState>, who: Authed) -> ApiResult<Json<Vec<UserView>>> {
+    Ok(Json(admin::users(&web.app, &who).await?))
 }
 
 /// `POST /api/users`.
 pub async fn add_user(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Json(form): Json<AddUser>,
 ) -> ApiResult<(StatusCode, Json<Enrolment>)> {
-    let role = role(&form.role)?;
-    let caller = Caller::Session(&who.session);
-    app.0
-        .people
-        .add_user(
-            caller,
-            form.name.trim(),
-            role,
-            SecretString::from(form.password),
-        )
-        .await?;
-    let e = app.0.people.enrol_totp(caller, form.name.trim()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(enrolment(form.name.trim(), role, &e)),
-    ))
-}
-
-/// A role change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetRole {
-    role: String,
+    let enrolment = admin::add_user(&web.app, &who, form).await?;
+    Ok((StatusCode::CREATED, Json(enrolment)))
 }
 
 /// `POST /api/users/{name}/role`.
 pub async fn set_role(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(name): Path<String>,
     Json(form): Json<SetRole>,
 ) -> ApiResult<StatusCode> {
-    let role = role(&form.role)?;
-    app.0
-        .people
-        .set_role(Caller::Session(&who.session), &name, role)
-        .await?;
+    admin::set_role(&web.app, &who, name, form).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/users/{name}/disable`.
 pub async fn disable_user(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    app.0
-        .people
-        .disable_user(Caller::Session(&who.session), &name)
-        .await?;
+    admin::disable_user(&web.app, &who, name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/users/{name}/reset-totp`.
 pub async fn reset_totp(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Enrolment>> {
-    let caller = Caller::Session(&who.session);
-    let e = app.0.people.reset_totp(caller, &name).await?;
-    let summary = app
-        .0
-        .people
-        .list_users(caller)
-        .await?
-        .into_iter()
-        .find(|u| u.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("no user `{name}`")))?;
-    Ok(Json(enrolment(&name, summary.role, &e)))
-}
-
-/// An account on the admin page. Never its secret: only whether one is stored.
-#[derive(Debug, Serialize)]
-pub struct AccountView {
-    id: i64,
-    platform: String,
-    stands_for: Option<String>,
-    handle: String,
-    display_name: String,
-    sandbox: bool,
-    connected: bool,
-    breaker: &'static str,
-    status: &'static str,
-    status_detail: Option<String>,
-    not_connected: Option<String>,
-    secret_stored: bool,
-    secret_updated_at: Option<DateTime<Utc>>,
-    oauth: Option<OAuthView>,
-}
-
-/// What the admin page shows of an OAuth account's token (never the token).
-#[derive(Debug, Serialize)]
-pub struct OAuthView {
-    remote_name: String,
-    scopes: Vec<String>,
-    expires_at: Option<DateTime<Utc>>,
-    refreshable: bool,
-    connected_by: String,
-    connected_at: DateTime<Utc>,
-    refreshed_at: Option<DateTime<Utc>>,
-    refresh_error: Option<String>,
-}
-
-fn oauth_view(o: AccountOAuth) -> OAuthView {
-    OAuthView {
-        remote_name: o.meta.remote_name,
-        scopes: o.meta.scopes,
-        expires_at: o.meta.expires_at,
-        refreshable: o.meta.refreshable,
-        connected_by: o.connected_by,
-        connected_at: o.connected_at,
-        refreshed_at: o.refreshed_at,
-        refresh_error: o.refresh_error,
-    }
-}
-
-/// An account's view with its OAuth token facts read from the store.
-async fn account_view_with_oauth(app: &App, a: AccountRecord) -> ApiResult<AccountView> {
-    let oauth = app.0.store.account_oauth(a.id).await?;
-    let mut view = account_view(app, a);
-    view.oauth = oauth.map(oauth_view);
-    Ok(view)
-}
-
-fn account_view(app: &App, a: AccountRecord) -> AccountView {
-    AccountView {
-        oauth: None,
-        id: a.id,
-        stands_for: a.sandbox.then(|| stand_in(&a.handle).as_str().to_string()),
-        connected: app.0.routes.get(a.id).is_some(),
-        breaker: app.0.dispatcher.breaker_state(a.id),
-        status: a.status.as_str(),
-        status_detail: a.status_detail,
-        not_connected: app.0.vault.not_connected(a.id).map(|why| why.to_string()),
-        secret_stored: a.secret_sealed.is_some(),
-        secret_updated_at: a.secret_updated_at,
-        platform: a.platform,
-        handle: a.handle,
-        display_name: a.display_name,
-        sandbox: a.sandbox,
-    }
+    Ok(Json(admin::reset_totp(&web.app, &who, name).await?))
 }
 
 /// `GET /api/accounts`.
-pub async fn accounts(State(app): State<App>, who: Authed) -> ApiResult<Json<Vec<AccountView>>> {
-    who.require(&app, Permission::ViewDeliveries)?;
-    let rows = app.0.store.account_records().await?;
-    let mut oauth: std::collections::HashMap<i64, AccountOAuth> = app
-        .0
-        .store
-        .account_oauths()
-        .await?
-        .into_iter()
-        .map(|o| (o.account_id, o))
-        .collect();
-    Ok(Json(
-        rows.into_iter()
-            .map(|a| {
-                let facts = oauth.remove(&a.id).map(oauth_view);
-                let mut view = account_view(&app, a);
-                view.oauth = facts;
-                view
-            })
-            .collect(),
-    ))
+pub async fn accounts(
+    State(web): State<WebState>,
+    who: Authed,
+) -> ApiResult<Json<Vec<AccountView>>> {
+    Ok(Json(admin::accounts(&web.app, &who).await?))
 }
 
-/// A platform's setup on the admin page's form.
-#[derive(Debug, Serialize)]
-pub struct PlatformSetupView {
-    platform: &'static str,
-    display_name: &'static str,
-    #[serde(flatten)]
-    setup: &'static PlatformSetup,
-}
-
-/// `GET /api/accounts/platforms`: what connecting each platform's account takes (its
-/// settings with examples, and what its secret is).
+/// `GET /api/accounts/platforms`.
 pub async fn platforms(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
 ) -> ApiResult<Json<Vec<PlatformSetupView>>> {
-    who.require(&app, Permission::ViewDeliveries)?;
-    Ok(Json(
-        SETUPS
-            .iter()
-            .map(|s| PlatformSetupView {
-                platform: s.platform.as_str(),
-                display_name: s.platform.display_name(),
-                setup: s,
-            })
-            .collect(),
-    ))
+    Ok(Json(admin::platforms(&web.app, &who).await?))
 }
 
-/// A secret in a request: held as a [`SecretString`] from the moment it is read, so it is
-/// never printed.
-pub struct SecretInput(SecretString);
-
-impl<'de> Deserialize<'de> for SecretInput {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(|s| SecretInput(SecretString::from(s)))
-    }
-}
-
-impl std::fmt::Debug for SecretInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// A new account: a sandbox stand-in (`platform: "sandbox"`, `stands_for`), or a real
-/// platform account with its settings and secret (see the README's platform setup).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddAccount {
-    platform: String,
-    display_name: String,
-    #[serde(default)]
-    stands_for: Option<String>,
-    #[serde(default)]
-    handle: Option<String>,
-    #[serde(default)]
-    settings: Option<serde_json::Value>,
-    #[serde(default)]
-    secret: Option<SecretInput>,
-}
-
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> ApiError {
-        match e {
-            AccountError::Invalid { field, message } => ApiError::invalid(field, message),
-            AccountError::Taken { .. } => ApiError::conflict(e.to_string()),
-            AccountError::Store(s) => s.into(),
-            other => ApiError::internal(&other),
-        }
-    }
-}
-
-/// `POST /api/accounts`. A real account is checked by building its connector before
-/// anything is stored, stored with its secret sealed to its id, and connected from what
-/// was stored, so fan-out reaches it at once. The answer never holds the secret.
+/// `POST /api/accounts`.
 pub async fn add_account(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Json(form): Json<AddAccount>,
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    who.require(&app, Permission::ManageAccounts)?;
-    if form.platform != "sandbox" {
-        return add_platform_account(&app, &who, form).await;
-    }
-    if form.secret.is_some() || form.settings.is_some() {
-        return Err(ApiError::invalid(
-            "secret",
-            "a sandbox account takes neither settings nor a secret",
-        ));
-    }
-    let stands_for_text = form.stands_for.as_deref().unwrap_or_default();
-    let stands_for: Platform = stands_for_text.parse().map_err(|_| {
-        ApiError::invalid(
-            "stands_for",
-            format!("`{stands_for_text}` is not a platform"),
-        )
-    })?;
-    let display_name = form.display_name.trim();
-    if display_name.is_empty() || display_name.len() > 100 {
-        return Err(ApiError::invalid(
-            "display_name",
-            "a display name is 1 to 100 characters",
-        ));
-    }
-    let suffix = form
-        .handle
-        .as_deref()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            display_name
-                .to_lowercase()
-                .replace(char::is_whitespace, "-")
-        });
-    let handle = format!("sandbox:{}:{suffix}", stands_for.as_str());
-    let id = app
-        .0
-        .store
-        .add_account(
-            who.user(),
-            &NewAccount {
-                platform: "sandbox".into(),
-                handle: handle.clone(),
-                display_name: display_name.to_string(),
-                sandbox: true,
-            },
-        )
-        .await?;
-    let record = app
-        .0
-        .store
-        .account_record(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-    // The vault builds the sandbox route from the stored handle, as at start-up.
-    if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
-        return Err(ApiError::internal(&why));
-    }
-    app.0.vault.announce(id);
-    Ok((StatusCode::CREATED, Json(account_view(&app, record))))
+    let view = admin::add_account(&web.app, &who, form).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn add_platform_account(
-    app: &App,
-    who: &Authed,
-    form: AddAccount,
-) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    let platform: Platform = form
-        .platform
-        .parse()
-        .ok()
-        .filter(|p| crate::accounts::setup(*p).is_some())
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "platform",
-                format!(
-                    "`{}` is not a platform accounts are connected on (sandbox, {})",
-                    form.platform.chars().take(40).collect::<String>(),
-                    SETUPS
-                        .iter()
-                        .map(|s| s.platform.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-    if form.stands_for.is_some() {
-        return Err(ApiError::invalid(
-            "stands_for",
-            "only a sandbox account stands for another platform",
-        ));
-    }
-    let account = NewPlatformAccount {
-        platform,
-        handle: form.handle.unwrap_or_default(),
-        display_name: form.display_name,
-        settings: form.settings.unwrap_or(serde_json::Value::Null),
-        secret: form
-            .secret
-            .map(|s| s.0)
-            .filter(|s| !s.expose_secret().trim().is_empty())
-            .map(|s| SecretString::from(s.expose_secret().trim().to_string())),
-    };
-    let record = app.0.vault.add(&app.0.store, who.user(), &account).await?;
-    if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
-        tracing::warn!(account = record.id, reason = %why, "a new account did not connect");
-    }
-    Ok((StatusCode::CREATED, Json(account_view(app, record))))
-}
-
-/// `POST /api/accounts/{id}/disable`: out of fan-out at once, on every node; the
-/// account's row, its deliveries and the audit log keep its history.
+/// `POST /api/accounts/{id}/disable`.
 pub async fn disable_account(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AccountView>> {
-    who.require(&app, Permission::ManageAccounts)?;
-    app.0
-        .vault
-        .disable(&app.0.store, &app.0.routes, who.user(), id)
-        .await?;
-    let record = app
-        .0
-        .store
-        .account_record(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no account {id}")))?;
-    Ok(Json(account_view_with_oauth(&app, record).await?))
+    Ok(Json(admin::disable_account(&web.app, &who, id).await?))
 }
 
-/// A replacement secret.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplaceSecret {
-    secret: SecretInput,
-}
-
-/// `POST /api/accounts/{id}/secret`: a new secret (a rotated token, a new webhook URL),
-/// checked by the platform's connector, stored sealed; the account is connected again
-/// at once, on every node. The answer never holds the secret.
+/// `POST /api/accounts/{id}/secret`.
 pub async fn replace_secret(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(id): Path<i64>,
     Json(form): Json<ReplaceSecret>,
 ) -> ApiResult<Json<AccountView>> {
-    who.require(&app, Permission::ManageAccounts)?;
-    let record = app
-        .0
-        .vault
-        .replace_secret(&app.0.store, who.user(), id, form.secret.0)
-        .await?;
-    if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
-        tracing::warn!(account = id, reason = %why, "an account did not connect after its secret was replaced");
-    }
-    Ok(Json(account_view(&app, record)))
+    Ok(Json(admin::replace_secret(&web.app, &who, id, form).await?))
 }

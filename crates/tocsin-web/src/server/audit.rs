@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tocsin_store::audit_log::{AuditFilter, ExportFormat};
 
-use super::auth::Authed;
 use super::error::{ApiError, ApiResult, Json, Query};
-use super::App;
-use crate::people::Permission;
+use super::WebState;
+use tocsin_app::people::Permission;
+use tocsin_app::Authed;
 
 /// Filters, as query parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -95,15 +95,15 @@ pub struct EntriesPage {
 
 /// `GET /api/audit`.
 pub async fn entries(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<EntriesPage>> {
-    who.require(&app, Permission::ReadAudit)?;
+    who.require(&web.app, Permission::ReadAudit)?;
     let mut filter = q.filter()?;
     filter.limit = Some(q.limit.unwrap_or(100).clamp(1, 1000));
-    let rows = app.0.store.read_audit(&filter).await?;
-    let head_seq = app.0.store.audit_len().await?;
+    let rows = web.app.store().read_audit(&filter).await?;
+    let head_seq = web.app.store().audit_len().await?;
     Ok(Json(EntriesPage {
         entries: rows
             .into_iter()
@@ -126,11 +126,11 @@ pub async fn entries(
 /// entries at a time (a large log is never held in memory whole). A failure part-way
 /// cuts the transfer off, so a partial download never looks complete.
 pub async fn export(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
-    who.require(&app, Permission::ExportAudit)?;
+    who.require(&web.app, Permission::ExportAudit)?;
     let filter = q.filter()?;
     let format = q.format.as_deref().unwrap_or("jsonl");
     let (kind, content_type, name) = match format {
@@ -152,8 +152,8 @@ pub async fn export(
         }
     };
     // The export itself is an audited act, recorded before any of it is sent.
-    app.0
-        .store
+    web.app
+        .store()
         .append_audit(
             tocsin_audit::AuditEvent::new(who.user(), "audit.export")
                 .subject("format", format)
@@ -161,7 +161,7 @@ pub async fn export(
         )
         .await?;
     let (chunks, rx) = tokio::sync::mpsc::channel(4);
-    let store = app.0.store.clone();
+    let store = web.app.store().clone();
     tokio::spawn(async move {
         if let Err(e) = store.stream_export(&filter, kind, chunks).await {
             tracing::warn!(error = %e, "an audit export stopped part-way");
@@ -193,11 +193,11 @@ pub struct VerifyAnswer {
 }
 
 /// `GET /api/audit/verify`.
-pub async fn verify(State(app): State<App>, who: Authed) -> ApiResult<Json<VerifyAnswer>> {
-    who.require(&app, Permission::ReadAudit)?;
-    let trusted = app.0.store.kept_checkpoint().map_err(ApiError::from)?;
+pub async fn verify(State(web): State<WebState>, who: Authed) -> ApiResult<Json<VerifyAnswer>> {
+    who.require(&web.app, Permission::ReadAudit)?;
+    let trusted = web.app.store().kept_checkpoint().map_err(ApiError::from)?;
     Ok(Json(
-        match app.0.store.verify_live(trusted.as_deref()).await? {
+        match web.app.store().verify_live(trusted.as_deref()).await? {
             Ok(v) => VerifyAnswer {
                 ok: true,
                 entries: v.entries,

@@ -1,4 +1,4 @@
-//! Who is asking: the session cookie read into an [`Authed`] caller, sign-in and
+//! Who is asking: the session cookie read into an [`Authed`] caller (the application's), sign-in and
 //! sign-out, re-authentication, the demo credentials, and the `Origin` guard on every
 //! request that changes something.
 
@@ -13,37 +13,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 use super::error::{ApiError, ApiResult, Json};
-use super::App;
-use crate::people::session::{clear_cookie, cookie_name, set_cookie};
-use crate::people::{Permission, Session, SessionId};
-
-/// A signed-in caller.
-#[derive(Debug)]
-pub struct Authed {
-    /// The session.
-    pub session: Session,
-    /// Its id (for sign-out and re-authentication).
-    pub id: SessionId,
-}
-
-impl Authed {
-    /// Refuses unless the role allows `permission` (and, for sensitive ones, the last
-    /// re-authentication is recent).
-    pub fn require(&self, app: &App, permission: Permission) -> ApiResult<()> {
-        self.session
-            .authorize(
-                permission,
-                app.0.store.now(),
-                &app.0.people.config().sessions,
-            )
-            .map_err(ApiError::from)
-    }
-
-    /// The user's name.
-    pub fn user(&self) -> &str {
-        &self.session.user
-    }
-}
+use super::WebState;
+use tocsin_app::people::session::{clear_cookie, cookie_name, set_cookie};
+use tocsin_app::people::{Permission, Session, SessionId};
+use tocsin_app::{Authed, ErrorKind};
 
 /// The session id in the request's cookie, if any.
 pub fn session_id_from(headers: &HeaderMap, secure: bool) -> Option<SessionId> {
@@ -59,18 +32,17 @@ pub fn session_id_from(headers: &HeaderMap, secure: bool) -> Option<SessionId> {
 }
 
 /// Looks the caller's session up.
-pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Authed> {
-    let id = session_id_from(headers, app.0.config.secure_cookies)
-        .ok_or_else(ApiError::not_signed_in)?;
-    let session = app.0.people.session(&id).await?;
-    Ok(Authed { session, id })
+pub async fn authenticate(web: &WebState, headers: &HeaderMap) -> ApiResult<Authed> {
+    let id =
+        session_id_from(headers, web.config.secure_cookies).ok_or_else(ApiError::not_signed_in)?;
+    Ok(tocsin_app::caller::authenticate(&web.app, id).await?)
 }
 
-impl FromRequestParts<App> for Authed {
+impl FromRequestParts<WebState> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        authenticate(app, &parts.headers).await
+    async fn from_request_parts(parts: &mut Parts, web: &WebState) -> Result<Self, ApiError> {
+        authenticate(web, &parts.headers).await
     }
 }
 
@@ -108,7 +80,7 @@ pub fn permission_name(p: Permission) -> &'static str {
 }
 
 /// [`Me`] for a session.
-pub fn me_of(app: &App, session: &Session) -> Me {
+pub fn me_of(web: &WebState, session: &Session) -> Me {
     Me {
         user: session.user.clone(),
         role: session.role.as_str(),
@@ -119,7 +91,7 @@ pub fn me_of(app: &App, session: &Session) -> Me {
             .map(|p| permission_name(*p))
             .collect(),
         reauthenticated_at: session.reauthenticated_at,
-        demo: !app.0.config.demo_users.is_empty(),
+        demo: !web.config.demo_users.is_empty(),
     }
 }
 
@@ -134,18 +106,18 @@ pub struct SignIn {
 
 /// `POST /api/session`.
 pub async fn sign_in(
-    State(app): State<App>,
+    State(web): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(form): Json<SignIn>,
 ) -> ApiResult<Response> {
     let password = SecretString::from(form.password);
-    let signed = app
-        .0
-        .people
+    let signed = web
+        .app
+        .people()
         .sign_in(form.name.trim(), &password, form.code.trim(), peer.ip())
         .await?;
-    let cookie = set_cookie(&signed.session_id, app.0.config.secure_cookies);
-    let mut response = Json(me_of(&app, &signed.session)).into_response();
+    let cookie = set_cookie(&signed.session_id, web.config.secure_cookies);
+    let mut response = Json(me_of(&web, &signed.session)).into_response();
     put_cookie(&mut response, &cookie)?;
     Ok(response)
 }
@@ -157,19 +129,19 @@ fn put_cookie(response: &mut Response, cookie: &str) -> ApiResult<()> {
 }
 
 /// `DELETE /api/session`.
-pub async fn sign_out(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
-    if let Some(id) = session_id_from(&headers, app.0.config.secure_cookies) {
-        app.0.people.sign_out(&id).await?;
-        app.0.hub.end_session(&id.digest());
+pub async fn sign_out(State(web): State<WebState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(id) = session_id_from(&headers, web.config.secure_cookies) {
+        web.app.people().sign_out(&id).await?;
+        web.app.hub().end_session(&id.digest());
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    put_cookie(&mut response, &clear_cookie(app.0.config.secure_cookies))?;
+    put_cookie(&mut response, &clear_cookie(web.config.secure_cookies))?;
     Ok(response)
 }
 
 /// `GET /api/me`.
-pub async fn me(State(app): State<App>, who: Authed) -> Json<Me> {
-    Json(me_of(&app, &who.session))
+pub async fn me(State(web): State<WebState>, who: Authed) -> Json<Me> {
+    Json(me_of(&web, &who.session))
 }
 
 /// Re-authentication form.
@@ -182,20 +154,20 @@ pub struct Reauthenticate {
 
 /// `POST /api/session/reauthenticate`.
 pub async fn reauthenticate(
-    State(app): State<App>,
+    State(web): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(form): Json<Reauthenticate>,
 ) -> ApiResult<Json<Me>> {
-    let id = session_id_from(&headers, app.0.config.secure_cookies)
-        .ok_or_else(ApiError::not_signed_in)?;
+    let id =
+        session_id_from(&headers, web.config.secure_cookies).ok_or_else(ApiError::not_signed_in)?;
     let password = SecretString::from(form.password);
-    let session = app
-        .0
-        .people
+    let session = web
+        .app
+        .people()
         .reauthenticate(&id, &password, form.code.trim(), peer.ip())
         .await?;
-    Ok(Json(me_of(&app, &session)))
+    Ok(Json(me_of(&web, &session)))
 }
 
 /// One demo user with the code that works now.
@@ -214,13 +186,12 @@ pub struct DemoAnswer {
 }
 
 /// `GET /api/demo`: only under `tocsin demo`.
-pub async fn demo(State(app): State<App>) -> ApiResult<Json<DemoAnswer>> {
-    if app.0.config.demo_users.is_empty() {
+pub async fn demo(State(web): State<WebState>) -> ApiResult<Json<DemoAnswer>> {
+    if web.config.demo_users.is_empty() {
         return Err(ApiError::not_found("this server is not a demo"));
     }
-    let now = app.0.store.now();
-    let users = app
-        .0
+    let now = web.app.store().now();
+    let users = web
         .config
         .demo_users
         .iter()
@@ -229,7 +200,7 @@ pub async fn demo(State(app): State<App>) -> ApiResult<Json<DemoAnswer>> {
                 name: u.name.clone(),
                 password: u.password.clone(),
                 role: u.role.clone(),
-                code: crate::people::totp::code_from_base32(&u.totp_secret, now)
+                code: tocsin_app::people::totp::code_from_base32(&u.totp_secret, now)
                     .map_err(|e| ApiError::internal(&e))?,
             })
         })
@@ -239,7 +210,7 @@ pub async fn demo(State(app): State<App>) -> ApiResult<Json<DemoAnswer>> {
 
 /// Whether a browser `Origin` may act on this server: its own origin (same host and
 /// port as `Host`) or one in the allowlist.
-pub fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
+pub fn origin_allowed(web: &WebState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         // Not a browser's cross-origin request (scripts, curl): cookies are SameSite=Strict.
         return true;
@@ -248,8 +219,7 @@ pub fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
         return false;
     };
     let origin = origin.trim_end_matches('/');
-    if app
-        .0
+    if web
         .config
         .allowed_origins
         .iter()
@@ -266,16 +236,16 @@ pub fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
 
 /// Middleware: a request that changes something (or opens the websocket) from a
 /// browser origin that is not allowed is refused before any handler runs.
-pub async fn guard_origin(State(app): State<App>, request: Request, next: Next) -> Response {
+pub async fn guard_origin(State(web): State<WebState>, request: Request, next: Next) -> Response {
     let changes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let websocket = request.uri().path() == "/ws";
-    if (changes || websocket) && !origin_allowed(&app, request.headers()) {
+    if (changes || websocket) && !origin_allowed(&web, request.headers()) {
         tracing::warn!(path = %request.uri().path(), "refused a request from a foreign origin");
         return ApiError::new(
-            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
             "bad_origin",
             "requests from this site's origin are not allowed (server.allowed_origins)",
         )

@@ -1,198 +1,37 @@
-//! The consent register the compliance role keeps: which signed consent covers which
-//! patient information in which playbooks and channels, until when, and where the signed
-//! form is filed. Approvers cite a record when they override a PHI warning.
+//! `/api/consents`: the consent register the compliance role keeps, from
+//! [`tocsin_app::consent`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use tocsin_store::workflow::{ConsentRecord, NewConsent};
+use tocsin_app::consent::{self, AddConsent, ConsentView, Revoke};
+use tocsin_app::Authed;
 
-use super::auth::Authed;
-use super::error::{ApiError, ApiResult, Json, Path};
-use super::App;
-use crate::people::Permission;
-
-/// A consent record as the register shows it.
-#[derive(Debug, Serialize)]
-pub struct ConsentView {
-    reference: String,
-    subject: String,
-    scope_playbooks: Vec<String>,
-    scope_channels: Vec<String>,
-    expires_at: Option<DateTime<Utc>>,
-    form_location: String,
-    recorded_by: String,
-    recorded_at: DateTime<Utc>,
-    revoked_at: Option<DateTime<Utc>>,
-    revoked_by: Option<String>,
-    revoke_reason: Option<String>,
-    /// `valid`, `expired` or `revoked`.
-    state: &'static str,
-}
-
-fn view(r: ConsentRecord, now: DateTime<Utc>) -> ConsentView {
-    let state = if r.revoked_at.is_some() {
-        "revoked"
-    } else if r.expires_at.is_some_and(|at| at <= now) {
-        "expired"
-    } else {
-        "valid"
-    };
-    ConsentView {
-        reference: r.reference,
-        subject: r.subject,
-        scope_playbooks: r.scope_playbooks,
-        scope_channels: r.scope_channels,
-        expires_at: r.expires_at,
-        form_location: r.form_location,
-        recorded_by: r.recorded_by,
-        recorded_at: r.recorded_at,
-        revoked_at: r.revoked_at,
-        revoked_by: r.revoked_by,
-        revoke_reason: r.revoke_reason,
-        state,
-    }
-}
+use super::error::{ApiResult, Json, Path};
+use super::WebState;
 
 /// `GET /api/consents`.
-pub async fn list(State(app): State<App>, who: Authed) -> ApiResult<Json<Vec<ConsentView>>> {
-    who.require(&app, Permission::ManageConsent)?;
-    let now = app.0.store.now();
-    let rows = app.0.store.consents().await?;
-    Ok(Json(rows.into_iter().map(|r| view(r, now)).collect()))
-}
-
-/// A new record.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddConsent {
-    reference: String,
-    subject: String,
-    #[serde(default)]
-    scope_playbooks: Vec<String>,
-    #[serde(default)]
-    scope_channels: Vec<String>,
-    #[serde(default)]
-    expires_at: Option<String>,
-    form_location: String,
-}
-
-fn valid_reference(r: &str) -> bool {
-    (1..=64).contains(&r.len())
-        && r.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+pub async fn list(State(web): State<WebState>, who: Authed) -> ApiResult<Json<Vec<ConsentView>>> {
+    Ok(Json(consent::list(&web.app, &who).await?))
 }
 
 /// `POST /api/consents`.
 pub async fn add(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Json(form): Json<AddConsent>,
 ) -> ApiResult<(StatusCode, Json<ConsentView>)> {
-    who.require(&app, Permission::ManageConsent)?;
-    let reference = form.reference.trim().to_string();
-    if !valid_reference(&reference) {
-        return Err(ApiError::invalid(
-            "reference",
-            "a record reference is 1 to 64 letters, digits, -, _, . or /",
-        ));
-    }
-    if form.subject.trim().is_empty() {
-        return Err(ApiError::invalid("subject", "name who gave consent"));
-    }
-    if form.form_location.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "form_location",
-            "say where the signed form is filed",
-        ));
-    }
-    for p in &form.scope_playbooks {
-        if app.0.library.get(p).is_none() {
-            return Err(ApiError::invalid(
-                "scope_playbooks",
-                format!("no playbook `{p}`"),
-            ));
-        }
-    }
-    for c in &form.scope_channels {
-        if c.parse::<tocsin_domain::Platform>().is_err() && c != "email_html" {
-            return Err(ApiError::invalid(
-                "scope_channels",
-                format!("`{c}` is not a platform"),
-            ));
-        }
-    }
-    let expires_at = match form.expires_at.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(parse_time(text).ok_or_else(|| {
-            ApiError::invalid(
-                "expires_at",
-                format!("`{text}` is not a date: write 2027-01-31 or 2027-01-31T17:00:00Z"),
-            )
-        })?),
-    };
-    let record = NewConsent {
-        reference: reference.clone(),
-        subject: form.subject.trim().to_string(),
-        scope_playbooks: form.scope_playbooks,
-        scope_channels: form.scope_channels,
-        expires_at,
-        form_location: form.form_location.trim().to_string(),
-    };
-    let mut tx = app.0.store.begin().await?;
-    tx.add_consent(who.user(), &record).await?;
-    tx.commit().await?;
-    let stored = app
-        .0
-        .store
-        .consent(&reference)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no consent record `{reference}`")))?;
-    Ok((StatusCode::CREATED, Json(view(stored, app.0.store.now()))))
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    // A date alone means the end of that day (UTC).
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(23, 59, 59))
-        .map(|n| n.and_utc())
-}
-
-/// A revocation.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Revoke {
-    reason: String,
+    let view = consent::add(&web.app, &who, form).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// `POST /api/consents/{reference}/revoke`.
 pub async fn revoke(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(reference): Path<String>,
     Json(form): Json<Revoke>,
 ) -> ApiResult<Json<ConsentView>> {
-    who.require(&app, Permission::ManageConsent)?;
-    if form.reason.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "reason",
-            "say why the consent is withdrawn",
-        ));
-    }
-    let mut tx = app.0.store.begin().await?;
-    tx.revoke_consent(who.user(), &reference, form.reason.trim())
-        .await?;
-    tx.commit().await?;
-    let stored = app
-        .0
-        .store
-        .consent(&reference)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no consent record `{reference}`")))?;
-    Ok(Json(view(stored, app.0.store.now())))
+    Ok(Json(
+        consent::revoke(&web.app, &who, reference, form).await?,
+    ))
 }

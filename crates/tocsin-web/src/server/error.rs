@@ -5,24 +5,18 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tocsin_domain::approval::Refusal;
-use tocsin_store::StoreError;
+use tocsin_app::{AppError, ErrorKind};
 
-use crate::people::{AccessError, PeopleError, SessionError, SignInError};
-
-/// An error answer.
+/// An error answer: the application's refusal ([`AppError`]) with its HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable machine code.
-    pub code: &'static str,
-    /// What is wrong and what to do, for a person.
-    pub message: String,
-    /// The input to blame, when one is.
-    pub field: Option<String>,
-    /// Seconds to wait (429).
-    pub retry_after: Option<i64>,
+pub struct ApiError(pub AppError);
+
+impl std::ops::Deref for ApiError {
+    type Target = AppError;
+
+    fn deref(&self) -> &AppError {
+        &self.0
+    }
 }
 
 /// The body of an error answer.
@@ -44,85 +38,86 @@ pub struct ErrorDetail<'a> {
     pub field: Option<&'a str>,
 }
 
+/// The HTTP status of a kind of refusal.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::NotSignedIn => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl ApiError {
-    /// An error with a status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            retry_after: None,
-        }
+    /// An error of a kind, with a code and message.
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError(AppError::new(kind, code, message))
+    }
+
+    /// Its HTTP status.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.0.kind)
     }
 
     /// Names the input to blame.
-    pub fn field(mut self, field: impl Into<String>) -> ApiError {
-        self.field = Some(field.into());
-        self
+    pub fn field(self, field: impl Into<String>) -> ApiError {
+        ApiError(self.0.field(field))
     }
 
     /// 400: a request that cannot be read.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        ApiError(AppError::bad_request(message))
     }
 
     /// 404.
     pub fn not_found(what: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+        ApiError(AppError::not_found(what))
     }
 
     /// 401: no session.
     pub fn not_signed_in() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first")
+        ApiError(AppError::not_signed_in())
     }
 
     /// 403: the role does not allow it.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError(AppError::forbidden(message))
     }
 
     /// 422: a value failed its rule.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).field(field)
+        ApiError(AppError::invalid(field, message))
     }
 
     /// 409: a workflow state conflict.
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        ApiError(AppError::conflict(message))
     }
 
     /// 500: logs `detail` with an incident id; the answer carries only the id.
     pub fn internal(detail: &dyn std::fmt::Display) -> ApiError {
-        let incident = uuid_like();
-        tracing::error!(incident = %incident, error = %detail, "request failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("the server could not do this (incident {incident}); try again"),
-        )
+        ApiError(AppError::internal(detail))
     }
-}
-
-/// A short random id for an incident.
-fn uuid_like() -> String {
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 6];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
+                code: self.0.code,
+                message: &self.0.message,
+                field: self.0.field.as_deref(),
             },
         };
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Some(secs) = self.0.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -131,93 +126,33 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::Conflict(message) if message.ends_with("not found") => {
-                ApiError::not_found(message)
-            }
-            StoreError::Conflict(message) => ApiError::conflict(message),
-            StoreError::NotFound(what) => ApiError::not_found(format!("no {what}")),
-            other => ApiError::internal(&other),
-        }
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        ApiError(e)
     }
 }
 
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        match r.code {
-            "reauthenticate" => {
-                ApiError::new(StatusCode::FORBIDDEN, "reauthentication_needed", r.message)
+/// Every refusal the store, the people layer, the account vault and the approval rules
+/// give is an answer, as the application classifies it.
+macro_rules! answer_from {
+    ($($t:ty),* $(,)?) => {
+        $(impl From<$t> for ApiError {
+            fn from(e: $t) -> ApiError {
+                ApiError(AppError::from(e))
             }
-            "role" | "not_drafter" => ApiError::new(StatusCode::FORBIDDEN, r.code, r.message),
-            code => ApiError::new(StatusCode::CONFLICT, code, r.message),
-        }
-    }
+        })*
+    };
 }
 
-impl From<AccessError> for ApiError {
-    fn from(e: AccessError) -> ApiError {
-        match e {
-            AccessError::Forbidden { .. } => ApiError::forbidden(e.to_string()),
-            AccessError::ReauthenticationNeeded => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "reauthentication_needed",
-                e.to_string(),
-            ),
-        }
-    }
-}
-
-impl From<SessionError> for ApiError {
-    fn from(e: SessionError) -> ApiError {
-        match e {
-            SessionError::Unknown => ApiError::not_signed_in(),
-            SessionError::Expired(_) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "session_ended", e.to_string())
-            }
-            SessionError::Store(e) => ApiError::internal(&e),
-        }
-    }
-}
-
-impl From<SignInError> for ApiError {
-    fn from(e: SignInError) -> ApiError {
-        match e {
-            SignInError::WrongCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_credentials", e.to_string())
-            }
-            SignInError::Throttled { retry_after_secs } => {
-                let mut err =
-                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", e.to_string());
-                err.retry_after = Some(retry_after_secs);
-                err
-            }
-            SignInError::SessionEnded => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "session_ended", e.to_string())
-            }
-            SignInError::Unavailable(inner) => ApiError::internal(&inner),
-        }
-    }
-}
-
-impl From<PeopleError> for ApiError {
-    fn from(e: PeopleError) -> ApiError {
-        match e {
-            PeopleError::Access(a) => a.into(),
-            PeopleError::Password(p) => ApiError::invalid("password", p.to_string()),
-            PeopleError::BadName => ApiError::invalid("name", e.to_string()),
-            PeopleError::NoUser(_) => ApiError::not_found(e.to_string()),
-            PeopleError::NameTaken(_) => ApiError::conflict(e.to_string()).field("name"),
-            PeopleError::NotEnrolled(_) | PeopleError::WrongCode => {
-                ApiError::invalid("code", e.to_string())
-            }
-            PeopleError::StoredRole(_) => ApiError::internal(&e),
-            PeopleError::Store(StoreError::Conflict(m)) => ApiError::conflict(m),
-            other => ApiError::internal(&other),
-        }
-    }
-}
+answer_from!(
+    tocsin_store::StoreError,
+    tocsin_domain::approval::Refusal,
+    tocsin_app::people::AccessError,
+    tocsin_app::people::SessionError,
+    tocsin_app::people::SignInError,
+    tocsin_app::people::PeopleError,
+    tocsin_app::accounts::AccountError,
+);
 
 /// Answers 404 for routes that do not exist.
 pub async fn not_found() -> ApiError {
@@ -227,7 +162,7 @@ pub async fn not_found() -> ApiError {
 /// Answers 405 for a known path with a method it does not take.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::MethodNotAllowed,
         "method_not_allowed",
         "this route does not take that method",
     )
@@ -265,7 +200,7 @@ fn json_rejection(rejection: &axum::extract::rejection::JsonRejection) -> ApiErr
             ApiError::bad_request("send the body as JSON (Content-Type: application/json)")
         }
         R::BytesRejection(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge,
             "too_large",
             "the request body is too large",
         ),

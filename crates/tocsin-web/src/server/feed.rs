@@ -25,10 +25,11 @@ use tocsin_domain::playbook::StepCap;
 use tocsin_domain::variables::VariableKind;
 use tocsin_store::FeedMessage;
 
-use super::drafts::DraftInputs;
 use super::error::{ApiError, ApiResult, Path};
 use super::host::loopback_base;
-use super::App;
+use super::WebState;
+use tocsin_app::drafts::DraftInputs;
+use tocsin_app::ErrorKind;
 
 /// Messages read per answer: the feed's entries and the earlier alerts they reference.
 const WINDOW: i64 = 200;
@@ -37,18 +38,18 @@ const WINDOW: i64 = 200;
 const MAX_AGE: &str = "public, max-age=60";
 
 /// `GET /feed/alerts.atom`: the newest real alerts.
-pub async fn alerts(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
-    feed(&app, &headers, false).await
+pub async fn alerts(State(web): State<WebState>, headers: HeaderMap) -> ApiResult<Response> {
+    feed(&web, &headers, false).await
 }
 
 /// `GET /feed/exercise.atom`: the newest exercise alerts.
-pub async fn exercise(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
-    feed(&app, &headers, true).await
+pub async fn exercise(State(web): State<WebState>, headers: HeaderMap) -> ApiResult<Response> {
+    feed(&web, &headers, true).await
 }
 
 /// `GET /feed/cap/{id}.xml`: one message's CAP document.
 pub async fn cap_document(
-    State(app): State<App>,
+    State(web): State<WebState>,
     headers: HeaderMap,
     Path(file): Path<String>,
 ) -> ApiResult<Response> {
@@ -57,14 +58,14 @@ pub async fn cap_document(
         .strip_suffix(".xml")
         .and_then(|n| n.parse().ok())
         .ok_or_else(not_found)?;
-    let site = site_of(&app, &headers)?;
-    let summary = app
-        .0
-        .store
+    let site = site_of(&web, &headers)?;
+    let summary = web
+        .app
+        .store()
         .message_summary(id)
         .await?
         .ok_or_else(not_found)?;
-    let alerts = alerts_of(&app, &site, summary.exercise, Some(id)).await?;
+    let alerts = alerts_of(&web, &site, summary.exercise, Some(id)).await?;
     let alert = alerts
         .into_iter()
         .find(|a| a.message_id == id)
@@ -72,10 +73,10 @@ pub async fn cap_document(
     Ok(xml(CAP_MEDIA_TYPE, alert.alert.to_xml()))
 }
 
-async fn feed(app: &App, headers: &HeaderMap, exercise: bool) -> ApiResult<Response> {
-    let site = site_of(app, headers)?;
-    let alerts = alerts_of(app, &site, exercise, None).await?;
-    let feed = alert_feed::atom_feed(&site, exercise, &alerts, app.0.store.now());
+async fn feed(web: &WebState, headers: &HeaderMap, exercise: bool) -> ApiResult<Response> {
+    let site = site_of(web, headers)?;
+    let alerts = alerts_of(web, &site, exercise, None).await?;
+    let feed = alert_feed::atom_feed(&site, exercise, &alerts, web.app.store().now());
     Ok(xml(ATOM_MEDIA_TYPE, feed.to_xml()))
 }
 
@@ -96,8 +97,8 @@ fn xml(media_type: &str, body: String) -> Response {
 
 /// Where the feed lives and who sends it: the configured public URL and sender, or on
 /// a loopback `Host` only, that host over plain HTTP.
-fn site_of(app: &App, headers: &HeaderMap) -> ApiResult<FeedSite> {
-    let config = &app.0.config;
+fn site_of(web: &WebState, headers: &HeaderMap) -> ApiResult<FeedSite> {
+    let config = &web.config;
     let sender = config.cap_sender.as_deref();
     if let Some(url) = &config.public_url {
         return FeedSite::new(url, sender).map_err(|e| ApiError::internal(&e));
@@ -108,7 +109,7 @@ fn site_of(app: &App, headers: &HeaderMap) -> ApiResult<FeedSite> {
         }
     }
     Err(ApiError::new(
-        StatusCode::NOT_FOUND,
+        ErrorKind::NotFound,
         "not_configured",
         "the public alert feed needs [server] public_url, the address its links point to",
     ))
@@ -116,35 +117,35 @@ fn site_of(app: &App, headers: &HeaderMap) -> ApiResult<FeedSite> {
 
 /// The CAP alerts of the newest messages (up to `up_to`), real or exercise.
 async fn alerts_of(
-    app: &App,
+    web: &WebState,
     site: &FeedSite,
     exercise: bool,
     up_to: Option<i64>,
 ) -> ApiResult<Vec<FeedAlert>> {
-    let playbooks: Vec<String> = app
-        .0
-        .library
+    let playbooks: Vec<String> = web
+        .app
+        .library()
         .playbooks()
         .iter()
         .filter(|p| p.cap.is_some())
         .map(|p| p.id.clone())
         .collect();
-    let rows = app
-        .0
-        .store
+    let rows = web
+        .app
+        .store()
         .feed_messages(exercise, &playbooks, up_to, WINDOW)
         .await?;
-    let published: Vec<PublishedMessage> = rows.iter().filter_map(|m| published(app, m)).collect();
+    let published: Vec<PublishedMessage> = rows.iter().filter_map(|m| published(web, m)).collect();
     Ok(alert_feed::alerts(
         &published,
         &site.sender,
         CapStatus::for_exercise(exercise),
-        app.0.store.now(),
+        web.app.store().now(),
     ))
 }
 
 /// What a stored message is for the feed (`None`: nothing the feed shows).
-fn published(app: &App, m: &FeedMessage) -> Option<PublishedMessage> {
+fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
     let texts: Vec<(&str, &str)> = m
         .variants
         .iter()
@@ -159,7 +160,7 @@ fn published(app: &App, m: &FeedMessage) -> Option<PublishedMessage> {
             .map(str::to_string)
     };
     let what = match (m.kind.as_str(), m.target_message_id) {
-        ("post", _) => post(app, m, &texts)?,
+        ("post", _) => post(web, m, &texts)?,
         ("delete", Some(target)) => Published::Retraction {
             target,
             text: own_text(),
@@ -184,8 +185,8 @@ fn published(app: &App, m: &FeedMessage) -> Option<PublishedMessage> {
 /// A post's `msgType` and `info`: the playbook's CAP fields with the step's overrides,
 /// the approved headline and text, and the area, web page and contact when the approved
 /// texts carry them word for word.
-fn post(app: &App, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Published> {
-    let playbook = app.0.library.get(&m.playbook_id)?;
+fn post(web: &WebState, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Published> {
+    let playbook = web.app.library().get(&m.playbook_id)?;
     let cap = playbook.cap.as_ref()?;
     let step_cap = playbook
         .step(&m.step_id)
@@ -198,7 +199,7 @@ fn post(app: &App, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Published>
             && (headline.contains(value) || texts.iter().any(|(_, t)| t.contains(value)))
     };
     let inputs = DraftInputs::parse(&m.variables_json);
-    let composed = app.0.composer.compose(
+    let composed = web.app.composer().compose(
         playbook,
         &m.step_id,
         &inputs.values,

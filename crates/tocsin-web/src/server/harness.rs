@@ -19,8 +19,10 @@ use tocsin_store::{AccountStatus, NewAccount, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{serve, App, AppParts, ServerConfig};
-use crate::people::{People, PeopleConfig, SealingKey};
+use super::{serve, WebConfig, WebState};
+use tocsin_app::catalog::stand_in;
+use tocsin_app::people::{People, PeopleConfig, SealingKey};
+use tocsin_app::{AppConfig, Tocsin, TocsinParts};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -33,8 +35,10 @@ pub struct HarnessOptions {
     pub sandbox_accounts: Vec<Platform>,
     /// Record a pre-approval of every playbook's current content.
     pub approve_playbooks: bool,
-    /// Server behaviour.
-    pub server: ServerConfig,
+    /// The web front door's behaviour.
+    pub server: WebConfig,
+    /// The application's behaviour (OAuth, the hashtag monitor).
+    pub app: AppConfig,
     /// Sessions, throttling, password cost.
     pub people: PeopleConfig,
     /// Fan-out settings.
@@ -73,7 +77,8 @@ impl HarnessOptions {
                 Platform::Webhook,
             ],
             approve_playbooks: true,
-            server: ServerConfig::default(),
+            server: WebConfig::default(),
+            app: AppConfig::default(),
             people: PeopleConfig::default(),
             dispatch: DispatchConfig::default(),
             sandbox_log: None,
@@ -94,8 +99,8 @@ fn fail(e: impl std::fmt::Display) -> HarnessError {
 
 /// A running server.
 pub struct Harness {
-    /// Its state (hub, store, routes).
-    pub app: App,
+    /// The application it serves (hub, store, routes).
+    pub app: Tocsin,
     /// Where it listens.
     pub addr: SocketAddr,
     /// The people service it signs users in with (to add users in tests).
@@ -175,7 +180,7 @@ impl Harness {
         }
         let people = Arc::new(People::new(store.clone(), key, options.people).map_err(fail)?);
         let dispatcher = Dispatcher::new(store.clone(), routes.clone(), options.dispatch);
-        let app = App::new(AppParts {
+        let app = Tocsin::new(TocsinParts {
             store,
             people: people.clone(),
             library: Arc::new(library),
@@ -183,7 +188,7 @@ impl Harness {
             dispatcher,
             routes,
             sandbox: sandbox.clone(),
-            config: options.server,
+            config: options.app,
         });
         // Every stored account connects from the store: the sandbox accounts made above,
         // and those already there (a restart over the same database).
@@ -192,7 +197,7 @@ impl Harness {
             for record in app.store().account_records().await.map_err(fail)? {
                 if record.sandbox && record.status != AccountStatus::Disabled {
                     accounts.push(record.id);
-                    stand_ins.push((record.id, super::stand_in(&record.handle)));
+                    stand_ins.push((record.id, stand_in(&record.handle)));
                 }
             }
         }
@@ -219,7 +224,8 @@ impl Harness {
             .map_err(fail)?;
         let addr = listener.local_addr().map_err(fail)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app.clone(), async move {
+        let state = WebState::new(app.clone(), options.server);
+        let task = tokio::spawn(serve(listener, state, async move {
             let _ = stopped.await;
         }));
         Ok(Harness {

@@ -6,7 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::App;
+use super::WebState;
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> &'static str {
@@ -27,13 +27,13 @@ const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2)
 
 /// `GET /readyz`: the database answers (within two seconds), this node's dispatcher runs,
 /// and its last claim round reached the database (it claims nothing while it cannot).
-pub async fn readyz(State(app): State<App>) -> Response {
+pub async fn readyz(State(web): State<WebState>) -> Response {
     let database = matches!(
-        tokio::time::timeout(DATABASE_PATIENCE, app.0.store.queue_depth()).await,
+        tokio::time::timeout(DATABASE_PATIENCE, web.app.store().queue_depth()).await,
         Ok(Ok(_))
     );
-    let dispatcher = app.dispatching();
-    let claiming = app.0.dispatcher.stats().database_ok();
+    let dispatcher = web.app.dispatching();
+    let claiming = web.app.dispatcher().stats().database_ok();
     let ready = database && dispatcher && claiming;
     let status = if ready {
         StatusCode::OK

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 use tocsin_dispatch::stats::LATENCY_BUCKETS;
 
-use super::App;
+use super::WebState;
 
 /// How long a scrape waits for the database before reporting it down.
 const DATABASE_PATIENCE: Duration = Duration::from_secs(2);
@@ -45,9 +45,9 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 }
 
 /// Everything `/metrics` shows, as text.
-pub(crate) async fn render(app: &App) -> String {
-    let inner = &app.0;
-    let stats = inner.dispatcher.stats();
+pub(crate) async fn render(web: &WebState) -> String {
+    let app = &web.app;
+    let stats = app.dispatcher().stats();
     let mut out = String::with_capacity(4096);
 
     head(
@@ -59,7 +59,7 @@ pub(crate) async fn render(app: &App) -> String {
     let _ = writeln!(
         out,
         "tocsin_node_info{{node=\"{}\"}} 1",
-        label(inner.dispatcher.node_id())
+        label(app.dispatcher().node_id())
     );
 
     head(
@@ -107,8 +107,8 @@ pub(crate) async fn render(app: &App) -> String {
         );
     }
 
-    let depth = tokio::time::timeout(DATABASE_PATIENCE, inner.store.queue_depth()).await;
-    let audit = tokio::time::timeout(DATABASE_PATIENCE, inner.store.audit_len()).await;
+    let depth = tokio::time::timeout(DATABASE_PATIENCE, app.store().queue_depth()).await;
+    let audit = tokio::time::timeout(DATABASE_PATIENCE, app.store().audit_len()).await;
     let database_up = matches!(depth, Ok(Ok(_))) && stats.database_ok();
     if let Ok(Ok(depth)) = depth {
         single(
@@ -138,21 +138,21 @@ pub(crate) async fn render(app: &App) -> String {
         "tocsin_circuit_breakers_open",
         "gauge",
         "Accounts whose circuit breaker is open on this node.",
-        inner.dispatcher.open_breakers(),
+        app.dispatcher().open_breakers(),
     );
     single(
         &mut out,
         "tocsin_websocket_connections",
         "gauge",
         "Control-panel websockets open on this node.",
-        inner.hub.sockets(),
+        app.hub().sockets(),
     );
     single(
         &mut out,
         "tocsin_audit_appends_total",
         "counter",
         "Audit entries this node committed.",
-        inner.store.audit_appends(),
+        app.store().audit_appends(),
     );
     if let Ok(Ok(len)) = audit {
         single(
@@ -163,7 +163,8 @@ pub(crate) async fn render(app: &App) -> String {
             len,
         );
     }
-    if let Some(relay) = &inner.relay {
+    if app.store().backend() == tocsin_store::Backend::Postgres {
+        let relay = app.relay();
         single(
             &mut out,
             "tocsin_relay_connected",
@@ -197,11 +198,11 @@ pub(crate) async fn render(app: &App) -> String {
 }
 
 /// `GET /metrics`, unauthenticated; 404 when `[server] metrics = false`.
-pub async fn metrics(State(app): State<App>) -> Response {
-    if app.0.config.hide_metrics {
+pub async fn metrics(State(web): State<WebState>) -> Response {
+    if web.config.hide_metrics {
         return super::error::not_found().await.into_response();
     }
-    let body = render(&app).await;
+    let body = render(&web).await;
     let mut response = (StatusCode::OK, body).into_response();
     response
         .headers_mut()

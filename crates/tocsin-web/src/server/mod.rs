@@ -1,55 +1,41 @@
 //! The HTTP server: the JSON API the control panel and scripts use, the websocket the
 //! panel listens on, the panel's static files, health and readiness probes.
 //!
-//! [`serve`] runs it on a listener until a shutdown signal, then lets the dispatcher
-//! finish what it has in flight (what it never claimed stays in the outbox for the next
-//! start). Every handler takes its facts from the store and its time from the store's
-//! clock; authorisation is by role ([`crate::people::Permission`]) on every route and
-//! every websocket frame alike, through the same functions.
+//! [`serve`] runs it on a listener until a shutdown signal, with the application's
+//! services alongside, then lets the dispatcher finish what it has in flight (what it
+//! never claimed stays in the outbox for the next start). Handlers read the request and
+//! hand it to a use case of [`tocsin_app`], which authorises it by role and decides: the
+//! same function serves a route and its websocket frame.
 
-mod account_follow;
 mod admin;
 mod audit;
 mod auth;
-pub mod catalog;
+mod catalog;
 mod consent;
 mod conversation;
 mod drafts;
 pub mod error;
-pub mod events;
 mod feed;
 pub mod harness;
 mod health;
 mod host;
 mod messages;
 mod metrics;
-pub mod monitor;
 mod oauth;
 mod openapi;
 mod panel;
-mod relay;
 mod request_log;
 mod schedules;
 mod sessions;
-mod views;
 pub mod ws;
 
 use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tocsin_connectors::sandbox::SandboxLog;
-use tocsin_dispatch::{Dispatcher, Routes};
-use tocsin_domain::compose::Composer;
-use tocsin_domain::library::Library;
-use tocsin_store::Store;
+use tocsin_app::{Shutdown, Tocsin};
 
-use crate::accounts::AccountVault;
-use crate::people::People;
-pub use catalog::stand_in;
-pub use events::{Hub, ServerEvent};
 pub use ws::WsLimits;
 
 /// A demo user, shown with a current code on the sign-in page under `tocsin demo`.
@@ -73,9 +59,9 @@ impl std::fmt::Debug for DemoUser {
     }
 }
 
-/// How the server behaves beyond its parts.
+/// How the web front door behaves.
 #[derive(Debug, Clone, Default)]
-pub struct ServerConfig {
+pub struct WebConfig {
     /// Origins (`https://panel.example.org`) allowed to open the websocket and to send
     /// requests that change things. The server's own origin (from `Host`) always is.
     pub allowed_origins: Vec<String>,
@@ -92,143 +78,33 @@ pub struct ServerConfig {
     /// The CAP `sender` of the feed's alerts (`[server] cap_sender`); unset, the public
     /// URL's host.
     pub cap_sender: Option<String>,
-    /// Connecting accounts through OAuth 2 (clients, public URL, token refresh).
-    pub oauth: crate::oauth::OAuthConfig,
     /// Answer `GET /metrics` with 404 (`[server] metrics = false`); served by default.
     pub hide_metrics: bool,
-    /// The hashtag monitor (`[monitor]`); off unless turned on.
-    pub monitor: monitor::MonitorConfig,
 }
 
-/// Everything the server needs, built by the binary.
-pub struct AppParts {
-    /// The database.
-    pub store: Store,
-    /// Users and sessions.
-    pub people: Arc<People>,
-    /// The playbooks.
-    pub library: Arc<Library>,
-    /// Renders playbook steps.
-    pub composer: Arc<Composer>,
-    /// The fan-out engine of this node.
-    pub dispatcher: Dispatcher,
-    /// Which connector sends to which account.
-    pub routes: Arc<Routes>,
-    /// Where sandbox accounts record what they were sent.
-    pub sandbox: Arc<SandboxLog>,
-    /// Behaviour.
-    pub config: ServerConfig,
+/// What every handler gets: the application and the web layer's settings. Cheap to
+/// clone; building it starts nothing, so a test can hand it to [`router`] and call
+/// the router directly.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    /// The application.
+    pub app: Tocsin,
+    /// The web layer's settings.
+    pub config: Arc<WebConfig>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) store: Store,
-    pub(crate) people: Arc<People>,
-    pub(crate) library: Arc<Library>,
-    pub(crate) composer: Arc<Composer>,
-    pub(crate) dispatcher: Dispatcher,
-    pub(crate) routes: Arc<Routes>,
-    pub(crate) config: ServerConfig,
-    pub(crate) hub: Hub,
-    pub(crate) vault: Arc<AccountVault>,
-    /// Panel events to and from other nodes (PostgreSQL only).
-    pub(crate) relay: Option<relay::Relay>,
-    /// Account changes made by other nodes and processes, applied to the routes.
-    _account_follow: account_follow::AccountFollow,
-    /// The hashtag monitor's state (its supervisor runs in [`serve`]).
-    pub(crate) monitor: monitor::Monitor,
-    dispatching: AtomicBool,
-}
-
-/// The server's shared state. Cheap to clone.
-#[derive(Clone)]
-pub struct App(pub(crate) Arc<Inner>);
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").finish_non_exhaustive()
-    }
-}
-
-impl App {
-    /// Builds the state and starts relaying the dispatcher's delivery events to panels.
-    /// Must be called inside a tokio runtime.
-    pub fn new(parts: AppParts) -> App {
-        let hub = Hub::new(parts.config.ws.queue);
-        hub.relay(parts.dispatcher.subscribe());
-        let vault = Arc::new(AccountVault::new(
-            parts.people.sealing_key(),
-            parts.sandbox.clone(),
-        ));
-        vault.watch_deliveries(parts.store.clone(), parts.dispatcher.subscribe());
-        oauth::install(&vault, &parts);
-        // After the token manager is in place, so that its stored tokens are announced too.
-        let account_follow =
-            account_follow::AccountFollow::start(parts.store.clone(), &vault, &parts.routes);
-        let relay = relay::start(
-            &hub,
-            parts.store.clone(),
-            parts.dispatcher.node_id(),
-            &vault,
-            account_follow.follower(),
-        );
-        relay::connect_accounts_on_demand(&parts.routes, &vault, parts.store.clone());
-        let monitor =
-            monitor::Monitor::new(parts.config.monitor.clone(), parts.dispatcher.node_id());
-        App(Arc::new(Inner {
-            store: parts.store,
-            people: parts.people,
-            library: parts.library,
-            composer: parts.composer,
-            dispatcher: parts.dispatcher,
-            routes: parts.routes,
-            config: parts.config,
-            hub,
-            vault,
-            relay,
-            _account_follow: account_follow,
-            monitor,
-            dispatching: AtomicBool::new(false),
-        }))
-    }
-
-    /// The event hub (panels' events).
-    pub fn hub(&self) -> &Hub {
-        &self.0.hub
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.0.store
-    }
-
-    /// The routing table (to add accounts' connectors).
-    pub fn routes(&self) -> &Arc<Routes> {
-        &self.0.routes
-    }
-
-    /// The platform accounts' vault (seals their secrets, builds their routes).
-    pub fn vault(&self) -> &Arc<AccountVault> {
-        &self.0.vault
-    }
-
-    /// Connects every stored account (see [`AccountVault::connect_stored`]); call once at
-    /// start, before serving.
-    pub async fn connect_stored_accounts(
-        &self,
-    ) -> Result<Vec<crate::accounts::Connection>, tocsin_store::StoreError> {
-        self.0
-            .vault
-            .connect_stored(&self.0.store, &self.0.routes)
-            .await
-    }
-
-    pub(crate) fn dispatching(&self) -> bool {
-        self.0.dispatching.load(Ordering::Relaxed)
+impl WebState {
+    /// The state for `app` with `config`.
+    pub fn new(app: Tocsin, config: WebConfig) -> WebState {
+        WebState {
+            app,
+            config: Arc::new(config),
+        }
     }
 }
 
 /// Every route of the server.
-pub fn router(app: App) -> Router {
+pub fn router(state: WebState) -> Router {
     let api = Router::new()
         .route(
             "/session",
@@ -307,41 +183,28 @@ pub fn router(app: App) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
+            state.clone(),
             auth::guard_origin,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::from_fn(health::security_headers))
         .layer(axum::middleware::from_fn(request_log::trace_requests))
-        .with_state(app)
+        .with_state(state)
 }
 
-/// Serves on `listener` until `shutdown` completes, running this node's dispatcher
+/// Serves on `listener` until `shutdown` completes, running the application's services
 /// alongside. On shutdown the listener stops accepting, open requests finish, and the
-/// dispatcher records every delivery it had in flight before this returns.
+/// services stop; the dispatcher records every delivery it had in flight before this
+/// returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: App,
+    state: WebState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let dispatcher = app.0.dispatcher.clone();
-    let mut dispatcher_stop = stop_rx.clone();
-    app.0.dispatching.store(true, Ordering::Relaxed);
-    let dispatching = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            dispatcher
-                .run(async move {
-                    let _ = dispatcher_stop.wait_for(|stopped| *stopped).await;
-                })
-                .await;
-            app.0.dispatching.store(false, Ordering::Relaxed);
-        })
-    };
-    let monitoring = monitor::start(&app, stop_rx.clone());
-    let hub = app.0.hub.clone();
-    let router = router(app);
+    let (trigger, stop) = Shutdown::new();
+    let mut services = state.app.start(&stop);
+    let hub = state.app.hub().clone();
+    let router = router(state);
     let result = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -350,13 +213,9 @@ pub async fn serve(
         shutdown.await;
         // Open websockets would hold the server open: tell them we are going.
         hub.shut_down();
-        let _ = stop_tx.send(true);
+        trigger.fire();
     })
     .await;
-    let _ = dispatching.await;
-    if let Some(monitoring) = monitoring {
-        // Its streams close cleanly (bounded by the monitor's close grace).
-        let _ = monitoring.await;
-    }
+    while services.join_next().await.is_some() {}
     result
 }

@@ -18,75 +18,30 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tocsin_audit::AuditEvent;
 use tocsin_connector::http::printable;
 use tocsin_domain::Platform;
 
-use super::auth::{authenticate, Authed};
+use super::auth::authenticate;
 use super::error::{ApiError, ApiResult, Json};
 use super::host::loopback_base;
-use super::{App, AppParts};
-use crate::accounts::AccountVault;
-use crate::oauth::{
-    redirect_uri, state_hash, Refusal, StartRequest, TokenManager, OAUTH_PLATFORMS,
-};
-use crate::people::Permission;
-
-/// Gives the vault a token manager and starts the background refresh sweep; called once
-/// when the server's state is built.
-pub(crate) fn install(vault: &Arc<AccountVault>, parts: &AppParts) {
-    let manager = TokenManager::new(
-        parts.store.clone(),
-        parts.people.sealing_key(),
-        parts.config.oauth.clone(),
-        parts.sandbox.clone(),
-    );
-    vault.enable_oauth(manager.clone());
-    let every = parts
-        .config
-        .oauth
-        .refresh_every
-        .max(std::time::Duration::from_secs(1));
-    let weak = Arc::downgrade(&manager);
-    drop(manager);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(manager) = weak.upgrade() else { break };
-            let refreshed = manager.refresh_due().await;
-            if refreshed > 0 {
-                tracing::debug!(refreshed, "oauth sweep refreshed tokens");
-            }
-        }
-    });
-}
-
-impl App {
-    /// Refreshes now every OAuth account whose token is due (what the background sweep
-    /// does every `refresh_every`); returns how many were refreshed.
-    pub async fn refresh_due_tokens(&self) -> usize {
-        match self.0.vault.oauth() {
-            Some(m) => m.refresh_due().await,
-            None => 0,
-        }
-    }
-}
+use super::WebState;
+use tocsin_app::oauth::{redirect_uri, state_hash, Refusal, StartRequest, OAUTH_PLATFORMS};
+use tocsin_app::people::Permission;
+use tocsin_app::{Authed, ErrorKind};
 
 fn api_error(r: Refusal) -> ApiError {
-    let status = match r.code {
-        "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
-        "not_found" => StatusCode::NOT_FOUND,
-        "not_configured" | "conflict" | "taken" => StatusCode::CONFLICT,
+    let kind = match r.code {
+        "invalid" => ErrorKind::Invalid,
+        "not_found" => ErrorKind::NotFound,
+        "not_configured" | "conflict" | "taken" => ErrorKind::Conflict,
         "platform_unreachable" | "registration_refused" | "platform_unreadable" => {
-            StatusCode::BAD_GATEWAY
+            ErrorKind::Upstream
         }
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+        "internal" => ErrorKind::Internal,
+        _ => ErrorKind::Invalid,
     };
-    let error = ApiError::new(status, r.code, r.message);
+    let error = ApiError::new(kind, r.code, r.message);
     if r.code == "invalid" {
         error.field("settings")
     } else {
@@ -121,27 +76,27 @@ pub struct StartAnswer {
 
 /// Tocsin's public URL (`[server] public_url`), or, on a loopback address only, the
 /// request's own `Host`.
-fn public_url(app: &App, headers: &HeaderMap) -> ApiResult<String> {
-    if let Some(url) = &app.0.config.oauth.public_url {
+fn public_url(web: &WebState, headers: &HeaderMap) -> ApiResult<String> {
+    if let Some(url) = &web.app.config().oauth.public_url {
         return Ok(url.trim_end_matches('/').to_string());
     }
     if let Some(base) = loopback_base(headers) {
         return Ok(base);
     }
     Err(ApiError::new(
-        StatusCode::CONFLICT,
+        ErrorKind::Conflict,
         "not_configured",
         "set [server] public_url to Tocsin's public address: platforms send the browser back to <public_url>/oauth/callback",
     ))
 }
 
-async fn audit_refusal(app: &App, actor: &str, platform: Option<&str>, refusal: &Refusal) {
+async fn audit_refusal(web: &WebState, actor: &str, platform: Option<&str>, refusal: &Refusal) {
     let mut event = AuditEvent::new(actor, "account.oauth_refused");
     if let Some(p) = platform {
         event = event.subject("platform", p);
     }
     let event = event.outcome(format!("{}: {}", refusal.code, refusal.message));
-    if let Err(e) = app.0.store.append_audit(event).await {
+    if let Err(e) = web.app.store().append_audit(event).await {
         tracing::error!(error = %e, "could not audit an OAuth refusal");
     }
 }
@@ -149,12 +104,12 @@ async fn audit_refusal(app: &App, actor: &str, platform: Option<&str>, refusal: 
 /// `POST /api/accounts/oauth/start`: stores the authorisation and answers the URL of the
 /// platform's consent page. Needs `ManageAccounts` and a recent re-authentication.
 pub async fn start(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     headers: HeaderMap,
     Json(form): Json<StartForm>,
 ) -> ApiResult<Json<StartAnswer>> {
-    who.require(&app, Permission::ManageAccounts)?;
+    who.require(&web.app, Permission::ManageAccounts)?;
     let platform: Platform = form
         .platform
         .parse()
@@ -169,8 +124,8 @@ pub async fn start(
                 ),
             )
         })?;
-    let public = public_url(&app, &headers)?;
-    let Some(manager) = app.0.vault.oauth() else {
+    let public = public_url(&web, &headers)?;
+    let Some(manager) = web.app.vault().oauth() else {
         return Err(ApiError::internal(&"no OAuth token manager"));
     };
     let request = StartRequest {
@@ -188,7 +143,7 @@ pub async fn start(
             expires_at: started.expires_at,
         })),
         Err(refusal) => {
-            audit_refusal(&app, who.user(), Some(platform.as_str()), &refusal).await;
+            audit_refusal(&web, who.user(), Some(platform.as_str()), &refusal).await;
             Err(api_error(refusal))
         }
     }
@@ -242,21 +197,21 @@ fn bounce(query: &HashMap<String, String>) -> Response {
 
 /// `GET /oauth/callback?code&state` (or `?error&state`): see the module documentation.
 pub async fn callback(
-    State(app): State<App>,
+    State(web): State<WebState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let session = authenticate(&app, &headers).await.ok();
+    let session = authenticate(&web, &headers).await.ok();
     let actor = session
         .as_ref()
         .map_or_else(|| "anonymous".to_string(), |s| s.user().to_string());
     let refuse = |code: &'static str, message: String, platform: Option<String>| {
-        let app = app.clone();
+        let web = web.clone();
         let actor = actor.clone();
         async move {
             let refusal = Refusal::new(code, message);
             tracing::warn!(code, "oauth callback refused");
-            audit_refusal(&app, &actor, platform.as_deref(), &refusal).await;
+            audit_refusal(&web, &actor, platform.as_deref(), &refusal).await;
             to_admin("oauth_error", code)
         }
     };
@@ -281,7 +236,7 @@ pub async fn callback(
         .await;
     };
     let hash = state_hash(state);
-    let pending = match app.0.store.oauth_pending(&hash).await {
+    let pending = match web.app.store().oauth_pending(&hash).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return refuse(
@@ -325,10 +280,10 @@ pub async fn callback(
         )
         .await;
     }
-    let now = app.0.store.now();
+    let now = web.app.store().now();
     let expired = pending.expires_at <= now;
     let claimed = async {
-        let mut tx = app.0.store.begin().await?;
+        let mut tx = web.app.store().begin().await?;
         let claimed = tx
             .finish_oauth_pending(
                 &hash,
@@ -368,10 +323,10 @@ pub async fn callback(
         .await;
     }
     let outcome = |code: &'static str| {
-        let app = app.clone();
+        let web = web.clone();
         let hash = hash.clone();
         async move {
-            let mut tx = app.0.store.begin().await.ok()?;
+            let mut tx = web.app.store().begin().await.ok()?;
             tx.set_oauth_pending_outcome(&hash, code).await.ok()?;
             tx.commit().await.ok()
         }
@@ -407,13 +362,13 @@ pub async fn callback(
         )
         .await;
     };
-    let Some(manager) = app.0.vault.oauth() else {
+    let Some(manager) = web.app.vault().oauth() else {
         return to_admin("oauth_error", "internal");
     };
     match manager.finish(&pending, code).await {
         Ok(finished) => {
             let id = finished.record.id;
-            if let Err(why) = app.0.vault.connect(&app.0.routes, &finished.record) {
+            if let Err(why) = web.app.vault().connect(web.app.routes(), &finished.record) {
                 tracing::warn!(account = id, reason = %why, "an account connected through OAuth did not connect");
             }
             to_admin("connected", &id.to_string())

@@ -6,7 +6,7 @@ use axum::extract::State;
 use serde_json::{json, Map, Value};
 
 use super::error::Json;
-use super::App;
+use super::WebState;
 
 /// One operation: method, path (OpenAPI style), summary, tag, who may call it, and the
 /// name of its request body schema (if it takes one).
@@ -552,6 +552,6 @@ pub fn openapi() -> Value {
 }
 
 /// `GET /api/openapi.json`.
-pub async fn document(State(_app): State<App>) -> Json<Value> {
+pub async fn document(State(_web): State<WebState>) -> Json<Value> {
     Json(openapi())
 }

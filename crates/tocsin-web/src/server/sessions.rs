@@ -1,182 +1,34 @@
-//! Live sessions (live-tweeting a procedure under a shared hashtag): start one, list
-//! them, and see one with its posts and each account's reply chain.
+//! `/api/sessions`: live sessions (live-tweeting a procedure under a shared hashtag),
+//! from [`tocsin_app::sessions`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use tocsin_store::workflow::LiveSessionRow;
+use tocsin_app::sessions::{self, CreateSession, LiveSession, SessionDetail};
+use tocsin_app::Authed;
 
-use super::auth::Authed;
-use super::catalog::playbook;
-use super::error::{ApiError, ApiResult, Json, Path};
-use super::events::ServerEvent;
-use super::views::MessageView;
-use super::App;
-use crate::people::Permission;
-
-/// A live session.
-#[derive(Debug, Clone, Serialize)]
-pub struct LiveSession {
-    id: i64,
-    playbook: String,
-    title: String,
-    hashtag: String,
-    exercise: bool,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    /// `open`, or `ended` once ended (`POST /api/sessions/{id}/end`).
-    state: String,
-}
-
-impl From<&LiveSessionRow> for LiveSession {
-    fn from(s: &LiveSessionRow) -> LiveSession {
-        LiveSession {
-            id: s.id,
-            playbook: s.playbook_id.clone(),
-            title: s.title.clone(),
-            hashtag: s.hashtag.clone(),
-            exercise: s.exercise,
-            created_by: s.created_by.clone(),
-            created_at: s.created_at,
-            state: s.state.clone(),
-        }
-    }
-}
-
-/// One post in an account's thread.
-#[derive(Debug, Serialize)]
-pub struct ThreadPost {
-    message_id: i64,
-    url: Option<String>,
-    state: String,
-}
-
-/// An account's reply chain.
-#[derive(Debug, Serialize)]
-pub struct Thread {
-    account_id: i64,
-    account: String,
-    platform: String,
-    posts: Vec<ThreadPost>,
-}
-
-/// A session with its posts and threads.
-#[derive(Debug, Serialize)]
-pub struct SessionDetail {
-    #[serde(flatten)]
-    session: LiveSession,
-    messages: Vec<MessageView>,
-    threads: Vec<Thread>,
-}
+use super::error::{ApiResult, Json, Path};
+use super::WebState;
 
 /// `GET /api/sessions`.
-pub async fn list(State(app): State<App>, who: Authed) -> ApiResult<Json<Vec<LiveSession>>> {
-    who.require(&app, Permission::ViewDrafts)?;
-    let rows = app.0.store.live_sessions().await?;
-    Ok(Json(rows.iter().map(LiveSession::from).collect()))
-}
-
-/// A new session.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSession {
-    playbook: String,
-    hashtag: String,
-    #[serde(default)]
-    exercise: bool,
-}
-
-/// Whether a hashtag (without `#`) is usable on every platform: 1 to 100 letters,
-/// digits or `_`, not only digits.
-pub fn valid_hashtag(tag: &str) -> bool {
-    let n = tag.chars().count();
-    (1..=100).contains(&n)
-        && tag.chars().all(|c| c.is_alphanumeric() || c == '_')
-        && !tag.chars().all(|c| c.is_ascii_digit())
+pub async fn list(State(web): State<WebState>, who: Authed) -> ApiResult<Json<Vec<LiveSession>>> {
+    Ok(Json(sessions::list(&web.app, &who).await?))
 }
 
 /// `POST /api/sessions`.
 pub async fn create(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Json(form): Json<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<LiveSession>)> {
-    who.require(&app, Permission::EditDrafts)?;
-    let p = playbook(&app, &form.playbook)?;
-    if p.session.is_none() {
-        return Err(ApiError::invalid(
-            "playbook",
-            format!("playbook `{}` is not a live-session playbook", p.id),
-        ));
-    }
-    let tag = form.hashtag.trim().trim_start_matches('#');
-    if !valid_hashtag(tag) {
-        return Err(ApiError::invalid(
-            "hashtag",
-            "a hashtag is 1 to 100 letters, digits or _, and not only digits",
-        ));
-    }
-    let mut tx = app.0.store.begin().await?;
-    let id = tx
-        .create_session(who.user(), &p.id, &p.title, tag, form.exercise)
-        .await?;
-    tx.commit().await?;
-    // Its hashtag is heard from now on.
-    app.0.monitor.wake();
-    let row = app
-        .0
-        .store
-        .live_session(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no live session {id}")))?;
-    let session = LiveSession::from(&row);
-    // Other nodes' monitors start its streams when the relay brings them this frame.
-    app.0.hub.publish(&ServerEvent::LiveSession {
-        session: session.clone(),
-    });
+    let session = sessions::create(&web.app, &who, form).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
 /// `GET /api/sessions/{id}`.
 pub async fn get_one(
-    State(app): State<App>,
+    State(web): State<WebState>,
     who: Authed,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<SessionDetail>> {
-    who.require(&app, Permission::ViewDeliveries)?;
-    let row = app
-        .0
-        .store
-        .live_session(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no live session {id}")))?;
-    let mut messages = app.0.store.session_messages(id).await?;
-    messages.sort_by_key(|m| m.id);
-    let mut threads: BTreeMap<i64, Thread> = BTreeMap::new();
-    for m in messages.iter().filter(|m| m.kind == "post") {
-        for d in app.0.store.delivery_rows(m.id).await? {
-            let thread = threads.entry(d.account_id).or_insert_with(|| Thread {
-                account_id: d.account_id,
-                account: if d.display_name.is_empty() {
-                    d.handle.clone()
-                } else {
-                    d.display_name.clone()
-                },
-                platform: d.platform.clone(),
-                posts: Vec::new(),
-            });
-            thread.posts.push(ThreadPost {
-                message_id: m.id,
-                url: d.remote_url.clone(),
-                state: super::views::public_state(&d.state).to_string(),
-            });
-        }
-    }
-    Ok(Json(SessionDetail {
-        session: LiveSession::from(&row),
-        messages: messages.iter().map(MessageView::from).collect(),
-        threads: threads.into_values().collect(),
-    }))
+    Ok(Json(sessions::get_one(&web.app, &who, id).await?))
 }

@@ -16,13 +16,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::{authenticate, me_of, Authed};
-use super::catalog::{preview_for, PreviewRequest};
-use super::drafts::{approve_draft, request_changes_to, submit_draft, ApproveInput, OverrideInput};
+use super::auth::{authenticate, me_of};
 use super::error::ApiError;
-use super::events::HubSignal;
-use super::messages::{retract_message, RetractInput, RetractMode};
-use super::App;
+use super::WebState;
+use tocsin_app::catalog::{preview_for, PreviewRequest};
+use tocsin_app::drafts::{
+    approve_draft, request_changes_to, submit_draft, ApproveInput, OverrideInput,
+};
+use tocsin_app::messages::{retract_message, RetractInput, RetractMode};
+use tocsin_app::{Authed, HubSignal};
 
 /// Close code: policy violation (session ended, flooding).
 pub const CLOSE_POLICY: u16 = 1008;
@@ -46,8 +48,6 @@ pub struct WsLimits {
     /// Rate-limited frames tolerated before closing with 1008 (forgiven after a second
     /// without one).
     pub strikes: u32,
-    /// Signals the hub's ring holds before a slow socket must resync.
-    pub queue: usize,
     /// How often an idle socket re-checks its session.
     pub session_check: Duration,
 }
@@ -59,7 +59,6 @@ impl Default for WsLimits {
             frames_per_second: 20,
             burst: 40,
             strikes: 20,
-            queue: 4096,
             session_check: Duration::from_secs(15),
         }
     }
@@ -228,12 +227,16 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 /// `GET /ws`: upgrades a signed-in browser.
-pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    let who = match authenticate(&app, &headers).await {
+pub async fn upgrade(
+    State(web): State<WebState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let who = match authenticate(&web, &headers).await {
         Ok(who) => who,
         Err(e) => return e.into_response(),
     };
-    let limits = app.0.config.ws;
+    let limits = web.config.ws;
     // Frames a little over the limit are read so they can be refused with 1009;
     // anything far larger is cut off by the protocol layer. A small read buffer: the
     // default (128 KiB, zero-filled before each read) would make every open panel cost
@@ -241,7 +244,7 @@ pub async fn upgrade(State(app): State<App>, headers: HeaderMap, ws: WebSocketUp
     ws.read_buffer_size(4 * 1024)
         .max_message_size(limits.max_frame.saturating_mul(4))
         .max_frame_size(limits.max_frame.saturating_mul(4))
-        .on_upgrade(move |socket| run(app, who, socket))
+        .on_upgrade(move |socket| run(web, who, socket))
 }
 
 /// A token bucket.
@@ -281,20 +284,20 @@ enum Step {
     Close(u16, &'static str),
 }
 
-async fn run(app: App, who: Authed, mut socket: WebSocket) {
-    let _guard = app.0.hub.socket_guard();
-    let mut hub = app.0.hub.subscribe();
+async fn run(web: WebState, who: Authed, mut socket: WebSocket) {
+    let _guard = web.app.hub().socket_guard();
+    let mut hub = web.app.hub().subscribe();
     let digest = who.id.digest();
-    let limits = app.0.config.ws;
+    let limits = web.config.ws;
     let mut bucket = Bucket::new(&limits);
     let mut strikes = 0u32;
     let mut last_strike: Option<Instant> = None;
-    let me = me_of(&app, &who.session);
+    let me = me_of(&web, &who.session);
     let hello = Reply::Hello {
         user: &me.user,
         role: me.role,
         permissions: me.permissions.clone(),
-        server_time: app.0.store.now(),
+        server_time: web.app.store().now(),
     };
     if socket.send(text(&hello)).await.is_err() {
         return;
@@ -313,7 +316,7 @@ async fn run(app: App, who: Authed, mut socket: WebSocket) {
                             strikes = 0;
                             last_strike = None;
                         }
-                        handle_text(&app, &who, &mut socket, t.as_str(), &limits).await
+                        handle_text(&web, &who, &mut socket, t.as_str(), &limits).await
                     } else {
                         strikes += 1;
                         last_strike = Some(Instant::now());
@@ -367,7 +370,7 @@ async fn run(app: App, who: Authed, mut socket: WebSocket) {
                     send_or_stop(&mut socket, text(&Reply::Resync { reason: "you fell behind" })).await
                 }
             },
-            _ = check.tick() => session_still_valid(&app, &who, &mut socket).await,
+            _ = check.tick() => session_still_valid(&web, &who, &mut socket).await,
         };
         if let Step::Close(code, reason) = step {
             let _ = socket.send(close(code, reason)).await;
@@ -386,15 +389,15 @@ async fn send_or_stop(socket: &mut WebSocket, message: Message) -> Step {
 /// The periodic check: looks at the session without counting as its use (an idle panel
 /// must not keep a session alive past the idle timeout); when it has ended, the people
 /// service ends it (deleted, audited) and says why.
-async fn session_still_valid(app: &App, who: &Authed, socket: &mut WebSocket) -> Step {
-    match app.0.store.session_record(&who.id.digest()).await {
+async fn session_still_valid(web: &WebState, who: &Authed, socket: &mut WebSocket) -> Step {
+    match web.app.store().session_record(&who.id.digest()).await {
         Ok(Some(record))
             if record.user_disabled_at.is_none()
-                && crate::people::session::expiry(
+                && tocsin_app::people::session::expiry(
                     record.expires_at,
                     record.last_seen_at,
-                    app.0.store.now(),
-                    &app.0.people.config().sessions,
+                    web.app.store().now(),
+                    &web.app.people().config().sessions,
                 )
                 .is_none() =>
         {
@@ -406,10 +409,10 @@ async fn session_still_valid(app: &App, who: &Authed, socket: &mut WebSocket) ->
             return Step::Continue;
         }
     }
-    match app.0.people.session(&who.id).await {
+    match web.app.people().session(&who.id).await {
         // Used over HTTP since the look: still current.
         Ok(_) => Step::Continue,
-        Err(crate::people::SessionError::Store(e)) => {
+        Err(tocsin_app::people::SessionError::Store(e)) => {
             tracing::warn!(error = %e, "session check failed; keeping the socket");
             Step::Continue
         }
@@ -424,7 +427,7 @@ async fn session_still_valid(app: &App, who: &Authed, socket: &mut WebSocket) ->
 }
 
 async fn handle_text(
-    app: &App,
+    web: &WebState,
     who: &Authed,
     socket: &mut WebSocket,
     raw: &str,
@@ -448,13 +451,13 @@ async fn handle_text(
     }
     // Every request is authorised against the session as it is now: a role changed or a
     // session ended since the socket opened counts.
-    let current = match app.0.people.session(&who.id).await {
+    let current = match web.app.people().session(&who.id).await {
         Ok(session) => Authed {
             session,
-            id: crate::people::SessionId::from_cookie_value(who.id.expose())
-                .unwrap_or_else(crate::people::SessionId::generate),
+            id: tocsin_app::people::SessionId::from_cookie_value(who.id.expose())
+                .unwrap_or_else(tocsin_app::people::SessionId::generate),
         },
-        Err(crate::people::SessionError::Store(e)) => {
+        Err(tocsin_app::people::SessionError::Store(e)) => {
             let e = ApiError::internal(&e);
             return send_error(socket, frame.reference(), &e).await;
         }
@@ -467,7 +470,7 @@ async fn handle_text(
         }
     };
     let reference = frame.reference().map(str::to_string);
-    let answer = answer(app, &current, frame).await;
+    let answer = answer(web, &current, frame).await;
     match answer {
         Ok(body) => {
             let reply = Reply::Result {
@@ -495,7 +498,7 @@ fn to_value<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
 }
 
 async fn answer(
-    app: &App,
+    web: &WebState,
     who: &Authed,
     frame: ClientFrame,
 ) -> Result<serde_json::Value, ApiError> {
@@ -513,9 +516,11 @@ async fn answer(
                 values,
                 exercise,
             };
-            to_value(&preview_for(app, who, &playbook, &request).await?)
+            to_value(&preview_for(&web.app, who, &playbook, &request).await?)
         }
-        ClientFrame::Submit { draft_id, .. } => to_value(&submit_draft(app, who, draft_id).await?),
+        ClientFrame::Submit { draft_id, .. } => {
+            to_value(&submit_draft(&web.app, who, draft_id).await?)
+        }
         ClientFrame::Approve {
             draft_id,
             reviewed_hash,
@@ -527,11 +532,11 @@ async fn answer(
                 override_,
                 send_at: None,
             };
-            to_value(&approve_draft(app, who, draft_id, input).await?)
+            to_value(&approve_draft(&web.app, who, draft_id, input).await?)
         }
         ClientFrame::RequestChanges {
             draft_id, reason, ..
-        } => to_value(&request_changes_to(app, who, draft_id, &reason).await?),
+        } => to_value(&request_changes_to(&web.app, who, draft_id, &reason).await?),
         ClientFrame::Retract {
             message_id,
             mode,
@@ -544,7 +549,7 @@ async fn answer(
                 reason,
                 correction,
             };
-            to_value(&retract_message(app, who, message_id, input).await?)
+            to_value(&retract_message(&web.app, who, message_id, input).await?)
         }
     }
 }

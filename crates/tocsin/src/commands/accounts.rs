@@ -15,15 +15,15 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use tocsin_connectors::sandbox::SandboxLog;
-use tocsin_domain::Platform;
-use tocsin_store::{AccountRecord, Store};
-use tocsin_web::accounts::{
+use tocsin_app::accounts::{
     coerce_settings, rotate_key, settings_from_lines, setup, AccountVault, NewPlatformAccount,
     SETUPS,
 };
-use tocsin_web::people::sealed::KEY_ENV;
-use tocsin_web::people::SealingKey;
+use tocsin_app::people::sealed::KEY_ENV;
+use tocsin_app::people::SealingKey;
+use tocsin_connectors::sandbox::SandboxLog;
+use tocsin_domain::Platform;
+use tocsin_store::{AccountRecord, Store};
 
 use crate::commands::users::{load_key, operator_name};
 use crate::config::{Config, NEW_SECRET_KEY_ENV as NEW_KEY_ENV};

@@ -11,14 +11,15 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tocsin_app::accounts::NotConnected;
+use tocsin_app::people::session::secure_cookies_for;
+use tocsin_app::people::{Caller, People, PeopleConfig, Role, SealingKey};
+use tocsin_app::{AppConfig, Tocsin, TocsinParts};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_dispatch::{DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::preapproval::PlaybookApproval;
 use tocsin_store::{NewAccount, Store};
-use tocsin_web::accounts::NotConnected;
-use tocsin_web::people::session::secure_cookies_for;
-use tocsin_web::people::{Caller, People, PeopleConfig, Role, SealingKey};
-use tocsin_web::server::{self, App, AppParts, DemoUser, ServerConfig};
+use tocsin_web::server::{self, DemoUser, WebConfig, WebState};
 
 use crate::cli::{DemoArgs, ServeArgs};
 use crate::commands::drill::STAND_INS;
@@ -226,7 +227,7 @@ async fn prepare_demo(
 /// sealed secret with the configured key and build their connector) and says how many
 /// connected. An account that cannot be connected is logged and printed without its
 /// secret, and listed as not connected on the admin page.
-async fn connect_accounts(app: &App) -> Result<()> {
+async fn connect_accounts(app: &Tocsin) -> Result<()> {
     let connections = app.connect_stored_accounts().await?;
     let (mut connected, mut disabled, mut failed) = (0, 0, 0);
     for c in &connections {
@@ -248,7 +249,7 @@ async fn connect_accounts(app: &App) -> Result<()> {
 
 /// `[oauth]` as the server takes it: one client per platform whose id is set; the
 /// redirect URI is `<public_url>/oauth/callback`.
-fn oauth_config(config: &Config) -> Result<tocsin_web::oauth::OAuthConfig> {
+fn oauth_config(config: &Config) -> Result<tocsin_app::oauth::OAuthConfig> {
     use tocsin_domain::Platform;
     let o = &config.oauth;
     let public_url = public_url(config)?;
@@ -269,7 +270,7 @@ fn oauth_config(config: &Config) -> Result<tocsin_web::oauth::OAuthConfig> {
     .into_iter()
     .filter(|(_, id, _)| !id.trim().is_empty())
     .map(
-        |(platform, id, secret)| tocsin_web::oauth::OAuthClientConfig {
+        |(platform, id, secret)| tocsin_app::oauth::OAuthClientConfig {
             platform,
             client_id: id.trim().to_string(),
             client_secret: Some(secret.trim().to_string())
@@ -280,11 +281,11 @@ fn oauth_config(config: &Config) -> Result<tocsin_web::oauth::OAuthConfig> {
         },
     )
     .collect();
-    Ok(tocsin_web::oauth::OAuthConfig {
+    Ok(tocsin_app::oauth::OAuthConfig {
         public_url,
         clients,
         client_name: o.mastodon_client_name.clone(),
-        ..tocsin_web::oauth::OAuthConfig::default()
+        ..tocsin_app::oauth::OAuthConfig::default()
     })
 }
 
@@ -366,7 +367,7 @@ async fn run_server(
     let routes = Arc::new(Routes::new());
     let sandbox = Arc::new(SandboxLog::default());
     let dispatcher = Dispatcher::new(store.clone(), routes.clone(), dispatch_config(config)?);
-    let app = App::new(AppParts {
+    let app = Tocsin::new(TocsinParts {
         store,
         people: Arc::new(people),
         library: Arc::new(library),
@@ -374,33 +375,39 @@ async fn run_server(
         dispatcher,
         routes,
         sandbox,
-        config: ServerConfig {
+        config: AppConfig {
+            oauth: oauth_config(config)?,
+            monitor: monitor_config(config)?,
+            ..AppConfig::default()
+        },
+    });
+    connect_accounts(&app).await?;
+    let web = WebState::new(
+        app,
+        WebConfig {
             allowed_origins: config.server.allowed_origins.clone(),
             secure_cookies: secure_cookies_for(address.ip()),
             demo_users,
             public_url: feed.0,
             cap_sender: feed.1,
-            oauth: oauth_config(config)?,
             hide_metrics: !config.server.metrics,
-            monitor: monitor_config(config)?,
-            ..ServerConfig::default()
+            ..WebConfig::default()
         },
-    });
-    connect_accounts(&app).await?;
+    );
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("listening on {address}"))?;
     let bound = listener.local_addr()?;
     println!("Tocsin is listening: open http://{bound}/");
-    server::serve(listener, app, shutdown_signal()).await?;
+    server::serve(listener, web, shutdown_signal()).await?;
     println!("Tocsin stopped; deliveries in flight were recorded.");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `[monitor]` as the server takes it (its addresses checked).
-fn monitor_config(config: &Config) -> Result<server::monitor::MonitorConfig> {
+fn monitor_config(config: &Config) -> Result<tocsin_app::monitor::MonitorConfig> {
     let m = &config.monitor;
-    server::monitor::MonitorConfig::from_settings(
+    tocsin_app::monitor::MonitorConfig::from_settings(
         m.enabled,
         &m.jetstream_url,
         &m.mastodon_instances,

@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::io::Read as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tocsin_web::people::sealed::KEY_ENV;
-use tocsin_web::people::{Caller, People, PeopleConfig, Role, SealingKey, TotpEnrolment};
+use tocsin_app::people::sealed::KEY_ENV;
+use tocsin_app::people::{Caller, People, PeopleConfig, Role, SealingKey, TotpEnrolment};
 
 use crate::config::Config;
 use crate::store::open_store;

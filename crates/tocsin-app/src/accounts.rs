@@ -34,7 +34,6 @@ use tocsin_domain::Platform;
 use tocsin_store::{
     AccountRecord, AccountStatus, NewAccount, Rotated, SealedKind, Store, StoreError,
 };
-use tokio::sync::broadcast;
 
 use crate::oauth::{TokenBundle, TokenManager};
 use crate::people::{totp_aad, SealError, SealingKey};
@@ -981,7 +980,7 @@ impl AccountVault {
                 connector: Arc::new(SandboxConnector::standing_for(
                     &record.id.to_string(),
                     self.sandbox.clone(),
-                    crate::server::stand_in(&record.handle),
+                    crate::catalog::stand_in(&record.handle),
                 )),
                 host: "sandbox".into(),
             });
@@ -1159,29 +1158,10 @@ impl AccountVault {
         self.not_connected.get(&id).map(|r| r.value().clone())
     }
 
-    /// Follows the dispatcher's delivery events: an account whose credentials the
-    /// platform refused becomes `auth_failed` (with the platform's words), and one that
-    /// delivers again becomes `connected`. Must be called inside a tokio runtime.
-    pub fn watch_deliveries(
-        self: &Arc<Self>,
-        store: Store,
-        mut events: broadcast::Receiver<DeliveryEvent>,
-    ) {
-        let vault = Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                let Some(vault) = vault.upgrade() else { break };
-                vault.note_delivery(&store, &event).await;
-            }
-        });
-    }
-
-    async fn note_delivery(&self, store: &Store, event: &DeliveryEvent) {
+    /// Notes a delivery event: an account whose credentials the platform refused becomes
+    /// `auth_failed` (with the platform's words), and one that delivers again becomes
+    /// `connected` (the application's services feed it every event).
+    pub(crate) async fn note_delivery(&self, store: &Store, event: &DeliveryEvent) {
         let id = event.account_id;
         let change = match &event.kind {
             DeliveryEventKind::Failed { error, auth: true } => {

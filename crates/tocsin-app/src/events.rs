@@ -3,7 +3,7 @@
 //! one bounded broadcast ring, so a slow socket costs nothing but its own lag: when it
 //! falls more than the ring's size behind it is told to resync instead of queueing
 //! without bound. With several nodes on one PostgreSQL, what this node publishes also goes
-//! to the others and theirs comes in here ([`super::relay`]).
+//! to the others and theirs comes in here ([`crate::relay`]).
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,16 +11,16 @@ use std::sync::{Arc, OnceLock};
 use tocsin_dispatch::DeliveryEvent;
 use tokio::sync::broadcast;
 
-use super::conversation::ConversationPostView;
-use super::monitor::StreamStatusView;
-use super::relay::Outbox;
-use super::sessions::LiveSession;
-use super::views::{DraftSummary, MessageView};
+use crate::conversation::ConversationPostView;
+use crate::monitor::StreamStatusView;
+use crate::relay::Outbox;
+use crate::sessions::LiveSession;
+use crate::views::{DraftSummary, MessageView};
 
 /// An event for panels.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerEvent {
+pub enum PanelEvent {
     /// A delivery changed.
     Delivery(DeliveryEvent),
     /// A draft was created or moved.
@@ -88,7 +88,7 @@ impl Hub {
     }
 
     /// Sends an event to every panel.
-    pub fn publish(&self, event: &ServerEvent) {
+    pub fn publish(&self, event: &PanelEvent) {
         match serde_json::to_string(event) {
             Ok(json) => {
                 let frame: Arc<str> = json.into();
@@ -141,23 +141,29 @@ impl Hub {
         SocketGuard(self.sockets.clone())
     }
 
-    /// Relays the dispatcher's delivery events to panels until the dispatcher is gone.
-    pub fn relay(&self, mut events: broadcast::Receiver<DeliveryEvent>) {
-        let hub = self.clone();
-        tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(event) => hub.publish(&ServerEvent::Delivery(event)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "panel relay fell behind the dispatcher");
-                        hub.publish(&ServerEvent::Resync {
-                            reason: "events were missed",
-                        });
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
+    /// Relays the dispatcher's delivery events to panels until the dispatcher is gone or
+    /// `stop` turns true (one of the application's services).
+    pub(crate) async fn relay_deliveries(
+        self,
+        mut events: broadcast::Receiver<DeliveryEvent>,
+        mut stop: crate::shutdown::Shutdown,
+    ) {
+        loop {
+            let event = tokio::select! {
+                () = stop.wait() => break,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(event) => self.publish(&PanelEvent::Delivery(event)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "panel relay fell behind the dispatcher");
+                    self.publish(&PanelEvent::Resync {
+                        reason: "events were missed",
+                    });
                 }
+                Err(broadcast::error::RecvError::Closed) => break,
             }
-        });
+        }
     }
 }
 

@@ -27,11 +27,12 @@ use tocsin_monitor::{
 };
 use tocsin_store::{AccountStatus, StoreError};
 use tokio::sync::{mpsc, watch, Notify};
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use url::Url;
 
-use super::events::{HubSignal, ServerEvent};
-use super::App;
+use crate::events::{HubSignal, PanelEvent};
+use crate::shutdown::Shutdown;
+use crate::Tocsin;
 use wanted::{instance_base, normalize_tag, Instance, StreamKey, Wanted};
 
 /// What streams send before the intake catches up; beyond it a stream waits (its socket
@@ -244,13 +245,12 @@ impl Monitor {
     }
 }
 
-/// Starts the supervisor if the monitor is enabled; it stops its streams (closing them
-/// cleanly) once `stop` turns true.
-pub(crate) fn start(app: &App, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
-    if !app.0.monitor.enabled() {
-        return None;
+/// Starts the supervisor on `tasks` if the monitor is enabled; it stops its streams
+/// (closing them cleanly) once `stop` fires.
+pub(crate) fn start(tasks: &mut JoinSet<()>, app: &Tocsin, stop: Shutdown) {
+    if app.0.monitor.enabled() {
+        tasks.spawn(supervise(app.clone(), stop));
     }
-    Some(tokio::spawn(supervise(app.clone(), stop)))
 }
 
 /// The streams running now.
@@ -260,7 +260,7 @@ struct Running {
     jetstream: Option<(StreamHandle, watch::Sender<BTreeSet<String>>)>,
 }
 
-async fn supervise(app: App, mut stop: watch::Receiver<bool>) {
+async fn supervise(app: Tocsin, mut stop: Shutdown) {
     let (tx, rx) = mpsc::channel::<Heard>(HEARD_QUEUE);
     let intake = tokio::spawn(intake::run(app.clone(), rx));
     let follower = tokio::spawn(follow_hub(app.clone()));
@@ -280,7 +280,7 @@ async fn supervise(app: App, mut stop: watch::Receiver<bool>) {
             }
         }
         tokio::select! {
-            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = stop.wait() => break,
             _ = app.0.monitor.wake.notified() => {}
             _ = tokio::time::sleep(every) => {}
         }
@@ -305,7 +305,7 @@ async fn supervise(app: App, mut stop: watch::Receiver<bool>) {
 /// Wakes the supervisor when a live session starts or ends anywhere: the relay brings other
 /// nodes' `live_session` frames into this node's hub. A `resync` (the relay was away, or
 /// the hub fell behind) may hide one, so it wakes it too. Ends with the supervisor.
-async fn follow_hub(app: App) {
+async fn follow_hub(app: Tocsin) {
     let mut hub = app.0.hub.subscribe();
     loop {
         let wanted = match hub.recv().await {
@@ -338,7 +338,7 @@ fn sessions_changed(frame: &str) -> bool {
 }
 
 /// Reads the open sessions and the Mastodon accounts, and works out the wanted streams.
-async fn evaluate(app: &App) -> Result<Wanted, StoreError> {
+async fn evaluate(app: &Tocsin) -> Result<Wanted, StoreError> {
     let store = &app.0.store;
     let open: Vec<(i64, String)> = store
         .live_sessions()
@@ -369,7 +369,7 @@ async fn evaluate(app: &App) -> Result<Wanted, StoreError> {
 /// The instances of enabled Mastodon accounts, those with a working token first. A token
 /// that does not open (or an account whose token the instance refused) is not sent: the
 /// instance is asked as a public one.
-async fn account_instances(app: &App) -> Result<Vec<Instance>, StoreError> {
+async fn account_instances(app: &Tocsin) -> Result<Vec<Instance>, StoreError> {
     let mut with_token = Vec::new();
     let mut without = Vec::new();
     for record in app.0.store.account_records().await? {
@@ -421,7 +421,7 @@ async fn account_instances(app: &App) -> Result<Vec<Instance>, StoreError> {
 /// Makes the running streams equal to the wanted ones: stops what is no longer wanted
 /// first (a stream whose token changed is a new stream with the same name), then starts
 /// what is missing, and hands Jetstream its new tag set.
-fn apply(app: &App, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<Heard>) {
+fn apply(app: &Tocsin, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<Heard>) {
     let monitor = &app.0.monitor;
     let config = &monitor.config;
     let gone: Vec<StreamKey> = running
@@ -494,24 +494,24 @@ fn apply(app: &App, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<Hea
     }
 }
 
-fn started(app: &App, name: &str) {
+fn started(app: &Tocsin, name: &str) {
     app.0
         .monitor
         .set_status(name, Some(StreamState::Connecting));
     announce(app, name, StreamState::Connecting);
 }
 
-fn stopped(app: &App, name: &str) {
+fn stopped(app: &Tocsin, name: &str) {
     app.0.monitor.set_status(name, None);
     announce(app, name, StreamState::Stopped);
 }
 
-fn announce(app: &App, name: &str, state: StreamState) {
+fn announce(app: &Tocsin, name: &str, state: StreamState) {
     let status = StreamStatus {
         stream: name.to_string(),
         state,
     };
-    app.0.hub.publish(&ServerEvent::MonitorStatus {
+    app.0.hub.publish(&PanelEvent::MonitorStatus {
         status: app.0.monitor.status_view(&status),
     });
 }

@@ -1,5 +1,5 @@
 //! Account changes made elsewhere, applied to this node's routes: by another node (its
-//! relay hands them over, see [`super::relay`]) or by another process on the same
+//! relay hands them over, see [`crate::relay`]) or by another process on the same
 //! database, such as `tocsin accounts replace-secret` or `disable` on the host while the
 //! server runs. The second kind is noticed by [`watch_change_count`], which reads the
 //! database's count of account changes (kept by triggers in each changing transaction,
@@ -13,54 +13,41 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tocsin_dispatch::Routes;
 use tocsin_store::{Store, StoreError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::accounts::AccountVault;
+use crate::shutdown::Shutdown;
 
 /// How often the count of account changes is read.
 pub(crate) const CHANGE_POLL: Duration = Duration::from_secs(2);
 /// The longest pause between attempts to re-read accounts after a failed read.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The follower and the count watch of one node; dropping it stops both.
-#[derive(Debug)]
-pub(crate) struct AccountFollow {
-    follower: Follower,
-    _stop: watch::Sender<()>,
-}
-
-impl AccountFollow {
-    /// Starts following account changes into `routes` through `vault`, and watching
-    /// `store`'s count of them. Must be called inside a tokio runtime.
-    pub(crate) fn start(
-        store: Store,
-        vault: &Arc<AccountVault>,
-        routes: &Arc<Routes>,
-    ) -> AccountFollow {
-        let (stop, stopped) = watch::channel(());
-        let follower = Follower::start(store.clone(), vault, routes, stopped.clone());
-        tokio::spawn(watch_change_count(store, follower.clone(), stopped));
-        AccountFollow {
-            follower,
-            _stop: stop,
-        }
-    }
-
-    /// The follower, for the relay to hand other nodes' changes to.
-    pub(crate) fn follower(&self) -> &Follower {
-        &self.follower
-    }
+/// Starts following account changes into `routes` through `vault`, and watching
+/// `store`'s count of them, on `tasks` until `stopped`; the follower is for the relay to
+/// hand other nodes' changes to.
+pub(crate) fn start(
+    tasks: &mut JoinSet<()>,
+    stopped: &Shutdown,
+    store: Store,
+    vault: &Arc<AccountVault>,
+    routes: &Arc<Routes>,
+) -> Follower {
+    let follower = Follower::start(tasks, store.clone(), vault, routes, stopped.clone());
+    tasks.spawn(watch_change_count(store, follower.clone(), stopped.clone()));
+    follower
 }
 
 /// Reads the count of account changes every [`CHANGE_POLL`]; when it moved (and once at
 /// the first read, for what changed while the node was starting), every account is
 /// re-read. A failed read is logged once and tried again at the next tick.
-async fn watch_change_count(store: Store, follower: Follower, mut stopped: watch::Receiver<()>) {
+async fn watch_change_count(store: Store, follower: Follower, mut stopped: Shutdown) {
     let mut seen: Option<i64> = None;
     let mut failing = false;
     loop {
         tokio::select! {
-            _ = stopped.changed() => return,
+            () = stopped.wait() => return,
             () = tokio::time::sleep(CHANGE_POLL) => {}
         }
         match store.account_change_count().await {
@@ -112,10 +99,11 @@ pub(crate) struct Follower {
 
 impl Follower {
     fn start(
+        tasks: &mut JoinSet<()>,
         store: Store,
         vault: &Arc<AccountVault>,
         routes: &Arc<Routes>,
-        stopped: watch::Receiver<()>,
+        stopped: Shutdown,
     ) -> Follower {
         let (tx, rx) = mpsc::channel(FOLLOW_QUEUE);
         let overflowed = Arc::new(AtomicBool::new(false));
@@ -125,7 +113,7 @@ impl Follower {
             routes: Arc::downgrade(routes),
             overflowed: overflowed.clone(),
         };
-        tokio::spawn(task.run(rx, stopped));
+        tasks.spawn(task.run(rx, stopped));
         Follower { tx, overflowed }
     }
 
@@ -154,7 +142,7 @@ struct FollowTask {
 }
 
 impl FollowTask {
-    async fn run(self, mut rx: mpsc::Receiver<Follow>, mut stopped: watch::Receiver<()>) {
+    async fn run(self, mut rx: mpsc::Receiver<Follow>, mut stopped: Shutdown) {
         let mut backoff = Duration::from_millis(100);
         // Set after a failed read: every account is re-read, without waiting for news.
         let mut owed_all = false;
@@ -163,7 +151,7 @@ impl FollowTask {
             let mut all = owed_all;
             if !owed_all {
                 let first = tokio::select! {
-                    _ = stopped.changed() => return,
+                    () = stopped.wait() => return,
                     first = rx.recv() => match first {
                         Some(first) => first,
                         None => return,
@@ -198,7 +186,7 @@ impl FollowTask {
                     }
                     owed_all = true;
                     tokio::select! {
-                        _ = stopped.changed() => return,
+                        () = stopped.wait() => return,
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);

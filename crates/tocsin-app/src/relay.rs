@@ -26,11 +26,14 @@ use std::time::Duration;
 use tocsin_dispatch::Routes;
 use tocsin_store::notify::MAX_PAYLOAD;
 use tocsin_store::{Backend, Store, StoreError};
-use tokio::sync::{mpsc, watch, OnceCell};
+use tokio::sync::{mpsc, OnceCell};
+use tokio::task::JoinSet;
 
-use super::account_follow::Follower;
-use super::events::{Hub, HubSignal, ServerEvent};
+use crate::account_follow::Follower;
 use crate::accounts::AccountVault;
+use crate::events::{Hub, HubSignal, PanelEvent};
+use crate::shutdown::Shutdown;
+use crate::Tocsin;
 
 /// Events waiting to be sent to other nodes at most; past that they are dropped and the
 /// other nodes' panels told to resync.
@@ -85,55 +88,49 @@ impl Outbox {
 
 /// What the relay counts (for `/metrics`).
 #[derive(Debug, Default)]
-pub(crate) struct RelayState {
+pub struct RelayState {
     connected: AtomicBool,
     sent: AtomicU64,
     received: AtomicU64,
     reconnects: AtomicU64,
 }
 
-/// A running relay; dropping it stops its tasks.
-#[derive(Debug)]
-pub(crate) struct Relay {
-    state: Arc<RelayState>,
-    _stop: watch::Sender<()>,
-}
-
-impl Relay {
+impl RelayState {
     /// Whether this node is listening to the others now.
-    pub(crate) fn connected(&self) -> bool {
-        self.state.connected.load(Ordering::Relaxed)
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
     }
 
     /// Events sent to other nodes.
-    pub(crate) fn sent(&self) -> u64 {
-        self.state.sent.load(Ordering::Relaxed)
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Events received from other nodes.
-    pub(crate) fn received(&self) -> u64 {
-        self.state.received.load(Ordering::Relaxed)
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
     }
 
     /// Times the listening connection was lost and opened again.
-    pub(crate) fn reconnects(&self) -> u64 {
-        self.state.reconnects.load(Ordering::Relaxed)
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
     }
 }
 
-/// Starts relaying `hub`'s events to and from the other nodes on `store`'s database, and
-/// the changes `vault` makes to accounts, which the other nodes apply to their routes as
-/// this node hands theirs to `follower` (PostgreSQL only; `None` on SQLite). Must be
-/// called inside a tokio runtime.
+/// Starts relaying the application's hub events to and from the other nodes on its
+/// database, and the changes its vault makes to accounts, which the other nodes apply to
+/// their routes as this node hands theirs to `follower`, on `tasks` until `stopped`
+/// (PostgreSQL only; nothing on SQLite). Counts into the application's relay state.
 pub(crate) fn start(
-    hub: &Hub,
-    store: Store,
-    node_id: &str,
-    vault: &Arc<AccountVault>,
+    tasks: &mut JoinSet<()>,
+    stopped: &Shutdown,
+    app: &Tocsin,
     follower: &Follower,
-) -> Option<Relay> {
+) {
+    let (hub, store, vault) = (&app.0.hub, app.0.store.clone(), &app.0.vault);
+    let (node_id, state) = (app.0.dispatcher.node_id(), app.0.relay.clone());
     if store.backend() != Backend::Postgres {
-        return None;
+        return;
     }
     // The instance number tells two processes apart even if both were given one name.
     let origin = format!(
@@ -149,9 +146,7 @@ pub(crate) fn start(
     };
     hub.attach_outbox(outbox.clone());
     vault.on_change(Arc::new(move |id| outbox.account_changed(id)));
-    let (stop, stopped) = watch::channel(());
     let follower = follower.clone();
-    let state = Arc::new(RelayState::default());
     let channel = Arc::new(OnceCell::new());
     let sender = Sender {
         store: store.clone(),
@@ -160,17 +155,16 @@ pub(crate) fn start(
         overflowed,
         state: state.clone(),
     };
-    tokio::spawn(sender.run(rx, stopped.clone()));
+    tasks.spawn(sender.run(rx, stopped.clone()));
     let receiver = Receiver {
         store,
         channel,
         origin,
         hub: hub.clone(),
         follower,
-        state: state.clone(),
+        state,
     };
-    tokio::spawn(receiver.run(stopped));
-    Some(Relay { state, _stop: stop })
+    tasks.spawn(receiver.run(stopped.clone()));
 }
 
 /// Lets the dispatcher connect, on first use, an account this node has no route for: one
@@ -225,7 +219,7 @@ async fn channel_of(store: &Store, cell: &OnceCell<String>) -> Result<String, St
 
 /// A `resync` frame as one line.
 fn resync_line(reason: &'static str) -> String {
-    serde_json::to_string(&ServerEvent::Resync { reason })
+    serde_json::to_string(&PanelEvent::Resync { reason })
         .unwrap_or_else(|_| "{\"type\":\"resync\",\"reason\":\"events were missed\"}".into())
 }
 
@@ -309,12 +303,12 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(self, mut rx: mpsc::Receiver<Outgoing>, mut stopped: watch::Receiver<()>) {
+    async fn run(self, mut rx: mpsc::Receiver<Outgoing>, mut stopped: Shutdown) {
         // Set when events could not be sent: the others' panels must refetch.
         let mut owed_resync = false;
         loop {
             let first = tokio::select! {
-                _ = stopped.changed() => break,
+                () = stopped.wait() => break,
                 item = rx.recv() => match item {
                     Some(item) => item,
                     None => break,
@@ -358,7 +352,7 @@ impl Sender {
                     }
                     owed_resync = true;
                     tokio::select! {
-                        _ = stopped.changed() => break,
+                        () = stopped.wait() => break,
                         () = tokio::time::sleep(Duration::from_millis(250)) => {}
                     }
                 }
@@ -379,13 +373,13 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn run(self, mut stopped: watch::Receiver<()>) {
+    async fn run(self, mut stopped: Shutdown) {
         let mut backoff = Duration::from_millis(100);
         let mut tried = false;
         let mut failing = false;
         loop {
             let opened = tokio::select! {
-                _ = stopped.changed() => return,
+                () = stopped.wait() => return,
                 opened = self.open() => opened,
             };
             match opened {
@@ -405,7 +399,7 @@ impl Receiver {
                     failing = false;
                     loop {
                         let next = tokio::select! {
-                            _ = stopped.changed() => return,
+                            () = stopped.wait() => return,
                             next = listener.recv() => next,
                         };
                         match next {
@@ -445,7 +439,7 @@ impl Receiver {
                     }
                     failing = true;
                     tokio::select! {
-                        _ = stopped.changed() => return,
+                        () = stopped.wait() => return,
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -10,17 +10,17 @@ use tocsin_monitor::{Heard, HeardPost, Source, StreamStatus};
 use tocsin_store::NewConversationPost;
 use tokio::sync::mpsc;
 
-use super::super::conversation::ConversationPostView;
-use super::super::events::ServerEvent;
-use super::super::App;
 use super::wanted::normalize_tag;
+use crate::conversation::ConversationPostView;
+use crate::events::PanelEvent;
+use crate::Tocsin;
 
 /// The longest text kept of one post, in characters (Mastodon allows 500 by default,
 /// some instances far more; the panel needs no more than this).
 const MAX_TEXT_CHARS: usize = 5_000;
 
 /// Takes in what the streams send until every sender is gone.
-pub(super) async fn run(app: App, mut heard: mpsc::Receiver<Heard>) {
+pub(super) async fn run(app: Tocsin, mut heard: mpsc::Receiver<Heard>) {
     while let Some(item) = heard.recv().await {
         match item {
             Heard::Post(post) => take_post(&app, post).await,
@@ -68,7 +68,7 @@ fn new_post(post: &HeardPost) -> NewConversationPost {
     }
 }
 
-async fn take_post(app: &App, post: HeardPost) {
+async fn take_post(app: &Tocsin, post: HeardPost) {
     let tags: Vec<String> = post.tags.iter().map(|t| normalize_tag(t)).collect();
     let sessions = app.0.monitor.sessions_for(&tags);
     if sessions.is_empty() {
@@ -90,7 +90,7 @@ async fn take_post(app: &App, post: HeardPost) {
     }
 }
 
-async fn take_deletion(app: &App, source: &Source, remote_id: &str) {
+async fn take_deletion(app: &Tocsin, source: &Source, remote_id: &str) {
     let (platform, instance) = platform_and_instance(source);
     match app
         .0
@@ -113,9 +113,9 @@ async fn take_deletion(app: &App, source: &Source, remote_id: &str) {
 }
 
 /// Sends a post as it is stored now to every panel.
-pub(crate) async fn publish(app: &App, session_id: i64, post_id: i64) {
+pub(crate) async fn publish(app: &Tocsin, session_id: i64, post_id: i64) {
     match app.0.store.conversation_post(session_id, post_id).await {
-        Ok(Some(row)) => app.0.hub.publish(&ServerEvent::ConversationPost {
+        Ok(Some(row)) => app.0.hub.publish(&PanelEvent::ConversationPost {
             post: ConversationPostView::from(&row),
         }),
         Ok(None) => {}
@@ -128,9 +128,9 @@ pub(crate) async fn publish(app: &App, session_id: i64, post_id: i64) {
     }
 }
 
-fn take_status(app: &App, status: StreamStatus) {
+fn take_status(app: &Tocsin, status: StreamStatus) {
     if app.0.monitor.update_status(&status, Utc::now()) {
-        app.0.hub.publish(&ServerEvent::MonitorStatus {
+        app.0.hub.publish(&PanelEvent::MonitorStatus {
             status: app.0.monitor.status_view(&status),
         });
     }

@@ -103,7 +103,7 @@ pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
         })
         .collect();
     out.push(RenderedVariant {
-        platform: super::drafts::HEADLINE_TARGET.to_string(),
+        platform: crate::drafts::HEADLINE_TARGET.to_string(),
         body: step.headline.clone(),
     });
     out

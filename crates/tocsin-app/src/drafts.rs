@@ -1,0 +1,833 @@
+//! Drafts and the approval workflow, the same for the API, the websocket and the command
+//! line: create, edit, submit, request changes, approve, break-glass, withdraw.
+//!
+//! Every decision is [`tocsin_domain::approval::decide`]'s, given facts read here: the
+//! stored text and its hash, the playbook's pre-approval, the blockers found by
+//! composing the draft again, the consent register's answer. Every step and every
+//! refusal is audited. Approval writes the message and its outbox rows in the same
+//! transaction as the draft's new state, then wakes the dispatcher.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tocsin_audit::AuditEvent;
+use tocsin_domain::approval::{
+    decide, Action, Actor, Blocker, ConsentCheck, DraftFacts, DraftState, Override, Transition,
+};
+use tocsin_domain::playbook::Playbook;
+use tocsin_store::outbox::Placement;
+use tocsin_store::workflow::WorkflowDraft;
+use tocsin_store::{NewDraft, NewMessage, RenderedVariant};
+
+use crate::catalog::{compose, playbook, status_of, targets, Preview};
+use crate::error::{AppError, AppResult, ErrorKind};
+use crate::events::PanelEvent;
+use crate::people::Permission;
+use crate::views::{rendered_hash, DraftSummary, VariantView};
+use crate::Authed;
+use crate::Tocsin;
+
+/// The target name under which a draft's headline is stored beside its variants.
+pub const HEADLINE_TARGET: &str = "headline";
+
+/// What a draft keeps of its inputs (`drafts.variables_json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DraftInputs {
+    /// The raw values as typed.
+    pub values: BTreeMap<String, String>,
+    /// Its number in a live session ("3/").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_number: Option<u32>,
+}
+
+impl DraftInputs {
+    /// Reads the stored JSON (also the plain map older drafts and drills stored).
+    pub fn parse(json: &str) -> DraftInputs {
+        serde_json::from_str::<DraftInputs>(json)
+            .or_else(|_| {
+                serde_json::from_str::<BTreeMap<String, String>>(json).map(|values| DraftInputs {
+                    values,
+                    post_number: None,
+                })
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A draft with its text, as the panel shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftView {
+    #[serde(flatten)]
+    summary: DraftSummary,
+    values: BTreeMap<String, String>,
+    note: Option<String>,
+    /// Hash of the stored text: what an approval names.
+    hash: String,
+    headline: String,
+    variants: Vec<VariantView>,
+    blockers: Vec<Blocker>,
+    playbook_status: &'static str,
+    /// The stored text no longer matches what the playbook renders now (templates or
+    /// accounts changed): save the draft again before it can be approved.
+    stale: bool,
+    post_number: Option<u32>,
+}
+
+fn summary_of(d: &WorkflowDraft) -> DraftSummary {
+    DraftSummary {
+        id: d.id,
+        playbook: d.playbook_id.clone(),
+        step: d.step_id.clone(),
+        state: d.state.clone(),
+        exercise: d.exercise,
+        created_by: d.created_by.clone(),
+        updated_at: d.updated_at,
+        message_id: d.message_id,
+        session_id: d.session_id,
+    }
+}
+
+fn stored_variants(d: &WorkflowDraft) -> Vec<RenderedVariant> {
+    d.variants
+        .iter()
+        .map(|v| RenderedVariant {
+            platform: v.platform.clone(),
+            body: v.body.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// What the workflow knows about a stored draft now.
+struct Assessed {
+    draft: WorkflowDraft,
+    inputs: DraftInputs,
+    stored_hash: String,
+    preview: Option<Preview>,
+    usable: bool,
+    status: &'static str,
+}
+
+impl Assessed {
+    fn stale(&self) -> bool {
+        self.preview
+            .as_ref()
+            .is_none_or(|p| p.hash != self.stored_hash)
+    }
+
+    fn view(&self) -> DraftView {
+        let stored = stored_variants(&self.draft);
+        let headline = stored
+            .iter()
+            .find(|v| v.platform == HEADLINE_TARGET)
+            .map(|v| v.body.clone())
+            .unwrap_or_default();
+        let variants = match &self.preview {
+            Some(p) if !self.stale() => p.variants.clone(),
+            _ => stored
+                .iter()
+                .filter(|v| v.platform != HEADLINE_TARGET)
+                .map(|v| VariantView {
+                    target: v.platform.clone(),
+                    text: v.body.clone(),
+                    count: None,
+                    limit: None,
+                    unit: None,
+                    over: false,
+                    warnings: Vec::new(),
+                    problems: Vec::new(),
+                })
+                .collect(),
+        };
+        DraftView {
+            summary: summary_of(&self.draft),
+            values: self.inputs.values.clone(),
+            note: self.draft.note.clone(),
+            hash: self.stored_hash.clone(),
+            headline,
+            variants,
+            blockers: self
+                .preview
+                .as_ref()
+                .map(|p| p.blockers.clone())
+                .unwrap_or_default(),
+            playbook_status: self.status,
+            stale: self.stale(),
+            post_number: self.inputs.post_number,
+        }
+    }
+
+    fn state(&self) -> DraftState {
+        parse_state(&self.draft.state)
+    }
+}
+
+fn parse_state(s: &str) -> DraftState {
+    match s {
+        "submitted" => DraftState::Submitted,
+        "changes_requested" => DraftState::ChangesRequested,
+        "published" => DraftState::Published,
+        "withdrawn" => DraftState::Withdrawn,
+        _ => DraftState::Draft,
+    }
+}
+
+async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
+    let draft = app
+        .0
+        .store
+        .workflow_draft(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no draft {id}")))?;
+    let p = playbook(app, &draft.playbook_id)?;
+    let status = status_of(app, p).await?;
+    let inputs = DraftInputs::parse(&draft.variables_json);
+    let stored_hash = rendered_hash(&stored_variants(&draft));
+    let preview = match compose(
+        app,
+        p,
+        &draft.step_id,
+        &inputs.values,
+        draft.exercise,
+        inputs.post_number,
+    )
+    .await
+    {
+        Ok((preview, Some(_))) => Some(preview),
+        Ok((_, None)) => None,
+        Err(e) if e.kind == ErrorKind::Internal => return Err(e),
+        Err(_) => None,
+    };
+    Ok((
+        Assessed {
+            draft,
+            inputs,
+            stored_hash,
+            preview,
+            usable: status.is_usable(),
+            status: status.label(),
+        },
+        p,
+    ))
+}
+
+fn actor_of(app: &Tocsin, who: &Authed) -> Actor {
+    let now = app.0.store.now();
+    let policy = &app.0.people.config().sessions;
+    Actor {
+        name: who.session.user.clone(),
+        can_draft: who.session.role.can(Permission::EditDrafts),
+        can_approve: who.session.role.can(Permission::Approve),
+        recently_reauthenticated: who
+            .session
+            .authorize(Permission::BreakGlass, now, policy)
+            .is_ok(),
+    }
+}
+
+fn facts_of(a: &Assessed, p: &Playbook) -> DraftFacts {
+    DraftFacts {
+        drafter: a.draft.created_by.clone(),
+        state: a.state(),
+        rendered_hash: a.stored_hash.clone(),
+        policy: p.approval,
+        playbook_usable: a.usable,
+        blockers: a
+            .preview
+            .as_ref()
+            .map(|p| p.blockers.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Audits a refused workflow step, then returns the refusal as an API error.
+async fn refused(
+    app: &Tocsin,
+    who: &Authed,
+    action: &'static str,
+    draft: &WorkflowDraft,
+    error: AppError,
+) -> AppError {
+    let event = AuditEvent::new(who.user(), action)
+        .subject("draft", draft.id.to_string())
+        .subject("playbook", draft.playbook_id.as_str())
+        .exercise(draft.exercise)
+        .outcome(format!("refused: {}", error.code));
+    if let Err(e) = app.0.store.append_audit(event).await {
+        return AppError::from(e);
+    }
+    error
+}
+
+/// Publishes a draft's new summary to every panel.
+async fn announce_draft(app: &Tocsin, id: i64) {
+    match app.0.store.workflow_draft(id).await {
+        Ok(Some(d)) => app.0.hub.publish(&PanelEvent::Draft {
+            draft: summary_of(&d),
+        }),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, draft = id, "could not announce a draft change"),
+    }
+}
+
+/// A new draft.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDraft {
+    playbook: String,
+    step: String,
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+    #[serde(default)]
+    exercise: bool,
+    #[serde(default)]
+    session_id: Option<i64>,
+}
+
+fn invalid_values(preview: &Preview) -> AppError {
+    let first = preview.field_errors.first();
+    let all: Vec<&str> = preview
+        .field_errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect();
+    AppError::invalid(first.map_or("values", |e| e.field.as_str()), all.join("; "))
+}
+
+/// Composes for storage: the variants plus the headline, or the field errors as a 422.
+async fn render_for_storage(
+    app: &Tocsin,
+    p: &Playbook,
+    step: &str,
+    inputs: &DraftInputs,
+    exercise: bool,
+) -> AppResult<Vec<RenderedVariant>> {
+    let (preview, composed) =
+        compose(app, p, step, &inputs.values, exercise, inputs.post_number).await?;
+    let composed = composed.ok_or_else(|| invalid_values(&preview))?;
+    Ok(crate::views::rendered_variants(&composed))
+}
+
+/// Creates a draft (drafter and up).
+pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppResult<DraftView> {
+    who.require(app, Permission::EditDrafts)?;
+    let p = playbook(app, &form.playbook)?;
+    let status = status_of(app, p).await?;
+    if !status.is_usable() {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            "playbook_not_approved",
+            format!(
+                "playbook `{}` is {}: it cannot be used until it is approved again (tocsin playbooks approve)",
+                p.id,
+                status.label()
+            ),
+        )
+        .field("playbook"));
+    }
+    let mut exercise = form.exercise;
+    let mut post_number = None;
+    if let Some(session_id) = form.session_id {
+        let session = app
+            .0
+            .store
+            .live_session(session_id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
+        if session.playbook_id != p.id {
+            return Err(AppError::invalid(
+                "session_id",
+                format!(
+                    "live session {session_id} runs playbook `{}`",
+                    session.playbook_id
+                ),
+            ));
+        }
+        exercise = exercise || session.exercise;
+        let published = app.0.store.session_messages(session_id).await?;
+        let posts = published.iter().filter(|m| m.kind == "post").count();
+        post_number = Some(u32::try_from(posts + 1).unwrap_or(u32::MAX));
+    }
+    let inputs = DraftInputs {
+        values: form.values,
+        post_number,
+    };
+    let variants = render_for_storage(app, p, &form.step, &inputs, exercise).await?;
+    let content_hash = app.0.library.content_hash(&p.id).unwrap_or_default();
+    let variables_json = serde_json::to_string(&inputs).map_err(|e| AppError::internal(&e))?;
+    let mut tx = app.0.store.begin().await?;
+    let id = tx
+        .create_workflow_draft(
+            &NewDraft {
+                playbook_id: p.id.clone(),
+                step_id: form.step.clone(),
+                content_hash,
+                variables_json,
+                created_by: who.user().to_string(),
+                exercise,
+                variants,
+            },
+            form.session_id,
+        )
+        .await?;
+    tx.commit().await?;
+    announce_draft(app, id).await;
+    let (assessed, _) = assess(app, id).await?;
+    Ok(assessed.view())
+}
+
+/// New values for a draft.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditDraft {
+    values: BTreeMap<String, String>,
+}
+
+/// Edits a draft (its drafter, while open or submitted; a submitted draft goes back to
+/// draft, so approvers see the new text).
+pub async fn edit_draft(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    form: EditDraft,
+) -> AppResult<DraftView> {
+    who.require(app, Permission::EditDrafts)?;
+    let (assessed, p) = assess(app, id).await?;
+    let facts = facts_of(&assessed, p);
+    if let Err(r) = decide(&facts, &actor_of(app, who), &Action::Edit) {
+        return Err(refused(app, who, "draft.edit", &assessed.draft, r.into()).await);
+    }
+    let inputs = DraftInputs {
+        values: form.values,
+        post_number: assessed.inputs.post_number,
+    };
+    let variants = render_for_storage(
+        app,
+        p,
+        &assessed.draft.step_id,
+        &inputs,
+        assessed.draft.exercise,
+    )
+    .await?;
+    let variables_json = serde_json::to_string(&inputs).map_err(|e| AppError::internal(&e))?;
+    let content_hash = app.0.library.content_hash(&p.id).unwrap_or_default();
+    let mut tx = app.0.store.begin().await?;
+    if assessed.state() == DraftState::Submitted {
+        tx.move_draft(
+            id,
+            "submitted",
+            "draft",
+            None,
+            AuditEvent::new(who.user(), "draft.unsubmit")
+                .subject("draft", id.to_string())
+                .subject("playbook", p.id.as_str())
+                .exercise(assessed.draft.exercise)
+                .outcome("edited after submission"),
+        )
+        .await?;
+    }
+    tx.edit_draft(id, who.user(), &content_hash, &variables_json, &variants)
+        .await?;
+    tx.commit().await?;
+    announce_draft(app, id).await;
+    let (assessed, _) = assess(app, id).await?;
+    Ok(assessed.view())
+}
+
+/// Moves a draft along a decided transition: compare-and-set on its state, audited.
+async fn apply(
+    app: &Tocsin,
+    who: &Authed,
+    assessed: &Assessed,
+    t: &Transition,
+    note: Option<&str>,
+    extra: &[(&'static str, String)],
+) -> AppResult<()> {
+    let d = &assessed.draft;
+    let mut event = AuditEvent::new(who.user(), t.audit_action)
+        .subject("draft", d.id.to_string())
+        .subject("playbook", d.playbook_id.as_str())
+        .exercise(d.exercise)
+        .outcome("ok");
+    for (k, v) in extra {
+        event = event.subject(*k, v.as_str());
+    }
+    let mut tx = app.0.store.begin().await?;
+    tx.move_draft(d.id, &d.state, t.to.as_str(), note, event)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn simple_step(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    action: Action,
+    audit_action: &'static str,
+    note: Option<&str>,
+) -> AppResult<DraftView> {
+    let (assessed, p) = assess(app, id).await?;
+    let facts = facts_of(&assessed, p);
+    let t = match decide(&facts, &actor_of(app, who), &action) {
+        Ok(t) => t,
+        Err(r) => return Err(refused(app, who, audit_action, &assessed.draft, r.into()).await),
+    };
+    if matches!(action, Action::Submit) && assessed.stale() {
+        let e = stale_render();
+        return Err(refused(app, who, audit_action, &assessed.draft, e).await);
+    }
+    apply(app, who, &assessed, &t, note, &[]).await?;
+    announce_draft(app, id).await;
+    let (assessed, _) = assess(app, id).await?;
+    Ok(assessed.view())
+}
+
+fn stale_render() -> AppError {
+    AppError::new(
+        ErrorKind::Conflict,
+        "stale_render",
+        "the playbook now renders different text for this draft (its templates or the connected accounts changed): open the draft and save it again",
+    )
+}
+
+/// Submits a draft for approval.
+pub async fn submit_draft(app: &Tocsin, who: &Authed, id: i64) -> AppResult<DraftView> {
+    who.require(app, Permission::EditDrafts)?;
+    simple_step(app, who, id, Action::Submit, "draft.submit", None).await
+}
+
+/// Sends a submitted draft back with a reason.
+pub async fn request_changes_to(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    reason: &str,
+) -> AppResult<DraftView> {
+    who.require(app, Permission::Approve)?;
+    simple_step(
+        app,
+        who,
+        id,
+        Action::RequestChanges {
+            reason: reason.to_string(),
+        },
+        "draft.request_changes",
+        Some(reason),
+    )
+    .await
+}
+
+/// Withdraws a draft.
+pub async fn withdraw_draft(app: &Tocsin, who: &Authed, id: i64) -> AppResult<DraftView> {
+    who.require(app, Permission::EditDrafts)?;
+    simple_step(app, who, id, Action::Withdraw, "draft.withdraw", None).await
+}
+
+/// An override as sent by the approver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideInput {
+    /// Why it is right to publish anyway.
+    pub reason: String,
+    /// The consent record, for PHI.
+    #[serde(default)]
+    pub consent_ref: Option<String>,
+}
+
+/// An approval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveInput {
+    /// The hash of the text reviewed.
+    pub reviewed_hash: String,
+    /// Override of blocking problems.
+    #[serde(default, rename = "override")]
+    pub override_: Option<OverrideInput>,
+    /// Publish at this time (RFC 3339) instead of now.
+    #[serde(default)]
+    pub send_at: Option<String>,
+}
+
+/// A break-glass publish.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassInput {
+    /// The hash of the text reviewed.
+    pub reviewed_hash: String,
+    /// Why there was no time for a second person.
+    pub reason: String,
+    /// Override of blocking problems.
+    #[serde(default, rename = "override")]
+    pub override_: Option<OverrideInput>,
+}
+
+/// The consent register's answer for `reference` and this message.
+async fn check_consent(
+    app: &Tocsin,
+    reference: &str,
+    playbook: &str,
+    channels: &[String],
+) -> AppResult<ConsentCheck> {
+    let Some(record) = app.0.store.consent(reference.trim()).await? else {
+        return Ok(ConsentCheck::Unknown);
+    };
+    if record.revoked_at.is_some() {
+        return Ok(ConsentCheck::Revoked);
+    }
+    if record.expires_at.is_some_and(|at| at <= app.0.store.now()) {
+        return Ok(ConsentCheck::Expired);
+    }
+    if !record.scope_playbooks.is_empty() && !record.scope_playbooks.iter().any(|p| p == playbook) {
+        return Ok(ConsentCheck::OutOfScope);
+    }
+    if !record.scope_channels.is_empty()
+        && channels
+            .iter()
+            .any(|c| !record.scope_channels.iter().any(|s| s == c))
+    {
+        return Ok(ConsentCheck::OutOfScope);
+    }
+    Ok(ConsentCheck::Valid)
+}
+
+async fn override_of(
+    app: &Tocsin,
+    input: Option<&OverrideInput>,
+    playbook: &str,
+    channels: &[String],
+) -> AppResult<Option<Override>> {
+    let Some(input) = input else {
+        return Ok(None);
+    };
+    let consent = match input
+        .consent_ref
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        Some(reference) => Some(check_consent(app, reference, playbook, channels).await?),
+        None => None,
+    };
+    Ok(Some(Override {
+        reason: input.reason.clone(),
+        consent_ref: input.consent_ref.clone(),
+        consent,
+    }))
+}
+
+/// Approves (or publishes through break-glass) and hands the message to fan-out.
+async fn publish(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    reviewed_hash: String,
+    break_glass_reason: Option<String>,
+    override_input: Option<OverrideInput>,
+    send_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<DraftView> {
+    let audit_action = if break_glass_reason.is_some() {
+        "draft.break_glass"
+    } else {
+        "draft.approve"
+    };
+    let (assessed, p) = assess(app, id).await?;
+    if override_input.is_some() {
+        if let Err(e) = who.require(app, Permission::OverrideWarnings) {
+            return Err(refused(app, who, audit_action, &assessed.draft, e).await);
+        }
+    }
+    let channels: Vec<String> = assessed
+        .draft
+        .variants
+        .iter()
+        .map(|v| v.platform.clone())
+        .filter(|t| t != HEADLINE_TARGET && t != "email_html")
+        .collect();
+    let override_ = override_of(app, override_input.as_ref(), &p.id, &channels).await?;
+    let action = match &break_glass_reason {
+        Some(reason) => Action::BreakGlass {
+            reviewed_hash,
+            reason: reason.clone(),
+            override_: override_.clone(),
+        },
+        None => Action::Approve {
+            reviewed_hash,
+            override_: override_.clone(),
+        },
+    };
+    let facts = facts_of(&assessed, p);
+    let t = match decide(&facts, &actor_of(app, who), &action) {
+        Ok(t) => t,
+        Err(r) => return Err(refused(app, who, audit_action, &assessed.draft, r.into()).await),
+    };
+    if assessed.stale() {
+        return Err(refused(app, who, audit_action, &assessed.draft, stale_render()).await);
+    }
+    let d = &assessed.draft;
+    let targets = targets(app, d.exercise).await?;
+    if targets.is_empty() {
+        let e = AppError::new(
+            ErrorKind::Conflict,
+            "no_accounts",
+            if d.exercise {
+                "no sandbox account is connected: an exercise goes only to sandbox accounts"
+            } else {
+                "no account is connected: add one on the admin page"
+            },
+        );
+        return Err(refused(app, who, audit_action, d, e).await);
+    }
+    let stored = stored_variants(d);
+    let headline = stored
+        .iter()
+        .find(|v| v.platform == HEADLINE_TARGET)
+        .map(|v| v.body.clone());
+    let variants: Vec<RenderedVariant> = stored
+        .into_iter()
+        .filter(|v| v.platform != HEADLINE_TARGET)
+        .collect();
+    let mut extra: Vec<(&'static str, String)> = Vec::new();
+    if let Some(o) = &override_ {
+        if t.overridden {
+            extra.push(("override", "yes".into()));
+            if let Some(r) = &o.consent_ref {
+                extra.push(("consent", r.trim().to_string()));
+            }
+        }
+    }
+    let mut event = AuditEvent::new(who.user(), t.audit_action)
+        .subject("draft", d.id.to_string())
+        .subject("playbook", d.playbook_id.as_str())
+        .subject("hash", assessed.stored_hash.as_str())
+        .exercise(d.exercise)
+        .outcome("ok");
+    for (k, v) in &extra {
+        event = event.subject(*k, v.as_str());
+    }
+    if let Some(reason) = break_glass_reason.as_deref() {
+        // The reason is free text: committed, not stored in clear in the chain.
+        event = event.payload(reason.as_bytes());
+    }
+    let mut tx = app.0.store.begin().await?;
+    tx.move_draft(d.id, &d.state, t.to.as_str(), None, event)
+        .await?;
+    let message_id = tx
+        .create_placed_message(
+            &NewMessage {
+                draft_id: d.id,
+                approved_by: who.user().to_string(),
+                exercise: d.exercise,
+                break_glass: t.break_glass,
+                variants,
+                account_ids: targets.iter().map(|t| t.account_id).collect(),
+            },
+            &Placement {
+                session_id: d.session_id,
+                title: headline,
+                not_before: send_at,
+                ..Placement::default()
+            },
+        )
+        .await?;
+    tx.link_draft_message(d.id, message_id).await?;
+    tx.commit().await?;
+    app.0.dispatcher.wake();
+    announce_draft(app, id).await;
+    crate::messages::announce_message(app, message_id).await;
+    let (assessed, _) = assess(app, id).await?;
+    Ok(assessed.view())
+}
+
+/// Approves a submitted draft (an approver who is not its drafter).
+pub async fn approve_draft(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    input: ApproveInput,
+) -> AppResult<DraftView> {
+    if let Err(e) = who.require(app, Permission::Approve) {
+        if let Ok(Some(d)) = app.0.store.workflow_draft(id).await {
+            return Err(refused(app, who, "draft.approve", &d, e).await);
+        }
+        return Err(e);
+    }
+    let send_at = match input.send_at.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(text) => {
+            let at = crate::schedules::parse_instant("send_at", text)?;
+            if at < app.0.store.now() - chrono::Duration::minutes(1) {
+                return Err(AppError::invalid("send_at", "that time has passed"));
+            }
+            Some(at)
+        }
+        None => None,
+    };
+    publish(
+        app,
+        who,
+        id,
+        input.reviewed_hash,
+        None,
+        input.override_,
+        send_at,
+    )
+    .await
+}
+
+/// Publishes alone in an emergency (approver, re-authenticated).
+pub async fn break_glass_draft(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    input: BreakGlassInput,
+) -> AppResult<DraftView> {
+    who.require(app, Permission::Approve)?;
+    publish(
+        app,
+        who,
+        id,
+        input.reviewed_hash,
+        Some(input.reason),
+        input.override_,
+        None,
+    )
+    .await
+}
+
+/// Filter for the list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The drafts, newest first, optionally in one state (viewers and up).
+pub async fn list(app: &Tocsin, who: &Authed, q: ListQuery) -> AppResult<Vec<DraftSummary>> {
+    who.require(app, Permission::ViewDrafts)?;
+    if let Some(s) = &q.state {
+        if ![
+            "draft",
+            "submitted",
+            "changes_requested",
+            "published",
+            "withdrawn",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(AppError::invalid(
+                "state",
+                format!("`{s}` is not a draft state (draft, submitted, changes_requested, published, withdrawn)"),
+            ));
+        }
+    }
+    let rows = app
+        .0
+        .store
+        .list_drafts(q.state.as_deref(), q.limit.unwrap_or(200).clamp(1, 1000))
+        .await?;
+    Ok(rows.iter().map(DraftSummary::from).collect())
+}
+
+/// A draft with its text, as the panel shows it (viewers and up).
+pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<DraftView> {
+    who.require(app, Permission::ViewDrafts)?;
+    let (assessed, _) = assess(app, id).await?;
+    Ok(assessed.view())
+}
