@@ -18,4 +18,5 @@ mod config_cli;
 mod crash_cli;
 mod drill_cli;
 mod playbooks_cli;
+mod proxy_cli;
 mod users_cli;

@@ -147,3 +147,105 @@ impl Run {
         format!("{}{}", self.stdout(), self.stderr())
     }
 }
+
+/// A running `tocsin serve` (the real binary) in a workspace, with the environment the
+/// test gives it; killed when dropped. Its output is kept in files, printed on request.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Workspace {
+    /// Starts `tocsin serve --listen 127.0.0.1:0` with `env` (and a clean TOCSIN_*
+    /// environment otherwise) and waits until it listens.
+    pub fn serve(&self, env: &[(&str, &str)]) -> Served {
+        use std::time::{Duration, Instant};
+        let stdout = self.path().join("serve.stdout");
+        let stderr = self.path().join("serve.stderr");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tocsin"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TOCSIN_") {
+                cmd.env_remove(k);
+            }
+        }
+        let child = cmd
+            .current_dir(self.path())
+            .envs(env.iter().copied())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut served = Served {
+            child,
+            base: String::new(),
+            stdout,
+            stderr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let out = std::fs::read_to_string(&served.stdout).unwrap_or_default();
+            if let Some(rest) = out.split("Tocsin is listening: open ").nth(1) {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                served.base = url.trim_end_matches('/').to_string();
+                return served;
+            }
+            if let Ok(Some(status)) = served.child.try_wait() {
+                panic!("tocsin serve exited ({status}):\n{}", served.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tocsin serve did not start:\n{}",
+                served.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Served {
+    /// What the server printed so far (stdout, then stderr).
+    pub fn output(&self) -> String {
+        format!(
+            "{}\n{}",
+            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        )
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Adds a person with the CLI; returns the base32 secret of their second factor.
+pub fn add_user(ws: &Workspace, key: &str, name: &str, role: &str, password: &str) -> String {
+    let out = ws
+        .tocsin_input(
+            &["users", "add", name, "--role", role, "--password-stdin"],
+            &[("TOCSIN_SECRET_KEY", key)],
+            &format!("{password}\n"),
+        )
+        .ok();
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("no secret in {out}"))
+        .to_string()
+}
+
+/// The TOTP code of `secret` now.
+pub fn code_now(secret: &str) -> String {
+    tocsin_app::people::totp::code_from_base32(secret, chrono::Utc::now()).unwrap()
+}

@@ -62,7 +62,7 @@ fn role(text: &str) -> AppResult<Role> {
 pub struct AddUser {
     name: String,
     role: String,
-    password: String,
+    password: SecretInput,
 }
 
 /// What to give the new user once: their second factor.
@@ -89,12 +89,7 @@ pub async fn add_user(app: &Tocsin, who: &Authed, form: AddUser) -> AppResult<En
     let caller = Caller::Session(&who.session);
     app.0
         .people
-        .add_user(
-            caller,
-            form.name.trim(),
-            role,
-            SecretString::from(form.password),
-        )
+        .add_user(caller, form.name.trim(), role, form.password.into_secret())
         .await?;
     let e = app.0.people.enrol_totp(caller, form.name.trim()).await?;
     Ok(enrolment(form.name.trim(), role, &e))
@@ -259,21 +254,7 @@ pub async fn platforms(app: &Tocsin, who: &Authed) -> AppResult<Vec<PlatformSetu
         .collect())
 }
 
-/// A secret in a request: held as a [`SecretString`] from the moment it is read, so it is
-/// never printed.
-pub struct SecretInput(SecretString);
-
-impl<'de> Deserialize<'de> for SecretInput {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(|s| SecretInput(SecretString::from(s)))
-    }
-}
-
-impl std::fmt::Debug for SecretInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::people::SecretInput;
 
 /// A new account: a sandbox stand-in (`platform: "sandbox"`, `stands_for`), or a real
 /// platform account with its settings and secret (see the README's platform setup).
@@ -396,7 +377,7 @@ async fn add_platform_account(
         settings: form.settings.unwrap_or(serde_json::Value::Null),
         secret: form
             .secret
-            .map(|s| s.0)
+            .map(SecretInput::into_secret)
             .filter(|s| !s.expose_secret().trim().is_empty())
             .map(|s| SecretString::from(s.expose_secret().trim().to_string())),
     };
@@ -444,7 +425,7 @@ pub async fn replace_secret(
     let record = app
         .0
         .vault
-        .replace_secret(&app.0.store, who.user(), id, form.secret.0)
+        .replace_secret(&app.0.store, who.user(), id, form.secret.into_secret())
         .await?;
     if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
         tracing::warn!(account = id, reason = %why, "an account did not connect after its secret was replaced");

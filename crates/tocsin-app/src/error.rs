@@ -212,6 +212,12 @@ impl From<PeopleError> for AppError {
                 AppError::invalid("code", e.to_string())
             }
             PeopleError::StoredRole(_) => AppError::internal(&e),
+            PeopleError::LastAdmin(_) => {
+                AppError::new(ErrorKind::Conflict, "last_admin", e.to_string()).field("name")
+            }
+            PeopleError::SelfDisable => {
+                AppError::new(ErrorKind::Conflict, "own_account", e.to_string()).field("name")
+            }
             PeopleError::Store(StoreError::Conflict(m)) => AppError::conflict(m),
             other => AppError::internal(&other),
         }

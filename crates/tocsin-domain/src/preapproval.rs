@@ -1,8 +1,8 @@
 //! "Pre-approved" as a checked fact: a playbook may be used only while its content hash
 //! equals the hash its latest approval covered.
 //!
-//! Where approvals are kept is the caller's business (a file today, the store later);
-//! this module only decides, from the recorded approvals, what state a playbook is in.
+//! Where approvals are kept is the caller's business (the store records them, with an audit
+//! entry); this module only decides, from the recorded approvals, what state a playbook is in.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -252,6 +252,21 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The names of the admins who are not disabled, read under the transaction's write
+    /// lock (on PostgreSQL the rows are locked), so two changes cannot both leave none.
+    pub async fn enabled_admins(&mut self) -> Result<Vec<String>, StoreError> {
+        let names: Vec<(String,)> = on_tx!(self, c => {
+            sqlx::query_as(if matches!(self.store.backend(), crate::Backend::Postgres) {
+                "SELECT name FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY name FOR UPDATE"
+            } else {
+                "SELECT name FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY name"
+            })
+            .fetch_all(&mut *c)
+            .await?
+        });
+        Ok(names.into_iter().map(|(n,)| n).collect())
+    }
+
     /// Disables a user and ends their sessions (audited as `user.disable`).
     pub async fn disable_user(&mut self, actor: &str, name: &str) -> Result<(), StoreError> {
         let now = format_time(&self.now());

@@ -27,26 +27,17 @@ const ROUTES = [
   [/^\/admin$/, admin],
 ];
 
-// What each role may do, for a `Me` that carries no permission list.
-const ROLE_PERMISSIONS = {
-  viewer: ['view_drafts', 'view_deliveries'],
-  drafter: ['view_drafts', 'view_deliveries', 'edit_drafts'],
-  approver: ['view_drafts', 'view_deliveries', 'edit_drafts', 'approve', 'override_warnings', 'break_glass', 'retract'],
-  compliance: ['view_drafts', 'view_deliveries', 'read_audit', 'export_audit', 'manage_consent'],
-  admin: ['view_drafts', 'view_deliveries', 'read_audit', 'manage_users', 'manage_accounts'],
-};
-
 const state = { me: null, flash: '', after: '/', leave: [], conn: 'off' };
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
 const banner = document.getElementById('exercise-banner');
 
+// What the signed-in role may do: the server's list (GET /api/me, and the websocket's
+// `hello` frame, which also follows a role changed while the panel is open).
 function can(permission) {
   const me = state.me;
-  if (!me) return false;
-  const perms = Array.isArray(me.permissions) && me.permissions.length ? me.permissions : ROLE_PERMISSIONS[me.role] || [];
-  return perms.includes(permission);
+  return !!me && Array.isArray(me.permissions) && me.permissions.includes(permission);
 }
 
 function signedIn(me) {
@@ -120,8 +111,8 @@ function drawHeader(path) {
   const me = state.me;
   const items = [['/', 'Alerts', 'nav-alerts'], ['/sessions', 'Live sessions', 'nav-sessions']];
   if (can('read_audit')) items.push(['/audit', 'Audit', 'nav-audit']);
-  if (me.role === 'compliance' || me.role === 'admin' || can('manage_consent')) items.push(['/consent', 'Consent', 'nav-consent']);
-  if (me.role === 'admin' || can('manage_users')) items.push(['/admin', 'Admin', 'nav-admin']);
+  if (can('manage_consent')) items.push(['/consent', 'Consent', 'nav-consent']);
+  if (can('manage_users') || can('manage_accounts')) items.push(['/admin', 'Admin', 'nav-admin']);
   const section = (p) => (p === '/' ? '/' : `/${p.split('/')[1]}`);
   const current = { '/new': '/', '/drafts': '/', '/messages': '/' }[section(path)] || section(path);
   top.hidden = false;
@@ -181,6 +172,12 @@ async function route() {
 }
 
 api.configure({ sessionEnded, reauthenticate });
+ws.on('hello', (f) => {
+  if (!state.me || f.user !== state.me.user || !Array.isArray(f.permissions)) return;
+  const changed = f.role !== state.me.role || f.permissions.join() !== state.me.permissions.join();
+  state.me = { ...state.me, role: f.role, permissions: f.permissions };
+  if (changed) route();
+});
 ws.on('session_ended', (f) => sessionEnded(`Your session ended${f.reason ? `: ${f.reason}` : ''}. Please sign in again.`));
 ws.on('status', (s) => {
   state.conn = s.state;

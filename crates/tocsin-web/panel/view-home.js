@@ -56,7 +56,7 @@ export default async function home(c) {
   const waiting = section('Awaiting approval', 'drafts-submitted');
   const mine = c.can('edit_drafts') ? section('My drafts', 'drafts-mine') : null;
   const messages = section('Recent messages', 'messages-recent');
-  const reviews = c.me.role === 'compliance' ? section('Break-glass messages to review', 'review-queue') : null;
+  const reviews = c.can('manage_consent') ? section('Break-glass messages to review', 'review-queue') : null;
   add(c.root,
     h('h1', {}, 'Alerts'),
     h('div', { class: 'home' },

@@ -15,6 +15,7 @@ mod people;
 mod server_accounts;
 mod server_api;
 mod server_feed;
+mod server_handlers;
 mod server_http;
 mod server_monitor;
 mod server_nodes;

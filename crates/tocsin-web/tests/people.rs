@@ -27,6 +27,7 @@ on_both_backends!(
     the_audit_log_records_each_step_without_any_secret,
     a_sealed_secret_opens_only_with_its_key_and_its_user,
     bad_input_is_refused_with_a_clear_message,
+    an_admin_cannot_disable_themselves_nor_leave_tocsin_without_an_admin,
 );
 
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backend) {
@@ -669,4 +670,65 @@ async fn bad_input_is_refused_with_a_clear_message(backend: Backend) {
         .await
         .unwrap_err();
     assert!(matches!(e, SignInError::WrongCredentials));
+}
+
+async fn an_admin_cannot_disable_themselves_nor_leave_tocsin_without_an_admin(backend: Backend) {
+    let w = World::new(backend).await;
+    let ada = w.add("ada", Role::Admin).await;
+    w.add("ana", Role::Drafter).await;
+    let signed = w
+        .people
+        .sign_in("ada", &password("ada"), &w.code(&ada, 0), ip(1))
+        .await
+        .unwrap();
+    let session = w.people.session(&signed.session_id).await.unwrap();
+    let me = Caller::Session(&session);
+    // Her own account: refused whether or not other admins exist.
+    let e = w.people.disable_user(me, "ada").await.unwrap_err();
+    assert!(matches!(e, PeopleError::SelfDisable), "{e:?}");
+    assert!(
+        w.has_audit("ada", "user.disable", "refused: their own account")
+            .await
+    );
+    // The last admin cannot be demoted, by herself or from the command line.
+    let e = w
+        .people
+        .set_role(me, "ada", Role::Approver)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, PeopleError::LastAdmin(ref n) if n == "ada"),
+        "{e:?}"
+    );
+    let e = w
+        .people
+        .set_role(OPERATOR, "ada", Role::Viewer)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, PeopleError::LastAdmin(_)), "{e:?}");
+    let e = w.people.disable_user(OPERATOR, "ada").await.unwrap_err();
+    assert!(matches!(e, PeopleError::LastAdmin(_)), "{e:?}");
+    assert!(
+        w.has_audit("cli:test", "user.role", "refused: the last admin")
+            .await
+    );
+    assert_eq!(
+        w.people
+            .list_users(OPERATOR)
+            .await
+            .unwrap()
+            .iter()
+            .find(|u| u.name == "ada")
+            .map(|u| (u.role, u.disabled_at.is_none())),
+        Some((Role::Admin, true)),
+        "nothing changed"
+    );
+    // With a second admin, the first may step down (and be disabled by the other).
+    w.people.set_role(me, "ana", Role::Admin).await.unwrap();
+    w.people.set_role(me, "ada", Role::Approver).await.unwrap();
+    let e = w.people.disable_user(OPERATOR, "ana").await.unwrap_err();
+    assert!(
+        matches!(e, PeopleError::LastAdmin(_)),
+        "ana is now the only admin: {e:?}"
+    );
 }

@@ -50,6 +50,46 @@ pub struct Config {
     pub oauth: OAuthSection,
     /// The fan-out: how long a claim holds a delivery, how many sends at once.
     pub dispatch: DispatchSection,
+    /// The sealing keys given in the environment, taken out of it when the configuration
+    /// is loaded (never a setting, never printed).
+    #[serde(skip)]
+    pub env_keys: EnvKeys,
+}
+
+/// `TOCSIN_SECRET_KEY` and `TOCSIN_NEW_SECRET_KEY`, read once and removed from the
+/// process environment, so no child process, crash report or later reader of the
+/// environment gets them.
+#[derive(Clone, Default)]
+pub struct EnvKeys {
+    /// The sealing key in use.
+    pub key: Option<std::sync::Arc<secrecy::SecretString>>,
+    /// The new key for `tocsin accounts rotate-key`.
+    pub new_key: Option<std::sync::Arc<secrecy::SecretString>>,
+}
+
+impl std::fmt::Debug for EnvKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvKeys")
+            .field("key", &self.key.as_ref().map(|_| "[redacted]"))
+            .field("new_key", &self.new_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl EnvKeys {
+    fn from_env(env: &[(String, String)]) -> EnvKeys {
+        let get = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(|v| std::sync::Arc::new(secrecy::SecretString::from(v.to_string())))
+        };
+        EnvKeys {
+            key: get(SECRET_KEY_ENV),
+            new_key: get(NEW_SECRET_KEY_ENV),
+        }
+    }
 }
 
 /// `[dispatch]`: the fan-out of each node.
@@ -147,8 +187,10 @@ impl Default for OAuthSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
-    /// Address and port to listen on. Cookies drop `Secure` only on a loopback address;
-    /// anywhere else put Tocsin behind a TLS-terminating proxy.
+    /// Address and port to listen on. Put Tocsin behind a TLS-terminating proxy anywhere
+    /// but loopback. Cookies are `Secure` (and `__Host-` prefixed) whenever `public_url`
+    /// is `https` or this is not a loopback address; only a loopback server without an
+    /// `https` public URL (the demo) drops them.
     pub listen: String,
     /// Browser origins (`https://alerts.health.example.gov`) allowed to open the
     /// websocket and send changes, besides the server's own origin.
@@ -168,6 +210,11 @@ pub struct ServerSection {
     /// message text, names or tokens, but keep the path off the public internet (the
     /// proxy in front should not pass it on).
     pub metrics: bool,
+    /// The proxies in front of Tocsin (addresses like `127.0.0.1` or networks like
+    /// `10.0.0.0/8`): only from these is the client's address taken from `Forwarded` /
+    /// `X-Forwarded-For` (for the sign-in throttle and the audit log's `ip`). Empty: every
+    /// connection's own address, headers ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -179,6 +226,7 @@ impl Default for ServerSection {
             public_url: String::new(),
             cap_sender: String::new(),
             metrics: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -312,6 +360,7 @@ impl Default for Config {
             server: ServerSection::default(),
             oauth: OAuthSection::default(),
             dispatch: DispatchSection::default(),
+            env_keys: EnvKeys::default(),
         }
     }
 }
@@ -321,7 +370,12 @@ impl Config {
     /// nothing), then `TOCSIN_*` environment overrides.
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        Self::load_from(path, &env)
+        let config = Self::load_from(path, &env);
+        // The keys are in the configuration now; nothing else needs them in the
+        // environment. (Called once, before any thread or runtime starts.)
+        std::env::remove_var(SECRET_KEY_ENV);
+        std::env::remove_var(NEW_SECRET_KEY_ENV);
+        config
     }
 
     /// As [`Config::load`], with the environment given (for tests).
@@ -358,7 +412,7 @@ impl Config {
             set_path(&mut table, &path, parse_env_value(value))
                 .with_context(|| format!("environment variable {key}"))?;
         }
-        let config: Config =
+        let mut config: Config =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| {
@@ -367,6 +421,7 @@ impl Config {
                         e.message()
                     )
                 })?;
+        config.env_keys = EnvKeys::from_env(env);
         Ok(config)
     }
 }
@@ -426,6 +481,23 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_sealing_keys_leave_the_environment_when_the_configuration_is_loaded() {
+        // Names of its own, so no other test reading the environment is disturbed.
+        std::env::set_var(super::SECRET_KEY_ENV, "a-key-for-this-test-only");
+        let config = super::Config::load(Some(std::path::Path::new("/nonexistent/tocsin.toml")));
+        assert!(config.is_err(), "a missing explicit file is an error");
+        assert!(std::env::var(super::SECRET_KEY_ENV).is_err());
+        std::env::set_var(super::SECRET_KEY_ENV, "a-key-for-this-test-only");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tocsin.toml");
+        std::fs::write(&path, "").unwrap();
+        let config = super::Config::load(Some(&path)).unwrap();
+        assert!(std::env::var(super::SECRET_KEY_ENV).is_err());
+        assert!(config.env_keys.key.is_some());
+        assert!(!format!("{config:?}").contains("a-key-for-this-test-only"));
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,4 +1,5 @@
-//! `tocsin`: the command line and, later, the server of the Tocsin broadcast coordinator.
+//! `tocsin`: the command line and the server (`tocsin serve`, `tocsin demo`) of the Tocsin
+//! broadcast coordinator.
 //!
 //! This binary only wires things together: it loads [`config::Config`], parses the
 //! command line ([`cli`]) and hands each command to its module under [`commands`].

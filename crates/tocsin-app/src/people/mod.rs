@@ -73,6 +73,34 @@ impl Caller<'_> {
     }
 }
 
+/// A password or token in a request: held as a [`SecretString`] from the moment it is
+/// read, so no `Debug`, log line or error ever shows it.
+pub struct SecretInput(SecretString);
+
+impl SecretInput {
+    /// The secret, still wrapped.
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
+
+    /// The secret, borrowed.
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(|s| SecretInput(SecretString::from(s)))
+    }
+}
+
+impl std::fmt::Debug for SecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// A sign-in or re-authentication that did not succeed. The message never says which of
 /// name, password or code was wrong.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +187,12 @@ pub enum PeopleError {
     /// A blocking task did not finish.
     #[error("a background task failed")]
     Task,
+    /// The change would leave no enabled admin, and nobody could administer Tocsin again.
+    #[error("`{0}` is the last enabled admin: make another person admin first")]
+    LastAdmin(String),
+    /// An admin tried to disable their own account.
+    #[error("you cannot disable your own account: another admin must")]
+    SelfDisable,
 }
 
 /// A user as the admin page and `tocsin users list` show them.
@@ -245,11 +279,17 @@ impl People {
         caller: Caller<'_>,
         action: &str,
         name: &str,
-        error: AccessError,
+        error: impl Into<PeopleError>,
     ) -> Result<T, PeopleError> {
-        let reason = match error {
-            AccessError::Forbidden { .. } => "refused: role",
-            AccessError::ReauthenticationNeeded => "refused: re-authentication needed",
+        let error = error.into();
+        let reason = match &error {
+            PeopleError::Access(AccessError::Forbidden { .. }) => "refused: role",
+            PeopleError::Access(AccessError::ReauthenticationNeeded) => {
+                "refused: re-authentication needed"
+            }
+            PeopleError::LastAdmin(_) => "refused: the last admin",
+            PeopleError::SelfDisable => "refused: their own account",
+            _ => "refused",
         };
         self.store
             .append_audit(
@@ -258,7 +298,7 @@ impl People {
                     .outcome(reason),
             )
             .await?;
-        Err(error.into())
+        Err(error)
     }
 
     async fn hash_new(&self, password: SecretString, name: &str) -> Result<String, PeopleError> {
@@ -751,6 +791,17 @@ impl People {
             return self.refuse(caller, "user.role", name, e).await;
         }
         let mut tx = self.store.begin().await?;
+        if role != Role::Admin && tx.enabled_admins().await? == [name] {
+            drop(tx);
+            return self
+                .refuse(
+                    caller,
+                    "user.role",
+                    name,
+                    PeopleError::LastAdmin(name.into()),
+                )
+                .await;
+        }
         tx.set_user_role(&caller.actor(), name, role.as_str())
             .await
             .map_err(|e| not_found_as_no_user(e, name))?;
@@ -764,7 +815,23 @@ impl People {
         if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
             return self.refuse(caller, "user.disable", name, e).await;
         }
+        if matches!(caller, Caller::Session(s) if s.user == name) {
+            return self
+                .refuse(caller, "user.disable", name, PeopleError::SelfDisable)
+                .await;
+        }
         let mut tx = self.store.begin().await?;
+        if tx.enabled_admins().await? == [name] {
+            drop(tx);
+            return self
+                .refuse(
+                    caller,
+                    "user.disable",
+                    name,
+                    PeopleError::LastAdmin(name.into()),
+                )
+                .await;
+        }
         tx.disable_user(&caller.actor(), name)
             .await
             .map_err(|e| not_found_as_no_user(e, name))?;

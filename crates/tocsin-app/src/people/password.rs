@@ -80,7 +80,7 @@ pub fn check_policy(password: &str, user_name: &str) -> Result<(), PasswordPolic
         return Err(PasswordPolicyError::TooLong);
     }
     let lower = password.to_lowercase();
-    if COMMON.lines().any(|common| common == lower) {
+    if is_common(&lower) {
         return Err(PasswordPolicyError::Common);
     }
     if length < MIN_LENGTH {
@@ -90,6 +90,23 @@ pub fn check_policy(password: &str, user_name: &str) -> Result<(), PasswordPolic
         return Err(PasswordPolicyError::SameAsName);
     }
     Ok(())
+}
+
+/// The embedded list of common passwords (see `common_passwords.txt` for its source).
+fn common_passwords() -> impl Iterator<Item = &'static str> {
+    COMMON
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Whether a lowercased password is on the list, or is one of them with digits or
+/// punctuation added at the end ("iloveyou2026!"), the commonest way people lengthen one.
+fn is_common(lower: &str) -> bool {
+    let base = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    common_passwords().any(|common| {
+        common == lower
+            || (base.len() != lower.len() && base.chars().count() >= 5 && common == base)
+    })
 }
 
 /// Hashes and verifies passwords with one set of argon2id parameters.
@@ -264,8 +281,23 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_list_holds_one_hundred_passwords() {
-        assert_eq!(COMMON.lines().filter(|l| !l.is_empty()).count(), 100);
+    fn the_embedded_list_holds_thirty_thousand_common_passwords() {
+        assert_eq!(common_passwords().count(), 30_000);
+        assert!(common_passwords().all(|p| p == p.to_lowercase()));
+    }
+
+    #[test]
+    fn a_long_common_password_or_one_lengthened_with_digits_is_refused() {
+        // Twelve characters and more, and still among the most guessed.
+        assert_eq!(
+            check_policy("1qaz2wsx3edc", "ana"),
+            Err(PasswordPolicyError::Common)
+        );
+        assert_eq!(
+            check_policy("Sunshine2026!!", "ana"),
+            Err(PasswordPolicyError::Common)
+        );
+        assert_eq!(check_policy("sunshine over the harbour", "ana"), Ok(()));
     }
 
     #[test]

@@ -2,20 +2,19 @@
 //! sign-out, re-authentication, the demo credentials, and the `Origin` guard on every
 //! request that changes something.
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 
+use super::client_addr::ClientIp;
 use super::error::{ApiError, ApiResult, Json};
 use super::WebState;
 use tocsin_app::people::session::{clear_cookie, cookie_name, set_cookie};
-use tocsin_app::people::{Permission, Session, SessionId};
+use tocsin_app::people::{Permission, SecretInput, Session, SessionId};
 use tocsin_app::{Authed, ErrorKind};
 
 /// The session id in the request's cookie, if any.
@@ -100,21 +99,21 @@ pub fn me_of(web: &WebState, session: &Session) -> Me {
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     name: String,
-    password: String,
+    password: SecretInput,
     code: String,
 }
 
 /// `POST /api/session`.
 pub async fn sign_in(
     State(web): State<WebState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     Json(form): Json<SignIn>,
 ) -> ApiResult<Response> {
-    let password = SecretString::from(form.password);
+    let password = form.password.into_secret();
     let signed = web
         .app
         .people()
-        .sign_in(form.name.trim(), &password, form.code.trim(), peer.ip())
+        .sign_in(form.name.trim(), &password, form.code.trim(), client)
         .await?;
     let cookie = set_cookie(&signed.session_id, web.config.secure_cookies);
     let mut response = Json(me_of(&web, &signed.session)).into_response();
@@ -148,30 +147,30 @@ pub async fn me(State(web): State<WebState>, who: Authed) -> Json<Me> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reauthenticate {
-    password: String,
+    password: SecretInput,
     code: String,
 }
 
 /// `POST /api/session/reauthenticate`.
 pub async fn reauthenticate(
     State(web): State<WebState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     Json(form): Json<Reauthenticate>,
 ) -> ApiResult<Json<Me>> {
     let id =
         session_id_from(&headers, web.config.secure_cookies).ok_or_else(ApiError::not_signed_in)?;
-    let password = SecretString::from(form.password);
+    let password = form.password.into_secret();
     let session = web
         .app
         .people()
-        .reauthenticate(&id, &password, form.code.trim(), peer.ip())
+        .reauthenticate(&id, &password, form.code.trim(), client)
         .await?;
     Ok(Json(me_of(&web, &session)))
 }
 
-/// One demo user with the code that works now.
-#[derive(Debug, Serialize)]
+/// One demo user with the code that works now (no `Debug`: it holds a password).
+#[derive(Serialize)]
 pub struct DemoCredentials {
     name: String,
     password: String,
@@ -180,7 +179,7 @@ pub struct DemoCredentials {
 }
 
 /// The demo users.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct DemoAnswer {
     users: Vec<DemoCredentials>,
 }

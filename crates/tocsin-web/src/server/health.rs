@@ -53,8 +53,13 @@ pub async fn readyz(State(web): State<WebState>) -> Response {
 }
 
 /// Middleware: no framing, no sniffing, no referrer, a strict content policy (the panel
-/// loads only its own scripts and styles), and no caching of API answers.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// loads only its own scripts and styles), its own browsing-context group, no powerful
+/// browser features, no caching of API answers, and HSTS behind an `https` public URL.
+pub async fn security_headers(
+    State(web): State<WebState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -73,6 +78,29 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    // The public feed says `cross-origin` itself: anyone may read it.
+    if !h.contains_key("cross-origin-resource-policy") {
+        h.insert(
+            "cross-origin-resource-policy",
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static(
+            "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=(), interest-cohort=()",
+        ),
+    );
+    if web.config.hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod auth;
 mod catalog;
+pub mod client_addr;
 mod consent;
 mod conversation;
 mod drafts;
@@ -65,8 +66,15 @@ pub struct WebConfig {
     /// Origins (`https://panel.example.org`) allowed to open the websocket and to send
     /// requests that change things. The server's own origin (from `Host`) always is.
     pub allowed_origins: Vec<String>,
-    /// Whether cookies carry `Secure` (everything but loopback).
+    /// Whether cookies carry `Secure` and the `__Host-` prefix: when the public URL is
+    /// `https`, and whenever the server listens beyond loopback (see
+    /// [`tocsin_app::people::session::secure_cookies_for`]).
     pub secure_cookies: bool,
+    /// Send `Strict-Transport-Security` (the public URL is `https`).
+    pub hsts: bool,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (`[server]
+    /// trusted_proxies`); nobody else's are believed.
+    pub trusted_proxies: client_addr::TrustedProxies,
     /// Websocket limits.
     pub ws: WsLimits,
     /// Demo users, under `tocsin demo` only.
@@ -187,7 +195,10 @@ pub fn router(state: WebState) -> Router {
             auth::guard_origin,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
-        .layer(axum::middleware::from_fn(health::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            health::security_headers,
+        ))
         .layer(axum::middleware::from_fn(request_log::trace_requests))
         .with_state(state)
 }

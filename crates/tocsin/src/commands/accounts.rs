@@ -116,7 +116,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
         _ => None,
     };
     let new_key = match &cmd {
-        AccountsCommand::RotateKey { new_key_file } => Some(load_new_key(new_key_file)?),
+        AccountsCommand::RotateKey { new_key_file } => Some(load_new_key(config, new_key_file)?),
         _ => None,
     };
     let key = match &cmd {
@@ -342,15 +342,12 @@ fn print_platforms() {
 }
 
 /// The new key: `--new-key-file` (mode 600), else `TOCSIN_NEW_SECRET_KEY`.
-fn load_new_key(file: &Option<PathBuf>) -> Result<SealingKey> {
+fn load_new_key(config: &Config, file: &Option<PathBuf>) -> Result<SealingKey> {
     if let Some(path) = file {
         return Ok(SealingKey::load(None, Some(path))?);
     }
-    let env = std::env::var(NEW_KEY_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
-    match env {
-        Some(text) => Ok(SealingKey::from_base64(&text)?),
+    match &config.env_keys.new_key {
+        Some(text) => Ok(SealingKey::from_base64(text.expose_secret())?),
         None => bail!(
             "give the new key in {NEW_KEY_ENV} or --new-key-file (make one with `tocsin users generate-key`)"
         ),
@@ -375,7 +372,7 @@ async fn rotate(
         rotated.account_secrets, rotated.totp_secrets
     );
     println!("Now, before starting any server again:");
-    let from_env = std::env::var(KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
+    let from_env = config.env_keys.key.is_some();
     let new_text = match new_key_file {
         Some(path) => format!("the content of {}", path.display()),
         None => format!("the value of {NEW_KEY_ENV}"),

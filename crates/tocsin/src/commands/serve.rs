@@ -19,6 +19,7 @@ use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_dispatch::{DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::preapproval::PlaybookApproval;
 use tocsin_store::{NewAccount, Store};
+use tocsin_web::server::client_addr::TrustedProxies;
 use tocsin_web::server::{self, DemoUser, WebConfig, WebState};
 
 use crate::cli::{DemoArgs, ServeArgs};
@@ -382,11 +383,16 @@ async fn run_server(
         },
     });
     connect_accounts(&app).await?;
+    let https = feed.0.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let trusted_proxies =
+        TrustedProxies::parse(&config.server.trusted_proxies).map_err(|e| anyhow!(e))?;
     let web = WebState::new(
         app,
         WebConfig {
             allowed_origins: config.server.allowed_origins.clone(),
-            secure_cookies: secure_cookies_for(address.ip()),
+            secure_cookies: https || secure_cookies_for(address.ip()),
+            hsts: https,
+            trusted_proxies,
             demo_users,
             public_url: feed.0,
             cap_sender: feed.1,

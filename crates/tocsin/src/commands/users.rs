@@ -8,7 +8,6 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::io::Read as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tocsin_app::people::sealed::KEY_ENV;
 use tocsin_app::people::{Caller, People, PeopleConfig, Role, SealingKey, TotpEnrolment};
 
 use crate::config::Config;
@@ -189,13 +188,13 @@ fn read_password() -> Result<SecretString> {
 /// The sealing key: `TOCSIN_SECRET_KEY`, else `[secrets] key_file` (relative to the data
 /// directory).
 pub(crate) fn load_key(config: &Config) -> Result<SealingKey> {
-    let env = std::env::var(KEY_ENV).ok();
+    let env = config.env_keys.key.as_ref().map(|k| k.expose_secret());
     let file = config
         .secrets
         .key_file
         .as_ref()
         .map(|f| config.data_dir.join(f));
-    Ok(SealingKey::load(env.as_deref(), file.as_deref())?)
+    Ok(SealingKey::load(env, file.as_deref())?)
 }
 
 /// `cli:<login>` for the audit log, reduced to characters safe in a log line.
