@@ -23,6 +23,7 @@ pub mod streaming;
 pub mod teams;
 pub mod telegram;
 pub mod threads;
+pub mod tls;
 pub mod twilio;
 pub mod webhook;
 pub mod x;
