@@ -17,6 +17,7 @@ pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
 pub mod oauth;
+pub mod real;
 pub mod slack;
 pub mod smtp;
 pub mod streaming;

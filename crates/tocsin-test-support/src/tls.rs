@@ -170,7 +170,8 @@ pub async fn serve_https(leaf: &Leaf) -> Result<SocketAddr, TestTlsError> {
                         Ok(n) => seen.extend_from_slice(buffer.get(..n).unwrap_or_default()),
                     }
                 }
-                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntrusted";
+                let answer =
+                    "HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntrusted";
                 let _ = tls.write_all(answer.as_bytes()).await;
                 let _ = tls.shutdown().await;
             });
