@@ -78,6 +78,8 @@ struct Inner {
     refreshes: usize,
     refuse_refresh: bool,
     remaining: u64,
+    /// Handles `resolveHandle` knows besides the account's own.
+    handles: HashMap<String, String>,
 }
 
 impl Inner {
@@ -177,6 +179,14 @@ impl FakeBluesky {
         self.state.lock().password = password.to_string();
     }
 
+    /// Makes `com.atproto.identity.resolveHandle` know `handle` as `did`.
+    pub fn add_handle(&self, handle: &str, did: &str) {
+        self.state
+            .lock()
+            .handles
+            .insert(handle.to_ascii_lowercase(), did.to_string());
+    }
+
     /// Write points left in the window; at 0 writes answer 429 `RateLimitExceeded`.
     pub fn set_rate_limit_remaining(&self, remaining: u64) {
         self.state.lock().remaining = remaining;
@@ -196,6 +206,7 @@ pub async fn start() -> std::io::Result<FakeBluesky> {
             refreshes: 0,
             refuse_refresh: false,
             remaining: RATE_LIMIT,
+            handles: HashMap::new(),
         }),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
@@ -217,6 +228,10 @@ pub fn router(state: Arc<BlueskyState>) -> Router {
         .route("/xrpc/com.atproto.repo.createRecord", post(create_record))
         .route("/xrpc/com.atproto.repo.deleteRecord", post(delete_record))
         .route("/xrpc/com.atproto.repo.listRecords", get(list_records))
+        .route(
+            "/xrpc/com.atproto.identity.resolveHandle",
+            get(resolve_handle),
+        )
         .with_state(state)
 }
 
@@ -640,6 +655,30 @@ async fn delete_record(
     }
     let n = inner.next();
     answer(Json(json!({"commit": {"cid": cid(n), "rev": tid(n)}})).into_response())
+}
+
+/// As the PDS: its own handles resolve, one it does not know is 400 `HandleNotFound`.
+async fn resolve_handle(
+    State(state): State<Arc<BlueskyState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let inner = state.lock();
+    let Some(handle) = query.get("handle").map(|h| h.to_ascii_lowercase()) else {
+        return invalid("Params must have the property \"handle\"");
+    };
+    let did = if handle == HANDLE {
+        Some(DID.to_string())
+    } else {
+        inner.handles.get(&handle).cloned()
+    };
+    match did {
+        Some(did) => Json(json!({ "did": did })).into_response(),
+        None => xrpc_error(
+            StatusCode::BAD_REQUEST,
+            "HandleNotFound",
+            "Unable to resolve handle",
+        ),
+    }
 }
 
 async fn list_records(

@@ -561,3 +561,34 @@ async fn a_session_the_pds_forgot_is_replaced_once_by_signing_in_again() {
     assert_eq!(create_record_calls(&fake), 2);
     assert_eq!(fake.live_records().len(), 1);
 }
+
+#[tokio::test]
+async fn a_mention_of_a_handle_that_resolves_links_its_did_and_one_that_does_not_stays_text() {
+    let (fake, connector) = setup().await;
+    fake.add_handle("friend.example.org", "did:plc:friendfriendfriend");
+    let text = "Thanks @Friend.example.org and @nobody.example.org for #COVID-19 help.";
+    connector.post(&post("m1", text)).await.unwrap();
+    let facets = fake.records()[0].facets();
+    let kinds: Vec<&str> = facets
+        .iter()
+        .map(|f| f["features"][0]["$type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "app.bsky.richtext.facet#mention",
+            "app.bsky.richtext.facet#tag"
+        ]
+    );
+    assert_eq!(
+        facets[0]["features"][0]["did"],
+        "did:plc:friendfriendfriend"
+    );
+    let slice = |f: &Value| {
+        let r = facets::range_of(f);
+        text[r].to_string()
+    };
+    assert_eq!(slice(&facets[0]), "@Friend.example.org");
+    assert_eq!(slice(&facets[1]), "#COVID-19");
+    assert_eq!(facets[1]["features"][0]["tag"], "COVID-19");
+}
