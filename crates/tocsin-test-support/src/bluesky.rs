@@ -2,7 +2,10 @@
 //! `{"error": "Name", "message": "..."}` failures and `RateLimit-*` headers.
 //!
 //! Sessions are opaque JWT-like strings; the test can expire every access token so the
-//! next call gets 400 `ExpiredToken`, or refuse refreshes. `createRecord` validates
+//! next call gets 400 `ExpiredToken`, or refuse refreshes. As `@atproto/pds` 0.5 does, a
+//! token it cannot verify is 400 `InvalidToken` (not 401), a missing one 401
+//! `AuthMissing`, a wrong password 401 `AuthenticationRequired`, an unknown handle 400
+//! `HandleNotFound`, and deleting a missing record succeeds. `createRecord` validates
 //! posts more strictly than Bluesky does: at most 300 graphemes, facet byte offsets on
 //! character boundaries inside the text, reply root and parent naming existing posts.
 
@@ -162,7 +165,7 @@ impl FakeBluesky {
     }
 
     /// Forgets every session (as when the account signs out everywhere): old access
-    /// and refresh tokens get 401 `InvalidToken`.
+    /// and refresh tokens get 400 `InvalidToken`, as the PDS answers.
     pub fn revoke_sessions(&self) {
         let mut inner = self.state.lock();
         inner.access.clear();
@@ -329,8 +332,9 @@ fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<(), Refusal> {
             "ExpiredToken",
             "Token has expired",
         ))),
+        // As @atproto/pds 0.5: a token it cannot verify is a 400, like an expired one.
         None => Err(Box::new(xrpc_error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             "InvalidToken",
             "Token could not be verified",
         ))),
@@ -397,7 +401,7 @@ async fn refresh_session(State(state): State<Arc<BlueskyState>>, headers: Header
     };
     match inner.refresh.get(&token).copied() {
         None => xrpc_error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             "InvalidToken",
             "Token could not be verified",
         ),

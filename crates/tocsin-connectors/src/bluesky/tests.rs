@@ -592,3 +592,23 @@ async fn a_mention_of_a_handle_that_resolves_links_its_did_and_one_that_does_not
     assert_eq!(slice(&facets[1]), "#COVID-19");
     assert_eq!(facets[1]["features"][0]["tag"], "COVID-19");
 }
+
+/// The fake used to answer a token it could not verify with 401, as most HTTP APIs do;
+/// the PDS answers 400 `InvalidToken`, so a connector renewing only on 401 passed every
+/// fake test and failed on Bluesky.
+#[tokio::test]
+async fn the_fake_answers_an_unverifiable_token_with_400_invalid_token_as_the_pds_does() {
+    let (fake, _connector) = setup().await;
+    let answer = reqwest::Client::new()
+        .get(format!(
+            "{}/xrpc/com.atproto.server.getSession",
+            fake.base_url
+        ))
+        .bearer_auth("not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "InvalidToken");
+}
