@@ -288,7 +288,6 @@ async fn a_real_synapse_takes_alerts_threads_and_redactions_and_refuses_the_way_
             ..HttpLimits::default()
         },
     );
-    impatient.healthcheck().await.unwrap();
     hs.pause().unwrap();
     let asked = Instant::now();
     let err = impatient
