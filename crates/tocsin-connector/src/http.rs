@@ -3,7 +3,11 @@
 //! Timeouts on connect and on the whole request, a cap on how much of a response body is
 //! read (a 5 MB error page is cut, not buffered), a small redirect limit, and a mapping
 //! of transport failures to [`ConnectorError`]: a failure before the request left is
-//! `Transient`; a timeout or reset after it may have arrived is `Unknown`.
+//! `Transient`; a timeout or reset after it may have arrived is `Unknown`; a server
+//! certificate the trust refuses is `Permanent`, with its reason.
+//!
+//! Certificates are checked against a [`TlsTrust`]: the bundled roots and the system
+//! store by default ([`HttpClient::new`]), plus extra CA files ([`HttpClient::with_trust`]).
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::HeaderMap;
@@ -11,6 +15,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use std::time::Duration;
 
 use crate::rate_limit::retry_after;
+use crate::tls::{certificate_problem, TlsTrust};
 use crate::ConnectorError;
 
 /// Limits applied to every request.
@@ -118,9 +123,22 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// A client with these limits.
+    /// A client with these limits, trusting the bundled roots and the system store.
     pub fn new(limits: HttpLimits) -> Result<Self, ConnectorError> {
-        let inner = reqwest::Client::builder()
+        HttpClient::with_trust(limits, &TlsTrust::system())
+    }
+
+    /// A client with these limits, trusting the bundled roots and what `trust` adds (the
+    /// system store, extra CA files).
+    pub fn with_trust(limits: HttpLimits, trust: &TlsTrust) -> Result<Self, ConnectorError> {
+        let mut builder = reqwest::Client::builder();
+        for root in trust.added_roots() {
+            let cert = reqwest::Certificate::from_der(root.as_ref()).map_err(|e| {
+                ConnectorError::Config(format!("cannot use a trusted certificate: {e}"))
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let inner = builder
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.request_timeout)
             .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
@@ -269,6 +287,9 @@ fn describe(e: &reqwest::Error) -> String {
 
 fn transport_error(e: &reqwest::Error, writes: bool) -> ConnectorError {
     let what = describe(e);
+    if let Some(problem) = certificate_problem(e) {
+        return ConnectorError::Permanent(problem);
+    }
     if e.is_redirect() {
         ConnectorError::Permanent(format!("too many redirects: {what}"))
     } else if e.is_builder() {

@@ -6,6 +6,8 @@
 //! shared layer decides ([`retry::RetryPolicy`], [`breaker::CircuitBreaker`],
 //! [`rate_limit`]). [`http::HttpClient`] gives connectors bounded HTTP: timeouts on
 //! connect, request and body, a cap on response size, no redirect loops.
+//! [`tls::TlsTrust`] says which certificate authorities connections trust (the system
+//! store, the bundled roots, a private CA).
 
 pub mod breaker;
 mod connector;
@@ -14,6 +16,7 @@ pub mod http;
 mod model;
 pub mod rate_limit;
 pub mod retry;
+pub mod tls;
 
 pub use connector::Connector;
 pub use error::ConnectorError;

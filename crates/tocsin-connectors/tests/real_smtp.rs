@@ -1,10 +1,12 @@
 //! The email connector against a real SMTP server: aiosmtpd (PyPI), started on loopback
-//! by `real_servers/smtp_server.py`, requiring AUTH and storing what it accepts in a
-//! Maildir. The fake SMTP server in tocsin-test-support proves each failure path; this
-//! proves that what Tocsin sends is what a real implementation accepts and stores.
+//! by `tocsin-test-support/real_servers/smtp_server.py`, storing what it accepts in a
+//! Maildir. The fake SMTP server proves each failure path; this proves that what Tocsin
+//! sends is what a real implementation accepts: AUTH after STARTTLS on a certificate from
+//! a private CA made here (rcgen), recipients in the envelope only, one refused mailbox
+//! among several, a thread's shared subject.
 //!
-//! Needs `python3` with `aiosmtpd` (`python3 -m pip install aiosmtpd`; `.ci/run` installs
-//! it). `TOCSIN_PYTHON` names another interpreter.
+//! Needs `python3` with `aiosmtpd` (`.ci/run` installs it); skips loudly without it unless
+//! `TOCSIN_REAL_SERVERS=require`. `TOCSIN_PYTHON` names another interpreter.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,124 +16,64 @@
 )]
 
 use secrecy::SecretString;
-use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use serde_json::{json, Value};
+use tocsin_connector::tls::TlsTrust;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost};
-use tocsin_connectors::email::{message_id, EmailConfig, EmailConnector};
-use tocsin_test_support::smtp::ReceivedMail;
+use tocsin_connectors::email::{message_id, EmailConfig, EmailConnector, SentMail};
+use tocsin_test_support::real::smtp::{RealSmtp, SmtpOptions};
+use tocsin_test_support::tls::{PrivateCa, Validity};
 
 const USER: &str = "alerts";
 const PASSWORD: &str = "canary-real-smtp-password-4711";
 
-/// A running aiosmtpd; stopped (stdin closed, then killed) on drop.
-struct RealSmtp {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    port: u16,
-    maildir: PathBuf,
-    _dir: tempfile::TempDir,
+fn settings(smtp: &RealSmtp, tls: &str, user: Option<&str>) -> Value {
+    let mut settings = json!({
+        "smtp_host": "localhost",
+        "smtp_port": smtp.port,
+        "tls": tls,
+        "from": "City Health <alerts@health.example>",
+        "to": [
+            "residents@lists.example",
+            "Press Desk <press@health.example>",
+            "gone@health.example",
+        ],
+        "timeout_secs": 10,
+    });
+    if let Some(user) = user {
+        settings["username"] = json!(user);
+    }
+    settings
 }
 
-impl RealSmtp {
-    fn start() -> RealSmtp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let maildir = dir.path().join("mail");
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real_servers/smtp_server.py");
-        let python = std::env::var("TOCSIN_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .arg(&maildir)
-            .arg(USER)
-            .arg(PASSWORD)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the port line");
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "aiosmtpd did not start (printed {line:?}); install it with \
-                 `{python} -m pip install aiosmtpd` (.ci/run does)"
-            )
-        });
-        let stdin = child.stdin.take();
-        RealSmtp {
-            child,
-            stdin,
-            port,
-            maildir,
-            _dir: dir,
-        }
-    }
-
-    fn connector(&self, password: &str) -> EmailConnector {
-        let settings = json!({
-            "smtp_host": "127.0.0.1",
-            "smtp_port": self.port,
-            "tls": "none",
-            "username": USER,
-            "from": "City Health <alerts@health.example>",
-            "to": ["residents@lists.example", "Press Desk <press@health.example>"],
-        });
-        let config = EmailConfig::from_settings(&settings).expect("valid settings");
-        EmailConnector::new(config, Some(SecretString::from(password.to_string())))
-            .expect("connector")
-    }
-
-    /// Every stored message, oldest first (Maildir file names start with the time), read
-    /// into the fake server's message type for its header and body helpers (the Maildir
-    /// holds `\n` line ends; SMTP had `\r\n`).
-    fn stored(&self) -> Vec<ReceivedMail> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        files.sort_by_key(|p| {
-            std::fs::metadata(p)
-                .and_then(|m| m.modified())
-                .expect("mtime")
-        });
-        files
-            .iter()
-            .map(|p| {
-                let text = std::fs::read_to_string(p).expect("read stored mail");
-                ReceivedMail {
-                    mail_from: String::new(),
-                    rcpt_to: Vec::new(),
-                    raw: text
-                        .replace("\r\n", "\n")
-                        .replace('\n', "\r\n")
-                        .into_bytes(),
-                    accepted: true,
-                    auth_user: None,
-                }
-            })
-            .collect()
-    }
+fn connector(settings: Value, password: Option<&str>) -> EmailConnector {
+    let config = EmailConfig::from_settings(&settings).expect("valid settings");
+    EmailConnector::new(config, password.map(|p| SecretString::from(p.to_string())))
+        .expect("connector")
 }
 
-impl Drop for RealSmtp {
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn options(ca: &mut PrivateCa, validity: Validity) -> SmtpOptions {
+    let leaf = ca.issue(&["localhost"], validity).unwrap();
+    SmtpOptions {
+        credentials: Some((USER.into(), PASSWORD.into())),
+        tls: Some((leaf.cert_file, leaf.key_file)),
+        reject: vec!["gone@health.example".into()],
     }
 }
 
 #[tokio::test]
-async fn a_real_smtp_server_accepts_and_stores_posts_and_thread_updates_after_auth() {
-    let smtp = RealSmtp::start();
-    let email = smtp.connector(PASSWORD);
-    email.healthcheck().await.expect("healthcheck");
+async fn a_real_smtp_server_behind_a_private_ca_takes_alerts_and_threads_for_the_recipients_it_knows(
+) {
+    let mut ca = PrivateCa::new().unwrap();
+    let Some(smtp) = RealSmtp::start(&options(&mut ca, Validity::Current)).expect("aiosmtpd")
+    else {
+        return;
+    };
+    let trust = TlsTrust::system()
+        .with_extra_ca_files([&ca.ca_file])
+        .unwrap();
+    let email =
+        connector(settings(&smtp, "starttls", Some(USER)), Some(PASSWORD)).with_tls_trust(trust);
+    email.healthcheck().await.expect("STARTTLS, then AUTH");
 
     let mut first = OutgoingPost::new(
         "msg-1:acct-1",
@@ -140,6 +82,12 @@ async fn a_real_smtp_server_accepts_and_stores_posts_and_thread_updates_after_au
     first.html = Some("<p><b>Boil water</b> before drinking.</p>".into());
     let root = email.post(&first).await.expect("first post").remote;
     assert_eq!(root.id, message_id("msg-1:acct-1"));
+    // The unknown mailbox was refused (550) and reported; the others got the message.
+    let sent = SentMail::from_remote(&root).unwrap();
+    assert_eq!(sent.refused.len(), 1, "{sent:?}");
+    assert_eq!(sent.refused[0].address, "gone@health.example");
+    assert_eq!(sent.refused[0].code, 550);
+
     let mut update = OutgoingPost::new("msg-2:acct-1", "Update: the notice is lifted.");
     update.reply_to = Some(root.clone());
     update.thread_root = Some(root.clone());
@@ -157,6 +105,19 @@ async fn a_real_smtp_server_accepts_and_stores_posts_and_thread_updates_after_au
         a.header("X-RcptTo").as_deref(),
         Some("residents@lists.example, press@health.example")
     );
+    // Recipients are not in the headers: To is the sender, there is no Bcc line.
+    assert_eq!(
+        a.header("To").as_deref(),
+        Some("\"City Health\" <alerts@health.example>")
+    );
+    assert_eq!(a.header("Bcc"), None);
+    // (Only the server's own X-RcptTo, added on receipt, names them.)
+    for (name, value) in a.headers() {
+        assert!(
+            name.starts_with("X-") || !value.contains("press@health.example"),
+            "{name}: {value}"
+        );
+    }
     assert_eq!(
         a.header("Subject").as_deref(),
         Some("Boil water before drinking.")
@@ -168,24 +129,63 @@ async fn a_real_smtp_server_accepts_and_stores_posts_and_thread_updates_after_au
         "{content_type}"
     );
     assert!(a.body().contains("Until further notice."), "{}", a.body());
-    assert!(
-        a.body()
-            .contains("<p><b>Boil water</b> before drinking.</p>"),
-        "{}",
-        a.body()
-    );
+    // The update shares the thread's subject, so mail clients thread it.
     assert_eq!(
         b.header("Subject").as_deref(),
-        Some("[EXERCISE] Update: the notice is lifted.")
+        Some("Re: Boil water before drinking.")
     );
     assert_eq!(b.header("In-Reply-To"), Some(root.id.clone()));
     assert_eq!(b.header("References"), Some(root.id.clone()));
 }
 
 #[tokio::test]
-async fn a_real_smtp_server_refusing_the_password_is_an_auth_failure_that_hides_it() {
-    let smtp = RealSmtp::start();
-    let wrong = smtp.connector("canary-wrong-password");
+async fn a_real_smtp_server_s_certificate_is_refused_for_good_when_untrusted_or_expired() {
+    let mut ca = PrivateCa::new().unwrap();
+    let Some(smtp) = RealSmtp::start(&options(&mut ca, Validity::Current)).expect("aiosmtpd")
+    else {
+        return;
+    };
+    // The system store and the bundled roots do not know the private CA.
+    let untrusting = connector(settings(&smtp, "starttls", Some(USER)), Some(PASSWORD));
+    let err = untrusting
+        .post(&OutgoingPost::new("k1", "text"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("unknown certificate authority")),
+        "{err:?}"
+    );
+    assert!(smtp.stored().is_empty());
+
+    let Some(expired) = RealSmtp::start(&options(&mut ca, Validity::Expired)).expect("aiosmtpd")
+    else {
+        return;
+    };
+    let trust = TlsTrust::bundled_only()
+        .with_extra_ca_files([&ca.ca_file])
+        .unwrap();
+    let email =
+        connector(settings(&expired, "starttls", Some(USER)), Some(PASSWORD)).with_tls_trust(trust);
+    let err = email.healthcheck().await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("expired")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_real_smtp_server_refusing_the_password_or_offering_no_auth_is_a_clear_permanent_error() {
+    let Some(smtp) = RealSmtp::start(&SmtpOptions {
+        credentials: Some((USER.into(), PASSWORD.into())),
+        ..SmtpOptions::default()
+    })
+    .expect("aiosmtpd") else {
+        return;
+    };
+    let wrong = connector(
+        settings(&smtp, "none", Some(USER)),
+        Some("canary-wrong-password"),
+    );
     let err = wrong
         .post(&OutgoingPost::new("k1", "text"))
         .await
@@ -199,4 +199,16 @@ async fn a_real_smtp_server_refusing_the_password_is_an_auth_failure_that_hides_
         "{err}"
     );
     assert!(smtp.stored().is_empty(), "nothing was stored");
+
+    // A relay that offers no AUTH at all, given credentials: said plainly, for good.
+    let Some(open_relay) = RealSmtp::start(&SmtpOptions::default()).expect("aiosmtpd") else {
+        return;
+    };
+    let email = connector(settings(&open_relay, "none", Some(USER)), Some(PASSWORD));
+    let err = email.healthcheck().await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Config(ref m) if m.contains("offers no AUTH")),
+        "{err:?}"
+    );
+    assert!(err.is_permanent());
 }

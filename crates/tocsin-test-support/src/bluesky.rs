@@ -2,7 +2,10 @@
 //! `{"error": "Name", "message": "..."}` failures and `RateLimit-*` headers.
 //!
 //! Sessions are opaque JWT-like strings; the test can expire every access token so the
-//! next call gets 400 `ExpiredToken`, or refuse refreshes. `createRecord` validates
+//! next call gets 400 `ExpiredToken`, or refuse refreshes. As `@atproto/pds` 0.5 does, a
+//! token it cannot verify is 400 `InvalidToken` (not 401), a missing one 401
+//! `AuthMissing`, a wrong password 401 `AuthenticationRequired`, an unknown handle 400
+//! `HandleNotFound`, and deleting a missing record succeeds. `createRecord` validates
 //! posts more strictly than Bluesky does: at most 300 graphemes, facet byte offsets on
 //! character boundaries inside the text, reply root and parent naming existing posts.
 
@@ -78,6 +81,8 @@ struct Inner {
     refreshes: usize,
     refuse_refresh: bool,
     remaining: u64,
+    /// Handles `resolveHandle` knows besides the account's own.
+    handles: HashMap<String, String>,
 }
 
 impl Inner {
@@ -160,7 +165,7 @@ impl FakeBluesky {
     }
 
     /// Forgets every session (as when the account signs out everywhere): old access
-    /// and refresh tokens get 401 `InvalidToken`.
+    /// and refresh tokens get 400 `InvalidToken`, as the PDS answers.
     pub fn revoke_sessions(&self) {
         let mut inner = self.state.lock();
         inner.access.clear();
@@ -175,6 +180,14 @@ impl FakeBluesky {
     /// Accepts only this app password from now on (as after a revocation).
     pub fn set_password(&self, password: &str) {
         self.state.lock().password = password.to_string();
+    }
+
+    /// Makes `com.atproto.identity.resolveHandle` know `handle` as `did`.
+    pub fn add_handle(&self, handle: &str, did: &str) {
+        self.state
+            .lock()
+            .handles
+            .insert(handle.to_ascii_lowercase(), did.to_string());
     }
 
     /// Write points left in the window; at 0 writes answer 429 `RateLimitExceeded`.
@@ -196,6 +209,7 @@ pub async fn start() -> std::io::Result<FakeBluesky> {
             refreshes: 0,
             refuse_refresh: false,
             remaining: RATE_LIMIT,
+            handles: HashMap::new(),
         }),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
@@ -217,6 +231,10 @@ pub fn router(state: Arc<BlueskyState>) -> Router {
         .route("/xrpc/com.atproto.repo.createRecord", post(create_record))
         .route("/xrpc/com.atproto.repo.deleteRecord", post(delete_record))
         .route("/xrpc/com.atproto.repo.listRecords", get(list_records))
+        .route(
+            "/xrpc/com.atproto.identity.resolveHandle",
+            get(resolve_handle),
+        )
         .with_state(state)
 }
 
@@ -314,8 +332,9 @@ fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<(), Refusal> {
             "ExpiredToken",
             "Token has expired",
         ))),
+        // As @atproto/pds 0.5: a token it cannot verify is a 400, like an expired one.
         None => Err(Box::new(xrpc_error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             "InvalidToken",
             "Token could not be verified",
         ))),
@@ -382,7 +401,7 @@ async fn refresh_session(State(state): State<Arc<BlueskyState>>, headers: Header
     };
     match inner.refresh.get(&token).copied() {
         None => xrpc_error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             "InvalidToken",
             "Token could not be verified",
         ),
@@ -640,6 +659,30 @@ async fn delete_record(
     }
     let n = inner.next();
     answer(Json(json!({"commit": {"cid": cid(n), "rev": tid(n)}})).into_response())
+}
+
+/// As the PDS: its own handles resolve, one it does not know is 400 `HandleNotFound`.
+async fn resolve_handle(
+    State(state): State<Arc<BlueskyState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let inner = state.lock();
+    let Some(handle) = query.get("handle").map(|h| h.to_ascii_lowercase()) else {
+        return invalid("Params must have the property \"handle\"");
+    };
+    let did = if handle == HANDLE {
+        Some(DID.to_string())
+    } else {
+        inner.handles.get(&handle).cloned()
+    };
+    match did {
+        Some(did) => Json(json!({ "did": did })).into_response(),
+        None => xrpc_error(
+            StatusCode::BAD_REQUEST,
+            "HandleNotFound",
+            "Unable to resolve handle",
+        ),
+    }
 }
 
 async fn list_records(

@@ -1,9 +1,13 @@
 //! A fake Matrix homeserver: the client-server API v3 routes Tocsin uses, over loopback.
 //!
 //! It honours transaction ids (the same `txnId` from the same token answers with the
-//! same event), stores events with their relations, redacts, and answers `whoami`,
-//! `joined_rooms` and `/messages` as Synapse does. Errors have Matrix's shape
-//! (`errcode`, `error`); [`limit_exceeded`] queues an `M_LIMIT_EXCEEDED` answer.
+//! same event; another device's token makes a new one), stores events with their
+//! relations, redacts, and answers `whoami`, `joined_rooms` and `/messages` as Synapse
+//! does. As Synapse 1.163 does: room ids are checked (`!opaque:server`, or version 12's
+//! `!` and 43 base64url characters, see [`v12_room_id`]), event ids are `$` and 43
+//! base64url characters, and redacting an event it never had is accepted (Synapse does
+//! not look). Errors have Matrix's shape (`errcode`, `error`); [`limit_exceeded`]
+//! queues an `M_LIMIT_EXCEEDED` answer.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +18,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
 
 use crate::fault::Fault;
 use crate::server::{FakeServer, FakeState};
@@ -31,6 +38,35 @@ pub fn limit_exceeded(retry_after_ms: u64) -> Fault {
         })
         .to_string(),
     }
+}
+
+/// A room id of room version 12 (MSC4291): `!` and 43 base64url characters (the hash
+/// of its create event; here of `seed`), with no server name.
+pub fn v12_room_id(seed: &str) -> String {
+    format!("!{}", hash43(seed.as_bytes()))
+}
+
+fn hash43(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+}
+
+/// An event id as room versions 4 and later make them: `$` and 43 base64url characters.
+fn event_id(n: usize) -> String {
+    format!("${}", hash43(format!("fake-event-{n}").as_bytes()))
+}
+
+/// Whether Synapse would take `room_id` as a room id in a path.
+fn is_room_id(room_id: &str) -> bool {
+    let v12 = room_id.strip_prefix('!').is_some_and(|h| {
+        h.len() == 43
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    let older = room_id.starts_with('!')
+        && room_id
+            .split_once(':')
+            .is_some_and(|(l, server)| l.len() > 1 && !server.is_empty());
+    v12 || older
 }
 
 /// An event the fake homeserver stored.
@@ -67,7 +103,7 @@ struct Rooms {
 pub struct Homeserver {
     /// The user the token belongs to (`@tocsin:example.org`).
     pub user_id: String,
-    token: String,
+    tokens: Mutex<BTreeSet<String>>,
     joined: Mutex<BTreeSet<String>>,
     rooms: Mutex<Rooms>,
 }
@@ -100,10 +136,15 @@ impl Homeserver {
         lock(&self.joined).insert(room_id.to_string());
     }
 
+    /// Adds a device (a new login) with its own token: its transaction ids are its own.
+    pub fn add_device(&self, token: &str) {
+        lock(&self.tokens).insert(token.to_string());
+    }
+
     /// Adds a message by someone else (or by this user, sent from another device).
     pub fn inject_message(&self, room_id: &str, sender: &str, content: Value) -> String {
         let mut rooms = lock(&self.rooms);
-        let event_id = format!("$fake{}", rooms.events.len() + 1);
+        let event_id = event_id(rooms.events.len() + 1);
         rooms.events.push(StoredEvent {
             room_id: room_id.to_string(),
             event_id: event_id.clone(),
@@ -131,7 +172,7 @@ impl FakeMatrix {
     pub async fn start(user_id: &str, token: &str, rooms: &[&str]) -> std::io::Result<FakeMatrix> {
         let homeserver = Arc::new(Homeserver {
             user_id: user_id.to_string(),
-            token: token.to_string(),
+            tokens: Mutex::new(BTreeSet::from([token.to_string()])),
             joined: Mutex::new(rooms.iter().map(|r| r.to_string()).collect()),
             rooms: Mutex::new(Rooms::default()),
         });
@@ -162,6 +203,16 @@ fn error(status: StatusCode, errcode: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// The bearer token of a request.
+fn token_of(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Checks `Authorization: Bearer <token>`: `Some(refusal)` when it is missing or wrong.
 fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Option<Response> {
     let given = headers
@@ -174,7 +225,7 @@ fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Option<Response> {
             "M_MISSING_TOKEN",
             "Missing access token",
         )),
-        Some(t) if t == hs.token => None,
+        Some(t) if lock(&hs.tokens).contains(t) => None,
         Some(_) => Some(error(
             StatusCode::UNAUTHORIZED,
             "M_UNKNOWN_TOKEN",
@@ -183,8 +234,15 @@ fn authenticate(hs: &Homeserver, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-/// `Some(refusal)` when the user is not in the room.
+/// `Some(refusal)` when the user is not in the room (or it is no room id at all).
 fn not_joined(hs: &Homeserver, room_id: &str) -> Option<Response> {
+    if !is_room_id(room_id) {
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_PARAM",
+            &format!("{room_id:?} is not a valid room ID"),
+        ));
+    }
     if lock(&hs.joined).contains(room_id) {
         None
     } else {
@@ -239,11 +297,11 @@ async fn send(
         );
     }
     let mut rooms = lock(&hs.rooms);
-    let key = (hs.token.clone(), txn_id.clone());
+    let key = (token_of(&headers), txn_id.clone());
     if let Some(existing) = rooms.transactions.get(&key) {
         return Json(json!({ "event_id": existing })).into_response();
     }
-    let event_id = format!("$fake{}", rooms.events.len() + 1);
+    let event_id = event_id(rooms.events.len() + 1);
     rooms.events.push(StoredEvent {
         room_id,
         event_id: event_id.clone(),
@@ -271,20 +329,21 @@ async fn redact(
         .ok()
         .and_then(|v| v.get("reason").cloned());
     let mut rooms = lock(&hs.rooms);
-    let key = (hs.token.clone(), txn_id.clone());
+    let key = (token_of(&headers), txn_id.clone());
     if let Some(existing) = rooms.transactions.get(&key) {
         return Json(json!({ "event_id": existing })).into_response();
     }
-    let Some(victim) = rooms
+    // Synapse does not check that the event exists: a redaction of one it never had (or
+    // of one already redacted) is a new redaction event all the same.
+    if let Some(victim) = rooms
         .events
         .iter_mut()
         .find(|e| e.room_id == room_id && e.event_id == target)
-    else {
-        return error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "Event not found");
-    };
-    victim.redacted = true;
-    victim.content = json!({});
-    let event_id = format!("$fake{}", rooms.events.len() + 1);
+    {
+        victim.redacted = true;
+        victim.content = json!({});
+    }
+    let event_id = event_id(rooms.events.len() + 1);
     let mut content = serde_json::Map::new();
     content.insert("redacts".into(), json!(target));
     if let Some(reason) = reason {

@@ -4,6 +4,9 @@
 //! dot-unstuffing, RSET, NOOP, QUIT. It records each message's raw bytes, and can be told
 //! (one-shot [`SmtpFault`]s) to answer any stage with a 4xx or 5xx code, or to take a
 //! message and then drop the connection or never answer, as a real server sometimes does.
+//! As aiosmtpd and real submission servers do, it refuses unknown mailboxes with 550 at
+//! `RCPT TO` ([`SmtpState::reject_recipient`]) while taking the others, and a client that
+//! sends `AUTH` to a server offering none gets 503.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -136,6 +139,7 @@ pub struct SmtpState {
     credentials: Option<(String, String)>,
     sessions: AtomicUsize,
     latency: Mutex<Duration>,
+    rejected: Mutex<Vec<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -167,6 +171,12 @@ impl SmtpState {
     /// distant or busy server would; benchmarks use it.
     pub fn set_latency(&self, latency: Duration) {
         *lock(&self.latency) = latency;
+    }
+
+    /// Refuses this recipient with `550 5.1.1` at `RCPT TO` from now on (an unknown
+    /// mailbox); the others in the same transaction are still taken.
+    pub fn reject_recipient(&self, address: &str) {
+        lock(&self.rejected).push(address.to_ascii_lowercase());
     }
 
     /// How many connections were opened.
@@ -435,7 +445,17 @@ impl Session {
                 if let Some(next) = self.scripted(SmtpStage::RcptTo).await? {
                     return Ok(next);
                 }
-                self.rcpt_to.push(angle_address(line));
+                let address = angle_address(line);
+                if lock(&self.state.rejected).contains(&address.to_ascii_lowercase()) {
+                    say(
+                        &mut self.out,
+                        550,
+                        &format!("5.1.1 <{address}>: Recipient address rejected: User unknown"),
+                    )
+                    .await?;
+                    return Ok(Next::Continue);
+                }
+                self.rcpt_to.push(address);
                 say(&mut self.out, 250, "2.1.5 OK").await?;
                 Ok(Next::Continue)
             }

@@ -2,8 +2,10 @@
 //!
 //! Signs in with an app password (`com.atproto.server.createSession`) and keeps the
 //! session; an `ExpiredToken` answer is met by one `refreshSession` (or, failing that,
-//! one new session) and one repeat of the call. Posts carry link and hashtag facets
-//! ([`facets`]) and reply strong refs. Bluesky takes no idempotency key, so an unknown
+//! one new session) and one repeat of the call. Posts carry link, hashtag and mention
+//! facets ([`facets`]; a mention's handle is resolved to its DID with
+//! `com.atproto.identity.resolveHandle`, and one that does not resolve stays plain text)
+//! and reply strong refs. Bluesky takes no idempotency key, so an unknown
 //! outcome is reconciled by listing the repository's recent posts.
 
 pub mod config;
@@ -244,7 +246,53 @@ impl BlueskyConnector {
         })
     }
 
-    fn record(&self, post: &OutgoingPost) -> Result<Value, ConnectorError> {
+    /// The DID of `handle` (`com.atproto.identity.resolveHandle`), or `None` when it
+    /// does not resolve, or the answer cannot be had: a mention is not worth an alert.
+    async fn resolve_handle(&self, handle: &str) -> Option<String> {
+        let request = self
+            .http
+            .request(
+                Method::GET,
+                &self.xrpc("com.atproto.identity.resolveHandle"),
+            )
+            .query(&[("handle", handle)]);
+        let reply = self.http.send(request, false).await.ok()?;
+        if !reply.status.is_success() {
+            return None;
+        }
+        let did = reply
+            .json::<Value>()
+            .ok()?
+            .get("did")?
+            .as_str()?
+            .to_string();
+        check_did(&did).ok()?;
+        Some(did)
+    }
+
+    /// The post's facets: links and tags, and mentions of handles that resolve.
+    async fn all_facets(&self, text: &str) -> Vec<Value> {
+        let mut all = facets::facets(text);
+        for (range, handle) in facets::mentions(text) {
+            let overlaps = all.iter().any(|f| {
+                let other = facets::range_of(f);
+                range.start < other.end && other.start < range.end
+            });
+            if overlaps {
+                continue;
+            }
+            if let Some(did) = self.resolve_handle(&handle).await {
+                all.push(facets::facet(
+                    range,
+                    json!({"$type": "app.bsky.richtext.facet#mention", "did": did}),
+                ));
+            }
+        }
+        all.sort_by_key(|f| facets::range_of(f).start);
+        all
+    }
+
+    async fn record(&self, post: &OutgoingPost) -> Result<Value, ConnectorError> {
         let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut record = serde_json::Map::new();
         record.insert("$type".into(), json!(POST_COLLECTION));
@@ -253,7 +301,7 @@ impl BlueskyConnector {
         if let Some(lang) = &self.config.language {
             record.insert("langs".into(), json!([lang]));
         }
-        let facets = facets::facets(&post.text);
+        let facets = self.all_facets(&post.text).await;
         if !facets.is_empty() {
             record.insert("facets".into(), Value::Array(facets));
         }
@@ -294,7 +342,7 @@ impl Connector for BlueskyConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
-        let record = self.record(post)?;
+        let record = self.record(post).await?;
         let url = self.xrpc("com.atproto.repo.createRecord");
         let (reply, session) = self
             .call(true, |s| {

@@ -561,3 +561,54 @@ async fn a_session_the_pds_forgot_is_replaced_once_by_signing_in_again() {
     assert_eq!(create_record_calls(&fake), 2);
     assert_eq!(fake.live_records().len(), 1);
 }
+
+#[tokio::test]
+async fn a_mention_of_a_handle_that_resolves_links_its_did_and_one_that_does_not_stays_text() {
+    let (fake, connector) = setup().await;
+    fake.add_handle("friend.example.org", "did:plc:friendfriendfriend");
+    let text = "Thanks @Friend.example.org and @nobody.example.org for #COVID-19 help.";
+    connector.post(&post("m1", text)).await.unwrap();
+    let facets = fake.records()[0].facets();
+    let kinds: Vec<&str> = facets
+        .iter()
+        .map(|f| f["features"][0]["$type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "app.bsky.richtext.facet#mention",
+            "app.bsky.richtext.facet#tag"
+        ]
+    );
+    assert_eq!(
+        facets[0]["features"][0]["did"],
+        "did:plc:friendfriendfriend"
+    );
+    let slice = |f: &Value| {
+        let r = facets::range_of(f);
+        text[r].to_string()
+    };
+    assert_eq!(slice(&facets[0]), "@Friend.example.org");
+    assert_eq!(slice(&facets[1]), "#COVID-19");
+    assert_eq!(facets[1]["features"][0]["tag"], "COVID-19");
+}
+
+/// The fake used to answer a token it could not verify with 401, as most HTTP APIs do;
+/// the PDS answers 400 `InvalidToken`, so a connector renewing only on 401 passed every
+/// fake test and failed on Bluesky.
+#[tokio::test]
+async fn the_fake_answers_an_unverifiable_token_with_400_invalid_token_as_the_pds_does() {
+    let (fake, _connector) = setup().await;
+    let answer = reqwest::Client::new()
+        .get(format!(
+            "{}/xrpc/com.atproto.server.getSession",
+            fake.base_url
+        ))
+        .bearer_auth("not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "InvalidToken");
+}

@@ -1,9 +1,15 @@
 //! Email over SMTP submission (lettre's async client): one sender, a list of recipients.
 //!
 //! Plain text, plus an HTML alternative when the post has one; a `Message-ID` derived
-//! from the idempotency key, and `In-Reply-To`/`References` for thread updates. Each SMTP
-//! step is classified on its own: a failure before DATA is sent is safe to retry, a lost
-//! answer after the final dot is `Unknown` (the message may have been delivered).
+//! from the idempotency key, and `In-Reply-To`/`References` for thread updates, whose
+//! subject is `Re: ` and the thread's first subject so mail clients thread them. The
+//! recipients are in the envelope only (a Bcc: nobody sees the list; `To:` is the
+//! sender). A recipient the server refuses does not stop the others: the rest get the
+//! message and the refused ones are reported in the remote post's `extra`. Each SMTP step
+//! is classified on its own: a failure before DATA is sent is safe to retry, a lost answer
+//! after the final dot is `Unknown` (the message may have been delivered). TLS trusts a
+//! [`TlsTrust`] (the system store and bundled roots by default; a private CA through
+//! [`EmailConnector::with_tls_trust`]); a refused certificate is permanent.
 
 pub mod config;
 
@@ -14,7 +20,9 @@ use async_trait::async_trait;
 use lettre::address::Envelope;
 use lettre::message::{Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::Error as SmtpError;
@@ -22,6 +30,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::time::Duration;
+use tocsin_connector::tls::{certificate_problem, TlsTrust};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_domain::Platform;
 
@@ -54,9 +63,56 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-/// The subject: the title, or the text's first non-empty line (cut at 150 characters),
-/// with `[EXERCISE] ` in front of a drill.
+/// What this connector keeps in [`RemotePost::extra`]: the subject (so that thread
+/// updates can answer it) and the recipients the server refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentMail {
+    /// The message's subject.
+    pub subject: String,
+    /// Recipients refused at `RCPT TO`, with the server's reply code; the others got it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecipient>,
+}
+
+/// One recipient the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefusedRecipient {
+    /// The address.
+    pub address: String,
+    /// The SMTP reply code (5xx: for good; 4xx: for now).
+    pub code: u16,
+}
+
+impl SentMail {
+    /// Reads what [`EmailConnector::post`] stored in a remote post's `extra`.
+    pub fn from_remote(remote: &RemotePost) -> Option<SentMail> {
+        serde_json::from_str(remote.extra.as_deref()?).ok()
+    }
+}
+
+/// The subject: for a thread update, `Re: ` and the subject of the thread's first post
+/// (as stored with it), so that mail clients thread the updates; otherwise the title, or
+/// the text's first non-empty line (cut at 150 characters), with `[EXERCISE] ` in front
+/// of a drill.
 pub fn subject(post: &OutgoingPost) -> String {
+    let thread_subject = post
+        .thread_root
+        .as_ref()
+        .or(post.reply_to.as_ref())
+        .and_then(SentMail::from_remote)
+        .map(|sent| one_line(&sent.subject))
+        .filter(|s| !s.is_empty());
+    if let Some(first) = thread_subject {
+        let bare = first
+            .strip_prefix("Re: ")
+            .map(str::to_string)
+            .unwrap_or(first);
+        return format!("Re: {bare}");
+    }
+    own_subject(post)
+}
+
+fn own_subject(post: &OutgoingPost) -> String {
     let base = match post
         .title
         .as_deref()
@@ -93,19 +149,22 @@ fn angle(id: &str) -> String {
     format!("<{bare}>")
 }
 
-/// Builds the message for `post`: From, To, Subject, Message-ID, Date, and for thread
-/// updates In-Reply-To (the previous post) and References (the thread's first post,
-/// then the previous one); `text/plain`, or `multipart/alternative` with the HTML.
+/// Builds the message for `post`: From, To (the sender: recipients are Bcc, so none
+/// sees the others), Subject, Message-ID, Date, and for thread updates In-Reply-To (the
+/// previous post) and References (the thread's first post, then the previous one);
+/// `text/plain`, or `multipart/alternative` with the HTML. The envelope holds the
+/// recipients; no header names them.
 pub fn build_message(
     config: &CheckedEmailConfig,
     post: &OutgoingPost,
 ) -> Result<Message, ConnectorError> {
     let mut builder = Message::builder()
         .from(config.from.clone())
+        .to(config.from.clone())
         .subject(subject(post))
         .message_id(Some(message_id(&post.idempotency_key)));
     for to in &config.to {
-        builder = builder.to(to.clone());
+        builder = builder.bcc(to.clone());
     }
     let parent = post
         .reply_to
@@ -139,6 +198,16 @@ pub fn build_message(
     built.map_err(|e| ConnectorError::Permanent(format!("cannot build the message: {e}")))
 }
 
+/// The envelope: from the sender to the configured recipients only (lettre's own would
+/// add the `To:` sender).
+fn envelope(config: &CheckedEmailConfig) -> Result<Envelope, ConnectorError> {
+    Envelope::new(
+        Some(config.from.email.clone()),
+        config.to.iter().map(|m| m.email.clone()).collect(),
+    )
+    .map_err(|e| ConnectorError::Config(format!("cannot address the message: {e}")))
+}
+
 /// An SMTP error's text, safe for a record: printable, at most 300 characters. lettre's
 /// texts hold the server's reply and the I/O error, never the credentials.
 fn describe(e: &SmtpError) -> String {
@@ -161,6 +230,9 @@ fn is_auth_code(code: u16) -> bool {
 /// A failure before the message was sent: nothing was delivered, so a 4xx or a broken
 /// connection is worth retrying.
 fn before_data_error(step: &str, e: &SmtpError) -> ConnectorError {
+    if let Some(problem) = certificate_problem(e) {
+        return ConnectorError::Permanent(format!("{step}: {problem}"));
+    }
     let what = format!("{step}: {}", describe(e));
     if let Some(code) = e.status().map(u16::from) {
         return match code {
@@ -202,6 +274,7 @@ async fn abandon(mut conn: AsyncSmtpConnection, limit: Duration) {
 pub struct EmailConnector {
     config: CheckedEmailConfig,
     password: Option<SecretString>,
+    trust: TlsTrust,
 }
 
 impl std::fmt::Debug for EmailConnector {
@@ -230,7 +303,18 @@ impl EmailConnector {
                 "the account has an SMTP password but no username".into(),
             ));
         }
-        Ok(EmailConnector { config, password })
+        Ok(EmailConnector {
+            config,
+            password,
+            trust: TlsTrust::system(),
+        })
+    }
+
+    /// The same connector trusting `trust` for TLS (e.g. the operator's private CA in
+    /// `[tls] extra_ca_files`) instead of the system store and bundled roots alone.
+    pub fn with_tls_trust(mut self, trust: TlsTrust) -> Self {
+        self.trust = trust;
+        self
     }
 
     /// Builds the connector from an account: settings checked by [`EmailConfig`], the
@@ -247,8 +331,18 @@ impl EmailConnector {
         &self.config
     }
 
+    /// TLS for the server's host name: the bundled roots, and the trust's system store
+    /// and extra CAs.
     fn tls_parameters(&self) -> Result<TlsParameters, ConnectorError> {
-        TlsParameters::new(self.config.host.clone())
+        let mut builder = TlsParameters::builder(self.config.host.clone())
+            .certificate_store(CertificateStore::WebpkiRoots);
+        for root in self.trust.added_roots() {
+            builder = builder.add_root_certificate(Certificate::from_der(root.to_vec()).map_err(
+                |e| ConnectorError::Config(format!("cannot use a trusted certificate: {e}")),
+            )?);
+        }
+        builder
+            .build_rustls()
             .map_err(|e| ConnectorError::Config(format!("cannot set up TLS: {}", describe(&e))))
     }
 
@@ -278,26 +372,32 @@ impl EmailConnector {
             before_data(limit, "STARTTLS", conn.starttls(parameters, &hello)).await?;
         }
         if let (Some(user), Some(password)) = (&self.config.username, &self.password) {
+            let mechanisms = [Mechanism::Plain, Mechanism::Login];
+            if !mechanisms
+                .iter()
+                .any(|m| conn.server_info().supports_auth_mechanism(*m))
+            {
+                abandon(conn, limit).await;
+                return Err(ConnectorError::Config(
+                    "the account has SMTP credentials but the server offers no AUTH PLAIN or LOGIN (after STARTTLS, if used): check the port and tls mode, or remove the username if this relay needs none".into(),
+                ));
+            }
             let credentials = Credentials::new(user.clone(), password.expose_secret().to_string());
-            before_data(
-                limit,
-                "AUTH",
-                conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
-            )
-            .await?;
+            before_data(limit, "AUTH", conn.auth(&mechanisms, &credentials)).await?;
         }
         Ok(conn)
     }
 
-    /// MAIL FROM, RCPT TO for each recipient, DATA, the message. Until DATA is accepted
-    /// nothing can have been delivered; after the message is sent, only an explicit
-    /// refusal from the server is certain.
+    /// MAIL FROM, RCPT TO for each recipient, DATA, the message. A recipient the server
+    /// refuses is left out and reported (the others still get the message); if it
+    /// refuses them all, nothing is sent. Until DATA is accepted nothing can have been
+    /// delivered; after the message is sent, only an explicit refusal is certain.
     async fn transaction(
         &self,
         conn: &mut AsyncSmtpConnection,
         envelope: &Envelope,
         bytes: &[u8],
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<Vec<RefusedRecipient>, ConnectorError> {
         let limit = self.config.timeout;
         let mut parameters = Vec::new();
         let non_ascii_address = envelope
@@ -327,18 +427,47 @@ impl EmailConnector {
             conn.command(Mail::new(envelope.from().cloned(), parameters)),
         )
         .await?;
+        let mut refused = Vec::new();
         for recipient in envelope.to() {
             let step = format!("RCPT TO <{recipient}>");
-            before_data(
+            let answer = tokio::time::timeout(
                 limit,
-                &step,
                 conn.command(Rcpt::new(recipient.clone(), Vec::new())),
             )
-            .await?;
+            .await;
+            match answer {
+                Ok(Ok(_)) => {}
+                // Refused this one (but not "closing the connection"): go on with the rest.
+                Ok(Err(e)) if e.status().is_some_and(|c| u16::from(c) != 421) => {
+                    refused.push(RefusedRecipient {
+                        address: recipient.to_string(),
+                        code: e.status().map(u16::from).unwrap_or_default(),
+                    });
+                }
+                Ok(Err(e)) => return Err(before_data_error(&step, &e)),
+                Err(_) => {
+                    return Err(ConnectorError::Transient(format!(
+                        "{step}: no answer within {}s",
+                        limit.as_secs()
+                    )))
+                }
+            }
+        }
+        if refused.len() == envelope.to().len() {
+            let codes: Vec<String> = refused
+                .iter()
+                .map(|r| format!("{} ({})", r.address, r.code))
+                .collect();
+            let what = format!("the server refused every recipient: {}", codes.join(", "));
+            return Err(if refused.iter().any(|r| (400..500).contains(&r.code)) {
+                ConnectorError::Transient(what)
+            } else {
+                ConnectorError::Permanent(what)
+            });
         }
         before_data(limit, "DATA", conn.command(Data)).await?;
         match tokio::time::timeout(limit, conn.message(bytes)).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => Ok(refused),
             Ok(Err(e)) => Err(match e.status().map(u16::from) {
                 Some(code @ 400..=499) => ConnectorError::Transient(format!(
                     "the server refused the message after receiving it (SMTP {code}): {}",
@@ -380,23 +509,34 @@ impl Connector for EmailConnector {
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
         let message = build_message(&self.config, post)?;
+        let envelope = envelope(&self.config)?;
         let bytes = message.formatted();
         let mut conn = self.open().await?;
-        let result = self
-            .transaction(&mut conn, message.envelope(), &bytes)
-            .await;
+        let result = self.transaction(&mut conn, &envelope, &bytes).await;
         match &result {
-            Ok(()) => {
+            Ok(_) => {
                 // The message is accepted; a failing QUIT changes nothing.
                 let _ = tokio::time::timeout(self.config.timeout, conn.quit()).await;
             }
             Err(_) => abandon(conn, self.config.timeout).await,
         }
-        result?;
+        let refused = result?;
+        if !refused.is_empty() {
+            // Counts only: the addresses go to the record, not to the log.
+            tracing::warn!(
+                refused = refused.len(),
+                recipients = envelope.to().len(),
+                "the SMTP server refused some recipients; the others got the message"
+            );
+        }
+        let sent = SentMail {
+            subject: subject(post),
+            refused,
+        };
         Ok(PostOutcome::new(RemotePost {
             id: message_id(&post.idempotency_key),
             url: None,
-            extra: None,
+            extra: serde_json::to_string(&sent).ok(),
         }))
     }
 

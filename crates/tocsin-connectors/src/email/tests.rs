@@ -93,10 +93,16 @@ async fn a_plain_post_is_one_text_part_with_the_first_line_as_subject_and_a_stab
         mail.header("From").as_deref(),
         Some("\"City Health\" <alerts@health.example>")
     );
-    let to = mail.header("To").unwrap();
+    // The recipients are in the envelope only: no header lists them (a Bcc).
+    assert_eq!(
+        mail.header("To").as_deref(),
+        Some("\"City Health\" <alerts@health.example>")
+    );
+    assert_eq!(mail.header("Bcc"), None);
     assert!(
-        to.contains("residents@lists.example") && to.contains("press@health.example"),
-        "{to}"
+        !mail.text().contains("residents@lists.example"),
+        "{}",
+        mail.text()
     );
     assert!(mail.header("Date").is_some());
     assert_eq!(mail.header("In-Reply-To"), None);
@@ -170,6 +176,124 @@ async fn thread_updates_set_in_reply_to_the_previous_post_and_references_to_root
         third_mail.header("References"),
         Some(format!("{} {}", root.id, second.id))
     );
+    // One subject for the thread, so mail clients put the updates together.
+    assert_eq!(
+        mails.first().unwrap().header("Subject").as_deref(),
+        Some("Water main break.")
+    );
+    assert_eq!(
+        second_mail.header("Subject").as_deref(),
+        Some("Re: Water main break.")
+    );
+    assert_eq!(
+        third_mail.header("Subject").as_deref(),
+        Some("Re: Water main break.")
+    );
+}
+
+#[tokio::test]
+async fn one_refused_recipient_does_not_stop_the_others_and_is_reported() {
+    let (smtp, email) = setup().await;
+    smtp.state.reject_recipient("press@health.example");
+    let outcome = email
+        .post(&OutgoingPost::new("k", "Shelter in place."))
+        .await
+        .unwrap();
+    let mail = only_message(&smtp);
+    assert_eq!(mail.rcpt_to, vec!["residents@lists.example"]);
+    let sent = SentMail::from_remote(&outcome.remote).unwrap();
+    assert_eq!(
+        sent.refused,
+        vec![RefusedRecipient {
+            address: "press@health.example".into(),
+            code: 550
+        }]
+    );
+    assert_eq!(sent.subject, "Shelter in place.");
+}
+
+#[tokio::test]
+async fn every_recipient_refused_sends_nothing_permanently_or_for_now() {
+    let (smtp, email) = setup().await;
+    smtp.state.reject_recipient("press@health.example");
+    smtp.state.reject_recipient("residents@lists.example");
+    let err = email.post(&OutgoingPost::new("k", "x")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("every recipient") && m.contains("550")),
+        "{err:?}"
+    );
+    assert!(smtp.state.accepted().is_empty());
+
+    let (smtp, email) = setup().await;
+    smtp.state.reject_recipient("press@health.example");
+    smtp.state.push_fault(SmtpFault::Reply {
+        stage: SmtpStage::RcptTo,
+        code: 450,
+    });
+    let err = email.post(&OutgoingPost::new("k", "x")).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err:?}");
+    assert!(smtp.state.accepted().is_empty());
+}
+
+/// The fake used to take every recipient unless a fault was scripted for the very next
+/// RCPT, so "one bad address stops the whole alert" never showed: aiosmtpd and real
+/// servers refuse an unknown mailbox and take the rest.
+#[tokio::test]
+async fn the_fake_refuses_one_mailbox_and_takes_the_rest_as_real_servers_do() {
+    let smtp = FakeSmtp::start().await.unwrap();
+    smtp.state.reject_recipient("gone@example.org");
+    let mut stream = tokio::net::TcpStream::connect(smtp.addr).await.unwrap();
+    let transcript = smtp_dialogue(
+        &mut stream,
+        &[
+            "EHLO t",
+            "MAIL FROM:<a@example.org>",
+            "RCPT TO:<gone@example.org>",
+            "RCPT TO:<here@example.org>",
+        ],
+    )
+    .await;
+    assert!(transcript.contains("550 5.1.1"), "{transcript}");
+    assert!(
+        transcript.trim_end().ends_with("250 2.1.5 OK"),
+        "{transcript}"
+    );
+}
+
+async fn smtp_dialogue(stream: &mut tokio::net::TcpStream, lines: &[&str]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = String::new();
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    for line in lines {
+        stream
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let n = stream.read(&mut buf).await.unwrap();
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    out
+}
+
+#[tokio::test]
+async fn credentials_for_a_server_that_offers_no_auth_are_a_clear_configuration_error() {
+    let smtp = FakeSmtp::start().await.unwrap();
+    let mut s = settings(smtp.port());
+    s["username"] = json!("alerts");
+    let email = connector_with(s, Some(PASSWORD));
+    for err in [
+        email.post(&OutgoingPost::new("k", "x")).await.unwrap_err(),
+        email.healthcheck().await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, ConnectorError::Config(ref m) if m.contains("offers no AUTH")),
+            "{err:?}"
+        );
+        assert!(err.is_permanent());
+    }
+    assert!(smtp.state.messages().is_empty());
 }
 
 #[tokio::test]
@@ -251,7 +375,6 @@ async fn transient_replies_before_data_are_transient_and_nothing_is_accepted() {
         (SmtpStage::Greeting, 421),
         (SmtpStage::Ehlo, 421),
         (SmtpStage::MailFrom, 451),
-        (SmtpStage::RcptTo, 450),
         (SmtpStage::Data, 452),
     ] {
         let (smtp, email) = setup().await;
@@ -273,7 +396,6 @@ async fn permanent_replies_are_permanent() {
     for (stage, code) in [
         (SmtpStage::Greeting, 554),
         (SmtpStage::MailFrom, 553),
-        (SmtpStage::RcptTo, 550),
         (SmtpStage::EndOfData, 554),
     ] {
         let (smtp, email) = setup().await;

@@ -17,8 +17,9 @@ pub struct MatrixConfig {
     /// The homeserver's client-server API base URL, e.g. `https://matrix.example.org`.
     /// Must be `https`; plain `http` only for a loopback host.
     pub homeserver: String,
-    /// The room to post into, as a room id (`!opaque:server.name`), not an alias: an
-    /// alias can be repointed to another room by whoever controls it.
+    /// The room to post into, as a room id, not an alias (an alias can be repointed to
+    /// another room by whoever controls it): `!opaque:server.name`, or from room version
+    /// 12 on `!` and 43 base64url characters, with no server.
     pub room_id: String,
 }
 
@@ -38,20 +39,28 @@ impl MatrixConfig {
     }
 }
 
-/// A room id is `!localpart:server`; control characters and whitespace are refused so
-/// the id is safe in a URL path and in a log line.
-fn check_room_id(room_id: &str) -> Result<(), ConnectorError> {
-    let shape_ok = room_id.starts_with('!')
-        && room_id.len() <= 255
+/// A room id is `!localpart:server` (room versions 1 to 11) or `!` and the 43 unpadded
+/// base64url characters of the create event's hash (version 12, MSC4291); control
+/// characters and whitespace are refused so the id is safe in a URL path and a log line.
+pub fn check_room_id(room_id: &str) -> Result<(), ConnectorError> {
+    let v12 = room_id.strip_prefix('!').is_some_and(|hash| {
+        hash.len() == 43
+            && hash
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    let with_server = room_id.starts_with('!')
         && room_id
             .split_once(':')
-            .is_some_and(|(local, server)| local.len() > 1 && !server.is_empty())
+            .is_some_and(|(local, server)| local.len() > 1 && !server.is_empty());
+    let shape_ok = (v12 || with_server)
+        && room_id.len() <= 255
         && !room_id.chars().any(|c| c.is_control() || c.is_whitespace());
     if shape_ok {
         Ok(())
     } else {
         Err(ConnectorError::Config(format!(
-            "room_id {:?} is not a Matrix room id such as \"!abc123:example.org\" (aliases starting with # are not accepted)",
+            "room_id {:?} is not a Matrix room id such as \"!abc123:example.org\" or (room version 12) \"!\" and 43 characters (aliases starting with # are not accepted)",
             room_id.chars().take(80).collect::<String>()
         )))
     }
@@ -91,5 +100,24 @@ mod config_tests {
         ));
         let local = json!({"homeserver": "http://127.0.0.1:8008", "room_id": "!a:example.org"});
         assert!(MatrixConfig::from_settings(&local).is_ok());
+    }
+
+    #[test]
+    fn a_room_version_12_id_without_a_server_is_accepted_and_a_near_miss_is_not() {
+        let v12 = "!DMc_GNIcrGiUx-y9_I5pI1rMYNaNIYdHfy5EMM3vb4o";
+        let c = MatrixConfig::from_settings(&json!({
+            "homeserver": "https://matrix.example.org",
+            "room_id": v12,
+        }))
+        .unwrap();
+        assert_eq!(c.room_id, v12);
+        for bad in [
+            "!DMc_GNIcrGiUx-y9_I5pI1rMYNaNIYdHfy5EMM3vb4",
+            "!DMc_GNIcrGiUx-y9_I5pI1rMYNaNIYdHfy5EMM3vb4o=",
+            "!DMc/GNIcrGiUx+y9_I5pI1rMYNaNIYdHfy5EMM3vb4o",
+            "!short",
+        ] {
+            assert!(check_room_id(bad).is_err(), "{bad} should be refused");
+        }
     }
 }

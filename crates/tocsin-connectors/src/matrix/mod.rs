@@ -1,9 +1,15 @@
 //! Matrix rooms through the client-server API (v3): one account, one room, `m.room.message`.
 //!
 //! A send is `PUT /rooms/{roomId}/send/m.room.message/{txnId}` with the transaction id
-//! derived from the idempotency key, so a send whose outcome is unknown is simply sent
-//! again and the homeserver answers with the same event. Thread updates carry an
-//! `m.thread` relation; deletion is a redaction; reconciliation reads the latest events.
+//! derived from the idempotency key and the text, so a send whose outcome is unknown is
+//! simply sent again and the homeserver answers with the same event. Transaction ids are
+//! scoped to the token's device, not to Tocsin's database: a key that repeats in another
+//! installation on the same token would get the first installation's event back and its
+//! message would be lost silently, so the text is part of the id. Every event carries an
+//! HTML `formatted_body`; thread updates carry an `m.thread` relation; deletion is a
+//! redaction (of an event already gone: done); reconciliation reads the latest events.
+//! Room ids are either `!opaque:server` or, from room version 12 on, `!` and 43
+//! base64url characters with no server, so links name the server with `via=`.
 
 pub mod config;
 
@@ -48,18 +54,69 @@ pub fn transaction_id(idempotency_key: &str) -> String {
     )
 }
 
-/// The `m.room.message` content for a post: `m.text` with the plain body, the HTML as
-/// `formatted_body` when there is one, and an `m.thread` relation for thread updates
+/// The transaction id of a post: [`transaction_id`] of its idempotency key and its text,
+/// so that the same key from another installation (another database counting messages
+/// from 1 again) with another text makes a new event instead of getting an old one back.
+/// A repeat of the same post (same key, same text) has the same id.
+pub fn post_transaction_id(post: &OutgoingPost) -> String {
+    transaction_id(&format!("{}\n{}", post.idempotency_key, post.text))
+}
+
+/// Plain text as Matrix HTML: escaped, links made clickable, line breaks kept.
+pub fn text_to_html(text: &str) -> String {
+    let urls = tocsin_domain::counting::find_urls(text);
+    let mut html = String::with_capacity(text.len() + 32);
+    let mut at = 0;
+    for range in urls {
+        let (Some(before), Some(shown)) = (text.get(at..range.start), text.get(range.clone()))
+        else {
+            continue;
+        };
+        escape_into(&mut html, before);
+        let href = if shown.starts_with("http://") || shown.starts_with("https://") {
+            shown.to_string()
+        } else {
+            format!("https://{shown}")
+        };
+        html.push_str("<a href=\"");
+        escape_into(&mut html, &href);
+        html.push_str("\">");
+        escape_into(&mut html, shown);
+        html.push_str("</a>");
+        at = range.end;
+    }
+    escape_into(&mut html, text.get(at..).unwrap_or_default());
+    html
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The `m.room.message` content for a post: `m.text` with the plain body, and HTML as
+/// `formatted_body` (the post's own HTML, or the text made HTML), and an `m.thread` relation for thread updates
 /// (`m.in_reply_to` points at the previous post, marked as a fallback for clients
 /// without threads).
 pub fn message_content(post: &OutgoingPost) -> Value {
     let mut content = serde_json::Map::new();
     content.insert("msgtype".into(), json!("m.text"));
     content.insert("body".into(), json!(post.text));
-    if let Some(html) = &post.html {
-        content.insert("format".into(), json!("org.matrix.custom.html"));
-        content.insert("formatted_body".into(), json!(html));
-    }
+    let html = post
+        .html
+        .clone()
+        .unwrap_or_else(|| text_to_html(&post.text));
+    content.insert("format".into(), json!("org.matrix.custom.html"));
+    content.insert("formatted_body".into(), json!(html));
     let parent = post.reply_to.as_ref().or(post.thread_root.as_ref());
     let root = post.thread_root.as_ref().or(post.reply_to.as_ref());
     if let (Some(parent), Some(root)) = (parent, root) {
@@ -159,6 +216,15 @@ impl RoomEvent {
     }
 }
 
+/// Whether `name` looks like a Matrix server name (host, optional port): safe in a URL.
+fn is_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct MatrixErrorBody {
     #[serde(default)]
@@ -181,8 +247,11 @@ fn clean(text: &str) -> String {
 }
 
 /// What a non-success answer from a homeserver means. Matrix puts its reason in the
-/// body (`errcode`), so that is read first; the status is the fallback.
-pub(crate) fn matrix_error(reply: &Reply) -> ConnectorError {
+/// body (`errcode`), so that is read first; the status is the fallback: `M_UNKNOWN_TOKEN`
+/// (401) is `Auth`, `M_FORBIDDEN` (403: not in the room, banned, too low a power level)
+/// and `M_TOO_LARGE` (413) are `Permanent`, `M_LIMIT_EXCEEDED` (429) waits
+/// `retry_after_ms`.
+pub fn matrix_error(reply: &Reply) -> ConnectorError {
     let code = reply.status.as_u16();
     let body: MatrixErrorBody = serde_json::from_slice(&reply.body).unwrap_or_default();
     let what = if body.errcode.is_empty() {
@@ -206,7 +275,7 @@ pub(crate) fn matrix_error(reply: &Reply) -> ConnectorError {
         ConnectorError::Auth(format!("the homeserver refused the access token ({what})"))
     };
     let forbidden = |what: String| {
-        ConnectorError::Auth(format!(
+        ConnectorError::Permanent(format!(
             "the account may not post in this room: not joined, banned, or below the needed power level ({what})"
         ))
     };
@@ -278,15 +347,36 @@ impl MatrixConnector {
             .bearer_auth(self.token.expose_secret())
     }
 
-    fn remote(&self, event_id: &str) -> RemotePost {
+    /// The event as a remote post, its link on matrix.to naming a server to join
+    /// through (`via=`): a version-12 room id names none.
+    fn remote(&self, event_id: &str, via: &str) -> RemotePost {
         RemotePost {
             id: event_id.to_string(),
             url: Some(format!(
-                "https://matrix.to/#/{}/{event_id}",
+                "https://matrix.to/#/{}/{event_id}?via={via}",
                 self.config.room_id
             )),
             extra: None,
         }
+    }
+
+    /// The server to name in links: the room id's (rooms before version 12), else the
+    /// account's (from `whoami`, asked once), else the homeserver's host.
+    async fn via(&self) -> String {
+        if let Some((_, server)) = self.config.room_id.split_once(':') {
+            return server.to_string();
+        }
+        if let Ok(user) = self.user_id().await {
+            if let Some((_, server)) = user.split_once(':') {
+                if is_server_name(server) {
+                    return server.to_string();
+                }
+            }
+        }
+        self.homeserver
+            .host_str()
+            .unwrap_or("matrix.org")
+            .to_string()
     }
 
     /// `GET /account/whoami`: whose token this is.
@@ -351,7 +441,7 @@ impl Connector for MatrixConnector {
                 body.len()
             )));
         }
-        let txn_id = transaction_id(&post.idempotency_key);
+        let txn_id = post_transaction_id(post);
         let url = self.endpoint(&[
             "rooms",
             &self.config.room_id,
@@ -359,21 +449,35 @@ impl Connector for MatrixConnector {
             "m.room.message",
             &txn_id,
         ])?;
+        let via = self.via().await;
         let (event_id, reply) = self.put_event(&url, body).await?;
         Ok(PostOutcome {
-            remote: self.remote(&event_id),
+            remote: self.remote(&event_id, &via),
             rate_limit: rate_limit_status(&reply.headers),
         })
     }
 
     /// Redacts the event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`), with a
     /// transaction id derived from the event id so a repeated redaction is one redaction.
+    /// An event the homeserver does not have (`404 M_NOT_FOUND`: already gone) is done.
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
         let txn_id = transaction_id(&format!("redact:{}", remote.id));
         let url = self.endpoint(&["rooms", &self.config.room_id, "redact", &remote.id, &txn_id])?;
         let body = serde_json::to_vec(&json!({ "reason": "Retracted" }))
             .map_err(|e| ConnectorError::Permanent(format!("cannot encode the redaction: {e}")))?;
-        self.put_event(&url, body).await.map(|_| ())
+        let request = self
+            .authorized(Method::PUT, &url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let reply = self.http.send(request, true).await?;
+        let not_found = reply.status.as_u16() == 404
+            && serde_json::from_slice::<MatrixErrorBody>(&reply.body)
+                .is_ok_and(|b| b.errcode == "M_NOT_FOUND");
+        if reply.status.is_success() || not_found {
+            Ok(())
+        } else {
+            Err(matrix_error(&reply))
+        }
     }
 
     /// Reads the room backwards (`GET /rooms/{roomId}/messages?dir=b&limit=50`) for an
@@ -382,7 +486,8 @@ impl Connector for MatrixConnector {
     /// is not among the latest events but history goes on, the answer is `Unknown`.
     async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
         let user_id = self.user_id().await?;
-        let txn_id = transaction_id(&post.idempotency_key);
+        let txn_id = post_transaction_id(post);
+        let via = self.via().await;
         let mut from: Option<String> = None;
         for _ in 0..LOOKUP_PAGES {
             let mut url = self.endpoint(&["rooms", &self.config.room_id, "messages"])?;
@@ -404,7 +509,7 @@ impl Connector for MatrixConnector {
             }
             let page: MessagesPage = reply.json()?;
             if let Some(event) = page.chunk.iter().find(|e| e.is(post, &txn_id, user_id)) {
-                return Ok(Some(self.remote(&event.event_id)));
+                return Ok(Some(self.remote(&event.event_id, &via)));
             }
             match page.end {
                 Some(end) if !page.chunk.is_empty() => from = Some(end),
@@ -438,7 +543,7 @@ impl Connector for MatrixConnector {
         {
             Ok(())
         } else {
-            Err(ConnectorError::Auth(format!(
+            Err(ConnectorError::Permanent(format!(
                 "{} is not joined to room {}: invite the account and accept the invitation",
                 clean(&user_id),
                 self.config.room_id
