@@ -785,22 +785,20 @@ impl Tx<'_> {
             ));
         }
         let id: i64 = on_tx!(self, c => {
-            let draft: i64 = sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
+            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE id = $1")
                 .bind(message_id)
                 .fetch_optional(&mut *c)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
             sqlx::query_scalar(
-                "INSERT INTO schedules (draft_id, run_at, recurrence, created_by, state, message_id, every_seconds, until_at) \
-                 VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7) RETURNING id",
+                "INSERT INTO schedules (message_id, run_at, every_seconds, until_at, created_by, state) \
+                 VALUES ($1, $2, $3, $4, $5, 'scheduled') RETURNING id",
             )
-            .bind(draft)
-            .bind(format_time(&first_at))
-            .bind(format!("every {seconds}s"))
-            .bind(actor)
             .bind(message_id)
+            .bind(format_time(&first_at))
             .bind(seconds)
             .bind(until.as_ref().map(format_time))
+            .bind(actor)
             .fetch_one(&mut *c)
             .await?
         });
@@ -849,8 +847,7 @@ impl Tx<'_> {
         let due: Vec<ScheduleRow> = on_tx!(self, c => {
             sqlx::query_as(
                 "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
-                 WHERE state = 'scheduled' AND message_id IS NOT NULL AND every_seconds IS NOT NULL \
-                 AND run_at <= $1 ORDER BY run_at, id",
+                 WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
             )
             .bind(&now_text)
             .fetch_all(&mut *c)
@@ -944,8 +941,7 @@ impl Store {
         let rows: Vec<Row> = on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by \
-                 FROM schedules WHERE message_id IS NOT NULL AND every_seconds IS NOT NULL \
-                 AND ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
+                 FROM schedules WHERE ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
             )
             .bind(message_id)
             .fetch_all(p)
