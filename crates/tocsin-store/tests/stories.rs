@@ -347,6 +347,11 @@ async fn a_stale_worker_cannot_record_a_result_over_the_new_lease_owner(db: &Tes
     let new = claim("worker-b").await.unwrap();
     assert_eq!(new.len(), 1);
     assert!(new[0].fencing_token > old[0].fencing_token);
+    assert_eq!(
+        new[0].previous_state,
+        DeliveryState::Sending,
+        "taken over from an expired lease"
+    );
     let sent = |token: i64| DeliveryResult {
         message_id: m,
         account_id: ids[0],
