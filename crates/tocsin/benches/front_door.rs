@@ -6,7 +6,8 @@
 //!
 //! ```sh
 //! cargo bench -p tocsin --bench front_door -- [--accounts N] [--runs R] [--servers S]
-//!     [--latency-ms L] [--setup-concurrency C] [--max-in-flight M]
+//!     [--latency-ms L] [--setup-concurrency C] [--max-in-flight M] [--perf FILE]
+//!     [--server-log FILE]
 //! ```
 //!
 //! Setup: the fakes are the fan-out bench's fleet (`fanout/fleet.rs`), here started as
@@ -26,7 +27,9 @@
 //! until the panel's websocket has carried a `delivered` event for every account (each
 //! published after its result's commit), checked afterwards against `GET
 //! /api/messages/{id}` and the fakes' own count. `--test` (what `cargo bench -- --test`
-//! passes) runs 20 accounts on 4 fakes at 10 ms once, and judges nothing.
+//! passes) runs 20 accounts on 4 fakes at 10 ms once, and judges nothing. `--perf FILE`
+//! records the server with `perf record` during the runs only (not the setup);
+//! `--server-log FILE` keeps the server's log (its level from `TOCSIN_LOG__LEVEL`).
 
 #![allow(
     clippy::unwrap_used,
@@ -61,6 +64,8 @@ struct Args {
     latency_ms: u64,
     setup_concurrency: usize,
     max_in_flight: Option<usize>,
+    perf: Option<String>,
+    server_log: Option<PathBuf>,
     test: bool,
     fakes_child: bool,
 }
@@ -73,6 +78,8 @@ fn args() -> Args {
         latency_ms: 100,
         setup_concurrency: 8,
         max_in_flight: None,
+        perf: None,
+        server_log: None,
         test: false,
         fakes_child: false,
     };
@@ -98,6 +105,8 @@ fn args() -> Args {
                 a.setup_concurrency = value.parse().expect("--setup-concurrency C");
             }
             "--max-in-flight" => a.max_in_flight = Some(value.parse().expect("--max-in-flight M")),
+            "--perf" => a.perf = Some(value),
+            "--server-log" => a.server_log = Some(PathBuf::from(value)),
             // `--platforms` is what the fleet passes its child; only Mastodon here.
             _ => takes_value = argv[i] == "--platforms",
         }
@@ -493,14 +502,19 @@ async fn run(args: Args) {
 
     // The server, as an operator sizes it for N accounts.
     let max_in_flight = args.max_in_flight.unwrap_or(args.accounts.max(4096));
-    let log = dir.path().join("serve.log");
+    let log = args
+        .server_log
+        .clone()
+        .unwrap_or_else(|| dir.path().join("serve.log"));
+    std::fs::write(&log, "").unwrap();
+    let append = |path: &Path| std::fs::OpenOptions::new().append(true).open(path).unwrap();
     let server = Server {
         child: cli
             .command(&["serve"])
             .env("TOCSIN_DISPATCH__MAX_IN_FLIGHT", max_in_flight.to_string())
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("serve.err")).unwrap())
+            .stdout(append(&log))
+            .stderr(append(&log))
             .spawn()
             .unwrap(),
         log,
@@ -590,6 +604,25 @@ async fn run(args: Args) {
         .build()
         .unwrap();
 
+    let perf = args.perf.as_ref().map(|file| {
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-F",
+                "499",
+                "--call-graph",
+                "dwarf",
+                "-o",
+                file,
+                "-p",
+                &server_pid,
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        child
+    });
     let (mut floors, mut tocsins) = (Vec::new(), Vec::new());
     let (mut server_cpu, mut fakes_cpu, mut floor_cpu) = (0.0, 0.0, 0.0);
     let mut loads = Vec::new();
@@ -643,6 +676,8 @@ async fn run(args: Args) {
             )
             .await;
         let message_id = approved["message_id"].as_i64().unwrap();
+        let answered = started.elapsed();
+        let mut first_settled = None;
         let mut settled: BTreeMap<i64, usize> = BTreeMap::new();
         let mut resynced = false;
         while settled.get(&message_id).copied().unwrap_or(0) < args.accounts && !resynced {
@@ -654,6 +689,7 @@ async fn run(args: Args) {
                 })) => {
                     assert!(delivered, "run {run}: a delivery failed: {error:?}");
                     *settled.entry(m).or_default() += 1;
+                    first_settled.get_or_insert_with(|| started.elapsed());
                 }
                 Ok(Some(PanelEvent::Resync)) => resynced = true,
                 Ok(None) => panic!("the panel's websocket closed"),
@@ -704,12 +740,20 @@ async fn run(args: Args) {
             "run {run}: every account delivered once"
         );
         eprintln!(
-            "run {run}: floor {:.3} s, Tocsin {:.3} s ({:.2}x), load {:.1}",
+            "run {run}: floor {:.3} s, Tocsin {:.3} s ({:.2}x; approval answered after {:.0} ms, first delivered at {:.0} ms), load {:.1}",
             floor_time.as_secs_f64(),
             tocsin_time.as_secs_f64(),
             tocsin_time.as_secs_f64() / floor_time.as_secs_f64(),
+            answered.as_secs_f64() * 1e3,
+            first_settled.unwrap_or_default().as_secs_f64() * 1e3,
             loads[run]
         );
+    }
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
     }
     let posts = fakes.posts().await.unwrap();
     assert_eq!(
