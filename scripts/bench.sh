@@ -23,6 +23,11 @@ cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --back
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 1000 --runs 5 --backend postgres --nodes 3
 cargo bench -p tocsin-dispatch --bench fanout -- --accounts 10000 --runs 2 --backend postgres --nodes 3
 
+echo "== fan-out through the front door: tocsin serve set up over its CLI and HTTP API, approve to"
+echo "   every delivery on the panel's websocket, beside a plain client posting the same statuses"
+cargo bench -p tocsin --bench front_door -- --accounts 1000 --runs 5
+cargo bench -p tocsin --bench front_door -- --accounts 10000 --runs 3
+
 echo "== side by side: Apprise (python3 -m pip install apprise) on the same fakes"
 if python3 -c "import apprise" 2>/dev/null; then
   python3 scripts/compare_apprise.py --accounts 1000 --runs 3

@@ -10,9 +10,21 @@
 //! message is deleted or corrected everywhere; recurring schedules fire once across nodes.
 //! Every change is published as a [`DeliveryEvent`] for the control panel, and counted in
 //! [`DispatchStats`] for operators.
+//!
+//! Layout: `worker` runs the claim loop and the steps of one attempt, each in its own
+//! module: `send` (what one account gets, and the call), `admission` (rate-limit pause,
+//! breaker, host limit, lease), `reconcile` (look before sending again), `decide` (retry,
+//! backoff, reconcile or stop); every step ends in one `outcome`, which `record` commits
+//! in groups and then publishes.
 
+mod admission;
+mod decide;
 mod events;
+mod outcome;
+mod reconcile;
+mod record;
 mod routes;
+mod send;
 pub mod stats;
 mod worker;
 

@@ -79,6 +79,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "account_changes",
         include_str!("../migrations/sqlite/0008_account_changes.sql"),
     ),
+    (
+        9,
+        "one_schedule_model",
+        include_str!("../migrations/sqlite/0009_one_schedule_model.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -121,10 +126,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "account_changes",
         include_str!("../migrations/postgres/0008_account_changes.sql"),
     ),
+    (
+        9,
+        "one_schedule_model",
+        include_str!("../migrations/postgres/0009_one_schedule_model.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
@@ -366,6 +376,153 @@ mod tests {
             Some(PathBuf::from("/srv/t.db"))
         );
         assert_eq!(sqlite_path("postgres://x/y", data), None);
+    }
+
+    /// Rows of both schedule models, written at schema version 8.
+    const SCHEDULES_AT_VERSION_8: &[&str] = &[
+        "INSERT INTO drafts (id, playbook_id, step_id, content_hash, variables_json, created_by, created_at, exercise) \
+         VALUES (1, 'boil-water', 'alert', 'sha256:x', '{}', 'dana', '2026-06-01T09:00:00Z', FALSE)",
+        "INSERT INTO messages (id, draft_id, approved_by, approved_at, exercise, break_glass) \
+         VALUES (1, 1, 'alex', '2026-06-01T09:00:00Z', FALSE, FALSE)",
+        "INSERT INTO schedules (id, draft_id, run_at, recurrence, created_by, state) \
+         VALUES (1, 1, '2026-06-01T10:00:00Z', NULL, 'dana', 'scheduled')",
+        "INSERT INTO schedules (id, draft_id, run_at, recurrence, created_by, state, message_id, every_seconds, until_at, fired) \
+         VALUES (2, 1, '2026-06-01T11:00:00Z', 'every 7200s', 'alex', 'scheduled', 1, 7200, NULL, 3)",
+    ];
+
+    /// What `schedules` holds after version 9, in the columns of its one model.
+    const SCHEDULES_AFTER: &str =
+        "SELECT id, message_id, run_at, every_seconds, until_at, fired, created_by, state FROM schedules ORDER BY id";
+
+    type ScheduleRow = (i64, i64, String, i64, Option<String>, i64, String, String);
+
+    fn recurring_repeat_kept() -> Vec<ScheduleRow> {
+        vec![(
+            2,
+            1,
+            "2026-06-01T11:00:00Z".into(),
+            7200,
+            None,
+            3,
+            "alex".into(),
+            "scheduled".into(),
+        )]
+    }
+
+    #[tokio::test]
+    async fn version_9_keeps_recurring_repeats_and_drops_the_first_schedule_model_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open_sqlite(&dir.path().join("t.db")).await.unwrap();
+        let at_8 = SQLITE_MIGRATIONS.get(..8).unwrap();
+        Migrator::new(Embedded(at_8))
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        for statement in SCHEDULES_AT_VERSION_8 {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        migrate(&Pool::Sqlite(pool.clone()), None).await.unwrap();
+        let rows: Vec<ScheduleRow> = sqlx::query_as(SCHEDULES_AFTER)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, recurring_repeat_kept());
+        let columns: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM pragma_table_info('schedules') ORDER BY cid")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let columns: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            columns,
+            [
+                "id",
+                "message_id",
+                "run_at",
+                "every_seconds",
+                "until_at",
+                "fired",
+                "created_by",
+                "state"
+            ]
+        );
+        let refused = sqlx::query(
+            "INSERT INTO schedules (message_id, run_at, every_seconds, created_by, state) \
+             VALUES (NULL, 'x', 60, 'dana', 'scheduled')",
+        )
+        .execute(&pool)
+        .await;
+        assert!(refused.is_err(), "a schedule repeats a message");
+    }
+
+    #[tokio::test]
+    async fn version_9_keeps_recurring_repeats_and_drops_the_first_schedule_model_on_postgres() {
+        use sqlx::Connection as _;
+        let base = std::env::var("TOCSIN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!(
+            "tocsin_t_migrate_{}_{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        );
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let options =
+            PgConnectOptions::from_str(&format!("{base}?options[search_path]={schema}")).unwrap();
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let at_8 = POSTGRES_MIGRATIONS.get(..8).unwrap();
+        Migrator::new(Embedded(at_8))
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        for statement in SCHEDULES_AT_VERSION_8 {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        migrate(&Pool::Postgres(pool.clone()), None).await.unwrap();
+        let rows: Vec<ScheduleRow> = sqlx::query_as(SCHEDULES_AFTER)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, recurring_repeat_kept());
+        let columns: Vec<(String,)> = sqlx::query_as(
+            "SELECT column_name::TEXT FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'schedules' ORDER BY column_name",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let columns: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            columns,
+            [
+                "created_by",
+                "every_seconds",
+                "fired",
+                "id",
+                "message_id",
+                "run_at",
+                "state",
+                "until_at"
+            ]
+        );
+        pool.close().await;
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
 
     #[test]

@@ -58,16 +58,6 @@ pub enum StoreError {
     /// A query failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    /// A lease was lost: another worker now owns the delivery (fencing token moved on).
-    #[error("delivery of message {message_id} to account {account_id}: the lease is held by someone else (fencing token {presented} is stale)")]
-    StaleLease {
-        /// The message.
-        message_id: i64,
-        /// The account.
-        account_id: i64,
-        /// The token the caller presented.
-        presented: i64,
-    },
     /// A row the operation needs does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
-use crate::records::{NewMessage, RenderedVariant};
+use crate::records::{DeliveryState, NewMessage, RenderedVariant};
 use crate::tx::{on_pool, on_tx};
 use crate::{Backend, Store, StoreError, Tx};
 
@@ -95,8 +95,10 @@ pub struct ClaimedDelivery {
     pub attempt: i64,
     /// Stable for (message, account).
     pub idempotency_key: String,
-    /// The state before this claim: `unknown` means reconcile before sending.
-    pub previous_state: String,
+    /// The state before this claim: [`DeliveryState::Unknown`] means reconcile before
+    /// sending; [`DeliveryState::Sending`] means the claim was taken over from an expired
+    /// lease (its previous owner may have sent).
+    pub previous_state: DeliveryState,
     /// A remote post recorded by an earlier attempt, if any.
     pub remote_id: Option<String>,
 }
@@ -177,13 +179,14 @@ pub enum ResultOutcome {
 }
 
 impl ResultOutcome {
-    fn state(&self) -> &'static str {
+    /// The delivery's state once this outcome is recorded.
+    fn state(&self) -> DeliveryState {
         match self {
-            ResultOutcome::Sent(_) => "sent",
-            ResultOutcome::Retry { .. } => "retry_wait",
-            ResultOutcome::Failed { .. } => "failed",
-            ResultOutcome::Unknown { .. } => "unknown",
-            ResultOutcome::Cancelled => "cancelled",
+            ResultOutcome::Sent(_) => DeliveryState::Sent,
+            ResultOutcome::Retry { .. } => DeliveryState::RetryWait,
+            ResultOutcome::Failed { .. } => DeliveryState::Failed,
+            ResultOutcome::Unknown { .. } => DeliveryState::Unknown,
+            ResultOutcome::Cancelled => DeliveryState::Cancelled,
         }
     }
 }
@@ -248,7 +251,7 @@ struct ResultRow {
     message_id: i64,
     account_id: i64,
     fencing_token: i64,
-    state: &'static str,
+    state: DeliveryState,
     remote_id: Option<String>,
     remote_url: Option<String>,
     remote_extra: Option<String>,
@@ -301,6 +304,16 @@ type ScheduleRow = (i64, i64, String, i64, Option<String>);
 
 fn time(text: Option<String>) -> Option<DateTime<Utc>> {
     text.as_deref().and_then(parse_time)
+}
+
+/// The state a claim took a delivery from (`claimed_from`, set by the claim itself).
+fn claimed_from(text: Option<String>) -> Result<DeliveryState, StoreError> {
+    let text = text.unwrap_or_default();
+    DeliveryState::parse(&text).ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("a claimed delivery came from the unknown state `{text}`").into(),
+        ))
+    })
 }
 
 impl Tx<'_> {
@@ -414,7 +427,7 @@ impl Tx<'_> {
                     fencing_token: r.try_get(2)?,
                     attempt: r.try_get(3)?,
                     idempotency_key: r.try_get(4)?,
-                    previous_state: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                    previous_state: claimed_from(r.try_get::<Option<String>, _>(5)?)?,
                     remote_id: r.try_get(6)?,
                 });
             }
@@ -426,7 +439,9 @@ impl Tx<'_> {
         for d in &claimed {
             by_message.entry(d.message_id).or_default().push(format!(
                 "{}:{}:{}",
-                d.account_id, d.attempt, d.previous_state
+                d.account_id,
+                d.attempt,
+                d.previous_state.as_str()
             ));
         }
         let mut events = Vec::with_capacity(by_message.len());
@@ -462,7 +477,7 @@ impl Tx<'_> {
         let mut recorded = Vec::with_capacity(results.len());
         let mut events = Vec::new();
         let mut late: Vec<(i64, i64)> = Vec::new();
-        let mut kinds: BTreeMap<i64, (String, bool, bool)> = BTreeMap::new();
+        let mut kinds: BTreeMap<i64, (Option<MessageKind>, bool, bool)> = BTreeMap::new();
         for r in results {
             if kinds.contains_key(&r.message_id) {
                 continue;
@@ -484,7 +499,10 @@ impl Tx<'_> {
                     .await?
             });
             if let Some((kind, retracted, exercise)) = row {
-                kinds.insert(r.message_id, (kind, retracted.is_some(), exercise));
+                kinds.insert(
+                    r.message_id,
+                    (MessageKind::parse(&kind), retracted.is_some(), exercise),
+                );
             }
         }
         // Every row in a few multi-row UPDATEs (each statement costs a round trip to the
@@ -531,7 +549,7 @@ impl Tx<'_> {
                         .bind(row.message_id)
                         .bind(row.account_id)
                         .bind(row.fencing_token)
-                        .bind(row.state)
+                        .bind(row.state.as_str())
                         .bind(row.remote_id.clone())
                         .bind(row.remote_url.clone())
                         .bind(row.remote_extra.clone())
@@ -550,13 +568,15 @@ impl Tx<'_> {
             recorded.push(Recorded::Yes);
             let (kind, message_retracted, exercise) = kinds
                 .get(&r.message_id)
-                .map_or(("post", false, false), |(k, ret, ex)| {
-                    (k.as_str(), *ret, *ex)
-                });
-            if row.state == "sent" && kind == "post" && message_retracted {
+                .copied()
+                .unwrap_or((Some(MessageKind::Post), false, false));
+            if row.state == DeliveryState::Sent
+                && kind == Some(MessageKind::Post)
+                && message_retracted
+            {
                 late.push((r.message_id, r.account_id));
             }
-            if let (ResultOutcome::Sent(post), "delete") = (&r.outcome, kind) {
+            if let (ResultOutcome::Sent(post), Some(MessageKind::Delete)) = (&r.outcome, kind) {
                 // A deletion that removed the target's post marks that delivery retracted.
                 on_tx!(self, c => {
                     sqlx::query(
@@ -576,7 +596,7 @@ impl Tx<'_> {
                 .subject("message", r.message_id.to_string())
                 .subject("account", r.account_id.to_string())
                 .subject("attempt", r.attempt.to_string())
-                .outcome(row.state)
+                .outcome(row.state.as_str())
                 .exercise(exercise);
             if let Some(id) = &row.remote_id {
                 event = event.subject("remote", id.as_str());
@@ -785,22 +805,20 @@ impl Tx<'_> {
             ));
         }
         let id: i64 = on_tx!(self, c => {
-            let draft: i64 = sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
+            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE id = $1")
                 .bind(message_id)
                 .fetch_optional(&mut *c)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
             sqlx::query_scalar(
-                "INSERT INTO schedules (draft_id, run_at, recurrence, created_by, state, message_id, every_seconds, until_at) \
-                 VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7) RETURNING id",
+                "INSERT INTO schedules (message_id, run_at, every_seconds, until_at, created_by, state) \
+                 VALUES ($1, $2, $3, $4, $5, 'scheduled') RETURNING id",
             )
-            .bind(draft)
-            .bind(format_time(&first_at))
-            .bind(format!("every {seconds}s"))
-            .bind(actor)
             .bind(message_id)
+            .bind(format_time(&first_at))
             .bind(seconds)
             .bind(until.as_ref().map(format_time))
+            .bind(actor)
             .fetch_one(&mut *c)
             .await?
         });
@@ -849,8 +867,7 @@ impl Tx<'_> {
         let due: Vec<ScheduleRow> = on_tx!(self, c => {
             sqlx::query_as(
                 "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
-                 WHERE state = 'scheduled' AND message_id IS NOT NULL AND every_seconds IS NOT NULL \
-                 AND run_at <= $1 ORDER BY run_at, id",
+                 WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
             )
             .bind(&now_text)
             .fetch_all(&mut *c)
@@ -944,8 +961,7 @@ impl Store {
         let rows: Vec<Row> = on_pool!(self, p => {
             sqlx::query_as(
                 "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by \
-                 FROM schedules WHERE message_id IS NOT NULL AND every_seconds IS NOT NULL \
-                 AND ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
+                 FROM schedules WHERE ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
             )
             .bind(message_id)
             .fetch_all(p)
@@ -1105,7 +1121,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::DeliveryState;
 
     #[test]
     fn the_sql_list_of_settled_states_matches_the_enum() {

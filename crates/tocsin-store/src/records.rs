@@ -12,8 +12,12 @@ use std::collections::BTreeMap;
 use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::{payload_commitment, AuditEvent};
 
-use crate::tx::{on_pool, on_tx, Tx};
-use crate::{Store, StoreError};
+use crate::tx::{cacheable_chunks, on_pool, on_tx, Tx};
+use crate::{Backend, Store, StoreError};
+
+/// Outbox rows per multi-row INSERT at approval (4 parameters each); a power of two, see
+/// [`cacheable_chunks`].
+const DELIVERY_ROWS_PER_INSERT: usize = 256;
 
 /// A user to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,49 +245,6 @@ pub struct Delivery {
     pub fencing_token: i64,
 }
 
-/// A worker's result for a delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryUpdate {
-    /// The new state.
-    pub state: DeliveryState,
-    /// The platform's id for the post.
-    pub remote_id: Option<String>,
-    /// The post's URL.
-    pub remote_url: Option<String>,
-    /// The error, in words.
-    pub error: Option<String>,
-}
-
-/// A scheduled send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSchedule {
-    /// The draft to send.
-    pub draft_id: i64,
-    /// When.
-    pub run_at: DateTime<Utc>,
-    /// A recurrence rule, for recurring updates.
-    pub recurrence: Option<String>,
-    /// Who scheduled it.
-    pub created_by: String,
-}
-
-/// A stored schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schedule {
-    /// Row id.
-    pub id: i64,
-    /// The draft.
-    pub draft_id: i64,
-    /// When.
-    pub run_at: DateTime<Utc>,
-    /// Recurrence rule.
-    pub recurrence: Option<String>,
-    /// Who.
-    pub created_by: String,
-    /// `scheduled`, `done` or `cancelled`.
-    pub state: String,
-}
-
 fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
     parse_time(text).ok_or_else(|| {
         StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
@@ -346,39 +307,6 @@ impl Tx<'_> {
             AuditEvent::new(actor, "account.add")
                 .subject("account", id.to_string())
                 .subject("platform", account.platform.as_str()),
-        )
-        .await?;
-        Ok(id)
-    }
-
-    /// Adds an account group with its members (audited as `account_group.add`).
-    pub async fn add_account_group(
-        &mut self,
-        actor: &str,
-        name: &str,
-        account_ids: &[i64],
-    ) -> Result<i64, StoreError> {
-        let now = format_time(&self.now());
-        let id: i64 = on_tx!(self, c => {
-            let id: i64 = sqlx::query_scalar("INSERT INTO account_groups (name, created_at) VALUES ($1, $2) RETURNING id")
-                .bind(name)
-                .bind(&now)
-                .fetch_one(&mut *c)
-                .await?;
-            for account in account_ids {
-                sqlx::query("INSERT INTO account_group_members (group_id, account_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(account)
-                    .execute(&mut *c)
-                    .await?;
-            }
-            id
-        });
-        let members: Vec<String> = account_ids.iter().map(i64::to_string).collect();
-        self.append_audit(
-            AuditEvent::new(actor, "account_group.add")
-                .subject("account_group", name)
-                .payload(members.join(",").as_bytes()),
         )
         .await?;
         Ok(id)
@@ -461,24 +389,14 @@ impl Tx<'_> {
             .bind(message.break_glass)
             .fetch_one(&mut *c)
             .await?;
-            for account in &message.account_ids {
-                sqlx::query(
-                    "INSERT INTO deliveries (message_id, account_id, state, attempts, idempotency_key, \
-                     fencing_token, updated_at) VALUES ($1, $2, 'pending', 0, $3, 0, $4)",
-                )
-                .bind(id)
-                .bind(account)
-                .bind(format!("tocsin-{id}-{account}"))
-                .bind(&now)
-                .execute(&mut *c)
-                .await?;
-            }
             let playbook: Option<String> = sqlx::query_scalar("SELECT playbook_id FROM drafts WHERE id = $1")
                 .bind(message.draft_id)
                 .fetch_optional(&mut *c)
                 .await?;
             (id, playbook)
         });
+        self.insert_deliveries(id, &message.account_ids, &now)
+            .await?;
         self.insert_variants(None, Some(id), &message.variants, &now)
             .await?;
         let mut event = AuditEvent::new(message.approved_by.as_str(), "message.approve")
@@ -496,6 +414,53 @@ impl Tx<'_> {
         }
         self.append_audit(event).await?;
         Ok(id)
+    }
+
+    /// One pending delivery of `message_id` per account (the outbox), a few hundred rows
+    /// per statement: one statement per row cost a round trip to the database each, which
+    /// at 10,000 accounts was most of an approval's time.
+    async fn insert_deliveries(
+        &mut self,
+        message_id: i64,
+        account_ids: &[i64],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let backend = self.store.backend();
+        for chunk in cacheable_chunks(account_ids, DELIVERY_ROWS_PER_INSERT) {
+            let values = (0..chunk.len())
+                .map(|i| match backend {
+                    // Positional `?` on SQLite: sqlx looks `$n` names up one by one.
+                    Backend::Sqlite => "(?, ?, 'pending', 0, ?, 0, ?)".to_string(),
+                    Backend::Postgres => {
+                        let b = i * 4;
+                        format!(
+                            "(${}, ${}, 'pending', 0, ${}, 0, ${})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4
+                        )
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO deliveries (message_id, account_id, state, attempts, idempotency_key, \
+                 fencing_token, updated_at) VALUES {values}"
+            );
+            on_tx!(self, c => {
+                let mut q = sqlx::query(&sql);
+                for account in chunk {
+                    q = q
+                        .bind(message_id)
+                        .bind(*account)
+                        .bind(format!("tocsin-{message_id}-{account}"))
+                        .bind(now);
+                }
+                q.execute(&mut *c).await?;
+            });
+        }
+        Ok(())
     }
 
     pub(crate) async fn insert_variants(
@@ -526,119 +491,6 @@ impl Tx<'_> {
             }
         });
         Ok(())
-    }
-
-    /// Claims a delivery for `owner` until `lease_until` if it is claimable (pending,
-    /// waiting for a retry, or its lease expired); returns the new fencing token.
-    pub async fn claim_delivery(
-        &mut self,
-        message_id: i64,
-        account_id: i64,
-        owner: &str,
-        lease_for: Duration,
-    ) -> Result<Option<i64>, StoreError> {
-        let now = self.now();
-        let (now_text, until) = (format_time(&now), format_time(&(now + lease_for)));
-        let token: Option<i64> = on_tx!(self, c => {
-            sqlx::query_scalar(
-                "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, \
-                 fencing_token = fencing_token + 1, attempts = attempts + 1, updated_at = $3 \
-                 WHERE message_id = $4 AND account_id = $5 \
-                 AND (state IN ('pending', 'retry_wait') OR (state = 'sending' AND lease_until < $3)) \
-                 RETURNING fencing_token",
-            )
-            .bind(owner)
-            .bind(&until)
-            .bind(&now_text)
-            .bind(message_id)
-            .bind(account_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
-        if token.is_some() {
-            self.append_audit(
-                AuditEvent::new(owner, "delivery.attempt")
-                    .subject("message", message_id.to_string())
-                    .subject("account", account_id.to_string()),
-            )
-            .await?;
-        }
-        Ok(token)
-    }
-
-    /// Records a worker's result; refused with [`StoreError::StaleLease`] unless
-    /// `fencing_token` is still the current one (audited as `delivery.result`).
-    pub async fn update_delivery(
-        &mut self,
-        actor: &str,
-        message_id: i64,
-        account_id: i64,
-        fencing_token: i64,
-        update: &DeliveryUpdate,
-    ) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
-        let changed = on_tx!(self, c => {
-            sqlx::query(
-                "UPDATE deliveries SET state = $1, remote_id = COALESCE($2, remote_id), \
-                 remote_url = COALESCE($3, remote_url), last_error = $4, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = $5 \
-                 WHERE message_id = $6 AND account_id = $7 AND fencing_token = $8",
-            )
-            .bind(update.state.as_str())
-            .bind(&update.remote_id)
-            .bind(&update.remote_url)
-            .bind(&update.error)
-            .bind(&now)
-            .bind(message_id)
-            .bind(account_id)
-            .bind(fencing_token)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-        });
-        if changed == 0 {
-            return Err(StoreError::StaleLease {
-                message_id,
-                account_id,
-                presented: fencing_token,
-            });
-        }
-        let mut event = AuditEvent::new(actor, "delivery.result")
-            .subject("message", message_id.to_string())
-            .subject("account", account_id.to_string())
-            .outcome(update.state.as_str());
-        if let Some(remote) = &update.remote_id {
-            event = event.subject("remote", remote.as_str());
-        }
-        if let Some(err) = &update.error {
-            event = event.payload(err.as_bytes());
-        }
-        self.append_audit(event).await?;
-        Ok(())
-    }
-
-    /// Adds a scheduled send (audited as `schedule.add`).
-    pub async fn add_schedule(&mut self, schedule: &NewSchedule) -> Result<i64, StoreError> {
-        let run_at = format_time(&schedule.run_at);
-        let id: i64 = on_tx!(self, c => {
-            sqlx::query_scalar(
-                "INSERT INTO schedules (draft_id, run_at, recurrence, created_by, state) \
-                 VALUES ($1, $2, $3, $4, 'scheduled') RETURNING id",
-            )
-            .bind(schedule.draft_id)
-            .bind(&run_at)
-            .bind(&schedule.recurrence)
-            .bind(&schedule.created_by)
-            .fetch_one(&mut *c)
-            .await?
-        });
-        self.append_audit(
-            AuditEvent::new(schedule.created_by.as_str(), "schedule.add")
-                .subject("schedule", id.to_string())
-                .subject("draft", schedule.draft_id.to_string()),
-        )
-        .await?;
-        Ok(id)
     }
 
     /// Deletes rendered bodies older than `retention` (hashes and the audit log stay),
@@ -685,16 +537,6 @@ impl Store {
         one_tx!(self, tx => tx.add_account(actor, account).await?)
     }
 
-    /// Adds an account group in its own transaction.
-    pub async fn add_account_group(
-        &self,
-        actor: &str,
-        name: &str,
-        account_ids: &[i64],
-    ) -> Result<i64, StoreError> {
-        one_tx!(self, tx => tx.add_account_group(actor, name, account_ids).await?)
-    }
-
     /// Records a playbook approval in its own transaction.
     pub async fn record_playbook_approval(
         &self,
@@ -716,34 +558,6 @@ impl Store {
     /// Purges old bodies in its own transaction.
     pub async fn purge_bodies(&self, retention: Duration) -> Result<u64, StoreError> {
         one_tx!(self, tx => tx.purge_bodies(retention).await?)
-    }
-
-    /// Claims a delivery in its own transaction (see [`Tx::claim_delivery`]).
-    pub async fn claim_delivery(
-        &self,
-        message_id: i64,
-        account_id: i64,
-        owner: &str,
-        lease_for: Duration,
-    ) -> Result<Option<i64>, StoreError> {
-        one_tx!(self, tx => tx.claim_delivery(message_id, account_id, owner, lease_for).await?)
-    }
-
-    /// Records a delivery result in its own transaction (see [`Tx::update_delivery`]).
-    pub async fn update_delivery(
-        &self,
-        actor: &str,
-        message_id: i64,
-        account_id: i64,
-        fencing_token: i64,
-        update: &DeliveryUpdate,
-    ) -> Result<(), StoreError> {
-        one_tx!(self, tx => tx.update_delivery(actor, message_id, account_id, fencing_token, update).await?)
-    }
-
-    /// Adds a schedule in its own transaction.
-    pub async fn add_schedule(&self, schedule: &NewSchedule) -> Result<i64, StoreError> {
-        one_tx!(self, tx => tx.add_schedule(schedule).await?)
     }
 
     /// Every approval of a playbook, oldest first.
@@ -810,19 +624,6 @@ impl Store {
                 sandbox,
             })
             .collect())
-    }
-
-    /// The account ids in a group, by id.
-    pub async fn account_group_members(&self, name: &str) -> Result<Vec<i64>, StoreError> {
-        Ok(on_pool!(self, p => {
-            sqlx::query_scalar(
-                "SELECT m.account_id FROM account_group_members m JOIN account_groups g ON g.id = m.group_id \
-                 WHERE g.name = $1 ORDER BY m.account_id",
-            )
-            .bind(name)
-            .fetch_all(p)
-            .await?
-        }))
     }
 
     /// A draft with its variants.
@@ -924,32 +725,6 @@ impl Store {
                     lease_owner: r.8,
                     lease_until: r.9.as_deref().map(time_col).transpose()?,
                     fencing_token: r.10,
-                })
-            })
-            .collect()
-    }
-
-    /// Schedules due at or before `now` that have not run.
-    pub async fn due_schedules(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>, StoreError> {
-        let now = format_time(&now);
-        let rows: Vec<(i64, i64, String, Option<String>, String, String)> = on_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT id, draft_id, run_at, recurrence, created_by, state FROM schedules \
-                 WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
-            )
-            .bind(&now)
-            .fetch_all(p)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(id, draft_id, run_at, recurrence, created_by, state)| {
-                Ok(Schedule {
-                    id,
-                    draft_id,
-                    run_at: time_col(&run_at)?,
-                    recurrence,
-                    created_by,
-                    state,
                 })
             })
             .collect()

@@ -3,11 +3,12 @@
 use crate::support::TestDb;
 use chrono::Duration;
 use tocsin_audit::AuditEvent;
+use tocsin_store::outbox::{DeliveryResult, Recorded, RecordedPost, ResultOutcome};
 use tocsin_store::*;
 
 crate::on_both_backends!(
     an_approval_is_recorded_with_its_audit_entry_and_listed_per_playbook,
-    users_accounts_and_groups_are_added_each_with_an_audit_entry,
+    users_and_accounts_are_added_each_with_an_audit_entry,
     a_draft_keeps_its_texts_while_the_chain_holds_only_their_hashes,
     a_message_and_one_delivery_per_account_are_written_in_one_transaction,
     a_rolled_back_transaction_leaves_neither_the_change_nor_its_audit_entry,
@@ -19,7 +20,7 @@ crate::on_both_backends!(
     the_full_export_verifies_offline_and_a_filtered_one_proves_its_entries,
     the_chain_continues_unbroken_across_a_restart,
     concurrent_writers_on_two_nodes_build_one_unbroken_chain,
-    due_schedules_are_listed_in_time_order,
+    due_recurring_schedules_fire_in_time_order_and_later_ones_wait,
     a_csv_export_has_one_row_per_matching_entry,
     a_streamed_export_is_the_same_file_sent_a_page_at_a_time,
 );
@@ -166,7 +167,7 @@ fn approval_at(a: &PlaybookApproval, by: &str, hash: &str) -> PlaybookApproval {
     }
 }
 
-async fn users_accounts_and_groups_are_added_each_with_an_audit_entry(db: &TestDb) {
+async fn users_and_accounts_are_added_each_with_an_audit_entry(db: &TestDb) {
     let uid = db
         .store
         .add_user(
@@ -184,20 +185,16 @@ async fn users_accounts_and_groups_are_added_each_with_an_audit_entry(db: &TestD
     assert!(db.store.user("nobody").await.unwrap().is_none());
 
     let ids = accounts(db, 3).await;
-    let group = db
-        .store
-        .add_account_group("admin", "county-feeds", &ids[..2])
-        .await
-        .unwrap();
-    assert!(group > 0);
     assert_eq!(
         db.store
-            .account_group_members("county-feeds")
+            .accounts()
             .await
-            .unwrap(),
-        ids[..2].to_vec()
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>(),
+        ids
     );
-    assert_eq!(db.store.accounts().await.unwrap().len(), 3);
 
     let actions: Vec<String> = all_entries(db)
         .await
@@ -206,13 +203,7 @@ async fn users_accounts_and_groups_are_added_each_with_an_audit_entry(db: &TestD
         .collect();
     assert_eq!(
         actions,
-        [
-            "user.add",
-            "account.add",
-            "account.add",
-            "account.add",
-            "account_group.add"
-        ]
+        ["user.add", "account.add", "account.add", "account.add"]
     );
     let text = format!("{:?}", all_entries(db).await);
     assert!(
@@ -345,47 +336,45 @@ async fn a_refused_change_leaves_no_audit_entry(db: &TestDb) {
 async fn a_stale_worker_cannot_record_a_result_over_the_new_lease_owner(db: &TestDb) {
     let ids = accounts(db, 1).await;
     let m = message(db, &ids).await;
-    let old = db
-        .store
-        .claim_delivery(m, ids[0], "worker-a", Duration::seconds(30))
-        .await
-        .unwrap()
-        .unwrap();
+    let claim = |owner: &'static str| db.store.claim_due(owner, Duration::seconds(30), 10);
+    let old = claim("worker-a").await.unwrap();
+    assert_eq!(old.len(), 1);
     assert!(
-        db.store
-            .claim_delivery(m, ids[0], "worker-b", Duration::seconds(30))
-            .await
-            .unwrap()
-            .is_none(),
+        claim("worker-b").await.unwrap().is_empty(),
         "a held lease cannot be claimed"
     );
     db.clock.advance(Duration::seconds(31));
-    let new = db
-        .store
-        .claim_delivery(m, ids[0], "worker-b", Duration::seconds(30))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(new > old);
-    let sent = DeliveryUpdate {
-        state: DeliveryState::Sent,
-        remote_id: Some("109876".into()),
-        remote_url: Some("https://example.social/@health0/109876".into()),
-        error: None,
-    };
-    let err = db
-        .store
-        .update_delivery("worker-a", m, ids[0], old, &sent)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::StaleLease { presented, .. } if presented == old),
-        "{err}"
+    let new = claim("worker-b").await.unwrap();
+    assert_eq!(new.len(), 1);
+    assert!(new[0].fencing_token > old[0].fencing_token);
+    assert_eq!(
+        new[0].previous_state,
+        DeliveryState::Sending,
+        "taken over from an expired lease"
     );
-    db.store
-        .update_delivery("worker-b", m, ids[0], new, &sent)
+    let sent = |token: i64| DeliveryResult {
+        message_id: m,
+        account_id: ids[0],
+        fencing_token: token,
+        attempt: 1,
+        outcome: ResultOutcome::Sent(RecordedPost {
+            remote_id: "109876".into(),
+            remote_url: Some("https://example.social/@health0/109876".into()),
+            remote_extra: None,
+        }),
+    };
+    let refused = db
+        .store
+        .record_results("worker-a", &[sent(old[0].fencing_token)])
         .await
         .unwrap();
+    assert_eq!(refused, [Recorded::Stale]);
+    let recorded = db
+        .store
+        .record_results("worker-b", &[sent(new[0].fencing_token)])
+        .await
+        .unwrap();
+    assert_eq!(recorded, [Recorded::Yes]);
     let d = &db.store.deliveries(m).await.unwrap()[0];
     assert_eq!(d.state, DeliveryState::Sent);
     assert_eq!(d.attempts, 2);
@@ -697,27 +686,55 @@ async fn concurrent_writers_on_two_nodes_build_one_unbroken_chain(db: &TestDb) {
     second.close().await;
 }
 
-async fn due_schedules_are_listed_in_time_order(db: &TestDb) {
-    let d = db.store.create_draft(&draft("dana")).await.unwrap();
+async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &TestDb) {
+    let ids = accounts(db, 2).await;
+    let m = message(db, &ids).await;
     let now = db.clock.now_for_test();
+    let mut schedules = Vec::new();
     for minutes in [30, 5, 90] {
-        db.store
-            .add_schedule(&NewSchedule {
-                draft_id: d,
-                run_at: now + Duration::minutes(minutes),
-                recurrence: None,
-                created_by: "dana".into(),
-            })
+        let mut tx = db.store.begin().await.unwrap();
+        let id = tx
+            .add_recurring(
+                "dana",
+                m,
+                now + Duration::minutes(minutes),
+                Duration::hours(2),
+                None,
+            )
             .await
             .unwrap();
+        tx.commit().await.unwrap();
+        schedules.push(id);
     }
-    let due = db
-        .store
-        .due_schedules(now + Duration::minutes(31))
+    db.clock.advance(Duration::minutes(31));
+    let mut tx = db.store.begin().await.unwrap();
+    let repeats = tx.fire_due_schedules("node-1").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(repeats.len(), 2, "the 5- and 30-minute runs are due");
+    let fired: Vec<String> = all_entries(db)
         .await
-        .unwrap();
-    let at: Vec<i64> = due.iter().map(|s| (s.run_at - now).num_minutes()).collect();
-    assert_eq!(at, vec![5, 30]);
+        .into_iter()
+        .filter(|e| e.entry.event.action == "schedule.fire")
+        .filter_map(|e| e.entry.event.subjects.get("schedule").cloned())
+        .collect();
+    assert_eq!(
+        fired,
+        [schedules[1].to_string(), schedules[0].to_string()],
+        "fired in time order"
+    );
+    for repeat in &repeats {
+        assert_eq!(db.store.deliveries(*repeat).await.unwrap().len(), 2);
+    }
+    let listed = db.store.recurring_schedules(Some(m)).await.unwrap();
+    let next: Vec<(i64, i64)> = listed
+        .iter()
+        .map(|s| (s.id, (s.run_at - now).num_minutes()))
+        .collect();
+    assert_eq!(
+        next,
+        [(schedules[2], 90), (schedules[1], 125), (schedules[0], 150)],
+        "each fired run moved on by its interval; the 90-minute one waits"
+    );
 }
 
 async fn a_csv_export_has_one_row_per_matching_entry(db: &TestDb) {

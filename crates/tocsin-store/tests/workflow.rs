@@ -5,7 +5,9 @@ use crate::support::{Kind, TestDb};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Connection as _;
 use tocsin_audit::AuditEvent;
-use tocsin_store::outbox::{Placement, RetractMode};
+use tocsin_store::outbox::{
+    DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, RetractMode,
+};
 use tocsin_store::*;
 
 crate::on_both_backends!(
@@ -625,22 +627,17 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
         .is_none());
 
     // One sent, one failed for good.
-    let sent = DeliveryUpdate {
-        state: DeliveryState::Sent,
-        remote_id: Some("109".into()),
-        remote_url: Some("https://example.social/@health0/109".into()),
-        error: None,
-    };
-    let token = db
-        .store
-        .claim_delivery(first, ids[0], "worker", Duration::seconds(30))
-        .await
-        .unwrap()
-        .unwrap();
-    db.store
-        .update_delivery("worker", first, ids[0], token, &sent)
-        .await
-        .unwrap();
+    record(
+        db,
+        first,
+        ids[0],
+        ResultOutcome::Sent(RecordedPost {
+            remote_id: "109".into(),
+            remote_url: Some("https://example.social/@health0/109".into()),
+            remote_extra: None,
+        }),
+    )
+    .await;
     fail(db, first, ids[1]).await;
 
     db.clock.advance(Duration::minutes(1));
@@ -725,29 +722,41 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     assert_eq!(original.counts.get("cancelled"), Some(&1));
 }
 
-/// Claims a delivery and records it failed for good.
-async fn fail(db: &TestDb, message: i64, account: i64) {
-    let token = db
+/// Claims the next due delivery, which must be `account`'s of `message`, as the
+/// dispatcher does, and records `outcome` for it.
+async fn record(db: &TestDb, message: i64, account: i64, outcome: ResultOutcome) {
+    let claimed = db
         .store
-        .claim_delivery(message, account, "worker", Duration::seconds(30))
+        .claim_due("worker", Duration::seconds(30), 1)
         .await
-        .unwrap()
         .unwrap();
-    db.store
-        .update_delivery(
+    let [d] = claimed.as_slice() else {
+        panic!("one delivery is due, not {claimed:?}");
+    };
+    assert_eq!((d.message_id, d.account_id), (message, account));
+    let recorded = db
+        .store
+        .record_results(
             "worker",
-            message,
-            account,
-            token,
-            &DeliveryUpdate {
-                state: DeliveryState::Failed,
-                remote_id: None,
-                remote_url: None,
-                error: Some("account suspended".into()),
-            },
+            &[DeliveryResult {
+                message_id: message,
+                account_id: account,
+                fencing_token: d.fencing_token,
+                attempt: d.attempt,
+                outcome,
+            }],
         )
         .await
         .unwrap();
+    assert_eq!(recorded, [Recorded::Yes]);
+}
+
+/// Claims the next due delivery (`account`'s of `message`) and records it failed for good.
+async fn fail(db: &TestDb, message: i64, account: i64) {
+    let outcome = ResultOutcome::Failed {
+        error: "account suspended".into(),
+    };
+    record(db, message, account, outcome).await;
 }
 
 fn consent(reference: &str) -> NewConsent {

@@ -1,0 +1,166 @@
+//! Before sending again a post that may already be on the platform, look it up.
+//!
+//! A delivery whose last answer was lost (`unknown`), or whose claim was taken over from
+//! an expired lease (`sending`: the previous owner may have sent it), is looked up first
+//! where the platform has no idempotency key. Only a post that is not there is sent, so a
+//! lost answer never becomes a second post.
+
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
+use tocsin_store::DeliveryState;
+
+/// What looking before sending found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reconciled {
+    /// Nothing to look up, or the post is not there: send it.
+    Send,
+    /// The post is on the platform already: record it, send nothing.
+    AlreadyThere(RemotePost),
+    /// The last answer was lost and this platform cannot be asked: a person must
+    /// confirm before anything is sent again.
+    AskAPerson,
+    /// The lookup itself failed.
+    LookupFailed(ConnectorError),
+}
+
+/// Looks `post` up through `connector` if the state the delivery was claimed from
+/// (`previous`) says it may be on the platform already and the platform would not
+/// recognise a repeat by its idempotency key.
+pub(crate) async fn reconcile(
+    previous: DeliveryState,
+    connector: &dyn Connector,
+    post: &OutgoingPost,
+) -> Reconciled {
+    if connector.idempotent() {
+        return Reconciled::Send;
+    }
+    let answer_was_lost = match previous {
+        DeliveryState::Unknown => true,
+        DeliveryState::Sending => false,
+        _ => return Reconciled::Send,
+    };
+    match connector.lookup(post).await {
+        Ok(Some(found)) => Reconciled::AlreadyThere(found),
+        Ok(None) => Reconciled::Send,
+        // A taken-over claim most likely never reached the platform (its owner died
+        // before sending, or lost the database after): where no one can look, send.
+        Err(ConnectorError::Unsupported(_)) if answer_was_lost => Reconciled::AskAPerson,
+        Err(ConnectorError::Unsupported(_)) => Reconciled::Send,
+        Err(e) => Reconciled::LookupFailed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tocsin_connector::PostOutcome;
+    use tocsin_domain::Platform;
+
+    struct Stub {
+        idempotent: bool,
+        lookup: Result<Option<RemotePost>, ConnectorError>,
+        lookups: AtomicUsize,
+    }
+
+    fn stub(idempotent: bool, lookup: Result<Option<RemotePost>, ConnectorError>) -> Stub {
+        Stub {
+            idempotent,
+            lookup,
+            lookups: AtomicUsize::new(0),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Connector for Stub {
+        fn platform(&self) -> Platform {
+            Platform::Mastodon
+        }
+        fn idempotent(&self) -> bool {
+            self.idempotent
+        }
+        async fn post(&self, _: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+            Err(ConnectorError::Permanent("not in these tests".into()))
+        }
+        async fn delete(&self, _: &RemotePost) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+        async fn lookup(&self, _: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            self.lookup.clone()
+        }
+        async fn healthcheck(&self) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+    }
+
+    fn found() -> RemotePost {
+        RemotePost {
+            id: "109".into(),
+            url: None,
+            extra: None,
+        }
+    }
+
+    fn post() -> OutgoingPost {
+        OutgoingPost::new("tocsin-1-2", "Boil water.")
+    }
+
+    #[tokio::test]
+    async fn a_first_attempt_or_a_retry_is_sent_without_looking() {
+        for previous in [DeliveryState::Pending, DeliveryState::RetryWait] {
+            let s = stub(false, Ok(Some(found())));
+            assert_eq!(reconcile(previous, &s, &post()).await, Reconciled::Send);
+            assert_eq!(s.lookups.load(Ordering::SeqCst), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_platform_is_simply_sent_again() {
+        for previous in [DeliveryState::Unknown, DeliveryState::Sending] {
+            let s = stub(true, Ok(Some(found())));
+            assert_eq!(reconcile(previous, &s, &post()).await, Reconciled::Send);
+            assert_eq!(s.lookups.load(Ordering::SeqCst), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_post_found_after_a_lost_answer_or_a_taken_over_claim_is_not_sent_again() {
+        for previous in [DeliveryState::Unknown, DeliveryState::Sending] {
+            let s = stub(false, Ok(Some(found())));
+            assert_eq!(
+                reconcile(previous, &s, &post()).await,
+                Reconciled::AlreadyThere(found())
+            );
+            let s = stub(false, Ok(None));
+            assert_eq!(reconcile(previous, &s, &post()).await, Reconciled::Send);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_on_a_platform_that_cannot_be_asked_stops_for_a_person() {
+        let cannot = || Err(ConnectorError::Unsupported("email".into()));
+        assert_eq!(
+            reconcile(DeliveryState::Unknown, &stub(false, cannot()), &post()).await,
+            Reconciled::AskAPerson
+        );
+        assert_eq!(
+            reconcile(DeliveryState::Sending, &stub(false, cannot()), &post()).await,
+            Reconciled::Send,
+            "a taken-over claim is sent where no one can look"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_reported_not_sent() {
+        let down = ConnectorError::Transient("HTTP 503".into());
+        assert_eq!(
+            reconcile(
+                DeliveryState::Unknown,
+                &stub(false, Err(down.clone())),
+                &post()
+            )
+            .await,
+            Reconciled::LookupFailed(down)
+        );
+    }
+}
