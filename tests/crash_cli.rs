@@ -268,7 +268,8 @@ async fn prepare(store: &Store, key: &Arc<SealingKey>, base_url: &str) -> (Strin
     for p in library.playbooks() {
         let hash = library.content_hash(&p.id).unwrap();
         store
-            .record_playbook_approval(&PlaybookApproval {
+            .playbooks()
+            .record_approval(&PlaybookApproval {
                 playbook_id: p.id.clone(),
                 content_hash: hash,
                 approved_by: "test reviewer".into(),
@@ -324,6 +325,7 @@ fn count(states: &BTreeMap<i64, DeliveryState>, state: DeliveryState) -> usize {
 
 async fn states(store: &Store, message: i64) -> BTreeMap<i64, DeliveryState> {
     store
+        .messages()
         .deliveries(message)
         .await
         .unwrap()
@@ -392,7 +394,7 @@ async fn kill_9_during_a_500_account_fan_out_then_restart_posts_exactly_once_per
 
     // The platform: exactly one status per account (one per idempotency key), and the
     // keys are exactly the deliveries' keys.
-    let deliveries = store.deliveries(message).await.unwrap();
+    let deliveries = store.messages().deliveries(message).await.unwrap();
     let keys: BTreeSet<String> = deliveries
         .iter()
         .map(|d| d.idempotency_key.clone())
@@ -426,7 +428,7 @@ async fn kill_9_during_a_500_account_fan_out_then_restart_posts_exactly_once_per
 
     // The chain: one `sent` result per account, and it verifies end to end.
     let mut sent_by: BTreeMap<String, String> = BTreeMap::new();
-    for e in store.read_audit(&AuditFilter::default()).await.unwrap() {
+    for e in store.audit().read(&AuditFilter::default()).await.unwrap() {
         let e = e.entry.event;
         if e.action == "delivery.result"
             && e.outcome.as_deref() == Some("sent")
@@ -440,7 +442,7 @@ async fn kill_9_during_a_500_account_fan_out_then_restart_posts_exactly_once_per
         }
     }
     assert_eq!(sent_by.len(), ACCOUNTS);
-    match store.verify_live(None).await.unwrap() {
+    match store.audit().verify_live(None).await.unwrap() {
         Ok(v) => assert!(v.entries > 1000, "{v:?}"),
         Err(b) => panic!("the audit chain does not verify: {b:?}"),
     }

@@ -50,7 +50,7 @@ async fn watch_change_count(store: Store, follower: Follower, mut stopped: Shutd
             () = stopped.wait() => return,
             () = tokio::time::sleep(CHANGE_POLL) => {}
         }
-        match store.account_change_count().await {
+        match store.accounts().change_count().await {
             Ok(n) => {
                 if failing {
                     tracing::info!("reading the count of account changes works again");
@@ -202,7 +202,7 @@ impl FollowTask {
         ids: &BTreeSet<i64>,
     ) -> Result<(), StoreError> {
         for &id in ids {
-            match self.store.account_record(id).await? {
+            match self.store.accounts().get(id).await? {
                 Some(record) => vault.follow(routes, &record),
                 None => routes.remove(id),
             }
@@ -211,7 +211,7 @@ impl FollowTask {
     }
 
     async fn reread_all(&self, vault: &AccountVault, routes: &Routes) -> Result<(), StoreError> {
-        for record in self.store.account_records().await? {
+        for record in self.store.accounts().records().await? {
             vault.follow(routes, &record);
         }
         Ok(())

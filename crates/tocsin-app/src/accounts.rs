@@ -885,7 +885,8 @@ impl AccountVault {
             sandbox: false,
         };
         let added = store
-            .add_account_sealed(actor, &row, &settings, |id| {
+            .accounts()
+            .add_sealed(actor, &row, &settings, |id| {
                 account
                     .secret
                     .as_ref()
@@ -906,7 +907,8 @@ impl AccountVault {
         };
         self.announce(id);
         store
-            .account_record(id)
+            .accounts()
+            .get(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")).into())
     }
@@ -924,7 +926,8 @@ impl AccountVault {
         secret: SecretString,
     ) -> Result<AccountRecord, AccountError> {
         let record = store
-            .account_record(id)
+            .accounts()
+            .get(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
         if record.sandbox {
@@ -957,14 +960,15 @@ impl AccountVault {
             .map_err(|e| invalid("secret", refusal(&e)))?;
         let sealed = self.seal_secret(id, &secret)?;
         let mut tx = store.begin().await?;
-        tx.replace_account_secret(actor, id, &sealed).await?;
+        tx.accounts().replace_secret(actor, id, &sealed).await?;
         // A pasted token replaces an OAuth bundle: its token facts no longer hold.
-        tx.forget_account_oauth(id).await?;
+        tx.oauth().forget_account(id).await?;
         tx.commit().await?;
         self.auth_failed.remove(&id);
         self.announce(id);
         store
-            .account_record(id)
+            .accounts()
+            .get(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {id}")).into())
     }
@@ -1074,7 +1078,7 @@ impl AccountVault {
         actor: &str,
         id: i64,
     ) -> Result<(), StoreError> {
-        store.disable_account(actor, id).await?;
+        store.accounts().disable(actor, id).await?;
         self.disconnect(routes, id);
         self.announce(id);
         Ok(())
@@ -1131,7 +1135,7 @@ impl AccountVault {
         routes: &Routes,
     ) -> Result<Vec<Connection>, StoreError> {
         let mut out = Vec::new();
-        for record in store.account_records().await? {
+        for record in store.accounts().records().await? {
             let outcome = self.connect(routes, &record);
             if let Err(why) = &outcome {
                 if *why != NotConnected::Disabled {
@@ -1176,7 +1180,8 @@ impl AccountVault {
         if let Some((status, detail)) = change {
             let detail: Option<String> = detail.map(|d| d.chars().take(300).collect());
             if let Err(e) = store
-                .set_account_status("system", id, status, detail.as_deref())
+                .accounts()
+                .set_status("system", id, status, detail.as_deref())
                 .await
             {
                 tracing::warn!(account = id, error = %e, "could not record the account's status");
@@ -1206,7 +1211,7 @@ pub async fn rotate_key(
 ) -> Result<Rotated, StoreError> {
     let mut tx = store.begin().await?;
     let rotated = tx
-        .rotate_sealed(actor, |v| {
+        .accounts().rotate_sealed(actor, |v| {
             let (aad, what) = match v.kind {
                 SealedKind::AccountSecret => (account_aad(v.owner), "account"),
                 SealedKind::TotpSecret => (totp_aad(v.owner), "user"),
@@ -1221,22 +1226,23 @@ pub async fn rotate_key(
                 .map_err(|e| format!("{what} {}: {e}", v.owner))
         })
         .await?;
-    tx.rotate_oauth_sealed(|kind, owner, sealed| {
-        let aad = match kind {
-            tocsin_store::oauth::OAuthSealedKind::PendingVerifier => {
-                format!("tocsin-oauth-pending:{owner}").into_bytes()
-            }
-            tocsin_store::oauth::OAuthSealedKind::Client => crate::oauth::client_aad(owner),
-        };
-        let plain = old.open(sealed, &aad).map_err(|_| {
-            format!(
+    tx.oauth()
+        .rotate_sealed(|kind, owner, sealed| {
+            let aad = match kind {
+                tocsin_store::oauth::OAuthSealedKind::PendingVerifier => {
+                    format!("tocsin-oauth-pending:{owner}").into_bytes()
+                }
+                tocsin_store::oauth::OAuthSealedKind::Client => crate::oauth::client_aad(owner),
+            };
+            let plain = old.open(sealed, &aad).map_err(|_| {
+                format!(
                 "an OAuth value ({owner}) does not open with the current key; nothing was changed"
             )
-        })?;
-        new.seal(plain.expose_secret(), &aad)
-            .map_err(|e| format!("OAuth value {owner}: {e}"))
-    })
-    .await?;
+            })?;
+            new.seal(plain.expose_secret(), &aad)
+                .map_err(|e| format!("OAuth value {owner}: {e}"))
+        })
+        .await?;
     tx.commit().await?;
     Ok(rotated)
 }

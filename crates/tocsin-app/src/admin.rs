@@ -183,7 +183,7 @@ fn oauth_view(o: AccountOAuth) -> OAuthView {
 
 /// An account's view with its OAuth token facts read from the store.
 async fn account_view_with_oauth(app: &Tocsin, a: AccountRecord) -> AppResult<AccountView> {
-    let oauth = app.0.store.account_oauth(a.id).await?;
+    let oauth = app.0.store.oauth().account(a.id).await?;
     let mut view = account_view(app, a);
     view.oauth = oauth.map(oauth_view);
     Ok(view)
@@ -211,11 +211,12 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
 /// Every platform account with its state (never its secret).
 pub async fn accounts(app: &Tocsin, who: &Authed) -> AppResult<Vec<AccountView>> {
     who.require(app, Permission::ViewDeliveries)?;
-    let rows = app.0.store.account_records().await?;
+    let rows = app.0.store.accounts().records().await?;
     let mut oauth: std::collections::HashMap<i64, AccountOAuth> = app
         .0
         .store
-        .account_oauths()
+        .oauth()
+        .accounts()
         .await?
         .into_iter()
         .map(|o| (o.account_id, o))
@@ -316,7 +317,8 @@ pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppRes
     let id = app
         .0
         .store
-        .add_account(
+        .accounts()
+        .add(
             who.user(),
             &NewAccount {
                 platform: "sandbox".into(),
@@ -329,7 +331,8 @@ pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppRes
     let record = app
         .0
         .store
-        .account_record(id)
+        .accounts()
+        .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no account {id}")))?;
     // The vault builds the sandbox route from the stored handle, as at start-up.
@@ -399,7 +402,8 @@ pub async fn disable_account(app: &Tocsin, who: &Authed, id: i64) -> AppResult<A
     let record = app
         .0
         .store
-        .account_record(id)
+        .accounts()
+        .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no account {id}")))?;
     account_view_with_oauth(app, record).await

@@ -42,7 +42,7 @@ pub fn stand_in(handle: &str) -> Platform {
 /// The accounts a message goes to: every connected account for a real message, only
 /// sandbox accounts for an exercise.
 pub async fn targets(app: &Tocsin, exercise: bool) -> AppResult<Vec<Target>> {
-    let accounts = app.0.store.accounts().await?;
+    let accounts = app.0.store.accounts().list().await?;
     Ok(accounts
         .iter()
         .filter(|a| a.sandbox || !exercise)
@@ -81,7 +81,7 @@ pub async fn status_of(app: &Tocsin, playbook: &Playbook) -> AppResult<Preapprov
         .library
         .content_hash(&playbook.id)
         .ok_or_else(|| AppError::not_found(format!("no playbook `{}`", playbook.id)))?;
-    let approvals = app.0.store.playbook_approvals(&playbook.id).await?;
+    let approvals = app.0.store.playbooks().approvals(&playbook.id).await?;
     Ok(preapproval_status(&playbook.id, &hash, &approvals))
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tocsin_store::workflow::{ConsentRecord, NewConsent};
+use tocsin_store::{ConsentRecord, NewConsent};
 
 use crate::error::{AppError, AppResult};
 use crate::people::Permission;
@@ -57,7 +57,7 @@ fn view(r: ConsentRecord, now: DateTime<Utc>) -> ConsentView {
 pub async fn list(app: &Tocsin, who: &Authed) -> AppResult<Vec<ConsentView>> {
     who.require(app, Permission::ManageConsent)?;
     let now = app.0.store.now();
-    let rows = app.0.store.consents().await?;
+    let rows = app.0.store.consents().list().await?;
     Ok(rows.into_iter().map(|r| view(r, now)).collect())
 }
 
@@ -135,12 +135,13 @@ pub async fn add(app: &Tocsin, who: &Authed, form: AddConsent) -> AppResult<Cons
         form_location: form.form_location.trim().to_string(),
     };
     let mut tx = app.0.store.begin().await?;
-    tx.add_consent(who.user(), &record).await?;
+    tx.consents().add(who.user(), &record).await?;
     tx.commit().await?;
     let stored = app
         .0
         .store
-        .consent(&reference)
+        .consents()
+        .get(&reference)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no consent record `{reference}`")))?;
     Ok(view(stored, app.0.store.now()))
@@ -179,13 +180,15 @@ pub async fn revoke(
         ));
     }
     let mut tx = app.0.store.begin().await?;
-    tx.revoke_consent(who.user(), &reference, form.reason.trim())
+    tx.consents()
+        .revoke(who.user(), &reference, form.reason.trim())
         .await?;
     tx.commit().await?;
     let stored = app
         .0
         .store
-        .consent(&reference)
+        .consents()
+        .get(&reference)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no consent record `{reference}`")))?;
     Ok(view(stored, app.0.store.now()))

@@ -84,7 +84,8 @@ pub struct ConversationQuery {
 async fn session_or_404(app: &Tocsin, id: i64) -> AppResult<tocsin_store::LiveSessionRow> {
     app.0
         .store
-        .live_session(id)
+        .live_sessions()
+        .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no live session {id}")))
 }
@@ -105,7 +106,12 @@ pub async fn list(
         ));
     }
     session_or_404(app, id).await?;
-    let posts = app.0.store.conversation(id, limit, q.questions).await?;
+    let posts = app
+        .0
+        .store
+        .conversation()
+        .posts(id, limit, q.questions)
+        .await?;
     Ok(posts.iter().map(ConversationPostView::from).collect())
 }
 
@@ -137,12 +143,14 @@ pub async fn set_question(
     session_or_404(app, id).await?;
     app.0
         .store
+        .conversation()
         .set_question(who.user(), id, post_id, state)
         .await?;
     let post = app
         .0
         .store
-        .conversation_post(id, post_id)
+        .conversation()
+        .post(id, post_id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no post {post_id} in live session {id}")))?;
     let view = ConversationPostView::from(&post);
@@ -155,7 +163,7 @@ pub async fn set_question(
 /// Ends a live session (its monitor streams stop on every node).
 pub async fn end(app: &Tocsin, who: &Authed, id: i64) -> AppResult<LiveSession> {
     who.require(app, Permission::EditDrafts)?;
-    app.0.store.end_session(who.user(), id).await?;
+    app.0.store.live_sessions().end(who.user(), id).await?;
     app.0.monitor.wake();
     let row = session_or_404(app, id).await?;
     let session = LiveSession::from(&row);

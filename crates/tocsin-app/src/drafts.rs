@@ -15,7 +15,7 @@ use tocsin_domain::approval::{
 };
 use tocsin_domain::playbook::Playbook;
 use tocsin_store::outbox::Placement;
-use tocsin_store::workflow::WorkflowDraft;
+use tocsin_store::WorkflowDraft;
 use tocsin_store::{NewDraft, NewMessage, RenderedVariant};
 
 use crate::catalog::{compose, playbook, status_of, targets, Preview};
@@ -174,7 +174,8 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
     let draft = app
         .0
         .store
-        .workflow_draft(id)
+        .drafts()
+        .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no draft {id}")))?;
     let p = playbook(app, &draft.playbook_id)?;
@@ -259,7 +260,7 @@ async fn refused(
 
 /// Publishes a draft's new summary to every panel.
 async fn announce_draft(app: &Tocsin, id: i64) {
-    match app.0.store.workflow_draft(id).await {
+    match app.0.store.drafts().get(id).await {
         Ok(Some(d)) => app.0.hub.publish(&PanelEvent::Draft {
             draft: summary_of(&d),
         }),
@@ -329,7 +330,8 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         let session = app
             .0
             .store
-            .live_session(session_id)
+            .live_sessions()
+            .get(session_id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
         if session.playbook_id != p.id {
@@ -342,7 +344,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
             ));
         }
         exercise = exercise || session.exercise;
-        let published = app.0.store.session_messages(session_id).await?;
+        let published = app.0.store.live_sessions().messages(session_id).await?;
         let posts = published.iter().filter(|m| m.kind == "post").count();
         post_number = Some(u32::try_from(posts + 1).unwrap_or(u32::MAX));
     }
@@ -355,7 +357,8 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
     let variables_json = serde_json::to_string(&inputs).map_err(|e| AppError::internal(&e))?;
     let mut tx = app.0.store.begin().await?;
     let id = tx
-        .create_workflow_draft(
+        .drafts()
+        .create(
             &NewDraft {
                 playbook_id: p.id.clone(),
                 step_id: form.step.clone(),
@@ -411,20 +414,22 @@ pub async fn edit_draft(
     let content_hash = app.0.library.content_hash(&p.id).unwrap_or_default();
     let mut tx = app.0.store.begin().await?;
     if assessed.state() == DraftState::Submitted {
-        tx.move_draft(
-            id,
-            "submitted",
-            "draft",
-            None,
-            AuditEvent::new(who.user(), "draft.unsubmit")
-                .subject("draft", id.to_string())
-                .subject("playbook", p.id.as_str())
-                .exercise(assessed.draft.exercise)
-                .outcome("edited after submission"),
-        )
-        .await?;
+        tx.drafts()
+            .move_state(
+                id,
+                "submitted",
+                "draft",
+                None,
+                AuditEvent::new(who.user(), "draft.unsubmit")
+                    .subject("draft", id.to_string())
+                    .subject("playbook", p.id.as_str())
+                    .exercise(assessed.draft.exercise)
+                    .outcome("edited after submission"),
+            )
+            .await?;
     }
-    tx.edit_draft(id, who.user(), &content_hash, &variables_json, &variants)
+    tx.drafts()
+        .edit(id, who.user(), &content_hash, &variables_json, &variants)
         .await?;
     tx.commit().await?;
     announce_draft(app, id).await;
@@ -451,7 +456,8 @@ async fn apply(
         event = event.subject(*k, v.as_str());
     }
     let mut tx = app.0.store.begin().await?;
-    tx.move_draft(d.id, &d.state, t.to.as_str(), note, event)
+    tx.drafts()
+        .move_state(d.id, &d.state, t.to.as_str(), note, event)
         .await?;
     tx.commit().await?;
     Ok(())
@@ -567,7 +573,7 @@ async fn check_consent(
     playbook: &str,
     channels: &[String],
 ) -> AppResult<ConsentCheck> {
-    let Some(record) = app.0.store.consent(reference.trim()).await? else {
+    let Some(record) = app.0.store.consents().get(reference.trim()).await? else {
         return Ok(ConsentCheck::Unknown);
     };
     if record.revoked_at.is_some() {
@@ -707,10 +713,12 @@ async fn publish(
         event = event.payload(reason.as_bytes());
     }
     let mut tx = app.0.store.begin().await?;
-    tx.move_draft(d.id, &d.state, t.to.as_str(), None, event)
+    tx.drafts()
+        .move_state(d.id, &d.state, t.to.as_str(), None, event)
         .await?;
     let message_id = tx
-        .create_placed_message(
+        .outbox()
+        .place_message(
             &NewMessage {
                 draft_id: d.id,
                 approved_by: who.user().to_string(),
@@ -727,7 +735,7 @@ async fn publish(
             },
         )
         .await?;
-    tx.link_draft_message(d.id, message_id).await?;
+    tx.drafts().link_message(d.id, message_id).await?;
     tx.commit().await?;
     app.0.dispatcher.wake();
     announce_draft(app, id).await;
@@ -744,7 +752,7 @@ pub async fn approve_draft(
     input: ApproveInput,
 ) -> AppResult<DraftView> {
     if let Err(e) = who.require(app, Permission::Approve) {
-        if let Ok(Some(d)) = app.0.store.workflow_draft(id).await {
+        if let Ok(Some(d)) = app.0.store.drafts().get(id).await {
             return Err(refused(app, who, "draft.approve", &d, e).await);
         }
         return Err(e);
@@ -820,7 +828,8 @@ pub async fn list(app: &Tocsin, who: &Authed, q: ListQuery) -> AppResult<Vec<Dra
     let rows = app
         .0
         .store
-        .list_drafts(q.state.as_deref(), q.limit.unwrap_or(200).clamp(1, 1000))
+        .drafts()
+        .list(q.state.as_deref(), q.limit.unwrap_or(200).clamp(1, 1000))
         .await?;
     Ok(rows.iter().map(DraftSummary::from).collect())
 }

@@ -17,7 +17,7 @@ use crate::Tocsin;
 
 /// Publishes a message's summary to every panel.
 pub async fn announce_message(app: &Tocsin, id: i64) {
-    match app.0.store.message_summary(id).await {
+    match app.0.store.messages().summary(id).await {
         Ok(Some(m)) => app.0.hub.publish(&PanelEvent::Message {
             message: MessageView::from(&m),
         }),
@@ -31,10 +31,11 @@ pub async fn detail_of(app: &Tocsin, id: i64) -> AppResult<MessageDetail> {
     let m = app
         .0
         .store
-        .message_summary(id)
+        .messages()
+        .summary(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no message {id}")))?;
-    let rows = app.0.store.delivery_rows(id).await?;
+    let rows = app.0.store.messages().delivery_rows(id).await?;
     let mut message = MessageView::from(&m);
     // The rows were read after the summary: count them, so the answer agrees with itself
     // while deliveries are moving.
@@ -63,7 +64,8 @@ pub async fn list(app: &Tocsin, who: &Authed, q: ListQuery) -> AppResult<Vec<Mes
     let rows = app
         .0
         .store
-        .list_messages(q.limit.unwrap_or(100).clamp(1, 1000))
+        .messages()
+        .list(q.limit.unwrap_or(100).clamp(1, 1000))
         .await?;
     Ok(rows.iter().map(MessageView::from).collect())
 }
@@ -140,7 +142,7 @@ pub async fn retract_message(
                 ),
             ));
         }
-        for v in app.0.store.message_variants(id).await? {
+        for v in app.0.store.messages().variants(id).await? {
             if v.platform != HEADLINE_TARGET {
                 variants.push(RenderedVariant {
                     platform: v.platform,
@@ -155,6 +157,7 @@ pub async fn retract_message(
     };
     let mut tx = app.0.store.begin().await?;
     let summary = tx
+        .outbox()
         .retract_message(who.user(), id, mode, &variants, input.reason.trim())
         .await?;
     tx.commit().await?;
@@ -173,7 +176,9 @@ pub async fn retry(
 ) -> AppResult<MessageDetail> {
     who.require(app, Permission::Retract)?;
     let mut tx = app.0.store.begin().await?;
-    tx.retry_delivery(who.user(), id, account_id).await?;
+    tx.messages()
+        .retry_delivery(who.user(), id, account_id)
+        .await?;
     tx.commit().await?;
     app.0.dispatcher.wake();
     detail_of(app, id).await
@@ -198,14 +203,16 @@ pub async fn review(
         return Err(AppError::invalid("finding", "write what the review found"));
     }
     let mut tx = app.0.store.begin().await?;
-    tx.review_message(who.user(), id, input.finding.trim())
+    tx.messages()
+        .review(who.user(), id, input.finding.trim())
         .await?;
     tx.commit().await?;
     announce_message(app, id).await;
     let m = app
         .0
         .store
-        .message_summary(id)
+        .messages()
+        .summary(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no message {id}")))?;
     Ok(MessageView::from(&m))
@@ -214,6 +221,6 @@ pub async fn review(
 /// Break-glass messages awaiting compliance review.
 pub async fn reviews(app: &Tocsin, who: &Authed) -> AppResult<Vec<MessageView>> {
     who.require(app, Permission::ManageConsent)?;
-    let rows = app.0.store.break_glass_queue().await?;
+    let rows = app.0.store.messages().break_glass_queue().await?;
     Ok(rows.iter().map(MessageView::from).collect())
 }

@@ -180,7 +180,7 @@ pub(crate) fn connect_accounts_on_demand(
     routes.set_resolver(Arc::new(move |id| {
         let (routes, vault, store) = (weak_routes.clone(), weak_vault.clone(), store.clone());
         Box::pin(async move {
-            let record = match store.account_record(id).await {
+            let record = match store.accounts().get(id).await {
                 Ok(Some(record)) => record,
                 Ok(None) => return None,
                 Err(e) => {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use tocsin_store::outbox::RecurringSchedule;
+use tocsin_store::schedules::RecurringSchedule;
 
 use crate::error::{AppError, AppResult};
 use crate::people::Permission;
@@ -49,7 +49,7 @@ pub struct ListQuery {
 /// Recurring schedules.
 pub async fn list(app: &Tocsin, who: &Authed, q: ListQuery) -> AppResult<Vec<ScheduleView>> {
     who.require(app, Permission::ViewDeliveries)?;
-    let rows = app.0.store.recurring_schedules(q.message_id).await?;
+    let rows = app.0.store.schedules().recurring(q.message_id).await?;
     Ok(rows.into_iter().map(ScheduleView::from).collect())
 }
 
@@ -115,7 +115,8 @@ pub async fn add(
     let message = app
         .0
         .store
-        .message_summary(message_id)
+        .messages()
+        .summary(message_id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no message {message_id}")))?;
     if message.kind != "post" || message.retracted_at.is_some() {
@@ -125,13 +126,15 @@ pub async fn add(
     }
     let mut tx = app.0.store.begin().await?;
     let id = tx
+        .schedules()
         .add_recurring(who.user(), message_id, first_at, every, until)
         .await?;
     tx.commit().await?;
     let row = app
         .0
         .store
-        .recurring_schedules(Some(message_id))
+        .schedules()
+        .recurring(Some(message_id))
         .await?
         .into_iter()
         .find(|s| s.id == id)
@@ -143,7 +146,7 @@ pub async fn add(
 pub async fn cancel(app: &Tocsin, who: &Authed, id: i64) -> AppResult<()> {
     who.require(app, Permission::Approve)?;
     let mut tx = app.0.store.begin().await?;
-    tx.cancel_schedule(who.user(), id).await?;
+    tx.schedules().cancel(who.user(), id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tocsin_store::workflow::LiveSessionRow;
+use tocsin_store::LiveSessionRow;
 
 use crate::catalog::playbook;
 use crate::error::{AppError, AppResult};
@@ -72,7 +72,7 @@ pub struct SessionDetail {
 /// Every live session.
 pub async fn list(app: &Tocsin, who: &Authed) -> AppResult<Vec<LiveSession>> {
     who.require(app, Permission::ViewDrafts)?;
-    let rows = app.0.store.live_sessions().await?;
+    let rows = app.0.store.live_sessions().list().await?;
     Ok(rows.iter().map(LiveSession::from).collect())
 }
 
@@ -114,7 +114,8 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
     }
     let mut tx = app.0.store.begin().await?;
     let id = tx
-        .create_session(who.user(), &p.id, &p.title, tag, form.exercise)
+        .live_sessions()
+        .create(who.user(), &p.id, &p.title, tag, form.exercise)
         .await?;
     tx.commit().await?;
     // Its hashtag is heard from now on.
@@ -122,7 +123,8 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
     let row = app
         .0
         .store
-        .live_session(id)
+        .live_sessions()
+        .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no live session {id}")))?;
     let session = LiveSession::from(&row);
@@ -139,14 +141,15 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDe
     let row = app
         .0
         .store
-        .live_session(id)
+        .live_sessions()
+        .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no live session {id}")))?;
-    let mut messages = app.0.store.session_messages(id).await?;
+    let mut messages = app.0.store.live_sessions().messages(id).await?;
     messages.sort_by_key(|m| m.id);
     let mut threads: BTreeMap<i64, Thread> = BTreeMap::new();
     for m in messages.iter().filter(|m| m.kind == "post") {
-        for d in app.0.store.delivery_rows(m.id).await? {
+        for d in app.0.store.messages().delivery_rows(m.id).await? {
             let thread = threads.entry(d.account_id).or_insert_with(|| Thread {
                 account_id: d.account_id,
                 account: if d.display_name.is_empty() {

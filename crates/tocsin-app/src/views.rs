@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use tocsin_domain::approval::Blocker;
 use tocsin_domain::compose::{ComposedStep, ComposedVariant};
 use tocsin_domain::counting::CountUnit;
-use tocsin_store::workflow::{DeliveryRow, DraftListItem, MessageSummary};
 use tocsin_store::RenderedVariant;
+use tocsin_store::{DeliveryRow, DraftListItem, MessageSummary};
 
 /// A delivery state as the API and the panel name it: the store's `sent` is
 /// `delivered`, `retry_wait` is `retrying` (the names delivery events use).

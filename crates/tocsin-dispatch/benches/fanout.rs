@@ -239,7 +239,8 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
             .find(|p| p.as_str() == endpoint.platform)
             .unwrap();
         let id = store
-            .add_account(
+            .accounts()
+            .add(
                 "bench",
                 &NewAccount {
                     platform: endpoint.platform.clone(),
@@ -302,7 +303,8 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
         let limited = args.accounts * args.rate_limited_percent / 100;
         fakes.rate_limit(limited).await.unwrap();
         let draft = store
-            .create_draft(&NewDraft {
+            .drafts()
+            .insert(&NewDraft {
                 playbook_id: "boil-water".into(),
                 step_id: "alert".into(),
                 content_hash: "sha256:bench".into(),
@@ -344,7 +346,8 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
         let started = Instant::now();
         let mut tx = store.begin().await.unwrap();
         let message = tx
-            .create_placed_message(
+            .outbox()
+            .place_message(
                 &NewMessage {
                     draft_id: draft,
                     approved_by: "approver".into(),

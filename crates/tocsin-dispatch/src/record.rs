@@ -88,6 +88,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<Attempted>) {
     let recorded = loop {
         match shared
             .store
+            .outbox()
             .record_results(&shared.config.node_id, &results)
             .await
         {

@@ -51,6 +51,7 @@ pub(crate) async fn action(
     let text = m.texts.get(platform).cloned();
     let target = match m.target_message_id {
         Some(t) => store
+            .outbox()
             .recorded_post(t, d.account_id)
             .await
             .map_err(|e| Outcome::failed(format!("reading the post to retract: {e}")))?,
@@ -65,7 +66,8 @@ pub(crate) async fn action(
             }
             if let Some(session) = m.session_id {
                 let (root, parent) = store
-                    .session_thread(session, m.id, d.account_id)
+                    .live_sessions()
+                    .thread(session, m.id, d.account_id)
                     .await
                     .map_err(|e| Outcome::failed(format!("reading the session thread: {e}")))?;
                 post.thread_root = root.as_ref().map(remote);

@@ -266,7 +266,7 @@ impl Dispatcher {
     /// Fires due recurring schedules; returns how many messages were created.
     pub async fn fire_schedules(&self) -> Result<usize, tocsin_store::StoreError> {
         let mut tx = self.shared.store.begin().await?;
-        let created = tx.fire_due_schedules(&self.shared.config.node_id).await?;
+        let created = tx.schedules().fire_due(&self.shared.config.node_id).await?;
         tx.commit().await?;
         if !created.is_empty() {
             self.wake();
@@ -290,6 +290,7 @@ impl Dispatcher {
         let claim_started = std::time::Instant::now();
         let claimed = s
             .store
+            .outbox()
             .claim_due(&s.config.node_id, lease, room as i64)
             .await?;
         if claimed.is_empty() {
@@ -306,6 +307,7 @@ impl Dispatcher {
             if let std::collections::btree_map::Entry::Vacant(slot) = messages.entry(d.message_id) {
                 slot.insert(
                     s.store
+                        .outbox()
                         .message_for_sending(d.message_id)
                         .await?
                         .map(Arc::new),

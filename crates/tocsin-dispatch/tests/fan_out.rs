@@ -76,7 +76,7 @@ async fn every_account_gets_exactly_one_post(backend: Backend) {
     let counts = d.sandbox.counts();
     assert_eq!(counts.len(), 40);
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
-    let rows = d.store().deliveries(m).await.unwrap();
+    let rows = d.store().messages().deliveries(m).await.unwrap();
     assert!(rows.iter().all(|r| r
         .remote_url
         .as_deref()
@@ -100,6 +100,7 @@ async fn a_crashed_worker_s_claims_are_resumed_after_the_lease_without_double_po
     // A worker claims everything with a short lease, then dies without recording.
     let claimed = d
         .store()
+        .outbox()
         .claim_due("dead-node", chrono::Duration::milliseconds(200), 100)
         .await
         .unwrap();
@@ -123,12 +124,14 @@ async fn a_stale_worker_cannot_record_over_the_new_owner(backend: Backend) {
         .await;
     let old = d
         .store()
+        .outbox()
         .claim_due("old", chrono::Duration::milliseconds(100), 1)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     let new = d
         .store()
+        .outbox()
         .claim_due("new", chrono::Duration::seconds(60), 1)
         .await
         .unwrap();
@@ -147,17 +150,19 @@ async fn a_stale_worker_cannot_record_over_the_new_owner(backend: Backend) {
     };
     let r = d
         .store()
+        .outbox()
         .record_results("new", &[sent(new[0].fencing_token)])
         .await
         .unwrap();
     assert_eq!(r, vec![Recorded::Yes]);
     let r = d
         .store()
+        .outbox()
         .record_results("old", &[sent(old[0].fencing_token)])
         .await
         .unwrap();
     assert_eq!(r, vec![Recorded::Stale]);
-    let row = &d.store().deliveries(m).await.unwrap()[0];
+    let row = &d.store().messages().deliveries(m).await.unwrap()[0];
     assert_eq!(
         row.remote_id.as_deref(),
         Some(format!("r{}", new[0].fencing_token).as_str())
@@ -180,10 +185,12 @@ async fn retracting_deletes_everywhere_and_cancels_what_was_not_sent(backend: Ba
 
     let mut tx = d.store().begin().await.unwrap();
     let summary = tx
+        .outbox()
         .retract_message("approver", m, RetractMode::Delete, &[], "address was wrong")
         .await
         .unwrap();
     let summary2 = tx
+        .outbox()
         .retract_message(
             "approver",
             m2,
@@ -222,6 +229,7 @@ async fn retracting_deletes_everywhere_and_cancels_what_was_not_sent(backend: Ba
 
     let mut tx = d.store().begin().await.unwrap();
     let again = tx
+        .outbox()
         .retract_message("approver", m, RetractMode::Delete, &[], "twice")
         .await;
     assert!(again.is_err(), "a message is retracted once");
@@ -232,7 +240,8 @@ async fn live_session_posts_reply_to_each_account_s_previous_post_in_order(backe
     let dispatcher = d.dispatcher("node-a");
     let mut tx = d.store().begin().await.unwrap();
     let session = tx
-        .create_session(
+        .live_sessions()
+        .create(
             "drafter",
             "live-procedure",
             "Knee replacement",
@@ -322,7 +331,8 @@ async fn every_attempt_and_result_is_in_the_audit_chain(backend: Backend) {
     d.settle(&dispatcher, m, Duration::from_secs(20)).await;
     let entries = d
         .store()
-        .read_audit(&tocsin_store::AuditFilter::default())
+        .audit()
+        .read(&tocsin_store::AuditFilter::default())
         .await
         .unwrap();
     let count = |action: &str| {
@@ -358,7 +368,8 @@ async fn a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved
 
     let mut tx = d.store().begin().await.unwrap();
     let first = d.store().now() - chrono::Duration::seconds(1);
-    tx.add_recurring("approver", m, first, chrono::Duration::hours(2), None)
+    tx.schedules()
+        .add_recurring("approver", m, first, chrono::Duration::hours(2), None)
         .await
         .unwrap();
     tx.commit().await.unwrap();

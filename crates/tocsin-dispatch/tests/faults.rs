@@ -78,7 +78,7 @@ async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_n
     }
     assert_eq!(retries, 2, "one retry for the 503, one for the 429");
     assert!(sandbox_done.is_some() && masto_done.is_some());
-    let rows = d.store().deliveries(m).await.unwrap();
+    let rows = d.store().messages().deliveries(m).await.unwrap();
     let masto_row = rows.iter().find(|r| r.account_id == m_acct).unwrap();
     assert_eq!(masto_row.attempts, 3);
     assert!(rows
@@ -159,7 +159,7 @@ async fn a_revoked_token_fails_at_once_without_retries(backend: Backend) {
         vec![true],
         "one failure, flagged as the platform refusing the credentials"
     );
-    let row = &d.store().deliveries(m).await.unwrap()[0];
+    let row = &d.store().messages().deliveries(m).await.unwrap()[0];
     assert_eq!(row.state, DeliveryState::Failed);
     assert_eq!(row.attempts, 1);
     let error = row.last_error.clone().unwrap_or_default();
@@ -263,7 +263,7 @@ async fn repeated_outages_open_the_breaker_and_it_recovers(backend: Backend) {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "{:?}",
-            d.store().deliveries(m).await.unwrap()
+            d.store().messages().deliveries(m).await.unwrap()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -78,7 +78,8 @@ impl Deployment {
     pub async fn add_account(&mut self, platform: &str, handle: &str, sandbox: bool) -> i64 {
         let id = self
             .store()
-            .add_account(
+            .accounts()
+            .add(
                 "admin",
                 &NewAccount {
                     platform: platform.into(),
@@ -147,7 +148,8 @@ impl Deployment {
         .collect();
         let draft = self
             .store()
-            .create_draft(&NewDraft {
+            .drafts()
+            .insert(&NewDraft {
                 playbook_id: "boil-water".into(),
                 step_id: "alert".into(),
                 content_hash: "sha256:test".into(),
@@ -160,7 +162,8 @@ impl Deployment {
             .unwrap();
         let mut tx = self.store().begin().await.unwrap();
         let id = tx
-            .create_placed_message(
+            .outbox()
+            .place_message(
                 &NewMessage {
                     draft_id: draft,
                     approved_by: "approver".into(),
@@ -183,7 +186,7 @@ impl Deployment {
         loop {
             dispatcher.dispatch_batch().await.unwrap();
             dispatcher.drain().await;
-            let rows = self.store().deliveries(message).await.unwrap();
+            let rows = self.store().messages().deliveries(message).await.unwrap();
             if rows.iter().all(|d| d.state.is_settled()) {
                 return;
             }
@@ -197,6 +200,7 @@ impl Deployment {
 
     pub async fn states(&self, message: i64) -> Vec<DeliveryState> {
         self.store()
+            .messages()
             .deliveries(message)
             .await
             .unwrap()
@@ -207,7 +211,12 @@ impl Deployment {
 
     pub async fn assert_chain_verifies(&self) {
         let kept = self.store().kept_checkpoint().unwrap();
-        let result = self.store().verify_live(kept.as_deref()).await.unwrap();
+        let result = self
+            .store()
+            .audit()
+            .verify_live(kept.as_deref())
+            .await
+            .unwrap();
         assert!(result.is_ok(), "audit chain broken: {result:?}");
     }
 }

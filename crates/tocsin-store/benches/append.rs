@@ -71,7 +71,7 @@ async fn run(
 
     let t = Instant::now();
     let kept = store.kept_checkpoint()?;
-    let ok = store.verify_live(kept.as_deref()).await?;
+    let ok = store.audit().verify_live(kept.as_deref()).await?;
     let n = ok.as_ref().map_or(0, |v| v.entries);
     report(&format!("{label}: verify the live log"), n, t.elapsed());
     if let Err(b) = ok {

@@ -10,6 +10,14 @@
 //! [`Tx::rotate_sealed`] re-seals every sealed value in the database (account secrets and
 //! users' TOTP secrets) in one transaction, for `tocsin accounts rotate-key`.
 
+use crate::aggregates::*;
+use crate::tx::{on_pool, on_tx, one_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, people::*, schedules::*,
+    variants::*,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::fmt;
@@ -17,9 +25,33 @@ use std::str::FromStr;
 use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
-use crate::records::NewAccount;
-use crate::tx::{on_pool, on_tx, Tx};
-use crate::{Store, StoreError};
+/// A platform account to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    /// Platform name, e.g. `mastodon`.
+    pub platform: String,
+    /// The account on that platform, e.g. `@health@example.social`.
+    pub handle: String,
+    /// How people call it in the control panel.
+    pub display_name: String,
+    /// Whether it is a sandbox destination (exercises send only to these).
+    pub sandbox: bool,
+}
+
+/// A stored platform account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Row id.
+    pub id: i64,
+    /// Platform name.
+    pub platform: String,
+    /// Handle.
+    pub handle: String,
+    /// Display name.
+    pub display_name: String,
+    /// Sandbox destination.
+    pub sandbox: bool,
+}
 
 /// Where an account stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,22 +235,48 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
     })
 }
 
-impl Tx<'_> {
+impl AccountsTx<'_, '_> {
+    /// Adds a platform account (audited as `account.add`).
+    pub async fn add(&mut self, actor: &str, account: &NewAccount) -> Result<i64, StoreError> {
+        let now = format_time(&self.tx.now());
+        let id: i64 = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "INSERT INTO accounts (platform, handle, display_name, sandbox, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(&account.platform)
+            .bind(&account.handle)
+            .bind(&account.display_name)
+            .bind(account.sandbox)
+            .bind(&now)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.add")
+                    .subject("account", id.to_string())
+                    .subject("platform", account.platform.as_str()),
+            )
+            .await?;
+        Ok(id)
+    }
+
     /// Adds an account with its settings and, if `seal` gives one, its sealed secret, in
     /// this transaction: the row is inserted, `seal` is called with the new id (to bind
     /// the secret to it), and the sealed bytes are stored. Audited as `account.add`.
     /// A failing `seal` fails the call; drop the transaction and nothing was written.
-    pub async fn add_account_sealed(
+    pub async fn add_sealed(
         &mut self,
         actor: &str,
         account: &NewAccount,
         settings: &Value,
         seal: impl FnOnce(i64) -> Result<Option<Vec<u8>>, String>,
     ) -> Result<i64, StoreError> {
-        let now = format_time(&self.now());
+        let now = format_time(&self.tx.now());
         let settings_json = serde_json::to_string(settings)
             .map_err(|e| StoreError::Conflict(format!("account settings: {e}")))?;
-        let id: i64 = on_tx!(self, c => {
+        let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO accounts (platform, handle, display_name, sandbox, settings_json, \
                  status, created_at) VALUES ($1, $2, $3, $4, $5, 'connected', $6) RETURNING id",
@@ -234,7 +292,7 @@ impl Tx<'_> {
         });
         let sealed = seal(id).map_err(StoreError::Sealing)?;
         if let Some(sealed) = &sealed {
-            on_tx!(self, c => {
+            on_tx!(self.tx, c => {
                 sqlx::query(
                     "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2 WHERE id = $3",
                 )
@@ -245,31 +303,32 @@ impl Tx<'_> {
                 .await?;
             });
         }
-        self.append_audit(
-            AuditEvent::new(actor, "account.add")
-                .subject("account", id.to_string())
-                .subject("platform", account.platform.as_str())
-                .outcome(if sealed.is_some() {
-                    "secret sealed"
-                } else {
-                    "no secret"
-                }),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.add")
+                    .subject("account", id.to_string())
+                    .subject("platform", account.platform.as_str())
+                    .outcome(if sealed.is_some() {
+                        "secret sealed"
+                    } else {
+                        "no secret"
+                    }),
+            )
+            .await?;
         Ok(id)
     }
 
     /// Replaces an account's sealed secret (sealed by the caller, bound to `id`) and
     /// marks it connected again. Refused for a disabled or sandbox account. Audited as
     /// `account.secret_replace`.
-    pub async fn replace_account_secret(
+    pub async fn replace_secret(
         &mut self,
         actor: &str,
         id: i64,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
-        let platform: Option<String> = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let platform: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2, \
                  status = 'connected', status_detail = NULL, status_updated_at = $2 \
@@ -284,19 +343,20 @@ impl Tx<'_> {
         let Some(platform) = platform else {
             return Err(self.why_unchanged(id).await);
         };
-        self.append_audit(
-            AuditEvent::new(actor, "account.secret_replace")
-                .subject("account", id.to_string())
-                .subject("platform", platform),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.secret_replace")
+                    .subject("account", id.to_string())
+                    .subject("platform", platform),
+            )
+            .await?;
         Ok(())
     }
 
     /// Sets a status other than disabled (use [`Tx::disable_account`]) with its detail.
     /// A disabled account is left as it is. Returns whether the status changed; only a
     /// change is audited (as `account.status`, the new status as outcome).
-    pub async fn set_account_status(
+    pub async fn set_status(
         &mut self,
         actor: &str,
         id: i64,
@@ -308,8 +368,8 @@ impl Tx<'_> {
                 "an account is disabled with disable_account, not set_account_status".into(),
             ));
         }
-        let now = format_time(&self.now());
-        let before: Option<String> = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let before: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar("SELECT status FROM accounts WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *c)
@@ -323,7 +383,7 @@ impl Tx<'_> {
             return Ok(false);
         }
         let changed = before != status;
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE accounts SET status = $1, status_detail = $2, \
                  status_updated_at = CASE WHEN status = $1 THEN status_updated_at ELSE $3 END \
@@ -337,12 +397,13 @@ impl Tx<'_> {
             .await?;
         });
         if changed {
-            self.append_audit(
-                AuditEvent::new(actor, "account.status")
-                    .subject("account", id.to_string())
-                    .outcome(status.as_str()),
-            )
-            .await?;
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "account.status")
+                        .subject("account", id.to_string())
+                        .outcome(status.as_str()),
+                )
+                .await?;
         }
         Ok(changed)
     }
@@ -350,10 +411,10 @@ impl Tx<'_> {
     /// Takes an account out of fan-out for good: its status becomes `disabled`; its row,
     /// deliveries and audit entries stay (and its sealed secret, which key rotations keep
     /// re-sealing). Audited as `account.disable`.
-    pub async fn disable_account(&mut self, actor: &str, id: i64) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
+    pub async fn disable(&mut self, actor: &str, id: i64) -> Result<(), StoreError> {
+        let now = format_time(&self.tx.now());
         let detail = format!("disabled by {actor}");
-        let platform: Option<String> = on_tx!(self, c => {
+        let platform: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "UPDATE accounts SET status = 'disabled', status_detail = $1, status_updated_at = $2 \
                  WHERE id = $3 AND status <> 'disabled' RETURNING platform",
@@ -367,19 +428,20 @@ impl Tx<'_> {
         let Some(platform) = platform else {
             return Err(self.why_unchanged(id).await);
         };
-        self.append_audit(
-            AuditEvent::new(actor, "account.disable")
-                .subject("account", id.to_string())
-                .subject("platform", platform),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.disable")
+                    .subject("account", id.to_string())
+                    .subject("platform", platform),
+            )
+            .await?;
         Ok(())
     }
 
     /// Why an update of account `id` touched no row: it does not exist, is disabled, or
     /// is a sandbox account.
     async fn why_unchanged(&mut self, id: i64) -> StoreError {
-        let row: Result<Option<(String, bool)>, sqlx::Error> = on_tx!(self, c => {
+        let row: Result<Option<(String, bool)>, sqlx::Error> = on_tx!(self.tx, c => {
             sqlx::query_as("SELECT status, sandbox FROM accounts WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *c)
@@ -408,14 +470,14 @@ impl Tx<'_> {
         actor: &str,
         mut reseal: impl FnMut(SealedValue<'_>) -> Result<Vec<u8>, String>,
     ) -> Result<Rotated, StoreError> {
-        let accounts: Vec<(i64, Vec<u8>)> = on_tx!(self, c => {
+        let accounts: Vec<(i64, Vec<u8>)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT id, token_encrypted FROM accounts WHERE token_encrypted IS NOT NULL ORDER BY id",
             )
             .fetch_all(&mut *c)
             .await?
         });
-        let users: Vec<(i64, Vec<u8>)> = on_tx!(self, c => {
+        let users: Vec<(i64, Vec<u8>)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT id, totp_secret_encrypted FROM users \
                  WHERE totp_secret_encrypted IS NOT NULL ORDER BY id",
@@ -431,7 +493,7 @@ impl Tx<'_> {
                 sealed: old,
             })
             .map_err(StoreError::Sealing)?;
-            let rows = on_tx!(self, c => {
+            let rows = on_tx!(self.tx, c => {
                 sqlx::query(
                     "UPDATE accounts SET token_encrypted = $1 WHERE id = $2 AND token_encrypted = $3",
                 )
@@ -456,7 +518,7 @@ impl Tx<'_> {
                 sealed: old,
             })
             .map_err(StoreError::Sealing)?;
-            let rows = on_tx!(self, c => {
+            let rows = on_tx!(self.tx, c => {
                 sqlx::query(
                     "UPDATE users SET totp_secret_encrypted = $1 \
                      WHERE id = $2 AND totp_secret_encrypted = $3",
@@ -475,93 +537,119 @@ impl Tx<'_> {
             }
             rotated.totp_secrets += 1;
         }
-        self.append_audit(
-            AuditEvent::new(actor, "secrets.rotate_key").outcome(format!(
-                "{} account secrets and {} second-factor secrets re-sealed",
-                rotated.account_secrets, rotated.totp_secrets
-            )),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "secrets.rotate_key").outcome(format!(
+                    "{} account secrets and {} second-factor secrets re-sealed",
+                    rotated.account_secrets, rotated.totp_secrets
+                )),
+            )
+            .await?;
         Ok(rotated)
     }
 }
 
-impl Store {
+impl Accounts<'_> {
+    /// Adds an account in its own transaction.
+    pub async fn add(self, actor: &str, account: &NewAccount) -> Result<i64, StoreError> {
+        one_tx!(self.store, tx => tx.accounts().add(actor, account).await?)
+    }
+
+    /// Every account, by id.
+    pub async fn list(self) -> Result<Vec<Account>, StoreError> {
+        let rows: Vec<(i64, String, String, String, bool)> = on_pool!(self.store, p => {
+            sqlx::query_as("SELECT id, platform, handle, display_name, sandbox FROM accounts ORDER BY id")
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, platform, handle, display_name, sandbox)| Account {
+                id,
+                platform,
+                handle,
+                display_name,
+                sandbox,
+            })
+            .collect())
+    }
+
     /// Adds an account with its settings and sealed secret in its own transaction (see
     /// [`Tx::add_account_sealed`]).
-    pub async fn add_account_sealed(
-        &self,
+    pub async fn add_sealed(
+        self,
         actor: &str,
         account: &NewAccount,
         settings: &Value,
         seal: impl FnOnce(i64) -> Result<Option<Vec<u8>>, String>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let id = tx
-            .add_account_sealed(actor, account, settings, seal)
+            .accounts()
+            .add_sealed(actor, account, settings, seal)
             .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Replaces an account's sealed secret in its own transaction.
-    pub async fn replace_account_secret(
-        &self,
+    pub async fn replace_secret(
+        self,
         actor: &str,
         id: i64,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.replace_account_secret(actor, id, sealed).await?;
+        let mut tx = self.store.begin().await?;
+        tx.accounts().replace_secret(actor, id, sealed).await?;
         tx.commit().await
     }
 
     /// Sets an account's status in its own transaction; returns whether it changed.
-    pub async fn set_account_status(
-        &self,
+    pub async fn set_status(
+        self,
         actor: &str,
         id: i64,
         status: AccountStatus,
         detail: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let changed = tx.set_account_status(actor, id, status, detail).await?;
+        let mut tx = self.store.begin().await?;
+        let changed = tx.accounts().set_status(actor, id, status, detail).await?;
         tx.commit().await?;
         Ok(changed)
     }
 
     /// Disables an account in its own transaction.
-    pub async fn disable_account(&self, actor: &str, id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.disable_account(actor, id).await?;
+    pub async fn disable(self, actor: &str, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.accounts().disable(actor, id).await?;
         tx.commit().await
     }
 
     /// Re-seals every sealed value in one transaction (see [`Tx::rotate_sealed`]).
     pub async fn rotate_sealed(
-        &self,
+        self,
         actor: &str,
         reseal: impl FnMut(SealedValue<'_>) -> Result<Vec<u8>, String>,
     ) -> Result<Rotated, StoreError> {
-        let mut tx = self.begin().await?;
-        let rotated = tx.rotate_sealed(actor, reseal).await?;
+        let mut tx = self.store.begin().await?;
+        let rotated = tx.accounts().rotate_sealed(actor, reseal).await?;
         tx.commit().await?;
         Ok(rotated)
     }
 
     /// One account with its settings, sealed secret and status.
-    pub async fn account_record(&self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn get(self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-        let row: Option<AccountRow> = on_pool!(self, p => {
+        let row: Option<AccountRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(id).fetch_optional(p).await?
         });
         row.map(record_from_row).transpose()
     }
 
     /// Every account with its settings, sealed secret and status, by id.
-    pub async fn account_records(&self) -> Result<Vec<AccountRecord>, StoreError> {
+    pub async fn records(self) -> Result<Vec<AccountRecord>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id");
-        let rows: Vec<AccountRow> = on_pool!(self, p => {
+        let rows: Vec<AccountRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).fetch_all(p).await?
         });
         rows.into_iter().map(record_from_row).collect()
@@ -571,8 +659,8 @@ impl Store {
     /// (counted by triggers in the changing transaction). A running server reads it now
     /// and then and re-reads its accounts when it moved: that is how a change made with
     /// `tocsin accounts ...` reaches it.
-    pub async fn account_change_count(&self) -> Result<i64, StoreError> {
-        let n: i64 = on_pool!(self, p => {
+    pub async fn change_count(self) -> Result<i64, StoreError> {
+        let n: i64 = on_pool!(self.store, p => {
             sqlx::query_scalar("SELECT n FROM account_changes WHERE id = 1")
                 .fetch_one(p)
                 .await?

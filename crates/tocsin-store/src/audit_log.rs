@@ -4,6 +4,14 @@
 //! holds one page in memory. Exports pin the log's size first and include only the
 //! checkpoints within it, so an export taken while nodes keep appending still verifies.
 
+use crate::aggregates::*;
+use crate::tx::on_pool;
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, people::*,
+    schedules::*, variants::*,
+};
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 use std::collections::BTreeMap;
@@ -11,9 +19,6 @@ use std::io::Write;
 use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::export::{CsvWriter, ExportHeader, JsonlWriter, EXPORT_FORMAT};
 use tocsin_audit::{AuditEntry, AuditEvent, ChainBreak, ChainHash, ChainVerifier, VerifiedLog};
-
-use crate::tx::on_pool;
-use crate::{Store, StoreError};
 
 /// Which entries to read; every field left `None` matches all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -242,10 +247,10 @@ impl PageSink {
     }
 }
 
-impl Store {
+impl Audit<'_> {
     /// The number of entries in the log (the next sequence number).
-    pub async fn audit_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = on_pool!(self, p => {
+    pub async fn entry_count(self) -> Result<u64, StoreError> {
+        let n: i64 = on_pool!(self.store, p => {
             sqlx::query_scalar("SELECT next_seq FROM audit_head WHERE id = 1").fetch_one(p).await?
         });
         Ok(n.max(0) as u64)
@@ -253,7 +258,7 @@ impl Store {
 
     /// Entries matching `filter`, by sequence number, with their hashes. Unreadable rows
     /// are an error here; [`Store::verify_live`] names them.
-    pub async fn read_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
+    pub async fn read(self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
         let rows = self.raw_page(filter, true).await?;
         rows.into_iter()
             .map(|r| {
@@ -270,7 +275,7 @@ impl Store {
     }
 
     async fn raw_page(
-        &self,
+        self,
         filter: &AuditFilter,
         with_prev: bool,
     ) -> Result<Vec<RawRow>, StoreError> {
@@ -317,7 +322,7 @@ impl Store {
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let rows = on_pool!(self, p => {
+        let rows = on_pool!(self.store, p => {
             let mut q = sqlx::query(&sql);
             for param in &params {
                 q = match param {
@@ -352,12 +357,12 @@ impl Store {
     /// arrays: sqlx's SQLite driver pays per row and per column (each row crosses a
     /// thread), so one value per page reads several times faster than 5000 rows of 11.
     async fn packed_page(
-        &self,
+        self,
         after_seq: Option<u64>,
         limit: u64,
     ) -> Result<Vec<Result<RawRow, String>>, StoreError> {
         let after = after_seq.map_or(-1, |s| s as i64);
-        let text: Option<String> = on_pool!(self, p => {
+        let text: Option<String> = on_pool!(self.store, p => {
             sqlx::query_scalar(
                 "SELECT json_group_array(json_array(seq, time, actor, action, subjects, outcome, \
                  exercise, payload_sha256, playbook, account, hash) ORDER BY seq) FROM \
@@ -392,8 +397,8 @@ impl Store {
     }
 
     /// Every stored checkpoint, in the order written.
-    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let rows: Vec<(i64, String, String)> = on_pool!(self, p => {
+    pub async fn checkpoints(self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows: Vec<(i64, String, String)> = on_pool!(self.store, p => {
             sqlx::query_as("SELECT size, time, note FROM audit_checkpoints ORDER BY id").fetch_all(p).await?
         });
         Ok(rows
@@ -410,8 +415,8 @@ impl Store {
     /// server never starts signing checkpoints that the log's own key cannot verify (a
     /// second node started without the shared `audit-signing.key`, or a lost key
     /// silently replaced by a new one). A log without checkpoints passes.
-    pub async fn check_signing_key(&self) -> Result<(), StoreError> {
-        let newest: Option<(String,)> = on_pool!(self, p => {
+    pub async fn check_signing_key(self) -> Result<(), StoreError> {
+        let newest: Option<(String,)> = on_pool!(self.store, p => {
             sqlx::query_as("SELECT note FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
                 .fetch_optional(p)
                 .await?
@@ -419,17 +424,17 @@ impl Store {
         let Some((note,)) = newest else {
             return Ok(());
         };
-        let key = self.public_key();
+        let key = self.store.public_key();
         match tocsin_audit::checkpoint::open_checkpoint(&note, &key) {
             Ok(_) => Ok(()),
             Err(e) => {
-                let path = self.data_dir().join(tocsin_audit::KEY_FILE_NAME);
+                let path = self.store.data_dir().join(tocsin_audit::KEY_FILE_NAME);
                 Err(StoreError::Conflict(format!(
                     "{}: this key ({key}) did not sign the audit log's newest checkpoint ({e}). \
                      Every node must sign with the same key: copy audit-signing.key from a node \
                      that writes this log into {} (mode 600); see \"Running several nodes\"",
                     path.display(),
-                    self.data_dir().display()
+                    self.store.data_dir().display()
                 )))
             }
         }
@@ -438,7 +443,7 @@ impl Store {
     /// Verifies the whole live log: every link, every checkpoint, and `trusted` (the
     /// checkpoint kept outside the database, see [`Store::kept_checkpoint`]).
     pub async fn verify_live(
-        &self,
+        self,
         trusted: Option<&str>,
     ) -> Result<Result<VerifiedLog, ChainBreak>, StoreError> {
         let notes: Vec<String> = self
@@ -447,9 +452,9 @@ impl Store {
             .into_iter()
             .map(|c| c.note)
             .collect();
-        let mut v = ChainVerifier::new(&self.public_key(), &notes, trusted);
+        let mut v = ChainVerifier::new(&self.store.public_key(), &notes, trusted);
         let page = |after_seq: Option<u64>| {
-            let store = self.clone();
+            let store = self.store.clone();
             // Fetch the next page while this one is verified: reading and hashing
             // overlap, so a long log verifies in about the time of the slower of the two.
             tokio::spawn(async move {
@@ -461,8 +466,11 @@ impl Store {
                 match store.backend() {
                     // SQLite pages come packed into one value (see `packed_page`);
                     // PostgreSQL streams binary rows cheaply as they are.
-                    crate::Backend::Sqlite => store.packed_page(filter.after_seq, PAGE).await,
+                    crate::Backend::Sqlite => {
+                        store.audit().packed_page(filter.after_seq, PAGE).await
+                    }
                     crate::Backend::Postgres => Ok(store
+                        .audit()
                         .raw_page(&filter, false)
                         .await?
                         .into_iter()
@@ -492,15 +500,15 @@ impl Store {
         Ok(v.finish())
     }
 
-    fn export_header(&self, filter: &AuditFilter) -> ExportHeader {
-        let key = self.public_key();
+    fn export_header(self, filter: &AuditFilter) -> ExportHeader {
+        let key = self.store.public_key();
         ExportHeader {
             format: EXPORT_FORMAT.into(),
             origin: key.name().to_string(),
             public_key: key.to_string(),
             partial: filter.is_partial(),
             filters: filter.describe(),
-            exported_at: format_time(&self.now()),
+            exported_at: format_time(&self.store.now()),
         }
     }
 
@@ -508,18 +516,18 @@ impl Store {
     /// started, page by page (after each page, `pages` gets what was written);
     /// returns the log size pinned.
     async fn each_entry(
-        &self,
+        self,
         filter: &AuditFilter,
         pages: Option<&PageSink>,
         mut each: impl FnMut(&StoredEntry) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
-        let size = self.audit_len().await?;
+        let size = self.entry_count().await?;
         let mut page = AuditFilter {
             limit: Some(PAGE),
             ..filter.clone()
         };
         'pages: loop {
-            let rows = self.read_audit(&page).await?;
+            let rows = self.read(&page).await?;
             let Some(last) = rows.last().map(|r| r.entry.seq) else {
                 break;
             };
@@ -540,7 +548,7 @@ impl Store {
     /// Writes a JSONL export (header, entries with hashes, checkpoints within the
     /// exported size). Returns the number of entries written.
     pub async fn export_jsonl<W: Write>(
-        &self,
+        self,
         filter: &AuditFilter,
         out: W,
     ) -> Result<u64, StoreError> {
@@ -549,7 +557,7 @@ impl Store {
 
     /// Writes a CSV export of the matching entries. Returns the number written.
     pub async fn export_csv<W: Write>(
-        &self,
+        self,
         filter: &AuditFilter,
         out: W,
     ) -> Result<u64, StoreError> {
@@ -561,7 +569,7 @@ impl Store {
     /// receiver is gone; a failure part-way is sent as the last chunk, so whoever
     /// serves the stream can cut the transfer off instead of ending it as if complete.
     pub async fn stream_export(
-        &self,
+        self,
         filter: &AuditFilter,
         format: ExportFormat,
         chunks: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
@@ -597,7 +605,7 @@ impl Store {
     }
 
     async fn write_jsonl<W: Write>(
-        &self,
+        self,
         filter: &AuditFilter,
         out: W,
         pages: Option<&PageSink>,
@@ -624,7 +632,7 @@ impl Store {
     }
 
     async fn write_csv<W: Write>(
-        &self,
+        self,
         filter: &AuditFilter,
         out: W,
         pages: Option<&PageSink>,

@@ -8,13 +8,18 @@
 //! is not audited (nobody did anything); marking it for an answer is, naming the session,
 //! the post and its public URL, never its text.
 
+use crate::aggregates::*;
+use crate::time::{opt_time, time_col};
+use crate::tx::{on_pool, on_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, people::*,
+    schedules::*, variants::*,
+};
 use chrono::{DateTime, Utc};
 use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
-
-use crate::tx::{on_pool, on_tx, Tx};
-use crate::workflow::{opt_time, time_col};
-use crate::{Store, StoreError};
 
 /// Where a post stands as a question to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,7 +184,7 @@ fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
     })
 }
 
-impl Tx<'_> {
+impl ConversationTx<'_, '_> {
     /// Moves a post of a session's conversation to `state` (`None` clears it), audited as
     /// `conversation.question_marked`, `_answered` or `_cleared` with the session, the post
     /// and its URL. Setting the state it already has changes nothing and writes no entry.
@@ -191,8 +196,8 @@ impl Tx<'_> {
         post_id: i64,
         state: Option<QuestionState>,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
-        let found: Option<(Option<String>, Option<String>, String, bool)> = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let found: Option<(Option<String>, Option<String>, String, bool)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT p.question, p.url, p.remote_id, s.exercise FROM conversation_posts p \
                  JOIN live_sessions s ON s.id = p.session_id WHERE p.id = $1 AND p.session_id = $2",
@@ -211,7 +216,7 @@ impl Tx<'_> {
         if current.as_deref() == wanted {
             return Ok(());
         }
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE conversation_posts SET question = $1, question_by = $2, question_at = $3 \
                  WHERE id = $4",
@@ -223,74 +228,31 @@ impl Tx<'_> {
             .execute(&mut *c)
             .await?;
         });
-        self.append_audit(
-            AuditEvent::new(actor, QuestionState::action(state))
-                .subject("session", session_id.to_string())
-                .subject("conversation_post", post_id.to_string())
-                .outcome(url.unwrap_or(remote_id))
-                .exercise(exercise),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Ends an open live session (its hashtag is no longer monitored and no new draft can
-    /// post into it), audited as `session.end`. [`StoreError::NotFound`] if there is no
-    /// such session, [`StoreError::Conflict`] if it has ended already.
-    pub async fn end_session(&mut self, actor: &str, session_id: i64) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
-        let ended: Option<(String, bool)> = on_tx!(self, c => {
-            sqlx::query_as(
-                "UPDATE live_sessions SET state = 'ended', ended_at = $1, ended_by = $2 \
-                 WHERE id = $3 AND state = 'open' RETURNING playbook_id, exercise",
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, QuestionState::action(state))
+                    .subject("session", session_id.to_string())
+                    .subject("conversation_post", post_id.to_string())
+                    .outcome(url.unwrap_or(remote_id))
+                    .exercise(exercise),
             )
-            .bind(&now)
-            .bind(actor)
-            .bind(session_id)
-            .fetch_optional(&mut *c)
-            .await?
-        });
-        let Some((playbook_id, exercise)) = ended else {
-            let state: Option<(String, Option<String>)> = on_tx!(self, c => {
-                sqlx::query_as("SELECT state, ended_at FROM live_sessions WHERE id = $1")
-                    .bind(session_id)
-                    .fetch_optional(&mut *c)
-                    .await?
-            });
-            return Err(match state {
-                None => StoreError::NotFound(format!("live session {session_id}")),
-                Some((state, at)) => StoreError::Conflict(match at {
-                    Some(at) if state == "ended" => {
-                        format!("live session {session_id} already ended at {at}")
-                    }
-                    _ => format!("live session {session_id} is {state}, not open"),
-                }),
-            });
-        };
-        self.append_audit(
-            AuditEvent::new(actor, "session.end")
-                .subject("session", session_id.to_string())
-                .subject("playbook", playbook_id)
-                .outcome("ended")
-                .exercise(exercise),
-        )
-        .await?;
+            .await?;
         Ok(())
     }
 }
 
-impl Store {
+impl Conversation<'_> {
     /// Stores a post heard under an open session's hashtag. `Some(id)` only when this call
     /// stored it: `None` when it was stored before (by this node or another) or the
     /// session is not open.
-    pub async fn insert_conversation_post(
-        &self,
+    pub async fn insert_post(
+        self,
         session_id: i64,
         post: &NewConversationPost,
     ) -> Result<Option<i64>, StoreError> {
-        let heard_at = format_time(&self.now());
+        let heard_at = format_time(&self.store.now());
         let posted_at = format_time(&post.posted_at);
-        Ok(on_pool!(self, p => {
+        Ok(on_pool!(self.store, p => {
             sqlx::query_scalar(
                 "INSERT INTO conversation_posts (session_id, platform, source_instance, remote_id, \
                  source_post_id, author_handle, author_name, text, url, posted_at, heard_at) \
@@ -318,14 +280,14 @@ impl Store {
     /// stream that heard it names it: `source_instance` (`None` for Bluesky) and
     /// `source_post_id`. Returns the copies this call marked (none when they were marked
     /// before or never stored).
-    pub async fn mark_conversation_deleted(
-        &self,
+    pub async fn mark_deleted(
+        self,
         platform: &str,
         source_instance: Option<&str>,
         source_post_id: &str,
     ) -> Result<Vec<DeletedPost>, StoreError> {
-        let now = format_time(&self.now());
-        let rows: Vec<(i64, i64)> = on_pool!(self, p => {
+        let now = format_time(&self.store.now());
+        let rows: Vec<(i64, i64)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "UPDATE conversation_posts SET deleted_at = $1 \
                  WHERE platform = $2 AND COALESCE(source_instance, '') = $3 \
@@ -350,8 +312,8 @@ impl Store {
     /// A session's conversation, newest post first, at most `limit` posts; with
     /// `questions_only`, only posts marked for an answer or answered. Deleted posts are
     /// listed (with `deleted_at`).
-    pub async fn conversation(
-        &self,
+    pub async fn posts(
+        self,
         session_id: i64,
         limit: i64,
         questions_only: bool,
@@ -365,7 +327,7 @@ impl Store {
             "SELECT {POST_COLUMNS} FROM conversation_posts WHERE session_id = $1{filter} \
              ORDER BY posted_at DESC, id DESC LIMIT $2"
         );
-        let rows: Vec<PostRow> = on_pool!(self, p => {
+        let rows: Vec<PostRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql)
                 .bind(session_id)
                 .bind(limit.max(0))
@@ -376,15 +338,15 @@ impl Store {
     }
 
     /// One post of a session's conversation.
-    pub async fn conversation_post(
-        &self,
+    pub async fn post(
+        self,
         session_id: i64,
         post_id: i64,
     ) -> Result<Option<ConversationPost>, StoreError> {
         let sql = format!(
             "SELECT {POST_COLUMNS} FROM conversation_posts WHERE session_id = $1 AND id = $2"
         );
-        let row: Option<PostRow> = on_pool!(self, p => {
+        let row: Option<PostRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql)
                 .bind(session_id)
                 .bind(post_id)
@@ -396,21 +358,16 @@ impl Store {
 
     /// [`Tx::set_question`] in its own transaction.
     pub async fn set_question(
-        &self,
+        self,
         actor: &str,
         session_id: i64,
         post_id: i64,
         state: Option<QuestionState>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.set_question(actor, session_id, post_id, state).await?;
-        tx.commit().await
-    }
-
-    /// [`Tx::end_session`] in its own transaction.
-    pub async fn end_session(&self, actor: &str, session_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.end_session(actor, session_id).await?;
+        let mut tx = self.store.begin().await?;
+        tx.conversation()
+            .set_question(actor, session_id, post_id, state)
+            .await?;
         tx.commit().await
     }
 }

@@ -5,13 +5,17 @@
 //! A retraction or correction message keeps the draft of the message it acts on, so the
 //! same playbook filter finds the originals and what withdrew them.
 
+use crate::aggregates::*;
+use crate::tx::on_pool;
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, people::*,
+    schedules::*, variants::*,
+};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use tocsin_audit::entry::parse_time;
-
-use crate::records::StoredVariant;
-use crate::tx::on_pool;
-use crate::{Backend, Store, StoreError};
 
 /// Message ids per variants query (one parameter each, far below both backends' limits).
 const IDS_PER_QUERY: usize = 500;
@@ -102,11 +106,11 @@ fn placeholders(backend: Backend, first: usize, n: usize) -> Vec<String> {
         .collect()
 }
 
-impl Store {
+impl Feed<'_> {
     /// Up to `limit` approved messages, newest (highest id) first, real or exercise as
     /// `exercise` says, from drafts of `playbooks`, with ids up to `up_to` when given.
-    pub async fn feed_messages(
-        &self,
+    pub async fn messages(
+        self,
         exercise: bool,
         playbooks: &[String],
         up_to: Option<i64>,
@@ -115,7 +119,7 @@ impl Store {
         if playbooks.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        let p = placeholders(self.backend(), 1, playbooks.len() + 3);
+        let p = placeholders(self.store.backend(), 1, playbooks.len() + 3);
         let (head, rest) = p.split_at(2);
         let (listed, last) = rest.split_at(playbooks.len());
         let sql = format!(
@@ -129,7 +133,7 @@ impl Store {
             listed.join(", "),
             last.first().map_or("", String::as_str),
         );
-        let rows: Vec<FeedRow> = on_pool!(self, c => {
+        let rows: Vec<FeedRow> = on_pool!(self.store, c => {
             let mut q = sqlx::query_as(&sql).bind(exercise).bind(up_to.unwrap_or(i64::MAX));
             for playbook in playbooks {
                 q = q.bind(playbook);
@@ -161,7 +165,7 @@ impl Store {
 
     /// The stored variants of these messages, per message, in stored order.
     async fn variants_of(
-        &self,
+        self,
         ids: &[i64],
     ) -> Result<BTreeMap<i64, Vec<StoredVariant>>, StoreError> {
         let mut out: BTreeMap<i64, Vec<StoredVariant>> = BTreeMap::new();
@@ -170,9 +174,9 @@ impl Store {
                 "SELECT v.message_id, v.platform, v.body_sha256, b.body FROM rendered_variants v \
                  LEFT JOIN rendered_bodies b ON b.variant_id = v.id \
                  WHERE v.message_id IN ({}) ORDER BY v.id",
-                placeholders(self.backend(), 1, chunk.len()).join(", ")
+                placeholders(self.store.backend(), 1, chunk.len()).join(", ")
             );
-            let rows: Vec<(i64, String, String, Option<String>)> = on_pool!(self, c => {
+            let rows: Vec<(i64, String, String, Option<String>)> = on_pool!(self.store, c => {
                 let mut q = sqlx::query_as(&sql);
                 for id in chunk {
                     q = q.bind(id);

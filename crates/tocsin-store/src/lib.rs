@@ -19,36 +19,51 @@
 //! `NOTIFY`), [`conversation`] the public posts heard under a live session's hashtag.
 
 pub mod accounts;
+pub mod aggregates;
 pub mod audit_log;
 pub mod backend;
+pub mod consent;
 pub mod conversation;
+pub mod drafts;
 mod error;
 pub mod feed;
+pub mod live_sessions;
+pub mod messages;
 pub mod notify;
 pub mod oauth;
 pub mod outbox;
 pub mod people;
-pub mod records;
+pub mod playbooks;
+pub mod retention;
+pub mod schedules;
+mod time;
 pub mod tx;
-pub mod workflow;
+pub mod variants;
 
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tocsin_audit::{NoteSigner, NoteVerifier};
 
+pub use accounts::{Account, NewAccount};
 pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValue};
+pub use aggregates::*;
 pub use audit_log::{AuditFilter, ExportFormat, StoredCheckpoint, StoredEntry};
 pub use backend::{Backend, SCHEMA_VERSION};
+pub use consent::{ConsentRecord, NewConsent};
 pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
+pub use drafts::{
+    Draft, DraftListItem, NewDraft, WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED, DRAFT_STATE_DRAFT,
+};
 pub use error::StoreError;
 pub use feed::FeedMessage;
-pub use records::*;
+pub use live_sessions::LiveSessionRow;
+pub use messages::{Delivery, DeliveryRow, MessageSummary};
+pub use outbox::{DeliveryState, NewMessage};
+pub use people::{NewUser, User};
+pub use playbooks::PlaybookApproval;
 pub use tx::{AuditAppend, Tx};
-pub use workflow::{
-    ConsentRecord, DeliveryRow, DraftListItem, LiveSessionRow, MessageSummary, NewConsent,
-    WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED, DRAFT_STATE_DRAFT,
-};
+pub use variants::{RenderedVariant, StoredVariant};
 
 /// The file beside the database that keeps the newest checkpoint this node signed.
 pub const KEPT_CHECKPOINT_FILE: &str = "audit-checkpoint.txt";

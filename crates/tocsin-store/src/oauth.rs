@@ -16,15 +16,18 @@
 //! callback are audited by the web layer as `account.oauth_refused`. No entry holds a
 //! token, a code, a verifier or a client secret, sealed or not.
 
+use crate::aggregates::*;
+use crate::tx::{on_pool, on_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, people::*,
+    schedules::*, variants::*,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
-
-use crate::accounts::AccountStatus;
-use crate::records::NewAccount;
-use crate::tx::{on_pool, on_tx, Tx};
-use crate::{Store, StoreError};
 
 fn decode(what: String) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(what.into()))
@@ -318,16 +321,13 @@ pub struct OAuthRotated {
     pub clients: u64,
 }
 
-impl Tx<'_> {
+impl OAuthTx<'_, '_> {
     /// Records an authorisation under way; audited as `account.oauth_start`.
-    pub async fn insert_oauth_pending(
-        &mut self,
-        pending: &NewOAuthPending,
-    ) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
+    pub async fn insert_pending(&mut self, pending: &NewOAuthPending) -> Result<(), StoreError> {
+        let now = format_time(&self.tx.now());
         let settings = serde_json::to_string(&pending.settings)
             .map_err(|e| StoreError::Conflict(format!("settings: {e}")))?;
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO oauth_pending (state_hash, platform, instance_url, account_id, \
                  expected_handle, display_name, settings_json, verifier_sealed, redirect_uri, \
@@ -357,23 +357,24 @@ impl Tx<'_> {
         if let Some(instance) = &pending.instance_url {
             event = event.subject("instance", instance.as_str());
         }
-        self.append_audit(event.outcome(format!(
-            "authorisation started, expires {}",
-            format_time(&pending.expires_at)
-        )))
-        .await?;
+        self.tx
+            .append_audit(event.outcome(format!(
+                "authorisation started, expires {}",
+                format_time(&pending.expires_at)
+            )))
+            .await?;
         Ok(())
     }
 
     /// Marks an authorisation used, with how it ended, if nobody used it before; returns
     /// whether this call was the one that used it (a state is good for one callback).
-    pub async fn finish_oauth_pending(
+    pub async fn finish_pending(
         &mut self,
         state_hash: &str,
         outcome: &str,
     ) -> Result<bool, StoreError> {
-        let now = format_time(&self.now());
-        let rows = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE oauth_pending SET used_at = $1, outcome = $2 \
                  WHERE state_hash = $3 AND used_at IS NULL",
@@ -389,12 +390,12 @@ impl Tx<'_> {
     }
 
     /// Sets how an authorisation ended (after [`Tx::finish_oauth_pending`] used it).
-    pub async fn set_oauth_pending_outcome(
+    pub async fn set_pending_outcome(
         &mut self,
         state_hash: &str,
         outcome: &str,
     ) -> Result<(), StoreError> {
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query("UPDATE oauth_pending SET outcome = $1 WHERE state_hash = $2")
                 .bind(outcome)
                 .bind(state_hash)
@@ -406,9 +407,9 @@ impl Tx<'_> {
 
     /// Deletes authorisations that expired before `before` (kept a while after expiry so
     /// a late callback is told "expired" or "used", not "unknown").
-    pub async fn purge_oauth_pending(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn purge_pending(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = format_time(&before);
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM oauth_pending WHERE expires_at < $1")
                 .bind(&before)
                 .execute(&mut *c)
@@ -424,9 +425,9 @@ impl Tx<'_> {
         id: i64,
         meta: &OAuthTokenMeta,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
+        let now = format_time(&self.tx.now());
         let expires = meta.expires_at.as_ref().map(format_time);
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM account_oauth WHERE account_id = $1")
                 .bind(id)
                 .execute(&mut *c)
@@ -470,7 +471,7 @@ impl Tx<'_> {
     /// Adds an account with its token bundle (sealed by `seal` once the new id is known)
     /// and its token facts, in this transaction: audited as `account.add` and
     /// `account.oauth_connect`. Nothing is stored if any part fails.
-    pub async fn add_oauth_account(
+    pub async fn add_account(
         &mut self,
         actor: &str,
         account: &NewAccount,
@@ -479,10 +480,13 @@ impl Tx<'_> {
         seal: impl FnOnce(i64) -> Result<Vec<u8>, String>,
     ) -> Result<i64, StoreError> {
         let id = self
-            .add_account_sealed(actor, account, settings, |id| seal(id).map(Some))
+            .tx
+            .accounts()
+            .add_sealed(actor, account, settings, |id| seal(id).map(Some))
             .await?;
         self.upsert_account_oauth(actor, id, meta).await?;
-        self.append_audit(Self::connect_event(actor, id, meta, "connected"))
+        self.tx
+            .append_audit(Self::connect_event(actor, id, meta, "connected"))
             .await?;
         Ok(id)
     }
@@ -490,16 +494,17 @@ impl Tx<'_> {
     /// Gives an existing account a new token bundle (sealed to its id) and token facts,
     /// and marks it connected: audited as `account.secret_replace` and
     /// `account.oauth_connect`.
-    pub async fn reconnect_oauth_account(
+    pub async fn reconnect_account(
         &mut self,
         actor: &str,
         id: i64,
         sealed: &[u8],
         meta: &OAuthTokenMeta,
     ) -> Result<(), StoreError> {
-        self.replace_account_secret(actor, id, sealed).await?;
+        self.tx.accounts().replace_secret(actor, id, sealed).await?;
         self.upsert_account_oauth(actor, id, meta).await?;
-        self.append_audit(Self::connect_event(actor, id, meta, "reconnected"))
+        self.tx
+            .append_audit(Self::connect_event(actor, id, meta, "reconnected"))
             .await?;
         Ok(())
     }
@@ -517,8 +522,8 @@ impl Tx<'_> {
         scopes: &[String],
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let now = format_time(&self.now());
-        let rows = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2 \
                  WHERE id = $3 AND token_encrypted = $4 AND status <> 'disabled'",
@@ -535,7 +540,7 @@ impl Tx<'_> {
             return Ok(false);
         }
         let expires = expires_at.as_ref().map(format_time);
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE account_oauth SET scopes = $1, expires_at = $2, refreshed_at = $3, \
                  refresh_error = NULL WHERE account_id = $4",
@@ -547,17 +552,20 @@ impl Tx<'_> {
             .execute(&mut *c)
             .await?;
         });
-        self.set_account_status(actor, id, AccountStatus::Connected, None)
+        self.tx
+            .accounts()
+            .set_status(actor, id, AccountStatus::Connected, None)
             .await?;
-        self.append_audit(
-            AuditEvent::new(actor, "account.token_refresh")
-                .subject("account", id.to_string())
-                .outcome(match &expires {
-                    Some(t) => format!("refreshed, expires {t}"),
-                    None => "refreshed".to_string(),
-                }),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.token_refresh")
+                    .subject("account", id.to_string())
+                    .outcome(match &expires {
+                        Some(t) => format!("refreshed, expires {t}"),
+                        None => "refreshed".to_string(),
+                    }),
+            )
+            .await?;
         Ok(true)
     }
 
@@ -571,7 +579,7 @@ impl Tx<'_> {
         why: &str,
     ) -> Result<(), StoreError> {
         let why: String = why.chars().take(300).collect();
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query("UPDATE account_oauth SET refresh_error = $1 WHERE account_id = $2")
                 .bind(&why)
                 .bind(id)
@@ -579,20 +587,23 @@ impl Tx<'_> {
                 .await?;
         });
         let detail = format!("token refresh failed: {why}");
-        self.set_account_status(actor, id, AccountStatus::AuthFailed, Some(&detail))
+        self.tx
+            .accounts()
+            .set_status(actor, id, AccountStatus::AuthFailed, Some(&detail))
             .await?;
-        self.append_audit(
-            AuditEvent::new(actor, "account.token_refresh")
-                .subject("account", id.to_string())
-                .outcome(format!("failed: {why}")),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.token_refresh")
+                    .subject("account", id.to_string())
+                    .outcome(format!("failed: {why}")),
+            )
+            .await?;
         Ok(())
     }
 
     /// Forgets an account's token facts (its secret was replaced by a pasted one).
-    pub async fn forget_account_oauth(&mut self, id: i64) -> Result<(), StoreError> {
-        on_tx!(self, c => {
+    pub async fn forget_account(&mut self, id: i64) -> Result<(), StoreError> {
+        on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM account_oauth WHERE account_id = $1")
                 .bind(id)
                 .execute(&mut *c)
@@ -603,13 +614,13 @@ impl Tx<'_> {
 
     /// Stores (or replaces) the client registered with an instance; audited as
     /// `oauth.client_register`.
-    pub async fn save_oauth_client(
+    pub async fn save_client(
         &mut self,
         actor: &str,
         client: &OAuthClientRecord,
     ) -> Result<(), StoreError> {
         let created = format_time(&client.created_at);
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM oauth_clients WHERE instance_url = $1")
                 .bind(&client.instance_url)
                 .execute(&mut *c)
@@ -627,29 +638,30 @@ impl Tx<'_> {
             .execute(&mut *c)
             .await?;
         });
-        self.append_audit(
-            AuditEvent::new(actor, "oauth.client_register")
-                .subject("platform", client.platform.as_str())
-                .subject("instance", client.instance_url.as_str())
-                .outcome(format!("scopes: {}", client.scopes)),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "oauth.client_register")
+                    .subject("platform", client.platform.as_str())
+                    .subject("instance", client.instance_url.as_str())
+                    .outcome(format!("scopes: {}", client.scopes)),
+            )
+            .await?;
         Ok(())
     }
 
     /// Re-seals every sealed OAuth value (pending verifiers, registered clients) with
     /// `reseal` (owner: the state hash or the instance URL), in this transaction; a value
     /// `reseal` refuses fails the call.
-    pub async fn rotate_oauth_sealed(
+    pub async fn rotate_sealed(
         &mut self,
         mut reseal: impl FnMut(OAuthSealedKind, &str, &[u8]) -> Result<Vec<u8>, String>,
     ) -> Result<OAuthRotated, StoreError> {
-        let pending: Vec<(String, Vec<u8>)> = on_tx!(self, c => {
+        let pending: Vec<(String, Vec<u8>)> = on_tx!(self.tx, c => {
             sqlx::query_as("SELECT state_hash, verifier_sealed FROM oauth_pending ORDER BY state_hash")
                 .fetch_all(&mut *c)
                 .await?
         });
-        let clients: Vec<(String, Vec<u8>)> = on_tx!(self, c => {
+        let clients: Vec<(String, Vec<u8>)> = on_tx!(self.tx, c => {
             sqlx::query_as("SELECT instance_url, client_sealed FROM oauth_clients ORDER BY instance_url")
                 .fetch_all(&mut *c)
                 .await?
@@ -658,7 +670,7 @@ impl Tx<'_> {
         for (owner, old) in &pending {
             let new = reseal(OAuthSealedKind::PendingVerifier, owner, old)
                 .map_err(StoreError::Sealing)?;
-            on_tx!(self, c => {
+            on_tx!(self.tx, c => {
                 sqlx::query("UPDATE oauth_pending SET verifier_sealed = $1 WHERE state_hash = $2")
                     .bind(new.as_slice())
                     .bind(owner)
@@ -669,7 +681,7 @@ impl Tx<'_> {
         }
         for (owner, old) in &clients {
             let new = reseal(OAuthSealedKind::Client, owner, old).map_err(StoreError::Sealing)?;
-            on_tx!(self, c => {
+            on_tx!(self.tx, c => {
                 sqlx::query("UPDATE oauth_clients SET client_sealed = $1 WHERE instance_url = $2")
                     .bind(new.as_slice())
                     .bind(owner)
@@ -682,14 +694,11 @@ impl Tx<'_> {
     }
 }
 
-impl Store {
+impl OAuth<'_> {
     /// An authorisation by the SHA-256 (hex) of its state.
-    pub async fn oauth_pending(
-        &self,
-        state_hash: &str,
-    ) -> Result<Option<OAuthPending>, StoreError> {
+    pub async fn pending(self, state_hash: &str) -> Result<Option<OAuthPending>, StoreError> {
         let sql = format!("SELECT {PENDING_COLUMNS} FROM oauth_pending WHERE state_hash = $1");
-        let row: Option<PendingRow> = on_pool!(self, p => {
+        let row: Option<PendingRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(state_hash).fetch_optional(p).await?
         });
         row.map(pending_from_row).transpose()
@@ -697,28 +706,28 @@ impl Store {
 
     /// Records an authorisation under way in its own transaction (see
     /// [`Tx::insert_oauth_pending`]), first deleting ones that expired over a day ago.
-    pub async fn insert_oauth_pending(&self, pending: &NewOAuthPending) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let day_ago = self.now() - chrono::Duration::days(1);
-        tx.purge_oauth_pending(day_ago).await?;
-        tx.insert_oauth_pending(pending).await?;
+    pub async fn insert_pending(self, pending: &NewOAuthPending) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        let day_ago = self.store.now() - chrono::Duration::days(1);
+        tx.oauth().purge_pending(day_ago).await?;
+        tx.oauth().insert_pending(pending).await?;
         tx.commit().await
     }
 
     /// One account's token facts.
-    pub async fn account_oauth(&self, id: i64) -> Result<Option<AccountOAuth>, StoreError> {
+    pub async fn account(self, id: i64) -> Result<Option<AccountOAuth>, StoreError> {
         let sql =
             format!("SELECT {ACCOUNT_OAUTH_COLUMNS} FROM account_oauth WHERE account_id = $1");
-        let row: Option<AccountOAuthRow> = on_pool!(self, p => {
+        let row: Option<AccountOAuthRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(id).fetch_optional(p).await?
         });
         row.map(account_oauth_from_row).transpose()
     }
 
     /// Every OAuth account's token facts, by account id.
-    pub async fn account_oauths(&self) -> Result<Vec<AccountOAuth>, StoreError> {
+    pub async fn accounts(self) -> Result<Vec<AccountOAuth>, StoreError> {
         let sql = format!("SELECT {ACCOUNT_OAUTH_COLUMNS} FROM account_oauth ORDER BY account_id");
-        let rows: Vec<AccountOAuthRow> = on_pool!(self, p => {
+        let rows: Vec<AccountOAuthRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).fetch_all(p).await?
         });
         rows.into_iter().map(account_oauth_from_row).collect()
@@ -727,7 +736,7 @@ impl Store {
     /// Stores a refreshed token bundle in its own transaction (see
     /// [`Tx::store_refreshed_tokens`]); `false` when another refresh got there first.
     pub async fn store_refreshed_tokens(
-        &self,
+        self,
         actor: &str,
         id: i64,
         expected: &[u8],
@@ -735,8 +744,9 @@ impl Store {
         scopes: &[String],
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let stored = tx
+            .oauth()
             .store_refreshed_tokens(actor, id, expected, sealed, scopes, expires_at)
             .await?;
         tx.commit().await?;
@@ -746,22 +756,19 @@ impl Store {
     /// Records a failed refresh in its own transaction (see
     /// [`Tx::record_refresh_failure`]).
     pub async fn record_refresh_failure(
-        &self,
+        self,
         actor: &str,
         id: i64,
         why: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.record_refresh_failure(actor, id, why).await?;
+        let mut tx = self.store.begin().await?;
+        tx.oauth().record_refresh_failure(actor, id, why).await?;
         tx.commit().await
     }
 
     /// The client registered with an instance, if any.
-    pub async fn oauth_client(
-        &self,
-        instance_url: &str,
-    ) -> Result<Option<OAuthClientRecord>, StoreError> {
-        let row: Option<(String, String, Vec<u8>, String, String, String)> = on_pool!(self, p => {
+    pub async fn client(self, instance_url: &str) -> Result<Option<OAuthClientRecord>, StoreError> {
+        let row: Option<(String, String, Vec<u8>, String, String, String)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT instance_url, platform, client_sealed, redirect_uri, scopes, created_at \
                  FROM oauth_clients WHERE instance_url = $1",
@@ -786,20 +793,20 @@ impl Store {
     }
 
     /// Stores the client registered with an instance in its own transaction.
-    pub async fn save_oauth_client(
-        &self,
+    pub async fn save_client(
+        self,
         actor: &str,
         client: &OAuthClientRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.save_oauth_client(actor, client).await?;
+        let mut tx = self.store.begin().await?;
+        tx.oauth().save_client(actor, client).await?;
         tx.commit().await
     }
 
     /// Forgets an account's token facts in its own transaction.
-    pub async fn forget_account_oauth(&self, id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        tx.forget_account_oauth(id).await?;
+    pub async fn forget_account(self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.oauth().forget_account(id).await?;
         tx.commit().await
     }
 }

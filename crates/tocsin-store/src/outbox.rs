@@ -7,15 +7,107 @@
 //! delivery's current fencing token, so a worker whose lease expired cannot overwrite the
 //! new owner's result. Every state change writes its audit entry in the same transaction.
 
+use serde::{Deserialize, Serialize};
+
+use crate::aggregates::*;
+use crate::tx::{cacheable_chunks, on_pool, on_tx, one_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, people::*, schedules::*,
+    variants::*,
+};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row as _;
 use std::collections::BTreeMap;
-use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
-use crate::records::{DeliveryState, NewMessage, RenderedVariant};
-use crate::tx::{on_pool, on_tx};
-use crate::{Backend, Store, StoreError, Tx};
+/// Outbox rows per multi-row INSERT at approval (4 parameters each); a power of two, see
+/// [`cacheable_chunks`].
+const DELIVERY_ROWS_PER_INSERT: usize = 256;
+
+/// An approved message to create with its outbox rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The draft approved.
+    pub draft_id: i64,
+    /// The approver.
+    pub approved_by: String,
+    /// Whether it is an exercise.
+    pub exercise: bool,
+    /// Whether one person published it through break-glass.
+    pub break_glass: bool,
+    /// The texts approved, per platform.
+    pub variants: Vec<RenderedVariant>,
+    /// The accounts to deliver to.
+    pub account_ids: Vec<i64>,
+}
+
+/// The state of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting to be sent.
+    Pending,
+    /// Claimed by a worker.
+    Sending,
+    /// Posted; remote id recorded.
+    Sent,
+    /// Failed and will be retried.
+    RetryWait,
+    /// Failed for good.
+    Failed,
+    /// Sent, but the answer was lost: reconcile before retrying.
+    Unknown,
+    /// Removed from the platform.
+    Retracted,
+    /// Never sent: the message was retracted first.
+    Cancelled,
+}
+
+impl DeliveryState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::RetryWait => "retry_wait",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Unknown => "unknown",
+            DeliveryState::Retracted => "retracted",
+            DeliveryState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether nothing more will happen to the delivery (sent, failed, retracted or
+    /// cancelled). [`crate::outbox`] waits on the same set in SQL.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Sent
+                | DeliveryState::Failed
+                | DeliveryState::Retracted
+                | DeliveryState::Cancelled
+        )
+    }
+
+    /// From the stored name.
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        Some(match text {
+            "pending" => DeliveryState::Pending,
+            "sending" => DeliveryState::Sending,
+            "sent" => DeliveryState::Sent,
+            "retry_wait" => DeliveryState::RetryWait,
+            "failed" => DeliveryState::Failed,
+            "unknown" => DeliveryState::Unknown,
+            "retracted" => DeliveryState::Retracted,
+            "cancelled" => DeliveryState::Cancelled,
+            _ => return None,
+        })
+    }
+}
 
 /// The settled delivery states as an SQL list (see [`crate::DeliveryState::is_settled`]): a
 /// live-session post or a retraction waits until the row it follows is one of these.
@@ -210,27 +302,6 @@ pub enum RetractMode {
     Correct,
 }
 
-/// A recurring repeat of a message, as the panel lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecurringSchedule {
-    /// Id.
-    pub id: i64,
-    /// The message repeated.
-    pub message_id: i64,
-    /// The next run.
-    pub run_at: DateTime<Utc>,
-    /// Seconds between runs.
-    pub every_seconds: i64,
-    /// No runs after this.
-    pub until_at: Option<DateTime<Utc>>,
-    /// Runs so far.
-    pub fired: i64,
-    /// `scheduled`, `done` or `cancelled`.
-    pub state: String,
-    /// Who set it up.
-    pub created_by: String,
-}
-
 /// What a retraction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetractSummary {
@@ -299,13 +370,6 @@ type MessageRow = (
     Option<String>,
 );
 
-/// `id, message_id, run_at, every_seconds, until_at` of a schedule.
-type ScheduleRow = (i64, i64, String, i64, Option<String>);
-
-fn time(text: Option<String>) -> Option<DateTime<Utc>> {
-    text.as_deref().and_then(parse_time)
-}
-
 /// The state a claim took a delivery from (`claimed_from`, set by the claim itself).
 fn claimed_from(text: Option<String>) -> Result<DeliveryState, StoreError> {
     let text = text.unwrap_or_default();
@@ -316,11 +380,102 @@ fn claimed_from(text: Option<String>) -> Result<DeliveryState, StoreError> {
     })
 }
 
-impl Tx<'_> {
+impl OutboxTx<'_, '_> {
+    /// Creates an approved message, its variants and one pending delivery per account,
+    /// all in this transaction (the outbox), audited as `message.approve`.
+    pub async fn create_message(&mut self, message: &NewMessage) -> Result<i64, StoreError> {
+        let now = format_time(&self.tx.now());
+        let (id, playbook): (i64, Option<String>) = on_tx!(self.tx, c => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (draft_id, approved_by, approved_at, exercise, break_glass) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(message.draft_id)
+            .bind(&message.approved_by)
+            .bind(&now)
+            .bind(message.exercise)
+            .bind(message.break_glass)
+            .fetch_one(&mut *c)
+            .await?;
+            let playbook: Option<String> = sqlx::query_scalar("SELECT playbook_id FROM drafts WHERE id = $1")
+                .bind(message.draft_id)
+                .fetch_optional(&mut *c)
+                .await?;
+            (id, playbook)
+        });
+        self.insert_deliveries(id, &message.account_ids, &now)
+            .await?;
+        self.tx
+            .insert_variants(None, Some(id), &message.variants, &now)
+            .await?;
+        let mut event = AuditEvent::new(message.approved_by.as_str(), "message.approve")
+            .subject("message", id.to_string())
+            .subject("draft", message.draft_id.to_string())
+            .outcome(if message.break_glass {
+                "break_glass"
+            } else {
+                "approved"
+            })
+            .exercise(message.exercise)
+            .payload(&variants_commitment(&message.variants));
+        if let Some(p) = playbook {
+            event = event.subject("playbook", p);
+        }
+        self.tx.append_audit(event).await?;
+        Ok(id)
+    }
+
+    /// One pending delivery of `message_id` per account (the outbox), a few hundred rows
+    /// per statement: one statement per row cost a round trip to the database each, which
+    /// at 10,000 accounts was most of an approval's time.
+    async fn insert_deliveries(
+        &mut self,
+        message_id: i64,
+        account_ids: &[i64],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let backend = self.tx.store.backend();
+        for chunk in cacheable_chunks(account_ids, DELIVERY_ROWS_PER_INSERT) {
+            let values = (0..chunk.len())
+                .map(|i| match backend {
+                    // Positional `?` on SQLite: sqlx looks `$n` names up one by one.
+                    Backend::Sqlite => "(?, ?, 'pending', 0, ?, 0, ?)".to_string(),
+                    Backend::Postgres => {
+                        let b = i * 4;
+                        format!(
+                            "(${}, ${}, 'pending', 0, ${}, 0, ${})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4
+                        )
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO deliveries (message_id, account_id, state, attempts, idempotency_key, \
+                 fencing_token, updated_at) VALUES {values}"
+            );
+            on_tx!(self.tx, c => {
+                let mut q = sqlx::query(&sql);
+                for account in chunk {
+                    q = q
+                        .bind(message_id)
+                        .bind(*account)
+                        .bind(format!("tocsin-{message_id}-{account}"))
+                        .bind(now);
+                }
+                q.execute(&mut *c).await?;
+            });
+        }
+        Ok(())
+    }
+
     /// Creates an approved message with its outbox rows (see [`Tx::create_message`]) and
     /// places it: kind, target, live-session thread position, headline, earliest send
     /// time. One transaction, one audit trail.
-    pub async fn create_placed_message(
+    pub async fn place_message(
         &mut self,
         message: &NewMessage,
         placement: &Placement,
@@ -328,7 +483,7 @@ impl Tx<'_> {
         let id = self.create_message(message).await?;
         let not_before = placement.not_before.as_ref().map(format_time);
         let session = placement.session_id;
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             if let Some(s) = session {
                 // Take the session's row lock so concurrent posts get distinct numbers.
                 sqlx::query("UPDATE live_sessions SET state = state WHERE id = $1")
@@ -384,9 +539,9 @@ impl Tx<'_> {
         lease_for: Duration,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let now = self.now();
+        let now = self.tx.now();
         let (now_text, until) = (format_time(&now), format_time(&(now + lease_for)));
-        let lock = match self.store.backend() {
+        let lock = match self.tx.store.backend() {
             Backend::Postgres => "FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
         };
@@ -411,7 +566,7 @@ impl Tx<'_> {
              RETURNING message_id, account_id, fencing_token, attempts, idempotency_key, \
              claimed_from, remote_id"
         );
-        let claimed: Vec<ClaimedDelivery> = on_tx!(self, c => {
+        let claimed: Vec<ClaimedDelivery> = on_tx!(self.tx, c => {
             let rows = sqlx::query(&sql)
                 .bind(owner)
                 .bind(&until)
@@ -446,7 +601,7 @@ impl Tx<'_> {
         }
         let mut events = Vec::with_capacity(by_message.len());
         for (message, accounts) in by_message {
-            let exercise: bool = on_tx!(self, c => {
+            let exercise: bool = on_tx!(self.tx, c => {
                 sqlx::query_scalar::<_, bool>("SELECT exercise FROM messages WHERE id = $1")
                     .bind(message)
                     .fetch_optional(&mut *c)
@@ -461,7 +616,7 @@ impl Tx<'_> {
                     .payload(accounts.join(",").as_bytes()),
             );
         }
-        self.append_audit_batch(events).await?;
+        self.tx.append_audit_batch(events).await?;
         Ok(claimed)
     }
 
@@ -473,7 +628,7 @@ impl Tx<'_> {
         actor: &str,
         results: &[DeliveryResult],
     ) -> Result<Vec<Recorded>, StoreError> {
-        let now = format_time(&self.now());
+        let now = format_time(&self.tx.now());
         let mut recorded = Vec::with_capacity(results.len());
         let mut events = Vec::new();
         let mut late: Vec<(i64, i64)> = Vec::new();
@@ -484,7 +639,7 @@ impl Tx<'_> {
             }
             // FOR SHARE on PostgreSQL: a retraction committing at the same time (it
             // updates this row) waits, or we wait for it, so no late post is missed.
-            let sql = match self.store.backend() {
+            let sql = match self.tx.store.backend() {
                 Backend::Postgres => {
                     "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1 FOR SHARE"
                 }
@@ -492,7 +647,7 @@ impl Tx<'_> {
                     "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1"
                 }
             };
-            let row: Option<(String, Option<String>, bool)> = on_tx!(self, c => {
+            let row: Option<(String, Option<String>, bool)> = on_tx!(self.tx, c => {
                 sqlx::query_as(sql)
                     .bind(r.message_id)
                     .fetch_optional(&mut *c)
@@ -509,7 +664,7 @@ impl Tx<'_> {
         // database thread): only rows whose fencing token still matches come back.
         let rows: Vec<ResultRow> = results.iter().map(ResultRow::from).collect();
         let mut updated: std::collections::BTreeSet<(i64, i64)> = std::collections::BTreeSet::new();
-        let backend = self.store.backend();
+        let backend = self.tx.store.backend();
         for chunk in crate::tx::cacheable_chunks(&rows, RESULT_ROWS_PER_UPDATE) {
             // Positional `?` on SQLite: sqlx looks `$n` names up one by one, which is
             // quadratic in the number of parameters.
@@ -542,7 +697,7 @@ impl Tx<'_> {
                  AND deliveries.fencing_token = v.token \
                  RETURNING deliveries.message_id, deliveries.account_id"
             );
-            let done: Vec<(i64, i64)> = on_tx!(self, c => {
+            let done: Vec<(i64, i64)> = on_tx!(self.tx, c => {
                 let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
                 for row in chunk {
                     q = q
@@ -578,7 +733,7 @@ impl Tx<'_> {
             }
             if let (ResultOutcome::Sent(post), Some(MessageKind::Delete)) = (&r.outcome, kind) {
                 // A deletion that removed the target's post marks that delivery retracted.
-                on_tx!(self, c => {
+                on_tx!(self.tx, c => {
                     sqlx::query(
                         "UPDATE deliveries SET state = 'retracted', updated_at = $1 \
                          WHERE account_id = $2 AND remote_id = $3 AND state = 'sent' AND message_id = \
@@ -609,7 +764,7 @@ impl Tx<'_> {
             }
             events.push(event);
         }
-        self.append_audit_batch(events).await?;
+        self.tx.append_audit_batch(events).await?;
         for (message_id, account_id) in late {
             self.queue_late_retraction(actor, message_id, account_id, &now)
                 .await?;
@@ -624,7 +779,7 @@ impl Tx<'_> {
         account_id: i64,
         now: &str,
     ) -> Result<(), StoreError> {
-        let retraction: Option<i64> = on_tx!(self, c => {
+        let retraction: Option<i64> = on_tx!(self.tx, c => {
             let id: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM messages WHERE target_message_id = $1 AND kind IN ('delete', 'correction') \
                  ORDER BY id LIMIT 1",
@@ -648,13 +803,14 @@ impl Tx<'_> {
             id
         });
         if let Some(r) = retraction {
-            self.append_audit(
-                AuditEvent::new(actor, "delivery.queue_retraction")
-                    .subject("message", r.to_string())
-                    .subject("account", account_id.to_string())
-                    .subject("target", message_id.to_string()),
-            )
-            .await?;
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "delivery.queue_retraction")
+                        .subject("message", r.to_string())
+                        .subject("account", account_id.to_string())
+                        .subject("target", message_id.to_string()),
+                )
+                .await?;
         }
         Ok(())
     }
@@ -671,8 +827,8 @@ impl Tx<'_> {
         correction: &[RenderedVariant],
         reason: &str,
     ) -> Result<RetractSummary, StoreError> {
-        let now = format_time(&self.now());
-        let row: Option<(i64, bool, Option<String>, String)> = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let row: Option<(i64, bool, Option<String>, String)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT draft_id, exercise, retracted_at, kind FROM messages WHERE id = $1",
             )
@@ -693,7 +849,7 @@ impl Tx<'_> {
                 "message {message_id} is already retracted"
             )));
         }
-        let (cancelled, targets): (u64, Vec<i64>) = on_tx!(self, c => {
+        let (cancelled, targets): (u64, Vec<i64>) = on_tx!(self.tx, c => {
             sqlx::query("UPDATE messages SET retracted_at = $1 WHERE id = $2")
                 .bind(&now)
                 .bind(message_id)
@@ -733,291 +889,66 @@ impl Tx<'_> {
             target_message_id: Some(message_id),
             ..Placement::default()
         };
-        let retraction_message_id = self.create_placed_message(&retraction, &placement).await?;
-        self.append_audit(
-            AuditEvent::new(actor, "message.retract")
-                .subject("message", message_id.to_string())
-                .subject("retraction", retraction_message_id.to_string())
-                .outcome(format!(
-                    "{} {} accounts, {cancelled} unsent cancelled",
-                    kind.as_str(),
-                    targets.len()
-                ))
-                .exercise(exercise)
-                .payload(reason.as_bytes()),
-        )
-        .await?;
+        let retraction_message_id = self.place_message(&retraction, &placement).await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "message.retract")
+                    .subject("message", message_id.to_string())
+                    .subject("retraction", retraction_message_id.to_string())
+                    .outcome(format!(
+                        "{} {} accounts, {cancelled} unsent cancelled",
+                        kind.as_str(),
+                        targets.len()
+                    ))
+                    .exercise(exercise)
+                    .payload(reason.as_bytes()),
+            )
+            .await?;
         Ok(RetractSummary {
             retraction_message_id,
             cancelled,
             targeted: targets.len() as u64,
         })
     }
-
-    /// Starts a live session (live-tweeting a procedure), audited as `session.start`.
-    pub async fn create_session(
-        &mut self,
-        actor: &str,
-        playbook_id: &str,
-        title: &str,
-        hashtag: &str,
-        exercise: bool,
-    ) -> Result<i64, StoreError> {
-        let now = format_time(&self.now());
-        let id: i64 = on_tx!(self, c => {
-            sqlx::query_scalar(
-                "INSERT INTO live_sessions (playbook_id, title, hashtag, created_by, created_at, exercise, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING id",
-            )
-            .bind(playbook_id)
-            .bind(title)
-            .bind(hashtag)
-            .bind(actor)
-            .bind(&now)
-            .bind(exercise)
-            .fetch_one(&mut *c)
-            .await?
-        });
-        self.append_audit(
-            AuditEvent::new(actor, "session.start")
-                .subject("session", id.to_string())
-                .subject("playbook", playbook_id)
-                .exercise(exercise),
-        )
-        .await?;
-        Ok(id)
-    }
-
-    /// Adds a recurring repeat of an approved message: every `every` from `first_at`
-    /// until `until` (or until cancelled), audited as `schedule.add`.
-    pub async fn add_recurring(
-        &mut self,
-        actor: &str,
-        message_id: i64,
-        first_at: DateTime<Utc>,
-        every: Duration,
-        until: Option<DateTime<Utc>>,
-    ) -> Result<i64, StoreError> {
-        let seconds = every.num_seconds();
-        if seconds < 60 {
-            return Err(StoreError::Conflict(
-                "a recurring update repeats at most every minute".into(),
-            ));
-        }
-        let id: i64 = on_tx!(self, c => {
-            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE id = $1")
-                .bind(message_id)
-                .fetch_optional(&mut *c)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
-            sqlx::query_scalar(
-                "INSERT INTO schedules (message_id, run_at, every_seconds, until_at, created_by, state) \
-                 VALUES ($1, $2, $3, $4, $5, 'scheduled') RETURNING id",
-            )
-            .bind(message_id)
-            .bind(format_time(&first_at))
-            .bind(seconds)
-            .bind(until.as_ref().map(format_time))
-            .bind(actor)
-            .fetch_one(&mut *c)
-            .await?
-        });
-        self.append_audit(
-            AuditEvent::new(actor, "schedule.add")
-                .subject("schedule", id.to_string())
-                .subject("message", message_id.to_string())
-                .outcome(format!("every {seconds}s")),
-        )
-        .await?;
-        Ok(id)
-    }
-
-    /// Cancels a schedule, audited as `schedule.cancel`.
-    pub async fn cancel_schedule(
-        &mut self,
-        actor: &str,
-        schedule_id: i64,
-    ) -> Result<(), StoreError> {
-        let changed = on_tx!(self, c => {
-            sqlx::query("UPDATE schedules SET state = 'cancelled' WHERE id = $1 AND state = 'scheduled'")
-                .bind(schedule_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!(
-                "active schedule {schedule_id}"
-            )));
-        }
-        self.append_audit(
-            AuditEvent::new(actor, "schedule.cancel").subject("schedule", schedule_id.to_string()),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Fires every recurring schedule that is due: each firing repeats its message (same
-    /// approved texts, same accounts) as a new message, and moves the schedule on. The
-    /// move is a compare-and-set on `run_at`, so two nodes never fire the same run.
-    /// Returns the new messages' ids.
-    pub async fn fire_due_schedules(&mut self, actor: &str) -> Result<Vec<i64>, StoreError> {
-        let now = self.now();
-        let now_text = format_time(&now);
-        let due: Vec<ScheduleRow> = on_tx!(self, c => {
-            sqlx::query_as(
-                "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
-                 WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
-            )
-            .bind(&now_text)
-            .fetch_all(&mut *c)
-            .await?
-        });
-        let mut created = Vec::new();
-        for (id, message_id, run_at, every, until) in due {
-            let next = time(Some(run_at.clone())).map(|t| {
-                let mut n = t + Duration::seconds(every);
-                // After downtime, skip missed runs rather than firing them in a burst.
-                while n <= now {
-                    n += Duration::seconds(every);
-                }
-                n
-            });
-            let Some(next) = next else { continue };
-            let finished = time(until).is_some_and(|u| next > u);
-            let moved = on_tx!(self, c => {
-                sqlx::query(
-                    "UPDATE schedules SET run_at = $1, state = $2, fired = fired + 1 \
-                     WHERE id = $3 AND run_at = $4 AND state = 'scheduled'",
-                )
-                .bind(format_time(&next))
-                .bind(if finished { "done" } else { "scheduled" })
-                .bind(id)
-                .bind(&run_at)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
-            if moved == 0 {
-                continue;
-            }
-            let original = self.store.message_for_sending(message_id).await?;
-            let accounts: Vec<i64> = on_tx!(self, c => {
-                sqlx::query_scalar("SELECT account_id FROM deliveries WHERE message_id = $1 ORDER BY account_id")
-                    .bind(message_id)
-                    .fetch_all(&mut *c)
-                    .await?
-            });
-            let draft_id: i64 = on_tx!(self, c => {
-                sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
-                    .bind(message_id)
-                    .fetch_one(&mut *c)
-                    .await?
-            });
-            let Some(original) = original else { continue };
-            if original.retracted {
-                continue;
-            }
-            let repeat = NewMessage {
-                draft_id,
-                approved_by: actor.to_string(),
-                exercise: original.exercise,
-                break_glass: false,
-                variants: original
-                    .texts
-                    .iter()
-                    .map(|(platform, body)| RenderedVariant {
-                        platform: platform.clone(),
-                        body: body.clone(),
-                    })
-                    .collect(),
-                account_ids: accounts,
-            };
-            let placement = Placement {
-                title: original.title.clone(),
-                ..Placement::default()
-            };
-            let new_id = self.create_placed_message(&repeat, &placement).await?;
-            self.append_audit(
-                AuditEvent::new(actor, "schedule.fire")
-                    .subject("schedule", id.to_string())
-                    .subject("message", new_id.to_string())
-                    .subject("repeats", message_id.to_string()),
-            )
-            .await?;
-            created.push(new_id);
-        }
-        Ok(created)
-    }
 }
 
-impl Store {
-    /// Recurring schedules, newest first (`message_id` narrows to one message's).
-    pub async fn recurring_schedules(
-        &self,
-        message_id: Option<i64>,
-    ) -> Result<Vec<RecurringSchedule>, StoreError> {
-        type Row = (i64, i64, String, i64, Option<String>, i64, String, String);
-        let rows: Vec<Row> = on_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by \
-                 FROM schedules WHERE ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
-            )
-            .bind(message_id)
-            .fetch_all(p)
-            .await?
-        });
-        rows.into_iter()
-            .map(
-                |(id, message_id, run_at, every_seconds, until_at, fired, state, created_by)| {
-                    Ok(RecurringSchedule {
-                        id,
-                        message_id,
-                        run_at: parse_time(&run_at).ok_or_else(|| {
-                            StoreError::Conflict(format!("schedule {id} has an unreadable time"))
-                        })?,
-                        every_seconds,
-                        until_at: until_at.as_deref().and_then(parse_time),
-                        fired,
-                        state,
-                        created_by,
-                    })
-                },
-            )
-            .collect()
+impl Outbox<'_> {
+    /// Creates a message and its deliveries in one transaction.
+    pub async fn create_message(self, message: &NewMessage) -> Result<i64, StoreError> {
+        one_tx!(self.store, tx => tx.outbox().create_message(message).await?)
     }
 
     /// Claims due deliveries in a transaction of its own.
     pub async fn claim_due(
-        &self,
+        self,
         owner: &str,
         lease_for: Duration,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let mut tx = self.begin().await?;
-        let out = tx.claim_due(owner, lease_for, limit).await?;
+        let mut tx = self.store.begin().await?;
+        let out = tx.outbox().claim_due(owner, lease_for, limit).await?;
         tx.commit().await?;
         Ok(out)
     }
 
     /// Records results in a transaction of its own (one fsync for the batch).
     pub async fn record_results(
-        &self,
+        self,
         actor: &str,
         results: &[DeliveryResult],
     ) -> Result<Vec<Recorded>, StoreError> {
-        let mut tx = self.begin().await?;
-        let out = tx.record_results(actor, results).await?;
+        let mut tx = self.store.begin().await?;
+        let out = tx.outbox().record_results(actor, results).await?;
         tx.commit().await?;
         Ok(out)
     }
 
     /// What a message needs for sending.
     pub async fn message_for_sending(
-        &self,
+        self,
         message_id: i64,
     ) -> Result<Option<MessageForSending>, StoreError> {
-        let row: Option<MessageRow> = on_pool!(self, p => {
+        let row: Option<MessageRow> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT kind, target_message_id, session_id, title, exercise, retracted_at FROM messages WHERE id = $1",
             )
@@ -1029,7 +960,9 @@ impl Store {
             return Ok(None);
         };
         let texts = self
-            .message_variants(message_id)
+            .store
+            .messages()
+            .variants(message_id)
             .await?
             .into_iter()
             .filter_map(|v| v.body.map(|b| (v.platform, b)))
@@ -1048,11 +981,11 @@ impl Store {
 
     /// The post an account has for a message, if recorded as sent.
     pub async fn recorded_post(
-        &self,
+        self,
         message_id: i64,
         account_id: i64,
     ) -> Result<Option<RecordedPost>, StoreError> {
-        let row: Option<(Option<String>, Option<String>, Option<String>)> = on_pool!(self, p => {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT remote_id, remote_url, remote_extra FROM deliveries \
                  WHERE message_id = $1 AND account_id = $2 AND state IN ('sent', 'retracted')",
@@ -1071,44 +1004,9 @@ impl Store {
         }))
     }
 
-    /// The thread an account has in a live session before `message_id`: its first post
-    /// (the root) and its latest (the parent of the next reply).
-    pub async fn session_thread(
-        &self,
-        session_id: i64,
-        message_id: i64,
-        account_id: i64,
-    ) -> Result<(Option<RecordedPost>, Option<RecordedPost>), StoreError> {
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = on_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT d.remote_id, d.remote_url, d.remote_extra FROM deliveries d \
-                 JOIN messages m ON m.id = d.message_id \
-                 WHERE m.session_id = $1 AND d.account_id = $2 AND d.state = 'sent' AND m.kind = 'post' \
-                 AND m.session_seq < (SELECT session_seq FROM messages WHERE id = $3) \
-                 ORDER BY m.session_seq",
-            )
-            .bind(session_id)
-            .bind(account_id)
-            .bind(message_id)
-            .fetch_all(p)
-            .await?
-        });
-        let posts: Vec<RecordedPost> = rows
-            .into_iter()
-            .filter_map(|(id, url, extra)| {
-                id.map(|remote_id| RecordedPost {
-                    remote_id,
-                    remote_url: url,
-                    remote_extra: extra,
-                })
-            })
-            .collect();
-        Ok((posts.first().cloned(), posts.last().cloned()))
-    }
-
     /// How many deliveries are waiting or in flight (the queue depth).
-    pub async fn queue_depth(&self) -> Result<i64, StoreError> {
-        Ok(on_pool!(self, p => {
+    pub async fn queue_depth(self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self.store, p => {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'retry_wait', 'unknown', 'sending')",
             )

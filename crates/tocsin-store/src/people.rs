@@ -5,13 +5,44 @@
 //! expiry entries are written by the caller (`tocsin-web`), which knows why they happened.
 //! Nothing here sees a password, a TOTP code or an unsealed secret.
 
+use crate::aggregates::*;
+use crate::tx::{on_pool, on_tx, one_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, schedules::*,
+    variants::*,
+};
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
-use crate::tx::{on_pool, on_tx, Tx};
-use crate::{Store, StoreError};
+/// A user to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Sign-in name, unique.
+    pub name: String,
+    /// `viewer`, `drafter`, `approver`, `compliance` or `admin`.
+    pub role: String,
+    /// The argon2id hash (never the password).
+    pub password_hash: String,
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// Sign-in name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// The argon2id hash.
+    pub password_hash: String,
+    /// When added.
+    pub created_at: DateTime<Utc>,
+}
 
 /// A user with everything sign-in needs.
 #[derive(Clone, PartialEq, Eq)]
@@ -138,7 +169,31 @@ fn changed_one(rows: u64, name: &str) -> Result<(), StoreError> {
     }
 }
 
-impl Tx<'_> {
+impl PeopleTx<'_, '_> {
+    /// Adds a user (audited as `user.add`).
+    pub async fn add(&mut self, actor: &str, user: &NewUser) -> Result<i64, StoreError> {
+        let now = format_time(&self.tx.now());
+        let id: i64 = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(&user.name)
+            .bind(&user.role)
+            .bind(&user.password_hash)
+            .bind(&now)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "user.add")
+                    .subject("user", user.name.as_str())
+                    .outcome(user.role.as_str()),
+            )
+            .await?;
+        Ok(id)
+    }
+
     /// Stores a freshly sealed TOTP secret, unconfirmed, forgetting the old one and its
     /// last step (audited as `user.totp_enrol`).
     pub async fn set_totp_secret(
@@ -147,7 +202,7 @@ impl Tx<'_> {
         name: &str,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE users SET totp_secret_encrypted = $1, totp_last_step = NULL, \
                  totp_confirmed_at = NULL WHERE name = $2",
@@ -159,7 +214,8 @@ impl Tx<'_> {
             .rows_affected()
         });
         changed_one(rows, name)?;
-        self.append_audit(AuditEvent::new(actor, "user.totp_enrol").subject("user", name))
+        self.tx
+            .append_audit(AuditEvent::new(actor, "user.totp_enrol").subject("user", name))
             .await?;
         Ok(())
     }
@@ -168,7 +224,7 @@ impl Tx<'_> {
     /// than the stored one. Returns false when it is not (a replayed code, or another
     /// node accepted the same code first): the caller must refuse the sign-in.
     pub async fn advance_totp_step(&mut self, user_id: i64, step: i64) -> Result<bool, StoreError> {
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE users SET totp_last_step = $1 \
                  WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
@@ -185,8 +241,8 @@ impl Tx<'_> {
     /// Marks the user's enrolled secret as proved to work, if not already (audited as
     /// `user.totp_confirm` the first time).
     pub async fn confirm_totp(&mut self, actor: &str, user_id: i64) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
-        let (rows, name) = on_tx!(self, c => {
+        let now = format_time(&self.tx.now());
+        let (rows, name) = on_tx!(self.tx, c => {
             let name: Option<String> = sqlx::query_scalar(
                 "UPDATE users SET totp_confirmed_at = $1 \
                  WHERE id = $2 AND totp_confirmed_at IS NULL AND totp_secret_encrypted IS NOT NULL \
@@ -199,10 +255,11 @@ impl Tx<'_> {
             (u64::from(name.is_some()), name)
         });
         if let (1, Some(name)) = (rows, name) {
-            self.append_audit(
-                AuditEvent::new(actor, "user.totp_confirm").subject("user", name.as_str()),
-            )
-            .await?;
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "user.totp_confirm").subject("user", name.as_str()),
+                )
+                .await?;
         }
         Ok(())
     }
@@ -210,7 +267,7 @@ impl Tx<'_> {
     /// Removes the user's second factor and ends their sessions; they cannot sign in
     /// until enrolled again (audited as `user.totp_reset`).
     pub async fn reset_totp(&mut self, actor: &str, name: &str) -> Result<(), StoreError> {
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE users SET totp_secret_encrypted = NULL, totp_last_step = NULL, \
                  totp_confirmed_at = NULL WHERE name = $1",
@@ -222,19 +279,20 @@ impl Tx<'_> {
         });
         changed_one(rows, name)?;
         self.delete_sessions_of(name).await?;
-        self.append_audit(AuditEvent::new(actor, "user.totp_reset").subject("user", name))
+        self.tx
+            .append_audit(AuditEvent::new(actor, "user.totp_reset").subject("user", name))
             .await?;
         Ok(())
     }
 
     /// Changes a user's role (audited as `user.role`, the new role as outcome).
-    pub async fn set_user_role(
+    pub async fn set_role(
         &mut self,
         actor: &str,
         name: &str,
         role: &str,
     ) -> Result<(), StoreError> {
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
                 .bind(role)
                 .bind(name)
@@ -243,20 +301,21 @@ impl Tx<'_> {
                 .rows_affected()
         });
         changed_one(rows, name)?;
-        self.append_audit(
-            AuditEvent::new(actor, "user.role")
-                .subject("user", name)
-                .outcome(role),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "user.role")
+                    .subject("user", name)
+                    .outcome(role),
+            )
+            .await?;
         Ok(())
     }
 
     /// The names of the admins who are not disabled, read under the transaction's write
     /// lock (on PostgreSQL the rows are locked), so two changes cannot both leave none.
     pub async fn enabled_admins(&mut self) -> Result<Vec<String>, StoreError> {
-        let names: Vec<(String,)> = on_tx!(self, c => {
-            sqlx::query_as(if matches!(self.store.backend(), crate::Backend::Postgres) {
+        let names: Vec<(String,)> = on_tx!(self.tx, c => {
+            sqlx::query_as(if matches!(self.tx.store.backend(), crate::Backend::Postgres) {
                 "SELECT name FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY name FOR UPDATE"
             } else {
                 "SELECT name FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY name"
@@ -268,9 +327,9 @@ impl Tx<'_> {
     }
 
     /// Disables a user and ends their sessions (audited as `user.disable`).
-    pub async fn disable_user(&mut self, actor: &str, name: &str) -> Result<(), StoreError> {
-        let now = format_time(&self.now());
-        let rows = on_tx!(self, c => {
+    pub async fn disable(&mut self, actor: &str, name: &str) -> Result<(), StoreError> {
+        let now = format_time(&self.tx.now());
+        let rows = on_tx!(self.tx, c => {
             sqlx::query("UPDATE users SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL")
                 .bind(&now)
                 .bind(name)
@@ -280,12 +339,13 @@ impl Tx<'_> {
         });
         changed_one(rows, name)?;
         let ended = self.delete_sessions_of(name).await?;
-        self.append_audit(
-            AuditEvent::new(actor, "user.disable")
-                .subject("user", name)
-                .outcome(format!("{ended} sessions ended")),
-        )
-        .await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "user.disable")
+                    .subject("user", name)
+                    .outcome(format!("{ended} sessions ended")),
+            )
+            .await?;
         Ok(())
     }
 
@@ -293,7 +353,7 @@ impl Tx<'_> {
     pub async fn insert_session(&mut self, session: &NewSession) -> Result<(), StoreError> {
         let created = format_time(&session.created_at);
         let expires = format_time(&session.expires_at);
-        on_tx!(self, c => {
+        on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO sessions (id_sha256, user_id, created_at, last_seen_at, expires_at, \
                  reauthenticated_at, client_ip) VALUES ($1, $2, $3, $3, $4, $3, $5)",
@@ -311,7 +371,7 @@ impl Tx<'_> {
 
     /// Deletes a session; returns whether it existed.
     pub async fn delete_session(&mut self, id_sha256: &str) -> Result<bool, StoreError> {
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1")
                 .bind(id_sha256)
                 .execute(&mut *c)
@@ -328,7 +388,7 @@ impl Tx<'_> {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let at = format_time(&at);
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE sessions SET reauthenticated_at = $1, last_seen_at = $1 WHERE id_sha256 = $2",
             )
@@ -343,7 +403,7 @@ impl Tx<'_> {
 
     /// Deletes every session of the named user; returns how many.
     pub async fn delete_sessions_of(&mut self, name: &str) -> Result<u64, StoreError> {
-        let rows = on_tx!(self, c => {
+        let rows = on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = $1)")
                 .bind(name)
                 .execute(&mut *c)
@@ -354,43 +414,65 @@ impl Tx<'_> {
     }
 }
 
-impl Store {
+impl People<'_> {
+    /// Adds a user in its own transaction.
+    pub async fn add(self, actor: &str, user: &NewUser) -> Result<i64, StoreError> {
+        one_tx!(self.store, tx => tx.people().add(actor, user).await?)
+    }
+
+    /// A user by name.
+    pub async fn user(self, name: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<(i64, String, String, String, String)> = on_pool!(self.store, p => {
+            sqlx::query_as("SELECT id, name, role, password_hash, created_at FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(p)
+                .await?
+        });
+        row.map(|(id, name, role, password_hash, at)| {
+            Ok(User {
+                id,
+                name,
+                role,
+                password_hash,
+                created_at: time_col(&at)?,
+            })
+        })
+        .transpose()
+    }
+
     /// A user with their second factor and state, by name.
-    pub async fn user_record(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn record(self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1");
-        let row: Option<UserRow> = on_pool!(self, p => {
+        let row: Option<UserRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(name).fetch_optional(p).await?
         });
         row.map(user_from_row).transpose()
     }
 
     /// A user by id.
-    pub async fn user_record_by_id(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn record_by_id(self, id: i64) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_pool!(self, p => {
+        let row: Option<UserRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(id).fetch_optional(p).await?
         });
         row.map(user_from_row).transpose()
     }
 
     /// Every user, by name.
-    pub async fn user_records(&self) -> Result<Vec<UserRecord>, StoreError> {
+    pub async fn records(self) -> Result<Vec<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
-        let rows: Vec<UserRow> = on_pool!(self, p => {
+        let rows: Vec<UserRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).fetch_all(p).await?
         });
         rows.into_iter().map(user_from_row).collect()
     }
 
     /// A session with its user's current name, role and state.
-    pub async fn session_record(
-        &self,
-        id_sha256: &str,
-    ) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn session(self, id_sha256: &str) -> Result<Option<SessionRecord>, StoreError> {
         let sql = "SELECT s.id_sha256, s.user_id, u.name, u.role, u.disabled_at, s.created_at, \
                    s.last_seen_at, s.expires_at, s.reauthenticated_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_sha256 = $1";
-        let row = on_pool!(self, p => {
+        let row = on_pool!(self.store, p => {
             match sqlx::query(sql).bind(id_sha256).fetch_optional(p).await? {
                 Some(r) => Some((
                     r.try_get::<String, _>(0)?,
@@ -425,12 +507,12 @@ impl Store {
 
     /// Moves a session's last use to `at`; returns whether it existed.
     pub async fn touch_session(
-        &self,
+        self,
         id_sha256: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let at = format_time(&at);
-        let rows = on_pool!(self, p => {
+        let rows = on_pool!(self.store, p => {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_sha256 = $2")
                 .bind(&at)
                 .bind(id_sha256)

@@ -47,6 +47,17 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs `$body` in a transaction of its own on `$store`, committing it.
+macro_rules! one_tx {
+    ($store:expr, $tx:ident => $body:expr) => {{
+        let mut $tx = $store.begin().await?;
+        let out = $body;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+pub(crate) use one_tx;
+
 /// Rows per multi-row insert at most: 11 parameters each stays far below SQLite's 32766
 /// and PostgreSQL's 65535 parameter limits. A power of two (see [`cacheable_chunks`]).
 const ROWS_PER_INSERT: usize = 256;

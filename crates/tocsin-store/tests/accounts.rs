@@ -44,7 +44,8 @@ const TOKEN: &[u8] = b"123456:canary-bot-token";
 
 async fn actions(db: &TestDb) -> Vec<(String, Option<String>)> {
     db.store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .into_iter()
@@ -57,7 +58,8 @@ async fn an_account_is_added_with_its_secret_sealed_to_its_new_id_in_one_transac
     let mut seen = None;
     let id = db
         .store
-        .add_account_sealed("ana", &telegram("@county_health"), &settings, |id| {
+        .accounts()
+        .add_sealed("ana", &telegram("@county_health"), &settings, |id| {
             seen = Some(id);
             Ok(Some(seal(7, id, TOKEN)))
         })
@@ -66,11 +68,12 @@ async fn an_account_is_added_with_its_secret_sealed_to_its_new_id_in_one_transac
     assert_eq!(seen, Some(id), "the seal is bound to the new row's id");
     let without = db
         .store
-        .add_account_sealed("ana", &telegram("@other"), &json!({}), |_| Ok(None))
+        .accounts()
+        .add_sealed("ana", &telegram("@other"), &json!({}), |_| Ok(None))
         .await
         .unwrap();
 
-    let r = db.store.account_record(id).await.unwrap().unwrap();
+    let r = db.store.accounts().get(id).await.unwrap().unwrap();
     assert_eq!(r.settings, settings);
     assert_eq!(r.status, AccountStatus::Connected);
     assert_eq!(r.status_detail, None);
@@ -80,14 +83,19 @@ async fn an_account_is_added_with_its_secret_sealed_to_its_new_id_in_one_transac
     );
     assert_eq!(r.secret_updated_at, Some(db.store.now()));
     assert!(!format!("{r:?}").contains("canary"), "{r:?}");
-    let all = db.store.account_records().await.unwrap();
+    let all = db.store.accounts().records().await.unwrap();
     assert_eq!(all.iter().map(|a| a.id).collect::<Vec<_>>(), [id, without]);
     assert_eq!(all[1].secret_sealed, None);
     assert_eq!(all[1].secret_updated_at, None);
     // The older list still sees both.
-    assert_eq!(db.store.accounts().await.unwrap().len(), 2);
+    assert_eq!(db.store.accounts().list().await.unwrap().len(), 2);
 
-    let entries = db.store.read_audit(&AuditFilter::default()).await.unwrap();
+    let entries = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
     let adds: Vec<_> = entries
         .iter()
         .filter(|e| e.entry.event.action == "account.add")
@@ -106,17 +114,19 @@ async fn an_account_is_added_with_its_secret_sealed_to_its_new_id_in_one_transac
 async fn a_seal_that_fails_leaves_neither_the_account_nor_its_audit_entry(db: &TestDb) {
     let err = db
         .store
-        .add_account_sealed("ana", &telegram("@a"), &json!({}), |id| {
+        .accounts()
+        .add_sealed("ana", &telegram("@a"), &json!({}), |id| {
             Err(format!("sealing for account {id} failed"))
         })
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Sealing(_)), "{err:?}");
-    assert!(db.store.account_records().await.unwrap().is_empty());
+    assert!(db.store.accounts().records().await.unwrap().is_empty());
     assert!(actions(db).await.is_empty());
     // The handle is free: nothing of the failed add stayed.
     db.store
-        .add_account_sealed("ana", &telegram("@a"), &json!({}), |id| {
+        .accounts()
+        .add_sealed("ana", &telegram("@a"), &json!({}), |id| {
             Ok(Some(seal(1, id, TOKEN)))
         })
         .await
@@ -126,19 +136,22 @@ async fn a_seal_that_fails_leaves_neither_the_account_nor_its_audit_entry(db: &T
 async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_history(db: &TestDb) {
     let id = db
         .store
-        .add_account_sealed("ana", &telegram("@a"), &json!({}), |id| {
+        .accounts()
+        .add_sealed("ana", &telegram("@a"), &json!({}), |id| {
             Ok(Some(seal(1, id, TOKEN)))
         })
         .await
         .unwrap();
     let s = &db.store;
     assert!(s
-        .set_account_status("system", id, AccountStatus::AuthFailed, Some("HTTP 401"))
+        .accounts()
+        .set_status("system", id, AccountStatus::AuthFailed, Some("HTTP 401"))
         .await
         .unwrap());
     // The same status again updates the detail but is no new audit entry.
     assert!(!s
-        .set_account_status(
+        .accounts()
+        .set_status(
             "system",
             id,
             AccountStatus::AuthFailed,
@@ -146,21 +159,23 @@ async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_hi
         )
         .await
         .unwrap());
-    let r = s.account_record(id).await.unwrap().unwrap();
+    let r = s.accounts().get(id).await.unwrap().unwrap();
     assert_eq!(
         (r.status, r.status_detail.as_deref()),
         (AccountStatus::AuthFailed, Some("HTTP 401 again"))
     );
     assert!(s
-        .set_account_status("x", id, AccountStatus::Disabled, None)
+        .accounts()
+        .set_status("x", id, AccountStatus::Disabled, None)
         .await
         .is_err());
 
     db.clock.advance(chrono::Duration::minutes(5));
-    s.replace_account_secret("ana", id, &seal(1, id, b"new-token"))
+    s.accounts()
+        .replace_secret("ana", id, &seal(1, id, b"new-token"))
         .await
         .unwrap();
-    let r = s.account_record(id).await.unwrap().unwrap();
+    let r = s.accounts().get(id).await.unwrap().unwrap();
     assert_eq!(
         (r.status, r.status_detail),
         (AccountStatus::Connected, None)
@@ -171,33 +186,38 @@ async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_hi
     );
     assert_eq!(r.secret_updated_at, Some(s.now()));
 
-    s.disable_account("ana", id).await.unwrap();
-    let r = s.account_record(id).await.unwrap().unwrap();
+    s.accounts().disable("ana", id).await.unwrap();
+    let r = s.accounts().get(id).await.unwrap().unwrap();
     assert_eq!(r.status, AccountStatus::Disabled);
     assert_eq!(r.status_detail.as_deref(), Some("disabled by ana"));
     assert!(r.secret_sealed.is_some(), "the row keeps its history");
     assert!(matches!(
-        s.disable_account("ana", id).await.unwrap_err(),
+        s.accounts().disable("ana", id).await.unwrap_err(),
         StoreError::Conflict(_)
     ));
     assert!(matches!(
-        s.replace_account_secret("ana", id, b"x").await.unwrap_err(),
+        s.accounts()
+            .replace_secret("ana", id, b"x")
+            .await
+            .unwrap_err(),
         StoreError::Conflict(_)
     ));
     assert!(!s
-        .set_account_status("system", id, AccountStatus::Connected, None)
+        .accounts()
+        .set_status("system", id, AccountStatus::Connected, None)
         .await
         .unwrap());
     assert_eq!(
-        s.account_record(id).await.unwrap().unwrap().status,
+        s.accounts().get(id).await.unwrap().unwrap().status,
         AccountStatus::Disabled
     );
     assert!(matches!(
-        s.disable_account("ana", 999).await.unwrap_err(),
+        s.accounts().disable("ana", 999).await.unwrap_err(),
         StoreError::NotFound(_)
     ));
     let sandbox = s
-        .add_account(
+        .accounts()
+        .add(
             "ana",
             &NewAccount {
                 platform: "sandbox".into(),
@@ -209,7 +229,8 @@ async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_hi
         .await
         .unwrap();
     assert!(matches!(
-        s.replace_account_secret("ana", sandbox, b"x")
+        s.accounts()
+            .replace_secret("ana", sandbox, b"x")
             .await
             .unwrap_err(),
         StoreError::Conflict(_)
@@ -229,28 +250,38 @@ async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_hi
     );
     assert_eq!(got[1].1.as_deref(), Some("auth_failed"));
     let kept = db.store.kept_checkpoint().unwrap();
-    assert!(db.store.verify_live(kept.as_deref()).await.unwrap().is_ok());
+    assert!(db
+        .store
+        .audit()
+        .verify_live(kept.as_deref())
+        .await
+        .unwrap()
+        .is_ok());
 }
 
 async fn rotation_reseals_every_secret_or_none(db: &TestDb) {
     let s = &db.store;
     let a = s
-        .add_account_sealed("ana", &telegram("@a"), &json!({}), |id| {
+        .accounts()
+        .add_sealed("ana", &telegram("@a"), &json!({}), |id| {
             Ok(Some(seal(1, id, b"token-a")))
         })
         .await
         .unwrap();
     let b = s
-        .add_account_sealed("ana", &telegram("@b"), &json!({}), |id| {
+        .accounts()
+        .add_sealed("ana", &telegram("@b"), &json!({}), |id| {
             Ok(Some(seal(1, id, b"token-b")))
         })
         .await
         .unwrap();
-    s.add_account_sealed("ana", &telegram("@c"), &json!({}), |_| Ok(None))
+    s.accounts()
+        .add_sealed("ana", &telegram("@c"), &json!({}), |_| Ok(None))
         .await
         .unwrap();
     let user = s
-        .add_user(
+        .people()
+        .add(
             "ana",
             &NewUser {
                 name: "dana".into(),
@@ -261,21 +292,24 @@ async fn rotation_reseals_every_secret_or_none(db: &TestDb) {
         .await
         .unwrap();
     let mut tx = s.begin().await.unwrap();
-    tx.set_totp_secret("ana", "dana", &seal(1, user, b"JBSWY3DP"))
+    tx.people()
+        .set_totp_secret("ana", "dana", &seal(1, user, b"JBSWY3DP"))
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     let snapshot = || async {
         let accounts: Vec<Option<Vec<u8>>> = s
-            .account_records()
+            .accounts()
+            .records()
             .await
             .unwrap()
             .into_iter()
             .map(|r| r.secret_sealed)
             .collect();
         let totp = s
-            .user_record("dana")
+            .people()
+            .record("dana")
             .await
             .unwrap()
             .unwrap()
@@ -286,6 +320,7 @@ async fn rotation_reseals_every_secret_or_none(db: &TestDb) {
 
     // A value that does not open under the old key stops everything.
     let err = s
+        .accounts()
         .rotate_sealed("cli:root", |v| {
             if v.kind == SealedKind::TotpSecret {
                 return Err(format!("user {}'s second factor did not open", v.owner));
@@ -304,6 +339,7 @@ async fn rotation_reseals_every_secret_or_none(db: &TestDb) {
 
     let mut seen = Vec::new();
     let rotated = s
+        .accounts()
         .rotate_sealed("cli:root", |v| {
             seen.push((v.kind, v.owner));
             let plain = open(1, v.owner, v.sealed)?;

@@ -17,7 +17,8 @@ crate::on_both_backends!(
 async fn session(db: &TestDb, tag: &str) -> i64 {
     let mut tx = db.store.begin().await.unwrap();
     let id = tx
-        .create_session("dana", "boil-water", "Main break", tag, false)
+        .live_sessions()
+        .create("dana", "boil-water", "Main break", tag, false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -40,7 +41,8 @@ fn post(remote: &str, minute: u32) -> NewConversationPost {
 
 async fn audit_actions(db: &TestDb) -> Vec<(String, Option<String>)> {
     db.store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .into_iter()
@@ -50,25 +52,30 @@ async fn audit_actions(db: &TestDb) -> Vec<(String, Option<String>)> {
 
 async fn a_post_heard_twice_is_stored_once_and_only_the_first_insert_says_so(db: &TestDb) {
     let s = session(db, "MainBreak").await;
-    let first = db.store.insert_conversation_post(s, &post("1", 1)).await;
+    let first = db.store.conversation().insert_post(s, &post("1", 1)).await;
     let first = first.unwrap();
     assert!(first.is_some());
     // Another instance (or another node) hears the same post.
     let mut again = post("1", 1);
     again.source_instance = Some("https://b.example".into());
     assert_eq!(
-        db.store.insert_conversation_post(s, &again).await.unwrap(),
+        db.store
+            .conversation()
+            .insert_post(s, &again)
+            .await
+            .unwrap(),
         None
     );
     let other_node = db.reopen().await;
     assert_eq!(
         other_node
-            .insert_conversation_post(s, &post("1", 1))
+            .conversation()
+            .insert_post(s, &post("1", 1))
             .await
             .unwrap(),
         None
     );
-    let listed = db.store.conversation(s, 50, false).await.unwrap();
+    let listed = db.store.conversation().posts(s, 50, false).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, first.unwrap());
     assert_eq!(
@@ -88,23 +95,31 @@ async fn a_conversation_lists_newest_first_within_the_limit_and_filters_question
     for (remote, minute) in [("a", 5), ("b", 1), ("c", 9)] {
         ids.push(
             db.store
-                .insert_conversation_post(s, &post(remote, minute))
+                .conversation()
+                .insert_post(s, &post(remote, minute))
                 .await
                 .unwrap()
                 .unwrap(),
         );
     }
-    let all = db.store.conversation(s, 50, false).await.unwrap();
+    let all = db.store.conversation().posts(s, 50, false).await.unwrap();
     let order: Vec<i64> = all.iter().map(|p| p.id).collect();
     assert_eq!(order, vec![ids[2], ids[0], ids[1]]);
-    let two = db.store.conversation(s, 2, false).await.unwrap();
+    let two = db.store.conversation().posts(s, 2, false).await.unwrap();
     assert_eq!(two.len(), 2);
-    assert!(db.store.conversation(s, 50, true).await.unwrap().is_empty());
+    assert!(db
+        .store
+        .conversation()
+        .posts(s, 50, true)
+        .await
+        .unwrap()
+        .is_empty());
     db.store
+        .conversation()
         .set_question("dana", s, ids[1], Some(QuestionState::Marked))
         .await
         .unwrap();
-    let questions = db.store.conversation(s, 50, true).await.unwrap();
+    let questions = db.store.conversation().posts(s, 50, true).await.unwrap();
     assert_eq!(questions.len(), 1);
     assert_eq!(questions[0].id, ids[1]);
     assert_eq!(questions[0].question, Some(QuestionState::Marked));
@@ -117,25 +132,38 @@ async fn marking_a_question_is_audited_with_the_post_and_its_url_and_a_repeat_wr
     let s = session(db, "MainBreak").await;
     let id = db
         .store
-        .insert_conversation_post(s, &post("7", 1))
+        .conversation()
+        .insert_post(s, &post("7", 1))
         .await
         .unwrap()
         .unwrap();
     db.store
+        .conversation()
         .set_question("dana", s, id, Some(QuestionState::Marked))
         .await
         .unwrap();
     db.store
+        .conversation()
         .set_question("dana", s, id, Some(QuestionState::Marked))
         .await
         .unwrap();
     db.clock.advance(Duration::minutes(3));
     db.store
+        .conversation()
         .set_question("alex", s, id, Some(QuestionState::Answered))
         .await
         .unwrap();
-    db.store.set_question("alex", s, id, None).await.unwrap();
-    let entries = db.store.read_audit(&AuditFilter::default()).await.unwrap();
+    db.store
+        .conversation()
+        .set_question("alex", s, id, None)
+        .await
+        .unwrap();
+    let entries = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
     let ours: Vec<_> = entries
         .iter()
         .filter(|e| e.entry.event.action.starts_with("conversation."))
@@ -163,7 +191,7 @@ async fn marking_a_question_is_audited_with_the_post_and_its_url_and_a_repeat_wr
         assert!(!line.contains("water safe"), "{line}");
         assert!(!line.contains("ann@a.example"), "{line}");
     }
-    let stored = db.store.conversation_post(s, id).await.unwrap().unwrap();
+    let stored = db.store.conversation().post(s, id).await.unwrap().unwrap();
     assert_eq!(stored.question, None);
     assert_eq!(stored.question_by.as_deref(), Some("alex"));
 }
@@ -171,14 +199,15 @@ async fn marking_a_question_is_audited_with_the_post_and_its_url_and_a_repeat_wr
 async fn a_deleted_post_is_marked_in_every_session_once(db: &TestDb) {
     let s1 = session(db, "MainBreak").await;
     let s2 = session(db, "BoilWater").await;
-    let p1 = db.store.insert_conversation_post(s1, &post("9", 1)).await;
-    let p2 = db.store.insert_conversation_post(s2, &post("9", 1)).await;
+    let p1 = db.store.conversation().insert_post(s1, &post("9", 1)).await;
+    let p2 = db.store.conversation().insert_post(s2, &post("9", 1)).await;
     let (p1, p2) = (p1.unwrap().unwrap(), p2.unwrap().unwrap());
     let local = post("9", 1).source_post_id;
     let a = Some("https://a.example");
     let mut marked = db
         .store
-        .mark_conversation_deleted("mastodon", a, &local)
+        .conversation()
+        .mark_deleted("mastodon", a, &local)
         .await
         .unwrap();
     marked.sort_by_key(|d| d.post_id);
@@ -197,45 +226,49 @@ async fn a_deleted_post_is_marked_in_every_session_once(db: &TestDb) {
     );
     assert!(db
         .store
-        .mark_conversation_deleted("mastodon", a, &local)
+        .conversation()
+        .mark_deleted("mastodon", a, &local)
         .await
         .unwrap()
         .is_empty());
     // The same status id on another instance is another post.
     assert!(db
         .store
-        .mark_conversation_deleted("mastodon", Some("https://b.example"), &local)
+        .conversation()
+        .mark_deleted("mastodon", Some("https://b.example"), &local)
         .await
         .unwrap()
         .is_empty());
     assert!(db
         .store
-        .mark_conversation_deleted("bluesky", None, &local)
+        .conversation()
+        .mark_deleted("bluesky", None, &local)
         .await
         .unwrap()
         .is_empty());
-    let listed = db.store.conversation(s1, 50, false).await.unwrap();
+    let listed = db.store.conversation().posts(s1, 50, false).await.unwrap();
     assert!(listed[0].deleted_at.is_some());
 }
 
 async fn a_session_ends_once_and_then_hears_nothing_more(db: &TestDb) {
     let s = session(db, "MainBreak").await;
-    db.store.end_session("dana", s).await.unwrap();
-    let row = db.store.live_session(s).await.unwrap().unwrap();
+    db.store.live_sessions().end("dana", s).await.unwrap();
+    let row = db.store.live_sessions().get(s).await.unwrap().unwrap();
     assert_eq!(row.state, "ended");
-    match db.store.end_session("alex", s).await {
+    match db.store.live_sessions().end("alex", s).await {
         Err(StoreError::Conflict(text)) => {
             assert!(text.contains("already ended"), "{text}")
         }
         other => panic!("ending twice: {other:?}"),
     }
     assert!(matches!(
-        db.store.end_session("alex", s + 100).await,
+        db.store.live_sessions().end("alex", s + 100).await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(
         db.store
-            .insert_conversation_post(s, &post("late", 1))
+            .conversation()
+            .insert_post(s, &post("late", 1))
             .await
             .unwrap(),
         None
@@ -253,12 +286,14 @@ async fn a_question_on_a_post_of_another_session_is_not_found(db: &TestDb) {
     let s2 = session(db, "BoilWater").await;
     let p = db
         .store
-        .insert_conversation_post(s1, &post("x", 1))
+        .conversation()
+        .insert_post(s1, &post("x", 1))
         .await
         .unwrap()
         .unwrap();
     assert!(matches!(
         db.store
+            .conversation()
             .set_question("dana", s2, p, Some(QuestionState::Marked))
             .await,
         Err(StoreError::NotFound(_))

@@ -78,7 +78,7 @@ async fn a_kill_9_during_audit_appends_leaves_a_chain_that_verifies_and_continue
     // Kill it once it has written a good number of entries, while it is still writing.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let len = db.store.audit_len().await.unwrap();
+        let len = db.store.audit().entry_count().await.unwrap();
         if len >= 400 {
             break;
         }
@@ -102,11 +102,11 @@ async fn a_kill_9_during_audit_appends_leaves_a_chain_that_verifies_and_continue
     // A restarted writer: the log verifies (links, checkpoints, the kept checkpoint),
     // and its next entry continues the chain.
     let store: Store = db.reopen().await;
-    let len = store.audit_len().await.unwrap();
+    let len = store.audit().entry_count().await.unwrap();
     assert!(len >= 400, "{len}");
     let kept = store.kept_checkpoint().unwrap();
     assert!(kept.is_some(), "checkpoints were kept outside the database");
-    let log = store.verify_live(kept.as_deref()).await.unwrap();
+    let log = store.audit().verify_live(kept.as_deref()).await.unwrap();
     let log = log.unwrap_or_else(|b| panic!("the chain broke at the crash: {b:?}"));
     assert_eq!(log.entries, len);
     let next = store
@@ -114,10 +114,11 @@ async fn a_kill_9_during_audit_appends_leaves_a_chain_that_verifies_and_continue
         .await
         .unwrap();
     assert_eq!(next.seq, len, "no gap and no reuse after the crash");
-    let log = store.verify_live(None).await.unwrap().unwrap();
+    let log = store.audit().verify_live(None).await.unwrap().unwrap();
     assert_eq!(log.entries, len + 1);
     let last = store
-        .read_audit(&AuditFilter {
+        .audit()
+        .read(&AuditFilter {
             after_seq: Some(len - 1),
             ..AuditFilter::default()
         })

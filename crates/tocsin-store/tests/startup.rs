@@ -131,21 +131,26 @@ async fn an_unknown_database_scheme_is_refused() {
 #[tokio::test]
 async fn a_node_whose_signing_key_did_not_sign_the_log_is_refused_naming_the_key_file() {
     let db = TestDb::new(Kind::Sqlite).await;
-    db.store.check_signing_key().await.unwrap();
+    db.store.audit().check_signing_key().await.unwrap();
     for i in 0..6 {
         db.store
             .append_audit(tocsin_audit::AuditEvent::new("alex", "x").subject("n", i.to_string()))
             .await
             .unwrap();
     }
-    db.store.check_signing_key().await.unwrap();
+    db.store.audit().check_signing_key().await.unwrap();
     db.store.close().await;
     // The key file is lost and a new one made: checkpoints it signs would not verify
     // with the log's key.
     let key = db.dir.path().join(tocsin_audit::KEY_FILE_NAME);
     std::fs::remove_file(&key).unwrap();
     let store = db.reopen().await;
-    let err = store.check_signing_key().await.unwrap_err().to_string();
+    let err = store
+        .audit()
+        .check_signing_key()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&key.display().to_string()), "{err}");
     assert!(err.contains("did not sign"), "{err}");
     assert!(err.contains("Running several nodes"), "{err}");

@@ -48,6 +48,7 @@ impl Now for std::sync::Arc<crate::support::TestClock> {
 async fn verified(db: &TestDb) -> tocsin_audit::VerifiedLog {
     let kept = db.store.kept_checkpoint().unwrap();
     db.store
+        .audit()
         .verify_live(kept.as_deref())
         .await
         .unwrap()
@@ -55,7 +56,11 @@ async fn verified(db: &TestDb) -> tocsin_audit::VerifiedLog {
 }
 
 async fn all_entries(db: &TestDb) -> Vec<StoredEntry> {
-    db.store.read_audit(&AuditFilter::default()).await.unwrap()
+    db.store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap()
 }
 
 fn draft(by: &str) -> NewDraft {
@@ -84,7 +89,8 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
     for i in 0..n {
         let id = db
             .store
-            .add_account(
+            .accounts()
+            .add(
                 "admin",
                 &NewAccount {
                     platform: "mastodon".into(),
@@ -102,8 +108,9 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
 
 async fn message(db: &TestDb, account_ids: &[i64]) -> i64 {
     let d = draft("dana");
-    let draft_id = db.store.create_draft(&d).await.unwrap();
+    let draft_id = db.store.drafts().insert(&d).await.unwrap();
     db.store
+        .outbox()
         .create_message(&NewMessage {
             draft_id,
             approved_by: "alex".into(),
@@ -118,20 +125,22 @@ async fn message(db: &TestDb, account_ids: &[i64]) -> i64 {
 
 async fn an_approval_is_recorded_with_its_audit_entry_and_listed_per_playbook(db: &TestDb) {
     db.store
-        .record_playbook_approval(&approval(db, "boil-water", "dr-lee"))
+        .playbooks()
+        .record_approval(&approval(db, "boil-water", "dr-lee"))
         .await
         .unwrap();
     db.store
-        .record_playbook_approval(&approval(db, "heat", "dr-lee"))
+        .playbooks()
+        .record_approval(&approval(db, "heat", "dr-lee"))
         .await
         .unwrap();
     db.clock.advance(Duration::minutes(1));
     let mut second = approval(db, "boil-water", "counsel-ng");
     second.content_hash = "sha256:boil-water-v2".into();
     second.note = None;
-    db.store.record_playbook_approval(&second).await.unwrap();
+    db.store.playbooks().record_approval(&second).await.unwrap();
 
-    let list = db.store.playbook_approvals("boil-water").await.unwrap();
+    let list = db.store.playbooks().approvals("boil-water").await.unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(
         list[0],
@@ -170,7 +179,8 @@ fn approval_at(a: &PlaybookApproval, by: &str, hash: &str) -> PlaybookApproval {
 async fn users_and_accounts_are_added_each_with_an_audit_entry(db: &TestDb) {
     let uid = db
         .store
-        .add_user(
+        .people()
+        .add(
             "admin",
             &NewUser {
                 name: "dana".into(),
@@ -180,14 +190,15 @@ async fn users_and_accounts_are_added_each_with_an_audit_entry(db: &TestDb) {
         )
         .await
         .unwrap();
-    let user = db.store.user("dana").await.unwrap().unwrap();
+    let user = db.store.people().user("dana").await.unwrap().unwrap();
     assert_eq!((user.id, user.role.as_str()), (uid, "drafter"));
-    assert!(db.store.user("nobody").await.unwrap().is_none());
+    assert!(db.store.people().user("nobody").await.unwrap().is_none());
 
     let ids = accounts(db, 3).await;
     assert_eq!(
         db.store
             .accounts()
+            .list()
             .await
             .unwrap()
             .iter()
@@ -214,8 +225,8 @@ async fn users_and_accounts_are_added_each_with_an_audit_entry(db: &TestDb) {
 
 async fn a_draft_keeps_its_texts_while_the_chain_holds_only_their_hashes(db: &TestDb) {
     let d = draft("dana");
-    let id = db.store.create_draft(&d).await.unwrap();
-    let stored = db.store.draft(id).await.unwrap().unwrap();
+    let id = db.store.drafts().insert(&d).await.unwrap();
+    let stored = db.store.drafts().draft(id).await.unwrap().unwrap();
     assert_eq!(stored.playbook_id, "boil-water");
     assert_eq!(stored.variants.len(), 2);
     assert_eq!(
@@ -240,7 +251,7 @@ async fn a_draft_keeps_its_texts_while_the_chain_holds_only_their_hashes(db: &Te
 async fn a_message_and_one_delivery_per_account_are_written_in_one_transaction(db: &TestDb) {
     let ids = accounts(db, 4).await;
     let m = message(db, &ids).await;
-    let deliveries = db.store.deliveries(m).await.unwrap();
+    let deliveries = db.store.messages().deliveries(m).await.unwrap();
     assert_eq!(deliveries.len(), 4);
     for (d, account) in deliveries.iter().zip(&ids) {
         assert_eq!(d.account_id, *account);
@@ -248,7 +259,7 @@ async fn a_message_and_one_delivery_per_account_are_written_in_one_transaction(d
         assert_eq!(d.attempts, 0);
         assert_eq!(d.idempotency_key, format!("tocsin-{m}-{account}"));
     }
-    assert_eq!(db.store.message_variants(m).await.unwrap().len(), 2);
+    assert_eq!(db.store.messages().variants(m).await.unwrap().len(), 2);
     let last = all_entries(db).await.pop().unwrap().entry.event;
     assert_eq!(last.action, "message.approve");
     assert_eq!(
@@ -258,9 +269,10 @@ async fn a_message_and_one_delivery_per_account_are_written_in_one_transaction(d
 
     // An outbox row for an account that does not exist fails the whole transaction:
     // no message, no deliveries, no audit entry.
-    let before = db.store.audit_len().await.unwrap();
+    let before = db.store.audit().entry_count().await.unwrap();
     let err = db
         .store
+        .outbox()
         .create_message(&NewMessage {
             draft_id: 1,
             approved_by: "alex".into(),
@@ -271,13 +283,20 @@ async fn a_message_and_one_delivery_per_account_are_written_in_one_transaction(d
         })
         .await;
     assert!(err.is_err());
-    assert_eq!(db.store.audit_len().await.unwrap(), before);
-    assert!(db.store.deliveries(m + 1).await.unwrap().is_empty());
+    assert_eq!(db.store.audit().entry_count().await.unwrap(), before);
+    assert!(db
+        .store
+        .messages()
+        .deliveries(m + 1)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn a_rolled_back_transaction_leaves_neither_the_change_nor_its_audit_entry(db: &TestDb) {
     let mut tx = db.store.begin().await.unwrap();
-    tx.record_playbook_approval(&approval(db, "heat", "dr-lee"))
+    tx.playbooks()
+        .record_approval(&approval(db, "heat", "dr-lee"))
         .await
         .unwrap();
     tx.append_audit(AuditEvent::new("dr-lee", "note"))
@@ -287,19 +306,22 @@ async fn a_rolled_back_transaction_leaves_neither_the_change_nor_its_audit_entry
     // Dropped without commit: also rolled back.
     {
         let mut tx = db.store.begin().await.unwrap();
-        tx.record_playbook_approval(&approval(db, "heat", "dr-lee"))
+        tx.playbooks()
+            .record_approval(&approval(db, "heat", "dr-lee"))
             .await
             .unwrap();
     }
     assert!(db
         .store
-        .playbook_approvals("heat")
+        .playbooks()
+        .approvals("heat")
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(db.store.audit_len().await.unwrap(), 0);
+    assert_eq!(db.store.audit().entry_count().await.unwrap(), 0);
     db.store
-        .record_playbook_approval(&approval(db, "heat", "dr-lee"))
+        .playbooks()
+        .record_approval(&approval(db, "heat", "dr-lee"))
         .await
         .unwrap();
     let entries = all_entries(db).await;
@@ -314,14 +336,15 @@ async fn a_refused_change_leaves_no_audit_entry(db: &TestDb) {
         role: "drafter".into(),
         password_hash: "h".into(),
     };
-    db.store.add_user("admin", &user).await.unwrap();
+    db.store.people().add("admin", &user).await.unwrap();
     assert!(
-        db.store.add_user("admin", &user).await.is_err(),
+        db.store.people().add("admin", &user).await.is_err(),
         "a duplicate name must be refused"
     );
-    assert_eq!(db.store.audit_len().await.unwrap(), 1);
+    assert_eq!(db.store.audit().entry_count().await.unwrap(), 1);
     db.store
-        .add_user(
+        .people()
+        .add(
             "admin",
             &NewUser {
                 name: "sam".into(),
@@ -336,7 +359,11 @@ async fn a_refused_change_leaves_no_audit_entry(db: &TestDb) {
 async fn a_stale_worker_cannot_record_a_result_over_the_new_lease_owner(db: &TestDb) {
     let ids = accounts(db, 1).await;
     let m = message(db, &ids).await;
-    let claim = |owner: &'static str| db.store.claim_due(owner, Duration::seconds(30), 10);
+    let claim = |owner: &'static str| {
+        db.store
+            .outbox()
+            .claim_due(owner, Duration::seconds(30), 10)
+    };
     let old = claim("worker-a").await.unwrap();
     assert_eq!(old.len(), 1);
     assert!(
@@ -365,24 +392,27 @@ async fn a_stale_worker_cannot_record_a_result_over_the_new_lease_owner(db: &Tes
     };
     let refused = db
         .store
+        .outbox()
         .record_results("worker-a", &[sent(old[0].fencing_token)])
         .await
         .unwrap();
     assert_eq!(refused, [Recorded::Stale]);
     let recorded = db
         .store
+        .outbox()
         .record_results("worker-b", &[sent(new[0].fencing_token)])
         .await
         .unwrap();
     assert_eq!(recorded, [Recorded::Yes]);
-    let d = &db.store.deliveries(m).await.unwrap()[0];
+    let d = &db.store.messages().deliveries(m).await.unwrap()[0];
     assert_eq!(d.state, DeliveryState::Sent);
     assert_eq!(d.attempts, 2);
     assert_eq!(d.remote_id.as_deref(), Some("109876"));
     assert!(d.lease_owner.is_none());
     let results = db
         .store
-        .read_audit(&AuditFilter {
+        .audit()
+        .read(&AuditFilter {
             action: Some("delivery.result".into()),
             ..AuditFilter::default()
         })
@@ -397,18 +427,23 @@ async fn a_stale_worker_cannot_record_a_result_over_the_new_lease_owner(db: &Tes
 }
 
 async fn purging_old_bodies_keeps_their_hashes_and_the_chain_verifies(db: &TestDb) {
-    let old = db.store.create_draft(&draft("dana")).await.unwrap();
+    let old = db.store.drafts().insert(&draft("dana")).await.unwrap();
     db.clock.advance(Duration::days(400));
-    let new = db.store.create_draft(&draft("dana")).await.unwrap();
-    let purged = db.store.purge_bodies(Duration::days(365)).await.unwrap();
+    let new = db.store.drafts().insert(&draft("dana")).await.unwrap();
+    let purged = db
+        .store
+        .retention()
+        .purge_bodies(Duration::days(365))
+        .await
+        .unwrap();
     assert_eq!(purged, 2);
-    let old = db.store.draft(old).await.unwrap().unwrap();
+    let old = db.store.drafts().draft(old).await.unwrap().unwrap();
     assert!(old.variants.iter().all(|v| v.body.is_none()));
     assert_eq!(
         old.variants[0].body_sha256,
         tocsin_audit::payload_commitment(b"Boil water advisory for North Side.")
     );
-    let new = db.store.draft(new).await.unwrap().unwrap();
+    let new = db.store.drafts().draft(new).await.unwrap().unwrap();
     assert!(new.variants.iter().all(|v| v.body.is_some()));
     assert_eq!(
         all_entries(db).await.len(),
@@ -439,7 +474,7 @@ async fn audit_filters_select_by_time_actor_playbook_account_action_and_outcome(
             .unwrap();
         db.clock.advance(Duration::minutes(1));
     }
-    let count = |f: AuditFilter| async move { db.store.read_audit(&f).await.unwrap().len() };
+    let count = |f: AuditFilter| async move { db.store.audit().read(&f).await.unwrap().len() };
     let f = AuditFilter::default;
     assert_eq!(count(f()).await, 12);
     assert_eq!(
@@ -489,7 +524,8 @@ async fn audit_filters_select_by_time_actor_playbook_account_action_and_outcome(
     };
     let got: Vec<u64> = db
         .store
-        .read_audit(&since)
+        .audit()
+        .read(&since)
         .await
         .unwrap()
         .iter()
@@ -510,7 +546,8 @@ async fn audit_filters_select_by_time_actor_playbook_account_action_and_outcome(
     };
     let got: Vec<u64> = db
         .store
-        .read_audit(&page)
+        .audit()
+        .read(&page)
         .await
         .unwrap()
         .iter()
@@ -528,6 +565,7 @@ async fn checkpoints_are_signed_every_n_entries_and_after_t_seconds(db: &TestDb)
     }
     let sizes: Vec<u64> = db
         .store
+        .audit()
         .checkpoints()
         .await
         .unwrap()
@@ -542,6 +580,7 @@ async fn checkpoints_are_signed_every_n_entries_and_after_t_seconds(db: &TestDb)
         .unwrap();
     let sizes: Vec<u64> = db
         .store
+        .audit()
         .checkpoints()
         .await
         .unwrap()
@@ -584,6 +623,7 @@ async fn the_full_export_verifies_offline_and_a_filtered_one_proves_its_entries(
     let mut out = Vec::new();
     assert_eq!(
         db.store
+            .audit()
             .export_jsonl(&AuditFilter::default(), &mut out)
             .await
             .unwrap(),
@@ -600,7 +640,14 @@ async fn the_full_export_verifies_offline_and_a_filtered_one_proves_its_entries(
         actor: Some("dana".into()),
         ..AuditFilter::default()
     };
-    assert_eq!(db.store.export_jsonl(&filter, &mut out).await.unwrap(), 6);
+    assert_eq!(
+        db.store
+            .audit()
+            .export_jsonl(&filter, &mut out)
+            .await
+            .unwrap(),
+        6
+    );
     let report = tocsin_audit::verify_jsonl(out.as_slice(), &key, None).unwrap();
     assert!(report.header.partial);
     assert_eq!(
@@ -640,6 +687,7 @@ async fn the_chain_continues_unbroken_across_a_restart(db: &TestDb) {
             .unwrap();
     }
     let ok = again
+        .audit()
         .verify_live(again.kept_checkpoint().unwrap().as_deref())
         .await
         .unwrap()
@@ -676,6 +724,7 @@ async fn concurrent_writers_on_two_nodes_build_one_unbroken_chain(db: &TestDb) {
     assert_eq!(seqs, (0..90).collect::<Vec<_>>());
     let sizes: Vec<u64> = db
         .store
+        .audit()
         .checkpoints()
         .await
         .unwrap()
@@ -694,6 +743,7 @@ async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &Tes
     for minutes in [30, 5, 90] {
         let mut tx = db.store.begin().await.unwrap();
         let id = tx
+            .schedules()
             .add_recurring(
                 "dana",
                 m,
@@ -708,7 +758,7 @@ async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &Tes
     }
     db.clock.advance(Duration::minutes(31));
     let mut tx = db.store.begin().await.unwrap();
-    let repeats = tx.fire_due_schedules("node-1").await.unwrap();
+    let repeats = tx.schedules().fire_due("node-1").await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(repeats.len(), 2, "the 5- and 30-minute runs are due");
     let fired: Vec<String> = all_entries(db)
@@ -723,9 +773,12 @@ async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &Tes
         "fired in time order"
     );
     for repeat in &repeats {
-        assert_eq!(db.store.deliveries(*repeat).await.unwrap().len(), 2);
+        assert_eq!(
+            db.store.messages().deliveries(*repeat).await.unwrap().len(),
+            2
+        );
     }
-    let listed = db.store.recurring_schedules(Some(m)).await.unwrap();
+    let listed = db.store.schedules().recurring(Some(m)).await.unwrap();
     let next: Vec<(i64, i64)> = listed
         .iter()
         .map(|s| (s.id, (s.run_at - now).num_minutes()))
@@ -751,6 +804,7 @@ async fn a_csv_export_has_one_row_per_matching_entry(db: &TestDb) {
     let mut out = Vec::new();
     let n = db
         .store
+        .audit()
         .export_csv(
             &AuditFilter {
                 account: Some("2".into()),
@@ -789,12 +843,17 @@ async fn a_streamed_export_is_the_same_file_sent_a_page_at_a_time(db: &TestDb) {
     for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
         let mut whole = Vec::new();
         match format {
-            ExportFormat::Jsonl => db.store.export_jsonl(&filter, &mut whole).await,
-            ExportFormat::Csv => db.store.export_csv(&filter, &mut whole).await,
+            ExportFormat::Jsonl => db.store.audit().export_jsonl(&filter, &mut whole).await,
+            ExportFormat::Csv => db.store.audit().export_csv(&filter, &mut whole).await,
         }
         .unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        let count = db.store.stream_export(&filter, format, tx).await.unwrap();
+        let count = db
+            .store
+            .audit()
+            .stream_export(&filter, format, tx)
+            .await
+            .unwrap();
         assert_eq!(count, 5_001);
         let mut chunks = Vec::new();
         while let Some(chunk) = rx.recv().await {
@@ -809,6 +868,7 @@ async fn a_streamed_export_is_the_same_file_sent_a_page_at_a_time(db: &TestDb) {
     drop(rx);
     let stopped = db
         .store
+        .audit()
         .stream_export(&filter, ExportFormat::Jsonl, tx)
         .await;
     assert!(matches!(stopped, Err(StoreError::Io { .. })), "{stopped:?}");

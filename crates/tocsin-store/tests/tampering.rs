@@ -40,6 +40,7 @@ async fn fill(db: &TestDb) {
 async fn broken(db: &TestDb) -> ChainBreak {
     let kept = db.store.kept_checkpoint().unwrap();
     db.store
+        .audit()
         .verify_live(kept.as_deref())
         .await
         .unwrap()
@@ -50,7 +51,13 @@ async fn an_untouched_database_verifies_against_the_kept_checkpoint(db: &TestDb)
     fill(db).await;
     let kept = db.store.kept_checkpoint().unwrap().unwrap();
     assert_eq!(parse_unverified(&kept).unwrap().size, 20);
-    let ok = db.store.verify_live(Some(&kept)).await.unwrap().unwrap();
+    let ok = db
+        .store
+        .audit()
+        .verify_live(Some(&kept))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((ok.entries, ok.checkpoints), (20, 5));
 }
 
@@ -67,7 +74,12 @@ async fn an_edit_with_every_later_hash_recomputed_is_caught_by_the_next_checkpoi
     db.sql("UPDATE audit_entries SET outcome = 'failed' WHERE seq = 7")
         .await;
     // The tamperer recomputes every hash from 7 on, so every link holds again.
-    let entries = db.store.read_audit(&AuditFilter::default()).await.unwrap();
+    let entries = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
     let mut prev = entries[6].hash;
     for e in &entries[7..] {
         let mut entry = e.entry.clone();
@@ -142,7 +154,7 @@ async fn a_truncated_tail_names_the_first_removed_entry(db: &TestDb) {
 
 async fn a_checkpoint_re_signed_with_another_key_is_refused(db: &TestDb) {
     fill(db).await;
-    let cps = db.store.checkpoints().await.unwrap();
+    let cps = db.store.audit().checkpoints().await.unwrap();
     let forged = parse_unverified(&cps[1].note)
         .unwrap()
         .sign(&NoteSigner::new(
@@ -170,7 +182,12 @@ async fn a_checkpoint_re_signed_with_another_key_is_refused(db: &TestDb) {
 
 async fn a_rollback_to_an_older_checkpoint_is_caught_by_the_kept_checkpoint(db: &TestDb) {
     fill(db).await;
-    let entries = db.store.read_audit(&AuditFilter::default()).await.unwrap();
+    let entries = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
     // Restore the database as it was at the checkpoint of size 10.
     db.sql("DELETE FROM audit_entries WHERE seq >= 10").await;
     db.sql("DELETE FROM audit_checkpoints WHERE size > 10")
@@ -181,7 +198,7 @@ async fn a_rollback_to_an_older_checkpoint_is_caught_by_the_kept_checkpoint(db: 
     ))
     .await;
     assert!(
-        db.store.verify_live(None).await.unwrap().is_ok(),
+        db.store.audit().verify_live(None).await.unwrap().is_ok(),
         "inside the database alone a clean rollback looks whole"
     );
     let b = broken(db).await;

@@ -54,7 +54,8 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
     for i in 0..n {
         let id = db
             .store
-            .add_account(
+            .accounts()
+            .add(
                 "admin",
                 &NewAccount {
                     platform: if i % 2 == 0 { "mastodon" } else { "sms" }.into(),
@@ -73,11 +74,12 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
 /// A draft approved into a message to `account_ids` (one transaction, as the web does).
 async fn approved(db: &TestDb, account_ids: &[i64], break_glass: bool) -> (i64, i64) {
     let d = draft("dana");
-    let draft_id = db.store.create_workflow_draft(&d, None).await.unwrap();
+    let draft_id = db.store.drafts().create(&d, None).await.unwrap();
     submit(db, draft_id).await;
     let mut tx = db.store.begin().await.unwrap();
     let message = tx
-        .create_placed_message(
+        .outbox()
+        .place_message(
             &NewMessage {
                 draft_id,
                 approved_by: "alex".into(),
@@ -93,23 +95,25 @@ async fn approved(db: &TestDb, account_ids: &[i64], break_glass: bool) -> (i64, 
         )
         .await
         .unwrap();
-    tx.move_draft(
-        draft_id,
-        "submitted",
-        "approved",
-        None,
-        AuditEvent::new("alex", "draft.approve").subject("draft", draft_id.to_string()),
-    )
-    .await
-    .unwrap();
-    tx.link_draft_message(draft_id, message).await.unwrap();
+    tx.drafts()
+        .move_state(
+            draft_id,
+            "submitted",
+            "approved",
+            None,
+            AuditEvent::new("alex", "draft.approve").subject("draft", draft_id.to_string()),
+        )
+        .await
+        .unwrap();
+    tx.drafts().link_message(draft_id, message).await.unwrap();
     tx.commit().await.unwrap();
     (draft_id, message)
 }
 
 async fn submit(db: &TestDb, id: i64) {
     db.store
-        .move_draft(
+        .drafts()
+        .move_state(
             id,
             DRAFT_STATE_DRAFT,
             "submitted",
@@ -129,7 +133,8 @@ fn conflict(result: Result<impl std::fmt::Debug, StoreError>) -> String {
 
 async fn actions(db: &TestDb) -> Vec<String> {
     db.store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .into_iter()
@@ -138,13 +143,19 @@ async fn actions(db: &TestDb) -> Vec<String> {
 }
 
 async fn last_event(db: &TestDb) -> AuditEvent {
-    let mut all = db.store.read_audit(&AuditFilter::default()).await.unwrap();
+    let mut all = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
     all.pop().unwrap().entry.event
 }
 
 async fn chain_verifies(db: &TestDb) {
     let kept = db.store.kept_checkpoint().unwrap();
     db.store
+        .audit()
         .verify_live(kept.as_deref())
         .await
         .unwrap()
@@ -193,10 +204,11 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
     let created = now(db);
     let id = db
         .store
-        .create_workflow_draft(&draft("dana"), None)
+        .drafts()
+        .create(&draft("dana"), None)
         .await
         .unwrap();
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(d.state, "draft");
     assert_eq!((d.created_at, d.updated_at), (created, created));
     assert_eq!(d.variables_json, r#"{"area":"North Side"}"#);
@@ -205,18 +217,19 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         (None, None, None)
     );
     assert_eq!(d.variants.len(), 2);
-    assert!(db.store.workflow_draft(id + 1000).await.unwrap().is_none());
+    assert!(db.store.drafts().get(id + 1000).await.unwrap().is_none());
 
     db.clock.advance(Duration::minutes(2));
     submit(db, id).await;
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(d.state, "submitted");
     assert_eq!(d.updated_at, created + Duration::minutes(2));
 
     // Compare-and-set: a move from a state the draft is not in changes nothing.
     let message = conflict(
         db.store
-            .move_draft(
+            .drafts()
+            .move_state(
                 id,
                 "draft",
                 "withdrawn",
@@ -228,7 +241,8 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
     assert_eq!(message, format!("draft {id} is submitted, not draft"));
     let message = conflict(
         db.store
-            .move_draft(
+            .drafts()
+            .move_state(
                 id + 1000,
                 "draft",
                 "submitted",
@@ -241,7 +255,8 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
 
     db.clock.advance(Duration::minutes(1));
     db.store
-        .move_draft(
+        .drafts()
+        .move_state(
             id,
             "submitted",
             DRAFT_STATE_CHANGES_REQUESTED,
@@ -250,13 +265,14 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         )
         .await
         .unwrap();
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(d.state, "changes_requested");
     assert_eq!(d.note.as_deref(), Some("Name the wells affected."));
 
     // A move without a note keeps the last one.
     db.store
-        .move_draft(
+        .drafts()
+        .move_state(
             id,
             "changes_requested",
             "withdrawn",
@@ -265,16 +281,16 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         )
         .await
         .unwrap();
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(d.state, "withdrawn");
     assert_eq!(d.note.as_deref(), Some("Name the wells affected."));
 
     let mut tx = db.store.begin().await.unwrap();
     assert_eq!(
-        tx.draft_state(id).await.unwrap().as_deref(),
+        tx.drafts().state(id).await.unwrap().as_deref(),
         Some("withdrawn")
     );
-    assert_eq!(tx.draft_state(id + 1000).await.unwrap(), None);
+    assert_eq!(tx.drafts().state(id + 1000).await.unwrap(), None);
     tx.rollback().await.unwrap();
 
     // Refused moves left no entries.
@@ -290,12 +306,8 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
     chain_verifies(db).await;
 
     // Listing: newest first, optionally by state.
-    let second = db
-        .store
-        .create_workflow_draft(&draft("sam"), None)
-        .await
-        .unwrap();
-    let all = db.store.list_drafts(None, 10).await.unwrap();
+    let second = db.store.drafts().create(&draft("sam"), None).await.unwrap();
+    let all = db.store.drafts().list(None, 10).await.unwrap();
     assert_eq!(
         all.iter().map(|d| d.id).collect::<Vec<_>>(),
         vec![second, id]
@@ -303,12 +315,13 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
     assert_eq!(all[1].state, "withdrawn");
     assert_eq!(all[1].updated_at, created + Duration::minutes(3));
     assert_eq!(all[0].created_by, "sam");
-    let only = db.store.list_drafts(Some("draft"), 10).await.unwrap();
+    let only = db.store.drafts().list(Some("draft"), 10).await.unwrap();
     assert_eq!(only.iter().map(|d| d.id).collect::<Vec<_>>(), vec![second]);
-    assert_eq!(db.store.list_drafts(None, 1).await.unwrap().len(), 1);
+    assert_eq!(db.store.drafts().list(None, 1).await.unwrap().len(), 1);
     assert!(db
         .store
-        .list_drafts(Some("submitted"), 10)
+        .drafts()
+        .list(Some("submitted"), 10)
         .await
         .unwrap()
         .is_empty());
@@ -317,19 +330,21 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
 async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &TestDb) {
     let id = db
         .store
-        .create_workflow_draft(&draft("dana"), None)
+        .drafts()
+        .create(&draft("dana"), None)
         .await
         .unwrap();
-    let before = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let before = db.store.drafts().get(id).await.unwrap().unwrap();
 
     // Edited while a draft: values, hash and texts replaced.
     db.clock.advance(Duration::minutes(5));
     let texts = vec![variant("mastodon", "Boil water advisory for East End.")];
     db.store
-        .edit_draft(id, "dana", "sha256:bw2", r#"{"area":"East End"}"#, &texts)
+        .drafts()
+        .edit(id, "dana", "sha256:bw2", r#"{"area":"East End"}"#, &texts)
         .await
         .unwrap();
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(d.state, "draft");
     assert_eq!(d.content_hash, "sha256:bw2");
     assert_eq!(d.variables_json, r#"{"area":"East End"}"#);
@@ -343,7 +358,7 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
     assert_ne!(d.variants[0].body_sha256, before.variants[0].body_sha256);
     // The older Store::draft view sees the same texts.
     assert_eq!(
-        db.store.draft(id).await.unwrap().unwrap().variants,
+        db.store.drafts().draft(id).await.unwrap().unwrap().variants,
         d.variants
     );
     let edit = last_event(db).await;
@@ -358,17 +373,19 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
     submit(db, id).await;
     let message = conflict(
         db.store
-            .edit_draft(id, "dana", "sha256:bw3", "{}", &texts)
+            .drafts()
+            .edit(id, "dana", "sha256:bw3", "{}", &texts)
             .await,
     );
     assert!(message.contains("is submitted"), "{message}");
     let message = conflict(
         db.store
-            .edit_draft(id + 1000, "dana", "sha256:bw3", "{}", &texts)
+            .drafts()
+            .edit(id + 1000, "dana", "sha256:bw3", "{}", &texts)
             .await,
     );
     assert!(message.contains("not found"), "{message}");
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(
         (d.state.as_str(), d.content_hash.as_str()),
         ("submitted", "sha256:bw2")
@@ -377,7 +394,8 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
 
     // Sent back: editable again, and the edit returns it to `draft`.
     db.store
-        .move_draft(
+        .drafts()
+        .move_state(
             id,
             "submitted",
             DRAFT_STATE_CHANGES_REQUESTED,
@@ -391,10 +409,11 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
         variant("sms", "BOIL WATER East End 555-0100"),
     ];
     db.store
-        .edit_draft(id, "dana", "sha256:bw2", r#"{"area":"East End"}"#, &both)
+        .drafts()
+        .edit(id, "dana", "sha256:bw2", r#"{"area":"East End"}"#, &both)
         .await
         .unwrap();
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!(d.state, "draft");
     assert_eq!(d.variants.len(), 2);
     assert_eq!(d.note.as_deref(), Some("Add the hotline."));
@@ -415,65 +434,73 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
 async fn a_session_draft_must_name_an_open_session_of_its_playbook(db: &TestDb) {
     let mut tx = db.store.begin().await.unwrap();
     let session = tx
-        .create_session("dana", "boil-water", "Main break", "#MainBreak", false)
+        .live_sessions()
+        .create("dana", "boil-water", "Main break", "#MainBreak", false)
         .await
         .unwrap();
     let drill = tx
-        .create_session("dana", "boil-water", "Drill", "#Drill", true)
+        .live_sessions()
+        .create("dana", "boil-water", "Drill", "#Drill", true)
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
     let id = db
         .store
-        .create_workflow_draft(&draft("dana"), Some(session))
+        .drafts()
+        .create(&draft("dana"), Some(session))
         .await
         .unwrap();
-    let d = db.store.workflow_draft(id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(id).await.unwrap().unwrap();
     assert_eq!((d.session_id, d.state.as_str()), (Some(session), "draft"));
     assert_eq!(
-        db.store.list_drafts(None, 5).await.unwrap()[0].session_id,
+        db.store.drafts().list(None, 5).await.unwrap()[0].session_id,
         Some(session)
     );
 
     let entries = db
         .store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .len();
     let message = conflict(
         db.store
-            .create_workflow_draft(&draft("dana"), Some(session + 1000))
+            .drafts()
+            .create(&draft("dana"), Some(session + 1000))
             .await,
     );
     assert!(message.contains("not found"), "{message}");
     let mut other = draft("dana");
     other.playbook_id = "heat".into();
-    let message = conflict(db.store.create_workflow_draft(&other, Some(session)).await);
+    let message = conflict(db.store.drafts().create(&other, Some(session)).await);
     assert!(message.contains("playbook boil-water"), "{message}");
-    let message = conflict(
-        db.store
-            .create_workflow_draft(&draft("dana"), Some(drill))
-            .await,
-    );
+    let message = conflict(db.store.drafts().create(&draft("dana"), Some(drill)).await);
     assert!(message.contains("exercise"), "{message}");
     assert_eq!(
         db.store
-            .read_audit(&AuditFilter::default())
+            .audit()
+            .read(&AuditFilter::default())
             .await
             .unwrap()
             .len(),
         entries
     );
-    assert_eq!(db.store.list_drafts(None, 10).await.unwrap().len(), 1);
+    assert_eq!(db.store.drafts().list(None, 10).await.unwrap().len(), 1);
 
-    let sessions = db.store.live_sessions().await.unwrap();
+    let sessions = db.store.live_sessions().list().await.unwrap();
     assert_eq!(
         sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![drill, session]
     );
-    let s = db.store.live_session(session).await.unwrap().unwrap();
+    let s = db
+        .store
+        .live_sessions()
+        .get(session)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (
             s.playbook_id.as_str(),
@@ -495,7 +522,8 @@ async fn a_session_draft_must_name_an_open_session_of_its_playbook(db: &TestDb) 
     assert_eq!(s.created_at, now(db));
     assert!(db
         .store
-        .live_session(session + 1000)
+        .live_sessions()
+        .get(session + 1000)
         .await
         .unwrap()
         .is_none());
@@ -506,13 +534,13 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
 ) {
     let ids = accounts(db, 2).await;
     let (draft_id, message) = approved(db, &ids, false).await;
-    let d = db.store.workflow_draft(draft_id).await.unwrap().unwrap();
+    let d = db.store.drafts().get(draft_id).await.unwrap().unwrap();
     assert_eq!(
         (d.state.as_str(), d.message_id),
         ("approved", Some(message))
     );
     assert_eq!(
-        db.store.list_drafts(None, 1).await.unwrap()[0].message_id,
+        db.store.drafts().list(None, 1).await.unwrap()[0].message_id,
         Some(message)
     );
 
@@ -520,12 +548,14 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
     // written before it in the same transaction goes with it.
     let entries = db
         .store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .len();
     let mut tx = db.store.begin().await.unwrap();
     let second = tx
+        .outbox()
         .create_message(&NewMessage {
             draft_id,
             approved_by: "blair".into(),
@@ -537,28 +567,30 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
         .await
         .unwrap();
     let refused = conflict(
-        tx.move_draft(
-            draft_id,
-            "submitted",
-            "approved",
-            None,
-            AuditEvent::new("blair", "draft.approve"),
-        )
-        .await,
+        tx.drafts()
+            .move_state(
+                draft_id,
+                "submitted",
+                "approved",
+                None,
+                AuditEvent::new("blair", "draft.approve"),
+            )
+            .await,
     );
     assert_eq!(
         refused,
         format!("draft {draft_id} is approved, not submitted")
     );
     // Linking a second message to an approved draft is refused too.
-    let linked = conflict(tx.link_draft_message(draft_id, second).await);
+    let linked = conflict(tx.drafts().link_message(draft_id, second).await);
     assert!(linked.contains("already led to"), "{linked}");
     drop(tx);
-    assert!(db.store.message_summary(second).await.unwrap().is_none());
-    assert_eq!(db.store.list_messages(10).await.unwrap().len(), 1);
+    assert!(db.store.messages().summary(second).await.unwrap().is_none());
+    assert_eq!(db.store.messages().list(10).await.unwrap().len(), 1);
     assert_eq!(
         db.store
-            .read_audit(&AuditFilter::default())
+            .audit()
+            .read(&AuditFilter::default())
             .await
             .unwrap()
             .len(),
@@ -567,11 +599,11 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
 
     // Linking the same message again is harmless; a message of another draft is refused.
     let mut tx = db.store.begin().await.unwrap();
-    tx.link_draft_message(draft_id, message).await.unwrap();
-    let other = tx.create_workflow_draft(&draft("sam"), None).await.unwrap();
-    let wrong = conflict(tx.link_draft_message(other, message).await);
+    tx.drafts().link_message(draft_id, message).await.unwrap();
+    let other = tx.drafts().create(&draft("sam"), None).await.unwrap();
+    let wrong = conflict(tx.drafts().link_message(other, message).await);
     assert!(wrong.contains("is not of draft"), "{wrong}");
-    let missing = conflict(tx.link_draft_message(other + 1000, message).await);
+    let missing = conflict(tx.drafts().link_message(other + 1000, message).await);
     assert!(missing.contains("not found"), "{missing}");
     tx.commit().await.unwrap();
 
@@ -595,7 +627,7 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
 async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     let ids = accounts(db, 3).await;
     let (draft_id, first) = approved(db, &ids, false).await;
-    let summary = db.store.message_summary(first).await.unwrap().unwrap();
+    let summary = db.store.messages().summary(first).await.unwrap().unwrap();
     assert_eq!(summary.id, first);
     assert_eq!(summary.draft_id, draft_id);
     assert_eq!(summary.playbook_id.as_deref(), Some("boil-water"));
@@ -621,7 +653,8 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     assert_eq!(summary.counts.get("pending"), Some(&3));
     assert!(db
         .store
-        .message_summary(first + 1000)
+        .messages()
+        .summary(first + 1000)
         .await
         .unwrap()
         .is_none());
@@ -642,7 +675,7 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
 
     db.clock.advance(Duration::minutes(1));
     let (_, second) = approved(db, &ids[..1], false).await;
-    let list = db.store.list_messages(10).await.unwrap();
+    let list = db.store.messages().list(10).await.unwrap();
     assert_eq!(
         list.iter().map(|m| m.id).collect::<Vec<_>>(),
         vec![second, first]
@@ -656,11 +689,11 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
         vec![("failed", 1), ("pending", 1), ("sent", 1)]
     );
     assert_eq!(list[0].counts.get("pending"), Some(&1));
-    assert_eq!(db.store.list_messages(1).await.unwrap().len(), 1);
-    assert_eq!(db.store.list_messages(1).await.unwrap()[0].id, second);
+    assert_eq!(db.store.messages().list(1).await.unwrap().len(), 1);
+    assert_eq!(db.store.messages().list(1).await.unwrap()[0].id, second);
 
     // Deliveries with their accounts, by account.
-    let rows = db.store.delivery_rows(first).await.unwrap();
+    let rows = db.store.messages().delivery_rows(first).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.account_id).collect::<Vec<_>>(), ids);
     assert_eq!(
         (
@@ -694,6 +727,7 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     assert_eq!((rows[2].state.as_str(), rows[2].attempts), ("pending", 0));
     assert!(db
         .store
+        .messages()
         .delivery_rows(first + 1000)
         .await
         .unwrap()
@@ -702,13 +736,15 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     // A retraction is summarised as what it is, pointing at its target.
     let mut tx = db.store.begin().await.unwrap();
     let retraction = tx
+        .outbox()
         .retract_message("alex", first, RetractMode::Delete, &[], "wrong area")
         .await
         .unwrap();
     tx.commit().await.unwrap();
     let r = db
         .store
-        .message_summary(retraction.retraction_message_id)
+        .messages()
+        .summary(retraction.retraction_message_id)
         .await
         .unwrap()
         .unwrap();
@@ -717,7 +753,7 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
         ("delete", Some(first))
     );
     assert_eq!(r.counts.get("pending"), Some(&1));
-    let original = db.store.message_summary(first).await.unwrap().unwrap();
+    let original = db.store.messages().summary(first).await.unwrap().unwrap();
     assert_eq!(original.retracted_at, Some(now(db)));
     assert_eq!(original.counts.get("cancelled"), Some(&1));
 }
@@ -727,6 +763,7 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
 async fn record(db: &TestDb, message: i64, account: i64, outcome: ResultOutcome) {
     let claimed = db
         .store
+        .outbox()
         .claim_due("worker", Duration::seconds(30), 1)
         .await
         .unwrap();
@@ -736,6 +773,7 @@ async fn record(db: &TestDb, message: i64, account: i64, outcome: ResultOutcome)
     assert_eq!((d.message_id, d.account_id), (message, account));
     let recorded = db
         .store
+        .outbox()
         .record_results(
             "worker",
             &[DeliveryResult {
@@ -775,7 +813,7 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     let expires = recorded + Duration::days(30);
     let mut first = consent("C-2026-001");
     first.expires_at = Some(expires);
-    db.store.add_consent("casey", &first).await.unwrap();
+    db.store.consents().add("casey", &first).await.unwrap();
     let added = last_event(db).await;
     assert_eq!(added.action, "consent.add");
     assert_eq!(added.actor, "casey");
@@ -785,7 +823,13 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     );
     assert!(added.payload_sha256.is_some());
 
-    let c = db.store.consent("C-2026-001").await.unwrap().unwrap();
+    let c = db
+        .store
+        .consents()
+        .get("C-2026-001")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.reference, "C-2026-001");
     assert_eq!(c.subject, "Maria Q. Exampleperson");
     assert_eq!(c.scope_playbooks, vec!["missing-person"]);
@@ -808,22 +852,30 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     assert!(c.covers("missing-person", &["mastodon", "sms"]));
     assert!(!c.covers("missing-person", &["mastodon", "x"]));
     assert!(!c.covers("boil-water", &["sms"]));
-    assert!(db.store.consent("C-unknown").await.unwrap().is_none());
+    assert!(db
+        .store
+        .consents()
+        .get("C-unknown")
+        .await
+        .unwrap()
+        .is_none());
 
     // The same reference again is refused, whatever it says.
     let entries = db
         .store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .len();
     let mut again = consent("C-2026-001");
     again.subject = "Someone Else".into();
-    let message = conflict(db.store.add_consent("casey", &again).await);
+    let message = conflict(db.store.consents().add("casey", &again).await);
     assert!(message.contains("already exists"), "{message}");
     assert_eq!(
         db.store
-            .consent("C-2026-001")
+            .consents()
+            .get("C-2026-001")
             .await
             .unwrap()
             .unwrap()
@@ -836,14 +888,21 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     let mut any = consent("C-2026-002");
     any.scope_playbooks.clear();
     any.scope_channels.clear();
-    db.store.add_consent("casey", &any).await.unwrap();
-    let c2 = db.store.consent("C-2026-002").await.unwrap().unwrap();
+    db.store.consents().add("casey", &any).await.unwrap();
+    let c2 = db
+        .store
+        .consents()
+        .get("C-2026-002")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(c2.scope_playbooks.is_empty() && c2.scope_channels.is_empty());
     assert!(c2.covers("anything", &["x", "sms"]));
     assert_eq!(c2.state_at(now(db) + Duration::days(3650)), "valid");
     assert_eq!(
         db.store
             .consents()
+            .list()
             .await
             .unwrap()
             .iter()
@@ -853,7 +912,8 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     );
     assert_eq!(
         db.store
-            .read_audit(&AuditFilter::default())
+            .audit()
+            .read(&AuditFilter::default())
             .await
             .unwrap()
             .len(),
@@ -863,7 +923,8 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     // Revoked once.
     db.clock.advance(Duration::minutes(1));
     db.store
-        .revoke_consent("casey", "C-2026-001", "Family withdrew consent by phone.")
+        .consents()
+        .revoke("casey", "C-2026-001", "Family withdrew consent by phone.")
         .await
         .unwrap();
     let revoke = last_event(db).await;
@@ -872,7 +933,13 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
         revoke.subjects.get("consent").map(String::as_str),
         Some("C-2026-001")
     );
-    let c = db.store.consent("C-2026-001").await.unwrap().unwrap();
+    let c = db
+        .store
+        .consents()
+        .get("C-2026-001")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.revoked_at, Some(now(db)));
     assert_eq!(c.revoked_by.as_deref(), Some("casey"));
     assert_eq!(
@@ -882,20 +949,25 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
     assert_eq!(c.state_at(recorded), "revoked");
     let message = conflict(
         db.store
-            .revoke_consent("casey", "C-2026-001", "again")
+            .consents()
+            .revoke("casey", "C-2026-001", "again")
             .await,
     );
     assert!(message.contains("already revoked"), "{message}");
-    let message = conflict(db.store.revoke_consent("casey", "C-nope", "why").await);
+    let message = conflict(db.store.consents().revoke("casey", "C-nope", "why").await);
     assert!(message.contains("not found"), "{message}");
 
     // Read inside a transaction (locked for share on PostgreSQL).
     let mut tx = db.store.begin().await.unwrap();
     assert_eq!(
-        tx.consent("C-2026-002").await.unwrap().map(|c| c.reference),
+        tx.consents()
+            .get("C-2026-002")
+            .await
+            .unwrap()
+            .map(|c| c.reference),
         Some("C-2026-002".to_string())
     );
-    assert!(tx.consent("C-nope").await.unwrap().is_none());
+    assert!(tx.consents().get("C-nope").await.unwrap().is_none());
     tx.rollback().await.unwrap();
 
     let actions = actions(db).await;
@@ -905,20 +977,24 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
 
 async fn no_consent_subject_or_variable_value_reaches_the_audit_table(db: &TestDb) {
     db.store
-        .add_consent("casey", &consent("C-7"))
+        .consents()
+        .add("casey", &consent("C-7"))
         .await
         .unwrap();
     db.store
-        .revoke_consent("casey", "C-7", "Maria Q. Exampleperson asked us to stop.")
+        .consents()
+        .revoke("casey", "C-7", "Maria Q. Exampleperson asked us to stop.")
         .await
         .unwrap();
     let id = db
         .store
-        .create_workflow_draft(&draft("dana"), None)
+        .drafts()
+        .create(&draft("dana"), None)
         .await
         .unwrap();
     db.store
-        .edit_draft(
+        .drafts()
+        .edit(
             id,
             "dana",
             "sha256:bw",
@@ -944,6 +1020,7 @@ async fn no_consent_subject_or_variable_value_reaches_the_audit_table(db: &TestD
     }
     let mut export = Vec::new();
     db.store
+        .audit()
         .export_jsonl(&AuditFilter::default(), &mut export)
         .await
         .unwrap();
@@ -958,7 +1035,7 @@ async fn break_glass_messages_wait_for_one_review(db: &TestDb) {
     let (_, urgent) = approved(db, &ids, true).await;
     let (_, later) = approved(db, &ids, true).await;
 
-    let queue = db.store.break_glass_queue().await.unwrap();
+    let queue = db.store.messages().break_glass_queue().await.unwrap();
     assert_eq!(
         queue.iter().map(|m| m.id).collect::<Vec<_>>(),
         vec![urgent, later]
@@ -968,20 +1045,27 @@ async fn break_glass_messages_wait_for_one_review(db: &TestDb) {
 
     let entries = db
         .store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .len();
-    let message = conflict(db.store.review_message("casey", normal, "fine").await);
+    let message = conflict(db.store.messages().review("casey", normal, "fine").await);
     assert!(
         message.contains("not published through break-glass"),
         "{message}"
     );
-    let message = conflict(db.store.review_message("casey", later + 1000, "fine").await);
+    let message = conflict(
+        db.store
+            .messages()
+            .review("casey", later + 1000, "fine")
+            .await,
+    );
     assert!(message.contains("not found"), "{message}");
     assert_eq!(
         db.store
-            .read_audit(&AuditFilter::default())
+            .audit()
+            .read(&AuditFilter::default())
             .await
             .unwrap()
             .len(),
@@ -990,7 +1074,8 @@ async fn break_glass_messages_wait_for_one_review(db: &TestDb) {
 
     db.clock.advance(Duration::hours(2));
     db.store
-        .review_message(
+        .messages()
+        .review(
             "casey",
             urgent,
             "Justified: main break at 02:00, no second approver.",
@@ -1007,7 +1092,7 @@ async fn break_glass_messages_wait_for_one_review(db: &TestDb) {
     );
     assert!(review.payload_sha256.is_some());
 
-    let s = db.store.message_summary(urgent).await.unwrap().unwrap();
+    let s = db.store.messages().summary(urgent).await.unwrap().unwrap();
     assert_eq!(s.review_by.as_deref(), Some("casey"));
     assert_eq!(s.review_at, Some(now(db)));
     assert_eq!(
@@ -1016,6 +1101,7 @@ async fn break_glass_messages_wait_for_one_review(db: &TestDb) {
     );
     assert_eq!(
         db.store
+            .messages()
             .break_glass_queue()
             .await
             .unwrap()
@@ -1025,9 +1111,9 @@ async fn break_glass_messages_wait_for_one_review(db: &TestDb) {
         vec![later]
     );
 
-    let message = conflict(db.store.review_message("drew", urgent, "again").await);
+    let message = conflict(db.store.messages().review("drew", urgent, "again").await);
     assert!(message.contains("already reviewed by casey"), "{message}");
-    let s = db.store.message_summary(urgent).await.unwrap().unwrap();
+    let s = db.store.messages().summary(urgent).await.unwrap().unwrap();
     assert_eq!(s.review_by.as_deref(), Some("casey"));
     assert_eq!(
         actions(db)
@@ -1045,10 +1131,16 @@ async fn only_a_failed_delivery_is_queued_again(db: &TestDb) {
     let (_, message) = approved(db, &ids, false).await;
 
     // Pending: nothing to retry.
-    let refused = conflict(db.store.retry_delivery("alex", message, ids[0]).await);
+    let refused = conflict(
+        db.store
+            .messages()
+            .retry_delivery("alex", message, ids[0])
+            .await,
+    );
     assert!(refused.contains("is pending, not failed"), "{refused}");
     let refused = conflict(
         db.store
+            .messages()
             .retry_delivery("alex", message, ids[0] + 1000)
             .await,
     );
@@ -1057,6 +1149,7 @@ async fn only_a_failed_delivery_is_queued_again(db: &TestDb) {
     fail(db, message, ids[0]).await;
     db.clock.advance(Duration::minutes(10));
     db.store
+        .messages()
         .retry_delivery("alex", message, ids[0])
         .await
         .unwrap();
@@ -1066,20 +1159,26 @@ async fn only_a_failed_delivery_is_queued_again(db: &TestDb) {
     assert_eq!(retry.subjects.get("message"), Some(&message.to_string()));
     assert_eq!(retry.subjects.get("account"), Some(&ids[0].to_string()));
 
-    let d = &db.store.deliveries(message).await.unwrap()[0];
+    let d = &db.store.messages().deliveries(message).await.unwrap()[0];
     assert_eq!(d.state, DeliveryState::Pending);
     assert_eq!(d.attempts, 1);
     assert_eq!((d.lease_owner.as_deref(), d.lease_until), (None, None));
-    let row = &db.store.delivery_rows(message).await.unwrap()[0];
+    let row = &db.store.messages().delivery_rows(message).await.unwrap()[0];
     assert_eq!(row.next_attempt_at, Some(now(db)));
 
     // Queued twice is refused: it is pending again.
-    let refused = conflict(db.store.retry_delivery("alex", message, ids[0]).await);
+    let refused = conflict(
+        db.store
+            .messages()
+            .retry_delivery("alex", message, ids[0])
+            .await,
+    );
     assert!(refused.contains("is pending"), "{refused}");
 
     // It is due at once: the dispatcher claims it, as attempt 2.
     let claimed = db
         .store
+        .outbox()
         .claim_due("worker", Duration::seconds(30), 10)
         .await
         .unwrap();
@@ -1093,14 +1192,20 @@ async fn only_a_failed_delivery_is_queued_again(db: &TestDb) {
     let (_, other) = approved(db, &ids[1..], false).await;
     fail(db, other, ids[1]).await;
     let mut tx = db.store.begin().await.unwrap();
-    tx.retract_message("alex", other, RetractMode::Delete, &[], "wrong area")
+    tx.outbox()
+        .retract_message("alex", other, RetractMode::Delete, &[], "wrong area")
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let refused = conflict(db.store.retry_delivery("alex", other, ids[1]).await);
+    let refused = conflict(
+        db.store
+            .messages()
+            .retry_delivery("alex", other, ids[1])
+            .await,
+    );
     assert!(refused.contains("retracted"), "{refused}");
     assert_eq!(
-        db.store.deliveries(other).await.unwrap()[0].state,
+        db.store.messages().deliveries(other).await.unwrap()[0].state,
         DeliveryState::Failed
     );
     assert_eq!(
@@ -1118,7 +1223,8 @@ async fn a_live_session_lists_its_messages_in_thread_order(db: &TestDb) {
     let ids = accounts(db, 1).await;
     let mut tx = db.store.begin().await.unwrap();
     let session = tx
-        .create_session("dana", "boil-water", "Main break", "#MainBreak", false)
+        .live_sessions()
+        .create("dana", "boil-water", "Main break", "#MainBreak", false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -1127,9 +1233,10 @@ async fn a_live_session_lists_its_messages_in_thread_order(db: &TestDb) {
     for _ in 0..3 {
         let d = draft("dana");
         let mut tx = db.store.begin().await.unwrap();
-        let draft_id = tx.create_workflow_draft(&d, Some(session)).await.unwrap();
+        let draft_id = tx.drafts().create(&d, Some(session)).await.unwrap();
         let m = tx
-            .create_placed_message(
+            .outbox()
+            .place_message(
                 &NewMessage {
                     draft_id,
                     approved_by: "alex".into(),
@@ -1145,17 +1252,18 @@ async fn a_live_session_lists_its_messages_in_thread_order(db: &TestDb) {
             )
             .await
             .unwrap();
-        tx.link_draft_message(draft_id, m).await.unwrap();
+        tx.drafts().link_message(draft_id, m).await.unwrap();
         tx.commit().await.unwrap();
         posts.push(m);
     }
-    let listed = db.store.session_messages(session).await.unwrap();
+    let listed = db.store.live_sessions().messages(session).await.unwrap();
     assert_eq!(listed.iter().map(|m| m.id).collect::<Vec<_>>(), posts);
     assert!(listed.iter().all(|m| m.session_id == Some(session)));
     assert!(!posts.contains(&outside));
     assert!(db
         .store
-        .session_messages(session + 1000)
+        .live_sessions()
+        .messages(session + 1000)
         .await
         .unwrap()
         .is_empty());

@@ -225,15 +225,16 @@ async fn serve(sessions: usize) -> Result<()> {
         let mut tx = store.begin().await.context("inserting sessions")?;
         for _ in 0..batch {
             let id = SessionId::generate();
-            tx.insert_session(&NewSession {
-                id_sha256: id.digest(),
-                user_id,
-                created_at: now,
-                expires_at: now + session_policy.absolute_timeout,
-                client_ip: Some("127.0.0.1".into()),
-            })
-            .await
-            .context("inserting a session")?;
+            tx.people()
+                .insert_session(&NewSession {
+                    id_sha256: id.digest(),
+                    user_id,
+                    created_at: now,
+                    expires_at: now + session_policy.absolute_timeout,
+                    client_ip: Some("127.0.0.1".into()),
+                })
+                .await
+                .context("inserting a session")?;
             cookies.push(id.expose().to_string());
         }
         tx.commit().await.context("committing sessions")?;

@@ -1222,7 +1222,14 @@ async fn an_admin_connects_x_through_the_consent_page_and_back() {
         .await;
     assert!(expiry.text.starts_with("Expires"), "{expiry:?}");
     admin.shot_at("accounts", "oauth-connected").await;
-    let accounts = world.harness.app.store().account_records().await.unwrap();
+    let accounts = world
+        .harness
+        .app
+        .store()
+        .accounts()
+        .records()
+        .await
+        .unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0].handle, "@CountyHealth");
     assert_eq!(
@@ -1270,7 +1277,8 @@ async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answ
     let store = world.harness.app.store().clone();
     let mut tx = store.begin().await.unwrap();
     let session = tx
-        .create_session(
+        .live_sessions()
+        .create(
             "dana",
             "live-procedure",
             "Knee replacement",
@@ -1304,7 +1312,11 @@ async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answ
         1_000,
     );
     let post_id = eventually("the post stored", PATIENCE, || async {
-        let posts = store.conversation(session, 10, false).await.unwrap();
+        let posts = store
+            .conversation()
+            .posts(session, 10, false)
+            .await
+            .unwrap();
         posts
             .first()
             .map(|p| p.id)
@@ -1337,7 +1349,8 @@ async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answ
         .await;
     b.shot_at("conversation-pane", "marked").await;
     let audit = store
-        .read_audit(&tocsin_store::AuditFilter::default())
+        .audit()
+        .read(&tocsin_store::AuditFilter::default())
         .await
         .unwrap();
     assert!(audit

@@ -595,8 +595,8 @@ async fn a_sealed_secret_opens_only_with_its_key_and_its_user(backend: Backend) 
     let w = World::new(backend).await;
     let secret = w.add("ana", Role::Drafter).await;
     w.add("bob", Role::Drafter).await;
-    let ana = w.db.store.user_record("ana").await.unwrap().unwrap();
-    let bob = w.db.store.user_record("bob").await.unwrap().unwrap();
+    let ana = w.db.store.people().record("ana").await.unwrap().unwrap();
+    let bob = w.db.store.people().record("bob").await.unwrap().unwrap();
     let sealed = ana.totp_secret_sealed.clone().unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains(&secret));
     assert!(w.key.open(&sealed, &totp_aad(ana.id)).is_ok());

@@ -159,7 +159,7 @@ async fn an_admin_connects_a_telegram_channel_and_the_next_alert_reaches_it_thro
     assert!(!tables.contains(telegram::TOKEN), "{tables}");
     assert!(!tables.contains(&hex(telegram::TOKEN)), "{tables}");
     assert!(tables.contains("account.add"), "{tables}");
-    let record = t.s.store().account_record(id).await.unwrap().unwrap();
+    let record = t.s.store().accounts().get(id).await.unwrap().unwrap();
     let sealed = record.secret_sealed.unwrap();
     assert!(!sealed
         .windows(telegram::TOKEN.len())
@@ -243,7 +243,7 @@ async fn a_new_account_is_checked_by_its_connector_before_anything_is_stored(bac
         .await;
     r.refused(403, "reauthentication_needed");
 
-    assert!(t.s.store().account_records().await.unwrap().is_empty());
+    assert!(t.s.store().accounts().records().await.unwrap().is_empty());
     assert!(!t
         .s
         .audit()
@@ -399,7 +399,8 @@ async fn a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_ou
     }
     let status =
         t.s.store()
-            .account_record(id)
+            .accounts()
+            .get(id)
             .await
             .unwrap()
             .unwrap()
@@ -477,7 +478,7 @@ async fn stored_accounts_connect_again_after_a_restart_unless_their_secret_does_
     let why = NotConnected::SecretDoesNotOpen.to_string();
     assert!(!why.contains(telegram::TOKEN));
     // Nothing was written about it: another node may hold the right key.
-    let stored = db.store.account_record(record.id).await.unwrap().unwrap();
+    let stored = db.store.accounts().get(record.id).await.unwrap().unwrap();
     assert_eq!(stored.status, AccountStatus::Connected);
     other.stop().await.unwrap();
 }
@@ -512,7 +513,8 @@ async fn rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go(ba
     let rotated = rotate_key(store, "cli:test", &old, &new).await.unwrap();
     assert_eq!((rotated.account_secrets, rotated.totp_secrets), (1, 1));
     let sealed = store
-        .account_record(account.id)
+        .accounts()
+        .get(account.id)
         .await
         .unwrap()
         .unwrap()
@@ -533,11 +535,12 @@ async fn rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go(ba
     // A second rotation from the old key finds values that no longer open: nothing moves.
     let err = rotate_key(store, "cli:test", &old, &new).await.unwrap_err();
     assert!(err.to_string().contains("does not open"), "{err}");
-    let still = store.account_record(account.id).await.unwrap().unwrap();
+    let still = store.accounts().get(account.id).await.unwrap().unwrap();
     assert_eq!(still.secret_sealed.unwrap(), sealed);
     let rotations = db
         .store
-        .read_audit(&tocsin_store::AuditFilter::default())
+        .audit()
+        .read(&tocsin_store::AuditFilter::default())
         .await
         .unwrap()
         .into_iter()

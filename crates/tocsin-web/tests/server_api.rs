@@ -453,6 +453,7 @@ async fn phi_blocks_approval_until_a_valid_consent_record_is_cited(backend: Back
     }
     let mut export = Vec::new();
     s.store()
+        .audit()
         .export_jsonl(&tocsin_store::AuditFilter::default(), &mut export)
         .await
         .unwrap();
@@ -557,7 +558,8 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
     let real_log = Arc::new(SandboxLog::default());
     let real = s
         .store()
-        .add_account(
+        .accounts()
+        .add(
             "test",
             &NewAccount {
                 platform: "mastodon".into(),
@@ -897,8 +899,8 @@ async fn the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiab
         let mut file = Vec::new();
         let filter = tocsin_store::AuditFilter::default();
         let export = match format {
-            "jsonl" => s.store().export_jsonl(&filter, &mut file).await,
-            _ => s.store().export_csv(&filter, &mut file).await,
+            "jsonl" => s.store().audit().export_jsonl(&filter, &mut file).await,
+            _ => s.store().audit().export_csv(&filter, &mut file).await,
         };
         let entries = export.unwrap();
         assert!(entries > 6000, "{entries}");

@@ -228,6 +228,7 @@ pub(crate) async fn all_sent(store: &Store, message: i64) -> bool {
 
 pub(crate) async fn states(store: &Store, message: i64) -> BTreeMap<i64, DeliveryState> {
     store
+        .messages()
         .deliveries(message)
         .await
         .unwrap()
@@ -239,7 +240,7 @@ pub(crate) async fn states(store: &Store, message: i64) -> BTreeMap<i64, Deliver
 /// Which node recorded each account's `sent` result for `message`.
 pub(crate) async fn senders(store: &Store, message: i64) -> BTreeMap<i64, String> {
     let mut out = BTreeMap::new();
-    for e in store.read_audit(&AuditFilter::default()).await.unwrap() {
+    for e in store.audit().read(&AuditFilter::default()).await.unwrap() {
         let e = e.entry.event;
         if e.action == "delivery.result"
             && e.outcome.as_deref() == Some("sent")
@@ -329,7 +330,7 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
     // Kill B while it holds claims, once the fan-out is well under way.
     let waiting = Waiting::new("node B to hold claims");
     loop {
-        let rows = store.deliveries(message).await.unwrap();
+        let rows = store.messages().deliveries(message).await.unwrap();
         let sent = rows
             .iter()
             .filter(|d| d.state == DeliveryState::Sent)
@@ -359,6 +360,7 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
     // look above and the kill is B's, rightly), and well before its lease runs out.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let b_claims: Vec<i64> = store
+        .messages()
         .deliveries(message)
         .await
         .unwrap()
@@ -391,7 +393,7 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
     for account in &b_claims {
         assert_ne!(by[account], "node-b", "account {account}");
     }
-    match store.verify_live(None).await.unwrap() {
+    match store.audit().verify_live(None).await.unwrap() {
         Ok(v) => assert!(v.entries > 1000, "{v:?}"),
         Err(b) => panic!("the audit chain does not verify: {b:?}"),
     }
@@ -575,7 +577,7 @@ async fn a_node_that_loses_its_database_is_not_ready_then_finishes_the_fan_out_o
     let repeats = one_post_each(&log, &node.accounts);
     assert_eq!(repeats, 0, "nothing was sent twice, not even idempotently");
     assert_eq!(senders(&direct, message).await.len(), 200);
-    match direct.verify_live(None).await.unwrap() {
+    match direct.audit().verify_live(None).await.unwrap() {
         Ok(_) => {}
         Err(b) => panic!("the audit chain does not verify: {b:?}"),
     }
@@ -823,7 +825,8 @@ fn on(api: &Api, base: &str) -> Api {
 /// state it recorded.
 async fn results_for(store: &Store, message: i64, account: i64) -> Vec<(String, String)> {
     store
-        .read_audit(&AuditFilter::default())
+        .audit()
+        .read(&AuditFilter::default())
         .await
         .unwrap()
         .into_iter()
@@ -989,7 +992,8 @@ async fn an_account_changed_from_the_command_line_is_followed_by_a_running_serve
 
     // Disabled from the command line: the server drops its route.
     cli_store
-        .disable_account("cli:root", account)
+        .accounts()
+        .disable("cli:root", account)
         .await
         .unwrap();
     let waiting = Waiting::new("the server to drop the disabled account's route");
@@ -997,7 +1001,7 @@ async fn an_account_changed_from_the_command_line_is_followed_by_a_running_serve
         waiting.tick().await;
     }
     cli_store.close().await;
-    match store.verify_live(None).await.unwrap() {
+    match store.audit().verify_live(None).await.unwrap() {
         Ok(_) => {}
         Err(b) => panic!("the audit chain does not verify: {b:?}"),
     }

@@ -379,7 +379,7 @@ async fn an_admin_connects_x_and_the_next_alert_reaches_it_with_the_obtained_tok
     let expires: chrono::DateTime<chrono::Utc> =
         oauth["expires_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(expires - w.s.store().now(), chrono::Duration::hours(2));
-    let record = w.s.store().account_record(id).await.unwrap().unwrap();
+    let record = w.s.store().accounts().get(id).await.unwrap().unwrap();
     assert_eq!(record.settings["username"], "CountyHealth");
 
     let message = publish(&w, "Ward 1").await;
@@ -462,7 +462,7 @@ async fn mastodon_is_registered_once_per_instance_then_connected_and_posted_to(b
     assert_eq!(row["handle"], format!("@publichealth@{host}"));
     assert_eq!(row["oauth"]["expires_at"], Value::Null);
     assert_eq!(row["oauth"]["refreshable"], false);
-    let record = w.s.store().account_record(id).await.unwrap().unwrap();
+    let record = w.s.store().accounts().get(id).await.unwrap().unwrap();
     assert_eq!(record.settings["base_url"], w.masto.base_url);
     assert_eq!(record.settings["visibility"], "unlisted");
 
@@ -616,8 +616,8 @@ async fn refused_callbacks_are_clear_audited_and_store_nothing(backend: Backend)
     .await;
 
     // Nothing was stored; the refusals are on record, never a token.
-    assert!(w.s.store().account_records().await.unwrap().is_empty());
-    assert!(w.s.store().account_oauths().await.unwrap().is_empty());
+    assert!(w.s.store().accounts().records().await.unwrap().is_empty());
+    assert!(w.s.store().oauth().accounts().await.unwrap().is_empty());
     let audit = w.admin.get("/api/audit").await.text;
     assert!(audit.contains("wrong_account"), "{audit}");
     nowhere(&w, &[audit]).await;
@@ -819,7 +819,7 @@ async fn threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires(ba
         chrono::Duration::seconds(5_183_944),
         "the long-lived token's expiry"
     );
-    let record = w.s.store().account_record(id).await.unwrap().unwrap();
+    let record = w.s.store().accounts().get(id).await.unwrap().unwrap();
     assert_eq!(record.settings["user_id"], threads::USER_ID);
     let long = w.threads.accepted_token();
     assert!(long.starts_with("fake-threads-long-"), "{long}");
@@ -873,7 +873,7 @@ async fn facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not
         "wrong_account",
     )
     .await;
-    assert!(w.s.store().account_records().await.unwrap().is_empty());
+    assert!(w.s.store().accounts().records().await.unwrap().is_empty());
 
     w.fb.set_manages_page(true);
     let (code, state) = start().await;

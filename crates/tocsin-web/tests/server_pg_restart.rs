@@ -282,7 +282,7 @@ async fn postgres_restart_during_fan_out_is_survived_without_loss_or_duplicates(
     let repeats = one_post_each(&log, &node.accounts);
     assert_eq!(states(&store, message).await.len(), 500);
     assert_eq!(senders(&store, message).await.len(), 500);
-    match store.verify_live(None).await.unwrap() {
+    match store.audit().verify_live(None).await.unwrap() {
         Ok(v) => assert!(v.entries > 1000, "{v:?}"),
         Err(b) => panic!("the audit chain does not verify: {b:?}"),
     }

@@ -165,7 +165,8 @@ impl Srv {
     /// Every audit entry's event, in order.
     pub async fn audit(&self) -> Vec<AuditEvent> {
         self.store()
-            .read_audit(&AuditFilter::default())
+            .audit()
+            .read(&AuditFilter::default())
             .await
             .unwrap()
             .into_iter()

@@ -90,7 +90,8 @@ impl World {
     pub async fn audit(&self) -> Vec<(String, String, Option<String>)> {
         self.db
             .store
-            .read_audit(&AuditFilter::default())
+            .audit()
+            .read(&AuditFilter::default())
             .await
             .unwrap()
             .into_iter()
@@ -115,6 +116,7 @@ impl World {
         let mut out = Vec::new();
         self.db
             .store
+            .audit()
             .export_jsonl(&AuditFilter::default(), &mut out)
             .await
             .unwrap();

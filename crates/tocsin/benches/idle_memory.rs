@@ -170,15 +170,16 @@ fn main() {
         let mut cookies = Vec::with_capacity(args.panels);
         for _ in 0..args.panels {
             let id = SessionId::generate();
-            tx.insert_session(&NewSession {
-                id_sha256: id.digest(),
-                user_id: user,
-                created_at: now,
-                expires_at: now + policy.absolute_timeout,
-                client_ip: Some("127.0.0.1".into()),
-            })
-            .await
-            .unwrap();
+            tx.people()
+                .insert_session(&NewSession {
+                    id_sha256: id.digest(),
+                    user_id: user,
+                    created_at: now,
+                    expires_at: now + policy.absolute_timeout,
+                    client_ip: Some("127.0.0.1".into()),
+                })
+                .await
+                .unwrap();
             cookies.push(format!("{}={}", cookie_name(false), id.expose()));
         }
         tx.commit().await.unwrap();

@@ -76,7 +76,13 @@ async fn take_post(app: &Tocsin, post: HeardPost) {
     }
     let row = new_post(&post);
     for session_id in sessions {
-        match app.0.store.insert_conversation_post(session_id, &row).await {
+        match app
+            .0
+            .store
+            .conversation()
+            .insert_post(session_id, &row)
+            .await
+        {
             Ok(Some(id)) => publish(app, session_id, id).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(
@@ -95,7 +101,8 @@ async fn take_deletion(app: &Tocsin, source: &Source, remote_id: &str) {
     match app
         .0
         .store
-        .mark_conversation_deleted(platform, instance.as_deref(), remote_id)
+        .conversation()
+        .mark_deleted(platform, instance.as_deref(), remote_id)
         .await
     {
         Ok(marked) => {
@@ -114,7 +121,7 @@ async fn take_deletion(app: &Tocsin, source: &Source, remote_id: &str) {
 
 /// Sends a post as it is stored now to every panel.
 pub(crate) async fn publish(app: &Tocsin, session_id: i64, post_id: i64) {
-    match app.0.store.conversation_post(session_id, post_id).await {
+    match app.0.store.conversation().post(session_id, post_id).await {
         Ok(Some(row)) => app.0.hub.publish(&PanelEvent::ConversationPost {
             post: ConversationPostView::from(&row),
         }),

@@ -342,6 +342,7 @@ async fn evaluate(app: &Tocsin) -> Result<Wanted, StoreError> {
     let store = &app.0.store;
     let open: Vec<(i64, String)> = store
         .live_sessions()
+        .list()
         .await?
         .into_iter()
         .filter(|s| s.state == "open")
@@ -372,7 +373,7 @@ async fn evaluate(app: &Tocsin) -> Result<Wanted, StoreError> {
 async fn account_instances(app: &Tocsin) -> Result<Vec<Instance>, StoreError> {
     let mut with_token = Vec::new();
     let mut without = Vec::new();
-    for record in app.0.store.account_records().await? {
+    for record in app.0.store.accounts().records().await? {
         if record.platform != "mastodon" || record.sandbox {
             continue;
         }

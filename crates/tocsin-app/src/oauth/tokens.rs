@@ -267,7 +267,8 @@ impl TokenManager {
         let scopes = platform::MASTODON_SCOPES.join(" ");
         let stored = self
             .store
-            .oauth_client(instance)
+            .oauth()
+            .client(instance)
             .await
             .map_err(store_refusal)?;
         if let Some(stored) = stored.filter(|c| c.redirect_uri == redirect && c.scopes == scopes) {
@@ -325,7 +326,8 @@ impl TokenManager {
             .seal(plain.as_bytes(), &client_aad(instance))
             .map_err(misconfigured)?;
         self.store
-            .save_oauth_client(
+            .oauth()
+            .save_client(
                 actor,
                 &OAuthClientRecord {
                     instance_url: instance.to_string(),
@@ -364,7 +366,8 @@ impl TokenManager {
             Some(id) => {
                 let record = self
                     .store
-                    .account_record(id)
+                    .accounts()
+                    .get(id)
                     .await
                     .map_err(store_refusal)?
                     .ok_or_else(|| Refusal::new("not_found", format!("no account {id}")))?;
@@ -472,7 +475,8 @@ impl TokenManager {
             .unwrap_or_else(|_| chrono::Duration::minutes(10));
         let expires_at = self.store.now() + ttl;
         self.store
-            .insert_oauth_pending(&NewOAuthPending {
+            .oauth()
+            .insert_pending(&NewOAuthPending {
                 state_hash: hash,
                 platform: platform.as_str().to_string(),
                 instance_url: instance,
@@ -612,7 +616,8 @@ impl TokenManager {
                     .key
                     .seal(secret.expose_secret().as_bytes(), &account_aad(id))
                     .map_err(misconfigured)?;
-                tx.reconnect_oauth_account(actor, id, &sealed, &meta)
+                tx.oauth()
+                    .reconnect_account(actor, id, &sealed, &meta)
                     .await
                     .map_err(store_refusal)?;
                 (id, true)
@@ -625,7 +630,8 @@ impl TokenManager {
                     sandbox: false,
                 };
                 let added = tx
-                    .add_oauth_account(actor, &row, &settings, &meta, |id| {
+                    .oauth()
+                    .add_account(actor, &row, &settings, &meta, |id| {
                         self.key
                             .seal(secret.expose_secret().as_bytes(), &account_aad(id))
                             .map_err(|e| e.to_string())
@@ -648,14 +654,16 @@ impl TokenManager {
                 }
             }
         };
-        tx.set_oauth_pending_outcome(&pending.state_hash, "connected")
+        tx.oauth()
+            .set_pending_outcome(&pending.state_hash, "connected")
             .await
             .map_err(store_refusal)?;
         tx.commit().await.map_err(store_refusal)?;
         self.announce(id);
         let record = self
             .store
-            .account_record(id)
+            .accounts()
+            .get(id)
             .await
             .map_err(store_refusal)?
             .ok_or_else(|| Refusal::new("internal", "the stored account vanished"))?;
@@ -1053,7 +1061,8 @@ impl OAuthConnector {
     ) -> Result<bool, String> {
         let record = manager
             .store
-            .account_record(self.id)
+            .accounts()
+            .get(self.id)
             .await
             .map_err(|e| e.to_string())?;
         let Some(record) = record else {
@@ -1108,6 +1117,7 @@ impl OAuthConnector {
                 state.failed = Some(text.clone());
                 if let Err(se) = manager
                     .store
+                    .oauth()
                     .record_refresh_failure("system", self.id, &text)
                     .await
                 {
@@ -1125,6 +1135,7 @@ impl OAuthConnector {
         };
         let stored = manager
             .store
+            .oauth()
             .store_refreshed_tokens(
                 "system",
                 self.id,

@@ -343,7 +343,7 @@ impl People {
         if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
             return self.refuse(caller, "user.add", name, e).await;
         }
-        if self.store.user_record(name).await?.is_some() {
+        if self.store.people().record(name).await?.is_some() {
             return Err(PeopleError::NameTaken(name.to_string()));
         }
         let password_hash = self.hash_new(password, name).await?;
@@ -352,7 +352,7 @@ impl People {
             role: role.as_str().to_string(),
             password_hash,
         };
-        match self.store.add_user(&caller.actor(), &user).await {
+        match self.store.people().add(&caller.actor(), &user).await {
             Ok(id) => Ok(id),
             // Two adds of one name at once: the second hits the unique index.
             Err(StoreError::Database(e)) if is_unique_violation(&e) => {
@@ -374,7 +374,8 @@ impl People {
         }
         let user = self
             .store
-            .user_record(name)
+            .people()
+            .record(name)
             .await?
             .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
         let secret = totp::new_secret();
@@ -382,7 +383,8 @@ impl People {
             totp::enrolment(secret.expose_secret(), &self.config.totp_issuer, &user.name)?;
         let sealed = self.key.seal(secret.expose_secret(), &totp_aad(user.id))?;
         let mut tx = self.store.begin().await?;
-        tx.set_totp_secret(&caller.actor(), &user.name, &sealed)
+        tx.people()
+            .set_totp_secret(&caller.actor(), &user.name, &sealed)
             .await?;
         tx.commit().await?;
         Ok(enrolment)
@@ -392,7 +394,8 @@ impl People {
     pub async fn confirm_totp(&self, name: &str, code: &str) -> Result<(), PeopleError> {
         let user = self
             .store
-            .user_record(name)
+            .people()
+            .record(name)
             .await?
             .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
         let Some(sealed) = &user.totp_secret_sealed else {
@@ -411,10 +414,10 @@ impl People {
             return Err(PeopleError::WrongCode);
         };
         let mut tx = self.store.begin().await?;
-        if !tx.advance_totp_step(user.id, step).await? {
+        if !tx.people().advance_totp_step(user.id, step).await? {
             return Err(PeopleError::WrongCode);
         }
-        tx.confirm_totp(&user.name, user.id).await?;
+        tx.people().confirm_totp(&user.name, user.id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -429,7 +432,7 @@ impl People {
         now: DateTime<Utc>,
     ) -> Result<Checked, PeopleError> {
         let user = if valid_user_name(name) {
-            self.store.user_record(name).await?
+            self.store.people().record(name).await?
         } else {
             None
         };
@@ -519,7 +522,7 @@ impl People {
         now: DateTime<Utc>,
     ) -> Result<(), Attempt> {
         if let Err(wait) = self.throttle.check(name, ip, now) {
-            let known = valid_user_name(name) && self.store.user_record(name).await?.is_some();
+            let known = valid_user_name(name) && self.store.people().record(name).await?.is_some();
             self.store
                 .append_audit(
                     AuditEvent::new(Self::attempt_actor(name, known), action)
@@ -576,6 +579,7 @@ impl People {
         let session_id = SessionId::generate();
         let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
         if !tx
+            .people()
             .advance_totp_step(user.id, step)
             .await
             .map_err(PeopleError::from)?
@@ -593,17 +597,19 @@ impl People {
             .await?;
             return Err(Attempt::Refused(SignInError::WrongCredentials));
         }
-        tx.insert_session(&NewSession {
-            id_sha256: session_id.digest(),
-            user_id: user.id,
-            created_at: now,
-            expires_at: now + self.config.sessions.absolute_timeout,
-            client_ip: Some(ip.to_string()),
-        })
-        .await
-        .map_err(PeopleError::from)?;
+        tx.people()
+            .insert_session(&NewSession {
+                id_sha256: session_id.digest(),
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + self.config.sessions.absolute_timeout,
+                client_ip: Some(ip.to_string()),
+            })
+            .await
+            .map_err(PeopleError::from)?;
         if user.totp_confirmed_at.is_none() {
-            tx.confirm_totp(&user.name, user.id)
+            tx.people()
+                .confirm_totp(&user.name, user.id)
                 .await
                 .map_err(PeopleError::from)?;
         }
@@ -633,13 +639,13 @@ impl People {
     /// session is deleted and its expiry audited.
     pub async fn session(&self, id: &SessionId) -> Result<Session, SessionError> {
         let digest = id.digest();
-        let Some(record) = self.store.session_record(&digest).await? else {
+        let Some(record) = self.store.people().session(&digest).await? else {
             return Err(SessionError::Unknown);
         };
         let now = self.store.now();
         if record.user_disabled_at.is_some() {
             let mut tx = self.store.begin().await?;
-            tx.delete_session(&digest).await?;
+            tx.people().delete_session(&digest).await?;
             tx.commit().await?;
             return Err(SessionError::Unknown);
         }
@@ -654,7 +660,7 @@ impl People {
                 session::Expiry::Absolute => "the absolute timeout",
             };
             let mut tx = self.store.begin().await?;
-            if tx.delete_session(&digest).await? {
+            if tx.people().delete_session(&digest).await? {
                 tx.append_audit(
                     AuditEvent::new(record.user.as_str(), "session.expire")
                         .subject("session", short_digest(&digest))
@@ -672,7 +678,7 @@ impl People {
                 return Err(SessionError::Unknown);
             }
         };
-        self.store.touch_session(&digest, now).await?;
+        self.store.people().touch_session(&digest, now).await?;
         Ok(Session {
             user: record.user,
             role,
@@ -686,11 +692,11 @@ impl People {
     /// already signed out.
     pub async fn sign_out(&self, id: &SessionId) -> Result<(), PeopleError> {
         let digest = id.digest();
-        let Some(record) = self.store.session_record(&digest).await? else {
+        let Some(record) = self.store.people().session(&digest).await? else {
             return Ok(());
         };
         let mut tx = self.store.begin().await?;
-        if tx.delete_session(&digest).await? {
+        if tx.people().delete_session(&digest).await? {
             tx.append_audit(
                 AuditEvent::new(record.user.as_str(), "session.sign_out")
                     .subject("session", short_digest(&digest))
@@ -733,11 +739,13 @@ impl People {
             };
             let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
             let fresh = tx
+                .people()
                 .advance_totp_step(user.id, step)
                 .await
                 .map_err(PeopleError::from)?;
             let current = fresh
                 && tx
+                    .people()
                     .set_session_reauthenticated(&id.digest(), now)
                     .await
                     .map_err(PeopleError::from)?;
@@ -791,7 +799,7 @@ impl People {
             return self.refuse(caller, "user.role", name, e).await;
         }
         let mut tx = self.store.begin().await?;
-        if role != Role::Admin && tx.enabled_admins().await? == [name] {
+        if role != Role::Admin && tx.people().enabled_admins().await? == [name] {
             drop(tx);
             return self
                 .refuse(
@@ -802,7 +810,8 @@ impl People {
                 )
                 .await;
         }
-        tx.set_user_role(&caller.actor(), name, role.as_str())
+        tx.people()
+            .set_role(&caller.actor(), name, role.as_str())
             .await
             .map_err(|e| not_found_as_no_user(e, name))?;
         tx.commit().await?;
@@ -821,7 +830,7 @@ impl People {
                 .await;
         }
         let mut tx = self.store.begin().await?;
-        if tx.enabled_admins().await? == [name] {
+        if tx.people().enabled_admins().await? == [name] {
             drop(tx);
             return self
                 .refuse(
@@ -832,7 +841,8 @@ impl People {
                 )
                 .await;
         }
-        tx.disable_user(&caller.actor(), name)
+        tx.people()
+            .disable(&caller.actor(), name)
             .await
             .map_err(|e| not_found_as_no_user(e, name))?;
         tx.commit().await?;
@@ -850,7 +860,8 @@ impl People {
             return self.refuse(caller, "user.totp_reset", name, e).await;
         }
         let mut tx = self.store.begin().await?;
-        tx.reset_totp(&caller.actor(), name)
+        tx.people()
+            .reset_totp(&caller.actor(), name)
             .await
             .map_err(|e| not_found_as_no_user(e, name))?;
         tx.commit().await?;
@@ -865,7 +876,8 @@ impl People {
             }
         }
         self.store
-            .user_records()
+            .people()
+            .records()
             .await?
             .into_iter()
             .map(|u| {

@@ -102,8 +102,8 @@ pub async fn entries(
     who.require(&web.app, Permission::ReadAudit)?;
     let mut filter = q.filter()?;
     filter.limit = Some(q.limit.unwrap_or(100).clamp(1, 1000));
-    let rows = web.app.store().read_audit(&filter).await?;
-    let head_seq = web.app.store().audit_len().await?;
+    let rows = web.app.store().audit().read(&filter).await?;
+    let head_seq = web.app.store().audit().entry_count().await?;
     Ok(Json(EntriesPage {
         entries: rows
             .into_iter()
@@ -163,7 +163,7 @@ pub async fn export(
     let (chunks, rx) = tokio::sync::mpsc::channel(4);
     let store = web.app.store().clone();
     tokio::spawn(async move {
-        if let Err(e) = store.stream_export(&filter, kind, chunks).await {
+        if let Err(e) = store.audit().stream_export(&filter, kind, chunks).await {
             tracing::warn!(error = %e, "an audit export stopped part-way");
         }
     });
@@ -197,7 +197,13 @@ pub async fn verify(State(web): State<WebState>, who: Authed) -> ApiResult<Json<
     who.require(&web.app, Permission::ReadAudit)?;
     let trusted = web.app.store().kept_checkpoint().map_err(ApiError::from)?;
     Ok(Json(
-        match web.app.store().verify_live(trusted.as_deref()).await? {
+        match web
+            .app
+            .store()
+            .audit()
+            .verify_live(trusted.as_deref())
+            .await?
+        {
             Ok(v) => VerifyAnswer {
                 ok: true,
                 entries: v.entries,

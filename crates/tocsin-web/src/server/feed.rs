@@ -62,7 +62,8 @@ pub async fn cap_document(
     let summary = web
         .app
         .store()
-        .message_summary(id)
+        .messages()
+        .summary(id)
         .await?
         .ok_or_else(not_found)?;
     let alerts = alerts_of(&web, &site, summary.exercise, Some(id)).await?;
@@ -137,7 +138,8 @@ async fn alerts_of(
     let rows = web
         .app
         .store()
-        .feed_messages(exercise, &playbooks, up_to, WINDOW)
+        .feed()
+        .messages(exercise, &playbooks, up_to, WINDOW)
         .await?;
     let published: Vec<PublishedMessage> = rows.iter().filter_map(|m| published(web, m)).collect();
     Ok(alert_feed::alerts(

@@ -142,7 +142,8 @@ impl Harness {
                     continue;
                 };
                 store
-                    .record_playbook_approval(&PlaybookApproval {
+                    .playbooks()
+                    .record_approval(&PlaybookApproval {
                         playbook_id: p.id.clone(),
                         content_hash: hash,
                         approved_by: "harness reviewer".into(),
@@ -164,7 +165,8 @@ impl Harness {
         };
         for (n, platform) in to_add.iter().enumerate() {
             let id = store
-                .add_account(
+                .accounts()
+                .add(
                     "harness",
                     &NewAccount {
                         platform: "sandbox".into(),
@@ -194,7 +196,7 @@ impl Harness {
         // and those already there (a restart over the same database).
         app.connect_stored_accounts().await.map_err(fail)?;
         if options.reuse_accounts {
-            for record in app.store().account_records().await.map_err(fail)? {
+            for record in app.store().accounts().records().await.map_err(fail)? {
                 if record.sandbox && record.status != AccountStatus::Disabled {
                     accounts.push(record.id);
                     stand_ins.push((record.id, stand_in(&record.handle)));

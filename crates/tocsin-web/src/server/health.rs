@@ -29,7 +29,7 @@ const DATABASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2)
 /// and its last claim round reached the database (it claims nothing while it cannot).
 pub async fn readyz(State(web): State<WebState>) -> Response {
     let database = matches!(
-        tokio::time::timeout(DATABASE_PATIENCE, web.app.store().queue_depth()).await,
+        tokio::time::timeout(DATABASE_PATIENCE, web.app.store().outbox().queue_depth()).await,
         Ok(Ok(_))
     );
     let dispatcher = web.app.dispatching();

@@ -107,8 +107,8 @@ pub(crate) async fn render(web: &WebState) -> String {
         );
     }
 
-    let depth = tokio::time::timeout(DATABASE_PATIENCE, app.store().queue_depth()).await;
-    let audit = tokio::time::timeout(DATABASE_PATIENCE, app.store().audit_len()).await;
+    let depth = tokio::time::timeout(DATABASE_PATIENCE, app.store().outbox().queue_depth()).await;
+    let audit = tokio::time::timeout(DATABASE_PATIENCE, app.store().audit().entry_count()).await;
     let database_up = matches!(depth, Ok(Ok(_))) && stats.database_ok();
     if let Ok(Ok(depth)) = depth {
         single(

@@ -236,7 +236,7 @@ pub async fn callback(
         .await;
     };
     let hash = state_hash(state);
-    let pending = match web.app.store().oauth_pending(&hash).await {
+    let pending = match web.app.store().oauth().pending(&hash).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return refuse(
@@ -285,7 +285,8 @@ pub async fn callback(
     let claimed = async {
         let mut tx = web.app.store().begin().await?;
         let claimed = tx
-            .finish_oauth_pending(
+            .oauth()
+            .finish_pending(
                 &hash,
                 if expired {
                     "state_expired"
@@ -327,7 +328,7 @@ pub async fn callback(
         let hash = hash.clone();
         async move {
             let mut tx = web.app.store().begin().await.ok()?;
-            tx.set_oauth_pending_outcome(&hash, code).await.ok()?;
+            tx.oauth().set_pending_outcome(&hash, code).await.ok()?;
             tx.commit().await.ok()
         }
     };

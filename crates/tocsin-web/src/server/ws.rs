@@ -390,7 +390,7 @@ async fn send_or_stop(socket: &mut WebSocket, message: Message) -> Step {
 /// must not keep a session alive past the idle timeout); when it has ended, the people
 /// service ends it (deleted, audited) and says why.
 async fn session_still_valid(web: &WebState, who: &Authed, socket: &mut WebSocket) -> Step {
-    match web.app.store().session_record(&who.id.digest()).await {
+    match web.app.store().people().session(&who.id.digest()).await {
         Ok(Some(record))
             if record.user_disabled_at.is_none()
                 && tocsin_app::people::session::expiry(

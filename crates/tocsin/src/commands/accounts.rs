@@ -142,7 +142,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
             }
             (AccountsCommand::List, _, key, _) => list(&store, key).await,
             (AccountsCommand::Disable { id }, ..) => {
-                store.disable_account(&actor, id).await?;
+                store.accounts().disable(&actor, id).await?;
                 println!(
                     "account {id} is disabled: running servers send it nothing more within a \
                      few seconds; its history stays"
@@ -288,7 +288,7 @@ fn secret_state(record: &AccountRecord, vault: Option<&AccountVault>) -> &'stati
 }
 
 async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
-    let records = store.account_records().await?;
+    let records = store.accounts().records().await?;
     if records.is_empty() {
         println!(
             "no accounts yet: add one with `tocsin accounts add --platform P --handle H --name N --secret-stdin`"

@@ -257,7 +257,7 @@ async fn verify_live(
         Some(p) => Some(read_checkpoint(p)?),
         None => store.kept_checkpoint()?,
     };
-    Ok(match store.verify_live(trusted.as_deref()).await? {
+    Ok(match store.audit().verify_live(trusted.as_deref()).await? {
         Ok(v) => {
             print_success("the live audit log", &v, trusted.is_some());
             ExitCode::SUCCESS
@@ -318,8 +318,8 @@ async fn export(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let n = match format {
-        ExportFormat::Jsonl => store.export_jsonl(filter, out).await?,
-        ExportFormat::Csv => store.export_csv(filter, out).await?,
+        ExportFormat::Jsonl => store.audit().export_jsonl(filter, out).await?,
+        ExportFormat::Csv => store.audit().export_csv(filter, out).await?,
     };
     if let Some(path) = output {
         eprintln!("exported {n} entries to {}", path.display());
@@ -337,12 +337,12 @@ async fn tail(
 ) -> Result<ExitCode> {
     // Start `lines` entries back from the end (counting all entries, so with filters
     // the first screen may be shorter; following then shows every matching entry).
-    let len = store.audit_len().await?;
+    let len = store.audit().entry_count().await?;
     filter.after_seq = len.checked_sub(lines.saturating_add(1));
     let mut stdout = std::io::stdout();
     loop {
         filter.limit = Some(1000);
-        let page = store.read_audit(&filter).await?;
+        let page = store.audit().read(&filter).await?;
         for e in &page {
             if json {
                 let line =

@@ -145,7 +145,7 @@ async fn drive(
 ) -> Result<ExitCode> {
     let log = Arc::new(SandboxLog::default());
     let routes = Arc::new(Routes::new());
-    let existing = store.accounts().await?;
+    let existing = store.accounts().list().await?;
     let mut accounts: Vec<(i64, Platform)> = Vec::new();
     for platform in STAND_INS {
         let id = match existing
@@ -155,7 +155,8 @@ async fn drive(
             Some(a) => a.id,
             None => {
                 store
-                    .add_account(
+                    .accounts()
+                    .add(
                         actor,
                         &NewAccount {
                             platform: "sandbox".into(),
@@ -206,7 +207,8 @@ async fn drive(
             let tag = values.get(&s.hashtag_variable).cloned().unwrap_or_default();
             let mut tx = store.begin().await?;
             let id = tx
-                .create_session(
+                .live_sessions()
+                .create(
                     actor,
                     &playbook.id,
                     &playbook.title,
@@ -226,7 +228,8 @@ async fn drive(
     let mut messages = Vec::new();
     for post in posts {
         let draft = store
-            .create_draft(&NewDraft {
+            .drafts()
+            .insert(&NewDraft {
                 playbook_id: playbook.id.clone(),
                 step_id: post.step.clone(),
                 content_hash: library.content_hash(&playbook.id).unwrap_or_default(),
@@ -238,7 +241,8 @@ async fn drive(
             .await?;
         let mut tx = store.begin().await?;
         let message = tx
-            .create_placed_message(
+            .outbox()
+            .place_message(
                 &NewMessage {
                     draft_id: draft,
                     approved_by: actor.to_string(),
@@ -265,6 +269,7 @@ async fn drive(
         for message in &messages {
             let mut tx = store.begin().await?;
             let summary = tx
+                .outbox()
                 .retract_message(
                     actor,
                     *message,
@@ -327,6 +332,7 @@ async fn watch(
             show(&e);
         }
         let settled = store
+            .messages()
             .deliveries(message)
             .await?
             .iter()
@@ -358,7 +364,7 @@ async fn print_grid(
         "\n{:<16} {:<10} {:>8}  {:<28} TEXT",
         "ACCOUNT", "STATE", "ATTEMPTS", "LINK"
     );
-    for d in store.deliveries(message).await? {
+    for d in store.messages().deliveries(message).await? {
         let platform = names.get(&d.account_id).copied();
         let post = log
             .posts_for(&d.account_id.to_string())

@@ -86,7 +86,7 @@ fn recorded_approvals(config: &Config, library: &Library) -> Result<Vec<Playbook
         let store = open_store(config).await?;
         let mut all = Vec::new();
         for p in library.playbooks() {
-            all.extend(store.playbook_approvals(&p.id).await?);
+            all.extend(store.playbooks().approvals(&p.id).await?);
         }
         store.close().await;
         Ok::<_, anyhow::Error>(all)
@@ -342,7 +342,7 @@ fn approve(config: &Config, id: &str, by: &str, note: Option<String>) -> Result<
     };
     block_on(async {
         let store = open_store(config).await?;
-        store.record_playbook_approval(&approval).await?;
+        store.playbooks().record_approval(&approval).await?;
         store.close().await;
         Ok::<_, anyhow::Error>(())
     })??;

@@ -14,7 +14,10 @@ pub fn purge(config: &Config) -> Result<ExitCode> {
     let days = i64::from(config.audit.body_retention_days);
     let purged = block_on(async {
         let store = open_store(config).await?;
-        let purged = store.purge_bodies(chrono::Duration::days(days)).await?;
+        let purged = store
+            .retention()
+            .purge_bodies(chrono::Duration::days(days))
+            .await?;
         store.close().await;
         Ok::<_, anyhow::Error>(purged)
     })??;

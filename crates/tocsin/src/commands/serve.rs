@@ -42,7 +42,7 @@ pub fn serve(config: &Config, args: &ServeArgs) -> Result<ExitCode> {
     let key = Arc::new(load_key(config)?);
     runtime()?.block_on(async {
         let store = open_store(config).await?;
-        if let Err(e) = store.check_signing_key().await {
+        if let Err(e) = store.audit().check_signing_key().await {
             store.close().await;
             return Err(e.into());
         }
@@ -154,14 +154,15 @@ async fn prepare_demo(
     data_dir: &std::path::Path,
 ) -> Result<Vec<DemoUser>> {
     let actor = "demo";
-    let existing = store.accounts().await?;
+    let existing = store.accounts().list().await?;
     for platform in STAND_INS {
         let handle = format!("sandbox:{}:demo", platform.as_str());
         if existing.iter().any(|a| a.handle == handle) {
             continue;
         }
         store
-            .add_account(
+            .accounts()
+            .add(
                 actor,
                 &NewAccount {
                     platform: "sandbox".into(),
@@ -176,12 +177,13 @@ async fn prepare_demo(
         let Some(hash) = library.content_hash(&p.id) else {
             continue;
         };
-        let approvals = store.playbook_approvals(&p.id).await?;
+        let approvals = store.playbooks().approvals(&p.id).await?;
         if approvals.iter().any(|a| a.content_hash == hash) {
             continue;
         }
         store
-            .record_playbook_approval(&PlaybookApproval {
+            .playbooks()
+            .record_approval(&PlaybookApproval {
                 playbook_id: p.id.clone(),
                 content_hash: hash,
                 approved_by: "demo clinical reviewer".into(),

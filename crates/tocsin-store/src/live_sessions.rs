@@ -1,0 +1,209 @@
+//! Live sessions (a procedure live-tweeted under a hashtag): started, read with their
+//! posts and each account's reply chain, and ended.
+
+use chrono::{DateTime, Utc};
+use tocsin_audit::entry::format_time;
+use tocsin_audit::AuditEvent;
+
+use crate::aggregates::*;
+use crate::time::time_col;
+use crate::tx::{on_pool, on_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, messages::*, outbox::*, people::*, schedules::*,
+    variants::*,
+};
+
+/// A live session as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSessionRow {
+    /// Row id.
+    pub id: i64,
+    /// The playbook its posts come from.
+    pub playbook_id: String,
+    /// Its title.
+    pub title: String,
+    /// The hashtag its posts carry.
+    pub hashtag: String,
+    /// Whether it is an exercise.
+    pub exercise: bool,
+    /// Who started it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// `open`, or `ended` once someone ended it ([`Tx::end_session`]).
+    pub state: String,
+}
+
+/// `id, playbook_id, title, hashtag, exercise, created_by, created_at, state` of a session.
+type SessionRow = (i64, String, String, String, bool, String, String, String);
+
+const SESSION_COLUMNS: &str =
+    "id, playbook_id, title, hashtag, exercise, created_by, created_at, state";
+
+fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
+    let (id, playbook_id, title, hashtag, exercise, created_by, at, state) = row;
+    Ok(LiveSessionRow {
+        id,
+        playbook_id,
+        title,
+        hashtag,
+        exercise,
+        created_by,
+        created_at: time_col(&at)?,
+        state,
+    })
+}
+
+impl LiveSessionsTx<'_, '_> {
+    /// Starts a live session (live-tweeting a procedure), audited as `session.start`.
+    pub async fn create(
+        &mut self,
+        actor: &str,
+        playbook_id: &str,
+        title: &str,
+        hashtag: &str,
+        exercise: bool,
+    ) -> Result<i64, StoreError> {
+        let now = format_time(&self.tx.now());
+        let id: i64 = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "INSERT INTO live_sessions (playbook_id, title, hashtag, created_by, created_at, exercise, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING id",
+            )
+            .bind(playbook_id)
+            .bind(title)
+            .bind(hashtag)
+            .bind(actor)
+            .bind(&now)
+            .bind(exercise)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "session.start")
+                    .subject("session", id.to_string())
+                    .subject("playbook", playbook_id)
+                    .exercise(exercise),
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// Ends an open live session (its hashtag is no longer monitored and no new draft can
+    /// post into it), audited as `session.end`. [`StoreError::NotFound`] if there is no
+    /// such session, [`StoreError::Conflict`] if it has ended already.
+    pub async fn end(&mut self, actor: &str, session_id: i64) -> Result<(), StoreError> {
+        let now = format_time(&self.tx.now());
+        let ended: Option<(String, bool)> = on_tx!(self.tx, c => {
+            sqlx::query_as(
+                "UPDATE live_sessions SET state = 'ended', ended_at = $1, ended_by = $2 \
+                 WHERE id = $3 AND state = 'open' RETURNING playbook_id, exercise",
+            )
+            .bind(&now)
+            .bind(actor)
+            .bind(session_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some((playbook_id, exercise)) = ended else {
+            let state: Option<(String, Option<String>)> = on_tx!(self.tx, c => {
+                sqlx::query_as("SELECT state, ended_at FROM live_sessions WHERE id = $1")
+                    .bind(session_id)
+                    .fetch_optional(&mut *c)
+                    .await?
+            });
+            return Err(match state {
+                None => StoreError::NotFound(format!("live session {session_id}")),
+                Some((state, at)) => StoreError::Conflict(match at {
+                    Some(at) if state == "ended" => {
+                        format!("live session {session_id} already ended at {at}")
+                    }
+                    _ => format!("live session {session_id} is {state}, not open"),
+                }),
+            });
+        };
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "session.end")
+                    .subject("session", session_id.to_string())
+                    .subject("playbook", playbook_id)
+                    .outcome("ended")
+                    .exercise(exercise),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+impl LiveSessions<'_> {
+    /// A live session's messages in thread order.
+    pub async fn messages(self, session_id: i64) -> Result<Vec<MessageSummary>, StoreError> {
+        self.store
+            .messages()
+            .summaries(Which::Session(session_id))
+            .await
+    }
+
+    /// Every live session, newest first.
+    pub async fn list(self) -> Result<Vec<LiveSessionRow>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM live_sessions ORDER BY id DESC");
+        let rows: Vec<SessionRow> = on_pool!(self.store, p => {
+            sqlx::query_as(&sql).fetch_all(p).await?
+        });
+        rows.into_iter().map(session_from_row).collect()
+    }
+
+    /// A live session by id.
+    pub async fn get(self, id: i64) -> Result<Option<LiveSessionRow>, StoreError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM live_sessions WHERE id = $1");
+        let row: Option<SessionRow> = on_pool!(self.store, p => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(p).await?
+        });
+        row.map(session_from_row).transpose()
+    }
+
+    /// The thread an account has in a live session before `message_id`: its first post
+    /// (the root) and its latest (the parent of the next reply).
+    pub async fn thread(
+        self,
+        session_id: i64,
+        message_id: i64,
+        account_id: i64,
+    ) -> Result<(Option<RecordedPost>, Option<RecordedPost>), StoreError> {
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT d.remote_id, d.remote_url, d.remote_extra FROM deliveries d \
+                 JOIN messages m ON m.id = d.message_id \
+                 WHERE m.session_id = $1 AND d.account_id = $2 AND d.state = 'sent' AND m.kind = 'post' \
+                 AND m.session_seq < (SELECT session_seq FROM messages WHERE id = $3) \
+                 ORDER BY m.session_seq",
+            )
+            .bind(session_id)
+            .bind(account_id)
+            .bind(message_id)
+            .fetch_all(p)
+            .await?
+        });
+        let posts: Vec<RecordedPost> = rows
+            .into_iter()
+            .filter_map(|(id, url, extra)| {
+                id.map(|remote_id| RecordedPost {
+                    remote_id,
+                    remote_url: url,
+                    remote_extra: extra,
+                })
+            })
+            .collect();
+        Ok((posts.first().cloned(), posts.last().cloned()))
+    }
+
+    /// [`Tx::end_session`] in its own transaction.
+    pub async fn end(self, actor: &str, session_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.live_sessions().end(actor, session_id).await?;
+        tx.commit().await
+    }
+}

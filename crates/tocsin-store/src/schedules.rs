@@ -1,0 +1,246 @@
+//! Recurring repeats of a sent message ("every two hours until the all-clear"): added,
+//! cancelled, and fired once across nodes when due.
+
+use chrono::{DateTime, Duration, Utc};
+use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::AuditEvent;
+
+use crate::aggregates::*;
+use crate::time::time;
+use crate::tx::{on_pool, on_tx};
+use crate::*;
+#[allow(unused_imports)]
+use crate::{
+    accounts::*, consent::*, drafts::*, live_sessions::*, messages::*, outbox::*, people::*,
+    variants::*,
+};
+
+/// A recurring repeat of a message, as the panel lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurringSchedule {
+    /// Id.
+    pub id: i64,
+    /// The message repeated.
+    pub message_id: i64,
+    /// The next run.
+    pub run_at: DateTime<Utc>,
+    /// Seconds between runs.
+    pub every_seconds: i64,
+    /// No runs after this.
+    pub until_at: Option<DateTime<Utc>>,
+    /// Runs so far.
+    pub fired: i64,
+    /// `scheduled`, `done` or `cancelled`.
+    pub state: String,
+    /// Who set it up.
+    pub created_by: String,
+}
+
+/// `id, message_id, run_at, every_seconds, until_at` of a schedule.
+type ScheduleRow = (i64, i64, String, i64, Option<String>);
+
+impl SchedulesTx<'_, '_> {
+    /// Adds a recurring repeat of an approved message: every `every` from `first_at`
+    /// until `until` (or until cancelled), audited as `schedule.add`.
+    pub async fn add_recurring(
+        &mut self,
+        actor: &str,
+        message_id: i64,
+        first_at: DateTime<Utc>,
+        every: Duration,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        let seconds = every.num_seconds();
+        if seconds < 60 {
+            return Err(StoreError::Conflict(
+                "a recurring update repeats at most every minute".into(),
+            ));
+        }
+        let id: i64 = on_tx!(self.tx, c => {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM messages WHERE id = $1")
+                .bind(message_id)
+                .fetch_optional(&mut *c)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
+            sqlx::query_scalar(
+                "INSERT INTO schedules (message_id, run_at, every_seconds, until_at, created_by, state) \
+                 VALUES ($1, $2, $3, $4, $5, 'scheduled') RETURNING id",
+            )
+            .bind(message_id)
+            .bind(format_time(&first_at))
+            .bind(seconds)
+            .bind(until.as_ref().map(format_time))
+            .bind(actor)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "schedule.add")
+                    .subject("schedule", id.to_string())
+                    .subject("message", message_id.to_string())
+                    .outcome(format!("every {seconds}s")),
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// Cancels a schedule, audited as `schedule.cancel`.
+    pub async fn cancel(&mut self, actor: &str, schedule_id: i64) -> Result<(), StoreError> {
+        let changed = on_tx!(self.tx, c => {
+            sqlx::query("UPDATE schedules SET state = 'cancelled' WHERE id = $1 AND state = 'scheduled'")
+                .bind(schedule_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "active schedule {schedule_id}"
+            )));
+        }
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "schedule.cancel")
+                    .subject("schedule", schedule_id.to_string()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Fires every recurring schedule that is due: each firing repeats its message (same
+    /// approved texts, same accounts) as a new message, and moves the schedule on. The
+    /// move is a compare-and-set on `run_at`, so two nodes never fire the same run.
+    /// Returns the new messages' ids.
+    pub async fn fire_due(&mut self, actor: &str) -> Result<Vec<i64>, StoreError> {
+        let now = self.tx.now();
+        let now_text = format_time(&now);
+        let due: Vec<ScheduleRow> = on_tx!(self.tx, c => {
+            sqlx::query_as(
+                "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
+                 WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
+            )
+            .bind(&now_text)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let mut created = Vec::new();
+        for (id, message_id, run_at, every, until) in due {
+            let next = time(Some(run_at.clone())).map(|t| {
+                let mut n = t + Duration::seconds(every);
+                // After downtime, skip missed runs rather than firing them in a burst.
+                while n <= now {
+                    n += Duration::seconds(every);
+                }
+                n
+            });
+            let Some(next) = next else { continue };
+            let finished = time(until).is_some_and(|u| next > u);
+            let moved = on_tx!(self.tx, c => {
+                sqlx::query(
+                    "UPDATE schedules SET run_at = $1, state = $2, fired = fired + 1 \
+                     WHERE id = $3 AND run_at = $4 AND state = 'scheduled'",
+                )
+                .bind(format_time(&next))
+                .bind(if finished { "done" } else { "scheduled" })
+                .bind(id)
+                .bind(&run_at)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+            if moved == 0 {
+                continue;
+            }
+            let original = self
+                .tx
+                .store
+                .outbox()
+                .message_for_sending(message_id)
+                .await?;
+            let accounts: Vec<i64> = on_tx!(self.tx, c => {
+                sqlx::query_scalar("SELECT account_id FROM deliveries WHERE message_id = $1 ORDER BY account_id")
+                    .bind(message_id)
+                    .fetch_all(&mut *c)
+                    .await?
+            });
+            let draft_id: i64 = on_tx!(self.tx, c => {
+                sqlx::query_scalar("SELECT draft_id FROM messages WHERE id = $1")
+                    .bind(message_id)
+                    .fetch_one(&mut *c)
+                    .await?
+            });
+            let Some(original) = original else { continue };
+            if original.retracted {
+                continue;
+            }
+            let repeat = NewMessage {
+                draft_id,
+                approved_by: actor.to_string(),
+                exercise: original.exercise,
+                break_glass: false,
+                variants: original
+                    .texts
+                    .iter()
+                    .map(|(platform, body)| RenderedVariant {
+                        platform: platform.clone(),
+                        body: body.clone(),
+                    })
+                    .collect(),
+                account_ids: accounts,
+            };
+            let placement = Placement {
+                title: original.title.clone(),
+                ..Placement::default()
+            };
+            let new_id = self.tx.outbox().place_message(&repeat, &placement).await?;
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "schedule.fire")
+                        .subject("schedule", id.to_string())
+                        .subject("message", new_id.to_string())
+                        .subject("repeats", message_id.to_string()),
+                )
+                .await?;
+            created.push(new_id);
+        }
+        Ok(created)
+    }
+}
+
+impl Schedules<'_> {
+    /// Recurring schedules, newest first (`message_id` narrows to one message's).
+    pub async fn recurring(
+        self,
+        message_id: Option<i64>,
+    ) -> Result<Vec<RecurringSchedule>, StoreError> {
+        type Row = (i64, i64, String, i64, Option<String>, i64, String, String);
+        let rows: Vec<Row> = on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by \
+                 FROM schedules WHERE ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
+            )
+            .bind(message_id)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(
+                |(id, message_id, run_at, every_seconds, until_at, fired, state, created_by)| {
+                    Ok(RecurringSchedule {
+                        id,
+                        message_id,
+                        run_at: parse_time(&run_at).ok_or_else(|| {
+                            StoreError::Conflict(format!("schedule {id} has an unreadable time"))
+                        })?,
+                        every_seconds,
+                        until_at: until_at.as_deref().and_then(parse_time),
+                        fired,
+                        state,
+                        created_by,
+                    })
+                },
+            )
+            .collect()
+    }
+}
