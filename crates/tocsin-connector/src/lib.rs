@@ -6,15 +6,21 @@
 //! shared layer decides ([`retry::RetryPolicy`], [`breaker::CircuitBreaker`],
 //! [`rate_limit`]). [`http::HttpClient`] gives connectors bounded HTTP: timeouts on
 //! connect, request and body, a cap on response size, no redirect loops.
+//! [`PlatformDescriptor`] is what the rest of Tocsin knows of a platform besides its
+//! connector: settings, secret, host, OAuth facts, counting rule and capabilities.
 
+mod account;
 pub mod breaker;
 mod connector;
+pub mod descriptor;
 mod error;
 pub mod http;
 mod model;
 pub mod rate_limit;
 pub mod retry;
 
+pub use account::AccountSpec;
 pub use connector::Connector;
+pub use descriptor::PlatformDescriptor;
 pub use error::ConnectorError;
 pub use model::{OutgoingPost, PostOutcome, RateLimitStatus, RemotePost};

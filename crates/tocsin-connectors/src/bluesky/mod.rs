@@ -7,10 +7,13 @@
 //! outcome is reconciled by listing the repository's recent posts.
 
 pub mod config;
+mod descriptor;
 mod facets;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder};

@@ -6,9 +6,12 @@
 //! answer after the final dot is `Unknown` (the message may have been delivered).
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use lettre::address::Envelope;

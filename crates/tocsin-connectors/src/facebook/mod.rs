@@ -6,10 +6,13 @@
 //! Page's recent posts (or the parent's comments). Errors are Graph errors ([`graph`]).
 
 pub mod config;
+mod descriptor;
 pub(crate) mod graph;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

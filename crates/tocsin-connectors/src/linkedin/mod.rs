@@ -6,10 +6,13 @@
 //! delete is `DELETE /rest/posts/{urn}`. No idempotency key: lookup lists the author's posts.
 
 pub mod config;
+mod descriptor;
 mod little;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

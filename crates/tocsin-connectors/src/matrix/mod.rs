@@ -6,9 +6,12 @@
 //! `m.thread` relation; deletion is a redaction; reconciliation reads the latest events.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use base64::Engine;

@@ -5,9 +5,12 @@
 //! carries a URL. The Bot API cannot list sent messages: there is no lookup.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

@@ -6,10 +6,13 @@
 //! is a `message.retracted` event with its own id. Any 2xx answer is a delivery.
 
 pub mod config;
+mod descriptor;
 pub mod signature;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -6,9 +6,12 @@
 //! here (said as such), not an auth failure. `x-rate-limit-*` headers are read.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;
