@@ -183,7 +183,8 @@ impl BlueskyConnector {
             .http
             .send(request, false)
             .await
-            .map_err(nothing_changed)?;
+            .map_err(nothing_changed)?
+            .redacting(self.password.expose_secret());
         let answer: SessionAnswer = success(&reply)?.json().map_err(nothing_changed)?;
         check_did(&answer.did)?;
         Ok(answer)

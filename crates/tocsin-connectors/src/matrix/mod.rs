@@ -371,12 +371,25 @@ impl Connector for MatrixConnector {
 
     /// Redacts the event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`), with a
     /// transaction id derived from the event id so a repeated redaction is one redaction.
+    /// An event the homeserver does not have (`404 M_NOT_FOUND`: already gone) is done.
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
         let txn_id = transaction_id(&format!("redact:{}", remote.id));
         let url = self.endpoint(&["rooms", &self.config.room_id, "redact", &remote.id, &txn_id])?;
         let body = serde_json::to_vec(&json!({ "reason": "Retracted" }))
             .map_err(|e| ConnectorError::Permanent(format!("cannot encode the redaction: {e}")))?;
-        self.put_event(&url, body).await.map(|_| ())
+        let request = self
+            .authorized(Method::PUT, &url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let reply = self.http.send(request, true).await?;
+        let not_found = reply.status.as_u16() == 404
+            && serde_json::from_slice::<MatrixErrorBody>(&reply.body)
+                .is_ok_and(|b| b.errcode == "M_NOT_FOUND");
+        if reply.status.is_success() || not_found {
+            Ok(())
+        } else {
+            Err(matrix_error(&reply))
+        }
     }
 
     /// Reads the room backwards (`GET /rooms/{roomId}/messages?dir=b&limit=50`) for an

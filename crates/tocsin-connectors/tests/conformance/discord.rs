@@ -1,0 +1,89 @@
+//! Discord against its fake webhook API: a 429 carries `retry_after` (float seconds) in
+//! its body beside `Retry-After`, and Cloudflare's answer only the header; a message
+//! that is gone is `404 Unknown Message`; a webhook cannot list what it sent.
+
+use async_trait::async_trait;
+use serde_json::json;
+use std::time::Duration;
+use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_domain::Platform;
+use tocsin_test_support::discord::{self, FakeDiscord};
+use tocsin_test_support::Fault;
+
+use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport, Wait};
+
+pub struct Discord(FakeDiscord);
+
+#[async_trait]
+impl Subject for Discord {
+    fn descriptor() -> &'static PlatformDescriptor {
+        &tocsin_connectors::discord::DESCRIPTOR
+    }
+
+    async fn start() -> Self {
+        Discord(discord::start().await.unwrap())
+    }
+
+    fn spec(&self) -> AccountSpec {
+        AccountSpec {
+            id: "acct-discord".into(),
+            platform: Platform::Discord,
+            name: "#alerts".into(),
+            settings: json!({"guild_id": discord::GUILD_ID}),
+            secret: secret(&self.0.webhook_url()),
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![discord::WEBHOOK_TOKEN.into()]
+    }
+
+    fn transport(&self) -> Transport<'_> {
+        Transport::Http {
+            faults: &self.0.state,
+            post_route: "/api/webhooks/",
+        }
+    }
+
+    fn posts(&self) -> usize {
+        self.0.messages().len()
+    }
+
+    fn throttles(&self) -> Vec<Throttle> {
+        let body = json!({"message": "You are being rate limited.", "retry_after": 12.5,
+            "global": false});
+        vec![
+            Throttle::http(
+                "429 with retry_after in float seconds in the body",
+                Fault::answer(429, body.to_string())
+                    .with_header("retry-after", "13")
+                    .with_header("x-ratelimit-scope", "user"),
+                Wait::About(Duration::from_millis(12_500)),
+            ),
+            retry_after_seconds(20, r#"{"message": "You are being rate limited."}"#),
+        ]
+    }
+
+    fn refusal(&self, quoted: &str) -> (u16, String) {
+        let body = json!({"message": format!("Invalid Webhook Token {quoted}"), "code": 50027});
+        (401, body.to_string())
+    }
+
+    fn missing_post(&self) -> RemotePost {
+        RemotePost {
+            id: "1180000000000099999".into(),
+            url: None,
+            extra: None,
+        }
+    }
+
+    fn replies_to(&self, parent: &RemotePost) -> bool {
+        let link = parent.url.clone().unwrap_or_default();
+        self.0
+            .messages()
+            .last()
+            .is_some_and(|m| !link.is_empty() && m.content.contains(&link))
+    }
+}
+
+crate::conformance!(Discord);

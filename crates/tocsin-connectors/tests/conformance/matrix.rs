@@ -1,0 +1,93 @@
+//! Matrix against its fake homeserver: `429 M_LIMIT_EXCEEDED` with `retry_after_ms`, or
+//! only a `Retry-After` header (spec v1.10); the transaction id makes a repeated send one
+//! event; redacting an event that is gone is done.
+
+use async_trait::async_trait;
+use serde_json::json;
+use std::time::Duration;
+use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_domain::Platform;
+use tocsin_test_support::matrix::FakeMatrix;
+use tocsin_test_support::Fault;
+
+use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport, Wait};
+
+const TOKEN: &str = "syt_dG9jc2lu_canary-matrix-token";
+const ROOM: &str = "!alerts:example.org";
+const USER: &str = "@tocsin:example.org";
+
+pub struct Matrix(FakeMatrix);
+
+#[async_trait]
+impl Subject for Matrix {
+    fn descriptor() -> &'static PlatformDescriptor {
+        &tocsin_connectors::matrix::DESCRIPTOR
+    }
+
+    async fn start() -> Self {
+        Matrix(FakeMatrix::start(USER, TOKEN, &[ROOM]).await.unwrap())
+    }
+
+    fn spec(&self) -> AccountSpec {
+        AccountSpec {
+            id: "acct-matrix".into(),
+            platform: Platform::Matrix,
+            name: USER.into(),
+            settings: json!({"homeserver": self.0.server.base_url, "room_id": ROOM}),
+            secret: secret(TOKEN),
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![TOKEN.into()]
+    }
+
+    fn transport(&self) -> Transport<'_> {
+        Transport::Http {
+            faults: &self.0.server.state,
+            post_route: "/send/m.room.message/",
+        }
+    }
+
+    fn posts(&self) -> usize {
+        self.0.homeserver.messages(ROOM).len()
+    }
+
+    fn throttles(&self) -> Vec<Throttle> {
+        let body = json!({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests",
+            "retry_after_ms": 2500});
+        vec![
+            Throttle::http(
+                "429 M_LIMIT_EXCEEDED with retry_after_ms",
+                Fault::answer(429, body.to_string()),
+                Wait::About(Duration::from_millis(2500)),
+            ),
+            retry_after_seconds(
+                9,
+                r#"{"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests"}"#,
+            ),
+        ]
+    }
+
+    fn refusal(&self, quoted: &str) -> (u16, String) {
+        let body = json!({"errcode": "M_UNKNOWN_TOKEN", "soft_logout": false,
+            "error": format!("Invalid access token passed: {quoted}")});
+        (401, body.to_string())
+    }
+
+    fn missing_post(&self) -> RemotePost {
+        RemotePost {
+            id: "$Q1bKHyh6QcfUf4C2aYUbTDUeGTMbQ0oSMC7uz9pQA3s".into(),
+            url: None,
+            extra: None,
+        }
+    }
+
+    fn replies_to(&self, parent: &RemotePost) -> bool {
+        self.0.homeserver.messages(ROOM).last().is_some_and(|e| {
+            e.content.pointer("/m.relates_to/m.in_reply_to/event_id") == Some(&json!(parent.id))
+        })
+    }
+}
+
+crate::conformance!(Matrix);

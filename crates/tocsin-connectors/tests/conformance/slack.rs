@@ -1,0 +1,78 @@
+//! Slack against its fake Web API: a 429 with `Retry-After`, a revoked token refused
+//! inside an HTTP 200 (`ok: false, invalid_auth`), and `message_not_found` for a
+//! message that is gone.
+
+use async_trait::async_trait;
+use serde_json::json;
+use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_domain::Platform;
+use tocsin_test_support::slack::{self, FakeSlack};
+
+use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport};
+
+pub struct Slack(FakeSlack);
+
+#[async_trait]
+impl Subject for Slack {
+    fn descriptor() -> &'static PlatformDescriptor {
+        &tocsin_connectors::slack::DESCRIPTOR
+    }
+
+    async fn start() -> Self {
+        Slack(slack::start().await.unwrap())
+    }
+
+    fn spec(&self) -> AccountSpec {
+        AccountSpec {
+            id: "acct-slack".into(),
+            platform: Platform::Slack,
+            name: "#alerts".into(),
+            settings: json!({"channel": slack::CHANNEL, "api_url": self.0.base_url}),
+            secret: secret(slack::TOKEN),
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![slack::TOKEN.into()]
+    }
+
+    fn transport(&self) -> Transport<'_> {
+        Transport::Http {
+            faults: &self.0.state,
+            post_route: "chat.postMessage",
+        }
+    }
+
+    fn posts(&self) -> usize {
+        self.0.messages().len()
+    }
+
+    fn throttles(&self) -> Vec<Throttle> {
+        vec![retry_after_seconds(
+            30,
+            r#"{"ok": false, "error": "ratelimited"}"#,
+        )]
+    }
+
+    fn refusal(&self, quoted: &str) -> (u16, String) {
+        let body = json!({"ok": false, "error": "invalid_auth", "warning": quoted});
+        (200, body.to_string())
+    }
+
+    fn missing_post(&self) -> RemotePost {
+        RemotePost {
+            id: "1700000000.999999".into(),
+            url: None,
+            extra: None,
+        }
+    }
+
+    fn replies_to(&self, parent: &RemotePost) -> bool {
+        self.0
+            .messages()
+            .last()
+            .is_some_and(|m| m.thread_ts.as_deref() == Some(parent.id.as_str()))
+    }
+}
+
+crate::conformance!(Slack);
