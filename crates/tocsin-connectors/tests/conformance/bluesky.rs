@@ -47,6 +47,10 @@ impl Subject for Bluesky {
         self.0.records().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.live_records().len()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         vec![Throttle::http(
             "429 RateLimitExceeded with RateLimit-Reset in epoch seconds",

@@ -210,14 +210,46 @@ pub async fn deleting_a_post_that_is_gone_is_done_or_unsupported<S: Subject>() {
     }
 }
 
+pub async fn a_hostile_post_id_never_reaches_another_path<S: Subject>() {
+    let subject = S::start().await;
+    let connector = connector(&subject);
+    let hostile = RemotePost {
+        id: "../../../../hostile-target".into(),
+        url: None,
+        extra: Some("../../hostile-target".into()),
+    };
+    let outcome = connector.delete(&hostile).await;
+    if let Err(err) = &outcome {
+        assert!(
+            matches!(
+                err,
+                ConnectorError::Permanent(_) | ConnectorError::Unsupported(_)
+            ),
+            "{err:?}"
+        );
+    }
+    if let Transport::Http { faults, .. } = subject.transport() {
+        for request in faults.requests() {
+            assert!(
+                !request.path.contains("/hostile-target") && !request.path.contains("/../"),
+                "{} {} reached the platform",
+                request.method,
+                request.path
+            );
+        }
+    }
+}
+
 pub async fn a_post_can_be_deleted_twice_where_the_platform_deletes<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
     let made = connector.post(&post("k-delete")).await.unwrap();
     let first = connector.delete(&made.remote).await;
+    let live = subject.live();
     let second = connector.delete(&made.remote).await;
     if S::descriptor().capabilities.delete {
         first.unwrap();
+        assert_eq!(live, 0, "the post is gone from the platform");
         second.unwrap();
     } else {
         for outcome in [first, second] {

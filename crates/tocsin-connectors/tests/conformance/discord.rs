@@ -49,6 +49,10 @@ impl Subject for Discord {
         self.0.messages().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.messages().iter().filter(|m| !m.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         let body = json!({"message": "You are being rate limited.", "retry_after": 12.5,
             "global": false});

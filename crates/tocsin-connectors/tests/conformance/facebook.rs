@@ -56,6 +56,10 @@ impl Subject for Facebook {
         self.0.posts().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.posts().iter().filter(|p| !p.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         let usage = json!({PAGE_ID: [{"type": "pages", "call_count": 100, "total_cputime": 12,
             "total_time": 20, "estimated_time_to_regain_access": 7}]});

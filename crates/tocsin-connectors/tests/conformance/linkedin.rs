@@ -48,6 +48,10 @@ impl Subject for Linkedin {
         self.0.posts().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.posts().iter().filter(|p| !p.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         vec![Throttle::http(
             "429 with no wait",

@@ -1,9 +1,9 @@
 //! The connectors' conformance suite: every connector in `tocsin_connectors::ALL`, built
 //! by its descriptor, runs the same cases against its fake platform (a 5xx, refused
 //! credentials, a malformed answer, each rate-limit dialect, an answer lost after the
-//! post was made, a lookup and a delete of a missing post, threads and idempotency keys),
-//! so a failure kind is classified alike everywhere and no connector can skip a case.
-//! A platform's own behaviour stays in its `src/<platform>/tests.rs`.
+//! post was made, lookup and delete of a missing post, a hostile post id, threads and
+//! idempotency keys), so a failure is classified alike everywhere and no connector can
+//! skip a case. A platform's own behaviour stays in its `src/<platform>/tests.rs`.
 
 // Test code: a broken fixture should stop loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -35,9 +35,9 @@ macro_rules! conformance {
         #[tokio::test]
         async fn each_rate_limit_dialect_gives_the_wait_the_platform_asked_for() {
             crate::cases::each_rate_limit_dialect_gives_the_wait_the_platform_asked_for::<
-                        $subject,
-                    >()
-                    .await;
+                                                $subject,
+                                            >()
+                                            .await;
         }
 
         #[tokio::test]
@@ -56,6 +56,11 @@ macro_rules! conformance {
         #[tokio::test]
         async fn deleting_a_post_that_is_gone_is_done_or_unsupported() {
             crate::cases::deleting_a_post_that_is_gone_is_done_or_unsupported::<$subject>().await;
+        }
+
+        #[tokio::test]
+        async fn a_hostile_post_id_never_reaches_another_path() {
+            crate::cases::a_hostile_post_id_never_reaches_another_path::<$subject>().await;
         }
 
         #[tokio::test]

@@ -47,6 +47,10 @@ impl Subject for Mastodon {
         self.0.statuses().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.live_statuses().len()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         vec![Throttle::http(
             "429 with X-RateLimit-Reset as an ISO 8601 time",

@@ -53,6 +53,15 @@ impl Subject for Matrix {
         self.0.homeserver.messages(ROOM).len()
     }
 
+    fn live(&self) -> usize {
+        self.0
+            .homeserver
+            .messages(ROOM)
+            .iter()
+            .filter(|e| !e.redacted)
+            .count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         let body = json!({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests",
             "retry_after_ms": 2500});

@@ -47,6 +47,10 @@ impl Subject for Slack {
         self.0.messages().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.messages().iter().filter(|m| !m.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         vec![retry_after_seconds(
             30,

@@ -86,6 +86,11 @@ pub trait Subject: Sized + Send + Sync + 'static {
     /// How many posts the platform holds, deleted ones included.
     fn posts(&self) -> usize;
 
+    /// How many of them are not deleted (a platform that deletes must say).
+    fn live(&self) -> usize {
+        self.posts()
+    }
+
     /// Every way the platform says "slow down" (at least one).
     fn throttles(&self) -> Vec<Throttle>;
 

@@ -51,6 +51,10 @@ impl Subject for Telegram {
         self.0.messages().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.messages().iter().filter(|m| !m.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         let body = json!({"ok": false, "error_code": 429,
             "description": "Too Many Requests: retry after 35",

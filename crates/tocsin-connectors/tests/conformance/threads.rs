@@ -48,6 +48,10 @@ impl Subject for Threads {
         self.0.published().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.published().iter().filter(|t| !t.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         let body = json!({"error": {"message": "(#4) Application request limit reached",
             "type": "OAuthException", "is_transient": true, "code": 4,

@@ -7,7 +7,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
-use tocsin_connectors::webhook::{verify_signature, PUBLISHED, SIGNATURE_TOLERANCE};
+use tocsin_connectors::webhook::{verify_signature, PUBLISHED, RETRACTED, SIGNATURE_TOLERANCE};
 use tocsin_domain::Platform;
 use tocsin_test_support::webhook::FakeSubscriber;
 
@@ -19,12 +19,16 @@ pub struct Webhook(FakeSubscriber);
 
 impl Webhook {
     fn published(&self) -> Vec<serde_json::Value> {
+        self.events(PUBLISHED)
+    }
+
+    fn events(&self, kind: &str) -> Vec<serde_json::Value> {
         self.0
             .subscriber
             .deliveries()
             .iter()
             .map(|d| d.json())
-            .filter(|d| d["type"] == PUBLISHED)
+            .filter(|d| d["type"] == kind)
             .collect()
     }
 }
@@ -72,6 +76,12 @@ impl Subject for Webhook {
 
     fn posts(&self) -> usize {
         self.published().len()
+    }
+
+    fn live(&self) -> usize {
+        // Deliveries stay delivered; a retraction event for each takes it back.
+        let retracted = self.events(RETRACTED).len();
+        self.posts().saturating_sub(retracted)
     }
 
     fn throttles(&self) -> Vec<Throttle> {

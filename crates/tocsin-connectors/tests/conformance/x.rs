@@ -51,6 +51,10 @@ impl Subject for X {
         self.0.tweets().len()
     }
 
+    fn live(&self) -> usize {
+        self.0.tweets().iter().filter(|t| !t.deleted).count()
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         vec![
             Throttle::http(
