@@ -172,13 +172,8 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
         tokio::time::sleep(latency).await;
     }
     if let Some((code, body)) = reject {
-        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
-        let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        return response;
+        let json = ("content-type".to_string(), "application/json".to_string());
+        return answer(code, vec![json], body);
     }
     let request = Request::from_parts(parts, Body::from(bytes));
     match fault {
@@ -192,38 +187,14 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
             retry_after,
             body,
         }) => {
-            let mut response = (
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                body,
-            )
-                .into_response();
-            if let Some(secs) = retry_after {
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    response.headers_mut().insert("retry-after", v);
-                }
-            }
-            response
+            let headers = retry_after.map(|secs| ("retry-after".to_string(), secs.to_string()));
+            answer(code, headers.into_iter().collect(), body)
         }
         Some(Fault::Answer {
             code,
             headers,
             body,
-        }) => {
-            let mut response = (
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                body,
-            )
-                .into_response();
-            for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (
-                    axum::http::HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(&value),
-                ) {
-                    response.headers_mut().insert(name, value);
-                }
-            }
-            response
-        }
+        }) => answer(code, headers, body),
         Some(Fault::Malformed) => {
             let _ = next.run(request).await;
             (
@@ -250,4 +221,22 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
             response
         }
     }
+}
+
+/// An answer with this status, these headers and this body (a scripted refusal).
+fn answer(code: u16, headers: Vec<(String, String)>, body: String) -> Response {
+    let mut response = (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }

@@ -2,38 +2,30 @@
 //! `deleteRecord` of a record that is gone answering 200, as a PDS does.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::bluesky::{self, FakeBluesky, DID, HANDLE};
 use tocsin_test_support::Fault;
 
-use crate::subject::{epoch_in, secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{epoch_in, Subject, Throttle, Transport, Wait};
 
 pub struct Bluesky(FakeBluesky);
 
 #[async_trait]
 impl Subject for Bluesky {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::bluesky::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Bluesky;
 
     async fn start() -> Self {
         Bluesky(bluesky::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-bluesky".into(),
-            platform: Platform::Bluesky,
-            name: format!("@{HANDLE}"),
-            settings: json!({"service": self.0.base_url, "handle": HANDLE}),
-            secret: secret(bluesky::APP_PASSWORD),
-        }
+    fn settings(&self) -> Value {
+        json!({"service": self.0.base_url, "handle": HANDLE})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![bluesky::APP_PASSWORD.into()]
+    fn secret(&self) -> String {
+        bluesky::APP_PASSWORD.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -72,12 +64,8 @@ impl Subject for Bluesky {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: format!("at://{DID}/app.bsky.feed.post/3lzzzzzzzzzz2"),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        format!("at://{DID}/app.bsky.feed.post/3lzzzzzzzzzz2")
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

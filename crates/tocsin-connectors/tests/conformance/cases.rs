@@ -9,7 +9,9 @@ use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
 use tocsin_test_support::smtp::{SmtpFault, SmtpStage};
 use tocsin_test_support::Fault;
 
-use crate::subject::{Injection, Subject, Transport, Wait};
+use crate::subject::{
+    descriptor, missing_post, secrets, spec, Injection, Subject, Transport, Wait,
+};
 
 fn http() -> HttpClient {
     HttpClient::new(HttpLimits {
@@ -21,7 +23,7 @@ fn http() -> HttpClient {
 
 /// The subject's connector, built by its descriptor as the app builds it.
 fn connector<S: Subject>(subject: &S) -> Arc<dyn Connector> {
-    (S::descriptor().build)(&subject.spec(), &http()).unwrap()
+    (descriptor::<S>().build)(&spec(subject), &http()).unwrap()
 }
 
 fn post(key: &str) -> OutgoingPost {
@@ -34,7 +36,7 @@ fn post(key: &str) -> OutgoingPost {
 /// Fails unless `err` and its `Debug` leave out every secret.
 fn shows_no_secret<S: Subject>(subject: &S, err: &ConnectorError) {
     let shown = format!("{err} {err:?}");
-    for secret in subject.secrets() {
+    for secret in secrets(subject) {
         assert!(
             !shown.contains(&secret),
             "the error shows a secret: {shown}"
@@ -83,7 +85,7 @@ pub async fn refused_credentials_are_an_auth_error_that_never_shows_the_secret<S
     match subject.transport() {
         // A platform that quotes the refused secret back must not get it into the error.
         Transport::Http { faults, .. } => {
-            let refusal = subject.refusal(&subject.secrets().join(" "));
+            let refusal = subject.refusal(&secrets(&subject).join(" "));
             faults.plan(|p| p.reject_with = Some(refusal));
         }
         Transport::Smtp(state) => state.push_fault(SmtpFault::Reply {
@@ -156,7 +158,7 @@ pub async fn each_rate_limit_dialect_gives_the_wait_the_platform_asked_for<S: Su
 pub async fn a_dropped_answer_to_an_accepted_post_is_unknown_and_can_be_settled<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let caps = S::descriptor().capabilities;
+    let caps = descriptor::<S>().capabilities;
     let dropped = either(&subject, Fault::DropAfterAccept, SmtpFault::DropAfterData);
     inject(&subject, dropped);
     let sent = post("k-dropped");
@@ -186,7 +188,7 @@ pub async fn looking_up_a_post_never_made_is_none_or_unsupported<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
     let found = connector.lookup(&post("k-never-sent")).await;
-    if S::descriptor().capabilities.lookup {
+    if descriptor::<S>().capabilities.lookup {
         assert_eq!(found.unwrap(), None);
     } else {
         let err = found.unwrap_err();
@@ -197,9 +199,9 @@ pub async fn looking_up_a_post_never_made_is_none_or_unsupported<S: Subject>() {
 pub async fn deleting_a_post_that_is_gone_is_done_or_unsupported<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let can = S::descriptor().capabilities.delete;
+    let can = descriptor::<S>().capabilities.delete;
     assert_eq!(connector.can_delete(), can);
-    let missing: RemotePost = subject.missing_post();
+    let missing = missing_post(&subject);
     let outcome = connector.delete(&missing).await;
     if can {
         // Already gone is what a retraction wants.
@@ -247,7 +249,7 @@ pub async fn a_post_can_be_deleted_twice_where_the_platform_deletes<S: Subject>(
     let first = connector.delete(&made.remote).await;
     let live = subject.live();
     let second = connector.delete(&made.remote).await;
-    if S::descriptor().capabilities.delete {
+    if descriptor::<S>().capabilities.delete {
         first.unwrap();
         assert_eq!(live, 0, "the post is gone from the platform");
         second.unwrap();
@@ -270,14 +272,14 @@ pub async fn replies_thread_exactly_where_the_platform_threads<S: Subject>() {
     assert_eq!(subject.posts(), 2);
     assert_eq!(
         subject.replies_to(&parent),
-        S::descriptor().capabilities.reply
+        descriptor::<S>().capabilities.reply
     );
 }
 
 pub async fn the_idempotency_key_is_honoured_exactly_where_declared<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let declared = S::descriptor().capabilities.idempotency_key;
+    let declared = descriptor::<S>().capabilities.idempotency_key;
     assert_eq!(connector.idempotent(), declared);
     if declared {
         let once = connector.post(&post("k-same")).await.unwrap();
@@ -289,13 +291,13 @@ pub async fn the_idempotency_key_is_honoured_exactly_where_declared<S: Subject>(
 
 pub async fn the_descriptor_builds_its_platforms_connector_and_wants_its_secret<S: Subject>() {
     let subject = S::start().await;
-    let d = S::descriptor();
+    let d = descriptor::<S>();
     let built = connector(&subject);
     assert_eq!(built.platform(), d.platform);
     // A platform whose secret is optional (SMTP without AUTH) checks it against other
     // settings in its own tests.
     if d.secret.required {
-        let mut without = subject.spec();
+        let mut without = spec(&subject);
         without.secret = None;
         let err = (d.build)(&without, &http()).err().unwrap();
         assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");

@@ -3,38 +3,34 @@
 //! that is gone is `404 Unknown Message`; a webhook cannot list what it sent.
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::discord::{self, FakeDiscord};
 use tocsin_test_support::Fault;
 
-use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{retry_after_seconds, Subject, Throttle, Transport, Wait};
 
 pub struct Discord(FakeDiscord);
 
 #[async_trait]
 impl Subject for Discord {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::discord::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Discord;
 
     async fn start() -> Self {
         Discord(discord::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-discord".into(),
-            platform: Platform::Discord,
-            name: "#alerts".into(),
-            settings: json!({"guild_id": discord::GUILD_ID}),
-            secret: secret(&self.0.webhook_url()),
-        }
+    fn settings(&self) -> Value {
+        json!({"guild_id": discord::GUILD_ID})
     }
 
-    fn secrets(&self) -> Vec<String> {
+    fn secret(&self) -> String {
+        self.0.webhook_url()
+    }
+
+    fn secret_parts(&self) -> Vec<String> {
         vec![discord::WEBHOOK_TOKEN.into()]
     }
 
@@ -73,12 +69,8 @@ impl Subject for Discord {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "1180000000000099999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "1180000000000099999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -4,12 +4,12 @@
 //! cannot be recalled or looked up, and a thread is `In-Reply-To`.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::smtp::{FakeSmtp, SmtpFault, SmtpStage};
 
-use crate::subject::{secret, Injection, Subject, Throttle, Transport, Wait};
+use crate::subject::{Injection, Subject, Throttle, Transport, Wait};
 
 const USER: &str = "alerts";
 const PASSWORD: &str = "canary-smtp-password-31337";
@@ -18,28 +18,20 @@ pub struct Email(FakeSmtp);
 
 #[async_trait]
 impl Subject for Email {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::email::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Email;
 
     async fn start() -> Self {
         Email(FakeSmtp::with_credentials(USER, PASSWORD).await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-email".into(),
-            platform: Platform::Email,
-            name: "Residents list".into(),
-            settings: json!({"smtp_host": "127.0.0.1", "smtp_port": self.0.port(), "tls": "none",
-                "from": "City Health <alerts@health.example>",
-                "to": ["residents@lists.example"], "username": USER}),
-            secret: secret(PASSWORD),
-        }
+    fn settings(&self) -> Value {
+        json!({"smtp_host": "127.0.0.1", "smtp_port": self.0.port(), "tls": "none",
+            "from": "City Health <alerts@health.example>",
+            "to": ["residents@lists.example"], "username": USER})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![PASSWORD.into()]
+    fn secret(&self) -> String {
+        PASSWORD.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -61,12 +53,8 @@ impl Subject for Email {
         }]
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "<never-sent@health.example>".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "<never-sent@health.example>".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -4,14 +4,14 @@
 //! subcode 33.
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::facebook::{self, FakeFacebook, PAGE_ID};
 use tocsin_test_support::Fault;
 
-use crate::subject::{secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{Subject, Throttle, Transport, Wait};
 
 pub struct Facebook(FakeFacebook);
 
@@ -23,26 +23,18 @@ fn graph_error(code: u32, message: &str) -> String {
 
 #[async_trait]
 impl Subject for Facebook {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::facebook::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Facebook;
 
     async fn start() -> Self {
         Facebook(facebook::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-facebook".into(),
-            platform: Platform::Facebook,
-            name: "County Health".into(),
-            settings: json!({"base_url": self.0.base_url, "page_id": PAGE_ID}),
-            secret: secret(facebook::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"base_url": self.0.base_url, "page_id": PAGE_ID})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![facebook::TOKEN.into()]
+    fn secret(&self) -> String {
+        facebook::TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -92,12 +84,8 @@ impl Subject for Facebook {
         (400, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: format!("{PAGE_ID}_999999999999999"),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        format!("{PAGE_ID}_999999999999999")
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -2,39 +2,31 @@
 //! and a post that is gone answers 404.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::linkedin::{self, FakeLinkedin};
 use tocsin_test_support::Fault;
 
-use crate::subject::{secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{Subject, Throttle, Transport, Wait};
 
 pub struct Linkedin(FakeLinkedin);
 
 #[async_trait]
 impl Subject for Linkedin {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::linkedin::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Linkedin;
 
     async fn start() -> Self {
         Linkedin(linkedin::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-linkedin".into(),
-            platform: Platform::Linkedin,
-            name: "County Health".into(),
-            settings: json!({"base_url": self.0.base_url,
-                "organization_id": linkedin::ORGANIZATION_ID}),
-            secret: secret(linkedin::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"base_url": self.0.base_url,
+            "organization_id": linkedin::ORGANIZATION_ID})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![linkedin::TOKEN.into()]
+    fn secret(&self) -> String {
+        linkedin::TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -70,12 +62,8 @@ impl Subject for Linkedin {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "urn:li:share:7999999999999999999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "urn:li:share:7999999999999999999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

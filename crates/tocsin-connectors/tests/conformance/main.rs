@@ -11,84 +11,38 @@
 mod cases;
 mod subject;
 
+/// Each named case of [`cases`] as a test of one subject.
+macro_rules! case_tests {
+    ($subject:ty: $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                crate::cases::$case::<$subject>().await;
+            }
+        )+
+    };
+}
+
 /// The suite's cases as tests of one subject (a module per platform).
 macro_rules! conformance {
     ($subject:ty) => {
-        #[tokio::test]
-        async fn a_server_error_is_transient_and_posts_nothing() {
-            crate::cases::a_server_error_is_transient_and_posts_nothing::<$subject>().await;
-        }
-
-        #[tokio::test]
-        async fn refused_credentials_are_an_auth_error_that_never_shows_the_secret() {
-            crate::cases::refused_credentials_are_an_auth_error_that_never_shows_the_secret::<
-                $subject,
-            >()
-            .await;
-        }
-
-        #[tokio::test]
-        async fn a_malformed_answer_is_a_clear_unknown_outcome() {
-            crate::cases::a_malformed_answer_is_a_clear_unknown_outcome::<$subject>().await;
-        }
-
-        #[tokio::test]
-        async fn each_rate_limit_dialect_gives_the_wait_the_platform_asked_for() {
-            crate::cases::each_rate_limit_dialect_gives_the_wait_the_platform_asked_for::<
-                                                $subject,
-                                            >()
-                                            .await;
-        }
-
-        #[tokio::test]
-        async fn a_dropped_answer_to_an_accepted_post_is_unknown_and_can_be_settled() {
-            crate::cases::a_dropped_answer_to_an_accepted_post_is_unknown_and_can_be_settled::<
-                $subject,
-            >()
-            .await;
-        }
-
-        #[tokio::test]
-        async fn looking_up_a_post_never_made_is_none_or_unsupported() {
-            crate::cases::looking_up_a_post_never_made_is_none_or_unsupported::<$subject>().await;
-        }
-
-        #[tokio::test]
-        async fn deleting_a_post_that_is_gone_is_done_or_unsupported() {
-            crate::cases::deleting_a_post_that_is_gone_is_done_or_unsupported::<$subject>().await;
-        }
-
-        #[tokio::test]
-        async fn a_hostile_post_id_never_reaches_another_path() {
-            crate::cases::a_hostile_post_id_never_reaches_another_path::<$subject>().await;
-        }
-
-        #[tokio::test]
-        async fn a_post_can_be_deleted_twice_where_the_platform_deletes() {
-            crate::cases::a_post_can_be_deleted_twice_where_the_platform_deletes::<$subject>()
-                .await;
-        }
-
-        #[tokio::test]
-        async fn replies_thread_exactly_where_the_platform_threads() {
-            crate::cases::replies_thread_exactly_where_the_platform_threads::<$subject>().await;
-        }
-
-        #[tokio::test]
-        async fn the_idempotency_key_is_honoured_exactly_where_declared() {
-            crate::cases::the_idempotency_key_is_honoured_exactly_where_declared::<$subject>()
-                .await;
-        }
-
-        #[tokio::test]
-        async fn the_descriptor_builds_its_platforms_connector_and_wants_its_secret() {
-            crate::cases::the_descriptor_builds_its_platforms_connector_and_wants_its_secret::<
-                $subject,
-            >()
-            .await;
-        }
+        crate::case_tests!($subject:
+            a_server_error_is_transient_and_posts_nothing,
+            refused_credentials_are_an_auth_error_that_never_shows_the_secret,
+            a_malformed_answer_is_a_clear_unknown_outcome,
+            each_rate_limit_dialect_gives_the_wait_the_platform_asked_for,
+            a_dropped_answer_to_an_accepted_post_is_unknown_and_can_be_settled,
+            looking_up_a_post_never_made_is_none_or_unsupported,
+            deleting_a_post_that_is_gone_is_done_or_unsupported,
+            a_hostile_post_id_never_reaches_another_path,
+            a_post_can_be_deleted_twice_where_the_platform_deletes,
+            replies_thread_exactly_where_the_platform_threads,
+            the_idempotency_key_is_honoured_exactly_where_declared,
+            the_descriptor_builds_its_platforms_connector_and_wants_its_secret,
+        );
     };
 }
+pub(crate) use case_tests;
 pub(crate) use conformance;
 
 mod bluesky;
@@ -107,32 +61,28 @@ mod webhook;
 mod x;
 
 use subject::Subject;
+use tocsin_domain::Platform;
 
 /// Every subject's platform, in `ALL`'s order.
-fn covered() -> Vec<tocsin_domain::Platform> {
-    [
-        mastodon::Mastodon::descriptor(),
-        bluesky::Bluesky::descriptor(),
-        x::X::descriptor(),
-        facebook::Facebook::descriptor(),
-        threads::Threads::descriptor(),
-        linkedin::Linkedin::descriptor(),
-        telegram::Telegram::descriptor(),
-        discord::Discord::descriptor(),
-        slack::Slack::descriptor(),
-        teams::Teams::descriptor(),
-        matrix::Matrix::descriptor(),
-        email::Email::descriptor(),
-        sms::Sms::descriptor(),
-        webhook::Webhook::descriptor(),
-    ]
-    .iter()
-    .map(|d| d.platform)
-    .collect()
-}
+const COVERED: [Platform; 14] = [
+    mastodon::Mastodon::PLATFORM,
+    bluesky::Bluesky::PLATFORM,
+    x::X::PLATFORM,
+    facebook::Facebook::PLATFORM,
+    threads::Threads::PLATFORM,
+    linkedin::Linkedin::PLATFORM,
+    telegram::Telegram::PLATFORM,
+    discord::Discord::PLATFORM,
+    slack::Slack::PLATFORM,
+    teams::Teams::PLATFORM,
+    matrix::Matrix::PLATFORM,
+    email::Email::PLATFORM,
+    sms::Sms::PLATFORM,
+    webhook::Webhook::PLATFORM,
+];
 
 #[test]
 fn every_platform_in_all_runs_the_suite_with_its_own_descriptor() {
     let all: Vec<_> = tocsin_connectors::ALL.iter().map(|d| d.platform).collect();
-    assert_eq!(covered(), all);
+    assert_eq!(COVERED.to_vec(), all);
 }

@@ -2,38 +2,30 @@
 //! time, `404 Record not found` for a status that is gone.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::mastodon::{self, FakeMastodon};
 use tocsin_test_support::Fault;
 
-use crate::subject::{iso_in, secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{iso_in, Subject, Throttle, Transport, Wait};
 
 pub struct Mastodon(FakeMastodon);
 
 #[async_trait]
 impl Subject for Mastodon {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::mastodon::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Mastodon;
 
     async fn start() -> Self {
         Mastodon(mastodon::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-mastodon".into(),
-            platform: Platform::Mastodon,
-            name: "@publichealth@mastodon.fake".into(),
-            settings: json!({"base_url": self.0.base_url}),
-            secret: secret(mastodon::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"base_url": self.0.base_url})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![mastodon::TOKEN.into()]
+    fn secret(&self) -> String {
+        mastodon::TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -62,12 +54,8 @@ impl Subject for Mastodon {
         )]
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "109999999999999999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "109999999999999999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -3,14 +3,14 @@
 //! event; redacting an event that is gone is done.
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::matrix::FakeMatrix;
 use tocsin_test_support::Fault;
 
-use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{retry_after_seconds, Subject, Throttle, Transport, Wait};
 
 const TOKEN: &str = "syt_dG9jc2lu_canary-matrix-token";
 const ROOM: &str = "!alerts:example.org";
@@ -20,26 +20,18 @@ pub struct Matrix(FakeMatrix);
 
 #[async_trait]
 impl Subject for Matrix {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::matrix::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Matrix;
 
     async fn start() -> Self {
         Matrix(FakeMatrix::start(USER, TOKEN, &[ROOM]).await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-matrix".into(),
-            platform: Platform::Matrix,
-            name: USER.into(),
-            settings: json!({"homeserver": self.0.server.base_url, "room_id": ROOM}),
-            secret: secret(TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"homeserver": self.0.server.base_url, "room_id": ROOM})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![TOKEN.into()]
+    fn secret(&self) -> String {
+        TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -84,12 +76,8 @@ impl Subject for Matrix {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "$Q1bKHyh6QcfUf4C2aYUbTDUeGTMbQ0oSMC7uz9pQA3s".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "$Q1bKHyh6QcfUf4C2aYUbTDUeGTMbQ0oSMC7uz9pQA3s".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

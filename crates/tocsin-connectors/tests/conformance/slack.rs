@@ -3,37 +3,29 @@
 //! message that is gone.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::slack::{self, FakeSlack};
 
-use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport};
+use crate::subject::{retry_after_seconds, Subject, Throttle, Transport};
 
 pub struct Slack(FakeSlack);
 
 #[async_trait]
 impl Subject for Slack {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::slack::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Slack;
 
     async fn start() -> Self {
         Slack(slack::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-slack".into(),
-            platform: Platform::Slack,
-            name: "#alerts".into(),
-            settings: json!({"channel": slack::CHANNEL, "api_url": self.0.base_url}),
-            secret: secret(slack::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"channel": slack::CHANNEL, "api_url": self.0.base_url})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![slack::TOKEN.into()]
+    fn secret(&self) -> String {
+        slack::TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -63,12 +55,8 @@ impl Subject for Slack {
         (200, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "1700000000.999999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "1700000000.999999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

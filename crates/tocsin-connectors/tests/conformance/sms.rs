@@ -2,39 +2,31 @@
 //! cannot be recalled, threaded or listed with certainty.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::twilio::{self, FakeTwilio};
 use tocsin_test_support::Fault;
 
-use crate::subject::{secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{Subject, Throttle, Transport, Wait};
 
 pub struct Sms(FakeTwilio);
 
 #[async_trait]
 impl Subject for Sms {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::sms::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Sms;
 
     async fn start() -> Self {
         Sms(twilio::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-sms".into(),
-            platform: Platform::Sms,
-            name: "On-call staff".into(),
-            settings: json!({"account_sid": twilio::ACCOUNT_SID, "from": twilio::FROM,
-                "to": ["+15551230001"], "api_url": self.0.base_url}),
-            secret: secret(twilio::AUTH_TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"account_sid": twilio::ACCOUNT_SID, "from": twilio::FROM,
+            "to": ["+15551230001"], "api_url": self.0.base_url})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![twilio::AUTH_TOKEN.into()]
+    fn secret(&self) -> String {
+        twilio::AUTH_TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -64,12 +56,8 @@ impl Subject for Sms {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "SM00000000000000000000000000000000".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "SM00000000000000000000000000000000".into()
     }
 
     fn replies_to(&self, _parent: &RemotePost) -> bool {

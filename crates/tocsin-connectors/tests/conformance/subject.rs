@@ -4,8 +4,10 @@
 
 use async_trait::async_trait;
 use secrecy::SecretString;
+use serde_json::Value;
 use std::time::Duration;
 use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_domain::Platform;
 use tocsin_test_support::smtp::{SmtpFault, SmtpState};
 use tocsin_test_support::{FakeState, Fault};
 
@@ -67,18 +69,22 @@ impl Throttle {
 /// One platform's fake with one account on it.
 #[async_trait]
 pub trait Subject: Sized + Send + Sync + 'static {
-    /// The platform's descriptor, as `tocsin_connectors::ALL` holds it.
-    fn descriptor() -> &'static PlatformDescriptor;
+    /// The platform; the suite takes its descriptor from `tocsin_connectors::ALL`.
+    const PLATFORM: Platform;
 
     /// Starts the fake platform.
     async fn start() -> Self;
 
-    /// The account, pointing at the fake.
-    fn spec(&self) -> AccountSpec;
+    /// The account's settings, pointing at the fake.
+    fn settings(&self) -> Value;
 
-    /// Texts that must never appear in an error or a `Debug` (the secret and the parts of
-    /// it a platform could quote).
-    fn secrets(&self) -> Vec<String>;
+    /// The account's secret.
+    fn secret(&self) -> String;
+
+    /// Parts of the secret a platform could quote alone (a webhook URL's token).
+    fn secret_parts(&self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// How faults reach the fake.
     fn transport(&self) -> Transport<'_>;
@@ -110,16 +116,43 @@ pub trait Subject: Sized + Send + Sync + 'static {
         true
     }
 
-    /// A post of the right shape that the platform does not have (never made, or gone).
-    fn missing_post(&self) -> RemotePost;
+    /// The id of a post of the right shape that the platform does not have.
+    fn missing_id(&self) -> String;
 
     /// Whether the latest post on the platform answers `parent` in its thread.
     fn replies_to(&self, parent: &RemotePost) -> bool;
 }
 
-/// The secret as `AccountSpec` holds it.
-pub fn secret(text: &str) -> Option<SecretString> {
-    Some(SecretString::from(text.to_string()))
+/// The subject's platform's descriptor, as `tocsin_connectors::ALL` holds it.
+pub fn descriptor<S: Subject>() -> &'static PlatformDescriptor {
+    tocsin_connectors::descriptor(S::PLATFORM).expect("every subject's platform is in ALL")
+}
+
+/// The subject's account.
+pub fn spec<S: Subject>(subject: &S) -> AccountSpec {
+    AccountSpec {
+        id: format!("acct-{}", S::PLATFORM),
+        platform: S::PLATFORM,
+        name: S::PLATFORM.display_name().to_string(),
+        settings: subject.settings(),
+        secret: Some(SecretString::from(subject.secret())),
+    }
+}
+
+/// Every text that must never appear in an error: the secret and its parts.
+pub fn secrets<S: Subject>(subject: &S) -> Vec<String> {
+    let mut all = vec![subject.secret()];
+    all.extend(subject.secret_parts());
+    all
+}
+
+/// A post of the right shape that the platform does not have.
+pub fn missing_post<S: Subject>(subject: &S) -> RemotePost {
+    RemotePost {
+        id: subject.missing_id(),
+        url: None,
+        extra: None,
+    }
 }
 
 /// An HTTP-date `seconds` from now (`Retry-After` in its date form).

@@ -2,36 +2,32 @@
 //! is accepted whatever its body, and a flow cannot delete, thread or list cards.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::teams::{self, FakeTeams};
 
-use crate::subject::{retry_after_seconds, secret, Subject, Throttle, Transport};
+use crate::subject::{retry_after_seconds, Subject, Throttle, Transport};
 
 pub struct Teams(FakeTeams);
 
 #[async_trait]
 impl Subject for Teams {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::teams::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Teams;
 
     async fn start() -> Self {
         Teams(teams::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-teams".into(),
-            platform: Platform::Teams,
-            name: "Emergency Ops / Alerts".into(),
-            settings: json!({}),
-            secret: secret(&self.0.webhook_url()),
-        }
+    fn settings(&self) -> Value {
+        json!({})
     }
 
-    fn secrets(&self) -> Vec<String> {
+    fn secret(&self) -> String {
+        self.0.webhook_url()
+    }
+
+    fn secret_parts(&self) -> Vec<String> {
         vec![teams::SIG.into()]
     }
 
@@ -62,12 +58,8 @@ impl Subject for Teams {
         false
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "card-that-never-was".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "card-that-never-was".into()
     }
 
     fn replies_to(&self, _parent: &RemotePost) -> bool {

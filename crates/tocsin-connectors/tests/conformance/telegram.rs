@@ -3,41 +3,37 @@
 //! `message to delete not found`; the Bot API cannot list what a bot sent.
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::telegram::{self, FakeTelegram};
 use tocsin_test_support::Fault;
 
-use crate::subject::{secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{Subject, Throttle, Transport, Wait};
 
 pub struct Telegram(FakeTelegram);
 
 #[async_trait]
 impl Subject for Telegram {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::telegram::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Telegram;
 
     async fn start() -> Self {
         Telegram(telegram::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-telegram".into(),
-            platform: Platform::Telegram,
-            name: "@county_health_alerts".into(),
-            settings: json!({"chat_id": "@county_health_alerts", "api_url": self.0.base_url}),
-            secret: secret(telegram::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"chat_id": "@county_health_alerts", "api_url": self.0.base_url})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        // The token travels in the URL; its second half is what identifies it.
-        let tail = telegram::TOKEN.split_once(':').map_or("", |(_, t)| t);
-        vec![telegram::TOKEN.into(), tail.into()]
+    fn secret(&self) -> String {
+        telegram::TOKEN.into()
+    }
+
+    fn secret_parts(&self) -> Vec<String> {
+        // The token's half after the bot id is what identifies it.
+        let half = telegram::TOKEN.split_once(':').map_or("", |(_, h)| h);
+        vec![half.into()]
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -72,12 +68,8 @@ impl Subject for Telegram {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "999999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "999999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -3,38 +3,30 @@
 //! that is gone is a missing object.
 
 use async_trait::async_trait;
-use serde_json::json;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use serde_json::{json, Value};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::threads::{self, FakeThreads};
 use tocsin_test_support::Fault;
 
-use crate::subject::{secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{Subject, Throttle, Transport, Wait};
 
 pub struct Threads(FakeThreads);
 
 #[async_trait]
 impl Subject for Threads {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::threads::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Threads;
 
     async fn start() -> Self {
         Threads(threads::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-threads".into(),
-            platform: Platform::Threads,
-            name: "@countyhealth".into(),
-            settings: json!({"base_url": self.0.api_url(), "user_id": threads::USER_ID}),
-            secret: secret(threads::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"base_url": self.0.api_url(), "user_id": threads::USER_ID})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![threads::TOKEN.into()]
+    fn secret(&self) -> String {
+        threads::TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -70,12 +62,8 @@ impl Subject for Threads {
         (400, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "17999999999999999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "17999999999999999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -3,15 +3,15 @@
 //! whatever its body, the `webhook-id` deduplicated, and a retraction that is an event.
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::SystemTime;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::RemotePost;
 use tocsin_connectors::webhook::{verify_signature, PUBLISHED, RETRACTED, SIGNATURE_TOLERANCE};
 use tocsin_domain::Platform;
 use tocsin_test_support::webhook::FakeSubscriber;
 
-use crate::subject::{retry_after_date, retry_after_seconds, secret, Subject, Throttle, Transport};
+use crate::subject::{retry_after_date, retry_after_seconds, Subject, Throttle, Transport};
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
@@ -35,9 +35,7 @@ impl Webhook {
 
 #[async_trait]
 impl Subject for Webhook {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::webhook::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::Webhook;
 
     async fn start() -> Self {
         let verifier = Arc::new(|headers: &_, body: &[u8]| {
@@ -53,18 +51,16 @@ impl Subject for Webhook {
         Webhook(FakeSubscriber::start(verifier).await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-webhook".into(),
-            platform: Platform::Webhook,
-            name: "Partner feed".into(),
-            settings: json!({"url": self.0.url()}),
-            secret: secret(SECRET),
-        }
+    fn settings(&self) -> Value {
+        json!({"url": self.0.url()})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![SECRET.into(), SECRET.trim_start_matches("whsec_").into()]
+    fn secret(&self) -> String {
+        SECRET.into()
+    }
+
+    fn secret_parts(&self) -> Vec<String> {
+        vec![SECRET.trim_start_matches("whsec_").into()]
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -95,12 +91,8 @@ impl Subject for Webhook {
         false
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "msg_never_delivered".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "msg_never_delivered".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {

@@ -3,14 +3,14 @@
 //! (`x-user-limit-24hour-reset`, while the window still has requests left).
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::RemotePost;
 use tocsin_domain::Platform;
 use tocsin_test_support::x::{self, FakeX};
 use tocsin_test_support::Fault;
 
-use crate::subject::{epoch_in, secret, Subject, Throttle, Transport, Wait};
+use crate::subject::{epoch_in, Subject, Throttle, Transport, Wait};
 
 const TOO_MANY: &str = r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#;
 
@@ -18,26 +18,18 @@ pub struct X(FakeX);
 
 #[async_trait]
 impl Subject for X {
-    fn descriptor() -> &'static PlatformDescriptor {
-        &tocsin_connectors::x::DESCRIPTOR
-    }
+    const PLATFORM: Platform = Platform::X;
 
     async fn start() -> Self {
         X(x::start().await.unwrap())
     }
 
-    fn spec(&self) -> AccountSpec {
-        AccountSpec {
-            id: "acct-x".into(),
-            platform: Platform::X,
-            name: "@CountyHealth".into(),
-            settings: json!({"base_url": self.0.base_url, "username": x::USERNAME}),
-            secret: secret(x::TOKEN),
-        }
+    fn settings(&self) -> Value {
+        json!({"base_url": self.0.base_url, "username": x::USERNAME})
     }
 
-    fn secrets(&self) -> Vec<String> {
-        vec![x::TOKEN.into()]
+    fn secret(&self) -> String {
+        x::TOKEN.into()
     }
 
     fn transport(&self) -> Transport<'_> {
@@ -85,12 +77,8 @@ impl Subject for X {
         (401, body.to_string())
     }
 
-    fn missing_post(&self) -> RemotePost {
-        RemotePost {
-            id: "1999999999999999999".into(),
-            url: None,
-            extra: None,
-        }
+    fn missing_id(&self) -> String {
+        "1999999999999999999".into()
     }
 
     fn replies_to(&self, parent: &RemotePost) -> bool {
