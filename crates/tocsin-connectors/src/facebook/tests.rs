@@ -168,3 +168,39 @@ fn graph_codes_map_to_the_shared_error_kinds() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_sessions_updates_comment_on_its_first_post_as_replies_are_one_level_deep() {
+    let (fake, connector) = setup().await;
+    let first = connector
+        .post(&post("k1", "Update 1"))
+        .await
+        .unwrap()
+        .remote;
+    let mut previous = first.clone();
+    for n in 2..=4 {
+        let mut update = post(&format!("k{n}"), &format!("Update {n}"));
+        update.reply_to = Some(previous.clone());
+        update.thread_root = Some(first.clone());
+        previous = connector.post(&update).await.unwrap().remote;
+        assert_eq!(
+            connector.lookup(&update).await.unwrap(),
+            Some(previous.clone())
+        );
+    }
+    let posts = fake.posts();
+    assert!(posts[1..]
+        .iter()
+        .all(|p| p.parent.as_deref() == Some(first.id.as_str())));
+    // The fake once took a comment on a reply; Graph refuses it (100, subcode 33).
+    let mut reply = post("k5", "A reply to a comment");
+    reply.reply_to = Some(previous.clone());
+    let reply = connector.post(&reply).await.unwrap().remote;
+    let mut deeper = post("k6", "A reply to a reply");
+    deeper.reply_to = Some(reply);
+    let err = connector.post(&deeper).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("code 100")),
+        "{err}"
+    );
+}

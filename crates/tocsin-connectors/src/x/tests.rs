@@ -154,3 +154,19 @@ fn same_text_reads_entities_and_t_co_links() {
     assert!(!same_text("See https://a.example now", "See other now"));
     assert!(!same_text("a b", "a b c"));
 }
+
+#[tokio::test]
+async fn x_refuses_141_cjk_characters_as_282_weighted_and_the_fake_does_too() {
+    // The fake once counted characters and took this; X weighs CJK 2 (twitter-text).
+    let (fake, connector) = setup().await;
+    let err = connector
+        .post(&post("k-cjk", &"中".repeat(141)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(fake.tweets().is_empty());
+    connector
+        .post(&post("k-cjk-fits", &"中".repeat(140)))
+        .await
+        .unwrap();
+}
