@@ -170,33 +170,28 @@ fn graph_codes_map_to_the_shared_error_kinds() {
 }
 
 #[tokio::test]
-async fn a_sessions_updates_comment_on_its_first_post_as_replies_are_one_level_deep() {
+async fn updates_comment_on_the_first_post_because_a_reply_to_a_reply_is_refused() {
     let (fake, connector) = setup().await;
     let first = connector
         .post(&post("k1", "Update 1"))
         .await
         .unwrap()
         .remote;
-    let mut previous = first.clone();
-    for n in 2..=4 {
-        let mut update = post(&format!("k{n}"), &format!("Update {n}"));
-        update.reply_to = Some(previous.clone());
-        update.thread_root = Some(first.clone());
-        previous = connector.post(&update).await.unwrap().remote;
-        assert_eq!(
-            connector.lookup(&update).await.unwrap(),
-            Some(previous.clone())
-        );
-    }
-    let posts = fake.posts();
-    assert!(posts[1..]
-        .iter()
-        .all(|p| p.parent.as_deref() == Some(first.id.as_str())));
+    let mut second = post("k2", "Update 2");
+    second.reply_to = Some(first.clone());
+    second.thread_root = Some(first.clone());
+    let second = connector.post(&second).await.unwrap().remote;
+    let mut third = post("k3", "Update 3");
+    third.reply_to = Some(second.clone());
+    third.thread_root = Some(first.clone());
+    connector.post(&third).await.unwrap();
+    let parents: Vec<_> = fake.posts().into_iter().map(|p| p.parent).collect();
+    assert_eq!(parents, [None, Some(first.id.clone()), Some(first.id)]);
     // The fake once took a comment on a reply; Graph refuses it (100, subcode 33).
-    let mut reply = post("k5", "A reply to a comment");
-    reply.reply_to = Some(previous.clone());
+    let mut reply = post("k4", "A reply to a comment");
+    reply.reply_to = Some(second);
     let reply = connector.post(&reply).await.unwrap().remote;
-    let mut deeper = post("k6", "A reply to a reply");
+    let mut deeper = post("k5", "A reply to a reply");
     deeper.reply_to = Some(reply);
     let err = connector.post(&deeper).await.unwrap_err();
     assert!(

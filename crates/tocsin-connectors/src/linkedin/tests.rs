@@ -186,28 +186,3 @@ async fn lookup_finds_the_post_or_the_comment_under_it_and_the_comment_can_be_de
     connector.delete(&comment).await.unwrap();
     assert!(fake.posts()[1].deleted);
 }
-
-#[tokio::test]
-async fn a_sessions_updates_are_comments_on_its_first_post() {
-    let (fake, connector) = setup().await;
-    let first = connector
-        .post(&post("k1", "Update 1"))
-        .await
-        .unwrap()
-        .remote;
-    let mut previous = first.clone();
-    for n in 2..=3 {
-        let mut update = post(&format!("k{n}"), &format!("Update {n}"));
-        update.reply_to = Some(previous.clone());
-        update.thread_root = Some(first.clone());
-        previous = connector.post(&update).await.unwrap().remote;
-        assert_eq!(
-            connector.lookup(&update).await.unwrap(),
-            Some(previous.clone())
-        );
-    }
-    let posts = fake.posts();
-    assert!(posts[1..]
-        .iter()
-        .all(|p| p.object.as_deref() == Some(first.id.as_str())));
-}

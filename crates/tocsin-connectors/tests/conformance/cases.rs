@@ -276,6 +276,25 @@ pub async fn replies_thread_exactly_where_the_platform_threads<S: Subject>() {
     );
 }
 
+pub async fn a_live_sessions_chain_of_updates_all_post_and_are_found<S: Subject>() {
+    let subject = S::start().await;
+    let connector = connector(&subject);
+    let root = connector.post(&post("k-root")).await.unwrap().remote;
+    let mut previous = root.clone();
+    for n in 1..=3 {
+        // Each update answers the one before, in the thread the first post began.
+        let mut update = post(&format!("k-update-{n}"));
+        update.reply_to = Some(previous.clone());
+        update.thread_root = Some(root.clone());
+        previous = connector.post(&update).await.unwrap().remote;
+        if descriptor::<S>().capabilities.lookup {
+            let found = connector.lookup(&update).await.unwrap();
+            assert_eq!(found.map(|f| f.id), Some(previous.id.clone()));
+        }
+    }
+    assert_eq!(subject.posts(), 4);
+}
+
 pub async fn the_idempotency_key_is_honoured_exactly_where_declared<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);

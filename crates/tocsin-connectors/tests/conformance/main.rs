@@ -1,9 +1,9 @@
 //! The connectors' conformance suite: every connector in `tocsin_connectors::ALL`, built
 //! by its descriptor, runs the same cases against its fake platform (a 5xx, refused
 //! credentials, a malformed answer, each rate-limit dialect, an answer lost after the
-//! post was made, lookup and delete of a missing post, a hostile post id, threads and
-//! idempotency keys), so a failure is classified alike everywhere and no connector can
-//! skip a case. A platform's own behaviour stays in its `src/<platform>/tests.rs`.
+//! post was made, lookup and delete of a missing post, a hostile post id, threads, a
+//! live session's chain of updates and idempotency keys), so a failure is classified
+//! alike everywhere and no connector can skip a case. A platform's own behaviour stays in its `src/<platform>/tests.rs`.
 
 // Test code: a broken fixture should stop loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -37,6 +37,7 @@ macro_rules! conformance {
             a_hostile_post_id_never_reaches_another_path,
             a_post_can_be_deleted_twice_where_the_platform_deletes,
             replies_thread_exactly_where_the_platform_threads,
+            a_live_sessions_chain_of_updates_all_post_and_are_found,
             the_idempotency_key_is_honoured_exactly_where_declared,
             the_descriptor_builds_its_platforms_connector_and_wants_its_secret,
         );
