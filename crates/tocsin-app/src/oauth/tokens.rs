@@ -1050,6 +1050,15 @@ struct OAuthConnector {
     state: Mutex<TokenState>,
 }
 
+impl std::fmt::Debug for OAuthConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConnector")
+            .field("account", &self.id)
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How a refresh ended.
 enum Refreshed {
     /// New tokens are in place.

@@ -96,6 +96,10 @@ pub async fn refused_credentials_are_an_auth_error_that_never_shows_the_secret<S
     let err = connector.post(&post("k-401")).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Auth(_)), "{err:?}");
     shows_no_secret(&subject, &err);
+    let shown = format!("{connector:?}");
+    for secret in secrets(&subject) {
+        assert!(!shown.contains(&secret), "Debug shows a secret: {shown}");
+    }
     assert_eq!(subject.posts(), 0);
 }
 
