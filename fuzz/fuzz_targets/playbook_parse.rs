@@ -61,6 +61,7 @@ fuzz_target!(|data: &[u8]| {
         templates,
         tocsin_fuzz::phi_guard().clone(),
         PlatformLimits::default(),
+        tocsin_connectors::counting_rules(),
     );
     let values = playbook.example_values();
     for step in &playbook.steps {

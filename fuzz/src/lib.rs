@@ -77,6 +77,7 @@ pub fn composer() -> &'static Composer {
             library().templates().clone(),
             phi_guard().clone(),
             PlatformLimits::default(),
+            tocsin_connectors::counting_rules(),
         )
     })
 }

@@ -10,25 +10,25 @@
 //! never reaches a log line, an error, an audit entry or an API answer; only whether one
 //! is stored is shown.
 //!
-//! [`SETUPS`] says, per platform, which settings its connector reads (names, kinds, an
-//! example) and what its secret is: the admin page and the CLI show it, and
-//! [`coerce_settings`] uses it to read `key = value` text into the types the connector
-//! expects. A test checks it against each connector's own settings type.
+//! Each platform's descriptor (`tocsin_connectors::ALL`) says which settings its connector
+//! reads (names, kinds, an example) and what its secret is: the admin page and the CLI
+//! show it, and [`coerce_settings`] uses it to read `key = value` text into the types the
+//! connector expects. A test checks it against each connector's own settings type.
 //!
 //! With several nodes, a change made here (secret replaced, account disabled, OAuth tokens
 //! stored) is announced by id only ([`AccountVault::announce`]); the other nodes re-read
 //! the account and follow it ([`AccountVault::follow`]).
 
 use dashmap::{DashMap, DashSet};
-use secrecy::{ExposeSecret as _, SecretString};
-use serde::Serialize;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
+use tocsin_connector::descriptor::SettingKind::{self, Bool, List, Number, Text};
 use tocsin_connector::http::{HttpClient, HttpLimits};
-use tocsin_connector::ConnectorError;
+use tocsin_connector::{ConnectorError, PlatformDescriptor};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
-use tocsin_connectors::{build_connector, AccountSpec};
+use tocsin_connectors::{build_connector, descriptor, AccountSpec};
 use tocsin_dispatch::{AccountRoute, DeliveryEvent, DeliveryEventKind, Routes};
 use tocsin_domain::Platform;
 use tocsin_store::{
@@ -41,422 +41,6 @@ use crate::people::{totp_aad, SealError, SealingKey};
 /// The associated data an account's sealed secret is bound to: `tocsin-account:<id>`.
 pub fn account_aad(id: i64) -> Vec<u8> {
     format!("tocsin-account:{id}").into_bytes()
-}
-
-/// The kind of value a setting takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SettingKind {
-    /// Text.
-    Text,
-    /// A whole number.
-    Number,
-    /// `true` or `false`.
-    Bool,
-    /// A list of texts (`a, b` or a JSON array).
-    List,
-}
-
-/// One setting a platform's connector reads.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct SettingKey {
-    /// Its name in the settings.
-    pub name: &'static str,
-    /// What it takes.
-    pub kind: SettingKind,
-    /// Whether the connector needs it.
-    pub required: bool,
-    /// An example value (a working one, or the default).
-    pub example: &'static str,
-    /// What it is.
-    pub help: &'static str,
-}
-
-/// What connecting one platform's account takes.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct PlatformSetup {
-    /// The platform.
-    pub platform: Platform,
-    /// What its secret is, in words (`bot token`, `webhook URL`, ...).
-    pub secret: &'static str,
-    /// Whether the connector needs the secret (SMTP without authentication does not).
-    pub secret_required: bool,
-    /// The host used when no URL setting names one (accounts on one host share its
-    /// concurrency limit).
-    #[serde(skip)]
-    pub default_host: &'static str,
-    /// Its settings.
-    pub settings: &'static [SettingKey],
-}
-
-const fn key(
-    name: &'static str,
-    kind: SettingKind,
-    required: bool,
-    example: &'static str,
-    help: &'static str,
-) -> SettingKey {
-    SettingKey {
-        name,
-        kind,
-        required,
-        example,
-        help,
-    }
-}
-
-use SettingKind::{Bool, List, Number, Text};
-
-/// Every platform an account can be connected on, with its settings and secret (from each
-/// connector's `config.rs`).
-pub const SETUPS: &[PlatformSetup] = &[
-    PlatformSetup {
-        platform: Platform::Mastodon,
-        secret: "access token (scope write:statuses)",
-        secret_required: true,
-        default_host: "",
-        settings: &[
-            key(
-                "base_url",
-                Text,
-                true,
-                "https://mastodon.example",
-                "the server",
-            ),
-            key(
-                "visibility",
-                Text,
-                false,
-                "public",
-                "public, unlisted, private or direct",
-            ),
-            key("language", Text, false, "en", "ISO 639 code of the posts"),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Bluesky,
-        secret: "app password",
-        secret_required: true,
-        default_host: "bsky.social",
-        settings: &[
-            key(
-                "handle",
-                Text,
-                true,
-                "health.example.gov",
-                "handle or DID that signs in",
-            ),
-            key("service", Text, false, "https://bsky.social", "the PDS"),
-            key("language", Text, false, "en", "BCP 47 code of the posts"),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::X,
-        secret: "OAuth 2 user access token (tweet.read tweet.write users.read offline.access)",
-        secret_required: true,
-        default_host: "api.x.com",
-        settings: &[
-            key(
-                "username",
-                Text,
-                true,
-                "CountyHealth",
-                "user name, for post links",
-            ),
-            key("base_url", Text, false, "https://api.x.com", "the API"),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Facebook,
-        secret: "Page access token",
-        secret_required: true,
-        default_host: "graph.facebook.com",
-        settings: &[
-            key(
-                "page_id",
-                Text,
-                true,
-                "104560000000001",
-                "the Page's numeric id",
-            ),
-            key("graph_version", Text, false, "v26.0", "Graph API version"),
-            key(
-                "base_url",
-                Text,
-                false,
-                "https://graph.facebook.com",
-                "the API",
-            ),
-            key(
-                "link_preview",
-                Bool,
-                false,
-                "true",
-                "send the first link as the post's link",
-            ),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Threads,
-        secret: "Threads user access token",
-        secret_required: true,
-        default_host: "graph.threads.net",
-        settings: &[
-            key(
-                "user_id",
-                Text,
-                true,
-                "17841400000000001",
-                "the Threads user's numeric id",
-            ),
-            key(
-                "base_url",
-                Text,
-                false,
-                "https://graph.threads.net/v1.0",
-                "the API with its version",
-            ),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Linkedin,
-        secret: "OAuth token (scope w_organization_social)",
-        secret_required: true,
-        default_host: "api.linkedin.com",
-        settings: &[
-            key(
-                "organization_id",
-                Text,
-                true,
-                "2414183",
-                "the organisation's numeric id",
-            ),
-            key(
-                "linkedin_version",
-                Text,
-                false,
-                "202605",
-                "LinkedIn-Version, YYYYMM",
-            ),
-            key(
-                "base_url",
-                Text,
-                false,
-                "https://api.linkedin.com",
-                "the API",
-            ),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Telegram,
-        secret: "bot token",
-        secret_required: true,
-        default_host: "api.telegram.org",
-        settings: &[
-            key(
-                "chat_id",
-                Text,
-                true,
-                "-1001234567890",
-                "numeric chat id or @channelusername",
-            ),
-            key(
-                "api_url",
-                Text,
-                false,
-                "https://api.telegram.org",
-                "the Bot API server",
-            ),
-            key(
-                "link_preview",
-                Bool,
-                false,
-                "false",
-                "let Telegram show link previews",
-            ),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Discord,
-        secret: "webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
-        secret_required: true,
-        default_host: "discord.com",
-        settings: &[
-            key(
-                "guild_id",
-                Text,
-                false,
-                "1100000000000000001",
-                "the server id, for message links",
-            ),
-            key(
-                "thread_id",
-                Text,
-                false,
-                "1100000000000000002",
-                "thread that replies go into",
-            ),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Slack,
-        secret: "bot token (xoxb-..., scope chat:write)",
-        secret_required: true,
-        default_host: "slack.com",
-        settings: &[
-            key(
-                "channel",
-                Text,
-                true,
-                "C0123ABCD",
-                "the channel's id (the bot must be in it)",
-            ),
-            key("api_url", Text, false, "https://slack.com", "the Web API"),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Teams,
-        secret: "Workflows webhook URL",
-        secret_required: true,
-        default_host: "teams",
-        settings: &[key(
-            "default_title",
-            Text,
-            false,
-            "County Health",
-            "card heading when a message has no title",
-        )],
-    },
-    PlatformSetup {
-        platform: Platform::Matrix,
-        secret: "access token",
-        secret_required: true,
-        default_host: "",
-        settings: &[
-            key(
-                "homeserver",
-                Text,
-                true,
-                "https://matrix.example.org",
-                "the homeserver",
-            ),
-            key(
-                "room_id",
-                Text,
-                true,
-                "!alerts:example.org",
-                "room id (not an alias)",
-            ),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Email,
-        secret: "SMTP password (none if the server takes no authentication)",
-        secret_required: false,
-        default_host: "",
-        settings: &[
-            key(
-                "smtp_host",
-                Text,
-                true,
-                "smtp.example.org",
-                "submission server",
-            ),
-            key(
-                "smtp_port",
-                Number,
-                true,
-                "587",
-                "587 with starttls, 465 with implicit",
-            ),
-            key(
-                "tls",
-                Text,
-                true,
-                "starttls",
-                "starttls, implicit, or none (loopback only)",
-            ),
-            key(
-                "from",
-                Text,
-                true,
-                "County Health <alerts@example.org>",
-                "the sender",
-            ),
-            key(
-                "to",
-                List,
-                true,
-                "alerts@example.org, partners@example.org",
-                "recipients",
-            ),
-            key(
-                "username",
-                Text,
-                false,
-                "alerts@example.org",
-                "SMTP user name",
-            ),
-            key("timeout_secs", Number, false, "30", "seconds per SMTP step"),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Sms,
-        secret: "Twilio auth token (or the API key's secret)",
-        secret_required: true,
-        default_host: "api.twilio.com",
-        settings: &[
-            key(
-                "account_sid",
-                Text,
-                true,
-                "AC0123456789abcdef0123456789abcdef",
-                "Account SID",
-            ),
-            key("to", List, true, "+15557654321", "recipients in E.164"),
-            key(
-                "from",
-                Text,
-                false,
-                "+15551234567",
-                "sender (or messaging_service_sid)",
-            ),
-            key(
-                "messaging_service_sid",
-                Text,
-                false,
-                "MG0123456789abcdef0123456789abcdef",
-                "a Messaging Service instead of from",
-            ),
-            key(
-                "api_key_sid",
-                Text,
-                false,
-                "SK0123456789abcdef0123456789abcdef",
-                "API key to sign in with",
-            ),
-            key("api_url", Text, false, "https://api.twilio.com", "the API"),
-        ],
-    },
-    PlatformSetup {
-        platform: Platform::Webhook,
-        secret: "signing secret (whsec_ and base64)",
-        secret_required: true,
-        default_host: "",
-        settings: &[key(
-            "url",
-            Text,
-            true,
-            "https://hooks.example.org/tocsin",
-            "the subscriber's endpoint",
-        )],
-    },
-];
-
-/// What connecting `platform`'s account takes; `None` for platforms without accounts
-/// (the CAP feed, the sandbox).
-pub fn setup(platform: Platform) -> Option<&'static PlatformSetup> {
-    SETUPS.iter().find(|s| s.platform == platform)
 }
 
 /// Why an account could not be added.
@@ -572,7 +156,7 @@ pub fn coerce_settings(platform: Platform, settings: Value) -> Result<Value, Acc
             ))
         }
     };
-    let keys = setup(platform).map_or(&[][..], |s| s.settings);
+    let keys = descriptor(platform).map_or(&[][..], |d| d.settings);
     let mut out = Map::new();
     for (name, value) in object {
         let value = match keys.iter().find(|k| k.name == name) {
@@ -636,38 +220,9 @@ fn text_field(field: &'static str, text: &str, max: usize) -> Result<String, Acc
     Ok(t.to_string())
 }
 
-/// The host part of a URL (with its port), lower-cased.
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit('@').next()?;
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
 /// The host an account's requests go to, for the shared per-host concurrency limit.
-fn route_host(platform: Platform, settings: &Value, secret: Option<&SecretString>) -> String {
-    let from_settings = ["base_url", "api_url", "service", "homeserver", "url"]
-        .iter()
-        .find_map(|k| settings.get(*k).and_then(Value::as_str).and_then(host_of))
-        .or_else(|| {
-            settings
-                .get("smtp_host")
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
-        });
-    let from_secret = || match platform {
-        // The webhook URL is the secret; its host is not.
-        Platform::Discord | Platform::Teams => secret.and_then(|s| host_of(s.expose_secret())),
-        _ => None,
-    };
-    from_settings
-        .or_else(from_secret)
-        .or_else(|| {
-            setup(platform)
-                .map(|s| s.default_host.to_string())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| platform.as_str().to_string())
+fn route_host(d: &PlatformDescriptor, settings: &Value, secret: Option<&SecretString>) -> String {
+    d.route_host(settings, secret.map(ExposeSecret::expose_secret))
 }
 
 /// Why a stored account is not connected (never a secret).
@@ -834,7 +389,7 @@ impl AccountVault {
     /// the platform needs, and the platform's own check of settings and secret (its
     /// connector is built). Returns the settings as they will be stored.
     pub fn check(&self, account: &NewPlatformAccount) -> Result<Value, AccountError> {
-        let Some(setup) = setup(account.platform) else {
+        let Some(setup) = descriptor(account.platform) else {
             return Err(invalid(
                 "platform",
                 format!(
@@ -845,13 +400,13 @@ impl AccountVault {
         };
         text_field("handle", &account.handle, 200)?;
         text_field("display_name", &account.display_name, 100)?;
-        if setup.secret_required && account.secret.is_none() {
+        if setup.secret.required && account.secret.is_none() {
             return Err(invalid(
                 "secret",
                 format!(
                     "a {} account needs its {}",
                     account.platform.display_name(),
-                    setup.secret
+                    setup.secret.what
                 ),
             ));
         }
@@ -938,7 +493,7 @@ impl AccountVault {
         }
         let platform = Platform::from_str(&record.platform)
             .ok()
-            .filter(|p| setup(*p).is_some())
+            .filter(|p| descriptor(*p).is_some())
             .ok_or_else(|| {
                 invalid(
                     "platform",
@@ -989,18 +544,16 @@ impl AccountVault {
                 host: "sandbox".into(),
             });
         }
-        let platform = Platform::from_str(&record.platform)
+        let (platform, d) = Platform::from_str(&record.platform)
             .ok()
-            .filter(|p| setup(*p).is_some())
+            .and_then(|p| descriptor(p).map(|d| (p, d)))
             .ok_or_else(|| NotConnected::UnknownPlatform(record.platform.clone()))?;
         let secret = match &record.secret_sealed {
             Some(sealed) => Some(
                 self.open_secret(record.id, sealed)
                     .map_err(|_| NotConnected::SecretDoesNotOpen)?,
             ),
-            None if setup(platform).is_some_and(|s| s.secret_required) => {
-                return Err(NotConnected::NoSecret)
-            }
+            None if d.secret.required => return Err(NotConnected::NoSecret),
             None => None,
         };
         let bundle = secret.as_ref().and_then(TokenBundle::from_secret);
@@ -1026,7 +579,7 @@ impl AccountVault {
         .map_err(|e| NotConnected::Refused(refusal(&e)))?;
         Ok(AccountRoute {
             connector,
-            host: route_host(platform, &spec.settings, spec.secret.as_ref()),
+            host: route_host(d, &spec.settings, spec.secret.as_ref()),
         })
     }
 
@@ -1297,8 +850,8 @@ mod tests {
     }
 
     #[test]
-    fn the_setup_table_names_exactly_the_settings_each_connector_reads() {
-        for s in SETUPS {
+    fn each_descriptor_names_exactly_the_settings_its_connector_reads() {
+        for s in tocsin_connectors::ALL {
             let mut ours: Vec<String> = s.settings.iter().map(|k| k.name.to_string()).collect();
             let mut theirs = known_fields(s.platform);
             ours.sort();
@@ -1310,7 +863,7 @@ mod tests {
     #[test]
     fn the_examples_of_required_settings_make_a_working_account() {
         let v = vault();
-        for s in SETUPS {
+        for s in tocsin_connectors::ALL {
             let pairs: Vec<String> = s
                 .settings
                 .iter()
@@ -1339,7 +892,7 @@ mod tests {
             };
             assert_eq!(
                 v.check(&without).is_ok(),
-                !s.secret_required,
+                !s.secret.required,
                 "{:?}",
                 s.platform
             );
@@ -1418,26 +971,30 @@ mod tests {
 
     #[test]
     fn routes_share_limits_by_host() {
+        let host = |platform: Platform, settings: Value, secret: Option<&SecretString>| {
+            route_host(descriptor(platform).unwrap(), &settings, secret)
+        };
         assert_eq!(
-            route_host(
+            host(
                 Platform::Telegram,
-                &json!({"api_url": "http://127.0.0.1:9/"}),
+                json!({"api_url": "http://127.0.0.1:9/"}),
                 None
             ),
             "127.0.0.1:9"
         );
         assert_eq!(
-            route_host(Platform::Telegram, &json!({}), None),
+            host(Platform::Telegram, json!({}), None),
             "api.telegram.org"
         );
         let hook = SecretString::from("https://discord.com/api/webhooks/1/t".to_string());
         assert_eq!(
-            route_host(Platform::Discord, &json!({}), Some(&hook)),
+            host(Platform::Discord, json!({}), Some(&hook)),
             "discord.com"
         );
         assert_eq!(
-            route_host(Platform::Email, &json!({"smtp_host": "SMTP.x.org"}), None),
+            host(Platform::Email, json!({"smtp_host": "SMTP.x.org"}), None),
             "smtp.x.org"
         );
+        assert_eq!(host(Platform::Mastodon, json!({}), None), "mastodon");
     }
 }

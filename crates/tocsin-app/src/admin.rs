@@ -7,11 +7,12 @@
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
+use tocsin_connector::descriptor::SettingKey;
 use tocsin_domain::Platform;
 use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
 
-use crate::accounts::{NewPlatformAccount, PlatformSetup, SETUPS};
+use crate::accounts::NewPlatformAccount;
 use crate::catalog::stand_in;
 use crate::error::{AppError, AppResult};
 use crate::people::{Caller, Permission, Role, TotpEnrolment};
@@ -232,25 +233,28 @@ pub async fn accounts(app: &Tocsin, who: &Authed) -> AppResult<Vec<AccountView>>
         .collect())
 }
 
-/// A platform's setup on the admin page's form.
+/// A platform's setup on the admin page's form: a view of its descriptor.
 #[derive(Debug, Serialize)]
 pub struct PlatformSetupView {
     platform: &'static str,
     display_name: &'static str,
-    #[serde(flatten)]
-    setup: &'static PlatformSetup,
+    secret: &'static str,
+    secret_required: bool,
+    settings: &'static [SettingKey],
 }
 
 /// What connecting each platform's account takes (its
 /// settings with examples, and what its secret is).
 pub async fn platforms(app: &Tocsin, who: &Authed) -> AppResult<Vec<PlatformSetupView>> {
     who.require(app, Permission::ViewDeliveries)?;
-    Ok(SETUPS
+    Ok(tocsin_connectors::ALL
         .iter()
-        .map(|s| PlatformSetupView {
-            platform: s.platform.as_str(),
-            display_name: s.platform.display_name(),
-            setup: s,
+        .map(|d| PlatformSetupView {
+            platform: d.platform.as_str(),
+            display_name: d.platform.display_name(),
+            secret: d.secret.what,
+            secret_required: d.secret.required,
+            settings: d.settings,
         })
         .collect())
 }
@@ -352,16 +356,16 @@ async fn add_platform_account(
         .platform
         .parse()
         .ok()
-        .filter(|p| crate::accounts::setup(*p).is_some())
+        .filter(|p| tocsin_connectors::descriptor(*p).is_some())
         .ok_or_else(|| {
             AppError::invalid(
                 "platform",
                 format!(
                     "`{}` is not a platform accounts are connected on (sandbox, {})",
                     form.platform.chars().take(40).collect::<String>(),
-                    SETUPS
+                    tocsin_connectors::ALL
                         .iter()
-                        .map(|s| s.platform.as_str())
+                        .map(|d| d.platform.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),

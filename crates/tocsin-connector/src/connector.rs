@@ -7,9 +7,9 @@ use crate::{ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 
 /// One account on one platform. Implementations make exactly one attempt per call and
 /// classify failures; retries, backoff, rate-limit pauses and circuit breaking happen
-/// once, in the shared layer.
+/// once, in the shared layer. `Debug` shows where an account posts, never its secret.
 #[async_trait]
-pub trait Connector: Send + Sync {
+pub trait Connector: Send + Sync + std::fmt::Debug {
     /// The platform this connector speaks.
     fn platform(&self) -> Platform;
 

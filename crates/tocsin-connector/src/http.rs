@@ -74,6 +74,17 @@ impl Reply {
         })
     }
 
+    /// The same answer with `secret` replaced by `[redacted]` in an error body: for a
+    /// credential the request carried where [`HttpClient::send`] does not look (a JSON
+    /// body's password, a token inside a URL segment), or never sent at all (a signing
+    /// key), in case the platform quotes it back. A success is returned as it is.
+    pub fn redacting(mut self, secret: &str) -> Reply {
+        if !self.status.is_success() && !secret.is_empty() {
+            self.body = redact_credentials(self.body, &[secret.to_string()]);
+        }
+        self
+    }
+
     /// A short, printable excerpt of the body for error messages (never a token: bodies
     /// are platform answers, and we cut them to 200 characters).
     pub fn excerpt(&self) -> String {

@@ -8,9 +8,13 @@
 //! connect, request and body, a cap on response size, no redirect loops.
 //! [`tls::TlsTrust`] says which certificate authorities connections trust (the system
 //! store, the bundled roots, a private CA).
+//! [`PlatformDescriptor`] is what the rest of Tocsin knows of a platform besides its
+//! connector: settings, secret, host, OAuth facts, counting rule and capabilities.
 
+mod account;
 pub mod breaker;
 mod connector;
+pub mod descriptor;
 mod error;
 pub mod http;
 mod model;
@@ -18,6 +22,8 @@ pub mod rate_limit;
 pub mod retry;
 pub mod tls;
 
+pub use account::AccountSpec;
 pub use connector::Connector;
+pub use descriptor::PlatformDescriptor;
 pub use error::ConnectorError;
 pub use model::{OutgoingPost, PostOutcome, RateLimitStatus, RemotePost};

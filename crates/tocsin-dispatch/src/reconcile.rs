@@ -56,6 +56,7 @@ mod tests {
     use tocsin_connector::PostOutcome;
     use tocsin_domain::Platform;
 
+    #[derive(Debug)]
     struct Stub {
         idempotent: bool,
         lookup: Result<Option<RemotePost>, ConnectorError>,

@@ -25,6 +25,7 @@ fn bench_render(c: &mut Criterion) {
         library.templates().clone(),
         PhiGuard::new(&phi).expect("phi guard"),
         PlatformLimits::default(),
+        tocsin_connectors::counting_rules(),
     );
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Elements(1));

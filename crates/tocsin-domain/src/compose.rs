@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use crate::counting::{append_hashtags, measure, Measurement, PlatformLimits};
+use crate::counting::{append_hashtags, measure, CountingRules, Measurement, PlatformLimits};
 use crate::phi::{PhiGuard, PhiHit, ValueSpan};
 use crate::playbook::{Playbook, Step, VariantTarget};
 use crate::render::{context, Escaping, TemplateProblem, TemplateSet, DATETIME_KEY, ZONE_KEY};
@@ -134,6 +134,7 @@ pub struct Composer {
     templates: TemplateSet,
     guard: PhiGuard,
     limits: PlatformLimits,
+    rules: CountingRules,
 }
 
 /// Validated values of a playbook's variables, ready to render.
@@ -183,13 +184,25 @@ struct Rendered {
 }
 
 impl Composer {
-    /// A composer over compiled templates, a PHI guard and platform limits.
-    pub fn new(templates: TemplateSet, guard: PhiGuard, limits: PlatformLimits) -> Self {
+    /// A composer over compiled templates, a PHI guard, platform limits and each
+    /// platform's counting rule (`tocsin_connectors::counting_rules()`).
+    pub fn new(
+        templates: TemplateSet,
+        guard: PhiGuard,
+        limits: PlatformLimits,
+        rules: CountingRules,
+    ) -> Self {
         Composer {
             templates,
             guard,
             limits,
+            rules,
         }
+    }
+
+    /// Each platform's counting rule.
+    pub fn rules(&self) -> &CountingRules {
+        &self.rules
     }
 
     /// The platform limits in force.
@@ -265,8 +278,10 @@ impl Composer {
             } else {
                 no_tags
             };
-            let appended = append_hashtags(platform, &rendered.text, platform_tags, &self.limits);
-            let measurement = measure(platform, &appended.text, &self.limits);
+            let rule = self.rules.rule(platform);
+            let appended =
+                append_hashtags(platform, &rule, &rendered.text, platform_tags, &self.limits);
+            let measurement = measure(platform, &rule, &appended.text, &self.limits);
             variants.push(ComposedVariant {
                 target: VariantTarget::Platform(platform),
                 template: template.to_string(),
@@ -532,6 +547,7 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
             library.templates().clone(),
             PhiGuard::new(&PhiConfig::default()).unwrap(),
             PlatformLimits::default(),
+            crate::counting::test_rules(),
         );
         (dir, library, composer)
     }

@@ -4,7 +4,8 @@
 //! It takes form bodies, checks the Page token (Authorization header or `access_token`),
 //! and answers failures as Graph errors (`{"error": {"message", "type", "code", ...}}`):
 //! 190 for a bad token, 506 for a duplicate post, 32 with `X-Business-Use-Case-Usage`
-//! when throttled, 100/33 for a missing object.
+//! when throttled, 100/33 for a missing object and for a comment on a reply (replies
+//! are one level deep).
 //!
 //! For Facebook Login it also answers `GET /{v}/oauth/access_token` (the code for a
 //! short-lived user token, then `grant_type=fb_exchange_token` for a long-lived one) and
@@ -320,7 +321,15 @@ async fn create(
     let parent = match (edge.as_str(), id == PAGE_ID) {
         ("feed", true) => None,
         ("comments", false) => {
-            if !inner.posts.iter().any(|p| p.id == id && !p.deleted) {
+            let Some(target) = inner.posts.iter().find(|p| p.id == id && !p.deleted) else {
+                return missing();
+            };
+            // Replies are one level deep: a comment on a reply is refused.
+            let is_reply = target
+                .parent
+                .as_ref()
+                .is_some_and(|p| inner.posts.iter().any(|q| &q.id == p && q.parent.is_some()));
+            if is_reply {
                 return missing();
             }
             Some(id)

@@ -1,4 +1,8 @@
 //! Scripted misbehaviour: what a fake server does instead of (or after) answering.
+//!
+//! Faults are one-shot: queued for the next write request, or for the next request to a
+//! route (`push_fault_at`), so a test can fault the very request that makes a post (a
+//! Threads publish, a Bluesky `createRecord`) and not the session or container before it.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -22,6 +26,17 @@ pub enum Fault {
     Malformed,
     /// Wait this long before answering (on top of the configured latency).
     Slow(Duration),
+    /// Answer with this status, these headers and this body without acting: a platform's
+    /// own dialect of a refusal (a 429 with `x-rate-limit-reset`, Telegram's
+    /// `parameters.retry_after`, ...).
+    Answer {
+        /// HTTP status.
+        code: u16,
+        /// Headers, in order.
+        headers: Vec<(String, String)>,
+        /// Body to send.
+        body: String,
+    },
 }
 
 impl Fault {
@@ -31,6 +46,49 @@ impl Fault {
             code: 429,
             retry_after: Some(seconds),
             body: "{\"error\":\"Too many requests\"}".into(),
+        }
+    }
+
+    /// An answer with this status and body (JSON), without acting; add headers with
+    /// [`Fault::with_header`].
+    pub fn answer(code: u16, body: impl Into<String>) -> Fault {
+        Fault::Answer {
+            code,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+        }
+    }
+
+    /// The same answer with one more header (for [`Fault::Answer`] and [`Fault::Status`];
+    /// other faults are returned as they are).
+    pub fn with_header(self, name: &str, value: impl Into<String>) -> Fault {
+        match self {
+            Fault::Answer {
+                code,
+                mut headers,
+                body,
+            } => {
+                headers.push((name.to_string(), value.into()));
+                Fault::Answer {
+                    code,
+                    headers,
+                    body,
+                }
+            }
+            Fault::Status {
+                code,
+                retry_after,
+                body,
+            } => Fault::Answer {
+                code,
+                headers: retry_after
+                    .map(|s| ("retry-after".to_string(), s.to_string()))
+                    .into_iter()
+                    .chain([(name.to_string(), value.into())])
+                    .collect(),
+                body,
+            },
+            other => other,
         }
     }
 
@@ -45,13 +103,20 @@ impl Fault {
 }
 
 /// The behaviour of a fake server: a latency for every request, a queue of one-shot
-/// faults for write requests, and whether the token is rejected.
+/// faults for write requests, faults for the next request to a route, and whether the
+/// token is rejected.
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan {
     /// Added to every answer.
     pub latency: Duration,
     /// Faults applied, one each, to the next write requests (POST, PUT, DELETE).
     pub next_writes: VecDeque<Fault>,
+    /// Faults applied, one each, to the next request (any method) whose path and query
+    /// contain the text; these go before `next_writes`.
+    pub at: VecDeque<(String, Fault)>,
     /// Answer every request with 401 (as for a revoked token).
     pub reject_token: bool,
+    /// Answer every request with this status and body instead: a platform's own
+    /// refusal of a revoked secret (Slack's `200 invalid_auth`, Graph's code 190).
+    pub reject_with: Option<(u16, String)>,
 }

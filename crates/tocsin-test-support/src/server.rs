@@ -63,6 +63,12 @@ impl FakeState {
         lock(&self.plan).next_writes.push_back(fault);
     }
 
+    /// Queues a fault for the next request whose path (with its query) contains `route`,
+    /// whatever its method.
+    pub fn push_fault_at(&self, route: &str, fault: Fault) {
+        lock(&self.plan).at.push_back((route.to_string(), fault));
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.requests).clone()
@@ -131,7 +137,7 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
         .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
     lock(&state.requests).push(RecordedRequest {
         method: parts.method.clone(),
-        path,
+        path: path.clone(),
         headers: parts.headers.clone(),
         body: bytes.clone(),
     });
@@ -141,22 +147,33 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
     );
     let (latency, reject, fault) = {
         let mut plan = lock(&state.plan);
-        let fault = if writes {
-            plan.next_writes.pop_front()
-        } else {
-            None
+        let targeted = plan
+            .at
+            .iter()
+            .position(|(route, _)| path.contains(route.as_str()))
+            .and_then(|i| plan.at.remove(i))
+            .map(|(_, fault)| fault);
+        let fault = match targeted {
+            Some(fault) => Some(fault),
+            None if writes => plan.next_writes.pop_front(),
+            None => None,
         };
-        (plan.latency, plan.reject_token, fault)
+        let reject = plan.reject_with.clone().or_else(|| {
+            plan.reject_token.then(|| {
+                (
+                    401,
+                    "{\"error\":\"The access token is invalid\"}".to_string(),
+                )
+            })
+        });
+        (plan.latency, reject, fault)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if reject {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "{\"error\":\"The access token is invalid\"}",
-        )
-            .into_response();
+    if let Some((code, body)) = reject {
+        let json = ("content-type".to_string(), "application/json".to_string());
+        return answer(code, vec![json], body);
     }
     let request = Request::from_parts(parts, Body::from(bytes));
     match fault {
@@ -170,18 +187,14 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
             retry_after,
             body,
         }) => {
-            let mut response = (
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                body,
-            )
-                .into_response();
-            if let Some(secs) = retry_after {
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    response.headers_mut().insert("retry-after", v);
-                }
-            }
-            response
+            let headers = retry_after.map(|secs| ("retry-after".to_string(), secs.to_string()));
+            answer(code, headers.into_iter().collect(), body)
         }
+        Some(Fault::Answer {
+            code,
+            headers,
+            body,
+        }) => answer(code, headers, body),
         Some(Fault::Malformed) => {
             let _ = next.run(request).await;
             (
@@ -208,4 +221,22 @@ async fn inject(State(state): State<Arc<FakeState>>, request: Request, next: Nex
             response
         }
     }
+}
+
+/// An answer with this status, these headers and this body (a scripted refusal).
+fn answer(code: u16, headers: Vec<(String, String)>, body: String) -> Response {
+    let mut response = (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }

@@ -1,7 +1,9 @@
 //! A fake X API v2: `POST /2/tweets`, `DELETE /2/tweets/:id`, `GET /2/users/me` and
 //! `GET /2/users/:id/tweets`, with X's problem-details errors and `x-rate-limit-*`
-//! headers (reset as epoch seconds). It refuses a duplicate text with 403, checks the
-//! bearer token, and shows texts the way X does (`&amp;`, links as `t.co` links).
+//! headers (reset as epoch seconds). It refuses a duplicate text with 403 and a text
+//! over 280 weighted characters (twitter-text: CJK and emoji weigh 2, links 23) as X
+//! does, checks the bearer token, and shows texts the way X does (`&amp;`, links as
+//! `t.co` links).
 //!
 //! It also serves X's OAuth 2 token endpoint (`POST /2/oauth2/token`: authorization code
 //! with PKCE, rotating refresh tokens, confidential clients with HTTP Basic) through
@@ -246,7 +248,7 @@ async fn create(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    if text.is_empty() || text.chars().count() > 280 {
+    if text.is_empty() || tocsin_domain::counting::twitter_weighted_length(&text) > 280 {
         return answer(problem(
             StatusCode::BAD_REQUEST,
             "Invalid Request",

@@ -715,6 +715,7 @@ async fn a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text(ba
 }
 
 /// A sandbox account that takes its time over each post (deliveries stay in flight).
+#[derive(Debug)]
 struct Slow(SandboxConnector);
 
 type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, ConnectorError>> + Send + 'a>>;

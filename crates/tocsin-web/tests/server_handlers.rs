@@ -31,6 +31,7 @@ fn state(world: &World) -> WebState {
         library.templates().clone(),
         PhiGuard::new(&PhiConfig::default()).unwrap(),
         PlatformLimits::default(),
+        tocsin_connectors::counting_rules(),
     );
     let store = world.db.store.clone();
     let routes = Arc::new(Routes::new());

@@ -6,6 +6,7 @@
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use tocsin_connector::descriptor::OAuthClient;
 use tocsin_domain::counting::PlatformLimits;
 use tocsin_domain::phi::PhiConfig;
 
@@ -146,23 +147,44 @@ pub struct OAuthSection {
     pub mastodon_client_name: String,
 }
 
+/// The `[oauth]` fields each platform's descriptor names for its registered client's
+/// id and secret.
+fn registered_client_keys() -> impl Iterator<Item = (&'static str, &'static str)> {
+    tocsin_connectors::ALL
+        .iter()
+        .filter_map(|d| match d.oauth.map(|o| o.client) {
+            Some(OAuthClient::Registered {
+                client_id_key,
+                client_secret_key,
+            }) => Some((client_id_key, client_secret_key)),
+            _ => None,
+        })
+}
+
 impl OAuthSection {
-    /// The section with every secret that is set replaced by `[set, not shown]`.
+    /// The text of the field `name` (`x_client_id`, as a descriptor names it), trimmed;
+    /// empty when unset.
+    pub fn field(&self, name: &str) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get(name).and_then(|f| f.as_str()).map(str::to_string))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// The section with every client secret that is set replaced by `[set, not shown]`.
     pub fn redacted(&self) -> OAuthSection {
-        let hide = |s: &String| {
-            if s.is_empty() {
-                String::new()
-            } else {
-                "[set, not shown]".to_string()
-            }
+        let Ok(serde_json::Value::Object(mut fields)) = serde_json::to_value(self) else {
+            return OAuthSection::default();
         };
-        OAuthSection {
-            x_client_secret: hide(&self.x_client_secret),
-            linkedin_client_secret: hide(&self.linkedin_client_secret),
-            facebook_app_secret: hide(&self.facebook_app_secret),
-            threads_app_secret: hide(&self.threads_app_secret),
-            ..self.clone()
+        for (_, secret) in registered_client_keys() {
+            if !self.field(secret).is_empty() {
+                fields.insert(secret.into(), "[set, not shown]".into());
+            }
         }
+        // Never the secrets: a section that does not read back is shown as the default.
+        serde_json::from_value(serde_json::Value::Object(fields)).unwrap_or_default()
     }
 }
 
@@ -567,5 +589,35 @@ mod tests {
         std::fs::write(&file, "data_dir = \"x\"\nlimits = [\n").unwrap();
         let err = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
         assert!(err.contains("tocsin.toml:"), "{err}");
+    }
+
+    #[test]
+    fn every_registered_oauth_client_has_its_id_and_secret_fields_in_the_oauth_section() {
+        let fields = serde_json::to_value(OAuthSection::default()).unwrap();
+        let mut keys = 0;
+        for (id, secret) in registered_client_keys() {
+            assert!(fields.get(id).is_some(), "[oauth] has no `{id}`");
+            assert!(fields.get(secret).is_some(), "[oauth] has no `{secret}`");
+            keys += 1;
+        }
+        assert_eq!(keys, 4, "X, LinkedIn, Facebook and Threads");
+    }
+
+    #[test]
+    fn the_oauth_section_shows_client_ids_and_hides_the_secrets_that_are_set() {
+        let section = OAuthSection {
+            x_client_id: " x-id ".into(),
+            x_client_secret: "canary-x".into(),
+            threads_app_secret: "canary-threads".into(),
+            ..OAuthSection::default()
+        };
+        assert_eq!(section.field("x_client_id"), "x-id");
+        assert_eq!(section.field("no_such_field"), "");
+        let shown = section.redacted();
+        assert_eq!(shown.x_client_secret, "[set, not shown]");
+        assert_eq!(shown.threads_app_secret, "[set, not shown]");
+        assert_eq!(shown.linkedin_client_secret, "");
+        assert_eq!(shown.x_client_id, " x-id ");
+        assert!(!format!("{shown:?}").contains("canary"));
     }
 }

@@ -10,8 +10,9 @@
 //! its sealed token bundle in one transaction. Every step and every refusal is audited;
 //! no token, code, verifier or client secret is ever logged, audited or answered.
 //!
-//! Platforms ([`platform`]): X (authorization code + PKCE S256 + `state`, confidential
-//! client with HTTP Basic, rotating refresh tokens), LinkedIn (authorization code +
+//! Platforms (their descriptors' OAuth facts, read by [`platform`]): X (authorization
+//! code + PKCE S256 + `state`, confidential client with HTTP Basic, rotating refresh
+//! tokens), LinkedIn (authorization code +
 //! `state`, 60-day tokens, refresh tokens only for some partners), Facebook Pages
 //! (Facebook Login, then a long-lived user token, then the Page's token from
 //! `/me/accounts`), Threads (authorization code, then a long-lived token refreshed with
@@ -119,14 +120,20 @@ impl Refusal {
     }
 }
 
-/// The platforms an account can be connected on through OAuth 2.
-pub const OAUTH_PLATFORMS: &[Platform] = &[
-    Platform::X,
-    Platform::Linkedin,
-    Platform::Facebook,
-    Platform::Threads,
-    Platform::Mastodon,
-];
+/// Whether `platform`'s accounts can be connected through OAuth 2 (its descriptor has
+/// OAuth facts).
+pub fn connects_through_oauth(platform: Platform) -> bool {
+    platform::facts(platform).is_some()
+}
+
+/// The platforms accounts can be connected on through OAuth 2, by name (`mastodon, x,
+/// ...`), for messages.
+pub fn oauth_platform_names() -> String {
+    platform::oauth_platforms()
+        .map(|(p, _)| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The redirect URI for a public URL: `<public_url>/oauth/callback`.
 pub fn redirect_uri(public_url: &str) -> String {

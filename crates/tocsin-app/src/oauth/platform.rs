@@ -1,21 +1,14 @@
-//! Each platform's OAuth 2 facts and the requests that are not the same everywhere.
+//! Each platform's OAuth 2 facts resolved for one account, and the requests that are
+//! not the same everywhere.
 //!
-//! Checked against each platform's documentation:
-//!
-//! | platform | authorize | token | scopes | PKCE | client auth |
-//! |---|---|---|---|---|---|
-//! | X | `https://x.com/i/oauth2/authorize` | `https://api.x.com/2/oauth2/token` | `tweet.read tweet.write users.read offline.access` | S256 | HTTP Basic (confidential client) |
-//! | LinkedIn | `https://www.linkedin.com/oauth/v2/authorization` | `https://www.linkedin.com/oauth/v2/accessToken` | `w_organization_social` | no | in the body |
-//! | Facebook | `https://www.facebook.com/<version>/dialog/oauth` | `GET https://graph.facebook.com/<version>/oauth/access_token` | `pages_show_list,pages_manage_posts,pages_read_engagement` | no | query |
-//! | Threads | `https://threads.net/oauth/authorize` | `https://graph.threads.net/oauth/access_token` | `threads_basic,threads_content_publish` | no | in the body |
-//! | Mastodon | `<instance>/oauth/authorize` | `<instance>/oauth/token` | `write:statuses read:statuses read:accounts` | S256 (4.3+; older servers ignore it) | in the body |
-//!
-//! After the code exchange: Facebook's short-lived user token becomes a long-lived one
-//! (`grant_type=fb_exchange_token`) and the Page's own token is read from `/me/accounts`
-//! (a Page token obtained so does not expire); Threads' short-lived token becomes a
-//! long-lived one (`GET /access_token?grant_type=th_exchange_token`, 60 days), refreshed
-//! with `GET /refresh_access_token?grant_type=th_refresh_token`. Mastodon also needs
-//! `read:accounts` to answer `verify_credentials`, which tells who the token belongs to.
+//! The facts (endpoints, scopes, PKCE, client authentication, how tokens are renewed and
+//! whose they are) are in each platform's descriptor ([`OAuthFacts`]), checked against
+//! the platform's documentation there; [`definition`] fills in an account's instance or
+//! API version. The requests the standard grant does not cover are here: Facebook
+//! Login's `GET` exchanges (`fb_exchange_token`, then the Page's token from
+//! `/me/accounts`, which does not expire), Threads' long-lived tokens
+//! (`th_exchange_token`, refreshed with `th_refresh_token`), Mastodon's registration,
+//! and asking the platform whose token it is.
 //!
 //! Errors are read as RFC 6749 `{"error", "error_description"}`; an answer in any other
 //! form is "not understood", with its HTTP status and never its body (a successful answer
@@ -36,11 +29,12 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tocsin_connector::descriptor::{OAuthClient as ClientSource, OAuthFacts, TokenDialect};
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::ConnectorError;
 use tocsin_domain::Platform;
 
-/// How one platform does OAuth 2.
+/// How one platform does OAuth 2, for one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformOAuth {
     /// The platform.
@@ -57,90 +51,73 @@ pub struct PlatformOAuth {
     pub pkce: bool,
     /// Whether the client authenticates with HTTP Basic (else in the body).
     pub basic_auth: bool,
+    /// The platform's own steps around the code exchange.
+    pub dialect: TokenDialect,
 }
 
-/// X's consent page.
-pub const X_AUTHORIZE: &str = "https://x.com/i/oauth2/authorize";
-/// X's token endpoint.
-pub const X_TOKEN: &str = "https://api.x.com/2/oauth2/token";
-/// LinkedIn's consent page.
-pub const LINKEDIN_AUTHORIZE: &str = "https://www.linkedin.com/oauth/v2/authorization";
-/// LinkedIn's token endpoint.
-pub const LINKEDIN_TOKEN: &str = "https://www.linkedin.com/oauth/v2/accessToken";
-/// Threads' consent page.
-pub const THREADS_AUTHORIZE: &str = "https://threads.net/oauth/authorize";
-/// Threads' token endpoint (code exchange).
-pub const THREADS_TOKEN: &str = "https://graph.threads.net/oauth/access_token";
-/// The Graph API version used for Facebook Login when the account names none.
-pub const FACEBOOK_VERSION: &str = "v26.0";
+/// The platforms an account can be connected on through OAuth 2, with their facts.
+pub fn oauth_platforms() -> impl Iterator<Item = (Platform, &'static OAuthFacts)> {
+    tocsin_connectors::ALL
+        .iter()
+        .filter_map(|d| d.oauth.as_ref().map(|o| (d.platform, o)))
+}
 
-/// The Mastodon scopes Tocsin registers and asks for.
-pub const MASTODON_SCOPES: &[&str] = &["write:statuses", "read:statuses", "read:accounts"];
+/// The OAuth facts of `platform`, if its accounts connect through OAuth 2.
+pub fn facts(platform: Platform) -> Option<&'static OAuthFacts> {
+    oauth_platforms()
+        .find(|(p, _)| *p == platform)
+        .map(|(_, o)| o)
+}
 
-/// The OAuth facts of `platform`; `instance` is Mastodon's instance URL and
-/// `graph_version` Facebook's API version (from the account's settings).
+/// The API version an account's settings name, or the platform's default.
+pub fn api_version(facts: &OAuthFacts, settings: &Value) -> Option<String> {
+    let v = facts.api_version?;
+    Some(
+        settings
+            .get(v.setting)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(v.default)
+            .to_string(),
+    )
+}
+
+/// The OAuth facts of `platform` for one account: `instance` is its instance URL (for a
+/// platform whose client is registered per instance) and `version` its API version.
+/// `None` when the platform does not connect through OAuth, or needs an instance that
+/// is not given.
 pub fn definition(
     platform: Platform,
     instance: Option<&str>,
-    graph_version: Option<&str>,
+    version: Option<&str>,
 ) -> Option<PlatformOAuth> {
-    let version = graph_version.unwrap_or(FACEBOOK_VERSION);
-    let def = match platform {
-        Platform::X => PlatformOAuth {
-            platform,
-            authorize_url: X_AUTHORIZE.into(),
-            token_url: X_TOKEN.into(),
-            scopes: &["tweet.read", "tweet.write", "users.read", "offline.access"],
-            scope_separator: " ",
-            pkce: true,
-            basic_auth: true,
-        },
-        Platform::Linkedin => PlatformOAuth {
-            platform,
-            authorize_url: LINKEDIN_AUTHORIZE.into(),
-            token_url: LINKEDIN_TOKEN.into(),
-            scopes: &["w_organization_social"],
-            scope_separator: " ",
-            pkce: false,
-            basic_auth: false,
-        },
-        Platform::Facebook => PlatformOAuth {
-            platform,
-            authorize_url: format!("https://www.facebook.com/{version}/dialog/oauth"),
-            token_url: format!("https://graph.facebook.com/{version}/oauth/access_token"),
-            scopes: &[
-                "pages_show_list",
-                "pages_manage_posts",
-                "pages_read_engagement",
-            ],
-            scope_separator: ",",
-            pkce: false,
-            basic_auth: false,
-        },
-        Platform::Threads => PlatformOAuth {
-            platform,
-            authorize_url: THREADS_AUTHORIZE.into(),
-            token_url: THREADS_TOKEN.into(),
-            scopes: &["threads_basic", "threads_content_publish"],
-            scope_separator: ",",
-            pkce: false,
-            basic_auth: false,
-        },
-        Platform::Mastodon => {
-            let instance = instance?.trim_end_matches('/');
-            PlatformOAuth {
-                platform,
-                authorize_url: format!("{instance}/oauth/authorize"),
-                token_url: format!("{instance}/oauth/token"),
-                scopes: MASTODON_SCOPES,
-                scope_separator: " ",
-                pkce: true,
-                basic_auth: false,
-            }
-        }
-        _ => return None,
+    let facts = facts(platform)?;
+    let instance = match facts.client {
+        ClientSource::PerInstance { .. } => Some(instance?.trim_end_matches('/')),
+        ClientSource::Registered { .. } => None,
     };
-    Some(def)
+    let default_version = facts.api_version.map(|v| v.default);
+    let fill = |template: &str| {
+        let mut url = template.to_string();
+        if let Some(instance) = instance {
+            url = url.replace("{instance}", instance);
+        }
+        if let Some(version) = version.or(default_version) {
+            url = url.replace("{version}", version);
+        }
+        url
+    };
+    Some(PlatformOAuth {
+        platform,
+        authorize_url: fill(facts.authorize_url),
+        token_url: fill(facts.token_url),
+        scopes: facts.scopes,
+        scope_separator: facts.scope_separator,
+        pkce: facts.pkce,
+        basic_auth: facts.basic_auth,
+        dialect: facts.dialect,
+    })
 }
 
 /// A client ready to talk to one platform: its id and secret, endpoints and redirect URI.
@@ -416,7 +393,7 @@ impl ResolvedClient {
         code: &str,
         verifier: Option<&SecretString>,
     ) -> Result<Tokens, TokenError> {
-        if self.def.platform == Platform::Facebook {
+        if self.def.dialect == TokenDialect::FacebookLogin {
             return self.facebook_exchange(http, code).await;
         }
         let client = self.oauth2()?;
@@ -705,47 +682,25 @@ fn unreadable(what: &str) -> TokenError {
     }
 }
 
-/// X: `GET <api>/2/users/me`.
-pub async fn x_identity(
+/// Who a token belongs to, from `GET <url>` with it: the user's id at the JSON pointer
+/// `id` and name at `username` (a missing name is an empty one when `name_optional`).
+pub async fn user_identity(
     http: &HttpClient,
-    api: &str,
+    url: &str,
     token: &SecretString,
+    id: &str,
+    username: &str,
+    name_optional: bool,
 ) -> Result<Identity, TokenError> {
-    let v = get_json(http, &format!("{api}/2/users/me"), token).await?;
+    let v = get_json(http, url, token).await?;
+    let name = text_at(&v, username);
     Ok(Identity {
-        id: text_at(&v, "/data/id").ok_or_else(|| unreadable("no data.id"))?,
-        username: text_at(&v, "/data/username").ok_or_else(|| unreadable("no data.username"))?,
-    })
-}
-
-/// Mastodon: `GET <instance>/api/v1/accounts/verify_credentials`.
-pub async fn mastodon_identity(
-    http: &HttpClient,
-    instance: &str,
-    token: &SecretString,
-) -> Result<Identity, TokenError> {
-    let v = get_json(
-        http,
-        &format!("{instance}/api/v1/accounts/verify_credentials"),
-        token,
-    )
-    .await?;
-    Ok(Identity {
-        id: text_at(&v, "/id").ok_or_else(|| unreadable("no id"))?,
-        username: text_at(&v, "/username").ok_or_else(|| unreadable("no username"))?,
-    })
-}
-
-/// Threads: `GET <graph>/me?fields=id,username`.
-pub async fn threads_identity(
-    http: &HttpClient,
-    api: &str,
-    token: &SecretString,
-) -> Result<Identity, TokenError> {
-    let v = get_json(http, &format!("{api}/me?fields=id,username"), token).await?;
-    Ok(Identity {
-        id: text_at(&v, "/id").ok_or_else(|| unreadable("no id"))?,
-        username: text_at(&v, "/username").unwrap_or_default(),
+        id: text_at(&v, id).ok_or_else(|| unreadable(&format!("nothing at {id}")))?,
+        username: match name {
+            Some(name) => name,
+            None if name_optional => String::new(),
+            None => return Err(unreadable(&format!("nothing at {username}"))),
+        },
     })
 }
 
@@ -797,17 +752,19 @@ impl std::fmt::Debug for RegisteredClient {
     }
 }
 
-/// Mastodon: registers Tocsin with an instance (`POST /api/v1/apps`).
-pub async fn register_mastodon_client(
+/// Registers Tocsin with an instance (`POST /api/v1/apps`, Mastodon's API) for `scopes`
+/// (space-separated).
+pub async fn register_instance_client(
     http: &HttpClient,
     instance: &str,
     client_name: &str,
     redirect_uri: &str,
+    scopes: &str,
 ) -> Result<RegisteredClient, TokenError> {
     let body = serde_json::json!({
         "client_name": client_name,
         "redirect_uris": [redirect_uri],
-        "scopes": MASTODON_SCOPES.join(" "),
+        "scopes": scopes,
     });
     let request = http
         .request(reqwest::Method::POST, &format!("{instance}/api/v1/apps"))
@@ -858,7 +815,10 @@ mod tests {
         let url = client(Platform::X)
             .authorize_url("state-123", Some(challenge.clone()))
             .unwrap();
-        assert!(url.starts_with(X_AUTHORIZE), "{url}");
+        assert!(
+            url.starts_with("https://x.com/i/oauth2/authorize?"),
+            "{url}"
+        );
         let q = query(&url);
         assert_eq!(q["response_type"], "code");
         assert_eq!(q["client_id"], "cid");
@@ -931,7 +891,10 @@ mod tests {
 
     #[test]
     fn threads_graph_root_is_the_token_host() {
-        assert_eq!(graph_root(THREADS_TOKEN), "https://graph.threads.net");
+        assert_eq!(
+            graph_root("https://graph.threads.net/oauth/access_token"),
+            "https://graph.threads.net"
+        );
         assert_eq!(
             graph_root("http://127.0.0.1:9/oauth/access_token"),
             "http://127.0.0.1:9"

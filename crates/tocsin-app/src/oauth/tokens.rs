@@ -21,6 +21,9 @@ use sha2::{Digest as _, Sha256};
 use std::future::Future;
 use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock, Weak};
+use tocsin_connector::descriptor::{
+    OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity, TokenDialect, TokenRefresh, UserPart,
+};
 use tocsin_connector::http::{HttpClient, HttpLimits};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_connectors::sandbox::SandboxLog;
@@ -32,7 +35,7 @@ use tokio::sync::Mutex;
 
 use super::bundle::TokenBundle;
 use super::platform::{self, Identity, ResolvedClient, TokenError, Tokens};
-use super::{checked_url, redirect_uri, OAuthConfig, Refusal, OAUTH_PLATFORMS};
+use super::{checked_url, redirect_uri, OAuthConfig, Refusal};
 use crate::accounts::{account_aad, coerce_settings, AccountChanged};
 use crate::people::SealingKey;
 
@@ -209,20 +212,23 @@ impl TokenManager {
         redirect: &str,
         register: bool,
     ) -> Result<ResolvedClient, Refusal> {
-        let version = text_setting(settings, "graph_version");
-        let Some(mut def) = platform::definition(platform, instance, version.as_deref()) else {
-            return Err(Refusal::new(
+        let not_oauth = || {
+            Refusal::new(
                 "invalid",
                 format!(
                     "{} accounts are not connected through OAuth",
                     platform.display_name()
                 ),
-            ));
+            )
         };
-        if platform == Platform::Mastodon {
+        let facts = platform::facts(platform).ok_or_else(not_oauth)?;
+        let version = platform::api_version(facts, settings);
+        let mut def =
+            platform::definition(platform, instance, version.as_deref()).ok_or_else(not_oauth)?;
+        if let OAuthClient::PerInstance { .. } = facts.client {
             let instance = instance.unwrap_or_default();
             let (client_id, client_secret) = self
-                .mastodon_client(actor, instance, redirect, register)
+                .instance_client(actor, platform, facts, instance, redirect, register)
                 .await?;
             return Ok(ResolvedClient {
                 def,
@@ -255,16 +261,19 @@ impl TokenManager {
         })
     }
 
-    /// Mastodon's client for `instance`: the stored one if it was registered with this
-    /// redirect URI and these scopes, else a new registration (when `register`).
-    async fn mastodon_client(
+    /// The client registered with `instance` (Mastodon's): the stored one if it was
+    /// registered with this redirect URI and these scopes, else a new registration (when
+    /// `register`).
+    async fn instance_client(
         &self,
         actor: &str,
+        platform: Platform,
+        facts: &OAuthFacts,
         instance: &str,
         redirect: &str,
         register: bool,
     ) -> Result<(String, SecretString), Refusal> {
-        let scopes = platform::MASTODON_SCOPES.join(" ");
+        let scopes = facts.scopes.join(" ");
         let stored = self
             .store
             .oauth()
@@ -296,14 +305,18 @@ impl TokenManager {
         if !register {
             return Err(Refusal::new(
                 "not_configured",
-                "Tocsin is not registered with this Mastodon instance any more: connect the account again",
+                format!(
+                    "Tocsin is not registered with this {} instance any more: connect the account again",
+                    platform.display_name()
+                ),
             ));
         }
-        let registered = platform::register_mastodon_client(
+        let registered = platform::register_instance_client(
             self.http()?,
             instance,
             &self.config.client_name,
             redirect,
+            &scopes,
         )
         .await
         .map_err(|e| {
@@ -313,7 +326,10 @@ impl TokenManager {
                 } else {
                     "registration_refused"
                 },
-                format!("the Mastodon instance did not register Tocsin as an app: {e}"),
+                format!(
+                    "the {} instance did not register Tocsin as an app: {e}",
+                    platform.display_name()
+                ),
             )
         })?;
         let plain = serde_json::json!({
@@ -331,7 +347,7 @@ impl TokenManager {
                 actor,
                 &OAuthClientRecord {
                     instance_url: instance.to_string(),
-                    platform: Platform::Mastodon.as_str().to_string(),
+                    platform: platform.as_str().to_string(),
                     client_sealed: sealed,
                     redirect_uri: redirect.to_string(),
                     scopes,
@@ -353,7 +369,7 @@ impl TokenManager {
         public_url: &str,
     ) -> Result<Started, Refusal> {
         let platform = request.platform;
-        if !OAUTH_PLATFORMS.contains(&platform) {
+        let Some(facts) = platform::facts(platform) else {
             return Err(Refusal::new(
                 "invalid",
                 format!(
@@ -361,7 +377,11 @@ impl TokenManager {
                     platform.display_name()
                 ),
             ));
-        }
+        };
+        let instance_setting = match facts.client {
+            OAuthClient::PerInstance { instance_setting } => Some(instance_setting),
+            OAuthClient::Registered { .. } => None,
+        };
         let (settings, expected, display_name, instance) = match request.account_id {
             Some(id) => {
                 let record = self
@@ -383,9 +403,7 @@ impl TokenManager {
                         format!("account {id} is disabled"),
                     ));
                 }
-                let instance = (platform == Platform::Mastodon)
-                    .then(|| text_setting(&record.settings, "base_url"))
-                    .flatten();
+                let instance = instance_setting.and_then(|s| text_setting(&record.settings, s));
                 (
                     record.settings.clone(),
                     Some(record.handle.clone()),
@@ -406,40 +424,51 @@ impl TokenManager {
                 }
                 let settings = coerce_settings(platform, request.settings.clone())
                     .map_err(|e| Refusal::new("invalid", e.to_string()))?;
-                let instance = match platform {
-                    Platform::Mastodon => {
+                let instance = match instance_setting {
+                    Some(setting) => {
                         let given = request
                             .instance_url
                             .clone()
-                            .or_else(|| text_setting(&settings, "base_url"))
+                            .or_else(|| text_setting(&settings, setting))
                             .ok_or_else(|| {
-                                Refusal::new("invalid", "a Mastodon account needs its instance URL")
+                                Refusal::new(
+                                    "invalid",
+                                    format!(
+                                        "a {} account needs its instance URL",
+                                        platform.display_name()
+                                    ),
+                                )
                             })?;
                         Some(checked_url("instance_url", &given)?)
                     }
-                    _ => None,
+                    None => None,
                 };
-                for (p, key) in [
-                    (Platform::Facebook, "page_id"),
-                    (Platform::Linkedin, "organization_id"),
-                ] {
-                    if platform == p && text_setting(&settings, key).is_none() {
+                for key in facts.required_settings {
+                    if text_setting(&settings, key).is_none() {
                         return Err(Refusal::new(
                             "invalid",
-                            format!("a {} account needs the setting {key}", p.display_name()),
+                            format!(
+                                "a {} account needs the setting {key}",
+                                platform.display_name()
+                            ),
                         ));
                     }
                 }
+                // A user name the account keeps in its settings is the one the admin means.
+                let named = match facts.identity {
+                    OAuthIdentity::User {
+                        keep: Some((setting, UserPart::Username)),
+                        ..
+                    } => text_setting(&settings, setting),
+                    _ => None,
+                };
                 let expected = request
                     .handle
                     .as_deref()
                     .map(str::trim)
                     .filter(|h| !h.is_empty())
                     .map(str::to_string)
-                    .or_else(|| match platform {
-                        Platform::X => text_setting(&settings, "username"),
-                        _ => None,
-                    });
+                    .or(named);
                 (settings, expected, name.to_string(), instance)
             }
         };
@@ -504,6 +533,8 @@ impl TokenManager {
     pub async fn finish(&self, pending: &OAuthPending, code: &str) -> Result<Finished, Refusal> {
         let platform = Platform::from_str(&pending.platform)
             .map_err(|_| Refusal::new("invalid", "unknown platform"))?;
+        let facts = platform::facts(platform)
+            .ok_or_else(|| Refusal::new("invalid", "not a platform connected through OAuth"))?;
         let instance = pending.instance_url.as_deref();
         let settings = &pending.settings;
         let client = self
@@ -533,32 +564,36 @@ impl TokenManager {
             .await
             .map_err(|e| token_refusal(platform, "refused the code exchange", &e))?;
         let (tokens, identity) = self
-            .after_exchange(&client, platform, instance, settings, tokens)
+            .after_exchange(&client, platform, facts, instance, settings, tokens)
             .await?;
-        self.check_identity(pending, platform, instance, &identity)?;
+        self.check_identity(pending, platform, facts, instance, &identity)?;
         let mut settings = settings.as_object().cloned().unwrap_or_else(Map::new);
-        let handle = match platform {
-            Platform::X => {
-                settings.insert("username".into(), Value::from(identity.username.clone()));
-                format!("@{}", identity.username)
-            }
-            Platform::Mastodon => {
-                settings.insert("base_url".into(), Value::from(instance.unwrap_or_default()));
-                format!(
-                    "@{}@{}",
-                    identity.username,
-                    host_of(instance.unwrap_or_default())
-                )
-            }
-            Platform::Threads => {
-                settings.insert("user_id".into(), Value::from(identity.id.clone()));
-                if identity.username.is_empty() {
-                    identity.id.clone()
-                } else {
-                    format!("@{}", identity.username)
+        let handle = match facts.identity {
+            OAuthIdentity::User { api, keep, .. } => {
+                if let OAuthClient::PerInstance { instance_setting } = facts.client {
+                    settings.insert(
+                        instance_setting.into(),
+                        Value::from(instance.unwrap_or_default()),
+                    );
+                }
+                if let Some((setting, part)) = keep {
+                    let kept = match part {
+                        UserPart::Id => &identity.id,
+                        UserPart::Username => &identity.username,
+                    };
+                    settings.insert(setting.into(), Value::from(kept.clone()));
+                }
+                match api {
+                    OAuthApi::Instance => format!(
+                        "@{}@{}",
+                        identity.username,
+                        host_of(instance.unwrap_or_default())
+                    ),
+                    OAuthApi::Setting { .. } if identity.username.is_empty() => identity.id.clone(),
+                    OAuthApi::Setting { .. } => format!("@{}", identity.username),
                 }
             }
-            _ => pending
+            OAuthIdentity::ManagedPage { .. } | OAuthIdentity::AsGiven { .. } => pending
                 .expected_handle
                 .clone()
                 .unwrap_or_else(|| identity.username.clone()),
@@ -673,88 +708,90 @@ impl TokenManager {
         })
     }
 
-    /// The platform's steps after the code exchange, and who the token belongs to.
+    /// The platform's steps after the code exchange (its [`TokenDialect`]), and who the
+    /// token belongs to (its [`OAuthIdentity`]).
     async fn after_exchange(
         &self,
         client: &ResolvedClient,
         platform: Platform,
+        facts: &OAuthFacts,
         instance: Option<&str>,
         settings: &Value,
         tokens: Tokens,
     ) -> Result<(Tokens, Identity), Refusal> {
         let http = self.http()?;
         let who = |e: TokenError| token_refusal(platform, "did not say whose token this is", &e);
-        let api = |default: &str| {
-            text_setting(settings, "base_url").unwrap_or_else(|| default.to_string())
+        let long = match facts.dialect {
+            TokenDialect::Standard => None,
+            TokenDialect::FacebookLogin => {
+                Some(client.facebook_long_lived(http, &tokens.access).await)
+            }
+            TokenDialect::ThreadsLongLived => {
+                Some(client.threads_long_lived(http, &tokens.access).await)
+            }
         };
-        match platform {
-            Platform::X => {
-                let identity = platform::x_identity(
+        let tokens = match long {
+            None => tokens,
+            Some(long) => {
+                let long =
+                    long.map_err(|e| token_refusal(platform, "refused a long-lived token", &e))?;
+                Tokens {
+                    scopes: tokens.scopes.or(long.scopes),
+                    // The user the code exchange named, to check against whose it is.
+                    user_id: tokens.user_id.or(long.user_id),
+                    ..long
+                }
+            }
+        };
+        let api = |api: OAuthApi| match api {
+            OAuthApi::Instance => instance.unwrap_or_default().to_string(),
+            OAuthApi::Setting { setting, default } => {
+                text_setting(settings, setting).unwrap_or_else(|| default.to_string())
+            }
+        };
+        match facts.identity {
+            OAuthIdentity::User {
+                api: base,
+                path,
+                id,
+                username,
+                keep,
+            } => {
+                let identity = platform::user_identity(
                     http,
-                    &api(tocsin_connectors::x::config::DEFAULT_BASE_URL),
+                    &format!("{}{path}", api(base)),
                     &tokens.access,
+                    id,
+                    username,
+                    matches!(keep, Some((_, UserPart::Id))),
                 )
                 .await
                 .map_err(who)?;
-                Ok((tokens, identity))
-            }
-            Platform::Mastodon => {
-                let identity =
-                    platform::mastodon_identity(http, instance.unwrap_or_default(), &tokens.access)
-                        .await
-                        .map_err(who)?;
-                Ok((tokens, identity))
-            }
-            Platform::Threads => {
-                let user_id = tokens.user_id.clone();
-                let long = client
-                    .threads_long_lived(http, &tokens.access)
-                    .await
-                    .map_err(|e| token_refusal(platform, "refused a long-lived token", &e))?;
-                let identity = platform::threads_identity(
-                    http,
-                    &api(tocsin_connectors::threads::config::DEFAULT_BASE_URL),
-                    &long.access,
-                )
-                .await
-                .map_err(who)?;
-                if user_id.as_ref().is_some_and(|u| *u != identity.id) {
+                if tokens.user_id.as_ref().is_some_and(|u| *u != identity.id) {
                     return Err(Refusal::new(
                         "platform_unreadable",
-                        "Threads named two different users for one token; nothing was stored",
+                        format!(
+                            "{} named two different users for one token; nothing was stored",
+                            platform.display_name()
+                        ),
                     ));
                 }
-                Ok((
-                    Tokens {
-                        scopes: tokens.scopes.clone().or(long.scopes.clone()),
-                        ..long
-                    },
-                    identity,
-                ))
+                Ok((tokens, identity))
             }
-            Platform::Facebook => {
-                let long = client
-                    .facebook_long_lived(http, &tokens.access)
-                    .await
-                    .map_err(|e| token_refusal(platform, "refused a long-lived token", &e))?;
-                let page_id = text_setting(settings, "page_id").unwrap_or_default();
-                let version = text_setting(settings, "graph_version")
-                    .unwrap_or_else(|| platform::FACEBOOK_VERSION.to_string());
-                let page = platform::facebook_page(
-                    http,
-                    &api(tocsin_connectors::facebook::config::DEFAULT_BASE_URL),
-                    &version,
-                    &long.access,
-                    &page_id,
-                )
-                .await
-                .map_err(who)?;
+            OAuthIdentity::ManagedPage { setting, api: base } => {
+                let page_id = text_setting(settings, setting).unwrap_or_default();
+                let version = platform::api_version(facts, settings).unwrap_or_default();
+                let page =
+                    platform::facebook_page(http, &api(base), &version, &tokens.access, &page_id)
+                        .await
+                        .map_err(who)?;
                 let Some((identity, page_token)) = page else {
                     return Err(Refusal::new(
                         "wrong_account",
                         format!(
-                            "the Facebook user who consented does not manage Page {page_id}; nothing was stored. \
-                             Sign in to Facebook as one of the Page's admins and connect again."
+                            "the {name} user who consented does not manage Page {page_id}; nothing was stored. \
+                             Sign in to {name} as one of the Page's admins and connect again.",
+                            name = platform.display_name()
                         ),
                     ));
                 };
@@ -764,16 +801,16 @@ impl TokenManager {
                         access: page_token,
                         refresh: None,
                         expires_in: None,
-                        scopes: tokens.scopes.clone(),
+                        scopes: tokens.scopes,
                         user_id: None,
                     },
                     identity,
                 ))
             }
-            _ => {
-                // LinkedIn's posting scope cannot read who consented: the organisation the
-                // admin named is taken as given (the first post shows whether it works).
-                let org = text_setting(settings, "organization_id").unwrap_or_default();
+            OAuthIdentity::AsGiven { setting } => {
+                // The token's scope cannot read who consented: the organisation the admin
+                // named is taken as given (the first post shows whether it works).
+                let org = text_setting(settings, setting).unwrap_or_default();
                 Ok((
                     tokens,
                     Identity {
@@ -791,6 +828,7 @@ impl TokenManager {
         &self,
         pending: &OAuthPending,
         platform: Platform,
+        facts: &OAuthFacts,
         instance: Option<&str>,
         identity: &Identity,
     ) -> Result<(), Refusal> {
@@ -804,9 +842,13 @@ impl TokenManager {
                 ),
             )
         };
+        let OAuthIdentity::User { api, keep, .. } = facts.identity else {
+            return Ok(());
+        };
         let Some(expected) = pending.expected_handle.as_deref() else {
-            if platform == Platform::Threads {
-                if let Some(id) = text_setting(&pending.settings, "user_id") {
+            // An account kept by its user id is that user, named or not.
+            if let Some((setting, UserPart::Id)) = keep {
+                if let Some(id) = text_setting(&pending.settings, setting) {
                     if id != identity.id {
                         return Err(wrong(
                             &format!("user {id}"),
@@ -817,9 +859,9 @@ impl TokenManager {
             }
             return Ok(());
         };
-        match platform {
-            Platform::X | Platform::Threads => {
-                let asked = bare(expected);
+        let asked = bare(expected);
+        match api {
+            OAuthApi::Setting { .. } => {
                 let ok = asked == identity.username.to_ascii_lowercase() || asked == identity.id;
                 if !ok {
                     return Err(wrong(
@@ -828,8 +870,7 @@ impl TokenManager {
                     ));
                 }
             }
-            Platform::Mastodon => {
-                let asked = bare(expected);
+            OAuthApi::Instance => {
                 let host = host_of(instance.unwrap_or_default());
                 let (user, at_host) = match asked.split_once('@') {
                     Some((u, h)) => (u.to_string(), Some(h.to_string())),
@@ -844,7 +885,6 @@ impl TokenManager {
                     ));
                 }
             }
-            _ => {}
         }
         Ok(())
     }
@@ -929,8 +969,9 @@ impl TokenManager {
                 description: Some(r.message),
                 status: 0,
             })?;
-        let tokens = match platform {
-            Platform::Threads => {
+        let renewal = platform::facts(platform).map(|f| f.refresh);
+        let tokens = match renewal {
+            Some(TokenRefresh::LongLivedToken) => {
                 client
                     .threads_refresh(http, &bundle.access_secret())
                     .await?
@@ -977,10 +1018,10 @@ fn store_refusal(e: StoreError) -> Refusal {
 
 /// Whether a platform's token can be renewed without the admin.
 fn refreshable(platform: Platform, bundle: &TokenBundle) -> bool {
-    match platform {
-        Platform::Threads => bundle.expires_at.is_some(),
-        Platform::X | Platform::Linkedin => bundle.refresh_token.is_some(),
-        _ => false,
+    match platform::facts(platform).map(|f| f.refresh) {
+        Some(TokenRefresh::LongLivedToken) => bundle.expires_at.is_some(),
+        Some(TokenRefresh::RefreshToken) => bundle.refresh_token.is_some(),
+        Some(TokenRefresh::Never) | None => false,
     }
 }
 
@@ -1015,6 +1056,15 @@ struct OAuthConnector {
     spec: AccountSpec,
     manager: Weak<TokenManager>,
     state: Mutex<TokenState>,
+}
+
+impl std::fmt::Debug for OAuthConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConnector")
+            .field("account", &self.id)
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a refresh ended.

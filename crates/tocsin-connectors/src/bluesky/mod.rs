@@ -9,10 +9,13 @@
 //! outcome is reconciled by listing the repository's recent posts.
 
 pub mod config;
+mod descriptor;
 mod facets;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder};
@@ -182,7 +185,8 @@ impl BlueskyConnector {
             .http
             .send(request, false)
             .await
-            .map_err(nothing_changed)?;
+            .map_err(nothing_changed)?
+            .redacting(self.password.expose_secret());
         let answer: SessionAnswer = success(&reply)?.json().map_err(nothing_changed)?;
         check_did(&answer.did)?;
         Ok(answer)

@@ -2,10 +2,8 @@
 //! refresh, threads, every failure class, reconciliation and the health check.
 
 use super::*;
-use crate::sandbox::SandboxLog;
-use crate::{build_connector, AccountSpec};
+use crate::AccountSpec;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 use tocsin_connector::http::HttpLimits;
 use tocsin_test_support::bluesky::{self, FakeBluesky, DID, HANDLE};
@@ -279,117 +277,12 @@ async fn delete_removes_the_record_by_its_rkey() {
 }
 
 #[tokio::test]
-async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
-    let (fake, connector) = setup().await;
-    connector.healthcheck().await.unwrap();
-    fake.state.push_fault(Fault::rate_limited(9));
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    match err {
-        ConnectorError::RateLimited { retry_after, .. } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(9)))
-        }
-        other => panic!("expected RateLimited, got {other}"),
-    }
-}
-
-#[tokio::test]
-async fn an_exhausted_budget_waits_until_ratelimit_reset() {
-    let (fake, connector) = setup().await;
-    fake.set_rate_limit_remaining(0);
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    match err {
-        ConnectorError::RateLimited {
-            retry_after: Some(wait),
-            ref reason,
-        } => {
-            assert!(
-                wait > Duration::from_secs(3500) && wait <= Duration::from_secs(3600),
-                "{wait:?}"
-            );
-            assert!(reason.contains("RateLimitExceeded"), "{reason}");
-        }
-        other => panic!("expected RateLimited with a wait, got {other}"),
-    }
-}
-
-#[tokio::test]
-async fn a_503_is_transient() {
-    let (fake, connector) = setup().await;
-    connector.healthcheck().await.unwrap();
-    fake.state.push_fault(Fault::unavailable());
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
-}
-
-#[tokio::test]
 async fn a_503_while_signing_in_is_transient() {
     let (fake, connector) = setup().await;
     fake.state.push_fault(Fault::unavailable());
     let err = connector.post(&post("k", "text")).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
     assert!(fake.records().is_empty());
-}
-
-#[tokio::test]
-async fn a_revoked_app_password_or_token_is_an_auth_error_that_never_shows_secrets() {
-    let (fake, connector) = setup().await;
-    fake.set_password("revoked");
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::Auth(ref m) if m.contains("AuthenticationRequired")),
-        "{err}"
-    );
-    assert!(!err.to_string().contains(bluesky::APP_PASSWORD));
-    assert!(!format!("{connector:?}").contains(bluesky::APP_PASSWORD));
-
-    fake.set_password(bluesky::APP_PASSWORD);
-    fake.state.plan(|p| p.reject_token = true);
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
-    assert!(!err.to_string().contains("eyJ"), "no token in {err}");
-    assert!(fake.records().is_empty());
-}
-
-#[tokio::test]
-async fn a_malformed_success_body_is_an_unknown_outcome() {
-    let (fake, connector) = setup().await;
-    connector.healthcheck().await.unwrap();
-    fake.state.push_fault(Fault::Malformed);
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
-    assert_eq!(fake.records().len(), 1, "the PDS acted on it");
-}
-
-#[tokio::test]
-async fn a_dropped_answer_is_unknown_and_lookup_then_finds_the_post() {
-    let (fake, connector) = setup().await;
-    assert!(!connector.idempotent());
-    connector.healthcheck().await.unwrap();
-    let sent = post(
-        "k-drop",
-        "Measles exposure at Central Library, 2–4 pm. #measles",
-    );
-    fake.state.push_fault(Fault::DropAfterAccept);
-    let err = connector.post(&sent).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
-
-    let created = fake.records();
-    assert_eq!(created.len(), 1);
-    let found = connector
-        .lookup(&sent)
-        .await
-        .unwrap()
-        .expect("the post exists");
-    assert_eq!(found.id, created[0].uri);
-    assert_eq!(found.extra.as_deref(), Some(created[0].cid.as_str()));
-    let list = &fake
-        .state
-        .requests_to(&reqwest::Method::GET, "/xrpc/com.atproto.repo.listRecords")[0];
-    assert!(
-        list.path.contains("collection=app.bsky.feed.post") && list.path.contains("limit=50"),
-        "{}",
-        list.path
-    );
 }
 
 #[tokio::test]
@@ -454,23 +347,6 @@ async fn healthcheck_passes_and_fails_with_auth_when_the_token_is_rejected() {
     fake.state.plan(|p| p.reject_token = true);
     let err = connector.healthcheck().await.unwrap_err();
     assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
-}
-
-#[tokio::test]
-async fn build_connector_makes_a_bluesky_connector_and_requires_an_app_password() {
-    let fake = bluesky::start().await.unwrap();
-    let sandbox = Arc::new(SandboxLog::default());
-    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
-    assert_eq!(connector.platform(), Platform::Bluesky);
-    assert!(!connector.idempotent());
-    connector.healthcheck().await.unwrap();
-
-    let mut no_password = spec(&fake);
-    no_password.secret = None;
-    let err = build_connector(&no_password, &http(), &sandbox)
-        .err()
-        .unwrap();
-    assert!(matches!(err, ConnectorError::Config(_)), "{err}");
 }
 
 #[test]

@@ -5,9 +5,12 @@
 //! `retry_after` (seconds, a float) in its JSON body. Webhooks cannot list messages.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

@@ -12,9 +12,12 @@
 //! [`EmailConnector::with_tls_trust`]); a refused certificate is permanent.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use lettre::address::Envelope;

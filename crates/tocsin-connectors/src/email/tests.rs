@@ -428,18 +428,6 @@ async fn a_temporary_refusal_after_the_message_is_transient_not_unknown() {
 }
 
 #[tokio::test]
-async fn a_connection_dropped_after_the_final_dot_is_unknown() {
-    let (smtp, email) = setup().await;
-    smtp.state.push_fault(SmtpFault::DropAfterData);
-    let err = email
-        .post(&OutgoingPost::new("k", "Evacuate."))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err:?}");
-    assert_eq!(smtp.state.accepted().len(), 1, "the server has the message");
-}
-
-#[tokio::test]
 async fn a_server_silent_after_the_final_dot_is_unknown_once_the_timeout_passes() {
     let smtp = FakeSmtp::start().await.unwrap();
     let mut s = settings(smtp.port());
@@ -491,26 +479,6 @@ async fn starttls_that_the_server_does_not_offer_is_refused_before_anything_is_s
     );
     assert!(smtp.state.messages().is_empty());
     assert!(!smtp.state.commands().iter().any(|c| c.starts_with("MAIL")));
-}
-
-#[tokio::test]
-async fn delete_and_lookup_are_unsupported_and_sends_are_not_called_idempotent() {
-    let (_smtp, email) = setup().await;
-    assert!(!email.can_delete());
-    assert!(!email.idempotent());
-    let remote = RemotePost {
-        id: message_id("k"),
-        url: None,
-        extra: None,
-    };
-    assert!(matches!(
-        email.delete(&remote).await,
-        Err(ConnectorError::Unsupported(_))
-    ));
-    assert!(matches!(
-        email.lookup(&OutgoingPost::new("k", "text")).await,
-        Err(ConnectorError::Unsupported(_))
-    ));
 }
 
 #[tokio::test]

@@ -6,10 +6,13 @@
 //! Page's recent posts (or the parent's comments). Errors are Graph errors ([`graph`]).
 
 pub mod config;
+mod descriptor;
 pub(crate) mod graph;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -28,6 +31,18 @@ pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 const LOOKUP_PAGE: u32 = 100;
 /// What `RemotePost::extra` says for a comment (a reply), as opposed to a Page post.
 const COMMENT: &str = "comment";
+
+/// What a reply comments on: the thread's first post when it is a Page post, so that a
+/// session's updates are comments on it (Facebook's replies are one level deep: a reply
+/// to a reply is refused), else the post it answers. `None` for a Page post.
+fn comment_target(post: &OutgoingPost) -> Option<&RemotePost> {
+    let parent = post.reply_to.as_ref()?;
+    let root = post
+        .thread_root
+        .as_ref()
+        .filter(|r| r.extra.as_deref() != Some(COMMENT));
+    Some(root.unwrap_or(parent))
+}
 
 /// One Facebook Page.
 pub struct FacebookConnector {
@@ -163,7 +178,7 @@ impl Connector for FacebookConnector {
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
         let text = sent_text(post);
         let mut form: Vec<(&str, String)> = vec![("message", text.clone())];
-        let (path, comment) = match &post.reply_to {
+        let (path, comment) = match comment_target(post) {
             Some(parent) => {
                 check_id(&parent.id)?;
                 (format!("{}/comments", parent.id), true)
@@ -210,7 +225,7 @@ impl Connector for FacebookConnector {
     /// parent's comments made by the Page, for one with this exact text.
     async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
         let text = sent_text(post);
-        let path = match &post.reply_to {
+        let path = match comment_target(post) {
             Some(parent) => {
                 check_id(&parent.id)?;
                 format!(

@@ -6,10 +6,13 @@
 //! delete is `DELETE /rest/posts/{urn}`. No idempotency key: lookup lists the author's posts.
 
 pub mod config;
+mod descriptor;
 mod little;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -48,6 +51,15 @@ impl std::fmt::Debug for LinkedinConnector {
 
 /// What `RemotePost::extra` holds for a comment: the post it is on and its own id, which
 /// its delete path needs.
+/// What a reply comments on: the thread's first post when it is a post (a comment's
+/// `extra` names its object), so a session's updates are comments on it (LinkedIn keeps
+/// comments two levels deep), else the post it answers. `None` for a post.
+fn comment_target(post: &OutgoingPost) -> Option<&RemotePost> {
+    let parent = post.reply_to.as_ref()?;
+    let root = post.thread_root.as_ref().filter(|r| r.extra.is_none());
+    Some(root.unwrap_or(parent))
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct CommentRef {
     object: String,
@@ -203,7 +215,7 @@ impl Connector for LinkedinConnector {
                 "the post has {chars} characters; LinkedIn takes at most {MAX_CHARS}"
             )));
         }
-        if let Some(parent) = &post.reply_to {
+        if let Some(parent) = comment_target(post) {
             return self.comment(&parent.id, &text).await;
         }
         let body = json!({
@@ -272,7 +284,7 @@ impl Connector for LinkedinConnector {
     /// the parent by the organisation) for one with this text.
     async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
         let text = sent_text(post);
-        if let Some(parent) = &post.reply_to {
+        if let Some(parent) = comment_target(post) {
             check_urn(&parent.id)?;
             let path = format!(
                 "/rest/socialActions/{}/comments?count=100",

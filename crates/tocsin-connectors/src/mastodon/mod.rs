@@ -6,10 +6,13 @@
 //! [`instance_max_characters`] reads the server's limit from `GET /api/v2/instance`.
 
 pub mod config;
+mod descriptor;
 mod html;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

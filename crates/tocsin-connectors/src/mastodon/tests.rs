@@ -2,14 +2,11 @@
 //! every failure class, reconciliation and the health check.
 
 use super::*;
-use crate::sandbox::SandboxLog;
-use crate::{build_connector, AccountSpec};
+use crate::AccountSpec;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 use tocsin_connector::http::HttpLimits;
 use tocsin_test_support::mastodon::{self, FakeMastodon};
-use tocsin_test_support::Fault;
 
 fn http() -> HttpClient {
     HttpClient::new(HttpLimits {
@@ -108,149 +105,6 @@ async fn a_reply_carries_in_reply_to_id_and_unlisted_visibility_when_configured(
     );
     assert_eq!(statuses[1].visibility, "unlisted");
     assert_eq!(statuses[1].language, None);
-}
-
-#[tokio::test]
-async fn delete_removes_the_status_and_deleting_it_again_is_not_an_error() {
-    let (fake, connector) = setup().await;
-    let outcome = connector
-        .post(&post("k1", "Shelter in place lifted."))
-        .await
-        .unwrap();
-    connector.delete(&outcome.remote).await.unwrap();
-    assert!(fake.statuses()[0].deleted);
-    let deletes = fake.state.requests_to(
-        &reqwest::Method::DELETE,
-        &format!("/api/v1/statuses/{}", outcome.remote.id),
-    );
-    assert_eq!(deletes.len(), 1);
-    connector.delete(&outcome.remote).await.unwrap();
-}
-
-#[tokio::test]
-async fn an_id_that_is_not_a_mastodon_id_is_refused_before_any_request() {
-    let (fake, connector) = setup().await;
-    let hostile = RemotePost {
-        id: "../../accounts/1".into(),
-        url: None,
-        extra: None,
-    };
-    let err = connector.delete(&hostile).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
-    assert!(fake.state.requests().is_empty());
-}
-
-#[tokio::test]
-async fn two_posts_with_the_same_idempotency_key_make_one_status() {
-    let (fake, connector) = setup().await;
-    assert!(connector.idempotent());
-    let first = connector
-        .post(&post("same-key", "Clinic open at 9."))
-        .await
-        .unwrap();
-    let again = connector
-        .post(&post("same-key", "Clinic open at 9."))
-        .await
-        .unwrap();
-    assert_eq!(first.remote, again.remote);
-    assert_eq!(fake.statuses().len(), 1);
-    assert_eq!(
-        fake.state
-            .requests_to(&reqwest::Method::POST, "/api/v1/statuses")
-            .len(),
-        2
-    );
-}
-
-#[tokio::test]
-async fn a_429_with_retry_after_is_rate_limited_for_that_long() {
-    let (fake, connector) = setup().await;
-    fake.state.push_fault(Fault::rate_limited(7));
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    match err {
-        ConnectorError::RateLimited { retry_after, .. } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)))
-        }
-        other => panic!("expected RateLimited, got {other}"),
-    }
-    assert!(fake.statuses().is_empty());
-}
-
-#[tokio::test]
-async fn an_exhausted_window_waits_until_x_ratelimit_reset() {
-    let (fake, connector) = setup().await;
-    fake.set_rate_limit_remaining(0);
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    match err {
-        ConnectorError::RateLimited {
-            retry_after: Some(wait),
-            ..
-        } => {
-            assert!(
-                wait > Duration::from_secs(240) && wait <= Duration::from_secs(300),
-                "{wait:?}"
-            )
-        }
-        other => panic!("expected RateLimited with a wait, got {other}"),
-    }
-}
-
-#[tokio::test]
-async fn a_503_is_transient() {
-    let (fake, connector) = setup().await;
-    fake.state.push_fault(Fault::unavailable());
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
-}
-
-#[tokio::test]
-async fn a_revoked_token_is_an_auth_error_that_never_shows_the_token() {
-    let (fake, connector) = setup().await;
-    fake.set_token("rotated-token");
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::Auth(ref m) if m.contains("access token is invalid")),
-        "{err}"
-    );
-    assert!(!err.to_string().contains(mastodon::TOKEN));
-    assert!(!format!("{connector:?}").contains(mastodon::TOKEN));
-
-    fake.set_token(mastodon::TOKEN);
-    fake.state.plan(|p| p.reject_token = true);
-    let err = connector.post(&post("k", "text")).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
-    assert!(fake.statuses().is_empty());
-}
-
-#[tokio::test]
-async fn a_malformed_success_body_is_an_unknown_outcome() {
-    let (fake, connector) = setup().await;
-    fake.state.push_fault(Fault::Malformed);
-    let err = connector
-        .post(&post("k", "Water safe to drink again."))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
-    assert_eq!(fake.statuses().len(), 1, "the server acted on it");
-}
-
-#[tokio::test]
-async fn a_dropped_answer_is_unknown_and_lookup_then_finds_the_post() {
-    let (fake, connector) = setup().await;
-    let sent = post("k-drop", "Measles exposure at Central Library, 2-4 pm.");
-    fake.state.push_fault(Fault::DropAfterAccept);
-    let err = connector.post(&sent).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
-
-    let created = fake.statuses();
-    assert_eq!(created.len(), 1);
-    let found = connector
-        .lookup(&sent)
-        .await
-        .unwrap()
-        .expect("the post exists");
-    assert_eq!(found.id, created[0].id);
-    assert!(found.url.is_some());
 }
 
 #[tokio::test]
@@ -381,27 +235,6 @@ async fn the_character_limit_is_read_from_api_v2_instance() {
         None,
         "the instance endpoint is public"
     );
-}
-
-#[tokio::test]
-async fn build_connector_makes_a_mastodon_connector_and_requires_a_token() {
-    let fake = mastodon::start().await.unwrap();
-    let sandbox = Arc::new(SandboxLog::default());
-    let connector = build_connector(&spec(&fake), &http(), &sandbox).unwrap();
-    assert_eq!(connector.platform(), Platform::Mastodon);
-    assert!(connector.idempotent());
-    connector.healthcheck().await.unwrap();
-
-    let mut no_token = spec(&fake);
-    no_token.secret = None;
-    let err = build_connector(&no_token, &http(), &sandbox).err().unwrap();
-    assert!(matches!(err, ConnectorError::Config(_)), "{err}");
-    let mut typo = spec(&fake);
-    typo.settings = json!({"base_url": fake.base_url, "visibilty": "public"});
-    assert!(matches!(
-        build_connector(&typo, &http(), &sandbox),
-        Err(ConnectorError::Config(_))
-    ));
 }
 
 #[tokio::test]

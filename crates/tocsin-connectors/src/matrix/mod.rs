@@ -12,9 +12,12 @@
 //! base64url characters with no server, so links name the server with `via=`.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use base64::Engine;

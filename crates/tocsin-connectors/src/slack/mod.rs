@@ -5,9 +5,12 @@
 //! HTTP 200 with `{"ok": false, "error": "..."}`.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tocsin_connector::http::HttpLimits;
 use tocsin_test_support::slack::{self, FakeSlack};
-use tocsin_test_support::Fault;
 
 fn http() -> HttpClient {
     HttpClient::new(HttpLimits {
@@ -112,27 +111,6 @@ async fn replies_go_into_the_thread_of_the_root_message() {
 }
 
 #[tokio::test]
-async fn delete_removes_the_message_and_a_second_delete_is_not_an_error() {
-    let (fake, connector) = setup().await;
-    let sent = connector
-        .post(&OutgoingPost::new("k1", "Retract me"))
-        .await
-        .unwrap();
-    connector.delete(&sent.remote).await.unwrap();
-    assert!(fake.messages()[0].deleted);
-    connector.delete(&sent.remote).await.unwrap();
-    let hostile = RemotePost {
-        id: "1/../x".into(),
-        url: None,
-        extra: None,
-    };
-    assert!(matches!(
-        connector.delete(&hostile).await,
-        Err(ConnectorError::Permanent(_))
-    ));
-}
-
-#[tokio::test]
 async fn errors_inside_http_200_are_classified() {
     let (fake, connector) = setup().await;
     fake.set_member(false);
@@ -184,44 +162,12 @@ async fn errors_inside_http_200_are_classified() {
 }
 
 #[tokio::test]
-async fn a_429_waits_for_retry_after_and_a_503_is_transient() {
+async fn lookup_finds_a_post_through_slacks_escaping_of_its_text() {
     let (fake, connector) = setup().await;
-    fake.rate_limit(30);
-    let err = connector
-        .post(&OutgoingPost::new("k", "text"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(30)),
-        "{err}"
-    );
-    fake.state.push_fault(Fault::unavailable());
-    let err = connector
-        .post(&OutgoingPost::new("k", "text"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
-    fake.state.plan(|p| p.reject_token = true);
-    let err = connector.healthcheck().await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
-    assert!(fake.messages().is_empty());
-}
-
-#[tokio::test]
-async fn a_malformed_200_or_a_dropped_answer_is_unknown_and_lookup_finds_the_post() {
-    let (fake, connector) = setup().await;
-    fake.state.push_fault(Fault::Malformed);
-    let err = connector
-        .post(&OutgoingPost::new("k0", "text"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
     let text = "Measles exposure at Central Library <2-4 pm> & clinic: https://health.example.gov/measles?a=1&b=2";
     let sent = OutgoingPost::new("k1", text);
-    fake.state.push_fault(Fault::DropAfterAccept);
-    let err = connector.post(&sent).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err}");
-    let stored = fake.messages()[1].stored.clone();
+    connector.post(&sent).await.unwrap();
+    let stored = fake.messages()[0].stored.clone();
     assert!(
         stored.contains("&lt;2-4 pm&gt; &amp;") && stored.contains("<https://"),
         "{stored}"
@@ -231,7 +177,7 @@ async fn a_malformed_200_or_a_dropped_answer_is_unknown_and_lookup_finds_the_pos
         .await
         .unwrap()
         .expect("the post exists");
-    assert_eq!(found.id, fake.messages()[1].ts);
+    assert_eq!(found.id, fake.messages()[0].ts);
     assert!(found.url.is_some());
 }
 

@@ -5,9 +5,12 @@
 //! idempotency key stands in for the id; a retraction is a correction card.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

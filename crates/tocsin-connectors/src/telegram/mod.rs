@@ -5,9 +5,12 @@
 //! carries a URL. The Bot API cannot list sent messages: there is no lookup.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -168,7 +171,16 @@ impl TelegramConnector {
             None => self.http.request(Method::GET, &url),
         };
         request = request.header(reqwest::header::ACCEPT, "application/json");
-        let reply = self.http.send(request, writes).await?;
+        // The token is inside a URL segment (`bot<token>`): the shared redaction of URL
+        // segments does not match it, or its secret half after the bot id, quoted alone.
+        let token = self.token.expose_secret();
+        let secret_half = token.split_once(':').map_or("", |(_, half)| half);
+        let reply = self
+            .http
+            .send(request, writes)
+            .await?
+            .redacting(token)
+            .redacting(secret_half);
         if !reply.status.is_success() {
             return Err(error_for(&reply));
         }

@@ -7,9 +7,12 @@
 //! whose answer was lost is `Unknown`. Delete: `DELETE /{media-id}`. Errors are Graph errors.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;

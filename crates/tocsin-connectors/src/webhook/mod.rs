@@ -6,12 +6,16 @@
 //! is a `message.retracted` event with its own id. Any 2xx answer is a delivery.
 
 pub mod config;
+mod descriptor;
 pub mod signature;
 
 #[cfg(test)]
 mod tests;
 
+pub use descriptor::DESCRIPTOR;
+
 use async_trait::async_trait;
+use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
@@ -184,7 +188,9 @@ impl WebhookConnector {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body);
-        let reply = self.http.send(request, true).await?;
+        // The key never travels, but a subscriber holds it and could quote it back.
+        let key = base64::engine::general_purpose::STANDARD.encode(self.key.expose_secret());
+        let reply = self.http.send(request, true).await?.redacting(&key);
         if reply.status.is_success() {
             Ok(reply)
         } else {

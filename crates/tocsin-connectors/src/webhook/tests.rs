@@ -5,10 +5,9 @@ use super::*;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
 use tocsin_connector::http::HttpLimits;
 use tocsin_test_support::webhook::{FakeSubscriber, Verifier};
-use tocsin_test_support::{Fault, RecordedRequest};
+use tocsin_test_support::RecordedRequest;
 
 /// The reference libraries' test secret (24 bytes).
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -167,20 +166,6 @@ async fn a_delivery_signed_with_another_secret_is_refused_by_the_subscriber_as_a
 }
 
 #[tokio::test]
-async fn the_same_key_sent_twice_is_one_delivery_at_the_subscriber() {
-    let (sub, webhook) = setup().await;
-    let post = OutgoingPost::new("msg-1:acct-9", "Evacuate zone B.");
-    let first = webhook.post(&post).await.unwrap();
-    let second = webhook.post(&post).await.unwrap();
-    assert_eq!(first.remote, second.remote);
-    assert_eq!(posts(&sub).len(), 2);
-    let deliveries = sub.subscriber.deliveries();
-    assert_eq!(deliveries.len(), 1);
-    assert_eq!(deliveries.first().unwrap().arrivals, 2);
-    assert!(webhook.idempotent());
-}
-
-#[tokio::test]
 async fn a_thread_update_names_the_previous_post_and_the_root_and_exercises_say_so() {
     let (sub, webhook) = setup().await;
     let root = webhook
@@ -279,68 +264,6 @@ async fn a_subscriber_that_is_gone_is_permanent() {
 }
 
 #[tokio::test]
-async fn a_rate_limit_obeys_retry_after() {
-    let (sub, webhook) = setup().await;
-    sub.server.state.push_fault(Fault::rate_limited(12));
-    let err = webhook
-        .post(&OutgoingPost::new("k", "text"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(12)),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_server_error_is_transient() {
-    let (sub, webhook) = setup().await;
-    sub.server.state.push_fault(Fault::unavailable());
-    let err = webhook
-        .post(&OutgoingPost::new("k", "text"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Transient(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn a_dropped_answer_is_unknown_and_the_repeat_is_deduped_by_the_subscriber() {
-    let (sub, webhook) = setup().await;
-    sub.server.state.push_fault(Fault::DropAfterAccept);
-    let post = OutgoingPost::new("m7:a", "Evacuate.");
-    let err = webhook.post(&post).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unknown(_)), "{err:?}");
-    webhook.post(&post).await.unwrap();
-    let deliveries = sub.subscriber.deliveries();
-    assert_eq!(deliveries.len(), 1);
-    assert_eq!(deliveries.first().unwrap().arrivals, 2);
-}
-
-#[tokio::test]
-async fn a_success_answer_that_is_not_json_still_counts_as_delivered() {
-    // Any 2xx is a delivery: subscribers owe us no body.
-    let (sub, webhook) = setup().await;
-    sub.server.state.push_fault(Fault::Malformed);
-    let outcome = webhook
-        .post(&OutgoingPost::new("m1:a", "text"))
-        .await
-        .unwrap();
-    assert_eq!(outcome.remote.id, "m1:a");
-    assert_eq!(sub.subscriber.deliveries().len(), 1);
-}
-
-#[tokio::test]
-async fn lookup_is_unsupported_because_repeating_is_safe() {
-    let (_sub, webhook) = setup().await;
-    let err = webhook
-        .lookup(&OutgoingPost::new("k", "text"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ConnectorError::Unsupported(_)), "{err:?}");
-    assert!(webhook.idempotent() && webhook.can_delete());
-}
-
-#[tokio::test]
 async fn the_healthcheck_delivers_nothing() {
     let (sub, webhook) = setup().await;
     webhook.healthcheck().await.unwrap();
@@ -363,26 +286,6 @@ fn short_or_malformed_secrets_are_config_errors_that_do_not_echo_them() {
             "{err}"
         );
     }
-}
-
-#[test]
-fn build_connector_makes_a_webhook_connector_and_wants_a_secret() {
-    let http = HttpClient::new(HttpLimits::default()).unwrap();
-    let sandbox = Arc::new(crate::sandbox::SandboxLog::default());
-    let mut spec = AccountSpec {
-        id: "acct-hook".into(),
-        platform: Platform::Webhook,
-        name: "county EOC".into(),
-        settings: json!({ "url": "https://eoc.example/hooks/tocsin" }),
-        secret: Some(SecretString::from(SECRET.to_string())),
-    };
-    let connector = crate::build_connector(&spec, &http, &sandbox).unwrap();
-    assert_eq!(connector.platform(), Platform::Webhook);
-    spec.secret = None;
-    assert!(matches!(
-        crate::build_connector(&spec, &http, &sandbox),
-        Err(ConnectorError::Config(_))
-    ));
 }
 
 #[tokio::test]

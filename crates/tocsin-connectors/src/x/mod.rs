@@ -3,12 +3,16 @@
 //! `POST /2/tweets` (`text`, `reply.in_reply_to_tweet_id`), `DELETE /2/tweets/:id`;
 //! reconciliation reads `GET /2/users/me` then the account's recent posts. X has no
 //! idempotency key and refuses a duplicate text with 403, which is a permanent refusal
-//! here (said as such), not an auth failure. `x-rate-limit-*` headers are read.
+//! here (said as such), not an auth failure. `x-rate-limit-*` headers are read, and a
+//! 429 at the per-user 24-hour cap waits for `x-user-limit-24hour-reset`.
 
 pub mod config;
+mod descriptor;
 
 #[cfg(test)]
 mod tests;
+
+pub use descriptor::DESCRIPTOR;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -291,7 +295,34 @@ fn error_for(reply: &Reply) -> ConnectorError {
             "{what} (X refuses a text identical to a recent post from the account)"
         ));
     }
+    if let Some(wait) = daily_cap_wait(reply) {
+        return ConnectorError::RateLimited {
+            retry_after: Some(wait),
+            reason: format!("{what} (the account's 24-hour post cap)"),
+        };
+    }
     reply.status_error_saying(what)
+}
+
+/// On a 429 at the per-user 24-hour cap (Free and Basic tiers), the wait until
+/// `x-user-limit-24hour-reset` (epoch seconds): the 15-minute window's
+/// `x-rate-limit-reset` may be long past by then.
+fn daily_cap_wait(reply: &Reply) -> Option<std::time::Duration> {
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if reply.status.as_u16() != 429 || header("x-user-limit-24hour-remaining") != Some("0") {
+        return None;
+    }
+    let reset: i64 = header("x-user-limit-24hour-reset")?.parse().ok()?;
+    let now = chrono::Utc::now().timestamp();
+    u64::try_from(reset.saturating_sub(now))
+        .ok()
+        .map(std::time::Duration::from_secs)
 }
 
 /// X post and user ids are decimal numbers; anything else is refused before it reaches

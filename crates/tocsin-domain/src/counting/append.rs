@@ -8,6 +8,7 @@ use super::facts::TextFacts;
 use super::hashtags;
 use super::limits::PlatformLimits;
 use super::measure::measure_with;
+use super::rule::CountingRule;
 use crate::Platform;
 
 /// The result of [`append_hashtags`].
@@ -35,6 +36,7 @@ pub struct HashtagAppend {
 /// since tags never add any. A text that does not fit to begin with gets no tags.
 pub fn append_hashtags(
     platform: Platform,
+    rule: &CountingRule,
     text: &str,
     hashtags: &[String],
     limits: &PlatformLimits,
@@ -81,7 +83,7 @@ pub fn append_hashtags(
         out.push('#');
         out.push_str(tag);
         facts.tags.push(hash..out.len());
-        if measure_with(platform, &out, limits, &facts).fits_length_and_hashtags() {
+        if measure_with(platform, rule, &out, limits, &facts).fits_length_and_hashtags() {
             appended.push(tag.to_owned());
         } else {
             out.truncate(before);
@@ -114,13 +116,21 @@ fn same_tag(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use crate::counting::measure;
+    use crate::counting::rule::test_rules;
 
     fn tags(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
 
     fn append(platform: Platform, text: &str, list: &[&str]) -> HashtagAppend {
-        append_hashtags(platform, text, &tags(list), &PlatformLimits::default())
+        let rule = test_rules().rule(platform);
+        append_hashtags(
+            platform,
+            &rule,
+            text,
+            &tags(list),
+            &PlatformLimits::default(),
+        )
     }
 
     #[test]
@@ -161,7 +171,13 @@ mod tests {
         assert_eq!(r.appended, ["knee", "ok"]);
         assert_eq!(r.dropped, ["waytoolongforit"]);
         assert_eq!(
-            measure(Platform::X, &r.text, &PlatformLimits::default()).used,
+            measure(
+                Platform::X,
+                &CountingRule::X,
+                &r.text,
+                &PlatformLimits::default()
+            )
+            .used,
             280
         );
     }
@@ -187,7 +203,13 @@ mod tests {
             ..PlatformLimits::default()
         };
         let text = "a".repeat(150);
-        let r = append_hashtags(Platform::Sms, &text, &tags(&["flu", "measles"]), &limits);
+        let r = append_hashtags(
+            Platform::Sms,
+            &CountingRule::SMS,
+            &text,
+            &tags(&["flu", "measles"]),
+            &limits,
+        );
         assert_eq!(r.appended, ["flu"]);
         assert_eq!(r.dropped, ["measles"]);
     }

@@ -1,30 +1,17 @@
 //! Measuring one text for one platform: what it counts, the limit, and what is wrong.
 //!
-//! [`measure`] picks the platform's rule (the table in [`measure`]'s docs), counts once,
-//! and returns a [`Measurement`] whose [`Measurement::problems`] are plain sentences.
+//! [`measure`] counts once by the platform's [`CountingRule`] (the table in [`measure`]'s
+//! docs) and returns a [`Measurement`] whose [`Measurement::problems`] are plain sentences.
 
 use super::facts::TextFacts;
 use super::graphemes::grapheme_count;
 use super::limits::PlatformLimits;
 use super::mastodon::mastodon_length;
+use super::rule::{Counter, CountingRule, Limit};
 use super::sms::{sms_info, SmsEncoding, SmsInfo};
 use super::{threads, twitter};
 use crate::Platform;
 use serde::Serialize;
-
-/// Bluesky's post text limit (`app.bsky.feed.post` `text.maxGraphemes`).
-const BLUESKY_MAX_GRAPHEMES: usize = 300;
-/// Bluesky's post text byte cap (`app.bsky.feed.post` `text.maxLength`, UTF-8 bytes).
-const BLUESKY_MAX_BYTES: usize = 3000;
-const LINKEDIN_MAX_CHARACTERS: usize = 3000;
-const FACEBOOK_MAX_CHARACTERS: usize = 63_206;
-const TELEGRAM_MAX_UTF16_UNITS: usize = 4096;
-const DISCORD_MAX_CHARACTERS: usize = 2000;
-const SLACK_MAX_CHARACTERS: usize = 40_000;
-/// Teams: a 28 KB Adaptive Card, less the card's own envelope.
-const TEAMS_MAX_BYTES: usize = 27_000;
-/// Matrix: a 65,536-byte event carries both `body` and `formatted_body`.
-const MATRIX_MAX_BYTES: usize = 32_000;
 
 /// What a platform counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,7 +161,8 @@ fn count_of(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Measures `text` the way `platform` counts it.
+/// Measures `text` the way `platform` counts it, by its `rule` (the platforms' rules
+/// are in their descriptors, in `tocsin-connectors`):
 ///
 /// | platform | unit | limit | also |
 /// |---|---|---|---|
@@ -187,104 +175,68 @@ fn count_of(n: usize, one: &str, many: &str) -> String {
 /// | Teams / Matrix | bytes | 27,000 / 32,000 | |
 /// | SMS | segments ([`sms_info`]) | `sms_max_segments` | |
 /// | Email, Webhook, Cap, Sandbox | characters | none | |
-pub fn measure(platform: Platform, text: &str, limits: &PlatformLimits) -> Measurement {
-    measure_with(platform, text, limits, &TextFacts::of(text))
+pub fn measure(
+    platform: Platform,
+    rule: &CountingRule,
+    text: &str,
+    limits: &PlatformLimits,
+) -> Measurement {
+    measure_with(platform, rule, text, limits, &TextFacts::of(text))
 }
 
 /// [`measure`] with `text`'s facts already known (see [`TextFacts`]).
 pub(crate) fn measure_with(
     platform: Platform,
+    rule: &CountingRule,
     text: &str,
     limits: &PlatformLimits,
     facts: &TextFacts,
 ) -> Measurement {
     let urls: &[std::ops::Range<usize>] = &facts.urls;
-    let mut m = Measurement {
-        platform,
-        used: 0,
-        limit: None,
-        unit: CountUnit::Unlimited,
-        sms: None,
-        hashtags: facts.tags.len(),
-        max_hashtags: None,
-        links: facts.links,
-        max_links: None,
-        bytes: text.len(),
-        max_bytes: None,
-    };
-    let chars = || text.chars().count();
-    let (unit, used, limit) = match platform {
-        Platform::X => (
-            CountUnit::WeightedCharacters,
-            twitter::weighted_length_with_urls(text, urls),
-            Some(twitter::MAX_WEIGHTED_LENGTH),
-        ),
-        Platform::Mastodon => (
-            CountUnit::Graphemes,
-            mastodon_length(text, urls),
-            Some(limits.mastodon_max_characters),
-        ),
-        Platform::Bluesky => {
-            m.max_bytes = Some(BLUESKY_MAX_BYTES);
-            (
-                CountUnit::Graphemes,
-                grapheme_count(text),
-                Some(BLUESKY_MAX_GRAPHEMES),
-            )
-        }
-        Platform::Threads => {
-            m.max_hashtags = Some(threads::MAX_HASHTAGS);
-            m.max_links = Some(threads::MAX_LINKS);
-            (
-                CountUnit::Characters,
-                threads::threads_length(text),
-                Some(threads::MAX_CHARACTERS),
-            )
-        }
-        Platform::Linkedin => (
-            CountUnit::Characters,
-            chars(),
-            Some(LINKEDIN_MAX_CHARACTERS),
-        ),
-        Platform::Facebook => (
-            CountUnit::Characters,
-            chars(),
-            Some(FACEBOOK_MAX_CHARACTERS),
-        ),
-        Platform::Telegram => (
-            CountUnit::Utf16Units,
-            utf16_units(text),
-            Some(TELEGRAM_MAX_UTF16_UNITS),
-        ),
-        Platform::Discord => (CountUnit::Characters, chars(), Some(DISCORD_MAX_CHARACTERS)),
-        Platform::Slack => (CountUnit::Characters, chars(), Some(SLACK_MAX_CHARACTERS)),
-        Platform::Teams => (CountUnit::Bytes, text.len(), Some(TEAMS_MAX_BYTES)),
-        Platform::Matrix => (CountUnit::Bytes, text.len(), Some(MATRIX_MAX_BYTES)),
-        Platform::Sms => {
+    let mut sms = None;
+    let used = match rule.counter {
+        Counter::TwitterWeighted => twitter::weighted_length_with_urls(text, urls),
+        Counter::Mastodon => mastodon_length(text, urls),
+        Counter::Graphemes => grapheme_count(text),
+        Counter::Threads => threads::threads_length(text),
+        Counter::Characters | Counter::Uncounted => text.chars().count(),
+        Counter::Utf16Units => utf16_units(text),
+        Counter::Bytes => text.len(),
+        Counter::SmsSegments => {
             let info = sms_info(text);
-            m.sms = Some(info);
-            (
-                CountUnit::SmsSegments,
-                usize::try_from(info.segments).unwrap_or(usize::MAX),
-                Some(usize::try_from(limits.sms_max_segments).unwrap_or(usize::MAX)),
-            )
-        }
-        Platform::Email | Platform::Webhook | Platform::Cap | Platform::Sandbox => {
-            (CountUnit::Unlimited, chars(), None)
+            sms = Some(info);
+            usize::try_from(info.segments).unwrap_or(usize::MAX)
         }
     };
-    m.unit = unit;
-    m.used = used;
-    m.limit = limit;
-    m
+    let limit = match rule.limit {
+        Limit::Fixed(n) => Some(n),
+        Limit::MastodonInstance => Some(limits.mastodon_max_characters),
+        Limit::SmsSegments => Some(usize::try_from(limits.sms_max_segments).unwrap_or(usize::MAX)),
+        Limit::None => None,
+    };
+    Measurement {
+        platform,
+        used,
+        limit,
+        unit: rule.counter.unit(),
+        sms,
+        hashtags: facts.tags.len(),
+        max_hashtags: rule.max_hashtags,
+        links: facts.links,
+        max_links: rule.max_links,
+        bytes: text.len(),
+        max_bytes: rule.max_bytes,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counting::rule::test_rules;
 
     fn on(platform: Platform, text: &str) -> Measurement {
-        measure(platform, text, &PlatformLimits::default())
+        let rule = test_rules().rule(platform);
+        measure(platform, &rule, text, &PlatformLimits::default())
     }
 
     #[test]
@@ -317,7 +269,7 @@ mod tests {
             mastodon_max_characters: 5000,
             ..PlatformLimits::default()
         };
-        let m = measure(Platform::Mastodon, &text, &limits);
+        let m = measure(Platform::Mastodon, &CountingRule::MASTODON, &text, &limits);
         assert_eq!(
             (m.unit, m.used, m.limit),
             (CountUnit::Graphemes, 600, Some(5000))
@@ -471,7 +423,12 @@ mod tests {
             sms_max_segments: 1,
             ..PlatformLimits::default()
         };
-        let m = measure(Platform::Sms, &format!("{}’", "a".repeat(70)), &limits);
+        let m = measure(
+            Platform::Sms,
+            &CountingRule::SMS,
+            &format!("{}’", "a".repeat(70)),
+            &limits,
+        );
         assert_eq!(
             m.problems(),
             ["2 of 1 SMS segments: 1 over (UCS-2, 71 UTF-16 units, 67 per segment); a character outside GSM-7 forces UCS-2"]

@@ -4,6 +4,7 @@
 //! are sound, counts move the right way, and appending hashtags never breaks a fit.
 
 use super::links;
+use super::rule::test_rules;
 use super::*;
 use crate::Platform;
 use proptest::prelude::*;
@@ -73,7 +74,7 @@ proptest! {
     #[test]
     fn measure_never_panics_on_arbitrary_strings(text in any::<String>()) {
         for platform in Platform::ALL {
-            let m = measure(platform, &text, &PlatformLimits::default());
+            let m = measure(platform, &test_rules().rule(platform), &text, &PlatformLimits::default());
             prop_assert_eq!(m.fits(), m.problems().is_empty());
         }
     }
@@ -81,7 +82,7 @@ proptest! {
     #[test]
     fn measure_never_panics_on_messy_text(text in messy_text()) {
         for platform in Platform::ALL {
-            let m = measure(platform, &text, &PlatformLimits::default());
+            let m = measure(platform, &test_rules().rule(platform), &text, &PlatformLimits::default());
             prop_assert_eq!(m.fits(), m.problems().is_empty());
             prop_assert_eq!(m.remaining().is_some(), m.limit.is_some());
         }
@@ -178,7 +179,7 @@ proptest! {
 
     #[test]
     fn grapheme_count_is_at_most_the_char_count(text in any::<String>()) {
-        let m = measure(Platform::Bluesky, &text, &PlatformLimits::default());
+        let m = measure(Platform::Bluesky, &CountingRule::BLUESKY, &text, &PlatformLimits::default());
         prop_assert!(m.used <= text.chars().count());
     }
 
@@ -189,15 +190,16 @@ proptest! {
         platform in prop::sample::select(Platform::ALL.to_vec()),
     ) {
         let limits = PlatformLimits::default();
+        let rule = test_rules().rule(platform);
         let mut facts = super::facts::TextFacts::scan(&text);
         let separator = if text.is_empty() || text.ends_with(char::is_whitespace) { "" } else { " " };
         let candidate = format!("{text}{separator}#{tag}");
         facts.tags.push(candidate.len() - tag.len() - 1..candidate.len());
         prop_assert_eq!(&facts, &super::facts::TextFacts::scan(&candidate));
         prop_assert_eq!(
-            super::measure::measure_with(platform, &candidate, &limits, &facts),
+            super::measure::measure_with(platform, &rule, &candidate, &limits, &facts),
             super::measure::measure_with(
-                platform, &candidate, &limits, &super::facts::TextFacts::scan(&candidate)
+                platform, &rule, &candidate, &limits, &super::facts::TextFacts::scan(&candidate)
             )
         );
     }
@@ -226,9 +228,10 @@ proptest! {
         segments in 1u32..3,
     ) {
         let limits = PlatformLimits { mastodon_max_characters: 120, sms_max_segments: segments };
-        let before = measure(platform, &text, &limits);
-        let result = append_hashtags(platform, &text, &tags, &limits);
-        let after = measure(platform, &result.text, &limits);
+        let rule = test_rules().rule(platform);
+        let before = measure(platform, &rule, &text, &limits);
+        let result = append_hashtags(platform, &rule, &text, &tags, &limits);
+        let after = measure(platform, &rule, &result.text, &limits);
         if before.fits() {
             prop_assert!(after.fits(), "{:?}", after.problems());
         }

@@ -60,22 +60,7 @@ impl HarnessOptions {
         HarnessOptions {
             playbooks_dir: repo.join("playbooks"),
             templates_dir: repo.join("templates"),
-            sandbox_accounts: vec![
-                Platform::Mastodon,
-                Platform::Bluesky,
-                Platform::X,
-                Platform::Facebook,
-                Platform::Threads,
-                Platform::Linkedin,
-                Platform::Telegram,
-                Platform::Discord,
-                Platform::Slack,
-                Platform::Teams,
-                Platform::Matrix,
-                Platform::Email,
-                Platform::Sms,
-                Platform::Webhook,
-            ],
+            sandbox_accounts: tocsin_connectors::ALL.iter().map(|d| d.platform).collect(),
             approve_playbooks: true,
             server: WebConfig::default(),
             app: AppConfig::default(),
@@ -135,6 +120,7 @@ impl Harness {
             library.templates().clone(),
             guard,
             PlatformLimits::default(),
+            tocsin_connectors::counting_rules(),
         );
         if options.approve_playbooks {
             for p in library.playbooks() {

@@ -26,7 +26,9 @@ use super::auth::authenticate;
 use super::error::{ApiError, ApiResult, Json};
 use super::host::loopback_base;
 use super::WebState;
-use tocsin_app::oauth::{redirect_uri, state_hash, Refusal, StartRequest, OAUTH_PLATFORMS};
+use tocsin_app::oauth::{
+    connects_through_oauth, oauth_platform_names, redirect_uri, state_hash, Refusal, StartRequest,
+};
 use tocsin_app::people::Permission;
 use tocsin_app::{Authed, ErrorKind};
 
@@ -114,13 +116,14 @@ pub async fn start(
         .platform
         .parse()
         .ok()
-        .filter(|p| OAUTH_PLATFORMS.contains(p))
+        .filter(|p| connects_through_oauth(*p))
         .ok_or_else(|| {
             ApiError::invalid(
                 "platform",
                 format!(
-                    "`{}` is not connected through OAuth (x, linkedin, facebook, threads, mastodon)",
-                    printable(&form.platform)
+                    "`{}` is not connected through OAuth ({})",
+                    printable(&form.platform),
+                    oauth_platform_names()
                 ),
             )
         })?;

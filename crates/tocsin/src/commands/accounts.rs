@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tocsin_app::accounts::{
-    coerce_settings, rotate_key, settings_from_lines, setup, AccountVault, NewPlatformAccount,
-    SETUPS,
+    coerce_settings, rotate_key, settings_from_lines, AccountVault, NewPlatformAccount,
 };
 use tocsin_app::people::sealed::KEY_ENV;
 use tocsin_app::people::SealingKey;
 use tocsin_connectors::sandbox::SandboxLog;
+use tocsin_connectors::{descriptor, ALL};
 use tocsin_domain::Platform;
 use tocsin_store::{AccountRecord, Store};
 
@@ -161,18 +161,17 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
 
 /// The account as given on the command line and standard input, not yet checked.
 fn new_account(args: &AddArgs) -> Result<NewPlatformAccount> {
-    let platform: Platform = args
+    let (platform, setup) = args
         .platform
-        .parse()
+        .parse::<Platform>()
         .ok()
-        .filter(|p| setup(*p).is_some())
+        .and_then(|p| descriptor(p).map(|d| (p, d)))
         .ok_or_else(|| {
             anyhow!(
                 "`{}` is not a platform accounts are connected on; one of: {}",
                 args.platform,
-                SETUPS
-                    .iter()
-                    .map(|s| s.platform.as_str())
+                ALL.iter()
+                    .map(|d| d.platform.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -184,13 +183,13 @@ fn new_account(args: &AddArgs) -> Result<NewPlatformAccount> {
     let given = settings_from_lines(args.settings.iter().map(String::as_str))?;
     settings.extend(given);
     let settings = coerce_settings(platform, Value::Object(settings))?;
-    let needs_secret = setup(platform).is_some_and(|s| s.secret_required);
+    let needs_secret = setup.secret.required;
     let secret = if args.secret_stdin {
         Some(read_secret()?)
     } else if needs_secret {
         bail!(
             "pass --secret-stdin and pipe the {} in (secrets are never taken from the command line)",
-            setup(platform).map_or("secret", |s| s.secret)
+            setup.secret.what
         );
     } else {
         None
@@ -321,13 +320,13 @@ async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
 }
 
 fn print_platforms() {
-    for s in SETUPS {
+    for s in ALL {
         println!(
             "{} ({}): secret: {}{}",
             s.platform.as_str(),
             s.platform.display_name(),
-            s.secret,
-            if s.secret_required { "" } else { " (optional)" }
+            s.secret.what,
+            if s.secret.required { "" } else { " (optional)" }
         );
         for k in s.settings {
             println!(

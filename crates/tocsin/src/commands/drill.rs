@@ -23,23 +23,11 @@ use crate::commands::playbooks::{composer, load, loaded, read_vars};
 use crate::config::Config;
 use crate::store::{block_on, open_store};
 
-/// The platforms a drill's sandbox accounts stand in for.
-pub(crate) const STAND_INS: [Platform; 14] = [
-    Platform::Mastodon,
-    Platform::Bluesky,
-    Platform::X,
-    Platform::Facebook,
-    Platform::Threads,
-    Platform::Linkedin,
-    Platform::Telegram,
-    Platform::Discord,
-    Platform::Slack,
-    Platform::Teams,
-    Platform::Matrix,
-    Platform::Email,
-    Platform::Sms,
-    Platform::Webhook,
-];
+/// The platforms a drill's sandbox accounts stand in for: every platform accounts are
+/// connected on.
+pub(crate) fn stand_ins() -> Vec<Platform> {
+    tocsin_connectors::ALL.iter().map(|d| d.platform).collect()
+}
 
 /// A drill account's handle: `sandbox:<platform>`.
 fn handle(platform: Platform) -> String {
@@ -80,7 +68,7 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
                 playbook,
                 step,
                 &values,
-                &STAND_INS,
+                &stand_ins(),
                 ComposeOptions {
                     post_number: number,
                 },
@@ -147,7 +135,7 @@ async fn drive(
     let routes = Arc::new(Routes::new());
     let existing = store.accounts().list().await?;
     let mut accounts: Vec<(i64, Platform)> = Vec::new();
-    for platform in STAND_INS {
+    for platform in stand_ins() {
         let id = match existing
             .iter()
             .find(|a| a.sandbox && a.handle == handle(platform))

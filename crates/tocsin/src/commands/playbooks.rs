@@ -44,6 +44,7 @@ pub(crate) fn composer(config: &Config, library: &Library) -> Result<Composer> {
         library.templates().clone(),
         guard,
         config.limits.clone(),
+        tocsin_connectors::counting_rules(),
     ))
 }
 

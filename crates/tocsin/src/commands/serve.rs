@@ -23,7 +23,7 @@ use tocsin_web::server::client_addr::TrustedProxies;
 use tocsin_web::server::{self, DemoUser, WebConfig, WebState};
 
 use crate::cli::{DemoArgs, ServeArgs};
-use crate::commands::drill::STAND_INS;
+use crate::commands::drill::stand_ins;
 use crate::commands::playbooks::{composer, load};
 use crate::commands::users::load_key;
 use crate::config::Config;
@@ -155,7 +155,7 @@ async fn prepare_demo(
 ) -> Result<Vec<DemoUser>> {
     let actor = "demo";
     let existing = store.accounts().list().await?;
-    for platform in STAND_INS {
+    for platform in stand_ins() {
         let handle = format!("sandbox:{}:demo", platform.as_str());
         if existing.iter().any(|a| a.handle == handle) {
             continue;
@@ -253,37 +253,35 @@ async fn connect_accounts(app: &Tocsin) -> Result<()> {
 /// `[oauth]` as the server takes it: one client per platform whose id is set; the
 /// redirect URI is `<public_url>/oauth/callback`.
 fn oauth_config(config: &Config) -> Result<tocsin_app::oauth::OAuthConfig> {
-    use tocsin_domain::Platform;
+    use tocsin_connector::descriptor::OAuthClient;
     let o = &config.oauth;
     let public_url = public_url(config)?;
-    let clients = [
-        (Platform::X, &o.x_client_id, &o.x_client_secret),
-        (
-            Platform::Linkedin,
-            &o.linkedin_client_id,
-            &o.linkedin_client_secret,
-        ),
-        (
-            Platform::Facebook,
-            &o.facebook_app_id,
-            &o.facebook_app_secret,
-        ),
-        (Platform::Threads, &o.threads_app_id, &o.threads_app_secret),
-    ]
-    .into_iter()
-    .filter(|(_, id, _)| !id.trim().is_empty())
-    .map(
-        |(platform, id, secret)| tocsin_app::oauth::OAuthClientConfig {
-            platform,
-            client_id: id.trim().to_string(),
-            client_secret: Some(secret.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .map(SecretString::from),
-            authorize_url: None,
-            token_url: None,
-        },
-    )
-    .collect();
+    let clients = tocsin_connectors::ALL
+        .iter()
+        .filter_map(|d| match d.oauth.map(|f| f.client) {
+            Some(OAuthClient::Registered {
+                client_id_key,
+                client_secret_key,
+            }) => Some((
+                d.platform,
+                o.field(client_id_key),
+                o.field(client_secret_key),
+            )),
+            _ => None,
+        })
+        .filter(|(_, id, _)| !id.is_empty())
+        .map(
+            |(platform, id, secret)| tocsin_app::oauth::OAuthClientConfig {
+                platform,
+                client_id: id,
+                client_secret: Some(secret)
+                    .filter(|s| !s.is_empty())
+                    .map(SecretString::from),
+                authorize_url: None,
+                token_url: None,
+            },
+        )
+        .collect();
     Ok(tocsin_app::oauth::OAuthConfig {
         public_url,
         clients,

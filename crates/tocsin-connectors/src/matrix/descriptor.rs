@@ -1,0 +1,58 @@
+//! What Tocsin knows of Matrix (client-server API) besides the connector: its settings
+//! and secret, its host, its counting rule and what it can do. `tocsin_connectors::ALL`
+//! lists it.
+
+use std::sync::Arc;
+use tocsin_connector::descriptor::{
+    Capabilities, HostRule, HostSource, SecretFacts, SettingKey, SettingKind,
+};
+use tocsin_connector::http::HttpClient;
+use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
+use tocsin_domain::counting::CountingRule;
+use tocsin_domain::Platform;
+
+use super::MatrixConnector;
+use SettingKind::Text;
+
+fn build(spec: &AccountSpec, http: &HttpClient) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Ok(Arc::new(MatrixConnector::from_spec(spec, http)?))
+}
+
+/// Matrix.
+pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
+    platform: Platform::Matrix,
+    secret: SecretFacts {
+        what: "access token",
+        required: true,
+    },
+    settings: &[
+        SettingKey::new(
+            "homeserver",
+            Text,
+            true,
+            "https://matrix.example.org",
+            "the homeserver",
+        ),
+        SettingKey::new(
+            "room_id",
+            Text,
+            true,
+            "!alerts:example.org",
+            "room id (not an alias)",
+        ),
+    ],
+    build,
+    host: HostRule {
+        from: HostSource::UrlSetting("homeserver"),
+        default: "matrix",
+    },
+    oauth: None,
+    // A 65,536-byte event carries both `body` and `formatted_body`.
+    counting: CountingRule::bytes(32_000),
+    capabilities: Capabilities {
+        delete: true,
+        reply: true,
+        idempotency_key: true,
+        lookup: true,
+    },
+};
