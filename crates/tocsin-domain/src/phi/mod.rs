@@ -13,12 +13,19 @@
 //! person-name heuristics, `text` the look-around helpers; `corpus/` holds the labelled
 //! sentences that `corpus_tests` measures recall and false positives against.
 
+mod ages;
+mod biometric;
 mod config;
 mod detectors;
+mod device;
 mod family;
+mod license;
 mod names;
 mod scan;
+mod spanish;
+mod streets;
 mod text;
+mod vehicle;
 
 #[cfg(test)]
 mod corpus_tests;
