@@ -71,13 +71,18 @@ impl AgeForms {
                 .trim_start()
                 .starts_with(['%', '°', '+']);
             let age = m.text.rsplit(' ').next().and_then(first_number);
-            if age.is_some_and(is_identifiable) && !percent && !in_sorted(NOT_AGE_AFTER, after) {
+            if age.is_some_and(is_identifiable)
+                && !percent
+                && !in_sorted(NOT_AGE_AFTER, after)
+                && !institution_subject(text, m.start)
+            {
                 out.push(RawHit::new(PhiFamily::Age, m.start, m.end));
             }
         }
         for m in find_in(&self.anos, text, win) {
             if !first_number(m.text).is_some_and(is_identifiable)
                 || spanish_group(text, m.start, m.end)
+                || institution_subject(text, m.start)
             {
                 continue;
             }
@@ -86,13 +91,48 @@ impl AgeForms {
     }
 }
 
+/// Institutions that have birthdays too ("the hospital turned 100", "el hospital cumplió
+/// 100 años").
+const INSTITUTIONS: &[&str] = &[
+    "center",
+    "centro",
+    "church",
+    "city",
+    "clinic",
+    "clinica",
+    "company",
+    "department",
+    "departamento",
+    "hospital",
+    "iglesia",
+    "library",
+    "organization",
+    "program",
+    "programa",
+    "school",
+    "society",
+    "town",
+    "university",
+];
+
+/// Whether an institution is the subject just before byte `start`.
+fn institution_subject(text: &str, start: usize) -> bool {
+    let before = super::text::window_before(text, start, 32);
+    let cut = before.rfind(['.', '!', '?', ';']).map_or(0, |i| i + 1);
+    before
+        .get(cut..)
+        .unwrap_or("")
+        .split(|c: char| !c.is_alphabetic())
+        .any(|w| in_sorted(INSTITUTIONS, w))
+}
+
 fn is_identifiable(age: u32) -> bool {
     (90..=125).contains(&age)
 }
 
 /// "mayores de 90 años", "personas de 95 años o más", "100 años de servicio", "hace 95
 /// años": a group, a span or an institution's age.
-fn spanish_group(text: &str, start: usize, end: usize) -> bool {
+pub(crate) fn spanish_group(text: &str, start: usize, end: usize) -> bool {
     let after = window_after(text, end, 24).trim_start();
     let tail = [
         "o más",

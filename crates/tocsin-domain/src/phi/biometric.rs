@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::detectors::RawHit;
 use super::family::PhiFamily;
-use super::text::{find_in, in_sorted, sentence_bounds, widen, window_before};
+use super::text::{find_in, in_sorted, sentence_bounds, widen, window_after, window_before};
 
 /// Words that tie a biometric to one person.
 const PERSON: &[&str] = &[
@@ -34,6 +34,9 @@ const PERSON: &[&str] = &[
     "wife",
     "woman",
 ];
+
+/// Possessives right before the term that give it an owner.
+const OWNER: &[&str] = &["her", "his", "patient's", "su", "sus", "their"];
 
 /// Words that make a sentence a policy, a service for many, a medical exam or about a
 /// pathogen, not one person's identifier.
@@ -112,19 +115,32 @@ impl BiometricDetector {
                     .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
                     .filter(|w| !w.is_empty())
             };
+            // "his fingerprints", "the patient's voiceprint", "del paciente": the person
+            // owns it right there, and only a denial undoes that.
+            let owner = window_before(text, m.start, 24)
+                .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+                .filter(|w| !w.is_empty())
+                .any(|w| in_sorted(OWNER, w))
+                || window_after(text, m.end, 24)
+                    .split(|c: char| !c.is_alphanumeric())
+                    .take(4)
+                    .any(|w| in_sorted(&["del", "paciente", "patient"], w));
+            let denied = words().any(|w| in_sorted(&["never", "no", "not", "nunca"], w));
+            if owner && !denied {
+                out.push(RawHit::new(PhiFamily::Biometric, m.start, m.end));
+                continue;
+            }
             if words().any(|w| in_sorted(NOT_AN_IDENTIFIER, w)) {
                 continue;
             }
-            // The person is named or pointed at in the same sentence: a possessive or a
+            // Otherwise the person is named or pointed at elsewhere in the sentence: a
             // patient word, a title, or a capitalised name after "to" or "of".
             let tied = words().any(|w| in_sorted(PERSON, w))
-                || window_before(text, m.start, 24).contains("'s ")
                 || sentence.contains(" of Mr")
-                || sentence.contains(" to ")
-                    && sentence
-                        .split(" to ")
-                        .nth(1)
-                        .is_some_and(|t| t.starts_with(char::is_uppercase));
+                || sentence
+                    .split(" to ")
+                    .nth(1)
+                    .is_some_and(|t| t.starts_with(char::is_uppercase));
             if tied {
                 out.push(RawHit::new(PhiFamily::Biometric, m.start, m.end));
             }

@@ -362,7 +362,7 @@ impl Detectors {
             account_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:account\s*(?:\#|number|num|no\.?|id)|acct\.?\s*(?:\#|number|num|no\.?)?|(?:billing|guarantor)\s+(?:account|acct)\.?(?:\s*(?:\#|number|num|no\.?|id))?|(?:n[uú]mero\s+de\s+)?cuenta)"
+                r"(?:account\s*(?:\#|number|num|no\.?|id)|acct\.?\s*(?:\#|number|num|no\.?)?|(?:billing|guarantor|patient|hospital)\s+(?:account|acct)\.?(?:\s*(?:\#|number|num|no\.?|id))?|(?:n[uú]mero\s+de\s+)?cuenta)"
             ))?,
             phone_nanp: re(
                 r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}",
@@ -435,7 +435,7 @@ impl Detectors {
             age_words: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:(?:aged?|is|was|turned|turns|turning)\s+)?(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?(?:[- ]years?[- ]old)?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s))",
+                r"(?:(?:(?:aged?|is|was|turned|turns|turning)\s+)?(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?(?:[- ]years?[- ]old)?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s)|noventa(?:\s+y\s+(?:un|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve))?\s+a(?:ñ|n)os|cien\s+a(?:ñ|n)os|centenari[oa]|nonagenari[oa])",
                 b!()
             ))?,
             age_after_name: re(concat!(
@@ -495,11 +495,44 @@ impl Detectors {
                 continue;
             };
             let token = text.get(s..e).unwrap_or("");
+            // "outbreak case file 2024-117", "expediente del brote": an investigation's
+            // number, not a patient's.
+            let gap = text.get(m.end..s).unwrap_or("");
+            let before = window_before(text, m.start, 24);
+            if [gap, before].iter().any(|t| {
+                [
+                    "outbreak",
+                    "brote",
+                    "investigation",
+                    "investigaci",
+                    "inspection",
+                    "inspecci",
+                ]
+                .iter()
+                .any(|w| contains_ci(t, w))
+            }) {
+                continue;
+            }
             let valid = if family == PhiFamily::Ssn {
-                digit_count(token) == 9
-                    && token
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ')
+                let digits = digit_count(token);
+                let shaped = token
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ');
+                // "the last four of his SSN, 6789", "SSN ending in 6789".
+                let around = format!("{before} {gap}").to_ascii_lowercase();
+                let last_four = digits == 4
+                    && [
+                        "last four",
+                        "last 4",
+                        "ending in",
+                        "ends in",
+                        "ultimos cuatro",
+                        "últimos cuatro",
+                        "terminaci",
+                    ]
+                    .iter()
+                    .any(|w| around.contains(w));
+                shaped && (digits == 9 || last_four)
             } else {
                 // A bare "Medicare" is a weak anchor ("Medicare ... 1-800-633-4227"); a label
                 // such as "policy number" is not, even for a phone-shaped value.
@@ -547,7 +580,8 @@ impl Detectors {
             || (prev == b' ' && start >= 2 && matches!(at(start - 2), b'0'..=b'9' | b')'));
         let local = len == 3 && is_sep(next) && digits_at(end + 1, 4) && !part_of_longer;
         if (10..=11).contains(&len) || local {
-            self.scan_phone_keyword(text, widen(text, start.saturating_sub(40), end), out);
+            let number_end = if local { end + 5 } else { end };
+            self.scan_phone_keyword(text, widen(text, start.saturating_sub(40), number_end), out);
         }
         if len == 5
             && next == b'-'
@@ -1026,6 +1060,11 @@ impl Detectors {
 
     fn scan_word_ages(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
         for m in find_in(&self.age_words, text, win) {
+            if (m.text.ends_with("años") || m.text.ends_with("anos"))
+                && super::ages::spanish_group(text, m.start, m.end)
+            {
+                continue;
+            }
             let noun = next_word(text, m.end).unwrap_or("");
             // "is ninety percent effective", "turned one hundred degrees".
             let not_age = [
@@ -1258,6 +1297,9 @@ pub(crate) fn is_identifier(token: &str, reject_phone_shaped: bool) -> bool {
 /// Shape checks on a street-address match that the regex cannot express.
 pub(crate) fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
     let matched = text.get(start..end).unwrap_or("");
+    if public_venue_before(text, start) {
+        return false;
+    }
     // "I-90 Kennedy Expressway", "1,200 Park Ave", "COVID-19 Drive": not a house number.
     if let Some(c) = char_before(text, start) {
         if matches!(c, '-' | '#' | '/' | '.' | '$') {
@@ -1311,6 +1353,62 @@ pub(crate) fn plausible_street_address(text: &str, start: usize, end: usize) -> 
         previous = bare;
     }
     true
+}
+
+/// Places open to the public whose address an alert gives ("the clinic at 1500 S
+/// Fairfield Ave", "centro de enfriamiento en Calle Olmo 42").
+const VENUES: &[&str] = &[
+    "biblioteca",
+    "building",
+    "center",
+    "centre",
+    "centro",
+    "church",
+    "clinic",
+    "clinica",
+    "college",
+    "department",
+    "edificio",
+    "escuela",
+    "event",
+    "fair",
+    "feria",
+    "hospital",
+    "iglesia",
+    "library",
+    "location",
+    "locations",
+    "office",
+    "oficina",
+    "parque",
+    "pharmacy",
+    "school",
+    "shelter",
+    "site",
+    "sitio",
+    "station",
+];
+
+/// Words that put a person at the address, whatever else is there ("the patient at").
+const PERSONAL: &[&str] = &[
+    "casa", "family", "familia", "found", "her", "his", "home", "house", "lives", "paciente",
+    "patient", "resident", "su", "vive",
+];
+
+/// Whether the clause before an address at `start` introduces a public venue and no
+/// person ("Cooling center at 4314 S Cottage Grove Ave").
+fn public_venue_before(text: &str, start: usize) -> bool {
+    let before = window_before(text, start, 40);
+    let cut = before
+        .rfind(['.', '!', '?', ';', ':', '\n'])
+        .map_or(0, |i| i + 1);
+    let clause = before.get(cut..).unwrap_or("");
+    let words = || {
+        clause
+            .split(|c: char| !c.is_alphabetic())
+            .filter(|w| !w.is_empty())
+    };
+    words().any(|w| in_sorted(VENUES, w)) && !words().any(|w| in_sorted(PERSONAL, w))
 }
 
 fn is_street_suffix(word: &str) -> bool {

@@ -64,6 +64,11 @@ impl LicenseDetector {
                     continue;
                 }
             }
+            // "Certificate of Need 24-017", "certificate of completion": not a person's.
+            let of = text.get(m.end..).unwrap_or("").trim_start();
+            if of.starts_with("of ") && !label.contains("birth") && !label.contains("death") {
+                continue;
+            }
             if previous_word(text, m.start).is_some_and(|w| in_sorted(BUSINESS, w)) {
                 continue;
             }

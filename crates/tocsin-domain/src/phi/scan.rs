@@ -62,6 +62,7 @@ const TRIGGERS: &[(&[u8], u32)] = &[
     (b"appendix", CONTEXT),
     (b"appointment", DATE_POSS),
     (b"at", EMAIL_OBF),
+    (b"attack", CONTEXT),
     (b"bcbs", PLAN),
     (b"bedside", POSSESSED | CONTEXT),
     (b"beneficiary", PLAN),
@@ -123,7 +124,7 @@ const TRIGGERS: &[(&[u8], u32)] = &[
     (b"face", BIOMETRIC),
     (b"faceprint", BIOMETRIC),
     (b"facial", BIOMETRIC),
-    (b"family", NAME_BEFORE),
+    (b"family", NAME_BEFORE | POSSESSED),
     (b"father", NAME_BEFORE | NAME_AFTER),
     (b"file", MRN),
     (b"fin", MRN),
@@ -145,6 +146,7 @@ const TRIGGERS: &[(&[u8], u32)] = &[
     (b"guardian", POSSESSED),
     (b"heal", CONTEXT),
     (b"healing", CONTEXT),
+    (b"heart", CONTEXT),
     (b"hicn", PLAN),
     (b"hip", CONTEXT),
     (b"hospice", CONTEXT),
@@ -198,6 +200,7 @@ const TRIGGERS: &[(&[u8], u32)] = &[
     (b"parent", NAME_BEFORE),
     (b"parents", POSSESSED),
     (b"passed", DATE_EVENT | NAME_AFTER | CONTEXT),
+    (b"passing", CONTEXT),
     (b"passport", LICENSE),
     (b"patient", MRN | NAME_BEFORE | NAME_AFTER | CONTEXT),
     (b"plan", PLAN),
@@ -577,7 +580,8 @@ fn on_word(
     } else {
         0
     };
-    let id_window = widen(text, start, start + 48);
+    // From a little before the word: "patient account", "billing acct".
+    let id_window = widen(text, start.saturating_sub(12), start + 48);
     for (flag, kind) in [
         (SSN, IdKeyword::Ssn),
         (MRN, IdKeyword::Mrn),
@@ -680,6 +684,14 @@ fn id_keyword_complete(text: &str, word: &[u8], end: usize) -> bool {
         b"historia" => starts_with_ci(next, "cl"),
         b"seguro" => starts_with_ci(next, "social") || starts_with_ci(next, "m"),
         b"billing" | b"guarantor" => starts_with_ci(next, "acc"),
+        b"account" => {
+            qualifier
+                || previous_word(text, end.saturating_sub(word.len())).is_some_and(|w| {
+                    ["patient", "billing", "guarantor", "hospital"]
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(w))
+                })
+        }
         b"cal" => text.get(..start_of(text, end, word)).is_some_and(|h| {
             h.len() >= 5
                 && h.get(h.len() - 5..)
@@ -740,14 +752,15 @@ mod tests {
     #[test]
     fn trigger_table_is_sorted_and_every_trigger_passes_the_filter() {
         assert!(TRIGGERS.windows(2).all(|w| w[0].0 < w[1].0));
-        for (word, flags) in TRIGGERS {
+        assert!(TRIGGERS_ES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (word, flags) in TRIGGERS.iter().chain(TRIGGERS_ES) {
             assert!(*flags != 0);
             assert!(
                 in_filter(word_hash(word)),
                 "{:?}",
                 String::from_utf8_lossy(word)
             );
-            assert_eq!(triggers(word), *flags);
+            assert!(triggers(word) & *flags == *flags);
         }
         assert_eq!(triggers(b"water"), 0);
     }

@@ -646,3 +646,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn zz_debug() {
+    for t in [
+        "El hospital cumplió 100 años y lo celebrará en mayo.",
+        "El hospital cumplió 100 años.",
+        "hospital cumplio 100 años",
+    ] {
+        println!("{t:?} -> {:?}", found(t));
+    }
+}

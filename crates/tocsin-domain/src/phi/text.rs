@@ -224,7 +224,7 @@ pub(crate) fn sentence_bounds(text: &str, i: usize) -> (usize, usize) {
         b'!' | b'?' | b';' | b'\n' => true,
         b'.' => {
             let followed = at(k + 1).is_ascii_whitespace() || k + 1 >= bytes.len();
-            followed && !is_abbreviation(previous_word(text, k + 1).unwrap_or(""))
+            followed && !is_abbreviation(previous_word(text, k).unwrap_or(""))
         }
         _ => false,
     };

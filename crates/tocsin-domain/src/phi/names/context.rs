@@ -116,6 +116,10 @@ pub(super) fn names_in(
 ) {
     let words = words(text, start, end);
     let loud = shouting(text, start, end);
+    // A name in lower case is only believed in text written all in lower case.
+    let quiet = text
+        .get(start..end)
+        .is_some_and(|t| t.chars().filter(|c| c.is_uppercase()).count() < 2);
     let word_text = |w: &Word| text.get(w.start..w.end).unwrap_or("");
     let mut k = 0;
     while let Some(first) = words.get(k) {
@@ -124,7 +128,7 @@ pub(super) fn names_in(
             Style::Initial => true,
             Style::Capitalised => given.is_given(first_text) && !in_list(STOP, first_text),
             Style::Upper => loud && given.lookup(first_text) == Given::Yes,
-            Style::Lower => given.lookup(first_text) == Given::Yes,
+            Style::Lower => quiet && given.lookup(first_text) == Given::Yes,
             Style::Other => false,
         };
         let run = if opens {
@@ -259,4 +263,21 @@ fn rejected_by_context(text: &str, words: &[Word], k: usize, last: usize) -> boo
     }
     let end = words.get(last).map_or(0, |w| w.end);
     described_as_staff(text, end)
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    #[test]
+    fn zz_context_debug() {
+        let text = "Dr. Ana Brito and Dr. Piotr Nowak performed the first robotic hip surgery in the county.";
+        let ws = words(text, 0, text.len());
+        for w in &ws {
+            println!("{:?} {:?} {}", text.get(w.start..w.end), w.style, w.joined);
+        }
+        println!("{:?}", super::super::super::text::sentence_bounds(text, 62));
+        let mut out = Vec::new();
+        names_in(&GivenNames::new(), text, 0, text.len(), &mut out);
+        println!("{out:?}");
+    }
 }

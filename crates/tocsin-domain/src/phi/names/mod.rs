@@ -292,7 +292,7 @@ impl NameDetector {
     ) {
         let next = next_word(text, end).unwrap_or("");
         let (strong, phrase_end) = match word {
-            b"patient" | b"decedent" => (true, end),
+            b"patient" | b"decedent" | b"paciente" => (true, end),
             b"pt" if char_after(text, end) == Some('.') => (true, end + 1),
             b"son" | b"daughter" | b"wife" | b"husband" | b"mother" | b"father" | b"child"
             | b"grandson" | b"granddaughter" | b"grandmother" | b"grandfather" | b"brother"
@@ -301,6 +301,14 @@ impl NameDetector {
             {
                 (true, word_end_after(text, end))
             }
+            b"hijo" | b"hija" | b"esposa" | b"esposo" | b"madre" | b"padre" | b"nieto"
+            | b"nieta" | b"hermano" | b"hermana" | b"viuda" | b"familia"
+                if next.eq_ignore_ascii_case("de") =>
+            {
+                (true, word_end_after(text, end))
+            }
+            b"llamado" | b"llamada" => (false, end),
+            b"senora" | b"senor" | b"senorita" | b"dona" => (true, end),
             b"name" if next.eq_ignore_ascii_case("is") => (true, word_end_after(text, end)),
             b"name" if char_after(text, end) == Some(':') => (true, end + 1),
             b"resident" | b"client" | b"victim" | b"infant" | b"newborn" | b"toddler"
