@@ -1143,7 +1143,10 @@ fn is_age_group(text: &str, end: usize) -> bool {
 fn zip_cue_before(text: &str, start: usize) -> bool {
     let before = window_before(text, start, 24);
     let lower = before.to_ascii_lowercase();
-    if ["zip", "postal", "c.p."].iter().any(|w| lower.contains(w)) {
+    if ["zip", "postal", "c.p.", "address", "mail"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
         return true;
     }
     let trimmed = before.trim_end_matches([' ', ',']);
@@ -1400,7 +1403,7 @@ const PERSONAL: &[&str] = &[
 fn public_venue_before(text: &str, start: usize) -> bool {
     let before = window_before(text, start, 40);
     let cut = before
-        .rfind(['.', '!', '?', ';', ':', '\n'])
+        .rfind(['.', '!', '?', ';', '\n'])
         .map_or(0, |i| i + 1);
     let clause = before.get(cut..).unwrap_or("");
     let words = || {
