@@ -30,6 +30,10 @@ mod vehicle;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod heldout_tests;
+#[cfg(test)]
+mod measure;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
