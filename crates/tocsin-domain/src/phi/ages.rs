@@ -51,9 +51,9 @@ impl AgeForms {
                 r"(?i)(?-u:\b)[0-9]{2,3}(?:st|nd|rd|th)\s+(?:birthday|bday|b-day)(?-u:\b)",
                 r"|(?i)(?-u:\b)(?:su|sus)\s+[0-9]{2,3}\s+(?:cumplea[nñ]os|a[nñ]os)"
             ))?,
-            turned: Regex::new(concat!(
-                r"(?i)(?-u:\b)(?:turned|turns|turning|(?:she|he|who|patient|paciente)\s+(?:is|was|es)|(?:she|he)'s|celebrat(?:ed|es|ing))\s+[0-9]{2,3}(?-u:\b)"
-            ))?,
+            turned: Regex::new(
+                r"(?i)(?-u:\b)(?:turned|turns|turning|(?:she|he|who|patient|paciente)\s+(?:is|was|es)|(?:she|he)'s|celebrat(?:ed|es|ing))\s+[0-9]{2,3}(?-u:\b)",
+            )?,
             anos: Regex::new(r"(?i)(?-u:\b)[0-9]{2,3}\s+a[nñ]os")?,
         })
     }

@@ -749,6 +749,29 @@ fn on_digits_for_names(
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn one_edit_is_symmetric_and_every_swap_or_drop_of_patient_is_caught(
+            a in "[a-z]{0,10}",
+            b in "[a-z]{0,10}",
+            at in 0usize..7,
+        ) {
+            proptest::prop_assert_eq!(
+                within_one_edit(a.as_bytes(), b.as_bytes()),
+                within_one_edit(b.as_bytes(), a.as_bytes())
+            );
+            let mut swapped = b"patient".to_vec();
+            swapped.swap(at.min(5), at.min(5) + 1);
+            let mut dropped = b"patient".to_vec();
+            dropped.remove(at);
+            for word in [swapped, dropped] {
+                if word != b"patent" && word != b"patient" {
+                    proptest::prop_assert!(misspelt_patient(&word), "{:?}", String::from_utf8_lossy(&word));
+                }
+            }
+        }
+    }
+
     #[test]
     fn trigger_table_is_sorted_and_every_trigger_passes_the_filter() {
         assert!(TRIGGERS.windows(2).all(|w| w[0].0 < w[1].0));

@@ -258,3 +258,42 @@ fn is_abbreviation(word: &str) -> bool {
             word,
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_sentence_holds_its_offset_and_lies_on_char_boundaries(
+            text in r"([A-Za-z]{1,6}|Dr\.|J\.|[ .!?;\n]|é|ñ|😊){0,40}",
+            at in 0usize..200,
+        ) {
+            let i = at.min(text.len());
+            let (start, end) = sentence_bounds(&text, i);
+            prop_assert!(start <= end && end <= text.len());
+            prop_assert!(text.is_char_boundary(start) && text.is_char_boundary(end));
+            let i = (0..=i).rev().find(|k| text.is_char_boundary(*k)).unwrap_or(0);
+            prop_assert!(start <= i && i <= end.max(start));
+        }
+
+        #[test]
+        fn folding_gives_lower_case_ascii_or_nothing(word in r"\PC{0,30}") {
+            let mut buf = [0u8; 24];
+            if let Some(folded) = fold(&word, &mut buf) {
+                prop_assert!(folded.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase()));
+                prop_assert!(folded.len() == word.chars().count());
+            }
+        }
+    }
+
+    #[test]
+    fn accents_fold_and_abbreviation_dots_do_not_end_a_sentence() {
+        let mut buf = [0u8; 24];
+        assert_eq!(fold("Núñez", &mut buf), Some(&b"nunez"[..]));
+        let text = "Dr. Ana Brito is here. J. Okafor too.";
+        assert_eq!(sentence_bounds(text, 5), (0, 21));
+        assert_eq!(sentence_bounds(text, 25), (22, 36));
+    }
+}

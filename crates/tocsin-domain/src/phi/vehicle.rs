@@ -182,6 +182,23 @@ fn count(text: &str, start: usize, end: usize) -> usize {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn a_vin_is_found_wherever_it_stands_between_words(
+            vin in "[A-HJ-NPR-Z]{3}[0-9]{5}[A-HJ-NPR-Z0-9]{9}",
+            before in "[a-z ]{0,20}",
+            after in "[a-z ]{0,20}",
+        ) {
+            let text = format!("{before} {vin} {after}");
+            let start = before.len() + 1;
+            let first_digit = start + vin.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+            let mut out = Vec::new();
+            on_digits(&text, first_digit, &mut out);
+            proptest::prop_assert_eq!(out.len(), 1);
+            proptest::prop_assert_eq!((out[0].start, out[0].end), (start, start + 17));
+        }
+    }
+
     #[test]
     fn a_vin_has_seventeen_capitals_and_digits_without_i_o_or_q() {
         assert!(is_vin("1HGCM82633A004352"));

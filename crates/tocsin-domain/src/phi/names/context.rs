@@ -264,20 +264,3 @@ fn rejected_by_context(text: &str, words: &[Word], k: usize, last: usize) -> boo
     let end = words.get(last).map_or(0, |w| w.end);
     described_as_staff(text, end)
 }
-
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
-    #[test]
-    fn zz_context_debug() {
-        let text = "Dr. Ana Brito and Dr. Piotr Nowak performed the first robotic hip surgery in the county.";
-        let ws = words(text, 0, text.len());
-        for w in &ws {
-            println!("{:?} {:?} {}", text.get(w.start..w.end), w.style, w.joined);
-        }
-        println!("{:?}", super::super::super::text::sentence_bounds(text, 62));
-        let mut out = Vec::new();
-        names_in(&GivenNames::new(), text, 0, text.len(), &mut out);
-        println!("{out:?}");
-    }
-}
