@@ -339,16 +339,50 @@ fn in_filter(h: usize) -> bool {
         .is_some_and(|bits| bits & (1 << (h % 64)) != 0)
 }
 
+/// A word of at most 16 bytes as one number that sorts as the word does (big-endian,
+/// zero-padded; no word has a zero byte), so a lookup compares integers, not slices.
+// A const fn cannot use `get`; the index is checked against the length first.
+#[allow(clippy::indexing_slicing)]
+const fn pack(word: &[u8]) -> u128 {
+    let mut key = 0u128;
+    let mut i = 0;
+    while i < 16 {
+        let byte = if i < word.len() { word[i] } else { 0 };
+        key = (key << 8) | byte as u128;
+        i += 1;
+    }
+    key
+}
+
+/// The packed keys of a trigger table, in its order.
+// Evaluated at compile time: an out-of-range index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const fn keys<const N: usize>(table: &[(&[u8], u32)]) -> [u128; N] {
+    let mut out = [0u128; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = pack(table[i].0);
+        i += 1;
+    }
+    out
+}
+
+const KEYS: [u128; TRIGGERS.len()] = keys(TRIGGERS);
+const KEYS_ES: [u128; TRIGGERS_ES.len()] = keys(TRIGGERS_ES);
+
 /// The detectors a lower-cased, accent-folded word can start.
 fn triggers(word: &[u8]) -> u32 {
-    let look = |table: &[(&[u8], u32)]| {
-        table
-            .binary_search_by(|(w, _)| (*w).cmp(word))
+    if word.len() > 16 {
+        return 0;
+    }
+    let key = pack(word);
+    let look = |keys: &[u128], table: &[(&[u8], u32)]| {
+        keys.binary_search(&key)
             .ok()
             .and_then(|i| table.get(i))
             .map_or(0, |(_, flags)| *flags)
     };
-    look(TRIGGERS) | look(TRIGGERS_ES)
+    look(&KEYS, TRIGGERS) | look(&KEYS_ES, TRIGGERS_ES)
 }
 
 /// Whether a word is "patient" or "paciente" with one letter missing, doubled, changed or
@@ -369,18 +403,17 @@ fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
         a.get(prefix..).unwrap_or(&[]),
         b.get(prefix..).unwrap_or(&[]),
     );
-    let tail = |x: &[u8], n: usize| x.get(n..).unwrap_or(&[]).to_vec();
     match (ra.len(), rb.len()) {
         (0, 0) => true,
         (la, lb) if la == lb => {
-            tail(ra, 1) == tail(rb, 1)
+            ra.get(1..) == rb.get(1..)
                 || (la >= 2
                     && ra.first() == rb.get(1)
                     && ra.get(1) == rb.first()
-                    && tail(ra, 2) == tail(rb, 2))
+                    && ra.get(2..) == rb.get(2..))
         }
-        (la, lb) if la + 1 == lb => tail(rb, 1) == ra.to_vec(),
-        (la, lb) if lb + 1 == la => tail(ra, 1) == rb.to_vec(),
+        (la, lb) if la + 1 == lb => rb.get(1..) == Some(ra),
+        (la, lb) if lb + 1 == la => ra.get(1..) == Some(rb),
         _ => false,
     }
 }
@@ -421,25 +454,30 @@ pub(crate) fn scan(detectors: &Detectors, names: &NameDetector, text: &str, out:
             let mut len = 0usize;
             let mut end = i;
             let mut foreign = false;
-            for c in text.get(i..).unwrap_or("").chars() {
-                let lower = if c.is_ascii_alphabetic() {
-                    c.to_ascii_lowercase() as u8
-                } else if !c.is_ascii() && c.is_alphabetic() {
-                    if let Some(f) = fold_char(c) {
-                        f
-                    } else {
-                        foreign = true;
-                        b'_'
-                    }
-                } else {
+            while let Some(&byte) = bytes.get(end) {
+                // ASCII letters by byte; anything else is decoded only when it comes.
+                let (lower, width) = if byte.is_ascii_alphabetic() {
+                    (byte | 0x20, 1)
+                } else if byte < 0x80 {
                     break;
+                } else {
+                    match char_after(text, end) {
+                        Some(c) if c.is_alphabetic() => match fold_char(c) {
+                            Some(f) => (f, c.len_utf8()),
+                            None => {
+                                foreign = true;
+                                (b'_', c.len_utf8())
+                            }
+                        },
+                        _ => break,
+                    }
                 };
                 hash = fnv_step(hash, lower);
                 if let Some(slot) = folded.get_mut(len) {
                     *slot = lower;
                 }
                 len += 1;
-                end += c.len_utf8();
+                end += width;
             }
             // Letters glued to letters with no ASCII fold belong to a word in another
             // script; an emoji or a curly quote next to a word does not change the word.
@@ -630,10 +668,19 @@ fn on_word(
     if flags & EMAIL_OBF != 0 {
         let bracketed = word != b"at"
             || matches!(char_before(text, start), Some('[' | '(' | '{'))
-            || matches!(
-                next_word(text, end).map(str::to_ascii_lowercase).as_deref(),
-                Some("gmail" | "yahoo" | "hotmail" | "outlook" | "aol" | "icloud" | "protonmail")
-            );
+            || next_word(text, end).is_some_and(|w| {
+                [
+                    "gmail",
+                    "yahoo",
+                    "hotmail",
+                    "outlook",
+                    "aol",
+                    "icloud",
+                    "protonmail",
+                ]
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(w))
+            });
         if bracketed {
             detectors.on_obfuscated_email(text, start, out);
         }

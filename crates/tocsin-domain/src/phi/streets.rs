@@ -45,6 +45,37 @@ const NOT_STREET_WORDS: &[&str] = &[
     "the", "times", "to", "was", "way", "week", "weeks", "were", "year", "years",
 ];
 
+/// The street types `any_case` ends on, lower case and sorted.
+const SUFFIXES: &[&str] = &[
+    "ave",
+    "avenue",
+    "blvd",
+    "boulevard",
+    "cir",
+    "circle",
+    "court",
+    "ct",
+    "dr",
+    "drive",
+    "highway",
+    "hwy",
+    "lane",
+    "ln",
+    "parkway",
+    "pkwy",
+    "pl",
+    "place",
+    "rd",
+    "road",
+    "st",
+    "street",
+    "ter",
+    "terrace",
+    "trail",
+    "trl",
+    "way",
+];
+
 /// The compiled forms.
 #[derive(Debug)]
 pub(crate) struct Streets {
@@ -131,6 +162,33 @@ impl Streets {
     /// A house number followed by a lower-case or capitalised word: an address written
     /// all in lower case or capitals, or a Spanish one that gives the number first.
     pub(crate) fn on_any_case(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
+        // Both forms need a word the window may not have: a street type, or "de". Words
+        // are read by their leading ASCII letters, and one starting with any other
+        // character may be either, so the check only ever passes more than the regexes.
+        let (mut suffix, mut de) = (false, false);
+        for token in text
+            .get(win.start..win.end)
+            .unwrap_or("")
+            .split_whitespace()
+        {
+            let letters = token
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .map_or(token, |i| token.get(..i).unwrap_or(token));
+            let other = token.starts_with(|c: char| !c.is_ascii());
+            suffix |= other || in_sorted(SUFFIXES, letters);
+            de |= other || letters.eq_ignore_ascii_case("de");
+        }
+        if suffix {
+            self.any_case_streets(text, win, out);
+        }
+        if de {
+            for m in find_in(&self.spanish_number_first, text, win) {
+                out.push(RawHit::new(PhiFamily::StreetAddress, m.start, m.end));
+            }
+        }
+    }
+
+    fn any_case_streets(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
         for m in find_in(&self.any_case, text, win) {
             let words: Vec<&str> = m.text.split_whitespace().skip(1).collect();
             let letters = || m.text.chars().filter(|c| c.is_alphabetic());
@@ -144,9 +202,6 @@ impl Streets {
                 let end = m.start + m.text.trim_end_matches(['.', ',']).len();
                 out.push(RawHit::new(PhiFamily::StreetAddress, m.start, end));
             }
-        }
-        for m in find_in(&self.spanish_number_first, text, win) {
-            out.push(RawHit::new(PhiFamily::StreetAddress, m.start, m.end));
         }
     }
 

@@ -18,41 +18,56 @@ pub(crate) enum Given {
     Yes,
 }
 
-/// The gazetteer, sorted for binary search; built once with the guard.
+/// The gazetteer, sorted for binary search; built once with the guard. Each name (at
+/// most 16 bytes; a test checks) is packed into a number that sorts as the name does, so
+/// a lookup compares integers.
 #[derive(Debug)]
 pub(crate) struct GivenNames {
-    names: Vec<(&'static str, bool)>,
+    keys: Vec<u128>,
+    ambiguous: Vec<bool>,
+}
+
+/// `word` big-endian in 16 bytes, zero-padded; `None` if longer.
+fn pack(word: &[u8]) -> Option<u128> {
+    if word.len() > 16 {
+        return None;
+    }
+    let mut key = 0u128;
+    for i in 0..16 {
+        key = (key << 8) | u128::from(word.get(i).copied().unwrap_or(0));
+    }
+    Some(key)
 }
 
 impl GivenNames {
     pub(crate) fn new() -> GivenNames {
-        let mut names: Vec<(&'static str, bool)> = GIVEN_NAMES
+        let mut names: Vec<(u128, bool)> = GIVEN_NAMES
             .lines()
             .filter(|l| !l.starts_with('#'))
             .flat_map(str::split_whitespace)
-            .map(|w| match w.strip_suffix('*') {
-                Some(bare) => (bare, true),
-                None => (w, false),
+            .filter_map(|w| match w.strip_suffix('*') {
+                Some(bare) => pack(bare.as_bytes()).map(|k| (k, true)),
+                None => pack(w.as_bytes()).map(|k| (k, false)),
             })
             .collect();
         names.sort_unstable();
         names.dedup_by(|a, b| a.0 == b.0);
-        GivenNames { names }
+        GivenNames {
+            keys: names.iter().map(|(k, _)| *k).collect(),
+            ambiguous: names.iter().map(|(_, a)| *a).collect(),
+        }
     }
 
     /// Whether `word` (any case, accents folded) is a given name.
     pub(crate) fn lookup(&self, word: &str) -> Given {
         let mut buf = [0u8; 24];
-        let Some(folded) = fold(word, &mut buf) else {
+        let Some(key) = fold(word, &mut buf).and_then(pack) else {
             return Given::No;
         };
-        match self
-            .names
-            .binary_search_by(|(name, _)| name.as_bytes().cmp(folded))
-        {
-            Ok(i) => match self.names.get(i) {
-                Some((_, true)) => Given::Ambiguous,
-                Some((_, false)) => Given::Yes,
+        match self.keys.binary_search(&key) {
+            Ok(i) => match self.ambiguous.get(i) {
+                Some(true) => Given::Ambiguous,
+                Some(false) => Given::Yes,
                 None => Given::No,
             },
             Err(_) => Given::No,
@@ -84,7 +99,7 @@ mod tests {
             for word in line.split_whitespace() {
                 let bare = word.trim_end_matches('*');
                 assert!(
-                    bare.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                    bare.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') && bare.len() <= 16,
                     "{word:?}"
                 );
             }

@@ -1,7 +1,8 @@
 //! Person names in patient context. Names have no shape, so this is a heuristic: a
-//! capitalised name run next to a patient-context trigger ("patient X", "Mrs. X",
-//! "X was admitted", "X, a 92-year-old"), minus clinicians ("Dr. X"), staff credits,
-//! organisations, places, calendar words and headline capitalisation.
+//! name run next to a patient-context trigger ("patient X", "Mrs. X", "X was admitted",
+//! "X, a 92-year-old"), minus clinicians, staff credits, organisations, places, calendar
+//! words and headline capitalisation; `context` finds names with no cue word near words
+//! about someone's care, with the `given` names gazetteer and the word `lists`.
 
 mod context;
 mod given;
