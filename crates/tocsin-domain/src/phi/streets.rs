@@ -175,7 +175,7 @@ impl Streets {
                 .find(|c: char| !c.is_ascii_alphabetic())
                 .map_or(token, |i| token.get(..i).unwrap_or(token));
             let other = token.starts_with(|c: char| !c.is_ascii());
-            suffix |= other || in_sorted(SUFFIXES, letters);
+            suffix |= other || ((2..=9).contains(&letters.len()) && in_sorted(SUFFIXES, letters));
             de |= other || letters.eq_ignore_ascii_case("de");
         }
         if suffix {

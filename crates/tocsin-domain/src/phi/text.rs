@@ -169,8 +169,19 @@ pub(crate) fn in_sorted(sorted: &[&str], word: &str) -> bool {
         return false;
     };
     sorted
-        .binary_search_by(|probe| probe.as_bytes().cmp(folded))
+        .binary_search_by(|probe| compare(probe.as_bytes(), folded))
         .is_ok()
+}
+
+/// Byte-wise order of two short slices, compared in a loop: for words of a few bytes
+/// this is cheaper than a call to `memcmp`.
+fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// `word` in lower-case ASCII, with the accents of Latin letters folded ("Núñez" ->

@@ -26,6 +26,18 @@ fn is_vin(token: &str) -> bool {
 /// A run of digits at `start..end`: a hit if it is the first digits of a VIN-shaped token.
 pub(crate) fn on_digits(text: &str, start: usize, out: &mut Vec<RawHit>) {
     let bytes = text.as_bytes();
+    // A VIN has letters, so a run of digits standing alone is not in one; this is the
+    // common case, checked before walking the token.
+    let digits = bytes
+        .get(start..)
+        .map_or(0, |t| t.iter().take_while(|b| b.is_ascii_digit()).count());
+    let lettered = |i: Option<usize>| {
+        i.and_then(|i| bytes.get(i))
+            .is_some_and(u8::is_ascii_uppercase)
+    };
+    if !lettered(start.checked_sub(1)) && !lettered(Some(start + digits)) {
+        return;
+    }
     let token_start = start
         - bytes.get(..start).map_or(0, |h| {
             h.iter()
