@@ -76,6 +76,43 @@ const SUFFIXES: &[&str] = &[
     "way",
 ];
 
+/// Whether ASCII letters (any case) are one of [`SUFFIXES`]: the words are packed into
+/// integers and compared as such, since this runs on every word near a number.
+fn is_suffix(letters: &[u8]) -> bool {
+    if !(2..=9).contains(&letters.len()) {
+        return false;
+    }
+    let key = letters.iter().fold(0u128, |key, b| {
+        (key << 8) | u128::from(b.to_ascii_lowercase())
+    });
+    SUFFIX_KEYS.contains(&key)
+}
+
+/// A word as an integer, one byte after another (letters have no zero byte, so words
+/// of different lengths never collide).
+const fn pack(word: &[u8]) -> u128 {
+    let mut key = 0u128;
+    let mut rest = word;
+    while let [b, tail @ ..] = rest {
+        key = (key << 8) | *b as u128;
+        rest = tail;
+    }
+    key
+}
+
+/// [`SUFFIXES`] packed.
+// Evaluated at compile time: an out-of-range index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const SUFFIX_KEYS: [u128; SUFFIXES.len()] = {
+    let mut keys = [0u128; SUFFIXES.len()];
+    let mut i = 0;
+    while i < SUFFIXES.len() {
+        keys[i] = pack(SUFFIXES[i].as_bytes());
+        i += 1;
+    }
+    keys
+};
+
 /// The compiled forms.
 #[derive(Debug)]
 pub(crate) struct Streets {
@@ -175,7 +212,7 @@ impl Streets {
                 .find(|c: char| !c.is_ascii_alphabetic())
                 .map_or(token, |i| token.get(..i).unwrap_or(token));
             let other = token.starts_with(|c: char| !c.is_ascii());
-            suffix |= other || ((2..=9).contains(&letters.len()) && in_sorted(SUFFIXES, letters));
+            suffix |= other || is_suffix(letters.as_bytes());
             de |= other || letters.eq_ignore_ascii_case("de");
         }
         if suffix {
