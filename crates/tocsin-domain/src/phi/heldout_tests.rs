@@ -1,9 +1,8 @@
-//! The held-out evaluation: the corpus in `corpus/heldout/` was written by someone else
-//! before the detector changed and must never be tuned against, so this harness prints
-//! aggregate figures only (recall overall, per family and per language; false positives
-//! overall and per language), never a sentence or a miss, and asserts nothing about how
-//! good they are, only that the files are well formed. Run it with
-//! `cargo test -p tocsin-domain heldout -- --nocapture`.
+//! The held-out evaluation: `corpus/heldout/` was written by someone else before the
+//! detector changed and is never tuned against, so this prints aggregate figures only
+//! (recall overall, per family, per language; false positives overall, per language),
+//! never a sentence or a miss, and asserts only that the files are well formed. Run it
+//! with `cargo test -p tocsin-domain heldout -- --nocapture`.
 
 use super::corpus_tests::test_config;
 use super::measure::{language, lines, measure, summary, Language};

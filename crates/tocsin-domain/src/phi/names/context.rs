@@ -1,9 +1,8 @@
-//! Names with no cue word next to them: "wishing Piotr Nowak a quick recovery after his
-//! bypass", "so grateful to Ana Brito for letting us follow her hip surgery". The scan
-//! hands over a stretch of text near words about someone's care; in it, a run of name
-//! words that starts with a known given name (or an initial: "J. Okafor") is read as a
-//! patient's name, in any case, unless a title, a role, a place or an institution says
-//! otherwise.
+//! Names with no cue word next to them ("wishing Piotr Nowak a quick recovery after his
+//! bypass"). The scan hands over a stretch of text near words about someone's care; in
+//! it, a run of name words that starts with a known given name (or an initial: "J.
+//! Okafor") is read as a patient's name, in any case, unless a title, a role, a place or
+//! an institution says otherwise.
 
 use super::super::detectors::RawHit;
 use super::super::family::PhiFamily;
