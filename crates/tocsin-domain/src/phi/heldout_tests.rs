@@ -12,7 +12,7 @@ const POSITIVE: &str = include_str!("corpus/heldout/positive.tsv");
 const NEGATIVE: &str = include_str!("corpus/heldout/negative.tsv");
 
 #[test]
-fn heldout_corpus_is_well_formed_and_its_figures_are_printed_without_sentences() {
+fn heldout_files_are_well_formed_and_their_figures_are_printed_without_sentences() {
     let positive_lines = lines(POSITIVE);
     let negative_lines = lines(NEGATIVE);
     // Messages name line numbers only, so a failure cannot show a sentence either.
