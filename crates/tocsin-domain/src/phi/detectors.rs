@@ -8,7 +8,13 @@ use std::net::Ipv6Addr;
 
 use regex::Regex;
 
+use super::ages::AgeForms;
+use super::biometric::BiometricDetector;
+use super::device::DeviceDetector;
 use super::family::PhiFamily;
+use super::license::LicenseDetector;
+use super::spanish::date_es;
+use super::streets::Streets;
 use super::text::{
     char_after, char_before, contains_ci, digit_count, find_in, first_number, in_sorted,
     last_number, next_word, previous_word, starts_with_ci, widen, window_after, window_before,
@@ -53,6 +59,10 @@ pub(crate) enum DateKeyword {
     Born,
     /// "admitted", "discharged", "died": a full date, not a bare year.
     Event,
+    /// "surgery", "procedure" after "his", "her", "their": a full date.
+    Possessive,
+    /// Spanish labels and events: "fecha de nacimiento", "nacido el", "dado de alta el".
+    Spanish,
 }
 
 /// Top-level domains a bare domain must end in to count as a URL ("cdc.gov", "bit.ly");
@@ -301,6 +311,14 @@ pub(crate) struct Detectors {
     age_label: Regex,
     age_words: Regex,
     age_after_name: Regex,
+    date_possessive: Regex,
+    date_spanish: Regex,
+    email_obfuscated: Regex,
+    ages: AgeForms,
+    pub(crate) streets: Streets,
+    pub(crate) device: DeviceDetector,
+    pub(crate) license: LicenseDetector,
+    pub(crate) biometric: BiometricDetector,
     allowed_domains: Vec<String>,
     allowed_phones: Vec<String>,
 }
@@ -313,7 +331,8 @@ impl Detectors {
         allowed_phones: Vec<String>,
     ) -> Result<Detectors, regex::Error> {
         let date_full = format!(
-            r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:[0-9]{{1,2}}[/.\-][0-9]{{1,2}}[/.\-](?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}|{m}\.?\s+[0-9]{{1,2}}(?:st|nd|rd|th)?(?:,?\s+[0-9]{{4}})?|{m}\.?,?\s+[0-9]{{4}}|[0-9]{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{m}\.?(?:,?\s+[0-9]{{4}})?){b}",
+            r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:[0-9]{{1,2}}[/.\-][0-9]{{1,2}}[/.\-](?:[0-9]{{4}}|[0-9]{{2}})|[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}|{m}\.?\s+[0-9]{{1,2}}(?:st|nd|rd|th)?(?:,?\s+[0-9]{{4}})?|{m}\.?,?\s+[0-9]{{4}}|[0-9]{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{m}\.?(?:,?\s+[0-9]{{4}})?|{es}|[0-9]{{1,2}}/[0-9]{{1,2}}){b}",
+            es = date_es(),
             m = MONTH,
             b = b!()
         );
@@ -328,22 +347,22 @@ impl Detectors {
             ssn_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:ssn|ss\#|soc(?:ial)?\.?\s+sec(?:urity)?\.?(?:\s*(?:number|num|no\.?|\#|card))?)"
+                r"(?:ssn|ss\#|soc(?:ial)?\.?\s+sec(?:urity)?\.?(?:\s*(?:number|num|no\.?|\#|card))?|segur(?:o|idad)\s+social|nss)"
             ))?,
             mrn_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:mrn|mr\s?\#|med(?:ical)?\.?\s+rec(?:ord)?s?\.?(?:\s*(?:number|num|no\.?|\#|id))?|chart\s*(?:number|num|no\.?|\#|id)|patient\s*(?:id|identifier|number|no\.?|\#)|hospital\s*(?:id|number|no\.?|\#)|record\s*(?:number|no\.?|\#))"
+                r"(?:mrn|mr\s?\#|med(?:ical)?\.?\s+rec(?:ord)?s?\.?(?:\s*(?:number|num|no\.?|\#|id))?|chart\s*(?:number|num|no\.?|\#|id)|patient\s*(?:id|identifier|number|no\.?|\#)|hospital\s*(?:id|number|no\.?|\#)|record\s*(?:number|no\.?|\#)|case\s*(?:file|number|no\.?|\#|id)(?:\s*(?:number|no\.?|\#))?|file\s*(?:number|no\.?|\#)|visit\s*(?:id|number|no\.?|\#)|encounter(?:\s*(?:id|number|no\.?|\#))?|fin|csn|accession(?:\s*(?:number|no\.?|\#))?|expediente(?:\s+(?:cl[ií]nico|m[eé]dico))?|historia\s+cl[ií]nica(?:\s*(?:n[uú]mero|n\.?º|no\.?|\#))?|paciente\s*(?:id|n[uú]mero|no\.?|\#))"
             ))?,
             plan_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:member|subscriber|beneficiary|enrollee|policy|group|plan|insurance|medicare|medicaid|bcbs)\s*(?:id|i\.d\.|identifier|\#|number|num|no\.?|card)|policy\s+holder\s+(?:id|number)|mbi|hicn|medicare|medicaid)"
+                r"(?:(?:member|subscriber|beneficiary|enrollee|policy|group|plan|insurance|medicare|medicaid|bcbs)\s*(?:id|i\.d\.|identifier|\#|number|num|no\.?|card)|policy\s+holder\s+(?:id|number)|mbi|hicn|medicare|medicaid|medi-cal(?:\s*(?:id|\#|number|no\.?))?|(?:n[uú]mero\s+de\s+)?(?:afiliad[oa]|p[oó]liza|socio|beneficiario)|(?:tarjeta|carnet)\s+(?:del?\s+)?seguro|seguro\s+m[eé]dico)"
             ))?,
             account_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:account\s*(?:\#|number|num|no\.?|id)|acct\.?\s*(?:\#|number|num|no\.?)?)"
+                r"(?:account\s*(?:\#|number|num|no\.?|id)|acct\.?\s*(?:\#|number|num|no\.?)?|(?:billing|guarantor|patient|hospital)\s+(?:account|acct)\.?(?:\s*(?:\#|number|num|no\.?|id))?|(?:n[uú]mero\s+de\s+)?cuenta)"
             ))?,
             phone_nanp: re(
                 r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}",
@@ -351,9 +370,9 @@ impl Detectors {
             phone_keyword: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:call|phone|tel|telephone|cell|mobile|text|fax|reach|dial|contact)",
+                r"(?:call|phone|tel|telephone|cell|mobile|text|fax|reach|reached|dial|contact|number|line|whatsapp|llame|llamar|ll[aá]menos|tel[eé]fono|celular|m[oó]vil|comun[ií]quese|marque|n[uú]mero)",
                 b!(),
-                r"[^0-9\n]{0,16}?(?:(?:\+?1)?[2-9][0-9]{9}|[2-9][0-9]{2}-[0-9]{4})",
+                r"[^0-9\n]{0,28}?(?:(?:\+?1)?[2-9][0-9]{9}|[2-9][0-9]{2}[-. ][0-9]{4})",
                 b!()
             ))?,
             phone_e164: re(r"\+[1-9](?:[ .\-]?[0-9]){7,14}")?,
@@ -386,11 +405,11 @@ impl Detectors {
             po_box: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:p\.?\s?o\.?\s*box|post\s+office\s+box)\s*\#?\s*[0-9]+",
+                r"(?:p\.?\s?o\.?\s*box|post\s+office\s+box|apartado\s+(?:postal|de\s+correos)|apdo\.?|casilla(?:\s+de\s+correo)?)\s*\#?\s*[0-9]+",
                 b!()
             ))?,
             date_label: re(&format!(
-                r"(?i){b}(?:dob|date\s+of\s+(?:birth|death|service|admission|discharge|visit|injury)|birth\s*date|birthday|admission\s+date|admit\s+date|discharge\s+date|death\s+date|service\s+date|(?-i:DOS)){b}\.?[^0-9.;!?\n]{{0,30}}?{date_or_year}",
+                r"(?i){b}(?:dob|d\.o\.b|dod|date\s+of\s+(?:birth|death|service|admission|discharge|visit|injury|surgery|procedure|operation|diagnosis|transplant)|surgery\s+date|procedure\s+date|birth\s*date|birthday|admission\s+date|admit\s+date|discharge\s+date|death\s+date|service\s+date|(?-i:DOS)){b}\.?[^0-9.;!?\n]{{0,30}}?{date_or_year}",
                 b = b!()
             ))?,
             date_born: re(&format!(
@@ -416,13 +435,41 @@ impl Detectors {
             age_words: re(concat!(
                 r"(?i)",
                 b!(),
-                r"(?:(?:(?:aged?|is|was|turned|turns|turning)\s+)?(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?(?:[- ]years?[- ]old)?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s))",
+                r"(?:(?:(?:aged?|is|was|turned|turns|turning)\s+)?(?:ninety|one\s+hundred|a\s+hundred)(?:[- ](?:and[- ])?(?:one|two|three|four|five|six|seven|eight|nine|ten))?(?:[- ]years?[- ]old)?|(?:super)?centenarian|nonagenarian|in\s+(?:his|her|their)\s+(?:late\s+|early\s+|mid[- ])?(?:90s|nineties|100s)|noventa(?:\s+y\s+(?:un|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve))?\s+a(?:ñ|n)os|cien\s+a(?:ñ|n)os|centenari[oa]|nonagenari[oa])",
                 b!()
             ))?,
             age_after_name: re(concat!(
                 r"(?:\p{Lu}\p{Ll}+|(?i:victim|patient|man|woman|resident|decedent|driver|pedestrian|grandmother|grandfather|mother|father|veteran|widow|widower|neighbou?r))",
                 r"(?:,\s+[0-9]{2,3},|\s+\([0-9]{2,3}\))"
             ))?,
+            date_possessive: re(&format!(
+                r"(?i){b}(?:his|her|their|su)\s+(?:surgery|operation|procedure|transplant|appointment|biopsy|diagnosis|cirug[ií]a|operaci[oó]n|cita|trasplante)\s+(?:was\s+|is\s+|fue\s+|es\s+)?(?:on\s+|el\s+)?{date_full}",
+                b = b!()
+            ))?,
+            date_spanish: re(&format!(
+                concat!(
+                    r"(?i){b}(?:",
+                    r"fecha\s+de\s+(?:nacimiento|ingreso|alta|defunci[oó]n|fallecimiento|la\s+cirug[ií]a|cirug[ií]a|operaci[oó]n|atenci[oó]n|consulta)[^0-9.;!?\n]{{0,12}}?{date_or_year}",
+                    r"|(?:nacid[oa]|naci[oó])(?:\s+(?:el|en|un|una))?[\s,:]+{date_or_year}",
+                    r"|(?:ingres(?:[oó]|ad[oa])|hospitalizad[oa]|internad[oa]|dad[oa]\s+de\s+alta|de\s+alta|falleci(?:[oó]|d[oa])|muri[oó]|operad[oa])",
+                    r"(?:\s+[\p{{L}}]+){{0,4}}?\s+(?:el\s+|en\s+)?{date_full}",
+                    r")"
+                ),
+                b = b!(),
+                date_or_year = date_or_year,
+                date_full = date_full,
+            ))?,
+            email_obfuscated: re(concat!(
+                r"(?i)[a-z0-9][a-z0-9._%+\-]*\s*(?:\[\s*(?:at|@)\s*\]|\(\s*(?:at|@)\s*\)|\{\s*at\s*\}|\s+at\s+)\s*",
+                r"[a-z0-9\-]+(?:\s*(?:\.|\[\s*dot\s*\]|\(\s*dot\s*\)|\s+dot\s+)\s*[a-z0-9\-]+)*?",
+                r"\s*(?:\.|\[\s*dot\s*\]|\(\s*dot\s*\)|\s+dot\s+)\s*(?:com|org|net|edu|gov|us|io|co|info|me|mx|es)",
+                r"(?-u:\b)"
+            ))?,
+            ages: AgeForms::new()?,
+            streets: Streets::new()?,
+            device: DeviceDetector::new()?,
+            license: LicenseDetector::new()?,
+            biometric: BiometricDetector::new()?,
             allowed_domains,
             allowed_phones,
         })
@@ -448,11 +495,44 @@ impl Detectors {
                 continue;
             };
             let token = text.get(s..e).unwrap_or("");
+            // "outbreak case file 2024-117", "expediente del brote": an investigation's
+            // number, not a patient's.
+            let gap = text.get(m.end..s).unwrap_or("");
+            let before = window_before(text, m.start, 24);
+            if [gap, before].iter().any(|t| {
+                [
+                    "outbreak",
+                    "brote",
+                    "investigation",
+                    "investigaci",
+                    "inspection",
+                    "inspecci",
+                ]
+                .iter()
+                .any(|w| contains_ci(t, w))
+            }) {
+                continue;
+            }
             let valid = if family == PhiFamily::Ssn {
-                digit_count(token) == 9
-                    && token
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ')
+                let digits = digit_count(token);
+                let shaped = token
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'-' || b == b' ');
+                // "the last four of his SSN, 6789", "SSN ending in 6789".
+                let around = format!("{before} {gap}").to_ascii_lowercase();
+                let last_four = digits == 4
+                    && [
+                        "last four",
+                        "last 4",
+                        "ending in",
+                        "ends in",
+                        "ultimos cuatro",
+                        "últimos cuatro",
+                        "terminaci",
+                    ]
+                    .iter()
+                    .any(|w| around.contains(w));
+                shaped && (digits == 9 || last_four)
             } else {
                 // A bare "Medicare" is a weak anchor ("Medicare ... 1-800-633-4227"); a label
                 // such as "policy number" is not, even for a phone-shaped value.
@@ -495,9 +575,13 @@ impl Detectors {
         if area_code || country_code {
             self.scan_phone_nanp(text, widen(text, start.saturating_sub(2), start + 18), out);
         }
-        let local = len == 3 && next == b'-' && digits_at(end + 1, 4);
+        // "555-0199": a local number, looked at only after a phone word (the keyword regex).
+        let part_of_longer = matches!(prev, b'-' | b'.' | b')')
+            || (prev == b' ' && start >= 2 && matches!(at(start - 2), b'0'..=b'9' | b')'));
+        let local = len == 3 && is_sep(next) && digits_at(end + 1, 4) && !part_of_longer;
         if (10..=11).contains(&len) || local {
-            self.scan_phone_keyword(text, widen(text, start.saturating_sub(40), end), out);
+            let number_end = if local { end + 5 } else { end };
+            self.scan_phone_keyword(text, widen(text, start.saturating_sub(40), number_end), out);
         }
         if len == 5
             && next == b'-'
@@ -506,6 +590,15 @@ impl Detectors {
         {
             out.push(RawHit::new(PhiFamily::ZipCode, start, end + 5));
         }
+        // ZIP+4 without its hyphen ("606121234", "60640 1122") after a state or "ZIP".
+        let spaced_zip = len == 5 && next == b' ' && digits_at(end + 1, 4);
+        if (len == 9 || spaced_zip) && !glued_before && zip_cue_before(text, start) {
+            let zip_end = if spaced_zip { end + 5 } else { end };
+            if !joined_to_number(text, start, zip_end) {
+                out.push(RawHit::new(PhiFamily::ZipCode, start, zip_end));
+            }
+        }
+        super::vehicle::on_digits(text, start, out);
         if len <= 3 && next == b'.' && at(end + 1).is_ascii_digit() && !glued_before {
             self.scan_ipv4(text, widen(text, start, start + 15), out);
         }
@@ -519,6 +612,13 @@ impl Detectors {
                 && (at(after_unit + 1).is_ascii_uppercase() || at(after_unit + 1).is_ascii_digit())
             {
                 self.scan_street(text, widen(text, start, start + 110), out);
+                if after_unit == end {
+                    self.streets.on_house_number(text, start, out);
+                }
+            }
+            if at(after_unit) == b' ' && at(after_unit + 1).is_ascii_alphabetic() {
+                self.streets
+                    .on_any_case(text, widen(text, start, start + 90), out);
             }
         }
         if (2..=3).contains(&len) && !glued_before {
@@ -530,6 +630,7 @@ impl Detectors {
                 let win = widen(text, start.saturating_sub(32), end + 40);
                 self.scan_numeric_ages(text, win, out);
                 self.scan_word_ages(text, win, out);
+                self.ages.scan(text, win, out);
             }
         }
     }
@@ -625,9 +726,42 @@ impl Detectors {
         }
     }
 
+    /// An e-mail address written to dodge filters ("jane.doe [at] gmail [dot] com"),
+    /// found from "at" in brackets, "dot" or a webmail name.
+    pub(crate) fn on_obfuscated_email(&self, text: &str, word_start: usize, out: &mut Vec<RawHit>) {
+        let win = widen(text, word_start.saturating_sub(40), word_start + 40);
+        for m in find_in(&self.email_obfuscated, text, win) {
+            let plain = !m.text.contains(['[', '(', '{']) && !contains_ci(m.text, " dot ");
+            let webmail = [
+                "gmail",
+                "yahoo",
+                "hotmail",
+                "outlook",
+                "aol",
+                "icloud",
+                "protonmail",
+            ]
+            .iter()
+            .any(|w| contains_ci(m.text, w));
+            // "find us at cdc.gov" is an address for a web page, not a mailbox.
+            if plain && !webmail {
+                continue;
+            }
+            let domain = m
+                .text
+                .rsplit(['@', ']', ')', '}', ' '])
+                .next()
+                .unwrap_or("");
+            if self.domain_allowed(domain) {
+                continue;
+            }
+            out.push(RawHit::new(PhiFamily::Email, m.start, m.end));
+        }
+    }
+
     /// "PO Box 123", found from the word "box".
     pub(crate) fn on_box(&self, text: &str, word_start: usize, out: &mut Vec<RawHit>) {
-        let win = widen(text, word_start.saturating_sub(16), word_start + 16);
+        let win = widen(text, word_start.saturating_sub(16), word_start + 32);
         for m in find_in(&self.po_box, text, win) {
             out.push(RawHit::new(PhiFamily::StreetAddress, m.start, m.end));
         }
@@ -645,8 +779,19 @@ impl Detectors {
             DateKeyword::Label => &self.date_label,
             DateKeyword::Born => &self.date_born,
             DateKeyword::Event => &self.date_event,
+            DateKeyword::Possessive => &self.date_possessive,
+            DateKeyword::Spanish => &self.date_spanish,
         };
-        for m in find_in(regex, text, widen(text, word_start, word_start + 96)) {
+        // The possessive and "dado de alta" come before the trigger word.
+        let from = match kind {
+            DateKeyword::Possessive | DateKeyword::Spanish => word_start.saturating_sub(12),
+            _ => word_start,
+        };
+        for m in find_in(regex, text, widen(text, from, word_start + 96)) {
+            // "2/3 of the patients": a fraction, not a date.
+            if window_after(text, m.end, 3) == " of" {
+                continue;
+            }
             let start = date_start(m.text).map_or(m.start, |i| m.start + i);
             let after = window_after(text, m.end, 32).trim_start();
             // "born in 2019 or later", "born 1945 through 1965": a cohort, not a person.
@@ -747,10 +892,12 @@ impl Detectors {
 
     fn scan_phone_keyword(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
         for m in find_in(&self.phone_keyword, text, win) {
-            let number_start = m
-                .text
-                .rfind(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
-                .map_or(m.start, |i| m.start + i + 1);
+            // The gap after the phone word holds no digit: the number starts at the first.
+            let first_digit = m.text.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+            let plus = usize::from(
+                first_digit > 0 && m.text.get(first_digit - 1..first_digit) == Some("+"),
+            );
+            let number_start = m.start + first_digit - plus;
             if char_after(text, m.end) == Some('-') {
                 continue;
             }
@@ -913,6 +1060,11 @@ impl Detectors {
 
     fn scan_word_ages(&self, text: &str, win: Window, out: &mut Vec<RawHit>) {
         for m in find_in(&self.age_words, text, win) {
+            if (m.text.ends_with("años") || m.text.ends_with("anos"))
+                && super::ages::spanish_group(text, m.start, m.end)
+            {
+                continue;
+            }
             let noun = next_word(text, m.end).unwrap_or("");
             // "is ninety percent effective", "turned one hundred degrees".
             let not_age = [
@@ -984,6 +1136,28 @@ fn is_age_group(text: &str, end: usize) -> bool {
     }
     let unit = next_word(text, end).unwrap_or("");
     in_sorted(AGE_UNITS, unit)
+}
+
+/// Whether a ZIP label or a state's two capitals come just before byte `start` ("ZIP
+/// 606121234", "Chicago, IL 606401122", "código postal 60623").
+fn zip_cue_before(text: &str, start: usize) -> bool {
+    let before = window_before(text, start, 24);
+    let lower = before.to_ascii_lowercase();
+    if ["zip", "postal", "c.p.", "address", "mail"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return true;
+    }
+    let trimmed = before.trim_end_matches([' ', ',']);
+    let bytes = trimmed.as_bytes();
+    let n = bytes.len();
+    n >= 2
+        && bytes
+            .get(n - 2..)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_uppercase))
+        && (n == 2 || bytes.get(n - 3).is_some_and(|b| !b.is_ascii_alphanumeric()))
+        && n < before.len()
 }
 
 /// Whether the match at `start..end` is glued to more digits ("1-123-45-6789-0").
@@ -1059,7 +1233,7 @@ fn date_start(matched: &str) -> Option<usize> {
 
 /// The identifier token following a keyword: the first token containing a digit within
 /// `max_gap` bytes, not crossing a sentence end; letters glued to its digits belong to it.
-fn identifier_after(text: &str, from: usize, max_gap: usize) -> Option<(usize, usize)> {
+pub(crate) fn identifier_after(text: &str, from: usize, max_gap: usize) -> Option<(usize, usize)> {
     let rest = text.get(from..)?;
     let mut digit_at = None;
     let mut prev = ' ';
@@ -1110,7 +1284,7 @@ fn identifier_after(text: &str, from: usize, max_gap: usize) -> Option<(usize, u
 
 /// Whether a keyword-anchored token looks like an identifier rather than a count, a
 /// year or a phone number: at least four digits, and not a bare year.
-fn is_identifier(token: &str, reject_phone_shaped: bool) -> bool {
+pub(crate) fn is_identifier(token: &str, reject_phone_shaped: bool) -> bool {
     let digits = digit_count(token);
     let letters = token.bytes().filter(u8::is_ascii_alphabetic).count();
     if digits < 4 {
@@ -1124,8 +1298,11 @@ fn is_identifier(token: &str, reject_phone_shaped: bool) -> bool {
 }
 
 /// Shape checks on a street-address match that the regex cannot express.
-fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
+pub(crate) fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
     let matched = text.get(start..end).unwrap_or("");
+    if public_venue_before(text, start) {
+        return false;
+    }
     // "I-90 Kennedy Expressway", "1,200 Park Ave", "COVID-19 Drive": not a house number.
     if let Some(c) = char_before(text, start) {
         if matches!(c, '-' | '#' | '/' | '.' | '$') {
@@ -1179,6 +1356,62 @@ fn plausible_street_address(text: &str, start: usize, end: usize) -> bool {
         previous = bare;
     }
     true
+}
+
+/// Places open to the public whose address an alert gives ("the clinic at 1500 S
+/// Fairfield Ave", "centro de enfriamiento en Calle Olmo 42").
+const VENUES: &[&str] = &[
+    "biblioteca",
+    "building",
+    "center",
+    "centre",
+    "centro",
+    "church",
+    "clinic",
+    "clinica",
+    "college",
+    "department",
+    "edificio",
+    "escuela",
+    "event",
+    "fair",
+    "feria",
+    "hospital",
+    "iglesia",
+    "library",
+    "location",
+    "locations",
+    "office",
+    "oficina",
+    "parque",
+    "pharmacy",
+    "school",
+    "shelter",
+    "site",
+    "sitio",
+    "station",
+];
+
+/// Words that put a person at the address, whatever else is there ("the patient at").
+const PERSONAL: &[&str] = &[
+    "casa", "family", "familia", "found", "her", "his", "home", "house", "lives", "paciente",
+    "patient", "resident", "su", "vive",
+];
+
+/// Whether the clause before an address at `start` introduces a public venue and no
+/// person ("Cooling center at 4314 S Cottage Grove Ave").
+fn public_venue_before(text: &str, start: usize) -> bool {
+    let before = window_before(text, start, 40);
+    let cut = before
+        .rfind(['.', '!', '?', ';', '\n'])
+        .map_or(0, |i| i + 1);
+    let clause = before.get(cut..).unwrap_or("");
+    let words = || {
+        clause
+            .split(|c: char| !c.is_alphabetic())
+            .filter(|w| !w.is_empty())
+    };
+    words().any(|w| in_sorted(VENUES, w)) && !words().any(|w| in_sorted(PERSONAL, w))
 }
 
 fn is_street_suffix(word: &str) -> bool {

@@ -40,13 +40,22 @@ pub enum PhiFamily {
     IpAddress,
     /// An age over 89.
     Age,
+    /// A vehicle identifier: a licence plate or a VIN.
+    VehicleIdentifier,
+    /// A medical device's serial or lot number (pacemaker, pump, implant, CPAP).
+    DeviceIdentifier,
+    /// A driver's or professional licence number, or a certificate number (birth, death).
+    LicenseNumber,
+    /// A biometric identifier: fingerprints, retina or iris scans, voiceprints, DNA
+    /// profiles, face recognition of an identifiable person.
+    Biometric,
     /// A match of an organisation-defined pattern.
     Custom,
 }
 
 impl PhiFamily {
     /// Every family, in declaration order.
-    pub const ALL: [PhiFamily; 15] = [
+    pub const ALL: [PhiFamily; 19] = [
         PhiFamily::Name,
         PhiFamily::Date,
         PhiFamily::Phone,
@@ -61,6 +70,10 @@ impl PhiFamily {
         PhiFamily::Url,
         PhiFamily::IpAddress,
         PhiFamily::Age,
+        PhiFamily::VehicleIdentifier,
+        PhiFamily::DeviceIdentifier,
+        PhiFamily::LicenseNumber,
+        PhiFamily::Biometric,
         PhiFamily::Custom,
     ];
 
@@ -81,6 +94,10 @@ impl PhiFamily {
             PhiFamily::Url => "url",
             PhiFamily::IpAddress => "ip_address",
             PhiFamily::Age => "age",
+            PhiFamily::VehicleIdentifier => "vehicle_identifier",
+            PhiFamily::DeviceIdentifier => "device_identifier",
+            PhiFamily::LicenseNumber => "license_number",
+            PhiFamily::Biometric => "biometric",
             PhiFamily::Custom => "custom",
         }
     }
@@ -104,6 +121,12 @@ impl PhiFamily {
             PhiFamily::Url => "a URL outside the organisation's allowed domains",
             PhiFamily::IpAddress => "an IP address",
             PhiFamily::Age => "an age over 89",
+            PhiFamily::VehicleIdentifier => "a vehicle identifier (licence plate or VIN)",
+            PhiFamily::DeviceIdentifier => "a medical device's serial or lot number",
+            PhiFamily::LicenseNumber => "a licence or certificate number",
+            PhiFamily::Biometric => {
+                "a biometric identifier (fingerprint, retina or iris scan, voiceprint, DNA profile, face)"
+            }
             PhiFamily::Custom => "a match of an organisation-defined pattern",
         }
     }
@@ -117,7 +140,7 @@ impl fmt::Display for PhiFamily {
 
 /// A string that names no [`PhiFamily`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown PHI family `{0}` (expected one of: name, date, phone, fax, email, ssn, medical_record_number, health_plan_number, account_number, street_address, zip_code, url, ip_address, age, custom)")]
+#[error("unknown PHI family `{0}` (expected one of: name, date, phone, fax, email, ssn, medical_record_number, health_plan_number, account_number, street_address, zip_code, url, ip_address, age, vehicle_identifier, device_identifier, license_number, biometric, custom)")]
 pub struct UnknownPhiFamily(pub String);
 
 impl FromStr for PhiFamily {

@@ -161,17 +161,150 @@ pub(crate) fn next_word(text: &str, i: usize) -> Option<&str> {
     (end > 0).then(|| tail.get(..end)).flatten()
 }
 
-/// Whether `word`, lower-cased (ASCII), is in `sorted`, a sorted list of lower-case words.
-/// Words longer than 24 bytes are in no list.
+/// Whether `word`, lower-cased and with accents folded ([`fold`]), is in `sorted`, a
+/// sorted list of lower-case ASCII words. Words longer than 24 bytes are in no list.
 pub(crate) fn in_sorted(sorted: &[&str], word: &str) -> bool {
     let mut buf = [0u8; 24];
-    let Some(lower) = buf.get_mut(..word.len()) else {
+    let Some(folded) = fold(word, &mut buf) else {
         return false;
     };
-    for (dst, src) in lower.iter_mut().zip(word.bytes()) {
-        *dst = src.to_ascii_lowercase();
-    }
     sorted
-        .binary_search_by(|probe| probe.as_bytes().cmp(lower))
+        .binary_search_by(|probe| compare(probe.as_bytes(), folded))
         .is_ok()
+}
+
+/// Byte-wise order of two short slices, compared in a loop: for words of a few bytes
+/// this is cheaper than a call to `memcmp`.
+fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// `word` in lower-case ASCII, with the accents of Latin letters folded ("Núñez" ->
+/// "nunez", "Łukasz" -> "lukasz"), written into `buf`; `None` if it does not fit or
+/// has a non-ASCII character with no ASCII letter to fold to.
+pub(crate) fn fold<'b>(word: &str, buf: &'b mut [u8; 24]) -> Option<&'b [u8]> {
+    let mut n = 0;
+    for c in word.chars() {
+        let b = if c.is_ascii() {
+            c.to_ascii_lowercase() as u8
+        } else {
+            fold_char(c)?
+        };
+        *buf.get_mut(n)? = b;
+        n += 1;
+    }
+    buf.get(..n)
+}
+
+/// The ASCII letter a Latin letter with a diacritic folds to, lower case.
+pub(crate) fn fold_char(c: char) -> Option<u8> {
+    let folded = match c.to_lowercase().next().unwrap_or(c) {
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ą' | 'ă' => b'a',
+        'ç' | 'ć' | 'č' => b'c',
+        'ď' | 'đ' => b'd',
+        'é' | 'è' | 'ê' | 'ë' | 'ę' | 'ě' => b'e',
+        'ğ' => b'g',
+        'í' | 'ì' | 'î' | 'ï' | 'ı' => b'i',
+        'ł' => b'l',
+        'ñ' | 'ń' | 'ň' => b'n',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' | 'ő' => b'o',
+        'ř' => b'r',
+        'ś' | 'š' | 'ş' | 'ș' => b's',
+        'ť' | 'ț' => b't',
+        'ú' | 'ù' | 'û' | 'ü' | 'ů' | 'ű' => b'u',
+        'ý' | 'ÿ' => b'y',
+        'ź' | 'ż' | 'ž' => b'z',
+        '\u{2019}' => b'\'',
+        _ => return None,
+    };
+    Some(folded)
+}
+
+/// The bounds of the sentence around byte `i`: from just after the previous `.`, `!`,
+/// `?`, `;` or newline that ends a sentence (not the dot of "Dr." or "J.") to the next
+/// one, at most 300 bytes either way.
+pub(crate) fn sentence_bounds(text: &str, i: usize) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    let at = |k: usize| bytes.get(k).copied().unwrap_or(b' ');
+    let ends_sentence = |k: usize| match at(k) {
+        b'!' | b'?' | b';' | b'\n' => true,
+        b'.' => {
+            let followed = at(k + 1).is_ascii_whitespace() || k + 1 >= bytes.len();
+            followed && !is_abbreviation(previous_word(text, k).unwrap_or(""))
+        }
+        _ => false,
+    };
+    let floor = i.saturating_sub(300);
+    let mut start = i.min(bytes.len());
+    while start > floor && !ends_sentence(start - 1) {
+        start -= 1;
+    }
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let ceiling = i.saturating_add(300).min(bytes.len());
+    let mut end = i.min(bytes.len());
+    while end < ceiling && !ends_sentence(end) {
+        end += 1;
+    }
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (start, end.max(start))
+}
+
+/// Abbreviations whose dot does not end a sentence ("Dr.", "Mrs.", "St.", "Sra.", "J.").
+fn is_abbreviation(word: &str) -> bool {
+    word.chars().count() == 1
+        || in_sorted(
+            &[
+                "apt", "av", "avda", "dr", "dra", "jr", "mr", "mrs", "ms", "mx", "no", "pt", "sr",
+                "sra", "srta", "st", "ste", "vs",
+            ],
+            word,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_sentence_holds_its_offset_and_lies_on_char_boundaries(
+            text in r"([A-Za-z]{1,6}|Dr\.|J\.|[ .!?;\n]|é|ñ|😊){0,40}",
+            at in 0usize..200,
+        ) {
+            let i = at.min(text.len());
+            let (start, end) = sentence_bounds(&text, i);
+            prop_assert!(start <= end && end <= text.len());
+            prop_assert!(text.is_char_boundary(start) && text.is_char_boundary(end));
+            let i = (0..=i).rev().find(|k| text.is_char_boundary(*k)).unwrap_or(0);
+            prop_assert!(start <= i && i <= end.max(start));
+        }
+
+        #[test]
+        fn folding_gives_lower_case_ascii_or_nothing(word in r"\PC{0,30}") {
+            let mut buf = [0u8; 24];
+            if let Some(folded) = fold(&word, &mut buf) {
+                prop_assert!(folded.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase()));
+                prop_assert!(folded.len() == word.chars().count());
+            }
+        }
+    }
+
+    #[test]
+    fn accents_fold_and_abbreviation_dots_do_not_end_a_sentence() {
+        let mut buf = [0u8; 24];
+        assert_eq!(fold("Núñez", &mut buf), Some(&b"nunez"[..]));
+        let text = "Dr. Ana Brito is here. J. Okafor too.";
+        assert_eq!(sentence_bounds(text, 5), (0, 21));
+        assert_eq!(sentence_bounds(text, 25), (22, 36));
+    }
 }

@@ -1,9 +1,18 @@
 //! Person names in patient context. Names have no shape, so this is a heuristic: a
-//! capitalised name run next to a patient-context trigger ("patient X", "Mrs. X",
-//! "X was admitted", "X, a 92-year-old"), minus clinicians ("Dr. X"), staff credits,
-//! organisations, places, calendar words and headline capitalisation.
+//! name run next to a patient-context trigger ("patient X", "Mrs. X", "X was admitted",
+//! "X, a 92-year-old"), minus clinicians, staff credits, organisations, places, calendar
+//! words and headline capitalisation; `context` finds names with no cue word near words
+//! about someone's care, with the `given` names gazetteer and the word `lists`.
+
+mod context;
+mod given;
+mod lists;
 
 use regex::Regex;
+
+use lists::{CREDENTIALS, INSTITUTION, STAFF_ROLE, STAFF_TITLE, STOP};
+
+pub(crate) use given::GivenNames;
 
 use super::detectors::RawHit;
 use super::family::PhiFamily;
@@ -19,540 +28,17 @@ use super::text::{
 pub(crate) struct NameDetector {
     /// "was admitted", "tested positive", ", a 45-year-old", "'s surgery", ...
     after_name: Regex,
+    /// Given names, for names with no cue word next to them.
+    given: GivenNames,
 }
-
-/// Words that are never the first word of a name: function words, calendar words and
-/// the capitalised common nouns of headlines ("Patient Safety Week", "Patient Portal").
-const STOP: &[&str] = &[
-    "a",
-    "about",
-    "access",
-    "advisory",
-    "advocacy",
-    "advocate",
-    "advocates",
-    "after",
-    "afternoon",
-    "air",
-    "alert",
-    "alerts",
-    "all",
-    "also",
-    "an",
-    "and",
-    "any",
-    "anyone",
-    "appointment",
-    "appointments",
-    "apr",
-    "april",
-    "are",
-    "area",
-    "areas",
-    "as",
-    "at",
-    "aug",
-    "august",
-    "autumn",
-    "be",
-    "bed",
-    "beds",
-    "been",
-    "before",
-    "boil",
-    "but",
-    "by",
-    "call",
-    "can",
-    "capacity",
-    "care",
-    "census",
-    "chart",
-    "charts",
-    "checklist",
-    "clinic",
-    "clinics",
-    "cold",
-    "community",
-    "confidentiality",
-    "congratulations",
-    "count",
-    "counts",
-    "covid",
-    "data",
-    "day",
-    "day's",
-    "dec",
-    "december",
-    "died",
-    "dies",
-    "do",
-    "doctors",
-    "each",
-    "education",
-    "emergency",
-    "entrance",
-    "evening",
-    "every",
-    "everyone",
-    "experience",
-    "fall",
-    "families",
-    "family",
-    "feb",
-    "february",
-    "feedback",
-    "find",
-    "first",
-    "five",
-    "flow",
-    "flu",
-    "for",
-    "form",
-    "forms",
-    "four",
-    "friday",
-    "from",
-    "get",
-    "group",
-    "groups",
-    "guidance",
-    "guide",
-    "guidelines",
-    "happy",
-    "has",
-    "have",
-    "he",
-    "heat",
-    "her",
-    "here",
-    "his",
-    "hotline",
-    "how",
-    "hurricane",
-    "i",
-    "id",
-    "if",
-    "immediate",
-    "in",
-    "info",
-    "information",
-    "intake",
-    "into",
-    "is",
-    "it",
-    "its",
-    "jan",
-    "january",
-    "join",
-    "jul",
-    "july",
-    "jun",
-    "june",
-    "keep",
-    "last",
-    "learn",
-    "line",
-    "list",
-    "lists",
-    "load",
-    "local",
-    "main",
-    "many",
-    "mar",
-    "march",
-    "may",
-    "measles",
-    "meet",
-    "monday",
-    "month",
-    "more",
-    "morning",
-    "most",
-    "must",
-    "my",
-    "name",
-    "names",
-    "national",
-    "new",
-    "next",
-    "night",
-    "no",
-    "nobody",
-    "none",
-    "not",
-    "note",
-    "notice",
-    "nov",
-    "november",
-    "now",
-    "number",
-    "numbers",
-    "nurses",
-    "oct",
-    "october",
-    "of",
-    "officials",
-    "old",
-    "on",
-    "one",
-    "only",
-    "or",
-    "our",
-    "out",
-    "outcome",
-    "outcomes",
-    "parking",
-    "plant",
-    "please",
-    "portal",
-    "privacy",
-    "public",
-    "quality",
-    "read",
-    "record",
-    "records",
-    "registration",
-    "resource",
-    "resources",
-    "rights",
-    "room",
-    "rooms",
-    "safety",
-    "said",
-    "sample",
-    "samples",
-    "satisfaction",
-    "saturday",
-    "says",
-    "second",
-    "see",
-    "sep",
-    "sept",
-    "september",
-    "service",
-    "services",
-    "several",
-    "she",
-    "shelter",
-    "should",
-    "so",
-    "some",
-    "someone",
-    "spotlight",
-    "spring",
-    "staff",
-    "status",
-    "stay",
-    "stories",
-    "storm",
-    "story",
-    "such",
-    "summary",
-    "summer",
-    "sunday",
-    "supply",
-    "support",
-    "surge",
-    "survey",
-    "system",
-    "test",
-    "testing",
-    "tests",
-    "than",
-    "thank",
-    "thanks",
-    "that",
-    "the",
-    "their",
-    "them",
-    "then",
-    "there",
-    "these",
-    "they",
-    "third",
-    "this",
-    "those",
-    "three",
-    "thursday",
-    "times",
-    "to",
-    "today",
-    "tomorrow",
-    "tonight",
-    "transport",
-    "transportation",
-    "tropical",
-    "tuesday",
-    "two",
-    "under",
-    "unit",
-    "units",
-    "up",
-    "update",
-    "updates",
-    "urgent",
-    "us",
-    "vaccination",
-    "vaccine",
-    "vaccines",
-    "visit",
-    "visiting",
-    "visitor",
-    "visitors",
-    "voices",
-    "volume",
-    "volumes",
-    "wait",
-    "warning",
-    "was",
-    "watch",
-    "water",
-    "we",
-    "wednesday",
-    "week",
-    "week's",
-    "welcome",
-    "wellness",
-    "were",
-    "what",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "why",
-    "will",
-    "winter",
-    "with",
-    "would",
-    "year",
-    "yes",
-    "yesterday",
-    "you",
-    "your",
-    "zero",
-    "zone",
-];
-
-/// Words that make a capitalised run an organisation or a place, never a patient.
-const INSTITUTION: &[&str] = &[
-    "agency",
-    "airport",
-    "alliance",
-    "arena",
-    "association",
-    "authority",
-    "authority's",
-    "avenue",
-    "bay",
-    "beach",
-    "board",
-    "boulevard",
-    "building",
-    "campus",
-    "center",
-    "centre",
-    "children's",
-    "childrens",
-    "church",
-    "city",
-    "city's",
-    "clinic",
-    "coalition",
-    "college",
-    "commission",
-    "committee",
-    "company",
-    "corp",
-    "council",
-    "county",
-    "county's",
-    "creek",
-    "department",
-    "department's",
-    "dept",
-    "district",
-    "drive",
-    "field",
-    "foundation",
-    "general",
-    "group",
-    "hall",
-    "harbor",
-    "health",
-    "healthcare",
-    "heights",
-    "hospital",
-    "hospital's",
-    "hospitals",
-    "inc",
-    "institute",
-    "island",
-    "lab",
-    "laboratory",
-    "labs",
-    "lake",
-    "library",
-    "llc",
-    "main",
-    "mall",
-    "market",
-    "medical",
-    "memorial",
-    "network",
-    "office",
-    "partners",
-    "pharmacy",
-    "plant",
-    "plaza",
-    "pool",
-    "program",
-    "public",
-    "regional",
-    "reservoir",
-    "river",
-    "road",
-    "saint",
-    "school",
-    "schools",
-    "services",
-    "shelter",
-    "society",
-    "square",
-    "st",
-    "stadium",
-    "state",
-    "station",
-    "street",
-    "supply",
-    "system",
-    "system's",
-    "systems",
-    "team",
-    "terminal",
-    "tower",
-    "township",
-    "unit",
-    "university",
-    "village",
-    "ward",
-    "water",
-    "zoo",
-];
-
-/// Titles of clinicians, staff and officials: a name after one of these is not a patient.
-const STAFF_TITLE: &[&str] = &[
-    "alderman",
-    "alderwoman",
-    "anesthesiologist",
-    "brother",
-    "captain",
-    "cardiologist",
-    "chair",
-    "chaplain",
-    "chief",
-    "coach",
-    "commissioner",
-    "director",
-    "doctor",
-    "dr",
-    "epidemiologist",
-    "father",
-    "governor",
-    "judge",
-    "lt",
-    "mayor",
-    "md",
-    "np",
-    "nurse",
-    "officer",
-    "pa",
-    "paramedic",
-    "pastor",
-    "pharmacist",
-    "president",
-    "prof",
-    "professor",
-    "rep",
-    "representative",
-    "rev",
-    "reverend",
-    "rn",
-    "secretary",
-    "senator",
-    "sgt",
-    "sister",
-    "superintendent",
-    "surgeon",
-    "therapist",
-];
-
-/// Roles in an appositive after a title ("Ms. Alvarez, our communications director") that
-/// make the named person staff, not a patient.
-const STAFF_ROLE: &[&str] = &[
-    "administrator",
-    "alderman",
-    "attorney",
-    "ceo",
-    "cfo",
-    "chair",
-    "chaplain",
-    "chief",
-    "commissioner",
-    "coo",
-    "coordinator",
-    "counsel",
-    "director",
-    "doctor",
-    "educator",
-    "epidemiologist",
-    "founder",
-    "governor",
-    "head",
-    "lead",
-    "leader",
-    "liaison",
-    "manager",
-    "mayor",
-    "nurse",
-    "officer",
-    "organiser",
-    "organizer",
-    "pharmacist",
-    "physician",
-    "president",
-    "principal",
-    "representative",
-    "secretary",
-    "senator",
-    "specialist",
-    "spokesman",
-    "spokesperson",
-    "spokeswoman",
-    "staff",
-    "superintendent",
-    "supervisor",
-    "surgeon",
-    "teacher",
-    "team",
-    "therapist",
-    "volunteer",
-];
-
-/// Credentials after a name that make it a clinician ("Anna Reyes, MD").
-const CREDENTIALS: &[&str] = &[
-    "bsn", "crna", "dds", "dnp", "do", "facs", "lpn", "m.d.", "md", "mph", "msn", "np", "pa",
-    "pa-c", "pharmd", "phd", "rn",
-];
 
 /// Whether `word` (ignoring ASCII case and a possessive "'s") is in `list`, which must be
 /// sorted and lower-case (a test checks every list).
-fn in_list(list: &[&str], word: &str) -> bool {
+pub(super) fn in_list(list: &[&str], word: &str) -> bool {
     in_sorted(list, strip_possessive(word))
 }
 
-fn strip_possessive(word: &str) -> &str {
+pub(super) fn strip_possessive(word: &str) -> &str {
     word.strip_suffix("'s")
         .or_else(|| word.strip_suffix("\u{2019}s"))
         .unwrap_or(word)
@@ -560,7 +46,7 @@ fn strip_possessive(word: &str) -> &str {
 
 /// A capitalised word with at least one lower-case letter ("Garcia", "O'Brien",
 /// "McDonald", "Núñez"), not an acronym ("ICU", "COVID").
-fn is_name_word(word: &str) -> bool {
+pub(super) fn is_name_word(word: &str) -> bool {
     let mut chars = word.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -574,7 +60,7 @@ fn is_name_word(word: &str) -> bool {
 }
 
 /// The word starting at byte `i` (letters, apostrophes, inner hyphens).
-fn word_at(text: &str, i: usize) -> Option<(usize, usize)> {
+pub(super) fn word_at(text: &str, i: usize) -> Option<(usize, usize)> {
     let rest = text.get(i..)?;
     let end = rest
         .char_indices()
@@ -585,7 +71,7 @@ fn word_at(text: &str, i: usize) -> Option<(usize, usize)> {
 }
 
 /// The word ending at byte `i`.
-fn word_ending_at(text: &str, i: usize) -> Option<(usize, usize)> {
+pub(super) fn word_ending_at(text: &str, i: usize) -> Option<(usize, usize)> {
     let head = text.get(..i)?;
     let start = head
         .char_indices()
@@ -757,7 +243,14 @@ impl NameDetector {
                 r"|(?:,\s+|\s\()(?:DOB|MRN|date\s+of\s+birth)(?-u:\b)",
                 r"|['’]s\s+(?:diagnosis|surgery|condition|recovery|procedure|test|tests|test\s+results|results|family|treatment|illness|death|cancer|transplant|prognosis|medical|symptoms|infection|case|body|funeral|remains|guardian|parents|caregiver|chart|records|room|bedside|mri|scan|biopsy|bloodwork)(?-u:\b)",
             ))?,
+            given: GivenNames::new(),
         })
+    }
+
+    /// Names with no cue word in `start..end`, a stretch of text next to words about
+    /// someone's care (see [`context`]).
+    pub(crate) fn on_context(&self, text: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
+        context::names_in(&self.given, text, start, end, out);
     }
 
     /// A case-sensitive title word ("Mr", "Mrs", "Ms", "Mx", "Miss", "Mister") at
@@ -800,7 +293,7 @@ impl NameDetector {
     ) {
         let next = next_word(text, end).unwrap_or("");
         let (strong, phrase_end) = match word {
-            b"patient" | b"decedent" => (true, end),
+            b"patient" | b"decedent" | b"paciente" => (true, end),
             b"pt" if char_after(text, end) == Some('.') => (true, end + 1),
             b"son" | b"daughter" | b"wife" | b"husband" | b"mother" | b"father" | b"child"
             | b"grandson" | b"granddaughter" | b"grandmother" | b"grandfather" | b"brother"
@@ -809,6 +302,14 @@ impl NameDetector {
             {
                 (true, word_end_after(text, end))
             }
+            b"hijo" | b"hija" | b"esposa" | b"esposo" | b"madre" | b"padre" | b"nieto"
+            | b"nieta" | b"hermano" | b"hermana" | b"viuda" | b"familia"
+                if next.eq_ignore_ascii_case("de") =>
+            {
+                (true, word_end_after(text, end))
+            }
+            b"llamado" | b"llamada" => (false, end),
+            b"senora" | b"senor" | b"senorita" | b"dona" => (true, end),
             b"name" if next.eq_ignore_ascii_case("is") => (true, word_end_after(text, end)),
             b"name" if char_after(text, end) == Some(':') => (true, end + 1),
             b"resident" | b"client" | b"victim" | b"infant" | b"newborn" | b"toddler"
@@ -870,7 +371,7 @@ fn word_end_after(text: &str, i: usize) -> usize {
 
 /// Whether the sentence around byte `i` is written in title case: at least four words, and
 /// every word longer than three letters capitalised (a headline, not prose about a patient).
-fn in_title_case_sentence(text: &str, i: usize) -> bool {
+pub(super) fn in_title_case_sentence(text: &str, i: usize) -> bool {
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '\n');
     let start = text
         .get(..i)
@@ -896,7 +397,7 @@ fn in_title_case_sentence(text: &str, i: usize) -> bool {
 }
 
 /// Whether byte `i` begins a sentence: text start, or after `.`, `!`, `?`, `:`, a quote or a newline.
-fn at_sentence_start(text: &str, i: usize) -> bool {
+pub(super) fn at_sentence_start(text: &str, i: usize) -> bool {
     let head = text
         .get(..i)
         .unwrap_or("")
@@ -908,30 +409,8 @@ fn at_sentence_start(text: &str, i: usize) -> bool {
 /// after ("Anna Reyes, MD", "Ms. Alvarez, our communications director"), or a quote
 /// attribution before ("said Ms. Alvarez").
 fn is_staff_context(text: &str, start: usize, end: usize) -> bool {
-    let after = window_after(text, end, 64);
-    if let Some(rest) = after
-        .strip_prefix(", ")
-        .or_else(|| after.strip_prefix(" ("))
-    {
-        let credential = rest.split([',', ' ', ')']).next().unwrap_or("");
-        if in_list(CREDENTIALS, credential) {
-            return true;
-        }
-        // Only an appositive describes the person ("Ms. Alvarez, our communications
-        // director"); a clause that goes on with a verb ("..., asked the nurses") does not.
-        let clause = rest.split([',', '.', ';', ')']).next().unwrap_or("");
-        let first = clause.split(' ').next().unwrap_or("");
-        let appositive = ["our", "the", "a", "an", "his", "her", "their", "its", "who"]
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(first))
-            || first.starts_with(char::is_uppercase);
-        let mut described = clause.split(' ').take(6);
-        if appositive
-            && !described.clone().any(|w| starts_with_ci(w, "patient"))
-            && described.any(|w| in_list(STAFF_ROLE, w))
-        {
-            return true;
-        }
+    if described_as_staff(text, end) {
+        return true;
     }
     let before = previous_word(text, start).unwrap_or("");
     matches!(
@@ -940,13 +419,58 @@ fn is_staff_context(text: &str, start: usize, end: usize) -> bool {
     ) && !contains_ci(window_after(text, end, 40), "patient")
 }
 
+/// Whether what follows a name ending at `end` describes a member of staff: a credential
+/// ("Anna Reyes, MD") or an appositive naming a staff role ("Ms. Alvarez, our
+/// communications director").
+pub(super) fn described_as_staff(text: &str, end: usize) -> bool {
+    let after = window_after(text, end, 64);
+    let Some(rest) = after
+        .strip_prefix(", ")
+        .or_else(|| after.strip_prefix(" ("))
+    else {
+        return false;
+    };
+    let credential = rest.split([',', ' ', ')']).next().unwrap_or("");
+    if in_list(CREDENTIALS, credential) {
+        return true;
+    }
+    // Only an appositive describes the person ("Ms. Alvarez, our communications
+    // director"); a clause that goes on with a verb ("..., asked the nurses") does not.
+    let clause = rest.split([',', '.', ';', ')']).next().unwrap_or("");
+    let first = clause.split(' ').next().unwrap_or("");
+    let appositive = [
+        "our", "the", "a", "an", "his", "her", "their", "its", "who", "nuestra", "nuestro", "la",
+        "el", "una", "un",
+    ]
+    .iter()
+    .any(|d| d.eq_ignore_ascii_case(first))
+        || first.starts_with(char::is_uppercase);
+    let mut described = clause.split(' ').take(6);
+    appositive
+        && !described
+            .clone()
+            .any(|w| starts_with_ci(w, "patient") || starts_with_ci(w, "paciente"))
+        && described.any(|w| in_list(STAFF_ROLE, w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn word_lists_are_sorted_lower_case_and_unique_for_binary_search() {
-        for list in [STOP, INSTITUTION, STAFF_TITLE, STAFF_ROLE, CREDENTIALS] {
+        for list in [
+            STOP,
+            INSTITUTION,
+            STAFF_TITLE,
+            STAFF_ROLE,
+            CREDENTIALS,
+            lists::NOT_SURNAME,
+            lists::NAME_PARTICLES,
+            lists::PLACE_BEFORE,
+            lists::SPEAKER_BEFORE,
+            lists::KNOWN_PLACES,
+        ] {
             assert!(
                 list.windows(2).all(|w| w[0] < w[1]),
                 "unsorted or duplicate: {list:?}"
