@@ -22,7 +22,6 @@
 use dashmap::{DashMap, DashSet};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock};
 use tocsin_connector::descriptor::SettingKind::{self, Bool, List, Number, Text};
 use tocsin_connector::http::{HttpClient, HttpLimits};
@@ -288,7 +287,7 @@ impl BuiltFrom {
         BuiltFrom {
             disabled: record.status == AccountStatus::Disabled,
             sandbox: record.sandbox,
-            platform: record.platform.clone(),
+            platform: record.platform.as_str().to_string(),
             handle: record.handle.clone(),
             settings: record.settings.to_string(),
             sealed: record.secret_sealed.clone(),
@@ -434,7 +433,8 @@ impl AccountVault {
     ) -> Result<AccountRecord, AccountError> {
         let settings = self.check(account)?;
         let row = NewAccount {
-            platform: account.platform.as_str().to_string(),
+            platform: account.platform,
+            stands_for: None,
             handle: account.handle.trim().to_string(),
             display_name: account.display_name.trim().to_string(),
             sandbox: false,
@@ -454,7 +454,7 @@ impl AccountVault {
             Ok(id) => id,
             Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                 return Err(AccountError::Taken {
-                    platform: row.platform,
+                    platform: row.platform.as_str().to_string(),
                     handle: row.handle,
                 });
             }
@@ -491,8 +491,7 @@ impl AccountVault {
         if record.status == AccountStatus::Disabled {
             return Err(StoreError::Conflict(format!("account {id} is disabled")).into());
         }
-        let platform = Platform::from_str(&record.platform)
-            .ok()
+        let platform = Some(record.platform)
             .filter(|p| descriptor(*p).is_some())
             .ok_or_else(|| {
                 invalid(
@@ -539,15 +538,14 @@ impl AccountVault {
                 connector: Arc::new(SandboxConnector::standing_for(
                     &record.id.to_string(),
                     self.sandbox.clone(),
-                    crate::catalog::stand_in(&record.handle),
+                    crate::catalog::text_platform(record.platform, record.stands_for),
                 )),
                 host: "sandbox".into(),
             });
         }
-        let (platform, d) = Platform::from_str(&record.platform)
-            .ok()
-            .and_then(|p| descriptor(p).map(|d| (p, d)))
-            .ok_or_else(|| NotConnected::UnknownPlatform(record.platform.clone()))?;
+        let platform = record.platform;
+        let d = descriptor(platform)
+            .ok_or_else(|| NotConnected::UnknownPlatform(platform.as_str().to_string()))?;
         let secret = match &record.secret_sealed {
             Some(sealed) => Some(
                 self.open_secret(record.id, sealed)
@@ -702,7 +700,7 @@ impl AccountVault {
             }
             out.push(Connection {
                 id: record.id,
-                platform: record.platform,
+                platform: record.platform.as_str().to_string(),
                 handle: record.handle,
                 outcome,
             });

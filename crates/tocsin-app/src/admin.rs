@@ -13,7 +13,6 @@ use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
 
 use crate::accounts::NewPlatformAccount;
-use crate::catalog::stand_in;
 use crate::error::{AppError, AppResult};
 use crate::people::{Caller, Permission, Role, TotpEnrolment};
 use crate::Authed;
@@ -194,7 +193,7 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
     AccountView {
         oauth: None,
         id: a.id,
-        stands_for: a.sandbox.then(|| stand_in(&a.handle).as_str().to_string()),
+        stands_for: a.stands_for.map(|p| p.as_str().to_string()),
         connected: app.0.routes.get(a.id).is_some(),
         breaker: app.0.dispatcher.breaker_state(a.id),
         status: a.status.as_str(),
@@ -202,7 +201,7 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
         not_connected: app.0.vault.not_connected(a.id).map(|why| why.to_string()),
         secret_stored: a.secret_sealed.is_some(),
         secret_updated_at: a.secret_updated_at,
-        platform: a.platform,
+        platform: a.platform.as_str().to_string(),
         handle: a.handle,
         display_name: a.display_name,
         sandbox: a.sandbox,
@@ -325,7 +324,8 @@ pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppRes
         .add(
             who.user(),
             &NewAccount {
-                platform: "sandbox".into(),
+                platform: Platform::Sandbox,
+                stands_for: Some(stands_for),
                 handle: handle.clone(),
                 display_name: display_name.to_string(),
                 sandbox: true,

@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr as _;
 use tocsin_domain::approval::Blocker;
 use tocsin_domain::compose::{ComposeError, ComposeOptions, ComposedStep};
 use tocsin_domain::playbook::Playbook;
@@ -29,14 +28,13 @@ pub struct Target {
     pub sandbox: bool,
 }
 
-/// The platform a sandbox account stands in for, from its handle
-/// (`sandbox:<platform>[:<anything>]`); plain sandbox otherwise.
-pub fn stand_in(handle: &str) -> Platform {
-    handle
-        .strip_prefix("sandbox:")
-        .and_then(|rest| rest.split(':').next())
-        .and_then(|p| Platform::from_str(p).ok())
-        .unwrap_or(Platform::Sandbox)
+/// The platform whose text an account gets: its own, or for a sandbox account the one
+/// it stands in for (plain sandbox when it stands for none).
+pub fn text_platform(platform: Platform, stands_for: Option<Platform>) -> Platform {
+    match platform {
+        Platform::Sandbox => stands_for.unwrap_or(Platform::Sandbox),
+        own => own,
+    }
 }
 
 /// The accounts a message goes to: every connected account for a real message, only
@@ -49,11 +47,7 @@ pub async fn targets(app: &Tocsin, exercise: bool) -> AppResult<Vec<Target>> {
         .filter(|a| app.0.routes.get(a.id).is_some())
         .map(|a| Target {
             account_id: a.id,
-            platform: if a.sandbox {
-                stand_in(&a.handle)
-            } else {
-                Platform::from_str(&a.platform).unwrap_or(Platform::Sandbox)
-            },
+            platform: text_platform(a.platform, a.stands_for),
             sandbox: a.sandbox,
         })
         .collect())

@@ -51,7 +51,7 @@ impl From<&ConversationPost> for ConversationPostView {
             id: p.id,
             session_id: p.session_id,
             source: SourceView {
-                platform: p.platform.clone(),
+                platform: p.platform.as_str().to_string(),
                 instance: p.source_instance.clone(),
             },
             remote_id: p.remote_id.clone(),

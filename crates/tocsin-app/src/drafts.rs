@@ -13,7 +13,7 @@ use tocsin_audit::AuditEvent;
 use tocsin_domain::approval::{
     decide, Action, Actor, Blocker, ConsentCheck, DraftFacts, DraftState, Override, Transition,
 };
-use tocsin_domain::playbook::Playbook;
+use tocsin_domain::playbook::{Playbook, TextTarget};
 use tocsin_store::outbox::Placement;
 use tocsin_store::WorkflowDraft;
 use tocsin_store::{NewDraft, NewMessage, RenderedVariant};
@@ -27,7 +27,7 @@ use crate::Authed;
 use crate::Tocsin;
 
 /// The target name under which a draft's headline is stored beside its variants.
-pub const HEADLINE_TARGET: &str = "headline";
+pub const HEADLINE_TARGET: TextTarget = TextTarget::Headline;
 
 /// What a draft keeps of its inputs (`drafts.variables_json`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -77,7 +77,7 @@ fn summary_of(d: &WorkflowDraft) -> DraftSummary {
         id: d.id,
         playbook: d.playbook_id.clone(),
         step: d.step_id.clone(),
-        state: d.state.clone(),
+        state: d.state.as_str().to_string(),
         exercise: d.exercise,
         created_by: d.created_by.clone(),
         updated_at: d.updated_at,
@@ -90,7 +90,7 @@ fn stored_variants(d: &WorkflowDraft) -> Vec<RenderedVariant> {
     d.variants
         .iter()
         .map(|v| RenderedVariant {
-            platform: v.platform.clone(),
+            target: v.target,
             body: v.body.clone().unwrap_or_default(),
         })
         .collect()
@@ -117,16 +117,16 @@ impl Assessed {
         let stored = stored_variants(&self.draft);
         let headline = stored
             .iter()
-            .find(|v| v.platform == HEADLINE_TARGET)
+            .find(|v| v.target == HEADLINE_TARGET)
             .map(|v| v.body.clone())
             .unwrap_or_default();
         let variants = match &self.preview {
             Some(p) if !self.stale() => p.variants.clone(),
             _ => stored
                 .iter()
-                .filter(|v| v.platform != HEADLINE_TARGET)
+                .filter(|v| v.target != HEADLINE_TARGET)
                 .map(|v| VariantView {
-                    target: v.platform.clone(),
+                    target: v.target.to_string(),
                     text: v.body.clone(),
                     count: None,
                     limit: None,
@@ -156,17 +156,7 @@ impl Assessed {
     }
 
     fn state(&self) -> DraftState {
-        parse_state(&self.draft.state)
-    }
-}
-
-fn parse_state(s: &str) -> DraftState {
-    match s {
-        "submitted" => DraftState::Submitted,
-        "changes_requested" => DraftState::ChangesRequested,
-        "published" => DraftState::Published,
-        "withdrawn" => DraftState::Withdrawn,
-        _ => DraftState::Draft,
+        self.draft.state
     }
 }
 
@@ -345,7 +335,10 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         }
         exercise = exercise || session.exercise;
         let published = app.0.store.live_sessions().messages(session_id).await?;
-        let posts = published.iter().filter(|m| m.kind == "post").count();
+        let posts = published
+            .iter()
+            .filter(|m| m.kind == tocsin_store::outbox::MessageKind::Post)
+            .count();
         post_number = Some(u32::try_from(posts + 1).unwrap_or(u32::MAX));
     }
     let inputs = DraftInputs {
@@ -417,8 +410,8 @@ pub async fn edit_draft(
         tx.drafts()
             .move_state(
                 id,
-                "submitted",
-                "draft",
+                DraftState::Submitted,
+                DraftState::Draft,
                 None,
                 AuditEvent::new(who.user(), "draft.unsubmit")
                     .subject("draft", id.to_string())
@@ -457,7 +450,7 @@ async fn apply(
     }
     let mut tx = app.0.store.begin().await?;
     tx.drafts()
-        .move_state(d.id, &d.state, t.to.as_str(), note, event)
+        .move_state(d.id, d.state, t.to, note, event)
         .await?;
     tx.commit().await?;
     Ok(())
@@ -644,8 +637,8 @@ async fn publish(
         .draft
         .variants
         .iter()
-        .map(|v| v.platform.clone())
-        .filter(|t| t != HEADLINE_TARGET && t != "email_html")
+        .filter_map(|v| v.target.platform())
+        .map(|p| p.as_str().to_string())
         .collect();
     let override_ = override_of(app, override_input.as_ref(), &p.id, &channels).await?;
     let action = match &break_glass_reason {
@@ -684,11 +677,11 @@ async fn publish(
     let stored = stored_variants(d);
     let headline = stored
         .iter()
-        .find(|v| v.platform == HEADLINE_TARGET)
+        .find(|v| v.target == HEADLINE_TARGET)
         .map(|v| v.body.clone());
     let variants: Vec<RenderedVariant> = stored
         .into_iter()
-        .filter(|v| v.platform != HEADLINE_TARGET)
+        .filter(|v| v.target != HEADLINE_TARGET)
         .collect();
     let mut extra: Vec<(&'static str, String)> = Vec::new();
     if let Some(o) = &override_ {
@@ -714,7 +707,7 @@ async fn publish(
     }
     let mut tx = app.0.store.begin().await?;
     tx.drafts()
-        .move_state(d.id, &d.state, t.to.as_str(), None, event)
+        .move_state(d.id, d.state, t.to, None, event)
         .await?;
     let message_id = tx
         .outbox()
@@ -809,27 +802,23 @@ pub struct ListQuery {
 /// The drafts, newest first, optionally in one state (viewers and up).
 pub async fn list(app: &Tocsin, who: &Authed, q: ListQuery) -> AppResult<Vec<DraftSummary>> {
     who.require(app, Permission::ViewDrafts)?;
-    if let Some(s) = &q.state {
-        if ![
-            "draft",
-            "submitted",
-            "changes_requested",
-            "published",
-            "withdrawn",
-        ]
-        .contains(&s.as_str())
-        {
-            return Err(AppError::invalid(
+    let state = match q.state.as_deref() {
+        Some(s) => Some(DraftState::parse(s).ok_or_else(|| {
+            AppError::invalid(
                 "state",
-                format!("`{s}` is not a draft state (draft, submitted, changes_requested, published, withdrawn)"),
-            ));
-        }
-    }
+                format!(
+                    "`{s}` is not a draft state ({})",
+                    DraftState::ALL.map(DraftState::as_str).join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
     let rows = app
         .0
         .store
         .drafts()
-        .list(q.state.as_deref(), q.limit.unwrap_or(200).clamp(1, 1000))
+        .list(state, q.limit.unwrap_or(200).clamp(1, 1000))
         .await?;
     Ok(rows.iter().map(DraftSummary::from).collect())
 }

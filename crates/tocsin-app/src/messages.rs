@@ -43,7 +43,7 @@ pub async fn detail_of(app: &Tocsin, id: i64) -> AppResult<MessageDetail> {
     for d in &rows {
         *message
             .counts
-            .entry(crate::views::public_state(&d.state).to_string())
+            .entry(crate::views::public_state(d.state.as_str()).to_string())
             .or_insert(0) += 1;
     }
     Ok(MessageDetail {
@@ -143,9 +143,9 @@ pub async fn retract_message(
             ));
         }
         for v in app.0.store.messages().variants(id).await? {
-            if v.platform != HEADLINE_TARGET {
+            if v.target != HEADLINE_TARGET {
                 variants.push(RenderedVariant {
-                    platform: v.platform,
+                    target: v.target,
                     body: text.to_string(),
                 });
             }

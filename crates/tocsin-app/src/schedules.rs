@@ -33,7 +33,7 @@ impl From<RecurringSchedule> for ScheduleView {
             every_minutes: s.every_seconds / 60,
             until: s.until_at,
             fired: s.fired,
-            state: s.state,
+            state: s.state.as_str().to_string(),
             created_by: s.created_by,
         }
     }
@@ -119,7 +119,7 @@ pub async fn add(
         .summary(message_id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no message {message_id}")))?;
-    if message.kind != "post" || message.retracted_at.is_some() {
+    if message.kind != tocsin_store::outbox::MessageKind::Post || message.retracted_at.is_some() {
         return Err(AppError::conflict(
             "only a published post that is not retracted can be repeated",
         ));

@@ -38,7 +38,7 @@ impl From<&LiveSessionRow> for LiveSession {
             exercise: s.exercise,
             created_by: s.created_by.clone(),
             created_at: s.created_at,
-            state: s.state.clone(),
+            state: s.state.as_str().to_string(),
         }
     }
 }
@@ -148,7 +148,10 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDe
     let mut messages = app.0.store.live_sessions().messages(id).await?;
     messages.sort_by_key(|m| m.id);
     let mut threads: BTreeMap<i64, Thread> = BTreeMap::new();
-    for m in messages.iter().filter(|m| m.kind == "post") {
+    for m in messages
+        .iter()
+        .filter(|m| m.kind == tocsin_store::outbox::MessageKind::Post)
+    {
         for d in app.0.store.messages().delivery_rows(m.id).await? {
             let thread = threads.entry(d.account_id).or_insert_with(|| Thread {
                 account_id: d.account_id,
@@ -157,13 +160,13 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDe
                 } else {
                     d.display_name.clone()
                 },
-                platform: d.platform.clone(),
+                platform: d.platform.as_str().to_string(),
                 posts: Vec::new(),
             });
             thread.posts.push(ThreadPost {
                 message_id: m.id,
                 url: d.remote_url.clone(),
-                state: crate::views::public_state(&d.state).to_string(),
+                state: crate::views::public_state(d.state.as_str()).to_string(),
             });
         }
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use tocsin_domain::approval::Blocker;
 use tocsin_domain::compose::{ComposedStep, ComposedVariant};
 use tocsin_domain::counting::CountUnit;
+use tocsin_domain::playbook::TextTarget;
 use tocsin_store::RenderedVariant;
 use tocsin_store::{DeliveryRow, DraftListItem, MessageSummary};
 
@@ -98,12 +99,12 @@ pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
         .variants
         .iter()
         .map(|v| RenderedVariant {
-            platform: v.target.to_string(),
+            target: TextTarget::Variant(v.target),
             body: v.text.clone(),
         })
         .collect();
     out.push(RenderedVariant {
-        platform: crate::drafts::HEADLINE_TARGET.to_string(),
+        target: crate::drafts::HEADLINE_TARGET,
         body: step.headline.clone(),
     });
     out
@@ -113,7 +114,8 @@ pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
 /// target order; the headline is one of them): what an approval names as reviewed.
 pub fn rendered_hash(variants: &[RenderedVariant]) -> String {
     let mut sorted: Vec<&RenderedVariant> = variants.iter().collect();
-    sorted.sort_by(|a, b| a.platform.cmp(&b.platform));
+    // By the targets' stored names, so a hash never changes with how targets are typed.
+    sorted.sort_by(|a, b| a.target.as_str().cmp(b.target.as_str()));
     let mut h = Sha256::new();
     h.update(b"tocsin-rendered-v1\n");
     let mut feed = |bytes: &[u8]| {
@@ -121,7 +123,7 @@ pub fn rendered_hash(variants: &[RenderedVariant]) -> String {
         h.update(bytes);
     };
     for v in sorted {
-        feed(v.platform.as_bytes());
+        feed(v.target.as_str().as_bytes());
         feed(v.body.as_bytes());
     }
     format!("sha256:{}", hex::encode(h.finalize()))
@@ -156,7 +158,7 @@ impl From<&DraftListItem> for DraftSummary {
             id: d.id,
             playbook: d.playbook_id.clone(),
             step: d.step_id.clone(),
-            state: d.state.clone(),
+            state: d.state.as_str().to_string(),
             exercise: d.exercise,
             created_by: d.created_by.clone(),
             updated_at: d.updated_at,
@@ -227,7 +229,7 @@ impl From<&MessageSummary> for MessageView {
             draft_id: m.draft_id,
             playbook: m.playbook_id.clone(),
             step: m.step_id.clone(),
-            kind: m.kind.clone(),
+            kind: m.kind.as_str().to_string(),
             title: m.title.clone(),
             approved_by: m.approved_by.clone(),
             approved_at: m.approved_at,
@@ -278,9 +280,9 @@ impl From<&DeliveryRow> for DeliveryView {
             } else {
                 d.display_name.clone()
             },
-            platform: d.platform.clone(),
+            platform: d.platform.as_str().to_string(),
             sandbox: d.sandbox,
-            state: public_state(&d.state).to_string(),
+            state: public_state(d.state.as_str()).to_string(),
             attempts: d.attempts,
             url: d.remote_url.clone(),
             error: d.last_error.clone(),

@@ -43,6 +43,8 @@ use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
 use tocsin_test_support::db::{Backend, TestDb};
 
 use fleet::{Fleet, FleetHandle};
+use tocsin_domain::playbook::TextTarget;
+use tocsin_domain::playbook::VariantTarget;
 
 /// User plus system CPU time of a process so far, in seconds (`/proc/<pid>/stat`).
 fn cpu_seconds(pid: &str) -> f64 {
@@ -243,7 +245,8 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
             .add(
                 "bench",
                 &NewAccount {
-                    platform: endpoint.platform.clone(),
+                    platform: endpoint.platform.parse().unwrap(),
+                    stands_for: None,
                     handle: format!("acct{i}@{}", endpoint.platform),
                     display_name: format!("acct {i}"),
                     sandbox: false,
@@ -282,13 +285,13 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
     let mut variants: Vec<RenderedVariant> = platforms
         .iter()
         .map(|p| RenderedVariant {
-            platform: p.as_str().into(),
+            target: TextTarget::Variant(VariantTarget::Platform(*p)),
             body: TEXT.into(),
         })
         .collect();
     if platforms.contains(&Platform::Email) {
         variants.push(RenderedVariant {
-            platform: "email_html".into(),
+            target: TextTarget::Variant(VariantTarget::EmailHtml),
             body: format!("<p>{TEXT}</p>"),
         });
     }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
+use tocsin_domain::playbook::{TextTarget, VariantTarget};
+use tocsin_domain::Platform;
 use tocsin_store::outbox::{ClaimedDelivery, MessageForSending, MessageKind, RecordedPost};
 use tocsin_store::Store;
 
@@ -44,11 +46,14 @@ pub(crate) async fn action(
     m: &MessageForSending,
     connector: &dyn Connector,
 ) -> Result<Action, Outcome> {
-    let platform = connector.variant_platform().as_str();
+    let platform = connector.variant_platform();
     let mut post = OutgoingPost::new(d.idempotency_key.clone(), String::new());
     post.exercise = m.exercise;
     post.title = m.title.clone();
-    let text = m.texts.get(platform).cloned();
+    let text = m
+        .texts
+        .get(&TextTarget::Variant(VariantTarget::Platform(platform)))
+        .cloned();
     let target = match m.target_message_id {
         Some(t) => store
             .outbox()
@@ -61,8 +66,11 @@ pub(crate) async fn action(
         MessageKind::Post => {
             post.text =
                 text.ok_or_else(|| Outcome::failed(format!("no approved text for {platform}")))?;
-            if platform == "email" {
-                post.html = m.texts.get("email_html").cloned();
+            if platform == Platform::Email {
+                post.html = m
+                    .texts
+                    .get(&TextTarget::Variant(VariantTarget::EmailHtml))
+                    .cloned();
             }
             if let Some(session) = m.session_id {
                 let (root, parent) = store

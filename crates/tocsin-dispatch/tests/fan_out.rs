@@ -5,7 +5,7 @@ use std::time::Duration;
 use tocsin_store::outbox::{
     DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, RetractMode,
 };
-use tocsin_store::{DeliveryState, RenderedVariant};
+use tocsin_store::DeliveryState;
 
 use crate::on_both_backends;
 use crate::support::{Backend, Deployment};
@@ -345,10 +345,6 @@ async fn every_attempt_and_result_is_in_the_audit_chain(backend: Backend) {
     assert_eq!(count("delivery.claim"), 1, "one claim entry for the batch");
     assert_eq!(count("delivery.result"), 5);
     d.assert_chain_verifies().await;
-    let _ = RenderedVariant {
-        platform: String::new(),
-        body: String::new(),
-    };
 }
 
 async fn a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved_text(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tocsin_connector::Connector;
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_dispatch::{AccountRoute, DispatchConfig, Dispatcher, Routes};
+use tocsin_domain::playbook::TextTarget;
 use tocsin_store::outbox::Placement;
 use tocsin_store::{DeliveryState, NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
 pub use tocsin_test_support::db::{Backend, TestDb};
@@ -82,7 +83,8 @@ impl Deployment {
             .add(
                 "admin",
                 &NewAccount {
-                    platform: platform.into(),
+                    platform: platform.parse().unwrap(),
+                    stands_for: None,
                     handle: handle.into(),
                     display_name: handle.into(),
                     sandbox,
@@ -142,7 +144,7 @@ impl Deployment {
         ]
         .iter()
         .map(|p| RenderedVariant {
-            platform: p.to_string(),
+            target: TextTarget::parse(p).unwrap(),
             body: text.to_string(),
         })
         .collect();

@@ -37,6 +37,20 @@ impl DraftState {
             DraftState::Withdrawn => "withdrawn",
         }
     }
+
+    /// Every state.
+    pub const ALL: [DraftState; 5] = [
+        DraftState::Draft,
+        DraftState::Submitted,
+        DraftState::ChangesRequested,
+        DraftState::Published,
+        DraftState::Withdrawn,
+    ];
+
+    /// Reads a stored name; `None` for one that is no state (never a silent default).
+    pub fn parse(text: &str) -> Option<DraftState> {
+        DraftState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 /// Something that blocks approval unless overridden.

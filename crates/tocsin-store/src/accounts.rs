@@ -22,14 +22,19 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
-use tocsin_audit::entry::{format_time, parse_time};
+use tocsin_audit::entry::format_time;
+use tocsin_domain::Platform;
+
+use crate::time::{opt_time, platform_col, time_col};
 use tocsin_audit::AuditEvent;
 
 /// A platform account to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccount {
-    /// Platform name, e.g. `mastodon`.
-    pub platform: String,
+    /// The platform (`Sandbox` for a sandbox destination).
+    pub platform: Platform,
+    /// For a sandbox account, the platform it stands in for (whose text it gets).
+    pub stands_for: Option<Platform>,
     /// The account on that platform, e.g. `@health@example.social`.
     pub handle: String,
     /// How people call it in the control panel.
@@ -43,8 +48,10 @@ pub struct NewAccount {
 pub struct Account {
     /// Row id.
     pub id: i64,
-    /// Platform name.
-    pub platform: String,
+    /// The platform.
+    pub platform: Platform,
+    /// For a sandbox account, the platform it stands in for.
+    pub stands_for: Option<Platform>,
     /// Handle.
     pub handle: String,
     /// Display name.
@@ -102,8 +109,10 @@ impl FromStr for AccountStatus {
 pub struct AccountRecord {
     /// Row id.
     pub id: i64,
-    /// Platform name (`telegram`, `sandbox`, ...).
-    pub platform: String,
+    /// The platform (`Sandbox` for a sandbox destination).
+    pub platform: Platform,
+    /// For a sandbox account, the platform it stands in for.
+    pub stands_for: Option<Platform>,
     /// The account on its platform.
     pub handle: String,
     /// How people call it.
@@ -132,6 +141,7 @@ impl fmt::Debug for AccountRecord {
         f.debug_struct("AccountRecord")
             .field("id", &self.id)
             .field("platform", &self.platform)
+            .field("stands_for", &self.stands_for)
             .field("handle", &self.handle)
             .field("display_name", &self.display_name)
             .field("sandbox", &self.sandbox)
@@ -171,12 +181,14 @@ pub struct Rotated {
     pub totp_secrets: u64,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, platform, handle, display_name, sandbox, settings_json, \
-     token_encrypted, status, status_detail, status_updated_at, secret_updated_at, created_at";
+const ACCOUNT_COLUMNS: &str = "id, platform, stands_for, handle, display_name, sandbox, \
+     settings_json, token_encrypted, status, status_detail, status_updated_at, \
+     secret_updated_at, created_at";
 
 type AccountRow = (
     i64,
     String,
+    Option<String>,
     String,
     String,
     bool,
@@ -189,20 +201,11 @@ type AccountRow = (
     String,
 );
 
-fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(text).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
-    })
-}
-
-fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    text.as_deref().map(time_col).transpose()
-}
-
 fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
     let (
         id,
         platform,
+        stands_for,
         handle,
         display_name,
         sandbox,
@@ -221,7 +224,8 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
     })?;
     Ok(AccountRecord {
         id,
-        platform,
+        platform: platform_col(&platform)?,
+        stands_for: stands_for.as_deref().map(platform_col).transpose()?,
         handle,
         display_name,
         sandbox,
@@ -241,14 +245,15 @@ impl AccountsTx<'_, '_> {
         let now = format_time(&self.tx.now());
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
-                "INSERT INTO accounts (platform, handle, display_name, sandbox, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO accounts (platform, handle, display_name, sandbox, created_at, stands_for) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
-            .bind(&account.platform)
+            .bind(account.platform.as_str())
             .bind(&account.handle)
             .bind(&account.display_name)
             .bind(account.sandbox)
             .bind(&now)
+            .bind(account.stands_for.map(Platform::as_str))
             .fetch_one(&mut *c)
             .await?
         });
@@ -279,14 +284,16 @@ impl AccountsTx<'_, '_> {
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO accounts (platform, handle, display_name, sandbox, settings_json, \
-                 status, created_at) VALUES ($1, $2, $3, $4, $5, 'connected', $6) RETURNING id",
+                 status, created_at, stands_for) VALUES ($1, $2, $3, $4, $5, 'connected', $6, $7) \
+                 RETURNING id",
             )
-            .bind(&account.platform)
+            .bind(account.platform.as_str())
             .bind(&account.handle)
             .bind(&account.display_name)
             .bind(account.sandbox)
             .bind(&settings_json)
             .bind(&now)
+            .bind(account.stands_for.map(Platform::as_str))
             .fetch_one(&mut *c)
             .await?
         });
@@ -557,21 +564,27 @@ impl Accounts<'_> {
 
     /// Every account, by id.
     pub async fn list(self) -> Result<Vec<Account>, StoreError> {
-        let rows: Vec<(i64, String, String, String, bool)> = on_pool!(self.store, p => {
-            sqlx::query_as("SELECT id, platform, handle, display_name, sandbox FROM accounts ORDER BY id")
-                .fetch_all(p)
-                .await?
+        let rows: Vec<(i64, String, Option<String>, String, String, bool)> = on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT id, platform, stands_for, handle, display_name, sandbox FROM accounts ORDER BY id",
+            )
+            .fetch_all(p)
+            .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(id, platform, handle, display_name, sandbox)| Account {
-                id,
-                platform,
-                handle,
-                display_name,
-                sandbox,
-            })
-            .collect())
+        rows.into_iter()
+            .map(
+                |(id, platform, stands_for, handle, display_name, sandbox)| {
+                    Ok(Account {
+                        id,
+                        platform: platform_col(&platform)?,
+                        stands_for: stands_for.as_deref().map(platform_col).transpose()?,
+                        handle,
+                        display_name,
+                        sandbox,
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Adds an account with its settings and sealed secret in its own transaction (see

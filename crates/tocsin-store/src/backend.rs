@@ -84,6 +84,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "one_schedule_model",
         include_str!("../migrations/sqlite/0009_one_schedule_model.sql"),
     ),
+    (
+        10,
+        "typed_rows",
+        include_str!("../migrations/sqlite/0010_typed_rows.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -131,10 +136,15 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "one_schedule_model",
         include_str!("../migrations/postgres/0009_one_schedule_model.sql"),
     ),
+    (
+        10,
+        "typed_rows",
+        include_str!("../migrations/postgres/0010_typed_rows.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -8,6 +8,8 @@
 //! is not audited (nobody did anything); marking it for an answer is, naming the session,
 //! the post and its public URL, never its text.
 
+use tocsin_domain::Platform;
+
 use crate::aggregates::*;
 use crate::time::{opt_time, time_col};
 use crate::tx::{on_pool, on_tx};
@@ -62,7 +64,7 @@ impl QuestionState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewConversationPost {
     /// `mastodon` or `bluesky`.
-    pub platform: String,
+    pub platform: Platform,
     /// The Mastodon instance it was heard on; `None` for Bluesky.
     pub source_instance: Option<String>,
     /// Its id on its network, the same whichever instance or node heard it (the key that
@@ -91,7 +93,7 @@ pub struct ConversationPost {
     /// The live session.
     pub session_id: i64,
     /// `mastodon` or `bluesky`.
-    pub platform: String,
+    pub platform: Platform,
     /// The Mastodon instance it was first heard on; `None` for Bluesky.
     pub source_instance: Option<String>,
     /// Its id on its network (see [`NewConversationPost::remote_id`]).
@@ -167,7 +169,7 @@ fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
     Ok(ConversationPost {
         id,
         session_id,
-        platform,
+        platform: crate::time::platform_col(&platform)?,
         source_instance,
         remote_id,
         source_post_id,
@@ -261,7 +263,7 @@ impl Conversation<'_> {
                  ON CONFLICT (session_id, platform, remote_id) DO NOTHING RETURNING id",
             )
             .bind(session_id)
-            .bind(&post.platform)
+            .bind(post.platform.as_str())
             .bind(&post.source_instance)
             .bind(&post.remote_id)
             .bind(&post.source_post_id)

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
+pub use tocsin_domain::approval::DraftState;
 
 use crate::aggregates::*;
 use crate::time::{opt_time, time_col};
@@ -56,11 +57,16 @@ pub struct Draft {
     pub variants: Vec<StoredVariant>,
 }
 
+/// A stored draft state.
+fn draft_state_col(text: &str) -> Result<DraftState, StoreError> {
+    crate::time::enum_col("draft state", text, DraftState::parse)
+}
+
 /// The state a draft is created in, and the one an edit returns it to.
-pub const DRAFT_STATE_DRAFT: &str = "draft";
+pub const DRAFT_STATE_DRAFT: DraftState = DraftState::Draft;
 
 /// The state of a draft an approver sent back with a reason; its drafter may edit it.
-pub const DRAFT_STATE_CHANGES_REQUESTED: &str = "changes_requested";
+pub const DRAFT_STATE_CHANGES_REQUESTED: DraftState = DraftState::ChangesRequested;
 
 /// A draft with its place in the approval workflow.
 #[derive(Clone, PartialEq, Eq)]
@@ -84,7 +90,7 @@ pub struct WorkflowDraft {
     /// Whether it is an exercise.
     pub exercise: bool,
     /// Where it stands: `draft`, `submitted`, `changes_requested`, ... (see the module).
-    pub state: String,
+    pub state: DraftState,
     /// The live session it posts into, if any.
     pub session_id: Option<i64>,
     /// The reason given when changes were last requested.
@@ -132,7 +138,7 @@ pub struct DraftListItem {
     /// Whether it is an exercise.
     pub exercise: bool,
     /// Where it stands.
-    pub state: String,
+    pub state: DraftState,
     /// The live session it posts into, if any.
     pub session_id: Option<i64>,
     /// The message its approval created.
@@ -207,20 +213,29 @@ impl DraftsTx<'_, '_> {
     }
 
     /// A draft's state, read in this transaction (`None`: no such draft).
-    pub async fn state(&mut self, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(on_tx!(self.tx, c => {
+    pub async fn state(&mut self, id: i64) -> Result<Option<DraftState>, StoreError> {
+        let text: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar("SELECT state FROM drafts WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *c)
                 .await?
-        }))
+        });
+        text.as_deref().map(draft_state_col).transpose()
     }
 
     /// Why a draft is not in the state an operation needs: not found, or in which state.
-    async fn draft_conflict(&mut self, id: i64, expected: &str) -> Result<StoreError, StoreError> {
+    async fn draft_conflict(
+        &mut self,
+        id: i64,
+        expected: DraftState,
+    ) -> Result<StoreError, StoreError> {
         Ok(match self.state(id).await? {
             None => StoreError::Conflict(format!("draft {id} not found")),
-            Some(state) => StoreError::Conflict(format!("draft {id} is {state}, not {expected}")),
+            Some(state) => StoreError::Conflict(format!(
+                "draft {id} is {}, not {}",
+                state.as_str(),
+                expected.as_str()
+            )),
         })
     }
 
@@ -265,7 +280,7 @@ impl DraftsTx<'_, '_> {
             sqlx::query(
                 "UPDATE drafts SET state = $1, session_id = $2, updated_at = created_at WHERE id = $3",
             )
-            .bind(DRAFT_STATE_DRAFT)
+            .bind(DRAFT_STATE_DRAFT.as_str())
             .bind(session_id)
             .bind(id)
             .execute(&mut *c)
@@ -294,10 +309,10 @@ impl DraftsTx<'_, '_> {
             )
             .bind(content_hash)
             .bind(variables_json)
-            .bind(DRAFT_STATE_DRAFT)
+            .bind(DRAFT_STATE_DRAFT.as_str())
             .bind(&now)
             .bind(id)
-            .bind(DRAFT_STATE_CHANGES_REQUESTED)
+            .bind(DRAFT_STATE_CHANGES_REQUESTED.as_str())
             .fetch_optional(&mut *c)
             .await?
         });
@@ -305,8 +320,10 @@ impl DraftsTx<'_, '_> {
             return Err(StoreError::Conflict(match self.state(id).await? {
                 None => format!("draft {id} not found"),
                 Some(state) => format!(
-                    "draft {id} is {state}; only a draft in {DRAFT_STATE_DRAFT} or \
-                     {DRAFT_STATE_CHANGES_REQUESTED} can be edited"
+                    "draft {id} is {}; only a draft in {} or {} can be edited",
+                    state.as_str(),
+                    DRAFT_STATE_DRAFT.as_str(),
+                    DRAFT_STATE_CHANGES_REQUESTED.as_str()
                 ),
             }));
         };
@@ -346,8 +363,8 @@ impl DraftsTx<'_, '_> {
     pub async fn move_state(
         &mut self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: DraftState,
+        to: DraftState,
         note: Option<&str>,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
@@ -357,11 +374,11 @@ impl DraftsTx<'_, '_> {
                 "UPDATE drafts SET state = $1, updated_at = $2, note = COALESCE($3, note) \
                  WHERE id = $4 AND state = $5",
             )
-            .bind(to)
+            .bind(to.as_str())
             .bind(&now)
             .bind(note)
             .bind(id)
-            .bind(from)
+            .bind(from.as_str())
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -467,8 +484,8 @@ impl Drafts<'_> {
     pub async fn move_state(
         self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: DraftState,
+        to: DraftState,
         note: Option<&str>,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
@@ -500,7 +517,7 @@ impl Drafts<'_> {
             created_at,
             updated_at: opt_time(r.7)?.unwrap_or(created_at),
             exercise: r.8,
-            state: r.9,
+            state: draft_state_col(&r.9)?,
             session_id: r.10,
             note: r.11,
             message_id: r.12,
@@ -511,7 +528,7 @@ impl Drafts<'_> {
     /// Up to `limit` drafts, newest first, only those in `state` if given.
     pub async fn list(
         self,
-        state: Option<&str>,
+        state: Option<DraftState>,
         limit: i64,
     ) -> Result<Vec<DraftListItem>, StoreError> {
         let filter = if state.is_some() {
@@ -526,7 +543,7 @@ impl Drafts<'_> {
         let rows: Vec<DraftListRow> = on_pool!(self.store, p => {
             let mut q = sqlx::query_as(&sql).bind(limit.max(0));
             if let Some(s) = state {
-                q = q.bind(s);
+                q = q.bind(s.as_str());
             }
             q.fetch_all(p).await?
         });
@@ -540,7 +557,7 @@ impl Drafts<'_> {
                     created_by: r.3,
                     updated_at: opt_time(r.5)?.unwrap_or(created_at),
                     exercise: r.6,
-                    state: r.7,
+                    state: draft_state_col(&r.7)?,
                     session_id: r.8,
                     message_id: r.9,
                 })

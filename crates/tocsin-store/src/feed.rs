@@ -26,7 +26,7 @@ pub struct FeedMessage {
     /// Row id.
     pub id: i64,
     /// `post`, `delete` or `correction`.
-    pub kind: String,
+    pub kind: MessageKind,
     /// For deletions and corrections: the message they act on.
     pub target_message_id: Option<i64>,
     /// The approved headline (posts).
@@ -146,7 +146,7 @@ impl Feed<'_> {
             .map(|r| {
                 Ok(FeedMessage {
                     id: r.0,
-                    kind: r.1,
+                    kind: crate::time::enum_col("message kind", &r.1, MessageKind::parse)?,
                     target_message_id: r.2,
                     title: r.3,
                     approved_at: time(&r.4)?,
@@ -171,7 +171,7 @@ impl Feed<'_> {
         let mut out: BTreeMap<i64, Vec<StoredVariant>> = BTreeMap::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let sql = format!(
-                "SELECT v.message_id, v.platform, v.body_sha256, b.body FROM rendered_variants v \
+                "SELECT v.message_id, v.target, v.body_sha256, b.body FROM rendered_variants v \
                  LEFT JOIN rendered_bodies b ON b.variant_id = v.id \
                  WHERE v.message_id IN ({}) ORDER BY v.id",
                 placeholders(self.store.backend(), 1, chunk.len()).join(", ")
@@ -183,9 +183,9 @@ impl Feed<'_> {
                 }
                 q.fetch_all(c).await?
             });
-            for (message, platform, body_sha256, body) in rows {
+            for (message, target, body_sha256, body) in rows {
                 out.entry(message).or_default().push(StoredVariant {
-                    platform,
+                    target: crate::time::target_col(&target)?,
                     body_sha256,
                     body,
                 });

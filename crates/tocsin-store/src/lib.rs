@@ -53,7 +53,8 @@ pub use backend::{Backend, SCHEMA_VERSION};
 pub use consent::{ConsentRecord, NewConsent};
 pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
 pub use drafts::{
-    Draft, DraftListItem, NewDraft, WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED, DRAFT_STATE_DRAFT,
+    Draft, DraftListItem, DraftState, NewDraft, WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED,
+    DRAFT_STATE_DRAFT,
 };
 pub use error::StoreError;
 pub use feed::FeedMessage;

@@ -33,7 +33,35 @@ pub struct LiveSessionRow {
     /// When.
     pub created_at: DateTime<Utc>,
     /// `open`, or `ended` once someone ended it ([`Tx::end_session`]).
-    pub state: String,
+    pub state: LiveSessionState,
+}
+
+/// Whether a live session takes posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiveSessionState {
+    /// Open: posts may be drafted, approved and sent into it.
+    Open,
+    /// Ended: no new post.
+    Ended,
+}
+
+impl LiveSessionState {
+    /// The stored name: `open` or `ended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveSessionState::Open => "open",
+            LiveSessionState::Ended => "ended",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<LiveSessionState> {
+        match text {
+            "open" => Some(LiveSessionState::Open),
+            "ended" => Some(LiveSessionState::Ended),
+            _ => None,
+        }
+    }
 }
 
 /// `id, playbook_id, title, hashtag, exercise, created_by, created_at, state` of a session.
@@ -52,7 +80,7 @@ fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
         exercise,
         created_by,
         created_at: time_col(&at)?,
-        state,
+        state: crate::time::enum_col("live session state", &state, LiveSessionState::parse)?,
     })
 }
 

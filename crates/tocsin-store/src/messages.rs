@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
+use tocsin_domain::Platform;
+
 use crate::aggregates::*;
-use crate::time::{opt_time, time_col};
+use crate::time::{enum_col, opt_time, platform_col, time_col};
 use crate::tx::{on_pool, on_tx, one_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -60,7 +62,7 @@ pub struct MessageSummary {
     /// The draft's step.
     pub step_id: Option<String>,
     /// `post`, `delete` or `correction`.
-    pub kind: String,
+    pub kind: MessageKind,
     /// The headline.
     pub title: Option<String>,
     /// Who approved it.
@@ -99,11 +101,11 @@ pub struct DeliveryRow {
     /// The account's display name.
     pub display_name: String,
     /// The account's platform.
-    pub platform: String,
+    pub platform: Platform,
     /// Whether the account is a sandbox.
     pub sandbox: bool,
-    /// The delivery's state name (see [`crate::DeliveryState`]).
-    pub state: String,
+    /// The delivery's state.
+    pub state: DeliveryState,
     /// Attempts made.
     pub attempts: i64,
     /// The post's URL, once sent.
@@ -326,8 +328,7 @@ impl Messages<'_> {
                 Ok(Delivery {
                     message_id: r.0,
                     account_id: r.1,
-                    state: DeliveryState::parse(&r.2)
-                        .ok_or_else(|| StoreError::NotFound(format!("delivery state `{}`", r.2)))?,
+                    state: enum_col("delivery state", &r.2, DeliveryState::parse)?,
                     attempts: r.3,
                     remote_id: r.4,
                     remote_url: r.5,
@@ -410,7 +411,7 @@ impl Messages<'_> {
                     draft_id: r.1,
                     playbook_id: r.2,
                     step_id: r.3,
-                    kind: r.4,
+                    kind: enum_col("message kind", &r.4, MessageKind::parse)?,
                     title: r.5,
                     approved_by: r.6,
                     approved_at: time_col(&r.7)?,
@@ -482,9 +483,9 @@ impl Messages<'_> {
                     account_id: r.1,
                     handle: r.2,
                     display_name: r.3,
-                    platform: r.4,
+                    platform: platform_col(&r.4)?,
                     sandbox: r.5,
-                    state: r.6,
+                    state: enum_col("delivery state", &r.6, DeliveryState::parse)?,
                     attempts: r.7,
                     remote_url: r.8,
                     last_error: r.9,

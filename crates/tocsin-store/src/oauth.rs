@@ -16,7 +16,10 @@
 //! callback are audited by the web layer as `account.oauth_refused`. No entry holds a
 //! token, a code, a verifier or a client secret, sealed or not.
 
+use tocsin_domain::Platform;
+
 use crate::aggregates::*;
+use crate::time::platform_col;
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -47,7 +50,7 @@ pub struct NewOAuthPending {
     /// SHA-256 (hex) of the `state` sent to the platform; the state itself is not kept.
     pub state_hash: String,
     /// The platform (`x`, `mastodon`, ...).
-    pub platform: String,
+    pub platform: Platform,
     /// Mastodon's instance (normalised base URL).
     pub instance_url: Option<String>,
     /// The account to reconnect, if this is not a new one.
@@ -85,7 +88,7 @@ pub struct OAuthPending {
     /// SHA-256 (hex) of the state.
     pub state_hash: String,
     /// The platform.
-    pub platform: String,
+    pub platform: Platform,
     /// Mastodon's instance.
     pub instance_url: Option<String>,
     /// The account to reconnect.
@@ -168,7 +171,7 @@ fn pending_from_row(row: PendingRow) -> Result<OAuthPending, StoreError> {
         .map_err(|e| decode(format!("oauth_pending settings are not JSON: {e}")))?;
     Ok(OAuthPending {
         state_hash,
-        platform,
+        platform: platform_col(&platform)?,
         instance_url,
         account_id,
         expected_handle,
@@ -189,7 +192,7 @@ fn pending_from_row(row: PendingRow) -> Result<OAuthPending, StoreError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthTokenMeta {
     /// The platform.
-    pub platform: String,
+    pub platform: Platform,
     /// Mastodon's instance.
     pub instance_url: Option<String>,
     /// The account's id on the platform.
@@ -261,7 +264,7 @@ fn account_oauth_from_row(row: AccountOAuthRow) -> Result<AccountOAuth, StoreErr
     Ok(AccountOAuth {
         account_id,
         meta: OAuthTokenMeta {
-            platform,
+            platform: platform_col(&platform)?,
             instance_url,
             remote_id,
             remote_name,
@@ -282,7 +285,7 @@ pub struct OAuthClientRecord {
     /// The instance (normalised base URL).
     pub instance_url: String,
     /// The platform (`mastodon`).
-    pub platform: String,
+    pub platform: Platform,
     /// Client id and secret, sealed by the caller (bound to the instance URL).
     pub client_sealed: Vec<u8>,
     /// The redirect URI it was registered with.
@@ -335,7 +338,7 @@ impl OAuthTx<'_, '_> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&pending.state_hash)
-            .bind(&pending.platform)
+            .bind(pending.platform.as_str())
             .bind(&pending.instance_url)
             .bind(pending.account_id)
             .bind(&pending.expected_handle)
@@ -438,7 +441,7 @@ impl OAuthTx<'_, '_> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id)
-            .bind(&meta.platform)
+            .bind(meta.platform.as_str())
             .bind(&meta.instance_url)
             .bind(&meta.remote_id)
             .bind(&meta.remote_name)
@@ -630,7 +633,7 @@ impl OAuthTx<'_, '_> {
                  scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&client.instance_url)
-            .bind(&client.platform)
+            .bind(client.platform.as_str())
             .bind(client.client_sealed.as_slice())
             .bind(&client.redirect_uri)
             .bind(&client.scopes)
@@ -781,7 +784,7 @@ impl OAuth<'_> {
             |(instance_url, platform, client_sealed, redirect_uri, scopes, created)| {
                 Ok(OAuthClientRecord {
                     instance_url,
-                    platform,
+                    platform: platform_col(&platform)?,
                     client_sealed,
                     redirect_uri,
                     scopes,

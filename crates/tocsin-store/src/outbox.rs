@@ -22,6 +22,7 @@ use sqlx::Row as _;
 use std::collections::BTreeMap;
 use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
+use tocsin_domain::playbook::TextTarget;
 
 /// Outbox rows per multi-row INSERT at approval (4 parameters each); a power of two, see
 /// [`cacheable_chunks`].
@@ -212,8 +213,9 @@ pub struct MessageForSending {
     pub exercise: bool,
     /// Whether it was retracted.
     pub retracted: bool,
-    /// Text per platform name (`email_html` for the HTML email part); purged bodies are absent.
-    pub texts: BTreeMap<String, String>,
+    /// Text per target (a platform's variant, the HTML email part, the headline); purged
+    /// bodies are absent.
+    pub texts: BTreeMap<TextTarget, String>,
 }
 
 /// A post already on a platform, as recorded.
@@ -965,11 +967,11 @@ impl Outbox<'_> {
             .variants(message_id)
             .await?
             .into_iter()
-            .filter_map(|v| v.body.map(|b| (v.platform, b)))
+            .filter_map(|v| v.body.map(|b| (v.target, b)))
             .collect();
         Ok(Some(MessageForSending {
             id: message_id,
-            kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Post),
+            kind: crate::time::enum_col("message kind", &kind, MessageKind::parse)?,
             target_message_id: target,
             session_id: session,
             title,

@@ -15,6 +15,38 @@ use crate::{
     variants::*,
 };
 
+/// Where a recurring schedule stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScheduleState {
+    /// It fires at its next run.
+    Scheduled,
+    /// Its end passed: it fires no more.
+    Done,
+    /// Cancelled by a person.
+    Cancelled,
+}
+
+impl ScheduleState {
+    /// The stored name: `scheduled`, `done` or `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleState::Scheduled => "scheduled",
+            ScheduleState::Done => "done",
+            ScheduleState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<ScheduleState> {
+        match text {
+            "scheduled" => Some(ScheduleState::Scheduled),
+            "done" => Some(ScheduleState::Done),
+            "cancelled" => Some(ScheduleState::Cancelled),
+            _ => None,
+        }
+    }
+}
+
 /// A recurring repeat of a message, as the panel lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecurringSchedule {
@@ -31,7 +63,7 @@ pub struct RecurringSchedule {
     /// Runs so far.
     pub fired: i64,
     /// `scheduled`, `done` or `cancelled`.
-    pub state: String,
+    pub state: ScheduleState,
     /// Who set it up.
     pub created_by: String,
 }
@@ -182,8 +214,8 @@ impl SchedulesTx<'_, '_> {
                 variants: original
                     .texts
                     .iter()
-                    .map(|(platform, body)| RenderedVariant {
-                        platform: platform.clone(),
+                    .map(|(target, body)| RenderedVariant {
+                        target: *target,
                         body: body.clone(),
                     })
                     .collect(),
@@ -236,7 +268,11 @@ impl Schedules<'_> {
                         every_seconds,
                         until_at: until_at.as_deref().and_then(parse_time),
                         fired,
-                        state,
+                        state: crate::time::enum_col(
+                            "schedule state",
+                            &state,
+                            ScheduleState::parse,
+                        )?,
                         created_by,
                     })
                 },

@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use tocsin_audit::payload_commitment;
 
+use tocsin_domain::playbook::TextTarget;
+
+use crate::time::target_col;
 use crate::tx::{on_pool, on_tx, Tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -12,11 +15,11 @@ use crate::{
     schedules::*,
 };
 
-/// One platform's rendered text.
+/// One rendered text: a platform's variant, the HTML email part, or the headline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedVariant {
-    /// Platform name.
-    pub platform: String,
+    /// What it is for.
+    pub target: TextTarget,
     /// The text as it will be posted.
     pub body: String,
 }
@@ -24,8 +27,8 @@ pub struct RenderedVariant {
 /// A stored variant; its body is `None` once retention purged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredVariant {
-    /// Platform name.
-    pub platform: String,
+    /// What it is for.
+    pub target: TextTarget,
     /// SHA-256 of the body (kept forever, like the audit entry committing to it).
     pub body_sha256: String,
     /// The text, until purged.
@@ -35,7 +38,7 @@ pub struct StoredVariant {
 pub(crate) fn variants_commitment(variants: &[RenderedVariant]) -> Vec<u8> {
     let map: BTreeMap<&str, String> = variants
         .iter()
-        .map(|v| (v.platform.as_str(), payload_commitment(v.body.as_bytes())))
+        .map(|v| (v.target.as_str(), payload_commitment(v.body.as_bytes())))
         .collect();
     serde_json::to_vec(&map).unwrap_or_default()
 }
@@ -51,12 +54,12 @@ impl Tx<'_> {
         on_tx!(self, c => {
             for v in variants {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO rendered_variants (draft_id, message_id, platform, body_sha256, created_at) \
+                    "INSERT INTO rendered_variants (draft_id, message_id, target, body_sha256, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(draft)
                 .bind(message)
-                .bind(&v.platform)
+                .bind(v.target.as_str())
                 .bind(payload_commitment(v.body.as_bytes()))
                 .bind(now)
                 .fetch_one(&mut *c)
@@ -79,19 +82,20 @@ impl Store {
         id: i64,
     ) -> Result<Vec<StoredVariant>, StoreError> {
         let sql = format!(
-            "SELECT v.platform, v.body_sha256, b.body FROM rendered_variants v \
+            "SELECT v.target, v.body_sha256, b.body FROM rendered_variants v \
              LEFT JOIN rendered_bodies b ON b.variant_id = v.id WHERE v.{column} = $1 ORDER BY v.id"
         );
         let rows: Vec<(String, String, Option<String>)> = on_pool!(self, p => {
             sqlx::query_as(&sql).bind(id).fetch_all(p).await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(platform, body_sha256, body)| StoredVariant {
-                platform,
-                body_sha256,
-                body,
+        rows.into_iter()
+            .map(|(target, body_sha256, body)| {
+                Ok(StoredVariant {
+                    target: target_col(&target)?,
+                    body_sha256,
+                    body,
+                })
             })
-            .collect())
+            .collect()
     }
 }

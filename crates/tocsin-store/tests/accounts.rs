@@ -7,6 +7,7 @@ use serde_json::json;
 use tocsin_store::*;
 
 use crate::support::TestDb;
+use tocsin_domain::Platform;
 
 crate::on_both_backends!(
     an_account_is_added_with_its_secret_sealed_to_its_new_id_in_one_transaction,
@@ -33,7 +34,8 @@ fn open(key: u8, owner: i64, sealed: &[u8]) -> Result<Vec<u8>, String> {
 
 fn telegram(handle: &str) -> NewAccount {
     NewAccount {
-        platform: "telegram".into(),
+        platform: Platform::Telegram,
+        stands_for: None,
         handle: handle.into(),
         display_name: format!("Telegram {handle}"),
         sandbox: false,
@@ -220,7 +222,8 @@ async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_hi
         .add(
             "ana",
             &NewAccount {
-                platform: "sandbox".into(),
+                platform: Platform::Sandbox,
+                stands_for: Some(Platform::X),
                 handle: "sandbox:x:1".into(),
                 display_name: "S".into(),
                 sandbox: true,

@@ -27,7 +27,7 @@ async fn session(db: &TestDb, tag: &str) -> i64 {
 
 fn post(remote: &str, minute: u32) -> NewConversationPost {
     NewConversationPost {
-        platform: "mastodon".into(),
+        platform: tocsin_domain::Platform::Mastodon,
         source_instance: Some("https://a.example".into()),
         remote_id: format!("https://a.example/@ann/{remote}"),
         source_post_id: format!("10{remote}"),
@@ -254,7 +254,10 @@ async fn a_session_ends_once_and_then_hears_nothing_more(db: &TestDb) {
     let s = session(db, "MainBreak").await;
     db.store.live_sessions().end("dana", s).await.unwrap();
     let row = db.store.live_sessions().get(s).await.unwrap().unwrap();
-    assert_eq!(row.state, "ended");
+    assert_eq!(
+        row.state,
+        tocsin_store::live_sessions::LiveSessionState::Ended
+    );
     match db.store.live_sessions().end("alex", s).await {
         Err(StoreError::Conflict(text)) => {
             assert!(text.contains("already ended"), "{text}")

@@ -14,4 +14,5 @@ mod crash;
 mod startup;
 mod stories;
 mod tampering;
+mod upgrade;
 mod workflow;

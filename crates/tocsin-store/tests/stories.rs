@@ -3,6 +3,8 @@
 use crate::support::TestDb;
 use chrono::Duration;
 use tocsin_audit::AuditEvent;
+use tocsin_domain::playbook::TextTarget;
+use tocsin_domain::Platform;
 use tocsin_store::outbox::{DeliveryResult, Recorded, RecordedPost, ResultOutcome};
 use tocsin_store::*;
 
@@ -73,11 +75,11 @@ fn draft(by: &str) -> NewDraft {
         exercise: false,
         variants: vec![
             RenderedVariant {
-                platform: "mastodon".into(),
+                target: TextTarget::parse("mastodon").unwrap(),
                 body: "Boil water advisory for North Side.".into(),
             },
             RenderedVariant {
-                platform: "sms".into(),
+                target: TextTarget::parse("sms").unwrap(),
                 body: "BOIL WATER: North Side".into(),
             },
         ],
@@ -93,7 +95,8 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
             .add(
                 "admin",
                 &NewAccount {
-                    platform: "mastodon".into(),
+                    platform: Platform::Mastodon,
+                    stands_for: None,
                     handle: format!("@health{i}@example.social"),
                     display_name: format!("Health {i}"),
                     sandbox: true,

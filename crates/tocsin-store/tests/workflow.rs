@@ -5,6 +5,8 @@ use crate::support::{Kind, TestDb};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Connection as _;
 use tocsin_audit::AuditEvent;
+use tocsin_domain::playbook::TextTarget;
+use tocsin_domain::Platform;
 use tocsin_store::outbox::{
     DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, RetractMode,
 };
@@ -29,7 +31,7 @@ fn now(db: &TestDb) -> DateTime<Utc> {
 
 fn variant(platform: &str, body: &str) -> RenderedVariant {
     RenderedVariant {
-        platform: platform.into(),
+        target: TextTarget::parse(platform).unwrap(),
         body: body.into(),
     }
 }
@@ -58,7 +60,12 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
             .add(
                 "admin",
                 &NewAccount {
-                    platform: if i % 2 == 0 { "mastodon" } else { "sms" }.into(),
+                    platform: if i % 2 == 0 {
+                        Platform::Mastodon
+                    } else {
+                        Platform::Sms
+                    },
+                    stands_for: None,
                     handle: format!("@health{i}@example.social"),
                     display_name: format!("Health {i}"),
                     sandbox: i == 0,
@@ -98,8 +105,8 @@ async fn approved(db: &TestDb, account_ids: &[i64], break_glass: bool) -> (i64, 
     tx.drafts()
         .move_state(
             draft_id,
-            "submitted",
-            "approved",
+            DraftState::Submitted,
+            DraftState::Published,
             None,
             AuditEvent::new("alex", "draft.approve").subject("draft", draft_id.to_string()),
         )
@@ -116,7 +123,7 @@ async fn submit(db: &TestDb, id: i64) {
         .move_state(
             id,
             DRAFT_STATE_DRAFT,
-            "submitted",
+            DraftState::Submitted,
             None,
             AuditEvent::new("dana", "draft.submit").subject("draft", id.to_string()),
         )
@@ -209,7 +216,7 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         .await
         .unwrap();
     let d = db.store.drafts().get(id).await.unwrap().unwrap();
-    assert_eq!(d.state, "draft");
+    assert_eq!(d.state, DraftState::Draft);
     assert_eq!((d.created_at, d.updated_at), (created, created));
     assert_eq!(d.variables_json, r#"{"area":"North Side"}"#);
     assert_eq!(
@@ -222,7 +229,7 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
     db.clock.advance(Duration::minutes(2));
     submit(db, id).await;
     let d = db.store.drafts().get(id).await.unwrap().unwrap();
-    assert_eq!(d.state, "submitted");
+    assert_eq!(d.state, DraftState::Submitted);
     assert_eq!(d.updated_at, created + Duration::minutes(2));
 
     // Compare-and-set: a move from a state the draft is not in changes nothing.
@@ -231,8 +238,8 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
             .drafts()
             .move_state(
                 id,
-                "draft",
-                "withdrawn",
+                DraftState::Draft,
+                DraftState::Withdrawn,
                 None,
                 AuditEvent::new("dana", "draft.withdraw"),
             )
@@ -244,8 +251,8 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
             .drafts()
             .move_state(
                 id + 1000,
-                "draft",
-                "submitted",
+                DraftState::Draft,
+                DraftState::Submitted,
                 None,
                 AuditEvent::new("dana", "draft.submit"),
             )
@@ -258,7 +265,7 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         .drafts()
         .move_state(
             id,
-            "submitted",
+            DraftState::Submitted,
             DRAFT_STATE_CHANGES_REQUESTED,
             Some("Name the wells affected."),
             AuditEvent::new("alex", "draft.request_changes").subject("draft", id.to_string()),
@@ -266,7 +273,7 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         .await
         .unwrap();
     let d = db.store.drafts().get(id).await.unwrap().unwrap();
-    assert_eq!(d.state, "changes_requested");
+    assert_eq!(d.state, DraftState::ChangesRequested);
     assert_eq!(d.note.as_deref(), Some("Name the wells affected."));
 
     // A move without a note keeps the last one.
@@ -274,21 +281,21 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         .drafts()
         .move_state(
             id,
-            "changes_requested",
-            "withdrawn",
+            DraftState::ChangesRequested,
+            DraftState::Withdrawn,
             None,
             AuditEvent::new("dana", "draft.withdraw").subject("draft", id.to_string()),
         )
         .await
         .unwrap();
     let d = db.store.drafts().get(id).await.unwrap().unwrap();
-    assert_eq!(d.state, "withdrawn");
+    assert_eq!(d.state, DraftState::Withdrawn);
     assert_eq!(d.note.as_deref(), Some("Name the wells affected."));
 
     let mut tx = db.store.begin().await.unwrap();
     assert_eq!(
-        tx.drafts().state(id).await.unwrap().as_deref(),
-        Some("withdrawn")
+        tx.drafts().state(id).await.unwrap(),
+        Some(DraftState::Withdrawn)
     );
     assert_eq!(tx.drafts().state(id + 1000).await.unwrap(), None);
     tx.rollback().await.unwrap();
@@ -312,16 +319,21 @@ async fn a_draft_moves_between_states_only_from_the_state_it_is_in(db: &TestDb) 
         all.iter().map(|d| d.id).collect::<Vec<_>>(),
         vec![second, id]
     );
-    assert_eq!(all[1].state, "withdrawn");
+    assert_eq!(all[1].state, DraftState::Withdrawn);
     assert_eq!(all[1].updated_at, created + Duration::minutes(3));
     assert_eq!(all[0].created_by, "sam");
-    let only = db.store.drafts().list(Some("draft"), 10).await.unwrap();
+    let only = db
+        .store
+        .drafts()
+        .list(Some(DraftState::Draft), 10)
+        .await
+        .unwrap();
     assert_eq!(only.iter().map(|d| d.id).collect::<Vec<_>>(), vec![second]);
     assert_eq!(db.store.drafts().list(None, 1).await.unwrap().len(), 1);
     assert!(db
         .store
         .drafts()
-        .list(Some("submitted"), 10)
+        .list(Some(DraftState::Submitted), 10)
         .await
         .unwrap()
         .is_empty());
@@ -345,12 +357,12 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
         .await
         .unwrap();
     let d = db.store.drafts().get(id).await.unwrap().unwrap();
-    assert_eq!(d.state, "draft");
+    assert_eq!(d.state, DraftState::Draft);
     assert_eq!(d.content_hash, "sha256:bw2");
     assert_eq!(d.variables_json, r#"{"area":"East End"}"#);
     assert_eq!(d.updated_at, before.created_at + Duration::minutes(5));
     assert_eq!(d.variants.len(), 1);
-    assert_eq!(d.variants[0].platform, "mastodon");
+    assert_eq!(d.variants[0].target.as_str(), "mastodon");
     assert_eq!(
         d.variants[0].body.as_deref(),
         Some("Boil water advisory for East End.")
@@ -397,7 +409,7 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
         .drafts()
         .move_state(
             id,
-            "submitted",
+            DraftState::Submitted,
             DRAFT_STATE_CHANGES_REQUESTED,
             Some("Add the hotline."),
             AuditEvent::new("alex", "draft.request_changes"),
@@ -414,7 +426,7 @@ async fn a_submitted_draft_cannot_be_edited_until_changes_are_requested(db: &Tes
         .await
         .unwrap();
     let d = db.store.drafts().get(id).await.unwrap().unwrap();
-    assert_eq!(d.state, "draft");
+    assert_eq!(d.state, DraftState::Draft);
     assert_eq!(d.variants.len(), 2);
     assert_eq!(d.note.as_deref(), Some("Add the hotline."));
 
@@ -537,7 +549,7 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
     let d = db.store.drafts().get(draft_id).await.unwrap().unwrap();
     assert_eq!(
         (d.state.as_str(), d.message_id),
-        ("approved", Some(message))
+        ("published", Some(message))
     );
     assert_eq!(
         db.store.drafts().list(None, 1).await.unwrap()[0].message_id,
@@ -570,8 +582,8 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
         tx.drafts()
             .move_state(
                 draft_id,
-                "submitted",
-                "approved",
+                DraftState::Submitted,
+                DraftState::Published,
                 None,
                 AuditEvent::new("blair", "draft.approve"),
             )
@@ -579,7 +591,7 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
     );
     assert_eq!(
         refused,
-        format!("draft {draft_id} is approved, not submitted")
+        format!("draft {draft_id} is published, not submitted")
     );
     // Linking a second message to an approved draft is refused too.
     let linked = conflict(tx.drafts().link_message(draft_id, second).await);
@@ -632,7 +644,7 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     assert_eq!(summary.draft_id, draft_id);
     assert_eq!(summary.playbook_id.as_deref(), Some("boil-water"));
     assert_eq!(summary.step_id.as_deref(), Some("initial"));
-    assert_eq!(summary.kind, "post");
+    assert_eq!(summary.kind, tocsin_store::outbox::MessageKind::Post);
     assert_eq!(summary.title.as_deref(), Some("Boil water"));
     assert_eq!(summary.approved_by, "alex");
     assert_eq!(summary.approved_at, now(db));

@@ -562,7 +562,8 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
         .add(
             "test",
             &NewAccount {
-                platform: "mastodon".into(),
+                platform: tocsin_domain::Platform::Mastodon,
+                stands_for: None,
                 handle: "@health@social.example.gov".into(),
                 display_name: "County Health".into(),
                 sandbox: false,

@@ -30,10 +30,12 @@ pub(super) async fn run(app: Tocsin, mut heard: mpsc::Receiver<Heard>) {
     }
 }
 
-fn platform_and_instance(source: &Source) -> (&'static str, Option<String>) {
+fn platform_and_instance(source: &Source) -> (tocsin_domain::Platform, Option<String>) {
     match source {
-        Source::Mastodon { instance } => ("mastodon", Some(instance.clone())),
-        Source::Bluesky => ("bluesky", None),
+        Source::Mastodon { instance } => {
+            (tocsin_domain::Platform::Mastodon, Some(instance.clone()))
+        }
+        Source::Bluesky => (tocsin_domain::Platform::Bluesky, None),
     }
 }
 
@@ -56,7 +58,7 @@ fn new_post(post: &HeardPost) -> NewConversationPost {
         (Source::Bluesky, _) => post.remote_id.clone(),
     };
     NewConversationPost {
-        platform: platform.into(),
+        platform,
         source_instance: instance,
         remote_id,
         source_post_id: post.remote_id.clone(),
@@ -102,7 +104,7 @@ async fn take_deletion(app: &Tocsin, source: &Source, remote_id: &str) {
         .0
         .store
         .conversation()
-        .mark_deleted(platform, instance.as_deref(), remote_id)
+        .mark_deleted(platform.as_str(), instance.as_deref(), remote_id)
         .await
     {
         Ok(marked) => {
@@ -111,7 +113,7 @@ async fn take_deletion(app: &Tocsin, source: &Source, remote_id: &str) {
             }
         }
         Err(e) => tracing::warn!(
-            platform,
+            platform = platform.as_str(),
             remote_id,
             error = %e,
             "a deletion could not be recorded; dropped"

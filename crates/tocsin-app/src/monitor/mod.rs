@@ -345,7 +345,7 @@ async fn evaluate(app: &Tocsin) -> Result<Wanted, StoreError> {
         .list()
         .await?
         .into_iter()
-        .filter(|s| s.state == "open")
+        .filter(|s| s.state == tocsin_store::live_sessions::LiveSessionState::Open)
         .map(|s| (s.id, normalize_tag(&s.hashtag)))
         .filter(|(_, tag)| !tag.is_empty())
         .collect();
@@ -374,7 +374,7 @@ async fn account_instances(app: &Tocsin) -> Result<Vec<Instance>, StoreError> {
     let mut with_token = Vec::new();
     let mut without = Vec::new();
     for record in app.0.store.accounts().records().await? {
-        if record.platform != "mastodon" || record.sandbox {
+        if record.platform != tocsin_domain::Platform::Mastodon || record.sandbox {
             continue;
         }
         if record.status == AccountStatus::Disabled {

@@ -19,7 +19,6 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::future::Future;
-use std::str::FromStr as _;
 use std::sync::{Arc, OnceLock, Weak};
 use tocsin_connector::descriptor::{
     OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity, TokenDialect, TokenRefresh, UserPart,
@@ -347,7 +346,7 @@ impl TokenManager {
                 actor,
                 &OAuthClientRecord {
                     instance_url: instance.to_string(),
-                    platform: platform.as_str().to_string(),
+                    platform,
                     client_sealed: sealed,
                     redirect_uri: redirect.to_string(),
                     scopes,
@@ -391,7 +390,7 @@ impl TokenManager {
                     .await
                     .map_err(store_refusal)?
                     .ok_or_else(|| Refusal::new("not_found", format!("no account {id}")))?;
-                if record.sandbox || record.platform != platform.as_str() {
+                if record.sandbox || record.platform != platform {
                     return Err(Refusal::new(
                         "invalid",
                         format!("account {id} is not a {} account", platform.display_name()),
@@ -507,7 +506,7 @@ impl TokenManager {
             .oauth()
             .insert_pending(&NewOAuthPending {
                 state_hash: hash,
-                platform: platform.as_str().to_string(),
+                platform,
                 instance_url: instance,
                 account_id: request.account_id,
                 expected_handle: expected,
@@ -531,8 +530,7 @@ impl TokenManager {
     /// one named, and stores the account (or its new tokens) with the sealed bundle in one
     /// transaction. Nothing is stored when any step fails.
     pub async fn finish(&self, pending: &OAuthPending, code: &str) -> Result<Finished, Refusal> {
-        let platform = Platform::from_str(&pending.platform)
-            .map_err(|_| Refusal::new("invalid", "unknown platform"))?;
+        let platform = pending.platform;
         let facts = platform::facts(platform)
             .ok_or_else(|| Refusal::new("invalid", "not a platform connected through OAuth"))?;
         let instance = pending.instance_url.as_deref();
@@ -634,7 +632,7 @@ impl TokenManager {
             )
         })?;
         let meta = OAuthTokenMeta {
-            platform: platform.as_str().to_string(),
+            platform,
             instance_url: pending.instance_url.clone(),
             remote_id: identity.id.clone(),
             remote_name: handle.clone(),
@@ -659,7 +657,8 @@ impl TokenManager {
             }
             None => {
                 let row = NewAccount {
-                    platform: platform.as_str().to_string(),
+                    platform,
+                    stands_for: None,
                     handle: handle.clone(),
                     display_name: pending.display_name.clone(),
                     sandbox: false,

@@ -150,6 +150,63 @@ impl fmt::Display for VariantTarget {
     }
 }
 
+impl VariantTarget {
+    /// The stored name: the platform's id, or `email_html`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VariantTarget::Platform(p) => p.as_str(),
+            VariantTarget::EmailHtml => "email_html",
+        }
+    }
+}
+
+/// What one stored rendered text of a draft or message is: a variant, or the headline
+/// (the email subject and CAP headline). Stored under [`TextTarget::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum TextTarget {
+    /// The headline.
+    Headline,
+    /// A variant.
+    Variant(VariantTarget),
+}
+
+impl TextTarget {
+    /// The stored name: `headline`, `email_html`, or a platform's id.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextTarget::Headline => "headline",
+            TextTarget::Variant(v) => v.as_str(),
+        }
+    }
+
+    /// Reads a stored name; `None` for one that is no target (only the exact stored
+    /// names, no aliases).
+    pub fn parse(text: &str) -> Option<TextTarget> {
+        match text {
+            "headline" => Some(TextTarget::Headline),
+            "email_html" => Some(TextTarget::Variant(VariantTarget::EmailHtml)),
+            other => Platform::ALL
+                .iter()
+                .find(|p| p.as_str() == other)
+                .map(|p| TextTarget::Variant(VariantTarget::Platform(*p))),
+        }
+    }
+
+    /// The platform whose variant this is, if it is one.
+    pub fn platform(self) -> Option<Platform> {
+        match self {
+            TextTarget::Variant(VariantTarget::Platform(p)) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TextTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One message of a playbook (initial alert, update, all-clear).
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {

@@ -155,7 +155,7 @@ fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
     let texts: Vec<(&str, &str)> = m
         .variants
         .iter()
-        .filter_map(|v| v.body.as_deref().map(|b| (v.platform.as_str(), b)))
+        .filter_map(|v| v.body.as_deref().map(|b| (v.target.as_str(), b)))
         .collect();
     // A retraction or correction carries one text, the same on every channel.
     let own_text = || {

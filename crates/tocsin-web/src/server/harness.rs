@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::{serve, WebConfig, WebState};
-use tocsin_app::catalog::stand_in;
+use tocsin_app::catalog::text_platform;
 use tocsin_app::people::{People, PeopleConfig, SealingKey};
 use tocsin_app::{AppConfig, Tocsin, TocsinParts};
 
@@ -155,7 +155,8 @@ impl Harness {
                 .add(
                     "harness",
                     &NewAccount {
-                        platform: "sandbox".into(),
+                        platform: Platform::Sandbox,
+                        stands_for: Some(*platform),
                         handle: format!("sandbox:{}:{n}", platform.as_str()),
                         display_name: format!("Sandbox {}", platform.display_name()),
                         sandbox: true,
@@ -185,7 +186,7 @@ impl Harness {
             for record in app.store().accounts().records().await.map_err(fail)? {
                 if record.sandbox && record.status != AccountStatus::Disabled {
                     accounts.push(record.id);
-                    stand_ins.push((record.id, stand_in(&record.handle)));
+                    stand_ins.push((record.id, text_platform(record.platform, record.stands_for)));
                 }
             }
         }

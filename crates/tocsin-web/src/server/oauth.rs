@@ -254,7 +254,7 @@ pub async fn callback(
             return to_admin("oauth_error", "internal");
         }
     };
-    let platform = Some(pending.platform.clone());
+    let platform = Some(pending.platform.as_str().to_string());
     if pending.started_by != session.user() {
         return refuse(
             "wrong_user",

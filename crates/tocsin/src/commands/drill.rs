@@ -13,7 +13,7 @@ use tocsin_connector::http::printable;
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_dispatch::{AccountRoute, DeliveryEventKind, DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::compose::ComposeOptions;
-use tocsin_domain::playbook::VariantTarget;
+use tocsin_domain::playbook::TextTarget;
 use tocsin_domain::Platform;
 use tocsin_store::outbox::{Placement, RetractMode};
 use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
@@ -89,10 +89,7 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
                 .variants
                 .iter()
                 .map(|v| RenderedVariant {
-                    platform: match v.target {
-                        VariantTarget::Platform(p) => p.as_str().to_string(),
-                        VariantTarget::EmailHtml => "email_html".to_string(),
-                    },
+                    target: TextTarget::Variant(v.target),
                     body: v.text.clone(),
                 })
                 .collect(),
@@ -147,7 +144,8 @@ async fn drive(
                     .add(
                         actor,
                         &NewAccount {
-                            platform: "sandbox".into(),
+                            platform: Platform::Sandbox,
+                            stands_for: Some(platform),
                             handle: handle(platform),
                             display_name: format!("Drill · {}", platform.display_name()),
                             sandbox: true,

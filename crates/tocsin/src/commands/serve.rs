@@ -18,6 +18,7 @@ use tocsin_app::{AppConfig, Tocsin, TocsinParts};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_dispatch::{DispatchConfig, Dispatcher, Routes};
 use tocsin_domain::preapproval::PlaybookApproval;
+use tocsin_domain::Platform;
 use tocsin_store::{NewAccount, Store};
 use tocsin_web::server::client_addr::TrustedProxies;
 use tocsin_web::server::{self, DemoUser, WebConfig, WebState};
@@ -165,7 +166,8 @@ async fn prepare_demo(
             .add(
                 actor,
                 &NewAccount {
-                    platform: "sandbox".into(),
+                    platform: Platform::Sandbox,
+                    stands_for: Some(platform),
                     handle,
                     display_name: format!("Demo {}", platform.display_name()),
                     sandbox: true,
