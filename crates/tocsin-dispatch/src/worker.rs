@@ -1,13 +1,8 @@
-//! The fan-out loop: claim, send concurrently, record in groups, publish events.
+//! The fan-out loop: claim in batches, one task per delivery, record in groups.
 //!
-//! One claim loop per node takes due rows in batches; each delivery runs in its own task
-//! (bounded per platform host and overall), so one slow or failing platform never holds
-//! up another. A task runs the steps of one attempt ([`deliver`]: what to send, admission,
-//! reconcile, send, decide) and hands its [`Outcome`] to the recorder ([`crate::record`]),
-//! which commits outcomes in groups with their audit entries, then publishes
-//! [`DeliveryEvent`]s. Nothing here retries in a loop: a failed attempt is recorded with
-//! its next attempt time and claimed again when due, so a crash at any point leaves the
-//! outbox saying exactly what is left to do.
+//! Each task runs the steps of one attempt ([`deliver`]) and hands its [`Outcome`] to the
+//! recorder; a failed attempt is recorded with its next time and claimed again when due,
+//! never retried in a loop here, so a crash leaves the outbox saying what is left to do.
 
 use rand::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet};

@@ -143,6 +143,9 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// How long an SQLite writer waits for the write lock before giving up.
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The newest schema version this binary knows.
 pub const SCHEMA_VERSION: i64 = 10;
 
@@ -241,7 +244,7 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool, StoreError> {
         // FULL: a commit is on disk (WAL fsynced) before it returns; the audit log's
         // promise "no state change without its entry" rests on this.
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true)
         // Checkpoint the WAL into the database every ~40 MB rather than every 4 MB: each
         // checkpoint fsyncs the database file, and audit bursts write a lot. Commits are

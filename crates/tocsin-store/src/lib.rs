@@ -149,6 +149,9 @@ struct Inner {
     data_dir: PathBuf,
     /// Audit entries committed through this handle (and its clones) since it opened.
     audit_appends: std::sync::atomic::AtomicU64,
+    /// On SQLite, one write transaction at a time from this handle and its clones, in
+    /// the order they asked (see [`Store::begin`]).
+    sqlite_writer: Arc<tokio::sync::Semaphore>,
 }
 
 /// The durable store. Cheap to clone; clones share one pool.
@@ -180,6 +183,7 @@ impl Store {
                 clock: options.clock,
                 data_dir: options.data_dir,
                 audit_appends: std::sync::atomic::AtomicU64::new(0),
+                sqlite_writer: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
         })
     }

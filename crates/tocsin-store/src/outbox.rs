@@ -665,7 +665,9 @@ impl OutboxTx<'_, '_> {
         // Every row in a few multi-row UPDATEs (each statement costs a round trip to the
         // database thread): only rows whose fencing token still matches come back.
         let rows: Vec<ResultRow> = results.iter().map(ResultRow::from).collect();
-        let mut updated: std::collections::BTreeSet<(i64, i64)> = std::collections::BTreeSet::new();
+        // (message, account, fencing token) of every row written.
+        let mut updated: std::collections::BTreeSet<(i64, i64, i64)> =
+            std::collections::BTreeSet::new();
         let backend = self.tx.store.backend();
         for chunk in crate::tx::cacheable_chunks(&rows, RESULT_ROWS_PER_UPDATE) {
             // Positional `?` on SQLite: sqlx looks `$n` names up one by one, which is
@@ -696,11 +698,12 @@ impl OutboxTx<'_, '_> {
                  last_error = v.last_error, next_attempt_at = v.next_at, lease_owner = NULL, \
                  lease_until = NULL, updated_at = {now_param} \
                  FROM v WHERE deliveries.message_id = v.message_id AND deliveries.account_id = v.account_id \
-                 AND deliveries.fencing_token = v.token \
-                 RETURNING deliveries.message_id, deliveries.account_id"
+                 AND deliveries.fencing_token = v.token"
             );
-            let done: Vec<(i64, i64)> = on_tx!(self.tx, c => {
-                let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+            // Counted, not returned: every returned row is a hop from SQLite's thread, and
+            // nearly always every row matches. Only when some did not are they looked up.
+            let affected = on_tx!(self.tx, c => {
+                let mut q = sqlx::query(&sql);
                 for row in chunk {
                     q = q
                         .bind(row.message_id)
@@ -713,12 +716,20 @@ impl OutboxTx<'_, '_> {
                         .bind(row.error.clone())
                         .bind(row.next.clone());
                 }
-                q.bind(&now).fetch_all(&mut *c).await?
+                q.bind(&now).execute(&mut *c).await?.rows_affected()
             });
-            updated.extend(done);
+            if usize::try_from(affected).is_ok_and(|n| n == chunk.len()) {
+                updated.extend(
+                    chunk
+                        .iter()
+                        .map(|r| (r.message_id, r.account_id, r.fencing_token)),
+                );
+            } else {
+                updated.extend(self.holding_their_tokens(chunk).await?);
+            }
         }
         for (r, row) in results.iter().zip(&rows) {
-            if !updated.contains(&(r.message_id, r.account_id)) {
+            if !updated.contains(&(r.message_id, r.account_id, r.fencing_token)) {
                 recorded.push(Recorded::Stale);
                 continue;
             }
@@ -772,6 +783,41 @@ impl OutboxTx<'_, '_> {
                 .await?;
         }
         Ok(recorded)
+    }
+
+    /// Which of `rows` the deliveries' current fencing tokens match: after the result
+    /// UPDATE, exactly the rows it wrote (a stale token never matches).
+    async fn holding_their_tokens(
+        &mut self,
+        rows: &[ResultRow],
+    ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let backend = self.tx.store.backend();
+        let values = (0..rows.len())
+            .map(|i| match backend {
+                Backend::Sqlite => {
+                    "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))".to_string()
+                }
+                Backend::Postgres => format!(
+                    "(CAST(${} AS BIGINT), CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                    i * 3 + 1,
+                    i * 3 + 2,
+                    i * 3 + 3
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH v (message_id, account_id, token) AS (VALUES {values}) \
+             SELECT d.message_id, d.account_id, d.fencing_token FROM deliveries d JOIN v \
+             ON d.message_id = v.message_id AND d.account_id = v.account_id AND d.fencing_token = v.token"
+        );
+        Ok(on_tx!(self.tx, c => {
+            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(&sql);
+            for row in rows {
+                q = q.bind(row.message_id).bind(row.account_id).bind(row.fencing_token);
+            }
+            q.fetch_all(&mut *c).await?
+        }))
     }
 
     async fn queue_late_retraction(

@@ -95,6 +95,9 @@ pub(crate) enum TxInner {
 pub struct Tx<'s> {
     pub(crate) store: &'s Store,
     pub(crate) inner: TxInner,
+    /// On SQLite, this process's turn to write (see [`Store::begin`]), held until the
+    /// transaction ends.
+    writer: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The newest checkpoint signed in this transaction, kept on disk after commit.
     signed: Option<(String, u64)>,
     /// Audit entries appended in this transaction (counted once it commits).
@@ -120,17 +123,31 @@ struct Head {
 impl Store {
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx<'_>, StoreError> {
-        let inner = match &self.inner.pool {
-            // IMMEDIATE: take the write lock now, so a read-then-write transaction can
-            // never fail half-way with SQLITE_BUSY when another writer got there first.
+        let (inner, writer) = match &self.inner.pool {
             crate::backend::Pool::Sqlite(p) => {
-                TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)
+                // Writers in this process take turns here, in order, and each starts the
+                // moment the one before it ends. Left to SQLite's lock, a writer that
+                // found it taken slept in its busy handler (1 ms growing to 100 ms) and
+                // woke long after: a claim queued behind a group commit of results waited
+                // up to 0.7 s. Past SQLite's own busy timeout, go on to its lock anyway.
+                let writer = tokio::time::timeout(
+                    crate::backend::SQLITE_BUSY_TIMEOUT,
+                    self.inner.sqlite_writer.clone().acquire_owned(),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok);
+                // IMMEDIATE: take the write lock now, so a read-then-write transaction can
+                // never fail half-way with SQLITE_BUSY when another writer got there first.
+                let tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                (TxInner::Sqlite(tx), writer)
             }
-            crate::backend::Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+            crate::backend::Pool::Postgres(p) => (TxInner::Postgres(p.begin().await?), None),
         };
         Ok(Tx {
             store: self,
             inner,
+            writer,
             signed: None,
             appended: 0,
         })
@@ -165,6 +182,7 @@ impl<'s> Tx<'s> {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Postgres(t) => t.commit().await?,
         }
+        drop(self.writer);
         self.store
             .inner
             .audit_appends

@@ -400,13 +400,17 @@ async fn a_stale_worker_cannot_record_a_result_over_the_new_lease_owner(db: &Tes
         .await
         .unwrap();
     assert_eq!(refused, [Recorded::Stale]);
+    // In one batch with a current result, only the stale one is refused.
     let recorded = db
         .store
         .outbox()
-        .record_results("worker-b", &[sent(new[0].fencing_token)])
+        .record_results(
+            "worker-b",
+            &[sent(old[0].fencing_token), sent(new[0].fencing_token)],
+        )
         .await
         .unwrap();
-    assert_eq!(recorded, [Recorded::Yes]);
+    assert_eq!(recorded, [Recorded::Stale, Recorded::Yes]);
     let d = &db.store.messages().deliveries(m).await.unwrap()[0];
     assert_eq!(d.state, DeliveryState::Sent);
     assert_eq!(d.attempts, 2);
