@@ -3,9 +3,22 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `tocsin --version`: the package version and the git revision it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BUILD_GIT_REVISION"),
+    ")"
+);
+
 /// Tocsin: pre-approved crisis and live-event messages, to every account at once.
 #[derive(Debug, Parser)]
-#[command(name = "tocsin", version, about, long_about = None)]
+#[command(
+    name = "tocsin",
+    version = VERSION,
+    about = "Pre-approved crisis and live-event messages, approved by two people and sent to every account at once, with a tamper-evident audit log",
+    long_about = None
+)]
 pub struct Cli {
     /// Config file (default: $TOCSIN_CONFIG, else ./tocsin.toml if present, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
@@ -45,6 +58,14 @@ pub enum Command {
     /// for every platform, approved playbooks, and demo users whose credentials (and
     /// current codes) are printed and shown on the sign-in page.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard
+    /// output, e.g. `tocsin completions bash > /etc/bash_completion.d/tocsin`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `tocsin man > tocsin.1`.
+    Man,
 }
 
 /// `tocsin serve`.

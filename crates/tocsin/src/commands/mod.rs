@@ -16,9 +16,42 @@ use crate::config::Config;
 
 /// Runs a parsed command line; the exit code says whether all was well.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let config = Config::load(cli.config.as_deref())?;
-    init_logging(&config);
+    // What needs no configuration runs even when the configuration is broken.
     match cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut command = crate::cli::Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "tocsin", &mut script);
+            print_all(&script)
+        }
+        Command::Man => {
+            use clap::CommandFactory as _;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut page)?;
+            print_all(&page)
+        }
+        command => run_configured(cli.config.as_deref(), command),
+    }
+}
+
+/// Writes `bytes` to standard output; a reader that went away (`| head`) is no error.
+fn print_all(bytes: &[u8]) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::from(141)),
+        other => {
+            other?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    init_logging(&config);
+    match command {
         Command::Playbooks(cmd) => playbooks::run(&config, cmd),
         Command::Audit(cmd) => audit::run(&config, cmd),
         Command::Drill(args) => drill::run(&config, &args),
@@ -27,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
         Command::Config => {
             // Client secrets given in the environment are not printed back.
             let shown = crate::config::Config {
@@ -43,8 +77,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // NO_COLOR (https://no-color.org): any non-empty value turns colour off; otherwise
+    // colour only on a terminal.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         crate::config::LogFormat::Json => builder.json().try_init(),
