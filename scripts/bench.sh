@@ -35,8 +35,8 @@ else
   echo "skipped: Apprise is not installed (python3 -m pip install apprise)"
 fi
 
-echo "== idle server memory: tocsin serve on SQLite, then 100 idle panels"
-cargo bench -p tocsin --bench idle_memory
+echo "== idle server memory: tocsin serve (dist profile, as packaged) on SQLite, then 100 idle panels"
+cargo bench -p tocsin --profile dist --bench idle_memory
 
 echo "== websocket panels: publish to receipt at every panel, server memory per socket"
 cargo bench -p tocsin-web --bench ws_panels -- --panels 1000
