@@ -18,6 +18,7 @@ mod cli_conventions;
 mod config_cli;
 mod crash_cli;
 mod drill_cli;
+mod operations_cli;
 mod playbooks_cli;
 mod proxy_cli;
 mod users_cli;

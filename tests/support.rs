@@ -69,20 +69,16 @@ impl Workspace {
     pub fn tocsin(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tocsin"));
         cmd.current_dir(self.path()).args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("TOCSIN_") {
-                cmd.env_remove(k);
-            }
-        }
+        clean_environment(&mut cmd);
         Run(cmd.output().unwrap())
     }
 
     /// As [`Workspace::tocsin`], with extra environment variables.
     pub fn tocsin_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tocsin"));
-        cmd.current_dir(self.path())
-            .args(args)
-            .envs(env.iter().copied());
+        cmd.current_dir(self.path()).args(args);
+        clean_environment(&mut cmd);
+        cmd.envs(env.iter().copied());
         Run(cmd.output().unwrap())
     }
 }
@@ -91,7 +87,9 @@ impl Workspace {
     /// Runs `tocsin ARGS` with extra environment and `input` on standard input.
     pub fn tocsin_input(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Run {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tocsin"));
+        clean_environment(&mut cmd);
+        let mut child = cmd
             .current_dir(self.path())
             .args(args)
             .envs(env.iter().copied())
@@ -107,6 +105,16 @@ impl Workspace {
             other => other.unwrap(),
         }
         Run(child.wait_with_output().unwrap())
+    }
+}
+
+/// Leaves out the `TOCSIN_*` variables of the environment the tests run in (CI sets some
+/// for the test suite itself), so each run sees only what its test gives it.
+fn clean_environment(cmd: &mut Command) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TOCSIN_") {
+            cmd.env_remove(k);
+        }
     }
 }
 

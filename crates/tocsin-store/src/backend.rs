@@ -322,8 +322,102 @@ fn sqlite_open_error(path: &Path, e: sqlx::Error) -> StoreError {
     }
 }
 
-async fn migrate(pool: &Pool, path: Option<&Path>) -> Result<(), StoreError> {
-    let (found, migrations) = match pool {
+/// A migration this binary would apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMigration {
+    /// Its schema version.
+    pub version: i64,
+    /// Its short name (`typed_rows`).
+    pub name: &'static str,
+    /// What it changes, in words: the comment at the head of its SQL file.
+    pub summary: String,
+}
+
+/// Where a database's schema stands against this binary, read without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// The database's schema version (`None`: a new, empty database).
+    pub found: Option<i64>,
+    /// The newest version this binary knows ([`SCHEMA_VERSION`]).
+    pub known: i64,
+    /// The migrations opening it would apply, oldest first (empty when up to date, and
+    /// when the database is newer than this binary: see `found`).
+    pub pending: Vec<PendingMigration>,
+}
+
+impl SchemaStatus {
+    /// Whether the database was written by a newer release (this binary refuses it).
+    pub fn too_new(&self) -> bool {
+        self.found.is_some_and(|f| f > self.known)
+    }
+}
+
+/// The first paragraph of the comment at the head of a migration's SQL, in one line.
+fn summary_of(sql: &str) -> String {
+    sql.lines()
+        .take_while(|l| l.starts_with("--"))
+        .map(|l| l.trim_start_matches('-').trim())
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads the schema status of the database at `url` without migrating it or, for a SQLite
+/// file that does not exist, creating it.
+pub async fn schema_status(url: &str, data_dir: &Path) -> Result<SchemaStatus, StoreError> {
+    let (found, migrations) = if let Some(path) = sqlite_path(url, data_dir) {
+        let exists = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+        let found = if exists {
+            let pool = open_sqlite(&path).await?;
+            let found = schema_version(&Pool::Sqlite(pool.clone()), Some(&path)).await;
+            pool.close().await;
+            found?
+        } else {
+            None
+        };
+        (found, SQLITE_MIGRATIONS)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: redact(url),
+            reason: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Unreachable {
+                url: redact(url),
+                source,
+            })?;
+        let found = schema_version(&Pool::Postgres(pool.clone()), None).await;
+        pool.close().await;
+        (found?, POSTGRES_MIGRATIONS)
+    } else {
+        return Err(StoreError::BadUrl {
+            url: redact(url),
+            reason: "use sqlite://FILE or postgres://...".into(),
+        });
+    };
+    let pending = migrations
+        .iter()
+        .filter(|(v, _, _)| found.is_none_or(|f| *v > f))
+        .map(|(version, name, sql)| PendingMigration {
+            version: *version,
+            name,
+            summary: summary_of(sql),
+        })
+        .collect();
+    Ok(SchemaStatus {
+        found,
+        known: SCHEMA_VERSION,
+        pending,
+    })
+}
+
+/// The highest migration applied to the database (`None`: never migrated).
+async fn schema_version(pool: &Pool, path: Option<&Path>) -> Result<Option<i64>, StoreError> {
+    match pool {
         Pool::Sqlite(p) => {
             let exists: Option<(String,)> = sqlx::query_as(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
@@ -334,30 +428,38 @@ async fn migrate(pool: &Pool, path: Option<&Path>) -> Result<(), StoreError> {
                 Some(path) => sqlite_open_error(path, e),
                 None => StoreError::Database(e),
             })?;
-            let found: Option<i64> = match exists {
-                Some(_) => {
-                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                        .fetch_one(p)
-                        .await?
-                }
-                None => None,
-            };
-            (found, SQLITE_MIGRATIONS)
+            match exists {
+                Some(_) => Ok(sqlx::query_scalar(
+                    "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+                )
+                .fetch_one(p)
+                .await?),
+                None => Ok(None),
+            }
         }
         Pool::Postgres(p) => {
             let exists: bool =
                 sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
                     .fetch_one(p)
                     .await?;
-            let found: Option<i64> = if exists {
-                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                    .fetch_one(p)
-                    .await?
+            if exists {
+                Ok(
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(p)
+                        .await?,
+                )
             } else {
-                None
-            };
-            (found, POSTGRES_MIGRATIONS)
+                Ok(None)
+            }
         }
+    }
+}
+
+async fn migrate(pool: &Pool, path: Option<&Path>) -> Result<(), StoreError> {
+    let found = schema_version(pool, path).await?;
+    let migrations = match pool {
+        Pool::Sqlite(_) => SQLITE_MIGRATIONS,
+        Pool::Postgres(_) => POSTGRES_MIGRATIONS,
     };
     if let Some(found) = found.filter(|v| *v > SCHEMA_VERSION) {
         return Err(StoreError::SchemaTooNew {

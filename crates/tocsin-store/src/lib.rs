@@ -49,7 +49,7 @@ pub use accounts::{Account, NewAccount};
 pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValue};
 pub use aggregates::*;
 pub use audit_log::{AuditFilter, ExportFormat, StoredCheckpoint, StoredEntry};
-pub use backend::{Backend, SCHEMA_VERSION};
+pub use backend::{schema_status, Backend, PendingMigration, SchemaStatus, SCHEMA_VERSION};
 pub use consent::{ConsentRecord, NewConsent};
 pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
 pub use drafts::{

@@ -52,6 +52,16 @@ pub enum Command {
     Retention(RetentionCommand),
     /// Print the effective configuration (file plus TOCSIN_* environment) as TOML.
     Config,
+    /// Bring the database's schema up to this release (every command does so on open);
+    /// `--dry-run` lists the migrations that would apply and changes nothing.
+    Migrate {
+        /// Say what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the server: the control panel, its JSON API and websocket, and fan-out.
     Serve(ServeArgs),
     /// Run a demo server: SQLite in a fresh data directory, sandbox accounts standing in

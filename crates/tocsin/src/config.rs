@@ -425,6 +425,13 @@ impl Config {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            // `TOCSIN_<SECTION>__<FIELD>` always means a setting, so a misspelt one is an
+            // error. A single word names a top-level setting (`TOCSIN_DATA_DIR`) when
+            // there is one; otherwise it belongs to some other tool sharing the prefix
+            // (the test suite's `TOCSIN_REAL_SERVERS`) and is left alone.
+            if path.len() == 1 && !is_known(&known, &path) {
+                continue;
+            }
             if !is_known(&known, &path) {
                 bail!(
                     "environment variable {key}: there is no setting `{}` (see the README's configuration section)",
@@ -572,6 +579,19 @@ mod tests {
         std::fs::write(&file, "[limits]\nsms_max_segmnts = 2\n").unwrap();
         let err = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
         assert!(err.contains("sms_max_segmnts"), "{err}");
+    }
+
+    #[test]
+    fn a_prefixed_variable_that_names_no_section_belongs_to_another_tool() {
+        let config = Config::load_from(
+            None,
+            &env(&[
+                ("TOCSIN_REAL_SERVERS", "require"),
+                ("TOCSIN_DATA_DIR", "/var/lib/tocsin-test"),
+            ]),
+        )
+        .expect("a tool's variable is not a setting");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/tocsin-test"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 mod drill;
+mod migrate;
 pub(crate) mod playbooks;
 mod retention;
 mod serve;
@@ -58,6 +59,7 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
         Command::Users(cmd) => users::run(&config, cmd),
         Command::Accounts(cmd) => accounts::run(&config, cmd),
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
+        Command::Migrate { dry_run, json } => migrate::run(&config, dry_run, json),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
