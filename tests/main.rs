@@ -14,6 +14,7 @@ mod support;
 
 mod accounts_cli;
 mod audit_cli;
+mod backup_cli;
 mod cli_conventions;
 mod config_cli;
 mod crash_cli;

@@ -175,7 +175,7 @@ impl MigrationSource<'static> for Embedded {
 }
 
 /// Where an SQLite URL points: relative paths are inside the data directory.
-pub(crate) fn sqlite_path(url: &str, data_dir: &Path) -> Option<PathBuf> {
+pub fn sqlite_path(url: &str, data_dir: &Path) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -36,6 +36,7 @@ pub mod people;
 pub mod playbooks;
 pub mod retention;
 pub mod schedules;
+mod snapshot;
 mod time;
 pub mod tx;
 pub mod variants;
@@ -49,7 +50,9 @@ pub use accounts::{Account, NewAccount};
 pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValue};
 pub use aggregates::*;
 pub use audit_log::{AuditFilter, ExportFormat, StoredCheckpoint, StoredEntry};
-pub use backend::{schema_status, Backend, PendingMigration, SchemaStatus, SCHEMA_VERSION};
+pub use backend::{
+    schema_status, sqlite_path, Backend, PendingMigration, SchemaStatus, SCHEMA_VERSION,
+};
 pub use consent::{ConsentRecord, NewConsent};
 pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
 pub use drafts::{

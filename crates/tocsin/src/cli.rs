@@ -52,6 +52,21 @@ pub enum Command {
     Retention(RetentionCommand),
     /// Print the effective configuration (file plus TOCSIN_* environment) as TOML.
     Config,
+    /// Take a consistent backup of the SQLite database while the server runs: one tar
+    /// file with the snapshot, the audit public key, the newest checkpoint and a manifest
+    /// of SHA-256 hashes. The chain is verified first; no secret key goes in.
+    Backup {
+        /// Where to write it (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Restore a backup into the configured data directory: refuses to overwrite a
+    /// database, checks every file against the manifest, needs the audit signing key that
+    /// signed the backup's log, and verifies the whole chain before keeping anything.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Bring the database's schema up to this release (every command does so on open);
     /// `--dry-run` lists the migrations that would apply and changes nothing.
     Migrate {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod backup;
 mod drill;
 mod migrate;
 pub(crate) mod playbooks;
@@ -59,6 +60,8 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
         Command::Users(cmd) => users::run(&config, cmd),
         Command::Accounts(cmd) => accounts::run(&config, cmd),
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
+        Command::Backup { output } => backup::backup(&config, &output),
+        Command::Restore { file } => backup::restore(&config, &file),
         Command::Migrate { dry_run, json } => migrate::run(&config, dry_run, json),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
