@@ -106,3 +106,145 @@ fn mark_as_written_by_a_newer_release(db: &std::path::Path) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+#[test]
+fn doctor_names_a_broken_config_and_fails() {
+    let ws = Workspace::with_library();
+    ws.write("tocsin.toml", "[server]\nlisten = 8080\n");
+    let run = ws.tocsin(&["doctor"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    let out = run.stdout();
+    assert!(out.contains("FAIL config:"), "{out}");
+    assert!(out.contains("tocsin.toml"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ws.tocsin(&["doctor", "--json"]).stdout()).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["checks"][0]["check"], "config");
+    assert_eq!(json["checks"][0]["status"], "fail");
+}
+
+#[test]
+fn doctor_fails_on_a_signing_key_others_can_read() {
+    let ws = workspace_with_release_0_1_database();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(
+        ws.path().join("data/audit-signing.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let run = ws.tocsin(&["doctor"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    let out = run.stdout();
+    assert!(out.contains("FAIL audit key:"), "{out}");
+    assert!(out.contains("chmod 600"), "{out}");
+    assert!(
+        out.contains("WARN schema: version 8"),
+        "the old schema is named: {out}"
+    );
+}
+
+/// A forwarding proxy for one request at a time: adds `X-Forwarded-For` and
+/// `X-Forwarded-Proto` (as nginx's usual configuration does) and passes the answer back.
+fn forwarding_proxy(backend: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let backend = backend.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match client.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head);
+            let Some((request_line, rest)) = text.split_once("\r\n") else {
+                continue;
+            };
+            let rest: String = rest
+                .split("\r\n")
+                .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                .collect::<Vec<_>>()
+                .join("\r\n");
+            let forwarded = format!(
+                "{request_line}\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n{rest}"
+            );
+            let Ok(mut upstream) = std::net::TcpStream::connect(&backend) else {
+                continue;
+            };
+            let _ = upstream.write_all(forwarded.as_bytes());
+            let mut answer = Vec::new();
+            let _ = upstream.read_to_end(&mut answer);
+            let _ = client.write_all(&answer);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn doctor_checks_the_public_url_and_what_the_proxy_forwards() {
+    let ws = Workspace::with_library();
+    let key = ws.tocsin(&["users", "generate-key"]).ok();
+    let key = key
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 44)
+        .unwrap_or_else(|| panic!("no key in {key}"))
+        .to_string();
+    let served = ws.serve(&[("TOCSIN_SECRET_KEY", key.as_str())]);
+    let proxy = forwarding_proxy(served.base.clone());
+
+    // Straight to the server: no proxy in between, and the clocks agree.
+    let run = ws.tocsin_env(
+        &["doctor"],
+        &[
+            ("TOCSIN_SECRET_KEY", key.as_str()),
+            ("TOCSIN_SERVER__PUBLIC_URL", served.base.as_str()),
+        ],
+    );
+    let out = run.stdout();
+    assert_eq!(run.code(), 0, "{out}\n{}", run.stderr());
+    for line in [
+        "ok   config:",
+        "ok   database:",
+        "ok   schema:",
+        "ok   audit key:",
+        "ok   sealing key: from TOCSIN_SECRET_KEY",
+        "ok   public url:",
+        "ok   proxy headers: no proxy in between",
+        "ok   clock:",
+        "ok   disk:",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+
+    // Through a proxy whose address the server does not trust: every client would look
+    // like the proxy.
+    let run = ws.tocsin_env(
+        &["doctor", "--json"],
+        &[
+            ("TOCSIN_SECRET_KEY", key.as_str()),
+            ("TOCSIN_SERVER__PUBLIC_URL", proxy.as_str()),
+        ],
+    );
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let proxy_check = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "proxy headers")
+        .unwrap();
+    assert_eq!(proxy_check["status"], "fail", "{json}");
+    assert!(
+        proxy_check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("trusted_proxies"),
+        "{json}"
+    );
+}

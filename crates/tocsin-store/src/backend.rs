@@ -6,11 +6,13 @@
 //! are embedded per backend; a database already past this binary's newest migration is
 //! refused before anything is written.
 
+use chrono::{DateTime, Utc};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection as _;
 use std::borrow::Cow;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -413,6 +415,33 @@ pub async fn schema_status(url: &str, data_dir: &Path) -> Result<SchemaStatus, S
         known: SCHEMA_VERSION,
         pending,
     })
+}
+
+/// The database server's clock, for `tocsin doctor`: PostgreSQL's `now()`; `None` for
+/// SQLite, which runs on this machine's clock.
+pub async fn database_clock(url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+        url: redact(url),
+        reason: e.to_string(),
+    })?;
+    let mut conn = sqlx::postgres::PgConnection::connect_with(&options)
+        .await
+        .map_err(|source| StoreError::Unreachable {
+            url: redact(url),
+            source,
+        })?;
+    let text: String = sqlx::query_scalar(
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(DateTime::parse_from_rfc3339(&text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// The highest migration applied to the database (`None`: never migrated).

@@ -82,7 +82,7 @@ pub enum StoreError {
 }
 
 /// Hides the password in a database URL for messages.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

@@ -51,7 +51,8 @@ pub use accounts::{AccountRecord, AccountStatus, Rotated, SealedKind, SealedValu
 pub use aggregates::*;
 pub use audit_log::{AuditFilter, ExportFormat, StoredCheckpoint, StoredEntry};
 pub use backend::{
-    schema_status, sqlite_path, Backend, PendingMigration, SchemaStatus, SCHEMA_VERSION,
+    database_clock, schema_status, sqlite_path, Backend, PendingMigration, SchemaStatus,
+    SCHEMA_VERSION,
 };
 pub use consent::{ConsentRecord, NewConsent};
 pub use conversation::{ConversationPost, DeletedPost, NewConversationPost, QuestionState};
@@ -59,7 +60,7 @@ pub use drafts::{
     Draft, DraftListItem, DraftState, NewDraft, WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED,
     DRAFT_STATE_DRAFT,
 };
-pub use error::StoreError;
+pub use error::{redact as redact_url, StoreError};
 pub use feed::FeedMessage;
 pub use live_sessions::LiveSessionRow;
 pub use messages::{Delivery, DeliveryRow, MessageSummary};

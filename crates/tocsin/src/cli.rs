@@ -67,6 +67,15 @@ pub enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// Check the installation and say in words what is wrong: configuration, database
+    /// and schema, key files and modes, the clock, every account's platform and
+    /// credentials, the public URL and the proxy's headers, disk space. Exit 1 on any
+    /// failure.
+    Doctor {
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Bring the database's schema up to this release (every command does so on open);
     /// `--dry-run` lists the migrations that would apply and changes nothing.
     Migrate {

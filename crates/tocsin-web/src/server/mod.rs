@@ -14,6 +14,7 @@ mod catalog;
 pub mod client_addr;
 mod consent;
 mod conversation;
+pub mod diagnostics;
 mod drafts;
 pub mod error;
 mod feed;
@@ -180,6 +181,7 @@ pub fn router(state: WebState) -> Router {
         .nest("/api", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/diagnostics/request", get(diagnostics::request_seen))
         .route("/feed/alerts.atom", get(feed::alerts))
         .route("/feed/exercise.atom", get(feed::exercise))
         .route("/feed/cap/{file}", get(feed::cap_document))

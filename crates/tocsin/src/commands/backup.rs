@@ -323,22 +323,14 @@ fn unpack(archive: &Path, staging: &Path) -> Result<Manifest> {
             return Err(bad(format!("unexpected file {name:?}")));
         }
         let path = staging.join(&name);
-        let mut out = std::fs::File::create(&path)?;
-        let mut hasher = Sha256::new();
-        let mut bytes = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = entry
-                .read(&mut buf)
-                .map_err(|e| bad(format!("{name}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            bytes += n as u64;
-        }
-        out.sync_all()?;
+        let mut out = HashingWriter {
+            file: std::fs::File::create(&path)?,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        std::io::copy(&mut entry, &mut out).map_err(|e| bad(format!("{name}: {e}")))?;
+        out.file.sync_all()?;
+        let (bytes, hasher) = (out.bytes, out.hasher);
         seen.push(FileEntry {
             name,
             bytes,
@@ -369,6 +361,27 @@ fn unpack(archive: &Path, staging: &Path) -> Result<Manifest> {
         return Err(bad(format!("no {DATABASE}")));
     }
     Ok(manifest)
+}
+
+/// Writes to a file while hashing and counting what goes through.
+struct HashingWriter {
+    file: std::fs::File,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        let written = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(written);
+        self.bytes += written.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 fn sha256_file(path: &Path) -> Result<String> {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 mod backup;
+mod doctor;
 mod drill;
 mod migrate;
 pub(crate) mod playbooks;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut page)?;
             print_all(&page)
         }
+        Command::Doctor { json } => doctor::run(cli.config.as_deref(), json),
         command => run_configured(cli.config.as_deref(), command),
     }
 }
@@ -65,7 +67,9 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
         Command::Migrate { dry_run, json } => migrate::run(&config, dry_run, json),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
-        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
+        Command::Completions { .. } | Command::Man | Command::Doctor { .. } => {
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config => {
             // Client secrets given in the environment are not printed back.
             let shown = crate::config::Config {
