@@ -27,6 +27,7 @@ pub mod conversation;
 pub mod drafts;
 mod error;
 pub mod feed;
+pub mod health;
 pub mod live_sessions;
 pub mod messages;
 pub mod notify;

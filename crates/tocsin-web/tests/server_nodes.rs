@@ -658,6 +658,7 @@ async fn metrics_count_deliveries_latencies_sockets_and_audit_appends(backend: B
         "tocsin_send_duration_seconds_bucket{platform=\"sandbox\",le=\"0.005\"} 0",
         "tocsin_send_duration_seconds_bucket{platform=\"sandbox\",le=\"+Inf\"} 2",
         "tocsin_queue_depth 0",
+        "tocsin_queue_oldest_age_seconds 0",
         "tocsin_database_up 1",
         "tocsin_circuit_breakers_open 0",
         "tocsin_websocket_connections 1",
@@ -673,6 +674,46 @@ async fn metrics_count_deliveries_latencies_sockets_and_audit_appends(backend: B
     assert!(
         value_of(&text, "tocsin_audit_entries") >= value_of(&text, "tocsin_audit_appends_total")
     );
+    assert!(
+        text.contains("# TYPE tocsin_audit_unsigned_entries gauge"),
+        "{text}"
+    );
+    // The Grafana dashboard and the Prometheus alert rules in ops/ watch series that exist.
+    for file in [
+        "ops/grafana/tocsin.json",
+        "ops/prometheus/tocsin-alerts.yml",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(file);
+        let body = std::fs::read_to_string(&path).unwrap();
+        let mut names: Vec<&str> = body
+            .match_indices("tocsin_")
+            .map(|(i, _)| {
+                let rest = &body[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(!names.is_empty(), "{file} watches nothing");
+        for name in names {
+            let series = name
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_count")
+                .trim_end_matches("_sum");
+            let known = text.contains(&format!("# TYPE {series} "))
+                || series.starts_with("tocsin_relay_")
+                || series == "tocsin_audit_checkpoint_age_seconds";
+            assert!(
+                known,
+                "{file} watches {name}, which /metrics does not have:\n{text}"
+            );
+        }
+    }
     assert_eq!(
         text.contains("tocsin_relay_connected"),
         backend == Backend::Postgres

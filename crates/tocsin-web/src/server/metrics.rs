@@ -109,6 +109,19 @@ pub(crate) async fn render(web: &WebState) -> String {
 
     let depth = tokio::time::timeout(DATABASE_PATIENCE, app.store().outbox().queue_depth()).await;
     let audit = tokio::time::timeout(DATABASE_PATIENCE, app.store().audit().entry_count()).await;
+    let oldest =
+        tokio::time::timeout(DATABASE_PATIENCE, app.store().oldest_unsettled_since()).await;
+    let checkpoint = tokio::time::timeout(DATABASE_PATIENCE, app.store().newest_checkpoint()).await;
+    let now = app.store().now();
+    if let Ok(Ok(oldest)) = oldest {
+        single(
+            &mut out,
+            "tocsin_queue_oldest_age_seconds",
+            "gauge",
+            "Seconds since the message of the oldest unsettled delivery was approved (0: the queue is empty), all nodes.",
+            oldest.map_or(0, |t| (now - t).num_seconds().max(0)),
+        );
+    }
     let database_up = matches!(depth, Ok(Ok(_))) && stats.database_ok();
     if let Ok(Ok(depth)) = depth {
         single(
@@ -162,6 +175,26 @@ pub(crate) async fn render(web: &WebState) -> String {
             "Entries in the audit chain, all nodes.",
             len,
         );
+        if let Ok(Ok(newest)) = &checkpoint {
+            single(
+                &mut out,
+                "tocsin_audit_unsigned_entries",
+                "gauge",
+                "Audit entries after the newest signed checkpoint.",
+                len.saturating_sub(newest.as_ref().map_or(0, |c| c.size)),
+            );
+        }
+    }
+    if let Ok(Ok(Some(newest))) = &checkpoint {
+        if let Some(time) = newest.time {
+            single(
+                &mut out,
+                "tocsin_audit_checkpoint_age_seconds",
+                "gauge",
+                "Seconds since the newest audit checkpoint was signed.",
+                (now - time).num_seconds().max(0),
+            );
+        }
     }
     if app.store().backend() == tocsin_store::Backend::Postgres {
         let relay = app.relay();
