@@ -258,8 +258,11 @@ fn check_sealing_key(
 ) -> Option<tocsin_app::people::SealingKey> {
     match crate::commands::users::load_key(config) {
         Ok(key) => {
+            let credential = crate::commands::users::key_credential();
             let source = if config.env_keys.key.is_some() {
                 "from TOCSIN_SECRET_KEY".to_string()
+            } else if let Some(path) = credential {
+                format!("from the systemd credential {}", path.display())
             } else {
                 match &config.secrets.key_file {
                     Some(f) => format!("from {} (mode 600)", config.data_dir.join(f).display()),

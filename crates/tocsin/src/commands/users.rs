@@ -185,16 +185,29 @@ fn read_password() -> Result<SecretString> {
     Ok(SecretString::from(trimmed.to_string()))
 }
 
-/// The sealing key: `TOCSIN_SECRET_KEY`, else `[secrets] key_file` (relative to the data
-/// directory).
+/// The systemd credential (`LoadCredential=secret-key:...`) that holds the sealing key.
+pub(crate) const KEY_CREDENTIAL: &str = "secret-key";
+
+/// The sealing key: `TOCSIN_SECRET_KEY`, else the systemd credential `secret-key` (in
+/// `$CREDENTIALS_DIRECTORY`, as the packaged unit passes it), else `[secrets] key_file`
+/// (relative to the data directory).
 pub(crate) fn load_key(config: &Config) -> Result<SealingKey> {
     let env = config.env_keys.key.as_ref().map(|k| k.expose_secret());
-    let file = config
-        .secrets
-        .key_file
-        .as_ref()
-        .map(|f| config.data_dir.join(f));
+    let file = key_credential().or_else(|| {
+        config
+            .secrets
+            .key_file
+            .as_ref()
+            .map(|f| config.data_dir.join(f))
+    });
     Ok(SealingKey::load(env, file.as_deref())?)
+}
+
+/// `$CREDENTIALS_DIRECTORY/secret-key`, when systemd passed it.
+pub(crate) fn key_credential() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
+    let path = std::path::Path::new(&dir).join(KEY_CREDENTIAL);
+    path.is_file().then_some(path)
 }
 
 /// `cli:<login>` for the audit log, reduced to characters safe in a log line.
