@@ -324,6 +324,15 @@ pub struct AuditConfig {
     /// 164.316(b)(2) asks of documentation). Only bodies are purged: audit entries, and
     /// the hashes of the bodies they commit to, are never deleted.
     pub body_retention_days: u32,
+    /// A file each signed checkpoint is also appended to: put it on another mount and
+    /// make it append-only (`chattr +a`), so this process can add but never rewrite it.
+    /// `tocsin audit verify --witness FILE` holds the log to it. A relative path is
+    /// inside `data_dir`; its directory must exist. Empty: none.
+    pub witness_file: String,
+    /// A URL each signed checkpoint is also POSTed to (`text/plain`, the signed note as
+    /// it is), for a receiver run by someone else that keeps the bodies one after
+    /// another in a file for `audit verify --witness`. Empty: none.
+    pub witness_url: String,
 }
 
 impl Default for AuditConfig {
@@ -333,6 +342,8 @@ impl Default for AuditConfig {
             checkpoint_every_seconds: 300,
             origin: "tocsin.local/audit".into(),
             body_retention_days: 6 * 366,
+            witness_file: String::new(),
+            witness_url: String::new(),
         }
     }
 }

@@ -390,7 +390,7 @@ async fn account_instances(app: &Tocsin) -> Result<Vec<Instance>, StoreError> {
         };
         let token = match (&record.secret_sealed, record.status) {
             (Some(sealed), AccountStatus::Connected) => {
-                match app.0.vault.open_secret(record.id, sealed) {
+                match app.0.vault.open_secret(&record, sealed) {
                     Ok(secret) => Some(
                         crate::oauth::TokenBundle::from_secret(&secret)
                             .map(|b| b.access_secret())
