@@ -28,7 +28,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
 use tocsin_connector::descriptor::SettingKind::{self, Bool, List, Number, Text};
+use tocsin_connector::egress::EgressPolicy;
 use tocsin_connector::http::{HttpClient, HttpLimits};
+use tocsin_connector::tls::TlsTrust;
 use tocsin_connector::{ConnectorError, PlatformDescriptor};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_connectors::{build_connector, descriptor, AccountSpec};
@@ -394,6 +396,17 @@ impl AccountVault {
     /// The OAuth token manager, if the server set one.
     pub fn oauth(&self) -> Option<&Arc<TokenManager>> {
         self.oauth.get()
+    }
+
+    /// Makes the connectors of this vault refuse internal addresses except on the hosts
+    /// `policy` lists (see [`tocsin_connector::egress`]). Call before the first account
+    /// is connected; the server does, from `[server] allowed_private_hosts`.
+    pub fn restrict_egress(&self, policy: EgressPolicy) -> Result<(), AccountError> {
+        let http = HttpClient::with_egress(HttpLimits::default(), &TlsTrust::system(), policy)
+            .map_err(|e| AccountError::Http(e.to_string()))?;
+        self.http
+            .set(http)
+            .map_err(|_| AccountError::Http("the HTTP client was built already".into()))
     }
 
     /// The HTTP client connectors share (built at first use, with Tocsin's limits).

@@ -237,6 +237,11 @@ pub struct ServerSection {
     /// `X-Forwarded-For` (for the sign-in throttle and the audit log's `ip`). Empty: every
     /// connection's own address, headers ignored.
     pub trusted_proxies: Vec<String>,
+    /// Hosts (names or IP literals) that account and OAuth requests may reach although
+    /// they are, or resolve to, loopback, private, link-local or metadata addresses: an
+    /// on-premises Mastodon or mail relay, say. Everything else internal is refused,
+    /// checked on the addresses connected to and at every redirect.
+    pub allowed_private_hosts: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -249,6 +254,7 @@ impl Default for ServerSection {
             cap_sender: String::new(),
             metrics: true,
             trusted_proxies: Vec::new(),
+            allowed_private_hosts: Vec::new(),
         }
     }
 }

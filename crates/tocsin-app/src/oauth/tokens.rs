@@ -186,6 +186,26 @@ impl TokenManager {
         &self.config
     }
 
+    /// Makes OAuth requests (instances, token endpoints) refuse internal addresses
+    /// except on the hosts `policy` lists. Call before the first request.
+    pub fn restrict_egress(
+        &self,
+        policy: tocsin_connector::egress::EgressPolicy,
+    ) -> Result<(), String> {
+        let http = HttpClient::with_egress(
+            HttpLimits {
+                max_redirects: 0,
+                ..HttpLimits::default()
+            },
+            &tocsin_connector::tls::TlsTrust::system(),
+            policy,
+        )
+        .map_err(|e| e.to_string())?;
+        self.http
+            .set(http)
+            .map_err(|_| "the OAuth HTTP client was built already".to_string())
+    }
+
     /// Tocsin's bounded HTTP client, following no redirects (a token endpoint that
     /// redirects is refused rather than followed).
     fn http(&self) -> Result<&HttpClient, Refusal> {

@@ -381,6 +381,9 @@ async fn run_server(
         config: AppConfig {
             oauth: oauth_config(config)?,
             monitor: monitor_config(config)?,
+            egress: Some(tocsin_connector::egress::EgressPolicy::new(
+                &config.server.allowed_private_hosts,
+            )),
             ..AppConfig::default()
         },
     });
