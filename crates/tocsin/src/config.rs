@@ -276,6 +276,10 @@ pub struct MonitorSection {
     /// Mastodon 4.2 or later refuse streaming without a user token: connect an account
     /// there instead.
     pub mastodon_instances: Vec<String>,
+    /// Most posts from the internet stored per live session a minute: a hashtag flooded
+    /// on purpose fills neither the database nor the panels. The rest are dropped and
+    /// their count logged.
+    pub max_posts_per_minute: u32,
 }
 
 impl Default for MonitorSection {
@@ -284,6 +288,7 @@ impl Default for MonitorSection {
             enabled: true,
             jetstream_url: String::new(),
             mastodon_instances: Vec::new(),
+            max_posts_per_minute: tocsin_app::monitor::DEFAULT_MAX_POSTS_PER_MINUTE,
         }
     }
 }
