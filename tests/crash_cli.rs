@@ -156,6 +156,15 @@ fn write_config(dir: &Path, db: &TestDb) -> PathBuf {
         "log",
         vec![("format", toml::Value::String("json".into()))],
     );
+    // The fake platform listens on loopback, which Tocsin sends to only when listed.
+    section(
+        &mut config,
+        "server",
+        vec![(
+            "allowed_private_hosts",
+            toml::Value::Array(vec![toml::Value::String("127.0.0.1".into())]),
+        )],
+    );
     // A short lease, so the restarted server takes the dead one's claims over soon; 20
     // sends at a time, so the fan-out lasts seconds against a 150 ms platform.
     section(

@@ -179,8 +179,14 @@ impl Workspace {
                 cmd.env_remove(k);
             }
         }
+        // The fake platform servers listen on loopback, which Tocsin refuses to send
+        // to unless `[server] allowed_private_hosts` lists it (a test may override).
         let child = cmd
             .current_dir(self.path())
+            .env(
+                "TOCSIN_SERVER__ALLOWED_PRIVATE_HOSTS",
+                r#"["127.0.0.1", "localhost", "::1"]"#,
+            )
             .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdin(std::process::Stdio::null())

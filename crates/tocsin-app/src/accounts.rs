@@ -4,9 +4,13 @@
 //! the route fan-out sends through.
 //!
 //! Secrets are sealed with XChaCha20-Poly1305 ([`SealingKey`]) under the key from the
-//! configuration or the environment, bound to the account's id as associated data
-//! ([`account_aad`]: `tocsin-account:<id>`), so a sealed value copied to another row
-//! does not open. A secret is held as a [`SecretString`] from the moment it is read, so it
+//! configuration or the environment, bound as associated data ([`account_aad`]) to the
+//! account's id, its platform and where it sends (the setting its descriptor names as
+//! its host: `base_url`, `homeserver`, `smtp_host`, ...), so a sealed value copied to
+//! another row, or left in a row whose endpoint a database writer changed, does not open:
+//! nobody without the key can redirect a token to a server of their choosing. Values
+//! sealed by earlier releases (bound to the id only) are re-sealed once at start-up
+//! ([`AccountVault::connect_stored`]). A secret is held as a [`SecretString`] from the moment it is read, so it
 //! never reaches a log line, an error, an audit entry or an API answer; only whether one
 //! is stored is shown.
 //!
@@ -24,7 +28,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
 use tocsin_connector::descriptor::SettingKind::{self, Bool, List, Number, Text};
+use tocsin_connector::egress::EgressPolicy;
 use tocsin_connector::http::{HttpClient, HttpLimits};
+use tocsin_connector::tls::TlsTrust;
 use tocsin_connector::{ConnectorError, PlatformDescriptor};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_connectors::{build_connector, descriptor, AccountSpec};
@@ -37,9 +43,40 @@ use tocsin_store::{
 use crate::oauth::{TokenBundle, TokenManager};
 use crate::people::{totp_aad, SealError, SealingKey};
 
-/// The associated data an account's sealed secret is bound to: `tocsin-account:<id>`.
-pub fn account_aad(id: i64) -> Vec<u8> {
+/// The associated data an account's sealed secret is bound to:
+/// `tocsin-account:v2:<id>:<platform>:<endpoint>`, the endpoint being the setting the
+/// platform's descriptor reads its host from, as stored (empty when the platform's
+/// secret is its URL, or the setting is absent and the platform's public API is used).
+pub fn account_aad(id: i64, platform: Platform, settings: &Value) -> Vec<u8> {
+    format!(
+        "tocsin-account:v2:{id}:{}:{}",
+        platform.as_str(),
+        account_endpoint(platform, settings)
+    )
+    .into_bytes()
+}
+
+/// What earlier releases bound an account's secret to (its id only); opened only to
+/// re-seal it under [`account_aad`].
+fn legacy_account_aad(id: i64) -> Vec<u8> {
     format!("tocsin-account:{id}").into_bytes()
+}
+
+/// Where an account sends, as its settings say: the value of the setting its platform's
+/// descriptor names as the host (trimmed), or empty.
+pub fn account_endpoint(platform: Platform, settings: &Value) -> String {
+    use tocsin_connector::descriptor::HostSource;
+    let Some(d) = descriptor(platform) else {
+        return String::new();
+    };
+    match d.host.from {
+        HostSource::UrlSetting(key) | HostSource::HostSetting(key) => settings
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default(),
+        HostSource::SecretUrl => String::new(),
+    }
 }
 
 /// Why an account could not be added.
@@ -361,6 +398,17 @@ impl AccountVault {
         self.oauth.get()
     }
 
+    /// Makes the connectors of this vault refuse internal addresses except on the hosts
+    /// `policy` lists (see [`tocsin_connector::egress`]). Call before the first account
+    /// is connected; the server does, from `[server] allowed_private_hosts`.
+    pub fn restrict_egress(&self, policy: EgressPolicy) -> Result<(), AccountError> {
+        let http = HttpClient::with_egress(HttpLimits::default(), &TlsTrust::system(), policy)
+            .map_err(|e| AccountError::Http(e.to_string()))?;
+        self.http
+            .set(http)
+            .map_err(|_| AccountError::Http("the HTTP client was built already".into()))
+    }
+
     /// The HTTP client connectors share (built at first use, with Tocsin's limits).
     fn http(&self) -> Result<&HttpClient, AccountError> {
         if let Some(http) = self.http.get() {
@@ -371,17 +419,63 @@ impl AccountVault {
         Ok(self.http.get_or_init(|| http))
     }
 
-    /// Seals an account's secret, bound to its id.
-    pub fn seal_secret(&self, id: i64, secret: &SecretString) -> Result<Vec<u8>, SealError> {
-        self.key
-            .seal(secret.expose_secret().as_bytes(), &account_aad(id))
+    /// Seals an account's secret, bound to its id, platform and endpoint.
+    pub fn seal_secret(
+        &self,
+        id: i64,
+        platform: Platform,
+        settings: &Value,
+        secret: &SecretString,
+    ) -> Result<Vec<u8>, SealError> {
+        self.key.seal(
+            secret.expose_secret().as_bytes(),
+            &account_aad(id, platform, settings),
+        )
     }
 
-    /// Opens an account's sealed secret.
-    pub fn open_secret(&self, id: i64, sealed: &[u8]) -> Result<SecretString, SealError> {
-        let plain = self.key.open(sealed, &account_aad(id))?;
+    /// Opens a stored account's sealed secret (bound to its id, platform and endpoint).
+    pub fn open_secret(
+        &self,
+        record: &AccountRecord,
+        sealed: &[u8],
+    ) -> Result<SecretString, SealError> {
+        let aad = account_aad(record.id, record.platform, &record.settings);
+        let plain = self.key.open(sealed, &aad)?;
         let text = std::str::from_utf8(plain.expose_secret()).map_err(|_| SealError::Open)?;
         Ok(SecretString::from(text.to_string()))
+    }
+
+    /// Re-seals a secret stored by an earlier release (bound to the account's id only)
+    /// under [`account_aad`], audited as `account.secret_reseal`. Returns the record as
+    /// stored now; a secret that already opens, or opens with neither, is left alone.
+    async fn upgrade_sealing(
+        &self,
+        store: &Store,
+        record: AccountRecord,
+    ) -> Result<AccountRecord, StoreError> {
+        let Some(sealed) = record.secret_sealed.as_deref() else {
+            return Ok(record);
+        };
+        if self.open_secret(&record, sealed).is_ok() {
+            return Ok(record);
+        }
+        let Ok(plain) = self.key.open(sealed, &legacy_account_aad(record.id)) else {
+            return Ok(record);
+        };
+        let aad = account_aad(record.id, record.platform, &record.settings);
+        let resealed = self
+            .key
+            .seal(plain.expose_secret(), &aad)
+            .map_err(|e| StoreError::Sealing(e.to_string()))?;
+        store
+            .accounts()
+            .reseal_secret("system", record.id, sealed, &resealed)
+            .await?;
+        tracing::info!(
+            account = record.id,
+            "re-sealed the account's secret to its platform and endpoint"
+        );
+        Ok(store.accounts().get(record.id).await?.unwrap_or(record))
     }
 
     /// Checks a new account without storing anything: handle, display name, the secret
@@ -445,7 +539,7 @@ impl AccountVault {
                 account
                     .secret
                     .as_ref()
-                    .map(|s| self.seal_secret(id, s))
+                    .map(|s| self.seal_secret(id, row.platform, &settings, s))
                     .transpose()
                     .map_err(|e| e.to_string())
             })
@@ -512,7 +606,7 @@ impl AccountVault {
         };
         build_connector(&spec, self.http()?, &self.sandbox)
             .map_err(|e| invalid("secret", refusal(&e)))?;
-        let sealed = self.seal_secret(id, &secret)?;
+        let sealed = self.seal_secret(id, record.platform, &record.settings, &secret)?;
         let mut tx = store.begin().await?;
         tx.accounts().replace_secret(actor, id, &sealed).await?;
         // A pasted token replaces an OAuth bundle: its token facts no longer hold.
@@ -548,7 +642,7 @@ impl AccountVault {
             .ok_or_else(|| NotConnected::UnknownPlatform(platform.as_str().to_string()))?;
         let secret = match &record.secret_sealed {
             Some(sealed) => Some(
-                self.open_secret(record.id, sealed)
+                self.open_secret(record, sealed)
                     .map_err(|_| NotConnected::SecretDoesNotOpen)?,
             ),
             None if d.secret.required => return Err(NotConnected::NoSecret),
@@ -687,6 +781,7 @@ impl AccountVault {
     ) -> Result<Vec<Connection>, StoreError> {
         let mut out = Vec::new();
         for record in store.accounts().records().await? {
+            let record = self.upgrade_sealing(store, record).await?;
             let outcome = self.connect(routes, &record);
             if let Err(why) = &outcome {
                 if *why != NotConnected::Disabled {
@@ -763,16 +858,28 @@ pub async fn rotate_key(
     let mut tx = store.begin().await?;
     let rotated = tx
         .accounts().rotate_sealed(actor, |v| {
-            let (aad, what) = match v.kind {
-                SealedKind::AccountSecret => (account_aad(v.owner), "account"),
-                SealedKind::TotpSecret => (totp_aad(v.owner), "user"),
+            let (aad, what) = match (v.kind, v.account) {
+                (SealedKind::AccountSecret, Some((platform, settings))) => {
+                    (account_aad(v.owner, platform, settings), "account")
+                }
+                (SealedKind::AccountSecret, None) => (legacy_account_aad(v.owner), "account"),
+                (SealedKind::TotpSecret, _) => (totp_aad(v.owner), "user"),
             };
-            let plain = old.open(v.sealed, &aad).map_err(|_| {
-                format!(
-                    "the secret of {what} {} does not open with the current key; nothing was changed",
-                    v.owner
-                )
-            })?;
+            // A secret sealed by an earlier release (bound to the id only) is re-sealed
+            // under the current associated data.
+            let legacy = (v.kind == SealedKind::AccountSecret).then(|| legacy_account_aad(v.owner));
+            let plain = old
+                .open(v.sealed, &aad)
+                .or_else(|e| match &legacy {
+                    Some(l) => old.open(v.sealed, l),
+                    None => Err(e),
+                })
+                .map_err(|_| {
+                    format!(
+                        "the secret of {what} {} does not open with the current key; nothing was changed",
+                        v.owner
+                    )
+                })?;
             new.seal(plain.expose_secret(), &aad)
                 .map_err(|e| format!("{what} {}: {e}", v.owner))
         })
@@ -920,19 +1027,135 @@ mod tests {
         assert!(settings_from_lines(["no equals"]).is_err());
     }
 
+    fn record(id: i64, platform: Platform, settings: Value) -> AccountRecord {
+        AccountRecord {
+            id,
+            platform,
+            stands_for: None,
+            handle: "@alerts".into(),
+            display_name: "Alerts".into(),
+            sandbox: false,
+            settings,
+            secret_sealed: None,
+            status: AccountStatus::Connected,
+            status_detail: None,
+            status_updated_at: None,
+            secret_updated_at: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
     #[test]
-    fn a_sealed_secret_opens_only_for_its_own_account() {
+    fn a_sealed_secret_opens_only_for_its_own_account_platform_and_endpoint() {
         let v = vault();
+        let settings = json!({"base_url": "https://mastodon.example", "language": "en"});
+        let own = record(7, Platform::Mastodon, settings.clone());
         let sealed = v
-            .seal_secret(7, &SecretString::from("canary-token".to_string()))
+            .seal_secret(
+                7,
+                Platform::Mastodon,
+                &settings,
+                &SecretString::from("canary-token".to_string()),
+            )
             .unwrap();
         assert_eq!(
-            v.open_secret(7, &sealed).unwrap().expose_secret(),
+            v.open_secret(&own, &sealed).unwrap().expose_secret(),
             "canary-token"
         );
-        assert!(v.open_secret(8, &sealed).is_err());
-        assert!(vault().open_secret(7, &sealed).is_err());
+        // Settings other than the endpoint may change.
+        let relabelled = record(
+            7,
+            Platform::Mastodon,
+            json!({"base_url": " https://mastodon.example ", "language": "fr"}),
+        );
+        assert!(v.open_secret(&relabelled, &sealed).is_ok());
+        for other in [
+            record(8, Platform::Mastodon, settings.clone()),
+            record(
+                7,
+                Platform::X,
+                json!({"base_url": "https://mastodon.example"}),
+            ),
+            record(
+                7,
+                Platform::Mastodon,
+                json!({"base_url": "https://collector.example"}),
+            ),
+            record(7, Platform::Mastodon, json!({})),
+        ] {
+            assert!(v.open_secret(&other, &sealed).is_err(), "{other:?}");
+        }
+        assert!(vault().open_secret(&own, &sealed).is_err());
         assert!(!sealed.windows(6).any(|w| w == b"canary"));
+    }
+
+    #[test]
+    fn the_endpoint_is_the_setting_the_descriptor_takes_the_host_from() {
+        let s = json!({"homeserver": "https://matrix.example", "smtp_host": "mail.example",
+                       "api_url": "https://api.telegram.example", "base_url": "https://b.example"});
+        assert_eq!(
+            account_endpoint(Platform::Matrix, &s),
+            "https://matrix.example"
+        );
+        assert_eq!(account_endpoint(Platform::Email, &s), "mail.example");
+        assert_eq!(
+            account_endpoint(Platform::Telegram, &s),
+            "https://api.telegram.example"
+        );
+        // A secret that is itself the URL binds itself.
+        assert_eq!(account_endpoint(Platform::Discord, &s), "");
+    }
+
+    #[tokio::test]
+    async fn a_secret_sealed_by_an_earlier_release_is_re_sealed_once_at_start() {
+        use tocsin_test_support::db::{Backend, TestDb};
+        let db = TestDb::new(Backend::Sqlite).await.unwrap();
+        let v = vault();
+        let settings = json!({"base_url": "https://mastodon.example"});
+        let id = db
+            .store
+            .accounts()
+            .add_sealed(
+                "test",
+                &NewAccount {
+                    platform: Platform::Mastodon,
+                    stands_for: None,
+                    handle: "@alerts".into(),
+                    display_name: "Alerts".into(),
+                    sandbox: false,
+                },
+                &settings,
+                |id| {
+                    Ok(Some(
+                        v.key
+                            .seal(b"canary-token", &legacy_account_aad(id))
+                            .unwrap(),
+                    ))
+                },
+            )
+            .await
+            .unwrap();
+        let before = db.store.accounts().get(id).await.unwrap().unwrap();
+        let legacy = before.secret_sealed.clone().unwrap();
+        assert!(v.open_secret(&before, &legacy).is_err());
+
+        let after = v.upgrade_sealing(&db.store, before).await.unwrap();
+        let sealed = after.secret_sealed.clone().unwrap();
+        assert_ne!(sealed, legacy);
+        assert_eq!(
+            v.open_secret(&after, &sealed).unwrap().expose_secret(),
+            "canary-token"
+        );
+        let entries = db
+            .store
+            .audit()
+            .read(&tocsin_store::AuditFilter {
+                action: Some("account.secret_reseal".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 1);
     }
 
     #[test]

@@ -154,7 +154,14 @@ impl Hub {
                 event = events.recv() => event,
             };
             match event {
-                Ok(event) => self.publish(&PanelEvent::Delivery(event)),
+                Ok(mut event) => {
+                    if let tocsin_dispatch::DeliveryEventKind::Delivered { url, .. } =
+                        &mut event.kind
+                    {
+                        *url = crate::views::shown_link(url.as_deref());
+                    }
+                    self.publish(&PanelEvent::Delivery(event))
+                }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "panel relay fell behind the dispatcher");
                     self.publish(&PanelEvent::Resync {

@@ -55,6 +55,9 @@ use people::People;
 pub struct AppConfig {
     /// Connecting accounts through OAuth 2 (clients, public URL, token refresh).
     pub oauth: oauth::OAuthConfig,
+    /// Where account and OAuth requests may not go (`[server] allowed_private_hosts`
+    /// lists the exceptions); `None` sends anywhere (tests of parts that need it).
+    pub egress: Option<tocsin_connector::egress::EgressPolicy>,
     /// The hashtag monitor (`[monitor]`); off unless turned on.
     pub monitor: monitor::MonitorConfig,
     /// Signals the event ring for panels holds before a slow socket must resync (see
@@ -126,12 +129,21 @@ impl Tocsin {
             parts.people.sealing_key(),
             parts.sandbox.clone(),
         ));
-        vault.enable_oauth(oauth::TokenManager::new(
+        let tokens = oauth::TokenManager::new(
             parts.store.clone(),
             parts.people.sealing_key(),
             parts.config.oauth.clone(),
             parts.sandbox.clone(),
-        ));
+        );
+        if let Some(policy) = &parts.config.egress {
+            if let Err(e) = vault.restrict_egress(policy.clone()) {
+                tracing::error!(error = %e, "could not build the account connectors' HTTP client");
+            }
+            if let Err(e) = tokens.restrict_egress(policy.clone()) {
+                tracing::error!(error = %e, "could not build the OAuth HTTP client");
+            }
+        }
+        vault.enable_oauth(tokens);
         relay::connect_accounts_on_demand(&parts.routes, &vault, parts.store.clone());
         let monitor =
             monitor::Monitor::new(parts.config.monitor.clone(), parts.dispatcher.node_id());

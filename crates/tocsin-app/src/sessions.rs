@@ -165,7 +165,7 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDe
             });
             thread.posts.push(ThreadPost {
                 message_id: m.id,
-                url: d.remote_url.clone(),
+                url: crate::views::shown_link(d.remote_url.as_deref()),
                 state: crate::views::public_state(d.state.as_str()).to_string(),
             });
         }

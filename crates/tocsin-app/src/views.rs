@@ -12,6 +12,20 @@ use tocsin_domain::playbook::TextTarget;
 use tocsin_store::RenderedVariant;
 use tocsin_store::{DeliveryRow, DraftListItem, MessageSummary};
 
+/// A link a platform gave for a post, as the panel and the API show it: only an `https`
+/// URL with a host, or a path on Tocsin itself (a sandbox account's `/sandbox/...`).
+/// Anything else (plain `http`, `javascript:`, `data:`) from a platform, or from whoever
+/// answered in its place, is not shown.
+pub fn shown_link(url: Option<&str>) -> Option<String> {
+    let url = url?.trim();
+    if url.starts_with('/') && !url.starts_with("//") && !url.contains('\\') {
+        return Some(url.to_string());
+    }
+    let parsed = url::Url::parse(url).ok()?;
+    (parsed.scheme() == "https" && parsed.host_str().is_some_and(|h| !h.is_empty()))
+        .then(|| parsed.to_string())
+}
+
 /// A delivery state as the API and the panel name it: the store's `sent` is
 /// `delivered`, `retry_wait` is `retrying` (the names delivery events use).
 pub fn public_state(stored: &str) -> &str {
@@ -284,7 +298,7 @@ impl From<&DeliveryRow> for DeliveryView {
             sandbox: d.sandbox,
             state: public_state(d.state.as_str()).to_string(),
             attempts: d.attempts,
-            url: d.remote_url.clone(),
+            url: shown_link(d.remote_url.as_deref()),
             error: d.last_error.clone(),
             next_attempt_at: d.next_attempt_at,
         }
@@ -299,4 +313,32 @@ pub struct MessageDetail {
     pub message: MessageView,
     /// One row per account.
     pub deliveries: Vec<DeliveryView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_https_link_from_a_platform_is_shown() {
+        assert_eq!(
+            shown_link(Some("https://mastodon.example/@health/109")).as_deref(),
+            Some("https://mastodon.example/@health/109")
+        );
+        for refused in [
+            "http://mastodon.example/@health/109",
+            "javascript:alert(document.cookie)",
+            "data:text/html,<script>alert(1)</script>",
+            "//mastodon.example/x",
+            "/\\evil.example/x",
+            "not a url",
+        ] {
+            assert_eq!(shown_link(Some(refused)), None, "{refused}");
+        }
+        assert_eq!(
+            shown_link(Some("/sandbox/3/1")).as_deref(),
+            Some("/sandbox/3/1")
+        );
+        assert_eq!(shown_link(None), None);
+    }
 }

@@ -13,7 +13,7 @@ use std::io::{BufRead, Write};
 
 use crate::checkpoint::{open_checkpoint, NoteVerifier};
 use crate::entry::{chain_hash, format_time, parse_time, AuditEntry, AuditEvent, ChainHash};
-use crate::verify::{ChainBreak, ChainVerifier, Problem, VerifiedLog};
+use crate::verify::{ChainBreak, ChainVerifier, CheckpointInterval, Problem, VerifiedLog};
 
 /// The `format` value of the header line.
 pub const EXPORT_FORMAT: &str = "tocsin-audit-export/1";
@@ -330,6 +330,27 @@ pub fn verify_jsonl<R: BufRead>(
     key: &NoteVerifier,
     trusted: Option<&str>,
 ) -> Result<ExportReport, ExportError> {
+    let outside: Vec<(String, String)> = trusted
+        .map(|n| {
+            (
+                "the checkpoint kept outside the log".to_string(),
+                n.to_string(),
+            )
+        })
+        .into_iter()
+        .collect();
+    verify_jsonl_with(input, key, &outside, None)
+}
+
+/// As [`verify_jsonl`], with checkpoints kept outside the log (each named for reports:
+/// the kept file, a witness's copies) and, for a full export, the writer's checkpoint
+/// interval: an unsigned tail longer than it fails (see [`crate::verify`]).
+pub fn verify_jsonl_with<R: BufRead>(
+    input: R,
+    key: &NoteVerifier,
+    outside: &[(String, String)],
+    interval: Option<CheckpointInterval>,
+) -> Result<ExportReport, ExportError> {
     let ParsedExport {
         header,
         entries,
@@ -352,7 +373,10 @@ pub fn verify_jsonl<R: BufRead>(
             full: None,
         });
     }
-    let mut v = ChainVerifier::new(key, &checkpoints, trusted);
+    let mut v = ChainVerifier::with_outside(key, &checkpoints, outside);
+    if let Some(interval) = interval {
+        v = v.require_coverage(interval);
+    }
     for (entry, prev, hash) in &parsed {
         v.push_linked(entry, Some(prev), hash)?;
     }

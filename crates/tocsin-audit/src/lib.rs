@@ -12,10 +12,15 @@ pub mod export;
 pub mod keyfile;
 pub mod memory;
 pub mod verify;
+pub mod witness;
 
 pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, NoteSigner, NoteVerifier};
 pub use entry::{chain_hash, payload_commitment, AuditEntry, AuditEvent, ChainHash};
-pub use export::{verify_jsonl, CsvWriter, ExportError, ExportHeader, ExportReport, JsonlWriter};
+pub use export::{
+    verify_jsonl, verify_jsonl_with, CsvWriter, ExportError, ExportHeader, ExportReport,
+    JsonlWriter,
+};
 pub use keyfile::{load_or_create, KeyFileError, KEY_FILE_NAME};
 pub use memory::MemoryLog;
-pub use verify::{verify_log, ChainBreak, ChainVerifier, Problem, VerifiedLog};
+pub use verify::{verify_log, ChainBreak, ChainVerifier, CheckpointInterval, Problem, VerifiedLog};
+pub use witness::{read_witness, WitnessError};

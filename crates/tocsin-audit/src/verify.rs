@@ -6,9 +6,37 @@
 //! `verify_strict`, must never go backwards, and must match the chain at their size; a
 //! log shorter than a checkpoint, or than the trusted checkpoint kept outside the
 //! database, has been truncated or rolled back.
+//!
+//! Given the writer's checkpoint interval ([`CheckpointInterval`]), the verifier also
+//! refuses an unsigned tail longer than the writer could have left: the writer signs a
+//! checkpoint in the same transaction as every `entries`-th entry and as the first entry
+//! written `seconds` after the last checkpoint, so entries past either bound without a
+//! checkpoint mean checkpoints were removed (and the entries behind them may have been
+//! rewritten and re-hashed).
+
+use chrono::{DateTime, Utc};
 
 use crate::checkpoint::{open_checkpoint, Checkpoint, NoteVerifier};
 use crate::entry::{chain_hash, AuditEntry, ChainHash};
+
+/// How often the writer signs a checkpoint (`[audit] checkpoint_every_entries` and
+/// `checkpoint_every_seconds`): the bound on a log's unsigned tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointInterval {
+    /// A checkpoint is signed with every this-many-th entry after the last one.
+    pub entries: u64,
+    /// ... and with the first entry written this many seconds after the last one.
+    pub seconds: u64,
+}
+
+impl CheckpointInterval {
+    /// Whether an entry written at `time` would have made the writer sign a checkpoint,
+    /// `count` entries after the last checkpoint (signed at `since`). The same test the
+    /// writer makes in `tocsin-store`.
+    pub fn due(&self, count: u64, since: DateTime<Utc>, time: DateTime<Utc>) -> bool {
+        count >= self.entries.max(1) || (time - since).num_seconds() >= self.seconds as i64
+    }
+}
 
 /// Where the log first stops holding, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,6 +136,32 @@ pub enum Problem {
         /// When it was signed.
         time: String,
     },
+    /// The log goes on past the checkpoint interval without a signed checkpoint.
+    #[error(
+        "the {count} entries from here on are not covered by a signed checkpoint, yet the \
+         log signs one every {every_entries} entries or {every_seconds} s (the last of them was \
+         written {seconds} s after the checkpoint before): checkpoints were removed, and the \
+         entries they covered may have been rewritten and re-hashed (or the log was written \
+         with a longer interval than `[audit]` here says)"
+    )]
+    Unsigned {
+        /// Entries not covered, from this one on.
+        count: u64,
+        /// Seconds from the checkpoint before (or the first entry) to the newest entry.
+        seconds: i64,
+        /// The interval's entry count.
+        every_entries: u64,
+        /// The interval's seconds.
+        every_seconds: u64,
+    },
+    /// A checkpoint kept outside the database (the kept file, a witness) does not hold.
+    #[error("{which} cannot be trusted: {reason}")]
+    OutsideCheckpointInvalid {
+        /// Which one (e.g. `witness checkpoint #2`).
+        which: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What a successful verification established.
@@ -147,12 +201,39 @@ pub struct ChainVerifier {
     buf: Vec<u8>,
     signed_size: u64,
     checkpoints_ok: usize,
+    /// The writer's checkpoint interval, when the tail's length is to be checked.
+    interval: Option<CheckpointInterval>,
+    /// The time of the newest checkpoint reached (before any: the first entry's time),
+    /// what the writer measures its interval from.
+    tail_since: Option<DateTime<Utc>>,
+    /// The newest time among the entries after the newest checkpoint reached.
+    tail_newest: Option<DateTime<Utc>>,
 }
 
 impl ChainVerifier {
     /// A verifier for the stored checkpoints (in the order they were written) and, if
     /// given, the latest checkpoint kept outside the database.
     pub fn new(key: &NoteVerifier, checkpoints: &[String], trusted: Option<&str>) -> ChainVerifier {
+        let outside: Vec<(String, String)> = trusted
+            .map(|note| {
+                (
+                    "the checkpoint kept outside the database".to_string(),
+                    note.to_string(),
+                )
+            })
+            .into_iter()
+            .collect();
+        ChainVerifier::with_outside(key, checkpoints, &outside)
+    }
+
+    /// A verifier for the stored checkpoints and checkpoints kept outside the database
+    /// (the kept file, a witness's copies), each named for reports: every one must
+    /// match the chain at its size, and the log must reach the largest.
+    pub fn with_outside(
+        key: &NoteVerifier,
+        checkpoints: &[String],
+        outside: &[(String, String)],
+    ) -> ChainVerifier {
         let mut pending = Vec::new();
         let mut checkpoint_break = None;
         let mut last: Option<Checkpoint> = None;
@@ -214,33 +295,49 @@ impl ChainVerifier {
                 }
             }
         }
-        if let Some(note) = trusted {
-            match open_checkpoint(note, key) {
-                Ok(c) => {
-                    let blame = pending
-                        .iter()
-                        .map(|p| p.checkpoint.size)
-                        .filter(|s| *s <= c.size)
-                        .max()
-                        .unwrap_or(0);
-                    pending.push(Pending {
-                        which: "the checkpoint kept outside the database".into(),
-                        checkpoint: c,
-                        blame,
-                    });
+        let stored_sizes: Vec<u64> = pending.iter().map(|p| p.checkpoint.size).collect();
+        let mut opened_outside = Vec::new();
+        for (which, note) in outside {
+            let opened = open_checkpoint(note, key).and_then(|c| {
+                if c.origin == key.name() {
+                    Ok(c)
+                } else {
+                    Err(crate::checkpoint::CheckpointError::Malformed(format!(
+                        "it is for the log `{}`, not `{}`",
+                        c.origin,
+                        key.name()
+                    )))
                 }
+            });
+            match opened {
+                Ok(c) => opened_outside.push((which.clone(), c)),
                 Err(e) => record(
                     ChainBreak {
                         seq: 0,
-                        problem: Problem::CheckpointInvalid {
-                            index: 0,
-                            size: 0,
-                            reason: format!("the trusted checkpoint: {e}"),
+                        problem: Problem::OutsideCheckpointInvalid {
+                            which: which.clone(),
+                            reason: e.to_string(),
                         },
                     },
                     &mut checkpoint_break,
                 ),
             }
+        }
+        let outside_sizes: Vec<u64> = opened_outside.iter().map(|(_, c)| c.size).collect();
+        for (which, c) in opened_outside {
+            // Blame the entries after the largest other checkpoint below it.
+            let blame = stored_sizes
+                .iter()
+                .filter(|s| **s <= c.size)
+                .chain(outside_sizes.iter().filter(|s| **s < c.size))
+                .copied()
+                .max()
+                .unwrap_or(0);
+            pending.push(Pending {
+                which,
+                checkpoint: c,
+                blame,
+            });
         }
         // Check in the order the chain reaches them.
         pending.sort_by_key(|p| p.checkpoint.size);
@@ -253,7 +350,17 @@ impl ChainVerifier {
             buf: Vec::with_capacity(256),
             signed_size: 0,
             checkpoints_ok: 0,
+            interval: None,
+            tail_since: None,
+            tail_newest: None,
         }
+    }
+
+    /// Also fails when entries past `interval` after the last checkpoint are unsigned
+    /// (see the module documentation).
+    pub fn require_coverage(mut self, interval: CheckpointInterval) -> ChainVerifier {
+        self.interval = Some(interval);
+        self
     }
 
     /// The sequence number the next entry must have.
@@ -307,6 +414,10 @@ impl ChainVerifier {
         }
         self.prev = hash;
         self.next_seq += 1;
+        if self.tail_since.is_none() {
+            self.tail_since = Some(entry.time);
+        }
+        self.tail_newest = Some(self.tail_newest.map_or(entry.time, |t| t.max(entry.time)));
         while let Some(p) = self.pending.last() {
             if p.checkpoint.size > self.next_seq {
                 break;
@@ -320,6 +431,11 @@ impl ChainVerifier {
                     },
                 };
                 return Err(self.earliest(b));
+            }
+            if p.checkpoint.size >= self.signed_size {
+                let time = p.checkpoint.time;
+                self.tail_since = Some(self.tail_since.map_or(time, |t| t.max(time)));
+                self.tail_newest = None;
             }
             self.signed_size = self.signed_size.max(p.checkpoint.size);
             self.checkpoints_ok += 1;
@@ -358,6 +474,9 @@ impl ChainVerifier {
             };
             return Err(self.earliest(b));
         }
+        if let Some(b) = self.uncovered_tail() {
+            return Err(self.earliest(b));
+        }
         if let Some(b) = self.checkpoint_break {
             return Err(b);
         }
@@ -366,6 +485,25 @@ impl ChainVerifier {
             head: self.prev,
             checkpoints: self.checkpoints_ok,
             signed_size: self.signed_size,
+        })
+    }
+
+    /// The unsigned tail, when it is longer than the interval allows.
+    fn uncovered_tail(&self) -> Option<ChainBreak> {
+        let interval = self.interval?;
+        let count = self.next_seq.saturating_sub(self.signed_size);
+        let (since, newest) = (self.tail_since?, self.tail_newest?);
+        if count == 0 || !interval.due(count, since, newest) {
+            return None;
+        }
+        Some(ChainBreak {
+            seq: self.signed_size,
+            problem: Problem::Unsigned {
+                count,
+                seconds: (newest - since).num_seconds(),
+                every_entries: interval.entries.max(1),
+                every_seconds: interval.seconds,
+            },
         })
     }
 

@@ -4,9 +4,10 @@
 use crate::support::*;
 use std::collections::BTreeMap;
 use tocsin_audit::export::{
-    verify_jsonl, CsvWriter, ExportError, ExportHeader, JsonlWriter, EXPORT_FORMAT,
+    verify_jsonl, verify_jsonl_with, CsvWriter, ExportError, ExportHeader, JsonlWriter,
+    EXPORT_FORMAT,
 };
-use tocsin_audit::{ChainHash, MemoryLog, Problem};
+use tocsin_audit::{ChainHash, CheckpointInterval, MemoryLog, Problem};
 
 fn header(partial: bool) -> ExportHeader {
     ExportHeader {
@@ -229,4 +230,103 @@ fn csv_export_has_a_header_row_and_one_row_per_entry() {
         "{first}"
     );
     assert_eq!(out.lines().count(), 21);
+}
+
+/// The log of [`log_with_checkpoints`] with entry 7's actor changed, every hash from
+/// there on recomputed, and no checkpoints: a tamperer's rewrite without the key.
+fn rewritten_without_checkpoints() -> MemoryLog {
+    let original = log_with_checkpoints();
+    let mut log = MemoryLog::new();
+    for (entry, _) in &original.entries {
+        let mut event = entry.event.clone();
+        if entry.seq == 7 {
+            event.actor = "mallory".into();
+        }
+        log.append(entry.time, event);
+    }
+    log
+}
+
+#[test]
+fn an_export_re_hashed_after_an_edit_with_its_checkpoints_removed_fails_under_the_interval() {
+    // The fixture signs every 5 entries and leaves the last 5 unsigned.
+    let interval = CheckpointInterval {
+        entries: 6,
+        seconds: 3600,
+    };
+    let key = signer().verifier();
+    let honest = export(&log_with_checkpoints());
+    let report = verify_jsonl_with(honest.as_bytes(), &key, &[], Some(interval)).unwrap();
+    assert_eq!(report.full.unwrap().unsigned_tail(), 5);
+
+    let forged = export(&rewritten_without_checkpoints());
+    assert!(
+        verify(&forged).is_ok(),
+        "without the interval, a rewritten log with no checkpoints looks whole"
+    );
+    match verify_jsonl_with(forged.as_bytes(), &key, &[], Some(interval)) {
+        Err(ExportError::Broken(b)) => {
+            assert_eq!(b.seq, 0, "{b}");
+            assert!(
+                matches!(b.problem, Problem::Unsigned { count: 20, .. }),
+                "{b}"
+            );
+        }
+        other => panic!("expected the unsigned tail to fail, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unsigned_tail_spanning_the_interval_in_time_fails() {
+    let s = signer();
+    let mut log = MemoryLog::new();
+    log.append(at(0), event(0));
+    log.checkpoint(at(0), &s);
+    log.append(at(10), event(1));
+    log.append(at(400), event(2));
+    let interval = CheckpointInterval {
+        entries: 1000,
+        seconds: 300,
+    };
+    match verify_jsonl_with(export(&log).as_bytes(), &s.verifier(), &[], Some(interval)) {
+        Err(ExportError::Broken(b)) => {
+            assert_eq!(b.seq, 1, "{b}");
+            assert!(
+                matches!(
+                    b.problem,
+                    Problem::Unsigned {
+                        count: 2,
+                        seconds: 400,
+                        ..
+                    }
+                ),
+                "{b}"
+            );
+        }
+        other => panic!("expected the unsigned tail to fail, got {other:?}"),
+    }
+    // Within the interval, the same tail is what the writer leaves between checkpoints.
+    log.entries.pop();
+    assert!(verify_jsonl_with(export(&log).as_bytes(), &s.verifier(), &[], Some(interval)).is_ok());
+}
+
+#[test]
+fn a_witness_checkpoint_catches_an_export_rewritten_behind_it() {
+    let witness: Vec<(String, String)> = log_with_checkpoints()
+        .checkpoints
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (format!("witness checkpoint #{}", i + 1), n.clone()))
+        .collect();
+    let forged = export(&rewritten_without_checkpoints());
+    match verify_jsonl_with(forged.as_bytes(), &signer().verifier(), &witness, None) {
+        Err(ExportError::Broken(b)) => {
+            assert_eq!(b.seq, 5, "{b}");
+            assert!(
+                matches!(b.problem, Problem::CheckpointHead { size: 10, ref which } if which == "witness checkpoint #2"),
+                "{b}"
+            );
+        }
+        other => panic!("expected the witness to catch the rewrite, got {other:?}"),
+    }
 }

@@ -12,8 +12,10 @@
 use bytes::{Bytes, BytesMut};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::egress::{EgressPolicy, PinnedResolver, Refused};
 use crate::rate_limit::retry_after;
 use crate::tls::{certificate_problem, TlsTrust};
 use crate::ConnectorError;
@@ -85,10 +87,40 @@ impl Reply {
         self
     }
 
-    /// A short, printable excerpt of the body for error messages (never a token: bodies
-    /// are platform answers, and we cut them to 200 characters).
+    /// A short, printable excerpt of the body for error messages, shown to every role:
+    /// what the platform said and nothing else. A JSON answer gives its message field
+    /// (`error_description`, `message`, `detail`, `error`, the first of `errors`) or,
+    /// without one, its compact text; plain text is kept; a page (HTML, XML, anything
+    /// else) is described by its type and size, never quoted, whoever served it. Cut
+    /// to 200 characters, control characters replaced, credentials already redacted.
     pub fn excerpt(&self) -> String {
-        printable(&String::from_utf8_lossy(&self.body))
+        let text = String::from_utf8_lossy(&self.body);
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+            return printable(&platform_message(&value).unwrap_or_else(|| value.to_string()));
+        }
+        let kind = self
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let markup = text.trim_start().starts_with('<');
+        if (kind.is_empty() || kind == "text/plain") && !markup {
+            return printable(&text);
+        }
+        format!(
+            "(a {}-byte {} answer, not shown)",
+            self.body.len(),
+            if kind.is_empty() {
+                "markup"
+            } else {
+                kind.as_str()
+            }
+        )
     }
 
     /// The common meaning of a non-success status: 401/403 auth, 429 rate limited (with
@@ -115,6 +147,34 @@ impl Reply {
     }
 }
 
+/// The message a JSON error answer carries, in the fields platforms use for it.
+fn platform_message(value: &serde_json::Value) -> Option<String> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    for key in [
+        "error_description",
+        "message",
+        "detail",
+        "description",
+        "error_message",
+    ] {
+        if let Some(m) = value.get(key).and_then(text) {
+            return Some(m);
+        }
+    }
+    if let Some(error) = value.get("error") {
+        if let Some(m) = text(error) {
+            return Some(m);
+        }
+        if let Some(m) = platform_message(error) {
+            return Some(m);
+        }
+    }
+    value
+        .get("errors")
+        .and_then(|e| e.get(0))
+        .and_then(|first| text(first).or_else(|| platform_message(first)))
+}
+
 /// A platform's words, cut to 200 characters with control characters replaced (so an
 /// answer can never inject lines into a log).
 pub fn printable(text: &str) -> String {
@@ -131,6 +191,8 @@ pub fn printable(text: &str) -> String {
 pub struct HttpClient {
     inner: reqwest::Client,
     limits: HttpLimits,
+    /// Where it may not send ([`HttpClient::with_egress`]); `None` sends anywhere.
+    egress: Option<Arc<EgressPolicy>>,
 }
 
 impl HttpClient {
@@ -142,6 +204,26 @@ impl HttpClient {
     /// A client with these limits, trusting the bundled roots and what `trust` adds (the
     /// system store, extra CA files).
     pub fn with_trust(limits: HttpLimits, trust: &TlsTrust) -> Result<Self, ConnectorError> {
+        HttpClient::build(limits, trust, None)
+    }
+
+    /// A client that never reaches an internal address (loopback, private, link-local,
+    /// metadata) except on the hosts `policy` lists: names are checked as they resolve,
+    /// on the addresses then connected to; IP literals and redirects before they are
+    /// followed. A redirect may not change the scheme either.
+    pub fn with_egress(
+        limits: HttpLimits,
+        trust: &TlsTrust,
+        policy: EgressPolicy,
+    ) -> Result<Self, ConnectorError> {
+        HttpClient::build(limits, trust, Some(Arc::new(policy)))
+    }
+
+    fn build(
+        limits: HttpLimits,
+        trust: &TlsTrust,
+        egress: Option<Arc<EgressPolicy>>,
+    ) -> Result<Self, ConnectorError> {
         let mut builder = reqwest::Client::builder();
         for root in trust.added_roots() {
             let cert = reqwest::Certificate::from_der(root.as_ref()).map_err(|e| {
@@ -149,15 +231,40 @@ impl HttpClient {
             })?;
             builder = builder.add_root_certificate(cert);
         }
+        let redirects = match &egress {
+            None => reqwest::redirect::Policy::limited(limits.max_redirects),
+            Some(policy) => {
+                builder = builder.dns_resolver(Arc::new(PinnedResolver::new(policy.clone())));
+                let (policy, max) = (policy.clone(), limits.max_redirects);
+                reqwest::redirect::Policy::custom(move |attempt| {
+                    let from = attempt.previous().last().map(|u| u.scheme().to_string());
+                    if attempt.previous().len() > max {
+                        return attempt.error(Refused("too many redirects".into()));
+                    }
+                    if from.as_deref().is_some_and(|s| s != attempt.url().scheme()) {
+                        return attempt
+                            .error(Refused("a redirect may not change the scheme".into()));
+                    }
+                    match policy.check_url(attempt.url()) {
+                        Ok(()) => attempt.follow(),
+                        Err(why) => attempt.error(Refused(why)),
+                    }
+                })
+            }
+        };
         let inner = builder
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.request_timeout)
-            .redirect(reqwest::redirect::Policy::limited(limits.max_redirects))
+            .redirect(redirects)
             .user_agent(concat!("Tocsin/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| ConnectorError::Config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(HttpClient { inner, limits })
+        Ok(HttpClient {
+            inner,
+            limits,
+            egress,
+        })
     }
 
     /// The underlying client, for building requests.
@@ -174,6 +281,12 @@ impl HttpClient {
     ) -> Result<Reply, ConnectorError> {
         let (client, built) = request.build_split();
         let request = built.map_err(|e| transport_error(&e, writes))?;
+        if let Some(policy) = &self.egress {
+            // Nothing was sent: refused for good, never an unknown outcome.
+            policy
+                .check_url(request.url())
+                .map_err(ConnectorError::Permanent)?;
+        }
         let credentials = credentials_of(&request);
         let mut response = client
             .execute(request)
@@ -297,6 +410,10 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 fn transport_error(e: &reqwest::Error, writes: bool) -> ConnectorError {
+    // Refused by the egress policy before anything was sent (at DNS, or at a redirect).
+    if let Some(why) = crate::egress::refusal_in(e) {
+        return ConnectorError::Permanent(why);
+    }
     let what = describe(e);
     if let Some(problem) = certificate_problem(e) {
         return ConnectorError::Permanent(problem);
@@ -409,6 +526,148 @@ mod tests {
         assert_eq!(reply.body.len(), 1000);
         assert!(reply.truncated);
         assert!(matches!(reply.status_error(), ConnectorError::Transient(_)));
+    }
+
+    fn reply(content_type: &str, body: &str) -> Reply {
+        let mut headers = HeaderMap::new();
+        if !content_type.is_empty() {
+            headers.insert(reqwest::header::CONTENT_TYPE, content_type.parse().unwrap());
+        }
+        Reply {
+            status: StatusCode::BAD_GATEWAY,
+            headers,
+            body: Bytes::from(body.to_string()),
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn an_error_excerpt_is_what_the_platform_said_and_never_a_page() {
+        let page = "<html><body>Internal admin console: db=10.0.0.4 user=root</body></html>";
+        for ct in ["text/html; charset=utf-8", "", "application/xml"] {
+            let text = reply(ct, page).excerpt();
+            assert!(
+                !text.contains("admin") && text.contains("not shown"),
+                "{ct}: {text}"
+            );
+        }
+        let json = r#"{"error":"invalid_grant","error_description":"The code expired."}"#;
+        assert_eq!(
+            reply("application/json", json).excerpt(),
+            "The code expired."
+        );
+        let x = r#"{"errors":[{"message":"Status is a duplicate.","code":187}]}"#;
+        assert_eq!(
+            reply("application/json", x).excerpt(),
+            "Status is a duplicate."
+        );
+        assert_eq!(reply("text/plain", "Bad Gateway").excerpt(), "Bad Gateway");
+    }
+
+    fn guarded(allowed: &[&str]) -> HttpClient {
+        HttpClient::with_egress(
+            HttpLimits::default(),
+            &TlsTrust::bundled_only(),
+            EgressPolicy::new(allowed),
+        )
+        .unwrap()
+    }
+
+    /// A server on loopback counting what reaches it, redirecting `/to?u=URL` to URL.
+    async fn counting_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let app = Router::new()
+            .route("/ok", get(|| async { "fine" }))
+            .route(
+                "/to",
+                get(
+                    |axum::extract::Query(q): axum::extract::Query<
+                        std::collections::HashMap<String, String>,
+                    >| async move {
+                        axum::response::Redirect::temporary(q.get("u").map_or("/", |u| u.as_str()))
+                    },
+                ),
+            )
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let counted = counted.clone();
+                    async move {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        next.run(req).await
+                    }
+                },
+            ));
+        (serve(app).await, hits)
+    }
+
+    #[tokio::test]
+    async fn internal_addresses_are_refused_before_anything_is_sent_unless_listed() {
+        use std::sync::atomic::Ordering;
+        let (base, hits) = counting_server().await;
+        let port = base.rsplit(':').next().unwrap().to_string();
+        let strict = guarded(&[]);
+        for url in [
+            format!("{base}/ok"),
+            format!("http://localhost:{port}/ok"),
+            format!("http://[::ffff:127.0.0.1]:{port}/ok"),
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+        ] {
+            let err = strict
+                .send(strict.request(reqwest::Method::POST, &url), true)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ConnectorError::Permanent(ref m) if m.contains("allowed_private_hosts")),
+                "{url}: {err}"
+            );
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the server");
+
+        // Listed (by name, checked on the address it resolves to), it is reached.
+        let listed = guarded(&["localhost"]);
+        let reply = listed
+            .send(
+                listed.request(reqwest::Method::GET, &format!("http://localhost:{port}/ok")),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_may_not_go_to_an_internal_host_or_change_scheme() {
+        let (base, _) = counting_server().await;
+        let client = guarded(&["127.0.0.1"]);
+        for (target, why) in [
+            ("http://169.254.169.254/latest/meta-data/", "metadata"),
+            ("http://10.0.0.7/admin", "private"),
+            ("https://127.0.0.1/ok", "scheme"),
+        ] {
+            let err = client
+                .send(
+                    client.request(reqwest::Method::GET, &format!("{base}/to?u={target}")),
+                    false,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ConnectorError::Permanent(ref m) if m.contains(why)),
+                "{target}: {err}"
+            );
+        }
+        // A redirect within the listed host is followed.
+        let reply = client
+            .send(
+                client.request(reqwest::Method::GET, &format!("{base}/to?u=/ok")),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod account;
 pub mod breaker;
 mod connector;
 pub mod descriptor;
+pub mod egress;
 mod error;
 pub mod http;
 mod model;

@@ -3,7 +3,9 @@
 //! A delivery whose last answer was lost (`unknown`), or whose claim was taken over from
 //! an expired lease (`sending`: the previous owner may have sent it), is looked up first
 //! where the platform has no idempotency key. Only a post that is not there is sent, so a
-//! lost answer never becomes a second post.
+//! lost answer never becomes a second post. Where the platform cannot be looked up
+//! (email, SMS, Telegram, Teams, Discord), either stops for a person: leases are renewed
+//! while a send runs, so a taken-over claim means its node stopped, perhaps mid-send.
 
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
 use tocsin_store::DeliveryState;
@@ -33,18 +35,15 @@ pub(crate) async fn reconcile(
     if connector.idempotent() {
         return Reconciled::Send;
     }
-    let answer_was_lost = match previous {
-        DeliveryState::Unknown => true,
-        DeliveryState::Sending => false,
-        _ => return Reconciled::Send,
-    };
+    if !matches!(previous, DeliveryState::Unknown | DeliveryState::Sending) {
+        return Reconciled::Send;
+    }
     match connector.lookup(post).await {
         Ok(Some(found)) => Reconciled::AlreadyThere(found),
         Ok(None) => Reconciled::Send,
-        // A taken-over claim most likely never reached the platform (its owner died
-        // before sending, or lost the database after): where no one can look, send.
-        Err(ConnectorError::Unsupported(_)) if answer_was_lost => Reconciled::AskAPerson,
-        Err(ConnectorError::Unsupported(_)) => Reconciled::Send,
+        // A lost answer, or a claim whose node stopped (perhaps mid-send): where no one
+        // can look, a person decides; sending again could post twice.
+        Err(ConnectorError::Unsupported(_)) => Reconciled::AskAPerson,
         Err(e) => Reconciled::LookupFailed(e),
     }
 }
@@ -146,8 +145,8 @@ mod tests {
         );
         assert_eq!(
             reconcile(DeliveryState::Sending, &stub(false, cannot()), &post()).await,
-            Reconciled::Send,
-            "a taken-over claim is sent where no one can look"
+            Reconciled::AskAPerson,
+            "a taken-over claim is not sent again where no one can look"
         );
     }
 

@@ -132,7 +132,10 @@ async fn commit(shared: &Shared, batch: &mut Vec<Attempted>) {
         "recorded results"
     );
     let Some(recorded) = recorded else {
-        batch.clear();
+        // Given up: let the leases run out, so the rows are claimed again.
+        for a in batch.drain(..) {
+            shared.release(a.message_id, a.account_id, a.fencing_token);
+        }
         return;
     };
     // Come back when each retry is due, not at the next poll.
@@ -155,6 +158,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<Attempted>) {
         shared.wake.notify_one();
     }
     for (a, status) in batch.drain(..).zip(recorded) {
+        shared.release(a.message_id, a.account_id, a.fencing_token);
         match status {
             Recorded::Yes => {
                 let kind = DeliveryEventKind::from(&a.outcome);

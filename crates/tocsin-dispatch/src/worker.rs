@@ -86,6 +86,22 @@ pub(crate) struct Shared {
     pub(crate) retry_wakes: Mutex<BTreeSet<tokio::time::Instant>>,
     results: mpsc::Sender<Record>,
     pub(crate) stats: DispatchStats,
+    /// Claims this node holds and has not recorded yet, by (message, account), with
+    /// their fencing tokens: their leases are renewed while they are in flight.
+    pub(crate) held: Mutex<std::collections::HashMap<(i64, i64), i64>>,
+}
+
+impl Shared {
+    /// Stops renewing a claim (its result was recorded, refused as stale, or given up).
+    pub(crate) fn release(&self, message_id: i64, account_id: i64, fencing_token: i64) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.get(&(message_id, account_id)) == Some(&fencing_token) {
+            held.remove(&(message_id, account_id));
+        }
+    }
 }
 
 /// The fan-out engine of one node. Cheap to clone.
@@ -123,10 +139,21 @@ impl Dispatcher {
             retry_wakes: Mutex::new(BTreeSet::new()),
             results: results_tx,
             stats: DispatchStats::default(),
+            held: Mutex::new(std::collections::HashMap::new()),
             config,
         });
         tokio::spawn(record_loop(shared.clone(), results_rx));
+        tokio::spawn(renew_loop(Arc::downgrade(&shared)));
         Dispatcher { shared }
+    }
+
+    /// Extends the lease of every delivery this node claimed and has not recorded yet
+    /// to a full lease from now; returns how many were extended. The dispatcher does
+    /// this every third of a lease, so a send that takes long (a slow platform, a long
+    /// rate-limit pause) is never taken over by another node while it runs: only a
+    /// node that stopped lets its claims expire.
+    pub async fn renew_leases(&self) -> Result<u64, tocsin_store::StoreError> {
+        renew(&self.shared).await
     }
 
     /// Delivery events from now on.
@@ -310,6 +337,15 @@ impl Dispatcher {
             }
         }
         let count = claimed.len();
+        {
+            let mut held = s
+                .held
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for d in &claimed {
+                held.insert((d.message_id, d.account_id), d.fencing_token);
+            }
+        }
         for delivery in claimed {
             let _ = s.events.send(DeliveryEvent {
                 message_id: delivery.message_id,
@@ -320,7 +356,12 @@ impl Dispatcher {
             });
             let message = messages.get(&delivery.message_id).cloned().flatten();
             let Ok(permit) = s.in_flight.clone().acquire_owned().await else {
-                break;
+                s.release(
+                    delivery.message_id,
+                    delivery.account_id,
+                    delivery.fencing_token,
+                );
+                continue;
             };
             let shared = s.clone();
             // Every line logged while sending (here and in connectors) names the delivery.
@@ -361,7 +402,19 @@ impl Dispatcher {
                         outcome,
                         platform,
                     };
-                    let _ = shared.results.send(Record::Attempted(attempted)).await;
+                    let (m, a, t) = (
+                        attempted.message_id,
+                        attempted.account_id,
+                        attempted.fencing_token,
+                    );
+                    if shared
+                        .results
+                        .send(Record::Attempted(attempted))
+                        .await
+                        .is_err()
+                    {
+                        shared.release(m, a, t);
+                    }
                     drop(permit);
                 }
                 .instrument(span),
@@ -369,6 +422,38 @@ impl Dispatcher {
         }
         Ok(count)
     }
+}
+
+/// Renews the held claims' leases every third of a lease while the dispatcher lives.
+async fn renew_loop(shared: std::sync::Weak<Shared>) {
+    let every = match shared.upgrade() {
+        Some(s) => (s.config.lease / 3).max(Duration::from_millis(10)),
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(s) = shared.upgrade() else {
+            return;
+        };
+        if let Err(e) = renew(&s).await {
+            tracing::warn!(error = %e, "could not renew the leases of deliveries in flight");
+        }
+    }
+}
+
+async fn renew(s: &Shared) -> Result<u64, tocsin_store::StoreError> {
+    let claims: Vec<(i64, i64, i64)> = s
+        .held
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .map(|(&(m, a), &t)| (m, a, t))
+        .collect();
+    let lease = chrono::Duration::from_std(s.config.lease).unwrap_or(chrono::Duration::seconds(60));
+    s.store
+        .outbox()
+        .renew_leases(&s.config.node_id, &claims, lease)
+        .await
 }
 
 /// One attempt on one claimed delivery, step by step: what to send, admission, reconcile
@@ -408,7 +493,11 @@ async fn deliver(
             }
             Reconciled::AskAPerson => {
                 return Outcome::failed(
-                    "the outcome of the last attempt is unknown and this platform cannot be checked: confirm by hand before sending again",
+                    if d.previous_state == tocsin_store::DeliveryState::Sending {
+                        "the node sending this stopped mid-send (its lease ran out) and this platform cannot be checked: confirm by hand before sending again"
+                    } else {
+                        "the outcome of the last attempt is unknown and this platform cannot be checked: confirm by hand before sending again"
+                    },
                 )
             }
             Reconciled::LookupFailed(e) => {

@@ -12,3 +12,4 @@ mod support;
 
 mod fan_out;
 mod faults;
+mod leases;

@@ -170,6 +170,9 @@ pub struct SealedValue<'a> {
     pub owner: i64,
     /// The value sealed under the old key.
     pub sealed: &'a [u8],
+    /// For an account secret, the account's platform and settings (its associated data
+    /// binds them too).
+    pub account: Option<(Platform, &'a Value)>,
 }
 
 /// What a key rotation re-sealed.
@@ -360,6 +363,37 @@ impl AccountsTx<'_, '_> {
         Ok(())
     }
 
+    /// Replaces an account's sealed secret with the same secret sealed anew (bound to
+    /// other associated data), if `old` is still the one stored; audited as
+    /// `account.secret_reseal`. Returns whether it was replaced.
+    pub async fn reseal_secret(
+        &mut self,
+        actor: &str,
+        id: i64,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let rows = on_tx!(self.tx, c => {
+            sqlx::query("UPDATE accounts SET token_encrypted = $1 WHERE id = $2 AND token_encrypted = $3")
+                .bind(new)
+                .bind(id)
+                .bind(old)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if rows == 1 {
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "account.secret_reseal")
+                        .subject("account", id.to_string())
+                        .outcome("bound to the account's platform and endpoint"),
+                )
+                .await?;
+        }
+        Ok(rows == 1)
+    }
+
     /// Sets a status other than disabled (use [`Tx::disable_account`]) with its detail.
     /// A disabled account is left as it is. Returns whether the status changed; only a
     /// change is audited (as `account.status`, the new status as outcome).
@@ -477,13 +511,23 @@ impl AccountsTx<'_, '_> {
         actor: &str,
         mut reseal: impl FnMut(SealedValue<'_>) -> Result<Vec<u8>, String>,
     ) -> Result<Rotated, StoreError> {
-        let accounts: Vec<(i64, Vec<u8>)> = on_tx!(self.tx, c => {
+        let rows: Vec<(i64, Vec<u8>, String, String)> = on_tx!(self.tx, c => {
             sqlx::query_as(
-                "SELECT id, token_encrypted FROM accounts WHERE token_encrypted IS NOT NULL ORDER BY id",
+                "SELECT id, token_encrypted, platform, settings_json FROM accounts \
+                 WHERE token_encrypted IS NOT NULL ORDER BY id",
             )
             .fetch_all(&mut *c)
             .await?
         });
+        let mut accounts = Vec::with_capacity(rows.len());
+        for (id, sealed, platform, settings) in rows {
+            let settings: Value = serde_json::from_str(&settings).map_err(|e| {
+                StoreError::Database(sqlx::Error::Decode(
+                    format!("account {id}: settings are not JSON: {e}").into(),
+                ))
+            })?;
+            accounts.push((id, sealed, platform_col(&platform)?, settings));
+        }
         let users: Vec<(i64, Vec<u8>)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT id, totp_secret_encrypted FROM users \
@@ -493,11 +537,12 @@ impl AccountsTx<'_, '_> {
             .await?
         });
         let mut rotated = Rotated::default();
-        for (id, old) in &accounts {
+        for (id, old, platform, settings) in &accounts {
             let new = reseal(SealedValue {
                 kind: SealedKind::AccountSecret,
                 owner: *id,
                 sealed: old,
+                account: Some((*platform, settings)),
             })
             .map_err(StoreError::Sealing)?;
             let rows = on_tx!(self.tx, c => {
@@ -523,6 +568,7 @@ impl AccountsTx<'_, '_> {
                 kind: SealedKind::TotpSecret,
                 owner: *id,
                 sealed: old,
+                account: None,
             })
             .map_err(StoreError::Sealing)?;
             let rows = on_tx!(self.tx, c => {
@@ -615,6 +661,20 @@ impl Accounts<'_> {
         let mut tx = self.store.begin().await?;
         tx.accounts().replace_secret(actor, id, sealed).await?;
         tx.commit().await
+    }
+
+    /// Re-seals an account's secret in its own transaction (see the `Tx` twin).
+    pub async fn reseal_secret(
+        self,
+        actor: &str,
+        id: i64,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let done = tx.accounts().reseal_secret(actor, id, old, new).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Sets an account's status in its own transaction; returns whether it changed.

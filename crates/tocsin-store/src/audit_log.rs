@@ -446,13 +446,33 @@ impl Audit<'_> {
         self,
         trusted: Option<&str>,
     ) -> Result<Result<VerifiedLog, ChainBreak>, StoreError> {
+        let outside: Vec<(String, String)> = trusted
+            .map(|n| {
+                (
+                    "the checkpoint kept outside the database".to_string(),
+                    n.to_string(),
+                )
+            })
+            .into_iter()
+            .collect();
+        self.verify_live_with(&outside).await
+    }
+
+    /// As [`Audit::verify_live`], against any number of checkpoints kept outside the
+    /// database (the kept file, a witness's copies), each named for reports. An unsigned
+    /// tail longer than this store's checkpoint interval fails too.
+    pub async fn verify_live_with(
+        self,
+        outside: &[(String, String)],
+    ) -> Result<Result<VerifiedLog, ChainBreak>, StoreError> {
         let notes: Vec<String> = self
             .checkpoints()
             .await?
             .into_iter()
             .map(|c| c.note)
             .collect();
-        let mut v = ChainVerifier::new(&self.store.public_key(), &notes, trusted);
+        let mut v = ChainVerifier::with_outside(&self.store.public_key(), &notes, outside)
+            .require_coverage(self.store.checkpoint_interval());
         let page = |after_seq: Option<u64>| {
             let store = self.store.clone();
             // Fetch the next page while this one is verified: reading and hashing

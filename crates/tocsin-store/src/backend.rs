@@ -91,6 +91,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_rows",
         include_str!("../migrations/sqlite/0010_typed_rows.sql"),
     ),
+    (
+        13,
+        "audit_append_only",
+        include_str!("../migrations/sqlite/0013_audit_append_only.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -143,13 +148,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_rows",
         include_str!("../migrations/postgres/0010_typed_rows.sql"),
     ),
+    (
+        13,
+        "audit_append_only",
+        include_str!("../migrations/postgres/0013_audit_append_only.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 13;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
@@ -495,6 +505,25 @@ async fn migrate(pool: &Pool, path: Option<&Path>) -> Result<(), StoreError> {
             found,
             known: SCHEMA_VERSION,
         });
+    }
+    if let Pool::Postgres(p) = pool {
+        // With a separate owner (README, "PostgreSQL roles") the application's role may
+        // not create tables, and sqlx's migrator creates its own table first even when
+        // there is nothing to apply: leave an up-to-date schema alone.
+        let may_create: bool = sqlx::query_scalar(
+            "SELECT COALESCE(has_schema_privilege(current_schema(), 'CREATE'), FALSE)",
+        )
+        .fetch_one(p)
+        .await?;
+        if !may_create {
+            return match found {
+                Some(SCHEMA_VERSION) => Ok(()),
+                other => Err(StoreError::NeedsOwner {
+                    found: other.unwrap_or(0),
+                    known: SCHEMA_VERSION,
+                }),
+            };
+        }
     }
     let migrator = Migrator::new(Embedded(migrations)).await?;
     match pool {

@@ -49,6 +49,19 @@ pub enum StoreError {
         /// The highest version this binary has.
         known: i64,
     },
+    /// The schema needs migrating, but this role may not change it (the application's
+    /// role on PostgreSQL, with a separate owner).
+    #[error(
+        "the database schema is at version {found} and this release needs {known}, but this \
+         role may not create tables; run `tocsin audit verify` once with the owner role's \
+         database URL (TOCSIN_DATABASE__URL) to migrate, then start again"
+    )]
+    NeedsOwner {
+        /// The highest version applied in the database (0 for an empty one).
+        found: i64,
+        /// The version this binary needs.
+        known: i64,
+    },
     /// Applying migrations failed.
     #[error("migrating the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

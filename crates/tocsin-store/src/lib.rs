@@ -41,6 +41,7 @@ mod snapshot;
 mod time;
 pub mod tx;
 pub mod variants;
+pub mod witness;
 
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -70,6 +71,7 @@ pub use people::{NewUser, User};
 pub use playbooks::PlaybookApproval;
 pub use tx::{AuditAppend, Tx};
 pub use variants::{RenderedVariant, StoredVariant};
+pub use witness::{CheckpointWitness, FileWitness};
 
 /// The file beside the database that keeps the newest checkpoint this node signed.
 pub const KEPT_CHECKPOINT_FILE: &str = "audit-checkpoint.txt";
@@ -122,6 +124,9 @@ pub struct StoreOptions {
     pub audit: AuditSettings,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Where each signed checkpoint is also published (`[audit] witness_file`,
+    /// `witness_url`).
+    pub witnesses: Vec<Arc<dyn CheckpointWitness>>,
 }
 
 impl StoreOptions {
@@ -132,6 +137,7 @@ impl StoreOptions {
             data_dir: data_dir.into(),
             audit: AuditSettings::default(),
             clock: Arc::new(SystemClock),
+            witnesses: Vec::new(),
         }
     }
 }
@@ -142,6 +148,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("database_url", &error::redact(&self.database_url))
             .field("data_dir", &self.data_dir)
             .field("audit", &self.audit)
+            .field("witnesses", &self.witnesses.len())
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +159,7 @@ struct Inner {
     settings: AuditSettings,
     clock: Arc<dyn Clock>,
     data_dir: PathBuf,
+    witnesses: Vec<Arc<dyn CheckpointWitness>>,
     /// Audit entries committed through this handle (and its clones) since it opened.
     audit_appends: std::sync::atomic::AtomicU64,
     /// On SQLite, one write transaction at a time from this handle and its clones, in
@@ -187,6 +195,7 @@ impl Store {
                 settings: options.audit,
                 clock: options.clock,
                 data_dir: options.data_dir,
+                witnesses: options.witnesses,
                 audit_appends: std::sync::atomic::AtomicU64::new(0),
                 sqlite_writer: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
@@ -229,8 +238,12 @@ impl Store {
         }
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pool (waits for connections to be returned), after the witnesses have
+    /// taken the checkpoints queued for them.
     pub async fn close(&self) {
+        for w in &self.inner.witnesses {
+            w.flush().await;
+        }
         match &self.inner.pool {
             backend::Pool::Sqlite(p) => {
                 // Fold the WAL into the database file now: the checkpoint SQLite makes
@@ -242,6 +255,23 @@ impl Store {
                 p.close().await
             }
             backend::Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// The writer's checkpoint interval (what the verifier bounds the unsigned tail by).
+    pub fn checkpoint_interval(&self) -> tocsin_audit::CheckpointInterval {
+        tocsin_audit::CheckpointInterval {
+            entries: self.inner.settings.checkpoint_every_entries,
+            seconds: self.inner.settings.checkpoint_every_seconds,
+        }
+    }
+
+    /// Publishes a committed checkpoint to every witness (failures are logged).
+    pub(crate) fn witness(&self, note: &str) {
+        for w in &self.inner.witnesses {
+            if let Err(e) = w.publish(note) {
+                tracing::warn!(error = %e, "could not publish the audit checkpoint to a witness");
+            }
         }
     }
 

@@ -966,6 +966,49 @@ impl Outbox<'_> {
         one_tx!(self.store, tx => tx.outbox().create_message(message).await?)
     }
 
+    /// Extends the leases of deliveries `owner` still holds (each named by message,
+    /// account and the fencing token of its claim) to `lease_for` from now, so a send in
+    /// flight is not taken over while it runs. A claim another worker has taken since
+    /// (its fencing token moved on) or already recorded is left alone. Returns how many
+    /// leases were extended. Not audited: the claim was, and the result will be.
+    pub async fn renew_leases(
+        self,
+        owner: &str,
+        claims: &[(i64, i64, i64)],
+        lease_for: Duration,
+    ) -> Result<u64, StoreError> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        let until = format_time(&(self.store.now() + lease_for));
+        let mut renewed = 0;
+        let mut tx = self.store.begin().await?;
+        // 3 parameters a claim, 2 more a statement: within SQLite's 999.
+        for chunk in claims.chunks(300) {
+            let mut sql = String::from(
+                "UPDATE deliveries SET lease_until = $1 WHERE state = 'sending' AND lease_owner = $2 \
+                 AND (message_id, account_id, fencing_token) IN (VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = 3 + i * 3;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${})", p, p + 1, p + 2));
+            }
+            sql.push(')');
+            renewed += on_tx!(tx, c => {
+                let mut q = sqlx::query(&sql).bind(&until).bind(owner);
+                for (message, account, token) in chunk {
+                    q = q.bind(*message).bind(*account).bind(*token);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            });
+        }
+        tx.commit().await?;
+        Ok(renewed)
+    }
+
     /// Claims due deliveries in a transaction of its own.
     pub async fn claim_due(
         self,

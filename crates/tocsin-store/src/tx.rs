@@ -193,6 +193,7 @@ impl<'s> Tx<'s> {
                 // outside copy is missing, and the next checkpoint will write it again.
                 tracing::warn!(error = %e, "could not keep the audit checkpoint outside the database");
             }
+            self.store.witness(note);
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ mod support;
 mod accounts;
 mod conversation;
 mod crash;
+mod owner_role;
 mod startup;
 mod stories;
 mod tampering;

@@ -178,6 +178,27 @@ impl TestDb {
         }
     }
 
+    /// Removes the triggers that keep the audit log append-only, as the database's
+    /// owner (or anyone who can write the SQLite file) can: the tamper suite's start.
+    pub async fn lift_audit_guards(&self) -> Result<(), sqlx::Error> {
+        let statements: &[&str] = match self.backend {
+            Backend::Sqlite => &[
+                "DROP TRIGGER audit_entries_no_update",
+                "DROP TRIGGER audit_entries_no_delete",
+                "DROP TRIGGER audit_checkpoints_no_update",
+                "DROP TRIGGER audit_checkpoints_no_delete",
+            ],
+            Backend::Postgres => &[
+                "ALTER TABLE audit_entries DISABLE TRIGGER USER",
+                "ALTER TABLE audit_checkpoints DISABLE TRIGGER USER",
+            ],
+        };
+        for s in statements {
+            self.sql(s).await?;
+        }
+        Ok(())
+    }
+
     /// A start time that tests share: 2026-06-01 09:00 UTC.
     pub fn epoch() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0)

@@ -23,6 +23,15 @@ export function h(tag, attrs, ...children) {
 }
 
 // Replace el's children (put) or add to them (add), skipping null/false like h does.
+// Whether a link from a platform may be shown: an https URL, or a path on Tocsin itself
+// (a sandbox post); the server shows no other, and this keeps a stale or forged frame
+// from putting a javascript: link in the page.
+export function isHttps(url) {
+  const s = String(url || '');
+  if (s.startsWith('/') && !s.startsWith('//') && !s.includes('\\')) return true;
+  try { return new URL(s).protocol === 'https:'; } catch { return false; }
+}
+
 export function put(el, ...children) {
   el.replaceChildren();
   append(el, children);

@@ -12,7 +12,7 @@ const LIMIT = 200;
 function postLink(url) {
   let u = null;
   try { u = new URL(String(url)); } catch { return null; }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return null;
+  if (u.protocol !== 'https:') return null;
   return h('a', { href: u.href, target: '_blank', rel: 'noopener noreferrer', testid: 'conversation-post-link' }, 'Open post');
 }
 

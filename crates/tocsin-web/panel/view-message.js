@@ -3,7 +3,7 @@
 // totals per state; Retry for failed rows; Retract everywhere (delete, or post a
 // correction) behind a confirm dialog. `delivery` frames update rows in place; `resync`
 // and unknown accounts refetch.
-import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, dialog, stateLabel } from '/panel/dom.js';
+import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, dialog, stateLabel, isHttps } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 
 export default async function messageView(c) {
@@ -43,7 +43,7 @@ export default async function messageView(c) {
       h('td', {}, state),
       h('td', { testid: 'delivery-attempts', class: 'num' }, String(d.attempts ?? 0)),
       h('td', {}, gone ? h('span', { class: 'help', testid: 'delivery-post-deleted' }, 'post deleted')
-        : d.url ? h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer', testid: 'delivery-link' }, 'View post') : null),
+        : isHttps(d.url) ? h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer', testid: 'delivery-link' }, 'View post') : null),
       h('td', { class: 'error-text', testid: 'delivery-error' }, d.error || ''),
       h('td', { testid: 'delivery-next' }, d.next_attempt_at ? fmtTime(d.next_attempt_at) : ''),
       h('td', {}, retry));

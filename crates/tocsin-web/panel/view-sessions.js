@@ -3,7 +3,7 @@
 // submits it at once; posts awaiting approval with an inline Approve for the standing-by
 // approver; the session's messages; each account's reply thread in order; the public
 // conversation under its hashtag (view-conversation.js); End session).
-import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, section, debounce, nextId, confirmDialog } from '/panel/dom.js';
+import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, section, debounce, nextId, confirmDialog, isHttps } from '/panel/dom.js';
 import { conversationPane } from '/panel/view-conversation.js';
 import * as api from '/panel/api.js';
 import { editor } from '/panel/compose.js';
@@ -137,7 +137,7 @@ export async function sessionView(c) {
     put(threads, threads.firstChild, h('div', { class: 'cards' }, (s.threads || []).map((t) =>
       h('article', { class: 'card', testid: `thread-${t.account_id}` }, h('h3', {}, t.account || t.account_id),
         h('ol', { class: 'thread' }, (t.posts || []).map((p) => h('li', {}, badge(p.state), ' ',
-          p.url ? h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' }, 'View post') : null, ' ',
+          isHttps(p.url) ? h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' }, 'View post') : null, ' ',
           h('a', { href: `#/messages/${enc(p.message_id)}` }, 'delivery'))))))));
   };
   const reload = debounce(async () => {

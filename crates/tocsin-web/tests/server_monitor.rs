@@ -68,6 +68,7 @@ async fn server(
             read_timeout: Duration::from_secs(30),
             reevaluate_every: Duration::from_secs(60),
             poll_every: Duration::from_millis(100),
+            max_posts_per_minute: tocsin_app::monitor::DEFAULT_MAX_POSTS_PER_MINUTE,
         };
     })
     .await;

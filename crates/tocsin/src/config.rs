@@ -237,6 +237,11 @@ pub struct ServerSection {
     /// `X-Forwarded-For` (for the sign-in throttle and the audit log's `ip`). Empty: every
     /// connection's own address, headers ignored.
     pub trusted_proxies: Vec<String>,
+    /// Hosts (names or IP literals) that account and OAuth requests may reach although
+    /// they are, or resolve to, loopback, private, link-local or metadata addresses: an
+    /// on-premises Mastodon or mail relay, say. Everything else internal is refused,
+    /// checked on the addresses connected to and at every redirect.
+    pub allowed_private_hosts: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -249,6 +254,7 @@ impl Default for ServerSection {
             cap_sender: String::new(),
             metrics: true,
             trusted_proxies: Vec::new(),
+            allowed_private_hosts: Vec::new(),
         }
     }
 }
@@ -270,6 +276,10 @@ pub struct MonitorSection {
     /// Mastodon 4.2 or later refuse streaming without a user token: connect an account
     /// there instead.
     pub mastodon_instances: Vec<String>,
+    /// Most posts from the internet stored per live session a minute: a hashtag flooded
+    /// on purpose fills neither the database nor the panels. The rest are dropped and
+    /// their count logged.
+    pub max_posts_per_minute: u32,
 }
 
 impl Default for MonitorSection {
@@ -278,6 +288,7 @@ impl Default for MonitorSection {
             enabled: true,
             jetstream_url: String::new(),
             mastodon_instances: Vec::new(),
+            max_posts_per_minute: tocsin_app::monitor::DEFAULT_MAX_POSTS_PER_MINUTE,
         }
     }
 }
@@ -324,6 +335,15 @@ pub struct AuditConfig {
     /// 164.316(b)(2) asks of documentation). Only bodies are purged: audit entries, and
     /// the hashes of the bodies they commit to, are never deleted.
     pub body_retention_days: u32,
+    /// A file each signed checkpoint is also appended to: put it on another mount and
+    /// make it append-only (`chattr +a`), so this process can add but never rewrite it.
+    /// `tocsin audit verify --witness FILE` holds the log to it. A relative path is
+    /// inside `data_dir`; its directory must exist. Empty: none.
+    pub witness_file: String,
+    /// A URL each signed checkpoint is also POSTed to (`text/plain`, the signed note as
+    /// it is), for a receiver run by someone else that keeps the bodies one after
+    /// another in a file for `audit verify --witness`. Empty: none.
+    pub witness_url: String,
 }
 
 impl Default for AuditConfig {
@@ -333,6 +353,8 @@ impl Default for AuditConfig {
             checkpoint_every_seconds: 300,
             origin: "tocsin.local/audit".into(),
             body_retention_days: 6 * 366,
+            witness_file: String::new(),
+            witness_url: String::new(),
         }
     }
 }

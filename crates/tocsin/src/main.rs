@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod store;
+mod witness;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -14,6 +14,7 @@ pub async fn open_store(config: &Config) -> Result<Store> {
         checkpoint_every_entries: config.audit.checkpoint_every_entries,
         checkpoint_every_seconds: config.audit.checkpoint_every_seconds,
     };
+    options.witnesses = crate::witness::configured(config)?;
     Ok(Store::open(options).await?)
 }
 

@@ -77,7 +77,25 @@ async fn take_post(app: &Tocsin, post: HeardPost) {
         return;
     }
     let row = new_post(&post);
+    let now = app.0.store.now();
     for session_id in sessions {
+        let (admitted, ended) = app
+            .0
+            .monitor
+            .cap
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .admit(session_id, now);
+        for (session, dropped) in ended {
+            tracing::warn!(
+                session,
+                dropped,
+                "posts heard over the per-session cap ([monitor] max_posts_per_minute) were not stored"
+            );
+        }
+        if !admitted {
+            continue;
+        }
         match app
             .0
             .store

@@ -12,6 +12,7 @@
 //! ([`intake`]). Stream states are per node, kept in memory ([`Monitor::statuses`]).
 //! Layout: [`wanted`] works out the wanted set, [`intake`] takes in what was heard.
 
+pub mod cap;
 mod intake;
 pub mod wanted;
 
@@ -42,6 +43,9 @@ const HEARD_QUEUE: usize = 1024;
 /// of sessions, or the same one heard twice, costs one evaluation).
 const HUB_DEBOUNCE: Duration = Duration::from_millis(250);
 
+/// The default cap on posts stored per session a minute.
+pub const DEFAULT_MAX_POSTS_PER_MINUTE: u32 = 120;
+
 /// How the monitor runs (`[monitor]`).
 #[derive(Debug, Clone)]
 pub struct MonitorConfig {
@@ -59,6 +63,9 @@ pub struct MonitorConfig {
     pub reevaluate_every: Duration,
     /// How often a public instance's hashtag timeline is polled (give or take a fifth).
     pub poll_every: Duration,
+    /// Most posts heard stored per live session a minute (`[monitor]
+    /// max_posts_per_minute`); the rest are dropped and counted in the log.
+    pub max_posts_per_minute: u32,
 }
 
 impl Default for MonitorConfig {
@@ -72,6 +79,7 @@ impl Default for MonitorConfig {
             read_timeout: DEFAULT_READ_TIMEOUT,
             reevaluate_every: Duration::from_secs(60),
             poll_every: DEFAULT_POLL_EVERY,
+            max_posts_per_minute: DEFAULT_MAX_POSTS_PER_MINUTE,
         }
     }
 }
@@ -145,17 +153,20 @@ pub struct Monitor {
     sessions: RwLock<Vec<(i64, String)>>,
     /// The running streams' states by name.
     statuses: Mutex<BTreeMap<String, (StreamState, DateTime<Utc>)>>,
+    /// What each session may still store this minute.
+    pub(crate) cap: Mutex<cap::SessionCap>,
 }
 
 impl Monitor {
     /// The monitor of node `node`.
     pub fn new(config: MonitorConfig, node: &str) -> Monitor {
         Monitor {
-            config,
             node: node.to_string(),
             wake: Notify::new(),
             sessions: RwLock::new(Vec::new()),
             statuses: Mutex::new(BTreeMap::new()),
+            cap: Mutex::new(cap::SessionCap::new(config.max_posts_per_minute)),
+            config,
         }
     }
 
@@ -390,7 +401,7 @@ async fn account_instances(app: &Tocsin) -> Result<Vec<Instance>, StoreError> {
         };
         let token = match (&record.secret_sealed, record.status) {
             (Some(sealed), AccountStatus::Connected) => {
-                match app.0.vault.open_secret(record.id, sealed) {
+                match app.0.vault.open_secret(&record, sealed) {
                     Ok(secret) => Some(
                         crate::oauth::TokenBundle::from_secret(&secret)
                             .map(|b| b.access_secret())

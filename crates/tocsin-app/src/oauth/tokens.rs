@@ -186,6 +186,26 @@ impl TokenManager {
         &self.config
     }
 
+    /// Makes OAuth requests (instances, token endpoints) refuse internal addresses
+    /// except on the hosts `policy` lists. Call before the first request.
+    pub fn restrict_egress(
+        &self,
+        policy: tocsin_connector::egress::EgressPolicy,
+    ) -> Result<(), String> {
+        let http = HttpClient::with_egress(
+            HttpLimits {
+                max_redirects: 0,
+                ..HttpLimits::default()
+            },
+            &tocsin_connector::tls::TlsTrust::system(),
+            policy,
+        )
+        .map_err(|e| e.to_string())?;
+        self.http
+            .set(http)
+            .map_err(|_| "the OAuth HTTP client was built already".to_string())
+    }
+
     /// Tocsin's bounded HTTP client, following no redirects (a token endpoint that
     /// redirects is refused rather than followed).
     fn http(&self) -> Result<&HttpClient, Refusal> {
@@ -645,9 +665,20 @@ impl TokenManager {
         let mut tx = self.store.begin().await.map_err(store_refusal)?;
         let (id, reconnected) = match pending.account_id {
             Some(id) => {
+                // Bound to the account as stored: a reconnection keeps its settings.
+                let stored = self
+                    .store
+                    .accounts()
+                    .get(id)
+                    .await
+                    .map_err(store_refusal)?
+                    .ok_or_else(|| {
+                        Refusal::new("gone", "the account to reconnect no longer exists")
+                    })?;
+                let aad = account_aad(id, stored.platform, &stored.settings);
                 let sealed = self
                     .key
-                    .seal(secret.expose_secret().as_bytes(), &account_aad(id))
+                    .seal(secret.expose_secret().as_bytes(), &aad)
                     .map_err(misconfigured)?;
                 tx.oauth()
                     .reconnect_account(actor, id, &sealed, &meta)
@@ -667,7 +698,10 @@ impl TokenManager {
                     .oauth()
                     .add_account(actor, &row, &settings, &meta, |id| {
                         self.key
-                            .seal(secret.expose_secret().as_bytes(), &account_aad(id))
+                            .seal(
+                                secret.expose_secret().as_bytes(),
+                                &account_aad(id, platform, &settings),
+                            )
                             .map_err(|e| e.to_string())
                     })
                     .await;
@@ -1125,7 +1159,10 @@ impl OAuthConnector {
         }
         let opened = manager
             .key
-            .open(&sealed, &account_aad(self.id))
+            .open(
+                &sealed,
+                &account_aad(self.id, self.platform, &self.spec.settings),
+            )
             .map_err(|_| "the stored token does not open with this server's key".to_string())?;
         let text = String::from_utf8(opened.expose_secret().to_vec()).unwrap_or_default();
         let Some(bundle) = TokenBundle::from_secret(&SecretString::from(text)) else {
@@ -1177,7 +1214,7 @@ impl OAuthConnector {
         };
         let sealed = match manager.key.seal(
             bundle.to_secret().expose_secret().as_bytes(),
-            &account_aad(self.id),
+            &account_aad(self.id, self.platform, &self.spec.settings),
         ) {
             Ok(s) => s,
             Err(e) => return Refreshed::Later(e.to_string()),

@@ -279,7 +279,7 @@ fn secret_state(record: &AccountRecord, vault: Option<&AccountVault>) -> &'stati
     match (&record.secret_sealed, vault) {
         (None, _) => "none",
         (Some(_), None) => "stored",
-        (Some(sealed), Some(v)) => match v.open_secret(record.id, sealed) {
+        (Some(sealed), Some(v)) => match v.open_secret(record, sealed) {
             Ok(_) => "stored, opens",
             Err(_) => "stored, DOES NOT OPEN with this key",
         },

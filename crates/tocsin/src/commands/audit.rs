@@ -35,6 +35,11 @@ pub enum AuditCommand {
         /// kept in the data directory). A log shorter than it was truncated or rolled back.
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
+        /// The witness's copy of the checkpoints (`[audit] witness_file`, or the bodies a
+        /// `witness_url` receiver kept): every one must match the log, and the log must
+        /// reach the newest.
+        #[arg(long, value_name = "FILE")]
+        witness: Option<PathBuf>,
     },
     /// Export entries as JSON Lines (with hashes and checkpoints, verifiable offline) or CSV.
     Export {
@@ -149,12 +154,23 @@ pub fn run(config: &Config, cmd: AuditCommand) -> Result<ExitCode> {
         file: Some(file),
         public_key,
         checkpoint,
+        witness,
     } = &cmd
     {
         let Some(key) = public_key else {
             bail!("verifying an export needs the public key: pass --public-key (from `tocsin audit key` on the server, obtained separately from the export)");
         };
-        return verify_file(file, &read_key(key)?, checkpoint.as_deref());
+        let mut outside = Vec::new();
+        if let Some(p) = checkpoint {
+            outside.push((
+                "the checkpoint kept outside the log".to_string(),
+                read_checkpoint(p)?,
+            ));
+        }
+        if let Some(p) = witness {
+            outside.extend(read_witness(p)?);
+        }
+        return verify_file(file, &read_key(key)?, &outside, interval(config));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -167,8 +183,17 @@ pub fn run(config: &Config, cmd: AuditCommand) -> Result<ExitCode> {
             AuditCommand::Verify {
                 public_key,
                 checkpoint,
+                witness,
                 ..
-            } => verify_live(&store, public_key.as_deref(), checkpoint.as_deref()).await,
+            } => {
+                verify_live(
+                    &store,
+                    public_key.as_deref(),
+                    checkpoint.as_deref(),
+                    witness.as_deref(),
+                )
+                .await
+            }
             AuditCommand::Export {
                 format,
                 filter,
@@ -209,6 +234,33 @@ fn read_key(arg: &str) -> Result<NoteVerifier> {
     Ok(NoteVerifier::parse(text.trim())?)
 }
 
+/// The writer's checkpoint interval, from `[audit]`.
+fn interval(config: &Config) -> tocsin_audit::CheckpointInterval {
+    tocsin_audit::CheckpointInterval {
+        entries: config.audit.checkpoint_every_entries,
+        seconds: config.audit.checkpoint_every_seconds,
+    }
+}
+
+/// The witness's checkpoints, each named by its place in the file.
+fn read_witness(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness file {}", path.display()))?;
+    let notes = tocsin_audit::read_witness(&text)
+        .with_context(|| format!("the witness file {}", path.display()))?;
+    if notes.is_empty() {
+        bail!(
+            "the witness file {} holds no checkpoint; a witness that took none cannot vouch for the log",
+            path.display()
+        );
+    }
+    Ok(notes
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (format!("witness checkpoint #{}", i + 1), n))
+        .collect())
+}
+
 fn read_checkpoint(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("reading the checkpoint {}", path.display()))
@@ -242,6 +294,7 @@ async fn verify_live(
     store: &Store,
     key: Option<&str>,
     checkpoint: Option<&Path>,
+    witness: Option<&Path>,
 ) -> Result<ExitCode> {
     if let Some(key) = key {
         let key = read_key(key)?;
@@ -257,23 +310,34 @@ async fn verify_live(
         Some(p) => Some(read_checkpoint(p)?),
         None => store.kept_checkpoint()?,
     };
-    Ok(match store.audit().verify_live(trusted.as_deref()).await? {
+    let mut outside: Vec<(String, String)> = trusted
+        .map(|n| ("the checkpoint kept outside the database".to_string(), n))
+        .into_iter()
+        .collect();
+    if let Some(p) = witness {
+        outside.extend(read_witness(p)?);
+    }
+    Ok(match store.audit().verify_live_with(&outside).await? {
         Ok(v) => {
-            print_success("the live audit log", &v, trusted.is_some());
+            print_success("the live audit log", &v, !outside.is_empty());
             ExitCode::SUCCESS
         }
         Err(b) => print_failure("the live audit log", &b),
     })
 }
 
-fn verify_file(path: &Path, key: &NoteVerifier, checkpoint: Option<&Path>) -> Result<ExitCode> {
+fn verify_file(
+    path: &Path,
+    key: &NoteVerifier,
+    outside: &[(String, String)],
+    interval: tocsin_audit::CheckpointInterval,
+) -> Result<ExitCode> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let trusted = checkpoint.map(read_checkpoint).transpose()?;
     let source = path.display().to_string();
-    match tocsin_audit::verify_jsonl(BufReader::new(file), key, trusted.as_deref()) {
+    match tocsin_audit::verify_jsonl_with(BufReader::new(file), key, outside, Some(interval)) {
         Ok(report) => {
             match &report.full {
-                Some(v) => print_success(&source, v, trusted.is_some()),
+                Some(v) => print_success(&source, v, !outside.is_empty()),
                 None => {
                     println!(
                         "OK: {source} is a partial export (filters: {}); each of its {} entries matches its \

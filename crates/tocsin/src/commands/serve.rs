@@ -381,6 +381,9 @@ async fn run_server(
         config: AppConfig {
             oauth: oauth_config(config)?,
             monitor: monitor_config(config)?,
+            egress: Some(tocsin_connector::egress::EgressPolicy::new(
+                &config.server.allowed_private_hosts,
+            )),
             ..AppConfig::default()
         },
     });
@@ -415,12 +418,14 @@ async fn run_server(
 /// `[monitor]` as the server takes it (its addresses checked).
 fn monitor_config(config: &Config) -> Result<tocsin_app::monitor::MonitorConfig> {
     let m = &config.monitor;
-    tocsin_app::monitor::MonitorConfig::from_settings(
+    let mut monitor = tocsin_app::monitor::MonitorConfig::from_settings(
         m.enabled,
         &m.jetstream_url,
         &m.mastodon_instances,
     )
-    .map_err(|e| anyhow!(e))
+    .map_err(|e| anyhow!(e))?;
+    monitor.max_posts_per_minute = m.max_posts_per_minute;
+    Ok(monitor)
 }
 
 async fn shutdown_signal() {
