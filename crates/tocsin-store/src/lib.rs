@@ -25,6 +25,7 @@ pub mod backend;
 pub mod consent;
 pub mod conversation;
 pub mod drafts;
+pub mod enrolment;
 mod error;
 pub mod feed;
 pub mod live_sessions;
@@ -56,6 +57,7 @@ pub use drafts::{
     Draft, DraftListItem, DraftState, NewDraft, WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED,
     DRAFT_STATE_DRAFT,
 };
+pub use enrolment::EnrolmentLink;
 pub use error::StoreError;
 pub use feed::FeedMessage;
 pub use live_sessions::LiveSessionRow;

@@ -23,7 +23,11 @@ on_both_backends!(
     user_changes_need_a_reauthentication_within_five_minutes,
     a_disabled_user_cannot_sign_in_and_loses_open_sessions,
     a_role_change_applies_to_open_sessions_at_once,
-    an_enrolment_is_pending_until_confirmed_with_a_code,
+    an_enrolment_link_takes_effect_only_with_the_persons_password_and_a_code,
+    an_enrolment_link_works_once_and_for_24_hours,
+    a_reset_gives_a_new_link_and_the_old_factor_stops_working,
+    a_person_changes_their_own_password_with_the_current_one,
+    a_person_reenrols_their_second_factor_after_reauthenticating,
     the_audit_log_records_each_step_without_any_secret,
     a_sealed_secret_opens_only_with_its_key_and_its_user,
     bad_input_is_refused_with_a_clear_message,
@@ -462,11 +466,13 @@ async fn a_role_change_applies_to_open_sessions_at_once(backend: Backend) {
     assert!(w.has_audit("cli:test", "user.role", "viewer").await);
 }
 
-async fn an_enrolment_is_pending_until_confirmed_with_a_code(backend: Backend) {
+async fn an_enrolment_link_takes_effect_only_with_the_persons_password_and_a_code(
+    backend: Backend,
+) {
     let w = World::new(backend).await;
-    let secret = w.add("ana", Role::Drafter).await;
-    w.people
-        .add_user(OPERATOR, "bob", Role::Viewer, password("bob"))
+    let invite = w
+        .people
+        .add_user(OPERATOR, "bob", Role::Viewer)
         .await
         .unwrap();
     let state = |users: &[tocsin_app::people::UserSummary], name: &str| {
@@ -476,49 +482,275 @@ async fn an_enrolment_is_pending_until_confirmed_with_a_code(backend: Backend) {
             .map(|u| u.second_factor)
     };
     let users = w.people.list_users(OPERATOR).await.unwrap();
-    assert_eq!(state(&users, "ana"), Some("pending"));
     assert_eq!(state(&users, "bob"), Some("none"));
-    // No second factor: no sign-in, even with the right password.
+    // No password and no second factor yet: no sign-in, whatever is typed.
     assert!(matches!(
         w.people
             .sign_in("bob", &password("bob"), "123456", ip(1))
             .await,
         Err(SignInError::WrongCredentials)
     ));
+    let start = w
+        .people
+        .begin_enrolment(invite.token.expose())
+        .await
+        .unwrap();
+    assert_eq!(start.name, "bob");
+    assert!(start.qr_svg.expose_secret().contains("<svg"));
+    assert!(start.totp.otpauth_uri.expose_secret().contains("bob"));
+    let secret = start.totp.secret_base32.expose_secret().to_string();
     assert!(matches!(
-        w.people.confirm_totp("ana", "000000").await,
+        w.people
+            .complete_enrolment(invite.token.expose(), password("bob"), "000000")
+            .await,
         Err(PeopleError::WrongCode)
     ));
+    assert!(
+        w.has_audit("bob", "user.enrol", "refused: wrong code")
+            .await
+    );
     w.people
-        .confirm_totp("ana", &w.code(&secret, 0))
+        .complete_enrolment(invite.token.expose(), password("bob"), &w.code(&secret, 0))
         .await
         .unwrap();
     let users = w.people.list_users(OPERATOR).await.unwrap();
-    assert_eq!(state(&users, "ana"), Some("active"));
+    assert_eq!(state(&users, "bob"), Some("active"));
     assert!(
-        w.has_audit("ana", "user.totp_confirm", "refused: wrong code")
+        w.has_audit("bob", "user.enrol", "password and second factor set")
             .await
     );
-    // The confirming code is used up.
+    // The confirming code is used up; the next one signs in.
     assert!(w
+        .people
+        .sign_in("bob", &password("bob"), &w.code(&secret, 0), ip(1))
+        .await
+        .is_err());
+    let next = w.fresh_code(&secret);
+    w.people
+        .sign_in("bob", &password("bob"), &next, ip(1))
+        .await
+        .unwrap();
+    let export = w.export().await;
+    assert!(
+        !export.contains(invite.token.expose()),
+        "the token stays out"
+    );
+    assert!(!export.contains(&secret), "the secret stays out");
+}
+
+async fn an_enrolment_link_works_once_and_for_24_hours(backend: Backend) {
+    let w = World::new(backend).await;
+    let used = w
+        .people
+        .add_user(OPERATOR, "bob", Role::Viewer)
+        .await
+        .unwrap();
+    let start = w.people.begin_enrolment(used.token.expose()).await.unwrap();
+    let code = w.code(start.totp.secret_base32.expose_secret(), 0);
+    w.people
+        .complete_enrolment(used.token.expose(), password("bob"), &code)
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.people.begin_enrolment(used.token.expose()).await,
+        Err(PeopleError::EnrolmentLink)
+    ));
+    let late = w
+        .people
+        .add_user(OPERATOR, "cy", Role::Viewer)
+        .await
+        .unwrap();
+    w.advance(Duration::hours(24) - Duration::seconds(1));
+    w.people.begin_enrolment(late.token.expose()).await.unwrap();
+    w.advance(Duration::seconds(1));
+    assert!(matches!(
+        w.people.begin_enrolment(late.token.expose()).await,
+        Err(PeopleError::EnrolmentLink)
+    ));
+    // A new link replaces the earlier one.
+    let first = w
+        .people
+        .add_user(OPERATOR, "dee", Role::Viewer)
+        .await
+        .unwrap();
+    let second = w.people.reset_totp(OPERATOR, "dee").await.unwrap();
+    assert!(matches!(
+        w.people.begin_enrolment(first.token.expose()).await,
+        Err(PeopleError::EnrolmentLink)
+    ));
+    w.people
+        .begin_enrolment(second.token.expose())
+        .await
+        .unwrap();
+    for bad in ["", "short", &"a".repeat(43)] {
+        assert!(matches!(
+            w.people.begin_enrolment(bad).await,
+            Err(PeopleError::EnrolmentLink)
+        ));
+    }
+}
+
+async fn a_reset_gives_a_new_link_and_the_old_factor_stops_working(backend: Backend) {
+    let w = World::new(backend).await;
+    let secret = w.add("ana", Role::Drafter).await;
+    let s = w
         .people
         .sign_in("ana", &password("ana"), &w.code(&secret, 0), ip(1))
         .await
-        .is_err());
-    // A reset replaces the secret: the old one no longer works.
-    let fresh = w.people.reset_totp(OPERATOR, "ana").await.unwrap();
+        .unwrap();
+    let invite = w.people.reset_totp(OPERATOR, "ana").await.unwrap();
+    assert!(matches!(
+        w.people.session(&s.session_id).await,
+        Err(SessionError::Unknown)
+    ));
     let old = w.fresh_code(&secret);
     assert!(w
         .people
         .sign_in("ana", &password("ana"), &old, ip(1))
         .await
         .is_err());
-    let new = w.code(fresh.secret_base32.expose_secret(), 0);
+    let start = w
+        .people
+        .begin_enrolment(invite.token.expose())
+        .await
+        .unwrap();
+    let fresh = start.totp.secret_base32.expose_secret().to_string();
+    let new_password: SecretString = "a brand new passphrase for ana".to_string().into();
+    w.people
+        .complete_enrolment(
+            invite.token.expose(),
+            new_password.clone(),
+            &w.code(&fresh, 0),
+        )
+        .await
+        .unwrap();
+    let next = w.fresh_code(&fresh);
+    w.people
+        .sign_in("ana", &new_password, &next, ip(1))
+        .await
+        .unwrap();
+}
+
+async fn a_person_changes_their_own_password_with_the_current_one(backend: Backend) {
+    let w = World::new(backend).await;
+    let secret = w.add("ana", Role::Drafter).await;
+    let here = w
+        .people
+        .sign_in("ana", &password("ana"), &w.code(&secret, 0), ip(1))
+        .await
+        .unwrap();
+    let code = w.fresh_code(&secret);
+    let elsewhere = w
+        .people
+        .sign_in("ana", &password("ana"), &code, ip(2))
+        .await
+        .unwrap();
+    let new: SecretString = "my own new passphrase 2026".to_string().into();
+    let wrong: SecretString = "not the current one at all".to_string().into();
+    assert!(matches!(
+        w.people
+            .change_password(&here.session_id, &wrong, new.clone(), ip(1))
+            .await,
+        Err(PeopleError::WrongPassword)
+    ));
+    assert!(
+        w.has_audit(
+            "ana",
+            "user.password_change",
+            "refused: wrong current password"
+        )
+        .await
+    );
+    assert!(matches!(
+        w.people
+            .change_password(
+                &here.session_id,
+                &password("ana"),
+                "password1234".to_string().into(),
+                ip(1)
+            )
+            .await,
+        Err(PeopleError::Password(_))
+    ));
+    assert!(matches!(
+        w.people
+            .change_password(&here.session_id, &password("ana"), password("ana"), ip(1))
+            .await,
+        Err(PeopleError::Password(_))
+    ));
+    w.people
+        .change_password(&here.session_id, &password("ana"), new.clone(), ip(1))
+        .await
+        .unwrap();
+    assert!(
+        w.has_audit("ana", "user.password_change", "ok; 1 other sessions ended")
+            .await
+    );
+    w.people.session(&here.session_id).await.unwrap();
+    assert!(matches!(
+        w.people.session(&elsewhere.session_id).await,
+        Err(SessionError::Unknown)
+    ));
+    let code = w.fresh_code(&secret);
     assert!(w
         .people
+        .sign_in("ana", &password("ana"), &code, ip(1))
+        .await
+        .is_err());
+    let code = w.fresh_code(&secret);
+    w.people.sign_in("ana", &new, &code, ip(1)).await.unwrap();
+    assert!(!w.export().await.contains("my own new passphrase"));
+}
+
+async fn a_person_reenrols_their_second_factor_after_reauthenticating(backend: Backend) {
+    let w = World::new(backend).await;
+    let secret = w.add("ana", Role::Drafter).await;
+    let s = w
+        .people
+        .sign_in("ana", &password("ana"), &w.code(&secret, 0), ip(1))
+        .await
+        .unwrap();
+    w.advance(Duration::minutes(6));
+    let session = w.people.session(&s.session_id).await.unwrap();
+    assert!(matches!(
+        w.people.begin_totp_reenrolment(&session).await,
+        Err(PeopleError::Access(AccessError::ReauthenticationNeeded))
+    ));
+    let code = w.fresh_code(&secret);
+    let session = w
+        .people
+        .reauthenticate(&s.session_id, &password("ana"), &code, ip(1))
+        .await
+        .unwrap();
+    let start = w.people.begin_totp_reenrolment(&session).await.unwrap();
+    assert!(start.qr_svg.expose_secret().contains("<svg"));
+    let fresh = start.totp.secret_base32.expose_secret().to_string();
+    // Until confirmed, the old factor still works.
+    let code = w.fresh_code(&secret);
+    w.people
+        .sign_in("ana", &password("ana"), &code, ip(1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.people.confirm_totp_reenrolment(&session, "000000").await,
+        Err(PeopleError::WrongCode)
+    ));
+    w.people
+        .confirm_totp_reenrolment(&session, &w.code(&fresh, 0))
+        .await
+        .unwrap();
+    assert!(w.has_audit("ana", "user.totp_reenrol", "ok").await);
+    let old = w.fresh_code(&secret);
+    assert!(w
+        .people
+        .sign_in("ana", &password("ana"), &old, ip(1))
+        .await
+        .is_err());
+    let new = w.code(&fresh, 0);
+    w.people
         .sign_in("ana", &password("ana"), &new, ip(1))
         .await
-        .is_ok());
+        .unwrap();
 }
 
 async fn the_audit_log_records_each_step_without_any_secret(backend: Backend) {
@@ -563,9 +795,9 @@ async fn the_audit_log_records_each_step_without_any_secret(backend: Backend) {
         .collect();
     for (actor, action) in [
         ("cli:test", "user.add"),
-        ("cli:test", "user.totp_enrol"),
+        ("cli:test", "user.enrolment_link"),
+        ("ana", "user.enrol"),
         ("ana", "session.sign_in"),
-        ("ana", "user.totp_confirm"),
         ("ada", "session.sign_in"),
         ("ada", "user.role"),
         ("ada", "user.disable"),
@@ -620,33 +852,43 @@ async fn a_sealed_secret_opens_only_with_its_key_and_its_user(backend: Backend) 
 
 async fn bad_input_is_refused_with_a_clear_message(backend: Backend) {
     let w = World::new(backend).await;
+    let invite = w
+        .people
+        .add_user(OPERATOR, "eve", Role::Drafter)
+        .await
+        .unwrap();
+    let start = w
+        .people
+        .begin_enrolment(invite.token.expose())
+        .await
+        .unwrap();
+    let code = w.code(start.totp.secret_base32.expose_secret(), 0);
     let e = w
         .people
-        .add_user(OPERATOR, "ana", Role::Drafter, "short".to_string().into())
+        .complete_enrolment(invite.token.expose(), "short".to_string().into(), &code)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("at least 12"), "{e}");
     let e = w
         .people
-        .add_user(
-            OPERATOR,
-            "ana",
-            Role::Drafter,
+        .complete_enrolment(
+            invite.token.expose(),
             "password1234".to_string().into(),
+            &code,
         )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("most common"), "{e}");
     let e = w
         .people
-        .add_user(OPERATOR, "ana:x", Role::Drafter, password("ana"))
+        .add_user(OPERATOR, "ana:x", Role::Drafter)
         .await
         .unwrap_err();
     assert!(matches!(e, PeopleError::BadName));
     w.add("ana", Role::Drafter).await;
     let e = w
         .people
-        .add_user(OPERATOR, "ana", Role::Drafter, password("ana"))
+        .add_user(OPERATOR, "ana", Role::Drafter)
         .await
         .unwrap_err();
     assert!(matches!(e, PeopleError::NameTaken(_)), "{e:?}");
