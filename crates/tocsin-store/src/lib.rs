@@ -37,6 +37,7 @@ pub mod people;
 pub mod playbooks;
 pub mod retention;
 pub mod schedules;
+pub mod sign_in_guard;
 mod time;
 pub mod tx;
 pub mod variants;

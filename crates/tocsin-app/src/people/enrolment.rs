@@ -188,7 +188,7 @@ impl People {
         })?;
         let now = self.store.now();
         let action = "user.password_change";
-        if let Err(wait) = self.throttle_check(&session.user, ip, now).await {
+        if let Err(wait) = self.throttle_check(&session.user, ip, now).await? {
             return Err(PeopleError::Throttled {
                 retry_after_secs: wait,
             });

@@ -489,15 +489,23 @@ impl People {
             })
     }
 
-    /// `Err(seconds)` when the name or address may not try now.
-    async fn throttle_check(&self, name: &str, ip: IpAddr, now: DateTime<Utc>) -> Result<(), i64> {
-        match self.throttle.check(name, ip, now) {
-            Ok(()) => Ok(()),
-            Err(wait) => {
-                let secs = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
-                Err(secs.max(1))
-            }
-        }
+    /// `Err(seconds)` when the name or address may not try now: the true time until the
+    /// block ends, rounded up to a whole second.
+    async fn throttle_check(
+        &self,
+        name: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, PeopleError> {
+        Ok(
+            match self.throttle.check(&self.store, name, ip, now).await? {
+                Ok(()) => Ok(()),
+                Err(wait) => {
+                    let secs = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
+                    Err(secs.max(1))
+                }
+            },
+        )
     }
 
     /// Counts a failed attempt for the name and address.
@@ -507,8 +515,10 @@ impl People {
         ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), PeopleError> {
-        self.throttle.record_failure(name, ip, now);
-        Ok(())
+        Ok(self
+            .throttle
+            .record_failure(&self.store, name, ip, now)
+            .await?)
     }
 
     async fn throttled(
@@ -518,7 +528,7 @@ impl People {
         ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), Attempt> {
-        if let Err(wait) = self.throttle.check(name, ip, now) {
+        if let Err(secs) = self.throttle_check(name, ip, now).await? {
             let known = valid_user_name(name) && self.store.people().record(name).await?.is_some();
             self.store
                 .append_audit(
@@ -527,9 +537,8 @@ impl People {
                         .outcome("refused: throttled"),
                 )
                 .await?;
-            let secs = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
             return Err(Attempt::Refused(SignInError::Throttled {
-                retry_after_secs: secs.max(1),
+                retry_after_secs: secs,
             }));
         }
         Ok(())
@@ -544,7 +553,7 @@ impl People {
         reason: &str,
         known: bool,
     ) -> Result<(), Attempt> {
-        self.throttle.record_failure(name, ip, now);
+        self.throttle_failure(name, ip, now).await?;
         self.store
             .append_audit(
                 AuditEvent::new(Self::attempt_actor(name, known), action)
@@ -619,7 +628,10 @@ impl People {
         .await
         .map_err(PeopleError::from)?;
         tx.commit().await.map_err(PeopleError::from)?;
-        self.throttle.record_success(name);
+        self.throttle
+            .record_success(&self.store, name, ip)
+            .await
+            .map_err(PeopleError::from)?;
         Ok(SignedIn {
             session_id,
             session: Session {
@@ -768,7 +780,10 @@ impl People {
             .await
             .map_err(PeopleError::from)?;
             tx.commit().await.map_err(PeopleError::from)?;
-            self.throttle.record_success(&session.user);
+            self.throttle
+                .record_success(&self.store, &session.user, ip)
+                .await
+                .map_err(PeopleError::from)?;
             Ok(Session {
                 reauthenticated_at: now,
                 last_seen_at: now,
