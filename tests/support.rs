@@ -286,6 +286,31 @@ pub fn enrol(ws: &Workspace, key: &str, token: &str, password: &str) -> String {
     })
 }
 
+/// Folds the refused sign-ins counted so far (this minute's too) into the workspace's
+/// audit log, as the server does once each minute is over.
+pub fn fold_refused_sign_ins(ws: &Workspace, key: &str) {
+    use tocsin_app::people::{People, PeopleConfig, SealingKey};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = tocsin_store::Store::open(tocsin_store::StoreOptions::new(
+            "sqlite://tocsin.db",
+            ws.path().join("data"),
+        ))
+        .await
+        .unwrap();
+        let key = std::sync::Arc::new(SealingKey::from_base64(key).unwrap());
+        let people = People::new(store.clone(), key, PeopleConfig::default()).unwrap();
+        people
+            .fold_refused_sign_ins(chrono::Utc::now() + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        store.close().await;
+    });
+}
+
 /// The TOTP code of `secret` now.
 pub fn code_now(secret: &str) -> String {
     tocsin_app::people::totp::code_from_base32(secret, chrono::Utc::now()).unwrap()

@@ -17,6 +17,7 @@ on_both_backends!(
     a_code_from_the_previous_step_is_accepted_once,
     repeated_failures_throttle_the_account_from_that_address_and_then_the_address,
     a_locked_account_still_signs_in_from_an_address_that_has_not_failed,
+    refused_sign_ins_are_counted_per_minute_account_and_address_not_one_entry_each,
     the_throttle_counts_are_shared_by_every_node_and_kept_under_a_cap,
     a_session_ends_after_thirty_idle_minutes,
     a_busy_session_still_ends_twelve_hours_after_sign_in,
@@ -221,6 +222,53 @@ async fn repeated_failures_throttle_the_account_from_that_address_and_then_the_a
         .sign_in("ana", &password("ana"), &next, ip(3))
         .await
         .is_ok());
+}
+
+async fn refused_sign_ins_are_counted_per_minute_account_and_address_not_one_entry_each(
+    backend: Backend,
+) {
+    let w = World::new(backend).await;
+    let secret = w.add("ana", Role::Drafter).await;
+    let before = w.audit().await.len();
+    let wrong = SecretString::from("guessing the password now");
+    for _ in 0..12 {
+        let _ = w.people.sign_in("ana", &wrong, "123456", ip(1)).await;
+        let _ = w.people.sign_in("nobody", &wrong, "123456", ip(2)).await;
+    }
+    assert_eq!(
+        w.audit().await.len(),
+        before,
+        "24 refusals wrote nothing to the chain yet"
+    );
+    // Once the minute is over, the next refusal (or the server's minute tick) folds it.
+    w.advance(Duration::minutes(1));
+    let _ = w
+        .people
+        .sign_in("ana", &wrong, &w.code(&secret, 0), ip(3))
+        .await;
+    let entries: Vec<(String, String, Option<String>)> =
+        w.audit().await.into_iter().skip(before).collect();
+    let outcomes: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(a, _, o)| (a.as_str(), o.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("ana", "refused: throttled (7 attempts)"),
+            ("ana", "refused: wrong password (5 attempts)"),
+            ("unknown", "refused: throttled (7 attempts)"),
+            ("unknown", "refused: unknown user (5 attempts)"),
+        ],
+        "{entries:?}"
+    );
+    assert!(entries.iter().all(|(_, a, _)| a == "session.sign_in"));
+    // The count of the minute still open is not written yet.
+    assert!(!w
+        .audit()
+        .await
+        .iter()
+        .any(|(_, _, o)| o.as_deref() == Some("refused: wrong password (1 attempts)")));
 }
 
 async fn a_locked_account_still_signs_in_from_an_address_that_has_not_failed(backend: Backend) {

@@ -241,6 +241,10 @@ pub fn totp_aad(user_id: i64) -> Vec<u8> {
     format!("tocsin/totp/user/{user_id}").into_bytes()
 }
 
+/// Refused attempts counted per minute at most as separate (account, address) rows;
+/// past it, further ones in that minute are counted together as `*`.
+const REFUSAL_ROWS_PER_MINUTE: i64 = 10_000;
+
 /// The people service: one per server, shared behind an `Arc`.
 #[derive(Debug)]
 pub struct People {
@@ -530,13 +534,14 @@ impl People {
     ) -> Result<(), Attempt> {
         if let Err(secs) = self.throttle_check(name, ip, now).await? {
             let known = valid_user_name(name) && self.store.people().record(name).await?.is_some();
-            self.store
-                .append_audit(
-                    AuditEvent::new(Self::attempt_actor(name, known), action)
-                        .subject("ip", ip.to_string())
-                        .outcome("refused: throttled"),
-                )
-                .await?;
+            self.count_refusal(
+                action,
+                Self::attempt_actor(name, known),
+                ip,
+                now,
+                "refused: throttled",
+            )
+            .await?;
             return Err(Attempt::Refused(SignInError::Throttled {
                 retry_after_secs: secs,
             }));
@@ -554,14 +559,50 @@ impl People {
         known: bool,
     ) -> Result<(), Attempt> {
         self.throttle_failure(name, ip, now).await?;
-        self.store
-            .append_audit(
-                AuditEvent::new(Self::attempt_actor(name, known), action)
-                    .subject("ip", ip.to_string())
-                    .outcome(reason),
-            )
+        self.count_refusal(action, Self::attempt_actor(name, known), ip, now, reason)
             .await?;
         Ok(())
+    }
+
+    /// Counts a refused sign-in or re-authentication in its minute instead of appending
+    /// an audit entry for each (a loop of bad guesses must not stall the audit chain's
+    /// head lock, which approvals and deliveries need); minutes already over are folded
+    /// into the chain on the way.
+    async fn count_refusal(
+        &self,
+        action: &str,
+        actor: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), PeopleError> {
+        let address = ip.to_string();
+        self.store
+            .people()
+            .count_refusal(
+                &tocsin_store::sign_in_guard::Refusal {
+                    action,
+                    actor,
+                    address: &address,
+                    reason,
+                },
+                now,
+                REFUSAL_ROWS_PER_MINUTE,
+            )
+            .await?;
+        self.fold_refused_sign_ins(now).await?;
+        Ok(())
+    }
+
+    /// Writes one audit entry per (minute, action, account, address, reason) for every
+    /// minute before `now`'s, with the count (`refused: wrong password (7 attempts)`),
+    /// and forgets the counts; several nodes may call it at once, each count is written
+    /// once. Returns how many entries were written. The server calls it every minute.
+    pub async fn fold_refused_sign_ins(&self, now: DateTime<Utc>) -> Result<usize, PeopleError> {
+        let mut tx = self.store.begin().await?;
+        let written = tx.people().fold_refusals(now).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn sign_in_inner(
