@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::Workspace;
+use crate::support::{add_user, Workspace};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
@@ -168,19 +168,7 @@ fn rotate_key_reseals_account_and_second_factor_secrets_and_says_what_to_change(
     let ws = Workspace::with_library();
     let env = [("TOCSIN_SECRET_KEY", KEY)];
     add_telegram(&ws, &env, "@a");
-    ws.tocsin_input(
-        &[
-            "users",
-            "add",
-            "dana",
-            "--role",
-            "drafter",
-            "--password-stdin",
-        ],
-        &env,
-        "correct horse battery 42\n",
-    )
-    .ok();
+    add_user(&ws, KEY, "dana", "drafter", "correct horse battery 42");
 
     let out = ws.tocsin_env(&["accounts", "rotate-key"], &env).fails();
     assert!(out.contains("TOCSIN_NEW_SECRET_KEY"), "{out}");

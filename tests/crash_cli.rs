@@ -299,12 +299,16 @@ async fn prepare(store: &Store, key: &Arc<SealingKey>, base_url: &str) -> (Strin
     .unwrap();
     let mut secrets = Vec::new();
     for (name, role) in [("dana", Role::Drafter), ("alex", Role::Approver)] {
-        people
-            .add_user(OPERATOR, name, role, password_of(name).into())
-            .await
-            .unwrap();
-        let e = people.enrol_totp(OPERATOR, name).await.unwrap();
-        secrets.push(e.secret_base32.expose_secret().to_string());
+        let secret = tocsin_app::people::enrolment::add_and_enrol(
+            &people,
+            OPERATOR,
+            name,
+            role,
+            password_of(name).into(),
+        )
+        .await
+        .unwrap();
+        secrets.push(secret.expose_secret().to_string());
     }
     let vault = AccountVault::new(key.clone(), Arc::new(SandboxLog::default()));
     for n in 0..ACCOUNTS {

@@ -244,19 +244,85 @@ impl Drop for Served {
     }
 }
 
-/// Adds a person with the CLI; returns the base32 secret of their second factor.
+/// Adds a person with the CLI, then enrols them through the printed link as they would
+/// (their password, the second factor the link shows, a code from it); returns the
+/// base32 secret of their second factor.
 pub fn add_user(ws: &Workspace, key: &str, name: &str, role: &str, password: &str) -> String {
     let out = ws
-        .tocsin_input(
-            &["users", "add", name, "--role", role, "--password-stdin"],
+        .tocsin_env(
+            &["users", "add", name, "--role", role],
             &[("TOCSIN_SECRET_KEY", key)],
-            &format!("{password}\n"),
         )
         .ok();
+    let token = enrolment_token(&out);
+    enrol(ws, key, &token, password)
+}
+
+/// The token of the enrolment link in a command's output.
+pub fn enrolment_token(out: &str) -> String {
     out.lines()
-        .find_map(|l| l.trim().strip_prefix("secret: "))
-        .unwrap_or_else(|| panic!("no secret in {out}"))
-        .to_string()
+        .find_map(|l| l.trim().split_once("/#/enrol/").map(|(_, t)| t.to_string()))
+        .unwrap_or_else(|| panic!("no enrolment link in {out}"))
+}
+
+/// Completes the enrolment behind `token` on the workspace's database, as the person at
+/// the link would (the code of the step before now, so the current one still signs in);
+/// returns the new second factor's base32 secret.
+pub fn enrol(ws: &Workspace, key: &str, token: &str, password: &str) -> String {
+    use secrecy::ExposeSecret as _;
+    use tocsin_app::people::{People, PeopleConfig, SealingKey};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = tocsin_store::Store::open(tocsin_store::StoreOptions::new(
+            "sqlite://tocsin.db",
+            ws.path().join("data"),
+        ))
+        .await
+        .unwrap();
+        let key = std::sync::Arc::new(SealingKey::from_base64(key).unwrap());
+        let people = People::new(store.clone(), key, PeopleConfig::default()).unwrap();
+        let start = people.begin_enrolment(token).await.unwrap();
+        let secret = start.totp.secret_base32.expose_secret().to_string();
+        let code = tocsin_app::people::totp::code_from_base32(
+            &secret,
+            chrono::Utc::now() - chrono::Duration::seconds(30),
+        )
+        .unwrap();
+        people
+            .complete_enrolment(token, password.to_string().into(), &code)
+            .await
+            .unwrap();
+        store.close().await;
+        secret
+    })
+}
+
+/// Folds the refused sign-ins counted so far (this minute's too) into the workspace's
+/// audit log, as the server does once each minute is over.
+pub fn fold_refused_sign_ins(ws: &Workspace, key: &str) {
+    use tocsin_app::people::{People, PeopleConfig, SealingKey};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = tocsin_store::Store::open(tocsin_store::StoreOptions::new(
+            "sqlite://tocsin.db",
+            ws.path().join("data"),
+        ))
+        .await
+        .unwrap();
+        let key = std::sync::Arc::new(SealingKey::from_base64(key).unwrap());
+        let people = People::new(store.clone(), key, PeopleConfig::default()).unwrap();
+        people
+            .fold_refused_sign_ins(chrono::Utc::now() + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        store.close().await;
+    });
 }
 
 /// The TOTP code of `secret` now.

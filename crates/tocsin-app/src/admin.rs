@@ -1,5 +1,5 @@
-//! Administration: users (add with a second factor to enrol, change role, disable,
-//! reset the second factor) through [`crate::people::People`], which checks the role and
+//! Administration: users (add, giving a one-time enrolment link; change role, disable,
+//! reset the second factor with a new link) through [`crate::people::People`], which checks the role and
 //! the recent re-authentication these changes need; and platform accounts (list with
 //! their status, circuit breaker and whether a secret is stored; add sandbox stand-ins
 //! or real accounts with their settings and sealed secret; replace a secret; disable).
@@ -14,7 +14,8 @@ use tocsin_store::{AccountRecord, NewAccount};
 
 use crate::accounts::NewPlatformAccount;
 use crate::error::{AppError, AppResult};
-use crate::people::{Caller, Permission, Role, TotpEnrolment};
+use crate::people::enrolment::enrolment_path;
+use crate::people::{Caller, EnrolmentInvite, Permission, Role};
 use crate::Authed;
 use crate::Tocsin;
 
@@ -56,43 +57,56 @@ fn role(text: &str) -> AppResult<Role> {
     })
 }
 
-/// A new user.
+/// A new user: a name and a role, no credentials (the person sets their own).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddUser {
     name: String,
     role: String,
-    password: SecretInput,
 }
 
-/// What to give the new user once: their second factor.
+/// What to give the new (or reset) user: their one-time enrolment link. Never a
+/// password or a second factor's secret.
 #[derive(Debug, Serialize)]
-pub struct Enrolment {
+pub struct Invite {
     name: String,
     role: &'static str,
-    otpauth_uri: String,
-    secret: String,
+    /// The enrolment page after the server's base URL (`/#/enrol/<token>`).
+    enrolment_path: String,
+    /// The whole link when `[server] public_url` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrolment_url: Option<String>,
+    /// When the link stops working (24 hours on).
+    expires_at: DateTime<Utc>,
 }
 
-fn enrolment(name: &str, role: Role, e: &TotpEnrolment) -> Enrolment {
-    Enrolment {
-        name: name.to_string(),
-        role: role.as_str(),
-        otpauth_uri: e.otpauth_uri.expose_secret().to_string(),
-        secret: e.secret_base32.expose_secret().to_string(),
+/// The invite to show for `invite`, with the whole link when the public URL is known.
+pub fn invite_view(invite: &EnrolmentInvite, public_url: Option<&str>) -> Invite {
+    let path = enrolment_path(&invite.token);
+    Invite {
+        name: invite.name.clone(),
+        role: invite.role.as_str(),
+        enrolment_url: public_url.map(|base| format!("{}{path}", base.trim_end_matches('/'))),
+        enrolment_path: path,
+        expires_at: invite.expires_at,
     }
 }
 
-/// Adds a user and enrols their second factor (admin).
-pub async fn add_user(app: &Tocsin, who: &Authed, form: AddUser) -> AppResult<Enrolment> {
+/// Adds a user and returns their enrolment link (admin).
+pub async fn add_user(
+    app: &Tocsin,
+    who: &Authed,
+    form: AddUser,
+    public_url: Option<&str>,
+) -> AppResult<Invite> {
     let role = role(&form.role)?;
     let caller = Caller::Session(&who.session);
-    app.0
+    let invite = app
+        .0
         .people
-        .add_user(caller, form.name.trim(), role, form.password.into_secret())
+        .add_user(caller, form.name.trim(), role)
         .await?;
-    let e = app.0.people.enrol_totp(caller, form.name.trim()).await?;
-    Ok(enrolment(form.name.trim(), role, &e))
+    Ok(invite_view(&invite, public_url))
 }
 
 /// A role change.
@@ -121,19 +135,19 @@ pub async fn disable_user(app: &Tocsin, who: &Authed, name: String) -> AppResult
     Ok(())
 }
 
-/// Gives a user a new second factor (admin).
-pub async fn reset_totp(app: &Tocsin, who: &Authed, name: String) -> AppResult<Enrolment> {
-    let caller = Caller::Session(&who.session);
-    let e = app.0.people.reset_totp(caller, &name).await?;
-    let summary = app
+/// Removes a user's second factor and gives them a new enrolment link (admin).
+pub async fn reset_totp(
+    app: &Tocsin,
+    who: &Authed,
+    name: String,
+    public_url: Option<&str>,
+) -> AppResult<Invite> {
+    let invite = app
         .0
         .people
-        .list_users(caller)
-        .await?
-        .into_iter()
-        .find(|u| u.name == name)
-        .ok_or_else(|| AppError::not_found(format!("no user `{name}`")))?;
-    Ok(enrolment(&name, summary.role, &e))
+        .reset_totp(Caller::Session(&who.session), &name)
+        .await?;
+    Ok(invite_view(&invite, public_url))
 }
 
 /// An account on the admin page. Never its secret: only whether one is stored.

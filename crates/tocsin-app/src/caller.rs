@@ -28,6 +28,20 @@ impl Authed {
             .map_err(AppError::from)
     }
 
+    /// As [`Authed::require`], and password and code must have been given within the
+    /// re-authentication window whatever the permission: for the acts that put words
+    /// before the public or take them back (approve, override, retract or correct,
+    /// schedule), so a session left open on a desk cannot do them.
+    pub fn require_recent(&self, app: &Tocsin, permission: Permission) -> AppResult<()> {
+        self.session
+            .authorize_recent(
+                permission,
+                app.0.store.now(),
+                &app.0.people.config().sessions,
+            )
+            .map_err(AppError::from)
+    }
+
     /// The user's name.
     pub fn user(&self) -> &str {
         &self.session.user

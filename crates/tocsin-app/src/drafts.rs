@@ -629,7 +629,7 @@ async fn publish(
     };
     let (assessed, p) = assess(app, id).await?;
     if override_input.is_some() {
-        if let Err(e) = who.require(app, Permission::OverrideWarnings) {
+        if let Err(e) = who.require_recent(app, Permission::OverrideWarnings) {
             return Err(refused(app, who, audit_action, &assessed.draft, e).await);
         }
     }
@@ -744,7 +744,7 @@ pub async fn approve_draft(
     id: i64,
     input: ApproveInput,
 ) -> AppResult<DraftView> {
-    if let Err(e) = who.require(app, Permission::Approve) {
+    if let Err(e) = who.require_recent(app, Permission::Approve) {
         if let Ok(Some(d)) = app.0.store.drafts().get(id).await {
             return Err(refused(app, who, "draft.approve", &d, e).await);
         }

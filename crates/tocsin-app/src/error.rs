@@ -211,6 +211,21 @@ impl From<PeopleError> for AppError {
             PeopleError::NotEnrolled(_) | PeopleError::WrongCode => {
                 AppError::invalid("code", e.to_string())
             }
+            PeopleError::EnrolmentLink => {
+                AppError::new(ErrorKind::NotFound, "enrolment_link", e.to_string()).field("token")
+            }
+            PeopleError::WrongPassword => {
+                AppError::new(ErrorKind::Invalid, "wrong_password", e.to_string())
+                    .field("current_password")
+            }
+            PeopleError::SessionEnded => {
+                AppError::new(ErrorKind::NotSignedIn, "session_ended", e.to_string())
+            }
+            PeopleError::Throttled { retry_after_secs } => {
+                let mut err = AppError::new(ErrorKind::Throttled, "throttled", e.to_string());
+                err.retry_after = Some(retry_after_secs);
+                err
+            }
             PeopleError::StoredRole(_) => AppError::internal(&e),
             PeopleError::LastAdmin(_) => {
                 AppError::new(ErrorKind::Conflict, "last_admin", e.to_string()).field("name")

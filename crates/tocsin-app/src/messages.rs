@@ -106,7 +106,7 @@ pub async fn retract_message(
     id: i64,
     input: RetractInput,
 ) -> AppResult<MessageDetail> {
-    who.require(app, Permission::Retract)?;
+    who.require_recent(app, Permission::Retract)?;
     if input.reason.trim().len() < 5 {
         return Err(AppError::invalid(
             "reason",

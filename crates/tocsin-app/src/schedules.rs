@@ -83,7 +83,7 @@ pub async fn add(
     message_id: i64,
     form: AddSchedule,
 ) -> AppResult<ScheduleView> {
-    who.require(app, Permission::Approve)?;
+    who.require_recent(app, Permission::Approve)?;
     if !(15..=7 * 24 * 60).contains(&form.every_minutes) {
         return Err(AppError::invalid(
             "every_minutes",

@@ -1,7 +1,8 @@
 //! The application's background services, started together by [`Tocsin::start`] on one
 //! [`JoinSet`]: fan-out (the dispatcher's claim loop), delivery events to panels, account
 //! status from deliveries, the account follower and the relay between nodes, the OAuth
-//! refresh sweep and the hashtag monitor. Each stops when the [`Shutdown`] fires; the
+//! refresh sweep, the minute's refused sign-ins folded into the audit log, and the
+//! hashtag monitor. Each stops when the [`Shutdown`] fires; the
 //! dispatcher first records every delivery it has in flight.
 
 use std::sync::atomic::Ordering;
@@ -35,6 +36,7 @@ impl Tocsin {
         );
         crate::relay::start(&mut tasks, shutdown, self, &follower);
         tasks.spawn(refresh_tokens(self.clone(), shutdown.clone()));
+        tasks.spawn(fold_refused_sign_ins(self.clone(), shutdown.clone()));
         crate::monitor::start(&mut tasks, self, shutdown.clone());
         let app = self.clone();
         let mut stop = shutdown.clone();
@@ -80,6 +82,23 @@ async fn refresh_tokens(app: Tocsin, mut stop: Shutdown) {
         let refreshed = manager.refresh_due().await;
         if refreshed > 0 {
             tracing::debug!(refreshed, "oauth sweep refreshed tokens");
+        }
+    }
+}
+
+/// Every minute, folds the refused sign-ins of minutes already over into the audit log
+/// (one entry per minute, account, address and reason, with the count).
+async fn fold_refused_sign_ins(app: Tocsin, mut stop: Shutdown) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.wait() => break,
+            _ = tick.tick() => {}
+        }
+        let now = app.0.store.now();
+        if let Err(e) = app.0.people.fold_refused_sign_ins(now).await {
+            tracing::warn!(error = %e, "folding refused sign-ins into the audit log failed");
         }
     }
 }

@@ -528,14 +528,16 @@ impl AccountsTx<'_, '_> {
             })?;
             accounts.push((id, sealed, platform_col(&platform)?, settings));
         }
-        let users: Vec<(i64, Vec<u8>)> = on_tx!(self.tx, c => {
-            sqlx::query_as(
-                "SELECT id, totp_secret_encrypted FROM users \
-                 WHERE totp_secret_encrypted IS NOT NULL ORDER BY id",
-            )
-            .fetch_all(&mut *c)
-            .await?
-        });
+        // Active second factors, and those being set up (pending a code).
+        let mut users: Vec<(&str, i64, Vec<u8>)> = Vec::new();
+        for column in ["totp_secret_encrypted", "totp_pending_encrypted"] {
+            let sql =
+                format!("SELECT id, {column} FROM users WHERE {column} IS NOT NULL ORDER BY id");
+            let rows: Vec<(i64, Vec<u8>)> = on_tx!(self.tx, c => {
+                sqlx::query_as(&sql).fetch_all(&mut *c).await?
+            });
+            users.extend(rows.into_iter().map(|(id, v)| (column, id, v)));
+        }
         let mut rotated = Rotated::default();
         for (id, old, platform, settings) in &accounts {
             let new = reseal(SealedValue {
@@ -563,7 +565,7 @@ impl AccountsTx<'_, '_> {
             }
             rotated.account_secrets += 1;
         }
-        for (id, old) in &users {
+        for (column, id, old) in &users {
             let new = reseal(SealedValue {
                 kind: SealedKind::TotpSecret,
                 owner: *id,
@@ -571,11 +573,9 @@ impl AccountsTx<'_, '_> {
                 account: None,
             })
             .map_err(StoreError::Sealing)?;
+            let sql = format!("UPDATE users SET {column} = $1 WHERE id = $2 AND {column} = $3");
             let rows = on_tx!(self.tx, c => {
-                sqlx::query(
-                    "UPDATE users SET totp_secret_encrypted = $1 \
-                     WHERE id = $2 AND totp_secret_encrypted = $3",
-                )
+                sqlx::query(&sql)
                 .bind(new.as_slice())
                 .bind(*id)
                 .bind(old.as_slice())

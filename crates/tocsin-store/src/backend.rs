@@ -92,6 +92,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_typed_rows.sql"),
     ),
     (
+        12,
+        "people_enrolment",
+        include_str!("../migrations/sqlite/0012_people_enrolment.sql"),
+    ),
+    (
         13,
         "audit_append_only",
         include_str!("../migrations/sqlite/0013_audit_append_only.sql"),
@@ -147,6 +152,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "typed_rows",
         include_str!("../migrations/postgres/0010_typed_rows.sql"),
+    ),
+    (
+        12,
+        "people_enrolment",
+        include_str!("../migrations/postgres/0012_people_enrolment.sql"),
     ),
     (
         13,

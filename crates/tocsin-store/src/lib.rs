@@ -25,6 +25,7 @@ pub mod backend;
 pub mod consent;
 pub mod conversation;
 pub mod drafts;
+pub mod enrolment;
 mod error;
 pub mod feed;
 pub mod health;
@@ -37,6 +38,7 @@ pub mod people;
 pub mod playbooks;
 pub mod retention;
 pub mod schedules;
+pub mod sign_in_guard;
 mod snapshot;
 mod time;
 pub mod tx;
@@ -62,6 +64,7 @@ pub use drafts::{
     Draft, DraftListItem, DraftState, NewDraft, WorkflowDraft, DRAFT_STATE_CHANGES_REQUESTED,
     DRAFT_STATE_DRAFT,
 };
+pub use enrolment::EnrolmentLink;
 pub use error::{redact as redact_url, StoreError};
 pub use feed::FeedMessage;
 pub use live_sessions::LiveSessionRow;

@@ -57,6 +57,8 @@ pub struct UserRecord {
     pub password_hash: String,
     /// The sealed TOTP secret, if enrolled.
     pub totp_secret_sealed: Option<Vec<u8>>,
+    /// A sealed TOTP secret being set up, not yet proved with a code.
+    pub totp_pending_sealed: Option<Vec<u8>>,
     /// The newest TOTP time step accepted.
     pub totp_last_step: Option<i64>,
     /// When the enrolled secret was first proved to work.
@@ -75,6 +77,7 @@ impl std::fmt::Debug for UserRecord {
             .field("name", &self.name)
             .field("role", &self.role)
             .field("totp_enrolled", &self.totp_secret_sealed.is_some())
+            .field("totp_pending", &self.totp_pending_sealed.is_some())
             .field("totp_last_step", &self.totp_last_step)
             .field("totp_confirmed_at", &self.totp_confirmed_at)
             .field("disabled_at", &self.disabled_at)
@@ -132,7 +135,7 @@ fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
 }
 
 const USER_COLUMNS: &str = "id, name, role, password_hash, totp_secret_encrypted, totp_last_step, \
-                            totp_confirmed_at, disabled_at, created_at";
+                            totp_confirmed_at, disabled_at, created_at, totp_pending_encrypted";
 
 type UserRow = (
     i64,
@@ -144,16 +147,19 @@ type UserRow = (
     Option<String>,
     Option<String>,
     String,
+    Option<Vec<u8>>,
 );
 
 fn user_from_row(row: UserRow) -> Result<UserRecord, StoreError> {
-    let (id, name, role, password_hash, sealed, last_step, confirmed, disabled, created) = row;
+    let (id, name, role, password_hash, sealed, last_step, confirmed, disabled, created, pending) =
+        row;
     Ok(UserRecord {
         id,
         name,
         role,
         password_hash,
         totp_secret_sealed: sealed,
+        totp_pending_sealed: pending,
         totp_last_step: last_step,
         totp_confirmed_at: opt_time(confirmed)?,
         disabled_at: opt_time(disabled)?,

@@ -205,16 +205,24 @@ async fn serve(sessions: usize) -> Result<()> {
     let harness = Harness::start(db.store.clone(), Arc::new(SealingKey::generate()), options)
         .await
         .context("starting the server")?;
+    tocsin_app::people::enrolment::add_and_enrol(
+        &harness.people,
+        Caller::Operator("cli:ws-panels-bench"),
+        "panel-viewer",
+        Role::Viewer,
+        SecretString::from("ws-panels-bench-viewer-5c1e8a".to_string()),
+    )
+    .await
+    .context("adding the viewer")?;
     let user_id = harness
-        .people
-        .add_user(
-            Caller::Operator("cli:ws-panels-bench"),
-            "panel-viewer",
-            Role::Viewer,
-            SecretString::from("ws-panels-bench-viewer-5c1e8a".to_string()),
-        )
+        .app
+        .store()
+        .people()
+        .record("panel-viewer")
         .await
-        .context("adding the viewer")?;
+        .context("reading the viewer")?
+        .context("the viewer is missing")?
+        .id;
     // What a successful sign-in writes (minus the TOTP step and its audit entry).
     let store = harness.app.store();
     let mut cookies = Vec::with_capacity(sessions);

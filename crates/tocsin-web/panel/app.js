@@ -13,9 +13,12 @@ import { sessionsList, sessionView } from '/panel/view-sessions.js';
 import audit from '/panel/view-audit.js';
 import consent from '/panel/view-consent.js';
 import admin from '/panel/view-admin.js';
+import enrol from '/panel/view-enrol.js';
+import account from '/panel/view-account.js';
 
 const ROUTES = [
   [/^\/signin$/, signin, true],
+  [/^\/enrol\/([A-Za-z0-9_-]+)$/, enrol, true],
   [/^\/$/, home],
   [/^\/new\/([^/]+)$/, newDraft],
   [/^\/drafts\/([^/]+)$/, draftView],
@@ -25,6 +28,7 @@ const ROUTES = [
   [/^\/audit$/, audit],
   [/^\/consent$/, consent],
   [/^\/admin$/, admin],
+  [/^\/account$/, account],
 ];
 
 const state = { me: null, flash: '', after: '/', leave: [], conn: 'off' };
@@ -122,7 +126,7 @@ function drawHeader(path) {
       h('a', { href: `#${p}`, testid: tid, 'aria-current': current === p ? 'page' : null }, label))),
     h('div', { class: 'who' },
       connIndicator(),
-      h('span', { class: 'user', testid: 'current-user' }, me.user),
+      h('a', { class: 'user', href: '#/account', testid: 'current-user', title: 'Your account: password and second factor' }, me.user),
       h('span', { class: 'role', testid: 'current-role' }, me.role),
       h('button', { type: 'button', class: 'quiet', testid: 'sign-out', onclick: signOut }, 'Sign out')));
 }

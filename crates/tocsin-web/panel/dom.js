@@ -204,3 +204,12 @@ export function debounce(fn, ms) {
 
 // A datetime-local value read in the browser's zone, as RFC 3339 UTC (or undefined).
 export const localToUtc = (v) => (v ? new Date(v).toISOString() : undefined);
+
+// An SVG document the server drew (the enrolment QR code) as a node: parsed as XML,
+// never as HTML, and only an <svg> root is taken.
+export function svgFrom(text) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = doc.documentElement;
+  if (!root || root.nodeName !== 'svg') return h('p', { class: 'form-error' }, 'The QR code could not be shown: type the key in instead.');
+  return document.importNode(root, true);
+}

@@ -1,5 +1,6 @@
-// view-admin.js: #/admin. Users (add with role and password, then show the TOTP
-// enrolment once; change role; disable; reset the second factor) and platform accounts
+// view-admin.js: #/admin. Users (add with name and role, then show their one-time
+// enrolment link, where they set their own password and second factor; change role;
+// disable; reset the second factor, which gives a new link) and platform accounts
 // (list with status, whether a secret is stored and circuit-breaker state; add a sandbox
 // stand-in or a real account with its settings and secret; replace a secret; disable;
 // connect with OAuth: X, LinkedIn, Facebook, Threads, Mastodon by instance URL, and
@@ -65,14 +66,14 @@ function oauthNotice() {
 
 const roleSelect = (value, testid) => h('select', { testid, name: 'role' }, ROLES.map((r) => h('option', { value: r, selected: r === value }, r)));
 
-// The enrolment secret, shown once.
-function secretBox(who, r) {
-  const box = h('div', { class: 'notice secret', role: 'alert', testid: 'new-secret' },
-    h('strong', {}, `Second factor for ${who}: shown only this once.`),
-    h('p', {}, 'Give it to them in person to add to their authenticator app, then close this box.'),
-    h('p', {}, 'Secret: ', h('code', { testid: 'otp-secret' }, r.secret)),
-    h('p', {}, 'Enrolment link: ', h('code', { class: 'wrap', testid: 'otpauth-uri' }, r.otpauth_uri)),
-    h('button', { type: 'button', testid: 'new-secret-done', onclick: () => box.remove() }, 'Done, close'));
+// The enrolment link to hand over: the admin never sees a password or a second factor.
+function inviteBox(r) {
+  const link = r.enrolment_url || new URL(r.enrolment_path, location.origin).href;
+  const box = h('div', { class: 'notice secret', role: 'status', testid: 'new-invite' },
+    h('strong', {}, `Enrolment link for ${r.name} (${r.role}), valid until ${fmtTime(r.expires_at)}`),
+    h('p', {}, 'Give it to them over a channel only they read. It works once: there they choose their own password and set up their own authenticator app.'),
+    h('p', {}, h('code', { class: 'wrap', testid: 'invite-link' }, link)),
+    h('button', { type: 'button', testid: 'new-invite-done', onclick: () => box.remove() }, 'Done, close'));
   return box;
 }
 
@@ -100,9 +101,9 @@ export default async function admin(c) {
         busy(disable, null, usersErr, async () => { await api.post(`${path}/disable`); await loadUsers(); });
       });
       reset.addEventListener('click', async () => {
-        if (!(await confirmDialog(`Reset ${u.name}'s second factor?`, 'Their current authenticator stops working; they enrol the new secret.', 'Reset'))) return;
+        if (!(await confirmDialog(`Reset ${u.name}'s second factor?`, 'Their current authenticator stops working and they are signed out; they get a new enrolment link to set a password and second factor again.', 'Reset'))) return;
         busy(reset, null, usersErr, async () => {
-          put(secrets, secretBox(u.name, await api.post(`${path}/reset-totp`)));
+          put(secrets, inviteBox(await api.post(`${path}/reset-totp`)));
           await loadUsers();
         });
       });
@@ -180,17 +181,16 @@ export default async function admin(c) {
   // Add a user.
   const name = h('input', { type: 'text', testid: 'new-user-name', autocomplete: 'off' });
   const role = roleSelect('drafter', 'new-user-role');
-  const password = h('input', { type: 'password', testid: 'new-user-password', autocomplete: 'new-password' });
   const addErr = formError('new-user-error');
   const addBtn = h('button', { type: 'submit', class: 'primary', testid: 'new-user-add' }, 'Add user');
   const userForm = h('form', { class: 'inline-form', novalidate: true }, h('h3', {}, 'Add a user'),
     field('Name', name, { name: 'name', required: true }), field('Role', role, { name: 'role', required: true }),
-    field('Initial password', password, { name: 'password', required: true }), addErr, addBtn);
+    addErr, addBtn);
   userForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy(addBtn, userForm, addErr, async () => {
-      const r = await api.post('/api/users', { name: name.value.trim(), role: role.value, password: password.value });
-      put(secrets, secretBox(r.name, r));
+      const r = await api.post('/api/users', { name: name.value.trim(), role: role.value });
+      put(secrets, inviteBox(r));
       userForm.reset();
       await loadUsers();
     });

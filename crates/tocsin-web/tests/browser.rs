@@ -443,13 +443,17 @@ impl World {
 
     /// Adds a user with a second factor; returns the base32 secret.
     async fn add(&self, name: &str, role: Role) -> String {
-        let people = &self.harness.people;
-        people
-            .add_user(OPERATOR, name, role, password(name))
-            .await
-            .unwrap();
-        let e = people.enrol_totp(OPERATOR, name).await.unwrap();
-        e.secret_base32.expose_secret().to_string()
+        tocsin_app::people::enrolment::add_and_enrol(
+            &self.harness.people,
+            OPERATOR,
+            name,
+            role,
+            password(name),
+        )
+        .await
+        .unwrap()
+        .expose_secret()
+        .to_string()
     }
 }
 

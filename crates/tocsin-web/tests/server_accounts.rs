@@ -494,16 +494,15 @@ async fn rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go(ba
         ..PeopleConfig::default()
     };
     let people = People::new(store.clone(), old.clone(), config.clone()).unwrap();
-    people
-        .add_user(
-            OPERATOR,
-            "dana",
-            Role::Drafter,
-            "canary-pass-dana-7f3a9c".into(),
-        )
+    let invite = people
+        .add_user(OPERATOR, "dana", Role::Drafter)
         .await
         .unwrap();
-    let enrolment = people.enrol_totp(OPERATOR, "dana").await.unwrap();
+    let enrolment = people
+        .begin_enrolment(invite.token.expose())
+        .await
+        .unwrap()
+        .totp;
     let vault = AccountVault::new(old.clone(), Default::default());
     let account = vault
         .add(store, "cli:test", &telegram_account(&fake, "@a"))
@@ -530,9 +529,16 @@ async fn rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go(ba
     // The second factor opens under the new key only.
     let secret = secrecy::ExposeSecret::expose_secret(&enrolment.secret_base32).to_string();
     let code = totp::code_from_base32(&secret, store.now()).unwrap();
-    assert!(people.confirm_totp("dana", &code).await.is_err());
+    let password = || "canary-pass-dana-7f3a9c".to_string().into();
+    assert!(people
+        .complete_enrolment(invite.token.expose(), password(), &code)
+        .await
+        .is_err());
     let people = People::new(store.clone(), new.clone(), config).unwrap();
-    people.confirm_totp("dana", &code).await.unwrap();
+    people
+        .complete_enrolment(invite.token.expose(), password(), &code)
+        .await
+        .unwrap();
     // A second rotation from the old key finds values that no longer open: nothing moves.
     let err = rotate_key(store, "cli:test", &old, &new).await.unwrap_err();
     assert!(err.to_string().contains("does not open"), "{err}");

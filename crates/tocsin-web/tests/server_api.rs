@@ -24,6 +24,7 @@ on_both_backends!(
     the_drafter_cannot_approve_their_own_draft_and_an_approval_names_the_text_reviewed,
     phi_blocks_approval_until_a_valid_consent_record_is_cited,
     break_glass_needs_a_fresh_reauthentication_and_waits_for_compliance_review,
+    approving_retracting_correcting_and_scheduling_need_a_fresh_reauthentication,
     an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one,
     a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text,
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
@@ -640,6 +641,63 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
     );
     assert_eq!(real_log.posts().len(), 1);
     assert!(!real_log.posts()[0].post.exercise);
+}
+
+async fn approving_retracting_correcting_and_scheduling_need_a_fresh_reauthentication(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let submitted = s.submitted(&dana, json!({}), false).await;
+    let id = id_of(&submitted);
+    // Six minutes after sign-in: still signed in, no longer fresh.
+    s.advance(Duration::minutes(6));
+    let approve_path = format!("/api/drafts/{id}/approve");
+    let body = json!({"reviewed_hash": submitted["hash"]});
+    alex.post(&approve_path, body.clone())
+        .await
+        .refused(403, "reauthentication_needed");
+    assert!(s.audit().await.iter().any(|e| e.action == "draft.approve"
+        && e.outcome.as_deref() == Some("refused: reauthentication_needed")));
+    s.reauthenticate(&alex, "alex").await.ok();
+    let published = alex.post(&approve_path, body).await.ok();
+    let message = published["message_id"].as_i64().unwrap();
+    s.delivered(&alex, message).await;
+
+    s.advance(Duration::minutes(6));
+    let retract = format!("/api/messages/{message}/retract");
+    for (path, body) in [
+        (
+            retract.clone(),
+            json!({"mode": "correct", "reason": "wrong area named", "correction": "The advisory covers West Loop only."}),
+        ),
+        (
+            retract.clone(),
+            json!({"mode": "delete", "reason": "wrong area named"}),
+        ),
+        (
+            format!("/api/messages/{message}/schedules"),
+            json!({"every_minutes": 60, "until": (s.store().now() + Duration::hours(4)).to_rfc3339()}),
+        ),
+    ] {
+        alex.post(&path, body)
+            .await
+            .refused(403, "reauthentication_needed");
+    }
+    let untouched = alex.get(&format!("/api/messages/{message}")).await.ok();
+    assert!(untouched["retracted_at"].is_null());
+    s.reauthenticate(&alex, "alex").await.ok();
+    let retraction = alex
+        .post(
+            &retract,
+            json!({"mode": "delete", "reason": "wrong area named"}),
+        )
+        .await
+        .ok();
+    assert_eq!(retraction["kind"], "delete");
 }
 
 async fn a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text(backend: Backend) {

@@ -22,7 +22,7 @@ use tocsin_domain::phi::{PhiConfig, PhiGuard};
 use tocsin_web::server::{router, WebConfig, WebState};
 use tower::ServiceExt as _;
 
-use crate::support::{password, Backend, World, OPERATOR};
+use crate::support::{password, Backend, World};
 
 fn state(world: &World) -> WebState {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -72,15 +72,7 @@ async fn call(state: &WebState, request: Request<Body>) -> (StatusCode, Vec<Stri
 #[tokio::test]
 async fn a_route_answers_through_oneshot_without_a_running_server() {
     let world = World::new(Backend::Sqlite).await;
-    world.add("dana", Role::Drafter).await;
-    let secret = world
-        .people
-        .enrol_totp(OPERATOR, "dana")
-        .await
-        .unwrap()
-        .secret_base32
-        .expose_secret()
-        .to_string();
+    let secret = world.add("dana", Role::Drafter).await;
     let state = state(&world);
 
     let (status, _, body) = call(

@@ -102,12 +102,17 @@ pub(crate) async fn open_store(db: &TestDb, url: &str) -> Store {
 
 /// A user with a password and a second factor; returns the TOTP secret.
 pub(crate) async fn enrol(people: &People, name: &str, role: Role) -> String {
-    people
-        .add_user(OPERATOR, name, role, password_of(name).into())
-        .await
-        .unwrap();
-    let e = people.enrol_totp(OPERATOR, name).await.unwrap();
-    e.secret_base32.expose_secret().to_string()
+    tocsin_app::people::enrolment::add_and_enrol(
+        people,
+        OPERATOR,
+        name,
+        role,
+        password_of(name).into(),
+    )
+    .await
+    .unwrap()
+    .expose_secret()
+    .to_string()
 }
 
 /// A client of the node at `base`, signed in as `name`.

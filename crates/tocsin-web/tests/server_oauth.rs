@@ -516,18 +516,30 @@ async fn refused_callbacks_are_clear_audited_and_store_nothing(backend: Backend)
     let w = world(backend).await;
     let settings = json!({"base_url": w.x.base_url});
 
-    // A state Tocsin never issued.
-    refused(
-        &w,
-        callback(
-            &w.admin,
-            &code_and_state("fake-code-1", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-        )
-        .await,
-        "unknown_state",
-    )
-    .await;
-    refused(&w, callback(&w.admin, "code=c").await, "missing_state").await;
+    // A state Tocsin never issued, or none: refused, and nothing written to the audit
+    // chain (anyone can send these, in a loop).
+    let before = w.s.audit().await.len();
+    for (query, code) in [
+        (
+            code_and_state("fake-code-1", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            "unknown_state",
+        ),
+        ("code=c".to_string(), "missing_state"),
+    ] {
+        let answer = callback(&w.admin, &query).await;
+        assert_eq!(answer.0, 303, "{}", answer.1);
+        assert_eq!(answer.1, format!("/#/admin?oauth_error={code}"));
+        let anonymous = w.s.client();
+        for _ in 0..3 {
+            let answer = callback(&anonymous, &format!("{query}&tocsin_bounce=1")).await;
+            assert_eq!(answer.0, 303, "{}", answer.1);
+        }
+    }
+    assert_eq!(
+        w.s.audit().await.len(),
+        before,
+        "a callback without a valid state writes nothing"
+    );
 
     // Denied consent.
     let url = start_x(&w, settings.clone()).await;

@@ -82,15 +82,13 @@ impl Srv {
         self.harness.url()
     }
 
-    /// Adds a user with a password and an enrolled second factor.
+    /// Adds a user, then enrols them through their link as they would: their password,
+    /// the second factor the link shows, and a fresh code from it.
     pub async fn add_user(&self, name: &str, role: Role) {
         let people = &self.harness.people;
-        people
-            .add_user(OPERATOR, name, role, password_of(name).into())
-            .await
-            .unwrap();
-        let enrolment = people.enrol_totp(OPERATOR, name).await.unwrap();
-        let secret = enrolment.secret_base32.expose_secret().to_string();
+        let invite = people.add_user(OPERATOR, name, role).await.unwrap();
+        let start = people.begin_enrolment(invite.token.expose()).await.unwrap();
+        let secret = start.totp.secret_base32.expose_secret().to_string();
         self.users.lock().unwrap().insert(
             name.to_string(),
             Enrolled {
@@ -98,6 +96,11 @@ impl Srv {
                 last_step: i64::MIN,
             },
         );
+        let code = self.fresh_code(name);
+        people
+            .complete_enrolment(invite.token.expose(), password_of(name).into(), &code)
+            .await
+            .unwrap();
     }
 
     /// The code for the step `steps` away from now (not recorded as used).

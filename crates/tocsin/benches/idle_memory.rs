@@ -156,15 +156,22 @@ fn main() {
         };
         let policy = config.sessions;
         let people = People::new(store.clone(), Arc::new(key), config).unwrap();
-        let user = people
-            .add_user(
-                Caller::Operator("cli:idle-memory-bench"),
-                "panel-viewer",
-                Role::Viewer,
-                SecretString::from("idle-memory-bench-viewer-7d2f".to_string()),
-            )
+        tocsin_app::people::enrolment::add_and_enrol(
+            &people,
+            Caller::Operator("cli:idle-memory-bench"),
+            "panel-viewer",
+            Role::Viewer,
+            SecretString::from("idle-memory-bench-viewer-7d2f".to_string()),
+        )
+        .await
+        .unwrap();
+        let user = store
+            .people()
+            .record("panel-viewer")
             .await
-            .unwrap();
+            .unwrap()
+            .unwrap()
+            .id;
         let now = store.now();
         let mut tx = store.begin().await.unwrap();
         let mut cookies = Vec::with_capacity(args.panels);

@@ -7,6 +7,7 @@
 //! Every sign-in, failure, enrolment, role change and disable is an audit entry; no
 //! password, code or secret ever reaches one, nor a log line.
 
+pub mod enrolment;
 pub mod password;
 pub mod roles;
 pub mod sealed;
@@ -22,6 +23,7 @@ use tocsin_audit::AuditEvent;
 use tocsin_store::people::{NewSession, UserRecord};
 use tocsin_store::{NewUser, Store, StoreError};
 
+pub use enrolment::{EnrolmentInvite, EnrolmentStart, EnrolmentToken};
 pub use password::{PasswordCost, PasswordPolicyError, Passwords};
 pub use roles::{Permission, Role};
 pub use sealed::{SealError, SealingKey};
@@ -178,6 +180,21 @@ pub enum PeopleError {
     /// A TOTP setup could not be built.
     #[error(transparent)]
     Totp(#[from] totp::TotpError),
+    /// The enrolment link is unknown, used or expired.
+    #[error("this enrolment link is not valid (used, replaced or older than 24 hours): ask an admin for a new one")]
+    EnrolmentLink,
+    /// The current password given for a change was wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// The session is gone.
+    #[error("your session has ended: sign in again")]
+    SessionEnded,
+    /// Too many recent failures for this name or address.
+    #[error("too many attempts, try again in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until the next attempt is considered.
+        retry_after_secs: i64,
+    },
     /// A stored role is not one of the five.
     #[error("stored role: {0}")]
     StoredRole(#[from] roles::UnknownRole),
@@ -223,6 +240,10 @@ pub fn valid_user_name(name: &str) -> bool {
 pub fn totp_aad(user_id: i64) -> Vec<u8> {
     format!("tocsin/totp/user/{user_id}").into_bytes()
 }
+
+/// Refused attempts counted per minute at most as separate (account, address) rows;
+/// past it, further ones in that minute are counted together as `*`.
+const REFUSAL_ROWS_PER_MINUTE: i64 = 10_000;
 
 /// The people service: one per server, shared behind an `Arc`.
 #[derive(Debug)]
@@ -328,15 +349,15 @@ impl People {
         .map_err(|_| PeopleError::Task)
     }
 
-    /// Adds a user with a password (checked against the policy). They cannot sign in
-    /// until a second factor is enrolled ([`People::enrol_totp`]).
+    /// Adds a user without credentials and returns their one-time enrolment link: the
+    /// person sets their own password and second factor there ([`People::begin_enrolment`],
+    /// [`People::complete_enrolment`]); nobody else ever sees either.
     pub async fn add_user(
         &self,
         caller: Caller<'_>,
         name: &str,
         role: Role,
-        password: SecretString,
-    ) -> Result<i64, PeopleError> {
+    ) -> Result<EnrolmentInvite, PeopleError> {
         if !valid_user_name(name) {
             return Err(PeopleError::BadName);
         }
@@ -346,80 +367,33 @@ impl People {
         if self.store.people().record(name).await?.is_some() {
             return Err(PeopleError::NameTaken(name.to_string()));
         }
-        let password_hash = self.hash_new(password, name).await?;
         let user = NewUser {
             name: name.to_string(),
             role: role.as_str().to_string(),
-            password_hash,
+            // No password until the person sets one: an empty hash matches nothing.
+            password_hash: String::new(),
         };
-        match self.store.people().add(&caller.actor(), &user).await {
-            Ok(id) => Ok(id),
+        let token = EnrolmentToken::generate();
+        let expires_at = self.store.now() + enrolment::LINK_VALIDITY;
+        let mut tx = self.store.begin().await?;
+        match tx.people().add(&caller.actor(), &user).await {
+            Ok(_) => {}
             // Two adds of one name at once: the second hits the unique index.
             Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                Err(PeopleError::NameTaken(name.to_string()))
+                return Err(PeopleError::NameTaken(name.to_string()))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
         }
-    }
-
-    /// Enrols (or replaces) a user's TOTP secret and returns what to show them once. The
-    /// secret is stored sealed; it becomes active at its first use.
-    pub async fn enrol_totp(
-        &self,
-        caller: Caller<'_>,
-        name: &str,
-    ) -> Result<TotpEnrolment, PeopleError> {
-        if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
-            return self.refuse(caller, "user.totp_enrol", name, e).await;
-        }
-        let user = self
-            .store
-            .people()
-            .record(name)
-            .await?
-            .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
-        let secret = totp::new_secret();
-        let enrolment =
-            totp::enrolment(secret.expose_secret(), &self.config.totp_issuer, &user.name)?;
-        let sealed = self.key.seal(secret.expose_secret(), &totp_aad(user.id))?;
-        let mut tx = self.store.begin().await?;
         tx.people()
-            .set_totp_secret(&caller.actor(), &user.name, &sealed)
+            .issue_enrolment_link(&caller.actor(), name, &token.digest(), expires_at)
             .await?;
         tx.commit().await?;
-        Ok(enrolment)
-    }
-
-    /// Confirms an enrolment with a code from the authenticator (the code is then used).
-    pub async fn confirm_totp(&self, name: &str, code: &str) -> Result<(), PeopleError> {
-        let user = self
-            .store
-            .people()
-            .record(name)
-            .await?
-            .ok_or_else(|| PeopleError::NoUser(name.to_string()))?;
-        let Some(sealed) = &user.totp_secret_sealed else {
-            return Err(PeopleError::NotEnrolled(name.to_string()));
-        };
-        let secret = self.key.open(sealed, &totp_aad(user.id))?;
-        let now = self.store.now();
-        let Ok(step) = totp::accept(&secret, code, now, user.totp_last_step) else {
-            self.store
-                .append_audit(
-                    AuditEvent::new(user.name.as_str(), "user.totp_confirm")
-                        .subject("user", user.name.as_str())
-                        .outcome("refused: wrong code"),
-                )
-                .await?;
-            return Err(PeopleError::WrongCode);
-        };
-        let mut tx = self.store.begin().await?;
-        if !tx.people().advance_totp_step(user.id, step).await? {
-            return Err(PeopleError::WrongCode);
-        }
-        tx.people().confirm_totp(&user.name, user.id).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(EnrolmentInvite {
+            name: name.to_string(),
+            role,
+            token,
+            expires_at,
+        })
     }
 
     /// Checks password and code for `name` at `now`, doing the same work whether or not
@@ -436,7 +410,12 @@ impl People {
         } else {
             None
         };
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        // A person who has not enrolled yet has no password: checked against the dummy
+        // hash, the same work as a wrong one.
+        let stored = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .filter(|h| !h.is_empty());
         let password_ok = self.verify_password(password, stored).await?;
         let Some(user) = user else {
             return Ok(Checked::Refused {
@@ -514,6 +493,38 @@ impl People {
             })
     }
 
+    /// `Err(seconds)` when the name or address may not try now: the true time until the
+    /// block ends, rounded up to a whole second.
+    async fn throttle_check(
+        &self,
+        name: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, PeopleError> {
+        Ok(
+            match self.throttle.check(&self.store, name, ip, now).await? {
+                Ok(()) => Ok(()),
+                Err(wait) => {
+                    let secs = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
+                    Err(secs.max(1))
+                }
+            },
+        )
+    }
+
+    /// Counts a failed attempt for the name and address.
+    async fn throttle_failure(
+        &self,
+        name: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<(), PeopleError> {
+        Ok(self
+            .throttle
+            .record_failure(&self.store, name, ip, now)
+            .await?)
+    }
+
     async fn throttled(
         &self,
         action: &str,
@@ -521,18 +532,18 @@ impl People {
         ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<(), Attempt> {
-        if let Err(wait) = self.throttle.check(name, ip, now) {
+        if let Err(secs) = self.throttle_check(name, ip, now).await? {
             let known = valid_user_name(name) && self.store.people().record(name).await?.is_some();
-            self.store
-                .append_audit(
-                    AuditEvent::new(Self::attempt_actor(name, known), action)
-                        .subject("ip", ip.to_string())
-                        .outcome("refused: throttled"),
-                )
-                .await?;
-            let secs = wait.num_seconds() + i64::from(wait.subsec_nanos() > 0);
+            self.count_refusal(
+                action,
+                Self::attempt_actor(name, known),
+                ip,
+                now,
+                "refused: throttled",
+            )
+            .await?;
             return Err(Attempt::Refused(SignInError::Throttled {
-                retry_after_secs: secs.max(1),
+                retry_after_secs: secs,
             }));
         }
         Ok(())
@@ -547,15 +558,51 @@ impl People {
         reason: &str,
         known: bool,
     ) -> Result<(), Attempt> {
-        self.throttle.record_failure(name, ip, now);
-        self.store
-            .append_audit(
-                AuditEvent::new(Self::attempt_actor(name, known), action)
-                    .subject("ip", ip.to_string())
-                    .outcome(reason),
-            )
+        self.throttle_failure(name, ip, now).await?;
+        self.count_refusal(action, Self::attempt_actor(name, known), ip, now, reason)
             .await?;
         Ok(())
+    }
+
+    /// Counts a refused sign-in or re-authentication in its minute instead of appending
+    /// an audit entry for each (a loop of bad guesses must not stall the audit chain's
+    /// head lock, which approvals and deliveries need); minutes already over are folded
+    /// into the chain on the way.
+    async fn count_refusal(
+        &self,
+        action: &str,
+        actor: &str,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), PeopleError> {
+        let address = ip.to_string();
+        self.store
+            .people()
+            .count_refusal(
+                &tocsin_store::sign_in_guard::Refusal {
+                    action,
+                    actor,
+                    address: &address,
+                    reason,
+                },
+                now,
+                REFUSAL_ROWS_PER_MINUTE,
+            )
+            .await?;
+        self.fold_refused_sign_ins(now).await?;
+        Ok(())
+    }
+
+    /// Writes one audit entry per (minute, action, account, address, reason) for every
+    /// minute before `now`'s, with the count (`refused: wrong password (7 attempts)`),
+    /// and forgets the counts; several nodes may call it at once, each count is written
+    /// once. Returns how many entries were written. The server calls it every minute.
+    pub async fn fold_refused_sign_ins(&self, now: DateTime<Utc>) -> Result<usize, PeopleError> {
+        let mut tx = self.store.begin().await?;
+        let written = tx.people().fold_refusals(now).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn sign_in_inner(
@@ -622,7 +669,10 @@ impl People {
         .await
         .map_err(PeopleError::from)?;
         tx.commit().await.map_err(PeopleError::from)?;
-        self.throttle.record_success(name);
+        self.throttle
+            .record_success(&self.store, name, ip)
+            .await
+            .map_err(PeopleError::from)?;
         Ok(SignedIn {
             session_id,
             session: Session {
@@ -771,7 +821,10 @@ impl People {
             .await
             .map_err(PeopleError::from)?;
             tx.commit().await.map_err(PeopleError::from)?;
-            self.throttle.record_success(&session.user);
+            self.throttle
+                .record_success(&self.store, &session.user, ip)
+                .await
+                .map_err(PeopleError::from)?;
             Ok(Session {
                 reauthenticated_at: now,
                 last_seen_at: now,
@@ -849,23 +902,38 @@ impl People {
         Ok(())
     }
 
-    /// Removes a user's second factor and ends their sessions, then enrols a new one and
-    /// returns it (for a lost phone).
+    /// Removes a user's second factor and ends their sessions, then gives them a new
+    /// enrolment link (a lost phone or a forgotten password): the person sets a password
+    /// and a second factor there again.
     pub async fn reset_totp(
         &self,
         caller: Caller<'_>,
         name: &str,
-    ) -> Result<TotpEnrolment, PeopleError> {
+    ) -> Result<EnrolmentInvite, PeopleError> {
         if let Err(e) = self.authorize(caller, Permission::ManageUsers) {
             return self.refuse(caller, "user.totp_reset", name, e).await;
         }
+        let Some(user) = self.store.people().record(name).await? else {
+            return Err(PeopleError::NoUser(name.to_string()));
+        };
+        let role: Role = user.role.parse()?;
+        let token = EnrolmentToken::generate();
+        let expires_at = self.store.now() + enrolment::LINK_VALIDITY;
         let mut tx = self.store.begin().await?;
         tx.people()
             .reset_totp(&caller.actor(), name)
             .await
             .map_err(|e| not_found_as_no_user(e, name))?;
+        tx.people()
+            .issue_enrolment_link(&caller.actor(), name, &token.digest(), expires_at)
+            .await?;
         tx.commit().await?;
-        self.enrol_totp(caller, name).await
+        Ok(EnrolmentInvite {
+            name: name.to_string(),
+            role,
+            token,
+            expires_at,
+        })
     }
 
     /// Every user (needs `ManageUsers`; no re-authentication for reading).

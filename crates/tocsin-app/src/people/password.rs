@@ -32,6 +32,9 @@ pub enum PasswordPolicyError {
     /// The same as the user name.
     #[error("the password must not be the user name")]
     SameAsName,
+    /// The same as the password it replaces.
+    #[error("the new password is the same as the current one: choose another")]
+    SameAsCurrent,
 }
 
 /// Hashing failed (bad parameters, or a stored hash that does not parse).

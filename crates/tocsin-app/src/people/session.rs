@@ -124,6 +124,23 @@ impl Session {
     }
 }
 
+impl Session {
+    /// As [`Session::authorize`], and the last re-authentication must be within the
+    /// window whatever the permission.
+    pub fn authorize_recent(
+        &self,
+        permission: Permission,
+        now: DateTime<Utc>,
+        policy: &SessionPolicy,
+    ) -> Result<(), AccessError> {
+        self.authorize(permission, now, policy)?;
+        if now - self.reauthenticated_at > policy.reauthentication_window {
+            return Err(AccessError::ReauthenticationNeeded);
+        }
+        Ok(())
+    }
+}
+
 /// Why a stored session no longer counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
@@ -302,6 +319,38 @@ mod tests {
         assert_eq!(
             admin.authorize(Permission::Approve, t0(), &p),
             Err(AccessError::Forbidden { role: Role::Admin })
+        );
+    }
+
+    #[test]
+    fn approving_and_retracting_need_a_reauthentication_within_five_minutes_too() {
+        let p = SessionPolicy::default();
+        let approver = Session {
+            user: "alex".into(),
+            role: Role::Approver,
+            created_at: t0(),
+            last_seen_at: t0(),
+            reauthenticated_at: t0(),
+        };
+        for permission in [
+            Permission::Approve,
+            Permission::OverrideWarnings,
+            Permission::Retract,
+        ] {
+            assert_eq!(
+                approver.authorize_recent(permission, t0() + Duration::minutes(5), &p),
+                Ok(())
+            );
+            assert_eq!(
+                approver.authorize_recent(permission, t0() + Duration::minutes(6), &p),
+                Err(AccessError::ReauthenticationNeeded)
+            );
+        }
+        assert_eq!(
+            approver.authorize_recent(Permission::ManageUsers, t0(), &p),
+            Err(AccessError::Forbidden {
+                role: Role::Approver
+            })
         );
     }
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use tocsin_app::admin::{
-    self, AccountView, AddAccount, AddUser, Enrolment, PlatformSetupView, ReplaceSecret, SetRole,
+    self, AccountView, AddAccount, AddUser, Invite, PlatformSetupView, ReplaceSecret, SetRole,
     UserView,
 };
 use tocsin_app::Authed;
@@ -22,9 +22,9 @@ pub async fn add_user(
     State(web): State<WebState>,
     who: Authed,
     Json(form): Json<AddUser>,
-) -> ApiResult<(StatusCode, Json<Enrolment>)> {
-    let enrolment = admin::add_user(&web.app, &who, form).await?;
-    Ok((StatusCode::CREATED, Json(enrolment)))
+) -> ApiResult<(StatusCode, Json<Invite>)> {
+    let invite = admin::add_user(&web.app, &who, form, web.config.public_url.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(invite)))
 }
 
 /// `POST /api/users/{name}/role`.
@@ -53,8 +53,10 @@ pub async fn reset_totp(
     State(web): State<WebState>,
     who: Authed,
     Path(name): Path<String>,
-) -> ApiResult<Json<Enrolment>> {
-    Ok(Json(admin::reset_totp(&web.app, &who, name).await?))
+) -> ApiResult<Json<Invite>> {
+    Ok(Json(
+        admin::reset_totp(&web.app, &who, name, web.config.public_url.as_deref()).await?,
+    ))
 }
 
 /// `GET /api/accounts`.

@@ -16,6 +16,7 @@ mod consent;
 mod conversation;
 pub mod diagnostics;
 mod drafts;
+mod enrol;
 pub mod error;
 mod feed;
 pub mod harness;
@@ -123,6 +124,14 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/session/reauthenticate", post(auth::reauthenticate))
         .route("/me", get(auth::me))
+        .route("/me/password", post(enrol::change_password))
+        .route("/me/second-factor", post(enrol::new_second_factor))
+        .route(
+            "/me/second-factor/confirm",
+            post(enrol::confirm_second_factor),
+        )
+        .route("/enrolment/start", post(enrol::start))
+        .route("/enrolment/complete", post(enrol::complete))
         .route("/demo", get(auth::demo))
         .route("/openapi.json", get(openapi::document))
         .route("/playbooks", get(catalog::list))

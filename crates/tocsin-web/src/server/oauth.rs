@@ -8,8 +8,11 @@
 //! coming straight from the platform's site does not send it; the callback then answers a
 //! page that reloads itself from Tocsin's own origin (a same-site navigation, which does
 //! carry the cookie). Every outcome ends on the panel's admin page:
-//! `/#/admin?connected=<id>` or `/#/admin?oauth_error=<code>`, and is audited
-//! (`account.oauth_connect` or `account.oauth_refused` with the code and why).
+//! `/#/admin?connected=<id>` or `/#/admin?oauth_error=<code>`. Once the state is one
+//! Tocsin issued, the outcome is audited (`account.oauth_connect` or
+//! `account.oauth_refused` with the code and why); before that (no state, an unknown one,
+//! no session) the request is anyone's and only logged, so a loop of them cannot write to
+//! the audit chain.
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -218,37 +221,26 @@ pub async fn callback(
             to_admin("oauth_error", code)
         }
     };
+    // Until the state is one Tocsin issued, the request is anyone's: it is refused
+    // without an audit entry (an anonymous loop must not write to the chain, nor take
+    // its head lock from approvals and deliveries), only a log line.
+    let quietly = |code: &'static str| {
+        tracing::warn!(code, "oauth callback refused before a valid state");
+        to_admin("oauth_error", code)
+    };
     let Some(state) = query.get("state").filter(|s| !s.is_empty()) else {
-        return refuse(
-            "missing_state",
-            "the platform's answer carried no state: start the connection from the admin page"
-                .into(),
-            None,
-        )
-        .await;
+        return quietly("missing_state");
     };
     let Some(session) = session else {
         if !query.contains_key("tocsin_bounce") {
             return bounce(&query);
         }
-        return refuse(
-            "not_signed_in",
-            "the browser that came back from the platform is not signed in to Tocsin: sign in and connect again".into(),
-            None,
-        )
-        .await;
+        return quietly("not_signed_in");
     };
     let hash = state_hash(state);
     let pending = match web.app.store().oauth().pending(&hash).await {
         Ok(Some(p)) => p,
-        Ok(None) => {
-            return refuse(
-                "unknown_state",
-                "the state is not one Tocsin issued (or it is over a day old): start the connection again".into(),
-                None,
-            )
-            .await
-        }
+        Ok(None) => return quietly("unknown_state"),
         Err(e) => {
             tracing::error!(error = %e, "oauth callback: reading the authorisation failed");
             return to_admin("oauth_error", "internal");

@@ -37,6 +37,11 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../panel/view-consent.js"),
     ),
     ("view-admin.js", include_str!("../../panel/view-admin.js")),
+    ("view-enrol.js", include_str!("../../panel/view-enrol.js")),
+    (
+        "view-account.js",
+        include_str!("../../panel/view-account.js"),
+    ),
 ];
 
 fn content_type(name: &str) -> &'static str {

@@ -212,15 +212,20 @@ async fn prepare_demo(
     ] {
         let password = random_password();
         let caller = Caller::Operator("demo");
-        people
-            .add_user(caller, name, role, SecretString::from(password.clone()))
-            .await?;
-        let enrolment = people.enrol_totp(caller, name).await?;
+        // Through the enrolment link, as a person would enrol (the demo prints both).
+        let secret = tocsin_app::people::enrolment::add_and_enrol(
+            people,
+            caller,
+            name,
+            role,
+            SecretString::from(password.clone()),
+        )
+        .await?;
         users.push(SavedUser {
             name: name.into(),
             password,
             role: role.as_str().into(),
-            totp_secret: enrolment.secret_base32.expose_secret().to_string(),
+            totp_secret: secret.expose_secret().to_string(),
         });
     }
     write_private(&saved, &serde_json::to_string_pretty(&users)?)?;
@@ -295,7 +300,7 @@ fn oauth_config(config: &Config) -> Result<tocsin_app::oauth::OAuthConfig> {
 /// Tocsin's one public address, without a trailing `/`: `[server] public_url`, or the
 /// older `[oauth] public_url` when only that is set; both set to different addresses is
 /// refused (the OAuth redirect URI and the feed's links must agree).
-fn public_url(config: &Config) -> Result<Option<String>> {
+pub(crate) fn public_url(config: &Config) -> Result<Option<String>> {
     let set = |v: &str| Some(v.trim().trim_end_matches('/').to_string()).filter(|v| !v.is_empty());
     match (
         set(&config.server.public_url),

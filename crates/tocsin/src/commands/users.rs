@@ -1,14 +1,15 @@
 //! `tocsin users`: add users, list them, change roles, disable them and reset second
 //! factors from the host. The operator already holds the database and the sealing key,
 //! so these commands act without a session; each change is audited as `cli:<login>`.
-//! Passwords come from standard input only, never the command line (`ps` shows that).
+//! Nobody here sets a password or sees a second factor: adding a person prints a
+//! one-time enrolment link where they set their own.
 
-use anyhow::{bail, Context as _, Result};
-use secrecy::{ExposeSecret as _, SecretString};
-use std::io::Read as _;
+use anyhow::{Context as _, Result};
+use secrecy::ExposeSecret as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tocsin_app::people::{Caller, People, PeopleConfig, Role, SealingKey, TotpEnrolment};
+use tocsin_app::people::enrolment::enrolment_path;
+use tocsin_app::people::{Caller, EnrolmentInvite, People, PeopleConfig, Role, SealingKey};
 
 use crate::config::Config;
 use crate::store::open_store;
@@ -16,18 +17,15 @@ use crate::store::open_store;
 /// `tocsin users ...`
 #[derive(Debug, clap::Subcommand)]
 pub enum UsersCommand {
-    /// Add a user, reading the password from standard input, and enrol their TOTP second
-    /// factor: the otpauth URI and the secret are printed once.
+    /// Add a user and print their one-time enrolment link (valid 24 hours): the person
+    /// opens it, chooses their own password and sets up their own second factor. Nobody
+    /// else sees either.
     Add {
         /// The sign-in name (letters, digits, `.`, `_`, `-`, `@`; at most 64).
         name: String,
         /// viewer, drafter, approver, compliance or admin.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// Read the password from standard input (required: passwords are never taken
-        /// from the command line).
-        #[arg(long)]
-        password_stdin: bool,
     },
     /// List users with their role, second-factor state and whether they are disabled.
     List,
@@ -44,7 +42,8 @@ pub enum UsersCommand {
         /// The user.
         name: String,
     },
-    /// Replace a user's TOTP secret (a lost phone); prints the new one once.
+    /// Remove a user's second factor (a lost phone) and end their sessions; prints a new
+    /// enrolment link where they set a password and second factor again.
     ResetTotp {
         /// The user.
         name: String,
@@ -64,17 +63,6 @@ pub fn run(config: &Config, cmd: UsersCommand) -> Result<ExitCode> {
         println!("{}", SealingKey::generate().to_base64().expose_secret());
         return Ok(ExitCode::SUCCESS);
     }
-    // Read the password before anything else, so a missing one fails fast.
-    let password = match &cmd {
-        UsersCommand::Add {
-            password_stdin: true,
-            ..
-        } => Some(read_password()?),
-        UsersCommand::Add { .. } => bail!(
-            "pass --password-stdin and pipe the password in (it is never taken from the command line)"
-        ),
-        _ => None,
-    };
     let key = Arc::new(load_key(config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -86,55 +74,55 @@ pub fn run(config: &Config, cmd: UsersCommand) -> Result<ExitCode> {
         let people = People::new(store.clone(), key, PeopleConfig::default())?;
         let actor = operator_name();
         let caller = Caller::Operator(&actor);
-        let result = match (cmd, password) {
-            (UsersCommand::Add { name, role, .. }, Some(password)) => {
-                add(&people, caller, &name, role, password).await
+        let base = link_base(config)?;
+        let result = match cmd {
+            UsersCommand::Add { name, role } => {
+                let invite = people.add_user(caller, &name, role).await?;
+                println!("added {name} ({role})");
+                print_invite(&invite, &base);
+                Ok(())
             }
-            (UsersCommand::List, _) => list(&people, caller).await,
-            (UsersCommand::SetRole { name, role }, _) => {
+            UsersCommand::List => list(&people, caller).await,
+            UsersCommand::SetRole { name, role } => {
                 people.set_role(caller, &name, role).await?;
                 println!("{name} is now {role}");
                 Ok(())
             }
-            (UsersCommand::Disable { name }, _) => {
+            UsersCommand::Disable { name } => {
                 people.disable_user(caller, &name).await?;
                 println!("{name} is disabled and signed out everywhere");
                 Ok(())
             }
-            (UsersCommand::ResetTotp { name }, _) => {
-                let enrolment = people.reset_totp(caller, &name).await?;
+            UsersCommand::ResetTotp { name } => {
+                let invite = people.reset_totp(caller, &name).await?;
                 println!("{name}'s old second factor no longer works; their sessions ended.");
-                print_enrolment(&enrolment);
+                print_invite(&invite, &base);
                 Ok(())
             }
-            (UsersCommand::Add { .. } | UsersCommand::GenerateKey, _) => Ok(()),
+            UsersCommand::GenerateKey => Ok(()),
         };
         store.close().await;
         result.map(|()| ExitCode::SUCCESS)
     })
 }
 
-async fn add(
-    people: &People,
-    caller: Caller<'_>,
-    name: &str,
-    role: Role,
-    password: SecretString,
-) -> Result<()> {
-    people.add_user(caller, name, role, password).await?;
-    let enrolment = people.enrol_totp(caller, name).await?;
-    println!("added {name} ({role})");
-    print_enrolment(&enrolment);
-    Ok(())
+/// Where enrolment links point: `[server] public_url`, else the address the server
+/// listens on.
+fn link_base(config: &Config) -> Result<String> {
+    Ok(match crate::commands::serve::public_url(config)? {
+        Some(url) => url,
+        None => format!("http://{}", config.server.listen.trim()),
+    })
 }
 
-fn print_enrolment(enrolment: &TotpEnrolment) {
+fn print_invite(invite: &EnrolmentInvite, base: &str) {
     println!(
-        "Second factor: scan this URI as a QR code, or type the secret into an authenticator\n\
-         app. It is shown only this once; the first sign-in with a code activates it."
+        "Give {} this enrolment link (it works once, until {}). There they choose their own\n\
+         password and set up their own second factor; nobody else sees either:",
+        invite.name,
+        invite.expires_at.format("%Y-%m-%d %H:%M UTC")
     );
-    println!("  {}", enrolment.otpauth_uri.expose_secret());
-    println!("  secret: {}", enrolment.secret_base32.expose_secret());
+    println!("  {base}{}", enrolment_path(&invite.token));
 }
 
 async fn list(people: &People, caller: Caller<'_>) -> Result<()> {
@@ -164,25 +152,6 @@ async fn list(people: &People, caller: Caller<'_>) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The password from standard input, without its final line break.
-fn read_password() -> Result<SecretString> {
-    let mut text = String::new();
-    std::io::stdin()
-        .take(4096)
-        .read_to_string(&mut text)
-        .context("reading the password from standard input")?;
-    let text = SecretString::from(text);
-    let trimmed = text
-        .expose_secret()
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(text.expose_secret());
-    if trimmed.is_empty() {
-        bail!("no password on standard input");
-    }
-    Ok(SecretString::from(trimmed.to_string()))
 }
 
 /// The systemd credential (`LoadCredential=secret-key:...`) that holds the sealing key.
