@@ -26,6 +26,7 @@ on_both_backends!(
     break_glass_needs_a_fresh_reauthentication_and_waits_for_compliance_review,
     an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one,
     a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_cannot_and_a_correction_follows,
+    a_correction_is_checked_and_approved_by_a_second_person_or_through_reviewed_break_glass,
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
 );
@@ -826,6 +827,98 @@ async fn a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_
         .await
         .iter()
         .any(|e| e.actor == "alex" && e.action == "message.retract"));
+}
+
+async fn a_correction_is_checked_and_approved_by_a_second_person_or_through_reviewed_break_glass(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("carol", Role::Compliance).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let submitted = s.submitted(&dana, json!({}), false).await;
+    let id = approve(&alex, &submitted).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, id).await;
+    let values = s.examples(&dana, "correction").await;
+    let correction = |values: serde_json::Map<String, Value>| json!({"playbook": "correction", "step": "correction", "values": values, "corrects": id});
+
+    // Previewed per platform and checked like any draft: PHI blocks approval.
+    let mut phi = values.clone();
+    phi.insert(
+        "correct".into(),
+        json!("Patient John Smith, SSN 123-45-6789, was not exposed."),
+    );
+    let blocked = dana.post("/api/drafts", correction(phi)).await.ok();
+    assert!(blocked["variants"].as_array().unwrap().len() > 1);
+    assert!(
+        blocked["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b.to_string().contains("ssn")),
+        "{blocked}"
+    );
+    dana.post(
+        &format!("/api/drafts/{}/submit", id_of(&blocked)),
+        json!({}),
+    )
+    .await
+    .ok();
+    alex.post(
+        &format!("/api/drafts/{}/approve", id_of(&blocked)),
+        json!({"reviewed_hash": blocked["hash"]}),
+    )
+    .await
+    .refused(409, "blocked");
+
+    // The drafter cannot approve their own correction.
+    let own = alex
+        .post("/api/drafts", correction(values.clone()))
+        .await
+        .ok();
+    let own_id = id_of(&own);
+    alex.post(&format!("/api/drafts/{own_id}/submit"), json!({}))
+        .await
+        .ok();
+    alex.post(
+        &format!("/api/drafts/{own_id}/approve"),
+        json!({"reviewed_hash": own["hash"]}),
+    )
+    .await
+    .refused(409, "self_approval");
+    assert!(
+        alex.get(&format!("/api/messages/{id}")).await.ok()["retracted_at"].is_null(),
+        "nothing was corrected"
+    );
+
+    // Break-glass is the one-person path: re-authenticated, marked, and reviewed.
+    s.reauthenticate(&alex, "alex").await.ok();
+    let published = alex
+        .post(
+            &format!("/api/drafts/{own_id}/break-glass"),
+            json!({"reviewed_hash": own["hash"], "reason": "the wrong shelter is filling up now"}),
+        )
+        .await
+        .ok();
+    let message_id = published["message_id"].as_i64().unwrap();
+    let message = s.delivered(&alex, message_id).await;
+    assert_eq!(message["kind"], "correction");
+    assert_eq!(message["target_message_id"], id);
+    assert_eq!(message["break_glass"], true);
+    let carol = s.sign_in("carol").await;
+    let queue = carol.get("/api/reviews").await.ok();
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == message_id),
+        "{queue}"
+    );
 }
 
 /// A sandbox account that takes its time over each post (deliveries stay in flight).
