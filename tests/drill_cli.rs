@@ -4,7 +4,8 @@
 use crate::support::Workspace;
 
 #[test]
-fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
+fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere_with_a_notice_where_it_cannot_delete(
+) {
     let ws = Workspace::with_library();
     let out = ws
         .tocsin(&["drill", "boil-water", "--retract", "--as", "lead"])
@@ -18,7 +19,14 @@ fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
         "{out}"
     );
     assert_eq!(out.matches(" delivered /sandbox/").count(), 14, "{out}");
-    assert_eq!(out.matches(" deleted /sandbox/").count(), 14, "{out}");
+    // Email, SMS and Teams cannot delete: their stand-ins get the playbook's withdrawal
+    // notice instead, and are never said to be deleted.
+    assert_eq!(out.matches(" deleted /sandbox/").count(), 11, "{out}");
+    assert_eq!(out.matches(" notice sent /sandbox/").count(), 3, "{out}");
+    assert!(
+        out.contains("14 accounts: 3 get the withdrawal notice"),
+        "{out}"
+    );
     let sms_row = out
         .lines()
         .find(|l| l.starts_with("SMS ") && l.contains("sent"))
@@ -29,7 +37,7 @@ fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere() {
     );
     assert_eq!(
         out.lines().filter(|l| l.contains(" retracted ")).count(),
-        14,
+        11,
         "{out}"
     );
 

@@ -101,6 +101,19 @@ pub async fn add(app: &Tocsin, who: &Authed, form: AddConsent) -> AppResult<Cons
             "say where the signed form is filed",
         ));
     }
+    // A record is bound to what it covers: an empty scope would validate any override.
+    if form.scope_playbooks.is_empty() {
+        return Err(AppError::invalid(
+            "scope_playbooks",
+            "name the playbooks this consent covers (at least one)",
+        ));
+    }
+    if form.scope_channels.is_empty() {
+        return Err(AppError::invalid(
+            "scope_channels",
+            "name the channels (platforms) this consent covers (at least one)",
+        ));
+    }
     for p in &form.scope_playbooks {
         if app.0.library.get(p).is_none() {
             return Err(AppError::invalid(

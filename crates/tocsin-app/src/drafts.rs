@@ -14,7 +14,7 @@ use tocsin_domain::approval::{
     decide, Action, Actor, Blocker, ConsentCheck, DraftFacts, DraftState, Override, Transition,
 };
 use tocsin_domain::playbook::{Playbook, TextTarget};
-use tocsin_store::outbox::Placement;
+use tocsin_store::outbox::{Placement, RetractMode, Retraction};
 use tocsin_store::WorkflowDraft;
 use tocsin_store::{NewDraft, NewMessage, RenderedVariant};
 
@@ -70,6 +70,9 @@ pub struct DraftView {
     /// accounts changed): save the draft again before it can be approved.
     stale: bool,
     post_number: Option<u32>,
+    /// The message this draft corrects: approved, it is posted as a reply wherever that
+    /// message still stands.
+    corrects_message_id: Option<i64>,
 }
 
 fn summary_of(d: &WorkflowDraft) -> DraftSummary {
@@ -152,6 +155,7 @@ impl Assessed {
             playbook_status: self.status,
             stale: self.stale(),
             post_number: self.inputs.post_number,
+            corrects_message_id: self.draft.corrects_message_id,
         }
     }
 
@@ -271,6 +275,9 @@ pub struct CreateDraft {
     exercise: bool,
     #[serde(default)]
     session_id: Option<i64>,
+    /// The message this draft corrects (a correction is a draft like any other).
+    #[serde(default)]
+    corrects: Option<i64>,
 }
 
 fn invalid_values(preview: &Preview) -> AppError {
@@ -316,6 +323,33 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
     }
     let mut exercise = form.exercise;
     let mut post_number = None;
+    if let Some(target) = form.corrects {
+        let original = app
+            .0
+            .store
+            .messages()
+            .summary(target)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no message {target}")).field("corrects"))?;
+        if original.kind != tocsin_store::outbox::MessageKind::Post {
+            return Err(AppError::invalid(
+                "corrects",
+                format!(
+                    "message {target} is itself a {}: correct the original",
+                    original.kind.as_str()
+                ),
+            ));
+        }
+        if form.session_id.is_some() {
+            return Err(AppError::invalid(
+                "session_id",
+                "a correction is posted as a reply to the message it corrects, not into a live session",
+            ));
+        }
+        // A correction reaches the accounts the original reached: an exercise's
+        // correction is an exercise too.
+        exercise = original.exercise;
+    }
     if let Some(session_id) = form.session_id {
         let session = app
             .0
@@ -364,6 +398,9 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
             form.session_id,
         )
         .await?;
+    if let Some(target) = form.corrects {
+        tx.drafts().set_corrects(id, target).await?;
+    }
     tx.commit().await?;
     announce_draft(app, id).await;
     let (assessed, _) = assess(app, id).await?;
@@ -575,14 +612,9 @@ async fn check_consent(
     if record.expires_at.is_some_and(|at| at <= app.0.store.now()) {
         return Ok(ConsentCheck::Expired);
     }
-    if !record.scope_playbooks.is_empty() && !record.scope_playbooks.iter().any(|p| p == playbook) {
-        return Ok(ConsentCheck::OutOfScope);
-    }
-    if !record.scope_channels.is_empty()
-        && channels
-            .iter()
-            .any(|c| !record.scope_channels.iter().any(|s| s == c))
-    {
+    // Bound to its playbooks and channels: an empty scope covers nothing.
+    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+    if !record.covers(playbook, &channels) {
         return Ok(ConsentCheck::OutOfScope);
     }
     Ok(ConsentCheck::Valid)
@@ -684,11 +716,20 @@ async fn publish(
         .filter(|v| v.target != HEADLINE_TARGET)
         .collect();
     let mut extra: Vec<(&'static str, String)> = Vec::new();
+    // The consent record an override cited goes with the message: a scheduled or
+    // repeated send checks it again when it goes out.
+    let mut consent_ref = None;
     if let Some(o) = &override_ {
         if t.overridden {
             extra.push(("override", "yes".into()));
-            if let Some(r) = &o.consent_ref {
-                extra.push(("consent", r.trim().to_string()));
+            if let Some(r) = o
+                .consent_ref
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+            {
+                extra.push(("consent", r.to_string()));
+                consent_ref = Some(r.to_string());
             }
         }
     }
@@ -705,10 +746,50 @@ async fn publish(
         // The reason is free text: committed, not stored in clear in the chain.
         event = event.payload(reason.as_bytes());
     }
+    if d.corrects_message_id.is_some() && send_at.is_some() {
+        return Err(AppError::invalid(
+            "send_at",
+            "a correction goes out as soon as it is approved",
+        ));
+    }
+    let cannot_delete = match d.corrects_message_id {
+        Some(_) => crate::messages::accounts_that_cannot_delete(app).await?,
+        None => Default::default(),
+    };
     let mut tx = app.0.store.begin().await?;
     tx.drafts()
         .move_state(d.id, d.state, t.to, None, event)
         .await?;
+    if let Some(target) = d.corrects_message_id {
+        // Placed as a correction of the original: a reply wherever its post still stands.
+        let reason = format!("correction approved from draft {}", d.id);
+        let placed = tx
+            .outbox()
+            .retract_message(
+                who.user(),
+                target,
+                &Retraction {
+                    mode: RetractMode::Correct,
+                    draft_id: Some(d.id),
+                    title: headline,
+                    variants: &variants,
+                    cannot_delete: &cannot_delete,
+                    break_glass: t.break_glass,
+                    reason: &reason,
+                },
+            )
+            .await?;
+        tx.drafts()
+            .link_message(d.id, placed.retraction_message_id)
+            .await?;
+        tx.commit().await?;
+        app.0.dispatcher.wake();
+        announce_draft(app, id).await;
+        crate::messages::announce_message(app, target).await;
+        crate::messages::announce_message(app, placed.retraction_message_id).await;
+        let (assessed, _) = assess(app, id).await?;
+        return Ok(assessed.view());
+    }
     let message_id = tx
         .outbox()
         .place_message(
@@ -724,6 +805,7 @@ async fn publish(
                 session_id: d.session_id,
                 title: headline,
                 not_before: send_at,
+                consent_ref,
                 ..Placement::default()
             },
         )

@@ -1,14 +1,17 @@
-//! Messages and their deliveries: the live grid's data, retraction everywhere (delete or
-//! correct), retrying a failed delivery, and the compliance review of break-glass
-//! publishes.
+//! Messages and their deliveries: the live grid's data, retraction everywhere (a deletion,
+//! with the playbook's withdrawal notice where a platform cannot delete; a correction is a
+//! draft, see [`crate::drafts`]), retrying a failed delivery, and the compliance review
+//! of break-glass publishes.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
-use tocsin_store::outbox::RetractMode as StoreRetractMode;
-use tocsin_store::RenderedVariant;
+use std::collections::{BTreeMap, BTreeSet};
+use tocsin_domain::Platform;
+use tocsin_store::outbox::{MessageKind, RetractMode as StoreRetractMode, Retraction};
+use tocsin_store::{DeliveryRow, RenderedVariant};
 
+use crate::catalog::{playbook, status_of, text_platform};
 use crate::drafts::HEADLINE_TARGET;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::events::PanelEvent;
 use crate::people::Permission;
 use crate::views::{DeliveryView, MessageDetail, MessageView};
@@ -46,9 +49,17 @@ pub async fn detail_of(app: &Tocsin, id: i64) -> AppResult<MessageDetail> {
             .entry(crate::views::public_state(d.state.as_str()).to_string())
             .or_insert(0) += 1;
     }
+    let mut deliveries: Vec<DeliveryView> = rows.iter().map(DeliveryView::from).collect();
+    if m.kind == MessageKind::Delete {
+        // A deletion's row deletes the post, or sends the withdrawal notice where the
+        // platform cannot delete: the grid says which.
+        for d in &mut deliveries {
+            d.action = Some(if d.can_delete { "delete" } else { "notice" });
+        }
+    }
     Ok(MessageDetail {
         message,
-        deliveries: rows.iter().map(DeliveryView::from).collect(),
+        deliveries,
     })
 }
 
@@ -80,9 +91,10 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<MessageDe
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetractMode {
-    /// Delete where the platform can; correct where it cannot.
+    /// Delete where the platform can; send the playbook's withdrawal notice where it
+    /// cannot.
     Delete,
-    /// Post a correction as a reply everywhere.
+    /// Refused: a correction is a draft approved like any other.
     Correct,
 }
 
@@ -90,13 +102,122 @@ pub enum RetractMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetractInput {
-    /// How.
+    /// How: `delete` (a `correct` is refused: a correction is a draft, see
+    /// [`crate::drafts::create_draft`]).
     pub mode: RetractMode,
     /// Why (kept in the audit log as a commitment).
     pub reason: String,
-    /// The correction's text (needed for `correct`; used where a platform cannot delete).
+    /// Free correction text: refused, for the same reason.
     #[serde(default)]
     pub correction: Option<String>,
+}
+
+/// Whether a post can be deleted on the platform whose text the account gets (a sandbox
+/// account behaves as the platform it stands in for).
+pub fn can_delete(platform: Platform, stands_for: Option<Platform>) -> bool {
+    tocsin_connectors::descriptor(text_platform(platform, stands_for))
+        .is_none_or(|d| d.capabilities.delete)
+}
+
+/// The connected accounts whose platform cannot delete a post.
+pub(crate) async fn accounts_that_cannot_delete(app: &Tocsin) -> AppResult<BTreeSet<i64>> {
+    Ok(app
+        .0
+        .store
+        .accounts()
+        .list()
+        .await?
+        .iter()
+        .filter(|a| !can_delete(a.platform, a.stands_for))
+        .map(|a| a.id)
+        .collect())
+}
+
+/// The withdrawal notice for a deletion of message `id`: the playbook's `[retraction]`
+/// text over the original's values, for each platform among `rows` that cannot delete
+/// (its headline apart). Empty when every platform can delete.
+async fn withdrawal_notice(
+    app: &Tocsin,
+    id: i64,
+    rows: &[DeliveryRow],
+) -> AppResult<(Option<String>, Vec<RenderedVariant>)> {
+    let platforms: Vec<Platform> = rows
+        .iter()
+        .filter(|d| !can_delete(d.platform, d.stands_for))
+        .map(|d| text_platform(d.platform, d.stands_for))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if platforms.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let names = platforms
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let summary = app
+        .0
+        .store
+        .messages()
+        .summary(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no message {id}")))?;
+    let draft = app
+        .0
+        .store
+        .drafts()
+        .get(summary.draft_id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no draft {}", summary.draft_id)))?;
+    let p = playbook(app, &draft.playbook_id)?;
+    let refuse =
+        |why: String| AppError::new(ErrorKind::Conflict, "no_withdrawal_notice", why).field("mode");
+    if p.retraction.is_none() {
+        return Err(refuse(format!(
+            "posts on {names} cannot be deleted and playbook `{}` has no [retraction] notice to send them instead: add one (and approve the playbook), or post a correction",
+            p.id
+        )));
+    }
+    let status = status_of(app, p).await?;
+    if !status.is_usable() {
+        return Err(refuse(format!(
+            "posts on {names} cannot be deleted, and the withdrawal notice of playbook `{}` is not approved (the playbook is {}): approve it again (tocsin playbooks approve), or post a correction",
+            p.id,
+            status.label()
+        )));
+    }
+    let values = crate::drafts::DraftInputs::parse(&draft.variables_json).values;
+    let composed = app
+        .0
+        .composer
+        .compose_retraction(p, &values, &platforms)
+        .map_err(|e| {
+            refuse(format!(
+                "the withdrawal notice of playbook `{}` cannot be rendered over the message's values: {e}",
+                p.id
+            ))
+        })?
+        .ok_or_else(|| refuse(format!("playbook `{}` has no [retraction] notice", p.id)))?;
+    let over: Vec<String> = composed
+        .variants
+        .iter()
+        .filter_map(|v| v.measurement.as_ref().map(|m| (v.target, m.problems())))
+        .filter(|(_, problems)| !problems.is_empty())
+        .map(|(target, problems)| format!("{target}: {}", problems.join("; ")))
+        .collect();
+    if !over.is_empty() {
+        return Err(refuse(format!(
+            "the withdrawal notice of playbook `{}` does not fit: {}",
+            p.id,
+            over.join(", ")
+        )));
+    }
+    let variants = crate::views::rendered_variants(&composed)
+        .into_iter()
+        .filter(|v| v.target != HEADLINE_TARGET)
+        .collect();
+    Ok((Some(composed.headline), variants))
 }
 
 /// Retracts a message everywhere (approver).
@@ -113,52 +234,38 @@ pub async fn retract_message(
             "say why the message is retracted (at least 5 characters)",
         ));
     }
-    let correction = input
-        .correction
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
-    if input.mode == RetractMode::Correct && correction.is_none() {
-        return Err(AppError::invalid(
-            "correction",
-            "a correction needs the text to post",
-        ));
+    if input.mode == RetractMode::Correct || input.correction.is_some() {
+        // No side door round two people: a correction is a draft like any other.
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            "correction_is_a_draft",
+            format!(
+                "a correction is a draft like any other: create it with POST /api/drafts {{\"playbook\": \"correction\", \"step\": \"correction\", \"corrects\": {id}, \"values\": {{...}}}}, submit it, and a second person approves it"
+            ),
+        )
+        .field("mode"));
     }
-    let mut variants = Vec::new();
-    if let Some(text) = correction {
-        if text.len() > 5000 {
-            return Err(AppError::invalid(
-                "correction",
-                "a correction is at most 5,000 bytes",
-            ));
-        }
-        let hits = app.0.composer.guard().check(text, &[]);
-        if let Some(hit) = hits.first() {
-            return Err(AppError::invalid(
-                "correction",
-                format!(
-                    "the correction may contain PHI ({}): remove it",
-                    hit.family.as_str()
-                ),
-            ));
-        }
-        for v in app.0.store.messages().variants(id).await? {
-            if v.target != HEADLINE_TARGET {
-                variants.push(RenderedVariant {
-                    target: v.target,
-                    body: text.to_string(),
-                });
-            }
-        }
-    }
-    let mode = match input.mode {
-        RetractMode::Delete => StoreRetractMode::Delete,
-        RetractMode::Correct => StoreRetractMode::Correct,
-    };
+    let rows = app.0.store.messages().delivery_rows(id).await?;
+    let (title, variants) = withdrawal_notice(app, id, &rows).await?;
+    let mode = StoreRetractMode::Delete;
+    let cannot_delete = accounts_that_cannot_delete(app).await?;
+    let reason = input.reason.trim();
     let mut tx = app.0.store.begin().await?;
     let summary = tx
         .outbox()
-        .retract_message(who.user(), id, mode, &variants, input.reason.trim())
+        .retract_message(
+            who.user(),
+            id,
+            &Retraction {
+                mode,
+                draft_id: None,
+                title,
+                variants: &variants,
+                cannot_delete: &cannot_delete,
+                break_glass: false,
+                reason,
+            },
+        )
         .await?;
     tx.commit().await?;
     app.0.dispatcher.wake();
@@ -180,7 +287,7 @@ pub async fn retry(
         .retry_delivery(who.user(), id, account_id)
         .await?;
     tx.commit().await?;
-    app.0.dispatcher.wake();
+    app.0.dispatcher.queued(id, account_id);
     detail_of(app, id).await
 }
 

@@ -1,6 +1,8 @@
-//! Recurring updates: repeat an approved message every N minutes (e.g. "every 2 hours
-//! until the all-clear"), list the repeats, cancel one. The dispatcher fires them; a
-//! run is a compare-and-set on its time, so two nodes never fire the same run.
+//! Recurring updates: repeat an approved message every N minutes until a time (e.g.
+//! "every 2 hours until Friday 6 PM"; a repeat without an end is refused), list the
+//! repeats, cancel one. The dispatcher fires them; a run is a compare-and-set on its time,
+//! so two nodes never fire the same run, and each firing checks again the consent, the
+//! playbook's pre-approval and the creator's standing, stopping the repeat if one fails.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,9 @@ pub struct ScheduleView {
     fired: i64,
     state: String,
     created_by: String,
+    /// Why it stopped, when a check failed as it fired (consent, the playbook's
+    /// pre-approval, its creator).
+    stop_reason: Option<String>,
 }
 
 impl From<RecurringSchedule> for ScheduleView {
@@ -35,6 +40,7 @@ impl From<RecurringSchedule> for ScheduleView {
             fired: s.fired,
             state: s.state.as_str().to_string(),
             created_by: s.created_by,
+            stop_reason: s.stop_reason,
         }
     }
 }
@@ -102,11 +108,17 @@ pub async fn add(
             "the first repeat is in the past",
         ));
     }
+    // A repeat always ends: one left to run "until cancelled" outlives the emergency.
     let until = match form.until.as_deref().filter(|t| !t.trim().is_empty()) {
-        Some(t) => Some(parse_instant("until", t)?),
-        None => None,
+        Some(t) => parse_instant("until", t)?,
+        None => {
+            return Err(AppError::invalid(
+                "until",
+                "say when the repeats end (a time with its offset, e.g. 2026-07-15T18:00:00-05:00): a repeat without an end is refused",
+            ))
+        }
     };
-    if until.is_some_and(|u| u <= first_at) {
+    if until <= first_at {
         return Err(AppError::invalid(
             "until",
             "`until` is before the first repeat",

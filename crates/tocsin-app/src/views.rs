@@ -283,6 +283,13 @@ pub struct DeliveryView {
     pub error: Option<String>,
     /// Next attempt.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Whether the platform can delete the post (otherwise a retraction sends the
+    /// playbook's withdrawal notice to this account instead).
+    pub can_delete: bool,
+    /// On a retraction's row: `delete` (the post is deleted) or `notice` (the platform
+    /// cannot delete: the withdrawal notice is sent instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
 }
 
 impl From<&DeliveryRow> for DeliveryView {
@@ -301,6 +308,8 @@ impl From<&DeliveryRow> for DeliveryView {
             url: shown_link(d.remote_url.as_deref()),
             error: d.last_error.clone(),
             next_attempt_at: d.next_attempt_at,
+            can_delete: crate::messages::can_delete(d.platform, d.stands_for),
+            action: None,
         }
     }
 }

@@ -128,6 +128,12 @@ impl Connector for SandboxConnector {
         true
     }
 
+    /// As the platform it stands in for: a drill's retraction sends the withdrawal notice
+    /// where that platform could not delete (email, SMS, Teams).
+    fn can_delete(&self) -> bool {
+        crate::descriptor(self.stands_for).is_none_or(|d| d.capabilities.delete)
+    }
+
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
         // Half the latency on the way in, half on the way back: a post can be made and
         // its answer still be lost when the sender dies in between.

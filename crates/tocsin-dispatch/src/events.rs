@@ -7,7 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeliveryEventKind {
-    /// Waiting in the outbox.
+    /// Waiting in the outbox again: a failed delivery queued for another try
+    /// ([`crate::Dispatcher::queued`]).
     Queued,
     /// A worker is sending it.
     Sending {
@@ -41,7 +42,8 @@ pub enum DeliveryEventKind {
         /// Why.
         error: String,
     },
-    /// Removed from the platform by a retraction.
+    /// Removed from the platform by a retraction: published for the original's row when
+    /// the deletion is recorded as done.
     Retracted,
     /// Not sent: the message was retracted first.
     Cancelled,

@@ -32,6 +32,9 @@ pub(crate) struct Attempted {
     pub outcome: Outcome,
     /// The account's platform (for the counters).
     pub platform: &'static str,
+    /// For a deletion on a platform that deletes: the message whose post it removes
+    /// (that delivery becomes `retracted` once this one is recorded as done).
+    pub retracts: Option<i64>,
 }
 
 impl Attempted {
@@ -168,6 +171,15 @@ async fn commit(shared: &Shared, batch: &mut Vec<Attempted>) {
                     account_id: a.account_id,
                     kind,
                 });
+                // A deletion done: the original's row on this account is now retracted
+                // (the store marked it in the same commit).
+                if let (Some(original), Outcome::Delivered(_)) = (a.retracts, &a.outcome) {
+                    let _ = shared.events.send(DeliveryEvent {
+                        message_id: original,
+                        account_id: a.account_id,
+                        kind: DeliveryEventKind::Retracted,
+                    });
+                }
             }
             Recorded::Stale => tracing::warn!(
                 message = a.message_id,

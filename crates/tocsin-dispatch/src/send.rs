@@ -97,7 +97,7 @@ pub(crate) async fn action(
             };
             post.text = text.ok_or_else(|| {
                 Outcome::failed(format!(
-                    "{platform} cannot delete posts and no correction text was approved for it"
+                    "{platform} cannot delete posts and no withdrawal notice or correction was approved for it"
                 ))
             })?;
             post.reply_to = Some(remote(&target));

@@ -53,6 +53,10 @@ pub struct DispatchConfig {
     pub breaker: BreakerConfig,
     /// Longest rate-limit pause waited out in the task rather than rescheduled.
     pub max_inline_pause: Duration,
+    /// The roles whose holders may approve: a recurring repeat whose creator no longer
+    /// holds one stops when it fires (the application's role table decides; see
+    /// `tocsin_app::people::Role`).
+    pub approving_roles: Vec<String>,
 }
 
 impl Default for DispatchConfig {
@@ -68,6 +72,7 @@ impl Default for DispatchConfig {
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
             max_inline_pause: Duration::from_secs(2),
+            approving_roles: vec!["approver".into()],
         }
     }
 }
@@ -164,6 +169,17 @@ impl Dispatcher {
     /// Wakes the claim loop (call after committing new outbox rows).
     pub fn wake(&self) {
         self.shared.wake.notify_one();
+    }
+
+    /// Tells panels that `message_id`'s row for `account_id` waits in the outbox again
+    /// (a failed delivery queued for another try), and wakes the claim loop.
+    pub fn queued(&self, message_id: i64, account_id: i64) {
+        let _ = self.shared.events.send(DeliveryEvent {
+            message_id,
+            account_id,
+            kind: DeliveryEventKind::Queued,
+        });
+        self.wake();
     }
 
     /// This node's name (from [`DispatchConfig::node_id`]).
@@ -285,10 +301,17 @@ impl Dispatcher {
         }
     }
 
-    /// Fires due recurring schedules; returns how many messages were created.
+    /// Fires due recurring schedules (each checked again first, see
+    /// `tocsin_store::schedules` `fire_due`); returns how many messages were created.
     pub async fn fire_schedules(&self) -> Result<usize, tocsin_store::StoreError> {
         let mut tx = self.shared.store.begin().await?;
-        let created = tx.schedules().fire_due(&self.shared.config.node_id).await?;
+        let created = tx
+            .schedules()
+            .fire_due(
+                &self.shared.config.node_id,
+                &self.shared.config.approving_roles,
+            )
+            .await?;
         tx.commit().await?;
         if !created.is_empty() {
             self.wake();
@@ -377,6 +400,15 @@ impl Dispatcher {
                     let platform = route
                         .as_ref()
                         .map_or("unknown", |r| r.connector.platform().as_str());
+                    // A deletion where the platform deletes retracts the original's post.
+                    let retracts = match (&message, &route) {
+                        (Some(m), Some(r))
+                            if m.kind == MessageKind::Delete && r.connector.can_delete() =>
+                        {
+                            m.target_message_id
+                        }
+                        _ => None,
+                    };
                     let outcome = match (message, route) {
                         (Some(m), Some(route)) => {
                             deliver(&shared, &delivery, &m, &route, claimed_at).await
@@ -401,6 +433,7 @@ impl Dispatcher {
                         attempt: delivery.attempt,
                         outcome,
                         platform,
+                        retracts,
                     };
                     let (m, a, t) = (
                         attempted.message_id,
@@ -468,6 +501,11 @@ async fn deliver(
     let connector = route.connector.as_ref();
     if m.retracted && m.kind == MessageKind::Post {
         return Outcome::Cancelled;
+    }
+    // A scheduled or repeated send goes out long after its approval: the consent record
+    // the approval cited must still cover it when it goes.
+    if let (Some(problem), MessageKind::Post) = (&m.consent_problem, m.kind) {
+        return Outcome::failed(format!("not sent: {problem}"));
     }
     let action = match send::action(&shared.store, d, m, connector).await {
         Ok(action) => action,

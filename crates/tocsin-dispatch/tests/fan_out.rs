@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 use tocsin_store::outbox::{
-    DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, RetractMode,
+    DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, Retraction,
 };
 use tocsin_store::DeliveryState;
 
@@ -19,6 +19,9 @@ on_both_backends!(
     a_scheduled_message_waits_for_its_time,
     every_attempt_and_result_is_in_the_audit_chain,
     a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved_text,
+    a_recurring_update_stops_when_its_creator_is_disabled_its_playbook_changes_or_its_consent_goes,
+    a_scheduled_send_whose_consent_was_withdrawn_is_not_sent,
+    a_deletion_done_announces_the_original_s_row_retracted_and_a_requeued_row_queued,
     an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed,
 );
 
@@ -186,18 +189,12 @@ async fn retracting_deletes_everywhere_and_cancels_what_was_not_sent(backend: Ba
     let mut tx = d.store().begin().await.unwrap();
     let summary = tx
         .outbox()
-        .retract_message("approver", m, RetractMode::Delete, &[], "address was wrong")
+        .retract_message("approver", m, &Retraction::delete("address was wrong"))
         .await
         .unwrap();
     let summary2 = tx
         .outbox()
-        .retract_message(
-            "approver",
-            m2,
-            RetractMode::Delete,
-            &[],
-            "address was wrong",
-        )
+        .retract_message("approver", m2, &Retraction::delete("address was wrong"))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -230,7 +227,7 @@ async fn retracting_deletes_everywhere_and_cancels_what_was_not_sent(backend: Ba
     let mut tx = d.store().begin().await.unwrap();
     let again = tx
         .outbox()
-        .retract_message("approver", m, RetractMode::Delete, &[], "twice")
+        .retract_message("approver", m, &Retraction::delete("twice"))
         .await;
     assert!(again.is_err(), "a message is retracted once");
 }
@@ -361,11 +358,18 @@ async fn a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved
         )
         .await;
     d.settle(&node_a, m, Duration::from_secs(20)).await;
+    d.with_approver_and_preapproval().await;
 
     let mut tx = d.store().begin().await.unwrap();
     let first = d.store().now() - chrono::Duration::seconds(1);
     tx.schedules()
-        .add_recurring("approver", m, first, chrono::Duration::hours(2), None)
+        .add_recurring(
+            "approver",
+            m,
+            first,
+            chrono::Duration::hours(2),
+            first + chrono::Duration::hours(12),
+        )
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -400,4 +404,243 @@ async fn a_recurring_update_fires_once_across_two_nodes_and_repeats_the_approved
         .map(|p| p.post.idempotency_key.clone())
         .collect();
     assert_eq!(keys.len(), 6, "a repeat is a new message, not a re-send");
+}
+
+/// The schedules of message `m`: (state, stop reason).
+async fn schedule_states(d: &Deployment, m: i64) -> Vec<(String, Option<String>)> {
+    d.store()
+        .schedules()
+        .recurring(Some(m))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.state.as_str().to_string(), s.stop_reason))
+        .collect()
+}
+
+async fn a_recurring_update_stops_when_its_creator_is_disabled_its_playbook_changes_or_its_consent_goes(
+    backend: Backend,
+) {
+    let d = Deployment::new(backend, 1).await;
+    let node = d.dispatcher("node-a");
+    d.with_approver_and_preapproval().await;
+    d.store()
+        .consents()
+        .add(
+            "casey",
+            &tocsin_store::NewConsent {
+                reference: "C-1".into(),
+                subject: "A patient".into(),
+                scope_playbooks: vec!["boil-water".into()],
+                scope_channels: [
+                    "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email",
+                ]
+                .map(String::from)
+                .to_vec(),
+                expires_at: None,
+                form_location: "binder 7".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let with_consent = Placement {
+        consent_ref: Some("C-1".into()),
+        ..Placement::default()
+    };
+    let fire = |m: i64| {
+        let node = node.clone();
+        let store = d.store().clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            let first = store.now() - chrono::Duration::seconds(1);
+            tx.schedules()
+                .add_recurring(
+                    "approver",
+                    m,
+                    first,
+                    chrono::Duration::hours(1),
+                    first + chrono::Duration::hours(6),
+                )
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            node.fire_schedules().await.unwrap()
+        }
+    };
+    // Every check passes: it fires.
+    let ok = d
+        .approve("Still in effect.", &d.accounts, with_consent.clone())
+        .await;
+    assert_eq!(fire(ok).await, 1);
+    assert_eq!(schedule_states(&d, ok).await[0].0, "scheduled");
+
+    // The consent its approval cited is withdrawn: it stops, saying why.
+    let m = d
+        .approve("Update 2.", &d.accounts, with_consent.clone())
+        .await;
+    d.store()
+        .consents()
+        .revoke("casey", "C-1", "withdrawn by phone")
+        .await
+        .unwrap();
+    assert_eq!(fire(m).await, 0);
+    assert_eq!(
+        schedule_states(&d, m).await,
+        [(
+            "stopped".to_string(),
+            Some("consent record C-1 was withdrawn".to_string())
+        )]
+    );
+
+    // The playbook was approved again with other content: it stops.
+    let m = d
+        .approve("Update 3.", &d.accounts, Placement::default())
+        .await;
+    d.store()
+        .playbooks()
+        .record_approval(&tocsin_domain::preapproval::PlaybookApproval {
+            playbook_id: "boil-water".into(),
+            content_hash: "sha256:test-v2".into(),
+            approved_by: "dr-lee".into(),
+            approved_at: d.store().now(),
+            note: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(fire(m).await, 0);
+    let (state, reason) = schedule_states(&d, m).await.remove(0);
+    assert_eq!(state, "stopped");
+    assert!(reason.unwrap().contains("approved again"));
+    d.store()
+        .playbooks()
+        .record_approval(&tocsin_domain::preapproval::PlaybookApproval {
+            playbook_id: "boil-water".into(),
+            content_hash: "sha256:test".into(),
+            approved_by: "dr-lee".into(),
+            approved_at: d.store().now(),
+            note: None,
+        })
+        .await
+        .unwrap();
+
+    // Its creator is disabled: it stops; and the repeat that was firing stops too.
+    let m = d
+        .approve("Update 4.", &d.accounts, Placement::default())
+        .await;
+    let mut tx = d.store().begin().await.unwrap();
+    tx.people().disable("admin", "approver").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(fire(m).await, 0);
+    assert_eq!(
+        schedule_states(&d, m).await,
+        [(
+            "stopped".to_string(),
+            Some("its creator approver is disabled".to_string())
+        )]
+    );
+
+    let stops = d
+        .store()
+        .audit()
+        .read(&tocsin_store::AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.event.action == "schedule.stop")
+        .count();
+    assert_eq!(stops, 3, "each stop is audited");
+}
+
+async fn a_scheduled_send_whose_consent_was_withdrawn_is_not_sent(backend: Backend) {
+    let d = Deployment::new(backend, 2).await;
+    let dispatcher = d.dispatcher("node-a");
+    d.store()
+        .consents()
+        .add(
+            "casey",
+            &tocsin_store::NewConsent {
+                reference: "C-9".into(),
+                subject: "A patient".into(),
+                scope_playbooks: vec!["boil-water".into()],
+                scope_channels: [
+                    "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email",
+                ]
+                .map(String::from)
+                .to_vec(),
+                expires_at: None,
+                form_location: "binder 7".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let m = d
+        .approve(
+            "A patient story, with consent.",
+            &d.accounts,
+            Placement {
+                // Scheduled; by the time it is due, the consent is withdrawn.
+                not_before: Some(d.store().now()),
+                consent_ref: Some("C-9".into()),
+                ..Placement::default()
+            },
+        )
+        .await;
+    d.store()
+        .consents()
+        .revoke("casey", "C-9", "withdrawn before the send")
+        .await
+        .unwrap();
+    d.settle(&dispatcher, m, Duration::from_secs(20)).await;
+    assert!(d.sandbox.posts().is_empty(), "nothing went out");
+    let rows = d.store().messages().delivery_rows(m).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.state == DeliveryState::Failed
+            && r.last_error.as_deref() == Some("not sent: consent record C-9 was withdrawn")),
+        "{rows:?}"
+    );
+}
+
+async fn a_deletion_done_announces_the_original_s_row_retracted_and_a_requeued_row_queued(
+    backend: Backend,
+) {
+    use tocsin_dispatch::{DeliveryEvent, DeliveryEventKind};
+    let d = Deployment::new(backend, 2).await;
+    let dispatcher = d.dispatcher("node-a");
+    let m = d
+        .approve("Wrong area.", &d.accounts, Placement::default())
+        .await;
+    d.settle(&dispatcher, m, Duration::from_secs(20)).await;
+    let mut events = dispatcher.subscribe();
+    let mut tx = d.store().begin().await.unwrap();
+    let deletion = tx
+        .outbox()
+        .retract_message("approver", m, &Retraction::delete("wrong area"))
+        .await
+        .unwrap()
+        .retraction_message_id;
+    tx.commit().await.unwrap();
+    d.settle(&dispatcher, deletion, Duration::from_secs(20))
+        .await;
+    let mut retracted = std::collections::BTreeSet::new();
+    while let Ok(e) = events.try_recv() {
+        if e.kind == DeliveryEventKind::Retracted {
+            assert_eq!(e.message_id, m, "the original's row is the one retracted");
+            retracted.insert(e.account_id);
+        }
+    }
+    assert_eq!(
+        retracted,
+        d.accounts.iter().copied().collect(),
+        "each deletion done announces the original's row retracted"
+    );
+
+    dispatcher.queued(m, d.accounts[0]);
+    assert_eq!(
+        events.try_recv().unwrap(),
+        DeliveryEvent {
+            message_id: m,
+            account_id: d.accounts[0],
+            kind: DeliveryEventKind::Queued,
+        }
+    );
 }

@@ -20,7 +20,151 @@ on_both_backends!(
     a_slow_platform_never_delays_the_others,
     repeated_outages_open_the_breaker_and_it_recovers,
     rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll,
+    after_a_mid_session_deletion_later_posts_reply_to_the_last_post_that_still_stands,
 );
+
+/// A connector whose deletions reach the platform but whose answer is held until the
+/// test releases it: the deletion is done on the platform and not yet recorded.
+#[derive(Debug)]
+struct HeldDeletes {
+    inner: std::sync::Arc<dyn tocsin_connector::Connector>,
+    deleted: std::sync::Arc<tokio::sync::Notify>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl tocsin_connector::Connector for HeldDeletes {
+    fn platform(&self) -> Platform {
+        self.inner.platform()
+    }
+    fn idempotent(&self) -> bool {
+        self.inner.idempotent()
+    }
+    async fn post(
+        &self,
+        post: &tocsin_connector::OutgoingPost,
+    ) -> Result<tocsin_connector::PostOutcome, tocsin_connector::ConnectorError> {
+        self.inner.post(post).await
+    }
+    async fn delete(
+        &self,
+        remote: &tocsin_connector::RemotePost,
+    ) -> Result<(), tocsin_connector::ConnectorError> {
+        let done = self.inner.delete(remote).await;
+        self.deleted.notify_one();
+        self.release.notified().await;
+        done
+    }
+    async fn lookup(
+        &self,
+        post: &tocsin_connector::OutgoingPost,
+    ) -> Result<Option<tocsin_connector::RemotePost>, tocsin_connector::ConnectorError> {
+        self.inner.lookup(post).await
+    }
+    async fn healthcheck(&self) -> Result<(), tocsin_connector::ConnectorError> {
+        self.inner.healthcheck().await
+    }
+}
+
+async fn after_a_mid_session_deletion_later_posts_reply_to_the_last_post_that_still_stands(
+    backend: Backend,
+) {
+    let masto = mastodon::start().await.unwrap();
+    let mut d = Deployment::new(backend, 0).await;
+    let account = d
+        .add_connected(
+            Platform::Mastodon,
+            "@health@fake",
+            serde_json::json!({"base_url": masto.base_url}),
+            mastodon::TOKEN,
+        )
+        .await;
+    let direct = d.routes.get(account).unwrap().connector;
+    let deleted = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    d.route(
+        account,
+        std::sync::Arc::new(HeldDeletes {
+            inner: direct,
+            deleted: deleted.clone(),
+            release: release.clone(),
+        }),
+        "mastodon",
+    );
+    let mut tx = d.store().begin().await.unwrap();
+    let session = tx
+        .live_sessions()
+        .create("drafter", "live-procedure", "Knee", "MercyKneeLive", false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let in_session = || Placement {
+        session_id: Some(session),
+        ..Placement::default()
+    };
+    let dispatcher = d.dispatcher("node-a");
+    let first = d
+        .approve("1/ incision made", &d.accounts, in_session())
+        .await;
+    d.settle(&dispatcher, first, Duration::from_secs(20)).await;
+    let second = d
+        .approve("2/ wrong room named", &d.accounts, in_session())
+        .await;
+    d.settle(&dispatcher, second, Duration::from_secs(20)).await;
+    assert_eq!(masto.live_statuses().len(), 2);
+
+    // The second post is retracted; its deletion reaches Mastodon, and while its result
+    // is not yet recorded, the third post goes out.
+    let mut tx = d.store().begin().await.unwrap();
+    let deletion = tx
+        .outbox()
+        .retract_message(
+            "approver",
+            second,
+            &tocsin_store::outbox::Retraction::delete("wrong room"),
+        )
+        .await
+        .unwrap()
+        .retraction_message_id;
+    tx.commit().await.unwrap();
+    let running = {
+        let dispatcher = dispatcher.clone();
+        tokio::spawn(async move { dispatcher.dispatch_batch().await })
+    };
+    deleted.notified().await;
+    assert_eq!(masto.live_statuses().len(), 1, "the second post is gone");
+    let third = d.approve("3/ closing now", &d.accounts, in_session()).await;
+    // Not `settle`: it drains every task, and the deletion's is held.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        dispatcher.dispatch_batch().await.unwrap();
+        if d.states(third).await.iter().all(|s| s.is_settled()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the third post never settled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    release.notify_one();
+    running.await.unwrap().unwrap();
+    d.settle(&dispatcher, deletion, Duration::from_secs(20))
+        .await;
+
+    assert_eq!(
+        d.states(third).await,
+        [DeliveryState::Sent],
+        "Mastodon refuses a reply to a deleted status (404): the third post threads to the first"
+    );
+    let statuses = masto.statuses();
+    let parent = statuses
+        .iter()
+        .find(|s| s.text.starts_with("3/"))
+        .and_then(|s| s.in_reply_to_id.clone());
+    let first_id = statuses
+        .iter()
+        .find(|s| s.text.starts_with("1/"))
+        .map(|s| s.id.clone());
+    assert_eq!(parent, first_id);
+}
 
 async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_not_delayed(
     backend: Backend,

@@ -137,6 +137,35 @@ impl Deployment {
         Dispatcher::new(self.store().clone(), self.routes.clone(), fast_config(node))
     }
 
+    /// What a repeat checks when it fires, in place: the approver `approver` (who
+    /// approves [`Deployment::approve`]'s messages and sets up repeats) and the
+    /// pre-approval of the content those messages are drafted under.
+    pub async fn with_approver_and_preapproval(&self) {
+        self.store()
+            .people()
+            .add(
+                "admin",
+                &tocsin_store::NewUser {
+                    name: "approver".into(),
+                    role: "approver".into(),
+                    password_hash: "$argon2id$not-used".into(),
+                },
+            )
+            .await
+            .unwrap();
+        self.store()
+            .playbooks()
+            .record_approval(&tocsin_domain::preapproval::PlaybookApproval {
+                playbook_id: "boil-water".into(),
+                content_hash: "sha256:test".into(),
+                approved_by: "dr-lee".into(),
+                approved_at: self.store().now(),
+                note: None,
+            })
+            .await
+            .unwrap();
+    }
+
     /// Approves a message with `text` for every platform to `accounts`.
     pub async fn approve(&self, text: &str, accounts: &[i64], placement: Placement) -> i64 {
         let variants: Vec<RenderedVariant> = [

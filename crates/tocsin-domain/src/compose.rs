@@ -240,6 +240,28 @@ impl Composer {
         self.compose_filled(playbook, step, &filled, platforms, options)
     }
 
+    /// Composes the playbook's withdrawal notice (`[retraction]`) over the values of the
+    /// message being retracted, for `platforms`; `None` when the playbook has none.
+    pub fn compose_retraction(
+        &self,
+        playbook: &Playbook,
+        raw: &BTreeMap<String, String>,
+        platforms: &[Platform],
+    ) -> Result<Option<ComposedStep>, ComposeError> {
+        let Some(notice) = &playbook.retraction else {
+            return Ok(None);
+        };
+        let filled = fill_values(playbook, raw)?;
+        self.compose_filled(
+            playbook,
+            notice,
+            &filled,
+            platforms,
+            ComposeOptions::default(),
+        )
+        .map(Some)
+    }
+
     /// Composes a step from values already checked by [`fill_values`].
     pub fn compose_filled(
         &self,

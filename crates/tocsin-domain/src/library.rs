@@ -127,13 +127,11 @@ impl Library {
         let mut problems = Vec::new();
         let mut templates = Vec::new();
         let html: BTreeSet<&str> = playbook
-            .steps
-            .iter()
+            .compiled_steps()
             .filter_map(|s| s.email_html_template())
             .collect();
         let plain: BTreeSet<&str> = playbook
-            .steps
-            .iter()
+            .compiled_steps()
             .flat_map(|s| {
                 std::iter::once(s.template.as_str()).chain(
                     s.variants
@@ -183,7 +181,7 @@ impl Library {
             }
             templates.push((name, bytes));
         }
-        for step in &playbook.steps {
+        for step in playbook.compiled_steps() {
             let name = headline_name(&playbook.id, &step.id);
             if let Err(p) = self.templates.add(&name, &step.headline, Escaping::Plain) {
                 problems.push(Diagnostic::error_at(

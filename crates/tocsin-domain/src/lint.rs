@@ -82,7 +82,7 @@ pub fn lint_playbook(
             ));
         }
     }
-    for step in &playbook.steps {
+    for step in playbook.compiled_steps() {
         for used in names_read(&step.headline)
             .into_iter()
             .filter(|u| !known(&u.name))
@@ -111,7 +111,7 @@ pub fn lint_playbook(
         }
     };
     let platforms: Vec<Platform> = Platform::ALL.to_vec();
-    for step in &playbook.steps {
+    for step in playbook.compiled_steps() {
         let options = ComposeOptions {
             post_number: playbook
                 .session

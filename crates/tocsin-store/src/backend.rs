@@ -101,6 +101,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_append_only",
         include_str!("../migrations/sqlite/0013_audit_append_only.sql"),
     ),
+    (
+        14,
+        "workflow_guards",
+        include_str!("../migrations/sqlite/0014_workflow_guards.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -163,13 +168,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_append_only",
         include_str!("../migrations/postgres/0013_audit_append_only.sql"),
     ),
+    (
+        14,
+        "workflow_guards",
+        include_str!("../migrations/postgres/0014_workflow_guards.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
@@ -628,7 +638,8 @@ mod tests {
                 "until_at",
                 "fired",
                 "created_by",
-                "state"
+                "state",
+                "stop_reason"
             ]
         );
         let refused = sqlx::query(
@@ -697,6 +708,7 @@ mod tests {
                 "message_id",
                 "run_at",
                 "state",
+                "stop_reason",
                 "until_at"
             ]
         );

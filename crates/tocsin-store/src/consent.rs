@@ -23,9 +23,9 @@ pub struct NewConsent {
     pub reference: String,
     /// Who consented (PHI: the chain holds only a commitment, `Debug` hides it).
     pub subject: String,
-    /// The playbooks it covers; empty means any.
+    /// The playbooks it covers (at least one).
     pub scope_playbooks: Vec<String>,
-    /// The channels (platform names) it covers; empty means any.
+    /// The channels (platform names) it covers (at least one).
     pub scope_channels: Vec<String>,
     /// When it lapses, if it does.
     pub expires_at: Option<DateTime<Utc>>,
@@ -51,9 +51,9 @@ pub struct ConsentRecord {
     pub reference: String,
     /// Who consented (PHI: `Debug` hides it).
     pub subject: String,
-    /// The playbooks it covers; empty means any.
+    /// The playbooks it covers (at least one).
     pub scope_playbooks: Vec<String>,
-    /// The channels (platform names) it covers; empty means any.
+    /// The channels (platform names) it covers (at least one).
     pub scope_channels: Vec<String>,
     /// When it lapses, if it does.
     pub expires_at: Option<DateTime<Utc>>,
@@ -98,17 +98,37 @@ impl ConsentRecord {
         }
     }
 
-    /// Whether its scope covers `playbook_id` and every one of `channels` (an empty scope
-    /// list covers anything). Says nothing about revocation or expiry: see
+    /// Whether its scope covers `playbook_id` and every one of `channels`. A record is
+    /// bound to its playbooks and channels: an empty list (which older releases stored to
+    /// mean "any") covers nothing. Says nothing about revocation or expiry: see
     /// [`ConsentRecord::state_at`].
     pub fn covers(&self, playbook_id: &str, channels: &[&str]) -> bool {
-        let playbook_ok = self.scope_playbooks.is_empty()
-            || self.scope_playbooks.iter().any(|p| p == playbook_id);
-        let channels_ok = self.scope_channels.is_empty()
-            || channels
+        let playbook_ok = self.scope_playbooks.iter().any(|p| p == playbook_id);
+        let channels_ok = !self.scope_channels.is_empty()
+            && channels
                 .iter()
                 .all(|c| self.scope_channels.iter().any(|s| s == c));
         playbook_ok && channels_ok
+    }
+
+    /// Why this record does not cover a message of `playbook_id` to `channels` at `now`
+    /// (withdrawn, expired, or out of its scope), or `None` when it does.
+    pub fn problem(
+        &self,
+        playbook_id: &str,
+        channels: &[&str],
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        match self.state_at(now) {
+            "revoked" => Some(format!("consent record {} was withdrawn", self.reference)),
+            "expired" => Some(format!("consent record {} has expired", self.reference)),
+            _ if !self.covers(playbook_id, channels) => Some(format!(
+                "consent record {} does not cover playbook {playbook_id} on {}",
+                self.reference,
+                channels.join(", ")
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -203,6 +223,12 @@ impl ConsentsTx<'_, '_> {
     /// `consent.add` with subject `consent` = the reference and a commitment to who
     /// consented and where the form is (never the text itself).
     pub async fn add(&mut self, actor: &str, record: &NewConsent) -> Result<(), StoreError> {
+        if record.scope_playbooks.is_empty() || record.scope_channels.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "consent record {} needs a scope: the playbooks and the channels it covers",
+                record.reference
+            )));
+        }
         let now = format_time(&self.tx.now());
         let (playbooks, channels) = (
             json_list(&record.scope_playbooks)?,

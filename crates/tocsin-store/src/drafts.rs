@@ -97,6 +97,9 @@ pub struct WorkflowDraft {
     pub note: Option<String>,
     /// The message its approval created.
     pub message_id: Option<i64>,
+    /// The message it corrects, for a correction: its approval posts it as a reply where
+    /// that message's post still stands.
+    pub corrects_message_id: Option<i64>,
     /// The rendered texts (bodies `None` once retention purged them).
     pub variants: Vec<StoredVariant>,
 }
@@ -146,7 +149,8 @@ pub struct DraftListItem {
 }
 
 /// `id, playbook_id, step_id, content_hash, variables_json, created_by, created_at,
-/// updated_at, exercise, state, session_id, note, message_id` of a draft.
+/// updated_at, exercise, state, session_id, note, message_id, corrects_message_id` of a
+/// draft.
 type DraftRow = (
     i64,
     String,
@@ -160,6 +164,7 @@ type DraftRow = (
     String,
     Option<i64>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
 );
 
@@ -287,6 +292,18 @@ impl DraftsTx<'_, '_> {
             .await?;
         });
         Ok(id)
+    }
+
+    /// Makes draft `id` a correction of message `message_id` (set once, at creation).
+    pub async fn set_corrects(&mut self, id: i64, message_id: i64) -> Result<(), StoreError> {
+        on_tx!(self.tx, c => {
+            sqlx::query("UPDATE drafts SET corrects_message_id = $1 WHERE id = $2")
+                .bind(message_id)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Replaces a draft's values, content hash and rendered texts, and puts it back in
@@ -497,7 +514,8 @@ impl Drafts<'_> {
         let row: Option<DraftRow> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT id, playbook_id, step_id, content_hash, variables_json, created_by, created_at, \
-                 updated_at, exercise, state, session_id, note, message_id FROM drafts WHERE id = $1",
+                 updated_at, exercise, state, session_id, note, message_id, corrects_message_id \
+                 FROM drafts WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(p)
@@ -521,6 +539,7 @@ impl Drafts<'_> {
             session_id: r.10,
             note: r.11,
             message_id: r.12,
+            corrects_message_id: r.13,
             variants: self.store.variants("draft_id", id).await?,
         }))
     }

@@ -2,8 +2,9 @@
 //! alerts, each with the draft it came from (playbook, step, values) and its approved
 //! texts, newest first. Read-only; nothing here writes or audits.
 //!
-//! A retraction or correction message keeps the draft of the message it acts on, so the
-//! same playbook filter finds the originals and what withdrew them.
+//! A deletion keeps the draft of the message it acts on, so the same playbook filter finds
+//! the originals and what withdrew them; a correction has its own approved draft (of a
+//! playbook with CAP fields, such as `correction`).
 
 use crate::aggregates::*;
 use crate::tx::on_pool;
@@ -39,7 +40,7 @@ pub struct FeedMessage {
     pub retracted_at: Option<DateTime<Utc>>,
     /// Whether it is an exercise.
     pub exercise: bool,
-    /// The draft approved (for retractions: the original's).
+    /// The draft approved (for deletions: the original's).
     pub draft_id: i64,
     /// The draft's playbook.
     pub playbook_id: String,

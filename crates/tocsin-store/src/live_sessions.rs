@@ -194,7 +194,9 @@ impl LiveSessions<'_> {
     }
 
     /// The thread an account has in a live session before `message_id`: its first post
-    /// (the root) and its latest (the parent of the next reply).
+    /// (the root) and its latest (the parent of the next reply), among the posts that
+    /// still stand: a post whose message is being (or was) deleted is skipped, since
+    /// X, Mastodon, Threads, Facebook and LinkedIn refuse a reply to a deleted post.
     pub async fn thread(
         self,
         session_id: i64,
@@ -207,6 +209,7 @@ impl LiveSessions<'_> {
                  JOIN messages m ON m.id = d.message_id \
                  WHERE m.session_id = $1 AND d.account_id = $2 AND d.state = 'sent' AND m.kind = 'post' \
                  AND m.session_seq < (SELECT session_seq FROM messages WHERE id = $3) \
+                 AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.target_message_id = m.id AND r.kind = 'delete') \
                  ORDER BY m.session_seq",
             )
             .bind(session_id)

@@ -104,6 +104,8 @@ pub struct DeliveryRow {
     pub platform: Platform,
     /// Whether the account is a sandbox.
     pub sandbox: bool,
+    /// The platform a sandbox account stands in for.
+    pub stands_for: Option<Platform>,
     /// The delivery's state.
     pub state: DeliveryState,
     /// Attempts made.
@@ -142,7 +144,7 @@ const SUMMARY_COLUMNS: &str = "m.id, m.draft_id, d.playbook_id, d.step_id, m.kin
                                m.review_at, m.review_finding";
 
 /// `message_id, account_id, handle, display_name, platform, sandbox, state, attempts,
-/// remote_url, last_error, next_attempt_at` of a delivery with its account.
+/// remote_url, last_error, next_attempt_at, stands_for` of a delivery with its account.
 type DeliveryRowTuple = (
     i64,
     i64,
@@ -152,6 +154,7 @@ type DeliveryRowTuple = (
     bool,
     String,
     i64,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -468,7 +471,7 @@ impl Messages<'_> {
         let rows: Vec<DeliveryRowTuple> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT d.message_id, d.account_id, a.handle, a.display_name, a.platform, a.sandbox, \
-                 d.state, d.attempts, d.remote_url, d.last_error, d.next_attempt_at \
+                 d.state, d.attempts, d.remote_url, d.last_error, d.next_attempt_at, a.stands_for \
                  FROM deliveries d JOIN accounts a ON a.id = d.account_id \
                  WHERE d.message_id = $1 ORDER BY d.account_id",
             )
@@ -485,6 +488,7 @@ impl Messages<'_> {
                     display_name: r.3,
                     platform: platform_col(&r.4)?,
                     sandbox: r.5,
+                    stands_for: r.11.as_deref().map(platform_col).transpose()?,
                     state: enum_col("delivery state", &r.6, DeliveryState::parse)?,
                     attempts: r.7,
                     remote_url: r.8,

@@ -161,6 +161,9 @@ pub struct Placement {
     pub title: Option<String>,
     /// Not to be sent before this time (scheduled sends).
     pub not_before: Option<DateTime<Utc>>,
+    /// The consent record an override cited: checked again as each delivery goes out
+    /// (and at each firing of a repeat), so a withdrawn or lapsed consent stops it.
+    pub consent_ref: Option<String>,
 }
 
 impl Default for Placement {
@@ -171,6 +174,7 @@ impl Default for Placement {
             session_id: None,
             title: None,
             not_before: None,
+            consent_ref: None,
         }
     }
 }
@@ -216,6 +220,9 @@ pub struct MessageForSending {
     /// Text per target (a platform's variant, the HTML email part, the headline); purged
     /// bodies are absent.
     pub texts: BTreeMap<TextTarget, String>,
+    /// Why the consent record its approval cited no longer covers it (withdrawn, expired,
+    /// out of scope, gone), read when the batch is claimed: nothing is sent then.
+    pub consent_problem: Option<String>,
 }
 
 /// A post already on a platform, as recorded.
@@ -304,6 +311,46 @@ pub enum RetractMode {
     Correct,
 }
 
+/// A retraction to place (see [`OutboxTx::retract_message`]).
+#[derive(Debug, Clone)]
+pub struct Retraction<'a> {
+    /// Delete (with a notice where a platform cannot) or correct.
+    pub mode: RetractMode,
+    /// The draft the retraction message comes from: a correction's own approved draft;
+    /// `None` for the original's (a deletion).
+    pub draft_id: Option<i64>,
+    /// The headline (the notice's or the correction's email subject).
+    pub title: Option<String>,
+    /// Text per target: the withdrawal notice for platforms that cannot delete, or the
+    /// correction.
+    pub variants: &'a [RenderedVariant],
+    /// Accounts whose platform cannot delete a post (they get the notice).
+    pub cannot_delete: &'a std::collections::BTreeSet<i64>,
+    /// Published by one approver in an emergency (a correction through break-glass).
+    pub break_glass: bool,
+    /// Why (committed in the audit entry).
+    pub reason: &'a str,
+}
+
+/// No account: [`Retraction::delete`]'s `cannot_delete`.
+static NO_ACCOUNTS: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+
+impl<'a> Retraction<'a> {
+    /// A deletion everywhere, for `reason`, with no notice text (every account's
+    /// platform can delete).
+    pub fn delete(reason: &'a str) -> Retraction<'a> {
+        Retraction {
+            mode: RetractMode::Delete,
+            draft_id: None,
+            title: None,
+            variants: &[],
+            cannot_delete: &NO_ACCOUNTS,
+            break_glass: false,
+            reason,
+        }
+    }
+}
+
 /// What a retraction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetractSummary {
@@ -311,8 +358,10 @@ pub struct RetractSummary {
     pub retraction_message_id: i64,
     /// Deliveries not yet sent, now cancelled.
     pub cancelled: u64,
-    /// Accounts whose post will be deleted or corrected.
+    /// Accounts whose post will be deleted, noticed or corrected.
     pub targeted: u64,
+    /// Of those, the accounts that get the withdrawal notice instead of a deletion.
+    pub notices: u64,
 }
 
 /// Rows per multi-row result UPDATE at most (9 parameters each, well under both databases'
@@ -508,7 +557,7 @@ impl OutboxTx<'_, '_> {
             };
             sqlx::query(
                 "UPDATE messages SET kind = $1, target_message_id = $2, session_id = $3, \
-                 session_seq = $4, title = $5, not_before = $6 WHERE id = $7",
+                 session_seq = $4, title = $5, not_before = $6, consent_ref = $7 WHERE id = $8",
             )
             .bind(placement.kind.as_str())
             .bind(placement.target_message_id)
@@ -516,6 +565,7 @@ impl OutboxTx<'_, '_> {
             .bind(seq)
             .bind(&placement.title)
             .bind(&not_before)
+            .bind(&placement.consent_ref)
             .bind(id)
             .execute(&mut *c)
             .await?;
@@ -863,28 +913,29 @@ impl OutboxTx<'_, '_> {
         Ok(())
     }
 
-    /// Retracts a message everywhere: deliveries not yet sent are cancelled; every
-    /// account that has the post gets a deletion (or, with [`RetractMode::Correct`] or
-    /// where the platform cannot delete, the correction as a reply) through a new
-    /// message with its own outbox rows. Posts still in flight are handled when they land.
+    /// Retracts a message everywhere: deliveries not yet sent are cancelled, and a new
+    /// message with its own outbox rows acts on every account that has the post.
+    ///
+    /// [`RetractMode::Delete`] deletes the post where the platform can, and where it
+    /// cannot (the accounts in [`Retraction::cannot_delete`]) sends the withdrawal notice
+    /// in [`Retraction::variants`] as a reply instead; a message is deleted once.
+    /// [`RetractMode::Correct`] posts the correction as a reply on every account where the
+    /// post still stands: after a deletion, those that got a notice, or whose deletion
+    /// failed. Posts still in flight are handled when they land.
     pub async fn retract_message(
         &mut self,
         actor: &str,
         message_id: i64,
-        mode: RetractMode,
-        correction: &[RenderedVariant],
-        reason: &str,
+        retraction: &Retraction<'_>,
     ) -> Result<RetractSummary, StoreError> {
         let now = format_time(&self.tx.now());
-        let row: Option<(i64, bool, Option<String>, String)> = on_tx!(self.tx, c => {
-            sqlx::query_as(
-                "SELECT draft_id, exercise, retracted_at, kind FROM messages WHERE id = $1",
-            )
-            .bind(message_id)
-            .fetch_optional(&mut *c)
-            .await?
+        let row: Option<(i64, bool, String)> = on_tx!(self.tx, c => {
+            sqlx::query_as("SELECT draft_id, exercise, kind FROM messages WHERE id = $1")
+                .bind(message_id)
+                .fetch_optional(&mut *c)
+                .await?
         });
-        let Some((draft_id, exercise, retracted_at, kind)) = row else {
+        let Some((draft_id, exercise, kind)) = row else {
             return Err(StoreError::NotFound(format!("message {message_id}")));
         };
         if kind != "post" {
@@ -892,13 +943,21 @@ impl OutboxTx<'_, '_> {
                 "message {message_id} is itself a {kind}; retract the original"
             )));
         }
-        if retracted_at.is_some() {
+        let deletion: Option<i64> = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "SELECT id FROM messages WHERE target_message_id = $1 AND kind = 'delete' ORDER BY id LIMIT 1",
+            )
+            .bind(message_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        if let (RetractMode::Delete, Some(earlier)) = (retraction.mode, deletion) {
             return Err(StoreError::Conflict(format!(
-                "message {message_id} is already retracted"
+                "message {message_id} is already retracted (its deletion is message {earlier})"
             )));
         }
-        let (cancelled, targets): (u64, Vec<i64>) = on_tx!(self.tx, c => {
-            sqlx::query("UPDATE messages SET retracted_at = $1 WHERE id = $2")
+        let (cancelled, sent): (u64, Vec<i64>) = on_tx!(self.tx, c => {
+            sqlx::query("UPDATE messages SET retracted_at = COALESCE(retracted_at, $1) WHERE id = $2")
                 .bind(&now)
                 .bind(message_id)
                 .execute(&mut *c)
@@ -912,50 +971,84 @@ impl OutboxTx<'_, '_> {
             .execute(&mut *c)
             .await?
             .rows_affected();
-            let targets: Vec<i64> = sqlx::query_scalar(
+            let sent: Vec<i64> = sqlx::query_scalar(
                 "SELECT account_id FROM deliveries WHERE message_id = $1 AND state = 'sent' ORDER BY account_id",
             )
             .bind(message_id)
             .fetch_all(&mut *c)
             .await?;
-            (cancelled, targets)
+            (cancelled, sent)
         });
-        let kind = match mode {
+        // After a deletion, a post stands where a notice went instead, or where the
+        // deletion failed for good.
+        let deleting: std::collections::BTreeSet<i64> = match deletion {
+            Some(d) => on_tx!(self.tx, c => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT account_id FROM deliveries WHERE message_id = $1 AND state NOT IN ('failed', 'cancelled')",
+                )
+                .bind(d)
+                .fetch_all(&mut *c)
+                .await?
+                .into_iter()
+                .filter(|a| !retraction.cannot_delete.contains(a))
+                .collect()
+            }),
+            None => std::collections::BTreeSet::new(),
+        };
+        let targets: Vec<i64> = sent.into_iter().filter(|a| !deleting.contains(a)).collect();
+        if retraction.mode == RetractMode::Correct && targets.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "no account still has message {message_id}: there is nothing to correct"
+            )));
+        }
+        let notices = targets
+            .iter()
+            .filter(|a| retraction.cannot_delete.contains(a))
+            .count() as u64;
+        let kind = match retraction.mode {
             RetractMode::Delete => MessageKind::Delete,
             RetractMode::Correct => MessageKind::Correction,
         };
-        let retraction = NewMessage {
-            draft_id,
+        let placed = NewMessage {
+            draft_id: retraction.draft_id.unwrap_or(draft_id),
             approved_by: actor.to_string(),
             exercise,
-            break_glass: false,
-            variants: correction.to_vec(),
+            break_glass: retraction.break_glass,
+            variants: retraction.variants.to_vec(),
             account_ids: targets.clone(),
         };
         let placement = Placement {
             kind,
             target_message_id: Some(message_id),
+            title: retraction.title.clone(),
             ..Placement::default()
         };
-        let retraction_message_id = self.place_message(&retraction, &placement).await?;
+        let retraction_message_id = self.place_message(&placed, &placement).await?;
+        let outcome = match retraction.mode {
+            RetractMode::Delete => format!(
+                "delete {} accounts, notice to {notices}, {cancelled} unsent cancelled",
+                targets.len() as u64 - notices
+            ),
+            RetractMode::Correct => format!(
+                "correction {} accounts, {cancelled} unsent cancelled",
+                targets.len()
+            ),
+        };
         self.tx
             .append_audit(
                 AuditEvent::new(actor, "message.retract")
                     .subject("message", message_id.to_string())
                     .subject("retraction", retraction_message_id.to_string())
-                    .outcome(format!(
-                        "{} {} accounts, {cancelled} unsent cancelled",
-                        kind.as_str(),
-                        targets.len()
-                    ))
+                    .outcome(outcome)
                     .exercise(exercise)
-                    .payload(reason.as_bytes()),
+                    .payload(retraction.reason.as_bytes()),
             )
             .await?;
         Ok(RetractSummary {
             retraction_message_id,
             cancelled,
             targeted: targets.len() as u64,
+            notices,
         })
     }
 }
@@ -1050,7 +1143,7 @@ impl Outbox<'_> {
         let Some((kind, target, session, title, exercise, retracted)) = row else {
             return Ok(None);
         };
-        let texts = self
+        let texts: BTreeMap<TextTarget, String> = self
             .store
             .messages()
             .variants(message_id)
@@ -1058,6 +1151,7 @@ impl Outbox<'_> {
             .into_iter()
             .filter_map(|v| v.body.map(|b| (v.target, b)))
             .collect();
+        let consent_problem = self.consent_problem(message_id, &texts).await?;
         Ok(Some(MessageForSending {
             id: message_id,
             kind: crate::time::enum_col("message kind", &kind, MessageKind::parse)?,
@@ -1067,7 +1161,38 @@ impl Outbox<'_> {
             exercise,
             retracted: retracted.is_some(),
             texts,
+            consent_problem,
         }))
+    }
+
+    /// Why the consent record message `message_id`'s approval cited does not cover it now
+    /// (`None`: it cited none, or the record still covers its playbook and channels).
+    pub async fn consent_problem(
+        self,
+        message_id: i64,
+        texts: &BTreeMap<TextTarget, String>,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>, String)> = on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT m.consent_ref, d.playbook_id FROM messages m JOIN drafts d ON d.id = m.draft_id \
+                 WHERE m.id = $1",
+            )
+            .bind(message_id)
+            .fetch_optional(p)
+            .await?
+        });
+        let Some((Some(reference), playbook)) = row else {
+            return Ok(None);
+        };
+        let channels: Vec<&str> = texts
+            .keys()
+            .filter_map(|t| t.platform())
+            .map(|p| p.as_str())
+            .collect();
+        Ok(match self.store.consents().get(&reference).await? {
+            None => Some(format!("consent record {reference} is not in the register")),
+            Some(record) => record.problem(&playbook, &channels, self.store.now()),
+        })
     }
 
     /// The post an account has for a message, if recorded as sent.

@@ -24,15 +24,18 @@ pub enum ScheduleState {
     Done,
     /// Cancelled by a person.
     Cancelled,
+    /// Stopped when it fired: a check failed (consent, pre-approval, its creator).
+    Stopped,
 }
 
 impl ScheduleState {
-    /// The stored name: `scheduled`, `done` or `cancelled`.
+    /// The stored name: `scheduled`, `done`, `cancelled` or `stopped`.
     pub fn as_str(self) -> &'static str {
         match self {
             ScheduleState::Scheduled => "scheduled",
             ScheduleState::Done => "done",
             ScheduleState::Cancelled => "cancelled",
+            ScheduleState::Stopped => "stopped",
         }
     }
 
@@ -42,6 +45,7 @@ impl ScheduleState {
             "scheduled" => Some(ScheduleState::Scheduled),
             "done" => Some(ScheduleState::Done),
             "cancelled" => Some(ScheduleState::Cancelled),
+            "stopped" => Some(ScheduleState::Stopped),
             _ => None,
         }
     }
@@ -62,26 +66,33 @@ pub struct RecurringSchedule {
     pub until_at: Option<DateTime<Utc>>,
     /// Runs so far.
     pub fired: i64,
-    /// `scheduled`, `done` or `cancelled`.
+    /// `scheduled`, `done`, `cancelled` or `stopped`.
     pub state: ScheduleState,
     /// Who set it up.
     pub created_by: String,
+    /// Why it stopped, when a check failed as it fired.
+    pub stop_reason: Option<String>,
 }
 
-/// `id, message_id, run_at, every_seconds, until_at` of a schedule.
-type ScheduleRow = (i64, i64, String, i64, Option<String>);
+/// `id, message_id, run_at, every_seconds, until_at, created_by` of a schedule.
+type ScheduleRow = (i64, i64, String, i64, Option<String>, String);
 
 impl SchedulesTx<'_, '_> {
     /// Adds a recurring repeat of an approved message: every `every` from `first_at`
-    /// until `until` (or until cancelled), audited as `schedule.add`.
+    /// until `until` (a repeat always ends), audited as `schedule.add`.
     pub async fn add_recurring(
         &mut self,
         actor: &str,
         message_id: i64,
         first_at: DateTime<Utc>,
         every: Duration,
-        until: Option<DateTime<Utc>>,
+        until: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
+        if until <= first_at {
+            return Err(StoreError::Conflict(
+                "a recurring update ends after its first run".into(),
+            ));
+        }
         let seconds = every.num_seconds();
         if seconds < 60 {
             return Err(StoreError::Conflict(
@@ -101,7 +112,7 @@ impl SchedulesTx<'_, '_> {
             .bind(message_id)
             .bind(format_time(&first_at))
             .bind(seconds)
-            .bind(until.as_ref().map(format_time))
+            .bind(format_time(&until))
             .bind(actor)
             .fetch_one(&mut *c)
             .await?
@@ -144,12 +155,22 @@ impl SchedulesTx<'_, '_> {
     /// approved texts, same accounts) as a new message, and moves the schedule on. The
     /// move is a compare-and-set on `run_at`, so two nodes never fire the same run.
     /// Returns the new messages' ids.
-    pub async fn fire_due(&mut self, actor: &str) -> Result<Vec<i64>, StoreError> {
+    ///
+    /// Each firing first checks again what made the message publishable: it is not
+    /// retracted, the consent record its approval cited still covers it, its playbook's
+    /// pre-approval is still the one it was drafted under, and the schedule's creator is
+    /// enabled and holds one of `approving_roles`. A failed check stops the schedule
+    /// (`stopped`, with the reason), audited as `schedule.stop`.
+    pub async fn fire_due(
+        &mut self,
+        actor: &str,
+        approving_roles: &[String],
+    ) -> Result<Vec<i64>, StoreError> {
         let now = self.tx.now();
         let now_text = format_time(&now);
         let due: Vec<ScheduleRow> = on_tx!(self.tx, c => {
             sqlx::query_as(
-                "SELECT id, message_id, run_at, every_seconds, until_at FROM schedules \
+                "SELECT id, message_id, run_at, every_seconds, until_at, created_by FROM schedules \
                  WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
             )
             .bind(&now_text)
@@ -157,7 +178,14 @@ impl SchedulesTx<'_, '_> {
             .await?
         });
         let mut created = Vec::new();
-        for (id, message_id, run_at, every, until) in due {
+        for (id, message_id, run_at, every, until, created_by) in due {
+            if let Some(reason) = self
+                .firing_problem(message_id, &created_by, approving_roles)
+                .await?
+            {
+                self.stop(actor, id, message_id, &run_at, &reason).await?;
+                continue;
+            }
             let next = time(Some(run_at.clone())).map(|t| {
                 let mut n = t + Duration::seconds(every);
                 // After downtime, skip missed runs rather than firing them in a burst.
@@ -203,9 +231,6 @@ impl SchedulesTx<'_, '_> {
                     .await?
             });
             let Some(original) = original else { continue };
-            if original.retracted {
-                continue;
-            }
             let repeat = NewMessage {
                 draft_id,
                 approved_by: actor.to_string(),
@@ -221,8 +246,15 @@ impl SchedulesTx<'_, '_> {
                     .collect(),
                 account_ids: accounts,
             };
+            let consent_ref: Option<String> = on_tx!(self.tx, c => {
+                sqlx::query_scalar("SELECT consent_ref FROM messages WHERE id = $1")
+                    .bind(message_id)
+                    .fetch_one(&mut *c)
+                    .await?
+            });
             let placement = Placement {
                 title: original.title.clone(),
+                consent_ref,
                 ..Placement::default()
             };
             let new_id = self.tx.outbox().place_message(&repeat, &placement).await?;
@@ -238,6 +270,112 @@ impl SchedulesTx<'_, '_> {
         }
         Ok(created)
     }
+
+    /// Why schedule `creator`'s repeat of `message_id` must not fire now, if it must not.
+    async fn firing_problem(
+        &mut self,
+        message_id: i64,
+        creator: &str,
+        approving_roles: &[String],
+    ) -> Result<Option<String>, StoreError> {
+        type Row = (Option<String>, String, String);
+        let row: Option<Row> = on_tx!(self.tx, c => {
+            sqlx::query_as(
+                "SELECT m.retracted_at, d.playbook_id, d.content_hash FROM messages m \
+                 JOIN drafts d ON d.id = m.draft_id WHERE m.id = $1",
+            )
+            .bind(message_id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some((retracted, playbook, content_hash)) = row else {
+            return Ok(Some(format!("message {message_id} no longer exists")));
+        };
+        if retracted.is_some() {
+            return Ok(Some(format!("message {message_id} was retracted")));
+        }
+        let user: Option<(String, Option<String>)> = on_tx!(self.tx, c => {
+            sqlx::query_as("SELECT role, disabled_at FROM users WHERE name = $1")
+                .bind(creator)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        match user {
+            None => return Ok(Some(format!("its creator {creator} is no longer a user"))),
+            Some((_, Some(_))) => return Ok(Some(format!("its creator {creator} is disabled"))),
+            Some((role, None)) if !approving_roles.contains(&role) => {
+                return Ok(Some(format!(
+                    "its creator {creator} is now {role} and may no longer approve"
+                )))
+            }
+            Some(_) => {}
+        }
+        let approved: Option<String> = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "SELECT content_hash FROM playbook_approvals WHERE playbook_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(&playbook)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        match approved {
+            None => return Ok(Some(format!("playbook {playbook} has no pre-approval"))),
+            Some(hash) if hash != content_hash => {
+                return Ok(Some(format!(
+                    "playbook {playbook} was approved again with other content since message {message_id} was drafted"
+                )))
+            }
+            Some(_) => {}
+        }
+        let texts = self
+            .tx
+            .store
+            .outbox()
+            .message_for_sending(message_id)
+            .await?
+            .map(|m| m.texts)
+            .unwrap_or_default();
+        self.tx
+            .store
+            .outbox()
+            .consent_problem(message_id, &texts)
+            .await
+    }
+
+    /// Stops schedule `id` at its run `run_at` (compare-and-set), audited as
+    /// `schedule.stop` with the reason.
+    async fn stop(
+        &mut self,
+        actor: &str,
+        id: i64,
+        message_id: i64,
+        run_at: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let stopped = on_tx!(self.tx, c => {
+            sqlx::query(
+                "UPDATE schedules SET state = 'stopped', stop_reason = $1 \
+                 WHERE id = $2 AND run_at = $3 AND state = 'scheduled'",
+            )
+            .bind(reason)
+            .bind(id)
+            .bind(run_at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if stopped > 0 {
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "schedule.stop")
+                        .subject("schedule", id.to_string())
+                        .subject("message", message_id.to_string())
+                        .outcome(format!("stopped: {reason}")),
+                )
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 impl Schedules<'_> {
@@ -246,11 +384,21 @@ impl Schedules<'_> {
         self,
         message_id: Option<i64>,
     ) -> Result<Vec<RecurringSchedule>, StoreError> {
-        type Row = (i64, i64, String, i64, Option<String>, i64, String, String);
+        type Row = (
+            i64,
+            i64,
+            String,
+            i64,
+            Option<String>,
+            i64,
+            String,
+            String,
+            Option<String>,
+        );
         let rows: Vec<Row> = on_pool!(self.store, p => {
             sqlx::query_as(
-                "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by \
-                 FROM schedules WHERE ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
+                "SELECT id, message_id, run_at, every_seconds, until_at, fired, state, created_by, \
+                 stop_reason FROM schedules WHERE ($1 IS NULL OR message_id = $1) ORDER BY id DESC",
             )
             .bind(message_id)
             .fetch_all(p)
@@ -258,7 +406,17 @@ impl Schedules<'_> {
         });
         rows.into_iter()
             .map(
-                |(id, message_id, run_at, every_seconds, until_at, fired, state, created_by)| {
+                |(
+                    id,
+                    message_id,
+                    run_at,
+                    every_seconds,
+                    until_at,
+                    fired,
+                    state,
+                    created_by,
+                    stop_reason,
+                )| {
                     Ok(RecurringSchedule {
                         id,
                         message_id,
@@ -274,6 +432,7 @@ impl Schedules<'_> {
                             ScheduleState::parse,
                         )?,
                         created_by,
+                        stop_reason,
                     })
                 },
             )

@@ -746,6 +746,27 @@ async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &Tes
     let ids = accounts(db, 2).await;
     let m = message(db, &ids).await;
     let now = db.clock.now_for_test();
+    // What each firing checks again: its creator may approve, its playbook's
+    // pre-approval is the one the message was drafted under.
+    db.store
+        .people()
+        .add(
+            "admin",
+            &tocsin_store::NewUser {
+                name: "dana".into(),
+                role: "approver".into(),
+                password_hash: "$argon2id$not-used".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut current = approval(db, "boil-water", "dr-lee");
+    current.content_hash = "sha256:bw".into();
+    db.store
+        .playbooks()
+        .record_approval(&current)
+        .await
+        .unwrap();
     let mut schedules = Vec::new();
     for minutes in [30, 5, 90] {
         let mut tx = db.store.begin().await.unwrap();
@@ -756,7 +777,7 @@ async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &Tes
                 m,
                 now + Duration::minutes(minutes),
                 Duration::hours(2),
-                None,
+                now + Duration::days(1),
             )
             .await
             .unwrap();
@@ -765,7 +786,11 @@ async fn due_recurring_schedules_fire_in_time_order_and_later_ones_wait(db: &Tes
     }
     db.clock.advance(Duration::minutes(31));
     let mut tx = db.store.begin().await.unwrap();
-    let repeats = tx.schedules().fire_due("node-1").await.unwrap();
+    let repeats = tx
+        .schedules()
+        .fire_due("node-1", &["approver".to_string()])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(repeats.len(), 2, "the 5- and 30-minute runs are due");
     let fired: Vec<String> = all_entries(db)

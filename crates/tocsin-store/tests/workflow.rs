@@ -8,7 +8,7 @@ use tocsin_audit::AuditEvent;
 use tocsin_domain::playbook::TextTarget;
 use tocsin_domain::Platform;
 use tocsin_store::outbox::{
-    DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, RetractMode,
+    DeliveryResult, Placement, Recorded, RecordedPost, ResultOutcome, Retraction,
 };
 use tocsin_store::*;
 
@@ -749,7 +749,7 @@ async fn a_message_summary_counts_its_deliveries_by_state(db: &TestDb) {
     let mut tx = db.store.begin().await.unwrap();
     let retraction = tx
         .outbox()
-        .retract_message("alex", first, RetractMode::Delete, &[], "wrong area")
+        .retract_message("alex", first, &Retraction::delete("wrong area"))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -895,12 +895,24 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
         "Maria Q. Exampleperson"
     );
 
-    // Empty scopes mean any.
+    // A record is bound to its playbooks and channels: an empty scope is refused (it
+    // used to mean any), and one stored empty by an older release covers nothing.
     db.clock.advance(Duration::minutes(1));
-    let mut any = consent("C-2026-002");
-    any.scope_playbooks.clear();
-    any.scope_channels.clear();
-    db.store.consents().add("casey", &any).await.unwrap();
+    for (no_playbooks, no_channels) in [(true, false), (false, true), (true, true)] {
+        let mut unbound = consent("C-2026-002");
+        if no_playbooks {
+            unbound.scope_playbooks.clear();
+        }
+        if no_channels {
+            unbound.scope_channels.clear();
+        }
+        let message = conflict(db.store.consents().add("casey", &unbound).await);
+        assert!(message.contains("scope"), "{message}");
+    }
+    let mut bound = consent("C-2026-002");
+    bound.scope_playbooks = vec!["anything".into()];
+    bound.scope_channels = vec!["x".into(), "sms".into()];
+    db.store.consents().add("casey", &bound).await.unwrap();
     let c2 = db
         .store
         .consents()
@@ -908,8 +920,13 @@ async fn consents_are_added_once_looked_up_and_revoked_once(db: &TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert!(c2.scope_playbooks.is_empty() && c2.scope_channels.is_empty());
     assert!(c2.covers("anything", &["x", "sms"]));
+    let mut unbound = c2.clone();
+    unbound.scope_playbooks.clear();
+    assert!(!unbound.covers("anything", &["x"]));
+    let mut unbound = c2.clone();
+    unbound.scope_channels.clear();
+    assert!(!unbound.covers("anything", &["x"]));
     assert_eq!(c2.state_at(now(db) + Duration::days(3650)), "valid");
     assert_eq!(
         db.store
@@ -1205,7 +1222,7 @@ async fn only_a_failed_delivery_is_queued_again(db: &TestDb) {
     fail(db, other, ids[1]).await;
     let mut tx = db.store.begin().await.unwrap();
     tx.outbox()
-        .retract_message("alex", other, RetractMode::Delete, &[], "wrong area")
+        .retract_message("alex", other, &Retraction::delete("wrong area"))
         .await
         .unwrap();
     tx.commit().await.unwrap();

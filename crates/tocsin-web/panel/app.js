@@ -7,7 +7,7 @@ import * as api from '/panel/api.js';
 import * as ws from '/panel/ws.js';
 import signin from '/panel/view-signin.js';
 import home from '/panel/view-home.js';
-import { newDraft, draftView } from '/panel/view-draft.js';
+import { newDraft, draftView, correctionDraft } from '/panel/view-draft.js';
 import messageView from '/panel/view-message.js';
 import { sessionsList, sessionView } from '/panel/view-sessions.js';
 import audit from '/panel/view-audit.js';
@@ -23,6 +23,7 @@ const ROUTES = [
   [/^\/new\/([^/]+)$/, newDraft],
   [/^\/drafts\/([^/]+)$/, draftView],
   [/^\/messages\/([^/]+)$/, messageView],
+  [/^\/messages\/([^/]+)\/correct$/, correctionDraft],
   [/^\/sessions$/, sessionsList],
   [/^\/sessions\/([^/]+)$/, sessionView],
   [/^\/audit$/, audit],

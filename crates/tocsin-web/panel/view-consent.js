@@ -24,7 +24,7 @@ export default async function consent(c) {
   const listErr = formError('consent-list-error');
   const draw = (rows) => put(table, ...(rows.length ? rows.map((r) => h('tr', { testid: `consent-${r.reference}` },
     h('th', { scope: 'row' }, r.reference), h('td', {}, r.subject), h('td', {}, badge(r.state, 'consent-state')),
-    h('td', {}, (r.scope_playbooks || []).join(', ') || 'any'), h('td', {}, (r.scope_channels || []).join(', ') || 'any'),
+    h('td', {}, (r.scope_playbooks || []).join(', ') || 'none (covers nothing)'), h('td', {}, (r.scope_channels || []).join(', ') || 'none (covers nothing)'),
     h('td', {}, r.expires_at ? fmtTime(r.expires_at) : 'never'), h('td', {}, r.form_location),
     h('td', {}, `${r.recorded_by || ''} ${fmtTime(r.recorded_at)}`, r.revoked_at ? h('div', {}, `revoked ${fmtTime(r.revoked_at)}`) : null),
     h('td', {}, r.state === 'revoked' || !c.can('manage_consent') ? null

@@ -16,21 +16,32 @@ function statusWarning(status) {
       : 'This playbook is not approved for use: it cannot be submitted or approved.');
 }
 
-export async function newDraft(c) {
-  const id = c.params[0];
+// #/messages/<id>/correct: a correction is a draft like any other (the correction
+// playbook's form, previews per platform, PHI and length checks, a second person's
+// approval); once approved it is posted as a reply where the message still stands.
+export async function correctionDraft(c) {
+  return newDraft(c, { playbook: 'correction', corrects: c.params[0] });
+}
+
+export async function newDraft(c, opts = {}) {
+  const id = opts.playbook || c.params[0];
   const detail = await api.get(`/api/playbooks/${enc(id)}`);
   const err = formError('save-error');
   const save = h('button', { type: 'button', class: 'primary big', testid: 'save-draft-button', disabled: detail.status !== 'approved' }, 'Save draft');
   const ed = editor(c, detail, { actions: h('div', { class: 'actions' }, save, err) });
   add(c.root,
-    h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › New draft'),
+    h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), opts.corrects ? ' › Correction' : ' › New draft'),
     h('h1', {}, detail.title),
+    opts.corrects ? h('p', { class: 'notice', testid: 'corrects-note' }, 'This draft corrects ',
+      h('a', { href: `#/messages/${enc(opts.corrects)}` }, `message ${opts.corrects}`),
+      ': once a second person approves it, it is posted as a reply wherever that message still stands.') : null,
     h('p', { class: 'muted' }, detail.description, ` · Approval: ${String(detail.policy || '').replace(/_/g, ' ')}`),
     statusWarning(detail.status),
     ed.el);
   save.addEventListener('click', () => busy(save, ed.el, err, async () => {
     ed.form.touchAll();
     const body = { playbook: id, step: ed.step(), values: ed.form.values(), exercise: ed.exercise() };
+    if (opts.corrects) body.corrects = Number(opts.corrects);
     const d = await api.post('/api/drafts', body);
     c.go(`#/drafts/${enc(d.id)}`);
   }));
@@ -56,7 +67,8 @@ export async function draftView(c) {
       h('p', { class: 'meta' }, badge(d.state, 'draft-state'), d.exercise ? tag('EXERCISE', 'exercise') : null,
         ` ${d.playbook} · step ${d.step} · drafted by `, h('strong', { testid: 'draft-created-by' }, d.created_by),
         ` · updated ${fmtTime(d.updated_at)}`,
-        d.session_id ? [' · ', h('a', { href: `#/sessions/${enc(d.session_id)}` }, 'live session')] : null),
+        d.session_id ? [' · ', h('a', { href: `#/sessions/${enc(d.session_id)}` }, 'live session')] : null,
+        d.corrects_message_id ? [' · corrects ', h('a', { href: `#/messages/${enc(d.corrects_message_id)}`, testid: 'draft-corrects-link' }, `message ${d.corrects_message_id}`)] : null),
       note ? h('p', { class: 'form-error big', role: 'alert', testid: 'draft-action-error' }, note) : null,
       d.message_id ? h('p', { class: 'notice ok' }, 'Published. ',
         h('a', { class: 'button primary', href: `#/messages/${enc(d.message_id)}`, testid: 'message-link' }, 'Open the live delivery grid')) : null,

@@ -1,8 +1,9 @@
 // view-message.js: #/messages/<id>, the live delivery grid. One row per account with
 // its state (colour and words), attempts, link to the live post, error and next attempt;
-// totals per state; Retry for failed rows; Retract everywhere (delete, or post a
-// correction) behind a confirm dialog. `delivery` frames update rows in place; `resync`
-// and unknown accounts refetch.
+// totals per state; Retry for failed rows; Retract everywhere (delete, with the
+// withdrawal notice where a platform cannot) behind a confirm dialog; Draft a correction
+// (#/messages/<id>/correct). `delivery` frames update rows in place; `resync` and unknown
+// accounts refetch.
 import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, dialog, stateLabel, isHttps } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 
@@ -31,16 +32,20 @@ export default async function messageView(c) {
         draw();
       }));
     }
-    // A retraction's delivered row is a deletion done, and a retracted original's post
-    // is gone: neither has a live post to link to.
-    const deletion = m.kind === 'delete' && ['delivered', 'sent'].includes(d.state);
+    // A retraction's delivered row is a deletion done, or (where the platform cannot
+    // delete) a withdrawal notice sent; a retracted original's post is gone. Only what
+    // was deleted is called deleted.
+    const done = m.kind === 'delete' && ['delivered', 'sent'].includes(d.state);
+    const deletion = done && d.action !== 'notice';
     const gone = deletion || d.state === 'retracted';
     const state = badge(d.state, 'delivery-state');
     if (deletion) state.textContent = 'Deleted';
+    if (done && d.action === 'notice') state.textContent = 'Notice sent';
     return h('tr', { testid: `delivery-${d.account_id}`, 'data-state': d.state, class: `st-row-${d.state}` },
       h('th', { scope: 'row' }, d.account || d.account_id, d.sandbox ? h('span', { class: 'tag sandbox', testid: 'delivery-sandbox' }, 'sandbox') : null),
       h('td', {}, d.platform),
-      h('td', {}, state),
+      h('td', {}, state, m.kind === 'delete' && d.action === 'notice'
+        ? h('span', { class: 'help', testid: 'delivery-notice' }, ' cannot delete: withdrawal notice instead') : null),
       h('td', { testid: 'delivery-attempts', class: 'num' }, String(d.attempts ?? 0)),
       h('td', {}, gone ? h('span', { class: 'help', testid: 'delivery-post-deleted' }, 'post deleted')
         : isHttps(d.url) ? h('a', { href: d.url, target: '_blank', rel: 'noopener noreferrer', testid: 'delivery-link' }, 'View post') : null),
@@ -62,6 +67,9 @@ export default async function messageView(c) {
   const drawHead = () => {
     c.setExercise(m.exercise);
     const canRetract = c.can('retract') && m.kind === 'post' && !m.retracted_at;
+    // A correction is a draft like any other, and may follow a deletion: it goes where
+    // the post still stands (where a withdrawal notice went instead).
+    const canCorrect = c.can('edit_drafts') && m.kind === 'post';
     put(head,
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Message'),
       h('h1', { testid: 'message-title' }, m.kind === 'delete' ? `Retraction: deleting the posts of message ${m.target_message_id}`
@@ -79,8 +87,9 @@ export default async function messageView(c) {
       m.retracted_at ? h('p', { class: 'notice', testid: 'retracted-note' }, `Retracted at ${fmtTime(m.retracted_at)}.`) : null,
       m.review ? h('p', { class: 'notice ok' }, `Reviewed by ${m.review.by} at ${fmtTime(m.review.at)}: ${m.review.finding}`)
         : m.break_glass ? h('p', { class: 'notice' }, 'Break-glass: awaiting compliance review.') : null,
-      canRetract ? h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'danger big', testid: 'retract-button', onclick: () => retract(c, m) }, 'Retract or correct everywhere')) : null);
+      canRetract || canCorrect ? h('div', { class: 'actions' },
+        canRetract ? h('button', { type: 'button', class: 'danger big', testid: 'retract-button', onclick: () => retract(c, m) }, 'Retract (delete) everywhere') : null,
+        canCorrect ? h('a', { class: 'button big', href: `#/messages/${enc(m.id)}/correct`, testid: 'correct-button' }, 'Draft a correction') : null) : null);
   };
 
   const draw = () => { drawHead(); drawRows(); };
@@ -124,34 +133,28 @@ export default async function messageView(c) {
 const SETTLED = ['delivered', 'sent', 'failed', 'cancelled', 'retracted'];
 
 function retract(c, m) {
-  const del = h('input', { type: 'radio', name: 'mode', value: 'delete', checked: true, id: 'retract-delete', testid: 'retract-mode-delete' });
-  const cor = h('input', { type: 'radio', name: 'mode', value: 'correct', id: 'retract-correct', testid: 'retract-mode-correct' });
-  const correction = h('textarea', { rows: 3, name: 'correction', testid: 'retract-correction' });
   const reason = h('textarea', { rows: 2, name: 'reason', testid: 'retract-reason' });
-  const corField = field('Correction text (posted as a reply on every account)', correction, { name: 'correction', required: true });
-  const sync = () => { corField.hidden = !cor.checked; };
-  del.addEventListener('change', sync);
-  cor.addEventListener('change', sync);
-  sync();
-  const n = (m.deliveries || []).filter((d) => ['sent', 'delivered'].includes(d.state)).length;
+  const posted = (m.deliveries || []).filter((d) => ['sent', 'delivered'].includes(d.state));
+  const n = posted.length;
+  // Where the platform cannot delete (email, SMS, Teams), the playbook's approved
+  // withdrawal notice goes instead: say so before anyone confirms.
+  const noticed = posted.filter((d) => d.can_delete === false);
+  const noticeNote = h('div', { testid: 'retract-notice-accounts' },
+    noticed.length ? [h('p', {}, `${noticed.length} of them cannot delete: deleting sends them the playbook’s withdrawal notice instead:`),
+      h('ul', {}, noticed.map((d) => h('li', {}, `${d.account || d.account_id} (${d.platform})`)))] : null);
   return dialog({
-    title: 'Retract or correct everywhere',
+    title: 'Retract everywhere',
     testid: 'retract-dialog',
     danger: true,
-    submitLabel: 'Confirm: act on every account',
+    submitLabel: 'Confirm: delete on every account',
     submitTestid: 'retract-confirm',
     body: [
-      h('p', {}, `This acts on every account that received the message (${n} posted so far); posts still queued are cancelled.`),
-      h('fieldset', {}, h('legend', {}, 'What to do'),
-        h('div', { class: 'field checkbox' }, del, h('label', { for: 'retract-delete' }, 'Delete the posts')),
-        h('div', { class: 'field checkbox' }, cor, h('label', { for: 'retract-correct' }, 'Keep them and post a correction as a reply'))),
-      corField,
+      h('p', {}, `This deletes the post on every account that received the message (${n} posted so far); posts still queued are cancelled. To correct it instead, draft a correction: a second person approves it like any message.`),
+      noticeNote,
       field('Reason (recorded in the audit log)', reason, { name: 'reason', required: true }),
     ],
     onSubmit: async () => {
-      const body = { mode: cor.checked ? 'correct' : 'delete', reason: reason.value.trim() };
-      if (cor.checked) body.correction = correction.value;
-      const r = await api.post(`/api/messages/${enc(m.id)}/retract`, body);
+      const r = await api.post(`/api/messages/${enc(m.id)}/retract`, { mode: 'delete', reason: reason.value.trim() });
       c.go(`#/messages/${enc(r.id)}`);
     },
   });

@@ -777,13 +777,27 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     approver
         .wait_seen("retract-dialog", "open", |s| s.text.contains("Retract"))
         .await;
-    approver.click("retract-mode-delete").await;
-    assert!(approver
-        .find("retract-mode-delete")
-        .await
-        .is_selected()
-        .await
-        .unwrap());
+    // Before confirming, the dialog names the accounts that cannot delete (email, SMS,
+    // Teams): they get the withdrawal notice instead.
+    let noticed = approver
+        .wait_seen("retract-notice-accounts", "", |_| true)
+        .await;
+    assert!(
+        noticed.text.contains("3 of them cannot delete"),
+        "{}",
+        noticed.text
+    );
+    assert_eq!(
+        approver
+            .client
+            .find_all(Locator::Css("[data-testid=retract-notice-accounts] li"))
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "{}",
+        noticed.text
+    );
     approver
         .type_into(
             "retract-reason",
@@ -806,7 +820,7 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let t_retraction = t_retract.elapsed();
     assert!(
         settled.iter().all(|(_, s)| s == "delivered"),
-        "every post deleted: {settled:?}"
+        "every post deleted or noticed: {settled:?}"
     );
     let head = approver
         .find("target-message-link")
@@ -836,12 +850,13 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         title.text,
         format!("Retraction: deleting the posts of message {message_id}")
     );
-    // Done deletions are labelled so and link to no (deleted) post.
-    assert_eq!(approver.count(&tid("delivery-link")).await, 0);
+    // Done deletions are labelled so and link to no (deleted) post; the three notices
+    // are labelled as notices, never as deletions.
     assert_eq!(
         approver.count(&tid("delivery-post-deleted")).await,
-        accounts.len()
+        accounts.len() - 3
     );
+    assert_eq!(approver.count(&tid("delivery-notice")).await, 3);
     approver.shot("approver-retraction-settled").await;
     // The original now says it was retracted.
     approver.click("target-message-link").await;
@@ -850,14 +865,22 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         .await;
     let note = approver.wait_seen("retracted-note", "", |_| true).await;
     assert!(note.text.starts_with("Retracted at "), "{}", note.text);
-    wait_grid(&approver, &accounts, "retracted", |s| s == "retracted").await;
+    wait_grid(&approver, &accounts, "retracted", |s| {
+        s == "retracted" || s == "delivered"
+    })
+    .await;
     let total = approver.wait_seen("total-retracted", "", |_| true).await;
-    assert_eq!(total.text, "14 Retracted");
+    assert_eq!(total.text, "11 Retracted");
+    let kept = approver.wait_seen("total-delivered", "", |_| true).await;
+    assert_eq!(
+        kept.text, "3 Delivered",
+        "email, SMS and Teams cannot delete"
+    );
     assert_eq!(approver.count(&tid("retract-button")).await, 0);
     assert_eq!(
-        approver.count(&tid("delivery-link")).await,
-        0,
-        "the posts are gone"
+        approver.count(&tid("delivery-post-deleted")).await,
+        accounts.len() - 3,
+        "the deleted posts are gone"
     );
     approver.shot("approver-original-retracted").await;
 

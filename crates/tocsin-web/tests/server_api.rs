@@ -24,9 +24,10 @@ on_both_backends!(
     the_drafter_cannot_approve_their_own_draft_and_an_approval_names_the_text_reviewed,
     phi_blocks_approval_until_a_valid_consent_record_is_cited,
     break_glass_needs_a_fresh_reauthentication_and_waits_for_compliance_review,
-    approving_retracting_correcting_and_scheduling_need_a_fresh_reauthentication,
+    approving_retracting_and_scheduling_need_a_fresh_reauthentication,
     an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one,
-    a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text,
+    a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_cannot_and_a_correction_follows,
+    a_correction_is_checked_and_approved_by_a_second_person_or_through_reviewed_break_glass,
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
 );
@@ -346,17 +347,34 @@ async fn phi_blocks_approval_until_a_valid_consent_record_is_cited(backend: Back
         .await;
     by_approver.refused(403, "forbidden");
 
+    // A record is bound to playbooks and channels (by default here: boil-water, on every
+    // channel the alert goes to).
+    let every_channel: Vec<&str> = tocsin_connectors::ALL
+        .iter()
+        .map(|d| d.platform.as_str())
+        .collect();
     let add = |reference: &str, extra: Value| {
         let mut body = json!({
             "reference": reference,
             "subject": SUBJECT,
             "form_location": "Records office, binder 7",
+            "scope_playbooks": ["boil-water"],
+            "scope_channels": every_channel,
         });
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
         carol.post("/api/consents", body)
     };
+    // An empty scope is refused: it would validate any override.
+    for (field, extra) in [
+        ("scope_playbooks", json!({"scope_playbooks": []})),
+        ("scope_channels", json!({"scope_channels": []})),
+    ] {
+        let unbound = add("CR-ANY", extra).await;
+        unbound.refused(422, "invalid");
+        assert_eq!(unbound.body["error"]["field"], field);
+    }
     let expired = add("CR-EXPIRED", json!({"expires_at": "2026-05-01"}))
         .await
         .ok();
@@ -643,7 +661,7 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
     assert!(!real_log.posts()[0].post.exercise);
 }
 
-async fn approving_retracting_correcting_and_scheduling_need_a_fresh_reauthentication(
+async fn approving_retracting_and_scheduling_need_a_fresh_reauthentication(
     backend: Backend,
 ) {
     let s = Srv::start(backend).await;
@@ -672,10 +690,6 @@ async fn approving_retracting_correcting_and_scheduling_need_a_fresh_reauthentic
     for (path, body) in [
         (
             retract.clone(),
-            json!({"mode": "correct", "reason": "wrong area named", "correction": "The advisory covers West Loop only."}),
-        ),
-        (
-            retract.clone(),
             json!({"mode": "delete", "reason": "wrong area named"}),
         ),
         (
@@ -700,7 +714,9 @@ async fn approving_retracting_correcting_and_scheduling_need_a_fresh_reauthentic
     assert_eq!(retraction["kind"], "delete");
 }
 
-async fn a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text(backend: Backend) {
+async fn a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_cannot_and_a_correction_follows(
+    backend: Backend,
+) {
     let s = Srv::start(backend).await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
@@ -709,24 +725,39 @@ async fn a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text(ba
     let submitted = s.submitted(&dana, json!({}), false).await;
     let published = approve(&alex, &submitted).await;
     let id = published["message_id"].as_i64().unwrap();
-    s.delivered(&alex, id).await;
+    let before = s.delivered(&alex, id).await;
     let path = format!("/api/messages/{id}/retract");
+    // The sandbox accounts stand in for every platform, in `tocsin_connectors::ALL`'s
+    // order; those for email, SMS and Teams cannot delete.
+    let platform_of: BTreeMap<i64, Platform> = s
+        .harness
+        .accounts
+        .iter()
+        .copied()
+        .zip(tocsin_connectors::ALL.iter().map(|d| d.platform))
+        .collect();
+    let notice_accounts: BTreeSet<i64> = platform_of
+        .iter()
+        .filter(|(_, p)| matches!(p, Platform::Email | Platform::Sms | Platform::Teams))
+        .map(|(a, _)| *a)
+        .collect();
+    assert_eq!(notice_accounts.len(), 3);
+    // Before retracting, the grid says which accounts cannot delete.
+    for d in before["deliveries"].as_array().unwrap() {
+        let account = d["account_id"].as_i64().unwrap();
+        assert_eq!(d["can_delete"], !notice_accounts.contains(&account), "{d}");
+    }
 
-    let no_text = alex
-        .post(
-            &path,
-            json!({"mode": "correct", "reason": "wrong area named"}),
-        )
-        .await;
-    no_text.refused(422, "invalid");
-    assert_eq!(no_text.body["error"]["field"], "correction");
-    let blank = alex
-        .post(
-            &path,
-            json!({"mode": "correct", "reason": "wrong area named", "correction": "  "}),
-        )
-        .await;
-    blank.refused(422, "invalid");
+    // No side door round two people: free correction text is refused here.
+    for body in [
+        json!({"mode": "correct", "reason": "wrong area named"}),
+        json!({"mode": "correct", "reason": "wrong area named", "correction": "The advisory covers the South Side."}),
+        json!({"mode": "delete", "reason": "wrong area named", "correction": "The advisory covers the South Side."}),
+    ] {
+        let refused = alex.post(&path, body).await;
+        refused.refused(409, "correction_is_a_draft");
+        assert_eq!(refused.body["error"]["field"], "mode");
+    }
     dana.post(
         &path,
         json!({"mode": "delete", "reason": "wrong area named"}),
@@ -745,32 +776,203 @@ async fn a_retraction_deletes_the_post_everywhere_and_a_correction_needs_text(ba
         .ok();
     assert_eq!(retraction["kind"], "delete");
     assert_eq!(retraction["target_message_id"], id);
-    let n = s.harness.accounts.len();
+    assert_eq!(retraction["title"], "Withdrawn: Boil-water advisory");
+    // The answer says, per account, whether the post is deleted or a notice goes instead.
+    for d in retraction["deliveries"].as_array().unwrap() {
+        let account = d["account_id"].as_i64().unwrap();
+        let expected = if notice_accounts.contains(&account) {
+            "notice"
+        } else {
+            "delete"
+        };
+        assert_eq!(d["action"], expected, "{d}");
+    }
+    let retraction_id = id_of(&retraction);
+    s.delivered(&alex, retraction_id).await;
+    let n = s.harness.accounts.len() as i64;
     let original = s
         .poll(&alex, &format!("/api/messages/{id}"), |m| {
-            m["counts"] == json!({"retracted": n})
+            m["counts"] == json!({"retracted": n - 3, "delivered": 3})
         })
         .await;
     assert!(original["retracted_at"].is_string());
-    assert!(original["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|d| d["state"] == "retracted"));
+    for d in original["deliveries"].as_array().unwrap() {
+        let account = d["account_id"].as_i64().unwrap();
+        let expected = if notice_accounts.contains(&account) {
+            "delivered"
+        } else {
+            "retracted"
+        };
+        assert_eq!(
+            d["state"], expected,
+            "what was not deleted is not shown deleted: {d}"
+        );
+    }
     let posts = s.harness.sandbox.posts();
-    assert_eq!(posts.len(), n);
-    assert!(posts.iter().all(|p| p.deleted));
+    for account in platform_of.keys() {
+        let mine = s.harness.sandbox.posts_for(&account.to_string());
+        if notice_accounts.contains(account) {
+            assert_eq!(mine.len(), 2, "the alert and its notice: {mine:?}");
+            assert!(!mine[0].deleted, "email, SMS and Teams cannot delete");
+            assert!(mine[1].post.text.starts_with("WITHDRAWN: "), "{mine:?}");
+            assert_eq!(
+                mine[1].post.title.as_deref(),
+                Some("Withdrawn: Boil-water advisory")
+            );
+            assert_eq!(
+                mine[1].post.reply_to.as_ref().map(|r| r.id.as_str()),
+                Some(mine[0].id.as_str())
+            );
+        } else {
+            assert_eq!(mine.len(), 1, "{mine:?}");
+            assert!(mine[0].deleted);
+        }
+    }
+    assert_eq!(posts.len() as i64, n + 3);
     alex.post(
         &path,
         json!({"mode": "delete", "reason": "wrong area named"}),
     )
     .await
     .refused(409, "conflict");
+    // A correction after the deletion is not refused: it is a draft like any other, and
+    // once a second person approves it, it goes where the post still stands.
+    let mut values = s.examples(&dana, "correction").await;
+    values.insert(
+        "correct".into(),
+        json!("The boil-water advisory covers the South Side only."),
+    );
+    let draft = dana
+        .post(
+            "/api/drafts",
+            json!({"playbook": "correction", "step": "correction", "values": values, "corrects": id}),
+        )
+        .await
+        .ok();
+    assert_eq!(draft["corrects_message_id"], id);
+    let draft_id = id_of(&draft);
+    dana.post(&format!("/api/drafts/{draft_id}/submit"), json!({}))
+        .await
+        .ok();
+    let correction_draft = approve(&alex, &draft).await;
+    let correction_id = correction_draft["message_id"].as_i64().unwrap();
+    let correction = s.delivered(&alex, correction_id).await;
+    assert_eq!(correction["kind"], "correction");
+    assert_eq!(correction["target_message_id"], id);
+    assert_eq!(correction["draft_id"], draft_id);
+    let corrected: BTreeSet<i64> = correction["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["account_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(corrected, notice_accounts);
+    for account in &notice_accounts {
+        let mine = s.harness.sandbox.posts_for(&account.to_string());
+        assert_eq!(mine.len(), 3, "alert, notice, correction: {mine:?}");
+        assert!(mine[2].post.text.contains("South Side only"), "{mine:?}");
+        assert_eq!(
+            mine[2].post.reply_to.as_ref().map(|r| r.id.as_str()),
+            Some(mine[0].id.as_str())
+        );
+    }
     assert!(s
         .audit()
         .await
         .iter()
         .any(|e| e.actor == "alex" && e.action == "message.retract"));
+}
+
+async fn a_correction_is_checked_and_approved_by_a_second_person_or_through_reviewed_break_glass(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("carol", Role::Compliance).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let submitted = s.submitted(&dana, json!({}), false).await;
+    let id = approve(&alex, &submitted).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, id).await;
+    let values = s.examples(&dana, "correction").await;
+    let correction = |values: serde_json::Map<String, Value>| json!({"playbook": "correction", "step": "correction", "values": values, "corrects": id});
+
+    // Previewed per platform and checked like any draft: PHI blocks approval.
+    let mut phi = values.clone();
+    phi.insert(
+        "correct".into(),
+        json!("Patient John Smith, SSN 123-45-6789, was not exposed."),
+    );
+    let blocked = dana.post("/api/drafts", correction(phi)).await.ok();
+    assert!(blocked["variants"].as_array().unwrap().len() > 1);
+    assert!(
+        blocked["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b.to_string().contains("ssn")),
+        "{blocked}"
+    );
+    dana.post(
+        &format!("/api/drafts/{}/submit", id_of(&blocked)),
+        json!({}),
+    )
+    .await
+    .ok();
+    alex.post(
+        &format!("/api/drafts/{}/approve", id_of(&blocked)),
+        json!({"reviewed_hash": blocked["hash"]}),
+    )
+    .await
+    .refused(409, "blocked");
+
+    // The drafter cannot approve their own correction.
+    let own = alex
+        .post("/api/drafts", correction(values.clone()))
+        .await
+        .ok();
+    let own_id = id_of(&own);
+    alex.post(&format!("/api/drafts/{own_id}/submit"), json!({}))
+        .await
+        .ok();
+    alex.post(
+        &format!("/api/drafts/{own_id}/approve"),
+        json!({"reviewed_hash": own["hash"]}),
+    )
+    .await
+    .refused(409, "self_approval");
+    assert!(
+        alex.get(&format!("/api/messages/{id}")).await.ok()["retracted_at"].is_null(),
+        "nothing was corrected"
+    );
+
+    // Break-glass is the one-person path: re-authenticated, marked, and reviewed.
+    s.reauthenticate(&alex, "alex").await.ok();
+    let published = alex
+        .post(
+            &format!("/api/drafts/{own_id}/break-glass"),
+            json!({"reviewed_hash": own["hash"], "reason": "the wrong shelter is filling up now"}),
+        )
+        .await
+        .ok();
+    let message_id = published["message_id"].as_i64().unwrap();
+    let message = s.delivered(&alex, message_id).await;
+    assert_eq!(message["kind"], "correction");
+    assert_eq!(message["target_message_id"], id);
+    assert_eq!(message["break_glass"], true);
+    let carol = s.sign_in("carol").await;
+    let queue = carol.get("/api/reviews").await.ok();
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == message_id),
+        "{queue}"
+    );
 }
 
 /// A sandbox account that takes its time over each post (deliveries stay in flight).

@@ -353,19 +353,30 @@ async fn an_exercise_is_only_in_the_exercise_feed_and_updates_reference_their_al
         )
     );
 
-    // A correction of the update is an Update naming it, with the correction's text.
+    // A correction of the update (a draft of the correction playbook, approved like any
+    // other) is an Update naming it, with the correction's text.
     s.advance(Duration::minutes(2));
-    let correction = alex
+    let mut values = s.examples(&dana, "correction").await;
+    values.insert(
+        "correct".into(),
+        json!("The advisory for North Side stays in effect until Friday."),
+    );
+    let draft = dana
         .post(
-            &format!("/api/messages/{update}/retract"),
-            json!({
-                "mode": "correct",
-                "reason": "wrong end time",
-                "correction": "Correction: the advisory for North Side stays in effect until Friday."
-            }),
+            "/api/drafts",
+            json!({"playbook": "correction", "step": "correction", "values": values, "corrects": update}),
         )
         .await
         .ok();
+    assert_eq!(
+        draft["exercise"], true,
+        "the correction of an exercise is one"
+    );
+    let submitted = dana
+        .post(&format!("/api/drafts/{}/submit", id_of(&draft)), json!({}))
+        .await
+        .ok();
+    let correction = json!({"id": approve(&alex, &submitted).await});
     let corrected = cap(&public, id_of(&correction)).await;
     assert_eq!(at(&corrected, "alert/status"), "Exercise");
     assert_eq!(at(&corrected, "alert/msgType"), "Update");
@@ -377,9 +388,11 @@ async fn an_exercise_is_only_in_the_exercise_feed_and_updates_reference_their_al
             at(&second, "alert/sent")
         )
     );
-    assert_eq!(
-        at(&corrected, "alert/info/description"),
-        "Correction: the advisory for North Side stays in effect until Friday."
+    assert!(
+        at(&corrected, "alert/info/description")
+            .starts_with("CORRECTION: The advisory for North Side stays in effect until Friday."),
+        "{}",
+        at(&corrected, "alert/info/description")
     );
     assert_eq!(entries(&feed(&public, "/feed/exercise.atom").await), 3);
     assert_eq!(entries(&feed(&public, "/feed/alerts.atom").await), 0);

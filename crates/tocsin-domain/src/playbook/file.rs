@@ -37,6 +37,19 @@ pub struct PlaybookFile {
     #[serde(default)]
     pub variables: Vec<VariableFile>,
     pub steps: Spanned<Vec<StepFile>>,
+    #[serde(default)]
+    pub retraction: Option<RetractionFile>,
+}
+
+/// `[retraction]`: the withdrawal notice sent where a retracted post cannot be deleted
+/// (email, SMS, Teams), rendered over the original message's values.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetractionFile {
+    pub headline: Spanned<String>,
+    pub template: Spanned<String>,
+    #[serde(default)]
+    pub variants: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// `[cap]`: Common Alerting Protocol fields for public alerts.

@@ -19,6 +19,10 @@ use crate::Platform;
 
 pub use validate::{parse_playbook, RESERVED_NAMES};
 
+/// The id under which a playbook's `[retraction]` notice is composed (a step of its own
+/// that no draft can pick).
+pub const RETRACTION_STEP: &str = "retraction";
+
 /// Who must approve a message from this playbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -280,6 +284,10 @@ pub struct Playbook {
     pub variables: Vec<VariableSpec>,
     /// The messages.
     pub steps: Vec<Step>,
+    /// The withdrawal notice (`[retraction]`): sent, when a message is retracted, to the
+    /// accounts whose platform cannot delete a post (email, SMS, Teams). Its templates
+    /// are part of the playbook, so its pre-approval covers them.
+    pub retraction: Option<Step>,
     /// The playbook file.
     pub path: PathBuf,
 }
@@ -299,11 +307,15 @@ impl Playbook {
         self.variables.iter().find(|v| v.name == name)
     }
 
+    /// The steps and the withdrawal notice: everything whose templates are compiled.
+    pub fn compiled_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().chain(self.retraction.as_ref())
+    }
+
     /// Every template file the playbook uses, sorted and without repeats.
     pub fn template_files(&self) -> Vec<String> {
         let mut files: Vec<String> = self
-            .steps
-            .iter()
+            .compiled_steps()
             .flat_map(|s| s.template_files().map(str::to_string))
             .collect();
         files.sort();

@@ -11,7 +11,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::file::{PlaybookFile, StepFile, VariableFile};
-use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget};
+use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
 use crate::diagnostics::Diagnostic;
 use crate::phi::PhiFamily;
 use crate::variables::{datetime_format_is_valid, VariableKind, VariableRule, VariableSpec};
@@ -168,7 +168,10 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     let steps_span = raw.steps.span();
     let raw_steps = raw.steps.into_inner();
     if raw_steps.is_empty() {
-        c.at(steps_span, "a playbook needs at least one [[steps]] entry");
+        c.at(
+            steps_span.clone(),
+            "a playbook needs at least one [[steps]] entry",
+        );
     }
     let mut step_ids = BTreeSet::new();
     let mut steps = Vec::new();
@@ -181,6 +184,26 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         }
         steps.push(build_step(c, step));
     }
+    let retraction = raw.retraction.map(|r| {
+        if step_ids.contains(RETRACTION_STEP) {
+            c.at(
+                steps_span.clone(),
+                format!("a step cannot be called `{RETRACTION_STEP}` when the playbook has a [retraction]"),
+            );
+        }
+        build_step(
+            c,
+            StepFile {
+                id: Spanned::new(0..0, RETRACTION_STEP.to_string()),
+                title: "Withdrawal notice".into(),
+                headline: r.headline,
+                template: r.template,
+                variants: r.variants,
+                hashtags: Some(Vec::new()),
+                cap: None,
+            },
+        )
+    });
 
     Playbook {
         id: raw.id.into_inner(),
@@ -197,6 +220,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         session,
         variables,
         steps,
+        retraction,
         path: path.to_path_buf(),
     }
 }

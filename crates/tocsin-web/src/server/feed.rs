@@ -157,12 +157,15 @@ fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
         .iter()
         .filter_map(|v| v.body.as_deref().map(|b| (v.target.as_str(), b)))
         .collect();
-    // A retraction or correction carries one text, the same on every channel.
+    // A retraction's notice or a correction has a text per channel: the feed takes the
+    // fullest plain one (the playbook's default template, not a short variant).
     let own_text = || {
         texts
             .iter()
+            .filter(|(target, _)| *target != "email_html")
             .map(|(_, t)| t.trim())
-            .find(|t| !t.is_empty())
+            .filter(|t| !t.is_empty())
+            .max_by_key(|t| t.len())
             .map(str::to_string)
     };
     let what = match (m.kind.as_str(), m.target_message_id) {

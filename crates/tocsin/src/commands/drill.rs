@@ -5,7 +5,7 @@
 //! in the audit log marked as an exercise.
 
 use anyhow::{anyhow, bail, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use tocsin_dispatch::{AccountRoute, DeliveryEventKind, DispatchConfig, Dispatche
 use tocsin_domain::compose::ComposeOptions;
 use tocsin_domain::playbook::TextTarget;
 use tocsin_domain::Platform;
-use tocsin_store::outbox::{Placement, RetractMode};
+use tocsin_store::outbox::{Placement, RetractMode, Retraction};
 use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
 
 use crate::cli::DrillArgs;
@@ -95,6 +95,31 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
                 .collect(),
         });
     }
+    // Where a platform cannot delete (email, SMS, Teams), a retraction sends the
+    // playbook's withdrawal notice instead: composed up front, as it would be approved.
+    let cannot_delete: Vec<Platform> = stand_ins()
+        .into_iter()
+        .filter(|p| tocsin_connectors::descriptor(*p).is_some_and(|d| !d.capabilities.delete))
+        .collect();
+    let notice = if args.retract {
+        composer
+            .compose_retraction(playbook, &values, &cannot_delete)
+            .map_err(|e| anyhow!("{}: withdrawal notice: {e}", playbook.id))?
+            .map(|composed| DrillPost {
+                step: tocsin_domain::playbook::RETRACTION_STEP.to_string(),
+                headline: composed.headline.clone(),
+                variants: composed
+                    .variants
+                    .iter()
+                    .map(|v| RenderedVariant {
+                        target: TextTarget::Variant(v.target),
+                        body: v.text.clone(),
+                    })
+                    .collect(),
+            })
+    } else {
+        None
+    };
     let actor = args
         .actor
         .clone()
@@ -110,7 +135,7 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             &values,
             &posts,
             &actor,
-            args.retract,
+            args.retract.then_some(notice.as_ref()),
         )
         .await;
         store.close().await;
@@ -126,7 +151,7 @@ async fn drive(
     values: &BTreeMap<String, String>,
     posts: &[DrillPost],
     actor: &str,
-    retract: bool,
+    retract: Option<Option<&DrillPost>>,
 ) -> Result<ExitCode> {
     let log = Arc::new(SandboxLog::default());
     let routes = Arc::new(Routes::new());
@@ -247,11 +272,20 @@ async fn drive(
         tx.commit().await?;
         dispatcher.wake();
         println!("\n{} / {}: message {message} approved as an exercise by {actor}; sending to {} sandbox accounts", playbook.id, post.step, accounts.len());
-        watch(store, &mut events, message, &names, "delivered").await?;
+        watch(store, &mut events, message, &names, &|_| "delivered").await?;
         print_grid(store, message, &names, &log).await?;
         messages.push(message);
     }
-    if retract {
+    if let Some(notice) = retract {
+        let cannot_delete: BTreeSet<i64> = accounts
+            .iter()
+            .filter(|(_, p)| {
+                tocsin_connectors::descriptor(*p).is_some_and(|d| !d.capabilities.delete)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let no_text = Vec::new();
+        let reason = "drill: retract everywhere";
         for message in &messages {
             let mut tx = store.begin().await?;
             let summary = tx
@@ -259,23 +293,36 @@ async fn drive(
                 .retract_message(
                     actor,
                     *message,
-                    RetractMode::Delete,
-                    &[],
-                    "drill: retract everywhere",
+                    &Retraction {
+                        mode: RetractMode::Delete,
+                        draft_id: None,
+                        title: notice.map(|n| n.headline.clone()),
+                        variants: notice.map_or(&no_text, |n| &n.variants),
+                        cannot_delete: &cannot_delete,
+                        break_glass: false,
+                        reason,
+                    },
                 )
                 .await?;
             tx.commit().await?;
             dispatcher.wake();
             println!(
-                "\nretracting message {message} everywhere ({} accounts)",
-                summary.targeted
+                "\nretracting message {message} everywhere ({} accounts: {} get the withdrawal notice, their platform cannot delete)",
+                summary.targeted, summary.notices
             );
+            let done = |account: i64| {
+                if cannot_delete.contains(&account) {
+                    "notice sent"
+                } else {
+                    "deleted"
+                }
+            };
             watch(
                 store,
                 &mut events,
                 summary.retraction_message_id,
                 &names,
-                "deleted",
+                &done,
             )
             .await?;
             print_grid(store, *message, &names, &log).await?;
@@ -288,13 +335,14 @@ async fn drive(
 }
 
 /// Prints delivery events for `message` until all its deliveries are settled;
-/// `done` names what a delivery means here ("delivered", "deleted").
+/// `done` names what a delivery means for an account here ("delivered", "deleted",
+/// "notice sent").
 async fn watch(
     store: &Store,
     events: &mut tokio::sync::broadcast::Receiver<tocsin_dispatch::DeliveryEvent>,
     message: i64,
     names: &BTreeMap<i64, Platform>,
-    done: &str,
+    done: &dyn Fn(i64) -> &'static str,
 ) -> Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let show = |e: &tocsin_dispatch::DeliveryEvent| {
@@ -304,7 +352,7 @@ async fn watch(
         let who = names.get(&e.account_id).map_or("?", |p| p.display_name());
         let what = match &e.kind {
             DeliveryEventKind::Delivered { url, .. } => {
-                format!("{done} {}", url.as_deref().unwrap_or(""))
+                format!("{} {}", done(e.account_id), url.as_deref().unwrap_or(""))
             }
             DeliveryEventKind::Sending { attempt } => format!("sending (attempt {attempt})"),
             DeliveryEventKind::Retrying { error, .. } => format!("retrying: {error}"),
