@@ -107,7 +107,32 @@ fn placeholders(backend: Backend, first: usize, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// What the public feed shows can change only when this does: how many messages there
+/// are and the newest, how many are retracted, and how many are due (sent) by a time.
+pub type FeedFingerprint = (i64, i64, i64, i64);
+
 impl Feed<'_> {
+    /// The [`FeedFingerprint`] of the real or exercise messages at `now`: one cheap query,
+    /// so the feed is recomposed only when a message was added, retracted or fell due.
+    pub async fn fingerprint(
+        self,
+        exercise: bool,
+        now: DateTime<Utc>,
+    ) -> Result<FeedFingerprint, StoreError> {
+        let now = tocsin_audit::entry::format_time(&now);
+        Ok(on_pool!(self.store, c => {
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0), COUNT(retracted_at), \
+                 COUNT(CASE WHEN COALESCE(not_before, approved_at) <= $2 THEN 1 END) \
+                 FROM messages WHERE exercise = $1",
+            )
+            .bind(exercise)
+            .bind(&now)
+            .fetch_one(c)
+            .await?
+        }))
+    }
+
     /// Up to `limit` approved messages, newest (highest id) first, real or exercise as
     /// `exercise` says, from drafts of `playbooks`, with ids up to `up_to` when given.
     pub async fn messages(

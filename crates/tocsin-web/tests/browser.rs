@@ -1386,3 +1386,59 @@ async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answ
     b.assert_no_page_errors().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_person_enrols_at_their_link_and_signs_in_with_what_they_chose() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let base = world.harness.url();
+    let root = world.add("root", Role::Admin).await;
+    let shots = Shots::new("enrolment");
+    let admin = Browser::open("admin", driver.session(1280, 900).await, &base, &shots);
+    admin.trap_page_errors().await;
+    admin.sign_in("root", &root).await;
+    admin.goto("#/admin").await;
+    admin.type_into("new-user-name", "nia").await;
+    admin.click("new-user-add").await;
+    let link = admin
+        .wait_seen("invite-link", "the enrolment link", |s| s.displayed)
+        .await;
+    let token = link
+        .text
+        .split_once("/#/enrol/")
+        .map(|(_, t)| t.trim().to_string())
+        .unwrap_or_else(|| panic!("no link in {link:?}"));
+    assert_eq!(
+        admin.count("[data-testid=\"new-invite\"] code").await,
+        1,
+        "the admin sees the link and nothing else to copy"
+    );
+    admin.assert_no_page_errors().await;
+    admin.close().await;
+
+    let nia = Browser::open("nia", driver.session(1280, 900).await, &base, &shots);
+    nia.trap_page_errors().await;
+    nia.goto(&format!("#/enrol/{token}")).await;
+    let secret = nia
+        .wait_seen("enrol-secret", "the new second factor", |s| s.displayed)
+        .await
+        .text;
+    assert_eq!(nia.count("[data-testid=\"enrol-qr\"] svg").await, 1);
+    assert!(nia.count("[data-testid=\"enrol-qr\"] svg path").await >= 1);
+    nia.shot_at("enrol-factor", "enrol-page").await;
+    nia.type_into("enrol-password", password("nia").expose_secret())
+        .await;
+    nia.type_into("enrol-password-again", password("nia").expose_secret())
+        .await;
+    // The previous step's code proves the factor; the current one stays for sign-in.
+    let code = totp::code_from_base32(&secret, chrono::Utc::now() - chrono::Duration::seconds(30))
+        .unwrap();
+    nia.type_into("enrol-code", &code).await;
+    nia.click("enrol-submit").await;
+    nia.wait_seen("enrol-done", "the enrolment worked", |s| s.displayed)
+        .await;
+    nia.goto("#/signin").await;
+    nia.sign_in("nia", &secret).await;
+    nia.assert_no_page_errors().await;
+    nia.close().await;
+}

@@ -18,6 +18,7 @@ on_both_backends!(
     repeated_failures_throttle_the_account_from_that_address_and_then_the_address,
     a_locked_account_still_signs_in_from_an_address_that_has_not_failed,
     refused_sign_ins_are_counted_per_minute_account_and_address_not_one_entry_each,
+    password_hashing_runs_a_few_at_a_time_however_many_sign_ins_arrive,
     the_throttle_counts_are_shared_by_every_node_and_kept_under_a_cap,
     a_session_ends_after_thirty_idle_minutes,
     a_busy_session_still_ends_twelve_hours_after_sign_in,
@@ -269,6 +270,36 @@ async fn refused_sign_ins_are_counted_per_minute_account_and_address_not_one_ent
         .await
         .iter()
         .any(|(_, _, o)| o.as_deref() == Some("refused: wrong password (1 attempts)")));
+}
+
+async fn password_hashing_runs_a_few_at_a_time_however_many_sign_ins_arrive(backend: Backend) {
+    let w = World::new(backend).await;
+    let config = tocsin_app::people::PeopleConfig {
+        password_cost: tocsin_app::people::PasswordCost::ASVS,
+        max_concurrent_hashes: 2,
+        ..Default::default()
+    };
+    let people = std::sync::Arc::new(
+        tocsin_app::people::People::new(w.db.store.clone(), w.key.clone(), config).unwrap(),
+    );
+    let mut tries = tokio::task::JoinSet::new();
+    for i in 0..12u8 {
+        let people = people.clone();
+        tries.spawn(async move {
+            let wrong = SecretString::from("an anonymous burst of guesses");
+            people
+                .sign_in(&format!("nobody{i}"), &wrong, "123456", ip(100 + i))
+                .await
+        });
+    }
+    while let Some(answer) = tries.join_next().await {
+        assert!(matches!(
+            answer.unwrap(),
+            Err(SignInError::WrongCredentials)
+        ));
+    }
+    let peak = people.password_hashing_peak();
+    assert!((1..=2).contains(&peak), "{peak} hashes ran at once");
 }
 
 async fn a_locked_account_still_signs_in_from_an_address_that_has_not_failed(backend: Backend) {

@@ -22,6 +22,7 @@ on_both_backends!(
     an_approved_alert_is_a_cap_alert_and_its_retraction_a_cap_cancel,
     an_exercise_is_only_in_the_exercise_feed_and_updates_reference_their_alert,
     without_a_public_url_the_feed_answers_only_on_loopback,
+    the_feed_is_recomposed_only_when_a_message_is_added_retracted_or_falls_due,
 );
 
 const PUBLIC_URL: &str = "https://alerts.health.example.gov";
@@ -430,4 +431,32 @@ async fn without_a_public_url_the_feed_answers_only_on_loopback(backend: Backend
         .post("/feed/alerts.atom", json!({}))
         .await
         .refused(405, "method_not_allowed");
+}
+
+async fn the_feed_is_recomposed_only_when_a_message_is_added_retracted_or_falls_due(
+    backend: Backend,
+) {
+    let s = Srv::start_with(backend, |o| {
+        o.server.public_url = Some(PUBLIC_URL.into());
+        o.server.cap_sender = Some(SENDER.into());
+    })
+    .await;
+    let (dana, alex) = people(&s).await;
+    let public = s.client();
+    let first = publish(&s, &dana, &alex, "alert", json!({}), false).await;
+    s.delivered(&alex, first).await;
+    let before = feed(&public, "/feed/alerts.atom").await;
+    assert_eq!(entries(&before), 1);
+    // Changed behind the server's back, the same messages: the feed as composed is served.
+    s.text_rows("UPDATE messages SET title = 'Edited behind the feed' RETURNING title")
+        .await;
+    for _ in 0..3 {
+        assert_eq!(feed(&public, "/feed/alerts.atom").await, before);
+    }
+    // A new message changes what the feed shows: it is composed again, edit and all.
+    let second = publish(&s, &dana, &alex, "alert", json!({}), false).await;
+    s.delivered(&alex, second).await;
+    let after = feed(&public, "/feed/alerts.atom").await;
+    assert_eq!(entries(&after), 2);
+    assert!(after.contains("Edited behind the feed"), "{after}");
 }

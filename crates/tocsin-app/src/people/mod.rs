@@ -18,6 +18,7 @@ pub mod totp;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tocsin_audit::AuditEvent;
 use tocsin_store::people::{NewSession, UserRecord};
@@ -42,6 +43,9 @@ pub struct PeopleConfig {
     pub password_cost: PasswordCost,
     /// The issuer authenticator apps show next to the code.
     pub totp_issuer: String,
+    /// Password hashes (sign-in, re-authentication, enrolment) running at once at most;
+    /// more wait their turn.
+    pub max_concurrent_hashes: usize,
 }
 
 impl Default for PeopleConfig {
@@ -51,6 +55,7 @@ impl Default for PeopleConfig {
             throttle: ThrottlePolicy::default(),
             password_cost: PasswordCost::default(),
             totp_issuer: "Tocsin".into(),
+            max_concurrent_hashes: 4,
         }
     }
 }
@@ -253,6 +258,15 @@ pub struct People {
     passwords: Passwords,
     throttle: SignInThrottle,
     config: PeopleConfig,
+    hashing: Arc<tokio::sync::Semaphore>,
+    hashing_gauge: Arc<HashingGauge>,
+}
+
+/// Password hashes in flight, and the most at once.
+#[derive(Debug, Default)]
+struct HashingGauge {
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 /// What a password and code check found, before anything is written.
@@ -271,6 +285,10 @@ impl People {
         Ok(People {
             passwords: Passwords::new(config.password_cost)?,
             throttle: SignInThrottle::new(config.throttle),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_hashes.max(1),
+            )),
+            hashing_gauge: Arc::default(),
             store,
             key,
             config,
@@ -322,13 +340,42 @@ impl People {
         Err(error)
     }
 
+    /// Runs `work` (argon2id: 19 MiB and tens of milliseconds each) on a blocking thread
+    /// once one of the [`PeopleConfig::max_concurrent_hashes`] permits is free, so a burst
+    /// of anonymous sign-ins queues instead of taking 512 blocking threads × 19 MiB.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PeopleError> {
+        let _permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PeopleError::Task)?;
+        let gauge = self.hashing_gauge.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = gauge.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            gauge.peak.fetch_max(now, Ordering::SeqCst);
+            let out = work();
+            gauge.in_flight.fetch_sub(1, Ordering::SeqCst);
+            out
+        })
+        .await
+        .map_err(|_| PeopleError::Task)
+    }
+
+    /// The most password hashes that ever ran at once on this node.
+    pub fn password_hashing_peak(&self) -> usize {
+        self.hashing_gauge.peak.load(Ordering::SeqCst)
+    }
+
     async fn hash_new(&self, password: SecretString, name: &str) -> Result<String, PeopleError> {
         password::check_policy(password.expose_secret(), name)?;
         let passwords = self.passwords.clone();
         let name = name.to_string();
-        tokio::task::spawn_blocking(move || passwords.hash_new(&password, &name))
-            .await
-            .map_err(|_| PeopleError::Task)?
+        self.hashing(move || passwords.hash_new(&password, &name))
+            .await?
             .map_err(|e| match e {
                 password::NewPasswordError::Policy(p) => PeopleError::Password(p),
                 password::NewPasswordError::Hash(h) => PeopleError::Hash(h),
@@ -342,11 +389,8 @@ impl People {
     ) -> Result<bool, PeopleError> {
         let passwords = self.passwords.clone();
         let password = password.clone();
-        tokio::task::spawn_blocking(move || {
-            passwords.verify(password.expose_secret(), stored.as_deref())
-        })
-        .await
-        .map_err(|_| PeopleError::Task)
+        self.hashing(move || passwords.verify(password.expose_secret(), stored.as_deref()))
+            .await
     }
 
     /// Adds a user without credentials and returns their one-time enrolment link: the

@@ -11,18 +11,24 @@
 //! values, each only when it appears word for word in what was approved. An exercise
 //! message is never in the real feed; its document says `<status>Exercise</status>`.
 //!
+//! The two Atom feeds are kept as last composed and recomposed only when a message was
+//! added, retracted or fell due ([`FeedCache`]).
+//!
 //! Links are absolute, under `[server] public_url`; without it, only a request to a
 //! loopback `Host` is answered (local use and tests), others get 404 `not_configured`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Arc;
 use tocsin_domain::alert_feed::{self, FeedAlert, FeedSite, Published, PublishedMessage};
 use tocsin_domain::atom::ATOM_MEDIA_TYPE;
 use tocsin_domain::cap::{description_from, CapAlertInfo, CapArea, CapStatus, CAP_MEDIA_TYPE};
 use tocsin_domain::compose::ComposeOptions;
 use tocsin_domain::playbook::StepCap;
 use tocsin_domain::variables::VariableKind;
+use tocsin_store::feed::FeedFingerprint;
 use tocsin_store::FeedMessage;
 
 use super::error::{ApiError, ApiResult, Path};
@@ -74,11 +80,44 @@ pub async fn cap_document(
     Ok(xml(CAP_MEDIA_TYPE, alert.alert.to_xml()))
 }
 
+/// The Atom feeds as last composed, per (exercise, site): recomposed (up to [`WINDOW`]
+/// messages rendered) only when the messages' [`FeedFingerprint`] changed, so a flood of
+/// anonymous requests costs one small query each.
+#[derive(Debug, Default)]
+pub struct FeedCache {
+    feeds: std::sync::Mutex<HashMap<FeedKey, (FeedFingerprint, Arc<str>)>>,
+}
+
+/// Which feed: exercise or not, and the site (`base_url|sender`) it was composed for.
+type FeedKey = (bool, String);
+
 async fn feed(web: &WebState, headers: &HeaderMap, exercise: bool) -> ApiResult<Response> {
     let site = site_of(web, headers)?;
-    let alerts = alerts_of(web, &site, exercise, None).await?;
-    let feed = alert_feed::atom_feed(&site, exercise, &alerts, web.app.store().now());
-    Ok(xml(ATOM_MEDIA_TYPE, feed.to_xml()))
+    let now = web.app.store().now();
+    let fingerprint = web.app.store().feed().fingerprint(exercise, now).await?;
+    let key = (exercise, format!("{}|{}", site.base_url, site.sender));
+    let cached = web
+        .feed_cache
+        .feeds
+        .lock()
+        .ok()
+        .and_then(|feeds| feeds.get(&key).cloned())
+        .filter(|(seen, _)| *seen == fingerprint)
+        .map(|(_, body)| body);
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let alerts = alerts_of(web, &site, exercise, None).await?;
+            let body: Arc<str> = alert_feed::atom_feed(&site, exercise, &alerts, now)
+                .to_xml()
+                .into();
+            if let Ok(mut feeds) = web.feed_cache.feeds.lock() {
+                feeds.insert(key, (fingerprint, body.clone()));
+            }
+            body
+        }
+    };
+    Ok(xml(ATOM_MEDIA_TYPE, body.to_string()))
 }
 
 fn xml(media_type: &str, body: String) -> Response {

@@ -101,6 +101,8 @@ pub struct WebState {
     pub app: Tocsin,
     /// The web layer's settings.
     pub config: Arc<WebConfig>,
+    /// The public feed as last composed (see [`feed`]).
+    pub(crate) feed_cache: Arc<feed::FeedCache>,
 }
 
 impl WebState {
@@ -109,6 +111,7 @@ impl WebState {
         WebState {
             app,
             config: Arc::new(config),
+            feed_cache: Arc::default(),
         }
     }
 }
