@@ -10,9 +10,11 @@
 //! another row, or left in a row whose endpoint a database writer changed, does not open:
 //! nobody without the key can redirect a token to a server of their choosing. Values
 //! sealed by earlier releases (bound to the id only) are re-sealed once at start-up
-//! ([`AccountVault::connect_stored`]). A secret is held as a [`SecretString`] from the moment it is read, so it
-//! never reaches a log line, an error, an audit entry or an API answer; only whether one
-//! is stored is shown.
+//! ([`AccountVault::connect_stored`]).
+//!
+//! A secret is held as a [`SecretString`] from the moment it is read, so it never
+//! reaches a log line, an error, an audit entry or an API answer; only whether one is
+//! stored is shown.
 //!
 //! Each platform's descriptor (`tocsin_connectors::ALL`) says which settings its connector
 //! reads (names, kinds, an example) and what its secret is: the admin page and the CLI

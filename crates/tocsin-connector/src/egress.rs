@@ -44,7 +44,7 @@ impl EgressPolicy {
     /// Whether `host` is listed.
     pub fn allows_host(&self, host: &str) -> bool {
         let host = normalise(host);
-        self.allowed.iter().any(|a| *a == host)
+        self.allowed.contains(&host)
     }
 
     /// Why `ip`, reached for `host`, is refused; `None` when it may be reached.

@@ -68,9 +68,14 @@ async fn deliver(http: HttpClient, url: String, mut jobs: mpsc::Receiver<Job>) {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
             }
+            // The same id for every try of a note, so a receiver can drop repeats.
+            let id = tocsin_audit::checkpoint::parse_unverified(&note)
+                .map(|c| format!("tocsin-checkpoint-{}-{}", c.origin, c.size))
+                .unwrap_or_default();
             let request = http
                 .request(reqwest::Method::POST, &url)
                 .header("content-type", "text/plain; charset=utf-8")
+                .header("webhook-id", id)
                 .body(note.clone());
             match http.send(request, true).await {
                 Ok(reply) if reply.status.is_success() => {
@@ -129,5 +134,56 @@ pub fn resolve(data_dir: &Path, path: &Path) -> std::path::PathBuf {
         path.to_path_buf()
     } else {
         data_dir.join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tocsin_audit::checkpoint::Checkpoint;
+    use tocsin_test_support::webhook::FakeSubscriber;
+
+    fn note(size: u64) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = tocsin_audit::load_or_create(
+            &dir.path().join(tocsin_audit::KEY_FILE_NAME),
+            "test.example.gov/audit",
+        )
+        .unwrap();
+        Checkpoint {
+            origin: "test.example.gov/audit".into(),
+            size,
+            head: tocsin_audit::ChainHash([size as u8; 32]),
+            time: chrono::Utc::now(),
+        }
+        .sign(&signer)
+    }
+
+    #[tokio::test]
+    async fn each_checkpoint_is_posted_as_signed_and_the_bodies_read_back_as_a_witness() {
+        let fake = FakeSubscriber::start(Arc::new(|_, _| Ok(())))
+            .await
+            .unwrap();
+        let witness = UrlWitness::start(&fake.url()).unwrap();
+        let notes = [note(5), note(10)];
+        for n in &notes {
+            witness.publish(n).unwrap();
+        }
+        witness.flush().await;
+        let kept: String = fake
+            .subscriber
+            .deliveries()
+            .iter()
+            .map(|d| String::from_utf8(d.body.to_vec()).unwrap())
+            .collect();
+        assert_eq!(tocsin_audit::read_witness(&kept).unwrap(), notes.to_vec());
+    }
+
+    #[test]
+    fn a_witness_url_must_be_https_off_loopback() {
+        let err = UrlWitness::start("http://witness.example.org/in")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("https"), "{err}");
     }
 }
