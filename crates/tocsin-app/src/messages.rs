@@ -11,7 +11,7 @@ use crate::drafts::HEADLINE_TARGET;
 use crate::error::{AppError, AppResult};
 use crate::events::PanelEvent;
 use crate::people::Permission;
-use crate::views::{DeliveryView, MessageDetail, MessageView};
+use crate::views::{DeliveryView, FollowUpView, MessageDetail, MessageView};
 use crate::Authed;
 use crate::Tocsin;
 
@@ -46,9 +46,27 @@ pub async fn detail_of(app: &Tocsin, id: i64) -> AppResult<MessageDetail> {
             .entry(crate::views::public_state(d.state.as_str()).to_string())
             .or_insert(0) += 1;
     }
+    let mut follow_ups = Vec::new();
+    let playbook = m.playbook_id.as_deref().and_then(|p| app.0.library.get(p));
+    if let (Some(p), tocsin_store::outbox::MessageKind::Post) = (playbook, m.kind) {
+        let mut add = |kind: &'static str, step: Option<&tocsin_domain::playbook::Step>| {
+            if let Some(s) = step {
+                follow_ups.push(FollowUpView {
+                    kind,
+                    step: s.id.clone(),
+                    title: s.title.clone(),
+                });
+            }
+        };
+        add("update", p.update_step());
+        add("all_clear", p.all_clear_step());
+        add("duplicate", m.step_id.as_deref().and_then(|s| p.step(s)));
+    }
     Ok(MessageDetail {
         message,
         deliveries: rows.iter().map(DeliveryView::from).collect(),
+        targets: app.0.store.messages().targets(id).await?,
+        follow_ups,
     })
 }
 

@@ -88,6 +88,7 @@ impl Deployment {
                     handle: handle.into(),
                     display_name: handle.into(),
                     sandbox,
+                    groups: Vec::new(),
                 },
             )
             .await
@@ -173,6 +174,7 @@ impl Deployment {
                     break_glass: false,
                     variants,
                     account_ids: accounts.to_vec(),
+                    targets: None,
                 },
                 &placement,
             )

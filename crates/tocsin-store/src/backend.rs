@@ -89,6 +89,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_rows",
         include_str!("../migrations/sqlite/0010_typed_rows.sql"),
     ),
+    (
+        15,
+        "audiences",
+        include_str!("../migrations/sqlite/0015_audiences.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -141,13 +146,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_rows",
         include_str!("../migrations/postgres/0010_typed_rows.sql"),
     ),
+    (
+        15,
+        "audiences",
+        include_str!("../migrations/postgres/0015_audiences.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 15;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -220,12 +220,24 @@ impl SchedulesTx<'_, '_> {
                     })
                     .collect(),
                 account_ids: accounts,
+                targets: None,
             };
             let placement = Placement {
                 title: original.title.clone(),
                 ..Placement::default()
             };
             let new_id = self.tx.outbox().place_message(&repeat, &placement).await?;
+            // A repeat goes to whom its original was approved for.
+            on_tx!(self.tx, c => {
+                sqlx::query(
+                    "UPDATE messages SET targets_json = \
+                     (SELECT targets_json FROM messages WHERE id = $1) WHERE id = $2",
+                )
+                .bind(message_id)
+                .bind(new_id)
+                .execute(&mut *c)
+                .await?;
+            });
             self.tx
                 .append_audit(
                     AuditEvent::new(actor, "schedule.fire")

@@ -424,6 +424,7 @@ fn telegram_account(fake: &telegram::FakeTelegram, handle: &str) -> NewPlatformA
         display_name: "Telegram".into(),
         settings: json!({"chat_id": telegram::CHAT_ID, "api_url": fake.base_url}),
         secret: Some(telegram::TOKEN.to_string().into()),
+        groups: vec!["public".into()],
     }
 }
 

@@ -662,6 +662,7 @@ impl TokenManager {
                     handle: handle.clone(),
                     display_name: pending.display_name.clone(),
                     sandbox: false,
+                    groups: Vec::new(),
                 };
                 let added = tx
                     .oauth()
