@@ -49,7 +49,9 @@ pub async fn fleet(app: &Tocsin) -> AppResult<Fleet> {
             platform: text_platform(a.platform, a.stands_for),
             groups: a.groups.clone(),
             sandbox: a.sandbox,
-            usable: a.status == tocsin_store::AccountStatus::Connected
+            // In fan-out as before audiences: routed and not disabled (an account whose
+            // token was refused stays in, so its failure shows on the grid).
+            usable: a.status != tocsin_store::AccountStatus::Disabled
                 && app.0.routes.get(a.id).is_some(),
         })
         .collect();

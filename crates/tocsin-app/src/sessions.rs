@@ -122,10 +122,9 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
     // Checked against the first step's audience now; kept as chosen (the accounts are
     // resolved again for each post, and each post's approval covers them).
     let first = p.steps.first().map(|s| s.id.clone()).unwrap_or_default();
+    // A set that reaches nothing yet is kept (the hashtag can be watched already); its
+    // posts cannot be submitted until it reaches an account.
     let (targeting, _) = targeting(app, p, &first, form.targets.as_ref(), form.exercise).await?;
-    if let Some(why) = targeting.empty {
-        return Err(AppError::invalid("targets", why));
-    }
     let mut tx = app.0.store.begin().await?;
     let id = tx
         .live_sessions()

@@ -290,6 +290,7 @@ export default async function admin(c) {
   const oauthInstance = h('input', { type: 'url', testid: 'oauth-instance-url', autocomplete: 'off', placeholder: 'https://mastodon.example' });
   const oauthSettings = h('textarea', { testid: 'oauth-settings', rows: 3, spellcheck: 'false', autocomplete: 'off' });
   const oauthHint = h('div', { class: 'help', testid: 'oauth-settings-hint' });
+  const oauthGroups = h('input', { type: 'text', testid: 'oauth-groups', autocomplete: 'off', spellcheck: 'false', placeholder: 'public' });
   const instanceField = field('Instance URL', oauthInstance, { name: 'instance_url', required: true });
   const oauthErr = formError('oauth-start-error');
   const oauthGo = h('button', { type: 'submit', class: 'primary', testid: 'oauth-start' }, 'Connect with X');
@@ -300,6 +301,7 @@ export default async function admin(c) {
     field('Display name', oauthDisplay, { name: 'display_name', required: true }),
     field('Account (optional)', oauthHandle, { name: 'handle', help: 'The account you mean (@name): a token for another account is refused.' }),
     field('Settings, one "key = value" a line', oauthSettings, { name: 'settings', extra: oauthHint }),
+    field('Groups', oauthGroups, { name: 'groups', help: 'Who this account speaks to, e.g. public (separated by spaces or commas).' }),
     oauthErr, oauthGo);
   const showOauth = () => {
     const o = OAUTH.find((p) => p.platform === oauthPlatform.value) || OAUTH[0];
@@ -311,7 +313,7 @@ export default async function admin(c) {
   oauthForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy(oauthGo, oauthForm, oauthErr, async () => {
-      const body = { platform: oauthPlatform.value, display_name: oauthDisplay.value.trim(), settings: parseSettings(oauthSettings.value) };
+      const body = { platform: oauthPlatform.value, display_name: oauthDisplay.value.trim(), settings: parseSettings(oauthSettings.value), groups: splitGroups(oauthGroups.value) };
       if (oauthHandle.value.trim()) body.handle = oauthHandle.value.trim();
       if (oauthPlatform.value === 'mastodon') body.instance_url = oauthInstance.value.trim();
       const r = await api.post('/api/accounts/oauth/start', body);

@@ -167,7 +167,7 @@ function reviewPanel(c, d, reload) {
     const confirm = h('input', { type: 'checkbox', id: `confirm-targets-${d.id}`, testid: 'confirm-targets' });
     const confirmBox = d.needs_target_confirmation ? h('div', { class: 'field checkbox blocker', testid: 'confirm-targets-box' }, confirm,
       h('label', { for: confirm.id }, `I confirm sending to the ${(d.targets.outside_audience || []).length} account(s) outside the playbook’s audience (${(d.targets.audience || []).join(', ')}).`),
-      h('div', { class: 'field-error', 'data-error-for': 'confirm_targets' })) : null;
+      h('div', { class: 'field-error', 'data-error-for': 'confirm_targets', testid: 'confirm-targets-error' })) : null;
     const box = h('div', {}, confirmBox, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
     approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked }, approve, box, err));
     parts.push(h('p', { class: 'two-person' }, `Drafted by ${d.created_by}. You are the second person: read every platform’s text before approving.`), box);

@@ -567,7 +567,7 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
                 handle: "@health@social.example.gov".into(),
                 display_name: "County Health".into(),
                 sandbox: false,
-                groups: Vec::new(),
+                groups: vec!["public".into()],
             },
         )
         .await

@@ -59,10 +59,15 @@ async fn regroup(s: &Srv) -> Api {
 }
 
 async fn create(api: &Api, s: &Srv, playbook: &str, step: &str, extra: Value) -> Value {
-    let values = s.examples(api, playbook).await;
+    let mut values = s.examples(api, playbook).await;
+    if let Some(given) = extra.get("values").and_then(Value::as_object) {
+        values.extend(given.clone());
+    }
     let mut body = json!({"playbook": playbook, "step": step, "values": values});
     for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
+        if k != "values" {
+            body[k] = v.clone();
+        }
     }
     let r = api.post("/api/drafts", body).await;
     assert_eq!(r.status, 201, "create draft: {}", r.text);
@@ -238,7 +243,7 @@ async fn unknown_groups_empty_sets_and_accounts_outside_the_audience_are_refused
                    "targets": {"groups": ["public", "no-such-group"]}}),
         )
         .await;
-    r.refused(422, "invalid_value");
+    r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "targets.groups", "{}", r.text);
     assert!(r.text.contains("no-such-group"), "{}", r.text);
     let r = dana
@@ -448,7 +453,7 @@ async fn a_live_session_keeps_its_own_target_set_and_never_reaches_email(backend
     assert_eq!(session["targets"]["groups"], json!(["public"]), "{session}");
 
     let mut values = s.examples(&dana, "live-procedure").await;
-    values.insert("tag".into(), json!("MercyKnee"));
+    values.insert("session_hashtag".into(), json!("MercyKnee"));
     // A post of the session cannot choose its own targets.
     let r = dana
         .post(
@@ -563,7 +568,8 @@ async fn a_follow_up_starts_a_draft_of_the_same_playbook_with_the_same_values_an
     let r = dana
         .post(&format!("/api/messages/{message_id}/follow-up"), json!({}))
         .await;
-    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("`step`"), "{}", r.text);
     let r = dana
         .post("/api/messages/99999/follow-up", json!({"step": "update"}))
         .await;

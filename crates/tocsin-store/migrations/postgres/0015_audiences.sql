@@ -24,6 +24,8 @@ SELECT g.id, a.id FROM accounts a, account_groups g WHERE g.name = 'public';
 
 ALTER TABLE messages ADD COLUMN targets_json TEXT;
 ALTER TABLE live_sessions ADD COLUMN targets_json TEXT;
+-- The groups an account connected through OAuth joins (a JSON list), chosen at the start.
+ALTER TABLE oauth_pending ADD COLUMN groups_json TEXT;
 
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_state_known;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_known

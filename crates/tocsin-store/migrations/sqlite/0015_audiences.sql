@@ -30,6 +30,8 @@ SELECT g.id, a.id FROM accounts a, account_groups g WHERE g.name = 'public';
 
 ALTER TABLE messages ADD COLUMN targets_json TEXT;
 ALTER TABLE live_sessions ADD COLUMN targets_json TEXT;
+-- The groups an account connected through OAuth joins (a JSON list), chosen at the start.
+ALTER TABLE oauth_pending ADD COLUMN groups_json TEXT;
 
 DROP TRIGGER deliveries_state_insert;
 DROP TRIGGER deliveries_state_update;
