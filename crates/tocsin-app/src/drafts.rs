@@ -817,17 +817,25 @@ async fn override_of(
     }))
 }
 
-/// Approves (or publishes through break-glass) and hands the message to fan-out.
-async fn publish(
-    app: &Tocsin,
-    who: &Authed,
-    id: i64,
+/// What an approver decided: the hash reviewed, break-glass (with its reason), an
+/// override, a time to send at, and the confirmation of accounts outside the audience.
+struct Decision {
     reviewed_hash: String,
     break_glass_reason: Option<String>,
     override_input: Option<OverrideInput>,
     send_at: Option<chrono::DateTime<chrono::Utc>>,
     confirm_targets: bool,
-) -> AppResult<DraftView> {
+}
+
+/// Approves (or publishes through break-glass) and hands the message to fan-out.
+async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> AppResult<DraftView> {
+    let Decision {
+        reviewed_hash,
+        break_glass_reason,
+        override_input,
+        send_at,
+        confirm_targets,
+    } = decision;
     let audit_action = if break_glass_reason.is_some() {
         "draft.break_glass"
     } else {
@@ -1019,11 +1027,13 @@ pub async fn approve_draft(
         app,
         who,
         id,
-        input.reviewed_hash,
-        None,
-        input.override_,
-        send_at,
-        input.confirm_targets,
+        Decision {
+            reviewed_hash: input.reviewed_hash,
+            break_glass_reason: None,
+            override_input: input.override_,
+            send_at,
+            confirm_targets: input.confirm_targets,
+        },
     )
     .await
 }
@@ -1040,11 +1050,13 @@ pub async fn break_glass_draft(
         app,
         who,
         id,
-        input.reviewed_hash,
-        Some(input.reason),
-        input.override_,
-        None,
-        input.confirm_targets,
+        Decision {
+            reviewed_hash: input.reviewed_hash,
+            break_glass_reason: Some(input.reason),
+            override_input: input.override_,
+            send_at: None,
+            confirm_targets: input.confirm_targets,
+        },
     )
     .await
 }

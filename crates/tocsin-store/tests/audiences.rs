@@ -98,7 +98,10 @@ async fn a_message_keeps_its_target_set_and_the_feed_reads_only_public_ones(db: 
     assert_eq!(kept.spec, spec(&["staff"]));
     assert_eq!(kept.groups_text(), "staff");
     assert_eq!(kept.counts_text(), "mastodon:1");
-    assert_eq!(db.store.messages().targets(before_audiences).await.unwrap(), None);
+    assert_eq!(
+        db.store.messages().targets(before_audiences).await.unwrap(),
+        None
+    );
 
     // A retraction answers for its original, in the feed too.
     let mut tx = db.store.begin().await.unwrap();
@@ -171,7 +174,9 @@ async fn a_live_session_keeps_the_target_set_it_started_with(db: &TestDb) {
     assert_eq!(row.targets, Some(chosen));
     let mut tx = db.store.begin().await.unwrap();
     assert!(matches!(
-        tx.live_sessions().set_targets("dana", 999, &spec(&[])).await,
+        tx.live_sessions()
+            .set_targets("dana", 999, &spec(&[]))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }

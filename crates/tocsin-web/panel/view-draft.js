@@ -216,7 +216,9 @@ function reviewPanel(c, d, reload) {
     bBtn.addEventListener('click', async () => {
       bErr.textContent = '';
       if (!reason.value.trim()) { bErr.textContent = 'Give the reason.'; return; }
-      if (!(await confirmDialog('Publish alone?', 'This sends the message to every account now, with your approval only, and queues it for compliance review.', 'Break glass and publish', true))) return;
+      const outside = (d.targets && d.targets.outside_audience) || [];
+      const who = d.targets ? `${d.targets.total} account(s)${outside.length ? `, ${outside.length} of them outside the playbook’s audience` : ''}` : 'its accounts';
+      if (!(await confirmDialog('Publish alone?', `This sends the message to ${who} now, with your approval only, and queues it for compliance review.`, 'Break glass and publish', true))) return;
       const body = { reviewed_hash: d.hash, reason: reason.value.trim(), confirm_targets: !!d.needs_target_confirmation };
       if (blockers.length) body.override = phi ? { reason: body.reason, consent_ref: consent.value.trim() } : { reason: body.reason };
       await publish('break-glass', body, bBtn, bBox, bErr);
