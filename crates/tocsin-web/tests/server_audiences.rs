@@ -210,6 +210,49 @@ async fn a_message_for_the_public_group_reaches_the_public_accounts_and_not_the_
     assert_eq!(got.len(), 11, "{m}");
     assert!(got.contains(&sms) && got.contains(&email) && !got.contains(&slack));
 
+    // A message for the staff only is not public: the feed leaves it out, while the
+    // public one is there.
+    let staff_only = create(
+        &dana,
+        &s,
+        "boil-water",
+        "alert",
+        json!({"targets": {"groups": ["staff"]}}),
+    )
+    .await;
+    let staff_only = submit(&dana, &staff_only).await;
+    let published = approve(&alex, &staff_only, true).await;
+    let staff_message = published["message_id"].as_i64().unwrap();
+    let m = s.delivered(&alex, staff_message).await;
+    let mut staff = vec![
+        slack,
+        account_for(&s, Platform::Teams),
+        account_for(&s, Platform::Matrix),
+    ];
+    staff.sort_unstable();
+    assert_eq!(delivered_accounts(&m), staff);
+    let public_feed = s.client();
+    assert_eq!(
+        public_feed
+            .get(&format!("/feed/cap/{message_id}.xml"))
+            .await
+            .status,
+        200
+    );
+    let r = public_feed
+        .get(&format!("/feed/cap/{staff_message}.xml"))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let atom = public_feed.get("/feed/alerts.atom").await.text;
+    assert!(
+        atom.contains(&format!("/feed/cap/{message_id}.xml")),
+        "{atom}"
+    );
+    assert!(
+        !atom.contains(&format!("/feed/cap/{staff_message}.xml")),
+        "{atom}"
+    );
+
     // Retraction reaches exactly the accounts that got the first message.
     let r = alex
         .post(
