@@ -15,6 +15,15 @@ const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 const TOKEN: &str = "123456789:canary-cli-bot-token";
 
 fn add_telegram(ws: &Workspace, env: &[(&str, &str)], handle: &str) -> String {
+    add_telegram_in(ws, env, handle, &[]).ok()
+}
+
+fn add_telegram_in(
+    ws: &Workspace,
+    env: &[(&str, &str)],
+    handle: &str,
+    groups: &[&str],
+) -> crate::support::Run {
     ws.write(
         "tg.toml",
         "chat_id = \"-1001234567890\"\nlink_preview = false\n",
@@ -34,11 +43,14 @@ fn add_telegram(ws: &Workspace, env: &[(&str, &str)], handle: &str) -> String {
             "--setting",
             "api_url=http://127.0.0.1:9",
             "--secret-stdin",
-        ],
+        ]
+        .iter()
+        .copied()
+        .chain(groups.iter().flat_map(|g| ["--group", *g]))
+        .collect::<Vec<_>>(),
         env,
         &format!("{TOKEN}\n"),
     )
-    .ok()
 }
 
 /// Every byte the data directory holds, as text (lossy): database, WAL, key files.
@@ -113,6 +125,50 @@ fn an_account_is_added_with_its_secret_from_stdin_and_the_secret_never_shows() {
         "{platforms}"
     );
     assert!(platforms.contains("chat_id"), "{platforms}");
+}
+
+#[test]
+fn groups_are_given_at_add_changed_with_set_groups_and_listed() {
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    let out = add_telegram_in(&ws, &env, "@county_health", &["public", "residents-sms"]).ok();
+    assert!(out.contains("groups: public,residents-sms"), "{out}");
+    let list = ws.tocsin(&["accounts", "list"]).ok();
+    let row = list.lines().find(|l| l.contains("@county_health")).unwrap();
+    assert!(row.contains("public,residents-sms"), "{list}");
+    assert!(list.lines().next().unwrap().contains("groups"), "{list}");
+
+    let out = ws
+        .tocsin(&["accounts", "set-groups", "1", "staff", "eoc"])
+        .ok();
+    assert!(out.contains("groups: eoc,staff"), "{out}");
+    let list = ws.tocsin(&["accounts", "list"]).ok();
+    assert!(
+        list.contains("eoc,staff") && !list.contains("residents-sms"),
+        "{list}"
+    );
+    let out = ws.tocsin(&["accounts", "set-groups", "1"]).ok();
+    assert!(out.contains("groups: -"), "{out}");
+
+    // Bad names are refused before anything is stored, naming the name.
+    let out = ws
+        .tocsin(&["accounts", "set-groups", "1", "Staff Room"])
+        .fails();
+    assert!(
+        out.contains("`Staff Room`") && out.contains("lowercase"),
+        "{out}"
+    );
+    let out = add_telegram_in(&ws, &env, "@other", &["Bad_Name"]).fails();
+    assert!(
+        out.contains("--group") && out.contains("`Bad_Name`"),
+        "{out}"
+    );
+    let out = ws
+        .tocsin(&["accounts", "set-groups", "42", "staff"])
+        .fails();
+    assert!(out.contains("account 42"), "{out}");
+    let export = ws.tocsin(&["audit", "export"]).ok();
+    assert!(export.contains("\"action\":\"account.groups\""), "{export}");
 }
 
 #[test]

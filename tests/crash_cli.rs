@@ -322,6 +322,7 @@ async fn prepare(store: &Store, key: &Arc<SealingKey>, base_url: &str) -> (Strin
                     display_name: format!("County {n}"),
                     settings: json!({"base_url": base_url}),
                     secret: Some(mastodon::TOKEN.into()),
+                    groups: vec!["public".into()],
                 },
             )
             .await

@@ -130,6 +130,8 @@ pub struct NewPlatformAccount {
     pub settings: Value,
     /// The secret, if the platform takes one.
     pub secret: Option<SecretString>,
+    /// The groups it belongs to (`public`, `residents-sms`, ...).
+    pub groups: Vec<String>,
 }
 
 impl std::fmt::Debug for NewPlatformAccount {
@@ -138,6 +140,7 @@ impl std::fmt::Debug for NewPlatformAccount {
             .field("platform", &self.platform)
             .field("handle", &self.handle)
             .field("display_name", &self.display_name)
+            .field("groups", &self.groups)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
@@ -534,6 +537,7 @@ impl AccountVault {
             handle: account.handle.trim().to_string(),
             display_name: account.display_name.trim().to_string(),
             sandbox: false,
+            groups: account.groups.clone(),
         };
         let added = store
             .accounts()
@@ -989,6 +993,7 @@ mod tests {
                 display_name: "H".into(),
                 settings: Value::Object(with),
                 secret: Some(dummy_secret(s.platform)),
+                groups: Vec::new(),
             };
             v.check(&account)
                 .unwrap_or_else(|e| panic!("{:?}: {e}", s.platform));
@@ -1169,6 +1174,7 @@ mod tests {
             display_name: "A".into(),
             settings: json!({"chat_id": "not a chat"}),
             secret: Some(SecretString::from("canary-token".to_string())),
+            groups: Vec::new(),
         };
         let err = v.check(&account).unwrap_err();
         assert!(

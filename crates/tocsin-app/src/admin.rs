@@ -166,6 +166,7 @@ pub struct AccountView {
     not_connected: Option<String>,
     secret_stored: bool,
     secret_updated_at: Option<DateTime<Utc>>,
+    groups: Vec<String>,
     oauth: Option<OAuthView>,
 }
 
@@ -219,6 +220,7 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
         handle: a.handle,
         display_name: a.display_name,
         sandbox: a.sandbox,
+        groups: a.groups,
     }
 }
 
@@ -289,6 +291,13 @@ pub struct AddAccount {
     settings: Option<serde_json::Value>,
     #[serde(default)]
     secret: Option<SecretInput>,
+    #[serde(default)]
+    groups: Vec<String>,
+}
+
+/// The groups an account belongs to, checked: names like playbook ids.
+fn checked_groups(groups: &[String]) -> AppResult<Vec<String>> {
+    tocsin_domain::audience::check_group_names(groups).map_err(|e| AppError::invalid("groups", e))
 }
 
 /// Adds an account. A real account is checked by building its connector before
@@ -296,8 +305,9 @@ pub struct AddAccount {
 /// was stored, so fan-out reaches it at once. The answer never holds the secret.
 pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppResult<AccountView> {
     who.require(app, Permission::ManageAccounts)?;
+    let groups = checked_groups(&form.groups)?;
     if form.platform != "sandbox" {
-        return add_platform_account(app, who, form).await;
+        return add_platform_account(app, who, form, groups).await;
     }
     if form.secret.is_some() || form.settings.is_some() {
         return Err(AppError::invalid(
@@ -343,6 +353,7 @@ pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppRes
                 handle: handle.clone(),
                 display_name: display_name.to_string(),
                 sandbox: true,
+                groups,
             },
         )
         .await?;
@@ -365,6 +376,7 @@ async fn add_platform_account(
     app: &Tocsin,
     who: &Authed,
     form: AddAccount,
+    groups: Vec<String>,
 ) -> AppResult<AccountView> {
     let platform: Platform = form
         .platform
@@ -401,6 +413,7 @@ async fn add_platform_account(
             .map(SecretInput::into_secret)
             .filter(|s| !s.expose_secret().trim().is_empty())
             .map(|s| SecretString::from(s.expose_secret().trim().to_string())),
+        groups,
     };
     let record = app.0.vault.add(&app.0.store, who.user(), &account).await?;
     if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
@@ -417,6 +430,39 @@ pub async fn disable_account(app: &Tocsin, who: &Authed, id: i64) -> AppResult<A
         .vault
         .disable(&app.0.store, &app.0.routes, who.user(), id)
         .await?;
+    let record = app
+        .0
+        .store
+        .accounts()
+        .get(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no account {id}")))?;
+    account_view_with_oauth(app, record).await
+}
+
+/// An account's new groups.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetGroups {
+    groups: Vec<String>,
+}
+
+/// Replaces an account's groups (drafts from now on; approved messages keep the
+/// accounts they were approved for). Audited as `account.groups`.
+pub async fn set_groups(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    form: SetGroups,
+) -> AppResult<AccountView> {
+    who.require(app, Permission::ManageAccounts)?;
+    let groups = checked_groups(&form.groups)?;
+    app.0
+        .store
+        .accounts()
+        .set_groups(who.user(), id, &groups)
+        .await?;
+    app.0.vault.announce(id);
     let record = app
         .0
         .store

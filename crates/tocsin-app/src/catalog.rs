@@ -1,10 +1,12 @@
 //! Playbooks as the panel picks them (with their pre-approval state), their typed
 //! forms, and previews: every target platform's exact text, counted and checked, as
-//! the drafter types. Also where a message goes: the accounts it targets.
+//! the drafter types. Also where a message goes: the target set (groups and accounts)
+//! resolved against the accounts connected now.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tocsin_domain::approval::Blocker;
+use tocsin_domain::audience::{resolve, AccountFacts, Resolved, TargetError, TargetSpec};
 use tocsin_domain::compose::{ComposeError, ComposeOptions, ComposedStep};
 use tocsin_domain::playbook::Playbook;
 use tocsin_domain::preapproval::{preapproval_status, PreapprovalStatus};
@@ -13,20 +15,9 @@ use tocsin_domain::Platform;
 
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::people::Permission;
-use crate::views::{blockers_of, rendered_hash, rendered_variants, VariantView};
+use crate::views::{blockers_of, rendered_variants, review_hash, VariantView};
 use crate::Authed;
 use crate::Tocsin;
-
-/// An account a message goes to, and the platform whose text it gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
-    /// The account.
-    pub account_id: i64,
-    /// The platform whose variant it is sent (a sandbox account's stand-in platform).
-    pub platform: Platform,
-    /// A sandbox account.
-    pub sandbox: bool,
-}
 
 /// The platform whose text an account gets: its own, or for a sandbox account the one
 /// it stands in for (plain sandbox when it stands for none).
@@ -37,34 +28,246 @@ pub fn text_platform(platform: Platform, stands_for: Option<Platform>) -> Platfo
     }
 }
 
-/// The accounts a message goes to: every connected account for a real message, only
-/// sandbox accounts for an exercise.
-pub async fn targets(app: &Tocsin, exercise: bool) -> AppResult<Vec<Target>> {
-    let accounts = app.0.store.accounts().list().await?;
-    Ok(accounts
-        .iter()
-        .filter(|a| a.sandbox || !exercise)
-        .filter(|a| app.0.routes.get(a.id).is_some())
-        .map(|a| Target {
-            account_id: a.id,
-            platform: text_platform(a.platform, a.stands_for),
-            sandbox: a.sandbox,
-        })
-        .collect())
+/// Every account as target resolution sees it, with what the panel shows of it.
+pub struct Fleet {
+    /// What resolution needs, per account.
+    pub facts: Vec<AccountFacts>,
+    /// Every account as stored (same order).
+    pub accounts: Vec<tocsin_store::Account>,
+    /// The group names that exist: made for some account (even if nobody is in it any
+    /// more), or in some playbook's audience.
+    pub known_groups: BTreeSet<String>,
 }
 
-/// The distinct platforms to render for (every platform when no account is connected,
-/// so a preview still shows something).
-pub fn platforms_of(targets: &[Target]) -> Vec<Platform> {
-    let set: BTreeSet<Platform> = targets.iter().map(|t| t.platform).collect();
-    if set.is_empty() {
+/// Reads every account, whether it is in fan-out now, and the known group names.
+pub async fn fleet(app: &Tocsin) -> AppResult<Fleet> {
+    let accounts = app.0.store.accounts().list().await?;
+    let facts = accounts
+        .iter()
+        .map(|a| AccountFacts {
+            id: a.id,
+            platform: text_platform(a.platform, a.stands_for),
+            groups: a.groups.clone(),
+            sandbox: a.sandbox,
+            // In fan-out as before audiences: routed and not disabled (an account whose
+            // token was refused stays in, so its failure shows on the grid).
+            usable: a.status != tocsin_store::AccountStatus::Disabled
+                && app.0.routes.get(a.id).is_some(),
+        })
+        .collect();
+    let mut known_groups: BTreeSet<String> = app
+        .0
+        .store
+        .accounts()
+        .group_names()
+        .await?
+        .into_iter()
+        .collect();
+    for p in app.0.library.playbooks() {
+        known_groups.extend(p.audience.iter().cloned());
+        for s in &p.steps {
+            known_groups.extend(s.audience.iter().flatten().cloned());
+        }
+    }
+    Ok(Fleet {
+        facts,
+        accounts,
+        known_groups,
+    })
+}
+
+/// A draft's target set: as chosen, and the accounts it reached when the draft was
+/// saved. Both are covered by the hash the approver reviews.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DraftTargets {
+    /// As the drafter chose it.
+    pub spec: TargetSpec,
+    /// The accounts it resolved to, by id.
+    pub accounts: Vec<i64>,
+}
+
+/// A target set resolved for one step of a playbook.
+#[derive(Debug, Clone)]
+pub struct Targeting {
+    /// The choice, normalized.
+    pub spec: TargetSpec,
+    /// What it reaches now (empty when nothing does).
+    pub resolved: Resolved,
+    /// The step's default groups (empty: every account).
+    pub audience: Vec<String>,
+    /// The error when it reaches nothing (an empty set cannot be submitted).
+    pub empty: Option<String>,
+}
+
+impl Targeting {
+    /// What the draft stores.
+    pub fn stored(&self) -> DraftTargets {
+        DraftTargets {
+            spec: self.spec.clone(),
+            accounts: self.resolved.accounts.clone(),
+        }
+    }
+
+    /// Whether the approver must confirm accounts outside the playbook's audience.
+    pub fn needs_confirmation(&self) -> bool {
+        !self.resolved.outside_audience.is_empty()
+    }
+}
+
+/// Resolves a target choice (the step's audience when `spec` is `None`) against the
+/// accounts now: unknown groups and bad accounts are a 422 naming the field; a set that
+/// reaches nothing is kept with `empty` set, so the drafter still sees the form.
+pub async fn targeting(
+    app: &Tocsin,
+    p: &Playbook,
+    step: &str,
+    spec: Option<&TargetSpec>,
+    exercise: bool,
+) -> AppResult<(Targeting, Fleet)> {
+    let fleet = fleet(app).await?;
+    let audience = p.audience_of(step).to_vec();
+    let spec = spec
+        .cloned()
+        .unwrap_or_else(|| TargetSpec::for_audience(&audience))
+        .normalized();
+    let targeting = match resolve(
+        &spec,
+        &fleet.facts,
+        &fleet.known_groups,
+        &audience,
+        exercise,
+    ) {
+        Ok(resolved) => Targeting {
+            spec,
+            resolved,
+            audience,
+            empty: None,
+        },
+        Err(e @ TargetError::Empty { .. }) => Targeting {
+            spec,
+            resolved: Resolved::default(),
+            audience,
+            empty: Some(e.to_string()),
+        },
+        Err(e) => return Err(AppError::invalid(e.field(), e.to_string())),
+    };
+    Ok((targeting, fleet))
+}
+
+/// The distinct platforms to render for: the target set's (every platform when it
+/// reaches nothing, so a preview still shows something).
+pub fn platforms_of(resolved: &Resolved) -> Vec<Platform> {
+    if resolved.per_platform.is_empty() {
         Platform::ALL
             .iter()
             .copied()
             .filter(|p| *p != Platform::Sandbox)
             .collect()
     } else {
-        set.into_iter().collect()
+        resolved.platforms()
+    }
+}
+
+/// An account in the target form.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TargetAccountView {
+    /// Id.
+    pub id: i64,
+    /// Display name.
+    pub display_name: String,
+    /// The platform whose text it gets.
+    pub platform: Platform,
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// A sandbox account.
+    pub sandbox: bool,
+    /// In fan-out now.
+    pub usable: bool,
+    /// The target set reaches it.
+    pub targeted: bool,
+    /// Outside the step's audience (the approver must confirm it).
+    pub outside_audience: bool,
+}
+
+/// A group in the target form.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TargetGroupView {
+    /// Name.
+    pub name: String,
+    /// How many usable accounts it has (for this kind of message); 0 shows as empty.
+    pub accounts: usize,
+    /// In the step's audience.
+    pub in_audience: bool,
+    /// Chosen.
+    pub chosen: bool,
+}
+
+/// What the drafter and the approver see of a target set.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TargetsView {
+    /// The choice.
+    pub spec: TargetSpec,
+    /// The step's default groups (empty: every account).
+    pub audience: Vec<String>,
+    /// Every group there is.
+    pub groups: Vec<TargetGroupView>,
+    /// Every account that could be chosen.
+    pub accounts: Vec<TargetAccountView>,
+    /// How many accounts per platform the set reaches.
+    pub per_platform: BTreeMap<Platform, usize>,
+    /// How many accounts in all.
+    pub total: usize,
+    /// Accounts outside the audience that the approver must confirm.
+    pub outside_audience: Vec<i64>,
+    /// Chosen groups outside the audience.
+    pub groups_outside_audience: Vec<String>,
+    /// Why the set cannot be submitted (it reaches nothing), if so.
+    pub empty: Option<String>,
+}
+
+/// The target form's view of a resolution.
+pub fn targets_view(t: &Targeting, fleet: &Fleet, exercise: bool) -> TargetsView {
+    let eligible = |f: &AccountFacts| f.sandbox || !exercise;
+    let groups = fleet
+        .known_groups
+        .iter()
+        .map(|g| TargetGroupView {
+            name: g.clone(),
+            accounts: fleet
+                .facts
+                .iter()
+                .filter(|f| f.usable && eligible(f) && f.groups.contains(g))
+                .count(),
+            in_audience: t.audience.is_empty() || t.audience.contains(g),
+            chosen: t.spec.groups.contains(g),
+        })
+        .collect();
+    let accounts = fleet
+        .accounts
+        .iter()
+        .zip(&fleet.facts)
+        .filter(|(_, f)| eligible(f) && (f.usable || t.spec.exclude_accounts.contains(&f.id)))
+        .map(|(a, f)| TargetAccountView {
+            id: a.id,
+            display_name: a.display_name.clone(),
+            platform: f.platform,
+            groups: f.groups.clone(),
+            sandbox: f.sandbox,
+            usable: f.usable,
+            targeted: t.resolved.accounts.contains(&a.id),
+            outside_audience: t.resolved.outside_audience.contains(&a.id),
+        })
+        .collect();
+    TargetsView {
+        spec: t.spec.clone(),
+        audience: t.audience.clone(),
+        groups,
+        accounts,
+        per_platform: t.resolved.per_platform.clone(),
+        total: t.resolved.accounts.len(),
+        outside_audience: t.resolved.outside_audience.clone(),
+        groups_outside_audience: t.resolved.groups_outside_audience.clone(),
+        empty: t.empty.clone(),
     }
 }
 
@@ -247,6 +450,8 @@ pub struct Preview {
     pub variants: Vec<VariantView>,
     /// What blocks approval.
     pub blockers: Vec<Blocker>,
+    /// Who gets it: the groups and accounts, with a count per platform.
+    pub targets: TargetsView,
 }
 
 /// A preview request.
@@ -261,20 +466,57 @@ pub struct PreviewRequest {
     /// Exercise (only sandbox targets).
     #[serde(default)]
     pub exercise: bool,
+    /// The target set (the step's audience when left out).
+    #[serde(default)]
+    pub targets: Option<TargetSpec>,
 }
 
-/// Composes a step for the targets of a (real or exercise) message. Invalid values come
-/// back as field errors with no composition; an unknown step or variable is a 422.
+/// What to compose: a step, its values, and for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct ComposeFor<'a> {
+    /// The step.
+    pub step: &'a str,
+    /// Raw values as typed.
+    pub values: &'a BTreeMap<String, String>,
+    /// Exercise (only sandbox targets).
+    pub exercise: bool,
+    /// Its number in a live session.
+    pub post_number: Option<u32>,
+    /// The target set (the step's audience when `None`).
+    pub targets: Option<&'a TargetSpec>,
+}
+
+/// Composes a step for the platforms its target set reaches. Invalid values come back
+/// as field errors with no composition; an unknown step or variable, an unknown group or
+/// a bad account is a 422.
 pub async fn compose(
     app: &Tocsin,
     p: &Playbook,
-    step: &str,
-    values: &BTreeMap<String, String>,
-    exercise: bool,
-    post_number: Option<u32>,
-) -> AppResult<(Preview, Option<ComposedStep>)> {
-    let targets = targets(app, exercise).await?;
-    let platforms = platforms_of(&targets);
+    what: ComposeFor<'_>,
+) -> AppResult<(Preview, Option<ComposedStep>, Targeting)> {
+    let ComposeFor {
+        step,
+        values,
+        exercise,
+        post_number,
+        targets,
+    } = what;
+    if p.step(step).is_none() {
+        let e = ComposeError::UnknownStep {
+            playbook: p.id.clone(),
+            step: step.to_string(),
+            known: p
+                .steps
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        return Err(AppError::invalid("step", e.to_string()));
+    }
+    let (targeting, fleet) = targeting(app, p, step, targets, exercise).await?;
+    let view = targets_view(&targeting, &fleet, exercise);
+    let platforms = platforms_of(&targeting.resolved);
     let composer = app.0.composer.clone();
     let result = composer.compose(p, step, values, &platforms, ComposeOptions { post_number });
     match result {
@@ -283,15 +525,17 @@ pub async fn compose(
             let blockers = blockers_of(&composed);
             Ok((
                 Preview {
-                    hash: rendered_hash(&variants),
+                    hash: review_hash(&variants, &targeting.stored()),
                     headline: composed.headline.clone(),
                     blocked: !blockers.is_empty(),
                     exercise,
                     field_errors: Vec::new(),
                     variants: composed.variants.iter().map(VariantView::of).collect(),
                     blockers,
+                    targets: view,
                 },
                 Some(composed),
+                targeting,
             ))
         }
         Err(ComposeError::InvalidValues(errors)) => Ok((
@@ -309,8 +553,10 @@ pub async fn compose(
                     .collect(),
                 variants: Vec::new(),
                 blockers: Vec::new(),
+                targets: view,
             },
             None,
+            targeting,
         )),
         Err(ComposeError::UnknownStep { .. }) => Err(AppError::invalid(
             "step",
@@ -340,13 +586,16 @@ pub async fn preview_for(
 ) -> AppResult<Preview> {
     who.require(app, Permission::ViewDrafts)?;
     let p = playbook(app, id)?;
-    let (preview, _) = compose(
+    let (preview, _, _) = compose(
         app,
         p,
-        &request.step,
-        &request.values,
-        request.exercise,
-        None,
+        ComposeFor {
+            step: &request.step,
+            values: &request.values,
+            exercise: request.exercise,
+            post_number: None,
+            targets: request.targets.as_ref(),
+        },
     )
     .await?;
     Ok(preview)

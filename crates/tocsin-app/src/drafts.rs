@@ -13,16 +13,19 @@ use tocsin_audit::AuditEvent;
 use tocsin_domain::approval::{
     decide, Action, Actor, Blocker, ConsentCheck, DraftFacts, DraftState, Override, Transition,
 };
+use tocsin_domain::audience::TargetSpec;
 use tocsin_domain::playbook::{Playbook, TextTarget};
 use tocsin_store::outbox::{Placement, RetractMode, Retraction};
 use tocsin_store::WorkflowDraft;
-use tocsin_store::{NewDraft, NewMessage, RenderedVariant};
+use tocsin_store::{MessageTargets, NewDraft, NewMessage, RenderedVariant};
 
-use crate::catalog::{compose, playbook, status_of, targets, Preview};
+use crate::catalog::{
+    compose, playbook, status_of, ComposeFor, DraftTargets, Preview, Targeting, TargetsView,
+};
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::events::PanelEvent;
 use crate::people::Permission;
-use crate::views::{rendered_hash, DraftSummary, VariantView};
+use crate::views::{review_hash, DraftSummary, VariantView};
 use crate::Authed;
 use crate::Tocsin;
 
@@ -37,6 +40,10 @@ pub struct DraftInputs {
     /// Its number in a live session ("3/").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_number: Option<u32>,
+    /// Who gets it: the choice and the accounts it reached when saved (`None` in drafts
+    /// from before audiences, which must be saved again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<DraftTargets>,
 }
 
 impl DraftInputs {
@@ -47,6 +54,7 @@ impl DraftInputs {
                 serde_json::from_str::<BTreeMap<String, String>>(json).map(|values| DraftInputs {
                     values,
                     post_number: None,
+                    targets: None,
                 })
             })
             .unwrap_or_default()
@@ -73,6 +81,11 @@ pub struct DraftView {
     /// The message this draft corrects: approved, it is posted as a reply wherever that
     /// message still stands.
     corrects_message_id: Option<i64>,
+    /// Who gets it, with a count per platform (as the playbook resolves it now).
+    targets: Option<TargetsView>,
+    /// The target set reaches accounts outside the playbook's audience: the approver
+    /// must confirm it (`confirm_targets`).
+    needs_target_confirmation: bool,
 }
 
 fn summary_of(d: &WorkflowDraft) -> DraftSummary {
@@ -105,6 +118,7 @@ struct Assessed {
     inputs: DraftInputs,
     stored_hash: String,
     preview: Option<Preview>,
+    targeting: Option<Targeting>,
     usable: bool,
     status: &'static str,
 }
@@ -156,7 +170,15 @@ impl Assessed {
             stale: self.stale(),
             post_number: self.inputs.post_number,
             corrects_message_id: self.draft.corrects_message_id,
+            targets: self.preview.as_ref().map(|p| p.targets.clone()),
+            needs_target_confirmation: self.needs_confirmation(),
         }
+    }
+
+    fn needs_confirmation(&self) -> bool {
+        self.targeting
+            .as_ref()
+            .is_some_and(Targeting::needs_confirmation)
     }
 
     fn state(&self) -> DraftState {
@@ -175,21 +197,29 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
     let p = playbook(app, &draft.playbook_id)?;
     let status = status_of(app, p).await?;
     let inputs = DraftInputs::parse(&draft.variables_json);
-    let stored_hash = rendered_hash(&stored_variants(&draft));
-    let preview = match compose(
+    let stored_targets = inputs.targets.clone().unwrap_or_default();
+    let stored_hash = review_hash(&stored_variants(&draft), &stored_targets);
+    let spec = match inputs.targets.as_ref() {
+        Some(t) => Some(t.spec.clone()),
+        None => session_targets(app, draft.session_id).await?,
+    };
+    let (preview, targeting) = match compose(
         app,
         p,
-        &draft.step_id,
-        &inputs.values,
-        draft.exercise,
-        inputs.post_number,
+        ComposeFor {
+            step: &draft.step_id,
+            values: &inputs.values,
+            exercise: draft.exercise,
+            post_number: inputs.post_number,
+            targets: spec.as_ref(),
+        },
     )
     .await
     {
-        Ok((preview, Some(_))) => Some(preview),
-        Ok((_, None)) => None,
+        Ok((preview, Some(_), targeting)) => (Some(preview), Some(targeting)),
+        Ok((_, None, _)) => (None, None),
         Err(e) if e.kind == ErrorKind::Internal => return Err(e),
-        Err(_) => None,
+        Err(_) => (None, None),
     };
     Ok((
         Assessed {
@@ -197,6 +227,7 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
             inputs,
             stored_hash,
             preview,
+            targeting,
             usable: status.is_usable(),
             status: status.label(),
         },
@@ -278,6 +309,10 @@ pub struct CreateDraft {
     /// The message this draft corrects (a correction is a draft like any other).
     #[serde(default)]
     corrects: Option<i64>,
+    /// Who gets it (the step's audience when left out; a live session's own set for its
+    /// posts).
+    #[serde(default)]
+    targets: Option<TargetSpec>,
 }
 
 fn invalid_values(preview: &Preview) -> AppError {
@@ -290,18 +325,48 @@ fn invalid_values(preview: &Preview) -> AppError {
     AppError::invalid(first.map_or("values", |e| e.field.as_str()), all.join("; "))
 }
 
-/// Composes for storage: the variants plus the headline, or the field errors as a 422.
+/// Composes for storage: the variants plus the headline, and the target set as
+/// resolved now, or the field errors as a 422.
 async fn render_for_storage(
     app: &Tocsin,
     p: &Playbook,
     step: &str,
     inputs: &DraftInputs,
+    spec: Option<&TargetSpec>,
     exercise: bool,
-) -> AppResult<Vec<RenderedVariant>> {
-    let (preview, composed) =
-        compose(app, p, step, &inputs.values, exercise, inputs.post_number).await?;
+) -> AppResult<(Vec<RenderedVariant>, DraftTargets)> {
+    let (preview, composed, targeting) = compose(
+        app,
+        p,
+        ComposeFor {
+            step,
+            values: &inputs.values,
+            exercise,
+            post_number: inputs.post_number,
+            targets: spec,
+        },
+    )
+    .await?;
     let composed = composed.ok_or_else(|| invalid_values(&preview))?;
-    Ok(crate::views::rendered_variants(&composed))
+    Ok((
+        crate::views::rendered_variants(&composed),
+        targeting.stored(),
+    ))
+}
+
+/// A live session's target set (`None` outside a session, or for a session from before
+/// audiences, which uses the playbook's).
+async fn session_targets(app: &Tocsin, session: Option<i64>) -> AppResult<Option<TargetSpec>> {
+    let Some(id) = session else {
+        return Ok(None);
+    };
+    Ok(app
+        .0
+        .store
+        .live_sessions()
+        .get(id)
+        .await?
+        .and_then(|s| s.targets))
 }
 
 /// Creates a draft (drafter and up).
@@ -350,6 +415,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         // correction is an exercise too.
         exercise = original.exercise;
     }
+    let mut spec = form.targets.clone();
     if let Some(session_id) = form.session_id {
         let session = app
             .0
@@ -367,6 +433,15 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
                 ),
             ));
         }
+        if form.targets.is_some() {
+            return Err(AppError::invalid(
+                "targets",
+                format!(
+                    "live session {session_id} has its own target set, chosen when it started: every post of it goes there"
+                ),
+            ));
+        }
+        spec = session.targets.clone();
         exercise = exercise || session.exercise;
         let published = app.0.store.live_sessions().messages(session_id).await?;
         let posts = published
@@ -375,11 +450,14 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
             .count();
         post_number = Some(u32::try_from(posts + 1).unwrap_or(u32::MAX));
     }
-    let inputs = DraftInputs {
+    let mut inputs = DraftInputs {
         values: form.values,
         post_number,
+        targets: None,
     };
-    let variants = render_for_storage(app, p, &form.step, &inputs, exercise).await?;
+    let (variants, targets) =
+        render_for_storage(app, p, &form.step, &inputs, spec.as_ref(), exercise).await?;
+    inputs.targets = Some(targets);
     let content_hash = app.0.library.content_hash(&p.id).unwrap_or_default();
     let variables_json = serde_json::to_string(&inputs).map_err(|e| AppError::internal(&e))?;
     let mut tx = app.0.store.begin().await?;
@@ -407,11 +485,112 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
     Ok(assessed.view())
 }
 
+/// A follow-up of a sent message: the step to draft.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    /// The step of the message's playbook (its update, its all-clear, or its own step to
+    /// duplicate it).
+    pub step: String,
+}
+
+/// Starts a draft from a sent message (drafter and up): a step of the same playbook,
+/// with the same values and the same target set, for the drafter to edit. A post of a
+/// live session follows up in the same session (so it threads), while it is open.
+/// Audited as `draft.follow_up`.
+pub async fn follow_up(
+    app: &Tocsin,
+    who: &Authed,
+    message_id: i64,
+    form: FollowUp,
+) -> AppResult<DraftView> {
+    who.require(app, Permission::EditDrafts)?;
+    let m = app
+        .0
+        .store
+        .messages()
+        .summary(message_id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no message {message_id}")))?;
+    if m.kind != tocsin_store::outbox::MessageKind::Post {
+        return Err(AppError::new(
+            ErrorKind::Conflict,
+            "not_a_post",
+            format!(
+                "message {message_id} is a {}: follow up the message it acts on",
+                m.kind.as_str()
+            ),
+        ));
+    }
+    let original = app
+        .0
+        .store
+        .drafts()
+        .get(m.draft_id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no draft {}", m.draft_id)))?;
+    let inputs = DraftInputs::parse(&original.variables_json);
+    let session_id = match m.session_id {
+        Some(id) => {
+            let open =
+                app.0.store.live_sessions().get(id).await?.is_some_and(|s| {
+                    s.state == tocsin_store::live_sessions::LiveSessionState::Open
+                });
+            if !open {
+                return Err(AppError::new(
+                    ErrorKind::Conflict,
+                    "session_ended",
+                    format!("live session {id} has ended: its posts cannot be followed up"),
+                ));
+            }
+            Some(id)
+        }
+        None => None,
+    };
+    // The set the message was approved with; for a session post, the session's own.
+    let targets = match session_id {
+        Some(_) => None,
+        None => match app.0.store.messages().targets(message_id).await? {
+            Some(t) => Some(t.spec),
+            None => inputs.targets.map(|t| t.spec),
+        },
+    };
+    let view = create_draft(
+        app,
+        who,
+        CreateDraft {
+            playbook: original.playbook_id.clone(),
+            step: form.step.clone(),
+            values: inputs.values,
+            exercise: original.exercise,
+            session_id,
+            targets,
+        },
+    )
+    .await?;
+    app.0
+        .store
+        .append_audit(
+            AuditEvent::new(who.user(), "draft.follow_up")
+                .subject("draft", view.summary.id.to_string())
+                .subject("message", message_id.to_string())
+                .subject("playbook", original.playbook_id.as_str())
+                .subject("step", form.step.as_str())
+                .exercise(original.exercise)
+                .outcome("ok"),
+        )
+        .await?;
+    Ok(view)
+}
+
 /// New values for a draft.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EditDraft {
     values: BTreeMap<String, String>,
+    /// A new target set (kept as it was when left out).
+    #[serde(default)]
+    targets: Option<TargetSpec>,
 }
 
 /// Edits a draft (its drafter, while open or submitted; a submitted draft goes back to
@@ -428,18 +607,32 @@ pub async fn edit_draft(
     if let Err(r) = decide(&facts, &actor_of(app, who), &Action::Edit) {
         return Err(refused(app, who, "draft.edit", &assessed.draft, r.into()).await);
     }
-    let inputs = DraftInputs {
+    let session_spec = session_targets(app, assessed.draft.session_id).await?;
+    if form.targets.is_some() && assessed.draft.session_id.is_some() {
+        return Err(AppError::invalid(
+            "targets",
+            "a live session's posts go to the session's target set, chosen when it started",
+        ));
+    }
+    let spec = form
+        .targets
+        .or_else(|| assessed.inputs.targets.as_ref().map(|t| t.spec.clone()))
+        .or(session_spec);
+    let mut inputs = DraftInputs {
         values: form.values,
         post_number: assessed.inputs.post_number,
+        targets: None,
     };
-    let variants = render_for_storage(
+    let (variants, targets) = render_for_storage(
         app,
         p,
         &assessed.draft.step_id,
         &inputs,
+        spec.as_ref(),
         assessed.draft.exercise,
     )
     .await?;
+    inputs.targets = Some(targets);
     let variables_json = serde_json::to_string(&inputs).map_err(|e| AppError::internal(&e))?;
     let content_hash = app.0.library.content_hash(&p.id).unwrap_or_default();
     let mut tx = app.0.store.begin().await?;
@@ -511,6 +704,12 @@ async fn simple_step(
         let e = stale_render();
         return Err(refused(app, who, audit_action, &assessed.draft, e).await);
     }
+    if matches!(action, Action::Submit) {
+        if let Some(why) = assessed.targeting.as_ref().and_then(|t| t.empty.clone()) {
+            let e = AppError::new(ErrorKind::Conflict, "no_targets", why).field("targets");
+            return Err(refused(app, who, audit_action, &assessed.draft, e).await);
+        }
+    }
     apply(app, who, &assessed, &t, note, &[]).await?;
     announce_draft(app, id).await;
     let (assessed, _) = assess(app, id).await?;
@@ -521,7 +720,7 @@ fn stale_render() -> AppError {
     AppError::new(
         ErrorKind::Conflict,
         "stale_render",
-        "the playbook now renders different text for this draft (its templates or the connected accounts changed): open the draft and save it again",
+        "the playbook now renders different text or reaches different accounts for this draft (its templates, the connected accounts or their groups changed): open the draft, check who gets it, and save it again",
     )
 }
 
@@ -581,6 +780,9 @@ pub struct ApproveInput {
     /// Publish at this time (RFC 3339) instead of now.
     #[serde(default)]
     pub send_at: Option<String>,
+    /// The approver confirms the accounts outside the playbook's audience.
+    #[serde(default)]
+    pub confirm_targets: bool,
 }
 
 /// A break-glass publish.
@@ -594,6 +796,9 @@ pub struct BreakGlassInput {
     /// Override of blocking problems.
     #[serde(default, rename = "override")]
     pub override_: Option<OverrideInput>,
+    /// The approver confirms the accounts outside the playbook's audience.
+    #[serde(default)]
+    pub confirm_targets: bool,
 }
 
 /// The consent register's answer for `reference` and this message.
@@ -644,16 +849,25 @@ async fn override_of(
     }))
 }
 
-/// Approves (or publishes through break-glass) and hands the message to fan-out.
-async fn publish(
-    app: &Tocsin,
-    who: &Authed,
-    id: i64,
+/// What an approver decided: the hash reviewed, break-glass (with its reason), an
+/// override, a time to send at, and the confirmation of accounts outside the audience.
+struct Decision {
     reviewed_hash: String,
     break_glass_reason: Option<String>,
     override_input: Option<OverrideInput>,
     send_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> AppResult<DraftView> {
+    confirm_targets: bool,
+}
+
+/// Approves (or publishes through break-glass) and hands the message to fan-out.
+async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> AppResult<DraftView> {
+    let Decision {
+        reviewed_hash,
+        break_glass_reason,
+        override_input,
+        send_at,
+        confirm_targets,
+    } = decision;
     let audit_action = if break_glass_reason.is_some() {
         "draft.break_glass"
     } else {
@@ -693,19 +907,53 @@ async fn publish(
         return Err(refused(app, who, audit_action, &assessed.draft, stale_render()).await);
     }
     let d = &assessed.draft;
-    let targets = targets(app, d.exercise).await?;
-    if targets.is_empty() {
+    // Not stale: the stored target set is what the playbook resolves now.
+    let account_ids = assessed
+        .inputs
+        .targets
+        .as_ref()
+        .map(|t| t.accounts.clone())
+        .unwrap_or_default();
+    let Some(targeting) = assessed
+        .targeting
+        .as_ref()
+        .filter(|_| !account_ids.is_empty())
+    else {
         let e = AppError::new(
             ErrorKind::Conflict,
             "no_accounts",
             if d.exercise {
-                "no sandbox account is connected: an exercise goes only to sandbox accounts"
+                "the target set reaches no connected sandbox account: an exercise goes only to sandbox accounts"
             } else {
-                "no account is connected: add one on the admin page"
+                "the target set reaches no connected account: choose groups or accounts that have one, or add one on the admin page"
             },
-        );
+        )
+        .field("targets");
+        return Err(refused(app, who, audit_action, d, e).await);
+    };
+    if targeting.needs_confirmation() && !confirm_targets {
+        let r = &targeting.resolved;
+        let e = AppError::new(
+            ErrorKind::Conflict,
+            "targets_unconfirmed",
+            format!(
+                "this message goes to {} account(s) outside the playbook's audience ({}){}: confirm the target set to approve it",
+                r.outside_audience.len(),
+                if targeting.audience.is_empty() { "every account".to_string() } else { targeting.audience.join(", ") },
+                if r.groups_outside_audience.is_empty() {
+                    String::new()
+                } else {
+                    format!(", through group(s) {}", r.groups_outside_audience.join(", "))
+                }
+            ),
+        )
+        .field("confirm_targets");
         return Err(refused(app, who, audit_action, d, e).await);
     }
+    let message_targets = MessageTargets {
+        spec: targeting.spec.clone(),
+        per_platform: targeting.resolved.per_platform.clone(),
+    };
     let stored = stored_variants(d);
     let headline = stored
         .iter()
@@ -737,8 +985,22 @@ async fn publish(
         .subject("draft", d.id.to_string())
         .subject("playbook", d.playbook_id.as_str())
         .subject("hash", assessed.stored_hash.as_str())
+        .subject("groups", message_targets.groups_text())
+        .subject("targets", message_targets.counts_text())
         .exercise(d.exercise)
         .outcome("ok");
+    if targeting.needs_confirmation() {
+        event = event.subject(
+            "outside_audience",
+            targeting
+                .resolved
+                .outside_audience
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
     for (k, v) in &extra {
         event = event.subject(*k, v.as_str());
     }
@@ -799,7 +1061,8 @@ async fn publish(
                 exercise: d.exercise,
                 break_glass: t.break_glass,
                 variants,
-                account_ids: targets.iter().map(|t| t.account_id).collect(),
+                account_ids,
+                targets: Some(message_targets),
             },
             &Placement {
                 session_id: d.session_id,
@@ -846,10 +1109,13 @@ pub async fn approve_draft(
         app,
         who,
         id,
-        input.reviewed_hash,
-        None,
-        input.override_,
-        send_at,
+        Decision {
+            reviewed_hash: input.reviewed_hash,
+            break_glass_reason: None,
+            override_input: input.override_,
+            send_at,
+            confirm_targets: input.confirm_targets,
+        },
     )
     .await
 }
@@ -866,10 +1132,13 @@ pub async fn break_glass_draft(
         app,
         who,
         id,
-        input.reviewed_hash,
-        Some(input.reason),
-        input.override_,
-        None,
+        Decision {
+            reviewed_hash: input.reviewed_hash,
+            break_glass_reason: Some(input.reason),
+            override_input: input.override_,
+            send_at: None,
+            confirm_targets: input.confirm_targets,
+        },
     )
     .await
 }

@@ -14,7 +14,7 @@ use crate::drafts::HEADLINE_TARGET;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::events::PanelEvent;
 use crate::people::Permission;
-use crate::views::{DeliveryView, MessageDetail, MessageView};
+use crate::views::{DeliveryView, FollowUpView, MessageDetail, MessageView};
 use crate::Authed;
 use crate::Tocsin;
 
@@ -57,9 +57,27 @@ pub async fn detail_of(app: &Tocsin, id: i64) -> AppResult<MessageDetail> {
             d.action = Some(if d.can_delete { "delete" } else { "notice" });
         }
     }
+    let mut follow_ups = Vec::new();
+    let playbook = m.playbook_id.as_deref().and_then(|p| app.0.library.get(p));
+    if let (Some(p), tocsin_store::outbox::MessageKind::Post) = (playbook, m.kind) {
+        let mut add = |kind: &'static str, step: Option<&tocsin_domain::playbook::Step>| {
+            if let Some(s) = step {
+                follow_ups.push(FollowUpView {
+                    kind,
+                    step: s.id.clone(),
+                    title: s.title.clone(),
+                });
+            }
+        };
+        add("update", p.update_step());
+        add("all_clear", p.all_clear_step());
+        add("duplicate", m.step_id.as_deref().and_then(|s| p.step(s)));
+    }
     Ok(MessageDetail {
         message,
         deliveries,
+        targets: app.0.store.messages().targets(id).await?,
+        follow_ups,
     })
 }
 

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tocsin_store::LiveSessionRow;
 
-use crate::catalog::playbook;
+use crate::catalog::{playbook, targeting};
 use crate::error::{AppError, AppResult};
 use crate::events::PanelEvent;
 use crate::people::Permission;
 use crate::views::MessageView;
 use crate::Authed;
 use crate::Tocsin;
+use tocsin_domain::audience::TargetSpec;
 
 /// A live session.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +27,8 @@ pub struct LiveSession {
     created_at: DateTime<Utc>,
     /// `open`, or `ended` once ended (`POST /api/sessions/{id}/end`).
     state: String,
+    /// Who every post goes to (`None`: the playbook's audience).
+    targets: Option<TargetSpec>,
 }
 
 impl From<&LiveSessionRow> for LiveSession {
@@ -39,6 +42,7 @@ impl From<&LiveSessionRow> for LiveSession {
             created_by: s.created_by.clone(),
             created_at: s.created_at,
             state: s.state.as_str().to_string(),
+            targets: s.targets.clone(),
         }
     }
 }
@@ -84,6 +88,9 @@ pub struct CreateSession {
     hashtag: String,
     #[serde(default)]
     exercise: bool,
+    /// Who every post of the session goes to (the playbook's audience when left out).
+    #[serde(default)]
+    targets: Option<TargetSpec>,
 }
 
 /// Whether a hashtag (without `#`) is usable on every platform: 1 to 100 letters,
@@ -112,10 +119,19 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
             "a hashtag is 1 to 100 letters, digits or _, and not only digits",
         ));
     }
+    // Checked against the first step's audience now; kept as chosen (the accounts are
+    // resolved again for each post, and each post's approval covers them).
+    let first = p.steps.first().map(|s| s.id.clone()).unwrap_or_default();
+    // A set that reaches nothing yet is kept (the hashtag can be watched already); its
+    // posts cannot be submitted until it reaches an account.
+    let (targeting, _) = targeting(app, p, &first, form.targets.as_ref(), form.exercise).await?;
     let mut tx = app.0.store.begin().await?;
     let id = tx
         .live_sessions()
         .create(who.user(), &p.id, &p.title, tag, form.exercise)
+        .await?;
+    tx.live_sessions()
+        .set_targets(who.user(), id, &targeting.spec)
         .await?;
     tx.commit().await?;
     // Its hashtag is heard from now on.

@@ -143,6 +143,32 @@ pub fn rendered_hash(variants: &[RenderedVariant]) -> String {
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
+/// `sha256:<hex>` over what an approver reviews: the rendered text (as
+/// [`rendered_hash`]) and the target set (the choice and the accounts it reached).
+/// Changing who gets a message changes the hash as surely as changing its words.
+pub fn review_hash(variants: &[RenderedVariant], targets: &crate::catalog::DraftTargets) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tocsin-review-v2\n");
+    h.update(rendered_hash(variants).as_bytes());
+    let spec = &targets.spec;
+    h.update(format!("\neveryone={}\ngroups=", spec.everyone).as_bytes());
+    for g in &spec.groups {
+        h.update((g.len() as u64).to_be_bytes());
+        h.update(g.as_bytes());
+    }
+    for (label, ids) in [
+        ("exclude", &spec.exclude_accounts),
+        ("include", &spec.include_accounts),
+        ("accounts", &targets.accounts),
+    ] {
+        h.update(format!("\n{label}=").as_bytes());
+        for id in ids {
+            h.update(id.to_be_bytes());
+        }
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
 /// A draft in lists and events.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DraftSummary {
@@ -322,6 +348,22 @@ pub struct MessageDetail {
     pub message: MessageView,
     /// One row per account.
     pub deliveries: Vec<DeliveryView>,
+    /// Who it was approved for (`None`: from before audiences, every account).
+    pub targets: Option<tocsin_store::MessageTargets>,
+    /// The drafts that can be started from it ("Send an update", "Send the all-clear",
+    /// "Duplicate"), for a post.
+    pub follow_ups: Vec<FollowUpView>,
+}
+
+/// A draft that can be started from a sent message.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FollowUpView {
+    /// `update`, `all_clear` or `duplicate`.
+    pub kind: &'static str,
+    /// The step it drafts.
+    pub step: String,
+    /// The step's title.
+    pub title: String,
 }
 
 #[cfg(test)]

@@ -250,6 +250,7 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
                     handle: format!("acct{i}@{}", endpoint.platform),
                     display_name: format!("acct {i}"),
                     sandbox: false,
+                    groups: Vec::new(),
                 },
             )
             .await
@@ -358,6 +359,7 @@ async fn run(args: Args, platforms: Vec<Platform>, servers: usize) {
                     break_glass: false,
                     variants: variants.clone(),
                     account_ids: accounts.clone(),
+                    targets: None,
                 },
                 &Placement::default(),
             )

@@ -47,6 +47,11 @@ pub enum DeliveryEventKind {
     Retracted,
     /// Not sent: the message was retracted first.
     Cancelled,
+    /// Not sent: the account was disabled after the message was approved.
+    Skipped {
+        /// Why.
+        error: String,
+    },
 }
 
 impl DeliveryEventKind {
@@ -61,6 +66,7 @@ impl DeliveryEventKind {
             DeliveryEventKind::Unknown { .. } => "unknown",
             DeliveryEventKind::Retracted => "retracted",
             DeliveryEventKind::Cancelled => "cancelled",
+            DeliveryEventKind::Skipped { .. } => "skipped",
         }
     }
 }

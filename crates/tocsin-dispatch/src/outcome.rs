@@ -40,6 +40,8 @@ pub(crate) enum Outcome {
     },
     /// Not sent: the message was retracted first.
     Cancelled,
+    /// Not sent: the account was disabled after the message was approved.
+    Skipped(String),
 }
 
 impl Outcome {
@@ -93,6 +95,9 @@ impl From<&Outcome> for ResultOutcome {
                 error: error.clone(),
             },
             Outcome::Cancelled => ResultOutcome::Cancelled,
+            Outcome::Skipped(reason) => ResultOutcome::Skipped {
+                reason: reason.clone(),
+            },
         }
     }
 }
@@ -117,6 +122,9 @@ impl From<&Outcome> for DeliveryEventKind {
                 auth: *auth,
             },
             Outcome::Cancelled => DeliveryEventKind::Cancelled,
+            Outcome::Skipped(reason) => DeliveryEventKind::Skipped {
+                error: reason.clone(),
+            },
         }
     }
 }
@@ -147,6 +155,7 @@ mod tests {
             },
             Outcome::failed("no approved text for sms"),
             Outcome::Cancelled,
+            Outcome::Skipped("account 3 was disabled after approval".into()),
         ]
     }
 
@@ -161,6 +170,7 @@ mod tests {
                 ResultOutcome::Failed { .. } => "failed",
                 ResultOutcome::Unknown { .. } => "unknown",
                 ResultOutcome::Cancelled => "cancelled",
+                ResultOutcome::Skipped { .. } => "skipped",
             };
             assert_eq!(row_state, event.name(), "{outcome:?}");
         }
@@ -192,6 +202,6 @@ mod tests {
             .iter()
             .map(|o| o.due_again().is_some())
             .collect();
-        assert_eq!(due, [false, true, true, false, false, false]);
+        assert_eq!(due, [false, true, true, false, false, false, false]);
     }
 }

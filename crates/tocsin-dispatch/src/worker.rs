@@ -417,10 +417,7 @@ impl Dispatcher {
                             "message {} no longer exists",
                             delivery.message_id
                         )),
-                        (_, None) => Outcome::failed(format!(
-                            "account {} has no configured connector",
-                            delivery.account_id
-                        )),
+                        (_, None) => without_route(&shared, delivery.account_id).await,
                     };
                     tracing::debug!(
                         outcome = DeliveryEventKind::from(&outcome).name(),
@@ -487,6 +484,18 @@ async fn renew(s: &Shared) -> Result<u64, tocsin_store::StoreError> {
         .outbox()
         .renew_leases(&s.config.node_id, &claims, lease)
         .await
+}
+
+/// The outcome for an account this node has no route to: skipped when it was disabled
+/// after the message was approved (the message keeps the accounts it was approved for),
+/// failed otherwise.
+async fn without_route(shared: &Shared, account_id: i64) -> Outcome {
+    match shared.store.accounts().get(account_id).await {
+        Ok(Some(a)) if a.status == tocsin_store::AccountStatus::Disabled => Outcome::Skipped(
+            format!("account {account_id} was disabled after the message was approved: skipped"),
+        ),
+        _ => Outcome::failed(format!("account {account_id} has no configured connector")),
+    }
 }
 
 /// One attempt on one claimed delivery, step by step: what to send, admission, reconcile

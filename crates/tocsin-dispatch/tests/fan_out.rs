@@ -23,7 +23,54 @@ on_both_backends!(
     a_scheduled_send_whose_consent_was_withdrawn_is_not_sent,
     a_deletion_done_announces_the_original_s_row_retracted_and_a_requeued_row_queued,
     an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed,
+    an_account_disabled_after_approval_is_skipped_and_a_new_one_is_not_added,
 );
+
+async fn an_account_disabled_after_approval_is_skipped_and_a_new_one_is_not_added(
+    backend: Backend,
+) {
+    let mut d = Deployment::new(backend, 3).await;
+    let m = d
+        .approve("Cooling centers open.", &d.accounts, Placement::default())
+        .await;
+    // After approval: one account is disabled (out of fan-out on every node) and another
+    // is connected. The message keeps the set it was approved for.
+    let gone = d.accounts[1];
+    d.store().accounts().disable("admin", gone).await.unwrap();
+    d.routes.remove(gone);
+    let newcomer = d.add_account("sandbox", "sandbox-late", true).await;
+    let connector = std::sync::Arc::new(tocsin_connectors::sandbox::SandboxConnector::new(
+        &newcomer.to_string(),
+        d.sandbox.clone(),
+    ));
+    d.route(newcomer, connector, "sandbox");
+
+    let dispatcher = d.dispatcher("node-a");
+    d.settle(&dispatcher, m, Duration::from_secs(20)).await;
+    let rows = d.store().messages().deliveries(m).await.unwrap();
+    assert_eq!(
+        rows.len(),
+        3,
+        "no delivery is added for {newcomer}: {rows:#?}"
+    );
+    for r in &rows {
+        if r.account_id == gone {
+            assert_eq!(r.state, DeliveryState::Skipped, "{r:?}");
+            assert!(
+                r.last_error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("disabled after the message was approved"),
+                "{r:?}"
+            );
+        } else {
+            assert_eq!(r.state, DeliveryState::Sent, "{r:?}");
+        }
+    }
+    assert!(d.sandbox.posts_for(&gone.to_string()).is_empty());
+    assert!(d.sandbox.posts_for(&newcomer.to_string()).is_empty());
+    d.assert_chain_verifies().await;
+}
 
 async fn an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed(backend: Backend) {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -88,6 +88,7 @@ impl Deployment {
                     handle: handle.into(),
                     display_name: handle.into(),
                     sandbox,
+                    groups: Vec::new(),
                 },
             )
             .await
@@ -202,6 +203,7 @@ impl Deployment {
                     break_glass: false,
                     variants,
                     account_ids: accounts.to_vec(),
+                    targets: None,
                 },
                 &placement,
             )

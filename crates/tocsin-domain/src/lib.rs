@@ -17,6 +17,7 @@ pub use platform::{Platform, TextFormat, UnknownPlatform};
 pub mod alert_feed;
 pub mod approval;
 pub mod atom;
+pub mod audience;
 pub mod cap;
 pub mod compose;
 pub mod content_hash;

@@ -12,6 +12,60 @@ use crate::playbook::{Playbook, VariantTarget};
 use crate::template_names::names_read;
 use crate::Platform;
 
+/// Notes on who each playbook reaches, as warnings: a playbook without `audience` goes
+/// to every connected account; with `groups_in_use` (the groups the accounts have), an
+/// audience group that no account has reaches nobody yet.
+pub fn lint_audiences(
+    library: &Library,
+    groups_in_use: Option<&std::collections::BTreeSet<String>>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for playbook in library.playbooks() {
+        let file = playbook.path.as_path();
+        let source = library.source(&playbook.id).unwrap_or("");
+        if playbook.audience.is_empty() {
+            let at = source.find("id =");
+            out.push(
+                Diagnostic::error_at(
+                    file,
+                    source,
+                    at,
+                    format!(
+                        "playbook `{}` has no `audience`: its messages go to every connected account (name the groups, e.g. audience = [\"public\"])",
+                        playbook.id
+                    ),
+                )
+                .as_warning(),
+            );
+        }
+        let Some(in_use) = groups_in_use else {
+            continue;
+        };
+        let mut named: Vec<&String> = playbook.audience.iter().collect();
+        for step in &playbook.steps {
+            named.extend(step.audience.iter().flatten());
+        }
+        named.sort();
+        named.dedup();
+        for group in named.into_iter().filter(|g| !in_use.contains(*g)) {
+            let at = source.find(&format!("\"{group}\""));
+            out.push(
+                Diagnostic::error_at(
+                    file,
+                    source,
+                    at,
+                    format!(
+                        "audience group `{group}` of playbook `{}` has no account yet: add one with `tocsin accounts add --group {group}` or `tocsin accounts set-groups`",
+                        playbook.id
+                    ),
+                )
+                .as_warning(),
+            );
+        }
+    }
+    out
+}
+
 /// Every problem in the library, loading problems first.
 pub fn lint(library: &Library, composer: &Composer) -> Vec<Diagnostic> {
     let mut out = library.diagnostics().to_vec();

@@ -20,6 +20,7 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use tocsin_audit::entry::format_time;
@@ -41,6 +42,8 @@ pub struct NewAccount {
     pub display_name: String,
     /// Whether it is a sandbox destination (exercises send only to these).
     pub sandbox: bool,
+    /// The groups it belongs to (checked names, see `tocsin_domain::audience`).
+    pub groups: Vec<String>,
 }
 
 /// A stored platform account.
@@ -58,6 +61,10 @@ pub struct Account {
     pub display_name: String,
     /// Sandbox destination.
     pub sandbox: bool,
+    /// Where it stands.
+    pub status: AccountStatus,
+    /// Its groups, sorted.
+    pub groups: Vec<String>,
 }
 
 /// Where an account stands.
@@ -119,6 +126,8 @@ pub struct AccountRecord {
     pub display_name: String,
     /// A sandbox destination.
     pub sandbox: bool,
+    /// Its groups, sorted.
+    pub groups: Vec<String>,
     /// The platform's settings (non-secret), as given when the account was added.
     pub settings: Value,
     /// The sealed secret, if one is stored.
@@ -145,6 +154,7 @@ impl fmt::Debug for AccountRecord {
             .field("handle", &self.handle)
             .field("display_name", &self.display_name)
             .field("sandbox", &self.sandbox)
+            .field("groups", &self.groups)
             .field("secret_stored", &self.secret_sealed.is_some())
             .field("status", &self.status)
             .field("status_detail", &self.status_detail)
@@ -232,6 +242,7 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         handle,
         display_name,
         sandbox,
+        groups: Vec::new(),
         settings,
         secret_sealed: sealed,
         status: status.parse()?,
@@ -240,6 +251,15 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         secret_updated_at: opt_time(secret_at)?,
         created_at: time_col(&created)?,
     })
+}
+
+/// Names an account's groups on its audit entry (none: nothing added).
+fn with_groups(event: AuditEvent, groups: &[String]) -> AuditEvent {
+    if groups.is_empty() {
+        event
+    } else {
+        event.subject("groups", groups.join(","))
+    }
 }
 
 impl AccountsTx<'_, '_> {
@@ -260,12 +280,14 @@ impl AccountsTx<'_, '_> {
             .fetch_one(&mut *c)
             .await?
         });
+        self.write_groups(id, &account.groups).await?;
         self.tx
-            .append_audit(
+            .append_audit(with_groups(
                 AuditEvent::new(actor, "account.add")
                     .subject("account", id.to_string())
                     .subject("platform", account.platform.as_str()),
-            )
+                &account.groups,
+            ))
             .await?;
         Ok(id)
     }
@@ -300,6 +322,7 @@ impl AccountsTx<'_, '_> {
             .fetch_one(&mut *c)
             .await?
         });
+        self.write_groups(id, &account.groups).await?;
         let sealed = seal(id).map_err(StoreError::Sealing)?;
         if let Some(sealed) = &sealed {
             on_tx!(self.tx, c => {
@@ -314,7 +337,7 @@ impl AccountsTx<'_, '_> {
             });
         }
         self.tx
-            .append_audit(
+            .append_audit(with_groups(
                 AuditEvent::new(actor, "account.add")
                     .subject("account", id.to_string())
                     .subject("platform", account.platform.as_str())
@@ -323,9 +346,77 @@ impl AccountsTx<'_, '_> {
                     } else {
                         "no secret"
                     }),
-            )
+                &account.groups,
+            ))
             .await?;
         Ok(id)
+    }
+
+    /// Replaces an account's groups with `groups` (names checked by the caller). Audited
+    /// as `account.groups`, naming the new groups. A disabled account may be regrouped:
+    /// its history stays and it may be used again in a drill.
+    pub async fn set_groups(
+        &mut self,
+        actor: &str,
+        id: i64,
+        groups: &[String],
+    ) -> Result<(), StoreError> {
+        let exists: Option<i64> = on_tx!(self.tx, c => {
+            sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("account {id}")));
+        }
+        on_tx!(self.tx, c => {
+            sqlx::query("DELETE FROM account_group_members WHERE account_id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        });
+        self.write_groups(id, groups).await?;
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.groups")
+                    .subject("account", id.to_string())
+                    .outcome(if groups.is_empty() {
+                        "no groups".to_string()
+                    } else {
+                        groups.join(",")
+                    }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Makes account `id` a member of `groups`, making the groups that do not exist yet
+    /// (a group, once made, stays: with nobody in it, it shows as empty).
+    async fn write_groups(&mut self, id: i64, groups: &[String]) -> Result<(), StoreError> {
+        let now = format_time(&self.tx.now());
+        for name in groups {
+            on_tx!(self.tx, c => {
+                sqlx::query(
+                    "INSERT INTO account_groups (name, created_at) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(&now)
+                .execute(&mut *c)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO account_group_members (group_id, account_id) \
+                     SELECT id, $1 FROM account_groups WHERE name = $2 \
+                     ON CONFLICT (group_id, account_id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(name)
+                .execute(&mut *c)
+                .await?;
+            });
+        }
+        Ok(())
     }
 
     /// Replaces an account's sealed secret (sealed by the caller, bound to `id`) and
@@ -608,18 +699,21 @@ impl Accounts<'_> {
         one_tx!(self.store, tx => tx.accounts().add(actor, account).await?)
     }
 
-    /// Every account, by id.
+    /// Every account with its status and groups, by id.
     pub async fn list(self) -> Result<Vec<Account>, StoreError> {
-        let rows: Vec<(i64, String, Option<String>, String, String, bool)> = on_pool!(self.store, p => {
+        type Row = (i64, String, Option<String>, String, String, bool, String);
+        let rows: Vec<Row> = on_pool!(self.store, p => {
             sqlx::query_as(
-                "SELECT id, platform, stands_for, handle, display_name, sandbox FROM accounts ORDER BY id",
+                "SELECT id, platform, stands_for, handle, display_name, sandbox, status \
+                 FROM accounts ORDER BY id",
             )
             .fetch_all(p)
             .await?
         });
+        let mut groups = self.all_groups().await?;
         rows.into_iter()
             .map(
-                |(id, platform, stands_for, handle, display_name, sandbox)| {
+                |(id, platform, stands_for, handle, display_name, sandbox, status)| {
                     Ok(Account {
                         id,
                         platform: platform_col(&platform)?,
@@ -627,10 +721,49 @@ impl Accounts<'_> {
                         handle,
                         display_name,
                         sandbox,
+                        status: status.parse()?,
+                        groups: groups.remove(&id).unwrap_or_default(),
                     })
                 },
             )
             .collect()
+    }
+
+    /// Every account's groups, by account id (sorted names).
+    pub async fn all_groups(self) -> Result<BTreeMap<i64, Vec<String>>, StoreError> {
+        let rows: Vec<(i64, String)> = on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT m.account_id, g.name FROM account_group_members m \
+                 JOIN account_groups g ON g.id = m.group_id ORDER BY m.account_id, g.name",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (id, name) in rows {
+            out.entry(id).or_default().push(name);
+        }
+        Ok(out)
+    }
+
+    /// Every group ever made, by name, including those nobody is in any more.
+    pub async fn group_names(self) -> Result<Vec<String>, StoreError> {
+        let names: Vec<String> = on_pool!(self.store, p => {
+            sqlx::query_scalar("SELECT name FROM account_groups ORDER BY name")
+                .fetch_all(p)
+                .await?
+        });
+        Ok(names)
+    }
+
+    /// Replaces an account's groups in its own transaction (see [`AccountsTx::set_groups`]).
+    pub async fn set_groups(
+        self,
+        actor: &str,
+        id: i64,
+        groups: &[String],
+    ) -> Result<(), StoreError> {
+        one_tx!(self.store, tx => tx.accounts().set_groups(actor, id, groups).await?)
     }
 
     /// Adds an account with its settings and sealed secret in its own transaction (see
@@ -716,7 +849,14 @@ impl Accounts<'_> {
         let row: Option<AccountRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(id).fetch_optional(p).await?
         });
-        row.map(record_from_row).transpose()
+        let mut groups = self.all_groups().await?;
+        row.map(|r| {
+            record_from_row(r).map(|mut rec| {
+                rec.groups = groups.remove(&rec.id).unwrap_or_default();
+                rec
+            })
+        })
+        .transpose()
     }
 
     /// Every account with its settings, sealed secret and status, by id.
@@ -725,7 +865,15 @@ impl Accounts<'_> {
         let rows: Vec<AccountRow> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).fetch_all(p).await?
         });
-        rows.into_iter().map(record_from_row).collect()
+        let mut groups = self.all_groups().await?;
+        rows.into_iter()
+            .map(|r| {
+                record_from_row(r).map(|mut rec| {
+                    rec.groups = groups.remove(&rec.id).unwrap_or_default();
+                    rec
+                })
+            })
+            .collect()
     }
 
     /// How many times any account was added or changed, by any process on this database

@@ -106,6 +106,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflow_guards",
         include_str!("../migrations/sqlite/0014_workflow_guards.sql"),
     ),
+    (
+        15,
+        "audiences",
+        include_str!("../migrations/sqlite/0015_audiences.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -173,13 +178,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflow_guards",
         include_str!("../migrations/postgres/0014_workflow_guards.sql"),
     ),
+    (
+        15,
+        "audiences",
+        include_str!("../migrations/postgres/0015_audiences.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -134,37 +134,49 @@ impl Feed<'_> {
     }
 
     /// Up to `limit` approved messages, newest (highest id) first, real or exercise as
-    /// `exercise` says, from drafts of `playbooks`, with ids up to `up_to` when given.
+    /// `exercise` says, from drafts of `playbooks`, with ids up to `up_to` when given,
+    /// whose target set reaches `public_group` (or every account; a retraction follows
+    /// its original; a message from before audiences went to every account).
     pub async fn messages(
         self,
         exercise: bool,
         playbooks: &[String],
+        public_group: &str,
         up_to: Option<i64>,
         limit: i64,
     ) -> Result<Vec<FeedMessage>, StoreError> {
         if playbooks.is_empty() || limit <= 0 {
             return Ok(Vec::new());
         }
-        let p = placeholders(self.store.backend(), 1, playbooks.len() + 3);
+        let p = placeholders(self.store.backend(), 1, playbooks.len() + 4);
         let (head, rest) = p.split_at(2);
         let (listed, last) = rest.split_at(playbooks.len());
+        // The stored target set is `{"spec":{"everyone":..,"groups":[..],
+        // "exclude_accounts":..`: group names (lowercase letters, digits, dashes) are the
+        // only strings between `"groups":[` and `],"exclude_accounts"`.
         let sql = format!(
             "SELECT m.id, m.kind, m.target_message_id, m.title, m.approved_at, m.not_before, \
              m.retracted_at, m.exercise, m.draft_id, d.playbook_id, d.step_id, d.variables_json \
              FROM messages m JOIN drafts d ON d.id = m.draft_id \
+             LEFT JOIN messages o ON o.id = m.target_message_id \
              WHERE m.exercise = {} AND m.id <= {} AND d.playbook_id IN ({}) \
+             AND (COALESCE(m.targets_json, o.targets_json) IS NULL \
+                  OR COALESCE(m.targets_json, o.targets_json) LIKE '%\"everyone\":true%' \
+                  OR COALESCE(m.targets_json, o.targets_json) LIKE {}) \
              ORDER BY m.id DESC LIMIT {}",
             head.first().map_or("", String::as_str),
             head.get(1).map_or("", String::as_str),
             listed.join(", "),
             last.first().map_or("", String::as_str),
+            last.get(1).map_or("", String::as_str),
         );
+        let group_pattern = format!("%\"groups\":[%\"{public_group}\"%],\"exclude_accounts\"%");
         let rows: Vec<FeedRow> = on_pool!(self.store, c => {
             let mut q = sqlx::query_as(&sql).bind(exercise).bind(up_to.unwrap_or(i64::MAX));
             for playbook in playbooks {
                 q = q.bind(playbook);
             }
-            q.bind(limit).fetch_all(c).await?
+            q.bind(&group_pattern).bind(limit).fetch_all(c).await?
         });
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         let mut variants = self.variants_of(&ids).await?;

@@ -69,7 +69,7 @@ pub use error::{redact as redact_url, StoreError};
 pub use feed::FeedMessage;
 pub use live_sessions::LiveSessionRow;
 pub use messages::{Delivery, DeliveryRow, MessageSummary};
-pub use outbox::{DeliveryState, NewMessage};
+pub use outbox::{DeliveryState, MessageTargets, NewMessage};
 pub use people::{NewUser, User};
 pub use playbooks::PlaybookApproval;
 pub use tx::{AuditAppend, Tx};

@@ -34,6 +34,9 @@ pub struct LiveSessionRow {
     pub created_at: DateTime<Utc>,
     /// `open`, or `ended` once someone ended it ([`Tx::end_session`]).
     pub state: LiveSessionState,
+    /// Who every post of it goes to, chosen when it started (`None`: the playbook's
+    /// audience, for sessions from before audiences).
+    pub targets: Option<tocsin_domain::audience::TargetSpec>,
 }
 
 /// Whether a live session takes posts.
@@ -64,15 +67,36 @@ impl LiveSessionState {
     }
 }
 
-/// `id, playbook_id, title, hashtag, exercise, created_by, created_at, state` of a session.
-type SessionRow = (i64, String, String, String, bool, String, String, String);
+/// `id, playbook_id, title, hashtag, exercise, created_by, created_at, state,
+/// targets_json` of a session.
+type SessionRow = (
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    String,
+    String,
+    Option<String>,
+);
 
 const SESSION_COLUMNS: &str =
-    "id, playbook_id, title, hashtag, exercise, created_by, created_at, state";
+    "id, playbook_id, title, hashtag, exercise, created_by, created_at, state, targets_json";
 
 fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
-    let (id, playbook_id, title, hashtag, exercise, created_by, at, state) = row;
+    let (id, playbook_id, title, hashtag, exercise, created_by, at, state, targets) = row;
+    let targets = targets
+        .map(|j| {
+            serde_json::from_str(&j).map_err(|e| {
+                StoreError::Database(sqlx::Error::Decode(
+                    format!("live session {id}: targets are not a target set: {e}").into(),
+                ))
+            })
+        })
+        .transpose()?;
     Ok(LiveSessionRow {
+        targets,
         id,
         playbook_id,
         title,
@@ -118,6 +142,43 @@ impl LiveSessionsTx<'_, '_> {
             )
             .await?;
         Ok(id)
+    }
+
+    /// Records the target set every post of session `session_id` goes to (chosen when it
+    /// starts), audited as `session.targets` naming its groups.
+    pub async fn set_targets(
+        &mut self,
+        actor: &str,
+        session_id: i64,
+        targets: &tocsin_domain::audience::TargetSpec,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(targets)
+            .map_err(|e| StoreError::Conflict(format!("session targets: {e}")))?;
+        let done = on_tx!(self.tx, c => {
+            sqlx::query("UPDATE live_sessions SET targets_json = $1 WHERE id = $2")
+                .bind(&json)
+                .bind(session_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("live session {session_id}")));
+        }
+        let groups = if targets.everyone {
+            "everyone".to_string()
+        } else {
+            targets.groups.join(",")
+        };
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "session.targets")
+                    .subject("session", session_id.to_string())
+                    .subject("groups", groups)
+                    .outcome("set"),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Ends an open live session (its hashtag is no longer monitored and no new draft can

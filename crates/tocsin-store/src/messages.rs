@@ -292,6 +292,22 @@ impl MessagesTx<'_, '_> {
 }
 
 impl Messages<'_> {
+    /// Who message `id` was approved for (`None`: no such message, or one from before
+    /// audiences, which went to every account). A retraction or repeat answers for its
+    /// original.
+    pub async fn targets(self, id: i64) -> Result<Option<MessageTargets>, StoreError> {
+        let json: Option<Option<String>> = on_pool!(self.store, p => {
+            sqlx::query_scalar(
+                "SELECT COALESCE(m.targets_json, o.targets_json) FROM messages m \
+                 LEFT JOIN messages o ON o.id = m.target_message_id WHERE m.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+        });
+        MessageTargets::parse(json.flatten().as_deref())
+    }
+
     /// A message's variants.
     pub async fn variants(self, message_id: i64) -> Result<Vec<StoredVariant>, StoreError> {
         self.store.variants("message_id", message_id).await

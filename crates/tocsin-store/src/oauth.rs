@@ -69,6 +69,8 @@ pub struct NewOAuthPending {
     pub started_by: String,
     /// When it stops being accepted.
     pub expires_at: DateTime<Utc>,
+    /// The groups a new account joins.
+    pub groups: Vec<String>,
 }
 
 impl std::fmt::Debug for NewOAuthPending {
@@ -107,6 +109,8 @@ pub struct OAuthPending {
     pub started_by: String,
     /// When it was started.
     pub created_at: DateTime<Utc>,
+    /// The groups a new account joins.
+    pub groups: Vec<String>,
     /// When it stops being accepted.
     pub expires_at: DateTime<Utc>,
     /// When a callback used it (it is used once).
@@ -144,11 +148,12 @@ type PendingRow = (
     String,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 const PENDING_COLUMNS: &str = "state_hash, platform, instance_url, account_id, expected_handle, \
      display_name, settings_json, verifier_sealed, redirect_uri, started_by, created_at, \
-     expires_at, used_at, outcome";
+     expires_at, used_at, outcome, groups_json";
 
 fn pending_from_row(row: PendingRow) -> Result<OAuthPending, StoreError> {
     let (
@@ -166,10 +171,17 @@ fn pending_from_row(row: PendingRow) -> Result<OAuthPending, StoreError> {
         expires,
         used,
         outcome,
+        groups,
     ) = row;
+    let groups: Vec<String> = match groups {
+        Some(g) => serde_json::from_str(&g)
+            .map_err(|e| decode(format!("oauth_pending groups are not a JSON list: {e}")))?,
+        None => Vec::new(),
+    };
     let settings = serde_json::from_str(&settings)
         .map_err(|e| decode(format!("oauth_pending settings are not JSON: {e}")))?;
     Ok(OAuthPending {
+        groups,
         state_hash,
         platform: platform_col(&platform)?,
         instance_url,
@@ -330,12 +342,14 @@ impl OAuthTx<'_, '_> {
         let now = format_time(&self.tx.now());
         let settings = serde_json::to_string(&pending.settings)
             .map_err(|e| StoreError::Conflict(format!("settings: {e}")))?;
+        let groups = serde_json::to_string(&pending.groups)
+            .map_err(|e| StoreError::Conflict(format!("groups: {e}")))?;
         on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO oauth_pending (state_hash, platform, instance_url, account_id, \
                  expected_handle, display_name, settings_json, verifier_sealed, redirect_uri, \
-                 started_by, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 started_by, created_at, expires_at, groups_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&pending.state_hash)
             .bind(pending.platform.as_str())
@@ -349,6 +363,7 @@ impl OAuthTx<'_, '_> {
             .bind(&pending.started_by)
             .bind(&now)
             .bind(format_time(&pending.expires_at))
+            .bind(&groups)
             .execute(&mut *c)
             .await?;
         });

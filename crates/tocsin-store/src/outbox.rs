@@ -43,6 +43,54 @@ pub struct NewMessage {
     pub variants: Vec<RenderedVariant>,
     /// The accounts to deliver to.
     pub account_ids: Vec<i64>,
+    /// Who it was approved for (`None`: every account, as before audiences; a repeat or
+    /// a retraction, which follow their original).
+    pub targets: Option<MessageTargets>,
+}
+
+/// Who a message was approved for: the target set as chosen and how many accounts per
+/// platform it reached. Stored with the message (`messages.targets_json`) and named in
+/// its approval's audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTargets {
+    /// The groups and accounts chosen.
+    pub spec: tocsin_domain::audience::TargetSpec,
+    /// Accounts per platform (the platform whose text they get).
+    pub per_platform: BTreeMap<tocsin_domain::Platform, usize>,
+}
+
+impl MessageTargets {
+    /// `public,staff`, or `everyone`, or `none` (accounts chosen one by one).
+    pub fn groups_text(&self) -> String {
+        if self.spec.everyone {
+            "everyone".into()
+        } else if self.spec.groups.is_empty() {
+            "none".into()
+        } else {
+            self.spec.groups.join(",")
+        }
+    }
+
+    /// `mastodon:2,sms:1`.
+    pub fn counts_text(&self) -> String {
+        self.per_platform
+            .iter()
+            .map(|(p, n)| format!("{}:{n}", p.as_str()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads the stored JSON (`None` for a message from before audiences).
+    pub fn parse(json: Option<&str>) -> Result<Option<MessageTargets>, StoreError> {
+        json.map(|j| {
+            serde_json::from_str(j).map_err(|e| {
+                StoreError::Database(sqlx::Error::Decode(
+                    format!("messages.targets_json: {e}").into(),
+                ))
+            })
+        })
+        .transpose()
+    }
 }
 
 /// The state of one delivery.
@@ -65,6 +113,9 @@ pub enum DeliveryState {
     Retracted,
     /// Never sent: the message was retracted first.
     Cancelled,
+    /// Never sent: the account was disabled after the message was approved (the message
+    /// keeps the accounts it was approved for; none is swapped in).
+    Skipped,
 }
 
 impl DeliveryState {
@@ -79,6 +130,7 @@ impl DeliveryState {
             DeliveryState::Unknown => "unknown",
             DeliveryState::Retracted => "retracted",
             DeliveryState::Cancelled => "cancelled",
+            DeliveryState::Skipped => "skipped",
         }
     }
 
@@ -91,6 +143,7 @@ impl DeliveryState {
                 | DeliveryState::Failed
                 | DeliveryState::Retracted
                 | DeliveryState::Cancelled
+                | DeliveryState::Skipped
         )
     }
 
@@ -105,6 +158,7 @@ impl DeliveryState {
             "unknown" => DeliveryState::Unknown,
             "retracted" => DeliveryState::Retracted,
             "cancelled" => DeliveryState::Cancelled,
+            "skipped" => DeliveryState::Skipped,
             _ => return None,
         })
     }
@@ -112,7 +166,7 @@ impl DeliveryState {
 
 /// The settled delivery states as an SQL list (see [`crate::DeliveryState::is_settled`]): a
 /// live-session post or a retraction waits until the row it follows is one of these.
-const SETTLED_SQL: &str = "('sent', 'failed', 'cancelled', 'retracted')";
+const SETTLED_SQL: &str = "('sent', 'failed', 'cancelled', 'retracted', 'skipped')";
 
 /// What a message does on each account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -277,6 +331,11 @@ pub enum ResultOutcome {
     },
     /// Not sent: the message was retracted first.
     Cancelled,
+    /// Not sent: the account was disabled after approval.
+    Skipped {
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl ResultOutcome {
@@ -288,6 +347,7 @@ impl ResultOutcome {
             ResultOutcome::Failed { .. } => DeliveryState::Failed,
             ResultOutcome::Unknown { .. } => DeliveryState::Unknown,
             ResultOutcome::Cancelled => DeliveryState::Cancelled,
+            ResultOutcome::Skipped { .. } => DeliveryState::Skipped,
         }
     }
 }
@@ -396,6 +456,7 @@ impl From<&DeliveryResult> for ResultRow {
             }
             ResultOutcome::Failed { error } => (None, None, None, Some(error.clone()), None),
             ResultOutcome::Cancelled => (None, None, None, None, None),
+            ResultOutcome::Skipped { reason } => (None, None, None, Some(reason.clone()), None),
         };
         ResultRow {
             message_id: r.message_id,
@@ -436,16 +497,23 @@ impl OutboxTx<'_, '_> {
     /// all in this transaction (the outbox), audited as `message.approve`.
     pub async fn create_message(&mut self, message: &NewMessage) -> Result<i64, StoreError> {
         let now = format_time(&self.tx.now());
+        let targets_json = message
+            .targets
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Conflict(format!("message targets: {e}")))?;
         let (id, playbook): (i64, Option<String>) = on_tx!(self.tx, c => {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (draft_id, approved_by, approved_at, exercise, break_glass) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO messages (draft_id, approved_by, approved_at, exercise, break_glass, \
+                 targets_json) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(message.draft_id)
             .bind(&message.approved_by)
             .bind(&now)
             .bind(message.exercise)
             .bind(message.break_glass)
+            .bind(&targets_json)
             .fetch_one(&mut *c)
             .await?;
             let playbook: Option<String> = sqlx::query_scalar("SELECT playbook_id FROM drafts WHERE id = $1")
@@ -471,6 +539,11 @@ impl OutboxTx<'_, '_> {
             .payload(&variants_commitment(&message.variants));
         if let Some(p) = playbook {
             event = event.subject("playbook", p);
+        }
+        if let Some(t) = &message.targets {
+            event = event
+                .subject("groups", t.groups_text())
+                .subject("targets", t.counts_text());
         }
         self.tx.append_audit(event).await?;
         Ok(id)
@@ -1016,6 +1089,7 @@ impl OutboxTx<'_, '_> {
             break_glass: retraction.break_glass,
             variants: retraction.variants.to_vec(),
             account_ids: targets.clone(),
+            targets: None,
         };
         let placement = Placement {
             kind,
@@ -1247,6 +1321,7 @@ mod tests {
             DeliveryState::Unknown,
             DeliveryState::Retracted,
             DeliveryState::Cancelled,
+            DeliveryState::Skipped,
         ];
         for state in all {
             let listed = SETTLED_SQL.contains(&format!("'{}'", state.as_str()));

@@ -245,6 +245,7 @@ impl SchedulesTx<'_, '_> {
                     })
                     .collect(),
                 account_ids: accounts,
+                targets: None,
             };
             let consent_ref: Option<String> = on_tx!(self.tx, c => {
                 sqlx::query_scalar("SELECT consent_ref FROM messages WHERE id = $1")
@@ -258,6 +259,17 @@ impl SchedulesTx<'_, '_> {
                 ..Placement::default()
             };
             let new_id = self.tx.outbox().place_message(&repeat, &placement).await?;
+            // A repeat goes to whom its original was approved for.
+            on_tx!(self.tx, c => {
+                sqlx::query(
+                    "UPDATE messages SET targets_json = \
+                     (SELECT targets_json FROM messages WHERE id = $1) WHERE id = $2",
+                )
+                .bind(message_id)
+                .bind(new_id)
+                .execute(&mut *c)
+                .await?;
+            });
             self.tx
                 .append_audit(
                     AuditEvent::new(actor, "schedule.fire")

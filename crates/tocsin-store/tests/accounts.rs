@@ -14,6 +14,7 @@ crate::on_both_backends!(
     a_seal_that_fails_leaves_neither_the_account_nor_its_audit_entry,
     status_changes_secret_replacement_and_disabling_are_audited_and_keep_history,
     rotation_reseals_every_secret_or_none,
+    groups_are_stored_with_an_account_replaced_whole_and_audited,
 );
 
 /// A readable stand-in for sealing: a key byte, the owner, then the text xored.
@@ -39,6 +40,7 @@ fn telegram(handle: &str) -> NewAccount {
         handle: handle.into(),
         display_name: format!("Telegram {handle}"),
         sandbox: false,
+        groups: Vec::new(),
     }
 }
 
@@ -227,6 +229,7 @@ async fn status_changes_secret_replacement_and_disabling_are_audited_and_keep_hi
                 handle: "sandbox:x:1".into(),
                 display_name: "S".into(),
                 sandbox: true,
+                groups: Vec::new(),
             },
         )
         .await
@@ -387,4 +390,80 @@ async fn rotation_reseals_every_secret_or_none(db: &TestDb) {
             Some("2 account secrets and 1 second-factor secrets re-sealed".to_string())
         )
     );
+}
+
+async fn groups_are_stored_with_an_account_replaced_whole_and_audited(db: &TestDb) {
+    let changes_before = db.store.accounts().change_count().await.unwrap();
+    let mut public = telegram("@public");
+    public.groups = vec!["public".into(), "staff".into()];
+    let a = db
+        .store
+        .accounts()
+        .add_sealed("ana", &public, &json!({}), |_| Ok(None))
+        .await
+        .unwrap();
+    let b = db
+        .store
+        .accounts()
+        .add("ana", &telegram("@none"))
+        .await
+        .unwrap();
+    let list = db.store.accounts().list().await.unwrap();
+    assert_eq!(list[0].groups, ["public", "staff"]);
+    assert!(list[1].groups.is_empty());
+    assert_eq!(
+        db.store.accounts().get(a).await.unwrap().unwrap().groups,
+        ["public", "staff"]
+    );
+
+    db.store
+        .accounts()
+        .set_groups("ben", b, &["residents-sms".to_string()])
+        .await
+        .unwrap();
+    db.store.accounts().set_groups("ben", a, &[]).await.unwrap();
+    let records = db.store.accounts().records().await.unwrap();
+    assert!(records[0].groups.is_empty());
+    assert_eq!(records[1].groups, ["residents-sms"]);
+    let all = db.store.accounts().all_groups().await.unwrap();
+    assert_eq!(all.get(&b).unwrap(), &["residents-sms".to_string()]);
+    assert!(!all.contains_key(&a));
+    // Nobody is in `public` or `staff` any more: they stay known, empty.
+    assert_eq!(
+        db.store.accounts().group_names().await.unwrap(),
+        ["public", "residents-sms", "staff"]
+    );
+    assert!(
+        db.store.accounts().change_count().await.unwrap() > changes_before + 2,
+        "a change of groups is a change running servers notice"
+    );
+    // A disabled account can still be regrouped; an unknown one is not found.
+    db.store.accounts().disable("ben", b).await.unwrap();
+    db.store
+        .accounts()
+        .set_groups("ben", b, &["staff".to_string()])
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.store.accounts().set_groups("ben", 999, &[]).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let entries = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
+    let add = entries
+        .iter()
+        .find(|e| e.entry.event.action == "account.add")
+        .unwrap();
+    assert_eq!(add.entry.event.subjects["groups"], "public,staff");
+    let regroups: Vec<_> = entries
+        .iter()
+        .filter(|e| e.entry.event.action == "account.groups")
+        .map(|e| e.entry.event.outcome.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(regroups, ["residents-sms", "no groups", "staff"]);
 }

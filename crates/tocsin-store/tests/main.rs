@@ -9,6 +9,7 @@
 mod support;
 
 mod accounts;
+mod audiences;
 mod conversation;
 mod crash;
 mod owner_role;

@@ -100,6 +100,7 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
                     handle: format!("@health{i}@example.social"),
                     display_name: format!("Health {i}"),
                     sandbox: true,
+                    groups: Vec::new(),
                 },
             )
             .await
@@ -121,6 +122,7 @@ async fn message(db: &TestDb, account_ids: &[i64]) -> i64 {
             break_glass: false,
             variants: d.variants.clone(),
             account_ids: account_ids.to_vec(),
+            targets: None,
         })
         .await
         .unwrap()
@@ -283,6 +285,7 @@ async fn a_message_and_one_delivery_per_account_are_written_in_one_transaction(d
             break_glass: false,
             variants: vec![],
             account_ids: vec![ids[0], 9999],
+            targets: None,
         })
         .await;
     assert!(err.is_err());

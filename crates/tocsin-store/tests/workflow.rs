@@ -69,6 +69,7 @@ async fn accounts(db: &TestDb, n: usize) -> Vec<i64> {
                     handle: format!("@health{i}@example.social"),
                     display_name: format!("Health {i}"),
                     sandbox: i == 0,
+                    groups: Vec::new(),
                 },
             )
             .await
@@ -94,6 +95,7 @@ async fn approved(db: &TestDb, account_ids: &[i64], break_glass: bool) -> (i64, 
                 break_glass,
                 variants: d.variants.clone(),
                 account_ids: account_ids.to_vec(),
+                targets: None,
             },
             &Placement {
                 title: Some("Boil water".into()),
@@ -575,6 +577,7 @@ async fn an_approval_links_the_message_and_a_second_approval_of_the_same_draft_f
             break_glass: false,
             variants: draft("dana").variants,
             account_ids: ids.clone(),
+            targets: None,
         })
         .await
         .unwrap();
@@ -1273,6 +1276,7 @@ async fn a_live_session_lists_its_messages_in_thread_order(db: &TestDb) {
                     break_glass: false,
                     variants: d.variants.clone(),
                     account_ids: ids.clone(),
+                    targets: None,
                 },
                 &Placement {
                     session_id: Some(session),

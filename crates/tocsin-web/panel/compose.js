@@ -182,13 +182,75 @@ export function previewNodes(p) {
   return nodes;
 }
 
+// "Who gets it": the groups and accounts a message goes to, with a count per platform.
+// `t` is a preview's (or a draft's) `targets`; onChange(spec) gets the new choice, or is
+// null for a read-only view (the approver's).
+export function targetNodes(t, onChange) {
+  if (!t) return [];
+  const spec = t.spec || { everyone: false, groups: [], exclude_accounts: [], include_accounts: [] };
+  const edit = (fn) => {
+    const next = {
+      everyone: !!spec.everyone, groups: [...(spec.groups || [])],
+      exclude_accounts: [...(spec.exclude_accounts || [])], include_accounts: [...(spec.include_accounts || [])],
+    };
+    fn(next);
+    onChange(next);
+  };
+  const without = (list, x) => list.filter((y) => y !== x);
+  const ro = !onChange;
+  const counts = Object.entries(t.per_platform || {});
+  const nodes = [];
+  nodes.push(h('p', { class: 'target-counts', testid: 'target-counts' },
+    t.total ? `${t.total} account${t.total === 1 ? '' : 's'}: ${counts.map(([p, n]) => `${p} ${n}`).join(' · ')}` : 'No account.'));
+  if (t.empty) nodes.push(h('p', { class: 'form-error', role: 'alert', testid: 'target-empty' }, t.empty));
+  if ((t.outside_audience || []).length) {
+    nodes.push(h('p', { class: 'blocker', role: 'alert', testid: 'target-outside' },
+      `${t.outside_audience.length} account${t.outside_audience.length === 1 ? ' is' : 's are'} outside the playbook’s audience (${(t.audience || []).join(', ') || 'every account'}): the approver must confirm ${t.outside_audience.length === 1 ? 'it' : 'them'}.`));
+  }
+  const everyone = h('input', { type: 'checkbox', id: nextId(), testid: 'target-everyone', checked: !!spec.everyone, disabled: ro });
+  if (!ro) everyone.addEventListener('change', () => edit((n) => { n.everyone = everyone.checked; }));
+  const groups = (t.groups || []).map((g) => {
+    const box = h('input', { type: 'checkbox', id: nextId(), testid: `target-group-${g.name}`, checked: g.chosen, disabled: ro });
+    if (!ro) box.addEventListener('change', () => edit((n) => { n.groups = box.checked ? [...without(n.groups, g.name), g.name] : without(n.groups, g.name); }));
+    return h('li', {}, box, h('label', { for: box.id }, h('strong', {}, g.name),
+      ` (${g.accounts ? `${g.accounts} account${g.accounts === 1 ? '' : 's'}` : 'empty'})`,
+      g.in_audience ? null : h('span', { class: 'muted' }, ' outside the audience')));
+  });
+  const accounts = (t.accounts || []).map((a) => {
+    const box = h('input', { type: 'checkbox', id: nextId(), testid: `target-account-${a.id}`, checked: a.targeted, disabled: ro || !a.usable });
+    if (!ro) {
+      box.addEventListener('change', () => edit((n) => {
+        if (box.checked) {
+          n.exclude_accounts = without(n.exclude_accounts, a.id);
+          const inGroup = n.everyone || a.groups.some((g) => n.groups.includes(g));
+          if (!inGroup) n.include_accounts = [...without(n.include_accounts, a.id), a.id];
+        } else {
+          n.include_accounts = without(n.include_accounts, a.id);
+          const inGroup = n.everyone || a.groups.some((g) => n.groups.includes(g));
+          if (inGroup) n.exclude_accounts = [...without(n.exclude_accounts, a.id), a.id];
+        }
+      }));
+    }
+    return h('li', { 'data-targeted': String(a.targeted) }, box, h('label', { for: box.id }, a.display_name,
+      h('span', { class: 'muted' }, ` ${a.platform}${a.groups.length ? ` · ${a.groups.join(', ')}` : ' · no group'}`),
+      a.outside_audience ? h('span', { class: 'warn' }, ' (outside the audience)') : null,
+      a.usable ? null : h('span', { class: 'muted' }, ' (not connected)')));
+  });
+  nodes.push(h('div', { class: 'field checkbox' }, everyone, h('label', { for: everyone.id }, 'Every connected account')));
+  nodes.push(h('fieldset', { class: 'target-groups', testid: 'target-groups' }, h('legend', {}, 'Groups'),
+    groups.length ? h('ul', { class: 'plain' }, groups) : h('p', { class: 'muted' }, 'No groups yet: an admin puts accounts in groups.')));
+  nodes.push(h('details', { class: 'target-accounts', testid: 'target-accounts', open: true },
+    h('summary', {}, 'Accounts'), h('ul', { class: 'plain' }, accounts)));
+  return nodes;
+}
+
 // Debounced previews: over the websocket when it is open, else over HTTP. Only the
 // newest answer is drawn.
 export function livePreview(getRequest, onResult, onError) {
   let timer = null;
   let seq = 0;
   const http = (r) => api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`,
-    { step: r.step, values: r.values, exercise: r.exercise });
+    r.targets ? { step: r.step, values: r.values, exercise: r.exercise, targets: r.targets } : { step: r.step, values: r.values, exercise: r.exercise });
   const run = () => {
     clearTimeout(timer);
     const r = getRequest();
@@ -207,7 +269,7 @@ export function livePreview(getRequest, onResult, onError) {
 }
 
 // The whole editor: step select, exercise checkbox, variable form, live preview.
-// opts: {values, step, exercise, lockStep, lockExercise, initialPreview, actions, onExercise}
+// opts: {values, step, exercise, targets, lockStep, lockExercise, lockTargets, initialPreview, actions, onExercise}
 export function editor(c, detail, opts = {}) {
   const stepSel = h('select', { testid: 'step-select', disabled: !!opts.lockStep },
     (detail.steps || []).map((s) => h('option', { value: s.id }, s.title || s.id)));
@@ -215,11 +277,20 @@ export function editor(c, detail, opts = {}) {
   const exercise = h('input', { type: 'checkbox', testid: 'exercise-checkbox', checked: !!opts.exercise, disabled: !!opts.lockExercise, id: nextId() });
   const status = h('p', { class: 'preview-status', testid: 'preview-status', role: 'status' });
   const cards = h('div', { testid: 'preview-area', 'aria-live': 'polite' });
+  const targetsBox = h('div', { class: 'targets', testid: 'target-chooser' });
   let last = null;
+  // The target choice: null until the drafter changes it (the step's audience applies).
+  let targets = opts.targets || null;
+  let targetsDirty = false;
   const form = variableForm(detail, opts.values || {}, () => pv.schedule());
-  const request = () => ({ playbook: detail.id, step: stepSel.value, values: form.values(), exercise: exercise.checked });
+  const request = () => {
+    const r = { playbook: detail.id, step: stepSel.value, values: form.values(), exercise: exercise.checked };
+    if (targets) r.targets = targets;
+    return r;
+  };
   const draw = (p) => {
     last = p;
+    put(targetsBox, ...targetNodes(p.targets, opts.lockTargets ? null : (spec) => { targets = spec; targetsDirty = true; pv.now(); }));
     put(cards, ...previewNodes(p));
     form.showFieldErrors(p.field_errors);
     const n = (p.field_errors || []).length;
@@ -247,10 +318,19 @@ export function editor(c, detail, opts = {}) {
         h('div', { class: 'field-error', 'data-error-for': 'exercise' })),
       h('p', { class: 'help' }, h('span', { class: 'req' }, '*'), ' required'),
       form.el,
+      h('section', { class: 'who', 'aria-labelledby': 'who-heading' },
+        h('h2', { id: 'who-heading' }, 'Who gets it'),
+        opts.lockTargets ? h('p', { class: 'help' }, 'A live session’s posts go to the target set chosen when it started.') : null,
+        targetsBox),
       opts.actions || null),
     h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
   if (opts.initialPreview) draw(opts.initialPreview);
   else pv.now();
   const setStep = (s) => { stepSel.value = s; pv.now(); };
-  return { el, form, request, setStep, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now };
+  return {
+    el, form, request, setStep, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now,
+    // The target choice to save (null: the step's audience, or a session's set).
+    targets: () => targets,
+    targetsDirty: () => targetsDirty,
+  };
 }

@@ -172,7 +172,7 @@ export const asText = (x) => (typeof x === 'string' ? x : (x && (x.message || x.
 
 const STATE_LABELS = {
   sent: 'Sent', delivered: 'Delivered', pending: 'Pending', queued: 'Queued', sending: 'Sending', retrying: 'Retrying', retry_wait: 'Retrying',
-  failed: 'Failed', unknown: 'Unknown outcome', retracted: 'Retracted', cancelled: 'Cancelled',
+  failed: 'Failed', unknown: 'Unknown outcome', retracted: 'Retracted', cancelled: 'Cancelled', skipped: 'Skipped (disabled since approval)',
   draft: 'Draft', submitted: 'Awaiting approval', changes_requested: 'Changes requested',
   published: 'Published', withdrawn: 'Withdrawn', approved: 'Approved',
   changed: 'Changed since approval', unapproved: 'Not approved', valid: 'Valid', expired: 'Expired',

@@ -122,6 +122,7 @@ export default async function admin(c) {
     return [badge(state, 'account-status'), why ? h('div', { class: 'help', testid: 'account-status-detail' }, why) : null];
   };
 
+  const splitGroups = (text) => text.split(/[\s,]+/).map((g) => g.trim()).filter((g) => g);
   const loadAccounts = async () => {
     const accounts = await api.get('/api/accounts');
     put(accountsBody, ...accounts.map((a) => {
@@ -158,6 +159,17 @@ export default async function admin(c) {
           location.assign(r.authorize_url);
         }));
       }
+      const regroup = h('button', { type: 'button', class: 'quiet', testid: `account-groups-edit-${a.id}` }, 'Groups');
+      regroup.addEventListener('click', async () => {
+        const input = h('input', { type: 'text', testid: 'groups-dialog-input', autocomplete: 'off', spellcheck: 'false', value: (a.groups || []).join(' ') });
+        const done = await dialog({
+          title: `Groups of ${a.display_name}`, testid: 'groups-dialog', submitLabel: 'Save groups', submitTestid: 'groups-dialog-save',
+          body: [h('p', {}, 'Names separated by spaces or commas (lowercase letters, digits, dashes), e.g. public residents-sms. Messages already approved keep the accounts they were approved for.'),
+            field('Groups', input, { name: 'groups' })],
+          onSubmit: async () => { await api.post(`/api/accounts/${a.id}/groups`, { groups: splitGroups(input.value) }); return true; },
+        });
+        if (done) await loadAccounts().catch((e) => { accountsErr.textContent = e.message; });
+      });
       const o = a.oauth;
       const secretState = a.sandbox ? 'none needed'
         : o ? [h('span', {}, `OAuth token of ${o.remote_name}`),
@@ -171,10 +183,11 @@ export default async function admin(c) {
         h('th', { scope: 'row' }, a.display_name),
         h('td', {}, a.sandbox && a.stands_for ? `sandbox (${a.stands_for})` : a.platform), h('td', {}, a.handle),
         h('td', {}, a.sandbox ? 'sandbox' : 'live'),
+        h('td', { testid: 'account-groups' }, (a.groups || []).length ? a.groups.join(', ') : 'none'),
         h('td', {}, accountStatus(a)),
         h('td', { testid: 'account-secret-state' }, secretState),
         h('td', {}, badge(typeof a.breaker === 'string' ? a.breaker : (a.breaker && a.breaker.state) || 'closed', 'account-breaker')),
-        h('td', { class: 'actions' }, reconnect, replace, disable));
+        h('td', { class: 'actions' }, regroup, reconnect, replace, disable));
     }));
   };
 
@@ -207,6 +220,7 @@ export default async function admin(c) {
   const settingsHint = h('div', { class: 'help', testid: 'account-settings-hint' });
   const secret = h('input', { type: 'password', testid: 'account-secret', autocomplete: 'off', spellcheck: 'false' });
   const secretHint = h('div', { class: 'help', testid: 'account-secret-hint' });
+  const groups = h('input', { type: 'text', testid: 'account-groups-input', autocomplete: 'off', spellcheck: 'false', placeholder: 'public' });
   const standsField = field('Stands in for', standsFor, { name: 'stands_for', required: true });
   const settingsField = field('Settings, one "key = value" a line', settings, { name: 'settings', extra: settingsHint });
   const secretField = field('Secret', secret, { name: 'secret', extra: secretHint,
@@ -217,6 +231,7 @@ export default async function admin(c) {
     field('Platform', platform, { name: 'platform', required: true }),
     field('Handle', handle, { name: 'handle', required: true, help: 'The account on its platform: @name, a channel, a page.' }),
     field('Display name', display, { name: 'display_name', required: true }),
+    field('Groups', groups, { name: 'groups', help: 'Who this account speaks to, e.g. public, residents-sms, staff (separated by spaces or commas).' }),
     standsField, settingsField, secretField, accErr, addAcc);
 
   const setupOf = (p) => setups.find((s) => s.platform === p);
@@ -255,7 +270,7 @@ export default async function admin(c) {
   accForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy(addAcc, accForm, accErr, async () => {
-      const body = { platform: platform.value, handle: handle.value.trim(), display_name: display.value.trim() };
+      const body = { platform: platform.value, handle: handle.value.trim(), display_name: display.value.trim(), groups: splitGroups(groups.value) };
       if (setupOf(platform.value)) {
         body.settings = parseSettings(settings.value);
         if (secret.value.trim()) body.secret = secret.value;
@@ -275,6 +290,7 @@ export default async function admin(c) {
   const oauthInstance = h('input', { type: 'url', testid: 'oauth-instance-url', autocomplete: 'off', placeholder: 'https://mastodon.example' });
   const oauthSettings = h('textarea', { testid: 'oauth-settings', rows: 3, spellcheck: 'false', autocomplete: 'off' });
   const oauthHint = h('div', { class: 'help', testid: 'oauth-settings-hint' });
+  const oauthGroups = h('input', { type: 'text', testid: 'oauth-groups', autocomplete: 'off', spellcheck: 'false', placeholder: 'public' });
   const instanceField = field('Instance URL', oauthInstance, { name: 'instance_url', required: true });
   const oauthErr = formError('oauth-start-error');
   const oauthGo = h('button', { type: 'submit', class: 'primary', testid: 'oauth-start' }, 'Connect with X');
@@ -285,6 +301,7 @@ export default async function admin(c) {
     field('Display name', oauthDisplay, { name: 'display_name', required: true }),
     field('Account (optional)', oauthHandle, { name: 'handle', help: 'The account you mean (@name): a token for another account is refused.' }),
     field('Settings, one "key = value" a line', oauthSettings, { name: 'settings', extra: oauthHint }),
+    field('Groups', oauthGroups, { name: 'groups', help: 'Who this account speaks to, e.g. public (separated by spaces or commas).' }),
     oauthErr, oauthGo);
   const showOauth = () => {
     const o = OAUTH.find((p) => p.platform === oauthPlatform.value) || OAUTH[0];
@@ -296,7 +313,7 @@ export default async function admin(c) {
   oauthForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy(oauthGo, oauthForm, oauthErr, async () => {
-      const body = { platform: oauthPlatform.value, display_name: oauthDisplay.value.trim(), settings: parseSettings(oauthSettings.value) };
+      const body = { platform: oauthPlatform.value, display_name: oauthDisplay.value.trim(), settings: parseSettings(oauthSettings.value), groups: splitGroups(oauthGroups.value) };
       if (oauthHandle.value.trim()) body.handle = oauthHandle.value.trim();
       if (oauthPlatform.value === 'mastodon') body.instance_url = oauthInstance.value.trim();
       const r = await api.post('/api/accounts/oauth/start', body);
@@ -315,7 +332,7 @@ export default async function admin(c) {
   add(c.root, h('h1', {}, 'Administration'),
     h('p', { class: 'help' }, 'Changes here ask you to confirm your password and code if you have not in the last 5 minutes.'),
     section('Users', 'users', secrets, usersErr, table(['Name', 'Role', 'Second factor', 'Status', 'Created', ''], usersBody, 'users-table'), userForm),
-    section('Platform accounts', 'accounts', oauthNotice(), accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Status', 'Secret or token', 'Circuit breaker', ''], accountsBody, 'accounts-table'), oauthForm, accForm));
+    section('Platform accounts', 'accounts', oauthNotice(), accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Groups', 'Status', 'Secret or token', 'Circuit breaker', ''], accountsBody, 'accounts-table'), oauthForm, accForm));
   showPlatform();
   showOauth();
   await Promise.all([

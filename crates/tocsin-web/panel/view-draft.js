@@ -4,7 +4,7 @@
 // with the two-person rule stated on screen). Redraws when a `draft` frame names it.
 import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, confirmDialog, section, showError, clearErrors } from '/panel/dom.js';
 import * as api from '/panel/api.js';
-import { editor, previewNodes } from '/panel/compose.js';
+import { editor, previewNodes, targetNodes } from '/panel/compose.js';
 
 const EDITABLE = ['draft', 'submitted', 'changes_requested'];
 
@@ -42,6 +42,7 @@ export async function newDraft(c, opts = {}) {
     ed.form.touchAll();
     const body = { playbook: id, step: ed.step(), values: ed.form.values(), exercise: ed.exercise() };
     if (opts.corrects) body.corrects = Number(opts.corrects);
+    if (ed.targets()) body.targets = ed.targets();
     const d = await api.post('/api/drafts', body);
     c.go(`#/drafts/${enc(d.id)}`);
   }));
@@ -83,7 +84,9 @@ export async function draftView(c) {
     } else {
       ed = null;
       body = h('div', { class: 'compose' },
-        h('div', { class: 'compose-form' }, valuesTable(d, detail), reviewPanel(c, d, load)),
+        h('div', { class: 'compose-form' }, valuesTable(d, detail),
+          section('Who gets it', 'draft-targets', h('div', { testid: 'target-chooser' }, targetNodes(d.targets, null))),
+          reviewPanel(c, d, load)),
         h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'),
           h('div', { testid: 'preview-area' }, previewNodes(d))));
     }
@@ -114,18 +117,21 @@ function drafterPanel(c, d, detail, reload) {
   const withdraw = h('button', { type: 'button', class: 'danger quiet', testid: 'withdraw-button' }, 'Withdraw');
   const ed = editor(c, detail, {
     values: d.values, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
+    targets: d.targets ? d.targets.spec : null, lockTargets: !!d.session_id,
     actions: h('div', {},
       h('p', { class: 'help' }, 'Once submitted, a second person approves it.'),
       h('div', { class: 'actions' }, save, submit, withdraw), err),
   });
   const saveValues = async () => {
     ed.form.touchAll();
-    await api.put(`/api/drafts/${enc(d.id)}`, { values: ed.form.values() });
+    const body = { values: ed.form.values() };
+    if (ed.targetsDirty()) body.targets = ed.targets();
+    await api.put(`/api/drafts/${enc(d.id)}`, body);
     ed.form.markClean();
   };
   save.addEventListener('click', () => busy(save, ed.el, err, async () => { await saveValues(); await reload(); }));
   submit.addEventListener('click', () => busy(submit, ed.el, err, async () => {
-    if (ed.form.isDirty()) await saveValues();
+    if (ed.form.isDirty() || ed.targetsDirty()) await saveValues();
     await api.post(`/api/drafts/${enc(d.id)}/submit`);
     await reload();
   }));
@@ -169,8 +175,13 @@ function reviewPanel(c, d, reload) {
     const err = formError('approve-error');
     const approve = h('button', { type: 'button', class: 'primary big', testid: 'approve-button', disabled: blockers.length > 0 },
       'Approve and publish now');
-    const box = h('div', {}, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
-    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash }, approve, box, err));
+    // Accounts outside the playbook's audience need the approver's explicit yes.
+    const confirm = h('input', { type: 'checkbox', id: `confirm-targets-${d.id}`, testid: 'confirm-targets' });
+    const confirmBox = d.needs_target_confirmation ? h('div', { class: 'field checkbox blocker', testid: 'confirm-targets-box' }, confirm,
+      h('label', { for: confirm.id }, `I confirm sending to the ${(d.targets.outside_audience || []).length} account(s) outside the playbook’s audience (${(d.targets.audience || []).join(', ')}).`),
+      h('div', { class: 'field-error', 'data-error-for': 'confirm_targets', testid: 'confirm-targets-error' })) : null;
+    const box = h('div', {}, confirmBox, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
+    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked }, approve, box, err));
     parts.push(h('p', { class: 'two-person' }, `Drafted by ${d.created_by}. You are the second person: read every platform’s text before approving.`), box);
 
     if (blockers.length) {
@@ -186,7 +197,7 @@ function reviewPanel(c, d, reload) {
         if (reason.value.trim().length < 10) { oErr.textContent = 'Give a reason of at least 10 characters.'; return; }
         const override = { reason: reason.value.trim() };
         if (phi) override.consent_ref = consent.value.trim();
-        publish('approve', { reviewed_hash: d.hash, override }, oBtn, oBox, oErr);
+        publish('approve', { reviewed_hash: d.hash, override, confirm_targets: confirm.checked }, oBtn, oBox, oErr);
       });
       parts.push(oBox);
     }
@@ -217,8 +228,10 @@ function reviewPanel(c, d, reload) {
     bBtn.addEventListener('click', async () => {
       bErr.textContent = '';
       if (!reason.value.trim()) { bErr.textContent = 'Give the reason.'; return; }
-      if (!(await confirmDialog('Publish alone?', 'This sends the message to every account now, with your approval only, and queues it for compliance review.', 'Break glass and publish', true))) return;
-      const body = { reviewed_hash: d.hash, reason: reason.value.trim() };
+      const outside = (d.targets && d.targets.outside_audience) || [];
+      const who = d.targets ? `${d.targets.total} account(s)${outside.length ? `, ${outside.length} of them outside the playbook’s audience` : ''}` : 'its accounts';
+      if (!(await confirmDialog('Publish alone?', `This sends the message to ${who} now, with your approval only, and queues it for compliance review.`, 'Break glass and publish', true))) return;
+      const body = { reviewed_hash: d.hash, reason: reason.value.trim(), confirm_targets: !!d.needs_target_confirmation };
       if (blockers.length) body.override = phi ? { reason: body.reason, consent_ref: consent.value.trim() } : { reason: body.reason };
       await publish('break-glass', body, bBtn, bBox, bErr);
     });

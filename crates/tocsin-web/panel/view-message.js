@@ -87,6 +87,8 @@ export default async function messageView(c) {
       m.retracted_at ? h('p', { class: 'notice', testid: 'retracted-note' }, `Retracted at ${fmtTime(m.retracted_at)}.`) : null,
       m.review ? h('p', { class: 'notice ok' }, `Reviewed by ${m.review.by} at ${fmtTime(m.review.at)}: ${m.review.finding}`)
         : m.break_glass ? h('p', { class: 'notice' }, 'Break-glass: awaiting compliance review.') : null,
+      targetsLine(m),
+      followUps(c, m, gridErr),
       canRetract || canCorrect ? h('div', { class: 'actions' },
         canRetract ? h('button', { type: 'button', class: 'danger big', testid: 'retract-button', onclick: () => retract(c, m) }, 'Retract (delete) everywhere') : null,
         canCorrect ? h('a', { class: 'button big', href: `#/messages/${enc(m.id)}/correct`, testid: 'correct-button' }, 'Draft a correction') : null) : null);
@@ -130,7 +132,31 @@ export default async function messageView(c) {
   c.onLeave(() => clearInterval(timer));
 }
 
-const SETTLED = ['delivered', 'sent', 'failed', 'cancelled', 'retracted'];
+const SETTLED = ['delivered', 'sent', 'failed', 'cancelled', 'retracted', 'skipped'];
+
+// Who it was approved for: the groups and the accounts per platform.
+function targetsLine(m) {
+  const t = m.targets;
+  if (!t) return h('p', { class: 'muted', testid: 'message-targets' }, 'Sent to every connected account (from before audiences).');
+  const groups = t.spec.everyone ? 'every account' : (t.spec.groups || []).join(', ') || 'accounts chosen one by one';
+  const counts = Object.entries(t.per_platform || {}).map(([p, n]) => `${p} ${n}`).join(' · ');
+  return h('p', { class: 'meta', testid: 'message-targets' }, h('strong', {}, 'Approved for: '), groups, counts ? ` (${counts})` : '');
+}
+
+// "Send an update", "Send the all-clear", "Duplicate": a new draft of the same playbook
+// with the same values and targets, opened for editing.
+const FOLLOW_UP_LABELS = { update: 'Send an update', all_clear: 'Send the all-clear', duplicate: 'Duplicate' };
+function followUps(c, m, errBox) {
+  if (!c.can('edit_drafts') || !(m.follow_ups || []).length) return null;
+  return h('div', { class: 'actions', testid: 'follow-ups' }, m.follow_ups.map((f) => {
+    const b = h('button', { type: 'button', testid: `follow-up-${f.kind}`, title: f.title }, FOLLOW_UP_LABELS[f.kind] || f.title);
+    b.addEventListener('click', () => busy(b, null, errBox, async () => {
+      const d = await api.post(`/api/messages/${enc(m.id)}/follow-up`, { step: f.step });
+      c.go(`#/drafts/${enc(d.id)}`);
+    }));
+    return b;
+  }));
+}
 
 function retract(c, m) {
   const reason = h('textarea', { rows: 2, name: 'reason', testid: 'retract-reason' });

@@ -28,6 +28,7 @@ function createForm(c, live) {
     live.map((p) => h('option', { value: p.id, disabled: p.status !== 'approved' }, `${p.title}${p.status !== 'approved' ? ` (${p.status})` : ''}`)));
   const hashtag = h('input', { type: 'text', testid: 'session-hashtag', name: 'hashtag', placeholder: 'MercyKneeLive' });
   const exercise = h('input', { type: 'checkbox', testid: 'session-exercise', id: nextId() });
+  const groups = h('input', { type: 'text', testid: 'session-groups', name: 'targets.groups', autocomplete: 'off', spellcheck: 'false', placeholder: 'public' });
   const err = formError('session-create-error');
   const btn = h('button', { type: 'submit', class: 'primary', testid: 'session-create' }, 'Start the session');
   const form = h('form', { class: 'panel', novalidate: true },
@@ -35,12 +36,17 @@ function createForm(c, live) {
     field('Playbook', pb, { name: 'playbook', required: true }),
     field('Hashtag', h('div', { class: 'with-prefix' }, h('span', { class: 'prefix', 'aria-hidden': 'true' }, '#'), hashtag),
       { name: 'hashtag', required: true, help: 'Short and unique; appended to every post.' }),
+    field('Who every post goes to (groups)', groups, { name: 'targets.groups',
+      help: 'Account groups separated by spaces, e.g. public. Empty: the playbook’s audience. Every post of the session goes there.' }),
     h('div', { class: 'field checkbox' }, exercise, h('label', { for: exercise.id }, 'Exercise (drill): sandbox accounts only')),
     err, btn);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy(btn, form, err, async () => {
-      const s = await api.post('/api/sessions', { playbook: pb.value, hashtag: hashtag.value.trim().replace(/^#/, ''), exercise: exercise.checked });
+      const body = { playbook: pb.value, hashtag: hashtag.value.trim().replace(/^#/, ''), exercise: exercise.checked };
+      const chosen = groups.value.split(/[\s,]+/).filter((g) => g);
+      if (chosen.length) body.targets = { groups: chosen };
+      const s = await api.post('/api/sessions', body);
       c.go(`#/sessions/${enc(s.id)}`);
     });
   });
@@ -66,6 +72,7 @@ export async function sessionView(c) {
   const posted = h('p', { role: 'status', testid: 'quick-post-status' });
   const ed = c.can('edit_drafts') ? editor(c, detail, {
     values: memo, step: firstStep, exercise: s.exercise, lockExercise: true,
+    targets: s.targets || null, lockTargets: true,
     actions: h('div', {}, h('div', { class: 'actions' }, post), err, posted),
   }) : null;
   if (ed) {

@@ -1442,3 +1442,147 @@ async fn a_new_person_enrols_at_their_link_and_signs_in_with_what_they_chose() {
     nia.assert_no_page_errors().await;
     nia.close().await;
 }
+
+/// Choosing who hears it: the drafter leaves the residents' SMS list out and adds the
+/// staff Slack, outside the playbook's audience; the counts per platform and the
+/// previews follow; the approver must tick the confirmation before approving; the grid
+/// shows exactly the chosen accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the_audience() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let shots = Shots::new("choosing_targets");
+    let base = world.harness.url();
+    let dana = world.add("dana", Role::Drafter).await;
+    let alex = world.add("alex", Role::Approver).await;
+    let account_for = |platform: tocsin_domain::Platform| {
+        let at = tocsin_connectors::ALL
+            .iter()
+            .position(|d| d.platform == platform)
+            .unwrap();
+        world.harness.accounts[at]
+    };
+    let (sms, slack) = (
+        account_for(tocsin_domain::Platform::Sms),
+        account_for(tocsin_domain::Platform::Slack),
+    );
+    let store = world.harness.app.store();
+    store
+        .accounts()
+        .set_groups("admin", sms, &["residents-sms".to_string()])
+        .await
+        .unwrap();
+    store
+        .accounts()
+        .set_groups("admin", slack, &["staff".to_string()])
+        .await
+        .unwrap();
+
+    let (a, b) = tokio::join!(driver.session(1280, 800), driver.session(1280, 800));
+    let drafter = Browser::open("drafter", a, &base, &shots);
+    let approver = Browser::open("approver", b, &base, &shots);
+    drafter.sign_in("dana", &dana).await;
+    drafter.goto("#/new/boil-water").await;
+    drafter.type_into("var-area", CLEAN_AREA).await;
+    drafter
+        .find("var-cause")
+        .await
+        .select_by_value("a water main break")
+        .await
+        .unwrap();
+    set_datetime(&drafter, "var-issued_at", "2026-07-14T09:30").await;
+    drafter
+        .type_into("var-info_url", "https://health.example.gov/water")
+        .await;
+    drafter.type_into("var-hotline", "+13125550143").await;
+
+    // The playbook's audience (public, residents-sms, partners): everyone but Slack.
+    drafter
+        .wait_seen("target-counts", "13 accounts", |s| {
+            s.text.starts_with("13 accounts")
+        })
+        .await;
+    drafter.find("preview-sms").await;
+    assert!(drafter.get("preview-slack").await.is_none());
+    drafter
+        .shot_at("target-chooser", "drafter-default-targets")
+        .await;
+
+    // Leave the SMS list out: its count and its preview go.
+    drafter.click("target-group-residents-sms").await;
+    drafter
+        .wait_seen("target-counts", "12 accounts", |s| {
+            s.text.starts_with("12 accounts") && !s.text.contains("sms")
+        })
+        .await;
+    drafter.wait_gone("preview-sms").await;
+    // Add the staff Slack, outside the audience: said so, and previewed.
+    drafter.click(&format!("target-account-{slack}")).await;
+    let outside = drafter.wait_seen("target-outside", "shown", |_| true).await;
+    assert!(
+        outside.text.contains("approver must confirm"),
+        "{}",
+        outside.text
+    );
+    drafter
+        .wait_seen("target-counts", "13 accounts with slack", |s| {
+            s.text.starts_with("13 accounts") && s.text.contains("slack 1")
+        })
+        .await;
+    drafter.find("preview-slack").await;
+    drafter
+        .shot_at("target-chooser", "drafter-chosen-targets")
+        .await;
+
+    drafter.click("save-draft-button").await;
+    let route = drafter
+        .wait_route("saved draft", |r| r.starts_with("/drafts/"))
+        .await;
+    drafter
+        .wait_seen("target-counts", "kept", |s| {
+            s.text.starts_with("13 accounts")
+        })
+        .await;
+    drafter.click("submit-button").await;
+    drafter
+        .wait_seen("draft-state", "submitted", |s| {
+            s.state.as_deref() == Some("submitted")
+        })
+        .await;
+
+    // The approver sees the same set, and cannot approve without confirming it.
+    approver.sign_in("alex", &alex).await;
+    approver.goto(&format!("#{route}")).await;
+    approver.find("confirm-targets-box").await;
+    approver
+        .wait_seen("target-counts", "13", |s| s.text.starts_with("13 accounts"))
+        .await;
+    approver.click("approve-button").await;
+    let refused = approver
+        .wait_seen("confirm-targets-error", "refusal", |s| !s.text.is_empty())
+        .await;
+    assert!(
+        refused.text.contains("outside the playbook"),
+        "{}",
+        refused.text
+    );
+    approver.shot("approver-must-confirm").await;
+    approver.click("confirm-targets").await;
+    approver.click("approve-button").await;
+    approver
+        .wait_route("the delivery grid", |r| r.starts_with("/messages/"))
+        .await;
+    approver
+        .wait_seen(&format!("delivery-{slack}"), "delivered", |s| {
+            s.state.as_deref() == Some("delivered")
+        })
+        .await;
+    assert!(approver.get(&format!("delivery-{sms}")).await.is_none());
+    let line = approver.wait_seen("message-targets", "", |_| true).await;
+    assert!(line.text.contains("slack 1"), "{}", line.text);
+    approver.shot("approver-grid").await;
+    drafter.assert_no_page_errors().await;
+    approver.assert_no_page_errors().await;
+    drafter.close().await;
+    approver.close().await;
+}

@@ -14,6 +14,7 @@ mod support;
 mod people;
 mod server_accounts;
 mod server_api;
+mod server_audiences;
 mod server_enrolment;
 mod server_feed;
 mod server_handlers;

@@ -61,6 +61,7 @@ fn telegram_form(fake: &telegram::FakeTelegram, token: &str, handle: &str) -> Va
         // As the panel sends them: every value as text.
         "settings": {"chat_id": telegram::CHAT_ID.to_string(), "api_url": fake.base_url, "link_preview": "false"},
         "secret": token,
+        "groups": ["public"],
     })
 }
 
@@ -296,7 +297,7 @@ async fn a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_ou
         .admin
         .post(
             "/api/accounts",
-            json!({"platform": "sandbox", "stands_for": "mastodon", "display_name": "Rehearsal"}),
+            json!({"platform": "sandbox", "stands_for": "mastodon", "display_name": "Rehearsal", "groups": ["public"]}),
         )
         .await
         .ok();
@@ -424,6 +425,7 @@ fn telegram_account(fake: &telegram::FakeTelegram, handle: &str) -> NewPlatformA
         display_name: "Telegram".into(),
         settings: json!({"chat_id": telegram::CHAT_ID, "api_url": fake.base_url}),
         secret: Some(telegram::TOKEN.to_string().into()),
+        groups: vec!["public".into()],
     }
 }
 

@@ -586,6 +586,7 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
                 handle: "@health@social.example.gov".into(),
                 display_name: "County Health".into(),
                 sandbox: false,
+                groups: vec!["public".into()],
             },
         )
         .await

@@ -143,6 +143,7 @@ async fn a_post_on_a_mastodon_stream_reaches_the_api_and_the_panel_asked_with_th
                 display_name: "County Health".into(),
                 settings: json!({"base_url": fake.base_url}),
                 secret: Some(SecretString::from(TOKEN.to_string())),
+                groups: vec!["public".into()],
             },
         )
         .await

@@ -188,7 +188,7 @@ async fn start_x(w: &World, settings: Value) -> String {
         .admin
         .post(
             "/api/accounts/oauth/start",
-            json!({"platform": "x", "display_name": "County Health on X", "settings": settings}),
+            json!({"platform": "x", "display_name": "County Health on X", "settings": settings, "groups": ["public"]}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -419,6 +419,7 @@ async fn mastodon_is_registered_once_per_instance_then_connected_and_posted_to(b
             "platform": "mastodon",
             "instance_url": w.masto.base_url,
             "display_name": "Public Health on Mastodon",
+            "groups": ["public"],
             "handle": handle,
             "settings": {"visibility": "unlisted"},
         })
@@ -803,7 +804,7 @@ async fn threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires(ba
         .admin
         .post(
             "/api/accounts/oauth/start",
-            json!({"platform": "threads", "display_name": "County Health on Threads",
+            json!({"platform": "threads", "display_name": "County Health on Threads", "groups": ["public"],
                    "settings": {"base_url": w.threads.api_url()}}),
         )
         .await;
@@ -863,7 +864,7 @@ async fn facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not
             .admin
             .post(
                 "/api/accounts/oauth/start",
-                json!({"platform": "facebook", "display_name": "County Health on Facebook",
+                json!({"platform": "facebook", "display_name": "County Health on Facebook", "groups": ["public"],
                        "settings": {"page_id": facebook::PAGE_ID, "base_url": w.fb.base_url}}),
             )
             .await;
@@ -919,7 +920,7 @@ async fn facebook_gives_the_pages_own_token_and_refuses_a_page_the_user_does_not
 async fn linkedin_connects_an_organisation_with_a_sixty_day_token(backend: Backend) {
     let w = world(backend).await;
     let form = |settings: Value| {
-        json!({"platform": "linkedin", "display_name": "County Health on LinkedIn",
+        json!({"platform": "linkedin", "display_name": "County Health on LinkedIn", "groups": ["public"],
                "handle": "County Health", "settings": settings})
     };
     let r = w

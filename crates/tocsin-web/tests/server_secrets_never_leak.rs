@@ -165,7 +165,7 @@ async fn canary_token_never_in_logs_exports_or_error_responses(backend: Backend)
         "/api/accounts",
         json!({
             "platform": "mastodon", "handle": "@canary", "display_name": "Canary on Mastodon",
-            "settings": {"base_url": masto.base_url}, "secret": MASTODON_CANARY,
+            "settings": {"base_url": masto.base_url}, "secret": MASTODON_CANARY, "groups": ["public"],
         }),
     )
     .await;
@@ -178,7 +178,7 @@ async fn canary_token_never_in_logs_exports_or_error_responses(backend: Backend)
         json!({
             "platform": "telegram", "handle": "@canary_tg", "display_name": "Canary on Telegram",
             "settings": {"chat_id": telegram::CHAT_ID.to_string(), "api_url": tg.base_url},
-            "secret": TELEGRAM_CANARY,
+            "secret": TELEGRAM_CANARY, "groups": ["public"],
         }),
     )
     .await;

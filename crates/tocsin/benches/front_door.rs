@@ -572,6 +572,7 @@ async fn run(args: Args) {
                     "display_name": format!("County health {i}"),
                     "settings": { "base_url": endpoint.settings["base_url"] },
                     "secret": endpoint.secret,
+                    "groups": ["public"],
                 });
                 loop {
                     let (status, answer) = admin

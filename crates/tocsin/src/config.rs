@@ -228,6 +228,10 @@ pub struct ServerSection {
     /// The CAP `sender` of the feed's alerts, globally unique (a domain name or email
     /// address; no spaces, commas, `<` or `&`). Empty: the public URL's host.
     pub cap_sender: String,
+    /// The account group that counts as public: the public alert feed carries only the
+    /// messages whose target set includes it (or every account). Lowercase letters,
+    /// digits and dashes.
+    pub public_group: String,
     /// Serve Prometheus metrics at `GET /metrics`, without authentication. They carry no
     /// message text, names or tokens, but keep the path off the public internet (the
     /// proxy in front should not pass it on).
@@ -252,6 +256,7 @@ impl Default for ServerSection {
             node_id: "node-1".into(),
             public_url: String::new(),
             cap_sender: String::new(),
+            public_group: "public".into(),
             metrics: true,
             trusted_proxies: Vec::new(),
             allowed_private_hosts: Vec::new(),

@@ -68,6 +68,8 @@ pub struct StartRequest {
     pub settings: Value,
     /// An existing account to connect again (its settings and handle are kept).
     pub account_id: Option<i64>,
+    /// The groups a new account joins (checked names).
+    pub groups: Vec<String>,
 }
 
 /// An authorisation begun: where to send the browser.
@@ -536,6 +538,7 @@ impl TokenManager {
                 redirect_uri: redirect,
                 started_by: user.to_string(),
                 expires_at,
+                groups: request.groups.clone(),
             })
             .await
             .map_err(store_refusal)?;
@@ -693,6 +696,7 @@ impl TokenManager {
                     handle: handle.clone(),
                     display_name: pending.display_name.clone(),
                     sandbox: false,
+                    groups: pending.groups.clone(),
                 };
                 let added = tx
                     .oauth()

@@ -25,7 +25,7 @@ pub struct PlaybookFile {
     #[serde(default)]
     pub hashtags: Vec<Spanned<String>>,
     #[serde(default)]
-    pub audience: Vec<String>,
+    pub audience: Vec<Spanned<String>>,
     #[serde(default)]
     pub approval: ApprovalPolicy,
     #[serde(default)]
@@ -138,6 +138,9 @@ pub struct StepFile {
     pub hashtags: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub cap: Option<StepCapFile>,
+    /// Narrows the playbook's audience for this step (a subset of its groups).
+    #[serde(default)]
+    pub audience: Option<Vec<Spanned<String>>>,
 }
 
 /// `[steps.cap]`: per-step CAP overrides (an all-clear is `urgency = "Past"`).

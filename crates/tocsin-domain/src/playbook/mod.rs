@@ -228,6 +228,9 @@ pub struct Step {
     pub hashtags: Option<Vec<String>>,
     /// CAP overrides.
     pub cap: StepCap,
+    /// The groups this step goes to by default, narrowing the playbook's audience
+    /// (`None`: the playbook's).
+    pub audience: Option<Vec<String>>,
 }
 
 impl Step {
@@ -269,7 +272,7 @@ pub struct Playbook {
     pub datetime_format: String,
     /// Hashtags appended to each post while they fit (without `#`).
     pub hashtags: Vec<String>,
-    /// Account groups the message goes to by default.
+    /// Account groups the message goes to by default (empty: every account).
     pub audience: Vec<String>,
     /// One or two people.
     pub approval: ApprovalPolicy,
@@ -300,6 +303,34 @@ impl Playbook {
     /// The step with this id.
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The groups a step goes to by default: its own `audience`, else the playbook's
+    /// (empty: every account).
+    pub fn audience_of(&self, step: &str) -> &[String] {
+        match self.step(step).and_then(|s| s.audience.as_ref()) {
+            Some(groups) => groups,
+            None => &self.audience,
+        }
+    }
+
+    /// The step an update of a sent message is drafted from: the first step published
+    /// as a CAP `Update` that is not over (urgency other than `Past`), else a step named
+    /// `update`.
+    pub fn update_step(&self) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| {
+                s.cap.msg_type == CapMsgType::Update && s.cap.urgency != Some(CapUrgency::Past)
+            })
+            .or_else(|| self.step("update"))
+    }
+
+    /// The step an all-clear is drafted from: the first step whose urgency is `Past`.
+    pub fn all_clear_step(&self) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| s.cap.urgency == Some(CapUrgency::Past))
     }
 
     /// The variable with this name.

@@ -117,6 +117,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         None => DEFAULT_DATETIME_FORMAT.to_string(),
     };
     let hashtags = check_hashtags(c, &raw.hashtags);
+    let audience = check_audience(c, &raw.audience);
 
     let mut variables = Vec::new();
     let mut seen = BTreeSet::new();
@@ -182,7 +183,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 format!("step `{}` is declared twice", step.id.get_ref()),
             );
         }
-        steps.push(build_step(c, step));
+        steps.push(build_step(c, step, &audience));
     }
     let retraction = raw.retraction.map(|r| {
         if step_ids.contains(RETRACTION_STEP) {
@@ -213,7 +214,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         timezone,
         datetime_format,
         hashtags,
-        audience: raw.audience,
+        audience,
         approval: raw.approval,
         sources: raw.sources,
         cap,
@@ -223,6 +224,27 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         retraction,
         path: path.to_path_buf(),
     }
+}
+
+/// Checks audience group names (the playbook id rule), returning the good ones.
+fn check_audience(c: &mut Collector<'_>, groups: &[Spanned<String>]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in groups {
+        if crate::audience::is_group_name(g.get_ref()) {
+            if !out.contains(g.get_ref()) {
+                out.push(g.get_ref().clone());
+            }
+        } else {
+            c.at(
+                g.span(),
+                format!(
+                    "audience group `{}` must be lowercase letters, digits and dashes (like a playbook id)",
+                    g.get_ref()
+                ),
+            );
+        }
+    }
+    out
 }
 
 fn check_hashtags(c: &mut Collector<'_>, tags: &[Spanned<String>]) -> Vec<String> {
@@ -488,7 +510,7 @@ fn check_template_path(c: &mut Collector<'_>, path: &Spanned<String>) {
     }
 }
 
-fn build_step(c: &mut Collector<'_>, step: StepFile) -> Step {
+fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String]) -> Step {
     if !is_slug(step.id.get_ref()) {
         c.at(
             step.id.span(),
@@ -535,7 +557,32 @@ fn build_step(c: &mut Collector<'_>, step: StepFile) -> Step {
         severity: s.severity,
         certainty: s.certainty,
     });
+    let audience = step.audience.as_ref().map(|groups| {
+        let checked = check_audience(c, groups);
+        if !playbook_audience.is_empty() {
+            for g in groups {
+                if !playbook_audience.contains(g.get_ref()) {
+                    c.at(
+                        g.span(),
+                        format!(
+                            "step audience group `{}` is not in the playbook's audience ({}): a step narrows it, it cannot widen it",
+                            g.get_ref(),
+                            playbook_audience.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if groups.is_empty() {
+            c.at(
+                step.id.span(),
+                "a step's `audience` names at least one group (leave it out to use the playbook's)",
+            );
+        }
+        checked
+    });
     Step {
+        audience,
         id: step.id.into_inner(),
         title: step.title,
         headline: step.headline.into_inner(),
@@ -664,5 +711,38 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
         assert!(errs[0].message.contains("lowercase"), "{}", errs[0]);
         let src = GOOD.replace("name = \"area\"", "name = \"hashtags\"");
         assert!(parse(&src).unwrap_err()[0].message.contains("reserved"));
+    }
+
+    #[test]
+    fn a_step_narrows_the_playbook_audience_and_cannot_widen_it() {
+        let src = GOOD.replace(
+            "hashtags = [\"BoilWater\"]",
+            "hashtags = [\"BoilWater\"]\naudience = [\"public\", \"residents-sms\"]",
+        );
+        let p = parse(&format!("{src}audience = [\"public\"]\n")).unwrap();
+        assert_eq!(p.audience, ["public", "residents-sms"]);
+        assert_eq!(p.audience_of("alert"), ["public"]);
+        let p = parse(&src).unwrap();
+        assert_eq!(p.audience_of("alert"), ["public", "residents-sms"]);
+
+        let errs = parse(&format!("{src}audience = [\"staff\"]\n")).unwrap_err();
+        assert!(errs[0].message.contains("cannot widen"), "{}", errs[0]);
+        assert_eq!(errs[0].line, Some(28), "{}", errs[0]);
+        let errs = parse(&format!("{src}audience = []\n")).unwrap_err();
+        assert!(
+            errs[0].message.contains("at least one group"),
+            "{}",
+            errs[0]
+        );
+        let errs = parse(&GOOD.replace(
+            "hashtags = [\"BoilWater\"]",
+            "hashtags = [\"BoilWater\"]\naudience = [\"Public Accounts\"]",
+        ))
+        .unwrap_err();
+        assert!(errs[0].message.contains("`Public Accounts`"), "{}", errs[0]);
+        // Without an audience: every account, and a step may still name groups.
+        let p = parse(&format!("{GOOD}audience = [\"staff\"]\n")).unwrap();
+        assert!(p.audience.is_empty());
+        assert_eq!(p.audience_of("alert"), ["staff"]);
     }
 }

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use tocsin_app::admin::{
-    self, AccountView, AddAccount, AddUser, Invite, PlatformSetupView, ReplaceSecret, SetRole,
-    UserView,
+    self, AccountView, AddAccount, AddUser, Invite, PlatformSetupView, ReplaceSecret, SetGroups,
+    SetRole, UserView,
 };
 use tocsin_app::Authed;
 
@@ -92,6 +92,16 @@ pub async fn disable_account(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(admin::disable_account(&web.app, &who, id).await?))
+}
+
+/// `POST /api/accounts/{id}/groups`.
+pub async fn set_groups(
+    State(web): State<WebState>,
+    who: Authed,
+    Path(id): Path<i64>,
+    Json(form): Json<SetGroups>,
+) -> ApiResult<Json<AccountView>> {
+    Ok(Json(admin::set_groups(&web.app, &who, id, form).await?))
 }
 
 /// `POST /api/accounts/{id}/secret`.

@@ -178,7 +178,13 @@ async fn alerts_of(
         .app
         .store()
         .feed()
-        .messages(exercise, &playbooks, up_to, WINDOW)
+        .messages(
+            exercise,
+            &playbooks,
+            web.config.public_group(),
+            up_to,
+            WINDOW,
+        )
         .await?;
     let published: Vec<PublishedMessage> = rows.iter().filter_map(|m| published(web, m)).collect();
     Ok(alert_feed::alerts(

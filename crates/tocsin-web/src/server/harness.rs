@@ -160,6 +160,8 @@ impl Harness {
                         handle: format!("sandbox:{}:{n}", platform.as_str()),
                         display_name: format!("Sandbox {}", platform.display_name()),
                         sandbox: true,
+                        // The shipped playbooks' audience; tests regroup as they need.
+                        groups: vec!["public".into()],
                     },
                 )
                 .await

@@ -2,6 +2,8 @@
 //! compliance review of break-glass publishes, from [`tocsin_app::messages`].
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use tocsin_app::drafts::{self, DraftView, FollowUp};
 use tocsin_app::messages::{self, ListQuery, RetractInput, ReviewInput};
 use tocsin_app::views::{MessageDetail, MessageView};
 use tocsin_app::Authed;
@@ -37,6 +39,18 @@ pub async fn retract(
     Ok(Json(
         messages::retract_message(&web.app, &who, id, input).await?,
     ))
+}
+
+/// `POST /api/messages/{id}/follow-up`: a draft of a step of the same playbook, with
+/// the same values and targets.
+pub async fn follow_up(
+    State(web): State<WebState>,
+    who: Authed,
+    Path(id): Path<i64>,
+    Json(input): Json<FollowUp>,
+) -> ApiResult<(StatusCode, Json<DraftView>)> {
+    let view = drafts::follow_up(&web.app, &who, id, input).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// `POST /api/messages/{id}/deliveries/{account_id}/retry`.

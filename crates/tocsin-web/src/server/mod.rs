@@ -90,7 +90,20 @@ pub struct WebConfig {
     pub cap_sender: Option<String>,
     /// Answer `GET /metrics` with 404 (`[server] metrics = false`); served by default.
     pub hide_metrics: bool,
+    /// The account group that counts as public (`[server] public_group`): only messages
+    /// whose targets include it are in the public alert feed. Unset: `public`.
+    pub public_group: Option<String>,
 }
+
+impl WebConfig {
+    /// The group whose messages the public alert feed carries.
+    pub fn public_group(&self) -> &str {
+        self.public_group.as_deref().unwrap_or(DEFAULT_PUBLIC_GROUP)
+    }
+}
+
+/// The group that counts as public when `[server] public_group` does not say.
+pub const DEFAULT_PUBLIC_GROUP: &str = "public";
 
 /// What every handler gets: the application and the web layer's settings. Cheap to
 /// clone; building it starts nothing, so a test can hand it to [`router`] and call
@@ -153,6 +166,7 @@ pub fn router(state: WebState) -> Router {
         .route("/messages", get(messages::list))
         .route("/messages/{id}", get(messages::get_one))
         .route("/messages/{id}/retract", post(messages::retract))
+        .route("/messages/{id}/follow-up", post(messages::follow_up))
         .route(
             "/messages/{id}/deliveries/{account_id}/retry",
             post(messages::retry),
@@ -184,6 +198,7 @@ pub fn router(state: WebState) -> Router {
         .route("/accounts/platforms", get(admin::platforms))
         .route("/accounts/{id}/disable", post(admin::disable_account))
         .route("/accounts/{id}/secret", post(admin::replace_secret))
+        .route("/accounts/{id}/groups", post(admin::set_groups))
         .route("/accounts/oauth/start", post(oauth::start))
         .fallback(error::not_found)
         // After every route: a known path with a method it does not take answers the

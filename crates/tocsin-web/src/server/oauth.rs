@@ -69,6 +69,9 @@ pub struct StartForm {
     settings: Option<Value>,
     #[serde(default)]
     account_id: Option<i64>,
+    /// The groups the new account joins.
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// Where to send the browser.
@@ -130,6 +133,8 @@ pub async fn start(
                 ),
             )
         })?;
+    let groups = tocsin_domain::audience::check_group_names(&form.groups)
+        .map_err(|e| ApiError::invalid("groups", e))?;
     let public = public_url(&web, &headers)?;
     let Some(manager) = web.app.vault().oauth() else {
         return Err(ApiError::internal(&"no OAuth token manager"));
@@ -141,6 +146,7 @@ pub async fn start(
         handle: form.handle,
         settings: form.settings.unwrap_or(Value::Null),
         account_id: form.account_id,
+        groups,
     };
     match manager.start(who.user(), request, &public).await {
         Ok(started) => Ok(Json(StartAnswer {

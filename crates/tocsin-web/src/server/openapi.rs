@@ -223,6 +223,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/messages/{id}/follow-up",
+        "Start a draft of a step of the same playbook, with the same values and targets ({\"step\"})",
+        "messages",
+        "drafter",
+        None,
+    ),
+    (
+        "post",
         "/api/messages/{id}/deliveries/{account_id}/retry",
         "Queue a failed delivery again",
         "messages",
@@ -420,6 +428,14 @@ pub const OPERATIONS: &[Operation] = &[
         "Where the platform sends the browser back (code and state, or error): checked, exchanged, stored; redirects to /#/admin?connected=ID or ?oauth_error=CODE",
         "admin",
         "public",
+        None,
+    ),
+    (
+        "post",
+        "/api/accounts/{id}/groups",
+        "Replace an account's groups ({\"groups\": [...]}); approved messages keep their accounts",
+        "admin",
+        "admin",
         None,
     ),
     (

@@ -85,6 +85,9 @@ pub enum ClientFrame {
         /// Exercise.
         #[serde(default)]
         exercise: bool,
+        /// The target set (the step's audience when left out).
+        #[serde(default)]
+        targets: Option<tocsin_domain::audience::TargetSpec>,
     },
     /// Submit a draft.
     Submit {
@@ -106,6 +109,9 @@ pub enum ClientFrame {
         /// Override of blocking problems.
         #[serde(default, rename = "override")]
         override_: Option<OverrideInput>,
+        /// Confirms accounts outside the playbook's audience.
+        #[serde(default)]
+        confirm_targets: bool,
     },
     /// Send a draft back.
     RequestChanges {
@@ -509,12 +515,14 @@ async fn answer(
             step,
             values,
             exercise,
+            targets,
             ..
         } => {
             let request = PreviewRequest {
                 step,
                 values,
                 exercise,
+                targets,
             };
             to_value(&preview_for(&web.app, who, &playbook, &request).await?)
         }
@@ -525,12 +533,14 @@ async fn answer(
             draft_id,
             reviewed_hash,
             override_,
+            confirm_targets,
             ..
         } => {
             let input = ApproveInput {
                 reviewed_hash,
                 override_,
                 send_at: None,
+                confirm_targets,
             };
             to_value(&approve_draft(&web.app, who, draft_id, input).await?)
         }

@@ -22,6 +22,7 @@ use tocsin_app::people::sealed::KEY_ENV;
 use tocsin_app::people::SealingKey;
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{descriptor, ALL};
+use tocsin_domain::audience::check_group_names;
 use tocsin_domain::Platform;
 use tocsin_store::{AccountRecord, Store};
 
@@ -50,6 +51,14 @@ pub enum AccountsCommand {
         /// command line).
         #[arg(long)]
         secret_stdin: bool,
+    },
+    /// Replace an account's groups (zero or more names; none leaves it in no group).
+    /// Messages already approved keep the accounts they were approved for.
+    SetGroups {
+        /// The account's id (see `tocsin accounts list`).
+        id: i64,
+        /// The groups, e.g. `public residents-sms` (lowercase letters, digits, dashes).
+        groups: Vec<String>,
     },
     /// Disable an account: it leaves fan-out (running servers follow within a few
     /// seconds); its history stays.
@@ -92,6 +101,9 @@ pub struct AddArgs {
     /// line).
     #[arg(long)]
     pub secret_stdin: bool,
+    /// A group the account belongs to, e.g. `public` or `residents-sms` (repeatable).
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
 }
 
 /// Runs a `tocsin accounts` command.
@@ -102,6 +114,9 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     }
     // Read everything from the operator before touching the database, so a mistake
     // fails fast.
+    if let AccountsCommand::SetGroups { groups, .. } = &cmd {
+        check_group_names(groups).map_err(|e| anyhow!("{e}"))?;
+    }
     let add = match &cmd {
         AccountsCommand::Add(args) => Some(new_account(args)?),
         _ => None,
@@ -122,7 +137,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     let key = match &cmd {
         // Listing works without a key; it then cannot say whether secrets open.
         AccountsCommand::List => load_key(config).ok(),
-        AccountsCommand::Disable { .. } => None,
+        AccountsCommand::Disable { .. } | AccountsCommand::SetGroups { .. } => None,
         _ => Some(load_key(config)?),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -148,6 +163,9 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
                      few seconds; its history stays"
                 );
                 Ok(())
+            }
+            (AccountsCommand::SetGroups { id, groups }, ..) => {
+                set_groups(&store, &actor, id, &groups).await
             }
             (AccountsCommand::RotateKey { new_key_file }, _, Some(old), Some(new)) => {
                 rotate(config, &store, &actor, &old, &new, new_key_file.as_deref()).await
@@ -194,12 +212,14 @@ fn new_account(args: &AddArgs) -> Result<NewPlatformAccount> {
     } else {
         None
     };
+    let groups = check_group_names(&args.groups).map_err(|e| anyhow!("--group: {e}"))?;
     Ok(NewPlatformAccount {
         platform,
         handle: args.handle.clone(),
         display_name: args.name.clone(),
         settings,
         secret,
+        groups,
     })
 }
 
@@ -242,7 +262,7 @@ async fn add_account(
     let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default()));
     let record = vault.add(store, actor, account).await?;
     println!(
-        "added account {}: {} {} ({}), {}",
+        "added account {}: {} {} ({}), {}, groups: {}",
         record.id,
         record.platform,
         record.handle,
@@ -251,7 +271,8 @@ async fn add_account(
             "secret sealed"
         } else {
             "no secret"
-        }
+        },
+        groups_text(&record.groups)
     );
     println!("Running servers connect it within a few seconds.");
     Ok(())
@@ -271,6 +292,25 @@ async fn replace_secret(
         "account {id} ({} {}): secret replaced and sealed; status connected. Running servers \
          use it within a few seconds.",
         r.platform, r.handle
+    );
+    Ok(())
+}
+
+/// `public, staff`, or `-` for none.
+fn groups_text(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "-".to_string()
+    } else {
+        groups.join(",")
+    }
+}
+
+async fn set_groups(store: &Store, actor: &str, id: i64, groups: &[String]) -> Result<()> {
+    let groups = check_group_names(groups).map_err(|e| anyhow!("{e}"))?;
+    store.accounts().set_groups(actor, id, &groups).await?;
+    println!(
+        "account {id} is now in groups: {} (drafts from now on; approved messages keep their accounts)",
+        groups_text(&groups)
     );
     Ok(())
 }
@@ -296,8 +336,8 @@ async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
     }
     let vault = key.map(|k| AccountVault::new(Arc::new(k), Arc::new(SandboxLog::default())));
     println!(
-        "{:<5} {:<10} {:<32} {:<28} {:<12} {:<36} detail",
-        "id", "platform", "handle", "name", "status", "secret"
+        "{:<5} {:<10} {:<32} {:<28} {:<12} {:<24} {:<36} detail",
+        "id", "platform", "handle", "name", "status", "groups", "secret"
     );
     for r in &records {
         let secret = if r.sandbox {
@@ -306,12 +346,13 @@ async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
             secret_state(r, vault.as_ref())
         };
         println!(
-            "{:<5} {:<10} {:<32} {:<28} {:<12} {:<36} {}",
+            "{:<5} {:<10} {:<32} {:<28} {:<12} {:<24} {:<36} {}",
             r.id,
             r.platform,
             r.handle,
             r.display_name,
             r.status.as_str(),
+            groups_text(&r.groups),
             secret,
             r.status_detail.as_deref().unwrap_or("")
         );

@@ -174,6 +174,7 @@ async fn drive(
                             handle: handle(platform),
                             display_name: format!("Drill · {}", platform.display_name()),
                             sandbox: true,
+                            groups: Vec::new(),
                         },
                     )
                     .await?
@@ -261,6 +262,7 @@ async fn drive(
                     break_glass: false,
                     variants: post.variants.clone(),
                     account_ids: accounts.iter().map(|(id, _)| *id).collect(),
+                    targets: None,
                 },
                 &Placement {
                     title: Some(post.headline.clone()),

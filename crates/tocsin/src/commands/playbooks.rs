@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tocsin_domain::compose::{ComposeOptions, ComposedStep, ComposedVariant, Composer};
 use tocsin_domain::counting::CountUnit;
 use tocsin_domain::library::Library;
-use tocsin_domain::lint::lint;
+use tocsin_domain::lint::{lint, lint_audiences};
 use tocsin_domain::phi::PhiGuard;
 use tocsin_domain::playbook::VariantTarget;
 use tocsin_domain::preapproval::{preapproval_status, PlaybookApproval, PreapprovalStatus};
@@ -119,7 +119,16 @@ fn list(config: &Config, library: &Library) -> Result<ExitCode> {
 
 fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     let composer = composer(config, library)?;
-    let problems = lint(library, &composer);
+    let mut problems = lint(library, &composer);
+    // The groups accounts have, to warn of an audience nobody is in; lint still runs
+    // (without that check) when the database cannot be read.
+    match groups_in_use(config) {
+        Ok(groups) => problems.extend(lint_audiences(library, Some(&groups))),
+        Err(e) => {
+            problems.extend(lint_audiences(library, None));
+            eprintln!("note: audience groups not checked against the accounts: {e:#}");
+        }
+    }
     for p in &problems {
         println!("{p}");
     }
@@ -140,6 +149,16 @@ fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Every group some account (of any status) belongs to.
+fn groups_in_use(config: &Config) -> Result<std::collections::BTreeSet<String>> {
+    block_on(async {
+        let store = open_store(config).await?;
+        let groups = store.accounts().all_groups().await;
+        store.close().await;
+        Ok::<_, anyhow::Error>(groups?.into_values().flatten().collect())
+    })?
 }
 
 /// Values from `--vars FILE` and `--var name=value`.

@@ -147,6 +147,17 @@ fn random_password() -> String {
     format!("demo-{raw}")
 }
 
+/// The group a demo account stands in: the public social accounts, the residents' SMS
+/// list, the partner agencies' email list, or the staff chat and operations room.
+fn demo_group(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Sms => "residents-sms",
+        Platform::Email => "partners",
+        Platform::Slack | Platform::Teams | Platform::Matrix => "staff",
+        _ => "public",
+    }
+}
+
 /// Accounts, approvals and users for the demo (only what is missing).
 async fn prepare_demo(
     store: &Store,
@@ -171,6 +182,7 @@ async fn prepare_demo(
                     handle,
                     display_name: format!("Demo {}", platform.display_name()),
                     sandbox: true,
+                    groups: vec![demo_group(platform).to_string()],
                 },
             )
             .await?;
@@ -321,6 +333,12 @@ fn feed_settings(config: &Config) -> Result<(Option<String>, Option<String>)> {
     let set = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
     let public_url = public_url(config)?;
     let cap_sender = set(&config.server.cap_sender);
+    if !tocsin_domain::audience::is_group_name(&config.server.public_group) {
+        bail!(
+            "[server] public_group `{}` is not a group name: lowercase letters, digits and dashes",
+            config.server.public_group
+        );
+    }
     match (&public_url, &cap_sender) {
         (Some(url), sender) => {
             tocsin_domain::alert_feed::FeedSite::new(url, sender.as_deref())
@@ -407,6 +425,7 @@ async fn run_server(
             public_url: feed.0,
             cap_sender: feed.1,
             hide_metrics: !config.server.metrics,
+            public_group: Some(config.server.public_group.clone()),
             ..WebConfig::default()
         },
     );
