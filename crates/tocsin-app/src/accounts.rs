@@ -1049,6 +1049,7 @@ mod tests {
             status_updated_at: None,
             secret_updated_at: None,
             created_at: chrono::Utc::now(),
+            groups: Vec::new(),
         }
     }
 
@@ -1130,6 +1131,7 @@ mod tests {
                     handle: "@alerts".into(),
                     display_name: "Alerts".into(),
                     sandbox: false,
+                    groups: vec!["public".into()],
                 },
                 &settings,
                 |id| {

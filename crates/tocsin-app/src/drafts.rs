@@ -565,6 +565,7 @@ pub async fn follow_up(
             exercise: original.exercise,
             session_id,
             targets,
+            corrects: None,
         },
     )
     .await?;

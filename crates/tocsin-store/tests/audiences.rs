@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use tocsin_domain::audience::TargetSpec;
 use tocsin_domain::playbook::TextTarget;
 use tocsin_domain::Platform;
-use tocsin_store::outbox::RetractMode;
+use tocsin_store::outbox::Retraction;
 use tocsin_store::*;
 
 use crate::support::TestDb;
@@ -107,7 +107,7 @@ async fn a_message_keeps_its_target_set_and_the_feed_reads_only_public_ones(db: 
     let mut tx = db.store.begin().await.unwrap();
     let retraction = tx
         .outbox()
-        .retract_message("alex", staff, RetractMode::Delete, &[], "wrong list")
+        .retract_message("alex", staff, &Retraction::delete("wrong list"))
         .await
         .unwrap();
     tx.commit().await.unwrap();

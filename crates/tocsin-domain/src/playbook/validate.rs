@@ -202,7 +202,10 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 variants: r.variants,
                 hashtags: Some(Vec::new()),
                 cap: None,
+                // The notice goes where the message went, whatever its audience.
+                audience: None,
             },
+            &audience,
         )
     });
 
