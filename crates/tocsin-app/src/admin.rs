@@ -12,7 +12,7 @@ use tocsin_domain::Platform;
 use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
 
-use crate::accounts::NewPlatformAccount;
+use crate::accounts::{CredentialCheck, NewPlatformAccount};
 use crate::error::{AppError, AppResult};
 use crate::people::{Caller, Permission, Role, TotpEnrolment};
 use crate::Authed;
@@ -152,6 +152,8 @@ pub struct AccountView {
     not_connected: Option<String>,
     secret_stored: bool,
     secret_updated_at: Option<DateTime<Utc>>,
+    /// Stored with the credential check skipped: never tried against the platform.
+    unchecked: bool,
     oauth: Option<OAuthView>,
 }
 
@@ -201,6 +203,7 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
         not_connected: app.0.vault.not_connected(a.id).map(|why| why.to_string()),
         secret_stored: a.secret_sealed.is_some(),
         secret_updated_at: a.secret_updated_at,
+        unchecked: a.unchecked,
         platform: a.platform.as_str().to_string(),
         handle: a.handle,
         display_name: a.display_name,
@@ -275,10 +278,14 @@ pub struct AddAccount {
     settings: Option<serde_json::Value>,
     #[serde(default)]
     secret: Option<SecretInput>,
+    /// Store without trying the credentials against the platform (it is down); the
+    /// account is marked unchecked.
+    #[serde(default)]
+    skip_check: bool,
 }
 
-/// Adds an account. A real account is checked by building its connector before
-/// anything is stored, stored with its secret sealed to its id, and connected from what
+/// Adds an account. A real account is checked by building its connector and trying
+/// its credentials against the platform (unless `skip_check`) before anything is stored, stored with its secret sealed to its id, and connected from what
 /// was stored, so fan-out reaches it at once. The answer never holds the secret.
 pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppResult<AccountView> {
     who.require(app, Permission::ManageAccounts)?;
@@ -388,7 +395,16 @@ async fn add_platform_account(
             .filter(|s| !s.expose_secret().trim().is_empty())
             .map(|s| SecretString::from(s.expose_secret().trim().to_string())),
     };
-    let record = app.0.vault.add(&app.0.store, who.user(), &account).await?;
+    let check = if form.skip_check {
+        CredentialCheck::Skip
+    } else {
+        CredentialCheck::Run
+    };
+    let record = app
+        .0
+        .vault
+        .add(&app.0.store, who.user(), &account, check)
+        .await?;
     if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
         tracing::warn!(account = record.id, reason = %why, "a new account did not connect");
     }

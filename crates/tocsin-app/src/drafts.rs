@@ -297,6 +297,37 @@ async fn render_for_storage(
     Ok(crate::views::rendered_variants(&composed))
 }
 
+/// A live session fixes its hashtag: the playbook's session hashtag variable takes the
+/// session's hashtag whatever the form left out, and a draft that gives another (`#B`
+/// in session `#A`) is refused naming both. Case is not a difference (`#heatsafety` is
+/// `#HeatSafety`); the session's spelling is used.
+fn fix_session_hashtag(
+    p: &Playbook,
+    session: &tocsin_store::LiveSessionRow,
+    values: &mut BTreeMap<String, String>,
+) -> AppResult<()> {
+    let Some(spec) = &p.session else {
+        return Ok(());
+    };
+    let name = &spec.hashtag_variable;
+    let fixed = session.hashtag.trim_start_matches('#');
+    if let Some(given) = values.get(name) {
+        let given = given.trim().trim_start_matches('#');
+        if !given.is_empty() && !given.eq_ignore_ascii_case(fixed) {
+            return Err(AppError::invalid(
+                name.as_str(),
+                format!(
+                    "live session {} posts under #{fixed}: a draft in it cannot carry #{}",
+                    session.id,
+                    given.chars().take(100).collect::<String>()
+                ),
+            ));
+        }
+    }
+    values.insert(name.clone(), fixed.to_string());
+    Ok(())
+}
+
 /// Creates a draft (drafter and up).
 pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppResult<DraftView> {
     who.require(app, Permission::EditDrafts)?;
@@ -316,6 +347,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
     }
     let mut exercise = form.exercise;
     let mut post_number = None;
+    let mut values = form.values;
     if let Some(session_id) = form.session_id {
         let session = app
             .0
@@ -334,6 +366,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
             ));
         }
         exercise = exercise || session.exercise;
+        fix_session_hashtag(p, &session, &mut values)?;
         let published = app.0.store.live_sessions().messages(session_id).await?;
         let posts = published
             .iter()
@@ -342,7 +375,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         post_number = Some(u32::try_from(posts + 1).unwrap_or(u32::MAX));
     }
     let inputs = DraftInputs {
-        values: form.values,
+        values,
         post_number,
     };
     let variants = render_for_storage(app, p, &form.step, &inputs, exercise).await?;
@@ -391,8 +424,19 @@ pub async fn edit_draft(
     if let Err(r) = decide(&facts, &actor_of(app, who), &Action::Edit) {
         return Err(refused(app, who, "draft.edit", &assessed.draft, r.into()).await);
     }
+    let mut values = form.values;
+    if let Some(session_id) = assessed.draft.session_id {
+        let session = app
+            .0
+            .store
+            .live_sessions()
+            .get(session_id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
+        fix_session_hashtag(p, &session, &mut values)?;
+    }
     let inputs = DraftInputs {
-        values: form.values,
+        values,
         post_number: assessed.inputs.post_number,
     };
     let variants = render_for_storage(

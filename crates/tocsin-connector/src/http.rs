@@ -131,6 +131,8 @@ pub fn printable(text: &str) -> String {
 pub struct HttpClient {
     inner: reqwest::Client,
     limits: HttpLimits,
+    /// What it trusts, for connectors that open their own connections (SMTP).
+    trust: TlsTrust,
 }
 
 impl HttpClient {
@@ -157,7 +159,22 @@ impl HttpClient {
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| ConnectorError::Config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(HttpClient { inner, limits })
+        Ok(HttpClient {
+            inner,
+            limits,
+            trust: trust.clone(),
+        })
+    }
+
+    /// The certificate authorities this client trusts, for connectors that open their
+    /// own connections (email's SMTP), so they trust the same.
+    pub fn trust(&self) -> &TlsTrust {
+        &self.trust
+    }
+
+    /// A client with other limits and the same trust.
+    pub fn with_limits(&self, limits: HttpLimits) -> Result<Self, ConnectorError> {
+        HttpClient::with_trust(limits, &self.trust)
     }
 
     /// The underlying client, for building requests.

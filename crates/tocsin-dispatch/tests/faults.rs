@@ -8,7 +8,7 @@ use tocsin_dispatch::{DeliveryEventKind, Dispatcher};
 use tocsin_domain::Platform;
 use tocsin_store::outbox::Placement;
 use tocsin_store::DeliveryState;
-use tocsin_test_support::{bluesky, mastodon, Fault};
+use tocsin_test_support::{bluesky, linkedin, mastodon, Fault};
 
 use crate::on_both_backends;
 use crate::support::{fast_config, Backend, Deployment};
@@ -20,6 +20,7 @@ on_both_backends!(
     a_slow_platform_never_delays_the_others,
     repeated_outages_open_the_breaker_and_it_recovers,
     rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll,
+    a_lookup_that_can_never_succeed_ends_as_confirm_by_hand_with_its_reason,
 );
 
 async fn a_503_then_429_with_retry_after_is_waited_out_and_other_platforms_are_not_delayed(
@@ -358,4 +359,32 @@ async fn rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll(backe
         took < Duration::from_secs(5),
         "retried when due, not at the next poll: {took:?}"
     );
+}
+
+/// LinkedIn answers 403 to reading posts back without `r_organization_social`: the lost
+/// answer cannot be checked, and the delivery says so instead of looping as unknown.
+async fn a_lookup_that_can_never_succeed_ends_as_confirm_by_hand_with_its_reason(backend: Backend) {
+    let li = linkedin::start().await.unwrap();
+    li.set_scopes(&["w_organization_social"]);
+    let mut d = Deployment::new(backend, 0).await;
+    let acct = d
+        .add_connected(
+            Platform::Linkedin,
+            "County Health",
+            serde_json::json!({"organization_id": linkedin::ORGANIZATION_ID, "base_url": li.base_url}),
+            linkedin::TOKEN,
+        )
+        .await;
+    li.state.push_fault(Fault::DropAfterAccept);
+    let dispatcher = d.dispatcher("node-a");
+    let m = d
+        .approve("Heat advisory today.", &[acct], Placement::default())
+        .await;
+    d.settle(&dispatcher, m, Duration::from_secs(10)).await;
+    let row = &d.store().messages().deliveries(m).await.unwrap()[0];
+    assert_eq!(row.state, DeliveryState::Failed, "{row:?}");
+    let error = row.last_error.clone().unwrap_or_default();
+    assert!(error.contains("confirm by hand"), "{error}");
+    assert!(error.contains("r_organization_social"), "{error}");
+    assert_eq!(li.posts().len(), 1, "never posted a second time");
 }

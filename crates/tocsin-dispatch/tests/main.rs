@@ -12,3 +12,5 @@ mod support;
 
 mod fan_out;
 mod faults;
+mod installations;
+mod logged;

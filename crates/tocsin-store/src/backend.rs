@@ -89,6 +89,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_rows",
         include_str!("../migrations/sqlite/0010_typed_rows.sql"),
     ),
+    (
+        11,
+        "platforms",
+        include_str!("../migrations/sqlite/0011_platforms.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -141,13 +146,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_rows",
         include_str!("../migrations/postgres/0010_typed_rows.sql"),
     ),
+    (
+        11,
+        "platforms",
+        include_str!("../migrations/postgres/0011_platforms.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
@@ -320,6 +330,15 @@ fn sqlite_open_error(path: &Path, e: sqlx::Error) -> StoreError {
         },
         _ => StoreError::Database(e),
     }
+}
+
+/// The installation id migration 11 made for this database.
+pub(crate) async fn installation_id(pool: &Pool) -> Result<String, StoreError> {
+    const SQL: &str = "SELECT installation_id FROM installation WHERE id = 1";
+    Ok(match pool {
+        Pool::Sqlite(p) => sqlx::query_scalar(SQL).fetch_one(p).await?,
+        Pool::Postgres(p) => sqlx::query_scalar(SQL).fetch_one(p).await?,
+    })
 }
 
 async fn migrate(pool: &Pool, path: Option<&Path>) -> Result<(), StoreError> {

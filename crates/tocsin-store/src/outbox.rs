@@ -465,7 +465,7 @@ impl OutboxTx<'_, '_> {
                     q = q
                         .bind(message_id)
                         .bind(*account)
-                        .bind(format!("tocsin-{message_id}-{account}"))
+                        .bind(self.tx.store.idempotency_key(message_id, *account))
                         .bind(now);
                 }
                 q.execute(&mut *c).await?;
@@ -843,7 +843,7 @@ impl OutboxTx<'_, '_> {
                 )
                 .bind(r)
                 .bind(account_id)
-                .bind(format!("tocsin-{r}-{account_id}"))
+                .bind(self.tx.store.idempotency_key(r, account_id))
                 .bind(now)
                 .execute(&mut *c)
                 .await?;

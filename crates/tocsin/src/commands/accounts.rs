@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tocsin_app::accounts::{
-    coerce_settings, rotate_key, settings_from_lines, AccountVault, NewPlatformAccount,
+    coerce_settings, rotate_key, settings_from_lines, AccountVault, CredentialCheck,
+    NewPlatformAccount,
 };
 use tocsin_app::people::sealed::KEY_ENV;
 use tocsin_app::people::SealingKey;
+use tocsin_connector::tls::TlsTrust;
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{descriptor, ALL};
 use tocsin_domain::Platform;
@@ -92,6 +94,10 @@ pub struct AddArgs {
     /// line).
     #[arg(long)]
     pub secret_stdin: bool,
+    /// Store the account without trying its credentials against the platform (for a
+    /// platform that is down); it is listed as unchecked.
+    #[arg(long)]
+    pub skip_check: bool,
 }
 
 /// Runs a `tocsin accounts` command.
@@ -105,6 +111,17 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     let add = match &cmd {
         AccountsCommand::Add(args) => Some(new_account(args)?),
         _ => None,
+    };
+    let check = match &cmd {
+        AccountsCommand::Add(AddArgs {
+            skip_check: true, ..
+        }) => CredentialCheck::Skip,
+        _ => CredentialCheck::Run,
+    };
+    // The credential check connects to the platform: it trusts what servers trust.
+    let trust = match &cmd {
+        AccountsCommand::Add(_) => config.tls.trust()?,
+        _ => TlsTrust::system(),
     };
     let replacement = match &cmd {
         AccountsCommand::ReplaceSecret {
@@ -138,7 +155,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
                 replace_secret(&store, &actor, key, id, replacement).await
             }
             (AccountsCommand::Add(_), Some(account), Some(key), _) => {
-                add_account(&store, &actor, key, &account).await
+                add_account(&store, &actor, key, &account, check, trust).await
             }
             (AccountsCommand::List, _, key, _) => list(&store, key).await,
             (AccountsCommand::Disable { id }, ..) => {
@@ -238,9 +255,11 @@ async fn add_account(
     actor: &str,
     key: SealingKey,
     account: &NewPlatformAccount,
+    check: CredentialCheck,
+    trust: TlsTrust,
 ) -> Result<()> {
-    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default()));
-    let record = vault.add(store, actor, account).await?;
+    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default())).with_trust(trust);
+    let record = vault.add(store, actor, account, check).await?;
     println!(
         "added account {}: {} {} ({}), {}",
         record.id,
@@ -253,6 +272,9 @@ async fn add_account(
             "no secret"
         }
     );
+    if record.unchecked {
+        println!("Its credentials were not tried (--skip-check): it is listed as unchecked.");
+    }
     println!("Running servers connect it within a few seconds.");
     Ok(())
 }
@@ -313,10 +335,21 @@ async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
             r.display_name,
             r.status.as_str(),
             secret,
-            r.status_detail.as_deref().unwrap_or("")
+            detail(r)
         );
     }
     Ok(())
+}
+
+/// The detail column: the status detail, after `unchecked` for an account stored with
+/// `--skip-check`.
+fn detail(r: &AccountRecord) -> String {
+    let status = r.status_detail.as_deref().unwrap_or("");
+    match (r.unchecked, status) {
+        (false, _) => status.to_string(),
+        (true, "") => "unchecked (added with --skip-check)".into(),
+        (true, s) => format!("unchecked (added with --skip-check); {s}"),
+    }
 }
 
 fn print_platforms() {

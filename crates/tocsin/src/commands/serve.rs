@@ -381,6 +381,7 @@ async fn run_server(
         config: AppConfig {
             oauth: oauth_config(config)?,
             monitor: monitor_config(config)?,
+            tls: config.tls.trust()?,
             ..AppConfig::default()
         },
     });

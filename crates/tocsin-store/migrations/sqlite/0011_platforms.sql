@@ -1,0 +1,16 @@
+-- Schema version 11 (SQLite): an installation id made once per database, carried in the
+-- idempotency keys sent to platforms (Matrix transaction ids, email Message-IDs), so a
+-- second database on the same credentials (staging beside production, a rebuilt install)
+-- never gets the first one's post back as its own.
+
+CREATE TABLE installation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    -- 32 lowercase hex digits, random, never changed.
+    installation_id TEXT NOT NULL
+);
+INSERT INTO installation (id, installation_id) VALUES (1, lower(hex(randomblob(16))));
+
+-- An account stored with `--skip-check` (its platform was down when it was added): its
+-- credentials were never tried. Accounts added before this version were not tried
+-- either, but have been in use since; they are not flagged.
+ALTER TABLE accounts ADD COLUMN unchecked BOOLEAN NOT NULL DEFAULT FALSE;
