@@ -18,6 +18,7 @@ pub mod descriptor;
 mod error;
 pub mod http;
 mod model;
+pub mod progress;
 pub mod rate_limit;
 pub mod retry;
 pub mod tls;
