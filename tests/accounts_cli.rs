@@ -43,6 +43,8 @@ fn add_telegram_in(
             "--setting",
             "api_url=http://127.0.0.1:9",
             "--secret-stdin",
+            // Nothing answers on port 9: the platform is "down".
+            "--skip-check",
         ]
         .iter()
         .copied()
@@ -51,6 +53,44 @@ fn add_telegram_in(
         env,
         &format!("{TOKEN}\n"),
     )
+}
+
+#[test]
+fn an_account_is_tried_against_its_platform_first_and_skip_check_stores_it_unchecked() {
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    let args = [
+        "accounts",
+        "add",
+        "--platform",
+        "telegram",
+        "--handle",
+        "@down",
+        "--name",
+        "Down",
+        "--setting",
+        "chat_id=-1001234567890",
+        "--setting",
+        "api_url=http://127.0.0.1:9",
+        "--secret-stdin",
+    ];
+    let out = ws.tocsin_input(&args, &env, &format!("{TOKEN}\n")).fails();
+    assert!(
+        out.contains("Telegram did not accept the account, so nothing was stored"),
+        "{out}"
+    );
+    assert!(out.contains("cannot connect"), "{out}");
+    assert!(!out.contains("canary-cli-bot-token"), "{out}");
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(list.contains("no accounts yet"), "{list}");
+
+    let out = add_telegram(&ws, &env, "@down");
+    assert!(out.contains("listed as unchecked"), "{out}");
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(
+        list.contains("unchecked (added with --skip-check)"),
+        "{list}"
+    );
 }
 
 /// Every byte the data directory holds, as text (lossy): database, WAL, key files.
@@ -374,4 +414,61 @@ fn serve_connects_stored_accounts_and_names_one_whose_secret_does_not_open() {
         "{out}"
     );
     assert!(!out.contains("canary"), "{out}");
+}
+
+/// A webhook subscriber behind a private certificate authority, as `accounts add`
+/// meets it: refused for good with the reason until `[tls] extra_ca_files` names the CA.
+#[test]
+fn a_private_ca_is_trusted_once_tls_extra_ca_files_names_it() {
+    use tocsin_test_support::tls::{serve_https, PrivateCa, Validity};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut ca = PrivateCa::new().unwrap();
+    let leaf = ca.issue(&["localhost"], Validity::Current).unwrap();
+    let addr = runtime.block_on(serve_https(&leaf)).unwrap();
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    let url = format!("url=https://localhost:{}/hooks/alerts", addr.port());
+    let args = [
+        "accounts",
+        "add",
+        "--platform",
+        "webhook",
+        "--handle",
+        "partner-hook",
+        "--name",
+        "Partner hook",
+        "--setting",
+        &url,
+        "--secret-stdin",
+    ];
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n";
+    let out = ws.tocsin_input(&args, &env, secret).fails();
+    assert!(
+        out.contains("certificate was refused")
+            && out.contains("unknown certificate authority")
+            && out.contains("refused:"),
+        "a permanent refusal with its reason: {out}"
+    );
+
+    // The setting, given here in the environment (`[tls] extra_ca_files` in the file).
+    let ca_files = format!("[{:?}]", ca.ca_file.display().to_string());
+    let with_ca = [
+        ("TOCSIN_SECRET_KEY", KEY),
+        ("TOCSIN_TLS__EXTRA_CA_FILES", ca_files.as_str()),
+    ];
+    let out = ws.tocsin_input(&args, &with_ca, secret).ok();
+    assert!(
+        out.contains("added account 1: webhook partner-hook"),
+        "{out}"
+    );
+
+    let missing = [
+        ("TOCSIN_SECRET_KEY", KEY),
+        ("TOCSIN_TLS__EXTRA_CA_FILES", "[\"missing-ca.pem\"]"),
+    ];
+    let out = ws.tocsin_input(&args, &missing, secret).fails();
+    assert!(
+        out.contains("[tls] extra_ca_files") && out.contains("missing-ca.pem"),
+        "{out}"
+    );
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tocsin_app::accounts::{AccountVault, NewPlatformAccount};
+use tocsin_app::accounts::{AccountVault, CredentialCheck, NewPlatformAccount};
 use tocsin_app::people::{totp, Caller, PasswordCost, People, PeopleConfig, Role, SealingKey};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_domain::library::Library;
@@ -324,6 +324,8 @@ async fn prepare(store: &Store, key: &Arc<SealingKey>, base_url: &str) -> (Strin
                     secret: Some(mastodon::TOKEN.into()),
                     groups: vec!["public".into()],
                 },
+                // 500 accounts on one slow fake: what is tested is the fan-out.
+                CredentialCheck::Skip,
             )
             .await
             .unwrap();

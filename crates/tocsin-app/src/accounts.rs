@@ -109,6 +109,28 @@ pub enum AccountError {
     /// No HTTP client could be built for connectors.
     #[error("{0}")]
     Http(String),
+    /// The platform's check of the credentials failed; nothing was stored.
+    #[error(
+        "{platform} did not accept the account, so nothing was stored: {reason} \
+         (if the platform is down rather than the credentials wrong, add it again with \
+         the check skipped; it is then marked unchecked)"
+    )]
+    CheckFailed {
+        /// The platform's name.
+        platform: &'static str,
+        /// What the check found (never a secret).
+        reason: String,
+    },
+}
+
+/// Whether a new account's credentials are tried against its platform before it is
+/// stored (the connector's health check: token, room membership, password, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialCheck {
+    /// Try them; store nothing if the platform refuses or cannot be reached.
+    Run,
+    /// Store without trying (the platform is down); the account is marked unchecked.
+    Skip,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
@@ -341,6 +363,8 @@ impl BuiltFrom {
 pub struct AccountVault {
     key: Arc<SealingKey>,
     sandbox: Arc<SandboxLog>,
+    /// The certificate authorities connectors trust (`[tls]`).
+    trust: TlsTrust,
     http: OnceLock<HttpClient>,
     /// Why accounts this node could not connect are not connected.
     not_connected: DashMap<i64, NotConnected>,
@@ -366,6 +390,7 @@ impl AccountVault {
         AccountVault {
             key,
             sandbox,
+            trust: TlsTrust::system(),
             http: OnceLock::new(),
             not_connected: DashMap::new(),
             auth_failed: DashSet::new(),
@@ -373,6 +398,13 @@ impl AccountVault {
             built: DashMap::new(),
             changed: OnceLock::new(),
         }
+    }
+
+    /// This vault, its connectors trusting `trust` (the bundled roots, the system store
+    /// and `[tls] extra_ca_files`) instead of the bundled roots and the system store.
+    pub fn with_trust(mut self, trust: TlsTrust) -> AccountVault {
+        self.trust = trust;
+        self
     }
 
     /// Announces changes made on this node through `changed` from now on (the token
@@ -407,7 +439,7 @@ impl AccountVault {
     /// `policy` lists (see [`tocsin_connector::egress`]). Call before the first account
     /// is connected; the server does, from `[server] allowed_private_hosts`.
     pub fn restrict_egress(&self, policy: EgressPolicy) -> Result<(), AccountError> {
-        let http = HttpClient::with_egress(HttpLimits::default(), &TlsTrust::system(), policy)
+        let http = HttpClient::with_egress(HttpLimits::default(), &self.trust, policy)
             .map_err(|e| AccountError::Http(e.to_string()))?;
         self.http
             .set(http)
@@ -419,7 +451,7 @@ impl AccountVault {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let http = HttpClient::new(HttpLimits::default())
+        let http = HttpClient::with_trust(HttpLimits::default(), &self.trust)
             .map_err(|e| AccountError::Http(e.to_string()))?;
         Ok(self.http.get_or_init(|| http))
     }
@@ -521,16 +553,53 @@ impl AccountVault {
         Ok(settings)
     }
 
-    /// Checks the account ([`AccountVault::check`]), then stores it with its secret sealed
-    /// to the new id, in one transaction audited as `account.add`. Returns the stored
+    /// Tries a new account's credentials against its platform (the connector's health
+    /// check), with the settings [`AccountVault::check`] returned.
+    pub async fn try_credentials(
+        &self,
+        account: &NewPlatformAccount,
+        settings: &Value,
+    ) -> Result<(), AccountError> {
+        let spec = AccountSpec {
+            id: "new".into(),
+            platform: account.platform,
+            name: account.handle.trim().to_string(),
+            settings: settings.clone(),
+            secret: account.secret.clone(),
+        };
+        let connector = build_connector(&spec, self.http()?, &self.sandbox)
+            .map_err(|e| invalid("settings", refusal(&e)))?;
+        connector.healthcheck().await.map_err(|e| {
+            // Connector errors carry no secret (credentials are stripped from them).
+            tracing::warn!(
+                platform = account.platform.as_str(),
+                handle = %account.handle.trim(),
+                error = %e,
+                "a new account's credentials were not accepted; nothing was stored"
+            );
+            AccountError::CheckFailed {
+                platform: account.platform.display_name(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// Checks the account ([`AccountVault::check`]), tries its credentials against the
+    /// platform unless told to skip that ([`CredentialCheck`]; a skipped one is stored
+    /// marked unchecked), then stores it with its secret sealed to the new id, in one
+    /// transaction audited as `account.add`. Returns the stored
     /// account; connect it with [`AccountVault::connect`].
     pub async fn add(
         &self,
         store: &Store,
         actor: &str,
         account: &NewPlatformAccount,
+        credentials: CredentialCheck,
     ) -> Result<AccountRecord, AccountError> {
         let settings = self.check(account)?;
+        if credentials == CredentialCheck::Run {
+            self.try_credentials(account, &settings).await?;
+        }
         let row = NewAccount {
             platform: account.platform,
             stands_for: None,
@@ -539,17 +608,26 @@ impl AccountVault {
             sandbox: false,
             groups: account.groups.clone(),
         };
-        let added = store
-            .accounts()
-            .add_sealed(actor, &row, &settings, |id| {
-                account
-                    .secret
-                    .as_ref()
-                    .map(|s| self.seal_secret(id, row.platform, &settings, s))
-                    .transpose()
-                    .map_err(|e| e.to_string())
-            })
-            .await;
+        let added = async {
+            let mut tx = store.begin().await?;
+            let id = tx
+                .accounts()
+                .add_sealed(actor, &row, &settings, |id| {
+                    account
+                        .secret
+                        .as_ref()
+                        .map(|s| self.seal_secret(id, row.platform, &settings, s))
+                        .transpose()
+                        .map_err(|e| e.to_string())
+                })
+                .await?;
+            if credentials == CredentialCheck::Skip {
+                tx.accounts().mark_unchecked(actor, id).await?;
+            }
+            tx.commit().await?;
+            Ok::<i64, StoreError>(id)
+        }
+        .await;
         let id = match added {
             Ok(id) => id,
             Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
@@ -1050,6 +1128,7 @@ mod tests {
             secret_updated_at: None,
             created_at: chrono::Utc::now(),
             groups: Vec::new(),
+            unchecked: false,
         }
     }
 

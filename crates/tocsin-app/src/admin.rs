@@ -12,7 +12,7 @@ use tocsin_domain::Platform;
 use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
 
-use crate::accounts::NewPlatformAccount;
+use crate::accounts::{CredentialCheck, NewPlatformAccount};
 use crate::error::{AppError, AppResult};
 use crate::people::enrolment::enrolment_path;
 use crate::people::{Caller, EnrolmentInvite, Permission, Role};
@@ -167,6 +167,8 @@ pub struct AccountView {
     secret_stored: bool,
     secret_updated_at: Option<DateTime<Utc>>,
     groups: Vec<String>,
+    /// Stored with the credential check skipped: never tried against the platform.
+    unchecked: bool,
     oauth: Option<OAuthView>,
 }
 
@@ -216,6 +218,7 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
         not_connected: app.0.vault.not_connected(a.id).map(|why| why.to_string()),
         secret_stored: a.secret_sealed.is_some(),
         secret_updated_at: a.secret_updated_at,
+        unchecked: a.unchecked,
         platform: a.platform.as_str().to_string(),
         handle: a.handle,
         display_name: a.display_name,
@@ -293,6 +296,10 @@ pub struct AddAccount {
     secret: Option<SecretInput>,
     #[serde(default)]
     groups: Vec<String>,
+    /// Store without trying the credentials against the platform (it is down); the
+    /// account is marked unchecked.
+    #[serde(default)]
+    skip_check: bool,
 }
 
 /// The groups an account belongs to, checked: names like playbook ids.
@@ -300,9 +307,9 @@ fn checked_groups(groups: &[String]) -> AppResult<Vec<String>> {
     tocsin_domain::audience::check_group_names(groups).map_err(|e| AppError::invalid("groups", e))
 }
 
-/// Adds an account. A real account is checked by building its connector before
-/// anything is stored, stored with its secret sealed to its id, and connected from what
-/// was stored, so fan-out reaches it at once. The answer never holds the secret.
+/// Adds an account. A real account is checked by building its connector and trying
+/// its credentials against the platform (unless `skip_check`) before anything is stored,
+/// stored with its secret sealed to its id, and connected from what was stored, so fan-out reaches it at once. The answer never holds the secret.
 pub async fn add_account(app: &Tocsin, who: &Authed, form: AddAccount) -> AppResult<AccountView> {
     who.require(app, Permission::ManageAccounts)?;
     let groups = checked_groups(&form.groups)?;
@@ -415,7 +422,16 @@ async fn add_platform_account(
             .map(|s| SecretString::from(s.expose_secret().trim().to_string())),
         groups,
     };
-    let record = app.0.vault.add(&app.0.store, who.user(), &account).await?;
+    let check = if form.skip_check {
+        CredentialCheck::Skip
+    } else {
+        CredentialCheck::Run
+    };
+    let record = app
+        .0
+        .vault
+        .add(&app.0.store, who.user(), &account, check)
+        .await?;
     if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
         tracing::warn!(account = record.id, reason = %why, "a new account did not connect");
     }

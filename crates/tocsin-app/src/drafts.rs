@@ -369,6 +369,37 @@ async fn session_targets(app: &Tocsin, session: Option<i64>) -> AppResult<Option
         .and_then(|s| s.targets))
 }
 
+/// A live session fixes its hashtag: the playbook's session hashtag variable takes the
+/// session's hashtag whatever the form left out, and a draft that gives another (`#B`
+/// in session `#A`) is refused naming both. Case is not a difference (`#heatsafety` is
+/// `#HeatSafety`); the session's spelling is used.
+fn fix_session_hashtag(
+    p: &Playbook,
+    session: &tocsin_store::LiveSessionRow,
+    values: &mut BTreeMap<String, String>,
+) -> AppResult<()> {
+    let Some(spec) = &p.session else {
+        return Ok(());
+    };
+    let name = &spec.hashtag_variable;
+    let fixed = session.hashtag.trim_start_matches('#');
+    if let Some(given) = values.get(name) {
+        let given = given.trim().trim_start_matches('#');
+        if !given.is_empty() && !given.eq_ignore_ascii_case(fixed) {
+            return Err(AppError::invalid(
+                name.as_str(),
+                format!(
+                    "live session {} posts under #{fixed}: a draft in it cannot carry #{}",
+                    session.id,
+                    given.chars().take(100).collect::<String>()
+                ),
+            ));
+        }
+    }
+    values.insert(name.clone(), fixed.to_string());
+    Ok(())
+}
+
 /// Creates a draft (drafter and up).
 pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppResult<DraftView> {
     who.require(app, Permission::EditDrafts)?;
@@ -416,6 +447,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         exercise = original.exercise;
     }
     let mut spec = form.targets.clone();
+    let mut values = form.values;
     if let Some(session_id) = form.session_id {
         let session = app
             .0
@@ -443,6 +475,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         }
         spec = session.targets.clone();
         exercise = exercise || session.exercise;
+        fix_session_hashtag(p, &session, &mut values)?;
         let published = app.0.store.live_sessions().messages(session_id).await?;
         let posts = published
             .iter()
@@ -451,7 +484,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         post_number = Some(u32::try_from(posts + 1).unwrap_or(u32::MAX));
     }
     let mut inputs = DraftInputs {
-        values: form.values,
+        values,
         post_number,
         targets: None,
     };
@@ -619,8 +652,19 @@ pub async fn edit_draft(
         .targets
         .or_else(|| assessed.inputs.targets.as_ref().map(|t| t.spec.clone()))
         .or(session_spec);
+    let mut values = form.values;
+    if let Some(session_id) = assessed.draft.session_id {
+        let session = app
+            .0
+            .store
+            .live_sessions()
+            .get(session_id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
+        fix_session_hashtag(p, &session, &mut values)?;
+    }
     let mut inputs = DraftInputs {
-        values: form.values,
+        values,
         post_number: assessed.inputs.post_number,
         targets: None,
     };

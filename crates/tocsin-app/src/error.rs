@@ -244,6 +244,10 @@ impl From<AccountError> for AppError {
         match e {
             AccountError::Invalid { field, message } => AppError::invalid(field, message),
             AccountError::Taken { .. } => AppError::conflict(e.to_string()),
+            AccountError::CheckFailed { .. } => {
+                AppError::new(ErrorKind::Invalid, "check_failed", e.to_string())
+                    .field("credentials")
+            }
             AccountError::Store(s) => s.into(),
             other => AppError::internal(&other),
         }

@@ -60,6 +60,9 @@ pub struct AppConfig {
     pub egress: Option<tocsin_connector::egress::EgressPolicy>,
     /// The hashtag monitor (`[monitor]`); off unless turned on.
     pub monitor: monitor::MonitorConfig,
+    /// The certificate authorities connectors, the OAuth client and the monitor trust
+    /// (the bundled roots and the system store, and `[tls] extra_ca_files`).
+    pub tls: tocsin_connector::tls::TlsTrust,
     /// Signals the event ring for panels holds before a slow socket must resync (see
     /// [`Hub`]); 0 takes [`DEFAULT_EVENT_RING`].
     pub event_ring: usize,
@@ -125,15 +128,16 @@ impl Tocsin {
             n => n,
         };
         let hub = Hub::new(ring);
-        let vault = Arc::new(AccountVault::new(
-            parts.people.sealing_key(),
-            parts.sandbox.clone(),
-        ));
+        let vault = Arc::new(
+            AccountVault::new(parts.people.sealing_key(), parts.sandbox.clone())
+                .with_trust(parts.config.tls.clone()),
+        );
         let tokens = oauth::TokenManager::new(
             parts.store.clone(),
             parts.people.sealing_key(),
             parts.config.oauth.clone(),
             parts.sandbox.clone(),
+            parts.config.tls.clone(),
         );
         if let Some(policy) = &parts.config.egress {
             if let Err(e) = vault.restrict_egress(policy.clone()) {

@@ -193,6 +193,8 @@ pub struct HttpClient {
     limits: HttpLimits,
     /// Where it may not send ([`HttpClient::with_egress`]); `None` sends anywhere.
     egress: Option<Arc<EgressPolicy>>,
+    /// What it trusts, for connectors that open their own connections (SMTP).
+    trust: TlsTrust,
 }
 
 impl HttpClient {
@@ -264,7 +266,19 @@ impl HttpClient {
             inner,
             limits,
             egress,
+            trust: trust.clone(),
         })
+    }
+
+    /// The certificate authorities this client trusts, for connectors that open their
+    /// own connections (email's SMTP), so they trust the same.
+    pub fn trust(&self) -> &TlsTrust {
+        &self.trust
+    }
+
+    /// A client with other limits, the same trust and the same egress policy.
+    pub fn with_limits(&self, limits: HttpLimits) -> Result<Self, ConnectorError> {
+        HttpClient::build(limits, &self.trust, self.egress.clone())
     }
 
     /// The underlying client, for building requests.

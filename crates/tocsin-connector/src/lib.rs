@@ -19,6 +19,7 @@ pub mod egress;
 mod error;
 pub mod http;
 mod model;
+pub mod progress;
 pub mod rate_limit;
 pub mod retry;
 pub mod tls;

@@ -22,6 +22,9 @@ pub struct OutgoingPost {
     pub thread_root: Option<RemotePost>,
     /// An exercise (drill): connectors mark it where the platform can carry a marker.
     pub exercise: bool,
+    /// Where a post sent as several parts (SMS recipients) keeps which went out.
+    #[serde(skip)]
+    pub ledger: crate::progress::Ledger,
 }
 
 impl OutgoingPost {
@@ -35,6 +38,7 @@ impl OutgoingPost {
             reply_to: None,
             thread_root: None,
             exercise: false,
+            ledger: crate::progress::Ledger::default(),
         }
     }
 }

@@ -81,7 +81,7 @@ async fn a_real_smtp_server_behind_a_private_ca_takes_alerts_and_threads_for_the
     );
     first.html = Some("<p><b>Boil water</b> before drinking.</p>".into());
     let root = email.post(&first).await.expect("first post").remote;
-    assert_eq!(root.id, message_id("msg-1:acct-1"));
+    assert_eq!(root.id, message_id("msg-1:acct-1", "health.example"));
     // The unknown mailbox was refused (550) and reported; the others got the message.
     let sent = SentMail::from_remote(&root).unwrap();
     assert_eq!(sent.refused.len(), 1, "{sent:?}");

@@ -5,7 +5,10 @@
 //! where the platform has no idempotency key. Only a post that is not there is sent, so a
 //! lost answer never becomes a second post. Where the platform cannot be looked up
 //! (email, SMS, Telegram, Teams, Discord), either stops for a person: leases are renewed
-//! while a send runs, so a taken-over claim means its node stopped, perhaps mid-send.
+//! while a send runs, so a taken-over claim means its node stopped, perhaps mid-send. A
+//! lookup that cannot succeed (refused for good: a missing permission, a revoked token, a
+//! setting) or keeps failing ends the delivery as "confirm by hand", with the reason,
+//! instead of looping as unknown.
 
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
 use tocsin_store::DeliveryState;
@@ -46,6 +49,27 @@ pub(crate) async fn reconcile(
         Err(ConnectorError::Unsupported(_)) => Reconciled::AskAPerson,
         Err(e) => Reconciled::LookupFailed(e),
     }
+}
+
+/// Whether a failed lookup ends the delivery for a person to confirm by hand, and why:
+/// the lookup failed for a reason that will not change (anything but a temporary
+/// failure, a rate limit or a lost answer), or it failed on attempt `attempt` of
+/// `max_attempts`. `None`: look again later.
+pub(crate) fn confirm_by_hand(
+    error: &ConnectorError,
+    attempt: i64,
+    max_attempts: u32,
+) -> Option<String> {
+    let why = if error.is_permanent() {
+        format!("the lookup cannot succeed ({error})")
+    } else if attempt >= i64::from(max_attempts) {
+        format!("the lookup failed {attempt} times, last: {error}")
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the outcome of an earlier attempt is unknown and {why}: confirm by hand whether the post is on the platform before sending again"
+    ))
 }
 
 #[cfg(test)]
@@ -162,5 +186,30 @@ mod tests {
             .await,
             Reconciled::LookupFailed(down)
         );
+    }
+
+    #[test]
+    fn a_lookup_that_cannot_succeed_ends_as_confirm_by_hand_with_its_reason_at_once() {
+        let refused = ConnectorError::Permanent("LinkedIn HTTP 403: ACCESS_DENIED".into());
+        let why = confirm_by_hand(&refused, 1, 6).expect("ends at once");
+        assert!(
+            why.contains("confirm by hand") && why.contains("ACCESS_DENIED"),
+            "{why}"
+        );
+        let revoked = ConnectorError::Auth("HTTP 401".into());
+        assert!(confirm_by_hand(&revoked, 1, 6).is_some());
+    }
+
+    #[test]
+    fn a_lookup_that_keeps_failing_ends_as_confirm_by_hand_after_the_last_attempt() {
+        let down = ConnectorError::Transient("HTTP 503".into());
+        assert_eq!(confirm_by_hand(&down, 5, 6), None);
+        let why = confirm_by_hand(&down, 6, 6).expect("bounded");
+        assert!(
+            why.contains("failed 6 times") && why.contains("503"),
+            "{why}"
+        );
+        let lost = ConnectorError::Unknown("timed out".into());
+        assert!(confirm_by_hand(&lost, 6, 6).is_some());
     }
 }

@@ -164,6 +164,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<Attempted>) {
         shared.release(a.message_id, a.account_id, a.fencing_token);
         match status {
             Recorded::Yes => {
+                log_failure(&a);
                 let kind = DeliveryEventKind::from(&a.outcome);
                 shared.stats.count_result(a.platform, kind.name());
                 let _ = shared.events.send(DeliveryEvent {
@@ -187,5 +188,30 @@ async fn commit(shared: &Shared, batch: &mut Vec<Attempted>) {
                 "result dropped: the lease moved to another worker"
             ),
         }
+    }
+}
+
+/// Puts a delivery given up on in the server log at the default level, once (when its
+/// final result is recorded), with its message, account and platform. The error text is
+/// what the row holds: connectors strip credentials from it (tokens in URLs, quoted
+/// back in answers), so no secret reaches the log.
+fn log_failure(a: &Attempted) {
+    if let Outcome::Failed { error, auth } = &a.outcome {
+        let problem = if *auth {
+            "credentials"
+        } else if error.contains("TLS certificate") {
+            "certificate"
+        } else {
+            "delivery"
+        };
+        tracing::warn!(
+            message_id = a.message_id,
+            account = a.account_id,
+            platform = a.platform,
+            attempt = a.attempt,
+            problem,
+            error = %error,
+            "delivery failed"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! as a reply where the platform cannot delete: worked out from the message and what the
 //! store recorded earlier, then sent in one connector call. Retrying is not done here.
 
+use std::sync::Arc;
 use std::time::Duration;
+use tocsin_connector::progress::{Ledger, PartLedger};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
 use tocsin_domain::playbook::{TextTarget, VariantTarget};
 use tocsin_domain::Platform;
@@ -48,6 +50,11 @@ pub(crate) async fn action(
 ) -> Result<Action, Outcome> {
     let platform = connector.variant_platform();
     let mut post = OutgoingPost::new(d.idempotency_key.clone(), String::new());
+    post.ledger = Ledger(Some(Arc::new(OutboxLedger {
+        store: store.clone(),
+        message_id: m.id,
+        account_id: d.account_id,
+    })));
     post.exercise = m.exercise;
     post.title = m.title.clone();
     let text = m
@@ -129,4 +136,31 @@ pub(crate) async fn delete(
         remote: target.clone(),
         pause: None,
     })
+}
+
+/// The outbox as a post's [`PartLedger`]: the parts of one delivery that went out.
+#[derive(Debug)]
+struct OutboxLedger {
+    store: Store,
+    message_id: i64,
+    account_id: i64,
+}
+
+#[async_trait::async_trait]
+impl PartLedger for OutboxLedger {
+    async fn sent_parts(&self) -> Result<Vec<(String, String)>, ConnectorError> {
+        self.store
+            .outbox()
+            .sent_parts(self.message_id, self.account_id)
+            .await
+            .map_err(|e| ConnectorError::Transient(format!("the outbox: {e}")))
+    }
+
+    async fn part_sent(&self, part: &str, remote_id: &str) -> Result<(), ConnectorError> {
+        self.store
+            .outbox()
+            .record_part(self.message_id, self.account_id, part, remote_id)
+            .await
+            .map_err(|e| ConnectorError::Transient(format!("the outbox: {e}")))
+    }
 }

@@ -20,7 +20,7 @@ use crate::admission::Gates;
 use crate::decide::decide;
 use crate::events::{DeliveryEvent, DeliveryEventKind};
 use crate::outcome::Outcome;
-use crate::reconcile::{reconcile, Reconciled};
+use crate::reconcile::{confirm_by_hand, reconcile, Reconciled};
 use crate::record::{record_loop, Attempted, Record};
 use crate::routes::{AccountRoute, Routes};
 use crate::send::{self, Action};
@@ -548,6 +548,11 @@ async fn deliver(
                 )
             }
             Reconciled::LookupFailed(e) => {
+                if let Some(why) =
+                    confirm_by_hand(&e, d.attempt, shared.config.retry.max_attempts)
+                {
+                    return Outcome::failed(why);
+                }
                 Err(ConnectorError::Unknown(format!("reconciling: {e}")))
             }
         },

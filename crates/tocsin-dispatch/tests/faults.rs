@@ -8,7 +8,7 @@ use tocsin_dispatch::{DeliveryEventKind, Dispatcher};
 use tocsin_domain::Platform;
 use tocsin_store::outbox::Placement;
 use tocsin_store::DeliveryState;
-use tocsin_test_support::{bluesky, mastodon, Fault};
+use tocsin_test_support::{bluesky, linkedin, mastodon, twilio, Fault};
 
 use crate::on_both_backends;
 use crate::support::{fast_config, Backend, Deployment};
@@ -21,6 +21,8 @@ on_both_backends!(
     repeated_outages_open_the_breaker_and_it_recovers,
     rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll,
     after_a_mid_session_deletion_later_posts_reply_to_the_last_post_that_still_stands,
+    a_lookup_that_can_never_succeed_ends_as_confirm_by_hand_with_its_reason,
+    sms_progress_is_durable_so_a_claim_taken_over_texts_only_the_recipients_not_yet_sent,
 );
 
 /// A connector whose deletions reach the platform but whose answer is held until the
@@ -502,4 +504,85 @@ async fn rate_limited_deliveries_are_retried_when_due_not_at_the_next_poll(backe
         took < Duration::from_secs(5),
         "retried when due, not at the next poll: {took:?}"
     );
+}
+
+/// LinkedIn answers 403 to reading posts back without `r_organization_social`: the lost
+/// answer cannot be checked, and the delivery says so instead of looping as unknown.
+async fn a_lookup_that_can_never_succeed_ends_as_confirm_by_hand_with_its_reason(backend: Backend) {
+    let li = linkedin::start().await.unwrap();
+    li.set_scopes(&["w_organization_social"]);
+    let mut d = Deployment::new(backend, 0).await;
+    let acct = d
+        .add_connected(
+            Platform::Linkedin,
+            "County Health",
+            serde_json::json!({"organization_id": linkedin::ORGANIZATION_ID, "base_url": li.base_url}),
+            linkedin::TOKEN,
+        )
+        .await;
+    li.state.push_fault(Fault::DropAfterAccept);
+    let dispatcher = d.dispatcher("node-a");
+    let m = d
+        .approve("Heat advisory today.", &[acct], Placement::default())
+        .await;
+    d.settle(&dispatcher, m, Duration::from_secs(10)).await;
+    let row = &d.store().messages().deliveries(m).await.unwrap()[0];
+    assert_eq!(row.state, DeliveryState::Failed, "{row:?}");
+    let error = row.last_error.clone().unwrap_or_default();
+    assert!(error.contains("confirm by hand"), "{error}");
+    assert!(error.contains("r_organization_social"), "{error}");
+    assert_eq!(li.posts().len(), 1, "never posted a second time");
+}
+
+/// Two of three recipients texted, then the process "dies" (a new connector, with no
+/// memory of the first, takes the delivery over): only the third is texted.
+async fn sms_progress_is_durable_so_a_claim_taken_over_texts_only_the_recipients_not_yet_sent(
+    backend: Backend,
+) {
+    let fake = twilio::start().await.unwrap();
+    let to = ["+15005550101", "+15005550102", "+15005550103"];
+    let settings = serde_json::json!({"account_sid": twilio::ACCOUNT_SID, "from": twilio::FROM,
+        "to": to, "api_url": fake.base_url});
+    let mut d = Deployment::new(backend, 0).await;
+    let acct = d
+        .add_connected(
+            Platform::Sms,
+            "county-sms",
+            settings.clone(),
+            twilio::AUTH_TOKEN,
+        )
+        .await;
+    fake.state.push_fault(Fault::Slow(Duration::ZERO));
+    fake.state.push_fault(Fault::Slow(Duration::ZERO));
+    fake.state.push_fault(Fault::unavailable());
+    let dispatcher = d.dispatcher("node-a");
+    let m = d
+        .approve(
+            "Shelter open at Lincoln High.",
+            &[acct],
+            Placement::default(),
+        )
+        .await;
+    dispatcher.dispatch_batch().await.unwrap();
+    dispatcher.drain().await;
+    assert_eq!(fake.messages().len(), 2, "two texted before the failure");
+
+    // Another process: the same account, a connector that remembers nothing.
+    let spec = tocsin_connectors::AccountSpec {
+        id: acct.to_string(),
+        platform: Platform::Sms,
+        name: "county-sms".into(),
+        settings,
+        secret: Some(secrecy::SecretString::from(twilio::AUTH_TOKEN.to_string())),
+    };
+    let http = tocsin_connector::http::HttpClient::new(Default::default()).unwrap();
+    let fresh = tocsin_connectors::build_connector(&spec, &http, &d.sandbox).unwrap();
+    d.route(acct, fresh, "twilio");
+    let taken_over = d.dispatcher("node-b");
+    d.settle(&taken_over, m, Duration::from_secs(10)).await;
+
+    assert_eq!(d.states(m).await, vec![DeliveryState::Sent]);
+    let mut texted: Vec<String> = fake.messages().into_iter().map(|s| s.to).collect();
+    texted.sort();
+    assert_eq!(texted, to, "each recipient texted exactly once");
 }

@@ -12,4 +12,6 @@ mod support;
 
 mod fan_out;
 mod faults;
+mod installations;
+mod logged;
 mod leases;

@@ -170,7 +170,7 @@ impl Deployment {
     /// Approves a message with `text` for every platform to `accounts`.
     pub async fn approve(&self, text: &str, accounts: &[i64], placement: Placement) -> i64 {
         let variants: Vec<RenderedVariant> = [
-            "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email",
+            "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email", "linkedin", "sms",
         ]
         .iter()
         .map(|p| RenderedVariant {

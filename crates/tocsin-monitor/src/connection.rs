@@ -33,6 +33,11 @@ pub(crate) trait Feed: Send + 'static {
     fn refused(&self, status: u16) -> String;
     /// Turns one text frame into what to report (malformed frames are logged and skipped).
     fn on_text(&mut self, text: &str, out: &mut Vec<Heard>);
+    /// Reads what the next upgrade request needs, before each connection (Mastodon: the
+    /// instance's streaming host). Nothing by default.
+    fn prepare(&mut self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// A running stream. Dropping it aborts the task at once; [`StreamHandle::stop`] closes
@@ -226,6 +231,9 @@ impl<F: Feed> Runner<F> {
 
     /// One connection attempt: the socket, or why it failed in words for the panel.
     async fn connect(&mut self, connector: &Connector) -> Result<Result<Socket, String>, Flow> {
+        let prepared = tokio::time::timeout(self.read_timeout, self.feed.prepare());
+        // A feed that could not prepare connects with what it had.
+        let _ = self.out.wait_value(prepared).await?;
         let request = match self.feed.request() {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),

@@ -1,6 +1,9 @@
 //! Mastodon's hashtag stream: `GET /api/v1/streaming?stream=hashtag&tag=…` upgraded to a
 //! websocket, with the token as `Authorization: Bearer` (Mastodon 4.2+ wants a user token
-//! even for public streams). Frames are `{"stream":[…],"event":…,"payload":"…"}`, the
+//! even for public streams). The websocket is on the instance's streaming host, which
+//! may be another host (`streaming.mastodon.social`, where the instance's own path only
+//! redirects): before each connection `GET /api/v2/instance` is read for
+//! `configuration.urls.streaming`, and the instance's own host is used if that fails. Frames are `{"stream":[…],"event":…,"payload":"…"}`, the
 //! payload a Status cast to a string for `update`, the status id for `delete`.
 
 use chrono::{DateTime, Utc};
@@ -74,32 +77,38 @@ impl MastodonHashtagStream {
         format!("mastodon {instance} #{}", self.normalized_tag())
     }
 
-    /// The websocket URL: `wss://host/api/v1/streaming?stream=hashtag&tag=…`. An error
-    /// names what is wrong with the instance URL or the tag.
+    /// The websocket URL on the instance's own host:
+    /// `wss://host/api/v1/streaming?stream=hashtag&tag=…`. An error names what is wrong
+    /// with the instance URL or the tag.
     pub fn streaming_url(&self) -> Result<Url, ConfigError> {
+        self.streaming_url_at(&self.instance_url)
+    }
+
+    /// The websocket URL on `base`, the streaming host the instance names
+    /// (`configuration.urls.streaming`, e.g. `wss://streaming.mastodon.social`).
+    pub fn streaming_url_at(&self, base: &Url) -> Result<Url, ConfigError> {
         let tag = self.normalized_tag();
         if tag.is_empty() || tag.chars().any(char::is_whitespace) {
             return Err(ConfigError::Tag(self.tag.clone()));
         }
-        let scheme = match self.instance_url.scheme() {
+        let scheme = match base.scheme() {
             "https" | "wss" => "wss",
             "http" | "ws" => "ws",
             other => {
                 return Err(ConfigError::Scheme {
-                    url: self.instance_url.to_string(),
+                    url: base.to_string(),
                     scheme: other.to_string(),
                 })
             }
         };
-        let host = self
-            .instance_url
+        let host = base
             .host_str()
-            .ok_or_else(|| ConfigError::NoHost(self.instance_url.to_string()))?;
+            .ok_or_else(|| ConfigError::NoHost(base.to_string()))?;
         let mut url = Url::parse(&format!("{scheme}://{host}/api/v1/streaming"))
-            .map_err(|e| ConfigError::Url(format!("{}: {e}", self.instance_url)))?;
-        if let Some(port) = self.instance_url.port() {
+            .map_err(|e| ConfigError::Url(format!("{base}: {e}")))?;
+        if let Some(port) = base.port() {
             url.set_port(Some(port))
-                .map_err(|()| ConfigError::Url(self.instance_url.to_string()))?;
+                .map_err(|()| ConfigError::Url(base.to_string()))?;
         }
         url.query_pairs_mut()
             .append_pair("stream", "hashtag")
@@ -113,23 +122,66 @@ pub(crate) fn normalize_tag(tag: &str) -> String {
     tag.trim().trim_start_matches('#').to_lowercase()
 }
 
+/// How long reading `/api/v2/instance` may take before the instance's host is used.
+const INSTANCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The [`Feed`] for one Mastodon hashtag stream.
 pub(crate) struct MastodonFeed {
     stream: MastodonHashtagStream,
     name: String,
     tag: String,
     source: Source,
+    /// The streaming host the instance named, read before each connection.
+    streaming: Option<Url>,
+    client: Option<reqwest::Client>,
 }
 
 impl MastodonFeed {
     pub(crate) fn new(stream: MastodonHashtagStream) -> MastodonFeed {
+        let client = reqwest::Client::builder()
+            .timeout(INSTANCE_TIMEOUT)
+            .connect_timeout(INSTANCE_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .ok();
         MastodonFeed {
             name: stream.stream_name(),
             tag: stream.normalized_tag(),
             source: stream.source(),
             stream,
+            streaming: None,
+            client,
         }
     }
+}
+
+/// `configuration.urls.streaming` of `GET {instance}/api/v2/instance`, if the instance
+/// answers with a usable `ws`/`wss` (or `http`/`https`) URL.
+async fn streaming_host(client: &reqwest::Client, instance: &Url, name: &str) -> Option<Url> {
+    #[derive(Deserialize)]
+    struct Instance {
+        configuration: Configuration,
+    }
+    #[derive(Deserialize)]
+    struct Configuration {
+        urls: Urls,
+    }
+    #[derive(Deserialize)]
+    struct Urls {
+        streaming: String,
+    }
+    let url = instance.join("/api/v2/instance").ok()?;
+    let answer = client.get(url).send().await.ok()?;
+    if !answer.status().is_success() {
+        tracing::debug!(stream = %name, status = answer.status().as_u16(), "no /api/v2/instance: streaming on the instance's host");
+        return None;
+    }
+    let read: Instance = answer.json().await.ok()?;
+    let streaming = Url::parse(read.configuration.urls.streaming.trim()).ok()?;
+    let usable = matches!(streaming.scheme(), "ws" | "wss" | "http" | "https")
+        && streaming.host_str().is_some();
+    usable.then_some(streaming)
 }
 
 impl Feed for MastodonFeed {
@@ -137,8 +189,24 @@ impl Feed for MastodonFeed {
         &self.name
     }
 
+    fn prepare(&mut self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(client) = &self.client {
+                if let Some(found) =
+                    streaming_host(client, &self.stream.instance_url, &self.name).await
+                {
+                    self.streaming = Some(found);
+                }
+            }
+        })
+    }
+
     fn request(&mut self) -> Result<Request, String> {
-        let url = self.stream.streaming_url().map_err(|e| e.to_string())?;
+        let url = match &self.streaming {
+            Some(base) => self.stream.streaming_url_at(base),
+            None => self.stream.streaming_url(),
+        }
+        .map_err(|e| e.to_string())?;
         let mut request = url
             .as_str()
             .into_client_request()

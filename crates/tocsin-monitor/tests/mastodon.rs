@@ -372,3 +372,30 @@ async fn dropping_the_receiver_ends_the_stream() {
     .await
     .expect("the task did not end");
 }
+
+#[tokio::test]
+async fn the_stream_connects_to_the_streaming_host_the_instance_names() {
+    let streaming = streaming::start_mastodon().await.unwrap();
+    let (instance_url, seen) = streaming.separate_instance().await.unwrap();
+    let stream = MastodonHashtagStream {
+        instance_url: Url::parse(&instance_url).unwrap(),
+        token: Some(SecretString::from(TOKEN.to_string())),
+        tag: "#StVKnee".into(),
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let handle = spawn_mastodon(stream, fast_backoff(), tx);
+    connected(&mut rx).await;
+    assert!(
+        streaming.wait_open(1, Duration::from_secs(10)).await,
+        "connected on the streaming host"
+    );
+    let upgrade = &streaming.connections()[0];
+    assert_eq!(upgrade.param("tag").as_deref(), Some("stvknee"));
+    assert_eq!(
+        upgrade.header("authorization").as_deref(),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    let asked = seen.lock().unwrap().clone();
+    assert_eq!(asked, vec!["/api/v2/instance".to_string()], "{asked:?}");
+    handle.stop_and_wait().await;
+}

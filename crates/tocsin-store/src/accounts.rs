@@ -142,6 +142,8 @@ pub struct AccountRecord {
     pub secret_updated_at: Option<DateTime<Utc>>,
     /// When added.
     pub created_at: DateTime<Utc>,
+    /// Stored with `--skip-check`: its credentials were never tried against the platform.
+    pub unchecked: bool,
 }
 
 impl fmt::Debug for AccountRecord {
@@ -196,7 +198,7 @@ pub struct Rotated {
 
 const ACCOUNT_COLUMNS: &str = "id, platform, stands_for, handle, display_name, sandbox, \
      settings_json, token_encrypted, status, status_detail, status_updated_at, \
-     secret_updated_at, created_at";
+     secret_updated_at, created_at, unchecked";
 
 type AccountRow = (
     i64,
@@ -212,6 +214,7 @@ type AccountRow = (
     Option<String>,
     Option<String>,
     String,
+    bool,
 );
 
 fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
@@ -229,6 +232,7 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         status_at,
         secret_at,
         created,
+        unchecked,
     ) = row;
     let settings = serde_json::from_str(&settings).map_err(|e| {
         StoreError::Database(sqlx::Error::Decode(
@@ -250,6 +254,7 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         status_updated_at: opt_time(status_at)?,
         secret_updated_at: opt_time(secret_at)?,
         created_at: time_col(&created)?,
+        unchecked,
     })
 }
 
@@ -386,6 +391,25 @@ impl AccountsTx<'_, '_> {
                     } else {
                         groups.join(",")
                     }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Marks an account just added as stored without the platform's check of its
+    /// credentials (`--skip-check`), audited as `account.unchecked`.
+    pub async fn mark_unchecked(&mut self, actor: &str, id: i64) -> Result<(), StoreError> {
+        on_tx!(self.tx, c => {
+            sqlx::query("UPDATE accounts SET unchecked = TRUE WHERE id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        });
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.unchecked")
+                    .subject("account", id.to_string())
+                    .outcome("stored without the platform's credential check"),
             )
             .await?;
         Ok(())

@@ -92,6 +92,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_typed_rows.sql"),
     ),
     (
+        11,
+        "platforms",
+        include_str!("../migrations/sqlite/0011_platforms.sql"),
+    ),
+    (
         12,
         "people_enrolment",
         include_str!("../migrations/sqlite/0012_people_enrolment.sql"),
@@ -162,6 +167,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "typed_rows",
         include_str!("../migrations/postgres/0010_typed_rows.sql"),
+    ),
+    (
+        11,
+        "platforms",
+        include_str!("../migrations/postgres/0011_platforms.sql"),
     ),
     (
         12,
@@ -362,6 +372,15 @@ fn sqlite_open_error(path: &Path, e: sqlx::Error) -> StoreError {
         },
         _ => StoreError::Database(e),
     }
+}
+
+/// The installation id migration 11 made for this database.
+pub(crate) async fn installation_id(pool: &Pool) -> Result<String, StoreError> {
+    const SQL: &str = "SELECT installation_id FROM installation WHERE id = 1";
+    Ok(match pool {
+        Pool::Sqlite(p) => sqlx::query_scalar(SQL).fetch_one(p).await?,
+        Pool::Postgres(p) => sqlx::query_scalar(SQL).fetch_one(p).await?,
+    })
 }
 
 /// A migration this binary would apply.

@@ -168,6 +168,8 @@ struct Inner {
     /// On SQLite, one write transaction at a time from this handle and its clones, in
     /// the order they asked (see [`Store::begin`]).
     sqlite_writer: Arc<tokio::sync::Semaphore>,
+    /// This database's installation id (made once by migration 11).
+    installation_id: String,
 }
 
 /// The durable store. Cheap to clone; clones share one pool.
@@ -191,6 +193,7 @@ impl Store {
         let key_path = options.data_dir.join(tocsin_audit::KEY_FILE_NAME);
         let signer = tocsin_audit::load_or_create(&key_path, &options.audit.origin)?;
         let pool = backend::open(&options.database_url, &options.data_dir).await?;
+        let installation_id = backend::installation_id(&pool).await?;
         Ok(Store {
             inner: Arc::new(Inner {
                 pool,
@@ -201,6 +204,7 @@ impl Store {
                 witnesses: options.witnesses,
                 audit_appends: std::sync::atomic::AtomicU64::new(0),
                 sqlite_writer: Arc::new(tokio::sync::Semaphore::new(1)),
+                installation_id,
             }),
         })
     }
@@ -211,6 +215,21 @@ impl Store {
             backend::Pool::Sqlite(_) => Backend::Sqlite,
             backend::Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// This database's installation id: 32 hex digits made once, when the database was
+    /// created or upgraded to schema 11, and never changed. Idempotency keys carry it, so
+    /// that two databases on one platform credential never share a key.
+    pub fn installation_id(&self) -> &str {
+        &self.inner.installation_id
+    }
+
+    /// The idempotency key of a delivery: `tocsin-{installation}-{message}-{account}`.
+    pub fn idempotency_key(&self, message_id: i64, account_id: i64) -> String {
+        format!(
+            "tocsin-{}-{message_id}-{account_id}",
+            self.inner.installation_id
+        )
     }
 
     /// The public key that verifies this log's checkpoints.

@@ -493,6 +493,32 @@ fn claimed_from(text: Option<String>) -> Result<DeliveryState, StoreError> {
 }
 
 impl OutboxTx<'_, '_> {
+    /// Records that one part of a delivery sent as several messages (an SMS recipient)
+    /// went out as `remote_id`; recording it again changes nothing.
+    pub async fn record_part(
+        &mut self,
+        message_id: i64,
+        account_id: i64,
+        part: &str,
+        remote_id: &str,
+    ) -> Result<(), StoreError> {
+        let now = format_time(&self.tx.now());
+        on_tx!(self.tx, c => {
+            sqlx::query(
+                "INSERT INTO delivery_parts (message_id, account_id, part, remote_id, sent_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id, account_id, part) DO NOTHING",
+            )
+            .bind(message_id)
+            .bind(account_id)
+            .bind(part)
+            .bind(remote_id)
+            .bind(&now)
+            .execute(&mut *c)
+            .await?;
+        });
+        Ok(())
+    }
+
     /// Creates an approved message, its variants and one pending delivery per account,
     /// all in this transaction (the outbox), audited as `message.approve`.
     pub async fn create_message(&mut self, message: &NewMessage) -> Result<i64, StoreError> {
@@ -587,7 +613,7 @@ impl OutboxTx<'_, '_> {
                     q = q
                         .bind(message_id)
                         .bind(*account)
-                        .bind(format!("tocsin-{message_id}-{account}"))
+                        .bind(self.tx.store.idempotency_key(message_id, *account))
                         .bind(now);
                 }
                 q.execute(&mut *c).await?;
@@ -966,7 +992,7 @@ impl OutboxTx<'_, '_> {
                 )
                 .bind(r)
                 .bind(account_id)
-                .bind(format!("tocsin-{r}-{account_id}"))
+                .bind(self.tx.store.idempotency_key(r, account_id))
                 .bind(now)
                 .execute(&mut *c)
                 .await?;
@@ -1237,6 +1263,40 @@ impl Outbox<'_> {
             texts,
             consent_problem,
         }))
+    }
+
+    /// The parts of a delivery that went out (see [`OutboxTx::record_part`]), as
+    /// (part, remote id), in the order recorded.
+    pub async fn sent_parts(
+        self,
+        message_id: i64,
+        account_id: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT part, remote_id FROM delivery_parts \
+                 WHERE message_id = $1 AND account_id = $2 ORDER BY sent_at, part",
+            )
+            .bind(message_id)
+            .bind(account_id)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    /// Records one part of a delivery as sent, in its own transaction.
+    pub async fn record_part(
+        self,
+        message_id: i64,
+        account_id: i64,
+        part: &str,
+        remote_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.outbox()
+            .record_part(message_id, account_id, part, remote_id)
+            .await?;
+        tx.commit().await
     }
 
     /// Why the consent record message `message_id`'s approval cited does not cover it now

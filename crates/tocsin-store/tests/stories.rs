@@ -262,7 +262,12 @@ async fn a_message_and_one_delivery_per_account_are_written_in_one_transaction(d
         assert_eq!(d.account_id, *account);
         assert_eq!(d.state, DeliveryState::Pending);
         assert_eq!(d.attempts, 0);
-        assert_eq!(d.idempotency_key, format!("tocsin-{m}-{account}"));
+        // The key carries this database's installation id, so that two databases on
+        // one platform credential never share a key.
+        let install = db.store.installation_id();
+        assert_eq!(install.len(), 32);
+        assert!(install.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(d.idempotency_key, format!("tocsin-{install}-{m}-{account}"));
     }
     assert_eq!(db.store.messages().variants(m).await.unwrap().len(), 2);
     let last = all_entries(db).await.pop().unwrap().entry.event;

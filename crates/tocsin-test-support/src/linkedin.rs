@@ -55,9 +55,13 @@ pub struct FakeLinkedinPost {
     pub deleted: bool,
 }
 
+/// The scopes Tocsin asks LinkedIn for: posting, and reading posts back.
+pub const ALL_SCOPES: [&str; 2] = ["w_organization_social", "r_organization_social"];
+
 #[derive(Debug)]
 struct Inner {
     token: String,
+    scopes: Vec<String>,
     posts: Vec<FakeLinkedinPost>,
     duplicates_allowed: bool,
     next_id: u64,
@@ -94,6 +98,13 @@ impl Deref for FakeLinkedin {
 }
 
 impl FakeLinkedin {
+    /// The scopes the accepted token was granted (all of [`ALL_SCOPES`] at start):
+    /// listing posts and comments needs `r_organization_social`, writing
+    /// `w_organization_social`, else 403 `ACCESS_DENIED` as LinkedIn answers.
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.state.lock().scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+
     /// Every post and comment, deleted ones included, oldest first.
     pub fn posts(&self) -> Vec<FakeLinkedinPost> {
         self.state.lock().posts.clone()
@@ -121,7 +132,7 @@ impl FakeLinkedin {
             id: CLIENT_ID.into(),
             secret: CLIENT_SECRET.into(),
             redirect_uris: vec![redirect_uri.to_string()],
-            scopes: "w_organization_social".into(),
+            scopes: ALL_SCOPES.join(" "),
             name: "Tocsin".into(),
         });
     }
@@ -142,6 +153,7 @@ pub async fn start() -> std::io::Result<FakeLinkedin> {
     let state = Arc::new(LinkedinState {
         inner: Mutex::new(Inner {
             token: TOKEN.to_string(),
+            scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
             posts: Vec::new(),
             next_id: 7_100_000_000_000_000_001,
             duplicates_allowed: false,
@@ -230,6 +242,27 @@ fn admit(inner: &Inner, headers: &HeaderMap) -> Result<(), Box<Response>> {
     Ok(())
 }
 
+/// Refuses a call the token has no scope for, as LinkedIn does (403 `ACCESS_DENIED`).
+fn needs(inner: &Inner, scope: &str) -> Result<(), Box<Response>> {
+    if inner.scopes.iter().any(|s| s == scope) {
+        return Ok(());
+    }
+    Err(Box::new(error(
+        StatusCode::FORBIDDEN,
+        Some("ACCESS_DENIED"),
+        Some(100),
+        // LinkedIn names the resource, not the scope.
+        &format!(
+            "Not enough permissions to access: {}",
+            if scope.starts_with('r') {
+                "partnerApiPostsExternal.FINDER-author.20250801"
+            } else {
+                "partnerApiPostsExternal.CREATE.20250801"
+            }
+        ),
+    )))
+}
+
 /// A field of a JSON body by pointer (`Null` when absent).
 fn field<'a>(value: &'a Value, pointer: &str) -> &'a Value {
     value.pointer(pointer).unwrap_or(&Value::Null)
@@ -280,6 +313,9 @@ async fn create_post(
 ) -> Response {
     let mut inner = state.lock();
     if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    if let Err(r) = needs(&inner, "w_organization_social") {
         return *r;
     }
     let Ok(post) = serde_json::from_slice::<Value>(&body) else {
@@ -340,6 +376,9 @@ async fn list_posts(
     if let Err(r) = admit(&inner, &headers) {
         return *r;
     }
+    if let Err(r) = needs(&inner, "r_organization_social") {
+        return *r;
+    }
     if query.get("q").map(String::as_str) != Some("author")
         || query.get("author") != Some(&author())
     {
@@ -380,6 +419,9 @@ async fn delete_post(
     if let Err(r) = admit(&inner, &headers) {
         return *r;
     }
+    if let Err(r) = needs(&inner, "w_organization_social") {
+        return *r;
+    }
     match inner
         .posts
         .iter_mut()
@@ -414,6 +456,9 @@ async fn create_comment(
 ) -> Response {
     let mut inner = state.lock();
     if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    if let Err(r) = needs(&inner, "w_organization_social") {
         return *r;
     }
     let Ok(comment) = serde_json::from_slice::<Value>(&body) else {
@@ -461,6 +506,9 @@ async fn list_comments(
     if let Err(r) = admit(&inner, &headers) {
         return *r;
     }
+    if let Err(r) = needs(&inner, "r_organization_social") {
+        return *r;
+    }
     let elements: Vec<Value> = inner
         .posts
         .iter()
@@ -478,6 +526,9 @@ async fn delete_comment(
 ) -> Response {
     let mut inner = state.lock();
     if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    if let Err(r) = needs(&inner, "w_organization_social") {
         return *r;
     }
     if query.get("actor") != Some(&author()) {

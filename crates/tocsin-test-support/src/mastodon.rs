@@ -223,16 +223,18 @@ fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<u64, Refusal> {
     Ok(inner.remaining)
 }
 
-/// How Mastodon counts a status: characters, with every URL counting 23.
+/// How Mastodon counts a status: grapheme clusters (its `StatusLengthValidator`), with
+/// every URL counting 23.
 pub fn mastodon_length(text: &str) -> usize {
+    use unicode_segmentation::UnicodeSegmentation as _;
     text.split_inclusive(char::is_whitespace)
         .map(|piece| {
             let word = piece.trim_end_matches(char::is_whitespace);
-            let spaces = piece.chars().count() - word.chars().count();
+            let spaces = piece.graphemes(true).count() - word.graphemes(true).count();
             let counted = if word.starts_with("https://") || word.starts_with("http://") {
                 23
             } else {
-                word.chars().count()
+                word.graphemes(true).count()
             };
             counted + spaces
         })

@@ -1,8 +1,11 @@
 //! A fake Slack Web API: `chat.postMessage`, `chat.delete`, `chat.getPermalink`,
 //! `conversations.history`, `conversations.replies` and `auth.test`, answering as Slack
 //! does: HTTP 200 with `{"ok": false, "error": "..."}` for almost every failure, 429 with
-//! `Retry-After` when rate limited. Stored text is escaped and links wrapped the way
-//! Slack stores them, so reconciliation is tested against Slack's formatting.
+//! `Retry-After` when rate limited. As Slack does, it takes the text as markup: the
+//! client must escape `&`, `<` and `>`; whatever it left unescaped is read as Slack would
+//! read it (`<!channel>` pings the channel) and recorded in [`FakeMessage::unescaped`].
+//! Bare links are wrapped (`<url>`) the way Slack stores them, so reconciliation is tested
+//! against Slack's formatting. It never escapes on the client's behalf.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -30,8 +33,13 @@ pub struct FakeMessage {
     pub ts: String,
     /// The text exactly as posted.
     pub posted: String,
-    /// The text as Slack stores and returns it (escaped, links wrapped).
+    /// The text as Slack stores and returns it (as posted, bare links wrapped).
     pub stored: String,
+    /// What Slack would read as markup in the posted text because the client did not
+    /// escape it: `<...>` control sequences other than links, and stray `&`, `<`, `>`.
+    pub unescaped: Vec<String>,
+    /// Whether the text pings everyone (`<!channel>`, `<!here>`, `<!everyone>`).
+    pub pings: bool,
     /// `thread_ts` of a reply.
     pub thread_ts: Option<String>,
     /// The bot that posted it (`None` for a person).
@@ -127,6 +135,8 @@ impl FakeSlack {
             ts,
             posted: text.to_string(),
             stored: store(text),
+            unescaped: unescaped(text),
+            pings: pings(text),
             thread_ts: None,
             bot_id: None,
             unfurl_links: None,
@@ -161,22 +171,63 @@ fn next_ts(inner: &mut Inner) -> String {
     format!("1700000000.{:06}", inner.next)
 }
 
-/// Slack's storage of message text: `&`, `<`, `>` escaped, links as `<url>`.
+/// Slack's storage of message text: as posted (escaping is the client's job), bare
+/// links wrapped as `<url>`.
 fn store(text: &str) -> String {
     text.split(' ')
         .map(|word| {
-            let escaped = word
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
             if word.starts_with("https://") || word.starts_with("http://") {
-                format!("<{escaped}>")
+                format!("<{word}>")
             } else {
-                escaped
+                word.to_string()
             }
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What Slack would take as markup in `text`: each `<...>` that is not a link, and each
+/// `&` that does not start `&amp;`, `&lt;` or `&gt;`, each `<` without its `>` and each
+/// `>` outside a sequence.
+fn unescaped(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['<', '>', '&']) {
+        let (_, from) = rest.split_at(i);
+        if from.starts_with('<') {
+            match from.find('>') {
+                Some(end) => {
+                    let sequence = from.get(..=end).unwrap_or_default();
+                    let inner = sequence.trim_start_matches('<');
+                    if !(inner.starts_with("http://")
+                        || inner.starts_with("https://")
+                        || inner.starts_with("mailto:"))
+                    {
+                        found.push(sequence.to_string());
+                    }
+                    rest = from.get(end + 1..).unwrap_or_default();
+                    continue;
+                }
+                None => found.push("<".into()),
+            }
+        } else if from.starts_with('>') {
+            found.push(">".into());
+        } else if !["&amp;", "&lt;", "&gt;"]
+            .iter()
+            .any(|e| from.starts_with(e))
+        {
+            found.push("&".into());
+        }
+        rest = from.get(1..).unwrap_or_default();
+    }
+    found
+}
+
+/// Whether `text` holds a special mention Slack would ping the channel with.
+fn pings(text: &str) -> bool {
+    ["<!channel", "<!here", "<!everyone"]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 fn fail(error: &str) -> Response {
@@ -274,6 +325,8 @@ async fn api(
                 ts: ts.clone(),
                 posted: text.clone(),
                 stored: store(&text),
+                unescaped: unescaped(&text),
+                pings: pings(&text),
                 thread_ts,
                 bot_id: Some(BOT_ID.to_string()),
                 unfurl_links: params.get("unfurl_links").and_then(Value::as_bool),
@@ -378,5 +431,28 @@ async fn api(
             Json(json!({"ok": true, "messages": page, "has_more": more, "response_metadata": {"next_cursor": next}})).into_response()
         }
         _ => fail("unknown_method"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescaped_markup_is_flagged_as_slack_would_read_it() {
+        assert_eq!(
+            unescaped("ages <5 & up <!channel> <https://a.example|a> &amp; &lt;b&gt;"),
+            vec!["<5 & up <!channel>".to_string()]
+        );
+        assert_eq!(
+            unescaped("a > b & c"),
+            vec![">".to_string(), "&".to_string()]
+        );
+        assert_eq!(
+            unescaped("<@U1> <https://x.example>"),
+            vec!["<@U1>".to_string()]
+        );
+        assert!(unescaped("plain &amp; &lt;5&gt;").is_empty());
+        assert!(pings("<!here> now") && !pings("&lt;!here&gt;"));
     }
 }

@@ -7,6 +7,12 @@
 //! attempt's query and headers, counts open connections, and can refuse the next
 //! upgrades with a status, drop every open connection, or go silent.
 //!
+//! The Mastodon fake answers `GET /api/v2/instance` with its own address as
+//! `configuration.urls.streaming`; [`FakeStream::separate_instance`] starts an instance on
+//! another port that names this one as its streaming host and, as mastodon.social does,
+//! only redirects its own `/api/v1/streaming` there (a client that does not read the
+//! instance's streaming URL is refused).
+//!
 //! The Mastodon fake also serves the public hashtag timeline
 //! (`GET /api/v1/timelines/tag/{tag}?since_id=&limit=`): every status pushed for a tag is
 //! on it (newest first) until deleted; polls are recorded and take the same refusals.
@@ -147,12 +153,17 @@ impl FakeStream {
             Flavor::Mastodon => "/api/v1/streaming",
             Flavor::Jetstream => "/subscribe",
         };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let own = format!("ws://{addr}");
         let app = Router::new()
             .route(path, get(upgrade))
             .route("/api/v1/timelines/tag/{tag}", get(timeline))
+            .route(
+                "/api/v2/instance",
+                get(move || async move { instance_answer(&own) }),
+            )
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -167,6 +178,55 @@ impl FakeStream {
             shared,
             shutdown: Some(tx),
         })
+    }
+
+    /// Starts a Mastodon instance on another port whose streaming host is this fake:
+    /// its `/api/v2/instance` names `ws://` this address, its own `/api/v1/streaming`
+    /// answers `301` there. Returns its base URL and the requests it got (paths with
+    /// queries), kept until the runtime ends.
+    pub async fn separate_instance(&self) -> std::io::Result<(String, Arc<Mutex<Vec<String>>>)> {
+        let streaming = self.ws_url();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let redirect_to = streaming.clone();
+        let app = Router::new()
+            .route(
+                "/api/v2/instance",
+                get(move || async move { instance_answer(&streaming) }),
+            )
+            .route(
+                "/api/v1/streaming",
+                get(move |RawQuery(q): RawQuery| async move {
+                    let to = format!("{redirect_to}/api/v1/streaming?{}", q.unwrap_or_default());
+                    (
+                        StatusCode::MOVED_PERMANENTLY,
+                        [(axum::http::header::LOCATION, to)],
+                    )
+                }),
+            )
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let record = record.clone();
+                    async move {
+                        let path = request
+                            .uri()
+                            .path_and_query()
+                            .map(|p| p.to_string())
+                            .unwrap_or_default();
+                        record
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(path);
+                        next.run(request).await
+                    }
+                },
+            ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok((format!("http://{addr}"), seen))
     }
 
     /// `ws://127.0.0.1:PORT`, the Jetstream base URL.
@@ -576,4 +636,17 @@ async fn serve(
             },
         }
     }
+}
+
+/// A Mastodon `/api/v2/instance` answer naming `streaming` as the streaming host.
+fn instance_answer(streaming: &str) -> axum::Json<Value> {
+    axum::Json(json!({
+        "domain": "mastodon.example",
+        "title": "Fake Mastodon",
+        "version": "4.3.0",
+        "configuration": {
+            "urls": { "streaming": streaming },
+            "statuses": { "max_characters": 500 },
+        },
+    }))
 }

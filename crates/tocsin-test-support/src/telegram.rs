@@ -190,7 +190,8 @@ async fn method(
             if text.trim().is_empty() {
                 return failure(StatusCode::BAD_REQUEST, "Bad Request: message text is empty", None);
             }
-            if text.chars().count() > 4096 {
+            // 4096 UTF-16 code units, as the Bot API counts (an emoji is two).
+            if text.encode_utf16().count() > 4096 {
                 return failure(StatusCode::BAD_REQUEST, "Bad Request: message is too long", None);
             }
             let reply = params.get("reply_parameters");

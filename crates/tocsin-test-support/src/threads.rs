@@ -4,7 +4,13 @@
 //!
 //! Form bodies, the user token in the Authorization header (or `access_token`), Graph
 //! errors (`{"error": {...}}`): 190 for a bad token, 4 past the posting quota, 100/33 for
-//! a missing object. A container is published at most once.
+//! a missing object. A container is published at most once, and only once its status
+//! (`GET /{container}?fields=status`) is `FINISHED` (9007 before: Meta's "not ready for
+//! publishing"); [`FakeThreads::set_container_processing`] keeps new containers
+//! `IN_PROGRESS` for some reads. Each call needs its scope, as Meta's documentation says
+//! (`threads_content_publish` to post, `threads_delete` to delete,
+//! `threads_read_replies` for the replies listing, `threads_basic` for the rest); a
+//! missing one is refused with code 10.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -46,6 +52,12 @@ pub struct FakeThread {
     pub reply_to_id: Option<String>,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// Times its status was read.
+    pub status_reads: u32,
+    /// Status reads left that answer `IN_PROGRESS`.
+    processing: u32,
+    /// Set: its status is `ERROR` with this message.
+    error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -54,7 +66,18 @@ struct Inner {
     threads: Vec<FakeThread>,
     next_id: u64,
     quota_left: u64,
+    scopes: Vec<String>,
+    processing: u32,
+    container_error: Option<String>,
 }
+
+/// Every scope Tocsin asks Threads for.
+pub const ALL_SCOPES: [&str; 4] = [
+    "threads_basic",
+    "threads_content_publish",
+    "threads_delete",
+    "threads_read_replies",
+];
 
 /// The fake's platform state.
 #[derive(Debug)]
@@ -121,7 +144,7 @@ impl FakeThreads {
             id: APP_ID.into(),
             secret: APP_SECRET.into(),
             redirect_uris: vec![redirect_uri.to_string()],
-            scopes: "threads_basic threads_content_publish".into(),
+            scopes: ALL_SCOPES.join(" "),
             name: "Tocsin".into(),
         });
     }
@@ -129,6 +152,21 @@ impl FakeThreads {
     /// The token the API accepts now.
     pub fn accepted_token(&self) -> String {
         self.state.lock().token.clone()
+    }
+
+    /// The scopes the accepted token was granted (all of [`ALL_SCOPES`] at start).
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.state.lock().scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// New containers answer `IN_PROGRESS` to this many status reads before `FINISHED`.
+    pub fn set_container_processing(&self, reads: u32) {
+        self.state.lock().processing = reads;
+    }
+
+    /// New containers end in status `ERROR` with this message.
+    pub fn fail_containers(&self, message: &str) {
+        self.state.lock().container_error = Some(message.to_string());
     }
 
     /// Publishes left before the quota (250 a day on Threads) refuses with code 4.
@@ -145,6 +183,9 @@ pub async fn start() -> std::io::Result<FakeThreads> {
             threads: Vec::new(),
             next_id: 18_000_000_000_000_001,
             quota_left: 250,
+            scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+            processing: 0,
+            container_error: None,
         }),
         oauth: OAuthProvider::new(Flavor::Threads),
         long_lived: Mutex::new(0),
@@ -186,6 +227,20 @@ fn admit(
     }
 }
 
+/// Refuses a call the token has no scope for, as the Graph API does (code 10).
+fn needs(inner: &Inner, scope: &str) -> Result<(), Box<Response>> {
+    if inner.scopes.iter().any(|s| s == scope) {
+        Ok(())
+    } else {
+        Err(Box::new(graph_error(
+            StatusCode::FORBIDDEN,
+            10,
+            None,
+            "(#10) Application does not have permission for this action",
+        )))
+    }
+}
+
 fn missing() -> Response {
     graph_error(
         StatusCode::BAD_REQUEST,
@@ -205,12 +260,39 @@ async fn node(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let inner = state.lock();
+    let mut inner = state.lock();
     if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if let Err(r) = needs(&inner, "threads_basic") {
         return *r;
     }
     if id == USER_ID || id == "me" {
         return Json(json!({"id": USER_ID, "username": USERNAME})).into_response();
+    }
+    let wants_status = query
+        .get("fields")
+        .is_some_and(|f| f.split(',').any(|f| f == "status"));
+    if let Some(c) = inner
+        .threads
+        .iter_mut()
+        .find(|t| t.container_id == id && wants_status)
+    {
+        c.status_reads += 1;
+        let mut answer = json!({"id": id});
+        let status = if let Some(message) = &c.error {
+            set(&mut answer, "error_message", json!(message));
+            "ERROR"
+        } else if c.media_id.is_some() {
+            "PUBLISHED"
+        } else if c.processing > 0 {
+            c.processing -= 1;
+            "IN_PROGRESS"
+        } else {
+            "FINISHED"
+        };
+        set(&mut answer, "status", json!(status));
+        return Json(answer).into_response();
     }
     let found = inner
         .threads
@@ -232,6 +314,9 @@ async fn remove(
 ) -> Response {
     let mut inner = state.lock();
     if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if let Err(r) = needs(&inner, "threads_delete") {
         return *r;
     }
     let found = inner
@@ -261,6 +346,9 @@ async fn create(
     if id != USER_ID {
         return missing();
     }
+    if let Err(r) = needs(&inner, "threads_content_publish") {
+        return *r;
+    }
     match edge.as_str() {
         "threads" => {
             let media_type = form.get("media_type").cloned().unwrap_or_default();
@@ -285,6 +373,7 @@ async fn create(
             }
             let container_id = inner.next_id.to_string();
             inner.next_id += 1;
+            let (processing, error) = (inner.processing, inner.container_error.clone());
             inner.threads.push(FakeThread {
                 container_id: container_id.clone(),
                 media_id: None,
@@ -292,6 +381,9 @@ async fn create(
                 text,
                 reply_to_id,
                 deleted: false,
+                status_reads: 0,
+                processing,
+                error,
             });
             Json(json!({ "id": container_id })).into_response()
         }
@@ -319,6 +411,14 @@ async fn create(
                     24,
                     Some(4_279_009),
                     "The media has already been published",
+                );
+            }
+            if container.processing > 0 || container.error.is_some() {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    9007,
+                    Some(2_207_027),
+                    "Media ID is not available: the media is not ready for publishing, please wait for a moment",
                 );
             }
             let media_id = next.to_string();
@@ -349,6 +449,14 @@ async fn list(
         "replies" => true,
         _ => return missing(),
     };
+    let scope = if replies {
+        "threads_read_replies"
+    } else {
+        "threads_basic"
+    };
+    if let Err(r) = needs(&inner, scope) {
+        return *r;
+    }
     let limit = query
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())

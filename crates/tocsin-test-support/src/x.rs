@@ -57,6 +57,9 @@ struct Inner {
     duplicates_allowed: bool,
     next_id: u64,
     remaining: u64,
+    /// Posts a user may make in 24 hours (`None`: no cap), and made so far.
+    daily_cap: Option<u64>,
+    posted: u64,
 }
 
 /// The fake's platform state.
@@ -105,6 +108,13 @@ impl FakeX {
         self.state.lock().token = token.to_string();
     }
 
+    /// The per-user 24-hour post cap: past `posts`, creating a post answers 429 with
+    /// `x-user-limit-24hour-remaining: 0` and `x-user-limit-24hour-reset` six hours
+    /// ahead, as X does at the cap (the 15-minute window may still have room).
+    pub fn set_daily_cap(&self, posts: u64) {
+        self.state.lock().daily_cap = Some(posts);
+    }
+
     /// Requests left in the window; at 0 every call answers 429.
     pub fn set_rate_limit_remaining(&self, remaining: u64) {
         self.state.lock().remaining = remaining;
@@ -142,6 +152,8 @@ pub async fn start() -> std::io::Result<FakeX> {
             next_id: 1_800_000_000_000_000_001,
             duplicates_allowed: false,
             remaining: RATE_LIMIT,
+            daily_cap: None,
+            posted: 0,
         }),
         oauth: OAuthProvider::new(Flavor::X),
     });
@@ -275,6 +287,27 @@ async fn create(
             ));
         }
     }
+    if let Some(cap) = inner.daily_cap {
+        if inner.posted >= cap {
+            let mut refused = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                "Too Many Requests",
+            );
+            let reset = chrono::Utc::now().timestamp() + 6 * 3600;
+            for (name, value) in [
+                ("x-user-limit-24hour-limit", cap.to_string()),
+                ("x-user-limit-24hour-remaining", "0".to_string()),
+                ("x-user-limit-24hour-reset", reset.to_string()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    refused.headers_mut().insert(name, v);
+                }
+            }
+            return answer(refused);
+        }
+    }
+    inner.posted += 1;
     let id = inner.next_id.to_string();
     inner.next_id += 1;
     let shown = shown_text(&text);

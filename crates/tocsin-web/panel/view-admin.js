@@ -119,7 +119,8 @@ export default async function admin(c) {
   const accountStatus = (a) => {
     const state = a.status === 'connected' && !a.connected ? 'not_connected' : a.status;
     const why = a.status === 'connected' ? a.not_connected : a.status_detail;
-    return [badge(state, 'account-status'), why ? h('div', { class: 'help', testid: 'account-status-detail' }, why) : null];
+    return [badge(state, 'account-status'), why ? h('div', { class: 'help', testid: 'account-status-detail' }, why) : null,
+      a.unchecked ? h('div', { class: 'help', testid: 'account-unchecked' }, 'Unchecked: added with the credential check skipped; its credentials were never tried.') : null];
   };
 
   const splitGroups = (text) => text.split(/[\s,]+/).map((g) => g.trim()).filter((g) => g);
@@ -225,6 +226,9 @@ export default async function admin(c) {
   const settingsField = field('Settings, one "key = value" a line', settings, { name: 'settings', extra: settingsHint });
   const secretField = field('Secret', secret, { name: 'secret', extra: secretHint,
     help: 'Sent once over this connection and stored sealed; it is never shown again.' });
+  const skipCheck = h('input', { type: 'checkbox', testid: 'account-skip-check' });
+  const skipField = field('Skip the credential check', skipCheck, { name: 'skip_check',
+    help: 'Only if the platform is down: the account is stored without trying its credentials, and shown as unchecked.' });
   const accErr = formError('account-add-error');
   const addAcc = h('button', { type: 'submit', class: 'primary', testid: 'account-add' }, 'Add account');
   const accForm = h('form', { class: 'inline-form', novalidate: true }, h('h3', {}, 'Add an account'),
@@ -232,7 +236,7 @@ export default async function admin(c) {
     field('Handle', handle, { name: 'handle', required: true, help: 'The account on its platform: @name, a channel, a page.' }),
     field('Display name', display, { name: 'display_name', required: true }),
     field('Groups', groups, { name: 'groups', help: 'Who this account speaks to, e.g. public, residents-sms, staff (separated by spaces or commas).' }),
-    standsField, settingsField, secretField, accErr, addAcc);
+    standsField, settingsField, secretField, skipField, accErr, addAcc);
 
   const setupOf = (p) => setups.find((s) => s.platform === p);
   const showPlatform = () => {
@@ -240,6 +244,7 @@ export default async function admin(c) {
     standsField.hidden = !!s;
     settingsField.hidden = !s;
     secretField.hidden = !s;
+    skipField.hidden = !s;
     if (!s) return;
     put(settingsHint, 'Keys: ', s.settings.map((k, i) => [i ? ', ' : '',
       h('code', {}, k.name), k.required ? ' (required)' : '', ` e.g. ${k.example}`]));
@@ -274,6 +279,7 @@ export default async function admin(c) {
       if (setupOf(platform.value)) {
         body.settings = parseSettings(settings.value);
         if (secret.value.trim()) body.secret = secret.value;
+        if (skipCheck.checked) body.skip_check = true;
       } else {
         body.stands_for = standsFor.value;
       }

@@ -10,7 +10,9 @@
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
-use tocsin_app::accounts::{rotate_key, AccountVault, NewPlatformAccount, NotConnected};
+use tocsin_app::accounts::{
+    rotate_key, AccountVault, CredentialCheck, NewPlatformAccount, NotConnected,
+};
 use tocsin_app::people::{totp, PasswordCost, People, PeopleConfig, Role, SealingKey};
 use tocsin_domain::Platform;
 use tocsin_store::{AccountStatus, Store};
@@ -24,6 +26,7 @@ use crate::support::{Backend, TestDb};
 on_both_backends!(
     an_admin_connects_a_telegram_channel_and_the_next_alert_reaches_it_through_the_sealed_token,
     a_new_account_is_checked_by_its_connector_before_anything_is_stored,
+    a_new_accounts_credentials_are_tried_against_the_platform_and_a_refusal_stores_nothing,
     a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_out_of_fan_out,
     stored_accounts_connect_again_after_a_restart_unless_their_secret_does_not_open,
     rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go,
@@ -173,6 +176,8 @@ async fn a_new_account_is_checked_by_its_connector_before_anything_is_stored(bac
     let t = team(backend).await;
     let fake = telegram::start().await.unwrap();
     let token = "999:canary-token-never-shown";
+    // The platform takes this token: what is refused here is refused before asking it.
+    fake.set_token(token);
     let mut form = telegram_form(&fake, token, "@h");
     let mut answers = Vec::new();
     let mut expect = |r: Resp, status: u16, code: &str, field: &str| {
@@ -281,16 +286,71 @@ async fn a_new_account_is_checked_by_its_connector_before_anything_is_stored(bac
     assert_eq!(names, ["chat_id", "api_url", "link_preview"]);
 }
 
+async fn a_new_accounts_credentials_are_tried_against_the_platform_and_a_refusal_stores_nothing(
+    backend: Backend,
+) {
+    let t = team(backend).await;
+    let fake = telegram::start().await.unwrap();
+    let wrong = "123456789:canary-wrong-token";
+    let r = t
+        .admin
+        .post("/api/accounts", telegram_form(&fake, wrong, "@wrong"))
+        .await;
+    r.refused(422, "check_failed");
+    assert_eq!(r.body["error"]["field"], "credentials", "{}", r.text);
+    assert!(r.text.contains("Telegram"), "{}", r.text);
+    assert!(r.text.contains("nothing was stored"), "{}", r.text);
+    assert!(!r.text.contains("canary-wrong-token"), "{}", r.text);
+    assert!(t.s.store().accounts().records().await.unwrap().is_empty());
+    assert!(!t
+        .s
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.action.starts_with("account.")));
+
+    // A platform that cannot be reached is refused the same way...
+    let mut down = telegram_form(&fake, telegram::TOKEN, "@down");
+    down["settings"]["api_url"] = json!("http://127.0.0.1:9");
+    let r = t.admin.post("/api/accounts", down.clone()).await;
+    r.refused(422, "check_failed");
+    assert!(t.s.store().accounts().records().await.unwrap().is_empty());
+    // ...unless the check is skipped: then it is stored, marked unchecked.
+    down["skip_check"] = json!(true);
+    let r = t.admin.post("/api/accounts", down).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["unchecked"], true);
+    let listed = t.admin.get("/api/accounts").await.ok();
+    assert_eq!(listed[0]["unchecked"], true, "{listed}");
+    assert!(t
+        .s
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.action == "account.unchecked"));
+
+    // The right token passes the check and is not marked.
+    let r = t
+        .admin
+        .post(
+            "/api/accounts",
+            telegram_form(&fake, telegram::TOKEN, "@right"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["unchecked"], false);
+}
+
 async fn a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_out_of_fan_out(
     backend: Backend,
 ) {
     let t = team(backend).await;
     let fake = telegram::start().await.unwrap();
     let wrong = "123456789:canary-revoked-token";
-    let r = t
-        .admin
-        .post("/api/accounts", telegram_form(&fake, wrong, "@revoked"))
-        .await;
+    // Revoked after it was added: stored with the check skipped.
+    let mut form = telegram_form(&fake, wrong, "@revoked");
+    form["skip_check"] = json!(true);
+    let r = t.admin.post("/api/accounts", form).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.body["id"].as_i64().unwrap();
     let sandbox = t
@@ -445,7 +505,12 @@ async fn stored_accounts_connect_again_after_a_restart_unless_their_secret_does_
     let record = first
         .app
         .vault()
-        .add(&db.store, "cli:test", &telegram_account(&fake, "@a"))
+        .add(
+            &db.store,
+            "cli:test",
+            &telegram_account(&fake, "@a"),
+            CredentialCheck::Run,
+        )
         .await
         .unwrap();
     assert!(
@@ -507,7 +572,12 @@ async fn rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go(ba
         .totp;
     let vault = AccountVault::new(old.clone(), Default::default());
     let account = vault
-        .add(store, "cli:test", &telegram_account(&fake, "@a"))
+        .add(
+            store,
+            "cli:test",
+            &telegram_account(&fake, "@a"),
+            CredentialCheck::Run,
+        )
         .await
         .unwrap();
 

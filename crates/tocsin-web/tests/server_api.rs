@@ -30,6 +30,7 @@ on_both_backends!(
     a_correction_is_checked_and_approved_by_a_second_person_or_through_reviewed_break_glass,
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
+    a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
 );
 
 fn id_of(v: &Value) -> i64 {
@@ -1175,4 +1176,65 @@ async fn the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiab
             "{format}: the export names itself"
         );
     }
+}
+
+async fn a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    let dana = s.sign_in("dana").await;
+    let r = dana
+        .post(
+            "/api/sessions",
+            json!({"playbook": "live-procedure", "hashtag": "#MercyKneeLive"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let session = id_of(&r.body);
+    let mut values = s.examples(&dana, "live-procedure").await;
+    values.insert("session_hashtag".into(), json!("OtherTag"));
+    let form = |values: &serde_json::Map<String, Value>| {
+        json!({"playbook": "live-procedure", "step": "update", "session_id": session,
+               "values": values})
+    };
+
+    // Sent through the API with another hashtag: refused, naming both.
+    let r = dana.post("/api/drafts", form(&values)).await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "session_hashtag", "{}", r.text);
+    assert!(
+        r.text.contains("#MercyKneeLive") && r.text.contains("#OtherTag"),
+        "{}",
+        r.text
+    );
+
+    // Left out, or spelt in another case: the session's hashtag is used.
+    values.remove("session_hashtag");
+    let r = dana.post("/api/drafts", form(&values)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let draft = id_of(&r.body);
+    assert_eq!(r.body["values"]["session_hashtag"], "MercyKneeLive");
+    let texts: Vec<&str> = r.body["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["text"].as_str())
+        .collect();
+    assert!(!texts.is_empty());
+    assert!(texts.iter().all(|t| !t.contains("#OtherTag")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("#MercyKneeLive")),
+        "{texts:?}"
+    );
+    values.insert("session_hashtag".into(), json!("#mercykneelive"));
+    let r = dana.post("/api/drafts", form(&values)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["values"]["session_hashtag"], "MercyKneeLive");
+
+    // An edit cannot move a session's draft to another hashtag either.
+    values.insert("session_hashtag".into(), json!("OtherTag"));
+    let r = dana
+        .put(&format!("/api/drafts/{draft}"), json!({"values": values}))
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "session_hashtag", "{}", r.text);
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tocsin_app::accounts::NewPlatformAccount;
+use tocsin_app::accounts::{CredentialCheck, NewPlatformAccount};
 use tocsin_app::monitor::MonitorConfig;
 use tocsin_app::people::{Role, SealingKey};
 use tocsin_domain::Platform;
@@ -145,6 +145,8 @@ async fn a_post_on_a_mastodon_stream_reaches_the_api_and_the_panel_asked_with_th
                 secret: Some(SecretString::from(TOKEN.to_string())),
                 groups: vec!["public".into()],
             },
+            // The fake is a streaming endpoint only: nothing to check credentials on.
+            CredentialCheck::Skip,
         )
         .await
         .unwrap();

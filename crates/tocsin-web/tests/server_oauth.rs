@@ -811,7 +811,10 @@ async fn threads_gives_a_long_lived_token_that_is_refreshed_before_it_expires(ba
     assert_eq!(r.status, 200, "{}", r.text);
     let url = r.body["authorize_url"].as_str().unwrap().to_string();
     let auth = w.threads.oauth().authorize(&url).unwrap();
-    assert_eq!(auth.scope, "threads_basic,threads_content_publish");
+    assert_eq!(
+        auth.scope,
+        "threads_basic,threads_content_publish,threads_delete,threads_read_replies"
+    );
     let (status, location) = callback(&w.admin, &code_and_state(&auth.code, &auth.state)).await;
     assert_eq!(status, 303, "{location}");
     let id: i64 = location
@@ -944,7 +947,7 @@ async fn linkedin_connects_an_organisation_with_a_sixty_day_token(backend: Backe
     let url = r.body["authorize_url"].as_str().unwrap();
     assert!(!url.contains("code_challenge"), "{url}");
     let auth = w.li.oauth().authorize(url).unwrap();
-    assert_eq!(auth.scope, "w_organization_social");
+    assert_eq!(auth.scope, "w_organization_social r_organization_social");
     let (status, location) = callback(&w.admin, &code_and_state(&auth.code, &auth.state)).await;
     assert_eq!(status, 303, "{location}");
     let id: i64 = location
@@ -954,7 +957,10 @@ async fn linkedin_connects_an_organisation_with_a_sixty_day_token(backend: Backe
         .unwrap();
     let row = account(&w, id).await;
     assert_eq!(row["handle"], "County Health");
-    assert_eq!(row["oauth"]["scopes"], json!(["w_organization_social"]));
+    assert_eq!(
+        row["oauth"]["scopes"],
+        json!(["w_organization_social", "r_organization_social"])
+    );
     assert_eq!(row["oauth"]["refreshable"], false, "no refresh token given");
     let expires: chrono::DateTime<chrono::Utc> = row["oauth"]["expires_at"]
         .as_str()

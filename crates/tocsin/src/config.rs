@@ -51,6 +51,8 @@ pub struct Config {
     pub oauth: OAuthSection,
     /// The fan-out: how long a claim holds a delivery, how many sends at once.
     pub dispatch: DispatchSection,
+    /// Which certificate authorities connectors and the OAuth client trust.
+    pub tls: TlsSection,
     /// The sealing keys given in the environment, taken out of it when the configuration
     /// is loaded (never a setting, never printed).
     #[serde(skip)]
@@ -90,6 +92,29 @@ impl EnvKeys {
             key: get(SECRET_KEY_ENV),
             new_key: get(NEW_SECRET_KEY_ENV),
         }
+    }
+}
+
+/// `[tls]`: which certificate authorities connectors (every platform, the SMTP
+/// connection included), the OAuth client and the hashtag monitor trust. Always the
+/// bundled Mozilla roots and the system store (`SSL_CERT_FILE` / `SSL_CERT_DIR`, else the
+/// operating system's); these files add to them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// PEM files of extra certificate authorities (a private CA behind an internal
+    /// homeserver or SMTP relay, a TLS-inspecting proxy). Each file may hold several. A
+    /// missing or unreadable file stops start-up.
+    pub extra_ca_files: Vec<PathBuf>,
+}
+
+impl TlsSection {
+    /// The trust these settings make: a file that cannot be read or holds no usable
+    /// certificate is an error naming it.
+    pub fn trust(&self) -> Result<tocsin_connector::tls::TlsTrust> {
+        tocsin_connector::tls::TlsTrust::system()
+            .with_extra_ca_files(&self.extra_ca_files)
+            .context("[tls] extra_ca_files")
     }
 }
 
@@ -409,6 +434,7 @@ impl Default for Config {
             server: ServerSection::default(),
             oauth: OAuthSection::default(),
             dispatch: DispatchSection::default(),
+            tls: TlsSection::default(),
             env_keys: EnvKeys::default(),
         }
     }

@@ -839,7 +839,10 @@ mod tests {
     #[test]
     fn meta_platforms_take_comma_separated_scopes_and_mastodon_its_instance() {
         let q = query(&client(Platform::Threads).authorize_url("s", None).unwrap());
-        assert_eq!(q["scope"], "threads_basic,threads_content_publish");
+        assert_eq!(
+            q["scope"],
+            "threads_basic,threads_content_publish,threads_delete,threads_read_replies"
+        );
         assert!(!q.contains_key("code_challenge"));
         let url = client(Platform::Facebook).authorize_url("s", None).unwrap();
         assert!(
@@ -861,7 +864,7 @@ mod tests {
         );
         assert_eq!(
             query(&client(Platform::Linkedin).authorize_url("s", None).unwrap())["scope"],
-            "w_organization_social"
+            "w_organization_social r_organization_social"
         );
         assert!(definition(Platform::Telegram, None, None).is_none());
         assert!(definition(Platform::Mastodon, None, None).is_none());

@@ -24,6 +24,7 @@ use tocsin_connector::descriptor::{
     OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity, TokenDialect, TokenRefresh, UserPart,
 };
 use tocsin_connector::http::{HttpClient, HttpLimits};
+use tocsin_connector::tls::TlsTrust;
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{build_connector, AccountSpec};
@@ -96,6 +97,8 @@ pub struct TokenManager {
     store: Store,
     key: Arc<SealingKey>,
     config: OAuthConfig,
+    /// The certificate authorities its HTTP client trusts (`[tls]`).
+    trust: TlsTrust,
     http: OnceLock<HttpClient>,
     sandbox: Arc<SandboxLog>,
     live: DashMap<i64, Weak<OAuthConnector>>,
@@ -159,11 +162,13 @@ impl TokenManager {
         key: Arc<SealingKey>,
         config: OAuthConfig,
         sandbox: Arc<SandboxLog>,
+        trust: TlsTrust,
     ) -> Arc<TokenManager> {
         Arc::new(TokenManager {
             store,
             key,
             config,
+            trust,
             http: OnceLock::new(),
             sandbox,
             live: DashMap::new(),
@@ -199,7 +204,7 @@ impl TokenManager {
                 max_redirects: 0,
                 ..HttpLimits::default()
             },
-            &tocsin_connector::tls::TlsTrust::system(),
+            &self.trust,
             policy,
         )
         .map_err(|e| e.to_string())?;
@@ -214,10 +219,13 @@ impl TokenManager {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let http = HttpClient::new(HttpLimits {
-            max_redirects: 0,
-            ..HttpLimits::default()
-        })
+        let http = HttpClient::with_trust(
+            HttpLimits {
+                max_redirects: 0,
+                ..HttpLimits::default()
+            },
+            &self.trust,
+        )
         .map_err(misconfigured)?;
         Ok(self.http.get_or_init(|| http))
     }

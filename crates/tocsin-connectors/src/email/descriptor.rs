@@ -13,8 +13,11 @@ use tocsin_domain::Platform;
 use super::EmailConnector;
 use SettingKind::{List, Number, Text};
 
-fn build(spec: &AccountSpec, _http: &HttpClient) -> Result<Arc<dyn Connector>, ConnectorError> {
-    Ok(Arc::new(EmailConnector::from_spec(spec)?))
+/// The SMTP connection trusts what the shared HTTP client trusts (`[tls]`).
+fn build(spec: &AccountSpec, http: &HttpClient) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Ok(Arc::new(
+        EmailConnector::from_spec(spec)?.with_tls_trust(http.trust().clone()),
+    ))
 }
 
 /// Email.

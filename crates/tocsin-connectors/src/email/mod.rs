@@ -45,16 +45,18 @@ const SUBJECT_FROM_TEXT_CHARS: usize = 150;
 /// Marks a drill in the subject line.
 pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 
-/// The `Message-ID` for an idempotency key: `<uuid@tocsin>`, the UUID (version 8) made
-/// from the key's SHA-256, so every re-send of the same post carries the same id.
-pub fn message_id(idempotency_key: &str) -> String {
+/// The `Message-ID` for an idempotency key: `<uuid@domain>`, the UUID (version 8) made
+/// from the key's SHA-256, so every re-send of the same post carries the same id; the
+/// domain is the sender's (RFC 5322 wants a domain the sender may speak for on the right,
+/// and the key carries the installation id, so two installations never collide).
+pub fn message_id(idempotency_key: &str, domain: &str) -> String {
     let digest = Sha256::digest(idempotency_key.as_bytes());
     let mut bytes = [0u8; 16];
     for (b, d) in bytes.iter_mut().zip(digest.iter()) {
         *b = *d;
     }
     let uuid = uuid::Builder::from_custom_bytes(bytes).into_uuid();
-    format!("<{}@tocsin>", uuid.hyphenated())
+    format!("<{}@{domain}>", uuid.hyphenated())
 }
 
 /// Text fit for one header line: control characters (line breaks included) become
@@ -165,7 +167,10 @@ pub fn build_message(
         .from(config.from.clone())
         .to(config.from.clone())
         .subject(subject(post))
-        .message_id(Some(message_id(&post.idempotency_key)));
+        .message_id(Some(message_id(
+            &post.idempotency_key,
+            config.from.email.domain(),
+        )));
     for to in &config.to {
         builder = builder.bcc(to.clone());
     }
@@ -537,7 +542,7 @@ impl Connector for EmailConnector {
             refused,
         };
         Ok(PostOutcome::new(RemotePost {
-            id: message_id(&post.idempotency_key),
+            id: message_id(&post.idempotency_key, self.config.from.email.domain()),
             url: None,
             extra: serde_json::to_string(&sent).ok(),
         }))

@@ -37,14 +37,14 @@ fn only_message(smtp: &FakeSmtp) -> ReceivedMail {
 }
 
 #[test]
-fn message_ids_are_stable_uuid_shaped_and_distinct_per_key() {
-    let id = message_id("msg-1:acct-3");
-    assert_eq!(id, message_id("msg-1:acct-3"));
-    assert_ne!(id, message_id("msg-2:acct-3"));
+fn message_ids_are_stable_uuid_shaped_distinct_per_key_and_name_the_senders_domain() {
+    let id = message_id("msg-1:acct-3", "health.example");
+    assert_eq!(id, message_id("msg-1:acct-3", "health.example"));
+    assert_ne!(id, message_id("msg-2:acct-3", "health.example"));
     let inner = id
         .strip_prefix('<')
         .unwrap()
-        .strip_suffix("@tocsin>")
+        .strip_suffix("@health.example>")
         .unwrap();
     let uuid = uuid::Uuid::parse_str(inner).unwrap();
     assert_eq!(uuid.get_version_num(), 8);
@@ -88,7 +88,10 @@ async fn a_plain_post_is_one_text_part_with_the_first_line_as_subject_and_a_stab
         mail.header("Subject").as_deref(),
         Some("Boil water before drinking.")
     );
-    assert_eq!(mail.header("Message-ID"), Some(message_id("msg-1:acct-3")));
+    assert_eq!(
+        mail.header("Message-ID"),
+        Some(message_id("msg-1:acct-3", "health.example"))
+    );
     assert_eq!(
         mail.header("From").as_deref(),
         Some("\"City Health\" <alerts@health.example>")
@@ -114,7 +117,10 @@ async fn a_plain_post_is_one_text_part_with_the_first_line_as_subject_and_a_stab
         "{}",
         mail.body()
     );
-    assert_eq!(outcome.remote.id, message_id("msg-1:acct-3"));
+    assert_eq!(
+        outcome.remote.id,
+        message_id("msg-1:acct-3", "health.example")
+    );
 }
 
 #[tokio::test]
@@ -309,7 +315,10 @@ async fn a_resend_carries_the_same_message_id() {
         .iter()
         .map(|m| m.header("Message-ID"))
         .collect();
-    assert_eq!(ids, vec![Some(message_id("msg-5:acct-3")); 2]);
+    assert_eq!(
+        ids,
+        vec![Some(message_id("msg-5:acct-3", "health.example")); 2]
+    );
 }
 
 #[tokio::test]

@@ -57,7 +57,9 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
     oauth: Some(OAuthFacts {
         authorize_url: "https://www.linkedin.com/oauth/v2/authorization",
         token_url: "https://www.linkedin.com/oauth/v2/accessToken",
-        scopes: &["w_organization_social"],
+        // Reading the organization's posts and comments back (to find a post whose
+        // answer was lost) needs r_organization_social: 403 without it.
+        scopes: &["w_organization_social", "r_organization_social"],
         scope_separator: " ",
         pkce: false,
         basic_auth: false,

@@ -194,7 +194,9 @@ impl LinkedinConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let page: Elements<Post> = success(&reply)?.json().map_err(ConnectorError::for_read)?;
+        let page: Elements<Post> = read_success(&reply)?
+            .json()
+            .map_err(ConnectorError::for_read)?;
         Ok(page.elements)
     }
 }
@@ -294,8 +296,9 @@ impl Connector for LinkedinConnector {
                 .http
                 .send(self.authorized(Method::GET, &path), false)
                 .await?;
-            let page: Elements<Comment> =
-                success(&reply)?.json().map_err(ConnectorError::for_read)?;
+            let page: Elements<Comment> = read_success(&reply)?
+                .json()
+                .map_err(ConnectorError::for_read)?;
             let author = self.config.author();
             return Ok(page
                 .elements
@@ -336,6 +339,20 @@ fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
     } else {
         Err(error_for(reply))
     }
+}
+
+/// As [`success`], for reading the organization's posts and comments back: a 403 there
+/// means the token lacks `r_organization_social`, which no retry grants (and which does
+/// not stop the account posting), so it is permanent and says so rather than `Auth`.
+fn read_success(reply: &Reply) -> Result<&Reply, ConnectorError> {
+    if reply.status.as_u16() == 403 {
+        return Err(ConnectorError::Permanent(format!(
+            "{}: reading posts back needs the r_organization_social permission; connect the \
+             account again with Connect with LinkedIn to grant it",
+            error_for(reply)
+        )));
+    }
+    success(reply)
 }
 
 /// LinkedIn's error answers: `{"message", "status", "serviceErrorCode", "code"}`. A 426

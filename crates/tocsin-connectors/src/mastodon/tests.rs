@@ -301,3 +301,14 @@ async fn an_exercise_is_posted_behind_an_exercise_content_warning() {
     );
     assert_eq!(statuses[1].spoiler_text, "");
 }
+
+#[tokio::test]
+async fn length_is_graphemes_now_that_the_fake_mastodon_no_longer_counts_characters() {
+    let (fake, connector) = setup().await;
+    // 500 family emoji: 500 graphemes (Mastodon's count) but 2,500 characters.
+    let text = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}".repeat(500);
+    connector.post(&post("k-family", &text)).await.unwrap();
+    assert_eq!(fake.live_statuses().len(), 1);
+    let over = format!("{text}!");
+    assert!(connector.post(&post("k-over", &over)).await.is_err());
+}

@@ -90,6 +90,23 @@ pub fn sent_text(post: &OutgoingPost) -> String {
     }
 }
 
+/// The text escaped as Slack's message formatting asks: `&`, `<` and `>` become
+/// `&amp;`, `&lt;` and `&gt;` (nothing else), so "ages <5" is text, not the start of a
+/// control sequence, and no value can ping `<!channel>`. Links stay bare: Slack links
+/// them itself.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Slack's stored text back to what was sent: links `<url>` or `<url|label>` become the
 /// URL, and `&lt;`, `&gt;`, `&amp;` are unescaped.
 pub fn unformat(stored: &str) -> String {
@@ -258,7 +275,7 @@ impl Connector for SlackConnector {
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
         let mut body = json!({
             "channel": self.config.channel,
-            "text": sent_text(post),
+            "text": escape(&sent_text(post)),
             "unfurl_links": false,
             "unfurl_media": false,
         });

@@ -162,6 +162,28 @@ async fn errors_inside_http_200_are_classified() {
 }
 
 #[tokio::test]
+async fn the_client_escapes_markup_now_that_the_fake_slack_no_longer_escapes_on_its_behalf() {
+    let (fake, connector) = setup().await;
+    let text = "Clinic for ages <5 & over 65 > noon. <!channel> <@U0PERSON01> \
+                https://health.example.gov/clinic?x=1&y=2";
+    let post = OutgoingPost::new("k1", text);
+    connector.post(&post).await.unwrap();
+    let m = &fake.messages()[0];
+    assert_eq!(m.unescaped, Vec::<String>::new(), "{}", m.posted);
+    assert!(!m.pings, "a value never pings the channel: {}", m.posted);
+    assert!(
+        m.posted
+            .contains("ages &lt;5 &amp; over 65 &gt; noon. &lt;!channel&gt; &lt;@U0PERSON01&gt;"),
+        "{}",
+        m.posted
+    );
+    assert!(m.posted.contains("clinic?x=1&amp;y=2"), "{}", m.posted);
+    assert_eq!(unformat(&m.stored), text);
+    assert!(connector.lookup(&post).await.unwrap().is_some());
+    assert_eq!(escape("a<b>&c"), "a&lt;b&gt;&amp;c");
+}
+
+#[tokio::test]
 async fn lookup_finds_a_post_through_slacks_escaping_of_its_text() {
     let (fake, connector) = setup().await;
     let text = "Measles exposure at Central Library <2-4 pm> & clinic: https://health.example.gov/measles?a=1&b=2";

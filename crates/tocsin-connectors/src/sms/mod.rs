@@ -1,7 +1,9 @@
 //! SMS through Twilio: `POST {api}/2010-04-01/Accounts/{AccountSid}/Messages.json` (form
 //! `To`, `From` or `MessagingServiceSid`, `Body`; HTTP basic auth), one message per listed
 //! recipient. A post succeeds only when every recipient got theirs; a retry skips those
-//! already sent under the same idempotency key. Segments are counted and reported; an SMS
+//! already sent under the same idempotency key: each recipient sent is recorded in the
+//! post's ledger (the outbox, by a hash of the number) as it goes, so a claim taken over
+//! after a crash resumes with the recipients not yet sent. Segments are counted and reported; an SMS
 //! cannot be recalled.
 
 pub mod config;
@@ -72,6 +74,17 @@ struct TwilioError {
     code: Option<u64>,
     #[serde(default)]
     message: Option<String>,
+}
+
+/// How a recipient is named in the ledger: the first 16 bytes of the SHA-256 of the
+/// number, in hex (the number itself stays in the account's settings only).
+fn part_of(to: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(to.trim().as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The body as sent: an exercise carries [`EXERCISE_PREFIX`].
@@ -257,6 +270,28 @@ impl Connector for SmsConnector {
             )));
         }
         let key = post.idempotency_key.as_str();
+        if let Some(ledger) = &post.ledger.0 {
+            // Without knowing who was texted, texting again could double it: wait.
+            let stored = ledger.sent_parts().await.map_err(|e| {
+                ConnectorError::Transient(format!("reading which recipients were sent: {e}"))
+            })?;
+            let already = self.already_sent(key);
+            for to in &self.config.to {
+                let part = part_of(to);
+                let found = stored.iter().find(|(p, _)| *p == part);
+                if let Some((_, sid)) = found {
+                    if !already.iter().any(|s| &s.to == to) {
+                        self.remember(
+                            key,
+                            Sent {
+                                to: to.clone(),
+                                sid: sid.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
         let mut failures: Vec<(String, ConnectorError)> = Vec::new();
         let mut skipped: Vec<String> = Vec::new();
         let mut stop = false;
@@ -269,13 +304,20 @@ impl Connector for SmsConnector {
                 continue;
             }
             match self.send_one(to, &body).await {
-                Ok(sid) => self.remember(
-                    key,
-                    Sent {
-                        to: to.clone(),
-                        sid,
-                    },
-                ),
+                Ok(sid) => {
+                    if let Some(ledger) = &post.ledger.0 {
+                        if let Err(e) = ledger.part_sent(&part_of(to), &sid).await {
+                            tracing::warn!(recipient = %masked(to), error = %e, "could not record an SMS as sent; a retry after a crash may text this recipient again");
+                        }
+                    }
+                    self.remember(
+                        key,
+                        Sent {
+                            to: to.clone(),
+                            sid,
+                        },
+                    );
+                }
                 Err(e) => {
                     // Every further request would meet the same refusal.
                     stop = matches!(

@@ -212,10 +212,11 @@ impl Connector for TelegramConnector {
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
         let text = sent_text(post);
-        let chars = text.chars().count();
-        if chars > MAX_TEXT_CHARS {
+        // The Bot API counts UTF-16 code units: an emoji outside the BMP is two.
+        let units = text.encode_utf16().count();
+        if units > MAX_TEXT_CHARS {
             return Err(ConnectorError::Permanent(format!(
-                "the message has {chars} characters; Telegram takes at most {MAX_TEXT_CHARS}"
+                "the message counts {units} UTF-16 units; Telegram takes at most {MAX_TEXT_CHARS}"
             )));
         }
         let mut body = serde_json::Map::new();

@@ -175,3 +175,38 @@ async fn build_connector_makes_a_telegram_connector_and_checks_the_token_shape()
         Err(ConnectorError::Config(_))
     ));
 }
+
+#[tokio::test]
+async fn length_is_utf16_units_now_that_the_fake_telegram_no_longer_counts_characters() {
+    let (fake, connector) = setup().await;
+    // 2,100 characters but 4,200 UTF-16 units: over Telegram's 4,096.
+    let long = "\u{1F600}".repeat(2100);
+    let err = connector.post(&post_of(&long)).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("4200 UTF-16 units")),
+        "{err:?}"
+    );
+    // The fake refuses it too, as the Bot API does.
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/bot{}/sendMessage",
+            fake.base_url,
+            telegram::TOKEN
+        ))
+        .json(&json!({"chat_id": "@county_health_alerts", "text": long}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    assert!(answer.text().await.unwrap().contains("message is too long"));
+    assert!(fake.messages().is_empty());
+    // 2,048 emoji are 4,096 units: accepted.
+    connector
+        .post(&post_of(&"\u{1F600}".repeat(2048)))
+        .await
+        .unwrap();
+}
+
+fn post_of(text: &str) -> OutgoingPost {
+    OutgoingPost::new("k-long", text)
+}

@@ -51,7 +51,14 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
     oauth: Some(OAuthFacts {
         authorize_url: "https://threads.net/oauth/authorize",
         token_url: "https://graph.threads.net/oauth/access_token",
-        scopes: &["threads_basic", "threads_content_publish"],
+        // Deleting (a retraction) needs threads_delete, finding a reply whose answer
+        // was lost needs threads_read_replies.
+        scopes: &[
+            "threads_basic",
+            "threads_content_publish",
+            "threads_delete",
+            "threads_read_replies",
+        ],
         scope_separator: ",",
         pkce: false,
         basic_auth: false,

@@ -1,10 +1,15 @@
 //! Threads (Meta) through the Threads API: text posts for one profile, in two steps.
 //!
 //! `POST /{user-id}/threads` (`media_type=TEXT`, `text`, `reply_to_id`) makes a
-//! container; `POST /{user-id}/threads_publish` (`creation_id`) publishes it. A container
-//! that was made but not published is invisible and harmless, so any failure before the
-//! publish is sent is a plain failure (a retry makes a new container); only a publish
-//! whose answer was lost is `Unknown`. Delete: `DELETE /{media-id}`. Errors are Graph errors.
+//! container; its status is read (`GET /{container-id}?fields=status,error_message`) until
+//! it is `FINISHED`, as Meta asks, and then `POST /{user-id}/threads_publish`
+//! (`creation_id`) publishes it. A container that was made but not published is invisible
+//! and harmless, so any failure before the publish is sent is a plain failure (a retry
+//! makes a new container); only a publish whose answer was lost is `Unknown`. Delete:
+//! `DELETE /{media-id}` (scope `threads_delete`); looking up a reply reads
+//! `/{user-id}/replies` (scope `threads_read_replies`). Errors are Graph errors; a missing
+//! permission for one call fails that call, naming the scope, and does not mark the
+//! account's token as refused.
 
 pub mod config;
 mod descriptor;
@@ -32,12 +37,17 @@ pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 pub const MAX_LENGTH: usize = 500;
 /// Posts (or replies) read when reconciling.
 const LOOKUP_PAGE: u32 = 100;
+/// Reads of a container's status before giving up on it (it stays unpublished).
+const CONTAINER_READS: u32 = 10;
+/// The wait between two reads of a container's status.
+const CONTAINER_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One Threads profile.
 pub struct ThreadsConnector {
     http: HttpClient,
     config: ThreadsConfig,
     token: SecretString,
+    container_poll: std::time::Duration,
 }
 
 impl std::fmt::Debug for ThreadsConnector {
@@ -51,6 +61,14 @@ impl std::fmt::Debug for ThreadsConnector {
 #[derive(Debug, Deserialize)]
 struct Created {
     id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ContainerStatus {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    error_message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,7 +121,14 @@ impl ThreadsConnector {
             http,
             config,
             token,
+            container_poll: CONTAINER_POLL,
         }
+    }
+
+    /// The same connector waiting `wait` between reads of a container's status (tests).
+    pub fn with_container_poll(mut self, wait: std::time::Duration) -> Self {
+        self.container_poll = wait;
+        self
     }
 
     /// Builds the connector from an account: settings checked by [`ThreadsConfig`], the
@@ -147,7 +172,10 @@ impl ThreadsConnector {
             other => other,
         };
         let reply = self.http.send(request, true).await.map_err(unpublished)?;
-        let created: Created = success(&reply)?.json().map_err(unpublished)?;
+        let created: Created = self
+            .success(&reply, "threads_content_publish")?
+            .json()
+            .map_err(unpublished)?;
         check_id(&created.id).map_err(|_| {
             ConnectorError::Transient(
                 "Threads answered with a container id that is not a number (nothing was published)"
@@ -155,6 +183,68 @@ impl ThreadsConnector {
             )
         })?;
         Ok(created.id)
+    }
+
+    /// Step two: reads the container's status until it is `FINISHED` (Meta: publish
+    /// only then), at most [`CONTAINER_READS`] times. `ERROR` or `EXPIRED` is permanent
+    /// with Threads' reason; still `IN_PROGRESS` at the end is transient (nothing was
+    /// published, and a retry makes a new container).
+    async fn await_container(&self, container: &str) -> Result<(), ConnectorError> {
+        let unpublished =
+            |why: String| ConnectorError::Transient(format!("{why} (nothing was published)"));
+        for read in 0..CONTAINER_READS {
+            if read > 0 {
+                tokio::time::sleep(self.container_poll).await;
+            }
+            let request = self.authorized(
+                Method::GET,
+                &format!("{container}?fields=status,error_message"),
+            );
+            let reply = self
+                .http
+                .send(request, false)
+                .await
+                .map_err(|e| unpublished(e.to_string()))?;
+            let status: ContainerStatus = self
+                .success(&reply, "threads_content_publish")?
+                .json()
+                .map_err(|e| unpublished(e.to_string()))?;
+            match status.status.as_str() {
+                "FINISHED" => return Ok(()),
+                "IN_PROGRESS" | "" => continue,
+                "PUBLISHED" => {
+                    return Err(ConnectorError::Permanent(
+                        "Threads says the container was published already".into(),
+                    ))
+                }
+                other => {
+                    return Err(ConnectorError::Permanent(format!(
+                        "Threads could not prepare the post (container {}): {}",
+                        printable(other),
+                        printable(status.error_message.as_deref().unwrap_or("no reason given"))
+                    )))
+                }
+            }
+        }
+        Err(unpublished(format!(
+            "the Threads container was still in progress after {CONTAINER_READS} reads"
+        )))
+    }
+
+    /// `reply` when it is a success, else its Graph error; a missing permission (code
+    /// 10, 200-299) fails this call naming `scope`, as a refusal of this call rather
+    /// than of the token (the account can still do what it has the scopes for).
+    fn success<'r>(&self, reply: &'r Reply, scope: &str) -> Result<&'r Reply, ConnectorError> {
+        if reply.status.is_success() {
+            return Ok(reply);
+        }
+        match graph::parse(reply).and_then(|e| e.code) {
+            Some(10 | 200..=299) => Err(ConnectorError::Permanent(format!(
+                "Threads refused: the token lacks the {scope} permission (connect the account \
+                 again with Connect with Threads to grant it)"
+            ))),
+            _ => Err(graph::error_for("Threads", reply)),
+        }
     }
 
     /// The post's link, if Threads gives it; a failure here does not undo the post.
@@ -180,6 +270,7 @@ impl Connector for ThreadsConnector {
             )));
         }
         let container = self.create_container(post).await?;
+        self.await_container(&container).await?;
         let request = self
             .authorized(
                 Method::POST,
@@ -188,7 +279,7 @@ impl Connector for ThreadsConnector {
             .form(&[("creation_id", container.as_str())]);
         // From here a lost or unreadable answer may mean a published post: Unknown.
         let reply = self.http.send(request, true).await?;
-        let published: Created = success(&reply)?.json()?;
+        let published: Created = self.success(&reply, "threads_content_publish")?.json()?;
         check_id(&published.id).map_err(|_| {
             ConnectorError::Unknown("Threads answered with a media id that is not a number".into())
         })?;
@@ -211,7 +302,7 @@ impl Connector for ThreadsConnector {
             if graph::parse(&reply).is_some_and(|e| graph::is_missing_object(&e)) {
                 return Ok(());
             }
-            return Err(graph::error_for("Threads", &reply));
+            return self.success(&reply, "threads_delete").map(|_| ());
         }
         Ok(())
     }
@@ -235,7 +326,14 @@ impl Connector for ThreadsConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let listing: Listing = success(&reply)?.json().map_err(ConnectorError::for_read)?;
+        let scope = match parent {
+            Some(_) => "threads_read_replies",
+            None => "threads_basic",
+        };
+        let listing: Listing = self
+            .success(&reply, scope)?
+            .json()
+            .map_err(ConnectorError::for_read)?;
         let found = listing.data.into_iter().find(|m| {
             m.text.as_deref() == Some(text.as_str())
                 && (parent.is_none() || m.replied_to.as_ref().map(|r| r.id.as_str()) == parent)

@@ -176,3 +176,67 @@ async fn a_post_over_500_is_refused_before_sending_counting_emojis_as_bytes() {
     assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
     assert!(fake.state.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_container_is_published_only_once_its_status_is_finished() {
+    let (fake, connector) = setup().await;
+    let connector = connector.with_container_poll(Duration::from_millis(5));
+    fake.set_container_processing(3);
+    let outcome = connector
+        .post(&post("k1", "Cooling centres open."))
+        .await
+        .unwrap();
+    let made = fake.threads();
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        made[0].status_reads, 4,
+        "read until FINISHED, then published"
+    );
+    assert_eq!(
+        made[0].media_id.as_deref(),
+        Some(outcome.remote.id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_container_that_stays_in_progress_or_fails_is_never_published() {
+    let (fake, connector) = setup().await;
+    let connector = connector.with_container_poll(Duration::from_millis(1));
+    fake.set_container_processing(1_000);
+    let err = connector.post(&post("k1", "Text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Transient(ref m) if m.contains("nothing was published")),
+        "{err:?}"
+    );
+    fake.set_container_processing(0);
+    fake.fail_containers("The text could not be processed.");
+    let err = connector.post(&post("k2", "Text")).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("could not be processed")),
+        "{err:?}"
+    );
+    assert!(fake.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_delete_or_replies_scope_fails_that_call_not_the_account() {
+    let (fake, connector) = setup().await;
+    let root = connector.post(&post("k1", "Root")).await.unwrap().remote;
+    let mut reply = post("k2", "Reply");
+    reply.reply_to = Some(root.clone());
+    fake.set_scopes(&["threads_basic", "threads_content_publish"]);
+    let err = connector.delete(&root).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("threads_delete")),
+        "not auth_failed for the whole account: {err:?}"
+    );
+    let err = connector.lookup(&reply).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent(ref m) if m.contains("threads_read_replies")),
+        "{err:?}"
+    );
+    // Posting, which the token has the scope for, still works.
+    connector.post(&reply).await.unwrap();
+    fake.set_scopes(&threads::ALL_SCOPES);
+    connector.delete(&root).await.unwrap();
+}

@@ -170,3 +170,25 @@ async fn x_refuses_141_cjk_characters_as_282_weighted_and_the_fake_does_too() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_fake_x_now_enforces_the_24_hour_cap_and_the_wait_runs_to_its_reset() {
+    let (fake, connector) = setup().await;
+    fake.set_daily_cap(1);
+    connector.post(&post("k1", "First alert.")).await.unwrap();
+    let err = connector
+        .post(&post("k2", "Second alert."))
+        .await
+        .unwrap_err();
+    let ConnectorError::RateLimited {
+        retry_after: Some(wait),
+        ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(
+        wait > Duration::from_secs(5 * 3600),
+        "waits for the 24-hour reset, not the 15-minute window: {wait:?}"
+    );
+}

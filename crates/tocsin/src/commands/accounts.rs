@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tocsin_app::accounts::{
-    coerce_settings, rotate_key, settings_from_lines, AccountVault, NewPlatformAccount,
+    coerce_settings, rotate_key, settings_from_lines, AccountVault, CredentialCheck,
+    NewPlatformAccount,
 };
 use tocsin_app::people::sealed::KEY_ENV;
 use tocsin_app::people::SealingKey;
+use tocsin_connector::tls::TlsTrust;
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{descriptor, ALL};
 use tocsin_domain::audience::check_group_names;
@@ -104,6 +106,10 @@ pub struct AddArgs {
     /// A group the account belongs to, e.g. `public` or `residents-sms` (repeatable).
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
+    /// Store the account without trying its credentials against the platform (for a
+    /// platform that is down); it is listed as unchecked.
+    #[arg(long)]
+    pub skip_check: bool,
 }
 
 /// Runs a `tocsin accounts` command.
@@ -120,6 +126,17 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     let add = match &cmd {
         AccountsCommand::Add(args) => Some(new_account(args)?),
         _ => None,
+    };
+    let check = match &cmd {
+        AccountsCommand::Add(AddArgs {
+            skip_check: true, ..
+        }) => CredentialCheck::Skip,
+        _ => CredentialCheck::Run,
+    };
+    // The credential check connects to the platform: it trusts what servers trust.
+    let trust = match &cmd {
+        AccountsCommand::Add(_) => config.tls.trust()?,
+        _ => TlsTrust::system(),
     };
     let replacement = match &cmd {
         AccountsCommand::ReplaceSecret {
@@ -153,7 +170,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
                 replace_secret(&store, &actor, key, id, replacement).await
             }
             (AccountsCommand::Add(_), Some(account), Some(key), _) => {
-                add_account(&store, &actor, key, &account).await
+                add_account(&store, &actor, key, &account, check, trust).await
             }
             (AccountsCommand::List, _, key, _) => list(&store, key).await,
             (AccountsCommand::Disable { id }, ..) => {
@@ -258,9 +275,11 @@ async fn add_account(
     actor: &str,
     key: SealingKey,
     account: &NewPlatformAccount,
+    check: CredentialCheck,
+    trust: TlsTrust,
 ) -> Result<()> {
-    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default()));
-    let record = vault.add(store, actor, account).await?;
+    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default())).with_trust(trust);
+    let record = vault.add(store, actor, account, check).await?;
     println!(
         "added account {}: {} {} ({}), {}, groups: {}",
         record.id,
@@ -274,6 +293,9 @@ async fn add_account(
         },
         groups_text(&record.groups)
     );
+    if record.unchecked {
+        println!("Its credentials were not tried (--skip-check): it is listed as unchecked.");
+    }
     println!("Running servers connect it within a few seconds.");
     Ok(())
 }
@@ -354,10 +376,21 @@ async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
             r.status.as_str(),
             groups_text(&r.groups),
             secret,
-            r.status_detail.as_deref().unwrap_or("")
+            detail(r)
         );
     }
     Ok(())
+}
+
+/// The detail column: the status detail, after `unchecked` for an account stored with
+/// `--skip-check`.
+fn detail(r: &AccountRecord) -> String {
+    let status = r.status_detail.as_deref().unwrap_or("");
+    match (r.unchecked, status) {
+        (false, _) => status.to_string(),
+        (true, "") => "unchecked (added with --skip-check)".into(),
+        (true, s) => format!("unchecked (added with --skip-check); {s}"),
+    }
 }
 
 fn print_platforms() {

@@ -407,6 +407,7 @@ async fn run_server(
             egress: Some(tocsin_connector::egress::EgressPolicy::new(
                 &config.server.allowed_private_hosts,
             )),
+            tls: config.tls.trust()?,
             ..AppConfig::default()
         },
     });
