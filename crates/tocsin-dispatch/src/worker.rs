@@ -548,8 +548,7 @@ async fn deliver(
                 )
             }
             Reconciled::LookupFailed(e) => {
-                if let Some(why) =
-                    confirm_by_hand(&e, d.attempt, shared.config.retry.max_attempts)
+                if let Some(why) = confirm_by_hand(&e, d.attempt, shared.config.retry.max_attempts)
                 {
                     return Outcome::failed(why);
                 }

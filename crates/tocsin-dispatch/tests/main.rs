@@ -13,5 +13,5 @@ mod support;
 mod fan_out;
 mod faults;
 mod installations;
-mod logged;
 mod leases;
+mod logged;

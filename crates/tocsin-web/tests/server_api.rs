@@ -663,9 +663,7 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
     assert!(!real_log.posts()[0].post.exercise);
 }
 
-async fn approving_retracting_and_scheduling_need_a_fresh_reauthentication(
-    backend: Backend,
-) {
+async fn approving_retracting_and_scheduling_need_a_fresh_reauthentication(backend: Backend) {
     let s = Srv::start(backend).await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
