@@ -17,6 +17,16 @@ fn copy_signing_key(from: &Workspace, to: &Workspace) {
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
+/// The installation id `tocsin doctor` reports.
+fn installation_of(ws: &Workspace) -> String {
+    let out = ws.tocsin(&["doctor"]).stdout();
+    out.lines()
+        .find_map(|l| l.strip_prefix("ok   installation: id "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no installation id in {out}"))
+        .to_string()
+}
+
 /// Runs drills one after another against `ws` until `stop` holds.
 fn drill_until(ws: &Workspace, stop: &std::sync::atomic::AtomicBool) -> usize {
     let mut drills = 0;
@@ -59,9 +69,15 @@ fn a_backup_taken_during_fan_out_restores_and_verifies() {
         let verify = fresh.tocsin(&["audit", "verify"]).ok();
         assert!(verify.starts_with("OK"), "{verify}");
         let tail = fresh
-            .tocsin(&["audit", "tail", "--no-follow", "-n", "1"])
+            .tocsin(&["audit", "tail", "--no-follow", "-n", "2"])
             .ok();
         assert!(tail.contains("backup.restored"), "{tail}");
+        assert!(tail.contains("installation.renew"), "{tail}");
+        assert_ne!(
+            installation_of(&fresh),
+            installation_of(&ws),
+            "a restored copy has an installation id of its own"
+        );
     }
     let tail = ws
         .tocsin(&["audit", "tail", "--no-follow", "-n", "2000"])

@@ -480,7 +480,8 @@ async fn a_recurring_update_stops_when_its_creator_is_disabled_its_playbook_chan
                 subject: "A patient".into(),
                 scope_playbooks: vec!["boil-water".into()],
                 scope_channels: [
-                    "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email",
+                    "sandbox", "mastodon", "bluesky", "linkedin", "matrix", "webhook", "email",
+                    "sms",
                 ]
                 .map(String::from)
                 .to_vec(),
@@ -518,8 +519,10 @@ async fn a_recurring_update_stops_when_its_creator_is_disabled_its_playbook_chan
     let ok = d
         .approve("Still in effect.", &d.accounts, with_consent.clone())
         .await;
-    assert_eq!(fire(ok).await, 1);
-    assert_eq!(schedule_states(&d, ok).await[0].0, "scheduled");
+    let fired = fire(ok).await;
+    let states = schedule_states(&d, ok).await;
+    assert_eq!(fired, 1, "{states:?}");
+    assert_eq!(states[0].0, "scheduled");
 
     // The consent its approval cited is withdrawn: it stops, saying why.
     let m = d
@@ -610,7 +613,8 @@ async fn a_scheduled_send_whose_consent_was_withdrawn_is_not_sent(backend: Backe
                 subject: "A patient".into(),
                 scope_playbooks: vec!["boil-water".into()],
                 scope_channels: [
-                    "sandbox", "mastodon", "bluesky", "matrix", "webhook", "email",
+                    "sandbox", "mastodon", "bluesky", "linkedin", "matrix", "webhook", "email",
+                    "sms",
                 ]
                 .map(String::from)
                 .to_vec(),

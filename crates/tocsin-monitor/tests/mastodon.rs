@@ -384,7 +384,9 @@ async fn the_stream_connects_to_the_streaming_host_the_instance_names() {
     };
     let (tx, mut rx) = mpsc::channel(64);
     let handle = spawn_mastodon(stream, fast_backoff(), tx);
-    connected(&mut rx).await;
+    tokio::time::timeout(Duration::from_secs(20), connected(&mut rx))
+        .await
+        .expect("the stream connects within 20 s");
     assert!(
         streaming.wait_open(1, Duration::from_secs(10)).await,
         "connected on the streaming host"

@@ -262,8 +262,9 @@ pub fn restore(config: &Config, archive: &Path) -> Result<ExitCode> {
     if let (Some(note), false) = (&checkpoint, kept.exists()) {
         std::fs::write(&kept, note)?;
     }
-    block_on(async {
+    let installation = block_on(async {
         let store = open_store(config).await?;
+        let installation = store.renew_installation_id("system").await?;
         store
             .append_audit(
                 AuditEvent::new("system", "backup.restored")
@@ -273,10 +274,12 @@ pub fn restore(config: &Config, archive: &Path) -> Result<ExitCode> {
             )
             .await?;
         store.close().await;
-        Ok::<_, anyhow::Error>(())
+        Ok::<_, anyhow::Error>(installation)
     })??;
     println!(
-        "restored {} (taken {} by {}, schema version {}) into {}: {} audit entries verified",
+        "restored {} (taken {} by {}, schema version {}) into {}: {} audit entries verified; \
+         new installation id {installation}, so this copy never reuses the original's \
+         idempotency keys",
         archive.display(),
         manifest.created_at,
         manifest.release,

@@ -300,6 +300,14 @@ async fn check_accounts(
             return;
         }
     };
+    findings.add(
+        "installation",
+        Status::Ok,
+        format!(
+            "id {} (carried in idempotency keys; a restored copy gets its own)",
+            store.installation_id()
+        ),
+    );
     let records = store.accounts().records().await;
     store.close().await;
     let records = match records {
