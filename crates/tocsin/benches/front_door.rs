@@ -16,9 +16,9 @@
 //! its own port, so each its own host for Tocsin's per-host limit), answering every
 //! request after L ms (100). A fresh data directory with SQLite; a sealing key from
 //! `tocsin users generate-key`; the boil-water playbook approved with `tocsin playbooks
-//! approve`; an admin, a drafter and an approver added with `tocsin users add
-//! --password-stdin`, signing in with TOTP codes computed from the enrolment URI each
-//! printed. `tocsin serve` then runs with `[dispatch] max_in_flight` set from the
+//! approve`; an admin, a drafter and an approver added with `tocsin users add` and
+//! enrolled at the link it prints (their own password and second factor), signing in with
+//! TOTP codes computed from their enrolment URI. `tocsin serve` then runs with `[dispatch] max_in_flight` set from the
 //! environment (`TOCSIN_DISPATCH__MAX_IN_FLIGHT`, default max(N, 4096)), and the admin
 //! adds the N accounts one `POST /api/accounts` at a time (C in flight).
 //!
@@ -205,6 +205,35 @@ impl Cli {
         );
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+/// Enrols a person at their one-time link, as they would at `#/enrol/<token>`: takes the
+/// new second factor, chooses the password, proves it with a code. Returns the otpauth URI.
+async fn enrol(data_dir: &Path, key: &str, token: &str, password: &str) -> String {
+    use secrecy::ExposeSecret as _;
+    use tocsin_app::people::{People, PeopleConfig, SealingKey};
+    let store = tocsin_store::Store::open(tocsin_store::StoreOptions::new(
+        "sqlite://tocsin.db",
+        data_dir,
+    ))
+    .await
+    .unwrap();
+    let key = Arc::new(SealingKey::from_base64(key).unwrap());
+    let people = People::new(store.clone(), key, PeopleConfig::default()).unwrap();
+    let start = people.begin_enrolment(token).await.unwrap();
+    let uri = start.totp.otpauth_uri.expose_secret().to_string();
+    // The previous step's code: the bench's first sign-in uses the current one.
+    let code = tocsin_app::people::totp::code_from_base32(
+        start.totp.secret_base32.expose_secret(),
+        chrono::Utc::now() - chrono::Duration::seconds(30),
+    )
+    .unwrap();
+    people
+        .complete_enrolment(token, password.to_string().into(), &code)
+        .await
+        .unwrap();
+    store.close().await;
+    uri
 }
 
 /// `tocsin serve`, stopped when dropped.
@@ -471,7 +500,7 @@ async fn run(args: Args) {
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\nplaybooks_dir = {:?}\ntemplates_dir = {:?}\n\n[database]\nurl = \"sqlite://tocsin.db\"\n\n[log]\nlevel = \"warn\"\n\n[server]\nlisten = \"{addr}\"\n",
+            "data_dir = {:?}\nplaybooks_dir = {:?}\ntemplates_dir = {:?}\n\n[database]\nurl = \"sqlite://tocsin.db\"\n\n[log]\nlevel = \"warn\"\n\n[server]\nlisten = \"{addr}\"\n# The fake platforms run on loopback.\nallowed_private_hosts = [\"127.0.0.1\"]\n",
             dir.path().display().to_string(),
             repo.join("playbooks").display().to_string(),
             repo.join("templates").display().to_string(),
@@ -500,16 +529,12 @@ async fn run(args: Args) {
         ("alex", "approver"),
     ] {
         let password = format!("front door bench {name} 7d2f 9a41");
-        let printed = cli.run(
-            &["users", "add", name, "--role", role, "--password-stdin"],
-            &format!("{password}\n"),
-        );
-        let uri = printed
+        let printed = cli.run(&["users", "add", name, "--role", role], "");
+        let token = printed
             .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("otpauth://"))
-            .unwrap_or_else(|| panic!("no enrolment URI in: {printed}"))
-            .to_string();
+            .find_map(|l| l.trim().split_once("/#/enrol/").map(|(_, t)| t.to_string()))
+            .unwrap_or_else(|| panic!("no enrolment link in: {printed}"));
+        let uri = enrol(dir.path(), &cli.key, &token, &password).await;
         people.insert(name, (password, uri));
     }
 

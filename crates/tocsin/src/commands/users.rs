@@ -129,7 +129,7 @@ async fn list(people: &People, caller: Caller<'_>) -> Result<()> {
     let users = people.list_users(caller).await?;
     if users.is_empty() {
         println!(
-            "no users yet: add one with `tocsin users add NAME --role admin --password-stdin`"
+            "no users yet: add one with `tocsin users add NAME --role admin` (it prints their enrolment link)"
         );
         return Ok(());
     }
