@@ -12,7 +12,6 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Connection as _;
 use std::borrow::Cow;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -247,29 +246,43 @@ pub(crate) async fn open(url: &str, data_dir: &Path) -> Result<Pool, StoreError>
         let pool = Pool::Sqlite(pool);
         migrate(&pool, Some(&path)).await?;
         Ok(pool)
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
-            url: redact(url),
-            reason: e.to_string(),
-        })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Unreachable {
-                url: redact(url),
-                source,
-            })?;
-        let pool = Pool::Postgres(pool);
+    } else if is_postgres(url) {
+        let pool = Pool::Postgres(connect_postgres(url, 8).await?);
         migrate(&pool, None).await?;
         Ok(pool)
     } else {
-        Err(StoreError::BadUrl {
-            url: redact(url),
-            reason: "the scheme must be sqlite:// (embedded) or postgres:// (several nodes)".into(),
-        })
+        Err(unknown_scheme(url))
     }
+}
+
+/// Whether `url` names a PostgreSQL database.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The error for a URL that is neither SQLite nor PostgreSQL.
+fn unknown_scheme(url: &str) -> StoreError {
+    StoreError::BadUrl {
+        url: redact(url),
+        reason: "the scheme must be sqlite:// (embedded) or postgres:// (several nodes)".into(),
+    }
+}
+
+/// A pool of up to `connections` to the PostgreSQL database at `url` (not migrated).
+async fn connect_postgres(url: &str, connections: u32) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+        url: redact(url),
+        reason: e.to_string(),
+    })?;
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Unreachable {
+            url: redact(url),
+            source,
+        })
 }
 
 async fn open_sqlite(path: &Path) -> Result<SqlitePool, StoreError> {
@@ -437,28 +450,13 @@ pub async fn schema_status(url: &str, data_dir: &Path) -> Result<SchemaStatus, S
             None
         };
         (found, SQLITE_MIGRATIONS)
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
-            url: redact(url),
-            reason: e.to_string(),
-        })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Unreachable {
-                url: redact(url),
-                source,
-            })?;
+    } else if is_postgres(url) {
+        let pool = connect_postgres(url, 1).await?;
         let found = schema_version(&Pool::Postgres(pool.clone()), None).await;
         pool.close().await;
         (found?, POSTGRES_MIGRATIONS)
     } else {
-        return Err(StoreError::BadUrl {
-            url: redact(url),
-            reason: "use sqlite://FILE or postgres://...".into(),
-        });
+        return Err(unknown_scheme(url));
     };
     let pending = migrations
         .iter()
@@ -479,25 +477,17 @@ pub async fn schema_status(url: &str, data_dir: &Path) -> Result<SchemaStatus, S
 /// The database server's clock, for `tocsin doctor`: PostgreSQL's `now()`; `None` for
 /// SQLite, which runs on this machine's clock.
 pub async fn database_clock(url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    if !is_postgres(url) {
         return Ok(None);
     }
-    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
-        url: redact(url),
-        reason: e.to_string(),
-    })?;
-    let mut conn = sqlx::postgres::PgConnection::connect_with(&options)
-        .await
-        .map_err(|source| StoreError::Unreachable {
-            url: redact(url),
-            source,
-        })?;
-    let text: String = sqlx::query_scalar(
+    let pool = connect_postgres(url, 1).await?;
+    let text: Result<String, sqlx::Error> = sqlx::query_scalar(
         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
     )
-    .fetch_one(&mut conn)
-    .await?;
-    let _ = conn.close().await;
+    .fetch_one(&pool)
+    .await;
+    pool.close().await;
+    let text = text?;
     Ok(DateTime::parse_from_rfc3339(&text)
         .ok()
         .map(|t| t.with_timezone(&Utc)))

@@ -16,7 +16,7 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use tocsin_audit::{AuditEvent, NoteVerifier, KEY_FILE_NAME};
 use tocsin_store::{sqlite_path, Store, StoreOptions, KEPT_CHECKPOINT_FILE, SCHEMA_VERSION};
@@ -111,7 +111,10 @@ async fn take_snapshot(config: &Config, staging: &Path) -> Result<Manifest> {
     // Verify the snapshot itself, not the live log it came from: open it as a store with
     // a copy of the signing key, then take the copy away again.
     let key_copy = staging.join(KEY_FILE_NAME);
-    copy_private(&config.data_dir.join(KEY_FILE_NAME), &key_copy)?;
+    let key_path = config.data_dir.join(KEY_FILE_NAME);
+    let key_bytes =
+        std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    crate::commands::write_private(&key_copy, &key_bytes)?;
     let verified = verify_database(config, &db, staging, checkpoint.as_deref()).await;
     std::fs::remove_file(&key_copy).with_context(|| format!("removing {}", key_copy.display()))?;
     let verified = verified?;
@@ -392,18 +395,4 @@ fn sha256_file(path: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut f, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
-}
-
-/// Copies a secret file, readable by its owner only.
-fn copy_private(from: &Path, to: &PathBuf) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(to)
-        .with_context(|| format!("creating {}", to.display()))?;
-    out.write_all(&bytes)?;
-    Ok(())
 }

@@ -39,6 +39,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Creates `path` (never overwriting a file) readable by its owner only, holding `bytes`:
+/// a key, or a file of secrets.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
 /// Writes `bytes` to standard output; a reader that went away (`| head`) is no error.
 fn print_all(bytes: &[u8]) -> Result<ExitCode> {
     use std::io::Write as _;

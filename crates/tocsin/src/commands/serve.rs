@@ -100,25 +100,9 @@ fn demo_key(data_dir: &std::path::Path) -> Result<SealingKey> {
     let path = data_dir.join("secret.key");
     if !path.exists() {
         let key = SealingKey::generate();
-        write_private(&path, key.to_base64().expose_secret())?;
+        super::write_private(&path, key.to_base64().expose_secret().as_bytes())?;
     }
     Ok(SealingKey::load(None, Some(&path))?)
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 /// A demo user as kept in `demo-users.json` (mode 600) in a kept demo directory.
@@ -240,7 +224,7 @@ async fn prepare_demo(
             totp_secret: secret.expose_secret().to_string(),
         });
     }
-    write_private(&saved, &serde_json::to_string_pretty(&users)?)?;
+    super::write_private(&saved, serde_json::to_string_pretty(&users)?.as_bytes())?;
     let users = users.into_iter().map(DemoUser::from).collect();
     Ok(users)
 }
