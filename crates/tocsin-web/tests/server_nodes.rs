@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tocsin_app::accounts::AccountVault;
+use tocsin_app::catalog::text_platform;
 use tocsin_app::people::{totp, PasswordCost, People, Role, SealingKey};
-use tocsin_connectors::sandbox::SandboxLog;
-use tocsin_dispatch::DispatchConfig;
+use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+use tocsin_dispatch::{AccountRoute, DispatchConfig};
 use tocsin_domain::Platform;
 use tocsin_store::{AuditFilter, DeliveryState, Store, StoreOptions};
 use tocsin_test_support::db::test_settings;
@@ -299,16 +300,34 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
         let (url, dir) = (db.url.clone(), db.dir.path().to_path_buf());
         let mut options = node_options("node-b", &log, lease);
         options.reuse_accounts = true;
-        // B's platform answers slowly, so that what it holds when it is killed is still
-        // in flight then, however long the test takes to notice.
-        options.sandbox_latency = Duration::from_millis(400);
         let key = key.clone();
+        let log = log.clone();
         b_runtime
             .spawn(async move {
                 let mut o = StoreOptions::new(url, dir);
                 o.audit = test_settings();
                 let store = Store::open(o).await.unwrap();
-                Harness::start(store, key, options).await.unwrap()
+                let b = Harness::start(store, key, options).await.unwrap();
+                // B's platform never answers for the even accounts, so that what it
+                // holds of them when it is killed is still in flight then, however long
+                // the test takes to notice; the odd ones answer at once.
+                for record in b.app.store().accounts().records().await.unwrap() {
+                    if record.id % 2 == 0 {
+                        let platform = text_platform(record.platform, record.stands_for);
+                        let connector = SandboxConnector::standing_for(
+                            &record.id.to_string(),
+                            log.clone(),
+                            platform,
+                        )
+                        .with_latency(Duration::from_secs(3600));
+                        let route = AccountRoute {
+                            connector: Arc::new(connector),
+                            host: "sandbox".into(),
+                        };
+                        b.app.routes().insert(record.id, route);
+                    }
+                }
+                b
             })
             .await
             .unwrap()
@@ -343,7 +362,9 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
         let held: Vec<i64> = rows
             .iter()
             .filter(|d| {
-                d.state == DeliveryState::Sending && d.lease_owner.as_deref() == Some("node-b")
+                d.state == DeliveryState::Sending
+                    && d.lease_owner.as_deref() == Some("node-b")
+                    && d.account_id % 2 == 0
             })
             .map(|d| d.account_id)
             .collect();
