@@ -3,6 +3,8 @@
 
 use crate::support::Workspace;
 
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 #[test]
 fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere_with_a_notice_where_it_cannot_delete(
 ) {
@@ -110,4 +112,68 @@ fn a_live_session_drill_threads_numbered_posts_per_account() {
         mastodon[2].contains(" 3/ ") && mastodon[2].contains("reply to"),
         "{out}"
     );
+}
+
+#[test]
+fn a_drill_rehearses_the_target_set_standing_in_for_the_platforms_its_groups_reach() {
+    let ws = Workspace::with_library();
+    let env = [("TOCSIN_SECRET_KEY", KEY)];
+    ws.write("tg.toml", "chat_id = \"-1001234567890\"\n");
+    ws.tocsin_input(
+        &[
+            "accounts",
+            "add",
+            "--platform",
+            "telegram",
+            "--handle",
+            "@ops",
+            "--name",
+            "Operations room",
+            "--settings-file",
+            "tg.toml",
+            "--secret-stdin",
+            "--skip-check",
+            "--group",
+            "staff",
+        ],
+        &env,
+        "123456789:drill-token\n",
+    )
+    .ok();
+
+    // The staff group has one Telegram account: the drill stands in for Telegram only,
+    // and nobody real is reached.
+    let out = ws
+        .tocsin_env(
+            &["drill", "boil-water", "--group", "staff", "--as", "lead"],
+            &env,
+        )
+        .ok();
+    assert!(
+        out.contains("no sandbox account is in groups staff; the drill stands in for the platforms they reach: Telegram"),
+        "{out}"
+    );
+    assert!(out.contains("sending to 1 sandbox accounts"), "{out}");
+    assert_eq!(out.matches(" delivered /sandbox/").count(), 1, "{out}");
+    let tail = ws
+        .tocsin_env(&["audit", "tail", "--no-follow", "-n", "500"], &env)
+        .ok();
+    let approve = tail
+        .lines()
+        .find(|l| l.contains("message.approve"))
+        .unwrap_or_default();
+    assert!(approve.contains("staff"), "{tail}");
+
+    // The playbook's own audience has no account here: every platform is stood in for.
+    let out = ws.tocsin_env(&["drill", "boil-water"], &env).ok();
+    assert!(
+        out.contains("no account is in groups partners, public, residents-sms; the drill stands in for every platform"),
+        "{out}"
+    );
+    assert_eq!(out.matches(" delivered /sandbox/").count(), 14, "{out}");
+
+    let out = ws
+        .tocsin_env(&["drill", "boil-water", "--group", "stafff"], &env)
+        .fails();
+    assert!(out.contains("--group stafff"), "{out}");
 }

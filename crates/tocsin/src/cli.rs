@@ -193,6 +193,11 @@ pub struct DrillArgs {
     /// Retract the message everywhere once it is out, as after a mistake.
     #[arg(long)]
     pub retract: bool,
+    /// A group to rehearse for (repeatable; default: each step's audience). Sandbox
+    /// accounts in these groups get the posts; without any, the drill stands in for the
+    /// platforms the groups' accounts are on.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
     /// Who runs the drill (recorded in the audit log; default: $USER).
     #[arg(long = "as", value_name = "NAME")]
     pub actor: Option<String>,

@@ -12,13 +12,15 @@ use std::time::Duration;
 use tocsin_connector::http::printable;
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_dispatch::{AccountRoute, DeliveryEventKind, DispatchConfig, Dispatcher, Routes};
+use tocsin_domain::audience::TargetSpec;
 use tocsin_domain::compose::ComposeOptions;
 use tocsin_domain::playbook::TextTarget;
 use tocsin_domain::Platform;
-use tocsin_store::outbox::{Placement, RetractMode, Retraction};
+use tocsin_store::outbox::{MessageTargets, Placement, RetractMode, Retraction};
 use tocsin_store::{NewAccount, NewDraft, NewMessage, RenderedVariant, Store};
 
 use crate::cli::DrillArgs;
+use crate::commands::drill_audience::{describe, reach, spec_for, DrillReach};
 use crate::commands::playbooks::{composer, load, loaded, read_vars};
 use crate::config::Config;
 use crate::store::{block_on, open_store};
@@ -130,12 +132,15 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
         let store = open_store(config).await?;
         let result = drive(
             &store,
-            &library,
-            playbook,
-            &values,
-            &posts,
-            &actor,
-            args.retract.then_some(notice.as_ref()),
+            &DrillRun {
+                library: &library,
+                playbook,
+                values: &values,
+                posts: &posts,
+                actor: &actor,
+                groups: &args.groups,
+                retract: args.retract.then_some(notice.as_ref()),
+            },
         )
         .await;
         store.close().await;
@@ -144,55 +149,113 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
-async fn drive(
-    store: &Store,
-    library: &tocsin_domain::library::Library,
-    playbook: &tocsin_domain::playbook::Playbook,
-    values: &BTreeMap<String, String>,
-    posts: &[DrillPost],
-    actor: &str,
-    retract: Option<Option<&DrillPost>>,
-) -> Result<ExitCode> {
+/// What one drill does: the posts to make, for whom, and whether to retract them.
+struct DrillRun<'a> {
+    library: &'a tocsin_domain::library::Library,
+    playbook: &'a tocsin_domain::playbook::Playbook,
+    values: &'a BTreeMap<String, String>,
+    posts: &'a [DrillPost],
+    actor: &'a str,
+    /// The groups given with `--group` (none: each step's audience).
+    groups: &'a [String],
+    /// Retract once out, with the withdrawal notice where a platform cannot delete.
+    retract: Option<Option<&'a DrillPost>>,
+}
+
+async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
+    let DrillRun {
+        library,
+        playbook,
+        values,
+        posts,
+        actor,
+        groups,
+        retract,
+    } = *run;
     let log = Arc::new(SandboxLog::default());
     let routes = Arc::new(Routes::new());
     let existing = store.accounts().list().await?;
-    let mut accounts: Vec<(i64, Platform)> = Vec::new();
-    for platform in stand_ins() {
-        let id = match existing
-            .iter()
-            .find(|a| a.sandbox && a.handle == handle(platform))
-        {
-            Some(a) => a.id,
-            None => {
-                store
-                    .accounts()
-                    .add(
-                        actor,
-                        &NewAccount {
-                            platform: Platform::Sandbox,
-                            stands_for: Some(platform),
-                            handle: handle(platform),
-                            display_name: format!("Drill · {}", platform.display_name()),
-                            sandbox: true,
-                            groups: Vec::new(),
-                        },
-                    )
-                    .await?
+    let mut known_groups: BTreeSet<String> =
+        store.accounts().group_names().await?.into_iter().collect();
+    for p in library.playbooks() {
+        known_groups.extend(p.audience.iter().cloned());
+        for s in &p.steps {
+            known_groups.extend(s.audience.iter().flatten().cloned());
+        }
+    }
+    let is_stand_in = |a: &tocsin_store::Account| {
+        a.sandbox && a.stands_for.is_some_and(|p| a.handle == handle(p))
+    };
+    // Who each post reaches, on sandbox accounts only.
+    let mut reached: Vec<(TargetSpec, Vec<(i64, Platform)>)> = Vec::new();
+    let mut stand_in_ids: BTreeMap<Platform, i64> = BTreeMap::new();
+    for post in posts {
+        let audience = playbook.audience_of(&post.step);
+        let spec = spec_for(groups, audience);
+        let reach = reach(&spec, &existing, &known_groups, audience, &is_stand_in)?;
+        let platforms = match &reach {
+            DrillReach::SandboxAccounts(accounts) => {
+                println!(
+                    "{} / {}: {} reach {} sandbox account(s) in those groups",
+                    playbook.id,
+                    post.step,
+                    describe(&spec),
+                    accounts.len()
+                );
+                reached.push((spec, accounts.clone()));
+                continue;
+            }
+            DrillReach::StandIns(platforms) => {
+                println!(
+                    "{} / {}: no sandbox account is in {}; the drill stands in for the platforms they reach: {}",
+                    playbook.id,
+                    post.step,
+                    describe(&spec),
+                    platforms.iter().map(|p| p.display_name()).collect::<Vec<_>>().join(", ")
+                );
+                platforms.clone()
+            }
+            DrillReach::Everywhere => {
+                println!(
+                    "{} / {}: no account is in {}; the drill stands in for every platform",
+                    playbook.id,
+                    post.step,
+                    describe(&spec)
+                );
+                stand_ins()
             }
         };
+        let mut accounts = Vec::new();
+        for platform in platforms {
+            let id = match stand_in_ids.get(&platform) {
+                Some(id) => *id,
+                None => {
+                    let id = stand_in(store, actor, &existing, platform).await?;
+                    stand_in_ids.insert(platform, id);
+                    id
+                }
+            };
+            accounts.push((id, platform));
+        }
+        reached.push((spec, accounts));
+    }
+    let accounts: BTreeMap<i64, Platform> = reached
+        .iter()
+        .flat_map(|(_, a)| a.iter().copied())
+        .collect();
+    for (id, platform) in &accounts {
         let connector = Arc::new(SandboxConnector::standing_for(
             &id.to_string(),
             log.clone(),
-            platform,
+            *platform,
         ));
         routes.insert(
-            id,
+            *id,
             AccountRoute {
                 connector,
                 host: "sandbox".into(),
             },
         );
-        accounts.push((id, platform));
     }
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -213,7 +276,7 @@ async fn drive(
             .await
         })
     };
-    let names: BTreeMap<i64, Platform> = accounts.iter().copied().collect();
+    let names = &accounts;
     let session = match &playbook.session {
         Some(s) => {
             let tag = values.get(&s.hashtag_variable).cloned().unwrap_or_default();
@@ -238,7 +301,11 @@ async fn drive(
         None => None,
     };
     let mut messages = Vec::new();
-    for post in posts {
+    for (post, (spec, reach)) in posts.iter().zip(&reached) {
+        let mut per_platform: BTreeMap<Platform, usize> = BTreeMap::new();
+        for (_, p) in reach {
+            *per_platform.entry(*p).or_default() += 1;
+        }
         let draft = store
             .drafts()
             .insert(&NewDraft {
@@ -261,8 +328,11 @@ async fn drive(
                     exercise: true,
                     break_glass: false,
                     variants: post.variants.clone(),
-                    account_ids: accounts.iter().map(|(id, _)| *id).collect(),
-                    targets: None,
+                    account_ids: reach.iter().map(|(id, _)| *id).collect(),
+                    targets: Some(MessageTargets {
+                        spec: spec.clone(),
+                        per_platform,
+                    }),
                 },
                 &Placement {
                     title: Some(post.headline.clone()),
@@ -273,16 +343,16 @@ async fn drive(
             .await?;
         tx.commit().await?;
         dispatcher.wake();
-        println!("\n{} / {}: message {message} approved as an exercise by {actor}; sending to {} sandbox accounts", playbook.id, post.step, accounts.len());
-        watch(store, &mut events, message, &names, &|_| "delivered").await?;
-        print_grid(store, message, &names, &log).await?;
+        println!("\n{} / {}: message {message} approved as an exercise by {actor}; sending to {} sandbox accounts", playbook.id, post.step, reach.len());
+        watch(store, &mut events, message, names, &|_| "delivered").await?;
+        print_grid(store, message, names, &log).await?;
         messages.push(message);
     }
     if let Some(notice) = retract {
         let cannot_delete: BTreeSet<i64> = accounts
             .iter()
             .filter(|(_, p)| {
-                tocsin_connectors::descriptor(*p).is_some_and(|d| !d.capabilities.delete)
+                tocsin_connectors::descriptor(**p).is_some_and(|d| !d.capabilities.delete)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -323,17 +393,47 @@ async fn drive(
                 store,
                 &mut events,
                 summary.retraction_message_id,
-                &names,
+                names,
                 &done,
             )
             .await?;
-            print_grid(store, *message, &names, &log).await?;
+            print_grid(store, *message, names, &log).await?;
         }
     }
     let _ = stop.send(());
     let _ = running.await;
     println!("\nEvery step above is in the audit log, marked as an exercise: `tocsin audit tail --no-follow`.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The drill's own stand-in for `platform` (`sandbox:<platform>`, in no group), made
+/// the first time a drill needs it.
+async fn stand_in(
+    store: &Store,
+    actor: &str,
+    existing: &[tocsin_store::Account],
+    platform: Platform,
+) -> Result<i64> {
+    if let Some(a) = existing
+        .iter()
+        .find(|a| a.sandbox && a.handle == handle(platform))
+    {
+        return Ok(a.id);
+    }
+    Ok(store
+        .accounts()
+        .add(
+            actor,
+            &NewAccount {
+                platform: Platform::Sandbox,
+                stands_for: Some(platform),
+                handle: handle(platform),
+                display_name: format!("Drill · {}", platform.display_name()),
+                sandbox: true,
+                groups: Vec::new(),
+            },
+        )
+        .await?)
 }
 
 /// Prints delivery events for `message` until all its deliveries are settled;

@@ -5,6 +5,7 @@ pub mod audit;
 mod backup;
 mod doctor;
 mod drill;
+mod drill_audience;
 mod migrate;
 pub(crate) mod playbooks;
 mod retention;
