@@ -313,6 +313,10 @@ pub struct CreateDraft {
     /// posts).
     #[serde(default)]
     targets: Option<TargetSpec>,
+    /// The sent message this draft follows up (set by [`follow_up`] only, never from a
+    /// request): its approval threads it under that message's posts.
+    #[serde(skip)]
+    follows_up: Option<i64>,
 }
 
 fn invalid_values(preview: &Preview) -> AppError {
@@ -512,6 +516,9 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
     if let Some(target) = form.corrects {
         tx.drafts().set_corrects(id, target).await?;
     }
+    if let Some(message) = form.follows_up {
+        tx.drafts().set_follows_up(id, message).await?;
+    }
     tx.commit().await?;
     announce_draft(app, id).await;
     let (assessed, _) = assess(app, id).await?;
@@ -529,7 +536,10 @@ pub struct FollowUp {
 
 /// Starts a draft from a sent message (drafter and up): a step of the same playbook,
 /// with the same values and the same target set, for the drafter to edit. A post of a
-/// live session follows up in the same session (so it threads), while it is open.
+/// live session follows up in the same session (so it threads), while it is open; an
+/// update or all-clear of another message is posted, on each account, as a reply to
+/// that message's post (or the nearest one of its chain still standing); a duplicate
+/// (the same step) stands alone.
 /// Audited as `draft.follow_up`.
 pub async fn follow_up(
     app: &Tocsin,
@@ -599,6 +609,10 @@ pub async fn follow_up(
             session_id,
             targets,
             corrects: None,
+            // An update or an all-clear replies under the message where it stands (a
+            // session post threads in its session already); a duplicate stands alone.
+            follows_up: (session_id.is_none() && form.step != original.step_id)
+                .then_some(message_id),
         },
     )
     .await?;
@@ -1111,6 +1125,7 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
             },
             &Placement {
                 session_id: d.session_id,
+                follows_up: d.follows_up_message_id,
                 title: headline,
                 not_before: send_at,
                 consent_ref,

@@ -1,6 +1,7 @@
 //! What one account gets for one message, and the one call that gives it to the platform.
 //!
-//! A post (with its place in a live session's thread), a deletion, or a correction posted
+//! A post (with its place in a live session's thread, or under the message it follows
+//! up), a deletion, or a correction posted
 //! as a reply where the platform cannot delete: worked out from the message and what the
 //! store recorded earlier, then sent in one connector call. Retrying is not done here.
 
@@ -85,6 +86,14 @@ pub(crate) async fn action(
                     .thread(session, m.id, d.account_id)
                     .await
                     .map_err(|e| Outcome::failed(format!("reading the session thread: {e}")))?;
+                post.thread_root = root.as_ref().map(remote);
+                post.reply_to = parent.as_ref().map(remote);
+            } else if m.follows_up.is_some() {
+                let (root, parent) = store
+                    .outbox()
+                    .follow_up_thread(m.id, d.account_id)
+                    .await
+                    .map_err(|e| Outcome::failed(format!("reading the thread followed up: {e}")))?;
                 post.thread_root = root.as_ref().map(remote);
                 post.reply_to = parent.as_ref().map(remote);
             }

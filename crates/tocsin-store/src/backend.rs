@@ -115,6 +115,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audiences",
         include_str!("../migrations/sqlite/0015_audiences.sql"),
     ),
+    (
+        16,
+        "follow_ups",
+        include_str!("../migrations/sqlite/0016_follow_ups.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -192,13 +197,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audiences",
         include_str!("../migrations/postgres/0015_audiences.sql"),
     ),
+    (
+        16,
+        "follow_ups",
+        include_str!("../migrations/postgres/0016_follow_ups.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

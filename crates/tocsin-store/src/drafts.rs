@@ -100,6 +100,9 @@ pub struct WorkflowDraft {
     /// The message it corrects, for a correction: its approval posts it as a reply where
     /// that message's post still stands.
     pub corrects_message_id: Option<i64>,
+    /// The sent message it follows up ("Send an update"): its approval threads it under
+    /// that message's posts.
+    pub follows_up_message_id: Option<i64>,
     /// The rendered texts (bodies `None` once retention purged them).
     pub variants: Vec<StoredVariant>,
 }
@@ -149,8 +152,8 @@ pub struct DraftListItem {
 }
 
 /// `id, playbook_id, step_id, content_hash, variables_json, created_by, created_at,
-/// updated_at, exercise, state, session_id, note, message_id, corrects_message_id` of a
-/// draft.
+/// updated_at, exercise, state, session_id, note, message_id, corrects_message_id,
+/// follows_up_message_id` of a draft.
 type DraftRow = (
     i64,
     String,
@@ -164,6 +167,7 @@ type DraftRow = (
     String,
     Option<i64>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
     Option<i64>,
 );
@@ -298,6 +302,19 @@ impl DraftsTx<'_, '_> {
     pub async fn set_corrects(&mut self, id: i64, message_id: i64) -> Result<(), StoreError> {
         on_tx!(self.tx, c => {
             sqlx::query("UPDATE drafts SET corrects_message_id = $1 WHERE id = $2")
+                .bind(message_id)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Makes draft `id` a follow-up of message `message_id` (set once, at creation): its
+    /// approval threads it under that message's posts.
+    pub async fn set_follows_up(&mut self, id: i64, message_id: i64) -> Result<(), StoreError> {
+        on_tx!(self.tx, c => {
+            sqlx::query("UPDATE drafts SET follows_up_message_id = $1 WHERE id = $2")
                 .bind(message_id)
                 .bind(id)
                 .execute(&mut *c)
@@ -514,8 +531,8 @@ impl Drafts<'_> {
         let row: Option<DraftRow> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT id, playbook_id, step_id, content_hash, variables_json, created_by, created_at, \
-                 updated_at, exercise, state, session_id, note, message_id, corrects_message_id \
-                 FROM drafts WHERE id = $1",
+                 updated_at, exercise, state, session_id, note, message_id, corrects_message_id, \
+                 follows_up_message_id FROM drafts WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(p)
@@ -540,6 +557,7 @@ impl Drafts<'_> {
             note: r.11,
             message_id: r.12,
             corrects_message_id: r.13,
+            follows_up_message_id: r.14,
             variants: self.store.variants("draft_id", id).await?,
         }))
     }

@@ -211,6 +211,9 @@ pub struct Placement {
     pub target_message_id: Option<i64>,
     /// For live sessions: the session; its posts thread per account in order.
     pub session_id: Option<i64>,
+    /// For a follow-up of a sent message (outside a live session): that message; each
+    /// account's post replies to its nearest post of the chain still standing.
+    pub follows_up: Option<i64>,
     /// The headline (email subject, CAP headline).
     pub title: Option<String>,
     /// Not to be sent before this time (scheduled sends).
@@ -226,12 +229,17 @@ impl Default for Placement {
             kind: MessageKind::Post,
             target_message_id: None,
             session_id: None,
+            follows_up: None,
             title: None,
             not_before: None,
             consent_ref: None,
         }
     }
 }
+
+/// How far back a follow-up's thread is looked for: updates of updates, each replying
+/// to the last; far more than any real incident makes.
+pub const FOLLOW_UP_DEPTH: i64 = 64;
 
 /// A delivery a worker now holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +273,8 @@ pub struct MessageForSending {
     pub target_message_id: Option<i64>,
     /// Live session, if any.
     pub session_id: Option<i64>,
+    /// The sent message it follows up, if any (outside live sessions).
+    pub follows_up: Option<i64>,
     /// Headline.
     pub title: Option<String>,
     /// Exercise flag.
@@ -472,7 +482,8 @@ impl From<&DeliveryResult> for ResultRow {
     }
 }
 
-/// `kind, target_message_id, session_id, title, exercise, retracted_at` of a message.
+/// `kind, target_message_id, session_id, title, exercise, retracted_at,
+/// follows_up_message_id` of a message.
 type MessageRow = (
     String,
     Option<i64>,
@@ -480,6 +491,7 @@ type MessageRow = (
     Option<String>,
     bool,
     Option<String>,
+    Option<i64>,
 );
 
 /// The state a claim took a delivery from (`claimed_from`, set by the claim itself).
@@ -656,7 +668,8 @@ impl OutboxTx<'_, '_> {
             };
             sqlx::query(
                 "UPDATE messages SET kind = $1, target_message_id = $2, session_id = $3, \
-                 session_seq = $4, title = $5, not_before = $6, consent_ref = $7 WHERE id = $8",
+                 session_seq = $4, title = $5, not_before = $6, consent_ref = $7, \
+                 follows_up_message_id = $8 WHERE id = $9",
             )
             .bind(placement.kind.as_str())
             .bind(placement.target_message_id)
@@ -665,6 +678,7 @@ impl OutboxTx<'_, '_> {
             .bind(&placement.title)
             .bind(&not_before)
             .bind(&placement.consent_ref)
+            .bind(placement.follows_up)
             .bind(id)
             .execute(&mut *c)
             .await?;
@@ -1234,13 +1248,14 @@ impl Outbox<'_> {
     ) -> Result<Option<MessageForSending>, StoreError> {
         let row: Option<MessageRow> = on_pool!(self.store, p => {
             sqlx::query_as(
-                "SELECT kind, target_message_id, session_id, title, exercise, retracted_at FROM messages WHERE id = $1",
+                "SELECT kind, target_message_id, session_id, title, exercise, retracted_at, \
+                 follows_up_message_id FROM messages WHERE id = $1",
             )
             .bind(message_id)
             .fetch_optional(p)
             .await?
         });
-        let Some((kind, target, session, title, exercise, retracted)) = row else {
+        let Some((kind, target, session, title, exercise, retracted, follows_up)) = row else {
             return Ok(None);
         };
         let texts: BTreeMap<TextTarget, String> = self
@@ -1257,6 +1272,7 @@ impl Outbox<'_> {
             kind: crate::time::enum_col("message kind", &kind, MessageKind::parse)?,
             target_message_id: target,
             session_id: session,
+            follows_up,
             title,
             exercise,
             retracted: retracted.is_some(),
@@ -1352,6 +1368,51 @@ impl Outbox<'_> {
                 remote_extra: extra,
             })
         }))
+    }
+
+    /// Where account `account_id`'s post of follow-up `message_id` goes in its thread:
+    /// (the thread's root, the post it replies to). Both are taken from the chain of
+    /// messages it follows up (at most [`FOLLOW_UP_DEPTH`] back): the parent is the
+    /// nearest message whose post on this account was sent and not deleted, the root the
+    /// farthest. `(None, None)`: nothing of the chain stands there, so it posts alone.
+    pub async fn follow_up_thread(
+        self,
+        message_id: i64,
+        account_id: i64,
+    ) -> Result<(Option<RecordedPost>, Option<RecordedPost>), StoreError> {
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = on_pool!(self.store, p => {
+            sqlx::query_as(
+                "WITH RECURSIVE chain (id, depth) AS ( \
+                   SELECT follows_up_message_id, 1 FROM messages \
+                    WHERE id = $1 AND follows_up_message_id IS NOT NULL \
+                   UNION ALL \
+                   SELECT m.follows_up_message_id, c.depth + 1 FROM messages m \
+                     JOIN chain c ON m.id = c.id \
+                    WHERE m.follows_up_message_id IS NOT NULL AND c.depth < $3) \
+                 SELECT d.remote_id, d.remote_url, d.remote_extra FROM chain c \
+                   JOIN deliveries d ON d.message_id = c.id AND d.account_id = $2 \
+                  WHERE d.state = 'sent' \
+                    AND NOT EXISTS (SELECT 1 FROM messages r \
+                                     WHERE r.target_message_id = c.id AND r.kind = 'delete') \
+                  ORDER BY c.depth",
+            )
+            .bind(message_id)
+            .bind(account_id)
+            .bind(FOLLOW_UP_DEPTH)
+            .fetch_all(p)
+            .await?
+        });
+        let posts: Vec<RecordedPost> = rows
+            .into_iter()
+            .filter_map(|(id, url, extra)| {
+                id.map(|remote_id| RecordedPost {
+                    remote_id,
+                    remote_url: url,
+                    remote_extra: extra,
+                })
+            })
+            .collect();
+        Ok((posts.last().cloned(), posts.first().cloned()))
     }
 
     /// How many deliveries are waiting or in flight (the queue depth).

@@ -600,6 +600,71 @@ async fn a_follow_up_starts_a_draft_of_the_same_playbook_with_the_same_values_an
         .iter()
         .any(|e| e.action == "draft.follow_up" && e.subjects["message"] == message_id.to_string()));
 
+    // Approved, the all-clear replies, on each account, under the alert's post there;
+    // and an update of the all-clear under the all-clear, in the same thread.
+    let posted = |account: i64, message: i64| -> (String, Option<String>, Option<String>) {
+        let key = format!("-{message}-{account}");
+        let p = s
+            .harness
+            .sandbox
+            .posts_for(&account.to_string())
+            .into_iter()
+            .find(|p| p.post.idempotency_key.ends_with(&key))
+            .unwrap_or_else(|| panic!("no post of message {message} on account {account}"));
+        (
+            p.id,
+            p.post.reply_to.map(|r| r.id),
+            p.post.thread_root.map(|r| r.id),
+        )
+    };
+    let all_clear = submit(&dana, &all_clear).await;
+    let clear_id = approve(&alex, &all_clear, false).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, clear_id).await;
+    for platform in [Platform::Mastodon, Platform::Bluesky, Platform::Sms] {
+        let account = account_for(&s, platform);
+        let (alert_post, alert_parent, _) = posted(account, message_id);
+        assert_eq!(alert_parent, None, "{platform:?}");
+        let (clear_post, parent, root) = posted(account, clear_id);
+        assert_eq!(parent.as_deref(), Some(alert_post.as_str()), "{platform:?}");
+        assert_eq!(root.as_deref(), Some(alert_post.as_str()), "{platform:?}");
+        assert_ne!(clear_post, alert_post);
+    }
+    let update = dana
+        .post(
+            &format!("/api/messages/{clear_id}/follow-up"),
+            json!({"step": "update"}),
+        )
+        .await
+        .ok();
+    let update = submit(&dana, &update).await;
+    let update_id = approve(&alex, &update, false).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, update_id).await;
+    let mastodon = account_for(&s, Platform::Mastodon);
+    let (alert_post, _, _) = posted(mastodon, message_id);
+    let (clear_post, _, _) = posted(mastodon, clear_id);
+    let (_, parent, root) = posted(mastodon, update_id);
+    assert_eq!(parent, Some(clear_post));
+    assert_eq!(root, Some(alert_post));
+    // A duplicate (the same step) is a post of its own.
+    let duplicate = dana
+        .post(
+            &format!("/api/messages/{message_id}/follow-up"),
+            json!({"step": "alert"}),
+        )
+        .await
+        .ok();
+    let duplicate = submit(&dana, &duplicate).await;
+    let duplicate_id = approve(&alex, &duplicate, false).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, duplicate_id).await;
+    let (_, parent, root) = posted(mastodon, duplicate_id);
+    assert_eq!((parent, root), (None, None));
+
     let r = dana
         .post(
             &format!("/api/messages/{message_id}/follow-up"),
