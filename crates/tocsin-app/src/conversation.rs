@@ -160,11 +160,19 @@ pub async fn set_question(
     Ok(view)
 }
 
-/// Ends a live session (its monitor streams stop on every node).
+/// Ends a live session: its monitor streams stop on every node, its waiting drafts are
+/// withdrawn and its posts scheduled for later are cancelled (see
+/// [`tocsin_store::live_sessions::LiveSessionsTx::end`]); the panels hear each.
 pub async fn end(app: &Tocsin, who: &Authed, id: i64) -> AppResult<LiveSession> {
     who.require(app, Permission::EditDrafts)?;
-    app.0.store.live_sessions().end(who.user(), id).await?;
+    let ended = app.0.store.live_sessions().end(who.user(), id).await?;
     app.0.monitor.wake();
+    for draft in &ended.withdrawn_drafts {
+        crate::drafts::announce_draft(app, *draft).await;
+    }
+    for message in &ended.cancelled_messages {
+        crate::messages::announce_message(app, *message).await;
+    }
     let row = session_or_404(app, id).await?;
     let session = LiveSession::from(&row);
     app.0.hub.publish(&PanelEvent::LiveSession {

@@ -284,7 +284,17 @@ async fn refused(
 }
 
 /// Publishes a draft's new summary to every panel.
-async fn announce_draft(app: &Tocsin, id: i64) {
+/// A live session that has ended takes no new post, follow-up or approval (409
+/// `session_ended`).
+fn session_ended(session_id: i64) -> AppError {
+    AppError::new(
+        ErrorKind::Conflict,
+        "session_ended",
+        format!("live session {session_id} has ended: it takes no new post"),
+    )
+}
+
+pub(crate) async fn announce_draft(app: &Tocsin, id: i64) {
     match app.0.store.drafts().get(id).await {
         Ok(Some(d)) => app.0.hub.publish(&PanelEvent::Draft {
             draft: summary_of(&d),
@@ -460,6 +470,9 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
             .get(session_id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
+        if session.state != tocsin_store::live_sessions::LiveSessionState::Open {
+            return Err(session_ended(session_id));
+        }
         if session.playbook_id != p.id {
             return Err(AppError::invalid(
                 "session_id",
@@ -580,11 +593,7 @@ pub async fn follow_up(
                     s.state == tocsin_store::live_sessions::LiveSessionState::Open
                 });
             if !open {
-                return Err(AppError::new(
-                    ErrorKind::Conflict,
-                    "session_ended",
-                    format!("live session {id} has ended: its posts cannot be followed up"),
-                ));
+                return Err(session_ended(id));
             }
             Some(id)
         }
@@ -966,6 +975,20 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         return Err(refused(app, who, audit_action, &assessed.draft, stale_render()).await);
     }
     let d = &assessed.draft;
+    if let Some(session) = d.session_id {
+        // Ending a session withdraws its waiting drafts; one made in the moment it ended
+        // is refused here.
+        let open = app
+            .0
+            .store
+            .live_sessions()
+            .get(session)
+            .await?
+            .is_some_and(|s| s.state == tocsin_store::live_sessions::LiveSessionState::Open);
+        if !open {
+            return Err(refused(app, who, audit_action, d, session_ended(session)).await);
+        }
+    }
     // Not stale: the stored target set is what the playbook resolves now.
     let account_ids = assessed
         .inputs

@@ -181,10 +181,14 @@ impl LiveSessionsTx<'_, '_> {
         Ok(())
     }
 
-    /// Ends an open live session (its hashtag is no longer monitored and no new draft can
-    /// post into it), audited as `session.end`. [`StoreError::NotFound`] if there is no
-    /// such session, [`StoreError::Conflict`] if it has ended already.
-    pub async fn end(&mut self, actor: &str, session_id: i64) -> Result<(), StoreError> {
+    /// Ends an open live session: its hashtag is no longer monitored, no new draft can
+    /// post into it, every draft of it still waiting (`draft`, `submitted`,
+    /// `changes_requested`) is withdrawn, and every post of it scheduled for later has its
+    /// unsent deliveries cancelled (posts already going out finish). Audited as
+    /// `session.end` (with the counts), one `draft.withdraw` per draft and one
+    /// `message.cancel` per scheduled post. [`StoreError::NotFound`] if there is no such
+    /// session, [`StoreError::Conflict`] if it has ended already.
+    pub async fn end(&mut self, actor: &str, session_id: i64) -> Result<SessionEnded, StoreError> {
         let now = format_time(&self.tx.now());
         let ended: Option<(String, bool)> = on_tx!(self.tx, c => {
             sqlx::query_as(
@@ -214,17 +218,93 @@ impl LiveSessionsTx<'_, '_> {
                 }),
             });
         };
+        let withdrawn: Vec<i64> = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "UPDATE drafts SET state = 'withdrawn', updated_at = $1, \
+                 note = 'the live session ended' \
+                 WHERE session_id = $2 AND state IN ('draft', 'submitted', 'changes_requested') \
+                 RETURNING id",
+            )
+            .bind(&now)
+            .bind(session_id)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let scheduled: Vec<i64> = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "SELECT id FROM messages WHERE session_id = $1 AND not_before > $2 \
+                 AND EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id \
+                             AND d.state = 'pending') ORDER BY id",
+            )
+            .bind(session_id)
+            .bind(&now)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        let mut withdrawn = withdrawn;
+        withdrawn.sort_unstable();
+        for draft in &withdrawn {
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "draft.withdraw")
+                        .subject("draft", draft.to_string())
+                        .subject("session", session_id.to_string())
+                        .outcome("the live session ended")
+                        .exercise(exercise),
+                )
+                .await?;
+        }
+        for message in &scheduled {
+            let cancelled = on_tx!(self.tx, c => {
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, \
+                     updated_at = $1 WHERE message_id = $2 AND state = 'pending'",
+                )
+                .bind(&now)
+                .bind(message)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+            });
+            self.tx
+                .append_audit(
+                    AuditEvent::new(actor, "message.cancel")
+                        .subject("message", message.to_string())
+                        .subject("session", session_id.to_string())
+                        .outcome(format!(
+                            "the live session ended; {cancelled} scheduled deliveries cancelled"
+                        ))
+                        .exercise(exercise),
+                )
+                .await?;
+        }
         self.tx
             .append_audit(
                 AuditEvent::new(actor, "session.end")
                     .subject("session", session_id.to_string())
                     .subject("playbook", playbook_id)
-                    .outcome("ended")
+                    .outcome(format!(
+                        "ended; {} waiting drafts withdrawn, {} scheduled posts cancelled",
+                        withdrawn.len(),
+                        scheduled.len()
+                    ))
                     .exercise(exercise),
             )
             .await?;
-        Ok(())
+        Ok(SessionEnded {
+            withdrawn_drafts: withdrawn,
+            cancelled_messages: scheduled,
+        })
     }
+}
+
+/// What ending a live session stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionEnded {
+    /// The drafts of it that were still waiting, now withdrawn.
+    pub withdrawn_drafts: Vec<i64>,
+    /// Its posts scheduled for later, whose deliveries were cancelled.
+    pub cancelled_messages: Vec<i64>,
 }
 
 impl LiveSessions<'_> {
@@ -293,9 +373,10 @@ impl LiveSessions<'_> {
     }
 
     /// [`Tx::end_session`] in its own transaction.
-    pub async fn end(self, actor: &str, session_id: i64) -> Result<(), StoreError> {
+    pub async fn end(self, actor: &str, session_id: i64) -> Result<SessionEnded, StoreError> {
         let mut tx = self.store.begin().await?;
-        tx.live_sessions().end(actor, session_id).await?;
-        tx.commit().await
+        let ended = tx.live_sessions().end(actor, session_id).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 }

@@ -70,7 +70,7 @@ export async function sessionView(c) {
   const err = formError('quick-post-error');
   const post = h('button', { type: 'button', class: 'primary big', testid: 'quick-post-button' }, 'Post for approval');
   const posted = h('p', { role: 'status', testid: 'quick-post-status' });
-  const ed = c.can('edit_drafts') ? editor(c, detail, {
+  const ed = c.can('edit_drafts') && s.state !== 'ended' ? editor(c, detail, {
     values: memo, step: firstStep, exercise: s.exercise, lockExercise: true,
     targets: s.targets || null, lockTargets: true,
     actions: h('div', {}, h('div', { class: 'actions' }, post), err, posted),
@@ -106,15 +106,18 @@ export async function sessionView(c) {
   const endErr = formError('session-end-error');
   const endBtn = c.can('edit_drafts') && s.state !== 'ended'
     ? h('button', { type: 'button', class: 'danger quiet', testid: 'session-end' }, 'End session') : null;
+  const composer = ed ? section('Quick post', 'session-composer', ed.el) : null;
   const markEnded = () => {
     put(stateTag, tag('Ended', 'ended'));
     if (endBtn) endBtn.remove();
+    // An ended session takes no new post: the composer goes.
+    if (composer) composer.remove();
     conversation.ended();
   };
   if (endBtn) {
     endBtn.addEventListener('click', () => busy(endBtn, null, endErr, async () => {
       const ok = await confirmDialog(`End ${tagText}?`,
-        'Its hashtag is no longer read and no new post can be made in it. This cannot be undone.', 'End session', true);
+        'Its hashtag is no longer read, posts waiting for approval are withdrawn, scheduled posts are cancelled, and no new post can be made in it. Posts already out stay. This cannot be undone.', 'End session', true);
       if (!ok) return;
       s = { ...s, ...(await api.post(`/api/sessions/${enc(id)}/end`)) };
       markEnded();
@@ -126,7 +129,7 @@ export async function sessionView(c) {
     h('p', { class: 'meta' }, s.exercise ? tag('EXERCISE', 'exercise') : null, ` ${detail.title} `, stateTag, endBtn),
     endErr,
     waiting,
-    h('div', { class: 'session-live' }, ed ? section('Quick post', 'session-composer', ed.el) : null, conversation.el),
+    h('div', { class: 'session-live' }, composer, conversation.el),
     h('div', { class: 'two-col' }, messages, threads));
   c.on('live_session', (f) => {
     if (f.session && String(f.session.id) === String(id) && f.session.state === 'ended') markEnded();

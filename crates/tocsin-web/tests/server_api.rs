@@ -31,6 +31,7 @@ on_both_backends!(
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
     a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
+    ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one,
 );
 
 fn id_of(v: &Value) -> i64 {
@@ -1235,4 +1236,123 @@ async fn a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another(b
         .await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "session_hashtag", "{}", r.text);
+}
+
+async fn ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let r = dana
+        .post(
+            "/api/sessions",
+            json!({"playbook": "live-procedure", "hashtag": "#MercyKneeLive"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let session = id_of(&r.body);
+    let values = s.examples(&dana, "live-procedure").await;
+    let new_post = || {
+        json!({"playbook": "live-procedure", "step": "update", "session_id": session,
+               "values": values})
+    };
+    // One post out now, one scheduled for an hour later, one waiting for approval and
+    // one still being written.
+    let now_post = submitted(&dana, &dana.post("/api/drafts", new_post()).await.ok()).await;
+    let now_message = approve(&alex, &now_post).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, now_message).await;
+    let later = submitted(&dana, &dana.post("/api/drafts", new_post()).await.ok()).await;
+    let later = alex
+        .post(
+            &format!("/api/drafts/{}/approve", id_of(&later)),
+            json!({"reviewed_hash": later["hash"], "send_at": "2026-06-01T10:00:00Z"}),
+        )
+        .await
+        .ok();
+    let later_message = later["message_id"].as_i64().unwrap();
+    let waiting = submitted(&dana, &dana.post("/api/drafts", new_post()).await.ok()).await;
+    let writing = dana.post("/api/drafts", new_post()).await.ok();
+
+    let r = dana
+        .post(&format!("/api/sessions/{session}/end"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for draft in [&waiting, &writing] {
+        let d = dana
+            .get(&format!("/api/drafts/{}", id_of(draft)))
+            .await
+            .ok();
+        assert_eq!(d["state"], "withdrawn", "{d}");
+    }
+    // Approving what was waiting, starting a new post or following one up: refused.
+    let r = alex
+        .post(
+            &format!("/api/drafts/{}/approve", id_of(&waiting)),
+            json!({"reviewed_hash": waiting["hash"]}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    let r = dana.post("/api/drafts", new_post()).await;
+    r.refused(409, "session_ended");
+    let r = dana
+        .post(
+            &format!("/api/messages/{now_message}/follow-up"),
+            json!({"step": "update"}),
+        )
+        .await;
+    r.refused(409, "session_ended");
+
+    // The hour passes: the scheduled post never goes out; the one sent before stays.
+    s.advance(Duration::hours(2));
+    s.harness.app.dispatcher().wake();
+    let alex = s.sign_in("alex").await;
+    let m = s
+        .poll(&alex, &format!("/api/messages/{later_message}"), |m| {
+            m["deliveries"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty() && d.iter().all(|d| d["state"] == "cancelled"))
+        })
+        .await;
+    assert!(m["deliveries"].as_array().unwrap().len() > 1, "{m}");
+    let sent_later = s
+        .harness
+        .accounts
+        .iter()
+        .flat_map(|a| s.harness.sandbox.posts_for(&a.to_string()))
+        .filter(|p| {
+            p.post
+                .idempotency_key
+                .contains(&format!("-{later_message}-"))
+        })
+        .count();
+    assert_eq!(sent_later, 0);
+
+    let audit = s.audit().await;
+    let end = audit
+        .iter()
+        .find(|e| e.action == "session.end")
+        .expect("session.end audited");
+    assert_eq!(
+        end.outcome.as_deref(),
+        Some("ended; 2 waiting drafts withdrawn, 1 scheduled posts cancelled")
+    );
+    for draft in [&waiting, &writing] {
+        assert!(audit.iter().any(|e| e.action == "draft.withdraw"
+            && e.subjects["draft"] == id_of(draft).to_string()
+            && e.outcome.as_deref() == Some("the live session ended")));
+    }
+    assert!(audit.iter().any(
+        |e| e.action == "message.cancel" && e.subjects["message"] == later_message.to_string()
+    ));
+}
+
+async fn submitted(api: &Api, draft: &Value) -> Value {
+    api.post(&format!("/api/drafts/{}/submit", id_of(draft)), json!({}))
+        .await
+        .ok()
 }
