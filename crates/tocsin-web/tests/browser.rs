@@ -1586,3 +1586,69 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     drafter.close().await;
     approver.close().await;
 }
+
+/// Ending a live session from its page: the dialog says what ending does, and once
+/// confirmed the page shows it ended and the composer is gone, there and on a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_live_session_hides_its_composer() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let store = world.harness.app.store().clone();
+    let mut tx = store.begin().await.unwrap();
+    let session = tx
+        .live_sessions()
+        .create(
+            "dana",
+            "live-procedure",
+            "Knee replacement",
+            "StvKnee",
+            false,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let dana = world.add("dana", Role::Drafter).await;
+    let shots = Shots::new("ending_a_session");
+    let b = Browser::open(
+        "dana",
+        driver.session(1024, 1366).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.trap_page_errors().await;
+    b.sign_in("dana", &dana).await;
+    b.goto(&format!("#/sessions/{session}")).await;
+    b.find("session-composer").await;
+    b.click("session-end").await;
+    let dialog = b
+        .wait_seen("confirm-dialog", "the end dialog", |s| s.displayed)
+        .await;
+    assert!(
+        dialog
+            .text
+            .contains("posts waiting for approval are withdrawn"),
+        "{dialog:?}"
+    );
+    b.shot("end-dialog").await;
+    b.click("confirm-ok").await;
+    b.wait_seen("session-state", "ended", |s| s.text.contains("Ended"))
+        .await;
+    b.wait_gone("session-composer").await;
+    assert_eq!(b.count(&tid("session-end")).await, 0);
+    b.shot("ended").await;
+    b.goto("#/sessions").await;
+    b.goto(&format!("#/sessions/{session}")).await;
+    b.wait_seen("session-state", "ended", |s| s.text.contains("Ended"))
+        .await;
+    assert_eq!(b.count(&tid("session-composer")).await, 0);
+    let audit = store
+        .audit()
+        .read(&tocsin_store::AuditFilter::default())
+        .await
+        .unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.entry.event.action == "session.end" && e.entry.event.actor == "dana"));
+    b.assert_no_page_errors().await;
+    b.close().await;
+}
