@@ -29,6 +29,7 @@ pub mod monitor;
 pub mod oauth;
 pub mod people;
 pub mod relay;
+pub mod sandbox_posts;
 pub mod schedules;
 mod services;
 pub mod sessions;

@@ -15,6 +15,7 @@ import consent from '/panel/view-consent.js';
 import admin from '/panel/view-admin.js';
 import enrol from '/panel/view-enrol.js';
 import account from '/panel/view-account.js';
+import sandboxPost from '/panel/view-sandbox.js';
 
 const ROUTES = [
   [/^\/signin$/, signin, true],
@@ -30,6 +31,7 @@ const ROUTES = [
   [/^\/consent$/, consent],
   [/^\/admin$/, admin],
   [/^\/account$/, account],
+  [/^\/sandbox\/([0-9]+)\/([A-Za-z0-9_-]+)$/, sandboxPost],
 ];
 
 const state = { me: null, flash: '', after: '/', leave: [], conn: 'off' };

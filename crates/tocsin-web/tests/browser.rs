@@ -884,6 +884,37 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     );
     approver.shot("approver-original-retracted").await;
 
+    // 8b. "View post" on a row still standing (email, SMS or Teams) opens the sandbox
+    // post's own page: what that platform would have got.
+    let href = approver
+        .find("delivery-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(href.starts_with("/sandbox/"), "{href}");
+    approver
+        .client
+        .goto(&format!("{base}{href}"))
+        .await
+        .unwrap();
+    approver
+        .wait_route("the sandbox post", |r| r.starts_with("/sandbox/"))
+        .await;
+    let text = approver
+        .wait_seen("sandbox-post-text", "the post's text", |s| {
+            !s.text.is_empty()
+        })
+        .await;
+    assert!(text.text.to_lowercase().contains("boil"), "{text:?}");
+    let back = approver.find("sandbox-message-link").await;
+    assert_eq!(
+        back.attr("href").await.unwrap().as_deref(),
+        Some(format!("#/messages/{message_id}").as_str())
+    );
+    approver.shot("sandbox-post-page").await;
+
     // 9. Compliance (same browser, after signing out) reads the audit log.
     approver.click("sign-out").await;
     let msg = approver.wait_seen("signin-message", "", |_| true).await;

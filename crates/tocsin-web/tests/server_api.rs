@@ -172,6 +172,45 @@ async fn a_two_person_alert_goes_from_preview_to_every_sandbox_account(backend: 
         assert!(!posts[0].post.exercise);
     }
 
+    // Each delivery's link opens the sandbox post's own read-only page: the URL sends
+    // the browser to the panel's page, whose API gives what the platform would have got.
+    let first = &deliveries[0];
+    let url = first["url"].as_str().unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects.get(s.url(url)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("/#{url}")
+    );
+    let page = alex.get(&format!("/api{url}")).await.ok();
+    let account = first["account_id"].as_i64().unwrap();
+    let sent = &s.harness.sandbox.posts_for(&account.to_string())[0];
+    assert_eq!(page["text"], sent.post.text.as_str(), "{page}");
+    assert_eq!(page["message_id"], message_id, "{page}");
+    assert_eq!(page["account_id"], account);
+    assert_eq!(page["deleted"], false);
+    alex.get(&format!("/api/sandbox/{account}/no-such-post"))
+        .await
+        .refused(404, "not_found");
+    let viewer = {
+        s.add_user("vera", Role::Viewer).await;
+        s.sign_in("vera").await
+    };
+    assert_eq!(
+        viewer.get(&format!("/api{url}")).await.ok()["text"],
+        page["text"]
+    );
+    let anonymous = reqwest::Client::new()
+        .get(s.url(&format!("/api{url}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
     let audit = s.audit().await;
     let find = |actor: &str, action: &str| {
         audit

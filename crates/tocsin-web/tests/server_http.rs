@@ -428,6 +428,8 @@ async fn the_openapi_document_lists_every_operation_and_each_is_routed(backend: 
             &path
                 .replace("{id}", "1")
                 .replace("{account_id}", "1")
+                .replace("{account}", "1")
+                .replace("{post}", "1")
                 .replace("{reference}", "CR-1")
                 .replace("{name}", "nobody"),
         );

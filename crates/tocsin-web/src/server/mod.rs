@@ -28,6 +28,7 @@ mod oauth;
 mod openapi;
 mod panel;
 mod request_log;
+mod sandbox_posts;
 mod schedules;
 mod sessions;
 pub mod ws;
@@ -200,6 +201,7 @@ pub fn router(state: WebState) -> Router {
         .route("/accounts/{id}/secret", post(admin::replace_secret))
         .route("/accounts/{id}/groups", post(admin::set_groups))
         .route("/accounts/oauth/start", post(oauth::start))
+        .route("/sandbox/{account}/{post}", get(sandbox_posts::get_one))
         .fallback(error::not_found)
         // After every route: a known path with a method it does not take answers the
         // JSON error too, not axum's empty 405.
@@ -215,6 +217,7 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/ws", get(ws::upgrade))
         .route("/oauth/callback", get(oauth::callback))
+        .route("/sandbox/{account}/{post}", get(sandbox_posts::page))
         .route("/", get(panel::index))
         .route("/panel/{*path}", get(panel::asset))
         .fallback(error::not_found)

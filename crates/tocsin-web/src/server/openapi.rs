@@ -214,6 +214,14 @@ pub const OPERATIONS: &[Operation] = &[
         None,
     ),
     (
+        "get",
+        "/api/sandbox/{account}/{post}",
+        "What a sandbox account received (text, headline, reply, deleted): the sandbox post page",
+        "messages",
+        "viewer",
+        None,
+    ),
+    (
         "post",
         "/api/messages/{id}/retract",
         "Delete everywhere (the playbook's withdrawal notice where a platform cannot delete); a correction is a draft with `corrects`",

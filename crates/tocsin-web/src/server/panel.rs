@@ -39,6 +39,10 @@ pub const FILES: &[(&str, &str)] = &[
     ("view-admin.js", include_str!("../../panel/view-admin.js")),
     ("view-enrol.js", include_str!("../../panel/view-enrol.js")),
     (
+        "view-sandbox.js",
+        include_str!("../../panel/view-sandbox.js"),
+    ),
+    (
         "view-account.js",
         include_str!("../../panel/view-account.js"),
     ),
