@@ -19,6 +19,7 @@ mod cli_conventions;
 mod config_cli;
 mod crash_cli;
 mod drill_cli;
+mod list_json_cli;
 mod operations_cli;
 mod playbooks_cli;
 mod proxy_cli;

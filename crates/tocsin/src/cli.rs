@@ -137,6 +137,10 @@ pub enum PlaybooksCommand {
         /// Playbooks directory (default: from config).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Print a JSON array instead: `id`, `title`, `state`, `steps`, `content_hash`,
+        /// `approved_content_hash`, `approved_by`, `approved_at`.
+        #[arg(long)]
+        json: bool,
     },
     /// Check every playbook and template; render each step with its example values for
     /// every platform. Exits non-zero if anything is wrong.
