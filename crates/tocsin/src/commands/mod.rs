@@ -5,6 +5,7 @@ pub mod audit;
 mod backup;
 mod doctor;
 mod drill;
+pub mod installation;
 mod migrate;
 pub(crate) mod playbooks;
 mod retention;
@@ -83,6 +84,7 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
         Command::Backup { output } => backup::backup(&config, &output),
         Command::Restore { file } => backup::restore(&config, &file),
+        Command::Installation(cmd) => installation::run(&config, cmd),
         Command::Migrate { dry_run, json } => migrate::run(&config, dry_run, json),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
