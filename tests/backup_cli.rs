@@ -277,7 +277,27 @@ fn a_copied_sqlite_database_gets_a_new_installation_id_only_when_confirmed_and_a
     assert!(err.contains(&id) && err.contains("--yes"), "{err}");
     assert_eq!(installation_of(&copy), id, "nothing changes unconfirmed");
 
-    copy.tocsin(&["installation", "renew", "--yes"]).ok();
+    // A delivery still queued in the copy: its retries would carry another key.
+    let requeued = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE deliveries SET state = 'pending' WHERE rowid = (SELECT min(rowid) FROM deliveries)\"); \
+             c.commit()",
+        ])
+        .arg(copy.path().join("data/tocsin.db"))
+        .status()
+        .unwrap();
+    assert!(requeued.success());
+    let err = copy.tocsin(&["installation", "renew", "--yes"]).fails();
+    assert!(
+        err.contains("1 deliveries are queued or in flight") && err.contains("--despite-queue"),
+        "{err}"
+    );
+    assert_eq!(installation_of(&copy), id, "nothing changes with a queue");
+
+    copy.tocsin(&["installation", "renew", "--yes", "--despite-queue"])
+        .ok();
     let renewed = installation_of(&copy);
     assert_ne!(renewed, id);
     assert_eq!(installation_of(&original), id);
