@@ -23,4 +23,5 @@ mod list_json_cli;
 mod operations_cli;
 mod playbooks_cli;
 mod proxy_cli;
+mod telemetry_cli;
 mod users_cli;

@@ -74,7 +74,8 @@ fn print_all(bytes: &[u8]) -> Result<ExitCode> {
 
 fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
-    init_logging(&config);
+    // Held to the end of the command: dropping it exports the spans still batched.
+    let _traces = init_logging(&config)?;
     match command {
         Command::Playbooks(cmd) => playbooks::run(&config, cmd),
         Command::Audit(cmd) => audit::run(&config, cmd),
@@ -103,20 +104,33 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
     }
 }
 
-/// Structured logs on stderr, as `[log]` says (`TOCSIN_LOG__LEVEL=debug` for more).
-fn init_logging(config: &Config) {
+/// Structured logs on stderr, as `[log]` says (`TOCSIN_LOG__LEVEL=debug` for more), and
+/// traces to the OTLP collector of `[telemetry]` when one is set.
+fn init_logging(config: &Config) -> Result<Option<crate::telemetry::Traces>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // NO_COLOR (https://no-color.org): any non-empty value turns colour off; otherwise
     // colour only on a terminal.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let ansi = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        crate::config::LogFormat::Json => builder.json().try_init(),
-        crate::config::LogFormat::Text => builder.try_init(),
+    let lines = match config.log.format {
+        crate::config::LogFormat::Json => lines.json().boxed(),
+        crate::config::LogFormat::Text => lines.boxed(),
     };
+    let (tracer, traces) = match crate::telemetry::start(&config.telemetry)? {
+        Some((tracer, traces)) => (Some(tracer), Some(traces)),
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(lines)
+        .with(tracer.map(|t| tracing_opentelemetry::layer().with_tracer(t)))
+        .with(filter)
+        .try_init();
+    Ok(traces)
 }
