@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
+use crate::accounts_cli::{add_telegram_in, TOKEN};
 use crate::support::Workspace;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const OTHER_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
-const TOKEN: &str = "123456789:canary-json-bot-token";
 
 /// The command's standard output as a JSON array.
 #[track_caller]
@@ -125,32 +125,6 @@ fn users_list_json_gives_roles_second_factors_and_disabled_state_as_typed_values
     assert!(!out.contains("enrol") && !out.contains("password"), "{out}");
 }
 
-fn add_telegram(ws: &Workspace, env: &[(&str, &str)]) {
-    ws.tocsin_input(
-        &[
-            "accounts",
-            "add",
-            "--platform",
-            "telegram",
-            "--handle",
-            "@county",
-            "--name",
-            "County Health on Telegram",
-            "--setting",
-            "chat_id=-1001234567890",
-            "--setting",
-            "api_url=http://127.0.0.1:9",
-            "--group",
-            "public",
-            "--secret-stdin",
-            "--skip-check",
-        ],
-        env,
-        &format!("{TOKEN}\n"),
-    )
-    .ok();
-}
-
 #[test]
 fn accounts_list_json_says_whether_a_secret_opens_and_never_shows_it() {
     let ws = Workspace::with_library();
@@ -161,7 +135,7 @@ fn accounts_list_json_says_whether_a_secret_opens_and_never_shows_it() {
             .trim(),
         "[]"
     );
-    add_telegram(&ws, &env);
+    add_telegram_in(&ws, &env, "@county", &["public"]).ok();
     let out = ws.tocsin_env(&["accounts", "list", "--json"], &env).ok();
     assert!(!out.contains(TOKEN) && !out.contains("canary"), "{out}");
     let rows = array(&out);
