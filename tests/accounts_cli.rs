@@ -12,13 +12,14 @@ use crate::support::{add_user, Workspace};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
-const TOKEN: &str = "123456789:canary-cli-bot-token";
+pub(crate) const TOKEN: &str = "123456789:canary-cli-bot-token";
 
 fn add_telegram(ws: &Workspace, env: &[(&str, &str)], handle: &str) -> String {
     add_telegram_in(ws, env, handle, &[]).ok()
 }
 
-fn add_telegram_in(
+/// Adds a Telegram account `handle` in `groups`, unchecked (its platform is "down").
+pub(crate) fn add_telegram_in(
     ws: &Workspace,
     env: &[(&str, &str)],
     handle: &str,

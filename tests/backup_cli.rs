@@ -19,7 +19,12 @@ fn copy_signing_key(from: &Workspace, to: &Workspace) {
 
 /// The installation id `tocsin doctor` reports.
 fn installation_of(ws: &Workspace) -> String {
-    let out = ws.tocsin(&["doctor"]).stdout();
+    installation_with(ws, &[])
+}
+
+/// The installation id `tocsin doctor` reports with `env`.
+fn installation_with(ws: &Workspace, env: &[(&str, &str)]) -> String {
+    let out = ws.tocsin_env(&["doctor"], env).stdout();
     out.lines()
         .find_map(|l| l.strip_prefix("ok   installation: id "))
         .and_then(|rest| rest.split_whitespace().next())
@@ -221,4 +226,88 @@ fn postgres_is_backed_up_with_pg_dump_and_restores_and_verifies() {
     let verify = with(&target, &["audit", "verify"]).ok();
     assert!(verify.starts_with("OK"), "{verify}");
     assert!(Path::new(&dump).exists());
+
+    // The copy keeps the original's installation id until it is renewed.
+    let id = |db: &PgDatabase| installation_with(&ws, &[("TOCSIN_DATABASE__URL", db.url.as_str())]);
+    let original = id(&source);
+    assert_eq!(id(&target), original);
+    let err = with(&target, &["installation", "renew"]).fails();
+    assert!(
+        err.contains("--yes") && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(id(&target), original);
+    let out = with(&target, &["installation", "renew", "--yes"]).ok();
+    let renewed = id(&target);
+    assert_ne!(renewed, original);
+    assert!(out.contains(&original) && out.contains(&renewed), "{out}");
+    assert_eq!(id(&source), original, "the original keeps its id");
+    let verify = with(&target, &["audit", "verify"]).ok();
+    assert!(verify.starts_with("OK"), "{verify}");
+    let export = with(
+        &target,
+        &["audit", "export", "--action", "installation.renew"],
+    )
+    .ok();
+    assert!(
+        export.contains(&original) && export.contains(&renewed),
+        "audited with both ids: {export}"
+    );
+}
+
+#[test]
+fn a_copied_sqlite_database_gets_a_new_installation_id_only_when_confirmed_and_audited() {
+    let original = Workspace::with_library();
+    original
+        .tocsin(&["drill", "boil-water", "--retract", "--as", "lead"])
+        .ok();
+    let copy = Workspace::with_library();
+    copy_signing_key(&original, &copy);
+    // As an operator copying a stopped installation's files would.
+    for file in ["tocsin.db", "tocsin.db-wal"] {
+        let from = original.path().join("data").join(file);
+        if from.exists() {
+            std::fs::copy(from, copy.path().join("data").join(file)).unwrap();
+        }
+    }
+    let id = installation_of(&original);
+    assert_eq!(installation_of(&copy), id, "a copied file keeps the id");
+
+    let err = copy.tocsin(&["installation", "renew"]).fails();
+    assert!(err.contains(&id) && err.contains("--yes"), "{err}");
+    assert_eq!(installation_of(&copy), id, "nothing changes unconfirmed");
+
+    // A delivery still queued in the copy: its retries would carry another key.
+    let requeued = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE deliveries SET state = 'pending' WHERE rowid = (SELECT min(rowid) FROM deliveries)\"); \
+             c.commit()",
+        ])
+        .arg(copy.path().join("data/tocsin.db"))
+        .status()
+        .unwrap();
+    assert!(requeued.success());
+    let err = copy.tocsin(&["installation", "renew", "--yes"]).fails();
+    assert!(
+        err.contains("1 deliveries are queued or in flight") && err.contains("--despite-queue"),
+        "{err}"
+    );
+    assert_eq!(installation_of(&copy), id, "nothing changes with a queue");
+
+    copy.tocsin(&["installation", "renew", "--yes", "--despite-queue"])
+        .ok();
+    let renewed = installation_of(&copy);
+    assert_ne!(renewed, id);
+    assert_eq!(installation_of(&original), id);
+    let verify = copy.tocsin(&["audit", "verify"]).ok();
+    assert!(verify.starts_with("OK"), "{verify}");
+    let export = copy
+        .tocsin(&["audit", "export", "--action", "installation.renew"])
+        .ok();
+    assert!(
+        export.contains("\"action\":\"installation.renew\"") && export.contains(&renewed),
+        "{export}"
+    );
 }

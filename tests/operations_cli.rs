@@ -248,3 +248,130 @@ fn doctor_checks_the_public_url_and_what_the_proxy_forwards() {
         "{json}"
     );
 }
+
+/// The `[tls] extra_ca_files` setting for `files`, as the environment gives it.
+fn extra_ca_files(files: &[&std::path::Path]) -> String {
+    serde_json::to_string(
+        &files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+/// The findings of `doctor --json` whose check is `name`.
+fn findings<'a>(json: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == name)
+        .collect()
+}
+
+#[test]
+fn doctor_counts_the_trusted_roots_and_a_good_ca_file_passes_and_an_expired_one_is_named() {
+    use tocsin_test_support::tls::{PrivateCa, Validity};
+    let ws = Workspace::with_library();
+    let mut ca = PrivateCa::new().unwrap();
+    // A certificate that expired in 2021, given as a CA file.
+    let expired = ca.issue(&["old-ca.example"], Validity::Expired).unwrap();
+    let files = extra_ca_files(&[&ca.ca_file, &expired.cert_file]);
+    let env = [("TOCSIN_TLS__EXTRA_CA_FILES", files.as_str())];
+
+    let run = ws.tocsin_env(&["doctor", "--json"], &env);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let trust = findings(&json, "tls trust");
+    assert_eq!(trust.len(), 1, "{json}");
+    assert_eq!(trust[0]["status"], "ok");
+    assert!(
+        trust[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 extra CA file(s)"),
+        "{json}"
+    );
+    assert!(
+        json["tls"]["bundled_roots"].as_u64().unwrap() > 100,
+        "{json}"
+    );
+    assert!(json["tls"]["system_roots"].is_u64(), "{json}");
+
+    let files = findings(&json, "tls ca file");
+    assert_eq!(files.len(), 2, "{json}");
+    let good = files[0];
+    assert_eq!(good["status"], "ok", "{good}");
+    let detail = good["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&ca.ca_file.display().to_string()) && detail.contains("1 certificate(s)"),
+        "{detail}"
+    );
+    assert_eq!(json["tls"]["extra_ca_files"][0]["certificates"], 1);
+    assert!(json["tls"]["extra_ca_files"][0]["error"].is_null());
+    assert_eq!(
+        json["tls"]["extra_ca_files"][0]["expiring"],
+        serde_json::json!([])
+    );
+
+    let old = files[1];
+    assert_eq!(old["status"], "warn", "{old}");
+    let detail = old["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("CN=old-ca.example EXPIRED on 2021-01-01"),
+        "{detail}"
+    );
+    let expiring = &json["tls"]["extra_ca_files"][1]["expiring"][0];
+    assert_eq!(expiring["expired"], true, "{json}");
+    assert!(expiring["not_after"]
+        .as_str()
+        .unwrap()
+        .starts_with("2021-01-01"));
+    // Warnings alone do not fail doctor: no check failed here.
+    assert!(
+        findings(&json, "tls ca file")
+            .iter()
+            .all(|f| f["status"] != "fail"),
+        "{json}"
+    );
+
+    let text = ws.tocsin_env(&["doctor"], &env).stdout();
+    assert!(text.contains("ok   tls trust:"), "{text}");
+    assert!(text.contains("WARN tls ca file:"), "{text}");
+}
+
+#[test]
+fn doctor_fails_on_a_ca_file_that_is_not_pem_or_is_missing_naming_the_path() {
+    let ws = Workspace::with_library();
+    ws.write("certs/garbage.pem", "this is not a certificate\n");
+    let garbage = ws.path().join("certs/garbage.pem");
+    let missing = ws.path().join("certs/missing.pem");
+    let files = extra_ca_files(&[&garbage, &missing]);
+    let env = [("TOCSIN_TLS__EXTRA_CA_FILES", files.as_str())];
+
+    let run = ws.tocsin_env(&["doctor"], &env);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    let out = run.stdout();
+    let failed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("FAIL tls ca file:"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{out}");
+    assert!(
+        failed[0].contains(&garbage.display().to_string()) && failed[0].contains("no usable PEM"),
+        "{out}"
+    );
+    assert!(
+        failed[1].contains(&missing.display().to_string()) && failed[1].contains("cannot read"),
+        "{out}"
+    );
+
+    let run = ws.tocsin_env(&["doctor", "--json"], &env);
+    assert_eq!(run.code(), 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(json["ok"], false);
+    let report = &json["tls"]["extra_ca_files"][0];
+    assert_eq!(report["path"], garbage.display().to_string());
+    assert!(report["error"].as_str().unwrap().contains("garbage.pem"));
+    assert_eq!(report["certificates"], 0);
+}

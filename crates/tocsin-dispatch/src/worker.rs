@@ -360,6 +360,21 @@ impl Dispatcher {
             }
         }
         let count = claimed.len();
+        // One `fan_out` span per message whose deliveries this batch sends (its fan-out,
+        // or a round of retries of it), each delivery's span its child: exported as
+        // traces (`[telemetry] otlp_endpoint`), one trace shows a message going out to
+        // every account. A parent stays open until its last delivery ends.
+        let mut per_message: BTreeMap<i64, i64> = BTreeMap::new();
+        for d in &claimed {
+            *per_message.entry(d.message_id).or_default() += 1;
+        }
+        let fan_outs: BTreeMap<i64, tracing::Span> = per_message
+            .into_iter()
+            .map(|(message, deliveries)| {
+                let span = tracing::info_span!("fan_out", message, deliveries);
+                (message, span)
+            })
+            .collect();
         {
             let mut held = s
                 .held
@@ -387,8 +402,13 @@ impl Dispatcher {
                 continue;
             };
             let shared = s.clone();
+            let fan_out = fan_outs
+                .get(&delivery.message_id)
+                .cloned()
+                .unwrap_or_else(tracing::Span::current);
             // Every line logged while sending (here and in connectors) names the delivery.
             let span = tracing::info_span!(
+                parent: &fan_out,
                 "delivery",
                 message = delivery.message_id,
                 account = delivery.account_id,

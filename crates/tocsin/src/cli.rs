@@ -67,6 +67,10 @@ pub enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// The installation id idempotency keys carry: `renew --yes` gives a copy restored
+    /// with pg_restore (or copied by hand) an id of its own, audited.
+    #[command(subcommand)]
+    Installation(crate::commands::installation::InstallationCommand),
     /// Check the installation and say in words what is wrong: configuration, database
     /// and schema, key files and modes, the clock, every account's platform and
     /// credentials, the public URL and the proxy's headers, disk space. Exit 1 on any
@@ -137,6 +141,10 @@ pub enum PlaybooksCommand {
         /// Playbooks directory (default: from config).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Print a JSON array instead: `id`, `title`, `state`, `steps`, `content_hash`,
+        /// `approved_content_hash`, `approved_by`, `approved_at`.
+        #[arg(long)]
+        json: bool,
     },
     /// Check every playbook and template; render each step with its example values for
     /// every platform. Exits non-zero if anything is wrong.

@@ -53,6 +53,8 @@ pub struct Config {
     pub dispatch: DispatchSection,
     /// Which certificate authorities connectors and the OAuth client trust.
     pub tls: TlsSection,
+    /// Traces to an OpenTelemetry collector.
+    pub telemetry: TelemetrySection,
     /// The sealing keys given in the environment, taken out of it when the configuration
     /// is loaded (never a setting, never printed).
     #[serde(skip)]
@@ -116,6 +118,17 @@ impl TlsSection {
             .with_extra_ca_files(&self.extra_ca_files)
             .context("[tls] extra_ca_files")
     }
+}
+
+/// `[telemetry]`: OpenTelemetry traces, exported over OTLP/HTTP (protobuf) when an
+/// endpoint is set: a `fan_out` span per message going out, with a `delivery` span per
+/// account under it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySection {
+    /// The collector's OTLP/HTTP address, e.g. `http://127.0.0.1:4318` (`/v1/traces` is
+    /// added when the URL has no path). Empty: no traces are exported.
+    pub otlp_endpoint: String,
 }
 
 /// `[dispatch]`: the fan-out of each node.
@@ -435,6 +448,7 @@ impl Default for Config {
             oauth: OAuthSection::default(),
             dispatch: DispatchSection::default(),
             tls: TlsSection::default(),
+            telemetry: TelemetrySection::default(),
             env_keys: EnvKeys::default(),
         }
     }

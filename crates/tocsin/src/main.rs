@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod store;
+mod telemetry;
 mod witness;
 
 use clap::Parser;

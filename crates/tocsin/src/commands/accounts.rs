@@ -42,7 +42,11 @@ pub enum AccountsCommand {
     Add(AddArgs),
     /// List accounts with their status and whether a secret is stored (and, when a key is
     /// configured, whether it opens with it). Never shows a secret.
-    List,
+    List {
+        /// Print a JSON array instead (fields in the README's command-line section).
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace an account's secret (a rotated token, a new webhook URL), read from
     /// standard input and checked by the platform's connector first. The account is
     /// `connected` again; running servers use the new secret within a few seconds.
@@ -69,7 +73,13 @@ pub enum AccountsCommand {
         id: i64,
     },
     /// Show the settings and the secret each platform's account takes.
-    Platforms,
+    Platforms {
+        /// Print a JSON array instead: `platform`, `display_name`, `secret`,
+        /// `secret_required`, `settings` (each `name`, `kind`, `required`, `example`,
+        /// `help`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-seal every stored secret (account secrets and users' second factors) under a new
     /// key, in one transaction, then say what to change in the configuration. The new key
     /// comes from TOCSIN_NEW_SECRET_KEY or --new-key-file; stop the servers first.
@@ -114,8 +124,12 @@ pub struct AddArgs {
 
 /// Runs a `tocsin accounts` command.
 pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
-    if let AccountsCommand::Platforms = cmd {
-        print_platforms();
+    if let AccountsCommand::Platforms { json } = cmd {
+        if json {
+            print_platforms_json()?;
+        } else {
+            print_platforms();
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // Read everything from the operator before touching the database, so a mistake
@@ -153,7 +167,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     };
     let key = match &cmd {
         // Listing works without a key; it then cannot say whether secrets open.
-        AccountsCommand::List => load_key(config).ok(),
+        AccountsCommand::List { .. } => load_key(config).ok(),
         AccountsCommand::Disable { .. } | AccountsCommand::SetGroups { .. } => None,
         _ => Some(load_key(config)?),
     };
@@ -172,7 +186,7 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
             (AccountsCommand::Add(_), Some(account), Some(key), _) => {
                 add_account(&store, &actor, key, &account, check, trust).await
             }
-            (AccountsCommand::List, _, key, _) => list(&store, key).await,
+            (AccountsCommand::List { json }, _, key, _) => list(&store, key, json).await,
             (AccountsCommand::Disable { id }, ..) => {
                 store.accounts().disable(&actor, id).await?;
                 println!(
@@ -348,8 +362,78 @@ fn secret_state(record: &AccountRecord, vault: Option<&AccountVault>) -> &'stati
     }
 }
 
-async fn list(store: &Store, key: Option<SealingKey>) -> Result<()> {
+/// An account in `tocsin accounts list --json` (the field names of `GET /api/accounts`).
+/// Never its secret, nor its settings: only whether a secret is stored and opens.
+#[derive(Debug, serde::Serialize)]
+struct AccountJson {
+    /// The account's id (what `replace-secret`, `set-groups` and `disable` take).
+    id: i64,
+    /// The platform (`sandbox` for a sandbox destination).
+    platform: &'static str,
+    /// For a sandbox account, the platform it stands in for; else null.
+    stands_for: Option<&'static str>,
+    /// The account on its platform.
+    handle: String,
+    /// The name people see.
+    display_name: String,
+    /// A sandbox destination.
+    sandbox: bool,
+    /// `connected`, `auth_failed` or `disabled`.
+    status: &'static str,
+    /// Why, in words, or null.
+    status_detail: Option<String>,
+    /// When the status last changed (RFC 3339), or null.
+    status_updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its groups, sorted.
+    groups: Vec<String>,
+    /// Whether a sealed secret is stored.
+    secret_stored: bool,
+    /// Whether the stored secret opens with the configured key: null when no secret is
+    /// stored or no key is configured.
+    secret_opens: Option<bool>,
+    /// When the secret was last stored (RFC 3339), or null.
+    secret_updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Stored with `--skip-check`: its credentials were never tried.
+    unchecked: bool,
+    /// When added (RFC 3339).
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn account_json(r: &AccountRecord, vault: Option<&AccountVault>) -> AccountJson {
+    let secret_opens = match (&r.secret_sealed, vault) {
+        (Some(sealed), Some(v)) => Some(v.open_secret(r, sealed).is_ok()),
+        _ => None,
+    };
+    AccountJson {
+        id: r.id,
+        platform: r.platform.as_str(),
+        stands_for: r.stands_for.map(Platform::as_str),
+        handle: r.handle.clone(),
+        display_name: r.display_name.clone(),
+        sandbox: r.sandbox,
+        status: r.status.as_str(),
+        status_detail: r.status_detail.clone(),
+        status_updated_at: r.status_updated_at,
+        groups: r.groups.clone(),
+        secret_stored: r.secret_sealed.is_some(),
+        secret_opens,
+        secret_updated_at: r.secret_updated_at,
+        unchecked: r.unchecked,
+        created_at: r.created_at,
+    }
+}
+
+async fn list(store: &Store, key: Option<SealingKey>, json: bool) -> Result<()> {
     let records = store.accounts().records().await?;
+    if json {
+        let vault = key.map(|k| AccountVault::new(Arc::new(k), Arc::new(SandboxLog::default())));
+        let rows: Vec<AccountJson> = records
+            .iter()
+            .map(|r| account_json(r, vault.as_ref()))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
     if records.is_empty() {
         println!(
             "no accounts yet: add one with `tocsin accounts add --platform P --handle H --name N --secret-stdin`"
@@ -391,6 +475,38 @@ fn detail(r: &AccountRecord) -> String {
         (true, "") => "unchecked (added with --skip-check)".into(),
         (true, s) => format!("unchecked (added with --skip-check); {s}"),
     }
+}
+
+/// A platform in `tocsin accounts platforms --json` (the field names of
+/// `GET /api/accounts/platforms`).
+#[derive(Debug, serde::Serialize)]
+struct PlatformJson {
+    /// The platform's name in settings and on the command line (`mastodon`).
+    platform: &'static str,
+    /// Its name for people (`Mastodon`).
+    display_name: &'static str,
+    /// What its secret is, in words (`access token`).
+    secret: &'static str,
+    /// Whether an account needs a secret.
+    secret_required: bool,
+    /// The settings its connector reads: `name`, `kind` (`text`, `number`, `bool`,
+    /// `list`), `required`, `example`, `help`.
+    settings: &'static [tocsin_connector::descriptor::SettingKey],
+}
+
+fn print_platforms_json() -> Result<()> {
+    let rows: Vec<PlatformJson> = ALL
+        .iter()
+        .map(|d| PlatformJson {
+            platform: d.platform.as_str(),
+            display_name: d.platform.display_name(),
+            secret: d.secret.what,
+            secret_required: d.secret.required,
+            settings: d.settings,
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&rows)?);
+    Ok(())
 }
 
 fn print_platforms() {

@@ -1,7 +1,8 @@
 //! `tocsin doctor [--json]`: why is it not working? Each check says in words what it found
 //! and what to do: the configuration, the database and its schema, the key files and
 //! their modes, the clock (TOTP codes fail when it drifts), every account's platform and
-//! credentials, the public URL and what the proxy in front forwards, and the disk.
+//! credentials, the TLS trust store (bundled and system roots, `[tls] extra_ca_files`),
+//! the public URL and what the proxy in front forwards, and the disk.
 //!
 //! The exit code is 1 when any check failed (warnings do not fail), so a deployment
 //! script or a monitoring probe can run it.
@@ -18,6 +19,8 @@ use tocsin_store::{schema_status, AccountStatus};
 
 use crate::config::Config;
 use crate::store::{block_on, open_store};
+
+mod tls_trust;
 
 /// How far the clock may drift before TOTP codes start to fail (one 30-second step).
 const CLOCK_FAIL: Duration = Duration::from_secs(30);
@@ -47,7 +50,7 @@ struct Finding {
 }
 
 #[derive(Default)]
-struct Findings(Vec<Finding>);
+struct Findings(Vec<Finding>, Option<tls_trust::TrustReport>);
 
 impl Findings {
     fn add(&mut self, check: impl Into<String>, status: Status, detail: impl Into<String>) {
@@ -88,6 +91,7 @@ pub fn run(config_path: Option<&Path>, json: bool) -> Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "ok": !findings.failed(),
                 "checks": findings.0,
+                "tls": findings.1,
             }))?
         );
     } else {
@@ -117,6 +121,7 @@ async fn check_all(config: &Config, findings: &mut Findings) {
     check_disk(&config.data_dir, findings);
     let database_ready = check_database(config, findings).await;
     check_audit_key(config, findings);
+    check_tls(config, findings);
     let key = check_sealing_key(config, findings);
     let mut reference_clocks = Vec::new();
     if database_ready {
@@ -249,6 +254,63 @@ fn check_audit_key(config: &Config, findings: &mut Findings) {
         ),
         Err(e) => findings.add("audit key", Status::Fail, e.to_string()),
     }
+}
+
+/// The certificate authorities connectors trust: the counts of bundled and system roots,
+/// and each extra CA file read as start-up reads it (a file it would refuse fails).
+fn check_tls(config: &Config, findings: &mut Findings) {
+    let now = chrono::Utc::now();
+    let report = tls_trust::report(&config.tls.extra_ca_files, now);
+    findings.add(
+        "tls trust",
+        Status::Ok,
+        format!(
+            "{} bundled roots, {} from the system store, {} extra CA file(s) ([tls] \
+             extra_ca_files)",
+            report.bundled_roots,
+            report.system_roots,
+            report.extra_ca_files.len()
+        ),
+    );
+    for file in &report.extra_ca_files {
+        let check = "tls ca file";
+        if let Some(error) = &file.error {
+            findings.add(
+                check,
+                Status::Fail,
+                format!("{error}: the server refuses to start with it"),
+            );
+            continue;
+        }
+        let mut detail = format!(
+            "{}: {} certificate(s)",
+            file.path.display(),
+            file.certificates
+        );
+        for e in &file.expiring {
+            let days = (e.not_after - now).num_days();
+            let when = e.not_after.format("%Y-%m-%d");
+            if e.expired {
+                detail.push_str(&format!(
+                    "; {} EXPIRED on {when}: replace it (chains it signed are likely expired \
+                     too)",
+                    e.subject
+                ));
+            } else {
+                detail.push_str(&format!(
+                    "; {} expires on {when} (in {days} day(s)): renew it",
+                    e.subject
+                ));
+            }
+        }
+        let status = if file.expiring.is_empty() {
+            Status::Ok
+        } else {
+            Status::Warn
+        };
+        findings.add(check, status, detail);
+    }
+    findings.1 = Some(report);
 }
 
 /// The sealing key for platform secrets and second factors.

@@ -6,6 +6,7 @@ mod backup;
 mod doctor;
 mod drill;
 mod drill_audience;
+pub mod installation;
 mod migrate;
 pub(crate) mod playbooks;
 mod retention;
@@ -74,7 +75,8 @@ fn print_all(bytes: &[u8]) -> Result<ExitCode> {
 
 fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Result<ExitCode> {
     let config = Config::load(config_path)?;
-    init_logging(&config);
+    // Held to the end of the command: dropping it exports the spans still batched.
+    let _traces = init_logging(&config)?;
     match command {
         Command::Playbooks(cmd) => playbooks::run(&config, cmd),
         Command::Audit(cmd) => audit::run(&config, cmd),
@@ -84,6 +86,7 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
         Command::Retention(RetentionCommand::Purge) => retention::purge(&config),
         Command::Backup { output } => backup::backup(&config, &output),
         Command::Restore { file } => backup::restore(&config, &file),
+        Command::Installation(cmd) => installation::run(&config, cmd),
         Command::Migrate { dry_run, json } => migrate::run(&config, dry_run, json),
         Command::Serve(args) => serve::serve(&config, &args),
         Command::Demo(args) => serve::demo(config, &args),
@@ -102,20 +105,33 @@ fn run_configured(config_path: Option<&std::path::Path>, command: Command) -> Re
     }
 }
 
-/// Structured logs on stderr, as `[log]` says (`TOCSIN_LOG__LEVEL=debug` for more).
-fn init_logging(config: &Config) {
+/// Structured logs on stderr, as `[log]` says (`TOCSIN_LOG__LEVEL=debug` for more), and
+/// traces to the OTLP collector of `[telemetry]` when one is set.
+fn init_logging(config: &Config) -> Result<Option<crate::telemetry::Traces>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // NO_COLOR (https://no-color.org): any non-empty value turns colour off; otherwise
     // colour only on a terminal.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let ansi = !no_color && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        crate::config::LogFormat::Json => builder.json().try_init(),
-        crate::config::LogFormat::Text => builder.try_init(),
+    let lines = match config.log.format {
+        crate::config::LogFormat::Json => lines.json().boxed(),
+        crate::config::LogFormat::Text => lines.boxed(),
     };
+    let (tracer, traces) = match crate::telemetry::start(&config.telemetry)? {
+        Some((tracer, traces)) => (Some(tracer), Some(traces)),
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(lines)
+        .with(tracer.map(|t| tracing_opentelemetry::layer().with_tracer(t)))
+        .with(filter)
+        .try_init();
+    Ok(traces)
 }

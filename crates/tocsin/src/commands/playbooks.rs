@@ -19,9 +19,9 @@ use crate::store::{block_on, open_store};
 
 pub fn run(config: &Config, cmd: PlaybooksCommand) -> Result<ExitCode> {
     match cmd {
-        PlaybooksCommand::List { dir } => {
+        PlaybooksCommand::List { dir, json } => {
             let dir = dir.unwrap_or_else(|| config.playbooks_dir.clone());
-            list(config, &load(&dir, &config.templates_dir)?)
+            list(config, &load(&dir, &config.templates_dir)?, json)
         }
         PlaybooksCommand::Lint { dir, templates } => {
             let dir = dir.unwrap_or_else(|| config.playbooks_dir.clone());
@@ -94,8 +94,62 @@ fn recorded_approvals(config: &Config, library: &Library) -> Result<Vec<Playbook
     })?
 }
 
-fn list(config: &Config, library: &Library) -> Result<ExitCode> {
+/// A playbook in `tocsin playbooks list --json`.
+#[derive(Debug, serde::Serialize)]
+struct PlaybookJson<'a> {
+    /// The playbook's id (its file name).
+    id: &'a str,
+    /// Its title.
+    title: &'a str,
+    /// `approved`, `changed` (since its last approval) or `unapproved` (never).
+    state: &'static str,
+    /// Its step ids, in order.
+    steps: Vec<&'a str>,
+    /// The content hash of the playbook and its templates now.
+    content_hash: String,
+    /// The content hash its last approval covered, or null.
+    approved_content_hash: Option<&'a str>,
+    /// Who gave its last approval, or null.
+    approved_by: Option<&'a str>,
+    /// When (RFC 3339), or null.
+    approved_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn list(config: &Config, library: &Library, json: bool) -> Result<ExitCode> {
     let approvals = recorded_approvals(config, library)?;
+    if json {
+        let mut statuses = Vec::new();
+        for p in library.playbooks() {
+            let hash = library
+                .content_hash(&p.id)
+                .ok_or_else(|| anyhow!("no playbook `{}`", p.id))?;
+            let status = preapproval_status(&p.id, &hash, &approvals);
+            statuses.push((p, hash, status));
+        }
+        let rows: Vec<PlaybookJson<'_>> = statuses
+            .iter()
+            .map(|(p, hash, status)| {
+                let approval = match status {
+                    PreapprovalStatus::Approved { approval }
+                    | PreapprovalStatus::Changed { approval, .. } => Some(approval),
+                    PreapprovalStatus::NeverApproved => None,
+                };
+                PlaybookJson {
+                    id: &p.id,
+                    title: &p.title,
+                    state: status.label(),
+                    steps: p.steps.iter().map(|s| s.id.as_str()).collect(),
+                    content_hash: hash.clone(),
+                    approved_content_hash: approval.map(|a| a.content_hash.as_str()),
+                    approved_by: approval.map(|a| a.approved_by.as_str()),
+                    approved_at: approval.map(|a| a.approved_at),
+                }
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        report_broken(library);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{:<20} {:<11} {:<34} STEPS", "ID", "STATE", "TITLE");
     for p in library.playbooks() {
         let status = status_of(library, &approvals, &p.id)?;
@@ -108,13 +162,18 @@ fn list(config: &Config, library: &Library) -> Result<ExitCode> {
             steps.join(", ")
         );
     }
+    report_broken(library);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// On standard error: how many problems kept playbooks out of the list.
+fn report_broken(library: &Library) {
     let broken = library.diagnostics().len();
     if broken > 0 {
         eprintln!(
             "{broken} problem(s) kept some playbooks out of this list: run `tocsin playbooks lint`"
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {

@@ -28,7 +28,12 @@ pub enum UsersCommand {
         role: Role,
     },
     /// List users with their role, second-factor state and whether they are disabled.
-    List,
+    List {
+        /// Print a JSON array instead: `name`, `role`, `second_factor`, `disabled`,
+        /// `disabled_at`, `created_at`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a user's role (applies to their open sessions at once).
     SetRole {
         /// The user.
@@ -82,7 +87,7 @@ pub fn run(config: &Config, cmd: UsersCommand) -> Result<ExitCode> {
                 print_invite(&invite, &base);
                 Ok(())
             }
-            UsersCommand::List => list(&people, caller).await,
+            UsersCommand::List { json } => list(&people, caller, json).await,
             UsersCommand::SetRole { name, role } => {
                 people.set_role(caller, &name, role).await?;
                 println!("{name} is now {role}");
@@ -125,8 +130,41 @@ fn print_invite(invite: &EnrolmentInvite, base: &str) {
     println!("  {base}{}", enrolment_path(&invite.token));
 }
 
-async fn list(people: &People, caller: Caller<'_>) -> Result<()> {
+/// A user in `tocsin users list --json` (the field names of `GET /api/users`, plus
+/// `disabled`). Never a password hash or a second factor's secret.
+#[derive(Debug, serde::Serialize)]
+struct UserJson {
+    /// Sign-in name.
+    name: String,
+    /// `viewer`, `drafter`, `approver`, `compliance` or `admin`.
+    role: &'static str,
+    /// `none`, `pending` (enrolled, not yet used) or `active`.
+    second_factor: &'static str,
+    /// Whether the user is disabled.
+    disabled: bool,
+    /// When disabled (RFC 3339), or null.
+    disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When added (RFC 3339).
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+async fn list(people: &People, caller: Caller<'_>, json: bool) -> Result<()> {
     let users = people.list_users(caller).await?;
+    if json {
+        let rows: Vec<UserJson> = users
+            .into_iter()
+            .map(|u| UserJson {
+                name: u.name,
+                role: u.role.as_str(),
+                second_factor: u.second_factor,
+                disabled: u.disabled_at.is_some(),
+                disabled_at: u.disabled_at,
+                created_at: u.created_at,
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
     if users.is_empty() {
         println!(
             "no users yet: add one with `tocsin users add NAME --role admin` (it prints their enrolment link)"
