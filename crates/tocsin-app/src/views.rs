@@ -297,6 +297,9 @@ pub struct DeliveryView {
     pub account: String,
     /// Platform.
     pub platform: String,
+    /// The platform whose text it got, in words ("Bluesky", "SMS"; for a sandbox
+    /// account, the platform it stands in for).
+    pub platform_name: &'static str,
     /// A sandbox account.
     pub sandbox: bool,
     /// State.
@@ -328,6 +331,7 @@ impl From<&DeliveryRow> for DeliveryView {
                 d.display_name.clone()
             },
             platform: d.platform.as_str().to_string(),
+            platform_name: crate::catalog::text_platform(d.platform, d.stands_for).display_name(),
             sandbox: d.sandbox,
             state: public_state(d.state.as_str()).to_string(),
             attempts: d.attempts,

@@ -43,7 +43,7 @@ export default async function messageView(c) {
     if (done && d.action === 'notice') state.textContent = 'Notice sent';
     return h('tr', { testid: `delivery-${d.account_id}`, 'data-state': d.state, class: `st-row-${d.state}` },
       h('th', { scope: 'row' }, d.account || d.account_id, d.sandbox ? h('span', { class: 'tag sandbox', testid: 'delivery-sandbox' }, 'sandbox') : null),
-      h('td', {}, d.platform),
+      h('td', {}, d.platform_name || d.platform),
       h('td', {}, state, m.kind === 'delete' && d.action === 'notice'
         ? h('span', { class: 'help', testid: 'delivery-notice' }, ' cannot delete: withdrawal notice instead') : null),
       h('td', { testid: 'delivery-attempts', class: 'num' }, String(d.attempts ?? 0)),
@@ -161,13 +161,23 @@ function followUps(c, m, errBox) {
 function retract(c, m) {
   const reason = h('textarea', { rows: 2, name: 'reason', testid: 'retract-reason' });
   const posted = (m.deliveries || []).filter((d) => ['sent', 'delivered'].includes(d.state));
+  const queued = (m.deliveries || []).filter((d) => !SETTLED.includes(d.state));
   const n = posted.length;
   // Where the platform cannot delete (email, SMS, Teams), the playbook's approved
-  // withdrawal notice goes instead: say so before anyone confirms.
+  // withdrawal notice goes instead: say so, account by account, before anyone confirms.
   const noticed = posted.filter((d) => d.can_delete === false);
   const noticeNote = h('div', { testid: 'retract-notice-accounts' },
-    noticed.length ? [h('p', {}, `${noticed.length} of them cannot delete: deleting sends them the playbook’s withdrawal notice instead:`),
-      h('ul', {}, noticed.map((d) => h('li', {}, `${d.account || d.account_id} (${d.platform})`)))] : null);
+    noticed.length ? h('p', {}, `${noticed.length} of them cannot delete: deleting sends them the playbook’s withdrawal notice instead.`) : null);
+  const plan = h('table', { class: 'grid compact', testid: 'retract-plan' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Account'), h('th', { scope: 'col' }, 'Platform'), h('th', { scope: 'col' }, 'What happens'))),
+    h('tbody', {}, [
+      ...posted.map((d) => h('tr', { testid: `retract-plan-${d.account_id}`, 'data-action': d.can_delete === false ? 'notice' : 'delete' },
+        h('th', { scope: 'row' }, d.account || d.account_id), h('td', {}, d.platform_name || d.platform),
+        h('td', {}, d.can_delete === false ? 'Gets the withdrawal notice (cannot delete)' : 'Post deleted'))),
+      ...queued.map((d) => h('tr', { testid: `retract-plan-${d.account_id}`, 'data-action': 'cancel' },
+        h('th', { scope: 'row' }, d.account || d.account_id), h('td', {}, d.platform_name || d.platform),
+        h('td', {}, 'Not sent yet: cancelled'))),
+    ]));
   return dialog({
     title: 'Retract everywhere',
     testid: 'retract-dialog',
@@ -177,6 +187,7 @@ function retract(c, m) {
     body: [
       h('p', {}, `This deletes the post on every account that received the message (${n} posted so far); posts still queued are cancelled. To correct it instead, draft a correction: a second person approves it like any message.`),
       noticeNote,
+      plan,
       field('Reason (recorded in the audit log)', reason, { name: 'reason', required: true }),
     ],
     onSubmit: async () => {

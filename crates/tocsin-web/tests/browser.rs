@@ -787,17 +787,33 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         "{}",
         noticed.text
     );
-    assert_eq!(
-        approver
-            .client
-            .find_all(Locator::Css("[data-testid=retract-notice-accounts] li"))
-            .await
-            .unwrap()
-            .len(),
-        3,
-        "{}",
-        noticed.text
-    );
+    // And lists every account with what will happen to it.
+    let plan = |action: &'static str| {
+        let approver = &approver;
+        async move {
+            approver
+                .client
+                .find_all(Locator::Css(&format!(
+                    "[data-testid=retract-plan] tr[data-action={action}]"
+                )))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(plan("notice").await, 3, "{}", noticed.text);
+    assert_eq!(plan("delete").await, accounts.len() - 3);
+    let sms_at = tocsin_connectors::ALL
+        .iter()
+        .position(|d| d.platform == tocsin_domain::Platform::Sms)
+        .unwrap();
+    let sms_row = approver
+        .find(&format!("retract-plan-{}", accounts[sms_at]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(sms_row.contains("withdrawal notice"), "{sms_row}");
     approver
         .type_into(
             "retract-reason",

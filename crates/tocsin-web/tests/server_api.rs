@@ -151,6 +151,13 @@ async fn a_two_person_alert_goes_from_preview_to_every_sandbox_account(backend: 
         assert_eq!(d["sandbox"], true);
         assert!(d["url"].as_str().unwrap().starts_with("/sandbox/"), "{d}");
     }
+    // Each row names, in words, the platform whose text the account got.
+    let names: BTreeSet<&str> = deliveries
+        .iter()
+        .map(|d| d["platform_name"].as_str().unwrap())
+        .collect();
+    let expected: BTreeSet<&str> = HARNESS_PLATFORMS.iter().map(|p| p.display_name()).collect();
+    assert_eq!(names, expected);
     assert_eq!(message["approved_by"], "alex");
     assert_eq!(message["kind"], "post");
     assert_eq!(
