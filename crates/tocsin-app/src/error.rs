@@ -187,6 +187,10 @@ impl From<SignInError> for AppError {
             SignInError::WrongCredentials => {
                 AppError::new(ErrorKind::NotSignedIn, "wrong_credentials", e.to_string())
             }
+            SignInError::CodeAlreadyUsed => {
+                AppError::new(ErrorKind::NotSignedIn, "code_already_used", e.to_string())
+                    .field("code")
+            }
             SignInError::Throttled { retry_after_secs } => {
                 let mut err = AppError::new(ErrorKind::Throttled, "throttled", e.to_string());
                 err.retry_after = Some(retry_after_secs);

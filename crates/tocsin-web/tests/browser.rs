@@ -1699,3 +1699,61 @@ async fn ending_a_live_session_hides_its_composer() {
     b.assert_no_page_errors().await;
     b.close().await;
 }
+
+/// A code used once is refused with words that say so, at the code field: the person
+/// waits for the next code instead of retyping the same one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_already_used_is_named_as_such_at_sign_in() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let shots = Shots::new("code_already_used");
+    let b = Browser::open(
+        "dana",
+        driver.session(1280, 800).await,
+        &world.harness.url(),
+        &shots,
+    );
+    let code = totp::code_from_base32(&dana, chrono::Utc::now()).unwrap();
+    let enter = |code: String| {
+        let b = &b;
+        async move {
+            b.type_into("signin-name", "dana").await;
+            b.type_into("signin-password", password("dana").expose_secret())
+                .await;
+            b.type_into("signin-code", &code).await;
+            b.click("signin-submit").await;
+        }
+    };
+    b.goto("#/signin").await;
+    b.trap_page_errors().await;
+    enter(code.clone()).await;
+    b.wait_seen("current-user", "signed in", |s| s.text == "dana")
+        .await;
+    b.click("sign-out").await;
+    b.wait_seen("signin-message", "signed out", |_| true).await;
+    // The same code again (also if the clock moved to the next step meanwhile: the
+    // step was used either way).
+    enter(code).await;
+    let form = eventually("the refusal shown", PATIENCE, || async {
+        let text = b
+            .client
+            .find(Locator::Css("form.signin-form"))
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        if text.contains("already used") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+    assert!(form.contains("wait for the next code"), "{form}");
+    b.shot("code-already-used").await;
+    assert_eq!(b.count(&tid("current-user")).await, 0);
+    b.assert_no_page_errors().await;
+    b.close().await;
+}

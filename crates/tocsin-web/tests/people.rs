@@ -96,7 +96,7 @@ async fn a_replayed_code_is_refused_even_after_sign_out(backend: Backend) {
         .people
         .sign_in("ana", &password("ana"), &code, ip(1))
         .await;
-    assert!(matches!(again, Err(SignInError::WrongCredentials)));
+    assert!(matches!(again, Err(SignInError::CodeAlreadyUsed)));
     assert!(
         w.has_audit("ana", "session.sign_in", "refused: code already used")
             .await
@@ -108,7 +108,7 @@ async fn a_replayed_code_is_refused_even_after_sign_out(backend: Backend) {
     let after_restart = restarted
         .sign_in("ana", &password("ana"), &code, ip(1))
         .await;
-    assert!(matches!(after_restart, Err(SignInError::WrongCredentials)));
+    assert!(matches!(after_restart, Err(SignInError::CodeAlreadyUsed)));
     let next = w.fresh_code(&secret);
     assert!(w
         .people
@@ -138,7 +138,7 @@ async fn a_code_from_the_previous_step_is_accepted_once(backend: Backend) {
         w.people
             .sign_in("ana", &password("ana"), &previous, ip(1))
             .await,
-        Err(SignInError::WrongCredentials)
+        Err(SignInError::CodeAlreadyUsed)
     ));
     // The current step is newer than the one used, so it still works.
     assert!(w

@@ -70,8 +70,16 @@ async fn a_used_code_is_refused_when_replayed(backend: Backend) {
     first.post("/api/session", body.clone()).await.ok();
     first.delete("/api/session").await.ok();
     let again = s.client();
+    // Said so, at the code field: the person waits for the next code.
+    let r = again.post("/api/session", body.clone()).await;
+    r.refused(401, "code_already_used");
+    assert_eq!(r.body["error"]["field"], "code");
+    assert!(r.text.contains("already used"), "{}", r.text);
+    // With a wrong password the same code gets the words every refusal gets.
+    let mut wrong = body;
+    wrong["password"] = json!("not her password at all");
     again
-        .post("/api/session", body)
+        .post("/api/session", wrong)
         .await
         .refused(401, "wrong_credentials");
     again.get("/api/me").await.refused(401, "not_signed_in");

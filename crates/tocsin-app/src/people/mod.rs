@@ -112,9 +112,14 @@ impl std::fmt::Debug for SecretInput {
 /// name, password or code was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Wrong name, password or code; an unknown or disabled user; a replayed code.
+    /// Wrong name, password or code; an unknown or disabled user.
     #[error("wrong name, password or code")]
     WrongCredentials,
+    /// Right name and password, and a code that was right but has been used already
+    /// (each code works once): said so, so the person waits for the next one instead of
+    /// retyping it. Only a correct password reaches this.
+    #[error("that code was already used: wait for the next code in your authenticator app (each code works once)")]
+    CodeAlreadyUsed,
     /// Too many recent failures for this name or address.
     #[error("too many attempts, try again in {retry_after_secs} s")]
     Throttled {
@@ -270,6 +275,19 @@ struct HashingGauge {
 }
 
 /// What a password and code check found, before anything is written.
+/// The audited reason for a code that matched a step already used.
+const CODE_ALREADY_USED: &str = "refused: code already used";
+
+/// What the person is told for a refused attempt: only a replayed code (reached with the
+/// right password) is named; every other refusal is the same words.
+fn refusal(reason: &str) -> SignInError {
+    if reason == CODE_ALREADY_USED {
+        SignInError::CodeAlreadyUsed
+    } else {
+        SignInError::WrongCredentials
+    }
+}
+
 enum Checked {
     Ok { user: UserRecord, step: i64 },
     Refused { reason: &'static str, known: bool },
@@ -496,7 +514,7 @@ impl People {
             match totp::accept(&secret, code, now, user.totp_last_step) {
                 Ok(step) => Checked::Ok { user, step },
                 Err(totp::CodeRefusal::Replayed) => Checked::Refused {
-                    reason: "refused: code already used",
+                    reason: CODE_ALREADY_USED,
                     known: true,
                 },
                 Err(_) => Checked::Refused {
@@ -663,7 +681,7 @@ impl People {
             Checked::Refused { reason, known } => {
                 self.refused_attempt("session.sign_in", name, ip, now, reason, known)
                     .await?;
-                return Err(Attempt::Refused(SignInError::WrongCredentials));
+                return Err(Attempt::Refused(refusal(reason)));
             }
         };
         let role: Role = user.role.parse().map_err(PeopleError::from)?;
@@ -677,16 +695,9 @@ impl People {
         {
             // Another sign-in used this code between the check and now.
             tx.rollback().await.map_err(PeopleError::from)?;
-            self.refused_attempt(
-                "session.sign_in",
-                name,
-                ip,
-                now,
-                "refused: code already used",
-                true,
-            )
-            .await?;
-            return Err(Attempt::Refused(SignInError::WrongCredentials));
+            self.refused_attempt("session.sign_in", name, ip, now, CODE_ALREADY_USED, true)
+                .await?;
+            return Err(Attempt::Refused(SignInError::CodeAlreadyUsed));
         }
         tx.people()
             .insert_session(&NewSession {
@@ -828,7 +839,7 @@ impl People {
                 Checked::Refused { reason, known } => {
                     self.refused_attempt(action, &session.user, ip, now, reason, known)
                         .await?;
-                    return Err(Attempt::Refused(SignInError::WrongCredentials));
+                    return Err(Attempt::Refused(refusal(reason)));
                 }
             };
             let mut tx = self.store.begin().await.map_err(PeopleError::from)?;
@@ -845,16 +856,9 @@ impl People {
                     .map_err(PeopleError::from)?;
             if !current {
                 tx.rollback().await.map_err(PeopleError::from)?;
-                self.refused_attempt(
-                    action,
-                    &session.user,
-                    ip,
-                    now,
-                    "refused: code already used",
-                    true,
-                )
-                .await?;
-                return Err(Attempt::Refused(SignInError::WrongCredentials));
+                self.refused_attempt(action, &session.user, ip, now, CODE_ALREADY_USED, true)
+                    .await?;
+                return Err(Attempt::Refused(SignInError::CodeAlreadyUsed));
             }
             tx.append_audit(
                 AuditEvent::new(user.name.as_str(), action)
