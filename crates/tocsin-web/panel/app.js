@@ -78,14 +78,43 @@ async function signOut() {
   sessionEnded('You signed out.');
 }
 
+// Under `tocsin demo`: the signed-in demo user's password and current code, kept fresh
+// while `box` is on the page, with a button that fills them in.
+function demoHint(box, password, code) {
+  const load = async () => {
+    if (!box.isConnected && box.dataset.loaded) return false;
+    let demo;
+    try {
+      demo = await api.get('/api/demo', { quiet401: true });
+    } catch {
+      return false;
+    }
+    const me = (demo.users || []).find((u) => u.name === (state.me && state.me.user));
+    if (!me) return false;
+    box.dataset.loaded = '1';
+    put(box, h('span', { class: 'tag demo' }, 'DEMO'), ' Your password is ', h('code', {}, me.password),
+      ' and your current code ', h('code', { testid: 'reauth-demo-code' }, me.code), ' (a code works once: if it was just used, wait for the next). ',
+      h('button', { type: 'button', testid: 'reauth-demo-fill', onclick: () => { password.value = me.password; code.value = me.code; } }, 'Fill them in'));
+    box.hidden = false;
+    return true;
+  };
+  load().then((ok) => {
+    if (!ok) return;
+    const t = setInterval(async () => { if (!box.isConnected || !(await load())) clearInterval(t); }, 10000);
+  });
+}
+
 function reauthenticate() {
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', testid: 'reauth-password' });
   const code = h('input', { type: 'text', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6, testid: 'reauth-code' });
+  const demo = h('p', { class: 'help demo-hint', testid: 'reauth-demo', hidden: true });
+  if (state.me && state.me.demo) demoHint(demo, password, code);
   return dialog({
     title: 'Confirm it is you',
     testid: 'reauth-dialog',
     body: [
       h('p', {}, 'This action needs a recent sign-in. Enter your password and a new 6-digit code from your authenticator. It stays confirmed for 5 minutes.'),
+      demo,
       field('Password', password, { name: 'password', required: true }),
       field('6-digit code', code, { name: 'code', required: true }),
     ],

@@ -1757,3 +1757,79 @@ async fn a_code_already_used_is_named_as_such_at_sign_in() {
     b.assert_no_page_errors().await;
     b.close().await;
 }
+
+/// Under `tocsin demo`, where re-authentication asks for a password and a code, the
+/// dialog shows the demo user's own and fills them in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_the_current_code_where_reauthentication_asks_for_it() {
+    let driver = Chromedriver::start().await;
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut options = HarnessOptions::for_repository(&repo);
+    options.people.password_cost = PasswordCost::TESTS_ONLY;
+    // Any action that needs a recent sign-in asks again after a second.
+    options.people.sessions.reauthentication_window = chrono::Duration::seconds(1);
+    let key = Arc::new(SealingKey::generate());
+    // The demo user exists before the server starts, as `tocsin demo` makes it.
+    let people =
+        tocsin_app::people::People::new(db.store.clone(), key.clone(), options.people.clone())
+            .unwrap();
+    let secret = tocsin_app::people::enrolment::add_and_enrol(
+        &people,
+        OPERATOR,
+        "alex",
+        Role::Approver,
+        password("alex"),
+    )
+    .await
+    .unwrap()
+    .expose_secret()
+    .to_string();
+    options.server.demo_users = vec![tocsin_web::server::DemoUser {
+        name: "alex".into(),
+        password: password("alex").expose_secret().to_string(),
+        role: "approver".into(),
+        totp_secret: secret.clone(),
+    }];
+    let harness = Harness::start(db.store.clone(), key, options)
+        .await
+        .unwrap();
+    let shots = Shots::new("demo_reauthentication");
+    let b = Browser::open(
+        "alex",
+        driver.session(1280, 800).await,
+        &harness.url(),
+        &shots,
+    );
+    b.sign_in("alex", &secret).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.goto("#/account").await;
+    b.click("account-new-factor").await;
+    b.wait_seen("reauth-dialog", "open", |_| true).await;
+    let shown = b
+        .wait_seen("reauth-demo-code", "the demo code", |s| {
+            s.text.len() == 6 && s.text.chars().all(|c| c.is_ascii_digit())
+        })
+        .await;
+    b.click("reauth-demo-fill").await;
+    let filled = b
+        .find("reauth-code")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(filled, shown.text);
+    let password_filled = b
+        .find("reauth-password")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(password_filled, password("alex").expose_secret());
+    b.shot("reauth-with-demo-code").await;
+    b.assert_no_page_errors().await;
+    b.close().await;
+    harness.stop().await.unwrap();
+}
