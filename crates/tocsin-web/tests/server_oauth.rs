@@ -747,6 +747,14 @@ async fn a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm(b
         1,
         "the sweep leaves a refused account alone"
     );
+    // The server log names the account and its platform (never the token).
+    let logs = logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("token refresh refused"))
+        .unwrap_or_else(|| panic!("no refusal in the log:\n{logs}"));
+    assert!(line.contains(&format!("account={id}")), "{line}");
+    assert!(line.contains("platform=\"x\""), "{line}");
 
     let row = account(&w, id).await;
     assert_eq!(row["status"], "auth_failed", "{row}");

@@ -1201,7 +1201,7 @@ impl OAuthConnector {
         let bundle = match fresh {
             Ok(b) => b,
             Err(e) if e.is_transient() => {
-                tracing::warn!(account = self.id, reason = why, error = %e, "token refresh failed; will try again");
+                tracing::warn!(account = self.id, platform = self.platform.as_str(), reason = why, error = %e, "token refresh failed; will try again");
                 return Refreshed::Later(format!("token refresh: {e}"));
             }
             Err(e) => {
@@ -1211,7 +1211,7 @@ impl OAuthConnector {
                     return Refreshed::Yes;
                 }
                 let text = e.to_string();
-                tracing::warn!(account = self.id, reason = why, error = %text, "token refresh refused; the account needs connecting again");
+                tracing::warn!(account = self.id, platform = self.platform.as_str(), reason = why, error = %text, "token refresh refused; the account needs connecting again");
                 state.failed = Some(text.clone());
                 if let Err(se) = manager
                     .store
@@ -1219,7 +1219,7 @@ impl OAuthConnector {
                     .record_refresh_failure("system", self.id, &text)
                     .await
                 {
-                    tracing::error!(account = self.id, error = %se, "could not record the failed refresh");
+                    tracing::error!(account = self.id, platform = self.platform.as_str(), error = %se, "could not record the failed refresh");
                 }
                 return Refreshed::Refused(text);
             }
@@ -1249,7 +1249,7 @@ impl OAuthConnector {
                 manager.announce(self.id);
                 match self.adopt(&manager, state, bundle, sealed) {
                     Ok(()) => {
-                        tracing::info!(account = self.id, reason = why, "token refreshed");
+                        tracing::info!(account = self.id, platform = self.platform.as_str(), reason = why, "token refreshed");
                         Refreshed::Yes
                     }
                     Err(e) => Refreshed::Later(e),
