@@ -695,6 +695,18 @@ impl TokenManager {
                     .reconnect_account(actor, id, &sealed, &meta)
                     .await
                     .map_err(store_refusal)?;
+                // The platform named the account with the new token: it works, so an
+                // unchecked mark goes (not when the organisation is taken as given).
+                if !matches!(facts.identity, OAuthIdentity::AsGiven { .. }) {
+                    tx.accounts()
+                        .mark_checked(
+                            actor,
+                            id,
+                            "reconnected through OAuth: the platform named the account",
+                        )
+                        .await
+                        .map_err(store_refusal)?;
+                }
                 (id, true)
             }
             None => {
@@ -1249,7 +1261,12 @@ impl OAuthConnector {
                 manager.announce(self.id);
                 match self.adopt(&manager, state, bundle, sealed) {
                     Ok(()) => {
-                        tracing::info!(account = self.id, platform = self.platform.as_str(), reason = why, "token refreshed");
+                        tracing::info!(
+                            account = self.id,
+                            platform = self.platform.as_str(),
+                            reason = why,
+                            "token refreshed"
+                        );
                         Refreshed::Yes
                     }
                     Err(e) => Refreshed::Later(e),
