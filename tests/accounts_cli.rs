@@ -190,14 +190,32 @@ fn an_account_is_added_with_its_secret_from_stdin_and_the_secret_never_shows() {
         out.contains("bot token") && !out.contains("not-a-bot-token"),
         "{out}"
     );
+    // The new secret is tried against the platform first: down here, so it is refused...
     let out = ws
         .tocsin_input(
             &["accounts", "replace-secret", "1", "--secret-stdin"],
             &env,
             "123456789:canary-cli-new-token\n",
         )
+        .fails();
+    assert!(out.contains("did not accept"), "{out}");
+    assert!(!out.contains("canary-cli-new-token"), "{out}");
+    // ...unless the check is skipped: then it is stored, and the account unchecked.
+    let out = ws
+        .tocsin_input(
+            &[
+                "accounts",
+                "replace-secret",
+                "1",
+                "--secret-stdin",
+                "--skip-check",
+            ],
+            &env,
+            "123456789:canary-cli-new-token\n",
+        )
         .ok();
     assert!(out.contains("secret replaced and sealed"), "{out}");
+    assert!(out.contains("listed as unchecked"), "{out}");
     let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
     assert!(list.contains("stored, opens"), "{list}");
     let export = ws.tocsin(&["audit", "export"]).ok();
