@@ -893,12 +893,10 @@ impl AccountVault {
         actor: &str,
         record: &AccountRecord,
     ) -> Result<(), AccountError> {
-        let route = self
-            .route(record)
-            .map_err(|why| AccountError::NotChecked {
-                platform: record.platform.display_name(),
-                reason: why.to_string(),
-            })?;
+        let route = self.route(record).map_err(|why| AccountError::NotChecked {
+            platform: record.platform.display_name(),
+            reason: why.to_string(),
+        })?;
         if record.sandbox {
             return Ok(());
         }

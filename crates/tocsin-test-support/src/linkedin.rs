@@ -486,7 +486,12 @@ fn comment_place(
         .iter()
         .find(|p| !p.deleted && (p.id == urn || (p.object.is_some() && comment_urn(p) == urn)))
     else {
-        return Err(Box::new(error(StatusCode::NOT_FOUND, None, None, "Not Found")));
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            None,
+            None,
+            "Not Found",
+        )));
     };
     let parent = field(comment, "/parentComment").as_str();
     let object = field(comment, "/object");

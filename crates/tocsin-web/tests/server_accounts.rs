@@ -445,7 +445,10 @@ async fn an_unchecked_mark_is_cleared_by_a_passing_check_a_delivery_or_a_new_sec
     let secret_path = format!("/api/accounts/{replaced}/secret");
     let r = t
         .admin
-        .post(&secret_path, json!({"secret": "123456789:canary-wrong-token"}))
+        .post(
+            &secret_path,
+            json!({"secret": "123456789:canary-wrong-token"}),
+        )
         .await;
     r.refused(422, "check_failed");
     assert!(!r.text.contains("canary-wrong-token"), "{}", r.text);
@@ -477,18 +480,20 @@ async fn an_unchecked_mark_is_cleared_by_a_passing_check_a_delivery_or_a_new_sec
     })
     .await;
 
-    let how: Vec<(String, String)> = t
-        .s
-        .audit()
-        .await
-        .into_iter()
-        .filter(|e| e.action == "account.checked")
-        .map(|e| (e.actor, e.outcome.unwrap_or_default()))
-        .collect();
+    let how: Vec<(String, String)> =
+        t.s.audit()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "account.checked")
+            .map(|e| (e.actor, e.outcome.unwrap_or_default()))
+            .collect();
     assert_eq!(
         how,
         [
-            ("cli:root".into(), "the platform's health check passed".into()),
+            (
+                "cli:root".into(),
+                "the platform's health check passed".into()
+            ),
             (
                 "root".into(),
                 "its new secret passed the platform's check".into()

@@ -4,9 +4,9 @@
 //! closed at once while the open ones keep being served.
 
 use std::time::{Duration, Instant};
+use tocsin_web::server::ListenerLimits;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tocsin_web::server::ListenerLimits;
 
 use crate::server_support::Srv;
 use crate::support::Backend;
@@ -17,7 +17,11 @@ async fn server(limits: ListenerLimits) -> Srv {
 
 /// What the server sends until it closes the connection (or `patience` passes), while
 /// `trickle` bytes go out one every 200 ms; and how long that took.
-async fn until_closed(stream: &mut TcpStream, trickle: bool, patience: Duration) -> (String, Duration) {
+async fn until_closed(
+    stream: &mut TcpStream,
+    trickle: bool,
+    patience: Duration,
+) -> (String, Duration) {
     let started = Instant::now();
     let mut got = Vec::new();
     while started.elapsed() < patience {
@@ -31,7 +35,10 @@ async fn until_closed(stream: &mut TcpStream, trickle: bool, patience: Duration)
             Err(_) => {}
         }
     }
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 /// Sends a GET of `/healthz` on `stream` and reads the answer's first bytes.

@@ -297,10 +297,7 @@ impl Connector for LinkedinConnector {
         let text = sent_text(post);
         if let Some(parent) = comment_target(post) {
             check_urn(&parent)?;
-            let path = format!(
-                "/rest/socialActions/{}/comments?count=100",
-                encode(&parent)
-            );
+            let path = format!("/rest/socialActions/{}/comments?count=100", encode(&parent));
             let reply = self
                 .http
                 .send(self.authorized(Method::GET, &path), false)

@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::AccountSpec;
+use serde_json::Value;
 use std::time::Duration;
 use tocsin_connector::http::HttpLimits;
-use serde_json::Value;
 use tocsin_test_support::linkedin::{self, FakeLinkedin};
 
 fn http() -> HttpClient {

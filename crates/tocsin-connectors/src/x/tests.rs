@@ -139,7 +139,10 @@ async fn a_token_without_tweet_write_is_refused_by_the_strict_fake_with_a_clear_
 #[test]
 fn the_oauth_facts_ask_for_every_scope_posting_and_deleting_need() {
     let asked = descriptor::DESCRIPTOR.oauth.as_ref().unwrap().scopes;
-    for scope in descriptor::WRITE_SCOPES.iter().chain(["offline.access"].iter()) {
+    for scope in descriptor::WRITE_SCOPES
+        .iter()
+        .chain(["offline.access"].iter())
+    {
         assert!(asked.contains(scope), "{scope}: {asked:?}");
     }
     assert_eq!(x::WRITE_SCOPES, descriptor::WRITE_SCOPES);

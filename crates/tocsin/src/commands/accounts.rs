@@ -339,7 +339,9 @@ async fn replace_secret(
     check: CredentialCheck,
 ) -> Result<()> {
     let secret = secret.ok_or_else(|| anyhow!("no secret on standard input"))?;
-    let r = vault.replace_secret(store, actor, id, secret, check).await?;
+    let r = vault
+        .replace_secret(store, actor, id, secret, check)
+        .await?;
     println!(
         "account {id} ({} {}): secret replaced and sealed; status connected. Running servers \
          use it within a few seconds.",

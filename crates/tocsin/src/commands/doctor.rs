@@ -377,11 +377,8 @@ async fn check_records(
         }
         reference_clocks.push(format!("https://{}/", route.host));
         let actor = crate::commands::users::operator_name();
-        match tokio::time::timeout(
-            ACCOUNT_PATIENCE,
-            vault.check_stored(store, &actor, &record),
-        )
-        .await
+        match tokio::time::timeout(ACCOUNT_PATIENCE, vault.check_stored(store, &actor, &record))
+            .await
         {
             Ok(Ok(())) => findings.add(
                 name,
