@@ -92,6 +92,53 @@ fn an_account_is_tried_against_its_platform_first_and_skip_check_stores_it_unche
         list.contains("unchecked (added with --skip-check)"),
         "{list}"
     );
+    // Trying it again while the platform is still down keeps the mark.
+    let out = ws.tocsin_env(&["accounts", "check", "1"], &env).fails();
+    assert!(
+        out.contains("Telegram did not accept the stored account"),
+        "{out}"
+    );
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(list.contains("unchecked"), "{list}");
+}
+
+#[test]
+fn an_account_on_an_internal_address_is_refused_at_add_naming_the_host_unless_listed() {
+    let ws = Workspace::with_library();
+    // Nothing listed: loopback is refused, even with the check skipped.
+    let env = [
+        ("TOCSIN_SECRET_KEY", KEY),
+        ("TOCSIN_SERVER__ALLOWED_PRIVATE_HOSTS", "[]"),
+    ];
+    let out = add_telegram_in(&ws, &env, "@internal", &[]).fails();
+    assert!(out.contains("127.0.0.1"), "{out}");
+    assert!(out.contains("loopback"), "{out}");
+    assert!(out.contains("allowed_private_hosts"), "{out}");
+    let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
+    assert!(list.contains("no accounts yet"), "{list}");
+    // A name that resolves to loopback is refused the same way.
+    let args = [
+        "accounts",
+        "add",
+        "--platform",
+        "telegram",
+        "--handle",
+        "@named",
+        "--name",
+        "Named",
+        "--setting",
+        "chat_id=-1001234567890",
+        "--setting",
+        "api_url=http://localhost:9",
+        "--secret-stdin",
+        "--skip-check",
+    ];
+    let out = ws.tocsin_input(&args, &env, &format!("{TOKEN}\n")).fails();
+    assert!(out.contains("localhost resolves to"), "{out}");
+
+    // Listed, it is stored (the check skipped: nothing answers on port 9).
+    let listed = [("TOCSIN_SECRET_KEY", KEY)];
+    add_telegram(&ws, &listed, "@internal");
 }
 
 /// Every byte the data directory holds, as text (lossy): database, WAL, key files.
@@ -144,14 +191,32 @@ fn an_account_is_added_with_its_secret_from_stdin_and_the_secret_never_shows() {
         out.contains("bot token") && !out.contains("not-a-bot-token"),
         "{out}"
     );
+    // The new secret is tried against the platform first: down here, so it is refused...
     let out = ws
         .tocsin_input(
             &["accounts", "replace-secret", "1", "--secret-stdin"],
             &env,
             "123456789:canary-cli-new-token\n",
         )
+        .fails();
+    assert!(out.contains("did not accept"), "{out}");
+    assert!(!out.contains("canary-cli-new-token"), "{out}");
+    // ...unless the check is skipped: then it is stored, and the account unchecked.
+    let out = ws
+        .tocsin_input(
+            &[
+                "accounts",
+                "replace-secret",
+                "1",
+                "--secret-stdin",
+                "--skip-check",
+            ],
+            &env,
+            "123456789:canary-cli-new-token\n",
+        )
         .ok();
     assert!(out.contains("secret replaced and sealed"), "{out}");
+    assert!(out.contains("listed as unchecked"), "{out}");
     let list = ws.tocsin_env(&["accounts", "list"], &env).ok();
     assert!(list.contains("stored, opens"), "{list}");
     let export = ws.tocsin(&["audit", "export"]).ok();

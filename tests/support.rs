@@ -109,13 +109,19 @@ impl Workspace {
 }
 
 /// Leaves out the `TOCSIN_*` variables of the environment the tests run in (CI sets some
-/// for the test suite itself), so each run sees only what its test gives it.
+/// for the test suite itself), so each run sees only what its test gives it. The fake
+/// platforms listen on loopback, which `accounts add` refuses unless `[server]
+/// allowed_private_hosts` lists it: it is listed (a test may override it).
 fn clean_environment(cmd: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("TOCSIN_") {
             cmd.env_remove(k);
         }
     }
+    cmd.env(
+        "TOCSIN_SERVER__ALLOWED_PRIVATE_HOSTS",
+        r#"["127.0.0.1", "localhost", "::1"]"#,
+    );
 }
 
 /// The result of running the binary.

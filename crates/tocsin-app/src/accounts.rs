@@ -112,10 +112,18 @@ pub enum AccountError {
     /// The platform's check of the credentials failed; nothing was stored.
     #[error(
         "{platform} did not accept the account, so nothing was stored: {reason} \
-         (if the platform is down rather than the credentials wrong, add it again with \
-         the check skipped; it is then marked unchecked)"
+         (if the platform is down rather than the credentials wrong, try again with \
+         the check skipped; the account is then marked unchecked)"
     )]
     CheckFailed {
+        /// The platform's name.
+        platform: &'static str,
+        /// What the check found (never a secret).
+        reason: String,
+    },
+    /// A stored account's credentials were tried and did not work; nothing changed.
+    #[error("{platform} did not accept the stored account: {reason}")]
+    NotChecked {
         /// The platform's name.
         platform: &'static str,
         /// What the check found (never a secret).
@@ -370,12 +378,18 @@ pub struct AccountVault {
     not_connected: DashMap<i64, NotConnected>,
     /// Accounts whose status is `auth_failed`, so a delivery that gets through clears it.
     auth_failed: DashSet<i64>,
+    /// Accounts stored unchecked (`--skip-check`), so a delivery that gets through
+    /// clears the mark.
+    unchecked: DashSet<i64>,
     /// Wraps OAuth accounts' connectors so their tokens stay fresh (set by the server).
     oauth: OnceLock<Arc<TokenManager>>,
     /// What each account's route (or refusal) on this node was built from.
     built: DashMap<i64, BuiltFrom>,
     /// Tells other nodes about changes made here (set by the relay; PostgreSQL only).
     changed: OnceLock<AccountChanged>,
+    /// Where connectors may send (set with [`AccountVault::restrict_egress`]); a new
+    /// account's address is checked against it before anything is stored.
+    egress: OnceLock<EgressPolicy>,
 }
 
 impl std::fmt::Debug for AccountVault {
@@ -394,9 +408,11 @@ impl AccountVault {
             http: OnceLock::new(),
             not_connected: DashMap::new(),
             auth_failed: DashSet::new(),
+            unchecked: DashSet::new(),
             oauth: OnceLock::new(),
             built: DashMap::new(),
             changed: OnceLock::new(),
+            egress: OnceLock::new(),
         }
     }
 
@@ -439,6 +455,7 @@ impl AccountVault {
     /// `policy` lists (see [`tocsin_connector::egress`]). Call before the first account
     /// is connected; the server does, from `[server] allowed_private_hosts`.
     pub fn restrict_egress(&self, policy: EgressPolicy) -> Result<(), AccountError> {
+        let _ = self.egress.set(policy.clone());
         let http = HttpClient::with_egress(HttpLimits::default(), &self.trust, policy)
             .map_err(|e| AccountError::Http(e.to_string()))?;
         self.http
@@ -553,6 +570,63 @@ impl AccountVault {
         Ok(settings)
     }
 
+    /// Refuses an account whose platform address is internal (loopback, private,
+    /// link-local, metadata, ...; see [`tocsin_connector::egress`]) unless `[server]
+    /// allowed_private_hosts` lists its host, naming the host: its connector would be
+    /// refused at every send. The address is the URL setting its platform's descriptor
+    /// names, or the secret for a webhook URL; names are resolved now, each address
+    /// checked (a name that does not resolve is left to the credential check). SMTP
+    /// hosts are not checked (mail is not sent through the HTTP client). Without a policy
+    /// (tests that run fakes on loopback) nothing is refused.
+    pub async fn check_destination(
+        &self,
+        platform: Platform,
+        settings: &Value,
+        secret: Option<&SecretString>,
+    ) -> Result<(), AccountError> {
+        use tocsin_connector::descriptor::HostSource;
+        let (Some(policy), Some(d)) = (self.egress.get(), descriptor(platform)) else {
+            return Ok(());
+        };
+        let (field, text) = match d.host.from {
+            HostSource::UrlSetting(key) => (
+                "settings",
+                settings
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| format!("https://{}/", d.host.default)),
+            ),
+            HostSource::SecretUrl => match secret {
+                Some(s) => ("secret", s.expose_secret().trim().to_string()),
+                None => return Ok(()),
+            },
+            HostSource::HostSetting(_) => return Ok(()),
+        };
+        // A URL that does not parse is the connector's to refuse, with its own words.
+        let Ok(url) = url::Url::parse(&text) else {
+            return Ok(());
+        };
+        policy.check_url(&url).map_err(|why| invalid(field, why))?;
+        let Some(url::Host::Domain(name)) = url.host() else {
+            return Ok(());
+        };
+        if policy.allows_host(name) {
+            return Ok(());
+        }
+        let port = url.port_or_known_default().unwrap_or(443);
+        let Ok(addrs) = tokio::net::lookup_host((name, port)).await else {
+            return Ok(());
+        };
+        for addr in addrs {
+            if let Some(why) = policy.refuses(name, addr.ip()) {
+                return Err(invalid(field, why));
+            }
+        }
+        Ok(())
+    }
+
     /// Tries a new account's credentials against its platform (the connector's health
     /// check), with the settings [`AccountVault::check`] returned.
     pub async fn try_credentials(
@@ -597,6 +671,8 @@ impl AccountVault {
         credentials: CredentialCheck,
     ) -> Result<AccountRecord, AccountError> {
         let settings = self.check(account)?;
+        self.check_destination(account.platform, &settings, account.secret.as_ref())
+            .await?;
         if credentials == CredentialCheck::Run {
             self.try_credentials(account, &settings).await?;
         }
@@ -647,16 +723,20 @@ impl AccountVault {
     }
 
     /// Replaces a stored account's secret: the platform's connector checks the new one
-    /// with the stored settings first; then it is sealed to the account's id and stored,
-    /// and the account is `connected` again (audited as `account.secret_replace`).
-    /// Refused for a sandbox or disabled account. Connect the returned account with
-    /// [`AccountVault::connect`]; other nodes are told to reconnect it.
+    /// with the stored settings first, and tries it against the platform unless told to
+    /// skip that; then it is sealed to the account's id and stored, and the account is
+    /// `connected` again (audited as `account.secret_replace`). A new secret that passed
+    /// the platform's check clears an unchecked mark; one stored with the check skipped
+    /// leaves the account marked unchecked. Refused for a sandbox or disabled account.
+    /// Connect the returned account with [`AccountVault::connect`]; other nodes are told
+    /// to reconnect it.
     pub async fn replace_secret(
         &self,
         store: &Store,
         actor: &str,
         id: i64,
         secret: SecretString,
+        credentials: CredentialCheck,
     ) -> Result<AccountRecord, AccountError> {
         let record = store
             .accounts()
@@ -688,11 +768,35 @@ impl AccountVault {
             settings: record.settings.clone(),
             secret: Some(secret.clone()),
         };
-        build_connector(&spec, self.http()?, &self.sandbox)
+        let connector = build_connector(&spec, self.http()?, &self.sandbox)
             .map_err(|e| invalid("secret", refusal(&e)))?;
+        self.check_destination(platform, &record.settings, Some(&secret))
+            .await?;
+        if credentials == CredentialCheck::Run {
+            connector.healthcheck().await.map_err(|e| {
+                tracing::warn!(
+                    account = id,
+                    platform = platform.as_str(),
+                    error = %e,
+                    "an account's new secret was not accepted; the old one stays"
+                );
+                AccountError::CheckFailed {
+                    platform: platform.display_name(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
         let sealed = self.seal_secret(id, record.platform, &record.settings, &secret)?;
         let mut tx = store.begin().await?;
         tx.accounts().replace_secret(actor, id, &sealed).await?;
+        match credentials {
+            CredentialCheck::Run => {
+                tx.accounts()
+                    .mark_checked(actor, id, "its new secret passed the platform's check")
+                    .await?;
+            }
+            CredentialCheck::Skip => tx.accounts().mark_unchecked(actor, id).await?,
+        }
         // A pasted token replaces an OAuth bundle: its token facts no longer hold.
         tx.oauth().forget_account(id).await?;
         tx.commit().await?;
@@ -765,8 +869,54 @@ impl AccountVault {
         if record.status == AccountStatus::AuthFailed {
             self.auth_failed.insert(record.id);
         }
+        self.note_unchecked(record);
         let built = self.route(record);
         self.install(routes, record, built)
+    }
+
+    /// Remembers whether `record` is marked unchecked, so its first delivery clears it.
+    fn note_unchecked(&self, record: &AccountRecord) {
+        if record.unchecked {
+            self.unchecked.insert(record.id);
+        } else {
+            self.unchecked.remove(&record.id);
+        }
+    }
+
+    /// Tries a stored account's credentials against its platform (its connector's health
+    /// check, through the route this vault builds from the stored record). When the
+    /// platform accepts them, an unchecked mark (`--skip-check`) is cleared, audited as
+    /// `account.checked` by `actor`. Used by `tocsin accounts check` and `tocsin doctor`.
+    pub async fn check_stored(
+        &self,
+        store: &Store,
+        actor: &str,
+        record: &AccountRecord,
+    ) -> Result<(), AccountError> {
+        let route = self.route(record).map_err(|why| AccountError::NotChecked {
+            platform: record.platform.display_name(),
+            reason: why.to_string(),
+        })?;
+        if record.sandbox {
+            return Ok(());
+        }
+        route
+            .connector
+            .healthcheck()
+            .await
+            .map_err(|e| AccountError::NotChecked {
+                platform: record.platform.display_name(),
+                reason: e.to_string(),
+            })?;
+        self.unchecked.remove(&record.id);
+        if record.unchecked {
+            store
+                .accounts()
+                .mark_checked(actor, record.id, "the platform's health check passed")
+                .await?;
+            self.announce(record.id);
+        }
+        Ok(())
     }
 
     /// Puts a built route (or the reason there is none) in place for `record`.
@@ -825,6 +975,7 @@ impl AccountVault {
         } else {
             self.auth_failed.remove(&id);
         }
+        self.note_unchecked(record);
         let now = BuiltFrom::of(record);
         if self.built.get(&id).is_some_and(|b| *b.value() == now) {
             return;
@@ -893,8 +1044,9 @@ impl AccountVault {
     }
 
     /// Notes a delivery event: an account whose credentials the platform refused becomes
-    /// `auth_failed` (with the platform's words), and one that delivers again becomes
-    /// `connected` (the application's services feed it every event).
+    /// `auth_failed` (with the platform's words), one that delivers again becomes
+    /// `connected`, and one stored unchecked loses the mark at its first delivery (the
+    /// application's services feed it every event).
     pub(crate) async fn note_delivery(&self, store: &Store, event: &DeliveryEvent) {
         let id = event.account_id;
         let change = match &event.kind {
@@ -907,6 +1059,21 @@ impl AccountVault {
             }
             _ => None,
         };
+        if matches!(event.kind, DeliveryEventKind::Delivered { .. })
+            && self.unchecked.remove(&id).is_some()
+        {
+            match store
+                .accounts()
+                .mark_checked("system", id, "a delivery went through")
+                .await
+            {
+                Ok(_) => self.announce(id),
+                Err(e) => {
+                    self.unchecked.insert(id);
+                    tracing::warn!(account = id, error = %e, "could not clear the account's unchecked mark");
+                }
+            }
+        }
         if let Some((status, detail)) = change {
             let detail: Option<String> = detail.map(|d| d.chars().take(300).collect());
             if let Err(e) = store

@@ -494,11 +494,16 @@ pub async fn set_groups(
 #[serde(deny_unknown_fields)]
 pub struct ReplaceSecret {
     secret: SecretInput,
+    /// Store without trying the new secret against the platform (it is down); the
+    /// account is then marked unchecked.
+    #[serde(default)]
+    skip_check: bool,
 }
 
 /// Replaces an account's secret: a new secret (a rotated token, a new webhook URL),
-/// checked by the platform's connector, stored sealed; the account is connected again
-/// at once, on every node. The answer never holds the secret.
+/// checked by the platform's connector and tried against the platform (unless
+/// `skip_check`), stored sealed; the account is connected again at once, on every node.
+/// The answer never holds the secret.
 pub async fn replace_secret(
     app: &Tocsin,
     who: &Authed,
@@ -509,7 +514,17 @@ pub async fn replace_secret(
     let record = app
         .0
         .vault
-        .replace_secret(&app.0.store, who.user(), id, form.secret.into_secret())
+        .replace_secret(
+            &app.0.store,
+            who.user(),
+            id,
+            form.secret.into_secret(),
+            if form.skip_check {
+                CredentialCheck::Skip
+            } else {
+                CredentialCheck::Run
+            },
+        )
         .await?;
     if let Err(why) = app.0.vault.connect(&app.0.routes, &record) {
         tracing::warn!(account = id, reason = %why, "an account did not connect after its secret was replaced");

@@ -248,7 +248,7 @@ impl From<AccountError> for AppError {
         match e {
             AccountError::Invalid { field, message } => AppError::invalid(field, message),
             AccountError::Taken { .. } => AppError::conflict(e.to_string()),
-            AccountError::CheckFailed { .. } => {
+            AccountError::CheckFailed { .. } | AccountError::NotChecked { .. } => {
                 AppError::new(ErrorKind::Invalid, "check_failed", e.to_string())
                     .field("credentials")
             }

@@ -415,6 +415,37 @@ impl AccountsTx<'_, '_> {
         Ok(())
     }
 
+    /// Clears the unchecked mark of account `id`: its credentials have now been seen to
+    /// work (`how` says by what: a health check, a delivery, a new secret that passed the
+    /// platform's check). Returns whether the account was marked; only then is it audited,
+    /// as `account.checked` with `how` as outcome, so repeating it is harmless.
+    pub async fn mark_checked(
+        &mut self,
+        actor: &str,
+        id: i64,
+        how: &str,
+    ) -> Result<bool, StoreError> {
+        let cleared: Option<i64> = on_tx!(self.tx, c => {
+            sqlx::query_scalar(
+                "UPDATE accounts SET unchecked = FALSE WHERE id = $1 AND unchecked RETURNING id",
+            )
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        if cleared.is_none() {
+            return Ok(false);
+        }
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.checked")
+                    .subject("account", id.to_string())
+                    .outcome(how),
+            )
+            .await?;
+        Ok(true)
+    }
+
     /// Makes account `id` a member of `groups`, making the groups that do not exist yet
     /// (a group, once made, stays: with nobody in it, it shows as empty).
     async fn write_groups(&mut self, id: i64, groups: &[String]) -> Result<(), StoreError> {
@@ -818,6 +849,15 @@ impl Accounts<'_> {
         let mut tx = self.store.begin().await?;
         tx.accounts().replace_secret(actor, id, sealed).await?;
         tx.commit().await
+    }
+
+    /// Clears account `id`'s unchecked mark in its own transaction (see the `Tx` twin);
+    /// returns whether it was marked.
+    pub async fn mark_checked(self, actor: &str, id: i64, how: &str) -> Result<bool, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let cleared = tx.accounts().mark_checked(actor, id, how).await?;
+        tx.commit().await?;
+        Ok(cleared)
     }
 
     /// Re-seals an account's secret in its own transaction (see the `Tx` twin).

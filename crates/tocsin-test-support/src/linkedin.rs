@@ -6,6 +6,11 @@
 //! `X-Restli-Protocol-Version: 2.0.0`, answers a new post with 201 and its URN in
 //! `x-restli-id`, and renders `commentary` as LinkedIn does with "little" text: an
 //! unescaped reserved character silently cuts the post there.
+//!
+//! Comments nest as LinkedIn's do, one level: a comment on a post has `object` the post;
+//! a reply to a comment is sent to the comment's URN with `object` the post and
+//! `parentComment` that comment, which must be a top-level one. A reply to a reply is
+//! refused (422; the wording is the fake's), as is a comment whose `object` is a comment.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -49,6 +54,8 @@ pub struct FakeLinkedinPost {
     pub shown: String,
     /// The post a comment is on (`None` for a post).
     pub object: Option<String>,
+    /// For a reply to a comment, that (top-level) comment's URN.
+    pub parent_comment: Option<String>,
     /// The whole request body.
     pub body: Value,
     /// Whether it was deleted since.
@@ -357,6 +364,7 @@ async fn create_post(
         shown: render_little(&commentary),
         commentary,
         object: None,
+        parent_comment: None,
         body: post,
         deleted: false,
     });
@@ -435,17 +443,91 @@ async fn delete_post(
     }
 }
 
-fn comment_json(p: &FakeLinkedinPost) -> Value {
+/// A comment's URN: `urn:li:comment:(urn:li:activity:{post's number},{id})`.
+fn comment_urn(p: &FakeLinkedinPost) -> String {
     let object = p.object.clone().unwrap_or_default();
     let activity = object.rsplit(':').next().unwrap_or_default().to_string();
-    json!({
+    format!("urn:li:comment:(urn:li:activity:{activity},{})", p.id)
+}
+
+fn comment_json(p: &FakeLinkedinPost) -> Value {
+    let mut v = json!({
         "id": p.id,
-        "$URN": format!("urn:li:comment:(urn:li:activity:{activity},{})", p.id),
+        "$URN": comment_urn(p),
         "actor": author(),
-        "object": object,
+        "object": p.object.clone().unwrap_or_default(),
         "message": {"text": p.commentary},
         "created": {"actor": author(), "time": 1_767_225_600_000_u64},
-    })
+    });
+    if let Some(parent) = &p.parent_comment {
+        set(&mut v, "parentComment", json!(parent));
+    }
+    v
+}
+
+/// Where a new comment goes, from the URN in its path and its body: on a post (`object`
+/// the post, no `parentComment`), or under a top-level comment (`object` the comment's
+/// post, `parentComment` the comment). Returns its object and parent comment.
+fn comment_place(
+    inner: &Inner,
+    urn: &str,
+    comment: &Value,
+) -> Result<(String, Option<String>), Box<Response>> {
+    let refused = |why: &str| {
+        Box::new(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            None,
+            &format!("ERROR :: {why}"),
+        ))
+    };
+    let Some(target) = inner
+        .posts
+        .iter()
+        .find(|p| !p.deleted && (p.id == urn || (p.object.is_some() && comment_urn(p) == urn)))
+    else {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            None,
+            None,
+            "Not Found",
+        )));
+    };
+    let parent = field(comment, "/parentComment").as_str();
+    let object = field(comment, "/object");
+    match &target.object {
+        None => {
+            if parent.is_some() {
+                return Err(refused(
+                    "/parentComment :: not available for a first-level comment",
+                ));
+            }
+            if object != &json!(urn) {
+                return Err(refused("/object :: must be the post in the path"));
+            }
+            Ok((urn.to_string(), None))
+        }
+        Some(post) => {
+            // LinkedIn keeps two levels: a post's comments and their replies.
+            if target.parent_comment.is_some() {
+                return Err(refused(
+                    "/parentComment :: a reply to a reply is not allowed; comments nest one level",
+                ));
+            }
+            let own = comment_urn(target);
+            if parent != Some(own.as_str()) {
+                return Err(refused(
+                    "/parentComment :: a reply to a comment names it as parentComment",
+                ));
+            }
+            if object != &json!(post) {
+                return Err(refused(
+                    "/object :: a reply to a comment has the post as object",
+                ));
+            }
+            Ok((post.clone(), Some(own)))
+        }
+    }
 }
 
 async fn create_comment(
@@ -464,17 +546,15 @@ async fn create_comment(
     let Ok(comment) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, None, None, "Malformed JSON");
     };
-    if !inner.posts.iter().any(|p| p.id == urn && !p.deleted) {
-        return error(StatusCode::NOT_FOUND, None, None, "Not Found");
-    }
+    let (object, parent_comment) = match comment_place(&inner, &urn, &comment) {
+        Ok(place) => place,
+        Err(r) => return *r,
+    };
     let text = field(&comment, "/message/text")
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if field(&comment, "/actor") != &json!(author())
-        || field(&comment, "/object") != &json!(urn)
-        || text.is_empty()
-    {
+    if field(&comment, "/actor") != &json!(author()) || text.is_empty() {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
@@ -488,7 +568,8 @@ async fn create_comment(
         id,
         shown: text.clone(),
         commentary: text,
-        object: Some(urn),
+        object: Some(object),
+        parent_comment,
         body: comment,
         deleted: false,
     };
@@ -512,7 +593,15 @@ async fn list_comments(
     let elements: Vec<Value> = inner
         .posts
         .iter()
-        .filter(|p| p.object.as_deref() == Some(urn.as_str()) && !p.deleted)
+        .filter(|p| {
+            !p.deleted
+                && p.object.is_some()
+                && match &p.parent_comment {
+                    // A post's comments are its top-level ones; a comment's, its replies.
+                    None => p.object.as_deref() == Some(urn.as_str()),
+                    Some(parent) => parent == &urn,
+                }
+        })
         .map(comment_json)
         .collect();
     Json(json!({"elements": elements, "paging": {"start": 0, "count": 100}})).into_response()

@@ -102,6 +102,8 @@ struct Inner {
     refresh_tokens: HashMap<String, Grant>,
     access_identities: HashMap<String, Identity>,
     current_access: Option<String>,
+    /// The scopes granted to `current_access` (as the consent page was asked for them).
+    current_scopes: Option<String>,
     lifetime_secs: Option<u64>,
     expired_codes: std::collections::HashSet<String>,
     refuse_refresh: bool,
@@ -147,6 +149,7 @@ impl OAuthProvider {
                 refresh_tokens: HashMap::new(),
                 access_identities: HashMap::new(),
                 current_access: None,
+                current_scopes: None,
                 lifetime_secs: match flavor {
                     Flavor::X => Some(7200),
                     Flavor::Threads => Some(3600),
@@ -219,6 +222,12 @@ impl OAuthProvider {
     /// The access token issued last (the one the platform accepts).
     pub fn current_access_token(&self) -> Option<String> {
         self.lock().current_access.clone()
+    }
+
+    /// The scopes granted to the access token issued last (space-separated, as the
+    /// authorize URL asked for them).
+    pub fn current_scopes(&self) -> Option<String> {
+        self.lock().current_scopes.clone()
     }
 
     /// Every token endpoint call so far.
@@ -359,6 +368,7 @@ impl OAuthProvider {
                 .insert(access.clone(), identity.clone());
         } else {
             inner.current_access = Some(access.clone());
+            inner.current_scopes = Some(grant.scopes.clone());
         }
         let mut body = json!({
             "token_type": "bearer",

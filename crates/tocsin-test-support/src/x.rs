@@ -5,10 +5,16 @@
 //! does, checks the bearer token, and shows texts the way X does (`&amp;`, links as
 //! `t.co` links).
 //!
+//! Each call needs the OAuth 2.0 scopes X's API reference lists for it (`POST /2/tweets`
+//! and `DELETE /2/tweets/:id`: `tweet.read tweet.write users.read`; `GET /2/users/me` and
+//! `GET /2/users/:id/tweets`: `tweet.read users.read`); a token without them gets X's
+//! 403 `Forbidden` problem, as the real API answers.
+//!
 //! It also serves X's OAuth 2 token endpoint (`POST /2/oauth2/token`: authorization code
 //! with PKCE, rotating refresh tokens, confidential clients with HTTP Basic) through
-//! [`crate::oauth::OAuthProvider`]; a token it issues becomes the one the API accepts, and
-//! `GET /2/users/me` answers for whoever the token was issued to.
+//! [`crate::oauth::OAuthProvider`]; a token it issues becomes the one the API accepts, with
+//! the scopes the authorize URL asked for, and `GET /2/users/me` answers for whoever the
+//! token was issued to.
 
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -34,6 +40,12 @@ pub const USERNAME: &str = "CountyHealth";
 pub const CLIENT_ID: &str = "fake-x-client-id";
 /// That client's secret.
 pub const CLIENT_SECRET: &str = "fake-x-client-secret-canary";
+/// The scopes Tocsin asks X for; the token the fake accepts at start has all of them.
+pub const ALL_SCOPES: [&str; 4] = ["tweet.read", "tweet.write", "users.read", "offline.access"];
+/// What posting and deleting need (X API reference, "Authorization" of each endpoint).
+pub const WRITE_SCOPES: [&str; 3] = ["tweet.read", "tweet.write", "users.read"];
+/// What reading the account and its timeline needs.
+pub const READ_SCOPES: [&str; 2] = ["tweet.read", "users.read"];
 /// Requests per window reported in `x-rate-limit-limit`.
 pub const RATE_LIMIT: u64 = 100;
 
@@ -53,6 +65,8 @@ pub struct FakeTweet {
 #[derive(Debug)]
 struct Inner {
     token: String,
+    /// The scopes the accepted token was granted.
+    scopes: Vec<String>,
     tweets: Vec<FakeTweet>,
     duplicates_allowed: bool,
     next_id: u64,
@@ -103,6 +117,12 @@ impl FakeX {
         self.state.lock().duplicates_allowed = true;
     }
 
+    /// The scopes the accepted token was granted (all of [`ALL_SCOPES`] at start; a
+    /// token from the fake's token endpoint has those its authorize URL asked for).
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.state.lock().scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+
     /// Accepts only this token from now on (as after a revocation).
     pub fn set_token(&self, token: &str) {
         self.state.lock().token = token.to_string();
@@ -148,6 +168,7 @@ pub async fn start() -> std::io::Result<FakeX> {
     let state = Arc::new(XState {
         inner: Mutex::new(Inner {
             token: TOKEN.to_string(),
+            scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
             tweets: Vec::new(),
             next_id: 1_800_000_000_000_000_001,
             duplicates_allowed: false,
@@ -197,7 +218,10 @@ fn with_rate_headers(mut response: Response, remaining: u64) -> Response {
     response
 }
 
-fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<u64, Box<Response>> {
+/// Admits a call with the accepted token holding every scope in `needs`: a wrong token
+/// is 401; a token without a scope the endpoint needs is 403 `Forbidden` (X's problem
+/// body names no scope), before the rate limit counts it.
+fn admit(inner: &mut Inner, headers: &HeaderMap, needs: &[&str]) -> Result<u64, Box<Response>> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -207,6 +231,13 @@ fn admit(inner: &mut Inner, headers: &HeaderMap) -> Result<u64, Box<Response>> {
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
             "Unauthorized",
+        )));
+    }
+    if !needs.iter().all(|n| inner.scopes.iter().any(|s| s == n)) {
+        return Err(Box::new(problem(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Forbidden",
         )));
     }
     if inner.remaining == 0 {
@@ -243,7 +274,7 @@ async fn create(
     body: axum::body::Bytes,
 ) -> Response {
     let mut inner = state.lock();
-    let remaining = match admit(&mut inner, &headers) {
+    let remaining = match admit(&mut inner, &headers, &WRITE_SCOPES) {
         Ok(r) => r,
         Err(response) => return *response,
     };
@@ -332,7 +363,7 @@ async fn remove(
     headers: HeaderMap,
 ) -> Response {
     let mut inner = state.lock();
-    let remaining = match admit(&mut inner, &headers) {
+    let remaining = match admit(&mut inner, &headers, &WRITE_SCOPES) {
         Ok(r) => r,
         Err(response) => return *response,
     };
@@ -378,7 +409,10 @@ async fn token(
     let response = state.oauth.token(&headers, &form);
     if response.status().is_success() {
         if let Some(token) = state.oauth.current_access_token() {
-            state.lock().token = token;
+            let scopes = state.oauth.current_scopes().unwrap_or_default();
+            let mut inner = state.lock();
+            inner.token = token;
+            inner.scopes = scopes.split_whitespace().map(str::to_string).collect();
         }
     }
     response
@@ -394,7 +428,7 @@ async fn me(State(state): State<Arc<XState>>, headers: HeaderMap) -> Response {
         return Json(body).into_response();
     }
     let mut inner = state.lock();
-    let remaining = match admit(&mut inner, &headers) {
+    let remaining = match admit(&mut inner, &headers, &READ_SCOPES) {
         Ok(r) => r,
         Err(response) => return *response,
     };
@@ -409,7 +443,7 @@ async fn timeline(
     headers: HeaderMap,
 ) -> Response {
     let mut inner = state.lock();
-    let remaining = match admit(&mut inner, &headers) {
+    let remaining = match admit(&mut inner, &headers, &READ_SCOPES) {
         Ok(r) => r,
         Err(response) => return *response,
     };

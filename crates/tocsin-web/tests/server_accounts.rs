@@ -28,6 +28,8 @@ on_both_backends!(
     a_new_account_is_checked_by_its_connector_before_anything_is_stored,
     a_new_accounts_credentials_are_tried_against_the_platform_and_a_refusal_stores_nothing,
     a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_out_of_fan_out,
+    an_unchecked_mark_is_cleared_by_a_passing_check_a_delivery_or_a_new_secret_that_works,
+    an_account_on_an_internal_address_is_refused_at_add_naming_the_host_unless_listed,
     stored_accounts_connect_again_after_a_restart_unless_their_secret_does_not_open,
     rotating_the_key_reseals_account_and_second_factor_secrets_in_one_go,
 );
@@ -339,6 +341,167 @@ async fn a_new_accounts_credentials_are_tried_against_the_platform_and_a_refusal
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["unchecked"], false);
+}
+
+async fn an_account_on_an_internal_address_is_refused_at_add_naming_the_host_unless_listed(
+    backend: Backend,
+) {
+    // As `tocsin serve` runs: internal addresses refused unless listed. The fake Bot API
+    // listens on 127.0.0.1, which is listed as `localhost` only.
+    let s = Srv::start_with(backend, |o| {
+        o.sandbox_accounts = vec![];
+        o.app.egress = Some(tocsin_connector::egress::EgressPolicy::new(["localhost"]));
+    })
+    .await;
+    s.add_user("root", Role::Admin).await;
+    let admin = s.sign_in("root").await;
+    let fake = telegram::start().await.unwrap();
+
+    let mut form = telegram_form(&fake, telegram::TOKEN, "@internal");
+    for skip in [false, true] {
+        form["skip_check"] = json!(skip);
+        let r = admin.post("/api/accounts", form.clone()).await;
+        r.refused(422, "invalid");
+        assert_eq!(r.body["error"]["field"], "settings", "{}", r.text);
+        let said = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(said.contains("127.0.0.1"), "{said}");
+        assert!(said.contains("loopback"), "{said}");
+        assert!(said.contains("allowed_private_hosts"), "{said}");
+    }
+    // A metadata address is refused by name too.
+    let mut metadata = form.clone();
+    metadata["settings"]["api_url"] = json!("https://169.254.169.254");
+    let r = admin.post("/api/accounts", metadata).await;
+    r.refused(422, "invalid");
+    assert!(r.text.contains("169.254.169.254"), "{}", r.text);
+    assert!(s.store().accounts().records().await.unwrap().is_empty());
+
+    // Through a listed name, the same fake is reached and the account stored.
+    let port = fake.base_url.rsplit(':').next().unwrap();
+    form["settings"]["api_url"] = json!(format!("http://localhost:{port}"));
+    form["skip_check"] = json!(false);
+    let r = admin.post("/api/accounts", form).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Whether account `id` is listed as unchecked.
+async fn listed_unchecked(t: &Team, id: i64) -> bool {
+    let listed = t.admin.get("/api/accounts").await.ok();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .unwrap();
+    row["unchecked"].as_bool().unwrap()
+}
+
+async fn an_unchecked_mark_is_cleared_by_a_passing_check_a_delivery_or_a_new_secret_that_works(
+    backend: Backend,
+) {
+    let t = team(backend).await;
+    let fake = telegram::start().await.unwrap();
+    let added = |handle: &'static str| {
+        let mut form = telegram_form(&fake, telegram::TOKEN, handle);
+        form["skip_check"] = json!(true);
+        let admin = &t.admin;
+        async move {
+            let r = admin.post("/api/accounts", form).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            assert_eq!(r.body["unchecked"], true);
+            r.body["id"].as_i64().unwrap()
+        }
+    };
+    let vault = t.s.harness.app.vault();
+
+    // A health check that fails leaves the mark; one that passes clears it, once.
+    let checked = added("@checked").await;
+    let mut down = t.s.store().accounts().get(checked).await.unwrap().unwrap();
+    down.settings["api_url"] = json!("http://127.0.0.1:9");
+    let err = vault
+        .check_stored(t.s.store(), "cli:root", &down)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Telegram"), "{err}");
+    assert!(listed_unchecked(&t, checked).await);
+    let record = t.s.store().accounts().get(checked).await.unwrap().unwrap();
+    vault
+        .check_stored(t.s.store(), "cli:root", &record)
+        .await
+        .unwrap();
+    assert!(!listed_unchecked(&t, checked).await);
+    assert!(!t
+        .s
+        .store()
+        .accounts()
+        .mark_checked("cli:root", checked, "again")
+        .await
+        .unwrap());
+
+    // A new secret that passes the platform's check clears it; one stored with the
+    // check skipped marks the account again, and one the platform refuses changes nothing.
+    let replaced = added("@replaced").await;
+    let secret_path = format!("/api/accounts/{replaced}/secret");
+    let r = t
+        .admin
+        .post(
+            &secret_path,
+            json!({"secret": "123456789:canary-wrong-token"}),
+        )
+        .await;
+    r.refused(422, "check_failed");
+    assert!(!r.text.contains("canary-wrong-token"), "{}", r.text);
+    assert!(listed_unchecked(&t, replaced).await);
+    let r = t
+        .admin
+        .post(&secret_path, json!({"secret": telegram::TOKEN}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["unchecked"], false, "{}", r.text);
+    let r = t
+        .admin
+        .post(
+            &secret_path,
+            json!({"secret": telegram::TOKEN, "skip_check": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["unchecked"], true, "{}", r.text);
+
+    // A delivery that gets through clears it for every account it reached.
+    let message = publish(&t).await;
+    t.s.delivered(&t.alex, message).await;
+    t.s.poll(&t.admin, "/api/accounts", |list| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["unchecked"] == false)
+    })
+    .await;
+
+    let how: Vec<(String, String)> =
+        t.s.audit()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "account.checked")
+            .map(|e| (e.actor, e.outcome.unwrap_or_default()))
+            .collect();
+    assert_eq!(
+        how,
+        [
+            (
+                "cli:root".into(),
+                "the platform's health check passed".into()
+            ),
+            (
+                "root".into(),
+                "its new secret passed the platform's check".into()
+            ),
+            ("system".into(), "a delivery went through".into()),
+        ],
+        "{how:?}"
+    );
 }
 
 async fn a_refused_token_marks_the_account_auth_failed_and_disabling_takes_it_out_of_fan_out(

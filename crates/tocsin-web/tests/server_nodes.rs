@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tocsin_app::accounts::AccountVault;
+use tocsin_app::accounts::{AccountVault, CredentialCheck};
 use tocsin_app::catalog::text_platform;
 use tocsin_app::people::{totp, PasswordCost, People, Role, SealingKey};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
@@ -1027,7 +1027,13 @@ async fn an_account_changed_from_the_command_line_is_followed_by_a_running_serve
     let rotated = "987654321:AARotatedTelegramBotTokenForTocsinTests";
     fake.set_token(rotated);
     cli_vault
-        .replace_secret(&cli_store, "cli:root", account, rotated.to_string().into())
+        .replace_secret(
+            &cli_store,
+            "cli:root",
+            account,
+            rotated.to_string().into(),
+            CredentialCheck::Run,
+        )
         .await
         .unwrap();
     let waiting = Waiting::new("the server to connect the account with its new secret");

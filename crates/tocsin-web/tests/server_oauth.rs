@@ -747,6 +747,14 @@ async fn a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm(b
         1,
         "the sweep leaves a refused account alone"
     );
+    // The server log names the account and its platform (never the token).
+    let logs = logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("token refresh refused"))
+        .unwrap_or_else(|| panic!("no refusal in the log:\n{logs}"));
+    assert!(line.contains(&format!("account={id}")), "{line}");
+    assert!(line.contains("platform=\"x\""), "{line}");
 
     let row = account(&w, id).await;
     assert_eq!(row["status"], "auth_failed", "{row}");
@@ -766,7 +774,12 @@ async fn a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm(b
         "{actions:?}"
     );
 
-    // Connecting the account again puts it back.
+    // Connecting the account again puts it back (and, the platform having named the
+    // account with the new token, it is no longer unchecked).
+    let mut tx = w.s.store().begin().await.unwrap();
+    tx.accounts().mark_unchecked("root", id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(account(&w, id).await["unchecked"], true);
     w.x.oauth().refuse_refresh(false);
     let r = w
         .admin
@@ -788,6 +801,7 @@ async fn a_refused_refresh_marks_the_account_auth_failed_without_a_retry_storm(b
     let row = account(&w, id).await;
     assert_eq!(row["status"], "connected", "{row}");
     assert_eq!(row["oauth"]["refresh_error"], Value::Null);
+    assert_eq!(row["unchecked"], false, "{row}");
     let third = publish(&w, "Ward 7").await;
     w.s.delivered(&w.alex, third).await;
     assert_eq!(w.x.tweets().len(), 1);

@@ -284,6 +284,15 @@ pub struct ServerSection {
     /// on-premises Mastodon or mail relay, say. Everything else internal is refused,
     /// checked on the addresses connected to and at every redirect.
     pub allowed_private_hosts: Vec<String>,
+    /// Seconds a client has to send a request's headers; a client trickling them
+    /// (slowloris) is disconnected after this. At least 1.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request has to be read and answered, else 503 (the websocket and the
+    /// audit export and verification are not limited). At least 1.
+    pub request_timeout_seconds: u64,
+    /// Connections open at once; a new one past this is closed as soon as it is accepted
+    /// (the proxy in front should hold its own limit below this). At least 1.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
@@ -298,6 +307,9 @@ impl Default for ServerSection {
             metrics: true,
             trusted_proxies: Vec::new(),
             allowed_private_hosts: Vec::new(),
+            header_read_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            max_connections: 1024,
         }
     }
 }

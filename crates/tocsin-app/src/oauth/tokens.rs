@@ -695,6 +695,18 @@ impl TokenManager {
                     .reconnect_account(actor, id, &sealed, &meta)
                     .await
                     .map_err(store_refusal)?;
+                // The platform named the account with the new token: it works, so an
+                // unchecked mark goes (not when the organisation is taken as given).
+                if !matches!(facts.identity, OAuthIdentity::AsGiven { .. }) {
+                    tx.accounts()
+                        .mark_checked(
+                            actor,
+                            id,
+                            "reconnected through OAuth: the platform named the account",
+                        )
+                        .await
+                        .map_err(store_refusal)?;
+                }
                 (id, true)
             }
             None => {
@@ -1201,7 +1213,7 @@ impl OAuthConnector {
         let bundle = match fresh {
             Ok(b) => b,
             Err(e) if e.is_transient() => {
-                tracing::warn!(account = self.id, reason = why, error = %e, "token refresh failed; will try again");
+                tracing::warn!(account = self.id, platform = self.platform.as_str(), reason = why, error = %e, "token refresh failed; will try again");
                 return Refreshed::Later(format!("token refresh: {e}"));
             }
             Err(e) => {
@@ -1211,7 +1223,7 @@ impl OAuthConnector {
                     return Refreshed::Yes;
                 }
                 let text = e.to_string();
-                tracing::warn!(account = self.id, reason = why, error = %text, "token refresh refused; the account needs connecting again");
+                tracing::warn!(account = self.id, platform = self.platform.as_str(), reason = why, error = %text, "token refresh refused; the account needs connecting again");
                 state.failed = Some(text.clone());
                 if let Err(se) = manager
                     .store
@@ -1219,7 +1231,7 @@ impl OAuthConnector {
                     .record_refresh_failure("system", self.id, &text)
                     .await
                 {
-                    tracing::error!(account = self.id, error = %se, "could not record the failed refresh");
+                    tracing::error!(account = self.id, platform = self.platform.as_str(), error = %se, "could not record the failed refresh");
                 }
                 return Refreshed::Refused(text);
             }
@@ -1249,7 +1261,12 @@ impl OAuthConnector {
                 manager.announce(self.id);
                 match self.adopt(&manager, state, bundle, sealed) {
                     Ok(()) => {
-                        tracing::info!(account = self.id, reason = why, "token refreshed");
+                        tracing::info!(
+                            account = self.id,
+                            platform = self.platform.as_str(),
+                            reason = why,
+                            "token refreshed"
+                        );
                         Refreshed::Yes
                     }
                     Err(e) => Refreshed::Later(e),

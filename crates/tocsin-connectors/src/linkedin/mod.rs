@@ -49,17 +49,26 @@ impl std::fmt::Debug for LinkedinConnector {
     }
 }
 
-/// What `RemotePost::extra` holds for a comment: the post it is on and its own id, which
-/// its delete path needs.
-/// What a reply comments on: the thread's first post when it is a post (a comment's
-/// `extra` names its object), so a session's updates are comments on it (LinkedIn keeps
-/// comments two levels deep), else the post it answers. `None` for a post.
-fn comment_target(post: &OutgoingPost) -> Option<&RemotePost> {
+/// The post a reply comments on (`None` for a post): the thread's first post when it is
+/// a post, else the post the reply answers, or, when that is a comment, the post the
+/// comment is on (its `extra` names it). Every reply is thus a top-level comment on a
+/// post: LinkedIn nests comments one level only (a comment on a comment carries
+/// `parentComment`, and a reply to such a reply is refused), and a session's updates
+/// read best as comments on its first post.
+fn comment_target(post: &OutgoingPost) -> Option<String> {
     let parent = post.reply_to.as_ref()?;
-    let root = post.thread_root.as_ref().filter(|r| r.extra.is_none());
-    Some(root.unwrap_or(parent))
+    if let Some(root) = post.thread_root.as_ref().filter(|r| r.extra.is_none()) {
+        return Some(root.id.clone());
+    }
+    let on = parent
+        .extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<CommentRef>(e).ok());
+    Some(on.map_or_else(|| parent.id.clone(), |c| c.object))
 }
 
+/// What `RemotePost::extra` holds for a comment: the post it is on and its own id, which
+/// its delete path needs.
 #[derive(Debug, Serialize, Deserialize)]
 struct CommentRef {
     object: String,
@@ -218,7 +227,7 @@ impl Connector for LinkedinConnector {
             )));
         }
         if let Some(parent) = comment_target(post) {
-            return self.comment(&parent.id, &text).await;
+            return self.comment(&parent, &text).await;
         }
         let body = json!({
             "author": self.config.author(),
@@ -287,11 +296,8 @@ impl Connector for LinkedinConnector {
     async fn lookup(&self, post: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
         let text = sent_text(post);
         if let Some(parent) = comment_target(post) {
-            check_urn(&parent.id)?;
-            let path = format!(
-                "/rest/socialActions/{}/comments?count=100",
-                encode(&parent.id)
-            );
+            check_urn(&parent)?;
+            let path = format!("/rest/socialActions/{}/comments?count=100", encode(&parent));
             let reply = self
                 .http
                 .send(self.authorized(Method::GET, &path), false)
@@ -307,7 +313,7 @@ impl Connector for LinkedinConnector {
                     c.actor.as_deref() == Some(author.as_str())
                         && c.message.as_ref().is_some_and(|m| m.text == text)
                 })
-                .map(|c| Self::comment_remote(&parent.id, c)));
+                .map(|c| Self::comment_remote(&parent, c)));
         }
         let commentary = little_text_escape(&text);
         let posts = self.author_posts(LOOKUP_PAGE).await?;

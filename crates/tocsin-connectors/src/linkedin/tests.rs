@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::AccountSpec;
+use serde_json::Value;
 use std::time::Duration;
 use tocsin_connector::http::HttpLimits;
 use tocsin_test_support::linkedin::{self, FakeLinkedin};
@@ -185,4 +186,76 @@ async fn lookup_finds_the_post_or_the_comment_under_it_and_the_comment_can_be_de
     let comment = connector.lookup(&reply).await.unwrap().expect("it exists");
     connector.delete(&comment).await.unwrap();
     assert!(fake.posts()[1].deleted);
+}
+
+/// Sends a comment to the fake directly (as another client would), to `target`'s comments.
+async fn raw_comment(fake: &FakeLinkedin, target: &str, body: Value) -> (u16, String) {
+    let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/rest/socialActions/{encoded}/comments",
+            fake.base_url
+        ))
+        .bearer_auth(linkedin::TOKEN)
+        .header("LinkedIn-Version", config::DEFAULT_VERSION)
+        .header("X-Restli-Protocol-Version", "2.0.0")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_session_never_nests_comments_which_the_strict_fake_refuses_past_one_level() {
+    let (fake, connector) = setup().await;
+    let first = connector.post(&post("k1", "Update 1")).await.unwrap();
+    let mut comments = Vec::new();
+    let mut previous = first.remote.clone();
+    for n in 2..=5 {
+        let mut update = post(&format!("k{n}"), &format!("Update {n}"));
+        update.reply_to = Some(previous.clone());
+        // The fourth does not know the thread's root: it still comments on the post.
+        if n != 4 {
+            update.thread_root = Some(first.remote.clone());
+        }
+        previous = connector.post(&update).await.unwrap().remote;
+        comments.push(previous.clone());
+    }
+    for c in &fake.posts()[1..] {
+        assert_eq!(c.object.as_deref(), Some(first.remote.id.as_str()), "{c:?}");
+        assert_eq!(c.parent_comment, None, "{c:?}");
+    }
+
+    // Once the fake was lenient: any comment could take comments. LinkedIn keeps two
+    // levels: a reply to a top-level comment names it as parentComment...
+    let author = format!("urn:li:organization:{}", linkedin::ORGANIZATION_ID);
+    let top = comments[0].id.clone();
+    let (status, text) = raw_comment(
+        &fake,
+        &top,
+        json!({"actor": author, "object": first.remote.id, "parentComment": top,
+               "message": {"text": "A reply"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    let reply: Value = serde_json::from_str(&text).unwrap();
+    let reply_urn = reply["$URN"].as_str().unwrap().to_string();
+    // ...and a reply to that reply is refused, as is a comment naming a comment as object.
+    let (status, text) = raw_comment(
+        &fake,
+        &reply_urn,
+        json!({"actor": author, "object": first.remote.id, "parentComment": reply_urn,
+               "message": {"text": "A reply to a reply"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("reply to a reply"), "{text}");
+    let (status, text) = raw_comment(
+        &fake,
+        &top,
+        json!({"actor": author, "object": top, "message": {"text": "Nested the old way"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
 }

@@ -20,6 +20,10 @@ fn build(spec: &AccountSpec, http: &HttpClient) -> Result<Arc<dyn Connector>, Co
     Ok(Arc::new(XConnector::from_spec(spec, http)?))
 }
 
+/// The OAuth 2.0 scopes `POST /2/tweets` and `DELETE /2/tweets/:id` need (X API
+/// reference); the OAuth facts below ask for them, and `offline.access` for refreshing.
+pub(super) const WRITE_SCOPES: [&str; 3] = ["tweet.read", "tweet.write", "users.read"];
+
 /// X.
 pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
     platform: Platform::X,

@@ -264,7 +264,8 @@ fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
 
 /// X's error answers: problem details (`{"title", "detail", "type", "status"}`) or the
 /// older `{"errors": [{"message"}]}`. A 403 about duplicate content is a refusal of this
-/// text, not of the token.
+/// text, not of the token; any other 403 is the token's (X's body then names no scope, so
+/// the error says which ones the call needs).
 fn error_for(reply: &Reply) -> ConnectorError {
     #[derive(Deserialize)]
     struct Problem {
@@ -293,6 +294,13 @@ fn error_for(reply: &Reply) -> ConnectorError {
     if code == 403 && said.to_ascii_lowercase().contains("duplicate") {
         return ConnectorError::Permanent(format!(
             "{what} (X refuses a text identical to a recent post from the account)"
+        ));
+    }
+    if code == 403 {
+        return ConnectorError::Auth(format!(
+            "{what} (the token lacks a scope this call needs, or the account may not use it: \
+             posting and deleting need {}; connect the account again and grant them)",
+            descriptor::WRITE_SCOPES.join(" ")
         ));
     }
     if let Some(wait) = daily_cap_wait(reply) {

@@ -107,6 +107,48 @@ async fn a_duplicate_text_is_a_permanent_refusal_saying_so_not_an_auth_failure()
 }
 
 #[tokio::test]
+async fn a_token_without_tweet_write_is_refused_by_the_strict_fake_with_a_clear_auth_error() {
+    let (fake, connector) = setup().await;
+    let first = connector
+        .post(&post("k1", "Clinic open at 9."))
+        .await
+        .unwrap();
+    // Once the fake was lenient: any accepted token could post. X checks scopes per call.
+    fake.set_scopes(&["tweet.read", "users.read", "offline.access"]);
+    connector
+        .healthcheck()
+        .await
+        .expect("reading the account needs no tweet.write");
+    let err = connector
+        .post(&post("k2", "Clinic open at 10."))
+        .await
+        .unwrap_err();
+    let ConnectorError::Auth(why) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(why.contains("X HTTP 403: Forbidden"), "{why}");
+    assert!(why.contains("tweet.read tweet.write users.read"), "{why}");
+    assert!(matches!(
+        connector.delete(&first.remote).await,
+        Err(ConnectorError::Auth(_))
+    ));
+    assert_eq!(fake.tweets().len(), 1);
+    assert!(!fake.tweets()[0].deleted);
+}
+
+#[test]
+fn the_oauth_facts_ask_for_every_scope_posting_and_deleting_need() {
+    let asked = descriptor::DESCRIPTOR.oauth.as_ref().unwrap().scopes;
+    for scope in descriptor::WRITE_SCOPES
+        .iter()
+        .chain(["offline.access"].iter())
+    {
+        assert!(asked.contains(scope), "{scope}: {asked:?}");
+    }
+    assert_eq!(x::WRITE_SCOPES, descriptor::WRITE_SCOPES);
+}
+
+#[tokio::test]
 async fn lookup_finds_a_post_through_its_t_co_links_and_only_in_its_own_thread() {
     let (fake, connector) = setup().await;
     let text =

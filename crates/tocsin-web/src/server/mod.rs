@@ -22,6 +22,7 @@ mod feed;
 pub mod harness;
 mod health;
 mod host;
+pub mod listener;
 mod messages;
 mod metrics;
 mod oauth;
@@ -36,10 +37,10 @@ pub mod ws;
 use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tocsin_app::{Shutdown, Tocsin};
 
+pub use listener::ListenerLimits;
 pub use ws::WsLimits;
 
 /// A demo user, shown with a current code on the sign-in page under `tocsin demo`.
@@ -80,6 +81,8 @@ pub struct WebConfig {
     pub trusted_proxies: client_addr::TrustedProxies,
     /// Websocket limits.
     pub ws: WsLimits,
+    /// The listener's timeouts and connection limit.
+    pub listener: ListenerLimits,
     /// Demo users, under `tocsin demo` only.
     pub demo_users: Vec<DemoUser>,
     /// Tocsin's public base URL (`[server] public_url`): the links of the public alert
@@ -229,6 +232,10 @@ pub fn router(state: WebState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            listener::time_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             health::security_headers,
         ))
         .layer(axum::middleware::from_fn(request_log::trace_requests))
@@ -236,9 +243,10 @@ pub fn router(state: WebState) -> Router {
 }
 
 /// Serves on `listener` until `shutdown` completes, running the application's services
-/// alongside. On shutdown the listener stops accepting, open requests finish, and the
-/// services stop; the dispatcher records every delivery it had in flight before this
-/// returns.
+/// alongside, within the listener's limits ([`ListenerLimits`]: header-read and request
+/// timeouts, a connection limit). On shutdown the listener stops accepting, open
+/// requests finish, and the services stop; the dispatcher records every delivery it had
+/// in flight before this returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: WebState,
@@ -247,12 +255,9 @@ pub async fn serve(
     let (trigger, stop) = Shutdown::new();
     let mut services = state.app.start(&stop);
     let hub = state.app.hub().clone();
+    let limits = state.config.listener;
     let router = router(state);
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let result = listener::run(listener, router, limits, async move {
         shutdown.await;
         // Open websockets would hold the server open: tell them we are going.
         hub.shut_down();

@@ -417,7 +417,7 @@ pub const OPERATIONS: &[Operation] = &[
     (
         "post",
         "/api/accounts/{id}/secret",
-        "Replace an account's secret (checked by its connector, stored sealed, connected again at once)",
+        "Replace an account's secret (checked by its connector and tried against the platform unless skip_check, stored sealed, connected again at once)",
         "admin",
         "admin, re-authenticated",
         Some("ReplaceSecret"),
@@ -561,7 +561,7 @@ fn schemas() -> Value {
         "SetRole": object(&["role"], &[("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]}))]),
         "AddAccount": object(&["platform", "display_name"], &[("platform", json!({"enum": ["sandbox", "mastodon", "bluesky", "x", "facebook", "threads", "linkedin", "telegram", "discord", "slack", "teams", "matrix", "email", "sms", "webhook"]})), ("stands_for", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("secret", json!({"type": "string", "writeOnly": true}))]),
         "OAuthStart": object(&["platform"], &[("platform", json!({"enum": ["x", "linkedin", "facebook", "threads", "mastodon"]})), ("instance_url", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("account_id", json!({"type": "integer"}))]),
-        "ReplaceSecret": object(&["secret"], &[("secret", json!({"type": "string", "writeOnly": true}))]),
+        "ReplaceSecret": object(&["secret"], &[("secret", json!({"type": "string", "writeOnly": true})), ("skip_check", json!({"type": "boolean"}))]),
         "Error": object(&["error"], &[("error", object(&["code", "message"], &[("code", string()), ("message", string()), ("field", string())]))]),
     })
 }

@@ -21,12 +21,13 @@ use tocsin_app::accounts::{
 };
 use tocsin_app::people::sealed::KEY_ENV;
 use tocsin_app::people::SealingKey;
+use tocsin_connector::egress::EgressPolicy;
 use tocsin_connector::tls::TlsTrust;
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{descriptor, ALL};
 use tocsin_domain::audience::check_group_names;
 use tocsin_domain::Platform;
-use tocsin_store::{AccountRecord, Store};
+use tocsin_store::{AccountRecord, AccountStatus, Store};
 
 use crate::commands::users::{load_key, operator_name};
 use crate::config::{Config, NEW_SECRET_KEY_ENV as NEW_KEY_ENV};
@@ -48,8 +49,9 @@ pub enum AccountsCommand {
         json: bool,
     },
     /// Replace an account's secret (a rotated token, a new webhook URL), read from
-    /// standard input and checked by the platform's connector first. The account is
-    /// `connected` again; running servers use the new secret within a few seconds.
+    /// standard input, checked by the platform's connector and tried against the
+    /// platform first. The account is `connected` again (and no longer unchecked);
+    /// running servers use the new secret within a few seconds.
     ReplaceSecret {
         /// The account's id (see `tocsin accounts list`).
         id: i64,
@@ -57,6 +59,16 @@ pub enum AccountsCommand {
         /// command line).
         #[arg(long)]
         secret_stdin: bool,
+        /// Store the new secret without trying it against the platform (for a platform
+        /// that is down); the account is then listed as unchecked.
+        #[arg(long)]
+        skip_check: bool,
+    },
+    /// Try a stored account's credentials against its platform now. When they work, an
+    /// account added with --skip-check is no longer listed as unchecked.
+    Check {
+        /// The account's id (see `tocsin accounts list`).
+        id: i64,
     },
     /// Replace an account's groups (zero or more names; none leaves it in no group).
     /// Messages already approved keep the accounts they were approved for.
@@ -144,12 +156,17 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     let check = match &cmd {
         AccountsCommand::Add(AddArgs {
             skip_check: true, ..
-        }) => CredentialCheck::Skip,
+        })
+        | AccountsCommand::ReplaceSecret {
+            skip_check: true, ..
+        } => CredentialCheck::Skip,
         _ => CredentialCheck::Run,
     };
     // The credential check connects to the platform: it trusts what servers trust.
     let trust = match &cmd {
-        AccountsCommand::Add(_) => config.tls.trust()?,
+        AccountsCommand::Add(_)
+        | AccountsCommand::ReplaceSecret { .. }
+        | AccountsCommand::Check { .. } => config.tls.trust()?,
         _ => TlsTrust::system(),
     };
     let replacement = match &cmd {
@@ -181,10 +198,16 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
         let actor = operator_name();
         let result = match (cmd, add, key, new_key) {
             (AccountsCommand::ReplaceSecret { id, .. }, _, Some(key), _) => {
-                replace_secret(&store, &actor, key, id, replacement).await
+                let vault = connecting_vault(config, key, trust)?;
+                replace_secret(&store, &actor, &vault, id, replacement, check).await
+            }
+            (AccountsCommand::Check { id }, _, Some(key), _) => {
+                let vault = connecting_vault(config, key, trust)?;
+                check_account(&store, &actor, &vault, id).await
             }
             (AccountsCommand::Add(_), Some(account), Some(key), _) => {
-                add_account(&store, &actor, key, &account, check, trust).await
+                let vault = connecting_vault(config, key, trust)?;
+                add_account(&store, &actor, &vault, &account, check).await
             }
             (AccountsCommand::List { json }, _, key, _) => list(&store, key, json).await,
             (AccountsCommand::Disable { id }, ..) => {
@@ -284,15 +307,22 @@ fn read_secret() -> Result<SecretString> {
     Ok(SecretString::from(trimmed.to_string()))
 }
 
+/// A vault whose connectors reach platforms as a server's would: trusting what servers
+/// trust, and refusing internal addresses unless `[server] allowed_private_hosts` lists
+/// them (so an account a server would refuse to send to is refused here, at add).
+fn connecting_vault(config: &Config, key: SealingKey, trust: TlsTrust) -> Result<AccountVault> {
+    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default())).with_trust(trust);
+    vault.restrict_egress(EgressPolicy::new(&config.server.allowed_private_hosts))?;
+    Ok(vault)
+}
+
 async fn add_account(
     store: &Store,
     actor: &str,
-    key: SealingKey,
+    vault: &AccountVault,
     account: &NewPlatformAccount,
     check: CredentialCheck,
-    trust: TlsTrust,
 ) -> Result<()> {
-    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default())).with_trust(trust);
     let record = vault.add(store, actor, account, check).await?;
     println!(
         "added account {}: {} {} ({}), {}, groups: {}",
@@ -317,17 +347,46 @@ async fn add_account(
 async fn replace_secret(
     store: &Store,
     actor: &str,
-    key: SealingKey,
+    vault: &AccountVault,
     id: i64,
     secret: Option<SecretString>,
+    check: CredentialCheck,
 ) -> Result<()> {
     let secret = secret.ok_or_else(|| anyhow!("no secret on standard input"))?;
-    let vault = AccountVault::new(Arc::new(key), Arc::new(SandboxLog::default()));
-    let r = vault.replace_secret(store, actor, id, secret).await?;
+    let r = vault
+        .replace_secret(store, actor, id, secret, check)
+        .await?;
     println!(
         "account {id} ({} {}): secret replaced and sealed; status connected. Running servers \
          use it within a few seconds.",
         r.platform, r.handle
+    );
+    if r.unchecked {
+        println!("The new secret was not tried (--skip-check): it is listed as unchecked.");
+    }
+    Ok(())
+}
+
+/// `tocsin accounts check ID`: the platform's health check of a stored account.
+async fn check_account(store: &Store, actor: &str, vault: &AccountVault, id: i64) -> Result<()> {
+    let record = store
+        .accounts()
+        .get(id)
+        .await?
+        .ok_or_else(|| anyhow!("no account {id} (see `tocsin accounts list`)"))?;
+    if record.status == AccountStatus::Disabled {
+        bail!("account {id} is disabled: there is nothing to check");
+    }
+    vault.check_stored(store, actor, &record).await?;
+    println!(
+        "account {id} ({} {}): the platform accepts its credentials{}",
+        record.platform,
+        record.handle,
+        if record.unchecked {
+            "; it is no longer listed as unchecked"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

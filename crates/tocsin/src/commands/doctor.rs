@@ -371,7 +371,19 @@ async fn check_accounts(
         ),
     );
     let records = store.accounts().records().await;
+    check_records(&store, records, key, findings, reference_clocks).await;
     store.close().await;
+}
+
+/// Tries each stored account against its platform; an unchecked one that passes loses
+/// its mark (`account.checked`, by the operator running doctor).
+async fn check_records(
+    store: &tocsin_store::Store,
+    records: Result<Vec<tocsin_store::AccountRecord>, tocsin_store::StoreError>,
+    key: Option<tocsin_app::people::SealingKey>,
+    findings: &mut Findings,
+    reference_clocks: &mut Vec<String>,
+) {
     let records = match records {
         Ok(r) => r,
         Err(e) => {
@@ -426,11 +438,21 @@ async fn check_accounts(
             continue;
         }
         reference_clocks.push(format!("https://{}/", route.host));
-        match tokio::time::timeout(ACCOUNT_PATIENCE, route.connector.healthcheck()).await {
+        let actor = crate::commands::users::operator_name();
+        match tokio::time::timeout(ACCOUNT_PATIENCE, vault.check_stored(store, &actor, &record))
+            .await
+        {
             Ok(Ok(())) => findings.add(
                 name,
                 Status::Ok,
-                format!("{} answers and takes the credentials", route.host),
+                if record.unchecked {
+                    format!(
+                        "{} answers and takes the credentials (no longer unchecked)",
+                        route.host
+                    )
+                } else {
+                    format!("{} answers and takes the credentials", route.host)
+                },
             ),
             Ok(Err(e)) => findings.add(name, Status::Fail, e.to_string()),
             Err(_) => findings.add(

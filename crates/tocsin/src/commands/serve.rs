@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use tocsin_app::accounts::NotConnected;
 use tocsin_app::people::session::secure_cookies_for;
 use tocsin_app::people::{Caller, People, PeopleConfig, Role, SealingKey};
@@ -411,6 +412,13 @@ async fn run_server(
             cap_sender: feed.1,
             hide_metrics: !config.server.metrics,
             public_group: Some(config.server.public_group.clone()),
+            listener: server::ListenerLimits {
+                header_read_timeout: Duration::from_secs(
+                    config.server.header_read_timeout_seconds.max(1),
+                ),
+                request_timeout: Duration::from_secs(config.server.request_timeout_seconds.max(1)),
+                max_connections: config.server.max_connections.max(1),
+            },
             ..WebConfig::default()
         },
     );
