@@ -16,6 +16,7 @@ import admin from '/panel/view-admin.js';
 import enrol from '/panel/view-enrol.js';
 import account from '/panel/view-account.js';
 import sandboxPost from '/panel/view-sandbox.js';
+import * as shortcuts from '/panel/shortcuts.js';
 
 const ROUTES = [
   [/^\/signin$/, signin, true],
@@ -221,6 +222,7 @@ ws.on('status', (s) => {
   if (old) old.replaceWith(connIndicator());
 });
 window.addEventListener('hashchange', route);
+shortcuts.install(() => !!state.me);
 
 (async function boot() {
   try {

@@ -16,6 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use fantoccini::actions::InputSource as _;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -119,20 +120,28 @@ impl Chromedriver {
 
     /// A new headless Chromium session.
     async fn session(&self, width: u32, height: u32) -> Client {
+        self.session_with(width, height, &[]).await
+    }
+
+    /// A new headless Chromium session with more command-line switches (e.g.
+    /// `--force-dark-mode`, which makes `prefers-color-scheme: dark` hold).
+    async fn session_with(&self, width: u32, height: u32, extra: &[&str]) -> Client {
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            format!("--window-size={width},{height}"),
+            "--lang=en-US".into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": self.chromium.to_string_lossy(),
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    format!("--window-size={width},{height}"),
-                    "--lang=en-US",
-                ],
+                "args": args,
             }),
         );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -1832,4 +1841,376 @@ async fn the_demo_shows_the_current_code_where_reauthentication_asks_for_it() {
     b.assert_no_page_errors().await;
     b.close().await;
     harness.stop().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// accessibility: axe-core
+
+/// axe-core's script (npm `axe-core`, MPL-2.0): `TOCSIN_AXE_JS`, or where `.ci/run` puts
+/// it. Required: an accessibility check that cannot run fails, it is never skipped.
+fn axe_script() -> String {
+    let path = std::env::var_os("TOCSIN_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            home.join(".cache/tocsin-test/axe/package/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is needed for the accessibility tests and was not found at {} ({e}): \
+             run .ci/run once, or `npm pack axe-core@4.14.1` and unpack it there, or set TOCSIN_AXE_JS",
+            path.display()
+        )
+    })
+}
+
+impl Browser {
+    /// Runs axe-core's WCAG 2.2 A/AA rules on the page as it is now (on `selector` only,
+    /// when given); returns each violation as `rule: target (summary)`.
+    async fn axe(&self, axe: &str, selector: Option<&str>) -> Vec<String> {
+        self.client
+            .execute(&format!("{axe}\n;return true;"), vec![])
+            .await
+            .unwrap();
+        let result = self
+            .client
+            .execute_async(
+                "const [selector, done] = arguments; \
+                 axe.run(selector ? document.querySelector(selector) : document, \
+                   { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }) \
+                   .then((r) => done(r.violations.flatMap((v) => v.nodes.map((n) => \
+                     `${v.id}: ${n.target.join(' ')} (${(n.failureSummary || '').replace(/\\s+/g, ' ')})`)))) \
+                   .catch((e) => done([`axe failed: ${e}`]));",
+                vec![json!(selector)],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(result).unwrap_or_else(|e| vec![format!("axe answer: {e}")])
+    }
+}
+
+/// The panel passes axe-core's WCAG 2.2 AA rules (colour contrast included) in the light
+/// and the dark theme: sign-in, the alerts page, a message with its danger buttons, and
+/// those buttons hovered and focused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panel_meets_wcag_aa_in_both_themes_with_danger_buttons_hovered_and_focused() {
+    let axe = axe_script();
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let base = world.harness.url();
+    let alex = world.add("alex", Role::Approver).await;
+    let dana = world.add("dana", Role::Drafter).await;
+    // A message to look at: drafted, submitted and approved through the API.
+    let message = publish_through_api(&world, ("dana", &dana), ("alex", &alex)).await;
+    let shots = Shots::new("accessibility");
+    // Each theme signs in as its own approver (a code works once).
+    for (theme, extra, who) in [
+        ("light", &[][..], "ann"),
+        ("dark", &["--force-dark-mode"][..], "abe"),
+    ] {
+        let secret = world.add(who, Role::Approver).await;
+        let b = Browser::open(
+            theme,
+            driver.session_with(1280, 900, extra).await,
+            &base,
+            &shots,
+        );
+        b.goto("#/signin").await;
+        b.find("signin-name").await;
+        let dark: bool = serde_json::from_value(
+            b.client
+                .execute(
+                    "return matchMedia('(prefers-color-scheme: dark)').matches;",
+                    vec![],
+                )
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(dark, theme == "dark", "the {theme} theme is in force");
+        // First, that axe does see a contrast failure here (so the check can fail).
+        b.client
+            .execute(
+                "const p = document.createElement('p'); p.id = 'axe-canary'; \
+                 p.textContent = 'pale text'; p.style.color = '#cccccc'; \
+                 p.style.background = '#ffffff'; document.body.append(p); return true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let canary = b.axe(&axe, Some("#axe-canary")).await;
+        assert!(
+            canary.iter().any(|v| v.starts_with("color-contrast")),
+            "axe did not flag pale text: {canary:?}"
+        );
+        b.client
+            .execute(
+                "document.getElementById('axe-canary').remove(); return true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        found.extend(
+            b.axe(&axe, None)
+                .await
+                .into_iter()
+                .map(|v| format!("sign-in: {v}")),
+        );
+        b.sign_in(who, &secret).await;
+        b.find("playbook-list").await;
+        found.extend(
+            b.axe(&axe, None)
+                .await
+                .into_iter()
+                .map(|v| format!("alerts: {v}")),
+        );
+        b.goto(&format!("#/messages/{message}")).await;
+        b.find("retract-button").await;
+        found.extend(
+            b.axe(&axe, None)
+                .await
+                .into_iter()
+                .map(|v| format!("message: {v}")),
+        );
+        b.shot(&format!("{theme}-message")).await;
+        // The danger button hovered, then focused by keyboard.
+        let button = b.find("retract-button").await;
+        b.client
+            .perform_actions(fantoccini::actions::MouseActions::new("mouse".into()).then(
+                fantoccini::actions::PointerAction::MoveToElement {
+                    element: button.clone(),
+                    duration: None,
+                    x: 0.0,
+                    y: 0.0,
+                },
+            ))
+            .await
+            .unwrap();
+        found.extend(
+            b.axe(&axe, Some("[data-testid=retract-button]"))
+                .await
+                .into_iter()
+                .map(|v| format!("danger hovered: {v}")),
+        );
+        b.shot(&format!("{theme}-danger-hovered")).await;
+        b.client
+            .execute(
+                "document.querySelector('[data-testid=retract-button]').focus(); return true;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        found.extend(
+            b.axe(&axe, Some("[data-testid=retract-button]"))
+                .await
+                .into_iter()
+                .map(|v| format!("danger focused: {v}")),
+        );
+        assert!(found.is_empty(), "{theme} theme: {found:#?}");
+        b.close().await;
+    }
+}
+
+/// A client of the JSON API signed in as `who` (name, TOTP secret).
+async fn api_client(world: &World, who: (&str, &str)) -> reqwest::Client {
+    let base = world.harness.url();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let code = totp::code_from_base32(who.1, chrono::Utc::now()).unwrap();
+    let r = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({"name": who.0, "password": password(who.0).expose_secret(), "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "{} signs in: {}",
+        who.0,
+        r.text().await.unwrap()
+    );
+    http
+}
+
+/// A boil-water alert drafted and submitted by `drafter` over the JSON API, with the
+/// playbook's example values; returns the submitted draft.
+async fn submit_through_api(world: &World, drafter: (&str, &str)) -> Value {
+    let base = world.harness.url();
+    let dana = api_client(world, drafter).await;
+    let detail: Value = dana
+        .get(format!("{base}/api/playbooks/boil-water"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let values: serde_json::Map<String, Value> = detail["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            let value = v["example"].as_str().or(v["default"].as_str())?;
+            Some((v["name"].as_str().unwrap().to_string(), json!(value)))
+        })
+        .collect();
+    let draft: Value = dana
+        .post(format!("{base}/api/drafts"))
+        .json(&json!({"playbook": "boil-water", "step": "alert", "values": values}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = draft["id"].as_i64().unwrap();
+    dana.post(format!("{base}/api/drafts/{id}/submit"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A boil-water alert drafted by `drafter` and approved by `approver` over the JSON API;
+/// returns the message id.
+async fn publish_through_api(world: &World, drafter: (&str, &str), approver: (&str, &str)) -> i64 {
+    let base = world.harness.url();
+    let submitted = submit_through_api(world, drafter).await;
+    let id = submitted["id"].as_i64().unwrap();
+    let alex = api_client(world, approver).await;
+    let approved: Value = alex
+        .post(format!("{base}/api/drafts/{id}/approve"))
+        .json(&json!({"reviewed_hash": submitted["hash"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    approved["message_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("approved: {approved}"))
+}
+
+/// Keyboard shortcuts: `?` lists them, `n` goes to the playbook search, `q` to the
+/// approval queue, and `a` approves the open draft through its own button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_shortcuts_list_themselves_and_reach_the_search_the_queue_and_approval() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let alex = world.add("alex", Role::Approver).await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let draft = submit_through_api(&world, ("dana", &dana)).await;
+    let draft_id = draft["id"].as_i64().unwrap();
+    let shots = Shots::new("shortcuts");
+    let b = Browser::open(
+        "alex",
+        driver.session(1280, 900).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.sign_in("alex", &alex).await;
+    b.find("playbook-list").await;
+    let press = |key: &'static str| {
+        let b = &b;
+        async move {
+            b.client
+                .find(Locator::Css("body"))
+                .await
+                .unwrap()
+                .send_keys(key)
+                .await
+                .unwrap();
+        }
+    };
+    press("?").await;
+    let list = b
+        .wait_seen("shortcuts-dialog", "the shortcut list", |s| s.displayed)
+        .await;
+    for key in ["n", "q", "a", "?"] {
+        assert!(
+            list.text.lines().any(|l| l.starts_with(key)),
+            "{key}: {}",
+            list.text
+        );
+    }
+    b.shot("shortcuts").await;
+    b.click("shortcuts-close").await;
+    b.wait_gone("shortcuts-dialog").await;
+
+    b.goto(&format!("#/drafts/{draft_id}")).await;
+    b.find("approve-button").await;
+    press("q").await;
+    b.wait_route("home", |r| r == "/").await;
+    let focused = eventually("the queue focused", PATIENCE, || async {
+        let inside: bool = serde_json::from_value(
+            b.client
+                .execute(
+                    "const q = document.querySelector('[data-testid=drafts-submitted]'); \
+                     return !!q && q.contains(document.activeElement);",
+                    vec![],
+                )
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        if inside {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    })
+    .await;
+    let () = focused;
+    press("n").await;
+    eventually("the search focused", PATIENCE, || async {
+        let id: Value = b
+            .client
+            .execute(
+                "return document.activeElement && document.activeElement.dataset.testid;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if id == json!("playbook-search") {
+            Ok(())
+        } else {
+            Err(format!("{id}"))
+        }
+    })
+    .await;
+    // Typing into the search is typing, not a shortcut.
+    b.client
+        .find(Locator::Css(&tid("playbook-search")))
+        .await
+        .unwrap()
+        .send_keys("q")
+        .await
+        .unwrap();
+    assert_eq!(b.route().await, "/");
+
+    b.goto(&format!("#/drafts/{draft_id}")).await;
+    b.find("approve-button").await;
+    b.client
+        .execute(
+            "document.activeElement && document.activeElement.blur(); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    press("a").await;
+    // Approved: the approver goes to the message's delivery grid, as after a click.
+    b.wait_route("the message", |r| r.starts_with("/messages/"))
+        .await;
+    b.find("delivery-grid").await;
+    b.assert_no_page_errors().await;
+    b.close().await;
 }

@@ -16,6 +16,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("ws.js", include_str!("../../panel/ws.js")),
     ("dom.js", include_str!("../../panel/dom.js")),
     ("compose.js", include_str!("../../panel/compose.js")),
+    ("shortcuts.js", include_str!("../../panel/shortcuts.js")),
     ("view-signin.js", include_str!("../../panel/view-signin.js")),
     ("view-home.js", include_str!("../../panel/view-home.js")),
     ("view-draft.js", include_str!("../../panel/view-draft.js")),
