@@ -7,7 +7,6 @@
 //! receiving side of the channel is gone.
 
 use futures::StreamExt;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -16,6 +15,7 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::Connector;
 
+use crate::trust::ExtraRoots;
 use crate::{Backoff, Heard, StreamState, StreamStatus};
 
 /// A stream is taken for dead when no frame (not even a ping) arrived for this long.
@@ -92,6 +92,7 @@ pub(crate) fn spawn<F: Feed>(
     feed: F,
     backoff: Backoff,
     read_timeout: Duration,
+    roots: ExtraRoots,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
     let (stop, stop_rx) = watch::channel(false);
@@ -100,6 +101,7 @@ pub(crate) fn spawn<F: Feed>(
         feed,
         backoff,
         read_timeout,
+        roots,
     };
     StreamHandle {
         task: Some(tokio::spawn(runner.run())),
@@ -179,12 +181,13 @@ struct Runner<F> {
     feed: F,
     backoff: Backoff,
     read_timeout: Duration,
+    roots: ExtraRoots,
     out: Outlet,
 }
 
 impl<F: Feed> Runner<F> {
     async fn run(mut self) {
-        let connector = tls_connector(self.feed.name());
+        let connector = self.roots.ws_connector(self.feed.name());
         let mut attempt: u32 = 0;
         if let Err(flow) = self.status(StreamState::Connecting).await {
             return self.finish(flow).await;
@@ -345,26 +348,5 @@ fn describe_connect_error(e: &WsError) -> String {
         WsError::Tls(tls) => format!("TLS failed: {tls}"),
         WsError::Url(url) => format!("bad stream URL: {url}"),
         other => format!("the websocket upgrade failed: {other}"),
-    }
-}
-
-/// TLS with the ring provider named explicitly and the webpki roots, so no process-wide
-/// crypto provider has to be chosen (rustls panics when it cannot choose one).
-fn tls_connector(stream: &str) -> Connector {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => Connector::Rustls(Arc::new(
-            builder.with_root_certificates(roots).with_no_client_auth(),
-        )),
-        Err(e) => {
-            // wss:// then fails per attempt with a clear error; ws:// still works.
-            tracing::warn!(%stream, "TLS is unavailable: {e}");
-            Connector::Plain
-        }
     }
 }

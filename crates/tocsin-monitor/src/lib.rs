@@ -21,6 +21,7 @@ mod html_text;
 pub mod jetstream;
 pub mod mastodon;
 pub mod timeline;
+pub mod trust;
 
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -32,6 +33,7 @@ pub use html_text::html_to_text;
 pub use jetstream::JetstreamStream;
 pub use mastodon::MastodonHashtagStream;
 pub use timeline::{spawn_mastodon_timeline, TimelinePolling};
+pub use trust::ExtraRoots;
 
 /// A stream's configuration cannot work; retrying will not help until it is changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,20 +63,28 @@ pub fn spawn_mastodon(
     backoff: Backoff,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
-    spawn_mastodon_with(stream, backoff, DEFAULT_READ_TIMEOUT, tx)
+    spawn_mastodon_with(
+        stream,
+        backoff,
+        DEFAULT_READ_TIMEOUT,
+        ExtraRoots::default(),
+        tx,
+    )
 }
 
-/// [`spawn_mastodon`] with a read timeout of its own.
+/// [`spawn_mastodon`] with a read timeout of its own, trusting `roots` too.
 pub fn spawn_mastodon_with(
     stream: MastodonHashtagStream,
     backoff: Backoff,
     read_timeout: Duration,
+    roots: ExtraRoots,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
     connection::spawn(
-        mastodon::MastodonFeed::new(stream),
+        mastodon::MastodonFeed::new(stream, &roots),
         backoff,
         read_timeout,
+        roots,
         tx,
     )
 }
@@ -85,20 +95,28 @@ pub fn spawn_jetstream(
     backoff: Backoff,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
-    spawn_jetstream_with(stream, backoff, DEFAULT_READ_TIMEOUT, tx)
+    spawn_jetstream_with(
+        stream,
+        backoff,
+        DEFAULT_READ_TIMEOUT,
+        ExtraRoots::default(),
+        tx,
+    )
 }
 
-/// [`spawn_jetstream`] with a read timeout of its own.
+/// [`spawn_jetstream`] with a read timeout of its own, trusting `roots` too.
 pub fn spawn_jetstream_with(
     stream: JetstreamStream,
     backoff: Backoff,
     read_timeout: Duration,
+    roots: ExtraRoots,
     tx: mpsc::Sender<Heard>,
 ) -> StreamHandle {
     connection::spawn(
         jetstream::JetstreamFeed::new(stream),
         backoff,
         read_timeout,
+        roots,
         tx,
     )
 }

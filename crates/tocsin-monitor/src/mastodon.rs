@@ -6,6 +6,7 @@
 //! `configuration.urls.streaming`, and the instance's own host is used if that fails. Frames are `{"stream":[…],"event":…,"payload":"…"}`, the
 //! payload a Status cast to a string for `update`, the status id for `delete`.
 
+use crate::trust::ExtraRoots;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::IgnoredAny;
@@ -137,8 +138,9 @@ pub(crate) struct MastodonFeed {
 }
 
 impl MastodonFeed {
-    pub(crate) fn new(stream: MastodonHashtagStream) -> MastodonFeed {
-        let client = reqwest::Client::builder()
+    pub(crate) fn new(stream: MastodonHashtagStream, roots: &ExtraRoots) -> MastodonFeed {
+        let client = roots
+            .http(reqwest::Client::builder())
             .timeout(INSTANCE_TIMEOUT)
             .connect_timeout(INSTANCE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))

@@ -5,6 +5,7 @@
 //! seen; the first poll only remembers that id, so a session hears what is posted after
 //! its stream started, as with the websocket. Deletions cannot be seen this way.
 
+use crate::trust::ExtraRoots;
 use rand::Rng;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -27,13 +28,15 @@ const BODY_CAP: usize = 4 * 1024 * 1024;
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(15 * 60);
 
 /// How a timeline is polled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelinePolling {
     /// The pause between good polls, give or take a fifth (jitter, so instances polled
     /// together drift apart).
     pub every: Duration,
     /// How long one request may take.
     pub timeout: Duration,
+    /// Certificate authorities to trust beyond the bundled roots.
+    pub roots: ExtraRoots,
 }
 
 impl Default for TimelinePolling {
@@ -41,6 +44,7 @@ impl Default for TimelinePolling {
         TimelinePolling {
             every: DEFAULT_POLL_EVERY,
             timeout: DEFAULT_POLL_TIMEOUT,
+            roots: ExtraRoots::default(),
         }
     }
 }
@@ -176,7 +180,10 @@ impl Poller {
     }
 
     async fn poll_until_stopped(&mut self) -> Flow {
-        let client = match reqwest::Client::builder()
+        let client = match self
+            .polling
+            .roots
+            .http(reqwest::Client::builder())
             .timeout(self.polling.timeout)
             .connect_timeout(self.polling.timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
@@ -398,6 +405,7 @@ mod tests {
         let polling = TimelinePolling {
             every: Duration::from_secs(15),
             timeout: DEFAULT_POLL_TIMEOUT,
+            ..TimelinePolling::default()
         };
         for _ in 0..100 {
             let pause = polling.pause();

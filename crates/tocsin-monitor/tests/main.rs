@@ -6,6 +6,7 @@
 mod jetstream;
 mod mastodon;
 mod timeline;
+mod tls;
 mod urls;
 
 use std::time::Duration;

@@ -6,7 +6,8 @@ use serde_json::json;
 use std::time::Duration;
 use tocsin_monitor::mastodon::{parse_frame, FrameError};
 use tocsin_monitor::{
-    spawn_mastodon, spawn_mastodon_with, Heard, MastodonHashtagStream, Source, StreamState,
+    spawn_mastodon, spawn_mastodon_with, ExtraRoots, Heard, MastodonHashtagStream, Source,
+    StreamState,
 };
 use tocsin_test_support::streaming::{self, mastodon_status, FakeStream};
 use tokio::sync::mpsc;
@@ -293,6 +294,7 @@ async fn a_silent_connection_is_taken_for_dead_and_reopened() {
         stream_for(&fake, None),
         fast_backoff(),
         Duration::from_millis(300),
+        ExtraRoots::default(),
         tx,
     );
     connected(&mut rx).await;
@@ -314,6 +316,7 @@ async fn heartbeats_keep_a_quiet_connection_open() {
         stream_for(&fake, None),
         fast_backoff(),
         Duration::from_millis(400),
+        ExtraRoots::default(),
         tx,
     );
     connected(&mut rx).await;

@@ -15,6 +15,7 @@ fn quick() -> TimelinePolling {
     TimelinePolling {
         every: Duration::from_millis(40),
         timeout: Duration::from_secs(5),
+        ..TimelinePolling::default()
     }
 }
 

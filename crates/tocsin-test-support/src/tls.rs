@@ -116,6 +116,11 @@ impl PrivateCa {
         })
     }
 
+    /// The CA certificate as DER, to trust it in code.
+    pub fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, TestTlsError> {
+        Ok(CertificateDer::pem_file_iter(&self.ca_file)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// The directory the PEM files are in.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -174,6 +179,29 @@ pub async fn serve_https(leaf: &Leaf) -> Result<SocketAddr, TestTlsError> {
                     "HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntrusted";
                 let _ = tls.write_all(answer.as_bytes()).await;
                 let _ = tls.shutdown().await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Terminates TLS with `leaf` on `127.0.0.1` and passes the bytes on to `upstream` (a
+/// plain fake): the fake, served over `https`/`wss`. Runs until the test's runtime ends.
+pub async fn tls_proxy(leaf: &Leaf, upstream: SocketAddr) -> Result<SocketAddr, TestTlsError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(server_config(leaf)?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
             });
         }
     });

@@ -436,6 +436,8 @@ async fn account_instances(app: &Tocsin) -> Result<Vec<Instance>, StoreError> {
 fn apply(app: &Tocsin, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<Heard>) {
     let monitor = &app.0.monitor;
     let config = &monitor.config;
+    // The roots the connectors trust: the system store and `[tls] extra_ca_files`.
+    let roots = tocsin_monitor::ExtraRoots::new(app.0.config.tls.added_roots());
     let gone: Vec<StreamKey> = running
         .mastodon
         .keys()
@@ -460,12 +462,14 @@ fn apply(app: &Tocsin, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<
                 stream,
                 config.backoff,
                 config.read_timeout,
+                roots.clone(),
                 tx.clone(),
             )
         } else {
             let polling = TimelinePolling {
                 every: config.poll_every,
                 timeout: DEFAULT_POLL_TIMEOUT.min(config.read_timeout),
+                roots: roots.clone(),
             };
             tocsin_monitor::spawn_mastodon_timeline(stream, polling, config.backoff, tx.clone())
         };
@@ -492,6 +496,7 @@ fn apply(app: &Tocsin, wanted: Wanted, running: &mut Running, tx: &mpsc::Sender<
                     },
                     config.backoff,
                     config.read_timeout,
+                    roots.clone(),
                     tx.clone(),
                 );
                 running.jetstream = Some((handle, sender));
