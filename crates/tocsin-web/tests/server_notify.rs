@@ -1,8 +1,9 @@
 //! Paging the on-call approvers (`[notify]`) over HTTP: a submitted draft pages the
 //! `on_submit` accounts with the playbook and step titles, who submitted and a link, and
 //! no variable value; a draft still waiting after `escalate_after` pages `escalate_to`
-//! once (a second sweep, as another node would run it, pages nobody), and an approved one
-//! never; every page and the escalation are in the audit log.
+//! once (a second sweep, as another node would run it, pages nobody; several at once page
+//! once), and an approved one never; every page, failed ones with their error, and the
+//! escalation are in the audit log.
 
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -16,7 +17,10 @@ use crate::on_both_backends;
 use crate::server_support::{Srv, PATIENCE};
 use crate::support::{Backend, TestDb};
 
-on_both_backends!(a_submitted_draft_pages_the_on_call_and_one_left_waiting_escalates_once,);
+on_both_backends!(
+    a_submitted_draft_pages_the_on_call_and_one_left_waiting_escalates_once,
+    sweeps_at_once_escalate_a_draft_once_and_a_failed_page_is_audited_with_its_error,
+);
 
 const PUBLIC_URL: &str = "https://tocsin.example.org";
 
@@ -180,4 +184,79 @@ async fn a_submitted_draft_pages_the_on_call_and_one_left_waiting_escalates_once
         .iter()
         .any(|e| about(e, "notify.escalate", approved_id)
             || (about(e, "notify.page", approved_id) && e.subjects["page"] == "escalation")));
+}
+
+async fn sweeps_at_once_escalate_a_draft_once_and_a_failed_page_is_audited_with_its_error(
+    backend: Backend,
+) {
+    const NO_SUCH_ACCOUNT: i64 = 987_654;
+    let db = TestDb::with_clock(backend, TestDb::epoch()).await.unwrap();
+    let on_call = staff_account(&db, Platform::Matrix, 1).await;
+    let second_line = staff_account(&db, Platform::Email, 2).await;
+    let s = Srv::start_on(db, |o| {
+        o.app.notify = NotifyConfig {
+            on_submit: vec![NO_SUCH_ACCOUNT, on_call],
+            escalate_after: Some(Duration::from_secs(5 * 60)),
+            escalate_to: vec![second_line],
+            public_url: None,
+            // The service looks once at start, then not within the test: the sweeps
+            // below are the nodes.
+            check_every: Duration::from_secs(3600),
+        };
+    })
+    .await;
+    s.add_user("dana", Role::Drafter).await;
+    let dana = s.sign_in("dana").await;
+    let draft = s.submitted(&dana, json!({}), true).await;
+    let id = draft["id"].as_i64().unwrap();
+
+    // The page still reaches the account that works; without a public URL it names the
+    // draft; an exercise says so.
+    let page = wait_pages(&s, on_call, 1).await.remove(0);
+    assert!(page.starts_with("[EXERCISE] "), "{page}");
+    assert!(page.contains(&format!("(draft {id})")), "{page}");
+    let failed = {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let audit = s.audit().await;
+            let found = audit.into_iter().find(|e| {
+                about(e, "notify.page", id)
+                    && e.subjects.get("account") == Some(&NO_SUCH_ACCOUNT.to_string())
+            });
+            if let Some(e) = found {
+                break e;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no audit of the failed page"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert_eq!(failed.outcome.as_deref(), Some("failed"));
+    assert!(failed.exercise);
+    assert!(
+        failed.subjects["error"].contains("not connected"),
+        "{failed:?}"
+    );
+
+    s.advance(chrono::Duration::minutes(6));
+    let app = &s.harness.app;
+    let sweeps: Vec<usize> =
+        futures::future::join_all((0..4).map(|_| tocsin_app::notify::escalate_due(app))).await;
+    assert_eq!(
+        sweeps.iter().sum::<usize>(),
+        1,
+        "four sweeps at once escalated {sweeps:?}"
+    );
+    assert_eq!(wait_pages(&s, second_line, 1).await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pages(&s, second_line).len(), 1);
+    let escalations = s
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| about(e, "notify.escalate", id))
+        .count();
+    assert_eq!(escalations, 1);
 }
