@@ -795,7 +795,9 @@ fn stale_render() -> AppError {
 /// Submits a draft for approval.
 pub async fn submit_draft(app: &Tocsin, who: &Authed, id: i64) -> AppResult<DraftView> {
     who.require(app, Permission::EditDrafts)?;
-    simple_step(app, who, id, Action::Submit, "draft.submit", None).await
+    let view = simple_step(app, who, id, Action::Submit, "draft.submit", None).await?;
+    crate::notify::draft_submitted(app, id, &who.session.user);
+    Ok(view)
 }
 
 /// Sends a submitted draft back with a reason.

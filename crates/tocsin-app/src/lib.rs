@@ -4,7 +4,7 @@
 //! [`Tocsin`] is the application: its state is built by [`Tocsin::new`] without starting
 //! anything, so a front door's tests can call it directly; [`Tocsin::start`] starts the
 //! background services (fan-out, the account follower, the relay between nodes, the OAuth
-//! refresh sweep, the hashtag monitor) in one [`tokio::task::JoinSet`] the caller joins
+//! refresh sweep, the hashtag monitor, the escalation of [`notify`] pages) in one [`tokio::task::JoinSet`] the caller joins
 //! after signalling shutdown, so no task outlives its owner.
 //!
 //! Layout: the workflow ([`drafts`], [`messages`], [`schedules`], [`sessions`],
@@ -26,6 +26,7 @@ pub mod error;
 pub mod events;
 pub mod messages;
 pub mod monitor;
+pub mod notify;
 pub mod oauth;
 pub mod people;
 pub mod relay;
@@ -67,6 +68,8 @@ pub struct AppConfig {
     /// Signals the event ring for panels holds before a slow socket must resync (see
     /// [`Hub`]); 0 takes [`DEFAULT_EVENT_RING`].
     pub event_ring: usize,
+    /// Who is paged when a draft is submitted or waits too long (`[notify]`).
+    pub notify: notify::NotifyConfig,
 }
 
 /// The ring size of the event hub when [`AppConfig::event_ring`] is 0.

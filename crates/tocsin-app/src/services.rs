@@ -2,7 +2,7 @@
 //! [`JoinSet`]: fan-out (the dispatcher's claim loop), delivery events to panels, account
 //! status from deliveries, the account follower and the relay between nodes, the OAuth
 //! refresh sweep, the minute's refused sign-ins folded into the audit log, and the
-//! hashtag monitor. Each stops when the [`Shutdown`] fires; the
+//! hashtag monitor and the escalation of waiting drafts' pages. Each stops when the [`Shutdown`] fires; the
 //! dispatcher first records every delivery it has in flight.
 
 use std::sync::atomic::Ordering;
@@ -38,6 +38,10 @@ impl Tocsin {
         tasks.spawn(refresh_tokens(self.clone(), shutdown.clone()));
         tasks.spawn(fold_refused_sign_ins(self.clone(), shutdown.clone()));
         crate::monitor::start(&mut tasks, self, shutdown.clone());
+        tasks.spawn(crate::notify::run_escalations(
+            self.clone(),
+            shutdown.clone(),
+        ));
         let app = self.clone();
         let mut stop = shutdown.clone();
         app.0.dispatching.store(true, Ordering::Relaxed);

@@ -219,6 +219,40 @@ impl<'s> Tx<'s> {
             .ok_or_else(|| StoreError::AuditHead("an append of one entry returned none".into()))
     }
 
+    /// How many audit entries of `action` name every one of these subjects (kind, id),
+    /// read in this transaction. After an append here (which holds the log's head until
+    /// commit), no other transaction's entry can appear unseen between the count and the
+    /// commit: a claim written to the log, counted, and rolled back when it is not the
+    /// only one, is taken by one node alone. Subject ids are matched exactly (as JSON
+    /// strings); they must not hold `%` or `_`.
+    pub async fn audit_count_with(
+        &mut self,
+        action: &str,
+        subjects: &[(&str, &str)],
+    ) -> Result<u64, StoreError> {
+        let mut sql = String::from("SELECT COUNT(*) FROM audit_entries WHERE action = $1");
+        let mut patterns = Vec::with_capacity(subjects.len());
+        for (i, (kind, id)) in subjects.iter().enumerate() {
+            let pair = serde_json::to_string(&[*kind, *id])
+                .map_err(|err| StoreError::AuditHead(err.to_string()))?;
+            // `["kind","id"]` to `"kind":"id"`, as the subjects map is stored.
+            let pair = pair
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .replacen("\",\"", "\":\"", 1);
+            patterns.push(format!("%{pair}%"));
+            sql.push_str(&format!(" AND subjects LIKE ${}", i + 2));
+        }
+        let n: i64 = on_tx!(self, c => {
+            let mut q = sqlx::query_scalar(&sql).bind(action);
+            for p in &patterns {
+                q = q.bind(p.as_str());
+            }
+            q.fetch_one(&mut *c).await?
+        });
+        Ok(n.max(0) as u64)
+    }
+
     /// Appends several audit entries in this transaction, taking the head lock once and
     /// writing the rows in multi-row inserts.
     pub async fn append_audit_batch(

@@ -1,10 +1,12 @@
 // app.js: entry point of the Tocsin control panel. Finds out who is signed in, routes
 // on the location hash, draws the header (user, role, nav, live-connection indicator,
-// sign out, EXERCISE banner), ends the session on a 401 or a `session_ended` frame, and
-// owns the re-authenticate dialog that break-glass and admin changes need.
+// sign out, EXERCISE banner), starts the approver's waiting-drafts signals (notify.js),
+// ends the session on a 401 or a `session_ended` frame, and owns the re-authenticate
+// dialog that break-glass and admin changes need.
 import { h, add, put, dialog, field } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 import * as ws from '/panel/ws.js';
+import * as notify from '/panel/notify.js';
 import signin from '/panel/view-signin.js';
 import home from '/panel/view-home.js';
 import { newDraft, draftView, correctionDraft } from '/panel/view-draft.js';
@@ -52,6 +54,7 @@ function signedIn(me) {
   state.me = me;
   state.flash = '';
   ws.connect();
+  notify.start(state.me, can);
   const to = state.after && state.after !== '/signin' ? state.after : '/';
   state.after = '/';
   if (location.hash === `#${to}`) route();
@@ -63,6 +66,7 @@ function sessionEnded(message) {
   state.me = null;
   state.flash = message;
   ws.disconnect();
+  notify.stop();
   if (location.hash === '#/signin') route();
   else location.hash = '#/signin';
 }
@@ -213,7 +217,10 @@ ws.on('hello', (f) => {
   if (!state.me || f.user !== state.me.user || !Array.isArray(f.permissions)) return;
   const changed = f.role !== state.me.role || f.permissions.join() !== state.me.permissions.join();
   state.me = { ...state.me, role: f.role, permissions: f.permissions };
-  if (changed) route();
+  if (changed) {
+    notify.start(state.me, can);
+    route();
+  }
 });
 ws.on('session_ended', (f) => sessionEnded(`Your session ended${f.reason ? `: ${f.reason}` : ''}. Please sign in again.`));
 ws.on('status', (s) => {
@@ -228,6 +235,7 @@ shortcuts.install(() => !!state.me);
   try {
     state.me = await api.get('/api/me', { quiet401: true });
     ws.connect();
+    notify.start(state.me, can);
   } catch (e) {
     state.me = null;
     if (e.status !== 401) state.flash = e.message;

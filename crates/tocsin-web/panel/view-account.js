@@ -1,8 +1,10 @@
 // view-account.js: #/account, the signed-in person's own credentials: change the
 // password (with the current one; other sessions end) and set up a new second factor
 // (after confirming password and code; the old one works until the new one is proved).
-import { h, add, put, field, formError, busy, section } from '/panel/dom.js';
+// Approvers also opt in here to a notification and a sound when a draft is submitted.
+import { h, add, put, field, formError, busy, section, nextId } from '/panel/dom.js';
 import * as api from '/panel/api.js';
+import * as notify from '/panel/notify.js';
 import { factorBlock } from '/panel/view-enrol.js';
 
 export default async function account(c) {
@@ -48,8 +50,31 @@ export default async function account(c) {
   }));
 
   add(c.root,
+    c.can('approve') ? alertsSection(c.me.user) : null,
     section('Password', 'account-password', pwForm),
     section('Second factor', 'account-factor',
       h('p', { class: 'help' }, 'A new phone? Set up a new factor here. Your current one keeps working until you prove the new one with a code.'),
       start, factorErr, factor));
+}
+
+const PERMISSION_NOTE = {
+  granted: 'On: a notification and a sound for each draft submitted while the panel is open.',
+  denied: 'On, sound only: this browser blocks notifications for Tocsin (change it in the site settings).',
+  default: 'On, sound only until you allow notifications in the browser.',
+  unsupported: 'On, sound only: this browser has no notifications.',
+};
+
+function alertsSection(user) {
+  const box = h('input', { type: 'checkbox', id: nextId(), testid: 'notify-optin', checked: notify.optedIn(user) });
+  const status = h('p', { class: 'help', role: 'status', testid: 'notify-status' });
+  const show = (perm) => {
+    status.textContent = box.checked ? PERMISSION_NOTE[perm] || PERMISSION_NOTE.default : 'Off: only the tab title shows how many drafts wait.';
+    status.dataset.state = box.checked ? perm : 'off';
+  };
+  show(notify.permission());
+  box.addEventListener('change', async () => show(await notify.setOptIn(user, box.checked)));
+  return section('Drafts waiting for you', 'account-notify',
+    h('p', { class: 'help' }, 'The tab title always shows how many drafts wait for approval, e.g. "(2) Tocsin control panel". This setting is kept in this browser only.'),
+    h('div', { class: 'field checkbox' }, box, h('label', { for: box.id }, 'Notify me and play a short sound when a draft is submitted')),
+    status);
 }

@@ -2214,3 +2214,242 @@ async fn keyboard_shortcuts_list_themselves_and_reach_the_search_the_queue_and_a
     b.assert_no_page_errors().await;
     b.close().await;
 }
+
+/// In the page, records what the panel would notify and play instead of doing it:
+/// headless Chromium has no notification UI, and the stubs count permission requests,
+/// notifications and beeps (oscillators started).
+async fn stub_notifications(b: &Browser) {
+    b.client
+        .execute(
+            "window.__notes = []; window.__asked = 0; window.__beeps = 0; \
+             window.Notification = class { \
+               constructor(title, opts) { window.__notes.push({title, body: (opts || {}).body}); } \
+               close() {} \
+               static requestPermission() { window.__asked += 1; \
+                 window.Notification.permission = 'granted'; return Promise.resolve('granted'); } \
+             }; \
+             window.Notification.permission = 'default'; \
+             const noop = () => {}; \
+             window.AudioContext = class { \
+               constructor() { this.state = 'running'; this.currentTime = 0; this.destination = {}; } \
+               resume() { return Promise.resolve(); } \
+               createOscillator() { return { type: '', frequency: { setValueAtTime: noop }, \
+                 connect: (g) => g, start: () => { window.__beeps += 1; }, stop: noop }; } \
+               createGain() { return { gain: { setValueAtTime: noop, exponentialRampToValueAtTime: noop }, \
+                 connect: (d) => d }; } \
+             }; return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+/// Creates and submits a boil-water draft from the example values, through the API as
+/// the signed-in person of this browser; returns its id.
+async fn submit_from_browser(b: &Browser) -> i64 {
+    let id = b
+        .client
+        .execute(
+            "return (async () => { \
+             const call = async (method, path, body) => { \
+               const r = await fetch(path, {method, credentials: 'same-origin', \
+                 headers: {'Content-Type': 'application/json', Accept: 'application/json'}, \
+                 body: body === undefined ? undefined : JSON.stringify(body)}); \
+               const text = await r.text(); \
+               if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`); \
+               return JSON.parse(text); }; \
+             const pb = await call('GET', '/api/playbooks/boil-water'); \
+             const values = {}; \
+             for (const v of pb.variables) { const x = v.example ?? v.default; if (x != null) values[v.name] = x; } \
+             const d = await call('POST', '/api/drafts', {playbook: 'boil-water', step: 'alert', values, exercise: false}); \
+             await call('POST', `/api/drafts/${d.id}/submit`, {}); \
+             return d.id; })();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    id.as_i64()
+        .unwrap_or_else(|| panic!("{}: no draft id: {id}", b.who))
+}
+
+async fn title(b: &Browser) -> String {
+    b.client.title().await.unwrap()
+}
+
+async fn wait_title(b: &Browser, want: &str) {
+    eventually(&format!("{}: title {want:?}", b.who), PATIENCE, || async {
+        let t = title(b).await;
+        if t == want {
+            Ok(())
+        } else {
+            Err(format!("{t:?}"))
+        }
+    })
+    .await;
+}
+
+/// Where an element is drawn, in CSS pixels.
+#[derive(Debug, serde::Deserialize)]
+struct Rect {
+    top: f64,
+    bottom: f64,
+    left: f64,
+    right: f64,
+}
+
+/// The boxes of the "Awaiting approval" section and of the playbook list.
+async fn queue_and_playbooks(b: &Browser) -> (Rect, Rect) {
+    let rects = b
+        .client
+        .execute(
+            "const r = (id) => document.querySelector(`[data-testid=\"${id}\"]`).getBoundingClientRect(); \
+             return [r('drafts-submitted'), r('playbook-list')].map((x) => \
+               ({top: x.top, bottom: x.bottom, left: x.left, right: x.right}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(rects).unwrap()
+}
+
+async fn page_number(b: &Browser, script: &str) -> i64 {
+    b.client
+        .execute(script, vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approver_sees_the_waiting_count_in_the_title_and_is_notified_once_opted_in() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let shots = Shots::new("approver_notified");
+    let base = world.harness.url();
+    let dana = world.add("dana", Role::Drafter).await;
+    let alex = world.add("alex", Role::Approver).await;
+    // The approver on a tablet, the drafter on a laptop.
+    let (a, b) = tokio::join!(driver.session(1280, 800), driver.session(820, 1180));
+    let drafter = Browser::open("drafter", a, &base, &shots);
+    let approver = Browser::open("approver", b, &base, &shots);
+    drafter.sign_in("dana", &dana).await;
+    approver.sign_in("alex", &alex).await;
+    stub_notifications(&approver).await;
+    mark_page(&approver).await;
+
+    // Nothing waits: the plain title. On a tablet the queue comes before the playbooks.
+    approver.find("drafts-submitted-list").await;
+    approver.find("playbook-boil-water").await;
+    wait_title(&approver, "Tocsin control panel").await;
+    let (queue, list) = queue_and_playbooks(&approver).await;
+    assert!(
+        queue.bottom <= list.top,
+        "on a tablet the queue comes above the playbook list: {queue:?} {list:?}"
+    );
+    approver.shot("approver-tablet-queue-first").await;
+    drafter.find("drafts-submitted-list").await;
+    let (queue, list) = queue_and_playbooks(&drafter).await;
+    assert!(
+        queue.left >= list.right,
+        "on a laptop the queue stays beside the playbook list: {queue:?} {list:?}"
+    );
+
+    // A draft is submitted before the approver opts in: the title counts it, but there is
+    // no notification and no sound.
+    let first = submit_from_browser(&drafter).await;
+    wait_title(&approver, "(1) Tocsin control panel").await;
+    approver
+        .wait_seen(&format!("draft-item-{first}"), "in the queue", |_| true)
+        .await;
+    approver.shot("approver-one-waiting").await;
+    assert_eq!(
+        page_number(&approver, "return window.__notes.length;").await,
+        0
+    );
+    assert_eq!(page_number(&approver, "return window.__beeps;").await, 0);
+    // The drafter cannot approve: their title has no count.
+    assert_eq!(title(&drafter).await, "Tocsin control panel");
+
+    // The approver opts in on their account page: the permission is asked then, once.
+    approver.goto("#/account").await;
+    let status = approver
+        .wait_seen("notify-status", "off", |s| {
+            s.state.as_deref() == Some("off")
+        })
+        .await;
+    assert!(status.text.starts_with("Off"), "{status:?}");
+    assert_eq!(page_number(&approver, "return window.__asked;").await, 0);
+    approver.click("notify-optin").await;
+    approver
+        .wait_seen("notify-status", "on with notifications", |s| {
+            s.state.as_deref() == Some("granted")
+        })
+        .await;
+    assert_eq!(page_number(&approver, "return window.__asked;").await, 1);
+    approver
+        .shot_at("account-notify", "approver-opted-in")
+        .await;
+    // The title keeps the count on every screen.
+    assert_eq!(title(&approver).await, "(1) Tocsin control panel");
+
+    // The next submission notifies and beeps.
+    approver.goto("#/").await;
+    let second = submit_from_browser(&drafter).await;
+    wait_title(&approver, "(2) Tocsin control panel").await;
+    let notes = eventually("approver: one notification", PATIENCE, || async {
+        let notes = approver
+            .client
+            .execute("return window.__notes;", vec![])
+            .await
+            .unwrap();
+        match notes.as_array() {
+            Some(n) if n.len() == 1 => Ok(n.clone()),
+            _ => Err(format!("{notes}")),
+        }
+    })
+    .await;
+    assert_eq!(notes[0]["title"], "A draft waits for approval");
+    let body = notes[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("boil-water") && body.contains("dana"),
+        "{body}"
+    );
+    assert!(page_number(&approver, "return window.__beeps;").await >= 1);
+    approver
+        .wait_seen(&format!("draft-item-{second}"), "in the queue", |_| true)
+        .await;
+    approver.shot("approver-two-waiting").await;
+
+    // A withdrawn draft leaves the count.
+    let withdrawn = drafter
+        .client
+        .execute(
+            "const id = arguments[0]; return (async () => { \
+             const r = await fetch(`/api/drafts/${id}/withdraw`, {method: 'POST', \
+               credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: '{}'}); \
+             return r.status; })();",
+            vec![json!(first)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(withdrawn, json!(200), "withdraw the first draft");
+    wait_title(&approver, "(1) Tocsin control panel").await;
+    // The opt-in is kept for the next visit of this person in this browser.
+    let kept = approver
+        .client
+        .execute("return localStorage.getItem('tocsin.notify.alex');", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, json!("on"));
+    assert_eq!(
+        page_number(&approver, "return window.__notes.length;").await,
+        1
+    );
+
+    assert_not_reloaded(&approver).await;
+    approver.assert_no_page_errors().await;
+    drafter.assert_no_page_errors().await;
+    approver.close().await;
+    drafter.close().await;
+}

@@ -22,6 +22,7 @@ mod server_http;
 mod server_listener;
 mod server_monitor;
 mod server_nodes;
+mod server_notify;
 mod server_oauth;
 mod server_pg_restart;
 mod server_secrets_never_leak;

@@ -50,6 +50,12 @@ impl Srv {
 
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut HarnessOptions)) -> Srv {
         let db = TestDb::with_clock(backend, TestDb::epoch()).await.unwrap();
+        Srv::start_on(db, adjust).await
+    }
+
+    /// As [`Srv::start_with`], over a database the test prepared (accounts it added
+    /// before the server starts, to name them in the configuration).
+    pub async fn start_on(db: TestDb, adjust: impl FnOnce(&mut HarnessOptions)) -> Srv {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut options = HarnessOptions::for_repository(&repo);
         options.people.password_cost = PasswordCost::TESTS_ONLY;

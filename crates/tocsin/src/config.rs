@@ -55,6 +55,8 @@ pub struct Config {
     pub tls: TlsSection,
     /// Traces to an OpenTelemetry collector.
     pub telemetry: TelemetrySection,
+    /// Paging the on-call approvers through internal accounts when a draft is submitted.
+    pub notify: NotifySection,
     /// The sealing keys given in the environment, taken out of it when the configuration
     /// is loaded (never a setting, never printed).
     #[serde(skip)]
@@ -129,6 +131,58 @@ pub struct TelemetrySection {
     /// The collector's OTLP/HTTP address, e.g. `http://127.0.0.1:4318` (`/v1/traces` is
     /// added when the URL has no path). Empty: no traces are exported.
     pub otlp_endpoint: String,
+}
+
+/// `[notify]`: pages to the on-call approvers (`tocsin serve`). When a draft is
+/// submitted, a short text (playbook and step titles, who submitted, a link to the draft
+/// at `[server] public_url`; never a variable value) goes through these already-connected
+/// Tocsin accounts, e.g. a staff Slack channel or an SMS list of the on-call phones. It is
+/// no message: it needs no approval and has no delivery rows. Each page is audited
+/// (`notify.page`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySection {
+    /// Account ids (`tocsin accounts list`) paged when a draft is submitted. Empty: none.
+    pub on_submit: Vec<i64>,
+    /// Minutes a submitted draft may wait (neither approved, sent back nor withdrawn)
+    /// before `escalate_to` is paged, once per submission. 0: no escalation.
+    pub escalate_after_minutes: u64,
+    /// Account ids paged when a draft has waited `escalate_after_minutes`.
+    pub escalate_to: Vec<i64>,
+}
+
+impl NotifySection {
+    /// The settings as the application takes them; refuses ids that cannot be accounts
+    /// and an escalation list without a delay (or the other way round).
+    pub fn to_app(&self, public_url: Option<String>) -> Result<tocsin_app::notify::NotifyConfig> {
+        for (name, ids) in [
+            ("on_submit", &self.on_submit),
+            ("escalate_to", &self.escalate_to),
+        ] {
+            if let Some(bad) = ids.iter().find(|id| **id <= 0) {
+                bail!("[notify] {name}: `{bad}` is not an account id (see `tocsin accounts list`)");
+            }
+        }
+        match (self.escalate_after_minutes, self.escalate_to.is_empty()) {
+            (0, false) => bail!("[notify] escalate_to is set but escalate_after_minutes is 0: say after how many minutes"),
+            (n, true) if n > 0 => bail!("[notify] escalate_after_minutes is set but escalate_to is empty: say which accounts to page"),
+            (n, _) if n > 7 * 24 * 60 => bail!("[notify] escalate_after_minutes: {n} is more than a week"),
+            _ => {}
+        }
+        Ok(tocsin_app::notify::NotifyConfig {
+            on_submit: self.on_submit.clone(),
+            escalate_after: (self.escalate_after_minutes > 0)
+                .then(|| std::time::Duration::from_secs(self.escalate_after_minutes * 60)),
+            escalate_to: self.escalate_to.clone(),
+            public_url,
+            ..tocsin_app::notify::NotifyConfig::default()
+        })
+    }
+
+    /// Every account named, for the check at start that each exists.
+    pub fn accounts(&self) -> impl Iterator<Item = i64> + '_ {
+        self.on_submit.iter().chain(&self.escalate_to).copied()
+    }
 }
 
 /// `[dispatch]`: the fan-out of each node.
@@ -461,6 +515,7 @@ impl Default for Config {
             dispatch: DispatchSection::default(),
             tls: TlsSection::default(),
             telemetry: TelemetrySection::default(),
+            notify: NotifySection::default(),
             env_keys: EnvKeys::default(),
         }
     }
@@ -649,6 +704,53 @@ mod tests {
             c.phi.allowed_domains,
             vec!["health.example.gov".to_string()]
         );
+    }
+
+    #[test]
+    fn notify_takes_account_lists_and_refuses_half_an_escalation_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tocsin.toml");
+        std::fs::write(
+            &file,
+            "[notify]\non_submit = [12, 14]\nescalate_after_minutes = 10\nescalate_to = [15]\n",
+        )
+        .unwrap();
+        let c = Config::load_from(Some(&file), &[]).unwrap();
+        let n = c.notify.to_app(Some("https://a.example".into())).unwrap();
+        assert_eq!(n.on_submit, vec![12, 14]);
+        assert_eq!(n.escalate_to, vec![15]);
+        assert_eq!(n.escalate_after, Some(std::time::Duration::from_secs(600)));
+        assert_eq!(n.public_url.as_deref(), Some("https://a.example"));
+        assert_eq!(c.notify.accounts().collect::<Vec<_>>(), vec![12, 14, 15]);
+
+        let off = Config::load_from(None, &[])
+            .unwrap()
+            .notify
+            .to_app(None)
+            .unwrap();
+        assert!(off.on_submit.is_empty() && off.escalate_after.is_none());
+
+        let half = NotifySection {
+            escalate_to: vec![15],
+            ..NotifySection::default()
+        };
+        let err = half.to_app(None).unwrap_err().to_string();
+        assert!(err.contains("escalate_after_minutes"), "{err}");
+        let half = NotifySection {
+            escalate_after_minutes: 5,
+            ..NotifySection::default()
+        };
+        let err = half.to_app(None).unwrap_err().to_string();
+        assert!(err.contains("escalate_to"), "{err}");
+        let bad = NotifySection {
+            on_submit: vec![0],
+            ..NotifySection::default()
+        };
+        assert!(bad.to_app(None).is_err());
+
+        std::fs::write(&file, "[notify]\non_submt = [12]\n").unwrap();
+        let err = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
+        assert!(err.contains("on_submt"), "{err}");
     }
 
     #[test]

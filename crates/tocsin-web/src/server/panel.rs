@@ -14,6 +14,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("app.js", include_str!("../../panel/app.js")),
     ("api.js", include_str!("../../panel/api.js")),
     ("ws.js", include_str!("../../panel/ws.js")),
+    ("notify.js", include_str!("../../panel/notify.js")),
     ("dom.js", include_str!("../../panel/dom.js")),
     ("compose.js", include_str!("../../panel/compose.js")),
     ("shortcuts.js", include_str!("../../panel/shortcuts.js")),

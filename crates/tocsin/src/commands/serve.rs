@@ -393,9 +393,11 @@ async fn run_server(
                 &config.server.allowed_private_hosts,
             )),
             tls: config.tls.trust()?,
+            notify: config.notify.to_app(feed.0.clone())?,
             ..AppConfig::default()
         },
     });
+    check_notify_accounts(config, &app).await?;
     connect_accounts(&app).await?;
     let https = feed.0.as_deref().is_some_and(|u| u.starts_with("https://"));
     let trusted_proxies =
@@ -433,6 +435,23 @@ async fn run_server(
 }
 
 /// `[monitor]` as the server takes it (its addresses checked).
+/// Refuses to start when `[notify]` names an account that does not exist (a typo would
+/// page nobody, silently, in a crisis).
+async fn check_notify_accounts(config: &Config, app: &Tocsin) -> Result<()> {
+    for id in config.notify.accounts() {
+        let found = app
+            .store()
+            .accounts()
+            .get(id)
+            .await
+            .with_context(|| format!("[notify]: looking up account {id}"))?;
+        if found.is_none() {
+            bail!("[notify] names account {id}, which does not exist (see `tocsin accounts list`)");
+        }
+    }
+    Ok(())
+}
+
 fn monitor_config(config: &Config) -> Result<tocsin_app::monitor::MonitorConfig> {
     let m = &config.monitor;
     let mut monitor = tocsin_app::monitor::MonitorConfig::from_settings(
