@@ -23,10 +23,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
-use tocsin_audit::entry::format_time;
 use tocsin_domain::Platform;
 
-use crate::time::{opt_time, platform_col, time_col};
+use crate::time::{opt_time, platform_col, DbTime};
 use tocsin_audit::AuditEvent;
 
 /// A platform account to add.
@@ -211,9 +210,9 @@ type AccountRow = (
     Option<Vec<u8>>,
     String,
     Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
+    Option<DbTime>,
+    Option<DbTime>,
+    DbTime,
     bool,
 );
 
@@ -251,9 +250,9 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         secret_sealed: sealed,
         status: status.parse()?,
         status_detail: detail,
-        status_updated_at: opt_time(status_at)?,
-        secret_updated_at: opt_time(secret_at)?,
-        created_at: time_col(&created)?,
+        status_updated_at: opt_time(status_at),
+        secret_updated_at: opt_time(secret_at),
+        created_at: created.get(),
         unchecked,
     })
 }
@@ -270,7 +269,7 @@ fn with_groups(event: AuditEvent, groups: &[String]) -> AuditEvent {
 impl AccountsTx<'_, '_> {
     /// Adds a platform account (audited as `account.add`).
     pub async fn add(&mut self, actor: &str, account: &NewAccount) -> Result<i64, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO accounts (platform, handle, display_name, sandbox, created_at, stands_for) \
@@ -280,7 +279,7 @@ impl AccountsTx<'_, '_> {
             .bind(&account.handle)
             .bind(&account.display_name)
             .bind(account.sandbox)
-            .bind(&now)
+            .bind(now)
             .bind(account.stands_for.map(Platform::as_str))
             .fetch_one(&mut *c)
             .await?
@@ -308,7 +307,7 @@ impl AccountsTx<'_, '_> {
         settings: &Value,
         seal: impl FnOnce(i64) -> Result<Option<Vec<u8>>, String>,
     ) -> Result<i64, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let settings_json = serde_json::to_string(settings)
             .map_err(|e| StoreError::Conflict(format!("account settings: {e}")))?;
         let id: i64 = on_tx!(self.tx, c => {
@@ -322,7 +321,7 @@ impl AccountsTx<'_, '_> {
             .bind(&account.display_name)
             .bind(account.sandbox)
             .bind(&settings_json)
-            .bind(&now)
+            .bind(now)
             .bind(account.stands_for.map(Platform::as_str))
             .fetch_one(&mut *c)
             .await?
@@ -335,7 +334,7 @@ impl AccountsTx<'_, '_> {
                     "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2 WHERE id = $3",
                 )
                 .bind(sealed.as_slice())
-                .bind(&now)
+                .bind(now)
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
@@ -449,7 +448,7 @@ impl AccountsTx<'_, '_> {
     /// Makes account `id` a member of `groups`, making the groups that do not exist yet
     /// (a group, once made, stays: with nobody in it, it shows as empty).
     async fn write_groups(&mut self, id: i64, groups: &[String]) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         for name in groups {
             on_tx!(self.tx, c => {
                 sqlx::query(
@@ -457,7 +456,7 @@ impl AccountsTx<'_, '_> {
                      ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(name)
-                .bind(&now)
+                .bind(now)
                 .execute(&mut *c)
                 .await?;
                 sqlx::query(
@@ -483,7 +482,7 @@ impl AccountsTx<'_, '_> {
         id: i64,
         sealed: &[u8],
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let platform: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2, \
@@ -491,7 +490,7 @@ impl AccountsTx<'_, '_> {
                  WHERE id = $3 AND status <> 'disabled' AND NOT sandbox RETURNING platform",
             )
             .bind(sealed)
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .fetch_optional(&mut *c)
             .await?
@@ -555,7 +554,7 @@ impl AccountsTx<'_, '_> {
                 "an account is disabled with disable_account, not set_account_status".into(),
             ));
         }
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let before: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar("SELECT status FROM accounts WHERE id = $1")
                 .bind(id)
@@ -578,7 +577,7 @@ impl AccountsTx<'_, '_> {
             )
             .bind(status.as_str())
             .bind(detail)
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .execute(&mut *c)
             .await?;
@@ -599,7 +598,7 @@ impl AccountsTx<'_, '_> {
     /// deliveries and audit entries stay (and its sealed secret, which key rotations keep
     /// re-sealing). Audited as `account.disable`.
     pub async fn disable(&mut self, actor: &str, id: i64) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let detail = format!("disabled by {actor}");
         let platform: Option<String> = on_tx!(self.tx, c => {
             sqlx::query_scalar(
@@ -607,7 +606,7 @@ impl AccountsTx<'_, '_> {
                  WHERE id = $3 AND status <> 'disabled' RETURNING platform",
             )
             .bind(&detail)
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .fetch_optional(&mut *c)
             .await?

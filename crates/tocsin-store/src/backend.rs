@@ -120,6 +120,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "follow_ups",
         include_str!("../migrations/sqlite/0016_follow_ups.sql"),
     ),
+    (
+        17,
+        "typed_times",
+        include_str!("../migrations/sqlite/0017_typed_times.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -202,13 +207,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "follow_ups",
         include_str!("../migrations/postgres/0016_follow_ups.sql"),
     ),
+    (
+        17,
+        "typed_times",
+        include_str!("../migrations/postgres/0017_typed_times.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
@@ -616,13 +626,22 @@ mod tests {
     const SCHEDULES_AFTER: &str =
         "SELECT id, message_id, run_at, every_seconds, until_at, fired, created_by, state FROM schedules ORDER BY id";
 
-    type ScheduleRow = (i64, i64, String, i64, Option<String>, i64, String, String);
+    type ScheduleRow = (
+        i64,
+        i64,
+        crate::time::DbTime,
+        i64,
+        Option<crate::time::DbTime>,
+        i64,
+        String,
+        String,
+    );
 
     fn recurring_repeat_kept() -> Vec<ScheduleRow> {
         vec![(
             2,
             1,
-            "2026-06-01T11:00:00Z".into(),
+            crate::time::DbTime(tocsin_audit::entry::parse_time("2026-06-01T11:00:00Z").unwrap()),
             7200,
             None,
             3,

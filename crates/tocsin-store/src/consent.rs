@@ -3,11 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 use crate::aggregates::*;
-use crate::time::{opt_time, time_col};
+use crate::time::{opt_time, DbTime};
 use crate::tx::{on_pool, on_tx, one_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -171,11 +170,11 @@ type ConsentRow = (
     String,
     String,
     String,
-    Option<String>,
+    Option<DbTime>,
     String,
     String,
-    String,
-    Option<String>,
+    DbTime,
+    Option<DbTime>,
     Option<String>,
     Option<String>,
 );
@@ -192,11 +191,11 @@ fn consent_from_row(row: ConsentRow) -> Result<ConsentRecord, StoreError> {
         subject,
         scope_playbooks: parse_list(&playbooks)?,
         scope_channels: parse_list(&channels)?,
-        expires_at: opt_time(expires)?,
+        expires_at: opt_time(expires),
         form_location: form,
         recorded_by: by,
-        recorded_at: time_col(&at)?,
-        revoked_at: opt_time(revoked)?,
+        recorded_at: at.get(),
+        revoked_at: opt_time(revoked),
         revoked_by: rby,
         revoke_reason: reason,
     })
@@ -229,12 +228,12 @@ impl ConsentsTx<'_, '_> {
                 record.reference
             )));
         }
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let (playbooks, channels) = (
             json_list(&record.scope_playbooks)?,
             json_list(&record.scope_channels)?,
         );
-        let expires = record.expires_at.as_ref().map(format_time);
+        let expires = record.expires_at.map(DbTime);
         let inserted = on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO consent_records (reference, subject, scope_playbooks, scope_channels, \
@@ -245,10 +244,10 @@ impl ConsentsTx<'_, '_> {
             .bind(&record.subject)
             .bind(&playbooks)
             .bind(&channels)
-            .bind(&expires)
+            .bind(expires)
             .bind(&record.form_location)
             .bind(actor)
-            .bind(&now)
+            .bind(now)
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -267,7 +266,7 @@ impl ConsentsTx<'_, '_> {
                         "playbooks {}; channels {}; expires {}",
                         scope_text(&record.scope_playbooks),
                         scope_text(&record.scope_channels),
-                        expires.as_deref().unwrap_or("never")
+                        expires.map_or_else(|| "never".to_string(), |t| t.to_string())
                     ))
                     .payload(&consent_commitment(record)),
             )
@@ -283,13 +282,13 @@ impl ConsentsTx<'_, '_> {
         reference: &str,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let changed = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE consent_records SET revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
                  WHERE reference = $4 AND revoked_at IS NULL",
             )
-            .bind(&now)
+            .bind(now)
             .bind(actor)
             .bind(reason)
             .bind(reference)

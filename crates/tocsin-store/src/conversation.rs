@@ -11,7 +11,7 @@
 use tocsin_domain::Platform;
 
 use crate::aggregates::*;
-use crate::time::{opt_time, time_col};
+use crate::time::{db, opt_time, DbTime};
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -20,7 +20,6 @@ use crate::{
     schedules::*, variants::*,
 };
 use chrono::{DateTime, Utc};
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 /// Where a post stands as a question to answer.
@@ -147,12 +146,12 @@ type PostRow = (
     String,
     String,
     Option<String>,
-    String,
-    String,
+    DbTime,
+    DbTime,
+    Option<DbTime>,
     Option<String>,
     Option<String>,
-    Option<String>,
-    Option<String>,
+    Option<DbTime>,
 );
 
 fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
@@ -177,12 +176,12 @@ fn post_from_row(row: PostRow) -> Result<ConversationPost, StoreError> {
         author_name: row.7,
         text: row.8,
         url: row.9,
-        posted_at: time_col(&row.10)?,
-        heard_at: time_col(&row.11)?,
-        deleted_at: opt_time(row.12)?,
+        posted_at: row.10.get(),
+        heard_at: row.11.get(),
+        deleted_at: opt_time(row.12),
         question,
         question_by: row.14,
-        question_at: opt_time(row.15)?,
+        question_at: opt_time(row.15),
     })
 }
 
@@ -198,7 +197,7 @@ impl ConversationTx<'_, '_> {
         post_id: i64,
         state: Option<QuestionState>,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let found: Option<(Option<String>, Option<String>, String, bool)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT p.question, p.url, p.remote_id, s.exercise FROM conversation_posts p \
@@ -225,7 +224,7 @@ impl ConversationTx<'_, '_> {
             )
             .bind(wanted)
             .bind(actor)
-            .bind(&now)
+            .bind(now)
             .bind(post_id)
             .execute(&mut *c)
             .await?;
@@ -252,8 +251,8 @@ impl Conversation<'_> {
         session_id: i64,
         post: &NewConversationPost,
     ) -> Result<Option<i64>, StoreError> {
-        let heard_at = format_time(&self.store.now());
-        let posted_at = format_time(&post.posted_at);
+        let heard_at = DbTime(self.store.now());
+        let posted_at = db(&post.posted_at);
         Ok(on_pool!(self.store, p => {
             sqlx::query_scalar(
                 "INSERT INTO conversation_posts (session_id, platform, source_instance, remote_id, \
@@ -271,8 +270,8 @@ impl Conversation<'_> {
             .bind(&post.author_name)
             .bind(&post.text)
             .bind(&post.url)
-            .bind(&posted_at)
-            .bind(&heard_at)
+            .bind(posted_at)
+            .bind(heard_at)
             .fetch_optional(p)
             .await?
         }))
@@ -288,14 +287,14 @@ impl Conversation<'_> {
         source_instance: Option<&str>,
         source_post_id: &str,
     ) -> Result<Vec<DeletedPost>, StoreError> {
-        let now = format_time(&self.store.now());
+        let now = DbTime(self.store.now());
         let rows: Vec<(i64, i64)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "UPDATE conversation_posts SET deleted_at = $1 \
                  WHERE platform = $2 AND COALESCE(source_instance, '') = $3 \
                  AND source_post_id = $4 AND deleted_at IS NULL RETURNING session_id, id",
             )
-            .bind(&now)
+            .bind(now)
             .bind(platform)
             .bind(source_instance.unwrap_or(""))
             .bind(source_post_id)

@@ -3,12 +3,11 @@
 //! message their approval made. Every change writes its audit entry in its transaction.
 
 use chrono::{DateTime, Utc};
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 pub use tocsin_domain::approval::DraftState;
 
 use crate::aggregates::*;
-use crate::time::{opt_time, time_col};
+use crate::time::{opt_time, DbTime};
 use crate::tx::{on_pool, on_tx, one_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -161,8 +160,8 @@ type DraftRow = (
     String,
     String,
     String,
-    String,
-    Option<String>,
+    DbTime,
+    Option<DbTime>,
     bool,
     String,
     Option<i64>,
@@ -179,8 +178,8 @@ type DraftListRow = (
     String,
     String,
     String,
-    String,
-    Option<String>,
+    DbTime,
+    Option<DbTime>,
     bool,
     String,
     Option<i64>,
@@ -190,7 +189,7 @@ type DraftListRow = (
 impl DraftsTx<'_, '_> {
     /// Creates a draft with its rendered variants (audited as `draft.create`).
     pub async fn insert(&mut self, draft: &NewDraft) -> Result<i64, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO drafts (playbook_id, step_id, content_hash, variables_json, created_by, created_at, exercise) \
@@ -201,7 +200,7 @@ impl DraftsTx<'_, '_> {
             .bind(&draft.content_hash)
             .bind(&draft.variables_json)
             .bind(&draft.created_by)
-            .bind(&now)
+            .bind(now)
             .bind(draft.exercise)
             .fetch_one(&mut *c)
             .await?
@@ -335,7 +334,7 @@ impl DraftsTx<'_, '_> {
         variables_json: &str,
         variants: &[RenderedVariant],
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let row: Option<(String, bool)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "UPDATE drafts SET content_hash = $1, variables_json = $2, state = $3, updated_at = $4 \
@@ -344,7 +343,7 @@ impl DraftsTx<'_, '_> {
             .bind(content_hash)
             .bind(variables_json)
             .bind(DRAFT_STATE_DRAFT.as_str())
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .bind(DRAFT_STATE_CHANGES_REQUESTED.as_str())
             .fetch_optional(&mut *c)
@@ -402,14 +401,14 @@ impl DraftsTx<'_, '_> {
         note: Option<&str>,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let changed = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE drafts SET state = $1, updated_at = $2, note = COALESCE($3, note) \
                  WHERE id = $4 AND state = $5",
             )
             .bind(to.as_str())
-            .bind(&now)
+            .bind(now)
             .bind(note)
             .bind(id)
             .bind(from.as_str())
@@ -429,7 +428,7 @@ impl DraftsTx<'_, '_> {
     /// the same message again is a no-op). Not audited on its own: the `message.approve`
     /// entry written with the message names the draft.
     pub async fn link_message(&mut self, id: i64, message_id: i64) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let changed = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE drafts SET message_id = $1, updated_at = $2 \
@@ -437,7 +436,7 @@ impl DraftsTx<'_, '_> {
                  AND EXISTS (SELECT 1 FROM messages WHERE id = $1 AND draft_id = $3)",
             )
             .bind(message_id)
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .execute(&mut *c)
             .await?
@@ -470,7 +469,7 @@ impl Drafts<'_> {
 
     /// A draft with its variants.
     pub async fn draft(self, id: i64) -> Result<Option<Draft>, StoreError> {
-        let row: Option<(i64, String, String, String, String, String, bool)> = on_pool!(self.store, p => {
+        let row: Option<(i64, String, String, String, String, DbTime, bool)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT id, playbook_id, step_id, content_hash, created_by, created_at, exercise FROM drafts WHERE id = $1",
             )
@@ -487,7 +486,7 @@ impl Drafts<'_> {
             step_id,
             content_hash,
             created_by,
-            created_at: time_col(&at)?,
+            created_at: at.get(),
             exercise,
             variants: self.store.variants("draft_id", id).await?,
         }))
@@ -541,7 +540,7 @@ impl Drafts<'_> {
         let Some(r) = row else {
             return Ok(None);
         };
-        let created_at = time_col(&r.6)?;
+        let created_at = r.6.get();
         Ok(Some(WorkflowDraft {
             id: r.0,
             playbook_id: r.1,
@@ -550,7 +549,7 @@ impl Drafts<'_> {
             variables_json: r.4,
             created_by: r.5,
             created_at,
-            updated_at: opt_time(r.7)?.unwrap_or(created_at),
+            updated_at: opt_time(r.7).unwrap_or(created_at),
             exercise: r.8,
             state: draft_state_col(&r.9)?,
             session_id: r.10,
@@ -586,13 +585,13 @@ impl Drafts<'_> {
         });
         rows.into_iter()
             .map(|r| {
-                let created_at = time_col(&r.4)?;
+                let created_at = r.4.get();
                 Ok(DraftListItem {
                     id: r.0,
                     playbook_id: r.1,
                     step_id: r.2,
                     created_by: r.3,
-                    updated_at: opt_time(r.5)?.unwrap_or(created_at),
+                    updated_at: opt_time(r.5).unwrap_or(created_at),
                     exercise: r.6,
                     state: draft_state_col(&r.7)?,
                     session_id: r.8,

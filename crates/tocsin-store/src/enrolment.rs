@@ -4,10 +4,10 @@
 //! nothing here sees a password, a code or an unsealed secret.
 
 use crate::aggregates::*;
+use crate::time::{db, DbTime};
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 use chrono::{DateTime, Utc};
-use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
 /// A current enrolment link: whose it is and until when it works.
@@ -21,10 +21,6 @@ pub struct EnrolmentLink {
     pub expires_at: DateTime<Utc>,
 }
 
-fn bad_time(text: &str) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
-}
-
 impl PeopleTx<'_, '_> {
     /// Stores a new enrolment link for the user (by its token's SHA-256), replacing any
     /// earlier one, so only the newest link works (audited as `user.enrolment_link`).
@@ -35,8 +31,8 @@ impl PeopleTx<'_, '_> {
         token_sha256: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
-        let expires = format_time(&expires_at);
+        let now = DbTime(self.tx.now());
+        let expires = db(&expires_at);
         on_tx!(self.tx, c => {
             let user_id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
                 .bind(name)
@@ -56,8 +52,8 @@ impl PeopleTx<'_, '_> {
             .bind(token_sha256)
             .bind(user_id)
             .bind(actor)
-            .bind(&now)
-            .bind(&expires)
+            .bind(now)
+            .bind(expires)
             .execute(&mut *c)
             .await?;
         });
@@ -99,14 +95,14 @@ impl PeopleTx<'_, '_> {
         password_hash: &str,
         step: i64,
     ) -> Result<bool, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let done = on_tx!(self.tx, c => {
             let used = sqlx::query(
                 "DELETE FROM enrolment_links WHERE token_sha256 = $1 AND user_id = $2 AND expires_at > $3",
             )
             .bind(token_sha256)
             .bind(user_id)
-            .bind(&now)
+            .bind(now)
             .execute(&mut *c)
             .await?
             .rows_affected();
@@ -120,7 +116,7 @@ impl PeopleTx<'_, '_> {
                 )
                 .bind(password_hash)
                 .bind(step)
-                .bind(&now)
+                .bind(now)
                 .bind(user_id)
                 .execute(&mut *c)
                 .await?
@@ -154,7 +150,7 @@ impl PeopleTx<'_, '_> {
         name: &str,
         step: i64,
     ) -> Result<bool, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE users SET totp_secret_encrypted = totp_pending_encrypted, \
@@ -162,7 +158,7 @@ impl PeopleTx<'_, '_> {
                  WHERE id = $3 AND totp_pending_encrypted IS NOT NULL",
             )
             .bind(step)
-            .bind(&now)
+            .bind(now)
             .bind(user_id)
             .execute(&mut *c)
             .await?
@@ -221,7 +217,7 @@ impl People<'_> {
         self,
         token_sha256: &str,
     ) -> Result<Option<EnrolmentLink>, StoreError> {
-        let row: Option<(i64, String, String)> = on_pool!(self.store, p => {
+        let row: Option<(i64, String, DbTime)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT l.user_id, u.name, l.expires_at FROM enrolment_links l \
                  JOIN users u ON u.id = l.user_id WHERE l.token_sha256 = $1",
@@ -230,13 +226,10 @@ impl People<'_> {
             .fetch_optional(p)
             .await?
         });
-        row.map(|(user_id, user, expires)| {
-            Ok(EnrolmentLink {
-                user_id,
-                user,
-                expires_at: parse_time(&expires).ok_or_else(|| bad_time(&expires))?,
-            })
-        })
-        .transpose()
+        Ok(row.map(|(user_id, user, expires)| EnrolmentLink {
+            user_id,
+            user,
+            expires_at: expires.get(),
+        }))
     }
 }

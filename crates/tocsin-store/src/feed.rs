@@ -16,7 +16,8 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use tocsin_audit::entry::parse_time;
+
+use crate::time::{db, opt_time, DbTime};
 
 /// Message ids per variants query (one parameter each, far below both backends' limits).
 const IDS_PER_QUERY: usize = 500;
@@ -76,25 +77,15 @@ type FeedRow = (
     String,
     Option<i64>,
     Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
+    DbTime,
+    Option<DbTime>,
+    Option<DbTime>,
     bool,
     i64,
     String,
     String,
     String,
 );
-
-fn time(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(text).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
-    })
-}
-
-fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    text.as_deref().map(time).transpose()
-}
 
 /// `n` query placeholders from `first` on, as `backend` writes them (positional `?` on
 /// SQLite, where sqlx looks `$n` names up one by one; `$n` on PostgreSQL).
@@ -119,7 +110,7 @@ impl Feed<'_> {
         exercise: bool,
         now: DateTime<Utc>,
     ) -> Result<FeedFingerprint, StoreError> {
-        let now = tocsin_audit::entry::format_time(&now);
+        let now = db(&now);
         Ok(on_pool!(self.store, c => {
             sqlx::query_as(
                 "SELECT COUNT(*), COALESCE(MAX(id), 0), COUNT(retracted_at), \
@@ -127,7 +118,7 @@ impl Feed<'_> {
                  FROM messages WHERE exercise = $1",
             )
             .bind(exercise)
-            .bind(&now)
+            .bind(now)
             .fetch_one(c)
             .await?
         }))
@@ -187,9 +178,9 @@ impl Feed<'_> {
                     kind: crate::time::enum_col("message kind", &r.1, MessageKind::parse)?,
                     target_message_id: r.2,
                     title: r.3,
-                    approved_at: time(&r.4)?,
-                    not_before: opt_time(r.5)?,
-                    retracted_at: opt_time(r.6)?,
+                    approved_at: r.4.get(),
+                    not_before: opt_time(r.5),
+                    retracted_at: opt_time(r.6),
                     exercise: r.7,
                     draft_id: r.8,
                     playbook_id: r.9,

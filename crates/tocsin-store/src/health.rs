@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::time::time;
+use crate::time::{opt_time, DbTime};
 use crate::tx::on_pool;
 use crate::{Store, StoreError};
 
@@ -21,7 +21,7 @@ impl Store {
     /// When the message of the oldest delivery not yet settled (pending, sending, waiting
     /// to retry, unknown) was approved; `None` when the queue is empty.
     pub async fn oldest_unsettled_since(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let oldest: Option<String> = on_pool!(self, p => {
+        let oldest: Option<DbTime> = on_pool!(self, p => {
             sqlx::query_scalar(
                 "SELECT MIN(m.approved_at) FROM deliveries d JOIN messages m ON m.id = d.message_id \
                  WHERE d.state IN ('pending', 'retry_wait', 'unknown', 'sending')",
@@ -29,7 +29,7 @@ impl Store {
             .fetch_one(p)
             .await?
         });
-        Ok(time(oldest))
+        Ok(opt_time(oldest))
     }
 
     /// The newest signed checkpoint, if the log has one.
@@ -41,7 +41,7 @@ impl Store {
         });
         Ok(row.map(|(size, t)| NewestCheckpoint {
             size: size.max(0) as u64,
-            time: time(Some(t)),
+            time: tocsin_audit::entry::parse_time(&t),
         }))
     }
 }

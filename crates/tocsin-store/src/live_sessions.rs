@@ -2,11 +2,10 @@
 //! posts and each account's reply chain, and ended.
 
 use chrono::{DateTime, Utc};
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 use crate::aggregates::*;
-use crate::time::time_col;
+use crate::time::DbTime;
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -76,7 +75,7 @@ type SessionRow = (
     String,
     bool,
     String,
-    String,
+    DbTime,
     String,
     Option<String>,
 );
@@ -103,7 +102,7 @@ fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
         hashtag,
         exercise,
         created_by,
-        created_at: time_col(&at)?,
+        created_at: at.get(),
         state: crate::time::enum_col("live session state", &state, LiveSessionState::parse)?,
     })
 }
@@ -118,7 +117,7 @@ impl LiveSessionsTx<'_, '_> {
         hashtag: &str,
         exercise: bool,
     ) -> Result<i64, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO live_sessions (playbook_id, title, hashtag, created_by, created_at, exercise, state) \
@@ -128,7 +127,7 @@ impl LiveSessionsTx<'_, '_> {
             .bind(title)
             .bind(hashtag)
             .bind(actor)
-            .bind(&now)
+            .bind(now)
             .bind(exercise)
             .fetch_one(&mut *c)
             .await?
@@ -189,20 +188,20 @@ impl LiveSessionsTx<'_, '_> {
     /// `message.cancel` per scheduled post. [`StoreError::NotFound`] if there is no such
     /// session, [`StoreError::Conflict`] if it has ended already.
     pub async fn end(&mut self, actor: &str, session_id: i64) -> Result<SessionEnded, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let ended: Option<(String, bool)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "UPDATE live_sessions SET state = 'ended', ended_at = $1, ended_by = $2 \
                  WHERE id = $3 AND state = 'open' RETURNING playbook_id, exercise",
             )
-            .bind(&now)
+            .bind(now)
             .bind(actor)
             .bind(session_id)
             .fetch_optional(&mut *c)
             .await?
         });
         let Some((playbook_id, exercise)) = ended else {
-            let state: Option<(String, Option<String>)> = on_tx!(self.tx, c => {
+            let state: Option<(String, Option<DbTime>)> = on_tx!(self.tx, c => {
                 sqlx::query_as("SELECT state, ended_at FROM live_sessions WHERE id = $1")
                     .bind(session_id)
                     .fetch_optional(&mut *c)
@@ -225,7 +224,7 @@ impl LiveSessionsTx<'_, '_> {
                  WHERE session_id = $2 AND state IN ('draft', 'submitted', 'changes_requested') \
                  RETURNING id",
             )
-            .bind(&now)
+            .bind(now)
             .bind(session_id)
             .fetch_all(&mut *c)
             .await?
@@ -237,7 +236,7 @@ impl LiveSessionsTx<'_, '_> {
                              AND d.state = 'pending') ORDER BY id",
             )
             .bind(session_id)
-            .bind(&now)
+            .bind(now)
             .fetch_all(&mut *c)
             .await?
         });
@@ -260,7 +259,7 @@ impl LiveSessionsTx<'_, '_> {
                     "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, \
                      updated_at = $1 WHERE message_id = $2 AND state = 'pending'",
                 )
-                .bind(&now)
+                .bind(now)
                 .bind(message)
                 .execute(&mut *c)
                 .await?

@@ -5,13 +5,12 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 use std::collections::BTreeMap;
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 use tocsin_domain::Platform;
 
 use crate::aggregates::*;
-use crate::time::{enum_col, opt_time, platform_col, time_col};
+use crate::time::{enum_col, opt_time, platform_col, DbTime};
 use crate::tx::{on_pool, on_tx, one_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -127,14 +126,14 @@ type SummaryRow = (
     String,
     Option<String>,
     String,
-    String,
+    DbTime,
     bool,
     bool,
-    Option<String>,
+    Option<DbTime>,
     Option<i64>,
     Option<i64>,
     Option<String>,
-    Option<String>,
+    Option<DbTime>,
     Option<String>,
 );
 
@@ -156,7 +155,7 @@ type DeliveryRowTuple = (
     i64,
     Option<String>,
     Option<String>,
-    Option<String>,
+    Option<DbTime>,
     Option<String>,
 );
 
@@ -178,7 +177,7 @@ impl MessagesTx<'_, '_> {
         message_id: i64,
         finding: &str,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let row: Option<(bool, i64)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "UPDATE messages SET review_by = $1, review_at = $2, review_finding = $3 \
@@ -186,7 +185,7 @@ impl MessagesTx<'_, '_> {
                  RETURNING exercise, draft_id",
             )
             .bind(actor)
-            .bind(&now)
+            .bind(now)
             .bind(finding)
             .bind(message_id)
             .bind(true)
@@ -238,8 +237,8 @@ impl MessagesTx<'_, '_> {
         message_id: i64,
         account_id: i64,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
-        let row: Option<(String, Option<String>, bool)> = on_tx!(self.tx, c => {
+        let now = DbTime(self.tx.now());
+        let row: Option<(String, Option<DbTime>, bool)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT d.state, m.retracted_at, m.exercise FROM deliveries d \
                  JOIN messages m ON m.id = d.message_id \
@@ -266,7 +265,7 @@ impl MessagesTx<'_, '_> {
                  lease_until = NULL, updated_at = $1 \
                  WHERE message_id = $2 AND account_id = $3 AND state = 'failed'",
             )
-            .bind(&now)
+            .bind(now)
             .bind(message_id)
             .bind(account_id)
             .execute(&mut *c)
@@ -336,7 +335,7 @@ impl Messages<'_> {
                     r.try_get::<Option<String>, _>(6)?,
                     r.try_get::<String, _>(7)?,
                     r.try_get::<Option<String>, _>(8)?,
-                    r.try_get::<Option<String>, _>(9)?,
+                    r.try_get::<Option<DbTime>, _>(9)?,
                     r.try_get::<i64, _>(10)?,
                 ));
             }
@@ -354,7 +353,7 @@ impl Messages<'_> {
                     last_error: r.6,
                     idempotency_key: r.7,
                     lease_owner: r.8,
-                    lease_until: r.9.as_deref().map(time_col).transpose()?,
+                    lease_until: opt_time(r.9),
                     fencing_token: r.10,
                 })
             })
@@ -433,15 +432,15 @@ impl Messages<'_> {
                     kind: enum_col("message kind", &r.4, MessageKind::parse)?,
                     title: r.5,
                     approved_by: r.6,
-                    approved_at: time_col(&r.7)?,
+                    approved_at: r.7.get(),
                     exercise: r.8,
                     break_glass: r.9,
-                    retracted_at: opt_time(r.10)?,
+                    retracted_at: opt_time(r.10),
                     target_message_id: r.11,
                     session_id: r.12,
                     counts: counts.remove(&r.0).unwrap_or_default(),
                     review_by: r.13,
-                    review_at: opt_time(r.14)?,
+                    review_at: opt_time(r.14),
                     review_finding: r.15,
                 })
             })
@@ -509,7 +508,7 @@ impl Messages<'_> {
                     attempts: r.7,
                     remote_url: r.8,
                     last_error: r.9,
-                    next_attempt_at: opt_time(r.10)?,
+                    next_attempt_at: opt_time(r.10),
                 })
             })
             .collect()

@@ -19,7 +19,7 @@
 use tocsin_domain::Platform;
 
 use crate::aggregates::*;
-use crate::time::platform_col;
+use crate::time::{db, opt_time, platform_col, DbTime};
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -29,19 +29,10 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
 fn decode(what: String) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(what.into()))
-}
-
-fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(text).ok_or_else(|| decode(format!("bad time `{text}`")))
-}
-
-fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    text.as_deref().map(time_col).transpose()
 }
 
 /// An authorisation to begin: what the admin asked for, with the PKCE verifier sealed.
@@ -144,9 +135,9 @@ type PendingRow = (
     Vec<u8>,
     String,
     String,
-    String,
-    String,
-    Option<String>,
+    DbTime,
+    DbTime,
+    Option<DbTime>,
     Option<String>,
     Option<String>,
 );
@@ -192,9 +183,9 @@ fn pending_from_row(row: PendingRow) -> Result<OAuthPending, StoreError> {
         verifier_sealed,
         redirect_uri,
         started_by,
-        created_at: time_col(&created)?,
-        expires_at: time_col(&expires)?,
-        used_at: opt_time(used)?,
+        created_at: created.get(),
+        expires_at: expires.get(),
+        used_at: opt_time(used),
         outcome,
     })
 }
@@ -243,11 +234,11 @@ type AccountOAuthRow = (
     String,
     String,
     String,
-    Option<String>,
+    Option<DbTime>,
     bool,
     String,
-    String,
-    Option<String>,
+    DbTime,
+    Option<DbTime>,
     Option<String>,
 );
 
@@ -281,12 +272,12 @@ fn account_oauth_from_row(row: AccountOAuthRow) -> Result<AccountOAuth, StoreErr
             remote_id,
             remote_name,
             scopes: scopes.split_whitespace().map(str::to_string).collect(),
-            expires_at: opt_time(expires)?,
+            expires_at: opt_time(expires),
             refreshable,
         },
         connected_by,
-        connected_at: time_col(&connected_at)?,
-        refreshed_at: opt_time(refreshed_at)?,
+        connected_at: connected_at.get(),
+        refreshed_at: opt_time(refreshed_at),
         refresh_error,
     })
 }
@@ -339,7 +330,7 @@ pub struct OAuthRotated {
 impl OAuthTx<'_, '_> {
     /// Records an authorisation under way; audited as `account.oauth_start`.
     pub async fn insert_pending(&mut self, pending: &NewOAuthPending) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let settings = serde_json::to_string(&pending.settings)
             .map_err(|e| StoreError::Conflict(format!("settings: {e}")))?;
         let groups = serde_json::to_string(&pending.groups)
@@ -361,8 +352,8 @@ impl OAuthTx<'_, '_> {
             .bind(pending.verifier_sealed.as_slice())
             .bind(&pending.redirect_uri)
             .bind(&pending.started_by)
-            .bind(&now)
-            .bind(format_time(&pending.expires_at))
+            .bind(now)
+            .bind(db(&pending.expires_at))
             .bind(&groups)
             .execute(&mut *c)
             .await?;
@@ -378,7 +369,7 @@ impl OAuthTx<'_, '_> {
         self.tx
             .append_audit(event.outcome(format!(
                 "authorisation started, expires {}",
-                format_time(&pending.expires_at)
+                db(&pending.expires_at)
             )))
             .await?;
         Ok(())
@@ -391,13 +382,13 @@ impl OAuthTx<'_, '_> {
         state_hash: &str,
         outcome: &str,
     ) -> Result<bool, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE oauth_pending SET used_at = $1, outcome = $2 \
                  WHERE state_hash = $3 AND used_at IS NULL",
             )
-            .bind(&now)
+            .bind(now)
             .bind(outcome)
             .bind(state_hash)
             .execute(&mut *c)
@@ -426,10 +417,10 @@ impl OAuthTx<'_, '_> {
     /// Deletes authorisations that expired before `before` (kept a while after expiry so
     /// a late callback is told "expired" or "used", not "unknown").
     pub async fn purge_pending(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let before = format_time(&before);
+        let before = db(&before);
         let rows = on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM oauth_pending WHERE expires_at < $1")
-                .bind(&before)
+                .bind(before)
                 .execute(&mut *c)
                 .await?
                 .rows_affected()
@@ -443,8 +434,8 @@ impl OAuthTx<'_, '_> {
         id: i64,
         meta: &OAuthTokenMeta,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
-        let expires = meta.expires_at.as_ref().map(format_time);
+        let now = DbTime(self.tx.now());
+        let expires = meta.expires_at.map(DbTime);
         on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM account_oauth WHERE account_id = $1")
                 .bind(id)
@@ -461,10 +452,10 @@ impl OAuthTx<'_, '_> {
             .bind(&meta.remote_id)
             .bind(&meta.remote_name)
             .bind(scopes_text(&meta.scopes))
-            .bind(&expires)
+            .bind(expires)
             .bind(meta.refreshable)
             .bind(actor)
-            .bind(&now)
+            .bind(now)
             .execute(&mut *c)
             .await?;
         });
@@ -481,7 +472,7 @@ impl OAuthTx<'_, '_> {
                 scopes_text(&meta.scopes),
                 meta.expires_at.map_or_else(
                     || "no expiry".to_string(),
-                    |t| format!("expires {}", format_time(&t))
+                    |t| format!("expires {}", tocsin_audit::entry::format_time(&t))
                 )
             ))
     }
@@ -540,14 +531,14 @@ impl OAuthTx<'_, '_> {
         scopes: &[String],
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE accounts SET token_encrypted = $1, secret_updated_at = $2 \
                  WHERE id = $3 AND token_encrypted = $4 AND status <> 'disabled'",
             )
             .bind(sealed)
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .bind(expected)
             .execute(&mut *c)
@@ -557,15 +548,15 @@ impl OAuthTx<'_, '_> {
         if rows != 1 {
             return Ok(false);
         }
-        let expires = expires_at.as_ref().map(format_time);
+        let expires = expires_at.map(DbTime);
         on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE account_oauth SET scopes = $1, expires_at = $2, refreshed_at = $3, \
                  refresh_error = NULL WHERE account_id = $4",
             )
             .bind(scopes_text(scopes))
-            .bind(&expires)
-            .bind(&now)
+            .bind(expires)
+            .bind(now)
             .bind(id)
             .execute(&mut *c)
             .await?;
@@ -637,7 +628,7 @@ impl OAuthTx<'_, '_> {
         actor: &str,
         client: &OAuthClientRecord,
     ) -> Result<(), StoreError> {
-        let created = format_time(&client.created_at);
+        let created = db(&client.created_at);
         on_tx!(self.tx, c => {
             sqlx::query("DELETE FROM oauth_clients WHERE instance_url = $1")
                 .bind(&client.instance_url)
@@ -652,7 +643,7 @@ impl OAuthTx<'_, '_> {
             .bind(client.client_sealed.as_slice())
             .bind(&client.redirect_uri)
             .bind(&client.scopes)
-            .bind(&created)
+            .bind(created)
             .execute(&mut *c)
             .await?;
         });
@@ -786,7 +777,7 @@ impl OAuth<'_> {
 
     /// The client registered with an instance, if any.
     pub async fn client(self, instance_url: &str) -> Result<Option<OAuthClientRecord>, StoreError> {
-        let row: Option<(String, String, Vec<u8>, String, String, String)> = on_pool!(self.store, p => {
+        let row: Option<(String, String, Vec<u8>, String, String, DbTime)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT instance_url, platform, client_sealed, redirect_uri, scopes, created_at \
                  FROM oauth_clients WHERE instance_url = $1",
@@ -803,7 +794,7 @@ impl OAuth<'_> {
                     client_sealed,
                     redirect_uri,
                     scopes,
-                    created_at: time_col(&created)?,
+                    created_at: created.get(),
                 })
             },
         )

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::aggregates::*;
+use crate::time::DbTime;
 use crate::tx::{cacheable_chunks, on_pool, on_tx, one_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -20,7 +21,6 @@ use crate::{
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row as _;
 use std::collections::BTreeMap;
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 use tocsin_domain::playbook::TextTarget;
 
@@ -448,7 +448,7 @@ struct ResultRow {
     remote_url: Option<String>,
     remote_extra: Option<String>,
     error: Option<String>,
-    next: Option<String>,
+    next: Option<DbTime>,
 }
 
 impl From<&DeliveryResult> for ResultRow {
@@ -462,7 +462,7 @@ impl From<&DeliveryResult> for ResultRow {
                 None,
             ),
             ResultOutcome::Retry { at, error } | ResultOutcome::Unknown { at, error } => {
-                (None, None, None, Some(error.clone()), Some(format_time(at)))
+                (None, None, None, Some(error.clone()), Some(DbTime(*at)))
             }
             ResultOutcome::Failed { error } => (None, None, None, Some(error.clone()), None),
             ResultOutcome::Cancelled => (None, None, None, None, None),
@@ -490,7 +490,7 @@ type MessageRow = (
     Option<i64>,
     Option<String>,
     bool,
-    Option<String>,
+    Option<DbTime>,
     Option<i64>,
 );
 
@@ -514,7 +514,7 @@ impl OutboxTx<'_, '_> {
         part: &str,
         remote_id: &str,
     ) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO delivery_parts (message_id, account_id, part, remote_id, sent_at) \
@@ -524,7 +524,7 @@ impl OutboxTx<'_, '_> {
             .bind(account_id)
             .bind(part)
             .bind(remote_id)
-            .bind(&now)
+            .bind(now)
             .execute(&mut *c)
             .await?;
         });
@@ -534,7 +534,7 @@ impl OutboxTx<'_, '_> {
     /// Creates an approved message, its variants and one pending delivery per account,
     /// all in this transaction (the outbox), audited as `message.approve`.
     pub async fn create_message(&mut self, message: &NewMessage) -> Result<i64, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let targets_json = message
             .targets
             .as_ref()
@@ -548,7 +548,7 @@ impl OutboxTx<'_, '_> {
             )
             .bind(message.draft_id)
             .bind(&message.approved_by)
-            .bind(&now)
+            .bind(now)
             .bind(message.exercise)
             .bind(message.break_glass)
             .bind(&targets_json)
@@ -594,7 +594,7 @@ impl OutboxTx<'_, '_> {
         &mut self,
         message_id: i64,
         account_ids: &[i64],
-        now: &str,
+        now: &DbTime,
     ) -> Result<(), StoreError> {
         let backend = self.tx.store.backend();
         for chunk in cacheable_chunks(account_ids, DELIVERY_ROWS_PER_INSERT) {
@@ -643,7 +643,7 @@ impl OutboxTx<'_, '_> {
         placement: &Placement,
     ) -> Result<i64, StoreError> {
         let id = self.create_message(message).await?;
-        let not_before = placement.not_before.as_ref().map(format_time);
+        let not_before = placement.not_before.map(DbTime);
         let session = placement.session_id;
         on_tx!(self.tx, c => {
             if let Some(s) = session {
@@ -676,7 +676,7 @@ impl OutboxTx<'_, '_> {
             .bind(session)
             .bind(seq)
             .bind(&placement.title)
-            .bind(&not_before)
+            .bind(not_before)
             .bind(&placement.consent_ref)
             .bind(placement.follows_up)
             .bind(id)
@@ -684,7 +684,7 @@ impl OutboxTx<'_, '_> {
             .await?;
             if not_before.is_some() {
                 sqlx::query("UPDATE deliveries SET next_attempt_at = $1 WHERE message_id = $2")
-                    .bind(&not_before)
+                    .bind(not_before)
                     .bind(id)
                     .execute(&mut *c)
                     .await?;
@@ -705,7 +705,7 @@ impl OutboxTx<'_, '_> {
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = self.tx.now();
-        let (now_text, until) = (format_time(&now), format_time(&(now + lease_for)));
+        let (now_text, until) = (DbTime(now), DbTime(now + lease_for));
         let lock = match self.tx.store.backend() {
             Backend::Postgres => "FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
@@ -734,8 +734,8 @@ impl OutboxTx<'_, '_> {
         let claimed: Vec<ClaimedDelivery> = on_tx!(self.tx, c => {
             let rows = sqlx::query(&sql)
                 .bind(owner)
-                .bind(&until)
-                .bind(&now_text)
+                .bind(until)
+                .bind(now_text)
                 .bind(limit)
                 .fetch_all(&mut *c)
                 .await?;
@@ -793,7 +793,7 @@ impl OutboxTx<'_, '_> {
         actor: &str,
         results: &[DeliveryResult],
     ) -> Result<Vec<Recorded>, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let mut recorded = Vec::with_capacity(results.len());
         let mut events = Vec::new();
         let mut late: Vec<(i64, i64)> = Vec::new();
@@ -812,7 +812,7 @@ impl OutboxTx<'_, '_> {
                     "SELECT kind, retracted_at, exercise FROM messages WHERE id = $1"
                 }
             };
-            let row: Option<(String, Option<String>, bool)> = on_tx!(self.tx, c => {
+            let row: Option<(String, Option<DbTime>, bool)> = on_tx!(self.tx, c => {
                 sqlx::query_as(sql)
                     .bind(r.message_id)
                     .fetch_optional(&mut *c)
@@ -844,8 +844,9 @@ impl OutboxTx<'_, '_> {
                     let b = i * 9;
                     format!(
                         "(CAST({} AS BIGINT), CAST({} AS BIGINT), CAST({} AS BIGINT), CAST({} AS TEXT), \
-                         CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT))",
-                        p(b + 1), p(b + 2), p(b + 3), p(b + 4), p(b + 5), p(b + 6), p(b + 7), p(b + 8), p(b + 9)
+                         CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS {time}))",
+                        p(b + 1), p(b + 2), p(b + 3), p(b + 4), p(b + 5), p(b + 6), p(b + 7), p(b + 8), p(b + 9),
+                        time = crate::time::sql_type(backend)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -877,9 +878,9 @@ impl OutboxTx<'_, '_> {
                         .bind(row.remote_url.clone())
                         .bind(row.remote_extra.clone())
                         .bind(row.error.clone())
-                        .bind(row.next.clone());
+                        .bind(row.next);
                 }
-                q.bind(&now).execute(&mut *c).await?.rows_affected()
+                q.bind(now).execute(&mut *c).await?.rows_affected()
             });
             if usize::try_from(affected).is_ok_and(|n| n == chunk.len()) {
                 updated.extend(
@@ -915,7 +916,7 @@ impl OutboxTx<'_, '_> {
                          WHERE account_id = $2 AND remote_id = $3 AND state = 'sent' AND message_id = \
                          (SELECT target_message_id FROM messages WHERE id = $4)",
                     )
-                    .bind(&now)
+                    .bind(now)
                     .bind(r.account_id)
                     .bind(&post.remote_id)
                     .bind(r.message_id)
@@ -988,7 +989,7 @@ impl OutboxTx<'_, '_> {
         actor: &str,
         message_id: i64,
         account_id: i64,
-        now: &str,
+        now: &DbTime,
     ) -> Result<(), StoreError> {
         let retraction: Option<i64> = on_tx!(self.tx, c => {
             let id: Option<i64> = sqlx::query_scalar(
@@ -1041,7 +1042,7 @@ impl OutboxTx<'_, '_> {
         message_id: i64,
         retraction: &Retraction<'_>,
     ) -> Result<RetractSummary, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let row: Option<(i64, bool, String)> = on_tx!(self.tx, c => {
             sqlx::query_as("SELECT draft_id, exercise, kind FROM messages WHERE id = $1")
                 .bind(message_id)
@@ -1071,7 +1072,7 @@ impl OutboxTx<'_, '_> {
         }
         let (cancelled, sent): (u64, Vec<i64>) = on_tx!(self.tx, c => {
             sqlx::query("UPDATE messages SET retracted_at = COALESCE(retracted_at, $1) WHERE id = $2")
-                .bind(&now)
+                .bind(now)
                 .bind(message_id)
                 .execute(&mut *c)
                 .await?;
@@ -1079,7 +1080,7 @@ impl OutboxTx<'_, '_> {
                 "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, updated_at = $1 \
                  WHERE message_id = $2 AND state IN ('pending', 'retry_wait')",
             )
-            .bind(&now)
+            .bind(now)
             .bind(message_id)
             .execute(&mut *c)
             .await?
@@ -1187,7 +1188,7 @@ impl Outbox<'_> {
         if claims.is_empty() {
             return Ok(0);
         }
-        let until = format_time(&(self.store.now() + lease_for));
+        let until = DbTime(self.store.now() + lease_for);
         let mut renewed = 0;
         let mut tx = self.store.begin().await?;
         // 3 parameters a claim, 2 more a statement: within SQLite's 999.
@@ -1205,7 +1206,7 @@ impl Outbox<'_> {
             }
             sql.push(')');
             renewed += on_tx!(tx, c => {
-                let mut q = sqlx::query(&sql).bind(&until).bind(owner);
+                let mut q = sqlx::query(&sql).bind(until).bind(owner);
                 for (message, account, token) in chunk {
                     q = q.bind(*message).bind(*account).bind(*token);
                 }

@@ -6,6 +6,7 @@
 //! Nothing here sees a password, a TOTP code or an unsealed secret.
 
 use crate::aggregates::*;
+use crate::time::{db, opt_time, DbTime};
 use crate::tx::{on_pool, on_tx, one_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -15,7 +16,6 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
-use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
 /// A user to add.
@@ -124,16 +124,6 @@ pub struct SessionRecord {
     pub reauthenticated_at: DateTime<Utc>,
 }
 
-fn time_col(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(text).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
-    })
-}
-
-fn opt_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    text.as_deref().map(time_col).transpose()
-}
-
 const USER_COLUMNS: &str = "id, name, role, password_hash, totp_secret_encrypted, totp_last_step, \
                             totp_confirmed_at, disabled_at, created_at, totp_pending_encrypted";
 
@@ -144,9 +134,9 @@ type UserRow = (
     String,
     Option<Vec<u8>>,
     Option<i64>,
-    Option<String>,
-    Option<String>,
-    String,
+    Option<DbTime>,
+    Option<DbTime>,
+    DbTime,
     Option<Vec<u8>>,
 );
 
@@ -161,9 +151,9 @@ fn user_from_row(row: UserRow) -> Result<UserRecord, StoreError> {
         totp_secret_sealed: sealed,
         totp_pending_sealed: pending,
         totp_last_step: last_step,
-        totp_confirmed_at: opt_time(confirmed)?,
-        disabled_at: opt_time(disabled)?,
-        created_at: time_col(&created)?,
+        totp_confirmed_at: opt_time(confirmed),
+        disabled_at: opt_time(disabled),
+        created_at: created.get(),
     })
 }
 
@@ -178,7 +168,7 @@ fn changed_one(rows: u64, name: &str) -> Result<(), StoreError> {
 impl PeopleTx<'_, '_> {
     /// Adds a user (audited as `user.add`).
     pub async fn add(&mut self, actor: &str, user: &NewUser) -> Result<i64, StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -186,7 +176,7 @@ impl PeopleTx<'_, '_> {
             .bind(&user.name)
             .bind(&user.role)
             .bind(&user.password_hash)
-            .bind(&now)
+            .bind(now)
             .fetch_one(&mut *c)
             .await?
         });
@@ -247,14 +237,14 @@ impl PeopleTx<'_, '_> {
     /// Marks the user's enrolled secret as proved to work, if not already (audited as
     /// `user.totp_confirm` the first time).
     pub async fn confirm_totp(&mut self, actor: &str, user_id: i64) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let (rows, name) = on_tx!(self.tx, c => {
             let name: Option<String> = sqlx::query_scalar(
                 "UPDATE users SET totp_confirmed_at = $1 \
                  WHERE id = $2 AND totp_confirmed_at IS NULL AND totp_secret_encrypted IS NOT NULL \
                  RETURNING name",
             )
-            .bind(&now)
+            .bind(now)
             .bind(user_id)
             .fetch_optional(&mut *c)
             .await?;
@@ -334,10 +324,10 @@ impl PeopleTx<'_, '_> {
 
     /// Disables a user and ends their sessions (audited as `user.disable`).
     pub async fn disable(&mut self, actor: &str, name: &str) -> Result<(), StoreError> {
-        let now = format_time(&self.tx.now());
+        let now = DbTime(self.tx.now());
         let rows = on_tx!(self.tx, c => {
             sqlx::query("UPDATE users SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL")
-                .bind(&now)
+                .bind(now)
                 .bind(name)
                 .execute(&mut *c)
                 .await?
@@ -357,8 +347,8 @@ impl PeopleTx<'_, '_> {
 
     /// Stores a new session (the caller audits the sign-in in this transaction).
     pub async fn insert_session(&mut self, session: &NewSession) -> Result<(), StoreError> {
-        let created = format_time(&session.created_at);
-        let expires = format_time(&session.expires_at);
+        let created = db(&session.created_at);
+        let expires = db(&session.expires_at);
         on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO sessions (id_sha256, user_id, created_at, last_seen_at, expires_at, \
@@ -366,8 +356,8 @@ impl PeopleTx<'_, '_> {
             )
             .bind(&session.id_sha256)
             .bind(session.user_id)
-            .bind(&created)
-            .bind(&expires)
+            .bind(created)
+            .bind(expires)
             .bind(session.client_ip.as_deref())
             .execute(&mut *c)
             .await?;
@@ -393,12 +383,12 @@ impl PeopleTx<'_, '_> {
         id_sha256: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let at = format_time(&at);
+        let at = db(&at);
         let rows = on_tx!(self.tx, c => {
             sqlx::query(
                 "UPDATE sessions SET reauthenticated_at = $1, last_seen_at = $1 WHERE id_sha256 = $2",
             )
-            .bind(&at)
+            .bind(at)
             .bind(id_sha256)
             .execute(&mut *c)
             .await?
@@ -428,7 +418,7 @@ impl People<'_> {
 
     /// A user by name.
     pub async fn user(self, name: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, String, String, String)> = on_pool!(self.store, p => {
+        let row: Option<(i64, String, String, String, DbTime)> = on_pool!(self.store, p => {
             sqlx::query_as("SELECT id, name, role, password_hash, created_at FROM users WHERE name = $1")
                 .bind(name)
                 .fetch_optional(p)
@@ -440,7 +430,7 @@ impl People<'_> {
                 name,
                 role,
                 password_hash,
-                created_at: time_col(&at)?,
+                created_at: at.get(),
             })
         })
         .transpose()
@@ -485,11 +475,11 @@ impl People<'_> {
                     r.try_get::<i64, _>(1)?,
                     r.try_get::<String, _>(2)?,
                     r.try_get::<String, _>(3)?,
-                    r.try_get::<Option<String>, _>(4)?,
-                    r.try_get::<String, _>(5)?,
-                    r.try_get::<String, _>(6)?,
-                    r.try_get::<String, _>(7)?,
-                    r.try_get::<Option<String>, _>(8)?,
+                    r.try_get::<Option<DbTime>, _>(4)?,
+                    r.try_get::<DbTime, _>(5)?,
+                    r.try_get::<DbTime, _>(6)?,
+                    r.try_get::<DbTime, _>(7)?,
+                    r.try_get::<Option<DbTime>, _>(8)?,
                 )),
                 None => None,
             }
@@ -497,17 +487,17 @@ impl People<'_> {
         let Some((id, user_id, user, role, disabled, created, seen, expires, reauth)) = row else {
             return Ok(None);
         };
-        let created_at = time_col(&created)?;
+        let created_at = created.get();
         Ok(Some(SessionRecord {
             id_sha256: id,
             user_id,
             user,
             role,
-            user_disabled_at: opt_time(disabled)?,
+            user_disabled_at: opt_time(disabled),
             created_at,
-            last_seen_at: time_col(&seen)?,
-            expires_at: time_col(&expires)?,
-            reauthenticated_at: opt_time(reauth)?.unwrap_or(created_at),
+            last_seen_at: seen.get(),
+            expires_at: expires.get(),
+            reauthenticated_at: opt_time(reauth).unwrap_or(created_at),
         }))
     }
 
@@ -517,10 +507,10 @@ impl People<'_> {
         id_sha256: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let at = format_time(&at);
+        let at = db(&at);
         let rows = on_pool!(self.store, p => {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_sha256 = $2")
-                .bind(&at)
+                .bind(at)
                 .bind(id_sha256)
                 .execute(p)
                 .await?

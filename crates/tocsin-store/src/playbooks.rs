@@ -1,11 +1,10 @@
 //! Pre-approvals of playbook content: who approved which content hash, and when. The
 //! domain decides what a playbook's state is from these.
 
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 use crate::aggregates::*;
-use crate::time::time_col;
+use crate::time::{db, DbTime};
 use crate::tx::{on_pool, on_tx, one_tx};
 use crate::*;
 
@@ -23,7 +22,7 @@ impl PlaybooksTx<'_, '_> {
         &mut self,
         approval: &PlaybookApproval,
     ) -> Result<i64, StoreError> {
-        let at = format_time(&approval.approved_at);
+        let at = db(&approval.approved_at);
         let id: i64 = on_tx!(self.tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO playbook_approvals (playbook_id, content_hash, approved_by, approved_at, note) \
@@ -32,7 +31,7 @@ impl PlaybooksTx<'_, '_> {
             .bind(&approval.playbook_id)
             .bind(&approval.content_hash)
             .bind(&approval.approved_by)
-            .bind(&at)
+            .bind(at)
             .bind(&approval.note)
             .fetch_one(&mut *c)
             .await?
@@ -57,7 +56,7 @@ impl Playbooks<'_> {
 
     /// Every approval of a playbook, oldest first.
     pub async fn approvals(self, playbook_id: &str) -> Result<Vec<PlaybookApproval>, StoreError> {
-        let rows: Vec<(String, String, String, String, Option<String>)> = on_pool!(self.store, p => {
+        let rows: Vec<(String, String, String, DbTime, Option<String>)> = on_pool!(self.store, p => {
             sqlx::query_as(
                 "SELECT playbook_id, content_hash, approved_by, approved_at, note FROM playbook_approvals \
                  WHERE playbook_id = $1 ORDER BY id",
@@ -72,7 +71,7 @@ impl Playbooks<'_> {
                     playbook_id,
                     content_hash,
                     approved_by,
-                    approved_at: time_col(&at)?,
+                    approved_at: at.get(),
                     note,
                 })
             })

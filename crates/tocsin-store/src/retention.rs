@@ -2,7 +2,6 @@
 //! stays, as does every audit entry committing to them.
 
 use chrono::Duration;
-use tocsin_audit::entry::format_time;
 use tocsin_audit::AuditEvent;
 
 use crate::aggregates::*;
@@ -18,13 +17,13 @@ impl RetentionTx<'_, '_> {
     /// Deletes rendered bodies older than `retention` (hashes and the audit log stay),
     /// audited as `retention.purge`. Returns how many bodies were deleted.
     pub async fn purge_bodies(&mut self, retention: Duration) -> Result<u64, StoreError> {
-        let cutoff = format_time(&(self.tx.now() - retention));
+        let cutoff = crate::time::DbTime(self.tx.now() - retention);
         let purged = on_tx!(self.tx, c => {
             sqlx::query(
                 "DELETE FROM rendered_bodies WHERE variant_id IN \
                  (SELECT id FROM rendered_variants WHERE created_at < $1)",
             )
-            .bind(&cutoff)
+            .bind(cutoff)
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -32,7 +31,7 @@ impl RetentionTx<'_, '_> {
         self.tx
             .append_audit(
                 AuditEvent::new("system", "retention.purge")
-                    .subject("before", cutoff)
+                    .subject("before", cutoff.to_string())
                     .outcome(format!("{purged} bodies purged")),
             )
             .await?;

@@ -2,11 +2,10 @@
 //! cancelled, and fired once across nodes when due.
 
 use chrono::{DateTime, Duration, Utc};
-use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
 use crate::aggregates::*;
-use crate::time::time;
+use crate::time::{db, opt_time, DbTime};
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 #[allow(unused_imports)]
@@ -75,7 +74,7 @@ pub struct RecurringSchedule {
 }
 
 /// `id, message_id, run_at, every_seconds, until_at, created_by` of a schedule.
-type ScheduleRow = (i64, i64, String, i64, Option<String>, String);
+type ScheduleRow = (i64, i64, DbTime, i64, Option<DbTime>, String);
 
 impl SchedulesTx<'_, '_> {
     /// Adds a recurring repeat of an approved message: every `every` from `first_at`
@@ -110,9 +109,9 @@ impl SchedulesTx<'_, '_> {
                  VALUES ($1, $2, $3, $4, $5, 'scheduled') RETURNING id",
             )
             .bind(message_id)
-            .bind(format_time(&first_at))
+            .bind(db(&first_at))
             .bind(seconds)
-            .bind(format_time(&until))
+            .bind(db(&until))
             .bind(actor)
             .fetch_one(&mut *c)
             .await?
@@ -167,13 +166,13 @@ impl SchedulesTx<'_, '_> {
         approving_roles: &[String],
     ) -> Result<Vec<i64>, StoreError> {
         let now = self.tx.now();
-        let now_text = format_time(&now);
+        let now_text = db(&now);
         let due: Vec<ScheduleRow> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT id, message_id, run_at, every_seconds, until_at, created_by FROM schedules \
                  WHERE state = 'scheduled' AND run_at <= $1 ORDER BY run_at, id",
             )
-            .bind(&now_text)
+            .bind(now_text)
             .fetch_all(&mut *c)
             .await?
         });
@@ -186,25 +185,21 @@ impl SchedulesTx<'_, '_> {
                 self.stop(actor, id, message_id, &run_at, &reason).await?;
                 continue;
             }
-            let next = time(Some(run_at.clone())).map(|t| {
-                let mut n = t + Duration::seconds(every);
-                // After downtime, skip missed runs rather than firing them in a burst.
-                while n <= now {
-                    n += Duration::seconds(every);
-                }
-                n
-            });
-            let Some(next) = next else { continue };
-            let finished = time(until).is_some_and(|u| next > u);
+            let mut next = run_at.get() + Duration::seconds(every);
+            // After downtime, skip missed runs rather than firing them in a burst.
+            while next <= now {
+                next += Duration::seconds(every);
+            }
+            let finished = opt_time(until).is_some_and(|u| next > u);
             let moved = on_tx!(self.tx, c => {
                 sqlx::query(
                     "UPDATE schedules SET run_at = $1, state = $2, fired = fired + 1 \
                      WHERE id = $3 AND run_at = $4 AND state = 'scheduled'",
                 )
-                .bind(format_time(&next))
+                .bind(db(&next))
                 .bind(if finished { "done" } else { "scheduled" })
                 .bind(id)
-                .bind(&run_at)
+                .bind(run_at)
                 .execute(&mut *c)
                 .await?
                 .rows_affected()
@@ -290,7 +285,7 @@ impl SchedulesTx<'_, '_> {
         creator: &str,
         approving_roles: &[String],
     ) -> Result<Option<String>, StoreError> {
-        type Row = (Option<String>, String, String);
+        type Row = (Option<DbTime>, String, String);
         let row: Option<Row> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "SELECT m.retracted_at, d.playbook_id, d.content_hash FROM messages m \
@@ -306,7 +301,7 @@ impl SchedulesTx<'_, '_> {
         if retracted.is_some() {
             return Ok(Some(format!("message {message_id} was retracted")));
         }
-        let user: Option<(String, Option<String>)> = on_tx!(self.tx, c => {
+        let user: Option<(String, Option<DbTime>)> = on_tx!(self.tx, c => {
             sqlx::query_as("SELECT role, disabled_at FROM users WHERE name = $1")
                 .bind(creator)
                 .fetch_optional(&mut *c)
@@ -361,7 +356,7 @@ impl SchedulesTx<'_, '_> {
         actor: &str,
         id: i64,
         message_id: i64,
-        run_at: &str,
+        run_at: &DbTime,
         reason: &str,
     ) -> Result<(), StoreError> {
         let stopped = on_tx!(self.tx, c => {
@@ -399,9 +394,9 @@ impl Schedules<'_> {
         type Row = (
             i64,
             i64,
-            String,
+            DbTime,
             i64,
-            Option<String>,
+            Option<DbTime>,
             i64,
             String,
             String,
@@ -432,11 +427,9 @@ impl Schedules<'_> {
                     Ok(RecurringSchedule {
                         id,
                         message_id,
-                        run_at: parse_time(&run_at).ok_or_else(|| {
-                            StoreError::Conflict(format!("schedule {id} has an unreadable time"))
-                        })?,
+                        run_at: run_at.get(),
                         every_seconds,
-                        until_at: until_at.as_deref().and_then(parse_time),
+                        until_at: opt_time(until_at),
                         fired,
                         state: crate::time::enum_col(
                             "schedule state",

@@ -4,10 +4,10 @@
 //! one audit entry per row once their minute is over.
 
 use crate::aggregates::*;
+use crate::time::{db, opt_time, DbTime};
 use crate::tx::{on_pool, on_tx};
 use crate::*;
 use chrono::{DateTime, Utc};
-use tocsin_audit::entry::{format_time, parse_time};
 use tocsin_audit::AuditEvent;
 
 /// One throttle key's failures.
@@ -21,20 +21,14 @@ pub struct ThrottleRow {
     pub blocked_until: Option<DateTime<Utc>>,
 }
 
-fn time(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(text).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("bad time `{text}`").into()))
-    })
-}
-
-type RawRow = (i64, String, Option<String>);
+type RawRow = (i64, DbTime, Option<DbTime>);
 
 fn row_from(raw: RawRow) -> Result<ThrottleRow, StoreError> {
     let (failures, last, blocked) = raw;
     Ok(ThrottleRow {
         failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
-        last_failure: time(&last)?,
-        blocked_until: blocked.as_deref().map(time).transpose()?,
+        last_failure: last.get(),
+        blocked_until: opt_time(blocked),
     })
 }
 
@@ -60,14 +54,14 @@ impl People<'_> {
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut latest: Option<DateTime<Utc>> = None;
         for key in keys {
-            let blocked: Option<Option<String>> = on_pool!(self.store, p => {
+            let blocked: Option<Option<DbTime>> = on_pool!(self.store, p => {
                 sqlx::query_scalar("SELECT blocked_until FROM sign_in_throttle WHERE throttle_key = $1")
                     .bind(*key)
                     .fetch_optional(p)
                     .await?
             });
-            if let Some(Some(text)) = blocked {
-                let until = time(&text)?;
+            if let Some(Some(until)) = blocked {
+                let until = until.get();
                 if until > now && latest.is_none_or(|l| until > l) {
                     latest = Some(until);
                 }
@@ -103,10 +97,10 @@ impl People<'_> {
         at: DateTime<Utc>,
         max_rows: i64,
     ) -> Result<(), StoreError> {
-        let minute = format_time(&minute_of(at));
+        let minute = db(&minute_of(at));
         let rows: i64 = on_pool!(self.store, p => {
             sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_refusals WHERE minute = $1")
-                .bind(&minute)
+                .bind(minute)
                 .fetch_one(p)
                 .await?
         });
@@ -122,7 +116,7 @@ impl People<'_> {
                  ON CONFLICT (minute, action, actor, address, reason) \
                  DO UPDATE SET attempts = sign_in_refusals.attempts + 1",
             )
-            .bind(&minute)
+            .bind(minute)
             .bind(refusal.action)
             .bind(actor)
             .bind(address)
@@ -163,8 +157,8 @@ impl PeopleTx<'_, '_> {
         key: &str,
         row: &ThrottleRow,
     ) -> Result<(), StoreError> {
-        let last = format_time(&row.last_failure);
-        let blocked = row.blocked_until.as_ref().map(format_time);
+        let last = db(&row.last_failure);
+        let blocked = row.blocked_until.map(DbTime);
         on_tx!(self.tx, c => {
             sqlx::query(
                 "INSERT INTO sign_in_throttle (throttle_key, failures, last_failure, blocked_until) \
@@ -174,8 +168,8 @@ impl PeopleTx<'_, '_> {
             )
             .bind(key)
             .bind(i64::from(row.failures))
-            .bind(&last)
-            .bind(blocked.as_deref())
+            .bind(last)
+            .bind(blocked)
             .execute(&mut *c)
             .await?;
         });
@@ -197,15 +191,15 @@ impl PeopleTx<'_, '_> {
         if count <= cap {
             return Ok(0);
         }
-        let forget = format_time(&forget_before);
-        let now = format_time(&now);
+        let forget = db(&forget_before);
+        let now = db(&now);
         let mut gone = on_tx!(self.tx, c => {
             sqlx::query(
                 "DELETE FROM sign_in_throttle WHERE last_failure < $1 \
                  AND (blocked_until IS NULL OR blocked_until <= $2)",
             )
-            .bind(&forget)
-            .bind(&now)
+            .bind(forget)
+            .bind(now)
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -231,13 +225,13 @@ impl PeopleTx<'_, '_> {
     /// transaction (so each count is folded once, whichever node does it). Returns how
     /// many entries were written.
     pub async fn fold_refusals(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let before = format_time(&minute_of(before));
-        let rows: Vec<(String, String, String, String, String, i64)> = on_tx!(self.tx, c => {
+        let before = db(&minute_of(before));
+        let rows: Vec<(DbTime, String, String, String, String, i64)> = on_tx!(self.tx, c => {
             sqlx::query_as(
                 "DELETE FROM sign_in_refusals WHERE minute < $1 \
                  RETURNING minute, action, actor, address, reason, attempts",
             )
-            .bind(&before)
+            .bind(before)
             .fetch_all(&mut *c)
             .await?
         });
@@ -248,7 +242,7 @@ impl PeopleTx<'_, '_> {
                 .append_audit(
                     AuditEvent::new(actor.as_str(), action.as_str())
                         .subject("ip", address.as_str())
-                        .subject("minute", minute.as_str())
+                        .subject("minute", minute.to_string())
                         .outcome(format!("{reason} ({attempts} attempts)")),
                 )
                 .await?;

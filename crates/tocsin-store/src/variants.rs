@@ -49,7 +49,7 @@ impl Tx<'_> {
         draft: Option<i64>,
         message: Option<i64>,
         variants: &[RenderedVariant],
-        now: &str,
+        now: &crate::time::DbTime,
     ) -> Result<(), StoreError> {
         on_tx!(self, c => {
             for v in variants {

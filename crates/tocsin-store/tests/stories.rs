@@ -25,6 +25,7 @@ crate::on_both_backends!(
     due_recurring_schedules_fire_in_time_order_and_later_ones_wait,
     a_csv_export_has_one_row_per_matching_entry,
     a_streamed_export_is_the_same_file_sent_a_page_at_a_time,
+    times_read_back_to_the_microsecond_before_the_epoch_and_far_ahead,
 );
 
 fn approval(db: &TestDb, playbook: &str, by: &str) -> PlaybookApproval {
@@ -912,4 +913,42 @@ async fn a_streamed_export_is_the_same_file_sent_a_page_at_a_time(db: &TestDb) {
         .stream_export(&filter, ExportFormat::Jsonl, tx)
         .await;
     assert!(matches!(stopped, Err(StoreError::Io { .. })), "{stopped:?}");
+}
+
+/// A time column keeps the microseconds Tocsin keeps everywhere (nanoseconds are cut, as
+/// in audit entries), before the epoch and far ahead too: `timestamptz` on PostgreSQL,
+/// canonical text on SQLite, the same times back.
+async fn times_read_back_to_the_microsecond_before_the_epoch_and_far_ahead(db: &TestDb) {
+    use chrono::TimeZone as _;
+    let at = |y, mo, d, h, mi, s, nanos| {
+        chrono::Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap() + Duration::nanoseconds(nanos)
+    };
+    let times = [
+        at(2026, 6, 1, 9, 0, 0, 123_456_789),
+        at(1969, 12, 31, 23, 59, 59, 999_999_999),
+        at(2026, 5, 31, 23, 59, 59, 999_999_000),
+        at(2099, 1, 1, 0, 0, 0, 1_000),
+        at(2026, 6, 1, 9, 0, 0, 123_457_000),
+    ];
+    for (i, t) in times.iter().enumerate() {
+        let mut a = approval(db, "clock", "dr-lee");
+        a.content_hash = format!("sha256:clock-{i}");
+        a.approved_at = *t;
+        db.store.playbooks().record_approval(&a).await.unwrap();
+    }
+    let read: Vec<_> = db
+        .store
+        .playbooks()
+        .approvals("clock")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.approved_at)
+        .collect();
+    let cut = |t: &chrono::DateTime<chrono::Utc>| {
+        tocsin_audit::entry::parse_time(&tocsin_audit::entry::format_time(t)).unwrap()
+    };
+    assert_eq!(read, times.iter().map(cut).collect::<Vec<_>>());
+    assert_eq!(read[0], at(2026, 6, 1, 9, 0, 0, 123_456_000));
+    assert_eq!(read[1], at(1969, 12, 31, 23, 59, 59, 999_999_000));
 }

@@ -3,7 +3,8 @@
 //! (`scripts/make_release_fixture.sh`): drills with a retraction and a live session, a
 //! draft taken through the HTTP workflow, sandbox and real accounts, signed checkpoints.
 //! Opening it with this build migrates it forward; everything reads back typed, the audit
-//! chain still verifies against its kept checkpoint, and the new constraints hold.
+//! chain still verifies against its kept checkpoint, and the new constraints hold; on
+//! PostgreSQL the text times are `timestamptz` columns (all but the audit chain's own).
 
 use sqlx::Connection as _;
 use std::path::{Path, PathBuf};
@@ -157,6 +158,38 @@ async fn a_postgres_database_of_the_previous_release_is_migrated_and_reads_back_
             let err = sqlx::query(sql).execute(&mut c).await.unwrap_err();
             assert!(err.to_string().contains("check constraint"), "{sql}: {err}");
         }
+        // Every time column the old release wrote as text is `timestamptz` now, but the
+        // audit chain's own (its hash covers the exact text), and the times came across.
+        let text_times: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND data_type = 'text' \
+             AND (column_name LIKE '%\\_at' OR column_name IN ('time', 'checkpoint_time', \
+             'lease_until', 'not_before', 'blocked_until', 'last_failure', 'minute')) \
+             ORDER BY 1, 2",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let text_times: Vec<(&str, &str)> = text_times
+            .iter()
+            .map(|(t, c)| (t.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            text_times,
+            [
+                ("audit_checkpoints", "time"),
+                ("audit_entries", "time"),
+                ("audit_head", "checkpoint_time")
+            ]
+        );
+        let (all, before_now): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(CASE WHEN approved_at < now() THEN 1 END) FROM messages",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        assert!(all > 0);
+        assert_eq!(before_now, all, "the old text times compare as times");
         c.close().await.unwrap();
     };
     // Drop the database whatever happened.

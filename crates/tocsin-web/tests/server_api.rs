@@ -1122,7 +1122,7 @@ async fn a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded(backend: Back
 
     let rows = crate::server_support::text_rows(
         &db,
-        "SELECT state, COALESCE(lease_owner, ''), COALESCE(lease_until, '') FROM deliveries",
+        "SELECT state, COALESCE(lease_owner, ''), COALESCE(CAST(lease_until AS TEXT), '') FROM deliveries",
     )
     .await;
     assert_eq!(rows.len(), 3 * HARNESS_PLATFORMS.len());

@@ -281,7 +281,7 @@ async fn tables_as_text(w: &World) -> String {
             "SELECT platform, handle, settings_json, COALESCE({}, ''), status, COALESCE(status_detail, '') FROM accounts",
             hex("token_encrypted")
         ),
-        "SELECT remote_id, remote_name, scopes, COALESCE(expires_at, ''), COALESCE(refresh_error, '') FROM account_oauth".to_string(),
+        "SELECT remote_id, remote_name, scopes, COALESCE(CAST(expires_at AS TEXT), ''), COALESCE(refresh_error, '') FROM account_oauth".to_string(),
         format!("SELECT state_hash, settings_json, {}, COALESCE(outcome, '') FROM oauth_pending", hex("verifier_sealed")),
         format!("SELECT instance_url, {} FROM oauth_clients", hex("client_sealed")),
         "SELECT actor, action, subjects, COALESCE(outcome, '') FROM audit_entries".to_string(),
