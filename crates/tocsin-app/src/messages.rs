@@ -73,12 +73,51 @@ pub async fn detail_of(app: &Tocsin, id: i64) -> AppResult<MessageDetail> {
         add("all_clear", p.all_clear_step());
         add("duplicate", m.step_id.as_deref().and_then(|s| p.step(s)));
     }
+    let texts = sent_texts(app, id, &rows).await?;
     Ok(MessageDetail {
         message,
         deliveries,
         targets: app.0.store.messages().targets(id).await?,
         follow_ups,
+        texts,
     })
+}
+
+/// What each platform of message `id` got: its approved text, measured with the counting
+/// rules and limits in force, and how many of `rows` (its deliveries) got it.
+async fn sent_texts(
+    app: &Tocsin,
+    id: i64,
+    rows: &[tocsin_store::messages::DeliveryRow],
+) -> AppResult<Vec<crate::views::SentTextView>> {
+    let composer = &app.0.composer;
+    let mut texts = Vec::new();
+    for v in app.0.store.messages().variants(id).await? {
+        let Some(platform) = v.target.platform() else {
+            continue;
+        };
+        let measured = v.body.as_deref().map(|text| {
+            tocsin_domain::counting::measure(
+                platform,
+                &composer.rules().rule(platform),
+                text,
+                composer.limits(),
+            )
+        });
+        texts.push(crate::views::SentTextView {
+            platform: platform.as_str().to_string(),
+            platform_name: platform.display_name(),
+            accounts: rows
+                .iter()
+                .filter(|d| crate::catalog::text_platform(d.platform, d.stands_for) == platform)
+                .count(),
+            count: measured.as_ref().map(|m| m.used),
+            limit: measured.as_ref().and_then(|m| m.limit),
+            unit: measured.as_ref().map(|m| m.unit),
+            text: v.body,
+        });
+    }
+    Ok(texts)
 }
 
 /// Paging.

@@ -357,6 +357,28 @@ pub struct MessageDetail {
     /// The drafts that can be started from it ("Send an update", "Send the all-clear",
     /// "Duplicate"), for a post.
     pub follow_ups: Vec<FollowUpView>,
+    /// What each platform got: the approved text, counted as that platform counts, and
+    /// how many accounts got it.
+    pub texts: Vec<SentTextView>,
+}
+
+/// One platform's approved text of a message, as the message page shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SentTextView {
+    /// The platform (`mastodon`, `sms`, ...).
+    pub platform: String,
+    /// Its name in words ("Mastodon", "SMS").
+    pub platform_name: &'static str,
+    /// The text exactly as approved (`None` once retention purged it).
+    pub text: Option<String>,
+    /// Its length as the platform counts it.
+    pub count: Option<usize>,
+    /// The platform's limit.
+    pub limit: Option<usize>,
+    /// What `count` counts.
+    pub unit: Option<CountUnit>,
+    /// How many of the message's accounts got this platform's text.
+    pub accounts: usize,
 }
 
 /// A draft that can be started from a sent message.

@@ -104,7 +104,8 @@ export default async function messageView(c) {
   add(c.root, head, h('section', { class: 'panel' }, h('h2', {}, 'Delivery, account by account'), totals, gridErr,
     h('div', { class: 'table-wrap' }, h('table', { class: 'grid deliveries', testid: 'delivery-grid' },
       h('thead', {}, h('tr', {}, ['Account', 'Platform', 'State', 'Attempts', 'Live post', 'Error', 'Next attempt', ''].map((t) => h('th', { scope: 'col' }, t)))),
-      tbody))));
+      tbody))),
+  sentTexts(m));
 
   c.on('delivery', (f) => {
     if (String(f.message_id) !== String(id)) return;
@@ -156,6 +157,23 @@ function followUps(c, m, errBox) {
     }));
     return b;
   }));
+}
+
+// What each platform got: the approved text (text only, never HTML), its count as that
+// platform counts, and how many accounts got it.
+function sentTexts(m) {
+  const texts = m.texts || [];
+  if (!texts.length) return null;
+  const unitWords = { weighted_characters: 'weighted characters', characters: 'characters', graphemes: 'characters',
+    utf16_units: 'UTF-16 units', bytes: 'bytes', sms_segments: 'SMS segments', unlimited: 'characters' };
+  return h('section', { class: 'panel', testid: 'sent-texts' }, h('h2', {}, 'What each platform got'),
+    h('div', { class: 'cards' }, texts.map((t) => h('article', { class: 'card', testid: `sent-text-${t.platform}` },
+      h('h3', {}, t.platform_name, h('span', { class: 'muted' }, ` · ${t.accounts} account(s)`)),
+      t.text == null ? h('p', { class: 'help' }, 'The text was purged by retention; its hash stays in the audit log.')
+        // Focusable: a long text scrolls in its box, and a keyboard must reach it.
+        : h('p', { class: 'post-text', testid: 'sent-text-body', tabindex: '0' }, t.text),
+      t.count != null ? h('p', { class: 'help', testid: 'sent-text-count' },
+        t.limit != null ? `${t.count} / ${t.limit} ${unitWords[t.unit] || t.unit}` : `${t.count} ${unitWords[t.unit] || t.unit}`) : null))));
 }
 
 function retract(c, m) {

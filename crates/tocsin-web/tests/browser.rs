@@ -760,6 +760,18 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let total = approver.wait_seen("total-delivered", "", |_| true).await;
     assert_eq!(total.text, "14 Delivered");
     approver.shot("approver-delivered").await;
+    // The message page shows what each platform got, with its count.
+    let sms = approver
+        .wait_seen("sent-text-sms", "the SMS text", |_| true)
+        .await;
+    assert!(sms.text.contains("HEALTH DEPT"), "{}", sms.text);
+    assert!(sms.text.contains("SMS segments"), "{}", sms.text);
+    assert_eq!(
+        approver
+            .count("[data-testid=sent-texts] [data-testid^=sent-text-body]")
+            .await,
+        accounts.len()
+    );
 
     // 7. Meanwhile the drafter's page turned to published by itself.
     let state = drafter

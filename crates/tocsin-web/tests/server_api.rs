@@ -151,6 +151,24 @@ async fn a_two_person_alert_goes_from_preview_to_every_sandbox_account(backend: 
         assert_eq!(d["sandbox"], true);
         assert!(d["url"].as_str().unwrap().starts_with("/sandbox/"), "{d}");
     }
+    // The message says what each platform got: the approved text, its count as that
+    // platform counts, and how many accounts got it.
+    let texts = message["texts"].as_array().unwrap();
+    for platform in HARNESS_PLATFORMS {
+        let t = texts
+            .iter()
+            .find(|t| t["platform"] == platform.as_str())
+            .unwrap_or_else(|| panic!("no text for {platform:?}: {message}"));
+        let v = variants
+            .iter()
+            .find(|v| v["target"] == platform.as_str())
+            .unwrap();
+        assert_eq!(t["text"], v["text"], "{t}");
+        assert_eq!(t["count"], v["count"], "{t}");
+        assert_eq!(t["limit"], v["limit"], "{t}");
+        assert_eq!(t["accounts"], 1, "{t}");
+        assert_eq!(t["platform_name"], platform.display_name());
+    }
     // Each row names, in words, the platform whose text the account got.
     let names: BTreeSet<&str> = deliveries
         .iter()
