@@ -53,6 +53,8 @@ pub struct ThreadPost {
     message_id: i64,
     url: Option<String>,
     state: String,
+    /// The text this account got (its platform's approved variant; `None` once purged).
+    text: Option<String>,
 }
 
 /// An account's reply chain.
@@ -61,6 +63,8 @@ pub struct Thread {
     account_id: i64,
     account: String,
     platform: String,
+    /// The platform whose text it gets, in words.
+    platform_name: &'static str,
     posts: Vec<ThreadPost>,
 }
 
@@ -168,7 +172,17 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDe
         .iter()
         .filter(|m| m.kind == tocsin_store::outbox::MessageKind::Post)
     {
+        let texts: BTreeMap<tocsin_domain::Platform, String> = app
+            .0
+            .store
+            .messages()
+            .variants(m.id)
+            .await?
+            .into_iter()
+            .filter_map(|v| Some((v.target.platform()?, v.body?)))
+            .collect();
         for d in app.0.store.messages().delivery_rows(m.id).await? {
+            let platform = crate::catalog::text_platform(d.platform, d.stands_for);
             let thread = threads.entry(d.account_id).or_insert_with(|| Thread {
                 account_id: d.account_id,
                 account: if d.display_name.is_empty() {
@@ -177,12 +191,14 @@ pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDe
                     d.display_name.clone()
                 },
                 platform: d.platform.as_str().to_string(),
+                platform_name: platform.display_name(),
                 posts: Vec::new(),
             });
             thread.posts.push(ThreadPost {
                 message_id: m.id,
                 url: crate::views::shown_link(d.remote_url.as_deref()),
                 state: crate::views::public_state(d.state.as_str()).to_string(),
+                text: texts.get(&platform).cloned(),
             });
         }
     }

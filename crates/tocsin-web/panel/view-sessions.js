@@ -145,8 +145,11 @@ export async function sessionView(c) {
       ? h('ul', { class: 'rows' }, s.messages.map(messageItem))
       : h('p', { class: 'muted' }, 'Nothing posted yet.'));
     put(threads, threads.firstChild, h('div', { class: 'cards' }, (s.threads || []).map((t) =>
-      h('article', { class: 'card', testid: `thread-${t.account_id}` }, h('h3', {}, t.account || t.account_id),
-        h('ol', { class: 'thread' }, (t.posts || []).map((p) => h('li', {}, badge(p.state), ' ',
+      h('article', { class: 'card', testid: `thread-${t.account_id}` }, h('h3', {}, t.account || t.account_id,
+        t.platform_name ? h('span', { class: 'muted' }, ` · ${t.platform_name}`) : null),
+        h('ol', { class: 'thread' }, (t.posts || []).map((p) => h('li', { testid: `thread-${t.account_id}-post-${p.message_id}` },
+          p.text != null ? h('p', { class: 'post-text', testid: 'thread-post-text', tabindex: '0' }, p.text) : null,
+          badge(p.state), ' ',
           isHttps(p.url) ? h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' }, 'View post') : null, ' ',
           h('a', { href: `#/messages/${enc(p.message_id)}` }, 'delivery'))))))));
   };

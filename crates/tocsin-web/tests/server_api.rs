@@ -1330,6 +1330,16 @@ async fn ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_pos
         .as_i64()
         .unwrap();
     s.delivered(&alex, now_message).await;
+    // The session's page shows each account's thread with the text that account got.
+    let detail = alex.get(&format!("/api/sessions/{session}")).await.ok();
+    let threads = detail["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), s.harness.accounts.len(), "{detail}");
+    for t in threads {
+        let account = t["account_id"].as_i64().unwrap();
+        let sent = &s.harness.sandbox.posts_for(&account.to_string())[0];
+        assert_eq!(t["posts"][0]["text"], sent.post.text.as_str(), "{t}");
+        assert!(!t["platform_name"].as_str().unwrap().is_empty());
+    }
     let later = submitted(&dana, &dana.post("/api/drafts", new_post()).await.ok()).await;
     let later = alex
         .post(
