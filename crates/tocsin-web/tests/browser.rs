@@ -126,6 +126,27 @@ impl Chromedriver {
     /// A new headless Chromium session with more command-line switches (e.g.
     /// `--force-dark-mode`, which makes `prefers-color-scheme: dark` hold).
     async fn session_with(&self, width: u32, height: u32, extra: &[&str]) -> Client {
+        self.open(width, height, extra, None).await
+    }
+
+    /// A new headless Chromium session emulating a phone's viewport of `width`×`height`
+    /// CSS pixels (a headless window cannot be narrower than 500 px, so the window size
+    /// alone would not test a phone).
+    async fn phone_session(&self, width: u32, height: u32) -> Client {
+        let emulation = json!({
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true},
+        });
+        self.open(width.max(500), height, &[], Some(emulation))
+            .await
+    }
+
+    async fn open(
+        &self,
+        width: u32,
+        height: u32,
+        extra: &[&str],
+        mobile: Option<serde_json::Value>,
+    ) -> Client {
         let mut args = vec![
             "--headless=new".to_string(),
             "--no-sandbox".into(),
@@ -137,13 +158,16 @@ impl Chromedriver {
         args.extend(extra.iter().map(|a| a.to_string()));
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
+        caps.insert("goog:chromeOptions".into(), {
+            let mut options = json!({
                 "binary": self.chromium.to_string_lossy(),
                 "args": args,
-            }),
-        );
+            });
+            if let Some(mobile) = mobile {
+                options["mobileEmulation"] = mobile;
+            }
+            options
+        });
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
@@ -1252,7 +1276,11 @@ async fn assert_no_sideways_scroll(b: &Browser, screen: &str) {
     assert_eq!(
         fits,
         json!(true),
-        "{screen}: the page scrolls sideways at tablet width"
+        "{screen}: the page scrolls sideways at {} px",
+        b.client
+            .execute("return document.documentElement.clientWidth;", vec![])
+            .await
+            .unwrap()
     );
 }
 
@@ -2464,4 +2492,39 @@ async fn the_approver_sees_the_waiting_count_in_the_title_and_is_notified_once_o
     drafter.assert_no_page_errors().await;
     approver.close().await;
     drafter.close().await;
+}
+
+/// On a phone (375×667, an iPhone SE's viewport), the sign-in page and the alerts page fit
+/// without scrolling sideways, and the sign-in fields are full-width targets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_signs_in_without_scrolling_sideways() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let alex = world.add("alex", Role::Approver).await;
+    let shots = Shots::new("phone");
+    let phone = Browser::open(
+        "phone",
+        driver.phone_session(375, 667).await,
+        &world.harness.url(),
+        &shots,
+    );
+    phone.goto("#/signin").await;
+    phone.find("signin-name").await;
+    let width = phone
+        .client
+        .execute("return document.documentElement.clientWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        width.as_u64().is_some_and(|w| w <= 375),
+        "a phone's width: {width}"
+    );
+    assert_no_sideways_scroll(&phone, "sign-in").await;
+    phone.shot("sign-in").await;
+    phone.sign_in("alex", &alex).await;
+    phone.find("playbook-list").await;
+    assert_no_sideways_scroll(&phone, "alerts home").await;
+    phone.shot("alerts").await;
+    phone.assert_no_page_errors().await;
+    phone.close().await;
 }
