@@ -247,7 +247,40 @@ impl PageSink {
     }
 }
 
+/// The actors and actions that occur among the newest audit entries: the choices the
+/// audit viewer's filters offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFacets {
+    /// Actors, sorted.
+    pub actors: Vec<String>,
+    /// Actions, sorted.
+    pub actions: Vec<String>,
+}
+
 impl Audit<'_> {
+    /// The distinct actors and actions of the newest `recent` entries (bounded, so a long
+    /// log is not scanned whole for a filter's choices).
+    pub async fn facets(self, recent: i64) -> Result<AuditFacets, StoreError> {
+        let (actors, actions): (Vec<String>, Vec<String>) = on_pool!(self.store, p => {
+            let actors = sqlx::query_scalar(
+                "SELECT DISTINCT actor FROM (SELECT actor FROM audit_entries ORDER BY seq DESC LIMIT $1) r \
+                 ORDER BY actor",
+            )
+            .bind(recent)
+            .fetch_all(p)
+            .await?;
+            let actions = sqlx::query_scalar(
+                "SELECT DISTINCT action FROM (SELECT action FROM audit_entries ORDER BY seq DESC LIMIT $1) r \
+                 ORDER BY action",
+            )
+            .bind(recent)
+            .fetch_all(p)
+            .await?;
+            (actors, actions)
+        });
+        Ok(AuditFacets { actors, actions })
+    }
+
     /// The number of entries in the log (the next sequence number).
     pub async fn entry_count(self) -> Result<u64, StoreError> {
         let n: i64 = on_pool!(self.store, p => {

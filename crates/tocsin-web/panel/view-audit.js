@@ -17,6 +17,19 @@ export default async function audit(c) {
     until: h('input', { type: 'datetime-local', testid: 'audit-filter-until' }),
   };
   for (const [k, i] of Object.entries(inputs)) i.name = k;
+  // The choices that exist (actors and actions of the newest entries, the library's
+  // playbooks), offered as the fields' suggestions; typing anything else still filters.
+  const lists = {
+    actor: h('datalist', { id: 'audit-actors', testid: 'audit-actors' }),
+    action: h('datalist', { id: 'audit-actions', testid: 'audit-actions' }),
+    playbook: h('datalist', { id: 'audit-playbooks', testid: 'audit-playbooks' }),
+  };
+  for (const [k, l] of Object.entries(lists)) inputs[k].setAttribute('list', l.id);
+  api.get('/api/audit/facets').then((f) => {
+    put(lists.actor, ...(f.actors || []).map((a) => h('option', { value: a })));
+    put(lists.action, ...(f.actions || []).map((a) => h('option', { value: a })));
+    put(lists.playbook, ...(f.playbooks || []).map((p) => h('option', { value: p.id }, p.title)));
+  }).catch(() => {});
   const filters = () => {
     const f = {};
     for (const [k, i] of Object.entries(inputs)) f[k] = i.type === 'datetime-local' ? localToUtc(i.value) : i.value.trim();
@@ -40,7 +53,7 @@ export default async function audit(c) {
       field('Playbook', inputs.playbook, { name: 'playbook' }), field('Account', inputs.account, { name: 'account' }),
       field('Outcome', inputs.outcome, { name: 'outcome' }),
       field('Since (your local time)', inputs.since, { name: 'since' }), field('Until (your local time)', inputs.until, { name: 'until' })),
-    err, h('div', { class: 'actions' }, apply, jsonl, csv, verify), verifyOut);
+    err, h('div', { class: 'actions' }, apply, jsonl, csv, verify), verifyOut, Object.values(lists));
 
   // Cursors of the pages before this one: after_seq of each (undefined for the first).
   let trail = [];

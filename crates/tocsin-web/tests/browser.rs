@@ -984,6 +984,21 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     approver.click("nav-audit").await;
     approver.wait_route("audit", |r| r == "/audit").await;
     approver.find("audit-table").await;
+    // The filters offer the actors and actions that exist.
+    eventually("the filter choices", PATIENCE, || async {
+        let actors = approver
+            .count("[data-testid=audit-actors] option[value=alex]")
+            .await;
+        let actions = approver
+            .count("[data-testid=audit-actions] option[value='draft.approve']")
+            .await;
+        if actors == 1 && actions == 1 {
+            Ok(())
+        } else {
+            Err(format!("actors {actors}, actions {actions}"))
+        }
+    })
+    .await;
     for (action, actor) in [
         ("draft.submit", "dana"),
         ("draft.approve", "alex"),

@@ -32,6 +32,7 @@ on_both_backends!(
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
     a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
     ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one,
+    the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist,
 );
 
 fn id_of(v: &Value) -> i64 {
@@ -1429,4 +1430,39 @@ async fn submitted(api: &Api, draft: &Value) -> Value {
     api.post(&format!("/api/drafts/{}/submit", id_of(draft)), json!({}))
         .await
         .ok()
+}
+
+async fn the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("casey", Role::Compliance).await;
+    s.add_user("vic", Role::Viewer).await;
+    let casey = s.sign_in("casey").await;
+    let vic = s.sign_in("vic").await;
+    let facets = casey.get("/api/audit/facets").await.ok();
+    let strings = |key: &str| -> Vec<String> {
+        facets[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let actors = strings("actors");
+    assert!(actors.contains(&"casey".to_string()), "{facets}");
+    assert!(
+        actors.windows(2).all(|w| w[0] < w[1]),
+        "sorted, once each: {actors:?}"
+    );
+    let actions = strings("actions");
+    assert!(actions.contains(&"session.sign_in".to_string()), "{facets}");
+    assert!(
+        !actions.contains(&"draft.approve".to_string()),
+        "only what happened: {facets}"
+    );
+    let playbooks = facets["playbooks"].as_array().unwrap();
+    assert!(playbooks
+        .iter()
+        .any(|p| p["id"] == "boil-water" && p["title"].as_str().is_some_and(|t| !t.is_empty())));
+    // Reading the audit log's choices needs what reading the log needs.
+    assert_eq!(vic.get("/api/audit/facets").await.status, 403);
 }

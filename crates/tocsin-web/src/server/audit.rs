@@ -122,6 +122,47 @@ pub async fn entries(
     }))
 }
 
+/// What the audit viewer's filters offer: the actors and actions of the newest entries,
+/// and the playbooks of the library.
+#[derive(Debug, Serialize)]
+pub struct FacetsView {
+    actors: Vec<String>,
+    actions: Vec<String>,
+    playbooks: Vec<PlaybookChoice>,
+}
+
+/// A playbook as a filter choice.
+#[derive(Debug, Serialize)]
+pub struct PlaybookChoice {
+    id: String,
+    title: String,
+}
+
+/// How many of the newest entries the filter choices are read from.
+const FACETS_FROM: i64 = 20_000;
+
+/// `GET /api/audit/facets`.
+pub async fn facets(State(web): State<WebState>, who: Authed) -> ApiResult<Json<FacetsView>> {
+    who.require(&web.app, Permission::ReadAudit)?;
+    let found = web.app.store().audit().facets(FACETS_FROM).await?;
+    let mut playbooks: Vec<PlaybookChoice> = web
+        .app
+        .library()
+        .playbooks()
+        .iter()
+        .map(|p| PlaybookChoice {
+            id: p.id.clone(),
+            title: p.title.clone(),
+        })
+        .collect();
+    playbooks.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Json(FacetsView {
+        actors: found.actors,
+        actions: found.actions,
+        playbooks,
+    }))
+}
+
 /// `GET /api/audit/export`: the file `tocsin audit export` writes, streamed a page of
 /// entries at a time (a large log is never held in memory whole). A failure part-way
 /// cuts the transfer off, so a partial download never looks complete.

@@ -193,6 +193,7 @@ pub fn router(state: WebState) -> Router {
         .route("/consents/{reference}/revoke", post(consent::revoke))
         .route("/audit", get(audit::entries))
         .route("/audit/export", get(audit::export))
+        .route("/audit/facets", get(audit::facets))
         .route("/audit/verify", get(audit::verify))
         .route("/users", get(admin::users).post(admin::add_user))
         .route("/users/{name}/role", post(admin::set_role))

@@ -343,6 +343,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/audit/facets",
+        "What the audit filters offer: actors and actions of the newest entries, the library's playbooks",
+        "audit",
+        "compliance",
+        None,
+    ),
+    (
+        "get",
         "/api/audit/export",
         "Export (JSONL with signed checkpoints, or CSV)",
         "audit",
