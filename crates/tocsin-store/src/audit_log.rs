@@ -39,6 +39,10 @@ pub struct AuditFilter {
     pub outcome: Option<String>,
     /// With a sequence number above this (for paging and tailing).
     pub after_seq: Option<u64>,
+    /// With a sequence number below this (paging back from the newest).
+    pub before_seq: Option<u64>,
+    /// Newest first (the viewer's order); exports and verification keep the chain's.
+    pub newest_first: bool,
     /// At most this many.
     pub limit: Option<u64>,
 }
@@ -338,6 +342,9 @@ impl Audit<'_> {
         if let Some(s) = filter.after_seq {
             add("e.seq > ?", Param::Int(s as i64));
         }
+        if let Some(s) = filter.before_seq {
+            add("e.seq < ?", Param::Int(s as i64));
+        }
         let mut sql = String::from(
             "SELECT e.seq, e.time, e.actor, e.action, e.subjects, e.outcome, e.exercise, e.payload_sha256, \
              e.playbook, e.account, e.hash, ",
@@ -351,7 +358,11 @@ impl Audit<'_> {
             sql.push_str(" WHERE ");
             sql.push_str(&conds.join(" AND "));
         }
-        sql.push_str(" ORDER BY e.seq");
+        sql.push_str(if filter.newest_first {
+            " ORDER BY e.seq DESC"
+        } else {
+            " ORDER BY e.seq"
+        });
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }

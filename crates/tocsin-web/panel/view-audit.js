@@ -1,5 +1,6 @@
 // view-audit.js: #/audit. Filters (actor, action, playbook, account, outcome, since,
-// until), the entries table paged forward by after_seq, JSONL / CSV export links that
+// until; the actor, action and playbook fields suggest the values that exist), the entries
+// table newest first, paged back by before_seq, JSONL / CSV export links that
 // carry the same filters, and Verify, which checks the hash chain on the server.
 import { h, add, put, field, formError, busy, fmtTime, localToUtc, showError } from '/panel/dom.js';
 import * as api from '/panel/api.js';
@@ -43,8 +44,8 @@ export default async function audit(c) {
   const verifyOut = h('div', { testid: 'audit-verify-result', role: 'status' });
   const tbody = h('tbody');
   const pageInfo = h('span', { testid: 'audit-page-info', class: 'muted' });
-  const prev = h('button', { type: 'button', testid: 'audit-prev' }, '← Previous');
-  const next = h('button', { type: 'button', testid: 'audit-next' }, 'Next →');
+  const newer = h('button', { type: 'button', testid: 'audit-newer' }, '← Newer');
+  const older = h('button', { type: 'button', testid: 'audit-older' }, 'Older →');
   const latest = h('button', { type: 'button', testid: 'audit-latest' }, 'Latest entries');
   const form = h('form', { class: 'panel filters', novalidate: true },
     h('h2', {}, 'Filters'),
@@ -55,7 +56,8 @@ export default async function audit(c) {
       field('Since (your local time)', inputs.since, { name: 'since' }), field('Until (your local time)', inputs.until, { name: 'until' })),
     err, h('div', { class: 'actions' }, apply, jsonl, csv, verify), verifyOut, Object.values(lists));
 
-  // Cursors of the pages before this one: after_seq of each (undefined for the first).
+  // Newest first: the first page is the newest entries that match; "Older" pages back
+  // with before_seq (the smallest seq shown), "Newer" returns along the trail.
   let trail = [];
   let cursor;
   let headSeq = 0;
@@ -63,7 +65,7 @@ export default async function audit(c) {
     const f = filters();
     jsonl.href = `/api/audit/export${api.query({ format: 'jsonl', ...f })}`;
     csv.href = `/api/audit/export${api.query({ format: 'csv', ...f })}`;
-    const r = await api.get(`/api/audit${api.query({ ...f, after_seq: cursor, limit: LIMIT })}`);
+    const r = await api.get(`/api/audit${api.query({ ...f, order: 'newest', before_seq: cursor, limit: LIMIT })}`);
     const entries = r.entries || [];
     headSeq = r.head_seq;
     put(tbody, ...(entries.length ? entries.map((e) => h('tr', { testid: 'audit-row', 'data-seq': e.seq },
@@ -73,10 +75,10 @@ export default async function audit(c) {
       h('td', {}, h('code', { title: e.hash }, String(e.hash || '').slice(0, 12)))))
       : [h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No entries match.'))]));
     const seqs = entries.map((e) => e.seq);
-    pageInfo.textContent = entries.length ? `Entries ${Math.min(...seqs)}–${Math.max(...seqs)}; the log is at ${headSeq}.` : `The log is at ${headSeq}.`;
-    prev.disabled = trail.length === 0;
-    next.disabled = entries.length < LIMIT;
-    next.dataset.after = entries.length ? Math.max(...seqs) : '';
+    pageInfo.textContent = entries.length ? `Entries ${Math.max(...seqs)}–${Math.min(...seqs)}, newest first; the log is at ${headSeq}.` : `The log is at ${headSeq}.`;
+    newer.disabled = trail.length === 0;
+    older.disabled = entries.length < LIMIT;
+    older.dataset.before = entries.length ? Math.min(...seqs) : '';
   };
   const go = (fn) => async () => {
     err.textContent = '';
@@ -88,9 +90,9 @@ export default async function audit(c) {
     }
   };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(() => { trail = []; cursor = undefined; })(); });
-  next.addEventListener('click', go(() => { trail.push(cursor); cursor = Number(next.dataset.after); }));
-  prev.addEventListener('click', go(() => { cursor = trail.pop(); }));
-  latest.addEventListener('click', go(() => { trail.push(cursor); cursor = Math.max(0, headSeq - LIMIT); }));
+  older.addEventListener('click', go(() => { trail.push(cursor); cursor = Number(older.dataset.before); }));
+  newer.addEventListener('click', go(() => { cursor = trail.pop(); }));
+  latest.addEventListener('click', go(() => { trail = []; cursor = undefined; }));
   verify.addEventListener('click', () => busy(verify, null, verifyOut, async () => {
     verifyOut.className = '';
     put(verifyOut, 'Verifying…');
@@ -101,7 +103,7 @@ export default async function audit(c) {
   }));
 
   add(c.root, h('h1', {}, 'Audit log'), form,
-    h('section', { class: 'panel' }, h('div', { class: 'actions' }, prev, next, latest, pageInfo),
+    h('section', { class: 'panel' }, h('div', { class: 'actions' }, newer, older, latest, pageInfo),
       h('div', { class: 'table-wrap' }, h('table', { class: 'grid', testid: 'audit-table' },
         h('thead', {}, h('tr', {}, ['#', 'Time', 'Actor', 'Action', 'Subjects', 'Outcome', 'Exercise', 'Hash'].map((t) => h('th', { scope: 'col' }, t)))),
         tbody))));

@@ -984,6 +984,22 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     approver.click("nav-audit").await;
     approver.wait_route("audit", |r| r == "/audit").await;
     approver.find("audit-table").await;
+    // Newest first by default.
+    let seqs: Vec<u64> = serde_json::from_value(
+        approver
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-testid=audit-row]')].map((r) => Number(r.dataset.seq));",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        seqs.len() > 1 && seqs.windows(2).all(|w| w[0] > w[1]),
+        "{seqs:?}"
+    );
     // The filters offer the actors and actions that exist.
     eventually("the filter choices", PATIENCE, || async {
         let actors = approver

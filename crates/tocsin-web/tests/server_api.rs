@@ -1465,4 +1465,50 @@ async fn the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist(bac
         .any(|p| p["id"] == "boil-water" && p["title"].as_str().is_some_and(|t| !t.is_empty())));
     // Reading the audit log's choices needs what reading the log needs.
     assert_eq!(vic.get("/api/audit/facets").await.status, 403);
+
+    // The viewer reads newest first and pages back with before_seq; exports keep the
+    // chain's order.
+    let seqs = |page: &serde_json::Value| -> Vec<u64> {
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let newest = casey.get("/api/audit?order=newest&limit=3").await.ok();
+    let first = seqs(&newest);
+    assert_eq!(first.len(), 3, "{newest}");
+    assert!(first.windows(2).all(|w| w[0] > w[1]), "{first:?}");
+    assert_eq!(first[0], newest["head_seq"].as_u64().unwrap() - 1);
+    let older = casey
+        .get(&format!(
+            "/api/audit?order=newest&limit=3&before_seq={}",
+            first[2]
+        ))
+        .await
+        .ok();
+    let second = seqs(&older);
+    assert!(
+        !second.is_empty() && second[0] == first[2] - 1,
+        "{second:?}"
+    );
+    let oldest = casey.get("/api/audit?limit=3").await.ok();
+    assert!(seqs(&oldest).windows(2).all(|w| w[0] < w[1]));
+    casey
+        .get("/api/audit?order=sideways")
+        .await
+        .refused(422, "invalid");
+    let export = casey.get("/api/audit/export?order=newest").await;
+    assert_eq!(export.status, 200);
+    let exported: Vec<u64> = export
+        .text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["seq"].as_u64())
+        .collect();
+    assert!(
+        exported.len() > 3 && exported.windows(2).all(|w| w[0] < w[1]),
+        "{exported:?}"
+    );
 }

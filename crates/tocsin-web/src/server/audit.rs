@@ -27,6 +27,9 @@ pub struct AuditQuery {
     since: Option<String>,
     until: Option<String>,
     after_seq: Option<u64>,
+    before_seq: Option<u64>,
+    /// `newest` (newest first, the viewer's default) or `oldest` (the chain's order).
+    order: Option<String>,
     limit: Option<u64>,
     format: Option<String>,
 }
@@ -68,6 +71,17 @@ impl AuditQuery {
             action: non_empty(&self.action),
             outcome: non_empty(&self.outcome),
             after_seq: self.after_seq,
+            before_seq: self.before_seq,
+            newest_first: match self.order.as_deref().map(str::trim) {
+                None | Some("") | Some("oldest") => false,
+                Some("newest") => true,
+                Some(other) => {
+                    return Err(ApiError::invalid(
+                        "order",
+                        format!("`{other}` is not an order: use newest or oldest"),
+                    ))
+                }
+            },
             limit: None,
         })
     }
@@ -172,7 +186,9 @@ pub async fn export(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
     who.require(&web.app, Permission::ExportAudit)?;
-    let filter = q.filter()?;
+    let mut filter = q.filter()?;
+    // An export is in the chain's order, whatever the viewer shows.
+    filter.newest_first = false;
     let format = q.format.as_deref().unwrap_or("jsonl");
     let (kind, content_type, name) = match format {
         "jsonl" => (

@@ -122,6 +122,8 @@ impl FilterArgs {
             action: self.action.clone(),
             outcome: self.outcome.clone(),
             after_seq: None,
+            before_seq: None,
+            newest_first: false,
             limit: None,
         }
     }
