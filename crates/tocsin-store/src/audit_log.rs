@@ -43,6 +43,9 @@ pub struct AuditFilter {
     pub before_seq: Option<u64>,
     /// Newest first (the viewer's order); exports and verification keep the chain's.
     pub newest_first: bool,
+    /// Naming any of these subjects (kind, id), e.g. `("message", "5")`: one message's
+    /// story. Empty: no such condition.
+    pub mentions: Vec<(String, String)>,
     /// At most this many.
     pub limit: Option<u64>,
 }
@@ -68,6 +71,14 @@ impl AuditFilter {
         put("account", self.account.clone());
         put("action", self.action.clone());
         put("outcome", self.outcome.clone());
+        if !self.mentions.is_empty() {
+            let named: Vec<String> = self
+                .mentions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            m.insert("mentions".to_string(), named.join(" or "));
+        }
         m
     }
 }
@@ -344,6 +355,23 @@ impl Audit<'_> {
         }
         if let Some(s) = filter.before_seq {
             add("e.seq < ?", Param::Int(s as i64));
+        }
+        if !filter.mentions.is_empty() {
+            // Subjects are stored as a JSON object of strings: `"kind":"id"`, quotes
+            // included, matches that subject exactly (and not `"id0"`).
+            let mut any = Vec::new();
+            for (kind, id) in &filter.mentions {
+                let pair = serde_json::to_string(&[kind, id]).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Protocol(format!("subject filter: {e}")))
+                })?;
+                let pair = pair
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .replacen("\",\"", "\":\"", 1);
+                params.push(Param::Text(format!("%{pair}%")));
+                any.push(format!("e.subjects LIKE ${}", params.len()));
+            }
+            conds.push(format!("({})", any.join(" OR ")));
         }
         let mut sql = String::from(
             "SELECT e.seq, e.time, e.actor, e.action, e.subjects, e.outcome, e.exercise, e.payload_sha256, \

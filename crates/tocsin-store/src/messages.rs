@@ -291,6 +291,19 @@ impl MessagesTx<'_, '_> {
 }
 
 impl Messages<'_> {
+    /// The messages acting on message `id` (its retraction, its corrections), with their
+    /// drafts, oldest first.
+    pub async fn acting_on(self, id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        Ok(on_pool!(self.store, p => {
+            sqlx::query_as(
+                "SELECT id, draft_id FROM messages WHERE target_message_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
     /// Who message `id` was approved for (`None`: no such message, or one from before
     /// audiences, which went to every account). A retraction or repeat answers for its
     /// original.

@@ -18,6 +18,7 @@ import admin from '/panel/view-admin.js';
 import enrol from '/panel/view-enrol.js';
 import account from '/panel/view-account.js';
 import sandboxPost from '/panel/view-sandbox.js';
+import messageStory from '/panel/view-story.js';
 import * as shortcuts from '/panel/shortcuts.js';
 
 const ROUTES = [
@@ -28,6 +29,7 @@ const ROUTES = [
   [/^\/drafts\/([^/]+)$/, draftView],
   [/^\/messages\/([^/]+)$/, messageView],
   [/^\/messages\/([^/]+)\/correct$/, correctionDraft],
+  [/^\/messages\/([^/]+)\/story$/, messageStory],
   [/^\/sessions$/, sessionsList],
   [/^\/sessions\/([^/]+)$/, sessionView],
   [/^\/audit$/, audit],

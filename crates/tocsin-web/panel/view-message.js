@@ -81,6 +81,7 @@ export default async function messageView(c) {
         m.break_glass ? tag('BREAK-GLASS', 'breakglass') : null,
         ` ${m.playbook} · step ${m.step} · approved by ${m.approved_by} at ${fmtTime(m.approved_at)} · `,
         h('a', { href: `#/drafts/${enc(m.draft_id)}`, testid: 'draft-link' }, 'draft'),
+        c.can('read_audit') ? [' · ', h('a', { href: `#/messages/${enc(m.id)}/story`, testid: 'story-link' }, 'whole story (audit)')] : null,
         m.session_id ? [' · ', h('a', { href: `#/sessions/${enc(m.session_id)}` }, 'live session')] : null),
       m.target_message_id ? h('p', { class: 'notice' }, 'This retracts or corrects ',
         h('a', { href: `#/messages/${enc(m.target_message_id)}`, testid: 'target-message-link' }, 'the original message'), '.') : null,

@@ -1043,6 +1043,28 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
             .await;
     }
 
+    // The message's whole story on one page, from its page's link.
+    approver.goto(&format!("#/messages/{message_id}")).await;
+    approver.click("story-link").await;
+    approver
+        .wait_route("the story", |r| {
+            r == format!("/messages/{message_id}/story")
+        })
+        .await;
+    approver.find("story-table").await;
+    for action in [
+        "draft.submit",
+        "draft.approve",
+        "delivery.result",
+        "message.retract",
+    ] {
+        let n = approver
+            .count(&format!("[data-testid=story-row][data-action='{action}']"))
+            .await;
+        assert!(n > 0, "{action} is not in the story");
+    }
+    approver.shot("compliance-message-story").await;
+
     drafter.assert_no_page_errors().await;
     approver.assert_no_page_errors().await;
     let total = started.elapsed();

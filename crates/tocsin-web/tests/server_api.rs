@@ -33,6 +33,7 @@ on_both_backends!(
     a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
     ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one,
     the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist,
+    a_compliance_officer_reads_one_message_s_whole_story,
 );
 
 fn id_of(v: &Value) -> i64 {
@@ -1511,4 +1512,75 @@ async fn the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist(bac
         exported.len() > 3 && exported.windows(2).all(|w| w[0] < w[1]),
         "{exported:?}"
     );
+}
+
+async fn a_compliance_officer_reads_one_message_s_whole_story(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("casey", Role::Compliance).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let casey = s.sign_in("casey").await;
+    // Two messages; the story of the first names nothing of the second.
+    let first = s.submitted(&dana, json!({}), false).await;
+    let first_id = approve(&alex, &first).await["message_id"].as_i64().unwrap();
+    s.delivered(&alex, first_id).await;
+    let second = s.submitted(&dana, json!({}), false).await;
+    let second_id = approve(&alex, &second).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, second_id).await;
+    let retraction = alex
+        .post(
+            &format!("/api/messages/{first_id}/retract"),
+            json!({"mode": "delete", "reason": "wrong area named"}),
+        )
+        .await
+        .ok();
+    let retraction_id = retraction["id"].as_i64().unwrap();
+    s.delivered(&alex, retraction_id).await;
+
+    let story = casey
+        .get(&format!("/api/messages/{first_id}/story"))
+        .await
+        .ok();
+    assert_eq!(story["acted_on_by"], json!([retraction_id]), "{story}");
+    let entries = story["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "draft.create",
+        "draft.submit",
+        "draft.approve",
+        "delivery.result",
+        "message.retract",
+    ] {
+        assert!(
+            actions.contains(&wanted),
+            "{wanted} missing from {actions:?}"
+        );
+    }
+    // Every delivery of the message and of its retraction is in it, oldest first.
+    let deliveries = actions.iter().filter(|a| **a == "delivery.result").count();
+    assert!(deliveries >= 2 * s.harness.accounts.len(), "{deliveries}");
+    let seqs: Vec<u64> = entries.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let second_draft = id_of(&second).to_string();
+    let second_message = second_id.to_string();
+    for e in entries {
+        let subjects = e["subjects"].as_object().unwrap();
+        assert_ne!(subjects.get("message"), Some(&json!(second_message)), "{e}");
+        assert_ne!(subjects.get("draft"), Some(&json!(second_draft)), "{e}");
+    }
+    // The story is the audit log's: who may not read it may not read this.
+    dana.get(&format!("/api/messages/{first_id}/story"))
+        .await
+        .refused(403, "forbidden");
+    casey
+        .get("/api/messages/99999/story")
+        .await
+        .refused(404, "not_found");
 }

@@ -82,6 +82,7 @@ impl AuditQuery {
                     ))
                 }
             },
+            mentions: Vec::new(),
             limit: None,
         })
     }
@@ -98,6 +99,21 @@ pub struct EntryView {
     outcome: Option<String>,
     exercise: bool,
     hash: String,
+}
+
+impl From<tocsin_store::StoredEntry> for EntryView {
+    fn from(r: tocsin_store::StoredEntry) -> EntryView {
+        EntryView {
+            seq: r.entry.seq,
+            at: r.entry.time,
+            actor: r.entry.event.actor,
+            action: r.entry.event.action,
+            subjects: r.entry.event.subjects,
+            outcome: r.entry.event.outcome,
+            exercise: r.entry.event.exercise,
+            hash: r.hash.to_hex(),
+        }
+    }
 }
 
 /// A page of entries.
@@ -119,19 +135,7 @@ pub async fn entries(
     let rows = web.app.store().audit().read(&filter).await?;
     let head_seq = web.app.store().audit().entry_count().await?;
     Ok(Json(EntriesPage {
-        entries: rows
-            .into_iter()
-            .map(|r| EntryView {
-                seq: r.entry.seq,
-                at: r.entry.time,
-                actor: r.entry.event.actor,
-                action: r.entry.event.action,
-                subjects: r.entry.event.subjects,
-                outcome: r.entry.event.outcome,
-                exercise: r.entry.event.exercise,
-                hash: r.hash.to_hex(),
-            })
-            .collect(),
+        entries: rows.into_iter().map(EntryView::from).collect(),
         head_seq,
     }))
 }
@@ -174,6 +178,58 @@ pub async fn facets(State(web): State<WebState>, who: Authed) -> ApiResult<Json<
         actors: found.actors,
         actions: found.actions,
         playbooks,
+    }))
+}
+
+/// One message's whole story, from the audit log.
+#[derive(Debug, Serialize)]
+pub struct StoryView {
+    message_id: i64,
+    draft_id: i64,
+    /// Its retraction and corrections.
+    acted_on_by: Vec<i64>,
+    /// Every entry naming the message, its draft, or a message acting on it (and that
+    /// one's draft), oldest first: drafted, reviewed, approved, each delivery, retracted.
+    entries: Vec<EntryView>,
+}
+
+/// The most entries a story shows (a fan-out to thousands of accounts is one entry per
+/// delivery; the export has them all).
+const STORY_LIMIT: u64 = 5_000;
+
+/// `GET /api/messages/{id}/story` (who may read the audit log).
+pub async fn story(
+    State(web): State<WebState>,
+    who: Authed,
+    super::error::Path(id): super::error::Path<i64>,
+) -> ApiResult<Json<StoryView>> {
+    who.require(&web.app, Permission::ReadAudit)?;
+    let store = web.app.store();
+    let m = store
+        .messages()
+        .summary(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
+    let acting = store.messages().acting_on(id).await?;
+    let mut mentions = vec![
+        ("message".to_string(), id.to_string()),
+        ("draft".to_string(), m.draft_id.to_string()),
+    ];
+    for (message, draft) in &acting {
+        mentions.push(("message".into(), message.to_string()));
+        mentions.push(("draft".into(), draft.to_string()));
+    }
+    let filter = AuditFilter {
+        mentions,
+        limit: Some(STORY_LIMIT),
+        ..AuditFilter::default()
+    };
+    let rows = store.audit().read(&filter).await?;
+    Ok(Json(StoryView {
+        message_id: id,
+        draft_id: m.draft_id,
+        acted_on_by: acting.iter().map(|(m, _)| *m).collect(),
+        entries: rows.into_iter().map(EntryView::from).collect(),
     }))
 }
 

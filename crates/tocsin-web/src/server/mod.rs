@@ -171,6 +171,7 @@ pub fn router(state: WebState) -> Router {
         .route("/messages/{id}", get(messages::get_one))
         .route("/messages/{id}/retract", post(messages::retract))
         .route("/messages/{id}/follow-up", post(messages::follow_up))
+        .route("/messages/{id}/story", get(audit::story))
         .route(
             "/messages/{id}/deliveries/{account_id}/retry",
             post(messages::retry),

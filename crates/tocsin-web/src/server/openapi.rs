@@ -343,6 +343,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/messages/{id}/story",
+        "One message's whole story from the audit log: drafted, reviewed, approved, each delivery, retraction and corrections",
+        "audit",
+        "compliance",
+        None,
+    ),
+    (
+        "get",
         "/api/audit/facets",
         "What the audit filters offer: actors and actions of the newest entries, the library's playbooks",
         "audit",

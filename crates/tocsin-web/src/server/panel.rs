@@ -40,6 +40,7 @@ pub const FILES: &[(&str, &str)] = &[
     ),
     ("view-admin.js", include_str!("../../panel/view-admin.js")),
     ("view-enrol.js", include_str!("../../panel/view-enrol.js")),
+    ("view-story.js", include_str!("../../panel/view-story.js")),
     (
         "view-sandbox.js",
         include_str!("../../panel/view-sandbox.js"),

@@ -124,6 +124,7 @@ impl FilterArgs {
             after_seq: None,
             before_seq: None,
             newest_first: false,
+            mentions: Vec::new(),
             limit: None,
         }
     }
