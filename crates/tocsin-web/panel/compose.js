@@ -44,6 +44,20 @@ function inputFor(v, value) {
   }
 }
 
+// `at` as a datetime-local value (YYYY-MM-DDTHH:MM) on the wall clock of `zone` (the
+// playbook's time zone; the browser's own when unknown).
+export function wallClock(at, zone) {
+  const opts = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat('en-CA', { ...opts, timeZone: zone || undefined }).formatToParts(at);
+  } catch {
+    parts = new Intl.DateTimeFormat('en-CA', opts).formatToParts(at);
+  }
+  const get = (type) => (parts.find((p) => p.type === type) || {}).value || '';
+  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}`;
+}
+
 // The form for a playbook's variables. onChange() runs on every edit.
 export function variableForm(detail, initial, onChange) {
   const inputs = new Map();
@@ -55,8 +69,15 @@ export function variableForm(detail, initial, onChange) {
     let control = input;
     const extra = [];
     if (v.type === 'datetime') {
+      // "Now" and "In 1 hour", on the playbook's clock.
+      const setTo = (ms) => () => {
+        input.value = wallClock(new Date(Date.now() + ms), detail.timezone);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      };
       control = h('div', { class: 'with-suffix' }, input,
-        h('span', { class: 'suffix', testid: `var-tz-${v.name}` }, detail.timezone || ''));
+        h('span', { class: 'suffix', testid: `var-tz-${v.name}` }, detail.timezone || ''),
+        h('button', { type: 'button', class: 'quiet', testid: `var-now-${v.name}`, onclick: setTo(0) }, 'Now'),
+        h('button', { type: 'button', class: 'quiet', testid: `var-in-hour-${v.name}`, onclick: setTo(3600 * 1000) }, 'In 1 hour'));
     } else if (v.type === 'hashtag') {
       control = h('div', { class: 'with-prefix' }, h('span', { class: 'prefix', 'aria-hidden': 'true' }, '#'), input);
     }

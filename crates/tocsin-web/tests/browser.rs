@@ -1107,6 +1107,33 @@ async fn tablet_composer_fits_the_screen() {
         .select_by_value("a loss of water pressure")
         .await
         .unwrap();
+    // "Now" and "In 1 hour" fill the date-time on the playbook's clock, an hour apart.
+    let value_of = |id: &'static str| {
+        let tablet = &tablet;
+        async move {
+            tablet
+                .find(id)
+                .await
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        }
+    };
+    tablet.click("var-now-issued_at").await;
+    let now = value_of("var-issued_at").await;
+    tablet.click("var-in-hour-issued_at").await;
+    let later = value_of("var-issued_at").await;
+    let parse = |v: &str| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M");
+    let (now, later) = (parse(&now).unwrap(), parse(&later).unwrap());
+    let apart = (later - now).num_minutes();
+    assert!((60..=61).contains(&apart), "{now} then {later}");
+    // The boil-water playbook's zone is America/Chicago, whatever the browser's.
+    let chicago = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Chicago)
+        .naive_local();
+    let off = (chicago - now).num_minutes();
+    assert!((0..=1).contains(&off), "now was {now}; Chicago is at {chicago}");
     set_datetime(&tablet, "var-issued_at", "2026-07-14T09:30").await;
     tablet
         .type_into("var-info_url", "https://health.example.gov/water")
