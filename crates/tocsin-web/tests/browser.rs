@@ -1133,7 +1133,10 @@ async fn tablet_composer_fits_the_screen() {
         .with_timezone(&chrono_tz::America::Chicago)
         .naive_local();
     let off = (chicago - now).num_minutes();
-    assert!((0..=1).contains(&off), "now was {now}; Chicago is at {chicago}");
+    assert!(
+        (0..=1).contains(&off),
+        "now was {now}; Chicago is at {chicago}"
+    );
     set_datetime(&tablet, "var-issued_at", "2026-07-14T09:30").await;
     tablet
         .type_into("var-info_url", "https://health.example.gov/water")
