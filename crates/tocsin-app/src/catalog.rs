@@ -39,36 +39,47 @@ pub struct Fleet {
     pub known_groups: BTreeSet<String>,
 }
 
+/// What target resolution needs of `a`; `usable` says whether it is in fan-out now.
+pub fn account_facts(a: &tocsin_store::Account, usable: bool) -> AccountFacts {
+    AccountFacts {
+        id: a.id,
+        platform: text_platform(a.platform, a.stands_for),
+        groups: a.groups.clone(),
+        sandbox: a.sandbox,
+        usable,
+    }
+}
+
+/// The group names that exist: those some account has, and those some playbook (or a
+/// step of it) names as its audience.
+pub async fn known_groups(
+    store: &tocsin_store::Store,
+    library: &tocsin_domain::library::Library,
+) -> Result<BTreeSet<String>, tocsin_store::StoreError> {
+    let mut known: BTreeSet<String> = store.accounts().group_names().await?.into_iter().collect();
+    for p in library.playbooks() {
+        known.extend(p.audience.iter().cloned());
+        for s in &p.steps {
+            known.extend(s.audience.iter().flatten().cloned());
+        }
+    }
+    Ok(known)
+}
+
 /// Reads every account, whether it is in fan-out now, and the known group names.
 pub async fn fleet(app: &Tocsin) -> AppResult<Fleet> {
     let accounts = app.0.store.accounts().list().await?;
     let facts = accounts
         .iter()
-        .map(|a| AccountFacts {
-            id: a.id,
-            platform: text_platform(a.platform, a.stands_for),
-            groups: a.groups.clone(),
-            sandbox: a.sandbox,
+        .map(|a| {
             // In fan-out as before audiences: routed and not disabled (an account whose
             // token was refused stays in, so its failure shows on the grid).
-            usable: a.status != tocsin_store::AccountStatus::Disabled
-                && app.0.routes.get(a.id).is_some(),
+            let usable = a.status != tocsin_store::AccountStatus::Disabled
+                && app.0.routes.get(a.id).is_some();
+            account_facts(a, usable)
         })
         .collect();
-    let mut known_groups: BTreeSet<String> = app
-        .0
-        .store
-        .accounts()
-        .group_names()
-        .await?
-        .into_iter()
-        .collect();
-    for p in app.0.library.playbooks() {
-        known_groups.extend(p.audience.iter().cloned());
-        for s in &p.steps {
-            known_groups.extend(s.audience.iter().flatten().cloned());
-        }
-    }
+    let known_groups = known_groups(&app.0.store, &app.0.library).await?;
     Ok(Fleet {
         facts,
         accounts,

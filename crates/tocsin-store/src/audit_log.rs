@@ -262,6 +262,20 @@ impl PageSink {
     }
 }
 
+/// A `LIKE` pattern matching an entry whose subjects name `kind` = `id`. Subjects are
+/// stored as a JSON object of strings, so `"kind":"id"` (quotes included, JSON-escaped)
+/// matches that subject exactly, and not `"id0"`.
+pub(crate) fn subject_pattern(kind: &str, id: &str) -> Result<String, StoreError> {
+    let pair = serde_json::to_string(&[kind, id])
+        .map_err(|e| StoreError::AuditHead(format!("subject filter: {e}")))?;
+    // `["kind","id"]` to `"kind":"id"`, as the subjects map is stored.
+    let pair = pair
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .replacen("\",\"", "\":\"", 1);
+    Ok(format!("%{pair}%"))
+}
+
 /// The actors and actions that occur among the newest audit entries: the choices the
 /// audit viewer's filters offer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -357,18 +371,9 @@ impl Audit<'_> {
             add("e.seq < ?", Param::Int(s as i64));
         }
         if !filter.mentions.is_empty() {
-            // Subjects are stored as a JSON object of strings: `"kind":"id"`, quotes
-            // included, matches that subject exactly (and not `"id0"`).
             let mut any = Vec::new();
             for (kind, id) in &filter.mentions {
-                let pair = serde_json::to_string(&[kind, id]).map_err(|e| {
-                    StoreError::Database(sqlx::Error::Protocol(format!("subject filter: {e}")))
-                })?;
-                let pair = pair
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .replacen("\",\"", "\":\"", 1);
-                params.push(Param::Text(format!("%{pair}%")));
+                params.push(Param::Text(subject_pattern(kind, id)?));
                 any.push(format!("e.subjects LIKE ${}", params.len()));
             }
             conds.push(format!("({})", any.join(" OR ")));

@@ -233,14 +233,7 @@ impl<'s> Tx<'s> {
         let mut sql = String::from("SELECT COUNT(*) FROM audit_entries WHERE action = $1");
         let mut patterns = Vec::with_capacity(subjects.len());
         for (i, (kind, id)) in subjects.iter().enumerate() {
-            let pair = serde_json::to_string(&[*kind, *id])
-                .map_err(|err| StoreError::AuditHead(err.to_string()))?;
-            // `["kind","id"]` to `"kind":"id"`, as the subjects map is stored.
-            let pair = pair
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .replacen("\",\"", "\":\"", 1);
-            patterns.push(format!("%{pair}%"));
+            patterns.push(crate::audit_log::subject_pattern(kind, id)?);
             sql.push_str(&format!(" AND subjects LIKE ${}", i + 2));
         }
         let n: i64 = on_tx!(self, c => {

@@ -474,6 +474,25 @@ impl World {
         World { harness, _db: db }
     }
 
+    /// An open live session of the live-procedure playbook under #StvKnee, started by
+    /// dana; returns its id.
+    async fn live_session(&self) -> i64 {
+        let mut tx = self.harness.app.store().begin().await.unwrap();
+        let session = tx
+            .live_sessions()
+            .create(
+                "dana",
+                "live-procedure",
+                "Knee replacement",
+                "StvKnee",
+                false,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        session
+    }
+
     /// Adds a user with a second factor; returns the base32 secret.
     async fn add(&self, name: &str, role: Role) -> String {
         tocsin_app::people::enrolment::add_and_enrol(
@@ -1481,19 +1500,7 @@ async fn a_heard_post_appears_in_the_session_pane_as_text_and_is_marked_for_answ
         .unwrap();
     let world = World { harness, _db: db };
     let store = world.harness.app.store().clone();
-    let mut tx = store.begin().await.unwrap();
-    let session = tx
-        .live_sessions()
-        .create(
-            "dana",
-            "live-procedure",
-            "Knee replacement",
-            "StvKnee",
-            false,
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let session = world.live_session().await;
     let dana = world.add("dana", Role::Drafter).await;
     let shots = Shots::new("conversation_pane");
     let b = Browser::open(
@@ -1773,19 +1780,7 @@ async fn ending_a_live_session_hides_its_composer() {
     let driver = Chromedriver::start().await;
     let world = World::start().await;
     let store = world.harness.app.store().clone();
-    let mut tx = store.begin().await.unwrap();
-    let session = tx
-        .live_sessions()
-        .create(
-            "dana",
-            "live-procedure",
-            "Knee replacement",
-            "StvKnee",
-            false,
-        )
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let session = world.live_session().await;
     let dana = world.add("dana", Role::Drafter).await;
     let shots = Shots::new("ending_a_session");
     let b = Browser::open(

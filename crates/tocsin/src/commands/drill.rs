@@ -175,14 +175,7 @@ async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
     let log = Arc::new(SandboxLog::default());
     let routes = Arc::new(Routes::new());
     let existing = store.accounts().list().await?;
-    let mut known_groups: BTreeSet<String> =
-        store.accounts().group_names().await?.into_iter().collect();
-    for p in library.playbooks() {
-        known_groups.extend(p.audience.iter().cloned());
-        for s in &p.steps {
-            known_groups.extend(s.audience.iter().flatten().cloned());
-        }
-    }
+    let known_groups = tocsin_app::catalog::known_groups(store, library).await?;
     let is_stand_in = |a: &tocsin_store::Account| {
         a.sandbox && a.stands_for.is_some_and(|p| a.handle == handle(p))
     };

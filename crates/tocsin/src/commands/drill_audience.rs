@@ -50,13 +50,7 @@ pub(crate) fn reach(
     let facts: Vec<AccountFacts> = accounts
         .iter()
         .filter(|a| !is_stand_in(a))
-        .map(|a| AccountFacts {
-            id: a.id,
-            platform: tocsin_app::catalog::text_platform(a.platform, a.stands_for),
-            groups: a.groups.clone(),
-            sandbox: a.sandbox,
-            usable: a.status != AccountStatus::Disabled,
-        })
+        .map(|a| tocsin_app::catalog::account_facts(a, a.status != AccountStatus::Disabled))
         .collect();
     let resolved = |exercise: bool| {
         match resolve(spec, &facts, known_groups, audience, exercise)
