@@ -28,4 +28,4 @@ pub use account::AccountSpec;
 pub use connector::Connector;
 pub use descriptor::PlatformDescriptor;
 pub use error::ConnectorError;
-pub use model::{OutgoingPost, PostOutcome, RateLimitStatus, RemotePost};
+pub use model::{OutgoingPost, PostImage, PostOutcome, RateLimitStatus, RemotePost};

@@ -22,6 +22,10 @@ pub struct OutgoingPost {
     pub thread_root: Option<RemotePost>,
     /// An exercise (drill): connectors mark it where the platform can carry a marker.
     pub exercise: bool,
+    /// Images to attach, in order (at most four), each with its approved description.
+    /// Connectors for platforms that take no image send the text alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<PostImage>,
     /// Where a post sent as several parts (SMS recipients) keeps which went out.
     #[serde(skip)]
     pub ledger: crate::progress::Ledger,
@@ -38,9 +42,34 @@ impl OutgoingPost {
             reply_to: None,
             thread_root: None,
             exercise: false,
+            images: Vec::new(),
             ledger: crate::progress::Ledger::default(),
         }
     }
+}
+
+/// One image attached to a post: checked, stripped of metadata and stored by content
+/// hash before it got here, and described by alt text that was reviewed with the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostImage {
+    /// Lower-case hex SHA-256 of `bytes`: the name it is stored and reviewed under.
+    pub sha256: String,
+    /// The media type read from the content (`image/png`, `image/jpeg`, `image/webp`,
+    /// `image/gif`), never from a file name.
+    pub media_type: String,
+    /// Pixel width and height, for platforms that want an aspect ratio.
+    pub width: u32,
+    /// Pixel height.
+    pub height: u32,
+    /// The description screen readers read: required, approved with the post.
+    pub alt: String,
+    /// The file itself, as stored.
+    #[serde(skip)]
+    pub bytes: bytes::Bytes,
+    /// Where a platform that fetches images itself (Instagram) can get it while the
+    /// delivery needs it: `[server] public_url` plus an unguessable path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// A post as it exists on the platform.
