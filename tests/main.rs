@@ -13,6 +13,7 @@
 mod support;
 
 mod accounts_cli;
+mod alert_rules;
 mod audit_cli;
 mod backup_cli;
 mod cli_conventions;
