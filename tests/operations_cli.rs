@@ -91,6 +91,61 @@ fn a_database_from_a_newer_release_is_refused_with_the_versions() {
     }
 }
 
+/// An upgrade across nodes: a newer release migrates the database while this release's
+/// node runs on it. The node notices within `[server] schema_check_seconds`, stops as on
+/// SIGTERM, says which release to start, and exits 75; a node of this release started
+/// again refuses the database.
+#[test]
+fn a_running_node_stops_when_a_newer_release_migrates_its_database() {
+    let ws = workspace_with_release_0_1_database();
+    ws.tocsin(&["migrate"]).ok();
+    // The sealing key release 0.1's fixture was made with (scripts/make_release_fixture.sh).
+    let mut node = ws.serve(&[
+        (
+            "TOCSIN_SECRET_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
+        ("TOCSIN_SERVER__SCHEMA_CHECK_SECONDS", "1"),
+    ]);
+    let ready = reqwest::blocking::get(node.url("/readyz")).unwrap();
+    assert_eq!(ready.status(), 200, "{}", node.output());
+    assert_eq!(
+        node.wait_exit(std::time::Duration::from_secs(3)),
+        None,
+        "the node stopped while its schema was current:\n{}",
+        node.output()
+    );
+
+    let db = ws.path().join("data/tocsin.db");
+    assert!(
+        mark_as_written_by_a_newer_release(&db),
+        "could not mark the database as newer"
+    );
+    let status = node
+        .wait_exit(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|| {
+            panic!(
+                "the node kept running on a newer schema:\n{}",
+                node.output()
+            )
+        });
+    assert_eq!(status.code(), Some(75), "{}", node.output());
+    let out = node.output();
+    assert!(out.contains("upgraded to schema version 999"), "{out}");
+    assert!(out.contains("Start the new release"), "{out}");
+
+    let again = ws
+        .tocsin_env(
+            &["serve", "--listen", "127.0.0.1:0"],
+            &[(
+                "TOCSIN_SECRET_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )],
+        )
+        .fails();
+    assert!(again.contains("newer") && again.contains("999"), "{again}");
+}
+
 /// Records a migration no release has (version 999), through Python's sqlite3 module.
 fn mark_as_written_by_a_newer_release(db: &std::path::Path) -> bool {
     let sql = "INSERT INTO _sqlx_migrations (version, description, installed_on, success, \

@@ -1133,8 +1133,7 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         announce_draft(app, id).await;
         crate::messages::announce_message(app, target).await;
         crate::messages::announce_message(app, placed.retraction_message_id).await;
-        let (assessed, _) = assess(app, id).await?;
-        return Ok(assessed.view());
+        return published_view(app, assessed, id).await;
     }
     let message_id = tx
         .outbox()
@@ -1163,7 +1162,20 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
     app.0.dispatcher.wake();
     announce_draft(app, id).await;
     crate::messages::announce_message(app, message_id).await;
-    let (assessed, _) = assess(app, id).await?;
+    published_view(app, assessed, id).await
+}
+
+/// The answer to an approval: the draft as it is now, with the assessment the decision
+/// was made on (the same text and accounts: the playbook is composed and the accounts are
+/// read once per approval, not again for the answer).
+async fn published_view(app: &Tocsin, mut assessed: Assessed, id: i64) -> AppResult<DraftView> {
+    assessed.draft = app
+        .0
+        .store
+        .drafts()
+        .get(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no draft {id}")))?;
     Ok(assessed.view())
 }
 

@@ -514,7 +514,10 @@ pub async fn database_clock(url: &str) -> Result<Option<DateTime<Utc>>, StoreErr
 }
 
 /// The highest migration applied to the database (`None`: never migrated).
-async fn schema_version(pool: &Pool, path: Option<&Path>) -> Result<Option<i64>, StoreError> {
+pub(crate) async fn schema_version(
+    pool: &Pool,
+    path: Option<&Path>,
+) -> Result<Option<i64>, StoreError> {
     match pool {
         Pool::Sqlite(p) => {
             let exists: Option<(String,)> = sqlx::query_as(

@@ -1,6 +1,7 @@
 //! What monitoring asks of the database beyond counts: how long the oldest unsettled
 //! delivery has waited, and when the audit log was last signed (`/metrics` turns both
-//! into ages that alert rules watch).
+//! into ages that alert rules watch); and the schema version now, which a running node
+//! watches so that it stops when a newer release migrates the database under it.
 
 use chrono::{DateTime, Utc};
 
@@ -30,6 +31,12 @@ impl Store {
             .await?
         });
         Ok(opt_time(oldest))
+    }
+
+    /// The database's schema version now: the newest migration applied (`None`: never
+    /// migrated). A running node compares it with [`crate::SCHEMA_VERSION`].
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        crate::backend::schema_version(&self.inner.pool, None).await
     }
 
     /// The newest signed checkpoint, if the log has one.

@@ -347,6 +347,11 @@ pub struct ServerSection {
     /// Connections open at once; a new one past this is closed as soon as it is accepted
     /// (the proxy in front should hold its own limit below this). At least 1.
     pub max_connections: usize,
+    /// Seconds between this node's looks at the database's schema version. When a newer
+    /// release has migrated the database (an upgrade), the node stops as it does on
+    /// SIGTERM (in-flight deliveries recorded, claims left to the new nodes) and exits
+    /// with status 75, saying which release to start. At least 1.
+    pub schema_check_seconds: u64,
 }
 
 impl Default for ServerSection {
@@ -364,6 +369,7 @@ impl Default for ServerSection {
             header_read_timeout_seconds: 10,
             request_timeout_seconds: 30,
             max_connections: 1024,
+            schema_check_seconds: 15,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod installation;
 mod migrate;
 pub(crate) mod playbooks;
 mod retention;
+mod schema_watch;
 mod serve;
 pub mod users;
 

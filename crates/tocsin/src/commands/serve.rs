@@ -27,6 +27,7 @@ use tocsin_web::server::{self, DemoUser, WebConfig, WebState};
 use crate::cli::{DemoArgs, ServeArgs};
 use crate::commands::drill::stand_ins;
 use crate::commands::playbooks::{composer, load};
+use crate::commands::schema_watch;
 use crate::commands::users::load_key;
 use crate::config::Config;
 use crate::store::open_store;
@@ -397,6 +398,7 @@ async fn run_server(
             ..AppConfig::default()
         },
     });
+    let watched_store = app.store().clone();
     check_notify_accounts(config, &app).await?;
     connect_accounts(&app).await?;
     let https = feed.0.as_deref().is_some_and(|u| u.starts_with("https://"));
@@ -429,7 +431,23 @@ async fn run_server(
         .with_context(|| format!("listening on {address}"))?;
     let bound = listener.local_addr()?;
     println!("Tocsin is listening: open http://{bound}/");
-    server::serve(listener, web, shutdown_signal()).await?;
+    let moved = Arc::new(std::sync::OnceLock::new());
+    let schema_moves = schema_watch::until_schema_moves(
+        watched_store,
+        Duration::from_secs(config.server.schema_check_seconds.max(1)),
+        moved.clone(),
+    );
+    let stop = async {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = schema_moves => {},
+        }
+    };
+    server::serve(listener, web, stop).await?;
+    if let Some(why) = moved.get() {
+        eprintln!("Tocsin stopped: {}", why.explain());
+        return Ok(ExitCode::from(schema_watch::EXIT_SCHEMA_MOVED));
+    }
     println!("Tocsin stopped; deliveries in flight were recorded.");
     Ok(ExitCode::SUCCESS)
 }
