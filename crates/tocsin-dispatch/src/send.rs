@@ -19,7 +19,7 @@ use crate::outcome::Outcome;
 /// What to do on one account for one message.
 pub(crate) enum Action {
     /// Post this (a new post, a reply in a thread, or a correction).
-    Post(OutgoingPost),
+    Post(Box<OutgoingPost>),
     /// Delete this earlier post.
     Delete(RemotePost),
 }
@@ -97,7 +97,7 @@ pub(crate) async fn action(
                 post.thread_root = root.as_ref().map(remote);
                 post.reply_to = parent.as_ref().map(remote);
             }
-            Ok(Action::Post(post))
+            Ok(Action::Post(Box::new(post)))
         }
         MessageKind::Delete if connector.can_delete() => match target {
             Some(t) => Ok(Action::Delete(remote(&t))),
@@ -118,7 +118,7 @@ pub(crate) async fn action(
             })?;
             post.reply_to = Some(remote(&target));
             post.thread_root = Some(remote(&target));
-            Ok(Action::Post(post))
+            Ok(Action::Post(Box::new(post)))
         }
     }
 }

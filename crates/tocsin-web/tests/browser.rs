@@ -2132,6 +2132,78 @@ async fn the_panel_meets_wcag_aa_in_both_themes_with_danger_buttons_hovered_and_
     }
 }
 
+/// The pages a compliance officer and an administrator use pass axe-core's WCAG 2.2 AA
+/// rules in both themes: the audit log, a message's whole story, the consent register,
+/// the live sessions list, your account, and the admin page (users and accounts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_story_consent_sessions_account_and_admin_pages_meet_wcag_aa_in_both_themes() {
+    let axe = axe_script();
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let base = world.harness.url();
+    let alex = world.add("alex", Role::Approver).await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let message = publish_through_api(&world, ("dana", &dana), ("alex", &alex)).await;
+    let shots = Shots::new("accessibility-pages");
+    for (theme, extra, officer, admin) in [
+        ("light", &[][..], "cora", "ada"),
+        ("dark", &["--force-dark-mode"][..], "cleo", "abel"),
+    ] {
+        let officer_secret = world.add(officer, Role::Compliance).await;
+        let admin_secret = world.add(admin, Role::Admin).await;
+        let mut found = Vec::new();
+
+        let compliance_label = format!("{theme}-compliance");
+        let b = Browser::open(
+            &compliance_label,
+            driver.session_with(1280, 900, extra).await,
+            &base,
+            &shots,
+        );
+        b.sign_in(officer, &officer_secret).await;
+        b.find("playbook-list").await;
+        for (page, route, ready) in [
+            ("audit", "#/audit".to_string(), "audit-row"),
+            ("story", format!("#/messages/{message}/story"), "story-row"),
+            ("consent", "#/consent".to_string(), "consent-add-button"),
+            ("sessions", "#/sessions".to_string(), "session-list"),
+            ("account", "#/account".to_string(), "account-password-save"),
+        ] {
+            b.goto(&route).await;
+            b.find(ready).await;
+            b.shot(&format!("{theme}-{page}")).await;
+            found.extend(
+                b.axe(&axe, None)
+                    .await
+                    .into_iter()
+                    .map(|v| format!("{page}: {v}")),
+            );
+        }
+        b.close().await;
+
+        let admin_label = format!("{theme}-admin");
+        let b = Browser::open(
+            &admin_label,
+            driver.session_with(1280, 900, extra).await,
+            &base,
+            &shots,
+        );
+        b.sign_in(admin, &admin_secret).await;
+        b.goto("#/admin").await;
+        b.find("users-table").await;
+        b.find("accounts-table").await;
+        b.shot(&format!("{theme}-admin")).await;
+        found.extend(
+            b.axe(&axe, None)
+                .await
+                .into_iter()
+                .map(|v| format!("admin: {v}")),
+        );
+        b.close().await;
+        assert!(found.is_empty(), "{theme} theme: {found:#?}");
+    }
+}
+
 /// A client of the JSON API signed in as `who` (name, TOTP secret).
 async fn api_client(world: &World, who: (&str, &str)) -> reqwest::Client {
     let base = world.harness.url();
