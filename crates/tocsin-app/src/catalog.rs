@@ -306,6 +306,8 @@ pub fn playbook<'a>(app: &'a Tocsin, id: &str) -> AppResult<&'a Playbook> {
 pub struct StepRef {
     id: String,
     title: String,
+    /// The variables its texts read, in form order: the only ones its form asks for.
+    variables: Option<Vec<String>>,
 }
 
 /// A playbook in the picker.
@@ -334,6 +336,7 @@ fn summary(p: &Playbook, status: &PreapprovalStatus) -> PlaybookSummary {
             .map(|s| StepRef {
                 id: s.id.clone(),
                 title: s.title.clone(),
+                variables: s.variables.clone(),
             })
             .collect(),
     }
@@ -377,6 +380,10 @@ pub struct PlaybookDetail {
     policy: tocsin_domain::playbook::ApprovalPolicy,
     hashtags: Vec<String>,
     variables: Vec<VariableView>,
+    /// A live-session playbook's variable holding the session hashtag.
+    session_hashtag: Option<String>,
+    /// A live-session playbook's variables set once when a session starts.
+    session_fixed: Vec<String>,
 }
 
 fn variable_view(spec: &tocsin_domain::variables::VariableSpec) -> VariableView {
@@ -432,6 +439,12 @@ pub async fn detail(app: &Tocsin, who: &Authed, id: String) -> AppResult<Playboo
         policy: p.approval,
         hashtags: p.hashtags.clone(),
         variables: p.variables.iter().map(variable_view).collect(),
+        session_hashtag: p.session.as_ref().map(|s| s.hashtag_variable.clone()),
+        session_fixed: p
+            .session
+            .as_ref()
+            .map(|s| s.fixed.clone())
+            .unwrap_or_default(),
     })
 }
 
@@ -480,6 +493,9 @@ pub struct PreviewRequest {
     /// The target set (the step's audience when left out).
     #[serde(default)]
     pub targets: Option<TargetSpec>,
+    /// A live session the post is for: its hashtag and fixed values fill the form's.
+    #[serde(default)]
+    pub session_id: Option<i64>,
 }
 
 /// What to compose: a step, its values, and for whom.
@@ -597,12 +613,30 @@ pub async fn preview_for(
 ) -> AppResult<Preview> {
     who.require(app, Permission::ViewDrafts)?;
     let p = playbook(app, id)?;
+    let mut values = request.values.clone();
+    if let Some(session_id) = request.session_id {
+        let session = app
+            .0
+            .store
+            .live_sessions()
+            .get(session_id)
+            .await?
+            .filter(|s| s.playbook_id == p.id)
+            .ok_or_else(|| {
+                AppError::not_found(format!(
+                    "no live session {session_id} of playbook `{}`",
+                    p.id
+                ))
+                .field("session_id")
+            })?;
+        crate::drafts::fix_session_hashtag(p, &session, &mut values)?;
+    }
     let (preview, _, _) = compose(
         app,
         p,
         ComposeFor {
             step: &request.step,
-            values: &request.values,
+            values: &values,
             exercise: request.exercise,
             post_number: None,
             targets: request.targets.as_ref(),

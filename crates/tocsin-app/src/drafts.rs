@@ -144,6 +144,7 @@ impl Assessed {
                 .filter(|v| v.target != HEADLINE_TARGET)
                 .map(|v| VariantView {
                     target: v.target.to_string(),
+                    name: v.target.display_name(),
                     text: v.body.clone(),
                     count: None,
                     limit: None,
@@ -383,11 +384,12 @@ async fn session_targets(app: &Tocsin, session: Option<i64>) -> AppResult<Option
         .and_then(|s| s.targets))
 }
 
-/// A live session fixes its hashtag: the playbook's session hashtag variable takes the
-/// session's hashtag whatever the form left out, and a draft that gives another (`#B`
+/// A live session fixes its hashtag and its fixed values ([`fix_session_values`]): the
+/// playbook's session hashtag variable takes the session's hashtag whatever the form left
+/// out, and a draft that gives another (`#B`
 /// in session `#A`) is refused naming both. Case is not a difference (`#heatsafety` is
 /// `#HeatSafety`); the session's spelling is used.
-fn fix_session_hashtag(
+pub(crate) fn fix_session_hashtag(
     p: &Playbook,
     session: &tocsin_store::LiveSessionRow,
     values: &mut BTreeMap<String, String>,
@@ -411,6 +413,30 @@ fn fix_session_hashtag(
         }
     }
     values.insert(name.clone(), fixed.to_string());
+    fix_session_values(session, values)
+}
+
+/// A live session fixes the values it started with (the playbook's `[session] fixed`
+/// variables): every post takes them, and a draft that gives another is refused at that
+/// field.
+fn fix_session_values(
+    session: &tocsin_store::LiveSessionRow,
+    values: &mut BTreeMap<String, String>,
+) -> AppResult<()> {
+    for (name, fixed) in &session.values {
+        if let Some(given) = values.get(name) {
+            if !given.trim().is_empty() && given.trim() != fixed.trim() {
+                return Err(AppError::invalid(
+                    name.as_str(),
+                    format!(
+                        "live session {} fixed `{name}` when it started: a post in it cannot change it",
+                        session.id
+                    ),
+                ));
+            }
+        }
+        values.insert(name.clone(), fixed.clone());
+    }
     Ok(())
 }
 

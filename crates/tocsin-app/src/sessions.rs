@@ -29,6 +29,8 @@ pub struct LiveSession {
     state: String,
     /// Who every post goes to (`None`: the playbook's audience).
     targets: Option<TargetSpec>,
+    /// The values fixed for every post (the playbook's `[session] fixed` variables).
+    values: BTreeMap<String, String>,
 }
 
 impl From<&LiveSessionRow> for LiveSession {
@@ -43,6 +45,7 @@ impl From<&LiveSessionRow> for LiveSession {
             created_at: s.created_at,
             state: s.state.as_str().to_string(),
             targets: s.targets.clone(),
+            values: s.values.clone(),
         }
     }
 }
@@ -95,6 +98,43 @@ pub struct CreateSession {
     /// Who every post of the session goes to (the playbook's audience when left out).
     #[serde(default)]
     targets: Option<TargetSpec>,
+    /// Values of the playbook's `[session] fixed` variables, set once for every post
+    /// (any left out are asked of each post instead).
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+}
+
+/// The fixed values a session starts with, checked against the playbook: each names a
+/// `[session] fixed` variable and passes its rules; empty ones are left out.
+fn fixed_values(
+    p: &tocsin_domain::playbook::Playbook,
+    given: &BTreeMap<String, String>,
+) -> AppResult<BTreeMap<String, String>> {
+    let fixed: &[String] = p.session.as_ref().map_or(&[], |s| s.fixed.as_slice());
+    let mut out = BTreeMap::new();
+    for (name, value) in given {
+        let field = format!("values.{name}");
+        if !fixed.contains(name) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "`{name}` is not fixed for a session of `{}` (fixed: {}); give it with each post",
+                    p.id,
+                    if fixed.is_empty() { "none".to_string() } else { fixed.join(", ") }
+                ),
+            ));
+        }
+        if value.trim().is_empty() {
+            continue;
+        }
+        let spec = p
+            .variable(name)
+            .ok_or_else(|| AppError::invalid(field.clone(), format!("no variable `{name}`")))?;
+        spec.parse(value)
+            .map_err(|e| AppError::invalid(field, e.to_string()))?;
+        out.insert(name.clone(), value.trim().to_string());
+    }
+    Ok(out)
 }
 
 /// Whether a hashtag (without `#`) is usable on every platform: 1 to 100 letters,
@@ -123,6 +163,7 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
             "a hashtag is 1 to 100 letters, digits or _, and not only digits",
         ));
     }
+    let values = fixed_values(p, &form.values)?;
     // Checked against the first step's audience now; kept as chosen (the accounts are
     // resolved again for each post, and each post's approval covers them).
     let first = p.steps.first().map(|s| s.id.clone()).unwrap_or_default();
@@ -137,6 +178,11 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
     tx.live_sessions()
         .set_targets(who.user(), id, &targeting.spec)
         .await?;
+    if !values.is_empty() {
+        tx.live_sessions()
+            .set_values(who.user(), id, &values)
+            .await?;
+    }
     tx.commit().await?;
     // Its hashtag is heard from now on.
     app.0.monitor.wake();

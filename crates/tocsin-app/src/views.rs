@@ -41,6 +41,8 @@ pub fn public_state(stored: &str) -> &str {
 pub struct VariantView {
     /// `x`, `mastodon`, `email_html`, ...
     pub target: String,
+    /// The same in words: "X", "Mastodon", "Email (HTML)".
+    pub name: &'static str,
     /// The text exactly as it goes out.
     pub text: String,
     /// Its length as the platform counts it.
@@ -67,6 +69,7 @@ impl VariantView {
             .is_some_and(|m| !m.problems().is_empty());
         VariantView {
             target: v.target.to_string(),
+            name: TextTarget::Variant(v.target).display_name(),
             text: v.text.clone(),
             count: v.measurement.as_ref().map(|m| m.used),
             limit: v.measurement.as_ref().and_then(|m| m.limit),

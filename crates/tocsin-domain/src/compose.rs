@@ -149,6 +149,24 @@ pub fn fill_values(
     playbook: &Playbook,
     raw: &BTreeMap<String, String>,
 ) -> Result<FilledValues, ComposeError> {
+    fill(playbook, None, raw)
+}
+
+/// [`fill_values`] for one step: a required variable the step does not read
+/// ([`Step::variables`]) may be left empty. A value given is still checked.
+pub fn fill_values_for_step(
+    playbook: &Playbook,
+    step: &Step,
+    raw: &BTreeMap<String, String>,
+) -> Result<FilledValues, ComposeError> {
+    fill(playbook, Some(step), raw)
+}
+
+fn fill(
+    playbook: &Playbook,
+    step: Option<&Step>,
+    raw: &BTreeMap<String, String>,
+) -> Result<FilledValues, ComposeError> {
     if let Some(unknown) = raw.keys().find(|k| playbook.variable(k).is_none()) {
         return Err(ComposeError::UnknownVariable(unknown.clone()));
     }
@@ -164,10 +182,12 @@ pub fn fill_values(
                 Ok(v) => values.push((spec.name.clone(), Some(v))),
                 Err(e) => errors.push(e),
             },
-            None if spec.required => errors.push(ValueError {
+            None if spec.required && step.is_none_or(|s| s.reads(&spec.name)) => {
+                errors.push(ValueError {
                 variable: spec.name.clone(),
-                problem: "is required".into(),
-            }),
+                    problem: "is required".into(),
+                })
+            }
             None => values.push((spec.name.clone(), None)),
         }
     }
@@ -236,7 +256,7 @@ impl Composer {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let filled = fill_values(playbook, raw)?;
+        let filled = fill_values_for_step(playbook, step, raw)?;
         self.compose_filled(playbook, step, &filled, platforms, options)
     }
 
@@ -251,7 +271,7 @@ impl Composer {
         let Some(notice) = &playbook.retraction else {
             return Ok(None);
         };
-        let filled = fill_values(playbook, raw)?;
+        let filled = fill_values_for_step(playbook, notice, raw)?;
         self.compose_filled(
             playbook,
             notice,
@@ -536,6 +556,12 @@ title = "Warning"
 headline = "Heat warning for {{area}}"
 template = "heat/warning.hbs"
 variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" }
+
+[[steps]]
+id = "brief"
+title = "Brief"
+headline = "Heat"
+template = "heat/brief.hbs"
 "#;
 
     fn setup() -> (tempfile::TempDir, Library, Composer) {
@@ -554,6 +580,7 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
             "HEAT: {{area}} until {{datetime until \"%-I %p\"}}\n",
         )
         .unwrap();
+        std::fs::write(p.join("templates/heat/brief.hbs"), "Heat in {{area}}.\n").unwrap();
         std::fs::write(
             p.join("templates/heat/warning.html.hbs"),
             "<p>Heat warning for {{area}}</p>",
@@ -672,6 +699,34 @@ variants = { sms = "heat/warning.sms.hbs", email_html = "heat/warning.html.hbs" 
         };
         let names: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
         assert_eq!(names, ["area", "until", "tag"]);
+    }
+
+    #[test]
+    fn a_step_needs_only_the_variables_it_reads() {
+        let (_d, lib, composer) = setup();
+        let pb = lib.get("heat").unwrap();
+        // `brief` reads the area (and the session tag); the center and the end time,
+        // required by `warning`, may stay empty.
+        let v = values(&[("area", "North Side"), ("tag", "HeatLive")]);
+        let c = composer
+            .compose(pb, "brief", &v, &[Platform::X], ComposeOptions::default())
+            .unwrap();
+        assert!(c.variants[0].text.starts_with("Heat in North Side."));
+        let err = composer
+            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
+            .unwrap_err();
+        let ComposeError::InvalidValues(errors) = err else {
+            panic!("{err}")
+        };
+        let names: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
+        assert_eq!(names, ["center", "until"]);
+        // A value given for a variable the step does not read is still checked.
+        let mut bad = v.clone();
+        bad.insert("until".into(), "soon".into());
+        let err = composer
+            .compose(pb, "brief", &bad, &[Platform::X], ComposeOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("until"), "{err}");
     }
 
     #[test]

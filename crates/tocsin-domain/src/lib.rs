@@ -27,6 +27,7 @@ pub mod lint;
 pub mod playbook;
 pub mod preapproval;
 pub mod render;
+pub mod step_variables;
 pub mod template_names;
 pub mod variables;
 mod xml;

@@ -11,6 +11,7 @@ use crate::compose::{cap_area_name, headline_name};
 use crate::content_hash::content_hash;
 use crate::diagnostics::Diagnostic;
 use crate::playbook::{parse_playbook, Playbook};
+use crate::step_variables::note_step_variables;
 use crate::render::{Escaping, TemplateProblem, TemplateSet};
 
 /// The playbook directory could not be read at all.
@@ -209,6 +210,8 @@ impl Library {
             self.diagnostics.extend(problems);
             return;
         }
+        let mut playbook = playbook;
+        note_step_variables(&mut playbook, &templates);
         ids.insert(playbook.id.clone(), path.to_path_buf());
         self.bytes.insert(
             playbook.id.clone(),

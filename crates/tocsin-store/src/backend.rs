@@ -125,6 +125,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_times",
         include_str!("../migrations/sqlite/0017_typed_times.sql"),
     ),
+    (
+        18,
+        "session_values",
+        include_str!("../migrations/sqlite/0018_session_values.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -212,13 +217,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "typed_times",
         include_str!("../migrations/postgres/0017_typed_times.sql"),
     ),
+    (
+        18,
+        "session_values",
+        include_str!("../migrations/postgres/0018_session_values.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -36,6 +36,9 @@ pub struct LiveSessionRow {
     /// Who every post of it goes to, chosen when it started (`None`: the playbook's
     /// audience, for sessions from before audiences).
     pub targets: Option<tocsin_domain::audience::TargetSpec>,
+    /// The playbook's `[session] fixed` values as typed when it started (empty for
+    /// sessions from before fixed values): every post of it takes them.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 /// Whether a live session takes posts.
@@ -67,7 +70,7 @@ impl LiveSessionState {
 }
 
 /// `id, playbook_id, title, hashtag, exercise, created_by, created_at, state,
-/// targets_json` of a session.
+/// targets_json, values_json` of a session.
 type SessionRow = (
     i64,
     String,
@@ -78,13 +81,19 @@ type SessionRow = (
     DbTime,
     String,
     Option<String>,
+    String,
 );
 
-const SESSION_COLUMNS: &str =
-    "id, playbook_id, title, hashtag, exercise, created_by, created_at, state, targets_json";
+const SESSION_COLUMNS: &str = "id, playbook_id, title, hashtag, exercise, created_by, created_at, state, targets_json, values_json";
 
 fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
-    let (id, playbook_id, title, hashtag, exercise, created_by, at, state, targets) = row;
+    let (id, playbook_id, title, hashtag, exercise, created_by, at, state, targets, values) =
+        row;
+    let values = serde_json::from_str(&values).map_err(|e| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("live session {id}: fixed values are not a JSON object of texts: {e}").into(),
+        ))
+    })?;
     let targets = targets
         .map(|j| {
             serde_json::from_str(&j).map_err(|e| {
@@ -96,6 +105,7 @@ fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
         .transpose()?;
     Ok(LiveSessionRow {
         targets,
+        values,
         id,
         playbook_id,
         title,
@@ -174,6 +184,40 @@ impl LiveSessionsTx<'_, '_> {
                 AuditEvent::new(actor, "session.targets")
                     .subject("session", session_id.to_string())
                     .subject("groups", groups)
+                    .outcome("set"),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records the values session `session_id` fixes for all its posts (the playbook's
+    /// `[session] fixed` variables, as typed and already checked), audited as
+    /// `session.values` naming the variables (not their values, which posts carry).
+    pub async fn set_values(
+        &mut self,
+        actor: &str,
+        session_id: i64,
+        values: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(values)
+            .map_err(|e| StoreError::Conflict(format!("session values: {e}")))?;
+        let done = on_tx!(self.tx, c => {
+            sqlx::query("UPDATE live_sessions SET values_json = $1 WHERE id = $2")
+                .bind(&json)
+                .bind(session_id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("live session {session_id}")));
+        }
+        let names: Vec<&str> = values.keys().map(String::as_str).collect();
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "session.values")
+                    .subject("session", session_id.to_string())
+                    .subject("variables", names.join(","))
                     .outcome("set"),
             )
             .await?;

@@ -101,10 +101,14 @@ export function variableForm(detail, initial, onChange) {
     input.addEventListener('input', edited);
     input.addEventListener('change', edited);
     inputs.set(v.name, input);
-    return field(v.label || v.name, control, {
+    const row = field(v.label || v.name, control, {
       help: helpBits.join(' '), required: v.required !== false, name: v.name, errorTestid: `var-error-${v.name}`, extra,
     });
+    row.dataset.variable = v.name;
+    return row;
   });
+  const rowOf = new Map(rows.map((r) => [r.dataset.variable, r]));
+  const shown = (n) => !rowOf.get(n)?.hidden;
   const el = h('div', { class: 'var-form' }, rows);
   let dirty = false;
   el.addEventListener('input', () => { dirty = true; });
@@ -112,13 +116,27 @@ export function variableForm(detail, initial, onChange) {
     el,
     isDirty: () => dirty,
     markClean: () => { dirty = false; },
-    // Values as typed; empty fields are left out so the playbook's default applies.
+    // Values as typed of the fields shown; empty fields are left out so the playbook's
+    // default applies.
     values() {
       const out = {};
-      for (const [n, i] of inputs) if (i.value !== '') out[n] = i.value;
+      for (const [n, i] of inputs) if (i.value !== '' && shown(n)) out[n] = i.value;
       return out;
     },
-    touchAll() { for (const n of inputs.keys()) touched.add(n); },
+    // Shows only the fields named (a step asks only for what its texts read); null shows
+    // every field. A hidden field keeps what was typed in it for when it comes back.
+    showOnly(names) {
+      const keep = names ? new Set(names) : null;
+      for (const [n, row] of rowOf) row.hidden = !!keep && !keep.has(n);
+    },
+    touchAll() { for (const n of inputs.keys()) if (shown(n)) touched.add(n); },
+    // After a post: the shown fields empty, nothing marked as touched or wrong.
+    reset() {
+      for (const [n, i] of inputs) if (shown(n)) i.value = '';
+      touched.clear();
+      clearErrors(el);
+      dirty = false;
+    },
     // field_errors from a preview, shown only under fields the user has touched.
     showFieldErrors(list) {
       clearErrors(el);
@@ -142,7 +160,7 @@ export function variableForm(detail, initial, onChange) {
   };
 }
 
-const platformTitle = (v) => v.platform || v.target;
+const platformTitle = (v) => v.name || v.platform || v.target;
 
 // One line per PHI family ("medical record number: every platform and the headline"),
 // rather than one per family and target: the same hit usually shows in every variant.
@@ -270,8 +288,12 @@ export function targetNodes(t, onChange) {
 export function livePreview(getRequest, onResult, onError) {
   let timer = null;
   let seq = 0;
-  const http = (r) => api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`,
-    r.targets ? { step: r.step, values: r.values, exercise: r.exercise, targets: r.targets } : { step: r.step, values: r.values, exercise: r.exercise });
+  const http = (r) => {
+    const body = { step: r.step, values: r.values, exercise: r.exercise };
+    if (r.targets) body.targets = r.targets;
+    if (r.session_id != null) body.session_id = r.session_id;
+    return api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`, body);
+  };
   const run = () => {
     clearTimeout(timer);
     const r = getRequest();
@@ -290,7 +312,8 @@ export function livePreview(getRequest, onResult, onError) {
 }
 
 // The whole editor: step select, exercise checkbox, variable form, live preview.
-// opts: {values, step, exercise, targets, lockStep, lockExercise, lockTargets, initialPreview, actions, onExercise}
+// opts: {values, step, exercise, targets, lockStep, lockExercise, lockTargets, initialPreview, actions, onExercise,
+//        hide (variable names never shown), sessionId (a live session's post: its values apply)}
 export function editor(c, detail, opts = {}) {
   const stepSel = h('select', { testid: 'step-select', disabled: !!opts.lockStep },
     (detail.steps || []).map((s) => h('option', { value: s.id }, s.title || s.id)));
@@ -304,9 +327,18 @@ export function editor(c, detail, opts = {}) {
   let targets = opts.targets || null;
   let targetsDirty = false;
   const form = variableForm(detail, opts.values || {}, () => pv.schedule());
+  // Only the fields the chosen step reads, less those set elsewhere (a session's).
+  const hide = new Set(opts.hide || []);
+  const showStepFields = () => {
+    const step = (detail.steps || []).find((x) => x.id === stepSel.value);
+    const names = step && step.variables ? step.variables : (detail.variables || []).map((v) => v.name);
+    form.showOnly(names.filter((n) => !hide.has(n)));
+  };
+  showStepFields();
   const request = () => {
     const r = { playbook: detail.id, step: stepSel.value, values: form.values(), exercise: exercise.checked };
     if (targets) r.targets = targets;
+    if (opts.sessionId != null) r.session_id = opts.sessionId;
     return r;
   };
   const draw = (p) => {
@@ -327,7 +359,7 @@ export function editor(c, detail, opts = {}) {
     if (opts.onExercise) opts.onExercise(exercise.checked);
     pv.now();
   };
-  stepSel.addEventListener('change', () => pv.now());
+  stepSel.addEventListener('change', () => { showStepFields(); pv.now(); });
   exercise.addEventListener('change', exerciseChanged);
   c.onLeave(() => pv.stop());
   c.setExercise(exercise.checked);
@@ -347,7 +379,7 @@ export function editor(c, detail, opts = {}) {
     h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
   if (opts.initialPreview) draw(opts.initialPreview);
   else pv.now();
-  const setStep = (s) => { stepSel.value = s; pv.now(); };
+  const setStep = (s) => { stepSel.value = s; showStepFields(); pv.now(); };
   return {
     el, form, request, setStep, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now,
     // The target choice to save (null: the step's audience, or a session's set).

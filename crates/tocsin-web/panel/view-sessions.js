@@ -3,10 +3,10 @@
 // submits it at once; posts awaiting approval with an inline Approve for the standing-by
 // approver; the session's messages; each account's reply thread in order; the public
 // conversation under its hashtag (view-conversation.js); End session).
-import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, section, debounce, nextId, confirmDialog, isHttps } from '/panel/dom.js';
+import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, section, debounce, nextId, confirmDialog, isHttps, showError } from '/panel/dom.js';
 import { conversationPane } from '/panel/view-conversation.js';
 import * as api from '/panel/api.js';
-import { editor } from '/panel/compose.js';
+import { editor, variableForm } from '/panel/compose.js';
 import { messageItem } from '/panel/view-home.js';
 
 export async function sessionsList(c) {
@@ -31,11 +31,33 @@ function createForm(c, live) {
   const groups = h('input', { type: 'text', testid: 'session-groups', name: 'targets.groups', autocomplete: 'off', spellcheck: 'false', placeholder: 'public' });
   const err = formError('session-create-error');
   const btn = h('button', { type: 'submit', class: 'primary', testid: 'session-create' }, 'Start the session');
+  // The values the playbook fixes for the whole session (procedure, team, ...): asked
+  // once here, never again in the quick-post form.
+  const fixedBox = h('fieldset', { class: 'session-fixed', testid: 'session-fixed', hidden: true },
+    h('legend', {}, 'Set once for every post'));
+  let fixedForm = null;
+  const showFixed = async () => {
+    fixedForm = null;
+    put(fixedBox, fixedBox.firstChild);
+    fixedBox.hidden = true;
+    if (!pb.value) return;
+    const detail = await api.get(`/api/playbooks/${enc(pb.value)}`);
+    const fixed = detail.session_fixed || [];
+    if (!fixed.length) return;
+    const examples = {};
+    for (const v of detail.variables || []) if (fixed.includes(v.name) && c.me.demo && v.example != null) examples[v.name] = v.example;
+    fixedForm = variableForm(detail, examples, () => {});
+    fixedForm.showOnly(fixed);
+    put(fixedBox, fixedBox.firstChild, fixedForm.el);
+    fixedBox.hidden = false;
+  };
+  pb.addEventListener('change', () => { showFixed().catch((e) => showError(form, e, err)); });
   const form = h('form', { class: 'panel', novalidate: true },
     h('h2', {}, 'Start a live session'),
     field('Playbook', pb, { name: 'playbook', required: true }),
     field('Hashtag', h('div', { class: 'with-prefix' }, h('span', { class: 'prefix', 'aria-hidden': 'true' }, '#'), hashtag),
       { name: 'hashtag', required: true, help: 'Short and unique; appended to every post.' }),
+    fixedBox,
     field('Who every post goes to (groups)', groups, { name: 'targets.groups',
       help: 'Account groups separated by spaces, e.g. public. Empty: the playbook’s audience. Every post of the session goes there.' }),
     h('div', { class: 'field checkbox' }, exercise, h('label', { for: exercise.id }, 'Exercise (drill): sandbox accounts only')),
@@ -46,10 +68,12 @@ function createForm(c, live) {
       const body = { playbook: pb.value, hashtag: hashtag.value.trim().replace(/^#/, ''), exercise: exercise.checked };
       const chosen = groups.value.split(/[\s,]+/).filter((g) => g);
       if (chosen.length) body.targets = { groups: chosen };
+      if (fixedForm) body.values = fixedForm.values();
       const s = await api.post('/api/sessions', body);
       c.go(`#/sessions/${enc(s.id)}`);
     });
   });
+  showFixed().catch((e) => showError(form, e, err));
   return form;
 }
 
@@ -62,8 +86,9 @@ export async function sessionView(c) {
   const memoKey = `tocsin.session.${id}`;
   let memo = {};
   try { memo = JSON.parse(sessionStorage.getItem(memoKey) || '{}'); } catch { memo = {}; }
-  // The session's hashtag fills the playbook's hashtag variable.
-  for (const v of detail.variables || []) if (v.type === 'hashtag' && s.hashtag) memo[v.name] = String(s.hashtag).replace(/^#/, '');
+  // The session's hashtag and the values it fixed when it started are the server's:
+  // their fields are not shown (the server fills them into every post and preview).
+  const setBySession = [detail.session_hashtag, ...Object.keys(s.values || {})].filter(Boolean);
   const steps = (detail.steps || []).map((x) => x.id);
   const firstStep = (s.messages || []).length && steps.includes('update') ? 'update' : steps[0];
 
@@ -72,7 +97,7 @@ export async function sessionView(c) {
   const posted = h('p', { role: 'status', testid: 'quick-post-status' });
   const ed = c.can('edit_drafts') && s.state !== 'ended' ? editor(c, detail, {
     values: memo, step: firstStep, exercise: s.exercise, lockExercise: true,
-    targets: s.targets || null, lockTargets: true,
+    targets: s.targets || null, lockTargets: true, hide: setBySession, sessionId: s.id,
     actions: h('div', {}, h('div', { class: 'actions' }, post), err, posted),
   }) : null;
   if (ed) {
@@ -87,10 +112,14 @@ export async function sessionView(c) {
         put(posted, 'Saved as a draft but not submitted: ', link);
         throw e;
       }
-      // Keep the session-wide values for the next post; the post's own text starts empty.
-      ed.form.clearLong();
-      sessionStorage.setItem(memoKey, JSON.stringify(ed.form.values()));
-      ed.form.markClean();
+      // Values the session did not fix but the playbook would (a session started without
+      // them) are kept for the next post in this tab; the post's own fields start empty.
+      const keep = {};
+      const sessionWide = new Set(detail.session_fixed || []);
+      for (const [n, v] of Object.entries(ed.form.values())) if (sessionWide.has(n)) keep[n] = v;
+      sessionStorage.setItem(memoKey, JSON.stringify(keep));
+      ed.form.reset();
+      for (const [n, v] of Object.entries(keep)) ed.form.set(n, v);
       put(posted, 'Submitted for approval: ', link);
       // After the introduction, the next post is most likely a live update.
       if (ed.step() === steps[0] && steps.includes('update')) ed.setStep('update');
@@ -172,9 +201,10 @@ export async function sessionView(c) {
   c.on('resync', reload);
 }
 
-// A submitted session post with its text, and Approve for an approver who did not write it.
+// A submitted session post with every platform's text and count, and Approve for an
+// approver who did not write it: what they approve is all of it.
 function pendingPost(c, d, reload) {
-  const v = (d.variants || [])[0];
+  const variants = d.variants || [];
   const err = formError(`session-approve-error-${d.id}`);
   const canApprove = c.can('approve') && d.created_by !== c.me.user && !(d.blockers || []).length;
   const btn = canApprove ? h('button', { type: 'button', class: 'primary', testid: `session-approve-${d.id}` }, 'Approve') : null;
@@ -187,7 +217,10 @@ function pendingPost(c, d, reload) {
   return h('li', { class: 'row-item pending-post', testid: `session-draft-${d.id}` },
     h('a', { href: `#/drafts/${enc(d.id)}` }, d.headline || d.step), ` by ${d.created_by}`,
     (d.blockers || []).length ? tag('BLOCKED: open to review', 'breakglass') : null,
-    v ? h('pre', { class: 'post-text small' }, v.text) : null,
+    variants.length ? h('ul', { class: 'pending-variants', testid: `session-draft-${d.id}-variants` }, variants.map((v) => h('li', { 'data-target': v.target },
+      h('strong', {}, v.name || v.target),
+      h('span', { class: `muted counter${v.over ? ' over' : ''}` }, v.count == null ? '' : ` ${v.count}${v.limit != null ? ` / ${v.limit}` : ''}`),
+      h('pre', { class: 'post-text small' }, v.text)))) : null,
     d.created_by === c.me.user && c.can('approve') ? h('span', { class: 'help' }, 'Your post: another approver must approve it.') : null,
     btn, err);
 }

@@ -2145,17 +2145,30 @@ async fn audit_story_consent_sessions_account_and_admin_pages_meet_wcag_aa_in_bo
     let dana = world.add("dana", Role::Drafter).await;
     let message = publish_through_api(&world, ("dana", &dana), ("alex", &alex)).await;
     let shots = Shots::new("accessibility-pages");
-    for (theme, extra, officer, admin) in [
-        ("light", &[][..], "cora", "ada"),
-        ("dark", &["--force-dark-mode"][..], "cleo", "abel"),
+    for (theme, extra, officer, admin, compliance_label, admin_label) in [
+        (
+            "light",
+            &[][..],
+            "cora",
+            "ada",
+            "light-compliance",
+            "light-admin",
+        ),
+        (
+            "dark",
+            &["--force-dark-mode"][..],
+            "cleo",
+            "abel",
+            "dark-compliance",
+            "dark-admin",
+        ),
     ] {
         let officer_secret = world.add(officer, Role::Compliance).await;
         let admin_secret = world.add(admin, Role::Admin).await;
         let mut found = Vec::new();
 
-        let compliance_label = format!("{theme}-compliance");
         let b = Browser::open(
-            &compliance_label,
+            compliance_label,
             driver.session_with(1280, 900, extra).await,
             &base,
             &shots,
@@ -2181,9 +2194,8 @@ async fn audit_story_consent_sessions_account_and_admin_pages_meet_wcag_aa_in_bo
         }
         b.close().await;
 
-        let admin_label = format!("{theme}-admin");
         let b = Browser::open(
-            &admin_label,
+            admin_label,
             driver.session_with(1280, 900, extra).await,
             &base,
             &shots,

@@ -31,6 +31,7 @@ on_both_backends!(
     a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded,
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
     a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
+    a_live_session_post_is_one_line_once_the_session_fixed_its_values,
     ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one,
     the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist,
     a_compliance_officer_reads_one_message_s_whole_story,
@@ -1302,6 +1303,163 @@ async fn a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another(b
         .await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "session_hashtag", "{}", r.text);
+}
+
+async fn a_live_session_post_is_one_line_once_the_session_fixed_its_values(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    let dana = s.sign_in("dana").await;
+
+    // The playbook says which variables each step reads and which a session fixes.
+    let detail = dana.get("/api/playbooks/live-procedure").await.ok();
+    assert_eq!(detail["session_hashtag"], "session_hashtag", "{detail}");
+    let fixed: Vec<&str> = detail["session_fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        fixed,
+        ["hospital", "team", "procedure", "starts_at", "info_url"]
+    );
+    let step_vars = |id: &str| -> Vec<String> {
+        detail["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["id"] == id)
+            .map(|st| {
+                st["variables"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The update's headline names the procedure: fixed by the session, so the one
+    // field left to a quick post is the line itself.
+    assert_eq!(
+        step_vars("update"),
+        ["session_hashtag", "procedure", "update_text"]
+    );
+    assert_eq!(
+        step_vars("intro"),
+        ["session_hashtag", "hospital", "team", "procedure", "starts_at"]
+    );
+
+    // A value the playbook does not fix, or one that breaks its rule: refused at start.
+    let r = dana
+        .post(
+            "/api/sessions",
+            json!({"playbook": "live-procedure", "hashtag": "MercyKneeLive",
+                   "values": {"update_text": "x"}}),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "values.update_text", "{}", r.text);
+    let r = dana
+        .post(
+            "/api/sessions",
+            json!({"playbook": "live-procedure", "hashtag": "MercyKneeLive",
+                   "values": {"info_url": "https://elsewhere.example.com/knee"}}),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "values.info_url", "{}", r.text);
+
+    let r = dana
+        .post(
+            "/api/sessions",
+            json!({"playbook": "live-procedure", "hashtag": "MercyKneeLive",
+                   "values": {"hospital": "Mercy General Hospital", "team": "our knee team",
+                              "procedure": "knee replacement",
+                              "starts_at": "2026-07-14T08:00",
+                              "info_url": "https://health.example.gov/knee"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let session = id_of(&r.body);
+    assert_eq!(r.body["values"]["team"], "our knee team", "{}", r.text);
+    let audit = s.audit().await;
+    let set = audit
+        .iter()
+        .find(|e| e.action == "session.values")
+        .expect("session.values audited");
+    assert!(
+        set.subjects
+            .iter()
+            .any(|(k, v)| k == "variables" && v.contains("hospital") && !v.contains("Mercy")),
+        "{:?}",
+        set.subjects
+    );
+
+    // The introduction needs nothing more; an update is its one line.
+    let post = |step: &str, values: Value| {
+        json!({"playbook": "live-procedure", "step": step, "session_id": session,
+               "values": values})
+    };
+    let r = dana.post("/api/drafts", post("intro", json!({}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let intro_texts = r.text.clone();
+    assert!(
+        intro_texts.contains("our knee team at Mercy General Hospital"),
+        "{intro_texts}"
+    );
+    let line = "The surgeon has made the first cut.";
+    let preview = dana
+        .post(
+            "/api/playbooks/live-procedure/preview",
+            json!({"step": "update", "session_id": session, "values": {"update_text": line}}),
+        )
+        .await
+        .ok();
+    assert_eq!(preview["field_errors"], json!([]), "{preview}");
+    let variants = preview["variants"].as_array().unwrap();
+    assert!(variants.len() > 1, "{preview}");
+    for v in variants {
+        assert!(v["text"].as_str().unwrap().contains(line), "{v}");
+        assert!(!v["name"].as_str().unwrap().is_empty(), "{v}");
+    }
+    // The session's hashtag, filled by the server, on the platforms that use hashtags.
+    assert!(
+        variants
+            .iter()
+            .any(|v| v["text"].as_str().unwrap().contains("#MercyKneeLive")),
+        "{preview}"
+    );
+    let r = dana
+        .post("/api/drafts", post("update", json!({"update_text": line})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["values"]["procedure"], "knee replacement");
+    // Without its line, the update names the one field it needs.
+    let preview = dana
+        .post(
+            "/api/playbooks/live-procedure/preview",
+            json!({"step": "update", "session_id": session, "values": {}}),
+        )
+        .await
+        .ok();
+    let missing: Vec<&str> = preview["field_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(missing, ["values.update_text"], "{preview}");
+
+    // A post cannot change what the session fixed.
+    let r = dana
+        .post(
+            "/api/drafts",
+            post("update", json!({"update_text": line, "team": "another team"})),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "team", "{}", r.text);
 }
 
 async fn ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one(

@@ -73,6 +73,8 @@ pub struct SessionFile {
     pub hashtag_variable: Spanned<String>,
     #[serde(default = "yes")]
     pub numbering: bool,
+    #[serde(default)]
+    pub fixed: Vec<Spanned<String>>,
 }
 
 fn yes() -> bool {

@@ -134,6 +134,9 @@ pub struct SessionSpec {
     pub hashtag_variable: String,
     /// Whether posts are numbered ("3/").
     pub numbering: bool,
+    /// Variables set once when the session starts (the procedure, the team): every post
+    /// of the session takes them from the session, and the quick-post form hides them.
+    pub fixed: Vec<String>,
 }
 
 /// What a step variant is for: a platform, or the HTML part of email.
@@ -203,6 +206,15 @@ impl TextTarget {
             _ => None,
         }
     }
+
+    /// Its name in words, for people: "X", "Bluesky", "Email (HTML)", "Headline".
+    pub fn display_name(self) -> &'static str {
+        match self {
+            TextTarget::Headline => "Headline",
+            TextTarget::Variant(VariantTarget::EmailHtml) => "Email (HTML)",
+            TextTarget::Variant(VariantTarget::Platform(p)) => p.display_name(),
+        }
+    }
 }
 
 impl fmt::Display for TextTarget {
@@ -231,9 +243,22 @@ pub struct Step {
     /// The groups this step goes to by default, narrowing the playbook's audience
     /// (`None`: the playbook's).
     pub audience: Option<Vec<String>>,
+    /// The playbook's variables this step's texts read (its templates, headline and
+    /// the playbook's CAP area and session hashtag), in form order: the only ones a
+    /// draft of this step must fill. Found when the library loads the templates;
+    /// `None` before that (every variable applies).
+    pub variables: Option<Vec<String>>,
 }
 
 impl Step {
+    /// Whether the step's texts read `variable` (every variable, before the library has
+    /// read its templates).
+    pub fn reads(&self, variable: &str) -> bool {
+        self.variables
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == variable))
+    }
+
     /// The template file used for `platform`: its own variant, or the default.
     pub fn template_for(&self, platform: Platform) -> &str {
         self.variants

@@ -150,9 +150,29 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 format!("session hashtag variable `{name}` is not declared in [[variables]]"),
             ),
         }
+        let mut fixed = Vec::with_capacity(s.fixed.len());
+        for entry in &s.fixed {
+            let fixed_name = entry.get_ref();
+            if !variables.iter().any(|v| &v.name == fixed_name) {
+                c.at(
+                    entry.span(),
+                    format!("session fixed variable `{fixed_name}` is not declared in [[variables]]"),
+                );
+            } else if fixed_name == name {
+                c.at(
+                    entry.span(),
+                    format!("`{fixed_name}` is the session's hashtag variable: the hashtag is already set once when the session starts"),
+                );
+            } else if fixed.contains(fixed_name) {
+                c.at(entry.span(), format!("session fixed variable `{fixed_name}` is listed twice"));
+            } else {
+                fixed.push(fixed_name.clone());
+            }
+        }
         SessionSpec {
             hashtag_variable: name.clone(),
             numbering: s.numbering,
+            fixed,
         }
     });
 
@@ -593,6 +613,7 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         variants,
         hashtags,
         cap,
+        variables: None,
     }
 }
 

@@ -88,6 +88,9 @@ pub enum ClientFrame {
         /// The target set (the step's audience when left out).
         #[serde(default)]
         targets: Option<tocsin_domain::audience::TargetSpec>,
+        /// A live session the post is for (its hashtag and fixed values apply).
+        #[serde(default)]
+        session_id: Option<i64>,
     },
     /// Submit a draft.
     Submit {
@@ -516,6 +519,7 @@ async fn answer(
             values,
             exercise,
             targets,
+            session_id,
             ..
         } => {
             let request = PreviewRequest {
@@ -523,6 +527,7 @@ async fn answer(
                 values,
                 exercise,
                 targets,
+                session_id,
             };
             to_value(&preview_for(&web.app, who, &playbook, &request).await?)
         }
