@@ -217,10 +217,11 @@ function pendingPost(c, d, reload) {
   return h('li', { class: 'row-item pending-post', testid: `session-draft-${d.id}` },
     h('a', { href: `#/drafts/${enc(d.id)}` }, d.headline || d.step), ` by ${d.created_by}`,
     (d.blockers || []).length ? tag('BLOCKED: open to review', 'breakglass') : null,
+    btn,
     variants.length ? h('ul', { class: 'pending-variants', testid: `session-draft-${d.id}-variants` }, variants.map((v) => h('li', { 'data-target': v.target },
       h('strong', {}, v.name || v.target),
-      h('span', { class: `muted counter${v.over ? ' over' : ''}` }, v.count == null ? '' : ` ${v.count}${v.limit != null ? ` / ${v.limit}` : ''}`),
+      h('span', { class: `muted counter${v.over ? ' over' : ''}` }, v.count == null ? '' : ` ${v.count}${v.limit != null ? ` / ${v.limit}` : ''} ${String(v.unit || '').replace(/_/g, ' ')}`),
       h('pre', { class: 'post-text small' }, v.text)))) : null,
     d.created_by === c.me.user && c.can('approve') ? h('span', { class: 'help' }, 'Your post: another approver must approve it.') : null,
-    btn, err);
+    err);
 }

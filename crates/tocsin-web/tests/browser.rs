@@ -1773,6 +1773,119 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     approver.close().await;
 }
 
+/// A live session as a comms lead runs one: the session's fixed values (hospital, team,
+/// procedure, start, link) are typed once when it starts; the introduction then needs no
+/// field at all, and an update is one line typed, counted and submitted, after which the
+/// form is empty and shows no error. The approver standing by sees every platform's text
+/// on the session page and approves in one click; the line reaches every account's
+/// thread. How long the update took from typing to approval is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_session_post_is_one_line_typed_counted_and_approved_on_the_session_page() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let alex = world.add("alex", Role::Approver).await;
+    let base = world.harness.url();
+    let shots = Shots::new("live_session_one_line");
+    let d = Browser::open("dana", driver.session(1280, 1000).await, &base, &shots);
+    d.trap_page_errors().await;
+    d.sign_in("dana", &dana).await;
+    d.goto("#/sessions").await;
+    d.wait_seen("session-fixed", "the fixed values", |s| {
+        s.text.contains("Set once for every post")
+    })
+    .await;
+    d.type_into("session-hashtag", "MercyKneeLive").await;
+    d.type_into("var-hospital", "Mercy General Hospital").await;
+    d.type_into("var-team", "our knee team").await;
+    d.type_into("var-procedure", "knee replacement").await;
+    d.click("var-now-starts_at").await;
+    d.type_into("var-info_url", "https://health.example.gov/knee")
+        .await;
+    d.shot("start").await;
+    d.click("session-create").await;
+    let route = d
+        .wait_route("the session page", |r| r.starts_with("/sessions/"))
+        .await;
+    let session: i64 = route.trim_start_matches("/sessions/").parse().unwrap();
+    d.find("session-composer").await;
+
+    // The introduction reads only what the session fixed: no field to fill.
+    for fixed in ["var-hospital", "var-team", "var-procedure", "var-update_text"] {
+        d.wait_gone(fixed).await;
+    }
+    d.wait_seen("preview-area", "the introduction's preview", |s| {
+        s.text.contains("our knee team at Mercy General Hospital")
+    })
+    .await;
+    d.click("quick-post-button").await;
+    d.wait_seen("quick-post-status", "submitted", |s| {
+        s.text.contains("Submitted for approval")
+    })
+    .await;
+
+    let a = Browser::open("alex", driver.session(1280, 1000).await, &base, &shots);
+    a.trap_page_errors().await;
+    a.sign_in("alex", &alex).await;
+    a.goto(&format!("#/sessions/{session}")).await;
+
+    // The update: one line.
+    let line = "The surgeon has made the first cut.";
+    d.wait_seen("var-update_text", "the update's one field", |_| true)
+        .await;
+    for other in ["var-question", "var-answer", "var-team"] {
+        d.wait_gone(other).await;
+    }
+    let typed_at = std::time::Instant::now();
+    d.type_into("var-update_text", line).await;
+    d.wait_seen("preview-area", "the update counted", |s| {
+        s.text.contains(line) && s.text.contains(" / ")
+    })
+    .await;
+    d.shot("update-typed").await;
+    d.click("quick-post-button").await;
+    let link = d.find("quick-post-draft-link").await;
+    let href = link.attr("href").await.unwrap().unwrap_or_default();
+    let draft: i64 = href.trim_start_matches("#/drafts/").parse().unwrap();
+    // The form is empty again, with no error under any field.
+    assert_eq!(d.value("var-update_text").await, "");
+    assert_eq!(d.count(".var-form .field.invalid").await, 0);
+    let err = d.seen("var-error-update_text").await.map(|s| s.text);
+    assert_eq!(err.as_deref().unwrap_or(""), "");
+    d.shot("after-post").await;
+
+    // The approver sees every platform's text and approves in one click.
+    let variants = a
+        .wait_seen(
+            &format!("session-draft-{draft}-variants"),
+            "every platform",
+            |s| s.text.contains(line),
+        )
+        .await;
+    let per_platform = a
+        .count(&format!(
+            "{} li",
+            tid(&format!("session-draft-{draft}-variants"))
+        ))
+        .await;
+    assert!(per_platform > 1, "{variants:?}");
+    a.shot("approver-sees-every-platform").await;
+    a.click(&format!("session-approve-{draft}")).await;
+    a.wait_seen("session-threads", "the line in the threads", |s| {
+        s.text.contains(line)
+    })
+    .await;
+    println!(
+        "live session update: {:.1} s from typing the line to its approval reaching the threads (browser test, not a benchmark)",
+        typed_at.elapsed().as_secs_f64()
+    );
+    a.shot("approved").await;
+    d.assert_no_page_errors().await;
+    a.assert_no_page_errors().await;
+    d.close().await;
+    a.close().await;
+}
+
 /// Ending a live session from its page: the dialog says what ending does, and once
 /// confirmed the page shows it ended and the composer is gone, there and on a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
