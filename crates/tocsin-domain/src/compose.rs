@@ -184,7 +184,7 @@ fn fill(
             },
             None if spec.required && step.is_none_or(|s| s.reads(&spec.name)) => {
                 errors.push(ValueError {
-                variable: spec.name.clone(),
+                    variable: spec.name.clone(),
                     problem: "is required".into(),
                 })
             }

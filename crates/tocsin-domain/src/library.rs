@@ -11,8 +11,8 @@ use crate::compose::{cap_area_name, headline_name};
 use crate::content_hash::content_hash;
 use crate::diagnostics::Diagnostic;
 use crate::playbook::{parse_playbook, Playbook};
-use crate::step_variables::note_step_variables;
 use crate::render::{Escaping, TemplateProblem, TemplateSet};
+use crate::step_variables::note_step_variables;
 
 /// The playbook directory could not be read at all.
 #[derive(Debug, thiserror::Error)]

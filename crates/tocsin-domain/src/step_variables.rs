@@ -35,7 +35,11 @@ pub fn note_step_variables(playbook: &mut Playbook, templates: &[(String, Vec<u8
                 read.extend(names_read(body).into_iter().map(|u| u.name));
             }
         }
-        order.iter().filter(|n| read.contains(*n)).cloned().collect()
+        order
+            .iter()
+            .filter(|n| read.contains(*n))
+            .cloned()
+            .collect()
     };
     let steps: Vec<Vec<String>> = playbook.steps.iter().map(&read_by).collect();
     let retraction = playbook.retraction.as_ref().map(&read_by);
@@ -163,7 +167,10 @@ template = "update.hbs"
     #[test]
     fn a_fixed_variable_must_exist_and_not_be_the_hashtag() {
         for (fixed, expected) in [
-            ("[\"nope\"]", "session fixed variable `nope` is not declared"),
+            (
+                "[\"nope\"]",
+                "session fixed variable `nope` is not declared",
+            ),
             ("[\"tag\"]", "is the session's hashtag variable"),
             ("[\"team\", \"team\"]", "is listed twice"),
         ] {
@@ -174,7 +181,8 @@ template = "update.hbs"
             };
             let text: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
             assert!(
-                text.iter().any(|t| t.contains(expected) && t.contains("live.toml:")),
+                text.iter()
+                    .any(|t| t.contains(expected) && t.contains("live.toml:")),
                 "{fixed}: {text:?}"
             );
         }

@@ -87,8 +87,7 @@ type SessionRow = (
 const SESSION_COLUMNS: &str = "id, playbook_id, title, hashtag, exercise, created_by, created_at, state, targets_json, values_json";
 
 fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
-    let (id, playbook_id, title, hashtag, exercise, created_by, at, state, targets, values) =
-        row;
+    let (id, playbook_id, title, hashtag, exercise, created_by, at, state, targets, values) = row;
     let values = serde_json::from_str(&values).map_err(|e| {
         StoreError::Database(sqlx::Error::Decode(
             format!("live session {id}: fixed values are not a JSON object of texts: {e}").into(),

@@ -1811,7 +1811,12 @@ async fn a_live_session_post_is_one_line_typed_counted_and_approved_on_the_sessi
     d.find("session-composer").await;
 
     // The introduction reads only what the session fixed: no field to fill.
-    for fixed in ["var-hospital", "var-team", "var-procedure", "var-update_text"] {
+    for fixed in [
+        "var-hospital",
+        "var-team",
+        "var-procedure",
+        "var-update_text",
+    ] {
         d.wait_gone(fixed).await;
     }
     d.wait_seen("preview-area", "the introduction's preview", |s| {

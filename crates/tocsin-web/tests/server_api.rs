@@ -1347,7 +1347,13 @@ async fn a_live_session_post_is_one_line_once_the_session_fixed_its_values(backe
     );
     assert_eq!(
         step_vars("intro"),
-        ["session_hashtag", "hospital", "team", "procedure", "starts_at"]
+        [
+            "session_hashtag",
+            "hospital",
+            "team",
+            "procedure",
+            "starts_at"
+        ]
     );
 
     // A value the playbook does not fix, or one that breaks its rule: refused at start.
@@ -1455,7 +1461,10 @@ async fn a_live_session_post_is_one_line_once_the_session_fixed_its_values(backe
     let r = dana
         .post(
             "/api/drafts",
-            post("update", json!({"update_text": line, "team": "another team"})),
+            post(
+                "update",
+                json!({"update_text": line, "team": "another team"}),
+            ),
         )
         .await;
     r.refused(422, "invalid");
