@@ -152,6 +152,7 @@ impl Assessed {
                     over: false,
                     warnings: Vec::new(),
                     problems: Vec::new(),
+                    phi_spans: Vec::new(),
                 })
                 .collect(),
         };

@@ -57,6 +57,17 @@ pub struct VariantView {
     pub warnings: Vec<String>,
     /// What blocks approval.
     pub problems: Vec<String>,
+    /// Where possible PHI was found in `text`, as `[start, end)` in UTF-16 code units
+    /// (what a browser's string indices count), for highlighting.
+    pub phi_spans: Vec<[usize; 2]>,
+}
+
+/// `[start, end)` byte offsets of `text` as UTF-16 code-unit offsets.
+fn utf16_span(text: &str, start: usize, end: usize) -> Option<[usize; 2]> {
+    let before = text.get(..start)?;
+    let hit = text.get(start..end)?;
+    let from = before.encode_utf16().count();
+    Some([from, from + hit.encode_utf16().count()])
 }
 
 impl VariantView {
@@ -77,6 +88,11 @@ impl VariantView {
             over,
             warnings: v.warnings(),
             problems,
+            phi_spans: v
+                .phi
+                .iter()
+                .filter_map(|hit| utf16_span(&v.text, hit.start, hit.end))
+                .collect(),
         }
     }
 }
@@ -88,6 +104,8 @@ pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
         out.push(Blocker::Phi {
             target: "headline".into(),
             family: hit.family.as_str().to_string(),
+            description: hit.family.description().to_string(),
+            variable: hit.variable.clone(),
         });
     }
     for v in &step.variants {
@@ -95,6 +113,8 @@ pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
             out.push(Blocker::Phi {
                 target: v.target.to_string(),
                 family: hit.family.as_str().to_string(),
+                description: hit.family.description().to_string(),
+                variable: hit.variable.clone(),
             });
         }
         if let Some(m) = &v.measurement {

@@ -63,6 +63,12 @@ pub enum Blocker {
         target: String,
         /// The family (`ssn`, `name`, ...).
         family: String,
+        /// The family in words ("a Social Security number").
+        #[serde(default)]
+        description: String,
+        /// The variable whose value it was found in (`None`: the template's own text).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        variable: Option<String>,
     },
     /// A variant longer than its platform allows (or with too many hashtags or links).
     OverLimit {
@@ -520,6 +526,8 @@ mod tests {
         f.blockers = vec![Blocker::Phi {
             target: "x".into(),
             family: "name".into(),
+            description: "a person's name in patient context".into(),
+            variable: None,
         }];
         let a = approver("alex");
         assert_eq!(decide(&f, &a, &approve("h1")).unwrap_err().code, "blocked");

@@ -191,11 +191,51 @@ fn fill(
             None => values.push((spec.name.clone(), None)),
         }
     }
+    errors.extend(out_of_order(playbook, &values));
     if errors.is_empty() {
         Ok(FilledValues { values })
     } else {
         Err(ComposeError::InvalidValues(errors))
     }
+}
+
+/// Date-times that must come after another (`after = "since"`) and do not, each reported
+/// at the later field with both values as the playbook shows them.
+fn out_of_order(
+    playbook: &Playbook,
+    values: &[(String, Option<VariableValue>)],
+) -> Vec<ValueError> {
+    let at = |name: &str| {
+        values.iter().find_map(|(n, v)| match v {
+            Some(VariableValue::Datetime(t)) if n == name => Some(*t),
+            _ => None,
+        })
+    };
+    let mut out = Vec::new();
+    for spec in &playbook.variables {
+        let Some(earlier) = spec.after.as_deref() else {
+            continue;
+        };
+        let (Some(this), Some(that)) = (at(&spec.name), at(earlier)) else {
+            continue;
+        };
+        if this > that {
+            continue;
+        }
+        let Some(other) = playbook.variable(earlier) else {
+            continue;
+        };
+        out.push(ValueError {
+            variable: spec.name.clone(),
+            problem: format!(
+                "must come after {} ({}), not at {}",
+                other.label,
+                other.display(&VariableValue::Datetime(that)),
+                spec.display(&VariableValue::Datetime(this)),
+            ),
+        });
+    }
+    out
 }
 
 struct Rendered {
@@ -530,9 +570,16 @@ phi_allow = ["street_address"]
 example = "1200 W Harrison St"
 
 [[variables]]
+name = "from"
+type = "datetime"
+label = "From"
+required = false
+
+[[variables]]
 name = "until"
 type = "datetime"
 label = "Until"
+after = "from"
 example = "2026-07-14T21:00"
 
 [[variables]]
@@ -727,6 +774,36 @@ template = "heat/brief.hbs"
             .compose(pb, "brief", &bad, &[Platform::X], ComposeOptions::default())
             .unwrap_err();
         assert!(err.to_string().contains("until"), "{err}");
+    }
+
+    #[test]
+    fn an_end_before_its_start_is_refused_at_the_end_naming_both() {
+        let (_d, lib, composer) = setup();
+        let pb = lib.get("heat").unwrap();
+        let mut v = examples();
+        v.insert("from".into(), "2026-07-14T22:00".into());
+        let err = composer
+            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
+            .unwrap_err();
+        let ComposeError::InvalidValues(errors) = err else {
+            panic!("{err}")
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].variable, "until");
+        assert!(
+            errors[0].problem.contains("must come after From"),
+            "{}",
+            errors[0].problem
+        );
+        // The same moment is not after it either; a minute later is.
+        v.insert("from".into(), "2026-07-14T21:00".into());
+        assert!(composer
+            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
+            .is_err());
+        v.insert("from".into(), "2026-07-14T20:59".into());
+        assert!(composer
+            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
+            .is_ok());
     }
 
     #[test]

@@ -117,6 +117,9 @@ pub struct VariableSpec {
     pub phi_allow: Vec<PhiFamily>,
     /// The kind and its rules.
     pub rule: VariableRule,
+    /// For a date-time: another date-time variable this one must come after (an
+    /// expected end after the start), checked when both are given.
+    pub after: Option<String>,
 }
 
 /// A value that passed its variable's rules.
@@ -442,6 +445,7 @@ mod tests {
             example: None,
             phi_allow: vec![],
             rule,
+            after: None,
         }
     }
 

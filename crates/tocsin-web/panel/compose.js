@@ -2,7 +2,7 @@
 // shared by a new draft, a draft's edit form and the live-session composer. As the user
 // types, a `preview` frame goes over the websocket (POST .../preview when it is down)
 // and the answer fills the cards, the PHI warning and the inline field errors.
-import { h, put, field, clearErrors, errorText, asText, nextId } from '/panel/dom.js';
+import { h, add, put, field, clearErrors, errorText, asText, nextId } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 import * as ws from '/panel/ws.js';
 
@@ -108,6 +108,7 @@ export function variableForm(detail, initial, onChange) {
     return row;
   });
   const rowOf = new Map(rows.map((r) => [r.dataset.variable, r]));
+  const labelOf = new Map((detail.variables || []).map((v) => [v.name, v.label || v.name]));
   const shown = (n) => !rowOf.get(n)?.hidden;
   const el = h('div', { class: 'var-form' }, rows);
   let dirty = false;
@@ -137,18 +138,41 @@ export function variableForm(detail, initial, onChange) {
       clearErrors(el);
       dirty = false;
     },
-    // field_errors from a preview, shown only under fields the user has touched.
+    // field_errors from a preview, shown only under fields the user has touched; returns
+    // what it showed ({input, label, message}) for the summary at the top.
     showFieldErrors(list) {
       clearErrors(el);
+      const out = [];
       for (const fe of list || []) {
         const n = String(fe.field || '').replace(/^values\./, '');
-        if (!touched.has(n)) continue;
+        if (!touched.has(n) || !shown(n)) continue;
         const slot = el.querySelector(`[data-error-for="${CSS.escape(n)}"]`);
         if (slot) {
-          slot.textContent = fe.message;
+          const message = String(fe.message || '').replace(/^variable `[^`]*`: /, '');
+          slot.textContent = message;
           slot.closest('.field').classList.add('invalid');
+          out.push({ input: inputs.get(n), label: labelOf.get(n) || n, message });
         }
       }
+      return out;
+    },
+    // Possible PHI found in a field's value: marked at the field whether touched or not.
+    showPhi(blockers) {
+      for (const r of rowOf.values()) r.classList.remove('phi-field');
+      for (const s of el.querySelectorAll('.phi-note')) s.remove();
+      const out = [];
+      const seen = new Set();
+      for (const b of blockers) {
+        const key = `${b.variable}\u0000${b.family}`;
+        const row = rowOf.get(b.variable);
+        if (seen.has(key) || !row || row.hidden) continue;
+        seen.add(key);
+        row.classList.add('phi-field');
+        const message = `possible PHI here: ${b.description || b.family}`;
+        add(row, h('div', { class: 'phi-note', testid: `var-phi-${b.variable}` }, message.charAt(0).toUpperCase() + message.slice(1)));
+        out.push({ input: inputs.get(b.variable), label: labelOf.get(b.variable) || b.variable, message });
+      }
+      return out;
     },
     set(name, value) {
       const i = inputs.get(name);
@@ -162,25 +186,46 @@ export function variableForm(detail, initial, onChange) {
 
 const platformTitle = (v) => v.name || v.platform || v.target;
 
-// One line per PHI family ("medical record number: every platform and the headline"),
-// rather than one per family and target: the same hit usually shows in every variant.
-function phiByFamily(phi, variants) {
-  const families = new Map();
+// One line per PHI family and field ("A Social Security number in Affected area: every
+// platform and the headline"), rather than one per target: the same hit usually shows in
+// every variant. `labels` maps variable names to their labels.
+function phiByFamily(phi, variants, labels) {
+  const names = new Map(variants.map((v) => [v.target, v.name || v.target]));
+  names.set('headline', 'headline');
+  const lines = new Map();
   for (const b of phi) {
-    const f = String(b.family).replace(/_/g, ' ');
-    if (!families.has(f)) families.set(f, new Set());
-    families.get(f).add(b.target);
+    const what = b.description || String(b.family).replace(/_/g, ' ');
+    const field = b.variable ? (labels[b.variable] || b.variable) : null;
+    const key = `${what}\u0000${field || ''}`;
+    if (!lines.has(key)) lines.set(key, { what, field, targets: new Set() });
+    lines.get(key).targets.add(b.target);
   }
-  return [...families].map(([f, targets]) => {
+  return [...lines.values()].map(({ what, field, targets }) => {
     const everywhere = variants.length > 0 && variants.every((v) => targets.has(v.target));
-    const others = [...targets].filter((t) => !everywhere || !variants.some((v) => v.target === t));
+    const others = [...targets].filter((t) => !everywhere || !variants.some((v) => v.target === t)).map((t) => names.get(t) || t);
     const where = everywhere ? ['every platform', ...others].join(' and the ') : others.join(', ');
-    return `${f}: ${where}`;
+    const head = what.charAt(0).toUpperCase() + what.slice(1);
+    return h('li', {}, field ? [head, ' in ', h('em', {}, field)] : [head, ' in the template’s own text'], `: ${where}`);
   });
 }
 
-// Preview (or a Draft's variants and blockers) as a list of nodes.
-export function previewNodes(p) {
+// A post's text with the possible PHI marked (spans are UTF-16 offsets, as JS counts).
+function markedText(text, spans) {
+  const sorted = [...(spans || [])].sort((a, b) => a[0] - b[0]);
+  const out = [];
+  let at = 0;
+  for (const [start, end] of sorted) {
+    if (start < at || end > text.length || end <= start) continue;
+    out.push(text.slice(at, start), h('mark', { class: 'phi-mark', title: 'Possible protected health information' }, text.slice(start, end)));
+    at = end;
+  }
+  out.push(text.slice(at));
+  return out;
+}
+
+// Preview (or a Draft's variants and blockers) as a list of nodes. `labels` maps
+// variable names to their labels (for naming the field a PHI hit came from).
+export function previewNodes(p, labels = {}) {
   const blockers = p.blockers || [];
   const phi = blockers.filter((b) => b.kind === 'phi');
   const over = blockers.filter((b) => b.kind !== 'phi');
@@ -190,13 +235,13 @@ export function previewNodes(p) {
   if (phi.length) {
     nodes.push(h('div', { class: 'phi-warning', role: 'alert', testid: 'phi-warning' },
       h('strong', {}, 'Possible protected health information: approval is blocked'),
-      h('ul', {}, phiByFamily(phi, p.variants || []).map((line) => h('li', {}, line))),
+      h('ul', {}, phiByFamily(phi, p.variants || [], labels)),
       h('p', {}, 'Remove it from the text. Only an approver can override, with a reason and a consent record that covers this message.')));
   }
   if (over.length) {
     nodes.push(h('div', { class: 'blocker', role: 'alert', testid: 'limit-blockers' },
       h('strong', {}, 'Over a platform limit: approval is blocked'),
-      h('ul', {}, over.map((b) => h('li', {}, `${b.target}: ${asText(b.problem || b.kind)}`)))));
+      h('ul', {}, over.map((b) => h('li', {}, `${((p.variants || []).find((v) => v.target === b.target) || {}).name || b.target}: ${asText(b.problem || b.kind)}`)))));
   }
   if (!(p.variants || []).length) {
     nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
@@ -212,7 +257,7 @@ export function previewNodes(p) {
           v.count == null ? 'no length limit' : v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
-      h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, v.text),
+      h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, markedText(v.text, v.phi_spans)),
       (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
         v.problems.map((x) => h('li', {}, asText(x)))) : null,
       (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },
@@ -341,11 +386,20 @@ export function editor(c, detail, opts = {}) {
     if (opts.sessionId != null) r.session_id = opts.sessionId;
     return r;
   };
+  const labels = Object.fromEntries((detail.variables || []).map((v) => [v.name, v.label || v.name]));
+  const summary = h('div', { class: 'error-summary', testid: 'form-summary', role: 'alert', hidden: true });
   const draw = (p) => {
     last = p;
     put(targetsBox, ...targetNodes(p.targets, opts.lockTargets ? null : (spec) => { targets = spec; targetsDirty = true; pv.now(); }));
-    put(cards, ...previewNodes(p));
-    form.showFieldErrors(p.field_errors);
+    put(cards, ...previewNodes(p, labels));
+    const shownErrors = form.showFieldErrors(p.field_errors);
+    const phiFields = form.showPhi((p.blockers || []).filter((b) => b.kind === 'phi' && b.variable));
+    const items = [...shownErrors, ...phiFields];
+    summary.hidden = items.length === 0;
+    put(summary, items.length ? [
+      h('h2', {}, items.length === 1 ? 'One field needs attention' : `${items.length} fields need attention`),
+      h('ul', {}, items.map((it) => h('li', {}, h('button', { type: 'button', class: 'linklike', onclick: () => it.input.focus() }, `${it.label}: ${it.message}`)))),
+    ] : []);
     const n = (p.field_errors || []).length;
     status.textContent = n ? `Preview updated; ${n} field${n > 1 ? 's are' : ' is'} still empty or not valid.` : 'Preview up to date.';
     status.classList.toggle('warn', n > 0 || !!p.blocked);
@@ -370,6 +424,7 @@ export function editor(c, detail, opts = {}) {
         h('label', { for: exercise.id }, 'Exercise (drill): sandbox accounts only, marked EXERCISE'),
         h('div', { class: 'field-error', 'data-error-for': 'exercise' })),
       h('p', { class: 'help' }, h('span', { class: 'req' }, '*'), ' required'),
+      summary,
       form.el,
       h('section', { class: 'who', 'aria-labelledby': 'who-heading' },
         h('h2', { id: 'who-heading' }, 'Who gets it'),

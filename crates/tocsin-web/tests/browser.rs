@@ -648,7 +648,9 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     //    out clears the warning.
     drafter.type_into("var-area", PHI_AREA).await;
     let phi = drafter
-        .wait_seen("phi-warning", "appears", |s| s.text.contains("ssn"))
+        .wait_seen("phi-warning", "appears", |s| {
+            s.text.contains("Social Security number in Affected area")
+        })
         .await;
     assert!(
         phi.text
@@ -656,6 +658,35 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         "{}",
         phi.text
     );
+    // Marked at the field it came from, in the summary at the top, and in the text.
+    drafter
+        .wait_seen("var-phi-area", "at the field", |s| {
+            s.text.contains("Social Security number")
+        })
+        .await;
+    drafter
+        .wait_seen("form-summary", "in the summary", |s| {
+            s.text.contains("Affected area") && s.text.contains("Social Security number")
+        })
+        .await;
+    assert!(
+        drafter
+            .count(r#"[data-testid="preview-area"] mark.phi-mark"#)
+            .await
+            > 0,
+        "the number is marked in the post's text"
+    );
+    let marked = drafter
+        .client
+        .find(fantoccini::Locator::Css(
+            r#"[data-testid="preview-area"] mark.phi-mark"#,
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(marked.contains("123-45-6789"), "{marked}");
     let bad = drafter
         .count(r#"[data-testid="preview-area"] article.preview-card.bad"#)
         .await;
@@ -663,6 +694,8 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     drafter.shot_at("preview-area", "drafter-phi-warning").await;
     drafter.type_into("var-area", CLEAN_AREA).await;
     drafter.wait_gone("phi-warning").await;
+    drafter.wait_gone("var-phi-area").await;
+    drafter.wait_gone("form-summary").await;
     drafter
         .wait_seen("preview-status", "up to date", |s| {
             s.text == "Preview up to date."
@@ -1889,6 +1922,67 @@ async fn a_live_session_post_is_one_line_typed_counted_and_approved_on_the_sessi
     a.assert_no_page_errors().await;
     d.close().await;
     a.close().await;
+}
+
+/// A form that helps: an end before its start is refused at the end's field and listed
+/// in the summary at the top (whose line takes the focus to the field); put right, both
+/// go. The form with its summary passes axe-core's WCAG 2.2 AA rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_before_its_start_is_named_at_its_field_and_in_the_summary_at_the_top() {
+    let axe = axe_script();
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let shots = Shots::new("form_summary");
+    let b = Browser::open(
+        "dana",
+        driver.session(1280, 1000).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.trap_page_errors().await;
+    b.sign_in("dana", &dana).await;
+    b.goto("#/new/service-disruption").await;
+    b.find("var-since").await;
+    b.click("var-in-hour-since").await;
+    b.click("var-now-expected_back").await;
+    let err = b
+        .wait_seen("var-error-expected_back", "the range refused", |s| {
+            s.text.contains("must come after Down since")
+        })
+        .await;
+    assert!(!err.text.contains("variable `"), "{}", err.text);
+    let summary = b
+        .wait_seen("form-summary", "the summary", |s| {
+            s.text.contains("Expected back (optional): ") && s.text.contains("must come after")
+        })
+        .await;
+    assert!(summary.text.contains("needs attention"), "{}", summary.text);
+    b.shot("range-refused").await;
+    let found = b.axe(&axe, None).await;
+    assert!(found.is_empty(), "{found:#?}");
+    // The summary's line takes the focus to the field.
+    b.client
+        .find(Locator::Css(r#"[data-testid="form-summary"] button"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let focused = b
+        .client
+        .execute("return document.activeElement.name;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("expected_back"));
+    // Put right: the end an hour after a start of now.
+    b.click("var-now-since").await;
+    b.click("var-in-hour-expected_back").await;
+    b.wait_gone("var-error-expected_back").await;
+    b.wait_gone("form-summary").await;
+    b.shot("range-right").await;
+    b.assert_no_page_errors().await;
+    b.close().await;
 }
 
 /// Ending a live session from its page: the dialog says what ending does, and once

@@ -118,6 +118,8 @@ pub struct VariableFile {
     // datetime
     #[serde(default)]
     pub format: Option<Spanned<String>>,
+    #[serde(default)]
+    pub after: Option<Spanned<String>>,
     // zip
     #[serde(default)]
     pub prefixes: Option<Spanned<Vec<String>>>,

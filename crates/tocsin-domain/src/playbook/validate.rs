@@ -120,6 +120,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     let audience = check_audience(c, &raw.audience);
 
     let mut variables = Vec::new();
+    let mut afters = Vec::new();
     let mut seen = BTreeSet::new();
     for var in raw.variables {
         let name = var.name.get_ref().clone();
@@ -129,8 +130,32 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 format!("variable `{name}` is declared twice"),
             );
         }
+        let after = var.after.clone();
         if let Some(spec) = build_variable(c, var, timezone, &datetime_format) {
             variables.push(spec);
+        }
+        afters.extend(after.map(|a| (name, a)));
+    }
+    // `after` names an earlier-declared or later date-time variable, not itself.
+    for (name, after) in &afters {
+        let other = after.get_ref();
+        match variables.iter().find(|v| &v.name == other) {
+            _ if other == name => c.at(
+                after.span(),
+                format!("variable `{name}`: `after` names the variable itself"),
+            ),
+            Some(v) if v.kind() == VariableKind::Datetime => {}
+            Some(v) => c.at(
+                after.span(),
+                format!(
+                    "variable `{name}`: `after` names `{other}`, which is of type {}, not datetime",
+                    v.kind()
+                ),
+            ),
+            None => c.at(
+                after.span(),
+                format!("variable `{name}`: `after` names `{other}`, which is not declared in [[variables]]"),
+            ),
         }
     }
 
@@ -347,6 +372,7 @@ fn build_variable(
     }
     if kind != K::Datetime {
         misplaced(c, &var.format, &name, "format", kind, "datetime");
+        misplaced(c, &var.after, &name, "after", kind, "datetime");
     }
     if kind != K::Zip {
         misplaced(c, &var.prefixes, &name, "prefixes", kind, "zip");
@@ -503,6 +529,7 @@ fn build_variable(
         example: var.example.as_ref().map(|e| e.get_ref().clone()),
         phi_allow,
         rule,
+        after: var.after.as_ref().map(|a| a.get_ref().clone()),
     };
     if let Some(example) = &var.example {
         if let Err(e) = spec.parse(example.get_ref()) {
@@ -719,6 +746,37 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
         );
         let errs = parse(&src).unwrap_err();
         assert!(errs[0].message.contains("relative path"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn after_names_another_datetime_variable() {
+        for (after, on, expected) in [
+            (
+                "nope",
+                "datetime",
+                "`after` names `nope`, which is not declared",
+            ),
+            ("area", "datetime", "which is of type text, not datetime"),
+            (
+                "area",
+                "text",
+                "`after` applies only to type datetime, not text",
+            ),
+        ] {
+            let src = format!(
+                "{GOOD}\n[[variables]]\nname = \"end\"\ntype = \"{on}\"\nlabel = \"End\"\nafter = \"{after}\"\nrequired = false\n"
+            );
+            let problems = match parse_playbook(Path::new("x.toml"), &src) {
+                Ok(_) => panic!("after = {after} on {on} should be refused"),
+                Err(p) => p,
+            };
+            let text: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
+            assert!(
+                text.iter()
+                    .any(|t| t.contains(expected) && t.contains("x.toml:")),
+                "{after} on {on}: {text:?}"
+            );
+        }
     }
 
     #[test]
