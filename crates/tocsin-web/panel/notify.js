@@ -4,6 +4,7 @@
 // for each newly submitted draft are opt-in per person, remembered in localStorage;
 // the browser's permission is asked only when the person opts in.
 import * as api from '/panel/api.js';
+import { stepTitle } from '/panel/names.js';
 import * as ws from '/panel/ws.js';
 
 const BASE_TITLE = document.title;
@@ -97,7 +98,7 @@ function announce(d) {
   if (typeof N !== 'function' || N.permission !== 'granted') return;
   try {
     const n = new N('A draft waits for approval', {
-      body: `${d.playbook} · ${d.step}, drafted by ${d.created_by}`,
+      body: `${stepTitle(d.playbook, d.step)}, drafted by ${d.created_by}`,
       tag: `tocsin-draft-${d.id}`,
     });
     n.onclick = () => {

@@ -60,13 +60,14 @@ export async function draftView(c) {
     const mine = d.created_by === c.me.user;
     const editable = mine && c.can('edit_drafts') && EDITABLE.includes(d.state);
     if (!detail) detail = await api.get(`/api/playbooks/${enc(d.playbook)}`);
+    const stepName = ((detail.steps || []).find((x) => x.id === d.step) || {}).title || d.step;
     c.setExercise(d.exercise);
     stale.hidden = true;
     const top = h('div', { class: 'draft-head' },
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Draft'),
-      h('h1', {}, d.headline || `${d.playbook} · ${d.step}`),
+      h('h1', {}, d.headline || `${detail.title} · ${stepName}`),
       h('p', { class: 'meta' }, badge(d.state, 'draft-state'), d.exercise ? tag('EXERCISE', 'exercise') : null,
-        ` ${d.playbook} · step ${d.step} · drafted by `, h('strong', { testid: 'draft-created-by' }, d.created_by),
+        ` ${detail.title} · ${stepName} · drafted by `, h('strong', { testid: 'draft-created-by' }, d.created_by),
         ` · updated ${fmtTime(d.updated_at)}`,
         d.session_id ? [' · ', h('a', { href: `#/sessions/${enc(d.session_id)}` }, 'live session')] : null,
         d.corrects_message_id ? [' · corrects ', h('a', { href: `#/messages/${enc(d.corrects_message_id)}`, testid: 'draft-corrects-link' }, `message ${d.corrects_message_id}`)] : null),

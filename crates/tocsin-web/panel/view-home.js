@@ -4,6 +4,7 @@
 // place on `draft` and `message` frames so coordinators see each other's work at once.
 import { h, add, put, enc, badge, tag, exerciseTag, countsChips, fmtTime, section, debounce, field, formError, busy, stateLabel } from '/panel/dom.js';
 import * as api from '/panel/api.js';
+import { learn, stepTitle } from '/panel/names.js';
 
 const STATUS_NOTE = {
   approved: 'Approved for use',
@@ -31,14 +32,14 @@ function playbookEntry(c, p) {
 
 export function draftItem(d) {
   return h('li', { class: 'row-item', testid: `draft-item-${d.id}` },
-    h('a', { href: `#/drafts/${enc(d.id)}` }, `${d.playbook} · ${d.step}`),
+    h('a', { href: `#/drafts/${enc(d.id)}` }, stepTitle(d.playbook, d.step)),
     badge(d.state), exerciseTag(d.exercise),
     h('span', { class: 'muted' }, `by ${d.created_by}, ${fmtTime(d.updated_at)}`));
 }
 
 export function messageItem(m) {
   return h('li', { class: 'row-item', testid: `message-item-${m.id}` },
-    h('a', { href: `#/messages/${enc(m.id)}` }, m.title || `${m.playbook} · ${m.step}`),
+    h('a', { href: `#/messages/${enc(m.id)}` }, m.title || stepTitle(m.playbook, m.step)),
     m.kind !== 'post' ? tag(m.kind) : null, exerciseTag(m.exercise),
     m.break_glass ? tag('BREAK-GLASS', 'breakglass') : null,
     m.retracted_at ? tag('retracted') : null,
@@ -65,6 +66,7 @@ export default async function home(c) {
       h('div', { class: 'side' }, waiting, mine, reviews, messages)));
 
   let playbooks = await api.get('/api/playbooks');
+  learn(playbooks);
   const drawPlaybooks = () => {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     const hay = (p) => [p.title, p.id, ...(p.tags || [])].join(' ').toLowerCase();
@@ -105,6 +107,7 @@ export default async function home(c) {
     drafts();
     msgs();
     playbooks = await api.get('/api/playbooks');
+    learn(playbooks);
     drawPlaybooks();
   });
 }
@@ -114,7 +117,7 @@ function reviewItem(m, reload) {
   const err = formError(`review-error-${m.id}`);
   const btn = h('button', { type: 'button', testid: `review-submit-${m.id}` }, 'Record review');
   const box = h('li', { class: 'row-item review', testid: `review-${m.id}` },
-    h('a', { href: `#/messages/${enc(m.id)}` }, m.title || `${m.playbook} · ${m.step}`), exerciseTag(m.exercise),
+    h('a', { href: `#/messages/${enc(m.id)}` }, m.title || stepTitle(m.playbook, m.step)), exerciseTag(m.exercise),
     h('span', { class: 'muted' }, `break-glass by ${m.approved_by}, ${fmtTime(m.approved_at)} · ${stateLabel(m.kind)}`),
     field('Finding', finding, { name: 'finding' }), err, btn);
   btn.addEventListener('click', () => busy(btn, box, err, async () => {

@@ -6,9 +6,11 @@
 // accounts refetch.
 import { h, add, put, enc, badge, tag, fmtTime, field, formError, busy, dialog, stateLabel, isHttps } from '/panel/dom.js';
 import * as api from '/panel/api.js';
+import { ensure as ensureTitles, stepTitle } from '/panel/names.js';
 
 export default async function messageView(c) {
   const id = c.params[0];
+  await ensureTitles();
   let m = null;
   const rows = new Map();
   const totals = h('div', { class: 'totals', testid: 'delivery-totals', 'aria-live': 'polite' });
@@ -74,12 +76,12 @@ export default async function messageView(c) {
       h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), ' › Message'),
       h('h1', { testid: 'message-title' }, m.kind === 'delete' ? `Retraction: deleting the posts of message ${m.target_message_id}`
         : m.kind === 'correction' ? `Correction of message ${m.target_message_id}`
-          : m.title || `${m.playbook} · ${m.step}`),
+          : m.title || stepTitle(m.playbook, m.step)),
       h('p', { class: 'meta' },
         m.kind !== 'post' ? tag(m.kind === 'delete' ? 'RETRACTION' : 'CORRECTION', 'kind') : null,
         m.exercise ? tag('EXERCISE', 'exercise') : null,
         m.break_glass ? tag('BREAK-GLASS', 'breakglass') : null,
-        ` ${m.playbook} · step ${m.step} · approved by ${m.approved_by} at ${fmtTime(m.approved_at)} · `,
+        ` ${stepTitle(m.playbook, m.step)} · approved by ${m.approved_by} at ${fmtTime(m.approved_at)} · `,
         h('a', { href: `#/drafts/${enc(m.draft_id)}`, testid: 'draft-link' }, 'draft'),
         c.can('read_audit') ? [' · ', h('a', { href: `#/messages/${enc(m.id)}/story`, testid: 'story-link' }, 'whole story (audit)')] : null,
         m.session_id ? [' · ', h('a', { href: `#/sessions/${enc(m.session_id)}` }, 'live session')] : null),

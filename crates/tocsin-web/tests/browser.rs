@@ -771,7 +771,10 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         .await;
     assert_not_reloaded(&approver).await;
     assert!(
-        waiting.text.contains("boil-water · alert") && waiting.text.contains("by dana"),
+        waiting
+            .text
+            .contains("Boil-water advisory · Initial advisory")
+            && waiting.text.contains("by dana"),
         "{}",
         waiting.text
     );
@@ -2826,7 +2829,7 @@ async fn the_approver_sees_the_waiting_count_in_the_title_and_is_notified_once_o
     assert_eq!(notes[0]["title"], "A draft waits for approval");
     let body = notes[0]["body"].as_str().unwrap();
     assert!(
-        body.contains("boil-water") && body.contains("dana"),
+        body.contains("Boil-water advisory · Initial advisory") && body.contains("dana"),
         "{body}"
     );
     assert!(page_number(&approver, "return window.__beeps;").await >= 1);

@@ -15,6 +15,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("api.js", include_str!("../../panel/api.js")),
     ("ws.js", include_str!("../../panel/ws.js")),
     ("notify.js", include_str!("../../panel/notify.js")),
+    ("names.js", include_str!("../../panel/names.js")),
     ("dom.js", include_str!("../../panel/dom.js")),
     ("compose.js", include_str!("../../panel/compose.js")),
     ("shortcuts.js", include_str!("../../panel/shortcuts.js")),
