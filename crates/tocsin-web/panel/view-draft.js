@@ -26,9 +26,10 @@ export async function correctionDraft(c) {
 export async function newDraft(c, opts = {}) {
   const id = opts.playbook || c.params[0];
   const detail = await api.get(`/api/playbooks/${enc(id)}`);
+  const start = await startingValues(c, detail, opts);
   const err = formError('save-error');
   const save = h('button', { type: 'button', class: 'primary big', testid: 'save-draft-button', disabled: detail.status !== 'approved' }, 'Save draft');
-  const ed = editor(c, detail, { actions: h('div', { class: 'actions' }, save, err) });
+  const ed = editor(c, detail, { values: start.values, actions: h('div', { class: 'actions' }, save, err) });
   add(c.root,
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Alerts'), opts.corrects ? ' › Correction' : ' › New draft'),
     h('h1', {}, detail.title),
@@ -37,6 +38,7 @@ export async function newDraft(c, opts = {}) {
       ': once a second person approves it, it is posted as a reply wherever that message still stands.') : null,
     h('p', { class: 'muted' }, detail.description, ` · Approval: ${String(detail.policy || '').replace(/_/g, ' ')}`),
     statusWarning(detail.status),
+    start.note,
     ed.el);
   save.addEventListener('click', () => busy(save, ed.el, err, async () => {
     ed.form.touchAll();
@@ -46,6 +48,32 @@ export async function newDraft(c, opts = {}) {
     const d = await api.post('/api/drafts', body);
     c.go(`#/drafts/${enc(d.id)}`);
   }));
+}
+
+// What a new draft's form starts from: in the demo, the playbook's examples; elsewhere
+// the values of the last message sent from this playbook (a boil-water update usually
+// repeats the area and the reason; a retracted message is skipped), said so above the
+// form. A correction starts empty.
+async function startingValues(c, detail, opts) {
+  if (opts.corrects) return { values: {}, note: null };
+  if (c.me.demo) {
+    const values = {};
+    for (const v of detail.variables || []) if (v.example != null) values[v.name] = v.example;
+    return { values, note: h('p', { class: 'notice', testid: 'draft-start-note' }, 'Demo: the form starts from the playbook’s example values.') };
+  }
+  try {
+    const last = (await api.get('/api/messages')).find((m) => m.playbook === detail.id && m.kind === 'post' && m.draft_id && !m.retracted_at);
+    if (!last) return { values: {}, note: null };
+    const d = await api.get(`/api/drafts/${enc(last.draft_id)}`);
+    return {
+      values: d.values || {},
+      note: h('p', { class: 'notice', testid: 'draft-start-note' }, 'Starts from the values of ',
+        h('a', { href: `#/messages/${enc(last.id)}` }, `the last message from this playbook (${fmtTime(last.approved_at)})`),
+        ': check every field before you save.'),
+    };
+  } catch {
+    return { values: {}, note: null };
+  }
 }
 
 export async function draftView(c) {

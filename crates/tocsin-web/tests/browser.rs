@@ -872,6 +872,16 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     assert_eq!(live.state.as_deref(), Some("open"));
     drafter.shot("drafter-published-live").await;
 
+    // The next boil-water draft starts from this message's values, and says so.
+    drafter.goto("#/new/boil-water").await;
+    drafter
+        .wait_seen("draft-start-note", "the starting point named", |s| {
+            s.text.contains("the last message from this playbook")
+        })
+        .await;
+    assert_eq!(drafter.value("var-area").await, CLEAN_AREA);
+    drafter.shot("drafter-next-draft-from-last-message").await;
+
     // 8. The approver retracts everywhere (delete); the retraction's grid settles.
     approver.click("retract-button").await;
     approver
@@ -2171,6 +2181,16 @@ async fn the_demo_shows_the_current_code_where_reauthentication_asks_for_it() {
         .unwrap_or_default();
     assert_eq!(password_filled, password("alex").expose_secret());
     b.shot("reauth-with-demo-code").await;
+    // In the demo a new draft starts from the playbook's example values.
+    b.goto("#/new/boil-water").await;
+    b.wait_seen("draft-start-note", "the demo's starting point", |s| {
+        s.text.contains("example values")
+    })
+    .await;
+    assert_eq!(
+        b.value("var-area").await,
+        "North Side, ZIP codes 60640, 60660 and 60626"
+    );
     b.assert_no_page_errors().await;
     b.close().await;
     harness.stop().await.unwrap();
