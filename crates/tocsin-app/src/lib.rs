@@ -17,6 +17,7 @@
 pub mod account_follow;
 pub mod accounts;
 pub mod admin;
+pub mod calendar;
 pub mod caller;
 pub mod catalog;
 pub mod consent;

@@ -22,6 +22,7 @@ pub mod accounts;
 pub mod aggregates;
 pub mod audit_log;
 pub mod backend;
+pub mod calendar;
 pub mod consent;
 pub mod conversation;
 pub mod drafts;

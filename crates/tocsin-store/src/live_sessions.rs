@@ -297,17 +297,7 @@ impl LiveSessionsTx<'_, '_> {
                 .await?;
         }
         for message in &scheduled {
-            let cancelled = on_tx!(self.tx, c => {
-                sqlx::query(
-                    "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, \
-                     updated_at = $1 WHERE message_id = $2 AND state = 'pending'",
-                )
-                .bind(now)
-                .bind(message)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-            });
+            let cancelled = crate::calendar::cancel_waiting(self.tx, *message).await?;
             self.tx
                 .append_audit(
                     AuditEvent::new(actor, "message.cancel")

@@ -19,6 +19,7 @@ import enrol from '/panel/view-enrol.js';
 import account from '/panel/view-account.js';
 import sandboxPost from '/panel/view-sandbox.js';
 import messageStory from '/panel/view-story.js';
+import calendar from '/panel/view-calendar.js';
 import * as shortcuts from '/panel/shortcuts.js';
 
 const ROUTES = [
@@ -31,6 +32,7 @@ const ROUTES = [
   [/^\/messages\/([^/]+)\/correct$/, correctionDraft],
   [/^\/messages\/([^/]+)\/story$/, messageStory],
   [/^\/sessions$/, sessionsList],
+  [/^\/calendar$/, calendar],
   [/^\/sessions\/([^/]+)$/, sessionView],
   [/^\/audit$/, audit],
   [/^\/consent$/, consent],
@@ -152,7 +154,7 @@ function drawHeader(path) {
     return;
   }
   const me = state.me;
-  const items = [['/', 'Alerts', 'nav-alerts'], ['/sessions', 'Live sessions', 'nav-sessions']];
+  const items = [['/', 'Alerts', 'nav-alerts'], ['/sessions', 'Live sessions', 'nav-sessions'], ['/calendar', 'Calendar', 'nav-calendar']];
   if (can('read_audit')) items.push(['/audit', 'Audit', 'nav-audit']);
   if (can('manage_consent')) items.push(['/consent', 'Consent', 'nav-consent']);
   if (can('manage_users') || can('manage_accounts')) items.push(['/admin', 'Admin', 'nav-admin']);

@@ -209,8 +209,13 @@ function reviewPanel(c, d, reload) {
     const confirmBox = d.needs_target_confirmation ? h('div', { class: 'field checkbox blocker', testid: 'confirm-targets-box' }, confirm,
       h('label', { for: confirm.id }, `I confirm sending to the ${(d.targets.outside_audience || []).length} account(s) outside the playbook’s audience (${(d.targets.audience || []).join(', ')}).`),
       h('div', { class: 'field-error', 'data-error-for': 'confirm_targets', testid: 'confirm-targets-error' })) : null;
-    const box = h('div', {}, confirmBox, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
-    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked }, approve, box, err));
+    // Send later (optional): the approved post waits for its time, on the calendar.
+    const later = h('input', { type: 'datetime-local', step: 60, testid: 'approve-send-at', name: 'send_at' });
+    later.addEventListener('input', () => { approve.textContent = later.value ? 'Approve and send at that time' : 'Approve and publish now'; });
+    const laterField = field('Send later (optional)', later, { name: 'send_at', help: 'Your computer’s local time. Leave empty to publish now. A scheduled post shows on the calendar and can be cancelled there until it goes.' });
+    const sendAt = () => (later.value ? new Date(later.value).toISOString() : undefined);
+    const box = h('div', {}, confirmBox, laterField, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
+    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked, send_at: sendAt() }, approve, box, err));
     parts.push(h('p', { class: 'two-person' }, `Drafted by ${d.created_by}. You are the second person: read every platform’s text before approving.`), box);
 
     if (blockers.length) {

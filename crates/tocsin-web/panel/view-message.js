@@ -92,6 +92,7 @@ export default async function messageView(c) {
         : m.break_glass ? h('p', { class: 'notice' }, 'Break-glass: awaiting compliance review.') : null,
       targetsLine(m),
       followUps(c, m, gridErr),
+      repeatForm(c, m),
       canRetract || canCorrect ? h('div', { class: 'actions' },
         canRetract ? h('button', { type: 'button', class: 'danger big', testid: 'retract-button', onclick: () => retract(c, m) }, 'Retract (delete) everywhere') : null,
         canCorrect ? h('a', { class: 'button big', href: `#/messages/${enc(m.id)}/correct`, testid: 'correct-button' }, 'Draft a correction') : null) : null);
@@ -145,6 +146,32 @@ function targetsLine(m) {
   const groups = t.spec.everyone ? 'every account' : (t.spec.groups || []).join(', ') || 'accounts chosen one by one';
   const counts = Object.entries(t.per_platform || {}).map(([p, n]) => `${p} ${n}`).join(' · ');
   return h('p', { class: 'meta', testid: 'message-targets' }, h('strong', {}, 'Approved for: '), groups, counts ? ` (${counts})` : '');
+}
+
+// "Repeat this message" (approver, a post not retracted): every N hours until a time,
+// the first run after one interval; it shows on the calendar, where it can be stopped.
+function repeatForm(c, m) {
+  if (!c.can('approve') || m.kind !== 'post' || m.retracted_at) return null;
+  const every = h('select', { testid: 'repeat-every', name: 'every_minutes' },
+    [[60, 'hour'], [120, '2 hours'], [180, '3 hours'], [240, '4 hours'], [360, '6 hours'], [720, '12 hours'], [1440, 'day']]
+      .map(([v, label]) => h('option', { value: v }, `Every ${label}`)));
+  every.value = '120';
+  const until = h('input', { type: 'datetime-local', step: 60, testid: 'repeat-until', name: 'until' });
+  const err = formError('repeat-error');
+  const done = h('p', { role: 'status', testid: 'repeat-status' });
+  const btn = h('button', { type: 'button', testid: 'repeat-button' }, 'Repeat');
+  const box = h('details', { class: 'repeat', testid: 'repeat-form' }, h('summary', {}, 'Repeat this message'),
+    field('How often', every, { name: 'every_minutes' }),
+    field('Until', until, { name: 'until', required: true, help: 'Your computer’s local time. A repeat always ends.' }),
+    err, btn, done);
+  btn.addEventListener('click', () => busy(btn, box, err, async () => {
+    put(done);
+    const body = { every_minutes: Number(every.value), until: until.value ? new Date(until.value).toISOString() : '' };
+    const s = await api.post(`/api/messages/${enc(m.id)}/schedules`, body);
+    put(done, `Repeats ${every.selectedOptions[0].textContent.toLowerCase()}, first at ${fmtTime(s.next_run_at)}: `,
+      h('a', { href: '#/calendar', testid: 'repeat-calendar-link' }, 'see the calendar'), '.');
+  }));
+  return box;
 }
 
 // "Send an update", "Send the all-clear", "Duplicate": a new draft of the same playbook

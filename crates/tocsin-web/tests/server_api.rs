@@ -32,6 +32,7 @@ on_both_backends!(
     the_audit_export_over_http_is_streamed_page_by_page_and_is_the_verifiable_file,
     a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
     a_live_session_post_is_one_line_once_the_session_fixed_its_values,
+    the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_scheduled_post_can_be_cancelled,
     ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one,
     the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist,
     a_compliance_officer_reads_one_message_s_whole_story,
@@ -1469,6 +1470,153 @@ async fn a_live_session_post_is_one_line_once_the_session_fixed_its_values(backe
         .await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "team", "{}", r.text);
+}
+
+async fn the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_scheduled_post_can_be_cancelled(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("vera", Role::Viewer).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let vera = s.sign_in("vera").await;
+    let values = s.examples(&dana, "boil-water").await;
+    let draft = || json!({"playbook": "boil-water", "step": "alert", "values": values});
+    let now = s.store().now();
+    let rfc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339();
+
+    // One post for three hours from now; one sent now and repeated every 2 hours for 5.
+    let later = submitted(&dana, &dana.post("/api/drafts", draft()).await.ok()).await;
+    let send_at = now + Duration::hours(3);
+    let later = alex
+        .post(
+            &format!("/api/drafts/{}/approve", id_of(&later)),
+            json!({"reviewed_hash": later["hash"], "send_at": rfc(send_at)}),
+        )
+        .await
+        .ok();
+    let later_message = later["message_id"].as_i64().unwrap();
+    let now_post = submitted(&dana, &dana.post("/api/drafts", draft()).await.ok()).await;
+    let repeated = approve(&alex, &now_post).await["message_id"]
+        .as_i64()
+        .unwrap();
+    s.delivered(&alex, repeated).await;
+    let repeat = alex
+        .post(
+            &format!("/api/messages/{repeated}/schedules"),
+            json!({"every_minutes": 120, "until": rfc(now + Duration::hours(5))}),
+        )
+        .await;
+    assert_eq!(repeat.status, 201, "{}", repeat.text);
+    let schedule = id_of(&repeat.body);
+
+    // A viewer reads the week: the scheduled post, and the repeat's runs at +2 h and +4 h.
+    let from = now - Duration::hours(1);
+    let week = vera
+        .get(&format!(
+            "/api/calendar?from={}&days=7",
+            urlencode(&rfc(from))
+        ))
+        .await
+        .ok();
+    let entries = week["entries"].as_array().unwrap();
+    let sends: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "send").collect();
+    assert_eq!(sends.len(), 1, "{week}");
+    assert_eq!(sends[0]["message_id"], later_message);
+    assert_eq!(sends[0]["state"], "waiting");
+    let at = chrono::DateTime::parse_from_rfc3339(sends[0]["at"].as_str().unwrap()).unwrap();
+    assert_eq!(at.timestamp(), send_at.timestamp());
+    let runs: Vec<i64> = entries
+        .iter()
+        .filter(|e| e["kind"] == "repeat")
+        .map(|e| {
+            assert_eq!(e["schedule_id"], schedule);
+            assert_eq!(e["every_minutes"], 120);
+            chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap())
+                .unwrap()
+                .timestamp()
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (now + Duration::hours(2)).timestamp(),
+            (now + Duration::hours(4)).timestamp()
+        ],
+        "{week}"
+    );
+    // Soonest first.
+    let ats: Vec<&str> = entries.iter().filter_map(|e| e["at"].as_str()).collect();
+    let mut sorted = ats.clone();
+    sorted.sort_by_key(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap());
+    assert_eq!(ats, sorted);
+    // A week that starts after the repeat ends holds neither.
+    let after = vera
+        .get(&format!(
+            "/api/calendar?from={}&days=7",
+            urlencode(&rfc(now + Duration::days(1)))
+        ))
+        .await
+        .ok();
+    assert_eq!(after["entries"], json!([]), "{after}");
+    let r = vera.get("/api/calendar?days=43").await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "days");
+
+    // Cancelling the scheduled post: not by a viewer or a drafter, once by an approver.
+    let cancel = format!("/api/messages/{later_message}/cancel");
+    assert_eq!(vera.post(&cancel, json!({})).await.status, 403);
+    assert_eq!(dana.post(&cancel, json!({})).await.status, 403);
+    let r = alex.post(&cancel, json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["cancelled"].as_i64().unwrap() > 0, "{}", r.text);
+    alex.post(&cancel, json!({})).await.refused(409, "conflict");
+    // A post sent at once is not cancelled (it is retracted).
+    alex.post(&format!("/api/messages/{repeated}/cancel"), json!({}))
+        .await
+        .refused(409, "conflict");
+    let week = vera
+        .get(&format!(
+            "/api/calendar?from={}&days=7",
+            urlencode(&rfc(from))
+        ))
+        .await
+        .ok();
+    let send = week["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "send")
+        .cloned()
+        .unwrap();
+    assert_eq!(send["state"], "cancelled", "{week}");
+    let audit = s.audit().await;
+    assert!(audit.iter().any(|e| e.action == "message.cancel"
+        && e.actor == "alex"
+        && e.subjects["message"] == later_message.to_string()));
+
+    // Its time comes: nothing goes out.
+    s.advance(Duration::hours(4));
+    s.harness.app.dispatcher().wake();
+    let alex = s.sign_in("alex").await;
+    let m = alex
+        .get(&format!("/api/messages/{later_message}"))
+        .await
+        .ok();
+    assert!(
+        m["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == "cancelled"),
+        "{m}"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
 }
 
 async fn ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one(

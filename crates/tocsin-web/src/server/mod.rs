@@ -10,6 +10,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod calendar;
 mod catalog;
 pub mod client_addr;
 mod consent;
@@ -181,6 +182,8 @@ pub fn router(state: WebState) -> Router {
         .route("/messages/{id}/schedules", post(schedules::add))
         .route("/schedules", get(schedules::list))
         .route("/schedules/{id}/cancel", post(schedules::cancel))
+        .route("/calendar", get(calendar::window))
+        .route("/messages/{id}/cancel", post(calendar::cancel))
         .route("/sessions", get(sessions::list).post(sessions::create))
         .route("/sessions/{id}", get(sessions::get_one))
         .route("/sessions/{id}/end", post(conversation::end))

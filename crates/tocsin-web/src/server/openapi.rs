@@ -287,6 +287,22 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/calendar",
+        "What goes out in a window of days (query from=RFC 3339, days=1..42): posts approved for later and the runs of recurring repeats",
+        "messages",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
+        "/api/messages/{id}/cancel",
+        "Cancel a post approved for later, before its time (its waiting deliveries; audited as message.cancel)",
+        "messages",
+        "approver",
+        None,
+    ),
+    (
+        "get",
         "/api/sessions",
         "Live sessions",
         "sessions",

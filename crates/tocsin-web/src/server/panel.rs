@@ -16,6 +16,10 @@ pub const FILES: &[(&str, &str)] = &[
     ("ws.js", include_str!("../../panel/ws.js")),
     ("notify.js", include_str!("../../panel/notify.js")),
     ("names.js", include_str!("../../panel/names.js")),
+    (
+        "view-calendar.js",
+        include_str!("../../panel/view-calendar.js"),
+    ),
     ("dom.js", include_str!("../../panel/dom.js")),
     ("compose.js", include_str!("../../panel/compose.js")),
     ("shortcuts.js", include_str!("../../panel/shortcuts.js")),
