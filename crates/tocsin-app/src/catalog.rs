@@ -557,7 +557,7 @@ pub async fn compose(
                     blocked: !blockers.is_empty(),
                     exercise,
                     field_errors: Vec::new(),
-                    variants: composed.variants.iter().map(VariantView::of).collect(),
+                    variants: crate::views::variant_views(&composed),
                     blockers,
                     targets: view,
                 },

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use tocsin_domain::approval::Blocker;
-use tocsin_domain::compose::{ComposedStep, ComposedVariant};
+use tocsin_domain::compose::{ComposedStep, ComposedVariant, ComposedWea};
 use tocsin_domain::counting::CountUnit;
 use tocsin_domain::playbook::TextTarget;
 use tocsin_store::RenderedVariant;
@@ -97,6 +97,32 @@ impl VariantView {
     }
 }
 
+impl VariantView {
+    /// A WEA text (target `wea_en_short`, ...), counted in septets against 90 or 360.
+    pub fn of_wea(w: &ComposedWea) -> VariantView {
+        let problems = w.blocking_problems();
+        VariantView {
+            target: w.target().to_string(),
+            text: w.text.clone(),
+            count: Some(w.used),
+            limit: Some(w.limit),
+            unit: Some(CountUnit::Septets),
+            over: w.used > w.limit,
+            warnings: Vec::new(),
+            problems,
+        }
+    }
+}
+
+/// Every text of a composed step as the panel shows it: the variants, then the WEA texts.
+pub fn variant_views(step: &ComposedStep) -> Vec<VariantView> {
+    step.variants
+        .iter()
+        .map(VariantView::of)
+        .chain(step.wea.iter().map(VariantView::of_wea))
+        .collect()
+}
+
 /// The problems that block approval of a composed step.
 pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
     let mut out = Vec::new();
@@ -126,11 +152,25 @@ pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
             }
         }
     }
+    for w in &step.wea {
+        for hit in &w.phi {
+            out.push(Blocker::Phi {
+                target: w.target().to_string(),
+                family: hit.family.as_str().to_string(),
+            });
+        }
+        for problem in tocsin_domain::wea::wea_problems(&w.text, w.language, w.length) {
+            out.push(Blocker::OverLimit {
+                target: w.target().to_string(),
+                problem,
+            });
+        }
+    }
     out
 }
 
 /// The variants to store for a composed step, with its headline under the target
-/// `headline`.
+/// `headline` and its WEA texts under `wea_<language>_<short|long>`.
 pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
     let mut out: Vec<RenderedVariant> = step
         .variants
@@ -144,6 +184,12 @@ pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
         target: crate::drafts::HEADLINE_TARGET,
         body: step.headline.clone(),
     });
+    // The WEA texts are approved with the rest and stored with the message: the feed
+    // serves them as approved.
+    out.extend(step.wea.iter().map(|w| RenderedVariant {
+        target: w.target(),
+        body: w.text.clone(),
+    }));
     out
 }
 

@@ -156,7 +156,10 @@ pub fn alerts(
                     continue;
                 };
                 let headline = &original.info.headline;
+                // A cancel carries none of the original's WEA texts: it says
+                // something else, and has no WEA texts of its own.
                 let info = CapAlertInfo {
+                    wea: Vec::new(),
                     headline: format!("Cancelled: {headline}"),
                     description: Some(text.clone().unwrap_or_else(|| {
                         format!("The earlier message \"{headline}\" was withdrawn and no longer applies.")
@@ -170,6 +173,7 @@ pub fn alerts(
                     continue;
                 };
                 let info = CapAlertInfo {
+                    wea: Vec::new(),
                     headline: format!("Correction: {}", original.info.headline),
                     description: text.clone(),
                     ..original.info.clone()
@@ -355,6 +359,8 @@ mod tests {
                 description: area.into(),
                 geocodes: BTreeMap::new(),
             }),
+            expires: None,
+            wea: Vec::new(),
         }
     }
 

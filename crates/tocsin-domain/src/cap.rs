@@ -13,9 +13,18 @@
 //!   ([`CapReference`]);
 //! - one `info` ([`CapAlertInfo`]): `category`, `event`, `urgency`, `severity`,
 //!   `certainty` from the playbook's `[cap]` with the step's overrides
-//!   ([`CapAlertInfo::from_playbook`]), the approved headline, the approved text as
-//!   `description`, and `web`, `contact` and one `area` (`areaDesc`, `geocode`s) when
-//!   known. `language` is left out, so it is the schema's default, `en-US`.
+//!   ([`CapAlertInfo::from_playbook`]), `expires` when the playbook sets
+//!   `expires_hours`, the approved headline, the approved text as `description`, and
+//!   `web`, `contact` and one `area` (`areaDesc`, `geocode`s) when known. Without WEA
+//!   texts `language` is left out, so it is the schema's default, `en-US`;
+//! - with WEA texts ([`CapWea`]), one `info` per language, as NWS writes them: the
+//!   English one (`en-US`) as above with its `CMAMtext` and `CMAMlongtext` parameters,
+//!   then a Spanish one (`es-US`) with the same category, event, urgency, severity,
+//!   certainty, expires, web, contact and area, and the Spanish parameters (the
+//!   playbook's headline and texts are English, so the Spanish block carries no
+//!   headline or description);
+//! - `code` `IPAWSv1.0` only when [`CapAlert::ipaws_problems`] finds nothing missing
+//!   that the IPAWS profile requires.
 //!
 //! The message text goes into `description` whole: playbooks write one text per platform,
 //! not a separate description and instruction, so `instruction` is only written when a
@@ -30,11 +39,15 @@ use std::fmt;
 use crate::playbook::{
     CapCategory, CapCertainty, CapInfo, CapMsgType, CapSeverity, CapUrgency, StepCap,
 };
+use crate::wea::{WeaLanguage, WeaLength};
 use crate::xml::Writer;
 use crate::Platform;
 
 /// The CAP 1.2 XML namespace.
 pub const CAP_NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.2";
+
+/// The `code` of an alert that follows the CAP v1.2 USA IPAWS Profile v1.0.
+pub const IPAWS_PROFILE_CODE: &str = "IPAWSv1.0";
 
 /// The media type of a CAP document.
 pub const CAP_MEDIA_TYPE: &str = "application/cap+xml";
@@ -216,6 +229,27 @@ pub struct CapArea {
     pub geocodes: BTreeMap<String, String>,
 }
 
+/// A message's approved WEA texts in one language (IPAWS `CMAMtext`, `CMAMlongtext`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapWea {
+    /// The language.
+    pub language: WeaLanguage,
+    /// The 90-character text.
+    pub short: String,
+    /// The 360-character text, if any.
+    pub long: Option<String>,
+}
+
+impl CapWea {
+    /// The text of one length, if there is one.
+    pub fn get(&self, length: WeaLength) -> Option<&str> {
+        match length {
+            WeaLength::Short => Some(self.short.as_str()),
+            WeaLength::Long => self.long.as_deref(),
+        }
+    }
+}
+
 /// CAP `info`: what the alert is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapAlertInfo {
@@ -229,6 +263,8 @@ pub struct CapAlertInfo {
     pub severity: CapSeverity,
     /// `certainty`.
     pub certainty: CapCertainty,
+    /// `expires`.
+    pub expires: Option<DateTime<Utc>>,
     /// `headline`.
     pub headline: String,
     /// `description`: the approved message text.
@@ -241,6 +277,8 @@ pub struct CapAlertInfo {
     pub contact: Option<String>,
     /// `area`.
     pub area: Option<CapArea>,
+    /// The approved WEA texts, one entry per language (none: one `info`, no `language`).
+    pub wea: Vec<CapWea>,
 }
 
 impl CapAlertInfo {
@@ -254,13 +292,20 @@ impl CapAlertInfo {
             urgency: step.urgency.unwrap_or(cap.urgency),
             severity: step.severity.unwrap_or(cap.severity),
             certainty: step.certainty.unwrap_or(cap.certainty),
+            expires: None,
             headline: headline.to_string(),
             description: None,
             instruction: None,
             web: None,
             contact: None,
             area: None,
+            wea: Vec::new(),
         }
+    }
+
+    /// The WEA texts in one language, if there are any.
+    pub fn wea_in(&self, language: WeaLanguage) -> Option<&CapWea> {
+        self.wea.iter().find(|w| w.language == language)
     }
 }
 
@@ -314,6 +359,9 @@ impl CapAlert {
         w.text("status", &[], self.status.as_str());
         w.text("msgType", &[], self.msg_type.as_str());
         w.text("scope", &[], "Public");
+        if self.info.is_some() && self.ipaws_problems().is_empty() {
+            w.text("code", &[], IPAWS_PROFILE_CODE);
+        }
         if let Some(note) = &self.note {
             w.text("note", &[], note);
         }
@@ -321,30 +369,115 @@ impl CapAlert {
             w.text("references", &[], &self.references_value());
         }
         if let Some(info) = &self.info {
-            write_info(&mut w, info);
+            if info.wea.is_empty() {
+                write_info(&mut w, info, None);
+            } else {
+                write_info(&mut w, info, Some(WeaLanguage::En));
+                for other in info.wea.iter().filter(|x| x.language != WeaLanguage::En) {
+                    write_info(&mut w, info, Some(other.language));
+                }
+            }
         }
         w.close("alert");
         w.finish()
     }
+
+    /// What this alert lacks that the CAP v1.2 USA IPAWS Profile v1.0 requires (empty:
+    /// it follows the profile, and says so with `code` `IPAWSv1.0`):
+    ///
+    /// - an `info`, and in it `expires` (the profile makes `expires` required; 47 CFR
+    ///   10.420 lists the expiration time among a WEA message's mandatory elements);
+    /// - an `area` with at least one `geocode` `SAME` of six digits (the profile's
+    ///   area requirement; IPAWS routes EAS and WEA by it);
+    /// - for each language with WEA texts, a `CMAMtext` of at most 90 and a
+    ///   `CMAMlongtext` (if any) of at most 360 (47 CFR 10.430, counted as
+    ///   [`crate::wea`] does), in an `info` of its own `language`;
+    /// - `references` on an `Update` or `Cancel` (CAP 1.2 itself).
+    pub fn ipaws_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if matches!(self.msg_type, MsgType::Update | MsgType::Cancel) && self.references.is_empty()
+        {
+            problems.push(format!("an {} names no references", self.msg_type.as_str()));
+        }
+        let Some(info) = &self.info else {
+            problems.push("no info".to_string());
+            return problems;
+        };
+        if info.event.trim().is_empty() {
+            problems.push("no event".to_string());
+        }
+        if info.expires.is_none() {
+            problems.push("no expires".to_string());
+        }
+        let same = info.area.as_ref().is_some_and(|a| {
+            a.geocodes
+                .get("SAME")
+                .is_some_and(|v| v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !same {
+            problems.push("no area with a six-digit SAME geocode".to_string());
+        }
+        for wea in &info.wea {
+            for length in WeaLength::ALL {
+                if let Some(text) = wea.get(length) {
+                    for p in crate::wea::wea_problems(text, wea.language, length) {
+                        problems.push(format!(
+                            "{} ({}): {p}",
+                            length.cap_parameter(),
+                            wea.language
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
 }
 
-/// `info`, its children in the schema's order.
-fn write_info(w: &mut Writer, info: &CapAlertInfo) {
+/// One `info`, its children in the schema's order: with `language` `None`, the only one
+/// (no `language` element); `Some(En)`, the English one with the English WEA texts;
+/// another language, its WEA texts without the English headline and texts.
+fn write_info(w: &mut Writer, info: &CapAlertInfo, language: Option<WeaLanguage>) {
+    let english = language.is_none_or(|l| l == WeaLanguage::En);
     w.open("info", &[]);
+    if let Some(language) = language {
+        w.text("language", &[], language.cap_language());
+    }
     w.text("category", &[], category_str(info.category));
     w.text("event", &[], &info.event);
     w.text("urgency", &[], urgency_str(info.urgency));
     w.text("severity", &[], severity_str(info.severity));
     w.text("certainty", &[], certainty_str(info.certainty));
-    w.text("headline", &[], &info.headline);
+    if let Some(expires) = info.expires {
+        w.text("expires", &[], &cap_time(expires));
+    }
+    if english {
+        w.text("headline", &[], &info.headline);
+    }
+    let no_text = None;
+    let (description, instruction) = if english {
+        (&info.description, &info.instruction)
+    } else {
+        (&no_text, &no_text)
+    };
     for (name, value) in [
-        ("description", &info.description),
-        ("instruction", &info.instruction),
+        ("description", description),
+        ("instruction", instruction),
         ("web", &info.web),
         ("contact", &info.contact),
     ] {
         if let Some(value) = value {
             w.text(name, &[], value);
+        }
+    }
+    if let Some(wea) = language.and_then(|l| info.wea_in(l)) {
+        for length in WeaLength::ALL {
+            if let Some(text) = wea.get(length) {
+                w.open("parameter", &[]);
+                w.text("valueName", &[], length.cap_parameter());
+                w.text("value", &[], text);
+                w.close("parameter");
+            }
         }
     }
     if let Some(area) = &info.area {
@@ -420,6 +553,8 @@ mod tests {
                 description: "North Side".into(),
                 geocodes: BTreeMap::from([("SAME".into(), "017031".into())]),
             }),
+            expires: None,
+            wea: Vec::new(),
         }
     }
 
@@ -453,6 +588,7 @@ mod tests {
             certainty: CapCertainty::Likely,
             area: "{{area}}".into(),
             geocodes: BTreeMap::new(),
+            expires_hours: None,
         };
         let lifted = StepCap {
             msg_type: CapMsgType::Update,
@@ -560,5 +696,127 @@ mod tests {
             Some("plain")
         );
         assert_eq!(description_from(&[("headline", "H")]), None);
+    }
+
+    fn wea_alert() -> CapAlert {
+        let mut info = info();
+        info.expires = Some(at(21, 0, 0));
+        info.wea = vec![
+            CapWea {
+                language: WeaLanguage::En,
+                short: "Boil water advisory for North Side. Boil tap water 1 min before use. Health Dept".into(),
+                long: Some("Boil water advisory for North Side until further notice.".into()),
+            },
+            CapWea {
+                language: WeaLanguage::Es,
+                short: "Aviso: hierva el agua del grifo 1 minuto antes de usarla en North Side.".into(),
+                long: None,
+            },
+        ];
+        CapAlert {
+            identifier: "tocsin-1-20260714T090000Z".into(),
+            sender: "health.example.gov".into(),
+            sent: at(9, 0, 0),
+            status: CapStatus::Actual,
+            msg_type: MsgType::Alert,
+            note: None,
+            references: Vec::new(),
+            info: Some(info),
+        }
+    }
+
+    #[test]
+    fn wea_texts_make_one_info_per_language_with_cmam_parameters() {
+        let xml = wea_alert().to_xml();
+        assert_eq!(xml.matches("<info>").count(), 2, "{xml}");
+        let (en, es) = xml.split_once("</info>").unwrap();
+        assert!(en.contains("<language>en-US</language>"), "{en}");
+        assert!(en.contains("<headline>Boil-water advisory for North Side</headline>"));
+        assert!(en.contains(
+            "<valueName>CMAMtext</valueName>\n      <value>Boil water advisory for North Side."
+        ));
+        assert!(en.contains("<valueName>CMAMlongtext</valueName>"));
+        assert!(es.contains("<language>es-US</language>"), "{es}");
+        assert!(es.contains("<value>Aviso: hierva el agua"), "{es}");
+        assert!(!es.contains("CMAMlongtext"), "{es}");
+        assert!(
+            !es.contains("<headline>") && !es.contains("<description>"),
+            "{es}"
+        );
+        // Both carry the shared fields and the area.
+        for block in [en, es] {
+            assert!(
+                block.contains("<expires>2026-07-14T21:00:00-00:00</expires>"),
+                "{block}"
+            );
+            assert!(
+                block.contains("<event>Boil Water Advisory</event>"),
+                "{block}"
+            );
+            assert!(block.contains("<valueName>SAME</valueName>"), "{block}");
+        }
+        // Children in the schema's order within each block.
+        for block in [en, es] {
+            let order = [
+                "<language>",
+                "<category>",
+                "<event>",
+                "<urgency>",
+                "<severity>",
+                "<certainty>",
+                "<expires>",
+                "<web>",
+                "<parameter>",
+                "<area>",
+            ];
+            let places: Vec<usize> = order.iter().map(|t| block.find(t).unwrap()).collect();
+            assert!(places.windows(2).all(|w| w[0] < w[1]), "{block}");
+        }
+        assert!(
+            xml.contains("<scope>Public</scope>\n  <code>IPAWSv1.0</code>\n  <info>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn the_ipaws_code_is_claimed_only_when_the_profile_is_met() {
+        assert!(wea_alert().ipaws_problems().is_empty());
+        let mut no_expires = wea_alert();
+        if let Some(i) = no_expires.info.as_mut() {
+            i.expires = None;
+        }
+        assert_eq!(no_expires.ipaws_problems(), vec!["no expires"]);
+        assert!(!no_expires.to_xml().contains("<code>"));
+        let mut no_same = wea_alert();
+        if let Some(i) = no_same.info.as_mut() {
+            i.area = None;
+        }
+        assert!(no_same.ipaws_problems()[0].contains("SAME"));
+        let mut too_long = wea_alert();
+        if let Some(i) = too_long.info.as_mut() {
+            i.wea[1].short = "á".repeat(46);
+        }
+        let problems = too_long.ipaws_problems();
+        assert!(
+            problems[0].starts_with("CMAMtext (es): 92 of 90"),
+            "{problems:?}"
+        );
+        let mut update = wea_alert();
+        update.msg_type = MsgType::Update;
+        assert!(update.ipaws_problems()[0].contains("references"));
+    }
+
+    #[test]
+    fn without_wea_texts_there_is_one_info_and_no_language() {
+        let mut a = wea_alert();
+        if let Some(i) = a.info.as_mut() {
+            i.wea.clear();
+        }
+        let xml = a.to_xml();
+        assert_eq!(xml.matches("<info>").count(), 1);
+        assert!(
+            !xml.contains("<language>") && !xml.contains("<parameter>"),
+            "{xml}"
+        );
     }
 }

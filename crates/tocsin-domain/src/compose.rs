@@ -14,6 +14,7 @@ use crate::phi::{PhiGuard, PhiHit, ValueSpan};
 use crate::playbook::{Playbook, Step, VariantTarget};
 use crate::render::{context, Escaping, TemplateProblem, TemplateSet, DATETIME_KEY, ZONE_KEY};
 use crate::variables::{ValueError, VariableRule, VariableValue};
+use crate::wea::{wea_count, wea_problems, WeaLanguage, WeaLength};
 use crate::Platform;
 
 /// Why a step could not be composed.
@@ -86,6 +87,42 @@ impl ComposedVariant {
     }
 }
 
+/// One WEA text of a step, rendered, counted and checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposedWea {
+    /// Its language.
+    pub language: WeaLanguage,
+    /// Short (90) or long (360).
+    pub length: WeaLength,
+    /// Exactly what the CAP feed will carry.
+    pub text: String,
+    /// Its length in GSM-7 septets (see [`crate::wea`]).
+    pub used: usize,
+    /// The limit: 90 or 360.
+    pub limit: usize,
+    /// Possible PHI in the text.
+    pub phi: Vec<PhiHit>,
+}
+
+impl ComposedWea {
+    /// What the stored text is called (`wea_en_short`).
+    pub fn target(&self) -> crate::playbook::TextTarget {
+        crate::playbook::TextTarget::Wea(self.language, self.length)
+    }
+
+    /// Plain-language reasons this text cannot be approved: over its limit, characters
+    /// WEA cannot carry, possible PHI.
+    pub fn blocking_problems(&self) -> Vec<String> {
+        let mut problems = wea_problems(&self.text, self.language, self.length);
+        problems.extend(
+            self.phi
+                .iter()
+                .map(|hit| format!("possible PHI ({})", hit.family.as_str())),
+        );
+        problems
+    }
+}
+
 /// A step filled in for a set of platforms.
 #[derive(Debug, Clone, Serialize)]
 pub struct ComposedStep {
@@ -103,6 +140,8 @@ pub struct ComposedStep {
     pub values: BTreeMap<String, String>,
     /// One entry per platform asked for, plus the HTML email part when email was asked for.
     pub variants: Vec<ComposedVariant>,
+    /// The step's WEA texts (English first, short before long), whatever the platforms.
+    pub wea: Vec<ComposedWea>,
 }
 
 impl ComposedStep {
@@ -113,6 +152,7 @@ impl ComposedStep {
                 .variants
                 .iter()
                 .any(|v| !v.blocking_problems().is_empty())
+            || self.wea.iter().any(|w| !w.blocking_problems().is_empty())
     }
 
     /// The variant for a target.
@@ -408,6 +448,25 @@ impl Composer {
             )?)),
             None => None,
         };
+        let mut wea = Vec::new();
+        for (language, length, _) in step.wea_templates() {
+            let text = tidy(&self.templates.render(
+                &wea_name(&playbook.id, &step.id, language, length),
+                Escaping::Plain,
+                &ctx,
+            )?);
+            let phi = self
+                .guard
+                .check_with_spans(&text, || value_spans(&text, &spans_source));
+            wea.push(ComposedWea {
+                language,
+                length,
+                used: wea_count(&text, language).septets,
+                limit: length.limit(),
+                text,
+                phi,
+            });
+        }
         Ok(ComposedStep {
             playbook_id: playbook.id.clone(),
             step_id: step.id.clone(),
@@ -416,6 +475,7 @@ impl Composer {
             cap_area,
             values: displays,
             variants,
+            wea,
         })
     }
 
@@ -446,6 +506,11 @@ impl Composer {
 /// Name under which a step's headline is compiled.
 pub fn headline_name(playbook: &str, step: &str) -> String {
     format!("{playbook}#{step}#headline")
+}
+
+/// Name under which a step's WEA text is compiled (`boil-water#alert#wea-es-short`).
+pub fn wea_name(playbook: &str, step: &str, language: WeaLanguage, length: WeaLength) -> String {
+    format!("{playbook}#{step}#wea-{language}-{}", length.as_str())
 }
 
 /// Name under which a playbook's CAP area is compiled.

@@ -30,4 +30,5 @@ pub mod render;
 pub mod step_variables;
 pub mod template_names;
 pub mod variables;
+pub mod wea;
 mod xml;

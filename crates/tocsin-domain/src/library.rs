@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::compose::{cap_area_name, headline_name};
+use crate::compose::{cap_area_name, headline_name, wea_name};
 use crate::content_hash::content_hash;
 use crate::diagnostics::Diagnostic;
 use crate::playbook::{parse_playbook, Playbook};
@@ -191,6 +191,24 @@ impl Library {
                     text.find(&step.headline),
                     format!("headline of step `{}`: {}", step.id, p.message),
                 ));
+            }
+        }
+        for step in &playbook.steps {
+            for (language, length, source) in step.wea_templates() {
+                let name = wea_name(&playbook.id, &step.id, language, length);
+                if let Err(p) = self.templates.add(&name, source, Escaping::Plain) {
+                    problems.push(Diagnostic::error_at(
+                        path,
+                        text,
+                        text.find(source),
+                        format!(
+                            "WEA {} text ({language}) of step `{}`: {}",
+                            length.as_str(),
+                            step.id,
+                            p.message
+                        ),
+                    ));
+                }
             }
         }
         if let Some(cap) = &playbook.cap {

@@ -136,6 +136,21 @@ pub fn lint_playbook(
             ));
         }
     }
+    for step in &playbook.steps {
+        for (language, length, source) in step.wea_templates() {
+            for used in names_read(source).into_iter().filter(|u| !known(&u.name)) {
+                out.push(at(
+                    &[step_anchor(&step.id), source.to_string()],
+                    format!(
+                        "step `{}` WEA {} text ({language}): `{}` is not a variable of this playbook",
+                        step.id,
+                        length.as_str(),
+                        used.name
+                    ),
+                ));
+            }
+        }
+    }
     for step in playbook.compiled_steps() {
         for used in names_read(&step.headline)
             .into_iter()
@@ -198,6 +213,24 @@ pub fn lint_playbook(
                 ),
             ));
         }
+        for wea in &composed.wea {
+            let source = step
+                .wea
+                .get(&wea.language)
+                .and_then(|t| t.get(wea.length))
+                .unwrap_or_default();
+            for problem in wea.blocking_problems() {
+                out.push(at(
+                    &[step_anchor(&step.id), source.to_string()],
+                    format!(
+                        "step `{}` WEA {} text ({}): {problem} (with the example values)",
+                        step.id,
+                        wea.length.as_str(),
+                        wea.language
+                    ),
+                ));
+            }
+        }
         for variant in &composed.variants {
             let variant_at = [step_anchor(&step.id), format!("\"{}\"", variant.template)];
             let target = match variant.target {
@@ -257,4 +290,171 @@ fn dedup(mut items: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut seen = std::collections::BTreeSet::new();
     items.retain(|d| seen.insert(d.to_string()));
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counting::PlatformLimits;
+    use crate::phi::{PhiConfig, PhiGuard};
+    use std::path::Path;
+
+    fn composer(library: &Library) -> Composer {
+        Composer::new(
+            library.templates().clone(),
+            PhiGuard::new(&PhiConfig::default()).unwrap(),
+            PlatformLimits::default(),
+            crate::counting::test_rules(),
+        )
+    }
+
+    fn library_with(playbook: &str) -> (tempfile::TempDir, Library) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("playbooks")).unwrap();
+        std::fs::create_dir_all(p.join("templates/w")).unwrap();
+        std::fs::write(p.join("playbooks/w.toml"), playbook).unwrap();
+        std::fs::write(p.join("templates/w/alert.hbs"), "Boil water in {{area}}.\n").unwrap();
+        let library = Library::load(&p.join("playbooks"), &p.join("templates")).unwrap();
+        (dir, library)
+    }
+
+    const WEA_PLAYBOOK: &str = r#"id = "w"
+title = "W"
+description = "W."
+timezone = "America/Chicago"
+
+[cap]
+event = "Boil Water Advisory"
+category = "Health"
+urgency = "Immediate"
+severity = "Moderate"
+certainty = "Likely"
+area = "{{area}}"
+expires_hours = 24
+
+[[variables]]
+name = "area"
+type = "text"
+label = "Area"
+example = "North Side"
+
+[[steps]]
+id = "alert"
+title = "Alert"
+headline = "Boil water: {{area}}"
+template = "w/alert.hbs"
+
+[steps.wea.en]
+short = "Boil water advisory for {{area}}. Boil tap water 1 minute before use."
+
+[steps.wea.es]
+short = "Hierva el agua del grifo en {{area}} durante un minuto antes de usarla."
+"#;
+
+    #[test]
+    fn the_shipped_playbooks_lint_clean_with_their_wea_texts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let library = Library::load(&root.join("playbooks"), &root.join("templates")).unwrap();
+        let errors: Vec<String> = lint(&library, &composer(&library))
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| d.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        for id in [
+            "boil-water",
+            "shelter-in-place",
+            "air-quality",
+            "extreme-heat",
+            "measles-exposure",
+        ] {
+            let p = library.get(id).unwrap();
+            let first = &p.steps[0];
+            assert_eq!(
+                first.wea.keys().copied().collect::<Vec<_>>(),
+                crate::wea::WeaLanguage::ALL,
+                "{id}"
+            );
+            assert!(first.wea.values().all(|t| t.long.is_some()), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_wea_text_over_its_length_is_an_error_at_its_line() {
+        let (_dir, library) = library_with(WEA_PLAYBOOK);
+        assert!(
+            library.diagnostics().is_empty(),
+            "{:?}",
+            library.diagnostics()
+        );
+        assert!(lint(&library, &composer(&library)).is_empty());
+
+        // 61 letters of area make the English short text 122 septets.
+        let long_area = WEA_PLAYBOOK.replace(
+            "example = \"North Side\"",
+            &format!("example = \"{}\"", "N".repeat(61)),
+        );
+        let (_dir, library) = library_with(&long_area);
+        let problems = lint(&library, &composer(&library));
+        let wea: Vec<&Diagnostic> = problems
+            .iter()
+            .filter(|d| d.message.contains("WEA short text (en)"))
+            .collect();
+        assert_eq!(wea.len(), 1, "{problems:?}");
+        assert!(wea[0].message.contains("122 of 90"), "{}", wea[0]);
+        assert!(wea[0].file.ends_with("playbooks/w.toml"), "{}", wea[0]);
+        assert_eq!(wea[0].line, Some(28), "{}", wea[0]);
+        // The Spanish one is over too: its own error, on its own line.
+        assert!(
+            problems
+                .iter()
+                .any(|d| d.message.contains("WEA short text (es)") && d.line == Some(31)),
+            "{problems:?}"
+        );
+
+        // A character WEA cannot carry.
+        let curly = WEA_PLAYBOOK.replace("Boil tap water", "“Boil” tap water");
+        let (_dir, library) = library_with(&curly);
+        let problems = lint(&library, &composer(&library));
+        assert!(
+            problems
+                .iter()
+                .any(|d| d.message.contains("cannot carry") && d.line == Some(28)),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn wea_texts_name_their_language_and_need_cap_and_expires() {
+        let french = WEA_PLAYBOOK.replace("[steps.wea.es]", "[steps.wea.fr]");
+        let (_dir, library) = library_with(&french);
+        let d = library.diagnostics();
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("WEA language `fr`") && d.line == Some(30)),
+            "{d:?}"
+        );
+
+        let no_expiry = WEA_PLAYBOOK.replace("expires_hours = 24\n", "");
+        let (_dir, library) = library_with(&no_expiry);
+        assert!(
+            library
+                .diagnostics()
+                .iter()
+                .any(|d| d.message.contains("expires_hours")),
+            "{:?}",
+            library.diagnostics()
+        );
+
+        let unknown = WEA_PLAYBOOK.replace("for {{area}}.", "for {{aera}}.");
+        let (_dir, library) = library_with(&unknown);
+        let problems = lint(&library, &composer(&library));
+        assert!(
+            problems
+                .iter()
+                .any(|d| d.message.contains("`aera` is not a variable") && d.line == Some(28)),
+            "{problems:?}"
+        );
+    }
 }

@@ -29,6 +29,8 @@ pub enum CountUnit {
     Bytes,
     /// Billed SMS segments (see [`SmsInfo`]).
     SmsSegments,
+    /// GSM 7-bit septets, as a WEA text is counted (see [`crate::wea`]).
+    Septets,
     /// No limit; `used` is then the number of characters.
     Unlimited,
 }
@@ -43,6 +45,7 @@ impl CountUnit {
             CountUnit::Utf16Units => "UTF-16 units",
             CountUnit::Bytes => "bytes",
             CountUnit::SmsSegments => "SMS segments",
+            CountUnit::Septets => "GSM-7 septets",
         }
     }
 }

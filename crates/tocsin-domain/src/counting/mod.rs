@@ -31,5 +31,6 @@ pub use measure::{measure, CountUnit, Measurement};
 #[cfg(test)]
 pub(crate) use rule::test_rules;
 pub use rule::{Counter, CountingRule, CountingRules, Limit};
+pub(crate) use sms::gsm7_septets;
 pub use sms::{sms_info, SmsEncoding, SmsInfo};
 pub use twitter::twitter_weighted_length;

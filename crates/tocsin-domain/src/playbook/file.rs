@@ -64,6 +64,8 @@ pub struct CapFile {
     pub area: Spanned<String>,
     #[serde(default)]
     pub geocodes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub expires_hours: Option<Spanned<u32>>,
 }
 
 /// `[session]`: a live session (live-tweeting a procedure).
@@ -145,6 +147,21 @@ pub struct StepFile {
     /// Narrows the playbook's audience for this step (a subset of its groups).
     #[serde(default)]
     pub audience: Option<Vec<Spanned<String>>>,
+    /// WEA texts per language (`[steps.wea.en]`, `[steps.wea.es]`).
+    #[serde(default)]
+    pub wea: BTreeMap<Spanned<String>, WeaFile>,
+}
+
+/// `[steps.wea.<language>]`: a step's WEA texts in one language, inline Handlebars
+/// templates over the playbook's values.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeaFile {
+    /// The 90-character text (CMAMtext).
+    pub short: Spanned<String>,
+    /// The 360-character text (CMAMlongtext).
+    #[serde(default)]
+    pub long: Option<Spanned<String>>,
 }
 
 /// `[steps.cap]`: per-step CAP overrides (an all-clear is `urgency = "Past"`).

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostics::Diagnostic;
 use crate::variables::VariableSpec;
+use crate::wea::{WeaLanguage, WeaLength};
 use crate::Platform;
 
 pub use validate::{parse_playbook, RESERVED_NAMES};
@@ -112,6 +113,10 @@ pub struct CapInfo {
     pub area: String,
     /// CAP `geocode` pairs (e.g. `SAME` → `017031`).
     pub geocodes: BTreeMap<String, String>,
+    /// Hours after it is sent that an alert expires (CAP `expires`), if set. Required
+    /// when a step has WEA texts: the IPAWS profile and 47 CFR 10.420 require an
+    /// expiration time.
+    pub expires_hours: Option<u32>,
 }
 
 /// Per-step CAP overrides.
@@ -167,31 +172,45 @@ impl VariantTarget {
     }
 }
 
-/// What one stored rendered text of a draft or message is: a variant, or the headline
-/// (the email subject and CAP headline). Stored under [`TextTarget::as_str`].
+/// What one stored rendered text of a draft or message is: a variant, the headline
+/// (the email subject and CAP headline), or a WEA text. Stored under
+/// [`TextTarget::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum TextTarget {
     /// The headline.
     Headline,
     /// A variant.
     Variant(VariantTarget),
+    /// A WEA text (published in the CAP feed, sent to no platform).
+    Wea(WeaLanguage, WeaLength),
 }
 
 impl TextTarget {
-    /// The stored name: `headline`, `email_html`, or a platform's id.
+    /// The stored name: `headline`, `email_html`, a platform's id, or
+    /// `wea_<language>_<short|long>`.
     pub fn as_str(self) -> &'static str {
         match self {
             TextTarget::Headline => "headline",
             TextTarget::Variant(v) => v.as_str(),
+            TextTarget::Wea(WeaLanguage::En, WeaLength::Short) => "wea_en_short",
+            TextTarget::Wea(WeaLanguage::En, WeaLength::Long) => "wea_en_long",
+            TextTarget::Wea(WeaLanguage::Es, WeaLength::Short) => "wea_es_short",
+            TextTarget::Wea(WeaLanguage::Es, WeaLength::Long) => "wea_es_long",
         }
     }
 
     /// Reads a stored name; `None` for one that is no target (only the exact stored
     /// names, no aliases).
     pub fn parse(text: &str) -> Option<TextTarget> {
+        let mut wea = WeaLanguage::ALL.into_iter().flat_map(|l| {
+            WeaLength::ALL
+                .into_iter()
+                .map(move |n| TextTarget::Wea(l, n))
+        });
         match text {
             "headline" => Some(TextTarget::Headline),
             "email_html" => Some(TextTarget::Variant(VariantTarget::EmailHtml)),
+            other if other.starts_with("wea_") => wea.find(|t| t.as_str() == other),
             other => Platform::ALL
                 .iter()
                 .find(|p| p.as_str() == other)
@@ -248,6 +267,38 @@ pub struct Step {
     /// draft of this step must fill. Found when the library loads the templates;
     /// `None` before that (every variable applies).
     pub variables: Option<Vec<String>>,
+    /// WEA texts per language: inline Handlebars templates, like the headline.
+    pub wea: BTreeMap<WeaLanguage, WeaTemplates>,
+}
+
+/// A step's WEA texts in one language, as templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeaTemplates {
+    /// The 90-character text (`CMAMtext`).
+    pub short: String,
+    /// The 360-character text (`CMAMlongtext`), if the step has one.
+    pub long: Option<String>,
+}
+
+impl WeaTemplates {
+    /// The template of one length, if declared.
+    pub fn get(&self, length: WeaLength) -> Option<&str> {
+        match length {
+            WeaLength::Short => Some(self.short.as_str()),
+            WeaLength::Long => self.long.as_deref(),
+        }
+    }
+}
+
+impl Step {
+    /// Every WEA template of this step: language, length, source, English first.
+    pub fn wea_templates(&self) -> impl Iterator<Item = (WeaLanguage, WeaLength, &str)> {
+        self.wea.iter().flat_map(|(language, t)| {
+            WeaLength::ALL
+                .into_iter()
+                .filter_map(move |n| t.get(n).map(|source| (*language, n, source)))
+        })
+    }
 }
 
 impl Step {

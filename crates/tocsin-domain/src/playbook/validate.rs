@@ -11,10 +11,13 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::file::{PlaybookFile, StepFile, VariableFile};
-use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
+use super::{
+    CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, WeaTemplates, RETRACTION_STEP,
+};
 use crate::diagnostics::Diagnostic;
 use crate::phi::PhiFamily;
 use crate::variables::{datetime_format_is_valid, VariableKind, VariableRule, VariableSpec};
+use crate::wea::WeaLanguage;
 use crate::Platform;
 
 /// The strftime format used for date-times when a playbook names none.
@@ -22,6 +25,9 @@ pub const DEFAULT_DATETIME_FORMAT: &str = "%A, %B %-d at %-I:%M %p %Z";
 
 /// Names templates can use that are not playbook variables.
 pub const RESERVED_NAMES: [&str; 4] = ["hashtags", "playbook", "step", "post_number"];
+
+/// The longest `[cap] expires_hours`: a week.
+const MAX_EXPIRES_HOURS: u32 = 168;
 
 /// Longest text value accepted when a text variable names no `max_length`.
 const DEFAULT_TEXT_MAX_LENGTH: usize = 500;
@@ -201,14 +207,26 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         }
     });
 
-    let cap = raw.cap.map(|cap| CapInfo {
-        event: cap.event,
-        category: cap.category,
-        urgency: cap.urgency,
-        severity: cap.severity,
-        certainty: cap.certainty,
-        area: cap.area.into_inner(),
-        geocodes: cap.geocodes,
+    let cap_span = raw.cap.as_ref().map(|cap| cap.area.span());
+    let cap = raw.cap.map(|cap| {
+        if let Some(h) = &cap.expires_hours {
+            if !(1..=MAX_EXPIRES_HOURS).contains(h.get_ref()) {
+                c.at(
+                    h.span(),
+                    format!("[cap] expires_hours must be 1 to {MAX_EXPIRES_HOURS}"),
+                );
+            }
+        }
+        CapInfo {
+            event: cap.event,
+            category: cap.category,
+            urgency: cap.urgency,
+            severity: cap.severity,
+            certainty: cap.certainty,
+            area: cap.area.into_inner(),
+            geocodes: cap.geocodes,
+            expires_hours: cap.expires_hours.map(Spanned::into_inner),
+        }
     });
 
     let steps_span = raw.steps.span();
@@ -227,6 +245,25 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 step.id.span(),
                 format!("step `{}` is declared twice", step.id.get_ref()),
             );
+        }
+        if let Some((language, _)) = step.wea.iter().next() {
+            match &cap {
+                None => c.at(
+                    language.span(),
+                    format!(
+                        "step `{}` has WEA texts but the playbook has no [cap] block: WEA texts are published in the CAP feed",
+                        step.id.get_ref()
+                    ),
+                ),
+                Some(cap) if cap.expires_hours.is_none() => c.at(
+                    cap_span.clone().unwrap_or(language.span()),
+                    format!(
+                        "step `{}` has WEA texts: set [cap] expires_hours (WEA needs an expiration time, 47 CFR 10.420, and the IPAWS profile requires <expires>)",
+                        step.id.get_ref()
+                    ),
+                ),
+                Some(_) => {}
+            }
         }
         steps.push(build_step(c, step, &audience));
     }
@@ -249,6 +286,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 cap: None,
                 // The notice goes where the message went, whatever its audience.
                 audience: None,
+                wea: BTreeMap::new(),
             },
             &audience,
         )
@@ -631,8 +669,37 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         }
         checked
     });
+    let mut wea = BTreeMap::new();
+    for (key, texts) in step.wea {
+        let Some(language) = WeaLanguage::parse(key.get_ref()) else {
+            c.at(
+                key.span(),
+                format!(
+                    "WEA language `{}`: WEA carries English (`en`) and Spanish (`es`) (47 CFR 10.480)",
+                    key.get_ref()
+                ),
+            );
+            continue;
+        };
+        for text in std::iter::once(&texts.short).chain(texts.long.as_ref()) {
+            if text.get_ref().trim().is_empty() {
+                c.at(
+                    text.span(),
+                    format!("step `{}`: a WEA text is empty", step.id.get_ref()),
+                );
+            }
+        }
+        wea.insert(
+            language,
+            WeaTemplates {
+                short: texts.short.into_inner(),
+                long: texts.long.map(Spanned::into_inner),
+            },
+        );
+    }
     Step {
         audience,
+        wea,
         id: step.id.into_inner(),
         title: step.title,
         headline: step.headline.into_inner(),

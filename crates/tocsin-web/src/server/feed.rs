@@ -7,9 +7,11 @@
 //! becomes (`Alert`, `Update`, `Cancel`) is [`tocsin_domain::alert_feed`]'s rule; this
 //! reads the store and the playbook library, and fills each alert's `info` with approved
 //! text only: the approved headline, the approved text of one channel as `description`
-//! ([`description_from`]), and the area, web page and contact taken from the draft's
-//! values, each only when it appears word for word in what was approved. An exercise
-//! message is never in the real feed; its document says `<status>Exercise</status>`.
+//! ([`description_from`]), the approved WEA texts (one `info` per language, with
+//! `CMAMtext` and `CMAMlongtext`), `expires` from the playbook's `[cap] expires_hours`,
+//! and the area, web page and contact taken from the draft's values, each only when it
+//! appears word for word in what was approved. An exercise message is never in the real
+//! feed; its document says `<status>Exercise</status>`.
 //!
 //! The two Atom feeds are kept as last composed and recomposed only when a message was
 //! added, retracted or fell due ([`FeedCache`]).
@@ -24,9 +26,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tocsin_domain::alert_feed::{self, FeedAlert, FeedSite, Published, PublishedMessage};
 use tocsin_domain::atom::ATOM_MEDIA_TYPE;
-use tocsin_domain::cap::{description_from, CapAlertInfo, CapArea, CapStatus, CAP_MEDIA_TYPE};
+use tocsin_domain::cap::{
+    description_from, CapAlertInfo, CapArea, CapStatus, CapWea, CAP_MEDIA_TYPE,
+};
 use tocsin_domain::compose::ComposeOptions;
-use tocsin_domain::playbook::StepCap;
+use tocsin_domain::playbook::{StepCap, TextTarget};
 use tocsin_domain::variables::VariableKind;
 use tocsin_store::feed::FeedFingerprint;
 use tocsin_store::FeedMessage;
@@ -205,16 +209,20 @@ fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
     // A retraction's notice or a correction has a text per channel: the feed takes the
     // fullest plain one (the playbook's default template, not a short variant).
     let own_text = || {
-        texts
+        m.variants
             .iter()
-            .filter(|(target, _)| *target != "email_html")
-            .map(|(_, t)| t.trim())
+            .filter(|v| v.target.platform().is_some())
+            .filter_map(|v| v.body.as_deref())
+            .map(str::trim)
             .filter(|t| !t.is_empty())
             .max_by_key(|t| t.len())
             .map(str::to_string)
     };
+    let sent = m
+        .not_before
+        .map_or(m.approved_at, |at| at.max(m.approved_at));
     let what = match (m.kind.as_str(), m.target_message_id) {
-        ("post", _) => post(web, m, &texts)?,
+        ("post", _) => post(web, m, &texts, sent)?,
         ("delete", Some(target)) => Published::Retraction {
             target,
             text: own_text(),
@@ -227,9 +235,7 @@ fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
     };
     Some(PublishedMessage {
         id: m.id,
-        sent: m
-            .not_before
-            .map_or(m.approved_at, |at| at.max(m.approved_at)),
+        sent,
         retracted_at: m.retracted_at,
         playbook_id: m.playbook_id.clone(),
         what,
@@ -237,9 +243,15 @@ fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
 }
 
 /// A post's `msgType` and `info`: the playbook's CAP fields with the step's overrides,
-/// the approved headline and text, and the area, web page and contact when the approved
-/// texts carry them word for word.
-fn post(web: &WebState, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Published> {
+/// the approved headline, text and WEA texts, `expires` (`sent` plus the playbook's
+/// `expires_hours`), and the area, web page and contact when the approved texts carry
+/// them word for word.
+fn post(
+    web: &WebState,
+    m: &FeedMessage,
+    texts: &[(&str, &str)],
+    sent: chrono::DateTime<chrono::Utc>,
+) -> Option<Published> {
     let playbook = web.app.library().get(&m.playbook_id)?;
     let cap = playbook.cap.as_ref()?;
     let step_cap = playbook
@@ -248,6 +260,10 @@ fn post(web: &WebState, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Publi
     let headline = m.title.as_deref().unwrap_or(&cap.event);
     let mut info = CapAlertInfo::from_playbook(cap, &step_cap, headline);
     info.description = description_from(texts).map(str::to_string);
+    info.expires = cap
+        .expires_hours
+        .map(|h| sent + chrono::Duration::hours(i64::from(h)));
+    info.wea = approved_wea(m);
     let approved = |value: &str| {
         !value.trim().is_empty()
             && (headline.contains(value) || texts.iter().any(|(_, t)| t.contains(value)))
@@ -286,4 +302,35 @@ fn post(web: &WebState, m: &FeedMessage, texts: &[(&str, &str)]) -> Option<Publi
         msg_type: step_cap.msg_type,
         info,
     })
+}
+
+/// The WEA texts stored with a message at approval, per language (a language without
+/// its short text, which retention may have purged, is left out).
+fn approved_wea(m: &FeedMessage) -> Vec<CapWea> {
+    let mut out: Vec<CapWea> = Vec::new();
+    for v in &m.variants {
+        let (TextTarget::Wea(language, length), Some(body)) = (v.target, v.body.as_deref()) else {
+            continue;
+        };
+        let at = match out.iter().position(|w| w.language == language) {
+            Some(at) => at,
+            None => {
+                out.push(CapWea {
+                    language,
+                    short: String::new(),
+                    long: None,
+                });
+                out.len() - 1
+            }
+        };
+        if let Some(w) = out.get_mut(at) {
+            match length {
+                tocsin_domain::wea::WeaLength::Short => w.short = body.to_string(),
+                tocsin_domain::wea::WeaLength::Long => w.long = Some(body.to_string()),
+            }
+        }
+    }
+    out.retain(|w| !w.short.trim().is_empty());
+    out.sort_by_key(|w| w.language);
+    out
 }
