@@ -2,6 +2,8 @@
 //! Atom entry and a CAP 1.2 `Alert`, its retraction a `Cancel` referencing it; an exercise
 //! is only in the exercise feed, with CAP status `Exercise`; a step update references its
 //! alert and a correction is an `Update`; without a public URL only loopback is answered.
+//! A step with WEA texts gives one `info` per language (`en-US`, `es-US`) carrying the
+//! approved `CMAMtext` and `CMAMlongtext`, and meets what the IPAWS profile requires.
 //!
 //! Every CAP document is validated against the OASIS CAP 1.2 XML schema
 //! (`tests/schemas/CAP-v1.2.xsd`, see the README there) and every feed is parsed, both
@@ -19,6 +21,7 @@ use crate::server_support::{Api, Resp, Srv};
 use crate::support::Backend;
 
 on_both_backends!(
+    wea_texts_are_one_info_per_language_as_approved_and_meet_the_ipaws_profile,
     an_approved_alert_is_a_cap_alert_and_its_retraction_a_cap_cancel,
     an_exercise_is_only_in_the_exercise_feed_and_updates_reference_their_alert,
     without_a_public_url_the_feed_answers_only_on_loopback,
@@ -314,6 +317,155 @@ async fn an_approved_alert_is_a_cap_alert_and_its_retraction_a_cap_cancel(backen
         format!("{PUBLIC_URL}/feed/cap/{id}.xml")
     );
     assert_eq!(at(&atom, "feed/updated"), entry(&atom, 1, "updated"));
+}
+
+/// XPath over CAP elements by local name: `info[2]/language` →
+/// `/*[local-name()='alert']/*[local-name()='info'][2]/*[local-name()='language']`.
+fn cap_path(path: &str) -> String {
+    std::iter::once("alert")
+        .chain(path.split('/'))
+        .map(|step| match step.split_once('[') {
+            Some((name, index)) => format!("/*[local-name()='{name}'][{index}"),
+            None => format!("/*[local-name()='{step}']"),
+        })
+        .collect()
+}
+
+/// The value of the WEA `parameter` `name` of the `n`th `info`.
+fn cmam(xml: &str, n: usize, name: &str) -> String {
+    xpath(
+        xml,
+        &format!(
+            "string({}/*[local-name()='parameter'][*[local-name()='valueName']='{name}']/*[local-name()='value'])",
+            cap_path(&format!("info[{n}]"))
+        ),
+    )
+}
+
+async fn wea_texts_are_one_info_per_language_as_approved_and_meet_the_ipaws_profile(
+    backend: Backend,
+) {
+    let s = Srv::start_with(backend, |o| {
+        o.server.public_url = Some(PUBLIC_URL.into());
+        o.server.cap_sender = Some(SENDER.into());
+    })
+    .await;
+    let (dana, alex) = people(&s).await;
+    let public = s.client();
+    let id = publish(
+        &s,
+        &dana,
+        &alex,
+        "alert",
+        json!({"area": "North Side"}),
+        false,
+    )
+    .await;
+    s.delivered(&alex, id).await;
+    // Valid against the CAP 1.2 schema (`cap` asserts it) with two info blocks.
+    let xml = cap(&public, id).await;
+    assert_eq!(
+        xpath(&xml, &format!("count({})", cap_path("info"))),
+        "2",
+        "{xml}"
+    );
+    assert_eq!(at(&xml, "alert/info/language"), "en-US");
+    assert_eq!(
+        xpath(&xml, &format!("string({})", cap_path("info[2]/language"))),
+        "es-US"
+    );
+
+    // The texts are the ones approved: as the message stored them, rendered at approval.
+    let en_short = cmam(&xml, 1, "CMAMtext");
+    let es_short = cmam(&xml, 2, "CMAMtext");
+    assert_eq!(
+        en_short,
+        "Boil water advisory in this area. Boil tap water 1 min before you drink or cook with it."
+    );
+    assert!(
+        es_short.starts_with("Aviso de hervir el agua en esta zona."),
+        "{es_short}"
+    );
+    assert!(
+        cmam(&xml, 1, "CMAMlongtext").contains("North Side"),
+        "{xml}"
+    );
+    assert!(
+        cmam(&xml, 2, "CMAMlongtext").contains("fórmula del bebé"),
+        "{xml}"
+    );
+    // The English texts stay in the English block, the Spanish in the Spanish one.
+    assert_eq!(
+        xpath(
+            &xml,
+            &format!("count({}/*[local-name()='parameter'])", cap_path("info[1]"))
+        ),
+        "2"
+    );
+    assert_eq!(
+        xpath(&xml, &format!("string({})", cap_path("info[2]/headline"))),
+        ""
+    );
+
+    // What the CAP v1.2 USA IPAWS Profile v1.0 requires, read from the document:
+    // the alert names the profile (`code` IPAWSv1.0), and every info block has an
+    // `event`, CAP `urgency`/`severity`/`certainty` values, `expires` (required by the
+    // profile; 47 CFR 10.420 lists the expiration time as a mandatory WEA element), an
+    // `area` with a six-digit `SAME` geocode, and a `CMAMtext` within 90 characters
+    // (47 CFR 10.430), with `CMAMlongtext` within 360.
+    assert_eq!(at(&xml, "alert/code"), "IPAWSv1.0");
+    let sent = at(&xml, "alert/sent");
+    for n in 1..=2 {
+        let field = |name: &str| {
+            xpath(
+                &xml,
+                &format!("string({})", cap_path(&format!("info[{n}]/{name}"))),
+            )
+        };
+        assert_eq!(field("event"), "Boil Water Advisory");
+        assert_eq!(field("urgency"), "Immediate");
+        assert_eq!(field("severity"), "Moderate");
+        assert_eq!(field("certainty"), "Likely");
+        let expires = field("expires");
+        assert!(
+            expires > sent && expires.ends_with("-00:00"),
+            "{expires} after {sent}"
+        );
+        let same = xpath(
+            &xml,
+            &format!(
+                "string({}/*[local-name()='geocode'][*[local-name()='valueName']='SAME']/*[local-name()='value'])",
+                cap_path(&format!("info[{n}]/area"))
+            ),
+        );
+        assert!(
+            same.len() == 6 && same.bytes().all(|b| b.is_ascii_digit()),
+            "{same}"
+        );
+        let short = cmam(&xml, n, "CMAMtext");
+        assert!(!short.is_empty() && short.chars().count() <= 90, "{short}");
+        assert!(cmam(&xml, n, "CMAMlongtext").chars().count() <= 360);
+    }
+
+    // A step without WEA texts keeps a single info block, with no `language`.
+    s.advance(Duration::minutes(5));
+    let update = publish(
+        &s,
+        &dana,
+        &alex,
+        "update",
+        json!({"area": "North Side"}),
+        false,
+    )
+    .await;
+    s.delivered(&alex, update).await;
+    let xml = cap(&public, update).await;
+    assert_eq!(
+        xpath(&xml, &format!("count({})", cap_path("info"))),
+        "1",
+        "{xml}"
+    );
+    assert_eq!(at(&xml, "alert/info/language"), "");
 }
 
 async fn an_exercise_is_only_in_the_exercise_feed_and_updates_reference_their_alert(
