@@ -55,8 +55,9 @@ pub enum Published {
     Post {
         /// The step's `msgType`.
         msg_type: CapMsgType,
-        /// Its CAP `info`: the approved headline and text, web page, contact, area.
-        info: CapAlertInfo,
+        /// Its CAP `info`: the approved headline and text, web page, contact, area,
+        /// WEA texts (boxed: it is far bigger than the other kinds).
+        info: Box<CapAlertInfo>,
     },
     /// The retraction by deletion of an earlier post.
     Retraction {
@@ -147,9 +148,9 @@ pub fn alerts(
                         identifier: identifier.clone(),
                         sent: m.sent,
                     },
-                    info: info.clone(),
+                    info: CapAlertInfo::clone(info),
                 });
-                (msg_type, references, info.clone())
+                (msg_type, references, CapAlertInfo::clone(info))
             }
             Published::Retraction { target, text } => {
                 let Some(original) = posts.iter().find(|p| p.id == *target) else {
@@ -372,7 +373,7 @@ mod tests {
             playbook_id: "boil-water".into(),
             what: Published::Post {
                 msg_type,
-                info: info(&format!("Advisory {id}"), area),
+                info: Box::new(info(&format!("Advisory {id}"), area)),
             },
         }
     }

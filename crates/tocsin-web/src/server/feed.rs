@@ -300,7 +300,7 @@ fn post(
     }
     Some(Published::Post {
         msg_type: step_cap.msg_type,
-        info,
+        info: Box::new(info),
     })
 }
 
