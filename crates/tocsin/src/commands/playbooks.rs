@@ -323,6 +323,19 @@ fn print_composed(c: &ComposedStep, from_examples: &[String]) {
     for v in &c.variants {
         print_variant(v);
     }
+    for w in &c.wea {
+        println!(
+            "\n── WEA {} ({}) ── {} of {} GSM-7 septets",
+            w.length.as_str(),
+            w.language,
+            w.used,
+            w.limit
+        );
+        println!("{}", w.text);
+        for problem in w.blocking_problems() {
+            println!("   problem: {problem}");
+        }
+    }
     if c.is_blocked() {
         println!("\nBLOCKED: approval needs an override for the problems above.");
     } else {
