@@ -677,11 +677,15 @@ template = "heat/brief.hbs"
 "#;
 
     fn setup() -> (tempfile::TempDir, Library, Composer) {
+        setup_with(PLAYBOOK)
+    }
+
+    fn setup_with(playbook: &str) -> (tempfile::TempDir, Library, Composer) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::create_dir_all(p.join("playbooks")).unwrap();
         std::fs::create_dir_all(p.join("templates/heat")).unwrap();
-        std::fs::write(p.join("playbooks/heat.toml"), PLAYBOOK).unwrap();
+        std::fs::write(p.join("playbooks/heat.toml"), playbook).unwrap();
         std::fs::write(
             p.join("templates/heat/warning.hbs"),
             "Heat warning for {{area}} until {{until}}. Cooling center: {{center}}.{{#if note}} {{note}}{{/if}}\n",
@@ -766,6 +770,88 @@ template = "heat/brief.hbs"
                 .map(|v| v.blocking_problems())
                 .collect::<Vec<_>>()
         );
+    }
+
+    /// The heat playbook with CAP fields and WEA texts in English and Spanish.
+    fn with_wea() -> String {
+        format!(
+            "{}\n{}",
+            PLAYBOOK.replace(
+                "[session]",
+                "[cap]\nevent = \"Heat\"\ncategory = \"Health\"\nurgency = \"Expected\"\nseverity = \"Severe\"\ncertainty = \"Likely\"\narea = \"{{area}}\"\nexpires_hours = 12\n\n[session]"
+            ),
+            r#"[steps.wea.en]
+short = 'Heat warning in this area until {{datetime until "%-I %p"}}. Cooling center: {{center}}.'
+long = "Heat warning for {{area}} until {{until}}."
+
+[steps.wea.es]
+short = 'Calor extremo hasta las {{datetime until "%H:%M"}}. Refúgiese en {{center}}.'
+"#
+        )
+    }
+
+    #[test]
+    fn wea_texts_are_rendered_over_the_values_and_counted_in_septets() {
+        let (_d, lib, composer) = setup_with(&with_wea());
+        let pb = lib.get("heat").unwrap();
+        let c = composer
+            .compose(pb, "warning", &examples(), &[], ComposeOptions::default())
+            .unwrap();
+        let texts: Vec<(&str, &str, &str, usize)> = c
+            .wea
+            .iter()
+            .map(|w| {
+                (
+                    w.language.as_str(),
+                    w.length.as_str(),
+                    w.text.as_str(),
+                    w.used,
+                )
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (
+                    "en",
+                    "short",
+                    "Heat warning in this area until 9 PM. Cooling center: 1200 W Harrison St.",
+                    73
+                ),
+                (
+                    "en",
+                    "long",
+                    "Heat warning for North Side until Tuesday, July 14 at 9:00 PM CDT.",
+                    66
+                ),
+                // 'ú' is on the Spanish shift table: 2 septets for 1 character.
+                (
+                    "es",
+                    "short",
+                    "Calor extremo hasta las 21:00. Refúgiese en 1200 W Harrison St.",
+                    64
+                ),
+            ]
+        );
+        assert_eq!(c.wea[0].target().as_str(), "wea_en_short");
+        assert!(!c.is_blocked());
+
+        // A longer value pushes the short text over 90: approval is blocked.
+        let mut long = examples();
+        long.insert(
+            "center".into(),
+            "The Harold Washington Library Center, 400 S State St".into(),
+        );
+        let c = composer
+            .compose(pb, "warning", &long, &[], ComposeOptions::default())
+            .unwrap();
+        assert!(c.is_blocked());
+        let problems = c.wea[0].blocking_problems();
+        assert!(problems[0].contains("of 90 WEA characters"), "{problems:?}");
+        // The Spanish one too (97 characters, 98 septets with its 'ú').
+        assert_eq!((c.wea[2].text.chars().count(), c.wea[2].used), (97, 98));
+        // The long one still fits its 360.
+        assert!(c.wea[1].blocking_problems().is_empty(), "{:?}", c.wea[1]);
     }
 
     #[test]

@@ -457,4 +457,30 @@ short = "Hierva el agua del grifo en {{area}} durante un minuto antes de usarla.
             "{problems:?}"
         );
     }
+
+    #[test]
+    fn a_playbook_s_pre_approval_covers_its_wea_texts() {
+        let (_a, before) = library_with(WEA_PLAYBOOK);
+        let (_b, after) =
+            library_with(&WEA_PLAYBOOK.replace("durante un minuto", "durante 1 minuto"));
+        let (_c, same) = library_with(WEA_PLAYBOOK);
+        assert_eq!(before.content_hash("w"), same.content_hash("w"));
+        assert!(before.content_hash("w").is_some());
+        assert_ne!(before.content_hash("w"), after.content_hash("w"));
+    }
+
+    #[test]
+    fn expires_hours_is_one_hour_to_a_week() {
+        for (hours, ok) in [("0", false), ("1", true), ("168", true), ("169", false)] {
+            let src =
+                WEA_PLAYBOOK.replace("expires_hours = 24", &format!("expires_hours = {hours}"));
+            let (_dir, library) = library_with(&src);
+            assert_eq!(
+                library.diagnostics().is_empty(),
+                ok,
+                "{hours}: {:?}",
+                library.diagnostics()
+            );
+        }
+    }
 }
