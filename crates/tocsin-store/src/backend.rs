@@ -130,6 +130,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_values",
         include_str!("../migrations/sqlite/0018_session_values.sql"),
     ),
+    (
+        19,
+        "wea_texts",
+        include_str!("../migrations/sqlite/0019_wea_texts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -222,13 +227,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_values",
         include_str!("../migrations/postgres/0018_session_values.sql"),
     ),
+    (
+        19,
+        "wea_texts",
+        include_str!("../migrations/postgres/0019_wea_texts.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
