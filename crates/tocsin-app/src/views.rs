@@ -103,6 +103,7 @@ impl VariantView {
         let problems = w.blocking_problems();
         VariantView {
             target: w.target().to_string(),
+            name: w.target().display_name(),
             text: w.text.clone(),
             count: Some(w.used),
             limit: Some(w.limit),
@@ -110,6 +111,11 @@ impl VariantView {
             over: w.used > w.limit,
             warnings: Vec::new(),
             problems,
+            phi_spans: w
+                .phi
+                .iter()
+                .filter_map(|hit| utf16_span(&w.text, hit.start, hit.end))
+                .collect(),
         }
     }
 }
@@ -157,6 +163,8 @@ pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
             out.push(Blocker::Phi {
                 target: w.target().to_string(),
                 family: hit.family.as_str().to_string(),
+                description: hit.family.description().to_string(),
+                variable: hit.variable.clone(),
             });
         }
         for problem in tocsin_domain::wea::wea_problems(&w.text, w.language, w.length) {

@@ -352,6 +352,33 @@ async fn wea_texts_are_one_info_per_language_as_approved_and_meet_the_ipaws_prof
     .await;
     let (dana, alex) = people(&s).await;
     let public = s.client();
+    // The drafter sees each WEA text with its count and limit, whatever the targets.
+    let mut values = s.examples(&dana, "boil-water").await;
+    values.insert("area".into(), json!("North Side"));
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values, "targets": {"groups": ["public"]}}),
+        )
+        .await
+        .ok();
+    let wea: Vec<&Value> = preview["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["target"].as_str().unwrap().starts_with("wea_"))
+        .collect();
+    let targets: Vec<&str> = wea.iter().map(|v| v["target"].as_str().unwrap()).collect();
+    assert_eq!(
+        targets,
+        ["wea_en_short", "wea_en_long", "wea_es_short", "wea_es_long"]
+    );
+    assert_eq!(wea[0]["limit"], 90);
+    assert_eq!(wea[1]["limit"], 360);
+    assert_eq!(wea[0]["unit"], "septets");
+    assert_eq!(wea[0]["over"], false);
+    assert_eq!(preview["blocked"], false, "{preview}");
+
     let id = publish(
         &s,
         &dana,

@@ -232,6 +232,10 @@ impl TextTarget {
             TextTarget::Headline => "Headline",
             TextTarget::Variant(VariantTarget::EmailHtml) => "Email (HTML)",
             TextTarget::Variant(VariantTarget::Platform(p)) => p.display_name(),
+            TextTarget::Wea(WeaLanguage::En, WeaLength::Short) => "WEA, English (90)",
+            TextTarget::Wea(WeaLanguage::En, WeaLength::Long) => "WEA, English (360)",
+            TextTarget::Wea(WeaLanguage::Es, WeaLength::Short) => "WEA, Spanish (90)",
+            TextTarget::Wea(WeaLanguage::Es, WeaLength::Long) => "WEA, Spanish (360)",
         }
     }
 }

@@ -669,6 +669,8 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         }
         checked
     });
+    // Keys are WEA's languages. When playbooks declare their own languages (per-language
+    // templates), a WEA language should also be one the playbook declares: check it here.
     let mut wea = BTreeMap::new();
     for (key, texts) in step.wea {
         let Some(language) = WeaLanguage::parse(key.get_ref()) else {
