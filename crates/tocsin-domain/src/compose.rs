@@ -774,20 +774,19 @@ template = "heat/brief.hbs"
 
     /// The heat playbook with CAP fields and WEA texts in English and Spanish.
     fn with_wea() -> String {
-        format!(
-            "{}\n{}",
-            PLAYBOOK.replace(
-                "[session]",
-                "[cap]\nevent = \"Heat\"\ncategory = \"Health\"\nurgency = \"Expected\"\nseverity = \"Severe\"\ncertainty = \"Likely\"\narea = \"{{area}}\"\nexpires_hours = 12\n\n[session]"
-            ),
-            r#"[steps.wea.en]
+        let cap = "[cap]\nevent = \"Heat\"\ncategory = \"Health\"\nurgency = \"Expected\"\nseverity = \"Severe\"\ncertainty = \"Likely\"\narea = \"{{area}}\"\nexpires_hours = 12\n\n[session]";
+        let wea = r#"[steps.wea.en]
 short = 'Heat warning in this area until {{datetime until "%-I %p"}}. Cooling center: {{center}}.'
 long = "Heat warning for {{area}} until {{until}}."
 
 [steps.wea.es]
 short = 'Calor extremo hasta las {{datetime until "%H:%M"}}. Refúgiese en {{center}}.'
-"#
-        )
+
+[[steps]]
+id = "brief""#;
+        PLAYBOOK
+            .replace("[session]", cap)
+            .replace("[[steps]]\nid = \"brief\"", wea)
     }
 
     #[test]

@@ -190,4 +190,33 @@ template = "update.hbs"
             );
         }
     }
+
+    #[test]
+    fn a_step_reads_what_its_wea_texts_read() {
+        let src = SESSION.replace(
+            "[session]",
+            "[cap]\nevent = \"E\"\ncategory = \"Health\"\nurgency = \"Expected\"\nseverity = \"Minor\"\ncertainty = \"Likely\"\narea = \"here\"\nexpires_hours = 2\n\n[session]",
+        ) + "\n[steps.wea.en]\nshort = \"{{#if note}}{{note}}{{/if}} {{team}}\"\n";
+        let mut p = match parse_playbook(Path::new("live.toml"), &src) {
+            Ok(p) => p,
+            Err(e) => panic!("valid: {e:?}"),
+        };
+        note_step_variables(
+            &mut p,
+            &[
+                ("intro.hbs".into(), b"Follow {{team}} live.".to_vec()),
+                ("update.hbs".into(), b"{{update_text}}".to_vec()),
+            ],
+        );
+        // `team` and `note` are read by the update's WEA text only.
+        assert_eq!(
+            p.step("update").and_then(|s| s.variables.clone()),
+            Some(vec![
+                "tag".to_string(),
+                "team".to_string(),
+                "update_text".to_string(),
+                "note".to_string()
+            ])
+        );
+    }
 }
