@@ -20,6 +20,7 @@
 //! [`atom_feed`] lists the alerts newest first, each entry linking to its CAP document.
 
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 use crate::atom::{tag_uri, AtomEntry, AtomFeed, AtomLink, ATOM_MEDIA_TYPE};
 use crate::cap::{
@@ -160,7 +161,7 @@ pub fn alerts(
                 // A cancel carries none of the original's WEA texts: it says
                 // something else, and has no WEA texts of its own.
                 let info = CapAlertInfo {
-                    wea: Vec::new(),
+                    wea: BTreeMap::new(),
                     headline: format!("Cancelled: {headline}"),
                     description: Some(text.clone().unwrap_or_else(|| {
                         format!("The earlier message \"{headline}\" was withdrawn and no longer applies.")
@@ -174,7 +175,7 @@ pub fn alerts(
                     continue;
                 };
                 let info = CapAlertInfo {
-                    wea: Vec::new(),
+                    wea: BTreeMap::new(),
                     headline: format!("Correction: {}", original.info.headline),
                     description: text.clone(),
                     ..original.info.clone()
@@ -361,7 +362,7 @@ mod tests {
                 geocodes: BTreeMap::new(),
             }),
             expires: None,
-            wea: Vec::new(),
+            wea: BTreeMap::new(),
         }
     }
 

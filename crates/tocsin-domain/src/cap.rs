@@ -17,7 +17,7 @@
 //!   `expires_hours`, the approved headline, the approved text as `description`, and
 //!   `web`, `contact` and one `area` (`areaDesc`, `geocode`s) when known. Without WEA
 //!   texts `language` is left out, so it is the schema's default, `en-US`;
-//! - with WEA texts ([`CapWea`]), one `info` per language, as NWS writes them: the
+//! - with WEA texts ([`CapAlertInfo::wea`]), one `info` per language, as NWS writes them: the
 //!   English one (`en-US`) as above with its `CMAMtext` and `CMAMlongtext` parameters,
 //!   then a Spanish one (`es-US`) with the same category, event, urgency, severity,
 //!   certainty, expires, web, contact and area, and the Spanish parameters (the
@@ -39,7 +39,7 @@ use std::fmt;
 use crate::playbook::{
     CapCategory, CapCertainty, CapInfo, CapMsgType, CapSeverity, CapUrgency, StepCap,
 };
-use crate::wea::{WeaLanguage, WeaLength};
+use crate::wea::{WeaLanguage, WeaLength, WeaTexts};
 use crate::xml::Writer;
 use crate::Platform;
 
@@ -229,27 +229,6 @@ pub struct CapArea {
     pub geocodes: BTreeMap<String, String>,
 }
 
-/// A message's approved WEA texts in one language (IPAWS `CMAMtext`, `CMAMlongtext`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapWea {
-    /// The language.
-    pub language: WeaLanguage,
-    /// The 90-character text.
-    pub short: String,
-    /// The 360-character text, if any.
-    pub long: Option<String>,
-}
-
-impl CapWea {
-    /// The text of one length, if there is one.
-    pub fn get(&self, length: WeaLength) -> Option<&str> {
-        match length {
-            WeaLength::Short => Some(self.short.as_str()),
-            WeaLength::Long => self.long.as_deref(),
-        }
-    }
-}
-
 /// CAP `info`: what the alert is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapAlertInfo {
@@ -277,8 +256,9 @@ pub struct CapAlertInfo {
     pub contact: Option<String>,
     /// `area`.
     pub area: Option<CapArea>,
-    /// The approved WEA texts, one entry per language (none: one `info`, no `language`).
-    pub wea: Vec<CapWea>,
+    /// The approved WEA texts per language, IPAWS `CMAMtext` and `CMAMlongtext` (none:
+    /// one `info`, no `language`).
+    pub wea: BTreeMap<WeaLanguage, WeaTexts>,
 }
 
 impl CapAlertInfo {
@@ -299,13 +279,8 @@ impl CapAlertInfo {
             web: None,
             contact: None,
             area: None,
-            wea: Vec::new(),
+            wea: BTreeMap::new(),
         }
-    }
-
-    /// The WEA texts in one language, if there are any.
-    pub fn wea_in(&self, language: WeaLanguage) -> Option<&CapWea> {
-        self.wea.iter().find(|w| w.language == language)
     }
 }
 
@@ -373,8 +348,8 @@ impl CapAlert {
                 write_info(&mut w, info, None);
             } else {
                 write_info(&mut w, info, Some(WeaLanguage::En));
-                for other in info.wea.iter().filter(|x| x.language != WeaLanguage::En) {
-                    write_info(&mut w, info, Some(other.language));
+                for language in info.wea.keys().filter(|l| **l != WeaLanguage::En) {
+                    write_info(&mut w, info, Some(*language));
                 }
             }
         }
@@ -417,15 +392,11 @@ impl CapAlert {
         if !same {
             problems.push("no area with a six-digit SAME geocode".to_string());
         }
-        for wea in &info.wea {
+        for (language, wea) in &info.wea {
             for length in WeaLength::ALL {
                 if let Some(text) = wea.get(length) {
-                    for p in crate::wea::wea_problems(text, wea.language, length) {
-                        problems.push(format!(
-                            "{} ({}): {p}",
-                            length.cap_parameter(),
-                            wea.language
-                        ));
+                    for p in crate::wea::wea_problems(text, *language, length) {
+                        problems.push(format!("{} ({language}): {p}", length.cap_parameter()));
                     }
                 }
             }
@@ -470,7 +441,7 @@ fn write_info(w: &mut Writer, info: &CapAlertInfo, language: Option<WeaLanguage>
             w.text(name, &[], value);
         }
     }
-    if let Some(wea) = language.and_then(|l| info.wea_in(l)) {
+    if let Some(wea) = language.and_then(|l| info.wea.get(&l)) {
         for length in WeaLength::ALL {
             if let Some(text) = wea.get(length) {
                 w.open("parameter", &[]);
@@ -554,7 +525,7 @@ mod tests {
                 geocodes: BTreeMap::from([("SAME".into(), "017031".into())]),
             }),
             expires: None,
-            wea: Vec::new(),
+            wea: BTreeMap::new(),
         }
     }
 
@@ -701,18 +672,22 @@ mod tests {
     fn wea_alert() -> CapAlert {
         let mut info = info();
         info.expires = Some(at(21, 0, 0));
-        info.wea = vec![
-            CapWea {
-                language: WeaLanguage::En,
-                short: "Boil water advisory for North Side. Boil tap water 1 min before use. Health Dept".into(),
-                long: Some("Boil water advisory for North Side until further notice.".into()),
-            },
-            CapWea {
-                language: WeaLanguage::Es,
-                short: "Aviso: hierva el agua del grifo 1 minuto antes de usarla en North Side.".into(),
-                long: None,
-            },
-        ];
+        info.wea = BTreeMap::from([
+            (
+                WeaLanguage::En,
+                WeaTexts {
+                    short: "Boil water advisory for North Side. Boil tap water 1 min before use. Health Dept".into(),
+                    long: Some("Boil water advisory for North Side until further notice.".into()),
+                },
+            ),
+            (
+                WeaLanguage::Es,
+                WeaTexts {
+                    short: "Aviso: hierva el agua del grifo 1 minuto antes de usarla en North Side.".into(),
+                    long: None,
+                },
+            ),
+        ]);
         CapAlert {
             identifier: "tocsin-1-20260714T090000Z".into(),
             sender: "health.example.gov".into(),
@@ -794,7 +769,9 @@ mod tests {
         assert!(no_same.ipaws_problems()[0].contains("SAME"));
         let mut too_long = wea_alert();
         if let Some(i) = too_long.info.as_mut() {
-            i.wea[1].short = "á".repeat(46);
+            if let Some(es) = i.wea.get_mut(&WeaLanguage::Es) {
+                es.short = "á".repeat(46);
+            }
         }
         let problems = too_long.ipaws_problems();
         assert!(

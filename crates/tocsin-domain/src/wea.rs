@@ -105,6 +105,26 @@ impl WeaLength {
     }
 }
 
+/// A short text and, if any, a long one in one language: a step's templates, or a
+/// message's approved texts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeaTexts {
+    /// The 90-character text (`CMAMtext`).
+    pub short: String,
+    /// The 360-character text (`CMAMlongtext`), if there is one.
+    pub long: Option<String>,
+}
+
+impl WeaTexts {
+    /// The text of one length, if there is one.
+    pub fn get(&self, length: WeaLength) -> Option<&str> {
+        match length {
+            WeaLength::Short => Some(self.short.as_str()),
+            WeaLength::Long => self.long.as_deref(),
+        }
+    }
+}
+
 /// A WEA text counted the way it is carried (see the module).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WeaCount {

@@ -331,6 +331,11 @@ fn cap_path(path: &str) -> String {
         .collect()
 }
 
+/// How many `info` blocks a CAP document has.
+fn infos(xml: &str) -> String {
+    xpath(xml, &format!("count({})", cap_path("info")))
+}
+
 /// The value of the WEA `parameter` `name` of the `n`th `info`.
 fn cmam(xml: &str, n: usize, name: &str) -> String {
     xpath(
@@ -391,11 +396,7 @@ async fn wea_texts_are_one_info_per_language_as_approved_and_meet_the_ipaws_prof
     s.delivered(&alex, id).await;
     // Valid against the CAP 1.2 schema (`cap` asserts it) with two info blocks.
     let xml = cap(&public, id).await;
-    assert_eq!(
-        xpath(&xml, &format!("count({})", cap_path("info"))),
-        "2",
-        "{xml}"
-    );
+    assert_eq!(infos(&xml), "2", "{xml}");
     assert_eq!(at(&xml, "alert/info/language"), "en-US");
     assert_eq!(
         xpath(&xml, &format!("string({})", cap_path("info[2]/language"))),
@@ -487,11 +488,7 @@ async fn wea_texts_are_one_info_per_language_as_approved_and_meet_the_ipaws_prof
     .await;
     s.delivered(&alex, update).await;
     let xml = cap(&public, update).await;
-    assert_eq!(
-        xpath(&xml, &format!("count({})", cap_path("info"))),
-        "1",
-        "{xml}"
-    );
+    assert_eq!(infos(&xml), "1", "{xml}");
     assert_eq!(at(&xml, "alert/info/language"), "");
 }
 

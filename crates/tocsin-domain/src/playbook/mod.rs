@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostics::Diagnostic;
 use crate::variables::VariableSpec;
-use crate::wea::{WeaLanguage, WeaLength};
+use crate::wea::{WeaLanguage, WeaLength, WeaTexts};
 use crate::Platform;
 
 pub use validate::{parse_playbook, RESERVED_NAMES};
@@ -272,26 +272,7 @@ pub struct Step {
     /// `None` before that (every variable applies).
     pub variables: Option<Vec<String>>,
     /// WEA texts per language: inline Handlebars templates, like the headline.
-    pub wea: BTreeMap<WeaLanguage, WeaTemplates>,
-}
-
-/// A step's WEA texts in one language, as templates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WeaTemplates {
-    /// The 90-character text (`CMAMtext`).
-    pub short: String,
-    /// The 360-character text (`CMAMlongtext`), if the step has one.
-    pub long: Option<String>,
-}
-
-impl WeaTemplates {
-    /// The template of one length, if declared.
-    pub fn get(&self, length: WeaLength) -> Option<&str> {
-        match length {
-            WeaLength::Short => Some(self.short.as_str()),
-            WeaLength::Long => self.long.as_deref(),
-        }
-    }
+    pub wea: BTreeMap<WeaLanguage, WeaTexts>,
 }
 
 impl Step {

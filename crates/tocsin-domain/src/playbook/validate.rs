@@ -11,13 +11,11 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::file::{PlaybookFile, StepFile, VariableFile};
-use super::{
-    CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, WeaTemplates, RETRACTION_STEP,
-};
+use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
 use crate::diagnostics::Diagnostic;
 use crate::phi::PhiFamily;
 use crate::variables::{datetime_format_is_valid, VariableKind, VariableRule, VariableSpec};
-use crate::wea::WeaLanguage;
+use crate::wea::{WeaLanguage, WeaTexts};
 use crate::Platform;
 
 /// The strftime format used for date-times when a playbook names none.
@@ -693,7 +691,7 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         }
         wea.insert(
             language,
-            WeaTemplates {
+            WeaTexts {
                 short: texts.short.into_inner(),
                 long: texts.long.map(Spanned::into_inner),
             },

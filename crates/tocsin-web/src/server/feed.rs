@@ -22,16 +22,15 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tocsin_domain::alert_feed::{self, FeedAlert, FeedSite, Published, PublishedMessage};
 use tocsin_domain::atom::ATOM_MEDIA_TYPE;
-use tocsin_domain::cap::{
-    description_from, CapAlertInfo, CapArea, CapStatus, CapWea, CAP_MEDIA_TYPE,
-};
+use tocsin_domain::cap::{description_from, CapAlertInfo, CapArea, CapStatus, CAP_MEDIA_TYPE};
 use tocsin_domain::compose::ComposeOptions;
 use tocsin_domain::playbook::{StepCap, TextTarget};
 use tocsin_domain::variables::VariableKind;
+use tocsin_domain::wea::{WeaLanguage, WeaLength, WeaTexts};
 use tocsin_store::feed::FeedFingerprint;
 use tocsin_store::FeedMessage;
 
@@ -306,31 +305,21 @@ fn post(
 
 /// The WEA texts stored with a message at approval, per language (a language without
 /// its short text, which retention may have purged, is left out).
-fn approved_wea(m: &FeedMessage) -> Vec<CapWea> {
-    let mut out: Vec<CapWea> = Vec::new();
+fn approved_wea(m: &FeedMessage) -> BTreeMap<WeaLanguage, WeaTexts> {
+    let mut out: BTreeMap<WeaLanguage, WeaTexts> = BTreeMap::new();
     for v in &m.variants {
         let (TextTarget::Wea(language, length), Some(body)) = (v.target, v.body.as_deref()) else {
             continue;
         };
-        let at = match out.iter().position(|w| w.language == language) {
-            Some(at) => at,
-            None => {
-                out.push(CapWea {
-                    language,
-                    short: String::new(),
-                    long: None,
-                });
-                out.len() - 1
-            }
-        };
-        if let Some(w) = out.get_mut(at) {
-            match length {
-                tocsin_domain::wea::WeaLength::Short => w.short = body.to_string(),
-                tocsin_domain::wea::WeaLength::Long => w.long = Some(body.to_string()),
-            }
+        let texts = out.entry(language).or_insert_with(|| WeaTexts {
+            short: String::new(),
+            long: None,
+        });
+        match length {
+            WeaLength::Short => texts.short = body.to_string(),
+            WeaLength::Long => texts.long = Some(body.to_string()),
         }
     }
-    out.retain(|w| !w.short.trim().is_empty());
-    out.sort_by_key(|w| w.language);
+    out.retain(|_, t| !t.short.trim().is_empty());
     out
 }
