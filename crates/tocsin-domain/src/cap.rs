@@ -357,13 +357,15 @@ impl CapAlert {
         w.finish()
     }
 
-    /// What this alert lacks that the CAP v1.2 USA IPAWS Profile v1.0 requires (empty:
-    /// it follows the profile, and says so with `code` `IPAWSv1.0`):
+    /// What this alert lacks of what the CAP v1.2 USA IPAWS Profile v1.0 (OASIS
+    /// Committee Specification 01, 13 October 2009) requires of the elements Tocsin
+    /// writes (empty: it says `code` `IPAWSv1.0`, the profile's identifier):
     ///
-    /// - an `info`, and in it `expires` (the profile makes `expires` required; 47 CFR
-    ///   10.420 lists the expiration time among a WEA message's mandatory elements);
+    /// - an `info`, and in it an `event` and `expires` (required by the profile, where CAP
+    ///   leaves it optional; 47 CFR 10.420 also lists the expiration time among a WEA
+    ///   message's mandatory elements);
     /// - an `area` with at least one `geocode` `SAME` of six digits (the profile's
-    ///   area requirement; IPAWS routes EAS and WEA by it);
+    ///   geographic code for EAS and WEA);
     /// - for each language with WEA texts, a `CMAMtext` of at most 90 and a
     ///   `CMAMlongtext` (if any) of at most 360 (47 CFR 10.430, counted as
     ///   [`crate::wea`] does), in an `info` of its own `language`;
