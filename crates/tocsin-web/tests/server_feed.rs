@@ -419,7 +419,7 @@ async fn wea_texts_are_one_info_per_language_as_approved_and_meet_the_ipaws_prof
         "{xml}"
     );
     assert!(
-        cmam(&xml, 2, "CMAMlongtext").contains("fórmula del bebé"),
+        cmam(&xml, 2, "CMAMlongtext").contains("fórmula para bebé"),
         "{xml}"
     );
     // The English texts stay in the English block, the Spanish in the Spanish one.
