@@ -618,10 +618,20 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
             "a preview card for {t}: {cards:?}"
         );
     }
+    // The step's WEA texts have cards of their own, counted in septets.
+    for t in ["wea_en_short", "wea_en_long", "wea_es_short", "wea_es_long"] {
+        assert!(
+            cards
+                .iter()
+                .any(|(target, c, _)| target == t && c.contains("septets")),
+            "a preview card for {t}: {cards:?}"
+        );
+    }
     for (target, counter, text) in &cards {
         assert!(!counter.contains("(over)"), "{target}: {counter}");
+        // A short WEA text says "in this area": WEA is sent to the area already.
         assert!(
-            text.contains("Riverside"),
+            text.contains("Riverside") || target.ends_with("_short"),
             "{target}'s text names the area: {text}"
         );
         if counter == "no length limit" {
