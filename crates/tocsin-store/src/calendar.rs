@@ -127,9 +127,11 @@ impl MessagesTx<'_, '_> {
                     "message {message_id} was sent at once, not scheduled: retract it instead"
                 )))
             }
-            Some(at) if at <= now => return Err(StoreError::Conflict(format!(
+            Some(at) if at <= now => {
+                return Err(StoreError::Conflict(format!(
                 "message {message_id} was due at {at}: it is going out or gone; retract it instead"
-            ))),
+            )))
+            }
             Some(_) => {}
         }
         let cancelled = cancel_waiting(self.tx, message_id).await?;

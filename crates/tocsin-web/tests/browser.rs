@@ -2537,6 +2537,146 @@ async fn publish_through_api(world: &World, drafter: (&str, &str), approver: (&s
         .unwrap_or_else(|| panic!("approved: {approved}"))
 }
 
+/// Sets a `datetime-local` field to the browser's local wall clock `minutes` from now, as
+/// a person picking it would (the input event included).
+async fn set_local_time(b: &Browser, id: &str, minutes: i64) {
+    b.client
+        .execute(
+            "const [id, minutes] = arguments;
+             const el = document.querySelector(`[data-testid=\"${id}\"]`);
+             const d = new Date(Date.now() + minutes * 60000);
+             const p = (n) => String(n).padStart(2, '0');
+             el.value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+             el.dispatchEvent(new Event('input', { bubbles: true }));
+             return el.value;",
+            vec![json!(id), json!(minutes)],
+        )
+        .await
+        .unwrap();
+}
+
+/// The calendar as an approver uses it: a draft approved to go out later shows on the
+/// week and is cancelled there; a sent message repeated from its page shows its runs,
+/// and the repeat is stopped there. The week passes axe-core's WCAG 2.2 AA rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_shows_what_goes_out_later_and_cancels_it() {
+    let axe = axe_script();
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let alex = world.add("alex", Role::Approver).await;
+    let dana = world.add("dana", Role::Drafter).await;
+    // Each person signs in once within a code's 30 s (a code works once).
+    let dora = world.add("dora", Role::Drafter).await;
+    let abe = world.add("abe", Role::Approver).await;
+    let draft = submit_through_api(&world, ("dana", &dana)).await;
+    let draft_id = draft["id"].as_i64().unwrap();
+    let repeated = publish_through_api(&world, ("dora", &dora), ("abe", &abe)).await;
+    let shots = Shots::new("calendar");
+    let b = Browser::open(
+        "alex",
+        driver.session(1280, 1000).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.trap_page_errors().await;
+    b.sign_in("alex", &alex).await;
+
+    // Approve with "Send later", ten minutes from now.
+    b.goto(&format!("#/drafts/{draft_id}")).await;
+    b.find("approve-button").await;
+    set_local_time(&b, "approve-send-at", 10).await;
+    b.wait_seen("approve-button", "the send-later label", |s| {
+        s.text.contains("send at that time")
+    })
+    .await;
+    b.click("approve-button").await;
+    let route = b
+        .wait_route("the message page", |r| r.starts_with("/messages/"))
+        .await;
+    let message: i64 = route.trim_start_matches("/messages/").parse().unwrap();
+
+    // It is on the calendar (this week, or the next when that is ten minutes away).
+    b.click("nav-calendar").await;
+    b.find("calendar-week").await;
+    let entry = format!("calendar-send-{message}");
+    // The week is drawn once its read came back: seven days.
+    eventually("the week drawn", PATIENCE, || async {
+        match b.count(".week .day").await {
+            7 => Ok(()),
+            n => Err(format!("{n} days")),
+        }
+    })
+    .await;
+    if b.count(&tid(&entry)).await == 0 {
+        b.click("calendar-next").await;
+    }
+    let seen = b
+        .wait_seen(&entry, "scheduled", |s| {
+            s.state.as_deref() == Some("waiting")
+        })
+        .await;
+    assert!(seen.text.contains("Scheduled"), "{}", seen.text);
+    b.shot("scheduled").await;
+    let found = b.axe(&axe, None).await;
+    assert!(found.is_empty(), "{found:#?}");
+    b.click(&format!("calendar-cancel-send-{message}")).await;
+    b.wait_seen("confirm-dialog", "the cancel dialog", |s| {
+        s.text.contains("will not go out")
+    })
+    .await;
+    b.click("confirm-ok").await;
+    b.wait_seen(&entry, "cancelled", |s| {
+        s.state.as_deref() == Some("cancelled") && s.text.contains("Cancelled")
+    })
+    .await;
+    b.shot("cancelled").await;
+
+    // Repeat a sent message every hour for the next five hours, from its page.
+    b.goto(&format!("#/messages/{repeated}")).await;
+    b.find("repeat-form").await;
+    b.client
+        .find(Locator::Css(r#"[data-testid="repeat-form"] summary"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("repeat-every")
+        .await
+        .select_by_value("60")
+        .await
+        .unwrap();
+    set_local_time(&b, "repeat-until", 5 * 60).await;
+    b.click("repeat-button").await;
+    b.wait_seen("repeat-status", "repeating", |s| {
+        s.text.contains("every hour")
+    })
+    .await;
+    b.click("repeat-calendar-link").await;
+    let runs = format!("calendar-repeat-{repeated}");
+    b.find("calendar-week").await;
+    eventually("the repeat's runs", PATIENCE, || async {
+        let here = b.count(&tid(&runs)).await;
+        if here > 0 {
+            return Ok(());
+        }
+        Err("no run this week".to_string())
+    })
+    .await;
+    let stop = b
+        .client
+        .find(Locator::Css(r#"[data-testid^="calendar-stop-repeat-"]"#))
+        .await
+        .unwrap();
+    b.shot("repeating").await;
+    stop.click().await.unwrap();
+    b.click("confirm-ok").await;
+    b.wait_gone(&runs).await;
+    b.shot("repeat-stopped").await;
+    b.assert_no_page_errors().await;
+    b.close().await;
+}
+
 /// Keyboard shortcuts: `?` lists them, `n` goes to the playbook search, `q` to the
 /// approval queue, and `a` approves the open draft through its own button.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
