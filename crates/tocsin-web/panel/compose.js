@@ -209,18 +209,50 @@ function phiByFamily(phi, variants, labels) {
   });
 }
 
-// A post's text with the possible PHI marked (spans are UTF-16 offsets, as JS counts).
+// Links, hashtags and mentions in a stretch of post text, marked as the platforms show
+// them (text only: nothing becomes a live link in a preview).
+const TOKENS = /(https?:\/\/[^\s<>"]+|#[\p{L}\p{N}_]+|@[\p{L}\p{N}_.]+(?:@[\w.-]+)?)/gu;
+function styled(text) {
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(TOKENS)) {
+    const kind = m[0].startsWith('#') ? 'hashtag' : m[0].startsWith('@') ? 'mention' : 'link';
+    out.push(text.slice(at, m.index), h('span', { class: `post-${kind}` }, m[0]));
+    at = m.index + m[0].length;
+  }
+  out.push(text.slice(at));
+  return out;
+}
+
+// A post's text with the possible PHI marked (spans are UTF-16 offsets, as JS counts) and
+// its links and hashtags styled.
 function markedText(text, spans) {
   const sorted = [...(spans || [])].sort((a, b) => a[0] - b[0]);
   const out = [];
   let at = 0;
   for (const [start, end] of sorted) {
     if (start < at || end > text.length || end <= start) continue;
-    out.push(text.slice(at, start), h('mark', { class: 'phi-mark', title: 'Possible protected health information' }, text.slice(start, end)));
+    out.push(...styled(text.slice(at, start)), h('mark', { class: 'phi-mark', title: 'Possible protected health information' }, text.slice(start, end)));
     at = end;
   }
-  out.push(text.slice(at));
+  out.push(...styled(text.slice(at)));
   return out;
+}
+
+// Who a platform's post appears as: the first account the target set reaches on it
+// ("Springfield Health · @health@social.example"), and how many more.
+function postedAs(targets, platform) {
+  const on = ((targets && targets.accounts) || []).filter((a) => a.targeted && a.platform === platform);
+  if (!on.length) return null;
+  const more = on.length > 1 ? ` and ${on.length - 1} more account${on.length > 2 ? 's' : ''}` : '';
+  return h('p', { class: 'posted-as muted' }, `As ${on[0].display_name}${more}`);
+}
+
+// The HTML email as it will render, in a frame that runs no script, loads nothing
+// remote and cannot reach the panel (sandbox with no permissions; CSP blocks fetches).
+function emailFrame(v) {
+  const doc = `<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">${v.text}`;
+  return h('iframe', { class: 'email-frame', sandbox: '', srcdoc: doc, title: 'The HTML email as it will render', testid: `preview-frame-${v.target}` });
 }
 
 // Preview (or a Draft's variants and blockers) as a list of nodes. `labels` maps
@@ -256,8 +288,12 @@ export function previewNodes(p, labels = {}) {
           // A variant the platform does not measure (e.g. email_html) has no count.
           v.count == null ? 'no length limit' : v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
+      postedAs(p.targets, v.target),
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
-      h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, markedText(v.text, v.phi_spans)),
+      v.target === 'email_html' ? emailFrame(v) : null,
+      h(v.target === 'email_html' ? 'details' : 'div', { class: 'post-source' },
+        v.target === 'email_html' ? h('summary', {}, 'HTML source') : null,
+        h('pre', { class: `post-text platform-${v.target}`, testid: `preview-text-${v.target}` }, markedText(v.text, v.phi_spans))),
       (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
         v.problems.map((x) => h('li', {}, asText(x)))) : null,
       (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },

@@ -642,6 +642,20 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let x = drafter.wait_seen("preview-count-x", "", |_| true).await;
     assert!(x.text.contains("/ 280"), "x counts against 280: {}", x.text);
     assert!(drafter.get("phi-warning").await.is_none());
+    // Cards shaped like posts: who it appears as, hashtags and links marked, and the
+    // HTML email rendered in a frame that may run nothing.
+    let x_card = drafter.find("preview-x").await.text().await.unwrap();
+    assert!(x_card.contains("As "), "{x_card}");
+    assert!(
+        drafter
+            .count(r#"[data-testid="preview-x"] .post-hashtag"#)
+            .await
+            > 0
+    );
+    let frame = drafter.find("preview-frame-email_html").await;
+    assert_eq!(frame.attr("sandbox").await.unwrap().as_deref(), Some(""));
+    let srcdoc = frame.attr("srcdoc").await.unwrap().unwrap_or_default();
+    assert!(srcdoc.contains("default-src 'none'"), "{srcdoc}");
     drafter.shot_at("preview-area", "drafter-previews").await;
 
     // 3. A Social Security number in the free-text area trips the PHI guard; taking it
@@ -1049,6 +1063,8 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     approver.click("nav-audit").await;
     approver.wait_route("audit", |r| r == "/audit").await;
     approver.find("audit-table").await;
+    // Its rows come from a read after the table is drawn.
+    approver.find("audit-row").await;
     // Newest first by default.
     let seqs: Vec<u64> = serde_json::from_value(
         approver
@@ -1301,13 +1317,15 @@ async fn preview_cards(b: &Browser) -> Vec<(String, String, String)> {
                 .text()
                 .await
                 .map_err(|e| e.to_string())?;
+            // The text as written (the HTML email's source sits folded under its frame).
             let text = c
                 .find(Locator::Css(&tid(&format!("preview-text-{target}"))))
                 .await
                 .map_err(|e| e.to_string())?
-                .text()
+                .prop("textContent")
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
             out.push((target, counter, text));
         }
         Ok(out)
