@@ -44,6 +44,10 @@ pub struct DraftInputs {
     /// from before audiences, which must be saved again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<DraftTargets>,
+    /// The drafter's own text for platforms the step lets them rewrite (platform id to
+    /// text); part of the stored variants, so of the hash the approver reviews.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, String>,
 }
 
 impl DraftInputs {
@@ -55,6 +59,7 @@ impl DraftInputs {
                     values,
                     post_number: None,
                     targets: None,
+                    overrides: BTreeMap::new(),
                 })
             })
             .unwrap_or_default()
@@ -67,6 +72,8 @@ pub struct DraftView {
     #[serde(flatten)]
     summary: DraftSummary,
     values: BTreeMap<String, String>,
+    /// The drafter's own texts (platform id to text), where the step allows them.
+    overrides: BTreeMap<String, String>,
     note: Option<String>,
     /// Hash of the stored text: what an approval names.
     hash: String,
@@ -153,12 +160,14 @@ impl Assessed {
                     warnings: Vec::new(),
                     problems: Vec::new(),
                     phi_spans: Vec::new(),
+                    edited: self.inputs.overrides.contains_key(v.target.as_str()),
                 })
                 .collect(),
         };
         DraftView {
             summary: summary_of(&self.draft),
             values: self.inputs.values.clone(),
+            overrides: self.inputs.overrides.clone(),
             note: self.draft.note.clone(),
             hash: self.stored_hash.clone(),
             headline,
@@ -214,6 +223,7 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
             exercise: draft.exercise,
             post_number: inputs.post_number,
             targets: spec.as_ref(),
+            overrides: Some(&inputs.overrides),
         },
     )
     .await
@@ -325,6 +335,10 @@ pub struct CreateDraft {
     /// posts).
     #[serde(default)]
     targets: Option<TargetSpec>,
+    /// The drafter's own text for platforms the step lets them rewrite (platform id to
+    /// text).
+    #[serde(default)]
+    overrides: BTreeMap<String, String>,
     /// The sent message this draft follows up (set by [`follow_up`] only, never from a
     /// request): its approval threads it under that message's posts.
     #[serde(skip)]
@@ -360,6 +374,7 @@ async fn render_for_storage(
             exercise,
             post_number: inputs.post_number,
             targets: spec,
+            overrides: Some(&inputs.overrides),
         },
     )
     .await?;
@@ -531,6 +546,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         values,
         post_number,
         targets: None,
+        overrides: form.overrides,
     };
     let (variants, targets) =
         render_for_storage(app, p, &form.step, &inputs, spec.as_ref(), exercise).await?;
@@ -645,6 +661,8 @@ pub async fn follow_up(
             session_id,
             targets,
             corrects: None,
+            // The drafter's own texts were written for that step and message.
+            overrides: BTreeMap::new(),
             // An update or an all-clear replies under the message where it stands (a
             // session post threads in its session already); a duplicate stands alone.
             follows_up: (session_id.is_none() && form.step != original.step_id)
@@ -675,6 +693,9 @@ pub struct EditDraft {
     /// A new target set (kept as it was when left out).
     #[serde(default)]
     targets: Option<TargetSpec>,
+    /// The drafter's own texts (kept as they were when left out; `{}` drops them all).
+    #[serde(default)]
+    overrides: Option<BTreeMap<String, String>>,
 }
 
 /// Edits a draft (its drafter, while open or submitted; a submitted draft goes back to
@@ -717,6 +738,9 @@ pub async fn edit_draft(
         values,
         post_number: assessed.inputs.post_number,
         targets: None,
+        overrides: form
+            .overrides
+            .unwrap_or_else(|| assessed.inputs.overrides.clone()),
     };
     let (variants, targets) = render_for_storage(
         app,

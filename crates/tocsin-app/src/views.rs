@@ -60,6 +60,8 @@ pub struct VariantView {
     /// Where possible PHI was found in `text`, as `[start, end)` in UTF-16 code units
     /// (what a browser's string indices count), for highlighting.
     pub phi_spans: Vec<[usize; 2]>,
+    /// The drafter wrote this text in place of the playbook's (a step's `overrides`).
+    pub edited: bool,
 }
 
 /// `[start, end)` byte offsets of `text` as UTF-16 code-unit offsets.
@@ -93,6 +95,7 @@ impl VariantView {
                 .iter()
                 .filter_map(|hit| utf16_span(&v.text, hit.start, hit.end))
                 .collect(),
+            edited: false,
         }
     }
 }

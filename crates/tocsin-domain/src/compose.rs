@@ -443,6 +443,27 @@ impl Composer {
     }
 }
 
+impl Composer {
+    /// A platform's variant with the drafter's own text in place of the rendered one (a
+    /// step's `overrides`): taken as written (no hashtags added), measured as the platform
+    /// counts and checked for PHI like any text.
+    pub fn override_variant(&self, platform: Platform, text: &str) -> ComposedVariant {
+        let text = tidy(text);
+        let phi = self.guard.check_with_spans(&text, Vec::new);
+        let rule = self.rules.rule(platform);
+        let measurement = measure(platform, &rule, &text, &self.limits);
+        ComposedVariant {
+            target: VariantTarget::Platform(platform),
+            template: "(written by the drafter)".to_string(),
+            text,
+            measurement: Some(measurement),
+            hashtags_appended: Vec::new(),
+            hashtags_dropped: Vec::new(),
+            phi,
+        }
+    }
+}
+
 /// Name under which a step's headline is compiled.
 pub fn headline_name(playbook: &str, step: &str) -> String {
     format!("{playbook}#{step}#headline")

@@ -289,6 +289,7 @@ export function previewNodes(p, labels = {}) {
           v.count == null ? 'no length limit' : v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
       postedAs(p.targets, v.target),
+      v.edited ? h('p', { class: 'edited-note', testid: `preview-edited-${v.target}` }, 'Written by the drafter for this platform') : null,
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
       v.target === 'email_html' ? emailFrame(v) : null,
       h(v.target === 'email_html' ? 'details' : 'div', { class: 'post-source' },
@@ -371,6 +372,7 @@ export function livePreview(getRequest, onResult, onError) {
   let seq = 0;
   const http = (r) => {
     const body = { step: r.step, values: r.values, exercise: r.exercise };
+    if (r.overrides) body.overrides = r.overrides;
     if (r.targets) body.targets = r.targets;
     if (r.session_id != null) body.session_id = r.session_id;
     return api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`, body);
@@ -420,9 +422,47 @@ export function editor(c, detail, opts = {}) {
     const r = { playbook: detail.id, step: stepSel.value, values: form.values(), exercise: exercise.checked };
     if (targets) r.targets = targets;
     if (opts.sessionId != null) r.session_id = opts.sessionId;
+    if (Object.keys(overrides).length) r.overrides = { ...overrides };
     return r;
   };
   const labels = Object.fromEntries((detail.variables || []).map((v) => [v.name, v.label || v.name]));
+  // The drafter's own text for the platforms the step lets them rewrite (kept outside the
+  // cards, which are redrawn with every preview).
+  let overrides = { ...(opts.overrides || {}) };
+  const overridesBox = h('div', { class: 'overrides', testid: 'overrides' });
+  const platformName = (t) => (((last && last.variants) || []).find((v) => v.target === t) || {}).name || t;
+  const drawOverrides = () => {
+    const step = (detail.steps || []).find((x) => x.id === stepSel.value) || {};
+    const allowed = step.overrides || [];
+    for (const k of Object.keys(overrides)) if (!allowed.includes(k)) delete overrides[k];
+    put(overridesBox, allowed.length ? h('details', { open: Object.keys(overrides).length > 0 },
+      h('summary', {}, 'Write a platform’s text yourself'),
+      h('p', { class: 'help' }, 'The playbook lets you rewrite these texts. What you write goes out as written (no hashtags are added), is counted and checked for PHI like the playbook’s text, and is what the approver reviews.'),
+      allowed.map((t) => {
+        const box = h('input', { type: 'checkbox', id: nextId(), testid: `override-on-${t}`, checked: t in overrides });
+        const area = h('textarea', { rows: 4, testid: `override-text-${t}`, name: `overrides.${t}`, hidden: !(t in overrides) });
+        area.value = overrides[t] || '';
+        box.addEventListener('change', () => {
+          if (box.checked) {
+            const v = ((last && last.variants) || []).find((x) => x.target === t);
+            overrides[t] = area.value || (v ? v.text : '');
+            area.value = overrides[t];
+            area.hidden = false;
+            area.focus();
+          } else {
+            delete overrides[t];
+            area.hidden = true;
+          }
+          dirtyOverrides = true;
+          pv.now();
+        });
+        area.addEventListener('input', () => { overrides[t] = area.value; dirtyOverrides = true; pv.schedule(); });
+        return h('div', { class: 'field' }, h('div', { class: 'field checkbox' }, box,
+          h('label', { for: box.id }, `Write the ${platformName(t)} text myself`)), area,
+          h('div', { class: 'field-error', 'data-error-for': `overrides.${t}` }));
+      })) : null);
+  };
+  let dirtyOverrides = false;
   const summary = h('div', { class: 'error-summary', testid: 'form-summary', role: 'alert', hidden: true });
   const draw = (p) => {
     last = p;
@@ -449,7 +489,7 @@ export function editor(c, detail, opts = {}) {
     if (opts.onExercise) opts.onExercise(exercise.checked);
     pv.now();
   };
-  stepSel.addEventListener('change', () => { showStepFields(); pv.now(); });
+  stepSel.addEventListener('change', () => { showStepFields(); drawOverrides(); pv.now(); });
   exercise.addEventListener('change', exerciseChanged);
   c.onLeave(() => pv.stop());
   c.setExercise(exercise.checked);
@@ -462,19 +502,24 @@ export function editor(c, detail, opts = {}) {
       h('p', { class: 'help' }, h('span', { class: 'req' }, '*'), ' required'),
       summary,
       form.el,
+      overridesBox,
       h('section', { class: 'who', 'aria-labelledby': 'who-heading' },
         h('h2', { id: 'who-heading' }, 'Who gets it'),
         opts.lockTargets ? h('p', { class: 'help' }, 'A live session’s posts go to the target set chosen when it started.') : null,
         targetsBox),
       opts.actions || null),
     h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
+  drawOverrides();
   if (opts.initialPreview) draw(opts.initialPreview);
   else pv.now();
-  const setStep = (s) => { stepSel.value = s; showStepFields(); pv.now(); };
+  const setStep = (s) => { stepSel.value = s; showStepFields(); drawOverrides(); pv.now(); };
   return {
     el, form, request, setStep, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now,
     // The target choice to save (null: the step's audience, or a session's set).
     targets: () => targets,
+    // The drafter's own texts, and whether they changed since the form opened.
+    overrides: () => ({ ...overrides }),
+    overridesDirty: () => dirtyOverrides,
     targetsDirty: () => targetsDirty,
   };
 }

@@ -45,6 +45,7 @@ export async function newDraft(c, opts = {}) {
     const body = { playbook: id, step: ed.step(), values: ed.form.values(), exercise: ed.exercise() };
     if (opts.corrects) body.corrects = Number(opts.corrects);
     if (ed.targets()) body.targets = ed.targets();
+    if (Object.keys(ed.overrides()).length) body.overrides = ed.overrides();
     const d = await api.post('/api/drafts', body);
     c.go(`#/drafts/${enc(d.id)}`);
   }));
@@ -145,7 +146,7 @@ function drafterPanel(c, d, detail, reload) {
     d.state === 'submitted' ? 'Submitted for approval' : 'Submit for approval');
   const withdraw = h('button', { type: 'button', class: 'danger quiet', testid: 'withdraw-button' }, 'Withdraw');
   const ed = editor(c, detail, {
-    values: d.values, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
+    values: d.values, overrides: d.overrides, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
     targets: d.targets ? d.targets.spec : null, lockTargets: !!d.session_id,
     actions: h('div', {},
       h('p', { class: 'help' }, 'Once submitted, a second person approves it.'),
@@ -155,12 +156,13 @@ function drafterPanel(c, d, detail, reload) {
     ed.form.touchAll();
     const body = { values: ed.form.values() };
     if (ed.targetsDirty()) body.targets = ed.targets();
+    if (ed.overridesDirty()) body.overrides = ed.overrides();
     await api.put(`/api/drafts/${enc(d.id)}`, body);
     ed.form.markClean();
   };
   save.addEventListener('click', () => busy(save, ed.el, err, async () => { await saveValues(); await reload(); }));
   submit.addEventListener('click', () => busy(submit, ed.el, err, async () => {
-    if (ed.form.isDirty() || ed.targetsDirty()) await saveValues();
+    if (ed.form.isDirty() || ed.targetsDirty() || ed.overridesDirty()) await saveValues();
     await api.post(`/api/drafts/${enc(d.id)}/submit`);
     await reload();
   }));

@@ -2555,6 +2555,83 @@ async fn publish_through_api(world: &World, drafter: (&str, &str), approver: (&s
         .unwrap_or_else(|| panic!("approved: {approved}"))
 }
 
+/// Where the step allows it, the drafter writes a platform's text themselves: the card
+/// shows it as written (marked so), the saved draft keeps it, and it is what goes for
+/// approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drafter_writes_the_x_text_themselves_and_the_draft_keeps_it() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let vera = world.add("vera", Role::Viewer).await;
+    let shots = Shots::new("override");
+    let b = Browser::open(
+        "dana",
+        driver.session(1280, 1000).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.trap_page_errors().await;
+    b.sign_in("dana", &dana).await;
+    b.goto("#/new/boil-water").await;
+    // Every field filled with the playbook's examples (read by another person, since a
+    // code signs in once).
+    let detail: Value = api_client(&world, ("vera", &vera))
+        .await
+        .get(format!("{}/api/playbooks/boil-water", world.harness.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for v in detail["variables"].as_array().unwrap() {
+        let (Some(name), Some(example)) = (v["name"].as_str(), v["example"].as_str()) else {
+            continue;
+        };
+        if v["type"] == "datetime" {
+            b.click(&format!("var-now-{name}")).await;
+        } else if v["type"] == "choice" {
+            b.find(&format!("var-{name}"))
+                .await
+                .select_by_value(example)
+                .await
+                .unwrap();
+        } else {
+            b.type_into(&format!("var-{name}"), example).await;
+        }
+    }
+    b.wait_seen("preview-text-x", "the playbook's X text", |_| true)
+        .await;
+    b.client
+        .find(Locator::Css(r#"[data-testid="overrides"] summary"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.click("override-on-x").await;
+    let mine = "Boil tap water 1 minute before you drink or cook with it.";
+    b.type_into("override-text-x", mine).await;
+    b.wait_seen("preview-text-x", "the X text as written", |s| {
+        s.text == mine
+    })
+    .await;
+    b.wait_seen("preview-edited-x", "marked as written", |_| true)
+        .await;
+    b.shot("x-written").await;
+    b.click("save-draft-button").await;
+    b.wait_route("the saved draft", |r| r.starts_with("/drafts/"))
+        .await;
+    b.wait_seen("preview-text-x", "kept", |s| s.text == mine)
+        .await;
+    b.wait_seen("preview-edited-x", "still marked", |_| true)
+        .await;
+    assert_eq!(b.value("override-text-x").await, mine);
+    b.assert_no_page_errors().await;
+    b.close().await;
+}
+
 /// Sets a `datetime-local` field to the browser's local wall clock `minutes` from now, as
 /// a person picking it would (the input event included).
 async fn set_local_time(b: &Browser, id: &str, minutes: i64) {

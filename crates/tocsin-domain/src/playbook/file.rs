@@ -145,6 +145,9 @@ pub struct StepFile {
     /// Narrows the playbook's audience for this step (a subset of its groups).
     #[serde(default)]
     pub audience: Option<Vec<Spanned<String>>>,
+    /// Platforms whose text a drafter may rewrite for this step.
+    #[serde(default)]
+    pub overrides: Vec<Spanned<String>>,
 }
 
 /// `[steps.cap]`: per-step CAP overrides (an all-clear is `urgency = "Past"`).

@@ -248,6 +248,10 @@ pub struct Step {
     /// draft of this step must fill. Found when the library loads the templates;
     /// `None` before that (every variable applies).
     pub variables: Option<Vec<String>>,
+    /// Platforms whose text the drafter may rewrite (`overrides = ["x", "sms"]`): the
+    /// rewritten text replaces the rendered one, is measured and PHI-checked like it, and
+    /// is what the approver reviews.
+    pub overrides: Vec<Platform>,
 }
 
 impl Step {

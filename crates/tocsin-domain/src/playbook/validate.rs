@@ -249,6 +249,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 cap: None,
                 // The notice goes where the message went, whatever its audience.
                 audience: None,
+                overrides: Vec::new(),
             },
             &audience,
         )
@@ -571,6 +572,25 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         );
     }
     check_template_path(c, &step.template);
+    let mut overrides = Vec::new();
+    for entry in &step.overrides {
+        match entry.get_ref().parse::<Platform>() {
+            Ok(p) if p.as_str() == entry.get_ref() && !overrides.contains(&p) => overrides.push(p),
+            Ok(p) if p.as_str() == entry.get_ref() => c.at(
+                entry.span(),
+                format!("`{p}` is listed twice in `overrides`"),
+            ),
+            Ok(p) => c.at(
+                entry.span(),
+                format!(
+                    "write the platform as `{}`, not `{}`",
+                    p.as_str(),
+                    entry.get_ref()
+                ),
+            ),
+            Err(e) => c.at(entry.span(), format!("`overrides`: {e}")),
+        }
+    }
     let mut variants = BTreeMap::new();
     for (key, template) in &step.variants {
         check_template_path(c, template);
@@ -641,6 +661,7 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         hashtags,
         cap,
         variables: None,
+        overrides,
     }
 }
 

@@ -91,6 +91,9 @@ pub enum ClientFrame {
         /// A live session the post is for (its hashtag and fixed values apply).
         #[serde(default)]
         session_id: Option<i64>,
+        /// The drafter's own text for platforms the step lets them rewrite.
+        #[serde(default)]
+        overrides: BTreeMap<String, String>,
     },
     /// Submit a draft.
     Submit {
@@ -520,6 +523,7 @@ async fn answer(
             exercise,
             targets,
             session_id,
+            overrides,
             ..
         } => {
             let request = PreviewRequest {
@@ -528,6 +532,7 @@ async fn answer(
                 exercise,
                 targets,
                 session_id,
+                overrides,
             };
             to_value(&preview_for(&web.app, who, &playbook, &request).await?)
         }
