@@ -304,6 +304,7 @@ impl Composer {
         let ctx = context(data);
 
         let language = playbook.readability_language();
+        let mut graded: BTreeMap<String, ReadabilityReport> = BTreeMap::new();
         let mut cache: BTreeMap<&str, Rendered> = BTreeMap::new();
         let mut variants = Vec::with_capacity(platforms.len() + 1);
         let tags = self.hashtags_for(playbook, step, filled);
@@ -334,7 +335,16 @@ impl Composer {
             let appended =
                 append_hashtags(platform, &rule, &rendered.text, platform_tags, &self.limits);
             let measurement = measure(platform, &rule, &appended.text, &self.limits);
-            let readability = language.map(|l| assess(&appended.text, l));
+            // Platforms sharing a template and its hashtags share the text: graded once.
+            let readability = match language {
+                Some(l) => Some(
+                    graded
+                        .entry(appended.text.clone())
+                        .or_insert_with(|| assess(&appended.text, l))
+                        .clone(),
+                ),
+                None => None,
+            };
             variants.push(ComposedVariant {
                 target: VariantTarget::Platform(platform),
                 template: template.to_string(),

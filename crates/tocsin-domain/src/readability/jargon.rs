@@ -2,6 +2,7 @@
 //! plain words to use instead), matched case-insensitively on whole words, multi-word
 //! terms included.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{JargonHit, Language, Word};
@@ -36,32 +37,67 @@ fn parse(list: &str) -> Vec<JargonEntry> {
         .collect()
 }
 
-/// The shipped jargon list for `language`.
-pub fn jargon_list(language: Language) -> &'static [JargonEntry] {
-    static LISTS: OnceLock<(Vec<JargonEntry>, Vec<JargonEntry>)> = OnceLock::new();
-    let (en, es) = LISTS.get_or_init(|| (parse(EN), parse(ES)));
+/// A list with its terms split into words and indexed by their first word, so a text is
+/// matched with one lookup per word (a preview grades every variant on each keystroke).
+struct Indexed {
+    entries: Vec<JargonEntry>,
+    by_first_word: HashMap<String, Vec<(Vec<String>, usize)>>,
+}
+
+impl Indexed {
+    fn new(list: &str) -> Indexed {
+        let entries = parse(list);
+        let mut by_first_word: HashMap<String, Vec<(Vec<String>, usize)>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            let words: Vec<String> = e.term.split(' ').map(str::to_string).collect();
+            if let Some(first) = words.first() {
+                by_first_word
+                    .entry(first.clone())
+                    .or_default()
+                    .push((words, i));
+            }
+        }
+        Indexed {
+            entries,
+            by_first_word,
+        }
+    }
+}
+
+fn indexed(language: Language) -> &'static Indexed {
+    static LISTS: OnceLock<(Indexed, Indexed)> = OnceLock::new();
+    let (en, es) = LISTS.get_or_init(|| (Indexed::new(EN), Indexed::new(ES)));
     match language {
         Language::En => en,
         Language::Es => es,
     }
 }
 
+/// The shipped jargon list for `language`.
+pub fn jargon_list(language: Language) -> &'static [JargonEntry] {
+    &indexed(language).entries
+}
+
 /// The jargon among `words` (in order, with offsets into `text`); a longer term wins
 /// over a shorter one starting at the same word.
 pub(crate) fn find(text: &str, words: &[Word<'_>], language: Language) -> Vec<JargonHit> {
     let lowered: Vec<String> = words.iter().map(|w| w.text.to_lowercase()).collect();
-    let list = jargon_list(language);
+    let list = indexed(language);
     let mut hits = Vec::new();
     let mut i = 0;
     while i < words.len() {
         let mut best: Option<(usize, &JargonEntry)> = None;
-        for entry in list {
-            let n = entry.term.split(' ').count();
+        let candidates = lowered
+            .get(i)
+            .and_then(|w| list.by_first_word.get(w))
+            .map_or(&[][..], Vec::as_slice);
+        for (term, index) in candidates {
+            let n = term.len();
             let matches = lowered
                 .get(i..i + n)
-                .is_some_and(|run| entry.term.split(' ').eq(run.iter().map(String::as_str)));
+                .is_some_and(|run| run == term.as_slice());
             if matches && best.is_none_or(|(m, _)| n > m) {
-                best = Some((n, entry));
+                best = list.entries.get(*index).map(|e| (n, e));
             }
         }
         match (best, words.get(i)) {
