@@ -210,6 +210,7 @@ pub fn fill_values(
 struct Rendered {
     text: String,
     phi: Vec<PhiHit>,
+    readability: Option<ReadabilityReport>,
 }
 
 impl Composer {
@@ -304,7 +305,6 @@ impl Composer {
         let ctx = context(data);
 
         let language = playbook.readability_language();
-        let mut graded: BTreeMap<String, ReadabilityReport> = BTreeMap::new();
         let mut cache: BTreeMap<&str, Rendered> = BTreeMap::new();
         let mut variants = Vec::with_capacity(platforms.len() + 1);
         let tags = self.hashtags_for(playbook, step, filled);
@@ -320,7 +320,17 @@ impl Composer {
                 let phi = self
                     .guard
                     .check_with_spans(&body, || value_spans(&body, &spans_source));
-                cache.insert(template, Rendered { text: body, phi });
+                // Graded once per template: the hashtags appended per platform are not
+                // prose (they are masked), and the body keeps its offsets at the start.
+                let readability = language.map(|l| assess(&body, l));
+                cache.insert(
+                    template,
+                    Rendered {
+                        text: body,
+                        phi,
+                        readability,
+                    },
+                );
             }
             let Some(rendered) = cache.get(template) else {
                 continue;
@@ -335,16 +345,7 @@ impl Composer {
             let appended =
                 append_hashtags(platform, &rule, &rendered.text, platform_tags, &self.limits);
             let measurement = measure(platform, &rule, &appended.text, &self.limits);
-            // Platforms sharing a template and its hashtags share the text: graded once.
-            let readability = match language {
-                Some(l) => Some(
-                    graded
-                        .entry(appended.text.clone())
-                        .or_insert_with(|| assess(&appended.text, l))
-                        .clone(),
-                ),
-                None => None,
-            };
+            let readability = rendered.readability.clone();
             variants.push(ComposedVariant {
                 target: VariantTarget::Platform(platform),
                 template: template.to_string(),

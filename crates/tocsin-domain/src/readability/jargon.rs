@@ -80,8 +80,13 @@ pub fn jargon_list(language: Language) -> &'static [JargonEntry] {
 
 /// The jargon among `words` (in order, with offsets into `text`); a longer term wins
 /// over a shorter one starting at the same word.
-pub(crate) fn find(text: &str, words: &[Word<'_>], language: Language) -> Vec<JargonHit> {
-    let lowered: Vec<String> = words.iter().map(|w| w.text.to_lowercase()).collect();
+/// `lowered` holds the words in lower case.
+pub(crate) fn find(
+    text: &str,
+    words: &[Word<'_>],
+    lowered: &[String],
+    language: Language,
+) -> Vec<JargonHit> {
     let list = indexed(language);
     let mut hits = Vec::new();
     let mut i = 0;

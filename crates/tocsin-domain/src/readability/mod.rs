@@ -205,6 +205,7 @@ fn assess_masked(masked: &str, original: &str, language: Language) -> Readabilit
             (band.grade, l, Some(band.label))
         }
     };
+    let lowered: Vec<String> = all_words.iter().map(|w| w.text.to_lowercase()).collect();
     let average = if counts.sentences == 0 {
         0.0
     } else {
@@ -221,8 +222,8 @@ fn assess_masked(masked: &str, original: &str, language: Language) -> Readabilit
         longest_sentence: sentence_lengths.iter().copied().max().unwrap_or(0),
         sentence_lengths,
         average_sentence_length: round1(average),
-        passive: passive::find(original, &all_words, language),
-        jargon: jargon::find(original, &all_words, language),
+        passive: passive::find(original, &all_words, &lowered, language),
+        jargon: jargon::find(original, &all_words, &lowered, language),
     }
 }
 

@@ -237,10 +237,6 @@ const NOT_PARTICIPLES_ES: &[&str] = &[
     "pescado",
 ];
 
-fn lower(word: &str) -> String {
-    word.to_lowercase()
-}
-
 fn is_participle_en(w: &str) -> bool {
     if NOT_PARTICIPLES_EN.contains(&w) {
         return false;
@@ -273,7 +269,13 @@ fn is_adverb(w: &str, language: Language) -> bool {
 /// The passive constructions among `words` (words of one text, in order, with offsets
 /// into `text`). A construction does not cross a sentence: the words between must be
 /// separated by spaces only.
-pub(crate) fn find(text: &str, words: &[Word<'_>], language: Language) -> Vec<PassiveHit> {
+/// `lowered` holds the words in lower case.
+pub(crate) fn find(
+    text: &str,
+    words: &[Word<'_>],
+    lowered: &[String],
+    language: Language,
+) -> Vec<PassiveHit> {
     let mut hits = Vec::new();
     let adjacent = |a: &Word<'_>, b: &Word<'_>| {
         text.get(a.end()..b.start)
@@ -281,8 +283,9 @@ pub(crate) fn find(text: &str, words: &[Word<'_>], language: Language) -> Vec<Pa
     };
     let mut i = 0;
     while i < words.len() {
-        let Some(aux) = words.get(i) else { break };
-        let aux_lower = lower(aux.text);
+        let (Some(aux), Some(aux_lower)) = (words.get(i), lowered.get(i)) else {
+            break;
+        };
         let is_aux = match language {
             Language::En => BE_EN.contains(&aux_lower.as_str()),
             Language::Es => SER_ES.contains(&aux_lower.as_str()),
@@ -296,20 +299,21 @@ pub(crate) fn find(text: &str, words: &[Word<'_>], language: Language) -> Vec<Pa
         let mut found = None;
         // At most one adverb between (and "being" in "is being repaired").
         for _ in 0..2 {
-            let Some(next) = words.get(j) else { break };
+            let (Some(next), Some(w)) = (words.get(j), lowered.get(j)) else {
+                break;
+            };
             if !adjacent(prev, next) {
                 break;
             }
-            let w = lower(next.text);
             let participle = match language {
-                Language::En => is_participle_en(&w),
-                Language::Es => is_participle_es(&w),
+                Language::En => is_participle_en(w),
+                Language::Es => is_participle_es(w),
             };
             if participle {
                 found = Some(next);
                 break;
             }
-            if !is_adverb(&w, language) {
+            if !is_adverb(w, language) {
                 break;
             }
             prev = next;
