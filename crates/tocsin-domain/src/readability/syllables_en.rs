@@ -34,12 +34,27 @@ fn is_vowel(c: u8) -> bool {
 
 /// The syllables of one English word (at least 1).
 pub fn syllables(word: &str) -> usize {
+    // Most words are short ASCII letters: lower-cased on the stack, no allocation.
+    let mut buffer = [0u8; 24];
+    if let Some(lower) = buffer
+        .get_mut(..word.len())
+        .filter(|_| word.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        lower.copy_from_slice(word.as_bytes());
+        lower.make_ascii_lowercase();
+        return std::str::from_utf8(lower).map_or(1, count);
+    }
     let lower: String = word
         .chars()
         .filter(|c| c.is_alphabetic())
         .flat_map(char::to_lowercase)
         .map(fold_accent)
         .collect();
+    count(&lower)
+}
+
+/// The syllables of a word already in lower case, letters only.
+fn count(lower: &str) -> usize {
     let w = lower.as_bytes();
     if w.is_empty() {
         return 1;

@@ -344,3 +344,26 @@ proptest::proptest! {
         proptest::prop_assert!(spanish_syllables(&word) >= 1);
     }
 }
+
+#[test]
+fn sentence_ends_need_a_space_and_no_lower_case_after_them() {
+    let lengths = |text: &str| assess(text, Language::En).sentence_lengths;
+    assert_eq!(
+        lengths("Open 8 a.m. to noon. Bring 2.5 liters."),
+        vec![5, 2]
+    );
+    assert_eq!(
+        lengths("Is it safe? No!! Boil it…  Then drink."),
+        vec![3, 1, 2, 2]
+    );
+    assert_eq!(lengths("They said “boil it.” Then wait."), vec![4, 2]);
+    assert_eq!(lengths("Visit health.gov/water.Then call"), vec![6]);
+    assert_eq!(lengths("No full stop at the end"), vec![6]);
+    // Words: apostrophes inside, hyphens between, numbers not words.
+    let r = assess(
+        "Don't drink non-potable water at 9:30 or 10,000 ft.",
+        Language::En,
+    );
+    assert_eq!(r.words, 8);
+    assert_eq!(r.jargon[0].term, "non-potable");
+}
