@@ -2,10 +2,10 @@
 //! passive voice and jargon, so the drafter and the approver see how hard a message is
 //! to read before it goes to residents.
 //!
-//! English is graded with Flesch–Kincaid ([`formulas`]), Spanish with Fernández Huerta
-//! mapped to a school grade by its published table. Links, hashtags and @handles are
-//! masked before counting (they are not prose); every offset reported is a byte offset
-//! into the text as given.
+//! English is graded with Flesch–Kincaid ([`flesch_kincaid_grade`]), Spanish with
+//! Fernández Huerta mapped to a school grade by its published table. Links, hashtags and
+//! @handles are masked before counting (they are not prose); every offset reported is a
+//! byte offset into the text as given.
 
 mod formulas;
 mod jargon;
