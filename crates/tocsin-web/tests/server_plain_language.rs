@@ -3,11 +3,11 @@
 //! `reading_grade_max` warns without blocking, approving it needs
 //! `acknowledge_reading_grade`, and the acknowledgement is in the approval's audit entry.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tocsin_app::people::Role;
 
 use crate::on_both_backends;
-use crate::server_support::Srv;
+use crate::server_support::{Api, Srv};
 use crate::support::Backend;
 
 on_both_backends!(
@@ -17,6 +17,16 @@ on_both_backends!(
 /// An area named in administrative words: long words and a long first sentence.
 const HARD_AREA: &str =
     "Northwestern Metropolitan Industrial Redevelopment Corridor, Administrative Subdivision";
+
+/// The boil-water alert previewed with these values.
+async fn preview(api: &Api, values: &Map<String, Value>) -> Value {
+    api.post(
+        "/api/playbooks/boil-water/preview",
+        json!({"step": "alert", "values": values}),
+    )
+    .await
+    .ok()
+}
 
 fn variants(v: &Value) -> &Vec<Value> {
     v["variants"].as_array().unwrap()
@@ -33,13 +43,7 @@ async fn a_variant_above_the_reading_grade_warns_and_its_approval_needs_an_ackno
 
     // Each variant of the preview carries its grade, named by its formula.
     let examples = s.examples(&dana, "boil-water").await;
-    let easy = dana
-        .post(
-            "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": examples}),
-        )
-        .await
-        .ok();
+    let easy = preview(&dana, &examples).await;
     let masto = variants(&easy)
         .iter()
         .find(|v| v["target"] == "mastodon")
@@ -60,13 +64,7 @@ async fn a_variant_above_the_reading_grade_warns_and_its_approval_needs_an_ackno
     // on the variant, not a blocker.
     let mut values = examples.clone();
     values.insert("area".into(), json!(HARD_AREA));
-    let hard = dana
-        .post(
-            "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": values}),
-        )
-        .await
-        .ok();
+    let hard = preview(&dana, &values).await;
     assert_eq!(hard["blocked"], false, "{hard}");
     let over: Vec<&Value> = variants(&hard)
         .iter()
@@ -100,13 +98,7 @@ async fn a_variant_above_the_reading_grade_warns_and_its_approval_needs_an_ackno
     // Jargon typed into a value is found with its plain replacement.
     let mut jargon = examples.clone();
     jargon.insert("area".into(), json!("the non-potable zone"));
-    let p = dana
-        .post(
-            "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": jargon}),
-        )
-        .await
-        .ok();
+    let p = preview(&dana, &jargon).await;
     let masto = variants(&p)
         .iter()
         .find(|v| v["target"] == "mastodon")
