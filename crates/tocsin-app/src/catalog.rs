@@ -461,7 +461,7 @@ pub struct FieldError {
 }
 
 /// What the drafter sees as they type.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Preview {
     /// The hash an approval of exactly this text names (empty when values are invalid).
     pub hash: String,
@@ -479,6 +479,13 @@ pub struct Preview {
     pub blockers: Vec<Blocker>,
     /// Who gets it: the groups and accounts, with a count per platform.
     pub targets: TargetsView,
+}
+
+impl Preview {
+    /// The variants whose reading grade is above the playbook's `reading_grade_max`.
+    pub fn over_reading_grade(&self) -> impl Iterator<Item = &VariantView> {
+        self.variants.iter().filter(|v| v.over_reading_grade)
+    }
 }
 
 /// A preview request.
@@ -553,7 +560,7 @@ fn apply_overrides(
                 "an empty text: leave the platform out to use the playbook's",
             ));
         }
-        let variant = composer.override_variant(platform, text);
+        let variant = composer.override_variant(p, platform, text);
         if let Some(slot) = composed
             .variants
             .iter_mut()

@@ -93,6 +93,9 @@ pub struct DraftView {
     /// The target set reaches accounts outside the playbook's audience: the approver
     /// must confirm it (`confirm_targets`).
     needs_target_confirmation: bool,
+    /// A variant reads above the playbook's `reading_grade_max`: the approver must
+    /// acknowledge it (`acknowledge_reading_grade`).
+    needs_reading_grade_acknowledgement: bool,
 }
 
 fn summary_of(d: &WorkflowDraft) -> DraftSummary {
@@ -149,18 +152,12 @@ impl Assessed {
             _ => stored
                 .iter()
                 .filter(|v| v.target != HEADLINE_TARGET)
-                .map(|v| VariantView {
-                    target: v.target.to_string(),
-                    name: v.target.display_name(),
-                    text: v.body.clone(),
-                    count: None,
-                    limit: None,
-                    unit: None,
-                    over: false,
-                    warnings: Vec::new(),
-                    problems: Vec::new(),
-                    phi_spans: Vec::new(),
-                    edited: self.inputs.overrides.contains_key(v.target.as_str()),
+                .map(|v| {
+                    VariantView::stored(
+                        v.target,
+                        v.body.clone(),
+                        self.inputs.overrides.contains_key(v.target.as_str()),
+                    )
                 })
                 .collect(),
         };
@@ -183,7 +180,29 @@ impl Assessed {
             corrects_message_id: self.draft.corrects_message_id,
             targets: self.preview.as_ref().map(|p| p.targets.clone()),
             needs_target_confirmation: self.needs_confirmation(),
+            needs_reading_grade_acknowledgement: !self.stale()
+                && !self.over_reading_grade().is_empty(),
         }
+    }
+
+    /// The variants that read above the playbook's `reading_grade_max`, as
+    /// `target grade > max` (empty for a stale draft: it cannot be approved anyway).
+    fn over_reading_grade(&self) -> Vec<String> {
+        self.preview
+            .as_ref()
+            .map(|p| {
+                p.over_reading_grade()
+                    .map(|v| {
+                        format!(
+                            "{} {} > {}",
+                            v.target,
+                            v.readability.as_ref().map_or(0.0, |r| r.grade),
+                            v.reading_grade_max.unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn needs_confirmation(&self) -> bool {
@@ -904,6 +923,10 @@ pub struct ApproveInput {
     /// The approver confirms the accounts outside the playbook's audience.
     #[serde(default)]
     pub confirm_targets: bool,
+    /// The approver acknowledges variants that read above the playbook's
+    /// `reading_grade_max`.
+    #[serde(default)]
+    pub acknowledge_reading_grade: bool,
 }
 
 /// A break-glass publish.
@@ -920,6 +943,10 @@ pub struct BreakGlassInput {
     /// The approver confirms the accounts outside the playbook's audience.
     #[serde(default)]
     pub confirm_targets: bool,
+    /// The approver acknowledges variants that read above the playbook's
+    /// `reading_grade_max`.
+    #[serde(default)]
+    pub acknowledge_reading_grade: bool,
 }
 
 /// The consent register's answer for `reference` and this message.
@@ -971,13 +998,15 @@ async fn override_of(
 }
 
 /// What an approver decided: the hash reviewed, break-glass (with its reason), an
-/// override, a time to send at, and the confirmation of accounts outside the audience.
+/// override, a time to send at, the confirmation of accounts outside the audience and the
+/// acknowledgement of a reading grade above the playbook's maximum.
 struct Decision {
     reviewed_hash: String,
     break_glass_reason: Option<String>,
     override_input: Option<OverrideInput>,
     send_at: Option<chrono::DateTime<chrono::Utc>>,
     confirm_targets: bool,
+    acknowledge_reading_grade: bool,
 }
 
 /// Approves (or publishes through break-glass) and hands the message to fan-out.
@@ -988,6 +1017,7 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         override_input,
         send_at,
         confirm_targets,
+        acknowledge_reading_grade,
     } = decision;
     let audit_action = if break_glass_reason.is_some() {
         "draft.break_glass"
@@ -1085,6 +1115,20 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         .field("confirm_targets");
         return Err(refused(app, who, audit_action, d, e).await);
     }
+    // Not stale: the grades are those of the stored text.
+    let over_grade = assessed.over_reading_grade();
+    if !over_grade.is_empty() && !acknowledge_reading_grade {
+        let e = AppError::new(
+            ErrorKind::Conflict,
+            "reading_grade_unacknowledged",
+            format!(
+                "the text reads above this playbook's reading_grade_max ({}): acknowledge the reading grade to approve it (acknowledge_reading_grade)",
+                over_grade.join(", ")
+            ),
+        )
+        .field("acknowledge_reading_grade");
+        return Err(refused(app, who, audit_action, d, e).await);
+    }
     let message_targets = MessageTargets {
         spec: targeting.spec.clone(),
         per_platform: targeting.resolved.per_platform.clone(),
@@ -1134,6 +1178,12 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
+        );
+    }
+    if !over_grade.is_empty() {
+        event = event.subject(
+            "reading_grade",
+            format!("acknowledged: {}", over_grade.join(", ")),
         );
     }
     for (k, v) in &extra {
@@ -1263,6 +1313,7 @@ pub async fn approve_draft(
             override_input: input.override_,
             send_at,
             confirm_targets: input.confirm_targets,
+            acknowledge_reading_grade: input.acknowledge_reading_grade,
         },
     )
     .await
@@ -1286,6 +1337,7 @@ pub async fn break_glass_draft(
             override_input: input.override_,
             send_at: None,
             confirm_targets: input.confirm_targets,
+            acknowledge_reading_grade: input.acknowledge_reading_grade,
         },
     )
     .await

@@ -275,6 +275,13 @@ export function previewNodes(p, labels = {}) {
       h('strong', {}, 'Over a platform limit: approval is blocked'),
       h('ul', {}, over.map((b) => h('li', {}, `${((p.variants || []).find((v) => v.target === b.target) || {}).name || b.target}: ${asText(b.problem || b.kind)}`)))));
   }
+  const hard = (p.variants || []).filter((v) => v.over_reading_grade);
+  if (hard.length) {
+    nodes.push(h('div', { class: 'reading-warning', role: 'status', testid: 'reading-grade-warning' },
+      h('strong', {}, 'Hard to read: above this playbook’s reading grade'),
+      h('ul', {}, hard.map((v) => h('li', {}, `${v.target}: grade ${v.readability.grade} (${v.readability.formula}), the maximum is ${v.reading_grade_max}`))),
+      h('p', {}, 'Not a blocker: shorter sentences and plainer words bring the grade down. The approver acknowledges it when approving.')));
+  }
   if (!(p.variants || []).length) {
     nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
   }
@@ -298,9 +305,29 @@ export function previewNodes(p, labels = {}) {
       (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
         v.problems.map((x) => h('li', {}, asText(x)))) : null,
       (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },
-        v.warnings.map((x) => h('li', {}, asText(x)))) : null);
+        v.warnings.map((x) => h('li', {}, asText(x)))) : null,
+      readingNodes(v));
   })));
   return nodes;
+}
+
+// A variant's plain-language check: grade (with the formula), sentence lengths, passive
+// voice, and jargon with what to write instead.
+function readingNodes(v) {
+  const r = v.readability;
+  if (!r) return null;
+  const lengths = r.sentence_lengths || [];
+  return h('details', { class: `reading${v.over_reading_grade ? ' over' : ''}`, testid: `preview-reading-${v.target}`, open: v.over_reading_grade ? '' : null },
+    h('summary', { testid: `preview-grade-${v.target}` },
+      `Reading grade ${r.grade} (${r.formula}${r.band ? `: ${r.band}` : ''})`,
+      v.reading_grade_max != null ? `, maximum ${v.reading_grade_max}` : '',
+      v.over_reading_grade ? ' (above)' : ''),
+    h('p', { testid: `preview-sentences-${v.target}` },
+      lengths.length ? `${lengths.length} sentence(s) of ${lengths.join(', ')} words; average ${r.average_sentence_length}, longest ${r.longest_sentence}.` : 'No sentences.'),
+    (r.passive || []).length ? h('div', { testid: `preview-passive-${v.target}` }, h('strong', {}, 'Passive voice: '),
+      r.passive.map((x) => `“${x.phrase}”`).join(', '), '. Say who does what.') : null,
+    (r.jargon || []).length ? h('div', { testid: `preview-jargon-${v.target}` }, h('strong', {}, 'Jargon: '),
+      h('ul', {}, r.jargon.map((x) => h('li', {}, `“${x.term}” → ${x.replacement}`)))) : null);
 }
 
 // "Who gets it": the groups and accounts a message goes to, with a count per platform.

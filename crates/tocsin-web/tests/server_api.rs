@@ -43,11 +43,14 @@ fn id_of(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
+/// Approves as the panel does once the approver has read it: a reading grade above the
+/// playbook's maximum is acknowledged (the refusal without it is server_plain_language's).
 async fn approve(api: &Api, draft: &Value) -> Value {
     let id = id_of(draft);
+    let acknowledge = draft["needs_reading_grade_acknowledgement"] == true;
     api.post(
         &format!("/api/drafts/{id}/approve"),
-        json!({"reviewed_hash": draft["hash"]}),
+        json!({"reviewed_hash": draft["hash"], "acknowledge_reading_grade": acknowledge}),
     )
     .await
     .ok()
@@ -1019,12 +1022,14 @@ async fn a_correction_is_checked_and_approved_by_a_second_person_or_through_revi
         "nothing was corrected"
     );
 
-    // Break-glass is the one-person path: re-authenticated, marked, and reviewed.
+    // Break-glass is the one-person path: re-authenticated, marked, and reviewed. (The
+    // example correction's SMS reads above grade 8: acknowledged, as the panel does once
+    // break-glass is confirmed.)
     s.reauthenticate(&alex, "alex").await.ok();
     let published = alex
         .post(
             &format!("/api/drafts/{own_id}/break-glass"),
-            json!({"reviewed_hash": own["hash"], "reason": "the wrong shelter is filling up now"}),
+            json!({"reviewed_hash": own["hash"], "reason": "the wrong shelter is filling up now", "acknowledge_reading_grade": own["needs_reading_grade_acknowledgement"]}),
         )
         .await
         .ok();

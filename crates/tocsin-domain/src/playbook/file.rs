@@ -39,6 +39,12 @@ pub struct PlaybookFile {
     pub steps: Spanned<Vec<StepFile>>,
     #[serde(default)]
     pub retraction: Option<RetractionFile>,
+    /// BCP 47 tag of the playbook's language (`en` when left out).
+    #[serde(default)]
+    pub language: Option<Spanned<String>>,
+    /// The highest reading grade a variant should have (8 when left out).
+    #[serde(default)]
+    pub reading_grade_max: Option<Spanned<f64>>,
 }
 
 /// `[retraction]`: the withdrawal notice sent where a retracted post cannot be deleted

@@ -118,6 +118,9 @@ pub enum ClientFrame {
         /// Confirms accounts outside the playbook's audience.
         #[serde(default)]
         confirm_targets: bool,
+        /// Acknowledges a reading grade above the playbook's `reading_grade_max`.
+        #[serde(default)]
+        acknowledge_reading_grade: bool,
     },
     /// Send a draft back.
     RequestChanges {
@@ -544,6 +547,7 @@ async fn answer(
             reviewed_hash,
             override_,
             confirm_targets,
+            acknowledge_reading_grade,
             ..
         } => {
             let input = ApproveInput {
@@ -551,6 +555,7 @@ async fn answer(
                 override_,
                 send_at: None,
                 confirm_targets,
+                acknowledge_reading_grade,
             };
             to_value(&approve_draft(&web.app, who, draft_id, input).await?)
         }
