@@ -40,6 +40,51 @@ fn the_shipped_library_lints_clean() {
 }
 
 #[test]
+fn lint_prints_every_step_s_reading_grade_and_warns_above_the_playbook_s_maximum() {
+    let ws = Workspace::with_library();
+    let out = ws.tocsin(&["playbooks", "lint"]).ok();
+    assert!(out.contains("Reading grades (example values"), "{out}");
+    for step in [
+        "boil-water/alert",
+        "boil-water/update",
+        "boil-water/lifted",
+        "correction/correction",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{step} ")))
+            .unwrap_or_else(|| panic!("no grade for {step} in\n{out}"));
+        assert!(
+            line.contains("(Flesch–Kincaid grade level, max 8): "),
+            "{line}"
+        );
+        assert!(line.contains("mastodon"), "{line}");
+    }
+
+    let ws = Workspace::empty();
+    minimal(&ws, "plain", "Boil water in {{area}}. Let it cool.");
+    minimal(
+        &ws,
+        "dense",
+        "Residents of {{area}} experiencing gastrointestinal symptoms following consumption of municipal water are encouraged to consult healthcare professionals.",
+    );
+    let out = ws.tocsin(&["playbooks", "lint"]).ok();
+    let line = |id: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id}/alert ")))
+            .unwrap_or_else(|| panic!("no {id} in\n{out}"))
+            .to_string()
+    };
+    assert!(!line("plain").contains("ABOVE"), "{out}");
+    assert!(line("dense").contains("ABOVE"), "{out}");
+    assert!(
+        out.contains("warning: step `alert` on Mastodon: reading grade"),
+        "{out}"
+    );
+    assert!(out.contains(" 0 error(s)"), "{out}");
+}
+
+#[test]
 fn the_shipped_library_has_every_scenario_the_product_promises() {
     let ws = Workspace::with_library();
     let out = ws.tocsin(&["playbooks", "list"]).ok();

@@ -308,6 +308,8 @@ pub struct StepRef {
     title: String,
     /// The variables its texts read, in form order: the only ones its form asks for.
     variables: Option<Vec<String>>,
+    /// Platforms whose text the drafter may rewrite.
+    overrides: Vec<Platform>,
 }
 
 /// A playbook in the picker.
@@ -337,6 +339,7 @@ fn summary(p: &Playbook, status: &PreapprovalStatus) -> PlaybookSummary {
                 id: s.id.clone(),
                 title: s.title.clone(),
                 variables: s.variables.clone(),
+                overrides: s.overrides.clone(),
             })
             .collect(),
     }
@@ -458,7 +461,7 @@ pub struct FieldError {
 }
 
 /// What the drafter sees as they type.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Preview {
     /// The hash an approval of exactly this text names (empty when values are invalid).
     pub hash: String,
@@ -476,6 +479,13 @@ pub struct Preview {
     pub blockers: Vec<Blocker>,
     /// Who gets it: the groups and accounts, with a count per platform.
     pub targets: TargetsView,
+}
+
+impl Preview {
+    /// The variants whose reading grade is above the playbook's `reading_grade_max`.
+    pub fn over_reading_grade(&self) -> impl Iterator<Item = &VariantView> {
+        self.variants.iter().filter(|v| v.over_reading_grade)
+    }
 }
 
 /// A preview request.
@@ -496,6 +506,70 @@ pub struct PreviewRequest {
     /// A live session the post is for: its hashtag and fixed values fill the form's.
     #[serde(default)]
     pub session_id: Option<i64>,
+    /// The drafter's own text for platforms the step lets them rewrite.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// Puts the drafter's own text in place of the rendered one for each platform the step
+/// lets them rewrite; refused, naming `overrides.<platform>`, for a platform the step does
+/// not open, one the target set does not reach, or an empty text.
+fn apply_overrides(
+    composer: &tocsin_domain::compose::Composer,
+    p: &Playbook,
+    step: &str,
+    platforms: &[Platform],
+    overrides: &BTreeMap<String, String>,
+    composed: &mut ComposedStep,
+) -> AppResult<()> {
+    let allowed = p.step(step).map_or(&[][..], |s| s.overrides.as_slice());
+    for (id, text) in overrides {
+        let field = format!("overrides.{id}");
+        let platform = id
+            .parse::<Platform>()
+            .ok()
+            .filter(|pl| pl.as_str() == id)
+            .ok_or_else(|| AppError::invalid(field.clone(), format!("`{id}` is not a platform")))?;
+        if !allowed.contains(&platform) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "step `{step}` of `{}` does not let the drafter rewrite the {} text (its `overrides` are: {})",
+                    p.id,
+                    platform.display_name(),
+                    if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            ));
+        }
+        if !platforms.contains(&platform) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "no account the message goes to gets the {} text",
+                    platform.display_name()
+                ),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(AppError::invalid(
+                field,
+                "an empty text: leave the platform out to use the playbook's",
+            ));
+        }
+        let variant = composer.override_variant(p, platform, text);
+        if let Some(slot) = composed
+            .variants
+            .iter_mut()
+            .find(|v| v.target == variant.target)
+        {
+            *slot = variant;
+        }
+    }
+    Ok(())
 }
 
 /// What to compose: a step, its values, and for whom.
@@ -511,6 +585,9 @@ pub struct ComposeFor<'a> {
     pub post_number: Option<u32>,
     /// The target set (the step's audience when `None`).
     pub targets: Option<&'a TargetSpec>,
+    /// The drafter's own text for platforms the step lets them rewrite (platform id to
+    /// text).
+    pub overrides: Option<&'a BTreeMap<String, String>>,
 }
 
 /// Composes a step for the platforms its target set reaches. Invalid values come back
@@ -527,6 +604,7 @@ pub async fn compose(
         exercise,
         post_number,
         targets,
+        overrides,
     } = what;
     if p.step(step).is_none() {
         let e = ComposeError::UnknownStep {
@@ -547,7 +625,10 @@ pub async fn compose(
     let composer = app.0.composer.clone();
     let result = composer.compose(p, step, values, &platforms, ComposeOptions { post_number });
     match result {
-        Ok(composed) => {
+        Ok(mut composed) => {
+            if let Some(overrides) = overrides.filter(|o| !o.is_empty()) {
+                apply_overrides(&composer, p, step, &platforms, overrides, &mut composed)?;
+            }
             let variants = rendered_variants(&composed);
             let blockers = blockers_of(&composed);
             Ok((
@@ -557,7 +638,17 @@ pub async fn compose(
                     blocked: !blockers.is_empty(),
                     exercise,
                     field_errors: Vec::new(),
-                    variants: crate::views::variant_views(&composed),
+                    variants: composed
+                        .variants
+                        .iter()
+                        .map(|v| {
+                            let mut view = VariantView::of(v);
+                            view.edited =
+                                overrides.is_some_and(|o| o.contains_key(view.target.as_str()));
+                            view
+                        })
+                        .chain(composed.wea.iter().map(VariantView::of_wea))
+                        .collect(),
                     blockers,
                     targets: view,
                 },
@@ -640,6 +731,7 @@ pub async fn preview_for(
             exercise: request.exercise,
             post_number: None,
             targets: request.targets.as_ref(),
+            overrides: Some(&request.overrides),
         },
     )
     .await?;

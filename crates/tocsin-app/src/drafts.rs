@@ -44,6 +44,10 @@ pub struct DraftInputs {
     /// from before audiences, which must be saved again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<DraftTargets>,
+    /// The drafter's own text for platforms the step lets them rewrite (platform id to
+    /// text); part of the stored variants, so of the hash the approver reviews.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, String>,
 }
 
 impl DraftInputs {
@@ -55,6 +59,7 @@ impl DraftInputs {
                     values,
                     post_number: None,
                     targets: None,
+                    overrides: BTreeMap::new(),
                 })
             })
             .unwrap_or_default()
@@ -67,6 +72,8 @@ pub struct DraftView {
     #[serde(flatten)]
     summary: DraftSummary,
     values: BTreeMap<String, String>,
+    /// The drafter's own texts (platform id to text), where the step allows them.
+    overrides: BTreeMap<String, String>,
     note: Option<String>,
     /// Hash of the stored text: what an approval names.
     hash: String,
@@ -86,6 +93,9 @@ pub struct DraftView {
     /// The target set reaches accounts outside the playbook's audience: the approver
     /// must confirm it (`confirm_targets`).
     needs_target_confirmation: bool,
+    /// A variant reads above the playbook's `reading_grade_max`: the approver must
+    /// acknowledge it (`acknowledge_reading_grade`).
+    needs_reading_grade_acknowledgement: bool,
 }
 
 fn summary_of(d: &WorkflowDraft) -> DraftSummary {
@@ -142,23 +152,19 @@ impl Assessed {
             _ => stored
                 .iter()
                 .filter(|v| v.target != HEADLINE_TARGET)
-                .map(|v| VariantView {
-                    target: v.target.to_string(),
-                    name: v.target.display_name(),
-                    text: v.body.clone(),
-                    count: None,
-                    limit: None,
-                    unit: None,
-                    over: false,
-                    warnings: Vec::new(),
-                    problems: Vec::new(),
-                    phi_spans: Vec::new(),
+                .map(|v| {
+                    VariantView::stored(
+                        v.target,
+                        v.body.clone(),
+                        self.inputs.overrides.contains_key(v.target.as_str()),
+                    )
                 })
                 .collect(),
         };
         DraftView {
             summary: summary_of(&self.draft),
             values: self.inputs.values.clone(),
+            overrides: self.inputs.overrides.clone(),
             note: self.draft.note.clone(),
             hash: self.stored_hash.clone(),
             headline,
@@ -174,7 +180,29 @@ impl Assessed {
             corrects_message_id: self.draft.corrects_message_id,
             targets: self.preview.as_ref().map(|p| p.targets.clone()),
             needs_target_confirmation: self.needs_confirmation(),
+            needs_reading_grade_acknowledgement: !self.stale()
+                && !self.over_reading_grade().is_empty(),
         }
+    }
+
+    /// The variants that read above the playbook's `reading_grade_max`, as
+    /// `target grade > max` (empty for a stale draft: it cannot be approved anyway).
+    fn over_reading_grade(&self) -> Vec<String> {
+        self.preview
+            .as_ref()
+            .map(|p| {
+                p.over_reading_grade()
+                    .map(|v| {
+                        format!(
+                            "{} {} > {}",
+                            v.target,
+                            v.readability.as_ref().map_or(0.0, |r| r.grade),
+                            v.reading_grade_max.unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn needs_confirmation(&self) -> bool {
@@ -214,6 +242,7 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
             exercise: draft.exercise,
             post_number: inputs.post_number,
             targets: spec.as_ref(),
+            overrides: Some(&inputs.overrides),
         },
     )
     .await
@@ -325,6 +354,10 @@ pub struct CreateDraft {
     /// posts).
     #[serde(default)]
     targets: Option<TargetSpec>,
+    /// The drafter's own text for platforms the step lets them rewrite (platform id to
+    /// text).
+    #[serde(default)]
+    overrides: BTreeMap<String, String>,
     /// The sent message this draft follows up (set by [`follow_up`] only, never from a
     /// request): its approval threads it under that message's posts.
     #[serde(skip)]
@@ -360,6 +393,7 @@ async fn render_for_storage(
             exercise,
             post_number: inputs.post_number,
             targets: spec,
+            overrides: Some(&inputs.overrides),
         },
     )
     .await?;
@@ -531,6 +565,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         values,
         post_number,
         targets: None,
+        overrides: form.overrides,
     };
     let (variants, targets) =
         render_for_storage(app, p, &form.step, &inputs, spec.as_ref(), exercise).await?;
@@ -645,6 +680,8 @@ pub async fn follow_up(
             session_id,
             targets,
             corrects: None,
+            // The drafter's own texts were written for that step and message.
+            overrides: BTreeMap::new(),
             // An update or an all-clear replies under the message where it stands (a
             // session post threads in its session already); a duplicate stands alone.
             follows_up: (session_id.is_none() && form.step != original.step_id)
@@ -675,6 +712,9 @@ pub struct EditDraft {
     /// A new target set (kept as it was when left out).
     #[serde(default)]
     targets: Option<TargetSpec>,
+    /// The drafter's own texts (kept as they were when left out; `{}` drops them all).
+    #[serde(default)]
+    overrides: Option<BTreeMap<String, String>>,
 }
 
 /// Edits a draft (its drafter, while open or submitted; a submitted draft goes back to
@@ -717,6 +757,9 @@ pub async fn edit_draft(
         values,
         post_number: assessed.inputs.post_number,
         targets: None,
+        overrides: form
+            .overrides
+            .unwrap_or_else(|| assessed.inputs.overrides.clone()),
     };
     let (variants, targets) = render_for_storage(
         app,
@@ -880,6 +923,10 @@ pub struct ApproveInput {
     /// The approver confirms the accounts outside the playbook's audience.
     #[serde(default)]
     pub confirm_targets: bool,
+    /// The approver acknowledges variants that read above the playbook's
+    /// `reading_grade_max`.
+    #[serde(default)]
+    pub acknowledge_reading_grade: bool,
 }
 
 /// A break-glass publish.
@@ -896,6 +943,10 @@ pub struct BreakGlassInput {
     /// The approver confirms the accounts outside the playbook's audience.
     #[serde(default)]
     pub confirm_targets: bool,
+    /// The approver acknowledges variants that read above the playbook's
+    /// `reading_grade_max`.
+    #[serde(default)]
+    pub acknowledge_reading_grade: bool,
 }
 
 /// The consent register's answer for `reference` and this message.
@@ -947,13 +998,15 @@ async fn override_of(
 }
 
 /// What an approver decided: the hash reviewed, break-glass (with its reason), an
-/// override, a time to send at, and the confirmation of accounts outside the audience.
+/// override, a time to send at, the confirmation of accounts outside the audience and the
+/// acknowledgement of a reading grade above the playbook's maximum.
 struct Decision {
     reviewed_hash: String,
     break_glass_reason: Option<String>,
     override_input: Option<OverrideInput>,
     send_at: Option<chrono::DateTime<chrono::Utc>>,
     confirm_targets: bool,
+    acknowledge_reading_grade: bool,
 }
 
 /// Approves (or publishes through break-glass) and hands the message to fan-out.
@@ -964,6 +1017,7 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         override_input,
         send_at,
         confirm_targets,
+        acknowledge_reading_grade,
     } = decision;
     let audit_action = if break_glass_reason.is_some() {
         "draft.break_glass"
@@ -1061,6 +1115,20 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         .field("confirm_targets");
         return Err(refused(app, who, audit_action, d, e).await);
     }
+    // Not stale: the grades are those of the stored text.
+    let over_grade = assessed.over_reading_grade();
+    if !over_grade.is_empty() && !acknowledge_reading_grade {
+        let e = AppError::new(
+            ErrorKind::Conflict,
+            "reading_grade_unacknowledged",
+            format!(
+                "the text reads above this playbook's reading_grade_max ({}): acknowledge the reading grade to approve it (acknowledge_reading_grade)",
+                over_grade.join(", ")
+            ),
+        )
+        .field("acknowledge_reading_grade");
+        return Err(refused(app, who, audit_action, d, e).await);
+    }
     let message_targets = MessageTargets {
         spec: targeting.spec.clone(),
         per_platform: targeting.resolved.per_platform.clone(),
@@ -1110,6 +1178,12 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
+        );
+    }
+    if !over_grade.is_empty() {
+        event = event.subject(
+            "reading_grade",
+            format!("acknowledged: {}", over_grade.join(", ")),
         );
     }
     for (k, v) in &extra {
@@ -1239,6 +1313,7 @@ pub async fn approve_draft(
             override_input: input.override_,
             send_at,
             confirm_targets: input.confirm_targets,
+            acknowledge_reading_grade: input.acknowledge_reading_grade,
         },
     )
     .await
@@ -1262,6 +1337,7 @@ pub async fn break_glass_draft(
             override_input: input.override_,
             send_at: None,
             confirm_targets: input.confirm_targets,
+            acknowledge_reading_grade: input.acknowledge_reading_grade,
         },
     )
     .await

@@ -9,6 +9,7 @@ use tocsin_domain::approval::Blocker;
 use tocsin_domain::compose::{ComposedStep, ComposedVariant, ComposedWea};
 use tocsin_domain::counting::CountUnit;
 use tocsin_domain::playbook::TextTarget;
+use tocsin_domain::readability::ReadabilityReport;
 use tocsin_store::RenderedVariant;
 use tocsin_store::{DeliveryRow, DraftListItem, MessageSummary};
 
@@ -37,7 +38,7 @@ pub fn public_state(stored: &str) -> &str {
 }
 
 /// One rendered variant as the panel shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VariantView {
     /// `x`, `mastodon`, `email_html`, ...
     pub target: String,
@@ -57,9 +58,20 @@ pub struct VariantView {
     pub warnings: Vec<String>,
     /// What blocks approval.
     pub problems: Vec<String>,
+    /// How hard it is to read: the grade with its formula's name, sentence lengths,
+    /// passive voice and jargon with plain replacements (`None` for stored text not
+    /// composed again, or a language without a formula).
+    pub readability: Option<ReadabilityReport>,
+    /// The playbook's `reading_grade_max`.
+    pub reading_grade_max: Option<f64>,
+    /// The grade is above `reading_grade_max`: a warning, which the approver acknowledges
+    /// (`acknowledge_reading_grade`).
+    pub over_reading_grade: bool,
     /// Where possible PHI was found in `text`, as `[start, end)` in UTF-16 code units
     /// (what a browser's string indices count), for highlighting.
     pub phi_spans: Vec<[usize; 2]>,
+    /// The drafter wrote this text in place of the playbook's (a step's `overrides`).
+    pub edited: bool,
 }
 
 /// `[start, end)` byte offsets of `text` as UTF-16 code-unit offsets.
@@ -71,6 +83,26 @@ fn utf16_span(text: &str, start: usize, end: usize) -> Option<[usize; 2]> {
 }
 
 impl VariantView {
+    /// Stored text only, as it is shown when it is no longer what the playbook renders.
+    pub fn stored(target: TextTarget, text: String, edited: bool) -> VariantView {
+        VariantView {
+            target: target.to_string(),
+            name: target.display_name(),
+            text,
+            phi_spans: Vec::new(),
+            edited,
+            count: None,
+            limit: None,
+            unit: None,
+            over: false,
+            warnings: Vec::new(),
+            problems: Vec::new(),
+            readability: None,
+            reading_grade_max: None,
+            over_reading_grade: false,
+        }
+    }
+
     /// From a composed variant.
     pub fn of(v: &ComposedVariant) -> VariantView {
         let problems = v.blocking_problems();
@@ -93,6 +125,10 @@ impl VariantView {
                 .iter()
                 .filter_map(|hit| utf16_span(&v.text, hit.start, hit.end))
                 .collect(),
+            edited: false,
+            readability: v.readability.clone(),
+            reading_grade_max: Some(v.reading_grade_max),
+            over_reading_grade: v.over_reading_grade(),
         }
     }
 }
@@ -116,17 +152,14 @@ impl VariantView {
                 .iter()
                 .filter_map(|hit| utf16_span(&w.text, hit.start, hit.end))
                 .collect(),
+            // Not graded for plain language: a WEA text is too short for a reading
+            // grade to mean much, and its limits are the FCC's.
+            readability: None,
+            reading_grade_max: None,
+            over_reading_grade: false,
+            edited: false,
         }
     }
-}
-
-/// Every text of a composed step as the panel shows it: the variants, then the WEA texts.
-pub fn variant_views(step: &ComposedStep) -> Vec<VariantView> {
-    step.variants
-        .iter()
-        .map(VariantView::of)
-        .chain(step.wea.iter().map(VariantView::of_wea))
-        .collect()
 }
 
 /// The problems that block approval of a composed step.

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use crate::counting::{append_hashtags, measure, CountingRules, Measurement, PlatformLimits};
 use crate::phi::{PhiGuard, PhiHit, ValueSpan};
 use crate::playbook::{Playbook, Step, VariantTarget};
+use crate::readability::{assess, assess_html, ReadabilityReport};
 use crate::render::{context, Escaping, TemplateProblem, TemplateSet, DATETIME_KEY, ZONE_KEY};
 use crate::variables::{ValueError, VariableRule, VariableValue};
 use crate::wea::{wea_count, wea_problems, WeaLanguage, WeaLength};
@@ -58,6 +59,12 @@ pub struct ComposedVariant {
     pub hashtags_dropped: Vec<String>,
     /// Possible PHI in the text.
     pub phi: Vec<PhiHit>,
+    /// How hard the text is to read: grade, sentence lengths, passive voice, jargon
+    /// (`None` when the playbook's language has no readability formula).
+    pub readability: Option<ReadabilityReport>,
+    /// The playbook's `reading_grade_max`: a grade above it is a warning the approver
+    /// acknowledges.
+    pub reading_grade_max: f64,
 }
 
 impl ComposedVariant {
@@ -78,12 +85,34 @@ impl ComposedVariant {
         problems
     }
 
+    /// Whether its reading grade is above the playbook's `reading_grade_max`.
+    pub fn over_reading_grade(&self) -> bool {
+        self.readability
+            .as_ref()
+            .is_some_and(|r| r.is_above(self.reading_grade_max))
+    }
+
+    /// The reading-grade warning, when the grade is above the playbook's maximum.
+    pub fn reading_grade_warning(&self) -> Option<String> {
+        let r = self
+            .readability
+            .as_ref()
+            .filter(|_| self.over_reading_grade())?;
+        Some(format!(
+            "reading grade {} ({}) is above this playbook's reading_grade_max of {}: shorter sentences and shorter words bring it down",
+            r.grade, r.formula, self.reading_grade_max
+        ))
+    }
+
     /// Warnings that do not block approval.
     pub fn warnings(&self) -> Vec<String> {
-        self.hashtags_dropped
+        let mut out: Vec<String> = self
+            .hashtags_dropped
             .iter()
             .map(|t| format!("#{t} left out: it does not fit"))
-            .collect()
+            .collect();
+        out.extend(self.reading_grade_warning());
+        out
     }
 }
 
@@ -281,6 +310,7 @@ fn out_of_order(
 struct Rendered {
     text: String,
     phi: Vec<PhiHit>,
+    readability: Option<ReadabilityReport>,
 }
 
 impl Composer {
@@ -374,6 +404,7 @@ impl Composer {
         let (data, displays, spans_source) = render_data(playbook, step, filled, options);
         let ctx = context(data);
 
+        let language = playbook.readability_language();
         let mut cache: BTreeMap<&str, Rendered> = BTreeMap::new();
         let mut variants = Vec::with_capacity(platforms.len() + 1);
         let tags = self.hashtags_for(playbook, step, filled);
@@ -389,7 +420,17 @@ impl Composer {
                 let phi = self
                     .guard
                     .check_with_spans(&body, || value_spans(&body, &spans_source));
-                cache.insert(template, Rendered { text: body, phi });
+                // Graded once per template: the hashtags appended per platform are not
+                // prose (they are masked), and the body keeps its offsets at the start.
+                let readability = language.map(|l| assess(&body, l));
+                cache.insert(
+                    template,
+                    Rendered {
+                        text: body,
+                        phi,
+                        readability,
+                    },
+                );
             }
             let Some(rendered) = cache.get(template) else {
                 continue;
@@ -404,6 +445,7 @@ impl Composer {
             let appended =
                 append_hashtags(platform, &rule, &rendered.text, platform_tags, &self.limits);
             let measurement = measure(platform, &rule, &appended.text, &self.limits);
+            let readability = rendered.readability.clone();
             variants.push(ComposedVariant {
                 target: VariantTarget::Platform(platform),
                 template: template.to_string(),
@@ -412,6 +454,8 @@ impl Composer {
                 hashtags_appended: appended.appended,
                 hashtags_dropped: appended.dropped,
                 phi: rendered.phi.clone(),
+                readability,
+                reading_grade_max: playbook.reading_grade_max,
             });
         }
         if platforms.contains(&Platform::Email) {
@@ -420,6 +464,7 @@ impl Composer {
                 let phi = self
                     .guard
                     .check_with_spans(&html, || value_spans(&html, &spans_source));
+                let readability = language.map(|l| assess_html(&html, l));
                 variants.push(ComposedVariant {
                     target: VariantTarget::EmailHtml,
                     template: template.to_string(),
@@ -428,6 +473,8 @@ impl Composer {
                     hashtags_appended: Vec::new(),
                     hashtags_dropped: Vec::new(),
                     phi,
+                    readability,
+                    reading_grade_max: playbook.reading_grade_max,
                 });
             }
         }
@@ -500,6 +547,35 @@ impl Composer {
             }
         }
         tags
+    }
+}
+
+impl Composer {
+    /// A platform's variant with the drafter's own text in place of the rendered one (a
+    /// step's `overrides`): taken as written (no hashtags added), measured as the platform
+    /// counts and checked for PHI like any text.
+    pub fn override_variant(
+        &self,
+        playbook: &Playbook,
+        platform: Platform,
+        text: &str,
+    ) -> ComposedVariant {
+        let text = tidy(text);
+        let phi = self.guard.check_with_spans(&text, Vec::new);
+        let rule = self.rules.rule(platform);
+        let measurement = measure(platform, &rule, &text, &self.limits);
+        let readability = playbook.readability_language().map(|l| assess(&text, l));
+        ComposedVariant {
+            readability,
+            reading_grade_max: playbook.reading_grade_max,
+            target: VariantTarget::Platform(platform),
+            template: "(written by the drafter)".to_string(),
+            text,
+            measurement: Some(measurement),
+            hashtags_appended: Vec::new(),
+            hashtags_dropped: Vec::new(),
+            phi,
+        }
     }
 }
 
@@ -878,6 +954,63 @@ id = "brief""#;
             "{hits:?}"
         );
         assert!(c.is_blocked());
+    }
+
+    #[test]
+    fn each_variant_is_graded_and_a_grade_above_the_maximum_warns_without_blocking() {
+        let (_d, lib, composer) = setup();
+        let pb = lib.get("heat").unwrap();
+        let platforms = [Platform::Mastodon, Platform::Sms, Platform::Email];
+        let c = composer
+            .compose(
+                pb,
+                "warning",
+                &examples(),
+                &platforms,
+                ComposeOptions::default(),
+            )
+            .unwrap();
+        for v in &c.variants {
+            let r = v.readability.as_ref().unwrap();
+            assert_eq!(r.formula, "Flesch–Kincaid grade level");
+            assert_eq!(v.reading_grade_max, 8.0);
+        }
+        let masto = c
+            .variant(VariantTarget::Platform(Platform::Mastodon))
+            .unwrap();
+        // The hashtags appended are not words, nor are the numbers.
+        let r = masto.readability.as_ref().unwrap();
+        assert_eq!(r.sentence_lengths, vec![11, 5], "{r:?}");
+        assert!(!masto.over_reading_grade(), "{r:?}");
+
+        let mut v = examples();
+        v.insert(
+            "note".into(),
+            "Individuals experiencing symptomatic hyperthermia should immediately contact emergency medical services, and vulnerable populations are strongly encouraged to utilize designated cooling facilities.".into(),
+        );
+        let c = composer
+            .compose(pb, "warning", &v, &platforms, ComposeOptions::default())
+            .unwrap();
+        let masto = c
+            .variant(VariantTarget::Platform(Platform::Mastodon))
+            .unwrap();
+        let r = masto.readability.as_ref().unwrap();
+        assert!(r.grade > 8.0, "{r:?}");
+        assert!(masto.over_reading_grade());
+        assert!(
+            masto
+                .warnings()
+                .iter()
+                .any(|w| w.contains("reading grade") && w.contains("reading_grade_max of 8")),
+            "{:?}",
+            masto.warnings()
+        );
+        let jargon: Vec<&str> = r.jargon.iter().map(|h| h.term.as_str()).collect();
+        assert!(jargon.contains(&"utilize"), "{jargon:?}");
+        assert!(jargon.contains(&"vulnerable populations"), "{jargon:?}");
+        assert_eq!(r.passive.len(), 1, "{:?}", r.passive);
+        // A warning, not a blocker.
+        assert!(!c.is_blocked());
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Handlebars templates are rendered per platform ([`render`]); each rendered variant is
 //! measured the way its platform counts ([`counting`]) and checked for protected health
 //! information ([`phi`]) before anyone may approve it. [`content_hash`] and
-//! [`preapproval`] make "pre-approved" a checked fact rather than a label. [`cap`],
-//! [`atom`] and [`alert_feed`] turn approved messages into the public alert feed.
+//! [`preapproval`] make "pre-approved" a checked fact rather than a label; [`readability`]
+//! grades each variant in plain-language terms. [`cap`], [`atom`] and [`alert_feed`] turn
+//! approved messages into the public alert feed.
 //! Nothing here touches the network, the disk (except [`library`], which reads the
 //! playbook directory) or the clock.
 
@@ -26,6 +27,7 @@ pub mod library;
 pub mod lint;
 pub mod playbook;
 pub mod preapproval;
+pub mod readability;
 pub mod render;
 pub mod step_variables;
 pub mod template_names;

@@ -3,7 +3,8 @@
 //!
 //! Loading problems come first ([`crate::library::Library::diagnostics`]); then, per
 //! usable playbook: missing examples, render errors, over-limit variants and PHI hits in
-//! the example values (errors), and hashtags that do not fit (warnings).
+//! the example values (errors), and hashtags that do not fit and reading grades above the
+//! playbook's `reading_grade_max` (warnings). [`reading_grades`] lists every step's grades.
 
 use crate::compose::{fill_values, ComposeError, ComposeOptions, Composer};
 use crate::diagnostics::Diagnostic;
@@ -105,6 +106,18 @@ pub fn lint_playbook(
     };
     let step_anchor = |id: &str| format!("id = \"{id}\"");
     let var_anchor = |name: &str| format!("name = \"{name}\"");
+    if playbook.readability_language().is_none() {
+        out.push(
+            at(
+                &["language =".to_string()],
+                format!(
+                    "playbook `{}` is in `{}`, which has no reading-grade formula here (en, es): its text is not graded",
+                    playbook.id, playbook.language
+                ),
+            )
+            .as_warning(),
+        );
+    }
     for var in &playbook.variables {
         if var.example.is_none() && var.default.is_none() && var.required {
             out.push(at(
@@ -285,6 +298,74 @@ pub fn lint_playbook(
     dedup(out)
 }
 
+/// The reading grades of one step, rendered with the example values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReading {
+    /// The playbook.
+    pub playbook: String,
+    /// The step (or the withdrawal notice, `retraction`).
+    pub step: String,
+    /// The formula's name (`None`: the playbook's language has none, so no grades).
+    pub formula: Option<&'static str>,
+    /// The playbook's `reading_grade_max`.
+    pub grade_max: f64,
+    /// Each variant's target and grade, hardest first.
+    pub grades: Vec<(String, f64)>,
+}
+
+impl StepReading {
+    /// The hardest variant's grade.
+    pub fn highest(&self) -> Option<f64> {
+        self.grades.first().map(|(_, g)| *g)
+    }
+
+    /// Whether a variant reads above the playbook's maximum.
+    pub fn is_above(&self) -> bool {
+        self.highest().is_some_and(|g| g > self.grade_max)
+    }
+}
+
+/// Every step of every usable playbook, rendered with its example values for every
+/// platform, and graded; steps that do not render (lint says why) are left out.
+pub fn reading_grades(library: &Library, composer: &Composer) -> Vec<StepReading> {
+    let platforms: Vec<Platform> = Platform::ALL.to_vec();
+    let mut out = Vec::new();
+    for playbook in library.playbooks() {
+        let Ok(filled) = fill_values(playbook, &playbook.example_values()) else {
+            continue;
+        };
+        for step in playbook.compiled_steps() {
+            let Ok(composed) = composer.compose_filled(
+                playbook,
+                step,
+                &filled,
+                &platforms,
+                ComposeOptions::default(),
+            ) else {
+                continue;
+            };
+            let mut grades: Vec<(String, f64)> = composed
+                .variants
+                .iter()
+                .filter_map(|v| {
+                    v.readability
+                        .as_ref()
+                        .map(|r| (v.target.to_string(), r.grade))
+                })
+                .collect();
+            grades.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            out.push(StepReading {
+                playbook: playbook.id.clone(),
+                step: step.id.clone(),
+                formula: playbook.readability_language().map(|l| l.formula()),
+                grade_max: playbook.reading_grade_max,
+                grades,
+            });
+        }
+    }
+    out
+}
+
 /// Several platforms share a template: say each problem once.
 fn dedup(mut items: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut seen = std::collections::BTreeSet::new();
@@ -294,6 +375,114 @@ fn dedup(mut items: Vec<Diagnostic>) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::counting::PlatformLimits;
+    use crate::diagnostics::Severity;
+    use crate::phi::{PhiConfig, PhiGuard};
+
+    const PLAYBOOK: &str = r#"
+id = "water"
+title = "Water"
+description = "Water notices."
+timezone = "America/Chicago"
+audience = ["public"]
+reading_grade_max = 6
+
+[[variables]]
+name = "area"
+type = "text"
+label = "Area"
+example = "North Side"
+
+[[steps]]
+id = "plain"
+title = "Plain"
+headline = "Boil water in {{area}}"
+template = "water/plain.hbs"
+
+[[steps]]
+id = "dense"
+title = "Dense"
+headline = "Advisory for {{area}}"
+template = "water/dense.hbs"
+"#;
+
+    fn library(dir: &std::path::Path, playbook: &str) -> (Library, Composer) {
+        std::fs::create_dir_all(dir.join("playbooks")).unwrap();
+        std::fs::create_dir_all(dir.join("templates/water")).unwrap();
+        std::fs::write(dir.join("playbooks/water.toml"), playbook).unwrap();
+        std::fs::write(
+            dir.join("templates/water/plain.hbs"),
+            "Boil tap water in {{area}}. Let it cool. Then drink it.\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("templates/water/dense.hbs"),
+            "Residents of {{area}} experiencing gastrointestinal symptoms following consumption of municipal water are encouraged to immediately consult healthcare professionals regarding appropriate treatment.\n",
+        )
+        .unwrap();
+        let library = Library::load(&dir.join("playbooks"), &dir.join("templates")).unwrap();
+        let composer = Composer::new(
+            library.templates().clone(),
+            PhiGuard::new(&PhiConfig::default()).unwrap(),
+            PlatformLimits::default(),
+            crate::counting::test_rules(),
+        );
+        (library, composer)
+    }
+
+    #[test]
+    fn every_step_is_graded_and_a_grade_above_the_maximum_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (library, composer) = library(dir.path(), PLAYBOOK);
+        let readings = reading_grades(&library, &composer);
+        let steps: Vec<&str> = readings.iter().map(|r| r.step.as_str()).collect();
+        assert_eq!(steps, ["plain", "dense"]);
+        let (plain, dense) = (&readings[0], &readings[1]);
+        assert_eq!(plain.formula, Some("Flesch–Kincaid grade level"));
+        assert_eq!(plain.grade_max, 6.0);
+        assert_eq!(plain.grades.len(), Platform::ALL.len());
+        assert!(!plain.is_above(), "{plain:?}");
+        assert!(dense.is_above(), "{dense:?}");
+        assert!(dense.grades.windows(2).all(|w| w[0].1 >= w[1].1));
+
+        let problems = lint(&library, &composer);
+        let grade: Vec<&Diagnostic> = problems
+            .iter()
+            .filter(|d| d.message.contains("reading grade"))
+            .collect();
+        assert!(!grade.is_empty(), "{problems:?}");
+        assert!(grade.iter().all(|d| d.severity == Severity::Warning));
+        assert!(grade.iter().all(|d| d.message.contains("step `dense`")));
+        assert!(!problems.iter().any(|d| d.is_error()), "{problems:?}");
+    }
+
+    #[test]
+    fn a_language_without_a_formula_has_no_grades() {
+        let dir = tempfile::tempdir().unwrap();
+        let (library, composer) = library(
+            dir.path(),
+            &PLAYBOOK.replace("reading_grade_max = 6", "language = \"fr\""),
+        );
+        let readings = reading_grades(&library, &composer);
+        assert_eq!(readings.len(), 2);
+        assert!(readings
+            .iter()
+            .all(|r| r.formula.is_none() && r.grades.is_empty()));
+        let problems = lint(&library, &composer);
+        assert!(
+            problems
+                .iter()
+                .any(|d| d.message.contains("no reading-grade formula")
+                    && d.severity == Severity::Warning
+                    && d.line == Some(7)),
+            "{problems:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod wea_tests {
     use super::*;
     use crate::counting::PlatformLimits;
     use crate::phi::{PhiConfig, PhiGuard};

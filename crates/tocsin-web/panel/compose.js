@@ -209,18 +209,50 @@ function phiByFamily(phi, variants, labels) {
   });
 }
 
-// A post's text with the possible PHI marked (spans are UTF-16 offsets, as JS counts).
+// Links, hashtags and mentions in a stretch of post text, marked as the platforms show
+// them (text only: nothing becomes a live link in a preview).
+const TOKENS = /(https?:\/\/[^\s<>"]+|#[\p{L}\p{N}_]+|@[\p{L}\p{N}_.]+(?:@[\w.-]+)?)/gu;
+function styled(text) {
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(TOKENS)) {
+    const kind = m[0].startsWith('#') ? 'hashtag' : m[0].startsWith('@') ? 'mention' : 'link';
+    out.push(text.slice(at, m.index), h('span', { class: `post-${kind}` }, m[0]));
+    at = m.index + m[0].length;
+  }
+  out.push(text.slice(at));
+  return out;
+}
+
+// A post's text with the possible PHI marked (spans are UTF-16 offsets, as JS counts) and
+// its links and hashtags styled.
 function markedText(text, spans) {
   const sorted = [...(spans || [])].sort((a, b) => a[0] - b[0]);
   const out = [];
   let at = 0;
   for (const [start, end] of sorted) {
     if (start < at || end > text.length || end <= start) continue;
-    out.push(text.slice(at, start), h('mark', { class: 'phi-mark', title: 'Possible protected health information' }, text.slice(start, end)));
+    out.push(...styled(text.slice(at, start)), h('mark', { class: 'phi-mark', title: 'Possible protected health information' }, text.slice(start, end)));
     at = end;
   }
-  out.push(text.slice(at));
+  out.push(...styled(text.slice(at)));
   return out;
+}
+
+// Who a platform's post appears as: the first account the target set reaches on it
+// ("Springfield Health · @health@social.example"), and how many more.
+function postedAs(targets, platform) {
+  const on = ((targets && targets.accounts) || []).filter((a) => a.targeted && a.platform === platform);
+  if (!on.length) return null;
+  const more = on.length > 1 ? ` and ${on.length - 1} more account${on.length > 2 ? 's' : ''}` : '';
+  return h('p', { class: 'posted-as muted' }, `As ${on[0].display_name}${more}`);
+}
+
+// The HTML email as it will render, in a frame that runs no script, loads nothing
+// remote and cannot reach the panel (sandbox with no permissions; CSP blocks fetches).
+function emailFrame(v) {
+  const doc = `<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">${v.text}`;
+  return h('iframe', { class: 'email-frame', sandbox: '', srcdoc: doc, title: 'The HTML email as it will render', testid: `preview-frame-${v.target}` });
 }
 
 // Preview (or a Draft's variants and blockers) as a list of nodes. `labels` maps
@@ -243,6 +275,13 @@ export function previewNodes(p, labels = {}) {
       h('strong', {}, 'Over a platform limit: approval is blocked'),
       h('ul', {}, over.map((b) => h('li', {}, `${((p.variants || []).find((v) => v.target === b.target) || {}).name || b.target}: ${asText(b.problem || b.kind)}`)))));
   }
+  const hard = (p.variants || []).filter((v) => v.over_reading_grade);
+  if (hard.length) {
+    nodes.push(h('div', { class: 'reading-warning', role: 'status', testid: 'reading-grade-warning' },
+      h('strong', {}, 'Hard to read: above this playbook’s reading grade'),
+      h('ul', {}, hard.map((v) => h('li', {}, `${v.target}: grade ${v.readability.grade} (${v.readability.formula}), the maximum is ${v.reading_grade_max}`))),
+      h('p', {}, 'Not a blocker: shorter sentences and plainer words bring the grade down. The approver acknowledges it when approving.')));
+  }
   if (!(p.variants || []).length) {
     nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
   }
@@ -256,14 +295,39 @@ export function previewNodes(p, labels = {}) {
           // A variant the platform does not measure (e.g. email_html) has no count.
           v.count == null ? 'no length limit' : v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
+      postedAs(p.targets, v.target),
+      v.edited ? h('p', { class: 'edited-note', testid: `preview-edited-${v.target}` }, 'Written by the drafter for this platform') : null,
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
-      h('pre', { class: 'post-text', testid: `preview-text-${v.target}` }, markedText(v.text, v.phi_spans)),
+      v.target === 'email_html' ? emailFrame(v) : null,
+      h(v.target === 'email_html' ? 'details' : 'div', { class: 'post-source' },
+        v.target === 'email_html' ? h('summary', {}, 'HTML source') : null,
+        h('pre', { class: `post-text platform-${v.target}`, testid: `preview-text-${v.target}` }, markedText(v.text, v.phi_spans))),
       (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
         v.problems.map((x) => h('li', {}, asText(x)))) : null,
       (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },
-        v.warnings.map((x) => h('li', {}, asText(x)))) : null);
+        v.warnings.map((x) => h('li', {}, asText(x)))) : null,
+      readingNodes(v));
   })));
   return nodes;
+}
+
+// A variant's plain-language check: grade (with the formula), sentence lengths, passive
+// voice, and jargon with what to write instead.
+function readingNodes(v) {
+  const r = v.readability;
+  if (!r) return null;
+  const lengths = r.sentence_lengths || [];
+  return h('details', { class: `reading${v.over_reading_grade ? ' over' : ''}`, testid: `preview-reading-${v.target}`, open: v.over_reading_grade ? '' : null },
+    h('summary', { testid: `preview-grade-${v.target}` },
+      `Reading grade ${r.grade} (${r.formula}${r.band ? `: ${r.band}` : ''})`,
+      v.reading_grade_max != null ? `, maximum ${v.reading_grade_max}` : '',
+      v.over_reading_grade ? ' (above)' : ''),
+    h('p', { testid: `preview-sentences-${v.target}` },
+      lengths.length ? `${lengths.length} sentence(s) of ${lengths.join(', ')} words; average ${r.average_sentence_length}, longest ${r.longest_sentence}.` : 'No sentences.'),
+    (r.passive || []).length ? h('div', { testid: `preview-passive-${v.target}` }, h('strong', {}, 'Passive voice: '),
+      r.passive.map((x) => `“${x.phrase}”`).join(', '), '. Say who does what.') : null,
+    (r.jargon || []).length ? h('div', { testid: `preview-jargon-${v.target}` }, h('strong', {}, 'Jargon: '),
+      h('ul', {}, r.jargon.map((x) => h('li', {}, `“${x.term}” → ${x.replacement}`)))) : null);
 }
 
 // "Who gets it": the groups and accounts a message goes to, with a count per platform.
@@ -335,6 +399,7 @@ export function livePreview(getRequest, onResult, onError) {
   let seq = 0;
   const http = (r) => {
     const body = { step: r.step, values: r.values, exercise: r.exercise };
+    if (r.overrides) body.overrides = r.overrides;
     if (r.targets) body.targets = r.targets;
     if (r.session_id != null) body.session_id = r.session_id;
     return api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`, body);
@@ -384,9 +449,47 @@ export function editor(c, detail, opts = {}) {
     const r = { playbook: detail.id, step: stepSel.value, values: form.values(), exercise: exercise.checked };
     if (targets) r.targets = targets;
     if (opts.sessionId != null) r.session_id = opts.sessionId;
+    if (Object.keys(overrides).length) r.overrides = { ...overrides };
     return r;
   };
   const labels = Object.fromEntries((detail.variables || []).map((v) => [v.name, v.label || v.name]));
+  // The drafter's own text for the platforms the step lets them rewrite (kept outside the
+  // cards, which are redrawn with every preview).
+  let overrides = { ...(opts.overrides || {}) };
+  const overridesBox = h('div', { class: 'overrides', testid: 'overrides' });
+  const platformName = (t) => (((last && last.variants) || []).find((v) => v.target === t) || {}).name || t;
+  const drawOverrides = () => {
+    const step = (detail.steps || []).find((x) => x.id === stepSel.value) || {};
+    const allowed = step.overrides || [];
+    for (const k of Object.keys(overrides)) if (!allowed.includes(k)) delete overrides[k];
+    put(overridesBox, allowed.length ? h('details', { open: Object.keys(overrides).length > 0 },
+      h('summary', {}, 'Write a platform’s text yourself'),
+      h('p', { class: 'help' }, 'The playbook lets you rewrite these texts. What you write goes out as written (no hashtags are added), is counted and checked for PHI like the playbook’s text, and is what the approver reviews.'),
+      allowed.map((t) => {
+        const box = h('input', { type: 'checkbox', id: nextId(), testid: `override-on-${t}`, checked: t in overrides });
+        const area = h('textarea', { rows: 4, testid: `override-text-${t}`, name: `overrides.${t}`, hidden: !(t in overrides) });
+        area.value = overrides[t] || '';
+        box.addEventListener('change', () => {
+          if (box.checked) {
+            const v = ((last && last.variants) || []).find((x) => x.target === t);
+            overrides[t] = area.value || (v ? v.text : '');
+            area.value = overrides[t];
+            area.hidden = false;
+            area.focus();
+          } else {
+            delete overrides[t];
+            area.hidden = true;
+          }
+          dirtyOverrides = true;
+          pv.now();
+        });
+        area.addEventListener('input', () => { overrides[t] = area.value; dirtyOverrides = true; pv.schedule(); });
+        return h('div', { class: 'field' }, h('div', { class: 'field checkbox' }, box,
+          h('label', { for: box.id }, `Write the ${platformName(t)} text myself`)), area,
+          h('div', { class: 'field-error', 'data-error-for': `overrides.${t}` }));
+      })) : null);
+  };
+  let dirtyOverrides = false;
   const summary = h('div', { class: 'error-summary', testid: 'form-summary', role: 'alert', hidden: true });
   const draw = (p) => {
     last = p;
@@ -413,7 +516,7 @@ export function editor(c, detail, opts = {}) {
     if (opts.onExercise) opts.onExercise(exercise.checked);
     pv.now();
   };
-  stepSel.addEventListener('change', () => { showStepFields(); pv.now(); });
+  stepSel.addEventListener('change', () => { showStepFields(); drawOverrides(); pv.now(); });
   exercise.addEventListener('change', exerciseChanged);
   c.onLeave(() => pv.stop());
   c.setExercise(exercise.checked);
@@ -426,19 +529,24 @@ export function editor(c, detail, opts = {}) {
       h('p', { class: 'help' }, h('span', { class: 'req' }, '*'), ' required'),
       summary,
       form.el,
+      overridesBox,
       h('section', { class: 'who', 'aria-labelledby': 'who-heading' },
         h('h2', { id: 'who-heading' }, 'Who gets it'),
         opts.lockTargets ? h('p', { class: 'help' }, 'A live session’s posts go to the target set chosen when it started.') : null,
         targetsBox),
       opts.actions || null),
     h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
+  drawOverrides();
   if (opts.initialPreview) draw(opts.initialPreview);
   else pv.now();
-  const setStep = (s) => { stepSel.value = s; showStepFields(); pv.now(); };
+  const setStep = (s) => { stepSel.value = s; showStepFields(); drawOverrides(); pv.now(); };
   return {
     el, form, request, setStep, step: () => stepSel.value, exercise: () => exercise.checked, lastPreview: () => last, refresh: pv.now,
     // The target choice to save (null: the step's audience, or a session's set).
     targets: () => targets,
+    // The drafter's own texts, and whether they changed since the form opened.
+    overrides: () => ({ ...overrides }),
+    overridesDirty: () => dirtyOverrides,
     targetsDirty: () => targetsDirty,
   };
 }

@@ -2,7 +2,7 @@
 // each run of a recurring repeat, in the day they fall on (the browser's local time),
 // with Cancel for a post still waiting and Stop repeating for a repeat (approvers).
 // Previous / This week / Next week move the window; `GET /api/calendar` feeds it.
-import { h, add, put, enc, tag, busy, formError, confirmDialog, exerciseTag } from '/panel/dom.js';
+import { h, add, put, enc, tag, badge, busy, formError, confirmDialog, exerciseTag } from '/panel/dom.js';
 import * as api from '/panel/api.js';
 import { ensure as ensureTitles, stepTitle } from '/panel/names.js';
 
@@ -109,7 +109,7 @@ function entry(c, e, reload) {
     }));
   }
   const what = e.kind === 'send'
-    ? tag(e.state === 'cancelled' ? 'Cancelled' : e.state === 'sent' ? 'Sent' : 'Scheduled', e.state === 'cancelled' ? 'ended' : '')
+    ? (e.state === 'cancelled' ? badge('cancelled') : tag(e.state === 'sent' ? 'Sent' : 'Scheduled'))
     : tag(`Repeats ${everyText(e.every_minutes)}`);
   return h('li', { class: `cal-entry ${e.kind}`, testid: `calendar-${e.kind}-${e.message_id}`, 'data-state': e.state },
     h('time', { datetime: e.at }, timeFmt.format(new Date(e.at))), ' ',

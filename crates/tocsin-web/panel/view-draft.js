@@ -45,6 +45,7 @@ export async function newDraft(c, opts = {}) {
     const body = { playbook: id, step: ed.step(), values: ed.form.values(), exercise: ed.exercise() };
     if (opts.corrects) body.corrects = Number(opts.corrects);
     if (ed.targets()) body.targets = ed.targets();
+    if (Object.keys(ed.overrides()).length) body.overrides = ed.overrides();
     const d = await api.post('/api/drafts', body);
     c.go(`#/drafts/${enc(d.id)}`);
   }));
@@ -145,7 +146,7 @@ function drafterPanel(c, d, detail, reload) {
     d.state === 'submitted' ? 'Submitted for approval' : 'Submit for approval');
   const withdraw = h('button', { type: 'button', class: 'danger quiet', testid: 'withdraw-button' }, 'Withdraw');
   const ed = editor(c, detail, {
-    values: d.values, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
+    values: d.values, overrides: d.overrides, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
     targets: d.targets ? d.targets.spec : null, lockTargets: !!d.session_id,
     actions: h('div', {},
       h('p', { class: 'help' }, 'Once submitted, a second person approves it.'),
@@ -155,12 +156,13 @@ function drafterPanel(c, d, detail, reload) {
     ed.form.touchAll();
     const body = { values: ed.form.values() };
     if (ed.targetsDirty()) body.targets = ed.targets();
+    if (ed.overridesDirty()) body.overrides = ed.overrides();
     await api.put(`/api/drafts/${enc(d.id)}`, body);
     ed.form.markClean();
   };
   save.addEventListener('click', () => busy(save, ed.el, err, async () => { await saveValues(); await reload(); }));
   submit.addEventListener('click', () => busy(submit, ed.el, err, async () => {
-    if (ed.form.isDirty() || ed.targetsDirty()) await saveValues();
+    if (ed.form.isDirty() || ed.targetsDirty() || ed.overridesDirty()) await saveValues();
     await api.post(`/api/drafts/${enc(d.id)}/submit`);
     await reload();
   }));
@@ -214,8 +216,14 @@ function reviewPanel(c, d, reload) {
     later.addEventListener('input', () => { approve.textContent = later.value ? 'Approve and send at that time' : 'Approve and publish now'; });
     const laterField = field('Send later (optional)', later, { name: 'send_at', help: 'Your computer’s local time. Leave empty to publish now. A scheduled post shows on the calendar and can be cancelled there until it goes.' });
     const sendAt = () => (later.value ? new Date(later.value).toISOString() : undefined);
-    const box = h('div', {}, confirmBox, laterField, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
-    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked, send_at: sendAt() }, approve, box, err));
+    // A variant above the playbook's reading grade: not a blocker, but the approver says they saw it.
+    const ack = h('input', { type: 'checkbox', id: `acknowledge-reading-grade-${d.id}`, testid: 'acknowledge-reading-grade' });
+    const hard = (d.variants || []).filter((v) => v.over_reading_grade);
+    const ackBox = d.needs_reading_grade_acknowledgement ? h('div', { class: 'field checkbox warning', testid: 'acknowledge-reading-grade-box' }, ack,
+      h('label', { for: ack.id }, `I have read it: ${hard.map((v) => `${v.name || v.target} reads at grade ${v.readability.grade}`).join(', ')}, above this playbook’s maximum of ${hard.length ? hard[0].reading_grade_max : ''}.`),
+      h('div', { class: 'field-error', 'data-error-for': 'acknowledge_reading_grade', testid: 'acknowledge-reading-grade-error' })) : null;
+    const box = h('div', {}, confirmBox, ackBox, laterField, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
+    approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked, acknowledge_reading_grade: ack.checked, send_at: sendAt() }, approve, box, err));
     parts.push(h('p', { class: 'two-person' }, `Drafted by ${d.created_by}. You are the second person: read every platform’s text before approving.`), box);
 
     if (blockers.length) {
@@ -231,7 +239,7 @@ function reviewPanel(c, d, reload) {
         if (reason.value.trim().length < 10) { oErr.textContent = 'Give a reason of at least 10 characters.'; return; }
         const override = { reason: reason.value.trim() };
         if (phi) override.consent_ref = consent.value.trim();
-        publish('approve', { reviewed_hash: d.hash, override, confirm_targets: confirm.checked }, oBtn, oBox, oErr);
+        publish('approve', { reviewed_hash: d.hash, override, confirm_targets: confirm.checked, acknowledge_reading_grade: ack.checked }, oBtn, oBox, oErr);
       });
       parts.push(oBox);
     }
@@ -264,8 +272,9 @@ function reviewPanel(c, d, reload) {
       if (!reason.value.trim()) { bErr.textContent = 'Give the reason.'; return; }
       const outside = (d.targets && d.targets.outside_audience) || [];
       const who = d.targets ? `${d.targets.total} account(s)${outside.length ? `, ${outside.length} of them outside the playbook’s audience` : ''}` : 'its accounts';
-      if (!(await confirmDialog('Publish alone?', `This sends the message to ${who} now, with your approval only, and queues it for compliance review.`, 'Break glass and publish', true))) return;
-      const body = { reviewed_hash: d.hash, reason: reason.value.trim(), confirm_targets: !!d.needs_target_confirmation };
+      const hardToRead = d.needs_reading_grade_acknowledgement ? ' Some of its text reads above the playbook’s reading grade.' : '';
+      if (!(await confirmDialog('Publish alone?', `This sends the message to ${who} now, with your approval only, and queues it for compliance review.${hardToRead}`, 'Break glass and publish', true))) return;
+      const body = { reviewed_hash: d.hash, reason: reason.value.trim(), confirm_targets: !!d.needs_target_confirmation, acknowledge_reading_grade: !!d.needs_reading_grade_acknowledgement };
       if (blockers.length) body.override = phi ? { reason: body.reason, consent_ref: consent.value.trim() } : { reason: body.reason };
       await publish('break-glass', body, bBtn, bBox, bErr);
     });

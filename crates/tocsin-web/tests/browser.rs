@@ -652,6 +652,20 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let x = drafter.wait_seen("preview-count-x", "", |_| true).await;
     assert!(x.text.contains("/ 280"), "x counts against 280: {}", x.text);
     assert!(drafter.get("phi-warning").await.is_none());
+    // Cards shaped like posts: who it appears as, hashtags and links marked, and the
+    // HTML email rendered in a frame that may run nothing.
+    let x_card = drafter.find("preview-x").await.text().await.unwrap();
+    assert!(x_card.contains("As "), "{x_card}");
+    assert!(
+        drafter
+            .count(r#"[data-testid="preview-x"] .post-hashtag"#)
+            .await
+            > 0
+    );
+    let frame = drafter.find("preview-frame-email_html").await;
+    assert_eq!(frame.attr("sandbox").await.unwrap().as_deref(), Some(""));
+    let srcdoc = frame.attr("srcdoc").await.unwrap().unwrap_or_default();
+    assert!(srcdoc.contains("default-src 'none'"), "{srcdoc}");
     drafter.shot_at("preview-area", "drafter-previews").await;
 
     // 3. A Social Security number in the free-text area trips the PHI guard; taking it
@@ -1059,6 +1073,8 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     approver.click("nav-audit").await;
     approver.wait_route("audit", |r| r == "/audit").await;
     approver.find("audit-table").await;
+    // Its rows come from a read after the table is drawn.
+    approver.find("audit-row").await;
     // Newest first by default.
     let seqs: Vec<u64> = serde_json::from_value(
         approver
@@ -1311,13 +1327,15 @@ async fn preview_cards(b: &Browser) -> Vec<(String, String, String)> {
                 .text()
                 .await
                 .map_err(|e| e.to_string())?;
+            // The text as written (the HTML email's source sits folded under its frame).
             let text = c
                 .find(Locator::Css(&tid(&format!("preview-text-{target}"))))
                 .await
                 .map_err(|e| e.to_string())?
-                .text()
+                .prop("textContent")
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
             out.push((target, counter, text));
         }
         Ok(out)
@@ -2545,6 +2563,223 @@ async fn publish_through_api(world: &World, drafter: (&str, &str), approver: (&s
     approved["message_id"]
         .as_i64()
         .unwrap_or_else(|| panic!("approved: {approved}"))
+}
+
+/// Where the step allows it, the drafter writes a platform's text themselves: the card
+/// shows it as written (marked so), the saved draft keeps it, and it is what goes for
+/// approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drafter_writes_the_x_text_themselves_and_the_draft_keeps_it() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let dana = world.add("dana", Role::Drafter).await;
+    let vera = world.add("vera", Role::Viewer).await;
+    let shots = Shots::new("override");
+    let b = Browser::open(
+        "dana",
+        driver.session(1280, 1000).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.trap_page_errors().await;
+    b.sign_in("dana", &dana).await;
+    b.goto("#/new/boil-water").await;
+    // Every field filled with the playbook's examples (read by another person, since a
+    // code signs in once).
+    let detail: Value = api_client(&world, ("vera", &vera))
+        .await
+        .get(format!("{}/api/playbooks/boil-water", world.harness.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for v in detail["variables"].as_array().unwrap() {
+        let (Some(name), Some(example)) = (v["name"].as_str(), v["example"].as_str()) else {
+            continue;
+        };
+        if v["type"] == "datetime" {
+            b.click(&format!("var-now-{name}")).await;
+        } else if v["type"] == "choice" {
+            b.find(&format!("var-{name}"))
+                .await
+                .select_by_value(example)
+                .await
+                .unwrap();
+        } else {
+            b.type_into(&format!("var-{name}"), example).await;
+        }
+    }
+    b.wait_seen("preview-text-x", "the playbook's X text", |_| true)
+        .await;
+    b.client
+        .find(Locator::Css(r#"[data-testid="overrides"] summary"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.click("override-on-x").await;
+    let mine = "Boil tap water 1 minute before you drink or cook with it.";
+    b.type_into("override-text-x", mine).await;
+    b.wait_seen("preview-text-x", "the X text as written", |s| {
+        s.text == mine
+    })
+    .await;
+    b.wait_seen("preview-edited-x", "marked as written", |_| true)
+        .await;
+    b.shot("x-written").await;
+    b.click("save-draft-button").await;
+    b.wait_route("the saved draft", |r| r.starts_with("/drafts/"))
+        .await;
+    b.wait_seen("preview-text-x", "kept", |s| s.text == mine)
+        .await;
+    b.wait_seen("preview-edited-x", "still marked", |_| true)
+        .await;
+    assert_eq!(b.value("override-text-x").await, mine);
+    b.assert_no_page_errors().await;
+    b.close().await;
+}
+
+/// Sets a `datetime-local` field to the browser's local wall clock `minutes` from now, as
+/// a person picking it would (the input event included).
+async fn set_local_time(b: &Browser, id: &str, minutes: i64) {
+    b.client
+        .execute(
+            "const [id, minutes] = arguments;
+             const el = document.querySelector(`[data-testid=\"${id}\"]`);
+             const d = new Date(Date.now() + minutes * 60000);
+             const p = (n) => String(n).padStart(2, '0');
+             el.value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+             el.dispatchEvent(new Event('input', { bubbles: true }));
+             return el.value;",
+            vec![json!(id), json!(minutes)],
+        )
+        .await
+        .unwrap();
+}
+
+/// The calendar as an approver uses it: a draft approved to go out later shows on the
+/// week and is cancelled there; a sent message repeated from its page shows its runs,
+/// and the repeat is stopped there. The week passes axe-core's WCAG 2.2 AA rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_shows_what_goes_out_later_and_cancels_it() {
+    let axe = axe_script();
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let alex = world.add("alex", Role::Approver).await;
+    let dana = world.add("dana", Role::Drafter).await;
+    // Each person signs in once within a code's 30 s (a code works once).
+    let dora = world.add("dora", Role::Drafter).await;
+    let abe = world.add("abe", Role::Approver).await;
+    let draft = submit_through_api(&world, ("dana", &dana)).await;
+    let draft_id = draft["id"].as_i64().unwrap();
+    let repeated = publish_through_api(&world, ("dora", &dora), ("abe", &abe)).await;
+    let shots = Shots::new("calendar");
+    let b = Browser::open(
+        "alex",
+        driver.session(1280, 1000).await,
+        &world.harness.url(),
+        &shots,
+    );
+    b.trap_page_errors().await;
+    b.sign_in("alex", &alex).await;
+
+    // Approve with "Send later", ten minutes from now.
+    b.goto(&format!("#/drafts/{draft_id}")).await;
+    b.find("approve-button").await;
+    set_local_time(&b, "approve-send-at", 10).await;
+    b.wait_seen("approve-button", "the send-later label", |s| {
+        s.text.contains("send at that time")
+    })
+    .await;
+    b.click("approve-button").await;
+    let route = b
+        .wait_route("the message page", |r| r.starts_with("/messages/"))
+        .await;
+    let message: i64 = route.trim_start_matches("/messages/").parse().unwrap();
+
+    // It is on the calendar (this week, or the next when that is ten minutes away).
+    b.click("nav-calendar").await;
+    b.find("calendar-week").await;
+    let entry = format!("calendar-send-{message}");
+    // The week is drawn once its read came back: seven days.
+    eventually("the week drawn", PATIENCE, || async {
+        match b.count(".week .day").await {
+            7 => Ok(()),
+            n => Err(format!("{n} days")),
+        }
+    })
+    .await;
+    if b.count(&tid(&entry)).await == 0 {
+        b.click("calendar-next").await;
+    }
+    let seen = b
+        .wait_seen(&entry, "scheduled", |s| {
+            s.state.as_deref() == Some("waiting")
+        })
+        .await;
+    assert!(seen.text.contains("Scheduled"), "{}", seen.text);
+    b.shot("scheduled").await;
+    let found = b.axe(&axe, None).await;
+    assert!(found.is_empty(), "{found:#?}");
+    b.click(&format!("calendar-cancel-send-{message}")).await;
+    b.wait_seen("confirm-dialog", "the cancel dialog", |s| {
+        s.text.contains("will not go out")
+    })
+    .await;
+    b.click("confirm-ok").await;
+    b.wait_seen(&entry, "cancelled", |s| {
+        s.state.as_deref() == Some("cancelled") && s.text.contains("Cancelled")
+    })
+    .await;
+    b.shot("cancelled").await;
+
+    // Repeat a sent message every hour for the next five hours, from its page.
+    b.goto(&format!("#/messages/{repeated}")).await;
+    b.find("repeat-form").await;
+    b.client
+        .find(Locator::Css(r#"[data-testid="repeat-form"] summary"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find("repeat-every")
+        .await
+        .select_by_value("60")
+        .await
+        .unwrap();
+    set_local_time(&b, "repeat-until", 5 * 60).await;
+    b.click("repeat-button").await;
+    b.wait_seen("repeat-status", "repeating", |s| {
+        s.text.contains("every hour")
+    })
+    .await;
+    b.click("repeat-calendar-link").await;
+    let runs = format!("calendar-repeat-{repeated}");
+    b.find("calendar-week").await;
+    eventually("the repeat's runs", PATIENCE, || async {
+        let here = b.count(&tid(&runs)).await;
+        if here > 0 {
+            return Ok(());
+        }
+        Err("no run this week".to_string())
+    })
+    .await;
+    let stop = b
+        .client
+        .find(Locator::Css(r#"[data-testid^="calendar-stop-repeat-"]"#))
+        .await
+        .unwrap();
+    b.shot("repeating").await;
+    stop.click().await.unwrap();
+    b.click("confirm-ok").await;
+    b.wait_gone(&runs).await;
+    b.shot("repeat-stopped").await;
+    b.assert_no_page_errors().await;
+    b.close().await;
 }
 
 /// Keyboard shortcuts: `?` lists them, `n` goes to the playbook search, `q` to the

@@ -25,6 +25,7 @@ mod server_nodes;
 mod server_notify;
 mod server_oauth;
 mod server_pg_restart;
+mod server_plain_language;
 mod server_secrets_never_leak;
 mod server_support;
 mod server_ws;

@@ -33,6 +33,7 @@ on_both_backends!(
     a_live_session_fixes_its_hashtag_and_refuses_a_draft_carrying_another,
     a_live_session_post_is_one_line_once_the_session_fixed_its_values,
     the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_scheduled_post_can_be_cancelled,
+    a_drafter_rewrites_a_platform_s_text_where_the_step_allows_and_the_approval_covers_it,
     ending_a_session_withdraws_its_waiting_drafts_cancels_its_scheduled_posts_and_takes_no_new_one,
     the_audit_filters_offer_the_actors_actions_and_playbooks_that_exist,
     a_compliance_officer_reads_one_message_s_whole_story,
@@ -42,11 +43,14 @@ fn id_of(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
+/// Approves as the panel does once the approver has read it: a reading grade above the
+/// playbook's maximum is acknowledged (the refusal without it is server_plain_language's).
 async fn approve(api: &Api, draft: &Value) -> Value {
     let id = id_of(draft);
+    let acknowledge = draft["needs_reading_grade_acknowledgement"] == true;
     api.post(
         &format!("/api/drafts/{id}/approve"),
-        json!({"reviewed_hash": draft["hash"]}),
+        json!({"reviewed_hash": draft["hash"], "acknowledge_reading_grade": acknowledge}),
     )
     .await
     .ok()
@@ -1018,12 +1022,14 @@ async fn a_correction_is_checked_and_approved_by_a_second_person_or_through_revi
         "nothing was corrected"
     );
 
-    // Break-glass is the one-person path: re-authenticated, marked, and reviewed.
+    // Break-glass is the one-person path: re-authenticated, marked, and reviewed. (The
+    // example correction's SMS reads above grade 8: acknowledged, as the panel does once
+    // break-glass is confirmed.)
     s.reauthenticate(&alex, "alex").await.ok();
     let published = alex
         .post(
             &format!("/api/drafts/{own_id}/break-glass"),
-            json!({"reviewed_hash": own["hash"], "reason": "the wrong shelter is filling up now"}),
+            json!({"reviewed_hash": own["hash"], "reason": "the wrong shelter is filling up now", "acknowledge_reading_grade": own["needs_reading_grade_acknowledgement"]}),
         )
         .await
         .ok();
@@ -1613,6 +1619,111 @@ async fn the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_schedule
             .all(|d| d["state"] == "cancelled"),
         "{m}"
     );
+}
+
+async fn a_drafter_rewrites_a_platform_s_text_where_the_step_allows_and_the_approval_covers_it(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let values = s.examples(&dana, "boil-water").await;
+    let detail = dana.get("/api/playbooks/boil-water").await.ok();
+    let alert = detail["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["id"] == "alert")
+        .cloned()
+        .unwrap();
+    assert_eq!(alert["overrides"], json!(["x", "sms"]), "{alert}");
+    let draft = |overrides: Value| {
+        json!({"playbook": "boil-water", "step": "alert", "values": values,
+               "overrides": overrides})
+    };
+
+    // Not where the step does not open it, and not empty.
+    let r = dana
+        .post("/api/drafts", draft(json!({"mastodon": "mine"})))
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "overrides.mastodon", "{}", r.text);
+    let r = dana.post("/api/drafts", draft(json!({"x": "  "}))).await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "overrides.x");
+
+    // The X text as the drafter wrote it: counted, PHI-checked, marked as written.
+    // (A link typed here is checked as free text: outside the allowed domains it is
+    // PHI-like and blocks, so this one has none.)
+    let mine = "Boil tap water 1 min before drinking or cooking. Questions: call the city hotline.";
+    let r = dana.post("/api/drafts", draft(json!({"x": mine}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = id_of(&r.body);
+    let x = r.body["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["target"] == "x")
+        .cloned()
+        .unwrap();
+    assert_eq!(x["text"], mine);
+    assert_eq!(x["edited"], true);
+    assert!(x["count"].as_u64().unwrap() > 0 && x["limit"] == 280, "{x}");
+    let others_edited = r.body["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["target"] != "x")
+        .any(|v| v["edited"] == true);
+    assert!(!others_edited);
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values, "overrides": {"x": "Patient SSN 123-45-6789 was exposed"}}),
+        )
+        .await
+        .ok();
+    assert!(
+        preview["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["kind"] == "phi" && b["target"] == "x" && b["family"] == "ssn"),
+        "{preview}"
+    );
+
+    // The approval binds to it: reviewed, then rewritten, the old review is stale.
+    let submitted_once = submitted(&dana, &r.body).await;
+    let reviewed = submitted_once["hash"].clone();
+    let edited = dana
+        .put(
+            &format!("/api/drafts/{id}"),
+            json!({"values": values, "overrides": {"x": format!("{mine} #BoilWater")}}),
+        )
+        .await
+        .ok();
+    assert_ne!(edited["hash"], reviewed);
+    let again = submitted(&dana, &edited).await;
+    alex.post(
+        &format!("/api/drafts/{id}/approve"),
+        json!({"reviewed_hash": reviewed}),
+    )
+    .await
+    .refused(409, "stale_review");
+    let message = approve(&alex, &again).await["message_id"].as_i64().unwrap();
+    s.delivered(&alex, message).await;
+    let x_account = s
+        .harness
+        .accounts
+        .iter()
+        .zip(HARNESS_PLATFORMS)
+        .find(|(_, p)| p.as_str() == "x")
+        .map(|(a, _)| *a)
+        .unwrap();
+    let posts = s.harness.sandbox.posts_for(&x_account.to_string());
+    assert_eq!(posts[0].post.text, format!("{mine} #BoilWater"));
 }
 
 fn urlencode(text: &str) -> String {

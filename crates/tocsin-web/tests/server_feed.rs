@@ -149,11 +149,14 @@ fn id_of(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
+/// Approves as the panel does once the approver has read it: a reading grade above the
+/// playbook's maximum is acknowledged (the refusal without it is server_plain_language's).
 async fn approve(api: &Api, draft: &Value) -> i64 {
     let id = id_of(draft);
+    let acknowledge = draft["needs_reading_grade_acknowledgement"] == true;
     api.post(
         &format!("/api/drafts/{id}/approve"),
-        json!({"reviewed_hash": draft["hash"]}),
+        json!({"reviewed_hash": draft["hash"], "acknowledge_reading_grade": acknowledge}),
     )
     .await
     .ok()["message_id"]

@@ -39,6 +39,12 @@ pub struct PlaybookFile {
     pub steps: Spanned<Vec<StepFile>>,
     #[serde(default)]
     pub retraction: Option<RetractionFile>,
+    /// BCP 47 tag of the playbook's language (`en` when left out).
+    #[serde(default)]
+    pub language: Option<Spanned<String>>,
+    /// The highest reading grade a variant should have (8 when left out).
+    #[serde(default)]
+    pub reading_grade_max: Option<Spanned<f64>>,
 }
 
 /// `[retraction]`: the withdrawal notice sent where a retracted post cannot be deleted
@@ -147,6 +153,9 @@ pub struct StepFile {
     /// Narrows the playbook's audience for this step (a subset of its groups).
     #[serde(default)]
     pub audience: Option<Vec<Spanned<String>>>,
+    /// Platforms whose text a drafter may rewrite for this step.
+    #[serde(default)]
+    pub overrides: Vec<Spanned<String>>,
     /// WEA texts per language (`[steps.wea.en]`, `[steps.wea.es]`).
     #[serde(default)]
     pub wea: BTreeMap<Spanned<String>, WeaFile>,

@@ -273,6 +273,10 @@ pub struct Step {
     pub variables: Option<Vec<String>>,
     /// WEA texts per language: inline Handlebars templates, like the headline.
     pub wea: BTreeMap<WeaLanguage, WeaTexts>,
+    /// Platforms whose text the drafter may rewrite (`overrides = ["x", "sms"]`): the
+    /// rewritten text replaces the rendered one, is measured and PHI-checked like it, and
+    /// is what the approver reviews.
+    pub overrides: Vec<Platform>,
 }
 
 impl Step {
@@ -352,6 +356,12 @@ pub struct Playbook {
     /// accounts whose platform cannot delete a post (email, SMS, Teams). Its templates
     /// are part of the playbook, so its pre-approval covers them.
     pub retraction: Option<Step>,
+    /// The language its templates are written in, a BCP 47 tag (`en`, `es-MX`): what the
+    /// plain-language check grades them as ([`crate::readability`]).
+    pub language: String,
+    /// The highest reading grade a variant should have: above it, the drafter sees a
+    /// warning and the approver acknowledges it (`acknowledge_reading_grade`).
+    pub reading_grade_max: f64,
     /// The playbook file.
     pub path: PathBuf,
 }
@@ -413,6 +423,12 @@ impl Playbook {
         files.sort();
         files.dedup();
         files
+    }
+
+    /// The language the plain-language check grades this playbook's text in (`None`: one
+    /// it has no formula for, so no grade).
+    pub fn readability_language(&self) -> Option<crate::readability::Language> {
+        crate::readability::Language::of_tag(&self.language)
     }
 
     /// The example values declared in the playbook, as text.

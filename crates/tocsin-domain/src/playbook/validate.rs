@@ -14,12 +14,16 @@ use super::file::{PlaybookFile, StepFile, VariableFile};
 use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
 use crate::diagnostics::Diagnostic;
 use crate::phi::PhiFamily;
+use crate::readability::DEFAULT_READING_GRADE_MAX;
 use crate::variables::{datetime_format_is_valid, VariableKind, VariableRule, VariableSpec};
 use crate::wea::{WeaLanguage, WeaTexts};
 use crate::Platform;
 
 /// The strftime format used for date-times when a playbook names none.
 pub const DEFAULT_DATETIME_FORMAT: &str = "%A, %B %-d at %-I:%M %p %Z";
+
+/// The language of a playbook that names none.
+pub const DEFAULT_LANGUAGE: &str = "en";
 
 /// Names templates can use that are not playbook variables.
 pub const RESERVED_NAMES: [&str; 4] = ["hashtags", "playbook", "step", "post_number"];
@@ -122,6 +126,34 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     };
     let hashtags = check_hashtags(c, &raw.hashtags);
     let audience = check_audience(c, &raw.audience);
+    let language = match &raw.language {
+        Some(tag) if !crate::readability::is_language_tag(tag.get_ref()) => {
+            c.at(
+                tag.span(),
+                format!(
+                    "`{}` is not a BCP 47 language tag (e.g. en, es, es-MX)",
+                    tag.get_ref()
+                ),
+            );
+            DEFAULT_LANGUAGE.to_string()
+        }
+        Some(tag) => tag.get_ref().clone(),
+        None => DEFAULT_LANGUAGE.to_string(),
+    };
+    let reading_grade_max = match &raw.reading_grade_max {
+        Some(max) if !(1.0..=20.0).contains(max.get_ref()) => {
+            c.at(
+                max.span(),
+                format!(
+                    "reading_grade_max must be a number from 1 to 20 (a school grade), not {}",
+                    max.get_ref()
+                ),
+            );
+            DEFAULT_READING_GRADE_MAX
+        }
+        Some(max) => *max.get_ref(),
+        None => DEFAULT_READING_GRADE_MAX,
+    };
 
     let mut variables = Vec::new();
     let mut afters = Vec::new();
@@ -285,6 +317,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 // The notice goes where the message went, whatever its audience.
                 audience: None,
                 wea: BTreeMap::new(),
+                overrides: Vec::new(),
             },
             &audience,
         )
@@ -306,6 +339,8 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         variables,
         steps,
         retraction,
+        language,
+        reading_grade_max,
         path: path.to_path_buf(),
     }
 }
@@ -607,6 +642,25 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         );
     }
     check_template_path(c, &step.template);
+    let mut overrides = Vec::new();
+    for entry in &step.overrides {
+        match entry.get_ref().parse::<Platform>() {
+            Ok(p) if p.as_str() == entry.get_ref() && !overrides.contains(&p) => overrides.push(p),
+            Ok(p) if p.as_str() == entry.get_ref() => c.at(
+                entry.span(),
+                format!("`{p}` is listed twice in `overrides`"),
+            ),
+            Ok(p) => c.at(
+                entry.span(),
+                format!(
+                    "write the platform as `{}`, not `{}`",
+                    p.as_str(),
+                    entry.get_ref()
+                ),
+            ),
+            Err(e) => c.at(entry.span(), format!("`overrides`: {e}")),
+        }
+    }
     let mut variants = BTreeMap::new();
     for (key, template) in &step.variants {
         check_template_path(c, template);
@@ -708,6 +762,7 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         hashtags,
         cap,
         variables: None,
+        overrides,
     }
 }
 
@@ -803,6 +858,53 @@ variants = { x = "boil-water/alert.x.hbs", email_html = "boil-water/alert.email.
         assert!(all.contains("example value refused"), "{all}");
         assert_eq!(errs.len(), 4, "{all}");
         assert!(errs.iter().all(|e| e.line.is_some()));
+    }
+
+    #[test]
+    fn language_and_reading_grade_max_default_and_are_checked_at_their_line() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(p.language, "en");
+        assert_eq!(p.reading_grade_max, 8.0);
+        let src = GOOD.replace(
+            "hashtags = [\"BoilWater\"]",
+            "hashtags = [\"BoilWater\"]\nlanguage = \"es-MX\"\nreading_grade_max = 10",
+        );
+        let p = parse(&src).unwrap();
+        assert_eq!(p.language, "es-MX");
+        assert_eq!(p.reading_grade_max, 10.0);
+        assert_eq!(
+            p.readability_language(),
+            Some(crate::readability::Language::Es)
+        );
+        for bad in ["0", "21", "-3", "20.5", "nan"] {
+            let src = GOOD.replace(
+                "hashtags = [\"BoilWater\"]",
+                &format!("hashtags = [\"BoilWater\"]\nreading_grade_max = {bad}"),
+            );
+            let errs = parse(&src).unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert!(
+                errs[0]
+                    .message
+                    .contains("reading_grade_max must be a number from 1 to 20"),
+                "{}",
+                errs[0]
+            );
+            assert_eq!(errs[0].line, Some(7), "{}", errs[0]);
+            assert_eq!(errs[0].file, Path::new("p.toml"));
+        }
+        let src = GOOD.replace(
+            "hashtags = [\"BoilWater\"]",
+            "hashtags = [\"BoilWater\"]\nreading_grade_max = \"eight\"",
+        );
+        assert_eq!(parse(&src).unwrap_err()[0].line, Some(7));
+        let src = GOOD.replace(
+            "hashtags = [\"BoilWater\"]",
+            "hashtags = [\"BoilWater\"]\nlanguage = \"Spanish\"",
+        );
+        let errs = parse(&src).unwrap_err();
+        assert!(errs[0].message.contains("BCP 47"), "{}", errs[0]);
+        assert_eq!(errs[0].line, Some(7), "{}", errs[0]);
     }
 
     #[test]

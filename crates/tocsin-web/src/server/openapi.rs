@@ -570,6 +570,7 @@ fn schemas() -> Value {
         &["reason"],
         &[("reason", string()), ("consent_ref", string())],
     );
+    let acknowledge = json!({"type": "boolean", "description": "required (409 reading_grade_unacknowledged) when a variant reads above the playbook's reading_grade_max"});
     json!({
         "SignIn": object(&["name", "password", "code"], &[("name", string()), ("password", string()), ("code", string())]),
         "Reauthenticate": object(&["password", "code"], &[("password", string()), ("code", string())]),
@@ -577,8 +578,8 @@ fn schemas() -> Value {
         "CreateDraft": object(&["playbook", "step"], &[("playbook", string()), ("step", string()), ("values", values.clone()), ("exercise", json!({"type": "boolean"})), ("session_id", json!({"type": "integer"})), ("corrects", json!({"type": "integer", "description": "the message this draft corrects: approved, it is posted as a reply wherever that message still stands"}))]),
         "EditDraft": object(&["values"], &[("values", values.clone())]),
         "Reason": object(&["reason"], &[("reason", string())]),
-        "Approve": object(&["reviewed_hash"], &[("reviewed_hash", string()), ("override", override_.clone()), ("send_at", string())]),
-        "BreakGlass": object(&["reviewed_hash", "reason"], &[("reviewed_hash", string()), ("reason", string()), ("override", override_)]),
+        "Approve": object(&["reviewed_hash"], &[("reviewed_hash", string()), ("override", override_.clone()), ("send_at", string()), ("acknowledge_reading_grade", acknowledge.clone())]),
+        "BreakGlass": object(&["reviewed_hash", "reason"], &[("reviewed_hash", string()), ("reason", string()), ("override", override_), ("acknowledge_reading_grade", acknowledge)]),
         "Retract": object(&["mode", "reason"], &[("mode", json!({"enum": ["delete"], "description": "`correct` is refused (409 correction_is_a_draft): a correction is a draft with `corrects`"})), ("reason", string())]),
         "AddSchedule": object(&["every_minutes"], &[("every_minutes", json!({"type": "integer", "minimum": 15})), ("until", string()), ("first_at", string())]),
         "Review": object(&["finding"], &[("finding", string())]),

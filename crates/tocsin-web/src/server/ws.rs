@@ -91,6 +91,9 @@ pub enum ClientFrame {
         /// A live session the post is for (its hashtag and fixed values apply).
         #[serde(default)]
         session_id: Option<i64>,
+        /// The drafter's own text for platforms the step lets them rewrite.
+        #[serde(default)]
+        overrides: BTreeMap<String, String>,
     },
     /// Submit a draft.
     Submit {
@@ -115,6 +118,9 @@ pub enum ClientFrame {
         /// Confirms accounts outside the playbook's audience.
         #[serde(default)]
         confirm_targets: bool,
+        /// Acknowledges a reading grade above the playbook's `reading_grade_max`.
+        #[serde(default)]
+        acknowledge_reading_grade: bool,
     },
     /// Send a draft back.
     RequestChanges {
@@ -520,6 +526,7 @@ async fn answer(
             exercise,
             targets,
             session_id,
+            overrides,
             ..
         } => {
             let request = PreviewRequest {
@@ -528,6 +535,7 @@ async fn answer(
                 exercise,
                 targets,
                 session_id,
+                overrides,
             };
             to_value(&preview_for(&web.app, who, &playbook, &request).await?)
         }
@@ -539,6 +547,7 @@ async fn answer(
             reviewed_hash,
             override_,
             confirm_targets,
+            acknowledge_reading_grade,
             ..
         } => {
             let input = ApproveInput {
@@ -546,6 +555,7 @@ async fn answer(
                 override_,
                 send_at: None,
                 confirm_targets,
+                acknowledge_reading_grade,
             };
             to_value(&approve_draft(&web.app, who, draft_id, input).await?)
         }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tocsin_domain::compose::{ComposeOptions, ComposedStep, ComposedVariant, Composer};
 use tocsin_domain::counting::CountUnit;
 use tocsin_domain::library::Library;
-use tocsin_domain::lint::{lint, lint_audiences};
+use tocsin_domain::lint::{lint, lint_audiences, reading_grades, StepReading};
 use tocsin_domain::phi::PhiGuard;
 use tocsin_domain::playbook::VariantTarget;
 use tocsin_domain::preapproval::{preapproval_status, PlaybookApproval, PreapprovalStatus};
@@ -191,6 +191,7 @@ fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     for p in &problems {
         println!("{p}");
     }
+    print_reading_grades(&reading_grades(library, &composer));
     let errors = problems.iter().filter(|p| p.is_error()).count();
     let warnings = problems.len() - errors;
     println!(
@@ -208,6 +209,45 @@ fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Each step's reading grade with the example values: the hardest variant's, marked when
+/// above the playbook's `reading_grade_max`, then every variant's (those with the same
+/// grade together).
+fn print_reading_grades(readings: &[StepReading]) {
+    if readings.is_empty() {
+        return;
+    }
+    println!("Reading grades (example values, hardest variant first):");
+    let width = readings
+        .iter()
+        .map(|r| r.playbook.len() + r.step.len() + 1)
+        .max()
+        .unwrap_or(0);
+    for r in readings {
+        let name = format!("{}/{}", r.playbook, r.step);
+        let (Some(formula), Some(highest)) = (r.formula, r.highest()) else {
+            println!("  {name:width$}  not graded (no formula for the playbook's language)");
+            continue;
+        };
+        let mut groups: Vec<(f64, Vec<&str>)> = Vec::new();
+        for (target, grade) in &r.grades {
+            match groups.last_mut() {
+                Some((g, targets)) if g == grade => targets.push(target),
+                _ => groups.push((*grade, vec![target.as_str()])),
+            }
+        }
+        let detail = groups
+            .iter()
+            .map(|(g, targets)| format!("{g:.1} {}", targets.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mark = if r.is_above() { "  ABOVE" } else { "" };
+        println!(
+            "  {name:width$}  {highest:>4.1}{mark}  ({formula}, max {}): {detail}",
+            r.grade_max
+        );
+    }
 }
 
 /// Every group some account (of any status) belongs to.
