@@ -508,6 +508,19 @@ mod wea_tests {
         (dir, library)
     }
 
+    /// The lint of a library holding only `playbook`.
+    fn lints(playbook: &str) -> Vec<Diagnostic> {
+        let (_dir, library) = library_with(playbook);
+        lint(&library, &composer(&library))
+    }
+
+    /// Whether one of `found` says `what` at `line`.
+    fn says(found: &[Diagnostic], what: &str, line: usize) -> bool {
+        found
+            .iter()
+            .any(|d| d.message.contains(what) && d.line == Some(line))
+    }
+
     const WEA_PLAYBOOK: &str = r#"id = "w"
 title = "W"
 description = "W."
@@ -595,23 +608,11 @@ short = "Hierva el agua del grifo en {{area}} durante un minuto antes de usarla.
         assert!(wea[0].file.ends_with("playbooks/w.toml"), "{}", wea[0]);
         assert_eq!(wea[0].line, Some(28), "{}", wea[0]);
         // The Spanish one is over too: its own error, on its own line.
-        assert!(
-            problems
-                .iter()
-                .any(|d| d.message.contains("WEA short text (es)") && d.line == Some(31)),
-            "{problems:?}"
-        );
+        assert!(says(&problems, "WEA short text (es)", 31), "{problems:?}");
 
         // A character WEA cannot carry.
-        let curly = WEA_PLAYBOOK.replace("Boil tap water", "“Boil” tap water");
-        let (_dir, library) = library_with(&curly);
-        let problems = lint(&library, &composer(&library));
-        assert!(
-            problems
-                .iter()
-                .any(|d| d.message.contains("cannot carry") && d.line == Some(28)),
-            "{problems:?}"
-        );
+        let curly = lints(&WEA_PLAYBOOK.replace("Boil tap water", "“Boil” tap water"));
+        assert!(says(&curly, "cannot carry", 28), "{curly:?}");
     }
 
     #[test]
@@ -619,11 +620,7 @@ short = "Hierva el agua del grifo en {{area}} durante un minuto antes de usarla.
         let french = WEA_PLAYBOOK.replace("[steps.wea.es]", "[steps.wea.fr]");
         let (_dir, library) = library_with(&french);
         let d = library.diagnostics();
-        assert!(
-            d.iter()
-                .any(|d| d.message.contains("WEA language `fr`") && d.line == Some(30)),
-            "{d:?}"
-        );
+        assert!(says(d, "WEA language `fr`", 30), "{d:?}");
 
         let no_expiry = WEA_PLAYBOOK.replace("expires_hours = 24\n", "");
         let (_dir, library) = library_with(&no_expiry);
@@ -636,14 +633,10 @@ short = "Hierva el agua del grifo en {{area}} durante un minuto antes de usarla.
             library.diagnostics()
         );
 
-        let unknown = WEA_PLAYBOOK.replace("for {{area}}.", "for {{aera}}.");
-        let (_dir, library) = library_with(&unknown);
-        let problems = lint(&library, &composer(&library));
+        let unknown = lints(&WEA_PLAYBOOK.replace("for {{area}}.", "for {{aera}}."));
         assert!(
-            problems
-                .iter()
-                .any(|d| d.message.contains("`aera` is not a variable") && d.line == Some(28)),
-            "{problems:?}"
+            says(&unknown, "`aera` is not a variable", 28),
+            "{unknown:?}"
         );
     }
 
