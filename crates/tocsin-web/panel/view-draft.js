@@ -132,10 +132,21 @@ export async function draftView(c) {
   c.on('resync', () => { if (!(ed && ed.form.isDirty())) load().catch(() => {}); });
 }
 
+// A date-time value as typed (`2026-07-14T09:30`, on the playbook's clock) in words:
+// "Tue, Jul 14, 2026, 9:30 AM (America/Chicago)". Anything else is shown as typed.
+const wallFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZone: 'UTC' });
+function wallTime(text, zone) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(String(text).trim());
+  if (!m) return String(text);
+  const at = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]));
+  return Number.isNaN(at.getTime()) ? String(text) : `${wallFmt.format(at)}${zone ? ` (${zone})` : ''}`;
+}
+
 function valuesTable(d, detail) {
-  const label = (k) => ((detail.variables || []).find((v) => v.name === k) || {}).label || k;
+  const spec = (k) => (detail.variables || []).find((v) => v.name === k) || {};
+  const shown = (k, v) => (spec(k).type === 'datetime' ? wallTime(v, detail.timezone) : String(v));
   return section('Values', 'draft-values',
-    h('dl', { class: 'values' }, Object.entries(d.values || {}).map(([k, v]) => [h('dt', {}, label(k)), h('dd', { testid: `draft-value-${k}` }, String(v))])));
+    h('dl', { class: 'values' }, Object.entries(d.values || {}).map(([k, v]) => [h('dt', {}, spec(k).label || k), h('dd', { testid: `draft-value-${k}` }, shown(k, v))])));
 }
 
 // The drafter's side: the same form (PUT on save), submit, withdraw.

@@ -834,6 +834,15 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         })
         .await;
     assert_eq!(state.text, "Awaiting approval");
+    // Times in words on the playbook's clock, not as typed.
+    let starts = approver
+        .wait_seen("draft-value-issued_at", "", |_| true)
+        .await;
+    assert!(
+        starts.text.contains("America/Chicago") && !starts.text.contains("2026-07-14T"),
+        "{}",
+        starts.text
+    );
     let area = approver.wait_seen("draft-value-area", "", |_| true).await;
     assert_eq!(area.text, CLEAN_AREA);
     assert_eq!(approver.count(&tid("self-approval-note")).await, 0);
