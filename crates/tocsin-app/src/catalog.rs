@@ -226,6 +226,8 @@ pub struct TargetsView {
     pub accounts: Vec<TargetAccountView>,
     /// How many accounts per platform the set reaches.
     pub per_platform: BTreeMap<Platform, usize>,
+    /// The same platforms' names in words ("X", "Bluesky", "SMS").
+    pub platform_names: BTreeMap<Platform, &'static str>,
     /// How many accounts in all.
     pub total: usize,
     /// Accounts outside the audience that the approver must confirm.
@@ -275,6 +277,12 @@ pub fn targets_view(t: &Targeting, fleet: &Fleet, exercise: bool) -> TargetsView
         groups,
         accounts,
         per_platform: t.resolved.per_platform.clone(),
+        platform_names: t
+            .resolved
+            .per_platform
+            .keys()
+            .map(|p| (*p, p.display_name()))
+            .collect(),
         total: t.resolved.accounts.len(),
         outside_audience: t.resolved.outside_audience.clone(),
         groups_outside_audience: t.resolved.groups_outside_audience.clone(),

@@ -301,7 +301,8 @@ export function previewNodes(p, labels = {}) {
       v.target === 'email_html' ? emailFrame(v) : null,
       h(v.target === 'email_html' ? 'details' : 'div', { class: 'post-source' },
         v.target === 'email_html' ? h('summary', {}, 'HTML source') : null,
-        h('pre', { class: `post-text platform-${v.target}`, testid: `preview-text-${v.target}` }, markedText(v.text, v.phi_spans))),
+        // Focusable: a long text scrolls, and a keyboard must be able to scroll it.
+        h('pre', { class: `post-text platform-${v.target}`, testid: `preview-text-${v.target}`, tabindex: '0' }, markedText(v.text, v.phi_spans))),
       (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
         v.problems.map((x) => h('li', {}, asText(x)))) : null,
       (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },
@@ -349,7 +350,7 @@ export function targetNodes(t, onChange) {
   const counts = Object.entries(t.per_platform || {});
   const nodes = [];
   nodes.push(h('p', { class: 'target-counts', testid: 'target-counts' },
-    t.total ? `${t.total} account${t.total === 1 ? '' : 's'}: ${counts.map(([p, n]) => `${p} ${n}`).join(' · ')}` : 'No account.'));
+    t.total ? `${t.total} account${t.total === 1 ? '' : 's'}: ${counts.map(([p, n]) => `${(t.platform_names || {})[p] || p} ${n}`).join(' · ')}` : 'No account.'));
   if (t.empty) nodes.push(h('p', { class: 'form-error', role: 'alert', testid: 'target-empty' }, t.empty));
   if ((t.outside_audience || []).length) {
     nodes.push(h('p', { class: 'blocker', role: 'alert', testid: 'target-outside' },

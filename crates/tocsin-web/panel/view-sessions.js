@@ -221,7 +221,7 @@ function pendingPost(c, d, reload) {
     variants.length ? h('ul', { class: 'pending-variants', testid: `session-draft-${d.id}-variants` }, variants.map((v) => h('li', { 'data-target': v.target },
       h('strong', {}, v.name || v.target),
       h('span', { class: `muted counter${v.over ? ' over' : ''}` }, v.count == null ? '' : ` ${v.count}${v.limit != null ? ` / ${v.limit}` : ''} ${String(v.unit || '').replace(/_/g, ' ')}`),
-      h('pre', { class: 'post-text small' }, v.text)))) : null,
+      h('pre', { class: 'post-text small', tabindex: '0' }, v.text)))) : null,
     d.created_by === c.me.user && c.can('approve') ? h('span', { class: 'help' }, 'Your post: another approver must approve it.') : null,
     err);
 }

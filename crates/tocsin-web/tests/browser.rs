@@ -1781,7 +1781,7 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     drafter.click("target-group-residents-sms").await;
     drafter
         .wait_seen("target-counts", "12 accounts", |s| {
-            s.text.starts_with("12 accounts") && !s.text.contains("sms")
+            s.text.starts_with("12 accounts") && !s.text.contains("SMS")
         })
         .await;
     drafter.wait_gone("preview-sms").await;
@@ -1795,7 +1795,7 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     );
     drafter
         .wait_seen("target-counts", "13 accounts with slack", |s| {
-            s.text.starts_with("13 accounts") && s.text.contains("slack 1")
+            s.text.starts_with("13 accounts") && s.text.contains("Slack 1")
         })
         .await;
     drafter.find("preview-slack").await;
@@ -2406,7 +2406,8 @@ async fn the_panel_meets_wcag_aa_in_both_themes_with_danger_buttons_hovered_and_
 
 /// The pages a compliance officer and an administrator use pass axe-core's WCAG 2.2 AA
 /// rules in both themes: the audit log, a message's whole story, the consent register,
-/// the live sessions list, your account, and the admin page (users and accounts).
+/// the live sessions list and a session's page, your account, a draft awaiting approval,
+/// the calendar, and the admin page (users and accounts).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_story_consent_sessions_account_and_admin_pages_meet_wcag_aa_in_both_themes() {
     let axe = axe_script();
@@ -2416,6 +2417,10 @@ async fn audit_story_consent_sessions_account_and_admin_pages_meet_wcag_aa_in_bo
     let alex = world.add("alex", Role::Approver).await;
     let dana = world.add("dana", Role::Drafter).await;
     let message = publish_through_api(&world, ("dana", &dana), ("alex", &alex)).await;
+    let dave = world.add("dave", Role::Drafter).await;
+    let waiting = submit_through_api(&world, ("dave", &dave)).await;
+    let waiting = waiting["id"].as_i64().unwrap();
+    let session = world.live_session().await;
     let shots = Shots::new("accessibility-pages");
     for (theme, extra, officer, admin, compliance_label, admin_label) in [
         (
@@ -2453,6 +2458,13 @@ async fn audit_story_consent_sessions_account_and_admin_pages_meet_wcag_aa_in_bo
             ("consent", "#/consent".to_string(), "consent-add-button"),
             ("sessions", "#/sessions".to_string(), "session-list"),
             ("account", "#/account".to_string(), "account-password-save"),
+            ("draft", format!("#/drafts/{waiting}"), "draft-values"),
+            (
+                "session",
+                format!("#/sessions/{session}"),
+                "session-threads",
+            ),
+            ("calendar", "#/calendar".to_string(), "calendar-week"),
         ] {
             b.goto(&route).await;
             b.find(ready).await;
