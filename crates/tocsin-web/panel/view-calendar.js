@@ -71,6 +71,14 @@ export default async function calendar(c) {
       const list = byDay.get(dayKey(new Date(e.at)));
       if (list) list.push(e);
     }
+    // A repeat's Stop button goes on its first run of the week only (it stops them all).
+    const stoppable = new Set();
+    for (const e of view.entries || []) {
+      if (e.kind === 'repeat' && !stoppable.has(e.schedule_id)) {
+        stoppable.add(e.schedule_id);
+        e.first_run = true;
+      }
+    }
     const today = dayKey(new Date());
     put(grid, days.map((d) => {
       const key = dayKey(d);
@@ -99,7 +107,7 @@ function entry(c, e, reload) {
       await api.post(`/api/messages/${enc(e.message_id)}/cancel`);
       await reload();
     }));
-  } else if (c.can('approve') && e.kind === 'repeat' && e.state === 'scheduled') {
+  } else if (c.can('approve') && e.kind === 'repeat' && e.state === 'scheduled' && e.first_run) {
     action = h('button', { type: 'button', class: 'danger quiet', testid: `calendar-stop-repeat-${e.schedule_id}` }, 'Stop repeating');
     action.addEventListener('click', () => busy(action, null, err, async () => {
       const ok = await confirmDialog('Stop this repeat?', `“${name}” will not be repeated again (${everyText(e.every_minutes)}). Posts already out stay.`, 'Stop repeating', true);

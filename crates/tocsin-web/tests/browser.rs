@@ -2789,6 +2789,11 @@ async fn the_calendar_shows_what_goes_out_later_and_cancels_it() {
         Err("no run this week".to_string())
     })
     .await;
+    // One Stop button per repeat, on its first run this week, however many runs show.
+    assert_eq!(
+        b.count(r#"[data-testid^="calendar-stop-repeat-"]"#).await,
+        1
+    );
     let stop = b
         .client
         .find(Locator::Css(r#"[data-testid^="calendar-stop-repeat-"]"#))
