@@ -714,20 +714,18 @@ pub async fn preview_for(
     let p = playbook(app, id)?;
     let mut values = request.values.clone();
     if let Some(session_id) = request.session_id {
-        let session = app
-            .0
-            .store
-            .live_sessions()
-            .get(session_id)
-            .await?
-            .filter(|s| s.playbook_id == p.id)
-            .ok_or_else(|| {
-                AppError::not_found(format!(
-                    "no live session {session_id} of playbook `{}`",
-                    p.id
-                ))
-                .field("session_id")
-            })?;
+        let session = crate::sessions::session_or_404(app, session_id)
+            .await
+            .map_err(|e| e.field("session_id"))?;
+        if session.playbook_id != p.id {
+            return Err(AppError::invalid(
+                "session_id",
+                format!(
+                    "live session {session_id} runs playbook `{}`",
+                    session.playbook_id
+                ),
+            ));
+        }
         crate::drafts::fix_session_hashtag(p, &session, &mut values)?;
     }
     let (preview, _, _) = compose(

@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::PanelEvent;
 use crate::monitor::StreamStatusView;
 use crate::people::Permission;
+use crate::sessions::session_or_404;
 use crate::sessions::LiveSession;
 use crate::Authed;
 use crate::Tocsin;
@@ -79,15 +80,6 @@ pub struct ConversationQuery {
     #[serde(default)]
     questions: bool,
     limit: Option<i64>,
-}
-
-async fn session_or_404(app: &Tocsin, id: i64) -> AppResult<tocsin_store::LiveSessionRow> {
-    app.0
-        .store
-        .live_sessions()
-        .get(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no live session {id}")))
 }
 
 /// The public posts heard under a session's hashtag.

@@ -524,13 +524,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
     let mut spec = form.targets.clone();
     let mut values = form.values;
     if let Some(session_id) = form.session_id {
-        let session = app
-            .0
-            .store
-            .live_sessions()
-            .get(session_id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
+        let session = crate::sessions::session_or_404(app, session_id).await?;
         if session.state != tocsin_store::live_sessions::LiveSessionState::Open {
             return Err(session_ended(session_id));
         }
@@ -744,13 +738,7 @@ pub async fn edit_draft(
         .or(session_spec);
     let mut values = form.values;
     if let Some(session_id) = assessed.draft.session_id {
-        let session = app
-            .0
-            .store
-            .live_sessions()
-            .get(session_id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no live session {session_id}")))?;
+        let session = crate::sessions::session_or_404(app, session_id).await?;
         fix_session_hashtag(p, &session, &mut values)?;
     }
     let mut inputs = DraftInputs {

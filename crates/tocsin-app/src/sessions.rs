@@ -186,13 +186,7 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
     tx.commit().await?;
     // Its hashtag is heard from now on.
     app.0.monitor.wake();
-    let row = app
-        .0
-        .store
-        .live_sessions()
-        .get(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no live session {id}")))?;
+    let row = session_or_404(app, id).await?;
     let session = LiveSession::from(&row);
     // Other nodes' monitors start its streams when the relay brings them this frame.
     app.0.hub.publish(&PanelEvent::LiveSession {
@@ -201,16 +195,23 @@ pub async fn create(app: &Tocsin, who: &Authed, form: CreateSession) -> AppResul
     Ok(session)
 }
 
-/// A live session with its posts and each account's thread.
-pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDetail> {
-    who.require(app, Permission::ViewDeliveries)?;
-    let row = app
-        .0
+/// Live session `id`, or 404 naming it.
+pub(crate) async fn session_or_404(
+    app: &Tocsin,
+    id: i64,
+) -> AppResult<tocsin_store::LiveSessionRow> {
+    app.0
         .store
         .live_sessions()
         .get(id)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("no live session {id}")))?;
+        .ok_or_else(|| AppError::not_found(format!("no live session {id}")))
+}
+
+/// A live session with its posts and each account's thread.
+pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDetail> {
+    who.require(app, Permission::ViewDeliveries)?;
+    let row = session_or_404(app, id).await?;
     let mut messages = app.0.store.live_sessions().messages(id).await?;
     messages.sort_by_key(|m| m.id);
     let mut threads: BTreeMap<i64, Thread> = BTreeMap::new();

@@ -801,6 +801,26 @@ template = "heat/brief.hbs"
         v
     }
 
+    /// The values refused when composing `step` over `v` for X (panics if it composes).
+    fn invalid_values(
+        composer: &Composer,
+        pb: &Playbook,
+        step: &str,
+        v: &BTreeMap<String, String>,
+    ) -> Vec<ValueError> {
+        let err = composer
+            .compose(pb, step, v, &[Platform::X], ComposeOptions::default())
+            .unwrap_err();
+        let ComposeError::InvalidValues(errors) = err else {
+            panic!("{err}")
+        };
+        errors
+    }
+
+    fn names(errors: &[ValueError]) -> Vec<&str> {
+        errors.iter().map(|e| e.variable.as_str()).collect()
+    }
+
     fn examples() -> BTreeMap<String, String> {
         values(&[
             ("area", "North Side"),
@@ -1021,14 +1041,8 @@ id = "brief""#;
         v.insert("until".into(), "soon".into());
         v.insert("tag".into(), "#1".into());
         v.remove("area");
-        let err = composer
-            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
-            .unwrap_err();
-        let ComposeError::InvalidValues(errors) = err else {
-            panic!("{err}")
-        };
-        let names: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
-        assert_eq!(names, ["area", "until", "tag"]);
+        let errors = invalid_values(&composer, pb, "warning", &v);
+        assert_eq!(names(&errors), ["area", "until", "tag"]);
     }
 
     #[test]
@@ -1042,14 +1056,8 @@ id = "brief""#;
             .compose(pb, "brief", &v, &[Platform::X], ComposeOptions::default())
             .unwrap();
         assert!(c.variants[0].text.starts_with("Heat in North Side."));
-        let err = composer
-            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
-            .unwrap_err();
-        let ComposeError::InvalidValues(errors) = err else {
-            panic!("{err}")
-        };
-        let names: Vec<&str> = errors.iter().map(|e| e.variable.as_str()).collect();
-        assert_eq!(names, ["center", "until"]);
+        let errors = invalid_values(&composer, pb, "warning", &v);
+        assert_eq!(names(&errors), ["center", "until"]);
         // A value given for a variable the step does not read is still checked.
         let mut bad = v.clone();
         bad.insert("until".into(), "soon".into());
@@ -1065,12 +1073,7 @@ id = "brief""#;
         let pb = lib.get("heat").unwrap();
         let mut v = examples();
         v.insert("from".into(), "2026-07-14T22:00".into());
-        let err = composer
-            .compose(pb, "warning", &v, &[Platform::X], ComposeOptions::default())
-            .unwrap_err();
-        let ComposeError::InvalidValues(errors) = err else {
-            panic!("{err}")
-        };
+        let errors = invalid_values(&composer, pb, "warning", &v);
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].variable, "until");
         assert!(

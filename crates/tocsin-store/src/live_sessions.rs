@@ -116,6 +116,49 @@ fn session_from_row(row: SessionRow) -> Result<LiveSessionRow, StoreError> {
     })
 }
 
+/// A live session's column holding JSON chosen when it starts.
+#[derive(Clone, Copy)]
+enum JsonColumn {
+    /// `targets_json`: who every post goes to.
+    Targets,
+    /// `values_json`: the values fixed for every post.
+    Values,
+}
+
+/// Stores `value` as JSON in `column` of session `session_id`
+/// ([`StoreError::NotFound`] if there is no such session).
+async fn set_json(
+    tx: &mut Tx<'_>,
+    session_id: i64,
+    column: JsonColumn,
+    value: &impl serde::Serialize,
+) -> Result<(), StoreError> {
+    let (sql, what) = match column {
+        JsonColumn::Targets => (
+            "UPDATE live_sessions SET targets_json = $1 WHERE id = $2",
+            "targets",
+        ),
+        JsonColumn::Values => (
+            "UPDATE live_sessions SET values_json = $1 WHERE id = $2",
+            "values",
+        ),
+    };
+    let json = serde_json::to_string(value)
+        .map_err(|e| StoreError::Conflict(format!("session {what}: {e}")))?;
+    let done = on_tx!(tx, c => {
+        sqlx::query(sql)
+            .bind(&json)
+            .bind(session_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if done == 0 {
+        return Err(StoreError::NotFound(format!("live session {session_id}")));
+    }
+    Ok(())
+}
+
 impl LiveSessionsTx<'_, '_> {
     /// Starts a live session (live-tweeting a procedure), audited as `session.start`.
     pub async fn create(
@@ -160,19 +203,7 @@ impl LiveSessionsTx<'_, '_> {
         session_id: i64,
         targets: &tocsin_domain::audience::TargetSpec,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(targets)
-            .map_err(|e| StoreError::Conflict(format!("session targets: {e}")))?;
-        let done = on_tx!(self.tx, c => {
-            sqlx::query("UPDATE live_sessions SET targets_json = $1 WHERE id = $2")
-                .bind(&json)
-                .bind(session_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        if done == 0 {
-            return Err(StoreError::NotFound(format!("live session {session_id}")));
-        }
+        set_json(self.tx, session_id, JsonColumn::Targets, targets).await?;
         let groups = if targets.everyone {
             "everyone".to_string()
         } else {
@@ -198,19 +229,7 @@ impl LiveSessionsTx<'_, '_> {
         session_id: i64,
         values: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(values)
-            .map_err(|e| StoreError::Conflict(format!("session values: {e}")))?;
-        let done = on_tx!(self.tx, c => {
-            sqlx::query("UPDATE live_sessions SET values_json = $1 WHERE id = $2")
-                .bind(&json)
-                .bind(session_id)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        if done == 0 {
-            return Err(StoreError::NotFound(format!("live session {session_id}")));
-        }
+        set_json(self.tx, session_id, JsonColumn::Values, values).await?;
         let names: Vec<&str> = values.keys().map(String::as_str).collect();
         self.tx
             .append_audit(

@@ -1363,36 +1363,28 @@ async fn a_live_session_post_is_one_line_once_the_session_fixed_its_values(backe
         ]
     );
 
-    // A value the playbook does not fix, or one that breaks its rule: refused at start.
-    let r = dana
-        .post(
+    let start = |values: Value| {
+        dana.post(
             "/api/sessions",
             json!({"playbook": "live-procedure", "hashtag": "MercyKneeLive",
-                   "values": {"update_text": "x"}}),
+                   "values": values}),
         )
-        .await;
+    };
+    // A value the playbook does not fix, or one that breaks its rule: refused at start.
+    let r = start(json!({"update_text": "x"})).await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "values.update_text", "{}", r.text);
-    let r = dana
-        .post(
-            "/api/sessions",
-            json!({"playbook": "live-procedure", "hashtag": "MercyKneeLive",
-                   "values": {"info_url": "https://elsewhere.example.com/knee"}}),
-        )
-        .await;
+    let r = start(json!({"info_url": "https://elsewhere.example.com/knee"})).await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "values.info_url", "{}", r.text);
 
-    let r = dana
-        .post(
-            "/api/sessions",
-            json!({"playbook": "live-procedure", "hashtag": "MercyKneeLive",
-                   "values": {"hospital": "Mercy General Hospital", "team": "our knee team",
-                              "procedure": "knee replacement",
-                              "starts_at": "2026-07-14T08:00",
-                              "info_url": "https://health.example.gov/knee"}}),
-        )
-        .await;
+    let r = start(
+        json!({"hospital": "Mercy General Hospital", "team": "our knee team",
+                          "procedure": "knee replacement",
+                          "starts_at": "2026-07-14T08:00",
+                          "info_url": "https://health.example.gov/knee"}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let session = id_of(&r.body);
     assert_eq!(r.body["values"]["team"], "our knee team", "{}", r.text);
@@ -1519,14 +1511,13 @@ async fn the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_schedule
     let schedule = id_of(&repeat.body);
 
     // A viewer reads the week: the scheduled post, and the repeat's runs at +2 h and +4 h.
+    let read_week = |from: chrono::DateTime<chrono::Utc>| {
+        let path = format!("/api/calendar?from={}&days=7", urlencode(&rfc(from)));
+        let vera = &vera;
+        async move { vera.get(&path).await.ok() }
+    };
     let from = now - Duration::hours(1);
-    let week = vera
-        .get(&format!(
-            "/api/calendar?from={}&days=7",
-            urlencode(&rfc(from))
-        ))
-        .await
-        .ok();
+    let week = read_week(from).await;
     let entries = week["entries"].as_array().unwrap();
     let sends: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "send").collect();
     assert_eq!(sends.len(), 1, "{week}");
@@ -1559,13 +1550,7 @@ async fn the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_schedule
     sorted.sort_by_key(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap());
     assert_eq!(ats, sorted);
     // A week that starts after the repeat ends holds neither.
-    let after = vera
-        .get(&format!(
-            "/api/calendar?from={}&days=7",
-            urlencode(&rfc(now + Duration::days(1)))
-        ))
-        .await
-        .ok();
+    let after = read_week(now + Duration::days(1)).await;
     assert_eq!(after["entries"], json!([]), "{after}");
     let r = vera.get("/api/calendar?days=43").await;
     r.refused(422, "invalid");
@@ -1583,13 +1568,7 @@ async fn the_calendar_shows_a_week_of_scheduled_posts_and_repeats_and_a_schedule
     alex.post(&format!("/api/messages/{repeated}/cancel"), json!({}))
         .await
         .refused(409, "conflict");
-    let week = vera
-        .get(&format!(
-            "/api/calendar?from={}&days=7",
-            urlencode(&rfc(from))
-        ))
-        .await
-        .ok();
+    let week = read_week(from).await;
     let send = week["entries"]
         .as_array()
         .unwrap()
@@ -1691,6 +1670,23 @@ async fn a_drafter_rewrites_a_platform_s_text_where_the_step_allows_and_the_appr
             .unwrap()
             .iter()
             .any(|b| b["kind"] == "phi" && b["target"] == "x" && b["family"] == "ssn"),
+        "{preview}"
+    );
+    // A link typed there is free text: outside the allowed domains it blocks too.
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values,
+                   "overrides": {"x": "Boil your water. More: https://elsewhere.example.com/water"}}),
+        )
+        .await
+        .ok();
+    assert!(
+        preview["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["kind"] == "phi" && b["target"] == "x" && b["family"] == "url"),
         "{preview}"
     );
 
