@@ -717,15 +717,7 @@ pub async fn preview_for(
         let session = crate::sessions::session_or_404(app, session_id)
             .await
             .map_err(|e| e.field("session_id"))?;
-        if session.playbook_id != p.id {
-            return Err(AppError::invalid(
-                "session_id",
-                format!(
-                    "live session {session_id} runs playbook `{}`",
-                    session.playbook_id
-                ),
-            ));
-        }
+        crate::sessions::runs_playbook(&session, p)?;
         crate::drafts::fix_session_hashtag(p, &session, &mut values)?;
     }
     let (preview, _, _) = compose(

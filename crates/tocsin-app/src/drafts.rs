@@ -528,15 +528,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         if session.state != tocsin_store::live_sessions::LiveSessionState::Open {
             return Err(session_ended(session_id));
         }
-        if session.playbook_id != p.id {
-            return Err(AppError::invalid(
-                "session_id",
-                format!(
-                    "live session {session_id} runs playbook `{}`",
-                    session.playbook_id
-                ),
-            ));
-        }
+        crate::sessions::runs_playbook(&session, p)?;
         if form.targets.is_some() {
             return Err(AppError::invalid(
                 "targets",

@@ -208,6 +208,24 @@ pub(crate) async fn session_or_404(
         .ok_or_else(|| AppError::not_found(format!("no live session {id}")))
 }
 
+/// Refuses a post or preview into `session` for another playbook than `p` (422 naming
+/// `session_id`).
+pub(crate) fn runs_playbook(
+    session: &tocsin_store::LiveSessionRow,
+    p: &tocsin_domain::playbook::Playbook,
+) -> AppResult<()> {
+    if session.playbook_id == p.id {
+        return Ok(());
+    }
+    Err(AppError::invalid(
+        "session_id",
+        format!(
+            "live session {} runs playbook `{}`",
+            session.id, session.playbook_id
+        ),
+    ))
+}
+
 /// A live session with its posts and each account's thread.
 pub async fn get_one(app: &Tocsin, who: &Authed, id: i64) -> AppResult<SessionDetail> {
     who.require(app, Permission::ViewDeliveries)?;

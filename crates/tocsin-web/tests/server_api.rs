@@ -1456,6 +1456,30 @@ async fn a_live_session_post_is_one_line_once_the_session_fixed_its_values(backe
         .collect();
     assert_eq!(missing, ["values.update_text"], "{preview}");
 
+    // Nor can another playbook's post or preview go into it.
+    let boil = s.examples(&dana, "boil-water").await;
+    for r in [
+        dana.post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "session_id": session, "values": boil}),
+        )
+        .await,
+        dana.post(
+            "/api/drafts",
+            json!({"playbook": "boil-water", "step": "alert", "session_id": session,
+                   "values": boil}),
+        )
+        .await,
+    ] {
+        r.refused(422, "invalid");
+        assert_eq!(r.body["error"]["field"], "session_id", "{}", r.text);
+        assert!(
+            r.text.contains("runs playbook `live-procedure`"),
+            "{}",
+            r.text
+        );
+    }
+
     // A post cannot change what the session fixed.
     let r = dana
         .post(
@@ -1657,38 +1681,29 @@ async fn a_drafter_rewrites_a_platform_s_text_where_the_step_allows_and_the_appr
         .filter(|v| v["target"] != "x")
         .any(|v| v["edited"] == true);
     assert!(!others_edited);
-    let preview = dana
-        .post(
-            "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": values, "overrides": {"x": "Patient SSN 123-45-6789 was exposed"}}),
-        )
-        .await
-        .ok();
-    assert!(
-        preview["blockers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["kind"] == "phi" && b["target"] == "x" && b["family"] == "ssn"),
-        "{preview}"
-    );
-    // A link typed there is free text: outside the allowed domains it blocks too.
-    let preview = dana
-        .post(
-            "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": values,
-                   "overrides": {"x": "Boil your water. More: https://elsewhere.example.com/water"}}),
-        )
-        .await
-        .ok();
-    assert!(
-        preview["blockers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["kind"] == "phi" && b["target"] == "x" && b["family"] == "url"),
-        "{preview}"
-    );
+    // The X text as written is PHI-checked: an identifier blocks, and so does a link
+    // typed there (free text) outside the allowed domains.
+    let x_blockers = |text: &'static str| {
+        let body = json!({"step": "alert", "values": values, "overrides": {"x": text}});
+        let dana = &dana;
+        async move {
+            let preview = dana
+                .post("/api/playbooks/boil-water/preview", body)
+                .await
+                .ok();
+            preview["blockers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|b| b["kind"] == "phi" && b["target"] == "x")
+                .filter_map(|b| b["family"].as_str().map(str::to_string))
+                .collect::<Vec<String>>()
+        }
+    };
+    let families = x_blockers("Patient SSN 123-45-6789 was exposed").await;
+    assert!(families.iter().any(|f| f == "ssn"), "{families:?}");
+    let families = x_blockers("Boil your water. More: https://elsewhere.example.com/water").await;
+    assert!(families.iter().any(|f| f == "url"), "{families:?}");
 
     // The approval binds to it: reviewed, then rewritten, the old review is stale.
     let submitted_once = submitted(&dana, &r.body).await;
