@@ -19,6 +19,7 @@ pub mod facebook;
 pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
+mod media;
 pub mod sandbox;
 pub mod slack;
 pub mod sms;

@@ -2,7 +2,7 @@
 //! directory, started once on loopback for this test under Node 22. The fake PDS proves
 //! each failure path; this proves the wire: sessions from an app password, a real access
 //! token expiry (400 `ExpiredToken`), facets read back from the stored record, replies,
-//! deletes, and mentions resolved by the PDS.
+//! images (uploadBlob and the images embed, read back with their alt text), deletes, and mentions resolved by the PDS.
 //!
 //! One test function tells the stories in order (the PDS takes seconds to start, and
 //! nextest runs each test function in its own process). Needs what `.ci/run` installs;
@@ -19,8 +19,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tocsin_connector::http::{HttpClient, HttpLimits};
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost};
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostImage};
 use tocsin_connectors::bluesky::{BlueskyConfig, BlueskyConnector};
+use tocsin_test_support::images;
 use tocsin_test_support::real::pds::RealPds;
 
 fn connector(pds: &RealPds, handle: &str, password: &str) -> BlueskyConnector {
@@ -35,6 +36,19 @@ fn connector(pds: &RealPds, handle: &str, password: &str) -> BlueskyConnector {
         config,
         SecretString::from(password.to_string()),
     )
+}
+
+/// A fixture image as the dispatcher hands it over.
+fn image(bytes: &'static [u8], width: u32, height: u32, alt: &str) -> PostImage {
+    PostImage {
+        sha256: images::sha256_hex(bytes),
+        media_type: "image/png".into(),
+        width,
+        height,
+        alt: alt.into(),
+        bytes: bytes::Bytes::from_static(bytes),
+        public_url: None,
+    }
 }
 
 /// The stored record (`com.atproto.repo.getRecord`, no auth needed).
@@ -144,6 +158,56 @@ async fn a_real_pds_takes_posts_with_facets_replies_and_deletes_and_renews_an_ex
     assert_eq!(reply["root"]["uri"], json!(first.id));
     assert_eq!(reply["root"]["cid"], json!(first.extra));
     assert_eq!(reply["parent"]["uri"], json!(second.id));
+
+    // Images: each uploaded by uploadBlob, embedded with its alt text and aspect ratio;
+    // the PDS validates the record against the lexicon, and serves the bytes back.
+    let mut pictured = OutgoingPost::new("tocsin-6-1", "Update 3: the area map and the card.");
+    pictured.reply_to = Some(third.clone());
+    pictured.thread_root = Some(first.clone());
+    pictured.images = vec![
+        image(
+            images::MAP_PNG,
+            images::MAP_WIDTH,
+            images::MAP_HEIGHT,
+            "Map of Ward 3, boil-water area shaded.",
+        ),
+        image(
+            images::CARD_PNG,
+            images::CARD_WIDTH,
+            images::CARD_HEIGHT,
+            "Alert card: boil water one minute.",
+        ),
+    ];
+    let pictured = bsky
+        .post(&pictured)
+        .await
+        .expect("a post with images")
+        .remote;
+    let value = &record(&pds, &pictured.id).await["body"]["value"];
+    assert_eq!(value["reply"]["parent"]["uri"], json!(third.id), "{value}");
+    assert_eq!(value["embed"]["$type"], "app.bsky.embed.images", "{value}");
+    let embedded = value["embed"]["images"].as_array().unwrap();
+    assert_eq!(embedded.len(), 2);
+    assert_eq!(embedded[0]["alt"], "Map of Ward 3, boil-water area shaded.");
+    assert_eq!(
+        embedded[0]["aspectRatio"],
+        json!({"width": 64, "height": 48})
+    );
+    assert_eq!(embedded[1]["alt"], "Alert card: boil water one minute.");
+    assert_eq!(embedded[0]["image"]["mimeType"], "image/png");
+    let cid = embedded[0]["image"]["ref"]["$link"].as_str().unwrap();
+    let blob = reqwest::Client::new()
+        .get(format!("{}/xrpc/com.atproto.sync.getBlob", pds.base_url))
+        .query(&[("did", pds.did.as_str()), ("cid", cid)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blob.status().as_u16(), 200);
+    assert_eq!(
+        &blob.bytes().await.unwrap()[..],
+        images::MAP_PNG,
+        "the bytes arrived intact"
+    );
 
     // Reconciliation finds a post by its text.
     let found = bsky

@@ -8,6 +8,10 @@
 //! `HandleNotFound`, and deleting a missing record succeeds. `createRecord` validates
 //! posts more strictly than Bluesky does: at most 300 graphemes, facet byte offsets on
 //! character boundaries inside the text, reply root and parent naming existing posts.
+//! `uploadBlob` takes the raw bytes with their `Content-Type` (checked against the
+//! content) and answers a blob ref; an `app.bsky.embed.images` embed must hold 1 to 4
+//! images, each a blob this account uploaded (type and size as uploaded, at most
+//! 1,000,000 bytes), with an `alt` string and a positive integer `aspectRatio`.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -33,6 +37,10 @@ pub const APP_PASSWORD: &str = "fake-app1-pass-word";
 pub const POST_COLLECTION: &str = "app.bsky.feed.post";
 /// Longest post text, in graphemes.
 pub const MAX_GRAPHEMES: usize = 300;
+/// Largest image blob `app.bsky.embed.images` accepts.
+pub const MAX_IMAGE_BYTES: usize = 1_000_000;
+/// Largest blob `uploadBlob` takes (the PDS's default `blobUploadLimit`, 5 MB).
+pub const MAX_BLOB_BYTES: usize = 5 * 1024 * 1024;
 /// Write points per window reported in `RateLimit-Limit`.
 pub const RATE_LIMIT: u64 = 5000;
 
@@ -55,6 +63,32 @@ pub struct FakeRecord {
     pub reply_parent: Option<String>,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// The images its embed carried, in order.
+    pub images: Vec<FakeEmbeddedImage>,
+}
+
+/// One blob as `uploadBlob` stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeBlob {
+    /// Its CID (`bafkrei…`, raw codec).
+    pub cid: String,
+    /// The type read from the content.
+    pub mime_type: String,
+    /// The bytes as received.
+    pub bytes: Bytes,
+}
+
+/// One image of a post's `app.bsky.embed.images` embed, as the fake accepted it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeEmbeddedImage {
+    /// The blob's CID.
+    pub cid: String,
+    /// The blob's bytes.
+    pub bytes: Bytes,
+    /// The `alt` text.
+    pub alt: String,
+    /// `aspectRatio` as (width, height), when sent.
+    pub aspect_ratio: Option<(u64, u64)>,
 }
 
 impl FakeRecord {
@@ -83,6 +117,7 @@ struct Inner {
     remaining: u64,
     /// Handles `resolveHandle` knows besides the account's own.
     handles: HashMap<String, String>,
+    blobs: Vec<FakeBlob>,
 }
 
 impl Inner {
@@ -144,6 +179,11 @@ impl FakeBluesky {
     /// Records not deleted, oldest first.
     pub fn live_records(&self) -> Vec<FakeRecord> {
         self.records().into_iter().filter(|r| !r.deleted).collect()
+    }
+
+    /// Every blob uploaded, oldest first.
+    pub fn blobs(&self) -> Vec<FakeBlob> {
+        self.state.lock().blobs.clone()
     }
 
     /// How many sessions `createSession` opened.
@@ -210,6 +250,7 @@ pub async fn start() -> std::io::Result<FakeBluesky> {
             refuse_refresh: false,
             remaining: RATE_LIMIT,
             handles: HashMap::new(),
+            blobs: Vec::new(),
         }),
     });
     let server = FakeServer::start(router(state.clone()), Arc::new(FakeState::default())).await?;
@@ -228,6 +269,7 @@ pub fn router(state: Arc<BlueskyState>) -> Router {
             post(refresh_session),
         )
         .route("/xrpc/com.atproto.server.getSession", get(get_session))
+        .route("/xrpc/com.atproto.repo.uploadBlob", post(upload_blob))
         .route("/xrpc/com.atproto.repo.createRecord", post(create_record))
         .route("/xrpc/com.atproto.repo.deleteRecord", post(delete_record))
         .route("/xrpc/com.atproto.repo.listRecords", get(list_records))
@@ -432,10 +474,15 @@ async fn get_session(State(state): State<Arc<BlueskyState>>, headers: HeaderMap)
 }
 
 /// Checks a post record as the fake's lexicon does; the error message on failure.
-fn check_post(
-    inner: &Inner,
-    record: &Value,
-) -> Result<(String, Option<String>, Option<String>), String> {
+/// What [`check_post`] found valid in a record.
+type CheckedPost = (
+    String,
+    Option<String>,
+    Option<String>,
+    Vec<FakeEmbeddedImage>,
+);
+
+fn check_post(inner: &Inner, record: &Value) -> Result<CheckedPost, String> {
     if record.get("$type").and_then(Value::as_str) != Some(POST_COLLECTION) {
         return Err(format!("Invalid $type: expected {POST_COLLECTION}"));
     }
@@ -507,7 +554,129 @@ fn check_post(
         root = Some(root_record.uri.clone());
         parent = Some(parent_record.uri.clone());
     }
-    Ok((text.to_string(), root, parent))
+    let images = match record.get("embed") {
+        Some(embed) => check_images_embed(inner, embed)
+            .map_err(|why| format!("Invalid app.bsky.feed.post record: Record/embed{why}"))?,
+        None => Vec::new(),
+    };
+    Ok((text.to_string(), root, parent, images))
+}
+
+/// Checks an `app.bsky.embed.images` embed against the lexicon and the uploaded blobs.
+fn check_images_embed(inner: &Inner, embed: &Value) -> Result<Vec<FakeEmbeddedImage>, String> {
+    if embed.get("$type").and_then(Value::as_str) != Some("app.bsky.embed.images") {
+        return Err(" $type must be app.bsky.embed.images (the only embed this fake knows)".into());
+    }
+    let images = embed
+        .get("images")
+        .and_then(Value::as_array)
+        .ok_or("/images must be an array")?;
+    if images.is_empty() || images.len() > 4 {
+        return Err(format!(
+            "/images must hold 1 to 4 images, not {}",
+            images.len()
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let at = format!("/images/{i}");
+        let alt = image
+            .get("alt")
+            .and_then(Value::as_str)
+            .ok_or(format!("{at} must have the property \"alt\""))?;
+        let blob = image
+            .get("image")
+            .ok_or(format!("{at} must have the property \"image\""))?;
+        if blob.get("$type").and_then(Value::as_str) != Some("blob") {
+            return Err(format!("{at}/image should be a blob ref"));
+        }
+        let link = blob
+            .pointer("/ref/$link")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let stored = inner.blobs.iter().find(|b| b.cid == link).ok_or(format!(
+            "{at}/image refers to a blob this repository never uploaded"
+        ))?;
+        if blob.get("mimeType").and_then(Value::as_str) != Some(stored.mime_type.as_str())
+            || blob.get("size").and_then(Value::as_u64) != Some(stored.bytes.len() as u64)
+        {
+            return Err(format!("{at}/image mimeType and size must be as uploaded"));
+        }
+        if !stored.mime_type.starts_with("image/") {
+            return Err(format!("{at}/image mimeType must be image/*"));
+        }
+        if stored.bytes.len() > MAX_IMAGE_BYTES {
+            return Err(format!(
+                "{at}/image file too large: {} bytes, max {MAX_IMAGE_BYTES}",
+                stored.bytes.len()
+            ));
+        }
+        let aspect_ratio = match image.get("aspectRatio") {
+            None => None,
+            Some(ratio) => {
+                let side = |k: &str| ratio.get(k).and_then(Value::as_u64).filter(|n| *n >= 1);
+                match (side("width"), side("height")) {
+                    (Some(w), Some(h)) => Some((w, h)),
+                    _ => {
+                        return Err(format!(
+                            "{at}/aspectRatio must have integer width and height of at least 1"
+                        ))
+                    }
+                }
+            }
+        };
+        out.push(FakeEmbeddedImage {
+            cid: stored.cid.clone(),
+            bytes: stored.bytes.clone(),
+            alt: alt.to_string(),
+            aspect_ratio,
+        });
+    }
+    Ok(out)
+}
+
+async fn upload_blob(
+    State(state): State<Arc<BlueskyState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(refused) = authenticate(&inner, &headers) {
+        return *refused;
+    }
+    if body.is_empty() {
+        return invalid("Request body is empty");
+    }
+    if body.len() > MAX_BLOB_BYTES {
+        return xrpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "request entity too large",
+        );
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let mime_type = match crate::images::check_declared(declared, &body) {
+        Ok(t) => t,
+        Err(why) => return invalid(&why),
+    };
+    let hash = crate::images::sha256_hex(&body);
+    let cid = format!("bafkrei{}", hash.get(..52).unwrap_or_default());
+    if !inner.blobs.iter().any(|b| b.cid == cid) {
+        inner.blobs.push(FakeBlob {
+            cid: cid.clone(),
+            mime_type: mime_type.to_string(),
+            bytes: body.clone(),
+        });
+    }
+    Json(json!({"blob": {
+        "$type": "blob",
+        "ref": {"$link": cid},
+        "mimeType": mime_type,
+        "size": body.len(),
+    }}))
+    .into_response()
 }
 
 fn check_facet(text: &str, facet: &Value) -> Result<(), String> {
@@ -596,7 +765,7 @@ async fn create_record(
     let Some(record) = input.get("record") else {
         return answer(invalid("Input must have the property \"record\""));
     };
-    let (text, reply_root, reply_parent) = match check_post(&inner, record) {
+    let (text, reply_root, reply_parent, images) = match check_post(&inner, record) {
         Ok(checked) => checked,
         Err(why) => return answer(invalid(&why)),
     };
@@ -613,6 +782,7 @@ async fn create_record(
         reply_root,
         reply_parent,
         deleted: false,
+        images,
     });
     answer(
         Json(json!({

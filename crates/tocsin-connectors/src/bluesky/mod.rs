@@ -5,8 +5,12 @@
 //! one new session) and one repeat of the call. Posts carry link, hashtag and mention
 //! facets ([`facets`]; a mention's handle is resolved to its DID with
 //! `com.atproto.identity.resolveHandle`, and one that does not resolve stays plain text)
-//! and reply strong refs. Bluesky takes no idempotency key, so an unknown
-//! outcome is reconciled by listing the repository's recent posts.
+//! and reply strong refs. Images go up first, each by `com.atproto.repo.uploadBlob`
+//! (at most four, 1,000,000 bytes each, as `app.bsky.embed.images` allows), and the
+//! post embeds them with their `alt` text and `aspectRatio`; a blob no record ends up
+//! referencing is dropped by the PDS itself, so a failed post leaves nothing to clean.
+//! Bluesky takes no idempotency key, so an unknown outcome is reconciled by listing
+//! the repository's recent posts.
 
 pub mod config;
 mod descriptor;
@@ -24,7 +28,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::rate_limit::rate_limit_status;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 use tokio::sync::Mutex;
 
@@ -37,6 +43,10 @@ pub const POST_COLLECTION: &str = "app.bsky.feed.post";
 const LOOKUP_PAGE: u32 = 50;
 /// Pages reconciliation reads before it stops and says it cannot tell.
 const LOOKUP_PAGES: u32 = 3;
+/// Images on one post (`app.bsky.embed.images#main.images.maxLength`).
+pub const MAX_IMAGES: usize = 4;
+/// Largest image blob (`app.bsky.embed.images#image.image.maxSize`).
+pub const MAX_IMAGE_BYTES: usize = 1_000_000;
 
 /// One Bluesky account.
 pub struct BlueskyConnector {
@@ -296,6 +306,50 @@ impl BlueskyConnector {
         all
     }
 
+    /// Uploads one image (`com.atproto.repo.uploadBlob`, the bytes as the body with
+    /// their type) and gives back the blob reference the PDS answered with.
+    async fn upload_blob(&self, image: &PostImage) -> Result<Value, ConnectorError> {
+        let url = self.xrpc("com.atproto.repo.uploadBlob");
+        let (reply, _) = self
+            .call(false, |_| {
+                self.http
+                    .request(Method::POST, &url)
+                    .header(reqwest::header::CONTENT_TYPE, image.media_type.as_str())
+                    .body(image.bytes.clone())
+            })
+            .await?;
+        // An upload changes nothing anyone sees: an unreadable answer is only a failure.
+        let answer: Value = success(&reply)?.json().map_err(nothing_changed)?;
+        let blob = answer
+            .get("blob")
+            .filter(|b| b.pointer("/ref/$link").and_then(Value::as_str).is_some())
+            .cloned()
+            .ok_or_else(|| {
+                ConnectorError::Transient("uploadBlob answered without a blob reference".into())
+            })?;
+        Ok(blob)
+    }
+
+    /// The `app.bsky.embed.images` embed: every image uploaded, in order, with its alt
+    /// text and aspect ratio.
+    async fn images_embed(&self, images: &[PostImage]) -> Result<Value, ConnectorError> {
+        crate::media::check_images(images, "Bluesky", MAX_IMAGES, MAX_IMAGE_BYTES)?;
+        let mut embedded = Vec::with_capacity(images.len());
+        for image in images {
+            let blob = self.upload_blob(image).await?;
+            let mut entry = json!({"image": blob, "alt": image.alt});
+            if image.width > 0 && image.height > 0 {
+                set_field(
+                    &mut entry,
+                    "aspectRatio",
+                    json!({"width": image.width, "height": image.height}),
+                );
+            }
+            embedded.push(entry);
+        }
+        Ok(json!({"$type": "app.bsky.embed.images", "images": embedded}))
+    }
+
     async fn record(&self, post: &OutgoingPost) -> Result<Value, ConnectorError> {
         let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut record = serde_json::Map::new();
@@ -317,7 +371,16 @@ impl BlueskyConnector {
             });
             record.insert("reply".into(), reply);
         }
+        if !post.images.is_empty() {
+            record.insert("embed".into(), self.images_embed(&post.images).await?);
+        }
         Ok(Value::Object(record))
+    }
+}
+
+fn set_field(value: &mut Value, key: &str, field: Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(key.to_string(), field);
     }
 }
 

@@ -488,3 +488,106 @@ async fn the_fake_answers_an_unverifiable_token_with_400_invalid_token_as_the_pd
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["error"], "InvalidToken");
 }
+
+#[tokio::test]
+async fn images_are_uploaded_as_blobs_and_embedded_with_their_alt_text_and_aspect_ratio() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut with_images = post("k1", "Boil water notice for Ward 3. Map and card below.");
+    with_images.images = vec![fixtures::map(), fixtures::card()];
+    let outcome = connector.post(&with_images).await.unwrap();
+
+    let uploads = fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/xrpc/com.atproto.repo.uploadBlob");
+    assert_eq!(uploads.len(), 2);
+    assert_eq!(
+        uploads[0].header("content-type").as_deref(),
+        Some("image/png")
+    );
+    let records = fake.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(outcome.remote.id, records[0].uri);
+    assert_eq!(records[0].value["embed"]["$type"], "app.bsky.embed.images");
+    let images = &records[0].images;
+    assert_eq!(images.len(), 2);
+    assert_eq!(
+        &images[0].bytes[..],
+        &fixtures::map().bytes[..],
+        "bytes intact"
+    );
+    assert_eq!(images[0].alt, fixtures::map().alt);
+    assert_eq!(images[0].aspect_ratio, Some((64, 48)));
+    assert_eq!(&images[1].bytes[..], &fixtures::card().bytes[..]);
+    assert_eq!(images[1].alt, fixtures::card().alt);
+    assert_eq!(images[1].aspect_ratio, Some((30, 20)));
+}
+
+#[tokio::test]
+async fn an_image_over_the_blob_limit_is_refused_before_any_upload() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut big = fixtures::map();
+    big.bytes = bytes::Bytes::from(vec![0u8; MAX_IMAGE_BYTES + 1]);
+    let mut with_images = post("k1", "Too big");
+    with_images.images = vec![big];
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("1000000"), "{err}");
+    assert!(fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/xrpc/com.atproto.repo.uploadBlob")
+        .is_empty());
+    assert!(fake.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_upload_is_classified_and_no_post_is_made() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut with_images = post("k1", "Map below");
+    with_images.images = vec![fixtures::map()];
+    fake.state.push_fault_at("uploadBlob", Fault::unavailable());
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    fake.state.push_fault_at(
+        "uploadBlob",
+        Fault::Status {
+            code: 400,
+            retry_after: None,
+            body: r#"{"error":"InvalidRequest","message":"blob too odd"}"#.into(),
+        },
+    );
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("blob too odd"), "{err}");
+    fake.state
+        .push_fault_at("uploadBlob", Fault::rate_limited(30));
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(30)),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("eyJ0eX"), "no token in {err}");
+    assert!(fake.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_live_reply_with_an_image_keeps_the_thread() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let first = connector
+        .post(&post("k1", "Live: boil water"))
+        .await
+        .unwrap();
+    let mut reply = post("k2", "Update: the area map");
+    reply.reply_to = Some(first.remote.clone());
+    reply.images = vec![fixtures::map()];
+    connector.post(&reply).await.unwrap();
+    let records = fake.records();
+    assert_eq!(
+        records[1].reply_parent.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(records[1].images.len(), 1);
+}
