@@ -6,6 +6,14 @@
 //! renders `content` as HTML the way Mastodon does, so reconciliation is tested against
 //! markup rather than the submitted text.
 //!
+//! Media as Mastodon 4 takes them: `POST /api/v2/media` is multipart with a `file`
+//! part whose content must be the image type it declares, and an optional
+//! `description` (at most 1,500 characters); it answers 202 with `url: null` while the
+//! file is "processing" (for as many polls as the test asks), and `GET
+//! /api/v1/media/:id` answers 206 until ready. A status may name at most 4 `media_ids`,
+//! each this account's, processed (else 422 "Cannot attach files that have not finished
+//! processing") and not yet attached; the text may then be empty.
+//!
 //! It registers OAuth clients (`POST /api/v1/apps`) and serves the token endpoint
 //! (`POST /oauth/token`, authorization code with optional PKCE, as Mastodon 4.3 does)
 //! through [`crate::oauth::OAuthProvider`]; a token it issues becomes the one the API
@@ -53,6 +61,27 @@ pub struct FakeStatus {
     pub idempotency_key: Option<String>,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// The media it carries, in `media_ids` order.
+    pub media: Vec<FakeMedia>,
+}
+
+/// One uploaded media attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeMedia {
+    /// Its id.
+    pub id: String,
+    /// The `description` (alt text) it was uploaded with.
+    pub description: Option<String>,
+    /// The type read from the file's content.
+    pub media_type: String,
+    /// The file name sent.
+    pub filename: Option<String>,
+    /// The bytes as received.
+    pub bytes: Bytes,
+    /// Polls of `GET /api/v1/media/:id` left before it is processed.
+    pub polls_left: u32,
+    /// The status it is attached to.
+    pub status_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -63,6 +92,8 @@ struct Inner {
     statuses: Vec<FakeStatus>,
     next_id: u64,
     remaining: u64,
+    media: Vec<FakeMedia>,
+    processing_polls: u32,
 }
 
 /// The fake's platform state, shared by its handlers and the test.
@@ -106,6 +137,16 @@ impl FakeMastodon {
         self.statuses().into_iter().filter(|s| !s.deleted).collect()
     }
 
+    /// Every media upload received, oldest first.
+    pub fn media(&self) -> Vec<FakeMedia> {
+        self.state.lock().media.clone()
+    }
+
+    /// Makes later uploads answer 202 and stay "processing" for `polls` polls.
+    pub fn set_processing_polls(&self, polls: u32) {
+        self.state.lock().processing_polls = polls;
+    }
+
     /// Accepts only this bearer token from now on (as after a token rotation).
     pub fn set_token(&self, token: &str) {
         self.state.lock().token = token.to_string();
@@ -147,6 +188,8 @@ pub async fn start() -> std::io::Result<FakeMastodon> {
             statuses: Vec::new(),
             next_id: 110_000_000_000_000_001,
             remaining: RATE_LIMIT,
+            media: Vec::new(),
+            processing_polls: 0,
         }),
         oauth: OAuthProvider::new(Flavor::Mastodon),
     });
@@ -169,6 +212,8 @@ pub fn router(state: Arc<MastodonState>) -> Router {
         )
         .route("/api/v1/accounts/{id}/statuses", get(account_statuses))
         .route("/api/v2/instance", get(instance))
+        .route("/api/v2/media", post(upload_media))
+        .route("/api/v1/media/{id}", get(get_media))
         .route("/api/v1/apps", post(register_app))
         .route("/oauth/token", post(token))
         .with_state(state)
@@ -334,7 +379,7 @@ fn status_json(status: &FakeStatus, base: &str) -> Value {
         "reblog": null,
         "application": {"name": "Tocsin", "website": null},
         "account": account_json(base),
-        "media_attachments": [],
+        "media_attachments": status.media.iter().map(|m| media_json(m, base)).collect::<Vec<_>>(),
         "mentions": [],
         "tags": [],
         "emojis": [],
@@ -408,8 +453,49 @@ async fn create_status(
             "Validation failed: Text can't be blank",
         ));
     };
+    let media_ids: Vec<String> = match params.get("media_ids") {
+        None => Vec::new(),
+        Some(list) => match serde_json::from_str(list) {
+            Ok(ids) => ids,
+            Err(_) => {
+                return answer(error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "media_ids must be an array of ids",
+                ))
+            }
+        },
+    };
+    if media_ids.len() > 4 {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Media attachments can't be more than 4",
+        ));
+    }
+    for id in &media_ids {
+        match inner.media.iter().find(|m| &m.id == id) {
+            None => {
+                return answer(error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Validation failed: Media attachments are not valid",
+                ))
+            }
+            Some(m) if m.status_id.is_some() => {
+                return answer(error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Validation failed: Media attachments are already attached",
+                ))
+            }
+            Some(m) if m.polls_left > 0 => {
+                return answer(error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Cannot attach files that have not finished processing. Try again in a moment!",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     let text = params.get("status").cloned().unwrap_or_default();
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && media_ids.is_empty() {
         return answer(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Validation failed: Text can't be blank",
@@ -450,11 +536,133 @@ async fn create_status(
         spoiler_text: params.get("spoiler_text").cloned().unwrap_or_default(),
         idempotency_key: key,
         deleted: false,
+        media: Vec::new(),
     };
+    let mut status = status;
+    for id in &media_ids {
+        if let Some(m) = inner.media.iter_mut().find(|m| &m.id == id) {
+            m.status_id = Some(status.id.clone());
+            status.media.push(m.clone());
+        }
+    }
     inner.next_id += 1;
     let json = status_json(&status, &base);
     inner.statuses.push(status);
     answer(Json(json).into_response())
+}
+
+fn media_json(media: &FakeMedia, base: &str) -> Value {
+    let ready = media.polls_left == 0;
+    json!({
+        "id": media.id,
+        "type": "image",
+        "url": ready.then(|| format!("{base}/system/media_attachments/files/{}/original.png", media.id)),
+        "preview_url": format!("{base}/system/media_attachments/files/{}/small.png", media.id),
+        "remote_url": null,
+        "text_url": null,
+        "meta": {},
+        "description": media.description,
+        "blurhash": null,
+    })
+}
+
+/// Mastodon's largest image (`image_size_limit`).
+pub const MAX_IMAGE_BYTES: usize = 16 * 1024 * 1024;
+
+async fn upload_media(
+    State(state): State<Arc<MastodonState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let base = inner.base_url.clone();
+    let answer = |response: Response| with_rate_headers(response, remaining);
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let form = match crate::multipart::parse(declared, &body) {
+        Ok(form) => form,
+        Err(why) => return answer(error(StatusCode::UNPROCESSABLE_ENTITY, &why)),
+    };
+    let Some(file) = form.part("file") else {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: File can't be blank",
+        ));
+    };
+    let media_type = match crate::images::check_declared(file.content_type.as_deref(), &file.body) {
+        Ok(t) => t,
+        Err(why) => {
+            return answer(error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("Validation failed: File content type is invalid ({why})"),
+            ))
+        }
+    };
+    if file.body.len() > MAX_IMAGE_BYTES {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: File file size must be less than 16 MB",
+        ));
+    }
+    let description = form.text("description");
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1500)
+    {
+        return answer(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation failed: Description is too long (maximum is 1500 characters)",
+        ));
+    }
+    let media = FakeMedia {
+        id: inner.next_id.to_string(),
+        description,
+        media_type: media_type.to_string(),
+        filename: file.filename.clone(),
+        bytes: file.body.clone(),
+        polls_left: inner.processing_polls,
+        status_id: None,
+    };
+    inner.next_id += 1;
+    let code = if media.polls_left > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let json = media_json(&media, &base);
+    inner.media.push(media);
+    answer((code, Json(json)).into_response())
+}
+
+async fn get_media(
+    State(state): State<Arc<MastodonState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let base = inner.base_url.clone();
+    let Some(media) = inner.media.iter_mut().find(|m| m.id == id) else {
+        return with_rate_headers(error(StatusCode::NOT_FOUND, "Record not found"), remaining);
+    };
+    if media.polls_left > 0 {
+        media.polls_left -= 1;
+        let json = media_json(media, &base);
+        return with_rate_headers(
+            (StatusCode::PARTIAL_CONTENT, Json(json)).into_response(),
+            remaining,
+        );
+    }
+    let json = media_json(media, &base);
+    with_rate_headers(Json(json).into_response(), remaining)
 }
 
 async fn get_status(

@@ -10,6 +10,13 @@
 //! `GET /2/users/:id/tweets`: `tweet.read users.read`); a token without them gets X's
 //! 403 `Forbidden` problem, as the real API answers.
 //!
+//! Media as X API v2 takes them: `POST /2/media/upload` is multipart with a `media`
+//! file (an image whose content matches its declared type, at most 5 MB) and
+//! `media_category` `tweet_image`, and needs the `media.write` scope; `POST
+//! /2/media/metadata` sets `metadata.alt_text.text` (at most 1,000 characters) on an
+//! upload of this user's; a post's `media.media_ids` (1 to 4) must name uploads of this
+//! user's.
+//!
 //! It also serves X's OAuth 2 token endpoint (`POST /2/oauth2/token`: authorization code
 //! with PKCE, rotating refresh tokens, confidential clients with HTTP Basic) through
 //! [`crate::oauth::OAuthProvider`]; a token it issues becomes the one the API accepts, with
@@ -44,6 +51,10 @@ pub const CLIENT_SECRET: &str = "fake-x-client-secret-canary";
 pub const ALL_SCOPES: [&str; 4] = ["tweet.read", "tweet.write", "users.read", "offline.access"];
 /// What posting and deleting need (X API reference, "Authorization" of each endpoint).
 pub const WRITE_SCOPES: [&str; 3] = ["tweet.read", "tweet.write", "users.read"];
+/// What media upload and metadata need.
+pub const MEDIA_SCOPES: [&str; 1] = ["media.write"];
+/// Largest image upload.
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 /// What reading the account and its timeline needs.
 pub const READ_SCOPES: [&str; 2] = ["tweet.read", "users.read"];
 /// Requests per window reported in `x-rate-limit-limit`.
@@ -60,6 +71,23 @@ pub struct FakeTweet {
     pub in_reply_to: Option<String>,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// The media it names, in `media.media_ids` order.
+    pub media: Vec<FakeXMedia>,
+}
+
+/// One media upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeXMedia {
+    /// Its id.
+    pub id: String,
+    /// `media_category` as sent.
+    pub category: String,
+    /// The type read from the content.
+    pub media_type: String,
+    /// The bytes as received.
+    pub bytes: axum::body::Bytes,
+    /// The alt text `POST /2/media/metadata` set.
+    pub alt_text: Option<String>,
 }
 
 #[derive(Debug)]
@@ -74,6 +102,7 @@ struct Inner {
     /// Posts a user may make in 24 hours (`None`: no cap), and made so far.
     daily_cap: Option<u64>,
     posted: u64,
+    media: Vec<FakeXMedia>,
 }
 
 /// The fake's platform state.
@@ -106,6 +135,11 @@ impl Deref for FakeX {
 }
 
 impl FakeX {
+    /// Every media upload, oldest first.
+    pub fn media(&self) -> Vec<FakeXMedia> {
+        self.state.lock().media.clone()
+    }
+
     /// Every post received, deleted ones included, oldest first.
     pub fn tweets(&self) -> Vec<FakeTweet> {
         self.state.lock().tweets.clone()
@@ -175,6 +209,7 @@ pub async fn start() -> std::io::Result<FakeX> {
             remaining: RATE_LIMIT,
             daily_cap: None,
             posted: 0,
+            media: Vec::new(),
         }),
         oauth: OAuthProvider::new(Flavor::X),
     });
@@ -186,6 +221,8 @@ pub async fn start() -> std::io::Result<FakeX> {
 pub fn router(state: Arc<XState>) -> Router {
     Router::new()
         .route("/2/tweets", post(create))
+        .route("/2/media/upload", post(upload_media))
+        .route("/2/media/metadata", post(media_metadata))
         .route("/2/tweets/{id}", delete(remove))
         .route("/2/users/me", get(me))
         .route("/2/users/{id}/tweets", get(timeline))
@@ -318,6 +355,32 @@ async fn create(
             ));
         }
     }
+    let mut media = Vec::new();
+    if let Some(ids) = params.pointer("/media/media_ids") {
+        let ids: Vec<&str> = ids
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if ids.is_empty() || ids.len() > 4 {
+            return answer(problem(
+                StatusCode::BAD_REQUEST,
+                "Invalid Request",
+                "media.media_ids must hold 1 to 4 media ids.",
+            ));
+        }
+        for id in ids {
+            match inner.media.iter().find(|m| m.id == id) {
+                Some(m) => media.push(m.clone()),
+                None => {
+                    return answer(problem(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid Request",
+                        &format!("Your media IDs are invalid: {id}"),
+                    ))
+                }
+            }
+        }
+    }
     if let Some(cap) = inner.daily_cap {
         if inner.posted >= cap {
             let mut refused = problem(
@@ -347,12 +410,107 @@ async fn create(
         text,
         in_reply_to,
         deleted: false,
+        media,
     });
     answer(
         (
             StatusCode::CREATED,
             Json(json!({"data": {"id": id, "text": shown, "edit_history_tweet_ids": [id]}})),
         )
+            .into_response(),
+    )
+}
+
+async fn upload_media(
+    State(state): State<Arc<XState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers, &MEDIA_SCOPES) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let answer = |r: Response| with_rate_headers(r, remaining);
+    let invalid = |detail: &str| problem(StatusCode::BAD_REQUEST, "Invalid Request", detail);
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let form = match crate::multipart::parse(declared, &body) {
+        Ok(form) => form,
+        Err(why) => return answer(invalid(&why)),
+    };
+    let Some(file) = form.part("media") else {
+        return answer(invalid("The `media` field is required."));
+    };
+    let category = form.text("media_category").unwrap_or_default();
+    if category != "tweet_image" {
+        return answer(invalid(
+            "media_category must be tweet_image for an image in a post.",
+        ));
+    }
+    let media_type = match crate::images::check_declared(file.content_type.as_deref(), &file.body) {
+        Ok(t) => t,
+        Err(why) => return answer(invalid(&why)),
+    };
+    if form.text("media_type").is_some_and(|t| t != media_type) {
+        return answer(invalid("media_type does not match the file."));
+    }
+    if file.body.len() > MAX_IMAGE_BYTES {
+        return answer(invalid("Images must be 5 MB or smaller."));
+    }
+    let id = inner.next_id.to_string();
+    inner.next_id += 1;
+    inner.media.push(FakeXMedia {
+        id: id.clone(),
+        category,
+        media_type: media_type.to_string(),
+        bytes: file.body.clone(),
+        alt_text: None,
+    });
+    answer(
+        Json(json!({"data": {
+            "id": id,
+            "media_key": format!("3_{id}"),
+            "size": file.body.len(),
+            "expires_after_secs": 86400,
+            "image": {"image_type": media_type},
+        }}))
+        .into_response(),
+    )
+}
+
+async fn media_metadata(
+    State(state): State<Arc<XState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    let remaining = match admit(&mut inner, &headers, &MEDIA_SCOPES) {
+        Ok(r) => r,
+        Err(response) => return *response,
+    };
+    let answer = |r: Response| with_rate_headers(r, remaining);
+    let invalid = |detail: &str| problem(StatusCode::BAD_REQUEST, "Invalid Request", detail);
+    let Ok(params) = serde_json::from_slice::<Value>(&body) else {
+        return answer(invalid("The body must be JSON."));
+    };
+    let id = params.get("id").and_then(Value::as_str).unwrap_or_default();
+    let Some(text) = params
+        .pointer("/metadata/alt_text/text")
+        .and_then(Value::as_str)
+    else {
+        return answer(invalid("metadata.alt_text.text is required."));
+    };
+    if text.chars().count() > 1000 {
+        return answer(invalid("Alt text must be 1000 characters or fewer."));
+    }
+    let Some(media) = inner.media.iter_mut().find(|m| m.id == id) else {
+        return answer(invalid("The media id is not one of this user's uploads."));
+    };
+    media.alt_text = Some(text.to_string());
+    answer(
+        Json(json!({"data": {"id": id, "associated_metadata": {"alt_text": {"text": text}}}}))
             .into_response(),
     )
 }

@@ -4,6 +4,11 @@
 //! (Mastodon keeps keys about an hour, so a repeated send returns the same status);
 //! `DELETE /api/v1/statuses/:id`; reconciliation lists the account's recent statuses.
 //! [`instance_max_characters`] reads the server's limit from `GET /api/v2/instance`.
+//! Images go up first (`POST /api/v2/media`, multipart `file` and `description`, the
+//! alt text); a 202 means the server is still processing, and `GET /api/v1/media/:id`
+//! is polled until it answers 200. The status then names them in `media_ids`. Media
+//! left unattached by a failed post are removed by Mastodon itself (its media cleanup
+//! drops unattached uploads after a day), so nothing is deleted by hand.
 
 pub mod config;
 mod descriptor;
@@ -21,7 +26,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::rate_limit::rate_limit_status;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -31,6 +38,19 @@ pub use config::{MastodonConfig, Visibility};
 const LOOKUP_PAGE: u32 = 40;
 /// Pages reconciliation reads before it stops and says it cannot tell.
 const LOOKUP_PAGES: u32 = 3;
+/// Images on one status (Mastodon's `MAX_MEDIA_ATTACHMENTS`).
+pub const MAX_IMAGES: usize = 4;
+/// Largest image Mastodon takes by default (`image_size_limit`, 16 MiB).
+pub const MAX_IMAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Longest media description (`MediaAttachment::MAX_DESCRIPTION_LENGTH`).
+pub const MAX_DESCRIPTION_CHARS: usize = 1500;
+/// Times a processing upload is polled before the post gives up (about 30 s in all).
+const MEDIA_POLLS: u32 = 20;
+/// The first wait between polls; each later one doubles, up to [`MEDIA_POLL_MAX`].
+const MEDIA_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+/// The longest wait between polls.
+const MEDIA_POLL_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The content warning an exercise (drill) is posted behind, so nobody mistakes it for
 /// a real alert at a glance: Mastodon shows the warning and folds the text under it.
 pub const EXERCISE_WARNING: &str = "EXERCISE";
@@ -130,6 +150,61 @@ impl MastodonConnector {
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
+    /// Uploads one image with its description and waits until the server has
+    /// processed it; gives back the media id.
+    async fn upload(&self, image: &PostImage, key: &str) -> Result<String, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Media {
+            id: String,
+            #[serde(default)]
+            url: Option<String>,
+        }
+        if image.alt.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(ConnectorError::Permanent(format!(
+                "an image description is longer than Mastodon's {MAX_DESCRIPTION_CHARS} characters"
+            )));
+        }
+        let (content_type, body) = crate::media::Multipart::new(&format!("{key}:{}", image.sha256))
+            .file(
+                "file",
+                &crate::media::file_name(image),
+                &image.media_type,
+                &image.bytes,
+            )
+            .text("description", &image.alt)
+            .finish();
+        let request = self
+            .authorized(Method::POST, "/api/v2/media")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        // An upload nobody sees: a lost answer is a plain failure (the media expires).
+        let reply = self.http.send(request, false).await?;
+        let media: Media = success(&reply)?.json().map_err(ConnectorError::for_read)?;
+        check_id(&media.id)?;
+        if reply.status == reqwest::StatusCode::OK && media.url.is_some() {
+            return Ok(media.id);
+        }
+        let mut wait = MEDIA_POLL_FIRST;
+        for _ in 0..MEDIA_POLLS {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(MEDIA_POLL_MAX);
+            let request = self.authorized(Method::GET, &format!("/api/v1/media/{}", media.id));
+            let reply = self.http.send(request, false).await?;
+            // 206 Partial Content: still processing.
+            if reply.status == reqwest::StatusCode::PARTIAL_CONTENT {
+                continue;
+            }
+            let ready: Media = success(&reply)?.json().map_err(ConnectorError::for_read)?;
+            if ready.url.is_some() {
+                return Ok(media.id);
+            }
+        }
+        Err(ConnectorError::Transient(format!(
+            "Mastodon was still processing image {} after {MEDIA_POLLS} checks",
+            media.id
+        )))
+    }
+
     async fn own_account_id(&self) -> Result<String, ConnectorError> {
         let request = self.authorized(Method::GET, "/api/v1/accounts/verify_credentials");
         let reply = self.http.send(request, false).await?;
@@ -162,6 +237,14 @@ impl Connector for MastodonConnector {
         }
         if post.exercise {
             body.insert("spoiler_text".into(), json!(EXERCISE_WARNING));
+        }
+        if !post.images.is_empty() {
+            crate::media::check_images(&post.images, "Mastodon", MAX_IMAGES, MAX_IMAGE_BYTES)?;
+            let mut ids = Vec::with_capacity(post.images.len());
+            for image in &post.images {
+                ids.push(self.upload(image, &post.idempotency_key).await?);
+            }
+            body.insert("media_ids".into(), json!(ids));
         }
         let request = self
             .authorized(Method::POST, "/api/v1/statuses")

@@ -312,3 +312,95 @@ async fn length_is_graphemes_now_that_the_fake_mastodon_no_longer_counts_charact
     let over = format!("{text}!");
     assert!(connector.post(&post("k-over", &over)).await.is_err());
 }
+
+#[tokio::test]
+async fn images_are_uploaded_with_their_description_waited_for_and_attached_by_id() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    fake.set_processing_polls(2);
+    let mut with_images = post("k1", "Boil water notice for Ward 3.");
+    with_images.images = vec![fixtures::map(), fixtures::card()];
+    let outcome = connector.post(&with_images).await.unwrap();
+
+    let statuses = fake.statuses();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(outcome.remote.id, statuses[0].id);
+    let media = &statuses[0].media;
+    assert_eq!(media.len(), 2, "the status names both uploads in order");
+    assert_eq!(
+        &media[0].bytes[..],
+        &fixtures::map().bytes[..],
+        "bytes intact"
+    );
+    assert_eq!(
+        media[0].description.as_deref(),
+        Some(fixtures::map().alt.as_str())
+    );
+    assert_eq!(media[0].media_type, "image/png");
+    assert_eq!(
+        media[1].description.as_deref(),
+        Some(fixtures::card().alt.as_str())
+    );
+    let polls = fake
+        .state
+        .requests_to(&reqwest::Method::GET, "/api/v1/media/");
+    assert_eq!(
+        polls.len(),
+        2 * 3,
+        "each upload polled until it was processed"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_upload_posts_nothing_and_says_what_the_server_said() {
+    use crate::media::fixtures;
+    use tocsin_test_support::Fault;
+    let (fake, connector) = setup().await;
+    let mut with_images = post("k1", "Map below");
+    with_images.images = vec![fixtures::map()];
+    fake.state.push_fault_at(
+        "/api/v2/media",
+        Fault::answer(
+            422,
+            r#"{"error":"Validation failed: File content type is invalid"}"#,
+        ),
+    );
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("content type is invalid"), "{err}");
+    fake.state
+        .push_fault_at("/api/v2/media", Fault::unavailable());
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    fake.state
+        .push_fault_at("/api/v2/media", Fault::rate_limited(7));
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(mastodon::TOKEN), "{err}");
+    assert!(fake.statuses().is_empty());
+}
+
+#[tokio::test]
+async fn a_reply_with_an_image_keeps_the_thread_and_a_retraction_deletes_it() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let first = connector
+        .post(&post("k1", "Live: boil water"))
+        .await
+        .unwrap();
+    let mut reply = post("k2", "Update: the map");
+    reply.reply_to = Some(first.remote.clone());
+    reply.images = vec![fixtures::map()];
+    let second = connector.post(&reply).await.unwrap();
+    let statuses = fake.statuses();
+    assert_eq!(
+        statuses[1].in_reply_to_id.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(statuses[1].media.len(), 1);
+    connector.delete(&second.remote).await.unwrap();
+    assert!(fake.statuses()[1].deleted);
+}

@@ -5,6 +5,11 @@
 //! idempotency key and refuses a duplicate text with 403, which is a permanent refusal
 //! here (said as such), not an auth failure. `x-rate-limit-*` headers are read, and a
 //! 429 at the per-user 24-hour cap waits for `x-user-limit-24hour-reset`.
+//! Images go up first (`POST /2/media/upload`, multipart `media` and
+//! `media_category=tweet_image`, which needs the `media.write` scope), each gets its
+//! alt text by `POST /2/media/metadata` (`metadata.alt_text.text`), and the post names
+//! them in `media.media_ids`. An upload no post uses expires by itself
+//! (`expires_after_secs`); X has no call to delete one.
 
 pub mod config;
 mod descriptor;
@@ -21,7 +26,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::rate_limit::rate_limit_status;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -29,6 +36,15 @@ pub use config::XConfig;
 
 /// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
 pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
+/// Images on one post.
+pub const MAX_IMAGES: usize = 4;
+/// Largest image X takes (5 MB).
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Longest alt text X takes.
+pub const MAX_ALT_CHARS: usize = 1000;
+/// The scope media uploads need, besides posting's.
+pub const MEDIA_SCOPE: &str = "media.write";
+
 /// Posts read when reconciling (`max_results`, the API's maximum).
 const LOOKUP_PAGE: u32 = 100;
 
@@ -152,6 +168,47 @@ impl XConnector {
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
+    /// Uploads one image and sets its alt text; gives back the media id.
+    async fn upload(&self, image: &PostImage, key: &str) -> Result<String, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Uploaded {
+            id: String,
+        }
+        if image.alt.chars().count() > MAX_ALT_CHARS {
+            return Err(ConnectorError::Permanent(format!(
+                "an image description is longer than X's {MAX_ALT_CHARS} characters"
+            )));
+        }
+        let (content_type, body) = crate::media::Multipart::new(&format!("{key}:{}", image.sha256))
+            .file(
+                "media",
+                &crate::media::file_name(image),
+                &image.media_type,
+                &image.bytes,
+            )
+            .text("media_category", "tweet_image")
+            .text("media_type", &image.media_type)
+            .finish();
+        let request = self
+            .authorized(Method::POST, "/2/media/upload")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        let reply = self.http.send(request, false).await?;
+        let uploaded: Data<Uploaded> = media_success(&reply)?
+            .json()
+            .map_err(ConnectorError::for_read)?;
+        check_id(&uploaded.data.id)?;
+        let request = self
+            .authorized(Method::POST, "/2/media/metadata")
+            .json(&json!({
+                "id": uploaded.data.id,
+                "metadata": {"alt_text": {"text": image.alt}},
+            }));
+        let reply = self.http.send(request, false).await?;
+        media_success(&reply)?;
+        Ok(uploaded.data.id)
+    }
+
     fn remote(&self, id: &str) -> RemotePost {
         RemotePost {
             id: id.to_string(),
@@ -186,6 +243,14 @@ impl Connector for XConnector {
         if let Some(parent) = &post.reply_to {
             check_id(&parent.id)?;
             body.insert("reply".into(), json!({ "in_reply_to_tweet_id": parent.id }));
+        }
+        if !post.images.is_empty() {
+            crate::media::check_images(&post.images, "X", MAX_IMAGES, MAX_IMAGE_BYTES)?;
+            let mut ids = Vec::with_capacity(post.images.len());
+            for image in &post.images {
+                ids.push(self.upload(image, &post.idempotency_key).await?);
+            }
+            body.insert("media".into(), json!({ "media_ids": ids }));
         }
         let request = self.authorized(Method::POST, "/2/tweets").json(&body);
         let reply = self.http.send(request, true).await?;
@@ -260,6 +325,19 @@ fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
     } else {
         Err(error_for(reply))
     }
+}
+
+/// A media call's failure: as any other, except that a 403 names the scope uploads
+/// need (an account connected before images were sent may lack it).
+fn media_success(reply: &Reply) -> Result<&Reply, ConnectorError> {
+    if reply.status.as_u16() == 403 {
+        return Err(ConnectorError::Auth(format!(
+            "X HTTP 403 on an image upload: {} (uploading images needs the {MEDIA_SCOPE} \
+             scope; connect the account again and grant it)",
+            reply.excerpt()
+        )));
+    }
+    success(reply)
 }
 
 /// X's error answers: problem details (`{"title", "detail", "type", "status"}`) or the

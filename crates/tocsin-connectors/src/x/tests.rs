@@ -234,3 +234,97 @@ async fn the_fake_x_now_enforces_the_24_hour_cap_and_the_wait_runs_to_its_reset(
         "waits for the 24-hour reset, not the 15-minute window: {wait:?}"
     );
 }
+
+fn with_media_scope(fake: &FakeX) {
+    let mut scopes: Vec<&str> = x::ALL_SCOPES.to_vec();
+    scopes.extend(x::MEDIA_SCOPES);
+    fake.set_scopes(&scopes);
+}
+
+#[tokio::test]
+async fn images_are_uploaded_described_and_named_in_media_ids() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    with_media_scope(&fake);
+    let mut with_images = post("k1", "Boil water notice for Ward 3.");
+    with_images.images = vec![fixtures::map(), fixtures::card()];
+    let outcome = connector.post(&with_images).await.unwrap();
+    let tweets = fake.tweets();
+    assert_eq!(tweets.len(), 1);
+    assert_eq!(outcome.remote.id, tweets[0].id);
+    let media = &tweets[0].media;
+    assert_eq!(media.len(), 2);
+    assert_eq!(
+        &media[0].bytes[..],
+        &fixtures::map().bytes[..],
+        "bytes intact"
+    );
+    assert_eq!(media[0].category, "tweet_image");
+    assert_eq!(
+        media[0].alt_text.as_deref(),
+        Some(fixtures::map().alt.as_str())
+    );
+    assert_eq!(
+        media[1].alt_text.as_deref(),
+        Some(fixtures::card().alt.as_str())
+    );
+    // Each upload is described before the post names it.
+    let paths: Vec<String> = fake.state.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/2/media/upload",
+            "/2/media/metadata",
+            "/2/media/upload",
+            "/2/media/metadata",
+            "/2/tweets"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_media_write_is_told_to_reconnect_and_posts_nothing() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut with_images = post("k1", "Map below");
+    with_images.images = vec![fixtures::map()];
+    let err = connector.post(&with_images).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err}");
+    assert!(err.to_string().contains("media.write"), "{err}");
+    assert!(!err.to_string().contains(x::TOKEN), "{err}");
+    assert!(fake.tweets().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_upload_is_classified_and_a_reply_with_an_image_keeps_the_thread() {
+    use crate::media::fixtures;
+    use tocsin_test_support::Fault;
+    let (fake, connector) = setup().await;
+    with_media_scope(&fake);
+    let first = connector
+        .post(&post("k1", "Live: boil water"))
+        .await
+        .unwrap();
+    let mut reply = post("k2", "Update: the map");
+    reply.reply_to = Some(first.remote.clone());
+    reply.images = vec![fixtures::map()];
+    fake.state
+        .push_fault_at("/2/media/upload", Fault::unavailable());
+    let err = connector.post(&reply).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    fake.state
+        .push_fault_at("/2/media/metadata", Fault::rate_limited(12));
+    let err = connector.post(&reply).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(12)),
+        "{err}"
+    );
+    assert_eq!(fake.tweets().len(), 1);
+    connector.post(&reply).await.unwrap();
+    let tweets = fake.tweets();
+    assert_eq!(
+        tweets[1].in_reply_to.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(tweets[1].media.len(), 1);
+}
