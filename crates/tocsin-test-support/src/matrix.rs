@@ -8,6 +8,12 @@
 //! base64url characters, and redacting an event it never had is accepted (Synapse does
 //! not look). Errors have Matrix's shape (`errcode`, `error`); [`limit_exceeded`]
 //! queues an `M_LIMIT_EXCEEDED` answer.
+//!
+//! The media repository takes `POST /_matrix/media/v3/upload` (the bytes as the body,
+//! their `Content-Type` matching the content, at most [`MAX_UPLOAD_BYTES`], else 413
+//! `M_TOO_LARGE`) and answers an `mxc://` URI. An `m.image` event must carry a `body`
+//! string and a `url` this server handed out, and `info` whose `mimetype` and `size` are
+//! the upload's and whose `w` and `h` are positive integers.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -90,9 +96,26 @@ pub struct StoredEvent {
     pub redacted: bool,
 }
 
+/// The largest upload (Synapse's default `max_upload_size`, 50 MiB).
+pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
+
+/// One file in the media repository.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMedia {
+    /// `mxc://server/id`.
+    pub mxc: String,
+    /// The type read from the content.
+    pub media_type: String,
+    /// The `filename` query parameter, if given.
+    pub filename: Option<String>,
+    /// The bytes as received.
+    pub bytes: axum::body::Bytes,
+}
+
 #[derive(Debug, Default)]
 struct Rooms {
     events: Vec<StoredEvent>,
+    media: Vec<StoredMedia>,
     /// (access token, txnId) → event id: transaction ids are scoped to the device.
     transactions: HashMap<(String, String), String>,
 }
@@ -124,6 +147,11 @@ impl Homeserver {
             .into_iter()
             .filter(|e| e.room_id == room_id && e.event_type == "m.room.message")
             .collect()
+    }
+
+    /// Every upload, oldest first.
+    pub fn media(&self) -> Vec<StoredMedia> {
+        lock(&self.rooms).media.clone()
     }
 
     /// Makes the user leave a room (sends are then refused with `M_FORBIDDEN`).
@@ -188,6 +216,7 @@ impl FakeMatrix {
                 put(redact),
             )
             .route("/_matrix/client/v3/rooms/{room_id}/messages", get(messages))
+            .route("/_matrix/media/v3/upload", axum::routing::post(upload))
             .fallback(unrecognized)
             .with_state(homeserver.clone());
         let server = FakeServer::start(router, Arc::new(FakeState::default())).await?;
@@ -297,6 +326,11 @@ async fn send(
         );
     }
     let mut rooms = lock(&hs.rooms);
+    if content.get("msgtype").and_then(Value::as_str) == Some("m.image") {
+        if let Err(why) = check_image(&rooms.media, &content) {
+            return error(StatusCode::BAD_REQUEST, "M_BAD_JSON", &why);
+        }
+    }
     let key = (token_of(&headers), txn_id.clone());
     if let Some(existing) = rooms.transactions.get(&key) {
         return Json(json!({ "event_id": existing })).into_response();
@@ -314,6 +348,65 @@ async fn send(
     });
     rooms.transactions.insert(key, event_id.clone());
     Json(json!({ "event_id": event_id })).into_response()
+}
+
+/// Checks an `m.image` content against the spec and the media repository.
+fn check_image(media: &[StoredMedia], content: &Value) -> Result<(), String> {
+    if content.get("body").and_then(Value::as_str).is_none() {
+        return Err("m.image needs a body".into());
+    }
+    let url = content.get("url").and_then(Value::as_str).unwrap_or_default();
+    let stored = media
+        .iter()
+        .find(|m| m.mxc == url)
+        .ok_or(format!("m.image url {url:?} is not an mxc URI of this server's"))?;
+    let info = content.get("info").ok_or("m.image needs info")?;
+    if info.get("mimetype").and_then(Value::as_str) != Some(stored.media_type.as_str()) {
+        return Err("info.mimetype is not the uploaded file's type".into());
+    }
+    if info.get("size").and_then(Value::as_u64) != Some(stored.bytes.len() as u64) {
+        return Err("info.size is not the uploaded file's size".into());
+    }
+    for side in ["w", "h"] {
+        if !info.get(side).and_then(Value::as_u64).is_some_and(|n| n > 0) {
+            return Err(format!("info.{side} must be a positive integer"));
+        }
+    }
+    Ok(())
+}
+
+async fn upload(
+    State(hs): State<Arc<Homeserver>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(r) = authenticate(&hs, &headers) {
+        return r;
+    }
+    if body.len() > MAX_UPLOAD_BYTES {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", "Upload request body is too large");
+    }
+    let declared = headers.get("content-type").and_then(|v| v.to_str().ok());
+    let media_type = match crate::images::check_declared(declared, &body) {
+        Ok(t) => t,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "M_UNKNOWN", &why),
+    };
+    let server = hs.user_id.split_once(':').map_or("localhost", |(_, s)| s);
+    let mut rooms = lock(&hs.rooms);
+    let id = crate::images::sha256_hex(&body);
+    let mxc = format!(
+        "mxc://{server}/{}{}",
+        rooms.media.len(),
+        id.get(..20).unwrap_or_default()
+    );
+    rooms.media.push(StoredMedia {
+        mxc: mxc.clone(),
+        media_type: media_type.to_string(),
+        filename: query.get("filename").cloned(),
+        bytes: body,
+    });
+    Json(json!({ "content_uri": mxc })).into_response()
 }
 
 async fn redact(

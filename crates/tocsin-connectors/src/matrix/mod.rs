@@ -10,6 +10,15 @@
 //! redaction (of an event already gone: done); reconciliation reads the latest events.
 //! Room ids are either `!opaque:server` or, from room version 12 on, `!` and 43
 //! base64url characters with no server, so links name the server with `via=`.
+//!
+//! Images go up to the media repository first (`POST /_matrix/media/v3/upload`, the
+//! bytes with their type), then, after the text event, each is an `m.image` event
+//! whose `body` is its alt text (no `filename`, so clients read `body` as the image's
+//! description, not as a caption), with `url` (the `mxc://` URI) and `info` (`mimetype`,
+//! `w`, `h`, `size`), in the text's thread and replying to it. The image events' ids
+//! travel in [`RemotePost::extra`] so a retraction redacts them too. The client API has
+//! no call to delete an upload, so one a failed post leaves behind stays in the media
+//! repository (a server admin can purge it).
 
 pub mod config;
 mod descriptor;
@@ -30,7 +39,9 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 use tocsin_connector::http::{HttpClient, Reply};
 use tocsin_connector::rate_limit::{rate_limit_status, retry_after};
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 use url::Url;
 
@@ -105,6 +116,21 @@ fn escape_into(out: &mut String, text: &str) {
         }
     }
 }
+
+/// Where an image event goes: in the text's thread, replying to the text event; a
+/// post outside any thread gets none, so the images follow it in the timeline.
+fn image_relation(post: &OutgoingPost, text_id: &str) -> Option<Value> {
+    let root = post.thread_root.as_ref().or(post.reply_to.as_ref())?;
+    Some(json!({
+        "rel_type": "m.thread",
+        "event_id": root.id,
+        "is_falling_back": true,
+        "m.in_reply_to": { "event_id": text_id },
+    }))
+}
+
+/// What [`RemotePost::extra`] starts with when it lists a post's image events.
+const IMAGE_EVENTS: &str = "images:";
 
 /// The `m.room.message` content for a post: `m.text` with the plain body, and HTML as
 /// `formatted_body` (the post's own HTML, or the text made HTML), and an `m.thread` relation for thread updates
@@ -403,6 +429,103 @@ impl MatrixConnector {
             .map(String::as_str)
     }
 
+    /// Uploads one image to the media repository; gives back its `mxc://` URI.
+    async fn upload(&self, image: &PostImage) -> Result<String, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Uploaded {
+            content_uri: String,
+        }
+        let mut url = self.homeserver.clone();
+        url.set_query(None);
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| ConnectorError::Config("homeserver: not a base URL".into()))?;
+            path.pop_if_empty()
+                .extend(["_matrix", "media", "v3", "upload"]);
+        }
+        url.query_pairs_mut()
+            .append_pair("filename", &crate::media::file_name(image));
+        let request = self
+            .authorized(Method::POST, &url)
+            .header(CONTENT_TYPE, image.media_type.as_str())
+            .body(image.bytes.clone());
+        // An upload nobody sees: a lost answer is a plain failure.
+        let reply = self.http.send(request, false).await?;
+        if !reply.status.is_success() {
+            return Err(matrix_error(&reply));
+        }
+        let uploaded: Uploaded = reply.json().map_err(ConnectorError::for_read)?;
+        if !uploaded.content_uri.starts_with("mxc://") {
+            return Err(ConnectorError::Transient(
+                "the media repository answered without an mxc:// URI".into(),
+            ));
+        }
+        Ok(uploaded.content_uri)
+    }
+
+    /// Sends one `m.image` event for an uploaded image after the text event `text_id`.
+    async fn send_image(
+        &self,
+        post: &OutgoingPost,
+        index: usize,
+        image: &PostImage,
+        mxc: &str,
+        text_id: &str,
+    ) -> Result<String, ConnectorError> {
+        let mut content = json!({
+            "msgtype": "m.image",
+            "body": image.alt,
+            "url": mxc,
+            "info": {
+                "mimetype": image.media_type,
+                "w": image.width,
+                "h": image.height,
+                "size": image.bytes.len(),
+            },
+        });
+        if let Some(relation) = image_relation(post, text_id) {
+            if let Some(object) = content.as_object_mut() {
+                object.insert("m.relates_to".into(), relation);
+            }
+        }
+        let body = serde_json::to_vec(&content)
+            .map_err(|e| ConnectorError::Permanent(format!("cannot encode the event: {e}")))?;
+        let txn_id = transaction_id(&format!("{}\nimage {index}", post_transaction_id(post)));
+        let url = self.endpoint(&[
+            "rooms",
+            &self.config.room_id,
+            "send",
+            "m.room.message",
+            &txn_id,
+        ])?;
+        let (event_id, _) = self.put_event(&url, body).await?;
+        Ok(event_id)
+    }
+
+    /// Redacts one event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`), with a
+    /// transaction id derived from the event id so a repeated redaction is one redaction.
+    /// An event the homeserver does not have (`404 M_NOT_FOUND`: already gone) is done.
+    async fn redact(&self, event_id: &str) -> Result<(), ConnectorError> {
+        let txn_id = transaction_id(&format!("redact:{event_id}"));
+        let url = self.endpoint(&["rooms", &self.config.room_id, "redact", event_id, &txn_id])?;
+        let body = serde_json::to_vec(&json!({ "reason": "Retracted" }))
+            .map_err(|e| ConnectorError::Permanent(format!("cannot encode the redaction: {e}")))?;
+        let request = self
+            .authorized(Method::PUT, &url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let reply = self.http.send(request, true).await?;
+        let not_found = reply.status.as_u16() == 404
+            && serde_json::from_slice::<MatrixErrorBody>(&reply.body)
+                .is_ok_and(|b| b.errcode == "M_NOT_FOUND");
+        if reply.status.is_success() || not_found {
+            Ok(())
+        } else {
+            Err(matrix_error(&reply))
+        }
+    }
+
     /// A PUT of a JSON body to `url`; the answer's `event_id`.
     async fn put_event(&self, url: &Url, body: Vec<u8>) -> Result<(String, Reply), ConnectorError> {
         let request = self
@@ -444,6 +567,11 @@ impl Connector for MatrixConnector {
                 body.len()
             )));
         }
+        // Every upload before any event: a refused image leaves the room untouched.
+        let mut uploads = Vec::with_capacity(post.images.len());
+        for image in &post.images {
+            uploads.push(self.upload(image).await?);
+        }
         let txn_id = post_transaction_id(post);
         let url = self.endpoint(&[
             "rooms",
@@ -454,33 +582,35 @@ impl Connector for MatrixConnector {
         ])?;
         let via = self.via().await;
         let (event_id, reply) = self.put_event(&url, body).await?;
+        let mut remote = self.remote(&event_id, &via);
+        let mut image_events = Vec::with_capacity(uploads.len());
+        for (index, (image, mxc)) in post.images.iter().zip(&uploads).enumerate() {
+            // A failure here leaves the text sent: the repeat (transaction ids) sends
+            // the same text event and only the images still missing.
+            image_events.push(self.send_image(post, index, image, mxc, &event_id).await?);
+        }
+        if !image_events.is_empty() {
+            remote.extra = Some(format!("{IMAGE_EVENTS}{}", image_events.join(",")));
+        }
         Ok(PostOutcome {
-            remote: self.remote(&event_id, &via),
+            remote,
             rate_limit: rate_limit_status(&reply.headers),
         })
     }
 
-    /// Redacts the event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`), with a
-    /// transaction id derived from the event id so a repeated redaction is one redaction.
-    /// An event the homeserver does not have (`404 M_NOT_FOUND`: already gone) is done.
+    /// Redacts the post's image events, then its text event (each redaction idempotent,
+    /// an event already gone done).
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {
-        let txn_id = transaction_id(&format!("redact:{}", remote.id));
-        let url = self.endpoint(&["rooms", &self.config.room_id, "redact", &remote.id, &txn_id])?;
-        let body = serde_json::to_vec(&json!({ "reason": "Retracted" }))
-            .map_err(|e| ConnectorError::Permanent(format!("cannot encode the redaction: {e}")))?;
-        let request = self
-            .authorized(Method::PUT, &url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body);
-        let reply = self.http.send(request, true).await?;
-        let not_found = reply.status.as_u16() == 404
-            && serde_json::from_slice::<MatrixErrorBody>(&reply.body)
-                .is_ok_and(|b| b.errcode == "M_NOT_FOUND");
-        if reply.status.is_success() || not_found {
-            Ok(())
-        } else {
-            Err(matrix_error(&reply))
+        let images = remote
+            .extra
+            .as_deref()
+            .and_then(|e| e.strip_prefix(IMAGE_EVENTS))
+            .map(|ids| ids.split(',').filter(|id| !id.is_empty()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        for image in images {
+            self.redact(image).await?;
         }
+        self.redact(&remote.id).await
     }
 
     /// Reads the room backwards (`GET /rooms/{roomId}/messages?dir=b&limit=50`) for an

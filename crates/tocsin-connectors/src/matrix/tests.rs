@@ -430,3 +430,88 @@ async fn the_healthcheck_checks_the_token_and_the_room_membership() {
         Err(ConnectorError::Auth(_))
     ));
 }
+
+#[tokio::test]
+async fn images_are_uploaded_then_sent_as_m_image_events_with_the_alt_as_body() {
+    use crate::media::fixtures;
+    let (fake, matrix) = setup().await;
+    let mut post = OutgoingPost::new("msg-1:acct-1", "Boil water notice for Ward 3.");
+    post.images = vec![fixtures::map(), fixtures::card()];
+    let outcome = matrix.post(&post).await.unwrap();
+
+    let media = fake.homeserver.media();
+    assert_eq!(media.len(), 2);
+    assert_eq!(&media[0].bytes[..], &fixtures::map().bytes[..], "bytes intact");
+    assert_eq!(media[0].media_type, "image/png");
+    let messages = fake.homeserver.messages(ROOM);
+    assert_eq!(messages.len(), 3, "the text, then one event per image");
+    assert_eq!(messages[0].event_id, outcome.remote.id);
+    assert_eq!(messages[0].content["msgtype"], "m.text");
+    let image = &messages[1].content;
+    assert_eq!(image["msgtype"], "m.image");
+    assert_eq!(image["body"], fixtures::map().alt);
+    assert!(image.get("filename").is_none(), "body is the description, not a caption");
+    assert_eq!(image["url"], media[0].mxc);
+    assert_eq!(
+        image["info"],
+        json!({"mimetype": "image/png", "w": 64, "h": 48, "size": fixtures::map().bytes.len()})
+    );
+    assert!(image.get("m.relates_to").is_none(), "a top-level post's images follow it");
+    assert_eq!(messages[2].content["body"], fixtures::card().alt);
+    assert_eq!(
+        outcome.remote.extra.as_deref(),
+        Some(format!("images:{},{}", messages[1].event_id, messages[2].event_id).as_str())
+    );
+
+    // Sent again (an unknown outcome): the same three events, no new ones.
+    let again = matrix.post(&post).await.unwrap();
+    assert_eq!(again.remote, outcome.remote);
+    assert_eq!(fake.homeserver.messages(ROOM).len(), 3);
+
+    // A retraction redacts the images and the text.
+    matrix.delete(&outcome.remote).await.unwrap();
+    let messages = fake.homeserver.messages(ROOM);
+    assert!(messages.iter().all(|m| m.redacted), "{messages:?}");
+}
+
+#[tokio::test]
+async fn a_thread_update_with_an_image_keeps_it_in_the_thread_replying_to_the_text() {
+    use crate::media::fixtures;
+    let (fake, matrix) = setup().await;
+    let first = matrix
+        .post(&OutgoingPost::new("msg-1:acct-1", "Live: boil water"))
+        .await
+        .unwrap();
+    let mut update = OutgoingPost::new("msg-2:acct-1", "Update: the map");
+    update.reply_to = Some(first.remote.clone());
+    update.thread_root = Some(first.remote.clone());
+    update.images = vec![fixtures::map()];
+    let second = matrix.post(&update).await.unwrap();
+    let messages = fake.homeserver.messages(ROOM);
+    let relation = &messages[2].content["m.relates_to"];
+    assert_eq!(relation["rel_type"], "m.thread");
+    assert_eq!(relation["event_id"], json!(first.remote.id));
+    assert_eq!(relation["m.in_reply_to"]["event_id"], json!(second.remote.id));
+}
+
+#[tokio::test]
+async fn a_failed_upload_sends_no_event_and_never_shows_the_token() {
+    use crate::media::fixtures;
+    let (fake, matrix) = setup().await;
+    let mut post = OutgoingPost::new("msg-1:acct-1", "Map below");
+    post.images = vec![fixtures::map()];
+    fake.server.state.push_fault_at(
+        "/_matrix/media/v3/upload",
+        Fault::answer(413, r#"{"errcode":"M_TOO_LARGE","error":"Upload request body is too large"}"#),
+    );
+    let err = matrix.post(&post).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("too large"), "{err}");
+    fake.server
+        .state
+        .push_fault_at("/_matrix/media/v3/upload", Fault::unavailable());
+    let err = matrix.post(&post).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    assert!(!err.to_string().contains(TOKEN), "{err}");
+    assert!(fake.homeserver.messages(ROOM).is_empty());
+}
