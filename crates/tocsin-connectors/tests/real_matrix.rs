@@ -1,6 +1,7 @@
 //! The Matrix connector against a real Synapse (PyPI `matrix-synapse`), started once on
 //! loopback for this test with SQLite and a room of today's default version (12: an id
-//! with no server). The fake homeserver proves each failure path; this proves the wire.
+//! with no server). The fake homeserver proves each failure path; this proves the wire,
+//! images included (media upload, m.image events read back, the bytes downloaded).
 //!
 //! One test function tells the stories in order (Synapse takes seconds to start, and
 //! nextest runs each test function in its own process). Needs what `.ci/run` installs;
@@ -18,8 +19,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tocsin_connector::http::{HttpClient, HttpLimits};
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostImage, RemotePost};
 use tocsin_connectors::matrix::{matrix_error, post_transaction_id, MatrixConfig, MatrixConnector};
+use tocsin_test_support::images;
 use tocsin_test_support::real::synapse::RealSynapse;
 
 fn connector(hs: &RealSynapse, token: &str, room: &str, limits: HttpLimits) -> MatrixConnector {
@@ -34,6 +36,19 @@ fn connector(hs: &RealSynapse, token: &str, room: &str, limits: HttpLimits) -> M
         SecretString::from(token.to_string()),
     )
     .unwrap()
+}
+
+/// A fixture image as the dispatcher hands it over.
+fn image(bytes: &'static [u8], width: u32, height: u32, alt: &str) -> PostImage {
+    PostImage {
+        sha256: images::sha256_hex(bytes),
+        media_type: "image/png".into(),
+        width,
+        height,
+        alt: alt.into(),
+        bytes: bytes::Bytes::from_static(bytes),
+        public_url: None,
+    }
 }
 
 /// `GET /rooms/{room}/event/{event}` as the bot: the event as Synapse stored it.
@@ -132,6 +147,55 @@ async fn a_real_synapse_takes_alerts_threads_and_redactions_and_refuses_the_way_
     let relation = &event(&hs, &hs.room_id, &update_event.id).await["content"]["m.relates_to"];
     assert_eq!(relation["rel_type"], json!("m.thread"));
     assert_eq!(relation["event_id"], json!(root.id));
+
+    // A thread update with images: each uploaded to the media repository, then an
+    // m.image event (body = alt text, url, info) in the thread, replying to the text.
+    let mut pictured = OutgoingPost::new("tocsin-5-1", "Update: the area map and the card.");
+    pictured.reply_to = Some(update_event.clone());
+    pictured.thread_root = Some(root.clone());
+    pictured.images = vec![
+        image(images::MAP_PNG, images::MAP_WIDTH, images::MAP_HEIGHT, "Map of Ward 3, boil-water area shaded."),
+        image(images::CARD_PNG, images::CARD_WIDTH, images::CARD_HEIGHT, "Alert card: boil water one minute."),
+    ];
+    let pictured = matrix.post(&pictured).await.expect("a post with images").remote;
+    let image_ids: Vec<String> = pictured
+        .extra
+        .as_deref()
+        .and_then(|e| e.strip_prefix("images:"))
+        .expect("the image events travel with the post")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(image_ids.len(), 2);
+    let first_image = event(&hs, &hs.room_id, &image_ids[0]).await;
+    let content = &first_image["content"];
+    assert_eq!(content["msgtype"], "m.image", "{first_image}");
+    assert_eq!(content["body"], "Map of Ward 3, boil-water area shaded.");
+    assert_eq!(content["info"]["w"], 64);
+    assert_eq!(content["info"]["h"], 48);
+    assert_eq!(content["info"]["mimetype"], "image/png");
+    assert_eq!(content["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(content["m.relates_to"]["event_id"], json!(root.id));
+    assert_eq!(content["m.relates_to"]["m.in_reply_to"]["event_id"], json!(pictured.id));
+    let mxc = content["url"].as_str().unwrap().strip_prefix("mxc://").unwrap();
+    let download = reqwest::Client::new()
+        .get(format!("{}/_matrix/client/v1/media/download/{mxc}", hs.base_url))
+        .bearer_auth(&hs.bot_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(&download.bytes().await.unwrap()[..], images::MAP_PNG, "bytes intact");
+    assert_eq!(
+        event(&hs, &hs.room_id, &image_ids[1]).await["content"]["body"],
+        "Alert card: boil water one minute."
+    );
+    // Retraction redacts the images with the text.
+    matrix.delete(&pictured).await.expect("retract the pictured post");
+    for id in image_ids.iter().chain([&pictured.id]) {
+        let redacted = event(&hs, &hs.room_id, id).await;
+        assert!(redacted["content"].as_object().unwrap().is_empty(), "{redacted}");
+    }
 
     // Two installations on one token: the same (message, account) under two key
     // prefixes is two events. A key that repeats across installations (each database
