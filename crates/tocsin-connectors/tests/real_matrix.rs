@@ -154,10 +154,24 @@ async fn a_real_synapse_takes_alerts_threads_and_redactions_and_refuses_the_way_
     pictured.reply_to = Some(update_event.clone());
     pictured.thread_root = Some(root.clone());
     pictured.images = vec![
-        image(images::MAP_PNG, images::MAP_WIDTH, images::MAP_HEIGHT, "Map of Ward 3, boil-water area shaded."),
-        image(images::CARD_PNG, images::CARD_WIDTH, images::CARD_HEIGHT, "Alert card: boil water one minute."),
+        image(
+            images::MAP_PNG,
+            images::MAP_WIDTH,
+            images::MAP_HEIGHT,
+            "Map of Ward 3, boil-water area shaded.",
+        ),
+        image(
+            images::CARD_PNG,
+            images::CARD_WIDTH,
+            images::CARD_HEIGHT,
+            "Alert card: boil water one minute.",
+        ),
     ];
-    let pictured = matrix.post(&pictured).await.expect("a post with images").remote;
+    let pictured = matrix
+        .post(&pictured)
+        .await
+        .expect("a post with images")
+        .remote;
     let image_ids: Vec<String> = pictured
         .extra
         .as_deref()
@@ -176,25 +190,45 @@ async fn a_real_synapse_takes_alerts_threads_and_redactions_and_refuses_the_way_
     assert_eq!(content["info"]["mimetype"], "image/png");
     assert_eq!(content["m.relates_to"]["rel_type"], "m.thread");
     assert_eq!(content["m.relates_to"]["event_id"], json!(root.id));
-    assert_eq!(content["m.relates_to"]["m.in_reply_to"]["event_id"], json!(pictured.id));
-    let mxc = content["url"].as_str().unwrap().strip_prefix("mxc://").unwrap();
+    assert_eq!(
+        content["m.relates_to"]["m.in_reply_to"]["event_id"],
+        json!(pictured.id)
+    );
+    let mxc = content["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("mxc://")
+        .unwrap();
     let download = reqwest::Client::new()
-        .get(format!("{}/_matrix/client/v1/media/download/{mxc}", hs.base_url))
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{mxc}",
+            hs.base_url
+        ))
         .bearer_auth(&hs.bot_token)
         .send()
         .await
         .unwrap();
     assert_eq!(download.status().as_u16(), 200);
-    assert_eq!(&download.bytes().await.unwrap()[..], images::MAP_PNG, "bytes intact");
+    assert_eq!(
+        &download.bytes().await.unwrap()[..],
+        images::MAP_PNG,
+        "bytes intact"
+    );
     assert_eq!(
         event(&hs, &hs.room_id, &image_ids[1]).await["content"]["body"],
         "Alert card: boil water one minute."
     );
     // Retraction redacts the images with the text.
-    matrix.delete(&pictured).await.expect("retract the pictured post");
+    matrix
+        .delete(&pictured)
+        .await
+        .expect("retract the pictured post");
     for id in image_ids.iter().chain([&pictured.id]) {
         let redacted = event(&hs, &hs.room_id, id).await;
-        assert!(redacted["content"].as_object().unwrap().is_empty(), "{redacted}");
+        assert!(
+            redacted["content"].as_object().unwrap().is_empty(),
+            "{redacted}"
+        );
     }
 
     // Two installations on one token: the same (message, account) under two key

@@ -355,11 +355,13 @@ fn check_image(media: &[StoredMedia], content: &Value) -> Result<(), String> {
     if content.get("body").and_then(Value::as_str).is_none() {
         return Err("m.image needs a body".into());
     }
-    let url = content.get("url").and_then(Value::as_str).unwrap_or_default();
-    let stored = media
-        .iter()
-        .find(|m| m.mxc == url)
-        .ok_or(format!("m.image url {url:?} is not an mxc URI of this server's"))?;
+    let url = content
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let stored = media.iter().find(|m| m.mxc == url).ok_or(format!(
+        "m.image url {url:?} is not an mxc URI of this server's"
+    ))?;
     let info = content.get("info").ok_or("m.image needs info")?;
     if info.get("mimetype").and_then(Value::as_str) != Some(stored.media_type.as_str()) {
         return Err("info.mimetype is not the uploaded file's type".into());
@@ -368,7 +370,11 @@ fn check_image(media: &[StoredMedia], content: &Value) -> Result<(), String> {
         return Err("info.size is not the uploaded file's size".into());
     }
     for side in ["w", "h"] {
-        if !info.get(side).and_then(Value::as_u64).is_some_and(|n| n > 0) {
+        if !info
+            .get(side)
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n > 0)
+        {
             return Err(format!("info.{side} must be a positive integer"));
         }
     }
@@ -385,7 +391,11 @@ async fn upload(
         return r;
     }
     if body.len() > MAX_UPLOAD_BYTES {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", "Upload request body is too large");
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "M_TOO_LARGE",
+            "Upload request body is too large",
+        );
     }
     let declared = headers.get("content-type").and_then(|v| v.to_str().ok());
     let media_type = match crate::images::check_declared(declared, &body) {

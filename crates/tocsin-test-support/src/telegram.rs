@@ -2,9 +2,16 @@
 //! `/bot{token}/`, answering in the Bot API's envelope (`{ok, result}` or `{ok: false,
 //! error_code, description, parameters}`), with its flood control (429 and
 //! `parameters.retry_after`) and its 48-hour delete window.
+//!
+//! Photos as the Bot API takes uploads: `sendPhoto` and `sendMediaGroup` must be
+//! `multipart/form-data`; `sendPhoto` needs a `photo` file part (an image whose content
+//! matches its type, at most 10 MB) and a `caption` of at most 1,024 UTF-16 units;
+//! `sendMediaGroup` needs `media`, a JSON array of 2 to 10 `InputMediaPhoto` whose
+//! `media` is `attach://<part>` naming a file part of the same form; JSON fields
+//! (`reply_parameters`, `media`) arrive as JSON text. `deleteMessages` deletes several.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
@@ -36,7 +43,16 @@ pub struct FakeMessage {
     pub date: i64,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// A photo message's image bytes.
+    pub photo: Option<axum::body::Bytes>,
+    /// An album's id, shared by its messages.
+    pub media_group_id: Option<String>,
 }
+
+/// Longest caption, in UTF-16 units.
+pub const MAX_CAPTION: usize = 1024;
+/// Largest photo upload.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
 #[derive(Debug)]
 struct Inner {
@@ -150,6 +166,7 @@ fn targets_our_chat(chat: Option<&Value>) -> bool {
 async fn method(
     State(state): State<Arc<TelegramState>>,
     Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let mut inner = state.lock();
@@ -167,6 +184,17 @@ async fn method(
             &format!("Too Many Requests: retry after {secs}"),
             Some(json!({ "retry_after": secs })),
         );
+    }
+    if method == "sendPhoto" || method == "sendMediaGroup" {
+        let declared = headers.get("content-type").and_then(|v| v.to_str().ok());
+        return match crate::multipart::parse(declared, &body) {
+            Ok(form) => send_photos(&mut inner, &method, &form),
+            Err(why) => failure(
+                StatusCode::BAD_REQUEST,
+                &format!("Bad Request: {why}"),
+                None,
+            ),
+        };
     }
     let params: Value = if body.is_empty() {
         json!({})
@@ -216,6 +244,8 @@ async fn method(
                     .unwrap_or(false),
                 date: now(),
                 deleted: false,
+                photo: None,
+                media_group_id: None,
             };
             inner.next_id += 1;
             let mut result = json!({
@@ -248,6 +278,139 @@ async fn method(
                 }
             }
         }
+        "deleteMessages" => {
+            if !targets_our_chat(params.get("chat_id")) {
+                return failure(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+            }
+            let ids: Vec<i64> = params
+                .get("message_ids")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            if ids.is_empty() || ids.len() > 100 {
+                return failure(StatusCode::BAD_REQUEST, "Bad Request: message_ids must hold 1 to 100 ids", None);
+            }
+            // As the Bot API: messages that cannot be found are skipped.
+            let now = now();
+            for m in inner.messages.iter_mut().filter(|m| ids.contains(&m.message_id)) {
+                if now - m.date < 48 * 3600 {
+                    m.deleted = true;
+                }
+            }
+            Json(json!({"ok": true, "result": true})).into_response()
+        }
         _ => failure(StatusCode::NOT_FOUND, "Not Found: method not found", None),
     }
+}
+
+fn bad(description: &str) -> Response {
+    failure(
+        StatusCode::BAD_REQUEST,
+        &format!("Bad Request: {description}"),
+        None,
+    )
+}
+
+/// `sendPhoto` / `sendMediaGroup` from a multipart form.
+fn send_photos(inner: &mut Inner, method: &str, form: &crate::multipart::Form) -> Response {
+    let chat = form.text("chat_id").map(|c| match c.parse::<i64>() {
+        Ok(n) => json!(n),
+        Err(_) => json!(c),
+    });
+    if !targets_our_chat(chat.as_ref()) {
+        return bad("chat not found");
+    }
+    let reply_to = match form.text("reply_parameters") {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(v) => v.get("message_id").and_then(Value::as_i64),
+            Err(_) => return bad("can't parse reply parameters JSON object"),
+        },
+    };
+    // (caption, file part name) per photo.
+    let mut items: Vec<(String, String)> = Vec::new();
+    if method == "sendPhoto" {
+        items.push((form.text("caption").unwrap_or_default(), "photo".into()));
+    } else {
+        let Some(media) = form.text("media") else {
+            return bad("parameter \"media\" is required");
+        };
+        let Ok(Value::Array(media)) = serde_json::from_str::<Value>(&media) else {
+            return bad("can't parse media JSON object");
+        };
+        if media.len() < 2 || media.len() > 10 {
+            return bad("media must include 2-10 items");
+        }
+        for item in &media {
+            if item.get("type").and_then(Value::as_str) != Some("photo") {
+                return bad("unsupported media type in an album of photos");
+            }
+            let Some(part) = item
+                .get("media")
+                .and_then(Value::as_str)
+                .and_then(|m| m.strip_prefix("attach://"))
+            else {
+                return bad("wrong HTTP URL specified: expected attach://<file part>");
+            };
+            let caption = item
+                .get("caption")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            items.push((caption.to_string(), part.to_string()));
+        }
+    }
+    let mut photos = Vec::new();
+    for (caption, part) in &items {
+        if caption.encode_utf16().count() > MAX_CAPTION {
+            return bad("message caption is too long");
+        }
+        let Some(file) = form.part(part).filter(|p| p.filename.is_some()) else {
+            return bad(&format!("file part {part:?} not found in the request"));
+        };
+        if let Err(why) = crate::images::check_declared(file.content_type.as_deref(), &file.body) {
+            return bad(&format!("IMAGE_PROCESS_FAILED ({why})"));
+        }
+        if file.body.len() > MAX_PHOTO_BYTES {
+            return bad("file is too big");
+        }
+        photos.push((caption.clone(), file.body.clone()));
+    }
+    let group = (method == "sendMediaGroup").then(|| format!("1{}", inner.next_id));
+    let mut results = Vec::new();
+    for (caption, bytes) in photos {
+        let message = FakeMessage {
+            message_id: inner.next_id,
+            text: caption.clone(),
+            reply_to,
+            preview_disabled: false,
+            date: now(),
+            deleted: false,
+            photo: Some(bytes.clone()),
+            media_group_id: group.clone(),
+        };
+        inner.next_id += 1;
+        let mut result = json!({
+            "message_id": message.message_id,
+            "sender_chat": chat_json(),
+            "chat": chat_json(),
+            "date": message.date,
+            "photo": [{"file_id": format!("AgAC{}", message.message_id), "file_unique_id": format!("AQAD{}", message.message_id), "width": 64, "height": 48, "file_size": bytes.len()}],
+        });
+        if let Some(object) = result.as_object_mut() {
+            if !caption.is_empty() {
+                object.insert("caption".into(), json!(caption));
+            }
+            if let Some(g) = &group {
+                object.insert("media_group_id".into(), json!(g));
+            }
+        }
+        inner.messages.push(message);
+        results.push(result);
+    }
+    let result = if method == "sendPhoto" {
+        results.into_iter().next().unwrap_or(Value::Null)
+    } else {
+        Value::Array(results)
+    };
+    Json(json!({"ok": true, "result": result})).into_response()
 }

@@ -605,7 +605,11 @@ impl Connector for MatrixConnector {
             .extra
             .as_deref()
             .and_then(|e| e.strip_prefix(IMAGE_EVENTS))
-            .map(|ids| ids.split(',').filter(|id| !id.is_empty()).collect::<Vec<_>>())
+            .map(|ids| {
+                ids.split(',')
+                    .filter(|id| !id.is_empty())
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         for image in images {
             self.redact(image).await?;

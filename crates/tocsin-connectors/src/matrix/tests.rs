@@ -441,7 +441,11 @@ async fn images_are_uploaded_then_sent_as_m_image_events_with_the_alt_as_body() 
 
     let media = fake.homeserver.media();
     assert_eq!(media.len(), 2);
-    assert_eq!(&media[0].bytes[..], &fixtures::map().bytes[..], "bytes intact");
+    assert_eq!(
+        &media[0].bytes[..],
+        &fixtures::map().bytes[..],
+        "bytes intact"
+    );
     assert_eq!(media[0].media_type, "image/png");
     let messages = fake.homeserver.messages(ROOM);
     assert_eq!(messages.len(), 3, "the text, then one event per image");
@@ -450,13 +454,19 @@ async fn images_are_uploaded_then_sent_as_m_image_events_with_the_alt_as_body() 
     let image = &messages[1].content;
     assert_eq!(image["msgtype"], "m.image");
     assert_eq!(image["body"], fixtures::map().alt);
-    assert!(image.get("filename").is_none(), "body is the description, not a caption");
+    assert!(
+        image.get("filename").is_none(),
+        "body is the description, not a caption"
+    );
     assert_eq!(image["url"], media[0].mxc);
     assert_eq!(
         image["info"],
         json!({"mimetype": "image/png", "w": 64, "h": 48, "size": fixtures::map().bytes.len()})
     );
-    assert!(image.get("m.relates_to").is_none(), "a top-level post's images follow it");
+    assert!(
+        image.get("m.relates_to").is_none(),
+        "a top-level post's images follow it"
+    );
     assert_eq!(messages[2].content["body"], fixtures::card().alt);
     assert_eq!(
         outcome.remote.extra.as_deref(),
@@ -491,7 +501,10 @@ async fn a_thread_update_with_an_image_keeps_it_in_the_thread_replying_to_the_te
     let relation = &messages[2].content["m.relates_to"];
     assert_eq!(relation["rel_type"], "m.thread");
     assert_eq!(relation["event_id"], json!(first.remote.id));
-    assert_eq!(relation["m.in_reply_to"]["event_id"], json!(second.remote.id));
+    assert_eq!(
+        relation["m.in_reply_to"]["event_id"],
+        json!(second.remote.id)
+    );
 }
 
 #[tokio::test]
@@ -502,7 +515,10 @@ async fn a_failed_upload_sends_no_event_and_never_shows_the_token() {
     post.images = vec![fixtures::map()];
     fake.server.state.push_fault_at(
         "/_matrix/media/v3/upload",
-        Fault::answer(413, r#"{"errcode":"M_TOO_LARGE","error":"Upload request body is too large"}"#),
+        Fault::answer(
+            413,
+            r#"{"errcode":"M_TOO_LARGE","error":"Upload request body is too large"}"#,
+        ),
     );
     let err = matrix.post(&post).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");

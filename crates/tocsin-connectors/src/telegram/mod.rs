@@ -3,6 +3,13 @@
 //! for a reply, `reply_parameters`; `deleteMessage` (Telegram refuses after 48 hours);
 //! `getMe` as the health check. The token sits in the URL path, so no error here ever
 //! carries a URL. The Bot API cannot list sent messages: there is no lookup.
+//!
+//! Images: one goes by `sendPhoto`, two to four as an album by `sendMediaGroup`
+//! (`media` naming `attach://` file parts), multipart either way, with the text as the
+//! caption when it fits Telegram's 1,024 characters; a longer text goes first by
+//! `sendMessage` and the photos follow as its reply. The Bot API has no alt-text field
+//! for photos, so the image descriptions do not reach Telegram. Every message of the
+//! post is kept in `extra`, so a retraction deletes them all (`deleteMessages`).
 
 pub mod config;
 mod descriptor;
@@ -20,7 +27,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tocsin_connector::http::{printable, redact_urls, HttpClient, Reply};
 use tocsin_connector::rate_limit::retry_after;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -90,7 +99,17 @@ struct Extra {
     chat_id: i64,
     #[serde(default)]
     date: Option<i64>,
+    /// The post's other messages (an album's photos, the photos after a long text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    also: Vec<i64>,
 }
+
+/// Longest photo caption, in UTF-16 units.
+pub const MAX_CAPTION_CHARS: usize = 1024;
+/// Images on one post (an album takes up to ten; Tocsin sends at most four).
+pub const MAX_IMAGES: usize = 4;
+/// Largest photo a bot may upload (10 MB).
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
 /// The text as sent: an exercise carries [`EXERCISE_PREFIX`].
 pub fn sent_text(post: &OutgoingPost) -> String {
@@ -161,16 +180,47 @@ impl TelegramConnector {
         body: Option<&Value>,
         writes: bool,
     ) -> Result<T, ConnectorError> {
+        let verb = if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        self.call_with(method, verb, writes, |request| match body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
+    /// Calls a Bot API method with a `multipart/form-data` body.
+    async fn call_form<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        form: crate::media::Multipart,
+    ) -> Result<T, ConnectorError> {
+        let (content_type, body) = form.finish();
+        self.call_with(method, Method::POST, true, |request| {
+            request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body)
+        })
+        .await
+    }
+
+    async fn call_with<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        verb: Method,
+        writes: bool,
+        body: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<T, ConnectorError> {
         let url = format!(
             "{}/bot{}/{method}",
             self.config.api_url,
             self.token.expose_secret()
         );
-        let mut request = match body {
-            Some(body) => self.http.request(Method::POST, &url).json(body),
-            None => self.http.request(Method::GET, &url),
-        };
-        request = request.header(reqwest::header::ACCEPT, "application/json");
+        let request =
+            body(self.http.request(verb, &url)).header(reqwest::header::ACCEPT, "application/json");
         // The token is inside a URL segment (`bot<token>`): the shared redaction of URL
         // segments does not match it, or its secret half after the bot id, quoted alone.
         let token = self.token.expose_secret();
@@ -204,6 +254,126 @@ impl TelegramConnector {
     }
 }
 
+impl TelegramConnector {
+    /// A post with images: photos captioned with the text when it fits, else the text
+    /// first and the photos as its reply.
+    async fn post_with_photos(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        crate::media::check_images(&post.images, "Telegram", MAX_IMAGES, MAX_PHOTO_BYTES)?;
+        let text = sent_text(post);
+        let units = text.encode_utf16().count();
+        if units <= MAX_CAPTION_CHARS {
+            let reply_to = post
+                .reply_to
+                .as_ref()
+                .map(|p| message_id(&p.id))
+                .transpose()?;
+            let messages = self.send_photos(post, Some(&text), reply_to).await?;
+            let (first, rest) = split_first(&messages)?;
+            return Ok(PostOutcome::new(remote_of(first, rest)));
+        }
+        // Too long for a caption: the text by itself, then the photos replying to it.
+        let mut text_only = post.clone();
+        text_only.images.clear();
+        let head = self.post(&text_only).await?;
+        let head_id = message_id(&head.remote.id)?;
+        let messages = self.send_photos(post, None, Some(head_id)).await?;
+        let also: Vec<i64> = messages.iter().map(|m| m.message_id).collect();
+        let mut remote = head.remote;
+        let mut extra: Option<Extra> = remote
+            .extra
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok());
+        if let Some(extra) = &mut extra {
+            extra.also = also;
+        }
+        remote.extra = extra.and_then(|e| serde_json::to_string(&e).ok());
+        Ok(PostOutcome::new(remote))
+    }
+
+    /// `sendPhoto` for one image, `sendMediaGroup` for several; the caption goes on the
+    /// first photo.
+    async fn send_photos(
+        &self,
+        post: &OutgoingPost,
+        caption: Option<&str>,
+        reply_to: Option<i64>,
+    ) -> Result<Vec<Message>, ConnectorError> {
+        let chat = self.config.chat_id_json()?;
+        let chat = match &chat {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut form = crate::media::Multipart::new(&post.idempotency_key).text("chat_id", &chat);
+        if let Some(parent) = reply_to {
+            let reply = json!({ "message_id": parent, "allow_sending_without_reply": true });
+            form = form.text("reply_parameters", &reply.to_string());
+        }
+        if let [image] = post.images.as_slice() {
+            if let Some(caption) = caption {
+                form = form.text("caption", caption);
+            }
+            form = form.file(
+                "photo",
+                &crate::media::file_name(image),
+                &image.media_type,
+                &image.bytes,
+            );
+            let message: Message = self.call_form("sendPhoto", form).await?;
+            return Ok(vec![message]);
+        }
+        let media: Vec<Value> = post
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let mut item = json!({ "type": "photo", "media": format!("attach://photo{i}") });
+                if let (0, Some(caption), Some(object)) = (i, caption, item.as_object_mut()) {
+                    object.insert("caption".into(), json!(caption));
+                }
+                item
+            })
+            .collect();
+        form = form.text("media", &Value::Array(media).to_string());
+        for (i, image) in post.images.iter().enumerate() {
+            form = form.file(
+                &format!("photo{i}"),
+                &crate::media::file_name(image),
+                &image.media_type,
+                &image.bytes,
+            );
+        }
+        self.call_form("sendMediaGroup", form).await
+    }
+}
+
+fn split_first(messages: &[Message]) -> Result<(&Message, Vec<i64>), ConnectorError> {
+    let (first, rest) = messages.split_first().ok_or_else(|| {
+        ConnectorError::Unknown("Telegram answered the photos with no message".into())
+    })?;
+    Ok((first, rest.iter().map(|m| m.message_id).collect()))
+}
+
+/// The remote post for a sent message (and the post's other messages).
+fn remote_of(message: &Message, also: Vec<i64>) -> RemotePost {
+    let url = message
+        .chat
+        .username
+        .as_ref()
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("https://t.me/{u}/{}", message.message_id));
+    let extra = serde_json::to_string(&Extra {
+        chat_id: message.chat.id,
+        date: message.date,
+        also,
+    })
+    .ok();
+    RemotePost {
+        id: message.message_id.to_string(),
+        url,
+        extra,
+    }
+}
+
 #[async_trait]
 impl Connector for TelegramConnector {
     fn platform(&self) -> Platform {
@@ -211,6 +381,9 @@ impl Connector for TelegramConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        if !post.images.is_empty() {
+            return self.post_with_photos(post).await;
+        }
         let text = sent_text(post);
         // The Bot API counts UTF-16 code units: an emoji outside the BMP is two.
         let units = text.encode_utf16().count();
@@ -237,22 +410,7 @@ impl Connector for TelegramConnector {
         let message: Message = self
             .call("sendMessage", Some(&Value::Object(body)), true)
             .await?;
-        let url = message
-            .chat
-            .username
-            .as_ref()
-            .filter(|u| !u.is_empty())
-            .map(|u| format!("https://t.me/{u}/{}", message.message_id));
-        let extra = serde_json::to_string(&Extra {
-            chat_id: message.chat.id,
-            date: message.date,
-        })
-        .ok();
-        Ok(PostOutcome::new(RemotePost {
-            id: message.message_id.to_string(),
-            url,
-            extra,
-        }))
+        Ok(PostOutcome::new(remote_of(&message, Vec::new())))
     }
 
     /// `deleteMessage`. Telegram lets a bot delete its message only within 48 hours of
@@ -274,8 +432,21 @@ impl Connector for TelegramConnector {
             Some(e) => json!(e.chat_id),
             None => self.config.chat_id_json()?,
         };
-        let body = json!({ "chat_id": chat, "message_id": id });
-        match self.call::<bool>("deleteMessage", Some(&body), true).await {
+        let also = extra.as_ref().map(|e| e.also.clone()).unwrap_or_default();
+        let (method, body) = if also.is_empty() {
+            (
+                "deleteMessage",
+                json!({ "chat_id": chat, "message_id": id }),
+            )
+        } else {
+            let mut ids = vec![id];
+            ids.extend(also);
+            (
+                "deleteMessages",
+                json!({ "chat_id": chat, "message_ids": ids }),
+            )
+        };
+        match self.call::<bool>(method, Some(&body), true).await {
             Ok(_) => Ok(()),
             // Already gone is what a retraction wants.
             Err(ConnectorError::Permanent(why)) if why.contains("message to delete not found") => {

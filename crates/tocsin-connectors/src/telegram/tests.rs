@@ -210,3 +210,89 @@ async fn length_is_utf16_units_now_that_the_fake_telegram_no_longer_counts_chara
 fn post_of(text: &str) -> OutgoingPost {
     OutgoingPost::new("k-long", text)
 }
+
+#[tokio::test]
+async fn one_image_is_a_captioned_send_photo_and_several_an_album() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut one = OutgoingPost::new("k1", "Boil water notice for Ward 3.");
+    one.images = vec![fixtures::map()];
+    let outcome = connector.post(&one).await.unwrap();
+    let messages = fake.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(outcome.remote.id, messages[0].message_id.to_string());
+    assert_eq!(
+        messages[0].text, "Boil water notice for Ward 3.",
+        "the text is the caption"
+    );
+    assert_eq!(
+        &messages[0].photo.as_ref().unwrap()[..],
+        &fixtures::map().bytes[..]
+    );
+
+    let mut two = OutgoingPost::new("k2", "Update: map and card.");
+    two.reply_to = Some(outcome.remote.clone());
+    two.images = vec![fixtures::map(), fixtures::card()];
+    let album = connector.post(&two).await.unwrap();
+    let messages = fake.messages();
+    assert_eq!(messages.len(), 3);
+    assert_eq!(messages[1].media_group_id, messages[2].media_group_id);
+    assert!(messages[1].media_group_id.is_some());
+    assert_eq!(messages[1].text, "Update: map and card.");
+    assert_eq!(messages[2].text, "", "one caption, on the first photo");
+    assert_eq!(
+        &messages[2].photo.as_ref().unwrap()[..],
+        &fixtures::card().bytes[..]
+    );
+    assert_eq!(
+        messages[1].reply_to,
+        Some(messages[0].message_id),
+        "the thread is kept"
+    );
+
+    // A retraction deletes the whole album.
+    connector.delete(&album.remote).await.unwrap();
+    let messages = fake.messages();
+    assert!(messages[1].deleted && messages[2].deleted);
+    assert!(!messages[0].deleted);
+}
+
+#[tokio::test]
+async fn a_text_too_long_for_a_caption_goes_first_and_the_photo_replies_to_it() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut long = OutgoingPost::new("k1", "Boil water. ".repeat(100));
+    long.images = vec![fixtures::map()];
+    let outcome = connector.post(&long).await.unwrap();
+    let messages = fake.messages();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(outcome.remote.id, messages[0].message_id.to_string());
+    assert!(messages[0].photo.is_none());
+    assert_eq!(messages[1].reply_to, Some(messages[0].message_id));
+    assert!(messages[1].photo.is_some());
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.messages().iter().all(|m| m.deleted));
+}
+
+#[tokio::test]
+async fn a_refused_photo_is_permanent_with_telegrams_words_and_no_token() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut post = OutgoingPost::new("k1", "Map");
+    let mut wrong = fixtures::map();
+    wrong.media_type = "image/jpeg".into();
+    post.images = vec![wrong];
+    let err = connector.post(&post).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("IMAGE_PROCESS_FAILED"), "{err}");
+    no_token(&err);
+    post.images = vec![fixtures::map()];
+    fake.flood(9);
+    let err = connector.post(&post).await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(9)),
+        "{err}"
+    );
+    no_token(&err);
+    assert!(fake.messages().is_empty());
+}
