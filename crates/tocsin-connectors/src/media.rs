@@ -35,6 +35,14 @@ impl Multipart {
         self
     }
 
+    /// Adds a JSON field (`Content-Type: application/json`).
+    pub fn json_part(mut self, name: &str, json: &str) -> Multipart {
+        self.head(name, None, Some("application/json"));
+        self.body.put_slice(json.as_bytes());
+        self.body.put_slice(b"\r\n");
+        self
+    }
+
     /// Adds a file field.
     pub fn file(mut self, name: &str, filename: &str, media_type: &str, bytes: &[u8]) -> Multipart {
         self.head(name, Some(filename), Some(media_type));

@@ -1,6 +1,12 @@
 //! A fake Discord webhook: execute (`POST ...?wait=true`, into a thread with
 //! `thread_id`), get, and delete message, with Discord's JSON (`{code, message}` errors,
 //! 429 with `retry_after` as float seconds, `global` and `X-RateLimit-*` headers).
+//!
+//! Files as Discord takes them: a `multipart/form-data` body whose `payload_json` part
+//! holds the JSON, and files in `files[n]` parts; every file part needs an
+//! `attachments` entry whose `id` is its n (and a file name), a `description` (alt
+//! text) is at most 1,024 characters, and an attachment naming no file part is
+//! refused. A message with files may have empty `content`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -38,6 +44,21 @@ pub struct FakeMessage {
     pub allowed_mentions: Value,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// Its attachments, in `attachments` order.
+    pub attachments: Vec<FakeAttachment>,
+}
+
+/// One file sent with a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeAttachment {
+    /// The file name.
+    pub filename: String,
+    /// The `description` (alt text).
+    pub description: Option<String>,
+    /// The part's `Content-Type`.
+    pub content_type: Option<String>,
+    /// The bytes as received.
+    pub bytes: axum::body::Bytes,
 }
 
 #[derive(Debug)]
@@ -182,7 +203,11 @@ fn message_json(m: &FakeMessage) -> Value {
     json!({
         "id": m.id, "type": 0, "content": m.content, "channel_id": m.channel_id,
         "author": {"id": WEBHOOK_ID, "username": "Tocsin", "bot": true},
-        "attachments": [], "embeds": [], "mentions": [], "mention_roles": [],
+        "attachments": m.attachments.iter().enumerate().map(|(i, a)| json!({
+            "id": format!("{}{i}", m.id), "filename": a.filename, "description": a.description,
+            "content_type": a.content_type, "size": a.bytes.len(),
+            "url": format!("https://cdn.discordapp.com/attachments/{}/{}{i}/{}", m.channel_id, m.id, a.filename),
+        })).collect::<Vec<_>>(), "embeds": [], "mentions": [], "mention_roles": [],
         "pinned": false, "mention_everyone": false, "tts": false,
         "timestamp": "2026-01-01T00:00:00.000000+00:00", "edited_timestamp": null,
         "flags": 0, "components": [], "webhook_id": WEBHOOK_ID,
@@ -208,12 +233,31 @@ async fn execute(
     State(state): State<Arc<DiscordState>>,
     Path((id, token)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let mut inner = state.lock();
     if let Err(r) = admit(&mut inner, &id, &token) {
         return *r;
     }
+    let declared = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (body, attachments) = if declared.starts_with("multipart/form-data") {
+        match files_of(declared, &body) {
+            Ok(parsed) => parsed,
+            Err(why) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    50035,
+                    &format!("Invalid Form Body: {why}"),
+                )
+            }
+        }
+    } else {
+        (body, Vec::new())
+    };
     let Ok(params) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -225,7 +269,7 @@ async fn execute(
         .get("content")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if content.is_empty() {
+    if content.is_empty() && attachments.is_empty() {
         return error(
             StatusCode::BAD_REQUEST,
             50006,
@@ -249,7 +293,19 @@ async fn execute(
             .cloned()
             .unwrap_or(Value::Null),
         deleted: false,
+        attachments: Vec::new(),
     };
+    let mut message = message;
+    match described(&params, attachments) {
+        Ok(files) => message.attachments = files,
+        Err(why) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                50035,
+                &format!("Invalid Form Body: {why}"),
+            )
+        }
+    }
     inner.next_id += 1;
     let answer = message_json(&message);
     inner.messages.push(message);
@@ -258,6 +314,89 @@ async fn execute(
     } else {
         with_rate_headers(StatusCode::NO_CONTENT.into_response(), 4)
     }
+}
+
+/// The `payload_json` and the `files[n]` parts of a multipart body.
+fn files_of(
+    content_type: &str,
+    body: &[u8],
+) -> Result<(axum::body::Bytes, Vec<(usize, crate::multipart::Part)>), String> {
+    let form = crate::multipart::parse(Some(content_type), body)?;
+    let payload = form
+        .part("payload_json")
+        .ok_or("payload_json is required with files")?;
+    let mut files = Vec::new();
+    for part in &form.parts {
+        if part.name == "payload_json" {
+            continue;
+        }
+        let n = part
+            .name
+            .strip_prefix("files[")
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or(format!("unexpected form field {:?}", part.name))?;
+        if part.filename.is_none() {
+            return Err(format!("files[{n}] has no file name"));
+        }
+        files.push((n, part.clone()));
+    }
+    Ok((payload.body.clone(), files))
+}
+
+/// Matches each file to its `attachments` entry (by `id`), with its description.
+fn described(
+    params: &Value,
+    files: Vec<(usize, crate::multipart::Part)>,
+) -> Result<Vec<FakeAttachment>, String> {
+    let entries = params
+        .get("attachments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if entries.len() != files.len() {
+        return Err(format!(
+            "{} attachments described for {} files",
+            entries.len(),
+            files.len()
+        ));
+    }
+    let mut out = Vec::new();
+    for entry in &entries {
+        let id = entry
+            .get("id")
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .ok_or("attachments[].id must be the n of a files[n] part")?;
+        let (_, part) = files
+            .iter()
+            .find(|(n, _)| *n as u64 == id)
+            .ok_or(format!("attachment {id} names no files[{id}] part"))?;
+        let description = entry
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 1024)
+        {
+            return Err("attachments[].description must be 1024 or fewer in length".into());
+        }
+        out.push(FakeAttachment {
+            filename: entry
+                .get("filename")
+                .and_then(Value::as_str)
+                .or(part.filename.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            description,
+            content_type: part.content_type.clone(),
+            bytes: part.body.clone(),
+        });
+    }
+    Ok(out)
 }
 
 async fn delete_message(

@@ -6,6 +6,14 @@
 //! read it (`<!channel>` pings the channel) and recorded in [`FakeMessage::unescaped`].
 //! Bare links are wrapped (`<url>`) the way Slack stores them, so reconciliation is tested
 //! against Slack's formatting. It never escapes on the client's behalf.
+//!
+//! Files take the external upload flow, as Slack documents it: `files.*` methods take
+//! form fields, not JSON (`invalid_arguments` otherwise); `files.getUploadURLExternal`
+//! needs `filename` and `length` and keeps `alt_txt`; the upload URL it answers takes
+//! exactly `length` bytes (and no bearer token is needed there); `files.completeUploadExternal`
+//! takes `files` as a JSON array of `{id}` of uploaded files; `files.delete` deletes one.
+//! A message's `image` blocks must name a completed file in `slack_file.id` and carry an
+//! `alt_text` (at most 2,000 characters); a `section`'s text is at most 3,000.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -48,10 +56,32 @@ pub struct FakeMessage {
     pub unfurl_links: Option<bool>,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// Its `image` blocks: (file id, `alt_text`).
+    pub images: Vec<(String, String)>,
+}
+
+/// One file of the external upload flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeFile {
+    /// `F…` id.
+    pub id: String,
+    /// `filename` as given.
+    pub filename: String,
+    /// `length` as announced.
+    pub length: usize,
+    /// `alt_txt` as given.
+    pub alt_txt: Option<String>,
+    /// The bytes uploaded (`None` before the upload).
+    pub bytes: Option<axum::body::Bytes>,
+    /// Whether `files.completeUploadExternal` completed it.
+    pub completed: bool,
+    /// Whether `files.delete` deleted it.
+    pub deleted: bool,
 }
 
 #[derive(Debug)]
 struct Inner {
+    files: Vec<FakeFile>,
     token: String,
     messages: Vec<FakeMessage>,
     next: u64,
@@ -94,6 +124,11 @@ impl FakeSlack {
     /// Every message, deleted ones included, oldest first.
     pub fn messages(&self) -> Vec<FakeMessage> {
         self.state.lock().messages.clone()
+    }
+
+    /// Every file of the upload flow, oldest first.
+    pub fn files(&self) -> Vec<FakeFile> {
+        self.state.lock().files.clone()
     }
 
     /// Accepts only this token from now on (as after the app was reinstalled).
@@ -141,6 +176,7 @@ impl FakeSlack {
             bot_id: None,
             unfurl_links: None,
             deleted: false,
+            images: Vec::new(),
         });
     }
 }
@@ -150,6 +186,7 @@ pub async fn start() -> std::io::Result<FakeSlack> {
     let state = Arc::new(SlackState {
         inner: Mutex::new(Inner {
             token: TOKEN.to_string(),
+            files: Vec::new(),
             messages: Vec::new(),
             next: 100,
             member: true,
@@ -161,6 +198,7 @@ pub async fn start() -> std::io::Result<FakeSlack> {
     });
     let router = Router::new()
         .route("/api/{method}", any(api))
+        .route("/upload/v1/{id}", axum::routing::post(upload))
         .with_state(state.clone());
     let server = FakeServer::start(router, Arc::new(FakeState::default())).await?;
     Ok(FakeSlack { server, state })
@@ -282,6 +320,9 @@ async fn api(
     if bearer != Some(inner.token.as_str()) {
         return fail("invalid_auth");
     }
+    if method.starts_with("files.") {
+        return files_method(&mut inner, &method, &headers, &body);
+    }
     let mut params: HashMap<String, Value> =
         query.into_iter().map(|(k, v)| (k, json!(v))).collect();
     if !body.is_empty() {
@@ -311,6 +352,13 @@ async fn api(
             if text.is_empty() {
                 return fail("no_text");
             }
+            let images = match params.get("blocks") {
+                None => Vec::new(),
+                Some(blocks) => match check_blocks(&inner.files, blocks) {
+                    Ok(images) => images,
+                    Err(why) => return fail(&why),
+                },
+            };
             if text.chars().count() > 40_000 {
                 return fail("msg_too_long");
             }
@@ -331,6 +379,7 @@ async fn api(
                 bot_id: Some(BOT_ID.to_string()),
                 unfurl_links: params.get("unfurl_links").and_then(Value::as_bool),
                 deleted: false,
+                images,
             };
             let answer = json!({"ok": true, "channel": CHANNEL, "ts": ts, "message": message_json(&message)});
             inner.messages.push(message);
@@ -455,4 +504,152 @@ mod tests {
         assert!(unescaped("plain &amp; &lt;5&gt;").is_empty());
         assert!(pings("<!here> now") && !pings("&lt;!here&gt;"));
     }
+}
+
+/// Checks a message's blocks; the image blocks' (file id, alt text).
+fn check_blocks(files: &[FakeFile], blocks: &Value) -> Result<Vec<(String, String)>, String> {
+    let blocks = blocks.as_array().ok_or("invalid_blocks_format")?;
+    if blocks.len() > 50 {
+        return Err("invalid_blocks".into());
+    }
+    let mut images = Vec::new();
+    for block in blocks {
+        match block.get("type").and_then(Value::as_str) {
+            Some("section") => {
+                let text = block
+                    .pointer("/text/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if text.is_empty() || text.chars().count() > 3000 {
+                    return Err("invalid_blocks".into());
+                }
+            }
+            Some("image") => {
+                let alt = block
+                    .get("alt_text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if alt.is_empty() || alt.chars().count() > 2000 {
+                    return Err("invalid_blocks".into());
+                }
+                let id = block
+                    .pointer("/slack_file/id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !files
+                    .iter()
+                    .any(|f| f.id == id && f.completed && !f.deleted)
+                {
+                    return Err("invalid_blocks".into());
+                }
+                images.push((id.to_string(), alt.to_string()));
+            }
+            _ => return Err("invalid_blocks".into()),
+        }
+    }
+    Ok(images)
+}
+
+/// The `files.*` methods, which take form fields.
+fn files_method(inner: &mut Inner, method: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return fail("invalid_arguments");
+    }
+    let params: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    match method {
+        "files.getUploadURLExternal" => {
+            let (Some(filename), Some(length)) = (
+                params.get("filename").filter(|f| !f.is_empty()),
+                params.get("length").and_then(|l| l.parse::<usize>().ok()),
+            ) else {
+                return fail("invalid_arguments");
+            };
+            if length == 0 {
+                return fail("invalid_arguments");
+            }
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            let id = format!("F0TOCSIN{:04}", inner.files.len() + 1);
+            inner.files.push(FakeFile {
+                id: id.clone(),
+                filename: filename.clone(),
+                length,
+                alt_txt: params.get("alt_txt").cloned(),
+                bytes: None,
+                completed: false,
+                deleted: false,
+            });
+            Json(json!({"ok": true, "upload_url": format!("http://{host}/upload/v1/{id}"), "file_id": id}))
+                .into_response()
+        }
+        "files.completeUploadExternal" => {
+            let Some(Ok(Value::Array(list))) = params
+                .get("files")
+                .map(|f| serde_json::from_str::<Value>(f))
+            else {
+                return fail("invalid_arguments");
+            };
+            let ids: Vec<String> = list
+                .iter()
+                .filter_map(|f| f.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            if ids.is_empty() || ids.len() != list.len() {
+                return fail("invalid_arguments");
+            }
+            for id in &ids {
+                if !inner
+                    .files
+                    .iter()
+                    .any(|f| &f.id == id && f.bytes.is_some() && !f.deleted)
+                {
+                    return fail("file_not_found");
+                }
+            }
+            let mut done = Vec::new();
+            for f in inner.files.iter_mut().filter(|f| ids.contains(&f.id)) {
+                f.completed = true;
+                done.push(json!({"id": f.id, "title": f.filename}));
+            }
+            Json(json!({"ok": true, "files": done})).into_response()
+        }
+        "files.delete" => match inner
+            .files
+            .iter_mut()
+            .find(|f| Some(&f.id) == params.get("file") && !f.deleted)
+        {
+            Some(f) => {
+                f.deleted = true;
+                Json(json!({"ok": true})).into_response()
+            }
+            None => fail("file_not_found"),
+        },
+        _ => fail("unknown_method"),
+    }
+}
+
+/// The pre-signed upload URL: exactly the announced number of bytes.
+async fn upload(
+    State(state): State<Arc<SlackState>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    let Some(file) = inner.files.iter_mut().find(|f| f.id == id && !f.deleted) else {
+        return (StatusCode::NOT_FOUND, "no such upload").into_response();
+    };
+    if body.len() != file.length {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the upload is not the announced length",
+        )
+            .into_response();
+    }
+    file.bytes = Some(body.clone());
+    (StatusCode::OK, format!("OK - {}", body.len())).into_response()
 }

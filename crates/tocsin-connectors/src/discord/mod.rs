@@ -3,6 +3,10 @@
 //! alert never pings @everyone), into a thread with `thread_id` when configured;
 //! `DELETE {webhook}/messages/{id}`; `GET {webhook}` as the health check. A 429 carries
 //! `retry_after` (seconds, a float) in its JSON body. Webhooks cannot list messages.
+//! Images travel in the same request: `multipart/form-data` with the JSON as
+//! `payload_json` and each file as `files[n]`, described by `attachments[n]` (`id`
+//! n, `filename`, and `description`, Discord's alt text, at most 1,024 characters).
+//! Nothing is uploaded apart from the message, so a failure leaves nothing to clean.
 
 pub mod config;
 mod descriptor;
@@ -30,6 +34,12 @@ pub use config::{webhook_url, DiscordConfig};
 
 /// Longest message content Discord takes, in characters.
 pub const MAX_CONTENT_CHARS: usize = 2000;
+/// Files on one message (Discord takes ten; Tocsin sends at most four).
+pub const MAX_IMAGES: usize = 4;
+/// Largest upload a webhook may send without a boosted server (10 MiB).
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// Longest attachment description (alt text).
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 /// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
 pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 /// Discord's code for a message that does not exist (already deleted).
@@ -169,8 +179,51 @@ impl Connector for DiscordConnector {
             query.push(("thread_id", t));
         }
         let url = self.url("", &query)?;
-        let body = json!({ "content": content, "allowed_mentions": { "parse": [] } });
-        let request = self.http.request(Method::POST, url.as_str()).json(&body);
+        let mut body = json!({ "content": content, "allowed_mentions": { "parse": [] } });
+        let request = self.http.request(Method::POST, url.as_str());
+        let request = if post.images.is_empty() {
+            request.json(&body)
+        } else {
+            crate::media::check_images(&post.images, "Discord", MAX_IMAGES, MAX_FILE_BYTES)?;
+            let attachments: Vec<_> = post
+                .images
+                .iter()
+                .enumerate()
+                .map(|(i, image)| {
+                    json!({
+                        "id": i,
+                        "filename": crate::media::file_name(image),
+                        "description": image.alt,
+                    })
+                })
+                .collect();
+            if post
+                .images
+                .iter()
+                .any(|i| i.alt.chars().count() > MAX_DESCRIPTION_CHARS)
+            {
+                return Err(ConnectorError::Permanent(format!(
+                    "an image description is longer than Discord's {MAX_DESCRIPTION_CHARS} characters"
+                )));
+            }
+            if let Some(object) = body.as_object_mut() {
+                object.insert("attachments".into(), json!(attachments));
+            }
+            let mut form = crate::media::Multipart::new(&post.idempotency_key)
+                .json_part("payload_json", &body.to_string());
+            for (i, image) in post.images.iter().enumerate() {
+                form = form.file(
+                    &format!("files[{i}]"),
+                    &crate::media::file_name(image),
+                    &image.media_type,
+                    &image.bytes,
+                );
+            }
+            let (content_type, bytes) = form.finish();
+            request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes)
+        };
         let reply = self.http.send(request, true).await?;
         if !reply.status.is_success() {
             return Err(error_for(&reply));

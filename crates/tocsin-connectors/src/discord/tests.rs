@@ -193,3 +193,57 @@ async fn build_connector_makes_a_discord_connector_and_refuses_a_bad_webhook_url
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn images_go_as_files_with_payload_json_and_their_descriptions() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut post = OutgoingPost::new("k1", "Boil water notice for Ward 3.");
+    post.images = vec![fixtures::map(), fixtures::card()];
+    let outcome = connector.post(&post).await.unwrap();
+    let messages = fake.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(outcome.remote.id, messages[0].id);
+    assert_eq!(messages[0].content, "Boil water notice for Ward 3.");
+    assert_eq!(messages[0].allowed_mentions, json!({"parse": []}));
+    let files = &messages[0].attachments;
+    assert_eq!(files.len(), 2);
+    assert_eq!(
+        &files[0].bytes[..],
+        &fixtures::map().bytes[..],
+        "bytes intact"
+    );
+    assert_eq!(
+        files[0].description.as_deref(),
+        Some(fixtures::map().alt.as_str())
+    );
+    assert_eq!(files[0].content_type.as_deref(), Some("image/png"));
+    assert_eq!(
+        files[1].description.as_deref(),
+        Some(fixtures::card().alt.as_str())
+    );
+    connector.delete(&outcome.remote).await.unwrap();
+    assert!(fake.messages()[0].deleted);
+}
+
+#[tokio::test]
+async fn a_refused_upload_is_classified_and_never_shows_the_webhook_token() {
+    use crate::media::fixtures;
+    use tocsin_test_support::Fault;
+    let (fake, connector) = setup().await;
+    let mut post = OutgoingPost::new("k1", "Map");
+    post.images = vec![fixtures::map()];
+    fake.state.push_fault(Fault::answer(
+        413,
+        r#"{"code": 40005, "message": "Request entity too large"}"#,
+    ));
+    let err = connector.post(&post).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("too large"), "{err}");
+    no_secret(&err);
+    fake.state.push_fault(Fault::unavailable());
+    let err = connector.post(&post).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    no_secret(&err);
+    assert!(fake.messages().is_empty());
+}

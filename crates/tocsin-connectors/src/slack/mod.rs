@@ -20,7 +20,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::rate_limit::retry_after;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -31,6 +33,14 @@ pub use config::SlackConfig;
 pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 /// Messages per page when reconciling.
 const LOOKUP_PAGE: u32 = 100;
+/// Images on one message (Tocsin sends at most four).
+pub const MAX_IMAGES: usize = 4;
+/// Largest image sent (Slack takes up to 1 GB; an image over 50 MB is not an alert's).
+pub const MAX_IMAGE_BYTES: usize = 50 * 1024 * 1024;
+/// Longest `alt_text` of an image block.
+pub const MAX_ALT_CHARS: usize = 2000;
+/// Longest text of a section block.
+const SECTION_CHARS: usize = 3000;
 /// Pages reconciliation reads before it says it cannot tell.
 const LOOKUP_PAGES: u32 = 3;
 
@@ -88,6 +98,27 @@ pub fn sent_text(post: &OutgoingPost) -> String {
     } else {
         post.text.clone()
     }
+}
+
+/// The message's blocks: the text in sections of at most 3,000 characters (a section's
+/// limit; cut before escaping, so no entity is split), then one image block per uploaded file with its alt text.
+fn blocks(text: &str, images: &[PostImage], files: &[String]) -> Value {
+    let chars: Vec<char> = text.chars().collect();
+    let mut blocks: Vec<Value> = chars
+        .chunks(SECTION_CHARS)
+        .map(|chunk| {
+            let part: String = chunk.iter().collect();
+            json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(&part) } })
+        })
+        .collect();
+    for (image, id) in images.iter().zip(files) {
+        blocks.push(json!({
+            "type": "image",
+            "slack_file": { "id": id },
+            "alt_text": image.alt,
+        }));
+    }
+    Value::Array(blocks)
 }
 
 /// The text escaped as Slack's message formatting asks: `&`, `<` and `>` become
@@ -224,6 +255,129 @@ impl SlackConnector {
         }
     }
 
+    /// `chat.postMessage`: the text, and the uploaded files as image blocks.
+    async fn post_message(
+        &self,
+        post: &OutgoingPost,
+        files: &[String],
+    ) -> Result<PostOutcome, ConnectorError> {
+        let mut body = json!({
+            "channel": self.config.channel,
+            "text": escape(&sent_text(post)),
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        if !files.is_empty() {
+            let blocks = blocks(&sent_text(post), &post.images, files);
+            if let Some(object) = body.as_object_mut() {
+                object.insert("blocks".into(), blocks);
+            }
+        }
+        // Slack threads hang off their first message: reply to the root, not a reply.
+        if let Some(parent) = post.thread_root.as_ref().or(post.reply_to.as_ref()) {
+            check_ts(&parent.id)?;
+            if let Some(object) = body.as_object_mut() {
+                object.insert("thread_ts".into(), json!(parent.id));
+            }
+        }
+        let answer = self
+            .call("chat.postMessage", Some(&body), &[], true)
+            .await?;
+        let posted: Posted = serde_json::from_value(answer).map_err(|e| {
+            ConnectorError::Unknown(format!(
+                "Slack chat.postMessage answer lacks channel/ts: {e}"
+            ))
+        })?;
+        check_ts(&posted.ts).map_err(|e| ConnectorError::Unknown(e.to_string()))?;
+        let url = self.permalink(&posted.channel, &posted.ts).await;
+        Ok(PostOutcome::new(RemotePost {
+            id: posted.ts,
+            url,
+            extra: Some(posted.channel),
+        }))
+    }
+
+    /// `files.getUploadURLExternal`, then the bytes to the URL it gave; the file's id.
+    async fn upload(&self, image: &PostImage) -> Result<String, ConnectorError> {
+        if image.alt.chars().count() > MAX_ALT_CHARS {
+            return Err(ConnectorError::Permanent(format!(
+                "an image description is longer than Slack's {MAX_ALT_CHARS} characters"
+            )));
+        }
+        let length = image.bytes.len().to_string();
+        let filename = crate::media::file_name(image);
+        let answer = self
+            .call_form(
+                "files.getUploadURLExternal",
+                &[
+                    ("filename", filename.as_str()),
+                    ("length", length.as_str()),
+                    ("alt_txt", image.alt.as_str()),
+                ],
+            )
+            .await?;
+        let (Some(url), Some(id)) = (
+            answer.get("upload_url").and_then(Value::as_str),
+            answer.get("file_id").and_then(Value::as_str),
+        ) else {
+            return Err(ConnectorError::Transient(
+                "Slack files.getUploadURLExternal answered without upload_url and file_id".into(),
+            ));
+        };
+        // The URL is pre-signed: no bearer token goes to it.
+        let request = self
+            .http
+            .request(Method::POST, url)
+            .header(reqwest::header::CONTENT_TYPE, image.media_type.as_str())
+            .body(image.bytes.clone());
+        let reply = self.http.send(request, false).await?;
+        if !reply.status.is_success() {
+            return Err(http_error(&reply, "file upload"));
+        }
+        Ok(id.to_string())
+    }
+
+    /// `files.completeUploadExternal` with no channel: the files exist, unshared.
+    async fn complete(&self, files: &[String]) -> Result<(), ConnectorError> {
+        let list: Vec<Value> = files.iter().map(|id| json!({ "id": id })).collect();
+        let list = Value::Array(list).to_string();
+        self.call_form("files.completeUploadExternal", &[("files", list.as_str())])
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes uploads no message shows (best effort: a failure here is not the post's).
+    async fn discard(&self, files: &[String]) {
+        for id in files {
+            let _ = self
+                .call_form("files.delete", &[("file", id.as_str())])
+                .await;
+        }
+    }
+
+    /// A Web API call with a form body (the `files.*` methods take no JSON).
+    async fn call_form(
+        &self,
+        method: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, ConnectorError> {
+        let url = format!("{}/api/{method}", self.config.api_url);
+        let request = self
+            .http
+            .request(Method::POST, &url)
+            .form(form)
+            .bearer_auth(self.token.expose_secret());
+        let reply = self.http.send(request, false).await?;
+        if !reply.status.is_success() {
+            return Err(http_error(&reply, method));
+        }
+        let answer: Value = reply.json().map_err(ConnectorError::for_read)?;
+        match answer.get("ok").and_then(Value::as_bool) {
+            Some(true) => Ok(answer),
+            _ => Err(slack_error(method, &answer, &reply.headers, false)),
+        }
+    }
+
     /// The bot's own id (`auth.test`), to tell its messages from people's.
     async fn bot_id(&self) -> Result<&str, ConnectorError> {
         self.bot_id
@@ -273,34 +427,30 @@ impl Connector for SlackConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
-        let mut body = json!({
-            "channel": self.config.channel,
-            "text": escape(&sent_text(post)),
-            "unfurl_links": false,
-            "unfurl_media": false,
-        });
-        // Slack threads hang off their first message: reply to the root, not a reply.
-        if let Some(parent) = post.thread_root.as_ref().or(post.reply_to.as_ref()) {
-            check_ts(&parent.id)?;
-            if let Some(object) = body.as_object_mut() {
-                object.insert("thread_ts".into(), json!(parent.id));
+        crate::media::check_images(&post.images, "Slack", MAX_IMAGES, MAX_IMAGE_BYTES)?;
+        let mut files = Vec::with_capacity(post.images.len());
+        for image in &post.images {
+            match self.upload(image).await {
+                Ok(id) => files.push(id),
+                Err(e) => {
+                    self.discard(&files).await;
+                    return Err(e);
+                }
             }
         }
-        let answer = self
-            .call("chat.postMessage", Some(&body), &[], true)
-            .await?;
-        let posted: Posted = serde_json::from_value(answer).map_err(|e| {
-            ConnectorError::Unknown(format!(
-                "Slack chat.postMessage answer lacks channel/ts: {e}"
-            ))
-        })?;
-        check_ts(&posted.ts).map_err(|e| ConnectorError::Unknown(e.to_string()))?;
-        let url = self.permalink(&posted.channel, &posted.ts).await;
-        Ok(PostOutcome::new(RemotePost {
-            id: posted.ts,
-            url,
-            extra: Some(posted.channel),
-        }))
+        if !files.is_empty() {
+            if let Err(e) = self.complete(&files).await {
+                self.discard(&files).await;
+                return Err(e);
+            }
+        }
+        let outcome = self.post_message(post, &files).await;
+        if let Err(e) = &outcome {
+            if !matches!(e, ConnectorError::Unknown(_)) {
+                self.discard(&files).await;
+            }
+        }
+        outcome
     }
 
     async fn delete(&self, remote: &RemotePost) -> Result<(), ConnectorError> {

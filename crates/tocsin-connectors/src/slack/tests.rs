@@ -302,3 +302,74 @@ async fn build_connector_makes_a_slack_connector_and_healthcheck_uses_auth_test(
         Err(ConnectorError::Config(_))
     ));
 }
+
+#[tokio::test]
+async fn images_take_the_external_upload_flow_and_show_in_image_blocks_with_alt_text() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut post = OutgoingPost::new("k1", "Boil water <now> & then wait.");
+    post.images = vec![fixtures::map(), fixtures::card()];
+    let outcome = connector.post(&post).await.unwrap();
+    let files = fake.files();
+    assert_eq!(files.len(), 2);
+    assert_eq!(
+        files[0].bytes.as_deref(),
+        Some(&fixtures::map().bytes[..]),
+        "bytes intact"
+    );
+    assert_eq!(
+        files[0].alt_txt.as_deref(),
+        Some(fixtures::map().alt.as_str())
+    );
+    assert!(files.iter().all(|f| f.completed && !f.deleted));
+    let messages = fake.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(outcome.remote.id, messages[0].ts);
+    assert_eq!(
+        messages[0].images,
+        vec![
+            (files[0].id.clone(), fixtures::map().alt),
+            (files[1].id.clone(), fixtures::card().alt)
+        ]
+    );
+    assert!(
+        messages[0].unescaped.is_empty(),
+        "{:?}",
+        messages[0].unescaped
+    );
+    // The upload URL never saw the token.
+    let uploads = fake
+        .state
+        .requests_to(&reqwest::Method::POST, "/upload/v1/");
+    assert_eq!(uploads.len(), 2);
+    assert!(uploads.iter().all(|r| r.header("authorization").is_none()));
+}
+
+#[tokio::test]
+async fn a_refused_message_deletes_its_uploads_and_an_image_reply_keeps_the_thread() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let root = connector
+        .post(&OutgoingPost::new("k0", "Live: boil water"))
+        .await
+        .unwrap();
+    let mut reply = OutgoingPost::new("k1", "Update: the map");
+    reply.reply_to = Some(root.remote.clone());
+    reply.images = vec![fixtures::map()];
+    fake.set_member(false);
+    let err = connector.post(&reply).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(!err.to_string().contains(slack::TOKEN), "{err}");
+    assert!(
+        fake.files().iter().all(|f| f.deleted),
+        "the orphaned upload is deleted"
+    );
+    fake.set_member(true);
+    connector.post(&reply).await.unwrap();
+    let messages = fake.messages();
+    assert_eq!(
+        messages[1].thread_ts.as_deref(),
+        Some(root.remote.id.as_str())
+    );
+    assert_eq!(messages[1].images.len(), 1);
+}
