@@ -1,6 +1,8 @@
 //! Email over SMTP submission (lettre's async client): one sender, a list of recipients.
 //!
-//! Plain text, plus an HTML alternative when the post has one; a `Message-ID` derived
+//! Plain text, plus an HTML alternative when the post has one (or has images: they go
+//! inline, `multipart/related` beside the HTML, each shown by an `<img src="cid:…">`
+//! whose `alt` is its description, and the plain part lists the descriptions); a `Message-ID` derived
 //! from the idempotency key, and `In-Reply-To`/`References` for thread updates, whose
 //! subject is `Re: ` and the thread's first subject so mail clients thread them. The
 //! recipients are in the envelope only (a Bcc: nobody sees the list; `To:` is the
@@ -196,14 +198,62 @@ pub fn build_message(
     if !references.is_empty() {
         builder = builder.references(references.join(" "));
     }
-    let built = match &post.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+    let built = match (&post.html, post.images.is_empty()) {
+        (_, false) => builder.multipart(with_images(post)?),
+        (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(
             post.text.clone(),
             html.clone(),
         )),
-        None => builder.singlepart(SinglePart::plain(post.text.clone())),
+        (None, true) => builder.singlepart(SinglePart::plain(post.text.clone())),
     };
     built.map_err(|e| ConnectorError::Permanent(format!("cannot build the message: {e}")))
+}
+
+/// `multipart/alternative`: the text with the images' descriptions, then
+/// `multipart/related` holding the HTML (the post's own, or its text made HTML) with an
+/// `<img>` per image and the images themselves, inline, each under its Content-ID.
+fn with_images(post: &OutgoingPost) -> Result<MultiPart, ConnectorError> {
+    use lettre::message::header::ContentType;
+    use lettre::message::Attachment;
+    let mut plain = post.text.clone();
+    let mut html = post
+        .html
+        .clone()
+        .unwrap_or_else(|| format!("<p>{}</p>", html_escape(&post.text).replace('\n', "<br>")));
+    let mut related = Vec::with_capacity(post.images.len());
+    for (i, image) in post.images.iter().enumerate() {
+        let n = i + 1;
+        plain.push_str(&format!("\n\n[Image {n}: {}]", image.alt));
+        let cid = format!(
+            "image{n}.{}@tocsin",
+            image.sha256.chars().take(16).collect::<String>()
+        );
+        html.push_str(&format!(
+            "<p><img src=\"cid:{cid}\" alt=\"{}\" width=\"{}\" height=\"{}\"></p>",
+            html_escape(&image.alt),
+            image.width,
+            image.height
+        ));
+        let kind = ContentType::parse(&image.media_type).map_err(|e| {
+            ConnectorError::Permanent(format!("image {n} has an unusable type: {e}"))
+        })?;
+        related.push(Attachment::new_inline(cid).body(image.bytes.to_vec(), kind));
+    }
+    let mut inner = MultiPart::related().singlepart(SinglePart::html(html));
+    for part in related {
+        inner = inner.singlepart(part);
+    }
+    Ok(MultiPart::alternative()
+        .singlepart(SinglePart::plain(plain))
+        .multipart(inner))
+}
+
+/// Text made safe inside HTML (and inside a quoted attribute).
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The envelope: from the sender to the configured recipients only (lettre's own would

@@ -551,3 +551,84 @@ async fn implicit_tls_against_a_plain_server_fails_before_anything_is_sent() {
     assert!(smtp.state.messages().is_empty());
     assert!(!smtp.state.commands().iter().any(|c| c.starts_with("MAIL")));
 }
+
+/// Quoted-printable text decoded (soft line breaks joined, `=XX` bytes restored).
+fn quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The decoded body of the MIME part under `Content-ID: <cid>` (base64, as lettre
+/// encodes binary parts).
+fn inline_part(body: &str, cid: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let at = body
+        .find(&format!("Content-ID: <{cid}>"))
+        .unwrap_or_else(|| panic!("no part {cid} in {body}"));
+    let rest = &body[at..];
+    let start = rest.find("\r\n\r\n").unwrap() + 4;
+    let encoded: String = rest[start..]
+        .lines()
+        .take_while(|l| !l.starts_with("--") && !l.is_empty())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn images_go_inline_in_multipart_related_with_their_alt_text_in_the_html() {
+    use crate::media::fixtures;
+    let (smtp, email) = setup().await;
+    let mut post = OutgoingPost::new("k", "Boil water <now>.");
+    post.images = vec![fixtures::map(), fixtures::card()];
+    email.post(&post).await.unwrap();
+    let mail = only_message(&smtp);
+    let content_type = mail.header("Content-Type").unwrap();
+    assert!(
+        content_type.starts_with("multipart/alternative"),
+        "{content_type}"
+    );
+    let body = mail.body();
+    assert!(body.contains("multipart/related"), "{body}");
+    let shown = quoted_printable(&body);
+    let map = fixtures::map();
+    let cid = format!("image1.{}@tocsin", &map.sha256[..16]);
+    assert!(
+        shown.contains(&format!(
+            "<img src=\"cid:{cid}\" alt=\"{}\" width=\"64\" height=\"48\">",
+            map.alt
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("<p>Boil water &lt;now&gt;.</p>"), "{shown}");
+    assert!(
+        shown.contains(&format!("[Image 1: {}]", map.alt)),
+        "the plain part describes it"
+    );
+    assert_eq!(inline_part(&body, &cid), map.bytes.to_vec(), "bytes intact");
+    assert!(body.contains("Content-Disposition: inline"), "{body}");
+    let card_cid = format!("image2.{}@tocsin", &fixtures::card().sha256[..16]);
+    assert_eq!(
+        inline_part(&body, &card_cid),
+        fixtures::card().bytes.to_vec()
+    );
+}

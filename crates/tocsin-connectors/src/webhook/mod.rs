@@ -4,6 +4,9 @@
 //! seen, so a retry never becomes a second alert), `webhook-timestamp` and
 //! `webhook-signature` ([`signature`]). A post is a `message.published` event; a deletion
 //! is a `message.retracted` event with its own id. Any 2xx answer is a delivery.
+//! Images are described in the event, not sent: `images` lists each one's `sha256`,
+//! `media_type`, `width`, `height` and `alt`, and its `public_url` when Tocsin serves it
+//! (`[server] public_url`), so a subscriber can fetch it and check the hash.
 
 pub mod config;
 mod descriptor;
@@ -25,7 +28,9 @@ use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tocsin_connector::http::{HttpClient, Reply};
 use tocsin_connector::rate_limit::rate_limit_status;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 use url::Url;
 
@@ -62,6 +67,8 @@ struct Published<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     thread: Option<Thread<'a>>,
     exercise: bool,
+    #[serde(skip_serializing_if = "<[PostImage]>::is_empty")]
+    images: &'a [PostImage],
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +255,7 @@ impl Connector for WebhookConnector {
                 title: post.title.as_deref(),
                 thread,
                 exercise: post.exercise,
+                images: &post.images,
             },
         })?;
         let reply = self.deliver(webhook_id, secs, body).await?;

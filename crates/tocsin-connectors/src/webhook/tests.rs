@@ -304,3 +304,37 @@ async fn the_healthcheck_notices_a_wrong_path() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn images_are_described_in_the_signed_event_with_their_public_url_when_served() {
+    use crate::media::fixtures;
+    let (sub, webhook) = setup().await;
+    let mut post = OutgoingPost::new("msg-1:acct-9", "Boil water before drinking.");
+    let mut map = fixtures::map();
+    map.public_url = Some("https://alerts.example.org/media/7f3a9c/map.png".into());
+    post.images = vec![map.clone(), fixtures::card()];
+    webhook.post(&post).await.unwrap();
+    let deliveries = sub.subscriber.deliveries();
+    assert_eq!(deliveries.len(), 1, "the signature verified");
+    let images = &deliveries[0].json()["data"]["images"];
+    assert_eq!(
+        images[0],
+        json!({
+            "sha256": map.sha256,
+            "media_type": "image/png",
+            "width": 64,
+            "height": 48,
+            "alt": map.alt,
+            "public_url": "https://alerts.example.org/media/7f3a9c/map.png",
+        })
+    );
+    assert_eq!(images[1]["alt"], json!(fixtures::card().alt));
+    assert!(
+        images[1].get("public_url").is_none(),
+        "no URL when none is served"
+    );
+    assert!(
+        !String::from_utf8_lossy(&deliveries[0].body).contains("IHDR"),
+        "no bytes inline"
+    );
+}
