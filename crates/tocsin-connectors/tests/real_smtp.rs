@@ -94,8 +94,27 @@ async fn a_real_smtp_server_behind_a_private_ca_takes_alerts_and_threads_for_the
     update.exercise = true;
     email.post(&update).await.expect("update");
 
+    // An update with an image: inline, multipart/related, its Content-ID in the HTML.
+    let mut pictured = OutgoingPost::new("msg-3:acct-1", "Update: the area map.");
+    pictured.reply_to = Some(root.clone());
+    pictured.thread_root = Some(root.clone());
+    pictured.images = vec![tocsin_connector::PostImage {
+        sha256: tocsin_test_support::images::sha256_hex(tocsin_test_support::images::MAP_PNG),
+        media_type: "image/png".into(),
+        width: 64,
+        height: 48,
+        alt: "Map of Ward 3".into(),
+        bytes: bytes::Bytes::from_static(tocsin_test_support::images::MAP_PNG),
+        public_url: None,
+    }];
+    email.post(&pictured).await.expect("update with an image");
+
     let stored = smtp.stored();
-    assert_eq!(stored.len(), 2, "both messages stored");
+    assert_eq!(stored.len(), 3, "every message stored");
+    let c = &stored[2];
+    assert!(c.body().contains("multipart/related"), "{}", c.body());
+    assert!(c.body().contains("Content-ID: <image1."), "{}", c.body());
+    assert!(c.body().contains("Content-Type: image/png"), "{}", c.body());
     let (a, b) = (&stored[0], &stored[1]);
     assert_eq!(
         a.header("X-MailFrom").as_deref(),

@@ -35,6 +35,12 @@ impl Subject for Bluesky {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let last = self.0.records().last().cloned();
+        let images = last.map(|r| r.images).unwrap_or_default();
+        crate::subject::ImagesSeen::Described(images.iter().map(|i| i.alt.clone()).collect())
+    }
+
     fn posts(&self) -> usize {
         self.0.records().len()
     }

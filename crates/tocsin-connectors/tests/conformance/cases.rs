@@ -10,7 +10,7 @@ use tocsin_test_support::smtp::{SmtpFault, SmtpStage};
 use tocsin_test_support::Fault;
 
 use crate::subject::{
-    descriptor, missing_post, secrets, spec, Injection, Subject, Transport, Wait,
+    descriptor, missing_post, secrets, spec, ImagesSeen, Injection, Subject, Transport, Wait,
 };
 
 fn http() -> HttpClient {
@@ -324,5 +324,53 @@ pub async fn the_descriptor_builds_its_platforms_connector_and_wants_its_secret<
         without.secret = None;
         let err = (d.build)(&without, &http()).err().unwrap();
         assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
+    }
+}
+
+/// A post with two described images arrives with both descriptions in order where the
+/// platform takes images (or both images, where it has no description field), and as
+/// its text alone where it takes none.
+pub async fn a_post_with_images_arrives_with_every_description_or_as_text_alone<S: Subject>() {
+    use tocsin_test_support::images::{self, CARD_PNG, MAP_PNG};
+    let subject = S::start().await;
+    subject.grant_media();
+    let connector = connector(&subject);
+    let image = |bytes: &'static [u8], width, height, alt: &str| tocsin_connector::PostImage {
+        sha256: images::sha256_hex(bytes),
+        media_type: "image/png".into(),
+        width,
+        height,
+        alt: alt.into(),
+        bytes: bytes::Bytes::from_static(bytes),
+        public_url: None,
+    };
+    let mut with_images = post("img-1");
+    with_images.images = vec![
+        image(
+            MAP_PNG,
+            images::MAP_WIDTH,
+            images::MAP_HEIGHT,
+            "Map of the boil-water area.",
+        ),
+        image(
+            CARD_PNG,
+            images::CARD_WIDTH,
+            images::CARD_HEIGHT,
+            "Card: boil water one minute.",
+        ),
+    ];
+    let before = subject.posts();
+    connector.post(&with_images).await.unwrap();
+    assert!(subject.posts() > before, "the post arrived");
+    match subject.images_seen() {
+        ImagesSeen::Described(alts) => assert_eq!(
+            alts,
+            [
+                "Map of the boil-water area.",
+                "Card: boil water one minute."
+            ]
+        ),
+        ImagesSeen::Undescribed(count) => assert_eq!(count, 2),
+        ImagesSeen::TextAlone => assert_eq!(subject.posts(), before + 1, "one post, the text"),
     }
 }

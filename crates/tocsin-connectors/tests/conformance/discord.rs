@@ -41,6 +41,17 @@ impl Subject for Discord {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let last = self.0.messages().last().cloned();
+        let files = last.map(|m| m.attachments).unwrap_or_default();
+        crate::subject::ImagesSeen::Described(
+            files
+                .iter()
+                .map(|f| f.description.clone().unwrap_or_default())
+                .collect(),
+        )
+    }
+
     fn posts(&self) -> usize {
         self.0.messages().len()
     }

@@ -38,6 +38,28 @@ impl Subject for Email {
         Transport::Smtp(&self.0.state)
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let body = self
+            .0
+            .state
+            .messages()
+            .last()
+            .map(|m| crate::subject::quoted_printable(&m.body()))
+            .unwrap_or_default();
+        let alts = body
+            .split("<img src=\"cid:")
+            .skip(1)
+            .filter_map(|img| {
+                img.split("alt=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(str::to_string)
+            })
+            .collect();
+        crate::subject::ImagesSeen::Described(alts)
+    }
+
     fn posts(&self) -> usize {
         self.0.state.messages().len()
     }

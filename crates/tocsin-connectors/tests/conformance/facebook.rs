@@ -44,6 +44,11 @@ impl Subject for Facebook {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        // Tocsin does not send images here yet: the text goes alone.
+        crate::subject::ImagesSeen::TextAlone
+    }
+
     fn posts(&self) -> usize {
         self.0.posts().len()
     }

@@ -2,7 +2,7 @@
 //! by its descriptor, runs the same cases against its fake platform (a 5xx, refused
 //! credentials, a malformed answer, each rate-limit dialect, an answer lost after the
 //! post was made, lookup and delete of a missing post, a hostile post id, threads, a
-//! live session's chain of updates and idempotency keys), so a failure is classified
+//! live session's chain of updates, idempotency keys, and a post with images), so a failure is classified
 //! alike everywhere and no connector can skip a case. A platform's own behaviour stays in its `src/<platform>/tests.rs`.
 
 // Test code: a broken fixture should stop loudly.
@@ -40,6 +40,7 @@ macro_rules! conformance {
             a_live_sessions_chain_of_updates_all_post_and_are_found,
             the_idempotency_key_is_honoured_exactly_where_declared,
             the_descriptor_builds_its_platforms_connector_and_wants_its_secret,
+            a_post_with_images_arrives_with_every_description_or_as_text_alone,
         );
     };
 }

@@ -35,6 +35,17 @@ impl Subject for Mastodon {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let last = self.0.statuses().last().cloned();
+        let media = last.map(|s| s.media).unwrap_or_default();
+        crate::subject::ImagesSeen::Described(
+            media
+                .iter()
+                .map(|m| m.description.clone().unwrap_or_default())
+                .collect(),
+        )
+    }
+
     fn posts(&self) -> usize {
         self.0.statuses().len()
     }

@@ -41,6 +41,18 @@ impl Subject for Matrix {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let alts = self
+            .0
+            .homeserver
+            .messages(ROOM)
+            .iter()
+            .filter(|m| m.content["msgtype"] == "m.image")
+            .map(|m| m.content["body"].as_str().unwrap_or_default().to_string())
+            .collect();
+        crate::subject::ImagesSeen::Described(alts)
+    }
+
     fn posts(&self) -> usize {
         self.0.homeserver.messages(ROOM).len()
     }

@@ -35,6 +35,12 @@ impl Subject for Slack {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let last = self.0.messages().last().cloned();
+        let images = last.map(|m| m.images).unwrap_or_default();
+        crate::subject::ImagesSeen::Described(images.into_iter().map(|(_, alt)| alt).collect())
+    }
+
     fn posts(&self) -> usize {
         self.0.messages().len()
     }

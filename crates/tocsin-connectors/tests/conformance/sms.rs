@@ -36,6 +36,11 @@ impl Subject for Sms {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        // The platform takes no images: the text goes alone.
+        crate::subject::ImagesSeen::TextAlone
+    }
+
     fn posts(&self) -> usize {
         self.0.messages().len()
     }

@@ -119,8 +119,50 @@ pub trait Subject: Sized + Send + Sync + 'static {
     /// The id of a post of the right shape that the platform does not have.
     fn missing_id(&self) -> String;
 
+    /// Grants what sending images needs beyond posting (X's `media.write` scope).
+    fn grant_media(&self) {}
+
+    /// What the platform holds of the latest post's images.
+    fn images_seen(&self) -> ImagesSeen;
+
     /// Whether the latest post on the platform answers `parent` in its thread.
     fn replies_to(&self, parent: &RemotePost) -> bool;
+}
+
+/// What arrived of a post's images on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagesSeen {
+    /// The images arrived with these descriptions, in order.
+    Described(Vec<String>),
+    /// This many images arrived; the platform has no field for a description.
+    Undescribed(usize),
+    /// The platform takes no images (or Tocsin does not send them there yet): the text
+    /// went alone.
+    TextAlone,
+}
+
+/// Quoted-printable text decoded (soft line breaks joined, `=XX` bytes restored).
+pub fn quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (c, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The subject's platform's descriptor, as `tocsin_connectors::ALL` holds it.

@@ -38,6 +38,11 @@ impl Subject for Teams {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        // The platform takes no images: the text goes alone.
+        crate::subject::ImagesSeen::TextAlone
+    }
+
     fn posts(&self) -> usize {
         self.0.cards().len()
     }

@@ -43,6 +43,17 @@ impl Subject for Telegram {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        // The Bot API has no description field for a photo.
+        let photos = self
+            .0
+            .messages()
+            .iter()
+            .filter(|m| m.photo.is_some())
+            .count();
+        crate::subject::ImagesSeen::Undescribed(photos)
+    }
+
     fn posts(&self) -> usize {
         self.0.messages().len()
     }

@@ -70,6 +70,19 @@ impl Subject for Webhook {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let last = self.published().last().cloned().unwrap_or_default();
+        let alts = last["data"]["images"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| i["alt"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        crate::subject::ImagesSeen::Described(alts)
+    }
+
     fn posts(&self) -> usize {
         self.published().len()
     }

@@ -39,6 +39,24 @@ impl Subject for X {
         }
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        let last = self.0.tweets().last().cloned();
+        let media = last.map(|t| t.media).unwrap_or_default();
+        crate::subject::ImagesSeen::Described(
+            media
+                .iter()
+                .map(|m| m.alt_text.clone().unwrap_or_default())
+                .collect(),
+        )
+    }
+
+    fn grant_media(&self) {
+        // The descriptor's scopes lack media.write (see the connector's README line).
+        let mut scopes: Vec<&str> = x::ALL_SCOPES.to_vec();
+        scopes.extend(x::MEDIA_SCOPES);
+        self.0.set_scopes(&scopes);
+    }
+
     fn posts(&self) -> usize {
         self.0.tweets().len()
     }
