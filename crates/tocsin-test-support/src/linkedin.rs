@@ -11,6 +11,13 @@
 //! a reply to a comment is sent to the comment's URN with `object` the post and
 //! `parentComment` that comment, which must be a top-level one. A reply to a reply is
 //! refused (422; the wording is the fake's), as is a comment whose `object` is a comment.
+//!
+//! Images take the Images API: `POST /rest/images?action=initializeUpload` with
+//! `initializeUploadRequest.owner` the author answers an `uploadUrl` and an
+//! `urn:li:image:…`; a `PUT` of the bytes to that URL (with the bearer token, a
+//! JPEG, PNG or GIF) makes the image available. A post's `content.media` (`id`,
+//! `altText`) or `content.multiImage.images` (2 to 20) must name available images of
+//! this author; `altText` is at most 4,086 characters.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -65,8 +72,18 @@ pub struct FakeLinkedinPost {
 /// The scopes Tocsin asks LinkedIn for: posting, and reading posts back.
 pub const ALL_SCOPES: [&str; 2] = ["w_organization_social", "r_organization_social"];
 
+/// One image of the Images API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeLinkedinImage {
+    /// `urn:li:image:…`.
+    pub urn: String,
+    /// The bytes `PUT` to its upload URL (`None` before).
+    pub bytes: Option<Bytes>,
+}
+
 #[derive(Debug)]
 struct Inner {
+    images: Vec<FakeLinkedinImage>,
     token: String,
     scopes: Vec<String>,
     posts: Vec<FakeLinkedinPost>,
@@ -149,6 +166,11 @@ impl FakeLinkedin {
         self.state.lock().token.clone()
     }
 
+    /// Every image of the Images API, oldest first.
+    pub fn images(&self) -> Vec<FakeLinkedinImage> {
+        self.state.lock().images.clone()
+    }
+
     /// Answers every call with LinkedIn's 429 (no `Retry-After`, as LinkedIn sends none).
     pub fn set_throttled(&self, throttled: bool) {
         self.state.lock().throttled = throttled;
@@ -159,6 +181,7 @@ impl FakeLinkedin {
 pub async fn start() -> std::io::Result<FakeLinkedin> {
     let state = Arc::new(LinkedinState {
         inner: Mutex::new(Inner {
+            images: Vec::new(),
             token: TOKEN.to_string(),
             scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
             posts: Vec::new(),
@@ -176,6 +199,8 @@ pub async fn start() -> std::io::Result<FakeLinkedin> {
 pub fn router(state: Arc<LinkedinState>) -> Router {
     Router::new()
         .route("/rest/posts", get(list_posts).post(create_post))
+        .route("/rest/images", axum::routing::post(initialize_upload))
+        .route("/dms-uploads/{id}", axum::routing::put(upload_image))
         .route("/rest/posts/{urn}", delete(delete_post))
         .route("/oauth/v2/accessToken", axum::routing::post(token))
         .route(
@@ -341,6 +366,9 @@ async fn create_post(
             "ERROR :: /author :: the post is not a valid organisation post",
         );
     }
+    if let Err(why) = check_content(&inner, &post) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, None, Some(100), &why);
+    }
     let commentary = field(&post, "/commentary")
         .as_str()
         .unwrap_or_default()
@@ -373,6 +401,122 @@ async fn create_post(
         response.headers_mut().insert("x-restli-id", v);
     }
     response
+}
+
+/// Checks a post's `content` images: available, this author's, described within limits.
+fn check_content(inner: &Inner, post: &Value) -> Result<(), String> {
+    let Some(content) = post.get("content") else {
+        return Ok(());
+    };
+    let images: Vec<&Value> = if let Some(media) = content.get("media") {
+        vec![media]
+    } else if let Some(list) = content
+        .pointer("/multiImage/images")
+        .and_then(Value::as_array)
+    {
+        if list.len() < 2 || list.len() > 20 {
+            return Err("ERROR :: /content/multiImage/images :: must hold 2 to 20 images".into());
+        }
+        list.iter().collect()
+    } else {
+        return Err("ERROR :: /content :: unknown content type".into());
+    };
+    for image in images {
+        let id = field(image, "/id").as_str().unwrap_or_default();
+        if !inner
+            .images
+            .iter()
+            .any(|i| i.urn == id && i.bytes.is_some())
+        {
+            return Err(format!("ERROR :: /content :: image {id} is not available"));
+        }
+        if let Some(alt) = image.get("altText") {
+            if alt.as_str().is_none_or(|a| a.chars().count() > 4086) {
+                return Err(
+                    "ERROR :: /content :: altText must be text of at most 4086 characters".into(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn initialize_upload(
+    State(state): State<Arc<LinkedinState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers) {
+        return *r;
+    }
+    if let Err(r) = needs(&inner, "w_organization_social") {
+        return *r;
+    }
+    if query.get("action").map(String::as_str) != Some("initializeUpload") {
+        return error(StatusCode::BAD_REQUEST, None, None, "Unsupported action");
+    }
+    let request = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    if field(&request, "/initializeUploadRequest/owner") != &json!(author()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(100),
+            "ERROR :: /initializeUploadRequest/owner :: must be the organisation",
+        );
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let id = format!("D4E10AQ{}", inner.images.len() + 1);
+    let urn = format!("urn:li:image:{id}");
+    inner.images.push(FakeLinkedinImage {
+        urn: urn.clone(),
+        bytes: None,
+    });
+    Json(json!({"value": {
+        "uploadUrlExpiresAt": chrono::Utc::now().timestamp_millis() + 86_400_000,
+        "uploadUrl": format!("http://{host}/dms-uploads/{id}"),
+        "image": urn,
+    }}))
+    .into_response()
+}
+
+async fn upload_image(
+    State(state): State<Arc<LinkedinState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(inner.token.as_str()) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match crate::images::sniff(&body) {
+        Some("image/png" | "image/jpeg" | "image/gif") => {}
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                None,
+                None,
+                "Unsupported image format",
+            )
+        }
+    }
+    let urn = format!("urn:li:image:{id}");
+    match inner.images.iter_mut().find(|i| i.urn == urn) {
+        Some(image) => {
+            image.bytes = Some(body);
+            StatusCode::CREATED.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn list_posts(

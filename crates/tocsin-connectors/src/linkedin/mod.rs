@@ -4,6 +4,11 @@
 //! new post's URN comes back in `x-restli-id`. `commentary` is "little" text
 //! ([`little_text_escape`]). Replies are comments (`POST /rest/socialActions/{urn}/comments`);
 //! delete is `DELETE /rest/posts/{urn}`. No idempotency key: lookup lists the author's posts.
+//! Images go through the Images API (`POST /rest/images?action=initializeUpload`, then
+//! the bytes `PUT` to the upload URL) and the post names them in `content.media` (one)
+//! or `content.multiImage.images` (several), each with its `altText`. A comment (a live
+//! session's update) carries its text only. An image no post uses is not deleted (the
+//! Images API has no delete for it).
 
 pub mod config;
 mod descriptor;
@@ -18,9 +23,11 @@ use async_trait::async_trait;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use tocsin_connector::http::{printable, HttpClient, Reply};
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -31,6 +38,13 @@ pub use little::{little_text_escape, RESERVED};
 pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 /// Longest `commentary`, in characters.
 pub const MAX_CHARS: usize = 3000;
+/// Images on one post (a multi-image post takes up to 20; Tocsin sends at most four).
+pub const MAX_IMAGES: usize = 4;
+/// Largest image Tocsin uploads (LinkedIn's documented ceiling is 36 megapixels; a
+/// file this size is far past what an alert needs).
+pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
+/// Longest `altText`.
+pub const MAX_ALT_CHARS: usize = 4086;
 /// Posts read when reconciling.
 const LOOKUP_PAGE: u32 = 50;
 
@@ -154,6 +168,64 @@ impl LinkedinConnector {
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
+    /// Uploads the post's images through the Images API and gives the post's `content`:
+    /// `media` for one image, `multiImage` for several, each with its `altText`.
+    async fn images_content(&self, post: &OutgoingPost) -> Result<Option<Value>, ConnectorError> {
+        if post.images.is_empty() {
+            return Ok(None);
+        }
+        crate::media::check_images(&post.images, "LinkedIn", MAX_IMAGES, MAX_IMAGE_BYTES)?;
+        let mut entries = Vec::with_capacity(post.images.len());
+        for image in &post.images {
+            if image.alt.chars().count() > MAX_ALT_CHARS {
+                return Err(ConnectorError::Permanent(format!(
+                    "an image description is longer than LinkedIn's {MAX_ALT_CHARS} characters"
+                )));
+            }
+            let urn = self.upload(image).await?;
+            entries.push(json!({ "id": urn, "altText": image.alt }));
+        }
+        Ok(Some(match entries.as_slice() {
+            [one] => json!({ "media": one }),
+            _ => json!({ "multiImage": { "images": entries } }),
+        }))
+    }
+
+    /// `POST /rest/images?action=initializeUpload`, then the bytes `PUT` to the upload
+    /// URL it gave; the image's URN.
+    async fn upload(&self, image: &PostImage) -> Result<String, ConnectorError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Initialized {
+            upload_url: String,
+            image: String,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            value: Initialized,
+        }
+        let request = self
+            .authorized(Method::POST, "/rest/images?action=initializeUpload")
+            .json(&json!({ "initializeUploadRequest": { "owner": self.config.author() } }));
+        let reply = self.http.send(request, false).await?;
+        success(&reply)?;
+        let answer: Answer = reply.json().map_err(ConnectorError::for_read)?;
+        if !answer.value.image.starts_with("urn:li:image:") {
+            return Err(ConnectorError::Transient(
+                "LinkedIn initializeUpload answered without an image URN".into(),
+            ));
+        }
+        let request = self
+            .http
+            .request(Method::PUT, &answer.value.upload_url)
+            .bearer_auth(self.token.expose_secret())
+            .header(reqwest::header::CONTENT_TYPE, image.media_type.as_str())
+            .body(image.bytes.clone());
+        let reply = self.http.send(request, false).await?;
+        success(&reply)?;
+        Ok(answer.value.image)
+    }
+
     fn post_remote(urn: &str) -> RemotePost {
         RemotePost {
             id: urn.to_string(),
@@ -227,9 +299,11 @@ impl Connector for LinkedinConnector {
             )));
         }
         if let Some(parent) = comment_target(post) {
+            // A comment carries text only here: its images are not sent.
             return self.comment(&parent, &text).await;
         }
-        let body = json!({
+        let content = self.images_content(post).await?;
+        let mut body = json!({
             "author": self.config.author(),
             "commentary": little_text_escape(&text),
             "visibility": "PUBLIC",
@@ -241,6 +315,9 @@ impl Connector for LinkedinConnector {
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": false,
         });
+        if let (Some(content), Some(object)) = (content, body.as_object_mut()) {
+            object.insert("content".into(), content);
+        }
         let request = self.authorized(Method::POST, "/rest/posts").json(&body);
         let reply = self.http.send(request, true).await?;
         success(&reply)?;

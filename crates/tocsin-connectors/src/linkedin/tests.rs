@@ -259,3 +259,58 @@ async fn a_session_never_nests_comments_which_the_strict_fake_refuses_past_one_l
     .await;
     assert_eq!(status, 422, "{text}");
 }
+
+#[tokio::test]
+async fn one_image_is_content_media_and_several_a_multi_image_each_with_alt_text() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut one = post("k1", "Boil water notice for Ward 3.");
+    one.images = vec![fixtures::map()];
+    let first = connector.post(&one).await.unwrap();
+    let images = fake.images();
+    assert_eq!(images.len(), 1);
+    assert_eq!(
+        images[0].bytes.as_deref(),
+        Some(&fixtures::map().bytes[..]),
+        "bytes intact"
+    );
+    let posts = fake.posts();
+    assert_eq!(posts[0].id, first.remote.id);
+    assert_eq!(
+        posts[0].body["content"],
+        serde_json::json!({"media": {"id": images[0].urn, "altText": fixtures::map().alt}})
+    );
+
+    let mut two = post("k2", "Boil water notice: map and card.");
+    two.images = vec![fixtures::map(), fixtures::card()];
+    connector.post(&two).await.unwrap();
+    let images = fake.images();
+    let posts = fake.posts();
+    let multi = &posts[1].body["content"]["multiImage"]["images"];
+    assert_eq!(multi[0]["id"], serde_json::json!(images[1].urn));
+    assert_eq!(multi[1]["altText"], serde_json::json!(fixtures::card().alt));
+    connector.delete(&first.remote).await.unwrap();
+    assert!(fake.posts()[0].deleted);
+}
+
+#[tokio::test]
+async fn a_failed_image_upload_posts_nothing_and_is_classified() {
+    use crate::media::fixtures;
+    use tocsin_test_support::Fault;
+    let (fake, connector) = setup().await;
+    let mut one = post("k1", "Map");
+    one.images = vec![fixtures::map()];
+    fake.state
+        .push_fault_at("/dms-uploads/", Fault::unavailable());
+    let err = connector.post(&one).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Transient(_)), "{err}");
+    fake.state.push_fault_at(
+        "/rest/images",
+        Fault::answer(422, r#"{"message":"owner is not allowed","status":422}"#),
+    );
+    let err = connector.post(&one).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    assert!(err.to_string().contains("owner is not allowed"), "{err}");
+    assert!(!err.to_string().contains(linkedin::TOKEN), "{err}");
+    assert!(fake.posts().is_empty());
+}

@@ -37,8 +37,24 @@ impl Subject for Linkedin {
     }
 
     fn images_seen(&self) -> crate::subject::ImagesSeen {
-        // Tocsin does not send images here yet: the text goes alone.
-        crate::subject::ImagesSeen::TextAlone
+        let last = self
+            .0
+            .posts()
+            .last()
+            .cloned()
+            .map(|p| p.body)
+            .unwrap_or_default();
+        let content = &last["content"];
+        let entries: Vec<serde_json::Value> = match content["multiImage"]["images"].as_array() {
+            Some(list) => list.clone(),
+            None => content.get("media").cloned().into_iter().collect(),
+        };
+        crate::subject::ImagesSeen::Described(
+            entries
+                .iter()
+                .map(|e| e["altText"].as_str().unwrap_or_default().to_string())
+                .collect(),
+        )
     }
 
     fn posts(&self) -> usize {
