@@ -7,6 +7,13 @@
 //! when throttled, 100/33 for a missing object and for a comment on a reply (replies
 //! are one level deep).
 //!
+//! Photos as the Graph API takes them: `POST /{v}/{page}/photos` is multipart with a
+//! `source` file (an image whose content matches its type, at most 10 MB), a `message`
+//! caption and `alt_text_custom`; published, it makes a Page post (`{id, post_id}`);
+//! with `published=false` it only stores the photo (`{id}`), which a `/feed` post then
+//! names in `attached_media[n]` = `{"media_fbid": id}` (each once, this Page's).
+//! Deleting an unpublished photo is allowed.
+//!
 //! For Facebook Login it also answers `GET /{v}/oauth/access_token` (the code for a
 //! short-lived user token, then `grant_type=fb_exchange_token` for a long-lived one) and
 //! `GET /{v}/me/accounts` (the Pages the user manages, each with its own Page token, which
@@ -46,10 +53,30 @@ pub struct FakeFacebookPost {
     pub parent: Option<String>,
     /// Whether it was deleted since.
     pub deleted: bool,
+    /// Its photos, in order.
+    pub photos: Vec<FakePhoto>,
+}
+
+/// One photo uploaded to the Page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakePhoto {
+    /// Its id.
+    pub id: String,
+    /// The bytes as received.
+    pub bytes: axum::body::Bytes,
+    /// `alt_text_custom`.
+    pub alt_text: Option<String>,
+    /// Whether it was published with a post of its own.
+    pub published: bool,
+    /// The post it belongs to.
+    pub post_id: Option<String>,
+    /// Whether it was deleted since.
+    pub deleted: bool,
 }
 
 #[derive(Debug)]
 struct Inner {
+    photos: Vec<FakePhoto>,
     token: String,
     posts: Vec<FakeFacebookPost>,
     duplicates_allowed: bool,
@@ -98,6 +125,11 @@ impl Deref for FakeFacebook {
 }
 
 impl FakeFacebook {
+    /// Every photo uploaded, oldest first.
+    pub fn photos(&self) -> Vec<FakePhoto> {
+        self.state.lock().photos.clone()
+    }
+
     /// Every post and comment, deleted ones included, oldest first.
     pub fn posts(&self) -> Vec<FakeFacebookPost> {
         self.state.lock().posts.clone()
@@ -171,6 +203,7 @@ impl FakeFacebook {
 pub async fn start() -> std::io::Result<FakeFacebook> {
     let state = Arc::new(FacebookState {
         inner: Mutex::new(Inner {
+            photos: Vec::new(),
             token: TOKEN.to_string(),
             posts: Vec::new(),
             next_id: 900_000_000_001,
@@ -187,6 +220,7 @@ pub async fn start() -> std::io::Result<FakeFacebook> {
 pub fn router(state: Arc<FacebookState>) -> Router {
     Router::new()
         .route("/{version}/{id}", get(node).delete(remove))
+        .route("/{version}/{id}/photos", axum::routing::post(photos))
         .route("/{version}/{id}/{edge}", get(list).post(create))
         .with_state(state)
 }
@@ -289,6 +323,10 @@ async fn remove(
     if let Err(r) = admit(&inner, &headers, &query) {
         return *r;
     }
+    if let Some(photo) = inner.photos.iter_mut().find(|p| p.id == id && !p.deleted) {
+        photo.deleted = true;
+        return Json(json!({"success": true})).into_response();
+    }
     match inner.posts.iter_mut().find(|p| p.id == id && !p.deleted) {
         Some(p) => {
             p.deleted = true;
@@ -296,6 +334,81 @@ async fn remove(
         }
         None => missing(),
     }
+}
+
+/// The largest photo upload.
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
+async fn photos(
+    State(state): State<Arc<FacebookState>>,
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut inner = state.lock();
+    if let Err(r) = admit(&inner, &headers, &query) {
+        return *r;
+    }
+    if id != PAGE_ID {
+        return missing();
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let form = match crate::multipart::parse(declared, &body) {
+        Ok(form) => form,
+        Err(why) => {
+            return graph_error(StatusCode::BAD_REQUEST, 100, None, &format!("(#100) {why}"))
+        }
+    };
+    let Some(source) = form.part("source").filter(|p| p.filename.is_some()) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            324,
+            None,
+            "(#324) Requires upload file",
+        );
+    };
+    if let Err(why) = crate::images::check_declared(source.content_type.as_deref(), &source.body) {
+        return graph_error(StatusCode::BAD_REQUEST, 324, None, &format!("(#324) {why}"));
+    }
+    if source.body.len() > MAX_PHOTO_BYTES {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            None,
+            "(#100) The photo is too large",
+        );
+    }
+    let published = form.text("published").is_none_or(|p| p != "false");
+    let n = inner.next_id;
+    inner.next_id += 1;
+    let mut photo = FakePhoto {
+        id: n.to_string(),
+        bytes: source.body.clone(),
+        alt_text: form.text("alt_text_custom"),
+        published,
+        post_id: None,
+        deleted: false,
+    };
+    if !published {
+        inner.photos.push(photo);
+        return Json(json!({ "id": n.to_string() })).into_response();
+    }
+    let post_id = format!("{PAGE_ID}_{}", inner.next_id);
+    inner.next_id += 1;
+    photo.post_id = Some(post_id.clone());
+    inner.photos.push(photo.clone());
+    inner.posts.push(FakeFacebookPost {
+        id: post_id.clone(),
+        message: form.text("message").unwrap_or_default(),
+        link: None,
+        parent: None,
+        deleted: false,
+        photos: vec![photo],
+    });
+    Json(json!({ "id": n.to_string(), "post_id": post_id })).into_response()
 }
 
 async fn create(
@@ -310,7 +423,35 @@ async fn create(
         return *r;
     }
     let message = form.get("message").cloned().unwrap_or_default();
-    if message.is_empty() {
+    let mut attached = Vec::new();
+    for i in 0.. {
+        let Some(entry) = form.get(&format!("attached_media[{i}]")) else {
+            break;
+        };
+        let fbid = serde_json::from_str::<Value>(entry).ok().and_then(|v| {
+            v.get("media_fbid")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        let usable = fbid.as_ref().and_then(|fbid| {
+            inner
+                .photos
+                .iter()
+                .position(|p| &p.id == fbid && !p.published && p.post_id.is_none() && !p.deleted)
+        });
+        match usable {
+            Some(index) => attached.push(index),
+            None => {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    None,
+                    "(#100) attached_media must name unpublished photos of this Page",
+                )
+            }
+        }
+    }
+    if message.is_empty() && attached.is_empty() {
         return graph_error(
             StatusCode::BAD_REQUEST,
             100,
@@ -357,12 +498,20 @@ async fn create(
     } else {
         n.to_string()
     };
+    let mut photos = Vec::new();
+    for index in attached {
+        if let Some(photo) = inner.photos.get_mut(index) {
+            photo.post_id = Some(new_id.clone());
+            photos.push(photo.clone());
+        }
+    }
     inner.posts.push(FakeFacebookPost {
         id: new_id.clone(),
         message,
         link: form.get("link").cloned(),
         parent,
         deleted: false,
+        photos,
     });
     Json(json!({ "id": new_id })).into_response()
 }

@@ -4,6 +4,11 @@
 //! sessions, corrections) are comments, `POST /{version}/{post-id}/comments`;
 //! `DELETE /{version}/{id}`. Facebook has no idempotency key: reconciliation reads the
 //! Page's recent posts (or the parent's comments). Errors are Graph errors ([`graph`]).
+//! Images: one is a photo post (`POST /{page-id}/photos`, multipart `source`, the text
+//! as `message` and the description as `alt_text_custom`); several are uploaded
+//! unpublished (`published=false`) and named by the feed post in `attached_media[n]`.
+//! If that post is refused, the unpublished photos are deleted. A comment (a live
+//! session's update) carries its text only.
 
 pub mod config;
 mod descriptor;
@@ -19,7 +24,9 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tocsin_connector::http::{printable, HttpClient, Reply};
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -29,6 +36,10 @@ pub use config::FacebookConfig;
 pub const EXERCISE_PREFIX: &str = "[EXERCISE] ";
 /// Posts (or comments) read when reconciling.
 const LOOKUP_PAGE: u32 = 100;
+/// Images on one post (Tocsin sends at most four).
+pub const MAX_IMAGES: usize = 4;
+/// Largest photo the Graph API takes (10 MB).
+pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 /// What `RemotePost::extra` says for a comment (a reply), as opposed to a Page post.
 const COMMENT: &str = "comment";
 
@@ -169,6 +180,117 @@ impl FacebookConnector {
     }
 }
 
+impl FacebookConnector {
+    /// A Page post with photos: one photo post, or unpublished photos attached to a
+    /// feed post.
+    async fn post_photos(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        #[derive(Deserialize)]
+        struct PhotoPost {
+            post_id: String,
+        }
+        crate::media::check_images(&post.images, "Facebook", MAX_IMAGES, MAX_PHOTO_BYTES)?;
+        let text = sent_text(post);
+        if let [image] = post.images.as_slice() {
+            let reply = self.upload_photo(post, image, Some(&text)).await?;
+            let created: PhotoPost = success(&reply)?.json()?;
+            check_id(&created.post_id).map_err(|_| {
+                ConnectorError::Unknown(
+                    "Facebook answered with a post id that is not a Graph id".into(),
+                )
+            })?;
+            return Ok(PostOutcome::new(self.post_remote(&created.post_id)));
+        }
+        let mut photos = Vec::with_capacity(post.images.len());
+        for image in &post.images {
+            let uploaded = match self.upload_photo(post, image, None).await {
+                Ok(reply) => success(&reply)
+                    .and_then(|r| r.json::<Created>().map_err(ConnectorError::for_read)),
+                Err(e) => Err(e),
+            };
+            match uploaded {
+                Ok(created) if check_id(&created.id).is_ok() => photos.push(created.id),
+                Ok(_) => {
+                    self.discard(&photos).await;
+                    return Err(ConnectorError::Transient(
+                        "Facebook answered a photo upload with an id that is not a Graph id".into(),
+                    ));
+                }
+                Err(e) => {
+                    self.discard(&photos).await;
+                    return Err(e);
+                }
+            }
+        }
+        let mut form: Vec<(String, String)> = vec![("message".into(), text)];
+        for (i, id) in photos.iter().enumerate() {
+            form.push((
+                format!("attached_media[{i}]"),
+                serde_json::json!({ "media_fbid": id }).to_string(),
+            ));
+        }
+        let path = format!("{}/feed", self.config.page_id);
+        let request = self.authorized(Method::POST, &path).form(&form);
+        let outcome = async {
+            let reply = self.http.send(request, true).await?;
+            let created: Created = success(&reply)?.json()?;
+            check_id(&created.id).map_err(|_| {
+                ConnectorError::Unknown(
+                    "Facebook answered with an id that is not a Graph id".into(),
+                )
+            })?;
+            Ok(PostOutcome::new(self.post_remote(&created.id)))
+        }
+        .await;
+        if let Err(e) = &outcome {
+            // Refused for sure: the unpublished photos would stay behind. (After an
+            // unknown outcome the post may show them: they stay.)
+            if !matches!(e, ConnectorError::Unknown(_)) {
+                self.discard(&photos).await;
+            }
+        }
+        outcome
+    }
+
+    /// `POST /{page-id}/photos`: published with the caption, or unpublished.
+    async fn upload_photo(
+        &self,
+        post: &OutgoingPost,
+        image: &PostImage,
+        caption: Option<&str>,
+    ) -> Result<Reply, ConnectorError> {
+        let mut form =
+            crate::media::Multipart::new(&format!("{}:{}", post.idempotency_key, image.sha256))
+                .file(
+                    "source",
+                    &crate::media::file_name(image),
+                    &image.media_type,
+                    &image.bytes,
+                )
+                .text("alt_text_custom", &image.alt);
+        form = match caption {
+            Some(caption) => form.text("message", caption),
+            None => form.text("published", "false"),
+        };
+        let (content_type, body) = form.finish();
+        let request = self
+            .authorized(Method::POST, &format!("{}/photos", self.config.page_id))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        // A published photo is the post itself: its lost answer is an unknown outcome.
+        self.http.send(request, caption.is_some()).await
+    }
+
+    /// Deletes unpublished photos no post uses (best effort).
+    async fn discard(&self, photos: &[String]) {
+        for id in photos {
+            let _ = self
+                .http
+                .send(self.authorized(Method::DELETE, id), true)
+                .await;
+        }
+    }
+}
+
 #[async_trait]
 impl Connector for FacebookConnector {
     fn platform(&self) -> Platform {
@@ -176,6 +298,9 @@ impl Connector for FacebookConnector {
     }
 
     async fn post(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+        if !post.images.is_empty() && comment_target(post).is_none() {
+            return self.post_photos(post).await;
+        }
         let text = sent_text(post);
         let mut form: Vec<(&str, String)> = vec![("message", text.clone())];
         let (path, comment) = match comment_target(post) {

@@ -199,3 +199,59 @@ async fn updates_comment_on_the_first_post_because_a_reply_to_a_reply_is_refused
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn one_image_is_a_photo_post_and_several_are_attached_unpublished_photos() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut one = OutgoingPost::new("k1", "Boil water notice for Ward 3.");
+    one.images = vec![fixtures::map()];
+    let first = connector.post(&one).await.unwrap();
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].id, first.remote.id);
+    assert_eq!(posts[0].message, "Boil water notice for Ward 3.");
+    assert_eq!(
+        &posts[0].photos[0].bytes[..],
+        &fixtures::map().bytes[..],
+        "bytes intact"
+    );
+    assert_eq!(
+        posts[0].photos[0].alt_text.as_deref(),
+        Some(fixtures::map().alt.as_str())
+    );
+
+    let mut two = OutgoingPost::new("k2", "Map and card.");
+    two.images = vec![fixtures::map(), fixtures::card()];
+    let second = connector.post(&two).await.unwrap();
+    let posts = fake.posts();
+    assert_eq!(posts[1].id, second.remote.id);
+    assert_eq!(posts[1].photos.len(), 2);
+    assert!(posts[1].photos.iter().all(|p| !p.published));
+    assert_eq!(
+        posts[1].photos[1].alt_text.as_deref(),
+        Some(fixtures::card().alt.as_str())
+    );
+    connector.delete(&second.remote).await.unwrap();
+    assert!(fake.posts()[1].deleted);
+}
+
+#[tokio::test]
+async fn a_refused_album_post_deletes_its_unpublished_photos() {
+    use crate::media::fixtures;
+    use tocsin_test_support::Fault;
+    let (fake, connector) = setup().await;
+    let mut two = OutgoingPost::new("k2", "Map and card.");
+    two.images = vec![fixtures::map(), fixtures::card()];
+    fake.state.push_fault_at(
+        "/feed",
+        Fault::answer(400, r#"{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100}}"#),
+    );
+    let err = connector.post(&two).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent(_)), "{err}");
+    let photos = fake.photos();
+    assert_eq!(photos.len(), 2);
+    assert!(photos.iter().all(|p| p.deleted), "{photos:?}");
+    assert!(fake.posts().is_empty());
+    assert!(!err.to_string().contains(facebook::TOKEN), "{err}");
+}

@@ -45,8 +45,14 @@ impl Subject for Facebook {
     }
 
     fn images_seen(&self) -> crate::subject::ImagesSeen {
-        // Tocsin does not send images here yet: the text goes alone.
-        crate::subject::ImagesSeen::TextAlone
+        let last = self.0.posts().last().cloned();
+        let photos = last.map(|p| p.photos).unwrap_or_default();
+        crate::subject::ImagesSeen::Described(
+            photos
+                .iter()
+                .map(|p| p.alt_text.clone().unwrap_or_default())
+                .collect(),
+        )
     }
 
     fn posts(&self) -> usize {
