@@ -58,6 +58,10 @@ pub struct FakeThread {
     processing: u32,
     /// Set: its status is `ERROR` with this message.
     error: Option<String>,
+    /// An `IMAGE` container's (`image_url`, `alt_text`); a `CAROUSEL`'s, its items'.
+    pub images: Vec<(String, Option<String>)>,
+    /// Whether it is an item of a carousel (`is_carousel_item=true`).
+    pub carousel_item: bool,
 }
 
 #[derive(Debug)]
@@ -332,6 +336,57 @@ async fn remove(
     }
 }
 
+/// Checks an `IMAGE` or `CAROUSEL` container: an image needs a public `image_url`
+/// (Threads fetches it) and takes `alt_text` (at most 1,000 characters); a carousel
+/// names 2 to 20 carousel items in `children`. Gives the container's images.
+fn media_container(
+    inner: &Inner,
+    media_type: &str,
+    form: &HashMap<String, String>,
+    carousel_item: bool,
+) -> Result<Vec<(String, Option<String>)>, String> {
+    match media_type {
+        "TEXT" if !carousel_item => Ok(Vec::new()),
+        "IMAGE" => {
+            let url = form.get("image_url").cloned().unwrap_or_default();
+            let parsed = url::Url::parse(&url).ok();
+            if !parsed.is_some_and(|u| u.scheme() == "https" && u.host_str().is_some()) {
+                return Err("(#100) image_url must be a public https URL".into());
+            }
+            let alt = form.get("alt_text").cloned();
+            if alt.as_ref().is_some_and(|a| a.chars().count() > 1000) {
+                return Err("(#100) alt_text must be at most 1000 characters".into());
+            }
+            Ok(vec![(url, alt)])
+        }
+        "CAROUSEL" if !carousel_item => {
+            let children: Vec<&str> = form
+                .get("children")
+                .map(|c| c.split(',').collect())
+                .unwrap_or_default();
+            if children.len() < 2 || children.len() > 20 {
+                return Err("(#100) a carousel needs 2 to 20 children".into());
+            }
+            let mut images = Vec::new();
+            for child in children {
+                let item = inner
+                    .threads
+                    .iter()
+                    .find(|t| t.container_id == child && t.carousel_item)
+                    .ok_or(format!(
+                        "(#100) child {child} is not a carousel item container"
+                    ))?;
+                images.extend(item.images.iter().cloned());
+            }
+            Ok(images)
+        }
+        _ => Err(
+            "(#100) The parameter media_type is required and must be TEXT, IMAGE or CAROUSEL"
+                .into(),
+        ),
+    }
+}
+
 async fn create(
     State(state): State<Arc<ThreadsState>>,
     Path((id, edge)): Path<(String, String)>,
@@ -353,7 +408,12 @@ async fn create(
         "threads" => {
             let media_type = form.get("media_type").cloned().unwrap_or_default();
             let text = form.get("text").cloned().unwrap_or_default();
-            if media_type != "TEXT" || text.is_empty() {
+            let carousel_item = form.get("is_carousel_item").is_some_and(|v| v == "true");
+            let images = match media_container(&inner, &media_type, &form, carousel_item) {
+                Ok(images) => images,
+                Err(why) => return graph_error(StatusCode::BAD_REQUEST, 100, None, &why),
+            };
+            if media_type == "TEXT" && text.is_empty() {
                 return graph_error(
                     StatusCode::BAD_REQUEST,
                     100,
@@ -384,6 +444,8 @@ async fn create(
                 status_reads: 0,
                 processing,
                 error,
+                images,
+                carousel_item,
             });
             Json(json!({ "id": container_id })).into_response()
         }

@@ -10,6 +10,12 @@
 //! `/{user-id}/replies` (scope `threads_read_replies`). Errors are Graph errors; a missing
 //! permission for one call fails that call, naming the scope, and does not mark the
 //! account's token as refused.
+//!
+//! Images: Threads fetches an image itself from a public URL, so images go only when
+//! each has a `public_url` (Tocsin serving it under `[server] public_url`): one is an
+//! `IMAGE` container (`image_url`, `alt_text`, the text), several are carousel items
+//! (`is_carousel_item=true`) gathered by a `CAROUSEL` container (`children`). Without
+//! public URLs the text goes alone. A container never published is harmless.
 
 pub mod config;
 mod descriptor;
@@ -156,15 +162,51 @@ impl ThreadsConnector {
     /// Step one: a container for the text. Nothing is visible yet, so an answer that
     /// was lost or unreadable is a plain (transient) failure, not an unknown outcome.
     async fn create_container(&self, post: &OutgoingPost) -> Result<String, ConnectorError> {
-        let mut form: Vec<(&str, String)> =
-            vec![("media_type", "TEXT".into()), ("text", sent_text(post))];
+        crate::media::check_images(&post.images, "Threads", 4, usize::MAX)?;
+        let urls: Option<Vec<&str>> = post
+            .images
+            .iter()
+            .map(|i| i.public_url.as_deref())
+            .collect();
+        let mut form: Vec<(&str, String)> = match (urls, post.images.as_slice()) {
+            (Some(urls), [image]) => vec![
+                ("media_type", "IMAGE".into()),
+                ("image_url", urls.concat()),
+                ("alt_text", image.alt.clone()),
+                ("text", sent_text(post)),
+            ],
+            (Some(urls), images) if images.len() > 1 => {
+                let mut children = Vec::with_capacity(images.len());
+                for (url, image) in urls.iter().zip(images) {
+                    let item = [
+                        ("media_type", "IMAGE".to_string()),
+                        ("image_url", url.to_string()),
+                        ("alt_text", image.alt.clone()),
+                        ("is_carousel_item", "true".to_string()),
+                    ];
+                    children.push(self.make_container(&item).await?);
+                }
+                vec![
+                    ("media_type", "CAROUSEL".into()),
+                    ("children", children.join(",")),
+                    ("text", sent_text(post)),
+                ]
+            }
+            // No image, or one Threads could not fetch: the text alone.
+            _ => vec![("media_type", "TEXT".into()), ("text", sent_text(post))],
+        };
         if let Some(parent) = &post.reply_to {
             check_id(&parent.id)?;
             form.push(("reply_to_id", parent.id.clone()));
         }
+        self.make_container(&form).await
+    }
+
+    /// `POST /{user-id}/threads` with `form`: the new container's id.
+    async fn make_container(&self, form: &[(&str, String)]) -> Result<String, ConnectorError> {
         let request = self
             .authorized(Method::POST, &format!("{}/threads", self.config.user_id))
-            .form(&form);
+            .form(form);
         let unpublished = |e: ConnectorError| match e {
             ConnectorError::Unknown(why) => ConnectorError::Transient(format!(
                 "{why} (while making the container: nothing was published)"

@@ -240,3 +240,53 @@ async fn a_missing_delete_or_replies_scope_fails_that_call_not_the_account() {
     fake.set_scopes(&threads::ALL_SCOPES);
     connector.delete(&root).await.unwrap();
 }
+
+#[tokio::test]
+async fn images_with_public_urls_become_an_image_or_a_carousel_container_with_alt_text() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut map = fixtures::map();
+    map.public_url = Some("https://alerts.example.org/media/a1b2/map.png".into());
+    let mut card = fixtures::card();
+    card.public_url = Some("https://alerts.example.org/media/c3d4/card.png".into());
+    let mut one = post("k1", "Boil water notice for Ward 3.");
+    one.images = vec![map.clone()];
+    let first = connector.post(&one).await.unwrap();
+    let published = fake.published();
+    assert_eq!(
+        published[0].media_id.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(published[0].media_type, "IMAGE");
+    assert_eq!(
+        published[0].images,
+        vec![(map.public_url.clone().unwrap(), Some(map.alt.clone()))]
+    );
+
+    let mut two = post("k2", "Map and card.");
+    two.reply_to = Some(first.remote.clone());
+    two.images = vec![map.clone(), card.clone()];
+    connector.post(&two).await.unwrap();
+    let published = fake.published();
+    assert_eq!(published[1].media_type, "CAROUSEL");
+    assert_eq!(
+        published[1].reply_to_id.as_deref(),
+        Some(first.remote.id.as_str())
+    );
+    assert_eq!(
+        published[1].images[1],
+        (card.public_url.unwrap(), Some(card.alt))
+    );
+}
+
+#[tokio::test]
+async fn images_without_a_public_url_leave_the_text_alone() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let mut one = post("k1", "Boil water notice for Ward 3.");
+    one.images = vec![fixtures::map()];
+    connector.post(&one).await.unwrap();
+    let published = fake.published();
+    assert_eq!(published[0].media_type, "TEXT");
+    assert!(published[0].images.is_empty());
+}

@@ -37,7 +37,8 @@ impl Subject for Threads {
     }
 
     fn images_seen(&self) -> crate::subject::ImagesSeen {
-        // Tocsin does not send images here yet: the text goes alone.
+        // The case's images have no public URL, which Threads needs to fetch them: the
+        // text goes alone (images with URLs are tested in src/threads/tests.rs).
         crate::subject::ImagesSeen::TextAlone
     }
 
