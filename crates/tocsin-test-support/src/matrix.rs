@@ -370,10 +370,10 @@ fn check_image(media: &[StoredMedia], content: &Value) -> Result<(), String> {
         return Err("info.size is not the uploaded file's size".into());
     }
     for side in ["w", "h"] {
-        if !info
+        if info
             .get(side)
             .and_then(Value::as_u64)
-            .is_some_and(|n| n > 0)
+            .is_none_or(|n| n == 0)
         {
             return Err(format!("info.{side} must be a positive integer"));
         }

@@ -483,29 +483,6 @@ async fn api(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unescaped_markup_is_flagged_as_slack_would_read_it() {
-        assert_eq!(
-            unescaped("ages <5 & up <!channel> <https://a.example|a> &amp; &lt;b&gt;"),
-            vec!["<5 & up <!channel>".to_string()]
-        );
-        assert_eq!(
-            unescaped("a > b & c"),
-            vec![">".to_string(), "&".to_string()]
-        );
-        assert_eq!(
-            unescaped("<@U1> <https://x.example>"),
-            vec!["<@U1>".to_string()]
-        );
-        assert!(unescaped("plain &amp; &lt;5&gt;").is_empty());
-        assert!(pings("<!here> now") && !pings("&lt;!here&gt;"));
-    }
-}
-
 /// Checks a message's blocks; the image blocks' (file id, alt text).
 fn check_blocks(files: &[FakeFile], blocks: &Value) -> Result<Vec<(String, String)>, String> {
     let blocks = blocks.as_array().ok_or("invalid_blocks_format")?;
@@ -652,4 +629,27 @@ async fn upload(
     }
     file.bytes = Some(body.clone());
     (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unescaped_markup_is_flagged_as_slack_would_read_it() {
+        assert_eq!(
+            unescaped("ages <5 & up <!channel> <https://a.example|a> &amp; &lt;b&gt;"),
+            vec!["<5 & up <!channel>".to_string()]
+        );
+        assert_eq!(
+            unescaped("a > b & c"),
+            vec![">".to_string(), "&".to_string()]
+        );
+        assert_eq!(
+            unescaped("<@U1> <https://x.example>"),
+            vec!["<@U1>".to_string()]
+        );
+        assert!(unescaped("plain &amp; &lt;5&gt;").is_empty());
+        assert!(pings("<!here> now") && !pings("&lt;!here&gt;"));
+    }
 }

@@ -27,9 +27,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tocsin_connector::http::{printable, redact_urls, HttpClient, Reply};
 use tocsin_connector::rate_limit::retry_after;
-use tocsin_connector::{
-    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RemotePost,
-};
+use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;

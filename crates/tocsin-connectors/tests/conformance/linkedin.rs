@@ -44,10 +44,16 @@ impl Subject for Linkedin {
             .cloned()
             .map(|p| p.body)
             .unwrap_or_default();
-        let content = &last["content"];
-        let entries: Vec<serde_json::Value> = match content["multiImage"]["images"].as_array() {
+        let entries: Vec<serde_json::Value> = match last
+            .pointer("/content/multiImage/images")
+            .and_then(|l| l.as_array())
+        {
             Some(list) => list.clone(),
-            None => content.get("media").cloned().into_iter().collect(),
+            None => last
+                .pointer("/content/media")
+                .cloned()
+                .into_iter()
+                .collect(),
         };
         crate::subject::ImagesSeen::Described(
             entries

@@ -47,8 +47,14 @@ impl Subject for Matrix {
             .homeserver
             .messages(ROOM)
             .iter()
-            .filter(|m| m.content["msgtype"] == "m.image")
-            .map(|m| m.content["body"].as_str().unwrap_or_default().to_string())
+            .filter(|m| m.content.get("msgtype").and_then(|t| t.as_str()) == Some("m.image"))
+            .map(|m| {
+                m.content
+                    .get("body")
+                    .and_then(|b| b.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .collect();
         crate::subject::ImagesSeen::Described(alts)
     }

@@ -72,11 +72,18 @@ impl Subject for Webhook {
 
     fn images_seen(&self) -> crate::subject::ImagesSeen {
         let last = self.published().last().cloned().unwrap_or_default();
-        let alts = last["data"]["images"]
+        let alts = last
+            .pointer("/data/images")
+            .unwrap_or(&serde_json::Value::Null)
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|i| i["alt"].as_str().unwrap_or_default().to_string())
+                    .map(|i| {
+                        i.get("alt")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default()
+                            .to_string()
+                    })
                     .collect()
             })
             .unwrap_or_default();
