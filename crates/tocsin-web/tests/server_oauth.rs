@@ -372,7 +372,13 @@ async fn an_admin_connects_x_and_the_next_alert_reaches_it_with_the_obtained_tok
     let oauth = &row["oauth"];
     assert_eq!(
         oauth["scopes"],
-        json!(["tweet.read", "tweet.write", "users.read", "offline.access"])
+        json!([
+            "tweet.read",
+            "tweet.write",
+            "users.read",
+            "media.write",
+            "offline.access"
+        ])
     );
     assert_eq!(oauth["refreshable"], true);
     assert_eq!(oauth["connected_by"], "root");

@@ -829,7 +829,7 @@ mod tests {
         );
         assert_eq!(
             q["scope"],
-            "tweet.read tweet.write users.read offline.access"
+            "tweet.read tweet.write users.read media.write offline.access"
         );
         assert_eq!(q["code_challenge_method"], "S256");
         assert_eq!(q["code_challenge"], challenge.as_str());

@@ -49,7 +49,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
     oauth: Some(OAuthFacts {
         authorize_url: "https://x.com/i/oauth2/authorize",
         token_url: "https://api.x.com/2/oauth2/token",
-        scopes: &["tweet.read", "tweet.write", "users.read", "offline.access"],
+        scopes: &[
+            "tweet.read",
+            "tweet.write",
+            "users.read",
+            "media.write",
+            "offline.access",
+        ],
         scope_separator: " ",
         pkce: true,
         // A confidential client.

@@ -51,7 +51,8 @@ impl Subject for X {
     }
 
     fn grant_media(&self) {
-        // The descriptor's scopes lack media.write (see the connector's README line).
+        // A token granted only the posting scopes (an account connected before images):
+        // the media scope is granted here, as the descriptor now asks for it.
         let mut scopes: Vec<&str> = x::ALL_SCOPES.to_vec();
         scopes.extend(x::MEDIA_SCOPES);
         self.0.set_scopes(&scopes);
