@@ -1311,12 +1311,21 @@ async fn texts_in_other_languages_are_stored_by_name_and_never_taken_for_a_platf
 ) {
     let accounts = accounts(db, 1).await;
     let mut d = draft("dana");
-    d.variants.push(variant("mastodon.es", "Hierva el agua en North Side."));
-    d.variants.push(variant("headline.zh-Hans", "煮沸饮用水：North Side"));
+    d.variants
+        .push(variant("mastodon.es", "Hierva el agua en North Side."));
+    d.variants
+        .push(variant("headline.zh-Hans", "煮沸饮用水：North Side"));
     let draft_id = db.store.drafts().create(&d, None).await.unwrap();
     let stored = db.store.drafts().get(draft_id).await.unwrap().unwrap();
-    let names: Vec<String> = stored.variants.iter().map(|v| v.target.to_string()).collect();
-    assert_eq!(names, ["mastodon", "sms", "mastodon.es", "headline.zh-Hans"]);
+    let names: Vec<String> = stored
+        .variants
+        .iter()
+        .map(|v| v.target.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["mastodon", "sms", "mastodon.es", "headline.zh-Hans"]
+    );
     assert_eq!(
         stored.variants[2].target.language().map(|l| l.to_string()),
         Some("es".to_string())
@@ -1358,9 +1367,9 @@ async fn texts_in_other_languages_are_stored_by_name_and_never_taken_for_a_platf
     assert_eq!(m.texts.len(), 4);
     assert_eq!(
         m.texts
-            .get(&TextTarget::Variant(tocsin_domain::playbook::VariantTarget::Platform(
-                Platform::Mastodon
-            )))
+            .get(&TextTarget::Variant(
+                tocsin_domain::playbook::VariantTarget::Platform(Platform::Mastodon)
+            ))
             .map(String::as_str),
         Some("Boil water advisory for North Side.")
     );
