@@ -112,7 +112,7 @@ pub fn lint_playbook(
     if playbook.readability_language().is_none() {
         out.push(
             at(
-                &["language =".to_string()],
+                &["language".to_string()],
                 format!(
                     "playbook `{}` is in `{}`, which has no reading-grade formula here (en, es): its text is not graded",
                     playbook.id, playbook.language
