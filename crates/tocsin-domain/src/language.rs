@@ -43,8 +43,11 @@ impl LanguageTag {
 
     fn inline(canonical: &str) -> LanguageTag {
         let mut bytes = [0u8; MAX_TAG_LENGTH];
-        let len = canonical.len().min(MAX_TAG_LENGTH);
-        bytes[..len].copy_from_slice(&canonical.as_bytes()[..len]);
+        let mut len = 0;
+        for (slot, byte) in bytes.iter_mut().zip(canonical.bytes()) {
+            *slot = byte;
+            len += 1;
+        }
         LanguageTag {
             bytes,
             len: len as u8,
@@ -75,7 +78,10 @@ impl LanguageTag {
 
     /// The tag as written canonically.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("und")
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("und")
     }
 
     /// The primary language subtag (`es` for `es-MX`).
