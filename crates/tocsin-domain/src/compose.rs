@@ -10,10 +10,13 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use crate::counting::{append_hashtags, measure, CountingRules, Measurement, PlatformLimits};
+use crate::language::LanguageTag;
 use crate::phi::{PhiGuard, PhiHit, ValueSpan};
-use crate::playbook::{Playbook, Step, VariantTarget};
+use crate::playbook::{LanguageText, Playbook, Step, TextTarget, VariantTarget};
 use crate::readability::{assess, assess_html, ReadabilityReport};
-use crate::render::{context, Escaping, TemplateProblem, TemplateSet, DATETIME_KEY, ZONE_KEY};
+use crate::render::{
+    context, Escaping, TemplateProblem, TemplateSet, DATETIME_KEY, LANGUAGE_KEY, ZONE_KEY,
+};
 use crate::variables::{ValueError, VariableRule, VariableValue};
 use crate::wea::{wea_count, wea_problems, WeaLanguage, WeaLength};
 use crate::Platform;
@@ -47,6 +50,8 @@ pub enum ComposeError {
 pub struct ComposedVariant {
     /// What the text is for.
     pub target: VariantTarget,
+    /// The language it is written in.
+    pub language: LanguageTag,
     /// The template file it came from.
     pub template: String,
     /// Exactly what will be sent (hashtags included).
@@ -171,6 +176,53 @@ pub struct ComposedStep {
     pub variants: Vec<ComposedVariant>,
     /// The step's WEA texts (English first, short before long), whatever the platforms.
     pub wea: Vec<ComposedWea>,
+    /// The primary language (that of `headline` and `variants`: the texts that are sent).
+    pub language: LanguageTag,
+    /// The same texts in each non-primary language the playbook declares, in declared
+    /// order: rendered, measured and checked like the primary ones, stored, previewed and
+    /// reviewed, never sent (until accounts have a language).
+    pub translations: Vec<ComposedTranslation>,
+}
+
+/// A step's headline and variants in one non-primary language.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposedTranslation {
+    /// The language.
+    pub language: LanguageTag,
+    /// Its name in its own words ("Español").
+    pub language_name: String,
+    /// The rendered headline.
+    pub headline: String,
+    /// PHI hits in the headline.
+    pub headline_phi: Vec<PhiHit>,
+    /// One entry per platform asked for, plus the HTML email part, as for the primary.
+    pub variants: Vec<ComposedVariant>,
+}
+
+impl ComposedTranslation {
+    /// Whether anything in this language blocks approval without an override.
+    pub fn is_blocked(&self) -> bool {
+        !self.headline_phi.is_empty()
+            || self
+                .variants
+                .iter()
+                .any(|v| !v.blocking_problems().is_empty())
+    }
+
+    /// The stored texts of this language: the headline, then each variant.
+    pub fn texts(&self) -> Vec<(TextTarget, &str)> {
+        std::iter::once((
+            TextTarget::InLanguage(self.language, LanguageText::Headline),
+            self.headline.as_str(),
+        ))
+        .chain(self.variants.iter().map(|v| {
+            (
+                TextTarget::InLanguage(self.language, LanguageText::Variant(v.target)),
+                v.text.as_str(),
+            )
+        }))
+        .collect()
+    }
 }
 
 impl ComposedStep {
@@ -182,6 +234,18 @@ impl ComposedStep {
                 .iter()
                 .any(|v| !v.blocking_problems().is_empty())
             || self.wea.iter().any(|w| !w.blocking_problems().is_empty())
+            || self
+                .translations
+                .iter()
+                .any(ComposedTranslation::is_blocked)
+    }
+
+    /// Every stored text in a non-primary language (`x.es`, `headline.es`, ...).
+    pub fn translated_texts(&self) -> Vec<(TextTarget, &str)> {
+        self.translations
+            .iter()
+            .flat_map(ComposedTranslation::texts)
+            .collect()
     }
 
     /// The variant for a target.
@@ -307,6 +371,17 @@ fn out_of_order(
     out
 }
 
+/// One language's texts, with what rendering them needed (the primary's context also
+/// renders the CAP area and WEA texts).
+struct LanguageComposed {
+    headline: String,
+    headline_phi: Vec<PhiHit>,
+    variants: Vec<ComposedVariant>,
+    displays: BTreeMap<String, String>,
+    spans: SpanSource,
+    ctx: handlebars::Context,
+}
+
 struct Rendered {
     text: String,
     phi: Vec<PhiHit>,
@@ -392,7 +467,8 @@ impl Composer {
         .map(Some)
     }
 
-    /// Composes a step from values already checked by [`fill_values`].
+    /// Composes a step from values already checked by [`fill_values`], in every language
+    /// the playbook declares.
     pub fn compose_filled(
         &self,
         playbook: &Playbook,
@@ -401,10 +477,90 @@ impl Composer {
         platforms: &[Platform],
         options: ComposeOptions,
     ) -> Result<ComposedStep, ComposeError> {
-        let (data, displays, spans_source) = render_data(playbook, step, filled, options);
-        let ctx = context(data);
+        let primary = self.compose_language(playbook, step, None, filled, platforms, options)?;
+        let mut translations = Vec::new();
+        for language in playbook.other_languages() {
+            let Some(version) = step.translations.get(language) else {
+                continue;
+            };
+            let t = self.compose_language(
+                playbook,
+                version,
+                Some(*language),
+                filled,
+                platforms,
+                options,
+            )?;
+            translations.push(ComposedTranslation {
+                language: *language,
+                language_name: language.display_name(),
+                headline: t.headline,
+                headline_phi: t.headline_phi,
+                variants: t.variants,
+            });
+        }
+        let ctx = primary.ctx;
+        let spans_source = primary.spans;
+        let cap_area = match &playbook.cap {
+            Some(_) => Some(tidy(&self.templates.render(
+                &cap_area_name(&playbook.id),
+                Escaping::Plain,
+                &ctx,
+            )?)),
+            None => None,
+        };
+        let mut wea = Vec::new();
+        for (language, length, _) in step.wea_templates() {
+            let text = tidy(&self.templates.render(
+                &wea_name(&playbook.id, &step.id, language, length),
+                Escaping::Plain,
+                &ctx,
+            )?);
+            let phi = self
+                .guard
+                .check_with_spans(&text, || value_spans(&text, &spans_source));
+            wea.push(ComposedWea {
+                language,
+                length,
+                used: wea_count(&text, language).septets,
+                limit: length.limit(),
+                text,
+                phi,
+            });
+        }
+        Ok(ComposedStep {
+            playbook_id: playbook.id.clone(),
+            step_id: step.id.clone(),
+            headline: primary.headline,
+            headline_phi: primary.headline_phi,
+            cap_area,
+            values: primary.displays,
+            variants: primary.variants,
+            wea,
+            language: playbook.primary_language(),
+            translations,
+        })
+    }
 
-        let language = playbook.readability_language();
+    /// The headline and variants of `step` (the primary step, or its version in
+    /// `language`) rendered with the values as that language writes them.
+    fn compose_language(
+        &self,
+        playbook: &Playbook,
+        step: &Step,
+        in_language: Option<LanguageTag>,
+        filled: &FilledValues,
+        platforms: &[Platform],
+        options: ComposeOptions,
+    ) -> Result<LanguageComposed, ComposeError> {
+        let (data, displays, spans_source) =
+            render_data(playbook, step, filled, options, in_language);
+        let ctx = context(data);
+        let tag = in_language.unwrap_or_else(|| playbook.primary_language());
+        let language = match in_language {
+            None => playbook.readability_language(),
+            Some(l) => crate::readability::Language::of_tag(l.as_str()),
+        };
         let mut cache: BTreeMap<&str, Rendered> = BTreeMap::new();
         let mut variants = Vec::with_capacity(platforms.len() + 1);
         let tags = self.hashtags_for(playbook, step, filled);
@@ -448,6 +604,7 @@ impl Composer {
             let readability = rendered.readability.clone();
             variants.push(ComposedVariant {
                 target: VariantTarget::Platform(platform),
+                language: tag,
                 template: template.to_string(),
                 text: appended.text,
                 measurement: Some(measurement),
@@ -467,6 +624,7 @@ impl Composer {
                 let readability = language.map(|l| assess_html(&html, l));
                 variants.push(ComposedVariant {
                     target: VariantTarget::EmailHtml,
+                    language: tag,
                     template: template.to_string(),
                     text: html,
                     measurement: None,
@@ -480,49 +638,20 @@ impl Composer {
         }
 
         let headline = tidy(&self.templates.render(
-            &headline_name(&playbook.id, &step.id),
+            &headline_name_in(&playbook.id, &step.id, in_language),
             Escaping::Plain,
             &ctx,
         )?);
         let headline_phi = self
             .guard
             .check_with_spans(&headline, || value_spans(&headline, &spans_source));
-        let cap_area = match &playbook.cap {
-            Some(_) => Some(tidy(&self.templates.render(
-                &cap_area_name(&playbook.id),
-                Escaping::Plain,
-                &ctx,
-            )?)),
-            None => None,
-        };
-        let mut wea = Vec::new();
-        for (language, length, _) in step.wea_templates() {
-            let text = tidy(&self.templates.render(
-                &wea_name(&playbook.id, &step.id, language, length),
-                Escaping::Plain,
-                &ctx,
-            )?);
-            let phi = self
-                .guard
-                .check_with_spans(&text, || value_spans(&text, &spans_source));
-            wea.push(ComposedWea {
-                language,
-                length,
-                used: wea_count(&text, language).septets,
-                limit: length.limit(),
-                text,
-                phi,
-            });
-        }
-        Ok(ComposedStep {
-            playbook_id: playbook.id.clone(),
-            step_id: step.id.clone(),
+        Ok(LanguageComposed {
             headline,
             headline_phi,
-            cap_area,
-            values: displays,
             variants,
-            wea,
+            displays,
+            spans: spans_source,
+            ctx,
         })
     }
 
@@ -569,6 +698,7 @@ impl Composer {
             readability,
             reading_grade_max: playbook.reading_grade_max,
             target: VariantTarget::Platform(platform),
+            language: playbook.primary_language(),
             template: "(written by the drafter)".to_string(),
             text,
             measurement: Some(measurement),
@@ -582,6 +712,15 @@ impl Composer {
 /// Name under which a step's headline is compiled.
 pub fn headline_name(playbook: &str, step: &str) -> String {
     format!("{playbook}#{step}#headline")
+}
+
+/// Name under which a step's headline in `language` is compiled (`None`: the primary,
+/// [`headline_name`]).
+pub fn headline_name_in(playbook: &str, step: &str, language: Option<LanguageTag>) -> String {
+    match language {
+        None => headline_name(playbook, step),
+        Some(l) => format!("{playbook}#{step}#headline.{l}"),
+    }
 }
 
 /// Name under which a step's WEA text is compiled (`boil-water#alert#wea-es-short`).
@@ -607,7 +746,9 @@ fn render_data(
     step: &Step,
     filled: &FilledValues,
     options: ComposeOptions,
+    in_language: Option<LanguageTag>,
 ) -> (Value, BTreeMap<String, String>, SpanSource) {
+    let language = in_language.unwrap_or_else(|| playbook.primary_language());
     let mut data = Map::new();
     let mut datetimes = Map::new();
     let mut displays = BTreeMap::new();
@@ -621,7 +762,7 @@ fn render_data(
             displays.insert(name.clone(), String::new());
             continue;
         };
-        let display = spec.display(value);
+        let display = display_in(playbook, spec, value, language, in_language);
         let json = match value {
             VariableValue::Integer(n) => Value::from(*n),
             _ => Value::String(display.clone()),
@@ -647,7 +788,10 @@ fn render_data(
     );
     let mut meta = Map::new();
     meta.insert("id".into(), Value::String(playbook.id.clone()));
-    meta.insert("title".into(), Value::String(playbook.title.clone()));
+    meta.insert(
+        "title".into(),
+        Value::String(playbook.title_in(in_language).to_string()),
+    );
     data.insert("playbook".into(), Value::Object(meta));
     let mut step_meta = Map::new();
     step_meta.insert("id".into(), Value::String(step.id.clone()));
@@ -664,7 +808,42 @@ fn render_data(
         ZONE_KEY.into(),
         Value::String(playbook.timezone.name().to_string()),
     );
+    data.insert(
+        LANGUAGE_KEY.into(),
+        Value::String(language.as_str().to_string()),
+    );
     (Value::Object(data), displays, spans)
+}
+
+/// A value as `language` writes it: date-times with its month and day names (in the
+/// playbook's format for that language, unless the variable names its own format), an
+/// enum's choice as that language's residents read it.
+fn display_in(
+    playbook: &Playbook,
+    spec: &crate::variables::VariableSpec,
+    value: &VariableValue,
+    language: LanguageTag,
+    in_language: Option<LanguageTag>,
+) -> String {
+    match (value, &spec.rule) {
+        (VariableValue::Datetime(at), VariableRule::Datetime { format, .. }) => {
+            let format = if format == &playbook.datetime_format {
+                playbook.datetime_format_in(in_language)
+            } else {
+                format.as_str()
+            };
+            language.format_datetime(at, format)
+        }
+        (VariableValue::Text(choice), VariableRule::Enum { choices }) => in_language
+            .and_then(|l| playbook.variable_in(&spec.name, l))
+            .and_then(|t| t.choices.as_ref())
+            .and_then(|theirs| {
+                let at = choices.iter().position(|c| c == choice)?;
+                theirs.get(at).cloned()
+            })
+            .unwrap_or_else(|| spec.display(value)),
+        _ => spec.display(value),
+    }
 }
 
 fn value_spans(text: &str, source: &SpanSource) -> Vec<ValueSpan> {

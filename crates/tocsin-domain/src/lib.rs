@@ -23,6 +23,7 @@ pub mod cap;
 pub mod compose;
 pub mod content_hash;
 pub mod diagnostics;
+pub mod language;
 pub mod library;
 pub mod lint;
 pub mod playbook;

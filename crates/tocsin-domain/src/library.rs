@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::compose::{cap_area_name, headline_name, wea_name};
+use crate::compose::{cap_area_name, headline_name_in, wea_name};
 use crate::content_hash::content_hash;
 use crate::diagnostics::Diagnostic;
 use crate::playbook::{parse_playbook, Playbook};
@@ -129,10 +129,12 @@ impl Library {
         let mut templates = Vec::new();
         let html: BTreeSet<&str> = playbook
             .compiled_steps()
+            .flat_map(|s| s.in_every_language().map(|(_, s)| s))
             .filter_map(|s| s.email_html_template())
             .collect();
         let plain: BTreeSet<&str> = playbook
             .compiled_steps()
+            .flat_map(|s| s.in_every_language().map(|(_, s)| s))
             .flat_map(|s| {
                 std::iter::once(s.template.as_str()).chain(
                     s.variants
@@ -182,14 +184,18 @@ impl Library {
             }
             templates.push((name, bytes));
         }
-        for step in playbook.compiled_steps() {
-            let name = headline_name(&playbook.id, &step.id);
+        for (language, step) in playbook
+            .compiled_steps()
+            .flat_map(|s| s.in_every_language())
+        {
+            let name = headline_name_in(&playbook.id, &step.id, language);
             if let Err(p) = self.templates.add(&name, &step.headline, Escaping::Plain) {
+                let language = language.map_or(String::new(), |l| format!(" ({l})"));
                 problems.push(Diagnostic::error_at(
                     path,
                     text,
                     text.find(&step.headline),
-                    format!("headline of step `{}`: {}", step.id, p.message),
+                    format!("headline{language} of step `{}`: {}", step.id, p.message),
                 ));
             }
         }

@@ -22,6 +22,9 @@ use crate::variables::format_datetime;
 pub const DATETIME_KEY: &str = "__datetime";
 /// Key in the render context holding the playbook's zone name, for `datetime`.
 pub const ZONE_KEY: &str = "__zone";
+/// Key in the render context holding the language being rendered (a BCP 47 tag), so
+/// `datetime` writes month and day names in it.
+pub const LANGUAGE_KEY: &str = "__language";
 
 /// Whether a template's output is plain text or HTML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -418,7 +421,15 @@ fn datetime_helper(
                     "`{format}` is not a valid strftime format"
                 )));
             }
-            format_datetime(&at, format)
+            match ctx
+                .data()
+                .get(LANGUAGE_KEY)
+                .and_then(Value::as_str)
+                .and_then(|tag| crate::language::LanguageTag::parse(tag).ok())
+            {
+                Some(language) => language.format_datetime(&at, format),
+                None => format_datetime(&at, format),
+            }
         }
         None => param
             .value()

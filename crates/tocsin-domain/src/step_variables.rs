@@ -2,7 +2,7 @@
 //! those: a live session's introduction does not wait for an answer to a public
 //! question, and a quick update is one field.
 //!
-//! A step reads what its templates (every variant), its headline, its WEA texts, the
+//! A step reads what its templates (every variant, in every language), its headlines, its WEA texts, the
 //! playbook's CAP area and, in a live session, the session hashtag read, including
 //! inside branches the example values never take ([`crate::template_names::names_read`]).
 
@@ -25,7 +25,9 @@ pub fn note_step_variables(playbook: &mut Playbook, templates: &[(String, Vec<u8
     let order: Vec<String> = playbook.variables.iter().map(|v| v.name.clone()).collect();
     let read_by = |step: &Step| -> Vec<String> {
         let mut read = shared.clone();
-        read.extend(names_read(&step.headline).into_iter().map(|u| u.name));
+        for (_, version) in step.in_every_language() {
+            read.extend(names_read(&version.headline).into_iter().map(|u| u.name));
+        }
         for (_, _, source) in step.wea_templates() {
             read.extend(names_read(source).into_iter().map(|u| u.name));
         }

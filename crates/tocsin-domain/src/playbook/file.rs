@@ -39,9 +39,15 @@ pub struct PlaybookFile {
     pub steps: Spanned<Vec<StepFile>>,
     #[serde(default)]
     pub retraction: Option<RetractionFile>,
-    /// BCP 47 tag of the playbook's language (`en` when left out).
+    /// BCP 47 tag of the playbook's language (`en` when left out); `languages` replaces it.
     #[serde(default)]
     pub language: Option<Spanned<String>>,
+    /// The languages the playbook is written in, primary first (`["en"]` when left out).
+    #[serde(default)]
+    pub languages: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Title, description and date-time format per non-primary language.
+    #[serde(default)]
+    pub translations: BTreeMap<Spanned<String>, PlaybookTranslationFile>,
     /// The highest reading grade a variant should have (8 when left out).
     #[serde(default)]
     pub reading_grade_max: Option<Spanned<f64>>,
@@ -53,6 +59,48 @@ pub struct PlaybookFile {
 #[serde(deny_unknown_fields)]
 pub struct RetractionFile {
     pub headline: Spanned<String>,
+    pub template: Spanned<String>,
+    #[serde(default)]
+    pub variants: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// The notice in each non-primary language.
+    #[serde(default)]
+    pub translations: BTreeMap<Spanned<String>, StepTranslationFile>,
+}
+
+/// `[translations.<tag>]`: the playbook's own texts in one non-primary language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookTranslationFile {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub datetime_format: Option<Spanned<String>>,
+}
+
+/// `translations.<tag> = { label, help, choices }` on a variable.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariableTranslationFile {
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub help: Option<String>,
+    #[serde(default)]
+    pub choices: Option<Spanned<Vec<String>>>,
+}
+
+/// `[steps.translations.<tag>]` (and `[retraction.translations.<tag>]`): a step in one
+/// non-primary language. `title` and `headline` are optional here so their absence is
+/// reported as a missing translation at this table's line, not as a TOML type error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepTranslationFile {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub headline: Option<Spanned<String>>,
     pub template: Spanned<String>,
     #[serde(default)]
     pub variants: BTreeMap<Spanned<String>, Spanned<String>>,
@@ -134,6 +182,9 @@ pub struct VariableFile {
     // url
     #[serde(default)]
     pub allowed_domains: Option<Spanned<Vec<String>>>,
+    /// Label, help and enum choices per non-primary language.
+    #[serde(default)]
+    pub translations: BTreeMap<Spanned<String>, VariableTranslationFile>,
 }
 
 /// One `[[steps]]` entry.
@@ -159,6 +210,9 @@ pub struct StepFile {
     /// WEA texts per language (`[steps.wea.en]`, `[steps.wea.es]`).
     #[serde(default)]
     pub wea: BTreeMap<Spanned<String>, WeaFile>,
+    /// The step in each non-primary language.
+    #[serde(default)]
+    pub translations: BTreeMap<Spanned<String>, StepTranslationFile>,
 }
 
 /// `[steps.wea.<language>]`: a step's WEA texts in one language, inline Handlebars

@@ -9,16 +9,18 @@ mod validate;
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::Diagnostic;
+use crate::language::LanguageTag;
 use crate::variables::VariableSpec;
 use crate::wea::{WeaLanguage, WeaLength, WeaTexts};
 use crate::Platform;
 
-pub use validate::{parse_playbook, RESERVED_NAMES};
+pub use validate::{parse_playbook, DEFAULT_DATETIME_FORMAT, RESERVED_NAMES};
 
 /// The id under which a playbook's `[retraction]` notice is composed (a step of its own
 /// that no draft can pick).
@@ -173,7 +175,8 @@ impl VariantTarget {
 }
 
 /// What one stored rendered text of a draft or message is: a variant, the headline
-/// (the email subject and CAP headline), or a WEA text. Stored under
+/// (the email subject and CAP headline), or a WEA text, in the playbook's primary
+/// language; or a headline or variant in another declared language. Stored under
 /// [`TextTarget::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum TextTarget {
@@ -183,15 +186,51 @@ pub enum TextTarget {
     Variant(VariantTarget),
     /// A WEA text (published in the CAP feed, sent to no platform).
     Wea(WeaLanguage, WeaLength),
+    /// A headline or variant in a non-primary language of the playbook: rendered, stored,
+    /// previewed, reviewed and covered by the hashes, and sent to no platform until
+    /// accounts have a language. Stored as `<text>.<tag>` (`x.es`, `headline.zh-Hans`).
+    InLanguage(LanguageTag, LanguageText),
+}
+
+/// The texts a non-primary language has: the headline and the variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum LanguageText {
+    /// The headline.
+    Headline,
+    /// A variant.
+    Variant(VariantTarget),
+}
+
+impl LanguageText {
+    /// The same text in the primary language.
+    pub fn primary(self) -> TextTarget {
+        match self {
+            LanguageText::Headline => TextTarget::Headline,
+            LanguageText::Variant(v) => TextTarget::Variant(v),
+        }
+    }
 }
 
 impl TextTarget {
     /// The stored name: `headline`, `email_html`, a platform's id, or
-    /// `wea_<language>_<short|long>`.
-    pub fn as_str(self) -> &'static str {
+    /// `wea_<language>_<short|long>`; for another language, that name, a dot and the
+    /// language's tag (`x.es`). The primary language keeps the names it always had, so
+    /// stored texts and their hashes stay valid.
+    pub fn as_str(self) -> Cow<'static, str> {
         match self {
-            TextTarget::Headline => "headline",
-            TextTarget::Variant(v) => v.as_str(),
+            TextTarget::InLanguage(language, text) => {
+                Cow::Owned(format!("{}.{language}", text.primary().as_str()))
+            }
+            other => Cow::Borrowed(other.primary_name()),
+        }
+    }
+
+    fn primary_name(self) -> &'static str {
+        match self {
+            TextTarget::Headline | TextTarget::InLanguage(_, LanguageText::Headline) => "headline",
+            TextTarget::Variant(v) | TextTarget::InLanguage(_, LanguageText::Variant(v)) => {
+                v.as_str()
+            }
             TextTarget::Wea(WeaLanguage::En, WeaLength::Short) => "wea_en_short",
             TextTarget::Wea(WeaLanguage::En, WeaLength::Long) => "wea_en_long",
             TextTarget::Wea(WeaLanguage::Es, WeaLength::Short) => "wea_es_short",
@@ -202,6 +241,15 @@ impl TextTarget {
     /// Reads a stored name; `None` for one that is no target (only the exact stored
     /// names, no aliases).
     pub fn parse(text: &str) -> Option<TextTarget> {
+        if let Some((name, tag)) = text.split_once('.') {
+            let language = LanguageTag::parse(tag).ok().filter(|l| l.as_str() == tag)?;
+            let inner = match TextTarget::parse(name)? {
+                TextTarget::Headline => LanguageText::Headline,
+                TextTarget::Variant(v) => LanguageText::Variant(v),
+                TextTarget::Wea(..) | TextTarget::InLanguage(..) => return None,
+            };
+            return Some(TextTarget::InLanguage(language, inner));
+        }
         let mut wea = WeaLanguage::ALL.into_iter().flat_map(|l| {
             WeaLength::ALL
                 .into_iter()
@@ -218,7 +266,9 @@ impl TextTarget {
         }
     }
 
-    /// The platform whose variant this is, if it is one.
+    /// The platform whose variant this is, if it is one in the primary language (the
+    /// only language sent): a text in another language answers `None`, so nothing that
+    /// picks a platform's text can pick it.
     pub fn platform(self) -> Option<Platform> {
         match self {
             TextTarget::Variant(VariantTarget::Platform(p)) => Some(p),
@@ -226,9 +276,18 @@ impl TextTarget {
         }
     }
 
-    /// Its name in words, for people: "X", "Bluesky", "Email (HTML)", "Headline".
-    pub fn display_name(self) -> &'static str {
+    /// The non-primary language this text is in (`None`: the primary language).
+    pub fn language(self) -> Option<LanguageTag> {
         match self {
+            TextTarget::InLanguage(language, _) => Some(language),
+            _ => None,
+        }
+    }
+
+    /// Its name in words, for people: "X", "Bluesky", "Email (HTML)", "Headline"; in
+    /// another language, followed by the language's name ("X (Español)").
+    pub fn display_name(self) -> Cow<'static, str> {
+        let name = match self {
             TextTarget::Headline => "Headline",
             TextTarget::Variant(VariantTarget::EmailHtml) => "Email (HTML)",
             TextTarget::Variant(VariantTarget::Platform(p)) => p.display_name(),
@@ -236,13 +295,21 @@ impl TextTarget {
             TextTarget::Wea(WeaLanguage::En, WeaLength::Long) => "WEA, English (360)",
             TextTarget::Wea(WeaLanguage::Es, WeaLength::Short) => "WEA, Spanish (90)",
             TextTarget::Wea(WeaLanguage::Es, WeaLength::Long) => "WEA, Spanish (360)",
-        }
+            TextTarget::InLanguage(language, text) => {
+                return Cow::Owned(format!(
+                    "{} ({})",
+                    text.primary().display_name(),
+                    language.display_name()
+                ))
+            }
+        };
+        Cow::Borrowed(name)
     }
 }
 
 impl fmt::Display for TextTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.as_str())
     }
 }
 
@@ -277,6 +344,9 @@ pub struct Step {
     /// rewritten text replaces the rendered one, is measured and PHI-checked like it, and
     /// is what the approver reviews.
     pub overrides: Vec<Platform>,
+    /// The step in each non-primary language the playbook declares: the same step with
+    /// that language's title, headline and templates (every declared language has one).
+    pub translations: BTreeMap<LanguageTag, Step>,
 }
 
 impl Step {
@@ -313,9 +383,19 @@ impl Step {
             .map(String::as_str)
     }
 
-    /// Every template file this step uses, default first.
-    pub fn template_files(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.template.as_str()).chain(self.variants.values().map(String::as_str))
+    /// Every template file this step uses in every language, primary default first.
+    pub fn template_files(&self) -> Vec<&str> {
+        self.in_every_language()
+            .flat_map(|(_, s)| {
+                std::iter::once(s.template.as_str()).chain(s.variants.values().map(String::as_str))
+            })
+            .collect()
+    }
+
+    /// The step in each of its languages: the primary (`None`) first, then each
+    /// translation.
+    pub fn in_every_language(&self) -> impl Iterator<Item = (Option<LanguageTag>, &Step)> {
+        std::iter::once((None, self)).chain(self.translations.iter().map(|(l, s)| (Some(*l), s)))
     }
 }
 
@@ -356,14 +436,47 @@ pub struct Playbook {
     /// accounts whose platform cannot delete a post (email, SMS, Teams). Its templates
     /// are part of the playbook, so its pre-approval covers them.
     pub retraction: Option<Step>,
-    /// The language its templates are written in, a BCP 47 tag (`en`, `es-MX`): what the
-    /// plain-language check grades them as ([`crate::readability`]).
+    /// The primary language, a BCP 47 tag (`en`, `es-MX`): what the plain-language check
+    /// grades the primary texts as ([`crate::readability`]); `languages[0]`.
     pub language: String,
+    /// Every language the playbook is written in, primary first (`["en"]` when the file
+    /// declares none).
+    pub languages: Vec<LanguageTag>,
+    /// The playbook's title, description and date-time format in each non-primary
+    /// language.
+    pub translations: BTreeMap<LanguageTag, PlaybookTranslation>,
+    /// Each variable's label, help and enum choices in each non-primary language, by
+    /// variable name.
+    #[serde(skip)]
+    pub variable_translations: BTreeMap<String, BTreeMap<LanguageTag, VariableTranslation>>,
     /// The highest reading grade a variant should have: above it, the drafter sees a
     /// warning and the approver acknowledges it (`acknowledge_reading_grade`).
     pub reading_grade_max: f64,
     /// The playbook file.
     pub path: PathBuf,
+}
+
+/// A playbook's own texts in one non-primary language.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaybookTranslation {
+    /// The title (the primary title when not translated).
+    pub title: String,
+    /// The description (the primary one when not translated).
+    pub description: String,
+    /// The strftime format date-time variables are shown with in this language.
+    pub datetime_format: String,
+}
+
+/// A variable's texts in one non-primary language.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VariableTranslation {
+    /// The form label.
+    pub label: String,
+    /// The help text.
+    pub help: Option<String>,
+    /// For an enum, each choice as residents read it in this language, position for
+    /// position with the primary choices (the typed value stays the primary choice).
+    pub choices: Option<Vec<String>>,
 }
 
 fn serialize_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
@@ -414,11 +527,11 @@ impl Playbook {
         self.steps.iter().chain(self.retraction.as_ref())
     }
 
-    /// Every template file the playbook uses, sorted and without repeats.
+    /// Every template file the playbook uses in every language, sorted and without repeats.
     pub fn template_files(&self) -> Vec<String> {
         let mut files: Vec<String> = self
             .compiled_steps()
-            .flat_map(|s| s.template_files().map(str::to_string))
+            .flat_map(|s| s.template_files().into_iter().map(str::to_string))
             .collect();
         files.sort();
         files.dedup();
@@ -429,6 +542,40 @@ impl Playbook {
     /// it has no formula for, so no grade).
     pub fn readability_language(&self) -> Option<crate::readability::Language> {
         crate::readability::Language::of_tag(&self.language)
+    }
+
+    /// The primary language.
+    pub fn primary_language(&self) -> LanguageTag {
+        self.languages
+            .first()
+            .copied()
+            .unwrap_or_else(LanguageTag::english)
+    }
+
+    /// The non-primary languages, in declared order.
+    pub fn other_languages(&self) -> &[LanguageTag] {
+        self.languages.get(1..).unwrap_or(&[])
+    }
+
+    /// The strftime format date-times are shown with in `language` (`None`: primary).
+    pub fn datetime_format_in(&self, language: Option<LanguageTag>) -> &str {
+        language
+            .and_then(|l| self.translations.get(&l))
+            .map_or(self.datetime_format.as_str(), |t| {
+                t.datetime_format.as_str()
+            })
+    }
+
+    /// The playbook's title in `language` (`None`: primary).
+    pub fn title_in(&self, language: Option<LanguageTag>) -> &str {
+        language
+            .and_then(|l| self.translations.get(&l))
+            .map_or(self.title.as_str(), |t| t.title.as_str())
+    }
+
+    /// A variable's texts in `language`, when it is a non-primary language.
+    pub fn variable_in(&self, name: &str, language: LanguageTag) -> Option<&VariableTranslation> {
+        self.variable_translations.get(name)?.get(&language)
     }
 
     /// The example values declared in the playbook, as text.

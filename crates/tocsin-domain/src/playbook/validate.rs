@@ -10,9 +10,13 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
-use super::file::{PlaybookFile, StepFile, VariableFile};
-use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
+use super::file::{PlaybookFile, StepFile, StepTranslationFile, VariableFile};
+use super::{
+    CapInfo, Playbook, PlaybookTranslation, SessionSpec, Step, StepCap, VariableTranslation,
+    VariantTarget, RETRACTION_STEP,
+};
 use crate::diagnostics::Diagnostic;
+use crate::language::LanguageTag;
 use crate::phi::PhiFamily;
 use crate::readability::DEFAULT_READING_GRADE_MAX;
 use crate::variables::{datetime_format_is_valid, VariableKind, VariableRule, VariableSpec};
@@ -21,9 +25,6 @@ use crate::Platform;
 
 /// The strftime format used for date-times when a playbook names none.
 pub const DEFAULT_DATETIME_FORMAT: &str = "%A, %B %-d at %-I:%M %p %Z";
-
-/// The language of a playbook that names none.
-pub const DEFAULT_LANGUAGE: &str = "en";
 
 /// Names templates can use that are not playbook variables.
 pub const RESERVED_NAMES: [&str; 4] = ["hashtags", "playbook", "step", "post_number"];
@@ -126,20 +127,14 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     };
     let hashtags = check_hashtags(c, &raw.hashtags);
     let audience = check_audience(c, &raw.audience);
-    let language = match &raw.language {
-        Some(tag) if !crate::readability::is_language_tag(tag.get_ref()) => {
-            c.at(
-                tag.span(),
-                format!(
-                    "`{}` is not a BCP 47 language tag (e.g. en, es, es-MX)",
-                    tag.get_ref()
-                ),
-            );
-            DEFAULT_LANGUAGE.to_string()
-        }
-        Some(tag) => tag.get_ref().clone(),
-        None => DEFAULT_LANGUAGE.to_string(),
-    };
+    let languages = check_languages(c, &raw.language, &raw.languages);
+    let language = languages
+        .first()
+        .copied()
+        .unwrap_or_else(LanguageTag::english)
+        .to_string();
+    let others: Vec<LanguageTag> = languages.iter().skip(1).copied().collect();
+    let translations = playbook_translations(c, &raw, &others);
     let reading_grade_max = match &raw.reading_grade_max {
         Some(max) if !(1.0..=20.0).contains(max.get_ref()) => {
             c.at(
@@ -156,10 +151,16 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
     };
 
     let mut variables = Vec::new();
+    let mut variable_translations = BTreeMap::new();
     let mut afters = Vec::new();
     let mut seen = BTreeSet::new();
-    for var in raw.variables {
+    for mut var in raw.variables {
         let name = var.name.get_ref().clone();
+        let in_languages = std::mem::take(&mut var.translations);
+        variable_translations.insert(
+            name.clone(),
+            variable_in_languages(c, &var, in_languages, &others),
+        );
         if !seen.insert(name.clone()) {
             c.at(
                 var.name.span(),
@@ -295,7 +296,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 Some(_) => {}
             }
         }
-        steps.push(build_step(c, step, &audience));
+        steps.push(build_step(c, step, &audience, &others));
     }
     let retraction = raw.retraction.map(|r| {
         if step_ids.contains(RETRACTION_STEP) {
@@ -318,8 +319,10 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 audience: None,
                 wea: BTreeMap::new(),
                 overrides: Vec::new(),
+                translations: r.translations,
             },
             &audience,
+            &others,
         )
     });
 
@@ -340,9 +343,225 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
         steps,
         retraction,
         language,
+        languages,
+        translations,
+        variable_translations,
         reading_grade_max,
         path: path.to_path_buf(),
     }
+}
+
+/// The playbook's languages, primary first: `languages`, else the older single
+/// `language`, else English. Each tag is checked at its line; a repeat is refused.
+fn check_languages(
+    c: &mut Collector<'_>,
+    single: &Option<Spanned<String>>,
+    list: &Option<Spanned<Vec<Spanned<String>>>>,
+) -> Vec<LanguageTag> {
+    let parse =
+        |c: &mut Collector<'_>, tag: &Spanned<String>| match LanguageTag::parse(tag.get_ref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                c.at(tag.span(), e.to_string());
+                None
+            }
+        };
+    match (single, list) {
+        (Some(one), Some(_)) => {
+            c.at(
+                one.span(),
+                "set `languages` or `language`, not both: the first of `languages` is the primary language",
+            );
+            vec![LanguageTag::english()]
+        }
+        (Some(one), None) => vec![parse(c, one).unwrap_or_else(LanguageTag::english)],
+        (None, Some(list)) => {
+            let mut out: Vec<LanguageTag> = Vec::new();
+            for tag in list.get_ref() {
+                let Some(t) = parse(c, tag) else { continue };
+                if out.contains(&t) {
+                    c.at(tag.span(), format!("language `{t}` is listed twice"));
+                } else {
+                    out.push(t);
+                }
+            }
+            if list.get_ref().is_empty() {
+                c.at(
+                    list.span(),
+                    "`languages` names at least one language (the first is the primary)",
+                );
+            }
+            if out.is_empty() {
+                out.push(LanguageTag::english());
+            }
+            out
+        }
+        (None, None) => vec![LanguageTag::english()],
+    }
+}
+
+/// Reads a `translations.<tag>` key: a BCP 47 tag the playbook declares as a non-primary
+/// language. Problems are reported at the key.
+fn translation_language(
+    c: &mut Collector<'_>,
+    key: &Spanned<String>,
+    others: &[LanguageTag],
+    what: &str,
+) -> Option<LanguageTag> {
+    let tag = match LanguageTag::parse(key.get_ref()) {
+        Ok(t) => t,
+        Err(e) => {
+            c.at(key.span(), format!("{what}: {e}"));
+            return None;
+        }
+    };
+    if others.contains(&tag) {
+        Some(tag)
+    } else {
+        c.at(
+            key.span(),
+            format!(
+                "{what}: translations.{tag} is for a language this playbook does not declare (add `{tag}` to `languages`; the first language's texts are the fields themselves)"
+            ),
+        );
+        None
+    }
+}
+
+/// `[translations.<tag>]`: the title is required for each non-primary language; the
+/// description falls back to the primary one; the date-time format to the language's.
+fn playbook_translations(
+    c: &mut Collector<'_>,
+    raw: &PlaybookFile,
+    others: &[LanguageTag],
+) -> BTreeMap<LanguageTag, PlaybookTranslation> {
+    let mut out = BTreeMap::new();
+    for (key, t) in &raw.translations {
+        let Some(tag) = translation_language(c, key, others, "the playbook") else {
+            continue;
+        };
+        if let Some(f) = &t.datetime_format {
+            if !datetime_format_is_valid(f.get_ref()) {
+                c.at(
+                    f.span(),
+                    format!("`{}` is not a valid strftime format", f.get_ref()),
+                );
+            }
+        }
+        let Some(title) = &t.title else {
+            c.at(
+                key.span(),
+                format!("missing translation: [translations.{tag}] has no `title`"),
+            );
+            continue;
+        };
+        out.insert(
+            tag,
+            PlaybookTranslation {
+                title: title.clone(),
+                description: t
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| raw.description.clone()),
+                datetime_format: t.datetime_format.as_ref().map_or_else(
+                    || tag.default_datetime_format().to_string(),
+                    |f| f.get_ref().clone(),
+                ),
+            },
+        );
+    }
+    for tag in others {
+        if !out.contains_key(tag) && !raw.translations.keys().any(|k| k.get_ref() == tag.as_str()) {
+            let at = raw.languages.as_ref().map_or(0..0, Spanned::span);
+            c.at(
+                at,
+                format!(
+                    "missing translation: the playbook's title in `{tag}` (add [translations.{tag}] with `title`)"
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// A variable's label, help and choices in each non-primary language: a label is
+/// required for each; an enum's choices too, as many as the primary ones.
+fn variable_in_languages(
+    c: &mut Collector<'_>,
+    var: &VariableFile,
+    given: BTreeMap<Spanned<String>, super::file::VariableTranslationFile>,
+    others: &[LanguageTag],
+) -> BTreeMap<LanguageTag, VariableTranslation> {
+    let name = var.name.get_ref();
+    let what = format!("variable `{name}`");
+    let mut out = BTreeMap::new();
+    for (key, t) in given {
+        let Some(tag) = translation_language(c, &key, others, &what) else {
+            continue;
+        };
+        let Some(label) = t.label else {
+            c.at(
+                key.span(),
+                format!("missing translation: variable `{name}` has no label in `{tag}`"),
+            );
+            continue;
+        };
+        let choices = match (&t.choices, &var.choices) {
+            (Some(ours), Some(primary)) if ours.get_ref().len() != primary.get_ref().len() => {
+                c.at(
+                    ours.span(),
+                    format!(
+                        "variable `{name}`: {} choices in `{tag}` for {} in the primary language (they match position for position)",
+                        ours.get_ref().len(),
+                        primary.get_ref().len()
+                    ),
+                );
+                None
+            }
+            (Some(ours), Some(_)) => Some(ours.get_ref().clone()),
+            (Some(ours), None) => {
+                c.at(
+                    ours.span(),
+                    format!("variable `{name}`: `choices` in `{tag}` applies only to type enum"),
+                );
+                None
+            }
+            (None, Some(_)) => {
+                c.at(
+                    key.span(),
+                    format!(
+                        "missing translation: enum variable `{name}` has no `choices` in `{tag}`"
+                    ),
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        out.insert(
+            tag,
+            VariableTranslation {
+                label,
+                help: t.help,
+                choices,
+            },
+        );
+    }
+    for tag in others {
+        if !out.contains_key(tag)
+            && !c.problems.iter().any(|p| {
+                p.message
+                    .contains(&format!("variable `{name}` has no label in `{tag}`"))
+            })
+        {
+            c.at(
+                var.name.span(),
+                format!(
+                    "missing translation: variable `{name}` has no label in `{tag}` (add translations.{tag} = {{ label = \"...\" }})"
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// Checks audience group names (the playbook id rule), returning the good ones.
@@ -631,7 +850,144 @@ fn check_template_path(c: &mut Collector<'_>, path: &Spanned<String>) {
     }
 }
 
-fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String]) -> Step {
+fn build_step(
+    c: &mut Collector<'_>,
+    mut step: StepFile,
+    playbook_audience: &[String],
+    others: &[LanguageTag],
+) -> Step {
+    let given = std::mem::take(&mut step.translations);
+    let id_span = step.id.span();
+    let mut primary = build_primary_step(c, step, playbook_audience);
+    let what = if primary.id == RETRACTION_STEP {
+        "[retraction]".to_string()
+    } else {
+        format!("step `{}`", primary.id)
+    };
+    for (key, t) in given {
+        let Some(tag) = translation_language(c, &key, others, &what) else {
+            continue;
+        };
+        let translated = build_translation(c, &primary, &what, &key, tag, t);
+        primary.translations.insert(tag, translated);
+    }
+    for tag in others {
+        if !primary.translations.contains_key(tag)
+            && !c
+                .problems
+                .iter()
+                .any(|p| p.message.contains(&format!("{what}: translations.{tag}")))
+        {
+            let table = if primary.id == RETRACTION_STEP {
+                format!("[retraction.translations.{tag}]")
+            } else {
+                format!("[steps.translations.{tag}]")
+            };
+            c.at(
+                id_span.clone(),
+                format!("missing translation: {what} has no `{tag}` text (add {table})"),
+            );
+        }
+    }
+    primary
+}
+
+/// A step in one non-primary language: its title, headline and templates, and the same
+/// variants as the primary language (a variant missing here is a missing translation).
+fn build_translation(
+    c: &mut Collector<'_>,
+    primary: &Step,
+    what: &str,
+    key: &Spanned<String>,
+    tag: LanguageTag,
+    t: StepTranslationFile,
+) -> Step {
+    check_template_path(c, &t.template);
+    let variants = variant_targets(c, &t.variants);
+    for target in primary.variants.keys() {
+        if !variants.contains_key(target) {
+            c.at(
+                key.span(),
+                format!("missing translation: {what} has a `{target}` variant but none in `{tag}`"),
+            );
+        }
+    }
+    let title = match t.title {
+        Some(title) => title,
+        None if primary.id == RETRACTION_STEP => primary.title.clone(),
+        None => {
+            c.at(
+                key.span(),
+                format!("missing translation: {what} has no `title` in `{tag}`"),
+            );
+            primary.title.clone()
+        }
+    };
+    let headline = match t.headline {
+        Some(h) => h.into_inner(),
+        None => {
+            c.at(
+                key.span(),
+                format!("missing translation: {what} has no `headline` in `{tag}`"),
+            );
+            primary.headline.clone()
+        }
+    };
+    Step {
+        id: primary.id.clone(),
+        title,
+        headline,
+        template: t.template.into_inner(),
+        variants,
+        hashtags: primary.hashtags.clone(),
+        cap: primary.cap.clone(),
+        audience: primary.audience.clone(),
+        variables: None,
+        wea: BTreeMap::new(),
+        // A drafter rewrites the primary text only.
+        overrides: Vec::new(),
+        translations: BTreeMap::new(),
+    }
+}
+
+/// `variants = { x = "...", email_html = "..." }`, each key a platform or `email_html`.
+fn variant_targets(
+    c: &mut Collector<'_>,
+    given: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> BTreeMap<VariantTarget, String> {
+    let mut variants = BTreeMap::new();
+    for (key, template) in given {
+        check_template_path(c, template);
+        let target = if key.get_ref() == "email_html" {
+            Some(VariantTarget::EmailHtml)
+        } else {
+            match key.get_ref().parse::<Platform>() {
+                Ok(p) if p.as_str() == key.get_ref() => Some(VariantTarget::Platform(p)),
+                Ok(p) => {
+                    c.at(
+                        key.span(),
+                        format!(
+                            "write the platform as `{}`, not `{}`",
+                            p.as_str(),
+                            key.get_ref()
+                        ),
+                    );
+                    None
+                }
+                Err(e) => {
+                    c.at(key.span(), format!("{e}, or email_html"));
+                    None
+                }
+            }
+        };
+        if let Some(t) = target {
+            variants.insert(t, template.get_ref().clone());
+        }
+    }
+    variants
+}
+
+fn build_primary_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String]) -> Step {
     if !is_slug(step.id.get_ref()) {
         c.at(
             step.id.span(),
@@ -661,35 +1017,7 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
             Err(e) => c.at(entry.span(), format!("`overrides`: {e}")),
         }
     }
-    let mut variants = BTreeMap::new();
-    for (key, template) in &step.variants {
-        check_template_path(c, template);
-        let target = if key.get_ref() == "email_html" {
-            Some(VariantTarget::EmailHtml)
-        } else {
-            match key.get_ref().parse::<Platform>() {
-                Ok(p) if p.as_str() == key.get_ref() => Some(VariantTarget::Platform(p)),
-                Ok(p) => {
-                    c.at(
-                        key.span(),
-                        format!(
-                            "write the platform as `{}`, not `{}`",
-                            p.as_str(),
-                            key.get_ref()
-                        ),
-                    );
-                    None
-                }
-                Err(e) => {
-                    c.at(key.span(), format!("{e}, or email_html"));
-                    None
-                }
-            }
-        };
-        if let Some(t) = target {
-            variants.insert(t, template.get_ref().clone());
-        }
-    }
+    let variants = variant_targets(c, &step.variants);
     let hashtags = step.hashtags.as_ref().map(|h| check_hashtags(c, h));
     let cap = step.cap.map_or_else(StepCap::default, |s| StepCap {
         msg_type: s.msg_type.unwrap_or_default(),
@@ -763,6 +1091,7 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
         cap,
         variables: None,
         overrides,
+        translations: BTreeMap::new(),
     }
 }
 
