@@ -35,3 +35,6 @@ pub mod template_names;
 pub mod variables;
 pub mod wea;
 mod xml;
+
+#[cfg(test)]
+mod languages_tests;
