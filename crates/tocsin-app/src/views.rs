@@ -612,4 +612,46 @@ mod tests {
         );
         assert_eq!(shown_link(None), None);
     }
+
+    #[test]
+    fn the_reviewed_hash_covers_every_language() {
+        use tocsin_domain::language::LanguageTag;
+        use tocsin_domain::playbook::VariantTarget;
+        use tocsin_domain::Platform;
+        let es = LanguageTag::parse("es").unwrap();
+        let texts = |spanish: &str| {
+            vec![
+                RenderedVariant {
+                    target: TextTarget::Variant(VariantTarget::Platform(Platform::X)),
+                    body: "Boil water in North Side.".into(),
+                },
+                RenderedVariant {
+                    target: TextTarget::Headline,
+                    body: "Boil water".into(),
+                },
+                RenderedVariant {
+                    target: TextTarget::InLanguage(
+                        es,
+                        LanguageText::Variant(VariantTarget::Platform(Platform::X)),
+                    ),
+                    body: spanish.into(),
+                },
+            ]
+        };
+        let targets = crate::catalog::DraftTargets {
+            spec: tocsin_domain::audience::TargetSpec::default(),
+            accounts: vec![1],
+        };
+        let reviewed = review_hash(&texts("Hierva el agua en North Side."), &targets);
+        assert_ne!(
+            reviewed,
+            review_hash(&texts("Hierva el agua en South Side."), &targets),
+            "a change to the Spanish text alone changes what the approver reviewed"
+        );
+        // Without the Spanish text the hash is that of the English texts alone, as it
+        // was before playbooks had languages.
+        let english: Vec<RenderedVariant> = texts("").into_iter().take(2).collect();
+        assert_ne!(reviewed, review_hash(&english, &targets));
+        assert_ne!(rendered_hash(&english), rendered_hash(&texts("")));
+    }
 }

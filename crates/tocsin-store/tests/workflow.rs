@@ -23,6 +23,7 @@ crate::on_both_backends!(
     break_glass_messages_wait_for_one_review,
     only_a_failed_delivery_is_queued_again,
     a_live_session_lists_its_messages_in_thread_order,
+    texts_in_other_languages_are_stored_by_name_and_never_taken_for_a_platform_text,
 );
 
 fn now(db: &TestDb) -> DateTime<Utc> {
@@ -1300,4 +1301,79 @@ async fn a_live_session_lists_its_messages_in_thread_order(db: &TestDb) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A playbook's other languages are stored beside the primary texts (`mastodon.es`,
+/// `headline.zh-Hans`), read back as what they are, carried by the approved message, and
+/// never returned as a platform's text: a delivery takes the primary language only.
+async fn texts_in_other_languages_are_stored_by_name_and_never_taken_for_a_platform_text(
+    db: &TestDb,
+) {
+    let accounts = accounts(db, 1).await;
+    let mut d = draft("dana");
+    d.variants
+        .push(variant("mastodon.es", "Hierva el agua en North Side."));
+    d.variants
+        .push(variant("headline.zh-Hans", "煮沸饮用水：North Side"));
+    let draft_id = db.store.drafts().create(&d, None).await.unwrap();
+    let stored = db.store.drafts().get(draft_id).await.unwrap().unwrap();
+    let names: Vec<String> = stored
+        .variants
+        .iter()
+        .map(|v| v.target.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["mastodon", "sms", "mastodon.es", "headline.zh-Hans"]
+    );
+    assert_eq!(
+        stored.variants[2].target.language().map(|l| l.to_string()),
+        Some("es".to_string())
+    );
+    assert_eq!(stored.variants[2].target.platform(), None);
+    assert_eq!(
+        stored.variants[3].body.as_deref(),
+        Some("煮沸饮用水：North Side")
+    );
+
+    // Approved with every language: the message holds them all, and the text a
+    // delivery to Mastodon takes is the English one.
+    submit(db, draft_id).await;
+    let mut tx = db.store.begin().await.unwrap();
+    let message = tx
+        .outbox()
+        .place_message(
+            &NewMessage {
+                draft_id,
+                approved_by: "alex".into(),
+                exercise: false,
+                break_glass: false,
+                variants: d.variants.clone(),
+                account_ids: accounts.clone(),
+                targets: None,
+            },
+            &Placement::default(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let m = db
+        .store
+        .outbox()
+        .message_for_sending(message)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.texts.len(), 4);
+    assert_eq!(
+        m.texts
+            .get(&TextTarget::Variant(
+                tocsin_domain::playbook::VariantTarget::Platform(Platform::Mastodon)
+            ))
+            .map(String::as_str),
+        Some("Boil water advisory for North Side.")
+    );
+    let platform_texts: Vec<&TextTarget> =
+        m.texts.keys().filter(|t| t.platform().is_some()).collect();
+    assert_eq!(platform_texts.len(), 2, "{platform_texts:?}");
 }

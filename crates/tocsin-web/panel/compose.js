@@ -285,7 +285,7 @@ export function previewNodes(p, labels = {}) {
   if (!(p.variants || []).length) {
     nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
   }
-  nodes.push(h('div', { class: 'cards' }, (p.variants || []).map((v) => {
+  const card = (v) => {
     const unit = String(v.unit || '').replace(/_/g, ' ');
     const bad = v.over || phiTargets.has(v.target);
     return h('article', { class: `card preview-card${bad ? ' bad' : ''}`, testid: `preview-${v.target}`, 'data-target': v.target },
@@ -302,14 +302,39 @@ export function previewNodes(p, labels = {}) {
       h(v.target === 'email_html' ? 'details' : 'div', { class: 'post-source' },
         v.target === 'email_html' ? h('summary', {}, 'HTML source') : null,
         // Focusable: a long text scrolls, and a keyboard must be able to scroll it.
-        h('pre', { class: `post-text platform-${v.target}`, testid: `preview-text-${v.target}`, tabindex: '0' }, markedText(v.text, v.phi_spans))),
+        h('pre', { class: `post-text platform-${v.target}`, testid: `preview-text-${v.target}`, tabindex: '0', lang: v.language }, markedText(v.text, v.phi_spans))),
       (v.problems || []).length ? h('ul', { class: 'problems', testid: `preview-problems-${v.target}` },
         v.problems.map((x) => h('li', {}, asText(x)))) : null,
       (v.warnings || []).length ? h('ul', { class: 'warnings', testid: `preview-warnings-${v.target}` },
         v.warnings.map((x) => h('li', {}, asText(x)))) : null,
       readingNodes(v));
-  })));
+  };
+  nodes.push(...byLanguage(p.variants || [], card));
   return nodes;
+}
+
+// The cards grouped by language when the playbook is written in several, each group
+// headed by the language's name in its own words ("Español", "中文(简体)") and marked
+// with its `lang`, so the approver reviews every language and a screen reader reads
+// each in its own voice. A text stored without its language goes with the first group
+// (the primary language's). One language: the cards as they always were.
+function byLanguage(variants, card) {
+  const groups = [];
+  for (const v of variants) {
+    const key = v.language || (groups[0] ? groups[0].key : '');
+    let g = groups.find((x) => x.key === key);
+    if (!g) {
+      g = { key, name: v.language_name || '', items: [] };
+      groups.push(g);
+    }
+    if (!g.name && v.language_name) g.name = v.language_name;
+    g.items.push(v);
+  }
+  if (groups.length <= 1) return [h('div', { class: 'cards' }, variants.map(card))];
+  return groups.map((g) => h('section', { class: 'language-group', testid: `preview-language-${g.key}`, 'aria-label': g.name || g.key },
+    h('h3', { class: 'language-name', lang: g.key || null }, g.name || 'Primary language',
+      g.key ? h('span', { class: 'muted' }, ` (${g.key})`) : null),
+    h('div', { class: 'cards' }, g.items.map(card))));
 }
 
 // A variant's plain-language check: grade (with the formula), sentence lengths, passive
