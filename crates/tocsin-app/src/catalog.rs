@@ -656,6 +656,12 @@ pub async fn compose(
                             view
                         })
                         .chain(composed.wea.iter().map(VariantView::of_wea))
+                        .chain(
+                            composed
+                                .translations
+                                .iter()
+                                .flat_map(VariantView::of_translation),
+                        )
                         .collect(),
                     blockers,
                     targets: view,

@@ -156,7 +156,7 @@ impl Assessed {
                     VariantView::stored(
                         v.target,
                         v.body.clone(),
-                        self.inputs.overrides.contains_key(v.target.as_str()),
+                        self.inputs.overrides.contains_key(&*v.target.as_str()),
                     )
                 })
                 .collect(),

@@ -6,9 +6,9 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use tocsin_domain::approval::Blocker;
-use tocsin_domain::compose::{ComposedStep, ComposedVariant, ComposedWea};
+use tocsin_domain::compose::{ComposedStep, ComposedTranslation, ComposedVariant, ComposedWea};
 use tocsin_domain::counting::CountUnit;
-use tocsin_domain::playbook::TextTarget;
+use tocsin_domain::playbook::{LanguageText, TextTarget};
 use tocsin_domain::readability::ReadabilityReport;
 use tocsin_store::RenderedVariant;
 use tocsin_store::{DeliveryRow, DraftListItem, MessageSummary};
@@ -42,8 +42,14 @@ pub fn public_state(stored: &str) -> &str {
 pub struct VariantView {
     /// `x`, `mastodon`, `email_html`, ...
     pub target: String,
-    /// The same in words: "X", "Mastodon", "Email (HTML)".
-    pub name: &'static str,
+    /// The same in words: "X", "Mastodon", "Email (HTML)"; "X (Español)" in another
+    /// language.
+    pub name: String,
+    /// The language the text is written in, a BCP 47 tag (`None`: a stored text of the
+    /// primary language shown without composing it again).
+    pub language: Option<String>,
+    /// That language named in its own words ("English", "Español", "中文(简体)").
+    pub language_name: Option<String>,
     /// The text exactly as it goes out.
     pub text: String,
     /// Its length as the platform counts it.
@@ -87,7 +93,9 @@ impl VariantView {
     pub fn stored(target: TextTarget, text: String, edited: bool) -> VariantView {
         VariantView {
             target: target.to_string(),
-            name: target.display_name(),
+            name: target.display_name().into_owned(),
+            language: target.language().map(|l| l.to_string()),
+            language_name: target.language().map(|l| l.display_name()),
             text,
             phi_spans: Vec::new(),
             edited,
@@ -112,7 +120,9 @@ impl VariantView {
             .is_some_and(|m| !m.problems().is_empty());
         VariantView {
             target: v.target.to_string(),
-            name: TextTarget::Variant(v.target).display_name(),
+            name: TextTarget::Variant(v.target).display_name().into_owned(),
+            language: Some(v.language.to_string()),
+            language_name: Some(v.language.display_name()),
             text: v.text.clone(),
             count: v.measurement.as_ref().map(|m| m.used),
             limit: v.measurement.as_ref().and_then(|m| m.limit),
@@ -134,12 +144,46 @@ impl VariantView {
 }
 
 impl VariantView {
+    /// One non-primary language's texts: its headline (`headline.es`), then its variants
+    /// (target `x.es`, ...), each measured and checked like the primary ones.
+    pub fn of_translation(t: &ComposedTranslation) -> Vec<VariantView> {
+        let headline_target = TextTarget::InLanguage(t.language, LanguageText::Headline);
+        let mut headline = VariantView::stored(headline_target, t.headline.clone(), false);
+        headline.problems = t
+            .headline_phi
+            .iter()
+            .map(|hit| format!("possible PHI ({})", hit.family.as_str()))
+            .collect();
+        headline.phi_spans = t
+            .headline_phi
+            .iter()
+            .filter_map(|hit| utf16_span(&t.headline, hit.start, hit.end))
+            .collect();
+        std::iter::once(headline)
+            .chain(t.variants.iter().map(|v| {
+                let mut view = VariantView::of(v);
+                let target = TextTarget::InLanguage(t.language, LanguageText::Variant(v.target));
+                view.target = target.to_string();
+                view.name = target.display_name().into_owned();
+                view
+            }))
+            .collect()
+    }
+
     /// A WEA text (target `wea_en_short`, ...), counted in septets against 90 or 360.
     pub fn of_wea(w: &ComposedWea) -> VariantView {
         let problems = w.blocking_problems();
         VariantView {
             target: w.target().to_string(),
-            name: w.target().display_name(),
+            name: w.target().display_name().into_owned(),
+            language: Some(w.language.as_str().to_string()),
+            language_name: Some(
+                match w.language {
+                    tocsin_domain::wea::WeaLanguage::En => "English",
+                    tocsin_domain::wea::WeaLanguage::Es => "Español",
+                }
+                .to_string(),
+            ),
             text: w.text.clone(),
             count: Some(w.used),
             limit: Some(w.limit),
@@ -191,6 +235,35 @@ pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
             }
         }
     }
+    for t in &step.translations {
+        let target = |text| TextTarget::InLanguage(t.language, text).to_string();
+        for hit in &t.headline_phi {
+            out.push(Blocker::Phi {
+                target: target(LanguageText::Headline),
+                family: hit.family.as_str().to_string(),
+                description: hit.family.description().to_string(),
+                variable: hit.variable.clone(),
+            });
+        }
+        for v in &t.variants {
+            for hit in &v.phi {
+                out.push(Blocker::Phi {
+                    target: target(LanguageText::Variant(v.target)),
+                    family: hit.family.as_str().to_string(),
+                    description: hit.family.description().to_string(),
+                    variable: hit.variable.clone(),
+                });
+            }
+            if let Some(m) = &v.measurement {
+                for problem in m.problems() {
+                    out.push(Blocker::OverLimit {
+                        target: target(LanguageText::Variant(v.target)),
+                        problem,
+                    });
+                }
+            }
+        }
+    }
     for w in &step.wea {
         for hit in &w.phi {
             out.push(Blocker::Phi {
@@ -211,7 +284,8 @@ pub fn blockers_of(step: &ComposedStep) -> Vec<Blocker> {
 }
 
 /// The variants to store for a composed step, with its headline under the target
-/// `headline` and its WEA texts under `wea_<language>_<short|long>`.
+/// `headline`, its WEA texts under `wea_<language>_<short|long>`, and its texts in the
+/// playbook's other languages under `<target>.<tag>`.
 pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
     let mut out: Vec<RenderedVariant> = step
         .variants
@@ -231,6 +305,16 @@ pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
         target: w.target(),
         body: w.text.clone(),
     }));
+    // The other languages are stored, reviewed and hashed with the rest (`x.es`,
+    // `headline.es`); their targets name no platform, so nothing sends them.
+    out.extend(
+        step.translated_texts()
+            .into_iter()
+            .map(|(target, body)| RenderedVariant {
+                target,
+                body: body.to_string(),
+            }),
+    );
     out
 }
 
@@ -239,7 +323,7 @@ pub fn rendered_variants(step: &ComposedStep) -> Vec<RenderedVariant> {
 pub fn rendered_hash(variants: &[RenderedVariant]) -> String {
     let mut sorted: Vec<&RenderedVariant> = variants.iter().collect();
     // By the targets' stored names, so a hash never changes with how targets are typed.
-    sorted.sort_by(|a, b| a.target.as_str().cmp(b.target.as_str()));
+    sorted.sort_by_key(|v| v.target.as_str());
     let mut h = Sha256::new();
     h.update(b"tocsin-rendered-v1\n");
     let mut feed = |bytes: &[u8]| {

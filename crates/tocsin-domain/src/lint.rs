@@ -4,7 +4,10 @@
 //! Loading problems come first ([`crate::library::Library::diagnostics`]); then, per
 //! usable playbook: missing examples, render errors, over-limit variants and PHI hits in
 //! the example values (errors), and hashtags that do not fit and reading grades above the
-//! playbook's `reading_grade_max` (warnings). [`reading_grades`] lists every step's grades.
+//! playbook's `reading_grade_max` (warnings). Every declared language is rendered and
+//! checked like the primary one (a missing translation is a loading problem, so it comes
+//! first). [`reading_grades`] lists every step's grades per language, each with its own
+//! formula.
 
 use crate::compose::{fill_values, ComposeError, ComposeOptions, Composer};
 use crate::diagnostics::Diagnostic;
@@ -164,7 +167,10 @@ pub fn lint_playbook(
             }
         }
     }
-    for step in playbook.compiled_steps() {
+    for step in playbook
+        .compiled_steps()
+        .flat_map(|s| s.in_every_language().map(|(_, s)| s))
+    {
         for used in names_read(&step.headline)
             .into_iter()
             .filter(|u| !known(&u.name))
@@ -215,17 +221,6 @@ pub fn lint_playbook(
                 continue;
             }
         };
-        for hit in &composed.headline_phi {
-            out.push(at(
-                &[step_anchor(&step.id), "headline".to_string()],
-                format!(
-                    "step `{}` headline: possible PHI ({}) `{}` with the example values",
-                    step.id,
-                    hit.family.as_str(),
-                    composed.headline.get(hit.start..hit.end).unwrap_or("")
-                ),
-            ));
-        }
         for wea in &composed.wea {
             let source = step
                 .wea
@@ -244,54 +239,87 @@ pub fn lint_playbook(
                 ));
             }
         }
-        for variant in &composed.variants {
-            let variant_at = [step_anchor(&step.id), format!("\"{}\"", variant.template)];
-            let target = match variant.target {
-                VariantTarget::Platform(p) => p.display_name().to_string(),
-                VariantTarget::EmailHtml => "HTML email".to_string(),
+        let primary = (
+            None,
+            composed.headline.as_str(),
+            composed.headline_phi.as_slice(),
+            composed.variants.as_slice(),
+        );
+        let others = composed.translations.iter().map(|t| {
+            (
+                Some(t.language),
+                t.headline.as_str(),
+                t.headline_phi.as_slice(),
+                t.variants.as_slice(),
+            )
+        });
+        for (language, headline, headline_phi, variants) in std::iter::once(primary).chain(others) {
+            let in_language = language.map_or(String::new(), |l| format!(" ({l})"));
+            let headline_anchor = match language {
+                None => "headline".to_string(),
+                Some(l) => format!("translations.{l}"),
             };
-            if let Some(m) = &variant.measurement {
-                for problem in m.problems() {
-                    out.push(at(
+            for hit in headline_phi {
+                out.push(at(
+                &[step_anchor(&step.id), headline_anchor.clone()],
+                format!(
+                    "step `{}` headline{in_language}: possible PHI ({}) `{}` with the example values",
+                    step.id,
+                    hit.family.as_str(),
+                    headline.get(hit.start..hit.end).unwrap_or("")
+                ),
+            ));
+            }
+            for variant in variants {
+                let variant_at = [step_anchor(&step.id), format!("\"{}\"", variant.template)];
+                let target = match variant.target {
+                    VariantTarget::Platform(p) => p.display_name().to_string(),
+                    VariantTarget::EmailHtml => "HTML email".to_string(),
+                };
+                let target = format!("{target}{in_language}");
+                if let Some(m) = &variant.measurement {
+                    for problem in m.problems() {
+                        out.push(at(
                         &variant_at,
                         format!(
                             "step `{}` on {target}: {problem} (template {}, with the example values and hashtags)",
                             step.id, variant.template
                         ),
                     ));
+                    }
                 }
-            }
-            for hit in &variant.phi {
-                let from = hit
-                    .variable
-                    .as_deref()
-                    .map_or("template text".to_string(), |v| format!("variable `{v}`"));
-                let anchors = match &hit.variable {
-                    Some(v) => vec![var_anchor(v), "example".to_string()],
-                    None => variant_at.to_vec(),
-                };
-                out.push(at(
-                    &anchors,
-                    format!(
+                for hit in &variant.phi {
+                    let from = hit
+                        .variable
+                        .as_deref()
+                        .map_or("template text".to_string(), |v| format!("variable `{v}`"));
+                    let anchors = match &hit.variable {
+                        Some(v) => vec![var_anchor(v), "example".to_string()],
+                        None => variant_at.to_vec(),
+                    };
+                    out.push(at(
+                        &anchors,
+                        format!(
                         "step `{}` on {target}: possible PHI ({}) `{}` from {from} (template {})",
                         step.id,
                         hit.family.as_str(),
                         variant.text.get(hit.start..hit.end).unwrap_or(""),
                         variant.template
                     ),
-                ));
-            }
-            for warning in variant.warnings() {
-                out.push(
-                    at(
-                        &variant_at,
-                        format!(
-                            "step `{}` on {target}: {warning} (template {})",
-                            step.id, variant.template
-                        ),
-                    )
-                    .as_warning(),
-                );
+                    ));
+                }
+                for warning in variant.warnings() {
+                    out.push(
+                        at(
+                            &variant_at,
+                            format!(
+                                "step `{}` on {target}: {warning} (template {})",
+                                step.id, variant.template
+                            ),
+                        )
+                        .as_warning(),
+                    );
+                }
             }
         }
     }
@@ -305,7 +333,11 @@ pub struct StepReading {
     pub playbook: String,
     /// The step (or the withdrawal notice, `retraction`).
     pub step: String,
-    /// The formula's name (`None`: the playbook's language has none, so no grades).
+    /// The language graded (a BCP 47 tag): each language with its own formula.
+    pub language: String,
+    /// Whether it is the playbook's primary language.
+    pub primary: bool,
+    /// The formula's name (`None`: the language has none here, so no grades).
     pub formula: Option<&'static str>,
     /// The playbook's `reading_grade_max`.
     pub grade_max: f64,
@@ -348,23 +380,32 @@ pub fn reading_grades(library: &Library, composer: &Composer) -> Vec<StepReading
             ) else {
                 continue;
             };
-            let mut grades: Vec<(String, f64)> = composed
-                .variants
+            let primary = (playbook.primary_language(), composed.variants.as_slice());
+            let others = composed
+                .translations
                 .iter()
-                .filter_map(|v| {
-                    v.readability
-                        .as_ref()
-                        .map(|r| (v.target.to_string(), r.grade))
-                })
-                .collect();
-            grades.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            out.push(StepReading {
-                playbook: playbook.id.clone(),
-                step: step.id.clone(),
-                formula: playbook.readability_language().map(|l| l.formula()),
-                grade_max: playbook.reading_grade_max,
-                grades,
-            });
+                .map(|t| (t.language, t.variants.as_slice()));
+            for (i, (language, variants)) in std::iter::once(primary).chain(others).enumerate() {
+                let mut grades: Vec<(String, f64)> = variants
+                    .iter()
+                    .filter_map(|v| {
+                        v.readability
+                            .as_ref()
+                            .map(|r| (v.target.to_string(), r.grade))
+                    })
+                    .collect();
+                grades.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                out.push(StepReading {
+                    playbook: playbook.id.clone(),
+                    step: step.id.clone(),
+                    language: language.to_string(),
+                    primary: i == 0,
+                    formula: crate::readability::Language::of_tag(language.as_str())
+                        .map(|l| l.formula()),
+                    grade_max: playbook.reading_grade_max,
+                    grades,
+                });
+            }
         }
     }
     out

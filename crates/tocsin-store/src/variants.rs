@@ -36,7 +36,7 @@ pub struct StoredVariant {
 }
 
 pub(crate) fn variants_commitment(variants: &[RenderedVariant]) -> Vec<u8> {
-    let map: BTreeMap<&str, String> = variants
+    let map: BTreeMap<std::borrow::Cow<'static, str>, String> = variants
         .iter()
         .map(|v| (v.target.as_str(), payload_commitment(v.body.as_bytes())))
         .collect();

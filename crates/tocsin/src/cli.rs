@@ -228,6 +228,10 @@ pub struct RenderArgs {
     /// Post number in a live session ("3/").
     #[arg(long)]
     pub post_number: Option<u32>,
+    /// Print only this language (a BCP 47 tag the playbook declares, e.g. `es`);
+    /// default: every language, the primary first.
+    #[arg(long, value_name = "TAG")]
+    pub language: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

@@ -200,11 +200,15 @@ async fn alerts_of(
 
 /// What a stored message is for the feed (`None`: nothing the feed shows).
 fn published(web: &WebState, m: &FeedMessage) -> Option<PublishedMessage> {
-    let texts: Vec<(&str, &str)> = m
+    // The feed publishes the primary language; texts in a playbook's other languages
+    // (`x.es`) are not among these.
+    let named: Vec<(std::borrow::Cow<'static, str>, &str)> = m
         .variants
         .iter()
+        .filter(|v| v.target.language().is_none())
         .filter_map(|v| v.body.as_deref().map(|b| (v.target.as_str(), b)))
         .collect();
+    let texts: Vec<(&str, &str)> = named.iter().map(|(n, b)| (n.as_ref(), *b)).collect();
     // A retraction's notice or a correction has a text per channel: the feed takes the
     // fullest plain one (the playbook's default template, not a short variant).
     let own_text = || {

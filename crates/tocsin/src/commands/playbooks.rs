@@ -4,8 +4,11 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use tocsin_domain::compose::{ComposeOptions, ComposedStep, ComposedVariant, Composer};
+use tocsin_domain::compose::{
+    ComposeOptions, ComposedStep, ComposedTranslation, ComposedVariant, Composer,
+};
 use tocsin_domain::counting::CountUnit;
+use tocsin_domain::language::LanguageTag;
 use tocsin_domain::library::Library;
 use tocsin_domain::lint::{lint, lint_audiences, reading_grades, StepReading};
 use tocsin_domain::phi::PhiGuard;
@@ -219,15 +222,26 @@ fn print_reading_grades(readings: &[StepReading]) {
         return;
     }
     println!("Reading grades (example values, hardest variant first):");
+    let label = |r: &StepReading| {
+        if r.primary {
+            format!("{}/{}", r.playbook, r.step)
+        } else {
+            format!("{}/{} [{}]", r.playbook, r.step, r.language)
+        }
+    };
     let width = readings
         .iter()
-        .map(|r| r.playbook.len() + r.step.len() + 1)
+        .map(|r| label(r).chars().count())
         .max()
         .unwrap_or(0);
     for r in readings {
-        let name = format!("{}/{}", r.playbook, r.step);
-        let (Some(formula), Some(highest)) = (r.formula, r.highest()) else {
-            println!("  {name:width$}  not graded (no formula for the playbook's language)");
+        let name = label(r);
+        let Some(formula) = r.formula else {
+            println!("  {name:width$}  no reading grade for {}", r.language);
+            continue;
+        };
+        let Some(highest) = r.highest() else {
+            println!("  {name:width$}  not graded (no text to grade)");
             continue;
         };
         let mut groups: Vec<(f64, Vec<&str>)> = Vec::new();
@@ -325,8 +339,27 @@ fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
             })
             .collect::<Result<_>>()?
     };
+    let only = match &args.language {
+        None => None,
+        Some(tag) => {
+            let language = LanguageTag::parse(tag).map_err(|e| anyhow!("--language: {e}"))?;
+            if !playbook.languages.contains(&language) {
+                bail!(
+                    "--language: playbook `{}` is not written in `{language}` (its languages: {})",
+                    playbook.id,
+                    playbook
+                        .languages
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Some(language)
+        }
+    };
     let composer = composer(config, &library)?;
-    let composed = composer
+    let mut composed = composer
         .compose(
             playbook,
             &step,
@@ -337,15 +370,53 @@ fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
             },
         )
         .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
-    match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&composed)?),
-        OutputFormat::Text => print_composed(&composed, &from_examples),
+    let translation = only.and_then(|l| composed.translations.iter().find(|t| t.language == l));
+    match (args.format, translation) {
+        (OutputFormat::Json, Some(t)) => println!("{}", serde_json::to_string_pretty(t)?),
+        (OutputFormat::Text, Some(t)) => print_translation(t),
+        (format, None) => {
+            if only.is_some() {
+                // The primary language alone.
+                composed.translations.clear();
+            }
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&composed)?),
+                OutputFormat::Text => print_composed(&composed, &from_examples),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// One non-primary language's headline and variants.
+fn print_translation(t: &ComposedTranslation) {
+    println!(
+        "\n══ {} ({}) ══ {}",
+        t.language_name, t.language, t.headline
+    );
+    for hit in &t.headline_phi {
+        println!("  headline: possible PHI ({})", hit.family.as_str());
+    }
+    for v in &t.variants {
+        print_variant(v);
+    }
+    if t.is_blocked() {
+        println!(
+            "\nBLOCKED ({}): approval needs an override for the problems above.",
+            t.language
+        );
+    }
+}
+
 fn print_composed(c: &ComposedStep, from_examples: &[String]) {
-    println!("{} / {}: {}", c.playbook_id, c.step_id, c.headline);
+    if c.translations.is_empty() {
+        println!("{} / {}: {}", c.playbook_id, c.step_id, c.headline);
+    } else {
+        println!(
+            "{} / {} ({}): {}",
+            c.playbook_id, c.step_id, c.language, c.headline
+        );
+    }
     for (name, value) in &c.values {
         let note = if from_examples.contains(name) {
             "  (example)"
@@ -375,6 +446,9 @@ fn print_composed(c: &ComposedStep, from_examples: &[String]) {
         for problem in w.blocking_problems() {
             println!("   problem: {problem}");
         }
+    }
+    for t in &c.translations {
+        print_translation(t);
     }
     if c.is_blocked() {
         println!("\nBLOCKED: approval needs an override for the problems above.");
