@@ -130,6 +130,8 @@ impl Deployment {
             AccountRoute {
                 connector,
                 host: host.into(),
+                languages: Default::default(),
+                counting: tocsin_domain::counting::CountingRule::UNLIMITED,
             },
         );
     }
