@@ -862,10 +862,11 @@ impl AccountVault {
             _ => build_connector(&spec, http, &self.sandbox),
         }
         .map_err(|e| NotConnected::Refused(refusal(&e)))?;
-        Ok(
-            AccountRoute::new(connector, route_host(d, &spec.settings, spec.secret.as_ref()))
-                .with_languages(record.languages.clone(), d.counting),
+        Ok(AccountRoute::new(
+            connector,
+            route_host(d, &spec.settings, spec.secret.as_ref()),
         )
+        .with_languages(record.languages.clone(), d.counting))
     }
 
     /// Connects one stored account: its route goes into `routes` (fan-out reaches it at

@@ -30,18 +30,15 @@ where
     F: FnOnce(&'a OutgoingPost) -> Fut,
     Fut: Future<Output = Result<Result<Sent, ConnectorError>, Outcome>>,
 {
-    let recorded: BTreeMap<String, String> = match store
-        .outbox()
-        .sent_parts(d.message_id, d.account_id)
-        .await
-    {
-        Ok(parts) => parts.into_iter().collect(),
-        Err(e) => {
-            return Ok(Err(ConnectorError::Transient(format!(
-                "reading which languages went out: {e}"
-            ))))
-        }
-    };
+    let recorded: BTreeMap<String, String> =
+        match store.outbox().sent_parts(d.message_id, d.account_id).await {
+            Ok(parts) => parts.into_iter().collect(),
+            Err(e) => {
+                return Ok(Err(ConnectorError::Transient(format!(
+                    "reading which languages went out: {e}"
+                ))))
+            }
+        };
     let mut pause = None;
     let first_post = match recorded.get(&posts.first_part) {
         Some(id) => part_remote(id),

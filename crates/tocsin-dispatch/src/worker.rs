@@ -19,11 +19,11 @@ use tokio::sync::{broadcast, mpsc, Notify, Semaphore};
 use crate::admission::Gates;
 use crate::decide::decide;
 use crate::events::{DeliveryEvent, DeliveryEventKind};
+use crate::languages;
 use crate::outcome::Outcome;
 use crate::reconcile::{confirm_by_hand, reconcile, Reconciled};
 use crate::record::{record_loop, Attempted, Record};
 use crate::routes::{AccountRoute, Routes};
-use crate::languages;
 use crate::send::{self, Action};
 use crate::stats::DispatchStats;
 use tracing::Instrument as _;
@@ -552,9 +552,7 @@ async fn deliver(
 
     let call_started = std::time::Instant::now();
     let result = match &action {
-        Action::Delete(target, replies) => {
-            send::delete_all(connector, target, replies).await
-        }
+        Action::Delete(target, replies) => send::delete_all(connector, target, replies).await,
         Action::Post(post) => match reconcile_and_post(shared, d, connector, post).await {
             Ok(result) => result,
             Err(outcome) => return outcome,

@@ -202,7 +202,10 @@ mod tests {
     }
 
     fn x_in(l: &str) -> TextTarget {
-        TextTarget::InLanguage(tag(l), LanguageText::Variant(VariantTarget::Platform(Platform::X)))
+        TextTarget::InLanguage(
+            tag(l),
+            LanguageText::Variant(VariantTarget::Platform(Platform::X)),
+        )
     }
 
     #[test]

@@ -433,7 +433,11 @@ impl AccountsTx<'_, '_> {
                     .subject("account", id.to_string())
                     .outcome(format!(
                         "{} {}",
-                        if list.is_empty() { "primary" } else { list.as_str() },
+                        if list.is_empty() {
+                            "primary"
+                        } else {
+                            list.as_str()
+                        },
                         languages.posts.as_str()
                     )),
             )

@@ -489,16 +489,16 @@ async fn languages_are_the_primary_until_set_then_stored_audited_and_noticed(db:
     let record = db.store.accounts().get(a).await.unwrap().unwrap();
     assert_eq!(record.languages, both);
     assert_eq!(record.languages.posts, LanguagePosts::Together);
-    assert_eq!(db.store.accounts().records().await.unwrap()[0].languages, both);
+    assert_eq!(
+        db.store.accounts().records().await.unwrap()[0].languages,
+        both
+    );
     assert!(
         db.store.accounts().change_count().await.unwrap() > changes_before,
         "a change of languages is a change running servers notice"
     );
     assert!(matches!(
-        db.store
-            .accounts()
-            .set_languages("ben", 999, &both)
-            .await,
+        db.store.accounts().set_languages("ben", 999, &both).await,
         Err(StoreError::NotFound(_))
     ));
     let entries = db

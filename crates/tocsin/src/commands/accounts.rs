@@ -25,6 +25,7 @@ use tocsin_connector::egress::EgressPolicy;
 use tocsin_connector::tls::TlsTrust;
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{descriptor, ALL};
+use tocsin_domain::account_languages::AccountLanguages;
 use tocsin_domain::audience::check_group_names;
 use tocsin_domain::Platform;
 use tocsin_store::{AccountRecord, AccountStatus, Store};
@@ -77,6 +78,19 @@ pub enum AccountsCommand {
         id: i64,
         /// The groups, e.g. `public residents-sms` (lowercase letters, digits, dashes).
         groups: Vec<String>,
+    },
+    /// Set the languages an account posts (BCP 47 tags, first to last; none: each
+    /// playbook's primary language). Each language is the message's text in it, one post
+    /// each with the next ones replying to the first, or one post with `--together`
+    /// where the platform's limit allows. Running servers follow within a few seconds.
+    SetLanguages {
+        /// The account's id (see `tocsin accounts list`).
+        id: i64,
+        /// The languages, e.g. `en es`.
+        languages: Vec<String>,
+        /// Post every language in one post where it fits (else one post each).
+        #[arg(long)]
+        together: bool,
     },
     /// Disable an account: it leaves fan-out (running servers follow within a few
     /// seconds); its history stays.
@@ -149,6 +163,20 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     if let AccountsCommand::SetGroups { groups, .. } = &cmd {
         check_group_names(groups).map_err(|e| anyhow!("{e}"))?;
     }
+    let languages = match &cmd {
+        AccountsCommand::SetLanguages {
+            languages,
+            together,
+            ..
+        } => Some(
+            AccountLanguages::parse(
+                &languages.join(","),
+                if *together { "together" } else { "separate" },
+            )
+            .map_err(|e| anyhow!("{e}"))?,
+        ),
+        _ => None,
+    };
     let add = match &cmd {
         AccountsCommand::Add(args) => Some(new_account(args)?),
         _ => None,
@@ -185,7 +213,9 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     let key = match &cmd {
         // Listing works without a key; it then cannot say whether secrets open.
         AccountsCommand::List { .. } => load_key(config).ok(),
-        AccountsCommand::Disable { .. } | AccountsCommand::SetGroups { .. } => None,
+        AccountsCommand::Disable { .. }
+        | AccountsCommand::SetGroups { .. }
+        | AccountsCommand::SetLanguages { .. } => None,
         _ => Some(load_key(config)?),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -221,6 +251,10 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
             (AccountsCommand::SetGroups { id, groups }, ..) => {
                 set_groups(&store, &actor, id, &groups).await
             }
+            (AccountsCommand::SetLanguages { id, .. }, ..) => match &languages {
+                Some(languages) => set_languages(&store, &actor, id, languages).await,
+                None => Err(anyhow!("nothing to do")),
+            },
             (AccountsCommand::RotateKey { new_key_file }, _, Some(old), Some(new)) => {
                 rotate(config, &store, &actor, &old, &new, new_key_file.as_deref()).await
             }
@@ -406,6 +440,33 @@ async fn set_groups(store: &Store, actor: &str, id: i64, groups: &[String]) -> R
     println!(
         "account {id} is now in groups: {} (drafts from now on; approved messages keep their accounts)",
         groups_text(&groups)
+    );
+    Ok(())
+}
+
+async fn set_languages(
+    store: &Store,
+    actor: &str,
+    id: i64,
+    languages: &AccountLanguages,
+) -> Result<()> {
+    store.accounts().set_languages(actor, id, languages).await?;
+    let list = languages.list();
+    println!(
+        "account {id} now posts {} ({}; messages not sent yet included)",
+        if list.is_empty() {
+            "each playbook's primary language".to_string()
+        } else {
+            list.replace(',', ", ")
+        },
+        match languages.posts {
+            tocsin_domain::account_languages::LanguagePosts::Separate => {
+                "one post per language, the next ones replying to the first"
+            }
+            tocsin_domain::account_languages::LanguagePosts::Together => {
+                "in one post where it fits, else one post per language"
+            }
+        }
     );
     Ok(())
 }
