@@ -506,6 +506,10 @@ struct AccountJson {
     status_updated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Its groups, sorted.
     groups: Vec<String>,
+    /// The languages it posts, first to last (empty: each playbook's primary language).
+    languages: Vec<String>,
+    /// `separate` or `together`.
+    language_posts: &'static str,
     /// Whether a sealed secret is stored.
     secret_stored: bool,
     /// Whether the stored secret opens with the configured key: null when no secret is
@@ -535,6 +539,13 @@ fn account_json(r: &AccountRecord, vault: Option<&AccountVault>) -> AccountJson 
         status_detail: r.status_detail.clone(),
         status_updated_at: r.status_updated_at,
         groups: r.groups.clone(),
+        languages: r
+            .languages
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect(),
+        language_posts: r.languages.posts.as_str(),
         secret_stored: r.secret_sealed.is_some(),
         secret_opens,
         secret_updated_at: r.secret_updated_at,
