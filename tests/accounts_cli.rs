@@ -275,6 +275,30 @@ fn groups_are_given_at_add_changed_with_set_groups_and_listed() {
     assert!(out.contains("account 42"), "{out}");
     let export = ws.tocsin(&["audit", "export"]).ok();
     assert!(export.contains("\"action\":\"account.groups\""), "{export}");
+
+    // Languages: set, listed, refused by name when bad, audited.
+    let out = ws
+        .tocsin(&["accounts", "set-languages", "1", "en", "es", "--together"])
+        .ok();
+    assert!(
+        out.contains("now posts en, es") && out.contains("one post"),
+        "{out}"
+    );
+    let json = ws.tocsin(&["accounts", "list", "--json"]).ok();
+    assert!(
+        json.contains("\"languages\":[\"en\",\"es\"]")
+            && json.contains("\"language_posts\":\"together\""),
+        "{json}"
+    );
+    let out = ws
+        .tocsin(&["accounts", "set-languages", "1", "en", "sp_MX"])
+        .fails();
+    assert!(out.contains("`sp_MX`"), "{out}");
+    let export = ws.tocsin(&["audit", "export"]).ok();
+    assert!(
+        export.contains("\"action\":\"account.languages\""),
+        "{export}"
+    );
 }
 
 #[test]

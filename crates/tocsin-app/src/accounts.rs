@@ -37,6 +37,7 @@ use tocsin_connector::{ConnectorError, PlatformDescriptor};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_connectors::{build_connector, descriptor, AccountSpec};
 use tocsin_dispatch::{AccountRoute, DeliveryEvent, DeliveryEventKind, Routes};
+use tocsin_domain::counting::CountingRule;
 use tocsin_domain::Platform;
 use tocsin_store::{
     AccountRecord, AccountStatus, NewAccount, Rotated, SealedKind, Store, StoreError,
@@ -816,14 +817,18 @@ impl AccountVault {
             return Err(NotConnected::Disabled);
         }
         if record.sandbox {
-            return Ok(AccountRoute {
-                connector: Arc::new(SandboxConnector::standing_for(
+            // A sandbox posts as the platform it stands in for would, languages included.
+            let stands_for = crate::catalog::text_platform(record.platform, record.stands_for);
+            let counting = descriptor(stands_for).map_or(CountingRule::UNLIMITED, |d| d.counting);
+            return Ok(AccountRoute::new(
+                Arc::new(SandboxConnector::standing_for(
                     &record.id.to_string(),
                     self.sandbox.clone(),
-                    crate::catalog::text_platform(record.platform, record.stands_for),
+                    stands_for,
                 )),
-                host: "sandbox".into(),
-            });
+                "sandbox",
+            )
+            .with_languages(record.languages.clone(), counting));
         }
         let platform = record.platform;
         let d = descriptor(platform)
@@ -857,10 +862,11 @@ impl AccountVault {
             _ => build_connector(&spec, http, &self.sandbox),
         }
         .map_err(|e| NotConnected::Refused(refusal(&e)))?;
-        Ok(AccountRoute {
+        Ok(AccountRoute::new(
             connector,
-            host: route_host(d, &spec.settings, spec.secret.as_ref()),
-        })
+            route_host(d, &spec.settings, spec.secret.as_ref()),
+        )
+        .with_languages(record.languages.clone(), d.counting))
     }
 
     /// Connects one stored account: its route goes into `routes` (fan-out reaches it at

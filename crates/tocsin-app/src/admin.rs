@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use tocsin_connector::descriptor::SettingKey;
+use tocsin_domain::account_languages::AccountLanguages;
 use tocsin_domain::Platform;
 use tocsin_store::oauth::AccountOAuth;
 use tocsin_store::{AccountRecord, NewAccount};
@@ -167,6 +168,10 @@ pub struct AccountView {
     secret_stored: bool,
     secret_updated_at: Option<DateTime<Utc>>,
     groups: Vec<String>,
+    /// The languages it posts, first to last (empty: each playbook's primary language).
+    languages: Vec<String>,
+    /// `separate` (one post per language) or `together` (one post where it fits).
+    language_posts: &'static str,
     /// Stored with the credential check skipped: never tried against the platform.
     unchecked: bool,
     oauth: Option<OAuthView>,
@@ -224,6 +229,13 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
         display_name: a.display_name,
         sandbox: a.sandbox,
         groups: a.groups,
+        languages: a
+            .languages
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect(),
+        language_posts: a.languages.posts.as_str(),
     }
 }
 
@@ -486,6 +498,53 @@ pub async fn set_groups(
         .get(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no account {id}")))?;
+    account_view_with_oauth(app, record).await
+}
+
+/// The languages an account posts, and how.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetLanguages {
+    /// BCP 47 tags, first to last (empty: the playbook's primary language only).
+    languages: Vec<String>,
+    /// `separate` (one post per language, each next one a reply to the first; the
+    /// default) or `together` (one post where the platform's limit allows).
+    #[serde(default = "separate")]
+    posts: String,
+}
+
+fn separate() -> String {
+    "separate".into()
+}
+
+/// Sets the languages an account posts and how (messages approved from now on, and
+/// those not sent yet). Audited as `account.languages`; every node picks it up.
+pub async fn set_languages(
+    app: &Tocsin,
+    who: &Authed,
+    id: i64,
+    form: SetLanguages,
+) -> AppResult<AccountView> {
+    who.require(app, Permission::ManageAccounts)?;
+    let languages = AccountLanguages::parse(&form.languages.join(","), &form.posts)
+        .map_err(|e| AppError::invalid("languages", e))?;
+    app.0
+        .store
+        .accounts()
+        .set_languages(who.user(), id, &languages)
+        .await?;
+    app.0.vault.announce(id);
+    let record = app
+        .0
+        .store
+        .accounts()
+        .get(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no account {id}")))?;
+    // This node's route posts the new languages at once (others re-read on the notice).
+    if app.0.routes.get(id).is_some() {
+        let _ = app.0.vault.connect(&app.0.routes, &record);
+    }
     account_view_with_oauth(app, record).await
 }
 

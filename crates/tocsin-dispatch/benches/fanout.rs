@@ -188,6 +188,8 @@ async fn start_node(
             AccountRoute {
                 connector,
                 host: host.clone(),
+                languages: Default::default(),
+                counting: tocsin_domain::counting::CountingRule::UNLIMITED,
             },
         );
     }

@@ -20,6 +20,7 @@
 mod admission;
 mod decide;
 mod events;
+mod languages;
 mod outcome;
 mod reconcile;
 mod record;

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use tocsin_connector::Connector;
+use tocsin_domain::account_languages::AccountLanguages;
+use tocsin_domain::counting::CountingRule;
 
 /// Finds the route of an account this node does not know yet (one added on another node),
 /// adding it to the table; `None` when there is none (unknown, disabled, not connectable).
@@ -23,6 +25,29 @@ pub struct AccountRoute {
     /// The platform host (e.g. `mastodon.social`): accounts on one host share its
     /// concurrency limit.
     pub host: String,
+    /// The languages the account posts, and how.
+    pub languages: AccountLanguages,
+    /// How its platform counts a text: whether several languages fit in one post.
+    pub counting: CountingRule,
+}
+
+impl AccountRoute {
+    /// A route that posts the primary language only.
+    pub fn new(connector: Arc<dyn Connector>, host: impl Into<String>) -> AccountRoute {
+        AccountRoute {
+            connector,
+            host: host.into(),
+            languages: AccountLanguages::default(),
+            counting: CountingRule::UNLIMITED,
+        }
+    }
+
+    /// The same route posting `languages`, measured by `counting`.
+    pub fn with_languages(mut self, languages: AccountLanguages, counting: CountingRule) -> Self {
+        self.languages = languages;
+        self.counting = counting;
+        self
+    }
 }
 
 impl std::fmt::Debug for AccountRoute {
@@ -30,6 +55,7 @@ impl std::fmt::Debug for AccountRoute {
         f.debug_struct("AccountRoute")
             .field("platform", &self.connector.platform())
             .field("host", &self.host)
+            .field("languages", &self.languages)
             .finish()
     }
 }

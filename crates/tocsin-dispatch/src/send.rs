@@ -9,19 +9,52 @@ use std::sync::Arc;
 use std::time::Duration;
 use tocsin_connector::progress::{Ledger, PartLedger};
 use tocsin_connector::{Connector, ConnectorError, OutgoingPost, RemotePost};
-use tocsin_domain::playbook::{TextTarget, VariantTarget};
+use tocsin_domain::account_languages::LanguagePost;
+use tocsin_domain::counting::PlatformLimits;
+use tocsin_domain::language::LanguageTag;
+use tocsin_domain::playbook::{LanguageText, TextTarget, VariantTarget};
 use tocsin_domain::Platform;
 use tocsin_store::outbox::{ClaimedDelivery, MessageForSending, MessageKind, RecordedPost};
 use tocsin_store::Store;
 
 use crate::outcome::Outcome;
+use crate::routes::AccountRoute;
 
 /// What to do on one account for one message.
 pub(crate) enum Action {
     /// Post this (a new post, a reply in a thread, or a correction).
     Post(Box<OutgoingPost>),
-    /// Delete this earlier post.
-    Delete(RemotePost),
+    /// Post this in the account's first language, then each next language as a reply to
+    /// it (an account that posts several languages separately).
+    PostInLanguages(Box<LanguagePosts>),
+    /// Delete this earlier post, and the posts in other languages that replied to it.
+    Delete(RemotePost, Vec<RemotePost>),
+}
+
+/// The posts of one delivery to an account that posts several languages separately.
+pub(crate) struct LanguagePosts {
+    /// The first language's post, with its place in a thread.
+    pub first: OutgoingPost,
+    /// Its name in the delivery's record of parts (`language:primary`).
+    pub first_part: String,
+    /// Each next language's post (its reply target is set when the first went out) and
+    /// its part name (`language:es`).
+    pub then: Vec<(String, OutgoingPost)>,
+}
+
+/// The part name under which a delivery's posts in several languages are recorded, so a
+/// retry does not post a language twice.
+pub(crate) fn is_language_part(part: &str) -> bool {
+    part.starts_with("language:")
+}
+
+/// A post recorded as a part (its JSON, or a bare id from a connector's own parts).
+pub(crate) fn part_remote(recorded: &str) -> RemotePost {
+    serde_json::from_str(recorded).unwrap_or_else(|_| RemotePost {
+        id: recorded.to_string(),
+        url: None,
+        extra: None,
+    })
 }
 
 /// What the platform answered to a call that went through.
@@ -47,15 +80,12 @@ pub(crate) async fn action(
     store: &Store,
     d: &ClaimedDelivery,
     m: &MessageForSending,
-    connector: &dyn Connector,
+    route: &AccountRoute,
 ) -> Result<Action, Outcome> {
+    let connector = route.connector.as_ref();
     let platform = connector.variant_platform();
     let mut post = OutgoingPost::new(d.idempotency_key.clone(), String::new());
-    post.ledger = Ledger(Some(Arc::new(OutboxLedger {
-        store: store.clone(),
-        message_id: m.id,
-        account_id: d.account_id,
-    })));
+    post.ledger = ledger(store, m.id, d.account_id, "");
     post.exercise = m.exercise;
     post.title = m.title.clone();
     let text = m
@@ -72,6 +102,12 @@ pub(crate) async fn action(
     };
     match m.kind {
         MessageKind::Post => {
+            let languages = route.languages.posts_for(
+                platform,
+                &m.texts,
+                &route.counting,
+                &PlatformLimits::default(),
+            );
             post.text =
                 text.ok_or_else(|| Outcome::failed(format!("no approved text for {platform}")))?;
             if platform == Platform::Email {
@@ -97,11 +133,23 @@ pub(crate) async fn action(
                 post.thread_root = root.as_ref().map(remote);
                 post.reply_to = parent.as_ref().map(remote);
             }
-            Ok(Action::Post(Box::new(post)))
+            Ok(in_languages(store, d, m, post, languages))
         }
-        MessageKind::Delete if connector.can_delete() => match target {
-            Some(t) => Ok(Action::Delete(remote(&t))),
-            None => Err(Outcome::failed(
+        MessageKind::Delete if connector.can_delete() => match (target, m.target_message_id) {
+            (Some(t), Some(target_id)) => {
+                let replies = store
+                    .outbox()
+                    .sent_parts(target_id, d.account_id)
+                    .await
+                    .map_err(|e| Outcome::failed(format!("reading the posts to retract: {e}")))?
+                    .into_iter()
+                    .filter(|(part, id)| is_language_part(part) && *id != t.remote_id)
+                    .map(|(_, id)| part_remote(&id))
+                    .filter(|r| r.id != t.remote_id)
+                    .collect();
+                Ok(Action::Delete(remote(&t), replies))
+            }
+            _ => Err(Outcome::failed(
                 "the post to delete was never recorded on this account",
             )),
         },
@@ -121,6 +169,76 @@ pub(crate) async fn action(
             Ok(Action::Post(Box::new(post)))
         }
     }
+}
+
+/// The post as the account's languages make it: the primary post alone, or (for an
+/// account posting several languages separately) each language's own post, the first
+/// taking the primary post's place in its thread.
+fn in_languages(
+    store: &Store,
+    d: &ClaimedDelivery,
+    m: &MessageForSending,
+    post: OutgoingPost,
+    languages: Vec<LanguagePost>,
+) -> Action {
+    let mut languages = languages.into_iter();
+    let Some(first) = languages.next() else {
+        return Action::Post(Box::new(post));
+    };
+    let then: Vec<LanguagePost> = languages.collect();
+    let html_of = |part: &str| -> Option<String> {
+        if post.html.is_none() {
+            return None;
+        }
+        let target = match part.strip_prefix("language:") {
+            Some("primary") => TextTarget::Variant(VariantTarget::EmailHtml),
+            Some(tag) => TextTarget::InLanguage(
+                LanguageTag::parse(tag).ok()?,
+                LanguageText::Variant(VariantTarget::EmailHtml),
+            ),
+            None => return None,
+        };
+        m.texts.get(&target).cloned()
+    };
+    if then.is_empty() && first.part == "language:primary" {
+        return Action::Post(Box::new(post));
+    }
+    let mut first_post = post.clone();
+    first_post.html = html_of(&first.part);
+    first_post.text = first.text;
+    if then.is_empty() {
+        // One post: a single other language, or every language together.
+        return Action::Post(Box::new(first_post));
+    }
+    let then = then
+        .into_iter()
+        .map(|p| {
+            let mut next = post.clone();
+            next.idempotency_key = format!("{}:{}", d.idempotency_key, p.part);
+            next.ledger = ledger(store, m.id, d.account_id, &p.part);
+            next.html = html_of(&p.part);
+            next.text = p.text;
+            (p.part, next)
+        })
+        .collect();
+    Action::PostInLanguages(Box::new(LanguagePosts {
+        first: first_post,
+        first_part: first.part,
+        then,
+    }))
+}
+
+fn ledger(store: &Store, message_id: i64, account_id: i64, prefix: &str) -> Ledger {
+    Ledger(Some(Arc::new(OutboxLedger {
+        store: store.clone(),
+        message_id,
+        account_id,
+        prefix: if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        },
+    })))
 }
 
 /// Posts `post` through `connector`.
@@ -147,28 +265,61 @@ pub(crate) async fn delete(
     })
 }
 
+/// Deletes `target` and then the posts in other languages that replied to it; the
+/// answer names `target`. A reply already gone counts as deleted (connectors answer the
+/// deletion of a missing post as done), so a retry after a partial run goes through.
+pub(crate) async fn delete_all(
+    connector: &dyn Connector,
+    target: &RemotePost,
+    replies: &[RemotePost],
+) -> Result<Sent, ConnectorError> {
+    for reply in replies {
+        connector.delete(reply).await?;
+    }
+    delete(connector, target).await
+}
+
 /// The outbox as a post's [`PartLedger`]: the parts of one delivery that went out.
 #[derive(Debug)]
 struct OutboxLedger {
     store: Store,
     message_id: i64,
     account_id: i64,
+    /// Set for a language's post after the first: its connector's parts are kept apart
+    /// from the first post's (an SMS to the same numbers in another language).
+    prefix: String,
 }
 
 #[async_trait::async_trait]
 impl PartLedger for OutboxLedger {
     async fn sent_parts(&self) -> Result<Vec<(String, String)>, ConnectorError> {
-        self.store
+        let parts = self
+            .store
             .outbox()
             .sent_parts(self.message_id, self.account_id)
             .await
-            .map_err(|e| ConnectorError::Transient(format!("the outbox: {e}")))
+            .map_err(|e| ConnectorError::Transient(format!("the outbox: {e}")))?;
+        Ok(parts
+            .into_iter()
+            .filter_map(|(part, id)| {
+                if self.prefix.is_empty() {
+                    (!is_language_part(&part)).then_some((part, id))
+                } else {
+                    part.strip_prefix(&self.prefix).map(|p| (p.to_string(), id))
+                }
+            })
+            .collect())
     }
 
     async fn part_sent(&self, part: &str, remote_id: &str) -> Result<(), ConnectorError> {
         self.store
             .outbox()
-            .record_part(self.message_id, self.account_id, part, remote_id)
+            .record_part(
+                self.message_id,
+                self.account_id,
+                &format!("{}{part}", self.prefix),
+                remote_id,
+            )
             .await
             .map_err(|e| ConnectorError::Transient(format!("the outbox: {e}")))
     }

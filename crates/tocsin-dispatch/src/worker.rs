@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, Notify, Semaphore};
 use crate::admission::Gates;
 use crate::decide::decide;
 use crate::events::{DeliveryEvent, DeliveryEventKind};
+use crate::languages;
 use crate::outcome::Outcome;
 use crate::reconcile::{confirm_by_hand, reconcile, Reconciled};
 use crate::record::{record_loop, Attempted, Record};
@@ -536,7 +537,7 @@ async fn deliver(
     if let (Some(problem), MessageKind::Post) = (&m.consent_problem, m.kind) {
         return Outcome::failed(format!("not sent: {problem}"));
     }
-    let action = match send::action(&shared.store, d, m, connector).await {
+    let action = match send::action(&shared.store, d, m, route).await {
         Ok(action) => action,
         Err(outcome) => return outcome,
     };
@@ -551,30 +552,21 @@ async fn deliver(
 
     let call_started = std::time::Instant::now();
     let result = match &action {
-        Action::Delete(target) => send::delete(connector, target).await,
-        Action::Post(post) => match reconcile(d.previous_state, connector, post).await {
-            Reconciled::Send => send::post(connector, post).await,
-            Reconciled::AlreadyThere(found) => {
-                admitted.breaker.record_success();
-                return Outcome::Delivered(found);
-            }
-            Reconciled::AskAPerson => {
-                return Outcome::failed(
-                    if d.previous_state == tocsin_store::DeliveryState::Sending {
-                        "the node sending this stopped mid-send (its lease ran out) and this platform cannot be checked: confirm by hand before sending again"
-                    } else {
-                        "the outcome of the last attempt is unknown and this platform cannot be checked: confirm by hand before sending again"
-                    },
-                )
-            }
-            Reconciled::LookupFailed(e) => {
-                if let Some(why) = confirm_by_hand(&e, d.attempt, shared.config.retry.max_attempts)
-                {
-                    return Outcome::failed(why);
-                }
-                Err(ConnectorError::Unknown(format!("reconciling: {e}")))
-            }
+        Action::Delete(target, replies) => send::delete_all(connector, target, replies).await,
+        Action::Post(post) => match reconcile_and_post(shared, d, connector, post).await {
+            Ok(result) => result,
+            Err(outcome) => return outcome,
         },
+        Action::PostInLanguages(posts) => {
+            match languages::post_in_languages(&shared.store, d, connector, posts, |first| {
+                reconcile_and_post(shared, d, connector, first)
+            })
+            .await
+            {
+                Ok(result) => result,
+                Err(outcome) => return outcome,
+            }
+        }
     };
     shared
         .stats
@@ -607,6 +599,37 @@ async fn deliver(
                 shared.gates.pause(d.account_id, pause);
             }
             decided.outcome
+        }
+    }
+}
+
+/// Posts `post` unless what the last attempt may have left there says otherwise: the
+/// platform's answer (a post found already there counts as sent), or the outcome to
+/// record without sending (a person must check; the lookup failed for good).
+async fn reconcile_and_post(
+    shared: &Shared,
+    d: &ClaimedDelivery,
+    connector: &dyn tocsin_connector::Connector,
+    post: &tocsin_connector::OutgoingPost,
+) -> Result<Result<send::Sent, ConnectorError>, Outcome> {
+    match reconcile(d.previous_state, connector, post).await {
+        Reconciled::Send => Ok(send::post(connector, post).await),
+        Reconciled::AlreadyThere(found) => Ok(Ok(send::Sent {
+            remote: found,
+            pause: None,
+        })),
+        Reconciled::AskAPerson => Err(Outcome::failed(
+            if d.previous_state == tocsin_store::DeliveryState::Sending {
+                "the node sending this stopped mid-send (its lease ran out) and this platform cannot be checked: confirm by hand before sending again"
+            } else {
+                "the outcome of the last attempt is unknown and this platform cannot be checked: confirm by hand before sending again"
+            },
+        )),
+        Reconciled::LookupFailed(e) => {
+            if let Some(why) = confirm_by_hand(&e, d.attempt, shared.config.retry.max_attempts) {
+                return Err(Outcome::failed(why));
+            }
+            Ok(Err(ConnectorError::Unknown(format!("reconciling: {e}"))))
         }
     }
 }

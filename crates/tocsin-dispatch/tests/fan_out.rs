@@ -93,6 +93,8 @@ async fn an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed(b
                 let route = AccountRoute {
                     connector: Arc::new(SandboxConnector::new(&id.to_string(), sandbox)),
                     host: "sandbox".into(),
+                    languages: Default::default(),
+                    counting: tocsin_domain::counting::CountingRule::UNLIMITED,
                 };
                 routes.upgrade()?.insert(id, route.clone());
                 Some(route)

@@ -13,5 +13,6 @@ mod support;
 mod fan_out;
 mod faults;
 mod installations;
+mod languages;
 mod leases;
 mod logged;

@@ -130,6 +130,8 @@ impl Deployment {
             AccountRoute {
                 connector,
                 host: host.into(),
+                languages: Default::default(),
+                counting: tocsin_domain::counting::CountingRule::UNLIMITED,
             },
         );
     }
@@ -178,6 +180,17 @@ impl Deployment {
             body: text.to_string(),
         })
         .collect();
+        self.approve_texts(variants, accounts, placement).await
+    }
+
+    /// Approves a message with these texts (stored names, `mastodon.es` for another
+    /// language) to `accounts`.
+    pub async fn approve_texts(
+        &self,
+        variants: Vec<RenderedVariant>,
+        accounts: &[i64],
+        placement: Placement,
+    ) -> i64 {
         let draft = self
             .store()
             .drafts()

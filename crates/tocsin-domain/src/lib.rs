@@ -15,6 +15,7 @@ pub mod phi;
 pub mod platform;
 
 pub use platform::{Platform, TextFormat, UnknownPlatform};
+pub mod account_languages;
 pub mod alert_feed;
 pub mod approval;
 pub mod atom;

@@ -23,6 +23,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use tocsin_domain::account_languages::AccountLanguages;
 use tocsin_domain::Platform;
 
 use crate::time::{opt_time, platform_col, DbTime};
@@ -143,6 +144,8 @@ pub struct AccountRecord {
     pub created_at: DateTime<Utc>,
     /// Stored with `--skip-check`: its credentials were never tried against the platform.
     pub unchecked: bool,
+    /// The languages it posts, and how.
+    pub languages: AccountLanguages,
 }
 
 impl fmt::Debug for AccountRecord {
@@ -197,7 +200,7 @@ pub struct Rotated {
 
 const ACCOUNT_COLUMNS: &str = "id, platform, stands_for, handle, display_name, sandbox, \
      settings_json, token_encrypted, status, status_detail, status_updated_at, \
-     secret_updated_at, created_at, unchecked";
+     secret_updated_at, created_at, unchecked, languages, language_posts";
 
 type AccountRow = (
     i64,
@@ -214,6 +217,8 @@ type AccountRow = (
     Option<DbTime>,
     DbTime,
     bool,
+    String,
+    String,
 );
 
 fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
@@ -232,7 +237,12 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         secret_at,
         created,
         unchecked,
+        languages,
+        language_posts,
     ) = row;
+    let languages = AccountLanguages::parse(&languages, &language_posts).map_err(|e| {
+        StoreError::Database(sqlx::Error::Decode(format!("account {id}: {e}").into()))
+    })?;
     let settings = serde_json::from_str(&settings).map_err(|e| {
         StoreError::Database(sqlx::Error::Decode(
             format!("account {id}: settings are not JSON: {e}").into(),
@@ -254,6 +264,7 @@ fn record_from_row(row: AccountRow) -> Result<AccountRecord, StoreError> {
         secret_updated_at: opt_time(secret_at),
         created_at: created.get(),
         unchecked,
+        languages,
     })
 }
 
@@ -390,6 +401,45 @@ impl AccountsTx<'_, '_> {
                     } else {
                         groups.join(",")
                     }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the languages an account posts and how, audited as `account.languages` (the
+    /// list and the mode, e.g. `en,es separate`).
+    pub async fn set_languages(
+        &mut self,
+        actor: &str,
+        id: i64,
+        languages: &AccountLanguages,
+    ) -> Result<(), StoreError> {
+        let changed = on_tx!(self.tx, c => {
+            sqlx::query("UPDATE accounts SET languages = $1, language_posts = $2 WHERE id = $3")
+                .bind(languages.list())
+                .bind(languages.posts.as_str())
+                .bind(id)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("account {id}")));
+        }
+        let list = languages.list();
+        self.tx
+            .append_audit(
+                AuditEvent::new(actor, "account.languages")
+                    .subject("account", id.to_string())
+                    .outcome(format!(
+                        "{} {}",
+                        if list.is_empty() {
+                            "primary"
+                        } else {
+                            list.as_str()
+                        },
+                        languages.posts.as_str()
+                    )),
             )
             .await?;
         Ok(())
@@ -808,6 +858,17 @@ impl Accounts<'_> {
                 .await?
         });
         Ok(names)
+    }
+
+    /// Sets an account's languages in its own transaction (see
+    /// [`AccountsTx::set_languages`]).
+    pub async fn set_languages(
+        self,
+        actor: &str,
+        id: i64,
+        languages: &AccountLanguages,
+    ) -> Result<(), StoreError> {
+        one_tx!(self.store, tx => tx.accounts().set_languages(actor, id, languages).await?)
     }
 
     /// Replaces an account's groups in its own transaction (see [`AccountsTx::set_groups`]).

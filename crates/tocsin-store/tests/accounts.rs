@@ -15,6 +15,7 @@ crate::on_both_backends!(
     status_changes_secret_replacement_and_disabling_are_audited_and_keep_history,
     rotation_reseals_every_secret_or_none,
     groups_are_stored_with_an_account_replaced_whole_and_audited,
+    languages_are_the_primary_until_set_then_stored_audited_and_noticed,
 );
 
 /// A readable stand-in for sealing: a key byte, the owner, then the text xored.
@@ -466,4 +467,50 @@ async fn groups_are_stored_with_an_account_replaced_whole_and_audited(db: &TestD
         .map(|e| e.entry.event.outcome.clone().unwrap_or_default())
         .collect();
     assert_eq!(regroups, ["residents-sms", "no groups", "staff"]);
+}
+
+async fn languages_are_the_primary_until_set_then_stored_audited_and_noticed(db: &TestDb) {
+    use tocsin_domain::account_languages::{AccountLanguages, LanguagePosts};
+    let a = db
+        .store
+        .accounts()
+        .add("ana", &telegram("@bilingual"))
+        .await
+        .unwrap();
+    let record = db.store.accounts().get(a).await.unwrap().unwrap();
+    assert_eq!(record.languages, AccountLanguages::default());
+    let changes_before = db.store.accounts().change_count().await.unwrap();
+    let both = AccountLanguages::parse("en, es", "together").unwrap();
+    db.store
+        .accounts()
+        .set_languages("ben", a, &both)
+        .await
+        .unwrap();
+    let record = db.store.accounts().get(a).await.unwrap().unwrap();
+    assert_eq!(record.languages, both);
+    assert_eq!(record.languages.posts, LanguagePosts::Together);
+    assert_eq!(
+        db.store.accounts().records().await.unwrap()[0].languages,
+        both
+    );
+    assert!(
+        db.store.accounts().change_count().await.unwrap() > changes_before,
+        "a change of languages is a change running servers notice"
+    );
+    assert!(matches!(
+        db.store.accounts().set_languages("ben", 999, &both).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let entries = db
+        .store
+        .audit()
+        .read(&AuditFilter::default())
+        .await
+        .unwrap();
+    let set = entries
+        .iter()
+        .find(|e| e.entry.event.action == "account.languages")
+        .expect("audited");
+    assert_eq!(set.entry.event.actor, "ben");
+    assert_eq!(set.entry.event.outcome.as_deref(), Some("en,es together"));
 }

@@ -674,6 +674,8 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
                 Platform::Mastodon,
             )),
             host: "real".into(),
+            languages: Default::default(),
+            counting: tocsin_domain::counting::CountingRule::UNLIMITED,
         },
     );
     s.add_user("dana", Role::Drafter).await;
@@ -1122,6 +1124,8 @@ async fn a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded(backend: Back
                     platform,
                 ))),
                 host: "sandbox".into(),
+                languages: Default::default(),
+                counting: tocsin_domain::counting::CountingRule::UNLIMITED,
             },
         );
     }

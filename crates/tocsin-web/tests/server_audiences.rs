@@ -18,6 +18,7 @@ on_both_backends!(
     approval_covers_the_target_set_and_a_change_of_groups_makes_the_review_stale,
     a_live_session_keeps_its_own_target_set_and_never_reaches_email,
     a_follow_up_starts_a_draft_of_the_same_playbook_with_the_same_values_and_targets,
+    an_admin_sets_the_languages_an_account_posts_and_bad_ones_are_refused_by_name,
 );
 
 fn id_of(v: &Value) -> i64 {
@@ -692,4 +693,69 @@ async fn a_follow_up_starts_a_draft_of_the_same_playbook_with_the_same_values_an
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
+}
+
+async fn an_admin_sets_the_languages_an_account_posts_and_bad_ones_are_refused_by_name(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("ada", Role::Admin).await;
+    s.add_user("dan", Role::Drafter).await;
+    let ada = s.sign_in("ada").await;
+    let dan = s.sign_in("dan").await;
+    let x = account_for(&s, Platform::X);
+    let path = format!("/api/accounts/{x}/languages");
+
+    let set = ada
+        .post(
+            &path,
+            json!({"languages": ["en", "es"], "posts": "together"}),
+        )
+        .await
+        .ok();
+    assert_eq!(set["languages"], json!(["en", "es"]), "{set}");
+    assert_eq!(set["language_posts"], "together");
+    let listed = ada.get("/api/accounts").await.ok();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == json!(x))
+        .unwrap()
+        .clone();
+    assert_eq!(row["languages"], json!(["en", "es"]));
+
+    // A tag that is not BCP 47, or a mode that does not exist: 422 naming `languages`.
+    for bad in [
+        json!({"languages": ["en", "e_s"]}),
+        json!({"languages": ["en"], "posts": "both"}),
+    ] {
+        let r = ada.post(&path, bad.clone()).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+        assert_eq!(r.body["error"]["field"], "languages", "{}", r.text);
+    }
+    // Only an admin sets them; nothing changed.
+    let r = dan.post(&path, json!({"languages": ["es"]})).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let set = ada.post(&path, json!({"languages": []})).await.ok();
+    assert_eq!(set["languages"], json!([]));
+    assert_eq!(set["language_posts"], "separate", "the default mode");
+    let entries =
+        s.db.store
+            .audit()
+            .read(&tocsin_store::AuditFilter::default())
+            .await
+            .unwrap();
+    let outcomes: Vec<_> = entries
+        .iter()
+        .filter(|e| e.entry.event.action == "account.languages")
+        .map(|e| (e.entry.event.actor.clone(), e.entry.event.outcome.clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("ada".to_string(), Some("en,es together".to_string())),
+            ("ada".to_string(), Some("primary separate".to_string())),
+        ]
+    );
 }

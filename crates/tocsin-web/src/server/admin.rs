@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use tocsin_app::admin::{
     self, AccountView, AddAccount, AddUser, Invite, PlatformSetupView, ReplaceSecret, SetGroups,
-    SetRole, UserView,
+    SetLanguages, SetRole, UserView,
 };
 use tocsin_app::Authed;
 
@@ -102,6 +102,16 @@ pub async fn set_groups(
     Json(form): Json<SetGroups>,
 ) -> ApiResult<Json<AccountView>> {
     Ok(Json(admin::set_groups(&web.app, &who, id, form).await?))
+}
+
+/// `POST /api/accounts/{id}/languages`.
+pub async fn set_languages(
+    State(web): State<WebState>,
+    who: Authed,
+    Path(id): Path<i64>,
+    Json(form): Json<SetLanguages>,
+) -> ApiResult<Json<AccountView>> {
+    Ok(Json(admin::set_languages(&web.app, &who, id, form).await?))
 }
 
 /// `POST /api/accounts/{id}/secret`.

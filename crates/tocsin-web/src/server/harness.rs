@@ -206,6 +206,8 @@ impl Harness {
                             .with_latency(options.sandbox_latency),
                         ),
                         host: "sandbox".into(),
+                        languages: Default::default(),
+                        counting: tocsin_domain::counting::CountingRule::UNLIMITED,
                     },
                 );
             }

@@ -208,6 +208,7 @@ pub fn router(state: WebState) -> Router {
         .route("/accounts/{id}/disable", post(admin::disable_account))
         .route("/accounts/{id}/secret", post(admin::replace_secret))
         .route("/accounts/{id}/groups", post(admin::set_groups))
+        .route("/accounts/{id}/languages", post(admin::set_languages))
         .route("/accounts/oauth/start", post(oauth::start))
         .route("/sandbox/{account}/{post}", get(sandbox_posts::get_one))
         .fallback(error::not_found)

@@ -480,6 +480,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/accounts/{id}/languages",
+        "Set the languages an account posts ({\"languages\": [\"en\", \"es\"], \"posts\": \"separate\" | \"together\"}): each language's text, one post each (the next ones replying to the first) or one post where the platform's limit allows",
+        "admin",
+        "admin",
+        None,
+    ),
+    (
+        "post",
         "/api/accounts/{id}/disable",
         "Disable an account (out of fan-out at once; its history stays)",
         "admin",

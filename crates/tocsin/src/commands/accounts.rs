@@ -25,6 +25,7 @@ use tocsin_connector::egress::EgressPolicy;
 use tocsin_connector::tls::TlsTrust;
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{descriptor, ALL};
+use tocsin_domain::account_languages::AccountLanguages;
 use tocsin_domain::audience::check_group_names;
 use tocsin_domain::Platform;
 use tocsin_store::{AccountRecord, AccountStatus, Store};
@@ -77,6 +78,19 @@ pub enum AccountsCommand {
         id: i64,
         /// The groups, e.g. `public residents-sms` (lowercase letters, digits, dashes).
         groups: Vec<String>,
+    },
+    /// Set the languages an account posts (BCP 47 tags, first to last; none: each
+    /// playbook's primary language). Each language is the message's text in it, one post
+    /// each with the next ones replying to the first, or one post with `--together`
+    /// where the platform's limit allows. Running servers follow within a few seconds.
+    SetLanguages {
+        /// The account's id (see `tocsin accounts list`).
+        id: i64,
+        /// The languages, e.g. `en es`.
+        languages: Vec<String>,
+        /// Post every language in one post where it fits (else one post each).
+        #[arg(long)]
+        together: bool,
     },
     /// Disable an account: it leaves fan-out (running servers follow within a few
     /// seconds); its history stays.
@@ -149,6 +163,20 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     if let AccountsCommand::SetGroups { groups, .. } = &cmd {
         check_group_names(groups).map_err(|e| anyhow!("{e}"))?;
     }
+    let languages = match &cmd {
+        AccountsCommand::SetLanguages {
+            languages,
+            together,
+            ..
+        } => Some(
+            AccountLanguages::parse(
+                &languages.join(","),
+                if *together { "together" } else { "separate" },
+            )
+            .map_err(|e| anyhow!("{e}"))?,
+        ),
+        _ => None,
+    };
     let add = match &cmd {
         AccountsCommand::Add(args) => Some(new_account(args)?),
         _ => None,
@@ -185,7 +213,9 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
     let key = match &cmd {
         // Listing works without a key; it then cannot say whether secrets open.
         AccountsCommand::List { .. } => load_key(config).ok(),
-        AccountsCommand::Disable { .. } | AccountsCommand::SetGroups { .. } => None,
+        AccountsCommand::Disable { .. }
+        | AccountsCommand::SetGroups { .. }
+        | AccountsCommand::SetLanguages { .. } => None,
         _ => Some(load_key(config)?),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -221,6 +251,10 @@ pub fn run(config: &Config, cmd: AccountsCommand) -> Result<ExitCode> {
             (AccountsCommand::SetGroups { id, groups }, ..) => {
                 set_groups(&store, &actor, id, &groups).await
             }
+            (AccountsCommand::SetLanguages { id, .. }, ..) => match &languages {
+                Some(languages) => set_languages(&store, &actor, id, languages).await,
+                None => Err(anyhow!("nothing to do")),
+            },
             (AccountsCommand::RotateKey { new_key_file }, _, Some(old), Some(new)) => {
                 rotate(config, &store, &actor, &old, &new, new_key_file.as_deref()).await
             }
@@ -410,6 +444,33 @@ async fn set_groups(store: &Store, actor: &str, id: i64, groups: &[String]) -> R
     Ok(())
 }
 
+async fn set_languages(
+    store: &Store,
+    actor: &str,
+    id: i64,
+    languages: &AccountLanguages,
+) -> Result<()> {
+    store.accounts().set_languages(actor, id, languages).await?;
+    let list = languages.list();
+    println!(
+        "account {id} now posts {} ({}; messages not sent yet included)",
+        if list.is_empty() {
+            "each playbook's primary language".to_string()
+        } else {
+            list.replace(',', ", ")
+        },
+        match languages.posts {
+            tocsin_domain::account_languages::LanguagePosts::Separate => {
+                "one post per language, the next ones replying to the first"
+            }
+            tocsin_domain::account_languages::LanguagePosts::Together => {
+                "in one post where it fits, else one post per language"
+            }
+        }
+    );
+    Ok(())
+}
+
 fn secret_state(record: &AccountRecord, vault: Option<&AccountVault>) -> &'static str {
     match (&record.secret_sealed, vault) {
         (None, _) => "none",
@@ -445,6 +506,10 @@ struct AccountJson {
     status_updated_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Its groups, sorted.
     groups: Vec<String>,
+    /// The languages it posts, first to last (empty: each playbook's primary language).
+    languages: Vec<String>,
+    /// `separate` or `together`.
+    language_posts: &'static str,
     /// Whether a sealed secret is stored.
     secret_stored: bool,
     /// Whether the stored secret opens with the configured key: null when no secret is
@@ -474,6 +539,13 @@ fn account_json(r: &AccountRecord, vault: Option<&AccountVault>) -> AccountJson 
         status_detail: r.status_detail.clone(),
         status_updated_at: r.status_updated_at,
         groups: r.groups.clone(),
+        languages: r
+            .languages
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect(),
+        language_posts: r.languages.posts.as_str(),
         secret_stored: r.secret_sealed.is_some(),
         secret_opens,
         secret_updated_at: r.secret_updated_at,

@@ -247,6 +247,8 @@ async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
             AccountRoute {
                 connector,
                 host: "sandbox".into(),
+                languages: Default::default(),
+                counting: tocsin_domain::counting::CountingRule::UNLIMITED,
             },
         );
     }
