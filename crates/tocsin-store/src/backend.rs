@@ -135,6 +135,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "wea_texts",
         include_str!("../migrations/sqlite/0019_wea_texts.sql"),
     ),
+    (
+        20,
+        "images",
+        include_str!("../migrations/sqlite/0020_images.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -232,13 +237,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "wea_texts",
         include_str!("../migrations/postgres/0019_wea_texts.sql"),
     ),
+    (
+        20,
+        "images",
+        include_str!("../migrations/postgres/0020_images.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
