@@ -54,6 +54,24 @@ pub struct MessageImage {
     pub alt: String,
 }
 
+/// One image of a message as dispatch hands it to a connector: the file shared (cheap to
+/// clone per delivery), with its approved description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageForSending {
+    /// Lower-case hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Pixel width.
+    pub width: u32,
+    /// Pixel height.
+    pub height: u32,
+    /// Its approved description.
+    pub alt: String,
+    /// The file.
+    pub bytes: bytes::Bytes,
+}
+
 /// `sha256, media_type, width, height, bytes, uploaded_by, uploaded_at`.
 type ImageRow = (String, String, i64, i64, Vec<u8>, String, DbTime);
 
@@ -226,6 +244,23 @@ impl Images<'_> {
                 ))
             })
             .collect()
+    }
+
+    /// The images of a message as dispatch sends them.
+    pub async fn for_sending(self, message_id: i64) -> Result<Vec<ImageForSending>, StoreError> {
+        Ok(self
+            .of_message(message_id)
+            .await?
+            .into_iter()
+            .map(|(m, s)| ImageForSending {
+                sha256: s.sha256,
+                media_type: s.media_type,
+                width: s.width,
+                height: s.height,
+                alt: m.alt,
+                bytes: bytes::Bytes::from(s.bytes),
+            })
+            .collect())
     }
 
     /// How many images are kept.

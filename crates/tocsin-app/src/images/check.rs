@@ -91,6 +91,9 @@ pub enum ImageError {
         /// Height in the header.
         height: u32,
     },
+    /// An animation whose frames together are over [`MAX_ANIMATION_PIXELS`].
+    #[error("the animation reaches {0} frames of its size: over the {limit}-megapixel limit for all frames together", limit = MAX_ANIMATION_PIXELS / 1_000_000)]
+    TooManyFrames(usize),
     /// The header or the pixels do not decode.
     #[error("the {} file does not decode: {why}", .kind.name())]
     Corrupt {
@@ -209,11 +212,11 @@ pub fn check_upload(bytes: &[u8]) -> Result<CheckedImage, ImageError> {
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), kind.format())
         .into_dimensions()
         .map_err(corrupt)?;
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
-    {
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(ImageError::TooManyPixels { width, height });
     }
-    let orientation = orientation(kind, bytes).map_err(corrupt)?;
+    // EXIF that does not parse says nothing about turning; it is dropped with the rest.
+    let orientation = orientation(kind, bytes).ok().flatten();
     let stripped = match orientation {
         Some(o) => {
             let mut picture = decode(kind, bytes).map_err(corrupt)?;
@@ -225,7 +228,7 @@ pub fn check_upload(bytes: &[u8]) -> Result<CheckedImage, ImageError> {
     // The stripped file must decode whole, or it is not stored.
     let picture = decode(kind, &stripped).map_err(corrupt)?;
     if kind == ImageKind::Gif {
-        every_gif_frame(&stripped).map_err(corrupt)?;
+        every_gif_frame(&stripped)?;
     }
     Ok(CheckedImage {
         kind,
@@ -282,13 +285,27 @@ fn reencode(kind: ImageKind, picture: &image::DynamicImage) -> image::ImageResul
     Ok(out)
 }
 
+/// The most pixels all the frames of an animation may have together: a long animation
+/// of a large screen is a bomb of another shape.
+pub const MAX_ANIMATION_PIXELS: u64 = 10 * MAX_PIXELS;
+
 /// Decodes every frame of a GIF (the first is not the only one that can be broken).
-fn every_gif_frame(bytes: &[u8]) -> image::ImageResult<()> {
+fn every_gif_frame(bytes: &[u8]) -> Result<(), ImageError> {
     use image::AnimationDecoder as _;
-    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes))?;
-    decoder.set_limits(limits())?;
-    for frame in decoder.into_frames() {
-        frame?;
+    let corrupt = |e: image::ImageError| ImageError::Corrupt {
+        kind: ImageKind::Gif,
+        why: e.to_string(),
+    };
+    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    decoder.set_limits(limits()).map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    let mut total = 0u64;
+    for (n, frame) in decoder.into_frames().enumerate() {
+        total += u64::from(width) * u64::from(height);
+        if total > MAX_ANIMATION_PIXELS {
+            return Err(ImageError::TooManyFrames(n + 1));
+        }
+        frame.map_err(corrupt)?;
     }
     Ok(())
 }

@@ -31,8 +31,8 @@ fn take(bytes: &[u8], at: usize, len: usize) -> Option<&[u8]> {
 /// `zTXt`, `iTXt`, `eXIf`, `tIME` and anything else.
 fn strip_png(bytes: &[u8]) -> Option<Vec<u8>> {
     const KEEP: [&[u8; 4]; 15] = [
-        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP",
-        b"sBIT", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
+        b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT",
+        b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT",
     ];
     let mut out = take(bytes, 0, 8)?.to_vec();
     let mut at = 8;
@@ -122,7 +122,9 @@ fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
 /// header `VP8X` (its EXIF and XMP flags cleared), `ICCP`, and animation (`ANIM`, `ANMF`).
 /// Dropped: `EXIF`, `XMP ` and unknown chunks.
 fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
-    const KEEP: [&[u8; 4]; 7] = [b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ICCP", b"ANIM", b"ANMF"];
+    const KEEP: [&[u8; 4]; 7] = [
+        b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ICCP", b"ANIM", b"ANMF",
+    ];
     if take(bytes, 0, 4)? != b"RIFF" || take(bytes, 8, 4)? != b"WEBP" {
         return None;
     }
