@@ -149,6 +149,104 @@ fn kind_name(media_type: &str) -> &str {
     media_type.strip_prefix("image/").unwrap_or(media_type)
 }
 
+/// What the platform rules look at of one image of a message.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageFacts<'a> {
+    /// Its place, from 1.
+    pub number: usize,
+    /// How many images the message has.
+    pub count: usize,
+    /// Its media type.
+    pub media_type: &'a str,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Pixel width.
+    pub width: u32,
+    /// Pixel height.
+    pub height: u32,
+    /// Its description.
+    pub alt: &'a str,
+}
+
+/// The first platform among `platforms` that would refuse this image, as (field suffix:
+/// `""` for the image, `.alt` for its description; the message naming the platform).
+pub fn platform_problem(
+    facts: &ImageFacts<'_>,
+    platforms: &[Platform],
+) -> Option<(&'static str, String)> {
+    let n = facts.number;
+    let alt_chars = facts.alt.chars().count();
+    for platform in platforms
+        .iter()
+        .copied()
+        .filter(|p| *p != Platform::Sandbox)
+    {
+        let Some(rules) = tocsin_connectors::descriptor(platform).and_then(|d| d.images) else {
+            continue;
+        };
+        let name = platform.display_name();
+        let problem = if facts.count > rules.max_images {
+            Some((
+                "",
+                format!(
+                    "takes {} images a post at most; this message has {}",
+                    rules.max_images, facts.count
+                ),
+            ))
+        } else if !rules.media_types.contains(&facts.media_type) {
+            Some((
+                "",
+                format!(
+                    "takes {} only; image {n} is {}",
+                    rules
+                        .media_types
+                        .iter()
+                        .map(|t| kind_name(t).to_uppercase())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    kind_name(facts.media_type).to_uppercase()
+                ),
+            ))
+        } else if facts.bytes > rules.max_bytes {
+            Some((
+                "",
+                format!(
+                    "takes images up to {}; image {n} is {}",
+                    mb(rules.max_bytes),
+                    mb(facts.bytes)
+                ),
+            ))
+        } else if rules
+            .max_pixels
+            .is_some_and(|max| u64::from(facts.width) * u64::from(facts.height) > max)
+        {
+            Some((
+                "",
+                format!(
+                    "takes images of fewer than {} pixels; image {n} is {}x{}",
+                    rules.max_pixels.unwrap_or_default(),
+                    facts.width,
+                    facts.height
+                ),
+            ))
+        } else if rules.alt_max_chars.is_some_and(|max| alt_chars > max) {
+            Some((
+                ".alt",
+                format!(
+                    "takes descriptions up to {} characters; image {n}'s has {alt_chars}",
+                    rules.alt_max_chars.unwrap_or_default()
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((suffix, why)) = problem {
+            return Some((suffix, format!("{name}: {why}")));
+        }
+    }
+    None
+}
+
 /// Checks a draft's images against what each targeted platform takes: each exists, is
 /// described, and fits every platform's rules (a refusal is a 422 naming the image and
 /// the platform). Descriptions go through the PHI guard: a hit is a blocker on
@@ -201,59 +299,17 @@ pub async fn assess(
                 variable: None,
             });
         }
-        let alt_chars = alt.chars().count();
-        for platform in platforms
-            .iter()
-            .copied()
-            .filter(|p| *p != Platform::Sandbox)
-        {
-            let Some(rules) = tocsin_connectors::descriptor(platform).and_then(|d| d.images) else {
-                continue;
-            };
-            let name = platform.display_name();
-            let refuse =
-                |why: String| Err(AppError::invalid(field.clone(), format!("{name}: {why}")));
-            if images.len() > rules.max_images {
-                return refuse(format!(
-                    "takes {} images a post at most; this draft has {}",
-                    rules.max_images,
-                    images.len()
-                ));
-            }
-            if !rules.media_types.contains(&media_type.as_str()) {
-                return refuse(format!(
-                    "takes {} only; image {n} is {}",
-                    rules
-                        .media_types
-                        .iter()
-                        .map(|t| kind_name(t).to_uppercase())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    kind_name(&media_type).to_uppercase()
-                ));
-            }
-            if bytes > rules.max_bytes {
-                return refuse(format!(
-                    "takes images up to {}; image {n} is {}",
-                    mb(rules.max_bytes),
-                    mb(bytes)
-                ));
-            }
-            if let Some(max) = rules.max_pixels {
-                if u64::from(width) * u64::from(height) > max {
-                    return refuse(format!(
-                        "takes images of fewer than {max} pixels; image {n} is {width}x{height}"
-                    ));
-                }
-            }
-            if let Some(max) = rules.alt_max_chars {
-                if alt_chars > max {
-                    return Err(AppError::invalid(
-                        format!("{field}.alt"),
-                        format!("{name}: takes descriptions up to {max} characters; image {n}'s has {alt_chars}"),
-                    ));
-                }
-            }
+        let facts = ImageFacts {
+            number: n,
+            count: images.len(),
+            media_type: &media_type,
+            bytes,
+            width,
+            height,
+            alt,
+        };
+        if let Some((suffix, message)) = platform_problem(&facts, platforms) {
+            return Err(AppError::invalid(format!("{field}{suffix}"), message));
         }
         view.items.push(view_of(
             &image.sha256,
