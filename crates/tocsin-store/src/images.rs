@@ -132,7 +132,11 @@ impl ImagesTx<'_, '_> {
                         image.width,
                         image.height,
                         image.bytes.len(),
-                        if inserted == 0 { ", already stored" } else { "" }
+                        if inserted == 0 {
+                            ", already stored"
+                        } else {
+                            ""
+                        }
                     )),
             )
             .await?;

@@ -40,7 +40,13 @@ async fn an_image_is_kept_once_by_hash_and_its_upload_audited_without_its_bytes(
         db.store.images().facts(&first.sha256).await.unwrap(),
         Some(("image/png".to_string(), 640, 480, 64))
     );
-    assert!(db.store.images().get(&"00".repeat(32)).await.unwrap().is_none());
+    assert!(db
+        .store
+        .images()
+        .get(&"00".repeat(32))
+        .await
+        .unwrap()
+        .is_none());
 
     let events = db
         .store
@@ -137,7 +143,13 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
     let got: Vec<MessageImage> = read.iter().map(|(m, _)| m.clone()).collect();
     assert_eq!(got, attached);
     assert_eq!(read[0].1.bytes, b.bytes);
-    assert!(db.store.images().of_message(message + 1).await.unwrap().is_empty());
+    assert!(db
+        .store
+        .images()
+        .of_message(message + 1)
+        .await
+        .unwrap()
+        .is_empty());
 
     // A message's images name stored images.
     let mut tx = db.store.begin().await.unwrap();
@@ -151,5 +163,8 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
             }],
         )
         .await;
-    assert!(unknown.is_err(), "an image that was never stored is refused");
+    assert!(
+        unknown.is_err(),
+        "an image that was never stored is refused"
+    );
 }

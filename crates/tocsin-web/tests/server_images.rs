@@ -55,7 +55,10 @@ async fn an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored(bac
     big.resize(10_500_000, 0);
     let r = upload(&dana, big, "application/octet-stream").await;
     r.refused(422, "invalid");
-    assert_eq!(r.body["error"]["message"], "image is 10.5 MB; the limit is 10 MB");
+    assert_eq!(
+        r.body["error"]["message"],
+        "image is 10.5 MB; the limit is 10 MB"
+    );
     assert_eq!(s.store().images().count().await.unwrap(), 0);
 
     // A PNG sent as `application/octet-stream` is a PNG.
@@ -64,7 +67,10 @@ async fn an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored(bac
     assert_eq!(r.status, 201, "{}", r.text);
     let sha = r.body["sha256"].as_str().unwrap().to_string();
     assert_eq!(r.body["media_type"], "image/png");
-    assert_eq!((r.body["width"].as_u64(), r.body["height"].as_u64()), (Some(32), Some(24)));
+    assert_eq!(
+        (r.body["width"].as_u64(), r.body["height"].as_u64()),
+        (Some(32), Some(24))
+    );
     assert_eq!(r.body["url"], format!("/api/images/{sha}"));
     let audit = s.audit().await;
     let up = audit.iter().find(|e| e.action == "image.upload").unwrap();
@@ -79,11 +85,17 @@ async fn an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored(bac
     assert_eq!(got.headers["x-content-type-options"], "nosniff");
     assert!(got.headers.contains_key("content-security-policy"));
     // A viewer cannot upload; nobody signed out can read.
-    upload(&vic, file, "image/png").await.refused(403, "forbidden");
+    upload(&vic, file, "image/png")
+        .await
+        .refused(403, "forbidden");
     let r = s.client().get(&format!("/api/images/{sha}")).await;
     assert_eq!(r.status, 401);
-    vic.get(&format!("/api/images/{}", "0".repeat(64))).await.refused(404, "not_found");
-    vic.get("/api/images/..%2Fetc").await.refused(404, "not_found");
+    vic.get(&format!("/api/images/{}", "0".repeat(64)))
+        .await
+        .refused(404, "not_found");
+    vic.get("/api/images/..%2Fetc")
+        .await
+        .refused(404, "not_found");
 }
 
 fn draft_form(values: &serde_json::Map<String, Value>, images: Value) -> Value {
@@ -109,7 +121,10 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         .await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "images.0.alt");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("image 1 has no description"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("image 1 has no description"));
     // A description over X's 1,000 characters: refused at preview, naming X.
     let long = "A map of the boil-water area. ".repeat(40);
     let r = dana
@@ -121,12 +136,18 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "images.0.alt");
     let message = r.body["error"]["message"].as_str().unwrap();
-    assert!(message.starts_with("X: takes descriptions up to 1000 characters"), "{message}");
+    assert!(
+        message.starts_with("X: takes descriptions up to 1000 characters"),
+        "{message}"
+    );
     // An image never uploaded.
     let r = dana
         .post(
             "/api/drafts",
-            draft_form(&values, json!([{"sha256": "ab".repeat(32), "alt": "A map"}])),
+            draft_form(
+                &values,
+                json!([{"sha256": "ab".repeat(32), "alt": "A map"}]),
+            ),
         )
         .await;
     r.refused(422, "invalid");
@@ -143,7 +164,10 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         .await
         .ok();
     assert_eq!(preview["images"]["items"][0]["alt"], alt);
-    assert_eq!(preview["images"]["items"][0]["url"], format!("/api/images/{sha}"));
+    assert_eq!(
+        preview["images"]["items"][0]["url"],
+        format!("/api/images/{sha}")
+    );
     let notes: Vec<&str> = preview["images"]["notes"]
         .as_array()
         .unwrap()
@@ -151,9 +175,14 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         .map(|n| n.as_str().unwrap())
         .collect();
     assert!(notes.contains(&"SMS: sent without the image"), "{notes:?}");
-    assert!(preview["images"]["sent_without"].as_array().unwrap().contains(&json!("sms")));
+    assert!(preview["images"]["sent_without"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("sms")));
 
-    let draft = dana.post("/api/drafts", draft_form(&values, images.clone())).await;
+    let draft = dana
+        .post("/api/drafts", draft_form(&values, images.clone()))
+        .await;
     assert_eq!(draft.status, 201, "{}", draft.text);
     let draft = draft.body;
     assert_eq!(draft["hash"], preview["hash"]);
@@ -172,7 +201,10 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         )
         .await
         .ok();
-    assert_ne!(edited["hash"], reviewed, "the alt text is part of what is reviewed");
+    assert_ne!(
+        edited["hash"], reviewed,
+        "the alt text is part of what is reviewed"
+    );
     let resubmitted = dana
         .post(&format!("/api/drafts/{id}/submit"), json!({}))
         .await

@@ -182,7 +182,7 @@ fn png_text_chunks_and_exif_are_dropped_and_the_picture_kept() {
     let iend = plain.len() - 12;
     let mut upload = plain[..iend].to_vec();
     upload.extend(png_chunk(b"tEXt", b"Author\0Jane Clinician"));
-    upload.extend(png_chunk(b"iTXt", b"GPS\0\0\0\0\040.44N"));
+    upload.extend(png_chunk(b"iTXt", b"GPS\0\0\0\0\x0040.44N"));
     upload.extend(png_chunk(b"eXIf", &exif(1)[6..]));
     upload.extend_from_slice(&plain[iend..]);
     let checked = check_upload(&upload).unwrap();

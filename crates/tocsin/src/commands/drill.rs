@@ -52,7 +52,10 @@ fn drill_images(
 ) -> Result<Vec<(tocsin_app::images::check::CheckedImage, String)>> {
     use tocsin_app::images::{check, platform_problem, ImageFacts, MAX_IMAGES_PER_DRAFT};
     if args.images.len() > MAX_IMAGES_PER_DRAFT {
-        bail!("a message carries {MAX_IMAGES_PER_DRAFT} images at most; --image was given {} times", args.images.len());
+        bail!(
+            "a message carries {MAX_IMAGES_PER_DRAFT} images at most; --image was given {} times",
+            args.images.len()
+        );
     }
     if args.alts.len() != args.images.len() {
         bail!(
