@@ -487,6 +487,8 @@ pub struct Preview {
     pub blockers: Vec<Blocker>,
     /// Who gets it: the groups and accounts, with a count per platform.
     pub targets: TargetsView,
+    /// Its images, and which platforms send the text without them.
+    pub images: crate::images::ImagesView,
 }
 
 impl Preview {
@@ -517,6 +519,9 @@ pub struct PreviewRequest {
     /// The drafter's own text for platforms the step lets them rewrite.
     #[serde(default)]
     pub overrides: BTreeMap<String, String>,
+    /// Its images, each an uploaded image's hash with its description.
+    #[serde(default)]
+    pub images: Vec<crate::images::DraftImage>,
 }
 
 /// Puts the drafter's own text in place of the rendered one for each platform the step
@@ -596,6 +601,8 @@ pub struct ComposeFor<'a> {
     /// The drafter's own text for platforms the step lets them rewrite (platform id to
     /// text).
     pub overrides: Option<&'a BTreeMap<String, String>>,
+    /// Its images, each with its description.
+    pub images: &'a [crate::images::DraftImage],
 }
 
 /// Composes a step for the platforms its target set reaches. Invalid values come back
@@ -613,6 +620,7 @@ pub async fn compose(
         post_number,
         targets,
         overrides,
+        images,
     } = what;
     if p.step(step).is_none() {
         let e = ComposeError::UnknownStep {
@@ -638,10 +646,13 @@ pub async fn compose(
                 apply_overrides(&composer, p, step, &platforms, overrides, &mut composed)?;
             }
             let variants = rendered_variants(&composed);
-            let blockers = blockers_of(&composed);
+            let mut blockers = blockers_of(&composed);
+            let (images_view, image_blockers) =
+                crate::images::assess(app, composer.guard(), images, &platforms).await?;
+            blockers.extend(image_blockers);
             Ok((
                 Preview {
-                    hash: review_hash(&variants, &targeting.stored()),
+                    hash: review_hash(&variants, &targeting.stored(), images),
                     headline: composed.headline.clone(),
                     blocked: !blockers.is_empty(),
                     exercise,
@@ -665,6 +676,7 @@ pub async fn compose(
                         .collect(),
                     blockers,
                     targets: view,
+                    images: images_view,
                 },
                 Some(composed),
                 targeting,
@@ -686,6 +698,7 @@ pub async fn compose(
                 variants: Vec::new(),
                 blockers: Vec::new(),
                 targets: view,
+                images: crate::images::ImagesView::default(),
             },
             None,
             targeting,
@@ -736,6 +749,7 @@ pub async fn preview_for(
             post_number: None,
             targets: request.targets.as_ref(),
             overrides: Some(&request.overrides),
+            images: &request.images,
         },
     )
     .await?;

@@ -48,6 +48,10 @@ pub struct DraftInputs {
     /// text); part of the stored variants, so of the hash the approver reviews.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, String>,
+    /// Its images, in order, each with its description; part of the hash the approver
+    /// reviews.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<crate::images::DraftImage>,
 }
 
 impl DraftInputs {
@@ -60,6 +64,7 @@ impl DraftInputs {
                     post_number: None,
                     targets: None,
                     overrides: BTreeMap::new(),
+                    images: Vec::new(),
                 })
             })
             .unwrap_or_default()
@@ -74,6 +79,10 @@ pub struct DraftView {
     values: BTreeMap<String, String>,
     /// The drafter's own texts (platform id to text), where the step allows them.
     overrides: BTreeMap<String, String>,
+    /// Its images, each with its description.
+    images: Vec<crate::images::DraftImage>,
+    /// What each platform does with them (as the preview says).
+    images_view: Option<crate::images::ImagesView>,
     note: Option<String>,
     /// Hash of the stored text: what an approval names.
     hash: String,
@@ -165,6 +174,8 @@ impl Assessed {
             summary: summary_of(&self.draft),
             values: self.inputs.values.clone(),
             overrides: self.inputs.overrides.clone(),
+            images: self.inputs.images.clone(),
+            images_view: self.preview.as_ref().map(|p| p.images.clone()),
             note: self.draft.note.clone(),
             hash: self.stored_hash.clone(),
             headline,
@@ -228,7 +239,7 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
     let status = status_of(app, p).await?;
     let inputs = DraftInputs::parse(&draft.variables_json);
     let stored_targets = inputs.targets.clone().unwrap_or_default();
-    let stored_hash = review_hash(&stored_variants(&draft), &stored_targets);
+    let stored_hash = review_hash(&stored_variants(&draft), &stored_targets, &inputs.images);
     let spec = match inputs.targets.as_ref() {
         Some(t) => Some(t.spec.clone()),
         None => session_targets(app, draft.session_id).await?,
@@ -243,6 +254,7 @@ async fn assess(app: &Tocsin, id: i64) -> AppResult<(Assessed, &Playbook)> {
             post_number: inputs.post_number,
             targets: spec.as_ref(),
             overrides: Some(&inputs.overrides),
+            images: &inputs.images,
         },
     )
     .await
@@ -358,6 +370,9 @@ pub struct CreateDraft {
     /// text).
     #[serde(default)]
     overrides: BTreeMap<String, String>,
+    /// Its images (at most four), each an uploaded image's hash with its description.
+    #[serde(default)]
+    images: Vec<crate::images::DraftImage>,
     /// The sent message this draft follows up (set by [`follow_up`] only, never from a
     /// request): its approval threads it under that message's posts.
     #[serde(skip)]
@@ -394,6 +409,7 @@ async fn render_for_storage(
             post_number: inputs.post_number,
             targets: spec,
             overrides: Some(&inputs.overrides),
+            images: &inputs.images,
         },
     )
     .await?;
@@ -552,6 +568,7 @@ pub async fn create_draft(app: &Tocsin, who: &Authed, form: CreateDraft) -> AppR
         post_number,
         targets: None,
         overrides: form.overrides,
+        images: form.images,
     };
     let (variants, targets) =
         render_for_storage(app, p, &form.step, &inputs, spec.as_ref(), exercise).await?;
@@ -668,6 +685,8 @@ pub async fn follow_up(
             corrects: None,
             // The drafter's own texts were written for that step and message.
             overrides: BTreeMap::new(),
+            // The images stay: the drafter removes what no longer fits.
+            images: inputs.images.clone(),
             // An update or an all-clear replies under the message where it stands (a
             // session post threads in its session already); a duplicate stands alone.
             follows_up: (session_id.is_none() && form.step != original.step_id)
@@ -701,6 +720,9 @@ pub struct EditDraft {
     /// The drafter's own texts (kept as they were when left out; `{}` drops them all).
     #[serde(default)]
     overrides: Option<BTreeMap<String, String>>,
+    /// Its images (kept as they were when left out; `[]` removes them all).
+    #[serde(default)]
+    images: Option<Vec<crate::images::DraftImage>>,
 }
 
 /// Edits a draft (its drafter, while open or submitted; a submitted draft goes back to
@@ -740,6 +762,9 @@ pub async fn edit_draft(
         overrides: form
             .overrides
             .unwrap_or_else(|| assessed.inputs.overrides.clone()),
+        images: form
+            .images
+            .unwrap_or_else(|| assessed.inputs.images.clone()),
     };
     let (variants, targets) = render_for_storage(
         app,
@@ -1209,6 +1234,12 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         tx.drafts()
             .link_message(d.id, placed.retraction_message_id)
             .await?;
+        tx.images()
+            .attach(
+                placed.retraction_message_id,
+                &crate::images::for_message(&assessed.inputs.images),
+            )
+            .await?;
         tx.commit().await?;
         app.0.dispatcher.wake();
         announce_draft(app, id).await;
@@ -1239,6 +1270,12 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         )
         .await?;
     tx.drafts().link_message(d.id, message_id).await?;
+    tx.images()
+        .attach(
+            message_id,
+            &crate::images::for_message(&assessed.inputs.images),
+        )
+        .await?;
     tx.commit().await?;
     app.0.dispatcher.wake();
     announce_draft(app, id).await;

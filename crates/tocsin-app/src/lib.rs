@@ -25,6 +25,7 @@ pub mod conversation;
 pub mod drafts;
 pub mod error;
 pub mod events;
+pub mod images;
 pub mod messages;
 pub mod monitor;
 pub mod notify;

@@ -340,7 +340,13 @@ pub fn rendered_hash(variants: &[RenderedVariant]) -> String {
 /// `sha256:<hex>` over what an approver reviews: the rendered text (as
 /// [`rendered_hash`]) and the target set (the choice and the accounts it reached).
 /// Changing who gets a message changes the hash as surely as changing its words.
-pub fn review_hash(variants: &[RenderedVariant], targets: &crate::catalog::DraftTargets) -> String {
+/// A draft's images (hash and description, in order) are part of it: changing an image
+/// or what it says makes an earlier review stale. A draft without images hashes as before.
+pub fn review_hash(
+    variants: &[RenderedVariant],
+    targets: &crate::catalog::DraftTargets,
+    images: &[crate::images::DraftImage],
+) -> String {
     let mut h = Sha256::new();
     h.update(b"tocsin-review-v2\n");
     h.update(rendered_hash(variants).as_bytes());
@@ -358,6 +364,15 @@ pub fn review_hash(variants: &[RenderedVariant], targets: &crate::catalog::Draft
         h.update(format!("\n{label}=").as_bytes());
         for id in ids {
             h.update(id.to_be_bytes());
+        }
+    }
+    if !images.is_empty() {
+        h.update(b"\nimages=");
+        for image in images {
+            for part in [image.sha256.as_str(), image.alt.trim()] {
+                h.update((part.len() as u64).to_be_bytes());
+                h.update(part.as_bytes());
+            }
         }
     }
     format!("sha256:{}", hex::encode(h.finalize()))

@@ -38,6 +38,8 @@ pub struct PlatformDescriptor {
     pub counting: CountingRule,
     /// What the platform can do.
     pub capabilities: Capabilities,
+    /// The images it takes with a post (`None`: it takes none, and the text goes alone).
+    pub images: Option<ImageRules>,
 }
 
 impl PlatformDescriptor {
@@ -160,6 +162,29 @@ pub struct Capabilities {
     pub idempotency_key: bool,
     /// A post can be looked up after a send whose outcome is unknown (reconciliation).
     pub lookup: bool,
+}
+
+/// The four image types Tocsin takes.
+pub const ALL_IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp", "image/gif"];
+
+/// What images a platform takes with a post, as its documentation says: a message whose
+/// images it would refuse is refused at preview, naming the platform, not at send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRules {
+    /// Images per post at most.
+    pub max_images: usize,
+    /// Bytes per image at most.
+    pub max_bytes: u64,
+    /// Pixels per image at most, where the platform caps them.
+    pub max_pixels: Option<u64>,
+    /// The longest description it takes, in characters (`None`: no cap documented).
+    pub alt_max_chars: Option<usize>,
+    /// Whether the description reaches the platform (Telegram has no alt text).
+    pub alt_sent: bool,
+    /// The media types it takes.
+    pub media_types: &'static [&'static str],
+    /// Where these numbers come from.
+    pub source: &'static str,
 }
 
 /// How accounts of one platform are connected through OAuth 2 (authorization code).
@@ -326,6 +351,7 @@ mod tests {
                 idempotency_key: false,
                 lookup: false,
             },
+            images: None,
         }
     }
 

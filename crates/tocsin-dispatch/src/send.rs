@@ -88,6 +88,21 @@ pub(crate) async fn action(
     post.ledger = ledger(store, m.id, d.account_id, "");
     post.exercise = m.exercise;
     post.title = m.title.clone();
+    // The approved images go with a post or a correction; connectors for platforms that
+    // take none send the text alone.
+    post.images = m
+        .images
+        .iter()
+        .map(|i| tocsin_connector::PostImage {
+            sha256: i.sha256.clone(),
+            media_type: i.media_type.clone(),
+            width: i.width,
+            height: i.height,
+            alt: i.alt.clone(),
+            bytes: i.bytes.clone(),
+            public_url: None,
+        })
+        .collect();
     let text = m
         .texts
         .get(&TextTarget::Variant(VariantTarget::Platform(platform)))

@@ -123,3 +123,9 @@ aggregate!(
     Audit,
     "the audit log: reading, verifying, exporting (appends go through a transaction)"
 );
+aggregate!(
+    images,
+    Images,
+    ImagesTx,
+    "uploaded images and the images of messages"
+);

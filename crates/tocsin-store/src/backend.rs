@@ -136,6 +136,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0019_wea_texts.sql"),
     ),
     (
+        20,
+        "images",
+        include_str!("../migrations/sqlite/0020_images.sql"),
+    ),
+    (
+        21,
+        "language_texts",
+        include_str!("../migrations/sqlite/0021_language_texts.sql"),
+    ),
+    (
         22,
         "account_languages",
         include_str!("../migrations/sqlite/0022_account_languages.sql"),
@@ -236,6 +246,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "wea_texts",
         include_str!("../migrations/postgres/0019_wea_texts.sql"),
+    ),
+    (
+        20,
+        "images",
+        include_str!("../migrations/postgres/0020_images.sql"),
+    ),
+    (
+        21,
+        "language_texts",
+        include_str!("../migrations/postgres/0021_language_texts.sql"),
     ),
     (
         22,

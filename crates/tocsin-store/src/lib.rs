@@ -30,6 +30,7 @@ pub mod enrolment;
 mod error;
 pub mod feed;
 pub mod health;
+pub mod images;
 pub mod live_sessions;
 pub mod messages;
 pub mod notify;

@@ -287,6 +287,8 @@ pub struct MessageForSending {
     /// Why the consent record its approval cited no longer covers it (withdrawn, expired,
     /// out of scope, gone), read when the batch is claimed: nothing is sent then.
     pub consent_problem: Option<String>,
+    /// Its images, in order, with their approved descriptions.
+    pub images: Vec<crate::images::ImageForSending>,
 }
 
 /// A post already on a platform, as recorded.
@@ -1268,7 +1270,9 @@ impl Outbox<'_> {
             .filter_map(|v| v.body.map(|b| (v.target, b)))
             .collect();
         let consent_problem = self.consent_problem(message_id, &texts).await?;
+        let images = self.store.images().for_sending(message_id).await?;
         Ok(Some(MessageForSending {
+            images,
             id: message_id,
             kind: crate::time::enum_col("message kind", &kind, MessageKind::parse)?,
             target_message_id: target,

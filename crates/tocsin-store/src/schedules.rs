@@ -254,6 +254,8 @@ impl SchedulesTx<'_, '_> {
                 ..Placement::default()
             };
             let new_id = self.tx.outbox().place_message(&repeat, &placement).await?;
+            // A repeat carries its original's images, with their approved descriptions.
+            self.tx.images().copy(message_id, new_id).await?;
             // A repeat goes to whom its original was approved for.
             on_tx!(self.tx, c => {
                 sqlx::query(

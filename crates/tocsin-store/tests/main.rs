@@ -12,6 +12,7 @@ mod accounts;
 mod audiences;
 mod conversation;
 mod crash;
+mod images;
 mod owner_role;
 mod startup;
 mod stories;

@@ -282,6 +282,11 @@ export function previewNodes(p, labels = {}) {
       h('ul', {}, hard.map((v) => h('li', {}, `${v.target}: grade ${v.readability.grade} (${v.readability.formula}), the maximum is ${v.reading_grade_max}`))),
       h('p', {}, 'Not a blocker: shorter sentences and plainer words bring the grade down. The approver acknowledges it when approving.')));
   }
+  const images = (p.images && p.images.items) || [];
+  const without = new Set((p.images && p.images.sent_without) || []);
+  if (images.length && p.images.notes.length) {
+    nodes.push(h('ul', { class: 'image-notes', testid: 'image-notes' }, p.images.notes.map((n) => h('li', {}, n))));
+  }
   if (!(p.variants || []).length) {
     nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
   }
@@ -296,6 +301,10 @@ export function previewNodes(p, labels = {}) {
           v.count == null ? 'no length limit' : v.limit != null ? `${v.count} / ${v.limit} ${unit}` : `${v.count} ${unit}`,
           v.over ? ' (over)' : '')),
       postedAs(p.targets, v.target),
+      images.length ? (without.has(v.target)
+        ? h('p', { class: 'muted', testid: `preview-no-image-${v.target}` }, `Sent without the image${images.length > 1 ? 's' : ''}`)
+        : h('div', { class: 'preview-images', testid: `preview-images-${v.target}` },
+          images.map((i) => h('img', { src: i.url, alt: i.alt, width: 120, height: Math.max(1, Math.round(120 * i.height / i.width)) })))) : null,
       v.edited ? h('p', { class: 'edited-note', testid: `preview-edited-${v.target}` }, 'Written by the drafter for this platform') : null,
       phiTargets.has(v.target) ? h('p', { class: 'phi-inline' }, 'Possible PHI in this text') : null,
       v.target === 'email_html' ? emailFrame(v) : null,
@@ -426,6 +435,7 @@ export function livePreview(getRequest, onResult, onError) {
   const http = (r) => {
     const body = { step: r.step, values: r.values, exercise: r.exercise };
     if (r.overrides) body.overrides = r.overrides;
+    if (r.images) body.images = r.images;
     if (r.targets) body.targets = r.targets;
     if (r.session_id != null) body.session_id = r.session_id;
     return api.post(`/api/playbooks/${encodeURIComponent(r.playbook)}/preview`, body);
@@ -476,7 +486,51 @@ export function editor(c, detail, opts = {}) {
     if (targets) r.targets = targets;
     if (opts.sessionId != null) r.session_id = opts.sessionId;
     if (Object.keys(overrides).length) r.overrides = { ...overrides };
+    if (images.length) r.images = images.map((i) => ({ sha256: i.sha256, alt: i.alt }));
     return r;
+  };
+  // The draft's images (at most four), each with its required description.
+  let images = (opts.images || []).map((i) => ({ sha256: i.sha256, alt: i.alt || '' }));
+  let dirtyImages = false;
+  const imagesBox = h('section', { class: 'images', testid: 'images', 'aria-labelledby': 'images-heading' });
+  const imageError = h('div', { class: 'field-error', 'data-error-for': 'file', role: 'alert' });
+  const drawImages = () => {
+    const file = h('input', { type: 'file', id: nextId(), testid: 'image-file', accept: 'image/png,image/jpeg,image/webp,image/gif', disabled: images.length >= 4 });
+    file.addEventListener('change', async () => {
+      const f = file.files && file.files[0];
+      if (!f) return;
+      imageError.textContent = '';
+      try {
+        const res = await fetch('/api/images', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json', 'Content-Type': 'application/octet-stream' }, body: f });
+        const data = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error((data.error && data.error.message) || `${res.status} ${res.statusText}`);
+        images.push({ sha256: data.sha256, alt: '' });
+        dirtyImages = true;
+        drawImages();
+        pv.now();
+      } catch (e) {
+        imageError.textContent = `${f.name}: ${e.message}`;
+      }
+    });
+    put(imagesBox,
+      h('h2', { id: 'images-heading' }, 'Images'),
+      h('p', { class: 'help' }, 'Up to four: PNG, JPEG, WebP or GIF, 10 MB at most. Location and camera details are removed. Describe each image for people who cannot see it.'),
+      h('ol', { class: 'plain image-list' }, images.map((img, i) => {
+        const alt = h('textarea', { rows: 2, id: nextId(), testid: `image-alt-${i}`, name: `images.${i}.alt`, required: true, 'aria-required': 'true' });
+        alt.value = img.alt;
+        alt.addEventListener('input', () => { img.alt = alt.value; dirtyImages = true; pv.schedule(); });
+        const remove = h('button', { type: 'button', class: 'quiet', testid: `image-remove-${i}` }, `Remove image ${i + 1}`);
+        remove.addEventListener('click', () => { images.splice(i, 1); dirtyImages = true; drawImages(); pv.now(); });
+        return h('li', { class: 'image-item' },
+          h('img', { src: `/api/images/${encodeURIComponent(img.sha256)}`, alt: img.alt || `Image ${i + 1}, not yet described`, width: 96 }),
+          h('div', { class: 'field' },
+            h('label', { for: alt.id }, `Description of image ${i + 1} (alt text) `, h('span', { class: 'req' }, '*')),
+            alt,
+            h('div', { class: 'field-error', 'data-error-for': `images.${i}.alt` }),
+            h('div', { class: 'field-error', 'data-error-for': `images.${i}` })),
+          remove);
+      })),
+      h('div', { class: 'field' }, h('label', { for: file.id }, 'Add image'), file, imageError));
   };
   const labels = Object.fromEntries((detail.variables || []).map((v) => [v.name, v.label || v.name]));
   // The drafter's own text for the platforms the step lets them rewrite (kept outside the
@@ -556,6 +610,7 @@ export function editor(c, detail, opts = {}) {
       summary,
       form.el,
       overridesBox,
+      imagesBox,
       h('section', { class: 'who', 'aria-labelledby': 'who-heading' },
         h('h2', { id: 'who-heading' }, 'Who gets it'),
         opts.lockTargets ? h('p', { class: 'help' }, 'A live session’s posts go to the target set chosen when it started.') : null,
@@ -563,6 +618,7 @@ export function editor(c, detail, opts = {}) {
       opts.actions || null),
     h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'), status, cards));
   drawOverrides();
+  drawImages();
   if (opts.initialPreview) draw(opts.initialPreview);
   else pv.now();
   const setStep = (s) => { stepSel.value = s; showStepFields(); drawOverrides(); pv.now(); };
@@ -573,6 +629,9 @@ export function editor(c, detail, opts = {}) {
     // The drafter's own texts, and whether they changed since the form opened.
     overrides: () => ({ ...overrides }),
     overridesDirty: () => dirtyOverrides,
+    // The images with their descriptions, and whether they changed since the form opened.
+    images: () => images.map((i) => ({ sha256: i.sha256, alt: i.alt })),
+    imagesDirty: () => dirtyImages,
     targetsDirty: () => targetsDirty,
   };
 }

@@ -46,6 +46,7 @@ export async function newDraft(c, opts = {}) {
     if (opts.corrects) body.corrects = Number(opts.corrects);
     if (ed.targets()) body.targets = ed.targets();
     if (Object.keys(ed.overrides()).length) body.overrides = ed.overrides();
+    if (ed.images().length) body.images = ed.images();
     const d = await api.post('/api/drafts', body);
     c.go(`#/drafts/${enc(d.id)}`);
   }));
@@ -157,7 +158,7 @@ function drafterPanel(c, d, detail, reload) {
     d.state === 'submitted' ? 'Submitted for approval' : 'Submit for approval');
   const withdraw = h('button', { type: 'button', class: 'danger quiet', testid: 'withdraw-button' }, 'Withdraw');
   const ed = editor(c, detail, {
-    values: d.values, overrides: d.overrides, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
+    values: d.values, overrides: d.overrides, images: d.images, step: d.step, exercise: d.exercise, lockStep: true, lockExercise: true, initialPreview: d,
     targets: d.targets ? d.targets.spec : null, lockTargets: !!d.session_id,
     actions: h('div', {},
       h('p', { class: 'help' }, 'Once submitted, a second person approves it.'),
@@ -168,12 +169,13 @@ function drafterPanel(c, d, detail, reload) {
     const body = { values: ed.form.values() };
     if (ed.targetsDirty()) body.targets = ed.targets();
     if (ed.overridesDirty()) body.overrides = ed.overrides();
+    if (ed.imagesDirty()) body.images = ed.images();
     await api.put(`/api/drafts/${enc(d.id)}`, body);
     ed.form.markClean();
   };
   save.addEventListener('click', () => busy(save, ed.el, err, async () => { await saveValues(); await reload(); }));
   submit.addEventListener('click', () => busy(submit, ed.el, err, async () => {
-    if (ed.form.isDirty() || ed.targetsDirty() || ed.overridesDirty()) await saveValues();
+    if (ed.form.isDirty() || ed.targetsDirty() || ed.overridesDirty() || ed.imagesDirty()) await saveValues();
     await api.post(`/api/drafts/${enc(d.id)}/submit`);
     await reload();
   }));

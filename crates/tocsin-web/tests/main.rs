@@ -19,6 +19,7 @@ mod server_enrolment;
 mod server_feed;
 mod server_handlers;
 mod server_http;
+mod server_images;
 mod server_languages;
 mod server_listener;
 mod server_monitor;

@@ -206,6 +206,13 @@ pub struct DrillArgs {
     /// platforms the groups' accounts are on.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
+    /// An image to attach (repeatable, at most four): PNG, JPEG, WebP or GIF, checked by
+    /// its content and stripped of its metadata, as an upload is.
+    #[arg(long = "image", value_name = "FILE")]
+    pub images: Vec<PathBuf>,
+    /// The description of each `--image`, in the same order (required for each).
+    #[arg(long = "alt", value_name = "TEXT")]
+    pub alts: Vec<String>,
     /// Who runs the drill (recorded in the audit log; default: $USER).
     #[arg(long = "as", value_name = "NAME")]
     pub actor: Option<String>,

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, SecretFacts, SettingKey, SettingKind,
+    Capabilities, HostRule, HostSource, ImageRules, SecretFacts, SettingKey, SettingKind,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -49,4 +50,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 1_000_000,
+        max_pixels: None,
+        alt_max_chars: Some(2_000),
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "app.bsky.embed.images lexicon (images maxLength 4, image blob maxSize 1000000); bsky social-app MAX_ALT_TEXT 2000",
+    }),
 };

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, SecretFacts, SettingKey, SettingKind,
+    Capabilities, HostRule, HostSource, ImageRules, SecretFacts, SettingKey, SettingKind,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -54,4 +55,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: false,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 10 * 1024 * 1024,
+        max_pixels: None,
+        alt_max_chars: Some(1_024),
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "Discord attachment object: description max 1024 characters; 10 MiB upload limit without boosts",
+    }),
 };

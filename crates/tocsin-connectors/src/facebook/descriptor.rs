@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    ApiVersion, Capabilities, HostRule, HostSource, OAuthApi, OAuthClient, OAuthFacts,
+    ApiVersion, Capabilities, HostRule, HostSource, ImageRules, OAuthApi, OAuthClient, OAuthFacts,
     OAuthIdentity, SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -94,4 +95,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 4_000_000,
+        max_pixels: None,
+        alt_max_chars: None,
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "Graph API Page Photos: photos up to 4 MB; alt_text_custom has no documented cap",
+    }),
 };

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, OAuthClient, OAuthFacts, OAuthIdentity, SecretFacts,
-    SettingKey, SettingKind, TokenDialect, TokenRefresh,
+    Capabilities, HostRule, HostSource, ImageRules, OAuthClient, OAuthFacts, OAuthIdentity,
+    SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -84,4 +84,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 10_000_000,
+        max_pixels: Some(36_152_320),
+        alt_max_chars: None,
+        alt_sent: true,
+        media_types: &["image/jpeg", "image/png", "image/gif"],
+        source: "LinkedIn Images API: JPG, GIF, PNG under 36,152,320 pixels; altText has no documented cap; no byte cap documented (Tocsin's 10 MB applies)",
+    }),
 };

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity,
-    SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh,
+    Capabilities, HostRule, HostSource, ImageRules, OAuthApi, OAuthClient, OAuthFacts,
+    OAuthIdentity, SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -80,4 +81,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: true,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 16 * 1024 * 1024,
+        max_pixels: None,
+        alt_max_chars: Some(1_500),
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "Mastodon MediaAttachment IMAGE_LIMIT 16 MB (4.2+) and MAX_DESCRIPTION_LENGTH 1500; 4 attachments per status",
+    }),
 };

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, SecretFacts, SettingKey, SettingKind,
+    Capabilities, HostRule, HostSource, ImageRules, SecretFacts, SettingKey, SettingKind,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -55,4 +56,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: true,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 10_000_000,
+        max_pixels: None,
+        alt_max_chars: None,
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "m.image with the media repository; the server's m.upload.size (Synapse default 50 MB) is read by the connector at send; Tocsin's 10 MB applies here",
+    }),
 };

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, SecretFacts, SettingKey, SettingKind,
+    Capabilities, HostRule, HostSource, ImageRules, SecretFacts, SettingKey, SettingKind,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -47,4 +48,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 10_000_000,
+        max_pixels: None,
+        alt_max_chars: Some(1_000),
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "files.getUploadURLExternal alt_txt (alt_txt_too_large: over 1000 characters); Slack's file cap is far above Tocsin's 10 MB",
+    }),
 };

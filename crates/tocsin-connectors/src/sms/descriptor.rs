@@ -69,4 +69,5 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: false,
     },
+    images: None,
 };

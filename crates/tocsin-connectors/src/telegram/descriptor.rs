@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, SecretFacts, SettingKey, SettingKind,
+    Capabilities, HostRule, HostSource, ImageRules, SecretFacts, SettingKey, SettingKind,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -61,4 +62,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: false,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 10_000_000,
+        max_pixels: None,
+        alt_max_chars: None,
+        alt_sent: false,
+        media_types: ALL_IMAGE_TYPES,
+        source: "Bot API sendPhoto: photo at most 10 MB; Telegram has no alt text",
+    }),
 };

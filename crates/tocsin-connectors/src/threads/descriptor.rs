@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity,
-    SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh, UserPart,
+    Capabilities, HostRule, HostSource, ImageRules, OAuthApi, OAuthClient, OAuthFacts,
+    OAuthIdentity, SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh, UserPart,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -89,4 +89,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 8_000_000,
+        max_pixels: None,
+        alt_max_chars: None,
+        alt_sent: true,
+        media_types: &["image/jpeg", "image/png"],
+        source: "Threads API image posts: JPEG or PNG, 8 MB; alt_text (posts/accessibility) has no documented cap",
+    }),
 };

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity,
-    SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh, UserPart,
+    Capabilities, HostRule, HostSource, ImageRules, OAuthApi, OAuthClient, OAuthFacts,
+    OAuthIdentity, SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh, UserPart,
+    ALL_IMAGE_TYPES,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -87,4 +88,13 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        max_images: 4,
+        max_bytes: 5_000_000,
+        max_pixels: None,
+        alt_max_chars: Some(1_000),
+        alt_sent: true,
+        media_types: ALL_IMAGE_TYPES,
+        source: "X API media: images 5 MB, up to 4 photos a Post; media metadata alt_text up to 1000 characters",
+    }),
 };

@@ -23,6 +23,7 @@ mod feed;
 pub mod harness;
 mod health;
 mod host;
+mod images;
 pub mod listener;
 mod messages;
 mod metrics;
@@ -158,6 +159,13 @@ pub fn router(state: WebState) -> Router {
         .route("/playbooks", get(catalog::list))
         .route("/playbooks/{id}", get(catalog::detail))
         .route("/playbooks/{id}/preview", post(catalog::preview))
+        .route(
+            "/images",
+            post(images::upload).layer(axum::extract::DefaultBodyLimit::max(
+                images::UPLOAD_BODY_LIMIT,
+            )),
+        )
+        .route("/images/{sha256}", get(images::get_one))
         .route("/drafts", get(drafts::list).post(drafts::create))
         .route("/drafts/{id}", get(drafts::get_one).put(drafts::edit))
         .route("/drafts/{id}/submit", post(drafts::submit))

@@ -214,6 +214,22 @@ pub const OPERATIONS: &[Operation] = &[
         None,
     ),
     (
+        "post",
+        "/api/images",
+        "Upload an image as the raw request body (PNG, JPEG, WebP or GIF, read from its content; 10 MB; 8,000 px a side, 40 megapixels): checked, stripped of metadata, stored by SHA-256; answers sha256, media_type, width, height, bytes",
+        "drafts",
+        "drafter",
+        None,
+    ),
+    (
+        "get",
+        "/api/images/{sha256}",
+        "A stored image, served as its stored type with nosniff (for previews)",
+        "drafts",
+        "viewer",
+        None,
+    ),
+    (
         "get",
         "/api/sandbox/{account}/{post}",
         "What a sandbox account received (text, headline, reply, deleted): the sandbox post page",

@@ -94,6 +94,9 @@ pub enum ClientFrame {
         /// The drafter's own text for platforms the step lets them rewrite.
         #[serde(default)]
         overrides: BTreeMap<String, String>,
+        /// Its images, each an uploaded image's hash with its description.
+        #[serde(default)]
+        images: Vec<tocsin_app::images::DraftImage>,
     },
     /// Submit a draft.
     Submit {
@@ -527,6 +530,7 @@ async fn answer(
             targets,
             session_id,
             overrides,
+            images,
             ..
         } => {
             let request = PreviewRequest {
@@ -536,6 +540,7 @@ async fn answer(
                 targets,
                 session_id,
                 overrides,
+                images,
             };
             to_value(&preview_for(&web.app, who, &playbook, &request).await?)
         }

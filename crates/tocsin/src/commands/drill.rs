@@ -43,6 +43,59 @@ struct DrillPost {
     variants: Vec<RenderedVariant>,
 }
 
+/// The drill's images, checked as an upload is (by content, size and dimensions, then
+/// stripped), each with its description, which is required, read by the PHI guard and
+/// held to every platform's rules, as a draft's is at preview.
+fn drill_images(
+    args: &DrillArgs,
+    composer: &tocsin_domain::compose::Composer,
+) -> Result<Vec<(tocsin_app::images::check::CheckedImage, String)>> {
+    use tocsin_app::images::{check, platform_problem, ImageFacts, MAX_IMAGES_PER_DRAFT};
+    if args.images.len() > MAX_IMAGES_PER_DRAFT {
+        bail!(
+            "a message carries {MAX_IMAGES_PER_DRAFT} images at most; --image was given {} times",
+            args.images.len()
+        );
+    }
+    if args.alts.len() != args.images.len() {
+        bail!(
+            "every --image needs its --alt description, in the same order: {} image(s), {} description(s)",
+            args.images.len(),
+            args.alts.len()
+        );
+    }
+    let mut out = Vec::new();
+    for (n, (path, alt)) in args.images.iter().zip(&args.alts).enumerate() {
+        let shown = path.display();
+        let bytes = std::fs::read(path).map_err(|e| anyhow!("--image {shown}: {e}"))?;
+        let checked = check::check_upload(&bytes).map_err(|e| anyhow!("--image {shown}: {e}"))?;
+        let alt = alt.trim();
+        if alt.is_empty() {
+            bail!("--image {shown} has no description: give what it shows with --alt");
+        }
+        if let Some(hit) = composer.guard().check(alt, &[]).first() {
+            bail!(
+                "the description of --image {shown} may hold protected health information ({}): in a real alert an approver would have to override it",
+                hit.family.description()
+            );
+        }
+        let facts = ImageFacts {
+            number: n + 1,
+            count: args.images.len(),
+            media_type: checked.kind.media_type(),
+            bytes: checked.bytes.len() as u64,
+            width: checked.width,
+            height: checked.height,
+            alt,
+        };
+        if let Some((_, why)) = platform_problem(&facts, &stand_ins()) {
+            bail!("--image {shown}: {why}");
+        }
+        out.push((checked, alt.to_string()));
+    }
+    Ok(out)
+}
+
 /// Runs a drill.
 pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
     let library = load(&config.playbooks_dir, &config.templates_dir)?;
@@ -122,6 +175,7 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let images = drill_images(args, &composer)?;
     let actor = args
         .actor
         .clone()
@@ -140,6 +194,7 @@ pub fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
                 actor: &actor,
                 groups: &args.groups,
                 retract: args.retract.then_some(notice.as_ref()),
+                images: &images,
             },
         )
         .await;
@@ -160,6 +215,8 @@ struct DrillRun<'a> {
     groups: &'a [String],
     /// Retract once out, with the withdrawal notice where a platform cannot delete.
     retract: Option<Option<&'a DrillPost>>,
+    /// Images checked and stripped, each with its description.
+    images: &'a [(tocsin_app::images::check::CheckedImage, String)],
 }
 
 async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
@@ -171,7 +228,32 @@ async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
         actor,
         groups,
         retract,
+        images,
     } = *run;
+    for (image, _) in images {
+        let new = store
+            .images()
+            .put(
+                actor,
+                &tocsin_store::images::NewImage {
+                    sha256: image.sha256.clone(),
+                    media_type: image.kind.media_type().to_string(),
+                    width: image.width,
+                    height: image.height,
+                    bytes: image.bytes.clone(),
+                },
+            )
+            .await?;
+        println!(
+            "image {} ({}, {}x{}, {} bytes, metadata stripped){}",
+            image.sha256,
+            image.kind.media_type(),
+            image.width,
+            image.height,
+            image.bytes.len(),
+            if new { "" } else { ", already stored" }
+        );
+    }
     let log = Arc::new(SandboxLog::default());
     let routes = Arc::new(Routes::new());
     let existing = store.accounts().list().await?;
@@ -334,6 +416,18 @@ async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
                     session_id: session,
                     ..Placement::default()
                 },
+            )
+            .await?;
+        tx.images()
+            .attach(
+                message,
+                &images
+                    .iter()
+                    .map(|(i, alt)| tocsin_store::images::MessageImage {
+                        sha256: i.sha256.clone(),
+                        alt: alt.clone(),
+                    })
+                    .collect::<Vec<_>>(),
             )
             .await?;
         tx.commit().await?;

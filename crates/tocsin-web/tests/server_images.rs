@@ -1,0 +1,244 @@
+//! Images over real HTTP: an upload checked by content and stored by hash, served back
+//! as its stored type; a draft with images described, held to each platform's rules at
+//! preview, its review made stale by a changed description, and its approved images
+//! reaching every sandbox account that takes them, with their alt text.
+
+use serde_json::{json, Value};
+use std::io::Cursor;
+use tocsin_app::people::Role;
+
+use crate::on_both_backends;
+use crate::server_support::{Api, Srv};
+use crate::support::Backend;
+
+on_both_backends!(
+    an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored,
+    a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_the_accounts,
+);
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 11) as u8, (y * 13) as u8, 200])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(picture)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn upload(api: &Api, bytes: Vec<u8>, content_type: &str) -> crate::server_support::Resp {
+    api.send(
+        api.http
+            .post(api.url("/api/images"))
+            .header("content-type", content_type)
+            .body(bytes),
+    )
+    .await
+}
+
+async fn an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored(backend: Backend) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("vic", Role::Viewer).await;
+    let dana = s.sign_in("dana").await;
+
+    // A PDF called a PNG is refused by what it is, and nothing is stored.
+    let r = upload(&dana, b"%PDF-1.7 pretend".to_vec(), "image/png").await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "file");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("not an image: the file starts like a PDF"));
+    let mut big = png(4, 4);
+    big.resize(10_500_000, 0);
+    let r = upload(&dana, big, "application/octet-stream").await;
+    r.refused(422, "invalid");
+    assert_eq!(
+        r.body["error"]["message"],
+        "image is 10.5 MB; the limit is 10 MB"
+    );
+    assert_eq!(s.store().images().count().await.unwrap(), 0);
+
+    // A PNG sent as `application/octet-stream` is a PNG.
+    let file = png(32, 24);
+    let r = upload(&dana, file.clone(), "application/octet-stream").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sha = r.body["sha256"].as_str().unwrap().to_string();
+    assert_eq!(r.body["media_type"], "image/png");
+    assert_eq!(
+        (r.body["width"].as_u64(), r.body["height"].as_u64()),
+        (Some(32), Some(24))
+    );
+    assert_eq!(r.body["url"], format!("/api/images/{sha}"));
+    let audit = s.audit().await;
+    let up = audit.iter().find(|e| e.action == "image.upload").unwrap();
+    assert_eq!(up.actor, "dana");
+    assert_eq!(up.subjects.get("image"), Some(&sha));
+
+    // Served to any signed-in user as its stored type, never sniffed.
+    let vic = s.sign_in("vic").await;
+    let got = vic.get(&format!("/api/images/{sha}")).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.headers["content-type"], "image/png");
+    assert_eq!(got.headers["x-content-type-options"], "nosniff");
+    assert!(got.headers.contains_key("content-security-policy"));
+    // A viewer cannot upload; nobody signed out can read.
+    upload(&vic, file, "image/png")
+        .await
+        .refused(403, "forbidden");
+    let r = s.client().get(&format!("/api/images/{sha}")).await;
+    assert_eq!(r.status, 401);
+    vic.get(&format!("/api/images/{}", "0".repeat(64)))
+        .await
+        .refused(404, "not_found");
+    vic.get("/api/images/..%2Fetc")
+        .await
+        .refused(404, "not_found");
+}
+
+fn draft_form(values: &serde_json::Map<String, Value>, images: Value) -> Value {
+    json!({"playbook": "boil-water", "step": "alert", "values": values, "images": images})
+}
+
+async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_the_accounts(
+    backend: Backend,
+) {
+    let s = Srv::start(backend).await;
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let sha = upload(&dana, png(40, 30), "image/png").await.ok()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let values = s.examples(&dana, "boil-water").await;
+
+    // No description: refused naming the image.
+    let r = dana
+        .post("/api/drafts", draft_form(&values, json!([{"sha256": sha}])))
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "images.0.alt");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("image 1 has no description"));
+    // A description over X's 1,000 characters: refused at preview, naming X.
+    let long = "A map of the boil-water area. ".repeat(40);
+    let r = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values, "images": [{"sha256": sha, "alt": long}]}),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "images.0.alt");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("X: takes descriptions up to 1000 characters"),
+        "{message}"
+    );
+    // An image never uploaded.
+    let r = dana
+        .post(
+            "/api/drafts",
+            draft_form(
+                &values,
+                json!([{"sha256": "ab".repeat(32), "alt": "A map"}]),
+            ),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert_eq!(r.body["error"]["field"], "images.0.sha256");
+
+    // Described: the preview shows it, and says who goes without it.
+    let alt = "Map of the North Side boil-water area, bounded by Main Street and the river";
+    let images = json!([{"sha256": sha, "alt": alt}]);
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values, "images": images}),
+        )
+        .await
+        .ok();
+    assert_eq!(preview["images"]["items"][0]["alt"], alt);
+    assert_eq!(
+        preview["images"]["items"][0]["url"],
+        format!("/api/images/{sha}")
+    );
+    let notes: Vec<&str> = preview["images"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(notes.contains(&"SMS: sent without the image"), "{notes:?}");
+    assert!(preview["images"]["sent_without"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("sms")));
+
+    let draft = dana
+        .post("/api/drafts", draft_form(&values, images.clone()))
+        .await;
+    assert_eq!(draft.status, 201, "{}", draft.text);
+    let draft = draft.body;
+    assert_eq!(draft["hash"], preview["hash"]);
+    let id = draft["id"].as_i64().unwrap();
+    let submitted = dana
+        .post(&format!("/api/drafts/{id}/submit"), json!({}))
+        .await
+        .ok();
+
+    // The description changes after review: the reviewed hash no longer approves it.
+    let reviewed = submitted["hash"].clone();
+    let edited = dana
+        .put(
+            &format!("/api/drafts/{id}"),
+            json!({"values": values, "images": [{"sha256": sha, "alt": "A map"}]}),
+        )
+        .await
+        .ok();
+    assert_ne!(
+        edited["hash"], reviewed,
+        "the alt text is part of what is reviewed"
+    );
+    let resubmitted = dana
+        .post(&format!("/api/drafts/{id}/submit"), json!({}))
+        .await
+        .ok();
+    let alex = s.sign_in("alex").await;
+    let stale = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": reviewed, "acknowledge_reading_grade": true}),
+        )
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+
+    let published = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": resubmitted["hash"], "acknowledge_reading_grade": true}),
+        )
+        .await
+        .ok();
+    let message_id = published["message_id"].as_i64().unwrap();
+    s.delivered(&alex, message_id).await;
+
+    // Every sandbox account standing for a platform got the image with its alt text.
+    let posts = s.harness.sandbox.posts();
+    assert!(!posts.is_empty());
+    for p in &posts {
+        assert_eq!(p.post.images.len(), 1, "{}", p.account);
+        let image = &p.post.images[0];
+        assert_eq!(image.sha256, sha);
+        assert_eq!(image.alt, "A map");
+        assert_eq!(image.media_type, "image/png");
+        assert_eq!((image.width, image.height), (40, 30));
+        use sha2::Digest as _;
+        assert_eq!(hex::encode(sha2::Sha256::digest(&image.bytes)), sha);
+    }
+}
