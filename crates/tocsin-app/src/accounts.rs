@@ -1302,6 +1302,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             groups: Vec::new(),
             unchecked: false,
+            languages: Default::default(),
         }
     }
 
