@@ -15,6 +15,7 @@ pub mod bluesky;
 pub mod discord;
 pub mod email;
 mod endpoint;
+mod meta;
 pub mod facebook;
 pub mod linkedin;
 pub mod mastodon;

@@ -3,11 +3,10 @@
 //! `POST /{version}/{page-id}/feed` (`message`, optional `link`); replies (live
 //! sessions, corrections) are comments, `POST /{version}/{post-id}/comments`;
 //! `DELETE /{version}/{id}`. Facebook has no idempotency key: reconciliation reads the
-//! Page's recent posts (or the parent's comments). Errors are Graph errors ([`graph`]).
+//! Page's recent posts (or the parent's comments). Errors are Graph errors ([`crate::meta`]).
 
 pub mod config;
 mod descriptor;
-pub(crate) mod graph;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +22,7 @@ use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, Rem
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
+use crate::meta;
 pub use config::FacebookConfig;
 
 /// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
@@ -213,10 +213,10 @@ impl Connector for FacebookConnector {
             .await?;
         if !reply.status.is_success() {
             // Already gone is what a retraction wants.
-            if graph::parse(&reply).is_some_and(|e| graph::is_missing_object(&e)) {
+            if meta::parse(&reply).is_some_and(|e| meta::is_missing_object(&e)) {
                 return Ok(());
             }
-            return Err(graph::error_for("Facebook", &reply));
+            return Err(meta::error_for("Facebook", &reply));
         }
         Ok(())
     }
@@ -286,7 +286,7 @@ impl Connector for FacebookConnector {
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
-    graph::success("Facebook", reply)
+    meta::success("Facebook", reply)
 }
 
 /// Graph object ids are digits, a Page post's `{page}_{post}`; anything else is refused

@@ -28,7 +28,7 @@ use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, Rem
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
-use crate::facebook::graph;
+use crate::meta;
 pub use config::ThreadsConfig;
 
 /// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
@@ -238,12 +238,12 @@ impl ThreadsConnector {
         if reply.status.is_success() {
             return Ok(reply);
         }
-        match graph::parse(reply).and_then(|e| e.code) {
+        match meta::parse(reply).and_then(|e| e.code) {
             Some(10 | 200..=299) => Err(ConnectorError::Permanent(format!(
                 "Threads refused: the token lacks the {scope} permission (connect the account \
                  again with Connect with Threads to grant it)"
             ))),
-            _ => Err(graph::error_for("Threads", reply)),
+            _ => Err(meta::error_for("Threads", reply)),
         }
     }
 
@@ -299,7 +299,7 @@ impl Connector for ThreadsConnector {
             .await?;
         if !reply.status.is_success() {
             // Already gone is what a retraction wants.
-            if graph::parse(&reply).is_some_and(|e| graph::is_missing_object(&e)) {
+            if meta::parse(&reply).is_some_and(|e| meta::is_missing_object(&e)) {
                 return Ok(());
             }
             return self.success(&reply, "threads_delete").map(|_| ());
@@ -373,7 +373,7 @@ impl Connector for ThreadsConnector {
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
-    graph::success("Threads", reply)
+    meta::success("Threads", reply)
 }
 
 /// Threads media, container and user ids are digits; anything else is refused before it

@@ -1,5 +1,6 @@
-//! Meta's Graph API error answers, shared by Facebook Pages and Threads:
-//! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`, mapped to
+//! Meta's Graph API error answers, shared by Facebook Pages, Threads and Instagram:
+//! `{"error": {"message", "type", "code", "error_subcode", "is_transient", "fbtrace_id"}}`
+//! (the trace id is kept in the message, as Meta's support asks for it), mapped to
 //! [`ConnectorError`] by code (throttling 4/17/32/613 and the 80000s, token 190/102,
 //! permission 10/200-299, temporary 1/2) with the wait read from the usage headers.
 
@@ -22,6 +23,8 @@ pub(crate) struct GraphError {
     pub error_subcode: Option<i64>,
     #[serde(default)]
     pub is_transient: Option<bool>,
+    #[serde(default)]
+    pub fbtrace_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,11 +74,16 @@ pub(crate) fn error_for(platform: &str, reply: &Reply) -> ConnectorError {
     };
     let code = error.code.unwrap_or_default();
     let what = format!(
-        "{platform} HTTP {status}: {} (code {code}{})",
+        "{platform} HTTP {status}: {} (code {code}{}{})",
         printable(&error.message),
         error
             .error_subcode
             .map(|s| format!(", subcode {s}"))
+            .unwrap_or_default(),
+        error
+            .fbtrace_id
+            .as_deref()
+            .map(|t| format!(", fbtrace_id {}", printable(t)))
             .unwrap_or_default()
     );
     match code {
