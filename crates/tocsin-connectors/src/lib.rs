@@ -17,6 +17,7 @@ pub mod email;
 mod endpoint;
 mod meta;
 pub mod facebook;
+pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
@@ -42,6 +43,7 @@ pub const ALL: &[&PlatformDescriptor] = &[
     &x::DESCRIPTOR,
     &facebook::DESCRIPTOR,
     &threads::DESCRIPTOR,
+    &instagram::DESCRIPTOR,
     &linkedin::DESCRIPTOR,
     &telegram::DESCRIPTOR,
     &discord::DESCRIPTOR,

@@ -116,3 +116,23 @@ pub(crate) fn success<'r>(platform: &str, reply: &'r Reply) -> Result<&'r Reply,
         Err(error_for(platform, reply))
     }
 }
+
+/// `reply` when it is a success, else its Graph error; a missing permission (code 10,
+/// 200-299) fails this call naming `scope`, as a refusal of this call rather than of the
+/// token (the account can still do what it has the scopes for).
+pub(crate) fn success_with_scope<'r>(
+    platform: &str,
+    reply: &'r Reply,
+    scope: &str,
+) -> Result<&'r Reply, ConnectorError> {
+    if reply.status.is_success() {
+        return Ok(reply);
+    }
+    match parse(reply).and_then(|e| e.code) {
+        Some(10 | 200..=299) => Err(ConnectorError::Permanent(format!(
+            "{platform} refused: the token lacks the {scope} permission (connect the account \
+             again with Connect with {platform} to grant it)"
+        ))),
+        _ => Err(error_for(platform, reply)),
+    }
+}

@@ -231,20 +231,10 @@ impl ThreadsConnector {
         )))
     }
 
-    /// `reply` when it is a success, else its Graph error; a missing permission (code
-    /// 10, 200-299) fails this call naming `scope`, as a refusal of this call rather
-    /// than of the token (the account can still do what it has the scopes for).
+    /// `reply` when it is a success, else its Graph error, naming `scope` when the token
+    /// lacks it ([`meta::success_with_scope`]).
     fn success<'r>(&self, reply: &'r Reply, scope: &str) -> Result<&'r Reply, ConnectorError> {
-        if reply.status.is_success() {
-            return Ok(reply);
-        }
-        match meta::parse(reply).and_then(|e| e.code) {
-            Some(10 | 200..=299) => Err(ConnectorError::Permanent(format!(
-                "Threads refused: the token lacks the {scope} permission (connect the account \
-                 again with Connect with Threads to grant it)"
-            ))),
-            _ => Err(meta::error_for("Threads", reply)),
-        }
+        meta::success_with_scope("Threads", reply, scope)
     }
 
     /// The post's link, if Threads gives it; a failure here does not undo the post.
