@@ -53,6 +53,8 @@ const WIDEST: f64 = 1.91;
 const TALLEST: f64 = 0.8;
 /// Instagram's largest image (8 MB).
 const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Instagram's subcode for "the account reached its posts for 24 hours".
+const PUBLISHING_LIMIT_REACHED: i64 = 2_207_042;
 /// The permission publishing needs.
 const PUBLISH: &str = "instagram_business_content_publish";
 /// The permission comments need.
@@ -238,10 +240,7 @@ impl InstagramConnector {
     pub fn from_spec(spec: &AccountSpec, http: &HttpClient) -> Result<Self, ConnectorError> {
         let config = InstagramConfig::from_settings(&spec.settings)?;
         let token = spec.secret.clone().ok_or_else(|| {
-            ConnectorError::Config(format!(
-                "Instagram account {} has no access token",
-                spec.id
-            ))
+            ConnectorError::Config(format!("Instagram account {} has no access token", spec.id))
         })?;
         Ok(InstagramConnector::new(http.clone(), config, token))
     }
@@ -258,7 +257,18 @@ impl InstagramConnector {
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
+    /// `reply` when it is a success, else its Graph error, naming `scope` when the token
+    /// lacks it; Instagram's own "maximum posts in 24 hours" (subcode 2207042) is a rate
+    /// limit whatever its code.
     fn success<'r>(&self, reply: &'r Reply, scope: &str) -> Result<&'r Reply, ConnectorError> {
+        if !reply.status.is_success()
+            && meta::parse(reply).and_then(|e| e.error_subcode) == Some(PUBLISHING_LIMIT_REACHED)
+        {
+            return Err(ConnectorError::RateLimited {
+                retry_after: None,
+                reason: "Instagram's publishing limit for the last 24 hours is reached".into(),
+            });
+        }
         meta::success_with_scope("Instagram", reply, scope)
     }
 
@@ -308,10 +318,7 @@ impl InstagramConnector {
             .authorized(Method::POST, &format!("{}/media", self.config.user_id))
             .form(&form);
         let reply = self.http.send(request, true).await.map_err(unpublished)?;
-        let created: Created = self
-            .success(&reply, PUBLISH)?
-            .json()
-            .map_err(unpublished)?;
+        let created: Created = self.success(&reply, PUBLISH)?.json().map_err(unpublished)?;
         check_id(&created.id).map_err(|_| {
             ConnectorError::Transient(
                 "Instagram answered with a container id that is not a number (nothing was published)"
@@ -330,17 +337,13 @@ impl InstagramConnector {
             if read > 0 {
                 tokio::time::sleep(self.container_poll).await;
             }
-            let request =
-                self.authorized(Method::GET, &format!("{container}?fields=status_code,status"));
-            let reply = self
-                .http
-                .send(request, false)
-                .await
-                .map_err(unpublished)?;
-            let status: ContainerStatus = self
-                .success(&reply, PUBLISH)?
-                .json()
-                .map_err(unpublished)?;
+            let request = self.authorized(
+                Method::GET,
+                &format!("{container}?fields=status_code,status"),
+            );
+            let reply = self.http.send(request, false).await.map_err(unpublished)?;
+            let status: ContainerStatus =
+                self.success(&reply, PUBLISH)?.json().map_err(unpublished)?;
             match status.status_code.as_str() {
                 "FINISHED" => return Ok(()),
                 "IN_PROGRESS" | "" => continue,
@@ -397,13 +400,10 @@ impl InstagramConnector {
             return Err(ConnectorError::Permanent(problem));
         }
         let url = image.public_url.as_deref().unwrap_or_default();
-        let limit = self
-            .publishing_limit()
-            .await
-            .map_err(|e| match e {
-                ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-                other => other,
-            })?;
+        let limit = self.publishing_limit().await.map_err(|e| match e {
+            ConnectorError::Unknown(why) => ConnectorError::Transient(why),
+            other => other,
+        })?;
         if limit.left() == 0 {
             return Err(ConnectorError::RateLimited {
                 retry_after: None,
@@ -425,7 +425,9 @@ impl InstagramConnector {
         let reply = self.http.send(request, true).await?;
         let published: Created = self.success(&reply, PUBLISH)?.json()?;
         check_id(&published.id).map_err(|_| {
-            ConnectorError::Unknown("Instagram answered with a media id that is not a number".into())
+            ConnectorError::Unknown(
+                "Instagram answered with a media id that is not a number".into(),
+            )
         })?;
         let url = self.permalink(&published.id).await;
         let after = PublishingLimit {
