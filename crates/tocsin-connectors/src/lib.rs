@@ -55,6 +55,11 @@ pub const ALL: &[&PlatformDescriptor] = &[
     &webhook::DESCRIPTOR,
 ];
 
+/// Platforms that fetch a post's images from Tocsin (`[server] public_url` plus an
+/// unguessable path) instead of taking an upload: a deployment without a public URL
+/// cannot post to them.
+pub const FETCH_IMAGES_FROM_PUBLIC_URL: &[Platform] = &[Platform::Instagram];
+
 /// The descriptor of `platform`; `None` for platforms without accounts (the CAP feed,
 /// the sandbox).
 pub fn descriptor(platform: Platform) -> Option<&'static PlatformDescriptor> {

@@ -396,6 +396,9 @@ impl ResolvedClient {
         if self.def.dialect == TokenDialect::FacebookLogin {
             return self.facebook_exchange(http, code).await;
         }
+        if self.def.dialect == TokenDialect::InstagramLongLived {
+            return self.instagram_exchange(http, code).await;
+        }
         let client = self.oauth2()?;
         let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
         if let Some(v) = verifier {
@@ -502,6 +505,134 @@ impl ResolvedClient {
             ("access_token", current.expose_secret()),
         ]);
         token_reply(http.send(request, false).await)
+    }
+}
+
+impl ResolvedClient {
+    fn secret_text(&self) -> String {
+        self.client_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Business Login for Instagram: the code exchange is a form `POST` with the client in
+    /// the body, and its answer may come wrapped in `data` (Meta's guide shows
+    /// `{"data": [{"access_token", "user_id", "permissions"}]}`). The user id it gives is
+    /// left out: the account's id is what `GET /me` names as `user_id`.
+    async fn instagram_exchange(
+        &self,
+        http: &HttpClient,
+        code: &str,
+    ) -> Result<Tokens, TokenError> {
+        let secret = self.secret_text();
+        let request = http
+            .request(reqwest::Method::POST, &self.def.token_url)
+            .form(&[
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", secret.as_str()),
+                ("grant_type", "authorization_code"),
+                ("redirect_uri", self.redirect_uri.as_str()),
+                ("code", code),
+            ]);
+        let reply = http
+            .send(request, false)
+            .await
+            .map_err(|e| TokenError::Unreachable(e.to_string()))?;
+        let status = reply.status.as_u16();
+        let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
+        if !reply.status.is_success() {
+            // Instagram's own error form: {"error_type", "code", "error_message"}.
+            if let Some(kind) = body.as_ref().and_then(|b| b.get("error_type")) {
+                return Err(TokenError::Refused {
+                    code: kind.as_str().map_or_else(|| "error".into(), printable),
+                    description: body
+                        .as_ref()
+                        .and_then(|b| b.get("error_message"))
+                        .and_then(Value::as_str)
+                        .map(printable),
+                    status,
+                });
+            }
+            return Err(graph_error(&reply));
+        }
+        let unreadable = || TokenError::Unreadable {
+            status,
+            what: "not a token answer".into(),
+        };
+        let body = body.ok_or_else(unreadable)?;
+        let inner = match body.get("data").and_then(|d| d.get(0)) {
+            Some(first) => first.clone(),
+            None => body,
+        };
+        let permissions = inner.get("permissions").cloned();
+        let mut tokens = serde_json::from_value::<PlatformTokenResponse>(inner)
+            .map(PlatformTokenResponse::into_tokens)
+            .map_err(|_| unreadable())?;
+        tokens.user_id = None;
+        if tokens.scopes.is_none() {
+            tokens.scopes = match permissions {
+                Some(Value::String(s)) => Some(
+                    s.split([' ', ','])
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                _ => None,
+            };
+        }
+        Ok(tokens)
+    }
+
+    /// Instagram: a short-lived token for a long-lived one (60 days), at `api_origin`
+    /// (`https://graph.instagram.com`, the account's API host).
+    pub async fn instagram_long_lived(
+        &self,
+        http: &HttpClient,
+        api_origin: &str,
+        short: &SecretString,
+    ) -> Result<Tokens, TokenError> {
+        let secret = self.secret_text();
+        let url = format!("{api_origin}/access_token");
+        let request = http.request(reqwest::Method::GET, &url).query(&[
+            ("grant_type", "ig_exchange_token"),
+            ("client_secret", secret.as_str()),
+            ("access_token", short.expose_secret()),
+        ]);
+        token_reply(http.send(request, false).await)
+    }
+
+    /// Instagram: refreshes a long-lived token (at least a day old, not yet expired).
+    pub async fn instagram_refresh(
+        &self,
+        http: &HttpClient,
+        api_origin: &str,
+        current: &SecretString,
+    ) -> Result<Tokens, TokenError> {
+        let url = format!("{api_origin}/refresh_access_token");
+        let request = http.request(reqwest::Method::GET, &url).query(&[
+            ("grant_type", "ig_refresh_token"),
+            ("access_token", current.expose_secret()),
+        ]);
+        token_reply(http.send(request, false).await)
+    }
+}
+
+/// `https://graph.instagram.com` from `https://graph.instagram.com/v25.0`: the scheme and
+/// host (with its port) of an API base URL.
+pub fn api_origin(base: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{host}")
+        }
+        None => base.trim_end_matches('/').to_string(),
     }
 }
 
