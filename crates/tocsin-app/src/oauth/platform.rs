@@ -1024,6 +1024,66 @@ mod tests {
     }
 
     #[test]
+    fn instagram_asks_business_login_for_its_scopes_comma_separated() {
+        let url = client(Platform::Instagram)
+            .authorize_url("s", None)
+            .unwrap();
+        assert!(
+            url.starts_with("https://www.instagram.com/oauth/authorize?"),
+            "{url}"
+        );
+        assert_eq!(
+            query(&url)["scope"],
+            "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_comments"
+        );
+        assert_eq!(
+            api_origin("https://graph.instagram.com/v25.0"),
+            "https://graph.instagram.com"
+        );
+        assert_eq!(api_origin("http://127.0.0.1:9/v25.0"), "http://127.0.0.1:9");
+    }
+
+    #[tokio::test]
+    async fn instagram_s_code_becomes_a_long_lived_token_that_refreshes() {
+        use tocsin_test_support::instagram;
+        let fake = instagram::start().await.unwrap();
+        let redirect = "https://alerts.example.org/oauth/callback";
+        fake.register_client(redirect);
+        let mut def = definition(Platform::Instagram, None, None).unwrap();
+        def.token_url = format!("{}/oauth/access_token", fake.origin());
+        let client = ResolvedClient {
+            def,
+            client_id: instagram::APP_ID.into(),
+            client_secret: Some(SecretString::from(instagram::APP_SECRET.to_string())),
+            redirect_uri: redirect.into(),
+        };
+        let http = HttpClient::new(tocsin_connector::http::HttpLimits::default()).unwrap();
+        let url = client
+            .authorize_url("state-0123456789abcdef", None)
+            .unwrap();
+        let code = fake.oauth().authorize(&url).unwrap().code;
+        // The answer comes wrapped in `data`, with the permissions as granted.
+        let short = client.exchange_code(&http, &code, None).await.unwrap();
+        assert_eq!(short.scopes.as_ref().map(Vec::len), Some(3), "{short:?}");
+        assert!(short.user_id.is_none(), "the account id comes from GET /me");
+        let long = client
+            .instagram_long_lived(&http, &fake.origin(), &short.access)
+            .await
+            .unwrap();
+        assert_eq!(long.access.expose_secret(), fake.accepted_token());
+        assert!(long.expires_in.unwrap() > 50 * 86_400);
+        let renewed = client
+            .instagram_refresh(&http, &fake.origin(), &long.access)
+            .await
+            .unwrap();
+        assert_ne!(renewed.access.expose_secret(), long.access.expose_secret());
+        assert_eq!(renewed.access.expose_secret(), fake.accepted_token());
+        // A code used twice is refused, and no token is shown.
+        let again = client.exchange_code(&http, &code, None).await.unwrap_err();
+        assert!(!again.to_string().contains("canary"), "{again}");
+    }
+
+    #[test]
     fn threads_graph_root_is_the_token_host() {
         assert_eq!(
             graph_root("https://graph.threads.net/oauth/access_token"),
