@@ -19,8 +19,8 @@ pub struct Instagram(FakeInstagram);
 fn graph_error(code: u32, subcode: Option<u32>, message: &str) -> String {
     let mut error = json!({"message": message, "type": "OAuthException", "code": code,
         "fbtrace_id": "AbCdEfGh123"});
-    if let Some(sub) = subcode {
-        error["error_subcode"] = json!(sub);
+    if let (Some(sub), Some(fields)) = (subcode, error.as_object_mut()) {
+        fields.insert("error_subcode".into(), json!(sub));
     }
     json!({ "error": error }).to_string()
 }
