@@ -813,7 +813,7 @@ mod tests {
             assert!(fields.get(secret).is_some(), "[oauth] has no `{secret}`");
             keys += 1;
         }
-        assert_eq!(keys, 4, "X, LinkedIn, Facebook and Threads");
+        assert_eq!(keys, 5, "X, LinkedIn, Facebook, Threads and Instagram");
     }
 
     #[test]
