@@ -271,13 +271,30 @@ pub struct PlatformSetupView {
     secret: &'static str,
     secret_required: bool,
     settings: &'static [SettingKey],
+    /// Why this deployment cannot post to the platform, if it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<&'static str>,
 }
 
-/// What connecting each platform's account takes (its
-/// settings with examples, and what its secret is).
-pub async fn platforms(app: &Tocsin, who: &Authed) -> AppResult<Vec<PlatformSetupView>> {
+/// What stops a platform that fetches images from Tocsin when there is no public URL.
+pub const NO_PUBLIC_URL: &str = "this deployment has no [server] public_url, and the \
+     platform fetches each image from it: set public_url to an address the internet reaches";
+
+/// What connecting each platform's account takes (its settings with examples, what its
+/// secret is, and whether this deployment can use it: a platform that fetches images
+/// from Tocsin cannot be used without `[server] public_url`).
+pub async fn platforms(
+    app: &Tocsin,
+    who: &Authed,
+    public_url: Option<&str>,
+) -> AppResult<Vec<PlatformSetupView>> {
     who.require(app, Permission::ViewDeliveries)?;
-    Ok(tocsin_connectors::ALL
+    Ok(setups(public_url))
+}
+
+fn setups(public_url: Option<&str>) -> Vec<PlatformSetupView> {
+    let no_public_url = public_url.is_none_or(|u| u.trim().is_empty());
+    tocsin_connectors::ALL
         .iter()
         .map(|d| PlatformSetupView {
             platform: d.platform.as_str(),
@@ -285,8 +302,29 @@ pub async fn platforms(app: &Tocsin, who: &Authed) -> AppResult<Vec<PlatformSetu
             secret: d.secret.what,
             secret_required: d.secret.required,
             settings: d.settings,
+            unavailable: (no_public_url
+                && tocsin_connectors::FETCH_IMAGES_FROM_PUBLIC_URL.contains(&d.platform))
+            .then_some(NO_PUBLIC_URL),
         })
-        .collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod setup_tests {
+    use super::*;
+
+    #[test]
+    fn instagram_is_unavailable_without_a_public_url_and_the_others_are_not() {
+        let without = setups(None);
+        let instagram = without.iter().find(|s| s.platform == "instagram").unwrap();
+        assert_eq!(instagram.unavailable, Some(NO_PUBLIC_URL));
+        assert!(without
+            .iter()
+            .filter(|s| s.platform != "instagram")
+            .all(|s| s.unavailable.is_none()));
+        let with = setups(Some("https://alerts.county.example"));
+        assert!(with.iter().all(|s| s.unavailable.is_none()));
+    }
 }
 
 pub use crate::people::SecretInput;

@@ -256,6 +256,10 @@ pub enum TokenDialect {
     FacebookLogin,
     /// Threads: the short-lived token becomes a long-lived one (`th_exchange_token`).
     ThreadsLongLived,
+    /// Business Login for Instagram: the code answer may come wrapped in `data`, and the
+    /// short-lived token becomes a long-lived one (`ig_exchange_token`) at the API's
+    /// host, refreshed there with `ig_refresh_token`.
+    InstagramLongLived,
 }
 
 /// How an access token is renewed without the admin.
@@ -263,7 +267,8 @@ pub enum TokenDialect {
 pub enum TokenRefresh {
     /// With the refresh token, where the platform gave one (standard grant).
     RefreshToken,
-    /// The long-lived token refreshes itself before it expires (`th_refresh_token`).
+    /// The long-lived token refreshes itself before it expires (`th_refresh_token`,
+    /// `ig_refresh_token`).
     LongLivedToken,
     /// Never: the token does not expire, or only a reconnect renews it.
     Never,

@@ -16,10 +16,12 @@ pub mod discord;
 pub mod email;
 mod endpoint;
 pub mod facebook;
+pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
 mod media;
+mod meta;
 pub mod sandbox;
 pub mod slack;
 pub mod sms;
@@ -42,6 +44,7 @@ pub const ALL: &[&PlatformDescriptor] = &[
     &x::DESCRIPTOR,
     &facebook::DESCRIPTOR,
     &threads::DESCRIPTOR,
+    &instagram::DESCRIPTOR,
     &linkedin::DESCRIPTOR,
     &telegram::DESCRIPTOR,
     &discord::DESCRIPTOR,
@@ -52,6 +55,11 @@ pub const ALL: &[&PlatformDescriptor] = &[
     &sms::DESCRIPTOR,
     &webhook::DESCRIPTOR,
 ];
+
+/// Platforms that fetch a post's images from Tocsin (`[server] public_url` plus an
+/// unguessable path) instead of taking an upload: a deployment without a public URL
+/// cannot post to them.
+pub const FETCH_IMAGES_FROM_PUBLIC_URL: &[Platform] = &[Platform::Instagram];
 
 /// The descriptor of `platform`; `None` for platforms without accounts (the CAP feed,
 /// the sandbox).

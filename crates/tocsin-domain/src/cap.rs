@@ -470,7 +470,7 @@ fn write_info(w: &mut Writer, info: &CapAlertInfo, language: Option<WeaLanguage>
 /// Whose approved text becomes the CAP `description`, first found first: the long,
 /// plain forms without hashtags (email's plain-text part, webhooks, chat rooms), then
 /// the long social forms (which carry the hashtags that fitted), then the short ones.
-pub const DESCRIPTION_PREFERENCE: [Platform; 15] = [
+pub const DESCRIPTION_PREFERENCE: [Platform; 16] = [
     Platform::Email,
     Platform::Webhook,
     Platform::Matrix,
@@ -482,6 +482,7 @@ pub const DESCRIPTION_PREFERENCE: [Platform; 15] = [
     Platform::Linkedin,
     Platform::Mastodon,
     Platform::Threads,
+    Platform::Instagram,
     Platform::Bluesky,
     Platform::X,
     Platform::Sms,

@@ -21,6 +21,8 @@ pub enum Platform {
     Facebook,
     /// Threads (Meta), two-step container publish.
     Threads,
+    /// Instagram professional accounts (Graph API): an image container, then publish.
+    Instagram,
     /// LinkedIn organisation pages (Posts API).
     Linkedin,
     /// Telegram channels and groups through the Bot API.
@@ -56,12 +58,13 @@ pub enum TextFormat {
 
 impl Platform {
     /// Every platform, in a stable display order.
-    pub const ALL: [Platform; 16] = [
+    pub const ALL: [Platform; 17] = [
         Platform::Mastodon,
         Platform::Bluesky,
         Platform::X,
         Platform::Facebook,
         Platform::Threads,
+        Platform::Instagram,
         Platform::Linkedin,
         Platform::Telegram,
         Platform::Discord,
@@ -83,6 +86,7 @@ impl Platform {
             Platform::X => "x",
             Platform::Facebook => "facebook",
             Platform::Threads => "threads",
+            Platform::Instagram => "instagram",
             Platform::Linkedin => "linkedin",
             Platform::Telegram => "telegram",
             Platform::Discord => "discord",
@@ -105,6 +109,7 @@ impl Platform {
             Platform::X => "X",
             Platform::Facebook => "Facebook Page",
             Platform::Threads => "Threads",
+            Platform::Instagram => "Instagram",
             Platform::Linkedin => "LinkedIn",
             Platform::Telegram => "Telegram",
             Platform::Discord => "Discord",
@@ -129,6 +134,7 @@ impl Platform {
                 | Platform::X
                 | Platform::Facebook
                 | Platform::Threads
+                | Platform::Instagram
                 | Platform::Linkedin
                 | Platform::Telegram
         )
@@ -149,7 +155,7 @@ impl fmt::Display for Platform {
 
 /// A platform name that Tocsin does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown platform `{0}` (known: mastodon, bluesky, x, facebook, threads, linkedin, telegram, discord, slack, teams, matrix, email, sms, webhook, cap, sandbox)")]
+#[error("unknown platform `{0}` (known: mastodon, bluesky, x, facebook, threads, instagram, linkedin, telegram, discord, slack, teams, matrix, email, sms, webhook, cap, sandbox)")]
 pub struct UnknownPlatform(pub String);
 
 impl FromStr for Platform {
@@ -161,6 +167,7 @@ impl FromStr for Platform {
             "twitter" => "x",
             "facebook_page" | "facebook-page" => "facebook",
             "linked_in" => "linkedin",
+            "ig" => "instagram",
             "msteams" | "microsoft_teams" => "teams",
             "twilio" => "sms",
             "atom" | "feed" => "cap",

@@ -14,6 +14,7 @@ pub mod db;
 pub mod discord;
 pub mod facebook;
 pub mod images;
+pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;

@@ -32,6 +32,10 @@ pub enum Flavor {
     /// Threads: client in the body, a one-hour token and the numeric `user_id`, no
     /// `token_type` or refresh token (long-lived tokens are the platform fake's own).
     Threads,
+    /// Business Login for Instagram: client in the body, a one-hour token, the user id
+    /// and the granted permissions wrapped in `data` (as Meta's guide shows the answer);
+    /// long-lived tokens are the platform fake's own.
+    Instagram,
     /// LinkedIn: client in the body, no PKCE, 60-day tokens without `token_type` and
     /// without a refresh token (those go to some partners only).
     Linkedin,
@@ -152,7 +156,7 @@ impl OAuthProvider {
                 current_scopes: None,
                 lifetime_secs: match flavor {
                     Flavor::X => Some(7200),
-                    Flavor::Threads => Some(3600),
+                    Flavor::Threads | Flavor::Instagram => Some(3600),
                     Flavor::Linkedin => Some(5_184_000),
                     Flavor::Mastodon => None,
                 },
@@ -274,7 +278,11 @@ impl OAuthProvider {
         match (inner.flavor, &challenge, q.get("code_challenge_method")) {
             (_, Some(_), Some(m)) if m == "S256" => {}
             (Flavor::X, _, _) => return Err("X requires a S256 code_challenge".into()),
-            (Flavor::Mastodon | Flavor::Threads | Flavor::Linkedin, None, None) => {}
+            (
+                Flavor::Mastodon | Flavor::Threads | Flavor::Instagram | Flavor::Linkedin,
+                None,
+                None,
+            ) => {}
             _ => return Err("code_challenge_method must be S256".into()),
         }
         let scope = get("scope");
@@ -359,6 +367,7 @@ impl OAuthProvider {
             Flavor::X => "fake-x",
             Flavor::Mastodon => "fake-mastodon",
             Flavor::Threads => "fake-threads-short",
+            Flavor::Instagram => "fake-instagram-short",
             Flavor::Linkedin => "fake-linkedin",
         };
         let access = format!("{prefix}-access-{n}-canary");
@@ -397,6 +406,15 @@ impl OAuthProvider {
                 .parse()
                 .unwrap_or_default();
             body = json!({"access_token": access.clone(), "user_id": user});
+        }
+        if inner.flavor == Flavor::Instagram {
+            let user = grant
+                .identity
+                .as_ref()
+                .map_or(crate::instagram::USER_ID, |i| i.id.as_str())
+                .to_string();
+            let permissions = grant.scopes.split([' ', ',']).collect::<Vec<_>>().join(",");
+            body = json!({"data": [{"access_token": access.clone(), "user_id": user, "permissions": permissions}]});
         }
         if inner.flavor == Flavor::Linkedin {
             if let Some(o) = body.as_object_mut() {

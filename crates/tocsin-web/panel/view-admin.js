@@ -3,7 +3,7 @@
 // disable; reset the second factor, which gives a new link) and platform accounts
 // (list with status, whether a secret is stored and circuit-breaker state; add a sandbox
 // stand-in or a real account with its settings and secret; replace a secret; disable;
-// connect with OAuth: X, LinkedIn, Facebook, Threads, Mastodon by instance URL, and
+// connect with OAuth: X, LinkedIn, Facebook, Threads, Instagram, Mastodon by instance URL, and
 // reconnect; OAuth accounts show their scopes and token expiry).
 // The OAuth callback comes back to #/admin?connected=ID or #/admin?oauth_error=CODE,
 // which is shown once as a notice.
@@ -13,7 +13,7 @@ import { h, add, put, enc, badge, field, formError, busy, confirmDialog, dialog,
 import * as api from '/panel/api.js';
 
 const ROLES = ['viewer', 'drafter', 'approver', 'compliance', 'admin'];
-const PLATFORMS = ['mastodon', 'bluesky', 'x', 'facebook', 'threads', 'linkedin', 'telegram', 'discord', 'slack', 'teams', 'matrix', 'email', 'sms', 'webhook'];
+const PLATFORMS = ['mastodon', 'bluesky', 'x', 'facebook', 'threads', 'instagram', 'linkedin', 'telegram', 'discord', 'slack', 'teams', 'matrix', 'email', 'sms', 'webhook'];
 
 // OAuth: platforms and what each needs besides the consent.
 const OAUTH = [
@@ -21,6 +21,7 @@ const OAUTH = [
   { platform: 'linkedin', label: 'LinkedIn', needs: 'Required: organization_id = 2414183.' },
   { platform: 'facebook', label: 'Facebook Page', needs: 'Required: page_id = 104560000000001 (the consenting user must manage it).' },
   { platform: 'threads', label: 'Threads', needs: 'Optional: user_id = 17841400000000001.' },
+  { platform: 'instagram', label: 'Instagram', needs: 'A professional (business or creator) account. Optional: user_id = 17841400000000001. Instagram fetches each image from [server] public_url, which must be set.' },
   { platform: 'mastodon', label: 'Mastodon', needs: 'The instance URL below; optional: visibility = unlisted, language = en.' },
 ];
 
@@ -219,6 +220,7 @@ export default async function admin(c) {
   const standsFor = h('select', { testid: 'account-stands-for' }, PLATFORMS.map((p) => h('option', { value: p }, p)));
   const settings = h('textarea', { testid: 'account-settings', rows: 5, spellcheck: 'false', autocomplete: 'off', placeholder: 'chat_id = -1001234567890' });
   const settingsHint = h('div', { class: 'help', testid: 'account-settings-hint' });
+  const unavailable = h('div', { class: 'form-error', role: 'status', testid: 'account-platform-unavailable', hidden: true });
   const secret = h('input', { type: 'password', testid: 'account-secret', autocomplete: 'off', spellcheck: 'false' });
   const secretHint = h('div', { class: 'help', testid: 'account-secret-hint' });
   const groups = h('input', { type: 'text', testid: 'account-groups-input', autocomplete: 'off', spellcheck: 'false', placeholder: 'public' });
@@ -232,7 +234,7 @@ export default async function admin(c) {
   const accErr = formError('account-add-error');
   const addAcc = h('button', { type: 'submit', class: 'primary', testid: 'account-add' }, 'Add account');
   const accForm = h('form', { class: 'inline-form', novalidate: true }, h('h3', {}, 'Add an account'),
-    field('Platform', platform, { name: 'platform', required: true }),
+    field('Platform', platform, { name: 'platform', required: true }), unavailable,
     field('Handle', handle, { name: 'handle', required: true, help: 'The account on its platform: @name, a channel, a page.' }),
     field('Display name', display, { name: 'display_name', required: true }),
     field('Groups', groups, { name: 'groups', help: 'Who this account speaks to, e.g. public, residents-sms, staff (separated by spaces or commas).' }),
@@ -245,6 +247,8 @@ export default async function admin(c) {
     settingsField.hidden = !s;
     secretField.hidden = !s;
     skipField.hidden = !s;
+    unavailable.hidden = !s || !s.unavailable;
+    put(unavailable, s && s.unavailable ? `${s.display_name} cannot be used here: ${s.unavailable}.` : '');
     if (!s) return;
     put(settingsHint, 'Keys: ', s.settings.map((k, i) => [i ? ', ' : '',
       h('code', {}, k.name), k.required ? ' (required)' : '', ` e.g. ${k.example}`]));

@@ -235,6 +235,10 @@ pub struct OAuthSection {
     pub threads_app_id: String,
     /// Threads: the Threads App Secret.
     pub threads_app_secret: String,
+    /// Instagram: the Instagram App ID (API setup with Instagram login; not the Meta app's).
+    pub instagram_app_id: String,
+    /// Instagram: the Instagram App Secret.
+    pub instagram_app_secret: String,
     /// The name Tocsin registers itself under with Mastodon instances.
     pub mastodon_client_name: String,
 }
@@ -292,6 +296,8 @@ impl Default for OAuthSection {
             facebook_app_secret: String::new(),
             threads_app_id: String::new(),
             threads_app_secret: String::new(),
+            instagram_app_id: String::new(),
+            instagram_app_secret: String::new(),
             mastodon_client_name: "Tocsin".into(),
         }
     }
@@ -807,7 +813,7 @@ mod tests {
             assert!(fields.get(secret).is_some(), "[oauth] has no `{secret}`");
             keys += 1;
         }
-        assert_eq!(keys, 4, "X, LinkedIn, Facebook and Threads");
+        assert_eq!(keys, 5, "X, LinkedIn, Facebook, Threads and Instagram");
     }
 
     #[test]

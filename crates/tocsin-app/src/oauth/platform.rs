@@ -396,6 +396,9 @@ impl ResolvedClient {
         if self.def.dialect == TokenDialect::FacebookLogin {
             return self.facebook_exchange(http, code).await;
         }
+        if self.def.dialect == TokenDialect::InstagramLongLived {
+            return self.instagram_exchange(http, code).await;
+        }
         let client = self.oauth2()?;
         let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
         if let Some(v) = verifier {
@@ -502,6 +505,134 @@ impl ResolvedClient {
             ("access_token", current.expose_secret()),
         ]);
         token_reply(http.send(request, false).await)
+    }
+}
+
+impl ResolvedClient {
+    fn secret_text(&self) -> String {
+        self.client_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Business Login for Instagram: the code exchange is a form `POST` with the client in
+    /// the body, and its answer may come wrapped in `data` (Meta's guide shows
+    /// `{"data": [{"access_token", "user_id", "permissions"}]}`). The user id it gives is
+    /// left out: the account's id is what `GET /me` names as `user_id`.
+    async fn instagram_exchange(
+        &self,
+        http: &HttpClient,
+        code: &str,
+    ) -> Result<Tokens, TokenError> {
+        let secret = self.secret_text();
+        let request = http
+            .request(reqwest::Method::POST, &self.def.token_url)
+            .form(&[
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", secret.as_str()),
+                ("grant_type", "authorization_code"),
+                ("redirect_uri", self.redirect_uri.as_str()),
+                ("code", code),
+            ]);
+        let reply = http
+            .send(request, false)
+            .await
+            .map_err(|e| TokenError::Unreachable(e.to_string()))?;
+        let status = reply.status.as_u16();
+        let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
+        if !reply.status.is_success() {
+            // Instagram's own error form: {"error_type", "code", "error_message"}.
+            if let Some(kind) = body.as_ref().and_then(|b| b.get("error_type")) {
+                return Err(TokenError::Refused {
+                    code: kind.as_str().map_or_else(|| "error".into(), printable),
+                    description: body
+                        .as_ref()
+                        .and_then(|b| b.get("error_message"))
+                        .and_then(Value::as_str)
+                        .map(printable),
+                    status,
+                });
+            }
+            return Err(graph_error(&reply));
+        }
+        let unreadable = || TokenError::Unreadable {
+            status,
+            what: "not a token answer".into(),
+        };
+        let body = body.ok_or_else(unreadable)?;
+        let inner = match body.get("data").and_then(|d| d.get(0)) {
+            Some(first) => first.clone(),
+            None => body,
+        };
+        let permissions = inner.get("permissions").cloned();
+        let mut tokens = serde_json::from_value::<PlatformTokenResponse>(inner)
+            .map(PlatformTokenResponse::into_tokens)
+            .map_err(|_| unreadable())?;
+        tokens.user_id = None;
+        if tokens.scopes.is_none() {
+            tokens.scopes = match permissions {
+                Some(Value::String(s)) => Some(
+                    s.split([' ', ','])
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                Some(Value::Array(a)) => Some(
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                _ => None,
+            };
+        }
+        Ok(tokens)
+    }
+
+    /// Instagram: a short-lived token for a long-lived one (60 days), at `api_origin`
+    /// (`https://graph.instagram.com`, the account's API host).
+    pub async fn instagram_long_lived(
+        &self,
+        http: &HttpClient,
+        api_origin: &str,
+        short: &SecretString,
+    ) -> Result<Tokens, TokenError> {
+        let secret = self.secret_text();
+        let url = format!("{api_origin}/access_token");
+        let request = http.request(reqwest::Method::GET, &url).query(&[
+            ("grant_type", "ig_exchange_token"),
+            ("client_secret", secret.as_str()),
+            ("access_token", short.expose_secret()),
+        ]);
+        token_reply(http.send(request, false).await)
+    }
+
+    /// Instagram: refreshes a long-lived token (at least a day old, not yet expired).
+    pub async fn instagram_refresh(
+        &self,
+        http: &HttpClient,
+        api_origin: &str,
+        current: &SecretString,
+    ) -> Result<Tokens, TokenError> {
+        let url = format!("{api_origin}/refresh_access_token");
+        let request = http.request(reqwest::Method::GET, &url).query(&[
+            ("grant_type", "ig_refresh_token"),
+            ("access_token", current.expose_secret()),
+        ]);
+        token_reply(http.send(request, false).await)
+    }
+}
+
+/// `https://graph.instagram.com` from `https://graph.instagram.com/v25.0`: the scheme and
+/// host (with its port) of an API base URL.
+pub fn api_origin(base: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{host}")
+        }
+        None => base.trim_end_matches('/').to_string(),
     }
 }
 
@@ -890,6 +1021,66 @@ mod tests {
         let t = linkedin.into_tokens();
         assert_eq!(t.expires_in, Some(5_184_000));
         assert_eq!(t.scopes.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn instagram_asks_business_login_for_its_scopes_comma_separated() {
+        let url = client(Platform::Instagram)
+            .authorize_url("s", None)
+            .unwrap();
+        assert!(
+            url.starts_with("https://www.instagram.com/oauth/authorize?"),
+            "{url}"
+        );
+        assert_eq!(
+            query(&url)["scope"],
+            "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_comments"
+        );
+        assert_eq!(
+            api_origin("https://graph.instagram.com/v25.0"),
+            "https://graph.instagram.com"
+        );
+        assert_eq!(api_origin("http://127.0.0.1:9/v25.0"), "http://127.0.0.1:9");
+    }
+
+    #[tokio::test]
+    async fn instagram_s_code_becomes_a_long_lived_token_that_refreshes() {
+        use tocsin_test_support::instagram;
+        let fake = instagram::start().await.unwrap();
+        let redirect = "https://alerts.example.org/oauth/callback";
+        fake.register_client(redirect);
+        let mut def = definition(Platform::Instagram, None, None).unwrap();
+        def.token_url = format!("{}/oauth/access_token", fake.origin());
+        let client = ResolvedClient {
+            def,
+            client_id: instagram::APP_ID.into(),
+            client_secret: Some(SecretString::from(instagram::APP_SECRET.to_string())),
+            redirect_uri: redirect.into(),
+        };
+        let http = HttpClient::new(tocsin_connector::http::HttpLimits::default()).unwrap();
+        let url = client
+            .authorize_url("state-0123456789abcdef", None)
+            .unwrap();
+        let code = fake.oauth().authorize(&url).unwrap().code;
+        // The answer comes wrapped in `data`, with the permissions as granted.
+        let short = client.exchange_code(&http, &code, None).await.unwrap();
+        assert_eq!(short.scopes.as_ref().map(Vec::len), Some(3), "{short:?}");
+        assert!(short.user_id.is_none(), "the account id comes from GET /me");
+        let long = client
+            .instagram_long_lived(&http, &fake.origin(), &short.access)
+            .await
+            .unwrap();
+        assert_eq!(long.access.expose_secret(), fake.accepted_token());
+        assert!(long.expires_in.unwrap() > 50 * 86_400);
+        let renewed = client
+            .instagram_refresh(&http, &fake.origin(), &long.access)
+            .await
+            .unwrap();
+        assert_ne!(renewed.access.expose_secret(), long.access.expose_secret());
+        assert_eq!(renewed.access.expose_secret(), fake.accepted_token());
+        // A code used twice is refused, and no token is shown.
+        let again = client.exchange_code(&http, &code, None).await.unwrap_err();
+        assert!(!again.to_string().contains("canary"), "{again}");
     }
 
     #[test]

@@ -134,6 +134,22 @@ fn token_refusal(platform: Platform, stage: &str, e: &TokenError) -> Refusal {
     Refusal::new(code, format!("{name} {stage}: {e}. Nothing was stored."))
 }
 
+/// The API base a platform's token owner is read from, for an account with these
+/// settings (where Instagram's long-lived token endpoints also are).
+fn identity_api(facts: &OAuthFacts, settings: &Value) -> String {
+    match facts.identity {
+        OAuthIdentity::User {
+            api: OAuthApi::Setting { setting, default },
+            ..
+        }
+        | OAuthIdentity::ManagedPage {
+            api: OAuthApi::Setting { setting, default },
+            ..
+        } => text_setting(settings, setting).unwrap_or_else(|| default.to_string()),
+        _ => String::new(),
+    }
+}
+
 fn text_setting(settings: &Value, key: &str) -> Option<String> {
     settings
         .get(key)
@@ -786,6 +802,14 @@ impl TokenManager {
             TokenDialect::ThreadsLongLived => {
                 Some(client.threads_long_lived(http, &tokens.access).await)
             }
+            TokenDialect::InstagramLongLived => {
+                let origin = platform::api_origin(&identity_api(facts, settings));
+                Some(
+                    client
+                        .instagram_long_lived(http, &origin, &tokens.access)
+                        .await,
+                )
+            }
         };
         let tokens = match long {
             None => tokens,
@@ -1028,11 +1052,19 @@ impl TokenManager {
             })?;
         let renewal = platform::facts(platform).map(|f| f.refresh);
         let tokens = match renewal {
-            Some(TokenRefresh::LongLivedToken) => {
-                client
-                    .threads_refresh(http, &bundle.access_secret())
-                    .await?
-            }
+            Some(TokenRefresh::LongLivedToken) => match platform::facts(platform) {
+                Some(facts) if facts.dialect == TokenDialect::InstagramLongLived => {
+                    let origin = platform::api_origin(&identity_api(facts, settings));
+                    client
+                        .instagram_refresh(http, &origin, &bundle.access_secret())
+                        .await?
+                }
+                _ => {
+                    client
+                        .threads_refresh(http, &bundle.access_secret())
+                        .await?
+                }
+            },
             _ => {
                 let Some(refresh) = &bundle.refresh_token else {
                     return Err(TokenError::Refused {

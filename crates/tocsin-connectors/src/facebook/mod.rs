@@ -3,7 +3,7 @@
 //! `POST /{version}/{page-id}/feed` (`message`, optional `link`); replies (live
 //! sessions, corrections) are comments, `POST /{version}/{post-id}/comments`;
 //! `DELETE /{version}/{id}`. Facebook has no idempotency key: reconciliation reads the
-//! Page's recent posts (or the parent's comments). Errors are Graph errors ([`graph`]).
+//! Page's recent posts (or the parent's comments). Errors are Graph errors ([`crate::meta`]).
 //! Images: one is a photo post (`POST /{page-id}/photos`, multipart `source`, the text
 //! as `message` and the description as `alt_text_custom`); several are uploaded
 //! unpublished (`published=false`) and named by the feed post in `attached_media[n]`.
@@ -12,7 +12,6 @@
 
 pub mod config;
 mod descriptor;
-pub(crate) mod graph;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +29,7 @@ use tocsin_connector::{
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
+use crate::meta;
 pub use config::FacebookConfig;
 
 /// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
@@ -338,10 +338,10 @@ impl Connector for FacebookConnector {
             .await?;
         if !reply.status.is_success() {
             // Already gone is what a retraction wants.
-            if graph::parse(&reply).is_some_and(|e| graph::is_missing_object(&e)) {
+            if meta::parse(&reply).is_some_and(|e| meta::is_missing_object(&e)) {
                 return Ok(());
             }
-            return Err(graph::error_for("Facebook", &reply));
+            return Err(meta::error_for("Facebook", &reply));
         }
         Ok(())
     }
@@ -411,7 +411,7 @@ impl Connector for FacebookConnector {
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
-    graph::success("Facebook", reply)
+    meta::success("Facebook", reply)
 }
 
 /// Graph object ids are digits, a Page post's `{page}_{post}`; anything else is refused

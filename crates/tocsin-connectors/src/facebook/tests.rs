@@ -162,7 +162,7 @@ fn graph_codes_map_to_the_shared_error_kinds() {
         (400, 368, "permanent"),
     ] {
         assert_eq!(
-            graph::error_for("Facebook", &reply(status, code)).kind(),
+            meta::error_for("Facebook", &reply(status, code)).kind(),
             kind,
             "code {code}"
         );

@@ -34,7 +34,7 @@ use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, Rem
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
-use crate::facebook::graph;
+use crate::meta;
 pub use config::ThreadsConfig;
 
 /// Put in front of an exercise (drill), so nobody mistakes it for a real alert.
@@ -273,20 +273,10 @@ impl ThreadsConnector {
         )))
     }
 
-    /// `reply` when it is a success, else its Graph error; a missing permission (code
-    /// 10, 200-299) fails this call naming `scope`, as a refusal of this call rather
-    /// than of the token (the account can still do what it has the scopes for).
+    /// `reply` when it is a success, else its Graph error, naming `scope` when the token
+    /// lacks it ([`meta::success_with_scope`]).
     fn success<'r>(&self, reply: &'r Reply, scope: &str) -> Result<&'r Reply, ConnectorError> {
-        if reply.status.is_success() {
-            return Ok(reply);
-        }
-        match graph::parse(reply).and_then(|e| e.code) {
-            Some(10 | 200..=299) => Err(ConnectorError::Permanent(format!(
-                "Threads refused: the token lacks the {scope} permission (connect the account \
-                 again with Connect with Threads to grant it)"
-            ))),
-            _ => Err(graph::error_for("Threads", reply)),
-        }
+        meta::success_with_scope("Threads", reply, scope)
     }
 
     /// The post's link, if Threads gives it; a failure here does not undo the post.
@@ -341,7 +331,7 @@ impl Connector for ThreadsConnector {
             .await?;
         if !reply.status.is_success() {
             // Already gone is what a retraction wants.
-            if graph::parse(&reply).is_some_and(|e| graph::is_missing_object(&e)) {
+            if meta::parse(&reply).is_some_and(|e| meta::is_missing_object(&e)) {
                 return Ok(());
             }
             return self.success(&reply, "threads_delete").map(|_| ());
@@ -415,7 +405,7 @@ impl Connector for ThreadsConnector {
 }
 
 fn success(reply: &Reply) -> Result<&Reply, ConnectorError> {
-    graph::success("Threads", reply)
+    meta::success("Threads", reply)
 }
 
 /// Threads media, container and user ids are digits; anything else is refused before it

@@ -26,11 +26,12 @@ fn connector<S: Subject>(subject: &S) -> Arc<dyn Connector> {
     (descriptor::<S>().build)(&spec(subject), &http()).unwrap()
 }
 
-fn post(key: &str) -> OutgoingPost {
-    OutgoingPost::new(
+/// A post as the subject's platform takes it (with an image where it needs one).
+fn post<S: Subject>(subject: &S, key: &str) -> OutgoingPost {
+    subject.dress(OutgoingPost::new(
         key,
         format!("Conformance check {key}: boil water until further notice."),
-    )
+    ))
 }
 
 /// Fails unless `err` and its `Debug` leave out every secret.
@@ -74,7 +75,7 @@ pub async fn a_server_error_is_transient_and_posts_nothing<S: Subject>() {
         },
     );
     inject(&subject, failure);
-    let err = connector.post(&post("k-5xx")).await.unwrap_err();
+    let err = connector.post(&post(&subject, "k-5xx")).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Transient(_)), "{err:?}");
     assert_eq!(subject.posts(), 0);
 }
@@ -93,7 +94,7 @@ pub async fn refused_credentials_are_an_auth_error_that_never_shows_the_secret<S
             code: 535,
         }),
     }
-    let err = connector.post(&post("k-401")).await.unwrap_err();
+    let err = connector.post(&post(&subject, "k-401")).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Auth(_)), "{err:?}");
     shows_no_secret(&subject, &err);
     let shown = format!("{connector:?}");
@@ -116,7 +117,7 @@ pub async fn a_malformed_answer_is_a_clear_unknown_outcome<S: Subject>() {
         },
     );
     inject(&subject, garbled);
-    let outcome = connector.post(&post("k-garbled")).await;
+    let outcome = connector.post(&post(&subject, "k-garbled")).await;
     if subject.reads_answers() {
         let err = outcome.unwrap_err();
         // The platform acted on it: a plain failure would be sent again blindly.
@@ -139,7 +140,7 @@ pub async fn each_rate_limit_dialect_gives_the_wait_the_platform_asked_for<S: Su
     );
     for throttle in throttles {
         inject(&subject, throttle.inject.clone());
-        let err = connector.post(&post("k-429")).await.unwrap_err();
+        let err = connector.post(&post(&subject, "k-429")).await.unwrap_err();
         match (throttle.wait, &err) {
             (Wait::About(want), ConnectorError::RateLimited { retry_after, .. }) => {
                 let got = retry_after
@@ -165,7 +166,7 @@ pub async fn a_dropped_answer_to_an_accepted_post_is_unknown_and_can_be_settled<
     let caps = descriptor::<S>().capabilities;
     let dropped = either(&subject, Fault::DropAfterAccept, SmtpFault::DropAfterData);
     inject(&subject, dropped);
-    let sent = post("k-dropped");
+    let sent = post(&subject, "k-dropped");
     let err = connector.post(&sent).await.unwrap_err();
     // Never a silent success, never a plain failure that would be re-sent blindly.
     assert!(matches!(err, ConnectorError::Unknown(_)), "{err:?}");
@@ -191,7 +192,7 @@ pub async fn a_dropped_answer_to_an_accepted_post_is_unknown_and_can_be_settled<
 pub async fn looking_up_a_post_never_made_is_none_or_unsupported<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let found = connector.lookup(&post("k-never-sent")).await;
+    let found = connector.lookup(&post(&subject, "k-never-sent")).await;
     if descriptor::<S>().capabilities.lookup {
         assert_eq!(found.unwrap(), None);
     } else {
@@ -249,7 +250,7 @@ pub async fn a_hostile_post_id_never_reaches_another_path<S: Subject>() {
 pub async fn a_post_can_be_deleted_twice_where_the_platform_deletes<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let made = connector.post(&post("k-delete")).await.unwrap();
+    let made = connector.post(&post(&subject, "k-delete")).await.unwrap();
     let first = connector.delete(&made.remote).await;
     let live = subject.live();
     let second = connector.delete(&made.remote).await;
@@ -268,8 +269,12 @@ pub async fn a_post_can_be_deleted_twice_where_the_platform_deletes<S: Subject>(
 pub async fn replies_thread_exactly_where_the_platform_threads<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let parent = connector.post(&post("k-parent")).await.unwrap().remote;
-    let mut reply = post("k-reply");
+    let parent = connector
+        .post(&post(&subject, "k-parent"))
+        .await
+        .unwrap()
+        .remote;
+    let mut reply = post(&subject, "k-reply");
     reply.reply_to = Some(parent.clone());
     reply.thread_root = Some(parent.clone());
     connector.post(&reply).await.unwrap();
@@ -283,11 +288,15 @@ pub async fn replies_thread_exactly_where_the_platform_threads<S: Subject>() {
 pub async fn a_live_sessions_chain_of_updates_all_post_and_are_found<S: Subject>() {
     let subject = S::start().await;
     let connector = connector(&subject);
-    let root = connector.post(&post("k-root")).await.unwrap().remote;
+    let root = connector
+        .post(&post(&subject, "k-root"))
+        .await
+        .unwrap()
+        .remote;
     let mut previous = root.clone();
     for n in 1..=3 {
         // Each update answers the one before, in the thread the first post began.
-        let mut update = post(&format!("k-update-{n}"));
+        let mut update = post(&subject, &format!("k-update-{n}"));
         update.reply_to = Some(previous.clone());
         update.thread_root = Some(root.clone());
         previous = connector.post(&update).await.unwrap().remote;
@@ -305,8 +314,8 @@ pub async fn the_idempotency_key_is_honoured_exactly_where_declared<S: Subject>(
     let declared = descriptor::<S>().capabilities.idempotency_key;
     assert_eq!(connector.idempotent(), declared);
     if declared {
-        let once = connector.post(&post("k-same")).await.unwrap();
-        let again = connector.post(&post("k-same")).await.unwrap();
+        let once = connector.post(&post(&subject, "k-same")).await.unwrap();
+        let again = connector.post(&post(&subject, "k-same")).await.unwrap();
         assert_eq!(once.remote.id, again.remote.id);
         assert_eq!(subject.posts(), 1);
     }

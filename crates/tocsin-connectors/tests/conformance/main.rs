@@ -51,6 +51,7 @@ mod bluesky;
 mod discord;
 mod email;
 mod facebook;
+mod instagram;
 mod linkedin;
 mod mastodon;
 mod matrix;
@@ -66,12 +67,13 @@ use subject::Subject;
 use tocsin_domain::Platform;
 
 /// Every subject's platform, in `ALL`'s order.
-const COVERED: [Platform; 14] = [
+const COVERED: [Platform; 15] = [
     mastodon::Mastodon::PLATFORM,
     bluesky::Bluesky::PLATFORM,
     x::X::PLATFORM,
     facebook::Facebook::PLATFORM,
     threads::Threads::PLATFORM,
+    instagram::Instagram::PLATFORM,
     linkedin::Linkedin::PLATFORM,
     telegram::Telegram::PLATFORM,
     discord::Discord::PLATFORM,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use serde_json::Value;
 use std::time::Duration;
-use tocsin_connector::{AccountSpec, PlatformDescriptor, RemotePost};
+use tocsin_connector::{AccountSpec, OutgoingPost, PlatformDescriptor, RemotePost};
 use tocsin_domain::Platform;
 use tocsin_test_support::smtp::{SmtpFault, SmtpState};
 use tocsin_test_support::{FakeState, Fault};
@@ -88,6 +88,12 @@ pub trait Subject: Sized + Send + Sync + 'static {
 
     /// How faults reach the fake.
     fn transport(&self) -> Transport<'_>;
+
+    /// `post` as the platform takes it: as it is, unless the platform needs more (an
+    /// image, on Instagram).
+    fn dress(&self, post: OutgoingPost) -> OutgoingPost {
+        post
+    }
 
     /// How many posts the platform holds, deleted ones included.
     fn posts(&self) -> usize;

@@ -9,7 +9,7 @@ use super::limits::PlatformLimits;
 use super::mastodon::mastodon_length;
 use super::rule::{Counter, CountingRule, Limit};
 use super::sms::{sms_info, SmsEncoding, SmsInfo};
-use super::{threads, twitter};
+use super::{instagram, threads, twitter};
 use crate::Platform;
 use serde::Serialize;
 
@@ -71,6 +71,12 @@ pub struct Measurement {
     pub links: usize,
     /// Most links the platform allows, if it has a limit (Threads: 5).
     pub max_links: Option<usize>,
+    /// @-mentions found in the text, counted only where the platform caps them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mentions: Option<usize>,
+    /// Most @-mentions the platform allows, if it has a limit (Instagram: 20).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_mentions: Option<usize>,
     /// The text's size in UTF-8 bytes.
     pub bytes: usize,
     /// A byte cap besides the main limit, if the platform has one (Bluesky: 3,000).
@@ -89,6 +95,9 @@ impl Measurement {
         self.limit.is_none_or(|l| self.used <= l)
             && self.max_bytes.is_none_or(|m| self.bytes <= m)
             && self.max_hashtags.is_none_or(|m| self.hashtags <= m)
+            && self
+                .max_mentions
+                .is_none_or(|m| self.mentions.unwrap_or(0) <= m)
     }
 
     /// Plain-language problems, e.g. "312 of 280 weighted characters: 32 over",
@@ -133,6 +142,17 @@ impl Measurement {
                 max
             ));
         }
+        if let Some(max) = self
+            .max_mentions
+            .filter(|&m| self.mentions.unwrap_or(0) > m)
+        {
+            problems.push(format!(
+                "{}; {} allows {}",
+                count_of(self.mentions.unwrap_or(0), "@-mention", "@-mentions"),
+                self.platform.display_name(),
+                max
+            ));
+        }
         if let Some(max) = self.max_links.filter(|&m| self.links > m) {
             problems.push(format!(
                 "{}; {} allows {}",
@@ -173,6 +193,7 @@ fn count_of(n: usize, one: &str, many: &str) -> String {
 /// | Mastodon | graphemes; `http(s)` URLs 23; `@user@domain` as `@user` | `mastodon_max_characters` | |
 /// | Bluesky | graphemes | 300 | 3,000 bytes |
 /// | Threads | characters, emoji as their UTF-8 bytes | 500 | 1 hashtag, 5 links |
+/// | Instagram | characters | 2,200 | 30 hashtags, 20 @-mentions |
 /// | LinkedIn / Facebook / Discord / Slack | characters | 3,000 / 63,206 / 2,000 / 40,000 | |
 /// | Telegram | UTF-16 units | 4,096 | |
 /// | Teams / Matrix | bytes | 27,000 / 32,000 | |
@@ -227,6 +248,10 @@ pub(crate) fn measure_with(
         max_hashtags: rule.max_hashtags,
         links: facts.links,
         max_links: rule.max_links,
+        mentions: rule
+            .max_mentions
+            .map(|_| instagram::count_mentions(text, urls)),
+        max_mentions: rule.max_mentions,
         bytes: text.len(),
         max_bytes: rule.max_bytes,
     }
@@ -330,6 +355,48 @@ mod tests {
         );
         assert!(m.fits());
         assert!(!on(Platform::Threads, &format!("{}\u{1F525}", "a".repeat(497))).fits());
+    }
+
+    #[test]
+    fn instagram_captions_take_2200_characters() {
+        let m = on(Platform::Instagram, &"é".repeat(2200));
+        assert_eq!(
+            (m.unit, m.used, m.limit),
+            (CountUnit::Characters, 2200, Some(2200))
+        );
+        assert!(m.fits());
+        let m = on(Platform::Instagram, &"é".repeat(2201));
+        assert_eq!(m.problems(), ["2201 of 2200 characters: 1 over"]);
+    }
+
+    #[test]
+    fn instagram_allows_30_hashtags_and_20_mentions_and_says_so_when_over() {
+        let tags = |n: usize| {
+            (1..=n)
+                .map(|i| format!("#tag{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let m = on(Platform::Instagram, &format!("Heat alert {}", tags(30)));
+        assert_eq!((m.hashtags, m.max_hashtags), (30, Some(30)));
+        assert!(m.fits());
+        let m = on(Platform::Instagram, &format!("Heat alert {}", tags(31)));
+        assert!(!m.fits());
+        assert_eq!(m.problems(), ["31 hashtags; Instagram allows 30"]);
+
+        let names = |n: usize| {
+            (1..=n)
+                .map(|i| format!("@clinic{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let m = on(Platform::Instagram, &format!("Thanks {}", names(20)));
+        assert_eq!((m.mentions, m.max_mentions), (Some(20), Some(20)));
+        assert!(m.fits());
+        let m = on(Platform::Instagram, &format!("Thanks {}", names(21)));
+        assert_eq!(m.problems(), ["21 @-mentions; Instagram allows 20"]);
+        // Other platforms do not count mentions at all.
+        assert_eq!(on(Platform::Facebook, &names(21)).mentions, None);
     }
 
     #[test]

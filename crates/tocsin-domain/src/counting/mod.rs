@@ -3,13 +3,14 @@
 //! [`measure`] returns a [`Measurement`] (used, limit, unit, hashtags, links, problems) by
 //! a platform's [`CountingRule`], a value its descriptor holds; the submodules each hold
 //! one algorithm: X's weighted length, SMS segments, Threads' and Mastodon's counting,
-//! URL and hashtag detection, and [`append_hashtags`].
+//! Instagram's @-mentions, URL and hashtag detection, and [`append_hashtags`].
 
 mod append;
 mod emoji;
 mod facts;
 mod graphemes;
 mod hashtags;
+mod instagram;
 mod limits;
 mod links;
 mod mastodon;

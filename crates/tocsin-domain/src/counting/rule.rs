@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::measure::CountUnit;
-use super::{threads, twitter};
+use super::{instagram, threads, twitter};
 use crate::Platform;
 
 /// How a text's length is counted.
@@ -71,10 +71,12 @@ pub struct CountingRule {
     pub limit: Limit,
     /// A UTF-8 byte cap besides the length limit (Bluesky: 3,000).
     pub max_bytes: Option<usize>,
-    /// Most hashtags a post may carry (Threads: 1).
+    /// Most hashtags a post may carry (Threads: 1, Instagram: 30).
     pub max_hashtags: Option<usize>,
     /// Most distinct links a post may carry (Threads: 5).
     pub max_links: Option<usize>,
+    /// Most @-mentions a post may carry (Instagram: 20).
+    pub max_mentions: Option<usize>,
 }
 
 impl CountingRule {
@@ -86,6 +88,7 @@ impl CountingRule {
             max_bytes: None,
             max_hashtags: None,
             max_links: None,
+            max_mentions: None,
         }
     }
 
@@ -131,6 +134,13 @@ impl CountingRule {
         ..CountingRule::new(Counter::Threads, Limit::Fixed(threads::MAX_CHARACTERS))
     };
 
+    /// Instagram captions: 2,200 characters, 30 hashtags and 20 @-mentions.
+    pub const INSTAGRAM: CountingRule = CountingRule {
+        max_hashtags: Some(instagram::MAX_HASHTAGS),
+        max_mentions: Some(instagram::MAX_MENTIONS),
+        ..CountingRule::characters(instagram::MAX_CHARACTERS)
+    };
+
     /// SMS: the segments the organisation pays for.
     pub const SMS: CountingRule = CountingRule::new(Counter::SmsSegments, Limit::SmsSegments);
 }
@@ -170,6 +180,7 @@ pub(crate) fn test_rules() -> CountingRules {
         (Platform::X, CountingRule::X),
         (Platform::Facebook, CountingRule::characters(63_206)),
         (Platform::Threads, CountingRule::THREADS),
+        (Platform::Instagram, CountingRule::INSTAGRAM),
         (Platform::Linkedin, CountingRule::characters(3000)),
         (Platform::Telegram, CountingRule::utf16_units(4096)),
         (Platform::Discord, CountingRule::characters(2000)),

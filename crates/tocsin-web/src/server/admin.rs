@@ -72,7 +72,9 @@ pub async fn platforms(
     State(web): State<WebState>,
     who: Authed,
 ) -> ApiResult<Json<Vec<PlatformSetupView>>> {
-    Ok(Json(admin::platforms(&web.app, &who).await?))
+    Ok(Json(
+        admin::platforms(&web.app, &who, web.config.public_url.as_deref()).await?,
+    ))
 }
 
 /// `POST /api/accounts`.

@@ -616,8 +616,8 @@ fn schemas() -> Value {
         "ChangePassword": object(&["current_password", "new_password"], &[("current_password", string()), ("new_password", string())]),
         "Code": object(&["code"], &[("code", string())]),
         "SetRole": object(&["role"], &[("role", json!({"enum": ["viewer", "drafter", "approver", "compliance", "admin"]}))]),
-        "AddAccount": object(&["platform", "display_name"], &[("platform", json!({"enum": ["sandbox", "mastodon", "bluesky", "x", "facebook", "threads", "linkedin", "telegram", "discord", "slack", "teams", "matrix", "email", "sms", "webhook"]})), ("stands_for", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("secret", json!({"type": "string", "writeOnly": true}))]),
-        "OAuthStart": object(&["platform"], &[("platform", json!({"enum": ["x", "linkedin", "facebook", "threads", "mastodon"]})), ("instance_url", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("account_id", json!({"type": "integer"}))]),
+        "AddAccount": object(&["platform", "display_name"], &[("platform", json!({"enum": ["sandbox", "mastodon", "bluesky", "x", "facebook", "threads", "instagram", "linkedin", "telegram", "discord", "slack", "teams", "matrix", "email", "sms", "webhook"]})), ("stands_for", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("secret", json!({"type": "string", "writeOnly": true}))]),
+        "OAuthStart": object(&["platform"], &[("platform", json!({"enum": ["x", "linkedin", "facebook", "threads", "instagram", "mastodon"]})), ("instance_url", string()), ("display_name", string()), ("handle", string()), ("settings", json!({"type": "object"})), ("account_id", json!({"type": "integer"}))]),
         "ReplaceSecret": object(&["secret"], &[("secret", json!({"type": "string", "writeOnly": true})), ("skip_check", json!({"type": "boolean"}))]),
         "Error": object(&["error"], &[("error", object(&["code", "message"], &[("code", string()), ("message", string()), ("field", string())]))]),
     })

@@ -1,5 +1,6 @@
-//! Meta's Graph API error answers, shared by Facebook Pages and Threads:
-//! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`, mapped to
+//! Meta's Graph API error answers, shared by Facebook Pages, Threads and Instagram:
+//! `{"error": {"message", "type", "code", "error_subcode", "is_transient", "fbtrace_id"}}`
+//! (the trace id is kept in the message, as Meta's support asks for it), mapped to
 //! [`ConnectorError`] by code (throttling 4/17/32/613 and the 80000s, token 190/102,
 //! permission 10/200-299, temporary 1/2) with the wait read from the usage headers.
 
@@ -22,6 +23,8 @@ pub(crate) struct GraphError {
     pub error_subcode: Option<i64>,
     #[serde(default)]
     pub is_transient: Option<bool>,
+    #[serde(default)]
+    pub fbtrace_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,11 +74,16 @@ pub(crate) fn error_for(platform: &str, reply: &Reply) -> ConnectorError {
     };
     let code = error.code.unwrap_or_default();
     let what = format!(
-        "{platform} HTTP {status}: {} (code {code}{})",
+        "{platform} HTTP {status}: {} (code {code}{}{})",
         printable(&error.message),
         error
             .error_subcode
             .map(|s| format!(", subcode {s}"))
+            .unwrap_or_default(),
+        error
+            .fbtrace_id
+            .as_deref()
+            .map(|t| format!(", fbtrace_id {}", printable(t)))
             .unwrap_or_default()
     );
     match code {
@@ -106,5 +114,25 @@ pub(crate) fn success<'r>(platform: &str, reply: &'r Reply) -> Result<&'r Reply,
         Ok(reply)
     } else {
         Err(error_for(platform, reply))
+    }
+}
+
+/// `reply` when it is a success, else its Graph error; a missing permission (code 10,
+/// 200-299) fails this call naming `scope`, as a refusal of this call rather than of the
+/// token (the account can still do what it has the scopes for).
+pub(crate) fn success_with_scope<'r>(
+    platform: &str,
+    reply: &'r Reply,
+    scope: &str,
+) -> Result<&'r Reply, ConnectorError> {
+    if reply.status.is_success() {
+        return Ok(reply);
+    }
+    match parse(reply).and_then(|e| e.code) {
+        Some(10 | 200..=299) => Err(ConnectorError::Permanent(format!(
+            "{platform} refused: the token lacks the {scope} permission (connect the account \
+             again with Connect with {platform} to grant it)"
+        ))),
+        _ => Err(error_for(platform, reply)),
     }
 }
