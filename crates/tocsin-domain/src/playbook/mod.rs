@@ -18,7 +18,7 @@ use crate::variables::VariableSpec;
 use crate::wea::{WeaLanguage, WeaLength, WeaTexts};
 use crate::Platform;
 
-pub use validate::{parse_playbook, RESERVED_NAMES};
+pub use validate::{parse_playbook, MAX_CARD_FACTS, RESERVED_NAMES};
 
 /// The id under which a playbook's `[retraction]` notice is composed (a step of its own
 /// that no draft can pick).
@@ -277,6 +277,21 @@ pub struct Step {
     /// rewritten text replaces the rendered one, is measured and PHI-checked like it, and
     /// is what the approver reviews.
     pub overrides: Vec<Platform>,
+    /// The step's alert card, if it declares one.
+    pub card: Option<CardSpec>,
+}
+
+/// A step's alert card (`card = { template, facts, alt }`): an SVG template that the
+/// `tocsin-cards` crate renders to PNG, the facts it shows and its alt text. The facts
+/// and the alt text are inline Handlebars templates over the same values as the texts.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardSpec {
+    /// The SVG template file, relative to the templates directory.
+    pub template: String,
+    /// The facts, most important first (one to [`MAX_CARD_FACTS`]).
+    pub facts: Vec<String>,
+    /// The alt text template.
+    pub alt: String,
 }
 
 impl Step {
@@ -313,9 +328,21 @@ impl Step {
             .map(String::as_str)
     }
 
-    /// Every template file this step uses, default first.
+    /// Every template file this step uses, default first, then its card's SVG template.
     pub fn template_files(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.template.as_str()).chain(self.variants.values().map(String::as_str))
+        std::iter::once(self.template.as_str())
+            .chain(self.variants.values().map(String::as_str))
+            .chain(self.card.as_ref().map(|c| c.template.as_str()))
+    }
+
+    /// The card's inline templates: each fact, then the alt text.
+    pub fn card_templates(&self) -> impl Iterator<Item = &str> {
+        self.card.iter().flat_map(|c| {
+            c.facts
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once(c.alt.as_str()))
+        })
     }
 }
 

@@ -10,8 +10,8 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
-use super::file::{PlaybookFile, StepFile, VariableFile};
-use super::{CapInfo, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
+use super::file::{CardFile, PlaybookFile, StepFile, VariableFile};
+use super::{CapInfo, CardSpec, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
 use crate::diagnostics::Diagnostic;
 use crate::phi::PhiFamily;
 use crate::readability::DEFAULT_READING_GRADE_MAX;
@@ -26,7 +26,7 @@ pub const DEFAULT_DATETIME_FORMAT: &str = "%A, %B %-d at %-I:%M %p %Z";
 pub const DEFAULT_LANGUAGE: &str = "en";
 
 /// Names templates can use that are not playbook variables.
-pub const RESERVED_NAMES: [&str; 4] = ["hashtags", "playbook", "step", "post_number"];
+pub const RESERVED_NAMES: [&str; 5] = ["hashtags", "playbook", "step", "post_number", "card"];
 
 /// The longest `[cap] expires_hours`: a week.
 const MAX_EXPIRES_HOURS: u32 = 168;
@@ -318,6 +318,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 audience: None,
                 wea: BTreeMap::new(),
                 overrides: Vec::new(),
+                card: None,
             },
             &audience,
         )
@@ -631,6 +632,49 @@ fn check_template_path(c: &mut Collector<'_>, path: &Spanned<String>) {
     }
 }
 
+/// The most facts a card shows: three, in large print.
+pub const MAX_CARD_FACTS: usize = 3;
+
+fn build_card(c: &mut Collector<'_>, step: &str, card: CardFile) -> CardSpec {
+    check_template_path(c, &card.template);
+    if !card.template.get_ref().ends_with(".svg.hbs") {
+        c.at(
+            card.template.span(),
+            format!(
+                "step `{step}`: a card template is an SVG template ending in .svg.hbs, not `{}`",
+                card.template.get_ref()
+            ),
+        );
+    }
+    let facts = card.facts.get_ref();
+    if facts.is_empty() || facts.len() > MAX_CARD_FACTS {
+        c.at(
+            card.facts.span(),
+            format!(
+                "step `{step}`: a card shows one to {MAX_CARD_FACTS} facts, not {}",
+                facts.len()
+            ),
+        );
+    }
+    if facts.iter().any(|f| f.trim().is_empty()) {
+        c.at(
+            card.facts.span(),
+            format!("step `{step}`: a card fact is empty"),
+        );
+    }
+    if card.alt.get_ref().trim().is_empty() {
+        c.at(
+            card.alt.span(),
+            format!("step `{step}`: a card needs alt text (`alt`) for screen-reader users"),
+        );
+    }
+    CardSpec {
+        template: card.template.into_inner(),
+        facts: card.facts.into_inner(),
+        alt: card.alt.into_inner(),
+    }
+}
+
 fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String]) -> Step {
     if !is_slug(step.id.get_ref()) {
         c.at(
@@ -751,9 +795,11 @@ fn build_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String
             },
         );
     }
+    let card = step.card.map(|card| build_card(c, step.id.get_ref(), card));
     Step {
         audience,
         wea,
+        card,
         id: step.id.into_inner(),
         title: step.title,
         headline: step.headline.into_inner(),
