@@ -8,6 +8,8 @@
 //! binary ([`fonts`]), so the same values give the same bytes on every machine. The
 //! organisation's name and colours come from `[cards]` ([`style`]), checked for contrast.
 
+#[doc(hidden)]
+pub mod bench_support;
 pub mod fit;
 pub mod fonts;
 pub mod size;

@@ -57,6 +57,8 @@ pub struct Config {
     pub telemetry: TelemetrySection,
     /// Paging the on-call approvers through internal accounts when a draft is submitted.
     pub notify: NotifySection,
+    /// Alert cards: the organisation's name and colours (checked for contrast).
+    pub cards: tocsin_cards::CardsConfig,
     /// The sealing keys given in the environment, taken out of it when the configuration
     /// is loaded (never a setting, never printed).
     #[serde(skip)]
@@ -522,6 +524,7 @@ impl Default for Config {
             tls: TlsSection::default(),
             telemetry: TelemetrySection::default(),
             notify: NotifySection::default(),
+            cards: tocsin_cards::CardsConfig::default(),
             env_keys: EnvKeys::default(),
         }
     }
@@ -590,6 +593,8 @@ impl Config {
                         e.message()
                     )
                 })?;
+        tocsin_cards::CardStyle::new(&config.cards)
+            .map_err(|e| anyhow::anyhow!("configuration ({origin}): {e}"))?;
         config.env_keys = EnvKeys::from_env(env);
         Ok(config)
     }
