@@ -71,7 +71,11 @@ fn cards(c: &mut Criterion) {
         })
     });
     group.bench_function("floor: same SVG without text, PNG", |b| {
-        b.iter(|| black_box(tocsin_cards::bench_support::draw_shapes_only(CardSize::Instagram)))
+        b.iter(|| {
+            black_box(tocsin_cards::bench_support::draw_shapes_only(
+                CardSize::Instagram,
+            ))
+        })
     });
     group.bench_function("floor: plain fill, PNG", |b| {
         b.iter(|| black_box(tocsin_cards::bench_support::plain_fill(CardSize::Instagram)))

@@ -191,7 +191,11 @@ fn height_of(face: &Face, paragraphs: &[Vec<String>], size: f32, line: f32, gap:
     if lines == 0 {
         return 0.0;
     }
-    let gaps = paragraphs.iter().filter(|p| !p.is_empty()).count().saturating_sub(1);
+    let gaps = paragraphs
+        .iter()
+        .filter(|p| !p.is_empty())
+        .count()
+        .saturating_sub(1);
     (face.ascent + face.descent) * size
         + (lines - 1) as f32 * line * size
         + gaps as f32 * gap * size
@@ -226,10 +230,9 @@ fn number(h: &Helper<'_>, key: &str, default: Option<f32>) -> Result<f32, Render
 fn text_hash(h: &Helper<'_>, key: &str) -> Result<Option<String>, RenderError> {
     match h.hash_get(key) {
         None => Ok(None),
-        Some(v) if v.is_value_missing() => Err(RenderErrorReason::MissingVariable(
-            v.relative_path().cloned(),
-        )
-        .into()),
+        Some(v) if v.is_value_missing() => {
+            Err(RenderErrorReason::MissingVariable(v.relative_path().cloned()).into())
+        }
         Some(v) => v
             .value()
             .as_str()
@@ -265,10 +268,16 @@ impl HelperDef for FitHelper {
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
                     Value::Number(n) => Ok(n.to_string()),
-                    _ => Err(helper_error(format!("fit: `{field}` holds something that is not text"))),
+                    _ => Err(helper_error(format!(
+                        "fit: `{field}` holds something that is not text"
+                    ))),
                 })
                 .collect::<Result<_, _>>()?,
-            _ => return Err(helper_error(format!("fit: `{field}` is not text or a list of text"))),
+            _ => {
+                return Err(helper_error(format!(
+                    "fit: `{field}` is not text or a list of text"
+                )))
+            }
         };
         let list = matches!(param.value(), Value::Array(_));
         let b = FitBox {
@@ -312,7 +321,16 @@ impl HelperDef for FitHelper {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let fitted = fit(face, &field, &refs, b, indent, gap)
             .map_err(|e| RenderError::from(RenderErrorReason::NestedError(Box::new(e))))?;
-        out.write(&svg_text(face, &fitted, b, weight, &fill, list.then_some(bullet.as_str()), indent, gap))?;
+        out.write(&svg_text(
+            face,
+            &fitted,
+            b,
+            weight,
+            &fill,
+            list.then_some(bullet.as_str()),
+            indent,
+            gap,
+        ))?;
         Ok(())
     }
 }
@@ -390,7 +408,15 @@ mod tests {
     #[test]
     fn a_short_headline_keeps_its_full_size() {
         let f = faces();
-        let fitted = fit(f.get(Weight::Bold), "card.headline", &["Boil your water"], square(), 0.0, 0.0).unwrap();
+        let fitted = fit(
+            f.get(Weight::Bold),
+            "card.headline",
+            &["Boil your water"],
+            square(),
+            0.0,
+            0.0,
+        )
+        .unwrap();
         assert_eq!(fitted.size, 80.0);
         assert_eq!(fitted.paragraphs, vec![vec!["Boil your water".to_string()]]);
     }
@@ -399,7 +425,15 @@ mod tests {
     fn a_long_headline_is_shrunk_before_it_is_refused() {
         let f = faces();
         let text = "Boil-water advisory for the North Side, ZIP codes 60640, 60660 and 60626";
-        let fitted = fit(f.get(Weight::Bold), "card.headline", &[text], square(), 0.0, 0.0).unwrap();
+        let fitted = fit(
+            f.get(Weight::Bold),
+            "card.headline",
+            &[text],
+            square(),
+            0.0,
+            0.0,
+        )
+        .unwrap();
         assert!(fitted.size < 80.0 && fitted.size >= 48.0, "{}", fitted.size);
         assert!(fitted.paragraphs[0].len() > 1);
     }
@@ -408,8 +442,19 @@ mod tests {
     fn text_that_cannot_fit_at_the_minimum_is_refused_naming_the_field() {
         let f = faces();
         let text = "word ".repeat(120);
-        let err = fit(f.get(Weight::Bold), "card.headline", &[&text], square(), 0.0, 0.0).unwrap_err();
-        assert!(matches!(&err, Overflow::TooTall { field, min, .. } if field == "card.headline" && *min == 48.0), "{err}");
+        let err = fit(
+            f.get(Weight::Bold),
+            "card.headline",
+            &[&text],
+            square(),
+            0.0,
+            0.0,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Overflow::TooTall { field, min, .. } if field == "card.headline" && *min == 48.0),
+            "{err}"
+        );
         assert!(err.to_string().contains("`card.headline`"), "{err}");
     }
 
@@ -417,8 +462,19 @@ mod tests {
     fn a_word_wider_than_the_box_is_refused_naming_it() {
         let f = faces();
         let word = "Pneumonoultramicroscopicsilicovolcanoconiosis".repeat(2);
-        let err = fit(f.get(Weight::Regular), "card.facts", &["ok", &word], square(), 0.9, 0.45).unwrap_err();
-        assert!(matches!(&err, Overflow::WordTooWide { field, .. } if field == "card.facts"), "{err}");
+        let err = fit(
+            f.get(Weight::Regular),
+            "card.facts",
+            &["ok", &word],
+            square(),
+            0.9,
+            0.45,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Overflow::WordTooWide { field, .. } if field == "card.facts"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -99,8 +99,7 @@ impl CardRenderer {
                 if drawer.contains(&card.template) {
                     continue;
                 }
-                let Some((_, body)) = bytes.iter().find(|(name, _)| *name == card.template)
-                else {
+                let Some((_, body)) = bytes.iter().find(|(name, _)| *name == card.template) else {
                     continue;
                 };
                 let file = library.templates_dir().join(&card.template);
@@ -160,7 +159,10 @@ impl CardRenderer {
         }
         let mut data = card.data.clone();
         if let Some(Value::Object(c)) = data.get_mut("card") {
-            c.insert("organisation".into(), Value::String(self.style.organisation.clone()));
+            c.insert(
+                "organisation".into(),
+                Value::String(self.style.organisation.clone()),
+            );
             c.insert("style".into(), self.style.to_json());
             c.insert("width".into(), Value::from(size.width()));
             c.insert("height".into(), Value::from(size.height()));
@@ -182,14 +184,19 @@ impl CardRenderer {
 /// Every card of every playbook drawn at both sizes with the playbook's example values:
 /// what `tocsin playbooks lint` reports about cards (templates that did not compile
 /// first).
-pub fn lint_cards(library: &Library, composer: &Composer, renderer: &CardRenderer) -> Vec<Diagnostic> {
+pub fn lint_cards(
+    library: &Library,
+    composer: &Composer,
+    renderer: &CardRenderer,
+) -> Vec<Diagnostic> {
     let mut out = renderer.problems().to_vec();
     for playbook in library.playbooks() {
         let source = library.source(&playbook.id).unwrap_or("");
         let examples = playbook.example_values();
         for step in playbook.steps.iter().filter(|s| s.card.is_some()) {
             for size in CardSize::ALL {
-                if let Err(e) = renderer.render_step(composer, playbook, &step.id, &examples, size) {
+                if let Err(e) = renderer.render_step(composer, playbook, &step.id, &examples, size)
+                {
                     if matches!(e, CardError::NotCompiled(_)) {
                         continue;
                     }

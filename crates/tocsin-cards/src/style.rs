@@ -64,7 +64,10 @@ impl Colour {
             return None;
         }
         let digit = |i: usize| hex.get(i..=i).and_then(|d| u8::from_str_radix(d, 16).ok());
-        let pair = |i: usize| hex.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok());
+        let pair = |i: usize| {
+            hex.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+        };
         match hex.len() {
             6 => Some(Colour {
                 r: pair(0)?,
@@ -158,11 +161,31 @@ impl Default for CardStyle {
         // the two together).
         CardStyle {
             organisation: "Department of Public Health".into(),
-            primary: Colour { r: 0x0b, g: 0x3d, b: 0x91 },
-            on_primary: Colour { r: 0xff, g: 0xff, b: 0xff },
-            accent: Colour { r: 0xc2, g: 0x41, b: 0x0c },
-            background: Colour { r: 0xff, g: 0xff, b: 0xff },
-            text: Colour { r: 0x11, g: 0x11, b: 0x11 },
+            primary: Colour {
+                r: 0x0b,
+                g: 0x3d,
+                b: 0x91,
+            },
+            on_primary: Colour {
+                r: 0xff,
+                g: 0xff,
+                b: 0xff,
+            },
+            accent: Colour {
+                r: 0xc2,
+                g: 0x41,
+                b: 0x0c,
+            },
+            background: Colour {
+                r: 0xff,
+                g: 0xff,
+                b: 0xff,
+            },
+            text: Colour {
+                r: 0x11,
+                g: 0x11,
+                b: 0x11,
+            },
         }
     }
 }
@@ -188,9 +211,27 @@ impl CardStyle {
             return Err(StyleError::NoOrganisation);
         }
         let pairs = [
-            ("text", style.text, "background", style.background, TEXT_CONTRAST_MIN),
-            ("on_primary", style.on_primary, "primary", style.primary, TEXT_CONTRAST_MIN),
-            ("accent", style.accent, "background", style.background, GRAPHIC_CONTRAST_MIN),
+            (
+                "text",
+                style.text,
+                "background",
+                style.background,
+                TEXT_CONTRAST_MIN,
+            ),
+            (
+                "on_primary",
+                style.on_primary,
+                "primary",
+                style.primary,
+                TEXT_CONTRAST_MIN,
+            ),
+            (
+                "accent",
+                style.accent,
+                "background",
+                style.background,
+                GRAPHIC_CONTRAST_MIN,
+            ),
         ];
         for (fore, a, back, b, min) in pairs {
             let ratio = a.contrast(b);
@@ -262,7 +303,14 @@ mod tests {
         };
         let err = CardStyle::new(&config).unwrap_err();
         assert!(
-            matches!(err, StyleError::LowContrast { fore: "on_primary", back: "primary", .. }),
+            matches!(
+                err,
+                StyleError::LowContrast {
+                    fore: "on_primary",
+                    back: "primary",
+                    ..
+                }
+            ),
             "{err}"
         );
     }

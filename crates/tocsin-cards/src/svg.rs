@@ -136,7 +136,13 @@ impl Drawer {
     }
 
     /// Draws SVG text at `width`×`height` and encodes it as PNG.
-    pub fn png(&self, name: &str, svg: &str, width: u32, height: u32) -> Result<Vec<u8>, TemplateError> {
+    pub fn png(
+        &self,
+        name: &str,
+        svg: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<u8>, TemplateError> {
         let refuse = |message: String| TemplateError::Render {
             template: name.to_string(),
             message,
@@ -146,10 +152,8 @@ impl Drawer {
         let mut pixmap = Pixmap::new(width, height)
             .ok_or_else(|| refuse(format!("cannot make a {width}×{height} canvas")))?;
         let size = tree.size();
-        let transform = Transform::from_scale(
-            width as f32 / size.width(),
-            height as f32 / size.height(),
-        );
+        let transform =
+            Transform::from_scale(width as f32 / size.width(), height as f32 / size.height());
         resvg::render(&tree, transform, &mut pixmap.as_mut());
         pixmap
             .encode_png()

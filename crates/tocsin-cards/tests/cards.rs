@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use tocsin_cards::{lint_cards, CardError, CardRenderer, CardSize, CardStyle, Overflow, TemplateError};
+use tocsin_cards::{
+    lint_cards, CardError, CardRenderer, CardSize, CardStyle, Overflow, TemplateError,
+};
 use tocsin_domain::compose::Composer;
 use tocsin_domain::counting::{CountingRules, PlatformLimits};
 use tocsin_domain::library::Library;
@@ -75,7 +77,11 @@ fn setup_with(playbook: &str, card: &str) -> Setup {
     std::fs::write(templates.join("alert.hbs"), "Notice for {{area}}.").unwrap();
     std::fs::write(templates.join("card.svg.hbs"), card).unwrap();
     let library = Library::load(&playbooks, &dir.path().join("templates")).unwrap();
-    assert!(library.diagnostics().is_empty(), "{:?}", library.diagnostics());
+    assert!(
+        library.diagnostics().is_empty(),
+        "{:?}",
+        library.diagnostics()
+    );
     Setup { _dir: dir, library }
 }
 
@@ -125,7 +131,10 @@ fn a_long_headline_is_shrunk_and_a_longer_one_refused_naming_the_field() {
         }
         other => panic!("expected an overflow of card.headline, got {other:?} ({err})"),
     }
-    assert!(err.to_string().contains("`card.headline` does not fit"), "{err}");
+    assert!(
+        err.to_string().contains("`card.headline` does not fit"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,7 +150,10 @@ fn a_template_naming_a_missing_value_is_an_error_naming_it_at_render_and_lint() 
     let renderer = CardRenderer::new(&s.library, CardStyle::default()).unwrap();
     let problems = lint_cards(&s.library, &composer(&s.library), &renderer);
     assert_eq!(problems.len(), 2, "one per size: {problems:?}");
-    assert!(problems.iter().all(|p| p.to_string().contains("`aera`")), "{problems:?}");
+    assert!(
+        problems.iter().all(|p| p.to_string().contains("`aera`")),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -150,7 +162,11 @@ fn an_unescaped_value_is_refused_when_the_template_loads() {
     let s = setup_with(PLAYBOOK, &card);
     let renderer = CardRenderer::new(&s.library, CardStyle::default()).unwrap();
     assert_eq!(renderer.problems().len(), 1);
-    assert!(renderer.problems()[0].to_string().contains("unescaped"), "{:?}", renderer.problems());
+    assert!(
+        renderer.problems()[0].to_string().contains("unescaped"),
+        "{:?}",
+        renderer.problems()
+    );
     let problems = lint_cards(&s.library, &composer(&s.library), &renderer);
     assert_eq!(problems.len(), 1, "{problems:?}");
 }
@@ -160,7 +176,10 @@ fn a_card_whose_text_may_carry_phi_is_not_drawn() {
     let playbook = PLAYBOOK.replace("\"Call 311 for help\"", "\"Patient MRN 4455667 was seen\"");
     let s = setup_with(&playbook, CARD);
     let err = render(&s, "North Side", CardSize::Landscape).unwrap_err();
-    assert!(matches!(&err, CardError::Phi(p) if p.iter().any(|m| m.contains("card fact 2"))), "{err}");
+    assert!(
+        matches!(&err, CardError::Phi(p) if p.iter().any(|m| m.contains("card fact 2"))),
+        "{err}"
+    );
 }
 
 fn repo() -> PathBuf {
@@ -194,7 +213,13 @@ fn every_shipped_card_renders_with_its_playbooks_examples() {
             .unwrap_or_else(|| panic!("alert playbook {id} has a card"));
         for size in CardSize::ALL {
             let card = renderer
-                .render_step(&composer, playbook, &step.id, &playbook.example_values(), size)
+                .render_step(
+                    &composer,
+                    playbook,
+                    &step.id,
+                    &playbook.example_values(),
+                    size,
+                )
                 .unwrap_or_else(|e| panic!("{id}: {e}"));
             assert_eq!(png_size(&card.png), (size.width(), size.height()));
             assert!(card.alt.len() > 40, "{id}: {}", card.alt);

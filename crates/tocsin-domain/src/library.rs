@@ -217,7 +217,13 @@ impl Library {
                 .facts
                 .iter()
                 .enumerate()
-                .map(|(i, f)| (card_fact_name(&playbook.id, &step.id, i), f, format!("card fact {}", i + 1)))
+                .map(|(i, f)| {
+                    (
+                        card_fact_name(&playbook.id, &step.id, i),
+                        f,
+                        format!("card fact {}", i + 1),
+                    )
+                })
                 .chain(std::iter::once((
                     card_alt_name(&playbook.id, &step.id),
                     &card.alt,

@@ -24,7 +24,10 @@ async fn the_card_endpoint_draws_the_step_card_with_its_alt_text() {
             )
             .await
             .ok();
-        assert_eq!((card["width"].as_u64(), card["height"].as_u64()), (Some(w.into()), Some(h.into())));
+        assert_eq!(
+            (card["width"].as_u64(), card["height"].as_u64()),
+            (Some(w.into()), Some(h.into()))
+        );
         let png = card["png"].as_str().unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.strip_prefix("data:image/png;base64,").unwrap())
@@ -36,7 +39,10 @@ async fn the_card_endpoint_draws_the_step_card_with_its_alt_text() {
         );
         assert_eq!(dims, (w, h));
         let alt = card["alt"].as_str().unwrap();
-        assert!(alt.starts_with("Boil-water advisory for North Side"), "{alt}");
+        assert!(
+            alt.starts_with("Boil-water advisory for North Side"),
+            "{alt}"
+        );
     }
 
     // A step without a card, a value that overflows its box, signed out.

@@ -721,9 +721,16 @@ mod tests {
     fn a_card_style_under_the_contrast_minimum_is_refused_at_load() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tocsin.toml");
-        std::fs::write(&file, "[cards]\norganisation = \"County Health\"\ntext = \"#999999\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[cards]\norganisation = \"County Health\"\ntext = \"#999999\"\n",
+        )
+        .unwrap();
         let e = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
-        assert!(e.contains("[cards] text on background") && e.contains("4.5:1"), "{e}");
+        assert!(
+            e.contains("[cards] text on background") && e.contains("4.5:1"),
+            "{e}"
+        );
         std::fs::write(&file, "[cards]\norganisation = \"County Health\"\n").unwrap();
         let c = Config::load_from(Some(&file), &[]).unwrap();
         assert_eq!(c.cards.organisation, "County Health");

@@ -11,7 +11,9 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::file::{CardFile, PlaybookFile, StepFile, VariableFile};
-use super::{CapInfo, CardSpec, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP};
+use super::{
+    CapInfo, CardSpec, Playbook, SessionSpec, Step, StepCap, VariantTarget, RETRACTION_STEP,
+};
 use crate::diagnostics::Diagnostic;
 use crate::phi::PhiFamily;
 use crate::readability::DEFAULT_READING_GRADE_MAX;

@@ -49,7 +49,10 @@ pub(crate) fn composer(config: &Config, library: &Library) -> Result<Composer> {
 }
 
 /// The card renderer for a library, with the configuration's `[cards]` style.
-pub(crate) fn card_renderer(config: &Config, library: &Library) -> Result<tocsin_cards::CardRenderer> {
+pub(crate) fn card_renderer(
+    config: &Config,
+    library: &Library,
+) -> Result<tocsin_cards::CardRenderer> {
     let style = tocsin_cards::CardStyle::new(&config.cards)?;
     Ok(tocsin_cards::CardRenderer::new(library, style)?)
 }
