@@ -5,6 +5,9 @@
 //! `cargo bench -p tocsin-cards --bench card`; as a smoke test,
 //! `cargo bench -p tocsin-cards --profile dev -- --test`.
 
+// criterion's macros write undocumented functions.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::Path;

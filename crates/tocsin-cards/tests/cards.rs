@@ -1,5 +1,12 @@
 //! Cards through the public surface: a library on disk, the composer, the renderer.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
