@@ -254,6 +254,28 @@ impl ComposedStep {
     }
 }
 
+/// A step's card texts, rendered and PHI-checked: what the SVG template draws and the
+/// image's alt text. The picture itself is drawn by the `tocsin-cards` crate from
+/// [`ComposedCard::data`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposedCard {
+    /// The SVG template file.
+    pub template: String,
+    /// The rendered headline.
+    pub headline: String,
+    /// The rendered facts, most important first.
+    pub facts: Vec<String>,
+    /// The rendered alt text.
+    pub alt: String,
+    /// Possible PHI in the card's texts, each naming where ("card fact 2", "card alt
+    /// text"): a card with any is not drawn.
+    pub problems: Vec<String>,
+    /// The values the SVG template renders over: the texts' values, plus `card` with
+    /// `headline`, `facts` and `alt`.
+    #[serde(skip)]
+    pub data: Value,
+}
+
 /// Extra inputs for live sessions.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ComposeOptions {
@@ -680,6 +702,82 @@ impl Composer {
 }
 
 impl Composer {
+    /// Renders a step's card texts (headline, facts, alt text) over the same values as
+    /// its texts, and checks them for PHI; `None` when the step has no card. The alt
+    /// text template also sees `card.headline` and `card.facts`.
+    pub fn compose_card(
+        &self,
+        playbook: &Playbook,
+        step: &Step,
+        filled: &FilledValues,
+    ) -> Result<Option<ComposedCard>, ComposeError> {
+        let Some(card) = &step.card else {
+            return Ok(None);
+        };
+        let (mut data, _, spans_source) =
+            render_data(playbook, step, filled, ComposeOptions::default());
+        let ctx = context(data.clone());
+        let mut problems = Vec::new();
+        let mut check = |text: &str, what: &str| {
+            for hit in self
+                .guard
+                .check_with_spans(text, || value_spans(text, &spans_source))
+            {
+                let from = hit
+                    .variable
+                    .as_deref()
+                    .map_or_else(String::new, |v| format!(", from `{v}`"));
+                problems.push(format!(
+                    "possible PHI ({}{from}) in the {what}",
+                    hit.family.as_str()
+                ));
+            }
+        };
+        let headline = tidy(&self.templates.render(
+            &headline_name(&playbook.id, &step.id),
+            Escaping::Plain,
+            &ctx,
+        )?);
+        check(&headline, "card headline");
+        let mut facts = Vec::with_capacity(card.facts.len());
+        for i in 0..card.facts.len() {
+            let fact = tidy(&self.templates.render(
+                &card_fact_name(&playbook.id, &step.id, i),
+                Escaping::Plain,
+                &ctx,
+            )?);
+            check(&fact, &format!("card fact {}", i + 1));
+            facts.push(fact);
+        }
+        let mut card_data = Map::new();
+        card_data.insert("headline".into(), Value::String(headline.clone()));
+        card_data.insert(
+            "facts".into(),
+            Value::Array(facts.iter().cloned().map(Value::String).collect()),
+        );
+        if let Value::Object(map) = &mut data {
+            map.insert("card".into(), Value::Object(card_data.clone()));
+        }
+        let alt = tidy(&self.templates.render(
+            &card_alt_name(&playbook.id, &step.id),
+            Escaping::Plain,
+            &context(data.clone()),
+        )?);
+        check(&alt, "card alt text");
+        card_data.insert("alt".into(), Value::String(alt.clone()));
+        if let Value::Object(map) = &mut data {
+            map.insert("card".into(), Value::Object(card_data));
+        }
+        Ok(Some(ComposedCard {
+            template: card.template.clone(),
+            headline,
+            facts,
+            alt,
+            problems,
+            data,
+        }))
+    }
+
     /// A platform's variant with the drafter's own text in place of the rendered one (a
     /// step's `overrides`): taken as written (no hashtags added), measured as the platform
     /// counts and checked for PHI like any text.
@@ -726,6 +824,17 @@ pub fn headline_name_in(playbook: &str, step: &str, language: Option<LanguageTag
 /// Name under which a step's WEA text is compiled (`boil-water#alert#wea-es-short`).
 pub fn wea_name(playbook: &str, step: &str, language: WeaLanguage, length: WeaLength) -> String {
     format!("{playbook}#{step}#wea-{language}-{}", length.as_str())
+}
+
+/// Name under which a step's card fact is compiled (`boil-water#alert#card-fact-1`,
+/// counting from 1).
+pub fn card_fact_name(playbook: &str, step: &str, index: usize) -> String {
+    format!("{playbook}#{step}#card-fact-{}", index + 1)
+}
+
+/// Name under which a step's card alt text is compiled.
+pub fn card_alt_name(playbook: &str, step: &str) -> String {
+    format!("{playbook}#{step}#card-alt")
 }
 
 /// Name under which a playbook's CAP area is compiled.

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::compose::{cap_area_name, headline_name_in, wea_name};
+use crate::compose::{cap_area_name, card_alt_name, card_fact_name, headline_name_in, wea_name};
 use crate::content_hash::content_hash;
 use crate::diagnostics::Diagnostic;
 use crate::playbook::{parse_playbook, Playbook};
@@ -213,6 +213,35 @@ impl Library {
                             step.id,
                             p.message
                         ),
+                    ));
+                }
+            }
+        }
+        for step in &playbook.steps {
+            let Some(card) = &step.card else { continue };
+            let named = card
+                .facts
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    (
+                        card_fact_name(&playbook.id, &step.id, i),
+                        f,
+                        format!("card fact {}", i + 1),
+                    )
+                })
+                .chain(std::iter::once((
+                    card_alt_name(&playbook.id, &step.id),
+                    &card.alt,
+                    "card alt text".to_string(),
+                )));
+            for (name, source, what) in named {
+                if let Err(p) = self.templates.add(&name, source, Escaping::Plain) {
+                    problems.push(Diagnostic::error_at(
+                        path,
+                        text,
+                        text.find(source.as_str()),
+                        format!("{what} of step `{}`: {}", step.id, p.message),
                     ));
                 }
             }

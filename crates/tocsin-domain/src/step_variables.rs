@@ -31,6 +31,9 @@ pub fn note_step_variables(playbook: &mut Playbook, templates: &[(String, Vec<u8
         for (_, _, source) in step.wea_templates() {
             read.extend(names_read(source).into_iter().map(|u| u.name));
         }
+        for source in step.card_templates() {
+            read.extend(names_read(source).into_iter().map(|u| u.name));
+        }
         for file in step.template_files() {
             let body = templates
                 .iter()

@@ -121,7 +121,7 @@ export async function draftView(c) {
         h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'),
           h('div', { testid: 'preview-area' }, previewNodes(d))));
     }
-    put(c.root, top, body);
+    put(c.root, top, body, cardPreview(d));
   }
 
   await load();
@@ -131,6 +131,31 @@ export async function draftView(c) {
     else load().catch(() => {});
   });
   c.on('resync', () => { if (!(ed && ed.form.isDirty())) load().catch(() => {}); });
+}
+
+// The step's alert card drawn with the draft's values, with its alt text as the image's
+// alt (nothing when the step has no card). POST /api/playbooks/<id>/card answers a PNG
+// data URL; the button switches between 1200×675 and Instagram's 1080×1080.
+function cardPreview(d) {
+  const box = h('section', { class: 'card-preview', testid: 'card-preview', hidden: true });
+  const draw = async (size) => {
+    try {
+      const card = await api.post(`/api/playbooks/${enc(d.playbook)}/card`, { step: d.step, values: d.values || {}, size });
+      const other = size === 'instagram' ? 'landscape' : 'instagram';
+      put(box, h('h2', {}, 'Alert card'),
+        h('img', { src: card.png, alt: card.alt, width: card.width, height: card.height, testid: 'card-image' }),
+        h('p', { class: 'muted', testid: 'card-alt' }, h('strong', {}, 'Alt text: '), card.alt),
+        h('button', { type: 'button', testid: 'card-size', onclick: () => draw(other) },
+          other === 'instagram' ? 'Show the Instagram card (1080×1080)' : 'Show the 1200×675 card'));
+      box.hidden = false;
+    } catch (e) {
+      if (e.field === 'step') { box.hidden = true; return; }
+      put(box, h('h2', {}, 'Alert card'), h('p', { class: 'form-error', role: 'alert', testid: 'card-error' }, e.message));
+      box.hidden = false;
+    }
+  };
+  draw('landscape');
+  return box;
 }
 
 // A date-time value as typed (`2026-07-14T09:30`, on the playbook's clock) in words:

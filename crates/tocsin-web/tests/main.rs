@@ -15,6 +15,7 @@ mod people;
 mod server_accounts;
 mod server_api;
 mod server_audiences;
+mod server_cards;
 mod server_enrolment;
 mod server_feed;
 mod server_handlers;

@@ -242,6 +242,21 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Write the step's alert card to this PNG file instead of printing the texts.
+    #[arg(long, value_name = "FILE")]
+    pub card: Option<PathBuf>,
+    /// The card's size: `landscape` (1200×675, most platforms) or `instagram` (1080×1080).
+    #[arg(long, value_enum, default_value_t = CardSizeArg::Landscape, requires = "card")]
+    pub size: CardSizeArg,
+}
+
+/// A card size on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CardSizeArg {
+    /// 1200×675, for every platform but Instagram.
+    Landscape,
+    /// 1080×1080, Instagram's square.
+    Instagram,
 }
 
 /// How to print results.

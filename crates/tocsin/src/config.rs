@@ -57,6 +57,8 @@ pub struct Config {
     pub telemetry: TelemetrySection,
     /// Paging the on-call approvers through internal accounts when a draft is submitted.
     pub notify: NotifySection,
+    /// Alert cards: the organisation's name and colours (checked for contrast).
+    pub cards: tocsin_cards::CardsConfig,
     /// The sealing keys given in the environment, taken out of it when the configuration
     /// is loaded (never a setting, never printed).
     #[serde(skip)]
@@ -528,6 +530,7 @@ impl Default for Config {
             tls: TlsSection::default(),
             telemetry: TelemetrySection::default(),
             notify: NotifySection::default(),
+            cards: tocsin_cards::CardsConfig::default(),
             env_keys: EnvKeys::default(),
         }
     }
@@ -596,6 +599,8 @@ impl Config {
                         e.message()
                     )
                 })?;
+        tocsin_cards::CardStyle::new(&config.cards)
+            .map_err(|e| anyhow::anyhow!("configuration ({origin}): {e}"))?;
         config.env_keys = EnvKeys::from_env(env);
         Ok(config)
     }
@@ -716,6 +721,25 @@ mod tests {
             c.phi.allowed_domains,
             vec!["health.example.gov".to_string()]
         );
+    }
+
+    #[test]
+    fn a_card_style_under_the_contrast_minimum_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tocsin.toml");
+        std::fs::write(
+            &file,
+            "[cards]\norganisation = \"County Health\"\ntext = \"#999999\"\n",
+        )
+        .unwrap();
+        let e = Config::load_from(Some(&file), &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("[cards] text on background") && e.contains("4.5:1"),
+            "{e}"
+        );
+        std::fs::write(&file, "[cards]\norganisation = \"County Health\"\n").unwrap();
+        let c = Config::load_from(Some(&file), &[]).unwrap();
+        assert_eq!(c.cards.organisation, "County Health");
     }
 
     #[test]

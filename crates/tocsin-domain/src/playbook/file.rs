@@ -213,6 +213,22 @@ pub struct StepFile {
     /// The step in each non-primary language.
     #[serde(default)]
     pub translations: BTreeMap<Spanned<String>, StepTranslationFile>,
+    /// The step's alert card (`card = { template = "...", facts = [...], alt = "..." }`).
+    #[serde(default)]
+    pub card: Option<CardFile>,
+}
+
+/// `card`: a step's alert card, an SVG template rendered to PNG (the `tocsin-cards`
+/// crate), with the facts it shows and its alt text as inline Handlebars templates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardFile {
+    /// The SVG template, relative to the templates directory (`boil-water/card.svg.hbs`).
+    pub template: Spanned<String>,
+    /// The most important facts, most important first (one to three).
+    pub facts: Spanned<Vec<String>>,
+    /// The card's alt text.
+    pub alt: Spanned<String>,
 }
 
 /// `[steps.wea.<language>]`: a step's WEA texts in one language, inline Handlebars

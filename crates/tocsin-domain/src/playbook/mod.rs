@@ -20,7 +20,7 @@ use crate::variables::VariableSpec;
 use crate::wea::{WeaLanguage, WeaLength, WeaTexts};
 use crate::Platform;
 
-pub use validate::{parse_playbook, DEFAULT_DATETIME_FORMAT, RESERVED_NAMES};
+pub use validate::{parse_playbook, DEFAULT_DATETIME_FORMAT, MAX_CARD_FACTS, RESERVED_NAMES};
 
 /// The id under which a playbook's `[retraction]` notice is composed (a step of its own
 /// that no draft can pick).
@@ -347,6 +347,21 @@ pub struct Step {
     /// The step in each non-primary language the playbook declares: the same step with
     /// that language's title, headline and templates (every declared language has one).
     pub translations: BTreeMap<LanguageTag, Step>,
+    /// The step's alert card, if it declares one.
+    pub card: Option<CardSpec>,
+}
+
+/// A step's alert card (`card = { template, facts, alt }`): an SVG template that the
+/// `tocsin-cards` crate renders to PNG, the facts it shows and its alt text. The facts
+/// and the alt text are inline Handlebars templates over the same values as the texts.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardSpec {
+    /// The SVG template file, relative to the templates directory.
+    pub template: String,
+    /// The facts, most important first (one to [`MAX_CARD_FACTS`]).
+    pub facts: Vec<String>,
+    /// The alt text template.
+    pub alt: String,
 }
 
 impl Step {
@@ -383,12 +398,14 @@ impl Step {
             .map(String::as_str)
     }
 
-    /// Every template file this step uses in every language, primary default first.
+    /// Every template file this step uses in every language, primary default first,
+    /// then its card's SVG template.
     pub fn template_files(&self) -> Vec<&str> {
         self.in_every_language()
             .flat_map(|(_, s)| {
                 std::iter::once(s.template.as_str()).chain(s.variants.values().map(String::as_str))
             })
+            .chain(self.card.as_ref().map(|c| c.template.as_str()))
             .collect()
     }
 
@@ -396,6 +413,16 @@ impl Step {
     /// translation.
     pub fn in_every_language(&self) -> impl Iterator<Item = (Option<LanguageTag>, &Step)> {
         std::iter::once((None, self)).chain(self.translations.iter().map(|(l, s)| (Some(*l), s)))
+    }
+
+    /// The card's inline templates: each fact, then the alt text.
+    pub fn card_templates(&self) -> impl Iterator<Item = &str> {
+        self.card.iter().flat_map(|c| {
+            c.facts
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once(c.alt.as_str()))
+        })
     }
 }
 

@@ -10,10 +10,10 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
-use super::file::{PlaybookFile, StepFile, StepTranslationFile, VariableFile};
+use super::file::{CardFile, PlaybookFile, StepFile, StepTranslationFile, VariableFile};
 use super::{
-    CapInfo, Playbook, PlaybookTranslation, SessionSpec, Step, StepCap, VariableTranslation,
-    VariantTarget, RETRACTION_STEP,
+    CapInfo, CardSpec, Playbook, PlaybookTranslation, SessionSpec, Step, StepCap,
+    VariableTranslation, VariantTarget, RETRACTION_STEP,
 };
 use crate::diagnostics::Diagnostic;
 use crate::language::LanguageTag;
@@ -27,7 +27,7 @@ use crate::Platform;
 pub const DEFAULT_DATETIME_FORMAT: &str = "%A, %B %-d at %-I:%M %p %Z";
 
 /// Names templates can use that are not playbook variables.
-pub const RESERVED_NAMES: [&str; 4] = ["hashtags", "playbook", "step", "post_number"];
+pub const RESERVED_NAMES: [&str; 5] = ["hashtags", "playbook", "step", "post_number", "card"];
 
 /// The longest `[cap] expires_hours`: a week.
 const MAX_EXPIRES_HOURS: u32 = 168;
@@ -320,6 +320,7 @@ fn build(c: &mut Collector<'_>, raw: PlaybookFile, path: &Path) -> Playbook {
                 wea: BTreeMap::new(),
                 overrides: Vec::new(),
                 translations: r.translations,
+                card: None,
             },
             &audience,
             &others,
@@ -947,6 +948,8 @@ fn build_translation(
         // A drafter rewrites the primary text only.
         overrides: Vec::new(),
         translations: BTreeMap::new(),
+        // The card is drawn in the primary language.
+        card: None,
     }
 }
 
@@ -985,6 +988,49 @@ fn variant_targets(
         }
     }
     variants
+}
+
+/// The most facts a card shows: three, in large print.
+pub const MAX_CARD_FACTS: usize = 3;
+
+fn build_card(c: &mut Collector<'_>, step: &str, card: CardFile) -> CardSpec {
+    check_template_path(c, &card.template);
+    if !card.template.get_ref().ends_with(".svg.hbs") {
+        c.at(
+            card.template.span(),
+            format!(
+                "step `{step}`: a card template is an SVG template ending in .svg.hbs, not `{}`",
+                card.template.get_ref()
+            ),
+        );
+    }
+    let facts = card.facts.get_ref();
+    if facts.is_empty() || facts.len() > MAX_CARD_FACTS {
+        c.at(
+            card.facts.span(),
+            format!(
+                "step `{step}`: a card shows one to {MAX_CARD_FACTS} facts, not {}",
+                facts.len()
+            ),
+        );
+    }
+    if facts.iter().any(|f| f.trim().is_empty()) {
+        c.at(
+            card.facts.span(),
+            format!("step `{step}`: a card fact is empty"),
+        );
+    }
+    if card.alt.get_ref().trim().is_empty() {
+        c.at(
+            card.alt.span(),
+            format!("step `{step}`: a card needs alt text (`alt`) for screen-reader users"),
+        );
+    }
+    CardSpec {
+        template: card.template.into_inner(),
+        facts: card.facts.into_inner(),
+        alt: card.alt.into_inner(),
+    }
 }
 
 fn build_primary_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: &[String]) -> Step {
@@ -1079,9 +1125,11 @@ fn build_primary_step(c: &mut Collector<'_>, step: StepFile, playbook_audience: 
             },
         );
     }
+    let card = step.card.map(|card| build_card(c, step.id.get_ref(), card));
     Step {
         audience,
         wea,
+        card,
         id: step.id.into_inner(),
         title: step.title,
         headline: step.headline.into_inner(),

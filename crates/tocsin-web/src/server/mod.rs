@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod auth;
 mod calendar;
+mod cards;
 mod catalog;
 pub mod client_addr;
 mod consent;
@@ -99,6 +100,8 @@ pub struct WebConfig {
     /// The account group that counts as public (`[server] public_group`): only messages
     /// whose targets include it are in the public alert feed. Unset: `public`.
     pub public_group: Option<String>,
+    /// The organisation's name and colours on alert cards (`[cards]`).
+    pub card_style: tocsin_cards::CardStyle,
 }
 
 impl WebConfig {
@@ -122,6 +125,8 @@ pub struct WebState {
     pub config: Arc<WebConfig>,
     /// The public feed as last composed (see [`feed`]).
     pub(crate) feed_cache: Arc<feed::FeedCache>,
+    /// The alert-card renderer, built on first use (see [`cards`]).
+    pub(crate) cards: Arc<std::sync::OnceLock<Arc<tocsin_cards::CardRenderer>>>,
 }
 
 impl WebState {
@@ -131,6 +136,7 @@ impl WebState {
             app,
             config: Arc::new(config),
             feed_cache: Arc::default(),
+            cards: Arc::default(),
         }
     }
 }
@@ -166,6 +172,7 @@ pub fn router(state: WebState) -> Router {
             )),
         )
         .route("/images/{sha256}", get(images::get_one))
+        .route("/playbooks/{id}/card", post(cards::card))
         .route("/drafts", get(drafts::list).post(drafts::create))
         .route("/drafts/{id}", get(drafts::get_one).put(drafts::edit))
         .route("/drafts/{id}/submit", post(drafts::submit))

@@ -126,6 +126,14 @@ pub const OPERATIONS: &[Operation] = &[
         Some("PreviewRequest"),
     ),
     (
+        "post",
+        "/api/playbooks/{id}/card",
+        "A step's alert card drawn with these values: a PNG data URL and its alt text",
+        "playbooks",
+        "viewer",
+        Some("CardRequest"),
+    ),
+    (
         "get",
         "/api/drafts",
         "Drafts, newest first (filter by state)",
@@ -598,6 +606,7 @@ fn schemas() -> Value {
     json!({
         "SignIn": object(&["name", "password", "code"], &[("name", string()), ("password", string()), ("code", string())]),
         "Reauthenticate": object(&["password", "code"], &[("password", string()), ("code", string())]),
+        "CardRequest": object(&["step"], &[("step", string()), ("values", values.clone()), ("size", json!({"type": "string", "enum": ["landscape", "instagram"]}))]),
         "PreviewRequest": object(&["step"], &[("step", string()), ("values", values.clone()), ("exercise", json!({"type": "boolean"})), ("targets", json!({"type": "object", "description": "the target set (groups, exclude_accounts, include_accounts, everyone); the step's audience when left out"})), ("session_id", json!({"type": "integer", "description": "a live session whose hashtag and fixed values fill the form's"}))]),
         "CreateDraft": object(&["playbook", "step"], &[("playbook", string()), ("step", string()), ("values", values.clone()), ("exercise", json!({"type": "boolean"})), ("session_id", json!({"type": "integer"})), ("corrects", json!({"type": "integer", "description": "the message this draft corrects: approved, it is posted as a reply wherever that message still stands"}))]),
         "EditDraft": object(&["values"], &[("values", values.clone())]),

@@ -16,7 +16,7 @@ use tocsin_domain::playbook::VariantTarget;
 use tocsin_domain::preapproval::{preapproval_status, PlaybookApproval, PreapprovalStatus};
 use tocsin_domain::Platform;
 
-use crate::cli::{OutputFormat, PlaybooksCommand, RenderArgs, ValueArgs};
+use crate::cli::{CardSizeArg, OutputFormat, PlaybooksCommand, RenderArgs, ValueArgs};
 use crate::config::Config;
 use crate::store::{block_on, open_store};
 
@@ -49,6 +49,15 @@ pub(crate) fn composer(config: &Config, library: &Library) -> Result<Composer> {
         config.limits.clone(),
         tocsin_connectors::counting_rules(),
     ))
+}
+
+/// The card renderer for a library, with the configuration's `[cards]` style.
+pub(crate) fn card_renderer(
+    config: &Config,
+    library: &Library,
+) -> Result<tocsin_cards::CardRenderer> {
+    let style = tocsin_cards::CardStyle::new(&config.cards)?;
+    Ok(tocsin_cards::CardRenderer::new(library, style)?)
 }
 
 fn library(config: &Config) -> Result<Library> {
@@ -182,6 +191,13 @@ fn report_broken(library: &Library) {
 fn lint_command(config: &Config, library: &Library) -> Result<ExitCode> {
     let composer = composer(config, library)?;
     let mut problems = lint(library, &composer);
+    // Every card drawn at both sizes with the examples: a missing value or a field that
+    // overflows its box is an error here, before anyone drafts.
+    problems.extend(tocsin_cards::lint_cards(
+        library,
+        &composer,
+        &card_renderer(config, library)?,
+    ));
     // The groups accounts have, to warn of an audience nobody is in; lint still runs
     // (without that check) when the database cannot be read.
     match groups_in_use(config) {
@@ -359,6 +375,26 @@ fn render(config: &Config, args: &RenderArgs) -> Result<ExitCode> {
         }
     };
     let composer = composer(config, &library)?;
+    if let Some(out) = &args.card {
+        let size = match args.size {
+            CardSizeArg::Landscape => tocsin_cards::CardSize::Landscape,
+            CardSizeArg::Instagram => tocsin_cards::CardSize::Instagram,
+        };
+        let card = card_renderer(config, &library)?
+            .render_step(&composer, playbook, &step, &values, size)
+            .map_err(|e| anyhow!("{}: {e}", playbook.id))?;
+        // Drawn whole in memory first: nothing is written when the card fails.
+        std::fs::write(out, &card.png)
+            .with_context(|| format!("cannot write the card to {}", out.display()))?;
+        println!(
+            "wrote {} ({}×{}, step `{step}`)\nalt: {}",
+            out.display(),
+            size.width(),
+            size.height(),
+            card.alt
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut composed = composer
         .compose(
             playbook,

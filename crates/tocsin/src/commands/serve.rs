@@ -416,6 +416,7 @@ async fn run_server(
             cap_sender: feed.1,
             hide_metrics: !config.server.metrics,
             public_group: Some(config.server.public_group.clone()),
+            card_style: tocsin_cards::CardStyle::new(&config.cards)?,
             listener: server::ListenerLimits {
                 header_read_timeout: Duration::from_secs(
                     config.server.header_read_timeout_seconds.max(1),
