@@ -657,16 +657,16 @@ mod tests {
             spec: tocsin_domain::audience::TargetSpec::default(),
             accounts: vec![1],
         };
-        let reviewed = review_hash(&texts("Hierva el agua en North Side."), &targets);
+        let reviewed = review_hash(&texts("Hierva el agua en North Side."), &targets, &[]);
         assert_ne!(
             reviewed,
-            review_hash(&texts("Hierva el agua en South Side."), &targets),
+            review_hash(&texts("Hierva el agua en South Side."), &targets, &[]),
             "a change to the Spanish text alone changes what the approver reviewed"
         );
         // Without the Spanish text the hash is that of the English texts alone, as it
         // was before playbooks had languages.
         let english: Vec<RenderedVariant> = texts("").into_iter().take(2).collect();
-        assert_ne!(reviewed, review_hash(&english, &targets));
+        assert_ne!(reviewed, review_hash(&english, &targets, &[]));
         assert_ne!(rendered_hash(&english), rendered_hash(&texts("")));
     }
 }

@@ -715,7 +715,7 @@ impl Composer {
             return Ok(None);
         };
         let (mut data, _, spans_source) =
-            render_data(playbook, step, filled, ComposeOptions::default());
+            render_data(playbook, step, filled, ComposeOptions::default(), None);
         let ctx = context(data.clone());
         let mut problems = Vec::new();
         let mut check = |text: &str, what: &str| {

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 use tocsin_connector::descriptor::{
-    Capabilities, HostRule, HostSource, OAuthApi, OAuthClient, OAuthFacts, OAuthIdentity,
-    SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh, UserPart,
+    Capabilities, HostRule, HostSource, ImageRules, OAuthApi, OAuthClient, OAuthFacts,
+    OAuthIdentity, SecretFacts, SettingKey, SettingKind, TokenDialect, TokenRefresh, UserPart,
 };
 use tocsin_connector::http::HttpClient;
 use tocsin_connector::{AccountSpec, Connector, ConnectorError, PlatformDescriptor};
@@ -90,4 +90,14 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         idempotency_key: false,
         lookup: true,
     },
+    images: Some(ImageRules {
+        // The connector posts single-image posts (a carousel is refused, saying so).
+        max_images: 1,
+        max_bytes: 8_000_000,
+        max_pixels: None,
+        alt_max_chars: None,
+        alt_sent: true,
+        media_types: &["image/jpeg"],
+        source: "Instagram Graph API IG User Media: JPEG only, 8 MB, aspect ratio 4:5 to 1.91:1; alt_text (since March 2025) has no documented cap",
+    }),
 };

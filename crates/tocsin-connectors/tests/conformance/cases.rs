@@ -353,7 +353,7 @@ pub async fn a_post_with_images_arrives_with_every_description_or_as_text_alone<
         bytes: bytes::Bytes::from_static(bytes),
         public_url: None,
     };
-    let mut with_images = post("img-1");
+    let mut with_images = post(&subject, "img-1");
     with_images.images = vec![
         image(
             MAP_PNG,
@@ -369,7 +369,14 @@ pub async fn a_post_with_images_arrives_with_every_description_or_as_text_alone<
         ),
     ];
     let before = subject.posts();
-    connector.post(&with_images).await.unwrap();
+    let result = connector.post(&with_images).await;
+    if subject.images_seen() == ImagesSeen::RefusedBeforeSending {
+        let err = result.err().unwrap();
+        assert!(matches!(err, ConnectorError::Permanent(_)), "{err:?}");
+        assert_eq!(subject.posts(), before, "nothing was posted");
+        return;
+    }
+    result.unwrap();
     assert!(subject.posts() > before, "the post arrived");
     match subject.images_seen() {
         ImagesSeen::Described(alts) => assert_eq!(
@@ -381,5 +388,6 @@ pub async fn a_post_with_images_arrives_with_every_description_or_as_text_alone<
         ),
         ImagesSeen::Undescribed(count) => assert_eq!(count, 2),
         ImagesSeen::TextAlone => assert_eq!(subject.posts(), before + 1, "one post, the text"),
+        ImagesSeen::RefusedBeforeSending => unreachable!("handled above"),
     }
 }

@@ -68,6 +68,12 @@ impl Subject for Instagram {
         self.0.published().len() + self.0.comments().len()
     }
 
+    fn images_seen(&self) -> crate::subject::ImagesSeen {
+        // The case's two PNGs have no public URL: Instagram fetches one JPEG per post
+        // from one (each other case's post carries a hosted JPEG, see `dress`).
+        crate::subject::ImagesSeen::RefusedBeforeSending
+    }
+
     fn throttles(&self) -> Vec<Throttle> {
         let usage = json!({instagram::USER_ID: [{"type": "instagram", "call_count": 100,
             "total_cputime": 12, "total_time": 20, "estimated_time_to_regain_access": 5}]});

@@ -145,6 +145,9 @@ pub enum ImagesSeen {
     /// The platform takes no images (or Tocsin does not send them there yet): the text
     /// went alone.
     TextAlone,
+    /// The platform fetches one image from a public URL (Instagram): two images without
+    /// one are refused for good before anything is sent.
+    RefusedBeforeSending,
 }
 
 /// Quoted-printable text decoded (soft line breaks joined, `=XX` bytes restored).
