@@ -202,9 +202,8 @@ fn in_languages(
     };
     let then: Vec<LanguagePost> = languages.collect();
     let html_of = |part: &str| -> Option<String> {
-        if post.html.is_none() {
-            return None;
-        }
+        // Only an email with an HTML part has one per language.
+        post.html.as_ref()?;
         let target = match part.strip_prefix("language:") {
             Some("primary") => TextTarget::Variant(VariantTarget::EmailHtml),
             Some(tag) => TextTarget::InLanguage(
