@@ -20,13 +20,13 @@ fn a_drill_sends_each_platform_its_text_then_retracts_it_everywhere_with_a_notic
         out.contains("boil-water / alert: message 1 approved as an exercise by lead"),
         "{out}"
     );
-    assert_eq!(out.matches(" delivered /sandbox/").count(), 14, "{out}");
-    // Email, SMS and Teams cannot delete: their stand-ins get the playbook's withdrawal
-    // notice instead, and are never said to be deleted.
+    assert_eq!(out.matches(" delivered /sandbox/").count(), 15, "{out}");
+    // Email, SMS, Teams and Instagram cannot delete: their stand-ins get the playbook's
+    // withdrawal notice instead, and are never said to be deleted.
     assert_eq!(out.matches(" deleted /sandbox/").count(), 11, "{out}");
-    assert_eq!(out.matches(" notice sent /sandbox/").count(), 3, "{out}");
+    assert_eq!(out.matches(" notice sent /sandbox/").count(), 4, "{out}");
     assert!(
-        out.contains("14 accounts: 3 get the withdrawal notice"),
+        out.contains("15 accounts: 4 get the withdrawal notice"),
         "{out}"
     );
     let sms_row = out
@@ -170,7 +170,7 @@ fn a_drill_rehearses_the_target_set_standing_in_for_the_platforms_its_groups_rea
         out.contains("no account is in groups partners, public, residents-sms; the drill stands in for every platform"),
         "{out}"
     );
-    assert_eq!(out.matches(" delivered /sandbox/").count(), 14, "{out}");
+    assert_eq!(out.matches(" delivered /sandbox/").count(), 15, "{out}");
 
     let out = ws
         .tocsin_env(&["drill", "boil-water", "--group", "stafff"], &env)

@@ -154,6 +154,8 @@ fn accounts_list_json_says_whether_a_secret_opens_and_never_shows_it() {
             "status_detail",
             "status_updated_at",
             "groups",
+            "languages",
+            "language_posts",
             "secret_stored",
             "secret_opens",
             "secret_updated_at",

@@ -526,7 +526,7 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     let alex = world.add("alex", Role::Approver).await;
     let casey = world.add("casey", Role::Compliance).await;
     let accounts = world.harness.accounts.clone();
-    assert_eq!(accounts.len(), 14, "the harness's default sandbox accounts");
+    assert_eq!(accounts.len(), 15, "the harness's default sandbox accounts");
 
     let (a, b) = tokio::join!(driver.session(1280, 800), driver.session(1280, 800));
     let drafter = Browser::open("drafter", a, &base, &shots);
@@ -870,7 +870,7 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         assert_eq!(badge.text().await.unwrap(), "Delivered");
     }
     let total = approver.wait_seen("total-delivered", "", |_| true).await;
-    assert_eq!(total.text, "14 Delivered");
+    assert_eq!(total.text, "15 Delivered");
     approver.shot("approver-delivered").await;
     // The message page shows what each platform got, with its count.
     let sms = approver
@@ -921,12 +921,12 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         .wait_seen("retract-dialog", "open", |s| s.text.contains("Retract"))
         .await;
     // Before confirming, the dialog names the accounts that cannot delete (email, SMS,
-    // Teams): they get the withdrawal notice instead.
+    // Teams, Instagram): they get the withdrawal notice instead.
     let noticed = approver
         .wait_seen("retract-notice-accounts", "", |_| true)
         .await;
     assert!(
-        noticed.text.contains("3 of them cannot delete"),
+        noticed.text.contains("4 of them cannot delete"),
         "{}",
         noticed.text
     );
@@ -944,8 +944,8 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
                 .len()
         }
     };
-    assert_eq!(plan("notice").await, 3, "{}", noticed.text);
-    assert_eq!(plan("delete").await, accounts.len() - 3);
+    assert_eq!(plan("notice").await, 4, "{}", noticed.text);
+    assert_eq!(plan("delete").await, accounts.len() - 4);
     let sms_at = tocsin_connectors::ALL
         .iter()
         .position(|d| d.platform == tocsin_domain::Platform::Sms)
@@ -1173,7 +1173,7 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     drop(driver);
     world.harness.stop().await.unwrap();
     println!(
-        "browsers ready in {t_browsers:.1?}; delivered to 14 accounts in {t_delivery:.1?}; \
+        "browsers ready in {t_browsers:.1?}; delivered to 15 accounts in {t_delivery:.1?}; \
          retraction settled in {t_retraction:.1?}; story in {total:.1?}"
     );
     println!("screenshots: {}", shots.dir.display());
@@ -1767,8 +1767,8 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
 
     // The playbook's audience (public, residents-sms, partners): everyone but Slack.
     drafter
-        .wait_seen("target-counts", "13 accounts", |s| {
-            s.text.starts_with("13 accounts")
+        .wait_seen("target-counts", "14 accounts", |s| {
+            s.text.starts_with("14 accounts")
         })
         .await;
     drafter.find("preview-sms").await;
@@ -1780,8 +1780,8 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     // Leave the SMS list out: its count and its preview go.
     drafter.click("target-group-residents-sms").await;
     drafter
-        .wait_seen("target-counts", "12 accounts", |s| {
-            s.text.starts_with("12 accounts") && !s.text.contains("SMS")
+        .wait_seen("target-counts", "13 accounts", |s| {
+            s.text.starts_with("13 accounts") && !s.text.contains("SMS")
         })
         .await;
     drafter.wait_gone("preview-sms").await;
@@ -1794,8 +1794,8 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
         outside.text
     );
     drafter
-        .wait_seen("target-counts", "13 accounts with slack", |s| {
-            s.text.starts_with("13 accounts") && s.text.contains("Slack 1")
+        .wait_seen("target-counts", "14 accounts with slack", |s| {
+            s.text.starts_with("14 accounts") && s.text.contains("Slack 1")
         })
         .await;
     drafter.find("preview-slack").await;
@@ -1809,7 +1809,7 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
         .await;
     drafter
         .wait_seen("target-counts", "kept", |s| {
-            s.text.starts_with("13 accounts")
+            s.text.starts_with("14 accounts")
         })
         .await;
     drafter.click("submit-button").await;
@@ -1824,7 +1824,7 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     approver.goto(&format!("#{route}")).await;
     approver.find("confirm-targets-box").await;
     approver
-        .wait_seen("target-counts", "13", |s| s.text.starts_with("13 accounts"))
+        .wait_seen("target-counts", "14", |s| s.text.starts_with("14 accounts"))
         .await;
     approver.click("approve-button").await;
     let refused = approver
