@@ -286,7 +286,11 @@ fn groups_are_given_at_add_changed_with_set_groups_and_listed() {
     );
     let json = ws.tocsin(&["accounts", "list", "--json"]).ok();
     let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(listed[0]["languages"], serde_json::json!(["en", "es"]), "{json}");
+    assert_eq!(
+        listed[0]["languages"],
+        serde_json::json!(["en", "es"]),
+        "{json}"
+    );
     assert_eq!(listed[0]["language_posts"], "together", "{json}");
     let out = ws
         .tocsin(&["accounts", "set-languages", "1", "en", "sp_MX"])

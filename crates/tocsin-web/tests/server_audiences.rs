@@ -139,7 +139,7 @@ async fn a_message_for_the_public_group_reaches_the_public_accounts_and_not_the_
         assert!(!targets.contains(&absent), "{absent} in {targets:?}");
     }
     let t = &preview["targets"];
-    assert_eq!(t["total"], 9, "{t}");
+    assert_eq!(t["total"], 10, "{t}");
     assert_eq!(t["per_platform"]["mastodon"], 1, "{t}");
     assert!(t["per_platform"].get("sms").is_none(), "{t}");
     let groups: BTreeMap<&str, &Value> = t["groups"]
@@ -465,7 +465,7 @@ async fn approval_covers_the_target_set_and_a_change_of_groups_makes_the_review_
         .delivered(&alex, published["message_id"].as_i64().unwrap())
         .await;
     assert!(delivered_accounts(&m).contains(&sms));
-    assert_eq!(delivered_accounts(&m).len(), 10);
+    assert_eq!(delivered_accounts(&m).len(), 11);
 }
 
 async fn a_live_session_keeps_its_own_target_set_and_never_reaches_email(backend: Backend) {
@@ -517,7 +517,7 @@ async fn a_live_session_keeps_its_own_target_set_and_never_reaches_email(backend
             json!({"session_id": sid, "values": values}),
         )
         .await;
-        assert_eq!(d["targets"]["total"], 8, "{d}");
+        assert_eq!(d["targets"]["total"], 9, "{d}");
         let d = submit(&dana, &d).await;
         let published = approve(&alex, &d, false).await;
         messages.push(published["message_id"].as_i64().unwrap());

@@ -98,8 +98,20 @@ async fn an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored(bac
         .refused(404, "not_found");
 }
 
-fn draft_form(values: &serde_json::Map<String, Value>, images: Value) -> Value {
-    json!({"playbook": "boil-water", "step": "alert", "values": values, "images": images})
+fn draft_form(values: &serde_json::Map<String, Value>, images: Value, targets: &Value) -> Value {
+    json!({"playbook": "boil-water", "step": "alert", "values": values, "images": images,
+           "targets": targets})
+}
+
+/// The boil-water audience without its Instagram stand-in (Instagram takes JPEG only,
+/// and these images are PNG: that refusal is checked on its own).
+fn not_instagram(s: &Srv) -> Value {
+    let at = tocsin_connectors::ALL
+        .iter()
+        .position(|d| d.platform == tocsin_domain::Platform::Instagram)
+        .unwrap();
+    json!({"groups": ["public", "residents-sms", "partners"],
+           "exclude_accounts": [s.harness.accounts[at]]})
 }
 
 async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_the_accounts(
@@ -109,6 +121,7 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
     let dana = s.sign_in("dana").await;
+    let targets = not_instagram(&s);
     let sha = upload(&dana, png(40, 30), "image/png").await.ok()["sha256"]
         .as_str()
         .unwrap()
@@ -117,7 +130,10 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
 
     // No description: refused naming the image.
     let r = dana
-        .post("/api/drafts", draft_form(&values, json!([{"sha256": sha}])))
+        .post(
+            "/api/drafts",
+            draft_form(&values, json!([{"sha256": sha}]), &targets),
+        )
         .await;
     r.refused(422, "invalid");
     assert_eq!(r.body["error"]["field"], "images.0.alt");
@@ -125,12 +141,30 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         .as_str()
         .unwrap()
         .contains("image 1 has no description"));
+    // A PNG for the whole audience: Instagram takes JPEG only, refused at preview.
+    let r = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values,
+                   "images": [{"sha256": sha, "alt": "A map of the area"}]}),
+        )
+        .await;
+    r.refused(422, "invalid");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Instagram: takes JPEG only"),
+        "{}",
+        r.text
+    );
     // A description over X's 1,000 characters: refused at preview, naming X.
     let long = "A map of the boil-water area. ".repeat(40);
     let r = dana
         .post(
             "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": values, "images": [{"sha256": sha, "alt": long}]}),
+            json!({"step": "alert", "values": values, "targets": targets,
+                   "images": [{"sha256": sha, "alt": long}]}),
         )
         .await;
     r.refused(422, "invalid");
@@ -147,6 +181,7 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
             draft_form(
                 &values,
                 json!([{"sha256": "ab".repeat(32), "alt": "A map"}]),
+                &targets,
             ),
         )
         .await;
@@ -159,7 +194,7 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
     let preview = dana
         .post(
             "/api/playbooks/boil-water/preview",
-            json!({"step": "alert", "values": values, "images": images}),
+            json!({"step": "alert", "values": values, "images": images, "targets": targets}),
         )
         .await
         .ok();
@@ -181,7 +216,7 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         .contains(&json!("sms")));
 
     let draft = dana
-        .post("/api/drafts", draft_form(&values, images.clone()))
+        .post("/api/drafts", draft_form(&values, images.clone(), &targets))
         .await;
     assert_eq!(draft.status, 201, "{}", draft.text);
     let draft = draft.body;

@@ -336,7 +336,7 @@ async fn an_admin_connects_x_and_the_next_alert_reaches_it_with_the_obtained_tok
     answers.push(url.clone());
     let auth = w.x.oauth().authorize(&url).unwrap();
     assert_eq!(
-        auth.scope, "tweet.read tweet.write users.read offline.access",
+        auth.scope, "tweet.read tweet.write users.read media.write offline.access",
         "{url}"
     );
     assert_eq!(auth.redirect_uri, w.s.url("/oauth/callback"));

@@ -4,8 +4,9 @@
 //! of new readability formulas for Navy enlisted personnel", Research Branch Report 8-75,
 //! Naval Technical Training Command. Flesch reading ease: Flesch (1948), "A new
 //! readability yardstick", Journal of Applied Psychology 32(3). Fernández Huerta (1959),
-//! "Medidas sencillas de lecturabilidad", Consigna 214: 29–32, with P and F per 100 words
-//! as corrected by Gwillim Law (2011), and its published table of school grades.
+//! "Medidas sencillas de lecturabilidad", Consigna 214: 29–32, with P the syllables per
+//! 100 words and F the words per sentence as corrected by Gwillim Law (2011), and its
+//! published table of school grades.
 
 /// What the formulas count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +44,16 @@ pub fn flesch_reading_ease(c: Counts) -> f64 {
 }
 
 /// Fernández Huerta's lecturabilidad: 206.84 − 0.60 · P − 1.02 · F, with P the syllables
-/// per 100 words and F the sentences per 100 words (higher is easier; 100 for a text
-/// without words).
+/// per 100 words and F the words per sentence (higher is easier; 100 for a text without
+/// words). F is the average sentence length, as in Flesch's formula it adapts: the often
+/// printed reading "sentences per 100 words" would make shorter sentences score harder,
+/// the error Gwillim Law (2011) pointed out.
 pub fn fernandez_huerta(c: Counts) -> f64 {
     if c.words == 0 {
         return 100.0;
     }
-    let per_hundred = 100.0 / c.words as f64;
-    let p = c.syllables as f64 * per_hundred;
-    let f = c.sentences as f64 * per_hundred;
+    let p = c.syllables as f64 * 100.0 / c.words as f64;
+    let f = c.words as f64 / c.sentences.max(1) as f64;
     206.84 - 0.60 * p - 1.02 * f
 }
 

@@ -73,8 +73,9 @@ fn the_kincaid_formula_weighs_sentence_and_word_length() {
     assert_eq!(flesch_kincaid_grade(empty), 0.0);
 }
 
-// Fernández Huerta (1959), as corrected by Law (2011): P and F per 100 words. 100 words
-// of 185 syllables in 8 sentences: 206.84 − 111 − 8.16 = 87.68, "fácil (5º grado)".
+// Fernández Huerta (1959), as corrected by Law (2011): P syllables per 100 words, F words
+// per sentence. 100 words of 185 syllables in 8 sentences: 206.84 − 111 − 12.75 = 83.09,
+// "fácil (5º grado)".
 #[test]
 fn fernandez_huerta_scores_and_maps_to_its_table() {
     let c = Counts {
@@ -83,7 +84,7 @@ fn fernandez_huerta_scores_and_maps_to_its_table() {
         syllables: 185,
     };
     let l = fernandez_huerta(c);
-    assert!((l - 87.68).abs() < 1e-9, "{l}");
+    assert!((l - 83.09).abs() < 1e-9, "{l}");
     assert_eq!(fernandez_huerta_band(l).label, "fácil (5º grado)");
     assert_eq!(fernandez_huerta_band(l).grade, 5.0);
     // The per-100 scaling: the same proportions in 50 words score the same.
@@ -92,7 +93,14 @@ fn fernandez_huerta_scores_and_maps_to_its_table() {
         sentences: 4,
         syllables: 185 / 2 + 1,
     };
-    assert!((fernandez_huerta(half) - (206.84 - 0.60 * 186.0 - 1.02 * 8.0)).abs() < 1e-9);
+    assert!((fernandez_huerta(half) - (206.84 - 0.60 * 186.0 - 1.02 * 12.5)).abs() < 1e-9);
+    // Shorter sentences read easier, never harder: the same words in 16 sentences.
+    let shorter = Counts { sentences: 16, ..c };
+    assert!(
+        fernandez_huerta(shorter) > l,
+        "{}",
+        fernandez_huerta(shorter)
+    );
     for (score, grade) in [
         (95.0, 4.0),
         (85.0, 5.0),
