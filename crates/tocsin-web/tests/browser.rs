@@ -1009,13 +1009,13 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
         title.text,
         format!("Retraction: deleting the posts of message {message_id}")
     );
-    // Done deletions are labelled so and link to no (deleted) post; the three notices
-    // are labelled as notices, never as deletions.
+    // Done deletions are labelled so and link to no (deleted) post; the four notices
+    // (email, SMS, Teams, Instagram) are labelled as notices, never as deletions.
     assert_eq!(
         approver.count(&tid("delivery-post-deleted")).await,
-        accounts.len() - 3
+        accounts.len() - 4
     );
-    assert_eq!(approver.count(&tid("delivery-notice")).await, 3);
+    assert_eq!(approver.count(&tid("delivery-notice")).await, 4);
     approver.shot("approver-retraction-settled").await;
     // The original now says it was retracted.
     approver.click("target-message-link").await;
@@ -1032,13 +1032,13 @@ async fn boil_water_from_draft_to_retraction_and_audit() {
     assert_eq!(total.text, "11 Retracted");
     let kept = approver.wait_seen("total-delivered", "", |_| true).await;
     assert_eq!(
-        kept.text, "3 Delivered",
-        "email, SMS and Teams cannot delete"
+        kept.text, "4 Delivered",
+        "email, SMS, Teams and Instagram cannot delete"
     );
     assert_eq!(approver.count(&tid("retract-button")).await, 0);
     assert_eq!(
         approver.count(&tid("delivery-post-deleted")).await,
-        accounts.len() - 3,
+        accounts.len() - 4,
         "the deleted posts are gone"
     );
     approver.shot("approver-original-retracted").await;

@@ -873,7 +873,7 @@ async fn a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_
     let n = s.harness.accounts.len() as i64;
     let original = s
         .poll(&alex, &format!("/api/messages/{id}"), |m| {
-            m["counts"] == json!({"retracted": n - 3, "delivered": 3})
+            m["counts"] == json!({"retracted": n - 4, "delivered": 4})
         })
         .await;
     assert!(original["retracted_at"].is_string());
@@ -894,7 +894,10 @@ async fn a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_
         let mine = s.harness.sandbox.posts_for(&account.to_string());
         if notice_accounts.contains(account) {
             assert_eq!(mine.len(), 2, "the alert and its notice: {mine:?}");
-            assert!(!mine[0].deleted, "email, SMS and Teams cannot delete");
+            assert!(
+                !mine[0].deleted,
+                "email, SMS, Teams and Instagram cannot delete"
+            );
             assert!(mine[1].post.text.starts_with("WITHDRAWN: "), "{mine:?}");
             assert_eq!(
                 mine[1].post.title.as_deref(),
@@ -909,7 +912,7 @@ async fn a_retraction_deletes_where_it_can_sends_the_withdrawal_notice_where_it_
             assert!(mine[0].deleted);
         }
     }
-    assert_eq!(posts.len() as i64, n + 3);
+    assert_eq!(posts.len() as i64, n + 4);
     alex.post(
         &path,
         json!({"mode": "delete", "reason": "wrong area named"}),

@@ -148,7 +148,7 @@ async fn a_message_for_the_public_group_reaches_the_public_accounts_and_not_the_
         .iter()
         .map(|g| (g["name"].as_str().unwrap(), g))
         .collect();
-    assert_eq!(groups["public"]["accounts"], 9);
+    assert_eq!(groups["public"]["accounts"], 10);
     assert_eq!(groups["public"]["chosen"], true);
     assert_eq!(groups["residents-sms"]["accounts"], 1);
     assert_eq!(groups["residents-sms"]["chosen"], false);
@@ -169,7 +169,7 @@ async fn a_message_for_the_public_group_reaches_the_public_accounts_and_not_the_
     let m = s.delivered(&alex, message_id).await;
     let got = delivered_accounts(&m);
     let first_got = got.clone();
-    assert_eq!(got.len(), 9, "{m}");
+    assert_eq!(got.len(), 10, "{m}");
     for never in [sms, email, slack] {
         assert!(!got.contains(&never), "{never} got {m}");
         assert!(s.harness.sandbox.posts_for(&never.to_string()).is_empty());
@@ -208,7 +208,7 @@ async fn a_message_for_the_public_group_reaches_the_public_accounts_and_not_the_
         .delivered(&alex, published["message_id"].as_i64().unwrap())
         .await;
     let got = delivered_accounts(&m);
-    assert_eq!(got.len(), 11, "{m}");
+    assert_eq!(got.len(), 12, "{m}");
     assert!(got.contains(&sms) && got.contains(&email) && !got.contains(&slack));
 
     // A message for the staff only is not public: the feed leaves it out, while the
@@ -525,7 +525,7 @@ async fn a_live_session_keeps_its_own_target_set_and_never_reaches_email(backend
     for m in messages {
         let m = s.delivered(&alex, m).await;
         let got = delivered_accounts(&m);
-        assert_eq!(got.len(), 8, "{m}");
+        assert_eq!(got.len(), 9, "{m}");
         assert!(!got.contains(&email) && !got.contains(&sms), "{m}");
     }
     assert!(s.harness.sandbox.posts_for(&email.to_string()).is_empty());
