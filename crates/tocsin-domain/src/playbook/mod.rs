@@ -187,8 +187,9 @@ pub enum TextTarget {
     /// A WEA text (published in the CAP feed, sent to no platform).
     Wea(WeaLanguage, WeaLength),
     /// A headline or variant in a non-primary language of the playbook: rendered, stored,
-    /// previewed, reviewed and covered by the hashes, and sent to no platform until
-    /// accounts have a language. Stored as `<text>.<tag>` (`x.es`, `headline.zh-Hans`).
+    /// previewed, reviewed and covered by the hashes, and sent to the accounts that post
+    /// that language (`tocsin_domain::account_languages`). Stored as `<text>.<tag>`
+    /// (`x.es`, `headline.zh-Hans`).
     InLanguage(LanguageTag, LanguageText),
 }
 
@@ -266,9 +267,9 @@ impl TextTarget {
         }
     }
 
-    /// The platform whose variant this is, if it is one in the primary language (the
-    /// only language sent): a text in another language answers `None`, so nothing that
-    /// picks a platform's text can pick it.
+    /// The platform whose variant this is, if it is one in the primary language: a text
+    /// in another language answers `None`, so only an account's languages pick it
+    /// (`tocsin_domain::account_languages`).
     pub fn platform(self) -> Option<Platform> {
         match self {
             TextTarget::Variant(VariantTarget::Platform(p)) => Some(p),
