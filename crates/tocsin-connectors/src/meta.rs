@@ -10,6 +10,29 @@ use tocsin_connector::http::{printable, Reply};
 use tocsin_connector::rate_limit::retry_after;
 use tocsin_connector::ConnectorError;
 
+/// A Graph API list answer (`{"data": [...], "paging": {"next": ...}}`): a Page's posts,
+/// a profile's media, a post's comments, the publishing limit.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Listing<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Paging {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+impl<T> Listing<T> {
+    /// Whether the platform says there is a next page.
+    pub fn has_next(&self) -> bool {
+        self.paging.as_ref().is_some_and(|p| p.next.is_some())
+    }
+}
+
 /// The parts of a Graph error the connectors read.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct GraphError {

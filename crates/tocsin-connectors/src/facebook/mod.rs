@@ -76,20 +76,6 @@ struct Created {
 }
 
 #[derive(Debug, Deserialize)]
-struct Listing {
-    #[serde(default)]
-    data: Vec<Item>,
-    #[serde(default)]
-    paging: Option<Paging>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Paging {
-    #[serde(default)]
-    next: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
 struct Item {
     id: String,
     #[serde(default)]
@@ -367,7 +353,8 @@ impl Connector for FacebookConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let listing: Listing = success(&reply)?.json().map_err(ConnectorError::for_read)?;
+        let listing: meta::Listing<Item> =
+            success(&reply)?.json().map_err(ConnectorError::for_read)?;
         let found = listing.data.iter().find(|item| {
             item.message.as_deref() == Some(text.as_str())
                 && (post.reply_to.is_none()
@@ -382,9 +369,7 @@ impl Connector for FacebookConnector {
                 self.post_remote(&item.id)
             }));
         }
-        if listing.paging.and_then(|p| p.next).is_some()
-            && listing.data.len() >= LOOKUP_PAGE as usize
-        {
+        if listing.has_next() && listing.data.len() >= LOOKUP_PAGE as usize {
             return Err(ConnectorError::Unknown(format!(
                 "not among the {LOOKUP_PAGE} most recent, and older ones were not searched"
             )));

@@ -103,26 +103,6 @@ struct Item {
 }
 
 #[derive(Debug, Deserialize)]
-struct Listing {
-    #[serde(default)]
-    data: Vec<Item>,
-    #[serde(default)]
-    paging: Option<Paging>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Paging {
-    #[serde(default)]
-    next: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LimitListing {
-    #[serde(default)]
-    data: Vec<LimitEntry>,
-}
-
-#[derive(Debug, Deserialize)]
 struct LimitEntry {
     #[serde(default)]
     quota_usage: u64,
@@ -283,7 +263,7 @@ impl InstagramConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let listing: LimitListing = self
+        let listing: meta::Listing<LimitEntry> = self
             .success(&reply, PUBLISH)?
             .json()
             .map_err(ConnectorError::for_read)?;
@@ -553,10 +533,11 @@ impl Connector for InstagramConnector {
             .http
             .send(self.authorized(Method::GET, &path), false)
             .await?;
-        let listing: Listing = self
+        let listing: meta::Listing<Item> = self
             .success(&reply, scope)?
             .json()
             .map_err(ConnectorError::for_read)?;
+        let more = listing.has_next();
         let found = listing.data.into_iter().find(|item| {
             let said = if target.is_some() {
                 &item.text
@@ -577,7 +558,7 @@ impl Connector for InstagramConnector {
                 }
             }));
         }
-        if listing.paging.and_then(|p| p.next).is_some() {
+        if more {
             return Err(ConnectorError::Unknown(format!(
                 "not among the {LOOKUP_PAGE} most recent, and older ones were not searched"
             )));

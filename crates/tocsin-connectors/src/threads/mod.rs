@@ -88,20 +88,6 @@ struct Media {
     replied_to: Option<Created>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Listing {
-    #[serde(default)]
-    data: Vec<Media>,
-    #[serde(default)]
-    paging: Option<Paging>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Paging {
-    #[serde(default)]
-    next: Option<String>,
-}
-
 /// The text as sent: an exercise carries [`EXERCISE_PREFIX`].
 pub fn sent_text(post: &OutgoingPost) -> String {
     if post.exercise {
@@ -362,10 +348,11 @@ impl Connector for ThreadsConnector {
             Some(_) => "threads_read_replies",
             None => "threads_basic",
         };
-        let listing: Listing = self
+        let listing: meta::Listing<Media> = self
             .success(&reply, scope)?
             .json()
             .map_err(ConnectorError::for_read)?;
+        let more = listing.has_next();
         let found = listing.data.into_iter().find(|m| {
             m.text.as_deref() == Some(text.as_str())
                 && (parent.is_none() || m.replied_to.as_ref().map(|r| r.id.as_str()) == parent)
@@ -378,7 +365,7 @@ impl Connector for ThreadsConnector {
                 extra: None,
             }));
         }
-        if listing.paging.and_then(|p| p.next).is_some() {
+        if more {
             return Err(ConnectorError::Unknown(format!(
                 "not among the profile's {LOOKUP_PAGE} most recent, and older ones were not searched"
             )));
