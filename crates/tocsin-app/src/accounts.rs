@@ -828,7 +828,8 @@ impl AccountVault {
                 )),
                 "sandbox",
             )
-            .with_languages(record.languages.clone(), counting));
+            .with_languages(record.languages.clone(), counting)
+            .with_images(descriptor(stands_for).and_then(|d| d.images)));
         }
         let platform = record.platform;
         let d = descriptor(platform)
@@ -866,7 +867,8 @@ impl AccountVault {
             connector,
             route_host(d, &spec.settings, spec.secret.as_ref()),
         )
-        .with_languages(record.languages.clone(), d.counting))
+        .with_languages(record.languages.clone(), d.counting)
+        .with_images(d.images))
     }
 
     /// Connects one stored account: its route goes into `routes` (fan-out reaches it at

@@ -302,9 +302,8 @@ fn setups(public_url: Option<&str>) -> Vec<PlatformSetupView> {
             secret: d.secret.what,
             secret_required: d.secret.required,
             settings: d.settings,
-            unavailable: (no_public_url
-                && tocsin_connectors::FETCH_IMAGES_FROM_PUBLIC_URL.contains(&d.platform))
-            .then_some(NO_PUBLIC_URL),
+            unavailable: (no_public_url && tocsin_connectors::needs_public_url(d.platform))
+                .then_some(NO_PUBLIC_URL),
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tocsin_domain::approval::Blocker;
 use tocsin_domain::audience::{resolve, AccountFacts, Resolved, TargetError, TargetSpec};
-use tocsin_domain::compose::{ComposeError, ComposeOptions, ComposedStep};
+use tocsin_domain::compose::{fill_values_for_step, ComposeError, ComposeOptions, ComposedStep};
 use tocsin_domain::playbook::Playbook;
 use tocsin_domain::preapproval::{preapproval_status, PreapprovalStatus};
 use tocsin_domain::variables::VariableRule;
@@ -647,8 +647,17 @@ pub async fn compose(
             }
             let variants = rendered_variants(&composed);
             let mut blockers = blockers_of(&composed);
+            // A description that repeats the step's values (an alert card's alt text)
+            // is checked as the texts are: a value's declared families are allowed.
+            let filled = p
+                .step(step)
+                .and_then(|s| fill_values_for_step(p, s, values).ok().map(|f| (s, f)));
+            let phi = |alt: &str| match &filled {
+                Some((s, f)) => composer.check_over_values(p, s, f, alt),
+                None => composer.guard().check(alt, &[]),
+            };
             let (images_view, image_blockers) =
-                crate::images::assess(app, composer.guard(), images, &platforms).await?;
+                crate::images::assess(app, phi, images, &platforms).await?;
             blockers.extend(image_blockers);
             Ok((
                 Preview {

@@ -373,6 +373,12 @@ pub fn review_hash(
                 h.update((part.len() as u64).to_be_bytes());
                 h.update(part.as_bytes());
             }
+            // The square version is bound too; an image without one hashes as before.
+            if let Some(square) = &image.square {
+                h.update(b"square");
+                h.update((square.len() as u64).to_be_bytes());
+                h.update(square.as_bytes());
+            }
         }
     }
     format!("sha256:{}", hex::encode(h.finalize()))

@@ -181,6 +181,14 @@ pub struct ImageRules {
     pub alt_max_chars: Option<usize>,
     /// Whether the description reaches the platform (Telegram has no alt text).
     pub alt_sent: bool,
+    /// Whether the platform fetches each image itself from a link Tocsin serves at
+    /// `[server] public_url` (Instagram, Threads) instead of taking an upload.
+    pub fetched: bool,
+    /// Whether the platform takes no post without an image (Instagram).
+    pub required: bool,
+    /// Whether it is sent an image's square version where the image has one (an alert
+    /// card drawn at 1080x1080 for Instagram's grid).
+    pub square: bool,
     /// The media types it takes.
     pub media_types: &'static [&'static str],
     /// Where these numbers come from.

@@ -57,9 +57,21 @@ pub const ALL: &[&PlatformDescriptor] = &[
 ];
 
 /// Platforms that fetch a post's images from Tocsin (`[server] public_url` plus an
-/// unguessable path) instead of taking an upload: a deployment without a public URL
-/// cannot post to them.
-pub const FETCH_IMAGES_FROM_PUBLIC_URL: &[Platform] = &[Platform::Instagram];
+/// unguessable path) instead of taking an upload.
+pub fn fetching_images() -> Vec<Platform> {
+    ALL.iter()
+        .filter(|d| d.images.is_some_and(|i| i.fetched))
+        .map(|d| d.platform)
+        .collect()
+}
+
+/// Whether a deployment without `[server] public_url` cannot post to `platform` at all:
+/// it takes no post without an image, and fetches its images from Tocsin.
+pub fn needs_public_url(platform: Platform) -> bool {
+    descriptor(platform)
+        .and_then(|d| d.images)
+        .is_some_and(|i| i.fetched && i.required)
+}
 
 /// The descriptor of `platform`; `None` for platforms without accounts (the CAP feed,
 /// the sandbox).

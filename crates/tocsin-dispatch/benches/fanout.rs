@@ -190,6 +190,7 @@ async fn start_node(
                 host: host.clone(),
                 languages: Default::default(),
                 counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                images: None,
             },
         );
     }

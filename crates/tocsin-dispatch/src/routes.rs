@@ -8,6 +8,7 @@ use dashmap::DashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use tocsin_connector::descriptor::ImageRules;
 use tocsin_connector::Connector;
 use tocsin_domain::account_languages::AccountLanguages;
 use tocsin_domain::counting::CountingRule;
@@ -29,6 +30,8 @@ pub struct AccountRoute {
     pub languages: AccountLanguages,
     /// How its platform counts a text: whether several languages fit in one post.
     pub counting: CountingRule,
+    /// The images its platform takes, and how (`None`: the text goes alone, as given).
+    pub images: Option<ImageRules>,
 }
 
 impl AccountRoute {
@@ -39,7 +42,16 @@ impl AccountRoute {
             host: host.into(),
             languages: AccountLanguages::default(),
             counting: CountingRule::UNLIMITED,
+            images: None,
         }
+    }
+
+    /// The same route, its platform taking images as `rules` say: the square version of
+    /// an image where the platform wants square pictures, and a public link where it
+    /// fetches images itself.
+    pub fn with_images(mut self, rules: Option<ImageRules>) -> Self {
+        self.images = rules;
+        self
     }
 
     /// The same route posting `languages`, measured by `counting`.

@@ -81,6 +81,7 @@ pub(crate) async fn action(
     d: &ClaimedDelivery,
     m: &MessageForSending,
     route: &AccountRoute,
+    public_url: Option<&str>,
 ) -> Result<Action, Outcome> {
     let connector = route.connector.as_ref();
     let platform = connector.variant_platform();
@@ -90,19 +91,7 @@ pub(crate) async fn action(
     post.title = m.title.clone();
     // The approved images go with a post or a correction; connectors for platforms that
     // take none send the text alone.
-    post.images = m
-        .images
-        .iter()
-        .map(|i| tocsin_connector::PostImage {
-            sha256: i.sha256.clone(),
-            media_type: i.media_type.clone(),
-            width: i.width,
-            height: i.height,
-            alt: i.alt.clone(),
-            bytes: i.bytes.clone(),
-            public_url: None,
-        })
-        .collect();
+    post.images = images_for(route.images, &m.images, public_url);
     let text = m
         .texts
         .get(&TextTarget::Variant(VariantTarget::Platform(platform)))
@@ -337,4 +326,41 @@ impl PartLedger for OutboxLedger {
             .await
             .map_err(|e| ConnectorError::Transient(format!("the outbox: {e}")))
     }
+}
+
+/// The approved images as a connector whose platform takes images by `rules` takes them: the square version where the
+/// platform wants square pictures and the image has one, and a link under `public_url`
+/// where the platform fetches images itself.
+pub(crate) fn images_for(
+    rules: Option<tocsin_connector::descriptor::ImageRules>,
+    images: &[tocsin_store::images::ImageForSending],
+    public_url: Option<&str>,
+) -> Vec<tocsin_connector::PostImage> {
+    let square = rules.is_some_and(|r| r.square);
+    let fetched = rules.is_some_and(|r| r.fetched);
+    let base = public_url
+        .map(|u| u.trim().trim_end_matches('/'))
+        .filter(|u| !u.is_empty());
+    images
+        .iter()
+        .map(|i| {
+            let (file, suffix) = match (&i.square, square) {
+                (Some(sq), true) => (sq, "/square"),
+                _ => (&i.file, ""),
+            };
+            let link = match (fetched, base, &i.public_token) {
+                (true, Some(base), Some(token)) => Some(format!("{base}/media/{token}{suffix}")),
+                _ => None,
+            };
+            tocsin_connector::PostImage {
+                sha256: file.sha256.clone(),
+                media_type: file.media_type.clone(),
+                width: file.width,
+                height: file.height,
+                alt: i.alt.clone(),
+                bytes: file.bytes.clone(),
+                public_url: link,
+            }
+        })
+        .collect()
 }

@@ -58,6 +58,10 @@ pub struct DispatchConfig {
     /// holds one stops when it fires (the application's role table decides; see
     /// `tocsin_app::people::Role`).
     pub approving_roles: Vec<String>,
+    /// Tocsin's public address (`[server] public_url`): a platform that fetches images
+    /// itself (Instagram, Threads) is given `<public_url>/media/<token>` links, which the
+    /// server answers while such a delivery is under way. `None`: no links are given.
+    pub public_url: Option<String>,
 }
 
 impl Default for DispatchConfig {
@@ -74,6 +78,7 @@ impl Default for DispatchConfig {
             breaker: BreakerConfig::default(),
             max_inline_pause: Duration::from_secs(2),
             approving_roles: vec!["approver".into()],
+            public_url: None,
         }
     }
 }
@@ -537,7 +542,15 @@ async fn deliver(
     if let (Some(problem), MessageKind::Post) = (&m.consent_problem, m.kind) {
         return Outcome::failed(format!("not sent: {problem}"));
     }
-    let action = match send::action(&shared.store, d, m, route).await {
+    let action = match send::action(
+        &shared.store,
+        d,
+        m,
+        route,
+        shared.config.public_url.as_deref(),
+    )
+    .await
+    {
         Ok(action) => action,
         Err(outcome) => return outcome,
     };

@@ -95,6 +95,7 @@ async fn an_account_this_node_does_not_know_yet_is_resolved_rather_than_failed(b
                     host: "sandbox".into(),
                     languages: Default::default(),
                     counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                    images: None,
                 };
                 routes.upgrade()?.insert(id, route.clone());
                 Some(route)

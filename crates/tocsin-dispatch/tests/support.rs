@@ -132,6 +132,7 @@ impl Deployment {
                 host: host.into(),
                 languages: Default::default(),
                 counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                images: None,
             },
         );
     }

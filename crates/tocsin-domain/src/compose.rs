@@ -778,6 +778,23 @@ impl Composer {
         }))
     }
 
+    /// PHI in a text written over a step's values (an image's description, an alert
+    /// card's alt text), checked as the step's own texts are: a value's declared families
+    /// (a variable's allowed link domains, a clinic's public phone) are allowed where the
+    /// value appears in it, and nowhere else.
+    pub fn check_over_values(
+        &self,
+        playbook: &Playbook,
+        step: &Step,
+        filled: &FilledValues,
+        text: &str,
+    ) -> Vec<PhiHit> {
+        let (_, _, spans_source) =
+            render_data(playbook, step, filled, ComposeOptions::default(), None);
+        self.guard
+            .check_with_spans(text, || value_spans(text, &spans_source))
+    }
+
     /// A platform's variant with the drafter's own text in place of the rendered one (a
     /// step's `overrides`): taken as written (no hashtags added), measured as the platform
     /// counts and checked for PHI like any text.

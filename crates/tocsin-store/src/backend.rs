@@ -150,6 +150,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "account_languages",
         include_str!("../migrations/sqlite/0022_account_languages.sql"),
     ),
+    (
+        23,
+        "image_links",
+        include_str!("../migrations/sqlite/0023_image_links.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -262,13 +267,18 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "account_languages",
         include_str!("../migrations/postgres/0022_account_languages.sql"),
     ),
+    (
+        23,
+        "image_links",
+        include_str!("../migrations/postgres/0023_image_links.sql"),
+    ),
 ];
 
 /// How long an SQLite writer waits for the write lock before giving up.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 22;
+pub const SCHEMA_VERSION: i64 = 23;
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

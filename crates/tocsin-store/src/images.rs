@@ -3,6 +3,11 @@
 //!
 //! The store does not check images: the app does before it puts one here. An upload is
 //! audited as `image.upload` with the hash, never the bytes.
+//!
+//! Each image of a message gets a random public token when it is attached: the name under
+//! which a server serves it at `[server] public_url` (`/media/<token>`) to platforms that
+//! fetch images themselves, and only while such a delivery is under way
+//! ([`Images::served`]).
 
 use chrono::{DateTime, Utc};
 use tocsin_audit::AuditEvent;
@@ -52,12 +57,14 @@ pub struct MessageImage {
     pub sha256: String,
     /// Its description, approved with the message.
     pub alt: String,
+    /// The same picture drawn square (an alert card at 1080x1080), sent instead to
+    /// platforms that want square pictures.
+    pub square: Option<String>,
 }
 
-/// One image of a message as dispatch hands it to a connector: the file shared (cheap to
-/// clone per delivery), with its approved description.
+/// A stored file as dispatch hands it on: shared bytes, cheap to clone per delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageForSending {
+pub struct ImageFile {
     /// Lower-case hex SHA-256 of `bytes`.
     pub sha256: String,
     /// Its media type.
@@ -66,10 +73,52 @@ pub struct ImageForSending {
     pub width: u32,
     /// Pixel height.
     pub height: u32,
-    /// Its approved description.
-    pub alt: String,
     /// The file.
     pub bytes: bytes::Bytes,
+}
+
+impl From<StoredImage> for ImageFile {
+    fn from(s: StoredImage) -> ImageFile {
+        ImageFile {
+            sha256: s.sha256,
+            media_type: s.media_type,
+            width: s.width,
+            height: s.height,
+            bytes: bytes::Bytes::from(s.bytes),
+        }
+    }
+}
+
+/// Which file of a message image a public link serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServedFile {
+    /// The image as approved.
+    Image,
+    /// Its square version.
+    Square,
+}
+
+/// One image of a message as dispatch hands it to a connector: the file, its square
+/// version if it has one, its approved description and its public token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageForSending {
+    /// The image as approved.
+    pub file: ImageFile,
+    /// The same picture drawn square, for platforms that want square pictures.
+    pub square: Option<ImageFile>,
+    /// Its approved description.
+    pub alt: String,
+    /// The random name it is served under at `[server] public_url` while a delivery to a
+    /// platform that fetches images needs it (`None` for images attached before schema
+    /// version 23).
+    pub public_token: Option<String>,
+}
+
+/// A fresh public token: 32 random bytes, URL-safe base64 without padding.
+fn public_token() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// `sha256, media_type, width, height, bytes, uploaded_by, uploaded_at`.
@@ -151,15 +200,18 @@ impl ImagesTx<'_, '_> {
     ) -> Result<(), StoreError> {
         for (position, image) in images.iter().enumerate() {
             let position = i64::try_from(position).unwrap_or(i64::MAX);
+            let token = public_token();
             on_tx!(self.tx, c => {
                 sqlx::query(
-                    "INSERT INTO message_images (message_id, position, sha256, alt) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO message_images (message_id, position, sha256, alt, \
+                     square_sha256, public_token) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(message_id)
                 .bind(position)
                 .bind(&image.sha256)
                 .bind(&image.alt)
+                .bind(&image.square)
+                .bind(&token)
                 .execute(&mut *c)
                 .await?;
             });
@@ -167,20 +219,36 @@ impl ImagesTx<'_, '_> {
         Ok(())
     }
 
-    /// Gives message `to` the images of message `from` (a repeat carries its original's).
+    /// Gives message `to` the images of message `from` (a repeat carries its original's),
+    /// each under a public token of its own.
     pub async fn copy(&mut self, from: i64, to: i64) -> Result<(), StoreError> {
-        on_tx!(self.tx, c => {
-            sqlx::query(
-                "INSERT INTO message_images (message_id, position, sha256, alt) \
-                 SELECT $1, position, sha256, alt FROM message_images WHERE message_id = $2",
+        let rows: Vec<(String, String, Option<String>)> = on_tx!(self.tx, c => {
+            sqlx::query_as(
+                "SELECT sha256, alt, square_sha256 FROM message_images \
+                 WHERE message_id = $1 ORDER BY position",
             )
-            .bind(to)
             .bind(from)
-            .execute(&mut *c)
-            .await?;
+            .fetch_all(&mut *c)
+            .await?
         });
-        Ok(())
+        let images: Vec<MessageImage> = rows
+            .into_iter()
+            .map(|(sha256, alt, square)| MessageImage {
+                sha256,
+                alt,
+                square,
+            })
+            .collect();
+        self.attach(to, &images).await
     }
+}
+
+/// A square version named by a message image that is not stored (the foreign key
+/// prevents it; a hand-edited database could not).
+fn missing_square(message_id: i64, sha: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(
+        format!("message {message_id}: its square image {sha} is not stored").into(),
+    ))
 }
 
 impl Images<'_> {
@@ -223,28 +291,54 @@ impl Images<'_> {
         self,
         message_id: i64,
     ) -> Result<Vec<(MessageImage, StoredImage)>, StoreError> {
+        Ok(self
+            .rows_of_message(message_id)
+            .await?
+            .into_iter()
+            .map(|(m, stored, _)| (m, stored))
+            .collect())
+    }
+
+    /// Each image of a message with its file and its public token.
+    async fn rows_of_message(
+        self,
+        message_id: i64,
+    ) -> Result<Vec<(MessageImage, StoredImage, Option<String>)>, StoreError> {
         let sql = format!(
-            "SELECT m.alt, {} FROM message_images m JOIN images i ON i.sha256 = m.sha256 \
-             WHERE m.message_id = $1 ORDER BY m.position",
+            "SELECT m.alt, m.square_sha256, m.public_token, {} FROM message_images m \
+             JOIN images i ON i.sha256 = m.sha256 WHERE m.message_id = $1 ORDER BY m.position",
             IMAGE_COLUMNS
                 .split(", ")
                 .map(|c| format!("i.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        type Row = (String, String, String, i64, i64, Vec<u8>, String, DbTime);
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            i64,
+            i64,
+            Vec<u8>,
+            String,
+            DbTime,
+        );
         let rows: Vec<Row> = on_pool!(self.store, p => {
             sqlx::query_as(&sql).bind(message_id).fetch_all(p).await?
         });
         rows.into_iter()
-            .map(|(alt, sha, t, w, h, b, by, at)| {
+            .map(|(alt, square, token, sha, t, w, h, b, by, at)| {
                 let stored = image_from_row((sha, t, w, h, b, by, at))?;
                 Ok((
                     MessageImage {
                         sha256: stored.sha256.clone(),
                         alt,
+                        square,
                     },
                     stored,
+                    token,
                 ))
             })
             .collect()
@@ -252,19 +346,66 @@ impl Images<'_> {
 
     /// The images of a message as dispatch sends them.
     pub async fn for_sending(self, message_id: i64) -> Result<Vec<ImageForSending>, StoreError> {
-        Ok(self
-            .of_message(message_id)
-            .await?
-            .into_iter()
-            .map(|(m, s)| ImageForSending {
-                sha256: s.sha256,
-                media_type: s.media_type,
-                width: s.width,
-                height: s.height,
+        let mut out = Vec::new();
+        for (m, stored, public_token) in self.rows_of_message(message_id).await? {
+            let square = match &m.square {
+                Some(sha) => Some(
+                    self.get(sha)
+                        .await?
+                        .map(ImageFile::from)
+                        .ok_or_else(|| missing_square(message_id, sha))?,
+                ),
+                None => None,
+            };
+            out.push(ImageForSending {
+                file: ImageFile::from(stored),
+                square,
                 alt: m.alt,
-                bytes: bytes::Bytes::from(s.bytes),
-            })
-            .collect())
+                public_token,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The file a public link names, if a delivery of its message to one of `platforms`
+    /// (those that fetch images themselves) is still under way: pending, being sent,
+    /// waiting to retry, or sent with its answer lost. Nothing otherwise, so a link stops
+    /// working once every such delivery has ended.
+    pub async fn served(
+        self,
+        token: &str,
+        which: ServedFile,
+        platforms: &[tocsin_domain::Platform],
+    ) -> Result<Option<StoredImage>, StoreError> {
+        if platforms.is_empty() {
+            return Ok(None);
+        }
+        let column = match which {
+            ServedFile::Image => "m.sha256",
+            ServedFile::Square => "m.square_sha256",
+        };
+        let list = (0..platforms.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {column} FROM message_images m WHERE m.public_token = $1 AND EXISTS \
+             (SELECT 1 FROM deliveries d JOIN accounts a ON a.id = d.account_id \
+              WHERE d.message_id = m.message_id \
+              AND d.state IN ('pending', 'sending', 'retry_wait', 'unknown') \
+              AND a.platform IN ({list}))"
+        );
+        let sha: Option<Option<String>> = on_pool!(self.store, p => {
+            let mut q = sqlx::query_scalar(&sql).bind(token);
+            for platform in platforms {
+                q = q.bind(platform.as_str());
+            }
+            q.fetch_optional(p).await?
+        });
+        match sha.flatten() {
+            Some(sha) => self.get(&sha).await,
+            None => Ok(None),
+        }
     }
 
     /// How many images are kept.

@@ -5,13 +5,14 @@
 use crate::support::TestDb;
 use tocsin_domain::playbook::TextTarget;
 use tocsin_domain::Platform;
-use tocsin_store::images::{MessageImage, NewImage};
+use tocsin_store::images::{MessageImage, NewImage, ServedFile};
 use tocsin_store::outbox::Placement;
 use tocsin_store::*;
 
 crate::on_both_backends!(
     an_image_is_kept_once_by_hash_and_its_upload_audited_without_its_bytes,
     a_message_carries_its_images_in_order_with_their_alt_text,
+    an_image_link_serves_only_while_a_delivery_to_a_fetching_platform_needs_it,
 );
 
 fn image(byte: u8) -> NewImage {
@@ -130,10 +131,12 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
         MessageImage {
             sha256: b.sha256.clone(),
             alt: "Map of the North Side boil-water area".into(),
+            square: None,
         },
         MessageImage {
             sha256: a.sha256.clone(),
             alt: "Three steps: boil, cool, drink".into(),
+            square: None,
         },
     ];
     tx.images().attach(message, &attached).await.unwrap();
@@ -160,6 +163,7 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
             &[MessageImage {
                 sha256: "ff".repeat(32),
                 alt: "x".into(),
+                square: None,
             }],
         )
         .await;
@@ -167,4 +171,134 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
         unknown.is_err(),
         "an image that was never stored is refused"
     );
+}
+
+async fn an_image_link_serves_only_while_a_delivery_to_a_fetching_platform_needs_it(db: &TestDb) {
+    let (card, square) = (image(0x11), image(0x12));
+    db.store.images().put("dana", &card).await.unwrap();
+    db.store.images().put("dana", &square).await.unwrap();
+    let mut accounts = Vec::new();
+    for (platform, handle) in [
+        (Platform::Instagram, "cityhealth"),
+        (Platform::Mastodon, "@health@example.social"),
+    ] {
+        accounts.push(
+            db.store
+                .accounts()
+                .add(
+                    "admin",
+                    &NewAccount {
+                        platform,
+                        stands_for: None,
+                        handle: handle.into(),
+                        display_name: "Health".into(),
+                        sandbox: false,
+                        groups: Vec::new(),
+                    },
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let variants = vec![RenderedVariant {
+        target: TextTarget::parse("instagram").unwrap(),
+        body: "Boil water.".into(),
+    }];
+    let draft_id = db
+        .store
+        .drafts()
+        .insert(&NewDraft {
+            playbook_id: "boil-water".into(),
+            step_id: "initial".into(),
+            content_hash: "sha256:bw".into(),
+            variables_json: "{}".into(),
+            created_by: "dana".into(),
+            exercise: false,
+            variants: variants.clone(),
+        })
+        .await
+        .unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    let message = tx
+        .outbox()
+        .place_message(
+            &NewMessage {
+                draft_id,
+                approved_by: "alex".into(),
+                exercise: false,
+                break_glass: false,
+                variants,
+                account_ids: accounts.clone(),
+                targets: None,
+            },
+            &Placement::default(),
+        )
+        .await
+        .unwrap();
+    tx.images()
+        .attach(
+            message,
+            &[MessageImage {
+                sha256: card.sha256.clone(),
+                alt: "Boil-water card".into(),
+                square: Some(square.sha256.clone()),
+            }],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let sending = db.store.images().for_sending(message).await.unwrap();
+    assert_eq!(sending.len(), 1);
+    assert_eq!(sending[0].file.sha256, card.sha256);
+    assert_eq!(
+        sending[0].square.as_ref().map(|s| s.sha256.as_str()),
+        Some(square.sha256.as_str())
+    );
+    let token = sending[0].public_token.clone().expect("a fresh link");
+    assert_eq!(token.len(), 43, "32 random bytes in URL-safe base64");
+
+    let fetching = [Platform::Instagram, Platform::Threads];
+    let served = |which| {
+        let store = db.store.clone();
+        let token = token.clone();
+        async move {
+            store
+                .images()
+                .served(&token, which, &fetching)
+                .await
+                .unwrap()
+                .map(|i| i.sha256)
+        }
+    };
+    // The Instagram delivery is pending: both files are served under the link.
+    assert_eq!(served(ServedFile::Image).await, Some(card.sha256.clone()));
+    assert_eq!(
+        served(ServedFile::Square).await,
+        Some(square.sha256.clone())
+    );
+    // A token that names nothing, or no fetching platform: nothing.
+    assert!(db
+        .store
+        .images()
+        .served(&"A".repeat(43), ServedFile::Image, &fetching)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .store
+        .images()
+        .served(&token, ServedFile::Image, &[Platform::Threads])
+        .await
+        .unwrap()
+        .is_none());
+    // Once the Instagram delivery has ended, the link stops working, although the
+    // Mastodon delivery (a platform that takes uploads) is still pending.
+    db.sql(&format!(
+        "UPDATE deliveries SET state = 'sent' WHERE message_id = {message} AND account_id = {}",
+        accounts[0]
+    ))
+    .await;
+    assert_eq!(served(ServedFile::Image).await, None);
+    assert_eq!(served(ServedFile::Square).await, None);
 }

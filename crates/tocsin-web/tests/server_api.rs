@@ -677,6 +677,7 @@ async fn an_exercise_goes_only_to_sandbox_accounts_and_is_audited_as_one(backend
             host: "real".into(),
             languages: Default::default(),
             counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+            images: None,
         },
     );
     s.add_user("dana", Role::Drafter).await;
@@ -1135,6 +1136,7 @@ async fn a_graceful_stop_leaves_no_delivery_claimed_and_unrecorded(backend: Back
                 host: "sandbox".into(),
                 languages: Default::default(),
                 counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                images: None,
             },
         );
     }

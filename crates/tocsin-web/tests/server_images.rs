@@ -1,7 +1,9 @@
 //! Images over real HTTP: an upload checked by content and stored by hash, served back
 //! as its stored type; a draft with images described, held to each platform's rules at
 //! preview, its review made stale by a changed description, and its approved images
-//! reaching every sandbox account that takes them, with their alt text.
+//! reaching every sandbox account that takes them, with their alt text; an alert card
+//! attached in both sizes, its square version fetched by the strict Instagram fake from
+//! `[server] public_url` while (and only while) the delivery needs it.
 
 use serde_json::{json, Value};
 use std::io::Cursor;
@@ -14,6 +16,7 @@ use crate::support::Backend;
 on_both_backends!(
     an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored,
     a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_the_accounts,
+    an_attached_card_reaches_instagram_square_through_a_link_that_works_only_while_needed,
 );
 
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -276,4 +279,169 @@ async fn a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_
         use sha2::Digest as _;
         assert_eq!(hex::encode(sha2::Sha256::digest(&image.bytes)), sha);
     }
+}
+
+async fn an_attached_card_reaches_instagram_square_through_a_link_that_works_only_while_needed(
+    backend: Backend,
+) {
+    use std::sync::Arc;
+    use tocsin_connector::http::{HttpClient, HttpLimits};
+    use tocsin_connectors::instagram::InstagramConnector;
+    use tocsin_connectors::AccountSpec;
+    use tocsin_domain::Platform;
+    use tocsin_test_support::instagram;
+
+    let s = Srv::start_with(backend, |o| {
+        o.sandbox_accounts = Vec::new();
+        o.public_url_is_self = true;
+    })
+    .await;
+    let fake = instagram::start().await.unwrap();
+    let account = s
+        .harness
+        .app
+        .store()
+        .accounts()
+        .add(
+            "admin",
+            &tocsin_store::NewAccount {
+                platform: Platform::Instagram,
+                stands_for: None,
+                handle: "@countyhealth".into(),
+                display_name: "County Health".into(),
+                sandbox: false,
+                groups: vec!["public".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let spec = AccountSpec {
+        id: account.to_string(),
+        platform: Platform::Instagram,
+        name: "@countyhealth".into(),
+        settings: json!({"base_url": fake.api_url(), "user_id": instagram::USER_ID}),
+        secret: Some(secrecy::SecretString::from(instagram::TOKEN)),
+    };
+    let http = HttpClient::new(HttpLimits::default()).unwrap();
+    let connector = InstagramConnector::from_spec(&spec, &http)
+        .unwrap()
+        .with_container_poll(std::time::Duration::from_millis(10));
+    s.harness.app.routes().insert(
+        account,
+        tocsin_dispatch::AccountRoute::new(Arc::new(connector), "instagram")
+            .with_images(tocsin_connectors::descriptor(Platform::Instagram).and_then(|d| d.images)),
+    );
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    s.add_user("vic", Role::Viewer).await;
+    let dana = s.sign_in("dana").await;
+    let values = s.examples(&dana, "boil-water").await;
+
+    // Without an image, the preview says Instagram takes no post without one.
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values}),
+        )
+        .await
+        .ok();
+    assert_eq!(preview["images"]["needs_image"], json!(["instagram"]));
+    assert!(preview["images"]["notes"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Instagram: takes no post without an image"));
+
+    // A viewer may preview the card but not keep it.
+    let vic = s.sign_in("vic").await;
+    let card_request = json!({"step": "alert", "values": values, "attach": true});
+    vic.post("/api/playbooks/boil-water/card", card_request.clone())
+        .await
+        .refused(403, "forbidden");
+    // The drafter keeps it: both sizes stored, the square one a 1080x1080 JPEG.
+    let attached = dana
+        .post("/api/playbooks/boil-water/card", card_request)
+        .await
+        .ok();
+    let card = attached["image"].clone();
+    let alt = card["alt"].as_str().unwrap().to_string();
+    assert!(!alt.is_empty());
+    assert!(attached.get("png").is_none());
+    let square_sha = card["square"].as_str().unwrap().to_string();
+    let square = dana
+        .http
+        .get(dana.url(&format!("/api/images/{square_sha}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(square.headers()["content-type"], "image/jpeg");
+    let square_bytes = square.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&square_bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (1080, 1080));
+    let landscape = dana
+        .http
+        .get(dana.url(&format!("/api/images/{}", card["sha256"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landscape.headers()["content-type"], "image/png");
+    let decoded = image::load_from_memory(&landscape.bytes().await.unwrap()).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (1200, 675));
+
+    // With the card, Instagram is held to the square JPEG (its PNG refusal would fire
+    // otherwise) and the preview says it gets the square version.
+    let preview = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": values, "images": [card]}),
+        )
+        .await
+        .ok();
+    assert!(preview["images"].get("needs_image").is_none());
+    assert!(preview["images"]["notes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Instagram: sent the square version of the card")));
+    let draft = dana
+        .post(
+            "/api/drafts",
+            json!({"playbook": "boil-water", "step": "alert", "values": values,
+                   "images": [card]}),
+        )
+        .await;
+    assert_eq!(draft.status, 201, "{}", draft.text);
+    let id = draft.body["id"].as_i64().unwrap();
+    let submitted = dana
+        .post(&format!("/api/drafts/{id}/submit"), json!({}))
+        .await
+        .ok();
+    let alex = s.sign_in("alex").await;
+    let published = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": submitted["hash"], "acknowledge_reading_grade": true}),
+        )
+        .await
+        .ok();
+    let message_id = published["message_id"].as_i64().unwrap();
+    s.delivered(&alex, message_id).await;
+
+    // Instagram fetched the square card from this server, with the card's alt text.
+    let made = fake.published();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].image_bytes, square_bytes.len());
+    assert_eq!(made[0].alt_text.as_deref(), Some(alt.as_str()));
+    let link = made[0].image_url.clone();
+    let prefix = format!("{}/media/", s.harness.url());
+    assert!(
+        link.starts_with(&prefix) && link.ends_with("/square"),
+        "{link}"
+    );
+    // The delivery has ended: the link answers nothing any more.
+    let after = reqwest::get(&link).await.unwrap();
+    assert_eq!(after.status(), 404);
+    // A guessed token is not found either.
+    let guessed = reqwest::get(format!("{prefix}{}", "A".repeat(43)))
+        .await
+        .unwrap();
+    assert_eq!(guessed.status(), 404);
 }

@@ -325,6 +325,7 @@ async fn three_nodes_share_a_fan_out_and_the_others_finish_a_killed_node_s_claim
                             host: "sandbox".into(),
                             languages: Default::default(),
                             counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                            images: None,
                         };
                         b.app.routes().insert(record.id, route);
                     }

@@ -11,7 +11,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 use tocsin_domain::approval::Blocker;
-use tocsin_domain::phi::PhiGuard;
+use tocsin_domain::phi::PhiHit;
 use tocsin_domain::Platform;
 use tocsin_store::images::{MessageImage, NewImage, StoredImage};
 
@@ -32,6 +32,10 @@ pub struct DraftImage {
     /// What it shows, for people who cannot see it (required before submission).
     #[serde(default)]
     pub alt: String,
+    /// The same picture drawn square (an alert card at 1080x1080): sent instead to
+    /// platforms that want square pictures (Instagram), checked against their rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub square: Option<String>,
 }
 
 /// What an upload answers, and what a preview shows of each image.
@@ -63,6 +67,10 @@ pub struct ImagesView {
     pub sent_without: Vec<String>,
     /// In words, per platform: "SMS: sent without the image", ...
     pub notes: Vec<String>,
+    /// The variant targets (platform ids) that take no post without an image, when the
+    /// draft has none: their deliveries would fail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_image: Vec<String>,
 }
 
 /// Checks an upload, strips its metadata and stores it under its hash (drafters and up).
@@ -87,6 +95,63 @@ pub async fn upload(app: &Tocsin, who: &Authed, body: &[u8]) -> AppResult<ImageV
         image.bytes.len() as u64,
         "",
     ))
+}
+
+/// An approved image served at `[server] public_url` + `/media/<token>` (or
+/// `/media/<token>/square`) to a platform that fetches images itself, without signing in:
+/// only while a delivery of its message to such a platform (Instagram, Threads) is under
+/// way; `None` otherwise, and for a token that names nothing, so a link stops working
+/// once it is no longer needed and reveals nothing before.
+pub async fn served(app: &Tocsin, token: &str, square: bool) -> AppResult<Option<StoredImage>> {
+    // Tokens are 43 URL-safe base64 characters; anything else is not looked up.
+    if token.len() != 43
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(None);
+    }
+    let which = if square {
+        tocsin_store::images::ServedFile::Square
+    } else {
+        tocsin_store::images::ServedFile::Image
+    };
+    Ok(app
+        .0
+        .store
+        .images()
+        .served(token, which, &tocsin_connectors::fetching_images())
+        .await?)
+}
+
+/// Keeps a drawn alert card as a draft image (drafters and up): the landscape card as it
+/// was drawn (PNG), and its square version re-encoded as JPEG (Instagram takes JPEG only),
+/// each checked and stored like an upload (audited as `image.upload`). Answers the image
+/// with the card's alt text and its square version named.
+pub async fn attach_card(
+    app: &Tocsin,
+    who: &Authed,
+    landscape_png: &[u8],
+    square_png: &[u8],
+    alt: &str,
+) -> AppResult<DraftImage> {
+    who.require(app, Permission::EditDrafts)?;
+    let square_jpeg = to_jpeg(square_png).map_err(|e| AppError::internal(&e))?;
+    let landscape = upload(app, who, landscape_png).await?;
+    let square = upload(app, who, &square_jpeg).await?;
+    Ok(DraftImage {
+        sha256: landscape.sha256,
+        alt: alt.to_string(),
+        square: Some(square.sha256),
+    })
+}
+
+/// A drawn PNG as a JPEG of quality 92 (the card's flat colours and large type survive it).
+fn to_jpeg(png: &[u8]) -> Result<Vec<u8>, image::ImageError> {
+    let decoded = image::load_from_memory_with_format(png, image::ImageFormat::Png)?.to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode_image(&decoded)?;
+    Ok(out)
 }
 
 fn view_of(
@@ -136,6 +201,7 @@ pub fn for_message(images: &[DraftImage]) -> Vec<MessageImage> {
         .map(|i| MessageImage {
             sha256: i.sha256.clone(),
             alt: i.alt.trim().to_string(),
+            square: i.square.clone(),
         })
         .collect()
 }
@@ -249,16 +315,17 @@ pub fn platform_problem(
 
 /// Checks a draft's images against what each targeted platform takes: each exists, is
 /// described, and fits every platform's rules (a refusal is a 422 naming the image and
-/// the platform). Descriptions go through the PHI guard: a hit is a blocker on
-/// `images.<n>.alt`, which an approver can only override with consent, as for text.
+/// the platform). Descriptions go through the PHI guard (`phi`: the step's values allowed
+/// where they appear, as in its texts): a hit is a blocker on `images.<n>.alt`, which an
+/// approver can only override with consent, as for text.
 pub async fn assess(
     app: &Tocsin,
-    guard: &PhiGuard,
+    phi: impl Fn(&str) -> Vec<PhiHit>,
     images: &[DraftImage],
     platforms: &[Platform],
 ) -> AppResult<(ImagesView, Vec<Blocker>)> {
     if images.is_empty() {
-        return Ok((ImagesView::default(), Vec::new()));
+        return Ok((without_images(platforms), Vec::new()));
     }
     if images.len() > MAX_IMAGES_PER_DRAFT {
         return Err(AppError::invalid(
@@ -291,7 +358,7 @@ pub async fn assess(
                 format!("image {n} has no description: describe what it shows for people who cannot see it (alt text is required)"),
             ));
         }
-        for hit in guard.check(alt, &[]) {
+        for hit in phi(alt) {
             blockers.push(Blocker::Phi {
                 target: format!("{field}.alt"),
                 family: hit.family.as_str().to_string(),
@@ -308,8 +375,50 @@ pub async fn assess(
             height,
             alt,
         };
-        if let Some((suffix, message)) = platform_problem(&facts, platforms) {
+        // Platforms that want square pictures are sent the square version where there is
+        // one, and it is what their rules are held to.
+        let wants_square = |p: &Platform| {
+            image.square.is_some()
+                && tocsin_connectors::descriptor(*p)
+                    .and_then(|d| d.images)
+                    .is_some_and(|r| r.square)
+        };
+        let (square_platforms, others): (Vec<Platform>, Vec<Platform>) =
+            platforms.iter().copied().partition(wants_square);
+        if let Some((suffix, message)) = platform_problem(&facts, &others) {
             return Err(AppError::invalid(format!("{field}{suffix}"), message));
+        }
+        if let Some(square) = &image.square {
+            let (sq_type, sq_width, sq_height, sq_bytes) = match is_sha256(square) {
+                true => app.0.store.images().facts(square).await?,
+                false => None,
+            }
+            .ok_or_else(|| {
+                AppError::invalid(
+                    format!("{field}.square"),
+                    format!("image {n}: no uploaded image has the hash `{}` given as its square version", square.chars().take(80).collect::<String>()),
+                )
+            })?;
+            if sq_width != sq_height {
+                return Err(AppError::invalid(
+                    format!("{field}.square"),
+                    format!("image {n}: its square version is {sq_width}x{sq_height}, not square"),
+                ));
+            }
+            let square_facts = ImageFacts {
+                media_type: &sq_type,
+                bytes: sq_bytes,
+                width: sq_width,
+                height: sq_height,
+                ..facts
+            };
+            if let Some((suffix, message)) = platform_problem(&square_facts, &square_platforms) {
+                let suffix = if suffix.is_empty() { ".square" } else { suffix };
+                return Err(AppError::invalid(
+                    format!("{field}{suffix}"),
+                    format!("{message} (its square version)"),
+                ));
+            }
         }
         view.items.push(view_of(
             &image.sha256,
@@ -340,6 +449,29 @@ pub async fn assess(
             )),
             Some(_) => {}
         }
+        if images.iter().any(|i| i.square.is_some()) && rules.is_some_and(|r| r.square) {
+            view.notes
+                .push(format!("{name}: sent the square version of the card"));
+        }
     }
     Ok((view, blockers))
+}
+
+/// What a preview says of a message without images: which targeted platforms take no
+/// post without one (their deliveries would fail).
+fn without_images(platforms: &[Platform]) -> ImagesView {
+    let mut view = ImagesView::default();
+    for platform in platforms {
+        if tocsin_connectors::descriptor(*platform)
+            .and_then(|d| d.images)
+            .is_some_and(|r| r.required)
+        {
+            let name = platform.display_name();
+            view.notes.push(format!(
+                "{name}: takes no post without an image: add one (an alert card, a map), or its delivery fails"
+            ));
+            view.needs_image.push(platform.as_str().to_string());
+        }
+    }
+    view
 }

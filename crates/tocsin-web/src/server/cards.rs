@@ -1,5 +1,7 @@
 //! `POST /api/playbooks/{id}/card`: a step's alert card drawn with the values typed so
-//! far, for the draft page's preview, as a PNG data URL with its alt text.
+//! far, for the draft page's preview, as a PNG data URL with its alt text. With
+//! `"attach": true` (drafters), both sizes are kept as a draft image instead: the
+//! 1200x675 card, and the 1080x1080 one as its square version for Instagram.
 //!
 //! A POST, not an image URL: the values may be sensitive and must not land in request
 //! logs or browser history. Drawing takes milliseconds of CPU, so it runs off the
@@ -29,6 +31,9 @@ pub struct CardRequest {
     /// `landscape` (default) or `instagram`.
     #[serde(default)]
     pub size: Option<String>,
+    /// Keep the card as an image for a draft (both sizes) instead of previewing it.
+    #[serde(default)]
+    pub attach: bool,
 }
 
 /// The card.
@@ -42,8 +47,13 @@ pub struct CardPreview {
     pub height: u32,
     /// The card's alt text.
     pub alt: String,
-    /// `data:image/png;base64,...`.
+    /// `data:image/png;base64,...` (empty when the card was attached).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub png: String,
+    /// The image to add to the draft's `images` when the card was attached: the
+    /// 1200x675 card's hash, its alt text, and its 1080x1080 square version's hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<tocsin_app::images::DraftImage>,
 }
 
 /// The renderer for the loaded library, built on first use.
@@ -71,21 +81,58 @@ pub async fn card(
             .map_err(|e| AppError::invalid("size", e.to_string()))?,
     };
     tocsin_app::catalog::playbook(&web.app, &id)?;
+    if request.attach {
+        who.require(&web.app, Permission::EditDrafts)?;
+    }
     let renderer = renderer(&web)?;
     let library = web.app.library().clone();
     let composer = web.app.composer().clone();
+    let sizes = if request.attach {
+        vec![CardSize::Landscape, CardSize::Instagram]
+    } else {
+        vec![size]
+    };
     let drawn = tokio::task::spawn_blocking(move || {
         let playbook = library.get(&id)?;
-        Some(renderer.render_step(&composer, playbook, &request.step, &request.values, size))
+        Some(
+            sizes
+                .into_iter()
+                .map(|size| {
+                    renderer.render_step(&composer, playbook, &request.step, &request.values, size)
+                })
+                .collect::<Result<Vec<_>, CardError>>(),
+        )
     })
     .await
     .map_err(|e| AppError::internal(&e))?
     .ok_or_else(|| AppError::not_found("no such playbook").field("playbook"))?;
-    let card = drawn.map_err(|e| match &e {
+    let cards = drawn.map_err(|e| match &e {
         CardError::NoCard { .. } => AppError::invalid("step", e.to_string()),
         CardError::Compose(_) => AppError::invalid("values", e.to_string()),
         _ => AppError::invalid("card", e.to_string()),
     })?;
+    if let [landscape, square] = cards.as_slice() {
+        let image = tocsin_app::images::attach_card(
+            &web.app,
+            &who,
+            &landscape.png,
+            &square.png,
+            &landscape.alt,
+        )
+        .await?;
+        return Ok(Json(CardPreview {
+            size: CardSize::Landscape,
+            width: CardSize::Landscape.width(),
+            height: CardSize::Landscape.height(),
+            alt: landscape.alt.clone(),
+            png: String::new(),
+            image: Some(image),
+        }));
+    }
+    let card = cards
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal(&"no card was drawn"))?;
     Ok(Json(CardPreview {
         size,
         width: size.width(),
@@ -95,5 +142,6 @@ pub async fn card(
             "data:image/png;base64,{}",
             base64::engine::general_purpose::STANDARD.encode(&card.png)
         ),
+        image: None,
     }))
 }

@@ -51,6 +51,9 @@ pub struct HarnessOptions {
     pub reuse_accounts: bool,
     /// How long each sandbox account takes to answer (keeps a fan-out in flight).
     pub sandbox_latency: Duration,
+    /// Give the dispatcher this server's own address as `[server] public_url`, so a
+    /// platform that fetches images (a fake Instagram) gets links it can follow.
+    pub public_url_is_self: bool,
 }
 
 impl HarnessOptions {
@@ -69,6 +72,7 @@ impl HarnessOptions {
             sandbox_log: None,
             reuse_accounts: false,
             sandbox_latency: Duration::ZERO,
+            public_url_is_self: false,
         }
     }
 }
@@ -170,7 +174,15 @@ impl Harness {
             stand_ins.push((id, *platform));
         }
         let people = Arc::new(People::new(store.clone(), key, options.people).map_err(fail)?);
-        let dispatcher = Dispatcher::new(store.clone(), routes.clone(), options.dispatch);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(fail)?;
+        let addr = listener.local_addr().map_err(fail)?;
+        let mut dispatch = options.dispatch;
+        if options.public_url_is_self {
+            dispatch.public_url = Some(format!("http://{addr}"));
+        }
+        let dispatcher = Dispatcher::new(store.clone(), routes.clone(), dispatch);
         let app = Tocsin::new(TocsinParts {
             store,
             people: people.clone(),
@@ -208,14 +220,11 @@ impl Harness {
                         host: "sandbox".into(),
                         languages: Default::default(),
                         counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                        images: None,
                     },
                 );
             }
         }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(fail)?;
-        let addr = listener.local_addr().map_err(fail)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let state = WebState::new(app.clone(), options.server);
         let task = tokio::spawn(serve(listener, state, async move {

@@ -242,6 +242,8 @@ pub fn router(state: WebState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/oauth/callback", get(oauth::callback))
         .route("/sandbox/{account}/{post}", get(sandbox_posts::page))
+        .route("/media/{token}", get(images::public_image))
+        .route("/media/{token}/square", get(images::public_square))
         .route("/", get(panel::index))
         .route("/panel/{*path}", get(panel::asset))
         .fallback(error::not_found)

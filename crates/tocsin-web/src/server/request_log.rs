@@ -1,7 +1,7 @@
 //! One span per request with a request id, so every line logged while handling it (errors
 //! with their incident ids, refusals, the store's warnings) names the request; and one
 //! line when it is answered: method, path (never the query string, which can carry codes
-//! and tokens), status and time taken. The id comes from the proxy's `X-Request-Id` when
+//! and tokens, nor a public image link's token), status and time taken. The id comes from the proxy's `X-Request-Id` when
 //! it is a plain token, otherwise a new one, and goes back in the answer's header.
 
 use axum::extract::Request;
@@ -28,6 +28,16 @@ fn usable(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_string())
 }
 
+/// The path as logged: a public image link (`/media/<token>`) without its token, which
+/// lets anyone fetch the image while a delivery needs it.
+fn loggable(path: &str) -> String {
+    match path.strip_prefix("/media/") {
+        Some(rest) if rest.ends_with("/square") => "/media/…/square".to_string(),
+        Some(_) => "/media/…".to_string(),
+        None => path.to_string(),
+    }
+}
+
 /// A new request id: 16 hex digits.
 fn new_id() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -41,7 +51,7 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
         .and_then(usable)
         .unwrap_or_else(new_id);
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let path = loggable(request.uri().path());
     let quiet = QUIET.contains(&path.as_str());
     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
     let started = Instant::now();

@@ -331,6 +331,7 @@ async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
                 host: "sandbox".into(),
                 languages: Default::default(),
                 counting: tocsin_domain::counting::CountingRule::UNLIMITED,
+                images: None,
             },
         );
     }
@@ -426,6 +427,7 @@ async fn drive(store: &Store, run: &DrillRun<'_>) -> Result<ExitCode> {
                     .map(|(i, alt)| tocsin_store::images::MessageImage {
                         sha256: i.sha256.clone(),
                         alt: alt.clone(),
+                        square: None,
                     })
                     .collect::<Vec<_>>(),
             )

@@ -354,6 +354,7 @@ fn dispatch_config(config: &Config) -> Result<DispatchConfig> {
         node_id: config.server.node_id.clone(),
         lease: std::time::Duration::from_secs(d.lease_seconds),
         max_in_flight: d.max_in_flight,
+        public_url: public_url(config)?,
         ..DispatchConfig::default()
     })
 }
