@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use tocsin_domain::Platform;
 
-use crate::{ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use crate::{ConnectorError, OutgoingPost, PostOutcome, PublishingQuota, RemotePost};
 
 /// One account on one platform. Implementations make exactly one attempt per call and
 /// classify failures; retries, backoff, rate-limit pauses and circuit breaking happen
@@ -43,4 +43,56 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
 
     /// Checks that the account's credentials and endpoint work.
     async fn healthcheck(&self) -> Result<(), ConnectorError>;
+
+    /// How many posts the account may still publish in the platform's window, read
+    /// from the platform, for people to see before they approve. `Ok(None)` where the
+    /// platform keeps no such count or does not say it; a wrapper around another
+    /// connector forwards this to it.
+    async fn publishing_quota(&self) -> Result<Option<PublishingQuota>, ConnectorError> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A platform with no publishing quota: it answers only what the trait requires.
+    #[derive(Debug)]
+    struct Quotaless;
+
+    #[async_trait]
+    impl Connector for Quotaless {
+        fn platform(&self) -> Platform {
+            Platform::Mastodon
+        }
+        async fn post(&self, _: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
+            Err(ConnectorError::Unsupported("not in this test".into()))
+        }
+        async fn delete(&self, _: &RemotePost) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+        async fn lookup(&self, _: &OutgoingPost) -> Result<Option<RemotePost>, ConnectorError> {
+            Ok(None)
+        }
+        async fn healthcheck(&self) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_platform_without_a_quota_answers_none_and_a_quota_says_what_is_left() {
+        assert_eq!(Quotaless.publishing_quota().await, Ok(None));
+        let quota = PublishingQuota {
+            used: 97,
+            total: 100,
+            window: Duration::from_secs(86_400),
+        };
+        assert_eq!(quota.left(), 3);
+        assert_eq!(quota.rate_limit_status().remaining, Some(3));
+        assert_eq!(quota.rate_limit_status().pause(), None);
+        let spent = PublishingQuota { used: 120, ..quota };
+        assert_eq!(spent.left(), 0);
+    }
 }

@@ -1,7 +1,8 @@
 //! What every platform connector is, and the one layer that retries for all of them.
 //!
 //! A [`Connector`] speaks one platform's wire format for one account: post, reply in a
-//! thread, delete, look a post up for reconciliation, health-check. It never retries:
+//! thread, delete, look a post up for reconciliation, health-check, and read the
+//! account's [`PublishingQuota`] where the platform has one. It never retries:
 //! it answers with a [`ConnectorError`] that says what kind of failure happened, and the
 //! shared layer decides ([`retry::RetryPolicy`], [`breaker::CircuitBreaker`],
 //! [`rate_limit`]). [`http::HttpClient`] gives connectors bounded HTTP: timeouts on
@@ -28,4 +29,6 @@ pub use account::AccountSpec;
 pub use connector::Connector;
 pub use descriptor::PlatformDescriptor;
 pub use error::ConnectorError;
-pub use model::{OutgoingPost, PostImage, PostOutcome, RateLimitStatus, RemotePost};
+pub use model::{
+    OutgoingPost, PostImage, PostOutcome, PublishingQuota, RateLimitStatus, RemotePost,
+};

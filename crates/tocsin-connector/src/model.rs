@@ -1,5 +1,6 @@
 //! What goes to a platform and what comes back: the post, the remote post's identity,
-//! and the rate-limit state a platform reported with its answer.
+//! the rate-limit state a platform reported with its answer, and the publishing quota
+//! a platform reports when asked.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -99,6 +100,35 @@ impl RateLimitStatus {
         match (self.remaining, self.reset_after) {
             (Some(0), Some(reset)) => Some(reset),
             _ => None,
+        }
+    }
+}
+
+/// How many posts an account may publish in a platform's window, as the platform
+/// reports it when asked (Instagram's `content_publishing_limit`, Threads'
+/// `threads_publishing_limit`), so that people can see it before they approve a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishingQuota {
+    /// Posts published in the current window.
+    pub used: u64,
+    /// Posts the window allows.
+    pub total: u64,
+    /// How long the window is (it rolls: the oldest post leaves it first).
+    pub window: Duration,
+}
+
+impl PublishingQuota {
+    /// Posts left in the window.
+    pub fn left(&self) -> u64 {
+        self.total.saturating_sub(self.used)
+    }
+
+    /// As the shared layer reads rate limits. The window rolls, so no reset time is
+    /// known: nothing left is a rate limit at the next post, not a timed pause.
+    pub fn rate_limit_status(&self) -> RateLimitStatus {
+        RateLimitStatus {
+            remaining: Some(self.left()),
+            reset_after: None,
         }
     }
 }

@@ -3,12 +3,14 @@
 //! (the trace id is kept in the message, as Meta's support asks for it), mapped to
 //! [`ConnectorError`] by code (throttling 4/17/32/613 and the 80000s, token 190/102,
 //! permission 10/200-299, temporary 1/2) with the wait read from the usage headers.
+//! Also what Instagram and Threads share of Meta's content publishing protocol: the
+//! publishing-limit answer and the forms of a carousel's item and album containers.
 
 use serde::Deserialize;
 use std::time::Duration;
-use tocsin_connector::http::{printable, Reply};
+use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::rate_limit::retry_after;
-use tocsin_connector::ConnectorError;
+use tocsin_connector::{ConnectorError, PublishingQuota};
 
 /// A Graph API list answer (`{"data": [...], "paging": {"next": ...}}`): a Page's posts,
 /// a profile's media, a post's comments, the publishing limit.
@@ -31,6 +33,105 @@ impl<T> Listing<T> {
     pub fn has_next(&self) -> bool {
         self.paging.as_ref().is_some_and(|p| p.next.is_some())
     }
+}
+
+/// One entry of a publishing-limit answer (Instagram's `content_publishing_limit`,
+/// Threads' `threads_publishing_limit`): `{"quota_usage": N, "config": {"quota_total",
+/// "quota_duration"}}`.
+#[derive(Debug, Deserialize)]
+struct QuotaEntry {
+    #[serde(default)]
+    quota_usage: Option<u64>,
+    #[serde(default)]
+    config: Option<QuotaConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+struct QuotaConfig {
+    #[serde(default)]
+    quota_total: Option<u64>,
+    #[serde(default)]
+    quota_duration: Option<u64>,
+}
+
+/// Sends `request` (a `GET` of the publishing-limit edge with
+/// `fields=quota_usage,config`) and reads the account's [`PublishingQuota`] from the
+/// answer; `edge` and `platform` name it in errors, `scope` is the permission it needs.
+/// An answer without `quota_usage`, `config.quota_total` or `config.quota_duration`
+/// is an error that says which is missing, never a guessed quota.
+pub(crate) async fn read_publishing_quota(
+    platform: &str,
+    edge: &str,
+    http: &HttpClient,
+    request: reqwest::RequestBuilder,
+    scope: &str,
+) -> Result<PublishingQuota, ConnectorError> {
+    let reply = http
+        .send(request, false)
+        .await
+        .map_err(ConnectorError::for_read)?;
+    let listing: Listing<QuotaEntry> = success_with_scope(platform, &reply, scope)?
+        .json()
+        .map_err(ConnectorError::for_read)?;
+    let unreadable = |what: &str| {
+        ConnectorError::Transient(format!(
+            "the {edge} answer from {platform} has no {what}: {}",
+            reply.excerpt()
+        ))
+    };
+    let entry = listing
+        .data
+        .into_iter()
+        .next()
+        .ok_or_else(|| unreadable("entry in data"))?;
+    let used = entry.quota_usage.ok_or_else(|| unreadable("quota_usage"))?;
+    let config = entry.config.ok_or_else(|| unreadable("config"))?;
+    let total = config
+        .quota_total
+        .ok_or_else(|| unreadable("config.quota_total"))?;
+    let seconds = config
+        .quota_duration
+        .filter(|s| *s > 0)
+        .ok_or_else(|| unreadable("config.quota_duration"))?;
+    Ok(PublishingQuota {
+        used,
+        total,
+        window: Duration::from_secs(seconds),
+    })
+}
+
+/// The form of one carousel item container: an image Meta fetches from `url`, with its
+/// description, marked `is_carousel_item`. Threads wants `media_type=IMAGE` on it;
+/// Instagram takes an image from `image_url` alone (`media_type: None`).
+pub(crate) fn carousel_item(
+    url: &str,
+    alt: &str,
+    media_type: Option<&'static str>,
+) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&'static str, String)> = media_type
+        .map(|t| ("media_type", t.to_string()))
+        .into_iter()
+        .collect();
+    form.extend([
+        ("image_url", url.to_string()),
+        ("alt_text", alt.to_string()),
+        ("is_carousel_item", "true".to_string()),
+    ]);
+    form
+}
+
+/// The form of the carousel (album) container: its item containers in order and the
+/// post's text under `text_field` (Instagram's `caption`, Threads' `text`).
+pub(crate) fn carousel_album(
+    children: &[String],
+    text_field: &'static str,
+    text: String,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("media_type", "CAROUSEL".to_string()),
+        ("children", children.join(",")),
+        (text_field, text),
+    ]
 }
 
 /// The parts of a Graph error the connectors read.

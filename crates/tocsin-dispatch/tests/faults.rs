@@ -66,6 +66,11 @@ impl tocsin_connector::Connector for HeldDeletes {
     async fn healthcheck(&self) -> Result<(), tocsin_connector::ConnectorError> {
         self.inner.healthcheck().await
     }
+    async fn publishing_quota(
+        &self,
+    ) -> Result<Option<tocsin_connector::PublishingQuota>, tocsin_connector::ConnectorError> {
+        self.inner.publishing_quota().await
+    }
 }
 
 async fn after_a_mid_session_deletion_later_posts_reply_to_the_last_post_that_still_stands(

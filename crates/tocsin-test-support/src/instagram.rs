@@ -8,7 +8,15 @@
 //! with a JPEG (Graph error 9004); the caption holds at most 2,200 characters and 30
 //! hashtags; `alt_text` is recorded. A container is published once, and only once its
 //! `status_code` is `FINISHED` (9007, subcode 2207027, before); past the 24-hour quota
-//! the publish is refused (code 9, subcode 2207042). Each call needs its permission
+//! the publish is refused (code 9, subcode 2207042).
+//!
+//! Carousels as the guide describes them: an item container is made with
+//! `is_carousel_item=true` and an `image_url` the fake fetches; it takes `alt_text`, and
+//! a caption sent with it is ignored (album children have none). A `media_type=CAROUSEL`
+//! container needs 2 to 10 `children` that are this account's carousel items, each
+//! already read as `FINISHED`; it takes the caption. An item is never published on its
+//! own, and a published carousel counts once against the quota. Each call needs its
+//! permission
 //! (`instagram_business_content_publish` to post, `instagram_business_manage_comments`
 //! for comments, `instagram_business_basic` for the rest; code 10 without it), and the
 //! token goes in the Authorization header or `access_token`. `DELETE` of media answers
@@ -57,9 +65,15 @@ pub struct FakeMedia {
     pub container_id: String,
     /// The media id once published.
     pub media_id: Option<String>,
-    /// `image_url`.
+    /// `IMAGE`, or `CAROUSEL` for an album.
+    pub media_type: String,
+    /// Whether it is an item of a carousel (`is_carousel_item=true`).
+    pub carousel_item: bool,
+    /// A carousel's item containers, in order.
+    pub children: Vec<String>,
+    /// `image_url` (empty for a carousel).
     pub image_url: String,
-    /// `caption`.
+    /// `caption` (empty for a carousel item: Instagram ignores one there).
     pub caption: String,
     /// `alt_text`.
     pub alt_text: Option<String>,
@@ -96,6 +110,7 @@ struct Inner {
     scopes: Vec<String>,
     processing: u32,
     failing: Option<&'static str>,
+    failing_urls: HashMap<String, &'static str>,
 }
 
 /// The fake's platform state.
@@ -219,6 +234,25 @@ impl FakeInstagram {
         self.state.lock().failing = Some(status);
     }
 
+    /// New containers for this `image_url` end in this status (`ERROR` or `EXPIRED`),
+    /// as when Instagram cannot process that one image.
+    pub fn fail_image(&self, image_url: &str, status: &'static str) {
+        self.state
+            .lock()
+            .failing_urls
+            .insert(image_url.to_string(), status);
+    }
+
+    /// A carousel's items, in order (empty for anything else).
+    pub fn carousel_items(&self, carousel: &FakeMedia) -> Vec<FakeMedia> {
+        let inner = self.state.lock();
+        carousel
+            .children
+            .iter()
+            .filter_map(|id| inner.media.iter().find(|m| &m.container_id == id).cloned())
+            .collect()
+    }
+
     /// Posts already published in the rolling 24 hours (of [`QUOTA_TOTAL`]).
     pub fn set_quota_used(&self, used: u64) {
         self.state.lock().quota_used = used;
@@ -259,6 +293,7 @@ pub async fn start() -> std::io::Result<FakeInstagram> {
             scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
             processing: 0,
             failing: None,
+            failing_urls: HashMap::new(),
         }),
         oauth: OAuthProvider::new(Flavor::Instagram),
         long_lived: Mutex::new(0),
@@ -417,7 +452,7 @@ async fn node(
             "caption": m.caption,
             "permalink": permalink(&id),
             "timestamp": "2026-12-07T12:00:00+0000",
-            "media_type": "IMAGE",
+            "media_type": published_type(m),
         }))
         .into_response(),
         None => missing(),
@@ -435,6 +470,15 @@ async fn remove(
         return *r;
     }
     missing()
+}
+
+/// A published post's `media_type` as the IG Media node gives it.
+fn published_type(media: &FakeMedia) -> &'static str {
+    if media.media_type == "CAROUSEL" {
+        "CAROUSEL_ALBUM"
+    } else {
+        "IMAGE"
+    }
 }
 
 /// Why `caption` breaks Meta's caption rules, if it does (2,200 characters, 30 hashtags).
@@ -480,6 +524,126 @@ async fn fetch_image(fetcher: &reqwest::Client, url: &str) -> Result<usize, Resp
     Ok(bytes.len())
 }
 
+/// Whether a container was read as `FINISHED`: never read counts as not ready, since
+/// Meta asks for the check before a container is used.
+fn is_ready(container: &FakeMedia) -> bool {
+    container.processing == 0 && container.failed.is_none() && container.status_reads > 0
+}
+
+fn not_ready() -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        9007,
+        Some(2_207_027),
+        "Media ID is not available: the media is not ready for publishing, please wait for a moment",
+    )
+}
+
+/// An image container, or a carousel item: the image fetched as Instagram does, the
+/// caption checked (ignored on an item, which has none), `alt_text` kept.
+async fn image_container(
+    state: &InstagramState,
+    form: &HashMap<String, String>,
+    carousel_item: bool,
+) -> Response {
+    let Some(image_url) = form.get("image_url").filter(|u| !u.is_empty()) else {
+        return invalid("(#100) The parameter image_url is required");
+    };
+    let caption = if carousel_item {
+        String::new()
+    } else {
+        form.get("caption").cloned().unwrap_or_default()
+    };
+    if let Some(problem) = caption_problem(&caption) {
+        return invalid(problem);
+    }
+    // Instagram fetches the image when the container is made.
+    let image_bytes = match fetch_image(&state.fetcher, image_url).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let mut inner = state.lock();
+    let failed = inner
+        .failing_urls
+        .get(image_url.as_str())
+        .copied()
+        .or(inner.failing);
+    let media = FakeMedia {
+        container_id: String::new(),
+        media_id: None,
+        media_type: "IMAGE".into(),
+        carousel_item,
+        children: Vec::new(),
+        image_url: image_url.clone(),
+        caption,
+        alt_text: form.get("alt_text").cloned(),
+        image_bytes,
+        status_reads: 0,
+        processing: inner.processing,
+        failed,
+    };
+    store_container(&mut inner, media)
+}
+
+/// A `CAROUSEL` container: 2 to 10 children, each this account's carousel item and
+/// already read as `FINISHED`, and the caption.
+fn carousel_container(state: &InstagramState, form: &HashMap<String, String>) -> Response {
+    let caption = form.get("caption").cloned().unwrap_or_default();
+    if let Some(problem) = caption_problem(&caption) {
+        return invalid(problem);
+    }
+    let children: Vec<String> = form
+        .get("children")
+        .map(|c| c.split(',').map(|id| id.trim().to_string()).collect())
+        .unwrap_or_default();
+    if !(2..=10).contains(&children.len()) || children.iter().any(String::is_empty) {
+        return invalid("(#100) A carousel needs 2 to 10 children (comma-separated container ids)");
+    }
+    let mut inner = state.lock();
+    for (i, child) in children.iter().enumerate() {
+        if children.iter().take(i).any(|earlier| earlier == child) {
+            return invalid(&format!("(#100) The child {child} is named twice"));
+        }
+        let Some(item) = inner.media.iter().find(|m| &m.container_id == child) else {
+            return invalid(&format!(
+                "(#100) The child {child} is not a container of this account"
+            ));
+        };
+        if !item.carousel_item {
+            return invalid(&format!(
+                "(#100) The child {child} was not created with is_carousel_item=true"
+            ));
+        }
+        if !is_ready(item) {
+            return not_ready();
+        }
+    }
+    let media = FakeMedia {
+        container_id: String::new(),
+        media_id: None,
+        media_type: "CAROUSEL".into(),
+        carousel_item: false,
+        children,
+        image_url: String::new(),
+        caption,
+        alt_text: None,
+        image_bytes: 0,
+        status_reads: 0,
+        processing: inner.processing,
+        failed: inner.failing,
+    };
+    store_container(&mut inner, media)
+}
+
+/// Gives `media` the next id, keeps it, and answers with the id.
+fn store_container(inner: &mut Inner, mut media: FakeMedia) -> Response {
+    let container_id = inner.next_id.to_string();
+    inner.next_id += 1;
+    media.container_id = container_id.clone();
+    inner.media.push(media);
+    Json(json!({ "id": container_id })).into_response()
+}
+
 async fn create(
     State(state): State<Arc<InstagramState>>,
     Path((id, edge)): Path<(String, String)>,
@@ -498,34 +662,21 @@ async fn create(
             if let Err(r) = needs(&state.lock(), "instagram_business_content_publish") {
                 return *r;
             }
-            let Some(image_url) = form.get("image_url").filter(|u| !u.is_empty()) else {
-                return invalid("(#100) The parameter image_url is required");
+            let carousel_item = match form.get("is_carousel_item").map(String::as_str) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return invalid("(#100) is_carousel_item must be true or false"),
             };
-            let caption = form.get("caption").cloned().unwrap_or_default();
-            if let Some(problem) = caption_problem(&caption) {
-                return invalid(problem);
+            match form.get("media_type").map(String::as_str) {
+                None | Some("IMAGE") => image_container(&state, &form, carousel_item).await,
+                Some("CAROUSEL") if carousel_item => {
+                    invalid("(#100) A carousel cannot be an item of another carousel")
+                }
+                Some("CAROUSEL") => carousel_container(&state, &form),
+                Some(other) => invalid(&format!(
+                    "(#100) media_type {other} is not one the fake takes (images and carousels)"
+                )),
             }
-            // Instagram fetches the image when the container is made.
-            let image_bytes = match fetch_image(&state.fetcher, image_url).await {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let mut inner = state.lock();
-            let container_id = inner.next_id.to_string();
-            inner.next_id += 1;
-            let (processing, failed) = (inner.processing, inner.failing);
-            inner.media.push(FakeMedia {
-                container_id: container_id.clone(),
-                media_id: None,
-                image_url: image_url.clone(),
-                caption,
-                alt_text: form.get("alt_text").cloned(),
-                image_bytes,
-                status_reads: 0,
-                processing,
-                failed,
-            });
-            Json(json!({ "id": container_id })).into_response()
         }
         "media_publish" if id == USER_ID => {
             let mut inner = state.lock();
@@ -549,6 +700,11 @@ async fn create(
             else {
                 return missing();
             };
+            if container.carousel_item {
+                return invalid(
+                    "(#100) A carousel item cannot be published on its own: publish the CAROUSEL container that holds it",
+                );
+            }
             if container.media_id.is_some() {
                 return graph_error(
                     StatusCode::BAD_REQUEST,
@@ -557,15 +713,8 @@ async fn create(
                     "The media has already been published",
                 );
             }
-            if container.processing > 0 || container.failed.is_some() || container.status_reads == 0
-            {
-                // Never read as FINISHED counts as not ready: Meta asks for the check.
-                return graph_error(
-                    StatusCode::BAD_REQUEST,
-                    9007,
-                    Some(2_207_027),
-                    "Media ID is not available: the media is not ready for publishing, please wait for a moment",
-                );
+            if !is_ready(container) {
+                return not_ready();
             }
             let media_id = next.to_string();
             container.media_id = Some(media_id.clone());
@@ -653,7 +802,7 @@ async fn list(
                 .rev()
                 .filter_map(|m| {
                     let media_id = m.media_id.clone()?;
-                    Some(json!({"id": media_id, "caption": m.caption, "permalink": permalink(&media_id), "timestamp": "2026-12-07T12:00:00+0000"}))
+                    Some(json!({"id": media_id, "caption": m.caption, "permalink": permalink(&media_id), "media_type": published_type(m), "timestamp": "2026-12-07T12:00:00+0000"}))
                 })
                 .collect();
             let total = all.len();

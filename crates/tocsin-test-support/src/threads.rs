@@ -11,6 +11,15 @@
 //! (`threads_content_publish` to post, `threads_delete` to delete,
 //! `threads_read_replies` for the replies listing, `threads_basic` for the rest); a
 //! missing one is refused with code 10.
+//!
+//! `GET /{user}/threads_publishing_limit` answers as Meta's overview shows:
+//! `{"data": [{"quota_usage": N, "config": {"quota_total": 250, "quota_duration":
+//! 86400}}]}`, with only the fields asked for (`quota_usage` alone when none are). It
+//! needs `threads_basic` and `threads_content_publish` (and `threads_manage_replies`
+//! for `reply_quota_usage` and `reply_config`); a field the node does not have is
+//! refused with code 100, as the Graph API refuses a nonexisting field. A carousel
+//! counts once; replies count against their own quota (1,000), which the fake reports
+//! but does not enforce.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -36,6 +45,10 @@ pub const USERNAME: &str = "countyhealth";
 pub const APP_ID: &str = "990602627938098";
 /// That app's secret.
 pub const APP_SECRET: &str = "fake-threads-app-secret-canary";
+/// Posts a profile may publish through the API in 24 hours.
+pub const QUOTA_TOTAL: u64 = 250;
+/// Replies a profile may publish through the API in 24 hours.
+pub const REPLY_QUOTA_TOTAL: u64 = 1000;
 
 /// A container as the fake stored it, and the post it became once published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +82,8 @@ struct Inner {
     token: String,
     threads: Vec<FakeThread>,
     next_id: u64,
-    quota_left: u64,
+    quota_used: u64,
+    quota_total: u64,
     scopes: Vec<String>,
     processing: u32,
     container_error: Option<String>,
@@ -173,9 +187,20 @@ impl FakeThreads {
         self.state.lock().container_error = Some(message.to_string());
     }
 
-    /// Publishes left before the quota (250 a day on Threads) refuses with code 4.
+    /// Posts (not replies) left before the quota ([`QUOTA_TOTAL`] a day on Threads)
+    /// refuses a publish with code 4. More than [`QUOTA_TOTAL`] raises the quota (for
+    /// benchmarks).
     pub fn set_quota_left(&self, left: u64) {
-        self.state.lock().quota_left = left;
+        let mut inner = self.state.lock();
+        inner.quota_total = QUOTA_TOTAL.max(left);
+        inner.quota_used = inner.quota_total - left;
+    }
+
+    /// Posts already published in the last 24 hours (of [`QUOTA_TOTAL`]).
+    pub fn set_quota_used(&self, used: u64) {
+        let mut inner = self.state.lock();
+        inner.quota_total = QUOTA_TOTAL;
+        inner.quota_used = used;
     }
 }
 
@@ -186,7 +211,8 @@ pub async fn start() -> std::io::Result<FakeThreads> {
             token: TOKEN.to_string(),
             threads: Vec::new(),
             next_id: 18_000_000_000_000_001,
-            quota_left: 250,
+            quota_used: 0,
+            quota_total: QUOTA_TOTAL,
             scopes: ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
             processing: 0,
             container_error: None,
@@ -451,15 +477,7 @@ async fn create(
         }
         "threads_publish" => {
             let creation_id = form.get("creation_id").cloned().unwrap_or_default();
-            if inner.quota_left == 0 {
-                return graph_error(
-                    StatusCode::BAD_REQUEST,
-                    4,
-                    Some(2_207_051),
-                    "Application request limit reached",
-                );
-            }
-            let next = inner.next_id;
+            let (next, spent) = (inner.next_id, inner.quota_used >= inner.quota_total);
             let Some(container) = inner
                 .threads
                 .iter_mut()
@@ -467,6 +485,16 @@ async fn create(
             else {
                 return missing();
             };
+            // Replies have a quota of their own (not enforced here), as Meta documents.
+            let post = container.reply_to_id.is_none();
+            if post && spent {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    4,
+                    Some(2_207_051),
+                    "Application request limit reached",
+                );
+            }
             if container.media_id.is_some() {
                 return graph_error(
                     StatusCode::BAD_REQUEST,
@@ -486,7 +514,9 @@ async fn create(
             let media_id = next.to_string();
             container.media_id = Some(media_id.clone());
             inner.next_id += 1;
-            inner.quota_left -= 1;
+            if post {
+                inner.quota_used += 1;
+            }
             Json(json!({ "id": media_id })).into_response()
         }
         _ => missing(),
@@ -509,6 +539,7 @@ async fn list(
     let replies = match edge.as_str() {
         "threads" => false,
         "replies" => true,
+        "threads_publishing_limit" => return publishing_limit(&inner, &query),
         _ => return missing(),
     };
     let scope = if replies {
@@ -548,6 +579,55 @@ async fn list(
         set_next_page(&mut body, "https://graph.threads.net/v1.0/next-page");
     }
     Json(body).into_response()
+}
+
+/// `GET /{user}/threads_publishing_limit?fields=...`: the profile's quota, with only
+/// the fields asked for; an unknown field or a missing permission is refused.
+fn publishing_limit(inner: &Inner, query: &HashMap<String, String>) -> Response {
+    for scope in ["threads_basic", "threads_content_publish"] {
+        if let Err(r) = needs(inner, scope) {
+            return *r;
+        }
+    }
+    let asked = query
+        .get("fields")
+        .map(String::as_str)
+        .unwrap_or("quota_usage");
+    let config = |total: u64| json!({"quota_total": total, "quota_duration": 86_400});
+    let mut entry = json!({});
+    for field in asked.split(',') {
+        let value = match field {
+            "quota_usage" => json!(inner.quota_used),
+            "config" => config(inner.quota_total),
+            "reply_quota_usage" | "reply_config" => {
+                if let Err(r) = needs(inner, "threads_manage_replies") {
+                    return *r;
+                }
+                let replies = inner
+                    .threads
+                    .iter()
+                    .filter(|t| t.media_id.is_some() && t.reply_to_id.is_some())
+                    .count();
+                if field == "reply_config" {
+                    config(REPLY_QUOTA_TOTAL)
+                } else {
+                    json!(replies)
+                }
+            }
+            other => {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    None,
+                    &format!(
+                        "(#100) Tried accessing nonexisting field ({other}) on node type (ThreadsPublishingLimit)"
+                    ),
+                )
+            }
+        };
+        set(&mut entry, field, value);
+    }
+    Json(json!({ "data": [entry] })).into_response()
 }
 
 /// `POST /oauth/access_token`: the code for a one-hour token and the user id.

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use tocsin_app::people::Role;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostOutcome, PublishingQuota, RemotePost,
+};
 use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
 use tocsin_dispatch::AccountRoute;
 use tocsin_domain::Platform;
@@ -1117,6 +1119,14 @@ impl Connector for Slow {
         Self: 'c,
     {
         self.0.healthcheck()
+    }
+
+    fn publishing_quota<'a, 'c>(&'a self) -> Answer<'c, Option<PublishingQuota>>
+    where
+        'a: 'c,
+        Self: 'c,
+    {
+        self.0.publishing_quota()
     }
 }
 

@@ -25,7 +25,9 @@ use tocsin_connector::descriptor::{
 };
 use tocsin_connector::http::{HttpClient, HttpLimits};
 use tocsin_connector::tls::TlsTrust;
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostOutcome, PublishingQuota, RemotePost,
+};
 use tocsin_connectors::sandbox::SandboxLog;
 use tocsin_connectors::{build_connector, AccountSpec};
 use tocsin_domain::Platform;
@@ -1449,6 +1451,11 @@ impl Connector for OAuthConnector {
 
     async fn healthcheck(&self) -> Result<(), ConnectorError> {
         self.with_token(|c| async move { c.healthcheck().await })
+            .await
+    }
+
+    async fn publishing_quota(&self) -> Result<Option<PublishingQuota>, ConnectorError> {
+        self.with_token(|c| async move { c.publishing_quota().await })
             .await
     }
 }

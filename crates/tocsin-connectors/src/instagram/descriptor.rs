@@ -91,8 +91,8 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         lookup: true,
     },
     images: Some(ImageRules {
-        // The connector posts single-image posts (a carousel is refused, saying so).
-        max_images: 1,
+        // One image is an image post; two to four are a carousel.
+        max_images: super::MAX_IMAGES,
         max_bytes: 8_000_000,
         max_pixels: None,
         alt_max_chars: None,
@@ -101,6 +101,6 @@ pub const DESCRIPTOR: PlatformDescriptor = PlatformDescriptor {
         required: true,
         square: true,
         media_types: &["image/jpeg"],
-        source: "Instagram Graph API IG User Media: JPEG only, 8 MB, aspect ratio 4:5 to 1.91:1; alt_text (since March 2025) has no documented cap",
+        source: "Instagram Graph API IG User Media: JPEG only, 8 MB, aspect ratio 4:5 to 1.91:1; alt_text (since March 2025) has no documented cap; Meta's content publishing guide allows up to 10 images in a carousel, and Tocsin drafts carry at most 4",
     }),
 };

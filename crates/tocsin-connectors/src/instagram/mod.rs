@@ -1,14 +1,21 @@
 //! Instagram professional accounts through the Instagram API with Instagram Login
-//! (`graph.instagram.com`): an image post in three steps, replies as comments.
+//! (`graph.instagram.com`): an image post or a carousel, replies as comments.
 //!
 //! `POST /{ig-user-id}/media` (`image_url`, `caption`, `alt_text`) makes a container;
 //! Instagram fetches the image from `image_url` itself, so the image must have its
 //! `public_url` (`[server] public_url`). The container's `status_code` is read until it
 //! is `FINISHED`, then `POST /{ig-user-id}/media_publish` (`creation_id`) publishes it.
-//! Before the container, `GET /{ig-user-id}/content_publishing_limit` says how many
-//! posts the rolling 24 hours allow; none left is a rate limit, and what is left comes
-//! back with the outcome. A post with a parent (a live session's update, a correction)
-//! is a comment on the thread's first post (`POST /{ig-media-id}/comments`, `message`).
+//! Two to four images (a Tocsin draft carries at most four; Instagram takes up to ten)
+//! make a carousel, as Meta's content publishing guide describes: one item container
+//! per image (`image_url`, `alt_text`, `is_carousel_item=true`, no caption: album
+//! children have none), each read until `FINISHED`, then a `media_type=CAROUSEL`
+//! container (`children`, `caption`), read the same way and published; the carousel
+//! counts once against the limit. Any item that fails fails the post and nothing is
+//! published. Before the containers, `GET /{ig-user-id}/content_publishing_limit`
+//! says how many posts the rolling 24 hours allow; none left is a rate limit, and what
+//! is left comes back with the outcome (and with [`Connector::publishing_quota`]). A
+//! post with a parent (a live session's update, a correction) is a comment on the
+//! thread's first post (`POST /{ig-media-id}/comments`, `message`).
 //! Media made through Instagram Login cannot be deleted through the API (Meta's IG Media
 //! reference: deleting is for the Facebook Login API only), so `delete` is unsupported
 //! and a retraction posts a correction. Errors are Graph errors ([`crate::meta`]).
@@ -28,7 +35,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::{
-    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, RateLimitStatus, RemotePost,
+    Connector, ConnectorError, OutgoingPost, PostImage, PostOutcome, PublishingQuota, RemotePost,
 };
 use tocsin_domain::counting::{measure, CountingRule, PlatformLimits};
 use tocsin_domain::Platform;
@@ -51,6 +58,9 @@ const COMMENT: &str = "comment";
 /// The widest and tallest aspect ratios Instagram takes for a feed image (1.91:1, 4:5).
 const WIDEST: f64 = 1.91;
 const TALLEST: f64 = 0.8;
+/// The most images a post from Tocsin carries (a draft holds four; an Instagram
+/// carousel could hold ten).
+pub const MAX_IMAGES: usize = 4;
 /// Instagram's largest image (8 MB).
 const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Instagram's subcode for "the account reached its posts for 24 hours".
@@ -100,48 +110,6 @@ struct Item {
     text: Option<String>,
     #[serde(default)]
     permalink: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LimitEntry {
-    #[serde(default)]
-    quota_usage: u64,
-    #[serde(default)]
-    config: Option<LimitConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LimitConfig {
-    quota_total: u64,
-    #[serde(default)]
-    quota_duration: Option<u64>,
-}
-
-/// What `content_publishing_limit` says: posts made in the window and how many it allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PublishingLimit {
-    /// Posts published in the current window.
-    pub used: u64,
-    /// Posts the window allows.
-    pub total: u64,
-    /// The window (24 hours).
-    pub window: Duration,
-}
-
-impl PublishingLimit {
-    /// Posts left in the window.
-    pub fn left(&self) -> u64 {
-        self.total.saturating_sub(self.used)
-    }
-
-    /// As the shared layer reads rate limits. The window rolls, so no reset time is
-    /// known: nothing left is a rate limit at the next post, not a timed pause.
-    pub fn status(&self) -> RateLimitStatus {
-        RateLimitStatus {
-            remaining: Some(self.left()),
-            reset_after: None,
-        }
-    }
 }
 
 /// The caption as sent: an exercise carries [`EXERCISE_PREFIX`].
@@ -252,51 +220,31 @@ impl InstagramConnector {
         meta::success_with_scope("Instagram", reply, scope)
     }
 
-    /// `GET /{ig-user-id}/content_publishing_limit?fields=config,quota_usage`: how many
-    /// posts the account made in the rolling 24 hours and how many it may.
-    pub async fn publishing_limit(&self) -> Result<PublishingLimit, ConnectorError> {
+    /// `GET /{ig-user-id}/content_publishing_limit?fields=quota_usage,config`: how many
+    /// posts the account made in the rolling 24 hours and how many it may (a carousel
+    /// counts once).
+    pub async fn publishing_limit(&self) -> Result<PublishingQuota, ConnectorError> {
         let path = format!(
-            "{}/content_publishing_limit?fields=config,quota_usage",
+            "{}/content_publishing_limit?fields=quota_usage,config",
             self.config.user_id
         );
-        let reply = self
-            .http
-            .send(self.authorized(Method::GET, &path), false)
-            .await?;
-        let listing: meta::Listing<LimitEntry> = self
-            .success(&reply, PUBLISH)?
-            .json()
-            .map_err(ConnectorError::for_read)?;
-        let entry = listing.data.into_iter().next();
-        let config = entry.as_ref().and_then(|e| e.config.as_ref());
-        match (entry.as_ref(), config) {
-            (Some(entry), Some(config)) => Ok(PublishingLimit {
-                used: entry.quota_usage,
-                total: config.quota_total,
-                window: Duration::from_secs(config.quota_duration.unwrap_or(86_400)),
-            }),
-            _ => Err(ConnectorError::Transient(
-                "Instagram's content_publishing_limit answer has no config.quota_total".into(),
-            )),
-        }
+        meta::read_publishing_quota(
+            "Instagram",
+            "content_publishing_limit",
+            &self.http,
+            self.authorized(Method::GET, &path),
+            PUBLISH,
+        )
+        .await
     }
 
-    /// Step one: a container for the image and caption. Nothing is visible yet, so an
-    /// answer that was lost or unreadable is a plain (transient) failure.
-    async fn create_container(
-        &self,
-        image: &PostImage,
-        url: &str,
-        caption: &str,
-    ) -> Result<String, ConnectorError> {
-        let form = [
-            ("image_url", url),
-            ("caption", caption),
-            ("alt_text", image.alt.as_str()),
-        ];
+    /// Step one: a container (`POST /{ig-user-id}/media` with `form`). Nothing is
+    /// visible yet, so an answer that was lost or unreadable is a plain (transient)
+    /// failure.
+    async fn create_container(&self, form: &[(&str, String)]) -> Result<String, ConnectorError> {
         let request = self
             .authorized(Method::POST, &format!("{}/media", self.config.user_id))
-            .form(&form);
+            .form(form);
         let reply = self.http.send(request, true).await.map_err(unpublished)?;
         let created: Created = self.success(&reply, PUBLISH)?.json().map_err(unpublished)?;
         check_id(&created.id).map_err(|_| {
@@ -311,8 +259,9 @@ impl InstagramConnector {
     /// Step two: reads the container's `status_code` until it is `FINISHED` (publish only
     /// then), at most [`CONTAINER_READS`] times. `ERROR` or `EXPIRED` is permanent with
     /// Instagram's reason; still `IN_PROGRESS` at the end is transient (nothing was
-    /// published, and a retry makes a new container).
-    async fn await_container(&self, container: &str) -> Result<(), ConnectorError> {
+    /// published, and a retry makes new containers). `what` names the container in
+    /// errors (`the post`, `image 2 of 3`).
+    async fn await_container(&self, container: &str, what: &str) -> Result<(), ConnectorError> {
         for read in 0..CONTAINER_READS {
             if read > 0 {
                 tokio::time::sleep(self.container_poll).await;
@@ -328,13 +277,14 @@ impl InstagramConnector {
                 "FINISHED" => return Ok(()),
                 "IN_PROGRESS" | "" => continue,
                 "PUBLISHED" => {
-                    return Err(ConnectorError::Permanent(
-                        "Instagram says the container was published already".into(),
-                    ))
+                    return Err(ConnectorError::Permanent(format!(
+                        "Instagram says the container for {what} was published already"
+                    )))
                 }
                 other => {
                     return Err(ConnectorError::Permanent(format!(
-                        "Instagram could not prepare the post (container {}): {}",
+                        "Instagram could not prepare {what} (container {}): {} \
+                         (nothing was published)",
                         printable(other),
                         printable(status.status.as_deref().unwrap_or("no reason given"))
                     )))
@@ -342,13 +292,71 @@ impl InstagramConnector {
             }
         }
         Err(ConnectorError::Transient(format!(
-            "the Instagram container was still in progress after {CONTAINER_READS} reads \
-             (nothing was published)"
+            "the Instagram container for {what} was still in progress after \
+             {CONTAINER_READS} reads (nothing was published)"
         )))
     }
 
-    /// A post: the image checked, the publishing limit read, then container, status and
-    /// publish.
+    /// The images checked before anything is sent: one to [`MAX_IMAGES`], each one
+    /// Instagram can fetch and take. Gives each with its public URL.
+    fn checked_images(post: &OutgoingPost) -> Result<Vec<(&PostImage, &str)>, ConnectorError> {
+        let count = post.images.len();
+        if count == 0 {
+            return Err(ConnectorError::Permanent(
+                "Instagram needs an image: this post has none".into(),
+            ));
+        }
+        if count > MAX_IMAGES {
+            return Err(ConnectorError::Permanent(format!(
+                "Instagram posts from Tocsin carry at most {MAX_IMAGES} images; this post has \
+                 {count}"
+            )));
+        }
+        post.images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| match image_problem(image) {
+                Some(problem) if count > 1 => Err(ConnectorError::Permanent(format!(
+                    "image {} of {count}: {problem}",
+                    i + 1
+                ))),
+                Some(problem) => Err(ConnectorError::Permanent(problem)),
+                None => Ok((image, image.public_url.as_deref().unwrap_or_default())),
+            })
+            .collect()
+    }
+
+    /// The container to publish: the image's own for one image; for several, an item
+    /// container per image, each read until `FINISHED`, then the carousel's, which is
+    /// read until `FINISHED` by the caller like a single image's.
+    async fn prepare(
+        &self,
+        images: &[(&PostImage, &str)],
+        caption: String,
+    ) -> Result<String, ConnectorError> {
+        if let [(image, url)] = images {
+            let form = [
+                ("image_url", url.to_string()),
+                ("caption", caption),
+                ("alt_text", image.alt.clone()),
+            ];
+            return self.create_container(&form).await;
+        }
+        let mut children = Vec::with_capacity(images.len());
+        for (image, url) in images {
+            let item = meta::carousel_item(url, &image.alt, None);
+            children.push(self.create_container(&item).await?);
+        }
+        for (i, child) in children.iter().enumerate() {
+            let what = format!("image {} of {}", i + 1, children.len());
+            self.await_container(child, &what).await?;
+        }
+        self.create_container(&meta::carousel_album(&children, "caption", caption))
+            .await
+    }
+
+    /// A post: the images checked, the publishing limit read, then the containers, their
+    /// status and the publish.
     async fn publish(&self, post: &OutgoingPost) -> Result<PostOutcome, ConnectorError> {
         let caption = sent_text(post);
         let measured = measure(
@@ -362,28 +370,9 @@ impl InstagramConnector {
                 "the caption does not fit Instagram: {problem}"
             )));
         }
-        let image = match post.images.as_slice() {
-            [] => {
-                return Err(ConnectorError::Permanent(
-                    "Instagram needs an image: this post has none".into(),
-                ))
-            }
-            [one] => one,
-            more => {
-                return Err(ConnectorError::Permanent(format!(
-                    "Instagram posts from Tocsin carry one image; this post has {}",
-                    more.len()
-                )))
-            }
-        };
-        if let Some(problem) = image_problem(image) {
-            return Err(ConnectorError::Permanent(problem));
-        }
-        let url = image.public_url.as_deref().unwrap_or_default();
-        let limit = self.publishing_limit().await.map_err(|e| match e {
-            ConnectorError::Unknown(why) => ConnectorError::Transient(why),
-            other => other,
-        })?;
+        let images = Self::checked_images(post)?;
+        // A read: an unknown outcome there was already made a plain failure.
+        let limit = self.publishing_limit().await?;
         if limit.left() == 0 {
             return Err(ConnectorError::RateLimited {
                 retry_after: None,
@@ -393,8 +382,10 @@ impl InstagramConnector {
                 ),
             });
         }
-        let container = self.create_container(image, url, &caption).await?;
-        self.await_container(&container).await?;
+        let carousel = images.len() > 1;
+        let container = self.prepare(&images, caption).await?;
+        let what = if carousel { "the carousel" } else { "the post" };
+        self.await_container(&container, what).await?;
         let request = self
             .authorized(
                 Method::POST,
@@ -410,7 +401,8 @@ impl InstagramConnector {
             )
         })?;
         let url = self.permalink(&published.id).await;
-        let after = PublishingLimit {
+        // A carousel counts once, as Meta's guide says.
+        let after = PublishingQuota {
             used: limit.used.saturating_add(1),
             ..limit
         };
@@ -420,7 +412,7 @@ impl InstagramConnector {
                 url,
                 extra: None,
             },
-            rate_limit: Some(after.status()),
+            rate_limit: Some(after.rate_limit_status()),
         })
     }
 
@@ -564,6 +556,11 @@ impl Connector for InstagramConnector {
             )));
         }
         Ok(None)
+    }
+
+    /// The account's publishing limit ([`InstagramConnector::publishing_limit`]).
+    async fn publishing_quota(&self) -> Result<Option<PublishingQuota>, ConnectorError> {
+        self.publishing_limit().await.map(Some)
     }
 
     /// `GET /me?fields=user_id,username`: the token works for this account.

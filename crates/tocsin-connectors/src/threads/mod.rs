@@ -7,9 +7,10 @@
 //! and harmless, so any failure before the publish is sent is a plain failure (a retry
 //! makes a new container); only a publish whose answer was lost is `Unknown`. Delete:
 //! `DELETE /{media-id}` (scope `threads_delete`); looking up a reply reads
-//! `/{user-id}/replies` (scope `threads_read_replies`). Errors are Graph errors; a missing
-//! permission for one call fails that call, naming the scope, and does not mark the
-//! account's token as refused.
+//! `/{user-id}/replies` (scope `threads_read_replies`). The publishing quota (250 posts
+//! in a rolling 24 hours) is read from `/{user-id}/threads_publishing_limit`. Errors
+//! are Graph errors; a missing permission for one call fails that call, naming the
+//! scope, and does not mark the account's token as refused.
 //!
 //! Images: Threads fetches an image itself from a public URL, so images go only when
 //! each has a `public_url` (Tocsin serving it under `[server] public_url`): one is an
@@ -30,7 +31,9 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tocsin_connector::http::{printable, HttpClient, Reply};
-use tocsin_connector::{Connector, ConnectorError, OutgoingPost, PostOutcome, RemotePost};
+use tocsin_connector::{
+    Connector, ConnectorError, OutgoingPost, PostOutcome, PublishingQuota, RemotePost,
+};
 use tocsin_domain::Platform;
 
 use crate::account::AccountSpec;
@@ -164,19 +167,10 @@ impl ThreadsConnector {
             (Some(urls), images) if images.len() > 1 => {
                 let mut children = Vec::with_capacity(images.len());
                 for (url, image) in urls.iter().zip(images) {
-                    let item = [
-                        ("media_type", "IMAGE".to_string()),
-                        ("image_url", url.to_string()),
-                        ("alt_text", image.alt.clone()),
-                        ("is_carousel_item", "true".to_string()),
-                    ];
+                    let item = meta::carousel_item(url, &image.alt, Some("IMAGE"));
                     children.push(self.make_container(&item).await?);
                 }
-                vec![
-                    ("media_type", "CAROUSEL".into()),
-                    ("children", children.join(",")),
-                    ("text", sent_text(post)),
-                ]
+                meta::carousel_album(&children, "text", sent_text(post))
             }
             // No image, or one Threads could not fetch: the text alone.
             _ => vec![("media_type", "TEXT".into()), ("text", sent_text(post))],
@@ -257,6 +251,24 @@ impl ThreadsConnector {
         Err(unpublished(format!(
             "the Threads container was still in progress after {CONTAINER_READS} reads"
         )))
+    }
+
+    /// `GET /{user-id}/threads_publishing_limit?fields=quota_usage,config`: posts the
+    /// profile published through the API in the last 24 hours, of the 250 it may (a
+    /// carousel counts once). Needs `threads_basic` and `threads_content_publish`.
+    pub async fn publishing_limit(&self) -> Result<PublishingQuota, ConnectorError> {
+        let path = format!(
+            "{}/threads_publishing_limit?fields=quota_usage,config",
+            self.config.user_id
+        );
+        meta::read_publishing_quota(
+            "Threads",
+            "threads_publishing_limit",
+            &self.http,
+            self.authorized(Method::GET, &path),
+            "threads_content_publish",
+        )
+        .await
     }
 
     /// `reply` when it is a success, else its Graph error, naming `scope` when the token
@@ -371,6 +383,11 @@ impl Connector for ThreadsConnector {
             )));
         }
         Ok(None)
+    }
+
+    /// The profile's publishing limit ([`ThreadsConnector::publishing_limit`]).
+    async fn publishing_quota(&self) -> Result<Option<PublishingQuota>, ConnectorError> {
+        self.publishing_limit().await.map(Some)
     }
 
     /// `GET /{user-id}?fields=id,username`: the token works for this profile.

@@ -290,3 +290,110 @@ async fn images_without_a_public_url_leave_the_text_alone() {
     assert_eq!(published[0].media_type, "TEXT");
     assert!(published[0].images.is_empty());
 }
+
+#[tokio::test]
+async fn the_publishing_quota_is_read_from_threads_publishing_limit_and_a_carousel_counts_once() {
+    let (fake, connector) = setup().await;
+    let connector = connector.with_container_poll(Duration::from_millis(1));
+    fake.set_quota_used(4);
+    let quota = connector.publishing_quota().await.unwrap();
+    assert_eq!(
+        quota,
+        Some(PublishingQuota {
+            used: 4,
+            total: threads::QUOTA_TOTAL,
+            window: Duration::from_secs(86_400)
+        })
+    );
+    let reads: Vec<String> = fake.state.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        reads,
+        [format!(
+            "/v1.0/{}/threads_publishing_limit?fields=quota_usage,config",
+            threads::USER_ID
+        )]
+    );
+    let mut carousel = post("k-car", "Two maps.");
+    carousel.images = (1..=2)
+        .map(|i| tocsin_connector::PostImage {
+            public_url: Some(format!("https://tocsin.example/media/{i}.png")),
+            ..crate::media::fixtures::map()
+        })
+        .collect();
+    let root = connector.post(&carousel).await.unwrap().remote;
+    assert_eq!(
+        connector.publishing_quota().await.unwrap().map(|q| q.used),
+        Some(5)
+    );
+    // Replies count against a quota of their own, not this one.
+    let mut reply = post("k-reply", "Update: both maps still hold.");
+    reply.reply_to = Some(root);
+    connector.post(&reply).await.unwrap();
+    assert_eq!(
+        connector.publishing_quota().await.unwrap().map(|q| q.used),
+        Some(5)
+    );
+}
+
+#[tokio::test]
+async fn the_fake_refuses_a_field_the_quota_node_does_not_have_or_a_bad_token() {
+    let (fake, connector) = setup().await;
+    let ask = |fields: &str| {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/{}/threads_publishing_limit?fields={fields}",
+                fake.api_url(),
+                threads::USER_ID
+            ))
+            .bearer_auth(threads::TOKEN)
+            .send()
+    };
+    let answer = ask("quota_usage,quota_total").await.unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 100, "{body}");
+    let answer = ask("reply_quota_usage").await.unwrap();
+    assert_eq!(
+        answer.status().as_u16(),
+        403,
+        "reply quota needs threads_manage_replies"
+    );
+    fake.set_token("another-token");
+    let err = connector.publishing_quota().await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Auth(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unreadable_or_forbidden_publishing_limit_is_a_clear_error() {
+    let (fake, connector) = setup().await;
+    for (entry, missing) in [
+        (
+            json!({"config": {"quota_total": 250, "quota_duration": 86400}}),
+            "quota_usage",
+        ),
+        (
+            json!({"quota_usage": 4, "config": {"quota_duration": 86400}}),
+            "config.quota_total",
+        ),
+        (
+            json!({"quota_usage": 4, "config": {"quota_total": 250}}),
+            "config.quota_duration",
+        ),
+    ] {
+        let body = json!({ "data": [entry] }).to_string();
+        fake.state
+            .push_fault_at("/threads_publishing_limit", Fault::answer(200, body));
+        let err = connector.publishing_quota().await.unwrap_err();
+        let expected = format!("the threads_publishing_limit answer from Threads has no {missing}");
+        assert!(
+            matches!(&err, ConnectorError::Transient(m) if m.contains(&expected)),
+            "{err:?}"
+        );
+    }
+    fake.set_scopes(&["threads_basic"]);
+    let err = connector.publishing_quota().await.unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Permanent(m) if m.contains("threads_content_publish")),
+        "{err:?}"
+    );
+}
