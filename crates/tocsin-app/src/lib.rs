@@ -31,6 +31,7 @@ pub mod monitor;
 pub mod notify;
 pub mod oauth;
 pub mod people;
+pub mod quotas;
 pub mod relay;
 pub mod sandbox_posts;
 pub mod schedules;

@@ -337,6 +337,37 @@ async fn an_attached_card_reaches_instagram_square_through_a_link_that_works_onl
     let dana = s.sign_in("dana").await;
     let values = s.examples(&dana, "boil-water").await;
 
+    // The approver sees the account's publishing quota before approving.
+    let quotas = dana
+        .post("/api/accounts/quotas", json!({"accounts": [account]}))
+        .await
+        .ok();
+    assert_eq!(quotas[0]["account"], account);
+    assert_eq!(quotas[0]["used"], 0);
+    assert_eq!(quotas[0]["total"], instagram::QUOTA_TOTAL);
+    assert_eq!(quotas[0]["window_hours"], 24);
+    assert_eq!(
+        quotas[0]["summary"],
+        format!(
+            "Instagram: 0 of {} posts used in the last 24 hours",
+            instagram::QUOTA_TOTAL
+        )
+    );
+    fake.set_quota_used(instagram::QUOTA_TOTAL);
+    let spent = dana
+        .post("/api/accounts/quotas", json!({"accounts": [account]}))
+        .await
+        .ok();
+    assert_eq!(spent[0]["exhausted"], true);
+    assert!(spent[0]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("Instagram: limit reached"));
+    fake.set_quota_used(0);
+    dana.post("/api/accounts/quotas", json!({"accounts": [999_999]}))
+        .await
+        .refused(422, "invalid");
+
     // Without an image, the preview says Instagram takes no post without one.
     let preview = dana
         .post(
@@ -425,6 +456,11 @@ async fn an_attached_card_reaches_instagram_square_through_a_link_that_works_onl
     let message_id = published["message_id"].as_i64().unwrap();
     s.delivered(&alex, message_id).await;
 
+    let after = dana
+        .post("/api/accounts/quotas", json!({"accounts": [account]}))
+        .await
+        .ok();
+    assert_eq!(after[0]["used"], 1, "the post counts against the quota");
     // Instagram fetched the square card from this server, with the card's alt text.
     let made = fake.published();
     assert_eq!(made.len(), 1, "{made:?}");

@@ -77,6 +77,17 @@ pub async fn platforms(
     ))
 }
 
+/// `POST /api/accounts/quotas`.
+pub async fn quotas(
+    State(web): State<WebState>,
+    who: Authed,
+    Json(request): Json<tocsin_app::quotas::QuotaRequest>,
+) -> ApiResult<Json<Vec<tocsin_app::quotas::QuotaView>>> {
+    Ok(Json(
+        tocsin_app::quotas::read(&web.app, &who, &request).await?,
+    ))
+}
+
 /// `POST /api/accounts`.
 pub async fn add_account(
     State(web): State<WebState>,

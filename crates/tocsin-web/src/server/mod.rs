@@ -220,6 +220,7 @@ pub fn router(state: WebState) -> Router {
         .route("/users/{name}/reset-totp", post(admin::reset_totp))
         .route("/accounts", get(admin::accounts).post(admin::add_account))
         .route("/accounts/platforms", get(admin::platforms))
+        .route("/accounts/quotas", post(admin::quotas))
         .route("/accounts/{id}/disable", post(admin::disable_account))
         .route("/accounts/{id}/secret", post(admin::replace_secret))
         .route("/accounts/{id}/groups", post(admin::set_groups))

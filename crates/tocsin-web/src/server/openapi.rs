@@ -472,6 +472,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "post",
+        "/api/accounts/quotas",
+        "Each account's publishing quota read from its platform now ({\"accounts\": [ids]}): used, total and window for Instagram and Threads, with a summary; platforms without one are left out",
+        "admin",
+        "viewer",
+        None,
+    ),
+    (
+        "post",
         "/api/accounts/{id}/secret",
         "Replace an account's secret (checked by its connector and tried against the platform unless skip_check, stored sealed, connected again at once)",
         "admin",
