@@ -257,6 +257,14 @@ function emailFrame(v) {
 
 // Preview (or a Draft's variants and blockers) as a list of nodes. `labels` maps
 // variable names to their labels (for naming the field a PHI hit came from).
+// A draft image as the API takes it: its hash, its description, and its square version
+// (an alert card's 1080×1080 copy for Instagram) when it has one.
+function imageOut(i) {
+  const out = { sha256: i.sha256, alt: i.alt };
+  if (i.square) out.square = i.square;
+  return out;
+}
+
 export function previewNodes(p, labels = {}) {
   const blockers = p.blockers || [];
   const phi = blockers.filter((b) => b.kind === 'phi');
@@ -282,10 +290,13 @@ export function previewNodes(p, labels = {}) {
       h('ul', {}, hard.map((v) => h('li', {}, `${v.target}: grade ${v.readability.grade} (${v.readability.formula}), the maximum is ${v.reading_grade_max}`))),
       h('p', {}, 'Not a blocker: shorter sentences and plainer words bring the grade down. The approver acknowledges it when approving.')));
   }
-  const images = (p.images && p.images.items) || [];
-  const without = new Set((p.images && p.images.sent_without) || []);
-  if (images.length && p.images.notes.length) {
-    nodes.push(h('ul', { class: 'image-notes', testid: 'image-notes' }, p.images.notes.map((n) => h('li', {}, n))));
+  // A preview answers `images` as what each platform does with them; a stored draft
+  // answers its images as a list and the same view as `images_view`.
+  const iv = Array.isArray(p.images) ? p.images_view : p.images;
+  const images = (iv && iv.items) || [];
+  const without = new Set((iv && iv.sent_without) || []);
+  if (iv && iv.notes && iv.notes.length) {
+    nodes.push(h('ul', { class: 'image-notes', testid: 'image-notes' }, iv.notes.map((n) => h('li', {}, n))));
   }
   if (!(p.variants || []).length) {
     nodes.push(h('p', { class: 'muted', testid: 'preview-empty' }, 'Fill in the required fields to see what each platform will get.'));
@@ -486,11 +497,11 @@ export function editor(c, detail, opts = {}) {
     if (targets) r.targets = targets;
     if (opts.sessionId != null) r.session_id = opts.sessionId;
     if (Object.keys(overrides).length) r.overrides = { ...overrides };
-    if (images.length) r.images = images.map((i) => ({ sha256: i.sha256, alt: i.alt }));
+    if (images.length) r.images = images.map(imageOut);
     return r;
   };
   // The draft's images (at most four), each with its required description.
-  let images = (opts.images || []).map((i) => ({ sha256: i.sha256, alt: i.alt || '' }));
+  let images = (opts.images || []).map((i) => ({ ...imageOut(i), alt: i.alt || '' }));
   let dirtyImages = false;
   const imagesBox = h('section', { class: 'images', testid: 'images', 'aria-labelledby': 'images-heading' });
   const imageError = h('div', { class: 'field-error', 'data-error-for': 'file', role: 'alert' });
@@ -527,7 +538,8 @@ export function editor(c, detail, opts = {}) {
             h('label', { for: alt.id }, `Description of image ${i + 1} (alt text) `, h('span', { class: 'req' }, '*')),
             alt,
             h('div', { class: 'field-error', 'data-error-for': `images.${i}.alt` }),
-            h('div', { class: 'field-error', 'data-error-for': `images.${i}` })),
+            h('div', { class: 'field-error', 'data-error-for': `images.${i}` }),
+            img.square ? h('p', { class: 'help', testid: `image-square-${i}` }, 'An alert card: Instagram gets its square 1080×1080 version.') : null),
           remove);
       })),
       h('div', { class: 'field' }, h('label', { for: file.id }, 'Add image'), file, imageError));
@@ -630,7 +642,7 @@ export function editor(c, detail, opts = {}) {
     overrides: () => ({ ...overrides }),
     overridesDirty: () => dirtyOverrides,
     // The images with their descriptions, and whether they changed since the form opened.
-    images: () => images.map((i) => ({ sha256: i.sha256, alt: i.alt })),
+    images: () => images.map(imageOut),
     imagesDirty: () => dirtyImages,
     targetsDirty: () => targetsDirty,
   };

@@ -121,7 +121,23 @@ export async function draftView(c) {
         h('div', { class: 'compose-preview' }, h('h2', {}, 'What each platform will get'),
           h('div', { testid: 'preview-area' }, previewNodes(d))));
     }
-    put(c.root, top, body, cardPreview(d));
+    // The drafter may add the card to the post: both sizes are kept, the square one for
+    // Instagram, with the card's alt text; the draft is saved with it.
+    const attach = editable && ed ? async (btn) => {
+      const errBox = c.root.querySelector('[data-testid="card-attach-error"]');
+      btn.disabled = true;
+      try {
+        const r = await api.post(`/api/playbooks/${enc(d.playbook)}/card`, { step: d.step, values: ed.form.values(), attach: true });
+        const images = ed.images();
+        if (images.length >= 4) throw new Error('A draft carries four images at most: remove one first.');
+        await api.put(`/api/drafts/${enc(d.id)}`, { values: ed.form.values(), images: [...images, r.image] });
+        await load();
+      } catch (e) {
+        if (errBox) errBox.textContent = e.message;
+        btn.disabled = false;
+      }
+    } : null;
+    put(c.root, top, body, cardPreview(d, attach));
   }
 
   await load();
@@ -136,7 +152,7 @@ export async function draftView(c) {
 // The step's alert card drawn with the draft's values, with its alt text as the image's
 // alt (nothing when the step has no card). POST /api/playbooks/<id>/card answers a PNG
 // data URL; the button switches between 1200×675 and Instagram's 1080×1080.
-function cardPreview(d) {
+function cardPreview(d, attach) {
   const box = h('section', { class: 'card-preview', testid: 'card-preview', hidden: true });
   const draw = async (size) => {
     try {
@@ -146,7 +162,9 @@ function cardPreview(d) {
         h('img', { src: card.png, alt: card.alt, width: card.width, height: card.height, testid: 'card-image' }),
         h('p', { class: 'muted', testid: 'card-alt' }, h('strong', {}, 'Alt text: '), card.alt),
         h('button', { type: 'button', testid: 'card-size', onclick: () => draw(other) },
-          other === 'instagram' ? 'Show the Instagram card (1080×1080)' : 'Show the 1200×675 card'));
+          other === 'instagram' ? 'Show the Instagram card (1080×1080)' : 'Show the 1200×675 card'),
+        attach ? h('button', { type: 'button', testid: 'card-attach', onclick: (ev) => attach(ev.target) }, 'Add this card to the post') : null,
+        attach ? h('div', { class: 'form-error', role: 'alert', testid: 'card-attach-error' }) : null);
       box.hidden = false;
     } catch (e) {
       if (e.field === 'step') { box.hidden = true; return; }
@@ -216,6 +234,23 @@ function drafterPanel(c, d, detail, reload) {
 }
 
 // Approver's side: approve, request changes, override, break glass.
+// Each targeted account's publishing quota, read from its platform as the approver
+// looks (Instagram and Threads have one): "3 of 100 posts used in the last 24 hours", or
+// "limit reached" before the approver publishes into a refusal.
+function quotaBox(d) {
+  const ids = ((d.targets && d.targets.accounts) || []).filter((a) => a.targeted && !a.sandbox).map((a) => a.id);
+  const box = h('div', { class: 'quotas', testid: 'quotas', hidden: true });
+  if (!ids.length) return box;
+  api.post('/api/accounts/quotas', { accounts: ids }).then((quotas) => {
+    if (!quotas.length) return;
+    put(box, h('h3', {}, 'Publishing limits'),
+      h('ul', { class: 'plain' }, quotas.map((q) => h('li', { class: q.exhausted ? 'blocker' : 'muted', testid: `quota-${q.account}` },
+        `${q.display_name}: `, q.summary))));
+    box.hidden = false;
+  }).catch(() => {});
+  return box;
+}
+
 function reviewPanel(c, d, reload) {
   if (!c.can('approve') || !EDITABLE.includes(d.state)) return null;
   const mine = d.created_by === c.me.user;
@@ -260,7 +295,7 @@ function reviewPanel(c, d, reload) {
     const ackBox = d.needs_reading_grade_acknowledgement ? h('div', { class: 'field checkbox warning', testid: 'acknowledge-reading-grade-box' }, ack,
       h('label', { for: ack.id }, `I have read it: ${hard.map((v) => `${v.name || v.target} reads at grade ${v.readability.grade}`).join(', ')}, above this playbook’s maximum of ${hard.length ? hard[0].reading_grade_max : ''}.`),
       h('div', { class: 'field-error', 'data-error-for': 'acknowledge_reading_grade', testid: 'acknowledge-reading-grade-error' })) : null;
-    const box = h('div', {}, confirmBox, ackBox, laterField, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
+    const box = h('div', {}, quotaBox(d), confirmBox, ackBox, laterField, approve, blockers.length ? h('p', { class: 'help' }, 'Blocked: fix the text, or override below.') : null, err);
     approve.addEventListener('click', () => publish('approve', { reviewed_hash: d.hash, confirm_targets: confirm.checked, acknowledge_reading_grade: ack.checked, send_at: sendAt() }, approve, box, err));
     parts.push(h('p', { class: 'two-person' }, `Drafted by ${d.created_by}. You are the second person: read every platform’s text before approving.`), box);
 

@@ -1856,6 +1856,178 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     approver.close().await;
 }
 
+/// Images as a comms lead adds them: a photo uploaded in the form is described (the
+/// preview says which platforms go without it, and that Instagram takes no post without
+/// an image before there is one), the draft's alert card is added from the draft page in
+/// both sizes, and the approver publishes them: every account that takes images gets the
+/// photo with its description and the 1200x675 card, the Instagram stand-in the card's
+/// square 1080x1080 version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drafter_adds_a_photo_and_the_alert_card_and_the_approver_publishes_them() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let shots = Shots::new("images_and_cards");
+    let base = world.harness.url();
+    let dana = world.add("dana", Role::Drafter).await;
+    let alex = world.add("alex", Role::Approver).await;
+    let account_for = |platform: tocsin_domain::Platform| {
+        let at = tocsin_connectors::ALL
+            .iter()
+            .position(|d| d.platform == platform)
+            .unwrap();
+        world.harness.accounts[at]
+    };
+    let instagram = account_for(tocsin_domain::Platform::Instagram);
+    let mastodon = account_for(tocsin_domain::Platform::Mastodon);
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("clinic-photo.jpg");
+    image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+    })
+    .save_with_format(&photo, image::ImageFormat::Jpeg)
+    .unwrap();
+
+    let (a, b) = tokio::join!(driver.session(1280, 900), driver.session(1280, 900));
+    let drafter = Browser::open("drafter", a, &base, &shots);
+    let approver = Browser::open("approver", b, &base, &shots);
+    drafter.sign_in("dana", &dana).await;
+    drafter.goto("#/new/boil-water").await;
+    drafter.type_into("var-area", CLEAN_AREA).await;
+    drafter
+        .find("var-cause")
+        .await
+        .select_by_value("a water main break")
+        .await
+        .unwrap();
+    set_datetime(&drafter, "var-issued_at", "2026-07-14T09:30").await;
+    drafter
+        .type_into("var-info_url", "https://health.example.gov/water")
+        .await;
+    drafter.type_into("var-hotline", "+13125550143").await;
+    // No image yet: the preview says Instagram takes no post without one.
+    drafter
+        .wait_seen("image-notes", "Instagram needs an image", |s| {
+            s.text.contains("Instagram: takes no post without an image")
+        })
+        .await;
+
+    // The photo, uploaded and described.
+    drafter
+        .find("image-file")
+        .await
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    drafter.find("image-alt-0").await;
+    let alt = "Nurse handing out bottled water at the Riverside clinic door";
+    drafter.type_into("image-alt-0", alt).await;
+    drafter
+        .wait_seen("preview-images-mastodon", "the photo", |_| true)
+        .await;
+    drafter
+        .wait_seen("preview-no-image-sms", "SMS without it", |s| {
+            s.text.contains("Sent without the image")
+        })
+        .await;
+    drafter
+        .wait_seen("image-notes", "SMS note", |s| {
+            s.text.contains("SMS: sent without the image")
+                && !s.text.contains("takes no post without an image")
+        })
+        .await;
+    drafter.shot_at("images", "drafter-photo-described").await;
+    drafter.click("save-draft-button").await;
+    let route = drafter
+        .wait_route("saved draft", |r| r.starts_with("/drafts/"))
+        .await;
+
+    // The alert card, drawn with the draft's values, added to the post.
+    let card_alt = drafter.wait_seen("card-alt", "card", |_| true).await;
+    drafter
+        .shot_at("card-preview", "drafter-card-preview")
+        .await;
+    drafter.click("card-attach").await;
+    drafter
+        .wait_seen(
+            "image-square-1",
+            "the card kept with its square version",
+            |s| s.text.contains("Instagram gets its square"),
+        )
+        .await;
+    assert_eq!(drafter.value("image-alt-0").await, alt);
+    let kept_alt = drafter.value("image-alt-1").await;
+    assert!(
+        card_alt.text.ends_with(&kept_alt),
+        "{} / {kept_alt}",
+        card_alt.text
+    );
+    drafter.click("submit-button").await;
+    drafter
+        .wait_seen("draft-state", "submitted", |s| {
+            s.state.as_deref() == Some("submitted")
+        })
+        .await;
+
+    // The approver reads both images with the text, and publishes.
+    approver.sign_in("alex", &alex).await;
+    approver.goto(&format!("#{route}")).await;
+    approver
+        .wait_seen("preview-images-mastodon", "both images", |_| true)
+        .await;
+    let described = approver
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=\"preview-images-mastodon\"] img')].map((i) => i.alt);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(described[0], json!(alt));
+    assert_eq!(described[1], json!(kept_alt));
+    approver.shot("approver-images").await;
+    approver.click("approve-button").await;
+    approver
+        .wait_route("the delivery grid", |r| r.starts_with("/messages/"))
+        .await;
+    for account in [instagram, mastodon] {
+        approver
+            .wait_seen(&format!("delivery-{account}"), "delivered", |s| {
+                s.state.as_deref() == Some("delivered")
+            })
+            .await;
+    }
+    let posts = world.harness.sandbox.posts();
+    let images_of = |account: i64| {
+        let post = posts
+            .iter()
+            .find(|p| p.account == account.to_string())
+            .unwrap_or_else(|| panic!("no post for account {account}"));
+        post.post
+            .images
+            .iter()
+            .map(|i| (i.media_type.clone(), i.width, i.height, i.alt.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        images_of(mastodon),
+        vec![
+            ("image/jpeg".to_string(), 640, 480, alt.to_string()),
+            ("image/png".to_string(), 1200, 675, kept_alt.clone()),
+        ]
+    );
+    assert_eq!(
+        images_of(instagram),
+        vec![
+            ("image/jpeg".to_string(), 640, 480, alt.to_string()),
+            ("image/jpeg".to_string(), 1080, 1080, kept_alt.clone()),
+        ]
+    );
+    drafter.assert_no_page_errors().await;
+    approver.assert_no_page_errors().await;
+    drafter.close().await;
+    approver.close().await;
+}
+
 /// A live session as a comms lead runs one: the session's fixed values (hospital, team,
 /// procedure, start, link) are typed once when it starts; the introduction then needs no
 /// field at all, and an update is one line typed, counted and submitted, after which the
