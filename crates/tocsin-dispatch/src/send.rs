@@ -364,3 +364,72 @@ pub(crate) fn images_for(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::images_for;
+    use tocsin_domain::Platform;
+    use tocsin_store::images::{ImageFile, ImageForSending};
+
+    fn file(sha: &str, media_type: &str, side: (u32, u32)) -> ImageFile {
+        ImageFile {
+            sha256: sha.repeat(64),
+            media_type: media_type.into(),
+            width: side.0,
+            height: side.1,
+            bytes: bytes::Bytes::from_static(b"pixels"),
+        }
+    }
+
+    fn card() -> ImageForSending {
+        ImageForSending {
+            file: file("a", "image/png", (1200, 675)),
+            square: Some(file("b", "image/jpeg", (1080, 1080))),
+            alt: "Boil-water advisory for Ward 3".into(),
+            public_token: Some("tok".into()),
+        }
+    }
+
+    fn rules(p: Platform) -> Option<tocsin_connector::descriptor::ImageRules> {
+        tocsin_connectors::descriptor(p).and_then(|d| d.images)
+    }
+
+    #[test]
+    fn instagram_gets_the_square_version_by_its_link_threads_the_image_by_its_link() {
+        let base = Some("https://alerts.example.gov/");
+        let insta = images_for(rules(Platform::Instagram), &[card()], base);
+        assert_eq!(insta[0].sha256, "b".repeat(64));
+        assert_eq!((insta[0].width, insta[0].height), (1080, 1080));
+        assert_eq!(
+            insta[0].public_url.as_deref(),
+            Some("https://alerts.example.gov/media/tok/square")
+        );
+        assert_eq!(insta[0].alt, "Boil-water advisory for Ward 3");
+        let threads = images_for(rules(Platform::Threads), &[card()], base);
+        assert_eq!(threads[0].sha256, "a".repeat(64));
+        assert_eq!(
+            threads[0].public_url.as_deref(),
+            Some("https://alerts.example.gov/media/tok")
+        );
+        // A platform that takes uploads gets the landscape image and no link.
+        let mastodon = images_for(rules(Platform::Mastodon), &[card()], base);
+        assert_eq!(mastodon[0].sha256, "a".repeat(64));
+        assert_eq!(mastodon[0].public_url, None);
+    }
+
+    #[test]
+    fn no_public_url_or_no_token_gives_no_link() {
+        let insta = images_for(rules(Platform::Instagram), &[card()], None);
+        assert_eq!(insta[0].public_url, None);
+        let insta = images_for(rules(Platform::Instagram), &[card()], Some("  "));
+        assert_eq!(insta[0].public_url, None);
+        let mut old = card();
+        old.public_token = None;
+        let insta = images_for(
+            rules(Platform::Instagram),
+            &[old],
+            Some("https://alerts.example.gov"),
+        );
+        assert_eq!(insta[0].public_url, None);
+    }
+}
