@@ -27,6 +27,12 @@ pub struct OutgoingPost {
     /// Connectors for platforms that take no image send the text alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<PostImage>,
+    /// The BCP 47 tag of the text's language when it is not the playbook's primary
+    /// language (the Spanish post of an account posting English and Spanish); connectors
+    /// that tag a post's language (Mastodon `language`, Bluesky `langs`) use it before the
+    /// account's own `language` setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Where a post sent as several parts (SMS recipients) keeps which went out.
     #[serde(skip)]
     pub ledger: crate::progress::Ledger,
@@ -44,6 +50,7 @@ impl OutgoingPost {
             thread_root: None,
             exercise: false,
             images: Vec::new(),
+            language: None,
             ledger: crate::progress::Ledger::default(),
         }
     }

@@ -208,6 +208,7 @@ fn in_languages(
     }
     let mut first_post = post.clone();
     first_post.html = html_of(&first.part);
+    first_post.language = language_of(&first.part);
     first_post.text = first.text;
     if then.is_empty() {
         // One post: a single other language, or every language together.
@@ -220,6 +221,7 @@ fn in_languages(
             next.idempotency_key = format!("{}:{}", d.idempotency_key, p.part);
             next.ledger = ledger(store, m.id, d.account_id, &p.part);
             next.html = html_of(&p.part);
+            next.language = language_of(&p.part);
             next.text = p.text;
             (p.part, next)
         })
@@ -229,6 +231,14 @@ fn in_languages(
         first_part: first.part,
         then,
     }))
+}
+
+/// The language tag of a part holding one language other than the primary
+/// (`language:es`); `None` for the primary and for several languages joined.
+fn language_of(part: &str) -> Option<String> {
+    part.strip_prefix("language:")
+        .filter(|tag| *tag != "primary" && !tag.contains('+'))
+        .map(str::to_string)
 }
 
 fn ledger(store: &Store, message_id: i64, account_id: i64, prefix: &str) -> Ledger {

@@ -96,6 +96,14 @@ async fn spanish_follows_english_as_a_reply_and_a_retry_posts_only_what_is_missi
         statuses[0].idempotency_key, statuses[1].idempotency_key,
         "each language's post has its own idempotency key"
     );
+    assert_eq!(
+        (
+            statuses[0].language.as_deref(),
+            statuses[1].language.as_deref()
+        ),
+        (None, Some("es")),
+        "the Spanish status is tagged Spanish; the English one keeps the account's setting (none)"
+    );
     let rows = d.store().messages().deliveries(m).await.unwrap();
     assert_eq!(rows[0].attempts, 2, "one retry, for the Spanish post");
     let recorded = d
@@ -122,6 +130,12 @@ async fn together_is_one_post_and_a_spanish_only_account_posts_spanish(backend: 
         .await;
     d.settle(&dispatcher, m, Duration::from_secs(20)).await;
 
+    let spanish_only = server
+        .live_statuses()
+        .into_iter()
+        .find(|s| s.text == SPANISH)
+        .expect("the Spanish-only account's post");
+    assert_eq!(spanish_only.language.as_deref(), Some("es"));
     let mut posted: Vec<String> = server.live_statuses().into_iter().map(|s| s.text).collect();
     posted.sort();
     let mut expected = vec![format!("{ENGLISH}\n\n{SPANISH}"), SPANISH.to_string()];

@@ -356,7 +356,7 @@ impl BlueskyConnector {
         record.insert("$type".into(), json!(POST_COLLECTION));
         record.insert("text".into(), json!(post.text));
         record.insert("createdAt".into(), json!(created_at));
-        if let Some(lang) = &self.config.language {
+        if let Some(lang) = post.language.as_ref().or(self.config.language.as_ref()) {
             record.insert("langs".into(), json!([lang]));
         }
         let facets = self.all_facets(&post.text).await;

@@ -47,6 +47,15 @@ fn create_record_calls(fake: &FakeBluesky) -> usize {
 }
 
 #[tokio::test]
+async fn a_post_in_another_language_is_tagged_with_it_instead_of_the_account_s() {
+    let (fake, connector) = setup().await;
+    let mut chinese = post("k-zh", "煮沸自来水。");
+    chinese.language = Some("zh-Hans".into());
+    connector.post(&chinese).await.unwrap();
+    assert_eq!(fake.records()[0].value["langs"], json!(["zh-Hans"]));
+}
+
+#[tokio::test]
 async fn a_post_is_a_feed_post_record_and_comes_back_as_its_at_uri_link_and_cid() {
     let (fake, connector) = setup().await;
     let outcome = connector

@@ -228,7 +228,14 @@ impl Connector for MastodonConnector {
         let mut body = serde_json::Map::new();
         body.insert("status".into(), json!(post.text));
         body.insert("visibility".into(), json!(self.config.visibility.as_str()));
-        if let Some(lang) = &self.config.language {
+        // A status's `language` is an ISO 639 code: a post's BCP 47 tag gives its
+        // language subtag (`zh-Hans` is `zh`).
+        let language = post
+            .language
+            .as_deref()
+            .map(|tag| tag.split('-').next().unwrap_or(tag).to_ascii_lowercase())
+            .or_else(|| self.config.language.clone());
+        if let Some(lang) = language {
             body.insert("language".into(), json!(lang));
         }
         if let Some(parent) = &post.reply_to {

@@ -37,6 +37,19 @@ fn post(key: &str, text: &str) -> OutgoingPost {
 }
 
 #[tokio::test]
+async fn a_post_in_another_language_carries_its_iso_639_code_instead_of_the_account_s() {
+    let (fake, connector) = setup().await;
+    let mut spanish = post("k-es", "Hierva el agua de la llave.");
+    spanish.language = Some("es".into());
+    connector.post(&spanish).await.unwrap();
+    let mut chinese = post("k-zh", "煮沸自来水。");
+    chinese.language = Some("zh-Hans".into());
+    connector.post(&chinese).await.unwrap();
+    let languages: Vec<_> = fake.statuses().into_iter().map(|s| s.language).collect();
+    assert_eq!(languages, vec![Some("es".into()), Some("zh".into())]);
+}
+
+#[tokio::test]
 async fn a_post_lands_with_its_text_visibility_language_token_and_idempotency_key() {
     let (fake, connector) = setup().await;
     let outcome = connector
