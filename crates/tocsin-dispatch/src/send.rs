@@ -96,13 +96,33 @@ pub(crate) async fn action(
         .texts
         .get(&TextTarget::Variant(VariantTarget::Platform(platform)))
         .cloned();
-    let target = match m.target_message_id {
-        Some(t) => store
-            .outbox()
-            .recorded_post(t, d.account_id)
-            .await
-            .map_err(|e| Outcome::failed(format!("reading the post to retract: {e}")))?,
-        None => None,
+    // The post a deletion or correction answers: the one recorded with the delivery or,
+    // where the delivery failed after a language's post went up, that post.
+    let (target, parts): (Option<RemotePost>, Vec<RemotePost>) = match m.target_message_id {
+        Some(t) => {
+            let recorded = store
+                .outbox()
+                .recorded_post(t, d.account_id)
+                .await
+                .map_err(|e| Outcome::failed(format!("reading the post to retract: {e}")))?;
+            let parts: Vec<RemotePost> = store
+                .outbox()
+                .sent_parts(t, d.account_id)
+                .await
+                .map_err(|e| Outcome::failed(format!("reading the posts to retract: {e}")))?
+                .into_iter()
+                .filter(|(part, _)| is_language_part(part))
+                .map(|(_, id)| part_remote(&id))
+                .collect();
+            match recorded {
+                Some(p) => (Some(remote(&p)), parts),
+                None => {
+                    let mut parts = parts.into_iter();
+                    (parts.next(), parts.collect())
+                }
+            }
+        }
+        None => (None, Vec::new()),
     };
     match m.kind {
         MessageKind::Post => {
@@ -139,21 +159,12 @@ pub(crate) async fn action(
             }
             Ok(in_languages(store, d, m, post, languages))
         }
-        MessageKind::Delete if connector.can_delete() => match (target, m.target_message_id) {
-            (Some(t), Some(target_id)) => {
-                let replies = store
-                    .outbox()
-                    .sent_parts(target_id, d.account_id)
-                    .await
-                    .map_err(|e| Outcome::failed(format!("reading the posts to retract: {e}")))?
-                    .into_iter()
-                    .filter(|(part, id)| is_language_part(part) && *id != t.remote_id)
-                    .map(|(_, id)| part_remote(&id))
-                    .filter(|r| r.id != t.remote_id)
-                    .collect();
-                Ok(Action::Delete(remote(&t), replies))
+        MessageKind::Delete if connector.can_delete() => match target {
+            Some(t) => {
+                let replies = parts.into_iter().filter(|r| r.id != t.id).collect();
+                Ok(Action::Delete(t, replies))
             }
-            _ => Err(Outcome::failed(
+            None => Err(Outcome::failed(
                 "the post to delete was never recorded on this account",
             )),
         },
@@ -168,8 +179,8 @@ pub(crate) async fn action(
                     "{platform} cannot delete posts and no withdrawal notice or correction was approved for it"
                 ))
             })?;
-            post.reply_to = Some(remote(&target));
-            post.thread_root = Some(remote(&target));
+            post.reply_to = Some(target.clone());
+            post.thread_root = Some(target);
             Ok(Action::Post(Box::new(post)))
         }
     }

@@ -1,7 +1,8 @@
 //! Accounts that post several languages, against the strict Mastodon fake: Spanish
 //! follows English as a reply in the same thread; a retry after the Spanish post failed
 //! posts only the Spanish; `together` makes one post where it fits; a Spanish-only account
-//! posts Spanish alone; a retraction deletes every language's post.
+//! posts Spanish alone; a retraction deletes every language's post, also where the
+//! delivery failed for good after its English post went up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ on_both_backends!(
     spanish_follows_english_as_a_reply_and_a_retry_posts_only_what_is_missing,
     together_is_one_post_and_a_spanish_only_account_posts_spanish,
     a_retraction_deletes_every_language_s_post,
+    a_failed_delivery_whose_english_post_went_up_is_retracted_there_too,
 );
 
 const ENGLISH: &str = "Boil-water advisory for the North Side: boil tap water 1 minute.";
@@ -196,4 +198,52 @@ async fn a_retraction_deletes_every_language_s_post(backend: Backend) {
         server.live_statuses()
     );
     assert_eq!(server.statuses().len(), 2, "nothing new was posted");
+}
+
+async fn a_failed_delivery_whose_english_post_went_up_is_retracted_there_too(backend: Backend) {
+    let server = mastodon::start().await.unwrap();
+    let mut d = Deployment::new(backend, 0).await;
+    let acct = account(&mut d, &server, "@health@fake", "en, es", "separate").await;
+    // The English post goes through; Mastodon refuses the Spanish one for good.
+    server
+        .faults()
+        .push_fault(Fault::Slow(Duration::from_millis(1)));
+    server.faults().push_fault(Fault::Status {
+        code: 422,
+        retry_after: None,
+        body: r#"{"error":"Validation failed: Text character limit of 500 exceeded"}"#.into(),
+    });
+    let dispatcher = d.dispatcher("node-a");
+    let m = d
+        .approve_texts(texts(), &[acct], Placement::default())
+        .await;
+    d.settle(&dispatcher, m, Duration::from_secs(20)).await;
+    assert_eq!(d.states(m).await, vec![DeliveryState::Failed]);
+    let up: Vec<String> = server.live_statuses().into_iter().map(|s| s.text).collect();
+    assert_eq!(up, vec![ENGLISH.to_string()], "the English post stands");
+
+    // Retracted: the English post that stands is deleted although the delivery failed.
+    let mut tx = d.store().begin().await.unwrap();
+    let summary = tx
+        .outbox()
+        .retract_message("approver", m, &Retraction::delete("wrong area"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(summary.targeted, 1, "the account with a post standing");
+    d.settle(
+        &dispatcher,
+        summary.retraction_message_id,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        d.states(summary.retraction_message_id).await,
+        vec![DeliveryState::Sent]
+    );
+    assert!(
+        server.live_statuses().is_empty(),
+        "the English post is gone: {:#?}",
+        server.live_statuses()
+    );
 }

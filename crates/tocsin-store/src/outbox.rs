@@ -1087,8 +1087,13 @@ impl OutboxTx<'_, '_> {
             .execute(&mut *c)
             .await?
             .rows_affected();
+            // Sent, or failed after one of its languages' posts went up (that post
+            // stands on the platform and is retracted like any other).
             let sent: Vec<i64> = sqlx::query_scalar(
-                "SELECT account_id FROM deliveries WHERE message_id = $1 AND state = 'sent' ORDER BY account_id",
+                "SELECT account_id FROM deliveries d WHERE message_id = $1 AND (state = 'sent' \
+                 OR (state = 'failed' AND EXISTS (SELECT 1 FROM delivery_parts p \
+                 WHERE p.message_id = d.message_id AND p.account_id = d.account_id \
+                 AND p.part LIKE 'language:%'))) ORDER BY account_id",
             )
             .bind(message_id)
             .fetch_all(&mut *c)
