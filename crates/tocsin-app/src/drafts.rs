@@ -1029,7 +1029,14 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
     } else {
         "draft.approve"
     };
+    // Debug-level timings of the approval's steps (`RUST_LOG`-style level
+    // `tocsin_app::drafts=debug`), for the fan-out benchmark's breakdown.
+    let started = std::time::Instant::now();
     let (assessed, p) = assess(app, id).await?;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "approval: assessed"
+    );
     if override_input.is_some() {
         if let Err(e) = who.require_recent(app, Permission::OverrideWarnings) {
             return Err(refused(app, who, audit_action, &assessed.draft, e).await);
@@ -1247,6 +1254,7 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         crate::messages::announce_message(app, placed.retraction_message_id).await;
         return published_view(app, assessed, id).await;
     }
+    let placed_accounts = account_ids.clone();
     let message_id = tx
         .outbox()
         .place_message(
@@ -1276,11 +1284,31 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
             &crate::images::for_message(&assessed.inputs.images),
         )
         .await?;
+    // A message due now that waits for no earlier post is claimed by this node in the
+    // approval itself and sent as soon as it commits (a session post waits for the
+    // session's earlier posts, a scheduled one for its time: the claim loop takes those).
+    let handoff = if d.session_id.is_none() && send_at.is_none() {
+        app.0
+            .dispatcher
+            .claim_placed(&mut tx, message_id, &placed_accounts)
+            .await?
+    } else {
+        tocsin_dispatch::Handoff::default()
+    };
     tx.commit().await?;
-    app.0.dispatcher.wake();
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "approval: committed"
+    );
+    app.0.dispatcher.start(handoff).await;
     announce_draft(app, id).await;
     crate::messages::announce_message(app, message_id).await;
-    published_view(app, assessed, id).await
+    let view = published_view(app, assessed, id).await;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "approval: answered"
+    );
+    view
 }
 
 /// The answer to an approval: the draft as it is now, with the assessment the decision

@@ -32,4 +32,4 @@ mod worker;
 pub use events::{DeliveryEvent, DeliveryEventKind};
 pub use routes::{AccountRoute, RouteResolver, Routes};
 pub use stats::DispatchStats;
-pub use worker::{DispatchConfig, Dispatcher};
+pub use worker::{DispatchConfig, Dispatcher, Handoff};

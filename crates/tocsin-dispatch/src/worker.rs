@@ -121,6 +121,24 @@ pub struct Dispatcher {
     shared: Arc<Shared>,
 }
 
+/// Deliveries of a just-approved message claimed in the approval's transaction
+/// ([`Dispatcher::claim_placed`]), to start once it commits ([`Dispatcher::start`]).
+#[derive(Debug, Default)]
+#[must_use = "a claim not started waits for its lease to run out"]
+pub struct Handoff(Vec<ClaimedDelivery>);
+
+impl Handoff {
+    /// How many deliveries were claimed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none was.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
@@ -325,24 +343,34 @@ impl Dispatcher {
         Ok(created.len())
     }
 
+    /// How many deliveries one claim may take now: the node's free in-flight room, at
+    /// most a claim batch.
+    fn room(&self) -> usize {
+        let s = &self.shared;
+        s.in_flight
+            .available_permits()
+            .min(usize::try_from(s.config.claim_batch).unwrap_or(1000))
+    }
+
+    /// How long a claim holds a delivery, as the store takes it.
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.shared.config.lease)
+            .unwrap_or(chrono::Duration::seconds(60))
+    }
+
     /// Claims one batch of due deliveries and starts a task for each; returns how many
     /// were claimed (0 when nothing is due or the node is at its in-flight limit).
     pub async fn dispatch_batch(&self) -> Result<usize, tocsin_store::StoreError> {
         let s = &self.shared;
-        let room = s
-            .in_flight
-            .available_permits()
-            .min(usize::try_from(s.config.claim_batch).unwrap_or(1000));
+        let room = self.room();
         if room == 0 {
             return Ok(0);
         }
-        let lease =
-            chrono::Duration::from_std(s.config.lease).unwrap_or(chrono::Duration::seconds(60));
         let claim_started = std::time::Instant::now();
         let claimed = s
             .store
             .outbox()
-            .claim_due(&s.config.node_id, lease, room as i64)
+            .claim_due(&s.config.node_id, self.lease(), room as i64)
             .await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -352,6 +380,53 @@ impl Dispatcher {
             ms = claim_started.elapsed().as_secs_f64() * 1e3,
             "claimed deliveries"
         );
+        self.start_claimed(claimed).await
+    }
+
+    /// Claims a message just placed in `tx` (an approval's transaction) for this node, as
+    /// much as its in-flight room takes, so that once `tx` commits [`Dispatcher::start`]
+    /// sends at once, without waiting for the claim loop to find it; what does not fit is
+    /// claimed as usual. Only for a message due now whose deliveries wait for nothing
+    /// (see `tocsin_store` `claim_placed`). If `tx` does not commit, neither does the
+    /// claim.
+    pub async fn claim_placed(
+        &self,
+        tx: &mut tocsin_store::tx::Tx<'_>,
+        message_id: i64,
+        account_ids: &[i64],
+    ) -> Result<Handoff, tocsin_store::StoreError> {
+        let claimed = tx
+            .outbox()
+            .claim_placed(
+                message_id,
+                account_ids,
+                &self.shared.config.node_id,
+                self.lease(),
+                self.room(),
+            )
+            .await?;
+        Ok(Handoff(claimed))
+    }
+
+    /// Starts sending what [`Dispatcher::claim_placed`] claimed, once its transaction has
+    /// committed; wakes the claim loop for the rest.
+    pub async fn start(&self, handoff: Handoff) {
+        let count = handoff.0.len();
+        if count > 0 {
+            if let Err(e) = self.start_claimed(handoff.0).await {
+                // The leases run out and the rows are claimed again.
+                tracing::error!(error = %e, deliveries = count, "could not start a claimed message");
+            }
+        }
+        self.wake();
+    }
+
+    /// Starts a task for each claimed delivery; returns how many.
+    async fn start_claimed(
+        &self,
+        claimed: Vec<ClaimedDelivery>,
+    ) -> Result<usize, tocsin_store::StoreError> {
+        let s = &self.shared;
         let claimed_at = tokio::time::Instant::now();
         let mut messages: BTreeMap<i64, Option<Arc<MessageForSending>>> = BTreeMap::new();
         for d in &claimed {

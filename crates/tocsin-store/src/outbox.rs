@@ -19,7 +19,6 @@ use crate::{
     variants::*,
 };
 use chrono::{DateTime, Duration, Utc};
-use sqlx::Row as _;
 use std::collections::BTreeMap;
 use tocsin_audit::AuditEvent;
 use tocsin_domain::playbook::TextTarget;
@@ -506,6 +505,30 @@ fn claimed_from(text: Option<String>) -> Result<DeliveryState, StoreError> {
     })
 }
 
+/// Claimed rows as returned by a claim's `RETURNING message_id, account_id,
+/// fencing_token, attempts, idempotency_key, claimed_from, remote_id`.
+fn claimed_of<R: sqlx::Row>(rows: Vec<R>) -> Result<Vec<ClaimedDelivery>, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(ClaimedDelivery {
+            message_id: r.try_get(0)?,
+            account_id: r.try_get(1)?,
+            fencing_token: r.try_get(2)?,
+            attempt: r.try_get(3)?,
+            idempotency_key: r.try_get(4)?,
+            previous_state: claimed_from(r.try_get::<Option<String>, _>(5)?)?,
+            remote_id: r.try_get(6)?,
+        });
+    }
+    Ok(out)
+}
+
 impl OutboxTx<'_, '_> {
     /// Records that one part of a delivery sent as several messages (an SMS recipient)
     /// went out as `remote_id`; recording it again changes nothing.
@@ -741,24 +764,89 @@ impl OutboxTx<'_, '_> {
                 .bind(limit)
                 .fetch_all(&mut *c)
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                out.push(ClaimedDelivery {
-                    message_id: r.try_get(0)?,
-                    account_id: r.try_get(1)?,
-                    fencing_token: r.try_get(2)?,
-                    attempt: r.try_get(3)?,
-                    idempotency_key: r.try_get(4)?,
-                    previous_state: claimed_from(r.try_get::<Option<String>, _>(5)?)?,
-                    remote_id: r.try_get(6)?,
-                });
-            }
-            out
+            claimed_of(rows)?
         });
-        // One entry per message per claim: which accounts, at which attempt (the result
-        // of each attempt gets its own entry per account when it is recorded).
+        self.audit_claims(owner, &claimed).await?;
+        Ok(claimed)
+    }
+
+    /// Claims a message placed in this transaction (to `account_ids`) for `owner`, at
+    /// once: up to `limit` of its deliveries, in account order, leased until `lease_for`
+    /// from now, audited as
+    /// [`OutboxTx::claim_due`] audits a claim. The approving node hands them straight to
+    /// its dispatcher once the approval commits, instead of finding them with its next
+    /// claim. Only for a message due now whose deliveries wait for nothing else: not a
+    /// live-session post (ordered after the session's earlier posts), not a deletion or
+    /// correction (after their target), not one sent later; the caller checks. The rest,
+    /// beyond `limit`, is claimed as usual, by any node.
+    pub async fn claim_placed(
+        &mut self,
+        message_id: i64,
+        account_ids: &[i64],
+        owner: &str,
+        lease_for: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let mut accounts: Vec<i64> = account_ids.to_vec();
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts.truncate(limit);
+        let Some(&last) = accounts.last() else {
+            return Ok(Vec::new());
+        };
+        let now = self.tx.now();
+        let (now_text, until) = (DbTime(now), DbTime(now + lease_for));
+        // Placed in this transaction, so every row is pending with token 0 and no attempt:
+        // what a claim would return is known, and is not sent back row by row.
+        let affected = on_tx!(self.tx, c => {
+            sqlx::query(
+                "UPDATE deliveries SET claimed_from = state, state = 'sending', lease_owner = $1, \
+                 lease_until = $2, fencing_token = fencing_token + 1, attempts = attempts + 1, \
+                 updated_at = $3 \
+                 WHERE message_id = $4 AND account_id <= $5 AND state = 'pending' \
+                 AND fencing_token = 0 AND attempts = 0 AND next_attempt_at IS NULL",
+            )
+            .bind(owner)
+            .bind(until)
+            .bind(now_text)
+            .bind(message_id)
+            .bind(last)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+        });
+        if usize::try_from(affected).ok() != Some(accounts.len()) {
+            return Err(StoreError::Conflict(format!(
+                "message {message_id}: {affected} of its {} deliveries could be claimed at approval; only a message placed in the same transaction can be",
+                accounts.len()
+            )));
+        }
+        let claimed: Vec<ClaimedDelivery> = accounts
+            .into_iter()
+            .map(|account_id| ClaimedDelivery {
+                message_id,
+                account_id,
+                fencing_token: 1,
+                attempt: 1,
+                idempotency_key: self.tx.store.idempotency_key(message_id, account_id),
+                previous_state: DeliveryState::Pending,
+                remote_id: None,
+            })
+            .collect();
+        self.audit_claims(owner, &claimed).await?;
+        Ok(claimed)
+    }
+
+    /// One `delivery.claim` entry per message of a claim: which accounts, at which
+    /// attempt (the result of each attempt gets its own entry per account when it is
+    /// recorded).
+    async fn audit_claims(
+        &mut self,
+        owner: &str,
+        claimed: &[ClaimedDelivery],
+    ) -> Result<(), StoreError> {
         let mut by_message: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for d in &claimed {
+        for d in claimed {
             by_message.entry(d.message_id).or_default().push(format!(
                 "{}:{}:{}",
                 d.account_id,
@@ -784,7 +872,7 @@ impl OutboxTx<'_, '_> {
             );
         }
         self.tx.append_audit_batch(events).await?;
-        Ok(claimed)
+        Ok(())
     }
 
     /// Records a batch of results in this transaction (a group commit), each only if its

@@ -374,25 +374,98 @@ async fn run(web: WebState, who: Authed, mut socket: WebSocket) {
             },
             signal = hub.recv() => match signal {
                 Ok(HubSignal::Frame(json)) => {
-                    send_or_stop(&mut socket, Message::Text(Utf8Bytes::from(json.as_ref()))).await
+                    match send_frames(&mut socket, &mut hub, json).await {
+                        (Step::Continue, Some(after)) => on_signal(&mut socket, &digest, after).await,
+                        (step, _) => step,
+                    }
                 }
-                Ok(HubSignal::SessionEnded(d)) if *d == *digest => {
-                    let _ = socket.send(text(&Reply::SessionEnded { reason: "signed out" })).await;
-                    Step::Close(CLOSE_POLICY, "session ended")
-                }
-                Ok(HubSignal::SessionEnded(_)) => Step::Continue,
-                Ok(HubSignal::Shutdown) | Err(RecvError::Closed) => {
-                    Step::Close(CLOSE_GOING_AWAY, "server stopping")
-                }
-                Err(RecvError::Lagged(_)) => {
-                    send_or_stop(&mut socket, text(&Reply::Resync { reason: "you fell behind" })).await
-                }
+                other => on_signal(&mut socket, &digest, other).await,
             },
             _ = check.tick() => session_still_valid(&web, &who, &mut socket).await,
         };
         if let Step::Close(code, reason) = step {
             let _ = socket.send(close(code, reason)).await;
             break;
+        }
+    }
+}
+
+/// Hub frames written in one go at most: a fan-out's thousand delivery events already
+/// waiting leave in a few writes, not one write each.
+const FRAMES_PER_WRITE: usize = 256;
+
+/// Writes `first` and the frames already waiting behind it (up to [`FRAMES_PER_WRITE`])
+/// with one flush; answers the step and the signal that ended the run, if it was not a
+/// frame (to be handled next).
+async fn send_frames(
+    socket: &mut WebSocket,
+    hub: &mut tokio::sync::broadcast::Receiver<HubSignal>,
+    first: std::sync::Arc<str>,
+) -> (Step, Option<Result<HubSignal, RecvError>>) {
+    use futures::SinkExt as _;
+    let mut next = Some(first);
+    let mut after = None;
+    let mut written = 0;
+    while let Some(json) = next.take() {
+        if socket
+            .feed(Message::Text(Utf8Bytes::from(json.as_ref())))
+            .await
+            .is_err()
+        {
+            return (Step::Close(CLOSE_GOING_AWAY, "write failed"), None);
+        }
+        written += 1;
+        if written >= FRAMES_PER_WRITE {
+            break;
+        }
+        match hub.try_recv() {
+            Ok(HubSignal::Frame(json)) => next = Some(json),
+            Ok(other) => after = Some(Ok(other)),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                after = Some(Err(RecvError::Lagged(n)));
+            }
+            Err(tokio::sync::broadcast::error::TryRecvError::Closed) => {
+                after = Some(Err(RecvError::Closed));
+            }
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {}
+        }
+    }
+    if socket.flush().await.is_err() {
+        return (Step::Close(CLOSE_GOING_AWAY, "write failed"), None);
+    }
+    (Step::Continue, after)
+}
+
+/// What a hub signal other than a batch of frames does to this socket.
+async fn on_signal(
+    socket: &mut WebSocket,
+    digest: &str,
+    signal: Result<HubSignal, RecvError>,
+) -> Step {
+    match signal {
+        Ok(HubSignal::Frame(json)) => {
+            send_or_stop(socket, Message::Text(Utf8Bytes::from(json.as_ref()))).await
+        }
+        Ok(HubSignal::SessionEnded(d)) if *d == *digest => {
+            let _ = socket
+                .send(text(&Reply::SessionEnded {
+                    reason: "signed out",
+                }))
+                .await;
+            Step::Close(CLOSE_POLICY, "session ended")
+        }
+        Ok(HubSignal::SessionEnded(_)) => Step::Continue,
+        Ok(HubSignal::Shutdown) | Err(RecvError::Closed) => {
+            Step::Close(CLOSE_GOING_AWAY, "server stopping")
+        }
+        Err(RecvError::Lagged(_)) => {
+            send_or_stop(
+                socket,
+                text(&Reply::Resync {
+                    reason: "you fell behind",
+                }),
+            )
+            .await
         }
     }
 }
