@@ -24,6 +24,7 @@ crate::on_both_backends!(
     only_a_failed_delivery_is_queued_again,
     a_live_session_lists_its_messages_in_thread_order,
     texts_in_other_languages_are_stored_by_name_and_never_taken_for_a_platform_text,
+    a_message_claimed_in_its_approval_is_leased_audited_and_left_for_no_other_claim,
 );
 
 fn now(db: &TestDb) -> DateTime<Utc> {
@@ -1376,4 +1377,83 @@ async fn texts_in_other_languages_are_stored_by_name_and_never_taken_for_a_platf
     let platform_texts: Vec<&TextTarget> =
         m.texts.keys().filter(|t| t.platform().is_some()).collect();
     assert_eq!(platform_texts.len(), 2, "{platform_texts:?}");
+}
+
+async fn a_message_claimed_in_its_approval_is_leased_audited_and_left_for_no_other_claim(
+    db: &TestDb,
+) {
+    let ids = accounts(db, 3).await;
+    let d = draft("dana");
+    let draft_id = db.store.drafts().create(&d, None).await.unwrap();
+    submit(db, draft_id).await;
+    let mut tx = db.store.begin().await.unwrap();
+    let message = tx
+        .outbox()
+        .place_message(
+            &NewMessage {
+                draft_id,
+                approved_by: "alex".into(),
+                exercise: false,
+                break_glass: false,
+                variants: d.variants.clone(),
+                account_ids: vec![ids[2], ids[0], ids[1]],
+                targets: None,
+            },
+            &Placement::default(),
+        )
+        .await
+        .unwrap();
+    // Room for two: the two lowest account ids, in order, at their first attempt.
+    let claimed = tx
+        .outbox()
+        .claim_placed(
+            message,
+            &[ids[2], ids[0], ids[1]],
+            "node-a",
+            Duration::seconds(30),
+            2,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let got: Vec<(i64, i64, i64, DeliveryState)> = claimed
+        .iter()
+        .map(|c| (c.account_id, c.fencing_token, c.attempt, c.previous_state))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (ids[0], 1, 1, DeliveryState::Pending),
+            (ids[1], 1, 1, DeliveryState::Pending)
+        ]
+    );
+    assert_eq!(
+        claimed[0].idempotency_key,
+        db.store.idempotency_key(message, ids[0])
+    );
+    let event = last_event(db).await;
+    assert_eq!(event.action, "delivery.claim");
+    assert_eq!(event.actor, "node-a");
+    assert_eq!(event.outcome.as_deref(), Some("2 deliveries claimed"));
+
+    // Another node's claim finds only the third; the two are leased to node-a.
+    let mut tx = db.store.begin().await.unwrap();
+    let rest = tx
+        .outbox()
+        .claim_due("node-b", Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.account_id).collect::<Vec<_>>(),
+        vec![ids[2]]
+    );
+
+    // Only a message placed in the same transaction can be claimed this way.
+    let mut tx = db.store.begin().await.unwrap();
+    let again = tx
+        .outbox()
+        .claim_placed(message, &ids, "node-a", Duration::seconds(30), 10)
+        .await;
+    assert!(conflict(again).contains("only a message placed in the same transaction"));
 }
