@@ -1301,8 +1301,16 @@ async fn publish(app: &Tocsin, who: &Authed, id: i64, decision: Decision) -> App
         "approval: committed"
     );
     app.0.dispatcher.start(handoff).await;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "approval: started"
+    );
     announce_draft(app, id).await;
     crate::messages::announce_message(app, message_id).await;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "approval: announced"
+    );
     let view = published_view(app, assessed, id).await;
     tracing::debug!(
         ms = started.elapsed().as_secs_f64() * 1e3,
