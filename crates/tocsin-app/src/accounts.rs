@@ -989,7 +989,7 @@ impl AccountVault {
             return;
         }
         match self.route(record) {
-            Err(NotConnected::SecretDoesNotOpen) if routes.get(id).is_some() => {
+            Err(NotConnected::SecretDoesNotOpen) if routes.contains(id) => {
                 tracing::warn!(
                     account = id,
                     "another node changed this account, but its secret does not open with \

@@ -216,7 +216,7 @@ fn account_view(app: &Tocsin, a: AccountRecord) -> AccountView {
         oauth: None,
         id: a.id,
         stands_for: a.stands_for.map(|p| p.as_str().to_string()),
-        connected: app.0.routes.get(a.id).is_some(),
+        connected: app.0.routes.contains(a.id),
         breaker: app.0.dispatcher.breaker_state(a.id),
         status: a.status.as_str(),
         status_detail: a.status_detail,
@@ -579,7 +579,7 @@ pub async fn set_languages(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no account {id}")))?;
     // This node's route posts the new languages at once (others re-read on the notice).
-    if app.0.routes.get(id).is_some() {
+    if app.0.routes.contains(id) {
         let _ = app.0.vault.connect(&app.0.routes, &record);
     }
     account_view_with_oauth(app, record).await

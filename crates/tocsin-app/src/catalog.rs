@@ -74,8 +74,8 @@ pub async fn fleet(app: &Tocsin) -> AppResult<Fleet> {
         .map(|a| {
             // In fan-out as before audiences: routed and not disabled (an account whose
             // token was refused stays in, so its failure shows on the grid).
-            let usable = a.status != tocsin_store::AccountStatus::Disabled
-                && app.0.routes.get(a.id).is_some();
+            let usable =
+                a.status != tocsin_store::AccountStatus::Disabled && app.0.routes.contains(a.id);
             account_facts(a, usable)
         })
         .collect();

@@ -103,6 +103,11 @@ impl Routes {
         self.by_account.remove(&account_id);
     }
 
+    /// Whether an account has a route here (without copying it).
+    pub fn contains(&self, account_id: i64) -> bool {
+        self.by_account.contains_key(&account_id)
+    }
+
     /// An account's route.
     pub fn get(&self, account_id: i64) -> Option<AccountRoute> {
         self.by_account.get(&account_id).map(|r| r.value().clone())
