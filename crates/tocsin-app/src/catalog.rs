@@ -656,8 +656,14 @@ pub async fn compose(
                 Some((s, f)) => composer.check_over_values(p, s, f, alt),
                 None => composer.guard().check(alt, &[]),
             };
-            let (images_view, image_blockers) =
-                crate::images::assess(app, phi, images, &platforms).await?;
+            let (images_view, image_blockers) = crate::images::assess(
+                app,
+                phi,
+                images,
+                &platforms,
+                &crate::images::card_stamp(step, values),
+            )
+            .await?;
             blockers.extend(image_blockers);
             Ok((
                 Preview {

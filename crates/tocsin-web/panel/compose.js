@@ -257,11 +257,12 @@ function emailFrame(v) {
 
 // Preview (or a Draft's variants and blockers) as a list of nodes. `labels` maps
 // variable names to their labels (for naming the field a PHI hit came from).
-// A draft image as the API takes it: its hash, its description, and its square version
-// (an alert card's 1080×1080 copy for Instagram) when it has one.
+// A draft image as the API takes it: its hash, its description, and for an alert card
+// its square version (the 1080×1080 copy for Instagram) and what it was drawn from.
 function imageOut(i) {
   const out = { sha256: i.sha256, alt: i.alt };
   if (i.square) out.square = i.square;
+  if (i.card) out.card = i.card;
   return out;
 }
 

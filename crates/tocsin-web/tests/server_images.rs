@@ -418,6 +418,23 @@ async fn an_attached_card_reaches_instagram_square_through_a_link_that_works_onl
     let decoded = image::load_from_memory(&landscape.bytes().await.unwrap()).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (1200, 675));
 
+    // A card drawn with other values than the draft's is refused: the picture would say
+    // what the text no longer says.
+    let mut changed = values.clone();
+    changed.insert("area".into(), json!("the East Side"));
+    let stale = dana
+        .post(
+            "/api/playbooks/boil-water/preview",
+            json!({"step": "alert", "values": changed, "images": [card]}),
+        )
+        .await;
+    stale.refused(422, "invalid");
+    assert_eq!(stale.body["error"]["field"], "images.0");
+    assert!(stale.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("alert card drawn with other values"));
+
     // With the card, Instagram is held to the square JPEG (its PNG refusal would fire
     // otherwise) and the preview says it gets the square version.
     let preview = dana

@@ -36,6 +36,29 @@ pub struct DraftImage {
     /// platforms that want square pictures (Instagram), checked against their rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub square: Option<String>,
+    /// For an alert card: what it was drawn from ([`card_stamp`] of the step and the
+    /// values), so a card that no longer shows the draft's values is refused at preview.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+}
+
+/// What an alert card was drawn from: the step and the values (those given, trimmed), as
+/// `<step>:<SHA-256 of them>`. A draft whose card was drawn from other values than its
+/// own is refused at preview: the picture would say what the text no longer says.
+pub fn card_stamp(step: &str, values: &std::collections::BTreeMap<String, String>) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for (name, value) in values {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        for part in [name.as_str(), value] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+    }
+    format!("{step}:{}", hex::encode(h.finalize()))
 }
 
 /// What an upload answers, and what a preview shows of each image.
@@ -134,6 +157,7 @@ pub async fn attach_card(
     landscape_png: &[u8],
     square_png: &[u8],
     alt: &str,
+    stamp: String,
 ) -> AppResult<DraftImage> {
     who.require(app, Permission::EditDrafts)?;
     let square_jpeg = to_jpeg(square_png).map_err(|e| AppError::internal(&e))?;
@@ -143,6 +167,7 @@ pub async fn attach_card(
         sha256: landscape.sha256,
         alt: alt.to_string(),
         square: Some(square.sha256),
+        card: Some(stamp),
     })
 }
 
@@ -323,6 +348,7 @@ pub async fn assess(
     phi: impl Fn(&str) -> Vec<PhiHit>,
     images: &[DraftImage],
     platforms: &[Platform],
+    stamp: &str,
 ) -> AppResult<(ImagesView, Vec<Blocker>)> {
     if images.is_empty() {
         return Ok((without_images(platforms), Vec::new()));
@@ -351,6 +377,12 @@ pub async fn assess(
                 format!("image {n}: no uploaded image has the hash `{}`: upload it first (POST /api/images)", image.sha256.chars().take(80).collect::<String>()),
             )
         })?;
+        if image.card.as_deref().is_some_and(|c| c != stamp) {
+            return Err(AppError::invalid(
+                field.clone(),
+                format!("image {n} is the alert card drawn with other values than the draft has now: remove it and add the card again, so the picture says what the text says"),
+            ));
+        }
         let alt = image.alt.trim();
         if alt.is_empty() {
             return Err(AppError::invalid(

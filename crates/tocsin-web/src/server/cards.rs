@@ -84,6 +84,7 @@ pub async fn card(
     if request.attach {
         who.require(&web.app, Permission::EditDrafts)?;
     }
+    let stamp = tocsin_app::images::card_stamp(&request.step, &request.values);
     let renderer = renderer(&web)?;
     let library = web.app.library().clone();
     let composer = web.app.composer().clone();
@@ -118,6 +119,7 @@ pub async fn card(
             &landscape.png,
             &square.png,
             &landscape.alt,
+            stamp,
         )
         .await?;
         return Ok(Json(CardPreview {
