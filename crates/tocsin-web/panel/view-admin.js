@@ -172,6 +172,25 @@ export default async function admin(c) {
         });
         if (done) await loadAccounts().catch((e) => { accountsErr.textContent = e.message; });
       });
+      // The languages it posts: each its own post (the next ones replying to the first),
+      // or together in one post where they fit the platform's limit.
+      const relang = h('button', { type: 'button', class: 'quiet', testid: `account-languages-edit-${a.id}` }, 'Languages');
+      relang.addEventListener('click', async () => {
+        const input = h('input', { type: 'text', testid: 'languages-dialog-input', autocomplete: 'off', spellcheck: 'false', value: (a.languages || []).join(' ') });
+        const together = h('input', { type: 'checkbox', id: `languages-together-${a.id}`, testid: 'languages-dialog-together' });
+        together.checked = a.language_posts === 'together';
+        const done = await dialog({
+          title: `Languages of ${a.display_name}`, testid: 'languages-dialog', submitLabel: 'Save languages', submitTestid: 'languages-dialog-save',
+          body: [h('p', {}, 'Language tags, first to last, separated by spaces or commas (en, es, zh-Hans). Each is the message’s text in that language; a playbook without it sends its first language once instead. Empty: the playbook’s first language only.'),
+            field('Languages', input, { name: 'languages', errorTestid: 'languages-dialog-input-error' }),
+            h('div', { class: 'field checkbox' }, together, h('label', { for: together.id }, 'Post them together in one post where they fit the platform’s limit (otherwise one post each, the next ones replying to the first)'))],
+          onSubmit: async () => {
+            await api.post(`/api/accounts/${a.id}/languages`, { languages: splitGroups(input.value), posts: together.checked ? 'together' : 'separate' });
+            return true;
+          },
+        });
+        if (done) await loadAccounts().catch((e) => { accountsErr.textContent = e.message; });
+      });
       const o = a.oauth;
       const secretState = a.sandbox ? 'none needed'
         : o ? [h('span', {}, `OAuth token of ${o.remote_name}`),
@@ -186,10 +205,13 @@ export default async function admin(c) {
         h('td', {}, a.sandbox && a.stands_for ? `sandbox (${a.stands_for})` : a.platform), h('td', {}, a.handle),
         h('td', {}, a.sandbox ? 'sandbox' : 'live'),
         h('td', { testid: 'account-groups' }, (a.groups || []).length ? a.groups.join(', ') : 'none'),
+        h('td', { testid: 'account-languages' }, (a.languages || []).length
+          ? `${a.languages.join(', ')}${a.languages.length > 1 ? (a.language_posts === 'together' ? ' (together)' : ' (one post each)') : ''}`
+          : 'first language'),
         h('td', {}, accountStatus(a)),
         h('td', { testid: 'account-secret-state' }, secretState),
         h('td', {}, badge(typeof a.breaker === 'string' ? a.breaker : (a.breaker && a.breaker.state) || 'closed', 'account-breaker')),
-        h('td', { class: 'actions' }, regroup, reconnect, replace, disable));
+        h('td', { class: 'actions' }, regroup, relang, reconnect, replace, disable));
     }));
   };
 
@@ -342,7 +364,7 @@ export default async function admin(c) {
   add(c.root, h('h1', {}, 'Administration'),
     h('p', { class: 'help' }, 'Changes here ask you to confirm your password and code if you have not in the last 5 minutes.'),
     section('Users', 'users', secrets, usersErr, table(['Name', 'Role', 'Second factor', 'Status', 'Created', ''], usersBody, 'users-table'), userForm),
-    section('Platform accounts', 'accounts', oauthNotice(), accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Groups', 'Status', 'Secret or token', 'Circuit breaker', ''], accountsBody, 'accounts-table'), oauthForm, accForm));
+    section('Platform accounts', 'accounts', oauthNotice(), accountsErr, table(['Account', 'Platform', 'Handle', 'Kind', 'Groups', 'Languages', 'Status', 'Secret or token', 'Circuit breaker', ''], accountsBody, 'accounts-table'), oauthForm, accForm));
   showPlatform();
   showOauth();
   await Promise.all([

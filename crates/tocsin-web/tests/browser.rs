@@ -1856,6 +1856,69 @@ async fn a_drafter_chooses_the_targets_and_the_approver_confirms_one_outside_the
     approver.close().await;
 }
 
+/// An admin sets which languages an account posts from the admin page: the dialog takes
+/// the tags and whether they go together, the row says so, the account has them; a tag
+/// that is not BCP 47 is refused in the dialog, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_an_account_s_languages_on_the_admin_page() {
+    let driver = Chromedriver::start().await;
+    let world = World::start().await;
+    let shots = Shots::new("account_languages");
+    let base = world.harness.url();
+    let root = world.add("root", Role::Admin).await;
+    let at = tocsin_connectors::ALL
+        .iter()
+        .position(|d| d.platform == tocsin_domain::Platform::Mastodon)
+        .unwrap();
+    let mastodon = world.harness.accounts[at];
+    let admin = Browser::open("admin", driver.session(1280, 900).await, &base, &shots);
+    admin.sign_in("root", &root).await;
+    admin.goto("#/admin").await;
+
+    admin
+        .click(&format!("account-languages-edit-{mastodon}"))
+        .await;
+    admin.type_into("languages-dialog-input", "en xx_bad").await;
+    admin.click("languages-dialog-save").await;
+    let refused = admin
+        .wait_seen("languages-dialog-input-error", "refusal", |s| {
+            !s.text.is_empty()
+        })
+        .await;
+    assert!(refused.text.contains("xx_bad"), "{}", refused.text);
+    admin.type_into("languages-dialog-input", "en es").await;
+    admin.click("languages-dialog-together").await;
+    admin.shot_at("languages-dialog", "languages-dialog").await;
+    admin.click("languages-dialog-save").await;
+    admin.wait_gone("languages-dialog").await;
+    admin
+        .wait_seen(&format!("account-{mastodon}"), "the row says so", |s| {
+            s.text.contains("en, es (together)")
+        })
+        .await;
+    let record = world
+        .harness
+        .app
+        .store()
+        .accounts()
+        .get(mastodon)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record
+            .languages
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect::<Vec<_>>(),
+        vec!["en".to_string(), "es".to_string()]
+    );
+    assert_eq!(record.languages.posts.as_str(), "together");
+    admin.assert_no_page_errors().await;
+    admin.close().await;
+}
+
 /// Images as a comms lead adds them: a photo uploaded in the form is described (the
 /// preview says which platforms go without it, and that Instagram takes no post without
 /// an image before there is one), the draft's alert card is added from the draft page in
