@@ -364,7 +364,8 @@ async fn remove(
 
 /// Checks an `IMAGE` or `CAROUSEL` container: an image needs a public `image_url`
 /// (Threads fetches it) and takes `alt_text` (at most 1,000 characters); a carousel
-/// names 2 to 20 carousel items in `children`. Gives the container's images.
+/// names 2 to 20 carousel items in `children`, each `FINISHED`. Gives the container's
+/// images.
 fn media_container(
     inner: &Inner,
     media_type: &str,
@@ -402,6 +403,13 @@ fn media_container(
                     .ok_or(format!(
                         "(#100) child {child} is not a carousel item container"
                     ))?;
+                // Meta: check each item container's status before the carousel; one
+                // still in progress, or failed, is not ready.
+                if item.processing > 0 || item.error.is_some() {
+                    return Err(format!(
+                        "(#9007) The media is not ready: carousel item {child} is not FINISHED"
+                    ));
+                }
                 images.extend(item.images.iter().cloned());
             }
             Ok(images)

@@ -168,7 +168,10 @@ impl ThreadsConnector {
                 let mut children = Vec::with_capacity(images.len());
                 for (url, image) in urls.iter().zip(images) {
                     let item = meta::carousel_item(url, &image.alt, Some("IMAGE"));
-                    children.push(self.make_container(&item).await?);
+                    let child = self.make_container(&item).await?;
+                    // Meta: each item container is ready before the carousel names it.
+                    self.await_container(&child).await?;
+                    children.push(child);
                 }
                 meta::carousel_album(&children, "text", sent_text(post))
             }

@@ -280,6 +280,27 @@ async fn images_with_public_urls_become_an_image_or_a_carousel_container_with_al
 }
 
 #[tokio::test]
+async fn a_carousel_waits_for_each_item_container_to_finish_before_naming_it() {
+    use crate::media::fixtures;
+    let (fake, connector) = setup().await;
+    let connector = connector.with_container_poll(Duration::from_millis(1));
+    // Every new container answers IN_PROGRESS twice: the strict fake refuses a carousel
+    // naming an item that is not FINISHED, so the items must be waited for.
+    fake.set_container_processing(2);
+    let mut map = fixtures::map();
+    map.public_url = Some("https://alerts.example.org/media/a1b2/map.png".into());
+    let mut card = fixtures::card();
+    card.public_url = Some("https://alerts.example.org/media/c3d4/card.png".into());
+    let mut two = post("k-carousel", "Map and card.");
+    two.images = vec![map, card];
+    connector.post(&two).await.unwrap();
+    let published = fake.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].media_type, "CAROUSEL");
+    assert_eq!(published[0].images.len(), 2);
+}
+
+#[tokio::test]
 async fn images_without_a_public_url_leave_the_text_alone() {
     use crate::media::fixtures;
     let (fake, connector) = setup().await;
