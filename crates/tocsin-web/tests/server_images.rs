@@ -17,6 +17,7 @@ on_both_backends!(
     an_upload_is_checked_by_content_stored_by_hash_and_served_as_stored,
     a_draft_image_needs_a_description_that_fits_every_platform_and_reaches_the_accounts,
     an_attached_card_reaches_instagram_square_through_a_link_that_works_only_while_needed,
+    a_scheduled_message_s_image_link_answers_with_safe_headers_until_it_is_cancelled,
 );
 
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -497,4 +498,134 @@ async fn an_attached_card_reaches_instagram_square_through_a_link_that_works_onl
         .await
         .unwrap();
     assert_eq!(guessed.status(), 404);
+}
+
+/// The `/media/` link over HTTP while a delivery waits: a message for an Instagram
+/// account approved to go out in an hour keeps its delivery pending, so its card is
+/// served, with headers that keep it out of caches and search engines; once the message
+/// is cancelled, the same link answers 404.
+async fn a_scheduled_message_s_image_link_answers_with_safe_headers_until_it_is_cancelled(
+    backend: Backend,
+) {
+    use std::sync::Arc;
+    use tocsin_connectors::sandbox::{SandboxConnector, SandboxLog};
+    use tocsin_domain::Platform;
+    let s = Srv::start_with(backend, |o| {
+        o.sandbox_accounts = Vec::new();
+        o.public_url_is_self = true;
+    })
+    .await;
+    // An Instagram account (its connector is never reached: the message waits an hour).
+    let account = s
+        .harness
+        .app
+        .store()
+        .accounts()
+        .add(
+            "admin",
+            &tocsin_store::NewAccount {
+                platform: Platform::Instagram,
+                stands_for: None,
+                handle: "@countyhealth".into(),
+                display_name: "County Health".into(),
+                sandbox: false,
+                groups: vec!["public".into()],
+            },
+        )
+        .await
+        .unwrap();
+    s.harness.app.routes().insert(
+        account,
+        tocsin_dispatch::AccountRoute::new(
+            Arc::new(SandboxConnector::standing_for(
+                &account.to_string(),
+                Arc::new(SandboxLog::default()),
+                Platform::Instagram,
+            )),
+            "instagram",
+        ),
+    );
+    s.add_user("dana", Role::Drafter).await;
+    s.add_user("alex", Role::Approver).await;
+    let dana = s.sign_in("dana").await;
+    let alex = s.sign_in("alex").await;
+    let values = s.examples(&dana, "boil-water").await;
+    let card = dana
+        .post(
+            "/api/playbooks/boil-water/card",
+            json!({"step": "alert", "values": values, "attach": true}),
+        )
+        .await
+        .ok()["image"]
+        .clone();
+    let draft = dana
+        .post(
+            "/api/drafts",
+            json!({"playbook": "boil-water", "step": "alert", "values": values,
+                   "images": [card]}),
+        )
+        .await
+        .ok();
+    let id = draft["id"].as_i64().unwrap();
+    let submitted = dana
+        .post(&format!("/api/drafts/{id}/submit"), json!({}))
+        .await
+        .ok();
+    let later = (s.harness.app.store().now() + chrono::Duration::hours(1)).to_rfc3339();
+    let published = alex
+        .post(
+            &format!("/api/drafts/{id}/approve"),
+            json!({"reviewed_hash": submitted["hash"], "acknowledge_reading_grade": true,
+                   "send_at": later}),
+        )
+        .await
+        .ok();
+    let message = published["message_id"].as_i64().unwrap();
+    let images = s
+        .harness
+        .app
+        .store()
+        .images()
+        .for_sending(message)
+        .await
+        .unwrap();
+    let token = images[0].public_token.clone().unwrap();
+    let link = format!("{}/media/{token}", s.harness.url());
+
+    let plain = reqwest::get(&link).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    let headers = plain.headers().clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-robots-tag"], "noindex");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert_eq!(plain.bytes().await.unwrap(), images[0].file.bytes);
+    let square = reqwest::get(format!("{link}/square")).await.unwrap();
+    assert_eq!(square.status(), 200);
+    assert_eq!(square.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        square.bytes().await.unwrap(),
+        images[0].square.as_ref().unwrap().bytes
+    );
+    // A token of the wrong shape is not even looked up.
+    let odd = reqwest::get(format!("{}/media/..%2F{token}", s.harness.url()))
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), 404);
+
+    alex.post(&format!("/api/messages/{message}/cancel"), json!({}))
+        .await
+        .ok();
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 404);
+    assert_eq!(
+        reqwest::get(format!("{link}/square"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
