@@ -238,7 +238,11 @@ function drafterPanel(c, d, detail, reload) {
 // looks (Instagram and Threads have one): "3 of 100 posts used in the last 24 hours", or
 // "limit reached" before the approver publishes into a refusal.
 function quotaBox(d) {
-  const ids = ((d.targets && d.targets.accounts) || []).filter((a) => a.targeted && !a.sandbox).map((a) => a.id);
+  // Only platforms that count posts against a quota are asked about (the API takes 200
+  // accounts at a time; a large fleet's other accounts have nothing to show).
+  const QUOTA_PLATFORMS = ['instagram', 'threads'];
+  const ids = ((d.targets && d.targets.accounts) || [])
+    .filter((a) => a.targeted && !a.sandbox && QUOTA_PLATFORMS.includes(a.platform)).map((a) => a.id).slice(0, 200);
   const box = h('div', { class: 'quotas', testid: 'quotas', hidden: true });
   if (!ids.length) return box;
   api.post('/api/accounts/quotas', { accounts: ids }).then((quotas) => {
