@@ -4,13 +4,68 @@
 //! [`ConnectorError`] by code (throttling 4/17/32/613 and the 80000s, token 190/102,
 //! permission 10/200-299, temporary 1/2) with the wait read from the usage headers.
 //! Also what Instagram and Threads share of Meta's content publishing protocol: the
-//! publishing-limit answer and the forms of a carousel's item and album containers.
+//! publishing-limit answer, the forms of a carousel's item and album containers, and
+//! waiting for a container to be ready.
 
 use serde::Deserialize;
 use std::time::Duration;
 use tocsin_connector::http::{printable, HttpClient, Reply};
 use tocsin_connector::rate_limit::retry_after;
 use tocsin_connector::{ConnectorError, PublishingQuota};
+
+/// What one read of a media container's status said: Meta's state (`FINISHED`,
+/// `IN_PROGRESS`, `PUBLISHED`, `ERROR`, `EXPIRED`; empty when not given) and the reason
+/// given with it.
+pub(crate) struct ContainerState {
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// Reads a container's status with `read` until it is `FINISHED` (Meta: publish or name
+/// it in a carousel only then), waiting `poll` between reads, at most `reads` times.
+/// `ERROR` or `EXPIRED` is permanent with the platform's reason; still `IN_PROGRESS` at
+/// the end is transient (nothing was published, and a retry makes new containers).
+/// `platform` and `what` (`the post`, `image 2 of 3`) name it in errors; `read` maps its
+/// own transport and answer errors.
+pub(crate) async fn await_container<F, Fut>(
+    platform: &str,
+    what: &str,
+    reads: u32,
+    poll: Duration,
+    mut read: F,
+) -> Result<(), ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<ContainerState, ConnectorError>>,
+{
+    for n in 0..reads {
+        if n > 0 {
+            tokio::time::sleep(poll).await;
+        }
+        let status = read().await?;
+        match status.state.as_str() {
+            "FINISHED" => return Ok(()),
+            "IN_PROGRESS" | "" => continue,
+            "PUBLISHED" => {
+                return Err(ConnectorError::Permanent(format!(
+                    "{platform} says the container for {what} was published already"
+                )))
+            }
+            other => {
+                return Err(ConnectorError::Permanent(format!(
+                    "{platform} could not prepare {what} (container {}): {} \
+                     (nothing was published)",
+                    printable(other),
+                    printable(status.reason.as_deref().unwrap_or("no reason given"))
+                )))
+            }
+        }
+    }
+    Err(ConnectorError::Transient(format!(
+        "the {platform} container for {what} was still in progress after {reads} reads \
+         (nothing was published)"
+    )))
+}
 
 /// A Graph API list answer (`{"data": [...], "paging": {"next": ...}}`): a Page's posts,
 /// a profile's media, a post's comments, the publishing limit.

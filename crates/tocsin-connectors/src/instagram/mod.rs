@@ -256,45 +256,30 @@ impl InstagramConnector {
         Ok(created.id)
     }
 
-    /// Step two: reads the container's `status_code` until it is `FINISHED` (publish only
-    /// then), at most [`CONTAINER_READS`] times. `ERROR` or `EXPIRED` is permanent with
-    /// Instagram's reason; still `IN_PROGRESS` at the end is transient (nothing was
-    /// published, and a retry makes new containers). `what` names the container in
-    /// errors (`the post`, `image 2 of 3`).
+    /// Step two: reads the container's `status_code` until it is `FINISHED`
+    /// ([`meta::await_container`], at most [`CONTAINER_READS`] times; the reason is in
+    /// `status`). `what` names the container in errors (`the post`, `image 2 of 3`).
     async fn await_container(&self, container: &str, what: &str) -> Result<(), ConnectorError> {
-        for read in 0..CONTAINER_READS {
-            if read > 0 {
-                tokio::time::sleep(self.container_poll).await;
-            }
-            let request = self.authorized(
-                Method::GET,
-                &format!("{container}?fields=status_code,status"),
-            );
-            let reply = self.http.send(request, false).await.map_err(unpublished)?;
-            let status: ContainerStatus =
-                self.success(&reply, PUBLISH)?.json().map_err(unpublished)?;
-            match status.status_code.as_str() {
-                "FINISHED" => return Ok(()),
-                "IN_PROGRESS" | "" => continue,
-                "PUBLISHED" => {
-                    return Err(ConnectorError::Permanent(format!(
-                        "Instagram says the container for {what} was published already"
-                    )))
-                }
-                other => {
-                    return Err(ConnectorError::Permanent(format!(
-                        "Instagram could not prepare {what} (container {}): {} \
-                         (nothing was published)",
-                        printable(other),
-                        printable(status.status.as_deref().unwrap_or("no reason given"))
-                    )))
-                }
-            }
-        }
-        Err(ConnectorError::Transient(format!(
-            "the Instagram container for {what} was still in progress after \
-             {CONTAINER_READS} reads (nothing was published)"
-        )))
+        meta::await_container(
+            "Instagram",
+            what,
+            CONTAINER_READS,
+            self.container_poll,
+            || async {
+                let request = self.authorized(
+                    Method::GET,
+                    &format!("{container}?fields=status_code,status"),
+                );
+                let reply = self.http.send(request, false).await.map_err(unpublished)?;
+                let status: ContainerStatus =
+                    self.success(&reply, PUBLISH)?.json().map_err(unpublished)?;
+                Ok(meta::ContainerState {
+                    state: status.status_code,
+                    reason: status.status,
+                })
+            },
+        )
+        .await
     }
 
     /// The images checked before anything is sent: one to [`MAX_IMAGES`], each one

@@ -166,11 +166,12 @@ impl ThreadsConnector {
             ],
             (Some(urls), images) if images.len() > 1 => {
                 let mut children = Vec::with_capacity(images.len());
-                for (url, image) in urls.iter().zip(images) {
+                for (n, (url, image)) in urls.iter().zip(images).enumerate() {
                     let item = meta::carousel_item(url, &image.alt, Some("IMAGE"));
                     let child = self.make_container(&item).await?;
                     // Meta: each item container is ready before the carousel names it.
-                    self.await_container(&child).await?;
+                    let what = format!("image {} of {}", n + 1, images.len());
+                    self.await_container(&child, &what).await?;
                     children.push(child);
                 }
                 meta::carousel_album(&children, "text", sent_text(post))
@@ -210,50 +211,38 @@ impl ThreadsConnector {
         Ok(created.id)
     }
 
-    /// Step two: reads the container's status until it is `FINISHED` (Meta: publish
-    /// only then), at most [`CONTAINER_READS`] times. `ERROR` or `EXPIRED` is permanent
-    /// with Threads' reason; still `IN_PROGRESS` at the end is transient (nothing was
-    /// published, and a retry makes a new container).
-    async fn await_container(&self, container: &str) -> Result<(), ConnectorError> {
+    /// Step two: reads the container's `status` until it is `FINISHED`
+    /// ([`meta::await_container`], at most [`CONTAINER_READS`] times; the reason is in
+    /// `error_message`). `what` names the container in errors (`the post`, `image 2 of 3`).
+    async fn await_container(&self, container: &str, what: &str) -> Result<(), ConnectorError> {
         let unpublished =
             |why: String| ConnectorError::Transient(format!("{why} (nothing was published)"));
-        for read in 0..CONTAINER_READS {
-            if read > 0 {
-                tokio::time::sleep(self.container_poll).await;
-            }
-            let request = self.authorized(
-                Method::GET,
-                &format!("{container}?fields=status,error_message"),
-            );
-            let reply = self
-                .http
-                .send(request, false)
-                .await
-                .map_err(|e| unpublished(e.to_string()))?;
-            let status: ContainerStatus = self
-                .success(&reply, "threads_content_publish")?
-                .json()
-                .map_err(|e| unpublished(e.to_string()))?;
-            match status.status.as_str() {
-                "FINISHED" => return Ok(()),
-                "IN_PROGRESS" | "" => continue,
-                "PUBLISHED" => {
-                    return Err(ConnectorError::Permanent(
-                        "Threads says the container was published already".into(),
-                    ))
-                }
-                other => {
-                    return Err(ConnectorError::Permanent(format!(
-                        "Threads could not prepare the post (container {}): {}",
-                        printable(other),
-                        printable(status.error_message.as_deref().unwrap_or("no reason given"))
-                    )))
-                }
-            }
-        }
-        Err(unpublished(format!(
-            "the Threads container was still in progress after {CONTAINER_READS} reads"
-        )))
+        meta::await_container(
+            "Threads",
+            what,
+            CONTAINER_READS,
+            self.container_poll,
+            || async {
+                let request = self.authorized(
+                    Method::GET,
+                    &format!("{container}?fields=status,error_message"),
+                );
+                let reply = self
+                    .http
+                    .send(request, false)
+                    .await
+                    .map_err(|e| unpublished(e.to_string()))?;
+                let status: ContainerStatus = self
+                    .success(&reply, "threads_content_publish")?
+                    .json()
+                    .map_err(|e| unpublished(e.to_string()))?;
+                Ok(meta::ContainerState {
+                    state: status.status,
+                    reason: status.error_message,
+                })
+            },
+        )
+        .await
     }
 
     /// `GET /{user-id}/threads_publishing_limit?fields=quota_usage,config`: posts the
@@ -303,7 +292,7 @@ impl Connector for ThreadsConnector {
             )));
         }
         let container = self.create_container(post).await?;
-        self.await_container(&container).await?;
+        self.await_container(&container, "the post").await?;
         let request = self
             .authorized(
                 Method::POST,
