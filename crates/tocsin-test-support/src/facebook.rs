@@ -285,15 +285,6 @@ fn admit(
     Ok(())
 }
 
-fn missing() -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        100,
-        Some(33),
-        "Unsupported request - Object does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
-    )
-}
-
 async fn node(
     State(state): State<Arc<FacebookState>>,
     Path((_version, id)): Path<(String, String)>,
@@ -309,7 +300,7 @@ async fn node(
     }
     match inner.posts.iter().find(|p| p.id == id && !p.deleted) {
         Some(p) => Json(json!({"id": p.id, "message": p.message})).into_response(),
-        None => missing(),
+        None => crate::meta_graph::missing(),
     }
 }
 
@@ -332,7 +323,7 @@ async fn remove(
             p.deleted = true;
             Json(json!({"success": true})).into_response()
         }
-        None => missing(),
+        None => crate::meta_graph::missing(),
     }
 }
 
@@ -351,7 +342,7 @@ async fn photos(
         return *r;
     }
     if id != PAGE_ID {
-        return missing();
+        return crate::meta_graph::missing();
     }
     let declared = headers
         .get(header::CONTENT_TYPE)
@@ -463,7 +454,7 @@ async fn create(
         ("feed", true) => None,
         ("comments", false) => {
             let Some(target) = inner.posts.iter().find(|p| p.id == id && !p.deleted) else {
-                return missing();
+                return crate::meta_graph::missing();
             };
             // Replies are one level deep: a comment on a reply is refused.
             let is_reply = target
@@ -471,11 +462,11 @@ async fn create(
                 .as_ref()
                 .is_some_and(|p| inner.posts.iter().any(|q| &q.id == p && q.parent.is_some()));
             if is_reply {
-                return missing();
+                return crate::meta_graph::missing();
             }
             Some(id)
         }
-        _ => return missing(),
+        _ => return crate::meta_graph::missing(),
     };
     if parent.is_none()
         && !inner.duplicates_allowed
@@ -549,7 +540,7 @@ async fn list(
             .iter()
             .filter(|p| p.parent.as_deref() == Some(id.as_str()) && !p.deleted)
             .collect(),
-        _ => return missing(),
+        _ => return crate::meta_graph::missing(),
     };
     let data: Vec<Value> = wanted
         .iter()
@@ -562,15 +553,6 @@ async fn list(
         set_next_page(&mut body, "https://graph.facebook.com/next-page");
     }
     Json(body).into_response()
-}
-
-fn bad_token() -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        190,
-        None,
-        "Invalid OAuth access token - Cannot parse access token",
-    )
 }
 
 /// `GET /{v}/oauth/access_token`: a code for a short-lived user token, or
@@ -589,7 +571,7 @@ fn login_token(inner: &mut Inner, query: &HashMap<String, String>) -> Response {
     let n = inner.login.issued;
     if get("grant_type") == "fb_exchange_token" {
         if inner.login.short.as_deref() != Some(get("fb_exchange_token").as_str()) {
-            return bad_token();
+            return crate::meta_graph::bad_token(StatusCode::BAD_REQUEST);
         }
         let long = format!("fake-facebook-user-long-{n}-canary");
         inner.login.long = Some(long.clone());
@@ -622,7 +604,7 @@ fn pages(inner: &mut Inner, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if presented.is_none() || presented != inner.login.long.as_deref() {
-        return bad_token();
+        return crate::meta_graph::bad_token(StatusCode::BAD_REQUEST);
     }
     inner.login.issued += 1;
     let page_token = format!("fake-facebook-page-{}-canary", inner.login.issued);

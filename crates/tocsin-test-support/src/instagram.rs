@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::facebook::{graph_error, set_next_page};
+use crate::meta_graph;
 use crate::oauth::{FakeClient, Flavor, OAuthProvider};
 use crate::{FakeServer, FakeState};
 
@@ -342,51 +343,6 @@ pub fn router(state: Arc<InstagramState>) -> Router {
         .with_state(state)
 }
 
-fn admit(
-    inner: &Inner,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<(), Box<Response>> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or(query.get("access_token").map(String::as_str));
-    if presented == Some(inner.token.as_str()) {
-        Ok(())
-    } else {
-        Err(Box::new(graph_error(
-            StatusCode::UNAUTHORIZED,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        )))
-    }
-}
-
-/// Refuses a call the token has no permission for, as the Graph API does (code 10).
-fn needs(inner: &Inner, scope: &str) -> Result<(), Box<Response>> {
-    if inner.scopes.iter().any(|s| s == scope) {
-        Ok(())
-    } else {
-        Err(Box::new(graph_error(
-            StatusCode::FORBIDDEN,
-            10,
-            None,
-            "(#10) Application does not have permission for this action",
-        )))
-    }
-}
-
-fn missing() -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        100,
-        Some(33),
-        "Unsupported request - Object does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
-    )
-}
-
 fn invalid(message: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, 100, None, message)
 }
@@ -408,10 +364,10 @@ async fn node(
     headers: HeaderMap,
 ) -> Response {
     let mut inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
-    if let Err(r) = needs(&inner, "instagram_business_basic") {
+    if let Err(r) = meta_graph::needs(&inner.scopes, "instagram_business_basic") {
         return *r;
     }
     if id == "me" || id == USER_ID {
@@ -455,7 +411,7 @@ async fn node(
             "media_type": published_type(m),
         }))
         .into_response(),
-        None => missing(),
+        None => meta_graph::missing(),
     }
 }
 
@@ -466,10 +422,10 @@ async fn remove(
     headers: HeaderMap,
 ) -> Response {
     let inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
-    missing()
+    meta_graph::missing()
 }
 
 /// A published post's `media_type` as the IG Media node gives it.
@@ -653,13 +609,15 @@ async fn create(
 ) -> Response {
     {
         let inner = state.lock();
-        if let Err(r) = admit(&inner, &headers, &query) {
+        if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
             return *r;
         }
     }
     match edge.as_str() {
         "media" if id == USER_ID => {
-            if let Err(r) = needs(&state.lock(), "instagram_business_content_publish") {
+            if let Err(r) =
+                meta_graph::needs(&state.lock().scopes, "instagram_business_content_publish")
+            {
                 return *r;
             }
             let carousel_item = match form.get("is_carousel_item").map(String::as_str) {
@@ -680,7 +638,7 @@ async fn create(
         }
         "media_publish" if id == USER_ID => {
             let mut inner = state.lock();
-            if let Err(r) = needs(&inner, "instagram_business_content_publish") {
+            if let Err(r) = meta_graph::needs(&inner.scopes, "instagram_business_content_publish") {
                 return *r;
             }
             let creation_id = form.get("creation_id").cloned().unwrap_or_default();
@@ -698,7 +656,7 @@ async fn create(
                 .iter_mut()
                 .find(|m| m.container_id == creation_id)
             else {
-                return missing();
+                return meta_graph::missing();
             };
             if container.carousel_item {
                 return invalid(
@@ -724,7 +682,7 @@ async fn create(
         }
         "comments" | "replies" => {
             let mut inner = state.lock();
-            if let Err(r) = needs(&inner, "instagram_business_manage_comments") {
+            if let Err(r) = meta_graph::needs(&inner.scopes, "instagram_business_manage_comments") {
                 return *r;
             }
             let Some(message) = form.get("message").filter(|m| !m.is_empty()).cloned() else {
@@ -739,12 +697,12 @@ async fn create(
                     .iter()
                     .any(|m| m.media_id.as_deref() == Some(id.as_str()))
                 {
-                    return missing();
+                    return meta_graph::missing();
                 }
                 (id.clone(), None)
             } else {
                 let Some(parent) = inner.comments.iter().find(|c| c.id == id) else {
-                    return missing();
+                    return meta_graph::missing();
                 };
                 (parent.media_id.clone(), Some(id.clone()))
             };
@@ -758,7 +716,7 @@ async fn create(
             });
             Json(json!({ "id": comment_id })).into_response()
         }
-        _ => missing(),
+        _ => meta_graph::missing(),
     }
 }
 
@@ -769,7 +727,7 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     let inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
     let limit = query
@@ -779,7 +737,7 @@ async fn list(
         .min(100);
     let (wanted, total): (Vec<Value>, usize) = match edge.as_str() {
         "content_publishing_limit" if id == USER_ID => {
-            if let Err(r) = needs(&inner, "instagram_business_content_publish") {
+            if let Err(r) = meta_graph::needs(&inner.scopes, "instagram_business_content_publish") {
                 return *r;
             }
             let mut entry = json!({"quota_usage": inner.quota_used});
@@ -793,7 +751,7 @@ async fn list(
             return Json(json!({ "data": [entry] })).into_response();
         }
         "media" if id == USER_ID => {
-            if let Err(r) = needs(&inner, "instagram_business_basic") {
+            if let Err(r) = meta_graph::needs(&inner.scopes, "instagram_business_basic") {
                 return *r;
             }
             let all: Vec<Value> = inner
@@ -809,7 +767,7 @@ async fn list(
             (all, total)
         }
         "comments" | "replies" => {
-            if let Err(r) = needs(&inner, "instagram_business_manage_comments") {
+            if let Err(r) = meta_graph::needs(&inner.scopes, "instagram_business_manage_comments") {
                 return *r;
             }
             let all: Vec<Value> = inner
@@ -828,7 +786,7 @@ async fn list(
             let total = all.len();
             (all, total)
         }
-        _ => return missing(),
+        _ => return meta_graph::missing(),
     };
     let data: Vec<Value> = wanted.into_iter().take(limit).collect();
     let mut body =
@@ -850,18 +808,9 @@ async fn code_exchange(
 
 /// A new 60-day token, accepted by the API from now on.
 fn long_token(state: &InstagramState) -> Response {
-    let n = {
-        let mut n = state
-            .long_lived
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *n += 1;
-        *n
-    };
-    let token = format!("fake-instagram-long-{n}-canary");
-    state.lock().token = token.clone();
-    Json(json!({"access_token": token, "token_type": "bearer", "expires_in": 5_183_944}))
-        .into_response()
+    let (token, answer) = meta_graph::long_token(&state.long_lived, "fake-instagram-long");
+    state.lock().token = token;
+    answer
 }
 
 /// `GET /access_token?grant_type=ig_exchange_token&client_secret&access_token`: a
@@ -870,18 +819,13 @@ async fn long_lived(
     State(state): State<Arc<InstagramState>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let short_ok = query.contains_key("access_token")
-        && query.get("access_token") == state.oauth.current_access_token().as_ref();
-    if query.get("grant_type").map(String::as_str) != Some("ig_exchange_token")
-        || query.get("client_secret").map(String::as_str) != Some(APP_SECRET)
-        || !short_ok
-    {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        );
+    if !meta_graph::exchange_allowed(
+        &query,
+        "ig_exchange_token",
+        APP_SECRET,
+        state.oauth.current_access_token().as_ref(),
+    ) {
+        return meta_graph::bad_token(StatusCode::BAD_REQUEST);
     }
     long_token(&state)
 }
@@ -893,15 +837,8 @@ async fn refresh(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let current = state.lock().token.clone();
-    if query.get("grant_type").map(String::as_str) != Some("ig_refresh_token")
-        || query.get("access_token") != Some(&current)
-    {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        );
+    if !meta_graph::refresh_allowed(&query, "ig_refresh_token", &current) {
+        return meta_graph::bad_token(StatusCode::BAD_REQUEST);
     }
     long_token(&state)
 }

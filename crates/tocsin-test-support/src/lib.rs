@@ -18,6 +18,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
+mod meta_graph;
 pub mod multipart;
 pub mod oauth;
 pub mod real;

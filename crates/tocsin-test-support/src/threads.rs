@@ -22,7 +22,7 @@
 //! but does not enforce.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
@@ -32,6 +32,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::facebook::{graph_error, set, set_next_page};
+use crate::meta_graph;
 use crate::oauth::{FakeClient, Flavor, OAuthProvider};
 use crate::{FakeServer, FakeState};
 
@@ -235,51 +236,6 @@ pub fn router(state: Arc<ThreadsState>) -> Router {
         .with_state(state)
 }
 
-fn admit(
-    inner: &Inner,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<(), Box<Response>> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or(query.get("access_token").map(String::as_str));
-    if presented == Some(inner.token.as_str()) {
-        Ok(())
-    } else {
-        Err(Box::new(graph_error(
-            StatusCode::UNAUTHORIZED,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        )))
-    }
-}
-
-/// Refuses a call the token has no scope for, as the Graph API does (code 10).
-fn needs(inner: &Inner, scope: &str) -> Result<(), Box<Response>> {
-    if inner.scopes.iter().any(|s| s == scope) {
-        Ok(())
-    } else {
-        Err(Box::new(graph_error(
-            StatusCode::FORBIDDEN,
-            10,
-            None,
-            "(#10) Application does not have permission for this action",
-        )))
-    }
-}
-
-fn missing() -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        100,
-        Some(33),
-        "Unsupported request - Object does not exist, cannot be loaded due to missing permissions, or does not support this operation.",
-    )
-}
-
 fn permalink(media_id: &str) -> String {
     format!("https://www.threads.net/@{USERNAME}/post/{media_id}")
 }
@@ -291,10 +247,10 @@ async fn node(
     headers: HeaderMap,
 ) -> Response {
     let mut inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
-    if let Err(r) = needs(&inner, "threads_basic") {
+    if let Err(r) = meta_graph::needs(&inner.scopes, "threads_basic") {
         return *r;
     }
     if id == USER_ID || id == "me" {
@@ -332,7 +288,7 @@ async fn node(
         Some(t) => {
             Json(json!({"id": id, "text": t.text, "permalink": permalink(&id)})).into_response()
         }
-        None => missing(),
+        None => meta_graph::missing(),
     }
 }
 
@@ -343,10 +299,10 @@ async fn remove(
     headers: HeaderMap,
 ) -> Response {
     let mut inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
-    if let Err(r) = needs(&inner, "threads_delete") {
+    if let Err(r) = meta_graph::needs(&inner.scopes, "threads_delete") {
         return *r;
     }
     let found = inner
@@ -358,7 +314,7 @@ async fn remove(
             t.deleted = true;
             Json(json!({"success": true, "deleted_id": id})).into_response()
         }
-        None => missing(),
+        None => meta_graph::missing(),
     }
 }
 
@@ -429,13 +385,13 @@ async fn create(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
     if id != USER_ID {
-        return missing();
+        return meta_graph::missing();
     }
-    if let Err(r) = needs(&inner, "threads_content_publish") {
+    if let Err(r) = meta_graph::needs(&inner.scopes, "threads_content_publish") {
         return *r;
     }
     match edge.as_str() {
@@ -462,7 +418,7 @@ async fn create(
                     .iter()
                     .any(|t| t.media_id.as_ref() == Some(parent) && !t.deleted);
                 if !exists {
-                    return missing();
+                    return meta_graph::missing();
                 }
             }
             let container_id = inner.next_id.to_string();
@@ -491,7 +447,7 @@ async fn create(
                 .iter_mut()
                 .find(|t| t.container_id == creation_id)
             else {
-                return missing();
+                return meta_graph::missing();
             };
             // Replies have a quota of their own (not enforced here), as Meta documents.
             let post = container.reply_to_id.is_none();
@@ -527,7 +483,7 @@ async fn create(
             }
             Json(json!({ "id": media_id })).into_response()
         }
-        _ => missing(),
+        _ => meta_graph::missing(),
     }
 }
 
@@ -538,24 +494,24 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     let inner = state.lock();
-    if let Err(r) = admit(&inner, &headers, &query) {
+    if let Err(r) = meta_graph::admit(&inner.token, &headers, &query) {
         return *r;
     }
     if id != USER_ID {
-        return missing();
+        return meta_graph::missing();
     }
     let replies = match edge.as_str() {
         "threads" => false,
         "replies" => true,
         "threads_publishing_limit" => return publishing_limit(&inner, &query),
-        _ => return missing(),
+        _ => return meta_graph::missing(),
     };
     let scope = if replies {
         "threads_read_replies"
     } else {
         "threads_basic"
     };
-    if let Err(r) = needs(&inner, scope) {
+    if let Err(r) = meta_graph::needs(&inner.scopes, scope) {
         return *r;
     }
     let limit = query
@@ -593,7 +549,7 @@ async fn list(
 /// the fields asked for; an unknown field or a missing permission is refused.
 fn publishing_limit(inner: &Inner, query: &HashMap<String, String>) -> Response {
     for scope in ["threads_basic", "threads_content_publish"] {
-        if let Err(r) = needs(inner, scope) {
+        if let Err(r) = meta_graph::needs(&inner.scopes, scope) {
             return *r;
         }
     }
@@ -608,7 +564,7 @@ fn publishing_limit(inner: &Inner, query: &HashMap<String, String>) -> Response 
             "quota_usage" => json!(inner.quota_used),
             "config" => config(inner.quota_total),
             "reply_quota_usage" | "reply_config" => {
-                if let Err(r) = needs(inner, "threads_manage_replies") {
+                if let Err(r) = meta_graph::needs(&inner.scopes, "threads_manage_replies") {
                     return *r;
                 }
                 let replies = inner
@@ -649,18 +605,9 @@ async fn code_exchange(
 
 /// A new 60-day token, accepted by the API from now on.
 fn long_token(state: &ThreadsState) -> Response {
-    let n = {
-        let mut n = state
-            .long_lived
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *n += 1;
-        *n
-    };
-    let token = format!("fake-threads-long-{n}-canary");
-    state.lock().token = token.clone();
-    Json(json!({"access_token": token, "token_type": "bearer", "expires_in": 5_183_944}))
-        .into_response()
+    let (token, answer) = meta_graph::long_token(&state.long_lived, "fake-threads-long");
+    state.lock().token = token;
+    answer
 }
 
 /// `GET /access_token?grant_type=th_exchange_token&client_secret&access_token`: a short-lived
@@ -669,18 +616,13 @@ async fn long_lived(
     State(state): State<Arc<ThreadsState>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let short_ok = query.contains_key("access_token")
-        && query.get("access_token") == state.oauth.current_access_token().as_ref();
-    if query.get("grant_type").map(String::as_str) != Some("th_exchange_token")
-        || query.get("client_secret").map(String::as_str) != Some(APP_SECRET)
-        || !short_ok
-    {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        );
+    if !meta_graph::exchange_allowed(
+        &query,
+        "th_exchange_token",
+        APP_SECRET,
+        state.oauth.current_access_token().as_ref(),
+    ) {
+        return meta_graph::bad_token(StatusCode::BAD_REQUEST);
     }
     long_token(&state)
 }
@@ -692,15 +634,8 @@ async fn refresh(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let current = state.lock().token.clone();
-    if query.get("grant_type").map(String::as_str) != Some("th_refresh_token")
-        || query.get("access_token") != Some(&current)
-    {
-        return graph_error(
-            StatusCode::BAD_REQUEST,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-        );
+    if !meta_graph::refresh_allowed(&query, "th_refresh_token", &current) {
+        return meta_graph::bad_token(StatusCode::BAD_REQUEST);
     }
     long_token(&state)
 }
