@@ -26,6 +26,62 @@ fn image(byte: u8) -> NewImage {
     }
 }
 
+async fn account(db: &TestDb, platform: Platform, handle: &str) -> i64 {
+    db.store
+        .accounts()
+        .add(
+            "admin",
+            &NewAccount {
+                platform,
+                stands_for: None,
+                handle: handle.into(),
+                display_name: "Health".into(),
+                sandbox: false,
+                groups: Vec::new(),
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// A message approved from a new draft with one text for `target`, placed in `tx` for
+/// `accounts`.
+async fn placed(db: &TestDb, tx: &mut Tx<'_>, target: &str, accounts: &[i64]) -> i64 {
+    let variants = vec![RenderedVariant {
+        target: TextTarget::parse(target).unwrap(),
+        body: "Boil water.".into(),
+    }];
+    let draft_id = db
+        .store
+        .drafts()
+        .insert(&NewDraft {
+            playbook_id: "boil-water".into(),
+            step_id: "initial".into(),
+            content_hash: "sha256:bw".into(),
+            variables_json: "{}".into(),
+            created_by: "dana".into(),
+            exercise: false,
+            variants: variants.clone(),
+        })
+        .await
+        .unwrap();
+    tx.outbox()
+        .place_message(
+            &NewMessage {
+                draft_id,
+                approved_by: "alex".into(),
+                exercise: false,
+                break_glass: false,
+                variants,
+                account_ids: accounts.to_vec(),
+                targets: None,
+            },
+            &Placement::default(),
+        )
+        .await
+        .unwrap()
+}
+
 async fn an_image_is_kept_once_by_hash_and_its_upload_audited_without_its_bytes(db: &TestDb) {
     let first = image(0xAB);
     assert!(db.store.images().put("dana", &first).await.unwrap());
@@ -76,57 +132,9 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
     let (a, b) = (image(0x01), image(0x02));
     db.store.images().put("dana", &a).await.unwrap();
     db.store.images().put("dana", &b).await.unwrap();
-    let account = db
-        .store
-        .accounts()
-        .add(
-            "admin",
-            &NewAccount {
-                platform: Platform::Mastodon,
-                stands_for: None,
-                handle: "@health@example.social".into(),
-                display_name: "Health".into(),
-                sandbox: false,
-                groups: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let variants = vec![RenderedVariant {
-        target: TextTarget::parse("mastodon").unwrap(),
-        body: "Boil water.".into(),
-    }];
-    let draft_id = db
-        .store
-        .drafts()
-        .insert(&NewDraft {
-            playbook_id: "boil-water".into(),
-            step_id: "initial".into(),
-            content_hash: "sha256:bw".into(),
-            variables_json: "{}".into(),
-            created_by: "dana".into(),
-            exercise: false,
-            variants: variants.clone(),
-        })
-        .await
-        .unwrap();
+    let account = account(db, Platform::Mastodon, "@health@example.social").await;
     let mut tx = db.store.begin().await.unwrap();
-    let message = tx
-        .outbox()
-        .place_message(
-            &NewMessage {
-                draft_id,
-                approved_by: "alex".into(),
-                exercise: false,
-                break_glass: false,
-                variants,
-                account_ids: vec![account],
-                targets: None,
-            },
-            &Placement::default(),
-        )
-        .await
-        .unwrap();
+    let message = placed(db, &mut tx, "mastodon", &[account]).await;
     let attached = [
         MessageImage {
             sha256: b.sha256.clone(),
@@ -177,64 +185,12 @@ async fn an_image_link_serves_only_while_a_delivery_to_a_fetching_platform_needs
     let (card, square) = (image(0x11), image(0x12));
     db.store.images().put("dana", &card).await.unwrap();
     db.store.images().put("dana", &square).await.unwrap();
-    let mut accounts = Vec::new();
-    for (platform, handle) in [
-        (Platform::Instagram, "cityhealth"),
-        (Platform::Mastodon, "@health@example.social"),
-    ] {
-        accounts.push(
-            db.store
-                .accounts()
-                .add(
-                    "admin",
-                    &NewAccount {
-                        platform,
-                        stands_for: None,
-                        handle: handle.into(),
-                        display_name: "Health".into(),
-                        sandbox: false,
-                        groups: Vec::new(),
-                    },
-                )
-                .await
-                .unwrap(),
-        );
-    }
-    let variants = vec![RenderedVariant {
-        target: TextTarget::parse("instagram").unwrap(),
-        body: "Boil water.".into(),
-    }];
-    let draft_id = db
-        .store
-        .drafts()
-        .insert(&NewDraft {
-            playbook_id: "boil-water".into(),
-            step_id: "initial".into(),
-            content_hash: "sha256:bw".into(),
-            variables_json: "{}".into(),
-            created_by: "dana".into(),
-            exercise: false,
-            variants: variants.clone(),
-        })
-        .await
-        .unwrap();
+    let accounts = vec![
+        account(db, Platform::Instagram, "cityhealth").await,
+        account(db, Platform::Mastodon, "@health@example.social").await,
+    ];
     let mut tx = db.store.begin().await.unwrap();
-    let message = tx
-        .outbox()
-        .place_message(
-            &NewMessage {
-                draft_id,
-                approved_by: "alex".into(),
-                exercise: false,
-                break_glass: false,
-                variants,
-                account_ids: accounts.clone(),
-                targets: None,
-            },
-            &Placement::default(),
-        )
-        .await
-        .unwrap();
+    let message = placed(db, &mut tx, "instagram", &accounts).await;
     tx.images()
         .attach(
             message,
