@@ -44,9 +44,9 @@ async fn account(db: &TestDb, platform: Platform, handle: &str) -> i64 {
         .unwrap()
 }
 
-/// A message approved from a new draft with one text for `target`, placed in `tx` for
-/// `accounts`.
-async fn placed(db: &TestDb, tx: &mut Tx<'_>, target: &str, accounts: &[i64]) -> i64 {
+/// A message approved from a new draft with one text for `target`, for `accounts`:
+/// placed in the transaction answered with it (still open, for its images).
+async fn placed<'s>(db: &'s TestDb, target: &str, accounts: &[i64]) -> (Tx<'s>, i64) {
     let variants = vec![RenderedVariant {
         target: TextTarget::parse(target).unwrap(),
         body: "Boil water.".into(),
@@ -65,7 +65,9 @@ async fn placed(db: &TestDb, tx: &mut Tx<'_>, target: &str, accounts: &[i64]) ->
         })
         .await
         .unwrap();
-    tx.outbox()
+    let mut tx = db.store.begin().await.unwrap();
+    let message = tx
+        .outbox()
         .place_message(
             &NewMessage {
                 draft_id,
@@ -79,7 +81,8 @@ async fn placed(db: &TestDb, tx: &mut Tx<'_>, target: &str, accounts: &[i64]) ->
             &Placement::default(),
         )
         .await
-        .unwrap()
+        .unwrap();
+    (tx, message)
 }
 
 async fn an_image_is_kept_once_by_hash_and_its_upload_audited_without_its_bytes(db: &TestDb) {
@@ -133,8 +136,7 @@ async fn a_message_carries_its_images_in_order_with_their_alt_text(db: &TestDb) 
     db.store.images().put("dana", &a).await.unwrap();
     db.store.images().put("dana", &b).await.unwrap();
     let account = account(db, Platform::Mastodon, "@health@example.social").await;
-    let mut tx = db.store.begin().await.unwrap();
-    let message = placed(db, &mut tx, "mastodon", &[account]).await;
+    let (mut tx, message) = placed(db, "mastodon", &[account]).await;
     let attached = [
         MessageImage {
             sha256: b.sha256.clone(),
@@ -189,8 +191,7 @@ async fn an_image_link_serves_only_while_a_delivery_to_a_fetching_platform_needs
         account(db, Platform::Instagram, "cityhealth").await,
         account(db, Platform::Mastodon, "@health@example.social").await,
     ];
-    let mut tx = db.store.begin().await.unwrap();
-    let message = placed(db, &mut tx, "instagram", &accounts).await;
+    let (mut tx, message) = placed(db, "instagram", &accounts).await;
     tx.images()
         .attach(
             message,
