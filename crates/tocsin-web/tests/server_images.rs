@@ -298,40 +298,22 @@ async fn an_attached_card_reaches_instagram_square_through_a_link_that_works_onl
     })
     .await;
     let fake = instagram::start().await.unwrap();
-    let account = s
-        .harness
-        .app
-        .store()
-        .accounts()
-        .add(
-            "admin",
-            &tocsin_store::NewAccount {
-                platform: Platform::Instagram,
-                stands_for: None,
-                handle: "@countyhealth".into(),
-                display_name: "County Health".into(),
-                sandbox: false,
-                groups: vec!["public".into()],
-            },
+    let account = instagram_account(&s, |account| {
+        let spec = AccountSpec {
+            id: account.to_string(),
+            platform: Platform::Instagram,
+            name: "@countyhealth".into(),
+            settings: json!({"base_url": fake.api_url(), "user_id": instagram::USER_ID}),
+            secret: Some(secrecy::SecretString::from(instagram::TOKEN)),
+        };
+        let http = HttpClient::new(HttpLimits::default()).unwrap();
+        Arc::new(
+            InstagramConnector::from_spec(&spec, &http)
+                .unwrap()
+                .with_container_poll(std::time::Duration::from_millis(10)),
         )
-        .await
-        .unwrap();
-    let spec = AccountSpec {
-        id: account.to_string(),
-        platform: Platform::Instagram,
-        name: "@countyhealth".into(),
-        settings: json!({"base_url": fake.api_url(), "user_id": instagram::USER_ID}),
-        secret: Some(secrecy::SecretString::from(instagram::TOKEN)),
-    };
-    let http = HttpClient::new(HttpLimits::default()).unwrap();
-    let connector = InstagramConnector::from_spec(&spec, &http)
-        .unwrap()
-        .with_container_poll(std::time::Duration::from_millis(10));
-    s.harness.app.routes().insert(
-        account,
-        tocsin_dispatch::AccountRoute::new(Arc::new(connector), "instagram")
-            .with_images(tocsin_connectors::descriptor(Platform::Instagram).and_then(|d| d.images)),
-    );
+    })
+    .await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
     s.add_user("vic", Role::Viewer).await;
@@ -516,35 +498,14 @@ async fn a_scheduled_message_s_image_link_answers_with_safe_headers_until_it_is_
     })
     .await;
     // An Instagram account (its connector is never reached: the message waits an hour).
-    let account = s
-        .harness
-        .app
-        .store()
-        .accounts()
-        .add(
-            "admin",
-            &tocsin_store::NewAccount {
-                platform: Platform::Instagram,
-                stands_for: None,
-                handle: "@countyhealth".into(),
-                display_name: "County Health".into(),
-                sandbox: false,
-                groups: vec!["public".into()],
-            },
-        )
-        .await
-        .unwrap();
-    s.harness.app.routes().insert(
-        account,
-        tocsin_dispatch::AccountRoute::new(
-            Arc::new(SandboxConnector::standing_for(
-                &account.to_string(),
-                Arc::new(SandboxLog::default()),
-                Platform::Instagram,
-            )),
-            "instagram",
-        ),
-    );
+    instagram_account(&s, |account| {
+        Arc::new(SandboxConnector::standing_for(
+            &account.to_string(),
+            Arc::new(SandboxLog::default()),
+            Platform::Instagram,
+        ))
+    })
+    .await;
     s.add_user("dana", Role::Drafter).await;
     s.add_user("alex", Role::Approver).await;
     let dana = s.sign_in("dana").await;
@@ -628,4 +589,37 @@ async fn a_scheduled_message_s_image_link_answers_with_safe_headers_until_it_is_
             .status(),
         404
     );
+}
+
+/// A public Instagram account, sending through the connector `connect` builds for its
+/// id, with Instagram's image rules (the square version, links it fetches).
+async fn instagram_account(
+    s: &Srv,
+    connect: impl FnOnce(i64) -> std::sync::Arc<dyn tocsin_connector::Connector>,
+) -> i64 {
+    use tocsin_domain::Platform;
+    let account = s
+        .harness
+        .app
+        .store()
+        .accounts()
+        .add(
+            "admin",
+            &tocsin_store::NewAccount {
+                platform: Platform::Instagram,
+                stands_for: None,
+                handle: "@countyhealth".into(),
+                display_name: "County Health".into(),
+                sandbox: false,
+                groups: vec!["public".into()],
+            },
+        )
+        .await
+        .unwrap();
+    s.harness.app.routes().insert(
+        account,
+        tocsin_dispatch::AccountRoute::new(connect(account), "instagram")
+            .with_images(tocsin_connectors::descriptor(Platform::Instagram).and_then(|d| d.images)),
+    );
+    account
 }
