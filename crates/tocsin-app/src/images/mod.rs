@@ -338,6 +338,15 @@ pub fn platform_problem(
     None
 }
 
+/// What is stored of the image named `sha256` (media type, width, height, bytes): none
+/// when it is not a hash or no uploaded image has it.
+async fn stored_facts(app: &Tocsin, sha256: &str) -> AppResult<Option<(String, u32, u32, u64)>> {
+    if !is_sha256(sha256) {
+        return Ok(None);
+    }
+    Ok(app.0.store.images().facts(sha256).await?)
+}
+
 /// Checks a draft's images against what each targeted platform takes: each exists, is
 /// described, and fits every platform's rules (a refusal is a 422 naming the image and
 /// the platform). Descriptions go through the PHI guard (`phi`: the step's values allowed
@@ -367,11 +376,9 @@ pub async fn assess(
     for (i, image) in images.iter().enumerate() {
         let n = i + 1;
         let field = format!("images.{i}");
-        let (media_type, width, height, bytes) = match is_sha256(&image.sha256) {
-            true => app.0.store.images().facts(&image.sha256).await?,
-            false => None,
-        }
-        .ok_or_else(|| {
+        let (media_type, width, height, bytes) = stored_facts(app, &image.sha256)
+            .await?
+            .ok_or_else(|| {
             AppError::invalid(
                 format!("{field}.sha256"),
                 format!("image {n}: no uploaded image has the hash `{}`: upload it first (POST /api/images)", image.sha256.chars().take(80).collect::<String>()),
@@ -421,11 +428,9 @@ pub async fn assess(
             return Err(AppError::invalid(format!("{field}{suffix}"), message));
         }
         if let Some(square) = &image.square {
-            let (sq_type, sq_width, sq_height, sq_bytes) = match is_sha256(square) {
-                true => app.0.store.images().facts(square).await?,
-                false => None,
-            }
-            .ok_or_else(|| {
+            let (sq_type, sq_width, sq_height, sq_bytes) = stored_facts(app, square)
+                .await?
+                .ok_or_else(|| {
                 AppError::invalid(
                     format!("{field}.square"),
                     format!("image {n}: no uploaded image has the hash `{}` given as its square version", square.chars().take(80).collect::<String>()),
