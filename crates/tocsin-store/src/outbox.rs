@@ -19,6 +19,7 @@ use crate::{
     variants::*,
 };
 use chrono::{DateTime, Duration, Utc};
+use sqlx::Row as _;
 use std::collections::BTreeMap;
 use tocsin_audit::AuditEvent;
 use tocsin_domain::playbook::TextTarget;
@@ -505,30 +506,6 @@ fn claimed_from(text: Option<String>) -> Result<DeliveryState, StoreError> {
     })
 }
 
-/// Claimed rows as returned by a claim's `RETURNING message_id, account_id,
-/// fencing_token, attempts, idempotency_key, claimed_from, remote_id`.
-fn claimed_of<R: sqlx::Row>(rows: Vec<R>) -> Result<Vec<ClaimedDelivery>, StoreError>
-where
-    usize: sqlx::ColumnIndex<R>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(ClaimedDelivery {
-            message_id: r.try_get(0)?,
-            account_id: r.try_get(1)?,
-            fencing_token: r.try_get(2)?,
-            attempt: r.try_get(3)?,
-            idempotency_key: r.try_get(4)?,
-            previous_state: claimed_from(r.try_get::<Option<String>, _>(5)?)?,
-            remote_id: r.try_get(6)?,
-        });
-    }
-    Ok(out)
-}
-
 impl OutboxTx<'_, '_> {
     /// Records that one part of a delivery sent as several messages (an SMS recipient)
     /// went out as `remote_id`; recording it again changes nothing.
@@ -764,7 +741,19 @@ impl OutboxTx<'_, '_> {
                 .bind(limit)
                 .fetch_all(&mut *c)
                 .await?;
-            claimed_of(rows)?
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(ClaimedDelivery {
+                    message_id: r.try_get(0)?,
+                    account_id: r.try_get(1)?,
+                    fencing_token: r.try_get(2)?,
+                    attempt: r.try_get(3)?,
+                    idempotency_key: r.try_get(4)?,
+                    previous_state: claimed_from(r.try_get::<Option<String>, _>(5)?)?,
+                    remote_id: r.try_get(6)?,
+                });
+            }
+            out
         });
         self.audit_claims(owner, &claimed).await?;
         Ok(claimed)
